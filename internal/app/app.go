@@ -1,0 +1,245 @@
+// Package app is Cachalot's wiring: the one package that imports everything.
+// It builds the store, the accounts, the services and their wire bindings,
+// the reconcilers and the HTTP listener, starts them in order and closes
+// them in reverse. cmd/cachalot and tests construct an App; nothing else
+// does.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/account"
+	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
+	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
+	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
+	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
+	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/elasticache"
+	"github.com/cachalot-dev/cachalot/internal/endpoint"
+	"github.com/cachalot-dev/cachalot/internal/reconcile"
+	"github.com/cachalot-dev/cachalot/internal/store"
+	"github.com/cachalot-dev/cachalot/internal/sts"
+)
+
+// Files in the data directory.
+const (
+	StoreFile       = "state.db"
+	CredentialsFile = "credentials.json" // root credentials, mode 0600
+	EndpointFile    = "endpoint"         // URL of the running service
+)
+
+// DefaultAccountID is the account of a fresh installation.
+const DefaultAccountID = "000000000000"
+
+// Config configures an App.
+type Config struct {
+	// Listen is the HTTP address; default 127.0.0.1:4566.
+	Listen string
+	// DataDir holds the store and credentials; required.
+	DataDir string
+	// AccountID of the installation's first account; default 000000000000.
+	AccountID string
+	// RootCredentials of that account; nil: read from the data dir, or
+	// generated there on first start.
+	RootCredentials *account.Credentials
+	Logger          *slog.Logger // default slog.Default()
+}
+
+// App is a running Cachalot.
+type App struct {
+	cfg Config
+	log *slog.Logger
+
+	st       *store.Bolt
+	accounts *account.Accounts
+	creds    account.Credentials
+	recon    *reconcile.Manager
+	ln       net.Listener
+	srv      *http.Server
+	srvDone  chan struct{}
+}
+
+// New returns an App; it has no side effects.
+func New(cfg Config) *App {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:4566"
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = DefaultAccountID
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &App{cfg: cfg, log: cfg.Logger}
+}
+
+// Start opens the store, ensures the root account, starts the reconcilers and
+// begins serving. On error, Close releases whatever was started.
+func (a *App) Start(ctx context.Context) error {
+	if a.cfg.DataDir == "" {
+		return errors.New("data dir is required")
+	}
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := store.OpenBolt(filepath.Join(a.cfg.DataDir, StoreFile))
+	if err != nil {
+		return err
+	}
+	a.st = st
+	a.accounts = account.New(st)
+	creds, err := a.rootCredentials()
+	if err != nil {
+		return err
+	}
+	a.creds = creds
+	if _, err := a.accounts.Ensure(ctx, a.cfg.AccountID, creds); err != nil {
+		return err
+	}
+
+	ecSvc := elasticache.New(st)
+	h := endpoint.New(endpoint.Config{
+		Keys:       a.accounts,
+		Authorizer: rootOnly{},
+		Logger:     a.log,
+		Services: []endpoint.Binding{
+			{Service: elasticacheapi.Metadata, Operations: elasticacheapi.OperationTable(ecSvc)},
+			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(sts.New())},
+			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(ec2api.Unimplemented{})},
+			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(iamapi.Unimplemented{})},
+		},
+	})
+
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log})
+	a.recon.Start(context.WithoutCancel(ctx))
+
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	a.ln = ln
+	a.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	a.srvDone = make(chan struct{})
+	go func() {
+		defer close(a.srvDone)
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server stopped", "err", err)
+		}
+	}()
+	if err := os.WriteFile(filepath.Join(a.cfg.DataDir, EndpointFile), []byte(a.URL()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write endpoint file: %w", err)
+	}
+	a.log.Info("cachalot serving", "endpoint", a.URL(), "data_dir", a.cfg.DataDir, "account", a.cfg.AccountID)
+	return nil
+}
+
+// rootCredentials returns the configured root credentials, or those kept in
+// the data dir, generating and keeping them on first start.
+func (a *App) rootCredentials() (account.Credentials, error) {
+	path := filepath.Join(a.cfg.DataDir, CredentialsFile)
+	if c := a.cfg.RootCredentials; c != nil {
+		return *c, writeCredentials(path, *c)
+	}
+	if c, err := ReadCredentials(a.cfg.DataDir); err == nil {
+		return c, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return account.Credentials{}, err
+	}
+	c, err := account.NewCredentials()
+	if err != nil {
+		return account.Credentials{}, err
+	}
+	return c, writeCredentials(path, c)
+}
+
+func writeCredentials(path string, c account.Credentials) error {
+	b, _ := json.MarshalIndent(c, "", "  ")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	return nil
+}
+
+// ReadCredentials reads the root credentials kept in a data dir.
+func ReadCredentials(dataDir string) (account.Credentials, error) {
+	var c account.Credentials
+	b, err := os.ReadFile(filepath.Join(dataDir, CredentialsFile))
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" {
+		return c, fmt.Errorf("credentials file in %s is corrupt", dataDir)
+	}
+	return c, nil
+}
+
+// URL is the endpoint URL clients use.
+func (a *App) URL() string {
+	if a.ln == nil {
+		return ""
+	}
+	return "http://" + a.ln.Addr().String()
+}
+
+// RootCredentials are the first account's root credentials.
+func (a *App) RootCredentials() account.Credentials { return a.creds }
+
+// AccountID is the first account's id.
+func (a *App) AccountID() string { return a.cfg.AccountID }
+
+// Accounts gives access to the installation's accounts.
+func (a *App) Accounts() *account.Accounts { return a.accounts }
+
+// Store is the app's store (tests and admin commands).
+func (a *App) Store() store.Store { return a.st }
+
+// WaitIdle waits until the reconcilers have converged to the store.
+func (a *App) WaitIdle(ctx context.Context) error { return a.recon.WaitIdle(ctx) }
+
+// Close stops serving and releases everything; safe after a partial Start.
+// Caches and instances keep running (a restart re-adopts them).
+func (a *App) Close() error {
+	var errs []error
+	if a.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, a.srv.Shutdown(ctx))
+		cancel()
+		<-a.srvDone
+		os.Remove(filepath.Join(a.cfg.DataDir, EndpointFile))
+	}
+	if a.recon != nil {
+		errs = append(errs, a.recon.Close())
+	}
+	if a.st != nil {
+		errs = append(errs, a.st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// rootOnly allows an account's root user everything in its account; IAM
+// policy evaluation replaces it when IAM users exist.
+type rootOnly struct{}
+
+func (rootOnly) Authorize(_ context.Context, r auth.Request) error {
+	if r.Principal.Type == auth.Root {
+		return nil
+	}
+	if r.Service == "ec2" {
+		return awserr.WithStatus(403, "UnauthorizedOperation", "You are not authorized to perform this operation.")
+	}
+	return awserr.WithStatus(403, "AccessDenied", "User: %s is not authorized to perform: %s:%s", r.Principal.ARN, r.Service, r.Action)
+}

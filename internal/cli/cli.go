@@ -1,0 +1,172 @@
+// Package cli implements the cachalot command: serve, env, version and the
+// admin commands. It parses flags and environment, then drives the wiring
+// package; main only calls Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/account"
+	"github.com/cachalot-dev/cachalot/internal/app"
+)
+
+// Version is set at build time with -ldflags "-X …/cli.Version=…".
+var Version = ""
+
+const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
+
+Usage:
+  cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--log-level LEVEL]
+  cachalot env     [--data-dir DIR] [--region REGION]
+  cachalot version
+
+Run 'cachalot COMMAND -h' for a command's flags.
+`
+
+// Run runs the command line args (without the program name) and returns the
+// process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stderr)
+	case "env":
+		err = env(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "cachalot", version())
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "cachalot: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "cachalot:", err)
+		return 1
+	}
+	return 0
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return "dev"
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// DefaultDataDir is /var/lib/cachalot for root, else $XDG_DATA_HOME/cachalot
+// (~/.local/share/cachalot).
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/cachalot"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "cachalot")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "cachalot-"+fmt.Sprint(os.Getuid()))
+	}
+	return filepath.Join(home, ".local", "share", "cachalot")
+}
+
+func dataDirFlag(fs *flag.FlagSet) *string {
+	return fs.String("data-dir", envOr("CACHALOT_DATA_DIR", DefaultDataDir()), "state directory (env CACHALOT_DATA_DIR)")
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", envOr("CACHALOT_LISTEN", "127.0.0.1:4566"), "HTTP listen address (env CACHALOT_LISTEN)")
+	dataDir := dataDirFlag(fs)
+	accountID := fs.String("account-id", envOr("CACHALOT_ACCOUNT_ID", app.DefaultAccountID), "account id of the root credentials (env CACHALOT_ACCOUNT_ID)")
+	logLevel := fs.String("log-level", envOr("CACHALOT_LOG_LEVEL", "info"), "debug, info, warn or error (env CACHALOT_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Logger: logger}
+	akid, secret := os.Getenv("CACHALOT_ROOT_ACCESS_KEY_ID"), os.Getenv("CACHALOT_ROOT_SECRET_ACCESS_KEY")
+	if (akid == "") != (secret == "") {
+		return errors.New("set both CACHALOT_ROOT_ACCESS_KEY_ID and CACHALOT_ROOT_SECRET_ACCESS_KEY, or neither")
+	}
+	if akid != "" {
+		cfg.RootCredentials = &account.Credentials{AccessKeyID: akid, SecretAccessKey: secret}
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	a := app.New(cfg)
+	if err := a.Start(ctx); err != nil {
+		a.Close()
+		return err
+	}
+	logger.Info("ready", "startup", time.Since(start).Round(time.Microsecond))
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return a.Close()
+}
+
+func env(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("env", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := dataDirFlag(fs)
+	region := fs.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "region to export")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	creds, err := app.ReadCredentials(*dataDir)
+	if err != nil {
+		return fmt.Errorf("no credentials in %s (has 'cachalot serve' run with this --data-dir?): %w", *dataDir, err)
+	}
+	url, err := os.ReadFile(filepath.Join(*dataDir, app.EndpointFile))
+	if err != nil {
+		return fmt.Errorf("no running service for %s: %w", *dataDir, err)
+	}
+	fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s\n", creds.AccessKeyID)
+	fmt.Fprintf(stdout, "export AWS_SECRET_ACCESS_KEY=%s\n", shellQuote(creds.SecretAccessKey))
+	fmt.Fprintln(stdout, "unset AWS_SESSION_TOKEN AWS_PROFILE")
+	fmt.Fprintf(stdout, "export AWS_DEFAULT_REGION=%s\n", *region)
+	fmt.Fprintf(stdout, "export AWS_REGION=%s\n", *region)
+	fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL=%s\n", strings.TrimSpace(string(url)))
+	return nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

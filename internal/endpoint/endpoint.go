@@ -1,0 +1,299 @@
+// Package endpoint is Cachalot's wire edge: the one HTTP endpoint that serves
+// every AWS service. For each request it verifies the SigV4 signature,
+// resolves the caller, routes by the credential scope's service, decodes the
+// awsQuery or ec2Query parameters into the operation's input shape, asks the
+// authorizer, calls the operation and encodes the result — translating errors
+// exactly once, in the service's protocol. Only the wiring package imports it.
+package endpoint
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/awsproto"
+	"github.com/cachalot-dev/cachalot/internal/sigv4"
+)
+
+// MaxBodyBytes bounds a request body (EC2 user data and IAM policies fit easily).
+const MaxBodyBytes = 8 << 20
+
+// Binding is one service served by the endpoint.
+type Binding struct {
+	Service    awsproto.Service
+	Operations map[string]awsproto.Operation
+}
+
+// Config configures a Handler. Keys and Authorizer are required.
+type Config struct {
+	Keys       auth.KeyResolver
+	Authorizer auth.Authorizer
+	Services   []Binding
+	Logger     *slog.Logger     // default: slog.Default()
+	Now        func() time.Time // default: time.Now
+}
+
+// Handler is the http.Handler of the endpoint.
+type Handler struct {
+	cfg       Config
+	byScope   map[string]*Binding // signing name -> service
+	byVersion map[string]*Binding // API version -> service (to shape errors of unsigned requests)
+}
+
+// New returns a Handler; it has no side effects.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Handler{cfg: cfg, byScope: map[string]*Binding{}, byVersion: map[string]*Binding{}}
+	for i := range cfg.Services {
+		b := &cfg.Services[i]
+		h.byScope[b.Service.SigningName] = b
+		h.byVersion[b.Service.APIVersion] = b
+	}
+	return h
+}
+
+// NewRequestID returns a random request id in AWS's UUID form.
+func NewRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	s := hex.EncodeToString(b[:])
+	return s[:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
+}
+
+// call is the state of one request as it passes through the handler.
+type call struct {
+	id      string
+	start   time.Time
+	binding *Binding
+	action  string
+	caller  string
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := &call{id: NewRequestID(), start: time.Now()}
+	defer func() {
+		if p := recover(); p != nil {
+			h.cfg.Logger.Error("panic serving request", "request_id", c.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			h.writeError(w, c, awserr.Internal())
+		}
+	}()
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	out, err := h.serve(r, c)
+	if err != nil {
+		h.writeError(w, c, err)
+		return
+	}
+	h.write(w, c, http.StatusOK, out)
+}
+
+// serve runs the request and returns the encoded response body.
+func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		return nil, awserr.WithStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body is larger than %d bytes", MaxBodyBytes)
+	}
+	params, perr := parseParams(r, body)
+	// Pick the service early, from the signature scope or failing that the
+	// Version parameter, so that even authentication errors have its shape.
+	sig, serr := sigv4.Parse(r)
+	if serr == nil {
+		c.binding = h.byScope[sig.Service]
+	}
+	if c.binding == nil && params != nil {
+		c.binding = h.byVersion[params.Get("Version")]
+	}
+	if params != nil {
+		c.action = params.Get("Action")
+	}
+	if serr != nil {
+		if errors.Is(serr, sigv4.ErrMissing) {
+			return nil, h.authError(c, "MissingAuthenticationToken", "Request is missing Authentication Token")
+		}
+		return nil, h.authError(c, "IncompleteSignature", serr.Error())
+	}
+	if c.binding == nil {
+		return nil, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
+			"Credential should be scoped to a valid service: '%s'.", sig.Service)
+	}
+	p, err := h.authenticate(r, c, sig, body)
+	if err != nil {
+		return nil, err
+	}
+	if perr != nil {
+		return nil, awserr.New("MalformedQueryString", "The request parameters are not well-formed: %v", perr)
+	}
+	svc := c.binding.Service
+	if c.action == "" {
+		return nil, awserr.New("MissingAction", "The request must contain the parameter Action")
+	}
+	op, ok := c.binding.Operations[c.action]
+	if !ok {
+		if svc.Protocol == awsproto.ProtocolEC2 {
+			return nil, awserr.New("InvalidAction", "The action %s is not valid for this web service.", c.action)
+		}
+		return nil, awserr.New("InvalidAction", "Could not find operation %s for version %s", c.action, svc.APIVersion)
+	}
+	var in any
+	if op.NewInput != nil {
+		in = op.NewInput()
+		if err := awsproto.Decode(svc, params, in); err != nil {
+			return nil, err
+		}
+	}
+	ctx := auth.WithPrincipal(r.Context(), p)
+	ctx = auth.WithScope(ctx, auth.Scope{AccountID: p.AccountID, Region: sig.Region})
+	if err := h.cfg.Authorizer.Authorize(ctx, auth.Request{
+		Principal:       p,
+		Service:         svc.SigningName,
+		Action:          c.action,
+		Resources:       []string{"*"},
+		Region:          sig.Region,
+		SourceIP:        sourceIP(r),
+		SecureTransport: r.TLS != nil,
+		Time:            h.cfg.Now(),
+	}); err != nil {
+		return nil, err
+	}
+	result, err := op.Call(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return awsproto.EncodeResult(svc, op, result, c.id), nil
+}
+
+// authenticate checks the signature and returns the caller.
+func (h *Handler) authenticate(r *http.Request, c *call, sig *sigv4.Signature, body []byte) (auth.Principal, error) {
+	ec2 := c.binding.Service.Protocol == awsproto.ProtocolEC2
+	key, err := h.cfg.Keys.ResolveKey(r.Context(), sig.AccessKeyID)
+	if errors.Is(err, auth.ErrUnknownKey) || (err == nil && key.SessionToken != sig.SecurityToken) {
+		if ec2 {
+			return auth.Principal{}, awserr.WithStatus(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
+		}
+		return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	}
+	if err != nil {
+		return auth.Principal{}, fmt.Errorf("resolve access key: %w", err)
+	}
+	now := h.cfg.Now()
+	skew := 5 * time.Minute
+	if ec2 {
+		skew = 15 * time.Minute
+	}
+	if err := sig.CheckTime(now, skew); err != nil {
+		if ec2 {
+			return auth.Principal{}, awserr.New("RequestExpired", "Request has expired.")
+		}
+		if errors.Is(err, sigv4.ErrExpired) {
+			return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "AccessDenied", "Request has expired")
+		}
+		return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
+			"Signature expired: %s is now earlier than %s (%s - %s.)", sig.Date.Format("20060102T150405Z"),
+			now.UTC().Add(-skew).Format("20060102T150405Z"), now.UTC().Format("20060102T150405Z"), skewText(skew))
+	}
+	if err := sig.Verify(r, body, key.SecretAccessKey); err != nil {
+		return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
+			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+	}
+	if !key.Expires.IsZero() && now.After(key.Expires) {
+		if ec2 {
+			return auth.Principal{}, awserr.New("RequestExpired", "Request has expired.")
+		}
+		return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
+	}
+	c.caller = key.Principal.ARN
+	return key.Principal, nil
+}
+
+func skewText(d time.Duration) string { return fmt.Sprintf("%d min", int(d.Minutes())) }
+
+// authError builds an authentication error in the service's wording.
+func (h *Handler) authError(c *call, code, msg string) error {
+	if c.binding != nil && c.binding.Service.Protocol == awsproto.ProtocolEC2 && code == "MissingAuthenticationToken" {
+		return awserr.WithStatus(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
+	}
+	if code == "IncompleteSignature" {
+		return awserr.New(code, "%s", msg)
+	}
+	return awserr.WithStatus(http.StatusForbidden, code, "%s", msg)
+}
+
+func parseParams(r *http.Request, body []byte) (url.Values, error) {
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	if r.Method == http.MethodPost && len(body) > 0 {
+		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if ct == "" || ct == "application/x-www-form-urlencoded" {
+			form, err := url.ParseQuery(string(body))
+			if err != nil {
+				return nil, err
+			}
+			for k, v := range form {
+				params[k] = append(params[k], v...)
+			}
+		}
+	}
+	return params, nil
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, c *call, err error) {
+	e, ok := awserr.As(err)
+	if !ok {
+		h.cfg.Logger.Error("internal failure", "request_id", c.id, "action", c.action, "err", err)
+		e = awserr.Internal()
+	}
+	svc := awsproto.Service{Protocol: awsproto.ProtocolQuery, SigningName: "sts", APIVersion: "2011-06-15"}
+	if c.binding != nil {
+		svc = c.binding.Service
+	}
+	h.write(w, c, e.HTTPStatus(), awsproto.EncodeError(svc, e, c.id))
+	if ok {
+		h.cfg.Logger.Debug("request failed", "request_id", c.id, "action", c.action, "code", e.Code, "caller", c.caller)
+	}
+}
+
+func (h *Handler) write(w http.ResponseWriter, c *call, status int, body []byte) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", c.id)
+	w.WriteHeader(status)
+	w.Write(body)
+	svc := ""
+	if c.binding != nil {
+		svc = c.binding.Service.SigningName
+	}
+	h.cfg.Logger.Log(context.Background(), slog.LevelDebug, "request", "request_id", c.id, "service", svc,
+		"action", c.action, "status", status, "caller", c.caller, "duration", time.Since(c.start))
+}

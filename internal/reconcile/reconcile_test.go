@@ -1,0 +1,114 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/store"
+)
+
+// fake records what it was asked to reconcile and fails its first n runs.
+type fake struct {
+	mu       sync.Mutex
+	failures int
+	runs     [][]string
+	seen     map[string]bool // desired keys as last observed
+	st       store.Store
+}
+
+func (f *fake) Name() string            { return "fake" }
+func (f *fake) Watches(key string) bool { return strings.HasPrefix(key, "want/") }
+func (f *fake) Reconcile(ctx context.Context, changed []string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runs = append(f.runs, changed)
+	if f.failures > 0 {
+		f.failures--
+		return errors.New("injected failure")
+	}
+	f.seen = map[string]bool{}
+	return f.st.View(ctx, func(tx store.Tx) error {
+		return tx.Scan("want/", func(k string, _ []byte) error { f.seen[k] = true; return nil })
+	})
+}
+
+func (f *fake) state() (int, map[string]bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.runs), f.seen
+}
+
+func openStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func put(t *testing.T, st store.Store, key string) {
+	t.Helper()
+	if err := st.Update(context.Background(), func(tx store.Tx) error { return tx.Put(key, []byte("x")) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConvergesAtStartAndOnChange(t *testing.T) {
+	st := openStore(t)
+	put(t, st, "want/a")
+	f := &fake{st: st, failures: 2}
+	m := NewManager(st, Options{MinBackoff: time.Millisecond}, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m.Start(ctx)
+	t.Cleanup(func() { m.Close() })
+
+	if err := m.WaitIdle(ctx); err != nil {
+		t.Fatalf("WaitIdle = %v", err)
+	}
+	runs, seen := f.state()
+	if runs != 3 || !seen["want/a"] {
+		t.Fatalf("after start: runs = %d, seen = %v; want 3 runs (2 failures retried) and want/a", runs, seen)
+	}
+
+	put(t, st, "other/x") // not watched: no run
+	put(t, st, "want/b")
+	if err := m.WaitIdle(ctx); err != nil {
+		t.Fatalf("WaitIdle = %v", err)
+	}
+	_, seen = f.state()
+	if !seen["want/b"] {
+		t.Errorf("after change: seen = %v, want want/b", seen)
+	}
+	f.mu.Lock()
+	last := f.runs[len(f.runs)-1]
+	f.mu.Unlock()
+	if len(last) != 1 || last[0] != "want/b" {
+		t.Errorf("last run changed = %v, want [want/b]", last)
+	}
+}
+
+func TestPanicIsContained(t *testing.T) {
+	st := openStore(t)
+	m := NewManager(st, Options{MinBackoff: time.Millisecond, Logger: nil}, panicky{})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	m.Start(ctx)
+	defer m.Close()
+	if err := m.WaitIdle(ctx); err == nil {
+		t.Fatal("WaitIdle = nil for a controller that always panics, want timeout")
+	}
+}
+
+type panicky struct{}
+
+func (panicky) Name() string                              { return "panicky" }
+func (panicky) Watches(string) bool                       { return true }
+func (panicky) Reconcile(context.Context, []string) error { panic("boom") }
