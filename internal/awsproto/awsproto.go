@@ -55,6 +55,9 @@ type Operation struct {
 	// NewInput returns a pointer to a zero input shape; nil when the
 	// operation takes no input.
 	NewInput func() any
+	// NewOutput returns a pointer to a zero output shape; nil when the
+	// operation has no output.
+	NewOutput func() any
 	// Call invokes the implementation; the output is a pointer to the output
 	// shape or nil when the operation has none.
 	Call func(ctx context.Context, in any) (any, error)

@@ -52,9 +52,9 @@ func EncodeError(svc Service, e *awserr.Error, requestID string) []byte {
 	b.WriteString(xml.Header)
 	if svc.Protocol == ProtocolEC2 {
 		b.WriteString("<Response><Errors><Error><Code>")
-		xml.EscapeText(&b, []byte(e.Code))
+		escapeText(&b, []byte(e.Code))
 		b.WriteString("</Code><Message>")
-		xml.EscapeText(&b, []byte(e.Message))
+		escapeText(&b, []byte(e.Message))
 		b.WriteString("</Message></Error></Errors><RequestID>" + requestID + "</RequestID></Response>")
 		return b.Bytes()
 	}
@@ -65,9 +65,9 @@ func EncodeError(svc Service, e *awserr.Error, requestID string) []byte {
 		b.WriteString("Receiver")
 	}
 	b.WriteString("</Type><Code>")
-	xml.EscapeText(&b, []byte(e.Code))
+	escapeText(&b, []byte(e.Code))
 	b.WriteString("</Code><Message>")
-	xml.EscapeText(&b, []byte(e.Message))
+	escapeText(&b, []byte(e.Message))
 	b.WriteString("</Message></Error><RequestId>" + requestID + "</RequestId></ErrorResponse>")
 	return b.Bytes()
 }
@@ -144,7 +144,7 @@ func encodeValue(b *bytes.Buffer, name string, f *field, v reflect.Value) {
 		for _, k := range keys {
 			b.WriteString("<entry>")
 			open(b, mk)
-			xml.EscapeText(b, []byte(k))
+			escapeText(b, []byte(k))
 			closeTag(b, mk)
 			encodeValue(b, mv, nil, v.MapIndex(reflect.ValueOf(k)))
 			b.WriteString("</entry>")
@@ -160,12 +160,31 @@ func encodeValue(b *bytes.Buffer, name string, f *field, v reflect.Value) {
 func writeScalar(b *bytes.Buffer, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.String:
-		xml.EscapeText(b, []byte(v.String()))
+		escapeText(b, []byte(v.String()))
 	case reflect.Bool:
 		b.WriteString(strconv.FormatBool(v.Bool()))
 	case reflect.Int32, reflect.Int64:
 		b.WriteString(strconv.FormatInt(v.Int(), 10))
 	case reflect.Float64:
 		b.WriteString(strconv.FormatFloat(v.Float(), 'f', -1, 64))
+	}
+}
+
+// escapeText escapes the characters XML requires in text (&, <, >) and
+// control characters, leaving quotes as they are, as AWS does.
+func escapeText(b *bytes.Buffer, s []byte) {
+	for _, c := range s {
+		switch c {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '\r':
+			b.WriteString("&#xD;")
+		default:
+			b.WriteByte(c)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 
 	"time"
 
@@ -288,6 +289,7 @@ func (h *Handler) writeError(w http.ResponseWriter, c *call, err error) {
 func (h *Handler) write(w http.ResponseWriter, c *call, status int, body []byte) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("x-amzn-RequestId", c.id)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
 	svc := ""

@@ -128,7 +128,12 @@ func parseQuery(q url.Values) (*Signature, error) {
 		return nil, err
 	}
 	s.SignedHeaders = strings.Split(signed, ";")
-	exp, err := strconv.Atoi(q.Get("X-Amz-Expires"))
+	// Without X-Amz-Expires (the SDKs' STS presigner omits it) a presigned
+	// request is good for 15 minutes, as on AWS.
+	exp, err := 900, error(nil)
+	if v := q.Get("X-Amz-Expires"); v != "" {
+		exp, err = strconv.Atoi(v)
+	}
 	if err != nil || exp < 0 || time.Duration(exp)*time.Second > MaxPresignExpiry {
 		return nil, malformed("X-Amz-Expires must be a number of seconds up to %d", int(MaxPresignExpiry.Seconds()))
 	}

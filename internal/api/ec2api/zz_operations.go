@@ -3091,8 +3091,9 @@ func (Unimplemented) WithdrawByoipCidr(ctx context.Context, in *WithdrawByoipCid
 func OperationTable(impl Operations) map[string]awsproto.Operation {
 	return map[string]awsproto.Operation{
 		"AcceptAddressTransfer": {
-			Name:     "AcceptAddressTransfer",
-			NewInput: func() any { return new(AcceptAddressTransferRequest) },
+			Name:      "AcceptAddressTransfer",
+			NewInput:  func() any { return new(AcceptAddressTransferRequest) },
+			NewOutput: func() any { return new(AcceptAddressTransferResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AcceptAddressTransfer(ctx, in.(*AcceptAddressTransferRequest))
 				if out == nil {
@@ -3102,8 +3103,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AcceptCapacityReservationBillingOwnership": {
-			Name:     "AcceptCapacityReservationBillingOwnership",
-			NewInput: func() any { return new(AcceptCapacityReservationBillingOwnershipRequest) },
+			Name:      "AcceptCapacityReservationBillingOwnership",
+			NewInput:  func() any { return new(AcceptCapacityReservationBillingOwnershipRequest) },
+			NewOutput: func() any { return new(AcceptCapacityReservationBillingOwnershipResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AcceptCapacityReservationBillingOwnership(ctx, in.(*AcceptCapacityReservationBillingOwnershipRequest))
 				if out == nil {
@@ -3113,8 +3115,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AcceptReservedInstancesExchangeQuote": {
-			Name:     "AcceptReservedInstancesExchangeQuote",
-			NewInput: func() any { return new(AcceptReservedInstancesExchangeQuoteRequest) },
+			Name:      "AcceptReservedInstancesExchangeQuote",
+			NewInput:  func() any { return new(AcceptReservedInstancesExchangeQuoteRequest) },
+			NewOutput: func() any { return new(AcceptReservedInstancesExchangeQuoteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AcceptReservedInstancesExchangeQuote(ctx, in.(*AcceptReservedInstancesExchangeQuoteRequest))
 				if out == nil {
@@ -3124,8 +3127,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AcceptTransitGatewayClientVpnAttachment": {
-			Name:     "AcceptTransitGatewayClientVpnAttachment",
-			NewInput: func() any { return new(AcceptTransitGatewayClientVpnAttachmentRequest) },
+			Name:      "AcceptTransitGatewayClientVpnAttachment",
+			NewInput:  func() any { return new(AcceptTransitGatewayClientVpnAttachmentRequest) },
+			NewOutput: func() any { return new(AcceptTransitGatewayClientVpnAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AcceptTransitGatewayClientVpnAttachment(ctx, in.(*AcceptTransitGatewayClientVpnAttachmentRequest))
 				if out == nil {
@@ -3135,8 +3139,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AcceptTransitGatewayMulticastDomainAssociations": {
-			Name:     "AcceptTransitGatewayMulticastDomainAssociations",
-			NewInput: func() any { return new(AcceptTransitGatewayMulticastDomainAssociationsRequest) },
+			Name:      "AcceptTransitGatewayMulticastDomainAssociations",
+			NewInput:  func() any { return new(AcceptTransitGatewayMulticastDomainAssociationsRequest) },
+			NewOutput: func() any { return new(AcceptTransitGatewayMulticastDomainAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AcceptTransitGatewayMulticastDomainAssociations(ctx, in.(*AcceptTransitGatewayMulticastDomainAssociationsRequest))
 				if out == nil {
@@ -3146,8 +3151,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AcceptTransitGatewayPeeringAttachment": {
-			Name:     "AcceptTransitGatewayPeeringAttachment",
-			NewInput: func() any { return new(AcceptTransitGatewayPeeringAttachmentRequest) },
+			Name:      "AcceptTransitGatewayPeeringAttachment",
+			NewInput:  func() any { return new(AcceptTransitGatewayPeeringAttachmentRequest) },
+			NewOutput: func() any { return new(AcceptTransitGatewayPeeringAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AcceptTransitGatewayPeeringAttachment(ctx, in.(*AcceptTransitGatewayPeeringAttachmentRequest))
 				if out == nil {
@@ -3157,8 +3163,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AcceptTransitGatewayVpcAttachment": {
-			Name:     "AcceptTransitGatewayVpcAttachment",
-			NewInput: func() any { return new(AcceptTransitGatewayVpcAttachmentRequest) },
+			Name:      "AcceptTransitGatewayVpcAttachment",
+			NewInput:  func() any { return new(AcceptTransitGatewayVpcAttachmentRequest) },
+			NewOutput: func() any { return new(AcceptTransitGatewayVpcAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AcceptTransitGatewayVpcAttachment(ctx, in.(*AcceptTransitGatewayVpcAttachmentRequest))
 				if out == nil {
@@ -3168,8 +3175,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AcceptVpcEndpointConnections": {
-			Name:     "AcceptVpcEndpointConnections",
-			NewInput: func() any { return new(AcceptVpcEndpointConnectionsRequest) },
+			Name:      "AcceptVpcEndpointConnections",
+			NewInput:  func() any { return new(AcceptVpcEndpointConnectionsRequest) },
+			NewOutput: func() any { return new(AcceptVpcEndpointConnectionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AcceptVpcEndpointConnections(ctx, in.(*AcceptVpcEndpointConnectionsRequest))
 				if out == nil {
@@ -3179,8 +3187,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AcceptVpcPeeringConnection": {
-			Name:     "AcceptVpcPeeringConnection",
-			NewInput: func() any { return new(AcceptVpcPeeringConnectionRequest) },
+			Name:      "AcceptVpcPeeringConnection",
+			NewInput:  func() any { return new(AcceptVpcPeeringConnectionRequest) },
+			NewOutput: func() any { return new(AcceptVpcPeeringConnectionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AcceptVpcPeeringConnection(ctx, in.(*AcceptVpcPeeringConnectionRequest))
 				if out == nil {
@@ -3190,8 +3199,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AdvertiseByoipCidr": {
-			Name:     "AdvertiseByoipCidr",
-			NewInput: func() any { return new(AdvertiseByoipCidrRequest) },
+			Name:      "AdvertiseByoipCidr",
+			NewInput:  func() any { return new(AdvertiseByoipCidrRequest) },
+			NewOutput: func() any { return new(AdvertiseByoipCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AdvertiseByoipCidr(ctx, in.(*AdvertiseByoipCidrRequest))
 				if out == nil {
@@ -3201,8 +3211,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AllocateAddress": {
-			Name:     "AllocateAddress",
-			NewInput: func() any { return new(AllocateAddressRequest) },
+			Name:      "AllocateAddress",
+			NewInput:  func() any { return new(AllocateAddressRequest) },
+			NewOutput: func() any { return new(AllocateAddressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AllocateAddress(ctx, in.(*AllocateAddressRequest))
 				if out == nil {
@@ -3212,8 +3223,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AllocateHosts": {
-			Name:     "AllocateHosts",
-			NewInput: func() any { return new(AllocateHostsRequest) },
+			Name:      "AllocateHosts",
+			NewInput:  func() any { return new(AllocateHostsRequest) },
+			NewOutput: func() any { return new(AllocateHostsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AllocateHosts(ctx, in.(*AllocateHostsRequest))
 				if out == nil {
@@ -3223,8 +3235,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AllocateIpamPoolCidr": {
-			Name:     "AllocateIpamPoolCidr",
-			NewInput: func() any { return new(AllocateIpamPoolCidrRequest) },
+			Name:      "AllocateIpamPoolCidr",
+			NewInput:  func() any { return new(AllocateIpamPoolCidrRequest) },
+			NewOutput: func() any { return new(AllocateIpamPoolCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AllocateIpamPoolCidr(ctx, in.(*AllocateIpamPoolCidrRequest))
 				if out == nil {
@@ -3234,8 +3247,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ApplySecurityGroupsToClientVpnTargetNetwork": {
-			Name:     "ApplySecurityGroupsToClientVpnTargetNetwork",
-			NewInput: func() any { return new(ApplySecurityGroupsToClientVpnTargetNetworkRequest) },
+			Name:      "ApplySecurityGroupsToClientVpnTargetNetwork",
+			NewInput:  func() any { return new(ApplySecurityGroupsToClientVpnTargetNetworkRequest) },
+			NewOutput: func() any { return new(ApplySecurityGroupsToClientVpnTargetNetworkResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ApplySecurityGroupsToClientVpnTargetNetwork(ctx, in.(*ApplySecurityGroupsToClientVpnTargetNetworkRequest))
 				if out == nil {
@@ -3245,8 +3259,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssignIpv6Addresses": {
-			Name:     "AssignIpv6Addresses",
-			NewInput: func() any { return new(AssignIpv6AddressesRequest) },
+			Name:      "AssignIpv6Addresses",
+			NewInput:  func() any { return new(AssignIpv6AddressesRequest) },
+			NewOutput: func() any { return new(AssignIpv6AddressesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssignIpv6Addresses(ctx, in.(*AssignIpv6AddressesRequest))
 				if out == nil {
@@ -3256,8 +3271,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssignPrivateIpAddresses": {
-			Name:     "AssignPrivateIpAddresses",
-			NewInput: func() any { return new(AssignPrivateIpAddressesRequest) },
+			Name:      "AssignPrivateIpAddresses",
+			NewInput:  func() any { return new(AssignPrivateIpAddressesRequest) },
+			NewOutput: func() any { return new(AssignPrivateIpAddressesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssignPrivateIpAddresses(ctx, in.(*AssignPrivateIpAddressesRequest))
 				if out == nil {
@@ -3267,8 +3283,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssignPrivateNatGatewayAddress": {
-			Name:     "AssignPrivateNatGatewayAddress",
-			NewInput: func() any { return new(AssignPrivateNatGatewayAddressRequest) },
+			Name:      "AssignPrivateNatGatewayAddress",
+			NewInput:  func() any { return new(AssignPrivateNatGatewayAddressRequest) },
+			NewOutput: func() any { return new(AssignPrivateNatGatewayAddressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssignPrivateNatGatewayAddress(ctx, in.(*AssignPrivateNatGatewayAddressRequest))
 				if out == nil {
@@ -3278,8 +3295,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateAddress": {
-			Name:     "AssociateAddress",
-			NewInput: func() any { return new(AssociateAddressRequest) },
+			Name:      "AssociateAddress",
+			NewInput:  func() any { return new(AssociateAddressRequest) },
+			NewOutput: func() any { return new(AssociateAddressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateAddress(ctx, in.(*AssociateAddressRequest))
 				if out == nil {
@@ -3289,8 +3307,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateCapacityReservationBillingOwner": {
-			Name:     "AssociateCapacityReservationBillingOwner",
-			NewInput: func() any { return new(AssociateCapacityReservationBillingOwnerRequest) },
+			Name:      "AssociateCapacityReservationBillingOwner",
+			NewInput:  func() any { return new(AssociateCapacityReservationBillingOwnerRequest) },
+			NewOutput: func() any { return new(AssociateCapacityReservationBillingOwnerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateCapacityReservationBillingOwner(ctx, in.(*AssociateCapacityReservationBillingOwnerRequest))
 				if out == nil {
@@ -3300,8 +3319,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateClientVpnTargetNetwork": {
-			Name:     "AssociateClientVpnTargetNetwork",
-			NewInput: func() any { return new(AssociateClientVpnTargetNetworkRequest) },
+			Name:      "AssociateClientVpnTargetNetwork",
+			NewInput:  func() any { return new(AssociateClientVpnTargetNetworkRequest) },
+			NewOutput: func() any { return new(AssociateClientVpnTargetNetworkResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateClientVpnTargetNetwork(ctx, in.(*AssociateClientVpnTargetNetworkRequest))
 				if out == nil {
@@ -3318,8 +3338,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateEnclaveCertificateIamRole": {
-			Name:     "AssociateEnclaveCertificateIamRole",
-			NewInput: func() any { return new(AssociateEnclaveCertificateIamRoleRequest) },
+			Name:      "AssociateEnclaveCertificateIamRole",
+			NewInput:  func() any { return new(AssociateEnclaveCertificateIamRoleRequest) },
+			NewOutput: func() any { return new(AssociateEnclaveCertificateIamRoleResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateEnclaveCertificateIamRole(ctx, in.(*AssociateEnclaveCertificateIamRoleRequest))
 				if out == nil {
@@ -3329,8 +3350,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateIamInstanceProfile": {
-			Name:     "AssociateIamInstanceProfile",
-			NewInput: func() any { return new(AssociateIamInstanceProfileRequest) },
+			Name:      "AssociateIamInstanceProfile",
+			NewInput:  func() any { return new(AssociateIamInstanceProfileRequest) },
+			NewOutput: func() any { return new(AssociateIamInstanceProfileResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateIamInstanceProfile(ctx, in.(*AssociateIamInstanceProfileRequest))
 				if out == nil {
@@ -3340,8 +3362,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateInstanceEventWindow": {
-			Name:     "AssociateInstanceEventWindow",
-			NewInput: func() any { return new(AssociateInstanceEventWindowRequest) },
+			Name:      "AssociateInstanceEventWindow",
+			NewInput:  func() any { return new(AssociateInstanceEventWindowRequest) },
+			NewOutput: func() any { return new(AssociateInstanceEventWindowResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateInstanceEventWindow(ctx, in.(*AssociateInstanceEventWindowRequest))
 				if out == nil {
@@ -3351,8 +3374,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateIpamByoasn": {
-			Name:     "AssociateIpamByoasn",
-			NewInput: func() any { return new(AssociateIpamByoasnRequest) },
+			Name:      "AssociateIpamByoasn",
+			NewInput:  func() any { return new(AssociateIpamByoasnRequest) },
+			NewOutput: func() any { return new(AssociateIpamByoasnResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateIpamByoasn(ctx, in.(*AssociateIpamByoasnRequest))
 				if out == nil {
@@ -3362,8 +3386,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateIpamResourceDiscovery": {
-			Name:     "AssociateIpamResourceDiscovery",
-			NewInput: func() any { return new(AssociateIpamResourceDiscoveryRequest) },
+			Name:      "AssociateIpamResourceDiscovery",
+			NewInput:  func() any { return new(AssociateIpamResourceDiscoveryRequest) },
+			NewOutput: func() any { return new(AssociateIpamResourceDiscoveryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateIpamResourceDiscovery(ctx, in.(*AssociateIpamResourceDiscoveryRequest))
 				if out == nil {
@@ -3373,8 +3398,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateNatGatewayAddress": {
-			Name:     "AssociateNatGatewayAddress",
-			NewInput: func() any { return new(AssociateNatGatewayAddressRequest) },
+			Name:      "AssociateNatGatewayAddress",
+			NewInput:  func() any { return new(AssociateNatGatewayAddressRequest) },
+			NewOutput: func() any { return new(AssociateNatGatewayAddressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateNatGatewayAddress(ctx, in.(*AssociateNatGatewayAddressRequest))
 				if out == nil {
@@ -3384,8 +3410,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateRouteServer": {
-			Name:     "AssociateRouteServer",
-			NewInput: func() any { return new(AssociateRouteServerRequest) },
+			Name:      "AssociateRouteServer",
+			NewInput:  func() any { return new(AssociateRouteServerRequest) },
+			NewOutput: func() any { return new(AssociateRouteServerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateRouteServer(ctx, in.(*AssociateRouteServerRequest))
 				if out == nil {
@@ -3395,8 +3422,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateRouteTable": {
-			Name:     "AssociateRouteTable",
-			NewInput: func() any { return new(AssociateRouteTableRequest) },
+			Name:      "AssociateRouteTable",
+			NewInput:  func() any { return new(AssociateRouteTableRequest) },
+			NewOutput: func() any { return new(AssociateRouteTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateRouteTable(ctx, in.(*AssociateRouteTableRequest))
 				if out == nil {
@@ -3406,8 +3434,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateSecurityGroupVpc": {
-			Name:     "AssociateSecurityGroupVpc",
-			NewInput: func() any { return new(AssociateSecurityGroupVpcRequest) },
+			Name:      "AssociateSecurityGroupVpc",
+			NewInput:  func() any { return new(AssociateSecurityGroupVpcRequest) },
+			NewOutput: func() any { return new(AssociateSecurityGroupVpcResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateSecurityGroupVpc(ctx, in.(*AssociateSecurityGroupVpcRequest))
 				if out == nil {
@@ -3417,8 +3446,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateSubnetCidrBlock": {
-			Name:     "AssociateSubnetCidrBlock",
-			NewInput: func() any { return new(AssociateSubnetCidrBlockRequest) },
+			Name:      "AssociateSubnetCidrBlock",
+			NewInput:  func() any { return new(AssociateSubnetCidrBlockRequest) },
+			NewOutput: func() any { return new(AssociateSubnetCidrBlockResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateSubnetCidrBlock(ctx, in.(*AssociateSubnetCidrBlockRequest))
 				if out == nil {
@@ -3428,8 +3458,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateTransitGatewayMulticastDomain": {
-			Name:     "AssociateTransitGatewayMulticastDomain",
-			NewInput: func() any { return new(AssociateTransitGatewayMulticastDomainRequest) },
+			Name:      "AssociateTransitGatewayMulticastDomain",
+			NewInput:  func() any { return new(AssociateTransitGatewayMulticastDomainRequest) },
+			NewOutput: func() any { return new(AssociateTransitGatewayMulticastDomainResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateTransitGatewayMulticastDomain(ctx, in.(*AssociateTransitGatewayMulticastDomainRequest))
 				if out == nil {
@@ -3439,8 +3470,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateTransitGatewayPolicyTable": {
-			Name:     "AssociateTransitGatewayPolicyTable",
-			NewInput: func() any { return new(AssociateTransitGatewayPolicyTableRequest) },
+			Name:      "AssociateTransitGatewayPolicyTable",
+			NewInput:  func() any { return new(AssociateTransitGatewayPolicyTableRequest) },
+			NewOutput: func() any { return new(AssociateTransitGatewayPolicyTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateTransitGatewayPolicyTable(ctx, in.(*AssociateTransitGatewayPolicyTableRequest))
 				if out == nil {
@@ -3450,8 +3482,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateTransitGatewayRouteTable": {
-			Name:     "AssociateTransitGatewayRouteTable",
-			NewInput: func() any { return new(AssociateTransitGatewayRouteTableRequest) },
+			Name:      "AssociateTransitGatewayRouteTable",
+			NewInput:  func() any { return new(AssociateTransitGatewayRouteTableRequest) },
+			NewOutput: func() any { return new(AssociateTransitGatewayRouteTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateTransitGatewayRouteTable(ctx, in.(*AssociateTransitGatewayRouteTableRequest))
 				if out == nil {
@@ -3461,8 +3494,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateTrunkInterface": {
-			Name:     "AssociateTrunkInterface",
-			NewInput: func() any { return new(AssociateTrunkInterfaceRequest) },
+			Name:      "AssociateTrunkInterface",
+			NewInput:  func() any { return new(AssociateTrunkInterfaceRequest) },
+			NewOutput: func() any { return new(AssociateTrunkInterfaceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateTrunkInterface(ctx, in.(*AssociateTrunkInterfaceRequest))
 				if out == nil {
@@ -3472,8 +3506,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AssociateVpcCidrBlock": {
-			Name:     "AssociateVpcCidrBlock",
-			NewInput: func() any { return new(AssociateVpcCidrBlockRequest) },
+			Name:      "AssociateVpcCidrBlock",
+			NewInput:  func() any { return new(AssociateVpcCidrBlockRequest) },
+			NewOutput: func() any { return new(AssociateVpcCidrBlockResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssociateVpcCidrBlock(ctx, in.(*AssociateVpcCidrBlockRequest))
 				if out == nil {
@@ -3483,8 +3518,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AttachClassicLinkVpc": {
-			Name:     "AttachClassicLinkVpc",
-			NewInput: func() any { return new(AttachClassicLinkVpcRequest) },
+			Name:      "AttachClassicLinkVpc",
+			NewInput:  func() any { return new(AttachClassicLinkVpcRequest) },
+			NewOutput: func() any { return new(AttachClassicLinkVpcResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AttachClassicLinkVpc(ctx, in.(*AttachClassicLinkVpcRequest))
 				if out == nil {
@@ -3501,8 +3537,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AttachNetworkInterface": {
-			Name:     "AttachNetworkInterface",
-			NewInput: func() any { return new(AttachNetworkInterfaceRequest) },
+			Name:      "AttachNetworkInterface",
+			NewInput:  func() any { return new(AttachNetworkInterfaceRequest) },
+			NewOutput: func() any { return new(AttachNetworkInterfaceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AttachNetworkInterface(ctx, in.(*AttachNetworkInterfaceRequest))
 				if out == nil {
@@ -3512,8 +3549,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AttachVerifiedAccessTrustProvider": {
-			Name:     "AttachVerifiedAccessTrustProvider",
-			NewInput: func() any { return new(AttachVerifiedAccessTrustProviderRequest) },
+			Name:      "AttachVerifiedAccessTrustProvider",
+			NewInput:  func() any { return new(AttachVerifiedAccessTrustProviderRequest) },
+			NewOutput: func() any { return new(AttachVerifiedAccessTrustProviderResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AttachVerifiedAccessTrustProvider(ctx, in.(*AttachVerifiedAccessTrustProviderRequest))
 				if out == nil {
@@ -3523,8 +3561,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AttachVolume": {
-			Name:     "AttachVolume",
-			NewInput: func() any { return new(AttachVolumeRequest) },
+			Name:      "AttachVolume",
+			NewInput:  func() any { return new(AttachVolumeRequest) },
+			NewOutput: func() any { return new(VolumeAttachment) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AttachVolume(ctx, in.(*AttachVolumeRequest))
 				if out == nil {
@@ -3534,8 +3573,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AttachVpnGateway": {
-			Name:     "AttachVpnGateway",
-			NewInput: func() any { return new(AttachVpnGatewayRequest) },
+			Name:      "AttachVpnGateway",
+			NewInput:  func() any { return new(AttachVpnGatewayRequest) },
+			NewOutput: func() any { return new(AttachVpnGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AttachVpnGateway(ctx, in.(*AttachVpnGatewayRequest))
 				if out == nil {
@@ -3545,8 +3585,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AuthorizeClientVpnIngress": {
-			Name:     "AuthorizeClientVpnIngress",
-			NewInput: func() any { return new(AuthorizeClientVpnIngressRequest) },
+			Name:      "AuthorizeClientVpnIngress",
+			NewInput:  func() any { return new(AuthorizeClientVpnIngressRequest) },
+			NewOutput: func() any { return new(AuthorizeClientVpnIngressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AuthorizeClientVpnIngress(ctx, in.(*AuthorizeClientVpnIngressRequest))
 				if out == nil {
@@ -3556,8 +3597,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AuthorizeSecurityGroupEgress": {
-			Name:     "AuthorizeSecurityGroupEgress",
-			NewInput: func() any { return new(AuthorizeSecurityGroupEgressRequest) },
+			Name:      "AuthorizeSecurityGroupEgress",
+			NewInput:  func() any { return new(AuthorizeSecurityGroupEgressRequest) },
+			NewOutput: func() any { return new(AuthorizeSecurityGroupEgressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AuthorizeSecurityGroupEgress(ctx, in.(*AuthorizeSecurityGroupEgressRequest))
 				if out == nil {
@@ -3567,8 +3609,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"AuthorizeSecurityGroupIngress": {
-			Name:     "AuthorizeSecurityGroupIngress",
-			NewInput: func() any { return new(AuthorizeSecurityGroupIngressRequest) },
+			Name:      "AuthorizeSecurityGroupIngress",
+			NewInput:  func() any { return new(AuthorizeSecurityGroupIngressRequest) },
+			NewOutput: func() any { return new(AuthorizeSecurityGroupIngressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AuthorizeSecurityGroupIngress(ctx, in.(*AuthorizeSecurityGroupIngressRequest))
 				if out == nil {
@@ -3578,8 +3621,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"BundleInstance": {
-			Name:     "BundleInstance",
-			NewInput: func() any { return new(BundleInstanceRequest) },
+			Name:      "BundleInstance",
+			NewInput:  func() any { return new(BundleInstanceRequest) },
+			NewOutput: func() any { return new(BundleInstanceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.BundleInstance(ctx, in.(*BundleInstanceRequest))
 				if out == nil {
@@ -3589,8 +3633,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CancelBundleTask": {
-			Name:     "CancelBundleTask",
-			NewInput: func() any { return new(CancelBundleTaskRequest) },
+			Name:      "CancelBundleTask",
+			NewInput:  func() any { return new(CancelBundleTaskRequest) },
+			NewOutput: func() any { return new(CancelBundleTaskResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CancelBundleTask(ctx, in.(*CancelBundleTaskRequest))
 				if out == nil {
@@ -3600,8 +3645,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CancelCapacityReservation": {
-			Name:     "CancelCapacityReservation",
-			NewInput: func() any { return new(CancelCapacityReservationRequest) },
+			Name:      "CancelCapacityReservation",
+			NewInput:  func() any { return new(CancelCapacityReservationRequest) },
+			NewOutput: func() any { return new(CancelCapacityReservationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CancelCapacityReservation(ctx, in.(*CancelCapacityReservationRequest))
 				if out == nil {
@@ -3611,8 +3657,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CancelCapacityReservationFleets": {
-			Name:     "CancelCapacityReservationFleets",
-			NewInput: func() any { return new(CancelCapacityReservationFleetsRequest) },
+			Name:      "CancelCapacityReservationFleets",
+			NewInput:  func() any { return new(CancelCapacityReservationFleetsRequest) },
+			NewOutput: func() any { return new(CancelCapacityReservationFleetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CancelCapacityReservationFleets(ctx, in.(*CancelCapacityReservationFleetsRequest))
 				if out == nil {
@@ -3629,8 +3676,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CancelDeclarativePoliciesReport": {
-			Name:     "CancelDeclarativePoliciesReport",
-			NewInput: func() any { return new(CancelDeclarativePoliciesReportRequest) },
+			Name:      "CancelDeclarativePoliciesReport",
+			NewInput:  func() any { return new(CancelDeclarativePoliciesReportRequest) },
+			NewOutput: func() any { return new(CancelDeclarativePoliciesReportResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CancelDeclarativePoliciesReport(ctx, in.(*CancelDeclarativePoliciesReportRequest))
 				if out == nil {
@@ -3647,8 +3695,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CancelImageLaunchPermission": {
-			Name:     "CancelImageLaunchPermission",
-			NewInput: func() any { return new(CancelImageLaunchPermissionRequest) },
+			Name:      "CancelImageLaunchPermission",
+			NewInput:  func() any { return new(CancelImageLaunchPermissionRequest) },
+			NewOutput: func() any { return new(CancelImageLaunchPermissionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CancelImageLaunchPermission(ctx, in.(*CancelImageLaunchPermissionRequest))
 				if out == nil {
@@ -3658,8 +3707,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CancelImportTask": {
-			Name:     "CancelImportTask",
-			NewInput: func() any { return new(CancelImportTaskRequest) },
+			Name:      "CancelImportTask",
+			NewInput:  func() any { return new(CancelImportTaskRequest) },
+			NewOutput: func() any { return new(CancelImportTaskResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CancelImportTask(ctx, in.(*CancelImportTaskRequest))
 				if out == nil {
@@ -3669,8 +3719,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CancelReservedInstancesListing": {
-			Name:     "CancelReservedInstancesListing",
-			NewInput: func() any { return new(CancelReservedInstancesListingRequest) },
+			Name:      "CancelReservedInstancesListing",
+			NewInput:  func() any { return new(CancelReservedInstancesListingRequest) },
+			NewOutput: func() any { return new(CancelReservedInstancesListingResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CancelReservedInstancesListing(ctx, in.(*CancelReservedInstancesListingRequest))
 				if out == nil {
@@ -3680,8 +3731,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CancelSpotFleetRequests": {
-			Name:     "CancelSpotFleetRequests",
-			NewInput: func() any { return new(CancelSpotFleetRequestsRequest) },
+			Name:      "CancelSpotFleetRequests",
+			NewInput:  func() any { return new(CancelSpotFleetRequestsRequest) },
+			NewOutput: func() any { return new(CancelSpotFleetRequestsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CancelSpotFleetRequests(ctx, in.(*CancelSpotFleetRequestsRequest))
 				if out == nil {
@@ -3691,8 +3743,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CancelSpotInstanceRequests": {
-			Name:     "CancelSpotInstanceRequests",
-			NewInput: func() any { return new(CancelSpotInstanceRequestsRequest) },
+			Name:      "CancelSpotInstanceRequests",
+			NewInput:  func() any { return new(CancelSpotInstanceRequestsRequest) },
+			NewOutput: func() any { return new(CancelSpotInstanceRequestsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CancelSpotInstanceRequests(ctx, in.(*CancelSpotInstanceRequestsRequest))
 				if out == nil {
@@ -3702,8 +3755,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ConfirmProductInstance": {
-			Name:     "ConfirmProductInstance",
-			NewInput: func() any { return new(ConfirmProductInstanceRequest) },
+			Name:      "ConfirmProductInstance",
+			NewInput:  func() any { return new(ConfirmProductInstanceRequest) },
+			NewOutput: func() any { return new(ConfirmProductInstanceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ConfirmProductInstance(ctx, in.(*ConfirmProductInstanceRequest))
 				if out == nil {
@@ -3713,8 +3767,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CopyFpgaImage": {
-			Name:     "CopyFpgaImage",
-			NewInput: func() any { return new(CopyFpgaImageRequest) },
+			Name:      "CopyFpgaImage",
+			NewInput:  func() any { return new(CopyFpgaImageRequest) },
+			NewOutput: func() any { return new(CopyFpgaImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CopyFpgaImage(ctx, in.(*CopyFpgaImageRequest))
 				if out == nil {
@@ -3724,8 +3779,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CopyImage": {
-			Name:     "CopyImage",
-			NewInput: func() any { return new(CopyImageRequest) },
+			Name:      "CopyImage",
+			NewInput:  func() any { return new(CopyImageRequest) },
+			NewOutput: func() any { return new(CopyImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CopyImage(ctx, in.(*CopyImageRequest))
 				if out == nil {
@@ -3735,8 +3791,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CopySnapshot": {
-			Name:     "CopySnapshot",
-			NewInput: func() any { return new(CopySnapshotRequest) },
+			Name:      "CopySnapshot",
+			NewInput:  func() any { return new(CopySnapshotRequest) },
+			NewOutput: func() any { return new(CopySnapshotResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CopySnapshot(ctx, in.(*CopySnapshotRequest))
 				if out == nil {
@@ -3746,8 +3803,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CopyVolumes": {
-			Name:     "CopyVolumes",
-			NewInput: func() any { return new(CopyVolumesRequest) },
+			Name:      "CopyVolumes",
+			NewInput:  func() any { return new(CopyVolumesRequest) },
+			NewOutput: func() any { return new(CopyVolumesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CopyVolumes(ctx, in.(*CopyVolumesRequest))
 				if out == nil {
@@ -3757,8 +3815,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateCapacityManagerDataExport": {
-			Name:     "CreateCapacityManagerDataExport",
-			NewInput: func() any { return new(CreateCapacityManagerDataExportRequest) },
+			Name:      "CreateCapacityManagerDataExport",
+			NewInput:  func() any { return new(CreateCapacityManagerDataExportRequest) },
+			NewOutput: func() any { return new(CreateCapacityManagerDataExportResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCapacityManagerDataExport(ctx, in.(*CreateCapacityManagerDataExportRequest))
 				if out == nil {
@@ -3768,8 +3827,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateCapacityReservation": {
-			Name:     "CreateCapacityReservation",
-			NewInput: func() any { return new(CreateCapacityReservationRequest) },
+			Name:      "CreateCapacityReservation",
+			NewInput:  func() any { return new(CreateCapacityReservationRequest) },
+			NewOutput: func() any { return new(CreateCapacityReservationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCapacityReservation(ctx, in.(*CreateCapacityReservationRequest))
 				if out == nil {
@@ -3779,8 +3839,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateCapacityReservationBySplitting": {
-			Name:     "CreateCapacityReservationBySplitting",
-			NewInput: func() any { return new(CreateCapacityReservationBySplittingRequest) },
+			Name:      "CreateCapacityReservationBySplitting",
+			NewInput:  func() any { return new(CreateCapacityReservationBySplittingRequest) },
+			NewOutput: func() any { return new(CreateCapacityReservationBySplittingResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCapacityReservationBySplitting(ctx, in.(*CreateCapacityReservationBySplittingRequest))
 				if out == nil {
@@ -3790,8 +3851,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateCapacityReservationFleet": {
-			Name:     "CreateCapacityReservationFleet",
-			NewInput: func() any { return new(CreateCapacityReservationFleetRequest) },
+			Name:      "CreateCapacityReservationFleet",
+			NewInput:  func() any { return new(CreateCapacityReservationFleetRequest) },
+			NewOutput: func() any { return new(CreateCapacityReservationFleetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCapacityReservationFleet(ctx, in.(*CreateCapacityReservationFleetRequest))
 				if out == nil {
@@ -3801,8 +3863,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateCarrierGateway": {
-			Name:     "CreateCarrierGateway",
-			NewInput: func() any { return new(CreateCarrierGatewayRequest) },
+			Name:      "CreateCarrierGateway",
+			NewInput:  func() any { return new(CreateCarrierGatewayRequest) },
+			NewOutput: func() any { return new(CreateCarrierGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCarrierGateway(ctx, in.(*CreateCarrierGatewayRequest))
 				if out == nil {
@@ -3812,8 +3875,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateClientVpnEndpoint": {
-			Name:     "CreateClientVpnEndpoint",
-			NewInput: func() any { return new(CreateClientVpnEndpointRequest) },
+			Name:      "CreateClientVpnEndpoint",
+			NewInput:  func() any { return new(CreateClientVpnEndpointRequest) },
+			NewOutput: func() any { return new(CreateClientVpnEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateClientVpnEndpoint(ctx, in.(*CreateClientVpnEndpointRequest))
 				if out == nil {
@@ -3823,8 +3887,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateClientVpnRoute": {
-			Name:     "CreateClientVpnRoute",
-			NewInput: func() any { return new(CreateClientVpnRouteRequest) },
+			Name:      "CreateClientVpnRoute",
+			NewInput:  func() any { return new(CreateClientVpnRouteRequest) },
+			NewOutput: func() any { return new(CreateClientVpnRouteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateClientVpnRoute(ctx, in.(*CreateClientVpnRouteRequest))
 				if out == nil {
@@ -3834,8 +3899,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateCoipCidr": {
-			Name:     "CreateCoipCidr",
-			NewInput: func() any { return new(CreateCoipCidrRequest) },
+			Name:      "CreateCoipCidr",
+			NewInput:  func() any { return new(CreateCoipCidrRequest) },
+			NewOutput: func() any { return new(CreateCoipCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCoipCidr(ctx, in.(*CreateCoipCidrRequest))
 				if out == nil {
@@ -3845,8 +3911,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateCoipPool": {
-			Name:     "CreateCoipPool",
-			NewInput: func() any { return new(CreateCoipPoolRequest) },
+			Name:      "CreateCoipPool",
+			NewInput:  func() any { return new(CreateCoipPoolRequest) },
+			NewOutput: func() any { return new(CreateCoipPoolResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCoipPool(ctx, in.(*CreateCoipPoolRequest))
 				if out == nil {
@@ -3856,8 +3923,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateCustomerGateway": {
-			Name:     "CreateCustomerGateway",
-			NewInput: func() any { return new(CreateCustomerGatewayRequest) },
+			Name:      "CreateCustomerGateway",
+			NewInput:  func() any { return new(CreateCustomerGatewayRequest) },
+			NewOutput: func() any { return new(CreateCustomerGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCustomerGateway(ctx, in.(*CreateCustomerGatewayRequest))
 				if out == nil {
@@ -3867,8 +3935,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateDefaultSubnet": {
-			Name:     "CreateDefaultSubnet",
-			NewInput: func() any { return new(CreateDefaultSubnetRequest) },
+			Name:      "CreateDefaultSubnet",
+			NewInput:  func() any { return new(CreateDefaultSubnetRequest) },
+			NewOutput: func() any { return new(CreateDefaultSubnetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateDefaultSubnet(ctx, in.(*CreateDefaultSubnetRequest))
 				if out == nil {
@@ -3878,8 +3947,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateDefaultVpc": {
-			Name:     "CreateDefaultVpc",
-			NewInput: func() any { return new(CreateDefaultVpcRequest) },
+			Name:      "CreateDefaultVpc",
+			NewInput:  func() any { return new(CreateDefaultVpcRequest) },
+			NewOutput: func() any { return new(CreateDefaultVpcResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateDefaultVpc(ctx, in.(*CreateDefaultVpcRequest))
 				if out == nil {
@@ -3889,8 +3959,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateDelegateMacVolumeOwnershipTask": {
-			Name:     "CreateDelegateMacVolumeOwnershipTask",
-			NewInput: func() any { return new(CreateDelegateMacVolumeOwnershipTaskRequest) },
+			Name:      "CreateDelegateMacVolumeOwnershipTask",
+			NewInput:  func() any { return new(CreateDelegateMacVolumeOwnershipTaskRequest) },
+			NewOutput: func() any { return new(CreateDelegateMacVolumeOwnershipTaskResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateDelegateMacVolumeOwnershipTask(ctx, in.(*CreateDelegateMacVolumeOwnershipTaskRequest))
 				if out == nil {
@@ -3900,8 +3971,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateDhcpOptions": {
-			Name:     "CreateDhcpOptions",
-			NewInput: func() any { return new(CreateDhcpOptionsRequest) },
+			Name:      "CreateDhcpOptions",
+			NewInput:  func() any { return new(CreateDhcpOptionsRequest) },
+			NewOutput: func() any { return new(CreateDhcpOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateDhcpOptions(ctx, in.(*CreateDhcpOptionsRequest))
 				if out == nil {
@@ -3911,8 +3983,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateEgressOnlyInternetGateway": {
-			Name:     "CreateEgressOnlyInternetGateway",
-			NewInput: func() any { return new(CreateEgressOnlyInternetGatewayRequest) },
+			Name:      "CreateEgressOnlyInternetGateway",
+			NewInput:  func() any { return new(CreateEgressOnlyInternetGatewayRequest) },
+			NewOutput: func() any { return new(CreateEgressOnlyInternetGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateEgressOnlyInternetGateway(ctx, in.(*CreateEgressOnlyInternetGatewayRequest))
 				if out == nil {
@@ -3922,8 +3995,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateFleet": {
-			Name:     "CreateFleet",
-			NewInput: func() any { return new(CreateFleetRequest) },
+			Name:      "CreateFleet",
+			NewInput:  func() any { return new(CreateFleetRequest) },
+			NewOutput: func() any { return new(CreateFleetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateFleet(ctx, in.(*CreateFleetRequest))
 				if out == nil {
@@ -3933,8 +4007,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateFlowLogs": {
-			Name:     "CreateFlowLogs",
-			NewInput: func() any { return new(CreateFlowLogsRequest) },
+			Name:      "CreateFlowLogs",
+			NewInput:  func() any { return new(CreateFlowLogsRequest) },
+			NewOutput: func() any { return new(CreateFlowLogsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateFlowLogs(ctx, in.(*CreateFlowLogsRequest))
 				if out == nil {
@@ -3944,8 +4019,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateFpgaImage": {
-			Name:     "CreateFpgaImage",
-			NewInput: func() any { return new(CreateFpgaImageRequest) },
+			Name:      "CreateFpgaImage",
+			NewInput:  func() any { return new(CreateFpgaImageRequest) },
+			NewOutput: func() any { return new(CreateFpgaImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateFpgaImage(ctx, in.(*CreateFpgaImageRequest))
 				if out == nil {
@@ -3955,8 +4031,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateImage": {
-			Name:     "CreateImage",
-			NewInput: func() any { return new(CreateImageRequest) },
+			Name:      "CreateImage",
+			NewInput:  func() any { return new(CreateImageRequest) },
+			NewOutput: func() any { return new(CreateImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateImage(ctx, in.(*CreateImageRequest))
 				if out == nil {
@@ -3966,8 +4043,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateImageUsageReport": {
-			Name:     "CreateImageUsageReport",
-			NewInput: func() any { return new(CreateImageUsageReportRequest) },
+			Name:      "CreateImageUsageReport",
+			NewInput:  func() any { return new(CreateImageUsageReportRequest) },
+			NewOutput: func() any { return new(CreateImageUsageReportResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateImageUsageReport(ctx, in.(*CreateImageUsageReportRequest))
 				if out == nil {
@@ -3977,8 +4055,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateInstanceConnectEndpoint": {
-			Name:     "CreateInstanceConnectEndpoint",
-			NewInput: func() any { return new(CreateInstanceConnectEndpointRequest) },
+			Name:      "CreateInstanceConnectEndpoint",
+			NewInput:  func() any { return new(CreateInstanceConnectEndpointRequest) },
+			NewOutput: func() any { return new(CreateInstanceConnectEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateInstanceConnectEndpoint(ctx, in.(*CreateInstanceConnectEndpointRequest))
 				if out == nil {
@@ -3988,8 +4067,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateInstanceEventWindow": {
-			Name:     "CreateInstanceEventWindow",
-			NewInput: func() any { return new(CreateInstanceEventWindowRequest) },
+			Name:      "CreateInstanceEventWindow",
+			NewInput:  func() any { return new(CreateInstanceEventWindowRequest) },
+			NewOutput: func() any { return new(CreateInstanceEventWindowResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateInstanceEventWindow(ctx, in.(*CreateInstanceEventWindowRequest))
 				if out == nil {
@@ -3999,8 +4079,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateInstanceExportTask": {
-			Name:     "CreateInstanceExportTask",
-			NewInput: func() any { return new(CreateInstanceExportTaskRequest) },
+			Name:      "CreateInstanceExportTask",
+			NewInput:  func() any { return new(CreateInstanceExportTaskRequest) },
+			NewOutput: func() any { return new(CreateInstanceExportTaskResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateInstanceExportTask(ctx, in.(*CreateInstanceExportTaskRequest))
 				if out == nil {
@@ -4010,8 +4091,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateInternetGateway": {
-			Name:     "CreateInternetGateway",
-			NewInput: func() any { return new(CreateInternetGatewayRequest) },
+			Name:      "CreateInternetGateway",
+			NewInput:  func() any { return new(CreateInternetGatewayRequest) },
+			NewOutput: func() any { return new(CreateInternetGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateInternetGateway(ctx, in.(*CreateInternetGatewayRequest))
 				if out == nil {
@@ -4021,8 +4103,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateInterruptibleCapacityReservationAllocation": {
-			Name:     "CreateInterruptibleCapacityReservationAllocation",
-			NewInput: func() any { return new(CreateInterruptibleCapacityReservationAllocationRequest) },
+			Name:      "CreateInterruptibleCapacityReservationAllocation",
+			NewInput:  func() any { return new(CreateInterruptibleCapacityReservationAllocationRequest) },
+			NewOutput: func() any { return new(CreateInterruptibleCapacityReservationAllocationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateInterruptibleCapacityReservationAllocation(ctx, in.(*CreateInterruptibleCapacityReservationAllocationRequest))
 				if out == nil {
@@ -4032,8 +4115,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateIpam": {
-			Name:     "CreateIpam",
-			NewInput: func() any { return new(CreateIpamRequest) },
+			Name:      "CreateIpam",
+			NewInput:  func() any { return new(CreateIpamRequest) },
+			NewOutput: func() any { return new(CreateIpamResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateIpam(ctx, in.(*CreateIpamRequest))
 				if out == nil {
@@ -4043,8 +4127,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateIpamExternalResourceVerificationToken": {
-			Name:     "CreateIpamExternalResourceVerificationToken",
-			NewInput: func() any { return new(CreateIpamExternalResourceVerificationTokenRequest) },
+			Name:      "CreateIpamExternalResourceVerificationToken",
+			NewInput:  func() any { return new(CreateIpamExternalResourceVerificationTokenRequest) },
+			NewOutput: func() any { return new(CreateIpamExternalResourceVerificationTokenResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateIpamExternalResourceVerificationToken(ctx, in.(*CreateIpamExternalResourceVerificationTokenRequest))
 				if out == nil {
@@ -4054,8 +4139,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateIpamPolicy": {
-			Name:     "CreateIpamPolicy",
-			NewInput: func() any { return new(CreateIpamPolicyRequest) },
+			Name:      "CreateIpamPolicy",
+			NewInput:  func() any { return new(CreateIpamPolicyRequest) },
+			NewOutput: func() any { return new(CreateIpamPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateIpamPolicy(ctx, in.(*CreateIpamPolicyRequest))
 				if out == nil {
@@ -4065,8 +4151,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateIpamPool": {
-			Name:     "CreateIpamPool",
-			NewInput: func() any { return new(CreateIpamPoolRequest) },
+			Name:      "CreateIpamPool",
+			NewInput:  func() any { return new(CreateIpamPoolRequest) },
+			NewOutput: func() any { return new(CreateIpamPoolResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateIpamPool(ctx, in.(*CreateIpamPoolRequest))
 				if out == nil {
@@ -4076,8 +4163,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateIpamPrefixListResolver": {
-			Name:     "CreateIpamPrefixListResolver",
-			NewInput: func() any { return new(CreateIpamPrefixListResolverRequest) },
+			Name:      "CreateIpamPrefixListResolver",
+			NewInput:  func() any { return new(CreateIpamPrefixListResolverRequest) },
+			NewOutput: func() any { return new(CreateIpamPrefixListResolverResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateIpamPrefixListResolver(ctx, in.(*CreateIpamPrefixListResolverRequest))
 				if out == nil {
@@ -4087,8 +4175,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateIpamPrefixListResolverTarget": {
-			Name:     "CreateIpamPrefixListResolverTarget",
-			NewInput: func() any { return new(CreateIpamPrefixListResolverTargetRequest) },
+			Name:      "CreateIpamPrefixListResolverTarget",
+			NewInput:  func() any { return new(CreateIpamPrefixListResolverTargetRequest) },
+			NewOutput: func() any { return new(CreateIpamPrefixListResolverTargetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateIpamPrefixListResolverTarget(ctx, in.(*CreateIpamPrefixListResolverTargetRequest))
 				if out == nil {
@@ -4098,8 +4187,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateIpamResourceDiscovery": {
-			Name:     "CreateIpamResourceDiscovery",
-			NewInput: func() any { return new(CreateIpamResourceDiscoveryRequest) },
+			Name:      "CreateIpamResourceDiscovery",
+			NewInput:  func() any { return new(CreateIpamResourceDiscoveryRequest) },
+			NewOutput: func() any { return new(CreateIpamResourceDiscoveryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateIpamResourceDiscovery(ctx, in.(*CreateIpamResourceDiscoveryRequest))
 				if out == nil {
@@ -4109,8 +4199,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateIpamScope": {
-			Name:     "CreateIpamScope",
-			NewInput: func() any { return new(CreateIpamScopeRequest) },
+			Name:      "CreateIpamScope",
+			NewInput:  func() any { return new(CreateIpamScopeRequest) },
+			NewOutput: func() any { return new(CreateIpamScopeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateIpamScope(ctx, in.(*CreateIpamScopeRequest))
 				if out == nil {
@@ -4120,8 +4211,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateKeyPair": {
-			Name:     "CreateKeyPair",
-			NewInput: func() any { return new(CreateKeyPairRequest) },
+			Name:      "CreateKeyPair",
+			NewInput:  func() any { return new(CreateKeyPairRequest) },
+			NewOutput: func() any { return new(KeyPair) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateKeyPair(ctx, in.(*CreateKeyPairRequest))
 				if out == nil {
@@ -4131,8 +4223,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateLaunchTemplate": {
-			Name:     "CreateLaunchTemplate",
-			NewInput: func() any { return new(CreateLaunchTemplateRequest) },
+			Name:      "CreateLaunchTemplate",
+			NewInput:  func() any { return new(CreateLaunchTemplateRequest) },
+			NewOutput: func() any { return new(CreateLaunchTemplateResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateLaunchTemplate(ctx, in.(*CreateLaunchTemplateRequest))
 				if out == nil {
@@ -4142,8 +4235,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateLaunchTemplateVersion": {
-			Name:     "CreateLaunchTemplateVersion",
-			NewInput: func() any { return new(CreateLaunchTemplateVersionRequest) },
+			Name:      "CreateLaunchTemplateVersion",
+			NewInput:  func() any { return new(CreateLaunchTemplateVersionRequest) },
+			NewOutput: func() any { return new(CreateLaunchTemplateVersionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateLaunchTemplateVersion(ctx, in.(*CreateLaunchTemplateVersionRequest))
 				if out == nil {
@@ -4153,8 +4247,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateLocalGatewayRoute": {
-			Name:     "CreateLocalGatewayRoute",
-			NewInput: func() any { return new(CreateLocalGatewayRouteRequest) },
+			Name:      "CreateLocalGatewayRoute",
+			NewInput:  func() any { return new(CreateLocalGatewayRouteRequest) },
+			NewOutput: func() any { return new(CreateLocalGatewayRouteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateLocalGatewayRoute(ctx, in.(*CreateLocalGatewayRouteRequest))
 				if out == nil {
@@ -4164,8 +4259,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateLocalGatewayRouteTable": {
-			Name:     "CreateLocalGatewayRouteTable",
-			NewInput: func() any { return new(CreateLocalGatewayRouteTableRequest) },
+			Name:      "CreateLocalGatewayRouteTable",
+			NewInput:  func() any { return new(CreateLocalGatewayRouteTableRequest) },
+			NewOutput: func() any { return new(CreateLocalGatewayRouteTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateLocalGatewayRouteTable(ctx, in.(*CreateLocalGatewayRouteTableRequest))
 				if out == nil {
@@ -4175,8 +4271,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociation": {
-			Name:     "CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociation",
-			NewInput: func() any { return new(CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociationRequest) },
+			Name:      "CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociation",
+			NewInput:  func() any { return new(CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociationRequest) },
+			NewOutput: func() any { return new(CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociation(ctx, in.(*CreateLocalGatewayRouteTableVirtualInterfaceGroupAssociationRequest))
 				if out == nil {
@@ -4186,8 +4283,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateLocalGatewayRouteTableVpcAssociation": {
-			Name:     "CreateLocalGatewayRouteTableVpcAssociation",
-			NewInput: func() any { return new(CreateLocalGatewayRouteTableVpcAssociationRequest) },
+			Name:      "CreateLocalGatewayRouteTableVpcAssociation",
+			NewInput:  func() any { return new(CreateLocalGatewayRouteTableVpcAssociationRequest) },
+			NewOutput: func() any { return new(CreateLocalGatewayRouteTableVpcAssociationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateLocalGatewayRouteTableVpcAssociation(ctx, in.(*CreateLocalGatewayRouteTableVpcAssociationRequest))
 				if out == nil {
@@ -4197,8 +4295,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateLocalGatewayVirtualInterface": {
-			Name:     "CreateLocalGatewayVirtualInterface",
-			NewInput: func() any { return new(CreateLocalGatewayVirtualInterfaceRequest) },
+			Name:      "CreateLocalGatewayVirtualInterface",
+			NewInput:  func() any { return new(CreateLocalGatewayVirtualInterfaceRequest) },
+			NewOutput: func() any { return new(CreateLocalGatewayVirtualInterfaceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateLocalGatewayVirtualInterface(ctx, in.(*CreateLocalGatewayVirtualInterfaceRequest))
 				if out == nil {
@@ -4208,8 +4307,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateLocalGatewayVirtualInterfaceGroup": {
-			Name:     "CreateLocalGatewayVirtualInterfaceGroup",
-			NewInput: func() any { return new(CreateLocalGatewayVirtualInterfaceGroupRequest) },
+			Name:      "CreateLocalGatewayVirtualInterfaceGroup",
+			NewInput:  func() any { return new(CreateLocalGatewayVirtualInterfaceGroupRequest) },
+			NewOutput: func() any { return new(CreateLocalGatewayVirtualInterfaceGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateLocalGatewayVirtualInterfaceGroup(ctx, in.(*CreateLocalGatewayVirtualInterfaceGroupRequest))
 				if out == nil {
@@ -4219,8 +4319,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateMacSystemIntegrityProtectionModificationTask": {
-			Name:     "CreateMacSystemIntegrityProtectionModificationTask",
-			NewInput: func() any { return new(CreateMacSystemIntegrityProtectionModificationTaskRequest) },
+			Name:      "CreateMacSystemIntegrityProtectionModificationTask",
+			NewInput:  func() any { return new(CreateMacSystemIntegrityProtectionModificationTaskRequest) },
+			NewOutput: func() any { return new(CreateMacSystemIntegrityProtectionModificationTaskResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateMacSystemIntegrityProtectionModificationTask(ctx, in.(*CreateMacSystemIntegrityProtectionModificationTaskRequest))
 				if out == nil {
@@ -4230,8 +4331,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateManagedPrefixList": {
-			Name:     "CreateManagedPrefixList",
-			NewInput: func() any { return new(CreateManagedPrefixListRequest) },
+			Name:      "CreateManagedPrefixList",
+			NewInput:  func() any { return new(CreateManagedPrefixListRequest) },
+			NewOutput: func() any { return new(CreateManagedPrefixListResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateManagedPrefixList(ctx, in.(*CreateManagedPrefixListRequest))
 				if out == nil {
@@ -4241,8 +4343,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateNatGateway": {
-			Name:     "CreateNatGateway",
-			NewInput: func() any { return new(CreateNatGatewayRequest) },
+			Name:      "CreateNatGateway",
+			NewInput:  func() any { return new(CreateNatGatewayRequest) },
+			NewOutput: func() any { return new(CreateNatGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateNatGateway(ctx, in.(*CreateNatGatewayRequest))
 				if out == nil {
@@ -4252,8 +4355,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateNetworkAcl": {
-			Name:     "CreateNetworkAcl",
-			NewInput: func() any { return new(CreateNetworkAclRequest) },
+			Name:      "CreateNetworkAcl",
+			NewInput:  func() any { return new(CreateNetworkAclRequest) },
+			NewOutput: func() any { return new(CreateNetworkAclResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateNetworkAcl(ctx, in.(*CreateNetworkAclRequest))
 				if out == nil {
@@ -4270,8 +4374,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateNetworkInsightsAccessScope": {
-			Name:     "CreateNetworkInsightsAccessScope",
-			NewInput: func() any { return new(CreateNetworkInsightsAccessScopeRequest) },
+			Name:      "CreateNetworkInsightsAccessScope",
+			NewInput:  func() any { return new(CreateNetworkInsightsAccessScopeRequest) },
+			NewOutput: func() any { return new(CreateNetworkInsightsAccessScopeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateNetworkInsightsAccessScope(ctx, in.(*CreateNetworkInsightsAccessScopeRequest))
 				if out == nil {
@@ -4281,8 +4386,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateNetworkInsightsPath": {
-			Name:     "CreateNetworkInsightsPath",
-			NewInput: func() any { return new(CreateNetworkInsightsPathRequest) },
+			Name:      "CreateNetworkInsightsPath",
+			NewInput:  func() any { return new(CreateNetworkInsightsPathRequest) },
+			NewOutput: func() any { return new(CreateNetworkInsightsPathResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateNetworkInsightsPath(ctx, in.(*CreateNetworkInsightsPathRequest))
 				if out == nil {
@@ -4292,8 +4398,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateNetworkInterface": {
-			Name:     "CreateNetworkInterface",
-			NewInput: func() any { return new(CreateNetworkInterfaceRequest) },
+			Name:      "CreateNetworkInterface",
+			NewInput:  func() any { return new(CreateNetworkInterfaceRequest) },
+			NewOutput: func() any { return new(CreateNetworkInterfaceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateNetworkInterface(ctx, in.(*CreateNetworkInterfaceRequest))
 				if out == nil {
@@ -4303,8 +4410,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateNetworkInterfacePermission": {
-			Name:     "CreateNetworkInterfacePermission",
-			NewInput: func() any { return new(CreateNetworkInterfacePermissionRequest) },
+			Name:      "CreateNetworkInterfacePermission",
+			NewInput:  func() any { return new(CreateNetworkInterfacePermissionRequest) },
+			NewOutput: func() any { return new(CreateNetworkInterfacePermissionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateNetworkInterfacePermission(ctx, in.(*CreateNetworkInterfacePermissionRequest))
 				if out == nil {
@@ -4314,8 +4422,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreatePlacementGroup": {
-			Name:     "CreatePlacementGroup",
-			NewInput: func() any { return new(CreatePlacementGroupRequest) },
+			Name:      "CreatePlacementGroup",
+			NewInput:  func() any { return new(CreatePlacementGroupRequest) },
+			NewOutput: func() any { return new(CreatePlacementGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreatePlacementGroup(ctx, in.(*CreatePlacementGroupRequest))
 				if out == nil {
@@ -4325,8 +4434,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreatePublicIpv4Pool": {
-			Name:     "CreatePublicIpv4Pool",
-			NewInput: func() any { return new(CreatePublicIpv4PoolRequest) },
+			Name:      "CreatePublicIpv4Pool",
+			NewInput:  func() any { return new(CreatePublicIpv4PoolRequest) },
+			NewOutput: func() any { return new(CreatePublicIpv4PoolResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreatePublicIpv4Pool(ctx, in.(*CreatePublicIpv4PoolRequest))
 				if out == nil {
@@ -4336,8 +4446,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateReplaceRootVolumeTask": {
-			Name:     "CreateReplaceRootVolumeTask",
-			NewInput: func() any { return new(CreateReplaceRootVolumeTaskRequest) },
+			Name:      "CreateReplaceRootVolumeTask",
+			NewInput:  func() any { return new(CreateReplaceRootVolumeTaskRequest) },
+			NewOutput: func() any { return new(CreateReplaceRootVolumeTaskResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateReplaceRootVolumeTask(ctx, in.(*CreateReplaceRootVolumeTaskRequest))
 				if out == nil {
@@ -4347,8 +4458,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateReservedInstancesListing": {
-			Name:     "CreateReservedInstancesListing",
-			NewInput: func() any { return new(CreateReservedInstancesListingRequest) },
+			Name:      "CreateReservedInstancesListing",
+			NewInput:  func() any { return new(CreateReservedInstancesListingRequest) },
+			NewOutput: func() any { return new(CreateReservedInstancesListingResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateReservedInstancesListing(ctx, in.(*CreateReservedInstancesListingRequest))
 				if out == nil {
@@ -4358,8 +4470,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateRestoreImageTask": {
-			Name:     "CreateRestoreImageTask",
-			NewInput: func() any { return new(CreateRestoreImageTaskRequest) },
+			Name:      "CreateRestoreImageTask",
+			NewInput:  func() any { return new(CreateRestoreImageTaskRequest) },
+			NewOutput: func() any { return new(CreateRestoreImageTaskResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateRestoreImageTask(ctx, in.(*CreateRestoreImageTaskRequest))
 				if out == nil {
@@ -4369,8 +4482,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateRoute": {
-			Name:     "CreateRoute",
-			NewInput: func() any { return new(CreateRouteRequest) },
+			Name:      "CreateRoute",
+			NewInput:  func() any { return new(CreateRouteRequest) },
+			NewOutput: func() any { return new(CreateRouteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateRoute(ctx, in.(*CreateRouteRequest))
 				if out == nil {
@@ -4380,8 +4494,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateRouteServer": {
-			Name:     "CreateRouteServer",
-			NewInput: func() any { return new(CreateRouteServerRequest) },
+			Name:      "CreateRouteServer",
+			NewInput:  func() any { return new(CreateRouteServerRequest) },
+			NewOutput: func() any { return new(CreateRouteServerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateRouteServer(ctx, in.(*CreateRouteServerRequest))
 				if out == nil {
@@ -4391,8 +4506,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateRouteServerEndpoint": {
-			Name:     "CreateRouteServerEndpoint",
-			NewInput: func() any { return new(CreateRouteServerEndpointRequest) },
+			Name:      "CreateRouteServerEndpoint",
+			NewInput:  func() any { return new(CreateRouteServerEndpointRequest) },
+			NewOutput: func() any { return new(CreateRouteServerEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateRouteServerEndpoint(ctx, in.(*CreateRouteServerEndpointRequest))
 				if out == nil {
@@ -4402,8 +4518,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateRouteServerPeer": {
-			Name:     "CreateRouteServerPeer",
-			NewInput: func() any { return new(CreateRouteServerPeerRequest) },
+			Name:      "CreateRouteServerPeer",
+			NewInput:  func() any { return new(CreateRouteServerPeerRequest) },
+			NewOutput: func() any { return new(CreateRouteServerPeerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateRouteServerPeer(ctx, in.(*CreateRouteServerPeerRequest))
 				if out == nil {
@@ -4413,8 +4530,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateRouteTable": {
-			Name:     "CreateRouteTable",
-			NewInput: func() any { return new(CreateRouteTableRequest) },
+			Name:      "CreateRouteTable",
+			NewInput:  func() any { return new(CreateRouteTableRequest) },
+			NewOutput: func() any { return new(CreateRouteTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateRouteTable(ctx, in.(*CreateRouteTableRequest))
 				if out == nil {
@@ -4424,8 +4542,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateSecondaryNetwork": {
-			Name:     "CreateSecondaryNetwork",
-			NewInput: func() any { return new(CreateSecondaryNetworkRequest) },
+			Name:      "CreateSecondaryNetwork",
+			NewInput:  func() any { return new(CreateSecondaryNetworkRequest) },
+			NewOutput: func() any { return new(CreateSecondaryNetworkResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSecondaryNetwork(ctx, in.(*CreateSecondaryNetworkRequest))
 				if out == nil {
@@ -4435,8 +4554,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateSecondarySubnet": {
-			Name:     "CreateSecondarySubnet",
-			NewInput: func() any { return new(CreateSecondarySubnetRequest) },
+			Name:      "CreateSecondarySubnet",
+			NewInput:  func() any { return new(CreateSecondarySubnetRequest) },
+			NewOutput: func() any { return new(CreateSecondarySubnetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSecondarySubnet(ctx, in.(*CreateSecondarySubnetRequest))
 				if out == nil {
@@ -4446,8 +4566,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateSecurityGroup": {
-			Name:     "CreateSecurityGroup",
-			NewInput: func() any { return new(CreateSecurityGroupRequest) },
+			Name:      "CreateSecurityGroup",
+			NewInput:  func() any { return new(CreateSecurityGroupRequest) },
+			NewOutput: func() any { return new(CreateSecurityGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSecurityGroup(ctx, in.(*CreateSecurityGroupRequest))
 				if out == nil {
@@ -4457,8 +4578,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateSnapshot": {
-			Name:     "CreateSnapshot",
-			NewInput: func() any { return new(CreateSnapshotRequest) },
+			Name:      "CreateSnapshot",
+			NewInput:  func() any { return new(CreateSnapshotRequest) },
+			NewOutput: func() any { return new(Snapshot) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSnapshot(ctx, in.(*CreateSnapshotRequest))
 				if out == nil {
@@ -4468,8 +4590,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateSnapshots": {
-			Name:     "CreateSnapshots",
-			NewInput: func() any { return new(CreateSnapshotsRequest) },
+			Name:      "CreateSnapshots",
+			NewInput:  func() any { return new(CreateSnapshotsRequest) },
+			NewOutput: func() any { return new(CreateSnapshotsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSnapshots(ctx, in.(*CreateSnapshotsRequest))
 				if out == nil {
@@ -4479,8 +4602,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateSpotDatafeedSubscription": {
-			Name:     "CreateSpotDatafeedSubscription",
-			NewInput: func() any { return new(CreateSpotDatafeedSubscriptionRequest) },
+			Name:      "CreateSpotDatafeedSubscription",
+			NewInput:  func() any { return new(CreateSpotDatafeedSubscriptionRequest) },
+			NewOutput: func() any { return new(CreateSpotDatafeedSubscriptionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSpotDatafeedSubscription(ctx, in.(*CreateSpotDatafeedSubscriptionRequest))
 				if out == nil {
@@ -4490,8 +4614,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateStoreImageTask": {
-			Name:     "CreateStoreImageTask",
-			NewInput: func() any { return new(CreateStoreImageTaskRequest) },
+			Name:      "CreateStoreImageTask",
+			NewInput:  func() any { return new(CreateStoreImageTaskRequest) },
+			NewOutput: func() any { return new(CreateStoreImageTaskResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateStoreImageTask(ctx, in.(*CreateStoreImageTaskRequest))
 				if out == nil {
@@ -4501,8 +4626,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateSubnet": {
-			Name:     "CreateSubnet",
-			NewInput: func() any { return new(CreateSubnetRequest) },
+			Name:      "CreateSubnet",
+			NewInput:  func() any { return new(CreateSubnetRequest) },
+			NewOutput: func() any { return new(CreateSubnetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSubnet(ctx, in.(*CreateSubnetRequest))
 				if out == nil {
@@ -4512,8 +4638,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateSubnetCidrReservation": {
-			Name:     "CreateSubnetCidrReservation",
-			NewInput: func() any { return new(CreateSubnetCidrReservationRequest) },
+			Name:      "CreateSubnetCidrReservation",
+			NewInput:  func() any { return new(CreateSubnetCidrReservationRequest) },
+			NewOutput: func() any { return new(CreateSubnetCidrReservationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSubnetCidrReservation(ctx, in.(*CreateSubnetCidrReservationRequest))
 				if out == nil {
@@ -4530,8 +4657,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTrafficMirrorFilter": {
-			Name:     "CreateTrafficMirrorFilter",
-			NewInput: func() any { return new(CreateTrafficMirrorFilterRequest) },
+			Name:      "CreateTrafficMirrorFilter",
+			NewInput:  func() any { return new(CreateTrafficMirrorFilterRequest) },
+			NewOutput: func() any { return new(CreateTrafficMirrorFilterResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTrafficMirrorFilter(ctx, in.(*CreateTrafficMirrorFilterRequest))
 				if out == nil {
@@ -4541,8 +4669,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTrafficMirrorFilterRule": {
-			Name:     "CreateTrafficMirrorFilterRule",
-			NewInput: func() any { return new(CreateTrafficMirrorFilterRuleRequest) },
+			Name:      "CreateTrafficMirrorFilterRule",
+			NewInput:  func() any { return new(CreateTrafficMirrorFilterRuleRequest) },
+			NewOutput: func() any { return new(CreateTrafficMirrorFilterRuleResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTrafficMirrorFilterRule(ctx, in.(*CreateTrafficMirrorFilterRuleRequest))
 				if out == nil {
@@ -4552,8 +4681,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTrafficMirrorSession": {
-			Name:     "CreateTrafficMirrorSession",
-			NewInput: func() any { return new(CreateTrafficMirrorSessionRequest) },
+			Name:      "CreateTrafficMirrorSession",
+			NewInput:  func() any { return new(CreateTrafficMirrorSessionRequest) },
+			NewOutput: func() any { return new(CreateTrafficMirrorSessionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTrafficMirrorSession(ctx, in.(*CreateTrafficMirrorSessionRequest))
 				if out == nil {
@@ -4563,8 +4693,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTrafficMirrorTarget": {
-			Name:     "CreateTrafficMirrorTarget",
-			NewInput: func() any { return new(CreateTrafficMirrorTargetRequest) },
+			Name:      "CreateTrafficMirrorTarget",
+			NewInput:  func() any { return new(CreateTrafficMirrorTargetRequest) },
+			NewOutput: func() any { return new(CreateTrafficMirrorTargetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTrafficMirrorTarget(ctx, in.(*CreateTrafficMirrorTargetRequest))
 				if out == nil {
@@ -4574,8 +4705,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGateway": {
-			Name:     "CreateTransitGateway",
-			NewInput: func() any { return new(CreateTransitGatewayRequest) },
+			Name:      "CreateTransitGateway",
+			NewInput:  func() any { return new(CreateTransitGatewayRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGateway(ctx, in.(*CreateTransitGatewayRequest))
 				if out == nil {
@@ -4585,8 +4717,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayConnect": {
-			Name:     "CreateTransitGatewayConnect",
-			NewInput: func() any { return new(CreateTransitGatewayConnectRequest) },
+			Name:      "CreateTransitGatewayConnect",
+			NewInput:  func() any { return new(CreateTransitGatewayConnectRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayConnectResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayConnect(ctx, in.(*CreateTransitGatewayConnectRequest))
 				if out == nil {
@@ -4596,8 +4729,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayConnectPeer": {
-			Name:     "CreateTransitGatewayConnectPeer",
-			NewInput: func() any { return new(CreateTransitGatewayConnectPeerRequest) },
+			Name:      "CreateTransitGatewayConnectPeer",
+			NewInput:  func() any { return new(CreateTransitGatewayConnectPeerRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayConnectPeerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayConnectPeer(ctx, in.(*CreateTransitGatewayConnectPeerRequest))
 				if out == nil {
@@ -4607,8 +4741,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayMeteringPolicy": {
-			Name:     "CreateTransitGatewayMeteringPolicy",
-			NewInput: func() any { return new(CreateTransitGatewayMeteringPolicyRequest) },
+			Name:      "CreateTransitGatewayMeteringPolicy",
+			NewInput:  func() any { return new(CreateTransitGatewayMeteringPolicyRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayMeteringPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayMeteringPolicy(ctx, in.(*CreateTransitGatewayMeteringPolicyRequest))
 				if out == nil {
@@ -4618,8 +4753,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayMeteringPolicyEntry": {
-			Name:     "CreateTransitGatewayMeteringPolicyEntry",
-			NewInput: func() any { return new(CreateTransitGatewayMeteringPolicyEntryRequest) },
+			Name:      "CreateTransitGatewayMeteringPolicyEntry",
+			NewInput:  func() any { return new(CreateTransitGatewayMeteringPolicyEntryRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayMeteringPolicyEntryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayMeteringPolicyEntry(ctx, in.(*CreateTransitGatewayMeteringPolicyEntryRequest))
 				if out == nil {
@@ -4629,8 +4765,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayMulticastDomain": {
-			Name:     "CreateTransitGatewayMulticastDomain",
-			NewInput: func() any { return new(CreateTransitGatewayMulticastDomainRequest) },
+			Name:      "CreateTransitGatewayMulticastDomain",
+			NewInput:  func() any { return new(CreateTransitGatewayMulticastDomainRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayMulticastDomainResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayMulticastDomain(ctx, in.(*CreateTransitGatewayMulticastDomainRequest))
 				if out == nil {
@@ -4640,8 +4777,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayPeeringAttachment": {
-			Name:     "CreateTransitGatewayPeeringAttachment",
-			NewInput: func() any { return new(CreateTransitGatewayPeeringAttachmentRequest) },
+			Name:      "CreateTransitGatewayPeeringAttachment",
+			NewInput:  func() any { return new(CreateTransitGatewayPeeringAttachmentRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayPeeringAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayPeeringAttachment(ctx, in.(*CreateTransitGatewayPeeringAttachmentRequest))
 				if out == nil {
@@ -4651,8 +4789,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayPolicyTable": {
-			Name:     "CreateTransitGatewayPolicyTable",
-			NewInput: func() any { return new(CreateTransitGatewayPolicyTableRequest) },
+			Name:      "CreateTransitGatewayPolicyTable",
+			NewInput:  func() any { return new(CreateTransitGatewayPolicyTableRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayPolicyTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayPolicyTable(ctx, in.(*CreateTransitGatewayPolicyTableRequest))
 				if out == nil {
@@ -4662,8 +4801,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayPrefixListReference": {
-			Name:     "CreateTransitGatewayPrefixListReference",
-			NewInput: func() any { return new(CreateTransitGatewayPrefixListReferenceRequest) },
+			Name:      "CreateTransitGatewayPrefixListReference",
+			NewInput:  func() any { return new(CreateTransitGatewayPrefixListReferenceRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayPrefixListReferenceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayPrefixListReference(ctx, in.(*CreateTransitGatewayPrefixListReferenceRequest))
 				if out == nil {
@@ -4673,8 +4813,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayRoute": {
-			Name:     "CreateTransitGatewayRoute",
-			NewInput: func() any { return new(CreateTransitGatewayRouteRequest) },
+			Name:      "CreateTransitGatewayRoute",
+			NewInput:  func() any { return new(CreateTransitGatewayRouteRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayRouteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayRoute(ctx, in.(*CreateTransitGatewayRouteRequest))
 				if out == nil {
@@ -4684,8 +4825,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayRouteTable": {
-			Name:     "CreateTransitGatewayRouteTable",
-			NewInput: func() any { return new(CreateTransitGatewayRouteTableRequest) },
+			Name:      "CreateTransitGatewayRouteTable",
+			NewInput:  func() any { return new(CreateTransitGatewayRouteTableRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayRouteTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayRouteTable(ctx, in.(*CreateTransitGatewayRouteTableRequest))
 				if out == nil {
@@ -4695,8 +4837,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayRouteTableAnnouncement": {
-			Name:     "CreateTransitGatewayRouteTableAnnouncement",
-			NewInput: func() any { return new(CreateTransitGatewayRouteTableAnnouncementRequest) },
+			Name:      "CreateTransitGatewayRouteTableAnnouncement",
+			NewInput:  func() any { return new(CreateTransitGatewayRouteTableAnnouncementRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayRouteTableAnnouncementResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayRouteTableAnnouncement(ctx, in.(*CreateTransitGatewayRouteTableAnnouncementRequest))
 				if out == nil {
@@ -4706,8 +4849,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateTransitGatewayVpcAttachment": {
-			Name:     "CreateTransitGatewayVpcAttachment",
-			NewInput: func() any { return new(CreateTransitGatewayVpcAttachmentRequest) },
+			Name:      "CreateTransitGatewayVpcAttachment",
+			NewInput:  func() any { return new(CreateTransitGatewayVpcAttachmentRequest) },
+			NewOutput: func() any { return new(CreateTransitGatewayVpcAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateTransitGatewayVpcAttachment(ctx, in.(*CreateTransitGatewayVpcAttachmentRequest))
 				if out == nil {
@@ -4717,8 +4861,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVerifiedAccessEndpoint": {
-			Name:     "CreateVerifiedAccessEndpoint",
-			NewInput: func() any { return new(CreateVerifiedAccessEndpointRequest) },
+			Name:      "CreateVerifiedAccessEndpoint",
+			NewInput:  func() any { return new(CreateVerifiedAccessEndpointRequest) },
+			NewOutput: func() any { return new(CreateVerifiedAccessEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVerifiedAccessEndpoint(ctx, in.(*CreateVerifiedAccessEndpointRequest))
 				if out == nil {
@@ -4728,8 +4873,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVerifiedAccessGroup": {
-			Name:     "CreateVerifiedAccessGroup",
-			NewInput: func() any { return new(CreateVerifiedAccessGroupRequest) },
+			Name:      "CreateVerifiedAccessGroup",
+			NewInput:  func() any { return new(CreateVerifiedAccessGroupRequest) },
+			NewOutput: func() any { return new(CreateVerifiedAccessGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVerifiedAccessGroup(ctx, in.(*CreateVerifiedAccessGroupRequest))
 				if out == nil {
@@ -4739,8 +4885,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVerifiedAccessInstance": {
-			Name:     "CreateVerifiedAccessInstance",
-			NewInput: func() any { return new(CreateVerifiedAccessInstanceRequest) },
+			Name:      "CreateVerifiedAccessInstance",
+			NewInput:  func() any { return new(CreateVerifiedAccessInstanceRequest) },
+			NewOutput: func() any { return new(CreateVerifiedAccessInstanceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVerifiedAccessInstance(ctx, in.(*CreateVerifiedAccessInstanceRequest))
 				if out == nil {
@@ -4750,8 +4897,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVerifiedAccessTrustProvider": {
-			Name:     "CreateVerifiedAccessTrustProvider",
-			NewInput: func() any { return new(CreateVerifiedAccessTrustProviderRequest) },
+			Name:      "CreateVerifiedAccessTrustProvider",
+			NewInput:  func() any { return new(CreateVerifiedAccessTrustProviderRequest) },
+			NewOutput: func() any { return new(CreateVerifiedAccessTrustProviderResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVerifiedAccessTrustProvider(ctx, in.(*CreateVerifiedAccessTrustProviderRequest))
 				if out == nil {
@@ -4761,8 +4909,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVolume": {
-			Name:     "CreateVolume",
-			NewInput: func() any { return new(CreateVolumeRequest) },
+			Name:      "CreateVolume",
+			NewInput:  func() any { return new(CreateVolumeRequest) },
+			NewOutput: func() any { return new(Volume) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVolume(ctx, in.(*CreateVolumeRequest))
 				if out == nil {
@@ -4772,8 +4921,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpc": {
-			Name:     "CreateVpc",
-			NewInput: func() any { return new(CreateVpcRequest) },
+			Name:      "CreateVpc",
+			NewInput:  func() any { return new(CreateVpcRequest) },
+			NewOutput: func() any { return new(CreateVpcResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpc(ctx, in.(*CreateVpcRequest))
 				if out == nil {
@@ -4783,8 +4933,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpcBlockPublicAccessExclusion": {
-			Name:     "CreateVpcBlockPublicAccessExclusion",
-			NewInput: func() any { return new(CreateVpcBlockPublicAccessExclusionRequest) },
+			Name:      "CreateVpcBlockPublicAccessExclusion",
+			NewInput:  func() any { return new(CreateVpcBlockPublicAccessExclusionRequest) },
+			NewOutput: func() any { return new(CreateVpcBlockPublicAccessExclusionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpcBlockPublicAccessExclusion(ctx, in.(*CreateVpcBlockPublicAccessExclusionRequest))
 				if out == nil {
@@ -4794,8 +4945,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpcEncryptionControl": {
-			Name:     "CreateVpcEncryptionControl",
-			NewInput: func() any { return new(CreateVpcEncryptionControlRequest) },
+			Name:      "CreateVpcEncryptionControl",
+			NewInput:  func() any { return new(CreateVpcEncryptionControlRequest) },
+			NewOutput: func() any { return new(CreateVpcEncryptionControlResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpcEncryptionControl(ctx, in.(*CreateVpcEncryptionControlRequest))
 				if out == nil {
@@ -4805,8 +4957,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpcEndpoint": {
-			Name:     "CreateVpcEndpoint",
-			NewInput: func() any { return new(CreateVpcEndpointRequest) },
+			Name:      "CreateVpcEndpoint",
+			NewInput:  func() any { return new(CreateVpcEndpointRequest) },
+			NewOutput: func() any { return new(CreateVpcEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpcEndpoint(ctx, in.(*CreateVpcEndpointRequest))
 				if out == nil {
@@ -4816,8 +4969,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpcEndpointConnectionNotification": {
-			Name:     "CreateVpcEndpointConnectionNotification",
-			NewInput: func() any { return new(CreateVpcEndpointConnectionNotificationRequest) },
+			Name:      "CreateVpcEndpointConnectionNotification",
+			NewInput:  func() any { return new(CreateVpcEndpointConnectionNotificationRequest) },
+			NewOutput: func() any { return new(CreateVpcEndpointConnectionNotificationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpcEndpointConnectionNotification(ctx, in.(*CreateVpcEndpointConnectionNotificationRequest))
 				if out == nil {
@@ -4827,8 +4981,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpcEndpointServiceConfiguration": {
-			Name:     "CreateVpcEndpointServiceConfiguration",
-			NewInput: func() any { return new(CreateVpcEndpointServiceConfigurationRequest) },
+			Name:      "CreateVpcEndpointServiceConfiguration",
+			NewInput:  func() any { return new(CreateVpcEndpointServiceConfigurationRequest) },
+			NewOutput: func() any { return new(CreateVpcEndpointServiceConfigurationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpcEndpointServiceConfiguration(ctx, in.(*CreateVpcEndpointServiceConfigurationRequest))
 				if out == nil {
@@ -4838,8 +4993,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpcPeeringConnection": {
-			Name:     "CreateVpcPeeringConnection",
-			NewInput: func() any { return new(CreateVpcPeeringConnectionRequest) },
+			Name:      "CreateVpcPeeringConnection",
+			NewInput:  func() any { return new(CreateVpcPeeringConnectionRequest) },
+			NewOutput: func() any { return new(CreateVpcPeeringConnectionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpcPeeringConnection(ctx, in.(*CreateVpcPeeringConnectionRequest))
 				if out == nil {
@@ -4849,8 +5005,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpnConcentrator": {
-			Name:     "CreateVpnConcentrator",
-			NewInput: func() any { return new(CreateVpnConcentratorRequest) },
+			Name:      "CreateVpnConcentrator",
+			NewInput:  func() any { return new(CreateVpnConcentratorRequest) },
+			NewOutput: func() any { return new(CreateVpnConcentratorResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpnConcentrator(ctx, in.(*CreateVpnConcentratorRequest))
 				if out == nil {
@@ -4860,8 +5017,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpnConnection": {
-			Name:     "CreateVpnConnection",
-			NewInput: func() any { return new(CreateVpnConnectionRequest) },
+			Name:      "CreateVpnConnection",
+			NewInput:  func() any { return new(CreateVpnConnectionRequest) },
+			NewOutput: func() any { return new(CreateVpnConnectionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpnConnection(ctx, in.(*CreateVpnConnectionRequest))
 				if out == nil {
@@ -4878,8 +5036,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"CreateVpnGateway": {
-			Name:     "CreateVpnGateway",
-			NewInput: func() any { return new(CreateVpnGatewayRequest) },
+			Name:      "CreateVpnGateway",
+			NewInput:  func() any { return new(CreateVpnGatewayRequest) },
+			NewOutput: func() any { return new(CreateVpnGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVpnGateway(ctx, in.(*CreateVpnGatewayRequest))
 				if out == nil {
@@ -4889,8 +5048,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteCapacityManagerDataExport": {
-			Name:     "DeleteCapacityManagerDataExport",
-			NewInput: func() any { return new(DeleteCapacityManagerDataExportRequest) },
+			Name:      "DeleteCapacityManagerDataExport",
+			NewInput:  func() any { return new(DeleteCapacityManagerDataExportRequest) },
+			NewOutput: func() any { return new(DeleteCapacityManagerDataExportResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteCapacityManagerDataExport(ctx, in.(*DeleteCapacityManagerDataExportRequest))
 				if out == nil {
@@ -4900,8 +5060,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteCarrierGateway": {
-			Name:     "DeleteCarrierGateway",
-			NewInput: func() any { return new(DeleteCarrierGatewayRequest) },
+			Name:      "DeleteCarrierGateway",
+			NewInput:  func() any { return new(DeleteCarrierGatewayRequest) },
+			NewOutput: func() any { return new(DeleteCarrierGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteCarrierGateway(ctx, in.(*DeleteCarrierGatewayRequest))
 				if out == nil {
@@ -4911,8 +5072,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteClientVpnEndpoint": {
-			Name:     "DeleteClientVpnEndpoint",
-			NewInput: func() any { return new(DeleteClientVpnEndpointRequest) },
+			Name:      "DeleteClientVpnEndpoint",
+			NewInput:  func() any { return new(DeleteClientVpnEndpointRequest) },
+			NewOutput: func() any { return new(DeleteClientVpnEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteClientVpnEndpoint(ctx, in.(*DeleteClientVpnEndpointRequest))
 				if out == nil {
@@ -4922,8 +5084,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteClientVpnRoute": {
-			Name:     "DeleteClientVpnRoute",
-			NewInput: func() any { return new(DeleteClientVpnRouteRequest) },
+			Name:      "DeleteClientVpnRoute",
+			NewInput:  func() any { return new(DeleteClientVpnRouteRequest) },
+			NewOutput: func() any { return new(DeleteClientVpnRouteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteClientVpnRoute(ctx, in.(*DeleteClientVpnRouteRequest))
 				if out == nil {
@@ -4933,8 +5096,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteCoipCidr": {
-			Name:     "DeleteCoipCidr",
-			NewInput: func() any { return new(DeleteCoipCidrRequest) },
+			Name:      "DeleteCoipCidr",
+			NewInput:  func() any { return new(DeleteCoipCidrRequest) },
+			NewOutput: func() any { return new(DeleteCoipCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteCoipCidr(ctx, in.(*DeleteCoipCidrRequest))
 				if out == nil {
@@ -4944,8 +5108,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteCoipPool": {
-			Name:     "DeleteCoipPool",
-			NewInput: func() any { return new(DeleteCoipPoolRequest) },
+			Name:      "DeleteCoipPool",
+			NewInput:  func() any { return new(DeleteCoipPoolRequest) },
+			NewOutput: func() any { return new(DeleteCoipPoolResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteCoipPool(ctx, in.(*DeleteCoipPoolRequest))
 				if out == nil {
@@ -4969,8 +5134,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteEgressOnlyInternetGateway": {
-			Name:     "DeleteEgressOnlyInternetGateway",
-			NewInput: func() any { return new(DeleteEgressOnlyInternetGatewayRequest) },
+			Name:      "DeleteEgressOnlyInternetGateway",
+			NewInput:  func() any { return new(DeleteEgressOnlyInternetGatewayRequest) },
+			NewOutput: func() any { return new(DeleteEgressOnlyInternetGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteEgressOnlyInternetGateway(ctx, in.(*DeleteEgressOnlyInternetGatewayRequest))
 				if out == nil {
@@ -4980,8 +5146,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteFleets": {
-			Name:     "DeleteFleets",
-			NewInput: func() any { return new(DeleteFleetsRequest) },
+			Name:      "DeleteFleets",
+			NewInput:  func() any { return new(DeleteFleetsRequest) },
+			NewOutput: func() any { return new(DeleteFleetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteFleets(ctx, in.(*DeleteFleetsRequest))
 				if out == nil {
@@ -4991,8 +5158,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteFlowLogs": {
-			Name:     "DeleteFlowLogs",
-			NewInput: func() any { return new(DeleteFlowLogsRequest) },
+			Name:      "DeleteFlowLogs",
+			NewInput:  func() any { return new(DeleteFlowLogsRequest) },
+			NewOutput: func() any { return new(DeleteFlowLogsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteFlowLogs(ctx, in.(*DeleteFlowLogsRequest))
 				if out == nil {
@@ -5002,8 +5170,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteFpgaImage": {
-			Name:     "DeleteFpgaImage",
-			NewInput: func() any { return new(DeleteFpgaImageRequest) },
+			Name:      "DeleteFpgaImage",
+			NewInput:  func() any { return new(DeleteFpgaImageRequest) },
+			NewOutput: func() any { return new(DeleteFpgaImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteFpgaImage(ctx, in.(*DeleteFpgaImageRequest))
 				if out == nil {
@@ -5013,8 +5182,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteImageUsageReport": {
-			Name:     "DeleteImageUsageReport",
-			NewInput: func() any { return new(DeleteImageUsageReportRequest) },
+			Name:      "DeleteImageUsageReport",
+			NewInput:  func() any { return new(DeleteImageUsageReportRequest) },
+			NewOutput: func() any { return new(DeleteImageUsageReportResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteImageUsageReport(ctx, in.(*DeleteImageUsageReportRequest))
 				if out == nil {
@@ -5024,8 +5194,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteInstanceConnectEndpoint": {
-			Name:     "DeleteInstanceConnectEndpoint",
-			NewInput: func() any { return new(DeleteInstanceConnectEndpointRequest) },
+			Name:      "DeleteInstanceConnectEndpoint",
+			NewInput:  func() any { return new(DeleteInstanceConnectEndpointRequest) },
+			NewOutput: func() any { return new(DeleteInstanceConnectEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteInstanceConnectEndpoint(ctx, in.(*DeleteInstanceConnectEndpointRequest))
 				if out == nil {
@@ -5035,8 +5206,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteInstanceEventWindow": {
-			Name:     "DeleteInstanceEventWindow",
-			NewInput: func() any { return new(DeleteInstanceEventWindowRequest) },
+			Name:      "DeleteInstanceEventWindow",
+			NewInput:  func() any { return new(DeleteInstanceEventWindowRequest) },
+			NewOutput: func() any { return new(DeleteInstanceEventWindowResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteInstanceEventWindow(ctx, in.(*DeleteInstanceEventWindowRequest))
 				if out == nil {
@@ -5053,8 +5225,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteIpam": {
-			Name:     "DeleteIpam",
-			NewInput: func() any { return new(DeleteIpamRequest) },
+			Name:      "DeleteIpam",
+			NewInput:  func() any { return new(DeleteIpamRequest) },
+			NewOutput: func() any { return new(DeleteIpamResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteIpam(ctx, in.(*DeleteIpamRequest))
 				if out == nil {
@@ -5064,8 +5237,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteIpamExternalResourceVerificationToken": {
-			Name:     "DeleteIpamExternalResourceVerificationToken",
-			NewInput: func() any { return new(DeleteIpamExternalResourceVerificationTokenRequest) },
+			Name:      "DeleteIpamExternalResourceVerificationToken",
+			NewInput:  func() any { return new(DeleteIpamExternalResourceVerificationTokenRequest) },
+			NewOutput: func() any { return new(DeleteIpamExternalResourceVerificationTokenResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteIpamExternalResourceVerificationToken(ctx, in.(*DeleteIpamExternalResourceVerificationTokenRequest))
 				if out == nil {
@@ -5075,8 +5249,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteIpamPolicy": {
-			Name:     "DeleteIpamPolicy",
-			NewInput: func() any { return new(DeleteIpamPolicyRequest) },
+			Name:      "DeleteIpamPolicy",
+			NewInput:  func() any { return new(DeleteIpamPolicyRequest) },
+			NewOutput: func() any { return new(DeleteIpamPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteIpamPolicy(ctx, in.(*DeleteIpamPolicyRequest))
 				if out == nil {
@@ -5086,8 +5261,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteIpamPool": {
-			Name:     "DeleteIpamPool",
-			NewInput: func() any { return new(DeleteIpamPoolRequest) },
+			Name:      "DeleteIpamPool",
+			NewInput:  func() any { return new(DeleteIpamPoolRequest) },
+			NewOutput: func() any { return new(DeleteIpamPoolResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteIpamPool(ctx, in.(*DeleteIpamPoolRequest))
 				if out == nil {
@@ -5097,8 +5273,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteIpamPrefixListResolver": {
-			Name:     "DeleteIpamPrefixListResolver",
-			NewInput: func() any { return new(DeleteIpamPrefixListResolverRequest) },
+			Name:      "DeleteIpamPrefixListResolver",
+			NewInput:  func() any { return new(DeleteIpamPrefixListResolverRequest) },
+			NewOutput: func() any { return new(DeleteIpamPrefixListResolverResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteIpamPrefixListResolver(ctx, in.(*DeleteIpamPrefixListResolverRequest))
 				if out == nil {
@@ -5108,8 +5285,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteIpamPrefixListResolverTarget": {
-			Name:     "DeleteIpamPrefixListResolverTarget",
-			NewInput: func() any { return new(DeleteIpamPrefixListResolverTargetRequest) },
+			Name:      "DeleteIpamPrefixListResolverTarget",
+			NewInput:  func() any { return new(DeleteIpamPrefixListResolverTargetRequest) },
+			NewOutput: func() any { return new(DeleteIpamPrefixListResolverTargetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteIpamPrefixListResolverTarget(ctx, in.(*DeleteIpamPrefixListResolverTargetRequest))
 				if out == nil {
@@ -5119,8 +5297,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteIpamResourceDiscovery": {
-			Name:     "DeleteIpamResourceDiscovery",
-			NewInput: func() any { return new(DeleteIpamResourceDiscoveryRequest) },
+			Name:      "DeleteIpamResourceDiscovery",
+			NewInput:  func() any { return new(DeleteIpamResourceDiscoveryRequest) },
+			NewOutput: func() any { return new(DeleteIpamResourceDiscoveryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteIpamResourceDiscovery(ctx, in.(*DeleteIpamResourceDiscoveryRequest))
 				if out == nil {
@@ -5130,8 +5309,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteIpamScope": {
-			Name:     "DeleteIpamScope",
-			NewInput: func() any { return new(DeleteIpamScopeRequest) },
+			Name:      "DeleteIpamScope",
+			NewInput:  func() any { return new(DeleteIpamScopeRequest) },
+			NewOutput: func() any { return new(DeleteIpamScopeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteIpamScope(ctx, in.(*DeleteIpamScopeRequest))
 				if out == nil {
@@ -5141,8 +5321,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteKeyPair": {
-			Name:     "DeleteKeyPair",
-			NewInput: func() any { return new(DeleteKeyPairRequest) },
+			Name:      "DeleteKeyPair",
+			NewInput:  func() any { return new(DeleteKeyPairRequest) },
+			NewOutput: func() any { return new(DeleteKeyPairResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteKeyPair(ctx, in.(*DeleteKeyPairRequest))
 				if out == nil {
@@ -5152,8 +5333,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteLaunchTemplate": {
-			Name:     "DeleteLaunchTemplate",
-			NewInput: func() any { return new(DeleteLaunchTemplateRequest) },
+			Name:      "DeleteLaunchTemplate",
+			NewInput:  func() any { return new(DeleteLaunchTemplateRequest) },
+			NewOutput: func() any { return new(DeleteLaunchTemplateResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteLaunchTemplate(ctx, in.(*DeleteLaunchTemplateRequest))
 				if out == nil {
@@ -5163,8 +5345,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteLaunchTemplateVersions": {
-			Name:     "DeleteLaunchTemplateVersions",
-			NewInput: func() any { return new(DeleteLaunchTemplateVersionsRequest) },
+			Name:      "DeleteLaunchTemplateVersions",
+			NewInput:  func() any { return new(DeleteLaunchTemplateVersionsRequest) },
+			NewOutput: func() any { return new(DeleteLaunchTemplateVersionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteLaunchTemplateVersions(ctx, in.(*DeleteLaunchTemplateVersionsRequest))
 				if out == nil {
@@ -5174,8 +5357,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteLocalGatewayRoute": {
-			Name:     "DeleteLocalGatewayRoute",
-			NewInput: func() any { return new(DeleteLocalGatewayRouteRequest) },
+			Name:      "DeleteLocalGatewayRoute",
+			NewInput:  func() any { return new(DeleteLocalGatewayRouteRequest) },
+			NewOutput: func() any { return new(DeleteLocalGatewayRouteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteLocalGatewayRoute(ctx, in.(*DeleteLocalGatewayRouteRequest))
 				if out == nil {
@@ -5185,8 +5369,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteLocalGatewayRouteTable": {
-			Name:     "DeleteLocalGatewayRouteTable",
-			NewInput: func() any { return new(DeleteLocalGatewayRouteTableRequest) },
+			Name:      "DeleteLocalGatewayRouteTable",
+			NewInput:  func() any { return new(DeleteLocalGatewayRouteTableRequest) },
+			NewOutput: func() any { return new(DeleteLocalGatewayRouteTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteLocalGatewayRouteTable(ctx, in.(*DeleteLocalGatewayRouteTableRequest))
 				if out == nil {
@@ -5196,8 +5381,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociation": {
-			Name:     "DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociation",
-			NewInput: func() any { return new(DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociationRequest) },
+			Name:      "DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociation",
+			NewInput:  func() any { return new(DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociationRequest) },
+			NewOutput: func() any { return new(DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociation(ctx, in.(*DeleteLocalGatewayRouteTableVirtualInterfaceGroupAssociationRequest))
 				if out == nil {
@@ -5207,8 +5393,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteLocalGatewayRouteTableVpcAssociation": {
-			Name:     "DeleteLocalGatewayRouteTableVpcAssociation",
-			NewInput: func() any { return new(DeleteLocalGatewayRouteTableVpcAssociationRequest) },
+			Name:      "DeleteLocalGatewayRouteTableVpcAssociation",
+			NewInput:  func() any { return new(DeleteLocalGatewayRouteTableVpcAssociationRequest) },
+			NewOutput: func() any { return new(DeleteLocalGatewayRouteTableVpcAssociationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteLocalGatewayRouteTableVpcAssociation(ctx, in.(*DeleteLocalGatewayRouteTableVpcAssociationRequest))
 				if out == nil {
@@ -5218,8 +5405,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteLocalGatewayVirtualInterface": {
-			Name:     "DeleteLocalGatewayVirtualInterface",
-			NewInput: func() any { return new(DeleteLocalGatewayVirtualInterfaceRequest) },
+			Name:      "DeleteLocalGatewayVirtualInterface",
+			NewInput:  func() any { return new(DeleteLocalGatewayVirtualInterfaceRequest) },
+			NewOutput: func() any { return new(DeleteLocalGatewayVirtualInterfaceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteLocalGatewayVirtualInterface(ctx, in.(*DeleteLocalGatewayVirtualInterfaceRequest))
 				if out == nil {
@@ -5229,8 +5417,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteLocalGatewayVirtualInterfaceGroup": {
-			Name:     "DeleteLocalGatewayVirtualInterfaceGroup",
-			NewInput: func() any { return new(DeleteLocalGatewayVirtualInterfaceGroupRequest) },
+			Name:      "DeleteLocalGatewayVirtualInterfaceGroup",
+			NewInput:  func() any { return new(DeleteLocalGatewayVirtualInterfaceGroupRequest) },
+			NewOutput: func() any { return new(DeleteLocalGatewayVirtualInterfaceGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteLocalGatewayVirtualInterfaceGroup(ctx, in.(*DeleteLocalGatewayVirtualInterfaceGroupRequest))
 				if out == nil {
@@ -5240,8 +5429,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteManagedPrefixList": {
-			Name:     "DeleteManagedPrefixList",
-			NewInput: func() any { return new(DeleteManagedPrefixListRequest) },
+			Name:      "DeleteManagedPrefixList",
+			NewInput:  func() any { return new(DeleteManagedPrefixListRequest) },
+			NewOutput: func() any { return new(DeleteManagedPrefixListResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteManagedPrefixList(ctx, in.(*DeleteManagedPrefixListRequest))
 				if out == nil {
@@ -5251,8 +5441,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteNatGateway": {
-			Name:     "DeleteNatGateway",
-			NewInput: func() any { return new(DeleteNatGatewayRequest) },
+			Name:      "DeleteNatGateway",
+			NewInput:  func() any { return new(DeleteNatGatewayRequest) },
+			NewOutput: func() any { return new(DeleteNatGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteNatGateway(ctx, in.(*DeleteNatGatewayRequest))
 				if out == nil {
@@ -5276,8 +5467,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteNetworkInsightsAccessScope": {
-			Name:     "DeleteNetworkInsightsAccessScope",
-			NewInput: func() any { return new(DeleteNetworkInsightsAccessScopeRequest) },
+			Name:      "DeleteNetworkInsightsAccessScope",
+			NewInput:  func() any { return new(DeleteNetworkInsightsAccessScopeRequest) },
+			NewOutput: func() any { return new(DeleteNetworkInsightsAccessScopeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteNetworkInsightsAccessScope(ctx, in.(*DeleteNetworkInsightsAccessScopeRequest))
 				if out == nil {
@@ -5287,8 +5479,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteNetworkInsightsAccessScopeAnalysis": {
-			Name:     "DeleteNetworkInsightsAccessScopeAnalysis",
-			NewInput: func() any { return new(DeleteNetworkInsightsAccessScopeAnalysisRequest) },
+			Name:      "DeleteNetworkInsightsAccessScopeAnalysis",
+			NewInput:  func() any { return new(DeleteNetworkInsightsAccessScopeAnalysisRequest) },
+			NewOutput: func() any { return new(DeleteNetworkInsightsAccessScopeAnalysisResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteNetworkInsightsAccessScopeAnalysis(ctx, in.(*DeleteNetworkInsightsAccessScopeAnalysisRequest))
 				if out == nil {
@@ -5298,8 +5491,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteNetworkInsightsAnalysis": {
-			Name:     "DeleteNetworkInsightsAnalysis",
-			NewInput: func() any { return new(DeleteNetworkInsightsAnalysisRequest) },
+			Name:      "DeleteNetworkInsightsAnalysis",
+			NewInput:  func() any { return new(DeleteNetworkInsightsAnalysisRequest) },
+			NewOutput: func() any { return new(DeleteNetworkInsightsAnalysisResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteNetworkInsightsAnalysis(ctx, in.(*DeleteNetworkInsightsAnalysisRequest))
 				if out == nil {
@@ -5309,8 +5503,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteNetworkInsightsPath": {
-			Name:     "DeleteNetworkInsightsPath",
-			NewInput: func() any { return new(DeleteNetworkInsightsPathRequest) },
+			Name:      "DeleteNetworkInsightsPath",
+			NewInput:  func() any { return new(DeleteNetworkInsightsPathRequest) },
+			NewOutput: func() any { return new(DeleteNetworkInsightsPathResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteNetworkInsightsPath(ctx, in.(*DeleteNetworkInsightsPathRequest))
 				if out == nil {
@@ -5327,8 +5522,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteNetworkInterfacePermission": {
-			Name:     "DeleteNetworkInterfacePermission",
-			NewInput: func() any { return new(DeleteNetworkInterfacePermissionRequest) },
+			Name:      "DeleteNetworkInterfacePermission",
+			NewInput:  func() any { return new(DeleteNetworkInterfacePermissionRequest) },
+			NewOutput: func() any { return new(DeleteNetworkInterfacePermissionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteNetworkInterfacePermission(ctx, in.(*DeleteNetworkInterfacePermissionRequest))
 				if out == nil {
@@ -5345,8 +5541,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeletePublicIpv4Pool": {
-			Name:     "DeletePublicIpv4Pool",
-			NewInput: func() any { return new(DeletePublicIpv4PoolRequest) },
+			Name:      "DeletePublicIpv4Pool",
+			NewInput:  func() any { return new(DeletePublicIpv4PoolRequest) },
+			NewOutput: func() any { return new(DeletePublicIpv4PoolResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeletePublicIpv4Pool(ctx, in.(*DeletePublicIpv4PoolRequest))
 				if out == nil {
@@ -5356,8 +5553,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteQueuedReservedInstances": {
-			Name:     "DeleteQueuedReservedInstances",
-			NewInput: func() any { return new(DeleteQueuedReservedInstancesRequest) },
+			Name:      "DeleteQueuedReservedInstances",
+			NewInput:  func() any { return new(DeleteQueuedReservedInstancesRequest) },
+			NewOutput: func() any { return new(DeleteQueuedReservedInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteQueuedReservedInstances(ctx, in.(*DeleteQueuedReservedInstancesRequest))
 				if out == nil {
@@ -5374,8 +5572,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteRouteServer": {
-			Name:     "DeleteRouteServer",
-			NewInput: func() any { return new(DeleteRouteServerRequest) },
+			Name:      "DeleteRouteServer",
+			NewInput:  func() any { return new(DeleteRouteServerRequest) },
+			NewOutput: func() any { return new(DeleteRouteServerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteRouteServer(ctx, in.(*DeleteRouteServerRequest))
 				if out == nil {
@@ -5385,8 +5584,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteRouteServerEndpoint": {
-			Name:     "DeleteRouteServerEndpoint",
-			NewInput: func() any { return new(DeleteRouteServerEndpointRequest) },
+			Name:      "DeleteRouteServerEndpoint",
+			NewInput:  func() any { return new(DeleteRouteServerEndpointRequest) },
+			NewOutput: func() any { return new(DeleteRouteServerEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteRouteServerEndpoint(ctx, in.(*DeleteRouteServerEndpointRequest))
 				if out == nil {
@@ -5396,8 +5596,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteRouteServerPeer": {
-			Name:     "DeleteRouteServerPeer",
-			NewInput: func() any { return new(DeleteRouteServerPeerRequest) },
+			Name:      "DeleteRouteServerPeer",
+			NewInput:  func() any { return new(DeleteRouteServerPeerRequest) },
+			NewOutput: func() any { return new(DeleteRouteServerPeerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteRouteServerPeer(ctx, in.(*DeleteRouteServerPeerRequest))
 				if out == nil {
@@ -5414,8 +5615,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteSecondaryNetwork": {
-			Name:     "DeleteSecondaryNetwork",
-			NewInput: func() any { return new(DeleteSecondaryNetworkRequest) },
+			Name:      "DeleteSecondaryNetwork",
+			NewInput:  func() any { return new(DeleteSecondaryNetworkRequest) },
+			NewOutput: func() any { return new(DeleteSecondaryNetworkResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteSecondaryNetwork(ctx, in.(*DeleteSecondaryNetworkRequest))
 				if out == nil {
@@ -5425,8 +5627,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteSecondarySubnet": {
-			Name:     "DeleteSecondarySubnet",
-			NewInput: func() any { return new(DeleteSecondarySubnetRequest) },
+			Name:      "DeleteSecondarySubnet",
+			NewInput:  func() any { return new(DeleteSecondarySubnetRequest) },
+			NewOutput: func() any { return new(DeleteSecondarySubnetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteSecondarySubnet(ctx, in.(*DeleteSecondarySubnetRequest))
 				if out == nil {
@@ -5436,8 +5639,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteSecurityGroup": {
-			Name:     "DeleteSecurityGroup",
-			NewInput: func() any { return new(DeleteSecurityGroupRequest) },
+			Name:      "DeleteSecurityGroup",
+			NewInput:  func() any { return new(DeleteSecurityGroupRequest) },
+			NewOutput: func() any { return new(DeleteSecurityGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteSecurityGroup(ctx, in.(*DeleteSecurityGroupRequest))
 				if out == nil {
@@ -5468,8 +5672,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteSubnetCidrReservation": {
-			Name:     "DeleteSubnetCidrReservation",
-			NewInput: func() any { return new(DeleteSubnetCidrReservationRequest) },
+			Name:      "DeleteSubnetCidrReservation",
+			NewInput:  func() any { return new(DeleteSubnetCidrReservationRequest) },
+			NewOutput: func() any { return new(DeleteSubnetCidrReservationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteSubnetCidrReservation(ctx, in.(*DeleteSubnetCidrReservationRequest))
 				if out == nil {
@@ -5486,8 +5691,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTrafficMirrorFilter": {
-			Name:     "DeleteTrafficMirrorFilter",
-			NewInput: func() any { return new(DeleteTrafficMirrorFilterRequest) },
+			Name:      "DeleteTrafficMirrorFilter",
+			NewInput:  func() any { return new(DeleteTrafficMirrorFilterRequest) },
+			NewOutput: func() any { return new(DeleteTrafficMirrorFilterResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTrafficMirrorFilter(ctx, in.(*DeleteTrafficMirrorFilterRequest))
 				if out == nil {
@@ -5497,8 +5703,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTrafficMirrorFilterRule": {
-			Name:     "DeleteTrafficMirrorFilterRule",
-			NewInput: func() any { return new(DeleteTrafficMirrorFilterRuleRequest) },
+			Name:      "DeleteTrafficMirrorFilterRule",
+			NewInput:  func() any { return new(DeleteTrafficMirrorFilterRuleRequest) },
+			NewOutput: func() any { return new(DeleteTrafficMirrorFilterRuleResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTrafficMirrorFilterRule(ctx, in.(*DeleteTrafficMirrorFilterRuleRequest))
 				if out == nil {
@@ -5508,8 +5715,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTrafficMirrorSession": {
-			Name:     "DeleteTrafficMirrorSession",
-			NewInput: func() any { return new(DeleteTrafficMirrorSessionRequest) },
+			Name:      "DeleteTrafficMirrorSession",
+			NewInput:  func() any { return new(DeleteTrafficMirrorSessionRequest) },
+			NewOutput: func() any { return new(DeleteTrafficMirrorSessionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTrafficMirrorSession(ctx, in.(*DeleteTrafficMirrorSessionRequest))
 				if out == nil {
@@ -5519,8 +5727,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTrafficMirrorTarget": {
-			Name:     "DeleteTrafficMirrorTarget",
-			NewInput: func() any { return new(DeleteTrafficMirrorTargetRequest) },
+			Name:      "DeleteTrafficMirrorTarget",
+			NewInput:  func() any { return new(DeleteTrafficMirrorTargetRequest) },
+			NewOutput: func() any { return new(DeleteTrafficMirrorTargetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTrafficMirrorTarget(ctx, in.(*DeleteTrafficMirrorTargetRequest))
 				if out == nil {
@@ -5530,8 +5739,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGateway": {
-			Name:     "DeleteTransitGateway",
-			NewInput: func() any { return new(DeleteTransitGatewayRequest) },
+			Name:      "DeleteTransitGateway",
+			NewInput:  func() any { return new(DeleteTransitGatewayRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGateway(ctx, in.(*DeleteTransitGatewayRequest))
 				if out == nil {
@@ -5541,8 +5751,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayClientVpnAttachment": {
-			Name:     "DeleteTransitGatewayClientVpnAttachment",
-			NewInput: func() any { return new(DeleteTransitGatewayClientVpnAttachmentRequest) },
+			Name:      "DeleteTransitGatewayClientVpnAttachment",
+			NewInput:  func() any { return new(DeleteTransitGatewayClientVpnAttachmentRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayClientVpnAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayClientVpnAttachment(ctx, in.(*DeleteTransitGatewayClientVpnAttachmentRequest))
 				if out == nil {
@@ -5552,8 +5763,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayConnect": {
-			Name:     "DeleteTransitGatewayConnect",
-			NewInput: func() any { return new(DeleteTransitGatewayConnectRequest) },
+			Name:      "DeleteTransitGatewayConnect",
+			NewInput:  func() any { return new(DeleteTransitGatewayConnectRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayConnectResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayConnect(ctx, in.(*DeleteTransitGatewayConnectRequest))
 				if out == nil {
@@ -5563,8 +5775,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayConnectPeer": {
-			Name:     "DeleteTransitGatewayConnectPeer",
-			NewInput: func() any { return new(DeleteTransitGatewayConnectPeerRequest) },
+			Name:      "DeleteTransitGatewayConnectPeer",
+			NewInput:  func() any { return new(DeleteTransitGatewayConnectPeerRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayConnectPeerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayConnectPeer(ctx, in.(*DeleteTransitGatewayConnectPeerRequest))
 				if out == nil {
@@ -5574,8 +5787,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayMeteringPolicy": {
-			Name:     "DeleteTransitGatewayMeteringPolicy",
-			NewInput: func() any { return new(DeleteTransitGatewayMeteringPolicyRequest) },
+			Name:      "DeleteTransitGatewayMeteringPolicy",
+			NewInput:  func() any { return new(DeleteTransitGatewayMeteringPolicyRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayMeteringPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayMeteringPolicy(ctx, in.(*DeleteTransitGatewayMeteringPolicyRequest))
 				if out == nil {
@@ -5585,8 +5799,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayMeteringPolicyEntry": {
-			Name:     "DeleteTransitGatewayMeteringPolicyEntry",
-			NewInput: func() any { return new(DeleteTransitGatewayMeteringPolicyEntryRequest) },
+			Name:      "DeleteTransitGatewayMeteringPolicyEntry",
+			NewInput:  func() any { return new(DeleteTransitGatewayMeteringPolicyEntryRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayMeteringPolicyEntryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayMeteringPolicyEntry(ctx, in.(*DeleteTransitGatewayMeteringPolicyEntryRequest))
 				if out == nil {
@@ -5596,8 +5811,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayMulticastDomain": {
-			Name:     "DeleteTransitGatewayMulticastDomain",
-			NewInput: func() any { return new(DeleteTransitGatewayMulticastDomainRequest) },
+			Name:      "DeleteTransitGatewayMulticastDomain",
+			NewInput:  func() any { return new(DeleteTransitGatewayMulticastDomainRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayMulticastDomainResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayMulticastDomain(ctx, in.(*DeleteTransitGatewayMulticastDomainRequest))
 				if out == nil {
@@ -5607,8 +5823,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayPeeringAttachment": {
-			Name:     "DeleteTransitGatewayPeeringAttachment",
-			NewInput: func() any { return new(DeleteTransitGatewayPeeringAttachmentRequest) },
+			Name:      "DeleteTransitGatewayPeeringAttachment",
+			NewInput:  func() any { return new(DeleteTransitGatewayPeeringAttachmentRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayPeeringAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayPeeringAttachment(ctx, in.(*DeleteTransitGatewayPeeringAttachmentRequest))
 				if out == nil {
@@ -5618,8 +5835,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayPolicyTable": {
-			Name:     "DeleteTransitGatewayPolicyTable",
-			NewInput: func() any { return new(DeleteTransitGatewayPolicyTableRequest) },
+			Name:      "DeleteTransitGatewayPolicyTable",
+			NewInput:  func() any { return new(DeleteTransitGatewayPolicyTableRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayPolicyTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayPolicyTable(ctx, in.(*DeleteTransitGatewayPolicyTableRequest))
 				if out == nil {
@@ -5629,8 +5847,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayPrefixListReference": {
-			Name:     "DeleteTransitGatewayPrefixListReference",
-			NewInput: func() any { return new(DeleteTransitGatewayPrefixListReferenceRequest) },
+			Name:      "DeleteTransitGatewayPrefixListReference",
+			NewInput:  func() any { return new(DeleteTransitGatewayPrefixListReferenceRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayPrefixListReferenceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayPrefixListReference(ctx, in.(*DeleteTransitGatewayPrefixListReferenceRequest))
 				if out == nil {
@@ -5640,8 +5859,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayRoute": {
-			Name:     "DeleteTransitGatewayRoute",
-			NewInput: func() any { return new(DeleteTransitGatewayRouteRequest) },
+			Name:      "DeleteTransitGatewayRoute",
+			NewInput:  func() any { return new(DeleteTransitGatewayRouteRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayRouteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayRoute(ctx, in.(*DeleteTransitGatewayRouteRequest))
 				if out == nil {
@@ -5651,8 +5871,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayRouteTable": {
-			Name:     "DeleteTransitGatewayRouteTable",
-			NewInput: func() any { return new(DeleteTransitGatewayRouteTableRequest) },
+			Name:      "DeleteTransitGatewayRouteTable",
+			NewInput:  func() any { return new(DeleteTransitGatewayRouteTableRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayRouteTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayRouteTable(ctx, in.(*DeleteTransitGatewayRouteTableRequest))
 				if out == nil {
@@ -5662,8 +5883,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayRouteTableAnnouncement": {
-			Name:     "DeleteTransitGatewayRouteTableAnnouncement",
-			NewInput: func() any { return new(DeleteTransitGatewayRouteTableAnnouncementRequest) },
+			Name:      "DeleteTransitGatewayRouteTableAnnouncement",
+			NewInput:  func() any { return new(DeleteTransitGatewayRouteTableAnnouncementRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayRouteTableAnnouncementResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayRouteTableAnnouncement(ctx, in.(*DeleteTransitGatewayRouteTableAnnouncementRequest))
 				if out == nil {
@@ -5673,8 +5895,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteTransitGatewayVpcAttachment": {
-			Name:     "DeleteTransitGatewayVpcAttachment",
-			NewInput: func() any { return new(DeleteTransitGatewayVpcAttachmentRequest) },
+			Name:      "DeleteTransitGatewayVpcAttachment",
+			NewInput:  func() any { return new(DeleteTransitGatewayVpcAttachmentRequest) },
+			NewOutput: func() any { return new(DeleteTransitGatewayVpcAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteTransitGatewayVpcAttachment(ctx, in.(*DeleteTransitGatewayVpcAttachmentRequest))
 				if out == nil {
@@ -5684,8 +5907,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVerifiedAccessEndpoint": {
-			Name:     "DeleteVerifiedAccessEndpoint",
-			NewInput: func() any { return new(DeleteVerifiedAccessEndpointRequest) },
+			Name:      "DeleteVerifiedAccessEndpoint",
+			NewInput:  func() any { return new(DeleteVerifiedAccessEndpointRequest) },
+			NewOutput: func() any { return new(DeleteVerifiedAccessEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVerifiedAccessEndpoint(ctx, in.(*DeleteVerifiedAccessEndpointRequest))
 				if out == nil {
@@ -5695,8 +5919,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVerifiedAccessGroup": {
-			Name:     "DeleteVerifiedAccessGroup",
-			NewInput: func() any { return new(DeleteVerifiedAccessGroupRequest) },
+			Name:      "DeleteVerifiedAccessGroup",
+			NewInput:  func() any { return new(DeleteVerifiedAccessGroupRequest) },
+			NewOutput: func() any { return new(DeleteVerifiedAccessGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVerifiedAccessGroup(ctx, in.(*DeleteVerifiedAccessGroupRequest))
 				if out == nil {
@@ -5706,8 +5931,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVerifiedAccessInstance": {
-			Name:     "DeleteVerifiedAccessInstance",
-			NewInput: func() any { return new(DeleteVerifiedAccessInstanceRequest) },
+			Name:      "DeleteVerifiedAccessInstance",
+			NewInput:  func() any { return new(DeleteVerifiedAccessInstanceRequest) },
+			NewOutput: func() any { return new(DeleteVerifiedAccessInstanceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVerifiedAccessInstance(ctx, in.(*DeleteVerifiedAccessInstanceRequest))
 				if out == nil {
@@ -5717,8 +5943,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVerifiedAccessTrustProvider": {
-			Name:     "DeleteVerifiedAccessTrustProvider",
-			NewInput: func() any { return new(DeleteVerifiedAccessTrustProviderRequest) },
+			Name:      "DeleteVerifiedAccessTrustProvider",
+			NewInput:  func() any { return new(DeleteVerifiedAccessTrustProviderRequest) },
+			NewOutput: func() any { return new(DeleteVerifiedAccessTrustProviderResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVerifiedAccessTrustProvider(ctx, in.(*DeleteVerifiedAccessTrustProviderRequest))
 				if out == nil {
@@ -5742,8 +5969,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVpcBlockPublicAccessExclusion": {
-			Name:     "DeleteVpcBlockPublicAccessExclusion",
-			NewInput: func() any { return new(DeleteVpcBlockPublicAccessExclusionRequest) },
+			Name:      "DeleteVpcBlockPublicAccessExclusion",
+			NewInput:  func() any { return new(DeleteVpcBlockPublicAccessExclusionRequest) },
+			NewOutput: func() any { return new(DeleteVpcBlockPublicAccessExclusionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVpcBlockPublicAccessExclusion(ctx, in.(*DeleteVpcBlockPublicAccessExclusionRequest))
 				if out == nil {
@@ -5753,8 +5981,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVpcEncryptionControl": {
-			Name:     "DeleteVpcEncryptionControl",
-			NewInput: func() any { return new(DeleteVpcEncryptionControlRequest) },
+			Name:      "DeleteVpcEncryptionControl",
+			NewInput:  func() any { return new(DeleteVpcEncryptionControlRequest) },
+			NewOutput: func() any { return new(DeleteVpcEncryptionControlResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVpcEncryptionControl(ctx, in.(*DeleteVpcEncryptionControlRequest))
 				if out == nil {
@@ -5764,8 +5993,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVpcEndpointConnectionNotifications": {
-			Name:     "DeleteVpcEndpointConnectionNotifications",
-			NewInput: func() any { return new(DeleteVpcEndpointConnectionNotificationsRequest) },
+			Name:      "DeleteVpcEndpointConnectionNotifications",
+			NewInput:  func() any { return new(DeleteVpcEndpointConnectionNotificationsRequest) },
+			NewOutput: func() any { return new(DeleteVpcEndpointConnectionNotificationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVpcEndpointConnectionNotifications(ctx, in.(*DeleteVpcEndpointConnectionNotificationsRequest))
 				if out == nil {
@@ -5775,8 +6005,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVpcEndpointServiceConfigurations": {
-			Name:     "DeleteVpcEndpointServiceConfigurations",
-			NewInput: func() any { return new(DeleteVpcEndpointServiceConfigurationsRequest) },
+			Name:      "DeleteVpcEndpointServiceConfigurations",
+			NewInput:  func() any { return new(DeleteVpcEndpointServiceConfigurationsRequest) },
+			NewOutput: func() any { return new(DeleteVpcEndpointServiceConfigurationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVpcEndpointServiceConfigurations(ctx, in.(*DeleteVpcEndpointServiceConfigurationsRequest))
 				if out == nil {
@@ -5786,8 +6017,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVpcEndpoints": {
-			Name:     "DeleteVpcEndpoints",
-			NewInput: func() any { return new(DeleteVpcEndpointsRequest) },
+			Name:      "DeleteVpcEndpoints",
+			NewInput:  func() any { return new(DeleteVpcEndpointsRequest) },
+			NewOutput: func() any { return new(DeleteVpcEndpointsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVpcEndpoints(ctx, in.(*DeleteVpcEndpointsRequest))
 				if out == nil {
@@ -5797,8 +6029,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVpcPeeringConnection": {
-			Name:     "DeleteVpcPeeringConnection",
-			NewInput: func() any { return new(DeleteVpcPeeringConnectionRequest) },
+			Name:      "DeleteVpcPeeringConnection",
+			NewInput:  func() any { return new(DeleteVpcPeeringConnectionRequest) },
+			NewOutput: func() any { return new(DeleteVpcPeeringConnectionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVpcPeeringConnection(ctx, in.(*DeleteVpcPeeringConnectionRequest))
 				if out == nil {
@@ -5808,8 +6041,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeleteVpnConcentrator": {
-			Name:     "DeleteVpnConcentrator",
-			NewInput: func() any { return new(DeleteVpnConcentratorRequest) },
+			Name:      "DeleteVpnConcentrator",
+			NewInput:  func() any { return new(DeleteVpnConcentratorRequest) },
+			NewOutput: func() any { return new(DeleteVpnConcentratorResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteVpnConcentrator(ctx, in.(*DeleteVpnConcentratorRequest))
 				if out == nil {
@@ -5840,8 +6074,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeprovisionByoipCidr": {
-			Name:     "DeprovisionByoipCidr",
-			NewInput: func() any { return new(DeprovisionByoipCidrRequest) },
+			Name:      "DeprovisionByoipCidr",
+			NewInput:  func() any { return new(DeprovisionByoipCidrRequest) },
+			NewOutput: func() any { return new(DeprovisionByoipCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeprovisionByoipCidr(ctx, in.(*DeprovisionByoipCidrRequest))
 				if out == nil {
@@ -5851,8 +6086,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeprovisionIpamByoasn": {
-			Name:     "DeprovisionIpamByoasn",
-			NewInput: func() any { return new(DeprovisionIpamByoasnRequest) },
+			Name:      "DeprovisionIpamByoasn",
+			NewInput:  func() any { return new(DeprovisionIpamByoasnRequest) },
+			NewOutput: func() any { return new(DeprovisionIpamByoasnResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeprovisionIpamByoasn(ctx, in.(*DeprovisionIpamByoasnRequest))
 				if out == nil {
@@ -5862,8 +6098,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeprovisionIpamPoolCidr": {
-			Name:     "DeprovisionIpamPoolCidr",
-			NewInput: func() any { return new(DeprovisionIpamPoolCidrRequest) },
+			Name:      "DeprovisionIpamPoolCidr",
+			NewInput:  func() any { return new(DeprovisionIpamPoolCidrRequest) },
+			NewOutput: func() any { return new(DeprovisionIpamPoolCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeprovisionIpamPoolCidr(ctx, in.(*DeprovisionIpamPoolCidrRequest))
 				if out == nil {
@@ -5873,8 +6110,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeprovisionPublicIpv4PoolCidr": {
-			Name:     "DeprovisionPublicIpv4PoolCidr",
-			NewInput: func() any { return new(DeprovisionPublicIpv4PoolCidrRequest) },
+			Name:      "DeprovisionPublicIpv4PoolCidr",
+			NewInput:  func() any { return new(DeprovisionPublicIpv4PoolCidrRequest) },
+			NewOutput: func() any { return new(DeprovisionPublicIpv4PoolCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeprovisionPublicIpv4PoolCidr(ctx, in.(*DeprovisionPublicIpv4PoolCidrRequest))
 				if out == nil {
@@ -5884,8 +6122,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeregisterImage": {
-			Name:     "DeregisterImage",
-			NewInput: func() any { return new(DeregisterImageRequest) },
+			Name:      "DeregisterImage",
+			NewInput:  func() any { return new(DeregisterImageRequest) },
+			NewOutput: func() any { return new(DeregisterImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeregisterImage(ctx, in.(*DeregisterImageRequest))
 				if out == nil {
@@ -5895,8 +6134,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeregisterInstanceEventNotificationAttributes": {
-			Name:     "DeregisterInstanceEventNotificationAttributes",
-			NewInput: func() any { return new(DeregisterInstanceEventNotificationAttributesRequest) },
+			Name:      "DeregisterInstanceEventNotificationAttributes",
+			NewInput:  func() any { return new(DeregisterInstanceEventNotificationAttributesRequest) },
+			NewOutput: func() any { return new(DeregisterInstanceEventNotificationAttributesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeregisterInstanceEventNotificationAttributes(ctx, in.(*DeregisterInstanceEventNotificationAttributesRequest))
 				if out == nil {
@@ -5906,8 +6146,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeregisterTransitGatewayMulticastGroupMembers": {
-			Name:     "DeregisterTransitGatewayMulticastGroupMembers",
-			NewInput: func() any { return new(DeregisterTransitGatewayMulticastGroupMembersRequest) },
+			Name:      "DeregisterTransitGatewayMulticastGroupMembers",
+			NewInput:  func() any { return new(DeregisterTransitGatewayMulticastGroupMembersRequest) },
+			NewOutput: func() any { return new(DeregisterTransitGatewayMulticastGroupMembersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeregisterTransitGatewayMulticastGroupMembers(ctx, in.(*DeregisterTransitGatewayMulticastGroupMembersRequest))
 				if out == nil {
@@ -5917,8 +6158,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DeregisterTransitGatewayMulticastGroupSources": {
-			Name:     "DeregisterTransitGatewayMulticastGroupSources",
-			NewInput: func() any { return new(DeregisterTransitGatewayMulticastGroupSourcesRequest) },
+			Name:      "DeregisterTransitGatewayMulticastGroupSources",
+			NewInput:  func() any { return new(DeregisterTransitGatewayMulticastGroupSourcesRequest) },
+			NewOutput: func() any { return new(DeregisterTransitGatewayMulticastGroupSourcesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeregisterTransitGatewayMulticastGroupSources(ctx, in.(*DeregisterTransitGatewayMulticastGroupSourcesRequest))
 				if out == nil {
@@ -5928,8 +6170,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeAccountAttributes": {
-			Name:     "DescribeAccountAttributes",
-			NewInput: func() any { return new(DescribeAccountAttributesRequest) },
+			Name:      "DescribeAccountAttributes",
+			NewInput:  func() any { return new(DescribeAccountAttributesRequest) },
+			NewOutput: func() any { return new(DescribeAccountAttributesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeAccountAttributes(ctx, in.(*DescribeAccountAttributesRequest))
 				if out == nil {
@@ -5939,8 +6182,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeAddressTransfers": {
-			Name:     "DescribeAddressTransfers",
-			NewInput: func() any { return new(DescribeAddressTransfersRequest) },
+			Name:      "DescribeAddressTransfers",
+			NewInput:  func() any { return new(DescribeAddressTransfersRequest) },
+			NewOutput: func() any { return new(DescribeAddressTransfersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeAddressTransfers(ctx, in.(*DescribeAddressTransfersRequest))
 				if out == nil {
@@ -5950,8 +6194,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeAddresses": {
-			Name:     "DescribeAddresses",
-			NewInput: func() any { return new(DescribeAddressesRequest) },
+			Name:      "DescribeAddresses",
+			NewInput:  func() any { return new(DescribeAddressesRequest) },
+			NewOutput: func() any { return new(DescribeAddressesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeAddresses(ctx, in.(*DescribeAddressesRequest))
 				if out == nil {
@@ -5961,8 +6206,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeAddressesAttribute": {
-			Name:     "DescribeAddressesAttribute",
-			NewInput: func() any { return new(DescribeAddressesAttributeRequest) },
+			Name:      "DescribeAddressesAttribute",
+			NewInput:  func() any { return new(DescribeAddressesAttributeRequest) },
+			NewOutput: func() any { return new(DescribeAddressesAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeAddressesAttribute(ctx, in.(*DescribeAddressesAttributeRequest))
 				if out == nil {
@@ -5972,8 +6218,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeAggregateIdFormat": {
-			Name:     "DescribeAggregateIdFormat",
-			NewInput: func() any { return new(DescribeAggregateIdFormatRequest) },
+			Name:      "DescribeAggregateIdFormat",
+			NewInput:  func() any { return new(DescribeAggregateIdFormatRequest) },
+			NewOutput: func() any { return new(DescribeAggregateIdFormatResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeAggregateIdFormat(ctx, in.(*DescribeAggregateIdFormatRequest))
 				if out == nil {
@@ -5983,8 +6230,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeAvailabilityZones": {
-			Name:     "DescribeAvailabilityZones",
-			NewInput: func() any { return new(DescribeAvailabilityZonesRequest) },
+			Name:      "DescribeAvailabilityZones",
+			NewInput:  func() any { return new(DescribeAvailabilityZonesRequest) },
+			NewOutput: func() any { return new(DescribeAvailabilityZonesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeAvailabilityZones(ctx, in.(*DescribeAvailabilityZonesRequest))
 				if out == nil {
@@ -5994,8 +6242,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeAwsNetworkPerformanceMetricSubscriptions": {
-			Name:     "DescribeAwsNetworkPerformanceMetricSubscriptions",
-			NewInput: func() any { return new(DescribeAwsNetworkPerformanceMetricSubscriptionsRequest) },
+			Name:      "DescribeAwsNetworkPerformanceMetricSubscriptions",
+			NewInput:  func() any { return new(DescribeAwsNetworkPerformanceMetricSubscriptionsRequest) },
+			NewOutput: func() any { return new(DescribeAwsNetworkPerformanceMetricSubscriptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeAwsNetworkPerformanceMetricSubscriptions(ctx, in.(*DescribeAwsNetworkPerformanceMetricSubscriptionsRequest))
 				if out == nil {
@@ -6005,8 +6254,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeBundleTasks": {
-			Name:     "DescribeBundleTasks",
-			NewInput: func() any { return new(DescribeBundleTasksRequest) },
+			Name:      "DescribeBundleTasks",
+			NewInput:  func() any { return new(DescribeBundleTasksRequest) },
+			NewOutput: func() any { return new(DescribeBundleTasksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeBundleTasks(ctx, in.(*DescribeBundleTasksRequest))
 				if out == nil {
@@ -6016,8 +6266,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeByoipCidrs": {
-			Name:     "DescribeByoipCidrs",
-			NewInput: func() any { return new(DescribeByoipCidrsRequest) },
+			Name:      "DescribeByoipCidrs",
+			NewInput:  func() any { return new(DescribeByoipCidrsRequest) },
+			NewOutput: func() any { return new(DescribeByoipCidrsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeByoipCidrs(ctx, in.(*DescribeByoipCidrsRequest))
 				if out == nil {
@@ -6027,8 +6278,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityBlockExtensionHistory": {
-			Name:     "DescribeCapacityBlockExtensionHistory",
-			NewInput: func() any { return new(DescribeCapacityBlockExtensionHistoryRequest) },
+			Name:      "DescribeCapacityBlockExtensionHistory",
+			NewInput:  func() any { return new(DescribeCapacityBlockExtensionHistoryRequest) },
+			NewOutput: func() any { return new(DescribeCapacityBlockExtensionHistoryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityBlockExtensionHistory(ctx, in.(*DescribeCapacityBlockExtensionHistoryRequest))
 				if out == nil {
@@ -6038,8 +6290,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityBlockExtensionOfferings": {
-			Name:     "DescribeCapacityBlockExtensionOfferings",
-			NewInput: func() any { return new(DescribeCapacityBlockExtensionOfferingsRequest) },
+			Name:      "DescribeCapacityBlockExtensionOfferings",
+			NewInput:  func() any { return new(DescribeCapacityBlockExtensionOfferingsRequest) },
+			NewOutput: func() any { return new(DescribeCapacityBlockExtensionOfferingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityBlockExtensionOfferings(ctx, in.(*DescribeCapacityBlockExtensionOfferingsRequest))
 				if out == nil {
@@ -6049,8 +6302,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityBlockOfferings": {
-			Name:     "DescribeCapacityBlockOfferings",
-			NewInput: func() any { return new(DescribeCapacityBlockOfferingsRequest) },
+			Name:      "DescribeCapacityBlockOfferings",
+			NewInput:  func() any { return new(DescribeCapacityBlockOfferingsRequest) },
+			NewOutput: func() any { return new(DescribeCapacityBlockOfferingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityBlockOfferings(ctx, in.(*DescribeCapacityBlockOfferingsRequest))
 				if out == nil {
@@ -6060,8 +6314,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityBlockStatus": {
-			Name:     "DescribeCapacityBlockStatus",
-			NewInput: func() any { return new(DescribeCapacityBlockStatusRequest) },
+			Name:      "DescribeCapacityBlockStatus",
+			NewInput:  func() any { return new(DescribeCapacityBlockStatusRequest) },
+			NewOutput: func() any { return new(DescribeCapacityBlockStatusResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityBlockStatus(ctx, in.(*DescribeCapacityBlockStatusRequest))
 				if out == nil {
@@ -6071,8 +6326,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityBlocks": {
-			Name:     "DescribeCapacityBlocks",
-			NewInput: func() any { return new(DescribeCapacityBlocksRequest) },
+			Name:      "DescribeCapacityBlocks",
+			NewInput:  func() any { return new(DescribeCapacityBlocksRequest) },
+			NewOutput: func() any { return new(DescribeCapacityBlocksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityBlocks(ctx, in.(*DescribeCapacityBlocksRequest))
 				if out == nil {
@@ -6082,8 +6338,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityManagerDataExports": {
-			Name:     "DescribeCapacityManagerDataExports",
-			NewInput: func() any { return new(DescribeCapacityManagerDataExportsRequest) },
+			Name:      "DescribeCapacityManagerDataExports",
+			NewInput:  func() any { return new(DescribeCapacityManagerDataExportsRequest) },
+			NewOutput: func() any { return new(DescribeCapacityManagerDataExportsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityManagerDataExports(ctx, in.(*DescribeCapacityManagerDataExportsRequest))
 				if out == nil {
@@ -6093,8 +6350,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityReservationBillingRequests": {
-			Name:     "DescribeCapacityReservationBillingRequests",
-			NewInput: func() any { return new(DescribeCapacityReservationBillingRequestsRequest) },
+			Name:      "DescribeCapacityReservationBillingRequests",
+			NewInput:  func() any { return new(DescribeCapacityReservationBillingRequestsRequest) },
+			NewOutput: func() any { return new(DescribeCapacityReservationBillingRequestsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityReservationBillingRequests(ctx, in.(*DescribeCapacityReservationBillingRequestsRequest))
 				if out == nil {
@@ -6104,8 +6362,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityReservationFleets": {
-			Name:     "DescribeCapacityReservationFleets",
-			NewInput: func() any { return new(DescribeCapacityReservationFleetsRequest) },
+			Name:      "DescribeCapacityReservationFleets",
+			NewInput:  func() any { return new(DescribeCapacityReservationFleetsRequest) },
+			NewOutput: func() any { return new(DescribeCapacityReservationFleetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityReservationFleets(ctx, in.(*DescribeCapacityReservationFleetsRequest))
 				if out == nil {
@@ -6115,8 +6374,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityReservationTopology": {
-			Name:     "DescribeCapacityReservationTopology",
-			NewInput: func() any { return new(DescribeCapacityReservationTopologyRequest) },
+			Name:      "DescribeCapacityReservationTopology",
+			NewInput:  func() any { return new(DescribeCapacityReservationTopologyRequest) },
+			NewOutput: func() any { return new(DescribeCapacityReservationTopologyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityReservationTopology(ctx, in.(*DescribeCapacityReservationTopologyRequest))
 				if out == nil {
@@ -6126,8 +6386,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCapacityReservations": {
-			Name:     "DescribeCapacityReservations",
-			NewInput: func() any { return new(DescribeCapacityReservationsRequest) },
+			Name:      "DescribeCapacityReservations",
+			NewInput:  func() any { return new(DescribeCapacityReservationsRequest) },
+			NewOutput: func() any { return new(DescribeCapacityReservationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCapacityReservations(ctx, in.(*DescribeCapacityReservationsRequest))
 				if out == nil {
@@ -6137,8 +6398,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCarrierGateways": {
-			Name:     "DescribeCarrierGateways",
-			NewInput: func() any { return new(DescribeCarrierGatewaysRequest) },
+			Name:      "DescribeCarrierGateways",
+			NewInput:  func() any { return new(DescribeCarrierGatewaysRequest) },
+			NewOutput: func() any { return new(DescribeCarrierGatewaysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCarrierGateways(ctx, in.(*DescribeCarrierGatewaysRequest))
 				if out == nil {
@@ -6148,8 +6410,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeClassicLinkInstances": {
-			Name:     "DescribeClassicLinkInstances",
-			NewInput: func() any { return new(DescribeClassicLinkInstancesRequest) },
+			Name:      "DescribeClassicLinkInstances",
+			NewInput:  func() any { return new(DescribeClassicLinkInstancesRequest) },
+			NewOutput: func() any { return new(DescribeClassicLinkInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeClassicLinkInstances(ctx, in.(*DescribeClassicLinkInstancesRequest))
 				if out == nil {
@@ -6159,8 +6422,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeClientVpnAuthorizationRules": {
-			Name:     "DescribeClientVpnAuthorizationRules",
-			NewInput: func() any { return new(DescribeClientVpnAuthorizationRulesRequest) },
+			Name:      "DescribeClientVpnAuthorizationRules",
+			NewInput:  func() any { return new(DescribeClientVpnAuthorizationRulesRequest) },
+			NewOutput: func() any { return new(DescribeClientVpnAuthorizationRulesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeClientVpnAuthorizationRules(ctx, in.(*DescribeClientVpnAuthorizationRulesRequest))
 				if out == nil {
@@ -6170,8 +6434,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeClientVpnConnections": {
-			Name:     "DescribeClientVpnConnections",
-			NewInput: func() any { return new(DescribeClientVpnConnectionsRequest) },
+			Name:      "DescribeClientVpnConnections",
+			NewInput:  func() any { return new(DescribeClientVpnConnectionsRequest) },
+			NewOutput: func() any { return new(DescribeClientVpnConnectionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeClientVpnConnections(ctx, in.(*DescribeClientVpnConnectionsRequest))
 				if out == nil {
@@ -6181,8 +6446,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeClientVpnEndpoints": {
-			Name:     "DescribeClientVpnEndpoints",
-			NewInput: func() any { return new(DescribeClientVpnEndpointsRequest) },
+			Name:      "DescribeClientVpnEndpoints",
+			NewInput:  func() any { return new(DescribeClientVpnEndpointsRequest) },
+			NewOutput: func() any { return new(DescribeClientVpnEndpointsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeClientVpnEndpoints(ctx, in.(*DescribeClientVpnEndpointsRequest))
 				if out == nil {
@@ -6192,8 +6458,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeClientVpnRoutes": {
-			Name:     "DescribeClientVpnRoutes",
-			NewInput: func() any { return new(DescribeClientVpnRoutesRequest) },
+			Name:      "DescribeClientVpnRoutes",
+			NewInput:  func() any { return new(DescribeClientVpnRoutesRequest) },
+			NewOutput: func() any { return new(DescribeClientVpnRoutesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeClientVpnRoutes(ctx, in.(*DescribeClientVpnRoutesRequest))
 				if out == nil {
@@ -6203,8 +6470,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeClientVpnTargetNetworks": {
-			Name:     "DescribeClientVpnTargetNetworks",
-			NewInput: func() any { return new(DescribeClientVpnTargetNetworksRequest) },
+			Name:      "DescribeClientVpnTargetNetworks",
+			NewInput:  func() any { return new(DescribeClientVpnTargetNetworksRequest) },
+			NewOutput: func() any { return new(DescribeClientVpnTargetNetworksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeClientVpnTargetNetworks(ctx, in.(*DescribeClientVpnTargetNetworksRequest))
 				if out == nil {
@@ -6214,8 +6482,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCoipPools": {
-			Name:     "DescribeCoipPools",
-			NewInput: func() any { return new(DescribeCoipPoolsRequest) },
+			Name:      "DescribeCoipPools",
+			NewInput:  func() any { return new(DescribeCoipPoolsRequest) },
+			NewOutput: func() any { return new(DescribeCoipPoolsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCoipPools(ctx, in.(*DescribeCoipPoolsRequest))
 				if out == nil {
@@ -6225,8 +6494,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeConversionTasks": {
-			Name:     "DescribeConversionTasks",
-			NewInput: func() any { return new(DescribeConversionTasksRequest) },
+			Name:      "DescribeConversionTasks",
+			NewInput:  func() any { return new(DescribeConversionTasksRequest) },
+			NewOutput: func() any { return new(DescribeConversionTasksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeConversionTasks(ctx, in.(*DescribeConversionTasksRequest))
 				if out == nil {
@@ -6236,8 +6506,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeCustomerGateways": {
-			Name:     "DescribeCustomerGateways",
-			NewInput: func() any { return new(DescribeCustomerGatewaysRequest) },
+			Name:      "DescribeCustomerGateways",
+			NewInput:  func() any { return new(DescribeCustomerGatewaysRequest) },
+			NewOutput: func() any { return new(DescribeCustomerGatewaysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCustomerGateways(ctx, in.(*DescribeCustomerGatewaysRequest))
 				if out == nil {
@@ -6247,8 +6518,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeDeclarativePoliciesReports": {
-			Name:     "DescribeDeclarativePoliciesReports",
-			NewInput: func() any { return new(DescribeDeclarativePoliciesReportsRequest) },
+			Name:      "DescribeDeclarativePoliciesReports",
+			NewInput:  func() any { return new(DescribeDeclarativePoliciesReportsRequest) },
+			NewOutput: func() any { return new(DescribeDeclarativePoliciesReportsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeDeclarativePoliciesReports(ctx, in.(*DescribeDeclarativePoliciesReportsRequest))
 				if out == nil {
@@ -6258,8 +6530,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeDhcpOptions": {
-			Name:     "DescribeDhcpOptions",
-			NewInput: func() any { return new(DescribeDhcpOptionsRequest) },
+			Name:      "DescribeDhcpOptions",
+			NewInput:  func() any { return new(DescribeDhcpOptionsRequest) },
+			NewOutput: func() any { return new(DescribeDhcpOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeDhcpOptions(ctx, in.(*DescribeDhcpOptionsRequest))
 				if out == nil {
@@ -6269,8 +6542,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeEgressOnlyInternetGateways": {
-			Name:     "DescribeEgressOnlyInternetGateways",
-			NewInput: func() any { return new(DescribeEgressOnlyInternetGatewaysRequest) },
+			Name:      "DescribeEgressOnlyInternetGateways",
+			NewInput:  func() any { return new(DescribeEgressOnlyInternetGatewaysRequest) },
+			NewOutput: func() any { return new(DescribeEgressOnlyInternetGatewaysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeEgressOnlyInternetGateways(ctx, in.(*DescribeEgressOnlyInternetGatewaysRequest))
 				if out == nil {
@@ -6280,8 +6554,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeElasticGpus": {
-			Name:     "DescribeElasticGpus",
-			NewInput: func() any { return new(DescribeElasticGpusRequest) },
+			Name:      "DescribeElasticGpus",
+			NewInput:  func() any { return new(DescribeElasticGpusRequest) },
+			NewOutput: func() any { return new(DescribeElasticGpusResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeElasticGpus(ctx, in.(*DescribeElasticGpusRequest))
 				if out == nil {
@@ -6291,8 +6566,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeExportImageTasks": {
-			Name:     "DescribeExportImageTasks",
-			NewInput: func() any { return new(DescribeExportImageTasksRequest) },
+			Name:      "DescribeExportImageTasks",
+			NewInput:  func() any { return new(DescribeExportImageTasksRequest) },
+			NewOutput: func() any { return new(DescribeExportImageTasksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeExportImageTasks(ctx, in.(*DescribeExportImageTasksRequest))
 				if out == nil {
@@ -6302,8 +6578,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeExportTasks": {
-			Name:     "DescribeExportTasks",
-			NewInput: func() any { return new(DescribeExportTasksRequest) },
+			Name:      "DescribeExportTasks",
+			NewInput:  func() any { return new(DescribeExportTasksRequest) },
+			NewOutput: func() any { return new(DescribeExportTasksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeExportTasks(ctx, in.(*DescribeExportTasksRequest))
 				if out == nil {
@@ -6313,8 +6590,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeFastLaunchImages": {
-			Name:     "DescribeFastLaunchImages",
-			NewInput: func() any { return new(DescribeFastLaunchImagesRequest) },
+			Name:      "DescribeFastLaunchImages",
+			NewInput:  func() any { return new(DescribeFastLaunchImagesRequest) },
+			NewOutput: func() any { return new(DescribeFastLaunchImagesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeFastLaunchImages(ctx, in.(*DescribeFastLaunchImagesRequest))
 				if out == nil {
@@ -6324,8 +6602,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeFastSnapshotRestores": {
-			Name:     "DescribeFastSnapshotRestores",
-			NewInput: func() any { return new(DescribeFastSnapshotRestoresRequest) },
+			Name:      "DescribeFastSnapshotRestores",
+			NewInput:  func() any { return new(DescribeFastSnapshotRestoresRequest) },
+			NewOutput: func() any { return new(DescribeFastSnapshotRestoresResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeFastSnapshotRestores(ctx, in.(*DescribeFastSnapshotRestoresRequest))
 				if out == nil {
@@ -6335,8 +6614,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeFleetHistory": {
-			Name:     "DescribeFleetHistory",
-			NewInput: func() any { return new(DescribeFleetHistoryRequest) },
+			Name:      "DescribeFleetHistory",
+			NewInput:  func() any { return new(DescribeFleetHistoryRequest) },
+			NewOutput: func() any { return new(DescribeFleetHistoryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeFleetHistory(ctx, in.(*DescribeFleetHistoryRequest))
 				if out == nil {
@@ -6346,8 +6626,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeFleetInstances": {
-			Name:     "DescribeFleetInstances",
-			NewInput: func() any { return new(DescribeFleetInstancesRequest) },
+			Name:      "DescribeFleetInstances",
+			NewInput:  func() any { return new(DescribeFleetInstancesRequest) },
+			NewOutput: func() any { return new(DescribeFleetInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeFleetInstances(ctx, in.(*DescribeFleetInstancesRequest))
 				if out == nil {
@@ -6357,8 +6638,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeFleets": {
-			Name:     "DescribeFleets",
-			NewInput: func() any { return new(DescribeFleetsRequest) },
+			Name:      "DescribeFleets",
+			NewInput:  func() any { return new(DescribeFleetsRequest) },
+			NewOutput: func() any { return new(DescribeFleetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeFleets(ctx, in.(*DescribeFleetsRequest))
 				if out == nil {
@@ -6368,8 +6650,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeFlowLogs": {
-			Name:     "DescribeFlowLogs",
-			NewInput: func() any { return new(DescribeFlowLogsRequest) },
+			Name:      "DescribeFlowLogs",
+			NewInput:  func() any { return new(DescribeFlowLogsRequest) },
+			NewOutput: func() any { return new(DescribeFlowLogsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeFlowLogs(ctx, in.(*DescribeFlowLogsRequest))
 				if out == nil {
@@ -6379,8 +6662,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeFpgaImageAttribute": {
-			Name:     "DescribeFpgaImageAttribute",
-			NewInput: func() any { return new(DescribeFpgaImageAttributeRequest) },
+			Name:      "DescribeFpgaImageAttribute",
+			NewInput:  func() any { return new(DescribeFpgaImageAttributeRequest) },
+			NewOutput: func() any { return new(DescribeFpgaImageAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeFpgaImageAttribute(ctx, in.(*DescribeFpgaImageAttributeRequest))
 				if out == nil {
@@ -6390,8 +6674,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeFpgaImages": {
-			Name:     "DescribeFpgaImages",
-			NewInput: func() any { return new(DescribeFpgaImagesRequest) },
+			Name:      "DescribeFpgaImages",
+			NewInput:  func() any { return new(DescribeFpgaImagesRequest) },
+			NewOutput: func() any { return new(DescribeFpgaImagesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeFpgaImages(ctx, in.(*DescribeFpgaImagesRequest))
 				if out == nil {
@@ -6401,8 +6686,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeHostReservationOfferings": {
-			Name:     "DescribeHostReservationOfferings",
-			NewInput: func() any { return new(DescribeHostReservationOfferingsRequest) },
+			Name:      "DescribeHostReservationOfferings",
+			NewInput:  func() any { return new(DescribeHostReservationOfferingsRequest) },
+			NewOutput: func() any { return new(DescribeHostReservationOfferingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeHostReservationOfferings(ctx, in.(*DescribeHostReservationOfferingsRequest))
 				if out == nil {
@@ -6412,8 +6698,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeHostReservations": {
-			Name:     "DescribeHostReservations",
-			NewInput: func() any { return new(DescribeHostReservationsRequest) },
+			Name:      "DescribeHostReservations",
+			NewInput:  func() any { return new(DescribeHostReservationsRequest) },
+			NewOutput: func() any { return new(DescribeHostReservationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeHostReservations(ctx, in.(*DescribeHostReservationsRequest))
 				if out == nil {
@@ -6423,8 +6710,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeHosts": {
-			Name:     "DescribeHosts",
-			NewInput: func() any { return new(DescribeHostsRequest) },
+			Name:      "DescribeHosts",
+			NewInput:  func() any { return new(DescribeHostsRequest) },
+			NewOutput: func() any { return new(DescribeHostsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeHosts(ctx, in.(*DescribeHostsRequest))
 				if out == nil {
@@ -6434,8 +6722,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIamInstanceProfileAssociations": {
-			Name:     "DescribeIamInstanceProfileAssociations",
-			NewInput: func() any { return new(DescribeIamInstanceProfileAssociationsRequest) },
+			Name:      "DescribeIamInstanceProfileAssociations",
+			NewInput:  func() any { return new(DescribeIamInstanceProfileAssociationsRequest) },
+			NewOutput: func() any { return new(DescribeIamInstanceProfileAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIamInstanceProfileAssociations(ctx, in.(*DescribeIamInstanceProfileAssociationsRequest))
 				if out == nil {
@@ -6445,8 +6734,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIdFormat": {
-			Name:     "DescribeIdFormat",
-			NewInput: func() any { return new(DescribeIdFormatRequest) },
+			Name:      "DescribeIdFormat",
+			NewInput:  func() any { return new(DescribeIdFormatRequest) },
+			NewOutput: func() any { return new(DescribeIdFormatResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIdFormat(ctx, in.(*DescribeIdFormatRequest))
 				if out == nil {
@@ -6456,8 +6746,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIdentityIdFormat": {
-			Name:     "DescribeIdentityIdFormat",
-			NewInput: func() any { return new(DescribeIdentityIdFormatRequest) },
+			Name:      "DescribeIdentityIdFormat",
+			NewInput:  func() any { return new(DescribeIdentityIdFormatRequest) },
+			NewOutput: func() any { return new(DescribeIdentityIdFormatResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIdentityIdFormat(ctx, in.(*DescribeIdentityIdFormatRequest))
 				if out == nil {
@@ -6467,8 +6758,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeImageAttribute": {
-			Name:     "DescribeImageAttribute",
-			NewInput: func() any { return new(DescribeImageAttributeRequest) },
+			Name:      "DescribeImageAttribute",
+			NewInput:  func() any { return new(DescribeImageAttributeRequest) },
+			NewOutput: func() any { return new(ImageAttribute) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeImageAttribute(ctx, in.(*DescribeImageAttributeRequest))
 				if out == nil {
@@ -6478,8 +6770,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeImageReferences": {
-			Name:     "DescribeImageReferences",
-			NewInput: func() any { return new(DescribeImageReferencesRequest) },
+			Name:      "DescribeImageReferences",
+			NewInput:  func() any { return new(DescribeImageReferencesRequest) },
+			NewOutput: func() any { return new(DescribeImageReferencesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeImageReferences(ctx, in.(*DescribeImageReferencesRequest))
 				if out == nil {
@@ -6489,8 +6782,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeImageUsageReportEntries": {
-			Name:     "DescribeImageUsageReportEntries",
-			NewInput: func() any { return new(DescribeImageUsageReportEntriesRequest) },
+			Name:      "DescribeImageUsageReportEntries",
+			NewInput:  func() any { return new(DescribeImageUsageReportEntriesRequest) },
+			NewOutput: func() any { return new(DescribeImageUsageReportEntriesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeImageUsageReportEntries(ctx, in.(*DescribeImageUsageReportEntriesRequest))
 				if out == nil {
@@ -6500,8 +6794,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeImageUsageReports": {
-			Name:     "DescribeImageUsageReports",
-			NewInput: func() any { return new(DescribeImageUsageReportsRequest) },
+			Name:      "DescribeImageUsageReports",
+			NewInput:  func() any { return new(DescribeImageUsageReportsRequest) },
+			NewOutput: func() any { return new(DescribeImageUsageReportsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeImageUsageReports(ctx, in.(*DescribeImageUsageReportsRequest))
 				if out == nil {
@@ -6511,8 +6806,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeImages": {
-			Name:     "DescribeImages",
-			NewInput: func() any { return new(DescribeImagesRequest) },
+			Name:      "DescribeImages",
+			NewInput:  func() any { return new(DescribeImagesRequest) },
+			NewOutput: func() any { return new(DescribeImagesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeImages(ctx, in.(*DescribeImagesRequest))
 				if out == nil {
@@ -6522,8 +6818,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeImportImageTasks": {
-			Name:     "DescribeImportImageTasks",
-			NewInput: func() any { return new(DescribeImportImageTasksRequest) },
+			Name:      "DescribeImportImageTasks",
+			NewInput:  func() any { return new(DescribeImportImageTasksRequest) },
+			NewOutput: func() any { return new(DescribeImportImageTasksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeImportImageTasks(ctx, in.(*DescribeImportImageTasksRequest))
 				if out == nil {
@@ -6533,8 +6830,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeImportSnapshotTasks": {
-			Name:     "DescribeImportSnapshotTasks",
-			NewInput: func() any { return new(DescribeImportSnapshotTasksRequest) },
+			Name:      "DescribeImportSnapshotTasks",
+			NewInput:  func() any { return new(DescribeImportSnapshotTasksRequest) },
+			NewOutput: func() any { return new(DescribeImportSnapshotTasksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeImportSnapshotTasks(ctx, in.(*DescribeImportSnapshotTasksRequest))
 				if out == nil {
@@ -6544,8 +6842,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceAttribute": {
-			Name:     "DescribeInstanceAttribute",
-			NewInput: func() any { return new(DescribeInstanceAttributeRequest) },
+			Name:      "DescribeInstanceAttribute",
+			NewInput:  func() any { return new(DescribeInstanceAttributeRequest) },
+			NewOutput: func() any { return new(InstanceAttribute) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceAttribute(ctx, in.(*DescribeInstanceAttributeRequest))
 				if out == nil {
@@ -6555,8 +6854,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceConnectEndpoints": {
-			Name:     "DescribeInstanceConnectEndpoints",
-			NewInput: func() any { return new(DescribeInstanceConnectEndpointsRequest) },
+			Name:      "DescribeInstanceConnectEndpoints",
+			NewInput:  func() any { return new(DescribeInstanceConnectEndpointsRequest) },
+			NewOutput: func() any { return new(DescribeInstanceConnectEndpointsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceConnectEndpoints(ctx, in.(*DescribeInstanceConnectEndpointsRequest))
 				if out == nil {
@@ -6566,8 +6866,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceCreditSpecifications": {
-			Name:     "DescribeInstanceCreditSpecifications",
-			NewInput: func() any { return new(DescribeInstanceCreditSpecificationsRequest) },
+			Name:      "DescribeInstanceCreditSpecifications",
+			NewInput:  func() any { return new(DescribeInstanceCreditSpecificationsRequest) },
+			NewOutput: func() any { return new(DescribeInstanceCreditSpecificationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceCreditSpecifications(ctx, in.(*DescribeInstanceCreditSpecificationsRequest))
 				if out == nil {
@@ -6577,8 +6878,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceEventNotificationAttributes": {
-			Name:     "DescribeInstanceEventNotificationAttributes",
-			NewInput: func() any { return new(DescribeInstanceEventNotificationAttributesRequest) },
+			Name:      "DescribeInstanceEventNotificationAttributes",
+			NewInput:  func() any { return new(DescribeInstanceEventNotificationAttributesRequest) },
+			NewOutput: func() any { return new(DescribeInstanceEventNotificationAttributesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceEventNotificationAttributes(ctx, in.(*DescribeInstanceEventNotificationAttributesRequest))
 				if out == nil {
@@ -6588,8 +6890,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceEventWindows": {
-			Name:     "DescribeInstanceEventWindows",
-			NewInput: func() any { return new(DescribeInstanceEventWindowsRequest) },
+			Name:      "DescribeInstanceEventWindows",
+			NewInput:  func() any { return new(DescribeInstanceEventWindowsRequest) },
+			NewOutput: func() any { return new(DescribeInstanceEventWindowsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceEventWindows(ctx, in.(*DescribeInstanceEventWindowsRequest))
 				if out == nil {
@@ -6599,8 +6902,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceImageMetadata": {
-			Name:     "DescribeInstanceImageMetadata",
-			NewInput: func() any { return new(DescribeInstanceImageMetadataRequest) },
+			Name:      "DescribeInstanceImageMetadata",
+			NewInput:  func() any { return new(DescribeInstanceImageMetadataRequest) },
+			NewOutput: func() any { return new(DescribeInstanceImageMetadataResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceImageMetadata(ctx, in.(*DescribeInstanceImageMetadataRequest))
 				if out == nil {
@@ -6610,8 +6914,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceSqlHaHistoryStates": {
-			Name:     "DescribeInstanceSqlHaHistoryStates",
-			NewInput: func() any { return new(DescribeInstanceSqlHaHistoryStatesRequest) },
+			Name:      "DescribeInstanceSqlHaHistoryStates",
+			NewInput:  func() any { return new(DescribeInstanceSqlHaHistoryStatesRequest) },
+			NewOutput: func() any { return new(DescribeInstanceSqlHaHistoryStatesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceSqlHaHistoryStates(ctx, in.(*DescribeInstanceSqlHaHistoryStatesRequest))
 				if out == nil {
@@ -6621,8 +6926,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceSqlHaStates": {
-			Name:     "DescribeInstanceSqlHaStates",
-			NewInput: func() any { return new(DescribeInstanceSqlHaStatesRequest) },
+			Name:      "DescribeInstanceSqlHaStates",
+			NewInput:  func() any { return new(DescribeInstanceSqlHaStatesRequest) },
+			NewOutput: func() any { return new(DescribeInstanceSqlHaStatesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceSqlHaStates(ctx, in.(*DescribeInstanceSqlHaStatesRequest))
 				if out == nil {
@@ -6632,8 +6938,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceStatus": {
-			Name:     "DescribeInstanceStatus",
-			NewInput: func() any { return new(DescribeInstanceStatusRequest) },
+			Name:      "DescribeInstanceStatus",
+			NewInput:  func() any { return new(DescribeInstanceStatusRequest) },
+			NewOutput: func() any { return new(DescribeInstanceStatusResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceStatus(ctx, in.(*DescribeInstanceStatusRequest))
 				if out == nil {
@@ -6643,8 +6950,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceTopology": {
-			Name:     "DescribeInstanceTopology",
-			NewInput: func() any { return new(DescribeInstanceTopologyRequest) },
+			Name:      "DescribeInstanceTopology",
+			NewInput:  func() any { return new(DescribeInstanceTopologyRequest) },
+			NewOutput: func() any { return new(DescribeInstanceTopologyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceTopology(ctx, in.(*DescribeInstanceTopologyRequest))
 				if out == nil {
@@ -6654,8 +6962,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceTypeOfferings": {
-			Name:     "DescribeInstanceTypeOfferings",
-			NewInput: func() any { return new(DescribeInstanceTypeOfferingsRequest) },
+			Name:      "DescribeInstanceTypeOfferings",
+			NewInput:  func() any { return new(DescribeInstanceTypeOfferingsRequest) },
+			NewOutput: func() any { return new(DescribeInstanceTypeOfferingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceTypeOfferings(ctx, in.(*DescribeInstanceTypeOfferingsRequest))
 				if out == nil {
@@ -6665,8 +6974,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstanceTypes": {
-			Name:     "DescribeInstanceTypes",
-			NewInput: func() any { return new(DescribeInstanceTypesRequest) },
+			Name:      "DescribeInstanceTypes",
+			NewInput:  func() any { return new(DescribeInstanceTypesRequest) },
+			NewOutput: func() any { return new(DescribeInstanceTypesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstanceTypes(ctx, in.(*DescribeInstanceTypesRequest))
 				if out == nil {
@@ -6676,8 +6986,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInstances": {
-			Name:     "DescribeInstances",
-			NewInput: func() any { return new(DescribeInstancesRequest) },
+			Name:      "DescribeInstances",
+			NewInput:  func() any { return new(DescribeInstancesRequest) },
+			NewOutput: func() any { return new(DescribeInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInstances(ctx, in.(*DescribeInstancesRequest))
 				if out == nil {
@@ -6687,8 +6998,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeInternetGateways": {
-			Name:     "DescribeInternetGateways",
-			NewInput: func() any { return new(DescribeInternetGatewaysRequest) },
+			Name:      "DescribeInternetGateways",
+			NewInput:  func() any { return new(DescribeInternetGatewaysRequest) },
+			NewOutput: func() any { return new(DescribeInternetGatewaysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeInternetGateways(ctx, in.(*DescribeInternetGatewaysRequest))
 				if out == nil {
@@ -6698,8 +7010,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamByoasn": {
-			Name:     "DescribeIpamByoasn",
-			NewInput: func() any { return new(DescribeIpamByoasnRequest) },
+			Name:      "DescribeIpamByoasn",
+			NewInput:  func() any { return new(DescribeIpamByoasnRequest) },
+			NewOutput: func() any { return new(DescribeIpamByoasnResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamByoasn(ctx, in.(*DescribeIpamByoasnRequest))
 				if out == nil {
@@ -6709,8 +7022,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamExternalResourceVerificationTokens": {
-			Name:     "DescribeIpamExternalResourceVerificationTokens",
-			NewInput: func() any { return new(DescribeIpamExternalResourceVerificationTokensRequest) },
+			Name:      "DescribeIpamExternalResourceVerificationTokens",
+			NewInput:  func() any { return new(DescribeIpamExternalResourceVerificationTokensRequest) },
+			NewOutput: func() any { return new(DescribeIpamExternalResourceVerificationTokensResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamExternalResourceVerificationTokens(ctx, in.(*DescribeIpamExternalResourceVerificationTokensRequest))
 				if out == nil {
@@ -6720,8 +7034,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamPolicies": {
-			Name:     "DescribeIpamPolicies",
-			NewInput: func() any { return new(DescribeIpamPoliciesRequest) },
+			Name:      "DescribeIpamPolicies",
+			NewInput:  func() any { return new(DescribeIpamPoliciesRequest) },
+			NewOutput: func() any { return new(DescribeIpamPoliciesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamPolicies(ctx, in.(*DescribeIpamPoliciesRequest))
 				if out == nil {
@@ -6731,8 +7046,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamPoolAllocations": {
-			Name:     "DescribeIpamPoolAllocations",
-			NewInput: func() any { return new(DescribeIpamPoolAllocationsRequest) },
+			Name:      "DescribeIpamPoolAllocations",
+			NewInput:  func() any { return new(DescribeIpamPoolAllocationsRequest) },
+			NewOutput: func() any { return new(DescribeIpamPoolAllocationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamPoolAllocations(ctx, in.(*DescribeIpamPoolAllocationsRequest))
 				if out == nil {
@@ -6742,8 +7058,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamPools": {
-			Name:     "DescribeIpamPools",
-			NewInput: func() any { return new(DescribeIpamPoolsRequest) },
+			Name:      "DescribeIpamPools",
+			NewInput:  func() any { return new(DescribeIpamPoolsRequest) },
+			NewOutput: func() any { return new(DescribeIpamPoolsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamPools(ctx, in.(*DescribeIpamPoolsRequest))
 				if out == nil {
@@ -6753,8 +7070,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamPrefixListResolverTargets": {
-			Name:     "DescribeIpamPrefixListResolverTargets",
-			NewInput: func() any { return new(DescribeIpamPrefixListResolverTargetsRequest) },
+			Name:      "DescribeIpamPrefixListResolverTargets",
+			NewInput:  func() any { return new(DescribeIpamPrefixListResolverTargetsRequest) },
+			NewOutput: func() any { return new(DescribeIpamPrefixListResolverTargetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamPrefixListResolverTargets(ctx, in.(*DescribeIpamPrefixListResolverTargetsRequest))
 				if out == nil {
@@ -6764,8 +7082,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamPrefixListResolvers": {
-			Name:     "DescribeIpamPrefixListResolvers",
-			NewInput: func() any { return new(DescribeIpamPrefixListResolversRequest) },
+			Name:      "DescribeIpamPrefixListResolvers",
+			NewInput:  func() any { return new(DescribeIpamPrefixListResolversRequest) },
+			NewOutput: func() any { return new(DescribeIpamPrefixListResolversResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamPrefixListResolvers(ctx, in.(*DescribeIpamPrefixListResolversRequest))
 				if out == nil {
@@ -6775,8 +7094,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamResourceDiscoveries": {
-			Name:     "DescribeIpamResourceDiscoveries",
-			NewInput: func() any { return new(DescribeIpamResourceDiscoveriesRequest) },
+			Name:      "DescribeIpamResourceDiscoveries",
+			NewInput:  func() any { return new(DescribeIpamResourceDiscoveriesRequest) },
+			NewOutput: func() any { return new(DescribeIpamResourceDiscoveriesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamResourceDiscoveries(ctx, in.(*DescribeIpamResourceDiscoveriesRequest))
 				if out == nil {
@@ -6786,8 +7106,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamResourceDiscoveryAssociations": {
-			Name:     "DescribeIpamResourceDiscoveryAssociations",
-			NewInput: func() any { return new(DescribeIpamResourceDiscoveryAssociationsRequest) },
+			Name:      "DescribeIpamResourceDiscoveryAssociations",
+			NewInput:  func() any { return new(DescribeIpamResourceDiscoveryAssociationsRequest) },
+			NewOutput: func() any { return new(DescribeIpamResourceDiscoveryAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamResourceDiscoveryAssociations(ctx, in.(*DescribeIpamResourceDiscoveryAssociationsRequest))
 				if out == nil {
@@ -6797,8 +7118,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpamScopes": {
-			Name:     "DescribeIpamScopes",
-			NewInput: func() any { return new(DescribeIpamScopesRequest) },
+			Name:      "DescribeIpamScopes",
+			NewInput:  func() any { return new(DescribeIpamScopesRequest) },
+			NewOutput: func() any { return new(DescribeIpamScopesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpamScopes(ctx, in.(*DescribeIpamScopesRequest))
 				if out == nil {
@@ -6808,8 +7130,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpams": {
-			Name:     "DescribeIpams",
-			NewInput: func() any { return new(DescribeIpamsRequest) },
+			Name:      "DescribeIpams",
+			NewInput:  func() any { return new(DescribeIpamsRequest) },
+			NewOutput: func() any { return new(DescribeIpamsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpams(ctx, in.(*DescribeIpamsRequest))
 				if out == nil {
@@ -6819,8 +7142,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeIpv6Pools": {
-			Name:     "DescribeIpv6Pools",
-			NewInput: func() any { return new(DescribeIpv6PoolsRequest) },
+			Name:      "DescribeIpv6Pools",
+			NewInput:  func() any { return new(DescribeIpv6PoolsRequest) },
+			NewOutput: func() any { return new(DescribeIpv6PoolsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeIpv6Pools(ctx, in.(*DescribeIpv6PoolsRequest))
 				if out == nil {
@@ -6830,8 +7154,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeKeyPairs": {
-			Name:     "DescribeKeyPairs",
-			NewInput: func() any { return new(DescribeKeyPairsRequest) },
+			Name:      "DescribeKeyPairs",
+			NewInput:  func() any { return new(DescribeKeyPairsRequest) },
+			NewOutput: func() any { return new(DescribeKeyPairsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeKeyPairs(ctx, in.(*DescribeKeyPairsRequest))
 				if out == nil {
@@ -6841,8 +7166,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeLaunchTemplateVersions": {
-			Name:     "DescribeLaunchTemplateVersions",
-			NewInput: func() any { return new(DescribeLaunchTemplateVersionsRequest) },
+			Name:      "DescribeLaunchTemplateVersions",
+			NewInput:  func() any { return new(DescribeLaunchTemplateVersionsRequest) },
+			NewOutput: func() any { return new(DescribeLaunchTemplateVersionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeLaunchTemplateVersions(ctx, in.(*DescribeLaunchTemplateVersionsRequest))
 				if out == nil {
@@ -6852,8 +7178,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeLaunchTemplates": {
-			Name:     "DescribeLaunchTemplates",
-			NewInput: func() any { return new(DescribeLaunchTemplatesRequest) },
+			Name:      "DescribeLaunchTemplates",
+			NewInput:  func() any { return new(DescribeLaunchTemplatesRequest) },
+			NewOutput: func() any { return new(DescribeLaunchTemplatesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeLaunchTemplates(ctx, in.(*DescribeLaunchTemplatesRequest))
 				if out == nil {
@@ -6863,8 +7190,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociations": {
-			Name:     "DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociations",
-			NewInput: func() any { return new(DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociationsRequest) },
+			Name:      "DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociations",
+			NewInput:  func() any { return new(DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociationsRequest) },
+			NewOutput: func() any { return new(DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociations(ctx, in.(*DescribeLocalGatewayRouteTableVirtualInterfaceGroupAssociationsRequest))
 				if out == nil {
@@ -6874,8 +7202,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeLocalGatewayRouteTableVpcAssociations": {
-			Name:     "DescribeLocalGatewayRouteTableVpcAssociations",
-			NewInput: func() any { return new(DescribeLocalGatewayRouteTableVpcAssociationsRequest) },
+			Name:      "DescribeLocalGatewayRouteTableVpcAssociations",
+			NewInput:  func() any { return new(DescribeLocalGatewayRouteTableVpcAssociationsRequest) },
+			NewOutput: func() any { return new(DescribeLocalGatewayRouteTableVpcAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeLocalGatewayRouteTableVpcAssociations(ctx, in.(*DescribeLocalGatewayRouteTableVpcAssociationsRequest))
 				if out == nil {
@@ -6885,8 +7214,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeLocalGatewayRouteTables": {
-			Name:     "DescribeLocalGatewayRouteTables",
-			NewInput: func() any { return new(DescribeLocalGatewayRouteTablesRequest) },
+			Name:      "DescribeLocalGatewayRouteTables",
+			NewInput:  func() any { return new(DescribeLocalGatewayRouteTablesRequest) },
+			NewOutput: func() any { return new(DescribeLocalGatewayRouteTablesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeLocalGatewayRouteTables(ctx, in.(*DescribeLocalGatewayRouteTablesRequest))
 				if out == nil {
@@ -6896,8 +7226,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeLocalGatewayVirtualInterfaceGroups": {
-			Name:     "DescribeLocalGatewayVirtualInterfaceGroups",
-			NewInput: func() any { return new(DescribeLocalGatewayVirtualInterfaceGroupsRequest) },
+			Name:      "DescribeLocalGatewayVirtualInterfaceGroups",
+			NewInput:  func() any { return new(DescribeLocalGatewayVirtualInterfaceGroupsRequest) },
+			NewOutput: func() any { return new(DescribeLocalGatewayVirtualInterfaceGroupsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeLocalGatewayVirtualInterfaceGroups(ctx, in.(*DescribeLocalGatewayVirtualInterfaceGroupsRequest))
 				if out == nil {
@@ -6907,8 +7238,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeLocalGatewayVirtualInterfaces": {
-			Name:     "DescribeLocalGatewayVirtualInterfaces",
-			NewInput: func() any { return new(DescribeLocalGatewayVirtualInterfacesRequest) },
+			Name:      "DescribeLocalGatewayVirtualInterfaces",
+			NewInput:  func() any { return new(DescribeLocalGatewayVirtualInterfacesRequest) },
+			NewOutput: func() any { return new(DescribeLocalGatewayVirtualInterfacesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeLocalGatewayVirtualInterfaces(ctx, in.(*DescribeLocalGatewayVirtualInterfacesRequest))
 				if out == nil {
@@ -6918,8 +7250,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeLocalGateways": {
-			Name:     "DescribeLocalGateways",
-			NewInput: func() any { return new(DescribeLocalGatewaysRequest) },
+			Name:      "DescribeLocalGateways",
+			NewInput:  func() any { return new(DescribeLocalGatewaysRequest) },
+			NewOutput: func() any { return new(DescribeLocalGatewaysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeLocalGateways(ctx, in.(*DescribeLocalGatewaysRequest))
 				if out == nil {
@@ -6929,8 +7262,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeLockedSnapshots": {
-			Name:     "DescribeLockedSnapshots",
-			NewInput: func() any { return new(DescribeLockedSnapshotsRequest) },
+			Name:      "DescribeLockedSnapshots",
+			NewInput:  func() any { return new(DescribeLockedSnapshotsRequest) },
+			NewOutput: func() any { return new(DescribeLockedSnapshotsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeLockedSnapshots(ctx, in.(*DescribeLockedSnapshotsRequest))
 				if out == nil {
@@ -6940,8 +7274,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeMacHosts": {
-			Name:     "DescribeMacHosts",
-			NewInput: func() any { return new(DescribeMacHostsRequest) },
+			Name:      "DescribeMacHosts",
+			NewInput:  func() any { return new(DescribeMacHostsRequest) },
+			NewOutput: func() any { return new(DescribeMacHostsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeMacHosts(ctx, in.(*DescribeMacHostsRequest))
 				if out == nil {
@@ -6951,8 +7286,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeMacModificationTasks": {
-			Name:     "DescribeMacModificationTasks",
-			NewInput: func() any { return new(DescribeMacModificationTasksRequest) },
+			Name:      "DescribeMacModificationTasks",
+			NewInput:  func() any { return new(DescribeMacModificationTasksRequest) },
+			NewOutput: func() any { return new(DescribeMacModificationTasksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeMacModificationTasks(ctx, in.(*DescribeMacModificationTasksRequest))
 				if out == nil {
@@ -6962,8 +7298,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeManagedPrefixLists": {
-			Name:     "DescribeManagedPrefixLists",
-			NewInput: func() any { return new(DescribeManagedPrefixListsRequest) },
+			Name:      "DescribeManagedPrefixLists",
+			NewInput:  func() any { return new(DescribeManagedPrefixListsRequest) },
+			NewOutput: func() any { return new(DescribeManagedPrefixListsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeManagedPrefixLists(ctx, in.(*DescribeManagedPrefixListsRequest))
 				if out == nil {
@@ -6973,8 +7310,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeMovingAddresses": {
-			Name:     "DescribeMovingAddresses",
-			NewInput: func() any { return new(DescribeMovingAddressesRequest) },
+			Name:      "DescribeMovingAddresses",
+			NewInput:  func() any { return new(DescribeMovingAddressesRequest) },
+			NewOutput: func() any { return new(DescribeMovingAddressesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeMovingAddresses(ctx, in.(*DescribeMovingAddressesRequest))
 				if out == nil {
@@ -6984,8 +7322,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeNatGateways": {
-			Name:     "DescribeNatGateways",
-			NewInput: func() any { return new(DescribeNatGatewaysRequest) },
+			Name:      "DescribeNatGateways",
+			NewInput:  func() any { return new(DescribeNatGatewaysRequest) },
+			NewOutput: func() any { return new(DescribeNatGatewaysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeNatGateways(ctx, in.(*DescribeNatGatewaysRequest))
 				if out == nil {
@@ -6995,8 +7334,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeNetworkAcls": {
-			Name:     "DescribeNetworkAcls",
-			NewInput: func() any { return new(DescribeNetworkAclsRequest) },
+			Name:      "DescribeNetworkAcls",
+			NewInput:  func() any { return new(DescribeNetworkAclsRequest) },
+			NewOutput: func() any { return new(DescribeNetworkAclsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeNetworkAcls(ctx, in.(*DescribeNetworkAclsRequest))
 				if out == nil {
@@ -7006,8 +7346,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeNetworkInsightsAccessScopeAnalyses": {
-			Name:     "DescribeNetworkInsightsAccessScopeAnalyses",
-			NewInput: func() any { return new(DescribeNetworkInsightsAccessScopeAnalysesRequest) },
+			Name:      "DescribeNetworkInsightsAccessScopeAnalyses",
+			NewInput:  func() any { return new(DescribeNetworkInsightsAccessScopeAnalysesRequest) },
+			NewOutput: func() any { return new(DescribeNetworkInsightsAccessScopeAnalysesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeNetworkInsightsAccessScopeAnalyses(ctx, in.(*DescribeNetworkInsightsAccessScopeAnalysesRequest))
 				if out == nil {
@@ -7017,8 +7358,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeNetworkInsightsAccessScopes": {
-			Name:     "DescribeNetworkInsightsAccessScopes",
-			NewInput: func() any { return new(DescribeNetworkInsightsAccessScopesRequest) },
+			Name:      "DescribeNetworkInsightsAccessScopes",
+			NewInput:  func() any { return new(DescribeNetworkInsightsAccessScopesRequest) },
+			NewOutput: func() any { return new(DescribeNetworkInsightsAccessScopesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeNetworkInsightsAccessScopes(ctx, in.(*DescribeNetworkInsightsAccessScopesRequest))
 				if out == nil {
@@ -7028,8 +7370,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeNetworkInsightsAnalyses": {
-			Name:     "DescribeNetworkInsightsAnalyses",
-			NewInput: func() any { return new(DescribeNetworkInsightsAnalysesRequest) },
+			Name:      "DescribeNetworkInsightsAnalyses",
+			NewInput:  func() any { return new(DescribeNetworkInsightsAnalysesRequest) },
+			NewOutput: func() any { return new(DescribeNetworkInsightsAnalysesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeNetworkInsightsAnalyses(ctx, in.(*DescribeNetworkInsightsAnalysesRequest))
 				if out == nil {
@@ -7039,8 +7382,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeNetworkInsightsPaths": {
-			Name:     "DescribeNetworkInsightsPaths",
-			NewInput: func() any { return new(DescribeNetworkInsightsPathsRequest) },
+			Name:      "DescribeNetworkInsightsPaths",
+			NewInput:  func() any { return new(DescribeNetworkInsightsPathsRequest) },
+			NewOutput: func() any { return new(DescribeNetworkInsightsPathsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeNetworkInsightsPaths(ctx, in.(*DescribeNetworkInsightsPathsRequest))
 				if out == nil {
@@ -7050,8 +7394,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeNetworkInterfaceAttribute": {
-			Name:     "DescribeNetworkInterfaceAttribute",
-			NewInput: func() any { return new(DescribeNetworkInterfaceAttributeRequest) },
+			Name:      "DescribeNetworkInterfaceAttribute",
+			NewInput:  func() any { return new(DescribeNetworkInterfaceAttributeRequest) },
+			NewOutput: func() any { return new(DescribeNetworkInterfaceAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeNetworkInterfaceAttribute(ctx, in.(*DescribeNetworkInterfaceAttributeRequest))
 				if out == nil {
@@ -7061,8 +7406,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeNetworkInterfacePermissions": {
-			Name:     "DescribeNetworkInterfacePermissions",
-			NewInput: func() any { return new(DescribeNetworkInterfacePermissionsRequest) },
+			Name:      "DescribeNetworkInterfacePermissions",
+			NewInput:  func() any { return new(DescribeNetworkInterfacePermissionsRequest) },
+			NewOutput: func() any { return new(DescribeNetworkInterfacePermissionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeNetworkInterfacePermissions(ctx, in.(*DescribeNetworkInterfacePermissionsRequest))
 				if out == nil {
@@ -7072,8 +7418,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeNetworkInterfaces": {
-			Name:     "DescribeNetworkInterfaces",
-			NewInput: func() any { return new(DescribeNetworkInterfacesRequest) },
+			Name:      "DescribeNetworkInterfaces",
+			NewInput:  func() any { return new(DescribeNetworkInterfacesRequest) },
+			NewOutput: func() any { return new(DescribeNetworkInterfacesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeNetworkInterfaces(ctx, in.(*DescribeNetworkInterfacesRequest))
 				if out == nil {
@@ -7083,8 +7430,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeOutpostLags": {
-			Name:     "DescribeOutpostLags",
-			NewInput: func() any { return new(DescribeOutpostLagsRequest) },
+			Name:      "DescribeOutpostLags",
+			NewInput:  func() any { return new(DescribeOutpostLagsRequest) },
+			NewOutput: func() any { return new(DescribeOutpostLagsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeOutpostLags(ctx, in.(*DescribeOutpostLagsRequest))
 				if out == nil {
@@ -7094,8 +7442,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribePlacementGroups": {
-			Name:     "DescribePlacementGroups",
-			NewInput: func() any { return new(DescribePlacementGroupsRequest) },
+			Name:      "DescribePlacementGroups",
+			NewInput:  func() any { return new(DescribePlacementGroupsRequest) },
+			NewOutput: func() any { return new(DescribePlacementGroupsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribePlacementGroups(ctx, in.(*DescribePlacementGroupsRequest))
 				if out == nil {
@@ -7105,8 +7454,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribePrefixLists": {
-			Name:     "DescribePrefixLists",
-			NewInput: func() any { return new(DescribePrefixListsRequest) },
+			Name:      "DescribePrefixLists",
+			NewInput:  func() any { return new(DescribePrefixListsRequest) },
+			NewOutput: func() any { return new(DescribePrefixListsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribePrefixLists(ctx, in.(*DescribePrefixListsRequest))
 				if out == nil {
@@ -7116,8 +7466,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribePrincipalIdFormat": {
-			Name:     "DescribePrincipalIdFormat",
-			NewInput: func() any { return new(DescribePrincipalIdFormatRequest) },
+			Name:      "DescribePrincipalIdFormat",
+			NewInput:  func() any { return new(DescribePrincipalIdFormatRequest) },
+			NewOutput: func() any { return new(DescribePrincipalIdFormatResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribePrincipalIdFormat(ctx, in.(*DescribePrincipalIdFormatRequest))
 				if out == nil {
@@ -7127,8 +7478,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribePublicIpv4Pools": {
-			Name:     "DescribePublicIpv4Pools",
-			NewInput: func() any { return new(DescribePublicIpv4PoolsRequest) },
+			Name:      "DescribePublicIpv4Pools",
+			NewInput:  func() any { return new(DescribePublicIpv4PoolsRequest) },
+			NewOutput: func() any { return new(DescribePublicIpv4PoolsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribePublicIpv4Pools(ctx, in.(*DescribePublicIpv4PoolsRequest))
 				if out == nil {
@@ -7138,8 +7490,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeRegions": {
-			Name:     "DescribeRegions",
-			NewInput: func() any { return new(DescribeRegionsRequest) },
+			Name:      "DescribeRegions",
+			NewInput:  func() any { return new(DescribeRegionsRequest) },
+			NewOutput: func() any { return new(DescribeRegionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeRegions(ctx, in.(*DescribeRegionsRequest))
 				if out == nil {
@@ -7149,8 +7502,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeReplaceRootVolumeTasks": {
-			Name:     "DescribeReplaceRootVolumeTasks",
-			NewInput: func() any { return new(DescribeReplaceRootVolumeTasksRequest) },
+			Name:      "DescribeReplaceRootVolumeTasks",
+			NewInput:  func() any { return new(DescribeReplaceRootVolumeTasksRequest) },
+			NewOutput: func() any { return new(DescribeReplaceRootVolumeTasksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeReplaceRootVolumeTasks(ctx, in.(*DescribeReplaceRootVolumeTasksRequest))
 				if out == nil {
@@ -7160,8 +7514,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeReservedInstances": {
-			Name:     "DescribeReservedInstances",
-			NewInput: func() any { return new(DescribeReservedInstancesRequest) },
+			Name:      "DescribeReservedInstances",
+			NewInput:  func() any { return new(DescribeReservedInstancesRequest) },
+			NewOutput: func() any { return new(DescribeReservedInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeReservedInstances(ctx, in.(*DescribeReservedInstancesRequest))
 				if out == nil {
@@ -7171,8 +7526,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeReservedInstancesListings": {
-			Name:     "DescribeReservedInstancesListings",
-			NewInput: func() any { return new(DescribeReservedInstancesListingsRequest) },
+			Name:      "DescribeReservedInstancesListings",
+			NewInput:  func() any { return new(DescribeReservedInstancesListingsRequest) },
+			NewOutput: func() any { return new(DescribeReservedInstancesListingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeReservedInstancesListings(ctx, in.(*DescribeReservedInstancesListingsRequest))
 				if out == nil {
@@ -7182,8 +7538,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeReservedInstancesModifications": {
-			Name:     "DescribeReservedInstancesModifications",
-			NewInput: func() any { return new(DescribeReservedInstancesModificationsRequest) },
+			Name:      "DescribeReservedInstancesModifications",
+			NewInput:  func() any { return new(DescribeReservedInstancesModificationsRequest) },
+			NewOutput: func() any { return new(DescribeReservedInstancesModificationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeReservedInstancesModifications(ctx, in.(*DescribeReservedInstancesModificationsRequest))
 				if out == nil {
@@ -7193,8 +7550,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeReservedInstancesOfferings": {
-			Name:     "DescribeReservedInstancesOfferings",
-			NewInput: func() any { return new(DescribeReservedInstancesOfferingsRequest) },
+			Name:      "DescribeReservedInstancesOfferings",
+			NewInput:  func() any { return new(DescribeReservedInstancesOfferingsRequest) },
+			NewOutput: func() any { return new(DescribeReservedInstancesOfferingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeReservedInstancesOfferings(ctx, in.(*DescribeReservedInstancesOfferingsRequest))
 				if out == nil {
@@ -7204,8 +7562,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeRouteServerEndpoints": {
-			Name:     "DescribeRouteServerEndpoints",
-			NewInput: func() any { return new(DescribeRouteServerEndpointsRequest) },
+			Name:      "DescribeRouteServerEndpoints",
+			NewInput:  func() any { return new(DescribeRouteServerEndpointsRequest) },
+			NewOutput: func() any { return new(DescribeRouteServerEndpointsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeRouteServerEndpoints(ctx, in.(*DescribeRouteServerEndpointsRequest))
 				if out == nil {
@@ -7215,8 +7574,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeRouteServerPeers": {
-			Name:     "DescribeRouteServerPeers",
-			NewInput: func() any { return new(DescribeRouteServerPeersRequest) },
+			Name:      "DescribeRouteServerPeers",
+			NewInput:  func() any { return new(DescribeRouteServerPeersRequest) },
+			NewOutput: func() any { return new(DescribeRouteServerPeersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeRouteServerPeers(ctx, in.(*DescribeRouteServerPeersRequest))
 				if out == nil {
@@ -7226,8 +7586,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeRouteServers": {
-			Name:     "DescribeRouteServers",
-			NewInput: func() any { return new(DescribeRouteServersRequest) },
+			Name:      "DescribeRouteServers",
+			NewInput:  func() any { return new(DescribeRouteServersRequest) },
+			NewOutput: func() any { return new(DescribeRouteServersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeRouteServers(ctx, in.(*DescribeRouteServersRequest))
 				if out == nil {
@@ -7237,8 +7598,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeRouteTables": {
-			Name:     "DescribeRouteTables",
-			NewInput: func() any { return new(DescribeRouteTablesRequest) },
+			Name:      "DescribeRouteTables",
+			NewInput:  func() any { return new(DescribeRouteTablesRequest) },
+			NewOutput: func() any { return new(DescribeRouteTablesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeRouteTables(ctx, in.(*DescribeRouteTablesRequest))
 				if out == nil {
@@ -7248,8 +7610,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeScheduledInstanceAvailability": {
-			Name:     "DescribeScheduledInstanceAvailability",
-			NewInput: func() any { return new(DescribeScheduledInstanceAvailabilityRequest) },
+			Name:      "DescribeScheduledInstanceAvailability",
+			NewInput:  func() any { return new(DescribeScheduledInstanceAvailabilityRequest) },
+			NewOutput: func() any { return new(DescribeScheduledInstanceAvailabilityResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeScheduledInstanceAvailability(ctx, in.(*DescribeScheduledInstanceAvailabilityRequest))
 				if out == nil {
@@ -7259,8 +7622,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeScheduledInstances": {
-			Name:     "DescribeScheduledInstances",
-			NewInput: func() any { return new(DescribeScheduledInstancesRequest) },
+			Name:      "DescribeScheduledInstances",
+			NewInput:  func() any { return new(DescribeScheduledInstancesRequest) },
+			NewOutput: func() any { return new(DescribeScheduledInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeScheduledInstances(ctx, in.(*DescribeScheduledInstancesRequest))
 				if out == nil {
@@ -7270,8 +7634,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSecondaryInterfaces": {
-			Name:     "DescribeSecondaryInterfaces",
-			NewInput: func() any { return new(DescribeSecondaryInterfacesRequest) },
+			Name:      "DescribeSecondaryInterfaces",
+			NewInput:  func() any { return new(DescribeSecondaryInterfacesRequest) },
+			NewOutput: func() any { return new(DescribeSecondaryInterfacesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSecondaryInterfaces(ctx, in.(*DescribeSecondaryInterfacesRequest))
 				if out == nil {
@@ -7281,8 +7646,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSecondaryNetworks": {
-			Name:     "DescribeSecondaryNetworks",
-			NewInput: func() any { return new(DescribeSecondaryNetworksRequest) },
+			Name:      "DescribeSecondaryNetworks",
+			NewInput:  func() any { return new(DescribeSecondaryNetworksRequest) },
+			NewOutput: func() any { return new(DescribeSecondaryNetworksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSecondaryNetworks(ctx, in.(*DescribeSecondaryNetworksRequest))
 				if out == nil {
@@ -7292,8 +7658,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSecondarySubnets": {
-			Name:     "DescribeSecondarySubnets",
-			NewInput: func() any { return new(DescribeSecondarySubnetsRequest) },
+			Name:      "DescribeSecondarySubnets",
+			NewInput:  func() any { return new(DescribeSecondarySubnetsRequest) },
+			NewOutput: func() any { return new(DescribeSecondarySubnetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSecondarySubnets(ctx, in.(*DescribeSecondarySubnetsRequest))
 				if out == nil {
@@ -7303,8 +7670,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSecurityGroupReferences": {
-			Name:     "DescribeSecurityGroupReferences",
-			NewInput: func() any { return new(DescribeSecurityGroupReferencesRequest) },
+			Name:      "DescribeSecurityGroupReferences",
+			NewInput:  func() any { return new(DescribeSecurityGroupReferencesRequest) },
+			NewOutput: func() any { return new(DescribeSecurityGroupReferencesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSecurityGroupReferences(ctx, in.(*DescribeSecurityGroupReferencesRequest))
 				if out == nil {
@@ -7314,8 +7682,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSecurityGroupRules": {
-			Name:     "DescribeSecurityGroupRules",
-			NewInput: func() any { return new(DescribeSecurityGroupRulesRequest) },
+			Name:      "DescribeSecurityGroupRules",
+			NewInput:  func() any { return new(DescribeSecurityGroupRulesRequest) },
+			NewOutput: func() any { return new(DescribeSecurityGroupRulesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSecurityGroupRules(ctx, in.(*DescribeSecurityGroupRulesRequest))
 				if out == nil {
@@ -7325,8 +7694,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSecurityGroupVpcAssociations": {
-			Name:     "DescribeSecurityGroupVpcAssociations",
-			NewInput: func() any { return new(DescribeSecurityGroupVpcAssociationsRequest) },
+			Name:      "DescribeSecurityGroupVpcAssociations",
+			NewInput:  func() any { return new(DescribeSecurityGroupVpcAssociationsRequest) },
+			NewOutput: func() any { return new(DescribeSecurityGroupVpcAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSecurityGroupVpcAssociations(ctx, in.(*DescribeSecurityGroupVpcAssociationsRequest))
 				if out == nil {
@@ -7336,8 +7706,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSecurityGroups": {
-			Name:     "DescribeSecurityGroups",
-			NewInput: func() any { return new(DescribeSecurityGroupsRequest) },
+			Name:      "DescribeSecurityGroups",
+			NewInput:  func() any { return new(DescribeSecurityGroupsRequest) },
+			NewOutput: func() any { return new(DescribeSecurityGroupsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSecurityGroups(ctx, in.(*DescribeSecurityGroupsRequest))
 				if out == nil {
@@ -7347,8 +7718,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeServiceLinkVirtualInterfaces": {
-			Name:     "DescribeServiceLinkVirtualInterfaces",
-			NewInput: func() any { return new(DescribeServiceLinkVirtualInterfacesRequest) },
+			Name:      "DescribeServiceLinkVirtualInterfaces",
+			NewInput:  func() any { return new(DescribeServiceLinkVirtualInterfacesRequest) },
+			NewOutput: func() any { return new(DescribeServiceLinkVirtualInterfacesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeServiceLinkVirtualInterfaces(ctx, in.(*DescribeServiceLinkVirtualInterfacesRequest))
 				if out == nil {
@@ -7358,8 +7730,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSnapshotAttribute": {
-			Name:     "DescribeSnapshotAttribute",
-			NewInput: func() any { return new(DescribeSnapshotAttributeRequest) },
+			Name:      "DescribeSnapshotAttribute",
+			NewInput:  func() any { return new(DescribeSnapshotAttributeRequest) },
+			NewOutput: func() any { return new(DescribeSnapshotAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSnapshotAttribute(ctx, in.(*DescribeSnapshotAttributeRequest))
 				if out == nil {
@@ -7369,8 +7742,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSnapshotTierStatus": {
-			Name:     "DescribeSnapshotTierStatus",
-			NewInput: func() any { return new(DescribeSnapshotTierStatusRequest) },
+			Name:      "DescribeSnapshotTierStatus",
+			NewInput:  func() any { return new(DescribeSnapshotTierStatusRequest) },
+			NewOutput: func() any { return new(DescribeSnapshotTierStatusResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSnapshotTierStatus(ctx, in.(*DescribeSnapshotTierStatusRequest))
 				if out == nil {
@@ -7380,8 +7754,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSnapshots": {
-			Name:     "DescribeSnapshots",
-			NewInput: func() any { return new(DescribeSnapshotsRequest) },
+			Name:      "DescribeSnapshots",
+			NewInput:  func() any { return new(DescribeSnapshotsRequest) },
+			NewOutput: func() any { return new(DescribeSnapshotsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSnapshots(ctx, in.(*DescribeSnapshotsRequest))
 				if out == nil {
@@ -7391,8 +7766,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSpotDatafeedSubscription": {
-			Name:     "DescribeSpotDatafeedSubscription",
-			NewInput: func() any { return new(DescribeSpotDatafeedSubscriptionRequest) },
+			Name:      "DescribeSpotDatafeedSubscription",
+			NewInput:  func() any { return new(DescribeSpotDatafeedSubscriptionRequest) },
+			NewOutput: func() any { return new(DescribeSpotDatafeedSubscriptionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSpotDatafeedSubscription(ctx, in.(*DescribeSpotDatafeedSubscriptionRequest))
 				if out == nil {
@@ -7402,8 +7778,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSpotFleetInstances": {
-			Name:     "DescribeSpotFleetInstances",
-			NewInput: func() any { return new(DescribeSpotFleetInstancesRequest) },
+			Name:      "DescribeSpotFleetInstances",
+			NewInput:  func() any { return new(DescribeSpotFleetInstancesRequest) },
+			NewOutput: func() any { return new(DescribeSpotFleetInstancesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSpotFleetInstances(ctx, in.(*DescribeSpotFleetInstancesRequest))
 				if out == nil {
@@ -7413,8 +7790,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSpotFleetRequestHistory": {
-			Name:     "DescribeSpotFleetRequestHistory",
-			NewInput: func() any { return new(DescribeSpotFleetRequestHistoryRequest) },
+			Name:      "DescribeSpotFleetRequestHistory",
+			NewInput:  func() any { return new(DescribeSpotFleetRequestHistoryRequest) },
+			NewOutput: func() any { return new(DescribeSpotFleetRequestHistoryResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSpotFleetRequestHistory(ctx, in.(*DescribeSpotFleetRequestHistoryRequest))
 				if out == nil {
@@ -7424,8 +7802,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSpotFleetRequests": {
-			Name:     "DescribeSpotFleetRequests",
-			NewInput: func() any { return new(DescribeSpotFleetRequestsRequest) },
+			Name:      "DescribeSpotFleetRequests",
+			NewInput:  func() any { return new(DescribeSpotFleetRequestsRequest) },
+			NewOutput: func() any { return new(DescribeSpotFleetRequestsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSpotFleetRequests(ctx, in.(*DescribeSpotFleetRequestsRequest))
 				if out == nil {
@@ -7435,8 +7814,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSpotInstanceRequests": {
-			Name:     "DescribeSpotInstanceRequests",
-			NewInput: func() any { return new(DescribeSpotInstanceRequestsRequest) },
+			Name:      "DescribeSpotInstanceRequests",
+			NewInput:  func() any { return new(DescribeSpotInstanceRequestsRequest) },
+			NewOutput: func() any { return new(DescribeSpotInstanceRequestsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSpotInstanceRequests(ctx, in.(*DescribeSpotInstanceRequestsRequest))
 				if out == nil {
@@ -7446,8 +7826,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSpotPriceHistory": {
-			Name:     "DescribeSpotPriceHistory",
-			NewInput: func() any { return new(DescribeSpotPriceHistoryRequest) },
+			Name:      "DescribeSpotPriceHistory",
+			NewInput:  func() any { return new(DescribeSpotPriceHistoryRequest) },
+			NewOutput: func() any { return new(DescribeSpotPriceHistoryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSpotPriceHistory(ctx, in.(*DescribeSpotPriceHistoryRequest))
 				if out == nil {
@@ -7457,8 +7838,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeStaleSecurityGroups": {
-			Name:     "DescribeStaleSecurityGroups",
-			NewInput: func() any { return new(DescribeStaleSecurityGroupsRequest) },
+			Name:      "DescribeStaleSecurityGroups",
+			NewInput:  func() any { return new(DescribeStaleSecurityGroupsRequest) },
+			NewOutput: func() any { return new(DescribeStaleSecurityGroupsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeStaleSecurityGroups(ctx, in.(*DescribeStaleSecurityGroupsRequest))
 				if out == nil {
@@ -7468,8 +7850,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeStoreImageTasks": {
-			Name:     "DescribeStoreImageTasks",
-			NewInput: func() any { return new(DescribeStoreImageTasksRequest) },
+			Name:      "DescribeStoreImageTasks",
+			NewInput:  func() any { return new(DescribeStoreImageTasksRequest) },
+			NewOutput: func() any { return new(DescribeStoreImageTasksResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeStoreImageTasks(ctx, in.(*DescribeStoreImageTasksRequest))
 				if out == nil {
@@ -7479,8 +7862,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeSubnets": {
-			Name:     "DescribeSubnets",
-			NewInput: func() any { return new(DescribeSubnetsRequest) },
+			Name:      "DescribeSubnets",
+			NewInput:  func() any { return new(DescribeSubnetsRequest) },
+			NewOutput: func() any { return new(DescribeSubnetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSubnets(ctx, in.(*DescribeSubnetsRequest))
 				if out == nil {
@@ -7490,8 +7874,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTags": {
-			Name:     "DescribeTags",
-			NewInput: func() any { return new(DescribeTagsRequest) },
+			Name:      "DescribeTags",
+			NewInput:  func() any { return new(DescribeTagsRequest) },
+			NewOutput: func() any { return new(DescribeTagsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTags(ctx, in.(*DescribeTagsRequest))
 				if out == nil {
@@ -7501,8 +7886,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTrafficMirrorFilterRules": {
-			Name:     "DescribeTrafficMirrorFilterRules",
-			NewInput: func() any { return new(DescribeTrafficMirrorFilterRulesRequest) },
+			Name:      "DescribeTrafficMirrorFilterRules",
+			NewInput:  func() any { return new(DescribeTrafficMirrorFilterRulesRequest) },
+			NewOutput: func() any { return new(DescribeTrafficMirrorFilterRulesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTrafficMirrorFilterRules(ctx, in.(*DescribeTrafficMirrorFilterRulesRequest))
 				if out == nil {
@@ -7512,8 +7898,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTrafficMirrorFilters": {
-			Name:     "DescribeTrafficMirrorFilters",
-			NewInput: func() any { return new(DescribeTrafficMirrorFiltersRequest) },
+			Name:      "DescribeTrafficMirrorFilters",
+			NewInput:  func() any { return new(DescribeTrafficMirrorFiltersRequest) },
+			NewOutput: func() any { return new(DescribeTrafficMirrorFiltersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTrafficMirrorFilters(ctx, in.(*DescribeTrafficMirrorFiltersRequest))
 				if out == nil {
@@ -7523,8 +7910,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTrafficMirrorSessions": {
-			Name:     "DescribeTrafficMirrorSessions",
-			NewInput: func() any { return new(DescribeTrafficMirrorSessionsRequest) },
+			Name:      "DescribeTrafficMirrorSessions",
+			NewInput:  func() any { return new(DescribeTrafficMirrorSessionsRequest) },
+			NewOutput: func() any { return new(DescribeTrafficMirrorSessionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTrafficMirrorSessions(ctx, in.(*DescribeTrafficMirrorSessionsRequest))
 				if out == nil {
@@ -7534,8 +7922,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTrafficMirrorTargets": {
-			Name:     "DescribeTrafficMirrorTargets",
-			NewInput: func() any { return new(DescribeTrafficMirrorTargetsRequest) },
+			Name:      "DescribeTrafficMirrorTargets",
+			NewInput:  func() any { return new(DescribeTrafficMirrorTargetsRequest) },
+			NewOutput: func() any { return new(DescribeTrafficMirrorTargetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTrafficMirrorTargets(ctx, in.(*DescribeTrafficMirrorTargetsRequest))
 				if out == nil {
@@ -7545,8 +7934,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayAttachments": {
-			Name:     "DescribeTransitGatewayAttachments",
-			NewInput: func() any { return new(DescribeTransitGatewayAttachmentsRequest) },
+			Name:      "DescribeTransitGatewayAttachments",
+			NewInput:  func() any { return new(DescribeTransitGatewayAttachmentsRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayAttachmentsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayAttachments(ctx, in.(*DescribeTransitGatewayAttachmentsRequest))
 				if out == nil {
@@ -7556,8 +7946,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayConnectPeers": {
-			Name:     "DescribeTransitGatewayConnectPeers",
-			NewInput: func() any { return new(DescribeTransitGatewayConnectPeersRequest) },
+			Name:      "DescribeTransitGatewayConnectPeers",
+			NewInput:  func() any { return new(DescribeTransitGatewayConnectPeersRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayConnectPeersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayConnectPeers(ctx, in.(*DescribeTransitGatewayConnectPeersRequest))
 				if out == nil {
@@ -7567,8 +7958,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayConnects": {
-			Name:     "DescribeTransitGatewayConnects",
-			NewInput: func() any { return new(DescribeTransitGatewayConnectsRequest) },
+			Name:      "DescribeTransitGatewayConnects",
+			NewInput:  func() any { return new(DescribeTransitGatewayConnectsRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayConnectsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayConnects(ctx, in.(*DescribeTransitGatewayConnectsRequest))
 				if out == nil {
@@ -7578,8 +7970,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayMeteringPolicies": {
-			Name:     "DescribeTransitGatewayMeteringPolicies",
-			NewInput: func() any { return new(DescribeTransitGatewayMeteringPoliciesRequest) },
+			Name:      "DescribeTransitGatewayMeteringPolicies",
+			NewInput:  func() any { return new(DescribeTransitGatewayMeteringPoliciesRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayMeteringPoliciesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayMeteringPolicies(ctx, in.(*DescribeTransitGatewayMeteringPoliciesRequest))
 				if out == nil {
@@ -7589,8 +7982,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayMulticastDomains": {
-			Name:     "DescribeTransitGatewayMulticastDomains",
-			NewInput: func() any { return new(DescribeTransitGatewayMulticastDomainsRequest) },
+			Name:      "DescribeTransitGatewayMulticastDomains",
+			NewInput:  func() any { return new(DescribeTransitGatewayMulticastDomainsRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayMulticastDomainsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayMulticastDomains(ctx, in.(*DescribeTransitGatewayMulticastDomainsRequest))
 				if out == nil {
@@ -7600,8 +7994,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayPeeringAttachments": {
-			Name:     "DescribeTransitGatewayPeeringAttachments",
-			NewInput: func() any { return new(DescribeTransitGatewayPeeringAttachmentsRequest) },
+			Name:      "DescribeTransitGatewayPeeringAttachments",
+			NewInput:  func() any { return new(DescribeTransitGatewayPeeringAttachmentsRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayPeeringAttachmentsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayPeeringAttachments(ctx, in.(*DescribeTransitGatewayPeeringAttachmentsRequest))
 				if out == nil {
@@ -7611,8 +8006,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayPolicyTables": {
-			Name:     "DescribeTransitGatewayPolicyTables",
-			NewInput: func() any { return new(DescribeTransitGatewayPolicyTablesRequest) },
+			Name:      "DescribeTransitGatewayPolicyTables",
+			NewInput:  func() any { return new(DescribeTransitGatewayPolicyTablesRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayPolicyTablesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayPolicyTables(ctx, in.(*DescribeTransitGatewayPolicyTablesRequest))
 				if out == nil {
@@ -7622,8 +8018,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayRouteTableAnnouncements": {
-			Name:     "DescribeTransitGatewayRouteTableAnnouncements",
-			NewInput: func() any { return new(DescribeTransitGatewayRouteTableAnnouncementsRequest) },
+			Name:      "DescribeTransitGatewayRouteTableAnnouncements",
+			NewInput:  func() any { return new(DescribeTransitGatewayRouteTableAnnouncementsRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayRouteTableAnnouncementsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayRouteTableAnnouncements(ctx, in.(*DescribeTransitGatewayRouteTableAnnouncementsRequest))
 				if out == nil {
@@ -7633,8 +8030,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayRouteTables": {
-			Name:     "DescribeTransitGatewayRouteTables",
-			NewInput: func() any { return new(DescribeTransitGatewayRouteTablesRequest) },
+			Name:      "DescribeTransitGatewayRouteTables",
+			NewInput:  func() any { return new(DescribeTransitGatewayRouteTablesRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayRouteTablesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayRouteTables(ctx, in.(*DescribeTransitGatewayRouteTablesRequest))
 				if out == nil {
@@ -7644,8 +8042,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGatewayVpcAttachments": {
-			Name:     "DescribeTransitGatewayVpcAttachments",
-			NewInput: func() any { return new(DescribeTransitGatewayVpcAttachmentsRequest) },
+			Name:      "DescribeTransitGatewayVpcAttachments",
+			NewInput:  func() any { return new(DescribeTransitGatewayVpcAttachmentsRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewayVpcAttachmentsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGatewayVpcAttachments(ctx, in.(*DescribeTransitGatewayVpcAttachmentsRequest))
 				if out == nil {
@@ -7655,8 +8054,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTransitGateways": {
-			Name:     "DescribeTransitGateways",
-			NewInput: func() any { return new(DescribeTransitGatewaysRequest) },
+			Name:      "DescribeTransitGateways",
+			NewInput:  func() any { return new(DescribeTransitGatewaysRequest) },
+			NewOutput: func() any { return new(DescribeTransitGatewaysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTransitGateways(ctx, in.(*DescribeTransitGatewaysRequest))
 				if out == nil {
@@ -7666,8 +8066,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeTrunkInterfaceAssociations": {
-			Name:     "DescribeTrunkInterfaceAssociations",
-			NewInput: func() any { return new(DescribeTrunkInterfaceAssociationsRequest) },
+			Name:      "DescribeTrunkInterfaceAssociations",
+			NewInput:  func() any { return new(DescribeTrunkInterfaceAssociationsRequest) },
+			NewOutput: func() any { return new(DescribeTrunkInterfaceAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeTrunkInterfaceAssociations(ctx, in.(*DescribeTrunkInterfaceAssociationsRequest))
 				if out == nil {
@@ -7677,8 +8078,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVerifiedAccessEndpoints": {
-			Name:     "DescribeVerifiedAccessEndpoints",
-			NewInput: func() any { return new(DescribeVerifiedAccessEndpointsRequest) },
+			Name:      "DescribeVerifiedAccessEndpoints",
+			NewInput:  func() any { return new(DescribeVerifiedAccessEndpointsRequest) },
+			NewOutput: func() any { return new(DescribeVerifiedAccessEndpointsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVerifiedAccessEndpoints(ctx, in.(*DescribeVerifiedAccessEndpointsRequest))
 				if out == nil {
@@ -7688,8 +8090,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVerifiedAccessGroups": {
-			Name:     "DescribeVerifiedAccessGroups",
-			NewInput: func() any { return new(DescribeVerifiedAccessGroupsRequest) },
+			Name:      "DescribeVerifiedAccessGroups",
+			NewInput:  func() any { return new(DescribeVerifiedAccessGroupsRequest) },
+			NewOutput: func() any { return new(DescribeVerifiedAccessGroupsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVerifiedAccessGroups(ctx, in.(*DescribeVerifiedAccessGroupsRequest))
 				if out == nil {
@@ -7699,8 +8102,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVerifiedAccessInstanceLoggingConfigurations": {
-			Name:     "DescribeVerifiedAccessInstanceLoggingConfigurations",
-			NewInput: func() any { return new(DescribeVerifiedAccessInstanceLoggingConfigurationsRequest) },
+			Name:      "DescribeVerifiedAccessInstanceLoggingConfigurations",
+			NewInput:  func() any { return new(DescribeVerifiedAccessInstanceLoggingConfigurationsRequest) },
+			NewOutput: func() any { return new(DescribeVerifiedAccessInstanceLoggingConfigurationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVerifiedAccessInstanceLoggingConfigurations(ctx, in.(*DescribeVerifiedAccessInstanceLoggingConfigurationsRequest))
 				if out == nil {
@@ -7710,8 +8114,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVerifiedAccessInstances": {
-			Name:     "DescribeVerifiedAccessInstances",
-			NewInput: func() any { return new(DescribeVerifiedAccessInstancesRequest) },
+			Name:      "DescribeVerifiedAccessInstances",
+			NewInput:  func() any { return new(DescribeVerifiedAccessInstancesRequest) },
+			NewOutput: func() any { return new(DescribeVerifiedAccessInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVerifiedAccessInstances(ctx, in.(*DescribeVerifiedAccessInstancesRequest))
 				if out == nil {
@@ -7721,8 +8126,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVerifiedAccessTrustProviders": {
-			Name:     "DescribeVerifiedAccessTrustProviders",
-			NewInput: func() any { return new(DescribeVerifiedAccessTrustProvidersRequest) },
+			Name:      "DescribeVerifiedAccessTrustProviders",
+			NewInput:  func() any { return new(DescribeVerifiedAccessTrustProvidersRequest) },
+			NewOutput: func() any { return new(DescribeVerifiedAccessTrustProvidersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVerifiedAccessTrustProviders(ctx, in.(*DescribeVerifiedAccessTrustProvidersRequest))
 				if out == nil {
@@ -7732,8 +8138,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVolumeAttribute": {
-			Name:     "DescribeVolumeAttribute",
-			NewInput: func() any { return new(DescribeVolumeAttributeRequest) },
+			Name:      "DescribeVolumeAttribute",
+			NewInput:  func() any { return new(DescribeVolumeAttributeRequest) },
+			NewOutput: func() any { return new(DescribeVolumeAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVolumeAttribute(ctx, in.(*DescribeVolumeAttributeRequest))
 				if out == nil {
@@ -7743,8 +8150,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVolumeStatus": {
-			Name:     "DescribeVolumeStatus",
-			NewInput: func() any { return new(DescribeVolumeStatusRequest) },
+			Name:      "DescribeVolumeStatus",
+			NewInput:  func() any { return new(DescribeVolumeStatusRequest) },
+			NewOutput: func() any { return new(DescribeVolumeStatusResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVolumeStatus(ctx, in.(*DescribeVolumeStatusRequest))
 				if out == nil {
@@ -7754,8 +8162,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVolumes": {
-			Name:     "DescribeVolumes",
-			NewInput: func() any { return new(DescribeVolumesRequest) },
+			Name:      "DescribeVolumes",
+			NewInput:  func() any { return new(DescribeVolumesRequest) },
+			NewOutput: func() any { return new(DescribeVolumesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVolumes(ctx, in.(*DescribeVolumesRequest))
 				if out == nil {
@@ -7765,8 +8174,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVolumesModifications": {
-			Name:     "DescribeVolumesModifications",
-			NewInput: func() any { return new(DescribeVolumesModificationsRequest) },
+			Name:      "DescribeVolumesModifications",
+			NewInput:  func() any { return new(DescribeVolumesModificationsRequest) },
+			NewOutput: func() any { return new(DescribeVolumesModificationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVolumesModifications(ctx, in.(*DescribeVolumesModificationsRequest))
 				if out == nil {
@@ -7776,8 +8186,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcAttribute": {
-			Name:     "DescribeVpcAttribute",
-			NewInput: func() any { return new(DescribeVpcAttributeRequest) },
+			Name:      "DescribeVpcAttribute",
+			NewInput:  func() any { return new(DescribeVpcAttributeRequest) },
+			NewOutput: func() any { return new(DescribeVpcAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcAttribute(ctx, in.(*DescribeVpcAttributeRequest))
 				if out == nil {
@@ -7787,8 +8198,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcBlockPublicAccessExclusions": {
-			Name:     "DescribeVpcBlockPublicAccessExclusions",
-			NewInput: func() any { return new(DescribeVpcBlockPublicAccessExclusionsRequest) },
+			Name:      "DescribeVpcBlockPublicAccessExclusions",
+			NewInput:  func() any { return new(DescribeVpcBlockPublicAccessExclusionsRequest) },
+			NewOutput: func() any { return new(DescribeVpcBlockPublicAccessExclusionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcBlockPublicAccessExclusions(ctx, in.(*DescribeVpcBlockPublicAccessExclusionsRequest))
 				if out == nil {
@@ -7798,8 +8210,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcBlockPublicAccessOptions": {
-			Name:     "DescribeVpcBlockPublicAccessOptions",
-			NewInput: func() any { return new(DescribeVpcBlockPublicAccessOptionsRequest) },
+			Name:      "DescribeVpcBlockPublicAccessOptions",
+			NewInput:  func() any { return new(DescribeVpcBlockPublicAccessOptionsRequest) },
+			NewOutput: func() any { return new(DescribeVpcBlockPublicAccessOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcBlockPublicAccessOptions(ctx, in.(*DescribeVpcBlockPublicAccessOptionsRequest))
 				if out == nil {
@@ -7809,8 +8222,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcClassicLink": {
-			Name:     "DescribeVpcClassicLink",
-			NewInput: func() any { return new(DescribeVpcClassicLinkRequest) },
+			Name:      "DescribeVpcClassicLink",
+			NewInput:  func() any { return new(DescribeVpcClassicLinkRequest) },
+			NewOutput: func() any { return new(DescribeVpcClassicLinkResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcClassicLink(ctx, in.(*DescribeVpcClassicLinkRequest))
 				if out == nil {
@@ -7820,8 +8234,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcClassicLinkDnsSupport": {
-			Name:     "DescribeVpcClassicLinkDnsSupport",
-			NewInput: func() any { return new(DescribeVpcClassicLinkDnsSupportRequest) },
+			Name:      "DescribeVpcClassicLinkDnsSupport",
+			NewInput:  func() any { return new(DescribeVpcClassicLinkDnsSupportRequest) },
+			NewOutput: func() any { return new(DescribeVpcClassicLinkDnsSupportResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcClassicLinkDnsSupport(ctx, in.(*DescribeVpcClassicLinkDnsSupportRequest))
 				if out == nil {
@@ -7831,8 +8246,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcEncryptionControls": {
-			Name:     "DescribeVpcEncryptionControls",
-			NewInput: func() any { return new(DescribeVpcEncryptionControlsRequest) },
+			Name:      "DescribeVpcEncryptionControls",
+			NewInput:  func() any { return new(DescribeVpcEncryptionControlsRequest) },
+			NewOutput: func() any { return new(DescribeVpcEncryptionControlsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcEncryptionControls(ctx, in.(*DescribeVpcEncryptionControlsRequest))
 				if out == nil {
@@ -7842,8 +8258,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcEndpointAssociations": {
-			Name:     "DescribeVpcEndpointAssociations",
-			NewInput: func() any { return new(DescribeVpcEndpointAssociationsRequest) },
+			Name:      "DescribeVpcEndpointAssociations",
+			NewInput:  func() any { return new(DescribeVpcEndpointAssociationsRequest) },
+			NewOutput: func() any { return new(DescribeVpcEndpointAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcEndpointAssociations(ctx, in.(*DescribeVpcEndpointAssociationsRequest))
 				if out == nil {
@@ -7853,8 +8270,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcEndpointConnectionNotifications": {
-			Name:     "DescribeVpcEndpointConnectionNotifications",
-			NewInput: func() any { return new(DescribeVpcEndpointConnectionNotificationsRequest) },
+			Name:      "DescribeVpcEndpointConnectionNotifications",
+			NewInput:  func() any { return new(DescribeVpcEndpointConnectionNotificationsRequest) },
+			NewOutput: func() any { return new(DescribeVpcEndpointConnectionNotificationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcEndpointConnectionNotifications(ctx, in.(*DescribeVpcEndpointConnectionNotificationsRequest))
 				if out == nil {
@@ -7864,8 +8282,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcEndpointConnections": {
-			Name:     "DescribeVpcEndpointConnections",
-			NewInput: func() any { return new(DescribeVpcEndpointConnectionsRequest) },
+			Name:      "DescribeVpcEndpointConnections",
+			NewInput:  func() any { return new(DescribeVpcEndpointConnectionsRequest) },
+			NewOutput: func() any { return new(DescribeVpcEndpointConnectionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcEndpointConnections(ctx, in.(*DescribeVpcEndpointConnectionsRequest))
 				if out == nil {
@@ -7875,8 +8294,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcEndpointServiceConfigurations": {
-			Name:     "DescribeVpcEndpointServiceConfigurations",
-			NewInput: func() any { return new(DescribeVpcEndpointServiceConfigurationsRequest) },
+			Name:      "DescribeVpcEndpointServiceConfigurations",
+			NewInput:  func() any { return new(DescribeVpcEndpointServiceConfigurationsRequest) },
+			NewOutput: func() any { return new(DescribeVpcEndpointServiceConfigurationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcEndpointServiceConfigurations(ctx, in.(*DescribeVpcEndpointServiceConfigurationsRequest))
 				if out == nil {
@@ -7886,8 +8306,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcEndpointServicePermissions": {
-			Name:     "DescribeVpcEndpointServicePermissions",
-			NewInput: func() any { return new(DescribeVpcEndpointServicePermissionsRequest) },
+			Name:      "DescribeVpcEndpointServicePermissions",
+			NewInput:  func() any { return new(DescribeVpcEndpointServicePermissionsRequest) },
+			NewOutput: func() any { return new(DescribeVpcEndpointServicePermissionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcEndpointServicePermissions(ctx, in.(*DescribeVpcEndpointServicePermissionsRequest))
 				if out == nil {
@@ -7897,8 +8318,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcEndpointServices": {
-			Name:     "DescribeVpcEndpointServices",
-			NewInput: func() any { return new(DescribeVpcEndpointServicesRequest) },
+			Name:      "DescribeVpcEndpointServices",
+			NewInput:  func() any { return new(DescribeVpcEndpointServicesRequest) },
+			NewOutput: func() any { return new(DescribeVpcEndpointServicesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcEndpointServices(ctx, in.(*DescribeVpcEndpointServicesRequest))
 				if out == nil {
@@ -7908,8 +8330,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcEndpoints": {
-			Name:     "DescribeVpcEndpoints",
-			NewInput: func() any { return new(DescribeVpcEndpointsRequest) },
+			Name:      "DescribeVpcEndpoints",
+			NewInput:  func() any { return new(DescribeVpcEndpointsRequest) },
+			NewOutput: func() any { return new(DescribeVpcEndpointsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcEndpoints(ctx, in.(*DescribeVpcEndpointsRequest))
 				if out == nil {
@@ -7919,8 +8342,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcPeeringConnections": {
-			Name:     "DescribeVpcPeeringConnections",
-			NewInput: func() any { return new(DescribeVpcPeeringConnectionsRequest) },
+			Name:      "DescribeVpcPeeringConnections",
+			NewInput:  func() any { return new(DescribeVpcPeeringConnectionsRequest) },
+			NewOutput: func() any { return new(DescribeVpcPeeringConnectionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcPeeringConnections(ctx, in.(*DescribeVpcPeeringConnectionsRequest))
 				if out == nil {
@@ -7930,8 +8354,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpcs": {
-			Name:     "DescribeVpcs",
-			NewInput: func() any { return new(DescribeVpcsRequest) },
+			Name:      "DescribeVpcs",
+			NewInput:  func() any { return new(DescribeVpcsRequest) },
+			NewOutput: func() any { return new(DescribeVpcsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpcs(ctx, in.(*DescribeVpcsRequest))
 				if out == nil {
@@ -7941,8 +8366,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpnConcentrators": {
-			Name:     "DescribeVpnConcentrators",
-			NewInput: func() any { return new(DescribeVpnConcentratorsRequest) },
+			Name:      "DescribeVpnConcentrators",
+			NewInput:  func() any { return new(DescribeVpnConcentratorsRequest) },
+			NewOutput: func() any { return new(DescribeVpnConcentratorsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpnConcentrators(ctx, in.(*DescribeVpnConcentratorsRequest))
 				if out == nil {
@@ -7952,8 +8378,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpnConnections": {
-			Name:     "DescribeVpnConnections",
-			NewInput: func() any { return new(DescribeVpnConnectionsRequest) },
+			Name:      "DescribeVpnConnections",
+			NewInput:  func() any { return new(DescribeVpnConnectionsRequest) },
+			NewOutput: func() any { return new(DescribeVpnConnectionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpnConnections(ctx, in.(*DescribeVpnConnectionsRequest))
 				if out == nil {
@@ -7963,8 +8390,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DescribeVpnGateways": {
-			Name:     "DescribeVpnGateways",
-			NewInput: func() any { return new(DescribeVpnGatewaysRequest) },
+			Name:      "DescribeVpnGateways",
+			NewInput:  func() any { return new(DescribeVpnGatewaysRequest) },
+			NewOutput: func() any { return new(DescribeVpnGatewaysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeVpnGateways(ctx, in.(*DescribeVpnGatewaysRequest))
 				if out == nil {
@@ -7974,8 +8402,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DetachClassicLinkVpc": {
-			Name:     "DetachClassicLinkVpc",
-			NewInput: func() any { return new(DetachClassicLinkVpcRequest) },
+			Name:      "DetachClassicLinkVpc",
+			NewInput:  func() any { return new(DetachClassicLinkVpcRequest) },
+			NewOutput: func() any { return new(DetachClassicLinkVpcResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DetachClassicLinkVpc(ctx, in.(*DetachClassicLinkVpcRequest))
 				if out == nil {
@@ -7999,8 +8428,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DetachVerifiedAccessTrustProvider": {
-			Name:     "DetachVerifiedAccessTrustProvider",
-			NewInput: func() any { return new(DetachVerifiedAccessTrustProviderRequest) },
+			Name:      "DetachVerifiedAccessTrustProvider",
+			NewInput:  func() any { return new(DetachVerifiedAccessTrustProviderRequest) },
+			NewOutput: func() any { return new(DetachVerifiedAccessTrustProviderResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DetachVerifiedAccessTrustProvider(ctx, in.(*DetachVerifiedAccessTrustProviderRequest))
 				if out == nil {
@@ -8010,8 +8440,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DetachVolume": {
-			Name:     "DetachVolume",
-			NewInput: func() any { return new(DetachVolumeRequest) },
+			Name:      "DetachVolume",
+			NewInput:  func() any { return new(DetachVolumeRequest) },
+			NewOutput: func() any { return new(VolumeAttachment) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DetachVolume(ctx, in.(*DetachVolumeRequest))
 				if out == nil {
@@ -8028,8 +8459,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableAddressTransfer": {
-			Name:     "DisableAddressTransfer",
-			NewInput: func() any { return new(DisableAddressTransferRequest) },
+			Name:      "DisableAddressTransfer",
+			NewInput:  func() any { return new(DisableAddressTransferRequest) },
+			NewOutput: func() any { return new(DisableAddressTransferResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableAddressTransfer(ctx, in.(*DisableAddressTransferRequest))
 				if out == nil {
@@ -8039,8 +8471,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableAllowedImagesSettings": {
-			Name:     "DisableAllowedImagesSettings",
-			NewInput: func() any { return new(DisableAllowedImagesSettingsRequest) },
+			Name:      "DisableAllowedImagesSettings",
+			NewInput:  func() any { return new(DisableAllowedImagesSettingsRequest) },
+			NewOutput: func() any { return new(DisableAllowedImagesSettingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableAllowedImagesSettings(ctx, in.(*DisableAllowedImagesSettingsRequest))
 				if out == nil {
@@ -8050,8 +8483,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableAwsNetworkPerformanceMetricSubscription": {
-			Name:     "DisableAwsNetworkPerformanceMetricSubscription",
-			NewInput: func() any { return new(DisableAwsNetworkPerformanceMetricSubscriptionRequest) },
+			Name:      "DisableAwsNetworkPerformanceMetricSubscription",
+			NewInput:  func() any { return new(DisableAwsNetworkPerformanceMetricSubscriptionRequest) },
+			NewOutput: func() any { return new(DisableAwsNetworkPerformanceMetricSubscriptionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableAwsNetworkPerformanceMetricSubscription(ctx, in.(*DisableAwsNetworkPerformanceMetricSubscriptionRequest))
 				if out == nil {
@@ -8061,8 +8495,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableCapacityManager": {
-			Name:     "DisableCapacityManager",
-			NewInput: func() any { return new(DisableCapacityManagerRequest) },
+			Name:      "DisableCapacityManager",
+			NewInput:  func() any { return new(DisableCapacityManagerRequest) },
+			NewOutput: func() any { return new(DisableCapacityManagerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableCapacityManager(ctx, in.(*DisableCapacityManagerRequest))
 				if out == nil {
@@ -8072,8 +8507,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableEbsEncryptionByDefault": {
-			Name:     "DisableEbsEncryptionByDefault",
-			NewInput: func() any { return new(DisableEbsEncryptionByDefaultRequest) },
+			Name:      "DisableEbsEncryptionByDefault",
+			NewInput:  func() any { return new(DisableEbsEncryptionByDefaultRequest) },
+			NewOutput: func() any { return new(DisableEbsEncryptionByDefaultResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableEbsEncryptionByDefault(ctx, in.(*DisableEbsEncryptionByDefaultRequest))
 				if out == nil {
@@ -8083,8 +8519,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableFastLaunch": {
-			Name:     "DisableFastLaunch",
-			NewInput: func() any { return new(DisableFastLaunchRequest) },
+			Name:      "DisableFastLaunch",
+			NewInput:  func() any { return new(DisableFastLaunchRequest) },
+			NewOutput: func() any { return new(DisableFastLaunchResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableFastLaunch(ctx, in.(*DisableFastLaunchRequest))
 				if out == nil {
@@ -8094,8 +8531,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableFastSnapshotRestores": {
-			Name:     "DisableFastSnapshotRestores",
-			NewInput: func() any { return new(DisableFastSnapshotRestoresRequest) },
+			Name:      "DisableFastSnapshotRestores",
+			NewInput:  func() any { return new(DisableFastSnapshotRestoresRequest) },
+			NewOutput: func() any { return new(DisableFastSnapshotRestoresResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableFastSnapshotRestores(ctx, in.(*DisableFastSnapshotRestoresRequest))
 				if out == nil {
@@ -8105,8 +8543,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableImage": {
-			Name:     "DisableImage",
-			NewInput: func() any { return new(DisableImageRequest) },
+			Name:      "DisableImage",
+			NewInput:  func() any { return new(DisableImageRequest) },
+			NewOutput: func() any { return new(DisableImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableImage(ctx, in.(*DisableImageRequest))
 				if out == nil {
@@ -8116,8 +8555,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableImageBlockPublicAccess": {
-			Name:     "DisableImageBlockPublicAccess",
-			NewInput: func() any { return new(DisableImageBlockPublicAccessRequest) },
+			Name:      "DisableImageBlockPublicAccess",
+			NewInput:  func() any { return new(DisableImageBlockPublicAccessRequest) },
+			NewOutput: func() any { return new(DisableImageBlockPublicAccessResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableImageBlockPublicAccess(ctx, in.(*DisableImageBlockPublicAccessRequest))
 				if out == nil {
@@ -8127,8 +8567,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableImageDeprecation": {
-			Name:     "DisableImageDeprecation",
-			NewInput: func() any { return new(DisableImageDeprecationRequest) },
+			Name:      "DisableImageDeprecation",
+			NewInput:  func() any { return new(DisableImageDeprecationRequest) },
+			NewOutput: func() any { return new(DisableImageDeprecationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableImageDeprecation(ctx, in.(*DisableImageDeprecationRequest))
 				if out == nil {
@@ -8138,8 +8579,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableImageDeregistrationProtection": {
-			Name:     "DisableImageDeregistrationProtection",
-			NewInput: func() any { return new(DisableImageDeregistrationProtectionRequest) },
+			Name:      "DisableImageDeregistrationProtection",
+			NewInput:  func() any { return new(DisableImageDeregistrationProtectionRequest) },
+			NewOutput: func() any { return new(DisableImageDeregistrationProtectionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableImageDeregistrationProtection(ctx, in.(*DisableImageDeregistrationProtectionRequest))
 				if out == nil {
@@ -8149,8 +8591,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableInstanceSqlHaStandbyDetections": {
-			Name:     "DisableInstanceSqlHaStandbyDetections",
-			NewInput: func() any { return new(DisableInstanceSqlHaStandbyDetectionsRequest) },
+			Name:      "DisableInstanceSqlHaStandbyDetections",
+			NewInput:  func() any { return new(DisableInstanceSqlHaStandbyDetectionsRequest) },
+			NewOutput: func() any { return new(DisableInstanceSqlHaStandbyDetectionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableInstanceSqlHaStandbyDetections(ctx, in.(*DisableInstanceSqlHaStandbyDetectionsRequest))
 				if out == nil {
@@ -8160,8 +8603,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableIpamOrganizationAdminAccount": {
-			Name:     "DisableIpamOrganizationAdminAccount",
-			NewInput: func() any { return new(DisableIpamOrganizationAdminAccountRequest) },
+			Name:      "DisableIpamOrganizationAdminAccount",
+			NewInput:  func() any { return new(DisableIpamOrganizationAdminAccountRequest) },
+			NewOutput: func() any { return new(DisableIpamOrganizationAdminAccountResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableIpamOrganizationAdminAccount(ctx, in.(*DisableIpamOrganizationAdminAccountRequest))
 				if out == nil {
@@ -8171,8 +8615,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableIpamPolicy": {
-			Name:     "DisableIpamPolicy",
-			NewInput: func() any { return new(DisableIpamPolicyRequest) },
+			Name:      "DisableIpamPolicy",
+			NewInput:  func() any { return new(DisableIpamPolicyRequest) },
+			NewOutput: func() any { return new(DisableIpamPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableIpamPolicy(ctx, in.(*DisableIpamPolicyRequest))
 				if out == nil {
@@ -8182,8 +8627,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableRouteServerPropagation": {
-			Name:     "DisableRouteServerPropagation",
-			NewInput: func() any { return new(DisableRouteServerPropagationRequest) },
+			Name:      "DisableRouteServerPropagation",
+			NewInput:  func() any { return new(DisableRouteServerPropagationRequest) },
+			NewOutput: func() any { return new(DisableRouteServerPropagationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableRouteServerPropagation(ctx, in.(*DisableRouteServerPropagationRequest))
 				if out == nil {
@@ -8193,8 +8639,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableSerialConsoleAccess": {
-			Name:     "DisableSerialConsoleAccess",
-			NewInput: func() any { return new(DisableSerialConsoleAccessRequest) },
+			Name:      "DisableSerialConsoleAccess",
+			NewInput:  func() any { return new(DisableSerialConsoleAccessRequest) },
+			NewOutput: func() any { return new(DisableSerialConsoleAccessResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableSerialConsoleAccess(ctx, in.(*DisableSerialConsoleAccessRequest))
 				if out == nil {
@@ -8204,8 +8651,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableSnapshotBlockPublicAccess": {
-			Name:     "DisableSnapshotBlockPublicAccess",
-			NewInput: func() any { return new(DisableSnapshotBlockPublicAccessRequest) },
+			Name:      "DisableSnapshotBlockPublicAccess",
+			NewInput:  func() any { return new(DisableSnapshotBlockPublicAccessRequest) },
+			NewOutput: func() any { return new(DisableSnapshotBlockPublicAccessResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableSnapshotBlockPublicAccess(ctx, in.(*DisableSnapshotBlockPublicAccessRequest))
 				if out == nil {
@@ -8215,8 +8663,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableTransitGatewayRouteTablePropagation": {
-			Name:     "DisableTransitGatewayRouteTablePropagation",
-			NewInput: func() any { return new(DisableTransitGatewayRouteTablePropagationRequest) },
+			Name:      "DisableTransitGatewayRouteTablePropagation",
+			NewInput:  func() any { return new(DisableTransitGatewayRouteTablePropagationRequest) },
+			NewOutput: func() any { return new(DisableTransitGatewayRouteTablePropagationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableTransitGatewayRouteTablePropagation(ctx, in.(*DisableTransitGatewayRouteTablePropagationRequest))
 				if out == nil {
@@ -8233,8 +8682,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableVpcClassicLink": {
-			Name:     "DisableVpcClassicLink",
-			NewInput: func() any { return new(DisableVpcClassicLinkRequest) },
+			Name:      "DisableVpcClassicLink",
+			NewInput:  func() any { return new(DisableVpcClassicLinkRequest) },
+			NewOutput: func() any { return new(DisableVpcClassicLinkResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableVpcClassicLink(ctx, in.(*DisableVpcClassicLinkRequest))
 				if out == nil {
@@ -8244,8 +8694,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisableVpcClassicLinkDnsSupport": {
-			Name:     "DisableVpcClassicLinkDnsSupport",
-			NewInput: func() any { return new(DisableVpcClassicLinkDnsSupportRequest) },
+			Name:      "DisableVpcClassicLinkDnsSupport",
+			NewInput:  func() any { return new(DisableVpcClassicLinkDnsSupportRequest) },
+			NewOutput: func() any { return new(DisableVpcClassicLinkDnsSupportResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableVpcClassicLinkDnsSupport(ctx, in.(*DisableVpcClassicLinkDnsSupportRequest))
 				if out == nil {
@@ -8262,8 +8713,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateCapacityReservationBillingOwner": {
-			Name:     "DisassociateCapacityReservationBillingOwner",
-			NewInput: func() any { return new(DisassociateCapacityReservationBillingOwnerRequest) },
+			Name:      "DisassociateCapacityReservationBillingOwner",
+			NewInput:  func() any { return new(DisassociateCapacityReservationBillingOwnerRequest) },
+			NewOutput: func() any { return new(DisassociateCapacityReservationBillingOwnerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateCapacityReservationBillingOwner(ctx, in.(*DisassociateCapacityReservationBillingOwnerRequest))
 				if out == nil {
@@ -8273,8 +8725,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateClientVpnTargetNetwork": {
-			Name:     "DisassociateClientVpnTargetNetwork",
-			NewInput: func() any { return new(DisassociateClientVpnTargetNetworkRequest) },
+			Name:      "DisassociateClientVpnTargetNetwork",
+			NewInput:  func() any { return new(DisassociateClientVpnTargetNetworkRequest) },
+			NewOutput: func() any { return new(DisassociateClientVpnTargetNetworkResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateClientVpnTargetNetwork(ctx, in.(*DisassociateClientVpnTargetNetworkRequest))
 				if out == nil {
@@ -8284,8 +8737,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateEnclaveCertificateIamRole": {
-			Name:     "DisassociateEnclaveCertificateIamRole",
-			NewInput: func() any { return new(DisassociateEnclaveCertificateIamRoleRequest) },
+			Name:      "DisassociateEnclaveCertificateIamRole",
+			NewInput:  func() any { return new(DisassociateEnclaveCertificateIamRoleRequest) },
+			NewOutput: func() any { return new(DisassociateEnclaveCertificateIamRoleResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateEnclaveCertificateIamRole(ctx, in.(*DisassociateEnclaveCertificateIamRoleRequest))
 				if out == nil {
@@ -8295,8 +8749,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateIamInstanceProfile": {
-			Name:     "DisassociateIamInstanceProfile",
-			NewInput: func() any { return new(DisassociateIamInstanceProfileRequest) },
+			Name:      "DisassociateIamInstanceProfile",
+			NewInput:  func() any { return new(DisassociateIamInstanceProfileRequest) },
+			NewOutput: func() any { return new(DisassociateIamInstanceProfileResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateIamInstanceProfile(ctx, in.(*DisassociateIamInstanceProfileRequest))
 				if out == nil {
@@ -8306,8 +8761,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateInstanceEventWindow": {
-			Name:     "DisassociateInstanceEventWindow",
-			NewInput: func() any { return new(DisassociateInstanceEventWindowRequest) },
+			Name:      "DisassociateInstanceEventWindow",
+			NewInput:  func() any { return new(DisassociateInstanceEventWindowRequest) },
+			NewOutput: func() any { return new(DisassociateInstanceEventWindowResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateInstanceEventWindow(ctx, in.(*DisassociateInstanceEventWindowRequest))
 				if out == nil {
@@ -8317,8 +8773,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateIpamByoasn": {
-			Name:     "DisassociateIpamByoasn",
-			NewInput: func() any { return new(DisassociateIpamByoasnRequest) },
+			Name:      "DisassociateIpamByoasn",
+			NewInput:  func() any { return new(DisassociateIpamByoasnRequest) },
+			NewOutput: func() any { return new(DisassociateIpamByoasnResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateIpamByoasn(ctx, in.(*DisassociateIpamByoasnRequest))
 				if out == nil {
@@ -8328,8 +8785,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateIpamResourceDiscovery": {
-			Name:     "DisassociateIpamResourceDiscovery",
-			NewInput: func() any { return new(DisassociateIpamResourceDiscoveryRequest) },
+			Name:      "DisassociateIpamResourceDiscovery",
+			NewInput:  func() any { return new(DisassociateIpamResourceDiscoveryRequest) },
+			NewOutput: func() any { return new(DisassociateIpamResourceDiscoveryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateIpamResourceDiscovery(ctx, in.(*DisassociateIpamResourceDiscoveryRequest))
 				if out == nil {
@@ -8339,8 +8797,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateNatGatewayAddress": {
-			Name:     "DisassociateNatGatewayAddress",
-			NewInput: func() any { return new(DisassociateNatGatewayAddressRequest) },
+			Name:      "DisassociateNatGatewayAddress",
+			NewInput:  func() any { return new(DisassociateNatGatewayAddressRequest) },
+			NewOutput: func() any { return new(DisassociateNatGatewayAddressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateNatGatewayAddress(ctx, in.(*DisassociateNatGatewayAddressRequest))
 				if out == nil {
@@ -8350,8 +8809,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateRouteServer": {
-			Name:     "DisassociateRouteServer",
-			NewInput: func() any { return new(DisassociateRouteServerRequest) },
+			Name:      "DisassociateRouteServer",
+			NewInput:  func() any { return new(DisassociateRouteServerRequest) },
+			NewOutput: func() any { return new(DisassociateRouteServerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateRouteServer(ctx, in.(*DisassociateRouteServerRequest))
 				if out == nil {
@@ -8368,8 +8828,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateSecurityGroupVpc": {
-			Name:     "DisassociateSecurityGroupVpc",
-			NewInput: func() any { return new(DisassociateSecurityGroupVpcRequest) },
+			Name:      "DisassociateSecurityGroupVpc",
+			NewInput:  func() any { return new(DisassociateSecurityGroupVpcRequest) },
+			NewOutput: func() any { return new(DisassociateSecurityGroupVpcResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateSecurityGroupVpc(ctx, in.(*DisassociateSecurityGroupVpcRequest))
 				if out == nil {
@@ -8379,8 +8840,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateSubnetCidrBlock": {
-			Name:     "DisassociateSubnetCidrBlock",
-			NewInput: func() any { return new(DisassociateSubnetCidrBlockRequest) },
+			Name:      "DisassociateSubnetCidrBlock",
+			NewInput:  func() any { return new(DisassociateSubnetCidrBlockRequest) },
+			NewOutput: func() any { return new(DisassociateSubnetCidrBlockResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateSubnetCidrBlock(ctx, in.(*DisassociateSubnetCidrBlockRequest))
 				if out == nil {
@@ -8390,8 +8852,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateTransitGatewayMulticastDomain": {
-			Name:     "DisassociateTransitGatewayMulticastDomain",
-			NewInput: func() any { return new(DisassociateTransitGatewayMulticastDomainRequest) },
+			Name:      "DisassociateTransitGatewayMulticastDomain",
+			NewInput:  func() any { return new(DisassociateTransitGatewayMulticastDomainRequest) },
+			NewOutput: func() any { return new(DisassociateTransitGatewayMulticastDomainResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateTransitGatewayMulticastDomain(ctx, in.(*DisassociateTransitGatewayMulticastDomainRequest))
 				if out == nil {
@@ -8401,8 +8864,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateTransitGatewayPolicyTable": {
-			Name:     "DisassociateTransitGatewayPolicyTable",
-			NewInput: func() any { return new(DisassociateTransitGatewayPolicyTableRequest) },
+			Name:      "DisassociateTransitGatewayPolicyTable",
+			NewInput:  func() any { return new(DisassociateTransitGatewayPolicyTableRequest) },
+			NewOutput: func() any { return new(DisassociateTransitGatewayPolicyTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateTransitGatewayPolicyTable(ctx, in.(*DisassociateTransitGatewayPolicyTableRequest))
 				if out == nil {
@@ -8412,8 +8876,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateTransitGatewayRouteTable": {
-			Name:     "DisassociateTransitGatewayRouteTable",
-			NewInput: func() any { return new(DisassociateTransitGatewayRouteTableRequest) },
+			Name:      "DisassociateTransitGatewayRouteTable",
+			NewInput:  func() any { return new(DisassociateTransitGatewayRouteTableRequest) },
+			NewOutput: func() any { return new(DisassociateTransitGatewayRouteTableResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateTransitGatewayRouteTable(ctx, in.(*DisassociateTransitGatewayRouteTableRequest))
 				if out == nil {
@@ -8423,8 +8888,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateTrunkInterface": {
-			Name:     "DisassociateTrunkInterface",
-			NewInput: func() any { return new(DisassociateTrunkInterfaceRequest) },
+			Name:      "DisassociateTrunkInterface",
+			NewInput:  func() any { return new(DisassociateTrunkInterfaceRequest) },
+			NewOutput: func() any { return new(DisassociateTrunkInterfaceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateTrunkInterface(ctx, in.(*DisassociateTrunkInterfaceRequest))
 				if out == nil {
@@ -8434,8 +8900,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"DisassociateVpcCidrBlock": {
-			Name:     "DisassociateVpcCidrBlock",
-			NewInput: func() any { return new(DisassociateVpcCidrBlockRequest) },
+			Name:      "DisassociateVpcCidrBlock",
+			NewInput:  func() any { return new(DisassociateVpcCidrBlockRequest) },
+			NewOutput: func() any { return new(DisassociateVpcCidrBlockResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateVpcCidrBlock(ctx, in.(*DisassociateVpcCidrBlockRequest))
 				if out == nil {
@@ -8445,8 +8912,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableAddressTransfer": {
-			Name:     "EnableAddressTransfer",
-			NewInput: func() any { return new(EnableAddressTransferRequest) },
+			Name:      "EnableAddressTransfer",
+			NewInput:  func() any { return new(EnableAddressTransferRequest) },
+			NewOutput: func() any { return new(EnableAddressTransferResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableAddressTransfer(ctx, in.(*EnableAddressTransferRequest))
 				if out == nil {
@@ -8456,8 +8924,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableAllowedImagesSettings": {
-			Name:     "EnableAllowedImagesSettings",
-			NewInput: func() any { return new(EnableAllowedImagesSettingsRequest) },
+			Name:      "EnableAllowedImagesSettings",
+			NewInput:  func() any { return new(EnableAllowedImagesSettingsRequest) },
+			NewOutput: func() any { return new(EnableAllowedImagesSettingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableAllowedImagesSettings(ctx, in.(*EnableAllowedImagesSettingsRequest))
 				if out == nil {
@@ -8467,8 +8936,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableAwsNetworkPerformanceMetricSubscription": {
-			Name:     "EnableAwsNetworkPerformanceMetricSubscription",
-			NewInput: func() any { return new(EnableAwsNetworkPerformanceMetricSubscriptionRequest) },
+			Name:      "EnableAwsNetworkPerformanceMetricSubscription",
+			NewInput:  func() any { return new(EnableAwsNetworkPerformanceMetricSubscriptionRequest) },
+			NewOutput: func() any { return new(EnableAwsNetworkPerformanceMetricSubscriptionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableAwsNetworkPerformanceMetricSubscription(ctx, in.(*EnableAwsNetworkPerformanceMetricSubscriptionRequest))
 				if out == nil {
@@ -8478,8 +8948,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableCapacityManager": {
-			Name:     "EnableCapacityManager",
-			NewInput: func() any { return new(EnableCapacityManagerRequest) },
+			Name:      "EnableCapacityManager",
+			NewInput:  func() any { return new(EnableCapacityManagerRequest) },
+			NewOutput: func() any { return new(EnableCapacityManagerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableCapacityManager(ctx, in.(*EnableCapacityManagerRequest))
 				if out == nil {
@@ -8489,8 +8960,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableEbsEncryptionByDefault": {
-			Name:     "EnableEbsEncryptionByDefault",
-			NewInput: func() any { return new(EnableEbsEncryptionByDefaultRequest) },
+			Name:      "EnableEbsEncryptionByDefault",
+			NewInput:  func() any { return new(EnableEbsEncryptionByDefaultRequest) },
+			NewOutput: func() any { return new(EnableEbsEncryptionByDefaultResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableEbsEncryptionByDefault(ctx, in.(*EnableEbsEncryptionByDefaultRequest))
 				if out == nil {
@@ -8500,8 +8972,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableFastLaunch": {
-			Name:     "EnableFastLaunch",
-			NewInput: func() any { return new(EnableFastLaunchRequest) },
+			Name:      "EnableFastLaunch",
+			NewInput:  func() any { return new(EnableFastLaunchRequest) },
+			NewOutput: func() any { return new(EnableFastLaunchResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableFastLaunch(ctx, in.(*EnableFastLaunchRequest))
 				if out == nil {
@@ -8511,8 +8984,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableFastSnapshotRestores": {
-			Name:     "EnableFastSnapshotRestores",
-			NewInput: func() any { return new(EnableFastSnapshotRestoresRequest) },
+			Name:      "EnableFastSnapshotRestores",
+			NewInput:  func() any { return new(EnableFastSnapshotRestoresRequest) },
+			NewOutput: func() any { return new(EnableFastSnapshotRestoresResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableFastSnapshotRestores(ctx, in.(*EnableFastSnapshotRestoresRequest))
 				if out == nil {
@@ -8522,8 +8996,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableImage": {
-			Name:     "EnableImage",
-			NewInput: func() any { return new(EnableImageRequest) },
+			Name:      "EnableImage",
+			NewInput:  func() any { return new(EnableImageRequest) },
+			NewOutput: func() any { return new(EnableImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableImage(ctx, in.(*EnableImageRequest))
 				if out == nil {
@@ -8533,8 +9008,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableImageBlockPublicAccess": {
-			Name:     "EnableImageBlockPublicAccess",
-			NewInput: func() any { return new(EnableImageBlockPublicAccessRequest) },
+			Name:      "EnableImageBlockPublicAccess",
+			NewInput:  func() any { return new(EnableImageBlockPublicAccessRequest) },
+			NewOutput: func() any { return new(EnableImageBlockPublicAccessResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableImageBlockPublicAccess(ctx, in.(*EnableImageBlockPublicAccessRequest))
 				if out == nil {
@@ -8544,8 +9020,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableImageDeprecation": {
-			Name:     "EnableImageDeprecation",
-			NewInput: func() any { return new(EnableImageDeprecationRequest) },
+			Name:      "EnableImageDeprecation",
+			NewInput:  func() any { return new(EnableImageDeprecationRequest) },
+			NewOutput: func() any { return new(EnableImageDeprecationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableImageDeprecation(ctx, in.(*EnableImageDeprecationRequest))
 				if out == nil {
@@ -8555,8 +9032,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableImageDeregistrationProtection": {
-			Name:     "EnableImageDeregistrationProtection",
-			NewInput: func() any { return new(EnableImageDeregistrationProtectionRequest) },
+			Name:      "EnableImageDeregistrationProtection",
+			NewInput:  func() any { return new(EnableImageDeregistrationProtectionRequest) },
+			NewOutput: func() any { return new(EnableImageDeregistrationProtectionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableImageDeregistrationProtection(ctx, in.(*EnableImageDeregistrationProtectionRequest))
 				if out == nil {
@@ -8566,8 +9044,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableInstanceSqlHaStandbyDetections": {
-			Name:     "EnableInstanceSqlHaStandbyDetections",
-			NewInput: func() any { return new(EnableInstanceSqlHaStandbyDetectionsRequest) },
+			Name:      "EnableInstanceSqlHaStandbyDetections",
+			NewInput:  func() any { return new(EnableInstanceSqlHaStandbyDetectionsRequest) },
+			NewOutput: func() any { return new(EnableInstanceSqlHaStandbyDetectionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableInstanceSqlHaStandbyDetections(ctx, in.(*EnableInstanceSqlHaStandbyDetectionsRequest))
 				if out == nil {
@@ -8577,8 +9056,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableIpamOrganizationAdminAccount": {
-			Name:     "EnableIpamOrganizationAdminAccount",
-			NewInput: func() any { return new(EnableIpamOrganizationAdminAccountRequest) },
+			Name:      "EnableIpamOrganizationAdminAccount",
+			NewInput:  func() any { return new(EnableIpamOrganizationAdminAccountRequest) },
+			NewOutput: func() any { return new(EnableIpamOrganizationAdminAccountResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableIpamOrganizationAdminAccount(ctx, in.(*EnableIpamOrganizationAdminAccountRequest))
 				if out == nil {
@@ -8588,8 +9068,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableIpamPolicy": {
-			Name:     "EnableIpamPolicy",
-			NewInput: func() any { return new(EnableIpamPolicyRequest) },
+			Name:      "EnableIpamPolicy",
+			NewInput:  func() any { return new(EnableIpamPolicyRequest) },
+			NewOutput: func() any { return new(EnableIpamPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableIpamPolicy(ctx, in.(*EnableIpamPolicyRequest))
 				if out == nil {
@@ -8599,8 +9080,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableReachabilityAnalyzerOrganizationSharing": {
-			Name:     "EnableReachabilityAnalyzerOrganizationSharing",
-			NewInput: func() any { return new(EnableReachabilityAnalyzerOrganizationSharingRequest) },
+			Name:      "EnableReachabilityAnalyzerOrganizationSharing",
+			NewInput:  func() any { return new(EnableReachabilityAnalyzerOrganizationSharingRequest) },
+			NewOutput: func() any { return new(EnableReachabilityAnalyzerOrganizationSharingResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableReachabilityAnalyzerOrganizationSharing(ctx, in.(*EnableReachabilityAnalyzerOrganizationSharingRequest))
 				if out == nil {
@@ -8610,8 +9092,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableRouteServerPropagation": {
-			Name:     "EnableRouteServerPropagation",
-			NewInput: func() any { return new(EnableRouteServerPropagationRequest) },
+			Name:      "EnableRouteServerPropagation",
+			NewInput:  func() any { return new(EnableRouteServerPropagationRequest) },
+			NewOutput: func() any { return new(EnableRouteServerPropagationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableRouteServerPropagation(ctx, in.(*EnableRouteServerPropagationRequest))
 				if out == nil {
@@ -8621,8 +9104,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableSerialConsoleAccess": {
-			Name:     "EnableSerialConsoleAccess",
-			NewInput: func() any { return new(EnableSerialConsoleAccessRequest) },
+			Name:      "EnableSerialConsoleAccess",
+			NewInput:  func() any { return new(EnableSerialConsoleAccessRequest) },
+			NewOutput: func() any { return new(EnableSerialConsoleAccessResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableSerialConsoleAccess(ctx, in.(*EnableSerialConsoleAccessRequest))
 				if out == nil {
@@ -8632,8 +9116,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableSnapshotBlockPublicAccess": {
-			Name:     "EnableSnapshotBlockPublicAccess",
-			NewInput: func() any { return new(EnableSnapshotBlockPublicAccessRequest) },
+			Name:      "EnableSnapshotBlockPublicAccess",
+			NewInput:  func() any { return new(EnableSnapshotBlockPublicAccessRequest) },
+			NewOutput: func() any { return new(EnableSnapshotBlockPublicAccessResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableSnapshotBlockPublicAccess(ctx, in.(*EnableSnapshotBlockPublicAccessRequest))
 				if out == nil {
@@ -8643,8 +9128,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableTransitGatewayRouteTablePropagation": {
-			Name:     "EnableTransitGatewayRouteTablePropagation",
-			NewInput: func() any { return new(EnableTransitGatewayRouteTablePropagationRequest) },
+			Name:      "EnableTransitGatewayRouteTablePropagation",
+			NewInput:  func() any { return new(EnableTransitGatewayRouteTablePropagationRequest) },
+			NewOutput: func() any { return new(EnableTransitGatewayRouteTablePropagationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableTransitGatewayRouteTablePropagation(ctx, in.(*EnableTransitGatewayRouteTablePropagationRequest))
 				if out == nil {
@@ -8668,8 +9154,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableVpcClassicLink": {
-			Name:     "EnableVpcClassicLink",
-			NewInput: func() any { return new(EnableVpcClassicLinkRequest) },
+			Name:      "EnableVpcClassicLink",
+			NewInput:  func() any { return new(EnableVpcClassicLinkRequest) },
+			NewOutput: func() any { return new(EnableVpcClassicLinkResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableVpcClassicLink(ctx, in.(*EnableVpcClassicLinkRequest))
 				if out == nil {
@@ -8679,8 +9166,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"EnableVpcClassicLinkDnsSupport": {
-			Name:     "EnableVpcClassicLinkDnsSupport",
-			NewInput: func() any { return new(EnableVpcClassicLinkDnsSupportRequest) },
+			Name:      "EnableVpcClassicLinkDnsSupport",
+			NewInput:  func() any { return new(EnableVpcClassicLinkDnsSupportRequest) },
+			NewOutput: func() any { return new(EnableVpcClassicLinkDnsSupportResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableVpcClassicLinkDnsSupport(ctx, in.(*EnableVpcClassicLinkDnsSupportRequest))
 				if out == nil {
@@ -8690,8 +9178,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ExportClientVpnClientCertificateRevocationList": {
-			Name:     "ExportClientVpnClientCertificateRevocationList",
-			NewInput: func() any { return new(ExportClientVpnClientCertificateRevocationListRequest) },
+			Name:      "ExportClientVpnClientCertificateRevocationList",
+			NewInput:  func() any { return new(ExportClientVpnClientCertificateRevocationListRequest) },
+			NewOutput: func() any { return new(ExportClientVpnClientCertificateRevocationListResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ExportClientVpnClientCertificateRevocationList(ctx, in.(*ExportClientVpnClientCertificateRevocationListRequest))
 				if out == nil {
@@ -8701,8 +9190,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ExportClientVpnClientConfiguration": {
-			Name:     "ExportClientVpnClientConfiguration",
-			NewInput: func() any { return new(ExportClientVpnClientConfigurationRequest) },
+			Name:      "ExportClientVpnClientConfiguration",
+			NewInput:  func() any { return new(ExportClientVpnClientConfigurationRequest) },
+			NewOutput: func() any { return new(ExportClientVpnClientConfigurationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ExportClientVpnClientConfiguration(ctx, in.(*ExportClientVpnClientConfigurationRequest))
 				if out == nil {
@@ -8712,8 +9202,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ExportImage": {
-			Name:     "ExportImage",
-			NewInput: func() any { return new(ExportImageRequest) },
+			Name:      "ExportImage",
+			NewInput:  func() any { return new(ExportImageRequest) },
+			NewOutput: func() any { return new(ExportImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ExportImage(ctx, in.(*ExportImageRequest))
 				if out == nil {
@@ -8723,8 +9214,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ExportTransitGatewayRoutes": {
-			Name:     "ExportTransitGatewayRoutes",
-			NewInput: func() any { return new(ExportTransitGatewayRoutesRequest) },
+			Name:      "ExportTransitGatewayRoutes",
+			NewInput:  func() any { return new(ExportTransitGatewayRoutesRequest) },
+			NewOutput: func() any { return new(ExportTransitGatewayRoutesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ExportTransitGatewayRoutes(ctx, in.(*ExportTransitGatewayRoutesRequest))
 				if out == nil {
@@ -8734,8 +9226,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ExportVerifiedAccessInstanceClientConfiguration": {
-			Name:     "ExportVerifiedAccessInstanceClientConfiguration",
-			NewInput: func() any { return new(ExportVerifiedAccessInstanceClientConfigurationRequest) },
+			Name:      "ExportVerifiedAccessInstanceClientConfiguration",
+			NewInput:  func() any { return new(ExportVerifiedAccessInstanceClientConfigurationRequest) },
+			NewOutput: func() any { return new(ExportVerifiedAccessInstanceClientConfigurationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ExportVerifiedAccessInstanceClientConfiguration(ctx, in.(*ExportVerifiedAccessInstanceClientConfigurationRequest))
 				if out == nil {
@@ -8745,8 +9238,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetActiveVpnTunnelStatus": {
-			Name:     "GetActiveVpnTunnelStatus",
-			NewInput: func() any { return new(GetActiveVpnTunnelStatusRequest) },
+			Name:      "GetActiveVpnTunnelStatus",
+			NewInput:  func() any { return new(GetActiveVpnTunnelStatusRequest) },
+			NewOutput: func() any { return new(GetActiveVpnTunnelStatusResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetActiveVpnTunnelStatus(ctx, in.(*GetActiveVpnTunnelStatusRequest))
 				if out == nil {
@@ -8756,8 +9250,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetAllowedImagesSettings": {
-			Name:     "GetAllowedImagesSettings",
-			NewInput: func() any { return new(GetAllowedImagesSettingsRequest) },
+			Name:      "GetAllowedImagesSettings",
+			NewInput:  func() any { return new(GetAllowedImagesSettingsRequest) },
+			NewOutput: func() any { return new(GetAllowedImagesSettingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetAllowedImagesSettings(ctx, in.(*GetAllowedImagesSettingsRequest))
 				if out == nil {
@@ -8767,8 +9262,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetAssociatedEnclaveCertificateIamRoles": {
-			Name:     "GetAssociatedEnclaveCertificateIamRoles",
-			NewInput: func() any { return new(GetAssociatedEnclaveCertificateIamRolesRequest) },
+			Name:      "GetAssociatedEnclaveCertificateIamRoles",
+			NewInput:  func() any { return new(GetAssociatedEnclaveCertificateIamRolesRequest) },
+			NewOutput: func() any { return new(GetAssociatedEnclaveCertificateIamRolesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetAssociatedEnclaveCertificateIamRoles(ctx, in.(*GetAssociatedEnclaveCertificateIamRolesRequest))
 				if out == nil {
@@ -8778,8 +9274,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetAssociatedIpv6PoolCidrs": {
-			Name:     "GetAssociatedIpv6PoolCidrs",
-			NewInput: func() any { return new(GetAssociatedIpv6PoolCidrsRequest) },
+			Name:      "GetAssociatedIpv6PoolCidrs",
+			NewInput:  func() any { return new(GetAssociatedIpv6PoolCidrsRequest) },
+			NewOutput: func() any { return new(GetAssociatedIpv6PoolCidrsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetAssociatedIpv6PoolCidrs(ctx, in.(*GetAssociatedIpv6PoolCidrsRequest))
 				if out == nil {
@@ -8789,8 +9286,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetAwsNetworkPerformanceData": {
-			Name:     "GetAwsNetworkPerformanceData",
-			NewInput: func() any { return new(GetAwsNetworkPerformanceDataRequest) },
+			Name:      "GetAwsNetworkPerformanceData",
+			NewInput:  func() any { return new(GetAwsNetworkPerformanceDataRequest) },
+			NewOutput: func() any { return new(GetAwsNetworkPerformanceDataResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetAwsNetworkPerformanceData(ctx, in.(*GetAwsNetworkPerformanceDataRequest))
 				if out == nil {
@@ -8800,8 +9298,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetCapacityManagerAttributes": {
-			Name:     "GetCapacityManagerAttributes",
-			NewInput: func() any { return new(GetCapacityManagerAttributesRequest) },
+			Name:      "GetCapacityManagerAttributes",
+			NewInput:  func() any { return new(GetCapacityManagerAttributesRequest) },
+			NewOutput: func() any { return new(GetCapacityManagerAttributesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetCapacityManagerAttributes(ctx, in.(*GetCapacityManagerAttributesRequest))
 				if out == nil {
@@ -8811,8 +9310,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetCapacityManagerMetricData": {
-			Name:     "GetCapacityManagerMetricData",
-			NewInput: func() any { return new(GetCapacityManagerMetricDataRequest) },
+			Name:      "GetCapacityManagerMetricData",
+			NewInput:  func() any { return new(GetCapacityManagerMetricDataRequest) },
+			NewOutput: func() any { return new(GetCapacityManagerMetricDataResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetCapacityManagerMetricData(ctx, in.(*GetCapacityManagerMetricDataRequest))
 				if out == nil {
@@ -8822,8 +9322,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetCapacityManagerMetricDimensions": {
-			Name:     "GetCapacityManagerMetricDimensions",
-			NewInput: func() any { return new(GetCapacityManagerMetricDimensionsRequest) },
+			Name:      "GetCapacityManagerMetricDimensions",
+			NewInput:  func() any { return new(GetCapacityManagerMetricDimensionsRequest) },
+			NewOutput: func() any { return new(GetCapacityManagerMetricDimensionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetCapacityManagerMetricDimensions(ctx, in.(*GetCapacityManagerMetricDimensionsRequest))
 				if out == nil {
@@ -8833,8 +9334,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetCapacityManagerMonitoredTagKeys": {
-			Name:     "GetCapacityManagerMonitoredTagKeys",
-			NewInput: func() any { return new(GetCapacityManagerMonitoredTagKeysRequest) },
+			Name:      "GetCapacityManagerMonitoredTagKeys",
+			NewInput:  func() any { return new(GetCapacityManagerMonitoredTagKeysRequest) },
+			NewOutput: func() any { return new(GetCapacityManagerMonitoredTagKeysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetCapacityManagerMonitoredTagKeys(ctx, in.(*GetCapacityManagerMonitoredTagKeysRequest))
 				if out == nil {
@@ -8844,8 +9346,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetCapacityReservationUsage": {
-			Name:     "GetCapacityReservationUsage",
-			NewInput: func() any { return new(GetCapacityReservationUsageRequest) },
+			Name:      "GetCapacityReservationUsage",
+			NewInput:  func() any { return new(GetCapacityReservationUsageRequest) },
+			NewOutput: func() any { return new(GetCapacityReservationUsageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetCapacityReservationUsage(ctx, in.(*GetCapacityReservationUsageRequest))
 				if out == nil {
@@ -8855,8 +9358,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetCoipPoolUsage": {
-			Name:     "GetCoipPoolUsage",
-			NewInput: func() any { return new(GetCoipPoolUsageRequest) },
+			Name:      "GetCoipPoolUsage",
+			NewInput:  func() any { return new(GetCoipPoolUsageRequest) },
+			NewOutput: func() any { return new(GetCoipPoolUsageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetCoipPoolUsage(ctx, in.(*GetCoipPoolUsageRequest))
 				if out == nil {
@@ -8866,8 +9370,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetConsoleOutput": {
-			Name:     "GetConsoleOutput",
-			NewInput: func() any { return new(GetConsoleOutputRequest) },
+			Name:      "GetConsoleOutput",
+			NewInput:  func() any { return new(GetConsoleOutputRequest) },
+			NewOutput: func() any { return new(GetConsoleOutputResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetConsoleOutput(ctx, in.(*GetConsoleOutputRequest))
 				if out == nil {
@@ -8877,8 +9382,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetConsoleScreenshot": {
-			Name:     "GetConsoleScreenshot",
-			NewInput: func() any { return new(GetConsoleScreenshotRequest) },
+			Name:      "GetConsoleScreenshot",
+			NewInput:  func() any { return new(GetConsoleScreenshotRequest) },
+			NewOutput: func() any { return new(GetConsoleScreenshotResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetConsoleScreenshot(ctx, in.(*GetConsoleScreenshotRequest))
 				if out == nil {
@@ -8888,8 +9394,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetDeclarativePoliciesReportSummary": {
-			Name:     "GetDeclarativePoliciesReportSummary",
-			NewInput: func() any { return new(GetDeclarativePoliciesReportSummaryRequest) },
+			Name:      "GetDeclarativePoliciesReportSummary",
+			NewInput:  func() any { return new(GetDeclarativePoliciesReportSummaryRequest) },
+			NewOutput: func() any { return new(GetDeclarativePoliciesReportSummaryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetDeclarativePoliciesReportSummary(ctx, in.(*GetDeclarativePoliciesReportSummaryRequest))
 				if out == nil {
@@ -8899,8 +9406,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetDefaultCreditSpecification": {
-			Name:     "GetDefaultCreditSpecification",
-			NewInput: func() any { return new(GetDefaultCreditSpecificationRequest) },
+			Name:      "GetDefaultCreditSpecification",
+			NewInput:  func() any { return new(GetDefaultCreditSpecificationRequest) },
+			NewOutput: func() any { return new(GetDefaultCreditSpecificationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetDefaultCreditSpecification(ctx, in.(*GetDefaultCreditSpecificationRequest))
 				if out == nil {
@@ -8910,8 +9418,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetEbsDefaultKmsKeyId": {
-			Name:     "GetEbsDefaultKmsKeyId",
-			NewInput: func() any { return new(GetEbsDefaultKmsKeyIdRequest) },
+			Name:      "GetEbsDefaultKmsKeyId",
+			NewInput:  func() any { return new(GetEbsDefaultKmsKeyIdRequest) },
+			NewOutput: func() any { return new(GetEbsDefaultKmsKeyIdResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetEbsDefaultKmsKeyId(ctx, in.(*GetEbsDefaultKmsKeyIdRequest))
 				if out == nil {
@@ -8921,8 +9430,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetEbsEncryptionByDefault": {
-			Name:     "GetEbsEncryptionByDefault",
-			NewInput: func() any { return new(GetEbsEncryptionByDefaultRequest) },
+			Name:      "GetEbsEncryptionByDefault",
+			NewInput:  func() any { return new(GetEbsEncryptionByDefaultRequest) },
+			NewOutput: func() any { return new(GetEbsEncryptionByDefaultResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetEbsEncryptionByDefault(ctx, in.(*GetEbsEncryptionByDefaultRequest))
 				if out == nil {
@@ -8932,8 +9442,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetEnabledIpamPolicy": {
-			Name:     "GetEnabledIpamPolicy",
-			NewInput: func() any { return new(GetEnabledIpamPolicyRequest) },
+			Name:      "GetEnabledIpamPolicy",
+			NewInput:  func() any { return new(GetEnabledIpamPolicyRequest) },
+			NewOutput: func() any { return new(GetEnabledIpamPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetEnabledIpamPolicy(ctx, in.(*GetEnabledIpamPolicyRequest))
 				if out == nil {
@@ -8943,8 +9454,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetFlowLogsIntegrationTemplate": {
-			Name:     "GetFlowLogsIntegrationTemplate",
-			NewInput: func() any { return new(GetFlowLogsIntegrationTemplateRequest) },
+			Name:      "GetFlowLogsIntegrationTemplate",
+			NewInput:  func() any { return new(GetFlowLogsIntegrationTemplateRequest) },
+			NewOutput: func() any { return new(GetFlowLogsIntegrationTemplateResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetFlowLogsIntegrationTemplate(ctx, in.(*GetFlowLogsIntegrationTemplateRequest))
 				if out == nil {
@@ -8954,8 +9466,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetGroupsForCapacityReservation": {
-			Name:     "GetGroupsForCapacityReservation",
-			NewInput: func() any { return new(GetGroupsForCapacityReservationRequest) },
+			Name:      "GetGroupsForCapacityReservation",
+			NewInput:  func() any { return new(GetGroupsForCapacityReservationRequest) },
+			NewOutput: func() any { return new(GetGroupsForCapacityReservationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetGroupsForCapacityReservation(ctx, in.(*GetGroupsForCapacityReservationRequest))
 				if out == nil {
@@ -8965,8 +9478,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetHostReservationPurchasePreview": {
-			Name:     "GetHostReservationPurchasePreview",
-			NewInput: func() any { return new(GetHostReservationPurchasePreviewRequest) },
+			Name:      "GetHostReservationPurchasePreview",
+			NewInput:  func() any { return new(GetHostReservationPurchasePreviewRequest) },
+			NewOutput: func() any { return new(GetHostReservationPurchasePreviewResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetHostReservationPurchasePreview(ctx, in.(*GetHostReservationPurchasePreviewRequest))
 				if out == nil {
@@ -8976,8 +9490,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetImageAncestry": {
-			Name:     "GetImageAncestry",
-			NewInput: func() any { return new(GetImageAncestryRequest) },
+			Name:      "GetImageAncestry",
+			NewInput:  func() any { return new(GetImageAncestryRequest) },
+			NewOutput: func() any { return new(GetImageAncestryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetImageAncestry(ctx, in.(*GetImageAncestryRequest))
 				if out == nil {
@@ -8987,8 +9502,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetImageBlockPublicAccessState": {
-			Name:     "GetImageBlockPublicAccessState",
-			NewInput: func() any { return new(GetImageBlockPublicAccessStateRequest) },
+			Name:      "GetImageBlockPublicAccessState",
+			NewInput:  func() any { return new(GetImageBlockPublicAccessStateRequest) },
+			NewOutput: func() any { return new(GetImageBlockPublicAccessStateResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetImageBlockPublicAccessState(ctx, in.(*GetImageBlockPublicAccessStateRequest))
 				if out == nil {
@@ -8998,8 +9514,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetInstanceMetadataDefaults": {
-			Name:     "GetInstanceMetadataDefaults",
-			NewInput: func() any { return new(GetInstanceMetadataDefaultsRequest) },
+			Name:      "GetInstanceMetadataDefaults",
+			NewInput:  func() any { return new(GetInstanceMetadataDefaultsRequest) },
+			NewOutput: func() any { return new(GetInstanceMetadataDefaultsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetInstanceMetadataDefaults(ctx, in.(*GetInstanceMetadataDefaultsRequest))
 				if out == nil {
@@ -9009,8 +9526,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetInstanceTpmEkPub": {
-			Name:     "GetInstanceTpmEkPub",
-			NewInput: func() any { return new(GetInstanceTpmEkPubRequest) },
+			Name:      "GetInstanceTpmEkPub",
+			NewInput:  func() any { return new(GetInstanceTpmEkPubRequest) },
+			NewOutput: func() any { return new(GetInstanceTpmEkPubResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetInstanceTpmEkPub(ctx, in.(*GetInstanceTpmEkPubRequest))
 				if out == nil {
@@ -9020,8 +9538,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetInstanceTypesFromInstanceRequirements": {
-			Name:     "GetInstanceTypesFromInstanceRequirements",
-			NewInput: func() any { return new(GetInstanceTypesFromInstanceRequirementsRequest) },
+			Name:      "GetInstanceTypesFromInstanceRequirements",
+			NewInput:  func() any { return new(GetInstanceTypesFromInstanceRequirementsRequest) },
+			NewOutput: func() any { return new(GetInstanceTypesFromInstanceRequirementsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetInstanceTypesFromInstanceRequirements(ctx, in.(*GetInstanceTypesFromInstanceRequirementsRequest))
 				if out == nil {
@@ -9031,8 +9550,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetInstanceUefiData": {
-			Name:     "GetInstanceUefiData",
-			NewInput: func() any { return new(GetInstanceUefiDataRequest) },
+			Name:      "GetInstanceUefiData",
+			NewInput:  func() any { return new(GetInstanceUefiDataRequest) },
+			NewOutput: func() any { return new(GetInstanceUefiDataResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetInstanceUefiData(ctx, in.(*GetInstanceUefiDataRequest))
 				if out == nil {
@@ -9042,8 +9562,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamAddressHistory": {
-			Name:     "GetIpamAddressHistory",
-			NewInput: func() any { return new(GetIpamAddressHistoryRequest) },
+			Name:      "GetIpamAddressHistory",
+			NewInput:  func() any { return new(GetIpamAddressHistoryRequest) },
+			NewOutput: func() any { return new(GetIpamAddressHistoryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamAddressHistory(ctx, in.(*GetIpamAddressHistoryRequest))
 				if out == nil {
@@ -9053,8 +9574,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamDiscoveredAccounts": {
-			Name:     "GetIpamDiscoveredAccounts",
-			NewInput: func() any { return new(GetIpamDiscoveredAccountsRequest) },
+			Name:      "GetIpamDiscoveredAccounts",
+			NewInput:  func() any { return new(GetIpamDiscoveredAccountsRequest) },
+			NewOutput: func() any { return new(GetIpamDiscoveredAccountsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamDiscoveredAccounts(ctx, in.(*GetIpamDiscoveredAccountsRequest))
 				if out == nil {
@@ -9064,8 +9586,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamDiscoveredPublicAddresses": {
-			Name:     "GetIpamDiscoveredPublicAddresses",
-			NewInput: func() any { return new(GetIpamDiscoveredPublicAddressesRequest) },
+			Name:      "GetIpamDiscoveredPublicAddresses",
+			NewInput:  func() any { return new(GetIpamDiscoveredPublicAddressesRequest) },
+			NewOutput: func() any { return new(GetIpamDiscoveredPublicAddressesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamDiscoveredPublicAddresses(ctx, in.(*GetIpamDiscoveredPublicAddressesRequest))
 				if out == nil {
@@ -9075,8 +9598,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamDiscoveredResourceCidrs": {
-			Name:     "GetIpamDiscoveredResourceCidrs",
-			NewInput: func() any { return new(GetIpamDiscoveredResourceCidrsRequest) },
+			Name:      "GetIpamDiscoveredResourceCidrs",
+			NewInput:  func() any { return new(GetIpamDiscoveredResourceCidrsRequest) },
+			NewOutput: func() any { return new(GetIpamDiscoveredResourceCidrsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamDiscoveredResourceCidrs(ctx, in.(*GetIpamDiscoveredResourceCidrsRequest))
 				if out == nil {
@@ -9086,8 +9610,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamPolicyAllocationRules": {
-			Name:     "GetIpamPolicyAllocationRules",
-			NewInput: func() any { return new(GetIpamPolicyAllocationRulesRequest) },
+			Name:      "GetIpamPolicyAllocationRules",
+			NewInput:  func() any { return new(GetIpamPolicyAllocationRulesRequest) },
+			NewOutput: func() any { return new(GetIpamPolicyAllocationRulesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamPolicyAllocationRules(ctx, in.(*GetIpamPolicyAllocationRulesRequest))
 				if out == nil {
@@ -9097,8 +9622,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamPolicyOrganizationTargets": {
-			Name:     "GetIpamPolicyOrganizationTargets",
-			NewInput: func() any { return new(GetIpamPolicyOrganizationTargetsRequest) },
+			Name:      "GetIpamPolicyOrganizationTargets",
+			NewInput:  func() any { return new(GetIpamPolicyOrganizationTargetsRequest) },
+			NewOutput: func() any { return new(GetIpamPolicyOrganizationTargetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamPolicyOrganizationTargets(ctx, in.(*GetIpamPolicyOrganizationTargetsRequest))
 				if out == nil {
@@ -9108,8 +9634,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamPoolAllocations": {
-			Name:     "GetIpamPoolAllocations",
-			NewInput: func() any { return new(GetIpamPoolAllocationsRequest) },
+			Name:      "GetIpamPoolAllocations",
+			NewInput:  func() any { return new(GetIpamPoolAllocationsRequest) },
+			NewOutput: func() any { return new(GetIpamPoolAllocationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamPoolAllocations(ctx, in.(*GetIpamPoolAllocationsRequest))
 				if out == nil {
@@ -9119,8 +9646,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamPoolCidrs": {
-			Name:     "GetIpamPoolCidrs",
-			NewInput: func() any { return new(GetIpamPoolCidrsRequest) },
+			Name:      "GetIpamPoolCidrs",
+			NewInput:  func() any { return new(GetIpamPoolCidrsRequest) },
+			NewOutput: func() any { return new(GetIpamPoolCidrsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamPoolCidrs(ctx, in.(*GetIpamPoolCidrsRequest))
 				if out == nil {
@@ -9130,8 +9658,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamPrefixListResolverRules": {
-			Name:     "GetIpamPrefixListResolverRules",
-			NewInput: func() any { return new(GetIpamPrefixListResolverRulesRequest) },
+			Name:      "GetIpamPrefixListResolverRules",
+			NewInput:  func() any { return new(GetIpamPrefixListResolverRulesRequest) },
+			NewOutput: func() any { return new(GetIpamPrefixListResolverRulesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamPrefixListResolverRules(ctx, in.(*GetIpamPrefixListResolverRulesRequest))
 				if out == nil {
@@ -9141,8 +9670,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamPrefixListResolverVersionEntries": {
-			Name:     "GetIpamPrefixListResolverVersionEntries",
-			NewInput: func() any { return new(GetIpamPrefixListResolverVersionEntriesRequest) },
+			Name:      "GetIpamPrefixListResolverVersionEntries",
+			NewInput:  func() any { return new(GetIpamPrefixListResolverVersionEntriesRequest) },
+			NewOutput: func() any { return new(GetIpamPrefixListResolverVersionEntriesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamPrefixListResolverVersionEntries(ctx, in.(*GetIpamPrefixListResolverVersionEntriesRequest))
 				if out == nil {
@@ -9152,8 +9682,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamPrefixListResolverVersions": {
-			Name:     "GetIpamPrefixListResolverVersions",
-			NewInput: func() any { return new(GetIpamPrefixListResolverVersionsRequest) },
+			Name:      "GetIpamPrefixListResolverVersions",
+			NewInput:  func() any { return new(GetIpamPrefixListResolverVersionsRequest) },
+			NewOutput: func() any { return new(GetIpamPrefixListResolverVersionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamPrefixListResolverVersions(ctx, in.(*GetIpamPrefixListResolverVersionsRequest))
 				if out == nil {
@@ -9163,8 +9694,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetIpamResourceCidrs": {
-			Name:     "GetIpamResourceCidrs",
-			NewInput: func() any { return new(GetIpamResourceCidrsRequest) },
+			Name:      "GetIpamResourceCidrs",
+			NewInput:  func() any { return new(GetIpamResourceCidrsRequest) },
+			NewOutput: func() any { return new(GetIpamResourceCidrsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetIpamResourceCidrs(ctx, in.(*GetIpamResourceCidrsRequest))
 				if out == nil {
@@ -9174,8 +9706,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetLaunchTemplateData": {
-			Name:     "GetLaunchTemplateData",
-			NewInput: func() any { return new(GetLaunchTemplateDataRequest) },
+			Name:      "GetLaunchTemplateData",
+			NewInput:  func() any { return new(GetLaunchTemplateDataRequest) },
+			NewOutput: func() any { return new(GetLaunchTemplateDataResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetLaunchTemplateData(ctx, in.(*GetLaunchTemplateDataRequest))
 				if out == nil {
@@ -9185,8 +9718,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetManagedPrefixListAssociations": {
-			Name:     "GetManagedPrefixListAssociations",
-			NewInput: func() any { return new(GetManagedPrefixListAssociationsRequest) },
+			Name:      "GetManagedPrefixListAssociations",
+			NewInput:  func() any { return new(GetManagedPrefixListAssociationsRequest) },
+			NewOutput: func() any { return new(GetManagedPrefixListAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetManagedPrefixListAssociations(ctx, in.(*GetManagedPrefixListAssociationsRequest))
 				if out == nil {
@@ -9196,8 +9730,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetManagedPrefixListEntries": {
-			Name:     "GetManagedPrefixListEntries",
-			NewInput: func() any { return new(GetManagedPrefixListEntriesRequest) },
+			Name:      "GetManagedPrefixListEntries",
+			NewInput:  func() any { return new(GetManagedPrefixListEntriesRequest) },
+			NewOutput: func() any { return new(GetManagedPrefixListEntriesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetManagedPrefixListEntries(ctx, in.(*GetManagedPrefixListEntriesRequest))
 				if out == nil {
@@ -9207,8 +9742,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetManagedResourceVisibility": {
-			Name:     "GetManagedResourceVisibility",
-			NewInput: func() any { return new(GetManagedResourceVisibilityRequest) },
+			Name:      "GetManagedResourceVisibility",
+			NewInput:  func() any { return new(GetManagedResourceVisibilityRequest) },
+			NewOutput: func() any { return new(GetManagedResourceVisibilityResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetManagedResourceVisibility(ctx, in.(*GetManagedResourceVisibilityRequest))
 				if out == nil {
@@ -9218,8 +9754,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetNetworkInsightsAccessScopeAnalysisFindings": {
-			Name:     "GetNetworkInsightsAccessScopeAnalysisFindings",
-			NewInput: func() any { return new(GetNetworkInsightsAccessScopeAnalysisFindingsRequest) },
+			Name:      "GetNetworkInsightsAccessScopeAnalysisFindings",
+			NewInput:  func() any { return new(GetNetworkInsightsAccessScopeAnalysisFindingsRequest) },
+			NewOutput: func() any { return new(GetNetworkInsightsAccessScopeAnalysisFindingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetNetworkInsightsAccessScopeAnalysisFindings(ctx, in.(*GetNetworkInsightsAccessScopeAnalysisFindingsRequest))
 				if out == nil {
@@ -9229,8 +9766,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetNetworkInsightsAccessScopeContent": {
-			Name:     "GetNetworkInsightsAccessScopeContent",
-			NewInput: func() any { return new(GetNetworkInsightsAccessScopeContentRequest) },
+			Name:      "GetNetworkInsightsAccessScopeContent",
+			NewInput:  func() any { return new(GetNetworkInsightsAccessScopeContentRequest) },
+			NewOutput: func() any { return new(GetNetworkInsightsAccessScopeContentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetNetworkInsightsAccessScopeContent(ctx, in.(*GetNetworkInsightsAccessScopeContentRequest))
 				if out == nil {
@@ -9240,8 +9778,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetPasswordData": {
-			Name:     "GetPasswordData",
-			NewInput: func() any { return new(GetPasswordDataRequest) },
+			Name:      "GetPasswordData",
+			NewInput:  func() any { return new(GetPasswordDataRequest) },
+			NewOutput: func() any { return new(GetPasswordDataResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetPasswordData(ctx, in.(*GetPasswordDataRequest))
 				if out == nil {
@@ -9251,8 +9790,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetReservedInstancesExchangeQuote": {
-			Name:     "GetReservedInstancesExchangeQuote",
-			NewInput: func() any { return new(GetReservedInstancesExchangeQuoteRequest) },
+			Name:      "GetReservedInstancesExchangeQuote",
+			NewInput:  func() any { return new(GetReservedInstancesExchangeQuoteRequest) },
+			NewOutput: func() any { return new(GetReservedInstancesExchangeQuoteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetReservedInstancesExchangeQuote(ctx, in.(*GetReservedInstancesExchangeQuoteRequest))
 				if out == nil {
@@ -9262,8 +9802,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetRouteServerAssociations": {
-			Name:     "GetRouteServerAssociations",
-			NewInput: func() any { return new(GetRouteServerAssociationsRequest) },
+			Name:      "GetRouteServerAssociations",
+			NewInput:  func() any { return new(GetRouteServerAssociationsRequest) },
+			NewOutput: func() any { return new(GetRouteServerAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetRouteServerAssociations(ctx, in.(*GetRouteServerAssociationsRequest))
 				if out == nil {
@@ -9273,8 +9814,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetRouteServerPropagations": {
-			Name:     "GetRouteServerPropagations",
-			NewInput: func() any { return new(GetRouteServerPropagationsRequest) },
+			Name:      "GetRouteServerPropagations",
+			NewInput:  func() any { return new(GetRouteServerPropagationsRequest) },
+			NewOutput: func() any { return new(GetRouteServerPropagationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetRouteServerPropagations(ctx, in.(*GetRouteServerPropagationsRequest))
 				if out == nil {
@@ -9284,8 +9826,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetRouteServerRoutingDatabase": {
-			Name:     "GetRouteServerRoutingDatabase",
-			NewInput: func() any { return new(GetRouteServerRoutingDatabaseRequest) },
+			Name:      "GetRouteServerRoutingDatabase",
+			NewInput:  func() any { return new(GetRouteServerRoutingDatabaseRequest) },
+			NewOutput: func() any { return new(GetRouteServerRoutingDatabaseResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetRouteServerRoutingDatabase(ctx, in.(*GetRouteServerRoutingDatabaseRequest))
 				if out == nil {
@@ -9295,8 +9838,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetSecurityGroupsForVpc": {
-			Name:     "GetSecurityGroupsForVpc",
-			NewInput: func() any { return new(GetSecurityGroupsForVpcRequest) },
+			Name:      "GetSecurityGroupsForVpc",
+			NewInput:  func() any { return new(GetSecurityGroupsForVpcRequest) },
+			NewOutput: func() any { return new(GetSecurityGroupsForVpcResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetSecurityGroupsForVpc(ctx, in.(*GetSecurityGroupsForVpcRequest))
 				if out == nil {
@@ -9306,8 +9850,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetSerialConsoleAccessStatus": {
-			Name:     "GetSerialConsoleAccessStatus",
-			NewInput: func() any { return new(GetSerialConsoleAccessStatusRequest) },
+			Name:      "GetSerialConsoleAccessStatus",
+			NewInput:  func() any { return new(GetSerialConsoleAccessStatusRequest) },
+			NewOutput: func() any { return new(GetSerialConsoleAccessStatusResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetSerialConsoleAccessStatus(ctx, in.(*GetSerialConsoleAccessStatusRequest))
 				if out == nil {
@@ -9317,8 +9862,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetSnapshotBlockPublicAccessState": {
-			Name:     "GetSnapshotBlockPublicAccessState",
-			NewInput: func() any { return new(GetSnapshotBlockPublicAccessStateRequest) },
+			Name:      "GetSnapshotBlockPublicAccessState",
+			NewInput:  func() any { return new(GetSnapshotBlockPublicAccessStateRequest) },
+			NewOutput: func() any { return new(GetSnapshotBlockPublicAccessStateResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetSnapshotBlockPublicAccessState(ctx, in.(*GetSnapshotBlockPublicAccessStateRequest))
 				if out == nil {
@@ -9328,8 +9874,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetSpotPlacementScores": {
-			Name:     "GetSpotPlacementScores",
-			NewInput: func() any { return new(GetSpotPlacementScoresRequest) },
+			Name:      "GetSpotPlacementScores",
+			NewInput:  func() any { return new(GetSpotPlacementScoresRequest) },
+			NewOutput: func() any { return new(GetSpotPlacementScoresResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetSpotPlacementScores(ctx, in.(*GetSpotPlacementScoresRequest))
 				if out == nil {
@@ -9339,8 +9886,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetSubnetCidrReservations": {
-			Name:     "GetSubnetCidrReservations",
-			NewInput: func() any { return new(GetSubnetCidrReservationsRequest) },
+			Name:      "GetSubnetCidrReservations",
+			NewInput:  func() any { return new(GetSubnetCidrReservationsRequest) },
+			NewOutput: func() any { return new(GetSubnetCidrReservationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetSubnetCidrReservations(ctx, in.(*GetSubnetCidrReservationsRequest))
 				if out == nil {
@@ -9350,8 +9898,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetTransitGatewayAttachmentPropagations": {
-			Name:     "GetTransitGatewayAttachmentPropagations",
-			NewInput: func() any { return new(GetTransitGatewayAttachmentPropagationsRequest) },
+			Name:      "GetTransitGatewayAttachmentPropagations",
+			NewInput:  func() any { return new(GetTransitGatewayAttachmentPropagationsRequest) },
+			NewOutput: func() any { return new(GetTransitGatewayAttachmentPropagationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetTransitGatewayAttachmentPropagations(ctx, in.(*GetTransitGatewayAttachmentPropagationsRequest))
 				if out == nil {
@@ -9361,8 +9910,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetTransitGatewayMeteringPolicyEntries": {
-			Name:     "GetTransitGatewayMeteringPolicyEntries",
-			NewInput: func() any { return new(GetTransitGatewayMeteringPolicyEntriesRequest) },
+			Name:      "GetTransitGatewayMeteringPolicyEntries",
+			NewInput:  func() any { return new(GetTransitGatewayMeteringPolicyEntriesRequest) },
+			NewOutput: func() any { return new(GetTransitGatewayMeteringPolicyEntriesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetTransitGatewayMeteringPolicyEntries(ctx, in.(*GetTransitGatewayMeteringPolicyEntriesRequest))
 				if out == nil {
@@ -9372,8 +9922,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetTransitGatewayMulticastDomainAssociations": {
-			Name:     "GetTransitGatewayMulticastDomainAssociations",
-			NewInput: func() any { return new(GetTransitGatewayMulticastDomainAssociationsRequest) },
+			Name:      "GetTransitGatewayMulticastDomainAssociations",
+			NewInput:  func() any { return new(GetTransitGatewayMulticastDomainAssociationsRequest) },
+			NewOutput: func() any { return new(GetTransitGatewayMulticastDomainAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetTransitGatewayMulticastDomainAssociations(ctx, in.(*GetTransitGatewayMulticastDomainAssociationsRequest))
 				if out == nil {
@@ -9383,8 +9934,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetTransitGatewayPolicyTableAssociations": {
-			Name:     "GetTransitGatewayPolicyTableAssociations",
-			NewInput: func() any { return new(GetTransitGatewayPolicyTableAssociationsRequest) },
+			Name:      "GetTransitGatewayPolicyTableAssociations",
+			NewInput:  func() any { return new(GetTransitGatewayPolicyTableAssociationsRequest) },
+			NewOutput: func() any { return new(GetTransitGatewayPolicyTableAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetTransitGatewayPolicyTableAssociations(ctx, in.(*GetTransitGatewayPolicyTableAssociationsRequest))
 				if out == nil {
@@ -9394,8 +9946,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetTransitGatewayPolicyTableEntries": {
-			Name:     "GetTransitGatewayPolicyTableEntries",
-			NewInput: func() any { return new(GetTransitGatewayPolicyTableEntriesRequest) },
+			Name:      "GetTransitGatewayPolicyTableEntries",
+			NewInput:  func() any { return new(GetTransitGatewayPolicyTableEntriesRequest) },
+			NewOutput: func() any { return new(GetTransitGatewayPolicyTableEntriesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetTransitGatewayPolicyTableEntries(ctx, in.(*GetTransitGatewayPolicyTableEntriesRequest))
 				if out == nil {
@@ -9405,8 +9958,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetTransitGatewayPrefixListReferences": {
-			Name:     "GetTransitGatewayPrefixListReferences",
-			NewInput: func() any { return new(GetTransitGatewayPrefixListReferencesRequest) },
+			Name:      "GetTransitGatewayPrefixListReferences",
+			NewInput:  func() any { return new(GetTransitGatewayPrefixListReferencesRequest) },
+			NewOutput: func() any { return new(GetTransitGatewayPrefixListReferencesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetTransitGatewayPrefixListReferences(ctx, in.(*GetTransitGatewayPrefixListReferencesRequest))
 				if out == nil {
@@ -9416,8 +9970,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetTransitGatewayRouteTableAssociations": {
-			Name:     "GetTransitGatewayRouteTableAssociations",
-			NewInput: func() any { return new(GetTransitGatewayRouteTableAssociationsRequest) },
+			Name:      "GetTransitGatewayRouteTableAssociations",
+			NewInput:  func() any { return new(GetTransitGatewayRouteTableAssociationsRequest) },
+			NewOutput: func() any { return new(GetTransitGatewayRouteTableAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetTransitGatewayRouteTableAssociations(ctx, in.(*GetTransitGatewayRouteTableAssociationsRequest))
 				if out == nil {
@@ -9427,8 +9982,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetTransitGatewayRouteTablePropagations": {
-			Name:     "GetTransitGatewayRouteTablePropagations",
-			NewInput: func() any { return new(GetTransitGatewayRouteTablePropagationsRequest) },
+			Name:      "GetTransitGatewayRouteTablePropagations",
+			NewInput:  func() any { return new(GetTransitGatewayRouteTablePropagationsRequest) },
+			NewOutput: func() any { return new(GetTransitGatewayRouteTablePropagationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetTransitGatewayRouteTablePropagations(ctx, in.(*GetTransitGatewayRouteTablePropagationsRequest))
 				if out == nil {
@@ -9438,8 +9994,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetVerifiedAccessEndpointPolicy": {
-			Name:     "GetVerifiedAccessEndpointPolicy",
-			NewInput: func() any { return new(GetVerifiedAccessEndpointPolicyRequest) },
+			Name:      "GetVerifiedAccessEndpointPolicy",
+			NewInput:  func() any { return new(GetVerifiedAccessEndpointPolicyRequest) },
+			NewOutput: func() any { return new(GetVerifiedAccessEndpointPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetVerifiedAccessEndpointPolicy(ctx, in.(*GetVerifiedAccessEndpointPolicyRequest))
 				if out == nil {
@@ -9449,8 +10006,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetVerifiedAccessEndpointTargets": {
-			Name:     "GetVerifiedAccessEndpointTargets",
-			NewInput: func() any { return new(GetVerifiedAccessEndpointTargetsRequest) },
+			Name:      "GetVerifiedAccessEndpointTargets",
+			NewInput:  func() any { return new(GetVerifiedAccessEndpointTargetsRequest) },
+			NewOutput: func() any { return new(GetVerifiedAccessEndpointTargetsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetVerifiedAccessEndpointTargets(ctx, in.(*GetVerifiedAccessEndpointTargetsRequest))
 				if out == nil {
@@ -9460,8 +10018,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetVerifiedAccessGroupPolicy": {
-			Name:     "GetVerifiedAccessGroupPolicy",
-			NewInput: func() any { return new(GetVerifiedAccessGroupPolicyRequest) },
+			Name:      "GetVerifiedAccessGroupPolicy",
+			NewInput:  func() any { return new(GetVerifiedAccessGroupPolicyRequest) },
+			NewOutput: func() any { return new(GetVerifiedAccessGroupPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetVerifiedAccessGroupPolicy(ctx, in.(*GetVerifiedAccessGroupPolicyRequest))
 				if out == nil {
@@ -9471,8 +10030,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetVpcResourcesBlockingEncryptionEnforcement": {
-			Name:     "GetVpcResourcesBlockingEncryptionEnforcement",
-			NewInput: func() any { return new(GetVpcResourcesBlockingEncryptionEnforcementRequest) },
+			Name:      "GetVpcResourcesBlockingEncryptionEnforcement",
+			NewInput:  func() any { return new(GetVpcResourcesBlockingEncryptionEnforcementRequest) },
+			NewOutput: func() any { return new(GetVpcResourcesBlockingEncryptionEnforcementResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetVpcResourcesBlockingEncryptionEnforcement(ctx, in.(*GetVpcResourcesBlockingEncryptionEnforcementRequest))
 				if out == nil {
@@ -9482,8 +10042,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetVpnConnectionDeviceSampleConfiguration": {
-			Name:     "GetVpnConnectionDeviceSampleConfiguration",
-			NewInput: func() any { return new(GetVpnConnectionDeviceSampleConfigurationRequest) },
+			Name:      "GetVpnConnectionDeviceSampleConfiguration",
+			NewInput:  func() any { return new(GetVpnConnectionDeviceSampleConfigurationRequest) },
+			NewOutput: func() any { return new(GetVpnConnectionDeviceSampleConfigurationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetVpnConnectionDeviceSampleConfiguration(ctx, in.(*GetVpnConnectionDeviceSampleConfigurationRequest))
 				if out == nil {
@@ -9493,8 +10054,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetVpnConnectionDeviceTypes": {
-			Name:     "GetVpnConnectionDeviceTypes",
-			NewInput: func() any { return new(GetVpnConnectionDeviceTypesRequest) },
+			Name:      "GetVpnConnectionDeviceTypes",
+			NewInput:  func() any { return new(GetVpnConnectionDeviceTypesRequest) },
+			NewOutput: func() any { return new(GetVpnConnectionDeviceTypesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetVpnConnectionDeviceTypes(ctx, in.(*GetVpnConnectionDeviceTypesRequest))
 				if out == nil {
@@ -9504,8 +10066,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"GetVpnTunnelReplacementStatus": {
-			Name:     "GetVpnTunnelReplacementStatus",
-			NewInput: func() any { return new(GetVpnTunnelReplacementStatusRequest) },
+			Name:      "GetVpnTunnelReplacementStatus",
+			NewInput:  func() any { return new(GetVpnTunnelReplacementStatusRequest) },
+			NewOutput: func() any { return new(GetVpnTunnelReplacementStatusResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetVpnTunnelReplacementStatus(ctx, in.(*GetVpnTunnelReplacementStatusRequest))
 				if out == nil {
@@ -9515,8 +10078,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ImportClientVpnClientCertificateRevocationList": {
-			Name:     "ImportClientVpnClientCertificateRevocationList",
-			NewInput: func() any { return new(ImportClientVpnClientCertificateRevocationListRequest) },
+			Name:      "ImportClientVpnClientCertificateRevocationList",
+			NewInput:  func() any { return new(ImportClientVpnClientCertificateRevocationListRequest) },
+			NewOutput: func() any { return new(ImportClientVpnClientCertificateRevocationListResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ImportClientVpnClientCertificateRevocationList(ctx, in.(*ImportClientVpnClientCertificateRevocationListRequest))
 				if out == nil {
@@ -9526,8 +10090,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ImportImage": {
-			Name:     "ImportImage",
-			NewInput: func() any { return new(ImportImageRequest) },
+			Name:      "ImportImage",
+			NewInput:  func() any { return new(ImportImageRequest) },
+			NewOutput: func() any { return new(ImportImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ImportImage(ctx, in.(*ImportImageRequest))
 				if out == nil {
@@ -9537,8 +10102,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ImportInstance": {
-			Name:     "ImportInstance",
-			NewInput: func() any { return new(ImportInstanceRequest) },
+			Name:      "ImportInstance",
+			NewInput:  func() any { return new(ImportInstanceRequest) },
+			NewOutput: func() any { return new(ImportInstanceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ImportInstance(ctx, in.(*ImportInstanceRequest))
 				if out == nil {
@@ -9548,8 +10114,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ImportKeyPair": {
-			Name:     "ImportKeyPair",
-			NewInput: func() any { return new(ImportKeyPairRequest) },
+			Name:      "ImportKeyPair",
+			NewInput:  func() any { return new(ImportKeyPairRequest) },
+			NewOutput: func() any { return new(ImportKeyPairResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ImportKeyPair(ctx, in.(*ImportKeyPairRequest))
 				if out == nil {
@@ -9559,8 +10126,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ImportSnapshot": {
-			Name:     "ImportSnapshot",
-			NewInput: func() any { return new(ImportSnapshotRequest) },
+			Name:      "ImportSnapshot",
+			NewInput:  func() any { return new(ImportSnapshotRequest) },
+			NewOutput: func() any { return new(ImportSnapshotResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ImportSnapshot(ctx, in.(*ImportSnapshotRequest))
 				if out == nil {
@@ -9570,8 +10138,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ImportVolume": {
-			Name:     "ImportVolume",
-			NewInput: func() any { return new(ImportVolumeRequest) },
+			Name:      "ImportVolume",
+			NewInput:  func() any { return new(ImportVolumeRequest) },
+			NewOutput: func() any { return new(ImportVolumeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ImportVolume(ctx, in.(*ImportVolumeRequest))
 				if out == nil {
@@ -9581,8 +10150,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ListImagesInRecycleBin": {
-			Name:     "ListImagesInRecycleBin",
-			NewInput: func() any { return new(ListImagesInRecycleBinRequest) },
+			Name:      "ListImagesInRecycleBin",
+			NewInput:  func() any { return new(ListImagesInRecycleBinRequest) },
+			NewOutput: func() any { return new(ListImagesInRecycleBinResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListImagesInRecycleBin(ctx, in.(*ListImagesInRecycleBinRequest))
 				if out == nil {
@@ -9592,8 +10162,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ListSnapshotsInRecycleBin": {
-			Name:     "ListSnapshotsInRecycleBin",
-			NewInput: func() any { return new(ListSnapshotsInRecycleBinRequest) },
+			Name:      "ListSnapshotsInRecycleBin",
+			NewInput:  func() any { return new(ListSnapshotsInRecycleBinRequest) },
+			NewOutput: func() any { return new(ListSnapshotsInRecycleBinResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListSnapshotsInRecycleBin(ctx, in.(*ListSnapshotsInRecycleBinRequest))
 				if out == nil {
@@ -9603,8 +10174,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ListVolumesInRecycleBin": {
-			Name:     "ListVolumesInRecycleBin",
-			NewInput: func() any { return new(ListVolumesInRecycleBinRequest) },
+			Name:      "ListVolumesInRecycleBin",
+			NewInput:  func() any { return new(ListVolumesInRecycleBinRequest) },
+			NewOutput: func() any { return new(ListVolumesInRecycleBinResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListVolumesInRecycleBin(ctx, in.(*ListVolumesInRecycleBinRequest))
 				if out == nil {
@@ -9614,8 +10186,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"LockSnapshot": {
-			Name:     "LockSnapshot",
-			NewInput: func() any { return new(LockSnapshotRequest) },
+			Name:      "LockSnapshot",
+			NewInput:  func() any { return new(LockSnapshotRequest) },
+			NewOutput: func() any { return new(LockSnapshotResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.LockSnapshot(ctx, in.(*LockSnapshotRequest))
 				if out == nil {
@@ -9625,8 +10198,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyAddressAttribute": {
-			Name:     "ModifyAddressAttribute",
-			NewInput: func() any { return new(ModifyAddressAttributeRequest) },
+			Name:      "ModifyAddressAttribute",
+			NewInput:  func() any { return new(ModifyAddressAttributeRequest) },
+			NewOutput: func() any { return new(ModifyAddressAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyAddressAttribute(ctx, in.(*ModifyAddressAttributeRequest))
 				if out == nil {
@@ -9636,8 +10210,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyAvailabilityZoneGroup": {
-			Name:     "ModifyAvailabilityZoneGroup",
-			NewInput: func() any { return new(ModifyAvailabilityZoneGroupRequest) },
+			Name:      "ModifyAvailabilityZoneGroup",
+			NewInput:  func() any { return new(ModifyAvailabilityZoneGroupRequest) },
+			NewOutput: func() any { return new(ModifyAvailabilityZoneGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyAvailabilityZoneGroup(ctx, in.(*ModifyAvailabilityZoneGroupRequest))
 				if out == nil {
@@ -9647,8 +10222,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyCapacityReservation": {
-			Name:     "ModifyCapacityReservation",
-			NewInput: func() any { return new(ModifyCapacityReservationRequest) },
+			Name:      "ModifyCapacityReservation",
+			NewInput:  func() any { return new(ModifyCapacityReservationRequest) },
+			NewOutput: func() any { return new(ModifyCapacityReservationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyCapacityReservation(ctx, in.(*ModifyCapacityReservationRequest))
 				if out == nil {
@@ -9658,8 +10234,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyCapacityReservationFleet": {
-			Name:     "ModifyCapacityReservationFleet",
-			NewInput: func() any { return new(ModifyCapacityReservationFleetRequest) },
+			Name:      "ModifyCapacityReservationFleet",
+			NewInput:  func() any { return new(ModifyCapacityReservationFleetRequest) },
+			NewOutput: func() any { return new(ModifyCapacityReservationFleetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyCapacityReservationFleet(ctx, in.(*ModifyCapacityReservationFleetRequest))
 				if out == nil {
@@ -9669,8 +10246,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyClientVpnEndpoint": {
-			Name:     "ModifyClientVpnEndpoint",
-			NewInput: func() any { return new(ModifyClientVpnEndpointRequest) },
+			Name:      "ModifyClientVpnEndpoint",
+			NewInput:  func() any { return new(ModifyClientVpnEndpointRequest) },
+			NewOutput: func() any { return new(ModifyClientVpnEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyClientVpnEndpoint(ctx, in.(*ModifyClientVpnEndpointRequest))
 				if out == nil {
@@ -9680,8 +10258,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyDefaultCreditSpecification": {
-			Name:     "ModifyDefaultCreditSpecification",
-			NewInput: func() any { return new(ModifyDefaultCreditSpecificationRequest) },
+			Name:      "ModifyDefaultCreditSpecification",
+			NewInput:  func() any { return new(ModifyDefaultCreditSpecificationRequest) },
+			NewOutput: func() any { return new(ModifyDefaultCreditSpecificationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyDefaultCreditSpecification(ctx, in.(*ModifyDefaultCreditSpecificationRequest))
 				if out == nil {
@@ -9691,8 +10270,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyEbsDefaultKmsKeyId": {
-			Name:     "ModifyEbsDefaultKmsKeyId",
-			NewInput: func() any { return new(ModifyEbsDefaultKmsKeyIdRequest) },
+			Name:      "ModifyEbsDefaultKmsKeyId",
+			NewInput:  func() any { return new(ModifyEbsDefaultKmsKeyIdRequest) },
+			NewOutput: func() any { return new(ModifyEbsDefaultKmsKeyIdResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyEbsDefaultKmsKeyId(ctx, in.(*ModifyEbsDefaultKmsKeyIdRequest))
 				if out == nil {
@@ -9702,8 +10282,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyFleet": {
-			Name:     "ModifyFleet",
-			NewInput: func() any { return new(ModifyFleetRequest) },
+			Name:      "ModifyFleet",
+			NewInput:  func() any { return new(ModifyFleetRequest) },
+			NewOutput: func() any { return new(ModifyFleetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyFleet(ctx, in.(*ModifyFleetRequest))
 				if out == nil {
@@ -9713,8 +10294,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyFpgaImageAttribute": {
-			Name:     "ModifyFpgaImageAttribute",
-			NewInput: func() any { return new(ModifyFpgaImageAttributeRequest) },
+			Name:      "ModifyFpgaImageAttribute",
+			NewInput:  func() any { return new(ModifyFpgaImageAttributeRequest) },
+			NewOutput: func() any { return new(ModifyFpgaImageAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyFpgaImageAttribute(ctx, in.(*ModifyFpgaImageAttributeRequest))
 				if out == nil {
@@ -9724,8 +10306,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyHosts": {
-			Name:     "ModifyHosts",
-			NewInput: func() any { return new(ModifyHostsRequest) },
+			Name:      "ModifyHosts",
+			NewInput:  func() any { return new(ModifyHostsRequest) },
+			NewOutput: func() any { return new(ModifyHostsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyHosts(ctx, in.(*ModifyHostsRequest))
 				if out == nil {
@@ -9763,8 +10346,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceCapacityReservationAttributes": {
-			Name:     "ModifyInstanceCapacityReservationAttributes",
-			NewInput: func() any { return new(ModifyInstanceCapacityReservationAttributesRequest) },
+			Name:      "ModifyInstanceCapacityReservationAttributes",
+			NewInput:  func() any { return new(ModifyInstanceCapacityReservationAttributesRequest) },
+			NewOutput: func() any { return new(ModifyInstanceCapacityReservationAttributesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceCapacityReservationAttributes(ctx, in.(*ModifyInstanceCapacityReservationAttributesRequest))
 				if out == nil {
@@ -9774,8 +10358,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceConnectEndpoint": {
-			Name:     "ModifyInstanceConnectEndpoint",
-			NewInput: func() any { return new(ModifyInstanceConnectEndpointRequest) },
+			Name:      "ModifyInstanceConnectEndpoint",
+			NewInput:  func() any { return new(ModifyInstanceConnectEndpointRequest) },
+			NewOutput: func() any { return new(ModifyInstanceConnectEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceConnectEndpoint(ctx, in.(*ModifyInstanceConnectEndpointRequest))
 				if out == nil {
@@ -9785,8 +10370,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceCpuOptions": {
-			Name:     "ModifyInstanceCpuOptions",
-			NewInput: func() any { return new(ModifyInstanceCpuOptionsRequest) },
+			Name:      "ModifyInstanceCpuOptions",
+			NewInput:  func() any { return new(ModifyInstanceCpuOptionsRequest) },
+			NewOutput: func() any { return new(ModifyInstanceCpuOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceCpuOptions(ctx, in.(*ModifyInstanceCpuOptionsRequest))
 				if out == nil {
@@ -9796,8 +10382,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceCreditSpecification": {
-			Name:     "ModifyInstanceCreditSpecification",
-			NewInput: func() any { return new(ModifyInstanceCreditSpecificationRequest) },
+			Name:      "ModifyInstanceCreditSpecification",
+			NewInput:  func() any { return new(ModifyInstanceCreditSpecificationRequest) },
+			NewOutput: func() any { return new(ModifyInstanceCreditSpecificationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceCreditSpecification(ctx, in.(*ModifyInstanceCreditSpecificationRequest))
 				if out == nil {
@@ -9807,8 +10394,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceEventStartTime": {
-			Name:     "ModifyInstanceEventStartTime",
-			NewInput: func() any { return new(ModifyInstanceEventStartTimeRequest) },
+			Name:      "ModifyInstanceEventStartTime",
+			NewInput:  func() any { return new(ModifyInstanceEventStartTimeRequest) },
+			NewOutput: func() any { return new(ModifyInstanceEventStartTimeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceEventStartTime(ctx, in.(*ModifyInstanceEventStartTimeRequest))
 				if out == nil {
@@ -9818,8 +10406,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceEventWindow": {
-			Name:     "ModifyInstanceEventWindow",
-			NewInput: func() any { return new(ModifyInstanceEventWindowRequest) },
+			Name:      "ModifyInstanceEventWindow",
+			NewInput:  func() any { return new(ModifyInstanceEventWindowRequest) },
+			NewOutput: func() any { return new(ModifyInstanceEventWindowResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceEventWindow(ctx, in.(*ModifyInstanceEventWindowRequest))
 				if out == nil {
@@ -9829,8 +10418,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceMaintenanceOptions": {
-			Name:     "ModifyInstanceMaintenanceOptions",
-			NewInput: func() any { return new(ModifyInstanceMaintenanceOptionsRequest) },
+			Name:      "ModifyInstanceMaintenanceOptions",
+			NewInput:  func() any { return new(ModifyInstanceMaintenanceOptionsRequest) },
+			NewOutput: func() any { return new(ModifyInstanceMaintenanceOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceMaintenanceOptions(ctx, in.(*ModifyInstanceMaintenanceOptionsRequest))
 				if out == nil {
@@ -9840,8 +10430,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceMetadataDefaults": {
-			Name:     "ModifyInstanceMetadataDefaults",
-			NewInput: func() any { return new(ModifyInstanceMetadataDefaultsRequest) },
+			Name:      "ModifyInstanceMetadataDefaults",
+			NewInput:  func() any { return new(ModifyInstanceMetadataDefaultsRequest) },
+			NewOutput: func() any { return new(ModifyInstanceMetadataDefaultsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceMetadataDefaults(ctx, in.(*ModifyInstanceMetadataDefaultsRequest))
 				if out == nil {
@@ -9851,8 +10442,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceMetadataOptions": {
-			Name:     "ModifyInstanceMetadataOptions",
-			NewInput: func() any { return new(ModifyInstanceMetadataOptionsRequest) },
+			Name:      "ModifyInstanceMetadataOptions",
+			NewInput:  func() any { return new(ModifyInstanceMetadataOptionsRequest) },
+			NewOutput: func() any { return new(ModifyInstanceMetadataOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceMetadataOptions(ctx, in.(*ModifyInstanceMetadataOptionsRequest))
 				if out == nil {
@@ -9862,8 +10454,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstanceNetworkPerformanceOptions": {
-			Name:     "ModifyInstanceNetworkPerformanceOptions",
-			NewInput: func() any { return new(ModifyInstanceNetworkPerformanceRequest) },
+			Name:      "ModifyInstanceNetworkPerformanceOptions",
+			NewInput:  func() any { return new(ModifyInstanceNetworkPerformanceRequest) },
+			NewOutput: func() any { return new(ModifyInstanceNetworkPerformanceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstanceNetworkPerformanceOptions(ctx, in.(*ModifyInstanceNetworkPerformanceRequest))
 				if out == nil {
@@ -9873,8 +10466,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyInstancePlacement": {
-			Name:     "ModifyInstancePlacement",
-			NewInput: func() any { return new(ModifyInstancePlacementRequest) },
+			Name:      "ModifyInstancePlacement",
+			NewInput:  func() any { return new(ModifyInstancePlacementRequest) },
+			NewOutput: func() any { return new(ModifyInstancePlacementResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyInstancePlacement(ctx, in.(*ModifyInstancePlacementRequest))
 				if out == nil {
@@ -9884,8 +10478,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyIpam": {
-			Name:     "ModifyIpam",
-			NewInput: func() any { return new(ModifyIpamRequest) },
+			Name:      "ModifyIpam",
+			NewInput:  func() any { return new(ModifyIpamRequest) },
+			NewOutput: func() any { return new(ModifyIpamResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyIpam(ctx, in.(*ModifyIpamRequest))
 				if out == nil {
@@ -9895,8 +10490,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyIpamPolicyAllocationRules": {
-			Name:     "ModifyIpamPolicyAllocationRules",
-			NewInput: func() any { return new(ModifyIpamPolicyAllocationRulesRequest) },
+			Name:      "ModifyIpamPolicyAllocationRules",
+			NewInput:  func() any { return new(ModifyIpamPolicyAllocationRulesRequest) },
+			NewOutput: func() any { return new(ModifyIpamPolicyAllocationRulesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyIpamPolicyAllocationRules(ctx, in.(*ModifyIpamPolicyAllocationRulesRequest))
 				if out == nil {
@@ -9906,8 +10502,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyIpamPool": {
-			Name:     "ModifyIpamPool",
-			NewInput: func() any { return new(ModifyIpamPoolRequest) },
+			Name:      "ModifyIpamPool",
+			NewInput:  func() any { return new(ModifyIpamPoolRequest) },
+			NewOutput: func() any { return new(ModifyIpamPoolResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyIpamPool(ctx, in.(*ModifyIpamPoolRequest))
 				if out == nil {
@@ -9917,8 +10514,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyIpamPoolAllocation": {
-			Name:     "ModifyIpamPoolAllocation",
-			NewInput: func() any { return new(ModifyIpamPoolAllocationRequest) },
+			Name:      "ModifyIpamPoolAllocation",
+			NewInput:  func() any { return new(ModifyIpamPoolAllocationRequest) },
+			NewOutput: func() any { return new(ModifyIpamPoolAllocationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyIpamPoolAllocation(ctx, in.(*ModifyIpamPoolAllocationRequest))
 				if out == nil {
@@ -9928,8 +10526,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyIpamPrefixListResolver": {
-			Name:     "ModifyIpamPrefixListResolver",
-			NewInput: func() any { return new(ModifyIpamPrefixListResolverRequest) },
+			Name:      "ModifyIpamPrefixListResolver",
+			NewInput:  func() any { return new(ModifyIpamPrefixListResolverRequest) },
+			NewOutput: func() any { return new(ModifyIpamPrefixListResolverResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyIpamPrefixListResolver(ctx, in.(*ModifyIpamPrefixListResolverRequest))
 				if out == nil {
@@ -9939,8 +10538,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyIpamPrefixListResolverTarget": {
-			Name:     "ModifyIpamPrefixListResolverTarget",
-			NewInput: func() any { return new(ModifyIpamPrefixListResolverTargetRequest) },
+			Name:      "ModifyIpamPrefixListResolverTarget",
+			NewInput:  func() any { return new(ModifyIpamPrefixListResolverTargetRequest) },
+			NewOutput: func() any { return new(ModifyIpamPrefixListResolverTargetResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyIpamPrefixListResolverTarget(ctx, in.(*ModifyIpamPrefixListResolverTargetRequest))
 				if out == nil {
@@ -9950,8 +10550,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyIpamResourceCidr": {
-			Name:     "ModifyIpamResourceCidr",
-			NewInput: func() any { return new(ModifyIpamResourceCidrRequest) },
+			Name:      "ModifyIpamResourceCidr",
+			NewInput:  func() any { return new(ModifyIpamResourceCidrRequest) },
+			NewOutput: func() any { return new(ModifyIpamResourceCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyIpamResourceCidr(ctx, in.(*ModifyIpamResourceCidrRequest))
 				if out == nil {
@@ -9961,8 +10562,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyIpamResourceDiscovery": {
-			Name:     "ModifyIpamResourceDiscovery",
-			NewInput: func() any { return new(ModifyIpamResourceDiscoveryRequest) },
+			Name:      "ModifyIpamResourceDiscovery",
+			NewInput:  func() any { return new(ModifyIpamResourceDiscoveryRequest) },
+			NewOutput: func() any { return new(ModifyIpamResourceDiscoveryResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyIpamResourceDiscovery(ctx, in.(*ModifyIpamResourceDiscoveryRequest))
 				if out == nil {
@@ -9972,8 +10574,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyIpamScope": {
-			Name:     "ModifyIpamScope",
-			NewInput: func() any { return new(ModifyIpamScopeRequest) },
+			Name:      "ModifyIpamScope",
+			NewInput:  func() any { return new(ModifyIpamScopeRequest) },
+			NewOutput: func() any { return new(ModifyIpamScopeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyIpamScope(ctx, in.(*ModifyIpamScopeRequest))
 				if out == nil {
@@ -9983,8 +10586,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyLaunchTemplate": {
-			Name:     "ModifyLaunchTemplate",
-			NewInput: func() any { return new(ModifyLaunchTemplateRequest) },
+			Name:      "ModifyLaunchTemplate",
+			NewInput:  func() any { return new(ModifyLaunchTemplateRequest) },
+			NewOutput: func() any { return new(ModifyLaunchTemplateResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyLaunchTemplate(ctx, in.(*ModifyLaunchTemplateRequest))
 				if out == nil {
@@ -9994,8 +10598,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyLocalGatewayRoute": {
-			Name:     "ModifyLocalGatewayRoute",
-			NewInput: func() any { return new(ModifyLocalGatewayRouteRequest) },
+			Name:      "ModifyLocalGatewayRoute",
+			NewInput:  func() any { return new(ModifyLocalGatewayRouteRequest) },
+			NewOutput: func() any { return new(ModifyLocalGatewayRouteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyLocalGatewayRoute(ctx, in.(*ModifyLocalGatewayRouteRequest))
 				if out == nil {
@@ -10005,8 +10610,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyManagedPrefixList": {
-			Name:     "ModifyManagedPrefixList",
-			NewInput: func() any { return new(ModifyManagedPrefixListRequest) },
+			Name:      "ModifyManagedPrefixList",
+			NewInput:  func() any { return new(ModifyManagedPrefixListRequest) },
+			NewOutput: func() any { return new(ModifyManagedPrefixListResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyManagedPrefixList(ctx, in.(*ModifyManagedPrefixListRequest))
 				if out == nil {
@@ -10016,8 +10622,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyManagedResourceVisibility": {
-			Name:     "ModifyManagedResourceVisibility",
-			NewInput: func() any { return new(ModifyManagedResourceVisibilityRequest) },
+			Name:      "ModifyManagedResourceVisibility",
+			NewInput:  func() any { return new(ModifyManagedResourceVisibilityRequest) },
+			NewOutput: func() any { return new(ModifyManagedResourceVisibilityResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyManagedResourceVisibility(ctx, in.(*ModifyManagedResourceVisibilityRequest))
 				if out == nil {
@@ -10034,8 +10641,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyPrivateDnsNameOptions": {
-			Name:     "ModifyPrivateDnsNameOptions",
-			NewInput: func() any { return new(ModifyPrivateDnsNameOptionsRequest) },
+			Name:      "ModifyPrivateDnsNameOptions",
+			NewInput:  func() any { return new(ModifyPrivateDnsNameOptionsRequest) },
+			NewOutput: func() any { return new(ModifyPrivateDnsNameOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyPrivateDnsNameOptions(ctx, in.(*ModifyPrivateDnsNameOptionsRequest))
 				if out == nil {
@@ -10045,8 +10653,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyPublicIpDnsNameOptions": {
-			Name:     "ModifyPublicIpDnsNameOptions",
-			NewInput: func() any { return new(ModifyPublicIpDnsNameOptionsRequest) },
+			Name:      "ModifyPublicIpDnsNameOptions",
+			NewInput:  func() any { return new(ModifyPublicIpDnsNameOptionsRequest) },
+			NewOutput: func() any { return new(ModifyPublicIpDnsNameOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyPublicIpDnsNameOptions(ctx, in.(*ModifyPublicIpDnsNameOptionsRequest))
 				if out == nil {
@@ -10056,8 +10665,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyReservedInstances": {
-			Name:     "ModifyReservedInstances",
-			NewInput: func() any { return new(ModifyReservedInstancesRequest) },
+			Name:      "ModifyReservedInstances",
+			NewInput:  func() any { return new(ModifyReservedInstancesRequest) },
+			NewOutput: func() any { return new(ModifyReservedInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyReservedInstances(ctx, in.(*ModifyReservedInstancesRequest))
 				if out == nil {
@@ -10067,8 +10677,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyRouteServer": {
-			Name:     "ModifyRouteServer",
-			NewInput: func() any { return new(ModifyRouteServerRequest) },
+			Name:      "ModifyRouteServer",
+			NewInput:  func() any { return new(ModifyRouteServerRequest) },
+			NewOutput: func() any { return new(ModifyRouteServerResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyRouteServer(ctx, in.(*ModifyRouteServerRequest))
 				if out == nil {
@@ -10078,8 +10689,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifySecurityGroupRules": {
-			Name:     "ModifySecurityGroupRules",
-			NewInput: func() any { return new(ModifySecurityGroupRulesRequest) },
+			Name:      "ModifySecurityGroupRules",
+			NewInput:  func() any { return new(ModifySecurityGroupRulesRequest) },
+			NewOutput: func() any { return new(ModifySecurityGroupRulesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifySecurityGroupRules(ctx, in.(*ModifySecurityGroupRulesRequest))
 				if out == nil {
@@ -10096,8 +10708,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifySnapshotTier": {
-			Name:     "ModifySnapshotTier",
-			NewInput: func() any { return new(ModifySnapshotTierRequest) },
+			Name:      "ModifySnapshotTier",
+			NewInput:  func() any { return new(ModifySnapshotTierRequest) },
+			NewOutput: func() any { return new(ModifySnapshotTierResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifySnapshotTier(ctx, in.(*ModifySnapshotTierRequest))
 				if out == nil {
@@ -10107,8 +10720,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifySpotFleetRequest": {
-			Name:     "ModifySpotFleetRequest",
-			NewInput: func() any { return new(ModifySpotFleetRequestRequest) },
+			Name:      "ModifySpotFleetRequest",
+			NewInput:  func() any { return new(ModifySpotFleetRequestRequest) },
+			NewOutput: func() any { return new(ModifySpotFleetRequestResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifySpotFleetRequest(ctx, in.(*ModifySpotFleetRequestRequest))
 				if out == nil {
@@ -10125,8 +10739,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyTrafficMirrorFilterNetworkServices": {
-			Name:     "ModifyTrafficMirrorFilterNetworkServices",
-			NewInput: func() any { return new(ModifyTrafficMirrorFilterNetworkServicesRequest) },
+			Name:      "ModifyTrafficMirrorFilterNetworkServices",
+			NewInput:  func() any { return new(ModifyTrafficMirrorFilterNetworkServicesRequest) },
+			NewOutput: func() any { return new(ModifyTrafficMirrorFilterNetworkServicesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyTrafficMirrorFilterNetworkServices(ctx, in.(*ModifyTrafficMirrorFilterNetworkServicesRequest))
 				if out == nil {
@@ -10136,8 +10751,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyTrafficMirrorFilterRule": {
-			Name:     "ModifyTrafficMirrorFilterRule",
-			NewInput: func() any { return new(ModifyTrafficMirrorFilterRuleRequest) },
+			Name:      "ModifyTrafficMirrorFilterRule",
+			NewInput:  func() any { return new(ModifyTrafficMirrorFilterRuleRequest) },
+			NewOutput: func() any { return new(ModifyTrafficMirrorFilterRuleResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyTrafficMirrorFilterRule(ctx, in.(*ModifyTrafficMirrorFilterRuleRequest))
 				if out == nil {
@@ -10147,8 +10763,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyTrafficMirrorSession": {
-			Name:     "ModifyTrafficMirrorSession",
-			NewInput: func() any { return new(ModifyTrafficMirrorSessionRequest) },
+			Name:      "ModifyTrafficMirrorSession",
+			NewInput:  func() any { return new(ModifyTrafficMirrorSessionRequest) },
+			NewOutput: func() any { return new(ModifyTrafficMirrorSessionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyTrafficMirrorSession(ctx, in.(*ModifyTrafficMirrorSessionRequest))
 				if out == nil {
@@ -10158,8 +10775,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyTransitGateway": {
-			Name:     "ModifyTransitGateway",
-			NewInput: func() any { return new(ModifyTransitGatewayRequest) },
+			Name:      "ModifyTransitGateway",
+			NewInput:  func() any { return new(ModifyTransitGatewayRequest) },
+			NewOutput: func() any { return new(ModifyTransitGatewayResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyTransitGateway(ctx, in.(*ModifyTransitGatewayRequest))
 				if out == nil {
@@ -10169,8 +10787,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyTransitGatewayMeteringPolicy": {
-			Name:     "ModifyTransitGatewayMeteringPolicy",
-			NewInput: func() any { return new(ModifyTransitGatewayMeteringPolicyRequest) },
+			Name:      "ModifyTransitGatewayMeteringPolicy",
+			NewInput:  func() any { return new(ModifyTransitGatewayMeteringPolicyRequest) },
+			NewOutput: func() any { return new(ModifyTransitGatewayMeteringPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyTransitGatewayMeteringPolicy(ctx, in.(*ModifyTransitGatewayMeteringPolicyRequest))
 				if out == nil {
@@ -10180,8 +10799,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyTransitGatewayPrefixListReference": {
-			Name:     "ModifyTransitGatewayPrefixListReference",
-			NewInput: func() any { return new(ModifyTransitGatewayPrefixListReferenceRequest) },
+			Name:      "ModifyTransitGatewayPrefixListReference",
+			NewInput:  func() any { return new(ModifyTransitGatewayPrefixListReferenceRequest) },
+			NewOutput: func() any { return new(ModifyTransitGatewayPrefixListReferenceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyTransitGatewayPrefixListReference(ctx, in.(*ModifyTransitGatewayPrefixListReferenceRequest))
 				if out == nil {
@@ -10191,8 +10811,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyTransitGatewayVpcAttachment": {
-			Name:     "ModifyTransitGatewayVpcAttachment",
-			NewInput: func() any { return new(ModifyTransitGatewayVpcAttachmentRequest) },
+			Name:      "ModifyTransitGatewayVpcAttachment",
+			NewInput:  func() any { return new(ModifyTransitGatewayVpcAttachmentRequest) },
+			NewOutput: func() any { return new(ModifyTransitGatewayVpcAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyTransitGatewayVpcAttachment(ctx, in.(*ModifyTransitGatewayVpcAttachmentRequest))
 				if out == nil {
@@ -10202,8 +10823,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVerifiedAccessEndpoint": {
-			Name:     "ModifyVerifiedAccessEndpoint",
-			NewInput: func() any { return new(ModifyVerifiedAccessEndpointRequest) },
+			Name:      "ModifyVerifiedAccessEndpoint",
+			NewInput:  func() any { return new(ModifyVerifiedAccessEndpointRequest) },
+			NewOutput: func() any { return new(ModifyVerifiedAccessEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVerifiedAccessEndpoint(ctx, in.(*ModifyVerifiedAccessEndpointRequest))
 				if out == nil {
@@ -10213,8 +10835,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVerifiedAccessEndpointPolicy": {
-			Name:     "ModifyVerifiedAccessEndpointPolicy",
-			NewInput: func() any { return new(ModifyVerifiedAccessEndpointPolicyRequest) },
+			Name:      "ModifyVerifiedAccessEndpointPolicy",
+			NewInput:  func() any { return new(ModifyVerifiedAccessEndpointPolicyRequest) },
+			NewOutput: func() any { return new(ModifyVerifiedAccessEndpointPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVerifiedAccessEndpointPolicy(ctx, in.(*ModifyVerifiedAccessEndpointPolicyRequest))
 				if out == nil {
@@ -10224,8 +10847,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVerifiedAccessGroup": {
-			Name:     "ModifyVerifiedAccessGroup",
-			NewInput: func() any { return new(ModifyVerifiedAccessGroupRequest) },
+			Name:      "ModifyVerifiedAccessGroup",
+			NewInput:  func() any { return new(ModifyVerifiedAccessGroupRequest) },
+			NewOutput: func() any { return new(ModifyVerifiedAccessGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVerifiedAccessGroup(ctx, in.(*ModifyVerifiedAccessGroupRequest))
 				if out == nil {
@@ -10235,8 +10859,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVerifiedAccessGroupPolicy": {
-			Name:     "ModifyVerifiedAccessGroupPolicy",
-			NewInput: func() any { return new(ModifyVerifiedAccessGroupPolicyRequest) },
+			Name:      "ModifyVerifiedAccessGroupPolicy",
+			NewInput:  func() any { return new(ModifyVerifiedAccessGroupPolicyRequest) },
+			NewOutput: func() any { return new(ModifyVerifiedAccessGroupPolicyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVerifiedAccessGroupPolicy(ctx, in.(*ModifyVerifiedAccessGroupPolicyRequest))
 				if out == nil {
@@ -10246,8 +10871,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVerifiedAccessInstance": {
-			Name:     "ModifyVerifiedAccessInstance",
-			NewInput: func() any { return new(ModifyVerifiedAccessInstanceRequest) },
+			Name:      "ModifyVerifiedAccessInstance",
+			NewInput:  func() any { return new(ModifyVerifiedAccessInstanceRequest) },
+			NewOutput: func() any { return new(ModifyVerifiedAccessInstanceResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVerifiedAccessInstance(ctx, in.(*ModifyVerifiedAccessInstanceRequest))
 				if out == nil {
@@ -10257,8 +10883,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVerifiedAccessInstanceLoggingConfiguration": {
-			Name:     "ModifyVerifiedAccessInstanceLoggingConfiguration",
-			NewInput: func() any { return new(ModifyVerifiedAccessInstanceLoggingConfigurationRequest) },
+			Name:      "ModifyVerifiedAccessInstanceLoggingConfiguration",
+			NewInput:  func() any { return new(ModifyVerifiedAccessInstanceLoggingConfigurationRequest) },
+			NewOutput: func() any { return new(ModifyVerifiedAccessInstanceLoggingConfigurationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVerifiedAccessInstanceLoggingConfiguration(ctx, in.(*ModifyVerifiedAccessInstanceLoggingConfigurationRequest))
 				if out == nil {
@@ -10268,8 +10895,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVerifiedAccessTrustProvider": {
-			Name:     "ModifyVerifiedAccessTrustProvider",
-			NewInput: func() any { return new(ModifyVerifiedAccessTrustProviderRequest) },
+			Name:      "ModifyVerifiedAccessTrustProvider",
+			NewInput:  func() any { return new(ModifyVerifiedAccessTrustProviderRequest) },
+			NewOutput: func() any { return new(ModifyVerifiedAccessTrustProviderResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVerifiedAccessTrustProvider(ctx, in.(*ModifyVerifiedAccessTrustProviderRequest))
 				if out == nil {
@@ -10279,8 +10907,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVolume": {
-			Name:     "ModifyVolume",
-			NewInput: func() any { return new(ModifyVolumeRequest) },
+			Name:      "ModifyVolume",
+			NewInput:  func() any { return new(ModifyVolumeRequest) },
+			NewOutput: func() any { return new(ModifyVolumeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVolume(ctx, in.(*ModifyVolumeRequest))
 				if out == nil {
@@ -10304,8 +10933,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcBlockPublicAccessExclusion": {
-			Name:     "ModifyVpcBlockPublicAccessExclusion",
-			NewInput: func() any { return new(ModifyVpcBlockPublicAccessExclusionRequest) },
+			Name:      "ModifyVpcBlockPublicAccessExclusion",
+			NewInput:  func() any { return new(ModifyVpcBlockPublicAccessExclusionRequest) },
+			NewOutput: func() any { return new(ModifyVpcBlockPublicAccessExclusionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcBlockPublicAccessExclusion(ctx, in.(*ModifyVpcBlockPublicAccessExclusionRequest))
 				if out == nil {
@@ -10315,8 +10945,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcBlockPublicAccessOptions": {
-			Name:     "ModifyVpcBlockPublicAccessOptions",
-			NewInput: func() any { return new(ModifyVpcBlockPublicAccessOptionsRequest) },
+			Name:      "ModifyVpcBlockPublicAccessOptions",
+			NewInput:  func() any { return new(ModifyVpcBlockPublicAccessOptionsRequest) },
+			NewOutput: func() any { return new(ModifyVpcBlockPublicAccessOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcBlockPublicAccessOptions(ctx, in.(*ModifyVpcBlockPublicAccessOptionsRequest))
 				if out == nil {
@@ -10326,8 +10957,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcEncryptionControl": {
-			Name:     "ModifyVpcEncryptionControl",
-			NewInput: func() any { return new(ModifyVpcEncryptionControlRequest) },
+			Name:      "ModifyVpcEncryptionControl",
+			NewInput:  func() any { return new(ModifyVpcEncryptionControlRequest) },
+			NewOutput: func() any { return new(ModifyVpcEncryptionControlResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcEncryptionControl(ctx, in.(*ModifyVpcEncryptionControlRequest))
 				if out == nil {
@@ -10337,8 +10969,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcEndpoint": {
-			Name:     "ModifyVpcEndpoint",
-			NewInput: func() any { return new(ModifyVpcEndpointRequest) },
+			Name:      "ModifyVpcEndpoint",
+			NewInput:  func() any { return new(ModifyVpcEndpointRequest) },
+			NewOutput: func() any { return new(ModifyVpcEndpointResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcEndpoint(ctx, in.(*ModifyVpcEndpointRequest))
 				if out == nil {
@@ -10348,8 +10981,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcEndpointConnectionNotification": {
-			Name:     "ModifyVpcEndpointConnectionNotification",
-			NewInput: func() any { return new(ModifyVpcEndpointConnectionNotificationRequest) },
+			Name:      "ModifyVpcEndpointConnectionNotification",
+			NewInput:  func() any { return new(ModifyVpcEndpointConnectionNotificationRequest) },
+			NewOutput: func() any { return new(ModifyVpcEndpointConnectionNotificationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcEndpointConnectionNotification(ctx, in.(*ModifyVpcEndpointConnectionNotificationRequest))
 				if out == nil {
@@ -10359,8 +10993,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcEndpointServiceConfiguration": {
-			Name:     "ModifyVpcEndpointServiceConfiguration",
-			NewInput: func() any { return new(ModifyVpcEndpointServiceConfigurationRequest) },
+			Name:      "ModifyVpcEndpointServiceConfiguration",
+			NewInput:  func() any { return new(ModifyVpcEndpointServiceConfigurationRequest) },
+			NewOutput: func() any { return new(ModifyVpcEndpointServiceConfigurationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcEndpointServiceConfiguration(ctx, in.(*ModifyVpcEndpointServiceConfigurationRequest))
 				if out == nil {
@@ -10370,8 +11005,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcEndpointServicePayerResponsibility": {
-			Name:     "ModifyVpcEndpointServicePayerResponsibility",
-			NewInput: func() any { return new(ModifyVpcEndpointServicePayerResponsibilityRequest) },
+			Name:      "ModifyVpcEndpointServicePayerResponsibility",
+			NewInput:  func() any { return new(ModifyVpcEndpointServicePayerResponsibilityRequest) },
+			NewOutput: func() any { return new(ModifyVpcEndpointServicePayerResponsibilityResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcEndpointServicePayerResponsibility(ctx, in.(*ModifyVpcEndpointServicePayerResponsibilityRequest))
 				if out == nil {
@@ -10381,8 +11017,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcEndpointServicePermissions": {
-			Name:     "ModifyVpcEndpointServicePermissions",
-			NewInput: func() any { return new(ModifyVpcEndpointServicePermissionsRequest) },
+			Name:      "ModifyVpcEndpointServicePermissions",
+			NewInput:  func() any { return new(ModifyVpcEndpointServicePermissionsRequest) },
+			NewOutput: func() any { return new(ModifyVpcEndpointServicePermissionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcEndpointServicePermissions(ctx, in.(*ModifyVpcEndpointServicePermissionsRequest))
 				if out == nil {
@@ -10392,8 +11029,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcPeeringConnectionOptions": {
-			Name:     "ModifyVpcPeeringConnectionOptions",
-			NewInput: func() any { return new(ModifyVpcPeeringConnectionOptionsRequest) },
+			Name:      "ModifyVpcPeeringConnectionOptions",
+			NewInput:  func() any { return new(ModifyVpcPeeringConnectionOptionsRequest) },
+			NewOutput: func() any { return new(ModifyVpcPeeringConnectionOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcPeeringConnectionOptions(ctx, in.(*ModifyVpcPeeringConnectionOptionsRequest))
 				if out == nil {
@@ -10403,8 +11041,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpcTenancy": {
-			Name:     "ModifyVpcTenancy",
-			NewInput: func() any { return new(ModifyVpcTenancyRequest) },
+			Name:      "ModifyVpcTenancy",
+			NewInput:  func() any { return new(ModifyVpcTenancyRequest) },
+			NewOutput: func() any { return new(ModifyVpcTenancyResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpcTenancy(ctx, in.(*ModifyVpcTenancyRequest))
 				if out == nil {
@@ -10414,8 +11053,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpnConnection": {
-			Name:     "ModifyVpnConnection",
-			NewInput: func() any { return new(ModifyVpnConnectionRequest) },
+			Name:      "ModifyVpnConnection",
+			NewInput:  func() any { return new(ModifyVpnConnectionRequest) },
+			NewOutput: func() any { return new(ModifyVpnConnectionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpnConnection(ctx, in.(*ModifyVpnConnectionRequest))
 				if out == nil {
@@ -10425,8 +11065,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpnConnectionOptions": {
-			Name:     "ModifyVpnConnectionOptions",
-			NewInput: func() any { return new(ModifyVpnConnectionOptionsRequest) },
+			Name:      "ModifyVpnConnectionOptions",
+			NewInput:  func() any { return new(ModifyVpnConnectionOptionsRequest) },
+			NewOutput: func() any { return new(ModifyVpnConnectionOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpnConnectionOptions(ctx, in.(*ModifyVpnConnectionOptionsRequest))
 				if out == nil {
@@ -10436,8 +11077,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpnTunnelCertificate": {
-			Name:     "ModifyVpnTunnelCertificate",
-			NewInput: func() any { return new(ModifyVpnTunnelCertificateRequest) },
+			Name:      "ModifyVpnTunnelCertificate",
+			NewInput:  func() any { return new(ModifyVpnTunnelCertificateRequest) },
+			NewOutput: func() any { return new(ModifyVpnTunnelCertificateResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpnTunnelCertificate(ctx, in.(*ModifyVpnTunnelCertificateRequest))
 				if out == nil {
@@ -10447,8 +11089,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ModifyVpnTunnelOptions": {
-			Name:     "ModifyVpnTunnelOptions",
-			NewInput: func() any { return new(ModifyVpnTunnelOptionsRequest) },
+			Name:      "ModifyVpnTunnelOptions",
+			NewInput:  func() any { return new(ModifyVpnTunnelOptionsRequest) },
+			NewOutput: func() any { return new(ModifyVpnTunnelOptionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyVpnTunnelOptions(ctx, in.(*ModifyVpnTunnelOptionsRequest))
 				if out == nil {
@@ -10458,8 +11101,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"MonitorInstances": {
-			Name:     "MonitorInstances",
-			NewInput: func() any { return new(MonitorInstancesRequest) },
+			Name:      "MonitorInstances",
+			NewInput:  func() any { return new(MonitorInstancesRequest) },
+			NewOutput: func() any { return new(MonitorInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.MonitorInstances(ctx, in.(*MonitorInstancesRequest))
 				if out == nil {
@@ -10469,8 +11113,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"MoveAddressToVpc": {
-			Name:     "MoveAddressToVpc",
-			NewInput: func() any { return new(MoveAddressToVpcRequest) },
+			Name:      "MoveAddressToVpc",
+			NewInput:  func() any { return new(MoveAddressToVpcRequest) },
+			NewOutput: func() any { return new(MoveAddressToVpcResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.MoveAddressToVpc(ctx, in.(*MoveAddressToVpcRequest))
 				if out == nil {
@@ -10480,8 +11125,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"MoveByoipCidrToIpam": {
-			Name:     "MoveByoipCidrToIpam",
-			NewInput: func() any { return new(MoveByoipCidrToIpamRequest) },
+			Name:      "MoveByoipCidrToIpam",
+			NewInput:  func() any { return new(MoveByoipCidrToIpamRequest) },
+			NewOutput: func() any { return new(MoveByoipCidrToIpamResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.MoveByoipCidrToIpam(ctx, in.(*MoveByoipCidrToIpamRequest))
 				if out == nil {
@@ -10491,8 +11137,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"MoveCapacityReservationInstances": {
-			Name:     "MoveCapacityReservationInstances",
-			NewInput: func() any { return new(MoveCapacityReservationInstancesRequest) },
+			Name:      "MoveCapacityReservationInstances",
+			NewInput:  func() any { return new(MoveCapacityReservationInstancesRequest) },
+			NewOutput: func() any { return new(MoveCapacityReservationInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.MoveCapacityReservationInstances(ctx, in.(*MoveCapacityReservationInstancesRequest))
 				if out == nil {
@@ -10502,8 +11149,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ProvisionByoipCidr": {
-			Name:     "ProvisionByoipCidr",
-			NewInput: func() any { return new(ProvisionByoipCidrRequest) },
+			Name:      "ProvisionByoipCidr",
+			NewInput:  func() any { return new(ProvisionByoipCidrRequest) },
+			NewOutput: func() any { return new(ProvisionByoipCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ProvisionByoipCidr(ctx, in.(*ProvisionByoipCidrRequest))
 				if out == nil {
@@ -10513,8 +11161,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ProvisionIpamByoasn": {
-			Name:     "ProvisionIpamByoasn",
-			NewInput: func() any { return new(ProvisionIpamByoasnRequest) },
+			Name:      "ProvisionIpamByoasn",
+			NewInput:  func() any { return new(ProvisionIpamByoasnRequest) },
+			NewOutput: func() any { return new(ProvisionIpamByoasnResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ProvisionIpamByoasn(ctx, in.(*ProvisionIpamByoasnRequest))
 				if out == nil {
@@ -10524,8 +11173,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ProvisionIpamPoolCidr": {
-			Name:     "ProvisionIpamPoolCidr",
-			NewInput: func() any { return new(ProvisionIpamPoolCidrRequest) },
+			Name:      "ProvisionIpamPoolCidr",
+			NewInput:  func() any { return new(ProvisionIpamPoolCidrRequest) },
+			NewOutput: func() any { return new(ProvisionIpamPoolCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ProvisionIpamPoolCidr(ctx, in.(*ProvisionIpamPoolCidrRequest))
 				if out == nil {
@@ -10535,8 +11185,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ProvisionPublicIpv4PoolCidr": {
-			Name:     "ProvisionPublicIpv4PoolCidr",
-			NewInput: func() any { return new(ProvisionPublicIpv4PoolCidrRequest) },
+			Name:      "ProvisionPublicIpv4PoolCidr",
+			NewInput:  func() any { return new(ProvisionPublicIpv4PoolCidrRequest) },
+			NewOutput: func() any { return new(ProvisionPublicIpv4PoolCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ProvisionPublicIpv4PoolCidr(ctx, in.(*ProvisionPublicIpv4PoolCidrRequest))
 				if out == nil {
@@ -10546,8 +11197,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"PurchaseCapacityBlock": {
-			Name:     "PurchaseCapacityBlock",
-			NewInput: func() any { return new(PurchaseCapacityBlockRequest) },
+			Name:      "PurchaseCapacityBlock",
+			NewInput:  func() any { return new(PurchaseCapacityBlockRequest) },
+			NewOutput: func() any { return new(PurchaseCapacityBlockResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.PurchaseCapacityBlock(ctx, in.(*PurchaseCapacityBlockRequest))
 				if out == nil {
@@ -10557,8 +11209,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"PurchaseCapacityBlockExtension": {
-			Name:     "PurchaseCapacityBlockExtension",
-			NewInput: func() any { return new(PurchaseCapacityBlockExtensionRequest) },
+			Name:      "PurchaseCapacityBlockExtension",
+			NewInput:  func() any { return new(PurchaseCapacityBlockExtensionRequest) },
+			NewOutput: func() any { return new(PurchaseCapacityBlockExtensionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.PurchaseCapacityBlockExtension(ctx, in.(*PurchaseCapacityBlockExtensionRequest))
 				if out == nil {
@@ -10568,8 +11221,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"PurchaseHostReservation": {
-			Name:     "PurchaseHostReservation",
-			NewInput: func() any { return new(PurchaseHostReservationRequest) },
+			Name:      "PurchaseHostReservation",
+			NewInput:  func() any { return new(PurchaseHostReservationRequest) },
+			NewOutput: func() any { return new(PurchaseHostReservationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.PurchaseHostReservation(ctx, in.(*PurchaseHostReservationRequest))
 				if out == nil {
@@ -10579,8 +11233,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"PurchaseReservedInstancesOffering": {
-			Name:     "PurchaseReservedInstancesOffering",
-			NewInput: func() any { return new(PurchaseReservedInstancesOfferingRequest) },
+			Name:      "PurchaseReservedInstancesOffering",
+			NewInput:  func() any { return new(PurchaseReservedInstancesOfferingRequest) },
+			NewOutput: func() any { return new(PurchaseReservedInstancesOfferingResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.PurchaseReservedInstancesOffering(ctx, in.(*PurchaseReservedInstancesOfferingRequest))
 				if out == nil {
@@ -10590,8 +11245,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"PurchaseScheduledInstances": {
-			Name:     "PurchaseScheduledInstances",
-			NewInput: func() any { return new(PurchaseScheduledInstancesRequest) },
+			Name:      "PurchaseScheduledInstances",
+			NewInput:  func() any { return new(PurchaseScheduledInstancesRequest) },
+			NewOutput: func() any { return new(PurchaseScheduledInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.PurchaseScheduledInstances(ctx, in.(*PurchaseScheduledInstancesRequest))
 				if out == nil {
@@ -10608,8 +11264,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RegisterImage": {
-			Name:     "RegisterImage",
-			NewInput: func() any { return new(RegisterImageRequest) },
+			Name:      "RegisterImage",
+			NewInput:  func() any { return new(RegisterImageRequest) },
+			NewOutput: func() any { return new(RegisterImageResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RegisterImage(ctx, in.(*RegisterImageRequest))
 				if out == nil {
@@ -10619,8 +11276,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RegisterInstanceEventNotificationAttributes": {
-			Name:     "RegisterInstanceEventNotificationAttributes",
-			NewInput: func() any { return new(RegisterInstanceEventNotificationAttributesRequest) },
+			Name:      "RegisterInstanceEventNotificationAttributes",
+			NewInput:  func() any { return new(RegisterInstanceEventNotificationAttributesRequest) },
+			NewOutput: func() any { return new(RegisterInstanceEventNotificationAttributesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RegisterInstanceEventNotificationAttributes(ctx, in.(*RegisterInstanceEventNotificationAttributesRequest))
 				if out == nil {
@@ -10630,8 +11288,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RegisterTransitGatewayMulticastGroupMembers": {
-			Name:     "RegisterTransitGatewayMulticastGroupMembers",
-			NewInput: func() any { return new(RegisterTransitGatewayMulticastGroupMembersRequest) },
+			Name:      "RegisterTransitGatewayMulticastGroupMembers",
+			NewInput:  func() any { return new(RegisterTransitGatewayMulticastGroupMembersRequest) },
+			NewOutput: func() any { return new(RegisterTransitGatewayMulticastGroupMembersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RegisterTransitGatewayMulticastGroupMembers(ctx, in.(*RegisterTransitGatewayMulticastGroupMembersRequest))
 				if out == nil {
@@ -10641,8 +11300,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RegisterTransitGatewayMulticastGroupSources": {
-			Name:     "RegisterTransitGatewayMulticastGroupSources",
-			NewInput: func() any { return new(RegisterTransitGatewayMulticastGroupSourcesRequest) },
+			Name:      "RegisterTransitGatewayMulticastGroupSources",
+			NewInput:  func() any { return new(RegisterTransitGatewayMulticastGroupSourcesRequest) },
+			NewOutput: func() any { return new(RegisterTransitGatewayMulticastGroupSourcesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RegisterTransitGatewayMulticastGroupSources(ctx, in.(*RegisterTransitGatewayMulticastGroupSourcesRequest))
 				if out == nil {
@@ -10652,8 +11312,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RejectCapacityReservationBillingOwnership": {
-			Name:     "RejectCapacityReservationBillingOwnership",
-			NewInput: func() any { return new(RejectCapacityReservationBillingOwnershipRequest) },
+			Name:      "RejectCapacityReservationBillingOwnership",
+			NewInput:  func() any { return new(RejectCapacityReservationBillingOwnershipRequest) },
+			NewOutput: func() any { return new(RejectCapacityReservationBillingOwnershipResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RejectCapacityReservationBillingOwnership(ctx, in.(*RejectCapacityReservationBillingOwnershipRequest))
 				if out == nil {
@@ -10663,8 +11324,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RejectTransitGatewayClientVpnAttachment": {
-			Name:     "RejectTransitGatewayClientVpnAttachment",
-			NewInput: func() any { return new(RejectTransitGatewayClientVpnAttachmentRequest) },
+			Name:      "RejectTransitGatewayClientVpnAttachment",
+			NewInput:  func() any { return new(RejectTransitGatewayClientVpnAttachmentRequest) },
+			NewOutput: func() any { return new(RejectTransitGatewayClientVpnAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RejectTransitGatewayClientVpnAttachment(ctx, in.(*RejectTransitGatewayClientVpnAttachmentRequest))
 				if out == nil {
@@ -10674,8 +11336,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RejectTransitGatewayMulticastDomainAssociations": {
-			Name:     "RejectTransitGatewayMulticastDomainAssociations",
-			NewInput: func() any { return new(RejectTransitGatewayMulticastDomainAssociationsRequest) },
+			Name:      "RejectTransitGatewayMulticastDomainAssociations",
+			NewInput:  func() any { return new(RejectTransitGatewayMulticastDomainAssociationsRequest) },
+			NewOutput: func() any { return new(RejectTransitGatewayMulticastDomainAssociationsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RejectTransitGatewayMulticastDomainAssociations(ctx, in.(*RejectTransitGatewayMulticastDomainAssociationsRequest))
 				if out == nil {
@@ -10685,8 +11348,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RejectTransitGatewayPeeringAttachment": {
-			Name:     "RejectTransitGatewayPeeringAttachment",
-			NewInput: func() any { return new(RejectTransitGatewayPeeringAttachmentRequest) },
+			Name:      "RejectTransitGatewayPeeringAttachment",
+			NewInput:  func() any { return new(RejectTransitGatewayPeeringAttachmentRequest) },
+			NewOutput: func() any { return new(RejectTransitGatewayPeeringAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RejectTransitGatewayPeeringAttachment(ctx, in.(*RejectTransitGatewayPeeringAttachmentRequest))
 				if out == nil {
@@ -10696,8 +11360,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RejectTransitGatewayVpcAttachment": {
-			Name:     "RejectTransitGatewayVpcAttachment",
-			NewInput: func() any { return new(RejectTransitGatewayVpcAttachmentRequest) },
+			Name:      "RejectTransitGatewayVpcAttachment",
+			NewInput:  func() any { return new(RejectTransitGatewayVpcAttachmentRequest) },
+			NewOutput: func() any { return new(RejectTransitGatewayVpcAttachmentResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RejectTransitGatewayVpcAttachment(ctx, in.(*RejectTransitGatewayVpcAttachmentRequest))
 				if out == nil {
@@ -10707,8 +11372,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RejectVpcEndpointConnections": {
-			Name:     "RejectVpcEndpointConnections",
-			NewInput: func() any { return new(RejectVpcEndpointConnectionsRequest) },
+			Name:      "RejectVpcEndpointConnections",
+			NewInput:  func() any { return new(RejectVpcEndpointConnectionsRequest) },
+			NewOutput: func() any { return new(RejectVpcEndpointConnectionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RejectVpcEndpointConnections(ctx, in.(*RejectVpcEndpointConnectionsRequest))
 				if out == nil {
@@ -10718,8 +11384,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RejectVpcPeeringConnection": {
-			Name:     "RejectVpcPeeringConnection",
-			NewInput: func() any { return new(RejectVpcPeeringConnectionRequest) },
+			Name:      "RejectVpcPeeringConnection",
+			NewInput:  func() any { return new(RejectVpcPeeringConnectionRequest) },
+			NewOutput: func() any { return new(RejectVpcPeeringConnectionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RejectVpcPeeringConnection(ctx, in.(*RejectVpcPeeringConnectionRequest))
 				if out == nil {
@@ -10736,8 +11403,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ReleaseHosts": {
-			Name:     "ReleaseHosts",
-			NewInput: func() any { return new(ReleaseHostsRequest) },
+			Name:      "ReleaseHosts",
+			NewInput:  func() any { return new(ReleaseHostsRequest) },
+			NewOutput: func() any { return new(ReleaseHostsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ReleaseHosts(ctx, in.(*ReleaseHostsRequest))
 				if out == nil {
@@ -10747,8 +11415,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ReleaseIpamPoolAllocation": {
-			Name:     "ReleaseIpamPoolAllocation",
-			NewInput: func() any { return new(ReleaseIpamPoolAllocationRequest) },
+			Name:      "ReleaseIpamPoolAllocation",
+			NewInput:  func() any { return new(ReleaseIpamPoolAllocationRequest) },
+			NewOutput: func() any { return new(ReleaseIpamPoolAllocationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ReleaseIpamPoolAllocation(ctx, in.(*ReleaseIpamPoolAllocationRequest))
 				if out == nil {
@@ -10758,8 +11427,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ReplaceIamInstanceProfileAssociation": {
-			Name:     "ReplaceIamInstanceProfileAssociation",
-			NewInput: func() any { return new(ReplaceIamInstanceProfileAssociationRequest) },
+			Name:      "ReplaceIamInstanceProfileAssociation",
+			NewInput:  func() any { return new(ReplaceIamInstanceProfileAssociationRequest) },
+			NewOutput: func() any { return new(ReplaceIamInstanceProfileAssociationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ReplaceIamInstanceProfileAssociation(ctx, in.(*ReplaceIamInstanceProfileAssociationRequest))
 				if out == nil {
@@ -10769,8 +11439,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ReplaceImageCriteriaInAllowedImagesSettings": {
-			Name:     "ReplaceImageCriteriaInAllowedImagesSettings",
-			NewInput: func() any { return new(ReplaceImageCriteriaInAllowedImagesSettingsRequest) },
+			Name:      "ReplaceImageCriteriaInAllowedImagesSettings",
+			NewInput:  func() any { return new(ReplaceImageCriteriaInAllowedImagesSettingsRequest) },
+			NewOutput: func() any { return new(ReplaceImageCriteriaInAllowedImagesSettingsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ReplaceImageCriteriaInAllowedImagesSettings(ctx, in.(*ReplaceImageCriteriaInAllowedImagesSettingsRequest))
 				if out == nil {
@@ -10780,8 +11451,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ReplaceNetworkAclAssociation": {
-			Name:     "ReplaceNetworkAclAssociation",
-			NewInput: func() any { return new(ReplaceNetworkAclAssociationRequest) },
+			Name:      "ReplaceNetworkAclAssociation",
+			NewInput:  func() any { return new(ReplaceNetworkAclAssociationRequest) },
+			NewOutput: func() any { return new(ReplaceNetworkAclAssociationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ReplaceNetworkAclAssociation(ctx, in.(*ReplaceNetworkAclAssociationRequest))
 				if out == nil {
@@ -10805,8 +11477,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ReplaceRouteTableAssociation": {
-			Name:     "ReplaceRouteTableAssociation",
-			NewInput: func() any { return new(ReplaceRouteTableAssociationRequest) },
+			Name:      "ReplaceRouteTableAssociation",
+			NewInput:  func() any { return new(ReplaceRouteTableAssociationRequest) },
+			NewOutput: func() any { return new(ReplaceRouteTableAssociationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ReplaceRouteTableAssociation(ctx, in.(*ReplaceRouteTableAssociationRequest))
 				if out == nil {
@@ -10816,8 +11489,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ReplaceTransitGatewayRoute": {
-			Name:     "ReplaceTransitGatewayRoute",
-			NewInput: func() any { return new(ReplaceTransitGatewayRouteRequest) },
+			Name:      "ReplaceTransitGatewayRoute",
+			NewInput:  func() any { return new(ReplaceTransitGatewayRouteRequest) },
+			NewOutput: func() any { return new(ReplaceTransitGatewayRouteResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ReplaceTransitGatewayRoute(ctx, in.(*ReplaceTransitGatewayRouteRequest))
 				if out == nil {
@@ -10827,8 +11501,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ReplaceVpnTunnel": {
-			Name:     "ReplaceVpnTunnel",
-			NewInput: func() any { return new(ReplaceVpnTunnelRequest) },
+			Name:      "ReplaceVpnTunnel",
+			NewInput:  func() any { return new(ReplaceVpnTunnelRequest) },
+			NewOutput: func() any { return new(ReplaceVpnTunnelResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ReplaceVpnTunnel(ctx, in.(*ReplaceVpnTunnelRequest))
 				if out == nil {
@@ -10845,8 +11520,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RequestSpotFleet": {
-			Name:     "RequestSpotFleet",
-			NewInput: func() any { return new(RequestSpotFleetRequest) },
+			Name:      "RequestSpotFleet",
+			NewInput:  func() any { return new(RequestSpotFleetRequest) },
+			NewOutput: func() any { return new(RequestSpotFleetResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RequestSpotFleet(ctx, in.(*RequestSpotFleetRequest))
 				if out == nil {
@@ -10856,8 +11532,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RequestSpotInstances": {
-			Name:     "RequestSpotInstances",
-			NewInput: func() any { return new(RequestSpotInstancesRequest) },
+			Name:      "RequestSpotInstances",
+			NewInput:  func() any { return new(RequestSpotInstancesRequest) },
+			NewOutput: func() any { return new(RequestSpotInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RequestSpotInstances(ctx, in.(*RequestSpotInstancesRequest))
 				if out == nil {
@@ -10867,8 +11544,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ResetAddressAttribute": {
-			Name:     "ResetAddressAttribute",
-			NewInput: func() any { return new(ResetAddressAttributeRequest) },
+			Name:      "ResetAddressAttribute",
+			NewInput:  func() any { return new(ResetAddressAttributeRequest) },
+			NewOutput: func() any { return new(ResetAddressAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ResetAddressAttribute(ctx, in.(*ResetAddressAttributeRequest))
 				if out == nil {
@@ -10878,8 +11556,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ResetEbsDefaultKmsKeyId": {
-			Name:     "ResetEbsDefaultKmsKeyId",
-			NewInput: func() any { return new(ResetEbsDefaultKmsKeyIdRequest) },
+			Name:      "ResetEbsDefaultKmsKeyId",
+			NewInput:  func() any { return new(ResetEbsDefaultKmsKeyIdRequest) },
+			NewOutput: func() any { return new(ResetEbsDefaultKmsKeyIdResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ResetEbsDefaultKmsKeyId(ctx, in.(*ResetEbsDefaultKmsKeyIdRequest))
 				if out == nil {
@@ -10889,8 +11568,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"ResetFpgaImageAttribute": {
-			Name:     "ResetFpgaImageAttribute",
-			NewInput: func() any { return new(ResetFpgaImageAttributeRequest) },
+			Name:      "ResetFpgaImageAttribute",
+			NewInput:  func() any { return new(ResetFpgaImageAttributeRequest) },
+			NewOutput: func() any { return new(ResetFpgaImageAttributeResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ResetFpgaImageAttribute(ctx, in.(*ResetFpgaImageAttributeRequest))
 				if out == nil {
@@ -10928,8 +11608,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RestoreAddressToClassic": {
-			Name:     "RestoreAddressToClassic",
-			NewInput: func() any { return new(RestoreAddressToClassicRequest) },
+			Name:      "RestoreAddressToClassic",
+			NewInput:  func() any { return new(RestoreAddressToClassicRequest) },
+			NewOutput: func() any { return new(RestoreAddressToClassicResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RestoreAddressToClassic(ctx, in.(*RestoreAddressToClassicRequest))
 				if out == nil {
@@ -10939,8 +11620,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RestoreImageFromRecycleBin": {
-			Name:     "RestoreImageFromRecycleBin",
-			NewInput: func() any { return new(RestoreImageFromRecycleBinRequest) },
+			Name:      "RestoreImageFromRecycleBin",
+			NewInput:  func() any { return new(RestoreImageFromRecycleBinRequest) },
+			NewOutput: func() any { return new(RestoreImageFromRecycleBinResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RestoreImageFromRecycleBin(ctx, in.(*RestoreImageFromRecycleBinRequest))
 				if out == nil {
@@ -10950,8 +11632,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RestoreManagedPrefixListVersion": {
-			Name:     "RestoreManagedPrefixListVersion",
-			NewInput: func() any { return new(RestoreManagedPrefixListVersionRequest) },
+			Name:      "RestoreManagedPrefixListVersion",
+			NewInput:  func() any { return new(RestoreManagedPrefixListVersionRequest) },
+			NewOutput: func() any { return new(RestoreManagedPrefixListVersionResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RestoreManagedPrefixListVersion(ctx, in.(*RestoreManagedPrefixListVersionRequest))
 				if out == nil {
@@ -10961,8 +11644,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RestoreSnapshotFromRecycleBin": {
-			Name:     "RestoreSnapshotFromRecycleBin",
-			NewInput: func() any { return new(RestoreSnapshotFromRecycleBinRequest) },
+			Name:      "RestoreSnapshotFromRecycleBin",
+			NewInput:  func() any { return new(RestoreSnapshotFromRecycleBinRequest) },
+			NewOutput: func() any { return new(RestoreSnapshotFromRecycleBinResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RestoreSnapshotFromRecycleBin(ctx, in.(*RestoreSnapshotFromRecycleBinRequest))
 				if out == nil {
@@ -10972,8 +11656,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RestoreSnapshotTier": {
-			Name:     "RestoreSnapshotTier",
-			NewInput: func() any { return new(RestoreSnapshotTierRequest) },
+			Name:      "RestoreSnapshotTier",
+			NewInput:  func() any { return new(RestoreSnapshotTierRequest) },
+			NewOutput: func() any { return new(RestoreSnapshotTierResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RestoreSnapshotTier(ctx, in.(*RestoreSnapshotTierRequest))
 				if out == nil {
@@ -10983,8 +11668,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RestoreVolumeFromRecycleBin": {
-			Name:     "RestoreVolumeFromRecycleBin",
-			NewInput: func() any { return new(RestoreVolumeFromRecycleBinRequest) },
+			Name:      "RestoreVolumeFromRecycleBin",
+			NewInput:  func() any { return new(RestoreVolumeFromRecycleBinRequest) },
+			NewOutput: func() any { return new(RestoreVolumeFromRecycleBinResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RestoreVolumeFromRecycleBin(ctx, in.(*RestoreVolumeFromRecycleBinRequest))
 				if out == nil {
@@ -10994,8 +11680,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RevokeClientVpnIngress": {
-			Name:     "RevokeClientVpnIngress",
-			NewInput: func() any { return new(RevokeClientVpnIngressRequest) },
+			Name:      "RevokeClientVpnIngress",
+			NewInput:  func() any { return new(RevokeClientVpnIngressRequest) },
+			NewOutput: func() any { return new(RevokeClientVpnIngressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RevokeClientVpnIngress(ctx, in.(*RevokeClientVpnIngressRequest))
 				if out == nil {
@@ -11005,8 +11692,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RevokeSecurityGroupEgress": {
-			Name:     "RevokeSecurityGroupEgress",
-			NewInput: func() any { return new(RevokeSecurityGroupEgressRequest) },
+			Name:      "RevokeSecurityGroupEgress",
+			NewInput:  func() any { return new(RevokeSecurityGroupEgressRequest) },
+			NewOutput: func() any { return new(RevokeSecurityGroupEgressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RevokeSecurityGroupEgress(ctx, in.(*RevokeSecurityGroupEgressRequest))
 				if out == nil {
@@ -11016,8 +11704,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RevokeSecurityGroupIngress": {
-			Name:     "RevokeSecurityGroupIngress",
-			NewInput: func() any { return new(RevokeSecurityGroupIngressRequest) },
+			Name:      "RevokeSecurityGroupIngress",
+			NewInput:  func() any { return new(RevokeSecurityGroupIngressRequest) },
+			NewOutput: func() any { return new(RevokeSecurityGroupIngressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RevokeSecurityGroupIngress(ctx, in.(*RevokeSecurityGroupIngressRequest))
 				if out == nil {
@@ -11027,8 +11716,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RunInstances": {
-			Name:     "RunInstances",
-			NewInput: func() any { return new(RunInstancesRequest) },
+			Name:      "RunInstances",
+			NewInput:  func() any { return new(RunInstancesRequest) },
+			NewOutput: func() any { return new(Reservation) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RunInstances(ctx, in.(*RunInstancesRequest))
 				if out == nil {
@@ -11038,8 +11728,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"RunScheduledInstances": {
-			Name:     "RunScheduledInstances",
-			NewInput: func() any { return new(RunScheduledInstancesRequest) },
+			Name:      "RunScheduledInstances",
+			NewInput:  func() any { return new(RunScheduledInstancesRequest) },
+			NewOutput: func() any { return new(RunScheduledInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RunScheduledInstances(ctx, in.(*RunScheduledInstancesRequest))
 				if out == nil {
@@ -11049,8 +11740,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"SearchLocalGatewayRoutes": {
-			Name:     "SearchLocalGatewayRoutes",
-			NewInput: func() any { return new(SearchLocalGatewayRoutesRequest) },
+			Name:      "SearchLocalGatewayRoutes",
+			NewInput:  func() any { return new(SearchLocalGatewayRoutesRequest) },
+			NewOutput: func() any { return new(SearchLocalGatewayRoutesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.SearchLocalGatewayRoutes(ctx, in.(*SearchLocalGatewayRoutesRequest))
 				if out == nil {
@@ -11060,8 +11752,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"SearchTransitGatewayMulticastGroups": {
-			Name:     "SearchTransitGatewayMulticastGroups",
-			NewInput: func() any { return new(SearchTransitGatewayMulticastGroupsRequest) },
+			Name:      "SearchTransitGatewayMulticastGroups",
+			NewInput:  func() any { return new(SearchTransitGatewayMulticastGroupsRequest) },
+			NewOutput: func() any { return new(SearchTransitGatewayMulticastGroupsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.SearchTransitGatewayMulticastGroups(ctx, in.(*SearchTransitGatewayMulticastGroupsRequest))
 				if out == nil {
@@ -11071,8 +11764,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"SearchTransitGatewayRoutes": {
-			Name:     "SearchTransitGatewayRoutes",
-			NewInput: func() any { return new(SearchTransitGatewayRoutesRequest) },
+			Name:      "SearchTransitGatewayRoutes",
+			NewInput:  func() any { return new(SearchTransitGatewayRoutesRequest) },
+			NewOutput: func() any { return new(SearchTransitGatewayRoutesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.SearchTransitGatewayRoutes(ctx, in.(*SearchTransitGatewayRoutesRequest))
 				if out == nil {
@@ -11089,8 +11783,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"StartDeclarativePoliciesReport": {
-			Name:     "StartDeclarativePoliciesReport",
-			NewInput: func() any { return new(StartDeclarativePoliciesReportRequest) },
+			Name:      "StartDeclarativePoliciesReport",
+			NewInput:  func() any { return new(StartDeclarativePoliciesReportRequest) },
+			NewOutput: func() any { return new(StartDeclarativePoliciesReportResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.StartDeclarativePoliciesReport(ctx, in.(*StartDeclarativePoliciesReportRequest))
 				if out == nil {
@@ -11100,8 +11795,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"StartInstances": {
-			Name:     "StartInstances",
-			NewInput: func() any { return new(StartInstancesRequest) },
+			Name:      "StartInstances",
+			NewInput:  func() any { return new(StartInstancesRequest) },
+			NewOutput: func() any { return new(StartInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.StartInstances(ctx, in.(*StartInstancesRequest))
 				if out == nil {
@@ -11111,8 +11807,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"StartNetworkInsightsAccessScopeAnalysis": {
-			Name:     "StartNetworkInsightsAccessScopeAnalysis",
-			NewInput: func() any { return new(StartNetworkInsightsAccessScopeAnalysisRequest) },
+			Name:      "StartNetworkInsightsAccessScopeAnalysis",
+			NewInput:  func() any { return new(StartNetworkInsightsAccessScopeAnalysisRequest) },
+			NewOutput: func() any { return new(StartNetworkInsightsAccessScopeAnalysisResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.StartNetworkInsightsAccessScopeAnalysis(ctx, in.(*StartNetworkInsightsAccessScopeAnalysisRequest))
 				if out == nil {
@@ -11122,8 +11819,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"StartNetworkInsightsAnalysis": {
-			Name:     "StartNetworkInsightsAnalysis",
-			NewInput: func() any { return new(StartNetworkInsightsAnalysisRequest) },
+			Name:      "StartNetworkInsightsAnalysis",
+			NewInput:  func() any { return new(StartNetworkInsightsAnalysisRequest) },
+			NewOutput: func() any { return new(StartNetworkInsightsAnalysisResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.StartNetworkInsightsAnalysis(ctx, in.(*StartNetworkInsightsAnalysisRequest))
 				if out == nil {
@@ -11133,8 +11831,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"StartVpcEndpointServicePrivateDnsVerification": {
-			Name:     "StartVpcEndpointServicePrivateDnsVerification",
-			NewInput: func() any { return new(StartVpcEndpointServicePrivateDnsVerificationRequest) },
+			Name:      "StartVpcEndpointServicePrivateDnsVerification",
+			NewInput:  func() any { return new(StartVpcEndpointServicePrivateDnsVerificationRequest) },
+			NewOutput: func() any { return new(StartVpcEndpointServicePrivateDnsVerificationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.StartVpcEndpointServicePrivateDnsVerification(ctx, in.(*StartVpcEndpointServicePrivateDnsVerificationRequest))
 				if out == nil {
@@ -11144,8 +11843,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"StopInstances": {
-			Name:     "StopInstances",
-			NewInput: func() any { return new(StopInstancesRequest) },
+			Name:      "StopInstances",
+			NewInput:  func() any { return new(StopInstancesRequest) },
+			NewOutput: func() any { return new(StopInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.StopInstances(ctx, in.(*StopInstancesRequest))
 				if out == nil {
@@ -11155,8 +11855,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"TerminateClientVpnConnections": {
-			Name:     "TerminateClientVpnConnections",
-			NewInput: func() any { return new(TerminateClientVpnConnectionsRequest) },
+			Name:      "TerminateClientVpnConnections",
+			NewInput:  func() any { return new(TerminateClientVpnConnectionsRequest) },
+			NewOutput: func() any { return new(TerminateClientVpnConnectionsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.TerminateClientVpnConnections(ctx, in.(*TerminateClientVpnConnectionsRequest))
 				if out == nil {
@@ -11166,8 +11867,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"TerminateInstances": {
-			Name:     "TerminateInstances",
-			NewInput: func() any { return new(TerminateInstancesRequest) },
+			Name:      "TerminateInstances",
+			NewInput:  func() any { return new(TerminateInstancesRequest) },
+			NewOutput: func() any { return new(TerminateInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.TerminateInstances(ctx, in.(*TerminateInstancesRequest))
 				if out == nil {
@@ -11177,8 +11879,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"UnassignIpv6Addresses": {
-			Name:     "UnassignIpv6Addresses",
-			NewInput: func() any { return new(UnassignIpv6AddressesRequest) },
+			Name:      "UnassignIpv6Addresses",
+			NewInput:  func() any { return new(UnassignIpv6AddressesRequest) },
+			NewOutput: func() any { return new(UnassignIpv6AddressesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UnassignIpv6Addresses(ctx, in.(*UnassignIpv6AddressesRequest))
 				if out == nil {
@@ -11195,8 +11898,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"UnassignPrivateNatGatewayAddress": {
-			Name:     "UnassignPrivateNatGatewayAddress",
-			NewInput: func() any { return new(UnassignPrivateNatGatewayAddressRequest) },
+			Name:      "UnassignPrivateNatGatewayAddress",
+			NewInput:  func() any { return new(UnassignPrivateNatGatewayAddressRequest) },
+			NewOutput: func() any { return new(UnassignPrivateNatGatewayAddressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UnassignPrivateNatGatewayAddress(ctx, in.(*UnassignPrivateNatGatewayAddressRequest))
 				if out == nil {
@@ -11206,8 +11910,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"UnlockSnapshot": {
-			Name:     "UnlockSnapshot",
-			NewInput: func() any { return new(UnlockSnapshotRequest) },
+			Name:      "UnlockSnapshot",
+			NewInput:  func() any { return new(UnlockSnapshotRequest) },
+			NewOutput: func() any { return new(UnlockSnapshotResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UnlockSnapshot(ctx, in.(*UnlockSnapshotRequest))
 				if out == nil {
@@ -11217,8 +11922,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"UnmonitorInstances": {
-			Name:     "UnmonitorInstances",
-			NewInput: func() any { return new(UnmonitorInstancesRequest) },
+			Name:      "UnmonitorInstances",
+			NewInput:  func() any { return new(UnmonitorInstancesRequest) },
+			NewOutput: func() any { return new(UnmonitorInstancesResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UnmonitorInstances(ctx, in.(*UnmonitorInstancesRequest))
 				if out == nil {
@@ -11228,8 +11934,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"UpdateCapacityManagerMonitoredTagKeys": {
-			Name:     "UpdateCapacityManagerMonitoredTagKeys",
-			NewInput: func() any { return new(UpdateCapacityManagerMonitoredTagKeysRequest) },
+			Name:      "UpdateCapacityManagerMonitoredTagKeys",
+			NewInput:  func() any { return new(UpdateCapacityManagerMonitoredTagKeysRequest) },
+			NewOutput: func() any { return new(UpdateCapacityManagerMonitoredTagKeysResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UpdateCapacityManagerMonitoredTagKeys(ctx, in.(*UpdateCapacityManagerMonitoredTagKeysRequest))
 				if out == nil {
@@ -11239,8 +11946,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"UpdateCapacityManagerOrganizationsAccess": {
-			Name:     "UpdateCapacityManagerOrganizationsAccess",
-			NewInput: func() any { return new(UpdateCapacityManagerOrganizationsAccessRequest) },
+			Name:      "UpdateCapacityManagerOrganizationsAccess",
+			NewInput:  func() any { return new(UpdateCapacityManagerOrganizationsAccessRequest) },
+			NewOutput: func() any { return new(UpdateCapacityManagerOrganizationsAccessResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UpdateCapacityManagerOrganizationsAccess(ctx, in.(*UpdateCapacityManagerOrganizationsAccessRequest))
 				if out == nil {
@@ -11250,8 +11958,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"UpdateInterruptibleCapacityReservationAllocation": {
-			Name:     "UpdateInterruptibleCapacityReservationAllocation",
-			NewInput: func() any { return new(UpdateInterruptibleCapacityReservationAllocationRequest) },
+			Name:      "UpdateInterruptibleCapacityReservationAllocation",
+			NewInput:  func() any { return new(UpdateInterruptibleCapacityReservationAllocationRequest) },
+			NewOutput: func() any { return new(UpdateInterruptibleCapacityReservationAllocationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UpdateInterruptibleCapacityReservationAllocation(ctx, in.(*UpdateInterruptibleCapacityReservationAllocationRequest))
 				if out == nil {
@@ -11261,8 +11970,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"UpdateSecurityGroupRuleDescriptionsEgress": {
-			Name:     "UpdateSecurityGroupRuleDescriptionsEgress",
-			NewInput: func() any { return new(UpdateSecurityGroupRuleDescriptionsEgressRequest) },
+			Name:      "UpdateSecurityGroupRuleDescriptionsEgress",
+			NewInput:  func() any { return new(UpdateSecurityGroupRuleDescriptionsEgressRequest) },
+			NewOutput: func() any { return new(UpdateSecurityGroupRuleDescriptionsEgressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UpdateSecurityGroupRuleDescriptionsEgress(ctx, in.(*UpdateSecurityGroupRuleDescriptionsEgressRequest))
 				if out == nil {
@@ -11272,8 +11982,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"UpdateSecurityGroupRuleDescriptionsIngress": {
-			Name:     "UpdateSecurityGroupRuleDescriptionsIngress",
-			NewInput: func() any { return new(UpdateSecurityGroupRuleDescriptionsIngressRequest) },
+			Name:      "UpdateSecurityGroupRuleDescriptionsIngress",
+			NewInput:  func() any { return new(UpdateSecurityGroupRuleDescriptionsIngressRequest) },
+			NewOutput: func() any { return new(UpdateSecurityGroupRuleDescriptionsIngressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UpdateSecurityGroupRuleDescriptionsIngress(ctx, in.(*UpdateSecurityGroupRuleDescriptionsIngressRequest))
 				if out == nil {
@@ -11283,8 +11994,9 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			},
 		},
 		"WithdrawByoipCidr": {
-			Name:     "WithdrawByoipCidr",
-			NewInput: func() any { return new(WithdrawByoipCidrRequest) },
+			Name:      "WithdrawByoipCidr",
+			NewInput:  func() any { return new(WithdrawByoipCidrRequest) },
+			NewOutput: func() any { return new(WithdrawByoipCidrResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.WithdrawByoipCidr(ctx, in.(*WithdrawByoipCidrRequest))
 				if out == nil {

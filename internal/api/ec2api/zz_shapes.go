@@ -4,8 +4,6 @@ package ec2api
 
 import "time"
 
-var _ = time.Time{}
-
 type AcceleratorCount struct {
 	Max *int32 `aws:"q=Max,x=max"`
 	Min *int32 `aws:"q=Min,x=min"`
@@ -259,7 +257,7 @@ type AllocateAddressResult struct {
 }
 
 type AllocateHostsRequest struct {
-	AssetIds           []string           `aws:"q=AssetId,x=AssetId,xm=item"`
+	AssetIds           []string           `aws:"q=AssetId,x=AssetId,xm=member"`
 	AutoPlacement      *string            `aws:"q=AutoPlacement,x=autoPlacement"`
 	AvailabilityZone   *string            `aws:"q=AvailabilityZone,x=availabilityZone"`
 	AvailabilityZoneId *string            `aws:"q=AvailabilityZoneId,x=AvailabilityZoneId"`
@@ -1755,7 +1753,7 @@ type CreateCapacityReservationFleetRequest struct {
 	DryRun                     *bool                                   `aws:"q=DryRun,x=DryRun"`
 	EndDate                    *time.Time                              `aws:"q=EndDate,x=EndDate"`
 	InstanceMatchCriteria      *string                                 `aws:"q=InstanceMatchCriteria,x=InstanceMatchCriteria"`
-	InstanceTypeSpecifications []ReservationFleetInstanceSpecification `aws:"q=InstanceTypeSpecification,x=InstanceTypeSpecification,xm=item,req"`
+	InstanceTypeSpecifications []ReservationFleetInstanceSpecification `aws:"q=InstanceTypeSpecification,x=InstanceTypeSpecification,xm=member,req"`
 	TagSpecifications          []TagSpecification                      `aws:"q=TagSpecification,x=TagSpecification,xm=item"`
 	Tenancy                    *string                                 `aws:"q=Tenancy,x=Tenancy"`
 	TotalTargetCapacity        *int32                                  `aws:"q=TotalTargetCapacity,x=TotalTargetCapacity,req"`
@@ -1813,7 +1811,7 @@ type CreateCarrierGatewayResult struct {
 }
 
 type CreateClientVpnEndpointRequest struct {
-	AuthenticationOptions         []ClientVpnAuthenticationRequest           `aws:"q=Authentication,x=Authentication,xm=item,req"`
+	AuthenticationOptions         []ClientVpnAuthenticationRequest           `aws:"q=Authentication,x=Authentication,xm=member,req"`
 	ClientCidrBlock               *string                                    `aws:"q=ClientCidrBlock,x=ClientCidrBlock"`
 	ClientConnectOptions          *ClientConnectOptions                      `aws:"q=ClientConnectOptions,x=ClientConnectOptions"`
 	ClientLoginBannerOptions      *ClientLoginBannerOptions                  `aws:"q=ClientLoginBannerOptions,x=ClientLoginBannerOptions"`
@@ -2043,7 +2041,7 @@ type CreateImageUsageReportRequest struct {
 	ClientToken       *string                         `aws:"q=ClientToken,x=ClientToken"`
 	DryRun            *bool                           `aws:"q=DryRun,x=DryRun"`
 	ImageId           *string                         `aws:"q=ImageId,x=ImageId,req"`
-	ResourceTypes     []ImageUsageResourceTypeRequest `aws:"q=ResourceType,x=ResourceType,xm=item,req"`
+	ResourceTypes     []ImageUsageResourceTypeRequest `aws:"q=ResourceType,x=ResourceType,xm=member,req"`
 	TagSpecifications []TagSpecification              `aws:"q=TagSpecification,x=TagSpecification,xm=item"`
 }
 
@@ -2071,7 +2069,7 @@ type CreateInstanceEventWindowRequest struct {
 	DryRun            *bool                                 `aws:"q=DryRun,x=DryRun"`
 	Name              *string                               `aws:"q=Name,x=Name"`
 	TagSpecifications []TagSpecification                    `aws:"q=TagSpecification,x=TagSpecification,xm=item"`
-	TimeRanges        []InstanceEventWindowTimeRangeRequest `aws:"q=TimeRange,x=TimeRange,xm=item"`
+	TimeRanges        []InstanceEventWindowTimeRangeRequest `aws:"q=TimeRange,x=TimeRange,xm=member"`
 }
 
 type CreateInstanceEventWindowResult struct {
@@ -2195,7 +2193,7 @@ type CreateIpamRequest struct {
 	DryRun            *bool                    `aws:"q=DryRun,x=DryRun"`
 	EnablePrivateGua  *bool                    `aws:"q=EnablePrivateGua,x=EnablePrivateGua"`
 	MeteredAccount    *string                  `aws:"q=MeteredAccount,x=MeteredAccount"`
-	OperatingRegions  []AddIpamOperatingRegion `aws:"q=OperatingRegion,x=OperatingRegion,xm=item"`
+	OperatingRegions  []AddIpamOperatingRegion `aws:"q=OperatingRegion,x=OperatingRegion,xm=member"`
 	TagSpecifications []TagSpecification       `aws:"q=TagSpecification,x=TagSpecification,xm=item"`
 	Tier              *string                  `aws:"q=Tier,x=Tier"`
 }
@@ -2204,7 +2202,7 @@ type CreateIpamResourceDiscoveryRequest struct {
 	ClientToken       *string                  `aws:"q=ClientToken,x=ClientToken"`
 	Description       *string                  `aws:"q=Description,x=Description"`
 	DryRun            *bool                    `aws:"q=DryRun,x=DryRun"`
-	OperatingRegions  []AddIpamOperatingRegion `aws:"q=OperatingRegion,x=OperatingRegion,xm=item"`
+	OperatingRegions  []AddIpamOperatingRegion `aws:"q=OperatingRegion,x=OperatingRegion,xm=member"`
 	TagSpecifications []TagSpecification       `aws:"q=TagSpecification,x=TagSpecification,xm=item"`
 }
 
@@ -2360,7 +2358,7 @@ type CreateManagedPrefixListRequest struct {
 	AddressFamily     *string              `aws:"q=AddressFamily,x=AddressFamily,req"`
 	ClientToken       *string              `aws:"q=ClientToken,x=ClientToken"`
 	DryRun            *bool                `aws:"q=DryRun,x=DryRun"`
-	Entries           []AddPrefixListEntry `aws:"q=Entry,x=Entry,xm=item"`
+	Entries           []AddPrefixListEntry `aws:"q=Entry,x=Entry,xm=member"`
 	MaxEntries        *int32               `aws:"q=MaxEntries,x=MaxEntries,req"`
 	PrefixListName    *string              `aws:"q=PrefixListName,x=PrefixListName,req"`
 	TagSpecifications []TagSpecification   `aws:"q=TagSpecification,x=TagSpecification,xm=item"`
@@ -2744,7 +2742,7 @@ type CreateSubnetResult struct {
 
 type CreateTagsRequest struct {
 	DryRun    *bool    `aws:"q=DryRun,x=dryRun"`
-	Resources []string `aws:"q=ResourceId,x=ResourceId,xm=item,req"`
+	Resources []string `aws:"q=ResourceId,x=ResourceId,xm=member,req"`
 	Tags      []Tag    `aws:"q=Tag,x=Tag,xm=item,req"`
 }
 
@@ -2865,7 +2863,7 @@ type CreateTransitGatewayMeteringPolicyEntryResult struct {
 
 type CreateTransitGatewayMeteringPolicyRequest struct {
 	DryRun                 *bool              `aws:"q=DryRun,x=DryRun"`
-	MiddleboxAttachmentIds []string           `aws:"q=MiddleboxAttachmentId,x=MiddleboxAttachmentId,xm=item"`
+	MiddleboxAttachmentIds []string           `aws:"q=MiddleboxAttachmentId,x=MiddleboxAttachmentId,xm=member"`
 	TagSpecifications      []TagSpecification `aws:"q=TagSpecifications,x=TagSpecifications,xm=item"`
 	TransitGatewayId       *string            `aws:"q=TransitGatewayId,x=TransitGatewayId,req"`
 }
@@ -3470,7 +3468,7 @@ type DeleteFleetSuccessItem struct {
 
 type DeleteFleetsRequest struct {
 	DryRun             *bool    `aws:"q=DryRun,x=DryRun"`
-	FleetIds           []string `aws:"q=FleetId,x=FleetId,xm=item,req"`
+	FleetIds           []string `aws:"q=FleetId,x=FleetId,xm=member,req"`
 	TerminateInstances *bool    `aws:"q=TerminateInstances,x=TerminateInstances,req"`
 }
 
@@ -3920,7 +3918,7 @@ type DeleteSubnetRequest struct {
 
 type DeleteTagsRequest struct {
 	DryRun    *bool    `aws:"q=DryRun,x=dryRun"`
-	Resources []string `aws:"q=ResourceId,x=resourceId,xm=item,req"`
+	Resources []string `aws:"q=ResourceId,x=resourceId,xm=member,req"`
 	Tags      []Tag    `aws:"q=Tag,x=tag,xm=item"`
 }
 
@@ -4549,7 +4547,7 @@ type DescribeCapacityReservationsResult struct {
 }
 
 type DescribeCarrierGatewaysRequest struct {
-	CarrierGatewayIds []string `aws:"q=CarrierGatewayId,x=CarrierGatewayId,xm=item"`
+	CarrierGatewayIds []string `aws:"q=CarrierGatewayId,x=CarrierGatewayId,xm=member"`
 	DryRun            *bool    `aws:"q=DryRun,x=DryRun"`
 	Filters           []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	MaxResults        *int32   `aws:"q=MaxResults,x=MaxResults"`
@@ -4847,7 +4845,7 @@ type DescribeFleetsInstances struct {
 type DescribeFleetsRequest struct {
 	DryRun     *bool    `aws:"q=DryRun,x=DryRun"`
 	Filters    []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
-	FleetIds   []string `aws:"q=FleetId,x=FleetId,xm=item"`
+	FleetIds   []string `aws:"q=FleetId,x=FleetId,xm=member"`
 	MaxResults *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken  *string  `aws:"q=NextToken,x=NextToken"`
 }
@@ -4969,11 +4967,11 @@ type DescribeImageAttributeRequest struct {
 
 type DescribeImageReferencesRequest struct {
 	DryRun                  *bool                 `aws:"q=DryRun,x=DryRun"`
-	ImageIds                []string              `aws:"q=ImageId,x=ImageId,xm=item,req"`
+	ImageIds                []string              `aws:"q=ImageId,x=ImageId,xm=member,req"`
 	IncludeAllResourceTypes *bool                 `aws:"q=IncludeAllResourceTypes,x=IncludeAllResourceTypes"`
 	MaxResults              *int32                `aws:"q=MaxResults,x=MaxResults"`
 	NextToken               *string               `aws:"q=NextToken,x=NextToken"`
-	ResourceTypes           []ResourceTypeRequest `aws:"q=ResourceType,x=ResourceType,xm=item"`
+	ResourceTypes           []ResourceTypeRequest `aws:"q=ResourceType,x=ResourceType,xm=member"`
 }
 
 type DescribeImageReferencesResult struct {
@@ -4984,10 +4982,10 @@ type DescribeImageReferencesResult struct {
 type DescribeImageUsageReportEntriesRequest struct {
 	DryRun     *bool    `aws:"q=DryRun,x=DryRun"`
 	Filters    []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
-	ImageIds   []string `aws:"q=ImageId,x=ImageId,xm=item"`
+	ImageIds   []string `aws:"q=ImageId,x=ImageId,xm=member"`
 	MaxResults *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken  *string  `aws:"q=NextToken,x=NextToken"`
-	ReportIds  []string `aws:"q=ReportId,x=ReportId,xm=item"`
+	ReportIds  []string `aws:"q=ReportId,x=ReportId,xm=member"`
 }
 
 type DescribeImageUsageReportEntriesResult struct {
@@ -4998,10 +4996,10 @@ type DescribeImageUsageReportEntriesResult struct {
 type DescribeImageUsageReportsRequest struct {
 	DryRun     *bool    `aws:"q=DryRun,x=DryRun"`
 	Filters    []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
-	ImageIds   []string `aws:"q=ImageId,x=ImageId,xm=item"`
+	ImageIds   []string `aws:"q=ImageId,x=ImageId,xm=member"`
 	MaxResults *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken  *string  `aws:"q=NextToken,x=NextToken"`
-	ReportIds  []string `aws:"q=ReportId,x=ReportId,xm=item"`
+	ReportIds  []string `aws:"q=ReportId,x=ReportId,xm=member"`
 }
 
 type DescribeImageUsageReportsResult struct {
@@ -5164,8 +5162,8 @@ type DescribeInstanceStatusResult struct {
 type DescribeInstanceTopologyRequest struct {
 	DryRun      *bool    `aws:"q=DryRun,x=DryRun"`
 	Filters     []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
-	GroupNames  []string `aws:"q=GroupName,x=GroupName,xm=item"`
-	InstanceIds []string `aws:"q=InstanceId,x=InstanceId,xm=item"`
+	GroupNames  []string `aws:"q=GroupName,x=GroupName,xm=member"`
+	InstanceIds []string `aws:"q=InstanceId,x=InstanceId,xm=member"`
 	MaxResults  *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken   *string  `aws:"q=NextToken,x=NextToken"`
 }
@@ -5192,7 +5190,7 @@ type DescribeInstanceTypesRequest struct {
 	DryRun                     *bool    `aws:"q=DryRun,x=DryRun"`
 	Filters                    []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	IncludeUnsupportedInRegion *bool    `aws:"q=IncludeUnsupportedInRegion,x=IncludeUnsupportedInRegion"`
-	InstanceTypes              []string `aws:"q=InstanceType,x=InstanceType,xm=item"`
+	InstanceTypes              []string `aws:"q=InstanceType,x=InstanceType,xm=member"`
 	MaxResults                 *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken                  *string  `aws:"q=NextToken,x=NextToken"`
 }
@@ -5674,7 +5672,7 @@ type DescribeNetworkInterfaceAttributeResult struct {
 type DescribeNetworkInterfacePermissionsRequest struct {
 	Filters                       []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	MaxResults                    *int32   `aws:"q=MaxResults,x=MaxResults"`
-	NetworkInterfacePermissionIds []string `aws:"q=NetworkInterfacePermissionId,x=NetworkInterfacePermissionId,xm=item"`
+	NetworkInterfacePermissionIds []string `aws:"q=NetworkInterfacePermissionId,x=NetworkInterfacePermissionId,xm=member"`
 	NextToken                     *string  `aws:"q=NextToken,x=NextToken"`
 }
 
@@ -5714,7 +5712,7 @@ type DescribePlacementGroupsRequest struct {
 	DryRun     *bool    `aws:"q=DryRun,x=dryRun"`
 	Filters    []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	GroupIds   []string `aws:"q=GroupId,x=GroupId,xm=GroupId"`
-	GroupNames []string `aws:"q=GroupName,x=groupName,xm=item"`
+	GroupNames []string `aws:"q=GroupName,x=groupName,xm=member"`
 }
 
 type DescribePlacementGroupsResult struct {
@@ -5819,7 +5817,7 @@ type DescribeReservedInstancesOfferingsRequest struct {
 	OfferingClass                *string  `aws:"q=OfferingClass,x=OfferingClass"`
 	OfferingType                 *string  `aws:"q=OfferingType,x=offeringType"`
 	ProductDescription           *string  `aws:"q=ProductDescription,x=ProductDescription"`
-	ReservedInstancesOfferingIds []string `aws:"q=ReservedInstancesOfferingId,x=ReservedInstancesOfferingId,xm=item"`
+	ReservedInstancesOfferingIds []string `aws:"q=ReservedInstancesOfferingId,x=ReservedInstancesOfferingId,xm=member"`
 }
 
 type DescribeReservedInstancesOfferingsResult struct {
@@ -5844,7 +5842,7 @@ type DescribeRouteServerEndpointsRequest struct {
 	Filters                []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	MaxResults             *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken              *string  `aws:"q=NextToken,x=NextToken"`
-	RouteServerEndpointIds []string `aws:"q=RouteServerEndpointId,x=RouteServerEndpointId,xm=item"`
+	RouteServerEndpointIds []string `aws:"q=RouteServerEndpointId,x=RouteServerEndpointId,xm=member"`
 }
 
 type DescribeRouteServerEndpointsResult struct {
@@ -5857,7 +5855,7 @@ type DescribeRouteServerPeersRequest struct {
 	Filters            []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	MaxResults         *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken          *string  `aws:"q=NextToken,x=NextToken"`
-	RouteServerPeerIds []string `aws:"q=RouteServerPeerId,x=RouteServerPeerId,xm=item"`
+	RouteServerPeerIds []string `aws:"q=RouteServerPeerId,x=RouteServerPeerId,xm=member"`
 }
 
 type DescribeRouteServerPeersResult struct {
@@ -5870,7 +5868,7 @@ type DescribeRouteServersRequest struct {
 	Filters        []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	MaxResults     *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken      *string  `aws:"q=NextToken,x=NextToken"`
-	RouteServerIds []string `aws:"q=RouteServerId,x=RouteServerId,xm=item"`
+	RouteServerIds []string `aws:"q=RouteServerId,x=RouteServerId,xm=member"`
 }
 
 type DescribeRouteServersResult struct {
@@ -6051,7 +6049,7 @@ type DescribeSnapshotsRequest struct {
 	MaxResults          *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken           *string  `aws:"q=NextToken,x=NextToken"`
 	OwnerIds            []string `aws:"q=Owner,x=Owner,xm=Owner"`
-	RestorableByUserIds []string `aws:"q=RestorableBy,x=RestorableBy,xm=item"`
+	RestorableByUserIds []string `aws:"q=RestorableBy,x=RestorableBy,xm=member"`
 	SnapshotIds         []string `aws:"q=SnapshotId,x=SnapshotId,xm=SnapshotId"`
 }
 
@@ -6129,10 +6127,10 @@ type DescribeSpotPriceHistoryRequest struct {
 	DryRun              *bool      `aws:"q=DryRun,x=dryRun"`
 	EndTime             *time.Time `aws:"q=EndTime,x=endTime"`
 	Filters             []Filter   `aws:"q=Filter,x=Filter,xm=Filter"`
-	InstanceTypes       []string   `aws:"q=InstanceType,x=InstanceType,xm=item"`
+	InstanceTypes       []string   `aws:"q=InstanceType,x=InstanceType,xm=member"`
 	MaxResults          *int32     `aws:"q=MaxResults,x=maxResults"`
 	NextToken           *string    `aws:"q=NextToken,x=nextToken"`
-	ProductDescriptions []string   `aws:"q=ProductDescription,x=ProductDescription,xm=item"`
+	ProductDescriptions []string   `aws:"q=ProductDescription,x=ProductDescription,xm=member"`
 	StartTime           *time.Time `aws:"q=StartTime,x=startTime"`
 }
 
@@ -6249,7 +6247,7 @@ type DescribeTransitGatewayAttachmentsRequest struct {
 	Filters                     []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	MaxResults                  *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken                   *string  `aws:"q=NextToken,x=NextToken"`
-	TransitGatewayAttachmentIds []string `aws:"q=TransitGatewayAttachmentIds,x=TransitGatewayAttachmentIds,xm=item"`
+	TransitGatewayAttachmentIds []string `aws:"q=TransitGatewayAttachmentIds,x=TransitGatewayAttachmentIds,xm=member"`
 }
 
 type DescribeTransitGatewayAttachmentsResult struct {
@@ -6275,7 +6273,7 @@ type DescribeTransitGatewayConnectsRequest struct {
 	Filters                     []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	MaxResults                  *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken                   *string  `aws:"q=NextToken,x=NextToken"`
-	TransitGatewayAttachmentIds []string `aws:"q=TransitGatewayAttachmentIds,x=TransitGatewayAttachmentIds,xm=item"`
+	TransitGatewayAttachmentIds []string `aws:"q=TransitGatewayAttachmentIds,x=TransitGatewayAttachmentIds,xm=member"`
 }
 
 type DescribeTransitGatewayConnectsResult struct {
@@ -6314,7 +6312,7 @@ type DescribeTransitGatewayPeeringAttachmentsRequest struct {
 	Filters                     []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	MaxResults                  *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken                   *string  `aws:"q=NextToken,x=NextToken"`
-	TransitGatewayAttachmentIds []string `aws:"q=TransitGatewayAttachmentIds,x=TransitGatewayAttachmentIds,xm=item"`
+	TransitGatewayAttachmentIds []string `aws:"q=TransitGatewayAttachmentIds,x=TransitGatewayAttachmentIds,xm=member"`
 }
 
 type DescribeTransitGatewayPeeringAttachmentsResult struct {
@@ -6366,7 +6364,7 @@ type DescribeTransitGatewayVpcAttachmentsRequest struct {
 	Filters                     []Filter `aws:"q=Filter,x=Filter,xm=Filter"`
 	MaxResults                  *int32   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken                   *string  `aws:"q=NextToken,x=NextToken"`
-	TransitGatewayAttachmentIds []string `aws:"q=TransitGatewayAttachmentIds,x=TransitGatewayAttachmentIds,xm=item"`
+	TransitGatewayAttachmentIds []string `aws:"q=TransitGatewayAttachmentIds,x=TransitGatewayAttachmentIds,xm=member"`
 }
 
 type DescribeTransitGatewayVpcAttachmentsResult struct {
@@ -8218,7 +8216,7 @@ type GetAssociatedIpv6PoolCidrsResult struct {
 }
 
 type GetAwsNetworkPerformanceDataRequest struct {
-	DataQueries []DataQuery `aws:"q=DataQuery,x=DataQuery,xm=item"`
+	DataQueries []DataQuery `aws:"q=DataQuery,x=DataQuery,xm=member"`
 	DryRun      *bool       `aws:"q=DryRun,x=DryRun"`
 	EndTime     *time.Time  `aws:"q=EndTime,x=EndTime"`
 	MaxResults  *int32      `aws:"q=MaxResults,x=MaxResults"`
@@ -8833,10 +8831,10 @@ type GetSnapshotBlockPublicAccessStateResult struct {
 type GetSpotPlacementScoresRequest struct {
 	DryRun                           *bool                                    `aws:"q=DryRun,x=DryRun"`
 	InstanceRequirementsWithMetadata *InstanceRequirementsWithMetadataRequest `aws:"q=InstanceRequirementsWithMetadata,x=InstanceRequirementsWithMetadata"`
-	InstanceTypes                    []string                                 `aws:"q=InstanceType,x=InstanceType,xm=item"`
+	InstanceTypes                    []string                                 `aws:"q=InstanceType,x=InstanceType,xm=member"`
 	MaxResults                       *int32                                   `aws:"q=MaxResults,x=MaxResults"`
 	NextToken                        *string                                  `aws:"q=NextToken,x=NextToken"`
-	RegionNames                      []string                                 `aws:"q=RegionName,x=RegionName,xm=item"`
+	RegionNames                      []string                                 `aws:"q=RegionName,x=RegionName,xm=member"`
 	SingleAvailabilityZone           *bool                                    `aws:"q=SingleAvailabilityZone,x=SingleAvailabilityZone"`
 	TargetCapacity                   *int32                                   `aws:"q=TargetCapacity,x=TargetCapacity,req"`
 	TargetCapacityUnitType           *string                                  `aws:"q=TargetCapacityUnitType,x=TargetCapacityUnitType"`
@@ -9345,7 +9343,7 @@ type ImageUsageResourceTypeOptionRequest struct {
 
 type ImageUsageResourceTypeRequest struct {
 	ResourceType        *string                               `aws:"q=ResourceType,x=ResourceType"`
-	ResourceTypeOptions []ImageUsageResourceTypeOptionRequest `aws:"q=ResourceTypeOption,x=ResourceTypeOption,xm=item"`
+	ResourceTypeOptions []ImageUsageResourceTypeOptionRequest `aws:"q=ResourceTypeOption,x=ResourceTypeOption,xm=member"`
 }
 
 type ImportClientVpnClientCertificateRevocationListRequest struct {
@@ -9440,7 +9438,7 @@ type ImportInstanceLaunchSpecification struct {
 
 type ImportInstanceRequest struct {
 	Description         *string                            `aws:"q=Description,x=description"`
-	DiskImages          []DiskImage                        `aws:"q=DiskImage,x=diskImage,xm=item"`
+	DiskImages          []DiskImage                        `aws:"q=DiskImage,x=diskImage,xm=member"`
 	DryRun              *bool                              `aws:"q=DryRun,x=dryRun"`
 	LaunchSpecification *ImportInstanceLaunchSpecification `aws:"q=LaunchSpecification,x=launchSpecification"`
 	Platform            *string                            `aws:"q=Platform,x=platform,req"`
@@ -9531,7 +9529,7 @@ type ImportVolumeTaskDetails struct {
 }
 
 type InferenceAcceleratorInfo struct {
-	Accelerators              []InferenceDeviceInfo `aws:"q=Accelerators,x=accelerators,xm=item"`
+	Accelerators              []InferenceDeviceInfo `aws:"q=Accelerators,x=accelerators,xm=member"`
 	TotalInferenceMemoryInMiB *int32                `aws:"q=TotalInferenceMemoryInMiB,x=totalInferenceMemoryInMiB"`
 }
 
@@ -11543,7 +11541,7 @@ type ModifyInstanceEventWindowRequest struct {
 	DryRun                *bool                                 `aws:"q=DryRun,x=DryRun"`
 	InstanceEventWindowId *string                               `aws:"q=InstanceEventWindowId,x=InstanceEventWindowId,req"`
 	Name                  *string                               `aws:"q=Name,x=Name"`
-	TimeRanges            []InstanceEventWindowTimeRangeRequest `aws:"q=TimeRange,x=TimeRange,xm=item"`
+	TimeRanges            []InstanceEventWindowTimeRangeRequest `aws:"q=TimeRange,x=TimeRange,xm=member"`
 }
 
 type ModifyInstanceEventWindowResult struct {
@@ -11680,13 +11678,13 @@ type ModifyIpamPrefixListResolverTargetResult struct {
 }
 
 type ModifyIpamRequest struct {
-	AddOperatingRegions    []AddIpamOperatingRegion    `aws:"q=AddOperatingRegion,x=AddOperatingRegion,xm=item"`
+	AddOperatingRegions    []AddIpamOperatingRegion    `aws:"q=AddOperatingRegion,x=AddOperatingRegion,xm=member"`
 	Description            *string                     `aws:"q=Description,x=Description"`
 	DryRun                 *bool                       `aws:"q=DryRun,x=DryRun"`
 	EnablePrivateGua       *bool                       `aws:"q=EnablePrivateGua,x=EnablePrivateGua"`
 	IpamId                 *string                     `aws:"q=IpamId,x=IpamId,req"`
 	MeteredAccount         *string                     `aws:"q=MeteredAccount,x=MeteredAccount"`
-	RemoveOperatingRegions []RemoveIpamOperatingRegion `aws:"q=RemoveOperatingRegion,x=RemoveOperatingRegion,xm=item"`
+	RemoveOperatingRegions []RemoveIpamOperatingRegion `aws:"q=RemoveOperatingRegion,x=RemoveOperatingRegion,xm=member"`
 	Tier                   *string                     `aws:"q=Tier,x=Tier"`
 }
 
@@ -11705,13 +11703,13 @@ type ModifyIpamResourceCidrResult struct {
 }
 
 type ModifyIpamResourceDiscoveryRequest struct {
-	AddOperatingRegions                []AddIpamOperatingRegion                `aws:"q=AddOperatingRegion,x=AddOperatingRegion,xm=item"`
-	AddOrganizationalUnitExclusions    []AddIpamOrganizationalUnitExclusion    `aws:"q=AddOrganizationalUnitExclusion,x=AddOrganizationalUnitExclusion,xm=item"`
+	AddOperatingRegions                []AddIpamOperatingRegion                `aws:"q=AddOperatingRegion,x=AddOperatingRegion,xm=member"`
+	AddOrganizationalUnitExclusions    []AddIpamOrganizationalUnitExclusion    `aws:"q=AddOrganizationalUnitExclusion,x=AddOrganizationalUnitExclusion,xm=member"`
 	Description                        *string                                 `aws:"q=Description,x=Description"`
 	DryRun                             *bool                                   `aws:"q=DryRun,x=DryRun"`
 	IpamResourceDiscoveryId            *string                                 `aws:"q=IpamResourceDiscoveryId,x=IpamResourceDiscoveryId,req"`
-	RemoveOperatingRegions             []RemoveIpamOperatingRegion             `aws:"q=RemoveOperatingRegion,x=RemoveOperatingRegion,xm=item"`
-	RemoveOrganizationalUnitExclusions []RemoveIpamOrganizationalUnitExclusion `aws:"q=RemoveOrganizationalUnitExclusion,x=RemoveOrganizationalUnitExclusion,xm=item"`
+	RemoveOperatingRegions             []RemoveIpamOperatingRegion             `aws:"q=RemoveOperatingRegion,x=RemoveOperatingRegion,xm=member"`
+	RemoveOrganizationalUnitExclusions []RemoveIpamOrganizationalUnitExclusion `aws:"q=RemoveOrganizationalUnitExclusion,x=RemoveOrganizationalUnitExclusion,xm=member"`
 }
 
 type ModifyIpamResourceDiscoveryResult struct {
@@ -11760,14 +11758,14 @@ type ModifyLocalGatewayRouteResult struct {
 }
 
 type ModifyManagedPrefixListRequest struct {
-	AddEntries                        []AddPrefixListEntry    `aws:"q=AddEntry,x=AddEntry,xm=item"`
+	AddEntries                        []AddPrefixListEntry    `aws:"q=AddEntry,x=AddEntry,xm=member"`
 	CurrentVersion                    *int64                  `aws:"q=CurrentVersion,x=CurrentVersion"`
 	DryRun                            *bool                   `aws:"q=DryRun,x=DryRun"`
 	IpamPrefixListResolverSyncEnabled *bool                   `aws:"q=IpamPrefixListResolverSyncEnabled,x=IpamPrefixListResolverSyncEnabled"`
 	MaxEntries                        *int32                  `aws:"q=MaxEntries,x=MaxEntries"`
 	PrefixListId                      *string                 `aws:"q=PrefixListId,x=PrefixListId,req"`
 	PrefixListName                    *string                 `aws:"q=PrefixListName,x=PrefixListName"`
-	RemoveEntries                     []RemovePrefixListEntry `aws:"q=RemoveEntry,x=RemoveEntry,xm=item"`
+	RemoveEntries                     []RemovePrefixListEntry `aws:"q=RemoveEntry,x=RemoveEntry,xm=member"`
 }
 
 type ModifyManagedPrefixListResult struct {
@@ -11916,7 +11914,7 @@ type ModifyTrafficMirrorFilterRuleRequest struct {
 	DestinationPortRange      *TrafficMirrorPortRangeRequest `aws:"q=DestinationPortRange,x=DestinationPortRange"`
 	DryRun                    *bool                          `aws:"q=DryRun,x=DryRun"`
 	Protocol                  *int32                         `aws:"q=Protocol,x=Protocol"`
-	RemoveFields              []string                       `aws:"q=RemoveField,x=RemoveField,xm=item"`
+	RemoveFields              []string                       `aws:"q=RemoveField,x=RemoveField,xm=member"`
 	RuleAction                *string                        `aws:"q=RuleAction,x=RuleAction"`
 	RuleNumber                *int32                         `aws:"q=RuleNumber,x=RuleNumber"`
 	SourceCidrBlock           *string                        `aws:"q=SourceCidrBlock,x=SourceCidrBlock"`
@@ -11933,7 +11931,7 @@ type ModifyTrafficMirrorSessionRequest struct {
 	Description            *string  `aws:"q=Description,x=Description"`
 	DryRun                 *bool    `aws:"q=DryRun,x=DryRun"`
 	PacketLength           *int32   `aws:"q=PacketLength,x=PacketLength"`
-	RemoveFields           []string `aws:"q=RemoveField,x=RemoveField,xm=item"`
+	RemoveFields           []string `aws:"q=RemoveField,x=RemoveField,xm=member"`
 	SessionNumber          *int32   `aws:"q=SessionNumber,x=SessionNumber"`
 	TrafficMirrorFilterId  *string  `aws:"q=TrafficMirrorFilterId,x=TrafficMirrorFilterId"`
 	TrafficMirrorSessionId *string  `aws:"q=TrafficMirrorSessionId,x=TrafficMirrorSessionId,req"`
@@ -11946,9 +11944,9 @@ type ModifyTrafficMirrorSessionResult struct {
 }
 
 type ModifyTransitGatewayMeteringPolicyRequest struct {
-	AddMiddleboxAttachmentIds      []string `aws:"q=AddMiddleboxAttachmentId,x=AddMiddleboxAttachmentId,xm=item"`
+	AddMiddleboxAttachmentIds      []string `aws:"q=AddMiddleboxAttachmentId,x=AddMiddleboxAttachmentId,xm=member"`
 	DryRun                         *bool    `aws:"q=DryRun,x=DryRun"`
-	RemoveMiddleboxAttachmentIds   []string `aws:"q=RemoveMiddleboxAttachmentId,x=RemoveMiddleboxAttachmentId,xm=item"`
+	RemoveMiddleboxAttachmentIds   []string `aws:"q=RemoveMiddleboxAttachmentId,x=RemoveMiddleboxAttachmentId,xm=member"`
 	TransitGatewayMeteringPolicyId *string  `aws:"q=TransitGatewayMeteringPolicyId,x=TransitGatewayMeteringPolicyId,req"`
 }
 
@@ -13890,12 +13888,12 @@ type ResourceStatementRequest struct {
 
 type ResourceTypeOption struct {
 	OptionName   *string  `aws:"q=OptionName,x=OptionName"`
-	OptionValues []string `aws:"q=OptionValue,x=OptionValue,xm=item"`
+	OptionValues []string `aws:"q=OptionValue,x=OptionValue,xm=member"`
 }
 
 type ResourceTypeRequest struct {
 	ResourceType        *string              `aws:"q=ResourceType,x=ResourceType"`
-	ResourceTypeOptions []ResourceTypeOption `aws:"q=ResourceTypeOption,x=ResourceTypeOption,xm=item"`
+	ResourceTypeOptions []ResourceTypeOption `aws:"q=ResourceTypeOption,x=ResourceTypeOption,xm=member"`
 }
 
 type ResponseError struct {
@@ -16561,7 +16559,7 @@ type VpnConnectionOptionsSpecification struct {
 	TransportTransitGatewayAttachmentId *string                         `aws:"q=TransportTransitGatewayAttachmentId,x=TransportTransitGatewayAttachmentId"`
 	TunnelBandwidth                     *string                         `aws:"q=TunnelBandwidth,x=TunnelBandwidth"`
 	TunnelInsideIpVersion               *string                         `aws:"q=TunnelInsideIpVersion,x=TunnelInsideIpVersion"`
-	TunnelOptions                       []VpnTunnelOptionsSpecification `aws:"q=TunnelOptions,x=TunnelOptions,xm=item"`
+	TunnelOptions                       []VpnTunnelOptionsSpecification `aws:"q=TunnelOptions,x=TunnelOptions,xm=member"`
 }
 
 type VpnGateway struct {

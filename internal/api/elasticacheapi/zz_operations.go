@@ -334,6 +334,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "AddTagsToResource",
 			ResultWrapper: "AddTagsToResourceResult",
 			NewInput:      func() any { return new(AddTagsToResourceMessage) },
+			NewOutput:     func() any { return new(TagListMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AddTagsToResource(ctx, in.(*AddTagsToResourceMessage))
 				if out == nil {
@@ -346,6 +347,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "AuthorizeCacheSecurityGroupIngress",
 			ResultWrapper: "AuthorizeCacheSecurityGroupIngressResult",
 			NewInput:      func() any { return new(AuthorizeCacheSecurityGroupIngressMessage) },
+			NewOutput:     func() any { return new(AuthorizeCacheSecurityGroupIngressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AuthorizeCacheSecurityGroupIngress(ctx, in.(*AuthorizeCacheSecurityGroupIngressMessage))
 				if out == nil {
@@ -358,6 +360,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "BatchApplyUpdateAction",
 			ResultWrapper: "BatchApplyUpdateActionResult",
 			NewInput:      func() any { return new(BatchApplyUpdateActionMessage) },
+			NewOutput:     func() any { return new(UpdateActionResultsMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.BatchApplyUpdateAction(ctx, in.(*BatchApplyUpdateActionMessage))
 				if out == nil {
@@ -370,6 +373,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "BatchStopUpdateAction",
 			ResultWrapper: "BatchStopUpdateActionResult",
 			NewInput:      func() any { return new(BatchStopUpdateActionMessage) },
+			NewOutput:     func() any { return new(UpdateActionResultsMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.BatchStopUpdateAction(ctx, in.(*BatchStopUpdateActionMessage))
 				if out == nil {
@@ -382,6 +386,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CompleteMigration",
 			ResultWrapper: "CompleteMigrationResult",
 			NewInput:      func() any { return new(CompleteMigrationMessage) },
+			NewOutput:     func() any { return new(CompleteMigrationResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CompleteMigration(ctx, in.(*CompleteMigrationMessage))
 				if out == nil {
@@ -394,6 +399,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CopyServerlessCacheSnapshot",
 			ResultWrapper: "CopyServerlessCacheSnapshotResult",
 			NewInput:      func() any { return new(CopyServerlessCacheSnapshotRequest) },
+			NewOutput:     func() any { return new(CopyServerlessCacheSnapshotResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CopyServerlessCacheSnapshot(ctx, in.(*CopyServerlessCacheSnapshotRequest))
 				if out == nil {
@@ -406,6 +412,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CopySnapshot",
 			ResultWrapper: "CopySnapshotResult",
 			NewInput:      func() any { return new(CopySnapshotMessage) },
+			NewOutput:     func() any { return new(CopySnapshotResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CopySnapshot(ctx, in.(*CopySnapshotMessage))
 				if out == nil {
@@ -418,6 +425,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateCacheCluster",
 			ResultWrapper: "CreateCacheClusterResult",
 			NewInput:      func() any { return new(CreateCacheClusterMessage) },
+			NewOutput:     func() any { return new(CreateCacheClusterResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCacheCluster(ctx, in.(*CreateCacheClusterMessage))
 				if out == nil {
@@ -430,6 +438,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateCacheParameterGroup",
 			ResultWrapper: "CreateCacheParameterGroupResult",
 			NewInput:      func() any { return new(CreateCacheParameterGroupMessage) },
+			NewOutput:     func() any { return new(CreateCacheParameterGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCacheParameterGroup(ctx, in.(*CreateCacheParameterGroupMessage))
 				if out == nil {
@@ -442,6 +451,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateCacheSecurityGroup",
 			ResultWrapper: "CreateCacheSecurityGroupResult",
 			NewInput:      func() any { return new(CreateCacheSecurityGroupMessage) },
+			NewOutput:     func() any { return new(CreateCacheSecurityGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCacheSecurityGroup(ctx, in.(*CreateCacheSecurityGroupMessage))
 				if out == nil {
@@ -454,6 +464,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateCacheSubnetGroup",
 			ResultWrapper: "CreateCacheSubnetGroupResult",
 			NewInput:      func() any { return new(CreateCacheSubnetGroupMessage) },
+			NewOutput:     func() any { return new(CreateCacheSubnetGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateCacheSubnetGroup(ctx, in.(*CreateCacheSubnetGroupMessage))
 				if out == nil {
@@ -466,6 +477,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateGlobalReplicationGroup",
 			ResultWrapper: "CreateGlobalReplicationGroupResult",
 			NewInput:      func() any { return new(CreateGlobalReplicationGroupMessage) },
+			NewOutput:     func() any { return new(CreateGlobalReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateGlobalReplicationGroup(ctx, in.(*CreateGlobalReplicationGroupMessage))
 				if out == nil {
@@ -478,6 +490,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateReplicationGroup",
 			ResultWrapper: "CreateReplicationGroupResult",
 			NewInput:      func() any { return new(CreateReplicationGroupMessage) },
+			NewOutput:     func() any { return new(CreateReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateReplicationGroup(ctx, in.(*CreateReplicationGroupMessage))
 				if out == nil {
@@ -490,6 +503,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateServerlessCache",
 			ResultWrapper: "CreateServerlessCacheResult",
 			NewInput:      func() any { return new(CreateServerlessCacheRequest) },
+			NewOutput:     func() any { return new(CreateServerlessCacheResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateServerlessCache(ctx, in.(*CreateServerlessCacheRequest))
 				if out == nil {
@@ -502,6 +516,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateServerlessCacheSnapshot",
 			ResultWrapper: "CreateServerlessCacheSnapshotResult",
 			NewInput:      func() any { return new(CreateServerlessCacheSnapshotRequest) },
+			NewOutput:     func() any { return new(CreateServerlessCacheSnapshotResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateServerlessCacheSnapshot(ctx, in.(*CreateServerlessCacheSnapshotRequest))
 				if out == nil {
@@ -514,6 +529,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateSnapshot",
 			ResultWrapper: "CreateSnapshotResult",
 			NewInput:      func() any { return new(CreateSnapshotMessage) },
+			NewOutput:     func() any { return new(CreateSnapshotResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSnapshot(ctx, in.(*CreateSnapshotMessage))
 				if out == nil {
@@ -526,6 +542,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateUser",
 			ResultWrapper: "CreateUserResult",
 			NewInput:      func() any { return new(CreateUserMessage) },
+			NewOutput:     func() any { return new(User) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateUser(ctx, in.(*CreateUserMessage))
 				if out == nil {
@@ -538,6 +555,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateUserGroup",
 			ResultWrapper: "CreateUserGroupResult",
 			NewInput:      func() any { return new(CreateUserGroupMessage) },
+			NewOutput:     func() any { return new(UserGroup) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateUserGroup(ctx, in.(*CreateUserGroupMessage))
 				if out == nil {
@@ -550,6 +568,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DecreaseNodeGroupsInGlobalReplicationGroup",
 			ResultWrapper: "DecreaseNodeGroupsInGlobalReplicationGroupResult",
 			NewInput:      func() any { return new(DecreaseNodeGroupsInGlobalReplicationGroupMessage) },
+			NewOutput:     func() any { return new(DecreaseNodeGroupsInGlobalReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DecreaseNodeGroupsInGlobalReplicationGroup(ctx, in.(*DecreaseNodeGroupsInGlobalReplicationGroupMessage))
 				if out == nil {
@@ -562,6 +581,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DecreaseReplicaCount",
 			ResultWrapper: "DecreaseReplicaCountResult",
 			NewInput:      func() any { return new(DecreaseReplicaCountMessage) },
+			NewOutput:     func() any { return new(DecreaseReplicaCountResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DecreaseReplicaCount(ctx, in.(*DecreaseReplicaCountMessage))
 				if out == nil {
@@ -574,6 +594,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DeleteCacheCluster",
 			ResultWrapper: "DeleteCacheClusterResult",
 			NewInput:      func() any { return new(DeleteCacheClusterMessage) },
+			NewOutput:     func() any { return new(DeleteCacheClusterResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteCacheCluster(ctx, in.(*DeleteCacheClusterMessage))
 				if out == nil {
@@ -607,6 +628,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DeleteGlobalReplicationGroup",
 			ResultWrapper: "DeleteGlobalReplicationGroupResult",
 			NewInput:      func() any { return new(DeleteGlobalReplicationGroupMessage) },
+			NewOutput:     func() any { return new(DeleteGlobalReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteGlobalReplicationGroup(ctx, in.(*DeleteGlobalReplicationGroupMessage))
 				if out == nil {
@@ -619,6 +641,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DeleteReplicationGroup",
 			ResultWrapper: "DeleteReplicationGroupResult",
 			NewInput:      func() any { return new(DeleteReplicationGroupMessage) },
+			NewOutput:     func() any { return new(DeleteReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteReplicationGroup(ctx, in.(*DeleteReplicationGroupMessage))
 				if out == nil {
@@ -631,6 +654,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DeleteServerlessCache",
 			ResultWrapper: "DeleteServerlessCacheResult",
 			NewInput:      func() any { return new(DeleteServerlessCacheRequest) },
+			NewOutput:     func() any { return new(DeleteServerlessCacheResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteServerlessCache(ctx, in.(*DeleteServerlessCacheRequest))
 				if out == nil {
@@ -643,6 +667,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DeleteServerlessCacheSnapshot",
 			ResultWrapper: "DeleteServerlessCacheSnapshotResult",
 			NewInput:      func() any { return new(DeleteServerlessCacheSnapshotRequest) },
+			NewOutput:     func() any { return new(DeleteServerlessCacheSnapshotResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteServerlessCacheSnapshot(ctx, in.(*DeleteServerlessCacheSnapshotRequest))
 				if out == nil {
@@ -655,6 +680,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DeleteSnapshot",
 			ResultWrapper: "DeleteSnapshotResult",
 			NewInput:      func() any { return new(DeleteSnapshotMessage) },
+			NewOutput:     func() any { return new(DeleteSnapshotResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteSnapshot(ctx, in.(*DeleteSnapshotMessage))
 				if out == nil {
@@ -667,6 +693,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DeleteUser",
 			ResultWrapper: "DeleteUserResult",
 			NewInput:      func() any { return new(DeleteUserMessage) },
+			NewOutput:     func() any { return new(User) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteUser(ctx, in.(*DeleteUserMessage))
 				if out == nil {
@@ -679,6 +706,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DeleteUserGroup",
 			ResultWrapper: "DeleteUserGroupResult",
 			NewInput:      func() any { return new(DeleteUserGroupMessage) },
+			NewOutput:     func() any { return new(UserGroup) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteUserGroup(ctx, in.(*DeleteUserGroupMessage))
 				if out == nil {
@@ -691,6 +719,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeCacheClusters",
 			ResultWrapper: "DescribeCacheClustersResult",
 			NewInput:      func() any { return new(DescribeCacheClustersMessage) },
+			NewOutput:     func() any { return new(CacheClusterMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCacheClusters(ctx, in.(*DescribeCacheClustersMessage))
 				if out == nil {
@@ -703,6 +732,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeCacheEngineVersions",
 			ResultWrapper: "DescribeCacheEngineVersionsResult",
 			NewInput:      func() any { return new(DescribeCacheEngineVersionsMessage) },
+			NewOutput:     func() any { return new(CacheEngineVersionMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCacheEngineVersions(ctx, in.(*DescribeCacheEngineVersionsMessage))
 				if out == nil {
@@ -715,6 +745,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeCacheParameterGroups",
 			ResultWrapper: "DescribeCacheParameterGroupsResult",
 			NewInput:      func() any { return new(DescribeCacheParameterGroupsMessage) },
+			NewOutput:     func() any { return new(CacheParameterGroupsMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCacheParameterGroups(ctx, in.(*DescribeCacheParameterGroupsMessage))
 				if out == nil {
@@ -727,6 +758,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeCacheParameters",
 			ResultWrapper: "DescribeCacheParametersResult",
 			NewInput:      func() any { return new(DescribeCacheParametersMessage) },
+			NewOutput:     func() any { return new(CacheParameterGroupDetails) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCacheParameters(ctx, in.(*DescribeCacheParametersMessage))
 				if out == nil {
@@ -739,6 +771,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeCacheSecurityGroups",
 			ResultWrapper: "DescribeCacheSecurityGroupsResult",
 			NewInput:      func() any { return new(DescribeCacheSecurityGroupsMessage) },
+			NewOutput:     func() any { return new(CacheSecurityGroupMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCacheSecurityGroups(ctx, in.(*DescribeCacheSecurityGroupsMessage))
 				if out == nil {
@@ -751,6 +784,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeCacheSubnetGroups",
 			ResultWrapper: "DescribeCacheSubnetGroupsResult",
 			NewInput:      func() any { return new(DescribeCacheSubnetGroupsMessage) },
+			NewOutput:     func() any { return new(CacheSubnetGroupMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeCacheSubnetGroups(ctx, in.(*DescribeCacheSubnetGroupsMessage))
 				if out == nil {
@@ -763,6 +797,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeEngineDefaultParameters",
 			ResultWrapper: "DescribeEngineDefaultParametersResult",
 			NewInput:      func() any { return new(DescribeEngineDefaultParametersMessage) },
+			NewOutput:     func() any { return new(DescribeEngineDefaultParametersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeEngineDefaultParameters(ctx, in.(*DescribeEngineDefaultParametersMessage))
 				if out == nil {
@@ -775,6 +810,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeEvents",
 			ResultWrapper: "DescribeEventsResult",
 			NewInput:      func() any { return new(DescribeEventsMessage) },
+			NewOutput:     func() any { return new(EventsMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeEvents(ctx, in.(*DescribeEventsMessage))
 				if out == nil {
@@ -787,6 +823,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeGlobalReplicationGroups",
 			ResultWrapper: "DescribeGlobalReplicationGroupsResult",
 			NewInput:      func() any { return new(DescribeGlobalReplicationGroupsMessage) },
+			NewOutput:     func() any { return new(DescribeGlobalReplicationGroupsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeGlobalReplicationGroups(ctx, in.(*DescribeGlobalReplicationGroupsMessage))
 				if out == nil {
@@ -799,6 +836,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeReplicationGroups",
 			ResultWrapper: "DescribeReplicationGroupsResult",
 			NewInput:      func() any { return new(DescribeReplicationGroupsMessage) },
+			NewOutput:     func() any { return new(ReplicationGroupMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeReplicationGroups(ctx, in.(*DescribeReplicationGroupsMessage))
 				if out == nil {
@@ -811,6 +849,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeReservedCacheNodes",
 			ResultWrapper: "DescribeReservedCacheNodesResult",
 			NewInput:      func() any { return new(DescribeReservedCacheNodesMessage) },
+			NewOutput:     func() any { return new(ReservedCacheNodeMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeReservedCacheNodes(ctx, in.(*DescribeReservedCacheNodesMessage))
 				if out == nil {
@@ -823,6 +862,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeReservedCacheNodesOfferings",
 			ResultWrapper: "DescribeReservedCacheNodesOfferingsResult",
 			NewInput:      func() any { return new(DescribeReservedCacheNodesOfferingsMessage) },
+			NewOutput:     func() any { return new(ReservedCacheNodesOfferingMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeReservedCacheNodesOfferings(ctx, in.(*DescribeReservedCacheNodesOfferingsMessage))
 				if out == nil {
@@ -835,6 +875,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeServerlessCacheSnapshots",
 			ResultWrapper: "DescribeServerlessCacheSnapshotsResult",
 			NewInput:      func() any { return new(DescribeServerlessCacheSnapshotsRequest) },
+			NewOutput:     func() any { return new(DescribeServerlessCacheSnapshotsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeServerlessCacheSnapshots(ctx, in.(*DescribeServerlessCacheSnapshotsRequest))
 				if out == nil {
@@ -847,6 +888,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeServerlessCaches",
 			ResultWrapper: "DescribeServerlessCachesResult",
 			NewInput:      func() any { return new(DescribeServerlessCachesRequest) },
+			NewOutput:     func() any { return new(DescribeServerlessCachesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeServerlessCaches(ctx, in.(*DescribeServerlessCachesRequest))
 				if out == nil {
@@ -859,6 +901,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeServiceUpdates",
 			ResultWrapper: "DescribeServiceUpdatesResult",
 			NewInput:      func() any { return new(DescribeServiceUpdatesMessage) },
+			NewOutput:     func() any { return new(ServiceUpdatesMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeServiceUpdates(ctx, in.(*DescribeServiceUpdatesMessage))
 				if out == nil {
@@ -871,6 +914,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeSnapshots",
 			ResultWrapper: "DescribeSnapshotsResult",
 			NewInput:      func() any { return new(DescribeSnapshotsMessage) },
+			NewOutput:     func() any { return new(DescribeSnapshotsListMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeSnapshots(ctx, in.(*DescribeSnapshotsMessage))
 				if out == nil {
@@ -883,6 +927,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeUpdateActions",
 			ResultWrapper: "DescribeUpdateActionsResult",
 			NewInput:      func() any { return new(DescribeUpdateActionsMessage) },
+			NewOutput:     func() any { return new(UpdateActionsMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeUpdateActions(ctx, in.(*DescribeUpdateActionsMessage))
 				if out == nil {
@@ -895,6 +940,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeUserGroups",
 			ResultWrapper: "DescribeUserGroupsResult",
 			NewInput:      func() any { return new(DescribeUserGroupsMessage) },
+			NewOutput:     func() any { return new(DescribeUserGroupsResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeUserGroups(ctx, in.(*DescribeUserGroupsMessage))
 				if out == nil {
@@ -907,6 +953,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DescribeUsers",
 			ResultWrapper: "DescribeUsersResult",
 			NewInput:      func() any { return new(DescribeUsersMessage) },
+			NewOutput:     func() any { return new(DescribeUsersResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DescribeUsers(ctx, in.(*DescribeUsersMessage))
 				if out == nil {
@@ -919,6 +966,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DisassociateGlobalReplicationGroup",
 			ResultWrapper: "DisassociateGlobalReplicationGroupResult",
 			NewInput:      func() any { return new(DisassociateGlobalReplicationGroupMessage) },
+			NewOutput:     func() any { return new(DisassociateGlobalReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisassociateGlobalReplicationGroup(ctx, in.(*DisassociateGlobalReplicationGroupMessage))
 				if out == nil {
@@ -931,6 +979,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ExportServerlessCacheSnapshot",
 			ResultWrapper: "ExportServerlessCacheSnapshotResult",
 			NewInput:      func() any { return new(ExportServerlessCacheSnapshotRequest) },
+			NewOutput:     func() any { return new(ExportServerlessCacheSnapshotResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ExportServerlessCacheSnapshot(ctx, in.(*ExportServerlessCacheSnapshotRequest))
 				if out == nil {
@@ -943,6 +992,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "FailoverGlobalReplicationGroup",
 			ResultWrapper: "FailoverGlobalReplicationGroupResult",
 			NewInput:      func() any { return new(FailoverGlobalReplicationGroupMessage) },
+			NewOutput:     func() any { return new(FailoverGlobalReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.FailoverGlobalReplicationGroup(ctx, in.(*FailoverGlobalReplicationGroupMessage))
 				if out == nil {
@@ -955,6 +1005,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "IncreaseNodeGroupsInGlobalReplicationGroup",
 			ResultWrapper: "IncreaseNodeGroupsInGlobalReplicationGroupResult",
 			NewInput:      func() any { return new(IncreaseNodeGroupsInGlobalReplicationGroupMessage) },
+			NewOutput:     func() any { return new(IncreaseNodeGroupsInGlobalReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.IncreaseNodeGroupsInGlobalReplicationGroup(ctx, in.(*IncreaseNodeGroupsInGlobalReplicationGroupMessage))
 				if out == nil {
@@ -967,6 +1018,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "IncreaseReplicaCount",
 			ResultWrapper: "IncreaseReplicaCountResult",
 			NewInput:      func() any { return new(IncreaseReplicaCountMessage) },
+			NewOutput:     func() any { return new(IncreaseReplicaCountResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.IncreaseReplicaCount(ctx, in.(*IncreaseReplicaCountMessage))
 				if out == nil {
@@ -979,6 +1031,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListAllowedNodeTypeModifications",
 			ResultWrapper: "ListAllowedNodeTypeModificationsResult",
 			NewInput:      func() any { return new(ListAllowedNodeTypeModificationsMessage) },
+			NewOutput:     func() any { return new(AllowedNodeTypeModificationsMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListAllowedNodeTypeModifications(ctx, in.(*ListAllowedNodeTypeModificationsMessage))
 				if out == nil {
@@ -991,6 +1044,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListTagsForResource",
 			ResultWrapper: "ListTagsForResourceResult",
 			NewInput:      func() any { return new(ListTagsForResourceMessage) },
+			NewOutput:     func() any { return new(TagListMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListTagsForResource(ctx, in.(*ListTagsForResourceMessage))
 				if out == nil {
@@ -1003,6 +1057,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ModifyCacheCluster",
 			ResultWrapper: "ModifyCacheClusterResult",
 			NewInput:      func() any { return new(ModifyCacheClusterMessage) },
+			NewOutput:     func() any { return new(ModifyCacheClusterResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyCacheCluster(ctx, in.(*ModifyCacheClusterMessage))
 				if out == nil {
@@ -1015,6 +1070,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ModifyCacheParameterGroup",
 			ResultWrapper: "ModifyCacheParameterGroupResult",
 			NewInput:      func() any { return new(ModifyCacheParameterGroupMessage) },
+			NewOutput:     func() any { return new(CacheParameterGroupNameMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyCacheParameterGroup(ctx, in.(*ModifyCacheParameterGroupMessage))
 				if out == nil {
@@ -1027,6 +1083,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ModifyCacheSubnetGroup",
 			ResultWrapper: "ModifyCacheSubnetGroupResult",
 			NewInput:      func() any { return new(ModifyCacheSubnetGroupMessage) },
+			NewOutput:     func() any { return new(ModifyCacheSubnetGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyCacheSubnetGroup(ctx, in.(*ModifyCacheSubnetGroupMessage))
 				if out == nil {
@@ -1039,6 +1096,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ModifyGlobalReplicationGroup",
 			ResultWrapper: "ModifyGlobalReplicationGroupResult",
 			NewInput:      func() any { return new(ModifyGlobalReplicationGroupMessage) },
+			NewOutput:     func() any { return new(ModifyGlobalReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyGlobalReplicationGroup(ctx, in.(*ModifyGlobalReplicationGroupMessage))
 				if out == nil {
@@ -1051,6 +1109,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ModifyReplicationGroup",
 			ResultWrapper: "ModifyReplicationGroupResult",
 			NewInput:      func() any { return new(ModifyReplicationGroupMessage) },
+			NewOutput:     func() any { return new(ModifyReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyReplicationGroup(ctx, in.(*ModifyReplicationGroupMessage))
 				if out == nil {
@@ -1063,6 +1122,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ModifyReplicationGroupShardConfiguration",
 			ResultWrapper: "ModifyReplicationGroupShardConfigurationResult",
 			NewInput:      func() any { return new(ModifyReplicationGroupShardConfigurationMessage) },
+			NewOutput:     func() any { return new(ModifyReplicationGroupShardConfigurationResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyReplicationGroupShardConfiguration(ctx, in.(*ModifyReplicationGroupShardConfigurationMessage))
 				if out == nil {
@@ -1075,6 +1135,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ModifyServerlessCache",
 			ResultWrapper: "ModifyServerlessCacheResult",
 			NewInput:      func() any { return new(ModifyServerlessCacheRequest) },
+			NewOutput:     func() any { return new(ModifyServerlessCacheResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyServerlessCache(ctx, in.(*ModifyServerlessCacheRequest))
 				if out == nil {
@@ -1087,6 +1148,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ModifyUser",
 			ResultWrapper: "ModifyUserResult",
 			NewInput:      func() any { return new(ModifyUserMessage) },
+			NewOutput:     func() any { return new(User) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyUser(ctx, in.(*ModifyUserMessage))
 				if out == nil {
@@ -1099,6 +1161,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ModifyUserGroup",
 			ResultWrapper: "ModifyUserGroupResult",
 			NewInput:      func() any { return new(ModifyUserGroupMessage) },
+			NewOutput:     func() any { return new(UserGroup) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ModifyUserGroup(ctx, in.(*ModifyUserGroupMessage))
 				if out == nil {
@@ -1111,6 +1174,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "PurchaseReservedCacheNodesOffering",
 			ResultWrapper: "PurchaseReservedCacheNodesOfferingResult",
 			NewInput:      func() any { return new(PurchaseReservedCacheNodesOfferingMessage) },
+			NewOutput:     func() any { return new(PurchaseReservedCacheNodesOfferingResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.PurchaseReservedCacheNodesOffering(ctx, in.(*PurchaseReservedCacheNodesOfferingMessage))
 				if out == nil {
@@ -1123,6 +1187,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "RebalanceSlotsInGlobalReplicationGroup",
 			ResultWrapper: "RebalanceSlotsInGlobalReplicationGroupResult",
 			NewInput:      func() any { return new(RebalanceSlotsInGlobalReplicationGroupMessage) },
+			NewOutput:     func() any { return new(RebalanceSlotsInGlobalReplicationGroupResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RebalanceSlotsInGlobalReplicationGroup(ctx, in.(*RebalanceSlotsInGlobalReplicationGroupMessage))
 				if out == nil {
@@ -1135,6 +1200,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "RebootCacheCluster",
 			ResultWrapper: "RebootCacheClusterResult",
 			NewInput:      func() any { return new(RebootCacheClusterMessage) },
+			NewOutput:     func() any { return new(RebootCacheClusterResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RebootCacheCluster(ctx, in.(*RebootCacheClusterMessage))
 				if out == nil {
@@ -1147,6 +1213,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "RemoveTagsFromResource",
 			ResultWrapper: "RemoveTagsFromResourceResult",
 			NewInput:      func() any { return new(RemoveTagsFromResourceMessage) },
+			NewOutput:     func() any { return new(TagListMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RemoveTagsFromResource(ctx, in.(*RemoveTagsFromResourceMessage))
 				if out == nil {
@@ -1159,6 +1226,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ResetCacheParameterGroup",
 			ResultWrapper: "ResetCacheParameterGroupResult",
 			NewInput:      func() any { return new(ResetCacheParameterGroupMessage) },
+			NewOutput:     func() any { return new(CacheParameterGroupNameMessage) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ResetCacheParameterGroup(ctx, in.(*ResetCacheParameterGroupMessage))
 				if out == nil {
@@ -1171,6 +1239,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "RevokeCacheSecurityGroupIngress",
 			ResultWrapper: "RevokeCacheSecurityGroupIngressResult",
 			NewInput:      func() any { return new(RevokeCacheSecurityGroupIngressMessage) },
+			NewOutput:     func() any { return new(RevokeCacheSecurityGroupIngressResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.RevokeCacheSecurityGroupIngress(ctx, in.(*RevokeCacheSecurityGroupIngressMessage))
 				if out == nil {
@@ -1183,6 +1252,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "StartMigration",
 			ResultWrapper: "StartMigrationResult",
 			NewInput:      func() any { return new(StartMigrationMessage) },
+			NewOutput:     func() any { return new(StartMigrationResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.StartMigration(ctx, in.(*StartMigrationMessage))
 				if out == nil {
@@ -1195,6 +1265,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "TestFailover",
 			ResultWrapper: "TestFailoverResult",
 			NewInput:      func() any { return new(TestFailoverMessage) },
+			NewOutput:     func() any { return new(TestFailoverResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.TestFailover(ctx, in.(*TestFailoverMessage))
 				if out == nil {
@@ -1207,6 +1278,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "TestMigration",
 			ResultWrapper: "TestMigrationResult",
 			NewInput:      func() any { return new(TestMigrationMessage) },
+			NewOutput:     func() any { return new(TestMigrationResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.TestMigration(ctx, in.(*TestMigrationMessage))
 				if out == nil {

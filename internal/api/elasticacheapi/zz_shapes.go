@@ -4,8 +4,6 @@ package elasticacheapi
 
 import "time"
 
-var _ = time.Time{}
-
 type AddTagsToResourceMessage struct {
 	ResourceName *string `aws:"q=ResourceName,x=ResourceName,req"`
 	Tags         []Tag   `aws:"q=Tags,x=Tags,qm=Tag,xm=Tag,req"`

@@ -187,10 +187,9 @@ func (g *gen) tag(memberName string, r *ref, required bool) string {
 	switch s.Type {
 	case "list":
 		flat := r.Flattened || s.Flattened
+		// Without a member locationName the element is "member" in both
+		// protocols (EC2's lists normally name theirs "item").
 		member := "member"
-		if g.ec2 {
-			member = "item"
-		}
 		if s.Member.LocationName != "" {
 			member = s.Member.LocationName
 		}
@@ -236,7 +235,6 @@ func (g *gen) shapes() []byte {
 	if g.usesTime() {
 		b.WriteString("import \"time\"\n\n")
 	}
-	b.WriteString("var _ = time.Time{}\n\n")
 	for _, name := range sortedKeys(g.m.Shapes) {
 		s := g.m.Shapes[name]
 		if s.Type != "structure" || s.Exception {
@@ -266,11 +264,7 @@ func (g *gen) shapes() []byte {
 		b.WriteString("},\n")
 	}
 	b.WriteString("}\n")
-	src := b.Bytes()
-	if !g.usesTime() {
-		src = bytes.Replace(src, []byte("var _ = time.Time{}\n\n"), nil, 1)
-	}
-	return src
+	return b.Bytes()
 }
 
 func (g *gen) signature(op operation) (params, results string) {
@@ -325,6 +319,9 @@ func (g *gen) operations() []byte {
 		}
 		if op.Input != nil {
 			fmt.Fprintf(&b, "\t\t\tNewInput: func() any { return new(%s) },\n", exported(op.Input.Shape))
+		}
+		if op.Output != nil {
+			fmt.Fprintf(&b, "\t\t\tNewOutput: func() any { return new(%s) },\n", exported(op.Output.Shape))
 		}
 		b.WriteString("\t\t\tCall: func(ctx context.Context, in any) (any, error) {\n")
 		arg := "ctx"

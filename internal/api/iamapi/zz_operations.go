@@ -801,6 +801,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateAccessKey",
 			ResultWrapper: "CreateAccessKeyResult",
 			NewInput:      func() any { return new(CreateAccessKeyRequest) },
+			NewOutput:     func() any { return new(CreateAccessKeyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateAccessKey(ctx, in.(*CreateAccessKeyRequest))
 				if out == nil {
@@ -820,6 +821,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateDelegationRequest",
 			ResultWrapper: "CreateDelegationRequestResult",
 			NewInput:      func() any { return new(CreateDelegationRequestRequest) },
+			NewOutput:     func() any { return new(CreateDelegationRequestResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateDelegationRequest(ctx, in.(*CreateDelegationRequestRequest))
 				if out == nil {
@@ -832,6 +834,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateGroup",
 			ResultWrapper: "CreateGroupResult",
 			NewInput:      func() any { return new(CreateGroupRequest) },
+			NewOutput:     func() any { return new(CreateGroupResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateGroup(ctx, in.(*CreateGroupRequest))
 				if out == nil {
@@ -844,6 +847,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateInstanceProfile",
 			ResultWrapper: "CreateInstanceProfileResult",
 			NewInput:      func() any { return new(CreateInstanceProfileRequest) },
+			NewOutput:     func() any { return new(CreateInstanceProfileResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateInstanceProfile(ctx, in.(*CreateInstanceProfileRequest))
 				if out == nil {
@@ -856,6 +860,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateLoginProfile",
 			ResultWrapper: "CreateLoginProfileResult",
 			NewInput:      func() any { return new(CreateLoginProfileRequest) },
+			NewOutput:     func() any { return new(CreateLoginProfileResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateLoginProfile(ctx, in.(*CreateLoginProfileRequest))
 				if out == nil {
@@ -868,6 +873,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateOpenIDConnectProvider",
 			ResultWrapper: "CreateOpenIDConnectProviderResult",
 			NewInput:      func() any { return new(CreateOpenIDConnectProviderRequest) },
+			NewOutput:     func() any { return new(CreateOpenIDConnectProviderResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateOpenIDConnectProvider(ctx, in.(*CreateOpenIDConnectProviderRequest))
 				if out == nil {
@@ -880,6 +886,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreatePolicy",
 			ResultWrapper: "CreatePolicyResult",
 			NewInput:      func() any { return new(CreatePolicyRequest) },
+			NewOutput:     func() any { return new(CreatePolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreatePolicy(ctx, in.(*CreatePolicyRequest))
 				if out == nil {
@@ -892,6 +899,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreatePolicyVersion",
 			ResultWrapper: "CreatePolicyVersionResult",
 			NewInput:      func() any { return new(CreatePolicyVersionRequest) },
+			NewOutput:     func() any { return new(CreatePolicyVersionResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreatePolicyVersion(ctx, in.(*CreatePolicyVersionRequest))
 				if out == nil {
@@ -904,6 +912,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateRole",
 			ResultWrapper: "CreateRoleResult",
 			NewInput:      func() any { return new(CreateRoleRequest) },
+			NewOutput:     func() any { return new(CreateRoleResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateRole(ctx, in.(*CreateRoleRequest))
 				if out == nil {
@@ -916,6 +925,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateSAMLProvider",
 			ResultWrapper: "CreateSAMLProviderResult",
 			NewInput:      func() any { return new(CreateSAMLProviderRequest) },
+			NewOutput:     func() any { return new(CreateSAMLProviderResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateSAMLProvider(ctx, in.(*CreateSAMLProviderRequest))
 				if out == nil {
@@ -928,6 +938,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateServiceLinkedRole",
 			ResultWrapper: "CreateServiceLinkedRoleResult",
 			NewInput:      func() any { return new(CreateServiceLinkedRoleRequest) },
+			NewOutput:     func() any { return new(CreateServiceLinkedRoleResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateServiceLinkedRole(ctx, in.(*CreateServiceLinkedRoleRequest))
 				if out == nil {
@@ -940,6 +951,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateServiceSpecificCredential",
 			ResultWrapper: "CreateServiceSpecificCredentialResult",
 			NewInput:      func() any { return new(CreateServiceSpecificCredentialRequest) },
+			NewOutput:     func() any { return new(CreateServiceSpecificCredentialResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateServiceSpecificCredential(ctx, in.(*CreateServiceSpecificCredentialRequest))
 				if out == nil {
@@ -952,6 +964,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateUser",
 			ResultWrapper: "CreateUserResult",
 			NewInput:      func() any { return new(CreateUserRequest) },
+			NewOutput:     func() any { return new(CreateUserResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateUser(ctx, in.(*CreateUserRequest))
 				if out == nil {
@@ -964,6 +977,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "CreateVirtualMFADevice",
 			ResultWrapper: "CreateVirtualMFADeviceResult",
 			NewInput:      func() any { return new(CreateVirtualMFADeviceRequest) },
+			NewOutput:     func() any { return new(CreateVirtualMFADeviceResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.CreateVirtualMFADevice(ctx, in.(*CreateVirtualMFADeviceRequest))
 				if out == nil {
@@ -1094,6 +1108,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DeleteServiceLinkedRole",
 			ResultWrapper: "DeleteServiceLinkedRoleResult",
 			NewInput:      func() any { return new(DeleteServiceLinkedRoleRequest) },
+			NewOutput:     func() any { return new(DeleteServiceLinkedRoleResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DeleteServiceLinkedRole(ctx, in.(*DeleteServiceLinkedRoleRequest))
 				if out == nil {
@@ -1169,6 +1184,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DisableOrganizationsRootCredentialsManagement",
 			ResultWrapper: "DisableOrganizationsRootCredentialsManagementResult",
 			NewInput:      func() any { return new(DisableOrganizationsRootCredentialsManagementRequest) },
+			NewOutput:     func() any { return new(DisableOrganizationsRootCredentialsManagementResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableOrganizationsRootCredentialsManagement(ctx, in.(*DisableOrganizationsRootCredentialsManagementRequest))
 				if out == nil {
@@ -1181,6 +1197,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DisableOrganizationsRootSessions",
 			ResultWrapper: "DisableOrganizationsRootSessionsResult",
 			NewInput:      func() any { return new(DisableOrganizationsRootSessionsRequest) },
+			NewOutput:     func() any { return new(DisableOrganizationsRootSessionsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DisableOrganizationsRootSessions(ctx, in.(*DisableOrganizationsRootSessionsRequest))
 				if out == nil {
@@ -1206,6 +1223,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "EnableOrganizationsRootCredentialsManagement",
 			ResultWrapper: "EnableOrganizationsRootCredentialsManagementResult",
 			NewInput:      func() any { return new(EnableOrganizationsRootCredentialsManagementRequest) },
+			NewOutput:     func() any { return new(EnableOrganizationsRootCredentialsManagementResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableOrganizationsRootCredentialsManagement(ctx, in.(*EnableOrganizationsRootCredentialsManagementRequest))
 				if out == nil {
@@ -1218,6 +1236,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "EnableOrganizationsRootSessions",
 			ResultWrapper: "EnableOrganizationsRootSessionsResult",
 			NewInput:      func() any { return new(EnableOrganizationsRootSessionsRequest) },
+			NewOutput:     func() any { return new(EnableOrganizationsRootSessionsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableOrganizationsRootSessions(ctx, in.(*EnableOrganizationsRootSessionsRequest))
 				if out == nil {
@@ -1229,6 +1248,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 		"EnableOutboundWebIdentityFederation": {
 			Name:          "EnableOutboundWebIdentityFederation",
 			ResultWrapper: "EnableOutboundWebIdentityFederationResult",
+			NewOutput:     func() any { return new(EnableOutboundWebIdentityFederationResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.EnableOutboundWebIdentityFederation(ctx)
 				if out == nil {
@@ -1240,6 +1260,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 		"GenerateCredentialReport": {
 			Name:          "GenerateCredentialReport",
 			ResultWrapper: "GenerateCredentialReportResult",
+			NewOutput:     func() any { return new(GenerateCredentialReportResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GenerateCredentialReport(ctx)
 				if out == nil {
@@ -1252,6 +1273,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GenerateOrganizationsAccessReport",
 			ResultWrapper: "GenerateOrganizationsAccessReportResult",
 			NewInput:      func() any { return new(GenerateOrganizationsAccessReportRequest) },
+			NewOutput:     func() any { return new(GenerateOrganizationsAccessReportResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GenerateOrganizationsAccessReport(ctx, in.(*GenerateOrganizationsAccessReportRequest))
 				if out == nil {
@@ -1264,6 +1286,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GenerateServiceLastAccessedDetails",
 			ResultWrapper: "GenerateServiceLastAccessedDetailsResult",
 			NewInput:      func() any { return new(GenerateServiceLastAccessedDetailsRequest) },
+			NewOutput:     func() any { return new(GenerateServiceLastAccessedDetailsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GenerateServiceLastAccessedDetails(ctx, in.(*GenerateServiceLastAccessedDetailsRequest))
 				if out == nil {
@@ -1276,6 +1299,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetAccessKeyLastUsed",
 			ResultWrapper: "GetAccessKeyLastUsedResult",
 			NewInput:      func() any { return new(GetAccessKeyLastUsedRequest) },
+			NewOutput:     func() any { return new(GetAccessKeyLastUsedResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetAccessKeyLastUsed(ctx, in.(*GetAccessKeyLastUsedRequest))
 				if out == nil {
@@ -1288,6 +1312,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetAccountAuthorizationDetails",
 			ResultWrapper: "GetAccountAuthorizationDetailsResult",
 			NewInput:      func() any { return new(GetAccountAuthorizationDetailsRequest) },
+			NewOutput:     func() any { return new(GetAccountAuthorizationDetailsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetAccountAuthorizationDetails(ctx, in.(*GetAccountAuthorizationDetailsRequest))
 				if out == nil {
@@ -1299,6 +1324,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 		"GetAccountPasswordPolicy": {
 			Name:          "GetAccountPasswordPolicy",
 			ResultWrapper: "GetAccountPasswordPolicyResult",
+			NewOutput:     func() any { return new(GetAccountPasswordPolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetAccountPasswordPolicy(ctx)
 				if out == nil {
@@ -1310,6 +1336,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 		"GetAccountSummary": {
 			Name:          "GetAccountSummary",
 			ResultWrapper: "GetAccountSummaryResult",
+			NewOutput:     func() any { return new(GetAccountSummaryResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetAccountSummary(ctx)
 				if out == nil {
@@ -1322,6 +1349,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetContextKeysForCustomPolicy",
 			ResultWrapper: "GetContextKeysForCustomPolicyResult",
 			NewInput:      func() any { return new(GetContextKeysForCustomPolicyRequest) },
+			NewOutput:     func() any { return new(GetContextKeysForPolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetContextKeysForCustomPolicy(ctx, in.(*GetContextKeysForCustomPolicyRequest))
 				if out == nil {
@@ -1334,6 +1362,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetContextKeysForPrincipalPolicy",
 			ResultWrapper: "GetContextKeysForPrincipalPolicyResult",
 			NewInput:      func() any { return new(GetContextKeysForPrincipalPolicyRequest) },
+			NewOutput:     func() any { return new(GetContextKeysForPolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetContextKeysForPrincipalPolicy(ctx, in.(*GetContextKeysForPrincipalPolicyRequest))
 				if out == nil {
@@ -1345,6 +1374,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 		"GetCredentialReport": {
 			Name:          "GetCredentialReport",
 			ResultWrapper: "GetCredentialReportResult",
+			NewOutput:     func() any { return new(GetCredentialReportResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetCredentialReport(ctx)
 				if out == nil {
@@ -1357,6 +1387,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetDelegationRequest",
 			ResultWrapper: "GetDelegationRequestResult",
 			NewInput:      func() any { return new(GetDelegationRequestRequest) },
+			NewOutput:     func() any { return new(GetDelegationRequestResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetDelegationRequest(ctx, in.(*GetDelegationRequestRequest))
 				if out == nil {
@@ -1369,6 +1400,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetGroup",
 			ResultWrapper: "GetGroupResult",
 			NewInput:      func() any { return new(GetGroupRequest) },
+			NewOutput:     func() any { return new(GetGroupResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetGroup(ctx, in.(*GetGroupRequest))
 				if out == nil {
@@ -1381,6 +1413,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetGroupPolicy",
 			ResultWrapper: "GetGroupPolicyResult",
 			NewInput:      func() any { return new(GetGroupPolicyRequest) },
+			NewOutput:     func() any { return new(GetGroupPolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetGroupPolicy(ctx, in.(*GetGroupPolicyRequest))
 				if out == nil {
@@ -1393,6 +1426,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetHumanReadableSummary",
 			ResultWrapper: "GetHumanReadableSummaryResult",
 			NewInput:      func() any { return new(GetHumanReadableSummaryRequest) },
+			NewOutput:     func() any { return new(GetHumanReadableSummaryResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetHumanReadableSummary(ctx, in.(*GetHumanReadableSummaryRequest))
 				if out == nil {
@@ -1405,6 +1439,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetInstanceProfile",
 			ResultWrapper: "GetInstanceProfileResult",
 			NewInput:      func() any { return new(GetInstanceProfileRequest) },
+			NewOutput:     func() any { return new(GetInstanceProfileResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetInstanceProfile(ctx, in.(*GetInstanceProfileRequest))
 				if out == nil {
@@ -1417,6 +1452,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetLoginProfile",
 			ResultWrapper: "GetLoginProfileResult",
 			NewInput:      func() any { return new(GetLoginProfileRequest) },
+			NewOutput:     func() any { return new(GetLoginProfileResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetLoginProfile(ctx, in.(*GetLoginProfileRequest))
 				if out == nil {
@@ -1429,6 +1465,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetMFADevice",
 			ResultWrapper: "GetMFADeviceResult",
 			NewInput:      func() any { return new(GetMFADeviceRequest) },
+			NewOutput:     func() any { return new(GetMFADeviceResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetMFADevice(ctx, in.(*GetMFADeviceRequest))
 				if out == nil {
@@ -1441,6 +1478,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetOpenIDConnectProvider",
 			ResultWrapper: "GetOpenIDConnectProviderResult",
 			NewInput:      func() any { return new(GetOpenIDConnectProviderRequest) },
+			NewOutput:     func() any { return new(GetOpenIDConnectProviderResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetOpenIDConnectProvider(ctx, in.(*GetOpenIDConnectProviderRequest))
 				if out == nil {
@@ -1453,6 +1491,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetOrganizationsAccessReport",
 			ResultWrapper: "GetOrganizationsAccessReportResult",
 			NewInput:      func() any { return new(GetOrganizationsAccessReportRequest) },
+			NewOutput:     func() any { return new(GetOrganizationsAccessReportResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetOrganizationsAccessReport(ctx, in.(*GetOrganizationsAccessReportRequest))
 				if out == nil {
@@ -1464,6 +1503,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 		"GetOutboundWebIdentityFederationInfo": {
 			Name:          "GetOutboundWebIdentityFederationInfo",
 			ResultWrapper: "GetOutboundWebIdentityFederationInfoResult",
+			NewOutput:     func() any { return new(GetOutboundWebIdentityFederationInfoResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetOutboundWebIdentityFederationInfo(ctx)
 				if out == nil {
@@ -1476,6 +1516,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetPolicy",
 			ResultWrapper: "GetPolicyResult",
 			NewInput:      func() any { return new(GetPolicyRequest) },
+			NewOutput:     func() any { return new(GetPolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetPolicy(ctx, in.(*GetPolicyRequest))
 				if out == nil {
@@ -1488,6 +1529,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetPolicyVersion",
 			ResultWrapper: "GetPolicyVersionResult",
 			NewInput:      func() any { return new(GetPolicyVersionRequest) },
+			NewOutput:     func() any { return new(GetPolicyVersionResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetPolicyVersion(ctx, in.(*GetPolicyVersionRequest))
 				if out == nil {
@@ -1500,6 +1542,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetRole",
 			ResultWrapper: "GetRoleResult",
 			NewInput:      func() any { return new(GetRoleRequest) },
+			NewOutput:     func() any { return new(GetRoleResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetRole(ctx, in.(*GetRoleRequest))
 				if out == nil {
@@ -1512,6 +1555,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetRolePolicy",
 			ResultWrapper: "GetRolePolicyResult",
 			NewInput:      func() any { return new(GetRolePolicyRequest) },
+			NewOutput:     func() any { return new(GetRolePolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetRolePolicy(ctx, in.(*GetRolePolicyRequest))
 				if out == nil {
@@ -1524,6 +1568,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetSAMLProvider",
 			ResultWrapper: "GetSAMLProviderResult",
 			NewInput:      func() any { return new(GetSAMLProviderRequest) },
+			NewOutput:     func() any { return new(GetSAMLProviderResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetSAMLProvider(ctx, in.(*GetSAMLProviderRequest))
 				if out == nil {
@@ -1536,6 +1581,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetSSHPublicKey",
 			ResultWrapper: "GetSSHPublicKeyResult",
 			NewInput:      func() any { return new(GetSSHPublicKeyRequest) },
+			NewOutput:     func() any { return new(GetSSHPublicKeyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetSSHPublicKey(ctx, in.(*GetSSHPublicKeyRequest))
 				if out == nil {
@@ -1548,6 +1594,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetServerCertificate",
 			ResultWrapper: "GetServerCertificateResult",
 			NewInput:      func() any { return new(GetServerCertificateRequest) },
+			NewOutput:     func() any { return new(GetServerCertificateResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetServerCertificate(ctx, in.(*GetServerCertificateRequest))
 				if out == nil {
@@ -1560,6 +1607,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetServiceLastAccessedDetails",
 			ResultWrapper: "GetServiceLastAccessedDetailsResult",
 			NewInput:      func() any { return new(GetServiceLastAccessedDetailsRequest) },
+			NewOutput:     func() any { return new(GetServiceLastAccessedDetailsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetServiceLastAccessedDetails(ctx, in.(*GetServiceLastAccessedDetailsRequest))
 				if out == nil {
@@ -1572,6 +1620,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetServiceLastAccessedDetailsWithEntities",
 			ResultWrapper: "GetServiceLastAccessedDetailsWithEntitiesResult",
 			NewInput:      func() any { return new(GetServiceLastAccessedDetailsWithEntitiesRequest) },
+			NewOutput:     func() any { return new(GetServiceLastAccessedDetailsWithEntitiesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetServiceLastAccessedDetailsWithEntities(ctx, in.(*GetServiceLastAccessedDetailsWithEntitiesRequest))
 				if out == nil {
@@ -1584,6 +1633,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetServiceLinkedRoleDeletionStatus",
 			ResultWrapper: "GetServiceLinkedRoleDeletionStatusResult",
 			NewInput:      func() any { return new(GetServiceLinkedRoleDeletionStatusRequest) },
+			NewOutput:     func() any { return new(GetServiceLinkedRoleDeletionStatusResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetServiceLinkedRoleDeletionStatus(ctx, in.(*GetServiceLinkedRoleDeletionStatusRequest))
 				if out == nil {
@@ -1596,6 +1646,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetUser",
 			ResultWrapper: "GetUserResult",
 			NewInput:      func() any { return new(GetUserRequest) },
+			NewOutput:     func() any { return new(GetUserResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetUser(ctx, in.(*GetUserRequest))
 				if out == nil {
@@ -1608,6 +1659,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetUserPolicy",
 			ResultWrapper: "GetUserPolicyResult",
 			NewInput:      func() any { return new(GetUserPolicyRequest) },
+			NewOutput:     func() any { return new(GetUserPolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetUserPolicy(ctx, in.(*GetUserPolicyRequest))
 				if out == nil {
@@ -1620,6 +1672,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListAccessKeys",
 			ResultWrapper: "ListAccessKeysResult",
 			NewInput:      func() any { return new(ListAccessKeysRequest) },
+			NewOutput:     func() any { return new(ListAccessKeysResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListAccessKeys(ctx, in.(*ListAccessKeysRequest))
 				if out == nil {
@@ -1632,6 +1685,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListAccountAliases",
 			ResultWrapper: "ListAccountAliasesResult",
 			NewInput:      func() any { return new(ListAccountAliasesRequest) },
+			NewOutput:     func() any { return new(ListAccountAliasesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListAccountAliases(ctx, in.(*ListAccountAliasesRequest))
 				if out == nil {
@@ -1644,6 +1698,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListAttachedGroupPolicies",
 			ResultWrapper: "ListAttachedGroupPoliciesResult",
 			NewInput:      func() any { return new(ListAttachedGroupPoliciesRequest) },
+			NewOutput:     func() any { return new(ListAttachedGroupPoliciesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListAttachedGroupPolicies(ctx, in.(*ListAttachedGroupPoliciesRequest))
 				if out == nil {
@@ -1656,6 +1711,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListAttachedRolePolicies",
 			ResultWrapper: "ListAttachedRolePoliciesResult",
 			NewInput:      func() any { return new(ListAttachedRolePoliciesRequest) },
+			NewOutput:     func() any { return new(ListAttachedRolePoliciesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListAttachedRolePolicies(ctx, in.(*ListAttachedRolePoliciesRequest))
 				if out == nil {
@@ -1668,6 +1724,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListAttachedUserPolicies",
 			ResultWrapper: "ListAttachedUserPoliciesResult",
 			NewInput:      func() any { return new(ListAttachedUserPoliciesRequest) },
+			NewOutput:     func() any { return new(ListAttachedUserPoliciesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListAttachedUserPolicies(ctx, in.(*ListAttachedUserPoliciesRequest))
 				if out == nil {
@@ -1680,6 +1737,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListDelegationRequests",
 			ResultWrapper: "ListDelegationRequestsResult",
 			NewInput:      func() any { return new(ListDelegationRequestsRequest) },
+			NewOutput:     func() any { return new(ListDelegationRequestsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListDelegationRequests(ctx, in.(*ListDelegationRequestsRequest))
 				if out == nil {
@@ -1692,6 +1750,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListEntitiesForPolicy",
 			ResultWrapper: "ListEntitiesForPolicyResult",
 			NewInput:      func() any { return new(ListEntitiesForPolicyRequest) },
+			NewOutput:     func() any { return new(ListEntitiesForPolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListEntitiesForPolicy(ctx, in.(*ListEntitiesForPolicyRequest))
 				if out == nil {
@@ -1704,6 +1763,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListGroupPolicies",
 			ResultWrapper: "ListGroupPoliciesResult",
 			NewInput:      func() any { return new(ListGroupPoliciesRequest) },
+			NewOutput:     func() any { return new(ListGroupPoliciesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListGroupPolicies(ctx, in.(*ListGroupPoliciesRequest))
 				if out == nil {
@@ -1716,6 +1776,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListGroups",
 			ResultWrapper: "ListGroupsResult",
 			NewInput:      func() any { return new(ListGroupsRequest) },
+			NewOutput:     func() any { return new(ListGroupsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListGroups(ctx, in.(*ListGroupsRequest))
 				if out == nil {
@@ -1728,6 +1789,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListGroupsForUser",
 			ResultWrapper: "ListGroupsForUserResult",
 			NewInput:      func() any { return new(ListGroupsForUserRequest) },
+			NewOutput:     func() any { return new(ListGroupsForUserResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListGroupsForUser(ctx, in.(*ListGroupsForUserRequest))
 				if out == nil {
@@ -1740,6 +1802,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListInstanceProfileTags",
 			ResultWrapper: "ListInstanceProfileTagsResult",
 			NewInput:      func() any { return new(ListInstanceProfileTagsRequest) },
+			NewOutput:     func() any { return new(ListInstanceProfileTagsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListInstanceProfileTags(ctx, in.(*ListInstanceProfileTagsRequest))
 				if out == nil {
@@ -1752,6 +1815,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListInstanceProfiles",
 			ResultWrapper: "ListInstanceProfilesResult",
 			NewInput:      func() any { return new(ListInstanceProfilesRequest) },
+			NewOutput:     func() any { return new(ListInstanceProfilesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListInstanceProfiles(ctx, in.(*ListInstanceProfilesRequest))
 				if out == nil {
@@ -1764,6 +1828,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListInstanceProfilesForRole",
 			ResultWrapper: "ListInstanceProfilesForRoleResult",
 			NewInput:      func() any { return new(ListInstanceProfilesForRoleRequest) },
+			NewOutput:     func() any { return new(ListInstanceProfilesForRoleResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListInstanceProfilesForRole(ctx, in.(*ListInstanceProfilesForRoleRequest))
 				if out == nil {
@@ -1776,6 +1841,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListMFADeviceTags",
 			ResultWrapper: "ListMFADeviceTagsResult",
 			NewInput:      func() any { return new(ListMFADeviceTagsRequest) },
+			NewOutput:     func() any { return new(ListMFADeviceTagsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListMFADeviceTags(ctx, in.(*ListMFADeviceTagsRequest))
 				if out == nil {
@@ -1788,6 +1854,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListMFADevices",
 			ResultWrapper: "ListMFADevicesResult",
 			NewInput:      func() any { return new(ListMFADevicesRequest) },
+			NewOutput:     func() any { return new(ListMFADevicesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListMFADevices(ctx, in.(*ListMFADevicesRequest))
 				if out == nil {
@@ -1800,6 +1867,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListOpenIDConnectProviderTags",
 			ResultWrapper: "ListOpenIDConnectProviderTagsResult",
 			NewInput:      func() any { return new(ListOpenIDConnectProviderTagsRequest) },
+			NewOutput:     func() any { return new(ListOpenIDConnectProviderTagsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListOpenIDConnectProviderTags(ctx, in.(*ListOpenIDConnectProviderTagsRequest))
 				if out == nil {
@@ -1812,6 +1880,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListOpenIDConnectProviders",
 			ResultWrapper: "ListOpenIDConnectProvidersResult",
 			NewInput:      func() any { return new(ListOpenIDConnectProvidersRequest) },
+			NewOutput:     func() any { return new(ListOpenIDConnectProvidersResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListOpenIDConnectProviders(ctx, in.(*ListOpenIDConnectProvidersRequest))
 				if out == nil {
@@ -1824,6 +1893,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListOrganizationsFeatures",
 			ResultWrapper: "ListOrganizationsFeaturesResult",
 			NewInput:      func() any { return new(ListOrganizationsFeaturesRequest) },
+			NewOutput:     func() any { return new(ListOrganizationsFeaturesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListOrganizationsFeatures(ctx, in.(*ListOrganizationsFeaturesRequest))
 				if out == nil {
@@ -1836,6 +1906,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListPolicies",
 			ResultWrapper: "ListPoliciesResult",
 			NewInput:      func() any { return new(ListPoliciesRequest) },
+			NewOutput:     func() any { return new(ListPoliciesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListPolicies(ctx, in.(*ListPoliciesRequest))
 				if out == nil {
@@ -1848,6 +1919,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListPoliciesGrantingServiceAccess",
 			ResultWrapper: "ListPoliciesGrantingServiceAccessResult",
 			NewInput:      func() any { return new(ListPoliciesGrantingServiceAccessRequest) },
+			NewOutput:     func() any { return new(ListPoliciesGrantingServiceAccessResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListPoliciesGrantingServiceAccess(ctx, in.(*ListPoliciesGrantingServiceAccessRequest))
 				if out == nil {
@@ -1860,6 +1932,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListPolicyTags",
 			ResultWrapper: "ListPolicyTagsResult",
 			NewInput:      func() any { return new(ListPolicyTagsRequest) },
+			NewOutput:     func() any { return new(ListPolicyTagsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListPolicyTags(ctx, in.(*ListPolicyTagsRequest))
 				if out == nil {
@@ -1872,6 +1945,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListPolicyVersions",
 			ResultWrapper: "ListPolicyVersionsResult",
 			NewInput:      func() any { return new(ListPolicyVersionsRequest) },
+			NewOutput:     func() any { return new(ListPolicyVersionsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListPolicyVersions(ctx, in.(*ListPolicyVersionsRequest))
 				if out == nil {
@@ -1884,6 +1958,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListRolePolicies",
 			ResultWrapper: "ListRolePoliciesResult",
 			NewInput:      func() any { return new(ListRolePoliciesRequest) },
+			NewOutput:     func() any { return new(ListRolePoliciesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListRolePolicies(ctx, in.(*ListRolePoliciesRequest))
 				if out == nil {
@@ -1896,6 +1971,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListRoleTags",
 			ResultWrapper: "ListRoleTagsResult",
 			NewInput:      func() any { return new(ListRoleTagsRequest) },
+			NewOutput:     func() any { return new(ListRoleTagsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListRoleTags(ctx, in.(*ListRoleTagsRequest))
 				if out == nil {
@@ -1908,6 +1984,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListRoles",
 			ResultWrapper: "ListRolesResult",
 			NewInput:      func() any { return new(ListRolesRequest) },
+			NewOutput:     func() any { return new(ListRolesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListRoles(ctx, in.(*ListRolesRequest))
 				if out == nil {
@@ -1920,6 +1997,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListSAMLProviderTags",
 			ResultWrapper: "ListSAMLProviderTagsResult",
 			NewInput:      func() any { return new(ListSAMLProviderTagsRequest) },
+			NewOutput:     func() any { return new(ListSAMLProviderTagsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListSAMLProviderTags(ctx, in.(*ListSAMLProviderTagsRequest))
 				if out == nil {
@@ -1932,6 +2010,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListSAMLProviders",
 			ResultWrapper: "ListSAMLProvidersResult",
 			NewInput:      func() any { return new(ListSAMLProvidersRequest) },
+			NewOutput:     func() any { return new(ListSAMLProvidersResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListSAMLProviders(ctx, in.(*ListSAMLProvidersRequest))
 				if out == nil {
@@ -1944,6 +2023,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListSSHPublicKeys",
 			ResultWrapper: "ListSSHPublicKeysResult",
 			NewInput:      func() any { return new(ListSSHPublicKeysRequest) },
+			NewOutput:     func() any { return new(ListSSHPublicKeysResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListSSHPublicKeys(ctx, in.(*ListSSHPublicKeysRequest))
 				if out == nil {
@@ -1956,6 +2036,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListServerCertificateTags",
 			ResultWrapper: "ListServerCertificateTagsResult",
 			NewInput:      func() any { return new(ListServerCertificateTagsRequest) },
+			NewOutput:     func() any { return new(ListServerCertificateTagsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListServerCertificateTags(ctx, in.(*ListServerCertificateTagsRequest))
 				if out == nil {
@@ -1968,6 +2049,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListServerCertificates",
 			ResultWrapper: "ListServerCertificatesResult",
 			NewInput:      func() any { return new(ListServerCertificatesRequest) },
+			NewOutput:     func() any { return new(ListServerCertificatesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListServerCertificates(ctx, in.(*ListServerCertificatesRequest))
 				if out == nil {
@@ -1980,6 +2062,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListServiceSpecificCredentials",
 			ResultWrapper: "ListServiceSpecificCredentialsResult",
 			NewInput:      func() any { return new(ListServiceSpecificCredentialsRequest) },
+			NewOutput:     func() any { return new(ListServiceSpecificCredentialsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListServiceSpecificCredentials(ctx, in.(*ListServiceSpecificCredentialsRequest))
 				if out == nil {
@@ -1992,6 +2075,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListSigningCertificates",
 			ResultWrapper: "ListSigningCertificatesResult",
 			NewInput:      func() any { return new(ListSigningCertificatesRequest) },
+			NewOutput:     func() any { return new(ListSigningCertificatesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListSigningCertificates(ctx, in.(*ListSigningCertificatesRequest))
 				if out == nil {
@@ -2004,6 +2088,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListUserPolicies",
 			ResultWrapper: "ListUserPoliciesResult",
 			NewInput:      func() any { return new(ListUserPoliciesRequest) },
+			NewOutput:     func() any { return new(ListUserPoliciesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListUserPolicies(ctx, in.(*ListUserPoliciesRequest))
 				if out == nil {
@@ -2016,6 +2101,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListUserTags",
 			ResultWrapper: "ListUserTagsResult",
 			NewInput:      func() any { return new(ListUserTagsRequest) },
+			NewOutput:     func() any { return new(ListUserTagsResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListUserTags(ctx, in.(*ListUserTagsRequest))
 				if out == nil {
@@ -2028,6 +2114,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListUsers",
 			ResultWrapper: "ListUsersResult",
 			NewInput:      func() any { return new(ListUsersRequest) },
+			NewOutput:     func() any { return new(ListUsersResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListUsers(ctx, in.(*ListUsersRequest))
 				if out == nil {
@@ -2040,6 +2127,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ListVirtualMFADevices",
 			ResultWrapper: "ListVirtualMFADevicesResult",
 			NewInput:      func() any { return new(ListVirtualMFADevicesRequest) },
+			NewOutput:     func() any { return new(ListVirtualMFADevicesResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ListVirtualMFADevices(ctx, in.(*ListVirtualMFADevicesRequest))
 				if out == nil {
@@ -2115,6 +2203,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "ResetServiceSpecificCredential",
 			ResultWrapper: "ResetServiceSpecificCredentialResult",
 			NewInput:      func() any { return new(ResetServiceSpecificCredentialRequest) },
+			NewOutput:     func() any { return new(ResetServiceSpecificCredentialResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ResetServiceSpecificCredential(ctx, in.(*ResetServiceSpecificCredentialRequest))
 				if out == nil {
@@ -2155,6 +2244,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "SimulateCustomPolicy",
 			ResultWrapper: "SimulateCustomPolicyResult",
 			NewInput:      func() any { return new(SimulateCustomPolicyRequest) },
+			NewOutput:     func() any { return new(SimulatePolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.SimulateCustomPolicy(ctx, in.(*SimulateCustomPolicyRequest))
 				if out == nil {
@@ -2167,6 +2257,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "SimulatePrincipalPolicy",
 			ResultWrapper: "SimulatePrincipalPolicyResult",
 			NewInput:      func() any { return new(SimulatePrincipalPolicyRequest) },
+			NewOutput:     func() any { return new(SimulatePolicyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.SimulatePrincipalPolicy(ctx, in.(*SimulatePrincipalPolicyRequest))
 				if out == nil {
@@ -2340,6 +2431,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "UpdateRole",
 			ResultWrapper: "UpdateRoleResult",
 			NewInput:      func() any { return new(UpdateRoleRequest) },
+			NewOutput:     func() any { return new(UpdateRoleResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UpdateRole(ctx, in.(*UpdateRoleRequest))
 				if out == nil {
@@ -2352,6 +2444,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "UpdateRoleDescription",
 			ResultWrapper: "UpdateRoleDescriptionResult",
 			NewInput:      func() any { return new(UpdateRoleDescriptionRequest) },
+			NewOutput:     func() any { return new(UpdateRoleDescriptionResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UpdateRoleDescription(ctx, in.(*UpdateRoleDescriptionRequest))
 				if out == nil {
@@ -2364,6 +2457,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "UpdateSAMLProvider",
 			ResultWrapper: "UpdateSAMLProviderResult",
 			NewInput:      func() any { return new(UpdateSAMLProviderRequest) },
+			NewOutput:     func() any { return new(UpdateSAMLProviderResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UpdateSAMLProvider(ctx, in.(*UpdateSAMLProviderRequest))
 				if out == nil {
@@ -2411,6 +2505,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "UploadSSHPublicKey",
 			ResultWrapper: "UploadSSHPublicKeyResult",
 			NewInput:      func() any { return new(UploadSSHPublicKeyRequest) },
+			NewOutput:     func() any { return new(UploadSSHPublicKeyResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UploadSSHPublicKey(ctx, in.(*UploadSSHPublicKeyRequest))
 				if out == nil {
@@ -2423,6 +2518,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "UploadServerCertificate",
 			ResultWrapper: "UploadServerCertificateResult",
 			NewInput:      func() any { return new(UploadServerCertificateRequest) },
+			NewOutput:     func() any { return new(UploadServerCertificateResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UploadServerCertificate(ctx, in.(*UploadServerCertificateRequest))
 				if out == nil {
@@ -2435,6 +2531,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "UploadSigningCertificate",
 			ResultWrapper: "UploadSigningCertificateResult",
 			NewInput:      func() any { return new(UploadSigningCertificateRequest) },
+			NewOutput:     func() any { return new(UploadSigningCertificateResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.UploadSigningCertificate(ctx, in.(*UploadSigningCertificateRequest))
 				if out == nil {

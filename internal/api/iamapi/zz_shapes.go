@@ -4,8 +4,6 @@ package iamapi
 
 import "time"
 
-var _ = time.Time{}
-
 type AcceptDelegationRequestRequest struct {
 	DelegationRequestId *string `aws:"q=DelegationRequestId,x=DelegationRequestId,req"`
 }

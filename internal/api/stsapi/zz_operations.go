@@ -78,6 +78,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "AssumeRole",
 			ResultWrapper: "AssumeRoleResult",
 			NewInput:      func() any { return new(AssumeRoleRequest) },
+			NewOutput:     func() any { return new(AssumeRoleResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssumeRole(ctx, in.(*AssumeRoleRequest))
 				if out == nil {
@@ -90,6 +91,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "AssumeRoleWithSAML",
 			ResultWrapper: "AssumeRoleWithSAMLResult",
 			NewInput:      func() any { return new(AssumeRoleWithSAMLRequest) },
+			NewOutput:     func() any { return new(AssumeRoleWithSAMLResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssumeRoleWithSAML(ctx, in.(*AssumeRoleWithSAMLRequest))
 				if out == nil {
@@ -102,6 +104,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "AssumeRoleWithWebIdentity",
 			ResultWrapper: "AssumeRoleWithWebIdentityResult",
 			NewInput:      func() any { return new(AssumeRoleWithWebIdentityRequest) },
+			NewOutput:     func() any { return new(AssumeRoleWithWebIdentityResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssumeRoleWithWebIdentity(ctx, in.(*AssumeRoleWithWebIdentityRequest))
 				if out == nil {
@@ -114,6 +117,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "AssumeRoot",
 			ResultWrapper: "AssumeRootResult",
 			NewInput:      func() any { return new(AssumeRootRequest) },
+			NewOutput:     func() any { return new(AssumeRootResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.AssumeRoot(ctx, in.(*AssumeRootRequest))
 				if out == nil {
@@ -126,6 +130,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "DecodeAuthorizationMessage",
 			ResultWrapper: "DecodeAuthorizationMessageResult",
 			NewInput:      func() any { return new(DecodeAuthorizationMessageRequest) },
+			NewOutput:     func() any { return new(DecodeAuthorizationMessageResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.DecodeAuthorizationMessage(ctx, in.(*DecodeAuthorizationMessageRequest))
 				if out == nil {
@@ -138,6 +143,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetAccessKeyInfo",
 			ResultWrapper: "GetAccessKeyInfoResult",
 			NewInput:      func() any { return new(GetAccessKeyInfoRequest) },
+			NewOutput:     func() any { return new(GetAccessKeyInfoResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetAccessKeyInfo(ctx, in.(*GetAccessKeyInfoRequest))
 				if out == nil {
@@ -150,6 +156,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetCallerIdentity",
 			ResultWrapper: "GetCallerIdentityResult",
 			NewInput:      func() any { return new(GetCallerIdentityRequest) },
+			NewOutput:     func() any { return new(GetCallerIdentityResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetCallerIdentity(ctx, in.(*GetCallerIdentityRequest))
 				if out == nil {
@@ -162,6 +169,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetDelegatedAccessToken",
 			ResultWrapper: "GetDelegatedAccessTokenResult",
 			NewInput:      func() any { return new(GetDelegatedAccessTokenRequest) },
+			NewOutput:     func() any { return new(GetDelegatedAccessTokenResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetDelegatedAccessToken(ctx, in.(*GetDelegatedAccessTokenRequest))
 				if out == nil {
@@ -174,6 +182,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetFederationToken",
 			ResultWrapper: "GetFederationTokenResult",
 			NewInput:      func() any { return new(GetFederationTokenRequest) },
+			NewOutput:     func() any { return new(GetFederationTokenResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetFederationToken(ctx, in.(*GetFederationTokenRequest))
 				if out == nil {
@@ -186,6 +195,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetSessionToken",
 			ResultWrapper: "GetSessionTokenResult",
 			NewInput:      func() any { return new(GetSessionTokenRequest) },
+			NewOutput:     func() any { return new(GetSessionTokenResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetSessionToken(ctx, in.(*GetSessionTokenRequest))
 				if out == nil {
@@ -198,6 +208,7 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			Name:          "GetWebIdentityToken",
 			ResultWrapper: "GetWebIdentityTokenResult",
 			NewInput:      func() any { return new(GetWebIdentityTokenRequest) },
+			NewOutput:     func() any { return new(GetWebIdentityTokenResponse) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.GetWebIdentityToken(ctx, in.(*GetWebIdentityTokenRequest))
 				if out == nil {

@@ -4,8 +4,6 @@ package stsapi
 
 import "time"
 
-var _ = time.Time{}
-
 type AssumeRoleRequest struct {
 	DurationSeconds   *int32                 `aws:"q=DurationSeconds,x=DurationSeconds"`
 	ExternalId        *string                `aws:"q=ExternalId,x=ExternalId"`
