@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/auth"
@@ -49,13 +50,27 @@ var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
 // ErrNotFound is returned for an account that does not exist.
 var ErrNotFound = errors.New("account not found")
 
-// Accounts manages accounts in the store.
+// Accounts manages accounts in the store. Every write of account records
+// goes through it, so it keeps the root keys it resolved in memory and
+// forgets them on any write.
 type Accounts struct {
 	st store.Store
+
+	mu    sync.RWMutex // guards cache
+	cache map[string]auth.Key
 }
 
 // New returns Accounts backed by st.
-func New(st store.Store) *Accounts { return &Accounts{st: st} }
+func New(st store.Store) *Accounts { return &Accounts{st: st, cache: map[string]auth.Key{}} }
+
+func (a *Accounts) update(ctx context.Context, fn func(tx store.Tx) error) error {
+	defer func() {
+		a.mu.Lock()
+		clear(a.cache)
+		a.mu.Unlock()
+	}()
+	return a.st.Update(ctx, fn)
+}
 
 // Ensure creates the account if it does not exist and makes creds its root
 // credentials (replacing older root keys). It is idempotent.
@@ -64,7 +79,7 @@ func (a *Accounts) Ensure(ctx context.Context, id string, creds Credentials) (*A
 		return nil, fmt.Errorf("account id %q: must be 12 digits", id)
 	}
 	var out Account
-	err := a.st.Update(ctx, func(tx store.Tx) error {
+	err := a.update(ctx, func(tx store.Tx) error {
 		err := store.GetJSON(tx, accountKey(id), &out)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -106,7 +121,7 @@ func (a *Accounts) Create(ctx context.Context, name, email string, ec2Classic bo
 		acct := Account{ID: id, Name: name, Email: email, EC2Classic: ec2Classic, CreatedAt: time.Now().UTC(),
 			RootAccessKeyID: creds.AccessKeyID, RootSecretAccessKey: creds.SecretAccessKey}
 		exists := false
-		err = a.st.Update(ctx, func(tx store.Tx) error {
+		err = a.update(ctx, func(tx store.Tx) error {
 			if _, err := tx.Get(accountKey(id)); err == nil {
 				exists = true
 				return nil
@@ -152,7 +167,7 @@ func (a *Accounts) List(ctx context.Context) ([]*Account, error) {
 
 // SetEC2Classic turns EC2-Classic on or off for an account.
 func (a *Accounts) SetEC2Classic(ctx context.Context, id string, on bool) error {
-	return a.st.Update(ctx, func(tx store.Tx) error {
+	return a.update(ctx, func(tx store.Tx) error {
 		var acct Account
 		if err := store.GetJSON(tx, accountKey(id), &acct); err != nil {
 			return fmt.Errorf("account %s: %w", id, err)
@@ -176,6 +191,12 @@ func (a *Accounts) EC2Classic(ctx context.Context, id string) (bool, error) {
 
 // ResolveKey implements auth.KeyResolver for root access keys.
 func (a *Accounts) ResolveKey(ctx context.Context, akid string) (auth.Key, error) {
+	a.mu.RLock()
+	k, ok := a.cache[akid]
+	a.mu.RUnlock()
+	if ok {
+		return k, nil
+	}
 	var acct Account
 	err := a.st.View(ctx, func(tx store.Tx) error {
 		id, err := tx.Get(rootKeyIndex(akid))
@@ -190,11 +211,15 @@ func (a *Accounts) ResolveKey(ctx context.Context, akid string) (auth.Key, error
 	if err != nil {
 		return auth.Key{}, fmt.Errorf("resolve root key: %w", err)
 	}
-	return auth.Key{
+	k = auth.Key{
 		AccessKeyID:     akid,
 		SecretAccessKey: acct.RootSecretAccessKey,
 		Principal:       RootPrincipal(acct.ID, akid),
-	}, nil
+	}
+	a.mu.Lock()
+	a.cache[akid] = k
+	a.mu.Unlock()
+	return k, nil
 }
 
 // RootPrincipal is the principal of an account's root user.

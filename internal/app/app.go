@@ -22,13 +22,10 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
-	"github.com/cachalot-dev/cachalot/internal/auth"
-	"github.com/cachalot-dev/cachalot/internal/awserr"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/store"
-	"github.com/cachalot-dev/cachalot/internal/sts"
 )
 
 // Files in the data directory.
@@ -107,16 +104,21 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 
+	id, err := buildIdentity(ctx, st, a.accounts, a.log)
+	if err != nil {
+		return err
+	}
 	ecSvc := elasticache.New(st)
 	h := endpoint.New(endpoint.Config{
-		Keys:       a.accounts,
-		Authorizer: rootOnly{},
+		Keys:       id.keys,
+		Authorizer: id.authorizer,
+		Resources:  id.resources,
 		Logger:     a.log,
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: elasticacheapi.OperationTable(ecSvc)},
-			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(sts.New())},
+			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
 			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(ec2api.Unimplemented{})},
-			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(iamapi.Unimplemented{})},
+			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
 		},
 	})
 
@@ -228,18 +230,4 @@ func (a *App) Close() error {
 		errs = append(errs, a.st.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// rootOnly allows an account's root user everything in its account; IAM
-// policy evaluation replaces it when IAM users exist.
-type rootOnly struct{}
-
-func (rootOnly) Authorize(_ context.Context, r auth.Request) error {
-	if r.Principal.Type == auth.Root {
-		return nil
-	}
-	if r.Service == "ec2" {
-		return awserr.WithStatus(403, "UnauthorizedOperation", "You are not authorized to perform this operation.")
-	}
-	return awserr.WithStatus(403, "AccessDenied", "User: %s is not authorized to perform: %s:%s", r.Principal.ARN, r.Service, r.Action)
 }

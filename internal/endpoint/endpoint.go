@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 
@@ -43,7 +44,10 @@ type Config struct {
 	Keys       auth.KeyResolver
 	Authorizer auth.Authorizer
 	Services   []Binding
-	Logger     *slog.Logger     // default: slog.Default()
+	// Resources returns the ARNs an operation acts on, for resource-level
+	// authorization; nil (the default) authorizes every call on "*".
+	Resources func(ctx context.Context, service, action string, in any) []string
+	Logger    *slog.Logger     // default: slog.Default()
 	Now        func() time.Time // default: time.Now
 }
 
@@ -52,6 +56,7 @@ type Handler struct {
 	cfg       Config
 	byScope   map[string]*Binding // signing name -> service
 	byVersion map[string]*Binding // API version -> service (to shape errors of unsigned requests)
+	keys      sigv4.KeyCache
 }
 
 // New returns a Handler; it has no side effects.
@@ -167,17 +172,26 @@ func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
 	}
 	ctx := auth.WithPrincipal(r.Context(), p)
 	ctx = auth.WithScope(ctx, auth.Scope{AccountID: p.AccountID, Region: sig.Region})
+	resources := []string{"*"}
+	if h.cfg.Resources != nil {
+		if rs := h.cfg.Resources(ctx, svc.SigningName, c.action, in); len(rs) > 0 {
+			resources = rs
+		}
+	}
 	if err := h.cfg.Authorizer.Authorize(ctx, auth.Request{
 		Principal:       p,
 		Service:         svc.SigningName,
 		Action:          c.action,
-		Resources:       []string{"*"},
+		Resources:       resources,
 		Region:          sig.Region,
 		SourceIP:        sourceIP(r),
 		SecureTransport: r.TLS != nil,
 		Time:            h.cfg.Now(),
 	}); err != nil {
 		return nil, err
+	}
+	if dryRun(in) {
+		return nil, awserr.WithStatus(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 	}
 	result, err := op.Call(ctx, in)
 	if err != nil {
@@ -215,7 +229,7 @@ func (h *Handler) authenticate(r *http.Request, c *call, sig *sigv4.Signature, b
 			"Signature expired: %s is now earlier than %s (%s - %s.)", sig.Date.Format("20060102T150405Z"),
 			now.UTC().Add(-skew).Format("20060102T150405Z"), now.UTC().Format("20060102T150405Z"), skewText(skew))
 	}
-	if err := sig.Verify(r, body, key.SecretAccessKey); err != nil {
+	if err := sig.VerifyWithKey(r, body, h.keys.SigningKey(key.SecretAccessKey, sig.Day, sig.Region, sig.Service)); err != nil {
 		return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
 			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
@@ -240,6 +254,17 @@ func (h *Handler) authError(c *call, code, msg string) error {
 		return awserr.New(code, "%s", msg)
 	}
 	return awserr.WithStatus(http.StatusForbidden, code, "%s", msg)
+}
+
+// dryRun reports whether an (EC2) input asks for a dry run: the caller was
+// authorized, so the answer is DryRunOperation without acting.
+func dryRun(in any) bool {
+	v := reflect.ValueOf(in)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	f := v.Elem().FieldByName("DryRun")
+	return f.IsValid() && f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Bool && f.Elem().Bool()
 }
 
 func parseParams(r *http.Request, body []byte) (url.Values, error) {

@@ -187,7 +187,11 @@ func (s *Signature) CheckTime(now time.Time, skew time.Duration) error {
 
 // Verify checks the signature of r, whose body is body, with the secret key.
 func (s *Signature) Verify(r *http.Request, body []byte, secret string) error {
-	key := SigningKey(secret, s.Day, s.Region, s.Service)
+	return s.VerifyWithKey(r, body, SigningKey(secret, s.Day, s.Region, s.Service))
+}
+
+// VerifyWithKey is Verify with an already derived signing key (see KeyCache).
+func (s *Signature) VerifyWithKey(r *http.Request, body []byte, key []byte) error {
 	got, err := hex.DecodeString(s.Signature)
 	if err != nil {
 		return ErrMismatch
