@@ -48,7 +48,7 @@ type Config struct {
 	// authorization; nil (the default) authorizes every call on "*".
 	Resources func(ctx context.Context, service, action string, in any) []string
 	Logger    *slog.Logger     // default: slog.Default()
-	Now        func() time.Time // default: time.Now
+	Now       func() time.Time // default: time.Now
 }
 
 // Handler is the http.Handler of the endpoint.
