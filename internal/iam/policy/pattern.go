@@ -12,7 +12,7 @@ import (
 // substituted string, so it does not allocate.
 type pattern struct {
 	raw  string
-	toks []token
+	toks []ptok
 	// kind short-circuits the common shapes.
 	kind patKind
 	// lit is the whole literal for patExact, or the literal before the
@@ -39,16 +39,11 @@ const (
 	tokVar                 // ${s} with optional default def
 )
 
-type token struct {
+type ptok struct {
 	kind   tokKind
 	s      string
 	def    string
 	hasDef bool
-}
-
-// resolver returns the single value of a condition key for a policy variable.
-type resolver interface {
-	variable(key string) (string, bool)
 }
 
 // compilePattern compiles s. wild says whether * and ? are wildcards; vars
@@ -58,7 +53,7 @@ func compilePattern(s string, wild, vars, fold bool) pattern {
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
-			p.toks = append(p.toks, token{kind: tokLit, s: lit.String()})
+			p.toks = append(p.toks, ptok{kind: tokLit, s: lit.String()})
 			lit.Reset()
 		}
 	}
@@ -69,12 +64,12 @@ func compilePattern(s string, wild, vars, fold bool) pattern {
 			flush()
 			// Consecutive stars are one star.
 			if n := len(p.toks); n == 0 || p.toks[n-1].kind != tokStar {
-				p.toks = append(p.toks, token{kind: tokStar})
+				p.toks = append(p.toks, ptok{kind: tokStar})
 			}
 			i++
 		case wild && c == '?':
 			flush()
-			p.toks = append(p.toks, token{kind: tokOne})
+			p.toks = append(p.toks, ptok{kind: tokOne})
 			i++
 		case vars && c == '$' && i+1 < len(s) && s[i+1] == '{':
 			end := strings.IndexByte(s[i+2:], '}')
@@ -96,7 +91,7 @@ func compilePattern(s string, wild, vars, fold bool) pattern {
 				continue
 			}
 			flush()
-			p.toks = append(p.toks, token{kind: tokVar, s: key, def: def, hasDef: hasDef})
+			p.toks = append(p.toks, ptok{kind: tokVar, s: strings.ToLower(key), def: def, hasDef: hasDef})
 		default:
 			lit.WriteByte(c)
 			i++
@@ -156,7 +151,7 @@ func (p *pattern) hasPrefix(s, prefix string) bool {
 
 // match reports whether s matches the pattern; r resolves variables and may be
 // nil when the pattern has none.
-func (p *pattern) match(s string, r resolver) bool {
+func (p *pattern) match(s string, r *evalCtx) bool {
 	switch p.kind {
 	case patAny:
 		return true
@@ -216,7 +211,7 @@ func (p *pattern) match(s string, r resolver) bool {
 	}
 }
 
-func resolveVar(t *token, r resolver) (string, bool) {
+func resolveVar(t *ptok, r *evalCtx) (string, bool) {
 	if r != nil {
 		if v, ok := r.variable(t.s); ok {
 			return v, true
@@ -231,7 +226,7 @@ func resolveVar(t *token, r resolver) (string, bool) {
 // expand returns the pattern with variables substituted (wildcards kept), or
 // false if a variable cannot be resolved. Used where a whole value is needed
 // (numbers, dates, IPs, ARNs), not on the string-matching path.
-func (p *pattern) expand(r resolver) (string, bool) {
+func (p *pattern) expand(r *evalCtx) (string, bool) {
 	if p.kind == patExact {
 		return p.lit, true
 	}
