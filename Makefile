@@ -1,0 +1,47 @@
+# Cachalot: the two commands a newcomer needs are `make run` and `make test`.
+GO      ?= go
+BIN     := bin/cachalot
+# Debian packages Cachalot runs with: engines, kernel tooling, the AWS CLI v2.
+DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 awscli
+GOFLAGS_TEST ?= -race -timeout 30m
+
+.PHONY: run build deps test vet fmt-check generate-check bench print-packages
+
+## run: install what is missing, build, and start the service in the foreground
+run: deps build
+	./$(BIN) serve
+
+## build: build bin/cachalot
+build:
+	$(GO) build -o $(BIN) ./cmd/cachalot
+
+## deps: install the Debian packages Cachalot uses, when missing (needs root)
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing Debian packages:$$missing (run 'sudo make deps')"; exit 1; fi; \
+	fi
+
+print-packages:
+	@echo $(DEBIAN_PACKAGES)
+
+## test: the whole suite, exactly what CI runs
+test: fmt-check vet generate-check
+	$(GO) test $(GOFLAGS_TEST) -json ./... | $(GO) run ./tools/testreport
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## generate-check: regenerating the API packages from api/models leaves no diff
+generate-check:
+	$(GO) generate ./internal/api/...
+	@git diff --exit-code -- internal/api || (echo "generated code is stale: run 'go generate ./internal/api/...' and commit"; exit 1)
+
+## bench: control-plane figures side by side with moto_server
+bench: build
+	$(GO) run ./bench/api
