@@ -83,6 +83,9 @@ func main() {
 	fmt.Printf("## Start to ready\n\nTime of `Supervisor.Start` (render config, launch, poll every 10 ms until the first PING / `version` is answered), %d sequential cold starts each, every node stopped after. Baseline in the same loop, alternating: the bare binary started by hand (`redis-server --port P --bind 127.0.0.1 --save \"\"`, `memcached -l 127.0.0.1 -p P -U 0 -u nobody`) and polled the same way; the difference is the supervisor's own cost.\n\n", *starts)
 	fmt.Printf("| engine | how | n | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
 	for _, in := range []engine.Installed{redis, mc} {
+		if *starts <= 0 {
+			break
+		}
 		var ds, bare []time.Duration
 		for i := range *starts {
 			spec := engine.NodeSpec{NodeID: fmt.Sprintf("lat-%s-%d", in.Engine, i), Engine: in, BindIP: "127.0.0.1", Port: freePort(), MaxMemory: mem}
@@ -153,7 +156,7 @@ func idleMemory(ctx context.Context, sup *engine.Supervisor, engines []engine.In
 }
 
 func throughput(ctx context.Context, sup *engine.Supervisor, redis engine.Installed, dataDir string, mem int64, requests, rounds int) {
-	fmt.Printf("\n## Throughput\n\n`redis-benchmark -h 127.0.0.1 -p PORT -c 50 -n %d -t set,get --csv`, alternating %d rounds between a node started by the supervisor and `redis-server --port PORT --bind 127.0.0.1` started by hand (Debian's compiled-in defaults, no config file), same run. Medians of requests/s, and the median of the per-round ratios (each round runs both back to back, so it pairs them under the same background load).\n\n", requests, rounds)
+	fmt.Printf("\n## Throughput\n\n`redis-benchmark -h 127.0.0.1 -p PORT -c 50 -n %d -t set,get --csv`, alternating %d rounds between a node started by the supervisor and `redis-server --port PORT --bind 127.0.0.1` started by hand (Debian's compiled-in defaults, no config file), same run, who goes first alternating per round. Medians of requests/s, and the median of the per-round ratios (each round runs both back to back, so it pairs them under the same background load).\n\n", requests, rounds)
 	spec := engine.NodeSpec{NodeID: "tput", Engine: redis, BindIP: "127.0.0.1", Port: freePort(), MaxMemory: mem}
 	if _, err := sup.Start(ctx, spec); err != nil {
 		log.Fatal(err)
@@ -169,8 +172,12 @@ func throughput(ctx context.Context, sup *engine.Supervisor, redis engine.Instal
 	defer func() { _ = hand.Process.Kill(); _ = hand.Wait() }()
 	waitPort(handPort)
 	res := map[string]map[string][]float64{"supervised": {}, "by hand": {}}
-	for range rounds {
-		for _, who := range []string{"supervised", "by hand"} {
+	for r := range rounds {
+		order := []string{"supervised", "by hand"}
+		if r%2 == 1 {
+			order = []string{"by hand", "supervised"} // alternate who goes first
+		}
+		for _, who := range order {
 			port := spec.Port
 			if who == "by hand" {
 				port = handPort

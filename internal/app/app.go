@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/account"
@@ -22,8 +23,11 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
+	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
+	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/netplane"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
@@ -49,7 +53,9 @@ type Config struct {
 	// RootCredentials of that account; nil: read from the data dir, or
 	// generated there on first start.
 	RootCredentials *account.Credentials
-	Logger          *slog.Logger // default slog.Default()
+	// Network is NetworkNamespaces (default as root on Linux) or NetworkNone.
+	Network string
+	Logger  *slog.Logger // default slog.Default()
 }
 
 // App is a running Cachalot.
@@ -61,6 +67,10 @@ type App struct {
 	accounts *account.Accounts
 	creds    account.Credentials
 	recon    *reconcile.Manager
+	ec2      *ec2.Service
+	ec       *elasticache.Service
+	plane    *netplane.Plane
+	engines  *engine.Supervisor
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
@@ -76,6 +86,12 @@ func New(cfg Config) *App {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Network == "" {
+		cfg.Network = NetworkNone
+		if runtime.GOOS == "linux" && os.Geteuid() == 0 {
+			cfg.Network = NetworkNamespaces
+		}
 	}
 	return &App{cfg: cfg, log: cfg.Logger}
 }
@@ -108,7 +124,39 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ecSvc := elasticache.New(st)
+	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
+	netCtl := &networkController{ec2: a.ec2}
+	switch a.cfg.Network {
+	case NetworkNamespaces:
+		plane, err := netplane.New(netplane.Config{Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
+		if err != nil {
+			return fmt.Errorf("network plane: %w", err)
+		}
+		a.plane, netCtl.plane = plane, plane
+	case NetworkNone:
+		a.log.Warn("network mode none: VPCs are not realised in the kernel and cache nodes cannot start; run as root on Linux for the namespaces mode")
+	default:
+		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkNone)
+	}
+	catalog, err := engine.Discover(ctx, nil)
+	if err != nil {
+		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
+		catalog = &engine.Catalog{}
+	}
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: catalog, Logger: a.log})
+	a.ec = ecSvc
+	a.engines = engine.New(engine.Config{
+		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
+		Logger:  a.log,
+		OnEvent: func(e engine.Event) {
+			switch e.Type {
+			case engine.EventRestarted:
+				ecSvc.NodeEvent(context.Background(), e.NodeID, e.Time, "Cache node {node} restarted")
+			case engine.EventCrashed:
+				ecSvc.NodeEvent(context.Background(), e.NodeID, e.Time, "Recovering cache nodes {node}")
+			}
+		},
+	})
 	h := endpoint.New(endpoint.Config{
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
@@ -117,12 +165,13 @@ func (a *App) Start(ctx context.Context) error {
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: elasticacheapi.OperationTable(ecSvc)},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
-			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(ec2api.Unimplemented{})},
+			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(a.ec2)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
 		},
 	})
 
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log})
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log},
+		netCtl, elasticache.NewController(ecSvc, netCtl, a.engines))
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -226,8 +275,39 @@ func (a *App) Close() error {
 	if a.recon != nil {
 		errs = append(errs, a.recon.Close())
 	}
+	if a.engines != nil {
+		errs = append(errs, a.engines.Close())
+	}
 	if a.st != nil {
 		errs = append(errs, a.st.Close())
 	}
 	return errors.Join(errs...)
 }
+
+// Teardown removes every engine process and kernel object of the
+// installation whose data dir is dir, whether or not it is running.
+func Teardown(ctx context.Context, dir string, log *slog.Logger) error {
+	var errs []error
+	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), Logger: log})
+	errs = append(errs, sup.Teardown(ctx))
+	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
+		errs = append(errs, TeardownPrefix(ctx, InstallPrefix(dir), log))
+	}
+	return errors.Join(errs...)
+}
+
+// TeardownPrefix removes the kernel objects (namespaces, links, nft tables)
+// carrying prefix.
+func TeardownPrefix(ctx context.Context, prefix string, log *slog.Logger) error {
+	plane, err := netplane.New(netplane.Config{Prefix: prefix, Logger: log})
+	if err != nil {
+		return err
+	}
+	return plane.Teardown(ctx)
+}
+
+// EC2 is the EC2 service (tests).
+func (a *App) EC2() *ec2.Service { return a.ec2 }
+
+// Plane is the network plane, nil without the namespaces mode.
+func (a *App) Plane() *netplane.Plane { return a.plane }

@@ -232,6 +232,7 @@ func TestCLI(t *testing.T) {
 
 func TestRestartKeepsCredentialsAndNeverLogsSecrets(t *testing.T) {
 	dir := t.TempDir()
+	t.Cleanup(func() { app.Teardown(context.Background(), dir, slog.New(slog.DiscardHandler)) })
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	start := func() *app.App {

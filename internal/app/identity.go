@@ -8,7 +8,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
-	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/iam"
 	"github.com/cachalot-dev/cachalot/internal/store"
 	"github.com/cachalot-dev/cachalot/internal/sts"
 )
@@ -22,26 +22,25 @@ type identity struct {
 	resources  func(ctx context.Context, service, action string, in any) []string
 	iam        iamapi.Operations
 	sts        stsapi.Operations
+	// svc is the IAM service itself, for services that need more than the
+	// API (ElastiCache calls svc.EnsureServiceLinkedRole).
+	svc *iam.Service
 }
 
-func buildIdentity(_ context.Context, _ store.Store, accounts *account.Accounts, _ *slog.Logger) (*identity, error) {
+// buildIdentity wires IAM and STS: one iam.Service resolves every key (root
+// keys through accounts, IAM users' keys, STS sessions), authorizes every
+// request of every service and names the resources of each operation.
+func buildIdentity(_ context.Context, st store.Store, accounts *account.Accounts, log *slog.Logger) (*identity, error) {
+	svc, err := iam.New(iam.Config{Store: st, Accounts: accounts, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	return &identity{
-		keys:       accounts,
-		authorizer: rootOnly{},
-		iam:        iamapi.Unimplemented{},
-		sts:        sts.New(),
+		keys:       svc,
+		authorizer: svc,
+		resources:  svc.Resources,
+		iam:        svc,
+		sts:        sts.New(sts.WithIAM(svc)),
+		svc:        svc,
 	}, nil
-}
-
-// rootOnly allows an account's root user everything in its account.
-type rootOnly struct{}
-
-func (rootOnly) Authorize(_ context.Context, r auth.Request) error {
-	if r.Principal.Type == auth.Root {
-		return nil
-	}
-	if r.Service == "ec2" {
-		return awserr.WithStatus(403, "UnauthorizedOperation", "You are not authorized to perform this operation.")
-	}
-	return awserr.WithStatus(403, "AccessDenied", "User: %s is not authorized to perform: %s:%s", r.Principal.ARN, r.Service, r.Action)
 }

@@ -30,6 +30,7 @@ const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
 Usage:
   cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--log-level LEVEL]
   cachalot env     [--data-dir DIR] [--region REGION]
+  cachalot teardown [--data-dir DIR | --prefix PREFIX]
   cachalot version
 
 Run 'cachalot COMMAND -h' for a command's flags.
@@ -48,6 +49,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stderr)
 	case "env":
 		err = env(args[1:], stdout, stderr)
+	case "teardown":
+		err = teardown(ctx, args[1:], stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cachalot", version())
 	case "help", "-h", "--help":
@@ -170,3 +173,20 @@ func env(args []string, stdout, stderr io.Writer) error {
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// teardown removes every engine process and kernel object of an
+// installation; --prefix names an installation whose data dir is gone.
+func teardown(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("teardown", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := dataDirFlag(fs)
+	prefix := fs.String("prefix", "", "kernel-object prefix of an installation whose data dir is gone (e.g. cl1a2b3)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if *prefix != "" {
+		return app.TeardownPrefix(ctx, *prefix, logger)
+	}
+	return app.Teardown(ctx, *dataDir, logger)
+}

@@ -43,7 +43,7 @@ func BenchmarkHandler(b *testing.B) {
 	}
 	h := endpoint.New(endpoint.Config{Keys: accts, Authorizer: allowAll{}, Services: []endpoint.Binding{
 		{Service: stsapi.Metadata, Operations: stsapi.OperationTable(sts.New())},
-		{Service: elasticacheapi.Metadata, Operations: elasticacheapi.OperationTable(elasticache.New(st))},
+		{Service: elasticacheapi.Metadata, Operations: elasticacheapi.OperationTable(elasticache.New(st, elasticache.Config{}))},
 	}})
 	for _, c := range []struct{ name, service, body string }{
 		{"GetCallerIdentity", "sts", "Action=GetCallerIdentity&Version=2011-06-15"},

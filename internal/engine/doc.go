@@ -20,6 +20,8 @@
 //
 // Files: discover.go (installed engines), params*.go (parameter tables),
 // nodetype.go (memory per node type), render.go (configs), client.go
-// (minimal RESP and memcached clients), supervisor.go (lifecycle),
-// proc_linux.go (the /proc and signal realisation).
+// (minimal RESP and memcached clients), supervisor.go (the Supervisor:
+// API, stop, teardown, state file), node.go (one node's actor: launch,
+// readiness, crash restarts, reboot, live parameters), proc_linux.go (the
+// /proc and signal realisation; proc_other.go stubs it elsewhere).
 package engine

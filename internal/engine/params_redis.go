@@ -20,8 +20,8 @@ func rp(name, def string, dt DataType, allowed, desc string) Parameter {
 		Modifiable: true, ChangeType: Immediate, MinimumEngineVersion: "2.6.13", Description: desc}
 }
 
-func static(p Parameter) Parameter     { p.ChangeType = RequiresReboot; return p }
-func fixed(p Parameter) Parameter      { p.Modifiable = false; return p }
+func static(p Parameter) Parameter          { p.ChangeType = RequiresReboot; return p }
+func fixed(p Parameter) Parameter           { p.Modifiable = false; return p }
 func since(v string, p Parameter) Parameter { p.MinimumEngineVersion = v; return p }
 
 func redis7Parameters() []Parameter {
@@ -50,7 +50,7 @@ func redis7Parameters() []Parameter {
 		since("2.8.23", rp("close-on-replica-write", "yes", S, yesNo, "Disconnect clients that write to a replica.")),
 		since("7.0", rp("cluster-allow-pubsubshard-when-down", "yes", S, yesNo, "Serve shard pub/sub while the cluster is down.")),
 		since("6.0", rp("cluster-allow-reads-when-down", "no", S, yesNo, "Serve reads while the cluster is down.")),
-		since("3.2.4", static(rp("cluster-enabled", "no", S, yesNo, "Cluster mode (set by the .cluster.on group).")),
+		since("3.2.4", static(rp("cluster-enabled", "no", S, yesNo, "Cluster mode (set by the .cluster.on group)."))),
 		since("7.0", rp("cluster-preferred-endpoint-type", "ip", S, "ip,tls-dynamic", "Endpoint type returned in MOVED/ASK and CLUSTER SLOTS.")),
 		since("3.2.4", rp("cluster-require-full-coverage", "no", S, yesNo, "Stop serving when a slot is not covered.")),
 		static(rp("databases", "16", I, "1-1200", "Number of logical databases.")),

@@ -61,6 +61,13 @@ func Start(t testing.TB, opts ...Option) *Env {
 		if err := a.Close(); err != nil {
 			t.Errorf("close cachalot: %v", err)
 		}
+		// Engines and namespaces outlive the daemon by design; a test
+		// removes everything of its installation.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := app.Teardown(ctx, cfg.DataDir, slog.New(slog.DiscardHandler)); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
 	})
 	return &Env{App: a, URL: a.URL(), DataDir: cfg.DataDir, Root: a.RootCredentials()}
 }

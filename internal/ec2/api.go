@@ -1,0 +1,278 @@
+package ec2
+
+import (
+	"context"
+	"slices"
+
+	"github.com/cachalot-dev/cachalot/internal/awserr"
+)
+
+// The Go API for other packages (ElastiCache creates its cache nodes'
+// interfaces here; netplane reads Topology). Every function takes the
+// account and region explicitly, creates the scope's defaults on first use
+// like the wire API, validates, and returns *awserr.Error values the caller
+// may pass on to its own clients.
+
+// RequesterElastiCache is the RequesterId AWS shows on ElastiCache's interfaces.
+const RequesterElastiCache = "amazon-elasticache"
+
+// InterfaceSpec describes a requester-managed network interface.
+type InterfaceSpec struct {
+	Account, Region string
+	SubnetID        string
+	// GroupIDs must belong to the subnet's VPC; empty: the VPC's default group.
+	GroupIDs []string
+	// PrivateIP to use; empty: the lowest free address of the subnet.
+	PrivateIP string
+	// Description as DescribeNetworkInterfaces shows it, e.g. "ElastiCache my-cluster-0001-001".
+	Description string
+	// RequesterID is the managing service; default RequesterElastiCache.
+	RequesterID string
+	// InterfaceType; default "interface".
+	InterfaceType string
+	Tags          map[string]string
+}
+
+// Interface is a network interface as other packages see it.
+type Interface struct {
+	ID, Account, Region, SubnetID, VpcID, AZ, PrivateIP, MAC string
+	Groups                                                   []string
+	RequesterID, InstanceID, Description                     string
+}
+
+func interfaceOf(sc scope, e *eniRec) Interface {
+	return Interface{ID: e.ID, Account: sc.Account, Region: sc.Region, SubnetID: e.SubnetID, VpcID: e.VpcID, AZ: e.AZ,
+		PrivateIP: e.PrivateIP, MAC: e.MAC, Groups: slices.Clone(e.Groups), RequesterID: e.RequesterID, InstanceID: e.InstanceID,
+		Description: e.Description}
+}
+
+// CreateManagedInterface creates a requester-managed interface (status
+// in-use, RequesterManaged true) in a subnet with the given groups, as AWS
+// shows ElastiCache's node interfaces. Users cannot delete or modify it
+// through the EC2 API.
+func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec) (Interface, error) {
+	sc := scope{spec.Account, spec.Region}
+	var out Interface
+	err := s.update(ctx, sc, func(t *txn, st *scopeTx) error {
+		sn, err := lookup[*subnetRec](st, "subnet", spec.SubnetID)
+		if err != nil {
+			return err
+		}
+		groups, err := resolveGroups(st, sn.VpcID, spec.GroupIDs, nil, s.cfg.GroupsPerInterface)
+		if err != nil {
+			return err
+		}
+		e, err := t.newENI(st, sn, groups, spec.PrivateIP, spec.Description)
+		if err != nil {
+			return err
+		}
+		e.RequesterManaged = true
+		e.RequesterID = spec.RequesterID
+		if e.RequesterID == "" {
+			e.RequesterID = RequesterElastiCache
+		}
+		if spec.InterfaceType != "" {
+			e.InterfaceType = spec.InterfaceType
+		}
+		if len(spec.Tags) > 0 {
+			e.Tags = map[string]string{}
+			for k, v := range spec.Tags {
+				e.Tags[k] = v
+			}
+		}
+		out = interfaceOf(sc, e)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteManagedInterface deletes an interface (requester-managed or not, but
+// not one attached to an instance). Deleting one already gone is not an error.
+func (s *Service) DeleteManagedInterface(ctx context.Context, account, region, id string) error {
+	return s.update(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
+		e, ok := getT[*eniRec](st, id)
+		if !ok {
+			return nil
+		}
+		if e.InstanceID != "" {
+			return awserr.New("InvalidNetworkInterface.InUse", "Interface: [%s] in use.", e.ID)
+		}
+		t.deleteENI(st, e)
+		return nil
+	})
+}
+
+// SetInterfaceGroups replaces the groups of an interface (any, including
+// requester-managed ones). Groups must belong to its VPC; 1 to 5 of them.
+func (s *Service) SetInterfaceGroups(ctx context.Context, account, region, id string, groups []string) error {
+	if len(groups) == 0 {
+		return awserr.MissingParameter("SecurityGroupId")
+	}
+	return s.update(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
+		e, err := lookup[*eniRec](st, "eni", id)
+		if err != nil {
+			return err
+		}
+		g, err := resolveGroups(st, e.VpcID, groups, nil, s.cfg.GroupsPerInterface)
+		if err != nil {
+			return err
+		}
+		mut[*eniRec](st, id).Groups = g
+		return nil
+	})
+}
+
+// GetInterface returns an interface.
+func (s *Service) GetInterface(ctx context.Context, account, region, id string) (Interface, error) {
+	var out Interface
+	err := s.view(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
+		e, err := lookup[*eniRec](st, "eni", id)
+		if err != nil {
+			return err
+		}
+		out = interfaceOf(st.sc, e)
+		return nil
+	})
+	return out, err
+}
+
+// SubnetInfo describes a subnet.
+type SubnetInfo struct {
+	ID, VpcID, CIDR, AZ string
+	DefaultForAZ        bool
+}
+
+// VPCInfo describes a VPC with its subnets and default group.
+type VPCInfo struct {
+	ID, CIDR       string
+	IsDefault      bool
+	DefaultGroupID string
+	Subnets        []SubnetInfo
+}
+
+func vpcInfo(st *scopeTx, v *vpcRec) VPCInfo {
+	out := VPCInfo{ID: v.ID, CIDR: v.CIDR, IsDefault: v.IsDefault}
+	for _, g := range listT[*groupRec](st, "sg") {
+		if g.VpcID == v.ID && g.Name == "default" {
+			out.DefaultGroupID = g.ID
+		}
+	}
+	for _, sn := range listT[*subnetRec](st, "subnet") {
+		if sn.VpcID == v.ID {
+			out.Subnets = append(out.Subnets, SubnetInfo{ID: sn.ID, VpcID: sn.VpcID, CIDR: sn.CIDR, AZ: sn.AZ, DefaultForAZ: sn.DefaultForAZ})
+		}
+	}
+	slices.SortFunc(out.Subnets, func(a, b SubnetInfo) int {
+		if a.AZ != b.AZ {
+			return cmpStr(a.AZ, b.AZ)
+		}
+		return cmpStr(a.ID, b.ID)
+	})
+	return out
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// DefaultVPC returns the default VPC of an account and region (created on
+// first use), its subnets sorted by zone, and its default group. It returns
+// an awserr with code VPCIdNotSpecified when there is none (EC2-Classic
+// accounts, or the default VPC was deleted).
+func (s *Service) DefaultVPC(ctx context.Context, account, region string) (VPCInfo, error) {
+	var out VPCInfo
+	err := s.view(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
+		v, ok := getT[*vpcRec](st, st.meta.DefaultVpcID)
+		if !ok {
+			return awserr.New("VPCIdNotSpecified", "No default VPC for this user")
+		}
+		out = vpcInfo(st, v)
+		return nil
+	})
+	return out, err
+}
+
+// VPC returns a VPC with its subnets and default group.
+func (s *Service) VPC(ctx context.Context, account, region, vpcID string) (VPCInfo, error) {
+	var out VPCInfo
+	err := s.view(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
+		v, err := lookup[*vpcRec](st, "vpc", vpcID)
+		if err != nil {
+			return err
+		}
+		out = vpcInfo(st, v)
+		return nil
+	})
+	return out, err
+}
+
+// Subnet returns a subnet (and so the VPC it belongs to).
+func (s *Service) Subnet(ctx context.Context, account, region, subnetID string) (SubnetInfo, error) {
+	var out SubnetInfo
+	err := s.view(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
+		sn, err := lookup[*subnetRec](st, "subnet", subnetID)
+		if err != nil {
+			return err
+		}
+		out = SubnetInfo{ID: sn.ID, VpcID: sn.VpcID, CIDR: sn.CIDR, AZ: sn.AZ, DefaultForAZ: sn.DefaultForAZ}
+		return nil
+	})
+	return out, err
+}
+
+// DefaultSecurityGroup returns the id of a VPC's default group.
+func (s *Service) DefaultSecurityGroup(ctx context.Context, account, region, vpcID string) (string, error) {
+	info, err := s.VPC(ctx, account, region, vpcID)
+	if err != nil {
+		return "", err
+	}
+	return info.DefaultGroupID, nil
+}
+
+// ValidateGroups checks that every id is a security group of the account in
+// vpcID and that there are at most the per-interface limit of them. It
+// returns InvalidGroup.NotFound, InvalidGroupId.Malformed, InvalidParameter
+// (another VPC) or SecurityGroupsPerInterfaceLimitExceeded.
+func (s *Service) ValidateGroups(ctx context.Context, account, region, vpcID string, ids []string) error {
+	return s.view(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		_, err := resolveGroups(st, vpcID, ids, nil, s.cfg.GroupsPerInterface)
+		return err
+	})
+}
+
+// GroupInfo describes a security group.
+type GroupInfo struct {
+	ID, Name, Description, VpcID, Owner string
+	Ingress, Egress                     []TopoRule
+	Tags                                map[string]string
+}
+
+// SecurityGroups returns groups by id, in the order given.
+func (s *Service) SecurityGroups(ctx context.Context, account, region string, ids []string) ([]GroupInfo, error) {
+	var out []GroupInfo
+	err := s.view(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
+		for _, id := range ids {
+			g, err := lookup[*groupRec](st, "sg", id)
+			if err != nil {
+				return err
+			}
+			gi := GroupInfo{ID: g.ID, Name: g.Name, Description: g.Description, VpcID: g.VpcID, Owner: g.Owner,
+				Ingress: topoRules(g.Ingress), Egress: topoRules(g.Egress), Tags: map[string]string{}}
+			for k, v := range g.Tags {
+				gi.Tags[k] = v
+			}
+			out = append(out, gi)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,22 @@
+// Package ec2 owns Cachalot's EC2 network model and its API: VPCs, subnets,
+// security groups and their rules, instances (as records: nothing runs),
+// network interfaces, Elastic IPs, internet gateways, route tables, default
+// network ACLs, VPC peering and tags, per account and region. It implements
+// ec2api.Operations (the wire contract generated from botocore's model) and a
+// Go API for other packages (api.go: requester-managed interfaces for
+// ElastiCache, default VPC lookups, group validation, Topology for netplane).
+//
+// Every API call validates its input, then writes the desired state in one
+// store.Update transaction; nothing changes when it fails. Keys are
+// ec2/<account>/<region>/<kind>/<id> (state.go explains the meta record, the
+// per-scope cache and the two indexes). A scope (account, region) is created
+// on first use inside the transaction that first needs it: a VPC-only account
+// gets the default VPC 172.31.0.0/16 with a default subnet per zone
+// (<region>a, b, c), its default group, a main route table routing 0.0.0.0/0
+// to an attached internet gateway, and the default network ACL.
+//
+// The realisation in the kernel belongs to netplane; the pure security-group
+// evaluator is the sub-package sgeval, which reads a Topology.
+//
+// Only the wiring package, elasticache, netplane, sgeval and tools import ec2.
+package ec2

@@ -1,0 +1,567 @@
+package ec2
+
+import (
+	"context"
+	"encoding/base64"
+	"slices"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
+	"github.com/cachalot-dev/cachalot/internal/awserr"
+)
+
+// Instance states. Transitions complete at once: RunInstances answers
+// "pending" and the instance is "running" from then on; Stop answers
+// "stopping" and leaves it "stopped"; Terminate answers "shutting-down" and
+// leaves it "terminated". Terminated instances stay visible for an hour, as
+// on AWS, and are purged by the next write that launches or terminates.
+var stateCodes = map[string]int32{"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
+
+const terminatedTTL = time.Hour
+
+func stateOf(name string) *ec2api.InstanceState {
+	return &ec2api.InstanceState{Code: ptr(stateCodes[name]), Name: ptr(name)}
+}
+
+func tagsForTypes(specs []ec2api.TagSpecification, allowed ...string) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	for _, sp := range specs {
+		rt := str(sp.ResourceType)
+		if !slices.Contains(allowed, rt) {
+			return nil, awserr.New("InvalidParameterValue", "'%s' is not a valid taggable resource type for this operation.", rt)
+		}
+		m, err := tagsFor([]ec2api.TagSpecification{sp}, rt)
+		if err != nil {
+			return nil, err
+		}
+		if out[rt] == nil {
+			out[rt] = map[string]string{}
+		}
+		for k, v := range m {
+			out[rt][k] = v
+		}
+	}
+	return out, nil
+}
+
+// RunInstances implements ec2api.Operations.
+func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesRequest) (*ec2api.Reservation, error) {
+	minC, maxC := int32(0), int32(0)
+	if in.MinCount != nil {
+		minC = *in.MinCount
+	}
+	if in.MaxCount != nil {
+		maxC = *in.MaxCount
+	}
+	switch {
+	case minC < 1:
+		return nil, awserr.New("InvalidParameterValue", "Invalid value '%d' for minCount. Must be greater than zero.", minC)
+	case maxC < minC:
+		return nil, awserr.New("InvalidParameterValue", "Invalid value '%d' for maxCount. Must be greater than or equal to minCount.", maxC)
+	case in.ImageId == nil || *in.ImageId == "":
+		return nil, awserr.MissingParameter("ImageId")
+	}
+	subnetID := str(in.SubnetId)
+	ip := str(in.PrivateIpAddress)
+	groupIDs := in.SecurityGroupIds
+	if len(in.NetworkInterfaces) > 1 {
+		return nil, awserr.New("InvalidParameterValue", "Cachalot instances have one network interface.")
+	}
+	if len(in.NetworkInterfaces) == 1 {
+		ni := in.NetworkInterfaces[0]
+		if ni.NetworkInterfaceId != nil {
+			return nil, awserr.New("InvalidParameterValue", "Attaching an existing network interface at launch is not supported by Cachalot.")
+		}
+		if subnetID != "" || ip != "" || len(groupIDs) > 0 || len(in.SecurityGroups) > 0 {
+			return nil, awserr.InvalidParameterCombination("Network interfaces and an instance-level subnet, security groups or private IP address cannot be specified on the same request")
+		}
+		subnetID, ip, groupIDs = str(ni.SubnetId), str(ni.PrivateIpAddress), ni.Groups
+	}
+	if ip != "" && maxC > 1 {
+		return nil, awserr.InvalidParameterCombination("Cannot specify a private IP address when launching more than one instance.")
+	}
+	if in.UserData != nil {
+		if _, err := base64.StdEncoding.DecodeString(*in.UserData); err != nil {
+			return nil, awserr.New("InvalidParameterValue", "Invalid BASE64 encoding of user data.")
+		}
+		if len(*in.UserData) > 16384*4/3+4 {
+			return nil, awserr.New("InvalidParameterValue", "User data is limited to 16384 bytes.")
+		}
+	}
+	tags, err := tagsForTypes(in.TagSpecifications, "instance", "network-interface", "volume")
+	if err != nil {
+		return nil, err
+	}
+	itype := str(in.InstanceType)
+	if itype == "" {
+		itype = "m1.small"
+	}
+	sc := scopeOf(ctx)
+	var out *ec2api.Reservation
+	err = s.update(ctx, sc, func(t *txn, st *scopeTx) error {
+		if tok := str(in.ClientToken); tok != "" {
+			var prior []*instanceRec
+			for _, i := range listT[*instanceRec](st, "instance") {
+				if i.ClientToken == tok {
+					prior = append(prior, i)
+				}
+			}
+			if len(prior) > 0 {
+				out = st.reservationOut(prior[0].ReservationID, prior)
+				return nil
+			}
+		}
+		t.purgeTerminated(st)
+		var sn *subnetRec
+		if subnetID != "" {
+			var err error
+			if sn, err = lookup[*subnetRec](st, "subnet", subnetID); err != nil {
+				return err
+			}
+			if len(in.SecurityGroups) > 0 && sn.VpcID != st.meta.DefaultVpcID {
+				return awserr.InvalidParameterCombination("The parameter groupName cannot be used with the parameter subnet")
+			}
+		} else {
+			az := ""
+			if in.Placement != nil {
+				az = str(in.Placement.AvailabilityZone)
+			}
+			for _, o := range listT[*subnetRec](st, "subnet") {
+				if o.VpcID == st.meta.DefaultVpcID && o.DefaultForAZ && (az == "" || o.AZ == az) {
+					sn = o
+					break
+				}
+			}
+			if sn == nil {
+				if st.meta.Classic {
+					return awserr.New("InvalidParameterValue", "EC2-Classic instances are not supported by Cachalot: specify a subnet.")
+				}
+				return awserr.New("VPCIdNotSpecified", "No default VPC for this user")
+			}
+		}
+		groups, err := resolveGroups(st, sn.VpcID, groupIDs, in.SecurityGroups, s.cfg.GroupsPerInterface)
+		if err != nil {
+			return err
+		}
+		live := 0
+		for _, i := range listT[*instanceRec](st, "instance") {
+			if i.State != "terminated" {
+				live++
+			}
+		}
+		n := min(maxC, int32(s.cfg.MaxInstances-live))
+		if n < minC {
+			return awserr.New("InstanceLimitExceeded", "You have requested more instances (%d) than your current instance limit of %d allows for the specified instance type.", minC, s.cfg.MaxInstances)
+		}
+		free := subnetSize(sn.CIDR) - int32(len(st.usedIPs(sn.ID)))
+		if free < minC {
+			return awserr.New("InsufficientFreeAddressesInSubnet", "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", sn.ID)
+		}
+		n = min(n, free)
+		if err := dryRun(in.DryRun); err != nil {
+			return err
+		}
+		resID := newID("r-")
+		var made []*instanceRec
+		for k := range n {
+			e, err := t.newENI(st, sn, groups, ip, "")
+			if err != nil {
+				return err
+			}
+			i := &instanceRec{ID: newID("i-"), Owner: sc.Account, ReservationID: resID, ImageID: *in.ImageId, InstanceType: itype,
+				KeyName: str(in.KeyName), State: "running", SubnetID: sn.ID, VpcID: sn.VpcID, AZ: sn.AZ, PrimaryENI: e.ID,
+				ENIs: []string{e.ID}, PrivateIP: e.PrivateIP, UserData: str(in.UserData), LaunchIndex: k, LaunchTime: t.now,
+				ClientToken: str(in.ClientToken), ReservationGroups: in.SecurityGroups}
+			i.Tags = tags["instance"]
+			e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, true, t.now
+			e.Tags = tags["network-interface"]
+			st.put(i)
+			made = append(made, i)
+		}
+		out = st.reservationOut(resID, made)
+		for k := range out.Instances {
+			out.Instances[k].State = stateOf("pending")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// purgeTerminated forgets instances terminated more than an hour ago.
+func (t *txn) purgeTerminated(st *scopeTx) {
+	for _, i := range listT[*instanceRec](st, "instance") {
+		if i.State == "terminated" && t.now.Sub(i.TerminatedAt) > terminatedTTL {
+			st.del(i.ID)
+		}
+	}
+}
+
+func (st *scopeTx) reservationOut(resID string, insts []*instanceRec) *ec2api.Reservation {
+	r := &ec2api.Reservation{ReservationId: ptr(resID), Groups: []ec2api.GroupIdentifier{}, Instances: []ec2api.Instance{}}
+	for _, i := range insts {
+		r.OwnerId = ptr(i.Owner)
+		r.Instances = append(r.Instances, st.instanceOut(i))
+	}
+	return r
+}
+
+// instanceOut converts an instance, memoised per snapshot in read transactions.
+func (st *scopeTx) instanceOut(i *instanceRec) ec2api.Instance {
+	if !st.owned {
+		if v, ok := st.base.memo.Load(i); ok {
+			return v.(ec2api.Instance)
+		}
+	}
+	out := ec2api.Instance{
+		AmiLaunchIndex:        ptr(i.LaunchIndex),
+		Architecture:          ptr("x86_64"),
+		BlockDeviceMappings:   []ec2api.InstanceBlockDeviceMapping{},
+		ClientToken:           ptr(i.ClientToken),
+		EbsOptimized:          ptr(false),
+		EnaSupport:            ptr(true),
+		Hypervisor:            ptr("xen"),
+		ImageId:               ptr(i.ImageID),
+		InstanceId:            ptr(i.ID),
+		InstanceType:          ptr(i.InstanceType),
+		LaunchTime:            ptr(i.LaunchTime),
+		Monitoring:            &ec2api.Monitoring{State: ptr("disabled")},
+		Placement:             &ec2api.Placement{AvailabilityZone: ptr(i.AZ), GroupName: ptr(""), Tenancy: ptr("default")},
+		ProductCodes:          []ec2api.ProductCode{},
+		RootDeviceName:        ptr("/dev/xvda"),
+		RootDeviceType:        ptr("ebs"),
+		State:                 stateOf(i.State),
+		StateTransitionReason: ptr(""),
+		Tags:                  tagList(i.Tags),
+		VirtualizationType:    ptr("hvm"),
+		SecurityGroups:        []ec2api.GroupIdentifier{},
+		NetworkInterfaces:     []ec2api.InstanceNetworkInterface{},
+	}
+	if i.KeyName != "" {
+		out.KeyName = ptr(i.KeyName)
+	}
+	if i.State != "terminated" {
+		out.SubnetId, out.VpcId = ptr(i.SubnetID), ptr(i.VpcID)
+		out.PrivateIpAddress = ptr(i.PrivateIP)
+		out.PrivateDnsName = ptr(privateDNS(st.sc.Region, i.PrivateIP))
+		out.PublicDnsName = ptr("")
+		out.SourceDestCheck = ptr(true)
+	} else {
+		out.PrivateDnsName = ptr("")
+		out.PublicDnsName = ptr("")
+		out.StateTransitionReason = ptr("User initiated")
+		out.StateReason = &ec2api.StateReason{Code: ptr("Client.UserInitiatedShutdown"), Message: ptr("Client.UserInitiatedShutdown: User initiated shutdown")}
+	}
+	for _, eid := range i.ENIs {
+		e, ok := getT[*eniRec](st, eid)
+		if !ok {
+			continue
+		}
+		ne := st.eniOut(e)
+		ie := ec2api.InstanceNetworkInterface{
+			Description: ne.Description, Groups: ne.Groups, InterfaceType: ne.InterfaceType, Ipv6Addresses: []ec2api.InstanceIpv6Address{},
+			MacAddress: ne.MacAddress, NetworkInterfaceId: ne.NetworkInterfaceId, OwnerId: ne.OwnerId, PrivateDnsName: ne.PrivateDnsName,
+			PrivateIpAddress: ne.PrivateIpAddress, SourceDestCheck: ne.SourceDestCheck, Status: ne.Status, SubnetId: ne.SubnetId, VpcId: ne.VpcId,
+			Attachment: &ec2api.InstanceNetworkInterfaceAttachment{AttachTime: ptr(e.AttachTime), AttachmentId: ptr(e.AttachmentID),
+				DeleteOnTermination: ptr(e.DeleteOnTerm), DeviceIndex: ptr(e.DeviceIndex), NetworkCardIndex: ptr(int32(0)), Status: ptr("attached")},
+		}
+		pip := ec2api.InstancePrivateIpAddress{Primary: ptr(true), PrivateDnsName: ne.PrivateDnsName, PrivateIpAddress: ne.PrivateIpAddress}
+		if ne.Association != nil {
+			a := &ec2api.InstanceNetworkInterfaceAssociation{IpOwnerId: ne.Association.IpOwnerId, PublicDnsName: ptr(""), PublicIp: ne.Association.PublicIp}
+			ie.Association, pip.Association = a, a
+			if eid == i.PrimaryENI {
+				out.PublicIpAddress = ne.Association.PublicIp
+			}
+		}
+		ie.PrivateIpAddresses = []ec2api.InstancePrivateIpAddress{pip}
+		out.NetworkInterfaces = append(out.NetworkInterfaces, ie)
+		if eid == i.PrimaryENI {
+			out.SecurityGroups = ne.Groups
+		}
+	}
+	if !st.owned {
+		st.base.memo.Store(i, out)
+	}
+	return out
+}
+
+type instView struct {
+	*instanceRec
+	st *scopeTx
+}
+
+func (v instView) id() string { return v.ID }
+
+func (v instView) enis() []*eniRec {
+	var out []*eniRec
+	for _, id := range v.ENIs {
+		if e, ok := getT[*eniRec](v.st, id); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (v instView) eniField(f func(e *eniRec) []string) []string {
+	var out []string
+	for _, e := range v.enis() {
+		out = append(out, f(e)...)
+	}
+	return out
+}
+
+func (v instView) groupNames() []string {
+	return v.eniField(func(e *eniRec) []string { return eniView{e, v.st}.groupNames() })
+}
+
+func (v instView) primaryGroups() []string {
+	if e, ok := getT[*eniRec](v.st, v.PrimaryENI); ok {
+		return e.Groups
+	}
+	return nil
+}
+
+var instanceFilters = filterSet[instView]{
+	fields: map[string]func(instView) []string{
+		"availability-zone":   func(v instView) []string { return one(v.AZ) },
+		"client-token":        func(v instView) []string { return one(v.ClientToken) },
+		"image-id":            func(v instView) []string { return one(v.ImageID) },
+		"instance-id":         func(v instView) []string { return one(v.ID) },
+		"instance-state-name": func(v instView) []string { return one(v.State) },
+		"instance-state-code": func(v instView) []string { return one(itoa(stateCodes[v.State])) },
+		"instance-type":       func(v instView) []string { return one(v.InstanceType) },
+		"key-name":            func(v instView) []string { return one(v.KeyName) },
+		"launch-index":        func(v instView) []string { return one(itoa(v.LaunchIndex)) },
+		"launch-time":         func(v instView) []string { return one(v.LaunchTime.Format("2006-01-02T15:04:05.000Z")) },
+		"owner-id":            func(v instView) []string { return one(v.Owner) },
+		"reservation-id":      func(v instView) []string { return one(v.ReservationID) },
+		"private-ip-address":  func(v instView) []string { return one(v.PrivateIP) },
+		"private-dns-name":    func(v instView) []string { return one(privateDNS(v.st.sc.Region, v.PrivateIP)) },
+		"ip-address": func(v instView) []string {
+			return v.eniField(func(e *eniRec) []string { return one(eniView{e, v.st}.publicIP()) })
+		},
+		"subnet-id":                              func(v instView) []string { return one(v.SubnetID) },
+		"vpc-id":                                 func(v instView) []string { return one(v.VpcID) },
+		"architecture":                           func(v instView) []string { return one("x86_64") },
+		"root-device-type":                       func(v instView) []string { return one("ebs") },
+		"tenancy":                                func(v instView) []string { return one("default") },
+		"placement-group-name":                   func(v instView) []string { return nil },
+		"instance.group-id":                      func(v instView) []string { return v.primaryGroups() },
+		"instance.group-name":                    func(v instView) []string { return v.groupNames() },
+		"group-id":                               func(v instView) []string { return v.primaryGroups() },
+		"group-name":                             func(v instView) []string { return v.groupNames() },
+		"network-interface.network-interface-id": func(v instView) []string { return v.ENIs },
+		"network-interface.subnet-id":            func(v instView) []string { return v.eniField(func(e *eniRec) []string { return one(e.SubnetID) }) },
+		"network-interface.vpc-id":               func(v instView) []string { return v.eniField(func(e *eniRec) []string { return one(e.VpcID) }) },
+		"network-interface.private-ip-address":   func(v instView) []string { return v.eniField(func(e *eniRec) []string { return one(e.PrivateIP) }) },
+		"network-interface.addresses.private-ip-address": func(v instView) []string {
+			return v.eniField(func(e *eniRec) []string { return one(e.PrivateIP) })
+		},
+		"network-interface.group-id":    func(v instView) []string { return v.eniField(func(e *eniRec) []string { return e.Groups }) },
+		"network-interface.group-name":  func(v instView) []string { return v.groupNames() },
+		"network-interface.mac-address": func(v instView) []string { return v.eniField(func(e *eniRec) []string { return one(e.MAC) }) },
+		"network-interface.status":      func(v instView) []string { return v.eniField(func(e *eniRec) []string { return one(e.status()) }) },
+		"network-interface.attachment.attachment-id": func(v instView) []string {
+			return v.eniField(func(e *eniRec) []string { return one(e.AttachmentID) })
+		},
+		"network-interface.association.public-ip": func(v instView) []string {
+			return v.eniField(func(e *eniRec) []string { return one(eniView{e, v.st}.publicIP()) })
+		},
+	},
+	tags: func(v instView) map[string]string { return v.Tags },
+}
+
+// DescribeInstances implements ec2api.Operations.
+func (s *Service) DescribeInstances(ctx context.Context, in *ec2api.DescribeInstancesRequest) (*ec2api.DescribeInstancesResult, error) {
+	if err := dryRun(in.DryRun); err != nil {
+		return nil, err
+	}
+	if len(in.InstanceIds) > 0 && in.MaxResults != nil {
+		return nil, awserr.InvalidParameterCombination("The parameter instancesSet cannot be used with the parameter maxResults")
+	}
+	out := &ec2api.DescribeInstancesResult{Reservations: []ec2api.Reservation{}}
+	err := s.view(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
+		for _, id := range in.InstanceIds {
+			if _, err := lookup[*instanceRec](st, "instance", id); err != nil {
+				return err
+			}
+		}
+		recs, _ := selectIDs(listT[*instanceRec](st, "instance"), in.InstanceIds)
+		items := make([]instView, len(recs))
+		for i, r := range recs {
+			items[i] = instView{r, st}
+		}
+		items, err := filterItems(instanceFilters, in.Filters, items)
+		if err != nil {
+			return err
+		}
+		page, next, err := paginate(items, instView.id, in.MaxResults, in.NextToken, 5, 1000)
+		if err != nil {
+			return err
+		}
+		idx := map[string]int{}
+		for _, v := range page {
+			k, ok := idx[v.ReservationID]
+			if !ok {
+				out.Reservations = append(out.Reservations, ec2api.Reservation{ReservationId: ptr(v.ReservationID), OwnerId: ptr(v.Owner),
+					Groups: []ec2api.GroupIdentifier{}})
+				k = len(out.Reservations) - 1
+				idx[v.ReservationID] = k
+			}
+			out.Reservations[k].Instances = append(out.Reservations[k].Instances, st.instanceOut(v.instanceRec))
+		}
+		out.NextToken = next
+		return nil
+	})
+	return out, err
+}
+
+// changeState applies a state change to instances; fn returns the state
+// answered and the one stored, or an error.
+func (s *Service) changeState(ctx context.Context, ids []string, dry *bool, fn func(t *txn, st *scopeTx, i *instanceRec) (string, string, error)) ([]ec2api.InstanceStateChange, error) {
+	if len(ids) == 0 {
+		return nil, awserr.MissingParameter("InstanceId")
+	}
+	var out []ec2api.InstanceStateChange
+	err := s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
+		for _, id := range ids {
+			if _, err := lookup[*instanceRec](st, "instance", id); err != nil {
+				return err
+			}
+		}
+		if err := dryRun(dry); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			i := mut[*instanceRec](st, id)
+			prev := i.State
+			shown, stored, err := fn(t, st, i)
+			if err != nil {
+				return err
+			}
+			i.State = stored
+			out = append(out, ec2api.InstanceStateChange{InstanceId: ptr(id), PreviousState: stateOf(prev), CurrentState: stateOf(shown)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// TerminateInstances implements ec2api.Operations.
+func (s *Service) TerminateInstances(ctx context.Context, in *ec2api.TerminateInstancesRequest) (*ec2api.TerminateInstancesResult, error) {
+	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
+		if i.State == "terminated" {
+			return "terminated", "terminated", nil
+		}
+		for _, eid := range i.ENIs {
+			e := mut[*eniRec](st, eid)
+			if e == nil {
+				continue
+			}
+			if e.DeleteOnTerm {
+				t.deleteENI(st, e)
+			} else {
+				e.InstanceID, e.AttachmentID, e.DeviceIndex = "", "", 0
+			}
+		}
+		i.TerminatedAt = t.now
+		return "shutting-down", "terminated", nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ec2api.TerminateInstancesResult{TerminatingInstances: out}, nil
+}
+
+// StopInstances implements ec2api.Operations.
+func (s *Service) StopInstances(ctx context.Context, in *ec2api.StopInstancesRequest) (*ec2api.StopInstancesResult, error) {
+	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
+		switch i.State {
+		case "terminated", "shutting-down":
+			return "", "", awserr.New("IncorrectInstanceState", "This instance '%s' is not in a state from which it can be stopped.", i.ID)
+		case "stopped":
+			return "stopped", "stopped", nil
+		}
+		return "stopping", "stopped", nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ec2api.StopInstancesResult{StoppingInstances: out}, nil
+}
+
+// StartInstances implements ec2api.Operations.
+func (s *Service) StartInstances(ctx context.Context, in *ec2api.StartInstancesRequest) (*ec2api.StartInstancesResult, error) {
+	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
+		switch i.State {
+		case "terminated", "shutting-down", "stopping":
+			return "", "", awserr.New("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be started.", i.ID)
+		case "running":
+			return "running", "running", nil
+		}
+		return "pending", "running", nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ec2api.StartInstancesResult{StartingInstances: out}, nil
+}
+
+// ModifyInstanceAttribute implements ec2api.Operations. It changes the
+// groups of the primary interface, the instance type or user data (stopped
+// instances only) and the source/destination check.
+func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.ModifyInstanceAttributeRequest) error {
+	return s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
+		i, err := lookup[*instanceRec](st, "instance", str(in.InstanceId))
+		if err != nil {
+			return err
+		}
+		if i.State == "terminated" {
+			return awserr.New("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be modified.", i.ID)
+		}
+		attr, val := str(in.Attribute), str(in.Value)
+		switch {
+		case len(in.Groups) > 0 || attr == "groupSet":
+			ids := in.Groups
+			if attr == "groupSet" && len(ids) == 0 && val != "" {
+				ids = []string{val}
+			}
+			if len(ids) == 0 {
+				return awserr.MissingParameter("GroupId")
+			}
+			groups, err := resolveGroups(st, i.VpcID, ids, nil, s.cfg.GroupsPerInterface)
+			if err != nil {
+				return err
+			}
+			e := mut[*eniRec](st, i.PrimaryENI)
+			if e == nil {
+				return awserr.New("IncorrectInstanceState", "The instance '%s' has no network interface.", i.ID)
+			}
+			e.Groups = groups
+		case in.SourceDestCheck != nil && in.SourceDestCheck.Value != nil:
+			e := mut[*eniRec](st, i.PrimaryENI)
+			if e != nil {
+				e.SourceDestCheck = *in.SourceDestCheck.Value
+			}
+		case in.InstanceType != nil || attr == "instanceType":
+			if i.State != "stopped" {
+				return awserr.New("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", i.ID)
+			}
+			v := val
+			if in.InstanceType != nil {
+				v = str(in.InstanceType.Value)
+			}
+			mut[*instanceRec](st, i.ID).InstanceType = v
+		case in.UserData != nil:
+			if i.State != "stopped" {
+				return awserr.New("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", i.ID)
+			}
+			mut[*instanceRec](st, i.ID).UserData = base64.StdEncoding.EncodeToString(in.UserData.Value)
+		default:
+			return awserr.New("InvalidParameterCombination", "Cachalot supports modifying groupSet, instanceType, userData and sourceDestCheck.")
+		}
+		return dryRun(in.DryRun)
+	})
+}

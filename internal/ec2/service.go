@@ -1,0 +1,290 @@
+package ec2
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
+	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/store"
+)
+
+// Accounts tells whether an account also has EC2-Classic. It is consumed
+// here and implemented by whoever owns account settings.
+type Accounts interface {
+	EC2Classic(ctx context.Context, accountID string) (bool, error)
+}
+
+// Config configures the Service. Zero values take the defaults written next
+// to each field.
+type Config struct {
+	// Accounts says which accounts have EC2-Classic; nil: every account is VPC-only.
+	Accounts Accounts
+	// Regions served by DescribeRegions; default us-east-1, us-east-2, us-west-1,
+	// us-west-2, eu-west-1, eu-central-1, ap-northeast-1, ap-southeast-1.
+	Regions []string
+	// MaxVPCs per account and region (default 5, the default VPC included).
+	MaxVPCs int
+	// MaxSubnetsPerVPC (default 200).
+	MaxSubnetsPerVPC int
+	// MaxGroupsPerVPC (default 2500).
+	MaxGroupsPerVPC int
+	// RulesPerGroup is the limit on inbound and, separately, outbound rules (default 60).
+	RulesPerGroup int
+	// GroupsPerInterface (default 5).
+	GroupsPerInterface int
+	// MaxInstances per account and region, reported as max-instances (default 10000:
+	// generous, Cachalot instances are records, not machines).
+	MaxInstances int
+	// MaxElasticIPs per account and region (default 5).
+	MaxElasticIPs int
+	// MaxInternetGateways per account and region (default 5).
+	MaxInternetGateways int
+	// Logger for unexpected conditions; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if len(c.Regions) == 0 {
+		c.Regions = []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-southeast-1"}
+	}
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def(&c.MaxVPCs, 5)
+	def(&c.MaxSubnetsPerVPC, 200)
+	def(&c.MaxGroupsPerVPC, 2500)
+	def(&c.RulesPerGroup, 60)
+	def(&c.GroupsPerInterface, 5)
+	def(&c.MaxInstances, 10000)
+	def(&c.MaxElasticIPs, 5)
+	def(&c.MaxInternetGateways, 5)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Service implements ec2api.Operations over the store. It is safe for
+// concurrent use.
+type Service struct {
+	ec2api.Unimplemented
+	st    store.Store
+	cfg   Config
+	cache cache
+}
+
+var _ ec2api.Operations = (*Service)(nil)
+
+// New returns the EC2 service over st. It has no side effects: scopes are
+// created on first use.
+func New(st store.Store, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{st: st, cfg: cfg, cache: cache{snaps: map[scope]*snapshot{}}}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
+
+// HTTP statuses of the errors that are not 400 (domain packages do not
+// import net/http).
+const (
+	statusForbidden          = 403
+	statusPreconditionFailed = 412
+)
+
+var accountRe = regexp.MustCompile(`^[0-9]{12}$`)
+var regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+func validScope(sc scope) error {
+	if !accountRe.MatchString(sc.Account) {
+		return awserr.WithStatus(statusForbidden, "AuthFailure", "AWS was not able to validate the provided access credentials")
+	}
+	if !regionRe.MatchString(sc.Region) {
+		return awserr.New("InvalidParameterValue", "Invalid region: %s", sc.Region)
+	}
+	return nil
+}
+
+func scopeOf(ctx context.Context) scope {
+	s := auth.ScopeFrom(ctx)
+	return scope{Account: s.AccountID, Region: s.Region}
+}
+
+// newID returns prefix + 17 random hex digits, as AWS's long ids.
+func newID(prefix string) string {
+	var b [9]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on Linux
+	}
+	return prefix + hex.EncodeToString(b[:])[:17]
+}
+
+func newMAC() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4])
+}
+
+// dryRun answers DryRunOperation when the flag is set (the caller was
+// authorised by the wire layer before reaching us).
+func dryRun(p *bool) error {
+	if p != nil && *p {
+		return awserr.WithStatus(statusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
+	}
+	return nil
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var idRe = regexp.MustCompile(`^[a-z]+-[0-9a-f]{8}([0-9a-f]{9})?$`)
+
+func wellFormed(id, prefix string) bool {
+	return len(id) > len(prefix) && id[:len(prefix)] == prefix && idRe.MatchString(id)
+}
+
+// notFound builds the error for a missing id of a kind.
+func notFound(kind, id string) error {
+	switch kind {
+	case "vpc":
+		return awserr.New("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id)
+	case "subnet":
+		return awserr.New("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
+	case "sg":
+		return awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist", id)
+	case "instance":
+		return awserr.New("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+	case "eni":
+		return awserr.New("InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", id)
+	case "eip":
+		return awserr.New("InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist", id)
+	case "igw":
+		return awserr.New("InvalidInternetGatewayID.NotFound", "The internetGateway ID '%s' does not exist", id)
+	case "rtb":
+		return awserr.New("InvalidRouteTableID.NotFound", "The routeTable ID '%s' does not exist", id)
+	case "acl":
+		return awserr.New("InvalidNetworkAclID.NotFound", "The networkAcl ID '%s' does not exist", id)
+	case "pcx":
+		return awserr.New("InvalidVpcPeeringConnectionID.NotFound", "The vpcPeeringConnection ID '%s' does not exist", id)
+	}
+	return awserr.New("InvalidID", "The ID '%s' is not valid", id)
+}
+
+// malformed builds the error for an id that cannot be one of its kind.
+func malformed(kind, id string) error {
+	switch kind {
+	case "vpc":
+		return awserr.New("InvalidVpcID.Malformed", "Invalid id: \"%s\"", id)
+	case "subnet":
+		return awserr.New("InvalidSubnetID.Malformed", "Invalid id: \"%s\"", id)
+	case "sg":
+		return awserr.New("InvalidGroupId.Malformed", "Invalid id: \"%s\" (expecting \"sg-...\")", id)
+	case "instance":
+		return awserr.New("InvalidInstanceID.Malformed", "Invalid id: \"%s\"", id)
+	case "eni":
+		return awserr.New("InvalidNetworkInterfaceID.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", id)
+	case "eip":
+		return awserr.New("InvalidAllocationID.Malformed", "Invalid id: \"%s\" (expecting \"eipalloc-...\")", id)
+	case "igw":
+		return awserr.New("InvalidInternetGatewayId.Malformed", "Invalid id: \"%s\"", id)
+	case "rtb":
+		return awserr.New("InvalidRouteTableId.Malformed", "Invalid id: \"%s\"", id)
+	case "pcx":
+		return awserr.New("InvalidVpcPeeringConnectionId.Malformed", "Invalid id: \"%s\"", id)
+	}
+	return awserr.New("InvalidID", "The ID '%s' is not valid", id)
+}
+
+// lookup returns the record of kind with id in st, or the AWS error.
+func lookup[T record](st *scopeTx, kind, id string) (T, error) {
+	var zero T
+	prefix := ""
+	for _, k := range kinds {
+		if k.kind == kind {
+			prefix = k.prefix
+		}
+	}
+	if !wellFormed(id, prefix) {
+		return zero, malformed(kind, id)
+	}
+	r, ok := getT[T](st, id)
+	if !ok {
+		return zero, notFound(kind, id)
+	}
+	return r, nil
+}
+
+// tagsFor returns the tags of the TagSpecifications addressed to rtype.
+func tagsFor(specs []ec2api.TagSpecification, rtype string) (map[string]string, error) {
+	var m map[string]string
+	for _, sp := range specs {
+		rt := str(sp.ResourceType)
+		if rt == "" {
+			return nil, awserr.MissingParameter("TagSpecification.ResourceType")
+		}
+		if rt != rtype {
+			return nil, awserr.New("InvalidParameterValue", "'%s' is not a valid taggable resource type for this operation.", rt)
+		}
+		for _, tg := range sp.Tags {
+			if err := validTag(tg); err != nil {
+				return nil, err
+			}
+			if m == nil {
+				m = map[string]string{}
+			}
+			m[str(tg.Key)] = str(tg.Value)
+		}
+	}
+	if len(m) > 50 {
+		return nil, awserr.New("TagLimitExceeded", "The maximum number of tags for a resource is 50.")
+	}
+	return m, nil
+}
+
+func validTag(tg ec2api.Tag) error {
+	k := str(tg.Key)
+	if k == "" {
+		return awserr.New("InvalidParameterValue", "Tag key cannot be empty")
+	}
+	if len(k) > 127 || len(str(tg.Value)) > 255 {
+		return awserr.New("InvalidParameterValue", "Tag key or value too long")
+	}
+	if len(k) >= 4 && k[:4] == "aws:" {
+		return awserr.New("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
+	}
+	return nil
+}
+
+func tagList(m map[string]string) []ec2api.Tag {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	out := make([]ec2api.Tag, len(keys))
+	for i, k := range keys {
+		out[i] = ec2api.Tag{Key: ptr(k), Value: ptr(m[k])}
+	}
+	return out
+}

@@ -1,0 +1,246 @@
+package ec2
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/cachalot-dev/cachalot/internal/store"
+)
+
+// Topology is the whole network model of some scopes as plain values: what
+// the netplane reconciler realises and what sgeval reasons about. Lists are
+// sorted by (Account, Region, ID). A Topology shares nothing with the
+// Service's state and may be kept and modified freely.
+type Topology struct {
+	// Revision is the store revision the topology was read at.
+	Revision         uint64
+	VPCs             []TopoVPC
+	Subnets          []TopoSubnet
+	RouteTables      []TopoRouteTable
+	Interfaces       []TopoInterface
+	Groups           []TopoGroup
+	Peerings         []TopoPeering // active peerings only
+	ElasticIPs       []TopoElasticIP
+	InternetGateways []TopoInternetGateway
+}
+
+// TopoVPC is a VPC.
+type TopoVPC struct {
+	Account, Region, ID string
+	CIDR                netip.Prefix
+	IsDefault           bool
+}
+
+// TopoSubnet is a subnet; RouteTableID is the table in effect (its explicit
+// association, else the VPC's main table).
+type TopoSubnet struct {
+	Account, Region, ID, VpcID, AZ string
+	CIDR                           netip.Prefix
+	RouteTableID                   string
+}
+
+// TopoRouteTable is a route table.
+type TopoRouteTable struct {
+	Account, Region, ID, VpcID string
+	Main                       bool
+	Subnets                    []string // explicitly associated subnets
+	Routes                     []TopoRoute
+}
+
+// TopoRoute is a route. Target is "local", igw-…, pcx-…, i-… or eni-…;
+// Active is false for a blackhole (target gone, detached or not active).
+type TopoRoute struct {
+	Dest   netip.Prefix
+	Target string
+	Active bool
+}
+
+// TopoInterface is a network interface: an instance's (InstanceID set) or a
+// requester-managed one (RequesterID set, e.g. amazon-elasticache).
+type TopoInterface struct {
+	Account, Region, ID, SubnetID, VpcID, AZ string
+	IP                                       netip.Addr
+	MAC                                      string
+	Groups                                   []string
+	InstanceID                               string
+	InstanceState                            string // running, stopped, … ("" without instance)
+	RequesterID                              string
+	InterfaceType                            string
+	Description                              string
+	PublicIP                                 netip.Addr // associated Elastic IP, if any
+	AllocationID                             string
+}
+
+// TopoGroup is a security group with its rules.
+type TopoGroup struct {
+	Account, Region, ID, VpcID, Name string
+	Ingress, Egress                  []TopoRule
+}
+
+// TopoRule is one rule; exactly one of CIDR, PrefixListID and Group is set.
+// Protocol is "-1", "tcp", "udp", "icmp", "icmpv6" or a number; FromPort and
+// ToPort are -1 when the protocol has no ports (ICMP: type and code).
+type TopoRule struct {
+	ID, Protocol     string
+	FromPort, ToPort int32
+	CIDR             netip.Prefix
+	PrefixListID     string
+	Group            *TopoGroupRef
+	Description      string
+}
+
+// TopoGroupRef names a referenced group; PeeringID is set when the group is
+// in a peered VPC.
+type TopoGroupRef struct {
+	Account, GroupID, VpcID, PeeringID string
+}
+
+// TopoPeering is an active VPC peering.
+type TopoPeering struct {
+	ID, Region                       string
+	RequesterAccount, RequesterVpcID string
+	AccepterAccount, AccepterVpcID   string
+	RequesterCIDR, AccepterCIDR      netip.Prefix
+}
+
+// TopoElasticIP is an Elastic IP and its association, if any.
+type TopoElasticIP struct {
+	Account, Region, AllocationID, AssociationID string
+	PublicIP                                     netip.Addr
+	InterfaceID                                  string
+	PrivateIP                                    netip.Addr
+}
+
+// TopoInternetGateway is an internet gateway (VpcID empty when detached).
+type TopoInternetGateway struct {
+	Account, Region, ID, VpcID string
+}
+
+// TopologySelector chooses the scopes of a Topology; empty fields match all.
+type TopologySelector struct {
+	Account, Region string
+}
+
+// Topology returns the network model of the selected scopes, read in one
+// transaction. Scopes never used are absent (they are created on first use).
+func (s *Service) Topology(ctx context.Context, sel TopologySelector) (*Topology, error) {
+	topo := &Topology{}
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		topo.Revision = tx.Revision()
+		t := &txn{s: s, tx: tx, now: s.now(), scopes: map[scope]*scopeTx{}}
+		var scs []scope
+		err := tx.Scan(scopeIndexPrefix, func(key string, _ []byte) error {
+			acct, rg, ok := strings.Cut(key[len(scopeIndexPrefix):], "/")
+			if ok && (sel.Account == "" || sel.Account == acct) && (sel.Region == "" || sel.Region == rg) {
+				scs = append(scs, scope{acct, rg})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list ec2 scopes: %w", err)
+		}
+		seenPcx := map[string]bool{}
+		for _, sc := range scs {
+			st, err := t.scope(sc)
+			if err != nil {
+				return err
+			}
+			appendTopology(topo, st, seenPcx)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return topo, nil
+}
+
+func prefixOf(s string) netip.Prefix {
+	p, _ := netip.ParsePrefix(s)
+	return p
+}
+
+func addrOf(s string) netip.Addr {
+	a, _ := netip.ParseAddr(s)
+	return a
+}
+
+func topoRules(rs []*ruleRec) []TopoRule {
+	out := make([]TopoRule, 0, len(rs))
+	for _, r := range rs {
+		tr := TopoRule{ID: r.ID, Protocol: r.Protocol, FromPort: r.FromPort, ToPort: r.ToPort, PrefixListID: r.PrefixList, Description: r.Description}
+		switch {
+		case r.CIDRv4 != "":
+			tr.CIDR = prefixOf(r.CIDRv4)
+		case r.CIDRv6 != "":
+			tr.CIDR = prefixOf(r.CIDRv6)
+		case r.Group != nil:
+			tr.Group = &TopoGroupRef{Account: r.Group.Owner, GroupID: r.Group.GroupID, VpcID: r.Group.VpcID, PeeringID: r.Group.PeeringID}
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
+	sc := st.sc
+	mainRtb := map[string]string{}  // vpc -> main table
+	assocRtb := map[string]string{} // subnet -> table
+	for _, r := range listT[*rtbRec](st, "rtb") {
+		tr := TopoRouteTable{Account: sc.Account, Region: sc.Region, ID: r.ID, VpcID: r.VpcID, Main: r.Main}
+		if r.Main {
+			mainRtb[r.VpcID] = r.ID
+		}
+		for _, a := range r.Assocs {
+			tr.Subnets = append(tr.Subnets, a.SubnetID)
+			assocRtb[a.SubnetID] = r.ID
+		}
+		for _, rt := range r.Routes {
+			target := cmp.Or(rt.Gateway, rt.PeeringID, rt.InstanceID, rt.ENIID)
+			tr.Routes = append(tr.Routes, TopoRoute{Dest: prefixOf(rt.Dest), Target: target, Active: routeState(st, r.VpcID, rt) == "active"})
+		}
+		topo.RouteTables = append(topo.RouteTables, tr)
+	}
+	for _, v := range listT[*vpcRec](st, "vpc") {
+		topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: v.ID, CIDR: prefixOf(v.CIDR), IsDefault: v.IsDefault})
+	}
+	for _, sn := range listT[*subnetRec](st, "subnet") {
+		topo.Subnets = append(topo.Subnets, TopoSubnet{Account: sc.Account, Region: sc.Region, ID: sn.ID, VpcID: sn.VpcID, AZ: sn.AZ,
+			CIDR: prefixOf(sn.CIDR), RouteTableID: cmp.Or(assocRtb[sn.ID], mainRtb[sn.VpcID])})
+	}
+	for _, e := range listT[*eniRec](st, "eni") {
+		ti := TopoInterface{Account: sc.Account, Region: sc.Region, ID: e.ID, SubnetID: e.SubnetID, VpcID: e.VpcID, AZ: e.AZ,
+			IP: addrOf(e.PrivateIP), MAC: e.MAC, Groups: slices.Clone(e.Groups), InstanceID: e.InstanceID, RequesterID: e.RequesterID,
+			InterfaceType: e.InterfaceType, Description: e.Description, AllocationID: e.AllocationID}
+		if i, ok := getT[*instanceRec](st, e.InstanceID); ok {
+			ti.InstanceState = i.State
+		}
+		if a, ok := getT[*addressRec](st, e.AllocationID); ok {
+			ti.PublicIP = addrOf(a.PublicIP)
+		}
+		topo.Interfaces = append(topo.Interfaces, ti)
+	}
+	for _, g := range listT[*groupRec](st, "sg") {
+		topo.Groups = append(topo.Groups, TopoGroup{Account: sc.Account, Region: sc.Region, ID: g.ID, VpcID: g.VpcID, Name: g.Name,
+			Ingress: topoRules(g.Ingress), Egress: topoRules(g.Egress)})
+	}
+	for _, p := range listT[*pcxRec](st, "pcx") {
+		if p.Status != "active" || seenPcx[p.ID] {
+			continue
+		}
+		seenPcx[p.ID] = true
+		topo.Peerings = append(topo.Peerings, TopoPeering{ID: p.ID, Region: p.Region, RequesterAccount: p.RequesterOwner, RequesterVpcID: p.RequesterVpc,
+			AccepterAccount: p.AccepterOwner, AccepterVpcID: p.AccepterVpc, RequesterCIDR: prefixOf(p.RequesterCIDR), AccepterCIDR: prefixOf(p.AccepterCIDR)})
+	}
+	for _, a := range listT[*addressRec](st, "eip") {
+		topo.ElasticIPs = append(topo.ElasticIPs, TopoElasticIP{Account: sc.Account, Region: sc.Region, AllocationID: a.ID, AssociationID: a.AssociationID,
+			PublicIP: addrOf(a.PublicIP), InterfaceID: a.ENIID, PrivateIP: addrOf(a.PrivateIP)})
+	}
+	for _, g := range listT[*igwRec](st, "igw") {
+		topo.InternetGateways = append(topo.InternetGateways, TopoInternetGateway{Account: sc.Account, Region: sc.Region, ID: g.ID, VpcID: g.VpcID})
+	}
+}

@@ -1,0 +1,671 @@
+package elasticache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
+	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/store"
+)
+
+const (
+	maxMemcachedNodes = 40
+	defaultRedisPort  = 6379
+	defaultMemcPort   = 11211
+)
+
+func defaultPort(eng string) int {
+	if eng == engine.Memcached {
+		return defaultMemcPort
+	}
+	return defaultRedisPort
+}
+
+// resolveEngine validates the engine and version against what is installed.
+func (s *Service) resolveEngine(eng, version string) (engine.Installed, error) {
+	switch eng {
+	case engine.Redis, engine.Valkey, engine.Memcached:
+	default:
+		return engine.Installed{}, invalid("Invalid value for Engine: %s. Valid values are redis, valkey and memcached.", eng)
+	}
+	inst, err := s.cfg.Engines.Find(eng, version)
+	if err != nil {
+		if version == "" {
+			return engine.Installed{}, invalid("Engine %s is not installed on this Cachalot host.", eng)
+		}
+		return engine.Installed{}, invalid("Cannot find version %s for %s", version, eng)
+	}
+	return inst, nil
+}
+
+// CreateCacheCluster validates the request and records a cluster in status
+// creating; the reconciler creates its nodes.
+func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.CreateCacheClusterMessage) (*elasticacheapi.CreateCacheClusterResult, error) {
+	scope := auth.ScopeFrom(ctx)
+	id := strings.ToLower(aws.ToString(in.CacheClusterId))
+	if err := checkIdentifier("CacheClusterId", id, 50); err != nil {
+		return nil, err
+	}
+	if in.ReplicationGroupId != nil {
+		return nil, elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", aws.ToString(in.ReplicationGroupId))
+	}
+	if len(in.CacheSecurityGroupNames) > 0 {
+		return nil, combination("Use of cache security groups is not permitted along with cache subnet group and/or security groups ids.")
+	}
+	if aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil {
+		return nil, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
+	}
+	if in.SnapshotArns != nil || in.SnapshotName != nil {
+		return nil, invalid("Restoring from a snapshot is not supported by Cachalot yet.")
+	}
+	eng := strings.ToLower(aws.ToString(in.Engine))
+	if eng == "" {
+		eng = engine.Redis
+	}
+	inst, err := s.resolveEngine(eng, aws.ToString(in.EngineVersion))
+	if err != nil {
+		return nil, err
+	}
+	nodeType := aws.ToString(in.CacheNodeType)
+	if nodeType == "" {
+		return nil, invalid("The parameter CacheNodeType must be provided and must not be blank.")
+	}
+	if _, err := engine.NodeTypeMemory(nodeType); err != nil {
+		return nil, invalid("Invalid CacheNodeType: %s", nodeType)
+	}
+	numNodes := int(aws.ToInt32(in.NumCacheNodes))
+	switch {
+	case in.NumCacheNodes == nil && eng == engine.Memcached:
+		return nil, invalid("The parameter NumCacheNodes must be provided and must not be blank.")
+	case in.NumCacheNodes == nil:
+		numNodes = 1
+	case eng != engine.Memcached && numNodes != 1:
+		return nil, invalid("Cluster mode disabled %s clusters created without a replication group support only one node; use a replication group for replicas.", engineTitle(eng))
+	case numNodes < 1:
+		return nil, invalid("The parameter NumCacheNodes must be a positive number.")
+	case numNodes > maxMemcachedNodes:
+		return nil, elasticacheapi.ErrNodeQuotaForClusterExceededFault("Cannot create a Memcached cluster with more than %d nodes.", maxMemcachedNodes)
+	}
+	port := defaultPort(eng)
+	if in.Port != nil {
+		port = int(*in.Port)
+		if port < 1024 || port > 65535 {
+			return nil, invalid("Invalid port %d: the port must be between 1024 and 65535.", port)
+		}
+	}
+	azMode := aws.ToString(in.AZMode)
+	switch azMode {
+	case "", "single-az":
+	case "cross-az":
+		if eng != engine.Memcached {
+			return nil, invalid("AZMode is only supported for Memcached clusters.")
+		}
+	default:
+		return nil, invalid("Invalid AZMode: %s. Valid values are single-az and cross-az.", azMode)
+	}
+	if eng == engine.Memcached && in.SnapshotRetentionLimit != nil && *in.SnapshotRetentionLimit > 0 {
+		return nil, combination("Snapshots are not supported for Memcached clusters.")
+	}
+	tags, err := fromAPITags(in.Tags)
+	if err != nil {
+		return nil, err
+	}
+	azs := append([]string(nil), in.PreferredAvailabilityZones...)
+	if in.PreferredAvailabilityZone != nil {
+		if len(azs) > 0 {
+			return nil, combination("Only one of PreferredAvailabilityZone and PreferredAvailabilityZones may be specified.")
+		}
+		azs = []string{*in.PreferredAvailabilityZone}
+	}
+	if len(azs) > 1 && len(azs) != numNodes {
+		return nil, invalid("The number of PreferredAvailabilityZones (%d) must equal NumCacheNodes (%d).", len(azs), numNodes)
+	}
+
+	sg, err := s.subnetGroupFor(ctx, scope, aws.ToString(in.CacheSubnetGroupName))
+	if err != nil {
+		return nil, err
+	}
+	groups := slices.Clone(in.SecurityGroupIds)
+	if len(groups) == 0 {
+		def, err := s.cfg.Network.DefaultSecurityGroup(ctx, scope.AccountID, scope.Region, sg.VpcID)
+		if err != nil {
+			return nil, fmt.Errorf("default security group of %s: %w", sg.VpcID, err)
+		}
+		groups = []string{def}
+	} else if len(groups) > 5 {
+		return nil, invalid("A cluster may have at most 5 security groups.")
+	} else if err := s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, sg.VpcID, groups); err != nil {
+		return nil, networkError(err)
+	}
+	nodeAZs, err := assignAZs(sg, azs, numNodes, azMode)
+	if err != nil {
+		return nil, err
+	}
+	paramGroup := aws.ToString(in.CacheParameterGroupName)
+	if s.cfg.Roles != nil {
+		p, _ := auth.PrincipalFrom(ctx)
+		if err := s.cfg.Roles.EnsureServiceLinkedRole(ctx, p, scope.AccountID); err != nil {
+			return nil, err
+		}
+	}
+	now := s.cfg.Now().UTC()
+	c := &Cluster{
+		Account: scope.AccountID, Region: scope.Region, ID: id,
+		Engine: eng, EngineVersion: inst.EngineVersion, Family: inst.Family,
+		NodeType: nodeType, NumNodes: numNodes, Port: port,
+		SubnetGroup: sg.Name, VpcID: sg.VpcID, SecurityGroups: groups,
+		PreferredAZs: azs, AZMode: azMode,
+		Maintenance:    defaultString(aws.ToString(in.PreferredMaintenanceWindow), "sun:05:00-sun:06:00"),
+		SnapshotWindow: aws.ToString(in.SnapshotWindow),
+		SnapshotRetain: int(aws.ToInt32(in.SnapshotRetentionLimit)),
+		AutoMinor:      in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
+		NetworkType:    "ipv4", IPDiscovery: "ipv4",
+		Tags: tags, CreatedAt: now,
+		Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
+	}
+	if eng != engine.Memcached && c.SnapshotWindow == "" {
+		c.SnapshotWindow = "06:30-07:30"
+	}
+	for i := 0; i < numNodes; i++ {
+		c.Nodes = append(c.Nodes, Node{ID: nodeID(i + 1), Status: StatusCreating, AZ: nodeAZs[i].AZ, SubnetID: nodeAZs[i].ID, ParamStatus: "in-sync"})
+	}
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(clusterKey(c.Account, c.Region, id)); err == nil {
+			return elasticacheapi.ErrCacheClusterAlreadyExistsFault("Cache cluster %s already exists.", id)
+		}
+		if paramGroup == "" {
+			c.ParameterGroup = defaultParamGroupName(inst.Family)
+		} else {
+			pg, err := getParamGroup(tx, scope, paramGroup)
+			if err != nil {
+				return err
+			}
+			if pg.Family != inst.Family {
+				return combination("The parameter group %s has family %s, which does not match the engine family %s.", paramGroup, pg.Family, inst.Family)
+			}
+			c.ParameterGroup = pg.Name
+		}
+		if err := putCluster(tx, c); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.CreateCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+}
+
+func defaultString(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func engineTitle(eng string) string {
+	switch eng {
+	case engine.Valkey:
+		return "Valkey"
+	case engine.Memcached:
+		return "Memcached"
+	}
+	return "Redis OSS"
+}
+
+func nodeID(n int) string { return fmt.Sprintf("%04d", n) }
+
+// assignAZs picks a subnet for each node: the preferred AZs in order, else
+// round robin over the subnet group's AZs (one AZ for single-az).
+func assignAZs(sg *SubnetGroup, azs []string, n int, mode string) ([]SubnetRef, error) {
+	byAZ := map[string]SubnetRef{}
+	var order []string
+	for _, sn := range sg.Subnets {
+		if _, ok := byAZ[sn.AZ]; !ok {
+			byAZ[sn.AZ] = sn
+			order = append(order, sn.AZ)
+		}
+	}
+	slices.Sort(order)
+	if len(order) == 0 {
+		return nil, elasticacheapi.ErrInvalidVPCNetworkStateFault("Cache subnet group %s has no subnets.", sg.Name)
+	}
+	out := make([]SubnetRef, n)
+	for i := range out {
+		var az string
+		switch {
+		case len(azs) == 1:
+			az = azs[0]
+		case len(azs) > 1:
+			az = azs[i]
+		case mode == "cross-az":
+			az = order[i%len(order)]
+		default:
+			az = order[0]
+		}
+		sn, ok := byAZ[az]
+		if !ok {
+			return nil, invalid("The availability zone %s is not in the cache subnet group %s.", az, sg.Name)
+		}
+		out[i] = sn
+	}
+	return out, nil
+}
+
+// networkError turns an EC2 model error into ElastiCache's wording.
+func networkError(err error) error {
+	if e, ok := awserr.As(err); ok {
+		return invalid("%s", e.Message)
+	}
+	return err
+}
+
+// toAPI renders a cluster as DescribeCacheClusters shows it.
+func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticacheapi.CacheCluster {
+	out := &elasticacheapi.CacheCluster{
+		ARN:                        aws.String(ARN(scope, "cluster", c.ID)),
+		CacheClusterId:             aws.String(c.ID),
+		CacheClusterStatus:         aws.String(c.Status),
+		CacheNodeType:              aws.String(c.NodeType),
+		Engine:                     aws.String(c.Engine),
+		EngineVersion:              aws.String(c.EngineVersion),
+		NumCacheNodes:              aws.Int32(int32(c.NumNodes)),
+		CacheSubnetGroupName:       aws.String(c.SubnetGroup),
+		PreferredMaintenanceWindow: aws.String(c.Maintenance),
+		AutoMinorVersionUpgrade:    aws.Bool(c.AutoMinor),
+		AuthTokenEnabled:           aws.Bool(false),
+		TransitEncryptionEnabled:   aws.Bool(false),
+		AtRestEncryptionEnabled:    aws.Bool(false),
+		NetworkType:                aws.String(c.NetworkType),
+		IpDiscovery:                aws.String(c.IPDiscovery),
+		ClientDownloadLandingPage:  aws.String("https://console.aws.amazon.com/elasticache/home#client-download:"),
+		CacheSecurityGroups:        []elasticacheapi.CacheSecurityGroupMembership{},
+		PendingModifiedValues:      &elasticacheapi.PendingModifiedValues{},
+		CacheParameterGroup: &elasticacheapi.CacheParameterGroupStatus{
+			CacheParameterGroupName: aws.String(c.ParameterGroup),
+			ParameterApplyStatus:    aws.String(c.ParamStatus),
+			CacheNodeIdsToReboot:    []string{},
+		},
+	}
+	if !c.CreatedAt.IsZero() && c.Status != StatusCreating {
+		t := c.CreatedAt
+		out.CacheClusterCreateTime = &t
+	}
+	if c.Engine != engine.Memcached {
+		out.SnapshotWindow = aws.String(c.SnapshotWindow)
+		out.SnapshotRetentionLimit = aws.Int32(int32(c.SnapshotRetain))
+	}
+	if len(c.Nodes) > 0 {
+		azs := map[string]bool{}
+		for _, n := range c.Nodes {
+			azs[n.AZ] = true
+		}
+		if len(azs) == 1 {
+			out.PreferredAvailabilityZone = aws.String(c.Nodes[0].AZ)
+		} else {
+			out.PreferredAvailabilityZone = aws.String("Multiple")
+		}
+	}
+	for _, g := range c.SecurityGroups {
+		out.SecurityGroups = append(out.SecurityGroups, elasticacheapi.SecurityGroupMembership{SecurityGroupId: aws.String(g), Status: aws.String("active")})
+	}
+	if p := c.Pending; p != nil {
+		if p.NumNodes != 0 {
+			out.PendingModifiedValues.NumCacheNodes = aws.Int32(int32(p.NumNodes))
+		}
+		if len(p.RemoveNodes) > 0 {
+			out.PendingModifiedValues.CacheNodeIdsToRemove = p.RemoveNodes
+		}
+		if p.NodeType != "" {
+			out.PendingModifiedValues.CacheNodeType = aws.String(p.NodeType)
+		}
+		if p.EngineVersion != "" {
+			out.PendingModifiedValues.EngineVersion = aws.String(p.EngineVersion)
+		}
+	}
+	for _, n := range c.Nodes {
+		if n.ParamStatus == "pending-reboot" {
+			out.CacheParameterGroup.CacheNodeIdsToReboot = append(out.CacheParameterGroup.CacheNodeIdsToReboot, n.ID)
+		}
+	}
+	if c.Engine == engine.Memcached && len(c.Nodes) > 0 && c.Nodes[0].IP != "" {
+		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(c.Nodes[0].IP), Port: aws.Int32(int32(c.Port))}
+	}
+	if showNodes {
+		out.CacheNodes = []elasticacheapi.CacheNode{}
+		for _, n := range c.Nodes {
+			cn := elasticacheapi.CacheNode{
+				CacheNodeId:              aws.String(n.ID),
+				CacheNodeStatus:          aws.String(n.Status),
+				CustomerAvailabilityZone: aws.String(n.AZ),
+				ParameterGroupStatus:     aws.String(n.ParamStatus),
+			}
+			if !n.CreatedAt.IsZero() {
+				t := n.CreatedAt
+				cn.CacheNodeCreateTime = &t
+			}
+			if n.IP != "" {
+				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(n.IP), Port: aws.Int32(int32(c.Port))}
+			}
+			out.CacheNodes = append(out.CacheNodes, cn)
+		}
+	}
+	return out
+}
+
+// DescribeCacheClusters lists the caller's clusters in the region.
+func (s *Service) DescribeCacheClusters(ctx context.Context, in *elasticacheapi.DescribeCacheClustersMessage) (*elasticacheapi.CacheClusterMessage, error) {
+	scope := auth.ScopeFrom(ctx)
+	var clusters []*Cluster
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		if id := aws.ToString(in.CacheClusterId); id != "" {
+			c, err := getCluster(tx, scope, id)
+			if err != nil {
+				return err
+			}
+			clusters = []*Cluster{c}
+			return nil
+		}
+		var err error
+		clusters, err = store.ListJSON[Cluster](tx, store.Key("elasticache", scope.AccountID, scope.Region, "cluster")+"/")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	pageItems, next, err := page(clusters, func(c *Cluster) string { return c.ID }, in.Marker, in.MaxRecords)
+	if err != nil {
+		return nil, err
+	}
+	out := &elasticacheapi.CacheClusterMessage{CacheClusters: []elasticacheapi.CacheCluster{}, Marker: next}
+	for _, c := range pageItems {
+		out.CacheClusters = append(out.CacheClusters, *s.toAPI(scope, c, aws.ToBool(in.ShowCacheNodeInfo)))
+	}
+	return out, nil
+}
+
+// DeleteCacheCluster marks the cluster deleting; the reconciler stops its
+// engines, releases its interfaces and removes it.
+func (s *Service) DeleteCacheCluster(ctx context.Context, in *elasticacheapi.DeleteCacheClusterMessage) (*elasticacheapi.DeleteCacheClusterResult, error) {
+	scope := auth.ScopeFrom(ctx)
+	if in.FinalSnapshotIdentifier != nil {
+		return nil, invalid("Final snapshots are not supported by Cachalot yet.")
+	}
+	var c *Cluster
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		c, err = getCluster(tx, scope, aws.ToString(in.CacheClusterId))
+		if err != nil {
+			return err
+		}
+		switch c.Status {
+		case StatusAvailable, StatusFailed, "incompatible-network", "restore-failed", StatusCreating:
+		case StatusDeleting:
+			return nil
+		default:
+			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in a valid state to be deleted.", c.ID)
+		}
+		c.Status = StatusDeleting
+		c.Generation++
+		for i := range c.Nodes {
+			c.Nodes[i].Status = StatusDeleting
+		}
+		return putCluster(tx, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.DeleteCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+}
+
+// RebootCacheCluster reboots the named nodes.
+func (s *Service) RebootCacheCluster(ctx context.Context, in *elasticacheapi.RebootCacheClusterMessage) (*elasticacheapi.RebootCacheClusterResult, error) {
+	scope := auth.ScopeFrom(ctx)
+	if len(in.CacheNodeIdsToReboot) == 0 {
+		return nil, invalid("The parameter CacheNodeIdsToReboot must be provided and must not be empty.")
+	}
+	var c *Cluster
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		c, err = getCluster(tx, scope, aws.ToString(in.CacheClusterId))
+		if err != nil {
+			return err
+		}
+		if c.Status != StatusAvailable {
+			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state.", c.ID)
+		}
+		for _, id := range in.CacheNodeIdsToReboot {
+			i := slices.IndexFunc(c.Nodes, func(n Node) bool { return n.ID == id })
+			if i < 0 {
+				return invalid("Cache node %s not found in cluster %s.", id, c.ID)
+			}
+			c.Nodes[i].RebootRequested = true
+			c.Nodes[i].Status = "rebooting"
+		}
+		c.Status = StatusRebooting
+		c.Generation++
+		return putCluster(tx, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.RebootCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+}
+
+// ModifyCacheCluster changes a cluster; see the package doc for what applies
+// at once and what waits for ApplyImmediately.
+func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.ModifyCacheClusterMessage) (*elasticacheapi.ModifyCacheClusterResult, error) {
+	scope := auth.ScopeFrom(ctx)
+	if len(in.CacheSecurityGroupNames) > 0 {
+		return nil, combination("Use of cache security groups is not permitted along with cache subnet group and/or security groups ids.")
+	}
+	if in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil {
+		return nil, invalid("AUTH tokens are not supported by Cachalot yet.")
+	}
+	tags := map[string]bool{}
+	_ = tags
+	var c *Cluster
+	var current Cluster
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		cc, err := getCluster(tx, scope, aws.ToString(in.CacheClusterId))
+		if err == nil {
+			current = *cc
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(in.SecurityGroupIds) > 0 {
+		if len(in.SecurityGroupIds) > 5 {
+			return nil, invalid("A cluster may have at most 5 security groups.")
+		}
+		if err := s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, current.VpcID, in.SecurityGroupIds); err != nil {
+			return nil, networkError(err)
+		}
+	}
+	var newInst *engine.Installed
+	if v := aws.ToString(in.EngineVersion); v != "" && v != current.EngineVersion {
+		inst, err := s.resolveEngine(current.Engine, v)
+		if err != nil {
+			return nil, err
+		}
+		if inst.Family != current.Family {
+			return nil, combination("Upgrading across parameter group families (%s to %s) requires a compatible parameter group; not supported by Cachalot yet.", current.Family, inst.Family)
+		}
+		newInst = &inst
+	}
+	if nt := aws.ToString(in.CacheNodeType); nt != "" {
+		if current.Engine == engine.Memcached {
+			return nil, combination("Modifying the node type of a Memcached cluster is not supported.")
+		}
+		if _, err := engine.NodeTypeMemory(nt); err != nil {
+			return nil, invalid("Invalid CacheNodeType: %s", nt)
+		}
+	}
+	immediate := aws.ToBool(in.ApplyImmediately)
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		c, err = getCluster(tx, scope, aws.ToString(in.CacheClusterId))
+		if err != nil {
+			return err
+		}
+		if c.Status != StatusAvailable {
+			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state.", c.ID)
+		}
+		changed := false
+		if in.NumCacheNodes != nil && int(*in.NumCacheNodes) != c.NumNodes {
+			n := int(*in.NumCacheNodes)
+			if c.Engine != engine.Memcached {
+				return invalid("The number of nodes of a %s cluster cannot be changed; use a replication group.", engineTitle(c.Engine))
+			}
+			if n < 1 || n > maxMemcachedNodes {
+				return elasticacheapi.ErrNodeQuotaForClusterExceededFault("NumCacheNodes must be between 1 and %d.", maxMemcachedNodes)
+			}
+			var remove []string
+			if n < c.NumNodes {
+				if len(in.CacheNodeIdsToRemove) != c.NumNodes-n {
+					return combination("To reduce NumCacheNodes from %d to %d, CacheNodeIdsToRemove must name exactly %d nodes.", c.NumNodes, n, c.NumNodes-n)
+				}
+				for _, id := range in.CacheNodeIdsToRemove {
+					if !slices.ContainsFunc(c.Nodes, func(nd Node) bool { return nd.ID == id }) {
+						return invalid("Cache node %s not found in cluster %s.", id, c.ID)
+					}
+				}
+				remove = slices.Clone(in.CacheNodeIdsToRemove)
+			} else if len(in.CacheNodeIdsToRemove) > 0 {
+				return combination("CacheNodeIdsToRemove may only be given when NumCacheNodes decreases.")
+			}
+			if immediate {
+				if err := s.resizeNodes(ctx, tx, scope, c, n, remove, in.NewAvailabilityZones); err != nil {
+					return err
+				}
+			} else {
+				c.Pending = pendingOr(c.Pending)
+				c.Pending.NumNodes, c.Pending.RemoveNodes = n, remove
+			}
+			changed = true
+		}
+		if len(in.SecurityGroupIds) > 0 && !slices.Equal(in.SecurityGroupIds, c.SecurityGroups) {
+			c.SecurityGroups = slices.Clone(in.SecurityGroupIds)
+			changed = true
+		}
+		if pgName := aws.ToString(in.CacheParameterGroupName); pgName != "" && pgName != c.ParameterGroup {
+			if !isDefaultParamGroup(pgName) {
+				pg, err := getParamGroup(tx, scope, pgName)
+				if err != nil {
+					return err
+				}
+				if pg.Family != c.Family {
+					return combination("The parameter group %s has family %s, which does not match the cluster's family %s.", pgName, pg.Family, c.Family)
+				}
+			} else if pgName != defaultParamGroupName(c.Family) {
+				return combination("The parameter group %s does not match the cluster's family %s.", pgName, c.Family)
+			}
+			c.ParameterGroup = pgName
+			c.ParamStatus = "applying"
+			changed = true
+		}
+		if nt := aws.ToString(in.CacheNodeType); nt != "" && nt != c.NodeType {
+			if immediate {
+				c.NodeType = nt
+			} else {
+				c.Pending = pendingOr(c.Pending)
+				c.Pending.NodeType = nt
+			}
+			changed = true
+		}
+		if newInst != nil {
+			if immediate {
+				c.EngineVersion = newInst.EngineVersion
+			} else {
+				c.Pending = pendingOr(c.Pending)
+				c.Pending.EngineVersion = newInst.EngineVersion
+			}
+			changed = true
+		}
+		if w := aws.ToString(in.PreferredMaintenanceWindow); w != "" {
+			c.Maintenance = w
+		}
+		if w := aws.ToString(in.SnapshotWindow); w != "" {
+			c.SnapshotWindow = w
+		}
+		if in.SnapshotRetentionLimit != nil {
+			c.SnapshotRetain = int(*in.SnapshotRetentionLimit)
+		}
+		if in.AutoMinorVersionUpgrade != nil {
+			c.AutoMinor = *in.AutoMinorVersionUpgrade
+		}
+		if changed {
+			c.Generation++
+			if immediate || len(in.SecurityGroupIds) > 0 || aws.ToString(in.CacheParameterGroupName) != "" {
+				c.Status = StatusModifying
+			}
+		}
+		return putCluster(tx, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.ModifyCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+}
+
+func pendingOr(p *Pending) *Pending {
+	if p == nil {
+		return &Pending{}
+	}
+	return p
+}
+
+// resizeNodes adds nodes (in new AZs, or round robin) or marks nodes for removal.
+func (s *Service) resizeNodes(ctx context.Context, tx store.Tx, scope auth.Scope, c *Cluster, n int, remove, newAZs []string) error {
+	if n < c.NumNodes {
+		c.RemoveNodes = remove
+		for i := range c.Nodes {
+			if slices.Contains(remove, c.Nodes[i].ID) {
+				c.Nodes[i].Status = StatusDeleting
+			}
+		}
+		c.NumNodes = n
+		return nil
+	}
+	var sg SubnetGroup
+	if err := store.GetJSON(tx, subnetGroupKey(scope, c.SubnetGroup), &sg); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		def, err := s.subnetGroupFor(ctx, scope, c.SubnetGroup)
+		if err != nil {
+			return err
+		}
+		sg = *def
+	}
+	add := n - c.NumNodes
+	if len(newAZs) > 0 && len(newAZs) != add {
+		return invalid("NewAvailabilityZones must name one zone per node added (%d).", add)
+	}
+	refs, err := assignAZs(&sg, newAZs, add, c.AZMode)
+	if err != nil {
+		return err
+	}
+	next := 1
+	for _, nd := range c.Nodes {
+		if v, err := strconv.Atoi(nd.ID); err == nil && v >= next {
+			next = v + 1
+		}
+	}
+	for i := 0; i < add; i++ {
+		c.Nodes = append(c.Nodes, Node{ID: nodeID(next + i), Status: StatusCreating, AZ: refs[i].AZ, SubnetID: refs[i].ID, ParamStatus: "in-sync"})
+	}
+	c.NumNodes = n
+	return nil
+}

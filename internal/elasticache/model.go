@@ -1,0 +1,158 @@
+package elasticache
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/store"
+)
+
+// Cluster statuses as ElastiCache spells them.
+const (
+	StatusCreating  = "creating"
+	StatusAvailable = "available"
+	StatusModifying = "modifying"
+	StatusRebooting = "rebooting cluster nodes"
+	StatusDeleting  = "deleting"
+	StatusFailed    = "create-failed"
+)
+
+// Cluster is the stored record of a node-based cache cluster: the desired
+// state the API writes and the status the reconciler writes back.
+type Cluster struct {
+	Account, Region string
+	ID              string
+	Engine          string // redis, valkey, memcached
+	EngineVersion   string
+	Family          string
+	NodeType        string
+	NumNodes        int
+	Port            int
+	SubnetGroup     string
+	VpcID           string
+	SecurityGroups  []string
+	ParameterGroup  string
+	PreferredAZs    []string
+	AZMode          string
+	Maintenance     string
+	SnapshotWindow  string
+	SnapshotRetain  int
+	AutoMinor       bool
+	NetworkType     string
+	IPDiscovery     string
+	Tags            []Tag
+	CreatedAt       time.Time
+
+	Status string
+	// ParamStatus is the parameter group's status: in-sync, applying,
+	// pending-reboot.
+	ParamStatus string
+	Nodes       []Node
+	// Pending holds modifications not yet applied (ApplyImmediately=false).
+	Pending *Pending `json:",omitempty"`
+	// RemoveNodes lists node ids a modification is removing.
+	RemoveNodes []string `json:",omitempty"`
+	// Generation counts desired-state changes; the reconciler records the
+	// generation it has converged to in ObservedGeneration.
+	Generation         int64
+	ObservedGeneration int64
+	// LastError is the reconciler's last failure, for people.
+	LastError string `json:",omitempty"`
+}
+
+// Node is one cache node of a cluster.
+type Node struct {
+	ID          string // 0001, 0002, …
+	Status      string // creating, available, rebooting, deleting, …
+	AZ          string
+	SubnetID    string
+	InterfaceID string // the node's network interface (eni-…)
+	IP          string
+	CreatedAt   time.Time
+	ParamStatus string
+	// RebootRequested is set by RebootCacheCluster until the reboot is done.
+	RebootRequested bool `json:",omitempty"`
+}
+
+// Pending holds a cluster's modifications waiting for the maintenance window.
+type Pending struct {
+	NumNodes      int      `json:",omitempty"`
+	RemoveNodes   []string `json:",omitempty"`
+	NodeType      string   `json:",omitempty"`
+	EngineVersion string   `json:",omitempty"`
+}
+
+// Tag is a resource tag.
+type Tag struct{ Key, Value string }
+
+// SubnetGroup is a cache subnet group.
+type SubnetGroup struct {
+	Account, Region string
+	Name            string
+	Description     string
+	VpcID           string
+	Subnets         []SubnetRef
+	Tags            []Tag
+}
+
+// SubnetRef is a subnet of a subnet group.
+type SubnetRef struct{ ID, AZ string }
+
+// ParameterGroup is a customer-created cache parameter group; the default
+// groups (default.redis7, …) are not stored but derived from the engine
+// families.
+type ParameterGroup struct {
+	Account, Region string
+	Name            string
+	Family          string
+	Description     string
+	// Values overrides the family defaults.
+	Values map[string]string
+	Tags   []Tag
+}
+
+// Event is an ElastiCache event.
+type Event struct {
+	Time       time.Time
+	SourceID   string
+	SourceType string // cache-cluster, cache-parameter-group, cache-subnet-group, …
+	Message    string
+}
+
+func scopePrefix(s auth.Scope) string {
+	return store.Key("elasticache", s.AccountID, s.Region) + "/"
+}
+
+func clusterKey(account, region, id string) string {
+	return store.Key("elasticache", account, region, "cluster", id)
+}
+
+func subnetGroupKey(s auth.Scope, name string) string {
+	return store.Key("elasticache", s.AccountID, s.Region, "subnetgroup", name)
+}
+
+func paramGroupKey(s auth.Scope, name string) string {
+	return store.Key("elasticache", s.AccountID, s.Region, "parametergroup", name)
+}
+
+func eventKey(account, region string, t time.Time, seq uint64) string {
+	return store.Key("elasticache", account, region, "event", fmt.Sprintf("%020d-%08d", t.UnixNano(), seq))
+}
+
+// ClusterPrefix is the store prefix of every cluster of every scope; the
+// reconciler watches it.
+const ClusterPrefix = "elasticache/"
+
+// ARN builds an ElastiCache ARN.
+func ARN(s auth.Scope, kind, name string) string {
+	return "arn:aws:elasticache:" + s.Region + ":" + s.AccountID + ":" + kind + ":" + name
+}
+
+// Identifier rules: 1-40 (clusters: 1-50) characters, letters, digits and
+// hyphens, starting with a letter, no two consecutive hyphens, not ending
+// with a hyphen; stored lowercase.
+var identifierPattern = regexp.MustCompile(`^[a-zA-Z](?:[a-zA-Z0-9]|-[a-zA-Z0-9])*$`)
+
+var subnetGroupPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)

@@ -1,0 +1,184 @@
+// Package elasticache owns the ElastiCache domain: node-based cache
+// clusters, cache subnet groups, cache parameter groups, events and tags.
+// The API (elasticacheapi.Operations) validates requests and writes desired
+// state to the store in one transaction; the cluster reconciler
+// (reconcile.go) converges network interfaces and engine processes to it and
+// writes status and events back. Imported by the wiring package only.
+package elasticache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
+	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/ec2"
+	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/store"
+)
+
+// Network is what ElastiCache needs of the EC2 model (ec2.Service).
+type Network interface {
+	DefaultVPC(ctx context.Context, account, region string) (ec2.VPCInfo, error)
+	DefaultSecurityGroup(ctx context.Context, account, region, vpcID string) (string, error)
+	Subnet(ctx context.Context, account, region, subnetID string) (ec2.SubnetInfo, error)
+	ValidateGroups(ctx context.Context, account, region, vpcID string, ids []string) error
+	CreateManagedInterface(ctx context.Context, spec ec2.InterfaceSpec) (ec2.Interface, error)
+	DeleteManagedInterface(ctx context.Context, account, region, id string) error
+	SetInterfaceGroups(ctx context.Context, account, region, id string, groups []string) error
+}
+
+// Catalog is the set of installed engines (engine.Catalog).
+type Catalog interface {
+	Find(engine, version string) (engine.Installed, error)
+}
+
+// ServiceLinkedRoles ensures the ElastiCache service-linked role exists,
+// creating it when the caller may (IAM); nil skips the check.
+type ServiceLinkedRoles interface {
+	EnsureServiceLinkedRole(ctx context.Context, caller auth.Principal, accountID string) error
+}
+
+// Config configures the Service.
+type Config struct {
+	Network Network // required
+	Engines *engine.Catalog
+	Roles   ServiceLinkedRoles // optional
+	Logger  *slog.Logger       // default slog.Default()
+	Now     func() time.Time   // default time.Now
+}
+
+// Service implements elasticacheapi.Operations.
+type Service struct {
+	elasticacheapi.Unimplemented
+	st  store.Store
+	cfg Config
+	seq atomic.Uint64 // event key tiebreaker
+}
+
+// New returns the ElastiCache service; it has no side effects.
+func New(st store.Store, cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Engines == nil {
+		cfg.Engines = &engine.Catalog{}
+	}
+	return &Service{st: st, cfg: cfg}
+}
+
+func invalid(format string, args ...any) error {
+	return elasticacheapi.ErrInvalidParameterValueException(format, args...)
+}
+
+func combination(format string, args ...any) error {
+	return elasticacheapi.ErrInvalidParameterCombinationException(format, args...)
+}
+
+// putEvent records an event in tx.
+func (s *Service) putEvent(tx store.Tx, account, region string, e Event) error {
+	if e.Time.IsZero() {
+		e.Time = s.cfg.Now().UTC()
+	}
+	return store.PutJSON(tx, eventKey(account, region, e.Time, s.seq.Add(1)), &e)
+}
+
+// checkIdentifier validates a cluster, group or snapshot name.
+func checkIdentifier(param, v string, maxLen int) error {
+	if v == "" {
+		return invalid("The parameter %s must be provided and must not be blank.", param)
+	}
+	if len(v) > maxLen || !identifierPattern.MatchString(v) {
+		return invalid("The parameter %s is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.", param)
+	}
+	return nil
+}
+
+// page applies Marker/MaxRecords pagination to items sorted by key.
+func page[T any](items []T, key func(T) string, marker *string, maxRecords *int32) ([]T, *string, error) {
+	limit := 100
+	if maxRecords != nil {
+		if *maxRecords < 20 || *maxRecords > 100 {
+			return nil, nil, invalid("Invalid value for MaxRecords: %d. Valid values are between 20 and 100.", *maxRecords)
+		}
+		limit = int(*maxRecords)
+	}
+	start := 0
+	if m := aws.ToString(marker); m != "" {
+		start = slices.IndexFunc(items, func(t T) bool { return key(t) >= m })
+		if start < 0 {
+			start = len(items)
+		}
+	}
+	end := min(start+limit, len(items))
+	var next *string
+	if end < len(items) {
+		next = aws.String(key(items[end]))
+	}
+	return items[start:end], next, nil
+}
+
+func toAPITags(tags []Tag) []elasticacheapi.Tag {
+	out := make([]elasticacheapi.Tag, 0, len(tags))
+	for _, t := range tags {
+		out = append(out, elasticacheapi.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
+	}
+	return out
+}
+
+func fromAPITags(tags []elasticacheapi.Tag) ([]Tag, error) {
+	var out []Tag
+	for _, t := range tags {
+		k := aws.ToString(t.Key)
+		if k == "" || len(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aws:") {
+			return nil, invalid("Invalid tag key %q: keys are 1 to 128 characters and may not begin with aws:", k)
+		}
+		if len(aws.ToString(t.Value)) > 256 {
+			return nil, invalid("Invalid tag value for key %q: values are at most 256 characters", k)
+		}
+		out = mergeTags(out, []Tag{{Key: k, Value: aws.ToString(t.Value)}})
+	}
+	if len(out) > 50 {
+		return nil, elasticacheapi.ErrTagQuotaPerResourceExceeded("The request cannot be processed because it would cause the resource to have more than the allowed number of tags. The maximum number of tags permitted on a resource is 50.")
+	}
+	return out, nil
+}
+
+func mergeTags(have, add []Tag) []Tag {
+	for _, t := range add {
+		if i := slices.IndexFunc(have, func(h Tag) bool { return h.Key == t.Key }); i >= 0 {
+			have[i].Value = t.Value
+		} else {
+			have = append(have, t)
+		}
+	}
+	return have
+}
+
+// getCluster reads a cluster or returns CacheClusterNotFound.
+func getCluster(tx store.Tx, s auth.Scope, id string) (*Cluster, error) {
+	var c Cluster
+	err := store.GetJSON(tx, clusterKey(s.AccountID, s.Region, strings.ToLower(id)), &c)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, elasticacheapi.ErrCacheClusterNotFoundFault("CacheCluster not found: %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cluster %s: %w", id, err)
+	}
+	return &c, nil
+}
+
+func putCluster(tx store.Tx, c *Cluster) error {
+	return store.PutJSON(tx, clusterKey(c.Account, c.Region, c.ID), c)
+}

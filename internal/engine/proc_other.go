@@ -1,0 +1,31 @@
+//go:build !linux
+
+package engine
+
+import (
+	"errors"
+	"os/exec"
+	"syscall"
+)
+
+// procID identifies one process; see proc_linux.go.
+type procID struct {
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"start_time"`
+}
+
+func identify(int) (procID, error)              { return procID{}, errors.ErrUnsupported }
+func alive(procID) bool                         { return false }
+func reap(int)                                  {}
+func owned(procID, string) bool                 { return false }
+func signal(procID, syscall.Signal) error       { return errors.ErrUnsupported }
+func killGroup(procID) error                    { return errors.ErrUnsupported }
+func detach(*exec.Cmd)                          {}
+func engineProcsUnder(string) ([]procID, error) { return nil, errors.ErrUnsupported }
+func rssBytes(int) (int64, error)               { return 0, errors.ErrUnsupported }
+func fdHardLimit() int                          { return 0 }
+func runningAsRoot() bool                       { return false }
+
+// supervisionSupported is false: only the pure parts (parameters,
+// rendering, discovery) work here.
+const supervisionSupported = false

@@ -1,0 +1,514 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Launcher builds the command that starts an engine; argv[0] is the
+// engine binary. The default, HostLauncher, starts it on the host; the
+// network plane injects one that enters the node's network namespace
+// (e.g. `nsenter --net=/run/netns/X -- argv...`).
+//
+// The launcher must exec the engine in place (the started process's pid is
+// the engine's pid) and must not tie the process to ctx (no
+// exec.CommandContext): engines outlive requests and the daemon. The
+// supervisor sets Dir (when empty), Stdout/Stderr and Setsid itself.
+type Launcher func(ctx context.Context, argv []string) *exec.Cmd
+
+// HostLauncher starts argv on the host, in the daemon's namespaces.
+func HostLauncher(_ context.Context, argv []string) *exec.Cmd {
+	return exec.Command(argv[0], argv[1:]...)
+}
+
+// EventType says what happened to a node.
+type EventType string
+
+const (
+	EventStarted           EventType = "started"            // launched and ready
+	EventAdopted           EventType = "adopted"            // a running engine was re-adopted, not restarted
+	EventCrashed           EventType = "crashed"            // exited without being asked to
+	EventRestarted         EventType = "restarted"          // back and ready after a crash ("Cache node restarted")
+	EventRestartFailed     EventType = "restart-failed"     // a restart after a crash failed; retried with backoff
+	EventRebooted          EventType = "rebooted"           // Reboot done
+	EventStopped           EventType = "stopped"            // Stop done
+	EventParametersApplied EventType = "parameters-applied" // ApplyParameters done
+)
+
+// Event reports a node lifecycle change to Config.OnEvent.
+type Event struct {
+	NodeID  string
+	Type    EventType
+	Time    time.Time
+	PID     int
+	Message string
+	Err     error // for crashed and restart-failed
+}
+
+// Config configures a Supervisor. Zero fields take the stated defaults.
+type Config struct {
+	// DataDir holds one directory per node, DataDir/<NodeID> (required).
+	// Teardown kills every engine process working under it.
+	DataDir string
+	// Launcher starts engine processes; default HostLauncher.
+	Launcher Launcher
+	// Logger; default discards.
+	Logger *slog.Logger
+	// OnEvent, if set, is called for every Event from supervisor
+	// goroutines, one node at a time, never with a lock held. It must not
+	// call back into the Supervisor synchronously.
+	OnEvent func(Event)
+	// ReadyTimeout bounds the wait for a started engine to answer; default 15s.
+	ReadyTimeout time.Duration
+	// StopTimeout is the grace period after SIGTERM before SIGKILL; default 10s.
+	StopTimeout time.Duration
+	// PollInterval is how often liveness is checked; default 200ms.
+	PollInterval time.Duration
+	// MinBackoff and MaxBackoff bound the delay before restarting a crashed
+	// engine (doubling per consecutive crash); default 100ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// MemcachedUser is memcached's -u when the daemon runs as root;
+	// default "nobody".
+	MemcachedUser string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Launcher == nil {
+		c.Launcher = HostLauncher
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = 15 * time.Second
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = 10 * time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 200 * time.Millisecond
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.MemcachedUser == "" {
+		c.MemcachedUser = "nobody"
+	}
+	return c
+}
+
+// NodeSpec is the desired engine process of one cache node.
+type NodeSpec struct {
+	NodeID    string    // unique per installation; [A-Za-z0-9._-]
+	Engine    Installed // from Catalog.Find
+	BindIP    string    // the node's address (in its namespace)
+	Port      int       // default 6379 (Redis/Valkey) or 11211 (memcached)
+	MaxMemory int64     // bytes, from NodeTypeMemory; 0 = engine default
+	// Parameters are the parameter group's values that differ from the
+	// family defaults.
+	Parameters map[string]string
+	// Save holds Redis RDB save points; empty means none.
+	Save []string
+	// Launcher, when set, starts this node's process instead of
+	// Config.Launcher: how a node runs inside its own network namespace.
+	Launcher Launcher `json:"-"`
+	// Dial, when set, is how the supervisor reaches the node for health
+	// checks and CONFIG SET: from inside the node's network, never through
+	// the host's routes.
+	Dial DialFunc `json:"-"`
+}
+
+func (s NodeSpec) port() int {
+	if s.Port != 0 {
+		return s.Port
+	}
+	if s.Engine.Engine == Memcached {
+		return 11211
+	}
+	return 6379
+}
+
+// Addr is host:port of the node.
+func (s NodeSpec) Addr() string { return net.JoinHostPort(s.BindIP, strconv.Itoa(s.port())) }
+
+// State of a supervised node.
+type State string
+
+const (
+	StateStarting   State = "starting"
+	StateRunning    State = "running"
+	StateRestarting State = "restarting" // crashed, restart pending
+	StateStopped    State = "stopped"
+)
+
+// NodeStatus is a snapshot of a supervised node.
+type NodeStatus struct {
+	NodeID    string
+	State     State
+	PID       int
+	Addr      string
+	Dir       string
+	Adopted   bool      // the current process was re-adopted
+	Restarts  int       // restarts after crashes by this supervisor
+	Since     time.Time // when the current process became ready
+	LastError string
+}
+
+// Errors of the Supervisor.
+var (
+	ErrNodeNotFound = errors.New("cache node not supervised")
+	ErrClosed       = errors.New("supervisor closed")
+	ErrNotReady     = errors.New("engine did not become ready")
+	ErrSpecConflict = errors.New("cache node already supervised with another binary or address")
+)
+
+// Supervisor runs and watches engine processes, one per node. Create it
+// with New; it does nothing until Start.
+type Supervisor struct {
+	cfg Config
+	log *slog.Logger
+
+	ctx    context.Context // cancelled by Close; bounds crash restarts
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the supervisor started
+
+	mu     sync.Mutex // guards nodes and closed
+	nodes  map[string]*node
+	closed bool
+}
+
+// New returns a Supervisor. It has no side effects.
+func New(cfg Config) *Supervisor {
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Supervisor{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, nodes: map[string]*node{}}
+}
+
+// NodeDir returns the directory of a node.
+func (s *Supervisor) NodeDir(nodeID string) string { return filepath.Join(s.cfg.DataDir, nodeID) }
+
+// Start makes the node's engine run and answer: it re-adopts a process
+// this installation started earlier (same pid, start time and directory)
+// without restarting it, or launches one and waits until it is ready. It
+// is idempotent: a node already supervised is left alone (its status is
+// returned), unless spec asks for another binary or address
+// (ErrSpecConflict). Changes of parameters go through ApplyParameters.
+func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, error) {
+	if !supervisionSupported {
+		return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, errors.ErrUnsupported)
+	}
+	if err := s.checkSpec(spec); err != nil {
+		return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return NodeStatus{}, ErrClosed
+	}
+	if n, ok := s.nodes[spec.NodeID]; ok {
+		s.mu.Unlock()
+		n.mu.Lock()
+		cur := n.spec
+		n.mu.Unlock()
+		if cur.Engine.Path != spec.Engine.Path || cur.BindIP != spec.BindIP || cur.port() != spec.port() {
+			return NodeStatus{}, fmt.Errorf("start node %s: %w: runs %s at %s, asked %s at %s (Stop it first)",
+				spec.NodeID, ErrSpecConflict, cur.Engine.Path, cur.Addr(), spec.Engine.Path, spec.Addr())
+		}
+		return n.snapshot(), nil
+	}
+	n := &node{s: s, id: spec.NodeID, dir: s.NodeDir(spec.NodeID), spec: cloneSpec(spec),
+		reqs: make(chan request), done: make(chan struct{})}
+	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir}
+	s.nodes[spec.NodeID] = n
+	s.mu.Unlock()
+
+	w, adopted, err := n.bringUp(ctx)
+	s.mu.Lock()
+	if err == nil && s.closed {
+		err = ErrClosed
+	}
+	if err != nil {
+		delete(s.nodes, spec.NodeID)
+		s.mu.Unlock()
+		if w != nil {
+			w.stop()
+		}
+		close(n.done)
+		return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	ev := EventStarted
+	if adopted {
+		ev = EventAdopted
+	}
+	n.emit(Event{Type: ev, PID: w.id.PID})
+	go n.run(w)
+	return n.snapshot(), nil
+}
+
+func (s *Supervisor) checkSpec(spec NodeSpec) error {
+	if spec.NodeID == "" || !nodeIDRE.MatchString(spec.NodeID) || spec.NodeID == "." || spec.NodeID == ".." {
+		return fmt.Errorf("bad node id %q", spec.NodeID)
+	}
+	if s.cfg.DataDir == "" || !filepath.IsAbs(s.cfg.DataDir) {
+		return fmt.Errorf("data dir %q is not absolute", s.cfg.DataDir)
+	}
+	if spec.Engine.Path == "" {
+		return fmt.Errorf("no engine binary (use Catalog.Find): %w", ErrEngineNotInstalled)
+	}
+	if _, err := netip.ParseAddr(spec.BindIP); err != nil {
+		return fmt.Errorf("bind address: %w", err)
+	}
+	return nil
+}
+
+// Status returns a snapshot of a supervised node.
+func (s *Supervisor) Status(nodeID string) (NodeStatus, bool) {
+	s.mu.Lock()
+	n, ok := s.nodes[nodeID]
+	s.mu.Unlock()
+	if !ok {
+		return NodeStatus{}, false
+	}
+	return n.snapshot(), true
+}
+
+// Nodes returns snapshots of all supervised nodes, sorted by id.
+func (s *Supervisor) Nodes() []NodeStatus {
+	s.mu.Lock()
+	ns := slices.Collect(maps.Values(s.nodes))
+	s.mu.Unlock()
+	out := make([]NodeStatus, 0, len(ns))
+	for _, n := range ns {
+		out = append(out, n.snapshot())
+	}
+	slices.SortFunc(out, func(a, b NodeStatus) int { return strings.Compare(a.NodeID, b.NodeID) })
+	return out
+}
+
+// Stop stops a node's engine (SIGTERM, then SIGKILL after StopTimeout)
+// and forgets it. The node directory is kept. A node not supervised but
+// left running by an earlier supervisor is stopped too; stopping a node
+// that does not run is not an error.
+func (s *Supervisor) Stop(ctx context.Context, nodeID string) error {
+	s.mu.Lock()
+	n, ok := s.nodes[nodeID]
+	s.mu.Unlock()
+	if !ok {
+		return s.stopOrphan(ctx, nodeID)
+	}
+	_, err := n.do(ctx, request{kind: reqStop})
+	if errors.Is(err, ErrNodeNotFound) {
+		return nil // stopped meanwhile
+	}
+	return err
+}
+
+func (s *Supervisor) stopOrphan(ctx context.Context, nodeID string) error {
+	if !supervisionSupported {
+		return nil
+	}
+	dir := s.NodeDir(nodeID)
+	st, err := readState(dir)
+	if err != nil {
+		return nil // nothing was started there
+	}
+	if owned(st.procID, dir) {
+		if err := s.terminate(ctx, st.procID); err != nil {
+			return fmt.Errorf("stop node %s: %w", nodeID, err)
+		}
+	}
+	_ = os.Remove(filepath.Join(dir, stateFileName))
+	return nil
+}
+
+// Reboot restarts a node's engine with its current spec (and any pending
+// requires-reboot parameters). Without persistence the data is lost, as
+// with ElastiCache.
+func (s *Supervisor) Reboot(ctx context.Context, nodeID string) error {
+	n, err := s.node(nodeID)
+	if err != nil {
+		return err
+	}
+	_, err = n.do(ctx, request{kind: reqReboot})
+	return err
+}
+
+// ApplyParameters changes parameter values of a running node (validated
+// against the family with ValidateChanges). For Redis/Valkey, immediate
+// parameters are applied live with CONFIG SET; requires-reboot ones are
+// recorded for the next start and returned as pending. For memcached,
+// which has no live configuration, the engine is restarted with the new
+// values and nothing is pending.
+func (s *Supervisor) ApplyParameters(ctx context.Context, nodeID string, changes map[string]string) (pending []string, err error) {
+	n, err := s.node(nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidateChanges(n.family(), changes); err != nil {
+		return nil, fmt.Errorf("apply parameters to %s: %w", nodeID, err)
+	}
+	r, err := n.do(ctx, request{kind: reqApply, params: maps.Clone(changes)})
+	return r.pending, err
+}
+
+func (s *Supervisor) node(nodeID string) (*node, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	n, ok := s.nodes[nodeID]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNodeNotFound, nodeID)
+	}
+	return n, nil
+}
+
+// Close stops supervising: goroutines end, engine processes keep running
+// for a later supervisor to re-adopt. It is safe to call more than once,
+// and after a partial start.
+func (s *Supervisor) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// Teardown closes the supervisor and kills every engine process of this
+// installation: those working under DataDir, supervised or not.
+func (s *Supervisor) Teardown(ctx context.Context) error {
+	_ = s.Close()
+	if !supervisionSupported {
+		return nil
+	}
+	procs, err := engineProcsUnder(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("teardown: %w", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(procs))
+	for i, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.terminate(ctx, p)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// terminate sends SIGTERM, waits up to StopTimeout, then SIGKILLs the
+// process group and waits for the end.
+func (s *Supervisor) terminate(ctx context.Context, p procID) error {
+	if err := signal(p, syscall.SIGTERM); err != nil {
+		return err
+	}
+	if waitGone(ctx, p, s.cfg.StopTimeout) {
+		return nil
+	}
+	if err := killGroup(p); err != nil {
+		return err
+	}
+	if waitGone(context.WithoutCancel(ctx), p, 5*time.Second) {
+		return nil
+	}
+	return fmt.Errorf("pid %d survived SIGKILL", p.PID)
+}
+
+// waitGone polls until p is gone, d elapses or ctx ends.
+func waitGone(ctx context.Context, p procID, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for alive(p) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// The state file records the process a node directory's engine runs as.
+const stateFileName = "cachalot-node.json"
+
+type nodeState struct {
+	procID
+	Engine string `json:"engine"`
+	Binary string `json:"binary"`
+	BindIP string `json:"bind_ip"`
+	Port   int    `json:"port"`
+}
+
+func readState(dir string) (nodeState, error) {
+	var st nodeState
+	b, err := os.ReadFile(filepath.Join(dir, stateFileName))
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("parse %s: %w", stateFileName, err)
+	}
+	return st, nil
+}
+
+func writeState(dir string, st nodeState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, stateFileName), append(b, '\n'))
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func cloneSpec(s NodeSpec) NodeSpec {
+	s.Parameters = maps.Clone(s.Parameters)
+	s.Save = slices.Clone(s.Save)
+	return s
+}
+
+// tail returns the end of a file, for error messages.
+func tail(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(-n, io.SeekEnd)
+	}
+	b, _ := io.ReadAll(f)
+	return strings.TrimSpace(string(b))
+}

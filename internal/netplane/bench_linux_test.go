@@ -1,0 +1,222 @@
+package netplane
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+)
+
+// reportPercentiles reports the p50 and p99 of ds in milliseconds.
+func reportPercentiles(b *testing.B, ds []time.Duration, what string) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	at := func(q float64) float64 {
+		i := int(q * float64(len(ds)-1))
+		return float64(ds[i].Microseconds()) / 1000
+	}
+	b.ReportMetric(at(0.50), what+"-p50-ms")
+	b.ReportMetric(at(0.99), what+"-p99-ms")
+	b.ReportMetric(0, "ns/op") // meaningless here: wall time includes setup
+}
+
+func benchVPC() State {
+	return State{
+		VPCs:    []VPC{{ID: "vpc-0bench", CIDRs: []netip.Prefix{pfx("10.0.0.0/16")}}},
+		Subnets: []Subnet{{ID: "subnet-0bench", VPC: "vpc-0bench", CIDR: pfx("10.0.0.0/16")}},
+		Groups: []SecurityGroup{{ID: "sg-0bench", VPC: "vpc-0bench",
+			Ingress: []Rule{{ID: "sgr-0self", Protocol: "tcp", FromPort: 6379, ToPort: 6379, Groups: []string{"sg-0bench"}}},
+			Egress:  []Rule{{ID: "sgr-0out", Protocol: "-1", CIDRs: []netip.Prefix{pfx("0.0.0.0/0")}}}}},
+	}
+}
+
+func benchIface(i int) Interface {
+	ip := netip.AddrFrom4([4]byte{10, 0, byte(1 + i/250), byte(4 + i%250)})
+	return Interface{ID: fmt.Sprintf("eni-0b%05d", i), Subnet: "subnet-0bench", PrivateIP: ip, Groups: []string{"sg-0bench"}}
+}
+
+// BenchmarkCreateInterface: Apply of a State with one more interface than
+// the last (namespace, veth pair, addresses, routes, ruleset with its
+// chains), each one on top of all previous ones.
+func BenchmarkCreateInterface(b *testing.B) {
+	p, _ := newTestPlane(b)
+	st := benchVPC()
+	apply(b, p, st)
+	var ds []time.Duration
+	for i := 0; b.Loop(); i++ {
+		st.Interfaces = append(st.Interfaces, benchIface(i))
+		start := time.Now()
+		apply(b, p, st)
+		ds = append(ds, time.Since(start))
+	}
+	b.ReportMetric(float64(len(st.Interfaces)), "interfaces")
+	reportPercentiles(b, ds, "create")
+}
+
+// BenchmarkRuleToEnforced: from Apply of a State with one rule added to the
+// first successful TCP connect the rule allows.
+func BenchmarkRuleToEnforced(b *testing.B) {
+	p, _ := newTestPlane(b)
+	st := benchVPC()
+	st.Groups = append(st.Groups, SecurityGroup{ID: "sg-0client", VPC: "vpc-0bench",
+		Egress: []Rule{{ID: "sgr-0out", Protocol: "-1", CIDRs: []netip.Prefix{pfx("0.0.0.0/0")}}}})
+	server, client := benchIface(0), benchIface(1)
+	client.Groups = []string{"sg-0client"}
+	st.Interfaces = []Interface{server, client}
+	apply(b, p, st)
+	serve(b, p, server.ID, 6380)
+	target := server.PrivateIP.String() + ":6380"
+	base := st.Groups[0].Ingress
+	var ds []time.Duration
+	retries := 0
+	for i := 0; b.Loop(); i++ {
+		st.Groups[0].Ingress = append(slices.Clone(base), Rule{ID: fmt.Sprintf("sgr-0n%d", i), Protocol: "tcp", FromPort: 6380, ToPort: 6380,
+			CIDRs: []netip.Prefix{netip.PrefixFrom(client.PrivateIP, 32)}})
+		start := time.Now()
+		apply(b, p, st)
+		for {
+			c, err := connect(p, client.ID, target, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				b.Fatalf("rule not enforced after 10s: %v", err)
+			}
+			retries++
+		}
+		ds = append(ds, time.Since(start))
+		b.StopTimer()
+		st.Groups[0].Ingress = base
+		apply(b, p, st)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(retries), "failed-connects")
+	reportPercentiles(b, ds, "enforced")
+}
+
+// TestRedisThroughEnforcement runs redis-benchmark from one interface to a
+// redis-server in another through the router's ruleset, with 10, 1,000 and
+// 10,000 rules in force, against the same on loopback inside a namespace.
+// Opt-in (NETPLANE_REDIS_BENCH=1): it takes about a minute and needs
+// redis-server and redis-benchmark.
+func TestRedisThroughEnforcement(t *testing.T) {
+	if os.Getenv("NETPLANE_REDIS_BENCH") == "" {
+		t.Skip("set NETPLANE_REDIS_BENCH=1 to run")
+	}
+	for _, bin := range []string{"redis-server", "redis-benchmark"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("requires %s", bin)
+		}
+	}
+	p, _ := newTestPlane(t)
+	st := benchVPC()
+	server, client := benchIface(0), benchIface(1)
+	st.Interfaces = []Interface{server, client}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	n := os.Getenv("NETPLANE_REDIS_N")
+	if n == "" {
+		n = "200000"
+	}
+	repeat := 3
+	if r := os.Getenv("NETPLANE_REDIS_REPEAT"); r != "" {
+		fmt.Sscan(r, &repeat)
+	}
+
+	run := func(eni, host string, pipeline int) (set, get float64) {
+		t.Helper()
+		argv := []string{"redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline)}
+		cmd, err := p.Command(ctx, eni, argv...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+		re := regexp.MustCompile(`(SET|GET): ([0-9.]+) requests per second`)
+		for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+			var v float64
+			fmt.Sscan(m[2], &v)
+			if m[1] == "SET" {
+				set = v
+			} else {
+				get = v
+			}
+		}
+		if set == 0 || get == 0 {
+			t.Fatalf("cannot parse redis-benchmark output:\n%s", out)
+		}
+		return set, get
+	}
+
+	for _, rules := range []int{10, 1000, 10000} {
+		// rules-1 ingress rules that match nothing (other sources), sorted
+		// before the one that admits the client, then that one.
+		g := &st.Groups[0]
+		g.Ingress = nil
+		for i := range rules - 1 {
+			g.Ingress = append(g.Ingress, Rule{ID: fmt.Sprintf("sgr-0a%05d", i), Protocol: "tcp", FromPort: 6379, ToPort: 6379,
+				CIDRs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i / 250), byte(1 + i%250)}), 32)}})
+		}
+		g.Ingress = append(g.Ingress, Rule{ID: "sgr-0zclient", Protocol: "tcp", FromPort: 6379, ToPort: 6379, Groups: []string{"sg-0bench"}})
+		start := time.Now()
+		apply(t, p, st)
+		applyTime := time.Since(start)
+		if rules == 10 {
+			srv, err := p.Command(ctx, server.ID, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+			waitFor(t, p, client.ID, server.PrivateIP.String()+":6379")
+		}
+		for _, pipeline := range []int{1, 16} {
+			// Interleaved pairs, medians: the machine is shared and noisy.
+			var ls, lg, es, eg, rs, rg []float64
+			for range repeat {
+				lset, lget := run(server.ID, "127.0.0.1", pipeline)
+				eset, eget := run(client.ID, server.PrivateIP.String(), pipeline)
+				ls, lg, es, eg = append(ls, lset), append(lg, lget), append(es, eset), append(eg, eget)
+				rs, rg = append(rs, eset/lset), append(rg, eget/lget)
+			}
+			t.Logf("rules=%5d apply=%7.1fms -P %2d  SET %8.0f/s vs loopback %8.0f/s ratio %.2f   GET %8.0f/s vs loopback %8.0f/s ratio %.2f",
+				rules, float64(applyTime.Microseconds())/1000, pipeline, median(es), median(ls), median(rs), median(eg), median(lg), median(rg))
+		}
+	}
+}
+
+func waitFor(t *testing.T, p *Plane, from, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c, err := p.Dial(ctx, from, "tcp4", addr)
+		cancel()
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never reachable from %s: %v", addr, from, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -1,0 +1,86 @@
+// Package netplane owns the Linux network plane of Cachalot: it makes an
+// EC2-style network real with network namespaces, veth pairs, routes and
+// nftables, so that a security group decides, in the kernel and statefully,
+// who may connect to whom.
+//
+// Its input is a pure desired State (VPCs, subnets, network interfaces,
+// security groups, active peerings) that imports nothing of Cachalot's; the
+// wiring package translates the EC2 model into it. NewPlan turns a State into
+// a Plan (names, links, addresses, routes and one nft ruleset per enforcement
+// point) without touching the kernel, so it is tested without root. A Plane
+// converges the kernel to a Plan. Any package may import netplane; netplane
+// imports nothing of Cachalot's.
+//
+// # Design note
+//
+// Topology. Every VPC gets a "router" namespace (<prefix>-<vpc-id>) and every
+// network interface its own namespace (<prefix>-<eni-id>) holding one link,
+// eth0, the end of a veth pair whose other end (<prefix>-i<hash>) sits in the
+// VPC's router namespace. The network is routed, not bridged: the router has a
+// /32 route per interface address and carries its subnet's gateway address
+// (.1) as a /32 on that interface's router-side link, with proxy ARP on, so
+// an instance sees an ordinary subnet (its address with the subnet's prefix
+// length, a default route via .1) while every packet between two interfaces,
+// even in one subnet, crosses the router. That single crossing point is what
+// makes enforcement complete: there is no bridge for a packet to sneak
+// through and no br_netfilter to depend on. .0, .1, .2 (resolver), .3 and the
+// broadcast address are reserved as on AWS. An active peering is a veth pair
+// between two routers (<prefix>-p<hash> on both ends) plus device routes for
+// the CIDRs each side routes to the other; it exists only while the peering is
+// in State.
+//
+// Containment. No namespace has a link to the host namespace and no router
+// has a default route, so no packet can reach the host's uplink or beyond:
+// unroutable destinations are dropped by the router. The daemon reaches an
+// interface's addresses from inside its namespace (Command, Dial, Listen),
+// never through the host.
+//
+// Enforcement. Security groups are enforced in the router namespace, where a
+// user holding a shell in an instance cannot flush them. Each router has one
+// table, "inet <prefix>", whose forward chain (policy drop) accepts
+// established and related packets first, drops invalid ones, then dispatches
+// by verdict maps: iifname -> the source interface's egress chain (a matching
+// rule returns, no match drops) and oifname -> the destination interface's
+// ingress chain (a matching rule accepts, no match drops). A packet between
+// two interfaces thus passes the sender's egress and the receiver's ingress,
+// as on AWS. Egress chains begin with the source/destination check (a packet
+// must carry the interface's own address; IPv6 is dropped since no interface
+// has an IPv6 address). Traffic to a peering link is accepted after the
+// sender's egress (the peer's router checks its own ingress); traffic from one
+// peering to another is dropped (no transitive peering). The router's input
+// chain drops everything: the router itself offers no service.
+//
+// Group references compile to named sets (set sg-… { type ipv4_addr })
+// holding the primary private addresses of every interface in the group, in
+// any VPC; a membership change rewrites only the elements. Each rule carries
+// a comment naming its sgr-… and group. Every change is one atomic nft -f
+// transaction: a structural change replaces the table (add; delete; define),
+// a membership-only change flushes and refills the sets. Replacing the
+// ruleset never touches conntrack, so, as on AWS, revoking a rule does not cut
+// connections already established; new ones are refused. To know what the
+// kernel holds without listing a large table, the Plane remembers the
+// nftables generation (bumped by the kernel on every commit in a namespace)
+// that its last load produced: same generation and same ruleset, nothing to
+// do; any other commit there since, by anyone, and the table is replaced.
+// After a restart memory is empty and every table is replaced once.
+//
+// Security groups are enforced for IPv4 (the interfaces have only IPv4
+// addresses); IPv6 CIDRs in rules are rendered faithfully but cannot match.
+//
+// Fail-closed ordering. A router's table is loaded before its links are
+// created and before forwarding is switched on, and a link not yet in the
+// verdict maps matches no chain and falls to policy drop.
+//
+// Ownership. Every namespace and link we create is named <prefix>-…, where
+// the prefix is per installation (Config.Prefix); the nft table is named
+// <prefix> and lives only in our own router namespaces. Apply deletes what
+// carries the prefix but is no longer desired, and nothing else; Teardown
+// deletes everything carrying the prefix. Linux interface names have at most
+// 15 bytes, so link names are <prefix>-<role><hash>, the hash a truncated
+// SHA-256 of the resource id; the planner refuses colliding names.
+//
+// Namespaces are entered only by handles bound to them (netlink.NewHandleAt),
+// by children that enter and exec (nsenter), or by a fresh goroutine locked to
+// its OS thread that is never unlocked, so the runtime discards the thread
+// when the goroutine ends; the daemon's other threads never change namespace.
+package netplane

@@ -1,0 +1,243 @@
+package netplane
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// render builds the nft table of the router of v: the enforcement point of
+// the interfaces in local. members maps a group id to the addresses of its
+// members visible from v (its own and its peers').
+func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string) *Ruleset {
+	rs := &Ruleset{Table: p.prefix}
+
+	// Chains first, so that we know which sets they reference.
+	referenced := map[string]bool{}
+	var chains strings.Builder
+	for _, in := range local {
+		for _, dir := range []string{"in", "out"} {
+			fmt.Fprintf(&chains, "\n\tchain %s-%s {\n", dir, in.ID)
+			label := clean(strings.TrimSpace(in.Kind + " " + in.Owner))
+			if label != "" {
+				label = " " + label
+			}
+			// No group list here: membership changes must touch set elements only.
+			fmt.Fprintf(&chains, "\t\t# %s %s%s\n", in.ID, in.PrivateIP, label)
+			if dir == "out" && !in.DisableSourceDestCheck {
+				fmt.Fprintf(&chains, "\t\tip saddr != %s drop comment %q\n", in.PrivateIP, in.ID+" source/destination check")
+				fmt.Fprintf(&chains, "\t\tmeta nfproto ipv6 drop comment %q\n", in.ID+" has no IPv6 address")
+			}
+			for _, gid := range in.groups {
+				g := groups[gid]
+				rules := g.Ingress
+				if dir == "out" {
+					rules = g.Egress
+				}
+				rules = sortedBy(rules, func(r Rule) string { return r.ID })
+				for _, r := range rules {
+					lines, refs, err := ruleLines(r, dir)
+					if err != nil {
+						p.problem("security group %s rule %s: %w (rule left out)", gid, r.ID, err)
+						continue
+					}
+					for _, ref := range refs {
+						referenced[ref] = true
+					}
+					comment := `"` + clean(strings.TrimSpace(r.ID+" "+gid)) + `"`
+					for _, l := range lines {
+						fmt.Fprintf(&chains, "\t\t%s comment %s\n", l, comment)
+					}
+				}
+			}
+			what := "ingress"
+			if dir == "out" {
+				what = "egress"
+			}
+			fmt.Fprintf(&chains, "\t\tdrop comment %q\n\t}\n", in.ID+" no "+what+" rule matched")
+		}
+	}
+
+	// The sets of referenced groups.
+	refs := sortedKeys(referenced)
+	for _, g := range refs {
+		addrs := slices.Clone(members[g])
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		rs.Sets = append(rs.Sets, Set{Name: g, Elements: slices.Compact(addrs)})
+	}
+
+	var head strings.Builder
+	cidrs := make([]string, len(v.CIDRs))
+	for i, c := range v.CIDRs {
+		cidrs[i] = c.String()
+	}
+	fmt.Fprintf(&head, "# Cachalot network plane %s: enforcement point of %s (%s).\n", p.prefix, v.ID, strings.Join(cidrs, ", "))
+	fmt.Fprintf(&head, "# Generated from the security groups; Apply replaces it atomically.\n")
+	fmt.Fprintf(&head, "table inet %s {\n", p.prefix)
+	fmt.Fprintf(&head, "\tcomment %q\n", "cachalot "+v.ID)
+
+	setText := func(withElements bool) string {
+		var b strings.Builder
+		for _, s := range rs.Sets {
+			fmt.Fprintf(&b, "\n\tset %s {\n\t\ttype ipv4_addr\n\t\tcomment %q\n", s.Name, "members of "+s.Name)
+			if withElements && len(s.Elements) > 0 {
+				el := make([]string, len(s.Elements))
+				for i, a := range s.Elements {
+					el[i] = a.String()
+				}
+				fmt.Fprintf(&b, "\t\telements = { %s }\n", strings.Join(el, ", "))
+			}
+			b.WriteString("\t}\n")
+		}
+		return b.String()
+	}
+
+	var body strings.Builder
+	for _, m := range []struct{ name, dir, what string }{
+		{"egress", "out", "source link -> egress chain of its interface"},
+		{"ingress", "in", "destination link -> ingress chain of its interface"},
+	} {
+		fmt.Fprintf(&body, "\n\t# %s\n\tmap %s {\n\t\ttype ifname : verdict\n", m.what, m.name)
+		if len(local) > 0 {
+			el := make([]string, len(local))
+			for i, in := range local {
+				el[i] = fmt.Sprintf("%q : jump %s-%s", in.link, m.dir, in.ID)
+			}
+			fmt.Fprintf(&body, "\t\telements = { %s }\n", strings.Join(el, ",\n\t\t\t     "))
+		}
+		body.WriteString("\t}\n")
+	}
+	body.WriteString("\n\t# The router itself offers no service.\n")
+	body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n")
+	body.WriteString("\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n")
+	body.WriteString("\t\tct state established,related accept\n")
+	body.WriteString("\t\tct state invalid drop\n")
+	body.WriteString("\t\tiifname vmap @egress\n")
+	body.WriteString("\t\toifname vmap @ingress\n")
+	if len(peerLinks) > 0 {
+		names := make([]string, len(peerLinks))
+		for i, l := range peerLinks {
+			names[i] = strconv.Quote(l)
+		}
+		set := "{ " + strings.Join(names, ", ") + " }"
+		fmt.Fprintf(&body, "\t\tiifname %s drop comment %q\n", set, "no transit between peerings")
+		fmt.Fprintf(&body, "\t\toifname %s accept comment %q\n", set, "to a peered VPC: egress passed, its router checks ingress")
+	}
+	body.WriteString("\t}\n")
+	body.WriteString(chains.String())
+	body.WriteString("}\n")
+
+	rs.Text = head.String() + setText(true) + body.String()
+	rs.Skeleton = head.String() + setText(false) + body.String()
+	return rs
+}
+
+// clean makes s safe inside an nft comment or an ifalias: nft strings have
+// no escapes, so anything but a conservative set of characters becomes "_",
+// and nft limits comments to 128 bytes.
+func clean(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(" ._:/@+=,-()", c) >= 0
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 120 {
+		b = b[:120]
+	}
+	return string(b)
+}
+
+// ruleLines renders one security group rule as nft rule lines (without
+// comment) for direction dir ("in": peers are sources, matches accept;
+// "out": peers are destinations, matches return to the forward chain, where
+// the receiver's ingress is checked), and the group sets it references.
+func ruleLines(r Rule, dir string) (lines, refs []string, err error) {
+	match, err := protoMatch(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	field, verdict := "saddr", "accept"
+	if dir == "out" {
+		field, verdict = "daddr", "return"
+	}
+	tail := verdict
+	if match != "" {
+		tail = match + " " + verdict
+	}
+	for _, c := range r.CIDRs {
+		switch {
+		case !c.IsValid():
+			return nil, nil, fmt.Errorf("invalid CIDR")
+		case c.Addr().Is4():
+			lines = append(lines, fmt.Sprintf("ip %s %s %s", field, c.Masked(), tail))
+		default:
+			lines = append(lines, fmt.Sprintf("ip6 %s %s %s", field, c.Masked(), tail))
+		}
+	}
+	for _, g := range sortedUnique(r.Groups) {
+		if validID("sg", g) != nil {
+			return nil, nil, fmt.Errorf("invalid group reference %q", g)
+		}
+		refs = append(refs, g)
+		lines = append(lines, fmt.Sprintf("ip %s @%s %s", field, g, tail))
+	}
+	if len(lines) == 0 {
+		return nil, nil, fmt.Errorf("no CIDR and no group")
+	}
+	return lines, refs, nil
+}
+
+// protoMatch renders the protocol and port part of a rule.
+func protoMatch(r Rule) (string, error) {
+	proto := strings.ToLower(strings.TrimSpace(r.Protocol))
+	switch proto {
+	case "-1", "all":
+		return "", nil
+	case "6":
+		proto = "tcp"
+	case "17":
+		proto = "udp"
+	case "1":
+		proto = "icmp"
+	case "58":
+		proto = "icmpv6"
+	}
+	switch proto {
+	case "tcp", "udp":
+		from, to := r.FromPort, r.ToPort
+		switch {
+		case from == -1 && to == -1, from == 0 && to == 65535:
+			return "meta l4proto " + proto, nil
+		case from < 0 || to > 65535 || from > to:
+			return "", fmt.Errorf("invalid %s port range %d-%d", proto, from, to)
+		case from == to:
+			return fmt.Sprintf("%s dport %d", proto, from), nil
+		default:
+			return fmt.Sprintf("%s dport %d-%d", proto, from, to), nil
+		}
+	case "icmp", "icmpv6":
+		typ, code := r.FromPort, r.ToPort
+		switch {
+		case typ == -1:
+			if proto == "icmpv6" {
+				return "meta l4proto ipv6-icmp", nil
+			}
+			return "meta l4proto icmp", nil
+		case typ < 0 || typ > 255 || code < -1 || code > 255:
+			return "", fmt.Errorf("invalid %s type %d code %d", proto, typ, code)
+		case code == -1:
+			return fmt.Sprintf("%s type %d", proto, typ), nil
+		default:
+			return fmt.Sprintf("%s type %d %s code %d", proto, typ, proto, code), nil
+		}
+	}
+	n, err := strconv.Atoi(proto)
+	if err != nil || n < 0 || n > 255 {
+		return "", fmt.Errorf("unknown protocol %q", r.Protocol)
+	}
+	return fmt.Sprintf("meta l4proto %d", n), nil
+}

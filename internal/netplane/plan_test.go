@@ -1,0 +1,373 @@
+package netplane
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"go/build"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
+
+// seedState is the layout of the product's source documents: a cache in a
+// private subnet, an instance in a public one connected by the "set up
+// compute connection" pair of groups, a NAT instance forwarding to the
+// cache, and a peered VPC.
+func seedState() State {
+	allOut := Rule{ID: "sgr-0default0egress", Protocol: "-1", CIDRs: []netip.Prefix{pfx("0.0.0.0/0"), pfx("::/0")}}
+	return State{
+		VPCs: []VPC{
+			{ID: "vpc-0a", CIDRs: []netip.Prefix{pfx("10.0.0.0/16")}},
+			{ID: "vpc-0b", CIDRs: []netip.Prefix{pfx("10.1.0.0/16")}},
+		},
+		Subnets: []Subnet{
+			{ID: "subnet-0public", VPC: "vpc-0a", CIDR: pfx("10.0.0.0/24")},
+			{ID: "subnet-0private", VPC: "vpc-0a", CIDR: pfx("10.0.1.0/24")},
+			{ID: "subnet-0b", VPC: "vpc-0b", CIDR: pfx("10.1.0.0/24")},
+		},
+		Interfaces: []Interface{
+			{ID: "eni-0cache", Subnet: "subnet-0private", PrivateIP: addr("10.0.1.230"), Groups: []string{"sg-0cacheside"}, Kind: "cache-node", Owner: "my-redis-0001-001"},
+			{ID: "eni-0inst", Subnet: "subnet-0public", PrivateIP: addr("10.0.0.10"), Groups: []string{"sg-0instside", "sg-0default"}, Kind: "instance", Owner: "i-0inst"},
+			{ID: "eni-0nat", Subnet: "subnet-0public", PrivateIP: addr("10.0.0.55"), Groups: []string{"sg-0nat"}, Kind: "nat-instance", Owner: "i-0nat", DisableSourceDestCheck: true},
+			{ID: "eni-0peer", Subnet: "subnet-0b", PrivateIP: addr("10.1.0.20"), Groups: []string{"sg-0bdefault"}, Kind: "instance", Owner: "i-0peer"},
+		},
+		Groups: []SecurityGroup{
+			{ID: "sg-0default", VPC: "vpc-0a", Egress: []Rule{allOut},
+				Ingress: []Rule{{ID: "sgr-0selfref", Protocol: "-1", Groups: []string{"sg-0default"}}}},
+			{ID: "sg-0cacheside", VPC: "vpc-0a",
+				Ingress: []Rule{
+					{ID: "sgr-0fromInst", Protocol: "tcp", FromPort: 6379, ToPort: 6379, Groups: []string{"sg-0instside"}},
+					{ID: "sgr-0fromNat", Protocol: "6", FromPort: 6379, ToPort: 6379, Groups: []string{"sg-0nat"}},
+					{ID: "sgr-0fromPeer", Protocol: "tcp", FromPort: 6379, ToPort: 6380, Groups: []string{"sg-0bdefault"}, CIDRs: []netip.Prefix{pfx("10.1.0.0/24")}},
+					{ID: "sgr-0ping", Protocol: "icmp", FromPort: 8, ToPort: -1, CIDRs: []netip.Prefix{pfx("10.0.0.0/16")}},
+				},
+				Egress: []Rule{allOut}},
+			{ID: "sg-0instside", VPC: "vpc-0a",
+				Egress: []Rule{{ID: "sgr-0toCache", Protocol: "tcp", FromPort: 6379, ToPort: 6379, Groups: []string{"sg-0cacheside"}}}},
+			{ID: "sg-0nat", VPC: "vpc-0a",
+				Ingress: []Rule{
+					{ID: "sgr-0natRedis", Protocol: "tcp", FromPort: 6379, ToPort: 6381, CIDRs: []netip.Prefix{pfx("198.51.100.27/32")}},
+					{ID: "sgr-0natSsh", Protocol: "tcp", FromPort: 22, ToPort: 22, CIDRs: []netip.Prefix{pfx("198.51.100.27/32"), pfx("2001:db8::/64")}},
+					{ID: "sgr-0natGre", Protocol: "47", CIDRs: []netip.Prefix{pfx("10.0.0.0/16")}},
+					{ID: "sgr-0natUnreach", Protocol: "icmp", FromPort: 3, ToPort: 4, CIDRs: []netip.Prefix{pfx("0.0.0.0/0")}},
+					{ID: "sgr-0natV6ping", Protocol: "icmpv6", FromPort: -1, ToPort: -1, CIDRs: []netip.Prefix{pfx("::/0")}},
+					{ID: "sgr-0natUdp", Protocol: "udp", FromPort: 0, ToPort: 65535, CIDRs: []netip.Prefix{pfx("10.0.0.0/24")}},
+				},
+				Egress: []Rule{{ID: "sgr-0natToCache", Protocol: "tcp", FromPort: 6379, ToPort: 6379, Groups: []string{"sg-0cacheside"}}}},
+			{ID: "sg-0bdefault", VPC: "vpc-0b", Egress: []Rule{allOut},
+				Ingress: []Rule{{ID: "sgr-0bself", Protocol: "-1", Groups: []string{"sg-0bdefault"}}}},
+		},
+		Peerings: []Peering{{
+			ID:        "pcx-0ab",
+			Requester: PeeringSide{VPC: "vpc-0a", Routes: []netip.Prefix{pfx("10.1.0.0/16")}},
+			Accepter:  PeeringSide{VPC: "vpc-0b", Routes: []netip.Prefix{pfx("10.0.1.0/24")}},
+		}},
+	}
+}
+
+func netipComparers() []cmp.Option {
+	return []cmp.Option{
+		cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+		cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+	}
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+	}
+}
+
+// describe renders a Plan's kernel objects for a golden.
+func describe(p *Plan) string {
+	var b strings.Builder
+	for _, ns := range p.Namespaces {
+		fmt.Fprintf(&b, "netns %s (%s %s)\n", ns.Name, ns.Role, ns.Resource)
+		for _, l := range ns.Links {
+			fmt.Fprintf(&b, "  link %-15s %v alias %q\n", l.Name, l.Addrs, l.Alias)
+		}
+		for _, r := range ns.Routes {
+			fmt.Fprintf(&b, "  route %s\n", r)
+		}
+		if ns.Ruleset != nil {
+			fmt.Fprintf(&b, "  nft table inet %s, sets:", ns.Ruleset.Table)
+			for _, s := range ns.Ruleset.Sets {
+				fmt.Fprintf(&b, " %s%v", s.Name, s.Elements)
+			}
+			b.WriteString("\n")
+		}
+	}
+	for _, v := range p.Veths {
+		fmt.Fprintf(&b, "veth %s/%s <-> %s/%s\n", v.A.Namespace, v.A.Name, v.B.Namespace, v.B.Name)
+	}
+	return b.String()
+}
+
+func TestPlanGolden(t *testing.T) {
+	plan, err := NewPlan("cl1a2b", seedState())
+	if err != nil {
+		t.Fatalf("NewPlan: %v", err)
+	}
+	checkGolden(t, "plan", describe(plan))
+	for _, ns := range plan.Namespaces {
+		if ns.Ruleset != nil {
+			checkGolden(t, "ruleset-"+ns.Resource, ns.Ruleset.Text)
+		}
+	}
+}
+
+func TestPlanDeterministic(t *testing.T) {
+	st := seedState()
+	want, _ := NewPlan("cl1a2b", st)
+	// Reverse every slice: the plan must not depend on input order.
+	rev := func(n int, swap func(i, j int)) {
+		for i, j := 0, n-1; i < j; i, j = i+1, j-1 {
+			swap(i, j)
+		}
+	}
+	rev(len(st.VPCs), func(i, j int) { st.VPCs[i], st.VPCs[j] = st.VPCs[j], st.VPCs[i] })
+	rev(len(st.Subnets), func(i, j int) { st.Subnets[i], st.Subnets[j] = st.Subnets[j], st.Subnets[i] })
+	rev(len(st.Interfaces), func(i, j int) { st.Interfaces[i], st.Interfaces[j] = st.Interfaces[j], st.Interfaces[i] })
+	rev(len(st.Groups), func(i, j int) { st.Groups[i], st.Groups[j] = st.Groups[j], st.Groups[i] })
+	for i := range st.Groups {
+		g := &st.Groups[i]
+		rev(len(g.Ingress), func(i, j int) { g.Ingress[i], g.Ingress[j] = g.Ingress[j], g.Ingress[i] })
+	}
+	got, _ := NewPlan("cl1a2b", st)
+	if diff := cmp.Diff(want, got, netipComparers()...); diff != "" {
+		t.Errorf("NewPlan(reordered) differs (-want +got):\n%s", diff)
+	}
+}
+
+func TestLinkNames(t *testing.T) {
+	for _, prefix := range []string{"cl", "cl1a2b", "abcdefg"} {
+		plan, err := NewPlan(prefix, seedState())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range plan.Namespaces {
+			if !strings.HasPrefix(ns.Name, prefix+"-") {
+				t.Errorf("namespace %q lacks prefix %q", ns.Name, prefix)
+			}
+			for _, l := range ns.Links {
+				if len(l.Name) > 15 {
+					t.Errorf("link %q longer than 15 bytes", l.Name)
+				}
+				if l.Name != InterfaceLink && !strings.HasPrefix(l.Name, prefix+"-") {
+					t.Errorf("link %q lacks prefix %q", l.Name, prefix)
+				}
+			}
+		}
+	}
+	if a, b := linkName("cl", 'i', "eni-1"), linkName("cl", 'i', "eni-1"); a != b {
+		t.Errorf("linkName not deterministic: %q, %q", a, b)
+	}
+}
+
+func TestValidPrefix(t *testing.T) {
+	for p, ok := range map[string]bool{"cl": true, "cl1a2b": true, "abcdefg": true, "c": false, "abcdefgh": false, "Cl": false, "cl-1": false, "1cl": false, "": false} {
+		if got := ValidPrefix(p) == nil; got != ok {
+			t.Errorf("ValidPrefix(%q) ok = %v, want %v", p, got, ok)
+		}
+		if _, err := New(Config{Prefix: p}); (err == nil) != ok {
+			t.Errorf("New(%q) err = %v", p, err)
+		}
+	}
+}
+
+func TestProtoMatch(t *testing.T) {
+	tests := []struct {
+		proto    string
+		from, to int
+		want     string
+		wantErr  bool
+	}{
+		{"-1", 0, 0, "", false},
+		{"tcp", 6379, 6379, "tcp dport 6379", false},
+		{"tcp", 6379, 6381, "tcp dport 6379-6381", false},
+		{"6", 22, 22, "tcp dport 22", false},
+		{"udp", -1, -1, "meta l4proto udp", false},
+		{"17", 0, 65535, "meta l4proto udp", false},
+		{"tcp", 10, 5, "", true},
+		{"tcp", 1, 70000, "", true},
+		{"icmp", -1, -1, "meta l4proto icmp", false},
+		{"icmp", 8, -1, "icmp type 8", false},
+		{"1", 3, 4, "icmp type 3 icmp code 4", false},
+		{"icmpv6", 128, -1, "icmpv6 type 128", false},
+		{"58", -1, -1, "meta l4proto ipv6-icmp", false},
+		{"47", 0, 0, "meta l4proto 47", false},
+		{"sctp", 0, 0, "", true},
+		{"256", 0, 0, "", true},
+	}
+	for _, tt := range tests {
+		got, err := protoMatch(Rule{Protocol: tt.proto, FromPort: tt.from, ToPort: tt.to})
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("protoMatch(%s %d-%d) = %q, %v; want %q, err %v", tt.proto, tt.from, tt.to, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestUsableAddr(t *testing.T) {
+	s := pfx("10.0.1.0/24")
+	for a, ok := range map[string]bool{"10.0.1.0": false, "10.0.1.1": false, "10.0.1.2": false, "10.0.1.3": false, "10.0.1.4": true, "10.0.1.254": true, "10.0.1.255": false, "10.0.2.5": false} {
+		if got := usableAddr(s, addr(a)) == nil; got != ok {
+			t.Errorf("usableAddr(%s, %s) = %v, want %v", s, a, got, ok)
+		}
+	}
+}
+
+func TestPlanProblems(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*State)
+		want   string // in the error
+		gone   string // resource left out of the plan
+	}{
+		{"unknown subnet", func(s *State) { s.Interfaces[0].Subnet = "subnet-0nope" }, "unknown subnet", "eni-0cache"},
+		{"reserved address", func(s *State) { s.Interfaces[0].PrivateIP = addr("10.0.1.1") }, "reserved", "eni-0cache"},
+		{"outside subnet", func(s *State) { s.Interfaces[0].PrivateIP = addr("10.0.9.9") }, "not an IPv4 address in subnet", "eni-0cache"},
+		{"duplicate address", func(s *State) { s.Interfaces[2].PrivateIP = s.Interfaces[1].PrivateIP }, "already used", "eni-0nat"},
+		{"bad protocol", func(s *State) { s.Groups[1].Ingress[0].Protocol = "sctp" }, "unknown protocol", "sgr-0fromInst"},
+		{"group of another vpc", func(s *State) { s.Interfaces[3].Groups = []string{"sg-0default"} }, "belongs to vpc-0a", "chain in-eni-0peer {\n\t\t# eni-0peer 10.1.0.20 instance i-0peer\n\t\tdrop"},
+		{"subnet outside vpc", func(s *State) { s.Subnets[2].CIDR = pfx("10.9.0.0/24") }, "outside vpc", "eni-0peer"},
+		{"bad id", func(s *State) { s.Interfaces[0].ID = "eni-../../x" }, "invalid eni id", "10.0.1.230"},
+		{"peering unknown vpc", func(s *State) { s.Peerings[0].Accepter.VPC = "vpc-0z" }, "unknown accepter vpc", "pcx-0ab"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := seedState()
+			tt.mutate(&st)
+			plan, err := NewPlan("cl", st)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("NewPlan err = %v, want ErrInvalid mentioning %q", err, tt.want)
+			}
+			d := describe(plan)
+			for _, ns := range plan.Namespaces {
+				if ns.Ruleset != nil {
+					d += ns.Ruleset.Text
+				}
+			}
+			if strings.HasPrefix(tt.gone, "chain") {
+				if !strings.Contains(d, tt.gone) {
+					t.Errorf("plan lacks %q:\n%s", tt.gone, d)
+				}
+				return
+			}
+			if strings.Contains(d, tt.gone) {
+				t.Errorf("plan still contains %q", tt.gone)
+			}
+		})
+	}
+}
+
+func TestMembershipOnlyChangesElements(t *testing.T) {
+	st := seedState()
+	before, _ := NewPlan("cl", st)
+	// A second instance joins sg-0bdefault in the peered VPC: for vpc-0a's
+	// router only the elements of set sg-0bdefault change.
+	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0peer2", Subnet: "subnet-0b", PrivateIP: addr("10.1.0.21"), Groups: []string{"sg-0bdefault"}})
+	after, err := NewPlan("cl", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a := before.Namespaces[0].Ruleset, after.Namespaces[0].Ruleset
+	if b.Text == a.Text {
+		t.Fatalf("vpc-0a ruleset unchanged by a new member")
+	}
+	if b.Skeleton != a.Skeleton {
+		t.Errorf("vpc-0a skeleton changed by a membership change:\n%s", cmp.Diff(b.Skeleton, a.Skeleton))
+	}
+	// In vpc-0b the new interface brings its own chains: a structural change.
+	if before.Namespaces[1].Ruleset.Skeleton == after.Namespaces[1].Ruleset.Skeleton {
+		t.Errorf("vpc-0b skeleton unchanged by a new interface")
+	}
+	// A new rule is structural.
+	st.Groups[2].Egress = append(st.Groups[2].Egress, Rule{ID: "sgr-0new", Protocol: "udp", FromPort: 53, ToPort: 53, CIDRs: []netip.Prefix{pfx("10.0.0.2/32")}})
+	ruled, _ := NewPlan("cl", st)
+	if ruled.Namespaces[0].Ruleset.Skeleton == a.Skeleton {
+		t.Errorf("vpc-0a skeleton unchanged by a new rule")
+	}
+}
+
+func TestGroupSetsScopedToPeers(t *testing.T) {
+	st := seedState()
+	// An unpeered VPC with an interface in a group referenced from vpc-0a
+	// must not add its (possibly overlapping) address to vpc-0a's sets.
+	st.VPCs = append(st.VPCs, VPC{ID: "vpc-0c", CIDRs: []netip.Prefix{pfx("10.0.0.0/16")}})
+	st.Subnets = append(st.Subnets, Subnet{ID: "subnet-0c", VPC: "vpc-0c", CIDR: pfx("10.0.0.0/24")})
+	st.Groups = append(st.Groups, SecurityGroup{ID: "sg-0c", VPC: "vpc-0c"})
+	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0c", Subnet: "subnet-0c", PrivateIP: addr("10.0.0.99"), Groups: []string{"sg-0c"}})
+	st.Groups[1].Ingress = append(st.Groups[1].Ingress, Rule{ID: "sgr-0fromC", Protocol: "-1", Groups: []string{"sg-0c"}})
+	plan, err := NewPlan("cl", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range plan.Namespaces[0].Ruleset.Sets {
+		if s.Name == "sg-0c" && len(s.Elements) != 0 {
+			t.Errorf("vpc-0a set sg-0c = %v, want empty (vpc-0c is not peered)", s.Elements)
+		}
+	}
+	// The peered VPC's members are visible.
+	found := false
+	for _, s := range plan.Namespaces[0].Ruleset.Sets {
+		if s.Name == "sg-0bdefault" {
+			found = cmp.Equal(s.Elements, []netip.Addr{addr("10.1.0.20")}, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }))
+		}
+	}
+	if !found {
+		t.Errorf("vpc-0a set sg-0bdefault lacks the peered member 10.1.0.20")
+	}
+}
+
+func TestCommentsAreSanitized(t *testing.T) {
+	st := seedState()
+	st.Interfaces[0].Owner = "evil\"name\n}\ttable"
+	st.Groups[1].Ingress[0].ID = "sgr-\"; flush ruleset"
+	plan, err := NewPlan("cl", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := plan.Namespaces[0].Ruleset.Text
+	for _, bad := range []string{"evil\"", "\"; flush", "\n}\t"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("ruleset contains unsanitized %q", bad)
+		}
+	}
+	if !strings.Contains(text, "evil_name___table") {
+		t.Errorf("ruleset lacks the sanitized label")
+	}
+}
+
+func TestNoCachalotImports(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range append(pkg.Imports, pkg.TestImports...) {
+		if strings.HasPrefix(imp, "github.com/cachalot-dev/cachalot/") {
+			t.Errorf("netplane imports %s; it must import nothing of Cachalot's", imp)
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package netplane
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+)
+
+// Config configures a Plane.
+type Config struct {
+	// Prefix names this installation's kernel objects (required): every
+	// namespace and link is "<Prefix>-…", the nft table "inet <Prefix>".
+	// 2-7 characters [a-z][a-z0-9]*, e.g. "cl" + a short id. Two
+	// installations on one host must use prefixes that differ.
+	Prefix string
+	// Logger receives one line per kernel change. Default: slog.Default().
+	Logger *slog.Logger
+	// Nft is the nft binary. Default: "nft" (Debian package nftables).
+	Nft string
+	// Nsenter is the nsenter binary (util-linux). Default: "nsenter".
+	Nsenter string
+}
+
+// Plane converges the kernel of this host to the desired State. Its methods
+// are safe for concurrent use; Apply and Teardown are serialised.
+type Plane struct {
+	prefix  string
+	log     *slog.Logger
+	nft     string
+	nsenter string
+
+	// mu serialises Apply and Teardown and guards applied.
+	mu sync.Mutex
+	// applied remembers, per router namespace, the ruleset last loaded
+	// successfully and the nftables generation it produced, so that an
+	// unchanged ruleset costs no nft run and a membership-only change loads
+	// only set elements. Keyed by namespace name; the inode detects a
+	// namespace recreated behind our back, the generation any nftables
+	// change there. Lost on restart: the first Apply after a restart
+	// replaces every table.
+	applied map[string]appliedRuleset
+}
+
+type appliedRuleset struct {
+	inode    uint64 // of the namespace
+	gen      uint32 // nftables generation right after our load
+	skeleton string // Ruleset.Skeleton
+	source   string // Ruleset.Text
+}
+
+// New returns a Plane for cfg. It has no side effects.
+func New(cfg Config) (*Plane, error) {
+	if err := ValidPrefix(cfg.Prefix); err != nil {
+		return nil, err
+	}
+	p := &Plane{
+		prefix:  cfg.Prefix,
+		log:     cfg.Logger,
+		nft:     cfg.Nft,
+		nsenter: cfg.Nsenter,
+		applied: map[string]appliedRuleset{},
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.nft == "" {
+		p.nft = "nft"
+	}
+	if p.nsenter == "" {
+		p.nsenter = "nsenter"
+	}
+	p.log = p.log.With("component", "netplane", "prefix", p.prefix)
+	return p, nil
+}
+
+// Prefix returns the installation prefix.
+func (p *Plane) Prefix() string { return p.prefix }
+
+// Plan computes the Plan for st without touching the kernel; see NewPlan.
+func (p *Plane) Plan(st State) (*Plan, error) { return NewPlan(p.prefix, st) }
+
+// NetnsPath is the path of the namespace of an interface or VPC router,
+// for tools that enter namespaces themselves (nsenter --net=PATH).
+func (p *Plane) NetnsPath(id string) (string, error) {
+	if err := validID(idKind(id), id); err != nil {
+		return "", fmt.Errorf("netplane: %w", err)
+	}
+	return netnsDir + "/" + NamespaceName(p.prefix, id), nil
+}
+
+// netnsDir is where named namespaces live, shared with iproute2.
+const netnsDir = "/run/netns"
+
+func idKind(id string) string {
+	for i := range len(id) {
+		if id[i] == '-' {
+			return id[:i]
+		}
+	}
+	return ""
+}

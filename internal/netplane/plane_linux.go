@@ -1,0 +1,700 @@
+package netplane
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Apply converges the kernel to st: it creates what is missing, fixes what
+// differs and deletes what carries the prefix but is no longer desired, from
+// any prior state (nothing, a previous State, a half-applied one after
+// kill -9). Objects that NewPlan rejects are left out and reported in the
+// error, joined with any kernel error; everything else is applied anyway.
+// An unchanged State costs a few milliseconds (no nft run). Stop the
+// processes of an interface before removing it from the State: a process
+// keeps its deleted namespace alive, unnamed and disconnected.
+func (p *Plane) Apply(ctx context.Context, st State) error {
+	plan, perr := NewPlan(p.prefix, st)
+	if plan == nil {
+		return perr
+	}
+	return errors.Join(perr, p.ApplyPlan(ctx, plan))
+}
+
+// ApplyPlan converges the kernel to plan (made by NewPlan with this Plane's
+// prefix). See Apply.
+func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
+	if plan.Prefix != p.prefix {
+		return fmt.Errorf("netplane: plan for prefix %q applied to plane %q", plan.Prefix, p.prefix)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	start := time.Now()
+	var phases []any
+	phase := func(name string) {
+		phases = append(phases, name, time.Since(start).Round(10*time.Microsecond))
+	}
+	defer func() { p.log.Debug("applied", phases...) }()
+
+	var errs []error
+	open := map[string]*nsHandle{}
+	defer func() {
+		for _, h := range open {
+			h.close()
+		}
+	}()
+	ready := map[string]bool{} // router namespaces whose ruleset is loaded
+
+	// 1. Namespaces; for routers the ruleset, before any link exists.
+	for _, ns := range plan.Namespaces {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := p.ensureNamespace(ns)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+			continue
+		}
+		open[ns.Name] = h
+		if ns.Ruleset != nil {
+			if err := p.ensureRuleset(ctx, ns.Name, ns.Ruleset); err != nil {
+				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+				// The previous table, if any, stays in force; without one,
+				// the router must not forward at all.
+				if _, lerr := p.nftRun(ctx, h.path, "list table inet "+p.prefix+"\n", "list"); lerr != nil {
+					if ferr := inNamespace(h.path, func() error { return writeSysctl("net/ipv4/ip_forward", "0") }); ferr != nil {
+						errs = append(errs, fmt.Errorf("namespace %s: fail closed: %w", ns.Name, ferr))
+					}
+				}
+				continue
+			}
+			ready[ns.Name] = true
+		}
+	}
+
+	phase("namespaces")
+
+	// 2. Veth pairs.
+	for _, v := range plan.Veths {
+		a, b := open[v.A.Namespace], open[v.B.Namespace]
+		if a == nil || b == nil {
+			continue // reported above
+		}
+		if err := p.ensureVeth(a, b, v); err != nil {
+			errs = append(errs, fmt.Errorf("veth %s/%s-%s/%s: %w", v.A.Namespace, v.A.Name, v.B.Namespace, v.B.Name, err))
+		}
+	}
+
+	phase("veths")
+
+	// 3. Links, routes, sysctls; stale links.
+	for _, ns := range plan.Namespaces {
+		h := open[ns.Name]
+		if h == nil {
+			continue
+		}
+		if err := p.configure(h, ns); err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+		}
+		if ns.Role == RoleRouter && ready[ns.Name] {
+			if err := routerSysctls(h.path, ns.Links); err != nil {
+				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+			}
+		}
+	}
+
+	phase("configure")
+
+	// 4. Namespaces we own that are no longer desired.
+	want := map[string]bool{}
+	for _, ns := range plan.Namespaces {
+		want[ns.Name] = true
+	}
+	owned, err := p.ownedNamespaces()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, name := range owned {
+		if want[name] {
+			continue
+		}
+		if err := deleteNamespace(name); err != nil {
+			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
+			continue
+		}
+		delete(p.applied, name)
+		p.log.Info("deleted namespace", "netns", name)
+	}
+	phase("stale")
+	return errors.Join(errs...)
+}
+
+// Teardown removes every namespace (and with them every link, route and
+// table) carrying the prefix, and any link carrying it in the daemon's own
+// namespace. Processes still running in a namespace keep it alive, unnamed,
+// until they exit: stop them first.
+func (p *Plane) Teardown(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	owned, err := p.ownedNamespaces()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, name := range owned {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := deleteNamespace(name); err != nil {
+			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
+			continue
+		}
+		p.log.Info("deleted namespace", "netns", name)
+	}
+	clear(p.applied)
+	links, err := netlink.LinkList()
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list host links: %w", err))
+	}
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, p.prefix+"-") {
+			if err := netlink.LinkDel(l); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete host link %s: %w", l.Attrs().Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Command returns a command that runs argv inside the namespace of the
+// interface (or VPC router) id: nsenter enters the namespace, then execs
+// argv, so the program is unmodified and the daemon never changes namespace.
+// Cancelling ctx kills it. The namespace must exist (Apply first).
+func (p *Plane) Command(ctx context.Context, id string, argv ...string) (*exec.Cmd, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("netplane: command: empty argv")
+	}
+	path, err := p.existingNetns(id)
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"--net=" + path, "--"}, argv...)
+	return exec.CommandContext(ctx, p.nsenter, args...), nil
+}
+
+// Dial connects from inside the namespace of interface id, as a program
+// running there would (source address: the interface's). The connection
+// outlives the call; only the socket is created in the namespace.
+func (p *Plane) Dial(ctx context.Context, id, network, address string) (net.Conn, error) {
+	path, err := p.existingNetns(id)
+	if err != nil {
+		return nil, err
+	}
+	var c net.Conn
+	err = inNamespace(path, func() error {
+		var d net.Dialer
+		var err error
+		c, err = d.DialContext(ctx, network, address)
+		return err
+	})
+	return c, err
+}
+
+// Listen listens inside the namespace of interface id.
+func (p *Plane) Listen(ctx context.Context, id, network, address string) (net.Listener, error) {
+	path, err := p.existingNetns(id)
+	if err != nil {
+		return nil, err
+	}
+	var l net.Listener
+	err = inNamespace(path, func() error {
+		var lc net.ListenConfig
+		var err error
+		l, err = lc.Listen(ctx, network, address)
+		return err
+	})
+	return l, err
+}
+
+func (p *Plane) existingNetns(id string) (string, error) {
+	path, err := p.NetnsPath(id)
+	if err != nil {
+		return "", err
+	}
+	if !isNsfs(path) {
+		return "", fmt.Errorf("netplane: no namespace for %s: %w", id, os.ErrNotExist)
+	}
+	return path, nil
+}
+
+// inNamespace runs fn on a fresh goroutine locked to its OS thread, moved
+// into the namespace at path. The thread is never unlocked, so the runtime
+// terminates it when the goroutine ends: no thread of the daemon ever comes
+// back from another namespace.
+func inNamespace(path string, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("open %s: %w", path, err)
+			return
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			errc <- fmt.Errorf("setns %s: %w", path, err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// nsHandle is an open namespace and a netlink handle bound to it.
+type nsHandle struct {
+	name, path string
+	ns         netns.NsHandle
+	h          *netlink.Handle
+}
+
+func (n *nsHandle) close() {
+	n.h.Close()
+	n.ns.Close()
+}
+
+func isNsfs(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+func (p *Plane) ownedNamespaces() ([]string, error) {
+	ents, err := os.ReadDir(netnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list namespaces: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), p.prefix+"-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// ensureNamespace creates the named namespace if missing (or if only a
+// stale file is left from a crash between create and mount), brings lo up
+// and returns an open handle.
+func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
+	path := filepath.Join(netnsDir, ns.Name)
+	if !isNsfs(path) {
+		_ = unix.Unmount(path, unix.MNT_DETACH)
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove stale %s: %w", path, err)
+		}
+		if err := createNamespace(path); err != nil {
+			return nil, err
+		}
+		delete(p.applied, ns.Name)
+		p.log.Info("created namespace", "netns", ns.Name, "role", ns.Role, "resource", ns.Resource)
+		if ns.Role == RoleRouter {
+			// A new namespace may inherit forwarding from the host; keep it off
+			// until the ruleset is loaded.
+			if err := inNamespace(path, func() error { return writeSysctl("net/ipv4/ip_forward", "0") }); err != nil {
+				return nil, err
+			}
+		}
+	}
+	nsh, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	h, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		nsh.Close()
+		return nil, fmt.Errorf("netlink handle: %w", err)
+	}
+	n := &nsHandle{name: ns.Name, path: path, ns: nsh, h: h}
+	lo, err := h.LinkByName("lo")
+	if err == nil && lo.Attrs().Flags&net.FlagUp == 0 {
+		err = h.LinkSetUp(lo)
+	}
+	if err != nil {
+		n.close()
+		return nil, fmt.Errorf("lo up: %w", err)
+	}
+	return n, nil
+}
+
+// createNamespace creates a network namespace and bind-mounts it at path,
+// like ip netns add, from a thread that is then discarded.
+func createNamespace(path string) error {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", netnsDir, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with us
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("unshare: %w", err)
+			return
+		}
+		src := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+			errc <- fmt.Errorf("bind mount %s: %w", path, err)
+			return
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		_ = os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+func deleteNamespace(name string) error {
+	path := filepath.Join(netnsDir, name)
+	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("unmount: %w", err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func writeSysctl(key, value string) error {
+	path := "/proc/sys/" + key
+	cur, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(cur)) == value {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
+		return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
+	}
+	return nil
+}
+
+// routerSysctls turns forwarding and proxy ARP on in a router namespace and
+// removes the proxy ARP delay, so that an instance's first ARP for a
+// neighbour in its subnet is answered at once.
+func routerSysctls(path string, links []Link) error {
+	return inNamespace(path, func() error {
+		var errs []error
+		// neigh/default exists only in the initial namespace: set each link.
+		for _, l := range links {
+			errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/proxy_delay", "0"))
+		}
+		errs = append(errs,
+			writeSysctl("net/ipv4/conf/all/proxy_arp", "1"),
+			writeSysctl("net/ipv4/ip_forward", "1"))
+		return errors.Join(errs...)
+	})
+}
+
+func isNotFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT)
+}
+
+func (p *Plane) linkByName(h *nsHandle, name string) (netlink.Link, error) {
+	l, err := h.h.LinkByName(name)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("link %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// ensureVeth makes sure v.A and v.B are the two ends of one veth pair,
+// deleting whatever else carries their names.
+func (p *Plane) ensureVeth(a, b *nsHandle, v Veth) error {
+	la, err := p.linkByName(a, v.A.Name)
+	if err != nil {
+		return err
+	}
+	lb, err := p.linkByName(b, v.B.Name)
+	if err != nil {
+		return err
+	}
+	if la != nil && lb != nil && la.Type() == "veth" && lb.Type() == "veth" &&
+		la.Attrs().ParentIndex == lb.Attrs().Index && lb.Attrs().ParentIndex == la.Attrs().Index {
+		return nil
+	}
+	for _, x := range []struct {
+		h *nsHandle
+		l netlink.Link
+	}{{a, la}, {b, lb}} {
+		if x.l != nil {
+			if err := x.h.h.LinkDel(x.l); err != nil && !isNotFound(err) {
+				return fmt.Errorf("delete %s: %w", x.l.Attrs().Name, err)
+			}
+			p.log.Info("deleted mismatched link", "netns", x.h.name, "link", x.l.Attrs().Name)
+		}
+	}
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: v.A.Name},
+		PeerName:      v.B.Name,
+		PeerNamespace: netlink.NsFd(int(b.ns)),
+	}
+	if err := a.h.LinkAdd(veth); err != nil {
+		return fmt.Errorf("add: %w", err)
+	}
+	p.log.Info("created veth", "netns", a.name, "link", v.A.Name, "peer_netns", b.name, "peer", v.B.Name)
+	return nil
+}
+
+// configure sets addresses, alias and state of ns's links, its routes, and
+// deletes stale links of ours.
+func (p *Plane) configure(h *nsHandle, ns Namespace) error {
+	var errs []error
+	wantLink := map[string]bool{}
+	for _, l := range ns.Links {
+		wantLink[l.Name] = true
+		if err := p.configureLink(h, l); err != nil {
+			errs = append(errs, fmt.Errorf("link %s: %w", l.Name, err))
+		}
+	}
+	if ns.Role == RoleRouter {
+		links, err := h.h.LinkList()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list links: %w", err))
+		}
+		for _, l := range links {
+			name := l.Attrs().Name
+			if strings.HasPrefix(name, p.prefix+"-") && !wantLink[name] {
+				if err := h.h.LinkDel(l); err != nil && !isNotFound(err) {
+					errs = append(errs, fmt.Errorf("delete stale link %s: %w", name, err))
+					continue
+				}
+				p.log.Info("deleted stale link", "netns", ns.Name, "link", name)
+			}
+		}
+	}
+	if err := p.configureRoutes(h, ns.Routes); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Plane) configureLink(h *nsHandle, want Link) error {
+	l, err := p.linkByName(h, want.Name)
+	if err != nil {
+		return err
+	}
+	if l == nil {
+		return fmt.Errorf("missing: %w", os.ErrNotExist)
+	}
+	if l.Attrs().Alias != want.Alias {
+		if err := h.h.LinkSetAlias(l, want.Alias); err != nil {
+			return fmt.Errorf("alias: %w", err)
+		}
+	}
+	have, err := h.h.AddrList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("list addresses: %w", err)
+	}
+	wanted := map[netip.Prefix]bool{}
+	for _, a := range want.Addrs {
+		wanted[a] = true
+	}
+	for _, a := range have {
+		pfx, ok := ipnetPrefix(a.IPNet)
+		if ok && wanted[pfx] {
+			delete(wanted, pfx)
+			continue
+		}
+		if err := h.h.AddrDel(l, &a); err != nil {
+			return fmt.Errorf("delete address %s: %w", a.IPNet, err)
+		}
+		p.log.Info("deleted address", "netns", h.name, "link", want.Name, "addr", a.IPNet.String())
+	}
+	for _, a := range want.Addrs {
+		if !wanted[a] {
+			continue
+		}
+		addr := &netlink.Addr{IPNet: prefixIPNet(a)}
+		if err := h.h.AddrReplace(l, addr); err != nil {
+			return fmt.Errorf("add address %s: %w", a, err)
+		}
+		p.log.Info("added address", "netns", h.name, "link", want.Name, "addr", a.String())
+	}
+	if l.Attrs().Flags&net.FlagUp == 0 {
+		if err := h.h.LinkSetUp(l); err != nil {
+			return fmt.Errorf("up: %w", err)
+		}
+	}
+	return nil
+}
+
+func (p *Plane) configureRoutes(h *nsHandle, want []Route) error {
+	type key struct {
+		dst   netip.Prefix
+		index int
+		via   netip.Addr
+	}
+	wanted := map[key]*netlink.Route{}
+	for _, r := range want {
+		l, err := p.linkByName(h, r.Dev)
+		if err != nil {
+			return err
+		}
+		if l == nil {
+			return fmt.Errorf("route %s: link %s missing", r, r.Dev)
+		}
+		nr := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: prefixIPNet(r.Dst), Table: unix.RT_TABLE_MAIN}
+		if r.Via.IsValid() {
+			nr.Gw = r.Via.AsSlice()
+		} else {
+			nr.Scope = netlink.SCOPE_LINK
+		}
+		wanted[key{r.Dst, l.Attrs().Index, r.Via}] = nr
+	}
+	have, err := h.h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return fmt.Errorf("list routes: %w", err)
+	}
+	for _, r := range have {
+		if r.Protocol == unix.RTPROT_KERNEL {
+			continue
+		}
+		dst := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		if r.Dst != nil {
+			dst, _ = ipnetPrefix(r.Dst)
+		}
+		var via netip.Addr
+		if r.Gw != nil {
+			via, _ = netip.AddrFromSlice(r.Gw.To4())
+		}
+		k := key{dst, r.LinkIndex, via}
+		if _, ok := wanted[k]; ok {
+			delete(wanted, k)
+			continue
+		}
+		if err := h.h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("delete route %s: %w", dst, err)
+		}
+		p.log.Info("deleted route", "netns", h.name, "dst", dst.String())
+	}
+	for _, r := range wanted {
+		if err := h.h.RouteReplace(r); err != nil {
+			return fmt.Errorf("add route %s: %w", r.Dst, err)
+		}
+		p.log.Info("added route", "netns", h.name, "dst", r.Dst.String())
+	}
+	return nil
+}
+
+func prefixIPNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func ipnetPrefix(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones), true
+}
+
+// ensureRuleset loads rs into the namespace unless the kernel already holds
+// exactly what we last loaded there (same namespace, and no nftables commit
+// by anyone since: see nftGeneration). When only group membership changed
+// since then, it loads only set elements; otherwise it replaces the table.
+// Either way one atomic nft transaction, which leaves conntrack, and so
+// established connections, alone.
+func (p *Plane) ensureRuleset(ctx context.Context, nsName string, rs *Ruleset) error {
+	path := filepath.Join(netnsDir, nsName)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	gen, err := nftGeneration(path)
+	if err != nil {
+		return err
+	}
+	prev, known := p.applied[nsName]
+	intact := known && prev.inode == st.Ino && prev.gen == gen
+	if intact && prev.source == rs.Text {
+		return nil
+	}
+	var script strings.Builder
+	mode := "replace"
+	if intact && prev.skeleton == rs.Skeleton {
+		mode = "membership"
+		for _, s := range rs.Sets {
+			fmt.Fprintf(&script, "flush set inet %s %s\n", rs.Table, s.Name)
+			if len(s.Elements) > 0 {
+				el := make([]string, len(s.Elements))
+				for i, a := range s.Elements {
+					el[i] = a.String()
+				}
+				fmt.Fprintf(&script, "add element inet %s %s { %s }\n", rs.Table, s.Name, strings.Join(el, ", "))
+			}
+		}
+	} else {
+		fmt.Fprintf(&script, "add table inet %s\ndelete table inet %s\n", rs.Table, rs.Table)
+		script.WriteString(rs.Text)
+	}
+	delete(p.applied, nsName)
+	if _, err := p.nftRun(ctx, path, script.String(), "-f"); err != nil {
+		return fmt.Errorf("load ruleset (%s): %w", mode, err)
+	}
+	after, err := nftGeneration(path)
+	if err != nil {
+		return err
+	}
+	if after == gen+1 {
+		// Exactly our transaction since we looked: remember it. Otherwise
+		// someone else committed meanwhile; forget, so the next Apply
+		// replaces the table again.
+		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, skeleton: rs.Skeleton, source: rs.Text}
+	}
+	p.log.Info("loaded ruleset", "netns", nsName, "mode", mode)
+	return nil
+}
+
+// nftRun runs nft inside the namespace at path with script on stdin and
+// returns its standard output.
+func (p *Plane) nftRun(ctx context.Context, path, script, what string) (string, error) {
+	cmd := exec.CommandContext(ctx, p.nsenter, "--net="+path, "--", p.nft, "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	defer func() { p.log.Debug("nft", "what", what, "netns", filepath.Base(path), "took", time.Since(start)) }()
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("nft %s: %w: %s", what, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}

@@ -1,0 +1,87 @@
+package netplane
+
+import "net/netip"
+
+// State is the whole desired network: what the EC2 model says exists now.
+// Slices are unordered; ids are EC2 ids ("vpc-…", "subnet-…", "eni-…",
+// "sg-…", "sgr-…", "pcx-…"). Apply always receives the whole State.
+type State struct {
+	VPCs       []VPC
+	Subnets    []Subnet
+	Interfaces []Interface
+	Groups     []SecurityGroup
+	// Peerings lists the active peering connections only; a peering that is
+	// pending, rejected or deleted is simply absent.
+	Peerings []Peering
+}
+
+// VPC is a virtual private cloud: one router namespace.
+type VPC struct {
+	ID string
+	// CIDRs are the VPC's IPv4 CIDR blocks (primary first, then associated).
+	CIDRs []netip.Prefix
+}
+
+// Subnet is an IPv4 subnet of a VPC.
+type Subnet struct {
+	ID   string
+	VPC  string
+	CIDR netip.Prefix
+}
+
+// Interface is an elastic network interface of an instance, a cache node or
+// a NAT instance: one namespace, one eth0.
+type Interface struct {
+	ID        string // "eni-…"
+	Subnet    string
+	PrivateIP netip.Addr // primary private IPv4 address, inside the subnet
+	// Groups are the ids of the security groups attached to the interface;
+	// the union of their rules applies.
+	Groups []string
+	// Kind and Owner are labels for people (comments, link aliases), e.g.
+	// "instance"/"i-0abc", "cache-node"/"my-cache-0001", "nat-instance"/"i-…".
+	Kind  string
+	Owner string
+	// DisableSourceDestCheck is EC2's SourceDestCheck=false (NAT instances):
+	// packets from the interface may then carry another source address.
+	DisableSourceDestCheck bool
+}
+
+// SecurityGroup is a VPC security group and its rules.
+type SecurityGroup struct {
+	ID      string
+	VPC     string
+	Ingress []Rule
+	Egress  []Rule
+}
+
+// Rule is one security group rule, as in EC2's SecurityGroupRule (or one
+// IpPermission carrying several sources under one id).
+type Rule struct {
+	ID string // "sgr-…"
+	// Protocol is "-1" (all), "tcp", "udp", "icmp", "icmpv6" or an IP
+	// protocol number ("6", "17", "1", "58", "47", …).
+	Protocol string
+	// FromPort and ToPort bound the port range for tcp and udp (-1/-1 or
+	// 0/65535: all ports); for icmp and icmpv6 they are the type and the code
+	// (-1: any). Ignored for other protocols.
+	FromPort, ToPort int
+	// The peers: IPv4 and IPv6 CIDRs and referenced security group ids. The
+	// rule matches a packet whose peer is in any of them.
+	CIDRs  []netip.Prefix
+	Groups []string
+}
+
+// Peering is an active VPC peering connection.
+type Peering struct {
+	ID        string // "pcx-…"
+	Requester PeeringSide
+	Accepter  PeeringSide
+}
+
+// PeeringSide is one VPC of a peering and the destinations its route tables
+// send over the peering (normally CIDRs of the other VPC).
+type PeeringSide struct {
+	VPC    string
+	Routes []netip.Prefix
+}
