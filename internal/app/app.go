@@ -71,6 +71,7 @@ type App struct {
 	ec       *elasticache.Service
 	plane    *netplane.Plane
 	engines  *engine.Supervisor
+	ecCtl    *elasticache.Controller
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
@@ -170,8 +171,8 @@ func (a *App) Start(ctx context.Context) error {
 		},
 	})
 
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log},
-		netCtl, elasticache.NewController(ecSvc, netCtl, a.engines))
+	a.ecCtl = elasticache.NewController(ecSvc, netCtl, a.engines)
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, netCtl, a.ecCtl)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -274,6 +275,9 @@ func (a *App) Close() error {
 	}
 	if a.recon != nil {
 		errs = append(errs, a.recon.Close())
+	}
+	if a.ecCtl != nil {
+		a.ecCtl.Close()
 	}
 	if a.engines != nil {
 		errs = append(errs, a.engines.Close())

@@ -109,6 +109,14 @@ func (n *networkController) Dialer(interfaceID string) engine.DialFunc {
 	}
 }
 
+// Listen opens a listener inside the interface's network namespace.
+func (n *networkController) Listen(ctx context.Context, interfaceID, network, addr string) (net.Listener, error) {
+	if n.plane == nil {
+		return nil, fmt.Errorf("listen in %s: the network is not realised (namespaces mode needed)", interfaceID)
+	}
+	return n.plane.Listen(ctx, interfaceID, network, addr)
+}
+
 // stoppedStates are instance states whose interfaces are not realised.
 var stoppedStates = map[string]bool{"stopped": true, "stopping": true, "terminated": true, "shutting-down": true}
 

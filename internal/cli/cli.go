@@ -30,6 +30,7 @@ const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
 Usage:
   cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--log-level LEVEL]
   cachalot env     [--data-dir DIR] [--region REGION]
+  cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot teardown [--data-dir DIR | --prefix PREFIX]
   cachalot version
 
@@ -49,6 +50,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stderr)
 	case "env":
 		err = env(args[1:], stdout, stderr)
+	case "exec":
+		code, err := execInstance(ctx, args[1:], stdout, stderr)
+		if err != nil {
+			fmt.Fprintln(stderr, "cachalot:", err)
+		}
+		return code
 	case "teardown":
 		err = teardown(ctx, args[1:], stderr)
 	case "version", "--version", "-v":

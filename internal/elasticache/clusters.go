@@ -337,8 +337,8 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 			out.CacheParameterGroup.CacheNodeIdsToReboot = append(out.CacheParameterGroup.CacheNodeIdsToReboot, n.ID)
 		}
 	}
-	if c.Engine == engine.Memcached && len(c.Nodes) > 0 && c.Nodes[0].IP != "" {
-		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(c.Nodes[0].IP), Port: aws.Int32(int32(c.Port))}
+	if c.Engine == engine.Memcached && c.ConfigIP != "" {
+		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(c.ConfigIP), Port: aws.Int32(int32(c.Port))}
 	}
 	if showNodes {
 		out.CacheNodes = []elasticacheapi.CacheNode{}

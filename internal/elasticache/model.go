@@ -58,6 +58,11 @@ type Cluster struct {
 	// generation it has converged to in ObservedGeneration.
 	Generation         int64
 	ObservedGeneration int64
+	// ConfigInterfaceID and ConfigIP are a Memcached cluster's configuration
+	// endpoint; ConfigVersion counts node list changes (auto discovery).
+	ConfigInterfaceID string `json:",omitempty"`
+	ConfigIP          string `json:",omitempty"`
+	ConfigVersion     int    `json:",omitempty"`
 	// LastError is the reconciler's last failure, for people.
 	LastError string `json:",omitempty"`
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +36,8 @@ type NetworkRealizer interface {
 	// network; nil when the network is not realised (nodes cannot start).
 	Launcher(interfaceID string) engine.Launcher
 	Dialer(interfaceID string) engine.DialFunc
+	// Listen opens a listener inside the interface's network.
+	Listen(ctx context.Context, interfaceID, network, addr string) (net.Listener, error)
 }
 
 // Controller converges cache clusters: it creates their nodes' network
@@ -48,9 +51,13 @@ type Controller struct {
 	realize NetworkRealizer
 	engines Engines
 	log     *slog.Logger
+	configs configServers
 
 	mu sync.Mutex // serialises Reconcile runs
 }
+
+// Close stops the configuration endpoints served by this daemon.
+func (c *Controller) Close() { c.configs.Close() }
 
 // NewController returns the cluster controller.
 func NewController(svc *Service, realize NetworkRealizer, engines Engines) *Controller {
@@ -142,7 +149,8 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 	if cl.Status == StatusDeleting {
 		return c.deleteCluster(ctx, cl)
 	}
-	if cl.Status == StatusAvailable && cl.ObservedGeneration == cl.Generation && c.allRunning(cl) {
+	if cl.Status == StatusAvailable && cl.ObservedGeneration == cl.Generation && c.allRunning(cl) &&
+		(cl.ConfigInterfaceID == "" || c.configs.get(clusterKey(cl.Account, cl.Region, cl.ID)) != nil) {
 		return nil
 	}
 	gen := cl.Generation
@@ -175,6 +183,27 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 			}
 		} else if err := c.network.SetInterfaceGroups(ctx, cl.Account, cl.Region, n.InterfaceID, cl.SecurityGroups); err != nil {
 			return fmt.Errorf("set security groups of node %s: %w", n.ID, err)
+		}
+	}
+	if cl.Engine == engine.Memcached && len(cl.Nodes) > 0 {
+		if cl.ConfigInterfaceID == "" {
+			iface, err := c.network.CreateManagedInterface(ctx, ec2.InterfaceSpec{
+				Account: cl.Account, Region: cl.Region, SubnetID: cl.Nodes[0].SubnetID, GroupIDs: cl.SecurityGroups,
+				Description: "ElastiCache " + cl.ID + " configuration endpoint",
+				Tags:        map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": "config"},
+			})
+			if err != nil {
+				return fmt.Errorf("create configuration endpoint interface: %w", err)
+			}
+			cl.ConfigInterfaceID, cl.ConfigIP = iface.ID, iface.PrivateIP
+			if _, err := c.update(ctx, cl, func(cur *Cluster) bool {
+				cur.ConfigInterfaceID, cur.ConfigIP = iface.ID, iface.PrivateIP
+				return true
+			}); err != nil {
+				return err
+			}
+		} else if err := c.network.SetInterfaceGroups(ctx, cl.Account, cl.Region, cl.ConfigInterfaceID, cl.SecurityGroups); err != nil {
+			return fmt.Errorf("set security groups of the configuration endpoint: %w", err)
 		}
 	}
 	// 2. The kernel follows the model.
@@ -230,13 +259,16 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 		r := nodeResult{id: n.ID, status: StatusAvailable, paramStatus: n.ParamStatus}
 		st, ok := c.engines.Status(key)
 		running := ok && st.State == engine.StateRunning
-		switch {
-		case !running:
+		if !running {
+			// Start launches the node, or re-adopts its process after a
+			// daemon restart; a requested reboot still follows.
 			if _, err := c.engines.Start(ctx, spec); err != nil {
 				return fmt.Errorf("start node %s: %w", n.ID, err)
 			}
 			r.started = true
 			r.paramStatus = "in-sync"
+		}
+		switch {
 		case n.RebootRequested:
 			if err := c.engines.Reboot(ctx, key); err != nil {
 				return fmt.Errorf("reboot node %s: %w", n.ID, err)
@@ -254,17 +286,29 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 		}
 		results = append(results, r)
 	}
+	if cl.ConfigInterfaceID != "" {
+		if err := c.ensureConfigServer(ctx, cl, inst.Version); err != nil {
+			return err
+		}
+	}
 	// 4. Status back to the store, unless the desired state moved on.
 	now := c.svc.cfg.Now().UTC()
 	var becameAvailable, wasCreating bool
 	var added []string
 	_, err = c.update(ctx, cl, func(cur *Cluster) bool {
+		nodesChanged := false
+		defer func() {
+			if nodesChanged {
+				cur.ConfigVersion++ // one auto-discovery version per node list change
+			}
+		}()
 		for _, r := range results {
 			j := slices.IndexFunc(cur.Nodes, func(n Node) bool { return n.ID == r.id })
 			if j < 0 {
 				continue
 			}
 			if r.status == "removed" {
+				nodesChanged = true
 				cur.Nodes = slices.Delete(cur.Nodes, j, j+1)
 				cur.RemoveNodes = slices.DeleteFunc(cur.RemoveNodes, func(id string) bool { return id == r.id })
 				continue
@@ -272,6 +316,9 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 			n := &cur.Nodes[j]
 			if n.Status == StatusCreating && cur.Status != StatusCreating {
 				added = append(added, n.ID+" in availability zone "+n.AZ)
+			}
+			if n.Status == StatusCreating {
+				nodesChanged = true
 			}
 			n.Status = r.status
 			n.ParamStatus = r.paramStatus
@@ -300,6 +347,12 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 	})
 	if err != nil {
 		return err
+	}
+	if cs := c.configs.get(clusterKey(cl.Account, cl.Region, cl.ID)); cs != nil {
+		var cur Cluster
+		if err := c.svc.st.View(ctx, func(tx store.Tx) error { return store.GetJSON(tx, clusterKey(cl.Account, cl.Region, cl.ID), &cur) }); err == nil {
+			cs.set(clusterConfig(&cur))
+		}
 	}
 	for _, a := range added {
 		c.event(ctx, cl, "Added cache node "+a)
@@ -347,7 +400,29 @@ func (c *Controller) paramValues(ctx context.Context, cl *Cluster) (map[string]s
 	return maps.Clone(g.Values), nil
 }
 
+// ensureConfigServer runs the cluster's configuration endpoint responder.
+func (c *Controller) ensureConfigServer(ctx context.Context, cl *Cluster, version string) error {
+	key := clusterKey(cl.Account, cl.Region, cl.ID)
+	if c.configs.get(key) != nil {
+		return nil
+	}
+	ln, err := c.realize.Listen(ctx, cl.ConfigInterfaceID, "tcp", net.JoinHostPort(cl.ConfigIP, fmt.Sprint(cl.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on the configuration endpoint: %w", err)
+	}
+	s := newConfigServer(ln, version, c.log)
+	s.set(clusterConfig(cl))
+	c.configs.put(key, s)
+	return nil
+}
+
 func (c *Controller) deleteCluster(ctx context.Context, cl *Cluster) error {
+	c.configs.stop(clusterKey(cl.Account, cl.Region, cl.ID))
+	if cl.ConfigInterfaceID != "" {
+		if err := c.network.DeleteManagedInterface(ctx, cl.Account, cl.Region, cl.ConfigInterfaceID); err != nil {
+			return fmt.Errorf("delete configuration endpoint interface: %w", err)
+		}
+	}
 	for _, n := range cl.Nodes {
 		if err := c.engines.Stop(ctx, EngineNodeID(cl.Account, cl.Region, cl.ID, n.ID)); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
 			return fmt.Errorf("stop node %s: %w", n.ID, err)

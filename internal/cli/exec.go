@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/cachalot-dev/cachalot/internal/app"
+	"github.com/cachalot-dev/cachalot/internal/netplane"
+)
+
+// serviceConfig is an SDK configuration for the running service of dataDir,
+// signed with its root credentials.
+func serviceConfig(dataDir, region string) (aws.Config, error) {
+	creds, err := app.ReadCredentials(dataDir)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("no credentials in %s (has 'cachalot serve' run with this --data-dir?): %w", dataDir, err)
+	}
+	url, err := os.ReadFile(filepath.Join(dataDir, app.EndpointFile))
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("no running service for %s: %w", dataDir, err)
+	}
+	return aws.Config{
+		Region:       region,
+		BaseEndpoint: aws.String(strings.TrimSpace(string(url))),
+		Credentials:  credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey}},
+	}, nil
+}
+
+// execInstance runs a program inside an instance's network, as if on the
+// instance: `cachalot exec --instance i-… -- redis-cli -h 172.31.0.4 ping`.
+func execInstance(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := dataDirFlag(fs)
+	instance := fs.String("instance", "", "instance id (i-…)")
+	region := fs.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "region of the instance")
+	if err := fs.Parse(args); err != nil {
+		return 2, err
+	}
+	argv := fs.Args()
+	if *instance == "" || len(argv) == 0 {
+		return 2, errors.New("usage: cachalot exec --instance i-… -- COMMAND [ARGS…]")
+	}
+	cfg, err := serviceConfig(*dataDir, *region)
+	if err != nil {
+		return 1, err
+	}
+	out, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{*instance}})
+	if err != nil {
+		return 1, fmt.Errorf("describe %s: %w", *instance, err)
+	}
+	eni := ""
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			if i.State != nil && i.State.Name != "running" {
+				return 1, fmt.Errorf("instance %s is %s", *instance, i.State.Name)
+			}
+			for _, n := range i.NetworkInterfaces {
+				if n.Attachment != nil && aws.ToInt32(n.Attachment.DeviceIndex) == 0 {
+					eni = aws.ToString(n.NetworkInterfaceId)
+				}
+			}
+		}
+	}
+	if eni == "" {
+		return 1, fmt.Errorf("instance %s has no primary network interface", *instance)
+	}
+	ns := "/run/netns/" + netplane.NamespaceName(app.InstallPrefix(*dataDir), eni)
+	if _, err := os.Stat(ns); err != nil {
+		return 1, fmt.Errorf("the network of %s is not realised (is cachalot serve running as root?): %w", *instance, err)
+	}
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + ns, "--"}, argv...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), nil
+		}
+		return 1, err
+	}
+	return 0, nil
+}
