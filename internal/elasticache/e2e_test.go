@@ -268,7 +268,9 @@ func TestMemcachedCluster(t *testing.T) {
 	}
 	for i, n := range c.CacheNodes {
 		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		dial := func(ctx context.Context, network, addr string) (net.Conn, error) { return w.env.App.Plane().Dial(ctx, eni, network, addr) }
+		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return w.env.App.Plane().Dial(ctx, eni, network, addr)
+		}
 		mc, err := engine.DialMemcachedWith(mctx, dial, net.JoinHostPort(aws.ToString(n.Endpoint.Address), "11211"))
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)
@@ -330,7 +332,10 @@ func TestBadInput(t *testing.T) {
 		{"two redis nodes", func(in *elasticache.CreateCacheClusterInput) { in.NumCacheNodes = aws.Int32(2) }, "InvalidParameterValue"},
 		{"bad node type", func(in *elasticache.CreateCacheClusterInput) { in.CacheNodeType = aws.String("cache.huge") }, "InvalidParameterValue"},
 		{"bad id", func(in *elasticache.CreateCacheClusterInput) { in.CacheClusterId = aws.String("1-bad--id-") }, "InvalidParameterValue"},
-		{"memcached 41 nodes", func(in *elasticache.CreateCacheClusterInput) { in.Engine = aws.String("memcached"); in.NumCacheNodes = aws.Int32(41) }, "NodeQuotaForClusterExceeded"},
+		{"memcached 41 nodes", func(in *elasticache.CreateCacheClusterInput) {
+			in.Engine = aws.String("memcached")
+			in.NumCacheNodes = aws.Int32(41)
+		}, "NodeQuotaForClusterExceeded"},
 		{"unknown subnet group", func(in *elasticache.CreateCacheClusterInput) { in.CacheSubnetGroupName = aws.String("nope") }, "CacheSubnetGroupNotFoundFault"},
 		{"unknown parameter group", func(in *elasticache.CreateCacheClusterInput) { in.CacheParameterGroupName = aws.String("nope") }, "CacheParameterGroupNotFound"},
 		{"unknown security group", func(in *elasticache.CreateCacheClusterInput) { in.SecurityGroupIds = []string{"sg-0123456789abcdef0"} }, "InvalidParameterValue"},
