@@ -64,7 +64,10 @@ func main() {
 	}{
 		{"GetCallerIdentity", func(cfg aws.Config) func(context.Context) error {
 			cl := sts.NewFromConfig(cfg)
-			return func(ctx context.Context) error { _, err := cl.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); return err }
+			return func(ctx context.Context) error {
+				_, err := cl.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+				return err
+			}
 		}},
 		{"DescribeCacheClusters (empty)", func(cfg aws.Config) func(context.Context) error {
 			cl := elasticache.NewFromConfig(cfg)

@@ -53,7 +53,8 @@ type Config struct {
 	// RootCredentials of that account; nil: read from the data dir, or
 	// generated there on first start.
 	RootCredentials *account.Credentials
-	// Network is NetworkNamespaces (default as root on Linux) or NetworkNone.
+	// Network is NetworkNamespaces (default as root on Linux) or
+	// NetworkLoopback (default otherwise).
 	Network string
 	Logger  *slog.Logger // default slog.Default()
 }
@@ -89,7 +90,7 @@ func New(cfg Config) *App {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Network == "" {
-		cfg.Network = NetworkNone
+		cfg.Network = NetworkLoopback
 		if runtime.GOOS == "linux" && os.Geteuid() == 0 {
 			cfg.Network = NetworkNamespaces
 		}
@@ -134,10 +135,10 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("network plane: %w", err)
 		}
 		a.plane, netCtl.plane = plane, plane
-	case NetworkNone:
-		a.log.Warn("network mode none: VPCs are not realised in the kernel and cache nodes cannot start; run as root on Linux for the namespaces mode")
+	case NetworkLoopback:
+		a.log.Warn("LOOPBACK NETWORK MODE: cache nodes listen on 127.0.0.1 ports, VPCs are not realised and security groups are NOT enforced; run as root on Linux for the namespaces mode")
 	default:
-		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkNone)
+		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkLoopback)
 	}
 	catalog, err := engine.Discover(ctx, nil)
 	if err != nil {
@@ -309,6 +310,9 @@ func TeardownPrefix(ctx context.Context, prefix string, log *slog.Logger) error 
 	}
 	return plane.Teardown(ctx)
 }
+
+// NetworkMode is the network mode in force.
+func (a *App) NetworkMode() string { return a.cfg.Network }
 
 // EC2 is the EC2 service (tests).
 func (a *App) EC2() *ec2.Service { return a.ec2 }

@@ -22,9 +22,10 @@ const (
 	// NetworkNamespaces realises VPCs in network namespaces with nftables
 	// enforcement (root on Linux).
 	NetworkNamespaces = "namespaces"
-	// NetworkNone keeps the EC2 model only: nothing is realised in the
-	// kernel and cache nodes cannot start (for API-only use without root).
-	NetworkNone = "none"
+	// NetworkLoopback is for machines without root or Linux: nothing is
+	// realised in the kernel, cache nodes listen on 127.0.0.1 ports of
+	// their own, and security groups are NOT enforced.
+	NetworkLoopback = "loopback"
 )
 
 // InstallPrefix is the kernel-object prefix of the installation whose data
@@ -45,7 +46,7 @@ func InstallPrefix(dir string) string {
 // exists before its engine starts).
 type networkController struct {
 	ec2   *ec2.Service
-	plane *netplane.Plane // nil in NetworkNone mode
+	plane *netplane.Plane // nil in NetworkLoopback mode
 
 	mu      sync.Mutex // guards applied; serialises Apply
 	applied uint64     // store revision of the last applied topology
@@ -85,10 +86,14 @@ func (n *networkController) Sync(ctx context.Context) error {
 	return nil
 }
 
-// Launcher runs a program inside the interface's network namespace.
+// Loopback reports whether nodes run on the host's loopback.
+func (n *networkController) Loopback() bool { return n.plane == nil }
+
+// Launcher runs a program inside the interface's network namespace (on the
+// host in loopback mode).
 func (n *networkController) Launcher(interfaceID string) engine.Launcher {
 	if n.plane == nil {
-		return nil
+		return engine.HostLauncher
 	}
 	return func(ctx context.Context, argv []string) *exec.Cmd {
 		cmd, err := n.plane.Command(ctx, interfaceID, argv...)
@@ -102,7 +107,7 @@ func (n *networkController) Launcher(interfaceID string) engine.Launcher {
 // Dialer connects from inside the interface's network namespace.
 func (n *networkController) Dialer(interfaceID string) engine.DialFunc {
 	if n.plane == nil {
-		return nil
+		return dialLoopback
 	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return n.plane.Dial(ctx, interfaceID, network, addr)
@@ -112,9 +117,32 @@ func (n *networkController) Dialer(interfaceID string) engine.DialFunc {
 // Listen opens a listener inside the interface's network namespace.
 func (n *networkController) Listen(ctx context.Context, interfaceID, network, addr string) (net.Listener, error) {
 	if n.plane == nil {
-		return nil, fmt.Errorf("listen in %s: the network is not realised (namespaces mode needed)", interfaceID)
+		if !isLoopback(addr) {
+			return nil, fmt.Errorf("loopback mode listens on loopback only, not %s", addr)
+		}
+		var lc net.ListenConfig
+		return lc.Listen(ctx, network, addr)
 	}
 	return n.plane.Listen(ctx, interfaceID, network, addr)
+}
+
+// dialLoopback dials on the host, refusing anything but loopback: in
+// loopback mode a VPC address must never be dialled from the host.
+func dialLoopback(ctx context.Context, network, addr string) (net.Conn, error) {
+	if !isLoopback(addr) {
+		return nil, fmt.Errorf("loopback mode dials loopback only, not %s", addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // stoppedStates are instance states whose interfaces are not realised.

@@ -339,6 +339,9 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 	}
 	if c.Engine == engine.Memcached && c.ConfigIP != "" {
 		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(c.ConfigIP), Port: aws.Int32(int32(c.Port))}
+		if c.ConfigHostPort != 0 {
+			out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String("127.0.0.1"), Port: aws.Int32(int32(c.ConfigHostPort))}
+		}
 	}
 	if showNodes {
 		out.CacheNodes = []elasticacheapi.CacheNode{}
@@ -353,7 +356,10 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 				t := n.CreatedAt
 				cn.CacheNodeCreateTime = &t
 			}
-			if n.IP != "" {
+			switch {
+			case n.HostPort != 0: // loopback network mode
+				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String("127.0.0.1"), Port: aws.Int32(int32(n.HostPort))}
+			case n.IP != "":
 				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(n.IP), Port: aws.Int32(int32(c.Port))}
 			}
 			out.CacheNodes = append(out.CacheNodes, cn)

@@ -33,7 +33,11 @@ func clusterConfig(cl *Cluster) string {
 		if n.IP == "" || n.Status == StatusDeleting {
 			continue
 		}
-		nodes = append(nodes, fmt.Sprintf("%s|%s|%d", n.IP, n.IP, cl.Port))
+		ip, port := n.IP, cl.Port
+		if n.HostPort != 0 {
+			ip, port = "127.0.0.1", n.HostPort
+		}
+		nodes = append(nodes, fmt.Sprintf("%s|%s|%d", ip, ip, port))
 	}
 	return fmt.Sprintf("%d\n%s\n", cl.ConfigVersion, strings.Join(nodes, " "))
 }

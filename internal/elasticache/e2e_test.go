@@ -314,7 +314,7 @@ func TestMemcachedCluster(t *testing.T) {
 
 // TestBadInput: AWS's codes, and nothing changes.
 func TestBadInput(t *testing.T) {
-	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkNone })
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
 	ctx := context.Background()
 	create := func(mod func(*elasticache.CreateCacheClusterInput)) error {
 		in := &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("bad"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1)}
@@ -374,4 +374,35 @@ func TestBadInput(t *testing.T) {
 	if err != nil || len(ver.CacheEngineVersions) == 0 || aws.ToString(ver.CacheEngineVersions[0].CacheParameterGroupFamily) != "redis7" {
 		t.Errorf("DescribeCacheEngineVersions(redis) = %+v, %v", ver, err)
 	}
+}
+
+// TestLoopbackMode: without namespaces, nodes listen on 127.0.0.1 ports of
+// their own and are reachable there (no enforcement, by design).
+func TestLoopbackMode(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	if _, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("local"), Engine: aws.String("redis"),
+		CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1)}); err != nil {
+		if strings.Contains(err.Error(), "not installed") {
+			t.Skip("redis-server is not installed (apt-get install redis-server)")
+		}
+		t.Fatal(err)
+	}
+	c := w.waitStatus(t, "local", "available")
+	ep := c.CacheNodes[0].Endpoint
+	if aws.ToString(ep.Address) != "127.0.0.1" || aws.ToInt32(ep.Port) == 6379 {
+		t.Fatalf("loopback endpoint = %s:%d, want 127.0.0.1 and a port of its own", aws.ToString(ep.Address), aws.ToInt32(ep.Port))
+	}
+	rc, err := engine.DialRESP(ctx, net.JoinHostPort("127.0.0.1", fmt.Sprint(aws.ToInt32(ep.Port))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, err := rc.Do(ctx, "PING"); err != nil || got != "PONG" {
+		t.Errorf("PING = %v, %v", got, err)
+	}
+	if _, err := w.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("local")}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitStatus(t, "local", "deleted")
 }

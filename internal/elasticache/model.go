@@ -63,6 +63,7 @@ type Cluster struct {
 	ConfigInterfaceID string `json:",omitempty"`
 	ConfigIP          string `json:",omitempty"`
 	ConfigVersion     int    `json:",omitempty"`
+	ConfigHostPort    int    `json:",omitempty"` // loopback mode
 	// LastError is the reconciler's last failure, for people.
 	LastError string `json:",omitempty"`
 }
@@ -77,6 +78,8 @@ type Node struct {
 	IP          string
 	CreatedAt   time.Time
 	ParamStatus string
+	// HostPort is the node's 127.0.0.1 port in loopback network mode.
+	HostPort int `json:",omitempty"`
 	// RebootRequested is set by RebootCacheCluster until the reboot is done.
 	RebootRequested bool `json:",omitempty"`
 }

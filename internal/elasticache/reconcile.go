@@ -36,6 +36,9 @@ type NetworkRealizer interface {
 	// network; nil when the network is not realised (nodes cannot start).
 	Launcher(interfaceID string) engine.Launcher
 	Dialer(interfaceID string) engine.DialFunc
+	// Loopback reports the loopback network mode: nodes then listen on
+	// 127.0.0.1 with a port of their own instead of their VPC address.
+	Loopback() bool
 	// Listen opens a listener inside the interface's network.
 	Listen(ctx context.Context, interfaceID, network, addr string) (net.Listener, error)
 }
@@ -244,13 +247,30 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 			continue
 		}
 		launch, dial := c.realize.Launcher(n.InterfaceID), c.realize.Dialer(n.InterfaceID)
-		if launch == nil || dial == nil {
-			// Never run or reach a node from the host: its address lives
-			// only inside the VPC.
-			return errors.New("cache nodes need the namespaces network mode (run cachalot serve as root on Linux)")
+		bindIP, port := n.IP, cl.Port
+		if c.realize.Loopback() {
+			if n.HostPort == 0 {
+				p, err := freeLoopbackPort()
+				if err != nil {
+					return err
+				}
+				n.HostPort = p
+				id := n.ID
+				if _, err := c.update(ctx, cl, func(cur *Cluster) bool {
+					for j := range cur.Nodes {
+						if cur.Nodes[j].ID == id {
+							cur.Nodes[j].HostPort = p
+						}
+					}
+					return true
+				}); err != nil {
+					return err
+				}
+			}
+			bindIP, port = "127.0.0.1", n.HostPort
 		}
 		spec := engine.NodeSpec{
-			NodeID: key, Engine: inst, BindIP: n.IP, Port: cl.Port,
+			NodeID: key, Engine: inst, BindIP: bindIP, Port: port,
 			MaxMemory:  engine.EffectiveMaxMemory(nodeMem, values),
 			Parameters: values,
 			Launcher:   launch,
@@ -287,6 +307,16 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 		results = append(results, r)
 	}
 	if cl.ConfigInterfaceID != "" {
+		if c.realize.Loopback() && cl.ConfigHostPort == 0 {
+			p, err := freeLoopbackPort()
+			if err != nil {
+				return err
+			}
+			cl.ConfigHostPort = p
+			if _, err := c.update(ctx, cl, func(cur *Cluster) bool { cur.ConfigHostPort = p; return true }); err != nil {
+				return err
+			}
+		}
 		if err := c.ensureConfigServer(ctx, cl, inst.Version); err != nil {
 			return err
 		}
@@ -406,7 +436,11 @@ func (c *Controller) ensureConfigServer(ctx context.Context, cl *Cluster, versio
 	if c.configs.get(key) != nil {
 		return nil
 	}
-	ln, err := c.realize.Listen(ctx, cl.ConfigInterfaceID, "tcp", net.JoinHostPort(cl.ConfigIP, fmt.Sprint(cl.Port)))
+	addr := net.JoinHostPort(cl.ConfigIP, fmt.Sprint(cl.Port))
+	if c.realize.Loopback() {
+		addr = net.JoinHostPort("127.0.0.1", fmt.Sprint(cl.ConfigHostPort))
+	}
+	ln, err := c.realize.Listen(ctx, cl.ConfigInterfaceID, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on the configuration endpoint: %w", err)
 	}
@@ -459,4 +493,14 @@ func (s *Service) NodeEvent(ctx context.Context, nodeID string, t time.Time, msg
 	if err != nil {
 		s.cfg.Logger.Warn("record node event", "node", nodeID, "err", err)
 	}
+}
+
+// freeLoopbackPort finds a free TCP port on 127.0.0.1 (loopback mode).
+func freeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a loopback port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
