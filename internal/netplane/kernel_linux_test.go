@@ -23,21 +23,20 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/cachalot-dev/cachalot/internal/privtest"
 )
 
 // requireRoot skips unless the test runs as root with nft and nsenter, and
 // logs that it runs so that a silent skip shows in CI.
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("requires root")
-	}
 	for _, bin := range []string{"nft", "nsenter"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("requires %s: %v", bin, err)
+			t.Skipf("%s requires %s: %v", privtest.Marker, bin, err)
 		}
 	}
-	t.Logf("root test %s running", t.Name())
+	privtest.RequireRoot(t)
 }
 
 // syncBuffer is a log sink the planes of the tests write to.
