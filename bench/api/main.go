@@ -8,9 +8,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -31,6 +36,7 @@ func main() {
 	conc := flag.Int("concurrency", 8, "concurrent callers")
 	starts := flag.Int("starts", 20, "start-to-ready samples")
 	noMoto := flag.Bool("no-moto", false, "skip moto_server")
+	client := flag.String("client", "both", "sdk (aws-sdk-go-v2 clients), raw (SigV4-signed net/http, lighter), or both")
 	flag.Parse()
 	ctx := context.Background()
 
@@ -58,10 +64,11 @@ func main() {
 		targets = append(targets, target{"moto_server", endpoint{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Key: "AKIAIOSFODNN7EXAMPLE", Secret: "secret"}})
 	}
 
-	calls := []struct {
+	type call struct {
 		name string
 		fn   func(aws.Config) func(context.Context) error
-	}{
+	}
+	sdkCalls := []call{
 		{"GetCallerIdentity", func(cfg aws.Config) func(context.Context) error {
 			cl := sts.NewFromConfig(cfg)
 			return func(ctx context.Context) error {
@@ -77,7 +84,18 @@ func main() {
 			}
 		}},
 	}
-	fmt.Printf("concurrency %d, %v per measurement, aws-sdk-go-v2 clients, loopback\n", *conc, *duration)
+	rawCalls := []call{
+		{"GetCallerIdentity [raw]", rawCall("sts", "Action=GetCallerIdentity&Version=2011-06-15")},
+		{"DescribeCacheClusters (empty) [raw]", rawCall("elasticache", "Action=DescribeCacheClusters&Version=2015-02-02")},
+	}
+	var calls []call
+	if *client == "sdk" || *client == "both" {
+		calls = append(calls, sdkCalls...)
+	}
+	if *client == "raw" || *client == "both" {
+		calls = append(calls, rawCalls...)
+	}
+	fmt.Printf("concurrency %d, %v per measurement, loopback; [raw] = each request SigV4-signed by aws-sdk-go-v2's signer, sent with net/http\n", *conc, *duration)
 	for _, call := range calls {
 		var results []load.Result
 		for _, t := range targets {
@@ -162,4 +180,36 @@ func startToReady(bin string, n int) ([]time.Duration, error) {
 		stop()
 	}
 	return out, nil
+}
+
+// rawCall signs every request afresh with the SDK's SigV4 signer and sends
+// it with net/http: the servers' work without the SDK client's middleware.
+func rawCall(service, body string) func(aws.Config) func(context.Context) error {
+	return func(cfg aws.Config) func(context.Context) error {
+		creds, _ := cfg.Credentials.Retrieve(context.Background())
+		signer := v4.NewSigner()
+		sum := sha256.Sum256([]byte(body))
+		hash := hex.EncodeToString(sum[:])
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		return func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, "POST", *cfg.BaseEndpoint+"/", strings.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+			if err := signer.SignHTTP(ctx, creds, req, hash, service, cfg.Region, time.Now()); err != nil {
+				return err
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		}
+	}
 }

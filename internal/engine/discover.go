@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -64,7 +65,10 @@ func Discover(ctx context.Context, dirs []string) (*Catalog, error) {
 	if dirs == nil {
 		dirs = append(filepath.SplitList(os.Getenv("PATH")), DefaultSearchPath()...)
 	}
-	c := &Catalog{}
+	type candidate struct {
+		path, flag, engine string
+	}
+	var cands []candidate
 	seen := map[string]bool{}
 	for _, b := range binaries() {
 		for _, d := range dirs {
@@ -80,18 +84,33 @@ func Discover(ctx context.Context, dirs []string) (*Catalog, error) {
 				continue
 			}
 			seen[real] = true
-			out, err := runVersion(ctx, p, b.flag)
-			if err != nil {
-				return nil, fmt.Errorf("discover %s: %w", p, err)
-			}
-			in, err := ParseVersion(b.engine, out)
-			if err != nil {
-				return nil, fmt.Errorf("discover %s: %w", p, err)
-			}
-			in.Path = p
-			c.Engines = append(c.Engines, in)
+			cands = append(cands, candidate{p, b.flag, b.engine})
 		}
 	}
+	// The version commands run in parallel: discovery is on the daemon's
+	// start-up path.
+	found := make([]Installed, len(cands))
+	errs := make([]error, len(cands))
+	var wg sync.WaitGroup
+	for i, cd := range cands {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := runVersion(ctx, cd.path, cd.flag)
+			if err == nil {
+				found[i], err = ParseVersion(cd.engine, out)
+				found[i].Path = cd.path
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("discover %s: %w", cd.path, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	c := &Catalog{Engines: found}
 	return c, nil
 }
 
