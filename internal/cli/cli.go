@@ -28,10 +28,14 @@ var Version = ""
 const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
 
 Usage:
-  cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--log-level LEVEL]
+  cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--log-level LEVEL]
   cachalot env     [--data-dir DIR] [--region REGION]
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot teardown [--data-dir DIR | --prefix PREFIX]
+  cachalot connect-compute    --cache ID --instance i-…
+  cachalot disconnect-compute --cache ID --instance i-…
+  cachalot connected-compute  --cache ID
+  cachalot explain --from i-… --to CACHE_ID [--port N]
   cachalot version
 
 Run 'cachalot COMMAND -h' for a command's flags.
@@ -58,6 +62,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	case "teardown":
 		err = teardown(ctx, args[1:], stderr)
+	case "connect-compute":
+		err = connectCompute(ctx, args[1:], stdout, stderr)
+	case "disconnect-compute":
+		err = disconnectCompute(ctx, args[1:], stdout, stderr)
+	case "connected-compute":
+		err = connectedCompute(ctx, args[1:], stdout, stderr)
+	case "explain":
+		code, err := explainReachability(ctx, args[1:], stdout, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "cachalot:", err)
+		}
+		return code
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cachalot", version())
 	case "help", "-h", "--help":
@@ -124,6 +143,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	dataDir := dataDirFlag(fs)
 	accountID := fs.String("account-id", envOr("CACHALOT_ACCOUNT_ID", app.DefaultAccountID), "account id of the root credentials (env CACHALOT_ACCOUNT_ID)")
 	logLevel := fs.String("log-level", envOr("CACHALOT_LOG_LEVEL", "info"), "debug, info, warn or error (env CACHALOT_LOG_LEVEL)")
+	network := fs.String("network", envOr("CACHALOT_NETWORK", ""), "namespaces (default as root on Linux) or loopback (env CACHALOT_NETWORK)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,7 +152,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Logger: logger}
+	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Logger: logger}
 	akid, secret := os.Getenv("CACHALOT_ROOT_ACCESS_KEY_ID"), os.Getenv("CACHALOT_ROOT_SECRET_ACCESS_KEY")
 	if (akid == "") != (secret == "") {
 		return errors.New("set both CACHALOT_ROOT_ACCESS_KEY_ID and CACHALOT_ROOT_SECRET_ACCESS_KEY, or neither")
