@@ -3,11 +3,15 @@ package elasticache_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -203,6 +207,54 @@ func TestRedisClusterLifecycle(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(msgs, "|"), "Cache cluster created") || !strings.Contains(strings.Join(msgs, "|"), "Cache node 0001 restarted") {
 		t.Errorf("events = %q, want creation and restart", msgs)
+	}
+
+	// A crashed engine is restarted and the event recorded.
+	if out, err := w.run(t, eni, "timeout", "2", "redis-cli", "-h", addr, "ping"); err != nil || out != "PONG" {
+		t.Fatalf("after reboot: ping = %q, %v", out, err)
+	}
+	pid := nodePID(t, dir, "000000000000.us-east-1.web-cache.0001")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ev, err := w.ec.DescribeEvents(ctx, &elasticache.DescribeEventsInput{SourceIdentifier: aws.String("web-cache"), SourceType: ectypes.SourceTypeCacheCluster})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range ev.Events {
+			found = found || strings.Contains(aws.ToString(e.Message), "Recovering cache nodes 0001")
+		}
+		if found && nodePID(t, dir, "000000000000.us-east-1.web-cache.0001") != pid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery event after killing the engine")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := 0; ; i++ {
+		out, err := w.run(t, eni, "timeout", "2", "redis-cli", "-h", addr, "ping")
+		if err == nil && out == "PONG" {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("after a crash: ping = %q, %v", out, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// A new node type restarts the node with the new memory limit.
+	if _, err := w.ec.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("web-cache"),
+		CacheNodeType: aws.String("cache.m5.large"), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitStatus(t, "web-cache", "available")
+	want, _ := engine.NodeTypeMemory("cache.m5.large")
+	if out, _ := w.run(t, eni, "timeout", "2", "redis-cli", "-h", addr, "config", "get", "maxmemory"); !strings.Contains(out, fmt.Sprint(engine.EffectiveMaxMemory(want, map[string]string{"maxmemory-policy": "allkeys-lru"}))) {
+		t.Errorf("maxmemory after the node type change = %q, want about %d", out, want)
 	}
 
 	// Revoking the rule stops new connections.
@@ -405,4 +457,20 @@ func TestLoopbackMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitStatus(t, "local", "deleted")
+}
+
+// nodePID reads the pid of a node's engine from the supervisor's state file.
+func nodePID(t *testing.T, dataDir, nodeID string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "engines", nodeID, "cachalot-node.json"))
+	if err != nil {
+		t.Fatalf("engine state of %s: %v", nodeID, err)
+	}
+	var st struct {
+		PID int `json:"pid"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.PID == 0 {
+		t.Fatalf("engine state of %s: %s %v", nodeID, b, err)
+	}
+	return st.PID
 }

@@ -78,6 +78,9 @@ type Node struct {
 	IP          string
 	CreatedAt   time.Time
 	ParamStatus string
+	// Running is what the node's engine was started with (node type and
+	// engine version); a difference from the cluster's means a restart.
+	Running string `json:",omitempty"`
 	// HostPort is the node's 127.0.0.1 port in loopback network mode.
 	HostPort int `json:",omitempty"`
 	// RebootRequested is set by RebootCacheCluster until the reboot is done.

@@ -227,8 +227,8 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 		return err
 	}
 	type nodeResult struct {
-		id, status, paramStatus string
-		rebooted, started       bool
+		id, status, paramStatus, running string
+		rebooted, started                bool
 	}
 	var results []nodeResult
 	for i := range cl.Nodes {
@@ -276,14 +276,28 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 			Launcher:   launch,
 			Dial:       dial,
 		}
-		r := nodeResult{id: n.ID, status: StatusAvailable, paramStatus: n.ParamStatus}
+		r := nodeResult{id: n.ID, status: StatusAvailable, paramStatus: n.ParamStatus, running: cl.NodeType + "/" + cl.EngineVersion}
 		st, ok := c.engines.Status(key)
 		running := ok && st.State == engine.StateRunning
+		if ok && n.Running != "" && n.Running != r.running {
+			// A new node type or engine version: restart with the new spec.
+			if err := c.engines.Stop(ctx, key); err != nil {
+				return fmt.Errorf("stop node %s for its new spec: %w", n.ID, err)
+			}
+			running = false
+			r.rebooted = true
+		}
 		if !running {
 			// Start launches the node, or re-adopts its process after a
 			// daemon restart; a requested reboot still follows.
-			if _, err := c.engines.Start(ctx, spec); err != nil {
+			st, err := c.engines.Start(ctx, spec)
+			if err != nil {
 				return fmt.Errorf("start node %s: %w", n.ID, err)
+			}
+			if st.State != engine.StateRunning {
+				// Known to the supervisor but not up (restarting after a
+				// crash): not available yet; try again shortly.
+				return fmt.Errorf("node %s is %s", n.ID, st.State)
 			}
 			r.started = true
 			r.paramStatus = "in-sync"
@@ -352,6 +366,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 			}
 			n.Status = r.status
 			n.ParamStatus = r.paramStatus
+			n.Running = r.running
 			if r.rebooted || r.started {
 				n.RebootRequested = false
 			}

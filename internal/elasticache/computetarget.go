@@ -1,0 +1,117 @@
+package elasticache
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/cachalot-dev/cachalot/internal/access"
+	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
+	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/store"
+)
+
+// ComputeTargets returns node-based clusters as the access flows' caches
+// (access.Caches). Replication groups and serverless caches will be added
+// here, resolved by id after clusters.
+func (s *Service) ComputeTargets() access.Caches { return computeTargets{s} }
+
+type computeTargets struct{ s *Service }
+
+func (t computeTargets) Cache(ctx context.Context, id string) (access.Cache, error) {
+	scope := auth.ScopeFrom(ctx)
+	var c *Cluster
+	err := t.s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		c, err = getCluster(tx, scope, id)
+		return err
+	})
+	if err != nil {
+		return access.Cache{}, err
+	}
+	return cacheOf(c), nil
+}
+
+func cacheOf(c *Cluster) access.Cache {
+	out := access.Cache{ID: c.ID, Engine: c.Engine, Status: c.Status, VpcID: c.VpcID, Port: c.Port, SecurityGroups: slices.Clone(c.SecurityGroups)}
+	for _, n := range c.Nodes {
+		if n.InterfaceID != "" && n.Status != StatusDeleting {
+			out.Endpoints = append(out.Endpoints, access.Endpoint{Name: n.ID, InterfaceID: n.InterfaceID, Address: n.IP})
+		}
+	}
+	if c.ConfigInterfaceID != "" {
+		out.Endpoints = append(out.Endpoints, access.Endpoint{Name: "configuration", InterfaceID: c.ConfigInterfaceID, Address: c.ConfigIP})
+	}
+	return out
+}
+
+// EditSecurityGroups changes a cluster's groups as ModifyCacheCluster
+// (SecurityGroupIds, ApplyImmediately) does, but as a read-modify-write in
+// one transaction, then applies the groups to the cluster's interfaces at
+// once (the reconciler does the same, idempotently, and reports the cluster
+// available again).
+func (t computeTargets) EditSecurityGroups(ctx context.Context, id string, edit func([]string) ([]string, error)) error {
+	scope := auth.ScopeFrom(ctx)
+	s := t.s
+	// Validate the result against the EC2 model outside the store
+	// transaction (the EC2 model reads the store itself).
+	cur, err := t.Cache(ctx, id)
+	if err != nil {
+		return err
+	}
+	want, err := edit(slices.Clone(cur.SecurityGroups))
+	if err != nil {
+		return err
+	}
+	if len(want) == 0 || len(want) > 5 {
+		return invalid("A cluster must have between 1 and 5 security groups, not %d.", len(want))
+	}
+	if err := s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, cur.VpcID, want); err != nil {
+		return networkError(err)
+	}
+	var c *Cluster
+	changed := false
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		c, err = getCluster(tx, scope, id)
+		if err != nil {
+			return err
+		}
+		if c.Status != StatusAvailable && c.Status != StatusModifying {
+			return invalidState(c)
+		}
+		groups, err := edit(slices.Clone(c.SecurityGroups))
+		if err != nil {
+			return err
+		}
+		if len(groups) == 0 || len(groups) > 5 {
+			return invalid("A cluster must have between 1 and 5 security groups, not %d.", len(groups))
+		}
+		if slices.Equal(groups, c.SecurityGroups) {
+			return nil
+		}
+		changed = true
+		c.SecurityGroups = groups
+		c.Generation++
+		c.Status = StatusModifying
+		if err := s.putEvent(tx, c.Account, c.Region, Event{SourceID: c.ID, SourceType: "cache-cluster",
+			Message: "Security groups changed by a compute connection: " + strings.Join(groups, ", ")}); err != nil {
+			return err
+		}
+		return putCluster(tx, c)
+	})
+	if err != nil || !changed {
+		return err
+	}
+	for _, ep := range cacheOf(c).Endpoints {
+		if err := s.cfg.Network.SetInterfaceGroups(ctx, c.Account, c.Region, ep.InterfaceID, c.SecurityGroups); err != nil {
+			return fmt.Errorf("set security groups of %s: %w", ep.InterfaceID, err)
+		}
+	}
+	return nil
+}
+
+func invalidState(c *Cluster) error {
+	return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state (it is %s).", c.ID, c.Status)
+}
