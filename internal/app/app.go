@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/account"
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
@@ -145,7 +147,7 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
 		catalog = &engine.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: catalog, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: catalog, Roles: id.svc, Logger: a.log})
 	a.ec = ecSvc
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
@@ -159,13 +161,17 @@ func (a *App) Start(ctx context.Context) error {
 			}
 		},
 	})
+	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
+	// compute connection and reachability explanations of internal/access.
+	ecOps := elasticacheapi.OperationTable(ecSvc)
+	maps.Copy(ecOps, access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log}).Operations())
 	h := endpoint.New(endpoint.Config{
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
 		Resources:  id.resources,
 		Logger:     a.log,
 		Services: []endpoint.Binding{
-			{Service: elasticacheapi.Metadata, Operations: elasticacheapi.OperationTable(ecSvc)},
+			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
 			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(a.ec2)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},

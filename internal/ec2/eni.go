@@ -348,6 +348,7 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in *ec2api.Desc
 		if missing != "" {
 			return notFound("eni", missing)
 		}
+		recs = narrow(st, "eni", eniFilters, in.Filters, recs, func(r *eniRec) eniView { return eniView{r, st} })
 		items := make([]eniView, len(recs))
 		for i, r := range recs {
 			items[i] = eniView{r, st}

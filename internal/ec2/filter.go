@@ -245,3 +245,43 @@ func selectIDs[T record](items []T, ids []string) ([]T, string) {
 	}
 	return out, ""
 }
+
+// narrow picks, with an index kept per snapshot, the only records that can
+// pass an exact-match filter (no wildcard) when recs is a kind's whole list
+// in a read transaction. Otherwise it returns recs unchanged. The filters
+// are still applied to what it returns, so it only saves work: a Describe
+// filtered on instance-id, private-ip-address, group-id, vpc-id, ... costs
+// the matching records, not a scan of all of them.
+func narrow[R record, V any](st *scopeTx, kind string, fs filterSet[V], filters []ec2api.Filter, recs []R, view func(R) V) []R {
+	if st.owned || len(recs) < 64 || len(recs) != len(st.base.list(kind)) {
+		return recs
+	}
+	for _, f := range filters {
+		name := str(f.Name)
+		get := fs.fields[name]
+		if get == nil || len(f.Values) == 0 || slices.ContainsFunc(f.Values, func(v string) bool { return strings.ContainsAny(v, "*?\\") }) {
+			continue
+		}
+		idx := st.base.index(kind+"/"+name, func() map[string][]int32 {
+			m := map[string][]int32{}
+			for i, r := range recs {
+				for _, v := range get(view(r)) {
+					m[v] = append(m[v], int32(i))
+				}
+			}
+			return m
+		})
+		var pos []int32
+		for _, v := range f.Values {
+			pos = append(pos, idx[v]...)
+		}
+		slices.Sort(pos)
+		pos = slices.Compact(pos)
+		out := make([]R, len(pos))
+		for i, p := range pos {
+			out[i] = recs[p]
+		}
+		return out
+	}
+	return recs
+}

@@ -389,6 +389,7 @@ func (s *Service) DescribeInstances(ctx context.Context, in *ec2api.DescribeInst
 			}
 		}
 		recs, _ := selectIDs(listT[*instanceRec](st, "instance"), in.InstanceIds)
+		recs = narrow(st, "instance", instanceFilters, in.Filters, recs, func(r *instanceRec) instView { return instView{r, st} })
 		items := make([]instView, len(recs))
 		for i, r := range recs {
 			items[i] = instView{r, st}
@@ -564,4 +565,45 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.Modify
 		}
 		return dryRun(in.DryRun)
 	})
+}
+
+// DescribeInstanceAttribute implements ec2api.Operations for groupSet,
+// instanceType, userData, sourceDestCheck and disableApiTermination.
+func (s *Service) DescribeInstanceAttribute(ctx context.Context, in *ec2api.DescribeInstanceAttributeRequest) (*ec2api.InstanceAttribute, error) {
+	if err := dryRun(in.DryRun); err != nil {
+		return nil, err
+	}
+	out := &ec2api.InstanceAttribute{InstanceId: in.InstanceId}
+	err := s.view(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
+		i, err := lookup[*instanceRec](st, "instance", str(in.InstanceId))
+		if err != nil {
+			return err
+		}
+		e, _ := getT[*eniRec](st, i.PrimaryENI)
+		switch str(in.Attribute) {
+		case "groupSet":
+			out.Groups = []ec2api.GroupIdentifier{}
+			if e != nil {
+				out.Groups = st.groupIdents(e.Groups)
+			}
+		case "instanceType":
+			out.InstanceType = &ec2api.AttributeValue{Value: ptr(i.InstanceType)}
+		case "userData":
+			out.UserData = &ec2api.AttributeValue{}
+			if i.UserData != "" {
+				out.UserData.Value = ptr(i.UserData)
+			}
+		case "sourceDestCheck":
+			out.SourceDestCheck = &ec2api.AttributeBooleanValue{Value: ptr(e == nil || e.SourceDestCheck)}
+		case "disableApiTermination":
+			out.DisableApiTermination = &ec2api.AttributeBooleanValue{Value: ptr(false)}
+		default:
+			return awserr.New("InvalidParameterValue", "Value (%s) for parameter attribute is invalid. Cachalot describes groupSet, instanceType, userData, sourceDestCheck and disableApiTermination.", str(in.Attribute))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

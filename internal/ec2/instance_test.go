@@ -3,6 +3,7 @@ package ec2
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
@@ -91,6 +92,10 @@ func TestRunInstances(t *testing.T) {
 	out := must[*ec2api.DescribeInstancesResult](t)(s.DescribeInstances(ctx, &ec2api.DescribeInstancesRequest{InstanceIds: []string{id}}))
 	if i := out.Reservations[0].Instances[0]; len(i.SecurityGroups) != 1 || *i.SecurityGroups[0].GroupName != "web" || *i.InstanceType != "t3.micro" {
 		t.Errorf("after modify: groups %+v type %s", i.SecurityGroups, *i.InstanceType)
+	}
+	attr := must[*ec2api.InstanceAttribute](t)(s.DescribeInstanceAttribute(ctx, &ec2api.DescribeInstanceAttributeRequest{InstanceId: ptr(id), Attribute: ptr("groupSet")}))
+	if len(attr.Groups) != 1 || *attr.Groups[0].GroupId != web {
+		t.Errorf("DescribeInstanceAttribute(groupSet) = %+v", attr.Groups)
 	}
 	term := must[*ec2api.TerminateInstancesResult](t)(s.TerminateInstances(ctx, &ec2api.TerminateInstancesRequest{InstanceIds: []string{id}}))
 	if *term.TerminatingInstances[0].CurrentState.Name != "shutting-down" {
@@ -294,7 +299,14 @@ func TestGatewaysAndRoutes(t *testing.T) {
 			t.Errorf("topology subnet route table = %s, want %s", tsn.RouteTableID, *rtb)
 		}
 	}
-	ok(t, s.DisassociateRouteTable(ctx, &ec2api.DisassociateRouteTableRequest{AssociationId: as.AssociationId}))
+	re := must[*ec2api.ReplaceRouteTableAssociationResult](t)(s.ReplaceRouteTableAssociation(ctx, &ec2api.ReplaceRouteTableAssociationRequest{AssociationId: as.AssociationId, RouteTableId: rtb}))
+	ok(t, s.DisassociateRouteTable(ctx, &ec2api.DisassociateRouteTableRequest{AssociationId: re.NewAssociationId}))
+	// The main association moves to another table and back.
+	mainRtb := must[*ec2api.DescribeRouteTablesResult](t)(s.DescribeRouteTables(ctx, &ec2api.DescribeRouteTablesRequest{Filters: []ec2api.Filter{filter("vpc-id", vpc), filter("association.main", "true")}}))
+	mainAssoc := mainRtb.RouteTables[0].Associations[0].RouteTableAssociationId
+	moved := must[*ec2api.ReplaceRouteTableAssociationResult](t)(s.ReplaceRouteTableAssociation(ctx, &ec2api.ReplaceRouteTableAssociationRequest{AssociationId: mainAssoc, RouteTableId: rtb}))
+	wantCode(t, s.DeleteRouteTable(ctx, &ec2api.DeleteRouteTableRequest{RouteTableId: rtb}), "DependencyViolation")
+	must[*ec2api.ReplaceRouteTableAssociationResult](t)(s.ReplaceRouteTableAssociation(ctx, &ec2api.ReplaceRouteTableAssociationRequest{AssociationId: moved.NewAssociationId, RouteTableId: mainRtb.RouteTables[0].RouteTableId}))
 	wantCode(t, s.DetachInternetGateway(ctx, &ec2api.DetachInternetGatewayRequest{InternetGatewayId: gid, VpcId: ptr("vpc-0123456789abcdef0")}), "InvalidVpcID.NotFound")
 	wantCode(t, s.DeleteInternetGateway(ctx, &ec2api.DeleteInternetGatewayRequest{InternetGatewayId: gid}), "DependencyViolation")
 	ok(t, s.DetachInternetGateway(ctx, &ec2api.DetachInternetGatewayRequest{InternetGatewayId: gid, VpcId: ptr(vpc)}))
@@ -398,5 +410,49 @@ func TestTags(t *testing.T) {
 	rules := must[*ec2api.DescribeSecurityGroupRulesResult](t)(s.DescribeSecurityGroupRules(ctx, &ec2api.DescribeSecurityGroupRulesRequest{Filters: []ec2api.Filter{filter("tag:why", "ssh")}}))
 	if len(rules.SecurityGroupRules) != 1 {
 		t.Errorf("rules tagged why=ssh: %d", len(rules.SecurityGroupRules))
+	}
+}
+
+// The per-snapshot filter indexes must not change what a Describe returns.
+func TestFilterIndexesAgreeWithScan(t *testing.T) {
+	s, _ := newTestService(t)
+	ctx := ctxFor(acctA)
+	def := defaults(t, s, acctA)
+	g1, g2 := createGroup(t, s, ctx, "one", ""), createGroup(t, s, ctx, "two", "")
+	run(t, s, ctx, &ec2api.RunInstancesRequest{MinCount: ptr(int32(50)), MaxCount: ptr(int32(50)), SubnetId: ptr(def.Subnets[0].ID), SecurityGroupIds: []string{g1}})
+	r := run(t, s, ctx, &ec2api.RunInstancesRequest{MinCount: ptr(int32(30)), MaxCount: ptr(int32(30)), SubnetId: ptr(def.Subnets[1].ID), SecurityGroupIds: []string{g1, g2}})
+	for _, f := range [][]ec2api.Filter{
+		{filter("private-ip-address", "172.31.0.9", "172.31.16.4", "10.0.0.1")},
+		{filter("instance.group-id", g2)},
+		{filter("instance.group-id", g1), filter("subnet-id", def.Subnets[0].ID)},
+		{filter("instance-id", *r.Instances[3].InstanceId, *r.Instances[7].InstanceId)},
+		{filter("vpc-id", def.ID), filter("private-ip-address", "172.31.0.*")},
+	} {
+		got := must[*ec2api.DescribeInstancesResult](t)(s.DescribeInstances(ctx, &ec2api.DescribeInstancesRequest{Filters: f}))
+		var ids []string
+		for _, res := range got.Reservations {
+			for _, i := range res.Instances {
+				ids = append(ids, *i.InstanceId)
+			}
+		}
+		// The same filters without the index: a scan over every instance.
+		var want []string
+		err := s.view(ctx, scopeOf(ctx), func(tx *txn, st *scopeTx) error {
+			var items []instView
+			for _, rec := range listT[*instanceRec](st, "instance") {
+				items = append(items, instView{rec, st})
+			}
+			sel, err := filterItems(instanceFilters, f, items)
+			for _, v := range sel {
+				want = append(want, v.ID)
+			}
+			return err
+		})
+		ok(t, err)
+		slices.Sort(ids)
+		slices.Sort(want)
+		if !slices.Equal(ids, want) || len(ids) == 0 {
+			t.Errorf("filters %v: indexed %d instances, scan %d", f, len(ids), len(want))
+		}
 	}
 }

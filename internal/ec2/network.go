@@ -638,3 +638,56 @@ func (s *Service) DescribeNetworkAcls(ctx context.Context, in *ec2api.DescribeNe
 	})
 	return out, err
 }
+
+// ReplaceRouteTableAssociation implements ec2api.Operations: it moves a
+// subnet association, or the main association, to another table of the VPC.
+func (s *Service) ReplaceRouteTableAssociation(ctx context.Context, in *ec2api.ReplaceRouteTableAssociationRequest) (*ec2api.ReplaceRouteTableAssociationResult, error) {
+	id := str(in.AssociationId)
+	out := &ec2api.ReplaceRouteTableAssociationResult{AssociationState: &ec2api.RouteTableAssociationState{State: ptr("associated")}}
+	err := s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
+		to, err := lookup[*rtbRec](st, "rtb", str(in.RouteTableId))
+		if err != nil {
+			return err
+		}
+		for _, r := range listT[*rtbRec](st, "rtb") {
+			isMain := r.Main && r.MainID == id
+			i := slices.IndexFunc(r.Assocs, func(a rtbAssocR) bool { return a.ID == id })
+			if !isMain && i < 0 {
+				continue
+			}
+			if r.VpcID != to.VpcID {
+				return awserr.New("InvalidParameterValue", "Route table %s and association %s belong to different networks", to.ID, id)
+			}
+			if err := dryRun(in.DryRun); err != nil {
+				return err
+			}
+			newID := newID("rtbassoc-")
+			out.NewAssociationId = ptr(newID)
+			if r.ID == to.ID { // same table: only the association id changes
+				r = mut[*rtbRec](st, r.ID)
+				if isMain {
+					r.MainID = newID
+				} else {
+					r.Assocs[i].ID = newID
+				}
+				return nil
+			}
+			from := mut[*rtbRec](st, r.ID)
+			dst := mut[*rtbRec](st, to.ID)
+			if isMain {
+				from.Main, from.MainID = false, ""
+				dst.Main, dst.MainID = true, newID
+				return nil
+			}
+			subnet := from.Assocs[i].SubnetID
+			from.Assocs = slices.Delete(from.Assocs, i, i+1)
+			dst.Assocs = append(dst.Assocs, rtbAssocR{ID: newID, SubnetID: subnet})
+			return nil
+		}
+		return awserr.New("InvalidAssociationID.NotFound", "The association ID '%s' does not exist", id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

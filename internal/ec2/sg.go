@@ -813,6 +813,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in *ec2api.Describ
 			slices.SortFunc(sel, func(a, b *groupRec) int { return strings.Compare(a.ID, b.ID) })
 			items = slices.Compact(sel)
 		}
+		items = narrow(st, "sg", groupFilters, in.Filters, items, func(g *groupRec) *groupRec { return g })
 		items, err := filterItems(groupFilters, in.Filters, items)
 		if err != nil {
 			return err

@@ -80,6 +80,18 @@ type objects map[string]map[string]record
 
 func (o objects) get(id string) record { return o[kindOf(id)][id] }
 
+type indexKey string
+
+// index returns the filter index named key, building it once per snapshot.
+func (sn *snapshot) index(key string, build func() map[string][]int32) map[string][]int32 {
+	if v, ok := sn.memo.Load(indexKey(key)); ok {
+		return v.(map[string][]int32)
+	}
+	m := build()
+	sn.memo.Store(indexKey(key), m)
+	return m
+}
+
 func sortedKind(objs objects, kind string) []record {
 	l := make([]record, 0, len(objs[kind]))
 	for _, r := range objs[kind] {

@@ -59,7 +59,10 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 		return nil, elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", aws.ToString(in.ReplicationGroupId))
 	}
 	if len(in.CacheSecurityGroupNames) > 0 {
-		return nil, combination("Use of cache security groups is not permitted along with cache subnet group and/or security groups ids.")
+		if in.CacheSubnetGroupName != nil || len(in.SecurityGroupIds) > 0 {
+			return nil, combination("Use of cache security groups is not permitted along with cache subnet group and/or security groups ids.")
+		}
+		return nil, s.classicClustersUnsupported(ctx)
 	}
 	if aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil {
 		return nil, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")

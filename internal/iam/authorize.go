@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/auth"
@@ -18,6 +18,84 @@ import (
 // policySet is a principal's compiled policies, cached until the next write.
 type policySet struct {
 	set policy.Set
+	// byAction caches, per lower-cased action, set reduced to the statements
+	// that can apply to that action (see forAction).
+	byAction sync.Map
+}
+
+// forAction returns the principal's policies reduced to the statements whose
+// Action can match action (and every NotAction statement). Decisions are
+// unchanged: a statement whose Action does not match never applies. Policies
+// left empty are dropped from Identity; a boundary or session policy is kept
+// even when empty, since its silence denies.
+func (ps *policySet) forAction(action string) *policy.Set {
+	// Keyed by the action as the endpoint spells it (the operation name), so
+	// the hot path does not lower-case it.
+	if v, ok := ps.byAction.Load(action); ok {
+		return v.(*policy.Set)
+	}
+	la := strings.ToLower(action)
+	out := &policy.Set{Resource: ps.set.Resource}
+	for _, n := range ps.set.Identity {
+		if f := filterNamed(n, la); len(f.Policy.Statements) > 0 {
+			out.Identity = append(out.Identity, f)
+		}
+	}
+	if ps.set.Boundary != nil {
+		b := filterNamed(*ps.set.Boundary, la)
+		out.Boundary = &b
+	}
+	for _, n := range ps.set.Session {
+		out.Session = append(out.Session, filterNamed(n, la))
+	}
+	v, _ := ps.byAction.LoadOrStore(action, out)
+	return v.(*policy.Set)
+}
+
+func filterNamed(n policy.Named, action string) policy.Named {
+	keep := make([]policy.Statement, 0, len(n.Policy.Statements))
+	for _, st := range n.Policy.Statements {
+		if len(st.NotAction) > 0 || slices.ContainsFunc(st.Action, func(pat string) bool { return glob(strings.ToLower(pat), action) }) {
+			keep = append(keep, st)
+		}
+	}
+	if len(keep) == len(n.Policy.Statements) {
+		return n
+	}
+	p := *n.Policy
+	p.Statements = keep
+	return policy.Named{Name: n.Name, Policy: &p}
+}
+
+// glob matches IAM action patterns: '*' is any run, '?' any one character.
+func glob(pat, s string) bool {
+	for len(pat) > 0 {
+		switch pat[0] {
+		case '*':
+			for len(pat) > 0 && pat[0] == '*' {
+				pat = pat[1:]
+			}
+			if pat == "" {
+				return true
+			}
+			for i := 0; i <= len(s); i++ {
+				if glob(pat, s[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != pat[0] {
+				return false
+			}
+		}
+		pat, s = pat[1:], s[1:]
+	}
+	return s == ""
 }
 
 // setKey names the cache entry of a principal: users share one entry for
@@ -76,7 +154,7 @@ func (s *Service) policies(ctx context.Context, p auth.Principal) (*policySet, e
 				return err
 			}
 			if sess.Policy != "" {
-				sp, err := policy.Parse(sess.Policy, policy.KindIdentity)
+				sp, err := s.parse(sess.Policy)
 				if err != nil {
 					return fmt.Errorf("session policy: %w", err)
 				}
@@ -113,10 +191,33 @@ func (s *Service) sessionTx(tx store.Tx, akid string) (*sessionRec, error) {
 	return &r, nil
 }
 
+// parse parses an identity policy document, reusing the result for the same
+// text: documents are immutable once stored, so a write that invalidates the
+// policy sets need not re-parse the policies it did not change.
+func (s *Service) parse(doc string) (*policy.Policy, error) {
+	s.parsedMu.Lock()
+	p, ok := s.parsed[doc]
+	s.parsedMu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := policy.Parse(doc, policy.KindIdentity)
+	if err != nil {
+		return nil, err
+	}
+	s.parsedMu.Lock()
+	if len(s.parsed) > 10_000 {
+		clear(s.parsed)
+	}
+	s.parsed[doc] = p
+	s.parsedMu.Unlock()
+	return p, nil
+}
+
 // gather appends the inline and attached policies of an entity to out.
 func (s *Service) gather(tx store.Tx, acct, owner string, inline map[string]string, attached []string, out *[]policy.Named) error {
 	for _, name := range slices.Sorted(maps.Keys(inline)) {
-		p, err := policy.Parse(inline[name], policy.KindIdentity)
+		p, err := s.parse(inline[name])
 		if err != nil {
 			return fmt.Errorf("inline policy %s of %s: %w", name, owner, err)
 		}
@@ -151,7 +252,7 @@ func (s *Service) managedNamed(tx store.Tx, acct, arn string) (*policy.Named, er
 	if v == nil {
 		return nil, nil
 	}
-	pp, err := policy.Parse(v.Document, policy.KindIdentity)
+	pp, err := s.parse(v.Document)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s: %w", arn, err)
 	}
@@ -216,6 +317,7 @@ func (s *Service) Authorize(ctx context.Context, r auth.Request) error {
 	}
 	req := policy.Request{Action: action, Caller: policy.CallerFromAuth(p), Time: r.Time, SourceIP: r.SourceIP,
 		SecureTransport: r.SecureTransport, Region: r.Region, Context: r.Context}
+	set := ps.forAction(action)
 	resources := r.Resources
 	if len(resources) == 0 {
 		resources = []string{"*"}
@@ -225,7 +327,7 @@ func (s *Service) Authorize(ctx context.Context, r auth.Request) error {
 		if action == "iam:CreateServiceLinkedRole" || action == "iam:DeleteServiceLinkedRole" || action == "iam:GetServiceLinkedRoleDeletionStatus" {
 			req.Context = withServiceName(r.Context, res)
 		}
-		d := policy.Evaluate(&req, ps.set)
+		d := policy.Evaluate(&req, *set)
 		if action == "sts:GetSessionToken" && !d.ExplicitDeny {
 			continue
 		}
@@ -258,9 +360,9 @@ func withServiceName(c map[string][]string, roleARN string) map[string][]string 
 
 func denial(service, msg string) error {
 	if service == "ec2" {
-		return awserr.WithStatus(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", msg)
+		return awserr.WithStatus(403, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", msg)
 	}
-	return awserr.WithStatus(http.StatusForbidden, "AccessDenied", "%s", msg)
+	return awserr.WithStatus(403, "AccessDenied", "%s", msg)
 }
 
 func (s *Service) deny(r auth.Request, action, resource, why string) error {
@@ -304,7 +406,7 @@ func (s *Service) AuthorizeAssumeRole(ctx context.Context, r auth.Request, mfa b
 	if len(r.Resources) > 0 {
 		roleARN = r.Resources[0]
 	}
-	denied := awserr.WithStatus(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", p.ARN, roleARN)
+	denied := awserr.WithStatus(403, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", p.ARN, roleARN)
 	a, err := policy.ParseARN(roleARN)
 	if err != nil || a.Service != "iam" {
 		return nil, awserr.New("ValidationError", "%s is invalid", roleARN)
@@ -387,7 +489,7 @@ func (s *Service) EnsureServiceLinkedRole(ctx context.Context, principal auth.Pr
 		Resources: []string{arn}, Region: auth.ScopeFrom(ctx).Region, Time: s.now()})
 	if err != nil || principal.AccountID != accountID {
 		if _, ok := awserr.As(err); ok || err == nil {
-			return awserr.WithStatus(http.StatusBadRequest, "ServiceLinkedRoleNotFoundFault",
+			return awserr.WithStatus(400, "ServiceLinkedRoleNotFoundFault",
 				"This action cannot be completed due to insufficient permissions. (Recommended action) Please create new role using IAM API CreateServiceLinkedRole.")
 		}
 		return err

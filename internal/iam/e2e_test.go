@@ -675,3 +675,71 @@ func TestSeedFlowCLI(t *testing.T) {
 	}
 	_ = base64.StdEncoding
 }
+
+func TestSimulatePrincipalPolicy(t *testing.T) {
+	env := apptest.Start(t)
+	c := iam.NewFromConfig(env.Config())
+	newUser(t, c, "sim")
+	must[*iam.AttachUserPolicyOutput](t)(c.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("sim"),
+		PolicyArn: aws.String("arn:aws:iam::aws:policy/AmazonElastiCacheReadOnlyAccess")}))
+	out := must[*iam.SimulatePrincipalPolicyOutput](t)(c.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String("arn:aws:iam::000000000000:user/sim"),
+		ActionNames:     []string{"elasticache:DescribeCacheClusters", "elasticache:CreateCacheCluster"},
+		PolicyInputList: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"elasticache:DescribeCacheClusters","Resource":"arn:aws:elasticache:*:*:cluster:secret"}]}`},
+		ResourceArns:    []string{"arn:aws:elasticache:us-east-1:000000000000:cluster:open", "arn:aws:elasticache:us-east-1:000000000000:cluster:secret"},
+	}))
+	var got []string
+	for _, r := range out.EvaluationResults {
+		got = append(got, *r.EvalActionName+" "+(*r.EvalResourceName)[strings.LastIndexByte(*r.EvalResourceName, ':')+1:]+" "+string(r.EvalDecision))
+	}
+	want := "elasticache:DescribeCacheClusters open allowed,elasticache:DescribeCacheClusters secret explicitDeny,elasticache:CreateCacheCluster open implicitDeny,elasticache:CreateCacheCluster secret implicitDeny"
+	if strings.Join(got, ",") != want {
+		t.Errorf("SimulatePrincipalPolicy = %v", got)
+	}
+}
+
+func TestInstanceProfilesAndRenames(t *testing.T) {
+	env := apptest.Start(t)
+	c := iam.NewFromConfig(env.Config())
+	must[*iam.CreateRoleOutput](t)(c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("ec2-role"),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)}))
+	must[*iam.CreateInstanceProfileOutput](t)(c.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String("web")}))
+	must[*iam.AddRoleToInstanceProfileOutput](t)(c.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String("web"), RoleName: aws.String("ec2-role")}))
+	_, err := c.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String("web"), RoleName: aws.String("ec2-role")})
+	wantCode(t, err, "LimitExceeded")
+	ip := must[*iam.GetInstanceProfileOutput](t)(c.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String("web")}))
+	if len(ip.InstanceProfile.Roles) != 1 || *ip.InstanceProfile.Arn != "arn:aws:iam::000000000000:instance-profile/web" {
+		t.Errorf("instance profile = %+v", ip.InstanceProfile)
+	}
+	_, err = c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("ec2-role")})
+	wantCode(t, err, "DeleteConflict")
+	must[*iam.RemoveRoleFromInstanceProfileOutput](t)(c.RemoveRoleFromInstanceProfile(ctx, &iam.RemoveRoleFromInstanceProfileInput{InstanceProfileName: aws.String("web"), RoleName: aws.String("ec2-role")}))
+	must[*iam.DeleteInstanceProfileOutput](t)(c.DeleteInstanceProfile(ctx, &iam.DeleteInstanceProfileInput{InstanceProfileName: aws.String("web")}))
+	must[*iam.DeleteRoleOutput](t)(c.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("ec2-role")}))
+
+	// Renaming a group keeps its members.
+	newUser(t, c, "hank")
+	must[*iam.CreateGroupOutput](t)(c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("old")}))
+	must[*iam.AddUserToGroupOutput](t)(c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String("old"), UserName: aws.String("hank")}))
+	must[*iam.UpdateGroupOutput](t)(c.UpdateGroup(ctx, &iam.UpdateGroupInput{GroupName: aws.String("old"), NewGroupName: aws.String("new")}))
+	g := must[*iam.GetGroupOutput](t)(c.GetGroup(ctx, &iam.GetGroupInput{GroupName: aws.String("new")}))
+	if len(g.Users) != 1 || *g.Users[0].UserName != "hank" {
+		t.Errorf("renamed group users = %+v", g.Users)
+	}
+	fg := must[*iam.ListGroupsForUserOutput](t)(c.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: aws.String("hank")}))
+	if len(fg.Groups) != 1 || *fg.Groups[0].GroupName != "new" {
+		t.Errorf("ListGroupsForUser = %+v", fg.Groups)
+	}
+	// Tags and login profiles.
+	must[*iam.TagUserOutput](t)(c.TagUser(ctx, &iam.TagUserInput{UserName: aws.String("hank"), Tags: []iamtypes.Tag{{Key: aws.String("team"), Value: aws.String("cache")}}}))
+	u := must[*iam.GetUserOutput](t)(c.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("hank")}))
+	if len(u.User.Tags) != 1 || *u.User.Tags[0].Value != "cache" {
+		t.Errorf("tags = %+v", u.User.Tags)
+	}
+	must[*iam.CreateLoginProfileOutput](t)(c.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("hank"), Password: aws.String("correct horse battery")}))
+	_, err = c.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("hank"), Password: aws.String("correct horse battery")})
+	wantCode(t, err, "EntityAlreadyExists")
+	must[*iam.RemoveUserFromGroupOutput](t)(c.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{GroupName: aws.String("new"), UserName: aws.String("hank")}))
+	_, err = c.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("hank")})
+	wantCode(t, err, "DeleteConflict")
+}

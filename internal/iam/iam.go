@@ -72,8 +72,13 @@ type Service struct {
 	// gen counts writes; a cache fill computed under an older gen is dropped.
 	gen uint64
 
-	lastMu   sync.Mutex // guards lastUsed
-	lastUsed map[string]keyUse
+	lastMu    sync.Mutex // guards lastUsed, lastPurge
+	lastUsed  map[string]keyUse
+	lastPurge time.Time // when expired sessions were last purged
+
+	parsedMu sync.Mutex // guards parsed
+	// parsed caches parsed identity policies by document text.
+	parsed map[string]*policy.Policy
 
 	// fieldCache maps an input type to its resource members (resources.go).
 	fieldCache sync.Map
@@ -105,6 +110,7 @@ func New(cfg Config) (*Service, error) {
 		st: cfg.Store, accounts: cfg.Accounts, log: cfg.Logger, now: cfg.Now, maxAtt: cfg.MaxAttachedPolicies,
 		managedByID: map[string]*managedPolicy{},
 		keys:        map[string]auth.Key{}, sets: map[string]*policySet{}, lastUsed: map[string]keyUse{},
+		parsed: map[string]*policy.Policy{},
 	}
 	ms, err := policy.ManagedPolicies()
 	if err != nil {

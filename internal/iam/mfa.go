@@ -19,12 +19,11 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
-// TOTP parameters of virtual MFA devices (RFC 6238 defaults, as AWS uses).
-var totpOpts = totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
-
-// totpAt returns the code of a seed for time step n.
+// totpAt returns the code of a seed for time step n, with the TOTP
+// parameters of virtual MFA devices (RFC 6238 defaults, as AWS uses).
 func totpAt(seed string, step int64) (string, error) {
-	return totp.GenerateCodeCustom(seed, time.Unix(step*30, 0), totpOpts)
+	return totp.GenerateCodeCustom(seed, time.Unix(step*30, 0),
+		totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 }
 
 func codeEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -94,20 +94,28 @@ func (s *Service) IssueSession(ctx context.Context, spec SessionSpec) (*Issued, 
 		Kind: spec.Kind, Account: spec.AccountID, UserName: spec.UserName, RoleName: spec.RoleName, SessionName: spec.SessionName,
 		MFA: spec.MFA, Issued: now, Expires: now.Add(spec.Duration), Policy: spec.Policy, PolicyARNs: spec.PolicyARNs, Source: spec.SourceIdentity}
 	var roleID string
+	s.lastMu.Lock()
+	purge := now.Sub(s.lastPurge) > time.Hour
+	if purge {
+		s.lastPurge = now
+	}
+	s.lastMu.Unlock()
 	err = s.update(ctx, func(tx store.Tx) error {
-		// Forget sessions expired more than a day ago.
-		var old []string
-		if err := store.ScanJSON(tx, "sts-session/", func(k string, r *sessionRec) error {
-			if now.Sub(r.Expires) > 24*time.Hour {
-				old = append(old, k)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, k := range old {
-			if err := tx.Delete(k); err != nil {
+		// At most hourly, forget sessions expired more than a day ago.
+		if purge {
+			var old []string
+			if err := store.ScanJSON(tx, "sts-session/", func(k string, r *sessionRec) error {
+				if now.Sub(r.Expires) > 24*time.Hour {
+					old = append(old, k)
+				}
+				return nil
+			}); err != nil {
 				return err
+			}
+			for _, k := range old {
+				if err := tx.Delete(k); err != nil {
+					return err
+				}
 			}
 		}
 		if spec.Kind == AssumedRoleSession {

@@ -8,7 +8,6 @@ package sts
 import (
 	"context"
 	"errors"
-	"net/http"
 	"regexp"
 	"strconv"
 	"time"
@@ -105,7 +104,7 @@ func (s *Service) GetAccessKeyInfo(ctx context.Context, in *stsapi.GetAccessKeyI
 		return nil, err
 	}
 	if !ok {
-		return nil, awserr.WithStatus(http.StatusBadRequest, "InvalidParameterValue", "The access key %s does not exist in this installation.", akid)
+		return nil, awserr.WithStatus(400, "InvalidParameterValue", "The access key %s does not exist in this installation.", akid)
 	}
 	return &stsapi.GetAccessKeyInfoResponse{Account: aws.String(acct)}, nil
 }
@@ -128,7 +127,7 @@ func (s *Service) checkMFA(ctx context.Context, p auth.Principal, serial, code *
 		user = p.Name
 	case auth.Root:
 	default:
-		return false, awserr.WithStatus(http.StatusForbidden, "AccessDenied", "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.")
+		return false, awserr.WithStatus(403, "AccessDenied", "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.")
 	}
 	if err := s.iam.VerifyMFA(ctx, p.AccountID, user, *serial, *code); err != nil {
 		return false, err
@@ -149,7 +148,7 @@ func (s *Service) GetSessionToken(ctx context.Context, in *stsapi.GetSessionToke
 	}
 	p, _ := auth.PrincipalFrom(ctx)
 	if p.Temporary || (p.Type != auth.User && p.Type != auth.Root) {
-		return nil, awserr.WithStatus(http.StatusForbidden, "AccessDenied", "Cannot call GetSessionToken with session credentials")
+		return nil, awserr.WithStatus(403, "AccessDenied", "Cannot call GetSessionToken with session credentials")
 	}
 	d := int32(defaultSessionToken)
 	if in.DurationSeconds != nil {

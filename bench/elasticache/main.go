@@ -1,0 +1,213 @@
+// Command elasticache measures issue 5's figures through the real product:
+// it starts `cachalot serve` (as root, namespaces network mode) on a
+// loopback port with a fresh data dir, launches one EC2 instance in the
+// default security group, and then, in one run, through aws-sdk-go-v2:
+//
+//  1. create-to-connectable time of a one-node Redis cluster and of a
+//     three-node Memcached cluster (from the CreateCacheCluster call until a
+//     client inside the instance's network namespace gets PONG / VERSION
+//     from every node), and create-to-available as DescribeCacheClusters
+//     reports it;
+//  2. redis-benchmark (and memcaslap) throughput from inside the instance
+//     to a node's VPC address, against the same engine started by hand on
+//     127.0.0.1 on the host, in interleaved rounds;
+//  3. resident memory of idle Redis nodes (RSS, PSS, kernel memory, the
+//     MemAvailable drop) and from it how many idle nodes 24 GiB holds.
+//
+// It prints a Markdown report on stdout and progress on stderr.
+//
+// Network rule: nothing here connects to a VPC address from the host's
+// network namespace. Every client of a node runs inside a namespace
+// Cachalot created: the in-namespace prober and redis-benchmark/memcaslap
+// run through `cachalot exec --instance` (nsenter into the instance's
+// namespace), the diagnostic "node's own namespace" arm through
+// `nsenter --net=/run/netns/<ns>`; the prober refuses to run in the host's
+// namespace. The hand-started baselines listen on 127.0.0.1 only.
+//
+// Everything started is removed on exit, also on error or SIGINT/SIGTERM:
+// the hand-started engines are killed, the server is stopped, then
+// `cachalot teardown --data-dir` removes the installation's engines and
+// namespaces, and the data dir is deleted. Usage (as root):
+//
+//	go build -o bin/cachalot ./cmd/cachalot
+//	go run ./bench/elasticache [-creations 20] [-rounds 5] [-idle 100] > out.md
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	bin       string
+	creations int
+	rounds    int
+	requests  int
+	mcOps     int
+	idle      int
+	pollEvery time.Duration
+	keep      bool
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-probe" {
+		os.Exit(probeMain())
+	}
+	var o options
+	flag.StringVar(&o.bin, "cachalot", "bin/cachalot", "cachalot binary (build it first)")
+	flag.IntVar(&o.creations, "creations", 20, "create/delete cycles per cluster kind for the create-to-connectable figures; 0 skips")
+	flag.IntVar(&o.rounds, "rounds", 5, "interleaved throughput rounds; 0 skips")
+	flag.IntVar(&o.requests, "requests", 100000, "redis-benchmark -n")
+	flag.IntVar(&o.mcOps, "mc-ops", 200000, "memcaslap -x (operations per run)")
+	flag.IntVar(&o.idle, "idle", 100, "idle single-node Redis clusters for the memory figures; 0 skips")
+	flag.DurationVar(&o.pollEvery, "poll", 5*time.Millisecond, "DescribeCacheClusters polling interval while waiting for a cluster")
+	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
+	flag.Parse()
+	log.SetFlags(log.Ltime | log.Lmicroseconds)
+	if os.Geteuid() != 0 {
+		log.Fatal("run as root: cache nodes need network namespaces")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
+		log.Printf("FAILED: %v", err)
+		os.Exit(1)
+	}
+}
+
+// cleanups run in reverse order on every exit path of run.
+type cleanups []func()
+
+func (c *cleanups) add(f func()) { *c = append(*c, f) }
+func (c *cleanups) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
+	}
+}
+
+func run(ctx context.Context, o options) (err error) {
+	var cl cleanups
+	defer cl.run()
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	loads := []string{"start " + loadavg()}
+	fmt.Printf("# ElastiCache through the product: figures of issue 5\n\n")
+	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostInfo(), cpus())
+	fmt.Printf("    go run ./bench/elasticache %s\n\n", strings.Join(os.Args[1:], " "))
+	fmt.Printf("Binary under test: %s (%s). Engines: %s; %s.\n\n", o.bin, fileInfo(bin), toolVersion("redis-server", "--version"), toolVersion("memcached", "-V"))
+
+	srv, err := startServer(ctx, bin)
+	if err != nil {
+		return err
+	}
+	cl.add(func() {
+		if err := srv.close(o.keep); err != nil {
+			log.Printf("cleanup: %v", err)
+		}
+	})
+	log.Printf("serving on %s, data dir %s, account %s", srv.url, srv.dir, srv.account)
+
+	inst, err := launchInstance(ctx, srv)
+	if err != nil {
+		return err
+	}
+	// "running" can precede the instance's namespace by a few ms (the
+	// network controller realises it asynchronously): retry, bounded.
+	var pr *prober
+	for attempt := 0; ; attempt++ {
+		if pr, err = startProber(ctx, srv, inst.id, self); err == nil {
+			break
+		}
+		if attempt == 50 || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cl.add(pr.close)
+	log.Printf("instance %s (%s), prober in its namespace", inst.id, inst.ip)
+	fmt.Printf("Client side: instance %s (%s) in the default security group of the default VPC; every client of a node runs inside its network namespace (`cachalot exec --instance`).\n\n", inst.id, inst.ip)
+
+	if o.creations > 0 {
+		loads = append(loads, "create-to-connectable "+loadavg())
+		if err := createToConnectable(ctx, srv, pr, o); err != nil {
+			return fmt.Errorf("create-to-connectable: %w", err)
+		}
+	}
+	if o.rounds > 0 {
+		loads = append(loads, "throughput "+loadavg())
+		if err := throughput(ctx, srv, inst, pr, o, &cl); err != nil {
+			return fmt.Errorf("throughput: %w", err)
+		}
+	}
+	if o.idle > 0 {
+		loads = append(loads, "idle memory "+loadavg())
+		if err := idleMemory(ctx, srv, o); err != nil {
+			return fmt.Errorf("idle memory: %w", err)
+		}
+	}
+	loads = append(loads, "end "+loadavg())
+	fmt.Printf("\n## Load average (1, 5, 15 min) during the run\n\n")
+	for _, l := range loads {
+		fmt.Printf("- %s\n", l)
+	}
+	return ctx.Err()
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func cpus() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
+
+func hostInfo() string {
+	b, _ := os.ReadFile("/etc/debian_version")
+	k, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return "Debian " + strings.TrimSpace(string(b)) + ", Linux " + strings.TrimSpace(string(k))
+}
+
+func fileInfo(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err.Error()
+	}
+	return "built " + st.ModTime().UTC().Format(time.RFC3339)
+}
+
+var errTimeout = errors.New("timed out")
+
+// toolVersion is the first line of `name flag`'s output.
+func toolVersion(name, flag string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, flag).Output()
+	if err != nil {
+		return name + " (version unknown)"
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}

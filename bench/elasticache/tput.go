@@ -1,0 +1,425 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+
+	"github.com/cachalot-dev/cachalot/bench/internal/load"
+)
+
+// arms of a throughput comparison.
+const (
+	armNode   = "node, client in instance"
+	armHand   = "by hand, loopback"
+	armNodeNS = "node, client in node's own namespace"
+	armInstLo = "by hand, loopback inside the instance's namespace"
+	armHandSS = "by hand in its own session, loopback"
+)
+
+// Ports of the engines started by hand inside the instance's namespace
+// (its own port space).
+const (
+	instRedisPort = 16379
+	instMcPort    = 21211
+)
+
+func throughput(ctx context.Context, s *server, inst instance, pr *prober, o options, cl *cleanups) error {
+	redisEP, err := createAndWait(ctx, s, "tput-redis", "redis", o.pollEvery)
+	if err != nil {
+		return err
+	}
+	mcEP, err := createAndWait(ctx, s, "tput-mc", "memcached", o.pollEvery)
+	if err != nil {
+		return err
+	}
+	redisNS, err := nodeNamespace(s, redisEP)
+	if err != nil {
+		return err
+	}
+	mcNS, err := nodeNamespace(s, mcEP)
+	if err != nil {
+		return err
+	}
+	instNS, err := namespaceByLink(s, pr.netns)
+	if err != nil {
+		return err
+	}
+	if err := checkNamespace(instNS); err != nil {
+		return err
+	}
+	handDir := filepath.Join(s.dir, "by-hand")
+	if err := os.MkdirAll(handDir, 0o750); err != nil {
+		return err
+	}
+	redisPort, _ := load.FreePort()
+	mcPort, _ := load.FreePort()
+	ssRedisPort, _ := load.FreePort()
+	ssMcPort, _ := load.FreePort()
+	inInst := []string{"nsenter", "--net=" + instNS, "--"}
+	// The node's engine runs in its own session (the supervisor starts it
+	// with setsid), hence in its own scheduler autogroup when
+	// kernel.sched_autogroup_enabled=1; these two are the hand baseline
+	// started the same way.
+	for _, argv := range [][]string{
+		{"redis-server", "--port", strconv.Itoa(ssRedisPort), "--bind", "127.0.0.1", "--save", ""},
+		{"memcached", "-l", "127.0.0.1", "-p", strconv.Itoa(ssMcPort), "-U", "0", "-u", "nobody"},
+	} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = handDir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", argv[0], err)
+		}
+		cl.add(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+	for _, argv := range [][]string{
+		{"redis-server", "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", ""},
+		{"memcached", "-l", "127.0.0.1", "-p", strconv.Itoa(mcPort), "-U", "0", "-u", "nobody"},
+		// nsenter execs the engine in place: same pid, killed below.
+		append(slices.Clone(inInst), "redis-server", "--port", strconv.Itoa(instRedisPort), "--bind", "127.0.0.1", "--save", ""),
+		append(slices.Clone(inInst), "memcached", "-l", "127.0.0.1", "-p", strconv.Itoa(instMcPort), "-U", "0", "-u", "nobody"),
+	} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = handDir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", argv[0], err)
+		}
+		cl.add(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	}
+	for _, p := range []int{redisPort, mcPort, ssRedisPort, ssMcPort} {
+		if err := load.WaitTCP(fmt.Sprintf("127.0.0.1:%d", p), 10*time.Second); err != nil {
+			return err
+		}
+	}
+	for _, kind := range []string{"redis", "memcached"} {
+		addr := fmt.Sprintf("127.0.0.1:%d", instRedisPort)
+		if kind == "memcached" {
+			addr = fmt.Sprintf("127.0.0.1:%d", instMcPort)
+		}
+		if _, err := pr.probe(kind, []string{addr}); err != nil {
+			return fmt.Errorf("engine by hand in the instance's namespace: %w", err)
+		}
+	}
+
+	type test struct {
+		name string
+		run  func(arm string) (map[string]float64, error)
+	}
+	redisBench := func(pipeline int) func(string) (map[string]float64, error) {
+		return func(arm string) (map[string]float64, error) {
+			args := []string{"-t", "set,get", "-c", "50", "-n", strconv.Itoa(o.requests), "--csv"}
+			if pipeline > 1 {
+				args = append(args, "-P", strconv.Itoa(pipeline))
+			}
+			host, port := splitHostPort(redisEP)
+			var argv []string
+			switch arm {
+			case armNode:
+				argv = append([]string{"redis-benchmark", "-h", host, "-p", port}, args...)
+			case armNodeNS:
+				argv = append([]string{"nsenter", "--net=" + redisNS, "--", "redis-benchmark", "-h", host, "-p", port}, args...)
+			case armHand:
+				argv = append([]string{"redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(redisPort)}, args...)
+			case armInstLo:
+				argv = append([]string{"nsenter", "--net=" + instNS, "--", "redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(instRedisPort)}, args...)
+			case armHandSS:
+				argv = append([]string{"redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(ssRedisPort)}, args...)
+			}
+			out, err := runArm(ctx, s, inst, arm, argv)
+			if err != nil {
+				return nil, err
+			}
+			return parseRedisCSV(out)
+		}
+	}
+	mcBench := func(arm string) (map[string]float64, error) {
+		addr := mcEP
+		args := []string{"-c", "50", "-T", "2", "-x", strconv.Itoa(o.mcOps)}
+		var argv []string
+		switch arm {
+		case armNode:
+			argv = append([]string{"memcaslap", "-s", addr}, args...)
+		case armNodeNS:
+			argv = append([]string{"nsenter", "--net=" + mcNS, "--", "memcaslap", "-s", addr}, args...)
+		case armHand:
+			argv = append([]string{"memcaslap", "-s", fmt.Sprintf("127.0.0.1:%d", mcPort)}, args...)
+		case armInstLo:
+			argv = append([]string{"nsenter", "--net=" + instNS, "--", "memcaslap", "-s", fmt.Sprintf("127.0.0.1:%d", instMcPort)}, args...)
+		case armHandSS:
+			argv = append([]string{"memcaslap", "-s", fmt.Sprintf("127.0.0.1:%d", ssMcPort)}, args...)
+		}
+		out, err := runArm(ctx, s, inst, arm, argv)
+		if err != nil {
+			return nil, err
+		}
+		m := regexp.MustCompile(`Ops: (\d+) TPS: (\d+)`).FindSubmatch(out)
+		if m == nil {
+			return nil, fmt.Errorf("memcaslap output without TPS: %q", out)
+		}
+		if ops, _ := strconv.Atoi(string(m[1])); ops < o.mcOps {
+			return nil, fmt.Errorf("memcaslap ran %d of %d operations: %q", ops, o.mcOps, out)
+		}
+		tps, _ := strconv.ParseFloat(string(m[2]), 64)
+		return map[string]float64{"get 90% / set 10%": tps}, nil
+	}
+	tests := []test{
+		{"redis-benchmark -P 1", redisBench(1)},
+		{"redis-benchmark -P 16", redisBench(16)},
+		{"memcaslap", mcBench},
+	}
+
+	fmt.Printf("## 2. Throughput through a node vs the same engine by hand on loopback\n\n")
+	fmt.Printf("Nodes: `tput-redis` (Redis, 1 node, %s) and `tput-mc` (Memcached, 1 node, %s), created through the API, default security group. "+
+		"Baselines started by hand on the host: `redis-server --port P --bind 127.0.0.1 --save ''` and `memcached -l 127.0.0.1 -p P -U 0 -u nobody` "+
+		"(Debian defaults otherwise; `--bind`/`-l` keep them off the host's network).\n\n", redisEP, mcEP)
+	fmt.Printf("- Redis: `redis-benchmark -h HOST -p PORT -t set,get -c 50 -n %d --csv`, with and without `-P 16`.\n", o.requests)
+	fmt.Printf("- Memcached: `memcaslap -s HOST:PORT -c 50 -T 2 -x %d` (libmemcached-tools; memtier-benchmark is not in Debian 12), its default mix: 90%% get, 10%% set, ~1 KiB values; figure: its TPS.\n", o.mcOps)
+	fmt.Printf("- Arms: **node** = the client inside the instance's namespace (`cachalot exec --instance`), traffic instance → veth → VPC router (nftables security groups) → veth → node; "+
+		"**hand** = client and server on the host's loopback; **own ns** (diagnostic) = the client inside the node's own namespace (`nsenter --net=/run/netns/<node ns>`) "+
+		"to the node's VPC address, i.e. the node's configuration without the router hop; **ns lo** (diagnostic) = the same engine started by hand as in **hand**, "+
+		"but inside the instance's namespace (`nsenter --net=/run/netns/<instance ns> redis-server --port %d --bind 127.0.0.1 --save ''`, memcached likewise on %d), client there too: "+
+		"loopback inside a network namespace, no router, no Cachalot configuration; **hand, own session** (diagnostic) = the **hand** baseline started with setsid, "+
+		"as the supervisor starts every node (with `kernel.sched_autogroup_enabled=%s` a new session is a new scheduler autogroup, which CFS shares CPU between as one entity).\n",
+		instRedisPort, instMcPort, strings.TrimSpace(readFile("/proc/sys/kernel/sched_autogroup_enabled")))
+	fmt.Printf("- %d rounds; in each round every test runs every arm back to back, the order of arms rotating per round. Medians over rounds; the per-round ratio pairs arms under the same background load.\n\n", o.rounds)
+
+	arms := []string{armNode, armHand, armNodeNS, armInstLo, armHandSS}
+	// res[test][op][arm] = rps per round
+	res := map[string]map[string]map[string][]float64{}
+	var ops = map[string][]string{}
+	for r := range o.rounds {
+		order := slices.Clone(arms)
+		for range r % len(arms) {
+			order = append(order[1:], order[0])
+		}
+		for _, t := range tests {
+			for _, arm := range order {
+				m, err := t.run(arm)
+				if err != nil {
+					return fmt.Errorf("%s, %s: %w", t.name, arm, err)
+				}
+				if res[t.name] == nil {
+					res[t.name] = map[string]map[string][]float64{}
+				}
+				for op, v := range m {
+					if res[t.name][op] == nil {
+						res[t.name][op] = map[string][]float64{}
+						ops[t.name] = append(ops[t.name], op)
+					}
+					res[t.name][op][arm] = append(res[t.name][op][arm], v)
+				}
+			}
+		}
+		log.Printf("throughput: round %d/%d (load %s)", r+1, o.rounds, loadavg())
+	}
+	fmt.Printf("| test | op | node (median rps) | hand (median rps) | **node / hand** (ratio of medians) | median of per-round ratios | own ns / hand | ns lo / hand | hand, own session / hand | **node / hand, own session** |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	var raw []string
+	for _, t := range tests {
+		for _, op := range orderOps(ops[t.name]) {
+			a := res[t.name][op]
+			var ratios []float64
+			for i := range min(len(a[armNode]), len(a[armHand])) {
+				ratios = append(ratios, a[armNode][i]/a[armHand][i])
+			}
+			n, h, own, lo, ss := median(a[armNode]), median(a[armHand]), median(a[armNodeNS]), median(a[armInstLo]), median(a[armHandSS])
+			fmt.Printf("| %s | %s | %.0f | %.0f | **%.2f** | %.2f | %.2f | %.2f | %.2f | **%.2f** |\n", t.name, op, n, h, n/h, median(ratios), own/h, lo/h, ss/h, n/ss)
+			raw = append(raw, fmt.Sprintf("- %s %s: node %s; hand %s; own ns %s; ns lo %s; hand, own session %s", t.name, op,
+				ints(a[armNode]), ints(a[armHand]), ints(a[armNodeNS]), ints(a[armInstLo]), ints(a[armHandSS])))
+		}
+	}
+	fmt.Printf("\nGoal: node / hand ≥ 0.95. All rounds, rps:\n\n%s\n\n", strings.Join(raw, "\n"))
+
+	for _, id := range []string{"tput-redis", "tput-mc"} {
+		if _, err := s.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)}); err != nil {
+			return fmt.Errorf("delete %s: %w", id, err)
+		}
+	}
+	return waitGone(ctx, s, []string{"tput-redis", "tput-mc"}, 20*time.Millisecond, time.Minute)
+}
+
+// runArm runs one benchmark client where the arm says, bounded to 3 min.
+func runArm(ctx context.Context, s *server, inst instance, arm string, argv []string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if arm == armNode {
+		return s.execIn(ctx, inst.id, argv...)
+	}
+	if arm == armNodeNS || arm == armInstLo {
+		if err := checkNamespace(strings.TrimPrefix(argv[1], "--net=")); err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, stderr.String())
+	}
+	return out, nil
+}
+
+// createAndWait creates a one-node cluster and returns its endpoint once it
+// is available and answers from the instance.
+func createAndWait(ctx context.Context, s *server, id, engine string, every time.Duration) (string, error) {
+	_, err := s.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String(id), Engine: aws.String(engine),
+		CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
+	})
+	if err != nil {
+		return "", fmt.Errorf("create %s: %w", id, err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, err := s.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
+		if err == nil && len(d.CacheClusters) == 1 && aws.ToString(d.CacheClusters[0].CacheClusterStatus) == "available" {
+			if eps := endpoints(d.CacheClusters[0]); len(eps) == 1 {
+				return eps[0], nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%s not available in 1 min (last error %v): %w", id, err, errTimeout)
+		}
+		select {
+		case <-time.After(every):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// nodeNamespace finds the /run/netns entry of this installation whose
+// namespace holds the engine process listening on endpoint.
+func nodeNamespace(s *server, endpoint string) (string, error) {
+	ip, _ := splitHostPort(endpoint)
+	inodes := map[uint64]string{}
+	nss, _ := filepath.Glob("/run/netns/" + installPrefix(s.dir) + "-*")
+	for _, ns := range nss {
+		var st syscall.Stat_t
+		if syscall.Stat(ns, &st) == nil {
+			inodes[st.Ino] = ns
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(p + "/cmdline")
+		if err != nil || !(strings.Contains(string(cmdline), ip+":") || strings.Contains(string(cmdline), ip+"\x00")) {
+			continue
+		}
+		link, err := os.Readlink(p + "/ns/net")
+		if err != nil {
+			continue
+		}
+		var ino uint64
+		if _, err := fmt.Sscanf(link, "net:[%d]", &ino); err == nil && inodes[ino] != "" {
+			return inodes[ino], nil
+		}
+	}
+	return "", fmt.Errorf("no namespace of installation %s holds the engine of %s", installPrefix(s.dir), endpoint)
+}
+
+// namespaceByLink returns the /run/netns entry of this installation whose
+// namespace is link ("net:[inode]", as /proc/PID/ns/net reads).
+func namespaceByLink(s *server, link string) (string, error) {
+	var ino uint64
+	if _, err := fmt.Sscanf(link, "net:[%d]", &ino); err != nil {
+		return "", fmt.Errorf("namespace %q: %w", link, err)
+	}
+	nss, _ := filepath.Glob("/run/netns/" + installPrefix(s.dir) + "-*")
+	for _, ns := range nss {
+		var st syscall.Stat_t
+		if syscall.Stat(ns, &st) == nil && st.Ino == ino {
+			return ns, nil
+		}
+	}
+	return "", fmt.Errorf("no namespace of installation %s is %s", installPrefix(s.dir), link)
+}
+
+// checkNamespace refuses a namespace path that is the benchmark's own (the
+// host's).
+func checkNamespace(path string) error {
+	var ns, host syscall.Stat_t
+	if err := syscall.Stat(path, &ns); err != nil {
+		return err
+	}
+	if err := syscall.Stat("/proc/self/ns/net", &host); err != nil {
+		return err
+	}
+	if ns.Ino == host.Ino {
+		return fmt.Errorf("%s is the host's network namespace", path)
+	}
+	return nil
+}
+
+func parseRedisCSV(out []byte) (map[string]float64, error) {
+	rows, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("redis-benchmark csv: %w", err)
+	}
+	m := map[string]float64{}
+	for _, r := range rows {
+		if len(r) < 2 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(r[1], 64); err == nil {
+			m[r[0]] = v
+		}
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("redis-benchmark printed no figures: %q", out)
+	}
+	return m, nil
+}
+
+func splitHostPort(ep string) (string, string) {
+	i := strings.LastIndexByte(ep, ':')
+	return ep[:i], ep[i+1:]
+}
+
+func orderOps(ops []string) []string {
+	s := slices.Clone(ops)
+	slices.SortFunc(s, func(a, b string) int { // SET before GET, as redis-benchmark runs them
+		return strings.Compare(b, a)
+	})
+	return s
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+func ints(v []float64) string {
+	var b []string
+	for _, x := range v {
+		b = append(b, strconv.FormatFloat(x, 'f', 0, 64))
+	}
+	return "[" + strings.Join(b, " ") + "]"
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}

@@ -1,0 +1,53 @@
+// Package examples runs the walkthroughs of this directory (bash, the AWS
+// CLI v2, cachalot exec and real cache clients) as part of the test suite,
+// so that `make test` — CI — proves the documented access flows work.
+package examples
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/privtest"
+)
+
+// walkthroughs are the scripts, each a test of its own.
+var walkthroughs = []string{
+	"grant-access-default.sh",   // SEEDS 001/002: default group, Custom TCP from 0.0.0.0/0
+	"grant-access-dedicated.sh", // SEEDS 001/002: the recommended dedicated group
+	"vpc-peering.sh",            // SEEDS 002: another VPC through peering
+	"compute-connection.sh",     // SEEDS 000: cachalot connect-compute
+}
+
+func TestWalkthroughs(t *testing.T) {
+	privtest.RequireRoot(t)
+	for _, tool := range []string{"/usr/bin/aws", "/usr/bin/redis-cli", "/usr/bin/memcstat", "/usr/bin/nsenter"} {
+		if _, err := os.Stat(tool); err != nil {
+			t.Skipf("%s is not installed (make deps installs the Debian packages the walkthroughs use)", tool)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "cachalot")
+	build := exec.Command("go", "build", "-o", bin, "github.com/cachalot-dev/cachalot/cmd/cachalot")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	for _, script := range walkthroughs {
+		t.Run(script, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "bash", script)
+			cmd.Env = append(os.Environ(), "CACHALOT="+bin)
+			// The script's trap tears its Cachalot down; give it time on timeout.
+			cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+			cmd.WaitDelay = 30 * time.Second
+			out, err := cmd.CombinedOutput()
+			t.Logf("%s output:\n%s", script, out)
+			if err != nil {
+				t.Fatalf("%s: %v", script, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,144 @@
+# Shared helpers of the walkthroughs in this directory; sourced, not run.
+#
+# Each walkthrough starts its own Cachalot (`cachalot serve` on a free
+# loopback port, a temporary data dir), drives it with Debian's AWS CLI v2
+# and runs real clients inside instances with `cachalot exec`. Everything it
+# started is removed on exit, even on failure (trap: stop the service, then
+# `cachalot teardown` removes its engines, namespaces and nft tables).
+#
+# Needs root on Linux (namespaces), the AWS CLI v2 at /usr/bin/aws,
+# redis-tools and libmemcached-tools. CACHALOT names the binary (default:
+# bin/cachalot of this repository).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHALOT=${CACHALOT:-$HERE/../bin/cachalot}
+AWSCLI=${AWSCLI:-/usr/bin/aws}
+[ -x "$CACHALOT" ] || { echo "no cachalot binary at $CACHALOT (run 'make build' or set CACHALOT)" >&2; exit 1; }
+[ -x "$AWSCLI" ] || { echo "no AWS CLI v2 at $AWSCLI (apt-get install awscli)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "needs root: the walkthroughs run instances in network namespaces" >&2; exit 1; }
+
+DATA_DIR=$(mktemp -d /tmp/cachalot-example.XXXXXX)
+SERVE_PID=""
+
+cleanup() {
+  local rc=$?
+  set +e
+  if [ -n "$SERVE_PID" ]; then
+    kill -TERM "$SERVE_PID" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVE_PID" 2>/dev/null
+    wait "$SERVE_PID" 2>/dev/null
+  fi
+  "$CACHALOT" teardown --data-dir "$DATA_DIR" >/dev/null 2>&1
+  if [ $rc -ne 0 ] && [ -f "$DATA_DIR/serve.log" ]; then
+    echo "---- cachalot serve log (last 30 lines) ----" >&2
+    tail -n 30 "$DATA_DIR/serve.log" >&2
+  fi
+  rm -rf "$DATA_DIR"
+  if [ $rc -eq 0 ]; then echo "PASS: $(basename "$0")"; else echo "FAIL: $(basename "$0") (exit $rc)" >&2; fi
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+step() { echo; echo "== $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# start_cachalot: serve on a free port (the kernel picks it) and export the
+# AWS_* variables for it.
+start_cachalot() {
+  "$CACHALOT" serve --listen 127.0.0.1:0 --data-dir "$DATA_DIR" --log-level warn >"$DATA_DIR/serve.log" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 1 100); do
+    [ -s "$DATA_DIR/endpoint" ] && break
+    kill -0 "$SERVE_PID" 2>/dev/null || fail "cachalot serve exited: $(cat "$DATA_DIR/serve.log")"
+    sleep 0.1
+  done
+  [ -s "$DATA_DIR/endpoint" ] || fail "cachalot serve did not start in 10s"
+  eval "$("$CACHALOT" env --data-dir "$DATA_DIR")"
+  export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER="" AWS_MAX_ATTEMPTS=1
+  echo "cachalot serving at $AWS_ENDPOINT_URL (data dir $DATA_DIR)"
+}
+
+# aws: Debian's AWS CLI v2 ignores AWS_ENDPOINT_URL, hence --endpoint-url.
+aws() { "$AWSCLI" --endpoint-url "$AWS_ENDPOINT_URL" --output text "$@"; }
+
+cachalot() { "$CACHALOT" "$1" --data-dir "$DATA_DIR" "${@:2}"; }
+
+# on INSTANCE CMD…: run CMD inside the instance's network.
+on() { local i=$1; shift; "$CACHALOT" exec --data-dir "$DATA_DIR" --instance "$i" -- "$@"; }
+
+# wait_cluster ID: until the cluster is available (60s at most); prints
+# "address port" of its first node.
+wait_cluster() {
+  local status=""
+  for _ in $(seq 1 300); do
+    status=$(aws elasticache describe-cache-clusters --cache-cluster-id "$1" --query 'CacheClusters[0].CacheClusterStatus')
+    [ "$status" = available ] && break
+    sleep 0.2
+  done
+  [ "$status" = available ] || fail "cluster $1 is $status after 60s"
+  aws elasticache describe-cache-clusters --cache-cluster-id "$1" --show-cache-node-info \
+    --query 'CacheClusters[0].CacheNodes[0].Endpoint.[Address,Port]'
+}
+
+# launch SUBNET_OR_- GROUP…: a running instance; prints its id.
+launch() {
+  local subnet=$1; shift
+  local args=(--image-id ami-12345678 --instance-type t3.micro --count 1 --security-group-ids "$@")
+  [ "$subnet" = - ] || args+=(--subnet-id "$subnet")
+  local id
+  id=$(aws ec2 run-instances "${args[@]}" --query 'Instances[0].InstanceId')
+  for _ in $(seq 1 100); do
+    on "$id" true 2>/dev/null && { echo "$id"; return; }
+    sleep 0.1
+  done
+  fail "instance $id has no network after 10s"
+}
+
+# eventually N CMD…: CMD succeeds within N seconds (rules reach the kernel
+# through the reconciler, asynchronously).
+eventually() {
+  local n=$1; shift
+  local end=$((SECONDS + n))
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.2
+  done
+}
+
+# never N CMD…: CMD fails within N seconds (after a revoke, the kernel
+# follows within the reconciler's delay).
+never() {
+  local n=$1; shift
+  local end=$((SECONDS + n))
+  while :; do
+    "$@" >/dev/null 2>&1 || return 0
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.2
+  done
+}
+
+redis_ping() { [ "$(on "$1" timeout 2 redis-cli -h "$2" -p "${3:-6379}" ping 2>/dev/null)" = PONG ]; }
+memcached_ping() { on "$1" timeout 2 memcstat --servers="$2:${3:-11211}" 2>/dev/null | grep -q '^Server:'; }
+
+expect_denied() { # what CMD…
+  local what=$1; shift
+  never 3 "$@" || fail "$what: connected, expected to be denied"
+  echo "ok: $what is denied"
+}
+expect_allowed() { # what CMD…
+  local what=$1; shift
+  eventually 15 "$@" || fail "$what: denied, expected to connect"
+  echo "ok: $what connects"
+}
+
+# explain_says PATTERN INSTANCE CACHE: `cachalot explain` (exit 3 when
+# denied) prints PATTERN.
+explain_says() {
+  local out
+  out=$(cachalot explain --from "$2" --to "$3") || true
+  echo "$out"
+  grep -q -- "$1" <<<"$out" || fail "explain does not say '$1'"
+}

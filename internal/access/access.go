@@ -1,0 +1,239 @@
+// Package access owns the access flows between compute instances and caches
+// that ElastiCache documents, as API actions of Cachalot's own on the
+// ElastiCache endpoint (see docs/api-extensions.md):
+//
+//   - ConnectCompute / DisconnectCompute: the console's "Set up compute
+//     connection" — a pair of security groups managed by name
+//     (elasticache-ec2-${cacheId}:${instanceId} on the cache,
+//     ec2-elasticache-${instanceId}:${cacheId} on the instance), decided by
+//     the documented decision table (decide.go, pure);
+//   - DescribeConnectedComputeResources: the instances connected that way,
+//     and only those;
+//   - ExplainCacheReachability: may this instance reach this cache, which
+//     rules allow it or exactly what is missing (sgeval over ec2.Topology).
+//
+// It acts through the EC2 service's Go API with the caller's context, so EC2
+// validates and records everything as if the caller had called it, and it
+// checks the caller's ec2: permissions through the same authorizer as the
+// endpoint, in one place (authorizeEC2). Caches are reached through the
+// small Caches interface: node-based clusters today (elasticache
+// implements it), replication groups and serverless caches later.
+// Imported by the wiring package only.
+package access
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
+	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/ec2"
+)
+
+// Cache is what the access flows need of a cache (a cluster today; a
+// replication group or a serverless cache later).
+type Cache struct {
+	ID     string
+	Engine string
+	Status string
+	VpcID  string
+	// Port is the port clients connect to.
+	Port int
+	// SecurityGroups are the VPC security groups associated with the cache.
+	SecurityGroups []string
+	// Endpoints are the cache's network interfaces (nodes, and a Memcached
+	// configuration endpoint).
+	Endpoints []Endpoint
+}
+
+// Endpoint is one network interface of a cache.
+type Endpoint struct {
+	Name        string // node id (0001, …) or "configuration"
+	InterfaceID string
+	Address     string
+}
+
+// Caches resolves the caches of the caller's scope (taken from ctx).
+type Caches interface {
+	// Cache returns a cache, or the service's not-found error.
+	Cache(ctx context.Context, id string) (Cache, error)
+	// EditSecurityGroups replaces the cache's groups with edit(current) in
+	// one transaction and applies them to its interfaces. edit may return an
+	// error to abort.
+	EditSecurityGroups(ctx context.Context, id string, edit func(groups []string) ([]string, error)) error
+}
+
+// EC2 is what the access flows use of the EC2 service (ec2.Service). The
+// operations take the caller's context (principal and scope).
+type EC2 interface {
+	Topology(ctx context.Context, sel ec2.TopologySelector) (*ec2.Topology, error)
+	CreateSecurityGroup(ctx context.Context, in *ec2api.CreateSecurityGroupRequest) (*ec2api.CreateSecurityGroupResult, error)
+	DeleteSecurityGroup(ctx context.Context, in *ec2api.DeleteSecurityGroupRequest) (*ec2api.DeleteSecurityGroupResult, error)
+	AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2api.AuthorizeSecurityGroupIngressRequest) (*ec2api.AuthorizeSecurityGroupIngressResult, error)
+	AuthorizeSecurityGroupEgress(ctx context.Context, in *ec2api.AuthorizeSecurityGroupEgressRequest) (*ec2api.AuthorizeSecurityGroupEgressResult, error)
+	RevokeSecurityGroupIngress(ctx context.Context, in *ec2api.RevokeSecurityGroupIngressRequest) (*ec2api.RevokeSecurityGroupIngressResult, error)
+	RevokeSecurityGroupEgress(ctx context.Context, in *ec2api.RevokeSecurityGroupEgressRequest) (*ec2api.RevokeSecurityGroupEgressResult, error)
+	ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2api.ModifyNetworkInterfaceAttributeRequest) error
+}
+
+// Config configures a Service.
+type Config struct {
+	EC2    EC2    // required
+	Caches Caches // required
+	// Authorizer decides the caller's ec2: permissions; required (the
+	// endpoint's authorizer).
+	Authorizer auth.Authorizer
+	Logger     *slog.Logger     // default slog.Default()
+	Now        func() time.Time // default time.Now
+	// MaxGroups is the per-interface (and per-cache) group limit; default 5.
+	MaxGroups int
+}
+
+// Service implements the access actions.
+type Service struct {
+	cfg Config
+	// mu serialises ConnectCompute and DisconnectCompute: each reads the
+	// groups, decides and writes, and two of them interleaving on the same
+	// pair could create it twice.
+	mu sync.Mutex
+}
+
+// New returns the Service; it has no side effects.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxGroups == 0 {
+		cfg.MaxGroups = 5
+	}
+	return &Service{cfg: cfg}
+}
+
+// The ec2: permissions each flow needs. ConnectCompute's are exactly the
+// eight ElastiCache documents for "Set up compute connection".
+// statusForbidden is AccessDenied's HTTP status (domain packages do not
+// import net/http).
+const statusForbidden = 403
+
+var (
+	ConnectActions = []string{
+		"AuthorizeSecurityGroupEgress", "AuthorizeSecurityGroupIngress", "CreateSecurityGroup",
+		"DescribeInstances", "DescribeNetworkInterfaces", "DescribeSecurityGroups",
+		"ModifyNetworkInterfaceAttribute", "RevokeSecurityGroupEgress",
+	}
+	DisconnectActions = []string{
+		"DeleteSecurityGroup", "DescribeInstances", "DescribeNetworkInterfaces", "DescribeSecurityGroups",
+		"ModifyNetworkInterfaceAttribute", "RevokeSecurityGroupEgress", "RevokeSecurityGroupIngress",
+	}
+	DescribeActions = []string{"DescribeInstances", "DescribeNetworkInterfaces", "DescribeSecurityGroups"}
+	ExplainActions  = []string{
+		"DescribeInstances", "DescribeNetworkInterfaces", "DescribeRouteTables",
+		"DescribeSecurityGroups", "DescribeVpcPeeringConnections",
+	}
+)
+
+// authorizeEC2 is the one place the access flows check the caller's ec2:
+// permissions: every action is asked of the authorizer, and the answer names
+// all the missing ones at once.
+func (s *Service) authorizeEC2(ctx context.Context, flow string, actions []string) error {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return awserr.WithStatus(statusForbidden, "AccessDenied", "No caller identity in the request.")
+	}
+	scope := auth.ScopeFrom(ctx)
+	var denied []string
+	for _, a := range actions {
+		err := s.cfg.Authorizer.Authorize(ctx, auth.Request{
+			Principal: p, Service: "ec2", Action: a, Resources: []string{"*"},
+			Region: scope.Region, Time: s.cfg.Now(),
+		})
+		if err == nil {
+			continue
+		}
+		if e, ok := awserr.As(err); ok && e.HTTPStatus() == statusForbidden || isDenial(err) {
+			denied = append(denied, "ec2:"+a)
+			continue
+		}
+		return fmt.Errorf("authorize ec2:%s: %w", a, err)
+	}
+	if len(denied) > 0 {
+		return awserr.WithStatus(statusForbidden, "AccessDenied",
+			"User: %s is not authorized to perform: %s (%s needs %s)",
+			p.ARN, strings.Join(denied, ", "), flow, "ec2:"+strings.Join(actions, ", ec2:"))
+	}
+	return nil
+}
+
+func isDenial(err error) bool {
+	e, ok := awserr.As(err)
+	if !ok {
+		return false
+	}
+	switch e.Code {
+	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
+		return true
+	}
+	return false
+}
+
+func invalid(format string, args ...any) error {
+	return awserr.New("InvalidParameterValue", format, args...)
+}
+
+// world is the part of the network model one request reasons about.
+type world struct {
+	topo     *ec2.Topology
+	cache    Cache
+	instance *ec2.TopoInterface // the instance's primary interface
+	groups   map[string]*ec2.TopoGroup
+}
+
+// load reads the cache, the scope's topology and the instance's primary
+// interface (instanceID may be empty).
+func (s *Service) load(ctx context.Context, cacheID, instanceID string) (*world, error) {
+	if cacheID == "" {
+		return nil, awserr.New("MissingParameter", "The request must contain the parameter CacheClusterId")
+	}
+	c, err := s.cfg.Caches.Cache(ctx, cacheID)
+	if err != nil {
+		return nil, err
+	}
+	scope := auth.ScopeFrom(ctx)
+	// The whole region: a peered VPC may belong to another account, and the
+	// evaluator needs its subnets and route tables to decide the path.
+	topo, err := s.cfg.EC2.Topology(ctx, ec2.TopologySelector{Region: scope.Region})
+	if err != nil {
+		return nil, fmt.Errorf("read network model: %w", err)
+	}
+	w := &world{topo: topo, cache: c, groups: map[string]*ec2.TopoGroup{}}
+	for i := range topo.Groups {
+		w.groups[topo.Groups[i].ID] = &topo.Groups[i]
+	}
+	if instanceID == "" {
+		return w, nil
+	}
+	if !strings.HasPrefix(instanceID, "i-") {
+		return nil, invalid("Invalid id: \"%s\" (expecting \"i-...\")", instanceID)
+	}
+	for i := range topo.Interfaces {
+		ifc := &topo.Interfaces[i]
+		if ifc.InstanceID == instanceID && ifc.Account == scope.AccountID && (w.instance == nil || ifc.ID < w.instance.ID) {
+			w.instance = ifc
+		}
+	}
+	if w.instance == nil {
+		return nil, awserr.New("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", instanceID)
+	}
+	if st := w.instance.InstanceState; st == "terminated" || st == "shutting-down" {
+		return nil, awserr.New("IncorrectInstanceState", "The instance '%s' is %s.", instanceID, st)
+	}
+	return w, nil
+}
