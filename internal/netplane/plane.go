@@ -39,7 +39,12 @@ type Plane struct {
 	// change there. Lost on restart: the first Apply after a restart
 	// replaces every table.
 	applied map[string]appliedRuleset
+	// justUp lists the links the Apply in progress set up (guarded by mu).
+	justUp []upLink
 }
+
+// upLink is a link set up by the Apply in progress.
+type upLink struct{ ns, link string }
 
 type appliedRuleset struct {
 	inode    uint64 // of the namespace

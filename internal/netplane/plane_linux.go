@@ -120,6 +120,13 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 
 	phase("configure")
 
+	// 3b. Links brought up by this apply carry traffic only once both ends
+	// of their veth are operationally up; a packet sent before (an
+	// instance's first ARP request) is lost and retried a second later.
+	// Wait for them, briefly, so that what Apply returns is usable at once.
+	p.waitOperUp(ctx, open)
+	phase("oper-up")
+
 	// 4. Namespaces we own that are no longer desired.
 	want := map[string]bool{}
 	for _, ns := range plan.Namespaces {
@@ -549,8 +556,32 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 		if err := h.h.LinkSetUp(l); err != nil {
 			return fmt.Errorf("up: %w", err)
 		}
+		p.justUp = append(p.justUp, upLink{ns: h.name, link: want.Name})
 	}
 	return nil
+}
+
+// operUpWait bounds the wait for new links to come up.
+const operUpWait = 250 * time.Millisecond
+
+// waitOperUp waits until every link set up by this Apply is operationally
+// up (or the bound passes), then forgets them.
+func (p *Plane) waitOperUp(ctx context.Context, open map[string]*nsHandle) {
+	defer func() { p.justUp = p.justUp[:0] }()
+	deadline := time.Now().Add(operUpWait)
+	for _, u := range p.justUp {
+		h := open[u.ns]
+		if h == nil || u.link == "lo" {
+			continue
+		}
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			l, err := h.h.LinkByName(u.link)
+			if err != nil || l.Attrs().OperState == netlink.OperUp || l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0 {
+				break
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
 }
 
 func (p *Plane) configureRoutes(h *nsHandle, want []Route) error {
