@@ -29,6 +29,7 @@ func TestImportRules(t *testing.T) {
 		{"internal/ec2", isHTTP, "domain packages never import net/http"},
 		{"internal/iam", isHTTP, "domain packages never import net/http"},
 		{"internal/sts", isHTTP, "domain packages never import net/http"},
+		{"internal/access", isHTTP, "domain packages never import net/http"},
 		{"internal/store", isHTTP, "storage never imports net/http"},
 		{"internal/reconcile", isHTTP, "reconcilers never import net/http"},
 		{"internal/awsproto", isDomain, "the codec knows no service"},
