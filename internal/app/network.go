@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -191,23 +192,44 @@ func netplaneState(t *ec2.Topology) netplane.State {
 	for _, g := range t.Groups {
 		st.Groups = append(st.Groups, netplane.SecurityGroup{ID: g.ID, VPC: g.VpcID, Ingress: rules(g.Ingress), Egress: rules(g.Egress)})
 	}
-	// Peering routes: the destinations each VPC's route tables send over it.
-	routes := map[string]map[string][]netip.Prefix{} // pcx -> vpc -> dests
+	// Peering routes: per subnet, the destinations the route table in
+	// effect for it (its explicit association, else the main table) sends
+	// over each peering; the union per VPC becomes the router's routes.
+	tableRoutes := map[string][]ec2.TopoRoute{}
 	for _, rt := range t.RouteTables {
-		for _, r := range rt.Routes {
-			if strings.HasPrefix(r.Target, "pcx-") && r.Active {
-				if routes[r.Target] == nil {
-					routes[r.Target] = map[string][]netip.Prefix{}
-				}
-				routes[r.Target][rt.VpcID] = append(routes[r.Target][rt.VpcID], r.Dest)
+		tableRoutes[rt.ID] = rt.Routes
+	}
+	type side struct{ pcx, vpc string }
+	union := map[side][]netip.Prefix{}
+	bySubnet := map[side]map[string][]netip.Prefix{}
+	for _, sn := range t.Subnets {
+		for _, r := range tableRoutes[sn.RouteTableID] {
+			if !strings.HasPrefix(r.Target, "pcx-") || !r.Active {
+				continue
+			}
+			k := side{r.Target, sn.VpcID}
+			if bySubnet[k] == nil {
+				bySubnet[k] = map[string][]netip.Prefix{}
+			}
+			bySubnet[k][sn.ID] = append(bySubnet[k][sn.ID], r.Dest)
+			if !slices.Contains(union[k], r.Dest) {
+				union[k] = append(union[k], r.Dest)
 			}
 		}
+	}
+	peeringSide := func(pcx, vpc string) netplane.PeeringSide {
+		k := side{pcx, vpc}
+		sr := bySubnet[k]
+		if sr == nil {
+			sr = map[string][]netip.Prefix{} // no subnet routes over it: nothing may leave
+		}
+		return netplane.PeeringSide{VPC: vpc, Routes: union[k], SubnetRoutes: sr}
 	}
 	for _, p := range t.Peerings {
 		st.Peerings = append(st.Peerings, netplane.Peering{
 			ID:        p.ID,
-			Requester: netplane.PeeringSide{VPC: p.RequesterVpcID, Routes: routes[p.ID][p.RequesterVpcID]},
-			Accepter:  netplane.PeeringSide{VPC: p.AccepterVpcID, Routes: routes[p.ID][p.AccepterVpcID]},
+			Requester: peeringSide(p.ID, p.RequesterVpcID),
+			Accepter:  peeringSide(p.ID, p.AccepterVpcID),
 		})
 	}
 	return st

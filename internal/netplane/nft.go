@@ -11,7 +11,7 @@ import (
 // render builds the nft table of the router of v: the enforcement point of
 // the interfaces in local. members maps a group id to the addresses of its
 // members visible from v (its own and its peers').
-func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string) *Ruleset {
+func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair) *Ruleset {
 	rs := &Ruleset{Table: p.prefix}
 
 	// Chains first, so that we know which sets they reference.
@@ -111,7 +111,26 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 	}
 	body.WriteString("\n\t# The router itself offers no service.\n")
 	body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n")
+	// Per-subnet peering routes: what may leave through each peering link,
+	// checked before the conntrack shortcut so that replies obey them too.
+	var routeRules strings.Builder
+	for _, link := range sortedKeys(peerRoutes) {
+		pairs := peerRoutes[link]
+		if len(pairs) == 0 {
+			fmt.Fprintf(&routeRules, "\t\toifname %q drop comment %q\n", link, "no subnet routes to this peering")
+			continue
+		}
+		set := "routes-" + link
+		el := make([]string, len(pairs))
+		for i, rp := range pairs {
+			el[i] = rp.src.String() + " . " + rp.dst.String()
+		}
+		fmt.Fprintf(&body, "\n\t# (source subnet, destination) pairs the route tables send over %s\n", link)
+		fmt.Fprintf(&body, "\tset %s {\n\t\ttype ipv4_addr . ipv4_addr\n\t\tflags interval\n\t\telements = { %s }\n\t}\n", set, strings.Join(el, ",\n\t\t\t     "))
+		fmt.Fprintf(&routeRules, "\t\toifname %q ip saddr . ip daddr != @%s drop comment %q\n", link, set, "no route from the source subnet")
+	}
 	body.WriteString("\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n")
+	body.WriteString(routeRules.String())
 	body.WriteString("\t\tct state established,related accept\n")
 	body.WriteString("\t\tct state invalid drop\n")
 	body.WriteString("\t\tiifname vmap @egress\n")

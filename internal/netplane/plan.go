@@ -371,6 +371,7 @@ func (p *planner) plan(st State) *Plan {
 		// Peer VPCs: who we are peered with, and the peering links here.
 		visible := map[string]bool{vid: true}
 		var peerLinks []string
+		peerRoutes := map[string][]routePair{} // link -> allowed (source subnet, destination); absent: unrestricted
 		for _, pc := range peerings {
 			var mine, other PeeringSide
 			switch vid {
@@ -386,6 +387,23 @@ func (p *planner) plan(st State) *Plan {
 			router.Links = append(router.Links, Link{Name: pc.link, Alias: pc.ID + " to " + other.VPC})
 			for _, r := range mine.Routes {
 				router.Routes = append(router.Routes, Route{Dst: r, Dev: pc.link})
+			}
+			if mine.SubnetRoutes != nil {
+				pairs := []routePair{}
+				for sid, dsts := range mine.SubnetRoutes {
+					sn, ok := subnets[sid]
+					if !ok || sn.VPC != vid {
+						p.problem("peering %s: subnet %s is not a subnet of %s (its routes ignored)", pc.ID, sid, vid)
+						continue
+					}
+					for _, d := range p.peeringRoutes(pc.ID, dsts) {
+						pairs = append(pairs, routePair{src: sn.CIDR, dst: d})
+					}
+				}
+				slices.SortFunc(pairs, func(a, b routePair) int {
+					return cmp.Or(cmp.Compare(a.src.String(), b.src.String()), cmp.Compare(a.dst.String(), b.dst.String()))
+				})
+				peerRoutes[pc.link] = slices.Compact(pairs)
 			}
 			if vid == pc.Requester.VPC {
 				plan.Veths = append(plan.Veths, Veth{
@@ -405,7 +423,7 @@ func (p *planner) plan(st State) *Plan {
 				}
 			}
 		}
-		router.Ruleset = p.render(v, local, groups, vis, peerLinks)
+		router.Ruleset = p.render(v, local, groups, vis, peerLinks, peerRoutes)
 		plan.Namespaces = append(plan.Namespaces, router)
 	}
 	slices.SortFunc(ifaceNS, func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) })
@@ -415,6 +433,9 @@ func (p *planner) plan(st State) *Plan {
 	})
 	return plan
 }
+
+// routePair is a (source subnet, destination) a route table sends over a peering.
+type routePair struct{ src, dst netip.Prefix }
 
 func (p *planner) peeringRoutes(id string, in []netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix

@@ -116,6 +116,15 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 			}
 		}
+		if ns.Role == RoleInterface {
+			// An ARP request sent while the veth is still coming up is
+			// lost; retry after 100 ms rather than the default second.
+			if err := inNamespace(h.path, func() error {
+				return writeSysctl("net/ipv4/neigh/"+InterfaceLink+"/retrans_time_ms", "100")
+			}); err != nil {
+				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+			}
+		}
 	}
 
 	phase("configure")

@@ -84,4 +84,11 @@ type Peering struct {
 type PeeringSide struct {
 	VPC    string
 	Routes []netip.Prefix
+	// SubnetRoutes, when not nil, says per subnet id of VPC which of Routes
+	// that subnet's route table sends over the peering: a packet leaving
+	// through the peering from a subnet without a route to its destination
+	// is dropped, replies included, as EC2 routes every packet by its source
+	// subnet's table. A subnet absent from the map has no such route. nil:
+	// every subnet uses Routes.
+	SubnetRoutes map[string][]netip.Prefix
 }
