@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"slices"
@@ -351,8 +353,18 @@ func load(ctx context.Context, t *target, groups, rules, instances int) error {
 	// ("dictionary changed size during iteration"), and it keeps the load
 	// times comparable.
 	err = parallel(groups, 1, func(i int) error {
-		out, err := c.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{GroupName: aws.String(fmt.Sprintf("bench-%04d", i)),
+		name := fmt.Sprintf("bench-%04d", i)
+		out, err := c.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{GroupName: aws.String(name),
 			Description: aws.String("bench group"), VpcId: aws.String(vpc)})
+		if hasCode(err, "InvalidGroup.Duplicate") {
+			// A retried create whose first attempt succeeded.
+			got, derr := c.DescribeSecurityGroups(ctx, &awsec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{
+				{Name: aws.String("group-name"), Values: []string{name}}, {Name: aws.String("vpc-id"), Values: []string{vpc}}}})
+			if derr != nil || len(got.SecurityGroups) != 1 {
+				return fmt.Errorf("create %s: %w (lookup: %v)", name, err, derr)
+			}
+			out, err = &awsec2.CreateSecurityGroupOutput{GroupId: got.SecurityGroups[0].GroupId}, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -366,7 +378,7 @@ func load(ctx context.Context, t *target, groups, rules, instances int) error {
 			}
 			perms = append(perms, p)
 		}
-		if _, err := c.AuthorizeSecurityGroupIngress(ctx, &awsec2.AuthorizeSecurityGroupIngressInput{GroupId: out.GroupId, IpPermissions: perms}); err != nil {
+		if _, err := c.AuthorizeSecurityGroupIngress(ctx, &awsec2.AuthorizeSecurityGroupIngressInput{GroupId: out.GroupId, IpPermissions: perms}); err != nil && !hasCode(err, "InvalidPermission.Duplicate") {
 			return err
 		}
 		mu.Lock()
@@ -381,7 +393,8 @@ func load(ctx context.Context, t *target, groups, rules, instances int) error {
 	err = parallel(batches, 1, func(b int) error {
 		count := min(100, instances-b*100)
 		out, err := c.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), InstanceType: ec2types.InstanceTypeT3Micro,
-			MinCount: aws.Int32(int32(count)), MaxCount: aws.Int32(int32(count)), SubnetId: aws.String(subnetIDs[b%len(subnetIDs)]),
+			ClientToken: aws.String(fmt.Sprintf("bench-batch-%d", b)), // a retry must not launch twice
+			MinCount:    aws.Int32(int32(count)), MaxCount: aws.Int32(int32(count)), SubnetId: aws.String(subnetIDs[b%len(subnetIDs)]),
 			SecurityGroupIds:  []string{t.groups[(b*7)%groups]},
 			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String("batch"), Value: aws.String(fmt.Sprint(b))}}}}})
 		if err != nil {
@@ -406,6 +419,11 @@ func load(ctx context.Context, t *target, groups, rules, instances int) error {
 	slices.Sort(used)
 	t.groups = slices.Compact(used)
 	return nil
+}
+
+func hasCode(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
 
 func parallel(n, workers int, f func(i int) error) error {

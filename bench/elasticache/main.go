@@ -10,7 +10,10 @@
 //     reports it;
 //  2. redis-benchmark (and memcaslap) throughput from inside the instance
 //     to a node's VPC address, against the same engine started by hand on
-//     127.0.0.1 on the host, in interleaved rounds;
+//     127.0.0.1 on the host, in interleaved rounds, with three diagnostic
+//     arms that locate the difference (client in the node's own namespace;
+//     engine by hand on loopback inside the instance's namespace; the hand
+//     baseline started in its own session, as nodes are);
 //  3. resident memory of idle Redis nodes (RSS, PSS, kernel memory, the
 //     MemAvailable drop) and from it how many idle nodes 24 GiB holds.
 //
@@ -20,9 +23,10 @@
 // network namespace. Every client of a node runs inside a namespace
 // Cachalot created: the in-namespace prober and redis-benchmark/memcaslap
 // run through `cachalot exec --instance` (nsenter into the instance's
-// namespace), the diagnostic "node's own namespace" arm through
-// `nsenter --net=/run/netns/<ns>`; the prober refuses to run in the host's
-// namespace. The hand-started baselines listen on 127.0.0.1 only.
+// namespace), the diagnostic arms in a node's or the instance's namespace
+// through `nsenter --net=/run/netns/<ns>` of this installation; the prober
+// refuses to run in the benchmark's own (host) namespace. The engines
+// started by hand listen on 127.0.0.1 only.
 //
 // Everything started is removed on exit, also on error or SIGINT/SIGTERM:
 // the hand-started engines are killed, the server is stopped, then

@@ -75,7 +75,7 @@ func startProber(ctx context.Context, s *server, inst, self string) (*prober, er
 	return p, nil
 }
 
-// probeResult of one address, as the child saw it.
+// reached is what the child saw of one address.
 type reached struct {
 	after    time.Duration // since the request
 	attempts int

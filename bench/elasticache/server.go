@@ -143,7 +143,7 @@ func installPrefix(dir string) string {
 	return "cl" + hex.EncodeToString(sum[:])[:5]
 }
 
-// exec runs `cachalot exec --instance id -- argv…` (argv inside the
+// execIn runs `cachalot exec --instance id -- argv…` (argv inside the
 // instance's network namespace) and returns its standard output.
 func (s *server) execIn(ctx context.Context, instance string, argv ...string) ([]byte, error) {
 	cmd := s.execCmd(ctx, instance, argv...)

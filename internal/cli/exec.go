@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -77,8 +78,17 @@ func execInstance(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 1, fmt.Errorf("instance %s has no primary network interface", *instance)
 	}
 	ns := "/run/netns/" + netplane.NamespaceName(app.InstallPrefix(*dataDir), eni)
-	if _, err := os.Stat(ns); err != nil {
-		return 1, fmt.Errorf("the network of %s is not realised (is cachalot serve running as root?): %w", *instance, err)
+	// A just-launched instance's network is realised within milliseconds
+	// of RunInstances returning; wait for it a little.
+	var err2 error
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		if _, err2 = os.Stat(ns); err2 == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err2 != nil {
+		return 1, fmt.Errorf("the network of %s is not realised (is cachalot serve running as root, in the namespaces network mode?): %w", *instance, err2)
 	}
 	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + ns, "--"}, argv...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr

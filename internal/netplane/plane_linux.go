@@ -2,6 +2,7 @@ package netplane
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,8 +104,14 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 
 	phase("veths")
 
-	// 3. Links, routes, sysctls; stale links.
-	for _, ns := range plan.Namespaces {
+	// 3. Links, routes, sysctls; stale links. Interfaces first: their
+	// addresses must exist before the routers route to them, or a router
+	// asks for a neighbour that cannot answer yet.
+	ordered := slices.Clone(plan.Namespaces)
+	slices.SortStableFunc(ordered, func(a, b Namespace) int {
+		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
+	})
+	for _, ns := range ordered {
 		h := open[ns.Name]
 		if h == nil {
 			continue
@@ -423,7 +431,10 @@ func routerSysctls(path string, links []Link) error {
 		var errs []error
 		// neigh/default exists only in the initial namespace: set each link.
 		for _, l := range links {
-			errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/proxy_delay", "0"))
+			errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/proxy_delay", "0"),
+				// A neighbour asked for before its address exists (a new
+				// interface) is asked again after 100 ms, not a second.
+				writeSysctl("net/ipv4/neigh/"+l.Name+"/retrans_time_ms", "100"))
 		}
 		errs = append(errs,
 			writeSysctl("net/ipv4/conf/all/proxy_arp", "1"),
@@ -737,4 +748,11 @@ func (p *Plane) nftRun(ctx context.Context, path, script, what string) (string, 
 		return "", fmt.Errorf("nft %s: %w: %s", what, err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
+}
+
+func roleOrder(role string) int {
+	if role == RoleInterface {
+		return 0
+	}
+	return 1
 }
