@@ -605,8 +605,9 @@ func (g *diffGen) build() {
 					}
 				}
 				rtb := from.mainRtb
-				if os.Getenv(knownBugsEnv) != "" && g.rng.Float64() < 0.4 {
-					// The route only in a table of one subnet (known bug 1).
+				if g.rng.Float64() < 0.4 {
+					// The route only in a table of one subnet (was known bug 1,
+					// fixed: routers check the source subnet's routes).
 					rtb = n.subnetRouteTable(t, from.id, from.snIDs[g.rng.IntN(len(from.snIDs))])
 					g.logf("CreateRouteTable in %s = %s, associated with one subnet", from.id, rtb)
 				}
@@ -1196,9 +1197,6 @@ func findRule(t *testing.T, n *npEnv, group, cidr string) string {
 // only, so a route in any table serves every subnet.
 func TestNetplanePeeringRouteTablePerSubnet(t *testing.T) {
 	privtest.RequireRoot(t)
-	if os.Getenv(knownBugsEnv) == "" {
-		t.Skipf("known bug 1 (peering routes are per VPC in the kernel, per subnet in the model); set %s=1 to run", knownBugsEnv)
-	}
 	n := startNP(t)
 	ctx := context.Background()
 	vpcA, subA := n.createVPC(t, "10.1.0.0/16", "10.1.1.0/24", "10.1.2.0/24")
