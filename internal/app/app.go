@@ -173,13 +173,14 @@ func (a *App) Start(ctx context.Context) error {
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
-			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(a.ec2)},
+			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(ec2Operations{Service: a.ec2, st: st})},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
 		},
 	})
 
 	a.ecCtl = elasticache.NewController(ecSvc, netCtl, a.engines)
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, netCtl, a.ecCtl)
+	userData := &userDataController{st: st, ec2: a.ec2, net: netCtl, log: a.log}
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, netCtl, a.ecCtl, userData)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)

@@ -1,0 +1,56 @@
+package app_test
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/cachalot-dev/cachalot/internal/app/apptest"
+	"github.com/cachalot-dev/cachalot/internal/privtest"
+)
+
+// TestUserDataAndConsoleOutput: RunInstances user data runs at launch inside
+// the instance's network, as nobody, and GetConsoleOutput returns its output.
+func TestUserDataAndConsoleOutput(t *testing.T) {
+	privtest.RequireRoot(t)
+	env := apptest.Start(t)
+	c := ec2.NewFromConfig(env.Config())
+	ctx := context.Background()
+	script := "#!/bin/sh\necho hello from $INSTANCE_ID\nid -u\nip -4 -o addr show eth0 | awk '{print $4}'\n"
+	out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		UserData: aws.String(base64.StdEncoding.EncodeToString([]byte(script)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.Instances[0].InstanceId)
+	ip := aws.ToString(out.Instances[0].PrivateIpAddress)
+	var console string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		co, err := c.GetConsoleOutput(ctx, &ec2.GetConsoleOutputInput{InstanceId: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if co.Output != nil {
+			b, err := base64.StdEncoding.DecodeString(aws.ToString(co.Output))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if console = string(b); console != "" {
+				break
+			}
+		}
+	}
+	for _, want := range []string{"hello from " + id, "\n65534\n", ip + "/"} {
+		if !strings.Contains(console, want) {
+			t.Errorf("console output = %q, want it to contain %q", console, want)
+		}
+	}
+	if _, err := c.GetConsoleOutput(ctx, &ec2.GetConsoleOutputInput{InstanceId: aws.String("i-0123456789abcdef0")}); err == nil {
+		t.Error("GetConsoleOutput of an unknown instance succeeded")
+	}
+}
