@@ -1266,9 +1266,6 @@ func TestNetplaneStopStart(t *testing.T) {
 // internal/app/network.go leaves stopped instances out of the kernel.
 func TestNetplaneStoppedInstance(t *testing.T) {
 	privtest.RequireRoot(t)
-	if os.Getenv(knownBugsEnv) == "" {
-		t.Skipf("known bug 2 (sgeval allows flows to stopped instances); set %s=1 to run", knownBugsEnv)
-	}
 	n := startNP(t)
 	vpc, _, _ := n.defaultVPC(t)
 	g := n.createGroup(t, "web", vpc)

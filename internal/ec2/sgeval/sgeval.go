@@ -305,6 +305,10 @@ func (e *Evaluator) Check(f Flow) Verdict {
 		if end.ep.Interface == "" && !end.ep.Addr.IsValid() {
 			v.Missing = append(v.Missing, Missing{Kind: "interface", Reason: "endpoint has neither an interface nor an address"})
 		}
+		if end.ifc != nil && end.ifc.InstanceID != "" && instanceDown[end.ifc.InstanceState] {
+			v.Missing = append(v.Missing, Missing{Kind: "interface", Interface: end.ifc.ID,
+				Reason: "instance " + end.ifc.InstanceID + " is " + end.ifc.InstanceState})
+		}
 	}
 	if len(v.Missing) > 0 {
 		return v
@@ -422,3 +426,7 @@ func (v Verdict) String() string {
 	}
 	return b.String()
 }
+
+// instanceDown are the instance states in which an instance's interfaces
+// carry no traffic.
+var instanceDown = map[string]bool{"stopped": true, "stopping": true, "shutting-down": true, "terminated": true}
