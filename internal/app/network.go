@@ -171,6 +171,7 @@ func netplaneState(t *ec2.Topology) netplane.State {
 		}
 		st.Interfaces = append(st.Interfaces, netplane.Interface{
 			ID: i.ID, Subnet: i.SubnetID, PrivateIP: i.IP, Groups: i.Groups, Kind: kind, Owner: owner,
+			DisableSourceDestCheck: !i.SourceDestCheck,
 		})
 	}
 	rules := func(in []ec2.TopoRule) []netplane.Rule {

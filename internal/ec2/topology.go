@@ -72,7 +72,10 @@ type TopoInterface struct {
 	InterfaceType                            string
 	Description                              string
 	PublicIP                                 netip.Addr // associated Elastic IP, if any
-	AllocationID                             string
+	// SourceDestCheck false lets the interface send packets with another
+	// source address (NAT instances).
+	SourceDestCheck bool
+	AllocationID    string
 }
 
 // TopoGroup is a security group with its rules.
@@ -215,7 +218,8 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 	for _, e := range listT[*eniRec](st, "eni") {
 		ti := TopoInterface{Account: sc.Account, Region: sc.Region, ID: e.ID, SubnetID: e.SubnetID, VpcID: e.VpcID, AZ: e.AZ,
 			IP: addrOf(e.PrivateIP), MAC: e.MAC, Groups: slices.Clone(e.Groups), InstanceID: e.InstanceID, RequesterID: e.RequesterID,
-			InterfaceType: e.InterfaceType, Description: e.Description, AllocationID: e.AllocationID}
+			InterfaceType: e.InterfaceType, Description: e.Description, AllocationID: e.AllocationID,
+			SourceDestCheck: e.SourceDestCheck}
 		if i, ok := getT[*instanceRec](st, e.InstanceID); ok {
 			ti.InstanceState = i.State
 		}
