@@ -78,6 +78,7 @@ type App struct {
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
+	admin    *http.Server
 }
 
 // New returns an App; it has no side effects.
@@ -196,6 +197,11 @@ func (a *App) Start(ctx context.Context) error {
 			a.log.Error("http server stopped", "err", err)
 		}
 	}()
+	if err := a.startAdmin(); err != nil {
+		// Not fatal: the AWS APIs work without it (e.g. a data dir whose path
+		// is too long for a Unix socket).
+		a.log.Warn("no admin socket: 'cachalot account' commands will not work", "err", err)
+	}
 	if err := os.WriteFile(filepath.Join(a.cfg.DataDir, EndpointFile), []byte(a.URL()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write endpoint file: %w", err)
 	}
@@ -280,6 +286,10 @@ func (a *App) Close() error {
 		cancel()
 		<-a.srvDone
 		os.Remove(filepath.Join(a.cfg.DataDir, EndpointFile))
+	}
+	if a.admin != nil {
+		a.admin.Close()
+		os.Remove(filepath.Join(a.cfg.DataDir, AdminSocket))
 	}
 	if a.recon != nil {
 		errs = append(errs, a.recon.Close())

@@ -32,6 +32,8 @@ Usage:
   cachalot env     [--data-dir DIR] [--region REGION]
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot teardown [--data-dir DIR | --prefix PREFIX]
+  cachalot account create [--data-dir DIR] [--name N] [--email E] [--ec2-classic]
+  cachalot account list   [--data-dir DIR]
   cachalot connect-compute    --cache ID --instance i-…
   cachalot disconnect-compute --cache ID --instance i-…
   cachalot connected-compute  --cache ID
@@ -62,6 +64,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	case "teardown":
 		err = teardown(ctx, args[1:], stderr)
+	case "account":
+		err = accountCmd(ctx, args[1:], stdout, stderr)
 	case "connect-compute":
 		err = connectCompute(ctx, args[1:], stdout, stderr)
 	case "disconnect-compute":
