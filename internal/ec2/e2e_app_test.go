@@ -1,10 +1,6 @@
-//go:build apptest
-
-// The whole-application variant of the end-to-end scenario sits behind the
-// apptest build tag so that this package's tests do not break while the
-// wiring package is being changed:
-//
-//	go test -tags apptest -run EndToEndApp ./internal/ec2/
+// The whole-application variant of the end-to-end scenario (seedScenario in
+// e2e_test.go): Cachalot started by apptest, driven by aws-sdk-go-v2 and the
+// AWS CLI v2.
 
 package ec2_test
 
