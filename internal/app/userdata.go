@@ -52,9 +52,27 @@ type userDataController struct {
 	net *networkController
 	log *slog.Logger
 
-	mu      sync.Mutex // guards running
-	running map[string]bool
+	mu      sync.Mutex      // guards running and handled
+	running map[string]bool // scripts in progress
+	// handled remembers the instances whose console record exists, so that
+	// an EC2 change does not cost one store read per running instance.
+	handled map[string]bool
 	wg      sync.WaitGroup
+}
+
+func (u *userDataController) isHandled(key string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.handled[key]
+}
+
+func (u *userDataController) markHandled(key string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.handled == nil {
+		u.handled = map[string]bool{}
+	}
+	u.handled[key] = true
 }
 
 func (u *userDataController) Name() string { return "user-data" }
@@ -74,10 +92,17 @@ func (u *userDataController) Reconcile(ctx context.Context, _ []string) error {
 			continue
 		}
 		key := consoleKey(i.Account, i.Region, i.InstanceID)
+		if u.isHandled(key) {
+			continue
+		}
 		var rec consoleRecord
 		err := u.st.View(ctx, func(tx store.Tx) error { return store.GetJSON(tx, key, &rec) })
-		if err == nil || !errors.Is(err, store.ErrNotFound) {
-			continue // started already, or unreadable
+		if err == nil {
+			u.markHandled(key) // started already (e.g. before a restart)
+			continue
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("console of %s: %w", i.InstanceID, err)
 		}
 		sctx := auth.WithScope(ctx, auth.Scope{AccountID: i.Account, Region: i.Region})
 		attr, err := u.ec2.DescribeInstanceAttribute(sctx, &ec2api.DescribeInstanceAttributeRequest{InstanceId: aws.String(i.InstanceID), Attribute: aws.String("userData")})
@@ -95,6 +120,7 @@ func (u *userDataController) Reconcile(ctx context.Context, _ []string) error {
 		}); err != nil {
 			return err
 		}
+		u.markHandled(key)
 		if len(script) == 0 {
 			continue
 		}
