@@ -35,7 +35,7 @@ type Controller interface {
 // Options tune the Manager. Zero values take the defaults.
 type Options struct {
 	MinBackoff time.Duration // first retry delay; default 50ms
-	MaxBackoff time.Duration // default 30s
+	MaxBackoff time.Duration // default 5s
 	Resync     time.Duration // periodic full reconcile; default 5m, negative disables
 	Logger     *slog.Logger  // default slog.Default()
 }
@@ -56,7 +56,7 @@ func NewManager(st store.Store, opts Options, ctrls ...Controller) *Manager {
 		opts.MinBackoff = 50 * time.Millisecond
 	}
 	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 30 * time.Second
+		opts.MaxBackoff = 5 * time.Second
 	}
 	if opts.Resync == 0 {
 		opts.Resync = 5 * time.Minute
@@ -208,13 +208,18 @@ func (r *runner) run(ctx context.Context) {
 	}
 	for {
 		var retry <-chan time.Time
+		wake := r.wake
 		if backoff > 0 {
+			// Backing off: changes accumulate (offer records them) but do
+			// not cut the wait short, or a controller that writes its own
+			// failure to the store would spin.
 			retry = time.After(backoff)
+			wake = nil
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.wake:
+		case <-wake:
 		case <-retry:
 		case <-resync:
 			r.mu.Lock()

@@ -112,3 +112,40 @@ type panicky struct{}
 func (panicky) Name() string                              { return "panicky" }
 func (panicky) Watches(string) bool                       { return true }
 func (panicky) Reconcile(context.Context, []string) error { panic("boom") }
+
+// selfWriter fails every run and writes a new failure record each time, as a
+// controller recording its last error does: backoff must still hold.
+type selfWriter struct {
+	st   store.Store
+	mu   sync.Mutex
+	runs int
+}
+
+func (s *selfWriter) Name() string            { return "self-writer" }
+func (s *selfWriter) Watches(key string) bool { return strings.HasPrefix(key, "want/") }
+func (s *selfWriter) Reconcile(ctx context.Context, _ []string) error {
+	s.mu.Lock()
+	s.runs++
+	n := s.runs
+	s.mu.Unlock()
+	s.st.Update(ctx, func(tx store.Tx) error { return tx.Put("want/error", []byte(time.Now().String()+string(rune(n)))) })
+	return errors.New("always failing")
+}
+
+func TestBackoffHoldsAgainstSelfWrites(t *testing.T) {
+	st := openStore(t)
+	s := &selfWriter{st: st}
+	m := NewManager(st, Options{MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second}, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m.Start(ctx)
+	time.Sleep(400 * time.Millisecond)
+	m.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// 50, 100, 200 ms backoffs fit about 4 runs in 400 ms; a spinning
+	// manager would run hundreds of times.
+	if s.runs > 8 {
+		t.Errorf("runs in 400 ms = %d, want a handful: backoff is bypassed by the controller's own writes", s.runs)
+	}
+}
