@@ -78,8 +78,19 @@ func encodeStruct(b *bytes.Buffer, v reflect.Value) {
 	}
 }
 
-func open(b *bytes.Buffer, name string)     { b.WriteString("<" + name + ">") }
-func closeTag(b *bytes.Buffer, name string) { b.WriteString("</" + name + ">") }
+// open and closeTag write tags piece by piece: concatenating them allocated
+// a string per element, a third of the encoder's cost on large responses.
+func open(b *bytes.Buffer, name string) {
+	b.WriteByte('<')
+	b.WriteString(name)
+	b.WriteByte('>')
+}
+
+func closeTag(b *bytes.Buffer, name string) {
+	b.WriteString("</")
+	b.WriteString(name)
+	b.WriteByte('>')
+}
 
 func encodeValue(b *bytes.Buffer, name string, f *field, v reflect.Value) {
 	switch v.Kind() {
