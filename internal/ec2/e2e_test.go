@@ -23,6 +23,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
+	"github.com/cachalot-dev/cachalot/internal/sdktest"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
@@ -63,13 +64,11 @@ func startWire(t *testing.T) server {
 
 func (s server) client() *awsec2.Client {
 	return awsec2.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(s.url),
-		Credentials:  credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: s.creds.AccessKeyID, SecretAccessKey: s.creds.SecretAccessKey}},
-		// Keep the SDK's retry of net.ErrClosed (aws/aws-sdk-go-v2#2737): Go's
-		// transport very rarely fails a keep-alive request that way. Error
-		// answers are not retryable, so the test still sees the first answer.
-		RetryMaxAttempts: 3,
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(s.url),
+		Credentials:      credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: s.creds.AccessKeyID, SecretAccessKey: s.creds.SecretAccessKey}},
+		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(),
 	})
 }
 

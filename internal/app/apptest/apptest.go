@@ -20,6 +20,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/account"
 	"github.com/cachalot-dev/cachalot/internal/app"
+	"github.com/cachalot-dev/cachalot/internal/sdktest"
 )
 
 // Region every Env uses unless told otherwise.
@@ -91,6 +92,7 @@ func (e *Env) Config(creds ...aws.Credentials) aws.Config {
 		Credentials:  credentials.StaticCredentialsProvider{Value: c},
 		// Tests want to see the first answer, not retries of it.
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdktest.HTTPClient(),
 	}
 }
 
