@@ -33,6 +33,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
+	"github.com/cachalot-dev/cachalot/internal/ec2/sgeval"
 )
 
 // Cache is what the access flows need of a cache (a cluster today; a
@@ -72,6 +73,8 @@ type Caches interface {
 // operations take the caller's context (principal and scope).
 type EC2 interface {
 	Topology(ctx context.Context, sel ec2.TopologySelector) (*ec2.Topology, error)
+	// Revision is the store revision; a Topology read at it is current.
+	Revision(ctx context.Context) (uint64, error)
 	CreateSecurityGroup(ctx context.Context, in *ec2api.CreateSecurityGroupRequest) (*ec2api.CreateSecurityGroupResult, error)
 	DeleteSecurityGroup(ctx context.Context, in *ec2api.DeleteSecurityGroupRequest) (*ec2api.DeleteSecurityGroupResult, error)
 	AuthorizeSecurityGroupIngress(ctx context.Context, in *ec2api.AuthorizeSecurityGroupIngressRequest) (*ec2api.AuthorizeSecurityGroupIngressResult, error)
@@ -101,6 +104,54 @@ type Service struct {
 	// groups, decides and writes, and two of them interleaving on the same
 	// pair could create it twice.
 	mu sync.Mutex
+
+	// snaps keeps the last network model read per region, shared read-only
+	// by the calls made while the store has not changed.
+	snapsMu sync.Mutex
+	snaps   map[string]*snapshot
+}
+
+// snapshot is a region's network model at one store revision, indexed. It is
+// never modified once published.
+type snapshot struct {
+	topo   *ec2.Topology
+	groups map[string]*ec2.TopoGroup
+	evOnce sync.Once
+	ev     *sgeval.Evaluator
+}
+
+func (sn *snapshot) evaluator() *sgeval.Evaluator {
+	sn.evOnce.Do(func() { sn.ev = sgeval.New(sn.topo) })
+	return sn.ev
+}
+
+// snapshot returns the region's network model, read again only when the
+// store has changed since the last read.
+func (s *Service) snapshot(ctx context.Context, region string) (*snapshot, error) {
+	rev, err := s.cfg.EC2.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.snapsMu.Lock()
+	sn := s.snaps[region]
+	s.snapsMu.Unlock()
+	if sn != nil && sn.topo.Revision == rev {
+		return sn, nil
+	}
+	topo, err := s.cfg.EC2.Topology(ctx, ec2.TopologySelector{Region: region})
+	if err != nil {
+		return nil, err
+	}
+	sn = &snapshot{topo: topo, groups: make(map[string]*ec2.TopoGroup, len(topo.Groups))}
+	for i := range topo.Groups {
+		sn.groups[topo.Groups[i].ID] = &topo.Groups[i]
+	}
+	s.snapsMu.Lock()
+	if old := s.snaps[region]; old == nil || old.topo.Revision < topo.Revision {
+		s.snaps[region] = sn
+	}
+	s.snapsMu.Unlock()
+	return sn, nil
 }
 
 // New returns the Service; it has no side effects.
@@ -114,7 +165,7 @@ func New(cfg Config) *Service {
 	if cfg.MaxGroups == 0 {
 		cfg.MaxGroups = 5
 	}
-	return &Service{cfg: cfg}
+	return &Service{cfg: cfg, snaps: map[string]*snapshot{}}
 }
 
 // The ec2: permissions each flow needs. ConnectCompute's are exactly the
@@ -189,7 +240,10 @@ func invalid(format string, args ...any) error {
 }
 
 // world is the part of the network model one request reasons about.
+// world is what one call works on. topo and groups belong to a shared
+// snapshot: read them, never modify them.
 type world struct {
+	snap     *snapshot
 	topo     *ec2.Topology
 	cache    Cache
 	instance *ec2.TopoInterface // the instance's primary interface
@@ -209,14 +263,12 @@ func (s *Service) load(ctx context.Context, cacheID, instanceID string) (*world,
 	scope := auth.ScopeFrom(ctx)
 	// The whole region: a peered VPC may belong to another account, and the
 	// evaluator needs its subnets and route tables to decide the path.
-	topo, err := s.cfg.EC2.Topology(ctx, ec2.TopologySelector{Region: scope.Region})
+	sn, err := s.snapshot(ctx, scope.Region)
 	if err != nil {
 		return nil, fmt.Errorf("read network model: %w", err)
 	}
-	w := &world{topo: topo, cache: c, groups: map[string]*ec2.TopoGroup{}}
-	for i := range topo.Groups {
-		w.groups[topo.Groups[i].ID] = &topo.Groups[i]
-	}
+	topo := sn.topo
+	w := &world{snap: sn, topo: topo, cache: c, groups: sn.groups}
 	if instanceID == "" {
 		return w, nil
 	}

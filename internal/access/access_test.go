@@ -88,7 +88,7 @@ func (f *fakeCaches) EditSecurityGroups(_ context.Context, _ string, edit func([
 
 // benchWorld loads a VPC with groups security groups (rules rules each)
 // and one instance per group, plus a cache interface, through the EC2 Go API.
-func benchWorld(b *testing.B, groups, rules int) (*Service, string) {
+func benchWorld(b testing.TB, groups, rules int) (*Service, string) {
 	st, err := store.OpenBolt(filepath.Join(b.TempDir(), "state.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -164,6 +164,17 @@ func BenchmarkExplain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Run("request-after-change", func(b *testing.B) {
+		for b.Loop() {
+			s.snapsMu.Lock()
+			clear(s.snaps) // as if the store had changed since the last call
+			s.snapsMu.Unlock()
+			if _, err := s.Explain(ctx, inst, "web", 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "answers/s")
+	})
 	ev := sgeval.New(w.topo)
 	b.Run("evaluate", func(b *testing.B) {
 		for b.Loop() {
@@ -173,4 +184,43 @@ func BenchmarkExplain(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "answers/s")
 	})
+}
+
+// TestExplainSeesChanges: explain keeps the network model between calls, and
+// must read it again as soon as anything changed.
+func TestExplainSeesChanges(t *testing.T) {
+	s, inst := benchWorld(t, 2, 1)
+	ctx := callerCtx()
+	want := func(allowed bool, when string) {
+		t.Helper()
+		e, err := s.Explain(ctx, inst, "web", 0)
+		if err != nil || e.Allowed != allowed {
+			t.Fatalf("%s: Explain = %+v, %v; want allowed %v", when, e, err, allowed)
+		}
+	}
+	want(true, "at first")
+	want(true, "again, from the kept model")
+	topo, err := s.cfg.EC2.Topology(ctx, ec2.TopologySelector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cacheGroup, instGroup string
+	for _, ifc := range topo.Interfaces {
+		switch {
+		case ifc.RequesterID != "":
+			cacheGroup = ifc.Groups[0]
+		case ifc.InstanceID == inst:
+			instGroup = ifc.Groups[0]
+		}
+	}
+	perm := []ec2api.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(6379), ToPort: aws.Int32(6379),
+		UserIdGroupPairs: []ec2api.UserIdGroupPair{{GroupId: aws.String(instGroup)}}}}
+	if _, err := s.cfg.EC2.RevokeSecurityGroupIngress(ctx, &ec2api.RevokeSecurityGroupIngressRequest{GroupId: aws.String(cacheGroup), IpPermissions: perm}); err != nil {
+		t.Fatal(err)
+	}
+	want(false, "after revoking the cache's rule")
+	if _, err := s.cfg.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2api.AuthorizeSecurityGroupIngressRequest{GroupId: aws.String(cacheGroup), IpPermissions: perm}); err != nil {
+		t.Fatal(err)
+	}
+	want(true, "after authorizing it again")
 }

@@ -45,7 +45,7 @@ func (s *Service) Explain(ctx context.Context, instanceID, cacheID string, port 
 	if err != nil {
 		return nil, err
 	}
-	return explain(w, sgeval.New(w.topo), port)
+	return explain(w, w.snap.evaluator(), port)
 }
 
 func explain(w *world, ev *sgeval.Evaluator, port int) (*Explanation, error) {
