@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/cachalot
 # Debian packages Cachalot runs with: engines, kernel tooling, the AWS CLI v2.
-DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 awscli
+DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 iptables awscli
 GOFLAGS_TEST ?= -race -timeout 30m
 
 .PHONY: run build deps test vet fmt-check generate-check bench print-packages

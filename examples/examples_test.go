@@ -20,11 +20,13 @@ var walkthroughs = []string{
 	"grant-access-dedicated.sh", // SEEDS 001/002: the recommended dedicated group
 	"vpc-peering.sh",            // SEEDS 002: another VPC through peering
 	"compute-connection.sh",     // SEEDS 000: cachalot connect-compute
+	"ec2-classic.sh",            // SEEDS 001/002: EC2-Classic, cache security groups
+	"nat-instance.sh",           // SEEDS 002: from outside AWS through a NAT instance
 }
 
 func TestWalkthroughs(t *testing.T) {
 	privtest.RequireRoot(t)
-	for _, tool := range []string{"/usr/bin/aws", "/usr/bin/redis-cli", "/usr/bin/memcstat", "/usr/bin/nsenter"} {
+	for _, tool := range []string{"/usr/bin/aws", "/usr/bin/redis-cli", "/usr/bin/memcstat", "/usr/bin/nsenter", "/usr/sbin/iptables"} {
 		if _, err := os.Stat(tool); err != nil {
 			t.Skipf("%s is not installed (make deps installs the Debian packages the walkthroughs use)", tool)
 		}

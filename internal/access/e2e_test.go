@@ -123,18 +123,7 @@ func (w *world) ping(eni string, port int, timeout time.Duration) error {
 		return err
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(timeout))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if strings.TrimSpace(line) != "+PONG" {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
+	return (&respConn{Conn: conn, r: bufio.NewReader(conn)}).ping(timeout)
 }
 
 func (w *world) idle(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -39,6 +40,18 @@ type AccountSummary struct {
 	Name       string    `json:"name,omitempty"`
 	EC2Classic bool      `json:"ec2_classic"`
 	CreatedAt  time.Time `json:"created_at"`
+}
+
+// OutsideClientRequest asks for a simulated client on the internet.
+type OutsideClientRequest struct {
+	Address string `json:"address"`
+}
+
+// OutsideClientResponse is a realised outside client: Netns is the path of
+// its network namespace (nsenter --net=…).
+type OutsideClientResponse struct {
+	Address string `json:"address"`
+	Netns   string `json:"netns"`
 }
 
 // startAdmin serves the admin socket until Close.
@@ -80,6 +93,34 @@ func (a *App) startAdmin() error {
 			out = append(out, AccountSummary{AccountID: ac.ID, Name: ac.Name, EC2Classic: ac.EC2Classic, CreatedAt: ac.CreatedAt})
 		}
 		writeJSON(w, out)
+	})
+	mux.HandleFunc("POST /v1/outside-clients", func(w http.ResponseWriter, r *http.Request) {
+		var req OutsideClientRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		addr, err := netip.ParseAddr(req.Address)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("%q is not an IP address", req.Address), http.StatusBadRequest)
+			return
+		}
+		id, err := a.OutsideClient(r.Context(), addr)
+		if errors.Is(err, ErrOutsideAddress) || a.net == nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var path string
+		if err == nil {
+			path, err = a.plane.NetnsPath(id)
+		}
+		if err != nil {
+			a.log.Error("admin: outside client", "addr", addr, "err", err)
+			http.Error(w, "cannot realise the outside client: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		a.log.Info("admin: outside client", "addr", addr, "netns", path)
+		writeJSON(w, OutsideClientResponse{Address: addr.String(), Netns: path})
 	})
 	a.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
 	go func() {

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -73,6 +74,7 @@ type App struct {
 	ec2      *ec2.Service
 	ec       *elasticache.Service
 	plane    *netplane.Plane
+	net      *networkController // nil in loopback mode
 	engines  *engine.Supervisor
 	ecCtl    *elasticache.Controller
 	ln       net.Listener
@@ -138,6 +140,7 @@ func (a *App) Start(ctx context.Context) error {
 			return fmt.Errorf("network plane: %w", err)
 		}
 		a.plane, netCtl.plane = plane, plane
+		a.net = netCtl
 	case NetworkLoopback:
 		a.log.Warn("LOOPBACK NETWORK MODE: cache nodes listen on 127.0.0.1 ports, VPCs are not realised and security groups are NOT enforced; run as root on Linux for the namespaces mode")
 	default:
@@ -333,6 +336,18 @@ func (a *App) NetworkMode() string { return a.cfg.Network }
 
 // EC2 is the EC2 service (tests).
 func (a *App) EC2() *ec2.Service { return a.ec2 }
+
+// OutsideClient makes (if needed) a simulated client on the internet with
+// address addr — a namespace of its own attached to the internet namespace,
+// from which the Elastic IPs of VPCs with an internet gateway are reached —
+// and returns the netplane id of its namespace, for Plane().Command, Dial
+// and Listen. See networkController.AddOutside for the addresses refused.
+func (a *App) OutsideClient(ctx context.Context, addr netip.Addr) (string, error) {
+	if a.net == nil {
+		return "", fmt.Errorf("outside clients need the namespaces network mode (this service runs in %s mode)", a.cfg.Network)
+	}
+	return a.net.AddOutside(ctx, addr)
+}
 
 // Plane is the network plane, nil without the namespaces mode.
 func (a *App) Plane() *netplane.Plane { return a.plane }

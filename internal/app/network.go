@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -49,8 +50,61 @@ type networkController struct {
 	ec2   *ec2.Service
 	plane *netplane.Plane // nil in NetworkLoopback mode
 
-	mu      sync.Mutex // guards applied; serialises Apply
+	mu      sync.Mutex // guards applied and outside; serialises Apply
 	applied uint64     // store revision of the last applied topology
+	// outside holds the addresses of the simulated clients on the internet
+	// asked for since start (AddOutside). They are not EC2 resources and
+	// are not kept: after a restart the first Apply removes their
+	// namespaces, and the next `cachalot exec --outside` makes them again.
+	outside map[netip.Addr]bool
+}
+
+// elasticIPPool is the pool internal/ec2 allocates Elastic IPs from
+// (address.go; TestElasticIPPool ties the two): no outside client may take
+// an address from it.
+var elasticIPPool = netip.MustParsePrefix("100.64.0.0/10")
+
+// ErrOutsideAddress marks an address that cannot be an outside client's.
+var ErrOutsideAddress = errors.New("not usable for an outside client")
+
+// AddOutside makes a simulated client on the internet with address a,
+// realised at once: a namespace of its own attached to the internet
+// namespace. It returns the netplane id of the client's namespace. The
+// address must be an ordinary unicast IPv4 address outside the Elastic IP
+// pool and outside every VPC (errors.Is(err, ErrOutsideAddress) otherwise).
+func (n *networkController) AddOutside(ctx context.Context, a netip.Addr) (string, error) {
+	if n.plane == nil {
+		return "", errors.New("outside clients need the namespaces network mode (root on Linux)")
+	}
+	a = a.Unmap()
+	if !a.Is4() || !a.IsGlobalUnicast() {
+		return "", fmt.Errorf("%s is %w: want a unicast IPv4 address such as 198.51.100.27 (documentation ranges 198.51.100.0/24, 203.0.113.0/24)", a, ErrOutsideAddress)
+	}
+	if elasticIPPool.Contains(a) {
+		return "", fmt.Errorf("%s is %w: it is inside the Elastic IP pool %s; pick an address of the outside world, e.g. from 198.51.100.0/24 or 203.0.113.0/24", a, ErrOutsideAddress, elasticIPPool)
+	}
+	topo, err := n.ec2.Topology(ctx, ec2.TopologySelector{})
+	if err != nil {
+		return "", fmt.Errorf("read topology: %w", err)
+	}
+	for _, v := range topo.VPCs {
+		if v.CIDR.Contains(a) {
+			return "", fmt.Errorf("%s is %w: it is inside %s of %s (account %s, %s); pick an address outside every VPC, e.g. from 198.51.100.0/24 or 203.0.113.0/24", a, ErrOutsideAddress, v.CIDR, v.ID, v.Account, v.Region)
+		}
+	}
+	n.mu.Lock()
+	if !n.outside[a] {
+		if n.outside == nil {
+			n.outside = map[netip.Addr]bool{}
+		}
+		n.outside[a] = true
+		n.applied = 0 // not a store change: apply even an unchanged topology
+	}
+	n.mu.Unlock()
+	if err := n.Sync(ctx); err != nil {
+		return "", err
+	}
+	return netplane.OutsideID(a), nil
 }
 
 func (n *networkController) Name() string { return "network" }
@@ -80,7 +134,9 @@ func (n *networkController) Sync(ctx context.Context) error {
 	if topo.Revision == n.applied && n.applied != 0 {
 		return nil
 	}
-	if err := n.plane.Apply(ctx, netplaneState(topo)); err != nil {
+	st := netplaneState(topo)
+	st.Outside = outsideClients(topo, n.outside)
+	if err := n.plane.Apply(ctx, st); err != nil {
 		return err
 	}
 	n.applied = topo.Revision
@@ -146,6 +202,19 @@ func isLoopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
+// outsideClients lists the outside clients that are still outside every
+// VPC (one created since AddOutside took the address leaves it out).
+func outsideClients(t *ec2.Topology, outside map[netip.Addr]bool) []netip.Addr {
+	var out []netip.Addr
+	for a := range outside {
+		if !slices.ContainsFunc(t.VPCs, func(v ec2.TopoVPC) bool { return v.CIDR.Contains(a) }) {
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
 // stoppedStates are instance states whose interfaces are not realised.
 var stoppedStates = map[string]bool{"stopped": true, "stopping": true, "terminated": true, "shutting-down": true}
 
@@ -171,7 +240,7 @@ func netplaneState(t *ec2.Topology) netplane.State {
 		}
 		st.Interfaces = append(st.Interfaces, netplane.Interface{
 			ID: i.ID, Subnet: i.SubnetID, PrivateIP: i.IP, Groups: i.Groups, Kind: kind, Owner: owner,
-			DisableSourceDestCheck: !i.SourceDestCheck,
+			DisableSourceDestCheck: !i.SourceDestCheck, PublicIP: i.PublicIP,
 		})
 	}
 	rules := func(in []ec2.TopoRule) []netplane.Rule {
@@ -232,6 +301,25 @@ func netplaneState(t *ec2.Topology) netplane.State {
 			Requester: peeringSide(p.ID, p.RequesterVpcID),
 			Accepter:  peeringSide(p.ID, p.AccepterVpcID),
 		})
+	}
+	// Internet gateways: attached ones only, with per subnet the
+	// destinations its route table sends to the gateway.
+	for _, g := range t.InternetGateways {
+		if g.VpcID == "" {
+			continue
+		}
+		routes := map[string][]netip.Prefix{}
+		for _, sn := range t.Subnets {
+			if sn.VpcID != g.VpcID {
+				continue
+			}
+			for _, r := range tableRoutes[sn.RouteTableID] {
+				if r.Target == g.ID && r.Active {
+					routes[sn.ID] = append(routes[sn.ID], r.Dest)
+				}
+			}
+		}
+		st.InternetGateways = append(st.InternetGateways, netplane.InternetGateway{ID: g.ID, VPC: g.VpcID, SubnetRoutes: routes})
 	}
 	return st
 }

@@ -31,6 +31,7 @@ Usage:
   cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--log-level LEVEL]
   cachalot env     [--data-dir DIR] [--region REGION]
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
+  cachalot exec    [--data-dir DIR] --outside ADDRESS -- COMMAND [ARGS…]
   cachalot teardown [--data-dir DIR | --prefix PREFIX]
   cachalot account create [--data-dir DIR] [--name N] [--email E] [--ec2-classic]
   cachalot account list   [--data-dir DIR]

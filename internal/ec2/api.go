@@ -20,6 +20,12 @@ const RequesterElastiCache = "amazon-elasticache"
 type InterfaceSpec struct {
 	Account, Region string
 	SubnetID        string
+	// Classic puts the interface in the account's EC2-Classic network
+	// instead of a subnet (SubnetID and GroupIDs empty; the account must have
+	// EC2-Classic): it has no security group, and admits only what
+	// SetInterfaceIngressGrants grants. AZ is its zone (default <region>a).
+	Classic bool
+	AZ      string
 	// GroupIDs must belong to the subnet's VPC; empty: the VPC's default group.
 	GroupIDs []string
 	// PrivateIP to use; empty: the lowest free address of the subnet.
@@ -38,12 +44,13 @@ type Interface struct {
 	ID, Account, Region, SubnetID, VpcID, AZ, PrivateIP, MAC string
 	Groups                                                   []string
 	RequesterID, InstanceID, Description                     string
+	Classic                                                  bool
 }
 
 func interfaceOf(sc scope, e *eniRec) Interface {
 	return Interface{ID: e.ID, Account: sc.Account, Region: sc.Region, SubnetID: e.SubnetID, VpcID: e.VpcID, AZ: e.AZ,
 		PrivateIP: e.PrivateIP, MAC: e.MAC, Groups: slices.Clone(e.Groups), RequesterID: e.RequesterID, InstanceID: e.InstanceID,
-		Description: e.Description}
+		Description: e.Description, Classic: e.Classic}
 }
 
 // CreateManagedInterface creates a requester-managed interface (status
@@ -54,18 +61,33 @@ func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec
 	sc := scope{spec.Account, spec.Region}
 	var out Interface
 	err := s.update(ctx, sc, func(t *txn, st *scopeTx) error {
-		sn, err := lookup[*subnetRec](st, "subnet", spec.SubnetID)
-		if err != nil {
-			return err
-		}
-		groups, err := resolveGroups(st, sn.VpcID, spec.GroupIDs, nil, s.cfg.GroupsPerInterface)
-		if err != nil {
-			return err
+		var sn *subnetRec
+		var groups []string
+		switch {
+		case spec.Classic && !st.meta.Classic:
+			return awserr.New("InvalidParameterValue", "Account %s does not support EC2-Classic.", sc.Account)
+		case spec.Classic && (spec.SubnetID != "" || len(spec.GroupIDs) > 0):
+			return awserr.InvalidParameterCombination("An EC2-Classic interface has no subnet and no security groups.")
+		case spec.Classic:
+			az, err := classicAZ(sc.Region, spec.AZ)
+			if err != nil {
+				return err
+			}
+			sn = classicSubnet(az)
+		default:
+			var err error
+			if sn, err = lookup[*subnetRec](st, "subnet", spec.SubnetID); err != nil {
+				return err
+			}
+			if groups, err = resolveGroups(st, sn.VpcID, spec.GroupIDs, nil, s.cfg.GroupsPerInterface); err != nil {
+				return err
+			}
 		}
 		e, err := t.newENI(st, sn, groups, spec.PrivateIP, spec.Description)
 		if err != nil {
 			return err
 		}
+		e.Classic = spec.Classic
 		e.RequesterManaged = true
 		e.RequesterID = spec.RequesterID
 		if e.RequesterID == "" {
@@ -112,6 +134,9 @@ func (s *Service) SetInterfaceGroups(ctx context.Context, account, region, id st
 		e, err := lookup[*eniRec](st, "eni", id)
 		if err != nil {
 			return err
+		}
+		if e.Classic && e.InstanceID == "" {
+			return awserr.New("InvalidParameterValue", "Interface %s is in EC2-Classic: its access is set by ingress grants.", id)
 		}
 		g, err := resolveGroups(st, e.VpcID, groups, nil, s.cfg.GroupsPerInterface)
 		if err != nil {

@@ -47,7 +47,8 @@ func (t *txn) initScope(st *scopeTx, classic bool) error {
 	m.Classic = classic
 	st.setMeta(m)
 	if classic {
-		return nil // EC2-Classic accounts have no default VPC
+		t.ensureClassicDefault(st) // EC2-Classic accounts have no default VPC
+		return nil
 	}
 	_, err := t.createDefaultVPC(st)
 	return err

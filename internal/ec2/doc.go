@@ -14,6 +14,8 @@
 // gets the default VPC 172.31.0.0/16 with a default subnet per zone
 // (<region>a, b, c), its default group, a main route table routing 0.0.0.0/0
 // to an attached internet gateway, and the default network ACL.
+// An account with EC2-Classic has instead a classic network per region
+// (classic.go), exported by Topology as a synthetic VPC.
 //
 // The realisation in the kernel belongs to netplane; the pure security-group
 // evaluator is the sub-package sgeval, which reads a Topology.

@@ -78,7 +78,7 @@ func (st *scopeTx) releaseIP(subnet, ip string) {
 }
 
 // resolveGroups validates group ids (or names, in the default VPC) for an
-// interface in vpc; none means the VPC's default group.
+// interface in vpc ("": EC2-Classic); none means the VPC's default group.
 func resolveGroups(st *scopeTx, vpc string, ids, names []string, limit int) ([]string, error) {
 	var out []string
 	for _, id := range ids {
@@ -99,6 +99,9 @@ func resolveGroups(st *scopeTx, vpc string, ids, names []string, limit int) ([]s
 			if g.Name == n && g.VpcID == vpc {
 				found = g
 			}
+		}
+		if found == nil && vpc == "" {
+			return nil, awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist", n)
 		}
 		if found == nil {
 			return nil, awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist in VPC '%s'", n, vpc)
@@ -151,6 +154,21 @@ func (t *txn) deleteENI(st *scopeTx, e *eniRec) {
 	st.del(e.ID)
 }
 
+// lookupVPCENI looks an interface up for the EC2 API, to which the
+// interfaces of the EC2-Classic network do not exist (AWS shows none).
+func lookupVPCENI(st *scopeTx, id string) (*eniRec, error) {
+	e, err := lookup[*eniRec](st, "eni", id)
+	if err == nil && e.Classic {
+		return nil, notFound("eni", id)
+	}
+	return e, err
+}
+
+// vpcENIs lists the interfaces the EC2 API shows: all but the classic ones.
+func vpcENIs(st *scopeTx) []*eniRec {
+	return slices.DeleteFunc(listT[*eniRec](st, "eni"), func(e *eniRec) bool { return e.Classic })
+}
+
 // ---- output ----
 
 func (st *scopeTx) groupIdents(ids []string) []ec2api.GroupIdentifier {
@@ -190,6 +208,9 @@ func (st *scopeTx) eniOut(e *eniRec) ec2api.NetworkInterface {
 	}
 	if e.RequesterID != "" {
 		out.RequesterId = ptr(e.RequesterID)
+	}
+	if e.Classic {
+		out.SubnetId, out.VpcId = nil, nil
 	}
 	pip := ec2api.NetworkInterfacePrivateIpAddress{Primary: ptr(true), PrivateDnsName: out.PrivateDnsName, PrivateIpAddress: ptr(e.PrivateIP)}
 	if a, ok := getT[*addressRec](st, e.AllocationID); ok {
@@ -319,7 +340,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in *ec2api.CreateN
 // DeleteNetworkInterface implements ec2api.Operations.
 func (s *Service) DeleteNetworkInterface(ctx context.Context, in *ec2api.DeleteNetworkInterfaceRequest) error {
 	return s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		e, err := lookup[*eniRec](st, "eni", str(in.NetworkInterfaceId))
+		e, err := lookupVPCENI(st, str(in.NetworkInterfaceId))
 		if err != nil {
 			return err
 		}
@@ -344,7 +365,7 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in *ec2api.Desc
 	}
 	out := &ec2api.DescribeNetworkInterfacesResult{NetworkInterfaces: []ec2api.NetworkInterface{}}
 	err := s.view(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		recs, missing := selectIDs(listT[*eniRec](st, "eni"), in.NetworkInterfaceIds)
+		recs, missing := selectIDs(vpcENIs(st), in.NetworkInterfaceIds)
 		if missing != "" {
 			return notFound("eni", missing)
 		}
@@ -373,7 +394,7 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in *ec2api.Desc
 // ModifyNetworkInterfaceAttribute implements ec2api.Operations.
 func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2api.ModifyNetworkInterfaceAttributeRequest) error {
 	return s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		e, err := lookup[*eniRec](st, "eni", str(in.NetworkInterfaceId))
+		e, err := lookupVPCENI(st, str(in.NetworkInterfaceId))
 		if err != nil {
 			return err
 		}

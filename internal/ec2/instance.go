@@ -113,7 +113,19 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 		}
 		t.purgeTerminated(st)
 		var sn *subnetRec
-		if subnetID != "" {
+		classic := subnetID == "" && st.meta.Classic
+		if classic {
+			az := ""
+			if in.Placement != nil {
+				az = str(in.Placement.AvailabilityZone)
+			}
+			az, err := classicAZ(st.sc.Region, az)
+			if err != nil {
+				return err
+			}
+			t.ensureClassicDefault(st)
+			sn = classicSubnet(az)
+		} else if subnetID != "" {
 			var err error
 			if sn, err = lookup[*subnetRec](st, "subnet", subnetID); err != nil {
 				return err
@@ -133,9 +145,6 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 				}
 			}
 			if sn == nil {
-				if st.meta.Classic {
-					return awserr.New("InvalidParameterValue", "EC2-Classic instances are not supported by Cachalot: specify a subnet.")
-				}
 				return awserr.New("VPCIdNotSpecified", "No default VPC for this user")
 			}
 		}
@@ -168,10 +177,11 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 			if err != nil {
 				return err
 			}
+			e.Classic = classic
 			i := &instanceRec{ID: newID("i-"), Owner: sc.Account, ReservationID: resID, ImageID: *in.ImageId, InstanceType: itype,
 				KeyName: str(in.KeyName), State: "running", SubnetID: sn.ID, VpcID: sn.VpcID, AZ: sn.AZ, PrimaryENI: e.ID,
 				ENIs: []string{e.ID}, PrivateIP: e.PrivateIP, UserData: str(in.UserData), LaunchIndex: k, LaunchTime: t.now,
-				ClientToken: str(in.ClientToken), ReservationGroups: in.SecurityGroups}
+				ClientToken: str(in.ClientToken), ReservationGroups: in.SecurityGroups, Classic: classic}
 			i.Tags = tags["instance"]
 			e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, true, t.now
 			e.Tags = tags["network-interface"]
@@ -243,7 +253,9 @@ func (st *scopeTx) instanceOut(i *instanceRec) ec2api.Instance {
 		out.KeyName = ptr(i.KeyName)
 	}
 	if i.State != "terminated" {
-		out.SubnetId, out.VpcId = ptr(i.SubnetID), ptr(i.VpcID)
+		if !i.Classic {
+			out.SubnetId, out.VpcId = ptr(i.SubnetID), ptr(i.VpcID)
+		}
 		out.PrivateIpAddress = ptr(i.PrivateIP)
 		out.PrivateDnsName = ptr(privateDNS(st.sc.Region, i.PrivateIP))
 		out.PublicDnsName = ptr("")

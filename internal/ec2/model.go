@@ -137,6 +137,8 @@ type instanceRec struct {
 	ClientToken   string    `json:"clientToken,omitempty"`
 	// ReservationGroups are the groups named at launch, as the reservation shows them.
 	ReservationGroups []string `json:"reservationGroups,omitempty"`
+	// Classic: launched in EC2-Classic (no subnet, no VPC).
+	Classic bool `json:"classic,omitempty"`
 }
 
 func (r *instanceRec) id() string { return r.ID }
@@ -163,6 +165,10 @@ type eniRec struct {
 	DeleteOnTerm     bool      `json:"deleteOnTermination,omitempty"`
 	AttachTime       time.Time `json:"attachTime,omitzero"`
 	AllocationID     string    `json:"allocationId,omitempty"` // associated Elastic IP
+	// Classic: the interface is in the scope's EC2-Classic network (no
+	// subnet, no VPC; see classic.go); Grants are its ingress grants.
+	Classic bool       `json:"classic,omitempty"`
+	Grants  []grantRec `json:"grants,omitempty"`
 }
 
 func (r *eniRec) id() string { return r.ID }

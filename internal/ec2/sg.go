@@ -473,7 +473,7 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, in *ec2api.DeleteSecu
 			return err
 		}
 		id = g.ID
-		if g.Name == "default" && g.VpcID != "" {
+		if g.Name == "default" {
 			return awserr.New("CannotDelete", "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", g.ID)
 		}
 		for _, e := range listT[*eniRec](st, "eni") {

@@ -147,12 +147,20 @@ func (s *Service) Topology(ctx context.Context, sel TopologySelector) (*Topology
 			return fmt.Errorf("list ec2 scopes: %w", err)
 		}
 		seenPcx := map[string]bool{}
+		classic := false
 		for _, sc := range scs {
 			st, err := t.scope(sc)
 			if err != nil {
 				return err
 			}
 			appendTopology(topo, st, seenPcx)
+			classic = classic || st.meta.Classic
+		}
+		if classic { // the synthetic objects were appended after each scope's
+			sortTopo(topo.VPCs, func(v TopoVPC) [3]string { return [3]string{v.Account, v.Region, v.ID} })
+			sortTopo(topo.Subnets, func(v TopoSubnet) [3]string { return [3]string{v.Account, v.Region, v.ID} })
+			sortTopo(topo.RouteTables, func(v TopoRouteTable) [3]string { return [3]string{v.Account, v.Region, v.ID} })
+			sortTopo(topo.Groups, func(v TopoGroup) [3]string { return [3]string{v.Account, v.Region, v.ID} })
 		}
 		return nil
 	})
@@ -160,6 +168,13 @@ func (s *Service) Topology(ctx context.Context, sel TopologySelector) (*Topology
 		return nil, err
 	}
 	return topo, nil
+}
+
+func sortTopo[T any](s []T, key func(T) [3]string) {
+	slices.SortStableFunc(s, func(a, b T) int {
+		ka, kb := key(a), key(b)
+		return cmp.Or(strings.Compare(ka[0], kb[0]), strings.Compare(ka[1], kb[1]), strings.Compare(ka[2], kb[2]))
+	})
 }
 
 func prefixOf(s string) netip.Prefix {
@@ -191,6 +206,10 @@ func topoRules(rs []*ruleRec) []TopoRule {
 
 func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 	sc := st.sc
+	firstIface, firstGroup := len(topo.Interfaces), len(topo.Groups)
+	if st.meta.Classic {
+		defer func() { appendClassic(topo, st, firstIface, firstGroup) }()
+	}
 	mainRtb := map[string]string{}  // vpc -> main table
 	assocRtb := map[string]string{} // subnet -> table
 	for _, r := range listT[*rtbRec](st, "rtb") {

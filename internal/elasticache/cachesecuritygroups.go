@@ -5,10 +5,9 @@ package elasticache
 // security groups, by name and owner account. Only accounts with
 // EC2-Classic may use them; VPC-only accounts get AWS's refusal.
 //
-// This file implements the API and its state. Clusters are not launched in
-// EC2-Classic yet (CreateCacheCluster refuses CacheSecurityGroupNames), so
-// nothing is enforced in the kernel; docs/access-flows.md ("EC2-Classic")
-// has the realisation design and the EC2 changes it needs.
+// This file implements the API and its state; classic.go launches clusters
+// in EC2-Classic and has their interfaces admit what the groups authorize
+// (docs/access-flows.md, "EC2-Classic").
 
 import (
 	"context"
@@ -62,32 +61,14 @@ type accountPlatforms interface {
 
 // requireClassic refuses cache security groups to VPC-only accounts, as AWS does.
 func (s *Service) requireClassic(ctx context.Context) error {
-	classic := false
-	if p, ok := s.cfg.Network.(accountPlatforms); ok {
-		out, err := p.DescribeAccountAttributes(ctx, &ec2api.DescribeAccountAttributesRequest{AttributeNames: []string{"supported-platforms"}})
-		if err != nil {
-			return fmt.Errorf("supported platforms: %w", err)
-		}
-		for _, a := range out.AccountAttributes {
-			for _, v := range a.AttributeValues {
-				classic = classic || aws.ToString(v.AttributeValue) == "EC2"
-			}
-		}
+	classic, err := s.isClassic(ctx)
+	if err != nil {
+		return err
 	}
 	if !classic {
 		return invalid("Use of cache security groups is not permitted in this API version for your account.")
 	}
 	return nil
-}
-
-// classicClustersUnsupported answers CreateCacheCluster with
-// CacheSecurityGroupNames: AWS's refusal for VPC-only accounts; for
-// EC2-Classic accounts, Cachalot's (clusters are not launched in EC2-Classic).
-func (s *Service) classicClustersUnsupported(ctx context.Context) error {
-	if err := s.requireClassic(ctx); err != nil {
-		return err
-	}
-	return invalid("Launching clusters in EC2-Classic (CacheSecurityGroupNames) is not supported by Cachalot yet; use a cache subnet group and VPC security groups.")
 }
 
 func (s *Service) getCacheSecurityGroup(tx store.Tx, scope auth.Scope, name string) (*CacheSecurityGroup, error) {
@@ -219,6 +200,13 @@ func (s *Service) DeleteCacheSecurityGroup(ctx context.Context, in *elasticachea
 		if _, err := s.getCacheSecurityGroup(tx, scope, name); err != nil {
 			return err
 		}
+		used, err := clusterUsing(tx, scope, name)
+		if err != nil {
+			return err
+		}
+		if used != "" {
+			return elasticacheapi.ErrInvalidCacheSecurityGroupStateFault("Cache security group %s is in use by cache cluster %s.", name, used)
+		}
 		return tx.Delete(cacheSecurityGroupKey(scope, name))
 	})
 }
@@ -237,6 +225,11 @@ func (s *Service) editGrants(ctx context.Context, group, ec2Name, owner string, 
 		return nil, invalid("The parameter EC2SecurityGroupName must be provided and must not be blank.")
 	case !accountIDPattern.MatchString(owner):
 		return nil, invalid("Invalid EC2SecurityGroupOwnerId %q: an AWS account id has 12 digits.", owner)
+	}
+	if authorize {
+		if err := s.validateEC2Group(ctx, scope.Region, owner, ec2Name); err != nil {
+			return nil, err
+		}
 	}
 	var g *CacheSecurityGroup
 	err := s.st.Update(ctx, func(tx store.Tx) error {
@@ -259,6 +252,9 @@ func (s *Service) editGrants(ctx context.Context, group, ec2Name, owner string, 
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := s.applyGrants(ctx, scope, group); err != nil {
+		return nil, fmt.Errorf("apply the authorizations of %s: %w", group, err)
 	}
 	return cacheSecurityGroupAPI(scope, g), nil
 }

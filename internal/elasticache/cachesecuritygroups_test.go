@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/google/go-cmp/cmp"
 
@@ -68,6 +69,14 @@ func TestCacheSecurityGroupsClassic(t *testing.T) {
 	}
 	auth := &elasticache.AuthorizeCacheSecurityGroupIngressInput{CacheSecurityGroupName: aws.String("default"),
 		EC2SecurityGroupName: aws.String("app-servers"), EC2SecurityGroupOwnerId: aws.String(acct)}
+	// AWS refuses an EC2 group that does not exist.
+	if _, err := ec.AuthorizeCacheSecurityGroupIngress(ctx, auth); code(err) != "InvalidParameterValue" {
+		t.Errorf("authorize an unknown EC2 group = %v, want InvalidParameterValue", err)
+	}
+	if _, err := ec2.NewFromConfig(env.Config()).CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("app-servers"),
+		Description: aws.String("application servers")}); err != nil {
+		t.Fatalf("CreateSecurityGroup (EC2-Classic) = %v", err)
+	}
 	if _, err := ec.AuthorizeCacheSecurityGroupIngress(ctx, auth); err != nil {
 		t.Fatalf("AuthorizeCacheSecurityGroupIngress = %v", err)
 	}

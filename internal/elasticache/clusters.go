@@ -58,11 +58,9 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	if in.ReplicationGroupId != nil {
 		return nil, elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", aws.ToString(in.ReplicationGroupId))
 	}
-	if len(in.CacheSecurityGroupNames) > 0 {
-		if in.CacheSubnetGroupName != nil || len(in.SecurityGroupIds) > 0 {
-			return nil, combination("Use of cache security groups is not permitted along with cache subnet group and/or security groups ids.")
-		}
-		return nil, s.classicClustersUnsupported(ctx)
+	classic, err := s.launchesInClassic(ctx, in)
+	if err != nil {
+		return nil, err
 	}
 	if aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil {
 		return nil, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
@@ -133,21 +131,15 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 		return nil, invalid("The number of PreferredAvailabilityZones (%d) must equal NumCacheNodes (%d).", len(azs), numNodes)
 	}
 
-	sg, err := s.subnetGroupFor(ctx, scope, aws.ToString(in.CacheSubnetGroupName))
-	if err != nil {
-		return nil, err
-	}
-	groups := slices.Clone(in.SecurityGroupIds)
-	if len(groups) == 0 {
-		def, err := s.cfg.Network.DefaultSecurityGroup(ctx, scope.AccountID, scope.Region, sg.VpcID)
-		if err != nil {
-			return nil, fmt.Errorf("default security group of %s: %w", sg.VpcID, err)
+	var sg *SubnetGroup
+	var groups, cacheGroups []string
+	if classic {
+		sg = classicSubnetGroup(scope.Region)
+		if cacheGroups, err = s.cacheSecurityGroupsFor(ctx, scope, in.CacheSecurityGroupNames); err != nil {
+			return nil, err
 		}
-		groups = []string{def}
-	} else if len(groups) > 5 {
-		return nil, invalid("A cluster may have at most 5 security groups.")
-	} else if err := s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, sg.VpcID, groups); err != nil {
-		return nil, networkError(err)
+	} else if sg, groups, err = s.vpcPlacement(ctx, scope, aws.ToString(in.CacheSubnetGroupName), in.SecurityGroupIds); err != nil {
+		return nil, err
 	}
 	nodeAZs, err := assignAZs(sg, azs, numNodes, azMode)
 	if err != nil {
@@ -165,7 +157,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 		Account: scope.AccountID, Region: scope.Region, ID: id,
 		Engine: eng, EngineVersion: inst.EngineVersion, Family: inst.Family,
 		NodeType: nodeType, NumNodes: numNodes, Port: port,
-		SubnetGroup: sg.Name, VpcID: sg.VpcID, SecurityGroups: groups,
+		SubnetGroup: sg.Name, VpcID: sg.VpcID, SecurityGroups: groups, CacheSecurityGroups: cacheGroups,
 		PreferredAZs: azs, AZMode: azMode,
 		Maintenance:    defaultString(aws.ToString(in.PreferredMaintenanceWindow), "sun:05:00-sun:06:00"),
 		SnapshotWindow: aws.ToString(in.SnapshotWindow),
@@ -177,6 +169,9 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	}
 	if eng != engine.Memcached && c.SnapshotWindow == "" {
 		c.SnapshotWindow = "06:30-07:30"
+	}
+	if classic {
+		c.SubnetGroup = ""
 	}
 	for i := 0; i < numNodes; i++ {
 		c.Nodes = append(c.Nodes, Node{ID: nodeID(i + 1), Status: StatusCreating, AZ: nodeAZs[i].AZ, SubnetID: nodeAZs[i].ID, ParamStatus: "in-sync"})
@@ -206,6 +201,28 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 		return nil, err
 	}
 	return &elasticacheapi.CreateCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+}
+
+// vpcPlacement resolves the subnet group (default: the default VPC's) and
+// the VPC security groups (default: the VPC's default group) of a new cluster.
+func (s *Service) vpcPlacement(ctx context.Context, scope auth.Scope, subnetGroup string, ids []string) (*SubnetGroup, []string, error) {
+	sg, err := s.subnetGroupFor(ctx, scope, subnetGroup)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups := slices.Clone(ids)
+	if len(groups) == 0 {
+		def, err := s.cfg.Network.DefaultSecurityGroup(ctx, scope.AccountID, scope.Region, sg.VpcID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("default security group of %s: %w", sg.VpcID, err)
+		}
+		groups = []string{def}
+	} else if len(groups) > 5 {
+		return nil, nil, invalid("A cluster may have at most 5 security groups.")
+	} else if err := s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, sg.VpcID, groups); err != nil {
+		return nil, nil, networkError(err)
+	}
+	return sg, groups, nil
 }
 
 func defaultString(v, def string) string {
@@ -282,7 +299,6 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 		Engine:                     aws.String(c.Engine),
 		EngineVersion:              aws.String(c.EngineVersion),
 		NumCacheNodes:              aws.Int32(int32(c.NumNodes)),
-		CacheSubnetGroupName:       aws.String(c.SubnetGroup),
 		PreferredMaintenanceWindow: aws.String(c.Maintenance),
 		AutoMinorVersionUpgrade:    aws.Bool(c.AutoMinor),
 		AuthTokenEnabled:           aws.Bool(false),
@@ -302,6 +318,13 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 	if !c.CreatedAt.IsZero() && c.Status != StatusCreating {
 		t := c.CreatedAt
 		out.CacheClusterCreateTime = &t
+	}
+	if c.SubnetGroup != "" {
+		out.CacheSubnetGroupName = aws.String(c.SubnetGroup)
+	}
+	for _, g := range c.CacheSecurityGroups {
+		out.CacheSecurityGroups = append(out.CacheSecurityGroups, elasticacheapi.CacheSecurityGroupMembership{
+			CacheSecurityGroupName: aws.String(g), Status: aws.String("active")})
 	}
 	if c.Engine != engine.Memcached {
 		out.SnapshotWindow = aws.String(c.SnapshotWindow)
@@ -475,7 +498,12 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *elasticacheapi.Reb
 func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.ModifyCacheClusterMessage) (*elasticacheapi.ModifyCacheClusterResult, error) {
 	scope := auth.ScopeFrom(ctx)
 	if len(in.CacheSecurityGroupNames) > 0 {
-		return nil, combination("Use of cache security groups is not permitted along with cache subnet group and/or security groups ids.")
+		if len(in.SecurityGroupIds) > 0 {
+			return nil, combination("Use of cache security groups is not permitted along with cache subnet group and/or security groups ids.")
+		}
+		if err := s.requireClassic(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil {
 		return nil, invalid("AUTH tokens are not supported by Cachalot yet.")
@@ -493,6 +521,17 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 	})
 	if err != nil {
 		return nil, err
+	}
+	var cacheGroups []string
+	switch {
+	case len(in.CacheSecurityGroupNames) > 0 && len(current.CacheSecurityGroups) == 0:
+		return nil, combination("Cache security groups can only be used with clusters created outside of a VPC (EC2-Classic); use SecurityGroupIds.")
+	case len(in.CacheSecurityGroupNames) > 0:
+		if cacheGroups, err = s.cacheSecurityGroupsFor(ctx, scope, in.CacheSecurityGroupNames); err != nil {
+			return nil, err
+		}
+	case len(in.SecurityGroupIds) > 0 && len(current.CacheSecurityGroups) > 0:
+		return nil, combination("Cluster %s is in EC2-Classic: use CacheSecurityGroupNames, not SecurityGroupIds.", current.ID)
 	}
 	if len(in.SecurityGroupIds) > 0 {
 		if len(in.SecurityGroupIds) > 5 {
@@ -568,6 +607,13 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 			c.SecurityGroups = slices.Clone(in.SecurityGroupIds)
 			changed = true
 		}
+		if len(cacheGroups) > 0 && !slices.Equal(cacheGroups, c.CacheSecurityGroups) {
+			if len(c.CacheSecurityGroups) == 0 {
+				return combination("Cache security groups can only be used with clusters created outside of a VPC (EC2-Classic); use SecurityGroupIds.")
+			}
+			c.CacheSecurityGroups = cacheGroups
+			changed = true
+		}
 		if pgName := aws.ToString(in.CacheParameterGroupName); pgName != "" && pgName != c.ParameterGroup {
 			if !isDefaultParamGroup(pgName) {
 				pg, err := getParamGroup(tx, scope, pgName)
@@ -616,7 +662,7 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		}
 		if changed {
 			c.Generation++
-			if immediate || len(in.SecurityGroupIds) > 0 || aws.ToString(in.CacheParameterGroupName) != "" {
+			if immediate || len(in.SecurityGroupIds) > 0 || len(cacheGroups) > 0 || aws.ToString(in.CacheParameterGroupName) != "" {
 				c.Status = StatusModifying
 			}
 		}
@@ -648,7 +694,9 @@ func (s *Service) resizeNodes(ctx context.Context, tx store.Tx, scope auth.Scope
 		return nil
 	}
 	var sg SubnetGroup
-	if err := store.GetJSON(tx, subnetGroupKey(scope, c.SubnetGroup), &sg); err != nil {
+	if len(c.CacheSecurityGroups) > 0 {
+		sg = *classicSubnetGroup(c.Region)
+	} else if err := store.GetJSON(tx, subnetGroupKey(scope, c.SubnetGroup), &sg); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

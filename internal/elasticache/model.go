@@ -33,17 +33,20 @@ type Cluster struct {
 	SubnetGroup     string
 	VpcID           string
 	SecurityGroups  []string
-	ParameterGroup  string
-	PreferredAZs    []string
-	AZMode          string
-	Maintenance     string
-	SnapshotWindow  string
-	SnapshotRetain  int
-	AutoMinor       bool
-	NetworkType     string
-	IPDiscovery     string
-	Tags            []Tag
-	CreatedAt       time.Time
+	// CacheSecurityGroups are set for a cluster in EC2-Classic (then
+	// SubnetGroup, VpcID and SecurityGroups are empty and nodes have no subnet).
+	CacheSecurityGroups []string `json:",omitempty"`
+	ParameterGroup      string
+	PreferredAZs        []string
+	AZMode              string
+	Maintenance         string
+	SnapshotWindow      string
+	SnapshotRetain      int
+	AutoMinor           bool
+	NetworkType         string
+	IPDiscovery         string
+	Tags                []Tag
+	CreatedAt           time.Time
 
 	Status string
 	// ParamStatus is the parameter group's status: in-sync, applying,

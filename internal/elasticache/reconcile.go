@@ -70,9 +70,11 @@ func NewController(svc *Service, realize NetworkRealizer, engines Engines) *Cont
 // Name implements reconcile.Controller.
 func (c *Controller) Name() string { return "elasticache-clusters" }
 
-// Watches implements reconcile.Controller: cluster and parameter group keys.
+// Watches implements reconcile.Controller: cluster, parameter group and
+// cache security group keys.
 func (c *Controller) Watches(key string) bool {
-	return strings.HasPrefix(key, ClusterPrefix) && (strings.Contains(key, "/cluster/") || strings.Contains(key, "/parametergroup/"))
+	return strings.HasPrefix(key, ClusterPrefix) && (strings.Contains(key, "/cluster/") || strings.Contains(key, "/parametergroup/") ||
+		strings.Contains(key, "/cachesecuritygroup/"))
 }
 
 // EngineNodeID names a node for the supervisor: unique per installation.
@@ -152,8 +154,18 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 	if cl.Status == StatusDeleting {
 		return c.deleteCluster(ctx, cl)
 	}
+	// EC2-Classic: the authorizations of the cache security groups, which
+	// change without the cluster changing.
+	if err := c.syncGrants(ctx, cl); err != nil {
+		return err
+	}
 	if cl.Status == StatusAvailable && cl.ObservedGeneration == cl.Generation && c.allRunning(cl) &&
 		(cl.ConfigInterfaceID == "" || c.configs.get(clusterKey(cl.Account, cl.Region, cl.ID)) != nil) {
+		if cl.classic() { // the grants may have changed
+			if err := c.realize.Sync(ctx); err != nil {
+				return fmt.Errorf("realise network: %w", err)
+			}
+		}
 		return nil
 	}
 	gen := cl.Generation
@@ -166,6 +178,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 		if n.InterfaceID == "" {
 			iface, err := c.network.CreateManagedInterface(ctx, ec2.InterfaceSpec{
 				Account: cl.Account, Region: cl.Region, SubnetID: n.SubnetID, GroupIDs: cl.SecurityGroups,
+				Classic: cl.classic(), AZ: classicAZ(cl, n.AZ),
 				Description: "ElastiCache " + cl.ID + "-" + n.ID,
 				Tags:        map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": n.ID},
 			})
@@ -184,14 +197,17 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 			}); err != nil {
 				return err
 			}
-		} else if err := c.network.SetInterfaceGroups(ctx, cl.Account, cl.Region, n.InterfaceID, cl.SecurityGroups); err != nil {
-			return fmt.Errorf("set security groups of node %s: %w", n.ID, err)
+		} else if !cl.classic() {
+			if err := c.network.SetInterfaceGroups(ctx, cl.Account, cl.Region, n.InterfaceID, cl.SecurityGroups); err != nil {
+				return fmt.Errorf("set security groups of node %s: %w", n.ID, err)
+			}
 		}
 	}
 	if cl.Engine == engine.Memcached && len(cl.Nodes) > 0 {
 		if cl.ConfigInterfaceID == "" {
 			iface, err := c.network.CreateManagedInterface(ctx, ec2.InterfaceSpec{
 				Account: cl.Account, Region: cl.Region, SubnetID: cl.Nodes[0].SubnetID, GroupIDs: cl.SecurityGroups,
+				Classic: cl.classic(), AZ: classicAZ(cl, cl.Nodes[0].AZ),
 				Description: "ElastiCache " + cl.ID + " configuration endpoint",
 				Tags:        map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": "config"},
 			})
@@ -205,9 +221,15 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 			}); err != nil {
 				return err
 			}
-		} else if err := c.network.SetInterfaceGroups(ctx, cl.Account, cl.Region, cl.ConfigInterfaceID, cl.SecurityGroups); err != nil {
-			return fmt.Errorf("set security groups of the configuration endpoint: %w", err)
+		} else if !cl.classic() {
+			if err := c.network.SetInterfaceGroups(ctx, cl.Account, cl.Region, cl.ConfigInterfaceID, cl.SecurityGroups); err != nil {
+				return fmt.Errorf("set security groups of the configuration endpoint: %w", err)
+			}
 		}
+	}
+	// EC2-Classic: new interfaces get their grants before the network is realised.
+	if err := c.syncGrants(ctx, cl); err != nil {
+		return err
 	}
 	// 2. The kernel follows the model.
 	if err := c.realize.Sync(ctx); err != nil {

@@ -34,6 +34,10 @@ type Network interface {
 	CreateManagedInterface(ctx context.Context, spec ec2.InterfaceSpec) (ec2.Interface, error)
 	DeleteManagedInterface(ctx context.Context, account, region, id string) error
 	SetInterfaceGroups(ctx context.Context, account, region, id string, groups []string) error
+	// EC2-Classic: the ingress grants of a node interface in the classic
+	// network, and the lookup of an account's classic group by name.
+	SetInterfaceIngressGrants(ctx context.Context, account, region, id string, grants []ec2.IngressGrant) error
+	ClassicGroup(ctx context.Context, account, region, name string) (ec2.GroupInfo, error)
 }
 
 // Catalog is the set of installed engines (engine.Catalog).

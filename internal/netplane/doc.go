@@ -29,11 +29,33 @@
 // the CIDRs each side routes to the other; it exists only while the peering is
 // in State.
 //
-// Containment. No namespace has a link to the host namespace and no router
-// has a default route, so no packet can reach the host's uplink or beyond:
-// unroutable destinations are dropped by the router. The daemon reaches an
-// interface's addresses from inside its namespace (Command, Dial, Listen),
-// never through the host.
+// The internet. One namespace, <prefix>-internet, stands for the world
+// outside AWS. It exists while a VPC has an internet gateway (State.
+// InternetGateways) or an outside client exists (State.Outside), and is
+// linked by a veth pair (<prefix>-g<hash of the igw id> on both ends) to the
+// router of every VPC with a gateway, and by another (<prefix>-o<hash>, eth0
+// on the far end) to the namespace of every outside client
+// (<prefix>-outside-<address>), which holds its address as a /32 and a
+// default route to the internet. The links carry 169.254.0.1 on the internet
+// side and 169.254.0.2 on the router side, reached as on-link gateways, so
+// no subnet is shared. The internet's only routes are the public addresses
+// of interfaces in VPCs with a gateway (to their router) and the outside
+// clients; the router's routes to the gateway are what its subnets' route
+// tables send there (usually 0.0.0.0/0). The router does the gateway's
+// one-to-one NAT in the nat chains of its table: destination Elastic IP ->
+// private address for packets from the gateway's link (the source is kept,
+// so security groups see the client's real address), private address ->
+// Elastic IP for packets leaving by it. A packet may leave by the gateway
+// only from an interface with a public address whose subnet routes the
+// destination there, checked before the conntrack shortcut, so replies obey
+// it too: a private subnet's Elastic IP is unreachable, as on AWS.
+//
+// Containment. No namespace has a link to the host namespace, and the only
+// default routes lead to the internet namespace, which has no default route
+// and no route but to our namespaces, so no packet can reach the host's
+// uplink or beyond: unroutable destinations are dropped by a router or the
+// internet. The daemon reaches an interface's addresses from inside its
+// namespace (Command, Dial, Listen), never through the host.
 //
 // Enforcement. Security groups are enforced in the router namespace, where a
 // user holding a shell in an instance cannot flush them. Each router has one

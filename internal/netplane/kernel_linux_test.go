@@ -114,23 +114,38 @@ func apply(t testing.TB, p *Plane, st State) {
 func serve(t testing.TB, p *Plane, eni string, ports ...int) {
 	t.Helper()
 	for _, port := range ports {
-		l, err := p.Listen(context.Background(), eni, "tcp4", fmt.Sprintf(":%d", port))
-		if err != nil {
-			t.Fatalf("Listen(%s :%d): %v", eni, port, err)
-		}
-		t.Cleanup(func() { l.Close() })
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					_, _ = io.Copy(c, c)
-				}()
+		serveConns(t, p, eni, port, func(c net.Conn) { _, _ = io.Copy(c, c) })
+	}
+}
+
+// serveConns calls handle on every connection to port inside namespace id,
+// then closes it, until the test ends.
+func serveConns(t testing.TB, p *Plane, id string, port int, handle func(net.Conn)) {
+	t.Helper()
+	l, err := p.Listen(context.Background(), id, "tcp4", fmt.Sprintf(":%d", port))
+	if err != nil {
+		t.Fatalf("Listen(%s :%d): %v", id, port, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
 			}
-		}()
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+}
+
+// run runs a command that must succeed (ip, nft: damage done by hand).
+func run(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v: %s", args, err, out)
 	}
 }
 
@@ -450,12 +465,7 @@ func TestKernelConvergesAfterCrash(t *testing.T) {
 
 	// Damage it as a kill -9 halfway through, or an admin, would.
 	prefix := p.Prefix()
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", args, err, out)
-		}
-	}
+	run := func(args ...string) { t.Helper(); run(t, args...) }
 	ns := func(id string) string { return NamespaceName(prefix, id) }
 	run("ip", "-n", ns("eni-0b"), "link", "del", "eth0")                               // veth gone
 	run("ip", "-n", ns("eni-0a"), "route", "flush", "default")                         // route gone

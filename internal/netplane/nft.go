@@ -1,6 +1,7 @@
 package netplane
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -10,8 +11,9 @@ import (
 
 // render builds the nft table of the router of v: the enforcement point of
 // the interfaces in local. members maps a group id to the addresses of its
-// members visible from v (its own and its peers').
-func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair) *Ruleset {
+// members visible from v (its own and its peers'). igw is v's internet
+// gateway, or nil.
+func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair, igw *igwInfo) *Ruleset {
 	rs := &Ruleset{Table: p.prefix}
 
 	// Chains first, so that we know which sets they reference.
@@ -129,6 +131,9 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 		fmt.Fprintf(&body, "\tset %s {\n\t\ttype ipv4_addr . ipv4_addr\n\t\tflags interval\n\t\telements = { %s }\n\t}\n", set, strings.Join(el, ",\n\t\t\t     "))
 		fmt.Fprintf(&routeRules, "\t\toifname %q ip saddr . ip daddr != @%s drop comment %q\n", link, set, "no route from the source subnet")
 	}
+	if igw != nil {
+		renderGateway(&body, &routeRules, igw, local)
+	}
 	body.WriteString("\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n")
 	body.WriteString(routeRules.String())
 	body.WriteString("\t\tct state established,related accept\n")
@@ -144,13 +149,73 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 		fmt.Fprintf(&body, "\t\tiifname %s drop comment %q\n", set, "no transit between peerings")
 		fmt.Fprintf(&body, "\t\toifname %s accept comment %q\n", set, "to a peered VPC: egress passed, its router checks ingress")
 	}
+	if igw != nil {
+		fmt.Fprintf(&body, "\t\toifname %q accept comment %q\n", igw.link, "to the internet: egress passed")
+	}
 	body.WriteString("\t}\n")
+	if igw != nil {
+		fmt.Fprintf(&body, "\n\t# %s does the one-to-one NAT of the Elastic IPs.\n", igw.ID)
+		fmt.Fprintf(&body, "\tchain igw-prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n")
+		fmt.Fprintf(&body, "\t\tiifname %q dnat ip to ip daddr map @eip-dnat comment %q\n\t}\n", igw.link, "Elastic IP to private address")
+		fmt.Fprintf(&body, "\tchain igw-postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
+		fmt.Fprintf(&body, "\t\toifname %q snat ip to ip saddr map @eip-snat comment %q\n\t}\n", igw.link, "private address to Elastic IP")
+	}
 	body.WriteString(chains.String())
 	body.WriteString("}\n")
 
 	rs.Text = head.String() + setText(true) + body.String()
 	rs.Skeleton = head.String() + setText(false) + body.String()
 	return rs
+}
+
+// renderGateway writes the maps and the set of the internet gateway igw of
+// the interfaces in local to body, and its route check to routeRules: a
+// packet may leave through the gateway only from an interface with an
+// Elastic IP whose subnet routes the destination to the gateway (replies
+// included, as the check comes before the conntrack shortcut); anything
+// else, such as a packet from the internet that no Elastic IP matched, is
+// dropped.
+func renderGateway(body, routeRules *strings.Builder, igw *igwInfo, local []*ifaceInfo) {
+	var dnat, snat []string
+	var pairs []routePair
+	for _, in := range local { // sorted by id
+		if !in.PublicIP.IsValid() {
+			continue
+		}
+		dnat = append(dnat, in.PublicIP.String()+" : "+in.PrivateIP.String())
+		snat = append(snat, in.PrivateIP.String()+" : "+in.PublicIP.String())
+		for _, d := range igw.routes[in.Subnet] {
+			pairs = append(pairs, routePair{src: netip.PrefixFrom(in.PrivateIP, 32), dst: d})
+		}
+	}
+	slices.SortFunc(pairs, func(a, b routePair) int {
+		return cmp.Or(a.src.Addr().Compare(b.src.Addr()), a.dst.Addr().Compare(b.dst.Addr()), cmp.Compare(a.dst.Bits(), b.dst.Bits()))
+	})
+	pairs = slices.Compact(pairs)
+	fmt.Fprintf(body, "\n\t# %s: Elastic IP -> private address of the interfaces holding one, and back\n", igw.ID)
+	for _, m := range []struct {
+		name string
+		el   []string
+	}{{"eip-dnat", dnat}, {"eip-snat", snat}} {
+		fmt.Fprintf(body, "\tmap %s {\n\t\ttype ipv4_addr : ipv4_addr\n", m.name)
+		if len(m.el) > 0 {
+			fmt.Fprintf(body, "\t\telements = { %s }\n", strings.Join(m.el, ",\n\t\t\t     "))
+		}
+		body.WriteString("\t}\n")
+	}
+	const why = "no Elastic IP, or no route to the internet gateway"
+	if len(pairs) == 0 {
+		fmt.Fprintf(routeRules, "\t\toifname %q drop comment %q\n", igw.link, why)
+		return
+	}
+	set := "routes-" + igw.link
+	el := make([]string, len(pairs))
+	for i, rp := range pairs {
+		el[i] = rp.src.String() + " . " + rp.dst.String()
+	}
+	fmt.Fprintf(body, "\n\t# (interface with an Elastic IP, destination) pairs the route tables send to %s\n", igw.ID)
+	fmt.Fprintf(body, "\tset %s {\n\t\ttype ipv4_addr . ipv4_addr\n\t\tflags interval\n\t\telements = { %s }\n\t}\n", set, strings.Join(el, ",\n\t\t\t     "))
+	fmt.Fprintf(routeRules, "\t\toifname %q ip saddr . ip daddr != @%s drop comment %q\n", igw.link, set, why)
 }
 
 // clean makes s safe inside an nft comment or an ifalias: nft strings have

@@ -16,6 +16,27 @@ import (
 const (
 	RoleRouter    = "router"    // a VPC's router and enforcement point
 	RoleInterface = "interface" // one network interface
+	RoleInternet  = "internet"  // the outside world, behind the internet gateways
+	RoleOutside   = "outside"   // one simulated client on the internet
+)
+
+// InternetID is the resource id of the internet namespace
+// (<prefix>-internet): NamespaceName(prefix, InternetID).
+const InternetID = "internet"
+
+// OutsideID is the resource id of the namespace of the outside client with
+// address a (<prefix>-outside-198.51.100.27), for NamespaceName, NetnsPath,
+// Command, Dial and Listen.
+func OutsideID(a netip.Addr) string { return "outside-" + a.String() }
+
+// The addresses of the links to the internet namespace, from the link-local
+// range no VPC may use (AWS refuses 169.254.0.0/16 as a VPC CIDR): the
+// internet side of every link holds internetAddr, the router side of an
+// internet gateway's link gatewayAddr, both /32 and reached as on-link
+// gateways, so no subnet is shared with anything.
+var (
+	internetAddr = netip.MustParseAddr("169.254.0.1")
+	gatewayAddr  = netip.MustParseAddr("169.254.0.2")
 )
 
 // InterfaceLink is the name of the link inside an interface's namespace.
@@ -33,7 +54,9 @@ var (
 // purely by NewPlan and realised by Plane.Apply.
 type Plan struct {
 	Prefix string
-	// Namespaces: routers first, then interfaces, each sorted by name.
+	// Namespaces: routers first, then the internet (if any VPC has an
+	// internet gateway or any outside client exists), then interfaces and
+	// outside clients, each sorted by name.
 	Namespaces []Namespace
 	// Veths are the veth pairs, end A in a router namespace.
 	Veths []Veth
@@ -66,14 +89,19 @@ type Veth struct{ A, B VethEnd }
 type VethEnd struct{ Namespace, Name string }
 
 // Route is an IPv4 route: via Via on Dev, or a device route if Via is zero.
+// OnLink: Via is reached on Dev without a subnet covering it.
 type Route struct {
-	Dst netip.Prefix
-	Dev string
-	Via netip.Addr
+	Dst    netip.Prefix
+	Dev    string
+	Via    netip.Addr
+	OnLink bool
 }
 
 func (r Route) String() string {
-	if r.Via.IsValid() {
+	switch {
+	case r.Via.IsValid() && r.OnLink:
+		return fmt.Sprintf("%s via %s dev %s onlink", r.Dst, r.Via, r.Dev)
+	case r.Via.IsValid():
 		return fmt.Sprintf("%s via %s dev %s", r.Dst, r.Via, r.Dev)
 	}
 	return fmt.Sprintf("%s dev %s", r.Dst, r.Dev)
@@ -241,6 +269,7 @@ func (p *planner) plan(st State) *Plan {
 	seenIface := map[string]bool{}
 	ipOwner := map[string]string{} // vpc/ip -> eni
 	linkOwner := map[string]string{}
+	publicOwner := map[netip.Addr]string{}
 	for _, in := range sortedBy(st.Interfaces, func(i Interface) string { return i.ID }) {
 		if err := validID("eni", in.ID); err != nil {
 			p.problem("%w", err)
@@ -265,13 +294,22 @@ func (p *planner) plan(st State) *Plan {
 			p.problem("interface %s: address %s already used by %s", in.ID, in.PrivateIP, o)
 			continue
 		}
-		link := linkName(p.prefix, 'i', in.ID)
-		if o, dup := linkOwner[link]; dup {
-			p.problem("interface %s: link name %s collides with %s", in.ID, link, o)
+		link, ok := p.claimLink(linkOwner, 'i', in.ID, "interface "+in.ID)
+		if !ok {
 			continue
 		}
 		ipOwner[key] = in.ID
-		linkOwner[link] = in.ID
+		if in.PublicIP.IsValid() {
+			if err := publicAddr(in.PublicIP); err != nil {
+				p.problem("interface %s: public %w (left without it)", in.ID, err)
+				in.PublicIP = netip.Addr{}
+			} else if o, dup := publicOwner[in.PublicIP]; dup {
+				p.problem("interface %s: public address %s already used by %s (left without it)", in.ID, in.PublicIP, o)
+				in.PublicIP = netip.Addr{}
+			} else {
+				publicOwner[in.PublicIP] = in.ID
+			}
+		}
 		info := &ifaceInfo{Interface: in, vpc: s.VPC, subnet: s.CIDR, gw: s.CIDR.Addr().Next(), link: link}
 		for _, gid := range sortedUnique(in.Groups) {
 			g, ok := groups[gid]
@@ -312,16 +350,59 @@ func (p *planner) plan(st State) *Plan {
 			p.problem("peering %s: %s and %s cannot be peered twice or with themselves", pc.ID, a, b)
 			continue
 		}
-		link := linkName(p.prefix, 'p', pc.ID)
-		if o, dup := linkOwner[link]; dup {
-			p.problem("peering %s: link name %s collides with %s", pc.ID, link, o)
+		link, ok := p.claimLink(linkOwner, 'p', pc.ID, "peering "+pc.ID)
+		if !ok {
 			continue
 		}
-		linkOwner[link] = pc.ID
 		peered[[2]string{a, b}] = true
-		pc.Requester.Routes = p.peeringRoutes(pc.ID, pc.Requester.Routes)
-		pc.Accepter.Routes = p.peeringRoutes(pc.ID, pc.Accepter.Routes)
+		pc.Requester.Routes = p.ipv4Routes("peering "+pc.ID, pc.Requester.Routes)
+		pc.Accepter.Routes = p.ipv4Routes("peering "+pc.ID, pc.Accepter.Routes)
 		peerings = append(peerings, peeringInfo{Peering: pc, link: link})
+	}
+
+	// Internet gateways, at most one per VPC.
+	igws := map[string]*igwInfo{} // by vpc
+	for _, g := range sortedBy(st.InternetGateways, func(g InternetGateway) string { return g.ID }) {
+		if err := validID("igw", g.ID); err != nil {
+			p.problem("%w", err)
+			continue
+		}
+		if _, ok := vpcs[g.VPC]; !ok {
+			p.problem("internet gateway %s: unknown vpc %q", g.ID, g.VPC)
+			continue
+		}
+		if o, dup := igws[g.VPC]; dup {
+			p.problem("internet gateway %s: vpc %s already has %s", g.ID, g.VPC, o.ID)
+			continue
+		}
+		link, ok := p.claimLink(linkOwner, 'g', g.ID, "internet gateway "+g.ID)
+		if !ok {
+			continue
+		}
+		info := &igwInfo{ID: g.ID, link: link, routes: map[string][]netip.Prefix{}}
+		for _, sid := range sortedKeys(g.SubnetRoutes) {
+			sn, ok := subnets[sid]
+			if !ok || sn.VPC != g.VPC {
+				p.problem("internet gateway %s: subnet %s is not a subnet of %s (its routes ignored)", g.ID, sid, g.VPC)
+				continue
+			}
+			info.routes[sid] = p.ipv4Routes("internet gateway "+g.ID, g.SubnetRoutes[sid])
+		}
+		igws[g.VPC] = info
+	}
+
+	// Outside clients.
+	var outside []netip.Addr
+	addrs := slices.Clone(st.Outside)
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	for _, a := range slices.Compact(addrs) {
+		if err := p.outsideAddr(a, vpcs, publicOwner); err != nil {
+			p.problem("outside client %s: %w", a, err)
+			continue
+		}
+		if _, ok := p.claimLink(linkOwner, 'o', a.String(), "outside client "+a.String()); ok {
+			outside = append(outside, a)
+		}
 	}
 
 	// Group members, keyed by group then VPC.
@@ -337,6 +418,7 @@ func (p *planner) plan(st State) *Plan {
 
 	plan := &Plan{Prefix: p.prefix}
 	var ifaceNS []Namespace
+	internet := Namespace{Name: NamespaceName(p.prefix, InternetID), Role: RoleInternet, Resource: InternetID}
 	for _, vid := range sortedKeys(vpcs) {
 		v := vpcs[vid]
 		router := Namespace{Name: NamespaceName(p.prefix, vid), Role: RoleRouter, Resource: vid}
@@ -396,7 +478,7 @@ func (p *planner) plan(st State) *Plan {
 						p.problem("peering %s: subnet %s is not a subnet of %s (its routes ignored)", pc.ID, sid, vid)
 						continue
 					}
-					for _, d := range p.peeringRoutes(pc.ID, dsts) {
+					for _, d := range p.ipv4Routes("peering "+pc.ID, dsts) {
 						pairs = append(pairs, routePair{src: sn.CIDR, dst: d})
 					}
 				}
@@ -412,6 +494,10 @@ func (p *planner) plan(st State) *Plan {
 				})
 			}
 		}
+		igw := igws[vid]
+		if igw != nil {
+			p.planGateway(plan, &router, &internet, vid, igw, local)
+		}
 		slices.SortFunc(router.Links, func(a, b Link) int { return cmp.Compare(a.Name, b.Name) })
 		router.Routes = dedupRoutes(router.Routes)
 		// Members visible from this VPC: its own and its peers'.
@@ -423,8 +509,17 @@ func (p *planner) plan(st State) *Plan {
 				}
 			}
 		}
-		router.Ruleset = p.render(v, local, groups, vis, peerLinks, peerRoutes)
+		router.Ruleset = p.render(v, local, groups, vis, peerLinks, peerRoutes, igw)
 		plan.Namespaces = append(plan.Namespaces, router)
+	}
+	for _, a := range outside {
+		ns := p.planOutside(plan, &internet, a)
+		ifaceNS = append(ifaceNS, ns)
+	}
+	if len(internet.Links) > 0 {
+		slices.SortFunc(internet.Links, func(a, b Link) int { return cmp.Compare(a.Name, b.Name) })
+		internet.Routes = dedupRoutes(internet.Routes)
+		plan.Namespaces = append(plan.Namespaces, internet)
 	}
 	slices.SortFunc(ifaceNS, func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) })
 	plan.Namespaces = append(plan.Namespaces, ifaceNS...)
@@ -434,14 +529,102 @@ func (p *planner) plan(st State) *Plan {
 	return plan
 }
 
+// claimLink names the link of resource id with role ('i', 'p', 'g', 'o') and
+// claims the name in owners, or reports that it collides (what names the
+// resource in the problem).
+func (p *planner) claimLink(owners map[string]string, role byte, id, what string) (string, bool) {
+	link := linkName(p.prefix, role, id)
+	if o, dup := owners[link]; dup {
+		p.problem("%s: link name %s collides with %s", what, link, o)
+		return "", false
+	}
+	owners[link] = id
+	return link, true
+}
+
 // routePair is a (source subnet, destination) a route table sends over a peering.
 type routePair struct{ src, dst netip.Prefix }
 
-func (p *planner) peeringRoutes(id string, in []netip.Prefix) []netip.Prefix {
+// igwInfo is a valid internet gateway.
+type igwInfo struct {
+	ID     string
+	link   string                    // its link, same name in the router and the internet namespace
+	routes map[string][]netip.Prefix // subnet id -> destinations routed to it
+}
+
+// planGateway links the router of vpc to the internet namespace through igw:
+// a veth pair, the router's routes to what its subnets send to the gateway,
+// and the internet namespace's routes to the public addresses of local.
+func (p *planner) planGateway(plan *Plan, router, internet *Namespace, vpc string, igw *igwInfo, local []*ifaceInfo) {
+	router.Links = append(router.Links, Link{Name: igw.link, Alias: igw.ID + " internet gateway", Addrs: []netip.Prefix{netip.PrefixFrom(gatewayAddr, 32)}})
+	internet.Links = append(internet.Links, Link{Name: igw.link, Alias: igw.ID + " to " + vpc, Addrs: []netip.Prefix{netip.PrefixFrom(internetAddr, 32)}})
+	plan.Veths = append(plan.Veths, Veth{
+		A: VethEnd{Namespace: router.Name, Name: igw.link},
+		B: VethEnd{Namespace: internet.Name, Name: igw.link},
+	})
+	for _, dsts := range igw.routes {
+		for _, d := range dsts {
+			router.Routes = append(router.Routes, Route{Dst: d, Dev: igw.link, Via: internetAddr, OnLink: true})
+		}
+	}
+	for _, in := range local {
+		if !in.PublicIP.IsValid() {
+			continue
+		}
+		internet.Routes = append(internet.Routes, Route{Dst: netip.PrefixFrom(in.PublicIP, 32), Dev: igw.link, Via: gatewayAddr, OnLink: true})
+	}
+}
+
+// planOutside adds the namespace of the outside client a, linked to the
+// internet namespace.
+func (p *planner) planOutside(plan *Plan, internet *Namespace, a netip.Addr) Namespace {
+	link := linkName(p.prefix, 'o', a.String())
+	ns := Namespace{
+		Name: NamespaceName(p.prefix, OutsideID(a)), Role: RoleOutside, Resource: OutsideID(a),
+		Links:  []Link{{Name: InterfaceLink, Alias: "outside client " + a.String(), Addrs: []netip.Prefix{netip.PrefixFrom(a, 32)}}},
+		Routes: []Route{{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Dev: InterfaceLink, Via: internetAddr, OnLink: true}},
+	}
+	internet.Links = append(internet.Links, Link{Name: link, Alias: "outside client " + a.String(), Addrs: []netip.Prefix{netip.PrefixFrom(internetAddr, 32)}})
+	internet.Routes = append(internet.Routes, Route{Dst: netip.PrefixFrom(a, 32), Dev: link})
+	plan.Veths = append(plan.Veths, Veth{
+		A: VethEnd{Namespace: internet.Name, Name: link},
+		B: VethEnd{Namespace: ns.Name, Name: InterfaceLink},
+	})
+	return ns
+}
+
+// publicAddr reports whether a may be an interface's public address.
+func publicAddr(a netip.Addr) error {
+	if !a.Is4() || !a.IsGlobalUnicast() { // not link-local, loopback, multicast, broadcast, unspecified
+		return fmt.Errorf("address %s is not a unicast IPv4 address", a)
+	}
+	return nil
+}
+
+// outsideAddr reports whether a may be an outside client's address: unicast,
+// in no VPC, no interface's public address.
+func (p *planner) outsideAddr(a netip.Addr, vpcs map[string]VPC, public map[netip.Addr]string) error {
+	if err := publicAddr(a); err != nil {
+		return err
+	}
+	for _, vid := range sortedKeys(vpcs) {
+		for _, c := range vpcs[vid].CIDRs {
+			if c.Contains(a) {
+				return fmt.Errorf("address %s is inside %s of %s", a, c, vid)
+			}
+		}
+	}
+	if o, ok := public[a]; ok {
+		return fmt.Errorf("address %s is the public address of %s", a, o)
+	}
+	return nil
+}
+
+func (p *planner) ipv4Routes(what string, in []netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
 	for _, r := range in {
 		if !r.IsValid() || !r.Addr().Is4() {
-			p.problem("peering %s: route %s ignored: only IPv4 destinations are routed", id, r)
+			p.problem("%s: route %s ignored: only IPv4 destinations are routed", what, r)
 			continue
 		}
 		out = append(out, r.Masked())

@@ -21,8 +21,9 @@ func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
 
 // seedState is the layout of the product's source documents: a cache in a
 // private subnet, an instance in a public one connected by the "set up
-// compute connection" pair of groups, a NAT instance forwarding to the
-// cache, and a peered VPC.
+// compute connection" pair of groups, a NAT instance with an Elastic IP
+// forwarding to the cache from a trusted client on the internet, and a
+// peered VPC.
 func seedState() State {
 	allOut := Rule{ID: "sgr-0default0egress", Protocol: "-1", CIDRs: []netip.Prefix{pfx("0.0.0.0/0"), pfx("::/0")}}
 	return State{
@@ -38,7 +39,7 @@ func seedState() State {
 		Interfaces: []Interface{
 			{ID: "eni-0cache", Subnet: "subnet-0private", PrivateIP: addr("10.0.1.230"), Groups: []string{"sg-0cacheside"}, Kind: "cache-node", Owner: "my-redis-0001-001"},
 			{ID: "eni-0inst", Subnet: "subnet-0public", PrivateIP: addr("10.0.0.10"), Groups: []string{"sg-0instside", "sg-0default"}, Kind: "instance", Owner: "i-0inst"},
-			{ID: "eni-0nat", Subnet: "subnet-0public", PrivateIP: addr("10.0.0.55"), Groups: []string{"sg-0nat"}, Kind: "nat-instance", Owner: "i-0nat", DisableSourceDestCheck: true},
+			{ID: "eni-0nat", Subnet: "subnet-0public", PrivateIP: addr("10.0.0.55"), Groups: []string{"sg-0nat"}, Kind: "nat-instance", Owner: "i-0nat", DisableSourceDestCheck: true, PublicIP: addr("100.64.0.73")},
 			{ID: "eni-0peer", Subnet: "subnet-0b", PrivateIP: addr("10.1.0.20"), Groups: []string{"sg-0bdefault"}, Kind: "instance", Owner: "i-0peer"},
 		},
 		Groups: []SecurityGroup{
@@ -72,6 +73,9 @@ func seedState() State {
 			Requester: PeeringSide{VPC: "vpc-0a", Routes: []netip.Prefix{pfx("10.1.0.0/16")}},
 			Accepter:  PeeringSide{VPC: "vpc-0b", Routes: []netip.Prefix{pfx("10.0.1.0/24")}},
 		}},
+		InternetGateways: []InternetGateway{{ID: "igw-0a", VPC: "vpc-0a",
+			SubnetRoutes: map[string][]netip.Prefix{"subnet-0public": {pfx("0.0.0.0/0")}}}},
+		Outside: []netip.Addr{addr("198.51.100.27")},
 	}
 }
 
@@ -254,6 +258,14 @@ func TestPlanProblems(t *testing.T) {
 		{"subnet outside vpc", func(s *State) { s.Subnets[2].CIDR = pfx("10.9.0.0/24") }, "outside vpc", "eni-0peer"},
 		{"bad id", func(s *State) { s.Interfaces[0].ID = "eni-../../x" }, "invalid eni id", "10.0.1.230"},
 		{"peering unknown vpc", func(s *State) { s.Peerings[0].Accepter.VPC = "vpc-0z" }, "unknown accepter vpc", "pcx-0ab"},
+		{"gateway of an unknown vpc", func(s *State) { s.InternetGateways[0].VPC = "vpc-0z" }, "unknown vpc", "igw-0a"},
+		{"second gateway of a vpc", func(s *State) {
+			s.InternetGateways = append(s.InternetGateways, InternetGateway{ID: "igw-0z", VPC: "vpc-0a"})
+		}, "already has igw-0a", "igw-0z"},
+		{"outside client in a vpc", func(s *State) { s.Outside = append(s.Outside, addr("10.1.7.7")) }, "inside 10.1.0.0/16 of vpc-0b", "10.1.7.7"},
+		{"outside client on an elastic ip", func(s *State) { s.Outside = append(s.Outside, addr("100.64.0.73")) }, "public address of eni-0nat", "outside-100.64.0.73"},
+		{"outside client not unicast", func(s *State) { s.Outside = append(s.Outside, addr("127.0.0.9")) }, "not a unicast", "127.0.0.9"},
+		{"public address not unicast", func(s *State) { s.Interfaces[2].PublicIP = addr("224.0.0.5") }, "not a unicast", "224.0.0.5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,6 +291,69 @@ func TestPlanProblems(t *testing.T) {
 				t.Errorf("plan still contains %q", tt.gone)
 			}
 		})
+	}
+}
+
+// TestPlanInternet: who gets the internet: the router of a VPC with a
+// gateway routes what its subnets send there; the internet routes the
+// public addresses of that VPC only; a public address used twice stays
+// with the first interface; without gateways and outside clients there is
+// no internet namespace.
+func TestPlanInternet(t *testing.T) {
+	st := seedState()
+	st.Interfaces[3].PublicIP = addr("100.64.0.73") // eni-0peer: taken by eni-0nat
+	st.Interfaces[1].PublicIP = addr("100.64.0.80") // eni-0inst, public subnet
+	plan, err := NewPlan("cl", st)
+	if err == nil || !strings.Contains(err.Error(), "interface eni-0peer: public address 100.64.0.73 already used by eni-0nat") {
+		t.Errorf("NewPlan err = %v, want the duplicate public address", err)
+	}
+	var internet *Namespace
+	for i, ns := range plan.Namespaces {
+		if ns.Role == RoleInternet {
+			internet = &plan.Namespaces[i]
+		}
+	}
+	if internet == nil {
+		t.Fatalf("no internet namespace:\n%s", describe(plan))
+	}
+	var routes []string
+	for _, r := range internet.Routes {
+		routes = append(routes, r.String())
+	}
+	g, o := linkName("cl", 'g', "igw-0a"), linkName("cl", 'o', "198.51.100.27")
+	want := []string{
+		"100.64.0.73/32 via 169.254.0.2 dev " + g + " onlink",
+		"100.64.0.80/32 via 169.254.0.2 dev " + g + " onlink",
+		"198.51.100.27/32 dev " + o,
+	}
+	if diff := cmp.Diff(want, routes); diff != "" {
+		t.Errorf("internet routes (-want +got):\n%s", diff)
+	}
+	rs := plan.Namespaces[0].Ruleset.Text
+	for _, el := range []string{"100.64.0.73 : 10.0.0.55", "100.64.0.80 : 10.0.0.10", "10.0.0.10/32 . 0.0.0.0/0", "10.0.0.55/32 . 0.0.0.0/0"} {
+		if !strings.Contains(rs, el) {
+			t.Errorf("vpc-0a ruleset lacks %q", el)
+		}
+	}
+	if strings.Contains(plan.Namespaces[1].Ruleset.Text, "nat hook") {
+		t.Errorf("vpc-0b, without a gateway, has NAT chains")
+	}
+
+	st = seedState()
+	st.InternetGateways, st.Outside = nil, nil
+	plan, err = NewPlan("cl", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range plan.Namespaces {
+		if ns.Role == RoleInternet || ns.Role == RoleOutside {
+			t.Errorf("namespace %s without gateways or outside clients", ns.Name)
+		}
+		for _, r := range ns.Routes {
+			if ns.Role == RoleRouter && r.Dst.Bits() == 0 {
+				t.Errorf("router %s has a default route without a gateway: %s", ns.Name, r)
+			}
+		}
 	}
 }
 

@@ -3,6 +3,8 @@ package netplane
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"strings"
 	"sync"
 )
 
@@ -84,13 +86,27 @@ func (p *Plane) Prefix() string { return p.prefix }
 // Plan computes the Plan for st without touching the kernel; see NewPlan.
 func (p *Plane) Plan(st State) (*Plan, error) { return NewPlan(p.prefix, st) }
 
-// NetnsPath is the path of the namespace of an interface or VPC router,
-// for tools that enter namespaces themselves (nsenter --net=PATH).
+// NetnsPath is the path of the namespace of an interface or VPC router, of
+// the internet (InternetID) or of an outside client (OutsideID), for tools
+// that enter namespaces themselves (nsenter --net=PATH).
 func (p *Plane) NetnsPath(id string) (string, error) {
-	if err := validID(idKind(id), id); err != nil {
+	if err := validNamespaceID(id); err != nil {
 		return "", fmt.Errorf("netplane: %w", err)
 	}
 	return netnsDir + "/" + NamespaceName(p.prefix, id), nil
+}
+
+func validNamespaceID(id string) error {
+	if id == InternetID {
+		return nil
+	}
+	if a, ok := strings.CutPrefix(id, "outside-"); ok {
+		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() || OutsideID(ip) != id {
+			return fmt.Errorf("invalid outside client id %q", id)
+		}
+		return nil
+	}
+	return validID(idKind(id), id)
 }
 
 // netnsDir is where named namespaces live, shared with iproute2.

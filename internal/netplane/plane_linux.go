@@ -124,7 +124,14 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 			}
 		}
-		if ns.Role == RoleInterface {
+		if ns.Role == RoleInternet {
+			// The internet only forwards between its links; it has no
+			// link, and no route, to anything else.
+			if err := inNamespace(h.path, func() error { return writeSysctl("net/ipv4/ip_forward", "1") }); err != nil {
+				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+			}
+		}
+		if ns.Role == RoleInterface || ns.Role == RoleOutside {
 			// An ARP request sent while the veth is still coming up is
 			// lost; retry after 100 ms rather than the default second.
 			if err := inNamespace(h.path, func() error {
@@ -508,7 +515,7 @@ func (p *Plane) configure(h *nsHandle, ns Namespace) error {
 			errs = append(errs, fmt.Errorf("link %s: %w", l.Name, err))
 		}
 	}
-	if ns.Role == RoleRouter {
+	if ns.Role == RoleRouter || ns.Role == RoleInternet {
 		links, err := h.h.LinkList()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list links: %w", err))
@@ -622,6 +629,9 @@ func (p *Plane) configureRoutes(h *nsHandle, want []Route) error {
 		nr := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: prefixIPNet(r.Dst), Table: unix.RT_TABLE_MAIN}
 		if r.Via.IsValid() {
 			nr.Gw = r.Via.AsSlice()
+			if r.OnLink {
+				nr.Flags = int(netlink.FLAG_ONLINK)
+			}
 		} else {
 			nr.Scope = netlink.SCOPE_LINK
 		}
@@ -750,9 +760,14 @@ func (p *Plane) nftRun(ctx context.Context, path, script, what string) (string, 
 	return stdout.String(), nil
 }
 
+// roleOrder is the order in which namespaces are configured: the ends of
+// links first, so that they answer the first neighbour request.
 func roleOrder(role string) int {
-	if role == RoleInterface {
+	switch role {
+	case RoleInterface, RoleOutside:
 		return 0
+	case RoleRouter:
+		return 1
 	}
-	return 1
+	return 2
 }

@@ -13,6 +13,29 @@ type State struct {
 	// Peerings lists the active peering connections only; a peering that is
 	// pending, rejected or deleted is simply absent.
 	Peerings []Peering
+	// InternetGateways lists the internet gateways attached to a VPC only; a
+	// detached gateway is simply absent.
+	InternetGateways []InternetGateway
+	// Outside lists the addresses of simulated clients on the internet:
+	// each gets a namespace of its own attached to the internet namespace
+	// (see doc.go). They must lie outside every VPC's CIDRs, differ from
+	// every PublicIP and be ordinary unicast IPv4 addresses.
+	Outside []netip.Addr
+}
+
+// InternetGateway is an internet gateway attached to a VPC: the VPC's
+// router is then linked to the internet namespace and does, as the gateway
+// does on AWS, the one-to-one NAT between each interface's PublicIP and its
+// PrivateIP.
+type InternetGateway struct {
+	ID  string // "igw-…"
+	VPC string
+	// SubnetRoutes says per subnet id of VPC which destinations that
+	// subnet's route table sends to this gateway (0.0.0.0/0 for a public
+	// subnet). Only interfaces of a subnet with a route to a destination
+	// exchange packets with it through the gateway, replies included; a
+	// subnet absent from the map has no such route.
+	SubnetRoutes map[string][]netip.Prefix
 }
 
 // VPC is a virtual private cloud: one router namespace.
@@ -45,6 +68,9 @@ type Interface struct {
 	// DisableSourceDestCheck is EC2's SourceDestCheck=false (NAT instances):
 	// packets from the interface may then carry another source address.
 	DisableSourceDestCheck bool
+	// PublicIP is the associated Elastic IP, if any: reachable from the
+	// internet namespace while the VPC has an internet gateway.
+	PublicIP netip.Addr
 }
 
 // SecurityGroup is a VPC security group and its rules.
