@@ -21,7 +21,8 @@ cachalot connect-compute --cache app-cache --instance "$INSTANCE"
 expect_allowed "instance after connect-compute" redis_ping "$INSTANCE" "$REDIS" "$PORT"
 read -r _ >/dev/null < <(wait_cluster app-cache)
 before=$(aws ec2 describe-security-groups --query 'length(SecurityGroups)')
-cachalot connect-compute --cache app-cache --instance "$INSTANCE" | grep -q 'already connected' || fail "re-running changed something"
+again=$(cachalot connect-compute --cache app-cache --instance "$INSTANCE")
+grep -q 'already connected' <<<"$again" || fail "re-running changed something: $again"
 after=$(aws ec2 describe-security-groups --query 'length(SecurityGroups)')
 [ "$before" = "$after" ] || fail "re-running created groups ($before -> $after)"
 echo "ok: re-running changes nothing ($after groups)"
