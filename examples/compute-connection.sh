@@ -28,7 +28,7 @@ after=$(aws ec2 describe-security-groups --query 'length(SecurityGroups)')
 echo "ok: re-running changes nothing ($after groups)"
 aws ec2 describe-security-groups --filters "Name=group-name,Values=elasticache-ec2-app-cache:$INSTANCE,ec2-elasticache-$INSTANCE:app-cache" \
   --query 'SecurityGroups[].[GroupName,GroupId]'
-cachalot connected-compute --cache app-cache | grep -q "^$INSTANCE" || fail "connected-compute does not list $INSTANCE"
+grep -q "^$INSTANCE" <<<"$(cachalot connected-compute --cache app-cache)" || fail "connected-compute does not list $INSTANCE"
 echo "ok: connected-compute lists $INSTANCE"
 cachalot explain --from "$INSTANCE" --to app-cache
 
@@ -46,4 +46,4 @@ FAR_SG=$(aws ec2 describe-security-groups --filters Name=vpc-id,Values="$VPC" --
 FAR=$(launch "$SUBNET" "$FAR_SG")
 if out=$(cachalot connect-compute --cache app-cache --instance "$FAR" 2>&1); then fail "connected across VPCs: $out"; fi
 echo "$out"
-echo "$out" | grep -q "Create an instance in" || fail "the refusal does not point to creating an instance in the cache's VPC"
+grep -q "Create an instance in" <<<"$out" || fail "the refusal does not point to creating an instance in the cache's VPC"

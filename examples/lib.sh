@@ -121,7 +121,9 @@ never() {
 }
 
 redis_ping() { [ "$(on "$1" timeout 2 redis-cli -h "$2" -p "${3:-6379}" ping 2>/dev/null)" = PONG ]; }
-memcached_ping() { on "$1" timeout 2 memcstat --servers="$2:${3:-11211}" 2>/dev/null | grep -q '^Server:'; }
+# (Output is captured before grep -q: with pipefail, a writer killed by SIGPIPE when grep -q stops
+# reading early would fail the whole check now and then.)
+memcached_ping() { grep -q '^Server:' <<<"$(on "$1" timeout 2 memcstat --servers="$2:${3:-11211}" 2>/dev/null)"; }
 
 expect_denied() { # what CMD…
   local what=$1; shift

@@ -23,7 +23,7 @@ STRANGER=203.0.113.50 # an outside address no rule admits
 # outside ADDRESS CMD…: run CMD on a client on the internet holding ADDRESS.
 outside() { local a=$1; shift; "$CACHALOT" exec --data-dir "$DATA_DIR" --outside "$a" -- "$@"; }
 outside_redis_ping() { [ "$(outside "$1" timeout 2 redis-cli -h "$2" -p "$3" ping 2>/dev/null)" = PONG ]; }
-outside_memcached_ping() { outside "$1" timeout 2 memcstat --servers="$2:$3" 2>/dev/null | grep -q '^Server:'; }
+outside_memcached_ping() { grep -q '^Server:' <<<"$(outside "$1" timeout 2 memcstat --servers="$2:$3" 2>/dev/null)"; }
 
 step "A VPC with a public subnet (0.0.0.0/0 to an internet gateway) and a private one"
 VPC=$(aws ec2 create-vpc --cidr-block 10.0.0.0/16 --query Vpc.VpcId)
@@ -94,7 +94,7 @@ expect_allowed "trusted client to Redis at $EIP:6379" outside_redis_ping "$TRUST
 [ "$(outside "$TRUSTED" timeout 2 redis-cli -h "$EIP" -p 6379 set greeting from-outside)" = OK ] || fail "SET from outside"
 [ "$(on "$NAT" timeout 2 redis-cli -h "$REDIS" -p "$RPORT" get greeting)" = from-outside ] || fail "the value set from outside is not in the node"
 # The node sees the NAT instance (SNAT), not the client.
-outside "$TRUSTED" timeout 2 redis-cli -h "$EIP" -p 6379 client list | grep -q "addr=$NAT_IP:" ||
+grep -q "addr=$NAT_IP:" <<<"$(outside "$TRUSTED" timeout 2 redis-cli -h "$EIP" -p 6379 client list)" ||
   fail "the node does not see the NAT instance's address"
 echo "ok: the node sees the connection from $NAT_IP"
 expect_allowed "trusted client to Memcached at $EIP:11211" outside_memcached_ping "$TRUSTED" "$EIP" 11211
