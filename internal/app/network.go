@@ -59,11 +59,6 @@ type networkController struct {
 	outside map[netip.Addr]bool
 }
 
-// elasticIPPool is the pool internal/ec2 allocates Elastic IPs from
-// (address.go; TestElasticIPPool ties the two): no outside client may take
-// an address from it.
-var elasticIPPool = netip.MustParsePrefix("100.64.0.0/10")
-
 // ErrOutsideAddress marks an address that cannot be an outside client's.
 var ErrOutsideAddress = errors.New("not usable for an outside client")
 
@@ -80,8 +75,8 @@ func (n *networkController) AddOutside(ctx context.Context, a netip.Addr) (strin
 	if !a.Is4() || !a.IsGlobalUnicast() {
 		return "", fmt.Errorf("%s is %w: want a unicast IPv4 address such as 198.51.100.27 (documentation ranges 198.51.100.0/24, 203.0.113.0/24)", a, ErrOutsideAddress)
 	}
-	if elasticIPPool.Contains(a) {
-		return "", fmt.Errorf("%s is %w: it is inside the Elastic IP pool %s; pick an address of the outside world, e.g. from 198.51.100.0/24 or 203.0.113.0/24", a, ErrOutsideAddress, elasticIPPool)
+	if ec2.ElasticIPPool.Contains(a) {
+		return "", fmt.Errorf("%s is %w: it is inside the Elastic IP pool %s; pick an address of the outside world, e.g. from 198.51.100.0/24 or 203.0.113.0/24", a, ErrOutsideAddress, ec2.ElasticIPPool)
 	}
 	topo, err := n.ec2.Topology(ctx, ec2.TopologySelector{})
 	if err != nil {

@@ -12,12 +12,12 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
-// Elastic IPs come from 100.64.0.0/10, the shared address space of RFC 6598
+// ElasticIPPool is where Elastic IPs come from: 100.64.0.0/10, the shared address space of RFC 6598
 // (carrier-grade NAT): it is never routed on the Internet and not used for
 // documentation, so an address handed out here can never be mistaken for,
 // or leak to, a real public address. The index ec2/_eip/<ip> keeps each
 // address unique across accounts and regions.
-var eipPool = netip.MustParsePrefix("100.64.0.0/10")
+var ElasticIPPool = netip.MustParsePrefix("100.64.0.0/10")
 
 const eipIndexPrefix = "ec2/_eip/"
 
@@ -35,8 +35,8 @@ func (t *txn) eipTaken(ip string) (bool, error) {
 func (t *txn) pickEIP(want string) (string, error) {
 	if want != "" {
 		a, err := netip.ParseAddr(want)
-		if err != nil || !eipPool.Contains(a) {
-			return "", awserr.New("InvalidParameterValue", "Address %s is not in Cachalot's Elastic IP pool %s.", want, eipPool)
+		if err != nil || !ElasticIPPool.Contains(a) {
+			return "", awserr.New("InvalidParameterValue", "Address %s is not in Cachalot's Elastic IP pool %s.", want, ElasticIPPool)
 		}
 		taken, err := t.eipTaken(a.String())
 		if err != nil {
@@ -47,8 +47,8 @@ func (t *txn) pickEIP(want string) (string, error) {
 		}
 		return a.String(), nil
 	}
-	base := ip4u(eipPool.Addr())
-	size := uint32(1) << (32 - eipPool.Bits())
+	base := ip4u(ElasticIPPool.Addr())
+	size := uint32(1) << (32 - ElasticIPPool.Bits())
 	for range 64 {
 		var b [4]byte
 		_, _ = rand.Read(b[:])

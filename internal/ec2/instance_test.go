@@ -227,7 +227,7 @@ func TestElasticIPs(t *testing.T) {
 	r := run(t, s, ctx, &ec2api.RunInstancesRequest{})
 	inst := *r.Instances[0].InstanceId
 	a := must[*ec2api.AllocateAddressResult](t)(s.AllocateAddress(ctx, &ec2api.AllocateAddressRequest{Domain: ptr("vpc")}))
-	if ip := netip.MustParseAddr(*a.PublicIp); !eipPool.Contains(ip) || !wellFormed(*a.AllocationId, "eipalloc-") {
+	if ip := netip.MustParseAddr(*a.PublicIp); !ElasticIPPool.Contains(ip) || !wellFormed(*a.AllocationId, "eipalloc-") {
 		t.Fatalf("allocated %s %s", *a.PublicIp, *a.AllocationId)
 	}
 	as := must[*ec2api.AssociateAddressResult](t)(s.AssociateAddress(ctx, &ec2api.AssociateAddressRequest{AllocationId: a.AllocationId, InstanceId: ptr(inst)}))

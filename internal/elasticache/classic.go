@@ -153,12 +153,6 @@ func (s *Service) clusterGrants(ctx context.Context, cl *Cluster) ([]ec2.Ingress
 	return out, err
 }
 
-// syncGrants sets the grants of every interface of a classic cluster (the
-// caller has the network realised).
-func (c *Controller) syncGrants(ctx context.Context, cl *Cluster) error {
-	return c.svc.setClusterGrants(ctx, cl)
-}
-
 // applyGrants sets at once the grants of the clusters of the caller's scope
 // that use a cache security group (Authorize and Revoke): the EC2 model, and
 // so explain, follow the API call; the network controller realises it.

@@ -154,14 +154,14 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 	if cl.Status == StatusDeleting {
 		return c.deleteCluster(ctx, cl)
 	}
-	// EC2-Classic: the authorizations of the cache security groups, which
-	// change without the cluster changing.
-	if err := c.syncGrants(ctx, cl); err != nil {
-		return err
-	}
 	if cl.Status == StatusAvailable && cl.ObservedGeneration == cl.Generation && c.allRunning(cl) &&
 		(cl.ConfigInterfaceID == "" || c.configs.get(clusterKey(cl.Account, cl.Region, cl.ID)) != nil) {
-		if cl.classic() { // the grants may have changed
+		// EC2-Classic: the authorizations of the cache security groups
+		// change without the cluster changing.
+		if cl.classic() {
+			if err := c.svc.setClusterGrants(ctx, cl); err != nil {
+				return err
+			}
 			if err := c.realize.Sync(ctx); err != nil {
 				return fmt.Errorf("realise network: %w", err)
 			}
@@ -228,7 +228,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 		}
 	}
 	// EC2-Classic: new interfaces get their grants before the network is realised.
-	if err := c.syncGrants(ctx, cl); err != nil {
+	if err := c.svc.setClusterGrants(ctx, cl); err != nil {
 		return err
 	}
 	// 2. The kernel follows the model.
