@@ -15,7 +15,9 @@
 //     engine by hand on loopback inside the instance's namespace; the hand
 //     baseline started in its own session, as nodes are);
 //  3. resident memory of idle Redis nodes (RSS, PSS, kernel memory, the
-//     MemAvailable drop) and from it how many idle nodes 24 GiB holds.
+//     MemAvailable drop) and from it how many idle nodes 24 GiB holds;
+//  4. with -restart N, the time to converge N single-node Redis clusters
+//     after a restart of serve (restart.go: warm and cold).
 //
 // It prints a Markdown report on stdout and progress on stderr.
 //
@@ -34,7 +36,7 @@
 // namespaces, and the data dir is deleted. Usage (as root):
 //
 //	go build -o bin/cachalot ./cmd/cachalot
-//	go run ./bench/elasticache [-creations 20] [-rounds 5] [-idle 100] > out.md
+//	go run ./bench/elasticache [-creations 20] [-rounds 5] [-idle 100] [-restart 100] > out.md
 package main
 
 import (
