@@ -1,4 +1,4 @@
-package engine
+package redis
 
 import (
 	"bufio"
@@ -12,50 +12,45 @@ import (
 	"time"
 )
 
-// RESPConn is a minimal Redis/Valkey client (RESP2), enough for readiness
+// Conn is a minimal Redis/Valkey client (RESP2), enough for readiness
 // checks, CONFIG SET and tests. It is not safe for concurrent use.
-type RESPConn struct {
+type Conn struct {
 	c net.Conn
 	r *bufio.Reader
 }
 
-// RedisError is an error reply ("-ERR ...") from the server.
-type RedisError string
+// Error is an error reply ("-ERR ...") from the server.
+type Error string
 
-func (e RedisError) Error() string { return string(e) }
+func (e Error) Error() string { return string(e) }
 
-// DialRESP connects to a Redis/Valkey node. Each command's deadline is the
+// Dial connects to a Redis/Valkey node. Each command's deadline is the
 // context's deadline, if any.
-func DialRESP(ctx context.Context, addr string) (*RESPConn, error) {
-	return DialRESPWith(ctx, nil, addr)
+func Dial(ctx context.Context, addr string) (*Conn, error) {
+	return DialWith(ctx, nil, addr)
 }
 
-// DialFunc opens a connection; nil means net.Dialer on the host.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
-
-func (d DialFunc) dial(ctx context.Context, addr string) (net.Conn, error) {
-	if d == nil {
+// DialWith is Dial through dial (e.g. inside a network namespace); a nil
+// dial means net.Dialer on the host. dial has the signature of
+// engine.DialFunc, which converts to it.
+func DialWith(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) (*Conn, error) {
+	if dial == nil {
 		var nd net.Dialer
-		return nd.DialContext(ctx, "tcp", addr)
+		dial = nd.DialContext
 	}
-	return d(ctx, "tcp", addr)
-}
-
-// DialRESPWith is DialRESP through dial (e.g. inside a network namespace).
-func DialRESPWith(ctx context.Context, dial DialFunc, addr string) (*RESPConn, error) {
-	c, err := dial.dial(ctx, addr)
+	c, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	return &RESPConn{c: c, r: bufio.NewReader(c)}, nil
+	return &Conn{c: c, r: bufio.NewReader(c)}, nil
 }
 
 // Close closes the connection.
-func (r *RESPConn) Close() error { return r.c.Close() }
+func (r *Conn) Close() error { return r.c.Close() }
 
 // Do sends one command and returns its reply: string (simple or bulk),
-// int64, nil (null), []any (array), or a RedisError as the error.
-func (r *RESPConn) Do(ctx context.Context, args ...string) (any, error) {
+// int64, nil (null), []any (array), or a Error as the error.
+func (r *Conn) Do(ctx context.Context, args ...string) (any, error) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		dl = time.Now().Add(30 * time.Second)
@@ -73,7 +68,7 @@ func (r *RESPConn) Do(ctx context.Context, args ...string) (any, error) {
 	}
 	v, err := r.read()
 	if err != nil {
-		var re RedisError
+		var re Error
 		if errors.As(err, &re) {
 			return nil, err
 		}
@@ -83,7 +78,7 @@ func (r *RESPConn) Do(ctx context.Context, args ...string) (any, error) {
 }
 
 // String runs a command whose reply is a string.
-func (r *RESPConn) String(ctx context.Context, args ...string) (string, error) {
+func (r *Conn) String(ctx context.Context, args ...string) (string, error) {
 	v, err := r.Do(ctx, args...)
 	if err != nil {
 		return "", err
@@ -99,7 +94,7 @@ func (r *RESPConn) String(ctx context.Context, args ...string) (string, error) {
 	return "", fmt.Errorf("%s: unexpected reply %T", args[0], v)
 }
 
-func (r *RESPConn) line() (string, error) {
+func (r *Conn) line() (string, error) {
 	s, err := r.r.ReadString('\n')
 	if err != nil {
 		return "", err
@@ -107,7 +102,7 @@ func (r *RESPConn) line() (string, error) {
 	return strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r"), nil
 }
 
-func (r *RESPConn) read() (any, error) {
+func (r *Conn) read() (any, error) {
 	l, err := r.line()
 	if err != nil {
 		return nil, err
@@ -119,7 +114,7 @@ func (r *RESPConn) read() (any, error) {
 	case '+':
 		return l[1:], nil
 	case '-':
-		return nil, RedisError(l[1:])
+		return nil, Error(l[1:])
 	case ':':
 		return strconv.ParseInt(l[1:], 10, 64)
 	case '$':
@@ -150,93 +145,22 @@ func (r *RESPConn) read() (any, error) {
 	return nil, fmt.Errorf("bad reply line %q", l)
 }
 
-// MemcachedConn is a minimal memcached text-protocol client for readiness
-// checks and tests. It is not safe for concurrent use.
-type MemcachedConn struct {
-	c net.Conn
-	r *bufio.Reader
-}
-
-// DialMemcached connects to a memcached node.
-func DialMemcached(ctx context.Context, addr string) (*MemcachedConn, error) {
-	return DialMemcachedWith(ctx, nil, addr)
-}
-
-// DialMemcachedWith is DialMemcached through dial.
-func DialMemcachedWith(ctx context.Context, dial DialFunc, addr string) (*MemcachedConn, error) {
-	c, err := dial.dial(ctx, addr)
+// Ping checks the engine at addr answers PING with PONG, within a second.
+// Until the dataset is loaded the engine answers LOADING, an error.
+func Ping(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	c, err := DialWith(ctx, dial, addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		return err
 	}
-	return &MemcachedConn{c: c, r: bufio.NewReader(c)}, nil
-}
-
-// Close closes the connection.
-func (m *MemcachedConn) Close() error { return m.c.Close() }
-
-func (m *MemcachedConn) roundTrip(ctx context.Context, req string) (string, error) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		dl = time.Now().Add(30 * time.Second)
-	}
-	if err := m.c.SetDeadline(dl); err != nil {
-		return "", err
-	}
-	if _, err := io.WriteString(m.c, req); err != nil {
-		return "", err
-	}
-	l, err := m.r.ReadString('\n')
-	return strings.TrimRight(l, "\r\n"), err
-}
-
-// Version returns the server version ("1.6.18").
-func (m *MemcachedConn) Version(ctx context.Context) (string, error) {
-	l, err := m.roundTrip(ctx, "version\r\n")
+	defer c.Close()
+	s, err := c.String(ctx, "PING")
 	if err != nil {
-		return "", fmt.Errorf("version: %w", err)
+		return err
 	}
-	v, ok := strings.CutPrefix(l, "VERSION ")
-	if !ok {
-		return "", fmt.Errorf("version: unexpected reply %q", l)
-	}
-	return v, nil
-}
-
-// Set stores a value with no expiry.
-func (m *MemcachedConn) Set(ctx context.Context, key string, value []byte) error {
-	l, err := m.roundTrip(ctx, fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", key, len(value), value))
-	if err != nil {
-		return fmt.Errorf("set %s: %w", key, err)
-	}
-	if l != "STORED" {
-		return fmt.Errorf("set %s: %s", key, l)
+	if s != "PONG" {
+		return fmt.Errorf("PING: %q", s)
 	}
 	return nil
-}
-
-// Get returns a value, or ok=false when the key is absent.
-func (m *MemcachedConn) Get(ctx context.Context, key string) (value []byte, ok bool, err error) {
-	l, err := m.roundTrip(ctx, "get "+key+"\r\n")
-	if err != nil {
-		return nil, false, fmt.Errorf("get %s: %w", key, err)
-	}
-	if l == "END" {
-		return nil, false, nil
-	}
-	f := strings.Fields(l)
-	if len(f) < 4 || f[0] != "VALUE" {
-		return nil, false, fmt.Errorf("get %s: unexpected reply %q", key, l)
-	}
-	n, err := strconv.Atoi(f[3])
-	if err != nil {
-		return nil, false, fmt.Errorf("get %s: bad length %q", key, f[3])
-	}
-	buf := make([]byte, n+2)
-	if _, err := io.ReadFull(m.r, buf); err != nil {
-		return nil, false, fmt.Errorf("get %s: %w", key, err)
-	}
-	if end, err := m.r.ReadString('\n'); err != nil || strings.TrimRight(end, "\r\n") != "END" {
-		return nil, false, fmt.Errorf("get %s: missing END", key)
-	}
-	return buf[:n], true, nil
 }
