@@ -30,7 +30,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func TestMemcachedArgs(t *testing.T) {
+func TestArgs(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  Config

@@ -29,7 +29,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func TestRenderRedisConf(t *testing.T) {
+func TestRenderConf(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		family string
@@ -62,7 +62,7 @@ func TestRenderRedisConf(t *testing.T) {
 	}
 }
 
-func TestRenderRedisConfErrors(t *testing.T) {
+func TestRenderConfErrors(t *testing.T) {
 	base := Config{NodeID: "n", BindIP: "127.0.0.1", Dir: "/d"}
 	for _, tc := range []struct {
 		name   string
