@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"net"
+	"slices"
 
 	"github.com/miekg/dns"
 )
@@ -68,16 +69,17 @@ func answer(src Source, resp *dns.Msg, name string, qtype uint16) {
 		resp.Rcode = dns.RcodeRefused
 		return
 	}
-	seen := map[string]bool{name: true}
+	seen := make([]string, 1, maxChain+1)
+	seen[0] = name
 	for range maxChain {
 		cname := cnameOf(records)
 		if cname != nil && qtype != dns.TypeCNAME && qtype != dns.TypeANY {
 			resp.Answer = append(resp.Answer, rr(*cname))
 			next := cname.Target
-			if seen[next] {
+			if slices.Contains(seen, next) {
 				break // a loop
 			}
-			seen[next] = true
+			seen = append(seen, next)
 			if records, zone = src.Lookup(next); zone == "" {
 				return // the target is not ours to answer for: the CNAME is the answer
 			}

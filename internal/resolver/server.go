@@ -65,7 +65,8 @@ func (s *Server) Start(ctx context.Context, pc net.PacketConn, ln net.Listener) 
 		return errors.New("resolver: no socket to serve on")
 	}
 	if ln != nil {
-		if err := s.serve(ctx, &dns.Server{Listener: ln, IdleTimeout: func() time.Duration { return idleTimeout }}); err != nil {
+		tcp := &dns.Server{Listener: ln, IdleTimeout: func() time.Duration { return idleTimeout }, MaxTCPQueries: -1}
+		if err := s.serve(ctx, tcp); err != nil {
 			return fmt.Errorf("resolver: serve tcp on %v: %w", ln.Addr(), err)
 		}
 	}
