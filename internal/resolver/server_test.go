@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -232,5 +233,27 @@ func TestCloseWithClients(t *testing.T) {
 	}
 	if _, err := conn.ReadMsg(); err == nil {
 		t.Error("the idle connection is still open after Close")
+	}
+}
+
+// TestGoResolver asks the server with Go's own stub resolver, as a Go
+// application inside an instance would (there through resolv.conf; here by
+// dialing the server directly).
+func TestGoResolver(t *testing.T) {
+	addr := startServer(t, testTable(t))
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}}
+	ctx := context.Background()
+	if got, err := r.LookupHost(ctx, primary+"."); err != nil || len(got) != 1 || got[0] != "10.0.1.10" {
+		t.Errorf("LookupHost(%s) = %v, %v; want [10.0.1.10]", primary, got, err)
+	}
+	if got, err := r.LookupCNAME(ctx, reader+"."); err != nil || got != node2+"." {
+		t.Errorf("LookupCNAME(%s) = %q, %v; want %s.", reader, got, err, node2)
+	}
+	var dnsErr *net.DNSError
+	if _, err := r.LookupHost(ctx, unknownName+"."); !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
+		t.Errorf("LookupHost(%s) = %v, want not found", unknownName, err)
 	}
 }

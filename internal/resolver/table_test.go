@@ -113,3 +113,35 @@ func TestTableTwoAddresses(t *testing.T) {
 		t.Errorf("Lookup = %v, want both addresses in order", got)
 	}
 }
+
+// TestTableConcurrent: lookups during Sets each see a whole view, the old
+// or the new, and the race detector sees no race (run with -race).
+func TestTableConcurrent(t *testing.T) {
+	tab := testTable(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			to := node1
+			if i%2 == 0 {
+				to = node2
+			}
+			if err := tab.Set([]string{cacheZone, ec2Zone}, testRecords(to)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		p, _ := tab.Lookup(primary)
+		r, _ := tab.Lookup(reader)
+		if len(p) != 1 || len(r) != 1 || (p[0].Target != node1 && p[0].Target != node2) {
+			t.Fatalf("Lookup during Set: primary %v, reader %v", p, r)
+		}
+	}
+}
