@@ -125,9 +125,14 @@ func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
 	params, perr := parseParams(r, body)
 	// Pick the service early, from the signature scope or failing that the
 	// Version parameter, so that even authentication errors have its shape.
+	// Only the scope's service ever executes a signed request: the signing
+	// key is derived for it, and a key for another service must not buy an
+	// action of ours however the Version parameter reads.
 	sig, serr := sigv4.Parse(r)
+	var scoped *Binding
 	if serr == nil {
-		c.binding = h.byScope[sig.Service]
+		scoped = h.byScope[sig.Service]
+		c.binding = scoped
 	}
 	if c.binding == nil && params != nil {
 		c.binding = h.byVersion[params.Get("Version")]
@@ -141,7 +146,13 @@ func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
 		}
 		return nil, h.authError(c, "IncompleteSignature", serr.Error())
 	}
-	if c.binding == nil {
+	if scoped == nil {
+		if c.binding != nil {
+			// AWS's words when the scope names another service than the
+			// endpoint's (the trailing space is AWS's).
+			return nil, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
+				"Credential should be scoped to correct service: '%s'. ", c.binding.Service.SigningName)
+		}
 		return nil, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
 			"Credential should be scoped to a valid service: '%s'.", sig.Service)
 	}
