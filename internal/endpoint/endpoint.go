@@ -45,8 +45,11 @@ type Config struct {
 	Authorizer auth.Authorizer
 	Services   []Binding
 	// Resources returns the ARNs an operation acts on, for resource-level
-	// authorization; nil (the default) authorizes every call on "*".
-	Resources func(ctx context.Context, service, action string, in any) []string
+	// authorization, resolved the way the operation will resolve its input
+	// (canonical ids, names resolved to ids); none means "*". An error fails
+	// the request (it is never authorized on "*" instead). nil (the
+	// default) authorizes every call on "*".
+	Resources func(ctx context.Context, service, action string, in any) ([]string, error)
 	Logger    *slog.Logger     // default: slog.Default()
 	Now       func() time.Time // default: time.Now
 }
@@ -185,7 +188,11 @@ func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
 	ctx = auth.WithScope(ctx, auth.Scope{AccountID: p.AccountID, Region: sig.Region})
 	resources := []string{"*"}
 	if h.cfg.Resources != nil {
-		if rs := h.cfg.Resources(ctx, svc.SigningName, c.action, in); len(rs) > 0 {
+		rs, err := h.cfg.Resources(ctx, svc.SigningName, c.action, in)
+		if err != nil {
+			return nil, fmt.Errorf("resources of %s:%s: %w", svc.SigningName, c.action, err)
+		}
+		if len(rs) > 0 {
 			resources = rs
 		}
 	}
