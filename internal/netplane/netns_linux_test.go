@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,7 +138,7 @@ func freshNetnsChild(t *testing.T) {
 
 // freshRun mounts an empty tmpfs over /run until the test ends, shared if
 // asked, and checks after the test (after the plane's Teardown) that no
-// namespace of the test is mounted anywhere under /run/netns, hidden or not.
+// namespace is mounted anywhere under its /run/netns, hidden or not.
 func freshRun(t *testing.T, shared bool) {
 	t.Helper()
 	if err := unix.Mount("tmpfs", "/run", "tmpfs", 0, "size=1m"); err != nil {
@@ -217,25 +219,25 @@ type mountInfo struct {
 	shared                          bool
 }
 
-// netnsMounts returns the mounts on netnsDir and below, visible or not.
+// netnsMounts returns the mounts on netnsDir and below, visible or not,
+// in the tree of the mount on /run (the test's tmpfs): those of the /run
+// it covers do not count.
 func netnsMounts(t *testing.T) []mountInfo {
 	t.Helper()
+	_, runID, err := unix.NameToHandleAt(unix.AT_FDCWD, "/run", 0)
+	if err != nil {
+		t.Fatalf("mount id of /run: %v", err)
+	}
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []mountInfo
+	var all []mountInfo
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		// id parent major:minor root point options [optional...] - fstype source super
 		f := strings.Fields(sc.Text())
-		sep := -1
-		for i, x := range f {
-			if x == "-" {
-				sep = i
-				break
-			}
-		}
+		sep := slices.Index(f, "-")
 		if len(f) < 7 || sep < 6 || sep+1 >= len(f) {
 			t.Fatalf("mountinfo line %q", sc.Text())
 		}
@@ -243,7 +245,21 @@ func netnsMounts(t *testing.T) []mountInfo {
 		for _, opt := range f[6:sep] {
 			m.shared = m.shared || strings.HasPrefix(opt, "shared:")
 		}
-		if m.point == netnsDir || strings.HasPrefix(m.point, netnsDir+"/") {
+		all = append(all, m)
+	}
+	// The mounts descending from /run's.
+	under := map[string]bool{strconv.Itoa(runID): true}
+	for grew := true; grew; {
+		grew = false
+		for _, m := range all {
+			if under[m.parent] && !under[m.id] {
+				under[m.id], grew = true, true
+			}
+		}
+	}
+	var out []mountInfo
+	for _, m := range all {
+		if under[m.id] && (m.point == netnsDir || strings.HasPrefix(m.point, netnsDir+"/")) {
 			out = append(out, m)
 		}
 	}
