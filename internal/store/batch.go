@@ -17,7 +17,9 @@ package store
 //     returns an error or panics they are undone, so it leaves nothing,
 //     and its caller gets the error (or the panic) at once.
 //   - The writer that finds no other writer waiting (or the batch full)
-//     commits: one bbolt commit for the whole batch. Every caller whose
+//     commits: one bbolt commit for the whole batch. (When the last batch
+//     had several writers, it first yields once, so that those just woken
+//     by that commit can join.) Every caller whose
 //     function succeeded returns only then, with the commit's result: nil
 //     means on disk. A failed commit (disk full) fails every function of the
 //     batch and leaves nothing of any of them.
@@ -127,7 +129,10 @@ func (b *batch) run(ctx context.Context, fn func(Tx) error) error {
 // for a waiting writer, or commits it.
 func (s *Bolt) release(b *batch) {
 	b.n++
-	if s.waiting.Load() == 0 {
+	if s.waiting.Load() == 0 && s.lastN > 1 {
+		// Writers woken by the last commit may be about to come back: let
+		// them, so that they join this batch rather than wait for the next.
+		// A lone writer does not pay for it.
 		runtime.Gosched()
 	}
 	if s.waiting.Load() > 0 && b.n < maxBatch && b.broken == nil {
@@ -158,6 +163,7 @@ func (s *Bolt) finish(b *batch) {
 			b.err = fmt.Errorf("store: commit: %w", err)
 		}
 	}
+	s.lastN = b.n
 	if b.err == nil {
 		for _, c := range b.changes {
 			s.publish(c)

@@ -14,14 +14,14 @@ import (
 )
 
 // BenchmarkUpdate measures acknowledged writes per second and per-write
-// latency (p50, p99) with 8 and 200 concurrent writers, each Update putting
+// latency (p50, p99) with 1 to 200 concurrent writers, each Update putting
 // a 200-byte value under a new key, durably (bbolt's fsyncs on). "serial"
 // is Update as it was before group commit, one bbolt transaction and commit
 // per Update (serialUpdate below); "group" is Update. See BENCH.md.
 func BenchmarkUpdate(b *testing.B) {
 	value := make([]byte, 200)
 	for _, mode := range []string{"serial", "group"} {
-		for _, writers := range []int{8, 200} {
+		for _, writers := range []int{1, 8, 32, 200} {
 			b.Run(fmt.Sprintf("%s/writers=%d", mode, writers), func(b *testing.B) {
 				s, _ := openTest(b)
 				update := s.Update

@@ -39,6 +39,7 @@ type Bolt struct {
 	// committing.
 	waiting atomic.Int32
 	cur     *batch // the open batch, or nil (guarded by wmu)
+	lastN   int    // functions in the last batch finished (guarded by wmu)
 	wclosed bool   // Close has run: no more writes (guarded by wmu)
 
 	mu       sync.Mutex // guards watchers and closed
