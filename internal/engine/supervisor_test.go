@@ -125,10 +125,10 @@ func newSupervisor(t *testing.T, rec *recorder) (*Supervisor, string) {
 		// the test closed.
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
+		_ = s.Close() // first, or it restarts what Teardown kills
 		if err := New(testConfig(t, dataDir, nil)).Teardown(ctx); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
-		_ = s.Close()
 		if left, _ := engineProcsUnder(dataDir); len(left) > 0 {
 			t.Errorf("processes left after teardown: %v", left)
 		}
