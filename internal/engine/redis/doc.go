@@ -16,8 +16,7 @@
 // with masteruser/masterauth, since PSYNC is denied to the default user),
 // cluster mode (CLUSTER, MIGRATE for resharding), snapshots (BGSAVE). An
 // AUTH token, when it comes, is the default user's password in place of
-// nopass (restrict.go renders that user):
-// the admin user is unaffected.
+// nopass (restrict.go renders that user); the admin user is unaffected.
 //
 // It imports only internal/catalog (the parameter tables) and the
 // standard library; internal/engine, which supervises the processes,
