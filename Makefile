@@ -6,7 +6,7 @@ BIN     := bin/cachalot
 DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 iptables awscli dnsutils
 GOFLAGS_TEST ?= -race -timeout 30m
 
-.PHONY: run build deps test vet fmt-check generate-check bench print-packages
+.PHONY: run build deps test vet fmt-check generate-check bench print-packages fuzz
 
 ## run: install what is missing, build, and start the service in the foreground
 run: deps build
@@ -42,6 +42,12 @@ fmt-check:
 generate-check:
 	$(GO) generate ./internal/api/...
 	@git diff --exit-code -- internal/api || (echo "generated code is stale: run 'go generate ./internal/api/...' and commit"; exit 1)
+
+## fuzz: every fuzz target for FUZZTIME (default 1000000x: 10^6 executions each), printing the
+## executions of each; not part of test (which replays the committed corpora in testdata/fuzz)
+FUZZTIME ?= 1000000x
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./tools/fuzz.sh
 
 ## bench: control-plane figures side by side with moto_server
 bench: build
