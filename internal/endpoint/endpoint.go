@@ -130,6 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, c, awserr.Internal())
 		}
 	}()
+	h.bodyDeadline(w)
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -228,7 +229,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, c *call) (auth.P
 		c.binding = h.byScope[sig.Service]
 	}
 	if c.binding == nil {
-		return fail(h.refuseUnscoped(r, w, c, sig, serr))
+		return fail(h.refuseUnscoped(r, c, sig, serr))
 	}
 	c.action = r.URL.Query().Get("Action")
 	if !h.regions[sig.Region] {
@@ -256,8 +257,8 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, c *call) (auth.P
 // refuseUnscoped answers a request that is unsigned, whose signature
 // cannot be parsed, or that is signed for a service not ours. The Version
 // in the first bytes of its body, if any, picks the shape of the answer.
-func (h *Handler) refuseUnscoped(r *http.Request, w http.ResponseWriter, c *call, sig *sigv4.Signature, serr error) error {
-	params := h.peekParams(r, w)
+func (h *Handler) refuseUnscoped(r *http.Request, c *call, sig *sigv4.Signature, serr error) error {
+	params := peekParams(r)
 	c.binding = h.byVersion[params.Get("Version")]
 	c.action = params.Get("Action")
 	if serr != nil {
@@ -384,10 +385,10 @@ func parseParams(r *http.Request, body []byte) (url.Values, error) {
 
 // peekParams returns what parameters can be read from the query string and
 // the first peekBytes of the body, ignoring malformed ones.
-func (h *Handler) peekParams(r *http.Request, w http.ResponseWriter) url.Values {
+func peekParams(r *http.Request) url.Values {
 	params, _ := url.ParseQuery(r.URL.RawQuery)
 	if isForm(r) {
-		form, _ := url.ParseQuery(string(h.peekBody(r, w)))
+		form, _ := url.ParseQuery(string(peekBody(r)))
 		for k, v := range form {
 			params[k] = append(params[k], v...)
 		}

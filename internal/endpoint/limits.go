@@ -68,9 +68,9 @@ func headerFields(r *http.Request) int {
 	return n
 }
 
-// readBody reads r's body within the body budget and time limit: it
-// returns the body and a release function to call when the request is
-// done with it.
+// readBody reads r's body within the body budget and the time limit
+// ServeHTTP set (see bodyDeadline): it returns the body and a release
+// function to call when the request is done with it.
 func (h *Handler) readBody(r *http.Request, w http.ResponseWriter, svc awsproto.Service) ([]byte, func(), error) {
 	if r.ContentLength > MaxBodyBytes {
 		return nil, func() {}, tooLarge()
@@ -79,9 +79,6 @@ func (h *Handler) readBody(r *http.Request, w http.ResponseWriter, svc awsproto.
 		return nil, func() {}, nil
 	}
 	deadline := time.Now().Add(h.cfg.BodyTimeout)
-	// The deadline of the connection's reads; not every ResponseWriter
-	// supports one (tests' recorders), and the wait below is bounded anyway.
-	_ = http.NewResponseController(w).SetReadDeadline(deadline)
 	weight := r.ContentLength
 	if weight < 0 {
 		weight = MaxBodyBytes
@@ -95,10 +92,15 @@ func (h *Handler) readBody(r *http.Request, w http.ResponseWriter, svc awsproto.
 		return nil, func() {}, awserr.New("Throttling", "Rate exceeded")
 	}
 	release := func() { h.budget.release(weight) }
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
+		// The body is in: lift the read deadline ServeHTTP set. The server
+		// keeps reading the connection in the background while the
+		// operation runs, and a deadline passing then would cancel the
+		// request's context.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 		return body, release, nil
 	case errors.As(err, &tooBig):
 		err = tooLarge()
@@ -115,14 +117,22 @@ func tooLarge() error {
 	return awserr.WithStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body is larger than %d bytes", MaxBodyBytes)
 }
 
+// bodyDeadline bounds the reads of r's connection from now on: of its
+// body by the handler, and of whatever of it the server discards after an
+// answer given without reading it all. readBody lifts it once the whole
+// body is in. Not every ResponseWriter supports deadlines (tests'
+// recorders); the budget's wait is bounded on its own.
+func (h *Handler) bodyDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
+}
+
 // peekBody reads at most peekBytes of r's body, within the body's time
 // limit: enough for the Action and Version of a request that will be
 // refused anyway.
-func (h *Handler) peekBody(r *http.Request, w http.ResponseWriter) []byte {
+func peekBody(r *http.Request) []byte {
 	if r.Body == nil || r.ContentLength == 0 {
 		return nil
 	}
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.BodyTimeout))
 	b, _ := io.ReadAll(io.LimitReader(r.Body, peekBytes))
 	return b
 }

@@ -3,6 +3,7 @@ package endpoint_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -219,8 +220,19 @@ func TestSlowBodyTimesOut(t *testing.T) {
 	if got := readAnswer(t, c); got != (answer{status: 400, code: "RequestTimeout"}) {
 		t.Errorf("stalled body: %+v, want 400 RequestTimeout", got)
 	}
-	if _, err := c.Read(make([]byte, 1)); err == nil {
+	if !closedByServer(c) {
 		t.Error("the connection is still open after the timeout")
+	}
+	// A request refused on its headers does not hold the connection either:
+	// the server's discarding of its unsent body runs out of time too.
+	c = rawConn(t, srv)
+	unknown := aws.Credentials{AccessKeyID: "AKIAUNKNOWNUNKNOWN00", SecretAccessKey: "x"}
+	writeHead(t, c, signedRequest(t, srv.URL, unknown, "sts", "us-east-1", body), len(body))
+	if got := readAnswer(t, c); got != (answer{status: 403, code: "InvalidClientTokenId"}) {
+		t.Errorf("unknown key: %+v, want 403 InvalidClientTokenId", got)
+	}
+	if !closedByServer(c) {
+		t.Error("the connection of a refused request whose body never came is still open")
 	}
 	// The same request sent whole works.
 	c = rawConn(t, srv)
@@ -229,6 +241,14 @@ func TestSlowBodyTimesOut(t *testing.T) {
 	if got := readAnswer(t, c); got.status != 200 {
 		t.Errorf("whole body: %+v, want 200", got)
 	}
+}
+
+// closedByServer reports whether the server closed c (rather than the
+// test's guard deadline ending the read).
+func closedByServer(c net.Conn) bool {
+	_, err := c.Read(make([]byte, 1))
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
 }
 
 func TestHeaderFieldsBounded(t *testing.T) {
