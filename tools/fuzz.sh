@@ -29,7 +29,7 @@ for t in $TARGETS; do
 	fn=${t##*:}
 	echo "== $fn ($pkg), fuzztime $FUZZTIME"
 	start=$(date +%s)
-	if $GO test -run '^$' -fuzz "^$fn\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZE" "./$pkg" >"$log" 2>&1; then
+	if $GO test -timeout 0 -run '^$' -fuzz "^$fn\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZE" "./$pkg" >"$log" 2>&1; then
 		result=ok
 	else
 		result=FAIL
