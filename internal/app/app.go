@@ -26,6 +26,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
+	"github.com/cachalot-dev/cachalot/internal/cachectl"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
@@ -76,7 +77,7 @@ type App struct {
 	plane    *netplane.Plane
 	net      *networkController // nil in loopback mode
 	engines  *engine.Supervisor
-	ecCtl    *elasticache.Controller
+	ecCtl    *cachectl.Controller
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
@@ -156,14 +157,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
 		Logger:  a.log,
-		OnEvent: func(e engine.Event) {
-			switch e.Type {
-			case engine.EventRestarted:
-				ecSvc.NodeEvent(context.Background(), e.NodeID, e.Time, "Cache node {node} restarted")
-			case engine.EventCrashed:
-				ecSvc.NodeEvent(context.Background(), e.NodeID, e.Time, "Recovering cache nodes {node}")
-			}
-		},
+		OnEvent: cachectl.EngineEvents(ecSvc, a.log),
 	})
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
 	// compute connection and reachability explanations of internal/access.
@@ -182,7 +176,7 @@ func (a *App) Start(ctx context.Context) error {
 		},
 	})
 
-	a.ecCtl = elasticache.NewController(ecSvc, netCtl, a.engines)
+	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: netCtl, Engines: a.engines, Catalog: catalog, Logger: a.log})
 	userData := &userDataController{st: st, ec2: a.ec2, net: netCtl, log: a.log}
 	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, netCtl, a.ecCtl, userData)
 	a.recon.Start(context.WithoutCancel(ctx))

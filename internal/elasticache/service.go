@@ -1,9 +1,10 @@
 // Package elasticache owns the ElastiCache domain: node-based cache
 // clusters, cache subnet groups, cache parameter groups, events and tags.
 // The API (elasticacheapi.Operations) validates requests and writes desired
-// state to the store in one transaction; the cluster reconciler
-// (reconcile.go) converges network interfaces and engine processes to it and
-// writes status and events back. Imported by the wiring package only.
+// state to the store in one transaction; the cache controller
+// (internal/cachectl) converges network interfaces and engine processes to
+// it and writes status and events back through the status write-back API
+// (status.go). Imported by the wiring package and by controllers.
 package elasticache
 
 import (
