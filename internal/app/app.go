@@ -27,6 +27,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
 	"github.com/cachalot-dev/cachalot/internal/cachectl"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
@@ -147,12 +148,12 @@ func (a *App) Start(ctx context.Context) error {
 	default:
 		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkLoopback)
 	}
-	catalog, err := engine.Discover(ctx, nil)
+	installed, err := engine.Discover(ctx, nil)
 	if err != nil {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
-		catalog = &engine.Catalog{}
+		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: catalog, Roles: id.svc, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Logger: a.log})
 	a.ec = ecSvc
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
@@ -176,7 +177,7 @@ func (a *App) Start(ctx context.Context) error {
 		},
 	})
 
-	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: netCtl, Engines: a.engines, Catalog: catalog, Logger: a.log})
+	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: netCtl, Engines: a.engines, Catalog: installed, Logger: a.log})
 	userData := &userDataController{st: st, ec2: a.ec2, net: netCtl, log: a.log}
 	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, netCtl, a.ecCtl, userData)
 	a.recon.Start(context.WithoutCancel(ctx))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/engine"
@@ -21,7 +22,7 @@ type run struct {
 	gen int64 // the generation the plan converges to
 
 	// resolve-spec
-	inst    engine.Installed
+	inst    catalog.Installed
 	values  map[string]string
 	nodeMem int64
 
@@ -179,7 +180,7 @@ func (r *run) resolveSpec(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nodeMem, err := engine.NodeTypeMemory(cl.NodeType)
+	nodeMem, err := catalog.NodeTypeMemory(cl.NodeType)
 	if err != nil {
 		return err
 	}
@@ -261,7 +262,7 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) error {
 	}
 	spec := engine.NodeSpec{
 		NodeID: EngineNodeID(r.ref, n.ID), Engine: r.inst, BindIP: bindIP, Port: port,
-		MaxMemory:  engine.EffectiveMaxMemory(r.nodeMem, r.values),
+		MaxMemory:  catalog.EffectiveMaxMemory(r.nodeMem, r.values),
 		Parameters: r.values,
 		Launcher:   c.cfg.Network.Launcher(n.InterfaceID),
 		Dial:       c.cfg.Network.Dialer(n.InterfaceID),

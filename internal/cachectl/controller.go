@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/engine"
@@ -86,9 +87,9 @@ type Domain interface {
 	DiscoveryConfig(cl *elasticache.Cluster) string
 }
 
-// Catalog is the set of installed engines (engine.Catalog).
+// Catalog is the set of installed engines (catalog.Catalog).
 type Catalog interface {
-	Find(engine, version string) (engine.Installed, error)
+	Find(engine, version string) (catalog.Installed, error)
 }
 
 // Config configures the Controller. Every interface is required.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/engine"
 )
@@ -167,7 +168,7 @@ func converged(cl *elasticache.Cluster, obs observed) bool {
 // hasConfigEndpoint: a Memcached cluster with nodes has a configuration
 // endpoint (made on its first convergence).
 func hasConfigEndpoint(cl *elasticache.Cluster) bool {
-	return cl.ConfigInterfaceID != "" || cl.Engine == engine.Memcached && len(cl.Nodes) > 0
+	return cl.ConfigInterfaceID != "" || cl.Engine == catalog.Memcached && len(cl.Nodes) > 0
 }
 
 // planNode is what converges one node: a removed node stops and releases

@@ -31,9 +31,9 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
-	"github.com/cachalot-dev/cachalot/internal/engine"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
@@ -70,9 +70,9 @@ const (
 	rebootA       = "reboot"  // RebootCacheCluster on a's node
 )
 
-var catalogForTest = &engine.Catalog{Engines: []engine.Installed{
-	{Engine: engine.Redis, Version: "7.0.15", EngineVersion: "7.0", Family: "redis7", Path: "/fake/redis-server"},
-	{Engine: engine.Memcached, Version: "1.6.18", EngineVersion: "1.6.18", Family: "memcached1.6", Path: "/fake/memcached"},
+var catalogForTest = &catalog.Catalog{Engines: []catalog.Installed{
+	{Engine: catalog.Redis, Version: "7.0.15", EngineVersion: "7.0", Family: "redis7", Path: "/fake/redis-server"},
+	{Engine: catalog.Memcached, Version: "1.6.18", EngineVersion: "1.6.18", Family: "memcached1.6", Path: "/fake/memcached"},
 }}
 
 // world is an installation: the real store, EC2 model and ElastiCache
@@ -192,9 +192,9 @@ func mergeKeys(a, b desired) map[string]bool {
 
 func engineOf(id string) string {
 	if strings.HasPrefix(id, "b") {
-		return engine.Memcached
+		return catalog.Memcached
 	}
-	return engine.Redis
+	return catalog.Redis
 }
 
 func (w *world) create(id string, c want) {
@@ -370,7 +370,7 @@ func (w *world) check() {
 			wantIfaces[n.InterfaceID] = n.IP
 			wantProcs[EngineNodeID(cl.Ref(), n.ID)] = true
 		}
-		if cl.Engine == engine.Memcached {
+		if cl.Engine == catalog.Memcached {
 			wantIfaces[cl.ConfigInterfaceID] = cl.ConfigIP
 			ep := w.describe(cl.ID).ConfigurationEndpoint
 			wantServing = append(wantServing, net.JoinHostPort(aws.ToString(ep.Address), strconv.Itoa(int(aws.ToInt32(ep.Port)))))
@@ -421,7 +421,7 @@ func (w *world) checkCluster(cl *elasticache.Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mem, _ := engine.NodeTypeMemory(cl.NodeType)
+	mem, _ := catalog.NodeTypeMemory(cl.NodeType)
 	api := w.describe(cl.ID)
 	procs := w.engines.snapshot()
 	pendingReboot, ports := false, map[int]bool{}
@@ -444,8 +444,8 @@ func (w *world) checkCluster(cl *elasticache.Cluster) {
 			inEffect[k] = p.spec.Parameters[k]
 		}
 		got := fmt.Sprintf("%s %s %s %s %d %v %s", n.Status, n.Running, addr, p.spec.Engine.Path, p.spec.MaxMemory, inEffect, n.ParamStatus)
-		want := fmt.Sprintf("available %s/%s %s /fake/%s %d %v %s", cl.NodeType, cl.EngineVersion, p.spec.Addr(), map[string]string{engine.Redis: "redis-server", engine.Memcached: "memcached"}[cl.Engine],
-			engine.EffectiveMaxMemory(mem, values), values, wantParamStatus)
+		want := fmt.Sprintf("available %s/%s %s /fake/%s %d %v %s", cl.NodeType, cl.EngineVersion, p.spec.Addr(), map[string]string{catalog.Redis: "redis-server", catalog.Memcached: "memcached"}[cl.Engine],
+			catalog.EffectiveMaxMemory(mem, values), values, wantParamStatus)
 		if got != want {
 			t.Errorf("cluster %s node %s = %s, want %s", cl.ID, n.ID, got, want)
 		}
@@ -463,7 +463,7 @@ func (w *world) checkCluster(cl *elasticache.Cluster) {
 	if want := map[bool]string{false: "in-sync", true: "pending-reboot"}[pendingReboot]; cl.ParamStatus != want {
 		t.Errorf("cluster %s parameter status %s, want %s", cl.ID, cl.ParamStatus, want)
 	}
-	if cl.Engine == engine.Memcached {
+	if cl.Engine == catalog.Memcached {
 		w.checkDiscovery(api)
 	}
 }

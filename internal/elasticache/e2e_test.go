@@ -24,7 +24,9 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/app"
 	"github.com/cachalot-dev/cachalot/internal/app/apptest"
-	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/memcached"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 	"github.com/cachalot-dev/cachalot/internal/privtest"
 )
 
@@ -252,7 +254,7 @@ func TestRedisClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitStatus(t, "web-cache", "available")
-	want, _ := engine.NodeTypeMemory("cache.m5.large")
+	want, _ := catalog.NodeTypeMemory("cache.m5.large")
 	out, _ := w.run(t, eni, "timeout", "2", "redis-cli", "-h", addr, "config", "get", "maxmemory")
 	var got int64
 	fmt.Sscan(strings.TrimPrefix(out, "maxmemory\n"), &got)
@@ -326,7 +328,7 @@ func TestMemcachedCluster(t *testing.T) {
 		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return w.env.App.Plane().Dial(ctx, eni, network, addr)
 		}
-		mc, err := engine.DialMemcachedWith(mctx, dial, net.JoinHostPort(aws.ToString(n.Endpoint.Address), "11211"))
+		mc, err := memcached.DialWith(mctx, dial, net.JoinHostPort(aws.ToString(n.Endpoint.Address), "11211"))
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)
 		}
@@ -448,7 +450,7 @@ func TestLoopbackMode(t *testing.T) {
 	if aws.ToString(ep.Address) != "127.0.0.1" || aws.ToInt32(ep.Port) == 6379 {
 		t.Fatalf("loopback endpoint = %s:%d, want 127.0.0.1 and a port of its own", aws.ToString(ep.Address), aws.ToInt32(ep.Port))
 	}
-	rc, err := engine.DialRESP(ctx, net.JoinHostPort("127.0.0.1", fmt.Sprint(aws.ToInt32(ep.Port))))
+	rc, err := redis.Dial(ctx, net.JoinHostPort("127.0.0.1", fmt.Sprint(aws.ToInt32(ep.Port))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -176,32 +174,24 @@ func (n *node) argv() ([]string, error) {
 	n.mu.Lock()
 	spec := cloneSpec(n.spec)
 	n.mu.Unlock()
-	in := spec.Engine
-	switch in.Engine {
-	case Memcached:
-		user := ""
-		if runningAsRoot() {
-			user = n.s.cfg.MemcachedUser
-		}
-		return MemcachedArgs(in.Path, in.Family, MemcachedConfig{
-			BindIP: spec.BindIP, Port: spec.port(), MemoryMB: spec.MaxMemory >> 20,
-			User: user, FDLimit: fdHardLimit(), Parameters: spec.Parameters,
-		})
-	case Redis, Valkey:
-		conf, err := RenderRedisConf(in.Family, RedisConfig{
-			NodeID: n.id, BindIP: spec.BindIP, Port: spec.port(), MaxMemory: spec.MaxMemory,
-			Dir: n.dir, Save: spec.Save, Parameters: spec.Parameters, FDLimit: fdHardLimit(),
-		})
-		if err != nil {
-			return nil, err
-		}
-		path := filepath.Join(n.dir, in.Engine+".conf")
-		if err := writeFileAtomic(path, conf); err != nil {
-			return nil, err
-		}
-		return []string{in.Path, path}, nil
+	d, err := driverFor(spec.Engine.Engine)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown engine %q", in.Engine)
+	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit()}
+	if runningAsRoot() {
+		env.user = n.s.cfg.MemcachedUser
+	}
+	r, err := d.render(spec, env)
+	if err != nil {
+		return nil, err
+	}
+	for name, b := range r.files {
+		if err := writeFileAtomic(filepath.Join(n.dir, name), b); err != nil {
+			return nil, err
+		}
+	}
+	return r.argv, nil
 }
 
 // launch starts the engine and waits until it answers.
@@ -294,38 +284,24 @@ func (n *node) waitReady(ctx context.Context, w *watcher) error {
 
 func (n *node) logTail() string {
 	t := tail(filepath.Join(n.dir, "engine.out"), 512)
-	if r := tail(filepath.Join(n.dir, "redis.log"), 512); r != "" {
-		t += "\n" + r
+	n.mu.Lock()
+	kind := n.spec.Engine.Engine
+	n.mu.Unlock()
+	if d, err := driverFor(kind); err == nil && d.logFile() != "" {
+		if r := tail(filepath.Join(n.dir, d.logFile()), 512); r != "" {
+			t += "\n" + r
+		}
 	}
 	return t
 }
 
-// ping checks an engine answers.
+// ping checks an engine answers (PING, or memcached's version).
 func ping(ctx context.Context, spec NodeSpec) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if spec.Engine.Engine == Memcached {
-		c, err := DialMemcachedWith(ctx, spec.Dial, spec.Addr())
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_, err = c.Version(ctx)
-		return err
-	}
-	c, err := DialRESPWith(ctx, spec.Dial, spec.Addr())
+	d, err := driverFor(spec.Engine.Engine)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	s, err := c.String(ctx, "PING")
-	if err != nil {
-		return err // e.g. LOADING while the dataset loads
-	}
-	if s != "PONG" {
-		return fmt.Errorf("PING: %q", s)
-	}
-	return nil
+	return d.ping(ctx, spec.Dial, spec.Addr())
 }
 
 // run is the node's actor. It owns w, the watcher of the current process.
@@ -335,7 +311,8 @@ func (n *node) run(w *watcher) {
 	var (
 		retry    *time.Timer
 		retryC   <-chan time.Time
-		crashes  int
+		restarts = restartTracker{policy: restartPolicy{
+			minBackoff: n.s.cfg.MinBackoff, maxBackoff: n.s.cfg.MaxBackoff, stableAfter: defaultStableAfter}}
 		exitedC  = w.exited
 		stopRetr = func() {
 			if retry != nil {
@@ -350,10 +327,9 @@ func (n *node) run(w *watcher) {
 			w.stop()
 		}
 	}()
-	schedule := func() {
-		retry = time.NewTimer(backoff(n.s.cfg.MinBackoff, n.s.cfg.MaxBackoff, crashes))
+	schedule := func(delay time.Duration) {
+		retry = time.NewTimer(delay)
 		retryC = retry.C
-		crashes++
 	}
 	for {
 		select {
@@ -363,13 +339,10 @@ func (n *node) run(w *watcher) {
 			exitedC = nil
 			up := time.Since(w.started)
 			w.stop()
-			if up > time.Minute {
-				crashes = 0
-			}
 			err := fmt.Errorf("engine exited after %s: %s", up.Round(time.Millisecond), n.logTail())
 			n.setStatus(func(s *NodeStatus) { s.State, s.LastError = StateRestarting, err.Error() })
 			n.emit(Event{Type: EventCrashed, PID: w.id.PID, Err: err})
-			schedule()
+			schedule(restarts.exited(up))
 		case <-retryC:
 			retry, retryC = nil, nil
 			nw, err := n.launch(n.s.ctx)
@@ -379,7 +352,7 @@ func (n *node) run(w *watcher) {
 				}
 				n.setStatus(func(s *NodeStatus) { s.LastError = err.Error() })
 				n.emit(Event{Type: EventRestartFailed, Err: err})
-				schedule()
+				schedule(restarts.startFailed())
 				continue
 			}
 			w, exitedC = nw, nw.exited
@@ -410,7 +383,7 @@ func (n *node) run(w *watcher) {
 				if err != nil {
 					r.reply <- result{err: fmt.Errorf("reboot node %s: %w", n.id, err)}
 					exitedC = nil
-					schedule() // keep trying like after a crash
+					schedule(restarts.startFailed()) // keep trying like after a crash
 					continue
 				}
 				w, exitedC = nw, nw.exited
@@ -426,7 +399,7 @@ func (n *node) run(w *watcher) {
 					// A failed memcached restart left no process: retry.
 					w.stop()
 					exitedC = nil
-					schedule()
+					schedule(restarts.startFailed())
 				}
 				r.reply <- result{pending: pending, err: err}
 				if err == nil {
@@ -436,12 +409,6 @@ func (n *node) run(w *watcher) {
 			}
 		}
 	}
-}
-
-// backoff is the delay before restart attempt n+1 (n from 0): minimum
-// doubled per consecutive failure, capped at maximum.
-func backoff(minimum, maximum time.Duration, n int) time.Duration {
-	return min(minimum<<min(n, 30), maximum)
 }
 
 // restart stops the current process and launches a new one.
@@ -476,80 +443,28 @@ func (n *node) apply(ctx context.Context, w *watcher, changes map[string]string)
 		rollback()
 		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
 	}
-	if spec.Engine.Engine == Memcached {
+	d, err := driverFor(spec.Engine.Engine)
+	if err != nil {
+		rollback()
+		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
+	}
+	pending, restart, err := d.applyLive(ctx, spec, changes)
+	switch {
+	case err != nil && isUnreachable(err):
+		// Not running (e.g. restarting after a crash): the new values are
+		// in the config it restarts with.
+		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
+	case err != nil:
+		// Invalid, or the engine refused a value: keep spec and file as
+		// they were.
+		rollback()
+		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
+	case restart:
 		nw, err := n.restart(ctx, w)
 		if err != nil {
 			return nil, nil, fmt.Errorf("apply parameters to %s: restart: %w", n.id, err)
 		}
 		return nil, nw, nil
 	}
-	cmds, pending, err := redisLiveChanges(spec, changes)
-	if err != nil {
-		rollback()
-		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
-	}
-	if len(cmds) == 0 {
-		return pending, nil, nil
-	}
-	c, err := DialRESPWith(ctx, spec.Dial, spec.Addr())
-	if err != nil {
-		// Not running (e.g. restarting after a crash): the new values are
-		// in the config it restarts with.
-		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
-	}
-	defer c.Close()
-	for i, args := range cmds {
-		if _, err := c.Do(ctx, args...); err != nil {
-			// The engine refused a value: keep spec and file as they were;
-			// the commands before it (cmds[:i]) did take effect.
-			rollback()
-			return nil, nil, fmt.Errorf("apply parameters to %s: %v refused after %d applied: %w", n.id, args[2:], i, err)
-		}
-	}
 	return pending, nil, nil
-}
-
-// redisLiveChanges returns the CONFIG SET commands that apply the
-// immediate changes to a running Redis/Valkey, and the names of the
-// changes that wait for a reboot.
-func redisLiveChanges(spec NodeSpec, changes map[string]string) (cmds [][]string, pending []string, err error) {
-	merged, err := mergeDefaults(spec.Engine.Family, spec.Parameters)
-	if err != nil {
-		return nil, nil, err
-	}
-	classes := map[string]bool{}
-	memory := false
-	for _, name := range slices.Sorted(maps.Keys(changes)) {
-		p, err := LookupParameter(spec.Engine.Family, name)
-		if err != nil {
-			return nil, nil, err
-		}
-		if p.ChangeType != Immediate {
-			pending = append(pending, name)
-			continue
-		}
-		switch {
-		case name == "reserved-memory" || name == "reserved-memory-percent":
-			memory = true
-		case name == "client-output-buffer-limit-normal-hard-limit", name == "client-output-buffer-limit-normal-soft-limit",
-			name == "client-output-buffer-limit-normal-soft-seconds":
-			classes["normal"] = true
-		case name == "client-output-buffer-limit-pubsub-hard-limit", name == "client-output-buffer-limit-pubsub-soft-limit",
-			name == "client-output-buffer-limit-pubsub-soft-seconds":
-			classes["pubsub"] = true
-		default:
-			if d := redisDirective(name); d != "" {
-				cmds = append(cmds, []string{"CONFIG", "SET", d, merged[name]})
-			}
-		}
-	}
-	if memory && spec.MaxMemory > 0 {
-		cmds = append(cmds, []string{"CONFIG", "SET", "maxmemory", strconv.FormatInt(EffectiveMaxMemory(spec.MaxMemory, merged), 10)})
-	}
-	for _, class := range slices.Sorted(maps.Keys(classes)) {
-		pre := "client-output-buffer-limit-" + class + "-"
-		cmds = append(cmds, []string{"CONFIG", "SET", "client-output-buffer-limit",
-			class + " " + merged[pre+"hard-limit"] + " " + merged[pre+"soft-limit"] + " " + merged[pre+"soft-seconds"]})
-	}
-	return cmds, pending, nil
 }

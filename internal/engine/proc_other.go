@@ -26,6 +26,6 @@ func rssBytes(int) (int64, error)               { return 0, errors.ErrUnsupporte
 func fdHardLimit() int                          { return 0 }
 func runningAsRoot() bool                       { return false }
 
-// supervisionSupported is false: only the pure parts (parameters,
-// rendering, discovery) work here.
+// supervisionSupported is false: only discovery (and the pure
+// sub-packages) work here.
 const supervisionSupported = false

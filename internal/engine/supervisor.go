@@ -13,12 +13,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // Launcher builds the command that starts an engine; argv[0] is the
@@ -36,6 +40,11 @@ type Launcher func(ctx context.Context, argv []string) *exec.Cmd
 func HostLauncher(_ context.Context, argv []string) *exec.Cmd {
 	return exec.Command(argv[0], argv[1:]...)
 }
+
+// DialFunc opens a connection; nil means net.Dialer on the host. It
+// converts to the dial functions of the engine clients
+// (redis.DialWith, memcached.DialWith).
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // EventType says what happened to a node.
 type EventType string
@@ -118,11 +127,11 @@ func (c Config) withDefaults() Config {
 
 // NodeSpec is the desired engine process of one cache node.
 type NodeSpec struct {
-	NodeID    string    // unique per installation; [A-Za-z0-9._-]
-	Engine    Installed // from Catalog.Find
-	BindIP    string    // the node's address (in its namespace)
-	Port      int       // default 6379 (Redis/Valkey) or 11211 (memcached)
-	MaxMemory int64     // bytes, from NodeTypeMemory; 0 = engine default
+	NodeID    string            // unique per installation; [A-Za-z0-9._-]
+	Engine    catalog.Installed // from catalog.Catalog.Find
+	BindIP    string            // the node's address (in its namespace)
+	Port      int               // default 6379 (Redis/Valkey) or 11211 (memcached)
+	MaxMemory int64             // bytes, from catalog.NodeTypeMemory; 0 = engine default
 	// Parameters are the parameter group's values that differ from the
 	// family defaults.
 	Parameters map[string]string
@@ -141,10 +150,10 @@ func (s NodeSpec) port() int {
 	if s.Port != 0 {
 		return s.Port
 	}
-	if s.Engine.Engine == Memcached {
-		return 11211
+	if d, err := driverFor(s.Engine.Engine); err == nil {
+		return d.defaultPort()
 	}
-	return 6379
+	return redis.DefaultPort // an unknown engine fails to start; its address still shows
 }
 
 // Addr is host:port of the node.
@@ -266,6 +275,9 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 	return n.snapshot(), nil
 }
 
+// nodeIDRE is what a node id may hold: it names the node directory.
+var nodeIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
+
 func (s *Supervisor) checkSpec(spec NodeSpec) error {
 	if spec.NodeID == "" || !nodeIDRE.MatchString(spec.NodeID) || spec.NodeID == "." || spec.NodeID == ".." {
 		return fmt.Errorf("bad node id %q", spec.NodeID)
@@ -274,7 +286,7 @@ func (s *Supervisor) checkSpec(spec NodeSpec) error {
 		return fmt.Errorf("data dir %q is not absolute", s.cfg.DataDir)
 	}
 	if spec.Engine.Path == "" {
-		return fmt.Errorf("no engine binary (use Catalog.Find): %w", ErrEngineNotInstalled)
+		return fmt.Errorf("no engine binary (use Catalog.Find): %w", catalog.ErrEngineNotInstalled)
 	}
 	if _, err := netip.ParseAddr(spec.BindIP); err != nil {
 		return fmt.Errorf("bind address: %w", err)
@@ -355,7 +367,7 @@ func (s *Supervisor) Reboot(ctx context.Context, nodeID string) error {
 }
 
 // ApplyParameters changes parameter values of a running node (validated
-// against the family with ValidateChanges). For Redis/Valkey, immediate
+// against the family with catalog.ValidateChanges). For Redis/Valkey, immediate
 // parameters are applied live with CONFIG SET; requires-reboot ones are
 // recorded for the next start and returned as pending. For memcached,
 // which has no live configuration, the engine is restarted with the new
@@ -365,7 +377,7 @@ func (s *Supervisor) ApplyParameters(ctx context.Context, nodeID string, changes
 	if err != nil {
 		return nil, err
 	}
-	if err := ValidateChanges(n.family(), changes); err != nil {
+	if err := catalog.ValidateChanges(n.family(), changes); err != nil {
 		return nil, fmt.Errorf("apply parameters to %s: %w", nodeID, err)
 	}
 	r, err := n.do(ctx, request{kind: reqApply, params: maps.Clone(changes)})

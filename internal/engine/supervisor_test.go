@@ -19,11 +19,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/memcached"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // requireEngine returns the installed engine or skips, saying why; it
 // logs which engine the test runs against so a silent skip shows.
-func requireEngine(t *testing.T, engine string) Installed {
+func requireEngine(t *testing.T, engine string) catalog.Installed {
 	t.Helper()
 	c, err := Discover(context.Background(), nil)
 	if err != nil {
@@ -137,8 +141,8 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func redisSpec(t *testing.T, in Installed, id string) NodeSpec {
-	mem, err := NodeTypeMemory("cache.t3.micro")
+func redisSpec(t *testing.T, in catalog.Installed, id string) NodeSpec {
+	mem, err := catalog.NodeTypeMemory("cache.t3.micro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +152,7 @@ func redisSpec(t *testing.T, in Installed, id string) NodeSpec {
 func redisDo(t *testing.T, addr string, args ...string) string {
 	t.Helper()
 	ctx := ctxT(t)
-	c, err := DialRESP(ctx, addr)
+	c, err := redis.Dial(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +167,7 @@ func redisDo(t *testing.T, addr string, args ...string) string {
 func configGet(t *testing.T, addr, name string) string {
 	t.Helper()
 	ctx := ctxT(t)
-	c, err := DialRESP(ctx, addr)
+	c, err := redis.Dial(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +184,7 @@ func configGet(t *testing.T, addr, name string) string {
 }
 
 func TestRedisStartSetGet(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	s, _ := newSupervisor(t, rec)
 	spec := redisSpec(t, in, "rs-0001")
@@ -221,7 +225,7 @@ func TestRedisStartSetGet(t *testing.T) {
 }
 
 func TestRedisCrashRestart(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	s, _ := newSupervisor(t, rec)
 	spec := redisSpec(t, in, "rs-crash")
@@ -247,7 +251,7 @@ func TestRedisCrashRestart(t *testing.T) {
 }
 
 func TestRedisReadopt(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	s1, dataDir := newSupervisor(t, nil)
 	spec := redisSpec(t, in, "rs-adopt")
 	st, err := s1.Start(ctxT(t), spec)
@@ -297,7 +301,7 @@ func mustStart(t *testing.T, pid int) uint64 {
 // recycled: other start time, or other directory) is never adopted nor
 // killed.
 func TestRecycledPIDNotAdopted(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	for _, tc := range []struct {
 		name  string
 		state func(self procID) procID
@@ -316,7 +320,7 @@ func TestRecycledPIDNotAdopted(t *testing.T) {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
 				t.Fatal(err)
 			}
-			if err := writeState(dir, nodeState{procID: tc.state(self), Engine: Redis, Binary: in.Path,
+			if err := writeState(dir, nodeState{procID: tc.state(self), Engine: catalog.Redis, Binary: in.Path,
 				BindIP: spec.BindIP, Port: spec.port()}); err != nil {
 				t.Fatal(err)
 			}
@@ -332,7 +336,7 @@ func TestRecycledPIDNotAdopted(t *testing.T) {
 }
 
 func TestRedisApplyParameters(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	s, _ := newSupervisor(t, rec)
 	spec := redisSpec(t, in, "rs-params")
@@ -370,11 +374,11 @@ func TestRedisApplyParameters(t *testing.T) {
 	if now, _ := s.Status(spec.NodeID); now.PID != st.PID {
 		t.Errorf("pid changed %d -> %d: immediate parameters must not restart", st.PID, now.PID)
 	}
-	if _, err := s.ApplyParameters(ctxT(t), spec.NodeID, map[string]string{"lua-time-limit": "1"}); !errors.Is(err, ErrParameterNotModifiable) {
-		t.Errorf("ApplyParameters(lua-time-limit) = %v, want ErrParameterNotModifiable", err)
+	if _, err := s.ApplyParameters(ctxT(t), spec.NodeID, map[string]string{"lua-time-limit": "1"}); !errors.Is(err, catalog.ErrParameterNotModifiable) {
+		t.Errorf("ApplyParameters(lua-time-limit) = %v, want catalog.ErrParameterNotModifiable", err)
 	}
-	if _, err := s.ApplyParameters(ctxT(t), spec.NodeID, map[string]string{"maxmemory-policy": "lru"}); !errors.Is(err, ErrInvalidParameterValue) {
-		t.Errorf("ApplyParameters(bad policy) = %v, want ErrInvalidParameterValue", err)
+	if _, err := s.ApplyParameters(ctxT(t), spec.NodeID, map[string]string{"maxmemory-policy": "lru"}); !errors.Is(err, catalog.ErrInvalidParameterValue) {
+		t.Errorf("ApplyParameters(bad policy) = %v, want catalog.ErrInvalidParameterValue", err)
 	}
 
 	// Reboot applies the pending static parameter.
@@ -391,7 +395,7 @@ func TestRedisApplyParameters(t *testing.T) {
 }
 
 func TestRedisStop(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	s, dataDir := newSupervisor(t, rec)
 	spec := redisSpec(t, in, "rs-stop")
@@ -424,7 +428,7 @@ func TestRedisStop(t *testing.T) {
 // Stop works for a node left running by an earlier supervisor, and
 // Teardown kills every engine of the installation.
 func TestStopOrphanAndTeardown(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	s1, dataDir := newSupervisor(t, nil)
 	a, b := redisSpec(t, in, "rs-a"), redisSpec(t, in, "rs-b")
 	for _, sp := range []NodeSpec{a, b} {
@@ -453,7 +457,7 @@ func TestStopOrphanAndTeardown(t *testing.T) {
 }
 
 func TestStartFailsClearly(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	s, dataDir := newSupervisor(t, nil)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -468,13 +472,13 @@ func TestStartFailsClearly(t *testing.T) {
 	if left, _ := engineProcsUnder(dataDir); len(left) != 0 {
 		t.Errorf("engines left after failed start: %v", left)
 	}
-	if _, err := s.Start(ctxT(t), NodeSpec{NodeID: "x", BindIP: "127.0.0.1"}); !errors.Is(err, ErrEngineNotInstalled) {
-		t.Errorf("Start(no engine) = %v, want ErrEngineNotInstalled", err)
+	if _, err := s.Start(ctxT(t), NodeSpec{NodeID: "x", BindIP: "127.0.0.1"}); !errors.Is(err, catalog.ErrEngineNotInstalled) {
+		t.Errorf("Start(no engine) = %v, want catalog.ErrEngineNotInstalled", err)
 	}
 }
 
-func memcachedSpec(t *testing.T, in Installed, id string) NodeSpec {
-	mem, err := NodeTypeMemory("cache.t3.micro")
+func memcachedSpec(t *testing.T, in catalog.Installed, id string) NodeSpec {
+	mem, err := catalog.NodeTypeMemory("cache.t3.micro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +509,7 @@ func memcachedStats(t *testing.T, addr string) map[string]string {
 }
 
 func TestMemcachedLifecycle(t *testing.T) {
-	in := requireEngine(t, Memcached)
+	in := requireEngine(t, catalog.Memcached)
 	rec := newRecorder()
 	s, dataDir := newSupervisor(t, rec)
 	spec := memcachedSpec(t, in, "mc-0001")
@@ -514,7 +518,7 @@ func TestMemcachedLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t)
-	c, err := DialMemcached(ctx, spec.Addr())
+	c, err := memcached.Dial(ctx, spec.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,7 +572,7 @@ func TestMemcachedLifecycle(t *testing.T) {
 // --net=... --` does for a node namespace) keeps the engine's pid; the
 // supervisor supervises and re-adopts it the same.
 func TestCustomLauncher(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	env, err := exec.LookPath("env")
 	if err != nil {
 		t.Skipf("SKIP: no env binary: %v", err)
@@ -614,7 +618,7 @@ func TestCustomLauncher(t *testing.T) {
 // A restart that fails (the port taken meanwhile) is reported and retried
 // with backoff until it succeeds.
 func TestRestartFailsThenRecovers(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	dataDir := t.TempDir()
 	cfg := testConfig(t, dataDir, rec)
