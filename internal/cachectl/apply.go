@@ -229,10 +229,16 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 			}
 			res.rebooted = true
 		case actStart:
-			if err := r.startNode(ctx, n); err != nil {
+			adopted, err := r.startNode(ctx, n)
+			if err != nil {
 				return nodeResult{}, err
 			}
-			res.started, res.paramStatus = true, "in-sync"
+			res.started = true
+			if !adopted {
+				// A re-adopted process was not restarted: parameters
+				// pending a reboot still are.
+				res.paramStatus = "in-sync"
+			}
 		case actReboot:
 			if err := c.cfg.Engines.Reboot(ctx, key); err != nil {
 				return nodeResult{}, fmt.Errorf("reboot node %s: %w", n.ID, err)
@@ -253,12 +259,12 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 }
 
 // startNode launches the node, or re-adopts its process after a daemon
-// restart, inside the node's interface.
-func (r *run) startNode(ctx context.Context, n elasticache.Node) error {
+// restart (adopted), inside the node's interface.
+func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, err error) {
 	c := r.c
 	bindIP, port, err := r.bindNode(ctx, n)
 	if err != nil {
-		return err
+		return false, err
 	}
 	spec := engine.NodeSpec{
 		NodeID: EngineNodeID(r.ref, n.ID), Engine: r.inst, BindIP: bindIP, Port: port,
@@ -269,14 +275,14 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) error {
 	}
 	st, err := c.cfg.Engines.Start(ctx, spec)
 	if err != nil {
-		return fmt.Errorf("start node %s: %w", n.ID, err)
+		return false, fmt.Errorf("start node %s: %w", n.ID, err)
 	}
 	if st.State != engine.StateRunning {
 		// Known to the supervisor but not up (restarting after a crash):
 		// not available yet; try again shortly.
-		return fmt.Errorf("node %s is %s", n.ID, st.State)
+		return false, fmt.Errorf("node %s is %s", n.ID, st.State)
 	}
-	return nil
+	return st.Adopted, nil
 }
 
 // bindNode is the address a node's engine listens on: its VPC address and

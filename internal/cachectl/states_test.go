@@ -514,3 +514,17 @@ func (w *world) checkDiscovery(api elasticacheapi.CacheCluster) {
 		t.Errorf("cluster %s: auto discovery (-want +got):\n%s", aws.ToString(api.CacheClusterId), diff)
 	}
 }
+
+// A parameter that waits for a reboot still waits after a daemon restart:
+// re-adopting the engine does not restart it.
+func TestStatesPendingRebootSurvivesRestart(t *testing.T) {
+	for _, loopback := range []bool{false, true} {
+		w := newWorld(t, loopback)
+		for _, to := range []string{"redis", "redis-dbs", restartDaemon, rebootA} {
+			w.do(to)
+			if t.Failed() {
+				t.Fatalf("loopback %v: failed at %s", loopback, to)
+			}
+		}
+	}
+}
