@@ -129,11 +129,11 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 
-	id, err := buildIdentity(ctx, st, a.accounts, a.log)
+	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
+	id, err := buildIdentity(ctx, st, a.accounts, a.ec2, a.log)
 	if err != nil {
 		return err
 	}
-	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
 	netCtl := &networkController{ec2: a.ec2}
 	switch a.cfg.Network {
 	case NetworkNamespaces:

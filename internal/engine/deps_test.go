@@ -11,8 +11,8 @@ import (
 )
 
 // TestImports pins the package boundaries: of Cachalot's packages,
-// internal/engine imports only its engine sub-packages and
-// internal/catalog; the sub-packages import only internal/catalog; the
+// internal/engine imports only its sub-packages and internal/catalog;
+// the engine sub-packages import only internal/catalog, identity nothing; the
 // catalog imports nothing of Cachalot's (the elasticache domain imports
 // them, never the reverse). None imports net/http: none is a wire
 // package.
@@ -22,7 +22,8 @@ func TestImports(t *testing.T) {
 		dir     string
 		allowed []string
 	}{
-		{".", []string{"internal/catalog", "internal/engine/redis", "internal/engine/memcached"}},
+		{".", []string{"internal/catalog", "internal/engine/redis", "internal/engine/memcached", "internal/engine/identity"}},
+		{"identity", nil},
 		{"redis", []string{"internal/catalog"}},
 		{"memcached", []string{"internal/catalog"}},
 		{"../catalog", nil},

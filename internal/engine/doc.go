@@ -23,14 +23,28 @@
 // namespace itself.
 //
 // Processes outlive the daemon: they are started in their own session
-// (Setsid) with their node directory as working directory, and each node
-// directory holds a state file (pid and kernel start time) by which a later
-// supervisor recognises the very process it started, never a recycled pid.
+// (Setsid) with their node's data directory as working directory, and each
+// node directory holds a state file (pid and kernel start time) by which a
+// later supervisor recognises the very process it started, never a
+// recycled pid.
+//
+// Engines are confined as ElastiCache confines them (sandbox.go): when the
+// daemon runs as root, each node's engine runs as a uid and gid of its
+// own (allocated by the leaf internal/engine/identity, which the instance
+// controller may use for user data too), with no capabilities and
+// no_new_privs, and writes only its data directory; clients cannot run
+// the commands ElastiCache restricts, which the supervisor still runs as
+// the node's private admin user (internal/engine/redis, restrict.go; the
+// node's secrets: secrets.go); memcached's memory is capped by the
+// kernel (memcached.DataLimit). Engines started by a Cachalot before
+// this are re-adopted as they are and confined at their next start.
 //
 // Files: supervisor.go (the Supervisor: API, stop, teardown, state file),
 // node.go (one node's actor: launch, adopt, readiness, crash restarts,
 // reboot, live parameters), restarts.go (the pure restart policy),
-// driver.go (the per-kind drivers), discover.go (installed engines),
-// proc_linux.go (the /proc and signal realisation; proc_other.go stubs it
-// elsewhere).
+// driver.go (the per-kind drivers), sandbox.go (confinement: identity,
+// data directory, the setpriv and prlimit wrappers), secrets.go (the
+// node's admin password and command suffix), discover.go (installed
+// engines), proc_linux.go (the /proc and signal realisation;
+// proc_other.go stubs it elsewhere).
 package engine

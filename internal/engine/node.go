@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // node is one supervised engine. Its lifecycle is owned by one goroutine,
@@ -22,9 +24,13 @@ type node struct {
 	reqs chan request
 	done chan struct{} // closed when run returns (or Start failed)
 
-	mu     sync.Mutex // guards spec and status; written by the actor, read by anyone
+	mu     sync.Mutex // guards spec, status and admin; written by the actor, read by anyone
 	spec   NodeSpec
 	status NodeStatus
+	// admin is how the current process is reached past the restrictions
+	// clients have: the node's secrets, or the zero Admin for an engine
+	// adopted from a Cachalot before them.
+	admin redis.Admin
 }
 
 type reqKind int
@@ -137,7 +143,11 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 		return nil, false, fmt.Errorf("node directory: %w", err)
 	}
 	if st, err := readState(n.dir); err == nil && owned(st.procID, n.dir) {
-		if st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() {
+		admin, err := adoptedAdmin(n.dir, st)
+		if err == nil && st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() {
+			n.mu.Lock()
+			n.admin = admin
+			n.mu.Unlock()
 			w := n.watch(st.procID)
 			if err := n.waitReady(ctx, w); err != nil {
 				w.stop()
@@ -154,7 +164,8 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 			})
 			return w, true, nil
 		}
-		// Same node, different binary or address: replace the process.
+		// Same node, different binary or address, or secrets lost: replace
+		// the process.
 		if err := n.s.terminate(ctx, st.procID); err != nil {
 			return nil, false, fmt.Errorf("replace pid %d: %w", st.PID, err)
 		}
@@ -163,42 +174,71 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 	return w, false, err
 }
 
-// writeConfig renders the engine configuration into the node directory
-// and returns the argv to start it with.
+// adoptedAdmin returns how to reach an engine a state file records: as
+// the admin of the node's secrets if it was started with them, as it is
+// if it was started before them.
+func adoptedAdmin(dir string, st nodeState) (redis.Admin, error) {
+	if !st.Restricted {
+		return redis.Admin{}, nil
+	}
+	sec, err := readSecrets(dir)
+	if err != nil {
+		return redis.Admin{}, err
+	}
+	return sec.redisAdmin(), nil
+}
+
+// writeConfig renders the engine configuration into the node directory.
 func (n *node) writeConfig() error {
-	_, err := n.argv()
+	_, _, err := n.render()
 	return err
 }
 
-func (n *node) argv() ([]string, error) {
+// render renders the engine's command line and files, writes the files
+// into the node directory, and returns them with the admin of the
+// node's secrets (made on first use).
+func (n *node) render() (rendered, redis.Admin, error) {
 	n.mu.Lock()
 	spec := cloneSpec(n.spec)
 	n.mu.Unlock()
 	d, err := driverFor(spec.Engine.Engine)
 	if err != nil {
-		return nil, err
+		return rendered{}, redis.Admin{}, err
 	}
-	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit()}
-	if runningAsRoot() {
-		env.user = n.s.cfg.MemcachedUser
+	sec, err := ensureSecrets(n.dir)
+	if err != nil {
+		return rendered{}, redis.Admin{}, err
 	}
+	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit(), admin: sec.redisAdmin()}
 	r, err := d.render(spec, env)
 	if err != nil {
-		return nil, err
+		return rendered{}, redis.Admin{}, err
 	}
 	for name, b := range r.files {
 		if err := writeFileAtomic(filepath.Join(n.dir, name), b); err != nil {
-			return nil, err
+			return rendered{}, redis.Admin{}, err
 		}
 	}
-	return r.argv, nil
+	return r, env.admin, nil
 }
 
-// launch starts the engine and waits until it answers.
+// launch starts the engine, confined (sandbox.go), and waits until it
+// answers.
 func (n *node) launch(ctx context.Context) (*watcher, error) {
-	argv, err := n.argv()
+	r, admin, err := n.render()
 	if err != nil {
 		return nil, err
+	}
+	argv, data, ident, err := n.confine(r)
+	if err != nil {
+		return nil, err
+	}
+	var stdin *os.File
+	if r.stdin != "" {
+		if stdin, err = os.Open(filepath.Join(n.dir, r.stdin)); err != nil {
+			return nil, fmt.Errorf("open engine configuration: %w", err)
+		}
+		defer stdin.Close()
 	}
 	logPath := filepath.Join(n.dir, "engine.out")
 	out, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
@@ -210,12 +250,16 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	if n.spec.Launcher != nil {
 		launch = n.spec.Launcher
 	}
+	n.admin = admin
 	n.mu.Unlock()
 	cmd := launch(ctx, argv)
 	if cmd.Dir == "" {
-		cmd.Dir = n.dir
+		cmd.Dir = data
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, out, out
+	cmd.Stdout, cmd.Stderr = out, out
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	detach(cmd)
 	err = cmd.Start()
 	out.Close()
@@ -230,7 +274,10 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	n.mu.Lock()
 	spec := n.spec
 	n.mu.Unlock()
-	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port()}
+	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port(), Restricted: true}
+	if ident != nil {
+		st.UID = ident.UID
+	}
 	if err := writeState(n.dir, st); err != nil {
 		_ = killGroup(id)
 		return nil, fmt.Errorf("record pid: %w", err)
@@ -254,7 +301,7 @@ func (n *node) waitReady(ctx context.Context, w *watcher) error {
 	ctx, cancel := context.WithTimeout(ctx, n.s.cfg.ReadyTimeout)
 	defer cancel()
 	n.mu.Lock()
-	spec := n.spec
+	spec, admin := n.spec, n.admin
 	n.mu.Unlock()
 	var last error
 	t0 := time.Now()
@@ -264,7 +311,7 @@ func (n *node) waitReady(ctx context.Context, w *watcher) error {
 			return fmt.Errorf("%w: %s exited during start: %s", ErrNotReady, spec.Engine.Engine, n.logTail())
 		default:
 		}
-		if last = ping(ctx, spec); last == nil {
+		if last = ping(ctx, spec, admin); last == nil {
 			n.s.log.Debug("engine ready", "node", n.id, "pid", w.id.PID, "attempts", attempt, "after", time.Since(t0))
 			return nil
 		}
@@ -288,20 +335,24 @@ func (n *node) logTail() string {
 	kind := n.spec.Engine.Engine
 	n.mu.Unlock()
 	if d, err := driverFor(kind); err == nil && d.logFile() != "" {
-		if r := tail(filepath.Join(n.dir, d.logFile()), 512); r != "" {
+		r := tail(filepath.Join(n.dir, dataDirName, d.logFile()), 512)
+		if r == "" { // an engine started before the data directory
+			r = tail(filepath.Join(n.dir, d.logFile()), 512)
+		}
+		if r != "" {
 			t += "\n" + r
 		}
 	}
 	return t
 }
 
-// ping checks an engine answers (PING, or memcached's version).
-func ping(ctx context.Context, spec NodeSpec) error {
+// ping checks an engine answers (PING as admin, or memcached's version).
+func ping(ctx context.Context, spec NodeSpec, admin redis.Admin) error {
 	d, err := driverFor(spec.Engine.Engine)
 	if err != nil {
 		return err
 	}
-	return d.ping(ctx, spec.Dial, spec.Addr())
+	return d.ping(ctx, spec.Dial, spec.Addr(), admin)
 }
 
 // run is the node's actor. It owns w, the watcher of the current process.
@@ -431,7 +482,7 @@ func (n *node) apply(ctx context.Context, w *watcher, changes map[string]string)
 		n.spec.Parameters = map[string]string{}
 	}
 	maps.Copy(n.spec.Parameters, changes)
-	spec := cloneSpec(n.spec)
+	spec, admin := cloneSpec(n.spec), n.admin
 	n.mu.Unlock()
 	rollback := func() {
 		n.mu.Lock()
@@ -448,7 +499,7 @@ func (n *node) apply(ctx context.Context, w *watcher, changes map[string]string)
 		rollback()
 		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
 	}
-	pending, restart, err := d.applyLive(ctx, spec, changes)
+	pending, restart, err := d.applyLive(ctx, spec, admin, changes)
 	switch {
 	case err != nil && isUnreachable(err):
 		// Not running (e.g. restarting after a crash): the new values are

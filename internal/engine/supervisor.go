@@ -22,18 +22,23 @@ import (
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/identity"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
-// Launcher builds the command that starts an engine; argv[0] is the
-// engine binary. The default, HostLauncher, starts it on the host; the
-// network plane injects one that enters the node's network namespace
-// (e.g. `nsenter --net=/run/netns/X -- argv...`).
+// Launcher builds the command that starts an engine. argv[0] is the
+// engine binary or a helper that execs it in place after confining it
+// (prlimit, setpriv: sandbox.go), so the launcher runs with the daemon's
+// privileges and the engine drops them after it. The default,
+// HostLauncher, starts it on the host; the network plane injects one that
+// enters the node's network namespace (e.g. `nsenter --net=/run/netns/X
+// -- argv...`).
 //
 // The launcher must exec the engine in place (the started process's pid is
 // the engine's pid) and must not tie the process to ctx (no
 // exec.CommandContext): engines outlive requests and the daemon. The
-// supervisor sets Dir (when empty), Stdout/Stderr and Setsid itself.
+// supervisor sets Dir (when empty: the node's data directory),
+// Stdin/Stdout/Stderr and Setsid itself.
 type Launcher func(ctx context.Context, argv []string) *exec.Cmd
 
 // HostLauncher starts argv on the host, in the daemon's namespaces.
@@ -92,9 +97,15 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the delay before restarting a crashed
 	// engine (doubling per consecutive crash); default 100ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
-	// MemcachedUser is memcached's -u when the daemon runs as root;
-	// default "nobody".
-	MemcachedUser string
+	// Identities allocates each node's own uid and gid when the daemon
+	// runs as root (sandbox.go); default: the identity.Engines range,
+	// recorded in DataDir/.identities.
+	Identities *identity.Allocator
+	// Setpriv and Prlimit are the util-linux helpers engines are confined
+	// with (setpriv drops the identity and capabilities; prlimit sets
+	// memcached's memory limit); default: found in PATH. Running as root,
+	// a missing one fails the start; otherwise the engine runs without.
+	Setpriv, Prlimit string
 }
 
 func (c Config) withDefaults() Config {
@@ -119,8 +130,8 @@ func (c Config) withDefaults() Config {
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 30 * time.Second
 	}
-	if c.MemcachedUser == "" {
-		c.MemcachedUser = "nobody"
+	if c.Identities == nil {
+		c.Identities = identity.New(filepath.Join(c.DataDir, identitiesDirName), identity.Engines())
 	}
 	return c
 }
@@ -190,11 +201,16 @@ var (
 	ErrSpecConflict = errors.New("cache node already supervised with another binary or address")
 )
 
+// identitiesDirName is the identity registry's directory in DataDir; a
+// node id may not start with a dot, so no node directory is named so.
+const identitiesDirName = ".identities"
+
 // Supervisor runs and watches engine processes, one per node. Create it
 // with New; it does nothing until Start.
 type Supervisor struct {
 	cfg Config
 	log *slog.Logger
+	ids *identity.Allocator
 
 	ctx    context.Context // cancelled by Close; bounds crash restarts
 	cancel context.CancelFunc
@@ -209,7 +225,7 @@ type Supervisor struct {
 func New(cfg Config) *Supervisor {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Supervisor{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, nodes: map[string]*node{}}
+	return &Supervisor{cfg: cfg, log: cfg.Logger, ids: cfg.Identities, ctx: ctx, cancel: cancel, nodes: map[string]*node{}}
 }
 
 // NodeDir returns the directory of a node.
@@ -275,11 +291,12 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 	return n.snapshot(), nil
 }
 
-// nodeIDRE is what a node id may hold: it names the node directory.
+// nodeIDRE is what a node id may hold: it names the node directory (and
+// may not start with a dot: checkSpec).
 var nodeIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
 
 func (s *Supervisor) checkSpec(spec NodeSpec) error {
-	if spec.NodeID == "" || !nodeIDRE.MatchString(spec.NodeID) || spec.NodeID == "." || spec.NodeID == ".." {
+	if spec.NodeID == "" || !nodeIDRE.MatchString(spec.NodeID) || strings.HasPrefix(spec.NodeID, ".") {
 		return fmt.Errorf("bad node id %q", spec.NodeID)
 	}
 	if s.cfg.DataDir == "" || !filepath.IsAbs(s.cfg.DataDir) {
@@ -472,6 +489,14 @@ type nodeState struct {
 	Binary string `json:"binary"`
 	BindIP string `json:"bind_ip"`
 	Port   int    `json:"port"`
+	// UID is the identity the engine runs as; 0 for the daemon's own.
+	UID uint32 `json:"uid,omitempty"`
+	// Restricted says the engine was started with the restricted
+	// commands and the admin user of the node's secrets; a state file
+	// without it was written by a Cachalot before them, whose engine is
+	// reached as it was (no AUTH, original command names) until it
+	// restarts.
+	Restricted bool `json:"restricted,omitempty"`
 }
 
 func readState(dir string) (nodeState, error) {
@@ -513,7 +538,7 @@ func cloneSpec(s NodeSpec) NodeSpec {
 
 // tail returns the end of a file, for error messages.
 func tail(path string, n int64) string {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return ""
 	}

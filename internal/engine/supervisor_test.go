@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,10 +125,10 @@ func newSupervisor(t *testing.T, rec *recorder) (*Supervisor, string) {
 		// the test closed.
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
+		_ = s.Close() // first, or it restarts what Teardown kills
 		if err := New(testConfig(t, dataDir, nil)).Teardown(ctx); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
-		_ = s.Close()
 		if left, _ := engineProcsUnder(dataDir); len(left) > 0 {
 			t.Errorf("processes left after teardown: %v", left)
 		}
@@ -164,15 +165,27 @@ func redisDo(t *testing.T, addr string, args ...string) string {
 	return v
 }
 
-func configGet(t *testing.T, addr, name string) string {
+// nodeAdmin returns how the supervisor reaches a node: its secrets.
+func nodeAdmin(t *testing.T, s *Supervisor, nodeID string) redis.Admin {
+	t.Helper()
+	sec, err := readSecrets(s.NodeDir(nodeID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec.redisAdmin()
+}
+
+// configGet runs CONFIG GET as the node's admin: clients may not.
+func configGet(t *testing.T, s *Supervisor, spec NodeSpec, name string) string {
 	t.Helper()
 	ctx := ctxT(t)
-	c, err := redis.Dial(ctx, addr)
+	admin := nodeAdmin(t, s, spec.NodeID)
+	c, err := admin.Dial(ctx, nil, spec.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	v, err := c.Do(ctx, "CONFIG", "GET", name)
+	v, err := admin.Do(ctx, c, "CONFIG", "GET", name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,13 +216,13 @@ func TestRedisStartSetGet(t *testing.T) {
 		t.Errorf("GET = %q, want v", got)
 	}
 	// maxmemory from the node type, less reserved-memory-percent (25).
-	if got, want := configGet(t, spec.Addr(), "maxmemory"), "402653184"; got != want {
+	if got, want := configGet(t, s, spec, "maxmemory"), "402653184"; got != want {
 		t.Errorf("CONFIG GET maxmemory = %s, want %s (cache.t3.micro 536870912 less 25%%)", got, want)
 	}
-	if got := configGet(t, spec.Addr(), "maxmemory-policy"); got != "volatile-lru" {
+	if got := configGet(t, s, spec, "maxmemory-policy"); got != "volatile-lru" {
 		t.Errorf("CONFIG GET maxmemory-policy = %s, want volatile-lru", got)
 	}
-	if got := configGet(t, spec.Addr(), "save"); got != "" {
+	if got := configGet(t, s, spec, "save"); got != "" {
 		t.Errorf("CONFIG GET save = %q, want empty", got)
 	}
 	// Start again is idempotent.
@@ -367,7 +380,7 @@ func TestRedisApplyParameters(t *testing.T) {
 		"client-output-buffer-limit": "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
 		"databases":                  "16", // static: not yet
 	} {
-		if got := configGet(t, spec.Addr(), name); got != want {
+		if got := configGet(t, s, spec, name); got != want {
 			t.Errorf("CONFIG GET %s = %q, want %q", name, got, want)
 		}
 	}
@@ -386,7 +399,7 @@ func TestRedisApplyParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.wait(t, EventRebooted, 5*time.Second)
-	if got := configGet(t, spec.Addr(), "databases"); got != "32" {
+	if got := configGet(t, s, spec, "databases"); got != "32" {
 		t.Errorf("CONFIG GET databases after reboot = %s, want 32", got)
 	}
 	if now, _ := s.Status(spec.NodeID); now.PID == st.PID {
@@ -609,9 +622,13 @@ func TestCustomLauncher(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := [][]string{{in.Path, filepath.Join(dataDir, spec.NodeID, "redis.conf")}}
-	if diff := cmp.Diff(want, calls); diff != "" {
-		t.Errorf("launcher calls mismatch (-want +got):\n%s", diff)
+	// The launcher gets the confined command line (sandbox.go): the
+	// engine, reading its configuration on stdin, last.
+	if len(calls) != 1 {
+		t.Fatalf("launcher called %d times, want once: %v", len(calls), calls)
+	}
+	if got, want := calls[0][len(calls[0])-2:], []string{in.Path, "-"}; !slices.Equal(got, want) {
+		t.Errorf("launcher argv %v ends in %v, want %v", calls[0], got, want)
 	}
 }
 

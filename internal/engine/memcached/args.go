@@ -159,3 +159,24 @@ func Args(binary, family string, c Config) ([]string, error) {
 	}
 	return argv, nil
 }
+
+// DataLimit returns the RLIMIT_DATA, in bytes, a memcached with memoryMB
+// of item memory (-m; 0 means the default 64) runs under.
+//
+// Memcached 1.6 answers the text command "cache_memlimit <MB>" from any
+// client by raising its item memory at run time, and has no option to
+// turn the command off (it refuses only when item memory is preallocated
+// with -L or -e, which costs a page per slab class at start and changes
+// what large_memory_pages means). So the kernel holds the node type's
+// cap instead: allocations past the item memory, the hash table (at most
+// about an eighth of it) and a fixed 256 MiB for thread stacks,
+// connection buffers and the rest fail, and memcached evicts or answers
+// "SERVER_ERROR out of memory" as it does when full. A client can still
+// lower the limit, as it can flush the cache.
+func DataLimit(memoryMB int64) int64 {
+	if memoryMB <= 0 {
+		memoryMB = 64
+	}
+	m := memoryMB << 20
+	return m + m/8 + 256<<20
+}

@@ -2,8 +2,10 @@
 // rendering its command line from a node's parameters (args.go, golden
 // files under testdata, rewritten with -update; memcached has no
 // configuration file and no live configuration, so a parameter change
-// means a restart) and a minimal text-protocol client with the readiness
-// ping (client.go).
+// means a restart), a minimal text-protocol client with the readiness
+// ping (client.go), and the memory limit the kernel holds it to
+// (DataLimit: memcached's cache_memlimit command, which any client may
+// send, cannot be turned off).
 //
 // It imports only internal/catalog (the parameter tables) and the
 // standard library; internal/engine, which supervises the processes,

@@ -145,12 +145,14 @@ func (r *Conn) read() (any, error) {
 	return nil, fmt.Errorf("bad reply line %q", l)
 }
 
-// Ping checks the engine at addr answers PING with PONG, within a second.
-// Until the dataset is loaded the engine answers LOADING, an error.
-func Ping(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) error {
+// Ping checks the engine at addr answers PING with PONG, within a
+// second, as the admin user (so a password on the default user, once
+// clients get one, changes nothing). Until the dataset is loaded the
+// engine answers LOADING, an error.
+func (a Admin) Ping(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	c, err := DialWith(ctx, dial, addr)
+	c, err := a.Dial(ctx, dial, addr)
 	if err != nil {
 		return err
 	}

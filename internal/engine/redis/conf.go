@@ -40,7 +40,13 @@ type Config struct {
 	// by trying setrlimit in steps of 16, thousands of failing syscalls
 	// that cost ~15 ms of every start.
 	FDLimit int
+	// Admin holds the node's secrets: the restricted commands are renamed
+	// with its suffix and the admin user gets its password (restrict.go).
+	// Both are required.
+	Admin Admin
 }
+
+var suffixRE = regexp.MustCompile(`^[A-Za-z0-9]{16,}$`)
 
 var nodeIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
 
@@ -97,6 +103,9 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	if c.Dir == "" {
 		return nil, fmt.Errorf("render redis.conf: no data directory")
 	}
+	if c.Admin.Password == "" || !suffixRE.MatchString(c.Admin.Suffix) || strings.ContainsAny(c.Admin.Password, " \t\r\n") {
+		return nil, fmt.Errorf("render redis.conf: admin password and command suffix ([A-Za-z0-9], 16 or more) required")
+	}
 	params, err := catalog.MergeDefaults(family, c.Parameters)
 	if err != nil {
 		return nil, fmt.Errorf("render redis.conf: %w", err)
@@ -141,6 +150,9 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	w("loglevel", "notice")
 	w("always-show-logo", "no")
 	w("proc-title-template", strconv.Quote("{title} {listen-addr} {server-mode} cachalot-node="+c.NodeID))
+
+	b.WriteString("\n# Restricted commands and users: only Cachalot's admin user runs what\n# ElastiCache restricts\n")
+	c.Admin.restrictions(w)
 
 	b.WriteString("\n# Memory (node type less reserved memory)\n")
 	w("maxmemory", strconv.FormatInt(catalog.EffectiveMaxMemory(c.MaxMemory, params), 10))
