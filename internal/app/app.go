@@ -27,6 +27,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
@@ -149,11 +150,11 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 
-	id, err := buildIdentity(ctx, st, a.accounts, a.log)
+	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
+	id, err := buildIdentity(ctx, st, a.accounts, a.ec2, a.log)
 	if err != nil {
 		return err
 	}
-	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
 	switch a.cfg.Network {
 	case NetworkNamespaces:
 		plane, err := netplane.New(netplane.Config{Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
@@ -167,12 +168,12 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkLoopback)
 	}
 	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st})
-	catalog, err := engine.Discover(ctx, nil)
+	installed, err := engine.Discover(ctx, nil)
 	if err != nil {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
-		catalog = &engine.Catalog{}
+		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: catalog, Roles: id.svc, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Logger: a.log})
 	a.ec = ecSvc
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),

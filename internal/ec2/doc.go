@@ -5,6 +5,7 @@
 // ec2api.Operations (the wire contract generated from botocore's model) and a
 // Go API for other packages (api.go: requester-managed interfaces for
 // ElastiCache, default VPC lookups, group validation, Topology for netplane;
+// resources.go: the ARNs each operation acts on, for IAM's authorization;
 // console.go: instance consoles, written by the instance controller and
 // read by GetConsoleOutput).
 //

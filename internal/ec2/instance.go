@@ -112,41 +112,13 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 			}
 		}
 		t.purgeTerminated(st)
-		var sn *subnetRec
 		classic := subnetID == "" && st.meta.Classic
 		if classic {
-			az := ""
-			if in.Placement != nil {
-				az = str(in.Placement.AvailabilityZone)
-			}
-			az, err := classicAZ(st.sc.Region, az)
-			if err != nil {
-				return err
-			}
 			t.ensureClassicDefault(st)
-			sn = classicSubnet(az)
-		} else if subnetID != "" {
-			var err error
-			if sn, err = lookup[*subnetRec](st, "subnet", subnetID); err != nil {
-				return err
-			}
-			if len(in.SecurityGroups) > 0 && sn.VpcID != st.meta.DefaultVpcID {
-				return awserr.InvalidParameterCombination("The parameter groupName cannot be used with the parameter subnet")
-			}
-		} else {
-			az := ""
-			if in.Placement != nil {
-				az = str(in.Placement.AvailabilityZone)
-			}
-			for _, o := range listT[*subnetRec](st, "subnet") {
-				if o.VpcID == st.meta.DefaultVpcID && o.DefaultForAZ && (az == "" || o.AZ == az) {
-					sn = o
-					break
-				}
-			}
-			if sn == nil {
-				return awserr.New("VPCIdNotSpecified", "No default VPC for this user")
-			}
+		}
+		sn, err := launchSubnet(st, in, subnetID)
+		if err != nil {
+			return err
 		}
 		groups, err := resolveGroups(st, sn.VpcID, groupIDs, in.SecurityGroups, s.cfg.GroupsPerInterface)
 		if err != nil {
@@ -198,6 +170,41 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 		return nil, err
 	}
 	return out, nil
+}
+
+// launchSubnet returns the subnet RunInstances launches into: subnetID
+// (the instance's or its network interface's), else the EC2-Classic network
+// of a Classic account, else the default VPC's default subnet (in the
+// Placement zone when one is given). Group names (SecurityGroups) are
+// resolved in its VPC, which must then be the default VPC.
+func launchSubnet(st *scopeTx, in *ec2api.RunInstancesRequest, subnetID string) (*subnetRec, error) {
+	az := ""
+	if in.Placement != nil {
+		az = str(in.Placement.AvailabilityZone)
+	}
+	switch {
+	case subnetID == "" && st.meta.Classic:
+		az, err := classicAZ(st.sc.Region, az)
+		if err != nil {
+			return nil, err
+		}
+		return classicSubnet(az), nil
+	case subnetID != "":
+		sn, err := lookup[*subnetRec](st, "subnet", subnetID)
+		if err != nil {
+			return nil, err
+		}
+		if len(in.SecurityGroups) > 0 && sn.VpcID != st.meta.DefaultVpcID {
+			return nil, awserr.InvalidParameterCombination("The parameter groupName cannot be used with the parameter subnet")
+		}
+		return sn, nil
+	}
+	for _, o := range listT[*subnetRec](st, "subnet") {
+		if o.VpcID == st.meta.DefaultVpcID && o.DefaultForAZ && (az == "" || o.AZ == az) {
+			return o, nil
+		}
+	}
+	return nil, awserr.New("VPCIdNotSpecified", "No default VPC for this user")
 }
 
 // purgeTerminated forgets instances terminated more than an hour ago.
