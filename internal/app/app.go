@@ -22,6 +22,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/account"
+	"github.com/cachalot-dev/cachalot/internal/admin"
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
@@ -32,10 +33,31 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
 	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/store"
+	"github.com/cachalot-dev/cachalot/internal/vpcnet"
 )
+
+// Network modes.
+const (
+	// NetworkNamespaces realises VPCs in network namespaces with nftables
+	// enforcement (root on Linux).
+	NetworkNamespaces = "namespaces"
+	// NetworkLoopback is for machines without root or Linux: nothing is
+	// realised in the kernel, cache nodes listen on 127.0.0.1 ports of
+	// their own, and security groups are NOT enforced.
+	NetworkLoopback = "loopback"
+)
+
+// ErrOutsideAddress marks an address that cannot be an outside client's
+// (OutsideClient).
+var ErrOutsideAddress = vpcnet.ErrOutsideAddress
+
+// InstallPrefix is the kernel-object prefix of the installation whose data
+// dir is dir: "cl" and five hex digits of the directory's absolute path.
+func InstallPrefix(dir string) string { return vpcnet.InstallPrefix(dir) }
 
 // Files in the data directory.
 const (
@@ -75,14 +97,14 @@ type App struct {
 	recon    *reconcile.Manager
 	ec2      *ec2.Service
 	ec       *elasticache.Service
-	plane    *netplane.Plane
-	net      *networkController // nil in loopback mode
+	plane    *netplane.Plane    // nil in loopback mode
+	net      *vpcnet.Controller // the VPC network, in either mode
 	engines  *engine.Supervisor
 	ecCtl    *cachectl.Controller
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
-	admin    *http.Server
+	admin    *admin.Server
 }
 
 // New returns an App; it has no side effects.
@@ -134,20 +156,19 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	netCtl := &networkController{ec2: a.ec2}
 	switch a.cfg.Network {
 	case NetworkNamespaces:
 		plane, err := netplane.New(netplane.Config{Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
 		if err != nil {
 			return fmt.Errorf("network plane: %w", err)
 		}
-		a.plane, netCtl.plane = plane, plane
-		a.net = netCtl
+		a.plane = plane
 	case NetworkLoopback:
 		a.log.Warn("LOOPBACK NETWORK MODE: cache nodes listen on 127.0.0.1 ports, VPCs are not realised and security groups are NOT enforced; run as root on Linux for the namespaces mode")
 	default:
 		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkLoopback)
 	}
+	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st})
 	installed, err := engine.Discover(ctx, nil)
 	if err != nil {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
@@ -172,14 +193,14 @@ func (a *App) Start(ctx context.Context) error {
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
-			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(ec2Operations{Service: a.ec2, st: st})},
+			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(a.ec2)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
 		},
 	})
 
-	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: netCtl, Engines: a.engines, Catalog: installed, Logger: a.log})
-	userData := &userDataController{st: st, ec2: a.ec2, net: netCtl, log: a.log}
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, netCtl, a.ecCtl, userData)
+	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
+	userData := instancectl.New(a.ec2, a.net, a.log)
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, userData)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -287,7 +308,6 @@ func (a *App) Close() error {
 	}
 	if a.admin != nil {
 		a.admin.Close()
-		os.Remove(filepath.Join(a.cfg.DataDir, AdminSocket))
 	}
 	if a.recon != nil {
 		errs = append(errs, a.recon.Close())
@@ -336,9 +356,9 @@ func (a *App) EC2() *ec2.Service { return a.ec2 }
 // address addr — a namespace of its own attached to the internet namespace,
 // from which the Elastic IPs of VPCs with an internet gateway are reached —
 // and returns the netplane id of its namespace, for Plane().Command, Dial
-// and Listen. See networkController.AddOutside for the addresses refused.
+// and Listen. See vpcnet.Controller.AddOutside for the addresses refused.
 func (a *App) OutsideClient(ctx context.Context, addr netip.Addr) (string, error) {
-	if a.net == nil {
+	if a.plane == nil {
 		return "", fmt.Errorf("outside clients need the namespaces network mode (this service runs in %s mode)", a.cfg.Network)
 	}
 	return a.net.AddOutside(ctx, addr)

@@ -7,8 +7,11 @@ import (
 )
 
 // TestImportRules pins the architecture (docs/architecture.md): the wire
-// edge is the only HTTP code, the codec knows no service, the mechanism
-// packages know nothing of Cachalot, and only the CLI builds the app.
+// edge is the only HTTP code facing AWS clients (internal/admin also serves
+// HTTP, JSON on the installation's 0600 Unix socket only, and its client
+// is the CLI's), the codec knows no service, the mechanism packages know
+// nothing of Cachalot, controllers serve nothing, only the wiring imports
+// the controllers, and only the CLI builds the app.
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "github.com/cachalot-dev/cachalot/...").Output()
 	if err != nil {
@@ -32,6 +35,9 @@ func TestImportRules(t *testing.T) {
 		{"internal/access", isHTTP, "domain packages never import net/http"},
 		{"internal/store", isHTTP, "storage never imports net/http"},
 		{"internal/reconcile", isHTTP, "reconcilers never import net/http"},
+		{"internal/vpcnet", isHTTP, "controllers never import net/http"},
+		{"internal/instancectl", isHTTP, "controllers never import net/http"},
+		{"internal/admin", isController, "the admin socket reaches controllers through interfaces the wiring satisfies"},
 		{"internal/awsproto", isDomain, "the codec knows no service"},
 		{"internal/engine", isCachalotButCatalog, "engine supervision imports nothing of Cachalot but the catalog leaf"},
 		{"internal/catalog", isCachalot, "the catalog leaf imports nothing of Cachalot"},
@@ -60,11 +66,26 @@ func TestImportRules(t *testing.T) {
 			if imp == mod+"internal/endpoint" && pkg != "internal/app" {
 				t.Errorf("%s imports internal/endpoint: only the wiring does", pkg)
 			}
+			if isController(imp) && pkg != "internal/app" {
+				t.Errorf("%s imports %s: only the wiring imports controllers", pkg, imp)
+			}
 		}
 	}
 }
 
 func isHTTP(imp string) bool { return imp == "net/http" }
+
+// controllers are the packages of reconcile.Controllers that join domains.
+var controllers = []string{"vpcnet", "instancectl", "cachectl"}
+
+func isController(imp string) bool {
+	for _, c := range controllers {
+		if imp == "github.com/cachalot-dev/cachalot/internal/"+c {
+			return true
+		}
+	}
+	return false
+}
 
 func isCachalot(imp string) bool { return strings.HasPrefix(imp, "github.com/cachalot-dev/cachalot/") }
 

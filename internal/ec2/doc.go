@@ -5,7 +5,9 @@
 // ec2api.Operations (the wire contract generated from botocore's model) and a
 // Go API for other packages (api.go: requester-managed interfaces for
 // ElastiCache, default VPC lookups, group validation, Topology for netplane;
-// resources.go: the ARNs each operation acts on, for IAM's authorization).
+// resources.go: the ARNs each operation acts on, for IAM's authorization;
+// console.go: instance consoles, written by the instance controller and
+// read by GetConsoleOutput).
 //
 // Every API call validates its input, then writes the desired state in one
 // store.Update transaction; nothing changes when it fails. Keys are
@@ -21,5 +23,6 @@
 // The realisation in the kernel belongs to netplane; the pure security-group
 // evaluator is the sub-package sgeval, which reads a Topology.
 //
-// Only the wiring package, elasticache, netplane, sgeval and tools import ec2.
+// Only the wiring package, elasticache, the controllers (vpcnet,
+// instancectl), netplane, sgeval and tools import ec2.
 package ec2
