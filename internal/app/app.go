@@ -174,7 +174,7 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
 		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, HostAddrs: a.net, Logger: a.log})
 	a.ec = ecSvc
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),

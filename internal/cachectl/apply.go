@@ -89,7 +89,7 @@ func (r *run) do(ctx context.Context, s step) error {
 	case opStopConfig:
 		c.configs.stop(r.ref)
 	case opDeleteInterface:
-		if err := c.cfg.EC2.DeleteManagedInterface(ctx, cl.Account, cl.Region, r.interfaceOf(s.target)); err != nil {
+		if err := r.deleteInterface(ctx, r.interfaceOf(s.target)); err != nil {
 			if s.target == configTarget {
 				return fmt.Errorf("delete configuration endpoint interface: %w", err)
 			}
@@ -219,7 +219,7 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 			}
 			res.removed = true
 		case actDeleteInterface:
-			if err := c.cfg.EC2.DeleteManagedInterface(ctx, cl.Account, cl.Region, n.InterfaceID); err != nil {
+			if err := r.deleteInterface(ctx, n.InterfaceID); err != nil {
 				return nodeResult{}, fmt.Errorf("delete interface of node %s: %w", n.ID, err)
 			}
 		case actStopRespec:
@@ -262,9 +262,9 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 // restart (adopted), inside the node's interface.
 func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, err error) {
 	c := r.c
-	bindIP, port, err := r.bindNode(ctx, n)
+	bindIP, port, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, r.cl.Port)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("bind node %s: %w", n.ID, err)
 	}
 	spec := engine.NodeSpec{
 		NodeID: EngineNodeID(r.ref, n.ID), Engine: r.inst, BindIP: bindIP, Port: port,
@@ -285,55 +285,18 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 	return st.Adopted, nil
 }
 
-// bindNode is the address a node's engine listens on: its VPC address and
-// the cluster's port, or in loopback mode 127.0.0.1 and a port of its own.
-func (r *run) bindNode(ctx context.Context, n elasticache.Node) (string, int, error) {
-	if !r.c.cfg.Network.Loopback() {
-		return n.IP, r.cl.Port, nil
-	}
-	if n.HostPort == 0 {
-		p, err := freeLoopbackPort()
-		if err != nil {
-			return "", 0, err
-		}
-		n.HostPort = p
-		r.node(n.ID).HostPort = p // this goroutine's own node
-		if _, err := r.c.cfg.Domain.UpdateCluster(ctx, r.ref, func(cur *elasticache.Cluster) bool {
-			for j := range cur.Nodes {
-				if cur.Nodes[j].ID == n.ID {
-					cur.Nodes[j].HostPort = p
-				}
-			}
-			return true
-		}); err != nil {
-			return "", 0, err
-		}
-	}
-	return "127.0.0.1", n.HostPort, nil
-}
-
 // serveConfig runs the cluster's configuration endpoint responder inside
 // the endpoint's interface.
 func (r *run) serveConfig(ctx context.Context) error {
 	c, cl := r.c, r.cl
-	addr := net.JoinHostPort(cl.ConfigIP, strconv.Itoa(cl.Port))
-	if c.cfg.Network.Loopback() {
-		if cl.ConfigHostPort == 0 {
-			p, err := freeLoopbackPort()
-			if err != nil {
-				return err
-			}
-			cl.ConfigHostPort = p
-			if _, err := c.cfg.Domain.UpdateCluster(ctx, r.ref, func(cur *elasticache.Cluster) bool { cur.ConfigHostPort = p; return true }); err != nil {
-				return err
-			}
-		}
-		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(cl.ConfigHostPort))
+	ip, port, err := c.cfg.Network.Bind(ctx, cl.ConfigInterfaceID, cl.ConfigIP, cl.Port)
+	if err != nil {
+		return fmt.Errorf("bind the configuration endpoint: %w", err)
 	}
 	if c.configs.get(r.ref) != nil {
 		return nil
 	}
-	ln, err := c.cfg.Network.Listen(ctx, cl.ConfigInterfaceID, "tcp", addr)
+	ln, err := c.cfg.Network.Listen(ctx, cl.ConfigInterfaceID, "tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("listen on the configuration endpoint: %w", err)
 	}
@@ -341,6 +304,15 @@ func (r *run) serveConfig(ctx context.Context) error {
 	s.set(c.cfg.Domain.DiscoveryConfig(cl))
 	c.configs.put(r.ref, s)
 	return nil
+}
+
+// deleteInterface releases an interface: what the realiser kept for it,
+// then the interface itself.
+func (r *run) deleteInterface(ctx context.Context, id string) error {
+	if err := r.c.cfg.Network.Release(ctx, id); err != nil {
+		return err
+	}
+	return r.c.cfg.EC2.DeleteManagedInterface(ctx, r.cl.Account, r.cl.Region, id)
 }
 
 // stopEngines stops every node's engine in parallel.
@@ -358,14 +330,4 @@ func (r *run) stopEngines(ctx context.Context, plans []nodePlan) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// freeLoopbackPort finds a free TCP port on 127.0.0.1 (loopback mode).
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -57,9 +57,9 @@ type EC2 interface {
 	SetInterfaceGroups(ctx context.Context, account, region, id string, groups []string) error
 }
 
-// Network is the realiser of the EC2 model: it brings the kernel in line
-// with the model now, and runs, reaches and serves inside an interface's
-// network.
+// Network is the realiser of the EC2 model (vpcnet.Controller): it brings
+// the kernel in line with the model now, and runs, reaches and serves
+// inside an interface's network.
 type Network interface {
 	// Sync realises the current EC2 model (a node's namespace exists
 	// before its engine starts).
@@ -70,9 +70,13 @@ type Network interface {
 	Dialer(interfaceID string) engine.DialFunc
 	// Listen opens a listener inside the interface's network.
 	Listen(ctx context.Context, interfaceID, network, addr string) (net.Listener, error)
-	// Loopback reports the loopback network mode: nodes then listen on
-	// 127.0.0.1 with a port of their own instead of their VPC address.
-	Loopback() bool
+	// Bind returns where a server of the interface listening on ip and
+	// port binds: ip and port in the namespaces mode; in the loopback mode
+	// 127.0.0.1 and a host port of its own, kept by the realiser (never in
+	// a domain record) until Release.
+	Bind(ctx context.Context, interfaceID, ip string, port int) (bindIP string, bindPort int, err error)
+	// Release forgets what Bind kept for an interface being deleted.
+	Release(ctx context.Context, interfaceID string) error
 }
 
 // Domain is the ElastiCache domain's status write-back API
@@ -164,9 +168,8 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 // configuration endpoint.
 func (c *Controller) observe(cl *elasticache.Cluster) observed {
 	obs := observed{
-		engines:  map[string]engine.State{},
-		serving:  c.configs.get(cl.Ref()) != nil,
-		loopback: c.cfg.Network.Loopback(),
+		engines: map[string]engine.State{},
+		serving: c.configs.get(cl.Ref()) != nil,
 	}
 	for _, n := range cl.Nodes {
 		if st, ok := c.cfg.Engines.Status(EngineNodeID(cl.Ref(), n.ID)); ok {

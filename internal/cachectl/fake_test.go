@@ -13,6 +13,8 @@ import (
 	"net"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/cachalot-dev/cachalot/internal/ec2"
@@ -166,11 +168,13 @@ type fakeNetwork struct {
 	realised  map[string]bool
 	launchers map[*exec.Cmd]string // a launcher's probe command -> interface
 	listeners map[string]*memListener
+	hostPorts map[string]int // loopback mode: interface/port -> host port, as Bind kept them
+	nextPort  int
 	syncs     int
 }
 
 func newFakeNetwork(e *ec2.Service, loopback bool) *fakeNetwork {
-	return &fakeNetwork{ec2: e, loopback: loopback, realised: map[string]bool{}, launchers: map[*exec.Cmd]string{}, listeners: map[string]*memListener{}}
+	return &fakeNetwork{ec2: e, loopback: loopback, realised: map[string]bool{}, launchers: map[*exec.Cmd]string{}, listeners: map[string]*memListener{}, hostPorts: map[string]int{}, nextPort: 40000}
 }
 
 // restart is a daemon restart: nothing is known realised until Sync.
@@ -195,7 +199,56 @@ func (n *fakeNetwork) Sync(ctx context.Context) error {
 	return nil
 }
 
-func (n *fakeNetwork) Loopback() bool { return n.loopback }
+// Bind keeps, in the loopback mode, a host port per interface and port
+// until Release (the fake's ports are never listened on: listeners are in
+// memory).
+func (n *fakeNetwork) Bind(_ context.Context, interfaceID, ip string, port int) (string, int, error) {
+	if !n.loopback {
+		return ip, port, nil
+	}
+	if interfaceID == "" {
+		return "", 0, errors.New("bind: no interface")
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	key := interfaceID + "/" + strconv.Itoa(port)
+	if _, ok := n.hostPorts[key]; !ok {
+		n.nextPort++
+		n.hostPorts[key] = n.nextPort
+	}
+	return "127.0.0.1", n.hostPorts[key], nil
+}
+
+func (n *fakeNetwork) Release(_ context.Context, interfaceID string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for key := range n.hostPorts {
+		if strings.HasPrefix(key, interfaceID+"/") {
+			delete(n.hostPorts, key)
+		}
+	}
+	return nil
+}
+
+// HostAddr is the lookup the domain gets (elasticache.HostAddrs).
+func (n *fakeNetwork) HostAddr(interfaceID string, port int) (string, int, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p, ok := n.hostPorts[interfaceID+"/"+strconv.Itoa(port)]
+	return "127.0.0.1", p, ok
+}
+
+// bound lists the interfaces Bind keeps host ports for.
+func (n *fakeNetwork) bound() map[string]bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[string]bool{}
+	for key := range n.hostPorts {
+		id, _, _ := strings.Cut(key, "/")
+		out[id] = true
+	}
+	return out
+}
 
 // Launcher returns, for a realised interface, a launcher that the fake
 // engines can trace back to it (by the command it builds).

@@ -17,8 +17,6 @@ type observed struct {
 	engines map[string]engine.State
 	// serving: this daemon serves the cluster's configuration endpoint.
 	serving bool
-	// loopback: the loopback network mode.
-	loopback bool
 }
 
 // op is what a step does; the steps of a plan run in order.
@@ -35,7 +33,7 @@ const (
 	opWriteStatus     op = "write-status"     // node results and cluster status back to the domain, then events
 	opPublishConfig   op = "publish-config"   // the configuration endpoint answers with the stored nodes
 	opStopConfig      op = "stop-config"      // the configuration endpoint stops listening
-	opDeleteInterface op = "delete-interface" // target's interface is released
+	opDeleteInterface op = "delete-interface" // target's interface is released (and what Bind kept for it)
 	opStopEngines     op = "stop-engines"     // every node's engine stops, in parallel (nodes)
 	opRemoveCluster   op = "remove-cluster"   // the deleted cluster leaves the domain
 )

@@ -101,8 +101,8 @@ func newWorld(t *testing.T, loopback bool) *world {
 	w := &world{t: t, loopback: loopback, st: st, model: desired{},
 		ctx: auth.WithScope(context.Background(), auth.Scope{AccountID: "000000000000", Region: "us-east-1"})}
 	w.ec2 = ec2.New(st, ec2.Config{Logger: log})
-	w.svc = elasticache.New(st, elasticache.Config{Network: w.ec2, Engines: catalogForTest, Logger: log})
 	w.net = newFakeNetwork(w.ec2, loopback)
+	w.svc = elasticache.New(st, elasticache.Config{Network: w.ec2, Engines: catalogForTest, HostAddrs: w.net, Logger: log})
 	w.engines = newFakeEngines(w.net.launched)
 	w.newController()
 	t.Cleanup(func() { w.ctl.Close() })
@@ -399,6 +399,15 @@ func (w *world) check() {
 	slices.Sort(wantServing)
 	if diff := cmp.Diff(wantServing, w.net.serving()); diff != "" {
 		t.Errorf("configuration endpoints served (-want +got):\n%s", diff)
+	}
+	wantBound := map[string]bool{}
+	if w.loopback {
+		for id := range wantIfaces {
+			wantBound[id] = true
+		}
+	}
+	if diff := cmp.Diff(wantBound, w.net.bound()); diff != "" {
+		t.Errorf("host ports kept by the realiser, by interface (-want +got):\n%s", diff)
 	}
 }
 

@@ -364,10 +364,8 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 		}
 	}
 	if c.Engine == catalog.Memcached && c.ConfigIP != "" {
-		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(c.ConfigIP), Port: aws.Int32(int32(c.Port))}
-		if c.ConfigHostPort != 0 {
-			out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String("127.0.0.1"), Port: aws.Int32(int32(c.ConfigHostPort))}
-		}
+		ip, port := s.endpoint(c.ConfigInterfaceID, c.ConfigIP, c.Port)
+		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(ip), Port: aws.Int32(int32(port))}
 	}
 	if showNodes {
 		out.CacheNodes = []elasticacheapi.CacheNode{}
@@ -382,11 +380,9 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 				t := n.CreatedAt
 				cn.CacheNodeCreateTime = &t
 			}
-			switch {
-			case n.HostPort != 0: // loopback network mode
-				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String("127.0.0.1"), Port: aws.Int32(int32(n.HostPort))}
-			case n.IP != "":
-				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(n.IP), Port: aws.Int32(int32(c.Port))}
+			if n.IP != "" {
+				ip, port := s.endpoint(n.InterfaceID, n.IP, c.Port)
+				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(ip), Port: aws.Int32(int32(port))}
 			}
 			out.CacheNodes = append(out.CacheNodes, cn)
 		}

@@ -15,11 +15,20 @@ func (s *Service) DiscoveryConfig(cl *Cluster) string {
 		if n.IP == "" || n.Status == StatusDeleting {
 			continue
 		}
-		ip, port := n.IP, cl.Port
-		if n.HostPort != 0 {
-			ip, port = "127.0.0.1", n.HostPort
-		}
+		ip, port := s.endpoint(n.InterfaceID, n.IP, cl.Port)
 		nodes = append(nodes, fmt.Sprintf("%s|%s|%d", ip, ip, port))
 	}
 	return fmt.Sprintf("%d\n%s\n", cl.ConfigVersion, strings.Join(nodes, " "))
+}
+
+// endpoint is where clients reach a server of an interface listening on ip
+// and port: there, or in the loopback network mode the host address the
+// realiser bound it to (Config.HostAddrs).
+func (s *Service) endpoint(interfaceID, ip string, port int) (string, int) {
+	if s.cfg.HostAddrs != nil {
+		if hip, hport, ok := s.cfg.HostAddrs.HostAddr(interfaceID, port); ok {
+			return hip, hport
+		}
+	}
+	return ip, port
 }

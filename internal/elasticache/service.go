@@ -52,13 +52,23 @@ type ServiceLinkedRoles interface {
 	EnsureServiceLinkedRole(ctx context.Context, caller auth.Principal, accountID string) error
 }
 
+// HostAddrs says where a server of an interface listening on a port is
+// reached from the host in the loopback network mode (vpcnet's HostAddr):
+// ok is false in the namespaces mode, or before the server was bound.
+type HostAddrs interface {
+	HostAddr(interfaceID string, port int) (ip string, hostPort int, ok bool)
+}
+
 // Config configures the Service.
 type Config struct {
 	Network Network // required
 	Engines *catalog.Catalog
 	Roles   ServiceLinkedRoles // optional
-	Logger  *slog.Logger       // default slog.Default()
-	Now     func() time.Time   // default time.Now
+	// HostAddrs rewrites endpoints in the loopback network mode; nil: the
+	// VPC addresses are the endpoints.
+	HostAddrs HostAddrs
+	Logger    *slog.Logger     // default slog.Default()
+	Now       func() time.Time // default time.Now
 }
 
 // Service implements elasticacheapi.Operations.
