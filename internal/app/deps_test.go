@@ -37,6 +37,8 @@ func TestImportRules(t *testing.T) {
 		{"internal/reconcile", isHTTP, "reconcilers never import net/http"},
 		{"internal/vpcnet", isHTTP, "controllers never import net/http"},
 		{"internal/instancectl", isHTTP, "controllers never import net/http"},
+		{"internal/cachectl", isHTTP, "controllers never import net/http"},
+		{"internal/elasticache", isEngineOrPlane, "the domain never imports the engine or the network plane (the cache controller does)"},
 		{"internal/admin", isController, "the admin socket reaches controllers through interfaces the wiring satisfies"},
 		{"internal/awsproto", isDomain, "the codec knows no service"},
 		{"internal/engine", isCachalotButCatalog, "engine supervision imports nothing of Cachalot but the catalog leaf"},
@@ -85,6 +87,11 @@ func isController(imp string) bool {
 		}
 	}
 	return false
+}
+
+func isEngineOrPlane(imp string) bool {
+	const mod = "github.com/cachalot-dev/cachalot/internal/"
+	return imp == mod+"engine" || strings.HasPrefix(imp, mod+"engine/") || imp == mod+"netplane"
 }
 
 func isCachalot(imp string) bool { return strings.HasPrefix(imp, "github.com/cachalot-dev/cachalot/") }
