@@ -28,7 +28,7 @@ func tagsForTypes(specs []ec2api.TagSpecification, allowed ...string) (map[strin
 	for _, sp := range specs {
 		rt := str(sp.ResourceType)
 		if !slices.Contains(allowed, rt) {
-			return nil, awserr.New("InvalidParameterValue", "'%s' is not a valid taggable resource type for this operation.", rt)
+			return nil, awserr.InvalidParameterValue("'%s' is not a valid taggable resource type for this operation.", rt)
 		}
 		m, err := tagsFor([]ec2api.TagSpecification{sp}, rt)
 		if err != nil {
@@ -55,9 +55,9 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 	}
 	switch {
 	case minC < 1:
-		return nil, awserr.New("InvalidParameterValue", "Invalid value '%d' for minCount. Must be greater than zero.", minC)
+		return nil, awserr.InvalidParameterValue("Invalid value '%d' for minCount. Must be greater than zero.", minC)
 	case maxC < minC:
-		return nil, awserr.New("InvalidParameterValue", "Invalid value '%d' for maxCount. Must be greater than or equal to minCount.", maxC)
+		return nil, awserr.InvalidParameterValue("Invalid value '%d' for maxCount. Must be greater than or equal to minCount.", maxC)
 	case in.ImageId == nil || *in.ImageId == "":
 		return nil, awserr.MissingParameter("ImageId")
 	}
@@ -65,12 +65,12 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 	ip := str(in.PrivateIpAddress)
 	groupIDs := in.SecurityGroupIds
 	if len(in.NetworkInterfaces) > 1 {
-		return nil, awserr.New("InvalidParameterValue", "Cachalot instances have one network interface.")
+		return nil, awserr.InvalidParameterValue("Cachalot instances have one network interface.")
 	}
 	if len(in.NetworkInterfaces) == 1 {
 		ni := in.NetworkInterfaces[0]
 		if ni.NetworkInterfaceId != nil {
-			return nil, awserr.New("InvalidParameterValue", "Attaching an existing network interface at launch is not supported by Cachalot.")
+			return nil, awserr.InvalidParameterValue("Attaching an existing network interface at launch is not supported by Cachalot.")
 		}
 		if subnetID != "" || ip != "" || len(groupIDs) > 0 || len(in.SecurityGroups) > 0 {
 			return nil, awserr.InvalidParameterCombination("Network interfaces and an instance-level subnet, security groups or private IP address cannot be specified on the same request")
@@ -82,10 +82,10 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 	}
 	if in.UserData != nil {
 		if _, err := base64.StdEncoding.DecodeString(*in.UserData); err != nil {
-			return nil, awserr.New("InvalidParameterValue", "Invalid BASE64 encoding of user data.")
+			return nil, awserr.InvalidParameterValue("Invalid BASE64 encoding of user data.")
 		}
 		if len(*in.UserData) > 16384*4/3+4 {
-			return nil, awserr.New("InvalidParameterValue", "User data is limited to 16384 bytes.")
+			return nil, awserr.InvalidParameterValue("User data is limited to 16384 bytes.")
 		}
 	}
 	tags, err := tagsForTypes(in.TagSpecifications, "instance", "network-interface", "volume")
@@ -145,7 +145,7 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 				}
 			}
 			if sn == nil {
-				return awserr.New("VPCIdNotSpecified", "No default VPC for this user")
+				return errVPCIdNotSpecified()
 			}
 		}
 		groups, err := resolveGroups(st, sn.VpcID, groupIDs, in.SecurityGroups, s.cfg.GroupsPerInterface)
@@ -160,11 +160,11 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 		}
 		n := min(maxC, int32(s.cfg.MaxInstances-live))
 		if n < minC {
-			return awserr.New("InstanceLimitExceeded", "You have requested more instances (%d) than your current instance limit of %d allows for the specified instance type.", minC, s.cfg.MaxInstances)
+			return errInstanceLimitExceeded(minC, s.cfg.MaxInstances)
 		}
 		free := subnetSize(sn.CIDR) - int32(len(st.usedIPs(sn.ID)))
 		if free < minC {
-			return awserr.New("InsufficientFreeAddressesInSubnet", "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", sn.ID)
+			return errInsufficientFreeAddressesInSubnet(sn.ID)
 		}
 		n = min(n, free)
 		if err := dryRun(in.DryRun); err != nil {
@@ -493,7 +493,7 @@ func (s *Service) StopInstances(ctx context.Context, in *ec2api.StopInstancesReq
 	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
 		switch i.State {
 		case "terminated", "shutting-down":
-			return "", "", awserr.New("IncorrectInstanceState", "This instance '%s' is not in a state from which it can be stopped.", i.ID)
+			return "", "", errIncorrectInstanceState("This instance '%s' is not in a state from which it can be stopped.", i.ID)
 		case "stopped":
 			return "stopped", "stopped", nil
 		}
@@ -510,7 +510,7 @@ func (s *Service) StartInstances(ctx context.Context, in *ec2api.StartInstancesR
 	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
 		switch i.State {
 		case "terminated", "shutting-down", "stopping":
-			return "", "", awserr.New("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be started.", i.ID)
+			return "", "", errIncorrectInstanceState("The instance '%s' is not in a state from which it can be started.", i.ID)
 		case "running":
 			return "running", "running", nil
 		}
@@ -532,7 +532,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.Modify
 			return err
 		}
 		if i.State == "terminated" {
-			return awserr.New("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be modified.", i.ID)
+			return errIncorrectInstanceState("The instance '%s' is not in a state from which it can be modified.", i.ID)
 		}
 		attr, val := str(in.Attribute), str(in.Value)
 		switch {
@@ -550,7 +550,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.Modify
 			}
 			e := mut[*eniRec](st, i.PrimaryENI)
 			if e == nil {
-				return awserr.New("IncorrectInstanceState", "The instance '%s' has no network interface.", i.ID)
+				return errIncorrectInstanceState("The instance '%s' has no network interface.", i.ID)
 			}
 			e.Groups = groups
 		case in.SourceDestCheck != nil && in.SourceDestCheck.Value != nil:
@@ -560,7 +560,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.Modify
 			}
 		case in.InstanceType != nil || attr == "instanceType":
 			if i.State != "stopped" {
-				return awserr.New("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", i.ID)
+				return errIncorrectInstanceState("The instance '%s' is not in the 'stopped' state.", i.ID)
 			}
 			v := val
 			if in.InstanceType != nil {
@@ -569,11 +569,11 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.Modify
 			mut[*instanceRec](st, i.ID).InstanceType = v
 		case in.UserData != nil:
 			if i.State != "stopped" {
-				return awserr.New("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", i.ID)
+				return errIncorrectInstanceState("The instance '%s' is not in the 'stopped' state.", i.ID)
 			}
 			mut[*instanceRec](st, i.ID).UserData = base64.StdEncoding.EncodeToString(in.UserData.Value)
 		default:
-			return awserr.New("InvalidParameterCombination", "Cachalot supports modifying groupSet, instanceType, userData and sourceDestCheck.")
+			return awserr.InvalidParameterCombination("Cachalot supports modifying groupSet, instanceType, userData and sourceDestCheck.")
 		}
 		return dryRun(in.DryRun)
 	})
@@ -610,7 +610,7 @@ func (s *Service) DescribeInstanceAttribute(ctx context.Context, in *ec2api.Desc
 		case "disableApiTermination":
 			out.DisableApiTermination = &ec2api.AttributeBooleanValue{Value: ptr(false)}
 		default:
-			return awserr.New("InvalidParameterValue", "Value (%s) for parameter attribute is invalid. Cachalot describes groupSet, instanceType, userData, sourceDestCheck and disableApiTermination.", str(in.Attribute))
+			return awserr.InvalidParameterValue("Value (%s) for parameter attribute is invalid. Cachalot describes groupSet, instanceType, userData, sourceDestCheck and disableApiTermination.", str(in.Attribute))
 		}
 		return nil
 	})

@@ -31,7 +31,7 @@ func normProtocol(p string) (string, error) {
 	}
 	n, err := strconv.Atoi(p)
 	if err != nil || n < -1 || n > 255 {
-		return "", awserr.New("InvalidParameterValue", "Invalid value '%s' for IP protocol. Unknown protocol.", p)
+		return "", awserr.InvalidParameterValue("Invalid value '%s' for IP protocol. Unknown protocol.", p)
 	}
 	return strconv.Itoa(n), nil
 }
@@ -45,13 +45,13 @@ func portsOf(proto string, from, to *int32) (int32, int32, error) {
 	switch proto {
 	case "tcp", "udp":
 		if from == nil || to == nil {
-			return 0, 0, awserr.New("InvalidParameterValue", "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.")
+			return 0, 0, awserr.InvalidParameterValue("Invalid value for portRange. Must specify both from and to ports with TCP/UDP.")
 		}
 		if *from < 0 || *from > 65535 || *to < 0 || *to > 65535 {
-			return 0, 0, awserr.New("InvalidParameterValue", "Invalid value for portRange. Ports must be between 0 and 65535.")
+			return 0, 0, awserr.InvalidParameterValue("Invalid value for portRange. Ports must be between 0 and 65535.")
 		}
 		if *from > *to {
-			return 0, 0, awserr.New("InvalidParameterValue", "Invalid TCP/UDP port range: the from port (%d) is greater than the to port (%d).", *from, *to)
+			return 0, 0, awserr.InvalidParameterValue("Invalid TCP/UDP port range: the from port (%d) is greater than the to port (%d).", *from, *to)
 		}
 		return *from, *to, nil
 	case "icmp", "icmpv6":
@@ -63,10 +63,10 @@ func portsOf(proto string, from, to *int32) (int32, int32, error) {
 			t = *to
 		}
 		if f < -1 || f > 255 || t < -1 || t > 255 {
-			return 0, 0, awserr.New("InvalidParameterValue", "Invalid value for ICMP type or code: type %d, code %d.", f, t)
+			return 0, 0, awserr.InvalidParameterValue("Invalid value for ICMP type or code: type %d, code %d.", f, t)
 		}
 		if f == -1 && t != -1 {
-			return 0, 0, awserr.New("InvalidParameterValue", "Invalid ICMP code %d for ICMP type -1: the code must be -1.", t)
+			return 0, 0, awserr.InvalidParameterValue("Invalid ICMP code %d for ICMP type -1: the code must be -1.", t)
 		}
 		return f, t, nil
 	}
@@ -76,7 +76,7 @@ func portsOf(proto string, from, to *int32) (int32, int32, error) {
 func parseRuleCIDR(s string, v6 bool) (string, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil || p.Addr().Is4() == v6 || p.Masked() != p {
-		return "", awserr.New("InvalidParameterValue", "CIDR block %s is malformed", s)
+		return "", awserr.InvalidParameterValue("CIDR block %s is malformed", s)
 	}
 	return p.String(), nil
 }
@@ -126,7 +126,7 @@ func (t *txn) parsePerms(st *scopeTx, g *groupRec, perms []ec2api.IpPermission, 
 	var out []*ruleRec
 	for _, p := range perms {
 		if p.IpProtocol == nil {
-			return nil, awserr.New("InvalidParameterValue", "Invalid value 'null' for IP protocol. Unknown protocol.")
+			return nil, awserr.InvalidParameterValue("Invalid value 'null' for IP protocol. Unknown protocol.")
 		}
 		proto, err := normProtocol(*p.IpProtocol)
 		if err != nil {
@@ -166,7 +166,7 @@ func (t *txn) parsePerms(st *scopeTx, g *groupRec, perms []ec2api.IpPermission, 
 		}
 		for _, pl := range p.PrefixListIds {
 			if !strings.HasPrefix(str(pl.PrefixListId), "pl-") {
-				return nil, awserr.New("InvalidPrefixListId.Malformed", "The prefix list ID '%s' is malformed", str(pl.PrefixListId))
+				return nil, errInvalidPrefixListIdMalformed(str(pl.PrefixListId))
 			}
 			r := base()
 			r.PrefixList, r.Description = str(pl.PrefixListId), str(pl.Description)
@@ -184,12 +184,12 @@ func (t *txn) parsePerms(st *scopeTx, g *groupRec, perms []ec2api.IpPermission, 
 			n++
 		}
 		if n == 0 {
-			return nil, awserr.New("InvalidParameterValue", "The request must contain the parameter ipRanges, ipv6Ranges, prefixListIds or groups (user id / group pairs).")
+			return nil, awserr.InvalidParameterValue("The request must contain the parameter ipRanges, ipv6Ranges, prefixListIds or groups (user id / group pairs).")
 		}
 	}
 	for _, r := range out {
 		if len(r.Description) > 255 {
-			return nil, awserr.New("InvalidParameterValue", "Invalid rule description: longer than 255 characters.")
+			return nil, awserr.InvalidParameterValue("Invalid rule description: longer than 255 characters.")
 		}
 	}
 	return out, nil
@@ -207,12 +207,12 @@ func (t *txn) resolveRef(st *scopeTx, g *groupRec, pair ec2api.UserIdGroupPair) 
 		owner = st.sc.Account
 	}
 	if id == "" && pair.GroupName == nil {
-		return nil, awserr.New("InvalidParameterValue", "A group id or group name must be given in each user id / group pair.")
+		return nil, awserr.InvalidParameterValue("A group id or group name must be given in each user id / group pair.")
 	}
 	target := st
 	if owner != st.sc.Account {
 		if !accountRe.MatchString(owner) {
-			return nil, awserr.New("InvalidUserID.Malformed", "Invalid user id: \"%s\"", owner)
+			return nil, errInvalidUserIDMalformed(owner)
 		}
 		var err error
 		target, err = t.scope(scope{Account: owner, Region: st.sc.Region})
@@ -236,14 +236,14 @@ func (t *txn) resolveRef(st *scopeTx, g *groupRec, pair ec2api.UserIdGroupPair) 
 			}
 		}
 		if ref == nil {
-			return nil, awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist", name)
+			return nil, errInvalidGroupNotFound("The security group '%s' does not exist", name)
 		}
 	}
 	gr := &groupRef{Owner: owner, GroupID: ref.ID, VpcID: ref.VpcID}
 	if ref.VpcID != g.VpcID {
 		pcx := activePeering(st, g.VpcID, ref.VpcID)
 		if pcx == nil {
-			return nil, awserr.New("InvalidGroup.NotFound", "You have specified two resources that belong to different networks.")
+			return nil, errInvalidGroupNotFound("You have specified two resources that belong to different networks.")
 		}
 		gr.PeeringID = pcx.ID
 	}
@@ -382,9 +382,9 @@ func findGroup(st *scopeTx, id, name *string) (*groupRec, error) {
 		}
 	}
 	if vpc == "" {
-		return nil, awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist", *name)
+		return nil, errInvalidGroupNotFound("The security group '%s' does not exist", *name)
 	}
-	return nil, awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", *name, vpc)
+	return nil, errInvalidGroupNotFound("The security group '%s' does not exist in default VPC '%s'", *name, vpc)
 }
 
 // ---- operations ----
@@ -396,16 +396,16 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, in *ec2api.CreateSecu
 	case name == "":
 		return nil, awserr.MissingParameter("GroupName")
 	case len(name) > 255:
-		return nil, awserr.New("InvalidParameterValue", "Invalid value '%s' for groupName. Length exceeds maximum of 255.", name)
+		return nil, awserr.InvalidParameterValue("Invalid value '%s' for groupName. Length exceeds maximum of 255.", name)
 	case strings.HasPrefix(strings.ToLower(name), "sg-"):
-		return nil, awserr.New("InvalidParameterValue", "Group names may not be in the format sg-*.")
+		return nil, awserr.InvalidParameterValue("Group names may not be in the format sg-*.")
 	case desc == "":
 		return nil, awserr.MissingParameter("GroupDescription")
 	case len(desc) > 255:
-		return nil, awserr.New("InvalidParameterValue", "Invalid value for groupDescription. Length exceeds maximum of 255.")
+		return nil, awserr.InvalidParameterValue("Invalid value for groupDescription. Length exceeds maximum of 255.")
 	}
 	if name == "default" {
-		return nil, awserr.New("InvalidGroup.Reserved", "The security group 'default' is reserved")
+		return nil, errInvalidGroupReserved()
 	}
 	tags, err := tagsFor(in.TagSpecifications, "security-group")
 	if err != nil {
@@ -420,7 +420,7 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, in *ec2api.CreateSecu
 			vpc = st.meta.DefaultVpcID
 			if _, ok := st.get(vpc).(*vpcRec); !ok {
 				if !st.meta.Classic {
-					return awserr.New("VPCIdNotSpecified", "No default VPC for this user")
+					return errVPCIdNotSpecified()
 				}
 				vpc, classic = "", true
 			}
@@ -435,13 +435,13 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, in *ec2api.CreateSecu
 			n++
 			if g.Name == name {
 				if classic {
-					return awserr.New("InvalidGroup.Duplicate", "The security group '%s' already exists", name)
+					return errInvalidGroupDuplicate("The security group '%s' already exists", name)
 				}
-				return awserr.New("InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpc)
+				return errInvalidGroupDuplicate("The security group '%s' already exists for VPC '%s'", name, vpc)
 			}
 		}
 		if n >= s.cfg.MaxGroupsPerVPC {
-			return awserr.New("SecurityGroupLimitExceeded", "The maximum number of security groups for the VPC has been reached.")
+			return errSecurityGroupLimitExceeded()
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
@@ -474,11 +474,11 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, in *ec2api.DeleteSecu
 		}
 		id = g.ID
 		if g.Name == "default" {
-			return awserr.New("CannotDelete", "the specified group: \"%s\" name: \"default\" cannot be deleted by a user", g.ID)
+			return errCannotDelete(g.ID)
 		}
 		for _, e := range listT[*eniRec](st, "eni") {
 			if slices.Contains(e.Groups, g.ID) {
-				return awserr.New("DependencyViolation", "resource %s has a dependent object", g.ID)
+				return errDependencyViolation("resource %s has a dependent object", g.ID)
 			}
 		}
 		// Rules of any group of any account in the region may reference it.
@@ -493,7 +493,7 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, in *ec2api.DeleteSecu
 				}
 				for _, r := range append(slices.Clip(og.Ingress), og.Egress...) {
 					if r.Group != nil && r.Group.GroupID == g.ID {
-						return awserr.New("DependencyViolation", "resource %s has a dependent object", g.ID)
+						return errDependencyViolation("resource %s has a dependent object", g.ID)
 					}
 				}
 			}
@@ -560,7 +560,7 @@ func (s *Service) authorize(ctx context.Context, a sgAuth, egress bool) ([]ec2ap
 			return err
 		}
 		if egress && g.VpcID == "" {
-			return awserr.New("InvalidParameterValue", "Egress rules are not supported on EC2-Classic security groups.")
+			return awserr.InvalidParameterValue("Egress rules are not supported on EC2-Classic security groups.")
 		}
 		rules, err := t.parsePerms(st, g, a.perms, true)
 		if err != nil {
@@ -571,12 +571,12 @@ func (s *Service) authorize(ctx context.Context, a sgAuth, egress bool) ([]ec2ap
 			dup := slices.ContainsFunc(existing, r.sameTarget) ||
 				slices.ContainsFunc(rules[:i], r.sameTarget)
 			if dup {
-				return awserr.New("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", ruleString(r))
+				return errInvalidPermissionDuplicate(ruleString(r))
 			}
 			r.Tags = tags
 		}
 		if len(existing)+len(rules) > s.cfg.RulesPerGroup {
-			return awserr.New("RulesPerSecurityGroupLimitExceeded", "The maximum number of rules per security group has been reached.")
+			return errRulesPerSecurityGroupLimitExceeded()
 		}
 		if err := dryRun(a.dry); err != nil {
 			return err
@@ -645,7 +645,7 @@ func (s *Service) revoke(ctx context.Context, a sgRevoke, egress bool) ([]ec2api
 		if len(a.ruleIDs) > 0 {
 			for _, id := range a.ruleIDs {
 				if !slices.ContainsFunc(existing, func(r *ruleRec) bool { return r.ID == id }) {
-					return awserr.New("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+					return errInvalidSecurityGroupRuleIdNotFound(id)
 				}
 				drop[id] = true
 			}
@@ -653,7 +653,7 @@ func (s *Service) revoke(ctx context.Context, a sgRevoke, egress bool) ([]ec2api
 			for _, p := range a.perms {
 				rules, err := t.parsePerms(st, g, []ec2api.IpPermission{p}, false)
 				if err != nil {
-					if awserr.HasCode(err, "InvalidGroup.NotFound") {
+					if awserr.HasCode(err, codeInvalidGroupNotFound) {
 						unknown = append(unknown, p)
 						continue
 					}
@@ -669,7 +669,7 @@ func (s *Service) revoke(ctx context.Context, a sgRevoke, egress bool) ([]ec2api
 				}
 			}
 			if len(drop) == 0 {
-				return awserr.New("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
+				return errInvalidPermissionNotFound("The specified rule does not exist in this security group.")
 			}
 		}
 		if err := dryRun(a.dry); err != nil {
@@ -913,7 +913,7 @@ func (s *Service) DescribeSecurityGroupRules(ctx context.Context, in *ec2api.Des
 		if len(want) > 0 && len(items) != len(want) {
 			for id := range want {
 				if !slices.ContainsFunc(items, func(v ruleView) bool { return v.r.ID == id }) {
-					return awserr.New("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+					return errInvalidSecurityGroupRuleIdNotFound(id)
 				}
 			}
 		}
@@ -952,7 +952,7 @@ func (s *Service) ModifySecurityGroupRules(ctx context.Context, in *ec2api.Modif
 				i = slices.IndexFunc(g.Egress, func(r *ruleRec) bool { return r.ID == id })
 			}
 			if i < 0 {
-				return awserr.New("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+				return errInvalidSecurityGroupRuleIdNotFound(id)
 			}
 			if u.SecurityGroupRule == nil {
 				return awserr.MissingParameter("SecurityGroupRule")
@@ -979,7 +979,7 @@ func (s *Service) ModifySecurityGroupRules(ctx context.Context, in *ec2api.Modif
 			nr.ID, nr.Tags = old.ID, old.Tags
 			for j, o := range *rs {
 				if j != i && o.sameTarget(nr) {
-					return awserr.New("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", ruleString(nr))
+					return errInvalidPermissionDuplicate(ruleString(nr))
 				}
 			}
 			(*rs)[i] = nr
@@ -1006,7 +1006,7 @@ func (s *Service) updateDescriptions(ctx context.Context, id, name *string, perm
 		for _, d := range descs {
 			i := slices.IndexFunc(rs, func(r *ruleRec) bool { return r.ID == str(d.SecurityGroupRuleId) })
 			if i < 0 {
-				return awserr.New("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", str(d.SecurityGroupRuleId))
+				return errInvalidSecurityGroupRuleIdNotFound(str(d.SecurityGroupRuleId))
 			}
 			rs[i].Description = str(d.Description)
 		}
@@ -1018,7 +1018,7 @@ func (s *Service) updateDescriptions(ctx context.Context, id, name *string, perm
 			for _, r := range rules {
 				i := slices.IndexFunc(rs, r.sameTarget)
 				if i < 0 {
-					return awserr.New("InvalidPermission.NotFound", "The specified rule \"%s\" does not exist in this security group.", ruleString(r))
+					return errInvalidPermissionNotFound("The specified rule \"%s\" does not exist in this security group.", ruleString(r))
 				}
 				rs[i].Description = r.Description
 			}
