@@ -46,6 +46,64 @@ func tagsForTypes(specs []ec2api.TagSpecification, allowed ...string) (map[strin
 
 // RunInstances implements ec2api.Operations.
 func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesRequest) (*ec2api.Reservation, error) {
+	spec, err := parseRunInstances(in)
+	if err != nil {
+		return nil, err
+	}
+	sc := scopeOf(ctx)
+	var out *ec2api.Reservation
+	err = s.update(ctx, sc, func(t *txn, st *scopeTx) error {
+		if prior := clientTokenInstances(st, str(in.ClientToken)); len(prior) > 0 {
+			out = st.reservationOut(prior[0].ReservationID, prior)
+			return nil
+		}
+		t.purgeTerminated(st)
+		sn, classic, err := t.launchSubnet(st, in, spec.subnetID)
+		if err != nil {
+			return err
+		}
+		groups, err := resolveGroups(st, sn.VpcID, spec.groupIDs, in.SecurityGroups, s.cfg.GroupsPerInterface)
+		if err != nil {
+			return err
+		}
+		n, err := s.launchCount(st, sn, spec.minC, spec.maxC)
+		if err != nil {
+			return err
+		}
+		if err := dryRun(in.DryRun); err != nil {
+			return err
+		}
+		resID := newID("r-")
+		made, err := t.launch(st, in, spec, sn, groups, classic, resID, n)
+		if err != nil {
+			return err
+		}
+		out = st.reservationOut(resID, made)
+		for k := range out.Instances {
+			out.Instances[k].State = stateOf("pending")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// runSpec is a RunInstances request validated before the transaction.
+type runSpec struct {
+	minC, maxC int32
+	// subnetID, ip and groupIDs come from the request or from its one
+	// network interface specification.
+	subnetID, ip string
+	groupIDs     []string
+	itype        string                       // default m1.small
+	tags         map[string]map[string]string // by resource type
+}
+
+// parseRunInstances validates what RunInstances can check without the
+// store.
+func parseRunInstances(in *ec2api.RunInstancesRequest) (*runSpec, error) {
 	minC, maxC := int32(0), int32(0)
 	if in.MinCount != nil {
 		minC = *in.MinCount
@@ -96,108 +154,98 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 	if itype == "" {
 		itype = "m1.small"
 	}
-	sc := scopeOf(ctx)
-	var out *ec2api.Reservation
-	err = s.update(ctx, sc, func(t *txn, st *scopeTx) error {
-		if tok := str(in.ClientToken); tok != "" {
-			var prior []*instanceRec
-			for _, i := range listT[*instanceRec](st, "instance") {
-				if i.ClientToken == tok {
-					prior = append(prior, i)
-				}
-			}
-			if len(prior) > 0 {
-				out = st.reservationOut(prior[0].ReservationID, prior)
-				return nil
-			}
-		}
-		t.purgeTerminated(st)
-		var sn *subnetRec
-		classic := subnetID == "" && st.meta.Classic
-		if classic {
-			az := ""
-			if in.Placement != nil {
-				az = str(in.Placement.AvailabilityZone)
-			}
-			az, err := classicAZ(st.sc.Region, az)
-			if err != nil {
-				return err
-			}
-			t.ensureClassicDefault(st)
-			sn = classicSubnet(az)
-		} else if subnetID != "" {
-			var err error
-			if sn, err = lookup[*subnetRec](st, "subnet", subnetID); err != nil {
-				return err
-			}
-			if len(in.SecurityGroups) > 0 && sn.VpcID != st.meta.DefaultVpcID {
-				return awserr.InvalidParameterCombination("The parameter groupName cannot be used with the parameter subnet")
-			}
-		} else {
-			az := ""
-			if in.Placement != nil {
-				az = str(in.Placement.AvailabilityZone)
-			}
-			for _, o := range listT[*subnetRec](st, "subnet") {
-				if o.VpcID == st.meta.DefaultVpcID && o.DefaultForAZ && (az == "" || o.AZ == az) {
-					sn = o
-					break
-				}
-			}
-			if sn == nil {
-				return errVPCIdNotSpecified()
-			}
-		}
-		groups, err := resolveGroups(st, sn.VpcID, groupIDs, in.SecurityGroups, s.cfg.GroupsPerInterface)
-		if err != nil {
-			return err
-		}
-		live := 0
-		for _, i := range listT[*instanceRec](st, "instance") {
-			if i.State != "terminated" {
-				live++
-			}
-		}
-		n := min(maxC, int32(s.cfg.MaxInstances-live))
-		if n < minC {
-			return errInstanceLimitExceeded(minC, s.cfg.MaxInstances)
-		}
-		free := subnetSize(sn.CIDR) - int32(len(st.usedIPs(sn.ID)))
-		if free < minC {
-			return errInsufficientFreeAddressesInSubnet(sn.ID)
-		}
-		n = min(n, free)
-		if err := dryRun(in.DryRun); err != nil {
-			return err
-		}
-		resID := newID("r-")
-		var made []*instanceRec
-		for k := range n {
-			e, err := t.newENI(st, sn, groups, ip, "")
-			if err != nil {
-				return err
-			}
-			e.Classic = classic
-			i := &instanceRec{ID: newID("i-"), Owner: sc.Account, ReservationID: resID, ImageID: *in.ImageId, InstanceType: itype,
-				KeyName: str(in.KeyName), State: "running", SubnetID: sn.ID, VpcID: sn.VpcID, AZ: sn.AZ, PrimaryENI: e.ID,
-				ENIs: []string{e.ID}, PrivateIP: e.PrivateIP, UserData: str(in.UserData), LaunchIndex: k, LaunchTime: t.now,
-				ClientToken: str(in.ClientToken), ReservationGroups: in.SecurityGroups, Classic: classic}
-			i.Tags = tags["instance"]
-			e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, true, t.now
-			e.Tags = tags["network-interface"]
-			st.put(i)
-			made = append(made, i)
-		}
-		out = st.reservationOut(resID, made)
-		for k := range out.Instances {
-			out.Instances[k].State = stateOf("pending")
-		}
+	return &runSpec{minC: minC, maxC: maxC, subnetID: subnetID, ip: ip, groupIDs: groupIDs, itype: itype, tags: tags}, nil
+}
+
+// clientTokenInstances returns the instances an earlier RunInstances with
+// the same client token launched; none for an empty token.
+func clientTokenInstances(st *scopeTx, tok string) []*instanceRec {
+	if tok == "" {
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return out, nil
+	var prior []*instanceRec
+	for _, i := range listT[*instanceRec](st, "instance") {
+		if i.ClientToken == tok {
+			prior = append(prior, i)
+		}
+	}
+	return prior
+}
+
+// launchSubnet returns the subnet instances launch into: EC2-Classic's
+// (when no subnet is given and the account has EC2-Classic), the given one,
+// or the default VPC's default subnet (of the requested zone, if any).
+func (t *txn) launchSubnet(st *scopeTx, in *ec2api.RunInstancesRequest, subnetID string) (sn *subnetRec, classic bool, err error) {
+	az := ""
+	if in.Placement != nil {
+		az = str(in.Placement.AvailabilityZone)
+	}
+	switch {
+	case subnetID == "" && st.meta.Classic:
+		az, err := classicAZ(st.sc.Region, az)
+		if err != nil {
+			return nil, false, err
+		}
+		t.ensureClassicDefault(st)
+		return classicSubnet(az), true, nil
+	case subnetID != "":
+		if sn, err = lookup[*subnetRec](st, "subnet", subnetID); err != nil {
+			return nil, false, err
+		}
+		if len(in.SecurityGroups) > 0 && sn.VpcID != st.meta.DefaultVpcID {
+			return nil, false, awserr.InvalidParameterCombination("The parameter groupName cannot be used with the parameter subnet")
+		}
+		return sn, false, nil
+	}
+	for _, o := range listT[*subnetRec](st, "subnet") {
+		if o.VpcID == st.meta.DefaultVpcID && o.DefaultForAZ && (az == "" || o.AZ == az) {
+			return o, false, nil
+		}
+	}
+	return nil, false, errVPCIdNotSpecified()
+}
+
+// launchCount returns how many instances, between minC and maxC, the
+// instance limit and the free addresses of sn allow.
+func (s *Service) launchCount(st *scopeTx, sn *subnetRec, minC, maxC int32) (int32, error) {
+	live := 0
+	for _, i := range listT[*instanceRec](st, "instance") {
+		if i.State != "terminated" {
+			live++
+		}
+	}
+	n := min(maxC, int32(s.cfg.MaxInstances-live))
+	if n < minC {
+		return 0, errInstanceLimitExceeded(minC, s.cfg.MaxInstances)
+	}
+	free := subnetSize(sn.CIDR) - int32(len(st.usedIPs(sn.ID)))
+	if free < minC {
+		return 0, errInsufficientFreeAddressesInSubnet(sn.ID)
+	}
+	return min(n, free), nil
+}
+
+// launch writes n instances of reservation resID, each with its primary
+// network interface in sn.
+func (t *txn) launch(st *scopeTx, in *ec2api.RunInstancesRequest, spec *runSpec, sn *subnetRec, groups []string, classic bool, resID string, n int32) ([]*instanceRec, error) {
+	var made []*instanceRec
+	for k := range n {
+		e, err := t.newENI(st, sn, groups, spec.ip, "")
+		if err != nil {
+			return nil, err
+		}
+		e.Classic = classic
+		i := &instanceRec{ID: newID("i-"), Owner: st.sc.Account, ReservationID: resID, ImageID: *in.ImageId, InstanceType: spec.itype,
+			KeyName: str(in.KeyName), State: "running", SubnetID: sn.ID, VpcID: sn.VpcID, AZ: sn.AZ, PrimaryENI: e.ID,
+			ENIs: []string{e.ID}, PrivateIP: e.PrivateIP, UserData: str(in.UserData), LaunchIndex: k, LaunchTime: t.now,
+			ClientToken: str(in.ClientToken), ReservationGroups: in.SecurityGroups, Classic: classic}
+		i.Tags = spec.tags["instance"]
+		e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, true, t.now
+		e.Tags = spec.tags["network-interface"]
+		st.put(i)
+		made = append(made, i)
+	}
+	return made, nil
 }
 
 // purgeTerminated forgets instances terminated more than an hour ago.
