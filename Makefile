@@ -1,8 +1,9 @@
 # Cachalot: the two commands a newcomer needs are `make run` and `make test`.
 GO      ?= go
 BIN     := bin/cachalot
-# Debian packages Cachalot runs with: engines, kernel tooling, the AWS CLI v2.
-DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 iptables awscli
+# Debian packages Cachalot runs with: engines, kernel tooling, the AWS CLI v2;
+# dnsutils (dig, host) for the resolver's client tests.
+DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 iptables awscli dnsutils
 GOFLAGS_TEST ?= -race -timeout 30m
 
 .PHONY: run build deps test vet fmt-check generate-check bench print-packages

@@ -28,6 +28,7 @@ var kinds = []clusterKind{
 // lifecycle is one create/delete cycle; every duration is since the
 // CreateCacheCluster call was issued (delete: since DeleteCacheCluster).
 type lifecycle struct {
+	issuedAt    time.Time     // when CreateCacheCluster was issued
 	call        time.Duration // CreateCacheCluster returned
 	endpoints   time.Duration // DescribeCacheClusters first showed every node's endpoint
 	connectable time.Duration // every node answered inside the instance's namespace
@@ -136,6 +137,7 @@ type probeResult struct {
 func createOne(ctx context.Context, s *server, pr *prober, k clusterKind, id string, every time.Duration) (lifecycle, error) {
 	var lc lifecycle
 	t0 := time.Now()
+	lc.issuedAt = t0
 	_, err := s.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
 		CacheClusterId: aws.String(id), Engine: aws.String(k.engine),
 		CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(int32(k.nodes)),

@@ -15,7 +15,9 @@
 //     engine by hand on loopback inside the instance's namespace; the hand
 //     baseline started in its own session, as nodes are);
 //  3. resident memory of idle Redis nodes (RSS, PSS, kernel memory, the
-//     MemAvailable drop) and from it how many idle nodes 24 GiB holds.
+//     MemAvailable drop) and from it how many idle nodes 24 GiB holds;
+//  4. with -restart N, the time to converge N single-node Redis clusters
+//     after a restart of serve (restart.go: warm and cold).
 //
 // It prints a Markdown report on stdout and progress on stderr.
 //
@@ -34,7 +36,7 @@
 // namespaces, and the data dir is deleted. Usage (as root):
 //
 //	go build -o bin/cachalot ./cmd/cachalot
-//	go run ./bench/elasticache [-creations 20] [-rounds 5] [-idle 100] > out.md
+//	go run ./bench/elasticache [-creations 20] [-rounds 5] [-idle 100] [-restart 100] > out.md
 package main
 
 import (
@@ -53,14 +55,16 @@ import (
 )
 
 type options struct {
-	bin       string
-	creations int
-	rounds    int
-	requests  int
-	mcOps     int
-	idle      int
-	pollEvery time.Duration
-	keep      bool
+	bin           string
+	creations     int
+	rounds        int
+	requests      int
+	mcOps         int
+	idle          int
+	restart       int
+	restartRounds int
+	pollEvery     time.Duration
+	keep          bool
 }
 
 func main() {
@@ -74,6 +78,8 @@ func main() {
 	flag.IntVar(&o.requests, "requests", 100000, "redis-benchmark -n")
 	flag.IntVar(&o.mcOps, "mc-ops", 200000, "memcaslap -x (operations per run)")
 	flag.IntVar(&o.idle, "idle", 100, "idle single-node Redis clusters for the memory figures; 0 skips")
+	flag.IntVar(&o.restart, "restart", 0, "single-node Redis clusters for the converge-after-restart figures; 0 skips")
+	flag.IntVar(&o.restartRounds, "restart-rounds", 3, "warm and cold restarts each, with -restart")
 	flag.DurationVar(&o.pollEvery, "poll", 5*time.Millisecond, "DescribeCacheClusters polling interval while waiting for a cluster")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
 	flag.Parse()
@@ -144,7 +150,7 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	cl.add(pr.close)
+	cl.add(func() { pr.close() })
 	log.Printf("instance %s (%s), prober in its namespace", inst.id, inst.ip)
 	fmt.Printf("Client side: instance %s (%s) in the default security group of the default VPC; every client of a node runs inside its network namespace (`cachalot exec --instance`).\n\n", inst.id, inst.ip)
 
@@ -164,6 +170,12 @@ func run(ctx context.Context, o options) (err error) {
 		loads = append(loads, "idle memory "+loadavg())
 		if err := idleMemory(ctx, srv, o); err != nil {
 			return fmt.Errorf("idle memory: %w", err)
+		}
+	}
+	if o.restart > 0 {
+		loads = append(loads, "restart "+loadavg())
+		if err := convergeAfterRestart(ctx, srv, inst, &pr, self, o); err != nil {
+			return fmt.Errorf("converge after restart: %w", err)
 		}
 	}
 	loads = append(loads, "end "+loadavg())

@@ -48,7 +48,7 @@ func idleMemory(ctx context.Context, s *server, o options) error {
 			_, _ = s.ec.DeleteCacheCluster(context.Background(), &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)})
 		}
 	}()
-	if err := waitAllAvailable(ctx, s, n, 10*time.Minute); err != nil {
+	if err := waitAllAvailable(ctx, s, "idle-", n, 10*time.Minute); err != nil {
 		return err
 	}
 	allUp := time.Since(t0)
@@ -134,7 +134,7 @@ func idleMemory(ctx context.Context, s *server, o options) error {
 	return nil
 }
 
-func waitAllAvailable(ctx context.Context, s *server, n int, timeout time.Duration) error {
+func waitAllAvailable(ctx context.Context, s *server, prefix string, n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	lastLog := time.Now()
 	for {
@@ -148,7 +148,7 @@ func waitAllAvailable(ctx context.Context, s *server, n int, timeout time.Durati
 				break
 			}
 			for _, c := range page.CacheClusters {
-				if strings.HasPrefix(aws.ToString(c.CacheClusterId), "idle-") {
+				if strings.HasPrefix(aws.ToString(c.CacheClusterId), prefix) {
 					total++
 					if aws.ToString(c.CacheClusterStatus) == "available" {
 						avail++
@@ -160,7 +160,7 @@ func waitAllAvailable(ctx context.Context, s *server, n int, timeout time.Durati
 			return nil
 		}
 		if time.Since(lastLog) > 10*time.Second {
-			log.Printf("idle memory: %d/%d available (load %s)", avail, n, loadavg())
+			log.Printf("%s*: %d/%d available (load %s)", prefix, avail, n, loadavg())
 			lastLog = time.Now()
 		}
 		if time.Now().After(deadline) {

@@ -77,15 +77,23 @@ func startServer(ctx context.Context, bin string) (*server, error) {
 		Credentials: credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: s.key, SecretAccessKey: s.secret}},
 	}
 	s.ec, s.ec2 = elasticache.NewFromConfig(cfg), awsec2.NewFromConfig(cfg)
+	if err := s.waitAnswering(ctx); err != nil {
+		s.close(true)
+		return nil, err
+	}
+	return s, nil
+}
+
+// waitAnswering waits until serve answers a signed call.
+func (s *server) waitAnswering(ctx context.Context) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		_, err := s.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
 		if err == nil {
-			return s, nil
+			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			s.close(true)
-			return nil, fmt.Errorf("cachalot serve did not answer (log in %s): %w", s.logPath, err)
+			return fmt.Errorf("cachalot serve did not answer (log in %s): %w", s.logPath, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

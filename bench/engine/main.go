@@ -27,7 +27,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/engine"
+	mcclient "github.com/cachalot-dev/cachalot/internal/engine/memcached"
+	redisclient "github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 func main() {
@@ -62,15 +65,15 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	redis, err := cat.Find(engine.Redis, "")
+	redis, err := cat.Find(catalog.Redis, "")
 	if err != nil {
 		log.Fatal(err)
 	}
-	mc, err := cat.Find(engine.Memcached, "")
+	mc, err := cat.Find(catalog.Memcached, "")
 	if err != nil {
 		log.Fatal(err)
 	}
-	mem, _ := engine.NodeTypeMemory("cache.t3.micro")
+	mem, _ := catalog.NodeTypeMemory("cache.t3.micro")
 
 	fmt.Printf("# Engine supervision figures\n\n")
 	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostInfo(), cpus())
@@ -82,7 +85,7 @@ func main() {
 	// 1. Start → ready latency.
 	fmt.Printf("## Start to ready\n\nTime of `Supervisor.Start` (render config, launch, poll every 10 ms until the first PING / `version` is answered), %d sequential cold starts each, every node stopped after. Baseline in the same loop, alternating: the bare binary started by hand (`redis-server --port P --bind 127.0.0.1 --save \"\"`, `memcached -l 127.0.0.1 -p P -U 0 -u nobody`) and polled the same way; the difference is the supervisor's own cost.\n\n", *starts)
 	fmt.Printf("| engine | how | n | p50 | p99 | max |\n|---|---|---|---|---|---|\n")
-	for _, in := range []engine.Installed{redis, mc} {
+	for _, in := range []catalog.Installed{redis, mc} {
 		if *starts <= 0 {
 			break
 		}
@@ -110,7 +113,7 @@ func main() {
 
 	// 2. Idle memory.
 	if *idle > 0 {
-		idleMemory(ctx, sup, []engine.Installed{redis, mc}, *idle, mem)
+		idleMemory(ctx, sup, []catalog.Installed{redis, mc}, *idle, mem)
 	}
 	// 3. Throughput.
 	if *rounds > 0 {
@@ -119,7 +122,7 @@ func main() {
 	fmt.Printf("\nLoad average at end: %s.\n", loadavg())
 }
 
-func idleMemory(ctx context.Context, sup *engine.Supervisor, engines []engine.Installed, idle int, mem int64) {
+func idleMemory(ctx context.Context, sup *engine.Supervisor, engines []catalog.Installed, idle int, mem int64) {
 	fmt.Printf("\n## Idle memory\n\n%d idle nodes of each engine started at once and measured 2 s after the last became ready: RSS (VmRSS of /proc/PID/status), of which anonymous (RssAnon), and PSS (/proc/PID/smaps_rollup, which shares the engine binary's file pages among the processes mapping them); MemAvailable drop of /proc/meminfo as a cross-check (includes kernel memory such as page tables and sockets, and the noise of other work on the shared host). Nodes per 24 GiB = 24 GiB / per-node figure.\n\n", idle)
 	fmt.Printf("| engine | nodes | RSS per node | RssAnon per node | PSS per node | MemAvailable drop per node | nodes per 24 GiB by RSS | by PSS | by MemAvailable drop |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, in := range engines {
@@ -155,7 +158,7 @@ func idleMemory(ctx context.Context, sup *engine.Supervisor, engines []engine.In
 
 }
 
-func throughput(ctx context.Context, sup *engine.Supervisor, redis engine.Installed, dataDir string, mem int64, requests, rounds int) {
+func throughput(ctx context.Context, sup *engine.Supervisor, redis catalog.Installed, dataDir string, mem int64, requests, rounds int) {
 	fmt.Printf("\n## Throughput\n\n`redis-benchmark -h 127.0.0.1 -p PORT -c 50 -n %d -t set,get --csv`, alternating %d rounds between a node started by the supervisor and `redis-server --port PORT --bind 127.0.0.1` started by hand (Debian's compiled-in defaults, no config file), same run, who goes first alternating per round. Medians of requests/s, and the median of the per-round ratios (each round runs both back to back, so it pairs them under the same background load).\n\n", requests, rounds)
 	spec := engine.NodeSpec{NodeID: "tput", Engine: redis, BindIP: "127.0.0.1", Port: freePort(), MaxMemory: mem}
 	if _, err := sup.Start(ctx, spec); err != nil {
@@ -212,10 +215,10 @@ func loadavg() string {
 
 // bareStart starts the engine binary by hand and returns the time until it
 // answers, then kills it.
-func bareStart(ctx context.Context, in engine.Installed, dataDir string) time.Duration {
+func bareStart(ctx context.Context, in catalog.Installed, dataDir string) time.Duration {
 	port := freePort()
 	argv := []string{in.Path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", ""}
-	if in.Engine == engine.Memcached {
+	if in.Engine == catalog.Memcached {
 		argv = []string{in.Path, "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-u", "nobody"}
 	}
 	dir := filepath.Join(dataDir, "bare")
@@ -241,8 +244,8 @@ func bareStart(ctx context.Context, in engine.Installed, dataDir string) time.Du
 func answers(ctx context.Context, eng, addr string) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if eng == engine.Memcached {
-		c, err := engine.DialMemcached(ctx, addr)
+	if eng == catalog.Memcached {
+		c, err := mcclient.Dial(ctx, addr)
 		if err != nil {
 			return false
 		}
@@ -250,7 +253,7 @@ func answers(ctx context.Context, eng, addr string) bool {
 		_, err = c.Version(ctx)
 		return err == nil
 	}
-	c, err := engine.DialRESP(ctx, addr)
+	c, err := redisclient.Dial(ctx, addr)
 	if err != nil {
 		return false
 	}

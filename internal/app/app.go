@@ -26,6 +26,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
@@ -127,11 +128,11 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 
-	id, err := buildIdentity(ctx, st, a.accounts, a.log)
+	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
+	id, err := buildIdentity(ctx, st, a.accounts, a.ec2, a.log)
 	if err != nil {
 		return err
 	}
-	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
 	netCtl := &networkController{ec2: a.ec2}
 	switch a.cfg.Network {
 	case NetworkNamespaces:
@@ -146,12 +147,12 @@ func (a *App) Start(ctx context.Context) error {
 	default:
 		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkLoopback)
 	}
-	catalog, err := engine.Discover(ctx, nil)
+	installed, err := engine.Discover(ctx, nil)
 	if err != nil {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
-		catalog = &engine.Catalog{}
+		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: catalog, Roles: id.svc, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Logger: a.log})
 	a.ec = ecSvc
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),

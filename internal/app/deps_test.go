@@ -33,7 +33,8 @@ func TestImportRules(t *testing.T) {
 		{"internal/store", isHTTP, "storage never imports net/http"},
 		{"internal/reconcile", isHTTP, "reconcilers never import net/http"},
 		{"internal/awsproto", isDomain, "the codec knows no service"},
-		{"internal/engine", isCachalot, "engine supervision imports nothing of Cachalot"},
+		{"internal/engine", isCachalotButCatalog, "engine supervision imports nothing of Cachalot but the catalog leaf"},
+		{"internal/catalog", isCachalot, "the catalog leaf imports nothing of Cachalot"},
 		{"internal/netplane", isCachalot, "the network plane imports nothing of Cachalot"},
 		{"internal/store", isCachalot, "the store imports nothing of Cachalot"},
 	}
@@ -66,6 +67,13 @@ func TestImportRules(t *testing.T) {
 func isHTTP(imp string) bool { return imp == "net/http" }
 
 func isCachalot(imp string) bool { return strings.HasPrefix(imp, "github.com/cachalot-dev/cachalot/") }
+
+// isCachalotButCatalog allows the catalog leaf and the engine's own
+// sub-packages.
+func isCachalotButCatalog(imp string) bool {
+	const mod = "github.com/cachalot-dev/cachalot/internal/"
+	return isCachalot(imp) && imp != mod+"catalog" && !strings.HasPrefix(imp, mod+"engine/")
+}
 
 func isDomain(imp string) bool {
 	for _, d := range []string{"elasticache", "ec2", "iam", "sts", "account", "app", "endpoint"} {

@@ -4,7 +4,8 @@
 // network ACLs, VPC peering and tags, per account and region. It implements
 // ec2api.Operations (the wire contract generated from botocore's model) and a
 // Go API for other packages (api.go: requester-managed interfaces for
-// ElastiCache, default VPC lookups, group validation, Topology for netplane).
+// ElastiCache, default VPC lookups, group validation, Topology for netplane;
+// resources.go: the ARNs each operation acts on, for IAM's authorization).
 //
 // Every error code the service returns is in one table, errors.go (code,
 // HTTP status, message), the counterpart of the generated zz_errors.go of

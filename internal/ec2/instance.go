@@ -58,7 +58,11 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 			return nil
 		}
 		t.purgeTerminated(st)
-		sn, classic, err := t.launchSubnet(st, in, spec.subnetID)
+		classic := spec.subnetID == "" && st.meta.Classic
+		if classic {
+			t.ensureClassicDefault(st)
+		}
+		sn, err := launchSubnet(st, in, spec.subnetID)
 		if err != nil {
 			return err
 		}
@@ -172,10 +176,12 @@ func clientTokenInstances(st *scopeTx, tok string) []*instanceRec {
 	return prior
 }
 
-// launchSubnet returns the subnet instances launch into: EC2-Classic's
-// (when no subnet is given and the account has EC2-Classic), the given one,
-// or the default VPC's default subnet (of the requested zone, if any).
-func (t *txn) launchSubnet(st *scopeTx, in *ec2api.RunInstancesRequest, subnetID string) (sn *subnetRec, classic bool, err error) {
+// launchSubnet returns the subnet RunInstances launches into: subnetID
+// (the instance's or its network interface's), else the EC2-Classic network
+// of a Classic account, else the default VPC's default subnet (in the
+// Placement zone when one is given). Group names (SecurityGroups) are
+// resolved in its VPC, which must then be the default VPC.
+func launchSubnet(st *scopeTx, in *ec2api.RunInstancesRequest, subnetID string) (*subnetRec, error) {
 	az := ""
 	if in.Placement != nil {
 		az = str(in.Placement.AvailabilityZone)
@@ -184,25 +190,25 @@ func (t *txn) launchSubnet(st *scopeTx, in *ec2api.RunInstancesRequest, subnetID
 	case subnetID == "" && st.meta.Classic:
 		az, err := classicAZ(st.sc.Region, az)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		t.ensureClassicDefault(st)
-		return classicSubnet(az), true, nil
+		return classicSubnet(az), nil
 	case subnetID != "":
-		if sn, err = lookup[*subnetRec](st, "subnet", subnetID); err != nil {
-			return nil, false, err
+		sn, err := lookup[*subnetRec](st, "subnet", subnetID)
+		if err != nil {
+			return nil, err
 		}
 		if len(in.SecurityGroups) > 0 && sn.VpcID != st.meta.DefaultVpcID {
-			return nil, false, awserr.InvalidParameterCombination("The parameter groupName cannot be used with the parameter subnet")
+			return nil, awserr.InvalidParameterCombination("The parameter groupName cannot be used with the parameter subnet")
 		}
-		return sn, false, nil
+		return sn, nil
 	}
 	for _, o := range listT[*subnetRec](st, "subnet") {
 		if o.VpcID == st.meta.DefaultVpcID && o.DefaultForAZ && (az == "" || o.AZ == az) {
-			return o, false, nil
+			return o, nil
 		}
 	}
-	return nil, false, errVPCIdNotSpecified()
+	return nil, errVPCIdNotSpecified()
 }
 
 // launchCount returns how many instances, between minC and maxC, the

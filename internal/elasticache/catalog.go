@@ -10,7 +10,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
-	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
@@ -20,7 +20,7 @@ func (s *Service) DescribeCacheEngineVersions(ctx context.Context, in *elasticac
 	seen := map[string]bool{}
 	engines := slices.Clone(s.cfg.Engines.Engines)
 	// Newest first within an engine, as AWS lists the default first.
-	slices.SortStableFunc(engines, func(a, b engine.Installed) int {
+	slices.SortStableFunc(engines, func(a, b catalog.Installed) int {
 		if c := strings.Compare(a.Engine, b.Engine); c != 0 {
 			return c
 		}
@@ -78,12 +78,12 @@ func (s *Service) ListAllowedNodeTypeModifications(ctx context.Context, in *elas
 		return nil, err
 	}
 	out := &elasticacheapi.AllowedNodeTypeModificationsMessage{ScaleUpModifications: []string{}, ScaleDownModifications: []string{}}
-	if c.Engine == engine.Memcached {
+	if c.Engine == catalog.Memcached {
 		return out, nil
 	}
-	cur, _ := engine.NodeTypeMemory(c.NodeType)
-	for _, t := range engine.NodeTypes() {
-		m, _ := engine.NodeTypeMemory(t)
+	cur, _ := catalog.NodeTypeMemory(c.NodeType)
+	for _, t := range catalog.NodeTypes() {
+		m, _ := catalog.NodeTypeMemory(t)
 		switch {
 		case t == c.NodeType:
 		case m > cur:

@@ -13,7 +13,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
-	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
@@ -24,25 +24,25 @@ const (
 )
 
 func defaultPort(eng string) int {
-	if eng == engine.Memcached {
+	if eng == catalog.Memcached {
 		return defaultMemcPort
 	}
 	return defaultRedisPort
 }
 
 // resolveEngine validates the engine and version against what is installed.
-func (s *Service) resolveEngine(eng, version string) (engine.Installed, error) {
+func (s *Service) resolveEngine(eng, version string) (catalog.Installed, error) {
 	switch eng {
-	case engine.Redis, engine.Valkey, engine.Memcached:
+	case catalog.Redis, catalog.Valkey, catalog.Memcached:
 	default:
-		return engine.Installed{}, invalid("Invalid value for Engine: %s. Valid values are redis, valkey and memcached.", eng)
+		return catalog.Installed{}, invalid("Invalid value for Engine: %s. Valid values are redis, valkey and memcached.", eng)
 	}
 	inst, err := s.cfg.Engines.Find(eng, version)
 	if err != nil {
 		if version == "" {
-			return engine.Installed{}, invalid("Engine %s is not installed on this Cachalot host.", eng)
+			return catalog.Installed{}, invalid("Engine %s is not installed on this Cachalot host.", eng)
 		}
-		return engine.Installed{}, invalid("Cannot find version %s for %s", version, eng)
+		return catalog.Installed{}, invalid("Cannot find version %s for %s", version, eng)
 	}
 	return inst, nil
 }
@@ -70,7 +70,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	}
 	eng := strings.ToLower(aws.ToString(in.Engine))
 	if eng == "" {
-		eng = engine.Redis
+		eng = catalog.Redis
 	}
 	inst, err := s.resolveEngine(eng, aws.ToString(in.EngineVersion))
 	if err != nil {
@@ -80,16 +80,16 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	if nodeType == "" {
 		return nil, invalid("The parameter CacheNodeType must be provided and must not be blank.")
 	}
-	if _, err := engine.NodeTypeMemory(nodeType); err != nil {
+	if _, err := catalog.NodeTypeMemory(nodeType); err != nil {
 		return nil, invalid("Invalid CacheNodeType: %s", nodeType)
 	}
 	numNodes := int(aws.ToInt32(in.NumCacheNodes))
 	switch {
-	case in.NumCacheNodes == nil && eng == engine.Memcached:
+	case in.NumCacheNodes == nil && eng == catalog.Memcached:
 		return nil, invalid("The parameter NumCacheNodes must be provided and must not be blank.")
 	case in.NumCacheNodes == nil:
 		numNodes = 1
-	case eng != engine.Memcached && numNodes != 1:
+	case eng != catalog.Memcached && numNodes != 1:
 		return nil, invalid("Cluster mode disabled %s clusters created without a replication group support only one node; use a replication group for replicas.", engineTitle(eng))
 	case numNodes < 1:
 		return nil, invalid("The parameter NumCacheNodes must be a positive number.")
@@ -107,13 +107,13 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	switch azMode {
 	case "", "single-az":
 	case "cross-az":
-		if eng != engine.Memcached {
+		if eng != catalog.Memcached {
 			return nil, invalid("AZMode is only supported for Memcached clusters.")
 		}
 	default:
 		return nil, invalid("Invalid AZMode: %s. Valid values are single-az and cross-az.", azMode)
 	}
-	if eng == engine.Memcached && in.SnapshotRetentionLimit != nil && *in.SnapshotRetentionLimit > 0 {
+	if eng == catalog.Memcached && in.SnapshotRetentionLimit != nil && *in.SnapshotRetentionLimit > 0 {
 		return nil, combination("Snapshots are not supported for Memcached clusters.")
 	}
 	tags, err := fromAPITags(in.Tags)
@@ -167,7 +167,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 		Tags: tags, CreatedAt: now,
 		Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
 	}
-	if eng != engine.Memcached && c.SnapshotWindow == "" {
+	if eng != catalog.Memcached && c.SnapshotWindow == "" {
 		c.SnapshotWindow = "06:30-07:30"
 	}
 	if classic {
@@ -234,9 +234,9 @@ func defaultString(v, def string) string {
 
 func engineTitle(eng string) string {
 	switch eng {
-	case engine.Valkey:
+	case catalog.Valkey:
 		return "Valkey"
-	case engine.Memcached:
+	case catalog.Memcached:
 		return "Memcached"
 	}
 	return "Redis OSS"
@@ -326,7 +326,7 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 		out.CacheSecurityGroups = append(out.CacheSecurityGroups, elasticacheapi.CacheSecurityGroupMembership{
 			CacheSecurityGroupName: aws.String(g), Status: aws.String("active")})
 	}
-	if c.Engine != engine.Memcached {
+	if c.Engine != catalog.Memcached {
 		out.SnapshotWindow = aws.String(c.SnapshotWindow)
 		out.SnapshotRetentionLimit = aws.Int32(int32(c.SnapshotRetain))
 	}
@@ -363,7 +363,7 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 			out.CacheParameterGroup.CacheNodeIdsToReboot = append(out.CacheParameterGroup.CacheNodeIdsToReboot, n.ID)
 		}
 	}
-	if c.Engine == engine.Memcached && c.ConfigIP != "" {
+	if c.Engine == catalog.Memcached && c.ConfigIP != "" {
 		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(c.ConfigIP), Port: aws.Int32(int32(c.Port))}
 		if c.ConfigHostPort != 0 {
 			out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String("127.0.0.1"), Port: aws.Int32(int32(c.ConfigHostPort))}
@@ -541,7 +541,7 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 			return nil, networkError(err)
 		}
 	}
-	var newInst *engine.Installed
+	var newInst *catalog.Installed
 	if v := aws.ToString(in.EngineVersion); v != "" && v != current.EngineVersion {
 		inst, err := s.resolveEngine(current.Engine, v)
 		if err != nil {
@@ -553,10 +553,10 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		newInst = &inst
 	}
 	if nt := aws.ToString(in.CacheNodeType); nt != "" {
-		if current.Engine == engine.Memcached {
+		if current.Engine == catalog.Memcached {
 			return nil, combination("Modifying the node type of a Memcached cluster is not supported.")
 		}
-		if _, err := engine.NodeTypeMemory(nt); err != nil {
+		if _, err := catalog.NodeTypeMemory(nt); err != nil {
 			return nil, invalid("Invalid CacheNodeType: %s", nt)
 		}
 	}
@@ -573,7 +573,7 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		changed := false
 		if in.NumCacheNodes != nil && int(*in.NumCacheNodes) != c.NumNodes {
 			n := int(*in.NumCacheNodes)
-			if c.Engine != engine.Memcached {
+			if c.Engine != catalog.Memcached {
 				return invalid("The number of nodes of a %s cluster cannot be changed; use a replication group.", engineTitle(c.Engine))
 			}
 			if n < 1 || n > maxMemcachedNodes {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
-	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
@@ -25,7 +25,7 @@ func getParamGroup(tx store.Tx, scope auth.Scope, name string) (*ParameterGroup,
 	name = strings.ToLower(name)
 	if isDefaultParamGroup(name) {
 		family := strings.TrimPrefix(name, "default.")
-		if slices.Contains(engine.Families(), family) {
+		if slices.Contains(catalog.Families(), family) {
 			return &ParameterGroup{Account: scope.AccountID, Region: scope.Region, Name: name, Family: family, Description: "Default parameter group for " + family}, nil
 		}
 	}
@@ -57,8 +57,8 @@ func (s *Service) CreateCacheParameterGroup(ctx context.Context, in *elasticache
 		return nil, err
 	}
 	family := aws.ToString(in.CacheParameterGroupFamily)
-	if !slices.Contains(engine.Families(), family) {
-		return nil, invalid("The parameter CacheParameterGroupFamily has an invalid value %s; valid values are %s.", family, strings.Join(engine.Families(), ", "))
+	if !slices.Contains(catalog.Families(), family) {
+		return nil, invalid("The parameter CacheParameterGroupFamily has an invalid value %s; valid values are %s.", family, strings.Join(catalog.Families(), ", "))
 	}
 	tags, err := fromAPITags(in.Tags)
 	if err != nil {
@@ -99,7 +99,7 @@ func (s *Service) DescribeCacheParameterGroups(ctx context.Context, in *elastica
 			groups = []*ParameterGroup{g}
 			return nil
 		}
-		for _, f := range engine.Families() {
+		for _, f := range catalog.Families() {
 			g, _ := getParamGroup(tx, scope, defaultParamGroupName(f))
 			groups = append(groups, g)
 		}
@@ -123,7 +123,7 @@ func (s *Service) DescribeCacheParameterGroups(ctx context.Context, in *elastica
 }
 
 func parametersAPI(family string, values map[string]string, source string) ([]elasticacheapi.Parameter, error) {
-	params, err := engine.Parameters(family)
+	params, err := catalog.Parameters(family)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +180,8 @@ func (s *Service) DescribeCacheParameters(ctx context.Context, in *elasticacheap
 // DescribeEngineDefaultParameters lists a family's defaults.
 func (s *Service) DescribeEngineDefaultParameters(ctx context.Context, in *elasticacheapi.DescribeEngineDefaultParametersMessage) (*elasticacheapi.DescribeEngineDefaultParametersResult, error) {
 	family := aws.ToString(in.CacheParameterGroupFamily)
-	if !slices.Contains(engine.Families(), family) {
-		return nil, invalid("Invalid CacheParameterGroupFamily %s; valid values are %s.", family, strings.Join(engine.Families(), ", "))
+	if !slices.Contains(catalog.Families(), family) {
+		return nil, invalid("Invalid CacheParameterGroupFamily %s; valid values are %s.", family, strings.Join(catalog.Families(), ", "))
 	}
 	params, err := parametersAPI(family, nil, "")
 	if err != nil {
@@ -219,7 +219,7 @@ func (s *Service) ModifyCacheParameterGroup(ctx context.Context, in *elasticache
 		changes := map[string]string{}
 		for _, nv := range in.ParameterNameValues {
 			pn, pv := aws.ToString(nv.ParameterName), aws.ToString(nv.ParameterValue)
-			p, err := engine.LookupParameter(g.Family, pn)
+			p, err := catalog.LookupParameter(g.Family, pn)
 			if err != nil {
 				return invalid("Unknown parameter for %s: %s", g.Family, pn)
 			}
@@ -236,7 +236,7 @@ func (s *Service) ModifyCacheParameterGroup(ctx context.Context, in *elasticache
 			merged = map[string]string{}
 		}
 		maps.Copy(merged, changes)
-		if err := engine.ValidateChanges(g.Family, merged); err != nil {
+		if err := catalog.ValidateChanges(g.Family, merged); err != nil {
 			return invalid("%v", err)
 		}
 		g.Values = merged
@@ -285,7 +285,7 @@ func (s *Service) ResetCacheParameterGroup(ctx context.Context, in *elasticachea
 		} else {
 			for _, nv := range in.ParameterNameValues {
 				pn := aws.ToString(nv.ParameterName)
-				if _, err := engine.LookupParameter(g.Family, pn); err != nil {
+				if _, err := catalog.LookupParameter(g.Family, pn); err != nil {
 					return invalid("Unknown parameter for %s: %s", g.Family, pn)
 				}
 				delete(g.Values, pn)

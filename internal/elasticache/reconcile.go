@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/engine"
 	"github.com/cachalot-dev/cachalot/internal/store"
@@ -203,7 +204,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 			}
 		}
 	}
-	if cl.Engine == engine.Memcached && len(cl.Nodes) > 0 {
+	if cl.Engine == catalog.Memcached && len(cl.Nodes) > 0 {
 		if cl.ConfigInterfaceID == "" {
 			iface, err := c.network.CreateManagedInterface(ctx, ec2.InterfaceSpec{
 				Account: cl.Account, Region: cl.Region, SubnetID: cl.Nodes[0].SubnetID, GroupIDs: cl.SecurityGroups,
@@ -244,7 +245,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 	if err != nil {
 		return err
 	}
-	nodeMem, err := engine.NodeTypeMemory(cl.NodeType)
+	nodeMem, err := catalog.NodeTypeMemory(cl.NodeType)
 	if err != nil {
 		return err
 	}
@@ -292,7 +293,7 @@ func (c *Controller) reconcileCluster(ctx context.Context, cl *Cluster) error {
 		}
 		spec := engine.NodeSpec{
 			NodeID: key, Engine: inst, BindIP: bindIP, Port: port,
-			MaxMemory:  engine.EffectiveMaxMemory(nodeMem, values),
+			MaxMemory:  catalog.EffectiveMaxMemory(nodeMem, values),
 			Parameters: values,
 			Launcher:   launch,
 			Dial:       dial,

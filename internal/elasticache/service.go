@@ -20,8 +20,8 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
-	"github.com/cachalot-dev/cachalot/internal/engine"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
@@ -40,9 +40,9 @@ type Network interface {
 	ClassicGroup(ctx context.Context, account, region, name string) (ec2.GroupInfo, error)
 }
 
-// Catalog is the set of installed engines (engine.Catalog).
+// Catalog is the set of installed engines (catalog.Catalog).
 type Catalog interface {
-	Find(engine, version string) (engine.Installed, error)
+	Find(engine, version string) (catalog.Installed, error)
 }
 
 // ServiceLinkedRoles ensures the ElastiCache service-linked role exists,
@@ -54,7 +54,7 @@ type ServiceLinkedRoles interface {
 // Config configures the Service.
 type Config struct {
 	Network Network // required
-	Engines *engine.Catalog
+	Engines *catalog.Catalog
 	Roles   ServiceLinkedRoles // optional
 	Logger  *slog.Logger       // default slog.Default()
 	Now     func() time.Time   // default time.Now
@@ -77,7 +77,7 @@ func New(st store.Store, cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	if cfg.Engines == nil {
-		cfg.Engines = &engine.Catalog{}
+		cfg.Engines = &catalog.Catalog{}
 	}
 	return &Service{st: st, cfg: cfg}
 }

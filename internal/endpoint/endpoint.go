@@ -45,8 +45,11 @@ type Config struct {
 	Authorizer auth.Authorizer
 	Services   []Binding
 	// Resources returns the ARNs an operation acts on, for resource-level
-	// authorization; nil (the default) authorizes every call on "*".
-	Resources func(ctx context.Context, service, action string, in any) []string
+	// authorization, resolved the way the operation will resolve its input
+	// (canonical ids, names resolved to ids); none means "*". An error fails
+	// the request (it is never authorized on "*" instead). nil (the
+	// default) authorizes every call on "*".
+	Resources func(ctx context.Context, service, action string, in any) ([]string, error)
 	Logger    *slog.Logger     // default: slog.Default()
 	Now       func() time.Time // default: time.Now
 }
@@ -125,9 +128,14 @@ func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
 	params, perr := parseParams(r, body)
 	// Pick the service early, from the signature scope or failing that the
 	// Version parameter, so that even authentication errors have its shape.
+	// Only the scope's service ever executes a signed request: the signing
+	// key is derived for it, and a key for another service must not buy an
+	// action of ours however the Version parameter reads.
 	sig, serr := sigv4.Parse(r)
+	var scoped *Binding
 	if serr == nil {
-		c.binding = h.byScope[sig.Service]
+		scoped = h.byScope[sig.Service]
+		c.binding = scoped
 	}
 	if c.binding == nil && params != nil {
 		c.binding = h.byVersion[params.Get("Version")]
@@ -141,7 +149,13 @@ func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
 		}
 		return nil, h.authError(c, "IncompleteSignature", serr.Error())
 	}
-	if c.binding == nil {
+	if scoped == nil {
+		if c.binding != nil {
+			// AWS's words when the scope names another service than the
+			// endpoint's (the trailing space is AWS's).
+			return nil, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
+				"Credential should be scoped to correct service: '%s'. ", c.binding.Service.SigningName)
+		}
 		return nil, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
 			"Credential should be scoped to a valid service: '%s'.", sig.Service)
 	}
@@ -174,7 +188,11 @@ func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
 	ctx = auth.WithScope(ctx, auth.Scope{AccountID: p.AccountID, Region: sig.Region})
 	resources := []string{"*"}
 	if h.cfg.Resources != nil {
-		if rs := h.cfg.Resources(ctx, svc.SigningName, c.action, in); len(rs) > 0 {
+		rs, err := h.cfg.Resources(ctx, svc.SigningName, c.action, in)
+		if err != nil {
+			return nil, fmt.Errorf("resources of %s:%s: %w", svc.SigningName, c.action, err)
+		}
+		if len(rs) > 0 {
 			resources = rs
 		}
 	}

@@ -7,10 +7,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // node is one supervised engine. Its lifecycle is owned by one goroutine,
@@ -24,9 +24,13 @@ type node struct {
 	reqs chan request
 	done chan struct{} // closed when run returns (or Start failed)
 
-	mu     sync.Mutex // guards spec and status; written by the actor, read by anyone
+	mu     sync.Mutex // guards spec, status and admin; written by the actor, read by anyone
 	spec   NodeSpec
 	status NodeStatus
+	// admin is how the current process is reached past the restrictions
+	// clients have: the node's secrets, or the zero Admin for an engine
+	// adopted from a Cachalot before them.
+	admin redis.Admin
 }
 
 type reqKind int
@@ -139,7 +143,11 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 		return nil, false, fmt.Errorf("node directory: %w", err)
 	}
 	if st, err := readState(n.dir); err == nil && owned(st.procID, n.dir) {
-		if st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() {
+		admin, err := adoptedAdmin(n.dir, st)
+		if err == nil && st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() {
+			n.mu.Lock()
+			n.admin = admin
+			n.mu.Unlock()
 			w := n.watch(st.procID)
 			if err := n.waitReady(ctx, w); err != nil {
 				w.stop()
@@ -156,7 +164,8 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 			})
 			return w, true, nil
 		}
-		// Same node, different binary or address: replace the process.
+		// Same node, different binary or address, or secrets lost: replace
+		// the process.
 		if err := n.s.terminate(ctx, st.procID); err != nil {
 			return nil, false, fmt.Errorf("replace pid %d: %w", st.PID, err)
 		}
@@ -165,50 +174,71 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 	return w, false, err
 }
 
-// writeConfig renders the engine configuration into the node directory
-// and returns the argv to start it with.
+// adoptedAdmin returns how to reach an engine a state file records: as
+// the admin of the node's secrets if it was started with them, as it is
+// if it was started before them.
+func adoptedAdmin(dir string, st nodeState) (redis.Admin, error) {
+	if !st.Restricted {
+		return redis.Admin{}, nil
+	}
+	sec, err := readSecrets(dir)
+	if err != nil {
+		return redis.Admin{}, err
+	}
+	return sec.redisAdmin(), nil
+}
+
+// writeConfig renders the engine configuration into the node directory.
 func (n *node) writeConfig() error {
-	_, err := n.argv()
+	_, _, err := n.render()
 	return err
 }
 
-func (n *node) argv() ([]string, error) {
+// render renders the engine's command line and files, writes the files
+// into the node directory, and returns them with the admin of the
+// node's secrets (made on first use).
+func (n *node) render() (rendered, redis.Admin, error) {
 	n.mu.Lock()
 	spec := cloneSpec(n.spec)
 	n.mu.Unlock()
-	in := spec.Engine
-	switch in.Engine {
-	case Memcached:
-		user := ""
-		if runningAsRoot() {
-			user = n.s.cfg.MemcachedUser
-		}
-		return MemcachedArgs(in.Path, in.Family, MemcachedConfig{
-			BindIP: spec.BindIP, Port: spec.port(), MemoryMB: spec.MaxMemory >> 20,
-			User: user, FDLimit: fdHardLimit(), Parameters: spec.Parameters,
-		})
-	case Redis, Valkey:
-		conf, err := RenderRedisConf(in.Family, RedisConfig{
-			NodeID: n.id, BindIP: spec.BindIP, Port: spec.port(), MaxMemory: spec.MaxMemory,
-			Dir: n.dir, Save: spec.Save, Parameters: spec.Parameters, FDLimit: fdHardLimit(),
-		})
-		if err != nil {
-			return nil, err
-		}
-		path := filepath.Join(n.dir, in.Engine+".conf")
-		if err := writeFileAtomic(path, conf); err != nil {
-			return nil, err
-		}
-		return []string{in.Path, path}, nil
+	d, err := driverFor(spec.Engine.Engine)
+	if err != nil {
+		return rendered{}, redis.Admin{}, err
 	}
-	return nil, fmt.Errorf("unknown engine %q", in.Engine)
+	sec, err := ensureSecrets(n.dir)
+	if err != nil {
+		return rendered{}, redis.Admin{}, err
+	}
+	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit(), admin: sec.redisAdmin()}
+	r, err := d.render(spec, env)
+	if err != nil {
+		return rendered{}, redis.Admin{}, err
+	}
+	for name, b := range r.files {
+		if err := writeFileAtomic(filepath.Join(n.dir, name), b); err != nil {
+			return rendered{}, redis.Admin{}, err
+		}
+	}
+	return r, env.admin, nil
 }
 
-// launch starts the engine and waits until it answers.
+// launch starts the engine, confined (sandbox.go), and waits until it
+// answers.
 func (n *node) launch(ctx context.Context) (*watcher, error) {
-	argv, err := n.argv()
+	r, admin, err := n.render()
 	if err != nil {
 		return nil, err
+	}
+	argv, data, ident, err := n.confine(r)
+	if err != nil {
+		return nil, err
+	}
+	var stdin *os.File
+	if r.stdin != "" {
+		if stdin, err = os.Open(filepath.Join(n.dir, r.stdin)); err != nil {
+			return nil, fmt.Errorf("open engine configuration: %w", err)
+		}
+		defer stdin.Close()
 	}
 	logPath := filepath.Join(n.dir, "engine.out")
 	out, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
@@ -220,12 +250,16 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	if n.spec.Launcher != nil {
 		launch = n.spec.Launcher
 	}
+	n.admin = admin
 	n.mu.Unlock()
 	cmd := launch(ctx, argv)
 	if cmd.Dir == "" {
-		cmd.Dir = n.dir
+		cmd.Dir = data
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, out, out
+	cmd.Stdout, cmd.Stderr = out, out
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	detach(cmd)
 	err = cmd.Start()
 	out.Close()
@@ -240,7 +274,10 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	n.mu.Lock()
 	spec := n.spec
 	n.mu.Unlock()
-	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port()}
+	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port(), Restricted: true}
+	if ident != nil {
+		st.UID = ident.UID
+	}
 	if err := writeState(n.dir, st); err != nil {
 		_ = killGroup(id)
 		return nil, fmt.Errorf("record pid: %w", err)
@@ -264,7 +301,7 @@ func (n *node) waitReady(ctx context.Context, w *watcher) error {
 	ctx, cancel := context.WithTimeout(ctx, n.s.cfg.ReadyTimeout)
 	defer cancel()
 	n.mu.Lock()
-	spec := n.spec
+	spec, admin := n.spec, n.admin
 	n.mu.Unlock()
 	var last error
 	t0 := time.Now()
@@ -274,7 +311,7 @@ func (n *node) waitReady(ctx context.Context, w *watcher) error {
 			return fmt.Errorf("%w: %s exited during start: %s", ErrNotReady, spec.Engine.Engine, n.logTail())
 		default:
 		}
-		if last = ping(ctx, spec); last == nil {
+		if last = ping(ctx, spec, admin); last == nil {
 			n.s.log.Debug("engine ready", "node", n.id, "pid", w.id.PID, "attempts", attempt, "after", time.Since(t0))
 			return nil
 		}
@@ -294,38 +331,28 @@ func (n *node) waitReady(ctx context.Context, w *watcher) error {
 
 func (n *node) logTail() string {
 	t := tail(filepath.Join(n.dir, "engine.out"), 512)
-	if r := tail(filepath.Join(n.dir, "redis.log"), 512); r != "" {
-		t += "\n" + r
+	n.mu.Lock()
+	kind := n.spec.Engine.Engine
+	n.mu.Unlock()
+	if d, err := driverFor(kind); err == nil && d.logFile() != "" {
+		r := tail(filepath.Join(n.dir, dataDirName, d.logFile()), 512)
+		if r == "" { // an engine started before the data directory
+			r = tail(filepath.Join(n.dir, d.logFile()), 512)
+		}
+		if r != "" {
+			t += "\n" + r
+		}
 	}
 	return t
 }
 
-// ping checks an engine answers.
-func ping(ctx context.Context, spec NodeSpec) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if spec.Engine.Engine == Memcached {
-		c, err := DialMemcachedWith(ctx, spec.Dial, spec.Addr())
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_, err = c.Version(ctx)
-		return err
-	}
-	c, err := DialRESPWith(ctx, spec.Dial, spec.Addr())
+// ping checks an engine answers (PING as admin, or memcached's version).
+func ping(ctx context.Context, spec NodeSpec, admin redis.Admin) error {
+	d, err := driverFor(spec.Engine.Engine)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	s, err := c.String(ctx, "PING")
-	if err != nil {
-		return err // e.g. LOADING while the dataset loads
-	}
-	if s != "PONG" {
-		return fmt.Errorf("PING: %q", s)
-	}
-	return nil
+	return d.ping(ctx, spec.Dial, spec.Addr(), admin)
 }
 
 // run is the node's actor. It owns w, the watcher of the current process.
@@ -335,7 +362,8 @@ func (n *node) run(w *watcher) {
 	var (
 		retry    *time.Timer
 		retryC   <-chan time.Time
-		crashes  int
+		restarts = restartTracker{policy: restartPolicy{
+			minBackoff: n.s.cfg.MinBackoff, maxBackoff: n.s.cfg.MaxBackoff, stableAfter: defaultStableAfter}}
 		exitedC  = w.exited
 		stopRetr = func() {
 			if retry != nil {
@@ -350,10 +378,9 @@ func (n *node) run(w *watcher) {
 			w.stop()
 		}
 	}()
-	schedule := func() {
-		retry = time.NewTimer(backoff(n.s.cfg.MinBackoff, n.s.cfg.MaxBackoff, crashes))
+	schedule := func(delay time.Duration) {
+		retry = time.NewTimer(delay)
 		retryC = retry.C
-		crashes++
 	}
 	for {
 		select {
@@ -363,13 +390,10 @@ func (n *node) run(w *watcher) {
 			exitedC = nil
 			up := time.Since(w.started)
 			w.stop()
-			if up > time.Minute {
-				crashes = 0
-			}
 			err := fmt.Errorf("engine exited after %s: %s", up.Round(time.Millisecond), n.logTail())
 			n.setStatus(func(s *NodeStatus) { s.State, s.LastError = StateRestarting, err.Error() })
 			n.emit(Event{Type: EventCrashed, PID: w.id.PID, Err: err})
-			schedule()
+			schedule(restarts.exited(up))
 		case <-retryC:
 			retry, retryC = nil, nil
 			nw, err := n.launch(n.s.ctx)
@@ -379,7 +403,7 @@ func (n *node) run(w *watcher) {
 				}
 				n.setStatus(func(s *NodeStatus) { s.LastError = err.Error() })
 				n.emit(Event{Type: EventRestartFailed, Err: err})
-				schedule()
+				schedule(restarts.startFailed())
 				continue
 			}
 			w, exitedC = nw, nw.exited
@@ -410,7 +434,7 @@ func (n *node) run(w *watcher) {
 				if err != nil {
 					r.reply <- result{err: fmt.Errorf("reboot node %s: %w", n.id, err)}
 					exitedC = nil
-					schedule() // keep trying like after a crash
+					schedule(restarts.startFailed()) // keep trying like after a crash
 					continue
 				}
 				w, exitedC = nw, nw.exited
@@ -426,7 +450,7 @@ func (n *node) run(w *watcher) {
 					// A failed memcached restart left no process: retry.
 					w.stop()
 					exitedC = nil
-					schedule()
+					schedule(restarts.startFailed())
 				}
 				r.reply <- result{pending: pending, err: err}
 				if err == nil {
@@ -436,12 +460,6 @@ func (n *node) run(w *watcher) {
 			}
 		}
 	}
-}
-
-// backoff is the delay before restart attempt n+1 (n from 0): minimum
-// doubled per consecutive failure, capped at maximum.
-func backoff(minimum, maximum time.Duration, n int) time.Duration {
-	return min(minimum<<min(n, 30), maximum)
 }
 
 // restart stops the current process and launches a new one.
@@ -464,7 +482,7 @@ func (n *node) apply(ctx context.Context, w *watcher, changes map[string]string)
 		n.spec.Parameters = map[string]string{}
 	}
 	maps.Copy(n.spec.Parameters, changes)
-	spec := cloneSpec(n.spec)
+	spec, admin := cloneSpec(n.spec), n.admin
 	n.mu.Unlock()
 	rollback := func() {
 		n.mu.Lock()
@@ -476,80 +494,28 @@ func (n *node) apply(ctx context.Context, w *watcher, changes map[string]string)
 		rollback()
 		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
 	}
-	if spec.Engine.Engine == Memcached {
+	d, err := driverFor(spec.Engine.Engine)
+	if err != nil {
+		rollback()
+		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
+	}
+	pending, restart, err := d.applyLive(ctx, spec, admin, changes)
+	switch {
+	case err != nil && isUnreachable(err):
+		// Not running (e.g. restarting after a crash): the new values are
+		// in the config it restarts with.
+		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
+	case err != nil:
+		// Invalid, or the engine refused a value: keep spec and file as
+		// they were.
+		rollback()
+		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
+	case restart:
 		nw, err := n.restart(ctx, w)
 		if err != nil {
 			return nil, nil, fmt.Errorf("apply parameters to %s: restart: %w", n.id, err)
 		}
 		return nil, nw, nil
 	}
-	cmds, pending, err := redisLiveChanges(spec, changes)
-	if err != nil {
-		rollback()
-		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
-	}
-	if len(cmds) == 0 {
-		return pending, nil, nil
-	}
-	c, err := DialRESPWith(ctx, spec.Dial, spec.Addr())
-	if err != nil {
-		// Not running (e.g. restarting after a crash): the new values are
-		// in the config it restarts with.
-		return nil, nil, fmt.Errorf("apply parameters to %s: %w", n.id, err)
-	}
-	defer c.Close()
-	for i, args := range cmds {
-		if _, err := c.Do(ctx, args...); err != nil {
-			// The engine refused a value: keep spec and file as they were;
-			// the commands before it (cmds[:i]) did take effect.
-			rollback()
-			return nil, nil, fmt.Errorf("apply parameters to %s: %v refused after %d applied: %w", n.id, args[2:], i, err)
-		}
-	}
 	return pending, nil, nil
-}
-
-// redisLiveChanges returns the CONFIG SET commands that apply the
-// immediate changes to a running Redis/Valkey, and the names of the
-// changes that wait for a reboot.
-func redisLiveChanges(spec NodeSpec, changes map[string]string) (cmds [][]string, pending []string, err error) {
-	merged, err := mergeDefaults(spec.Engine.Family, spec.Parameters)
-	if err != nil {
-		return nil, nil, err
-	}
-	classes := map[string]bool{}
-	memory := false
-	for _, name := range slices.Sorted(maps.Keys(changes)) {
-		p, err := LookupParameter(spec.Engine.Family, name)
-		if err != nil {
-			return nil, nil, err
-		}
-		if p.ChangeType != Immediate {
-			pending = append(pending, name)
-			continue
-		}
-		switch {
-		case name == "reserved-memory" || name == "reserved-memory-percent":
-			memory = true
-		case name == "client-output-buffer-limit-normal-hard-limit", name == "client-output-buffer-limit-normal-soft-limit",
-			name == "client-output-buffer-limit-normal-soft-seconds":
-			classes["normal"] = true
-		case name == "client-output-buffer-limit-pubsub-hard-limit", name == "client-output-buffer-limit-pubsub-soft-limit",
-			name == "client-output-buffer-limit-pubsub-soft-seconds":
-			classes["pubsub"] = true
-		default:
-			if d := redisDirective(name); d != "" {
-				cmds = append(cmds, []string{"CONFIG", "SET", d, merged[name]})
-			}
-		}
-	}
-	if memory && spec.MaxMemory > 0 {
-		cmds = append(cmds, []string{"CONFIG", "SET", "maxmemory", strconv.FormatInt(EffectiveMaxMemory(spec.MaxMemory, merged), 10)})
-	}
-	for _, class := range slices.Sorted(maps.Keys(classes)) {
-		pre := "client-output-buffer-limit-" + class + "-"
-		cmds = append(cmds, []string{"CONFIG", "SET", "client-output-buffer-limit",
-			class + " " + merged[pre+"hard-limit"] + " " + merged[pre+"soft-limit"] + " " + merged[pre+"soft-seconds"]})
-	}
-	return cmds, pending, nil
 }

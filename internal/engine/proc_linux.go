@@ -95,14 +95,40 @@ func procExe(pid int) (string, error) {
 }
 
 // owned reports whether p is alive and is the engine of node directory
-// dir: same start time (so not a recycled pid) and dir as working
-// directory (the supervisor starts every engine there).
+// dir: same start time (so not a recycled pid) and the node's data
+// directory as working directory (the supervisor starts every engine
+// there; a Cachalot before the data directory started it in dir itself).
 func owned(p procID, dir string) bool {
 	if !alive(p) {
 		return false
 	}
 	cwd, err := procCwd(p.PID)
-	return err == nil && cwd == dir
+	return err == nil && (cwd == filepath.Join(dir, dataDirName) || cwd == dir)
+}
+
+// fileOwner returns the uid owning a file.
+func fileOwner(fi os.FileInfo) (uint32, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Uid, true
+}
+
+// openRegular opens a regular file for reading without following a
+// symbolic link or blocking on a FIFO: the engine, which may have put
+// either in its data directory, cannot make the supervisor read another
+// file or hang.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, nil
 }
 
 // signal sends sig to p if it is still that process.

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"syscall"
 )
@@ -25,7 +26,9 @@ func engineProcsUnder(string) ([]procID, error) { return nil, errors.ErrUnsuppor
 func rssBytes(int) (int64, error)               { return 0, errors.ErrUnsupported }
 func fdHardLimit() int                          { return 0 }
 func runningAsRoot() bool                       { return false }
+func fileOwner(os.FileInfo) (uint32, bool)      { return 0, false }
+func openRegular(string) (*os.File, error)      { return nil, errors.ErrUnsupported }
 
-// supervisionSupported is false: only the pure parts (parameters,
-// rendering, discovery) work here.
+// supervisionSupported is false: only discovery (and the pure
+// sub-packages) work here.
 const supervisionSupported = false

@@ -13,29 +13,43 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/identity"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
-// Launcher builds the command that starts an engine; argv[0] is the
-// engine binary. The default, HostLauncher, starts it on the host; the
-// network plane injects one that enters the node's network namespace
-// (e.g. `nsenter --net=/run/netns/X -- argv...`).
+// Launcher builds the command that starts an engine. argv[0] is the
+// engine binary or a helper that execs it in place after confining it
+// (prlimit, setpriv: sandbox.go), so the launcher runs with the daemon's
+// privileges and the engine drops them after it. The default,
+// HostLauncher, starts it on the host; the network plane injects one that
+// enters the node's network namespace (e.g. `nsenter --net=/run/netns/X
+// -- argv...`).
 //
 // The launcher must exec the engine in place (the started process's pid is
 // the engine's pid) and must not tie the process to ctx (no
 // exec.CommandContext): engines outlive requests and the daemon. The
-// supervisor sets Dir (when empty), Stdout/Stderr and Setsid itself.
+// supervisor sets Dir (when empty: the node's data directory),
+// Stdin/Stdout/Stderr and Setsid itself.
 type Launcher func(ctx context.Context, argv []string) *exec.Cmd
 
 // HostLauncher starts argv on the host, in the daemon's namespaces.
 func HostLauncher(_ context.Context, argv []string) *exec.Cmd {
 	return exec.Command(argv[0], argv[1:]...)
 }
+
+// DialFunc opens a connection; nil means net.Dialer on the host. It
+// converts to the dial functions of the engine clients
+// (redis.DialWith, memcached.DialWith).
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // EventType says what happened to a node.
 type EventType string
@@ -83,9 +97,15 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the delay before restarting a crashed
 	// engine (doubling per consecutive crash); default 100ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
-	// MemcachedUser is memcached's -u when the daemon runs as root;
-	// default "nobody".
-	MemcachedUser string
+	// Identities allocates each node's own uid and gid when the daemon
+	// runs as root (sandbox.go); default: the identity.Engines range,
+	// recorded in DataDir/.identities.
+	Identities *identity.Allocator
+	// Setpriv and Prlimit are the util-linux helpers engines are confined
+	// with (setpriv drops the identity and capabilities; prlimit sets
+	// memcached's memory limit); default: found in PATH. Running as root,
+	// a missing one fails the start; otherwise the engine runs without.
+	Setpriv, Prlimit string
 }
 
 func (c Config) withDefaults() Config {
@@ -110,19 +130,19 @@ func (c Config) withDefaults() Config {
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 30 * time.Second
 	}
-	if c.MemcachedUser == "" {
-		c.MemcachedUser = "nobody"
+	if c.Identities == nil {
+		c.Identities = identity.New(filepath.Join(c.DataDir, identitiesDirName), identity.Engines())
 	}
 	return c
 }
 
 // NodeSpec is the desired engine process of one cache node.
 type NodeSpec struct {
-	NodeID    string    // unique per installation; [A-Za-z0-9._-]
-	Engine    Installed // from Catalog.Find
-	BindIP    string    // the node's address (in its namespace)
-	Port      int       // default 6379 (Redis/Valkey) or 11211 (memcached)
-	MaxMemory int64     // bytes, from NodeTypeMemory; 0 = engine default
+	NodeID    string            // unique per installation; [A-Za-z0-9._-]
+	Engine    catalog.Installed // from catalog.Catalog.Find
+	BindIP    string            // the node's address (in its namespace)
+	Port      int               // default 6379 (Redis/Valkey) or 11211 (memcached)
+	MaxMemory int64             // bytes, from catalog.NodeTypeMemory; 0 = engine default
 	// Parameters are the parameter group's values that differ from the
 	// family defaults.
 	Parameters map[string]string
@@ -141,10 +161,10 @@ func (s NodeSpec) port() int {
 	if s.Port != 0 {
 		return s.Port
 	}
-	if s.Engine.Engine == Memcached {
-		return 11211
+	if d, err := driverFor(s.Engine.Engine); err == nil {
+		return d.defaultPort()
 	}
-	return 6379
+	return redis.DefaultPort // an unknown engine fails to start; its address still shows
 }
 
 // Addr is host:port of the node.
@@ -181,11 +201,16 @@ var (
 	ErrSpecConflict = errors.New("cache node already supervised with another binary or address")
 )
 
+// identitiesDirName is the identity registry's directory in DataDir; a
+// node id may not start with a dot, so no node directory is named so.
+const identitiesDirName = ".identities"
+
 // Supervisor runs and watches engine processes, one per node. Create it
 // with New; it does nothing until Start.
 type Supervisor struct {
 	cfg Config
 	log *slog.Logger
+	ids *identity.Allocator
 
 	ctx    context.Context // cancelled by Close; bounds crash restarts
 	cancel context.CancelFunc
@@ -200,7 +225,7 @@ type Supervisor struct {
 func New(cfg Config) *Supervisor {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Supervisor{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel, nodes: map[string]*node{}}
+	return &Supervisor{cfg: cfg, log: cfg.Logger, ids: cfg.Identities, ctx: ctx, cancel: cancel, nodes: map[string]*node{}}
 }
 
 // NodeDir returns the directory of a node.
@@ -266,15 +291,19 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 	return n.snapshot(), nil
 }
 
+// nodeIDRE is what a node id may hold: it names the node directory (and
+// may not start with a dot: checkSpec).
+var nodeIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)
+
 func (s *Supervisor) checkSpec(spec NodeSpec) error {
-	if spec.NodeID == "" || !nodeIDRE.MatchString(spec.NodeID) || spec.NodeID == "." || spec.NodeID == ".." {
+	if spec.NodeID == "" || !nodeIDRE.MatchString(spec.NodeID) || strings.HasPrefix(spec.NodeID, ".") {
 		return fmt.Errorf("bad node id %q", spec.NodeID)
 	}
 	if s.cfg.DataDir == "" || !filepath.IsAbs(s.cfg.DataDir) {
 		return fmt.Errorf("data dir %q is not absolute", s.cfg.DataDir)
 	}
 	if spec.Engine.Path == "" {
-		return fmt.Errorf("no engine binary (use Catalog.Find): %w", ErrEngineNotInstalled)
+		return fmt.Errorf("no engine binary (use Catalog.Find): %w", catalog.ErrEngineNotInstalled)
 	}
 	if _, err := netip.ParseAddr(spec.BindIP); err != nil {
 		return fmt.Errorf("bind address: %w", err)
@@ -355,7 +384,7 @@ func (s *Supervisor) Reboot(ctx context.Context, nodeID string) error {
 }
 
 // ApplyParameters changes parameter values of a running node (validated
-// against the family with ValidateChanges). For Redis/Valkey, immediate
+// against the family with catalog.ValidateChanges). For Redis/Valkey, immediate
 // parameters are applied live with CONFIG SET; requires-reboot ones are
 // recorded for the next start and returned as pending. For memcached,
 // which has no live configuration, the engine is restarted with the new
@@ -365,7 +394,7 @@ func (s *Supervisor) ApplyParameters(ctx context.Context, nodeID string, changes
 	if err != nil {
 		return nil, err
 	}
-	if err := ValidateChanges(n.family(), changes); err != nil {
+	if err := catalog.ValidateChanges(n.family(), changes); err != nil {
 		return nil, fmt.Errorf("apply parameters to %s: %w", nodeID, err)
 	}
 	r, err := n.do(ctx, request{kind: reqApply, params: maps.Clone(changes)})
@@ -460,6 +489,14 @@ type nodeState struct {
 	Binary string `json:"binary"`
 	BindIP string `json:"bind_ip"`
 	Port   int    `json:"port"`
+	// UID is the identity the engine runs as; 0 for the daemon's own.
+	UID uint32 `json:"uid,omitempty"`
+	// Restricted says the engine was started with the restricted
+	// commands and the admin user of the node's secrets; a state file
+	// without it was written by a Cachalot before them, whose engine is
+	// reached as it was (no AUTH, original command names) until it
+	// restarts.
+	Restricted bool `json:"restricted,omitempty"`
 }
 
 func readState(dir string) (nodeState, error) {
@@ -501,7 +538,7 @@ func cloneSpec(s NodeSpec) NodeSpec {
 
 // tail returns the end of a file, for error messages.
 func tail(path string, n int64) string {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return ""
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,11 +20,15 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/memcached"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // requireEngine returns the installed engine or skips, saying why; it
 // logs which engine the test runs against so a silent skip shows.
-func requireEngine(t *testing.T, engine string) Installed {
+func requireEngine(t *testing.T, engine string) catalog.Installed {
 	t.Helper()
 	c, err := Discover(context.Background(), nil)
 	if err != nil {
@@ -120,10 +125,10 @@ func newSupervisor(t *testing.T, rec *recorder) (*Supervisor, string) {
 		// the test closed.
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
+		_ = s.Close() // first, or it restarts what Teardown kills
 		if err := New(testConfig(t, dataDir, nil)).Teardown(ctx); err != nil {
 			t.Errorf("teardown: %v", err)
 		}
-		_ = s.Close()
 		if left, _ := engineProcsUnder(dataDir); len(left) > 0 {
 			t.Errorf("processes left after teardown: %v", left)
 		}
@@ -137,8 +142,8 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func redisSpec(t *testing.T, in Installed, id string) NodeSpec {
-	mem, err := NodeTypeMemory("cache.t3.micro")
+func redisSpec(t *testing.T, in catalog.Installed, id string) NodeSpec {
+	mem, err := catalog.NodeTypeMemory("cache.t3.micro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +153,7 @@ func redisSpec(t *testing.T, in Installed, id string) NodeSpec {
 func redisDo(t *testing.T, addr string, args ...string) string {
 	t.Helper()
 	ctx := ctxT(t)
-	c, err := DialRESP(ctx, addr)
+	c, err := redis.Dial(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,15 +165,27 @@ func redisDo(t *testing.T, addr string, args ...string) string {
 	return v
 }
 
-func configGet(t *testing.T, addr, name string) string {
+// nodeAdmin returns how the supervisor reaches a node: its secrets.
+func nodeAdmin(t *testing.T, s *Supervisor, nodeID string) redis.Admin {
+	t.Helper()
+	sec, err := readSecrets(s.NodeDir(nodeID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec.redisAdmin()
+}
+
+// configGet runs CONFIG GET as the node's admin: clients may not.
+func configGet(t *testing.T, s *Supervisor, spec NodeSpec, name string) string {
 	t.Helper()
 	ctx := ctxT(t)
-	c, err := DialRESP(ctx, addr)
+	admin := nodeAdmin(t, s, spec.NodeID)
+	c, err := admin.Dial(ctx, nil, spec.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	v, err := c.Do(ctx, "CONFIG", "GET", name)
+	v, err := admin.Do(ctx, c, "CONFIG", "GET", name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +197,7 @@ func configGet(t *testing.T, addr, name string) string {
 }
 
 func TestRedisStartSetGet(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	s, _ := newSupervisor(t, rec)
 	spec := redisSpec(t, in, "rs-0001")
@@ -199,13 +216,13 @@ func TestRedisStartSetGet(t *testing.T) {
 		t.Errorf("GET = %q, want v", got)
 	}
 	// maxmemory from the node type, less reserved-memory-percent (25).
-	if got, want := configGet(t, spec.Addr(), "maxmemory"), "402653184"; got != want {
+	if got, want := configGet(t, s, spec, "maxmemory"), "402653184"; got != want {
 		t.Errorf("CONFIG GET maxmemory = %s, want %s (cache.t3.micro 536870912 less 25%%)", got, want)
 	}
-	if got := configGet(t, spec.Addr(), "maxmemory-policy"); got != "volatile-lru" {
+	if got := configGet(t, s, spec, "maxmemory-policy"); got != "volatile-lru" {
 		t.Errorf("CONFIG GET maxmemory-policy = %s, want volatile-lru", got)
 	}
-	if got := configGet(t, spec.Addr(), "save"); got != "" {
+	if got := configGet(t, s, spec, "save"); got != "" {
 		t.Errorf("CONFIG GET save = %q, want empty", got)
 	}
 	// Start again is idempotent.
@@ -221,7 +238,7 @@ func TestRedisStartSetGet(t *testing.T) {
 }
 
 func TestRedisCrashRestart(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	s, _ := newSupervisor(t, rec)
 	spec := redisSpec(t, in, "rs-crash")
@@ -247,7 +264,7 @@ func TestRedisCrashRestart(t *testing.T) {
 }
 
 func TestRedisReadopt(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	s1, dataDir := newSupervisor(t, nil)
 	spec := redisSpec(t, in, "rs-adopt")
 	st, err := s1.Start(ctxT(t), spec)
@@ -297,7 +314,7 @@ func mustStart(t *testing.T, pid int) uint64 {
 // recycled: other start time, or other directory) is never adopted nor
 // killed.
 func TestRecycledPIDNotAdopted(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	for _, tc := range []struct {
 		name  string
 		state func(self procID) procID
@@ -316,7 +333,7 @@ func TestRecycledPIDNotAdopted(t *testing.T) {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
 				t.Fatal(err)
 			}
-			if err := writeState(dir, nodeState{procID: tc.state(self), Engine: Redis, Binary: in.Path,
+			if err := writeState(dir, nodeState{procID: tc.state(self), Engine: catalog.Redis, Binary: in.Path,
 				BindIP: spec.BindIP, Port: spec.port()}); err != nil {
 				t.Fatal(err)
 			}
@@ -332,7 +349,7 @@ func TestRecycledPIDNotAdopted(t *testing.T) {
 }
 
 func TestRedisApplyParameters(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	s, _ := newSupervisor(t, rec)
 	spec := redisSpec(t, in, "rs-params")
@@ -363,18 +380,18 @@ func TestRedisApplyParameters(t *testing.T) {
 		"client-output-buffer-limit": "normal 1048576 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
 		"databases":                  "16", // static: not yet
 	} {
-		if got := configGet(t, spec.Addr(), name); got != want {
+		if got := configGet(t, s, spec, name); got != want {
 			t.Errorf("CONFIG GET %s = %q, want %q", name, got, want)
 		}
 	}
 	if now, _ := s.Status(spec.NodeID); now.PID != st.PID {
 		t.Errorf("pid changed %d -> %d: immediate parameters must not restart", st.PID, now.PID)
 	}
-	if _, err := s.ApplyParameters(ctxT(t), spec.NodeID, map[string]string{"lua-time-limit": "1"}); !errors.Is(err, ErrParameterNotModifiable) {
-		t.Errorf("ApplyParameters(lua-time-limit) = %v, want ErrParameterNotModifiable", err)
+	if _, err := s.ApplyParameters(ctxT(t), spec.NodeID, map[string]string{"lua-time-limit": "1"}); !errors.Is(err, catalog.ErrParameterNotModifiable) {
+		t.Errorf("ApplyParameters(lua-time-limit) = %v, want catalog.ErrParameterNotModifiable", err)
 	}
-	if _, err := s.ApplyParameters(ctxT(t), spec.NodeID, map[string]string{"maxmemory-policy": "lru"}); !errors.Is(err, ErrInvalidParameterValue) {
-		t.Errorf("ApplyParameters(bad policy) = %v, want ErrInvalidParameterValue", err)
+	if _, err := s.ApplyParameters(ctxT(t), spec.NodeID, map[string]string{"maxmemory-policy": "lru"}); !errors.Is(err, catalog.ErrInvalidParameterValue) {
+		t.Errorf("ApplyParameters(bad policy) = %v, want catalog.ErrInvalidParameterValue", err)
 	}
 
 	// Reboot applies the pending static parameter.
@@ -382,7 +399,7 @@ func TestRedisApplyParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.wait(t, EventRebooted, 5*time.Second)
-	if got := configGet(t, spec.Addr(), "databases"); got != "32" {
+	if got := configGet(t, s, spec, "databases"); got != "32" {
 		t.Errorf("CONFIG GET databases after reboot = %s, want 32", got)
 	}
 	if now, _ := s.Status(spec.NodeID); now.PID == st.PID {
@@ -391,7 +408,7 @@ func TestRedisApplyParameters(t *testing.T) {
 }
 
 func TestRedisStop(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	s, dataDir := newSupervisor(t, rec)
 	spec := redisSpec(t, in, "rs-stop")
@@ -424,7 +441,7 @@ func TestRedisStop(t *testing.T) {
 // Stop works for a node left running by an earlier supervisor, and
 // Teardown kills every engine of the installation.
 func TestStopOrphanAndTeardown(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	s1, dataDir := newSupervisor(t, nil)
 	a, b := redisSpec(t, in, "rs-a"), redisSpec(t, in, "rs-b")
 	for _, sp := range []NodeSpec{a, b} {
@@ -453,7 +470,7 @@ func TestStopOrphanAndTeardown(t *testing.T) {
 }
 
 func TestStartFailsClearly(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	s, dataDir := newSupervisor(t, nil)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -468,13 +485,13 @@ func TestStartFailsClearly(t *testing.T) {
 	if left, _ := engineProcsUnder(dataDir); len(left) != 0 {
 		t.Errorf("engines left after failed start: %v", left)
 	}
-	if _, err := s.Start(ctxT(t), NodeSpec{NodeID: "x", BindIP: "127.0.0.1"}); !errors.Is(err, ErrEngineNotInstalled) {
-		t.Errorf("Start(no engine) = %v, want ErrEngineNotInstalled", err)
+	if _, err := s.Start(ctxT(t), NodeSpec{NodeID: "x", BindIP: "127.0.0.1"}); !errors.Is(err, catalog.ErrEngineNotInstalled) {
+		t.Errorf("Start(no engine) = %v, want catalog.ErrEngineNotInstalled", err)
 	}
 }
 
-func memcachedSpec(t *testing.T, in Installed, id string) NodeSpec {
-	mem, err := NodeTypeMemory("cache.t3.micro")
+func memcachedSpec(t *testing.T, in catalog.Installed, id string) NodeSpec {
+	mem, err := catalog.NodeTypeMemory("cache.t3.micro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +522,7 @@ func memcachedStats(t *testing.T, addr string) map[string]string {
 }
 
 func TestMemcachedLifecycle(t *testing.T) {
-	in := requireEngine(t, Memcached)
+	in := requireEngine(t, catalog.Memcached)
 	rec := newRecorder()
 	s, dataDir := newSupervisor(t, rec)
 	spec := memcachedSpec(t, in, "mc-0001")
@@ -514,7 +531,7 @@ func TestMemcachedLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t)
-	c, err := DialMemcached(ctx, spec.Addr())
+	c, err := memcached.Dial(ctx, spec.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,7 +585,7 @@ func TestMemcachedLifecycle(t *testing.T) {
 // --net=... --` does for a node namespace) keeps the engine's pid; the
 // supervisor supervises and re-adopts it the same.
 func TestCustomLauncher(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	env, err := exec.LookPath("env")
 	if err != nil {
 		t.Skipf("SKIP: no env binary: %v", err)
@@ -605,16 +622,20 @@ func TestCustomLauncher(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := [][]string{{in.Path, filepath.Join(dataDir, spec.NodeID, "redis.conf")}}
-	if diff := cmp.Diff(want, calls); diff != "" {
-		t.Errorf("launcher calls mismatch (-want +got):\n%s", diff)
+	// The launcher gets the confined command line (sandbox.go): the
+	// engine, reading its configuration on stdin, last.
+	if len(calls) != 1 {
+		t.Fatalf("launcher called %d times, want once: %v", len(calls), calls)
+	}
+	if got, want := calls[0][len(calls[0])-2:], []string{in.Path, "-"}; !slices.Equal(got, want) {
+		t.Errorf("launcher argv %v ends in %v, want %v", calls[0], got, want)
 	}
 }
 
 // A restart that fails (the port taken meanwhile) is reported and retried
 // with backoff until it succeeds.
 func TestRestartFailsThenRecovers(t *testing.T) {
-	in := requireEngine(t, Redis)
+	in := requireEngine(t, catalog.Redis)
 	rec := newRecorder()
 	dataDir := t.TempDir()
 	cfg := testConfig(t, dataDir, rec)

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -99,11 +100,12 @@ func glob(pat, s string) bool {
 }
 
 // setKey names the cache entry of a principal: users share one entry for
-// all their keys; each assumed-role session has its own (session policies).
+// all their keys (by unique id: a user created with a deleted one's name is
+// another user); each assumed-role session has its own (session policies).
 func setKey(p auth.Principal) string {
 	switch p.Type {
 	case auth.User:
-		return "u/" + p.AccountID + "/" + strings.ToLower(p.Name)
+		return "u/" + p.AccountID + "/" + strings.ToLower(p.Name) + "/" + p.UserID
 	case auth.AssumedRole:
 		return "s/" + p.AccessKeyID
 	}
@@ -128,6 +130,9 @@ func (s *Service) policies(ctx context.Context, p auth.Principal) (*policySet, e
 			if err != nil {
 				return err
 			}
+			if p.UserID != "" && u.ID != p.UserID {
+				return errPrincipalReplaced
+			}
 			if err := s.gather(tx, p.AccountID, "user/"+u.Name, u.Inline, u.Attached, &ps.set.Identity); err != nil {
 				return err
 			}
@@ -149,6 +154,9 @@ func (s *Service) policies(ctx context.Context, p auth.Principal) (*policySet, e
 			r, err := s.getRole(tx, sess.Account, sess.RoleName)
 			if err != nil {
 				return err
+			}
+			if sess.RoleID != "" && r.ID != sess.RoleID {
+				return errPrincipalReplaced
 			}
 			if err := s.gather(tx, p.AccountID, "role/"+r.Name, r.Inline, r.Attached, &ps.set.Identity); err != nil {
 				return err
@@ -312,6 +320,10 @@ func (s *Service) Authorize(ctx context.Context, r auth.Request) error {
 		return nil
 	}
 	ps, err := s.policies(ctx, p)
+	if errors.Is(err, errPrincipalReplaced) {
+		// Deleted (and its name reused) since its key was resolved.
+		return invalidToken(r.Service)
+	}
 	if err != nil {
 		return fmt.Errorf("load policies of %s: %w", p.ARN, err)
 	}
@@ -356,6 +368,16 @@ func withServiceName(c map[string][]string, roleARN string) map[string][]string 
 	}
 	out["iam:AWSServiceName"] = []string{svc}
 	return out
+}
+
+// invalidToken is the error for credentials whose principal no longer
+// exists, in the service's words (the wire edge answers the same for keys
+// it cannot resolve).
+func invalidToken(service string) error {
+	if service == "ec2" {
+		return awserr.WithStatus(401, "AuthFailure", "AWS was not able to validate the provided access credentials")
+	}
+	return awserr.WithStatus(403, "InvalidClientTokenId", "The security token included in the request is invalid.")
 }
 
 func denial(service, msg string) error {

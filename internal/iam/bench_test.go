@@ -67,8 +67,11 @@ func BenchmarkAuthorize(b *testing.B) {
 				in := &elasticacheapi.DescribeCacheClustersMessage{CacheClusterId: ptr(fmt.Sprintf("app-%d-main", n-1))}
 				now := time.Now()
 				authorize := func() {
-					res := f.svc.Resources(ctx, "elasticache", "DescribeCacheClusters", in)
-					err := f.svc.Authorize(ctx, auth.Request{Principal: p, Service: "elasticache", Action: "DescribeCacheClusters",
+					res, err := f.svc.Resources(ctx, "elasticache", "DescribeCacheClusters", in)
+					if err != nil {
+						b.Fatal(err)
+					}
+					err = f.svc.Authorize(ctx, auth.Request{Principal: p, Service: "elasticache", Action: "DescribeCacheClusters",
 						Resources: res, Region: "us-east-1", SourceIP: "127.0.0.1", Time: now})
 					if err != nil {
 						b.Fatal(err)

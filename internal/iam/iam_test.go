@@ -329,11 +329,33 @@ func TestResources(t *testing.T) {
 		{"replication group and subnet group", "elasticache", "CreateReplicationGroup",
 			&elasticacheapi.CreateReplicationGroupMessage{ReplicationGroupId: ptr("rg"), CacheSubnetGroupName: ptr("sn"), SecurityGroupIds: []string{"sg-1"}},
 			[]string{"arn:aws:elasticache:us-east-1:" + acct + ":replicationgroup:rg", "arn:aws:elasticache:us-east-1:" + acct + ":subnetgroup:sn"}},
-		{"security groups", "ec2", "AuthorizeSecurityGroupIngress", &ec2api.AuthorizeSecurityGroupIngressRequest{GroupId: ptr("sg-1")},
-			[]string{"arn:aws:ec2:us-east-1:" + acct + ":security-group/sg-1"}},
-		{"ec2 describe is *", "ec2", "DescribeInstances", &ec2api.DescribeInstancesRequest{InstanceIds: []string{"i-1"}}, nil},
+		{"cluster id as ElastiCache stores it", "elasticache", "DeleteCacheCluster", &elasticacheapi.DeleteCacheClusterMessage{CacheClusterId: ptr("ViCtIm")},
+			[]string{"arn:aws:elasticache:us-east-1:" + acct + ":cluster:victim"}},
+		{"groups as ElastiCache stores them", "elasticache", "ModifyCacheCluster",
+			&elasticacheapi.ModifyCacheClusterMessage{CacheClusterId: ptr("C"), CacheParameterGroupName: ptr("PG"), CacheSecurityGroupNames: []string{"CSG"}},
+			[]string{"arn:aws:elasticache:us-east-1:" + acct + ":cluster:c", "arn:aws:elasticache:us-east-1:" + acct + ":parametergroup:pg",
+				"arn:aws:elasticache:us-east-1:" + acct + ":securitygroup:csg"}},
+		{"tagged ARN as ElastiCache stores it", "elasticache", "AddTagsToResource",
+			&elasticacheapi.AddTagsToResourceMessage{ResourceName: ptr("arn:aws:elasticache:us-east-1:" + acct + ":subnetgroup:SN")},
+			[]string{"arn:aws:elasticache:us-east-1:" + acct + ":subnetgroup:sn"}},
+		{"snapshot names keep their case", "elasticache", "DeleteCacheCluster",
+			&elasticacheapi.DeleteCacheClusterMessage{CacheClusterId: ptr("c"), FinalSnapshotIdentifier: ptr("Final")},
+			[]string{"arn:aws:elasticache:us-east-1:" + acct + ":cluster:c", "arn:aws:elasticache:us-east-1:" + acct + ":snapshot:Final"}},
 		{"iam user with stored path", "iam", "GetUser", &iamapi.GetUserRequest{UserName: ptr("pathy")},
 			[]string{"arn:aws:iam::" + acct + ":user/eng/Pathy"}},
+		{"iam user ARN as stored", "iam", "SimulatePrincipalPolicy", &iamapi.SimulatePrincipalPolicyRequest{PolicySourceArn: ptr("arn:aws:iam::" + acct + ":user/PATHY")},
+			[]string{"arn:aws:iam::" + acct + ":user/eng/Pathy"}},
+		{"renamed user needs both names", "iam", "UpdateUser", &iamapi.UpdateUserRequest{UserName: ptr("pathy"), NewUserName: ptr("Other")},
+			[]string{"arn:aws:iam::" + acct + ":user/eng/Pathy", "arn:aws:iam::" + acct + ":user/eng/Other"}},
+		{"renamed user to a new path", "iam", "UpdateUser", &iamapi.UpdateUserRequest{UserName: ptr("pathy"), NewUserName: ptr("o"), NewPath: ptr("/x/")},
+			[]string{"arn:aws:iam::" + acct + ":user/eng/Pathy", "arn:aws:iam::" + acct + ":user/x/o"}},
+		{"new managed policy", "iam", "CreatePolicy", &iamapi.CreatePolicyRequest{PolicyName: ptr("p"), Path: ptr("/t/")},
+			[]string{"arn:aws:iam::" + acct + ":policy/t/p"}},
+		{"inline policy names no resource", "iam", "PutUserPolicy", &iamapi.PutUserPolicyRequest{UserName: ptr("pathy"), PolicyName: ptr("p")},
+			[]string{"arn:aws:iam::" + acct + ":user/eng/Pathy"}},
+		{"deletion task's role", "iam", "GetServiceLinkedRoleDeletionStatus",
+			&iamapi.GetServiceLinkedRoleDeletionStatusRequest{DeletionTaskId: ptr("task/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache/0a1b")},
+			[]string{"arn:aws:iam::" + acct + ":role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache"}},
 		{"iam new user path", "iam", "CreateUser", &iamapi.CreateUserRequest{UserName: ptr("n"), Path: ptr("/x/")},
 			[]string{"arn:aws:iam::" + acct + ":user/x/n"}},
 		{"iam unknown user", "iam", "DeleteUser", &iamapi.DeleteUserRequest{UserName: ptr("ghost")},
@@ -347,7 +369,10 @@ func TestResources(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := f.svc.Resources(ctx, tt.service, tt.action, tt.in)
+			got, err := f.svc.Resources(ctx, tt.service, tt.action, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Resources(%s %s) (-want +got):\n%s", tt.service, tt.action, diff)
 			}

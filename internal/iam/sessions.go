@@ -11,6 +11,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/account"
 	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/awserr"
 	"github.com/cachalot-dev/cachalot/internal/iam/policy"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
@@ -18,6 +19,11 @@ import (
 // Temporary credentials (STS sessions). They live in the store under
 // sts-session/<access key id> so that they survive a restart, and are
 // resolved like any other key; the wire edge refuses them after Expires.
+//
+// A session is bound to the unique id (AIDA…, AROA…) of the user or role it
+// was issued for, as on AWS, not to its name: once that user or role is
+// deleted the credentials are invalid, even if another one is created with
+// the same name.
 
 func sessionKey(akid string) string { return store.Key("sts-session", akid) }
 
@@ -36,10 +42,12 @@ const (
 type SessionSpec struct {
 	Kind      SessionKind
 	AccountID string // the account of the identity (the role's account for AssumeRole)
-	// UserName is the IAM user of a SessionToken session ("" for root).
-	UserName string
-	// RoleName and SessionName identify an AssumedRoleSession.
-	RoleName, SessionName string
+	// UserName is the IAM user of a SessionToken session ("" for root), and
+	// UserID its unique id, which the user must still have.
+	UserName, UserID string
+	// RoleName and SessionName identify an AssumedRoleSession; RoleID is the
+	// unique id of the role that was authorized, which it must still have.
+	RoleName, RoleID, SessionName string
 	// MFA is true when the caller proved an MFA code.
 	MFA      bool
 	Duration time.Duration
@@ -58,7 +66,9 @@ type sessionRec struct {
 	Kind        SessionKind `json:"kind"`
 	Account     string      `json:"account"`
 	UserName    string      `json:"user,omitempty"`
+	UserID      string      `json:"user_id,omitempty"`
 	RoleName    string      `json:"role,omitempty"`
+	RoleID      string      `json:"role_id,omitempty"`
 	SessionName string      `json:"session,omitempty"`
 	MFA         bool        `json:"mfa,omitempty"`
 	Issued      time.Time   `json:"issued"`
@@ -123,12 +133,24 @@ func (s *Service) IssueSession(ctx context.Context, spec SessionSpec) (*Issued, 
 			if err != nil {
 				return err
 			}
+			if spec.RoleID != "" && r.ID != spec.RoleID {
+				return noRole(spec.RoleName)() // replaced since it was authorized
+			}
 			roleID = r.ID
-			rec.RoleName = r.Name
+			rec.RoleName, rec.RoleID = r.Name, r.ID
 			r.LastUsed = &now
 			if err := store.PutJSON(tx, key(spec.AccountID, kindRole, r.Name), r); err != nil {
 				return err
 			}
+		} else if spec.UserName != "" {
+			u, err := s.getUser(tx, spec.AccountID, spec.UserName)
+			if err != nil {
+				return err
+			}
+			if spec.UserID != "" && u.ID != spec.UserID {
+				return noUser(spec.UserName)() // replaced since the caller authenticated
+			}
+			rec.UserName, rec.UserID = u.Name, u.ID
 		}
 		return store.PutJSON(tx, sessionKey(akid), &rec)
 	})
@@ -142,6 +164,21 @@ func (s *Service) IssueSession(ctx context.Context, spec SessionSpec) (*Issued, 
 	return &Issued{Key: k, RoleID: roleID}, nil
 }
 
+// errPrincipalReplaced: the user or role of a session was deleted and
+// another one created with its name.
+var errPrincipalReplaced = errors.New("the principal of the session no longer exists")
+
+// sameEntity reports whether a session issued at issued for the entity with
+// unique id wantID (empty in records written before sessions kept it) may
+// act as the stored entity with id and created: the ids match or, for an
+// old record, the entity existed when the session was issued.
+func sameEntity(wantID string, issued time.Time, id string, created time.Time) bool {
+	if wantID != "" {
+		return id == wantID
+	}
+	return !created.After(issued)
+}
+
 // sessionKey builds the auth.Key of a stored session.
 func (s *Service) sessionKey(ctx context.Context, r *sessionRec) (auth.Key, error) {
 	k := auth.Key{AccessKeyID: r.AccessKeyID, SecretAccessKey: r.Secret, SessionToken: r.Token, Expires: r.Expires}
@@ -152,6 +189,9 @@ func (s *Service) sessionKey(ctx context.Context, r *sessionRec) (auth.Key, erro
 		if err := s.view(ctx, func(tx store.Tx) (err error) { role, err = s.getRole(tx, r.Account, r.RoleName); return }); err != nil {
 			return k, err
 		}
+		if !sameEntity(r.RoleID, r.Issued, role.ID, role.Created) {
+			return k, errPrincipalReplaced
+		}
 		p = auth.Principal{Type: auth.AssumedRole, AccountID: r.Account, ARN: policy.AssumedRoleARN(r.Account, role.Name, r.SessionName),
 			UserID: role.ID + ":" + r.SessionName, Name: role.Name, RoleARN: roleARN(r.Account, role)}
 	case r.UserName == "":
@@ -160,6 +200,9 @@ func (s *Service) sessionKey(ctx context.Context, r *sessionRec) (auth.Key, erro
 		var u *userRec
 		if err := s.view(ctx, func(tx store.Tx) (err error) { u, err = s.getUser(tx, r.Account, r.UserName); return }); err != nil {
 			return k, err
+		}
+		if !sameEntity(r.UserID, r.Issued, u.ID, u.Created) {
+			return k, errPrincipalReplaced
 		}
 		p = auth.Principal{Type: auth.User, AccountID: r.Account, ARN: userARN(r.Account, u), UserID: u.ID, Name: u.Name}
 	}
@@ -196,9 +239,13 @@ func (s *Service) ResolveKey(ctx context.Context, akid string) (auth.Key, error)
 			return auth.Key{}, fmt.Errorf("resolve session key: %w", err)
 		}
 		k, err = s.sessionKey(ctx, &r)
-		if err != nil {
-			// The user or role behind the session is gone.
+		if errors.Is(err, errPrincipalReplaced) || awserr.HasCode(err, "NoSuchEntity") {
+			// The user or role behind the session is gone: the token is
+			// invalid (InvalidClientTokenId, or AuthFailure for EC2).
 			return auth.Key{}, auth.ErrUnknownKey
+		}
+		if err != nil {
+			return auth.Key{}, fmt.Errorf("resolve session key: %w", err)
 		}
 	} else {
 		var ak accessKeyRec

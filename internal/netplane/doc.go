@@ -101,6 +101,13 @@
 // 15 bytes, so link names are <prefix>-<role><hash>, the hash a truncated
 // SHA-256 of the resource id; the planner refuses colliding names.
 //
+// Named namespaces live in /run/netns, shared with iproute2, which the
+// Plane sets up exactly as "ip netns add" does before its first namespace
+// (a shared bind mount of the directory onto itself); deleting a namespace
+// also removes mounts of it hidden beneath that bind mount, which older
+// versions left when iproute2 set the directory up after them (see
+// netns_linux.go).
+//
 // Namespaces are entered only by handles bound to them (netlink.NewHandleAt),
 // by children that enter and exec (nsenter), or by a fresh goroutine locked to
 // its OS thread that is never unlocked, so the runtime discards the thread

@@ -337,8 +337,7 @@ func (p *Plane) ownedNamespaces() ([]string, error) {
 func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 	path := filepath.Join(netnsDir, ns.Name)
 	if !isNsfs(path) {
-		_ = unix.Unmount(path, unix.MNT_DETACH)
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := deleteNamespace(ns.Name); err != nil {
 			return nil, fmt.Errorf("remove stale %s: %w", path, err)
 		}
 		if err := createNamespace(path); err != nil {
@@ -373,49 +372,6 @@ func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 		return nil, fmt.Errorf("lo up: %w", err)
 	}
 	return n, nil
-}
-
-// createNamespace creates a network namespace and bind-mounts it at path,
-// like ip netns add, from a thread that is then discarded.
-func createNamespace(path string) error {
-	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", netnsDir, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with us
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
-		}
-		src := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("bind mount %s: %w", path, err)
-			return
-		}
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		_ = os.Remove(path)
-		return err
-	}
-	return nil
-}
-
-func deleteNamespace(name string) error {
-	path := filepath.Join(netnsDir, name)
-	if err := unix.Unmount(path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("unmount: %w", err)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
 }
 
 func writeSysctl(key, value string) error {

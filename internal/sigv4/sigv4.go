@@ -191,15 +191,29 @@ func (s *Signature) Verify(r *http.Request, body []byte, secret string) error {
 }
 
 // VerifyWithKey is Verify with an already derived signing key (see KeyCache).
+//
+// The payload is part of what is verified. Like every AWS service but S3,
+// Cachalot's services hash the payload themselves: the canonical request
+// always ends with the SHA-256 of the body received, never with what an
+// X-Amz-Content-Sha256 header claims, so a body replaced in transit fails
+// the signature whatever such a header says. The header's special values
+// (UNSIGNED-PAYLOAD, STREAMING-…) are S3's and fail the same way, as they do
+// on AWS's other services. A signed X-Amz-Content-Sha256 must, moreover,
+// name the body's hash (aws-sdk-go-v2 and the AWS CLI send none to these
+// services).
 func (s *Signature) VerifyWithKey(r *http.Request, body []byte, key []byte) error {
 	got, err := hex.DecodeString(s.Signature)
 	if err != nil {
 		return ErrMismatch
 	}
+	hash := PayloadHash(body)
+	if slices.Contains(s.SignedHeaders, "x-amz-content-sha256") && headerValue(r, "x-amz-content-sha256") != hash {
+		return ErrMismatch
+	}
 	// AWS's SDKs escape the (already escaped) path once more for every
 	// service but S3; some clients do not. Accept either form.
 	for _, double := range []bool{true, false} {
-		sts := StringToSign(s.Date, s.Scope(), CanonicalRequest(r, body, s, double))
+		sts := StringToSign(s.Date, s.Scope(), canonicalRequest(r, hash, s, double))
 		if hmac.Equal(got, hmacSHA256(key, []byte(sts))) {
 			return nil
 		}
@@ -221,8 +235,13 @@ func StringToSign(t time.Time, scope, canonicalRequest string) string {
 	return Algorithm + "\n" + t.UTC().Format(amzDateFormat) + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
 }
 
-// CanonicalRequest builds the canonical request of r as s describes it.
+// CanonicalRequest builds the canonical request of r, whose body is body, as
+// s describes it.
 func CanonicalRequest(r *http.Request, body []byte, s *Signature, doubleEscapePath bool) string {
+	return canonicalRequest(r, PayloadHash(body), s, doubleEscapePath)
+}
+
+func canonicalRequest(r *http.Request, payloadHash string, s *Signature, doubleEscapePath bool) string {
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
@@ -246,19 +265,13 @@ func CanonicalRequest(r *http.Request, body []byte, s *Signature, doubleEscapePa
 	b.WriteByte('\n')
 	b.WriteString(strings.Join(s.SignedHeaders, ";"))
 	b.WriteByte('\n')
-	b.WriteString(payloadHash(r, body, s.Presigned))
+	b.WriteString(payloadHash)
 	return b.String()
 }
 
-func payloadHash(r *http.Request, body []byte, presigned bool) string {
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" {
-		return h
-	}
-	if presigned && r.Method == http.MethodGet && len(body) == 0 {
-		// Presigned GETs of non-S3 services hash the empty payload.
-		sum := sha256.Sum256(nil)
-		return hex.EncodeToString(sum[:])
-	}
+// PayloadHash is the hex SHA-256 of a request body, the last line of the
+// canonical request (a presigned GET's empty body hashes like any other).
+func PayloadHash(body []byte) string {
 	sum := sha256.Sum256(body)
 	return hex.EncodeToString(sum[:])
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,65 @@ func FuzzParse(f *testing.F) {
 		_ = s.Verify(r, nil, "secret")
 		_ = s.CheckTime(time.Now(), time.Minute)
 	})
+}
+
+// The payload is verified: the canonical request carries the hash of the
+// body received, whatever an X-Amz-Content-Sha256 header claims (issue 21:
+// a signed DescribeSecurityGroups whose body was swapped for a
+// CreateSecurityGroup, with the original hash in an unsigned header, was
+// executed).
+func TestPayloadIsVerified(t *testing.T) {
+	// The bodies have the same length: the SDK signs Content-Length.
+	const signed = "Action=DescribeSecurityGroups&Version=2016-11-15&GroupName.1=some-group-of-mine"
+	swapped := "Action=CreateSecurityGroup&GroupName=evil&Version=2016-11-15&GroupDescription="
+	swapped += strings.Repeat("x", len(signed)-len(swapped))
+	creds := aws.Credentials{AccessKeyID: "AKIACACHALOTTEST", SecretAccessKey: "secret"}
+	tests := []struct {
+		name string
+		// header is X-Amz-Content-Sha256 when signing ("" for none) and
+		// payload the hash the client signs.
+		header, payload string
+		// unsigned is an X-Amz-Content-Sha256 header added after signing.
+		unsigned string
+		body     string
+		want     error
+	}{
+		{"intact", "", hashHex(signed), "", signed, nil},
+		{"swapped body", "", hashHex(signed), "", swapped, ErrMismatch},
+		{"swapped body, unsigned header naming the signed hash", "", hashHex(signed), hashHex(signed), swapped, ErrMismatch},
+		{"intact, unsigned header lying", "", hashHex(signed), hashHex(swapped), signed, nil},
+		{"signed header naming the body", hashHex(signed), hashHex(signed), "", signed, nil},
+		{"swapped body, signed header naming the signed hash", hashHex(signed), hashHex(signed), "", swapped, ErrMismatch},
+		{"signed header not naming the signed body", hashHex(swapped), hashHex(signed), "", signed, ErrMismatch},
+		{"UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD", "", swapped, ErrMismatch},
+		{"UNSIGNED-PAYLOAD, signed body", "UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD", "", signed, ErrMismatch},
+		{"streaming", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "", signed, ErrMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := formRequest(t, signed)
+			if tt.header != "" {
+				r.Header.Set("X-Amz-Content-Sha256", tt.header)
+			}
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, tt.payload, "ec2", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewRequest(r.Method, r.URL.String(), strings.NewReader(tt.body))
+			srv.Header = r.Header.Clone()
+			srv.Host = r.Host
+			if tt.unsigned != "" {
+				srv.Header.Set("X-Amz-Content-Sha256", tt.unsigned)
+			}
+			s, err := Parse(srv)
+			if err != nil {
+				t.Fatalf("Parse = %v", err)
+			}
+			if got := slices.Contains(s.SignedHeaders, "x-amz-content-sha256"); got != (tt.header != "") {
+				t.Fatalf("x-amz-content-sha256 signed = %v, want %v (SignedHeaders %v)", got, tt.header != "", s.SignedHeaders)
+			}
+			if err := s.Verify(srv, []byte(tt.body), creds.SecretAccessKey); !errors.Is(err, tt.want) {
+				t.Errorf("Verify = %v, want %v", err, tt.want)
+			}
+		})
+	}
 }

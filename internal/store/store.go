@@ -7,6 +7,11 @@
 // notifies watchers of the keys it changed, which is how reconcilers learn that
 // there is work to do.
 //
+// Updates are serialisable and all or nothing, each with its own revision;
+// the bbolt implementation lets concurrent Updates share one commit (group
+// commit, see batch.go) without running any function twice, and returns
+// from Update only once its commit is on disk.
+//
 // The interface is deliberately narrow (get, put, delete, prefix scan, watch)
 // so that a distributed KV such as etcd could implement it later. The bbolt
 // implementation lives in bolt.go. Any package may import store; store imports

@@ -169,7 +169,7 @@ func (s *Service) GetSessionToken(ctx context.Context, in *stsapi.GetSessionToke
 	}
 	spec := iam.SessionSpec{Kind: iam.SessionToken, AccountID: p.AccountID, MFA: mfa, Duration: time.Duration(d) * time.Second}
 	if p.Type == auth.User {
-		spec.UserName = p.Name
+		spec.UserName, spec.UserID = p.Name, p.UserID
 	}
 	issued, err := s.iam.IssueSession(ctx, spec)
 	if err != nil {
@@ -265,7 +265,7 @@ func (s *Service) AssumeRole(ctx context.Context, in *stsapi.AssumeRoleRequest) 
 		return nil, awserr.New("ValidationError", "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
 	}
 	issued, err := s.iam.IssueSession(ctx, iam.SessionSpec{Kind: iam.AssumedRoleSession, AccountID: role.AccountID,
-		RoleName: role.Name, SessionName: name, MFA: mfa || p.MFAAuthenticated, Duration: time.Duration(d) * time.Second,
+		RoleName: role.Name, RoleID: role.ID, SessionName: name, MFA: mfa || p.MFAAuthenticated, Duration: time.Duration(d) * time.Second,
 		Policy: aws.ToString(in.Policy), PolicyARNs: arns, SourceIdentity: aws.ToString(in.SourceIdentity)})
 	if err != nil {
 		return nil, err

@@ -1,10 +1,11 @@
-package engine
+package catalog
 
 import (
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 )
 
 // ErrUnknownNodeType is returned for a cache node type without a memory figure.
@@ -56,4 +57,21 @@ func NodeTypeMemory(nodeType string) (int64, error) {
 // NodeTypes returns the node types NodeTypeMemory knows, sorted.
 func NodeTypes() []string {
 	return slices.Sorted(maps.Keys(nodeTypeMaxMemory()))
+}
+
+// EffectiveMaxMemory returns maxmemory as rendered: the node type's memory
+// less the reserved share (reserved-memory-percent, or reserved-memory in
+// bytes when that is set), which ElastiCache keeps for non-data use.
+func EffectiveMaxMemory(nodeMemory int64, params map[string]string) int64 {
+	if nodeMemory <= 0 {
+		return 0
+	}
+	if rb, err := strconv.ParseInt(params["reserved-memory"], 10, 64); err == nil && rb > 0 {
+		return max(nodeMemory-rb, 0)
+	}
+	pct, err := strconv.ParseInt(params["reserved-memory-percent"], 10, 64)
+	if err != nil || pct <= 0 {
+		return nodeMemory
+	}
+	return nodeMemory - nodeMemory*min(pct, 100)/100
 }

@@ -1,4 +1,4 @@
-package engine
+package catalog
 
 // The Redis OSS 7 / Valkey parameter tables: names, defaults, types,
 // allowed values, modifiability and change type follow ElastiCache's
@@ -6,8 +6,8 @@ package engine
 // the parameters people commonly change. Descriptions are ours and short.
 //
 // Parameters that exist only in ElastiCache (reserved-memory-percent,
-// close-on-replica-write, ...) are in the table too; render.go says how
-// each reaches the engine (redisDirective).
+// close-on-replica-write, ...) are in the table too; internal/engine/redis
+// says how each reaches the engine (conf.go, directive).
 
 const (
 	yesNo          = "yes,no"

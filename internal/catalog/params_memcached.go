@@ -1,9 +1,9 @@
-package engine
+package catalog
 
 // The memcached1.6 parameter table, after ElastiCache's "Memcached specific
 // parameters" (1.4.5 base set plus the 1.4.14, 1.4.24, 1.4.33, 1.5.10 and
-// 1.6.x changes). render.go maps each to a memcached flag
-// (memcachedFlag).
+// 1.6.x changes). internal/engine/memcached maps each to a memcached flag
+// (args.go).
 
 // mp is a short constructor for a modifiable memcached parameter that
 // takes effect at the next start (ElastiCache: "Changes take effect: After

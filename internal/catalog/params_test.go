@@ -1,9 +1,8 @@
-package engine
+package catalog
 
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -165,16 +164,5 @@ func TestNodeTypeMemory(t *testing.T) {
 	}
 	if _, err := NodeTypeMemory("cache.x9.huge"); !errors.Is(err, ErrUnknownNodeType) {
 		t.Errorf("NodeTypeMemory(unknown) = %v, want ErrUnknownNodeType", err)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	for _, tc := range []struct {
-		n    int
-		want time.Duration
-	}{{0, 100 * time.Millisecond}, {1, 200 * time.Millisecond}, {3, 800 * time.Millisecond}, {9, 30 * time.Second}, {100, 30 * time.Second}} {
-		if got := backoff(100*time.Millisecond, 30*time.Second, tc.n); got != tc.want {
-			t.Errorf("backoff(100ms, 30s, %d) = %s, want %s", tc.n, got, tc.want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package catalog
 
 import (
 	"errors"
@@ -16,7 +16,8 @@ type ChangeType string
 
 const (
 	// Immediate values are applied to running nodes (CONFIG SET for
-	// Redis/Valkey; for memcached, see Supervisor.ApplyParameters).
+	// Redis/Valkey; memcached, which has no live configuration, is
+	// restarted: see engine.Supervisor.ApplyParameters).
 	Immediate ChangeType = "immediate"
 	// RequiresReboot values take effect at the next start or reboot.
 	RequiresReboot ChangeType = "requires-reboot"
@@ -112,6 +113,32 @@ func Defaults(family string) (map[string]string, error) {
 	m := make(map[string]string, len(t))
 	for _, p := range t {
 		m[p.Name] = p.Default
+	}
+	return m, nil
+}
+
+// MergeDefaults returns the family's defaults overlaid with values, each
+// validated; unknown names are errors. It is what an engine's
+// configuration is rendered from.
+func MergeDefaults(family string, values map[string]string) (map[string]string, error) {
+	m, err := Defaults(family)
+	if err != nil {
+		return nil, err
+	}
+	var bad []string
+	for k, v := range values {
+		p, err := LookupParameter(family, k)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.Validate(v); err != nil {
+			bad = append(bad, err.Error())
+		}
+		m[k] = v
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidParameterValue, strings.Join(bad, "; "))
 	}
 	return m, nil
 }

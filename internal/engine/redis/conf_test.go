@@ -1,0 +1,94 @@
+package redis
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
+	}
+}
+
+// testAdmin is a fixed admin for golden files.
+var testAdmin = Admin{Password: "0123456789abcdef0123456789abcdef", Suffix: "fedcba9876543210fedcba9876543210"}
+
+func TestRenderConf(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		family string
+		cfg    Config
+	}{
+		{"redis7-defaults", "redis7", Config{
+			NodeID: "cc-0001", BindIP: "10.0.1.230", Port: 6379, MaxMemory: 536870912, Dir: "/var/lib/cachalot/engine/cc-0001",
+			Admin: testAdmin,
+		}},
+		{"redis7-modified", "redis7", Config{
+			NodeID: "cc-0002", BindIP: "10.0.1.231", Port: 6380, MaxMemory: 1471026299, Dir: "/data/cc-0002",
+			Save: []string{"900 1", "300 10"}, FDLimit: 20000, Admin: testAdmin,
+			Parameters: map[string]string{
+				"maxmemory-policy": "allkeys-lru", "notify-keyspace-events": "KEA", "timeout": "300",
+				"appendonly": "yes", "databases": "32", "reserved-memory-percent": "10",
+				"client-output-buffer-limit-normal-hard-limit": "1048576",
+			},
+		}},
+		{"valkey8-cluster-public", "valkey8", Config{
+			NodeID: "vk-0001-001", BindIP: "203.0.113.73", Port: 6379, Dir: ".", Admin: testAdmin,
+			Parameters: map[string]string{"cluster-enabled": "yes"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := RenderConf(tc.family, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name+".conf", got)
+		})
+	}
+}
+
+func TestRenderConfErrors(t *testing.T) {
+	base := Config{NodeID: "n", BindIP: "127.0.0.1", Dir: "/d", Admin: testAdmin}
+	for _, tc := range []struct {
+		name   string
+		family string
+		mod    func(*Config)
+	}{
+		{"memcached-family", "memcached1.6", func(*Config) {}},
+		{"bad-ip", "redis7", func(c *Config) { c.BindIP = "nope" }},
+		{"bad-id", "redis7", func(c *Config) { c.NodeID = "a b" }},
+		{"bad-value", "redis7", func(c *Config) { c.Parameters = map[string]string{"timeout": "x"} }},
+		{"unknown-param", "redis7", func(c *Config) { c.Parameters = map[string]string{"nope": "1"} }},
+		{"no-dir", "redis7", func(c *Config) { c.Dir = "" }},
+		{"no-admin", "redis7", func(c *Config) { c.Admin = Admin{} }},
+		{"short-suffix", "redis7", func(c *Config) { c.Admin.Suffix = "abc" }},
+		{"suffix-not-alphanumeric", "redis7", func(c *Config) { c.Admin.Suffix = "0123456789abcdef 0" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			tc.mod(&c)
+			if _, err := RenderConf(tc.family, c); err == nil {
+				t.Errorf("RenderConf(%s) = nil error, want error", tc.name)
+			}
+		})
+	}
+}
