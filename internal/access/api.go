@@ -7,15 +7,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/cachalot-dev/cachalot/internal/api/cachalotapi"
-	"github.com/cachalot-dev/cachalot/internal/awsproto"
 )
 
-// Operations returns the actions for the ElastiCache endpoint binding. Their
-// wire shapes are generated from api/models/cachalot.json
-// (docs/api-extensions.md documents them).
-func (s *Service) Operations() map[string]awsproto.Operation {
-	return cachalotapi.OperationTable(api{s})
-}
+// API returns Cachalot's own actions over the Service, for the wiring to
+// bind on the ElastiCache endpoint (cachalotapi.OperationTable). Their wire
+// shapes are generated from api/models/cachalot.json
+// (docs/api-extensions.md documents them); the domain knows no codec.
+func (s *Service) API() cachalotapi.Operations { return api{s} }
 
 // api implements the generated operations over the Service.
 type api struct{ s *Service }
