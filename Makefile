@@ -41,7 +41,8 @@ fmt-check:
 ## generate-check: regenerating the API packages from api/models leaves no diff
 generate-check:
 	$(GO) generate ./internal/api/...
-	@git diff --exit-code -- internal/api || (echo "generated code is stale: run 'go generate ./internal/api/...' and commit"; exit 1)
+	@git diff --exit-code -- internal/api && test -z "$$(git status --porcelain -- internal/api)" || \
+	  (git status --short -- internal/api; echo "generated code is stale: run 'go generate ./internal/api/...' and commit"; exit 1)
 
 ## bench: control-plane figures side by side with moto_server
 bench: build

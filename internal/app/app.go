@@ -23,6 +23,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/account"
 	"github.com/cachalot-dev/cachalot/internal/admin"
+	"github.com/cachalot-dev/cachalot/internal/api/cachalotapi"
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
@@ -184,7 +185,7 @@ func (a *App) Start(ctx context.Context) error {
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
 	// compute connection and reachability explanations of internal/access.
 	ecOps := elasticacheapi.OperationTable(ecSvc)
-	maps.Copy(ecOps, access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log}).Operations())
+	maps.Copy(ecOps, cachalotapi.OperationTable(access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log}).API()))
 	h := endpoint.New(endpoint.Config{
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
