@@ -214,8 +214,8 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 	for _, a := range p.actions {
 		switch a {
 		case actStop:
-			if err := c.cfg.Engines.Stop(ctx, key); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
-				return nodeResult{}, fmt.Errorf("stop node %s: %w", n.ID, err)
+			if err := c.cfg.Engines.Remove(ctx, key); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
+				return nodeResult{}, fmt.Errorf("remove node %s: %w", n.ID, err)
 			}
 			res.removed = true
 		case actDeleteInterface:
@@ -315,7 +315,7 @@ func (r *run) deleteInterface(ctx context.Context, id string) error {
 	return r.c.cfg.EC2.DeleteManagedInterface(ctx, r.cl.Account, r.cl.Region, id)
 }
 
-// stopEngines stops every node's engine in parallel.
+// stopEngines stops every node's engine in parallel and deletes its data.
 func (r *run) stopEngines(ctx context.Context, plans []nodePlan) error {
 	errs := make([]error, len(plans))
 	var wg sync.WaitGroup
@@ -323,8 +323,8 @@ func (r *run) stopEngines(ctx context.Context, plans []nodePlan) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.c.cfg.Engines.Stop(ctx, EngineNodeID(r.ref, p.id)); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
-				errs[i] = fmt.Errorf("stop node %s: %w", p.id, err)
+			if err := r.c.cfg.Engines.Remove(ctx, EngineNodeID(r.ref, p.id)); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
+				errs[i] = fmt.Errorf("remove node %s: %w", p.id, err)
 			}
 		}()
 	}

@@ -42,6 +42,9 @@ type Engines interface {
 	Start(ctx context.Context, spec engine.NodeSpec) (engine.NodeStatus, error)
 	// Stop stops the node; engine.ErrNodeNotFound if it is not supervised.
 	Stop(ctx context.Context, nodeID string) error
+	// Remove stops the node and deletes its data: a deleted node leaves
+	// nothing a later node of the same id could find.
+	Remove(ctx context.Context, nodeID string) error
 	Reboot(ctx context.Context, nodeID string) error
 	// ApplyParameters applies changed parameter values, returning those
 	// that wait for a reboot.

@@ -42,6 +42,9 @@ type fakeEngines struct {
 	static map[string]bool
 	// launched maps a launcher the realiser handed out to its interface.
 	launched func(engine.Launcher) (string, bool)
+	// data holds the node ids whose data exists: made by Start, kept by
+	// Stop, deleted by Remove.
+	data map[string]bool
 }
 
 func newFakeEngines(launched func(engine.Launcher) (string, bool)) *fakeEngines {
@@ -67,6 +70,10 @@ func (f *fakeEngines) Start(_ context.Context, spec engine.NodeSpec) (engine.Nod
 	if !ok {
 		return engine.NodeStatus{}, fmt.Errorf("start node %s: launcher of an interface not realised", spec.NodeID)
 	}
+	if f.data == nil {
+		f.data = map[string]bool{}
+	}
+	f.data[spec.NodeID] = true
 	if p, ok := f.procs[spec.NodeID]; ok {
 		if p.spec.Engine.Path != spec.Engine.Path || p.spec.Addr() != spec.Addr() {
 			if p.supervise {
@@ -90,6 +97,25 @@ func (f *fakeEngines) Stop(_ context.Context, nodeID string) error {
 	defer f.mu.Unlock()
 	delete(f.procs, nodeID) // like the supervisor, orphans are stopped too
 	return nil
+}
+
+// Remove stops the node and forgets its data, as the supervisor deletes
+// the node's directory.
+func (f *fakeEngines) Remove(ctx context.Context, nodeID string) error {
+	if err := f.Stop(ctx, nodeID); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.data, nodeID)
+	return nil
+}
+
+// dataOf lists the node ids whose data exists.
+func (f *fakeEngines) dataOf() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Sorted(maps.Keys(f.data))
 }
 
 func (f *fakeEngines) supervised(nodeID string) (*fakeProc, error) {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
@@ -395,6 +396,10 @@ func (w *world) check() {
 	procs := w.engines.snapshot()
 	if diff := cmp.Diff(slices.Sorted(maps.Keys(wantProcs)), slices.Sorted(maps.Keys(procs))); diff != "" {
 		t.Errorf("engine processes (-want +got):\n%s", diff)
+	}
+	// Deleted means deleted: only the nodes that exist have data.
+	if diff := cmp.Diff(slices.Sorted(maps.Keys(wantProcs)), w.engines.dataOf(), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("node data kept by the engines (-want +got):\n%s", diff)
 	}
 	slices.Sort(wantServing)
 	if diff := cmp.Diff(wantServing, w.net.serving()); diff != "" {
