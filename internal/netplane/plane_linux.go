@@ -262,6 +262,23 @@ func (p *Plane) Listen(ctx context.Context, id, network, address string) (net.Li
 	return l, err
 }
 
+// ListenPacket opens a packet listener (udp4, ip4:icmp, …) inside the
+// namespace of interface id.
+func (p *Plane) ListenPacket(ctx context.Context, id, network, address string) (net.PacketConn, error) {
+	path, err := p.existingNetns(id)
+	if err != nil {
+		return nil, err
+	}
+	var c net.PacketConn
+	err = inNamespace(path, func() error {
+		var lc net.ListenConfig
+		var err error
+		c, err = lc.ListenPacket(ctx, network, address)
+		return err
+	})
+	return c, err
+}
+
 func (p *Plane) existingNetns(id string) (string, error) {
 	path, err := p.NetnsPath(id)
 	if err != nil {
