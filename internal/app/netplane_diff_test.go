@@ -70,9 +70,9 @@ const (
 	// diffTimeout bounds a first connect; a blocked connect costs all of it.
 	// A connect the evaluator allows that times out is retried with
 	// diffRetryTimeout before it counts as a disagreement, and logged: a
-	// fresh interface's first ARP request sometimes goes unanswered and the
-	// next one leaves a second later (see "Creating an interface" in
-	// internal/netplane/BENCH.md).
+	// first packet towards an address its client asked for too early waits
+	// for that client's ARP retry (see "The first-connect tail on a new
+	// interface" in internal/netplane/BENCH.md).
 	diffTimeout      = 400 * time.Millisecond
 	diffRetryTimeout = 5 * time.Second
 )
