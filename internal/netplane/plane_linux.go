@@ -104,9 +104,40 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 
 	phase("veths")
 
-	// 3. Links, then routes. Interfaces first: their addresses must exist
-	// before the routers route to them, or a router asks for a neighbour
-	// that cannot answer yet. The neighbour settings of a link are written
+	// 3. Links, then routes.
+	errs = append(errs, p.configureAll(ctx, plan, open, ready, phase)...)
+
+	// 4. Namespaces we own that are no longer desired.
+	want := map[string]bool{}
+	for _, ns := range plan.Namespaces {
+		want[ns.Name] = true
+	}
+	owned, err := p.ownedNamespaces()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, name := range owned {
+		if want[name] {
+			continue
+		}
+		if err := deleteNamespace(name); err != nil {
+			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
+			continue
+		}
+		delete(p.applied, name)
+		p.log.Info("deleted namespace", "netns", name)
+	}
+	phase("stale")
+	return errors.Join(errs...)
+}
+
+// configureAll is step 3 of ApplyPlan: links, then routes, in every open
+// namespace; ready names the routers whose ruleset is loaded.
+func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*nsHandle, ready map[string]bool, phase func(string)) []error {
+	var errs []error
+	// Interfaces first: their addresses must exist before the routers
+	// route to them, or a router asks for a neighbour that cannot answer
+	// yet. The neighbour settings of a link are written
 	// before it comes up, and no route leads to a link before both ends of
 	// its veth carry traffic: a packet routed to a new link at once makes
 	// the router solicit its neighbour, and the solicitation (or its answer)
@@ -149,29 +180,7 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		}
 	}
 	phase("routes")
-
-	// 4. Namespaces we own that are no longer desired.
-	want := map[string]bool{}
-	for _, ns := range plan.Namespaces {
-		want[ns.Name] = true
-	}
-	owned, err := p.ownedNamespaces()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	for _, name := range owned {
-		if want[name] {
-			continue
-		}
-		if err := deleteNamespace(name); err != nil {
-			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
-			continue
-		}
-		delete(p.applied, name)
-		p.log.Info("deleted namespace", "netns", name)
-	}
-	phase("stale")
-	return errors.Join(errs...)
+	return errs
 }
 
 // Teardown removes every namespace (and with them every link, route and
