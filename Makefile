@@ -6,7 +6,7 @@ BIN     := bin/cachalot
 DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 iptables awscli dnsutils
 GOFLAGS_TEST ?= -race -timeout 30m
 
-.PHONY: run build deps test vet fmt-check generate-check bench print-packages differential
+.PHONY: run build deps test vet fmt-check generate-check bench print-packages differential fuzz
 
 ## run: install what is missing, build, and start the service in the foreground
 run: deps build
@@ -51,6 +51,12 @@ DIFF_CONFIGS ?= 500
 differential:
 	$(GO) test -count=1 -timeout 4h -run '^TestNetplaneDifferential$$' -v ./internal/app/ \
 	  -args -differential.configs=$(DIFF_CONFIGS) $(if $(DIFF_SEED),-differential.seed=$(DIFF_SEED))
+
+## fuzz: every fuzz target for FUZZTIME (default 1000000x: 10^6 executions each), printing the
+## executions of each; not part of test (which replays the committed corpora in testdata/fuzz)
+FUZZTIME ?= 1000000x
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./tools/fuzz.sh
 
 ## bench: control-plane figures side by side with moto_server
 bench: build

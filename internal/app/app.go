@@ -84,6 +84,9 @@ type Config struct {
 	// Network is NetworkNamespaces (default as root on Linux) or
 	// NetworkLoopback (default otherwise).
 	Network string
+	// Regions a request may be signed for; default every region of AWS's
+	// commercial, China and GovCloud partitions (dnsname.Regions).
+	Regions []string
 	Logger  *slog.Logger // default slog.Default()
 }
 
@@ -190,6 +193,7 @@ func (a *App) Start(ctx context.Context) error {
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
 		Resources:  id.resources,
+		Regions:    a.cfg.Regions,
 		Logger:     a.log,
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
@@ -209,7 +213,7 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
 	}
 	a.ln = ln
-	a.srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	a.srv = endpoint.Server(h, a.log)
 	a.srvDone = make(chan struct{})
 	go func() {
 		defer close(a.srvDone)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/account"
 	"github.com/cachalot-dev/cachalot/internal/app"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 )
 
 // Version is set at build time with -ldflags "-X …/cli.Version=…".
@@ -28,7 +29,7 @@ var Version = ""
 const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
 
 Usage:
-  cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--log-level LEVEL]
+  cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--regions LIST] [--log-level LEVEL]
   cachalot env     [--data-dir DIR] [--region REGION]
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot exec    [--data-dir DIR] --outside ADDRESS -- COMMAND [ARGS…]
@@ -114,6 +115,30 @@ func version() string {
 	return "dev"
 }
 
+// parseRegions parses the --regions list: region names, each of AWS's form
+// (area[-gov]-direction-number, so that cache endpoints can be named in
+// it), or "aws" for every region AWS has.
+func parseRegions(list string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range strings.Split(list, ",") {
+		r = strings.TrimSpace(r)
+		names := []string{r}
+		if r == "aws" {
+			names = dnsname.Regions()
+		} else if _, err := dnsname.RegionCode(r); err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out, nil
+}
+
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -149,15 +174,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	accountID := fs.String("account-id", envOr("CACHALOT_ACCOUNT_ID", app.DefaultAccountID), "account id of the root credentials (env CACHALOT_ACCOUNT_ID)")
 	logLevel := fs.String("log-level", envOr("CACHALOT_LOG_LEVEL", "info"), "debug, info, warn or error (env CACHALOT_LOG_LEVEL)")
 	network := fs.String("network", envOr("CACHALOT_NETWORK", ""), "namespaces (default as root on Linux) or loopback (env CACHALOT_NETWORK)")
+	regionList := fs.String("regions", envOr("CACHALOT_REGIONS", "aws"), "comma-separated regions requests may be signed for; 'aws' stands for every commercial, China and GovCloud region (env CACHALOT_REGIONS)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	regions, err := parseRegions(*regionList)
+	if err != nil {
+		return fmt.Errorf("--regions: %w", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Logger: logger}
+	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions, Logger: logger}
 	akid, secret := os.Getenv("CACHALOT_ROOT_ACCESS_KEY_ID"), os.Getenv("CACHALOT_ROOT_SECRET_ACCESS_KEY")
 	if (akid == "") != (secret == "") {
 		return errors.New("set both CACHALOT_ROOT_ACCESS_KEY_ID and CACHALOT_ROOT_SECRET_ACCESS_KEY, or neither")

@@ -2,8 +2,41 @@ package dnsname
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
+
+// awsRegions are the regions of AWS's commercial (aws), China (aws-cn) and
+// GovCloud (aws-us-gov) partitions, as the partitions table of the AWS
+// SDKs lists them (aws-sdk-go-v2 internal/endpoints/awsrulesfn, v1.47).
+// The ISO and European Sovereign Cloud partitions are left out: no public
+// SDK configuration reaches them.
+var awsRegions = [...]string{
+	"af-south-1",
+	"ap-east-1", "ap-east-2",
+	"ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+	"ap-south-1", "ap-south-2",
+	"ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+	"ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+	"ca-central-1", "ca-west-1",
+	"eu-central-1", "eu-central-2",
+	"eu-north-1",
+	"eu-south-1", "eu-south-2",
+	"eu-west-1", "eu-west-2", "eu-west-3",
+	"il-central-1",
+	"me-central-1", "me-south-1",
+	"mx-central-1",
+	"sa-east-1",
+	"us-east-1", "us-east-2", "us-west-1", "us-west-2",
+	"cn-north-1", "cn-northwest-1",
+	"us-gov-east-1", "us-gov-west-1",
+}
+
+// Regions returns every region AWS has in its commercial, China and
+// GovCloud partitions (us-east-1 … cn-northwest-1, us-gov-west-1): the
+// regions the endpoint accepts in a credential scope unless configured
+// otherwise. The caller owns the returned slice.
+func Regions() []string { return slices.Clone(awsRegions[:]) }
 
 // directions abbreviates the compass part of a region name, as AWS does in
 // region short codes and AZ ids.

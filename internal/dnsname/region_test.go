@@ -91,3 +91,31 @@ func TestAWSDomain(t *testing.T) {
 		}
 	}
 }
+
+// Every region of Regions has a short code, so that every region the
+// endpoint accepts can name its cache endpoints.
+func TestRegionsHaveCodes(t *testing.T) {
+	got := Regions()
+	if len(got) < 38 {
+		t.Fatalf("Regions() has %d regions, want every commercial, China and GovCloud region (38 or more)", len(got))
+	}
+	seen := map[string]bool{}
+	for _, r := range got {
+		if seen[r] {
+			t.Errorf("Regions() lists %s twice", r)
+		}
+		seen[r] = true
+		if _, err := RegionCode(r); err != nil {
+			t.Errorf("RegionCode(%q): %v", r, err)
+		}
+	}
+	for _, r := range []string{"us-east-1", "cn-north-1", "us-gov-west-1", "ap-southeast-7"} {
+		if !seen[r] {
+			t.Errorf("Regions() lacks %s", r)
+		}
+	}
+	got[0] = "changed"
+	if Regions()[0] == "changed" {
+		t.Error("Regions() returns its own array: callers can change it")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
@@ -43,7 +44,9 @@ func (p pattern) match(v string) bool {
 }
 
 // globMatch matches v against a pattern with * (any run), ? (any one rune)
-// and \ (escape).
+// and \ (escape: the next rune is literal). Literal runes compare byte by
+// byte; ? and the backtracking of * step over whole runes, so that ? is
+// one character however many bytes UTF-8 gives it.
 func globMatch(p, v string) bool {
 	var pi, vi int
 	starP, starV := -1, 0
@@ -55,13 +58,15 @@ func globMatch(p, v string) bool {
 				pi++
 				continue
 			case c == '?':
+				_, n := utf8.DecodeRuneInString(v[vi:])
 				pi++
-				vi++
+				vi += n
 				continue
 			case c == '\\' && pi+1 < len(p):
-				if p[pi+1] == v[vi] {
-					pi += 2
-					vi++
+				_, n := utf8.DecodeRuneInString(p[pi+1:])
+				if strings.HasPrefix(v[vi:], p[pi+1:pi+1+n]) {
+					pi += 1 + n
+					vi += n
 					continue
 				}
 			case c == v[vi]:
@@ -73,7 +78,8 @@ func globMatch(p, v string) bool {
 		if starP < 0 {
 			return false
 		}
-		starV++
+		_, n := utf8.DecodeRuneInString(v[starV:])
+		starV += n
 		pi, vi = starP+1, starV
 	}
 	for pi < len(p) && p[pi] == '*' {

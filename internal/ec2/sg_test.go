@@ -250,6 +250,8 @@ func TestGlobMatch(t *testing.T) {
 	}{
 		{"*", "", true}, {"a*", "abc", true}, {"a?c", "abc", true}, {"a?c", "ac", false}, {"*b*", "abc", true},
 		{`a\*`, "a*", true}, {`a\*`, "ab", false}, {"a*c", "abcbc", true}, {"a*d", "abc", false}, {"", "", true},
+		// ? is one character, however many bytes (found by FuzzFilters).
+		{"w?rker", "wörker", true}, {"??", "é", false}, {"*ö?", "aöö€", true}, {"*ö?", "aö€€", false}, {`\ö`, "ö", true},
 	} {
 		if got := globMatch(tc.p, tc.v); got != tc.want {
 			t.Errorf("globMatch(%q, %q) = %v, want %v", tc.p, tc.v, got, tc.want)

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net"
@@ -21,17 +20,14 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strconv"
-
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
 	"github.com/cachalot-dev/cachalot/internal/awsproto"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/sigv4"
 )
-
-// MaxBodyBytes bounds a request body (EC2 user data and IAM policies fit easily).
-const MaxBodyBytes = 8 << 20
 
 // Binding is one service served by the endpoint.
 type Binding struct {
@@ -50,8 +46,21 @@ type Config struct {
 	// the request (it is never authorized on "*" instead). nil (the
 	// default) authorizes every call on "*".
 	Resources func(ctx context.Context, service, action string, in any) ([]string, error)
-	Logger    *slog.Logger     // default: slog.Default()
-	Now       func() time.Time // default: time.Now
+	// Regions are the regions a credential scope may name; a request
+	// scoped to another is refused before anything is done in its name
+	// (every region served gets a default VPC on first use). Default:
+	// dnsname.Regions(), every region of AWS's commercial, China and
+	// GovCloud partitions.
+	Regions []string
+	// BodyMemory bounds the request-body bytes held at once by all
+	// requests; a request waits for room (up to BodyTimeout), then is
+	// throttled. Default DefaultBodyMemory.
+	BodyMemory int64
+	// BodyTimeout is the time a request has to deliver its body once its
+	// headers are in. Default DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	Logger      *slog.Logger     // default: slog.Default()
+	Now         func() time.Time // default: time.Now
 }
 
 // Handler is the http.Handler of the endpoint.
@@ -59,6 +68,8 @@ type Handler struct {
 	cfg       Config
 	byScope   map[string]*Binding // signing name -> service
 	byVersion map[string]*Binding // API version -> service (to shape errors of unsigned requests)
+	regions   map[string]bool     // accepted credential scope regions
+	budget    *budget             // request-body bytes in flight
 	keys      sigv4.KeyCache
 }
 
@@ -70,7 +81,20 @@ func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &Handler{cfg: cfg, byScope: map[string]*Binding{}, byVersion: map[string]*Binding{}}
+	if cfg.Regions == nil {
+		cfg.Regions = dnsname.Regions()
+	}
+	if cfg.BodyMemory <= 0 {
+		cfg.BodyMemory = DefaultBodyMemory
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	h := &Handler{cfg: cfg, byScope: map[string]*Binding{}, byVersion: map[string]*Binding{},
+		regions: map[string]bool{}, budget: newBudget(cfg.BodyMemory)}
+	for _, r := range cfg.Regions {
+		h.regions[r] = true
+	}
 	for i := range cfg.Services {
 		b := &cfg.Services[i]
 		h.byScope[b.Service.SigningName] = b
@@ -106,12 +130,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, c, awserr.Internal())
 		}
 	}()
+	h.bodyDeadline(w)
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	out, err := h.serve(r, c)
+	out, err := h.serve(w, r, c)
 	if err != nil {
 		h.writeError(w, c, err)
 		return
@@ -120,51 +145,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve runs the request and returns the encoded response body.
-func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
-	if err != nil {
-		return nil, awserr.WithStatus(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body is larger than %d bytes", MaxBodyBytes)
-	}
-	params, perr := parseParams(r, body)
-	// Pick the service early, from the signature scope or failing that the
-	// Version parameter, so that even authentication errors have its shape.
-	// Only the scope's service ever executes a signed request: the signing
-	// key is derived for it, and a key for another service must not buy an
-	// action of ours however the Version parameter reads.
-	sig, serr := sigv4.Parse(r)
-	var scoped *Binding
-	if serr == nil {
-		scoped = h.byScope[sig.Service]
-		c.binding = scoped
-	}
-	if c.binding == nil && params != nil {
-		c.binding = h.byVersion[params.Get("Version")]
-	}
-	if params != nil {
-		c.action = params.Get("Action")
-	}
-	if serr != nil {
-		if errors.Is(serr, sigv4.ErrMissing) {
-			return nil, h.authError(c, "MissingAuthenticationToken", "Request is missing Authentication Token")
-		}
-		return nil, h.authError(c, "IncompleteSignature", serr.Error())
-	}
-	if scoped == nil {
-		if c.binding != nil {
-			// AWS's words when the scope names another service than the
-			// endpoint's (the trailing space is AWS's).
-			return nil, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
-				"Credential should be scoped to correct service: '%s'. ", c.binding.Service.SigningName)
-		}
-		return nil, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
-			"Credential should be scoped to a valid service: '%s'.", sig.Service)
-	}
-	p, err := h.authenticate(r, c, sig, body)
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte, error) {
+	p, sig, params, release, err := h.admit(w, r, c)
+	defer release()
 	if err != nil {
 		return nil, err
-	}
-	if perr != nil {
-		return nil, awserr.New("MalformedQueryString", "The request parameters are not well-formed: %v", perr)
 	}
 	svc := c.binding.Service
 	if c.action == "" {
@@ -218,18 +203,106 @@ func (h *Handler) serve(r *http.Request, c *call) ([]byte, error) {
 	return awsproto.EncodeResult(svc, op, result, c.id), nil
 }
 
-// authenticate checks the signature and returns the caller.
-func (h *Handler) authenticate(r *http.Request, c *call, sig *sigv4.Signature, body []byte) (auth.Principal, error) {
+// admit authenticates the request and returns the caller, the signature
+// and the request's parameters, and a function releasing the body's
+// memory (to call in every case). Everything that can be decided from the
+// headers — the signature's form, service, region, access key, session
+// token and time — is decided before the body is read; the body is then
+// read within the memory budget and time limit, and the signature checked
+// over it.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, c *call) (auth.Principal, *sigv4.Signature, url.Values, func(), error) {
+	none := func() {}
+	fail := func(err error) (auth.Principal, *sigv4.Signature, url.Values, func(), error) {
+		return auth.Principal{}, nil, nil, none, err
+	}
+	if headerFields(r) > MaxHeaderFields {
+		return fail(awserr.WithStatus(http.StatusRequestHeaderFieldsTooLarge, "RequestHeaderSectionTooLarge",
+			"Your request header section exceeds the maximum allowed size."))
+	}
+	// Pick the service from the signature scope, so that even
+	// authentication errors have its shape. Only the scope's service ever
+	// executes a signed request: the signing key is derived for it, and a
+	// key for another service must not buy an action of ours however the
+	// Version parameter reads.
+	sig, serr := sigv4.Parse(r)
+	if serr == nil {
+		c.binding = h.byScope[sig.Service]
+	}
+	if c.binding == nil {
+		return fail(h.refuseUnscoped(r, c, sig, serr))
+	}
+	c.action = r.URL.Query().Get("Action")
+	if !h.regions[sig.Region] {
+		return fail(h.invalidRegion(c, sig.Region))
+	}
+	key, err := h.authenticate(r, c, sig)
+	if err != nil {
+		return fail(err)
+	}
+	body, release, err := h.readBody(r, w, c.binding.Service)
+	if err != nil {
+		return fail(err)
+	}
+	if err := h.verify(r, c, sig, key, body); err != nil {
+		return auth.Principal{}, nil, nil, release, err
+	}
+	params, err := parseParams(r, body)
+	if err != nil {
+		return auth.Principal{}, nil, nil, release, awserr.New("MalformedQueryString", "The request parameters are not well-formed: %v", err)
+	}
+	c.action = params.Get("Action")
+	return key.Principal, sig, params, release, nil
+}
+
+// refuseUnscoped answers a request that is unsigned, whose signature
+// cannot be parsed, or that is signed for a service not ours. The Version
+// in the first bytes of its body, if any, picks the shape of the answer.
+func (h *Handler) refuseUnscoped(r *http.Request, c *call, sig *sigv4.Signature, serr error) error {
+	params := peekParams(r)
+	c.binding = h.byVersion[params.Get("Version")]
+	c.action = params.Get("Action")
+	if serr != nil {
+		if errors.Is(serr, sigv4.ErrMissing) {
+			return h.authError(c, "MissingAuthenticationToken", "Request is missing Authentication Token")
+		}
+		return h.authError(c, "IncompleteSignature", serr.Error())
+	}
+	if c.binding != nil {
+		// AWS's words when the scope names another service than the
+		// endpoint's (the trailing space is AWS's).
+		return awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
+			"Credential should be scoped to correct service: '%s'. ", c.binding.Service.SigningName)
+	}
+	return awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
+		"Credential should be scoped to a valid service: '%s'.", sig.Service)
+}
+
+// invalidRegion answers a request whose credential scope names a region
+// the endpoint does not serve. AWS's query services answer
+// SignatureDoesNotMatch "Credential should be scoped to a valid region"
+// (the trailing space is AWS's); EC2 answers AuthFailure, as it does for a
+// scope whose region is not its endpoint's.
+func (h *Handler) invalidRegion(c *call, region string) error {
+	if c.binding.Service.Protocol == awsproto.ProtocolEC2 {
+		return awserr.WithStatus(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
+	}
+	return awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not '%s'. ", region)
+}
+
+// authenticate checks what the headers alone can tell of the signature:
+// that its access key is known, with the session token it was issued with,
+// and that the request is on time. It returns the key.
+func (h *Handler) authenticate(r *http.Request, c *call, sig *sigv4.Signature) (auth.Key, error) {
 	ec2 := c.binding.Service.Protocol == awsproto.ProtocolEC2
 	key, err := h.cfg.Keys.ResolveKey(r.Context(), sig.AccessKeyID)
 	if errors.Is(err, auth.ErrUnknownKey) || (err == nil && key.SessionToken != sig.SecurityToken) {
 		if ec2 {
-			return auth.Principal{}, awserr.WithStatus(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
+			return auth.Key{}, awserr.WithStatus(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
 		}
-		return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		return auth.Key{}, awserr.WithStatus(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
 	}
 	if err != nil {
-		return auth.Principal{}, fmt.Errorf("resolve access key: %w", err)
+		return auth.Key{}, fmt.Errorf("resolve access key: %w", err)
 	}
 	now := h.cfg.Now()
 	skew := 5 * time.Minute
@@ -238,27 +311,33 @@ func (h *Handler) authenticate(r *http.Request, c *call, sig *sigv4.Signature, b
 	}
 	if err := sig.CheckTime(now, skew); err != nil {
 		if ec2 {
-			return auth.Principal{}, awserr.New("RequestExpired", "Request has expired.")
+			return auth.Key{}, awserr.New("RequestExpired", "Request has expired.")
 		}
 		if errors.Is(err, sigv4.ErrExpired) {
-			return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "AccessDenied", "Request has expired")
+			return auth.Key{}, awserr.WithStatus(http.StatusForbidden, "AccessDenied", "Request has expired")
 		}
-		return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
+		return auth.Key{}, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
 			"Signature expired: %s is now earlier than %s (%s - %s.)", sig.Date.Format("20060102T150405Z"),
 			now.UTC().Add(-skew).Format("20060102T150405Z"), now.UTC().Format("20060102T150405Z"), skewText(skew))
 	}
+	return key, nil
+}
+
+// verify checks the signature over the request and its body, then the
+// key's expiry, and records the caller.
+func (h *Handler) verify(r *http.Request, c *call, sig *sigv4.Signature, key auth.Key, body []byte) error {
 	if err := sig.VerifyWithKey(r, body, h.keys.SigningKey(key.SecretAccessKey, sig.Day, sig.Region, sig.Service)); err != nil {
-		return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
+		return awserr.WithStatus(http.StatusForbidden, "SignatureDoesNotMatch",
 			"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
-	if !key.Expires.IsZero() && now.After(key.Expires) {
-		if ec2 {
-			return auth.Principal{}, awserr.New("RequestExpired", "Request has expired.")
+	if !key.Expires.IsZero() && h.cfg.Now().After(key.Expires) {
+		if c.binding.Service.Protocol == awsproto.ProtocolEC2 {
+			return awserr.New("RequestExpired", "Request has expired.")
 		}
-		return auth.Principal{}, awserr.WithStatus(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
+		return awserr.WithStatus(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
 	}
 	c.caller = key.Principal.ARN
-	return key.Principal, nil
+	return nil
 }
 
 func skewText(d time.Duration) string { return fmt.Sprintf("%d min", int(d.Minutes())) }
@@ -285,24 +364,44 @@ func dryRun(in any) bool {
 	return f.IsValid() && f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Bool && f.Elem().Bool()
 }
 
+// parseParams returns the parameters of the query string and, for a form
+// POST, of the body.
 func parseParams(r *http.Request, body []byte) (url.Values, error) {
 	params, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, err
 	}
-	if r.Method == http.MethodPost && len(body) > 0 {
-		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if ct == "" || ct == "application/x-www-form-urlencoded" {
-			form, err := url.ParseQuery(string(body))
-			if err != nil {
-				return nil, err
-			}
-			for k, v := range form {
-				params[k] = append(params[k], v...)
-			}
+	if isForm(r) && len(body) > 0 {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range form {
+			params[k] = append(params[k], v...)
 		}
 	}
 	return params, nil
+}
+
+// peekParams returns what parameters can be read from the query string and
+// the first peekBytes of the body, ignoring malformed ones.
+func peekParams(r *http.Request) url.Values {
+	params, _ := url.ParseQuery(r.URL.RawQuery)
+	if isForm(r) {
+		form, _ := url.ParseQuery(string(peekBody(r)))
+		for k, v := range form {
+			params[k] = append(params[k], v...)
+		}
+	}
+	return params
+}
+
+func isForm(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return ct == "" || ct == "application/x-www-form-urlencoded"
 }
 
 func sourceIP(r *http.Request) string {

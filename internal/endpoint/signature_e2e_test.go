@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 
 	"github.com/cachalot-dev/cachalot/internal/app"
 	"github.com/cachalot-dev/cachalot/internal/app/apptest"
@@ -197,4 +200,38 @@ func TestCredentialScopedToAnotherService(t *testing.T) {
 	if got := send(t, signed(t, env, "ec2", body, sha(body), nil)); got.status != http.StatusOK || !groupExists(t, env, "mine") {
 		t.Errorf("CreateSecurityGroup signed for ec2: %+v, want 200 and a group", got)
 	}
+}
+
+// An SDK configured for a region AWS does not have is refused as AWS
+// refuses it, and does nothing in that region's name (on EC2, the first
+// call in a region creates its default VPC); a served region works.
+func TestUnknownRegionRefused(t *testing.T) {
+	env := apptest.Start(t, loopback, func(c *app.Config) { c.Regions = []string{"us-east-1", "eu-west-1"} })
+	ctx := context.Background()
+	for _, region := range []string{"xx-fake-1", "us-west-2"} {
+		cfg := env.Config()
+		cfg.Region = region
+		_, err := ec2.NewFromConfig(cfg).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+		if code := errorCode(err); code != "AuthFailure" {
+			t.Errorf("ec2 DescribeVpcs in %s: %v, want AuthFailure", region, err)
+		}
+		_, err = sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if code := errorCode(err); code != "SignatureDoesNotMatch" || !strings.Contains(err.Error(), "Credential should be scoped to a valid region, not '"+region+"'") {
+			t.Errorf("sts GetCallerIdentity in %s: %v, want SignatureDoesNotMatch", region, err)
+		}
+	}
+	cfg := env.Config()
+	cfg.Region = "eu-west-1"
+	out, err := ec2.NewFromConfig(cfg).DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
+	if err != nil || len(out.Vpcs) != 1 {
+		t.Fatalf("DescribeVpcs in eu-west-1: %v, %v; want its default VPC", out, err)
+	}
+}
+
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
 }
