@@ -51,7 +51,7 @@ func (c *campaign) report(out io.Writer, elapsed time.Duration) {
 	}
 	if e := c.engine; e != nil {
 		fmt.Fprintf(out, "\n## Engine killed in a loop\n\n")
-		fmt.Fprintf(out, "One Redis node's engine killed with SIGKILL %d times in a row, each time once the previous restart answered PING.\n\n", e.kills)
+		fmt.Fprintf(out, "One Redis node's engine killed with SIGKILL %d times in a row, each time once the previous restart answered PING and the supervisor reported it.\n\n", e.kills)
 		fmt.Fprintf(out, "| kill | back (PONG) after | policy backoff |\n|---|---|---|\n")
 		for i := range e.delays {
 			fmt.Fprintf(out, "| %d | %v | %v |\n", i+1, e.delays[i].Round(time.Millisecond), e.minBackoff[i])

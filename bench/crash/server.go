@@ -30,9 +30,17 @@ type server struct {
 	logPath                   string
 	cmd                       *exec.Cmd
 	exited                    chan struct{} // closed when cmd has been waited for
-	ec                        *elasticache.Client
-	ec2                       *awsec2.Client
-	iam                       *iam.Client
+	// ec, ec2 and iam retry (reads, and the campaign's own setup); the
+	// workers' writes go through w, which never retries: a retried write
+	// would blur which calls were acknowledged.
+	ec  *elasticache.Client
+	ec2 *awsec2.Client
+	iam *iam.Client
+	w   struct {
+		ec  *elasticache.Client
+		ec2 *awsec2.Client
+		iam *iam.Client
+	}
 }
 
 func newServer(bin, dir, account string) (*server, error) {
@@ -50,11 +58,14 @@ func newServer(bin, dir, account string) (*server, error) {
 	}
 	cfg := aws.Config{
 		Region: region, BaseEndpoint: aws.String("http://" + s.listen),
-		// One attempt: a retried write would blur which calls were acknowledged.
-		RetryMaxAttempts: 1,
+		// Reads retry: the SDK's transport now and then loses a response
+		// on a closed keep-alive connection (aws-sdk-go-v2 issue 2737).
+		RetryMaxAttempts: 5,
 		Credentials:      credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: s.key, SecretAccessKey: s.secret}},
 	}
 	s.ec, s.ec2, s.iam = elasticache.NewFromConfig(cfg), awsec2.NewFromConfig(cfg), iam.NewFromConfig(cfg)
+	cfg.RetryMaxAttempts = 1
+	s.w.ec, s.w.ec2, s.w.iam = elasticache.NewFromConfig(cfg), awsec2.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 	return s, nil
 }
 
@@ -85,7 +96,7 @@ func (s *server) start(ctx context.Context) error {
 	go func() { _ = cmd.Wait(); close(s.exited) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, err := s.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
+		_, err := s.w.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
 		if err == nil {
 			return nil
 		}

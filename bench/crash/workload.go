@@ -192,7 +192,7 @@ func (w *worker) createCluster() *call {
 	gid, gname := w.group()
 	post := clusterState{engine: eng, nodes: nodeIDs(nodes), groups: []string{gname}, tagged: true}
 	return &call{key: "cluster/" + id, op: "CreateCacheCluster " + id, post: post, do: func(ctx context.Context) (state, error) {
-		_, err := w.s.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		_, err := w.s.w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
 			CacheClusterId: aws.String(id), Engine: aws.String(eng), CacheNodeType: aws.String("cache.t3.micro"),
 			NumCacheNodes: aws.Int32(int32(nodes)), SecurityGroupIds: []string{gid},
 			Tags: []ectypes.Tag{{Key: aws.String(tagKey), Value: aws.String(id)}},
@@ -216,7 +216,7 @@ func (w *worker) deleteCluster() *call {
 	}
 	k := w.any(cs)
 	return &call{key: k, op: "DeleteCacheCluster " + nameOf(k), do: func(ctx context.Context) (state, error) {
-		_, err := w.s.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(nameOf(k))})
+		_, err := w.s.w.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(nameOf(k))})
 		return nil, err
 	}}
 }
@@ -250,7 +250,7 @@ func (w *worker) modifyCluster() *call {
 		in.SecurityGroupIds = []string{gid}
 	}
 	return &call{key: k, op: "ModifyCacheCluster " + nameOf(k), post: post, do: func(ctx context.Context) (state, error) {
-		_, err := w.s.ec.ModifyCacheCluster(ctx, in)
+		_, err := w.s.w.ec.ModifyCacheCluster(ctx, in)
 		return post, err
 	}}
 }
@@ -262,7 +262,7 @@ func (w *worker) createGroup() *call {
 	name := w.name("crash-sg")
 	post := groupState{tagged: true}
 	return &call{key: "sg/" + name, op: "CreateSecurityGroup " + name, post: post, do: func(ctx context.Context) (state, error) {
-		out, err := w.s.ec2.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{
+		out, err := w.s.w.ec2.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{
 			GroupName: aws.String(name), Description: aws.String("crash campaign"),
 			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSecurityGroup,
 				Tags: []ec2types.Tag{{Key: aws.String(tagKey), Value: aws.String(name)}}}},
@@ -314,7 +314,7 @@ func (w *worker) deleteGroup() *call {
 	k := w.any(free)
 	id := w.m.get(k).(groupState).id
 	return &call{key: k, op: "DeleteSecurityGroup " + nameOf(k), do: func(ctx context.Context) (state, error) {
-		_, err := w.s.ec2.DeleteSecurityGroup(ctx, &awsec2.DeleteSecurityGroupInput{GroupId: aws.String(id)})
+		_, err := w.s.w.ec2.DeleteSecurityGroup(ctx, &awsec2.DeleteSecurityGroupInput{GroupId: aws.String(id)})
 		return nil, err
 	}}
 }

@@ -78,7 +78,7 @@ func (w *worker) authorize() *call {
 	slices.Sort(post.rules)
 	return &call{key: k, op: fmt.Sprintf("AuthorizeSecurityGroupIngress %s (%d rules)", nameOf(k), len(perms)), post: post,
 		do: func(ctx context.Context) (state, error) {
-			_, err := w.s.ec2.AuthorizeSecurityGroupIngress(ctx, &awsec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(cur.id), IpPermissions: perms})
+			_, err := w.s.w.ec2.AuthorizeSecurityGroupIngress(ctx, &awsec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(cur.id), IpPermissions: perms})
 			return post, err
 		}}
 }
@@ -103,7 +103,7 @@ func (w *worker) revoke() *call {
 	post := cur
 	post.rules = slices.DeleteFunc(slices.Clone(cur.rules), func(x string) bool { return x == r })
 	return &call{key: k, op: "RevokeSecurityGroupIngress " + nameOf(k), post: post, do: func(ctx context.Context) (state, error) {
-		_, err := w.s.ec2.RevokeSecurityGroupIngress(ctx, &awsec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(cur.id), IpPermissions: []ec2types.IpPermission{p}})
+		_, err := w.s.w.ec2.RevokeSecurityGroupIngress(ctx, &awsec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(cur.id), IpPermissions: []ec2types.IpPermission{p}})
 		return post, err
 	}}
 }
@@ -116,7 +116,7 @@ func (w *worker) runInstance() *call {
 	gid, gname := w.group()
 	post := instanceState{groups: []string{gname}}
 	return &call{key: "instance/" + name, op: "RunInstances " + name, post: post, do: func(ctx context.Context) (state, error) {
-		out, err := w.s.ec2.RunInstances(ctx, &awsec2.RunInstancesInput{
+		out, err := w.s.w.ec2.RunInstances(ctx, &awsec2.RunInstancesInput{
 			ImageId: aws.String("ami-1"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 			SecurityGroupIds: []string{gid}, ClientToken: aws.String(name),
 			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
@@ -138,7 +138,7 @@ func (w *worker) terminate() *call {
 	k := w.any(is)
 	id := w.m.get(k).(instanceState).id
 	return &call{key: k, op: "TerminateInstances " + nameOf(k), do: func(ctx context.Context) (state, error) {
-		_, err := w.s.ec2.TerminateInstances(ctx, &awsec2.TerminateInstancesInput{InstanceIds: []string{id}})
+		_, err := w.s.w.ec2.TerminateInstances(ctx, &awsec2.TerminateInstancesInput{InstanceIds: []string{id}})
 		return nil, err
 	}}
 }
@@ -150,7 +150,7 @@ func (w *worker) createUser() *call {
 	name := w.name("crash-u")
 	post := userState{tagged: true}
 	return &call{key: "user/" + name, op: "CreateUser " + name, post: post, do: func(ctx context.Context) (state, error) {
-		_, err := w.s.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name),
+		_, err := w.s.w.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(name),
 			Tags: []iamtypes.Tag{{Key: aws.String(tagKey), Value: aws.String(name)}}})
 		return post, err
 	}}
@@ -168,7 +168,7 @@ func (w *worker) deleteUser() *call {
 	}
 	k := w.any(free)
 	return &call{key: k, op: "DeleteUser " + nameOf(k), do: func(ctx context.Context) (state, error) {
-		_, err := w.s.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(nameOf(k))})
+		_, err := w.s.w.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(nameOf(k))})
 		return nil, err
 	}}
 }
@@ -181,7 +181,7 @@ func (w *worker) createPolicy() *call {
 	}
 	name := w.name("crash-p")
 	return &call{key: "policy/" + name, op: "CreatePolicy " + name, post: policyState{}, do: func(ctx context.Context) (state, error) {
-		out, err := w.s.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(policyDocument)})
+		out, err := w.s.w.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(policyDocument)})
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +210,7 @@ func (w *worker) deletePolicy() *call {
 	}
 	k := w.any(free)
 	return &call{key: k, op: "DeletePolicy " + nameOf(k), do: func(ctx context.Context) (state, error) {
-		_, err := w.s.iam.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: aws.String(w.policyARN(nameOf(k)))})
+		_, err := w.s.w.iam.DeletePolicy(ctx, &iam.DeletePolicyInput{PolicyArn: aws.String(w.policyARN(nameOf(k)))})
 		return nil, err
 	}}
 }
@@ -228,7 +228,7 @@ func (w *worker) attach() *call {
 	post := userState{policies: append(slices.Clone(cur.policies), p), tagged: cur.tagged}
 	slices.Sort(post.policies)
 	return &call{key: u, op: "AttachUserPolicy " + nameOf(u) + " " + p, post: post, do: func(ctx context.Context) (state, error) {
-		_, err := w.s.iam.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(nameOf(u)), PolicyArn: aws.String(w.policyARN(p))})
+		_, err := w.s.w.iam.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String(nameOf(u)), PolicyArn: aws.String(w.policyARN(p))})
 		return post, err
 	}}
 }
@@ -248,7 +248,7 @@ func (w *worker) detach() *call {
 	p := cur.policies[w.rng.IntN(len(cur.policies))]
 	post := userState{policies: slices.DeleteFunc(slices.Clone(cur.policies), func(x string) bool { return x == p }), tagged: cur.tagged}
 	return &call{key: u, op: "DetachUserPolicy " + nameOf(u) + " " + p, post: post, do: func(ctx context.Context) (state, error) {
-		_, err := w.s.iam.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String(nameOf(u)), PolicyArn: aws.String(w.policyARN(p))})
+		_, err := w.s.w.iam.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String(nameOf(u)), PolicyArn: aws.String(w.policyARN(p))})
 		return post, err
 	}}
 }
