@@ -109,7 +109,13 @@ func (c *campaign) run(ctx context.Context) error {
 			c.violations = append(c.violations, violation{"teardown", fmt.Sprintf("run %d", n), fmt.Sprintf("teardown while serve runs: %v: %s", err, out)})
 		}
 		r.killAfter = 1 + c.rng.IntN(perRun)
+		// Half the kills land within 20 ms of the last write sent (writes in
+		// flight), half up to 1.5 s later (controllers at work: interfaces,
+		// namespaces, engines being made or removed).
 		jitter := time.Duration(c.rng.IntN(20_000)) * time.Microsecond
+		if c.rng.IntN(2) == 0 {
+			jitter = time.Duration(c.rng.IntN(1_500)) * time.Millisecond
+		}
 		c.writes(ctx, r.killAfter, func() {
 			time.Sleep(jitter)
 			c.s.kill()
