@@ -41,34 +41,9 @@ func policyDelay(n int) time.Duration { return min(100*time.Millisecond<<n, 30*t
 // reads the key back and deletes the cluster.
 func (c *campaign) engineLoop(ctx context.Context) (*engineReport, error) {
 	id := "crash-engkill"
-	post := clusterState{engine: "redis", nodes: nodeIDs(1), groups: []string{"default"}}
-	c.m.begin("cluster/"+id, post, "CreateCacheCluster "+id)
-	if _, err := c.s.w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
-		CacheClusterId: aws.String(id), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
-	}); err != nil {
-		return nil, fmt.Errorf("create %s: %w", id, err)
-	}
-	c.m.ack("cluster/"+id, post)
-	clusters, err := waitConverged(ctx, c.s, c.o.converge)
+	ns, addr, port, err := c.engineTarget(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	var node ectypes.CacheNode
-	for _, cl := range clusters {
-		if aws.ToString(cl.CacheClusterId) == id {
-			node = cl.CacheNodes[0]
-		}
-	}
-	enis, err := c.s.ec2.DescribeNetworkInterfaces(ctx, &awsec2.DescribeNetworkInterfacesInput{
-		Filters: []ec2types.Filter{{Name: aws.String("description"), Values: []string{"ElastiCache " + id + "-0001"}}},
-	})
-	if err != nil || len(enis.NetworkInterfaces) != 1 || node.Endpoint == nil {
-		return nil, fmt.Errorf("the node of %s: %v", id, err)
-	}
-	ns := c.prefix + "-" + aws.ToString(enis.NetworkInterfaces[0].NetworkInterfaceId)
-	addr, port := aws.ToString(node.Endpoint.Address), strconv.Itoa(int(aws.ToInt32(node.Endpoint.Port)))
-	if ip := aws.ToString(enis.NetworkInterfaces[0].PrivateIpAddress); ip != "" {
-		addr = ip // the node's name may not resolve on the host
 	}
 	redis := func(args ...string) (string, error) {
 		// Inside the node's own namespace: nothing dials a VPC address from the host.
@@ -78,11 +53,10 @@ func (c *campaign) engineLoop(ctx context.Context) (*engineReport, error) {
 	if out, err := redis("SET", "crash-key", "survives?"); err != nil || out != "OK" {
 		return nil, fmt.Errorf("redis SET in %s: %q, %v", ns, out, err)
 	}
-	r := &engineReport{persistenceCfg: "none"}
-	if out, err := redis("CONFIG", "GET", "appendonly"); err == nil && strings.Contains(out, "yes") {
-		r.persistenceCfg = "appendonly"
-	}
 	engineID := c.s.account + "." + region + "." + id + ".0001"
+	// CONFIG is restricted for clients, as on ElastiCache: read the
+	// persistence settings from the node's rendered configuration.
+	r := &engineReport{persistenceCfg: persistence(filepath.Join(c.s.dir, "engines", engineID, "redis.conf"))}
 	start := time.Now().Add(-time.Second)
 	events := func() (recovering, restarted int, err error) {
 		ev, err := c.s.ec.DescribeEvents(ctx, &elasticache.DescribeEventsInput{SourceIdentifier: aws.String(id),
@@ -156,6 +130,55 @@ func (c *campaign) engineLoop(ctx context.Context) (*engineReport, error) {
 	c.m.begin("cluster/"+id, nil, "DeleteCacheCluster "+id)
 	c.m.ack("cluster/"+id, nil)
 	return r, nil
+}
+
+// engineTarget creates the one-node Redis cluster id (recorded in the
+// model), waits until it is available, and returns its node's namespace,
+// address and port.
+func (c *campaign) engineTarget(ctx context.Context, id string) (ns, addr, port string, err error) {
+	post := clusterState{engine: "redis", nodes: nodeIDs(1), groups: []string{"default"}}
+	c.m.begin("cluster/"+id, post, "CreateCacheCluster "+id)
+	if _, err := c.s.w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		CacheClusterId: aws.String(id), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
+	}); err != nil {
+		return "", "", "", fmt.Errorf("create %s: %w", id, err)
+	}
+	c.m.ack("cluster/"+id, post)
+	clusters, err := waitConverged(ctx, c.s, c.o.converge)
+	if err != nil {
+		return "", "", "", err
+	}
+	var node ectypes.CacheNode
+	for _, cl := range clusters {
+		if aws.ToString(cl.CacheClusterId) == id {
+			node = cl.CacheNodes[0]
+		}
+	}
+	enis, err := c.s.ec2.DescribeNetworkInterfaces(ctx, &awsec2.DescribeNetworkInterfacesInput{
+		Filters: []ec2types.Filter{{Name: aws.String("description"), Values: []string{"ElastiCache " + id + "-0001"}}},
+	})
+	if err != nil || len(enis.NetworkInterfaces) != 1 || node.Endpoint == nil {
+		return "", "", "", fmt.Errorf("the node of %s: %v", id, err)
+	}
+	e := enis.NetworkInterfaces[0]
+	// The node's address, not its name, which may not resolve on the host.
+	return c.prefix + "-" + aws.ToString(e.NetworkInterfaceId), aws.ToString(e.PrivateIpAddress),
+		strconv.Itoa(int(aws.ToInt32(node.Endpoint.Port))), nil
+}
+
+// persistence summarises the appendonly and save lines of a redis.conf.
+func persistence(conf string) string {
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	var out []string
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if strings.HasPrefix(l, "appendonly ") || strings.HasPrefix(l, "save ") {
+			out = append(out, "`"+strings.TrimSpace(l)+"`")
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // enginePID is the pid of the process working in the node's directory (or

@@ -57,7 +57,7 @@ func (c *campaign) report(out io.Writer, elapsed time.Duration) {
 			fmt.Fprintf(out, "| %d | %v | %v |\n", i+1, e.delays[i].Round(time.Millisecond), e.minBackoff[i])
 		}
 		fmt.Fprintf(out, "\nEvents (DescribeEvents): %d \"Recovering cache nodes\", %d \"Cache node … restarted\". ", e.recovering, e.restarted)
-		fmt.Fprintf(out, "A key written before the kills %s (persistence: %s; ElastiCache's default parameter group persists nothing either).\n",
+		fmt.Fprintf(out, "A key written before the kills %s (the node's configuration: %s; ElastiCache's default parameter groups persist nothing either, so a restarted node comes back empty).\n",
 			map[bool]string{true: "survived", false: "was lost"}[e.dataSurvived], e.persistenceCfg)
 	}
 	fmt.Fprintf(out, "\n## Runs\n\n| run | writes | acknowledged | kill after write | in flight | applied | restart → checked | kernel facts | violations | teardown refused |\n|---|---|---|---|---|---|---|---|---|---|\n")
