@@ -232,7 +232,9 @@ func (c *campaign) checkpoint(ctx context.Context, name string) (checkpointResul
 	want := expectedKernel(c.prefix, obs.net)
 	res.facts = len(want)
 	var missing, orphaned []string
-	deadline := time.Now().Add(c.o.converge)
+	// The network and engines follow the store within seconds; a minute
+	// bounds how long a checkpoint waits on a diff that stays.
+	deadline := time.Now().Add(min(c.o.converge, time.Minute))
 	for {
 		got, err := observeKernel(ctx, c.prefix, c.s.dir)
 		if err != nil {
