@@ -33,12 +33,18 @@ func buildCachalot(t *testing.T) string {
 	return bin
 }
 
-// TestCrashCampaignShort runs a short campaign (2 runs, 50 writes, 2
-// engine kills) so that CI exercises the campaign and its checkers; `make
-// crash` runs the full one.
-func TestCrashCampaignShort(t *testing.T) {
+// TestCrash builds the binary once for its two parts.
+func TestCrash(t *testing.T) {
 	privtest.RequireRoot(t)
 	bin := buildCachalot(t)
+	t.Run("CampaignShort", func(t *testing.T) { testCampaignShort(t, bin) })
+	t.Run("KernelCheckerSeesDrift", func(t *testing.T) { testKernelCheckerSeesDrift(t, bin) })
+}
+
+// testCampaignShort runs a short campaign (2 runs, 50 writes, 2 engine
+// kills) so that CI exercises the campaign and its checkers; `make crash`
+// runs the full one.
+func testCampaignShort(t *testing.T, bin string) {
 	var out bytes.Buffer
 	c, err := runCampaign(context.Background(), options{
 		bin: bin, runs: 2, ops: 50, workers: 2, seed: 1, engineKills: 2, converge: 2 * time.Minute,
@@ -61,13 +67,11 @@ func TestCrashCampaignShort(t *testing.T) {
 	}
 }
 
-// TestKernelCheckerSeesDrift: the kernel checker is not blind. With one
+// testKernelCheckerSeesDrift: the kernel checker is not blind. With one
 // instance running it finds the kernel as desired; after an orphan
 // namespace is added and an interface's ingress chain is flushed behind
 // the service's back, it reports exactly those.
-func TestKernelCheckerSeesDrift(t *testing.T) {
-	privtest.RequireRoot(t)
-	bin := buildCachalot(t)
+func testKernelCheckerSeesDrift(t *testing.T, bin string) {
 	tmp := t.TempDir()
 	s, err := newServer(bin, filepath.Join(tmp, "data"), "123456789012")
 	if err != nil {
