@@ -23,10 +23,12 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/account"
 	"github.com/cachalot-dev/cachalot/internal/admin"
+	"github.com/cachalot-dev/cachalot/internal/api/cachalotapi"
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
+	"github.com/cachalot-dev/cachalot/internal/cachectl"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
@@ -99,7 +101,7 @@ type App struct {
 	plane    *netplane.Plane    // nil in loopback mode
 	net      *vpcnet.Controller // the VPC network, in either mode
 	engines  *engine.Supervisor
-	ecCtl    *elasticache.Controller
+	ecCtl    *cachectl.Controller
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
@@ -179,24 +181,17 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
 		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, HostAddrs: a.net, Logger: a.log})
 	a.ec = ecSvc
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
 		Logger:  a.log,
-		OnEvent: func(e engine.Event) {
-			switch e.Type {
-			case engine.EventRestarted:
-				ecSvc.NodeEvent(context.Background(), e.NodeID, e.Time, "Cache node {node} restarted")
-			case engine.EventCrashed:
-				ecSvc.NodeEvent(context.Background(), e.NodeID, e.Time, "Recovering cache nodes {node}")
-			}
-		},
+		OnEvent: cachectl.EngineEvents(ecSvc, a.log),
 	})
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
 	// compute connection and reachability explanations of internal/access.
 	ecOps := elasticacheapi.OperationTable(ecSvc)
-	maps.Copy(ecOps, access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log}).Operations())
+	maps.Copy(ecOps, cachalotapi.OperationTable(access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log}).API()))
 	h := endpoint.New(endpoint.Config{
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
@@ -210,7 +205,7 @@ func (a *App) Start(ctx context.Context) error {
 		},
 	})
 
-	a.ecCtl = elasticache.NewController(ecSvc, a.net, a.engines)
+	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
 	userData := instancectl.New(a.ec2, a.net, a.log)
 	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, userData)
 	a.recon.Start(context.WithoutCancel(ctx))

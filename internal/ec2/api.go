@@ -75,7 +75,7 @@ func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec
 		var groups []string
 		switch {
 		case spec.Classic && !st.meta.Classic:
-			return awserr.New("InvalidParameterValue", "Account %s does not support EC2-Classic.", sc.Account)
+			return awserr.InvalidParameterValue("Account %s does not support EC2-Classic.", sc.Account)
 		case spec.Classic && (spec.SubnetID != "" || len(spec.GroupIDs) > 0):
 			return awserr.InvalidParameterCombination("An EC2-Classic interface has no subnet and no security groups.")
 		case spec.Classic:
@@ -153,7 +153,7 @@ func (s *Service) DeleteManagedInterface(ctx context.Context, account, region, i
 			return nil
 		}
 		if e.InstanceID != "" {
-			return awserr.New("InvalidNetworkInterface.InUse", "Interface: [%s] in use.", e.ID)
+			return errInvalidNetworkInterfaceInUse(e.ID)
 		}
 		t.deleteENI(st, e)
 		return nil
@@ -172,7 +172,7 @@ func (s *Service) SetInterfaceGroups(ctx context.Context, account, region, id st
 			return err
 		}
 		if e.Classic && e.InstanceID == "" {
-			return awserr.New("InvalidParameterValue", "Interface %s is in EC2-Classic: its access is set by ingress grants.", id)
+			return awserr.InvalidParameterValue("Interface %s is in EC2-Classic: its access is set by ingress grants.", id)
 		}
 		g, err := resolveGroups(st, e.VpcID, groups, nil, s.cfg.GroupsPerInterface)
 		if err != nil {
@@ -251,7 +251,7 @@ func (s *Service) DefaultVPC(ctx context.Context, account, region string) (VPCIn
 	err := s.view(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
 		v, ok := getT[*vpcRec](st, st.meta.DefaultVpcID)
 		if !ok {
-			return awserr.New("VPCIdNotSpecified", "No default VPC for this user")
+			return errVPCIdNotSpecified()
 		}
 		out = vpcInfo(st, v)
 		return nil

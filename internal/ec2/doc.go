@@ -9,7 +9,9 @@
 // console.go: instance consoles, written by the instance controller and
 // read by GetConsoleOutput).
 //
-// Every API call validates its input, then writes the desired state in one
+// Every error code the service returns is in one table, errors.go (code,
+// HTTP status, message), the counterpart of the generated zz_errors.go of
+// the other services. Every API call validates its input, then writes the desired state in one
 // store.Update transaction; nothing changes when it fails. Keys are
 // ec2/<account>/<region>/<kind>/<id> (state.go explains the meta record, the
 // per-scope cache and the two indexes). A scope (account, region) is created

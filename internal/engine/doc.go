@@ -16,7 +16,7 @@
 // sub-packages, and in the driver where they touch a process's lifecycle.
 //
 // Of Cachalot's packages it imports only internal/catalog and its own
-// sub-packages (deps_test.go pins it); the elasticache controllers and the
+// sub-packages (the root deps_test.go pins it); the elasticache controllers and the
 // wiring import it, the elasticache domain does not. How a process is
 // started inside a node's network namespace is injected as a Launcher, and
 // how it is reached as a DialFunc, so this package never switches

@@ -2,8 +2,9 @@
 // plane through the product (internal/app's netplane and internet tests):
 // a running Cachalot with an EC2 client, helpers that make VPCs, groups,
 // rules and instances through the EC2 API, and probes that open real TCP
-// connections between namespaces of the installation under test and
-// compare them with the pure evaluator (internal/ec2/sgeval).
+// connections (and send UDP datagrams and ICMP echo requests, probe.go)
+// between namespaces of the installation under test and compare them with
+// the pure evaluator (internal/ec2/sgeval).
 //
 // Network rule: every packet these helpers send starts inside a namespace
 // of the installation under test (Plane().Dial / Listen, or nsenter) and
