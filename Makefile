@@ -6,7 +6,7 @@ BIN     := bin/cachalot
 DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 iptables awscli dnsutils
 GOFLAGS_TEST ?= -race -timeout 30m
 
-.PHONY: run build deps test vet fmt-check generate-check bench print-packages differential fuzz
+.PHONY: run build deps test vet fmt-check generate-check bench crash print-packages differential fuzz
 
 ## run: install what is missing, build, and start the service in the foreground
 run: deps build
@@ -61,3 +61,7 @@ fuzz:
 ## bench: control-plane figures side by side with moto_server
 bench: build
 	$(GO) run ./bench/api
+
+## crash: the crash campaign (root): kill -9 of serve under a random workload, 20 runs, 1,000 writes
+crash: build
+	$(GO) run ./bench/crash -cachalot $(BIN) $(CRASHFLAGS)

@@ -109,6 +109,7 @@ type App struct {
 	srv      *http.Server
 	srvDone  chan struct{}
 	admin    *admin.Server
+	lock     *dataDirLock // the data dir's LockFile, held from Start to Close
 }
 
 // New returns an App; it has no side effects.
@@ -140,6 +141,11 @@ func (a *App) Start(ctx context.Context) error {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	lock, err := lockDataDir(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.lock = lock
 	st, err := store.OpenBolt(filepath.Join(a.cfg.DataDir, StoreFile))
 	if err != nil {
 		return err
@@ -326,12 +332,23 @@ func (a *App) Close() error {
 	if a.st != nil {
 		errs = append(errs, a.st.Close())
 	}
+	a.lock.release()
 	return errors.Join(errs...)
 }
 
 // Teardown removes every engine process and kernel object of the
-// installation whose data dir is dir, whether or not it is running.
+// installation whose data dir is dir. It refuses (ErrServing) while a
+// serve of dir runs, which would otherwise rebuild or lose track of what
+// is removed under it, and holds the data dir's lock while it works so
+// that no serve starts meanwhile.
 func Teardown(ctx context.Context, dir string, log *slog.Logger) error {
+	if _, err := os.Stat(dir); err == nil {
+		lock, err := lockDataDir(dir)
+		if err != nil {
+			return err
+		}
+		defer lock.release()
+	}
 	var errs []error
 	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), Logger: log})
 	errs = append(errs, sup.Teardown(ctx))

@@ -1,7 +1,9 @@
 package ec2
 
 import (
+	"cmp"
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/cachalot-dev/cachalot/internal/awserr"
@@ -57,6 +59,14 @@ func interfaceOf(sc scope, e *eniRec) Interface {
 // in-use, RequesterManaged true) in a subnet with the given groups, as AWS
 // shows ElastiCache's node interfaces. Users cannot delete or modify it
 // through the EC2 API.
+//
+// It is idempotent: when the same requester already has an unattached
+// interface with the same non-empty Description and tags in the same
+// subnet (and address, when one is asked for), that interface is returned,
+// with the spec's groups, instead of a second one. A controller creates
+// the interface and records its id in two transactions; killed between
+// them, it asks again after the restart, and must get the first one back
+// rather than leak it (found by the crash campaign, bench/crash).
 func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec) (Interface, error) {
 	sc := scope{spec.Account, spec.Region}
 	var out Interface
@@ -83,6 +93,13 @@ func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec
 				return err
 			}
 		}
+		if e := managedTwin(st, sn.ID, spec); e != nil {
+			if !spec.Classic {
+				e.Groups = groups
+			}
+			out = interfaceOf(sc, e)
+			return nil
+		}
 		e, err := t.newENI(st, sn, groups, spec.PrivateIP, spec.Description)
 		if err != nil {
 			return err
@@ -106,6 +123,25 @@ func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec
 		return nil
 	})
 	return out, err
+}
+
+// managedTwin returns, for update, the interface CreateManagedInterface
+// made earlier for the same spec in subnet, if any (see there).
+func managedTwin(st *scopeTx, subnet string, spec InterfaceSpec) *eniRec {
+	if spec.Description == "" {
+		return nil
+	}
+	requester := cmp.Or(spec.RequesterID, RequesterElastiCache)
+	for _, e := range listT[*eniRec](st, "eni") {
+		if e.RequesterManaged && e.RequesterID == requester && e.Description == spec.Description &&
+			e.SubnetID == subnet && e.Classic == spec.Classic && e.InstanceID == "" &&
+			(spec.PrivateIP == "" || spec.PrivateIP == e.PrivateIP) &&
+			(spec.InterfaceType == "" || spec.InterfaceType == e.InterfaceType) &&
+			maps.Equal(e.Tags, spec.Tags) {
+			return mut[*eniRec](st, e.ID)
+		}
+	}
+	return nil
 }
 
 // DeleteManagedInterface deletes an interface (requester-managed or not, but

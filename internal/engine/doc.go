@@ -26,7 +26,9 @@
 // (Setsid) with their node's data directory as working directory, and each
 // node directory holds a state file (pid and kernel start time) by which a
 // later supervisor recognises the very process it started, never a
-// recycled pid.
+// recycled pid. An engine working in a node directory that no state file
+// records (its daemon was killed between launching and recording it) is
+// stopped by Stop of that node and before the node's next launch.
 //
 // Engines are confined as ElastiCache confines them (sandbox.go): when the
 // daemon runs as root, each node's engine runs as a uid and gid of its

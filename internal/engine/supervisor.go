@@ -379,17 +379,33 @@ func (s *Supervisor) stopOrphan(ctx context.Context, nodeID string) error {
 		return nil
 	}
 	dir := s.NodeDir(nodeID)
-	st, err := readState(dir)
-	if err != nil {
-		return nil // nothing was started there
-	}
-	if owned(st.procID, dir) {
+	if st, err := readState(dir); err == nil && owned(st.procID, dir) {
 		if err := s.terminate(ctx, st.procID); err != nil {
 			return fmt.Errorf("stop node %s: %w", nodeID, err)
 		}
 	}
+	if err := s.terminateStrays(ctx, dir); err != nil {
+		return fmt.Errorf("stop node %s: %w", nodeID, err)
+	}
 	_ = os.Remove(filepath.Join(dir, stateFileName))
 	return nil
+}
+
+// terminateStrays stops the engine processes working in a node directory
+// that no state file records: launch writes the state file just after the
+// process starts, and a daemon killed in between leaves an engine no
+// later supervisor would know of (found by the crash campaign,
+// bench/crash), holding the node's address.
+func (s *Supervisor) terminateStrays(ctx context.Context, dir string) error {
+	procs, err := engineProcsUnder(dir)
+	if err != nil {
+		return fmt.Errorf("find engines in %s: %w", dir, err)
+	}
+	var errs []error
+	for _, p := range procs {
+		errs = append(errs, s.terminate(ctx, p))
+	}
+	return errors.Join(errs...)
 }
 
 // Reboot restarts a node's engine with its current spec (and any pending
