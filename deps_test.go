@@ -87,7 +87,7 @@ var allowed = map[string][]string{
 	"internal/ec2/sgeval":          {"internal/ec2"},
 	"internal/iam/policy":          {"internal/auth"},
 	"internal/admin":               {"internal/account"},
-	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4"},
+	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4", "internal/dnsname"},
 	"cmd/cachalot":                 {"internal/cli"},
 	"internal/instancectl":         {"internal/ec2", "internal/engine/identity"},
 	"internal/account":             {"internal/auth", "internal/store"},
