@@ -6,7 +6,7 @@ BIN     := bin/cachalot
 DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 iptables awscli dnsutils
 GOFLAGS_TEST ?= -race -timeout 30m
 
-.PHONY: run build deps test vet fmt-check generate-check bench print-packages fuzz
+.PHONY: run build deps test vet fmt-check generate-check bench crash print-packages differential fuzz
 
 ## run: install what is missing, build, and start the service in the foreground
 run: deps build
@@ -41,7 +41,16 @@ fmt-check:
 ## generate-check: regenerating the API packages from api/models leaves no diff
 generate-check:
 	$(GO) generate ./internal/api/...
-	@git diff --exit-code -- internal/api || (echo "generated code is stale: run 'go generate ./internal/api/...' and commit"; exit 1)
+	@git diff --exit-code -- internal/api && test -z "$$(git status --porcelain -- internal/api)" || \
+	  (git status --short -- internal/api; echo "generated code is stale: run 'go generate ./internal/api/...' and commit"; exit 1)
+
+## differential: the kernel-vs-evaluator differential test at scale (root; not in
+## CI, which runs a slice of 60): DIFF_CONFIGS random configurations, from DIFF_SEED
+## if set (else from the clock; the seed is printed)
+DIFF_CONFIGS ?= 500
+differential:
+	$(GO) test -count=1 -timeout 4h -run '^TestNetplaneDifferential$$' -v ./internal/app/ \
+	  -args -differential.configs=$(DIFF_CONFIGS) $(if $(DIFF_SEED),-differential.seed=$(DIFF_SEED))
 
 ## fuzz: every fuzz target for FUZZTIME (default 1000000x: 10^6 executions each), printing the
 ## executions of each; not part of test (which replays the committed corpora in testdata/fuzz)
@@ -52,3 +61,7 @@ fuzz:
 ## bench: control-plane figures side by side with moto_server
 bench: build
 	$(GO) run ./bench/api
+
+## crash: the crash campaign (root): kill -9 of serve under a random workload, 20 runs, 1,000 writes
+crash: build
+	$(GO) run ./bench/crash -cachalot $(BIN) $(CRASHFLAGS)

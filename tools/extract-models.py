@@ -7,6 +7,9 @@ examples). Run it when botocore's models change; CI only checks that the Go
 generated from the extract is current (go generate leaves no diff).
 
     python3 tools/extract-models.py        # writes api/models/<service>.json
+
+api/models/cachalot.json, the model of Cachalot's own actions, is not
+botocore's: it is written by hand in the same format and left alone here.
 """
 import gzip, json, os, sys
 

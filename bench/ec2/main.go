@@ -69,28 +69,38 @@ type query struct {
 	call func(ctx context.Context, t *target, i int) (int, error) // returns items returned
 }
 
+// runOptions bound the measurements.
+type runOptions struct {
+	duration time.Duration // measuring time per query and endpoint
+	maxReq   int           // request cap per query and endpoint
+	conc     int           // concurrent clients
+	repeat   int           // runs per query and endpoint; the median is reported
+}
+
+// result is one query's figures on one endpoint.
+type result struct {
+	rps         float64
+	p50, p99    time.Duration
+	items, reqs int
+}
+
 func main() {
 	cachalotURL := flag.String("cachalot", os.Getenv("AWS_ENDPOINT_URL"), "Cachalot endpoint URL, or \"inprocess\"")
 	motoURL := flag.String("moto", "", "moto_server endpoint URL (empty: Cachalot only)")
 	groups := flag.Int("groups", 1000, "security groups to create")
 	rules := flag.Int("rules", 50, "ingress rules per group")
 	instances := flag.Int("instances", 5000, "instances to launch")
-	duration := flag.Duration("duration", 10*time.Second, "measuring time per query and endpoint")
-	maxReq := flag.Int("max-requests", 100000, "request cap per query and endpoint")
-	conc := flag.Int("concurrency", 4, "concurrent clients")
+	var o runOptions
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measuring time per query and endpoint")
+	flag.IntVar(&o.maxReq, "max-requests", 100000, "request cap per query and endpoint")
+	flag.IntVar(&o.conc, "concurrency", 4, "concurrent clients")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (client and, in-process, server)")
 	serve := flag.String("serve", "", "serve internal/ec2 through internal/endpoint on this loopback address and print its environment (no benchmark)")
-	repeat := flag.Int("repeat", 3, "runs per query and endpoint; the median by requests/s is reported (a run longer than 30s is not repeated)")
+	flag.IntVar(&o.repeat, "repeat", 3, "runs per query and endpoint; the median by requests/s is reported (a run longer than 30s is not repeated)")
 	modes := flag.String("modes", "raw,sdk", "comma-separated: raw (response body read, not parsed), sdk (parsed by aws-sdk-go-v2)")
 	flag.Parse()
 	if *serve != "" {
-		mustLoopback("http://" + *serve)
-		u, key, stop := serveInProcess(*serve)
-		fmt.Printf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_ENDPOINT_URL=%s\n", key.AccessKeyID, key.SecretAccessKey, u)
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		<-sig
-		stop()
+		serveUntilSignal(*serve)
 		return
 	}
 	if *cpuProfile != "" {
@@ -106,23 +116,8 @@ func main() {
 	log.SetFlags(0)
 	ctx := context.Background()
 
-	var targets []*target
-	switch *cachalotURL {
-	case "":
-		log.Fatal("-cachalot is required (or AWS_ENDPOINT_URL)")
-	case "inprocess":
-		u, key, stop := serveInProcess("127.0.0.1:0")
-		defer stop()
-		targets = append(targets, &target{name: "cachalot (in-process wire)", client: newClient(u, key.AccessKeyID, key.SecretAccessKey), raw: newClient(u, key.AccessKeyID, key.SecretAccessKey, discardBody)})
-	default:
-		mustLoopback(*cachalotURL)
-		k, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-		targets = append(targets, &target{name: "cachalot", client: newClient(*cachalotURL, k, sk), raw: newClient(*cachalotURL, k, sk, discardBody)})
-	}
-	if *motoURL != "" {
-		mustLoopback(*motoURL)
-		targets = append(targets, &target{name: "moto_server", client: newClient(*motoURL, "testing", "testing"), raw: newClient(*motoURL, "testing", "testing", discardBody)})
-	}
+	targets, stop := newTargets(*cachalotURL, *motoURL)
+	defer stop()
 	loadTimes := map[string]time.Duration{}
 	for _, t := range targets {
 		start := time.Now()
@@ -132,7 +127,55 @@ func main() {
 		loadTimes[t.name] = time.Since(start)
 		log.Printf("loaded %s in %s", t.name, loadTimes[t.name].Round(time.Millisecond))
 	}
-	queries := []query{
+	names, results := measureAll(ctx, targets, strings.Split(*modes, ","), o)
+	printReport(targets, names, results)
+	fmt.Printf("\nLoad (%d groups × %d rules, %d instances): ", *groups, *rules, *instances)
+	for _, t := range targets {
+		fmt.Printf("%s %s; ", t.name, loadTimes[t.name].Round(time.Millisecond))
+	}
+	fmt.Println()
+}
+
+// serveUntilSignal serves internal/ec2 in-process on addr and prints its
+// environment, until SIGINT or SIGTERM.
+func serveUntilSignal(addr string) {
+	mustLoopback("http://" + addr)
+	u, key, stop := serveInProcess(addr)
+	fmt.Printf("export AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_ENDPOINT_URL=%s\n", key.AccessKeyID, key.SecretAccessKey, u)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	stop()
+}
+
+// newTargets returns the endpoints to measure (Cachalot, and moto_server
+// when motoURL is set) and what stops an in-process Cachalot.
+func newTargets(cachalotURL, motoURL string) ([]*target, func()) {
+	var targets []*target
+	stop := func() {}
+	switch cachalotURL {
+	case "":
+		log.Fatal("-cachalot is required (or AWS_ENDPOINT_URL)")
+	case "inprocess":
+		var u string
+		var key account.Credentials
+		u, key, stop = serveInProcess("127.0.0.1:0")
+		targets = append(targets, &target{name: "cachalot (in-process wire)", client: newClient(u, key.AccessKeyID, key.SecretAccessKey), raw: newClient(u, key.AccessKeyID, key.SecretAccessKey, discardBody)})
+	default:
+		mustLoopback(cachalotURL)
+		k, sk := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+		targets = append(targets, &target{name: "cachalot", client: newClient(cachalotURL, k, sk), raw: newClient(cachalotURL, k, sk, discardBody)})
+	}
+	if motoURL != "" {
+		mustLoopback(motoURL)
+		targets = append(targets, &target{name: "moto_server", client: newClient(motoURL, "testing", "testing"), raw: newClient(motoURL, "testing", "testing", discardBody)})
+	}
+	return targets, stop
+}
+
+// benchQueries are the measured queries.
+func benchQueries() []query {
+	return []query{
 		{"DescribeSecurityGroups, unfiltered (all groups)", func(ctx context.Context, t *target, i int) (int, error) {
 			out, err := t.client.DescribeSecurityGroups(ctx, &awsec2.DescribeSecurityGroupsInput{})
 			return n(out, err, func() int { return len(out.SecurityGroups) })
@@ -161,15 +204,15 @@ func main() {
 			return n(out, err, func() int { return countInstances(out.Reservations) })
 		}},
 	}
-	type result struct {
-		rps         float64
-		p50, p99    time.Duration
-		items, reqs int
-	}
+}
+
+// measureAll measures every query in every mode on every target; it returns
+// the names "query [mode]" in order and results[name][target].
+func measureAll(ctx context.Context, targets []*target, modes []string, o runOptions) ([]string, map[string]map[string]result) {
 	results := map[string]map[string]result{}
 	var names []string
-	for _, mode := range strings.Split(*modes, ",") {
-		for _, q := range queries {
+	for _, mode := range modes {
+		for _, q := range benchQueries() {
 			name := q.name + " [" + mode + "]"
 			names = append(names, name)
 			results[name] = map[string]result{}
@@ -182,26 +225,37 @@ func main() {
 				if err != nil {
 					log.Fatalf("%s on %s: %v", q.name, t.name, err)
 				}
-				var runs []result
-				for k := 0; k < max(1, *repeat); k++ {
-					lat, _, elapsed, err := measure(ctx, &target{name: t.name, client: c, groups: t.groups, instances: t.instances, ips: t.ips}, q, *duration, *maxReq, *conc)
-					if err != nil {
-						log.Fatalf("%s on %s: %v", q.name, t.name, err)
-					}
-					slices.Sort(lat)
-					runs = append(runs, result{rps: float64(len(lat)) / elapsed.Seconds(), p50: lat[len(lat)/2], p99: lat[min(len(lat)-1, len(lat)*99/100)], items: items, reqs: len(lat)})
-					if elapsed > 30*time.Second {
-						break
-					}
-				}
-				slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
-				r := runs[len(runs)/2]
+				r := measureMedian(ctx, &target{name: t.name, client: c, groups: t.groups, instances: t.instances, ips: t.ips}, q, items, o)
 				results[name][t.name] = r
 				log.Printf("%-66s %-28s %9.1f req/s  p50 %-10s p99 %-10s (%d requests, %d items/request)", name, t.name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.reqs, items)
 			}
 		}
 	}
+	return names, results
+}
 
+// measureMedian runs q on t o.repeat times (once if a run lasts over 30s)
+// and returns the run with the median requests/s.
+func measureMedian(ctx context.Context, t *target, q query, items int, o runOptions) result {
+	var runs []result
+	for k := 0; k < max(1, o.repeat); k++ {
+		lat, _, elapsed, err := measure(ctx, t, q, o.duration, o.maxReq, o.conc)
+		if err != nil {
+			log.Fatalf("%s on %s: %v", q.name, t.name, err)
+		}
+		slices.Sort(lat)
+		runs = append(runs, result{rps: float64(len(lat)) / elapsed.Seconds(), p50: lat[len(lat)/2], p99: lat[min(len(lat)-1, len(lat)*99/100)], items: items, reqs: len(lat)})
+		if elapsed > 30*time.Second {
+			break
+		}
+	}
+	slices.SortFunc(runs, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+	return runs[len(runs)/2]
+}
+
+// printReport prints the figures per query and endpoint and, with two
+// endpoints, their ratios.
+func printReport(targets []*target, names []string, results map[string]map[string]result) {
 	fmt.Printf("| query | endpoint | requests/s | p50 | p99 | items/response | requests |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, q := range names {
 		for _, t := range targets {
@@ -216,11 +270,6 @@ func main() {
 			fmt.Printf("| %s | %.1f× | %.1f× |\n", q, a.rps/b.rps, float64(b.p99)/float64(a.p99))
 		}
 	}
-	fmt.Printf("\nLoad (%d groups × %d rules, %d instances): ", *groups, *rules, *instances)
-	for _, t := range targets {
-		fmt.Printf("%s %s; ", t.name, loadTimes[t.name].Round(time.Millisecond))
-	}
-	fmt.Println()
 }
 
 func n[T any](out *T, err error, f func() int) (int, error) {

@@ -133,10 +133,19 @@ func coldRestart(ctx context.Context, s *server, inst instance, pr **prober, sel
 		time.Sleep(20 * time.Millisecond)
 	}
 	*pr = p
-	if _, err := p.probe("redis", addrs); err != nil {
-		return 0, err
+	// One probe waits up to probeTimeout; a cold start of every engine on a
+	// loaded machine may take longer, so probe again until a deadline.
+	deadline := t0.Add(10 * time.Minute)
+	for {
+		_, err := p.probe("redis", addrs)
+		if err == nil {
+			return time.Since(t0), nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, err
+		}
+		log.Printf("restart: cold: not all nodes answer yet after %v", time.Since(t0).Round(time.Second))
 	}
-	return time.Since(t0), nil
 }
 
 // kill stops serve with SIGKILL, as a crash would.

@@ -138,7 +138,7 @@ func (s *server) close(keep bool) error {
 	return errors.Join(errs...)
 }
 
-// installPrefix is app.InstallPrefix (internal/app/network.go), repeated here
+// installPrefix is app.InstallPrefix (internal/vpcnet), repeated here
 // only to check after teardown that no namespace of the run is left; the
 // benchmark does not import the product's packages so that it measures the
 // built binary.

@@ -38,72 +38,104 @@ const (
 )
 
 func throughput(ctx context.Context, s *server, inst instance, pr *prober, o options, cl *cleanups) error {
-	redisEP, err := createAndWait(ctx, s, "tput-redis", "redis", o.pollEvery)
+	e, err := startThroughputArms(ctx, s, pr, o.pollEvery, cl)
 	if err != nil {
 		return err
 	}
-	mcEP, err := createAndWait(ctx, s, "tput-mc", "memcached", o.pollEvery)
+	tests := []tputTest{
+		{"redis-benchmark -P 1", e.redisBench(ctx, s, inst, o, 1)},
+		{"redis-benchmark -P 16", e.redisBench(ctx, s, inst, o, 16)},
+		{"memcaslap", e.mcBench(ctx, s, inst, o)},
+	}
+	printThroughputMethod(e, o)
+	res, ops, err := runThroughputRounds(tests, o)
 	if err != nil {
 		return err
 	}
-	redisNS, err := nodeNamespace(s, redisEP)
-	if err != nil {
-		return err
+	printThroughputTable(tests, res, ops)
+	for _, id := range []string{"tput-redis", "tput-mc"} {
+		if _, err := s.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)}); err != nil {
+			return fmt.Errorf("delete %s: %w", id, err)
+		}
 	}
-	mcNS, err := nodeNamespace(s, mcEP)
-	if err != nil {
-		return err
+	return waitGone(ctx, s, []string{"tput-redis", "tput-mc"}, 20*time.Millisecond, time.Minute)
+}
+
+// tputEnv is where the arms of the throughput comparison run: the two
+// nodes, the namespaces and the ports of the engines started by hand.
+type tputEnv struct {
+	redisEP, mcEP         string // the nodes' endpoints
+	redisNS, mcNS, instNS string // the nodes' and the instance's namespaces
+	// Ports of the hand baselines on the host's loopback, and of the ones
+	// started in their own session.
+	redisPort, mcPort, ssRedisPort, ssMcPort int
+}
+
+// tputTest is one benchmark, run once per arm.
+type tputTest struct {
+	name string
+	run  func(arm string) (map[string]float64, error)
+}
+
+// startThroughputArms creates the two nodes and starts the engines of the
+// hand arms (on the host, in their own session, in the instance's
+// namespace), stopped by cl.
+func startThroughputArms(ctx context.Context, s *server, pr *prober, pollEvery time.Duration, cl *cleanups) (*tputEnv, error) {
+	e := &tputEnv{}
+	var err error
+	if e.redisEP, err = createAndWait(ctx, s, "tput-redis", "redis", pollEvery); err != nil {
+		return nil, err
 	}
-	instNS, err := namespaceByLink(s, pr.netns)
-	if err != nil {
-		return err
+	if e.mcEP, err = createAndWait(ctx, s, "tput-mc", "memcached", pollEvery); err != nil {
+		return nil, err
 	}
-	if err := checkNamespace(instNS); err != nil {
-		return err
+	if e.redisNS, err = nodeNamespace(s, e.redisEP); err != nil {
+		return nil, err
+	}
+	if e.mcNS, err = nodeNamespace(s, e.mcEP); err != nil {
+		return nil, err
+	}
+	if e.instNS, err = namespaceByLink(s, pr.netns); err != nil {
+		return nil, err
+	}
+	if err := checkNamespace(e.instNS); err != nil {
+		return nil, err
 	}
 	handDir := filepath.Join(s.dir, "by-hand")
 	if err := os.MkdirAll(handDir, 0o750); err != nil {
-		return err
+		return nil, err
 	}
-	redisPort, _ := load.FreePort()
-	mcPort, _ := load.FreePort()
-	ssRedisPort, _ := load.FreePort()
-	ssMcPort, _ := load.FreePort()
-	inInst := []string{"nsenter", "--net=" + instNS, "--"}
+	e.redisPort, _ = load.FreePort()
+	e.mcPort, _ = load.FreePort()
+	e.ssRedisPort, _ = load.FreePort()
+	e.ssMcPort, _ = load.FreePort()
+	inInst := []string{"nsenter", "--net=" + e.instNS, "--"}
 	// The node's engine runs in its own session (the supervisor starts it
 	// with setsid), hence in its own scheduler autogroup when
 	// kernel.sched_autogroup_enabled=1; these two are the hand baseline
 	// started the same way.
 	for _, argv := range [][]string{
-		{"redis-server", "--port", strconv.Itoa(ssRedisPort), "--bind", "127.0.0.1", "--save", ""},
-		{"memcached", "-l", "127.0.0.1", "-p", strconv.Itoa(ssMcPort), "-U", "0", "-u", "nobody"},
+		{"redis-server", "--port", strconv.Itoa(e.ssRedisPort), "--bind", "127.0.0.1", "--save", ""},
+		{"memcached", "-l", "127.0.0.1", "-p", strconv.Itoa(e.ssMcPort), "-U", "0", "-u", "nobody"},
 	} {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Dir = handDir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", argv[0], err)
+		if err := startByHand(handDir, argv, true, cl); err != nil {
+			return nil, err
 		}
-		cl.add(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	}
 	for _, argv := range [][]string{
-		{"redis-server", "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", ""},
-		{"memcached", "-l", "127.0.0.1", "-p", strconv.Itoa(mcPort), "-U", "0", "-u", "nobody"},
+		{"redis-server", "--port", strconv.Itoa(e.redisPort), "--bind", "127.0.0.1", "--save", ""},
+		{"memcached", "-l", "127.0.0.1", "-p", strconv.Itoa(e.mcPort), "-U", "0", "-u", "nobody"},
 		// nsenter execs the engine in place: same pid, killed below.
 		append(slices.Clone(inInst), "redis-server", "--port", strconv.Itoa(instRedisPort), "--bind", "127.0.0.1", "--save", ""),
 		append(slices.Clone(inInst), "memcached", "-l", "127.0.0.1", "-p", strconv.Itoa(instMcPort), "-U", "0", "-u", "nobody"),
 	} {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Dir = handDir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", argv[0], err)
+		if err := startByHand(handDir, argv, false, cl); err != nil {
+			return nil, err
 		}
-		cl.add(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	}
-	for _, p := range []int{redisPort, mcPort, ssRedisPort, ssMcPort} {
+	for _, p := range []int{e.redisPort, e.mcPort, e.ssRedisPort, e.ssMcPort} {
 		if err := load.WaitTCP(fmt.Sprintf("127.0.0.1:%d", p), 10*time.Second); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, kind := range []string{"redis", "memcached"} {
@@ -112,56 +144,73 @@ func throughput(ctx context.Context, s *server, inst instance, pr *prober, o opt
 			addr = fmt.Sprintf("127.0.0.1:%d", instMcPort)
 		}
 		if _, err := pr.probe(kind, []string{addr}); err != nil {
-			return fmt.Errorf("engine by hand in the instance's namespace: %w", err)
+			return nil, fmt.Errorf("engine by hand in the instance's namespace: %w", err)
 		}
 	}
+	return e, nil
+}
 
-	type test struct {
-		name string
-		run  func(arm string) (map[string]float64, error)
+// startByHand starts argv in dir, in a session of its own when setsid, killed
+// by cl (and by the kernel should the bench die).
+func startByHand(dir string, argv []string, setsid bool, cl *cleanups) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
-	redisBench := func(pipeline int) func(string) (map[string]float64, error) {
-		return func(arm string) (map[string]float64, error) {
-			args := []string{"-t", "set,get", "-c", "50", "-n", strconv.Itoa(o.requests), "--csv"}
-			if pipeline > 1 {
-				args = append(args, "-P", strconv.Itoa(pipeline))
-			}
-			host, port := splitHostPort(redisEP)
-			var argv []string
-			switch arm {
-			case armNode:
-				argv = append([]string{"redis-benchmark", "-h", host, "-p", port}, args...)
-			case armNodeNS:
-				argv = append([]string{"nsenter", "--net=" + redisNS, "--", "redis-benchmark", "-h", host, "-p", port}, args...)
-			case armHand:
-				argv = append([]string{"redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(redisPort)}, args...)
-			case armInstLo:
-				argv = append([]string{"nsenter", "--net=" + instNS, "--", "redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(instRedisPort)}, args...)
-			case armHandSS:
-				argv = append([]string{"redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(ssRedisPort)}, args...)
-			}
-			out, err := runArm(ctx, s, inst, arm, argv)
-			if err != nil {
-				return nil, err
-			}
-			return parseRedisCSV(out)
+	cl.add(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return nil
+}
+
+// redisBench runs redis-benchmark (set, get) with the given pipeline depth
+// against the arm's server; the result is rps per operation.
+func (e *tputEnv) redisBench(ctx context.Context, s *server, inst instance, o options, pipeline int) func(string) (map[string]float64, error) {
+	return func(arm string) (map[string]float64, error) {
+		args := []string{"-t", "set,get", "-c", "50", "-n", strconv.Itoa(o.requests), "--csv"}
+		if pipeline > 1 {
+			args = append(args, "-P", strconv.Itoa(pipeline))
 		}
+		host, port := splitHostPort(e.redisEP)
+		var argv []string
+		switch arm {
+		case armNode:
+			argv = append([]string{"redis-benchmark", "-h", host, "-p", port}, args...)
+		case armNodeNS:
+			argv = append([]string{"nsenter", "--net=" + e.redisNS, "--", "redis-benchmark", "-h", host, "-p", port}, args...)
+		case armHand:
+			argv = append([]string{"redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(e.redisPort)}, args...)
+		case armInstLo:
+			argv = append([]string{"nsenter", "--net=" + e.instNS, "--", "redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(instRedisPort)}, args...)
+		case armHandSS:
+			argv = append([]string{"redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(e.ssRedisPort)}, args...)
+		}
+		out, err := runArm(ctx, s, inst, arm, argv)
+		if err != nil {
+			return nil, err
+		}
+		return parseRedisCSV(out)
 	}
-	mcBench := func(arm string) (map[string]float64, error) {
-		addr := mcEP
+}
+
+// mcBench runs memcaslap's default mix against the arm's server; the result
+// is its TPS.
+func (e *tputEnv) mcBench(ctx context.Context, s *server, inst instance, o options) func(string) (map[string]float64, error) {
+	return func(arm string) (map[string]float64, error) {
+		addr := e.mcEP
 		args := []string{"-c", "50", "-T", "2", "-x", strconv.Itoa(o.mcOps)}
 		var argv []string
 		switch arm {
 		case armNode:
 			argv = append([]string{"memcaslap", "-s", addr}, args...)
 		case armNodeNS:
-			argv = append([]string{"nsenter", "--net=" + mcNS, "--", "memcaslap", "-s", addr}, args...)
+			argv = append([]string{"nsenter", "--net=" + e.mcNS, "--", "memcaslap", "-s", addr}, args...)
 		case armHand:
-			argv = append([]string{"memcaslap", "-s", fmt.Sprintf("127.0.0.1:%d", mcPort)}, args...)
+			argv = append([]string{"memcaslap", "-s", fmt.Sprintf("127.0.0.1:%d", e.mcPort)}, args...)
 		case armInstLo:
-			argv = append([]string{"nsenter", "--net=" + instNS, "--", "memcaslap", "-s", fmt.Sprintf("127.0.0.1:%d", instMcPort)}, args...)
+			argv = append([]string{"nsenter", "--net=" + e.instNS, "--", "memcaslap", "-s", fmt.Sprintf("127.0.0.1:%d", instMcPort)}, args...)
 		case armHandSS:
-			argv = append([]string{"memcaslap", "-s", fmt.Sprintf("127.0.0.1:%d", ssMcPort)}, args...)
+			argv = append([]string{"memcaslap", "-s", fmt.Sprintf("127.0.0.1:%d", e.ssMcPort)}, args...)
 		}
 		out, err := runArm(ctx, s, inst, arm, argv)
 		if err != nil {
@@ -177,16 +226,14 @@ func throughput(ctx context.Context, s *server, inst instance, pr *prober, o opt
 		tps, _ := strconv.ParseFloat(string(m[2]), 64)
 		return map[string]float64{"get 90% / set 10%": tps}, nil
 	}
-	tests := []test{
-		{"redis-benchmark -P 1", redisBench(1)},
-		{"redis-benchmark -P 16", redisBench(16)},
-		{"memcaslap", mcBench},
-	}
+}
 
+// printThroughputMethod prints the section's heading and method.
+func printThroughputMethod(e *tputEnv, o options) {
 	fmt.Printf("## 2. Throughput through a node vs the same engine by hand on loopback\n\n")
 	fmt.Printf("Nodes: `tput-redis` (Redis, 1 node, %s) and `tput-mc` (Memcached, 1 node, %s), created through the API, default security group. "+
 		"Baselines started by hand on the host: `redis-server --port P --bind 127.0.0.1 --save ''` and `memcached -l 127.0.0.1 -p P -U 0 -u nobody` "+
-		"(Debian defaults otherwise; `--bind`/`-l` keep them off the host's network).\n\n", redisEP, mcEP)
+		"(Debian defaults otherwise; `--bind`/`-l` keep them off the host's network).\n\n", e.redisEP, e.mcEP)
 	fmt.Printf("- Redis: `redis-benchmark -h HOST -p PORT -t set,get -c 50 -n %d --csv`, with and without `-P 16`.\n", o.requests)
 	fmt.Printf("- Memcached: `memcaslap -s HOST:PORT -c 50 -T 2 -x %d` (libmemcached-tools; memtier-benchmark is not in Debian 12), its default mix: 90%% get, 10%% set, ~1 KiB values; figure: its TPS.\n", o.mcOps)
 	fmt.Printf("- Arms: **node** = the client inside the instance's namespace (`cachalot exec --instance`), traffic instance → veth → VPC router (nftables security groups) → veth → node; "+
@@ -197,9 +244,13 @@ func throughput(ctx context.Context, s *server, inst instance, pr *prober, o opt
 		"as the supervisor starts every node (with `kernel.sched_autogroup_enabled=%s` a new session is a new scheduler autogroup, which CFS shares CPU between as one entity).\n",
 		instRedisPort, instMcPort, strings.TrimSpace(readFile("/proc/sys/kernel/sched_autogroup_enabled")))
 	fmt.Printf("- %d rounds; in each round every test runs every arm back to back, the order of arms rotating per round. Medians over rounds; the per-round ratio pairs arms under the same background load.\n\n", o.rounds)
+}
 
+// runThroughputRounds runs every test on every arm, o.rounds times, the
+// order of arms rotating per round. It returns res[test][op][arm], the rps
+// of each round, and each test's operations in the order first seen.
+func runThroughputRounds(tests []tputTest, o options) (map[string]map[string]map[string][]float64, map[string][]string, error) {
 	arms := []string{armNode, armHand, armNodeNS, armInstLo, armHandSS}
-	// res[test][op][arm] = rps per round
 	res := map[string]map[string]map[string][]float64{}
 	var ops = map[string][]string{}
 	for r := range o.rounds {
@@ -211,7 +262,7 @@ func throughput(ctx context.Context, s *server, inst instance, pr *prober, o opt
 			for _, arm := range order {
 				m, err := t.run(arm)
 				if err != nil {
-					return fmt.Errorf("%s, %s: %w", t.name, arm, err)
+					return nil, nil, fmt.Errorf("%s, %s: %w", t.name, arm, err)
 				}
 				if res[t.name] == nil {
 					res[t.name] = map[string]map[string][]float64{}
@@ -227,6 +278,12 @@ func throughput(ctx context.Context, s *server, inst instance, pr *prober, o opt
 		}
 		log.Printf("throughput: round %d/%d (load %s)", r+1, o.rounds, loadavg())
 	}
+	return res, ops, nil
+}
+
+// printThroughputTable prints the medians and ratios per test and
+// operation, then every round's figures.
+func printThroughputTable(tests []tputTest, res map[string]map[string]map[string][]float64, ops map[string][]string) {
 	fmt.Printf("| test | op | node (median rps) | hand (median rps) | **node / hand** (ratio of medians) | median of per-round ratios | own ns / hand | ns lo / hand | hand, own session / hand | **node / hand, own session** |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	var raw []string
 	for _, t := range tests {
@@ -243,13 +300,6 @@ func throughput(ctx context.Context, s *server, inst instance, pr *prober, o opt
 		}
 	}
 	fmt.Printf("\nGoal: node / hand ≥ 0.95. All rounds, rps:\n\n%s\n\n", strings.Join(raw, "\n"))
-
-	for _, id := range []string{"tput-redis", "tput-mc"} {
-		if _, err := s.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)}); err != nil {
-			return fmt.Errorf("delete %s: %w", id, err)
-		}
-	}
-	return waitGone(ctx, s, []string{"tput-redis", "tput-mc"}, 20*time.Millisecond, time.Minute)
 }
 
 // runArm runs one benchmark client where the arm says, bounded to 3 min.

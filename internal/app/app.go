@@ -22,19 +22,43 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/account"
+	"github.com/cachalot-dev/cachalot/internal/admin"
+	"github.com/cachalot-dev/cachalot/internal/api/cachalotapi"
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
+	"github.com/cachalot-dev/cachalot/internal/cachectl"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
 	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/store"
+	"github.com/cachalot-dev/cachalot/internal/vpcnet"
 )
+
+// Network modes.
+const (
+	// NetworkNamespaces realises VPCs in network namespaces with nftables
+	// enforcement (root on Linux).
+	NetworkNamespaces = "namespaces"
+	// NetworkLoopback is for machines without root or Linux: nothing is
+	// realised in the kernel, cache nodes listen on 127.0.0.1 ports of
+	// their own, and security groups are NOT enforced.
+	NetworkLoopback = "loopback"
+)
+
+// ErrOutsideAddress marks an address that cannot be an outside client's
+// (OutsideClient).
+var ErrOutsideAddress = vpcnet.ErrOutsideAddress
+
+// InstallPrefix is the kernel-object prefix of the installation whose data
+// dir is dir: "cl" and five hex digits of the directory's absolute path.
+func InstallPrefix(dir string) string { return vpcnet.InstallPrefix(dir) }
 
 // Files in the data directory.
 const (
@@ -77,14 +101,15 @@ type App struct {
 	recon    *reconcile.Manager
 	ec2      *ec2.Service
 	ec       *elasticache.Service
-	plane    *netplane.Plane
-	net      *networkController // nil in loopback mode
+	plane    *netplane.Plane    // nil in loopback mode
+	net      *vpcnet.Controller // the VPC network, in either mode
 	engines  *engine.Supervisor
-	ecCtl    *elasticache.Controller
+	ecCtl    *cachectl.Controller
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
-	admin    *http.Server
+	admin    *admin.Server
+	lock     *dataDirLock // the data dir's LockFile, held from Start to Close
 }
 
 // New returns an App; it has no side effects.
@@ -116,6 +141,11 @@ func (a *App) Start(ctx context.Context) error {
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	lock, err := lockDataDir(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.lock = lock
 	st, err := store.OpenBolt(filepath.Join(a.cfg.DataDir, StoreFile))
 	if err != nil {
 		return err
@@ -136,43 +166,35 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	netCtl := &networkController{ec2: a.ec2}
 	switch a.cfg.Network {
 	case NetworkNamespaces:
 		plane, err := netplane.New(netplane.Config{Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
 		if err != nil {
 			return fmt.Errorf("network plane: %w", err)
 		}
-		a.plane, netCtl.plane = plane, plane
-		a.net = netCtl
+		a.plane = plane
 	case NetworkLoopback:
 		a.log.Warn("LOOPBACK NETWORK MODE: cache nodes listen on 127.0.0.1 ports, VPCs are not realised and security groups are NOT enforced; run as root on Linux for the namespaces mode")
 	default:
 		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkLoopback)
 	}
+	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st})
 	installed, err := engine.Discover(ctx, nil)
 	if err != nil {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
 		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, HostAddrs: a.net, Logger: a.log})
 	a.ec = ecSvc
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
 		Logger:  a.log,
-		OnEvent: func(e engine.Event) {
-			switch e.Type {
-			case engine.EventRestarted:
-				ecSvc.NodeEvent(context.Background(), e.NodeID, e.Time, "Cache node {node} restarted")
-			case engine.EventCrashed:
-				ecSvc.NodeEvent(context.Background(), e.NodeID, e.Time, "Recovering cache nodes {node}")
-			}
-		},
+		OnEvent: cachectl.EngineEvents(ecSvc, a.log),
 	})
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
 	// compute connection and reachability explanations of internal/access.
 	ecOps := elasticacheapi.OperationTable(ecSvc)
-	maps.Copy(ecOps, access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log}).Operations())
+	maps.Copy(ecOps, cachalotapi.OperationTable(access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log}).API()))
 	h := endpoint.New(endpoint.Config{
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
@@ -182,14 +204,14 @@ func (a *App) Start(ctx context.Context) error {
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
-			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(ec2Operations{Service: a.ec2, st: st})},
+			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(a.ec2)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
 		},
 	})
 
-	a.ecCtl = elasticache.NewController(ecSvc, netCtl, a.engines)
-	userData := &userDataController{st: st, ec2: a.ec2, net: netCtl, log: a.log}
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, netCtl, a.ecCtl, userData)
+	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
+	userData := instancectl.New(a.ec2, a.net, a.log)
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, userData)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -297,7 +319,6 @@ func (a *App) Close() error {
 	}
 	if a.admin != nil {
 		a.admin.Close()
-		os.Remove(filepath.Join(a.cfg.DataDir, AdminSocket))
 	}
 	if a.recon != nil {
 		errs = append(errs, a.recon.Close())
@@ -311,12 +332,23 @@ func (a *App) Close() error {
 	if a.st != nil {
 		errs = append(errs, a.st.Close())
 	}
+	a.lock.release()
 	return errors.Join(errs...)
 }
 
 // Teardown removes every engine process and kernel object of the
-// installation whose data dir is dir, whether or not it is running.
+// installation whose data dir is dir. It refuses (ErrServing) while a
+// serve of dir runs, which would otherwise rebuild or lose track of what
+// is removed under it, and holds the data dir's lock while it works so
+// that no serve starts meanwhile.
 func Teardown(ctx context.Context, dir string, log *slog.Logger) error {
+	if _, err := os.Stat(dir); err == nil {
+		lock, err := lockDataDir(dir)
+		if err != nil {
+			return err
+		}
+		defer lock.release()
+	}
 	var errs []error
 	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), Logger: log})
 	errs = append(errs, sup.Teardown(ctx))
@@ -346,9 +378,9 @@ func (a *App) EC2() *ec2.Service { return a.ec2 }
 // address addr — a namespace of its own attached to the internet namespace,
 // from which the Elastic IPs of VPCs with an internet gateway are reached —
 // and returns the netplane id of its namespace, for Plane().Command, Dial
-// and Listen. See networkController.AddOutside for the addresses refused.
+// and Listen. See vpcnet.Controller.AddOutside for the addresses refused.
 func (a *App) OutsideClient(ctx context.Context, addr netip.Addr) (string, error) {
-	if a.net == nil {
+	if a.plane == nil {
 		return "", fmt.Errorf("outside clients need the namespaces network mode (this service runs in %s mode)", a.cfg.Network)
 	}
 	return a.net.AddOutside(ctx, addr)

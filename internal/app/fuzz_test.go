@@ -24,6 +24,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/account"
+	"github.com/cachalot-dev/cachalot/internal/api/cachalotapi"
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
@@ -191,7 +192,7 @@ func newFuzzFixture(t testing.TB) *fuzzFixture {
 	}}
 	ecSvc := elasticache.New(st, elasticache.Config{Network: ec2Svc, Engines: engines, Roles: id.svc, Logger: log})
 	ecOps := elasticacheapi.OperationTable(ecSvc)
-	maps.Copy(ecOps, access.New(access.Config{EC2: ec2Svc, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: log}).Operations())
+	maps.Copy(ecOps, cachalotapi.OperationTable(access.New(access.Config{EC2: ec2Svc, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: log}).API()))
 	fx.h = endpoint.New(endpoint.Config{
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
@@ -200,7 +201,7 @@ func newFuzzFixture(t testing.TB) *fuzzFixture {
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
-			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(ec2Operations{Service: ec2Svc, st: st})},
+			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(ec2Svc)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
 		},
 	})

@@ -3,6 +3,8 @@
 // form-encoded requests into the generated shapes of internal/api/*, encodes
 // results and errors in the XML the AWS SDKs parse, and knows no service: the
 // generated packages describe each service through Service and Operation.
+// Its client side (client.go) is the inverse, for a client that holds the
+// same generated shapes (the cachalot command, through a generated Client).
 //
 // Field tags written by the generator drive the codec (`aws:"q=…,x=…"`):
 //

@@ -4,23 +4,23 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/cachalot-dev/cachalot/internal/api/cachalotapi"
 	"github.com/cachalot-dev/cachalot/internal/app"
+	"github.com/cachalot-dev/cachalot/internal/awsproto"
 )
 
 // The access commands call Cachalot's own ElastiCache actions
@@ -28,12 +28,21 @@ import (
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) of the
 // environment when set, else the data dir's root credentials.
 
-// apiClient signs awsQuery requests to the ElastiCache endpoint.
+// apiClient signs and sends requests to the endpoint.
 type apiClient struct {
 	url    string
 	region string
 	creds  aws.Credentials
 	http   *http.Client
+}
+
+// newAPI returns the client of Cachalot's own actions.
+func newAPI(dataDir, region string) (cachalotapi.Client, error) {
+	c, err := newAPIClient(dataDir, region)
+	if err != nil {
+		return cachalotapi.Client{}, err
+	}
+	return cachalotapi.Client{Caller: c}, nil
 }
 
 func newAPIClient(dataDir, region string) (*apiClient, error) {
@@ -57,26 +66,17 @@ func newAPIClient(dataDir, region string) (*apiClient, error) {
 	return c, nil
 }
 
-// apiError is an awsQuery error response.
-type apiError struct {
-	Code    string `xml:"Error>Code"`
-	Message string `xml:"Error>Message"`
-}
-
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
-
-// call runs action with params and decodes the <ActionResult> into out.
-func (c *apiClient) call(ctx context.Context, action string, params url.Values, out any) error {
-	params.Set("Action", action)
-	params.Set("Version", "2015-02-02")
-	body := params.Encode()
+// Call sends one request of svc, signed for its signing name, and decodes the
+// response into out (awsproto.Caller).
+func (c *apiClient) Call(ctx context.Context, svc awsproto.Service, op awsproto.Operation, in, out any) error {
+	body := awsproto.EncodeRequest(svc, op, in).Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, strings.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(ctx, c.creds, req, hex.EncodeToString(sum[:]), "elasticache", c.region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, c.creds, req, hex.EncodeToString(sum[:]), svc.SigningName, c.region, time.Now()); err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
 	resp, err := c.http.Do(req)
@@ -88,27 +88,7 @@ func (c *apiClient) call(ctx context.Context, action string, params url.Values, 
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e apiError
-		if xml.Unmarshal(b, &e) == nil && e.Code != "" {
-			return &e
-		}
-		return fmt.Errorf("%s: HTTP %d: %s", action, resp.StatusCode, b)
-	}
-	return xml.Unmarshal(b, out)
-}
-
-type xmlConnection struct {
-	CacheClusterId            string
-	InstanceId                string
-	NetworkInterfaceId        string
-	PrivateIpAddress          string
-	VpcId                     string
-	Port                      int
-	CacheSecurityGroupId      string
-	CacheSecurityGroupName    string
-	InstanceSecurityGroupId   string
-	InstanceSecurityGroupName string
+	return awsproto.DecodeResponse(svc, op, resp.StatusCode, b, out)
 }
 
 func accessFlags(name string, stderr io.Writer) (*flag.FlagSet, *string, *string) {
@@ -134,30 +114,26 @@ func connectCompute(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *cache == "" || *instance == "" {
 		return errors.New("usage: cachalot connect-compute --cache ID --instance i-…")
 	}
-	c, err := newAPIClient(*dataDir, *region)
+	c, err := newAPI(*dataDir, *region)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := accessTimeout(ctx)
 	defer cancel()
-	var out struct {
-		R struct {
-			Action      string
-			DecisionRow int
-			Reason      string
-			Connection  xmlConnection
-		} `xml:"ConnectComputeResult"`
-	}
-	if err := c.call(ctx, "ConnectCompute", url.Values{"CacheClusterId": {*cache}, "InstanceId": {*instance}}, &out); err != nil {
+	r, err := c.ConnectCompute(ctx, &cachalotapi.ConnectComputeMessage{CacheClusterId: cache, InstanceId: instance})
+	if err != nil {
 		return err
 	}
-	r := out.R
+	conn := r.Connection
+	if conn == nil {
+		conn = &cachalotapi.ComputeConnection{}
+	}
 	verb := map[string]string{"none": "already connected, nothing changed", "create": "created a new pair of security groups",
-		"associate": "associated the existing instance-side group with the instance"}[r.Action]
-	fmt.Fprintf(stdout, "%s (decision table row %d: %s)\n", verb, r.DecisionRow, r.Reason)
-	fmt.Fprintf(stdout, "cache    %s: %s (%s)\n", r.Connection.CacheClusterId, r.Connection.CacheSecurityGroupId, r.Connection.CacheSecurityGroupName)
-	fmt.Fprintf(stdout, "instance %s: %s (%s) on %s\n", r.Connection.InstanceId, r.Connection.InstanceSecurityGroupId, r.Connection.InstanceSecurityGroupName, r.Connection.NetworkInterfaceId)
-	fmt.Fprintf(stdout, "port     tcp/%d in %s\n", r.Connection.Port, r.Connection.VpcId)
+		"associate": "associated the existing instance-side group with the instance"}[aws.ToString(r.Action)]
+	fmt.Fprintf(stdout, "%s (decision table row %d: %s)\n", verb, aws.ToInt32(r.DecisionRow), aws.ToString(r.Reason))
+	fmt.Fprintf(stdout, "cache    %s: %s (%s)\n", aws.ToString(conn.CacheClusterId), aws.ToString(conn.CacheSecurityGroupId), aws.ToString(conn.CacheSecurityGroupName))
+	fmt.Fprintf(stdout, "instance %s: %s (%s) on %s\n", aws.ToString(conn.InstanceId), aws.ToString(conn.InstanceSecurityGroupId), aws.ToString(conn.InstanceSecurityGroupName), aws.ToString(conn.NetworkInterfaceId))
+	fmt.Fprintf(stdout, "port     tcp/%d in %s\n", aws.ToInt32(conn.Port), aws.ToString(conn.VpcId))
 	return nil
 }
 
@@ -172,23 +148,21 @@ func disconnectCompute(ctx context.Context, args []string, stdout, stderr io.Wri
 	if *cache == "" || *instance == "" {
 		return errors.New("usage: cachalot disconnect-compute --cache ID --instance i-…")
 	}
-	c, err := newAPIClient(*dataDir, *region)
+	c, err := newAPI(*dataDir, *region)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := accessTimeout(ctx)
 	defer cancel()
-	var out struct {
-		Removed []string `xml:"DisconnectComputeResult>RemovedSecurityGroupIds>SecurityGroupId"`
-	}
-	if err := c.call(ctx, "DisconnectCompute", url.Values{"CacheClusterId": {*cache}, "InstanceId": {*instance}}, &out); err != nil {
+	out, err := c.DisconnectCompute(ctx, &cachalotapi.ConnectComputeMessage{CacheClusterId: cache, InstanceId: instance})
+	if err != nil {
 		return err
 	}
-	if len(out.Removed) == 0 {
+	if len(out.RemovedSecurityGroupIds) == 0 {
 		fmt.Fprintln(stdout, "no compute connection to remove")
 		return nil
 	}
-	fmt.Fprintln(stdout, "removed", strings.Join(out.Removed, " "))
+	fmt.Fprintln(stdout, "removed", strings.Join(out.RemovedSecurityGroupIds, " "))
 	return nil
 }
 
@@ -202,20 +176,19 @@ func connectedCompute(ctx context.Context, args []string, stdout, stderr io.Writ
 	if *cache == "" {
 		return errors.New("usage: cachalot connected-compute --cache ID")
 	}
-	c, err := newAPIClient(*dataDir, *region)
+	c, err := newAPI(*dataDir, *region)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := accessTimeout(ctx)
 	defer cancel()
-	var out struct {
-		Rs []xmlConnection `xml:"DescribeConnectedComputeResourcesResult>ConnectedComputeResources>member"`
-	}
-	if err := c.call(ctx, "DescribeConnectedComputeResources", url.Values{"CacheClusterId": {*cache}}, &out); err != nil {
+	out, err := c.DescribeConnectedComputeResources(ctx, &cachalotapi.DescribeConnectedComputeResourcesMessage{CacheClusterId: cache})
+	if err != nil {
 		return err
 	}
-	for _, r := range out.Rs {
-		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%s\n", r.InstanceId, r.NetworkInterfaceId, r.PrivateIpAddress, r.InstanceSecurityGroupId, r.CacheSecurityGroupId)
+	for _, r := range out.ConnectedComputeResources {
+		fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\t%s\n", aws.ToString(r.InstanceId), aws.ToString(r.NetworkInterfaceId), aws.ToString(r.PrivateIpAddress),
+			aws.ToString(r.InstanceSecurityGroupId), aws.ToString(r.CacheSecurityGroupId))
 	}
 	return nil
 }
@@ -233,25 +206,25 @@ func explainReachability(ctx context.Context, args []string, stdout, stderr io.W
 	if *from == "" || *to == "" {
 		return 2, errors.New("usage: cachalot explain --from i-… --to CACHE_ID [--port N]")
 	}
-	c, err := newAPIClient(*dataDir, *region)
+	c, err := newAPI(*dataDir, *region)
 	if err != nil {
 		return 1, err
 	}
 	ctx, cancel := accessTimeout(ctx)
 	defer cancel()
-	params := url.Values{"CacheClusterId": {*to}, "InstanceId": {*from}}
+	in := &cachalotapi.ExplainCacheReachabilityMessage{CacheClusterId: to, InstanceId: from}
+	if *port > math.MaxInt32 || *port < math.MinInt32 {
+		return 2, fmt.Errorf("--port %d is not an integer the API takes", *port)
+	}
 	if *port != 0 {
-		params.Set("Port", strconv.Itoa(*port))
+		in.Port = aws.Int32(int32(*port))
 	}
-	var out struct {
-		Allowed     bool   `xml:"ExplainCacheReachabilityResult>Allowed"`
-		Explanation string `xml:"ExplainCacheReachabilityResult>Explanation"`
-	}
-	if err := c.call(ctx, "ExplainCacheReachability", params, &out); err != nil {
+	out, err := c.ExplainCacheReachability(ctx, in)
+	if err != nil {
 		return 1, err
 	}
-	fmt.Fprintln(stdout, out.Explanation)
-	if !out.Allowed {
+	fmt.Fprintln(stdout, aws.ToString(out.Explanation))
+	if !aws.ToBool(out.Allowed) {
 		return 3, nil
 	}
 	return 0, nil

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/cachalot-dev/cachalot/internal/admin"
 	"github.com/cachalot-dev/cachalot/internal/app"
 )
 
@@ -32,10 +33,10 @@ func accountCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	client := app.AdminClient(*dataDir)
 	switch args[0] {
 	case "create":
-		body, _ := json.Marshal(app.NewAccountRequest{Name: *name, Email: *email, EC2Classic: *classic})
+		body, _ := json.Marshal(admin.NewAccountRequest{Name: *name, Email: *email, EC2Classic: *classic})
 		req, _ := http.NewRequestWithContext(ctx, "POST", "http://cachalot/v1/accounts", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		var out app.NewAccountResponse
+		var out admin.NewAccountResponse
 		if err := adminDo(client, req, &out); err != nil {
 			return err
 		}
@@ -45,7 +46,7 @@ func accountCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	case "list":
 		req, _ := http.NewRequestWithContext(ctx, "GET", "http://cachalot/v1/accounts", nil)
-		var out []app.AccountSummary
+		var out []admin.AccountSummary
 		if err := adminDo(client, req, &out); err != nil {
 			return err
 		}

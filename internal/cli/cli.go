@@ -237,7 +237,8 @@ func env(args []string, stdout, stderr io.Writer) error {
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // teardown removes every engine process and kernel object of an
-// installation; --prefix names an installation whose data dir is gone.
+// installation; --prefix names an installation whose data dir is gone. It
+// refuses while a serve of the data dir runs.
 func teardown(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("teardown", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -250,5 +251,11 @@ func teardown(ctx context.Context, args []string, stderr io.Writer) error {
 	if *prefix != "" {
 		return app.TeardownPrefix(ctx, *prefix, logger)
 	}
-	return app.Teardown(ctx, *dataDir, logger)
+	err := app.Teardown(ctx, *dataDir, logger)
+	if errors.Is(err, app.ErrServing) {
+		// Removing engines and namespaces under a running serve would be
+		// undone by its controllers, or leave it serving what is gone.
+		return fmt.Errorf("teardown refused: %w; stop that serve first (Ctrl-C where it runs, or kill -TERM the pid), then run teardown again", err)
+	}
+	return err
 }

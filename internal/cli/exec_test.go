@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/cachalot-dev/cachalot/internal/app"
@@ -67,6 +68,61 @@ func TestExecOutside(t *testing.T) {
 	} {
 		if _, errOut, code := run(args...); code != 2 || !strings.Contains(errOut, "--outside ADDRESS") {
 			t.Errorf("exec %v = exit %d, %q; want the usage (exit 2)", args, code, errOut)
+		}
+	}
+}
+
+// TestExecInstance: `cachalot exec --instance i-… -- CMD` runs CMD in the
+// network of the instance's primary interface, found through the admin
+// socket whatever the account, and refuses instances that are unknown (in
+// the region) or not running.
+func TestExecInstance(t *testing.T) {
+	privtest.RequireRoot(t)
+	dir, err := os.MkdirTemp("", "cl-ins-") // short: the admin socket path is limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	env := apptest.Start(t, func(c *app.Config) { c.DataDir = dir; c.Network = app.NetworkNamespaces })
+	ctx := context.Background()
+	c := ec2.NewFromConfig(env.Config())
+	run := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := cli.Run(ctx, append([]string{"exec", "--data-dir", dir}, args...), &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	launch := func() (id, ip string) {
+		r, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(r.Instances[0].InstanceId), aws.ToString(r.Instances[0].PrivateIpAddress)
+	}
+	id, ip := launch()
+	// At once: the answer comes after the network is realised.
+	out, errOut, code := run("--instance", id, "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+	if code != 0 || !strings.Contains(out, "inet "+ip+"/") {
+		t.Errorf("exec --instance %s ip addr = exit %d, %q, %q; want %s on eth0", id, code, out, errOut, ip)
+	}
+	if _, _, code := run("--instance", id, "--", "sh", "-c", "exit 7"); code != 7 {
+		t.Errorf("exec --instance … sh -c 'exit 7' = exit %d, want 7", code)
+	}
+
+	stopped, _ := launch()
+	if _, err := c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{stopped}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--instance", stopped}, "is stopp"},
+		{[]string{"--instance", "i-0123456789abcdef0"}, "no such instance"},
+		{[]string{"--instance", id, "--region", "eu-west-1"}, "no such instance"},
+	} {
+		_, errOut, code := run(append(tc.args, "--", "true")...)
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("exec %v = exit %d, %q; want exit 1 mentioning %q", tc.args, code, errOut, tc.want)
 		}
 	}
 }

@@ -36,14 +36,14 @@ func (t *txn) pickEIP(want string) (string, error) {
 	if want != "" {
 		a, err := netip.ParseAddr(want)
 		if err != nil || !ElasticIPPool.Contains(a) {
-			return "", awserr.New("InvalidParameterValue", "Address %s is not in Cachalot's Elastic IP pool %s.", want, ElasticIPPool)
+			return "", awserr.InvalidParameterValue("Address %s is not in Cachalot's Elastic IP pool %s.", want, ElasticIPPool)
 		}
 		taken, err := t.eipTaken(a.String())
 		if err != nil {
 			return "", err
 		}
 		if taken {
-			return "", awserr.New("InvalidAddress.InUse", "Address %s is already allocated.", want)
+			return "", errInvalidAddressInUse(want)
 		}
 		return a.String(), nil
 	}
@@ -65,7 +65,7 @@ func (t *txn) pickEIP(want string) (string, error) {
 			return ip, nil
 		}
 	}
-	return "", awserr.New("InsufficientAddressCapacity", "Insufficient capacity in the Elastic IP pool.")
+	return "", errInsufficientAddressCapacity()
 }
 
 func addressOut(a *addressRec) ec2api.Address {
@@ -86,7 +86,7 @@ func addressOut(a *addressRec) ec2api.Address {
 // AllocateAddress implements ec2api.Operations.
 func (s *Service) AllocateAddress(ctx context.Context, in *ec2api.AllocateAddressRequest) (*ec2api.AllocateAddressResult, error) {
 	if d := str(in.Domain); d != "" && d != "vpc" {
-		return nil, awserr.New("InvalidParameterValue", "Value (%s) for parameter domain is invalid: Cachalot allocates only VPC addresses.", d)
+		return nil, awserr.InvalidParameterValue("Value (%s) for parameter domain is invalid: Cachalot allocates only VPC addresses.", d)
 	}
 	tags, err := tagsFor(in.TagSpecifications, "elastic-ip")
 	if err != nil {
@@ -96,7 +96,7 @@ func (s *Service) AllocateAddress(ctx context.Context, in *ec2api.AllocateAddres
 	out := &ec2api.AllocateAddressResult{Domain: ptr("vpc"), PublicIpv4Pool: ptr("cachalot"), NetworkBorderGroup: ptr(sc.Region)}
 	err = s.update(ctx, sc, func(t *txn, st *scopeTx) error {
 		if len(st.list("eip")) >= s.cfg.MaxElasticIPs {
-			return awserr.New("AddressLimitExceeded", "The maximum number of addresses has been reached.")
+			return errAddressLimitExceeded()
 		}
 		ip, err := t.pickEIP(str(in.Address))
 		if err != nil {
@@ -130,7 +130,7 @@ func findAddress(st *scopeTx, alloc, public *string) (*addressRec, error) {
 			return a, nil
 		}
 	}
-	return nil, awserr.New("InvalidAddress.NotFound", "Address '%s' not found.", *public)
+	return nil, errInvalidAddressNotFound(*public)
 }
 
 // AssociateAddress implements ec2api.Operations.
@@ -156,17 +156,17 @@ func (s *Service) AssociateAddress(ctx context.Context, in *ec2api.AssociateAddr
 				return err
 			}
 			if i.State != "running" && i.State != "stopped" {
-				return awserr.New("IncorrectInstanceState", "The instance '%s' is not in a valid state for this operation.", i.ID)
+				return errIncorrectInstanceState("The instance '%s' is not in a valid state for this operation.", i.ID)
 			}
 			e, _ = getT[*eniRec](st, i.PrimaryENI)
 			if e == nil {
-				return awserr.New("IncorrectInstanceState", "The instance '%s' has no network interface.", i.ID)
+				return errIncorrectInstanceState("The instance '%s' has no network interface.", i.ID)
 			}
 		default:
 			return awserr.MissingParameter("InstanceId")
 		}
 		if p := str(in.PrivateIpAddress); p != "" && p != e.PrivateIP {
-			return awserr.New("InvalidParameterValue", "The private IP address %s is not assigned to network interface %s.", p, e.ID)
+			return awserr.InvalidParameterValue("The private IP address %s is not assigned to network interface %s.", p, e.ID)
 		}
 		attached := false
 		for _, g := range listT[*igwRec](st, "igw") {
@@ -175,14 +175,14 @@ func (s *Service) AssociateAddress(ctx context.Context, in *ec2api.AssociateAddr
 			}
 		}
 		if !attached {
-			return awserr.New("Gateway.NotAttached", "Network %s is not attached to any internet gateway", e.VpcID)
+			return errGatewayNotAttached("Network %s is not attached to any internet gateway", e.VpcID)
 		}
 		reassoc := in.AllowReassociation != nil && *in.AllowReassociation
 		if a.AssociationID != "" && a.ENIID != e.ID && !reassoc {
-			return awserr.New("Resource.AlreadyAssociated", "resource %s is already associated with associate-id %s", a.ID, a.AssociationID)
+			return errResourceAlreadyAssociated("resource %s is already associated with associate-id %s", a.ID, a.AssociationID)
 		}
 		if e.AllocationID != "" && e.AllocationID != a.ID && !reassoc {
-			return awserr.New("Resource.AlreadyAssociated", "The network interface %s already has an Elastic IP address associated.", e.ID)
+			return errResourceAlreadyAssociated("The network interface %s already has an Elastic IP address associated.", e.ID)
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
@@ -220,7 +220,7 @@ func (s *Service) DisassociateAddress(ctx context.Context, in *ec2api.Disassocia
 				}
 			}
 			if a == nil {
-				return awserr.New("InvalidAssociationID.NotFound", "The association ID '%s' does not exist", *in.AssociationId)
+				return errInvalidAssociationIDNotFound("The association ID '%s' does not exist", *in.AssociationId)
 			}
 		} else {
 			var err error
@@ -228,7 +228,7 @@ func (s *Service) DisassociateAddress(ctx context.Context, in *ec2api.Disassocia
 				return err
 			}
 			if a.AssociationID == "" {
-				return awserr.New("InvalidAssociationID.NotFound", "The address '%s' is not associated", a.PublicIP)
+				return errInvalidAssociationIDNotFound("The address '%s' is not associated", a.PublicIP)
 			}
 		}
 		if err := dryRun(in.DryRun); err != nil {
@@ -251,7 +251,7 @@ func (s *Service) ReleaseAddress(ctx context.Context, in *ec2api.ReleaseAddressR
 			return err
 		}
 		if a.AssociationID != "" {
-			return awserr.New("InvalidIPAddress.InUse", "Address %s is in use.", a.PublicIP)
+			return errInvalidIPAddressInUse(a.PublicIP)
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err

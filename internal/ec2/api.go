@@ -1,7 +1,9 @@
 package ec2
 
 import (
+	"cmp"
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/cachalot-dev/cachalot/internal/awserr"
@@ -57,6 +59,14 @@ func interfaceOf(sc scope, e *eniRec) Interface {
 // in-use, RequesterManaged true) in a subnet with the given groups, as AWS
 // shows ElastiCache's node interfaces. Users cannot delete or modify it
 // through the EC2 API.
+//
+// It is idempotent: when the same requester already has an unattached
+// interface with the same non-empty Description and tags in the same
+// subnet (and address, when one is asked for), that interface is returned,
+// with the spec's groups, instead of a second one. A controller creates
+// the interface and records its id in two transactions; killed between
+// them, it asks again after the restart, and must get the first one back
+// rather than leak it (found by the crash campaign, bench/crash).
 func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec) (Interface, error) {
 	sc := scope{spec.Account, spec.Region}
 	var out Interface
@@ -65,7 +75,7 @@ func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec
 		var groups []string
 		switch {
 		case spec.Classic && !st.meta.Classic:
-			return awserr.New("InvalidParameterValue", "Account %s does not support EC2-Classic.", sc.Account)
+			return awserr.InvalidParameterValue("Account %s does not support EC2-Classic.", sc.Account)
 		case spec.Classic && (spec.SubnetID != "" || len(spec.GroupIDs) > 0):
 			return awserr.InvalidParameterCombination("An EC2-Classic interface has no subnet and no security groups.")
 		case spec.Classic:
@@ -82,6 +92,13 @@ func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec
 			if groups, err = resolveGroups(st, sn.VpcID, spec.GroupIDs, nil, s.cfg.GroupsPerInterface); err != nil {
 				return err
 			}
+		}
+		if e := managedTwin(st, sn.ID, spec); e != nil {
+			if !spec.Classic {
+				e.Groups = groups
+			}
+			out = interfaceOf(sc, e)
+			return nil
 		}
 		e, err := t.newENI(st, sn, groups, spec.PrivateIP, spec.Description)
 		if err != nil {
@@ -108,6 +125,25 @@ func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec
 	return out, err
 }
 
+// managedTwin returns, for update, the interface CreateManagedInterface
+// made earlier for the same spec in subnet, if any (see there).
+func managedTwin(st *scopeTx, subnet string, spec InterfaceSpec) *eniRec {
+	if spec.Description == "" {
+		return nil
+	}
+	requester := cmp.Or(spec.RequesterID, RequesterElastiCache)
+	for _, e := range listT[*eniRec](st, "eni") {
+		if e.RequesterManaged && e.RequesterID == requester && e.Description == spec.Description &&
+			e.SubnetID == subnet && e.Classic == spec.Classic && e.InstanceID == "" &&
+			(spec.PrivateIP == "" || spec.PrivateIP == e.PrivateIP) &&
+			(spec.InterfaceType == "" || spec.InterfaceType == e.InterfaceType) &&
+			maps.Equal(e.Tags, spec.Tags) {
+			return mut[*eniRec](st, e.ID)
+		}
+	}
+	return nil
+}
+
 // DeleteManagedInterface deletes an interface (requester-managed or not, but
 // not one attached to an instance). Deleting one already gone is not an error.
 func (s *Service) DeleteManagedInterface(ctx context.Context, account, region, id string) error {
@@ -117,7 +153,7 @@ func (s *Service) DeleteManagedInterface(ctx context.Context, account, region, i
 			return nil
 		}
 		if e.InstanceID != "" {
-			return awserr.New("InvalidNetworkInterface.InUse", "Interface: [%s] in use.", e.ID)
+			return errInvalidNetworkInterfaceInUse(e.ID)
 		}
 		t.deleteENI(st, e)
 		return nil
@@ -136,7 +172,7 @@ func (s *Service) SetInterfaceGroups(ctx context.Context, account, region, id st
 			return err
 		}
 		if e.Classic && e.InstanceID == "" {
-			return awserr.New("InvalidParameterValue", "Interface %s is in EC2-Classic: its access is set by ingress grants.", id)
+			return awserr.InvalidParameterValue("Interface %s is in EC2-Classic: its access is set by ingress grants.", id)
 		}
 		g, err := resolveGroups(st, e.VpcID, groups, nil, s.cfg.GroupsPerInterface)
 		if err != nil {
@@ -215,7 +251,7 @@ func (s *Service) DefaultVPC(ctx context.Context, account, region string) (VPCIn
 	err := s.view(ctx, scope{account, region}, func(t *txn, st *scopeTx) error {
 		v, ok := getT[*vpcRec](st, st.meta.DefaultVpcID)
 		if !ok {
-			return awserr.New("VPCIdNotSpecified", "No default VPC for this user")
+			return errVPCIdNotSpecified()
 		}
 		out = vpcInfo(st, v)
 		return nil

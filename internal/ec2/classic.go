@@ -82,7 +82,7 @@ func classicAZ(region, az string) (string, error) {
 		return zs[0], nil
 	}
 	if !slices.Contains(zs, az) {
-		return "", awserr.New("InvalidParameterValue", "Invalid availability zone: [%s]", az)
+		return "", awserr.InvalidParameterValue("Invalid availability zone: [%s]", az)
 	}
 	return az, nil
 }
@@ -137,7 +137,7 @@ func (s *Service) SetInterfaceIngressGrants(ctx context.Context, account, region
 	want := make([]grantRec, 0, len(grants))
 	for _, g := range grants {
 		if g.Port < 1 || g.Port > 65535 || g.GroupName == "" || !accountRe.MatchString(g.GroupOwner) {
-			return awserr.New("InvalidParameterValue", "Invalid ingress grant %+v: a port, a group name and a 12-digit owner are required.", g)
+			return awserr.InvalidParameterValue("Invalid ingress grant %+v: a port, a group name and a 12-digit owner are required.", g)
 		}
 		want = append(want, grantRec{CacheSecurityGroup: g.CacheSecurityGroup, Owner: g.GroupOwner, Name: g.GroupName, Port: g.Port})
 	}
@@ -149,7 +149,7 @@ func (s *Service) SetInterfaceIngressGrants(ctx context.Context, account, region
 			return err
 		}
 		if !e.Classic {
-			return awserr.New("InvalidParameterValue", "Interface %s is not in EC2-Classic: use security groups.", id)
+			return awserr.InvalidParameterValue("Interface %s is not in EC2-Classic: use security groups.", id)
 		}
 		if slices.Equal(e.Grants, want) {
 			return nil
@@ -192,7 +192,7 @@ func (s *Service) ClassicGroup(ctx context.Context, account, region, name string
 				return nil
 			}
 		}
-		return awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist", name)
+		return errInvalidGroupNotFound("The security group '%s' does not exist", name)
 	})
 	return out, err
 }

@@ -2,8 +2,6 @@ package ec2
 
 import (
 	"strings"
-
-	"github.com/cachalot-dev/cachalot/internal/awserr"
 )
 
 // Default VPC layout, as AWS creates it.
@@ -60,7 +58,7 @@ func (t *txn) initScope(st *scopeTx, classic bool) error {
 func (t *txn) createDefaultVPC(st *scopeTx) (*vpcRec, error) {
 	if st.meta.DefaultVpcID != "" {
 		if _, ok := st.get(st.meta.DefaultVpcID).(*vpcRec); ok {
-			return nil, awserr.New("DefaultVpcAlreadyExists", "A Default VPC already exists for this account in this region.")
+			return nil, errDefaultVpcAlreadyExists()
 		}
 	}
 	v, err := t.createVPC(st, defaultVpcCIDR, true, nil)
@@ -90,7 +88,7 @@ func (t *txn) createDefaultVPC(st *scopeTx) (*vpcRec, error) {
 // (local route) and default network ACL.
 func (t *txn) createVPC(st *scopeTx, cidr string, isDefault bool, tags map[string]string) (*vpcRec, error) {
 	if n := len(st.list("vpc")); n >= t.s.cfg.MaxVPCs {
-		return nil, awserr.New("VpcLimitExceeded", "The maximum number of VPCs has been reached.")
+		return nil, errVpcLimitExceeded()
 	}
 	v := &vpcRec{ID: newID("vpc-"), Owner: st.sc.Account, CIDR: cidr, CIDRAssocID: newID("vpc-cidr-assoc-"),
 		IsDefault: isDefault, Tenancy: "default", DNSSupport: true, DNSHostnames: isDefault, Created: t.now}

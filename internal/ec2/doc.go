@@ -5,9 +5,13 @@
 // ec2api.Operations (the wire contract generated from botocore's model) and a
 // Go API for other packages (api.go: requester-managed interfaces for
 // ElastiCache, default VPC lookups, group validation, Topology for netplane;
-// resources.go: the ARNs each operation acts on, for IAM's authorization).
+// resources.go: the ARNs each operation acts on, for IAM's authorization;
+// console.go: instance consoles, written by the instance controller and
+// read by GetConsoleOutput).
 //
-// Every API call validates its input, then writes the desired state in one
+// Every error code the service returns is in one table, errors.go (code,
+// HTTP status, message), the counterpart of the generated zz_errors.go of
+// the other services. Every API call validates its input, then writes the desired state in one
 // store.Update transaction; nothing changes when it fails. Keys are
 // ec2/<account>/<region>/<kind>/<id> (state.go explains the meta record, the
 // per-scope cache and the two indexes). A scope (account, region) is created
@@ -21,5 +25,6 @@
 // The realisation in the kernel belongs to netplane; the pure security-group
 // evaluator is the sub-package sgeval, which reads a Topology.
 //
-// Only the wiring package, elasticache, netplane, sgeval and tools import ec2.
+// Only the wiring package, elasticache, the controllers (vpcnet,
+// instancectl), netplane, sgeval and tools import ec2.
 package ec2

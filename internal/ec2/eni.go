@@ -49,16 +49,16 @@ func (st *scopeTx) allocIP(sn *subnetRec, want string) (string, error) {
 	if want != "" {
 		a, err := netip.ParseAddr(want)
 		if err != nil || !a.Is4() {
-			return "", awserr.New("InvalidParameterValue", "Value (%s) for parameter privateIpAddress is invalid. Expected a valid IPv4 address.", want)
+			return "", awserr.InvalidParameterValue("Value (%s) for parameter privateIpAddress is invalid. Expected a valid IPv4 address.", want)
 		}
 		if !p.Contains(a) {
-			return "", awserr.New("InvalidParameterValue", "Address %s does not fall within the subnet's address range", want)
+			return "", awserr.InvalidParameterValue("Address %s does not fall within the subnet's address range", want)
 		}
 		if u := ip4u(a); u < first+4 || u == last {
-			return "", awserr.New("InvalidParameterValue", "Address %s is in subnet's reserved address range", want)
+			return "", awserr.InvalidParameterValue("Address %s is in subnet's reserved address range", want)
 		}
 		if used[a.String()] {
-			return "", awserr.New("InvalidIPAddress.InUse", "Address %s is in use.", want)
+			return "", errInvalidIPAddressInUse(want)
 		}
 		used[a.String()] = true
 		return a.String(), nil
@@ -70,7 +70,7 @@ func (st *scopeTx) allocIP(sn *subnetRec, want string) (string, error) {
 			return s, nil
 		}
 	}
-	return "", awserr.New("InsufficientFreeAddressesInSubnet", "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", sn.ID)
+	return "", errInsufficientFreeAddressesInSubnet(sn.ID)
 }
 
 func (st *scopeTx) releaseIP(subnet, ip string) {
@@ -87,7 +87,7 @@ func resolveGroups(st *scopeTx, vpc string, ids, names []string, limit int) ([]s
 			return nil, err
 		}
 		if g.VpcID != vpc {
-			return nil, awserr.New("InvalidParameter", "Security group %s and subnet belong to different networks.", id)
+			return nil, errInvalidParameter("Security group %s and subnet belong to different networks.", id)
 		}
 		if !slices.Contains(out, g.ID) {
 			out = append(out, g.ID)
@@ -101,10 +101,10 @@ func resolveGroups(st *scopeTx, vpc string, ids, names []string, limit int) ([]s
 			}
 		}
 		if found == nil && vpc == "" {
-			return nil, awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist", n)
+			return nil, errInvalidGroupNotFound("The security group '%s' does not exist", n)
 		}
 		if found == nil {
-			return nil, awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist in VPC '%s'", n, vpc)
+			return nil, errInvalidGroupNotFound("The security group '%s' does not exist in VPC '%s'", n, vpc)
 		}
 		if !slices.Contains(out, found.ID) {
 			out = append(out, found.ID)
@@ -118,7 +118,7 @@ func resolveGroups(st *scopeTx, vpc string, ids, names []string, limit int) ([]s
 		}
 	}
 	if len(out) > limit {
-		return nil, awserr.New("SecurityGroupsPerInterfaceLimitExceeded", "The maximum number of security groups per interface has been reached.")
+		return nil, errSecurityGroupsPerInterfaceLimitExceeded()
 	}
 	return out, nil
 }
@@ -294,10 +294,10 @@ var eniFilters = filterSet[eniView]{
 func (s *Service) CreateNetworkInterface(ctx context.Context, in *ec2api.CreateNetworkInterfaceRequest) (*ec2api.CreateNetworkInterfaceResult, error) {
 	if in.Ipv6AddressCount != nil || len(in.Ipv6Addresses) > 0 || in.SecondaryPrivateIpAddressCount != nil ||
 		len(in.PrivateIpAddresses) > 1 || in.Ipv4PrefixCount != nil || len(in.Ipv4Prefixes) > 0 || in.Ipv6PrefixCount != nil || len(in.Ipv6Prefixes) > 0 {
-		return nil, awserr.New("InvalidParameterValue", "Cachalot interfaces have exactly one private IPv4 address.")
+		return nil, awserr.InvalidParameterValue("Cachalot interfaces have exactly one private IPv4 address.")
 	}
 	if t := str(in.InterfaceType); t != "" && t != "interface" && t != "efa" && t != "efa-only" && t != "trunk" {
-		return nil, awserr.New("InvalidParameterValue", "Value (%s) for parameter interfaceType is invalid.", t)
+		return nil, awserr.InvalidParameterValue("Value (%s) for parameter interfaceType is invalid.", t)
 	}
 	tags, err := tagsFor(in.TagSpecifications, "network-interface")
 	if err != nil {
@@ -345,10 +345,10 @@ func (s *Service) DeleteNetworkInterface(ctx context.Context, in *ec2api.DeleteN
 			return err
 		}
 		if e.InstanceID != "" {
-			return awserr.New("InvalidNetworkInterface.InUse", "Interface: [%s] in use.", e.ID)
+			return errInvalidNetworkInterfaceInUse(e.ID)
 		}
 		if e.RequesterManaged {
-			return awserr.New("OperationNotPermitted", "You are not allowed to manage '%s' interfaces.", e.RequesterID)
+			return errOperationNotPermitted("You are not allowed to manage '%s' interfaces.", e.RequesterID)
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
@@ -399,7 +399,7 @@ func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2ap
 			return err
 		}
 		if e.RequesterManaged {
-			return awserr.New("OperationNotPermitted", "You are not allowed to manage '%s' interfaces.", e.RequesterID)
+			return errOperationNotPermitted("You are not allowed to manage '%s' interfaces.", e.RequesterID)
 		}
 		e = mut[*eniRec](st, e.ID)
 		switch {
@@ -418,13 +418,13 @@ func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2ap
 			e.SourceDestCheck = *in.SourceDestCheck.Value
 		case in.Attachment != nil:
 			if e.InstanceID == "" || str(in.Attachment.AttachmentId) != e.AttachmentID {
-				return awserr.New("InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist", str(in.Attachment.AttachmentId))
+				return errInvalidAttachmentIDNotFound(str(in.Attachment.AttachmentId))
 			}
 			if in.Attachment.DeleteOnTermination != nil {
 				e.DeleteOnTerm = *in.Attachment.DeleteOnTermination
 			}
 		default:
-			return awserr.New("InvalidParameterCombination", "No attribute specified.")
+			return awserr.InvalidParameterCombination("No attribute specified.")
 		}
 		return dryRun(in.DryRun)
 	})

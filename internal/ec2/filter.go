@@ -114,10 +114,10 @@ func (fs filterSet[T]) compile(filters []ec2api.Filter) ([]compiledFilter[T], er
 			get = fs.fields[name]
 		}
 		if get == nil {
-			return nil, awserr.New("InvalidParameterValue", "The filter '%s' is invalid", name)
+			return nil, awserr.InvalidParameterValue("The filter '%s' is invalid", name)
 		}
 		if len(f.Values) == 0 {
-			return nil, awserr.New("InvalidParameterValue", "The filter '%s' requires at least one value", name)
+			return nil, awserr.InvalidParameterValue("The filter '%s' requires at least one value", name)
 		}
 		cf := compiledFilter[T]{get: get}
 		for _, s := range f.Values {
@@ -174,7 +174,7 @@ func paginate[T any](items []T, key func(T) string, maxResults *int32, token *st
 	if token != nil && *token != "" {
 		b, err := base64.RawURLEncoding.DecodeString(*token)
 		if err != nil || len(b) == 0 {
-			return nil, nil, awserr.New("InvalidNextToken", "The token '%s' is invalid", *token)
+			return nil, nil, errInvalidNextToken(*token)
 		}
 		k := string(b)
 		start = sort.Search(len(items), func(i int) bool { return key(items[i]) >= k })
@@ -183,8 +183,7 @@ func paginate[T any](items []T, key func(T) string, maxResults *int32, token *st
 	if maxResults != nil {
 		m := *maxResults
 		if m < lo || m > hi {
-			return nil, nil, awserr.New("InvalidParameterValue",
-				"Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", m, lo, hi)
+			return nil, nil, awserr.InvalidParameterValue("Value ( %d ) for parameter maxResults is invalid. Expecting a value between %d and %d.", m, lo, hi)
 		}
 		if int(m) < n {
 			n = int(m)

@@ -28,7 +28,7 @@ func tagsForTypes(specs []ec2api.TagSpecification, allowed ...string) (map[strin
 	for _, sp := range specs {
 		rt := str(sp.ResourceType)
 		if !slices.Contains(allowed, rt) {
-			return nil, awserr.New("InvalidParameterValue", "'%s' is not a valid taggable resource type for this operation.", rt)
+			return nil, awserr.InvalidParameterValue("'%s' is not a valid taggable resource type for this operation.", rt)
 		}
 		m, err := tagsFor([]ec2api.TagSpecification{sp}, rt)
 		if err != nil {
@@ -46,119 +46,41 @@ func tagsForTypes(specs []ec2api.TagSpecification, allowed ...string) (map[strin
 
 // RunInstances implements ec2api.Operations.
 func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesRequest) (*ec2api.Reservation, error) {
-	minC, maxC := int32(0), int32(0)
-	if in.MinCount != nil {
-		minC = *in.MinCount
-	}
-	if in.MaxCount != nil {
-		maxC = *in.MaxCount
-	}
-	switch {
-	case minC < 1:
-		return nil, awserr.New("InvalidParameterValue", "Invalid value '%d' for minCount. Must be greater than zero.", minC)
-	case maxC < minC:
-		return nil, awserr.New("InvalidParameterValue", "Invalid value '%d' for maxCount. Must be greater than or equal to minCount.", maxC)
-	case in.ImageId == nil || *in.ImageId == "":
-		return nil, awserr.MissingParameter("ImageId")
-	}
-	subnetID := str(in.SubnetId)
-	ip := str(in.PrivateIpAddress)
-	groupIDs := in.SecurityGroupIds
-	if len(in.NetworkInterfaces) > 1 {
-		return nil, awserr.New("InvalidParameterValue", "Cachalot instances have one network interface.")
-	}
-	if len(in.NetworkInterfaces) == 1 {
-		ni := in.NetworkInterfaces[0]
-		if ni.NetworkInterfaceId != nil {
-			return nil, awserr.New("InvalidParameterValue", "Attaching an existing network interface at launch is not supported by Cachalot.")
-		}
-		if subnetID != "" || ip != "" || len(groupIDs) > 0 || len(in.SecurityGroups) > 0 {
-			return nil, awserr.InvalidParameterCombination("Network interfaces and an instance-level subnet, security groups or private IP address cannot be specified on the same request")
-		}
-		subnetID, ip, groupIDs = str(ni.SubnetId), str(ni.PrivateIpAddress), ni.Groups
-	}
-	if ip != "" && maxC > 1 {
-		return nil, awserr.InvalidParameterCombination("Cannot specify a private IP address when launching more than one instance.")
-	}
-	if in.UserData != nil {
-		if _, err := base64.StdEncoding.DecodeString(*in.UserData); err != nil {
-			return nil, awserr.New("InvalidParameterValue", "Invalid BASE64 encoding of user data.")
-		}
-		if len(*in.UserData) > 16384*4/3+4 {
-			return nil, awserr.New("InvalidParameterValue", "User data is limited to 16384 bytes.")
-		}
-	}
-	tags, err := tagsForTypes(in.TagSpecifications, "instance", "network-interface", "volume")
+	spec, err := parseRunInstances(in)
 	if err != nil {
 		return nil, err
-	}
-	itype := str(in.InstanceType)
-	if itype == "" {
-		itype = "m1.small"
 	}
 	sc := scopeOf(ctx)
 	var out *ec2api.Reservation
 	err = s.update(ctx, sc, func(t *txn, st *scopeTx) error {
-		if tok := str(in.ClientToken); tok != "" {
-			var prior []*instanceRec
-			for _, i := range listT[*instanceRec](st, "instance") {
-				if i.ClientToken == tok {
-					prior = append(prior, i)
-				}
-			}
-			if len(prior) > 0 {
-				out = st.reservationOut(prior[0].ReservationID, prior)
-				return nil
-			}
+		if prior := clientTokenInstances(st, str(in.ClientToken)); len(prior) > 0 {
+			out = st.reservationOut(prior[0].ReservationID, prior)
+			return nil
 		}
 		t.purgeTerminated(st)
-		classic := subnetID == "" && st.meta.Classic
+		classic := spec.subnetID == "" && st.meta.Classic
 		if classic {
 			t.ensureClassicDefault(st)
 		}
-		sn, err := launchSubnet(st, in, subnetID)
+		sn, err := launchSubnet(st, in, spec.subnetID)
 		if err != nil {
 			return err
 		}
-		groups, err := resolveGroups(st, sn.VpcID, groupIDs, in.SecurityGroups, s.cfg.GroupsPerInterface)
+		groups, err := resolveGroups(st, sn.VpcID, spec.groupIDs, in.SecurityGroups, s.cfg.GroupsPerInterface)
 		if err != nil {
 			return err
 		}
-		live := 0
-		for _, i := range listT[*instanceRec](st, "instance") {
-			if i.State != "terminated" {
-				live++
-			}
+		n, err := s.launchCount(st, sn, spec.minC, spec.maxC)
+		if err != nil {
+			return err
 		}
-		n := min(maxC, int32(s.cfg.MaxInstances-live))
-		if n < minC {
-			return awserr.New("InstanceLimitExceeded", "You have requested more instances (%d) than your current instance limit of %d allows for the specified instance type.", minC, s.cfg.MaxInstances)
-		}
-		free := subnetSize(sn.CIDR) - int32(len(st.usedIPs(sn.ID)))
-		if free < minC {
-			return awserr.New("InsufficientFreeAddressesInSubnet", "There are not enough free addresses in subnet '%s' to satisfy the requested number of instances.", sn.ID)
-		}
-		n = min(n, free)
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
 		resID := newID("r-")
-		var made []*instanceRec
-		for k := range n {
-			e, err := t.newENI(st, sn, groups, ip, "")
-			if err != nil {
-				return err
-			}
-			e.Classic = classic
-			i := &instanceRec{ID: newID("i-"), Owner: sc.Account, ReservationID: resID, ImageID: *in.ImageId, InstanceType: itype,
-				KeyName: str(in.KeyName), State: "running", SubnetID: sn.ID, VpcID: sn.VpcID, AZ: sn.AZ, PrimaryENI: e.ID,
-				ENIs: []string{e.ID}, PrivateIP: e.PrivateIP, UserData: str(in.UserData), LaunchIndex: k, LaunchTime: t.now,
-				ClientToken: str(in.ClientToken), ReservationGroups: in.SecurityGroups, Classic: classic}
-			i.Tags = tags["instance"]
-			e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, true, t.now
-			e.Tags = tags["network-interface"]
-			st.put(i)
-			made = append(made, i)
+		made, err := t.launch(st, in, spec, sn, groups, classic, resID, n)
+		if err != nil {
+			return err
 		}
 		out = st.reservationOut(resID, made)
 		for k := range out.Instances {
@@ -170,6 +92,88 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 		return nil, err
 	}
 	return out, nil
+}
+
+// runSpec is a RunInstances request validated before the transaction.
+type runSpec struct {
+	minC, maxC int32
+	// subnetID, ip and groupIDs come from the request or from its one
+	// network interface specification.
+	subnetID, ip string
+	groupIDs     []string
+	itype        string                       // default m1.small
+	tags         map[string]map[string]string // by resource type
+}
+
+// parseRunInstances validates what RunInstances can check without the
+// store.
+func parseRunInstances(in *ec2api.RunInstancesRequest) (*runSpec, error) {
+	minC, maxC := int32(0), int32(0)
+	if in.MinCount != nil {
+		minC = *in.MinCount
+	}
+	if in.MaxCount != nil {
+		maxC = *in.MaxCount
+	}
+	switch {
+	case minC < 1:
+		return nil, awserr.InvalidParameterValue("Invalid value '%d' for minCount. Must be greater than zero.", minC)
+	case maxC < minC:
+		return nil, awserr.InvalidParameterValue("Invalid value '%d' for maxCount. Must be greater than or equal to minCount.", maxC)
+	case in.ImageId == nil || *in.ImageId == "":
+		return nil, awserr.MissingParameter("ImageId")
+	}
+	subnetID := str(in.SubnetId)
+	ip := str(in.PrivateIpAddress)
+	groupIDs := in.SecurityGroupIds
+	if len(in.NetworkInterfaces) > 1 {
+		return nil, awserr.InvalidParameterValue("Cachalot instances have one network interface.")
+	}
+	if len(in.NetworkInterfaces) == 1 {
+		ni := in.NetworkInterfaces[0]
+		if ni.NetworkInterfaceId != nil {
+			return nil, awserr.InvalidParameterValue("Attaching an existing network interface at launch is not supported by Cachalot.")
+		}
+		if subnetID != "" || ip != "" || len(groupIDs) > 0 || len(in.SecurityGroups) > 0 {
+			return nil, awserr.InvalidParameterCombination("Network interfaces and an instance-level subnet, security groups or private IP address cannot be specified on the same request")
+		}
+		subnetID, ip, groupIDs = str(ni.SubnetId), str(ni.PrivateIpAddress), ni.Groups
+	}
+	if ip != "" && maxC > 1 {
+		return nil, awserr.InvalidParameterCombination("Cannot specify a private IP address when launching more than one instance.")
+	}
+	if in.UserData != nil {
+		if _, err := base64.StdEncoding.DecodeString(*in.UserData); err != nil {
+			return nil, awserr.InvalidParameterValue("Invalid BASE64 encoding of user data.")
+		}
+		if len(*in.UserData) > 16384*4/3+4 {
+			return nil, awserr.InvalidParameterValue("User data is limited to 16384 bytes.")
+		}
+	}
+	tags, err := tagsForTypes(in.TagSpecifications, "instance", "network-interface", "volume")
+	if err != nil {
+		return nil, err
+	}
+	itype := str(in.InstanceType)
+	if itype == "" {
+		itype = "m1.small"
+	}
+	return &runSpec{minC: minC, maxC: maxC, subnetID: subnetID, ip: ip, groupIDs: groupIDs, itype: itype, tags: tags}, nil
+}
+
+// clientTokenInstances returns the instances an earlier RunInstances with
+// the same client token launched; none for an empty token.
+func clientTokenInstances(st *scopeTx, tok string) []*instanceRec {
+	if tok == "" {
+		return nil
+	}
+	var prior []*instanceRec
+	for _, i := range listT[*instanceRec](st, "instance") {
+		if i.ClientToken == tok {
+			prior = append(prior, i)
+		}
+	}
+	return prior
 }
 
 // launchSubnet returns the subnet RunInstances launches into: subnetID
@@ -204,7 +208,50 @@ func launchSubnet(st *scopeTx, in *ec2api.RunInstancesRequest, subnetID string) 
 			return o, nil
 		}
 	}
-	return nil, awserr.New("VPCIdNotSpecified", "No default VPC for this user")
+	return nil, errVPCIdNotSpecified()
+}
+
+// launchCount returns how many instances, between minC and maxC, the
+// instance limit and the free addresses of sn allow.
+func (s *Service) launchCount(st *scopeTx, sn *subnetRec, minC, maxC int32) (int32, error) {
+	live := 0
+	for _, i := range listT[*instanceRec](st, "instance") {
+		if i.State != "terminated" {
+			live++
+		}
+	}
+	n := min(maxC, int32(s.cfg.MaxInstances-live))
+	if n < minC {
+		return 0, errInstanceLimitExceeded(minC, s.cfg.MaxInstances)
+	}
+	free := subnetSize(sn.CIDR) - int32(len(st.usedIPs(sn.ID)))
+	if free < minC {
+		return 0, errInsufficientFreeAddressesInSubnet(sn.ID)
+	}
+	return min(n, free), nil
+}
+
+// launch writes n instances of reservation resID, each with its primary
+// network interface in sn.
+func (t *txn) launch(st *scopeTx, in *ec2api.RunInstancesRequest, spec *runSpec, sn *subnetRec, groups []string, classic bool, resID string, n int32) ([]*instanceRec, error) {
+	var made []*instanceRec
+	for k := range n {
+		e, err := t.newENI(st, sn, groups, spec.ip, "")
+		if err != nil {
+			return nil, err
+		}
+		e.Classic = classic
+		i := &instanceRec{ID: newID("i-"), Owner: st.sc.Account, ReservationID: resID, ImageID: *in.ImageId, InstanceType: spec.itype,
+			KeyName: str(in.KeyName), State: "running", SubnetID: sn.ID, VpcID: sn.VpcID, AZ: sn.AZ, PrimaryENI: e.ID,
+			ENIs: []string{e.ID}, PrivateIP: e.PrivateIP, UserData: str(in.UserData), LaunchIndex: k, LaunchTime: t.now,
+			ClientToken: str(in.ClientToken), ReservationGroups: in.SecurityGroups, Classic: classic}
+		i.Tags = spec.tags["instance"]
+		e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, true, t.now
+		e.Tags = spec.tags["network-interface"]
+		st.put(i)
+		made = append(made, i)
+	}
+	return made, nil
 }
 
 // purgeTerminated forgets instances terminated more than an hour ago.
@@ -500,7 +547,7 @@ func (s *Service) StopInstances(ctx context.Context, in *ec2api.StopInstancesReq
 	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
 		switch i.State {
 		case "terminated", "shutting-down":
-			return "", "", awserr.New("IncorrectInstanceState", "This instance '%s' is not in a state from which it can be stopped.", i.ID)
+			return "", "", errIncorrectInstanceState("This instance '%s' is not in a state from which it can be stopped.", i.ID)
 		case "stopped":
 			return "stopped", "stopped", nil
 		}
@@ -517,7 +564,7 @@ func (s *Service) StartInstances(ctx context.Context, in *ec2api.StartInstancesR
 	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
 		switch i.State {
 		case "terminated", "shutting-down", "stopping":
-			return "", "", awserr.New("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be started.", i.ID)
+			return "", "", errIncorrectInstanceState("The instance '%s' is not in a state from which it can be started.", i.ID)
 		case "running":
 			return "running", "running", nil
 		}
@@ -539,7 +586,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.Modify
 			return err
 		}
 		if i.State == "terminated" {
-			return awserr.New("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be modified.", i.ID)
+			return errIncorrectInstanceState("The instance '%s' is not in a state from which it can be modified.", i.ID)
 		}
 		attr, val := str(in.Attribute), str(in.Value)
 		switch {
@@ -557,7 +604,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.Modify
 			}
 			e := mut[*eniRec](st, i.PrimaryENI)
 			if e == nil {
-				return awserr.New("IncorrectInstanceState", "The instance '%s' has no network interface.", i.ID)
+				return errIncorrectInstanceState("The instance '%s' has no network interface.", i.ID)
 			}
 			e.Groups = groups
 		case in.SourceDestCheck != nil && in.SourceDestCheck.Value != nil:
@@ -567,7 +614,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.Modify
 			}
 		case in.InstanceType != nil || attr == "instanceType":
 			if i.State != "stopped" {
-				return awserr.New("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", i.ID)
+				return errIncorrectInstanceState("The instance '%s' is not in the 'stopped' state.", i.ID)
 			}
 			v := val
 			if in.InstanceType != nil {
@@ -576,11 +623,11 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.Modify
 			mut[*instanceRec](st, i.ID).InstanceType = v
 		case in.UserData != nil:
 			if i.State != "stopped" {
-				return awserr.New("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", i.ID)
+				return errIncorrectInstanceState("The instance '%s' is not in the 'stopped' state.", i.ID)
 			}
 			mut[*instanceRec](st, i.ID).UserData = base64.StdEncoding.EncodeToString(in.UserData.Value)
 		default:
-			return awserr.New("InvalidParameterCombination", "Cachalot supports modifying groupSet, instanceType, userData and sourceDestCheck.")
+			return awserr.InvalidParameterCombination("Cachalot supports modifying groupSet, instanceType, userData and sourceDestCheck.")
 		}
 		return dryRun(in.DryRun)
 	})
@@ -617,7 +664,7 @@ func (s *Service) DescribeInstanceAttribute(ctx context.Context, in *ec2api.Desc
 		case "disableApiTermination":
 			out.DisableApiTermination = &ec2api.AttributeBooleanValue{Value: ptr(false)}
 		default:
-			return awserr.New("InvalidParameterValue", "Value (%s) for parameter attribute is invalid. Cachalot describes groupSet, instanceType, userData, sourceDestCheck and disableApiTermination.", str(in.Attribute))
+			return awserr.InvalidParameterValue("Value (%s) for parameter attribute is invalid. Cachalot describes groupSet, instanceType, userData, sourceDestCheck and disableApiTermination.", str(in.Attribute))
 		}
 		return nil
 	})

@@ -456,3 +456,52 @@ func TestFilterIndexesAgreeWithScan(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateManagedInterfaceIdempotent: asked again for the interface of
+// the same node (the controller was killed after creating it and before
+// recording its id), CreateManagedInterface returns the first one, with
+// the groups asked for, instead of leaking a second; another node, subnet
+// or address gets its own.
+func TestCreateManagedInterfaceIdempotent(t *testing.T) {
+	s, _ := newTestService(t)
+	ctx := ctxFor(acctA)
+	bg := context.Background()
+	def := defaults(t, s, acctA)
+	cache := createGroup(t, s, ctx, "cache", "")
+	spec := InterfaceSpec{Account: acctA, Region: region, SubnetID: def.Subnets[0].ID, Description: "ElastiCache c1-0001",
+		Tags: map[string]string{"elasticache:cluster": "c1", "elasticache:node": "0001"}}
+	first := must[Interface](t)(s.CreateManagedInterface(bg, spec))
+	again := spec
+	again.GroupIDs = []string{cache}
+	second := must[Interface](t)(s.CreateManagedInterface(bg, again))
+	if second.ID != first.ID || second.PrivateIP != first.PrivateIP || !slices.Equal(second.Groups, []string{cache}) {
+		t.Errorf("second create = %s %s %v, want %s %s [%s]", second.ID, second.PrivateIP, second.Groups, first.ID, first.PrivateIP, cache)
+	}
+	out := must[*ec2api.DescribeNetworkInterfacesResult](t)(s.DescribeNetworkInterfaces(ctx, &ec2api.DescribeNetworkInterfacesRequest{
+		Filters: []ec2api.Filter{filter("description", "ElastiCache c1-0001")}}))
+	if len(out.NetworkInterfaces) != 1 {
+		t.Errorf("interfaces described %q: %d, want 1", spec.Description, len(out.NetworkInterfaces))
+	}
+
+	other := func(f func(*InterfaceSpec)) string {
+		sp := spec
+		f(&sp)
+		return must[Interface](t)(s.CreateManagedInterface(bg, sp)).ID
+	}
+	for name, f := range map[string]func(*InterfaceSpec){
+		"another node":    func(sp *InterfaceSpec) { sp.Description = "ElastiCache c1-0002" },
+		"another subnet":  func(sp *InterfaceSpec) { sp.SubnetID = def.Subnets[1].ID },
+		"another address": func(sp *InterfaceSpec) { sp.PrivateIP = "172.31.0.200" },
+		"other tags":      func(sp *InterfaceSpec) { sp.Tags = map[string]string{"elasticache:cluster": "c2"} },
+		"no description":  func(sp *InterfaceSpec) { sp.Description = "" },
+	} {
+		if id := other(f); id == first.ID {
+			t.Errorf("%s: got the first interface %s back, want a new one", name, id)
+		}
+	}
+	// Deleted, it is created anew.
+	ok(t, s.DeleteManagedInterface(bg, acctA, region, first.ID))
+	if id := must[Interface](t)(s.CreateManagedInterface(bg, spec)).ID; id == first.ID {
+		t.Errorf("create after delete returned the deleted interface %s", id)
+	}
+}

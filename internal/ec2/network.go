@@ -38,7 +38,7 @@ func (s *Service) CreateInternetGateway(ctx context.Context, in *ec2api.CreateIn
 	var out ec2api.InternetGateway
 	err = s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
 		if len(st.list("igw")) >= s.cfg.MaxInternetGateways {
-			return awserr.New("InternetGatewayLimitExceeded", "The maximum number of internet gateways has been reached.")
+			return errInternetGatewayLimitExceeded()
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
@@ -67,11 +67,11 @@ func (s *Service) AttachInternetGateway(ctx context.Context, in *ec2api.AttachIn
 			return err
 		}
 		if g.VpcID != "" {
-			return awserr.New("Resource.AlreadyAssociated", "resource %s is already attached to network %s", g.ID, g.VpcID)
+			return errResourceAlreadyAssociated("resource %s is already attached to network %s", g.ID, g.VpcID)
 		}
 		for _, o := range listT[*igwRec](st, "igw") {
 			if o.VpcID == v.ID {
-				return awserr.New("Resource.AlreadyAssociated", "Network %s already has an internet gateway attached", v.ID)
+				return errResourceAlreadyAssociated("Network %s already has an internet gateway attached", v.ID)
 			}
 		}
 		if err := dryRun(in.DryRun); err != nil {
@@ -93,11 +93,11 @@ func (s *Service) DetachInternetGateway(ctx context.Context, in *ec2api.DetachIn
 			return err
 		}
 		if g.VpcID != str(in.VpcId) {
-			return awserr.New("Gateway.NotAttached", "resource %s is not attached to network %s", g.ID, str(in.VpcId))
+			return errGatewayNotAttached("resource %s is not attached to network %s", g.ID, str(in.VpcId))
 		}
 		for _, e := range listT[*eniRec](st, "eni") {
 			if e.VpcID == g.VpcID && e.AllocationID != "" {
-				return awserr.New("DependencyViolation", "Network %s has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.", g.VpcID)
+				return errDependencyViolation("Network %s has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.", g.VpcID)
 			}
 		}
 		if err := dryRun(in.DryRun); err != nil {
@@ -116,7 +116,7 @@ func (s *Service) DeleteInternetGateway(ctx context.Context, in *ec2api.DeleteIn
 			return err
 		}
 		if g.VpcID != "" {
-			return awserr.New("DependencyViolation", "The internetGateway '%s' has dependencies and cannot be deleted.", g.ID)
+			return errDependencyViolation("The internetGateway '%s' has dependencies and cannot be deleted.", g.ID)
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
@@ -302,7 +302,7 @@ func (s *Service) DeleteRouteTable(ctx context.Context, in *ec2api.DeleteRouteTa
 			return err
 		}
 		if r.Main || len(r.Assocs) > 0 {
-			return awserr.New("DependencyViolation", "The routeTable '%s' has dependencies and cannot be deleted.", r.ID)
+			return errDependencyViolation("The routeTable '%s' has dependencies and cannot be deleted.", r.ID)
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
@@ -359,11 +359,11 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 	}
 	for _, p := range tg.others {
 		if p != nil {
-			return routeRec{}, awserr.New("InvalidParameterValue", "Cachalot routes target internet gateways, peering connections, instances and network interfaces only.")
+			return routeRec{}, awserr.InvalidParameterValue("Cachalot routes target internet gateways, peering connections, instances and network interfaces only.")
 		}
 	}
 	if n != 1 {
-		return routeRec{}, awserr.New("InvalidParameterCombination", "Exactly one of gatewayId, vpcPeeringConnectionId, instanceId or networkInterfaceId must be specified.")
+		return routeRec{}, awserr.InvalidParameterCombination("Exactly one of gatewayId, vpcPeeringConnectionId, instanceId or networkInterfaceId must be specified.")
 	}
 	var r routeRec
 	switch {
@@ -371,12 +371,12 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 		g, err := lookup[*igwRec](st, "igw", *tg.gateway)
 		if err != nil {
 			if *tg.gateway == "local" {
-				return routeRec{}, awserr.New("InvalidParameterValue", "The local route cannot be created or replaced with a gateway.")
+				return routeRec{}, awserr.InvalidParameterValue("The local route cannot be created or replaced with a gateway.")
 			}
-			return routeRec{}, awserr.New("InvalidGatewayID.NotFound", "The gateway ID '%s' does not exist", *tg.gateway)
+			return routeRec{}, errInvalidGatewayIDNotFound(*tg.gateway)
 		}
 		if g.VpcID != vpc {
-			return routeRec{}, awserr.New("InvalidParameterValue", "route table and network gateway %s belong to different networks", g.ID)
+			return routeRec{}, awserr.InvalidParameterValue("route table and network gateway %s belong to different networks", g.ID)
 		}
 		r.Gateway = g.ID
 	case tg.peering != nil:
@@ -385,10 +385,10 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 			return routeRec{}, err
 		}
 		if p.RequesterVpc != vpc && p.AccepterVpc != vpc {
-			return routeRec{}, awserr.New("InvalidParameterValue", "route table and peering connection %s belong to different networks", p.ID)
+			return routeRec{}, awserr.InvalidParameterValue("route table and peering connection %s belong to different networks", p.ID)
 		}
 		if p.Status != "active" && p.Status != "pending-acceptance" {
-			return routeRec{}, awserr.New("InvalidVpcPeeringConnectionID.NotFound", "The vpcPeeringConnection ID '%s' does not exist", p.ID)
+			return routeRec{}, errInvalidVpcPeeringConnectionIDNotFound(p.ID)
 		}
 		r.PeeringID = p.ID
 	case tg.instance != nil:
@@ -397,7 +397,7 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 			return routeRec{}, err
 		}
 		if i.VpcID != vpc || i.State == "terminated" {
-			return routeRec{}, awserr.New("InvalidParameterValue", "route table and instance %s belong to different networks", i.ID)
+			return routeRec{}, awserr.InvalidParameterValue("route table and instance %s belong to different networks", i.ID)
 		}
 		r.InstanceID = i.ID
 	case tg.eni != nil:
@@ -406,7 +406,7 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 			return routeRec{}, err
 		}
 		if e.VpcID != vpc {
-			return routeRec{}, awserr.New("InvalidParameterValue", "route table and network interface %s belong to different networks", e.ID)
+			return routeRec{}, awserr.InvalidParameterValue("route table and network interface %s belong to different networks", e.ID)
 		}
 		r.ENIID = e.ID
 	}
@@ -415,14 +415,14 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 
 func routeDest(cidr *string, v6, pl *string) (string, error) {
 	if v6 != nil || pl != nil {
-		return "", awserr.New("InvalidParameterValue", "Cachalot routes have IPv4 destinations only.")
+		return "", awserr.InvalidParameterValue("Cachalot routes have IPv4 destinations only.")
 	}
 	if cidr == nil {
 		return "", awserr.MissingParameter("DestinationCidrBlock")
 	}
 	p, err := netip.ParsePrefix(*cidr)
 	if err != nil || !p.Addr().Is4() || p.Masked() != p {
-		return "", awserr.New("InvalidParameterValue", "Value (%s) for parameter destinationCidrBlock is invalid. This is not a valid CIDR block.", *cidr)
+		return "", awserr.InvalidParameterValue("Value (%s) for parameter destinationCidrBlock is invalid. This is not a valid CIDR block.", *cidr)
 	}
 	return p.String(), nil
 }
@@ -444,7 +444,7 @@ func (s *Service) CreateRoute(ctx context.Context, in *ec2api.CreateRouteRequest
 			return err
 		}
 		if slices.ContainsFunc(r.Routes, func(o routeRec) bool { return o.Dest == dest }) {
-			return awserr.New("RouteAlreadyExists", "The route identified by %s already exists.", dest)
+			return errRouteAlreadyExists(dest)
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
@@ -473,10 +473,10 @@ func (s *Service) ReplaceRoute(ctx context.Context, in *ec2api.ReplaceRouteReque
 		}
 		i := slices.IndexFunc(r.Routes, func(o routeRec) bool { return o.Dest == dest })
 		if i < 0 {
-			return awserr.New("InvalidParameterValue", "There is no route defined for '%s' in the route table. Use CreateRoute instead.", dest)
+			return awserr.InvalidParameterValue("There is no route defined for '%s' in the route table. Use CreateRoute instead.", dest)
 		}
 		if r.Routes[i].Gateway == "local" {
-			return awserr.New("InvalidParameterValue", "The local route cannot be replaced.")
+			return awserr.InvalidParameterValue("The local route cannot be replaced.")
 		}
 		nr, err := resolveTarget(st, r.VpcID, routeTarget{in.GatewayId, in.VpcPeeringConnectionId, in.InstanceId, in.NetworkInterfaceId,
 			[]*string{in.NatGatewayId, in.TransitGatewayId, in.EgressOnlyInternetGatewayId, in.LocalGatewayId, in.CarrierGatewayId, in.VpcEndpointId, in.CoreNetworkArn, in.OdbNetworkArn}})
@@ -506,10 +506,10 @@ func (s *Service) DeleteRoute(ctx context.Context, in *ec2api.DeleteRouteRequest
 		}
 		i := slices.IndexFunc(r.Routes, func(o routeRec) bool { return o.Dest == dest })
 		if i < 0 {
-			return awserr.New("InvalidRoute.NotFound", "no route with destination-cidr-block %s in route table %s", dest, r.ID)
+			return errInvalidRouteNotFound(dest, r.ID)
 		}
 		if r.Routes[i].Gateway == "local" {
-			return awserr.New("InvalidParameterValue", "cannot remove local route %s in route table %s", dest, r.ID)
+			return awserr.InvalidParameterValue("cannot remove local route %s in route table %s", dest, r.ID)
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
@@ -523,7 +523,7 @@ func (s *Service) DeleteRoute(ctx context.Context, in *ec2api.DeleteRouteRequest
 // AssociateRouteTable implements ec2api.Operations.
 func (s *Service) AssociateRouteTable(ctx context.Context, in *ec2api.AssociateRouteTableRequest) (*ec2api.AssociateRouteTableResult, error) {
 	if in.GatewayId != nil || in.PublicIpv4Pool != nil {
-		return nil, awserr.New("InvalidParameterValue", "Cachalot associates route tables with subnets only.")
+		return nil, awserr.InvalidParameterValue("Cachalot associates route tables with subnets only.")
 	}
 	out := &ec2api.AssociateRouteTableResult{AssociationState: &ec2api.RouteTableAssociationState{State: ptr("associated")}}
 	err := s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
@@ -539,11 +539,11 @@ func (s *Service) AssociateRouteTable(ctx context.Context, in *ec2api.AssociateR
 			return err
 		}
 		if sn.VpcID != r.VpcID {
-			return awserr.New("InvalidParameterValue", "Route table %s and subnet %s belong to different networks", r.ID, sn.ID)
+			return awserr.InvalidParameterValue("Route table %s and subnet %s belong to different networks", r.ID, sn.ID)
 		}
 		for _, o := range listT[*rtbRec](st, "rtb") {
 			if slices.ContainsFunc(o.Assocs, func(a rtbAssocR) bool { return a.SubnetID == sn.ID }) {
-				return awserr.New("Resource.AlreadyAssociated", "the specified association for route table %s conflicts with an existing association", r.ID)
+				return errResourceAlreadyAssociated("the specified association for route table %s conflicts with an existing association", r.ID)
 			}
 		}
 		if err := dryRun(in.DryRun); err != nil {
@@ -567,7 +567,7 @@ func (s *Service) DisassociateRouteTable(ctx context.Context, in *ec2api.Disasso
 	return s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
 		for _, r := range listT[*rtbRec](st, "rtb") {
 			if r.Main && r.MainID == id {
-				return awserr.New("InvalidParameterValue", "cannot disassociate the main route table association %s", id)
+				return awserr.InvalidParameterValue("cannot disassociate the main route table association %s", id)
 			}
 			if slices.ContainsFunc(r.Assocs, func(a rtbAssocR) bool { return a.ID == id }) {
 				if err := dryRun(in.DryRun); err != nil {
@@ -578,7 +578,7 @@ func (s *Service) DisassociateRouteTable(ctx context.Context, in *ec2api.Disasso
 				return nil
 			}
 		}
-		return awserr.New("InvalidAssociationID.NotFound", "The association ID '%s' does not exist", id)
+		return errInvalidAssociationIDNotFound("The association ID '%s' does not exist", id)
 	})
 }
 
@@ -656,7 +656,7 @@ func (s *Service) ReplaceRouteTableAssociation(ctx context.Context, in *ec2api.R
 				continue
 			}
 			if r.VpcID != to.VpcID {
-				return awserr.New("InvalidParameterValue", "Route table %s and association %s belong to different networks", to.ID, id)
+				return awserr.InvalidParameterValue("Route table %s and association %s belong to different networks", to.ID, id)
 			}
 			if err := dryRun(in.DryRun); err != nil {
 				return err
@@ -684,7 +684,7 @@ func (s *Service) ReplaceRouteTableAssociation(ctx context.Context, in *ec2api.R
 			dst.Assocs = append(dst.Assocs, rtbAssocR{ID: newID, SubnetID: subnet})
 			return nil
 		}
-		return awserr.New("InvalidAssociationID.NotFound", "The association ID '%s' does not exist", id)
+		return errInvalidAssociationIDNotFound("The association ID '%s' does not exist", id)
 	})
 	if err != nil {
 		return nil, err

@@ -56,7 +56,7 @@ func pcxOut(p *pcxRec) ec2api.VpcPeeringConnection {
 func (s *Service) CreateVpcPeeringConnection(ctx context.Context, in *ec2api.CreateVpcPeeringConnectionRequest) (*ec2api.CreateVpcPeeringConnectionResult, error) {
 	sc := scopeOf(ctx)
 	if r := str(in.PeerRegion); r != "" && r != sc.Region {
-		return nil, awserr.New("InvalidParameterValue", "Cachalot peers VPCs within one region only; PeerRegion %s differs from %s.", r, sc.Region)
+		return nil, awserr.InvalidParameterValue("Cachalot peers VPCs within one region only; PeerRegion %s differs from %s.", r, sc.Region)
 	}
 	if in.PeerVpcId == nil {
 		return nil, awserr.MissingParameter("PeerVpcId")
@@ -66,7 +66,7 @@ func (s *Service) CreateVpcPeeringConnection(ctx context.Context, in *ec2api.Cre
 		peerOwner = sc.Account
 	}
 	if !accountRe.MatchString(peerOwner) {
-		return nil, awserr.New("InvalidParameterValue", "Invalid value '%s' for peerOwnerId.", peerOwner)
+		return nil, awserr.InvalidParameterValue("Invalid value '%s' for peerOwnerId.", peerOwner)
 	}
 	tags, err := tagsFor(in.TagSpecifications, "vpc-peering-connection")
 	if err != nil {
@@ -87,12 +87,12 @@ func (s *Service) CreateVpcPeeringConnection(ctx context.Context, in *ec2api.Cre
 			return err
 		}
 		if pv.ID == v.ID {
-			return awserr.New("InvalidParameterValue", "A VPC cannot be peered with itself.")
+			return awserr.InvalidParameterValue("A VPC cannot be peered with itself.")
 		}
 		for _, o := range listT[*pcxRec](st, "pcx") {
 			same := (o.RequesterVpc == v.ID && o.AccepterVpc == pv.ID) || (o.RequesterVpc == pv.ID && o.AccepterVpc == v.ID)
 			if same && (o.Status == "active" || o.Status == "pending-acceptance") {
-				return awserr.New("VpcPeeringConnectionAlreadyExists", "A VPC peering connection between %s and %s already exists: %s", v.ID, pv.ID, o.ID)
+				return errVpcPeeringConnectionAlreadyExists(v.ID, pv.ID, o.ID)
 			}
 		}
 		if err := dryRun(in.DryRun); err != nil {
@@ -143,14 +143,14 @@ func (s *Service) transitionPcx(ctx context.Context, id string, dry *bool, fn fu
 }
 
 func badTransition(p *pcxRec, to string) error {
-	return awserr.New("InvalidStateTransition", "Invalid state transition for %s, attempted to transition from %s to %s", p.ID, p.Status, to)
+	return errInvalidStateTransition(p.ID, p.Status, to)
 }
 
 // AcceptVpcPeeringConnection implements ec2api.Operations.
 func (s *Service) AcceptVpcPeeringConnection(ctx context.Context, in *ec2api.AcceptVpcPeeringConnectionRequest) (*ec2api.AcceptVpcPeeringConnectionResult, error) {
 	p, err := s.transitionPcx(ctx, str(in.VpcPeeringConnectionId), in.DryRun, func(sc scope, p *pcxRec) error {
 		if p.AccepterOwner != sc.Account {
-			return awserr.New("OperationNotPermitted", "User %s cannot accept peering %s", sc.Account, p.ID)
+			return errOperationNotPermitted("User %s cannot accept peering %s", sc.Account, p.ID)
 		}
 		if p.Status != "pending-acceptance" {
 			return badTransition(p, "active")
@@ -169,7 +169,7 @@ func (s *Service) AcceptVpcPeeringConnection(ctx context.Context, in *ec2api.Acc
 func (s *Service) RejectVpcPeeringConnection(ctx context.Context, in *ec2api.RejectVpcPeeringConnectionRequest) (*ec2api.RejectVpcPeeringConnectionResult, error) {
 	_, err := s.transitionPcx(ctx, str(in.VpcPeeringConnectionId), in.DryRun, func(sc scope, p *pcxRec) error {
 		if p.AccepterOwner != sc.Account {
-			return awserr.New("OperationNotPermitted", "User %s cannot reject peering %s", sc.Account, p.ID)
+			return errOperationNotPermitted("User %s cannot reject peering %s", sc.Account, p.ID)
 		}
 		if p.Status != "pending-acceptance" {
 			return badTransition(p, "rejected")
@@ -275,11 +275,11 @@ func (t *txn) taggable(st *scopeTx, id string) (*map[string]string, func() error
 				}
 			}
 		}
-		return nil, nil, awserr.New("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+		return nil, nil, errInvalidSecurityGroupRuleIdNotFound(id)
 	}
 	kind := kindOf(id)
 	if kind == "" {
-		return nil, nil, awserr.New("InvalidID", "The ID '%s' is not valid", id)
+		return nil, nil, errInvalidID(id)
 	}
 	if _, err := lookup[record](st, kind, id); err != nil {
 		return nil, nil, err
@@ -321,7 +321,7 @@ func (s *Service) CreateTags(ctx context.Context, in *ec2api.CreateTagsRequest) 
 				(*m)[str(tg.Key)] = str(tg.Value)
 			}
 			if len(*m) > 50 {
-				return awserr.New("TagLimitExceeded", "The maximum number of tags for a resource is 50.")
+				return errTagLimitExceeded()
 			}
 			if save != nil {
 				if err := save(); err != nil {

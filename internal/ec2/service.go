@@ -97,22 +97,15 @@ func New(st store.Store, cfg Config) *Service {
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
 
-// HTTP statuses of the errors that are not 400 (domain packages do not
-// import net/http).
-const (
-	statusForbidden          = 403
-	statusPreconditionFailed = 412
-)
-
 var accountRe = regexp.MustCompile(`^[0-9]{12}$`)
 var regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 
 func validScope(sc scope) error {
 	if !accountRe.MatchString(sc.Account) {
-		return awserr.WithStatus(statusForbidden, "AuthFailure", "AWS was not able to validate the provided access credentials")
+		return errAuthFailure()
 	}
 	if !regionRe.MatchString(sc.Region) {
-		return awserr.New("InvalidParameterValue", "Invalid region: %s", sc.Region)
+		return awserr.InvalidParameterValue("Invalid region: %s", sc.Region)
 	}
 	return nil
 }
@@ -141,7 +134,7 @@ func newMAC() string {
 // authorised by the wire layer before reaching us).
 func dryRun(p *bool) error {
 	if p != nil && *p {
-		return awserr.WithStatus(statusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
+		return errDryRunOperation()
 	}
 	return nil
 }
@@ -165,52 +158,52 @@ func wellFormed(id, prefix string) bool {
 func notFound(kind, id string) error {
 	switch kind {
 	case "vpc":
-		return awserr.New("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id)
+		return errInvalidVpcIDNotFound(id)
 	case "subnet":
-		return awserr.New("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
+		return errInvalidSubnetIDNotFound(id)
 	case "sg":
-		return awserr.New("InvalidGroup.NotFound", "The security group '%s' does not exist", id)
+		return errInvalidGroupNotFound("The security group '%s' does not exist", id)
 	case "instance":
-		return awserr.New("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+		return errInvalidInstanceIDNotFound(id)
 	case "eni":
-		return awserr.New("InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", id)
+		return errInvalidNetworkInterfaceIDNotFound(id)
 	case "eip":
-		return awserr.New("InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist", id)
+		return errInvalidAllocationIDNotFound(id)
 	case "igw":
-		return awserr.New("InvalidInternetGatewayID.NotFound", "The internetGateway ID '%s' does not exist", id)
+		return errInvalidInternetGatewayIDNotFound(id)
 	case "rtb":
-		return awserr.New("InvalidRouteTableID.NotFound", "The routeTable ID '%s' does not exist", id)
+		return errInvalidRouteTableIDNotFound(id)
 	case "acl":
-		return awserr.New("InvalidNetworkAclID.NotFound", "The networkAcl ID '%s' does not exist", id)
+		return errInvalidNetworkAclIDNotFound(id)
 	case "pcx":
-		return awserr.New("InvalidVpcPeeringConnectionID.NotFound", "The vpcPeeringConnection ID '%s' does not exist", id)
+		return errInvalidVpcPeeringConnectionIDNotFound(id)
 	}
-	return awserr.New("InvalidID", "The ID '%s' is not valid", id)
+	return errInvalidID(id)
 }
 
 // malformed builds the error for an id that cannot be one of its kind.
 func malformed(kind, id string) error {
 	switch kind {
 	case "vpc":
-		return awserr.New("InvalidVpcID.Malformed", "Invalid id: \"%s\"", id)
+		return errInvalidVpcIDMalformed(id)
 	case "subnet":
-		return awserr.New("InvalidSubnetID.Malformed", "Invalid id: \"%s\"", id)
+		return errInvalidSubnetIDMalformed(id)
 	case "sg":
-		return awserr.New("InvalidGroupId.Malformed", "Invalid id: \"%s\" (expecting \"sg-...\")", id)
+		return errInvalidGroupIdMalformed(id)
 	case "instance":
-		return awserr.New("InvalidInstanceID.Malformed", "Invalid id: \"%s\"", id)
+		return errInvalidInstanceIDMalformed(id)
 	case "eni":
-		return awserr.New("InvalidNetworkInterfaceID.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", id)
+		return errInvalidNetworkInterfaceIDMalformed(id)
 	case "eip":
-		return awserr.New("InvalidAllocationID.Malformed", "Invalid id: \"%s\" (expecting \"eipalloc-...\")", id)
+		return errInvalidAllocationIDMalformed(id)
 	case "igw":
-		return awserr.New("InvalidInternetGatewayId.Malformed", "Invalid id: \"%s\"", id)
+		return errInvalidInternetGatewayIdMalformed(id)
 	case "rtb":
-		return awserr.New("InvalidRouteTableId.Malformed", "Invalid id: \"%s\"", id)
+		return errInvalidRouteTableIdMalformed(id)
 	case "pcx":
-		return awserr.New("InvalidVpcPeeringConnectionId.Malformed", "Invalid id: \"%s\"", id)
+		return errInvalidVpcPeeringConnectionIdMalformed(id)
 	}
-	return awserr.New("InvalidID", "The ID '%s' is not valid", id)
+	return errInvalidID(id)
 }
 
 // lookup returns the record of kind with id in st, or the AWS error.
@@ -241,7 +234,7 @@ func tagsFor(specs []ec2api.TagSpecification, rtype string) (map[string]string, 
 			return nil, awserr.MissingParameter("TagSpecification.ResourceType")
 		}
 		if rt != rtype {
-			return nil, awserr.New("InvalidParameterValue", "'%s' is not a valid taggable resource type for this operation.", rt)
+			return nil, awserr.InvalidParameterValue("'%s' is not a valid taggable resource type for this operation.", rt)
 		}
 		for _, tg := range sp.Tags {
 			if err := validTag(tg); err != nil {
@@ -254,7 +247,7 @@ func tagsFor(specs []ec2api.TagSpecification, rtype string) (map[string]string, 
 		}
 	}
 	if len(m) > 50 {
-		return nil, awserr.New("TagLimitExceeded", "The maximum number of tags for a resource is 50.")
+		return nil, errTagLimitExceeded()
 	}
 	return m, nil
 }
@@ -262,13 +255,13 @@ func tagsFor(specs []ec2api.TagSpecification, rtype string) (map[string]string, 
 func validTag(tg ec2api.Tag) error {
 	k := str(tg.Key)
 	if k == "" {
-		return awserr.New("InvalidParameterValue", "Tag key cannot be empty")
+		return awserr.InvalidParameterValue("Tag key cannot be empty")
 	}
 	if len(k) > 127 || len(str(tg.Value)) > 255 {
-		return awserr.New("InvalidParameterValue", "Tag key or value too long")
+		return awserr.InvalidParameterValue("Tag key or value too long")
 	}
 	if len(k) >= 4 && k[:4] == "aws:" {
-		return awserr.New("InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for internal use")
+		return awserr.InvalidParameterValue("Tag keys starting with 'aws:' are reserved for internal use")
 	}
 	return nil
 }

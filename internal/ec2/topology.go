@@ -68,6 +68,7 @@ type TopoInterface struct {
 	Groups                                   []string
 	InstanceID                               string
 	InstanceState                            string // running, stopped, … ("" without instance)
+	DeviceIndex                              int32  // attachment's device index (0: the primary interface)
 	RequesterID                              string
 	InterfaceType                            string
 	Description                              string
@@ -236,7 +237,7 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 	}
 	for _, e := range listT[*eniRec](st, "eni") {
 		ti := TopoInterface{Account: sc.Account, Region: sc.Region, ID: e.ID, SubnetID: e.SubnetID, VpcID: e.VpcID, AZ: e.AZ,
-			IP: addrOf(e.PrivateIP), MAC: e.MAC, Groups: slices.Clone(e.Groups), InstanceID: e.InstanceID, RequesterID: e.RequesterID,
+			IP: addrOf(e.PrivateIP), MAC: e.MAC, Groups: slices.Clone(e.Groups), InstanceID: e.InstanceID, DeviceIndex: e.DeviceIndex, RequesterID: e.RequesterID,
 			InterfaceType: e.InterfaceType, Description: e.Description, AllocationID: e.AllocationID,
 			SourceDestCheck: e.SourceDestCheck}
 		if i, ok := getT[*instanceRec](st, e.InstanceID); ok {

@@ -15,10 +15,10 @@ import (
 func parseCIDR4(s, param string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil || !p.Addr().Is4() {
-		return netip.Prefix{}, awserr.New("InvalidParameterValue", "Value (%s) for parameter %s is invalid. This is not a valid CIDR block.", s, param)
+		return netip.Prefix{}, awserr.InvalidParameterValue("Value (%s) for parameter %s is invalid. This is not a valid CIDR block.", s, param)
 	}
 	if p.Masked() != p {
-		return netip.Prefix{}, awserr.New("InvalidParameterValue", "Value (%s) for parameter %s is invalid. This is not a valid CIDR block.", s, param)
+		return netip.Prefix{}, awserr.InvalidParameterValue("Value (%s) for parameter %s is invalid. This is not a valid CIDR block.", s, param)
 	}
 	return p, nil
 }
@@ -66,10 +66,10 @@ func (s *Service) CreateVpc(ctx context.Context, in *ec2api.CreateVpcRequest) (*
 		return nil, err
 	}
 	if p.Bits() < 16 || p.Bits() > 28 {
-		return nil, awserr.New("InvalidVpc.Range", "The CIDR '%s' is invalid.", *in.CidrBlock)
+		return nil, errInvalidVpcRange(*in.CidrBlock)
 	}
 	if in.InstanceTenancy != nil && *in.InstanceTenancy != "default" && *in.InstanceTenancy != "dedicated" {
-		return nil, awserr.New("InvalidParameterValue", "Value (%s) for parameter instanceTenancy is invalid.", *in.InstanceTenancy)
+		return nil, awserr.InvalidParameterValue("Value (%s) for parameter instanceTenancy is invalid.", *in.InstanceTenancy)
 	}
 	tags, err := tagsFor(in.TagSpecifications, "vpc")
 	if err != nil {
@@ -104,7 +104,7 @@ func (s *Service) CreateDefaultVpc(ctx context.Context, in *ec2api.CreateDefault
 	var out ec2api.Vpc
 	err := s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
 		if st.meta.Classic {
-			return awserr.New("AccountSupportsEC2Classic", "You cannot create a default VPC because your account supports EC2-Classic.")
+			return errAccountSupportsEC2Classic()
 		}
 		v, err := t.createDefaultVPC(st)
 		if err != nil {
@@ -158,7 +158,7 @@ func (s *Service) DeleteVpc(ctx context.Context, in *ec2api.DeleteVpcRequest) er
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
-		dep := awserr.New("DependencyViolation", "The vpc '%s' has dependencies and cannot be deleted.", id)
+		dep := errDependencyViolation("The vpc '%s' has dependencies and cannot be deleted.", id)
 		for _, sn := range listT[*subnetRec](st, "subnet") {
 			if sn.VpcID == v.ID {
 				return dep
@@ -241,7 +241,7 @@ func (s *Service) DescribeVpcAttribute(ctx context.Context, in *ec2api.DescribeV
 		case "enableNetworkAddressUsageMetrics":
 			out.EnableNetworkAddressUsageMetrics = &ec2api.AttributeBooleanValue{Value: ptr(false)}
 		default:
-			return awserr.New("InvalidParameterValue", "Value (%s) for parameter attribute is invalid. Unknown attribute.", str(in.Attribute))
+			return awserr.InvalidParameterValue("Value (%s) for parameter attribute is invalid. Unknown attribute.", str(in.Attribute))
 		}
 		return nil
 	})
@@ -263,7 +263,7 @@ func (s *Service) ModifyVpcAttribute(ctx context.Context, in *ec2api.ModifyVpcAt
 		}
 	}
 	if n != 1 {
-		return awserr.New("InvalidParameterCombination", "Exactly one attribute must be specified.")
+		return awserr.InvalidParameterCombination("Exactly one attribute must be specified.")
 	}
 	return s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
 		if _, err := lookup[*vpcRec](st, "vpc", str(in.VpcId)); err != nil {
@@ -275,7 +275,7 @@ func (s *Service) ModifyVpcAttribute(ctx context.Context, in *ec2api.ModifyVpcAt
 			v.DNSSupport = *in.EnableDnsSupport.Value
 		case in.EnableDnsHostnames != nil:
 			if *in.EnableDnsHostnames.Value && !v.DNSSupport {
-				return awserr.New("InvalidParameterCombination", "Cannot enable DNS hostnames if DNS support is disabled.")
+				return awserr.InvalidParameterCombination("Cannot enable DNS hostnames if DNS support is disabled.")
 			}
 			v.DNSHostnames = *in.EnableDnsHostnames.Value
 		}
@@ -378,7 +378,7 @@ func (s *Service) CreateSubnet(ctx context.Context, in *ec2api.CreateSubnetReque
 		}
 		vp := netip.MustParsePrefix(v.CIDR)
 		if p.Bits() < 16 || p.Bits() > 28 || !vp.Contains(p.Addr()) || p.Bits() < vp.Bits() {
-			return awserr.New("InvalidSubnet.Range", "The CIDR '%s' is invalid.", p)
+			return errInvalidSubnetRange(p)
 		}
 		az := str(in.AvailabilityZone)
 		if in.AvailabilityZoneId != nil {
@@ -391,13 +391,13 @@ func (s *Service) CreateSubnet(ctx context.Context, in *ec2api.CreateSubnetReque
 				}
 			}
 			if az == "" {
-				return awserr.New("InvalidParameterValue", "Value (%s) for parameter availabilityZoneId is invalid. Subnets can currently only be created in the following availability zones: %v.", *in.AvailabilityZoneId, zones(sc.Region))
+				return awserr.InvalidParameterValue("Value (%s) for parameter availabilityZoneId is invalid. Subnets can currently only be created in the following availability zones: %v.", *in.AvailabilityZoneId, zones(sc.Region))
 			}
 		}
 		if az == "" {
 			az = zones(sc.Region)[int(randByte())%3]
 		} else if !slices.Contains(zones(sc.Region), az) {
-			return awserr.New("InvalidParameterValue", "Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %v.", az, zones(sc.Region))
+			return awserr.InvalidParameterValue("Value (%s) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: %v.", az, zones(sc.Region))
 		}
 		n := 0
 		for _, o := range listT[*subnetRec](st, "subnet") {
@@ -406,11 +406,11 @@ func (s *Service) CreateSubnet(ctx context.Context, in *ec2api.CreateSubnetReque
 			}
 			n++
 			if netip.MustParsePrefix(o.CIDR).Overlaps(p) {
-				return awserr.New("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", p)
+				return errInvalidSubnetConflict(p)
 			}
 		}
 		if n >= s.cfg.MaxSubnetsPerVPC {
-			return awserr.New("SubnetLimitExceeded", "The maximum number of subnets has been reached.")
+			return errSubnetLimitExceeded()
 		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
@@ -478,7 +478,7 @@ func (s *Service) DeleteSubnet(ctx context.Context, in *ec2api.DeleteSubnetReque
 		}
 		for _, e := range listT[*eniRec](st, "eni") {
 			if e.SubnetID == id {
-				return awserr.New("DependencyViolation", "The subnet '%s' has dependencies and cannot be deleted.", id)
+				return errDependencyViolation("The subnet '%s' has dependencies and cannot be deleted.", id)
 			}
 		}
 		for _, r := range listT[*rtbRec](st, "rtb") {
@@ -506,9 +506,9 @@ func (s *Service) ModifySubnetAttribute(ctx context.Context, in *ec2api.ModifySu
 			in.EnableResourceNameDnsAAAARecordOnLaunch != nil, in.EnableResourceNameDnsARecordOnLaunch != nil,
 			in.PrivateDnsHostnameTypeOnLaunch != nil, in.EnableLniAtDeviceIndex != nil, in.DisableLniAtDeviceIndex != nil,
 			in.CustomerOwnedIpv4Pool != nil:
-			return awserr.New("InvalidParameterValue", "Cachalot supports only MapPublicIpOnLaunch on subnets.")
+			return awserr.InvalidParameterValue("Cachalot supports only MapPublicIpOnLaunch on subnets.")
 		default:
-			return awserr.New("InvalidParameterCombination", "An attribute must be specified.")
+			return awserr.InvalidParameterCombination("An attribute must be specified.")
 		}
 		return nil
 	})
@@ -559,7 +559,7 @@ func (s *Service) DescribeAccountAttributes(ctx context.Context, in *ec2api.Desc
 		}) bool {
 			return a.name == n
 		}) {
-			return nil, awserr.New("InvalidParameterValue", "Value (%s) for parameter attributeName is invalid.", n)
+			return nil, awserr.InvalidParameterValue("Value (%s) for parameter attributeName is invalid.", n)
 		}
 	}
 	out := &ec2api.DescribeAccountAttributesResult{AccountAttributes: []ec2api.AccountAttribute{}}
@@ -606,7 +606,7 @@ func (s *Service) DescribeAvailabilityZones(ctx context.Context, in *ec2api.Desc
 	}
 	for _, n := range in.ZoneNames {
 		if !slices.Contains(zones(sc.Region), n) {
-			return nil, awserr.New("InvalidParameterValue", "The zone '%s' does not exist.", n)
+			return nil, awserr.InvalidParameterValue("The zone '%s' does not exist.", n)
 		}
 	}
 	var sel []ec2api.AvailabilityZone
@@ -642,7 +642,7 @@ func (s *Service) DescribeRegions(ctx context.Context, in *ec2api.DescribeRegion
 	}
 	for _, n := range in.RegionNames {
 		if !slices.Contains(s.cfg.Regions, n) {
-			return nil, awserr.New("InvalidParameterValue", "Invalid region: %s", n)
+			return nil, awserr.InvalidParameterValue("Invalid region: %s", n)
 		}
 	}
 	var sel []ec2api.Region

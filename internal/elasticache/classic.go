@@ -170,16 +170,19 @@ func (s *Service) applyGrants(ctx context.Context, scope auth.Scope, group strin
 		return err
 	}
 	for _, cl := range clusters {
-		if err := s.setClusterGrants(ctx, cl); err != nil {
+		if err := s.SetClusterGrants(ctx, cl); err != nil {
 			return fmt.Errorf("cluster %s: %w", cl.ID, err)
 		}
 	}
 	return nil
 }
 
-// setClusterGrants sets the grants of every interface of a classic cluster.
-func (s *Service) setClusterGrants(ctx context.Context, cl *Cluster) error {
-	if !cl.classic() {
+// SetClusterGrants sets the grants of every interface of a classic cluster
+// (a no-op for a VPC cluster). The cache controller calls it once interfaces
+// exist, and in the steady state, where authorizations change without the
+// cluster changing.
+func (s *Service) SetClusterGrants(ctx context.Context, cl *Cluster) error {
+	if !cl.Classic() {
 		return nil
 	}
 	grants, err := s.clusterGrants(ctx, cl)
@@ -203,14 +206,5 @@ func (s *Service) setClusterGrants(ctx context.Context, cl *Cluster) error {
 	return nil
 }
 
-// classic reports whether the cluster is in EC2-Classic.
-func (c *Cluster) classic() bool { return len(c.CacheSecurityGroups) > 0 }
-
-// classicAZ is the zone of a classic cluster's new interface ("" for a VPC
-// cluster, whose zone is its subnet's).
-func classicAZ(cl *Cluster, az string) string {
-	if !cl.classic() {
-		return ""
-	}
-	return az
-}
+// Classic reports whether the cluster is in EC2-Classic.
+func (c *Cluster) Classic() bool { return len(c.CacheSecurityGroups) > 0 }

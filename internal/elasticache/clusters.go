@@ -51,89 +51,13 @@ func (s *Service) resolveEngine(eng, version string) (catalog.Installed, error) 
 // creating; the reconciler creates its nodes.
 func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.CreateCacheClusterMessage) (*elasticacheapi.CreateCacheClusterResult, error) {
 	scope := auth.ScopeFrom(ctx)
-	id := strings.ToLower(aws.ToString(in.CacheClusterId))
-	if err := checkIdentifier("CacheClusterId", id, 50); err != nil {
-		return nil, err
-	}
-	if in.ReplicationGroupId != nil {
-		return nil, elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", aws.ToString(in.ReplicationGroupId))
-	}
-	classic, err := s.launchesInClassic(ctx, in)
+	spec, err := s.createSpec(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	if aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil {
-		return nil, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
-	}
-	if in.SnapshotArns != nil || in.SnapshotName != nil {
-		return nil, invalid("Restoring from a snapshot is not supported by Cachalot yet.")
-	}
-	eng := strings.ToLower(aws.ToString(in.Engine))
-	if eng == "" {
-		eng = catalog.Redis
-	}
-	inst, err := s.resolveEngine(eng, aws.ToString(in.EngineVersion))
-	if err != nil {
-		return nil, err
-	}
-	nodeType := aws.ToString(in.CacheNodeType)
-	if nodeType == "" {
-		return nil, invalid("The parameter CacheNodeType must be provided and must not be blank.")
-	}
-	if _, err := catalog.NodeTypeMemory(nodeType); err != nil {
-		return nil, invalid("Invalid CacheNodeType: %s", nodeType)
-	}
-	numNodes := int(aws.ToInt32(in.NumCacheNodes))
-	switch {
-	case in.NumCacheNodes == nil && eng == catalog.Memcached:
-		return nil, invalid("The parameter NumCacheNodes must be provided and must not be blank.")
-	case in.NumCacheNodes == nil:
-		numNodes = 1
-	case eng != catalog.Memcached && numNodes != 1:
-		return nil, invalid("Cluster mode disabled %s clusters created without a replication group support only one node; use a replication group for replicas.", engineTitle(eng))
-	case numNodes < 1:
-		return nil, invalid("The parameter NumCacheNodes must be a positive number.")
-	case numNodes > maxMemcachedNodes:
-		return nil, elasticacheapi.ErrNodeQuotaForClusterExceededFault("Cannot create a Memcached cluster with more than %d nodes.", maxMemcachedNodes)
-	}
-	port := defaultPort(eng)
-	if in.Port != nil {
-		port = int(*in.Port)
-		if port < 1024 || port > 65535 {
-			return nil, invalid("Invalid port %d: the port must be between 1024 and 65535.", port)
-		}
-	}
-	azMode := aws.ToString(in.AZMode)
-	switch azMode {
-	case "", "single-az":
-	case "cross-az":
-		if eng != catalog.Memcached {
-			return nil, invalid("AZMode is only supported for Memcached clusters.")
-		}
-	default:
-		return nil, invalid("Invalid AZMode: %s. Valid values are single-az and cross-az.", azMode)
-	}
-	if eng == catalog.Memcached && in.SnapshotRetentionLimit != nil && *in.SnapshotRetentionLimit > 0 {
-		return nil, combination("Snapshots are not supported for Memcached clusters.")
-	}
-	tags, err := fromAPITags(in.Tags)
-	if err != nil {
-		return nil, err
-	}
-	azs := append([]string(nil), in.PreferredAvailabilityZones...)
-	if in.PreferredAvailabilityZone != nil {
-		if len(azs) > 0 {
-			return nil, combination("Only one of PreferredAvailabilityZone and PreferredAvailabilityZones may be specified.")
-		}
-		azs = []string{*in.PreferredAvailabilityZone}
-	}
-	if len(azs) > 1 && len(azs) != numNodes {
-		return nil, invalid("The number of PreferredAvailabilityZones (%d) must equal NumCacheNodes (%d).", len(azs), numNodes)
-	}
-
 	var sg *SubnetGroup
 	var groups, cacheGroups []string
-	if classic {
+	if spec.classic {
 		sg = classicSubnetGroup(scope.Region)
 		if cacheGroups, err = s.cacheSecurityGroupsFor(ctx, scope, in.CacheSecurityGroupNames); err != nil {
 			return nil, err
@@ -141,61 +65,35 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	} else if sg, groups, err = s.vpcPlacement(ctx, scope, aws.ToString(in.CacheSubnetGroupName), in.SecurityGroupIds); err != nil {
 		return nil, err
 	}
-	nodeAZs, err := assignAZs(sg, azs, numNodes, azMode)
+	nodeAZs, err := assignAZs(sg, spec.azs, spec.numNodes, spec.azMode)
 	if err != nil {
 		return nil, err
 	}
-	paramGroup := aws.ToString(in.CacheParameterGroupName)
 	if s.cfg.Roles != nil {
 		p, _ := auth.PrincipalFrom(ctx)
 		if err := s.cfg.Roles.EnsureServiceLinkedRole(ctx, p, scope.AccountID); err != nil {
 			return nil, err
 		}
 	}
-	now := s.cfg.Now().UTC()
-	c := &Cluster{
-		Account: scope.AccountID, Region: scope.Region, ID: id,
-		Engine: eng, EngineVersion: inst.EngineVersion, Family: inst.Family,
-		NodeType: nodeType, NumNodes: numNodes, Port: port,
-		SubnetGroup: sg.Name, VpcID: sg.VpcID, SecurityGroups: groups, CacheSecurityGroups: cacheGroups,
-		PreferredAZs: azs, AZMode: azMode,
-		Maintenance:    defaultString(aws.ToString(in.PreferredMaintenanceWindow), "sun:05:00-sun:06:00"),
-		SnapshotWindow: aws.ToString(in.SnapshotWindow),
-		SnapshotRetain: int(aws.ToInt32(in.SnapshotRetentionLimit)),
-		AutoMinor:      in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
-		NetworkType:    "ipv4", IPDiscovery: "ipv4",
-		Tags: tags, CreatedAt: now,
-		Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
-	}
-	if eng != catalog.Memcached && c.SnapshotWindow == "" {
-		c.SnapshotWindow = "06:30-07:30"
-	}
-	if classic {
-		c.SubnetGroup = ""
-	}
-	for i := 0; i < numNodes; i++ {
-		c.Nodes = append(c.Nodes, Node{ID: nodeID(i + 1), Status: StatusCreating, AZ: nodeAZs[i].AZ, SubnetID: nodeAZs[i].ID, ParamStatus: "in-sync"})
-	}
+	c := s.newCluster(scope, in, spec, sg, groups, cacheGroups, nodeAZs)
+	paramGroup := aws.ToString(in.CacheParameterGroupName)
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Get(clusterKey(c.Account, c.Region, id)); err == nil {
-			return elasticacheapi.ErrCacheClusterAlreadyExistsFault("Cache cluster %s already exists.", id)
+		if _, err := tx.Get(clusterKey(c.Account, c.Region, c.ID)); err == nil {
+			return elasticacheapi.ErrCacheClusterAlreadyExistsFault("Cache cluster %s already exists.", c.ID)
 		}
 		if paramGroup == "" {
-			c.ParameterGroup = defaultParamGroupName(inst.Family)
+			c.ParameterGroup = defaultParamGroupName(spec.inst.Family)
 		} else {
 			pg, err := getParamGroup(tx, scope, paramGroup)
 			if err != nil {
 				return err
 			}
-			if pg.Family != inst.Family {
-				return combination("The parameter group %s has family %s, which does not match the engine family %s.", paramGroup, pg.Family, inst.Family)
+			if pg.Family != spec.inst.Family {
+				return combination("The parameter group %s has family %s, which does not match the engine family %s.", paramGroup, pg.Family, spec.inst.Family)
 			}
 			c.ParameterGroup = pg.Name
 		}
-		if err := putCluster(tx, c); err != nil {
-			return err
-		}
-		return nil
+		return putCluster(tx, c)
 	})
 	if err != nil {
 		return nil, err
@@ -203,8 +101,135 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	return &elasticacheapi.CreateCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
 }
 
-// vpcPlacement resolves the subnet group (default: the default VPC's) and
-// the VPC security groups (default: the VPC's default group) of a new cluster.
+// clusterSpec is a CreateCacheCluster request, validated.
+type clusterSpec struct {
+	id, eng, nodeType, azMode string
+	inst                      catalog.Installed
+	classic                   bool
+	numNodes, port            int
+	azs                       []string
+	tags                      []Tag
+}
+
+// createSpec validates a CreateCacheCluster request, in AWS's order, before
+// anything is looked up in the network.
+func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCacheClusterMessage) (clusterSpec, error) {
+	sp := clusterSpec{id: strings.ToLower(aws.ToString(in.CacheClusterId))}
+	if err := checkIdentifier("CacheClusterId", sp.id, 50); err != nil {
+		return sp, err
+	}
+	if in.ReplicationGroupId != nil {
+		return sp, elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", aws.ToString(in.ReplicationGroupId))
+	}
+	var err error
+	if sp.classic, err = s.launchesInClassic(ctx, in); err != nil {
+		return sp, err
+	}
+	if aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil {
+		return sp, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
+	}
+	if in.SnapshotArns != nil || in.SnapshotName != nil {
+		return sp, invalid("Restoring from a snapshot is not supported by Cachalot yet.")
+	}
+	sp.eng = strings.ToLower(aws.ToString(in.Engine))
+	if sp.eng == "" {
+		sp.eng = catalog.Redis
+	}
+	if sp.inst, err = s.resolveEngine(sp.eng, aws.ToString(in.EngineVersion)); err != nil {
+		return sp, err
+	}
+	sp.nodeType = aws.ToString(in.CacheNodeType)
+	if sp.nodeType == "" {
+		return sp, invalid("The parameter CacheNodeType must be provided and must not be blank.")
+	}
+	if _, err := catalog.NodeTypeMemory(sp.nodeType); err != nil {
+		return sp, invalid("Invalid CacheNodeType: %s", sp.nodeType)
+	}
+	if sp.numNodes, err = createNodeCount(sp.eng, in.NumCacheNodes); err != nil {
+		return sp, err
+	}
+	sp.port = defaultPort(sp.eng)
+	if in.Port != nil {
+		sp.port = int(*in.Port)
+		if sp.port < 1024 || sp.port > 65535 {
+			return sp, invalid("Invalid port %d: the port must be between 1024 and 65535.", sp.port)
+		}
+	}
+	sp.azMode = aws.ToString(in.AZMode)
+	switch sp.azMode {
+	case "", "single-az":
+	case "cross-az":
+		if sp.eng != catalog.Memcached {
+			return sp, invalid("AZMode is only supported for Memcached clusters.")
+		}
+	default:
+		return sp, invalid("Invalid AZMode: %s. Valid values are single-az and cross-az.", sp.azMode)
+	}
+	if sp.eng == catalog.Memcached && in.SnapshotRetentionLimit != nil && *in.SnapshotRetentionLimit > 0 {
+		return sp, combination("Snapshots are not supported for Memcached clusters.")
+	}
+	if sp.tags, err = fromAPITags(in.Tags); err != nil {
+		return sp, err
+	}
+	sp.azs = append([]string(nil), in.PreferredAvailabilityZones...)
+	if in.PreferredAvailabilityZone != nil {
+		if len(sp.azs) > 0 {
+			return sp, combination("Only one of PreferredAvailabilityZone and PreferredAvailabilityZones may be specified.")
+		}
+		sp.azs = []string{*in.PreferredAvailabilityZone}
+	}
+	if len(sp.azs) > 1 && len(sp.azs) != sp.numNodes {
+		return sp, invalid("The number of PreferredAvailabilityZones (%d) must equal NumCacheNodes (%d).", len(sp.azs), sp.numNodes)
+	}
+	return sp, nil
+}
+
+// createNodeCount is the number of nodes a new cluster of engine eng gets.
+func createNodeCount(eng string, n *int32) (int, error) {
+	numNodes := int(aws.ToInt32(n))
+	switch {
+	case n == nil && eng == catalog.Memcached:
+		return 0, invalid("The parameter NumCacheNodes must be provided and must not be blank.")
+	case n == nil:
+		return 1, nil
+	case eng != catalog.Memcached && numNodes != 1:
+		return 0, invalid("Cluster mode disabled %s clusters created without a replication group support only one node; use a replication group for replicas.", engineTitle(eng))
+	case numNodes < 1:
+		return 0, invalid("The parameter NumCacheNodes must be a positive number.")
+	case numNodes > maxMemcachedNodes:
+		return 0, elasticacheapi.ErrNodeQuotaForClusterExceededFault("Cannot create a Memcached cluster with more than %d nodes.", maxMemcachedNodes)
+	}
+	return numNodes, nil
+}
+
+// newCluster is the desired state of a new cluster, its nodes creating.
+func (s *Service) newCluster(scope auth.Scope, in *elasticacheapi.CreateCacheClusterMessage, sp clusterSpec, sg *SubnetGroup, groups, cacheGroups []string, nodeAZs []SubnetRef) *Cluster {
+	c := &Cluster{
+		Account: scope.AccountID, Region: scope.Region, ID: sp.id,
+		Engine: sp.eng, EngineVersion: sp.inst.EngineVersion, Family: sp.inst.Family,
+		NodeType: sp.nodeType, NumNodes: sp.numNodes, Port: sp.port,
+		SubnetGroup: sg.Name, VpcID: sg.VpcID, SecurityGroups: groups, CacheSecurityGroups: cacheGroups,
+		PreferredAZs: sp.azs, AZMode: sp.azMode,
+		Maintenance:    defaultString(aws.ToString(in.PreferredMaintenanceWindow), "sun:05:00-sun:06:00"),
+		SnapshotWindow: aws.ToString(in.SnapshotWindow),
+		SnapshotRetain: int(aws.ToInt32(in.SnapshotRetentionLimit)),
+		AutoMinor:      in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
+		NetworkType:    "ipv4", IPDiscovery: "ipv4",
+		Tags: sp.tags, CreatedAt: s.cfg.Now().UTC(),
+		Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
+	}
+	if sp.eng != catalog.Memcached && c.SnapshotWindow == "" {
+		c.SnapshotWindow = "06:30-07:30"
+	}
+	if sp.classic {
+		c.SubnetGroup = ""
+	}
+	for i := 0; i < sp.numNodes; i++ {
+		c.Nodes = append(c.Nodes, Node{ID: nodeID(i + 1), Status: StatusCreating, AZ: nodeAZs[i].AZ, SubnetID: nodeAZs[i].ID, ParamStatus: "in-sync"})
+	}
+	return c
+}
+
 func (s *Service) vpcPlacement(ctx context.Context, scope auth.Scope, subnetGroup string, ids []string) (*SubnetGroup, []string, error) {
 	sg, err := s.subnetGroupFor(ctx, scope, subnetGroup)
 	if err != nil {
@@ -364,10 +389,8 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 		}
 	}
 	if c.Engine == catalog.Memcached && c.ConfigIP != "" {
-		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(c.ConfigIP), Port: aws.Int32(int32(c.Port))}
-		if c.ConfigHostPort != 0 {
-			out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String("127.0.0.1"), Port: aws.Int32(int32(c.ConfigHostPort))}
-		}
+		ip, port := s.endpoint(c.ConfigInterfaceID, c.ConfigIP, c.Port)
+		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(ip), Port: aws.Int32(int32(port))}
 	}
 	if showNodes {
 		out.CacheNodes = []elasticacheapi.CacheNode{}
@@ -382,11 +405,9 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 				t := n.CreatedAt
 				cn.CacheNodeCreateTime = &t
 			}
-			switch {
-			case n.HostPort != 0: // loopback network mode
-				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String("127.0.0.1"), Port: aws.Int32(int32(n.HostPort))}
-			case n.IP != "":
-				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(n.IP), Port: aws.Int32(int32(c.Port))}
+			if n.IP != "" {
+				ip, port := s.endpoint(n.InterfaceID, n.IP, c.Port)
+				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(ip), Port: aws.Int32(int32(port))}
 			}
 			out.CacheNodes = append(out.CacheNodes, cn)
 		}
@@ -508,59 +529,11 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 	if in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil {
 		return nil, invalid("AUTH tokens are not supported by Cachalot yet.")
 	}
-	tags := map[string]bool{}
-	_ = tags
-	var c *Cluster
-	var current Cluster
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		cc, err := getCluster(tx, scope, aws.ToString(in.CacheClusterId))
-		if err == nil {
-			current = *cc
-		}
-		return err
-	})
+	pre, err := s.modifyPrecheck(ctx, scope, in)
 	if err != nil {
 		return nil, err
 	}
-	var cacheGroups []string
-	switch {
-	case len(in.CacheSecurityGroupNames) > 0 && len(current.CacheSecurityGroups) == 0:
-		return nil, combination("Cache security groups can only be used with clusters created outside of a VPC (EC2-Classic); use SecurityGroupIds.")
-	case len(in.CacheSecurityGroupNames) > 0:
-		if cacheGroups, err = s.cacheSecurityGroupsFor(ctx, scope, in.CacheSecurityGroupNames); err != nil {
-			return nil, err
-		}
-	case len(in.SecurityGroupIds) > 0 && len(current.CacheSecurityGroups) > 0:
-		return nil, combination("Cluster %s is in EC2-Classic: use CacheSecurityGroupNames, not SecurityGroupIds.", current.ID)
-	}
-	if len(in.SecurityGroupIds) > 0 {
-		if len(in.SecurityGroupIds) > 5 {
-			return nil, invalid("A cluster may have at most 5 security groups.")
-		}
-		if err := s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, current.VpcID, in.SecurityGroupIds); err != nil {
-			return nil, networkError(err)
-		}
-	}
-	var newInst *catalog.Installed
-	if v := aws.ToString(in.EngineVersion); v != "" && v != current.EngineVersion {
-		inst, err := s.resolveEngine(current.Engine, v)
-		if err != nil {
-			return nil, err
-		}
-		if inst.Family != current.Family {
-			return nil, combination("Upgrading across parameter group families (%s to %s) requires a compatible parameter group; not supported by Cachalot yet.", current.Family, inst.Family)
-		}
-		newInst = &inst
-	}
-	if nt := aws.ToString(in.CacheNodeType); nt != "" {
-		if current.Engine == catalog.Memcached {
-			return nil, combination("Modifying the node type of a Memcached cluster is not supported.")
-		}
-		if _, err := catalog.NodeTypeMemory(nt); err != nil {
-			return nil, invalid("Invalid CacheNodeType: %s", nt)
-		}
-	}
-	immediate := aws.ToBool(in.ApplyImmediately)
+	var c *Cluster
 	err = s.st.Update(ctx, func(tx store.Tx) error {
 		var err error
 		c, err = getCluster(tx, scope, aws.ToString(in.CacheClusterId))
@@ -570,99 +543,13 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		if c.Status != StatusAvailable {
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state.", c.ID)
 		}
-		changed := false
-		if in.NumCacheNodes != nil && int(*in.NumCacheNodes) != c.NumNodes {
-			n := int(*in.NumCacheNodes)
-			if c.Engine != catalog.Memcached {
-				return invalid("The number of nodes of a %s cluster cannot be changed; use a replication group.", engineTitle(c.Engine))
-			}
-			if n < 1 || n > maxMemcachedNodes {
-				return elasticacheapi.ErrNodeQuotaForClusterExceededFault("NumCacheNodes must be between 1 and %d.", maxMemcachedNodes)
-			}
-			var remove []string
-			if n < c.NumNodes {
-				if len(in.CacheNodeIdsToRemove) != c.NumNodes-n {
-					return combination("To reduce NumCacheNodes from %d to %d, CacheNodeIdsToRemove must name exactly %d nodes.", c.NumNodes, n, c.NumNodes-n)
-				}
-				for _, id := range in.CacheNodeIdsToRemove {
-					if !slices.ContainsFunc(c.Nodes, func(nd Node) bool { return nd.ID == id }) {
-						return invalid("Cache node %s not found in cluster %s.", id, c.ID)
-					}
-				}
-				remove = slices.Clone(in.CacheNodeIdsToRemove)
-			} else if len(in.CacheNodeIdsToRemove) > 0 {
-				return combination("CacheNodeIdsToRemove may only be given when NumCacheNodes decreases.")
-			}
-			if immediate {
-				if err := s.resizeNodes(ctx, tx, scope, c, n, remove, in.NewAvailabilityZones); err != nil {
-					return err
-				}
-			} else {
-				c.Pending = pendingOr(c.Pending)
-				c.Pending.NumNodes, c.Pending.RemoveNodes = n, remove
-			}
-			changed = true
-		}
-		if len(in.SecurityGroupIds) > 0 && !slices.Equal(in.SecurityGroupIds, c.SecurityGroups) {
-			c.SecurityGroups = slices.Clone(in.SecurityGroupIds)
-			changed = true
-		}
-		if len(cacheGroups) > 0 && !slices.Equal(cacheGroups, c.CacheSecurityGroups) {
-			if len(c.CacheSecurityGroups) == 0 {
-				return combination("Cache security groups can only be used with clusters created outside of a VPC (EC2-Classic); use SecurityGroupIds.")
-			}
-			c.CacheSecurityGroups = cacheGroups
-			changed = true
-		}
-		if pgName := aws.ToString(in.CacheParameterGroupName); pgName != "" && pgName != c.ParameterGroup {
-			if !isDefaultParamGroup(pgName) {
-				pg, err := getParamGroup(tx, scope, pgName)
-				if err != nil {
-					return err
-				}
-				if pg.Family != c.Family {
-					return combination("The parameter group %s has family %s, which does not match the cluster's family %s.", pgName, pg.Family, c.Family)
-				}
-			} else if pgName != defaultParamGroupName(c.Family) {
-				return combination("The parameter group %s does not match the cluster's family %s.", pgName, c.Family)
-			}
-			c.ParameterGroup = pgName
-			c.ParamStatus = "applying"
-			changed = true
-		}
-		if nt := aws.ToString(in.CacheNodeType); nt != "" && nt != c.NodeType {
-			if immediate {
-				c.NodeType = nt
-			} else {
-				c.Pending = pendingOr(c.Pending)
-				c.Pending.NodeType = nt
-			}
-			changed = true
-		}
-		if newInst != nil {
-			if immediate {
-				c.EngineVersion = newInst.EngineVersion
-			} else {
-				c.Pending = pendingOr(c.Pending)
-				c.Pending.EngineVersion = newInst.EngineVersion
-			}
-			changed = true
-		}
-		if w := aws.ToString(in.PreferredMaintenanceWindow); w != "" {
-			c.Maintenance = w
-		}
-		if w := aws.ToString(in.SnapshotWindow); w != "" {
-			c.SnapshotWindow = w
-		}
-		if in.SnapshotRetentionLimit != nil {
-			c.SnapshotRetain = int(*in.SnapshotRetentionLimit)
-		}
-		if in.AutoMinorVersionUpgrade != nil {
-			c.AutoMinor = *in.AutoMinorVersionUpgrade
+		changed, err := s.modifyCluster(ctx, tx, scope, c, in, pre)
+		if err != nil {
+			return err
 		}
 		if changed {
 			c.Generation++
-			if immediate || len(in.SecurityGroupIds) > 0 || len(cacheGroups) > 0 || aws.ToString(in.CacheParameterGroupName) != "" {
+			if pre.immediate || len(in.SecurityGroupIds) > 0 || len(pre.cacheGroups) > 0 || aws.ToString(in.CacheParameterGroupName) != "" {
 				c.Status = StatusModifying
 			}
 		}
@@ -672,6 +559,180 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		return nil, err
 	}
 	return &elasticacheapi.ModifyCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+}
+
+// modifyChecks is what ModifyCacheCluster checked outside its transaction.
+type modifyChecks struct {
+	cacheGroups []string           // new cache security groups (EC2-Classic)
+	newInst     *catalog.Installed // a new engine version, or nil
+	immediate   bool
+}
+
+// modifyPrecheck validates the parts of a ModifyCacheCluster request that
+// need the network model or the engine catalog, against the cluster as it
+// is now; the transaction checks the rest.
+func (s *Service) modifyPrecheck(ctx context.Context, scope auth.Scope, in *elasticacheapi.ModifyCacheClusterMessage) (modifyChecks, error) {
+	pre := modifyChecks{immediate: aws.ToBool(in.ApplyImmediately)}
+	var current Cluster
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		cc, err := getCluster(tx, scope, aws.ToString(in.CacheClusterId))
+		if err == nil {
+			current = *cc
+		}
+		return err
+	})
+	if err != nil {
+		return pre, err
+	}
+	switch {
+	case len(in.CacheSecurityGroupNames) > 0 && len(current.CacheSecurityGroups) == 0:
+		return pre, combination("Cache security groups can only be used with clusters created outside of a VPC (EC2-Classic); use SecurityGroupIds.")
+	case len(in.CacheSecurityGroupNames) > 0:
+		if pre.cacheGroups, err = s.cacheSecurityGroupsFor(ctx, scope, in.CacheSecurityGroupNames); err != nil {
+			return pre, err
+		}
+	case len(in.SecurityGroupIds) > 0 && len(current.CacheSecurityGroups) > 0:
+		return pre, combination("Cluster %s is in EC2-Classic: use CacheSecurityGroupNames, not SecurityGroupIds.", current.ID)
+	}
+	if len(in.SecurityGroupIds) > 0 {
+		if len(in.SecurityGroupIds) > 5 {
+			return pre, invalid("A cluster may have at most 5 security groups.")
+		}
+		if err := s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, current.VpcID, in.SecurityGroupIds); err != nil {
+			return pre, networkError(err)
+		}
+	}
+	if v := aws.ToString(in.EngineVersion); v != "" && v != current.EngineVersion {
+		inst, err := s.resolveEngine(current.Engine, v)
+		if err != nil {
+			return pre, err
+		}
+		if inst.Family != current.Family {
+			return pre, combination("Upgrading across parameter group families (%s to %s) requires a compatible parameter group; not supported by Cachalot yet.", current.Family, inst.Family)
+		}
+		pre.newInst = &inst
+	}
+	if nt := aws.ToString(in.CacheNodeType); nt != "" {
+		if current.Engine == catalog.Memcached {
+			return pre, combination("Modifying the node type of a Memcached cluster is not supported.")
+		}
+		if _, err := catalog.NodeTypeMemory(nt); err != nil {
+			return pre, invalid("Invalid CacheNodeType: %s", nt)
+		}
+	}
+	return pre, nil
+}
+
+// modifyCluster applies a ModifyCacheCluster request to c inside the
+// transaction and reports whether the desired state changed.
+func (s *Service) modifyCluster(ctx context.Context, tx store.Tx, scope auth.Scope, c *Cluster, in *elasticacheapi.ModifyCacheClusterMessage, pre modifyChecks) (bool, error) {
+	immediate, cacheGroups, newInst := pre.immediate, pre.cacheGroups, pre.newInst
+	changed, err := s.modifyNodeCount(ctx, tx, scope, c, in, immediate)
+	if err != nil {
+		return false, err
+	}
+	if len(in.SecurityGroupIds) > 0 && !slices.Equal(in.SecurityGroupIds, c.SecurityGroups) {
+		c.SecurityGroups = slices.Clone(in.SecurityGroupIds)
+		changed = true
+	}
+	if len(cacheGroups) > 0 && !slices.Equal(cacheGroups, c.CacheSecurityGroups) {
+		if len(c.CacheSecurityGroups) == 0 {
+			return false, combination("Cache security groups can only be used with clusters created outside of a VPC (EC2-Classic); use SecurityGroupIds.")
+		}
+		c.CacheSecurityGroups = cacheGroups
+		changed = true
+	}
+	if pgName := aws.ToString(in.CacheParameterGroupName); pgName != "" && pgName != c.ParameterGroup {
+		if err := setParameterGroup(tx, scope, c, pgName); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	if nt := aws.ToString(in.CacheNodeType); nt != "" && nt != c.NodeType {
+		if immediate {
+			c.NodeType = nt
+		} else {
+			c.Pending = pendingOr(c.Pending)
+			c.Pending.NodeType = nt
+		}
+		changed = true
+	}
+	if newInst != nil {
+		if immediate {
+			c.EngineVersion = newInst.EngineVersion
+		} else {
+			c.Pending = pendingOr(c.Pending)
+			c.Pending.EngineVersion = newInst.EngineVersion
+		}
+		changed = true
+	}
+	if w := aws.ToString(in.PreferredMaintenanceWindow); w != "" {
+		c.Maintenance = w
+	}
+	if w := aws.ToString(in.SnapshotWindow); w != "" {
+		c.SnapshotWindow = w
+	}
+	if in.SnapshotRetentionLimit != nil {
+		c.SnapshotRetain = int(*in.SnapshotRetentionLimit)
+	}
+	if in.AutoMinorVersionUpgrade != nil {
+		c.AutoMinor = *in.AutoMinorVersionUpgrade
+	}
+	return changed, nil
+}
+
+// modifyNodeCount applies NumCacheNodes (Memcached only): at once, or as
+// pending until the maintenance window.
+func (s *Service) modifyNodeCount(ctx context.Context, tx store.Tx, scope auth.Scope, c *Cluster, in *elasticacheapi.ModifyCacheClusterMessage, immediate bool) (bool, error) {
+	if in.NumCacheNodes == nil || int(*in.NumCacheNodes) == c.NumNodes {
+		return false, nil
+	}
+	n := int(*in.NumCacheNodes)
+	if c.Engine != catalog.Memcached {
+		return false, invalid("The number of nodes of a %s cluster cannot be changed; use a replication group.", engineTitle(c.Engine))
+	}
+	if n < 1 || n > maxMemcachedNodes {
+		return false, elasticacheapi.ErrNodeQuotaForClusterExceededFault("NumCacheNodes must be between 1 and %d.", maxMemcachedNodes)
+	}
+	var remove []string
+	if n < c.NumNodes {
+		if len(in.CacheNodeIdsToRemove) != c.NumNodes-n {
+			return false, combination("To reduce NumCacheNodes from %d to %d, CacheNodeIdsToRemove must name exactly %d nodes.", c.NumNodes, n, c.NumNodes-n)
+		}
+		for _, id := range in.CacheNodeIdsToRemove {
+			if !slices.ContainsFunc(c.Nodes, func(nd Node) bool { return nd.ID == id }) {
+				return false, invalid("Cache node %s not found in cluster %s.", id, c.ID)
+			}
+		}
+		remove = slices.Clone(in.CacheNodeIdsToRemove)
+	} else if len(in.CacheNodeIdsToRemove) > 0 {
+		return false, combination("CacheNodeIdsToRemove may only be given when NumCacheNodes decreases.")
+	}
+	if immediate {
+		return true, s.resizeNodes(ctx, tx, scope, c, n, remove, in.NewAvailabilityZones)
+	}
+	c.Pending = pendingOr(c.Pending)
+	c.Pending.NumNodes, c.Pending.RemoveNodes = n, remove
+	return true, nil
+}
+
+// setParameterGroup points c at parameter group pgName of its family; the
+// controller applies its values.
+func setParameterGroup(tx store.Tx, scope auth.Scope, c *Cluster, pgName string) error {
+	if !isDefaultParamGroup(pgName) {
+		pg, err := getParamGroup(tx, scope, pgName)
+		if err != nil {
+			return err
+		}
+		if pg.Family != c.Family {
+			return combination("The parameter group %s has family %s, which does not match the cluster's family %s.", pgName, pg.Family, c.Family)
+		}
+	} else if pgName != defaultParamGroupName(c.Family) {
+		return combination("The parameter group %s does not match the cluster's family %s.", pgName, c.Family)
+	}
+	c.ParameterGroup = pgName
+	c.ParamStatus = "applying"
+	return nil
 }
 
 func pendingOr(p *Pending) *Pending {

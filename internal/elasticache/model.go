@@ -66,7 +66,6 @@ type Cluster struct {
 	ConfigInterfaceID string `json:",omitempty"`
 	ConfigIP          string `json:",omitempty"`
 	ConfigVersion     int    `json:",omitempty"`
-	ConfigHostPort    int    `json:",omitempty"` // loopback mode
 	// LastError is the reconciler's last failure, for people.
 	LastError string `json:",omitempty"`
 }
@@ -84,8 +83,6 @@ type Node struct {
 	// Running is what the node's engine was started with (node type and
 	// engine version); a difference from the cluster's means a restart.
 	Running string `json:",omitempty"`
-	// HostPort is the node's 127.0.0.1 port in loopback network mode.
-	HostPort int `json:",omitempty"`
 	// RebootRequested is set by RebootCacheCluster until the reboot is done.
 	RebootRequested bool `json:",omitempty"`
 }

@@ -1,9 +1,10 @@
 // Package elasticache owns the ElastiCache domain: node-based cache
 // clusters, cache subnet groups, cache parameter groups, events and tags.
 // The API (elasticacheapi.Operations) validates requests and writes desired
-// state to the store in one transaction; the cluster reconciler
-// (reconcile.go) converges network interfaces and engine processes to it and
-// writes status and events back. Imported by the wiring package only.
+// state to the store in one transaction; the cache controller
+// (internal/cachectl) converges network interfaces and engine processes to
+// it and writes status and events back through the status write-back API
+// (status.go). Imported by the wiring package and by controllers.
 package elasticache
 
 import (
@@ -51,13 +52,23 @@ type ServiceLinkedRoles interface {
 	EnsureServiceLinkedRole(ctx context.Context, caller auth.Principal, accountID string) error
 }
 
+// HostAddrs says where a server of an interface listening on a port is
+// reached from the host in the loopback network mode (vpcnet's HostAddr):
+// ok is false in the namespaces mode, or before the server was bound.
+type HostAddrs interface {
+	HostAddr(interfaceID string, port int) (ip string, hostPort int, ok bool)
+}
+
 // Config configures the Service.
 type Config struct {
 	Network Network // required
 	Engines *catalog.Catalog
 	Roles   ServiceLinkedRoles // optional
-	Logger  *slog.Logger       // default slog.Default()
-	Now     func() time.Time   // default time.Now
+	// HostAddrs rewrites endpoints in the loopback network mode; nil: the
+	// VPC addresses are the endpoints.
+	HostAddrs HostAddrs
+	Logger    *slog.Logger     // default slog.Default()
+	Now       func() time.Time // default time.Now
 }
 
 // Service implements elasticacheapi.Operations.

@@ -16,7 +16,7 @@
 // sub-packages, and in the driver where they touch a process's lifecycle.
 //
 // Of Cachalot's packages it imports only internal/catalog and its own
-// sub-packages (deps_test.go pins it); the elasticache controllers and the
+// sub-packages (the root deps_test.go pins it); the elasticache controllers and the
 // wiring import it, the elasticache domain does not. How a process is
 // started inside a node's network namespace is injected as a Launcher, and
 // how it is reached as a DialFunc, so this package never switches
@@ -26,7 +26,9 @@
 // (Setsid) with their node's data directory as working directory, and each
 // node directory holds a state file (pid and kernel start time) by which a
 // later supervisor recognises the very process it started, never a
-// recycled pid.
+// recycled pid. An engine working in a node directory that no state file
+// records (its daemon was killed between launching and recording it) is
+// stopped by Stop of that node and before the node's next launch.
 //
 // Engines are confined as ElastiCache confines them (sandbox.go): when the
 // daemon runs as root, each node's engine runs as a uid and gid of its

@@ -170,6 +170,11 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 			return nil, false, fmt.Errorf("replace pid %d: %w", st.PID, err)
 		}
 	}
+	// An engine no state file records would hold the address and fail
+	// every launch.
+	if err := n.s.terminateStrays(ctx, n.dir); err != nil {
+		return nil, false, err
+	}
 	w, err := n.launch(ctx)
 	return w, false, err
 }

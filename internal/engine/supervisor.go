@@ -353,22 +353,59 @@ func (s *Supervisor) Stop(ctx context.Context, nodeID string) error {
 	return err
 }
 
+// Remove stops a node's engine as Stop does, then deletes the node's
+// directory — its data, configuration, secrets and logs — and releases its
+// identity: a deleted node leaves nothing a later node of the same id could
+// find. Removing a node that never ran is not an error.
+func (s *Supervisor) Remove(ctx context.Context, nodeID string) error {
+	if err := s.Stop(ctx, nodeID); err != nil {
+		return err
+	}
+	dir := s.NodeDir(nodeID)
+	if filepath.Dir(dir) != filepath.Clean(s.cfg.DataDir) || filepath.Base(dir) != nodeID {
+		return fmt.Errorf("remove node %q: not a node id", nodeID)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove node %s: %w", nodeID, err)
+	}
+	if err := s.ids.Release(nodeID); err != nil {
+		return fmt.Errorf("remove node %s: release its identity: %w", nodeID, err)
+	}
+	return nil
+}
+
 func (s *Supervisor) stopOrphan(ctx context.Context, nodeID string) error {
 	if !supervisionSupported {
 		return nil
 	}
 	dir := s.NodeDir(nodeID)
-	st, err := readState(dir)
-	if err != nil {
-		return nil // nothing was started there
-	}
-	if owned(st.procID, dir) {
+	if st, err := readState(dir); err == nil && owned(st.procID, dir) {
 		if err := s.terminate(ctx, st.procID); err != nil {
 			return fmt.Errorf("stop node %s: %w", nodeID, err)
 		}
 	}
+	if err := s.terminateStrays(ctx, dir); err != nil {
+		return fmt.Errorf("stop node %s: %w", nodeID, err)
+	}
 	_ = os.Remove(filepath.Join(dir, stateFileName))
 	return nil
+}
+
+// terminateStrays stops the engine processes working in a node directory
+// that no state file records: launch writes the state file just after the
+// process starts, and a daemon killed in between leaves an engine no
+// later supervisor would know of (found by the crash campaign,
+// bench/crash), holding the node's address.
+func (s *Supervisor) terminateStrays(ctx context.Context, dir string) error {
+	procs, err := engineProcsUnder(dir)
+	if err != nil {
+		return fmt.Errorf("find engines in %s: %w", dir, err)
+	}
+	var errs []error
+	for _, p := range procs {
+		errs = append(errs, s.terminate(ctx, p))
+	}
+	return errors.Join(errs...)
 }
 
 // Reboot restarts a node's engine with its current spec (and any pending
@@ -426,9 +463,22 @@ func (s *Supervisor) Close() error {
 	return nil
 }
 
-// Teardown closes the supervisor and kills every engine process of this
-// installation: those working under DataDir, supervised or not.
+// Teardown closes the supervisor, kills every engine process of this
+// installation (those working under DataDir, supervised or not) and
+// deletes DataDir: node data, secrets, logs and identities.
 func (s *Supervisor) Teardown(ctx context.Context) error {
+	if err := s.killAll(ctx); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(s.cfg.DataDir); err != nil {
+		return fmt.Errorf("teardown: %w", err)
+	}
+	return nil
+}
+
+// killAll closes the supervisor and kills every engine process of this
+// installation.
+func (s *Supervisor) killAll(ctx context.Context) error {
 	_ = s.Close()
 	if !supervisionSupported {
 		return nil

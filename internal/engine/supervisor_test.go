@@ -469,6 +469,55 @@ func TestStopOrphanAndTeardown(t *testing.T) {
 	}
 }
 
+// TestUnrecordedEngine: a daemon killed between launching an engine and
+// recording it in the state file leaves an engine no state file names.
+// Stop of that node stops it, and Start replaces it (instead of failing on
+// its address for ever).
+func TestUnrecordedEngine(t *testing.T) {
+	in := requireEngine(t, catalog.Redis)
+	for _, then := range []string{"stop", "start"} {
+		t.Run(then, func(t *testing.T) {
+			s1, dataDir := newSupervisor(t, nil)
+			spec := redisSpec(t, in, "rs-u")
+			if _, err := s1.Start(ctxT(t), spec); err != nil {
+				t.Fatal(err)
+			}
+			s1.Close()
+			dir := filepath.Join(dataDir, spec.NodeID)
+			if err := os.Remove(filepath.Join(dir, stateFileName)); err != nil {
+				t.Fatal(err)
+			}
+			stray, _ := engineProcsUnder(dir)
+			if len(stray) != 1 {
+				t.Fatalf("engines in %s: %v, want the one started", dir, stray)
+			}
+			s2 := New(testConfig(t, dataDir, nil))
+			defer s2.Close()
+			switch then {
+			case "stop":
+				if err := s2.Stop(ctxT(t), spec.NodeID); err != nil {
+					t.Fatalf("Stop = %v", err)
+				}
+				if left, _ := engineProcsUnder(dir); len(left) != 0 {
+					t.Errorf("after Stop: engines %v left", left)
+				}
+			case "start":
+				st, err := s2.Start(ctxT(t), spec)
+				if err != nil {
+					t.Fatalf("Start = %v", err)
+				}
+				left, _ := engineProcsUnder(dir)
+				if len(left) != 1 || left[0].PID != st.PID || st.PID == stray[0].PID {
+					t.Errorf("after Start: engines %v, status pid %d; want one, new (the stray was %d)", left, st.PID, stray[0].PID)
+				}
+				if got := redisDo(t, spec.Addr(), "PING"); got != "PONG" {
+					t.Errorf("PING = %q", got)
+				}
+			}
+		})
+	}
+}
+
 func TestStartFailsClearly(t *testing.T) {
 	in := requireEngine(t, catalog.Redis)
 	s, dataDir := newSupervisor(t, nil)

@@ -197,7 +197,7 @@ func TestRedisThroughEnforcement(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, p *Plane, from, addr string) {
+func waitFor(t testing.TB, p *Plane, from, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -93,6 +93,13 @@
 // created and before forwarding is switched on, and a link not yet in the
 // verdict maps matches no chain and falls to policy drop.
 //
+// First packets. A new link gets its neighbour settings (ARP retry 100 ms,
+// no proxy ARP delay) before it comes up, and no route leads to it before
+// both ends of its veth are operationally up: a veth end drops what it is
+// given until the kernel's link watcher has run for it, and a lost first
+// ARP solicitation used to cost a new interface's first clients a second
+// (internal/netplane/BENCH.md, "The first-connect tail on a new interface").
+//
 // Ownership. Every namespace and link we create is named <prefix>-…, where
 // the prefix is per installation (Config.Prefix); the nft table is named
 // <prefix> and lives only in our own router namespaces. Apply deletes what

@@ -12,11 +12,44 @@ import (
 // render builds the nft table of the router of v: the enforcement point of
 // the interfaces in local. members maps a group id to the addresses of its
 // members visible from v (its own and its peers'). igw is v's internet
-// gateway, or nil.
+// gateway, or nil. The text is assembled in the order an admin reads it:
+// head, group sets, maps and the router's chains, then one ingress and one
+// egress chain per interface.
 func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair, igw *igwInfo) *Ruleset {
 	rs := &Ruleset{Table: p.prefix}
-
 	// Chains first, so that we know which sets they reference.
+	chains, referenced := p.renderInterfaceChains(local, groups)
+	for _, g := range sortedKeys(referenced) {
+		addrs := slices.Clone(members[g])
+		slices.SortFunc(addrs, netip.Addr.Compare)
+		rs.Sets = append(rs.Sets, Set{Name: g, Elements: slices.Compact(addrs)})
+	}
+	head := p.renderHead(v)
+	var body strings.Builder
+	renderMaps(&body, local)
+	body.WriteString("\n\t# The router itself offers no service.\n")
+	body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n")
+	var routeRules strings.Builder
+	renderPeeringRoutes(&body, &routeRules, peerRoutes)
+	if igw != nil {
+		renderGateway(&body, &routeRules, igw, local)
+	}
+	renderForward(&body, routeRules.String(), peerLinks, igw)
+	if igw != nil {
+		renderGatewayNAT(&body, igw)
+	}
+	body.WriteString(chains)
+	body.WriteString("}\n")
+
+	rs.Text = head + renderSets(rs.Sets, true) + body.String()
+	rs.Skeleton = head + renderSets(rs.Sets, false) + body.String()
+	return rs
+}
+
+// renderInterfaceChains writes the ingress and egress chains of every
+// interface in local: the rules of its groups, then a final drop. It
+// returns the text and the group sets the rules reference.
+func (p *planner) renderInterfaceChains(local []*ifaceInfo, groups map[string]SecurityGroup) (string, map[string]bool) {
 	referenced := map[string]bool{}
 	var chains strings.Builder
 	for _, in := range local {
@@ -33,26 +66,7 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 				fmt.Fprintf(&chains, "\t\tmeta nfproto ipv6 drop comment %q\n", in.ID+" has no IPv6 address")
 			}
 			for _, gid := range in.groups {
-				g := groups[gid]
-				rules := g.Ingress
-				if dir == "out" {
-					rules = g.Egress
-				}
-				rules = sortedBy(rules, func(r Rule) string { return r.ID })
-				for _, r := range rules {
-					lines, refs, err := ruleLines(r, dir)
-					if err != nil {
-						p.problem("security group %s rule %s: %w (rule left out)", gid, r.ID, err)
-						continue
-					}
-					for _, ref := range refs {
-						referenced[ref] = true
-					}
-					comment := `"` + clean(strings.TrimSpace(r.ID+" "+gid)) + `"`
-					for _, l := range lines {
-						fmt.Fprintf(&chains, "\t\t%s comment %s\n", l, comment)
-					}
-				}
+				p.renderGroupRules(&chains, gid, groups[gid], dir, referenced)
 			}
 			what := "ingress"
 			if dir == "out" {
@@ -61,15 +75,34 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 			fmt.Fprintf(&chains, "\t\tdrop comment %q\n\t}\n", in.ID+" no "+what+" rule matched")
 		}
 	}
+	return chains.String(), referenced
+}
 
-	// The sets of referenced groups.
-	refs := sortedKeys(referenced)
-	for _, g := range refs {
-		addrs := slices.Clone(members[g])
-		slices.SortFunc(addrs, netip.Addr.Compare)
-		rs.Sets = append(rs.Sets, Set{Name: g, Elements: slices.Compact(addrs)})
+// renderGroupRules writes the rules of group g for direction dir ("in":
+// ingress, "out": egress) in rule-id order, noting the sets they reference.
+func (p *planner) renderGroupRules(b *strings.Builder, gid string, g SecurityGroup, dir string, referenced map[string]bool) {
+	rules := g.Ingress
+	if dir == "out" {
+		rules = g.Egress
 	}
+	for _, r := range sortedBy(rules, func(r Rule) string { return r.ID }) {
+		lines, refs, err := ruleLines(r, dir)
+		if err != nil {
+			p.problem("security group %s rule %s: %w (rule left out)", gid, r.ID, err)
+			continue
+		}
+		for _, ref := range refs {
+			referenced[ref] = true
+		}
+		comment := `"` + clean(strings.TrimSpace(r.ID+" "+gid)) + `"`
+		for _, l := range lines {
+			fmt.Fprintf(b, "\t\t%s comment %s\n", l, comment)
+		}
+	}
+}
 
+// renderHead is the comment header and the opening of the table.
+func (p *planner) renderHead(v VPC) string {
 	var head strings.Builder
 	cidrs := make([]string, len(v.CIDRs))
 	for i, c := range v.CIDRs {
@@ -79,47 +112,54 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 	fmt.Fprintf(&head, "# Generated from the security groups; Apply replaces it atomically.\n")
 	fmt.Fprintf(&head, "table inet %s {\n", p.prefix)
 	fmt.Fprintf(&head, "\tcomment %q\n", "cachalot "+v.ID)
+	return head.String()
+}
 
-	setText := func(withElements bool) string {
-		var b strings.Builder
-		for _, s := range rs.Sets {
-			fmt.Fprintf(&b, "\n\tset %s {\n\t\ttype ipv4_addr\n\t\tcomment %q\n", s.Name, "members of "+s.Name)
-			if withElements && len(s.Elements) > 0 {
-				el := make([]string, len(s.Elements))
-				for i, a := range s.Elements {
-					el[i] = a.String()
-				}
-				fmt.Fprintf(&b, "\t\telements = { %s }\n", strings.Join(el, ", "))
+// renderSets declares the group sets, with their elements or (for the
+// skeleton) without.
+func renderSets(sets []Set, withElements bool) string {
+	var b strings.Builder
+	for _, s := range sets {
+		fmt.Fprintf(&b, "\n\tset %s {\n\t\ttype ipv4_addr\n\t\tcomment %q\n", s.Name, "members of "+s.Name)
+		if withElements && len(s.Elements) > 0 {
+			el := make([]string, len(s.Elements))
+			for i, a := range s.Elements {
+				el[i] = a.String()
 			}
-			b.WriteString("\t}\n")
+			fmt.Fprintf(&b, "\t\telements = { %s }\n", strings.Join(el, ", "))
 		}
-		return b.String()
+		b.WriteString("\t}\n")
 	}
+	return b.String()
+}
 
-	var body strings.Builder
+// renderMaps writes the verdict maps from a link to its interface's chains.
+func renderMaps(body *strings.Builder, local []*ifaceInfo) {
 	for _, m := range []struct{ name, dir, what string }{
 		{"egress", "out", "source link -> egress chain of its interface"},
 		{"ingress", "in", "destination link -> ingress chain of its interface"},
 	} {
-		fmt.Fprintf(&body, "\n\t# %s\n\tmap %s {\n\t\ttype ifname : verdict\n", m.what, m.name)
+		fmt.Fprintf(body, "\n\t# %s\n\tmap %s {\n\t\ttype ifname : verdict\n", m.what, m.name)
 		if len(local) > 0 {
 			el := make([]string, len(local))
 			for i, in := range local {
 				el[i] = fmt.Sprintf("%q : jump %s-%s", in.link, m.dir, in.ID)
 			}
-			fmt.Fprintf(&body, "\t\telements = { %s }\n", strings.Join(el, ",\n\t\t\t     "))
+			fmt.Fprintf(body, "\t\telements = { %s }\n", strings.Join(el, ",\n\t\t\t     "))
 		}
 		body.WriteString("\t}\n")
 	}
-	body.WriteString("\n\t# The router itself offers no service.\n")
-	body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n")
-	// Per-subnet peering routes: what may leave through each peering link,
-	// checked before the conntrack shortcut so that replies obey them too.
-	var routeRules strings.Builder
+}
+
+// renderPeeringRoutes writes the per-subnet peering route sets to body and
+// the forward-chain rules checking them to routeRules: what may leave
+// through each peering link, checked before the conntrack shortcut so that
+// replies obey them too.
+func renderPeeringRoutes(body, routeRules *strings.Builder, peerRoutes map[string][]routePair) {
 	for _, link := range sortedKeys(peerRoutes) {
 		pairs := peerRoutes[link]
 		if len(pairs) == 0 {
-			fmt.Fprintf(&routeRules, "\t\toifname %q drop comment %q\n", link, "no subnet routes to this peering")
+			fmt.Fprintf(routeRules, "\t\toifname %q drop comment %q\n", link, "no subnet routes to this peering")
 			continue
 		}
 		set := "routes-" + link
@@ -127,15 +167,18 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 		for i, rp := range pairs {
 			el[i] = rp.src.String() + " . " + rp.dst.String()
 		}
-		fmt.Fprintf(&body, "\n\t# (source subnet, destination) pairs the route tables send over %s\n", link)
-		fmt.Fprintf(&body, "\tset %s {\n\t\ttype ipv4_addr . ipv4_addr\n\t\tflags interval\n\t\telements = { %s }\n\t}\n", set, strings.Join(el, ",\n\t\t\t     "))
-		fmt.Fprintf(&routeRules, "\t\toifname %q ip saddr . ip daddr != @%s drop comment %q\n", link, set, "no route from the source subnet")
+		fmt.Fprintf(body, "\n\t# (source subnet, destination) pairs the route tables send over %s\n", link)
+		fmt.Fprintf(body, "\tset %s {\n\t\ttype ipv4_addr . ipv4_addr\n\t\tflags interval\n\t\telements = { %s }\n\t}\n", set, strings.Join(el, ",\n\t\t\t     "))
+		fmt.Fprintf(routeRules, "\t\toifname %q ip saddr . ip daddr != @%s drop comment %q\n", link, set, "no route from the source subnet")
 	}
-	if igw != nil {
-		renderGateway(&body, &routeRules, igw, local)
-	}
+}
+
+// renderForward writes the router's forward chain: route checks, the
+// conntrack shortcut, the per-interface verdict maps, then peerings and
+// the internet gateway.
+func renderForward(body *strings.Builder, routeRules string, peerLinks []string, igw *igwInfo) {
 	body.WriteString("\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n")
-	body.WriteString(routeRules.String())
+	body.WriteString(routeRules)
 	body.WriteString("\t\tct state established,related accept\n")
 	body.WriteString("\t\tct state invalid drop\n")
 	body.WriteString("\t\tiifname vmap @egress\n")
@@ -146,26 +189,22 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 			names[i] = strconv.Quote(l)
 		}
 		set := "{ " + strings.Join(names, ", ") + " }"
-		fmt.Fprintf(&body, "\t\tiifname %s drop comment %q\n", set, "no transit between peerings")
-		fmt.Fprintf(&body, "\t\toifname %s accept comment %q\n", set, "to a peered VPC: egress passed, its router checks ingress")
+		fmt.Fprintf(body, "\t\tiifname %s drop comment %q\n", set, "no transit between peerings")
+		fmt.Fprintf(body, "\t\toifname %s accept comment %q\n", set, "to a peered VPC: egress passed, its router checks ingress")
 	}
 	if igw != nil {
-		fmt.Fprintf(&body, "\t\toifname %q accept comment %q\n", igw.link, "to the internet: egress passed")
+		fmt.Fprintf(body, "\t\toifname %q accept comment %q\n", igw.link, "to the internet: egress passed")
 	}
 	body.WriteString("\t}\n")
-	if igw != nil {
-		fmt.Fprintf(&body, "\n\t# %s does the one-to-one NAT of the Elastic IPs.\n", igw.ID)
-		fmt.Fprintf(&body, "\tchain igw-prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n")
-		fmt.Fprintf(&body, "\t\tiifname %q dnat ip to ip daddr map @eip-dnat comment %q\n\t}\n", igw.link, "Elastic IP to private address")
-		fmt.Fprintf(&body, "\tchain igw-postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
-		fmt.Fprintf(&body, "\t\toifname %q snat ip to ip saddr map @eip-snat comment %q\n\t}\n", igw.link, "private address to Elastic IP")
-	}
-	body.WriteString(chains.String())
-	body.WriteString("}\n")
+}
 
-	rs.Text = head.String() + setText(true) + body.String()
-	rs.Skeleton = head.String() + setText(false) + body.String()
-	return rs
+// renderGatewayNAT writes the internet gateway's one-to-one NAT chains.
+func renderGatewayNAT(body *strings.Builder, igw *igwInfo) {
+	fmt.Fprintf(body, "\n\t# %s does the one-to-one NAT of the Elastic IPs.\n", igw.ID)
+	fmt.Fprintf(body, "\tchain igw-prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n")
+	fmt.Fprintf(body, "\t\tiifname %q dnat ip to ip daddr map @eip-dnat comment %q\n\t}\n", igw.link, "Elastic IP to private address")
+	fmt.Fprintf(body, "\tchain igw-postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
+	fmt.Fprintf(body, "\t\toifname %q snat ip to ip saddr map @eip-snat comment %q\n\t}\n", igw.link, "private address to Elastic IP")
 }
 
 // renderGateway writes the maps and the set of the internet gateway igw of

@@ -186,10 +186,72 @@ func NewPlan(prefix string, st State) (*Plan, error) {
 	return plan, errors.Join(p.problems...)
 }
 
+// valid is what the planner keeps of a State: every object that passed
+// validation, indexed, and the names and addresses they claimed.
+type valid struct {
+	vpcs     map[string]VPC
+	subnets  map[string]Subnet
+	groups   map[string]SecurityGroup
+	ifaces   []*ifaceInfo
+	peerings []peeringInfo
+	igws     map[string]*igwInfo // by vpc; at most one per VPC
+	outside  []netip.Addr
+	// members are the addresses of each group's interfaces, by group then VPC.
+	members map[string]map[string][]netip.Addr
+	// linkOwner is the resource that claimed each link name.
+	linkOwner map[string]string
+	// publicOwner is the interface that claimed each public address.
+	publicOwner map[netip.Addr]string
+}
+
+// peeringInfo is a valid peering.
+type peeringInfo struct {
+	Peering
+	link string
+}
+
+// plan validates st, section by section in the order the problems are
+// reported, then lays out a router per VPC, the internet namespace and a
+// namespace per interface and outside client.
 func (p *planner) plan(st State) *Plan {
-	// VPCs.
+	v := &valid{linkOwner: map[string]string{}, publicOwner: map[netip.Addr]string{}}
+	v.vpcs = p.validVPCs(st.VPCs)
+	v.subnets = p.validSubnets(st.Subnets, v.vpcs)
+	v.groups = p.validGroups(st.Groups, v.vpcs)
+	v.ifaces = p.validInterfaces(st.Interfaces, v)
+	v.peerings = p.validPeerings(st.Peerings, v)
+	v.igws = p.validGateways(st.InternetGateways, v)
+	v.outside = p.validOutside(st.Outside, v)
+	v.members = groupMembers(v.ifaces)
+
+	plan := &Plan{Prefix: p.prefix}
+	var ifaceNS []Namespace
+	internet := Namespace{Name: NamespaceName(p.prefix, InternetID), Role: RoleInternet, Resource: InternetID}
+	for _, vid := range sortedKeys(v.vpcs) {
+		plan.Namespaces = append(plan.Namespaces, p.planRouter(plan, v, vid, &internet, &ifaceNS))
+	}
+	for _, a := range v.outside {
+		ns := p.planOutside(plan, &internet, a)
+		ifaceNS = append(ifaceNS, ns)
+	}
+	if len(internet.Links) > 0 {
+		slices.SortFunc(internet.Links, func(a, b Link) int { return cmp.Compare(a.Name, b.Name) })
+		internet.Routes = dedupRoutes(internet.Routes)
+		plan.Namespaces = append(plan.Namespaces, internet)
+	}
+	slices.SortFunc(ifaceNS, func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) })
+	plan.Namespaces = append(plan.Namespaces, ifaceNS...)
+	slices.SortFunc(plan.Veths, func(a, b Veth) int {
+		return cmp.Or(cmp.Compare(a.A.Namespace, b.A.Namespace), cmp.Compare(a.A.Name, b.A.Name))
+	})
+	return plan
+}
+
+// validVPCs keeps the VPCs with a valid, unique id, and of their CIDR blocks
+// the valid IPv4 ones.
+func (p *planner) validVPCs(in []VPC) map[string]VPC {
 	vpcs := map[string]VPC{}
-	for _, v := range sortedBy(st.VPCs, func(v VPC) string { return v.ID }) {
+	for _, v := range sortedBy(in, func(v VPC) string { return v.ID }) {
 		if err := validID("vpc", v.ID); err != nil {
 			p.problem("%w", err)
 			continue
@@ -209,10 +271,14 @@ func (p *planner) plan(st State) *Plan {
 		v.CIDRs = cidrs
 		vpcs[v.ID] = v
 	}
+	return vpcs
+}
 
-	// Subnets.
+// validSubnets keeps the subnets of known VPCs whose CIDR is inside their
+// VPC and overlaps no other subnet of it.
+func (p *planner) validSubnets(in []Subnet, vpcs map[string]VPC) map[string]Subnet {
 	subnets := map[string]Subnet{}
-	for _, s := range sortedBy(st.Subnets, func(s Subnet) string { return s.ID }) {
+	for _, s := range sortedBy(in, func(s Subnet) string { return s.ID }) {
 		if err := validID("subnet", s.ID); err != nil {
 			p.problem("%w", err)
 			continue
@@ -245,10 +311,13 @@ func (p *planner) plan(st State) *Plan {
 			subnets[s.ID] = s
 		}
 	}
+	return subnets
+}
 
-	// Groups.
+// validGroups keeps the security groups of known VPCs.
+func (p *planner) validGroups(in []SecurityGroup, vpcs map[string]VPC) map[string]SecurityGroup {
 	groups := map[string]SecurityGroup{}
-	for _, g := range sortedBy(st.Groups, func(g SecurityGroup) string { return g.ID }) {
+	for _, g := range sortedBy(in, func(g SecurityGroup) string { return g.ID }) {
 		if err := validID("sg", g.ID); err != nil {
 			p.problem("%w", err)
 			continue
@@ -263,14 +332,17 @@ func (p *planner) plan(st State) *Plan {
 		}
 		groups[g.ID] = g
 	}
+	return groups
+}
 
-	// Interfaces.
+// validInterfaces keeps the interfaces of known subnets with a usable,
+// unique private address and a link name of their own; an invalid or taken
+// public address is dropped, and so are groups unknown or of another VPC.
+func (p *planner) validInterfaces(all []Interface, v *valid) []*ifaceInfo {
 	var ifaces []*ifaceInfo
 	seenIface := map[string]bool{}
 	ipOwner := map[string]string{} // vpc/ip -> eni
-	linkOwner := map[string]string{}
-	publicOwner := map[netip.Addr]string{}
-	for _, in := range sortedBy(st.Interfaces, func(i Interface) string { return i.ID }) {
+	for _, in := range sortedBy(all, func(i Interface) string { return i.ID }) {
 		if err := validID("eni", in.ID); err != nil {
 			p.problem("%w", err)
 			continue
@@ -280,7 +352,7 @@ func (p *planner) plan(st State) *Plan {
 			continue
 		}
 		seenIface[in.ID] = true
-		s, ok := subnets[in.Subnet]
+		s, ok := v.subnets[in.Subnet]
 		if !ok {
 			p.problem("interface %s: unknown subnet %q", in.ID, in.Subnet)
 			continue
@@ -294,7 +366,7 @@ func (p *planner) plan(st State) *Plan {
 			p.problem("interface %s: address %s already used by %s", in.ID, in.PrivateIP, o)
 			continue
 		}
-		link, ok := p.claimLink(linkOwner, 'i', in.ID, "interface "+in.ID)
+		link, ok := p.claimLink(v.linkOwner, 'i', in.ID, "interface "+in.ID)
 		if !ok {
 			continue
 		}
@@ -303,16 +375,16 @@ func (p *planner) plan(st State) *Plan {
 			if err := publicAddr(in.PublicIP); err != nil {
 				p.problem("interface %s: public %w (left without it)", in.ID, err)
 				in.PublicIP = netip.Addr{}
-			} else if o, dup := publicOwner[in.PublicIP]; dup {
+			} else if o, dup := v.publicOwner[in.PublicIP]; dup {
 				p.problem("interface %s: public address %s already used by %s (left without it)", in.ID, in.PublicIP, o)
 				in.PublicIP = netip.Addr{}
 			} else {
-				publicOwner[in.PublicIP] = in.ID
+				v.publicOwner[in.PublicIP] = in.ID
 			}
 		}
 		info := &ifaceInfo{Interface: in, vpc: s.VPC, subnet: s.CIDR, gw: s.CIDR.Addr().Next(), link: link}
 		for _, gid := range sortedUnique(in.Groups) {
-			g, ok := groups[gid]
+			g, ok := v.groups[gid]
 			switch {
 			case !ok:
 				p.problem("interface %s: unknown security group %q", in.ID, gid)
@@ -324,25 +396,25 @@ func (p *planner) plan(st State) *Plan {
 		}
 		ifaces = append(ifaces, info)
 	}
+	return ifaces
+}
 
-	// Peerings.
-	type peeringInfo struct {
-		Peering
-		link string
-	}
+// validPeerings keeps the peerings of two distinct known VPCs not already
+// peered, with their IPv4 routes.
+func (p *planner) validPeerings(in []Peering, v *valid) []peeringInfo {
 	var peerings []peeringInfo
 	peered := map[[2]string]bool{}
-	for _, pc := range sortedBy(st.Peerings, func(p Peering) string { return p.ID }) {
+	for _, pc := range sortedBy(in, func(p Peering) string { return p.ID }) {
 		if err := validID("pcx", pc.ID); err != nil {
 			p.problem("%w", err)
 			continue
 		}
 		a, b := pc.Requester.VPC, pc.Accepter.VPC
-		if _, ok := vpcs[a]; !ok {
+		if _, ok := v.vpcs[a]; !ok {
 			p.problem("peering %s: unknown requester vpc %q", pc.ID, a)
 			continue
 		}
-		if _, ok := vpcs[b]; !ok {
+		if _, ok := v.vpcs[b]; !ok {
 			p.problem("peering %s: unknown accepter vpc %q", pc.ID, b)
 			continue
 		}
@@ -350,7 +422,7 @@ func (p *planner) plan(st State) *Plan {
 			p.problem("peering %s: %s and %s cannot be peered twice or with themselves", pc.ID, a, b)
 			continue
 		}
-		link, ok := p.claimLink(linkOwner, 'p', pc.ID, "peering "+pc.ID)
+		link, ok := p.claimLink(v.linkOwner, 'p', pc.ID, "peering "+pc.ID)
 		if !ok {
 			continue
 		}
@@ -359,15 +431,19 @@ func (p *planner) plan(st State) *Plan {
 		pc.Accepter.Routes = p.ipv4Routes("peering "+pc.ID, pc.Accepter.Routes)
 		peerings = append(peerings, peeringInfo{Peering: pc, link: link})
 	}
+	return peerings
+}
 
-	// Internet gateways, at most one per VPC.
+// validGateways keeps the internet gateways of known VPCs, at most one per
+// VPC, with the routes of those of their subnets that belong to the VPC.
+func (p *planner) validGateways(in []InternetGateway, v *valid) map[string]*igwInfo {
 	igws := map[string]*igwInfo{} // by vpc
-	for _, g := range sortedBy(st.InternetGateways, func(g InternetGateway) string { return g.ID }) {
+	for _, g := range sortedBy(in, func(g InternetGateway) string { return g.ID }) {
 		if err := validID("igw", g.ID); err != nil {
 			p.problem("%w", err)
 			continue
 		}
-		if _, ok := vpcs[g.VPC]; !ok {
+		if _, ok := v.vpcs[g.VPC]; !ok {
 			p.problem("internet gateway %s: unknown vpc %q", g.ID, g.VPC)
 			continue
 		}
@@ -375,13 +451,13 @@ func (p *planner) plan(st State) *Plan {
 			p.problem("internet gateway %s: vpc %s already has %s", g.ID, g.VPC, o.ID)
 			continue
 		}
-		link, ok := p.claimLink(linkOwner, 'g', g.ID, "internet gateway "+g.ID)
+		link, ok := p.claimLink(v.linkOwner, 'g', g.ID, "internet gateway "+g.ID)
 		if !ok {
 			continue
 		}
 		info := &igwInfo{ID: g.ID, link: link, routes: map[string][]netip.Prefix{}}
 		for _, sid := range sortedKeys(g.SubnetRoutes) {
-			sn, ok := subnets[sid]
+			sn, ok := v.subnets[sid]
 			if !ok || sn.VPC != g.VPC {
 				p.problem("internet gateway %s: subnet %s is not a subnet of %s (its routes ignored)", g.ID, sid, g.VPC)
 				continue
@@ -390,22 +466,30 @@ func (p *planner) plan(st State) *Plan {
 		}
 		igws[g.VPC] = info
 	}
+	return igws
+}
 
-	// Outside clients.
+// validOutside keeps the outside clients, sorted and unique, whose address
+// is usable and whose link name is free.
+func (p *planner) validOutside(in []netip.Addr, v *valid) []netip.Addr {
 	var outside []netip.Addr
-	addrs := slices.Clone(st.Outside)
+	addrs := slices.Clone(in)
 	slices.SortFunc(addrs, netip.Addr.Compare)
 	for _, a := range slices.Compact(addrs) {
-		if err := p.outsideAddr(a, vpcs, publicOwner); err != nil {
+		if err := p.outsideAddr(a, v.vpcs, v.publicOwner); err != nil {
 			p.problem("outside client %s: %w", a, err)
 			continue
 		}
-		if _, ok := p.claimLink(linkOwner, 'o', a.String(), "outside client "+a.String()); ok {
+		if _, ok := p.claimLink(v.linkOwner, 'o', a.String(), "outside client "+a.String()); ok {
 			outside = append(outside, a)
 		}
 	}
+	return outside
+}
 
-	// Group members, keyed by group then VPC.
+// groupMembers returns the addresses of each group's interfaces, keyed by
+// group then VPC.
+func groupMembers(ifaces []*ifaceInfo) map[string]map[string][]netip.Addr {
 	members := map[string]map[string][]netip.Addr{}
 	for _, in := range ifaces {
 		for _, g := range in.groups {
@@ -415,118 +499,126 @@ func (p *planner) plan(st State) *Plan {
 			members[g][in.vpc] = append(members[g][in.vpc], in.PrivateIP)
 		}
 	}
+	return members
+}
 
-	plan := &Plan{Prefix: p.prefix}
-	var ifaceNS []Namespace
-	internet := Namespace{Name: NamespaceName(p.prefix, InternetID), Role: RoleInternet, Resource: InternetID}
-	for _, vid := range sortedKeys(vpcs) {
-		v := vpcs[vid]
-		router := Namespace{Name: NamespaceName(p.prefix, vid), Role: RoleRouter, Resource: vid}
-		var local []*ifaceInfo
-		for _, in := range ifaces {
-			if in.vpc != vid {
-				continue
+// planRouter lays out the router namespace of VPC vid: its interfaces (each
+// namespace appended to ifaceNS), its peerings, its internet gateway and
+// the ruleset that enforces its security groups.
+func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespace, ifaceNS *[]Namespace) Namespace {
+	router := Namespace{Name: NamespaceName(p.prefix, vid), Role: RoleRouter, Resource: vid}
+	local := p.planInterfaces(plan, &router, vid, v.ifaces, ifaceNS)
+	visible, peerLinks, peerRoutes := p.planPeerings(plan, &router, vid, v)
+	igw := v.igws[vid]
+	if igw != nil {
+		p.planGateway(plan, &router, internet, vid, igw, local)
+	}
+	slices.SortFunc(router.Links, func(a, b Link) int { return cmp.Compare(a.Name, b.Name) })
+	router.Routes = dedupRoutes(router.Routes)
+	// Members visible from this VPC: its own and its peers'.
+	vis := map[string][]netip.Addr{}
+	for g, byVPC := range v.members {
+		for vpc, addrs := range byVPC {
+			if visible[vpc] {
+				vis[g] = append(vis[g], addrs...)
 			}
-			local = append(local, in)
-			nsName := NamespaceName(p.prefix, in.ID)
-			label := clean(strings.TrimSpace(in.Kind + " " + in.Owner))
-			router.Links = append(router.Links, Link{
-				Name:  in.link,
+		}
+	}
+	router.Ruleset = p.render(v.vpcs[vid], local, v.groups, vis, peerLinks, peerRoutes, igw)
+	return router
+}
+
+// planInterfaces links each interface of VPC vid to the router: a veth pair,
+// the router's gateway address and host route, and the interface's own
+// namespace (appended to ifaceNS). It returns the VPC's interfaces.
+func (p *planner) planInterfaces(plan *Plan, router *Namespace, vid string, ifaces []*ifaceInfo, ifaceNS *[]Namespace) []*ifaceInfo {
+	var local []*ifaceInfo
+	for _, in := range ifaces {
+		if in.vpc != vid {
+			continue
+		}
+		local = append(local, in)
+		nsName := NamespaceName(p.prefix, in.ID)
+		label := clean(strings.TrimSpace(in.Kind + " " + in.Owner))
+		router.Links = append(router.Links, Link{
+			Name:  in.link,
+			Alias: strings.TrimSpace(in.ID + " " + label),
+			Addrs: []netip.Prefix{netip.PrefixFrom(in.gw, 32)},
+		})
+		router.Routes = append(router.Routes, Route{Dst: netip.PrefixFrom(in.PrivateIP, 32), Dev: in.link})
+		plan.Veths = append(plan.Veths, Veth{
+			A: VethEnd{Namespace: router.Name, Name: in.link},
+			B: VethEnd{Namespace: nsName, Name: InterfaceLink},
+		})
+		*ifaceNS = append(*ifaceNS, Namespace{
+			Name: nsName, Role: RoleInterface, Resource: in.ID,
+			Links: []Link{{
+				Name:  InterfaceLink,
 				Alias: strings.TrimSpace(in.ID + " " + label),
-				Addrs: []netip.Prefix{netip.PrefixFrom(in.gw, 32)},
-			})
-			router.Routes = append(router.Routes, Route{Dst: netip.PrefixFrom(in.PrivateIP, 32), Dev: in.link})
+				Addrs: []netip.Prefix{netip.PrefixFrom(in.PrivateIP, in.subnet.Bits())},
+			}},
+			Routes: []Route{{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Dev: InterfaceLink, Via: in.gw}},
+		})
+	}
+	return local
+}
+
+// planPeerings adds to the router of VPC vid the link and routes of each of
+// its peerings (the requester's side creates the veth pair). It returns the
+// VPCs visible from vid (itself and its peers), the peering links, and for
+// the links whose routes are per subnet the (source subnet, destination)
+// pairs allowed over them; a link absent from peerRoutes is unrestricted.
+func (p *planner) planPeerings(plan *Plan, router *Namespace, vid string, v *valid) (visible map[string]bool, peerLinks []string, peerRoutes map[string][]routePair) {
+	visible = map[string]bool{vid: true}
+	peerRoutes = map[string][]routePair{}
+	for _, pc := range v.peerings {
+		var mine, other PeeringSide
+		switch vid {
+		case pc.Requester.VPC:
+			mine, other = pc.Requester, pc.Accepter
+		case pc.Accepter.VPC:
+			mine, other = pc.Accepter, pc.Requester
+		default:
+			continue
+		}
+		visible[other.VPC] = true
+		peerLinks = append(peerLinks, pc.link)
+		router.Links = append(router.Links, Link{Name: pc.link, Alias: pc.ID + " to " + other.VPC})
+		for _, r := range mine.Routes {
+			router.Routes = append(router.Routes, Route{Dst: r, Dev: pc.link})
+		}
+		if mine.SubnetRoutes != nil {
+			peerRoutes[pc.link] = p.peeringRoutePairs(pc.ID, vid, mine.SubnetRoutes, v.subnets)
+		}
+		if vid == pc.Requester.VPC {
 			plan.Veths = append(plan.Veths, Veth{
-				A: VethEnd{Namespace: router.Name, Name: in.link},
-				B: VethEnd{Namespace: nsName, Name: InterfaceLink},
-			})
-			ifaceNS = append(ifaceNS, Namespace{
-				Name: nsName, Role: RoleInterface, Resource: in.ID,
-				Links: []Link{{
-					Name:  InterfaceLink,
-					Alias: strings.TrimSpace(in.ID + " " + label),
-					Addrs: []netip.Prefix{netip.PrefixFrom(in.PrivateIP, in.subnet.Bits())},
-				}},
-				Routes: []Route{{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Dev: InterfaceLink, Via: in.gw}},
+				A: VethEnd{Namespace: router.Name, Name: pc.link},
+				B: VethEnd{Namespace: NamespaceName(p.prefix, other.VPC), Name: pc.link},
 			})
 		}
-		// Peer VPCs: who we are peered with, and the peering links here.
-		visible := map[string]bool{vid: true}
-		var peerLinks []string
-		peerRoutes := map[string][]routePair{} // link -> allowed (source subnet, destination); absent: unrestricted
-		for _, pc := range peerings {
-			var mine, other PeeringSide
-			switch vid {
-			case pc.Requester.VPC:
-				mine, other = pc.Requester, pc.Accepter
-			case pc.Accepter.VPC:
-				mine, other = pc.Accepter, pc.Requester
-			default:
-				continue
-			}
-			visible[other.VPC] = true
-			peerLinks = append(peerLinks, pc.link)
-			router.Links = append(router.Links, Link{Name: pc.link, Alias: pc.ID + " to " + other.VPC})
-			for _, r := range mine.Routes {
-				router.Routes = append(router.Routes, Route{Dst: r, Dev: pc.link})
-			}
-			if mine.SubnetRoutes != nil {
-				pairs := []routePair{}
-				for sid, dsts := range mine.SubnetRoutes {
-					sn, ok := subnets[sid]
-					if !ok || sn.VPC != vid {
-						p.problem("peering %s: subnet %s is not a subnet of %s (its routes ignored)", pc.ID, sid, vid)
-						continue
-					}
-					for _, d := range p.ipv4Routes("peering "+pc.ID, dsts) {
-						pairs = append(pairs, routePair{src: sn.CIDR, dst: d})
-					}
-				}
-				slices.SortFunc(pairs, func(a, b routePair) int {
-					return cmp.Or(cmp.Compare(a.src.String(), b.src.String()), cmp.Compare(a.dst.String(), b.dst.String()))
-				})
-				peerRoutes[pc.link] = slices.Compact(pairs)
-			}
-			if vid == pc.Requester.VPC {
-				plan.Veths = append(plan.Veths, Veth{
-					A: VethEnd{Namespace: router.Name, Name: pc.link},
-					B: VethEnd{Namespace: NamespaceName(p.prefix, other.VPC), Name: pc.link},
-				})
-			}
-		}
-		igw := igws[vid]
-		if igw != nil {
-			p.planGateway(plan, &router, &internet, vid, igw, local)
-		}
-		slices.SortFunc(router.Links, func(a, b Link) int { return cmp.Compare(a.Name, b.Name) })
-		router.Routes = dedupRoutes(router.Routes)
-		// Members visible from this VPC: its own and its peers'.
-		vis := map[string][]netip.Addr{}
-		for g, byVPC := range members {
-			for v, addrs := range byVPC {
-				if visible[v] {
-					vis[g] = append(vis[g], addrs...)
-				}
-			}
-		}
-		router.Ruleset = p.render(v, local, groups, vis, peerLinks, peerRoutes, igw)
-		plan.Namespaces = append(plan.Namespaces, router)
 	}
-	for _, a := range outside {
-		ns := p.planOutside(plan, &internet, a)
-		ifaceNS = append(ifaceNS, ns)
+	return visible, peerLinks, peerRoutes
+}
+
+// peeringRoutePairs returns, sorted and unique, the (source subnet,
+// destination) pairs that the route tables of vid's subnets send over
+// peering pcx.
+func (p *planner) peeringRoutePairs(pcx, vid string, subnetRoutes map[string][]netip.Prefix, subnets map[string]Subnet) []routePair {
+	pairs := []routePair{}
+	for sid, dsts := range subnetRoutes {
+		sn, ok := subnets[sid]
+		if !ok || sn.VPC != vid {
+			p.problem("peering %s: subnet %s is not a subnet of %s (its routes ignored)", pcx, sid, vid)
+			continue
+		}
+		for _, d := range p.ipv4Routes("peering "+pcx, dsts) {
+			pairs = append(pairs, routePair{src: sn.CIDR, dst: d})
+		}
 	}
-	if len(internet.Links) > 0 {
-		slices.SortFunc(internet.Links, func(a, b Link) int { return cmp.Compare(a.Name, b.Name) })
-		internet.Routes = dedupRoutes(internet.Routes)
-		plan.Namespaces = append(plan.Namespaces, internet)
-	}
-	slices.SortFunc(ifaceNS, func(a, b Namespace) int { return cmp.Compare(a.Name, b.Name) })
-	plan.Namespaces = append(plan.Namespaces, ifaceNS...)
-	slices.SortFunc(plan.Veths, func(a, b Veth) int {
-		return cmp.Or(cmp.Compare(a.A.Namespace, b.A.Namespace), cmp.Compare(a.A.Name, b.A.Name))
+	slices.SortFunc(pairs, func(a, b routePair) int {
+		return cmp.Or(cmp.Compare(a.src.String(), b.src.String()), cmp.Compare(a.dst.String(), b.dst.String()))
 	})
-	return plan
+	return slices.Compact(pairs)
 }
 
 // claimLink names the link of resource id with role ('i', 'p', 'g', 'o') and

@@ -104,52 +104,8 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 
 	phase("veths")
 
-	// 3. Links, routes, sysctls; stale links. Interfaces first: their
-	// addresses must exist before the routers route to them, or a router
-	// asks for a neighbour that cannot answer yet.
-	ordered := slices.Clone(plan.Namespaces)
-	slices.SortStableFunc(ordered, func(a, b Namespace) int {
-		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
-	})
-	for _, ns := range ordered {
-		h := open[ns.Name]
-		if h == nil {
-			continue
-		}
-		if err := p.configure(h, ns); err != nil {
-			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
-		}
-		if ns.Role == RoleRouter && ready[ns.Name] {
-			if err := routerSysctls(h.path, ns.Links); err != nil {
-				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
-			}
-		}
-		if ns.Role == RoleInternet {
-			// The internet only forwards between its links; it has no
-			// link, and no route, to anything else.
-			if err := inNamespace(h.path, func() error { return writeSysctl("net/ipv4/ip_forward", "1") }); err != nil {
-				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
-			}
-		}
-		if ns.Role == RoleInterface || ns.Role == RoleOutside {
-			// An ARP request sent while the veth is still coming up is
-			// lost; retry after 100 ms rather than the default second.
-			if err := inNamespace(h.path, func() error {
-				return writeSysctl("net/ipv4/neigh/"+InterfaceLink+"/retrans_time_ms", "100")
-			}); err != nil {
-				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
-			}
-		}
-	}
-
-	phase("configure")
-
-	// 3b. Links brought up by this apply carry traffic only once both ends
-	// of their veth are operationally up; a packet sent before (an
-	// instance's first ARP request) is lost and retried a second later.
-	// Wait for them, briefly, so that what Apply returns is usable at once.
-	p.waitOperUp(ctx, open)
-	phase("oper-up")
+	// 3. Links, then routes.
+	errs = append(errs, p.configureAll(ctx, plan, open, ready, phase)...)
 
 	// 4. Namespaces we own that are no longer desired.
 	want := map[string]bool{}
@@ -173,6 +129,58 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 	}
 	phase("stale")
 	return errors.Join(errs...)
+}
+
+// configureAll is step 3 of ApplyPlan: links, then routes, in every open
+// namespace; ready names the routers whose ruleset is loaded.
+func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*nsHandle, ready map[string]bool, phase func(string)) []error {
+	var errs []error
+	// Interfaces first: their addresses must exist before the routers
+	// route to them, or a router asks for a neighbour that cannot answer
+	// yet. The neighbour settings of a link are written
+	// before it comes up, and no route leads to a link before both ends of
+	// its veth carry traffic: a packet routed to a new link at once makes
+	// the router solicit its neighbour, and the solicitation (or its answer)
+	// is lost while an end is not yet operationally up; the retry then
+	// waits retrans_time, a second by default (see waitOperUp).
+	ordered := slices.Clone(plan.Namespaces)
+	slices.SortStableFunc(ordered, func(a, b Namespace) int {
+		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
+	})
+	for _, ns := range ordered {
+		h := open[ns.Name]
+		if h == nil {
+			continue
+		}
+		if err := neighbourSysctls(h.path, ns); err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+		}
+		if err := p.configureLinks(h, ns); err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+		}
+	}
+	phase("links")
+	p.waitOperUp(ctx, open)
+	phase("oper-up")
+	for _, ns := range ordered {
+		h := open[ns.Name]
+		if h == nil {
+			continue
+		}
+		if err := p.configureRoutes(h, ns.Routes); err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+		}
+		if (ns.Role == RoleRouter && ready[ns.Name]) || ns.Role == RoleInternet {
+			// A router forwards once its table is loaded; the internet only
+			// forwards between its links: it has no link, and no route, to
+			// anything else.
+			if err := inNamespace(h.path, func() error { return writeSysctl("net/ipv4/ip_forward", "1") }); err != nil {
+				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+			}
+		}
+	}
+	phase("routes")
+	return errs
 }
 
 // Teardown removes every namespace (and with them every link, route and
@@ -260,6 +268,23 @@ func (p *Plane) Listen(ctx context.Context, id, network, address string) (net.Li
 		return err
 	})
 	return l, err
+}
+
+// ListenPacket opens a packet listener (udp4, ip4:icmp, …) inside the
+// namespace of interface id.
+func (p *Plane) ListenPacket(ctx context.Context, id, network, address string) (net.PacketConn, error) {
+	path, err := p.existingNetns(id)
+	if err != nil {
+		return nil, err
+	}
+	var c net.PacketConn
+	err = inNamespace(path, func() error {
+		var lc net.ListenConfig
+		var err error
+		c, err = lc.ListenPacket(ctx, network, address)
+		return err
+	})
+	return c, err
 }
 
 func (p *Plane) existingNetns(id string) (string, error) {
@@ -386,22 +411,29 @@ func writeSysctl(key, value string) error {
 	return nil
 }
 
-// routerSysctls turns forwarding and proxy ARP on in a router namespace and
-// removes the proxy ARP delay, so that an instance's first ARP for a
-// neighbour in its subnet is answered at once.
-func routerSysctls(path string, links []Link) error {
+// neighbourSysctls sets the neighbour (ARP) parameters of ns's links; they
+// must be in place before a link comes up, since a solicitation takes the
+// retry time in force when it leaves. A neighbour asked for before it can
+// answer is asked again after 100 ms, not a second, on every link; routers
+// answer proxy ARP at once, without the default random delay of up to
+// 0.8 s, so that an instance's first ARP for a neighbour in its subnet is
+// answered immediately.
+func neighbourSysctls(path string, ns Namespace) error {
+	if ns.Role != RoleRouter && ns.Role != RoleInterface && ns.Role != RoleOutside {
+		return nil
+	}
 	return inNamespace(path, func() error {
 		var errs []error
 		// neigh/default exists only in the initial namespace: set each link.
-		for _, l := range links {
-			errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/proxy_delay", "0"),
-				// A neighbour asked for before its address exists (a new
-				// interface) is asked again after 100 ms, not a second.
-				writeSysctl("net/ipv4/neigh/"+l.Name+"/retrans_time_ms", "100"))
+		for _, l := range ns.Links {
+			if ns.Role == RoleRouter {
+				errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/proxy_delay", "0"))
+			}
+			errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/retrans_time_ms", "100"))
 		}
-		errs = append(errs,
-			writeSysctl("net/ipv4/conf/all/proxy_arp", "1"),
-			writeSysctl("net/ipv4/ip_forward", "1"))
+		if ns.Role == RoleRouter {
+			errs = append(errs, writeSysctl("net/ipv4/conf/all/proxy_arp", "1"))
+		}
 		return errors.Join(errs...)
 	})
 }
@@ -460,9 +492,9 @@ func (p *Plane) ensureVeth(a, b *nsHandle, v Veth) error {
 	return nil
 }
 
-// configure sets addresses, alias and state of ns's links, its routes, and
-// deletes stale links of ours.
-func (p *Plane) configure(h *nsHandle, ns Namespace) error {
+// configureLinks sets addresses, alias and state of ns's links and deletes
+// stale links of ours; routes come later (configureRoutes).
+func (p *Plane) configureLinks(h *nsHandle, ns Namespace) error {
 	var errs []error
 	wantLink := map[string]bool{}
 	for _, l := range ns.Links {
@@ -486,9 +518,6 @@ func (p *Plane) configure(h *nsHandle, ns Namespace) error {
 				p.log.Info("deleted stale link", "netns", ns.Name, "link", name)
 			}
 		}
-	}
-	if err := p.configureRoutes(h, ns.Routes); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -545,10 +574,16 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 }
 
 // operUpWait bounds the wait for new links to come up.
-const operUpWait = 250 * time.Millisecond
+const operUpWait = 500 * time.Millisecond
 
 // waitOperUp waits until every link set up by this Apply is operationally
-// up (or the bound passes), then forgets them.
+// up (or the bound passes), then forgets them. A veth end is up (the flag)
+// at once, has carrier (IFF_LOWER_UP) once its peer is up too, but carries
+// packets only after the kernel's link watcher has run for it: until then
+// its queueing discipline is noop, which drops everything. The watcher sets
+// the operational state (RFC 2863) just before it attaches the real
+// queueing discipline, under the RTNL lock, so a link seen operationally
+// up is ready for anything done through netlink after.
 func (p *Plane) waitOperUp(ctx context.Context, open map[string]*nsHandle) {
 	defer func() { p.justUp = p.justUp[:0] }()
 	deadline := time.Now().Add(operUpWait)
@@ -559,7 +594,7 @@ func (p *Plane) waitOperUp(ctx context.Context, open map[string]*nsHandle) {
 		}
 		for time.Now().Before(deadline) && ctx.Err() == nil {
 			l, err := h.h.LinkByName(u.link)
-			if err != nil || l.Attrs().OperState == netlink.OperUp || l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0 {
+			if err != nil || l.Attrs().OperState == netlink.OperUp {
 				break
 			}
 			time.Sleep(200 * time.Microsecond)

@@ -32,3 +32,8 @@ func (p *Plane) Dial(ctx context.Context, id, network, address string) (net.Conn
 func (p *Plane) Listen(ctx context.Context, id, network, address string) (net.Listener, error) {
 	return nil, errors.ErrUnsupported
 }
+
+// ListenPacket is only implemented on Linux.
+func (p *Plane) ListenPacket(ctx context.Context, id, network, address string) (net.PacketConn, error) {
+	return nil, errors.ErrUnsupported
+}

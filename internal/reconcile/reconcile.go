@@ -7,7 +7,10 @@
 // controller once over everything at Start — which is how a restart, even
 // after kill -9, converges — and again whenever a key it watches changes,
 // coalescing bursts, retrying failures with exponential backoff, and
-// resyncing periodically. Imported by the wiring package and by controllers.
+// resyncing periodically. A controller can also ask, from inside Reconcile,
+// to be run again at a time of its choosing (RequeueAt: snapshot windows,
+// maintenance windows, health checks), not only on store changes. Imported
+// by the wiring package and by controllers.
 package reconcile
 
 import (
@@ -151,8 +154,48 @@ type runner struct {
 	pending []string   // changed keys not yet reconciled
 	all     bool       // a full reconcile is due
 	running bool       // Reconcile is in progress
+	due     time.Time  // earliest requested requeue (RequeueAt); zero: none
 	target  uint64     // latest store revision offered
 	done    uint64     // revision as of which everything watched is reconciled
+}
+
+// runnerKey carries the runner in the context Reconcile runs with.
+type runnerKey struct{}
+
+// RequeueAt asks, from inside Reconcile, that the controller run again — a
+// full run, changed == nil — at t, whether or not anything in the store
+// changes. Of the requests made, the earliest is kept, whatever the outcome
+// of the run that made it (a backoff still delays it); serving it forgets
+// them all, since the run it causes is full and asks again for what it
+// still needs. A time in the past means as soon as possible. Outside a
+// Manager's Reconcile it does nothing.
+func RequeueAt(ctx context.Context, t time.Time) {
+	r, ok := ctx.Value(runnerKey{}).(*runner)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	if r.due.IsZero() || t.Before(r.due) {
+		r.due = t
+	}
+	r.mu.Unlock()
+	r.signal() // the run loop re-arms its timer
+}
+
+// RequeueAfter is RequeueAt(ctx, time.Now().Add(d)).
+func RequeueAfter(ctx context.Context, d time.Duration) { RequeueAt(ctx, time.Now().Add(d)) }
+
+// dueTimer returns a channel that fires at the earliest requested requeue,
+// or nil, and the function that releases it.
+func (r *runner) dueTimer() (<-chan time.Time, func() bool) {
+	r.mu.Lock()
+	due := r.due
+	r.mu.Unlock()
+	if due.IsZero() {
+		return nil, func() bool { return false }
+	}
+	t := time.NewTimer(time.Until(due))
+	return t.C, t.Stop
 }
 
 func (r *runner) signal() {
@@ -209,15 +252,17 @@ func (r *runner) run(ctx context.Context) {
 	for {
 		var retry <-chan time.Time
 		wake := r.wake
+		due, stopDue := r.dueTimer()
 		if backoff > 0 {
-			// Backing off: changes accumulate (offer records them) but do
-			// not cut the wait short, or a controller that writes its own
-			// failure to the store would spin.
+			// Backing off: changes and requeues accumulate (offer and
+			// RequeueAt record them) but do not cut the wait short, or a
+			// controller that writes its own failure to the store would spin.
 			retry = time.After(backoff)
-			wake = nil
+			wake, due = nil, nil
 		}
 		select {
 		case <-ctx.Done():
+			stopDue()
 			return
 		case <-wake:
 		case <-retry:
@@ -225,7 +270,14 @@ func (r *runner) run(ctx context.Context) {
 			r.mu.Lock()
 			r.all = true
 			r.mu.Unlock()
+		case now := <-due:
+			r.mu.Lock()
+			if !r.due.IsZero() && !now.Before(r.due) {
+				r.due, r.all = time.Time{}, true
+			}
+			r.mu.Unlock()
 		}
+		stopDue()
 		r.mu.Lock()
 		if !r.all && len(r.pending) == 0 {
 			r.mu.Unlock()
@@ -272,5 +324,5 @@ func (r *runner) reconcile(ctx context.Context, changed []string) (err error) {
 			r.opts.Logger.Error("controller panicked", "controller", r.c.Name(), "panic", p)
 		}
 	}()
-	return r.c.Reconcile(ctx, changed)
+	return r.c.Reconcile(context.WithValue(ctx, runnerKey{}, r), changed)
 }

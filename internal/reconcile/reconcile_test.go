@@ -149,3 +149,70 @@ func TestBackoffHoldsAgainstSelfWrites(t *testing.T) {
 		t.Errorf("runs in 400 ms = %d, want a handful: backoff is bypassed by the controller's own writes", s.runs)
 	}
 }
+
+// requeuer asks, on its first run, to run again at the times in asks (from
+// now); every run is sent on runs.
+type requeuer struct {
+	asks []time.Duration
+	runs chan []string
+	n    int // runs so far; touched only by the manager's goroutine
+}
+
+func (q *requeuer) Name() string        { return "requeuer" }
+func (q *requeuer) Watches(string) bool { return false }
+func (q *requeuer) Reconcile(ctx context.Context, changed []string) error {
+	q.n++
+	if q.n == 1 {
+		for _, d := range q.asks {
+			RequeueAfter(ctx, d)
+		}
+	}
+	q.runs <- changed
+	return nil
+}
+
+// A controller that asks to be run again is run again, fully, without any
+// store change; of several requests the earliest is served, and serving it
+// forgets them all.
+func TestRequeue(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		asks []time.Duration
+	}{
+		{"one", []time.Duration{10 * time.Millisecond}},
+		{"earliest wins", []time.Duration{time.Hour, 10 * time.Millisecond, 2 * time.Hour}},
+		{"in the past", []time.Duration{-time.Minute}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := openStore(t)
+			q := &requeuer{asks: tt.asks, runs: make(chan []string, 10)}
+			m := NewManager(st, Options{Resync: -1}, q)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			m.Start(ctx)
+			defer m.Close()
+			for i := range 2 {
+				select {
+				case changed := <-q.runs:
+					if changed != nil {
+						t.Errorf("run %d: changed = %v, want nil (a full run)", i+1, changed)
+					}
+				case <-ctx.Done():
+					t.Fatalf("run %d never came: the requeue was not served", i+1)
+				}
+			}
+			r := m.ctrls[0]
+			r.mu.Lock()
+			due := r.due
+			r.mu.Unlock()
+			if !due.IsZero() {
+				t.Errorf("after the requeued run: due = %v, want none (a served request is forgotten with the later ones; the run asks again if it must)", due)
+			}
+		})
+	}
+}
+
+// RequeueAt outside a Manager's Reconcile does nothing (and does not panic).
+func TestRequeueOutsideManager(t *testing.T) {
+	RequeueAt(context.Background(), time.Now())
+}

@@ -42,13 +42,15 @@ func (e Endpoint) String() string {
 
 // Flow is a packet's 5-tuple in model terms. Protocol is "tcp", "udp",
 // "icmp", "icmpv6" or a protocol number; Port is the destination port (the
-// ICMP type for ICMP). A Reply flow is the answer, from Src to Dst, in a
+// ICMP type for ICMP) and Code the ICMP code (0, an echo request's, unless
+// set). A Reply flow is the answer, from Src to Dst, in a
 // connection that Dst opened to Src on Port; it passes when that connection
 // may be opened.
 type Flow struct {
 	Src, Dst Endpoint
 	Protocol string
 	Port     int32
+	Code     int32
 	Reply    bool
 }
 
@@ -188,7 +190,9 @@ func normProto(p string) string {
 }
 
 // portMatch reports whether a rule's protocol and ports cover the flow's.
-func portMatch(r *ec2.TopoRule, proto string, port int32) bool {
+// An ICMP rule names a type (FromPort) and a code (ToPort), -1 for all; a
+// rule for all types covers every code.
+func portMatch(r *ec2.TopoRule, proto string, port, code int32) bool {
 	if r.Protocol == "-1" {
 		return true
 	}
@@ -199,7 +203,7 @@ func portMatch(r *ec2.TopoRule, proto string, port int32) bool {
 	case "tcp", "udp":
 		return r.FromPort <= port && port <= r.ToPort
 	case "icmp", "icmpv6":
-		return r.FromPort == -1 || r.FromPort == port
+		return r.FromPort == -1 || (r.FromPort == port && (r.ToPort == -1 || r.ToPort == code))
 	}
 	return true
 }
@@ -234,7 +238,7 @@ func (e *Evaluator) peerMatch(r *ec2.TopoRule, p peer, vpc string) bool {
 }
 
 // allowing returns the rules of the interface's groups that allow the flow.
-func (e *Evaluator) allowing(ifc *ec2.TopoInterface, egress bool, proto string, port int32, p peer) []RuleRef {
+func (e *Evaluator) allowing(ifc *ec2.TopoInterface, egress bool, proto string, port, code int32, p peer) []RuleRef {
 	var out []RuleRef
 	for _, gid := range ifc.Groups {
 		g := e.groups[gid]
@@ -247,7 +251,7 @@ func (e *Evaluator) allowing(ifc *ec2.TopoInterface, egress bool, proto string, 
 		}
 		for i := range rules {
 			r := &rules[i]
-			if portMatch(r, proto, port) && e.peerMatch(r, p, ifc.VpcID) {
+			if portMatch(r, proto, port, code) && e.peerMatch(r, p, ifc.VpcID) {
 				out = append(out, RuleRef{GroupID: g.ID, RuleID: r.ID, Egress: egress})
 			}
 		}
@@ -287,7 +291,7 @@ func (e *Evaluator) route(subnet string, addr netip.Addr) *ec2.TopoRoute {
 // Check decides a flow.
 func (e *Evaluator) Check(f Flow) Verdict {
 	if f.Reply {
-		orig := Flow{Src: f.Dst, Dst: f.Src, Protocol: f.Protocol, Port: f.Port}
+		orig := Flow{Src: f.Dst, Dst: f.Src, Protocol: f.Protocol, Port: f.Port, Code: f.Code}
 		v := e.Check(orig)
 		v.Reply = v.Allowed
 		return v
@@ -327,7 +331,7 @@ func (e *Evaluator) Check(f Flow) Verdict {
 	v.Path = e.path(&v, src, dst, srcPeer, dstPeer)
 	base := Missing{Protocol: proto, Port: f.Port}
 	if src != nil {
-		v.Egress = e.allowing(src, true, proto, f.Port, dstPeer)
+		v.Egress = e.allowing(src, true, proto, f.Port, f.Code, dstPeer)
 		if len(v.Egress) == 0 {
 			m := base
 			m.Kind, m.Interface, m.Groups, m.Peer = "egress", src.ID, slices.Clone(src.Groups), dstPeer.String()
@@ -337,7 +341,7 @@ func (e *Evaluator) Check(f Flow) Verdict {
 		}
 	}
 	if dst != nil {
-		v.Ingress = e.allowing(dst, false, proto, f.Port, srcPeer)
+		v.Ingress = e.allowing(dst, false, proto, f.Port, f.Code, srcPeer)
 		if len(v.Ingress) == 0 {
 			m := base
 			m.Kind, m.Interface, m.Groups, m.Peer = "ingress", dst.ID, slices.Clone(dst.Groups), srcPeer.String()

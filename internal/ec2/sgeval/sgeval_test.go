@@ -400,3 +400,39 @@ func TestVerdictString(t *testing.T) {
 		t.Errorf("String() = %q", got)
 	}
 }
+
+// TestICMPTypeAndCode: an ICMP rule names a type (FromPort) and a code
+// (ToPort), -1 for all, as AWS reads them and the kernel enforces them
+// ("icmp type 8 icmp code 1" does not match an echo request, code 0).
+func TestICMPTypeAndCode(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		typ, code  int32 // the rule's
+		flowCode   int32
+		wantPasses bool
+	}{
+		{"all", -1, -1, 0, true},
+		{"all-types-any-code", -1, -1, 3, true},
+		{"echo-any-code", 8, -1, 0, true},
+		{"echo-code-0", 8, 0, 0, true},
+		{"echo-code-1", 8, 1, 0, false},
+		{"echo-code-1-flow-1", 8, 1, 1, true},
+		{"echo-reply", 0, -1, 0, false},
+		{"unreachable", 3, -1, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w world
+			w.vpc("vpc-a", "10.1.0.0/16")
+			w.subnet("subnet-a", "vpc-a", "10.1.0.0/24")
+			w.group("sg-src", "vpc-a", nil, allOut("sgr-out"))
+			w.group("sg-dst", "vpc-a", []ec2.TopoRule{{ID: "sgr-icmp", Protocol: "icmp", FromPort: tc.typ, ToPort: tc.code,
+				CIDR: netip.MustParsePrefix("0.0.0.0/0")}}, nil)
+			w.iface("eni-src", "subnet-a", "10.1.0.10", "sg-src")
+			w.iface("eni-dst", "subnet-a", "10.1.0.20", "sg-dst")
+			f := Flow{Src: ifc("eni-src"), Dst: ifc("eni-dst"), Protocol: "icmp", Port: 8, Code: tc.flowCode}
+			if got := New(&w.t).Check(f); got.Allowed != tc.wantPasses {
+				t.Errorf("Check(%v) under icmp %d/%d = %v, want allowed %v", f, tc.typ, tc.code, got, tc.wantPasses)
+			}
+		})
+	}
+}

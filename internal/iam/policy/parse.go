@@ -191,15 +191,45 @@ func parseNamed(name, doc string, kind Kind) (*Policy, error) {
 }
 
 func parseStatement(raw json.RawMessage, kind Kind, vars bool) (Statement, error) {
+	st, has, err := decodeStatement(raw, kind)
+	if err != nil {
+		return st, err
+	}
+	if err := checkPrincipal(&st, kind); err != nil {
+		return st, err
+	}
+	if !has.effect {
+		return st, malformed(MsgMissingEffect)
+	}
+	if err := checkActions(&st, has); err != nil {
+		return st, err
+	}
+	if err := checkResources(&st, kind, has); err != nil {
+		return st, err
+	}
+	if err := st.compile(vars); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// stmtFields records which of the statement's fields were present.
+type stmtFields struct {
+	effect, action, notAction, resource, notResource bool
+}
+
+// decodeStatement reads the statement's fields, rejecting unknown ones and
+// malformed values.
+func decodeStatement(raw json.RawMessage, kind Kind) (Statement, stmtFields, error) {
 	var st Statement
+	var has stmtFields
 	if firstByte(raw) != '{' {
-		return st, malformed(MsgSyntax)
+		return st, has, malformed(MsgSyntax)
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return st, malformed(MsgSyntax)
+		return st, has, malformed(MsgSyntax)
 	}
-	var hasEffect, hasAction, hasNotAction, hasResource, hasNotResource bool
 	for _, k := range sortedKeys(m) {
 		v := m[k]
 		var err error
@@ -207,33 +237,33 @@ func parseStatement(raw json.RawMessage, kind Kind, vars bool) (Statement, error
 		case "Sid":
 			s, ok := jsonString(v)
 			if !ok {
-				return st, malformed(MsgSyntax)
+				return st, has, malformed(MsgSyntax)
 			}
 			if !isAlnum(s) && kind == KindIdentity {
-				return st, malformed(MsgSidAlnum)
+				return st, has, malformed(MsgSidAlnum)
 			}
 			st.Sid = s
 		case "Effect":
 			s, ok := jsonString(v)
 			if !ok {
-				return st, malformed(MsgSyntax)
+				return st, has, malformed(MsgSyntax)
 			}
 			if s != string(Allow) && s != string(Deny) {
-				return st, malformed(fmt.Sprintf("Invalid effect: %s", s))
+				return st, has, malformed(fmt.Sprintf("Invalid effect: %s", s))
 			}
-			st.Effect, hasEffect = Effect(s), true
+			st.Effect, has.effect = Effect(s), true
 		case "Action":
 			st.Action, err = stringList(v)
-			hasAction = true
+			has.action = true
 		case "NotAction":
 			st.NotAction, err = stringList(v)
-			hasNotAction = true
+			has.notAction = true
 		case "Resource":
 			st.Resource, err = stringList(v)
-			hasResource = true
+			has.resource = true
 		case "NotResource":
 			st.NotResource, err = stringList(v)
-			hasNotResource = true
+			has.notResource = true
 		case "Principal":
 			st.Principal, err = parsePrincipal(v)
 		case "NotPrincipal":
@@ -241,86 +271,95 @@ func parseStatement(raw json.RawMessage, kind Kind, vars bool) (Statement, error
 		case "Condition":
 			st.Conditions, err = parseConditions(v)
 		default:
-			return st, malformed(MsgSyntax)
+			return st, has, malformed(MsgSyntax)
 		}
 		if err != nil {
-			return st, err
+			return st, has, err
 		}
 	}
+	return st, has, nil
+}
 
-	// Principal rules depend on the kind.
+// checkPrincipal applies the principal rules, which depend on the kind:
+// identity policies name none, the others exactly one of Principal and
+// NotPrincipal.
+func checkPrincipal(st *Statement, kind Kind) error {
 	hasPrincipal := st.Principal != nil || st.NotPrincipal != nil
 	switch kind {
 	case KindIdentity:
 		if hasPrincipal {
-			return st, malformed(MsgPrincipalForbidden)
+			return malformed(MsgPrincipalForbidden)
 		}
 	default:
 		if !hasPrincipal {
-			return st, malformed(MsgMissingPrincipal)
+			return malformed(MsgMissingPrincipal)
 		}
 		if st.Principal != nil && st.NotPrincipal != nil {
-			return st, malformed(MsgPrincipalAndNot)
+			return malformed(MsgPrincipalAndNot)
 		}
 	}
-	if !hasEffect {
-		return st, malformed(MsgMissingEffect)
+	return nil
+}
+
+// checkActions requires exactly one of Action and NotAction, not empty, each
+// action "*" or with a vendor prefix.
+func checkActions(st *Statement, has stmtFields) error {
+	if has.action && has.notAction {
+		return malformed(MsgActionAndNot)
 	}
-	if hasAction && hasNotAction {
-		return st, malformed(MsgActionAndNot)
-	}
-	if !hasAction && !hasNotAction {
-		return st, malformed(MsgMissingAction)
+	if !has.action && !has.notAction {
+		return malformed(MsgMissingAction)
 	}
 	actions := st.Action
-	if hasNotAction {
+	if has.notAction {
 		actions = st.NotAction
 	}
 	if len(actions) == 0 {
-		return st, malformed(MsgNoActions)
+		return malformed(MsgNoActions)
 	}
 	for _, a := range actions {
 		if a == "*" {
 			continue
 		}
 		if i := strings.IndexByte(a, ':'); i <= 0 {
-			return st, malformed(MsgVendorPrefix)
+			return malformed(MsgVendorPrefix)
 		}
 	}
+	return nil
+}
 
+// checkResources forbids resources in trust policies and requires, in the
+// others, exactly one of Resource and NotResource, not empty, of ARNs or "*".
+func checkResources(st *Statement, kind Kind, has stmtFields) error {
 	switch kind {
 	case KindTrust:
-		if hasResource {
-			return st, malformed(MsgResourceProhibited)
+		if has.resource {
+			return malformed(MsgResourceProhibited)
 		}
-		if hasNotResource {
-			return st, malformed("Has prohibited field NotResource")
+		if has.notResource {
+			return malformed("Has prohibited field NotResource")
 		}
 	default:
-		if hasResource && hasNotResource {
-			return st, malformed(MsgResourceAndNot)
+		if has.resource && has.notResource {
+			return malformed(MsgResourceAndNot)
 		}
-		if !hasResource && !hasNotResource {
-			return st, malformed(MsgMissingResource)
+		if !has.resource && !has.notResource {
+			return malformed(MsgMissingResource)
 		}
 		res := st.Resource
-		if hasNotResource {
+		if has.notResource {
 			res = st.NotResource
 		}
 		if len(res) == 0 {
-			return st, malformed(MsgNoResources)
+			return malformed(MsgNoResources)
 		}
 		for _, r := range res {
 			if r != "*" && !strings.HasPrefix(r, "arn:") {
-				return st, malformed(fmt.Sprintf("Resource %s must be in ARN format or \"*\".", r))
+				return malformed(fmt.Sprintf("Resource %s must be in ARN format or \"*\".", r))
 			}
 		}
 	}
-
-	if err := st.compile(vars); err != nil {
-		return st, err
-	}
-	return st, nil
+	return nil
 }
 
 func (st *Statement) compile(vars bool) error {

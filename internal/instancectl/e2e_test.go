@@ -1,4 +1,4 @@
-package app_test
+package instancectl_test
 
 import (
 	"context"

@@ -1,0 +1,222 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+
+	"github.com/cachalot-dev/cachalot/internal/app"
+	"github.com/cachalot-dev/cachalot/internal/app/apptest"
+	"github.com/cachalot-dev/cachalot/internal/app/apptest/nettest"
+	"github.com/cachalot-dev/cachalot/internal/netplane"
+	"github.com/cachalot-dev/cachalot/internal/privtest"
+)
+
+// TestNetplaneCrashConvergence runs the real binary: VPC resources, an
+// instance pair and (with redis-server installed) a Redis cluster are made
+// through the API; the daemon is killed with SIGKILL; the namespaces, rules
+// and the engine keep working without it; a second daemon adopts them and
+// converges a new rule; teardown leaves nothing of the installation.
+func TestNetplaneCrashConvergence(t *testing.T) {
+	privtest.RequireRoot(t)
+	ctx := context.Background()
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "cachalot")
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil || len(bytes.TrimSpace(gomod)) == 0 {
+		t.Fatalf("go env GOMOD = %q, %v", gomod, err)
+	}
+	build := exec.Command("go", "build", "-o", bin, "./cmd/cachalot")
+	build.Dir = filepath.Dir(string(bytes.TrimSpace(gomod)))
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := filepath.Join(tmp, "data")
+	prefix := app.InstallPrefix(dir)
+	logPath := filepath.Join(tmp, "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+
+	var daemon *exec.Cmd
+	stop := func(sig syscall.Signal) {
+		if daemon == nil {
+			return
+		}
+		daemon.Process.Signal(sig)
+		done := make(chan error, 1)
+		go func() { done <- daemon.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			daemon.Process.Kill()
+			<-done
+		}
+		daemon = nil
+	}
+	t.Cleanup(func() {
+		stop(syscall.SIGKILL)
+		tctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		exec.CommandContext(tctx, bin, "teardown", "--data-dir", dir).Run()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("cachalot serve output:\n%s", b)
+		}
+	})
+	var ec *elasticache.Client // of the current daemon
+	start := func() *ec2.Client {
+		t.Helper()
+		os.Remove(filepath.Join(dir, app.EndpointFile))
+		daemon = exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
+		daemon.Stdout, daemon.Stderr = logf, logf
+		daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // SIGKILL reaches the daemon alone
+		if err := daemon.Start(); err != nil {
+			t.Fatalf("start cachalot serve: %v", err)
+		}
+		var url string
+		for deadline := time.Now().Add(30 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			b, _ := os.ReadFile(filepath.Join(dir, app.EndpointFile))
+			url = strings.TrimSpace(string(b))
+		}
+		if url == "" {
+			t.Fatalf("cachalot serve wrote no endpoint file within 30s")
+		}
+		creds, err := app.ReadCredentials(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := (&apptest.Env{URL: url, Root: creds}).Config()
+		ec = elasticache.NewFromConfig(cfg)
+		return ec2.NewFromConfig(cfg)
+	}
+	// The test's own plane handle with the installation's prefix: it only
+	// enters the daemon's namespaces (Dial, Listen), never applies.
+	plane, err := netplane.New(netplane.Config{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reach := func(what, src, addr string, port int, want bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			c, err := plane.Dial(ctx, src, "tcp4", net.JoinHostPort(addr, strconv.Itoa(port)))
+			cancel()
+			p, perr := nettest.Classify(c, err)
+			if perr == nil && p.Passed == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: connect %s -> %s:%d = %v %v for 30s, want passed=%v", what, src, addr, port, p.Detail, perr, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	ne := &nettest.Env{EC2: start()}
+	vpc, _, _ := ne.DefaultVPC(t)
+	cli, srv := ne.CreateGroup(t, "cli", vpc), ne.CreateGroup(t, "srv", vpc)
+	ne.AllowIn(t, srv, nettest.TCPPerm(8080, cli))
+	c := ne.RunInstance(t, "", cli, ne.DefaultGroupOf(t, vpc))
+	s := ne.RunInstance(t, "", srv)
+
+	var redisAddr string
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		if _, err := ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("crash"),
+			Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1)}); err != nil {
+			t.Fatalf("CreateCacheCluster = %v", err)
+		}
+		redisAddr = nettest.WaitCluster(t, ec, "crash")
+	} else {
+		t.Logf("redis-server not installed: the engine part is skipped")
+	}
+
+	// Listeners in the server's namespace, held by this process.
+	for _, port := range []int{8080, 9090} {
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		l, err := plane.Listen(lctx, s.ENI, "tcp4", "0.0.0.0:"+strconv.Itoa(port))
+		cancel()
+		if err != nil {
+			t.Fatalf("Listen(%s, %d) = %v", s.ENI, port, err)
+		}
+		closeL := nettest.ServeEcho(l)
+		t.Cleanup(closeL)
+	}
+	reach("first daemon", c.ENI, s.IP, 8080, true)
+	reach("first daemon, no rule", c.ENI, s.IP, 9090, false)
+	nettest.RedisPing(t, plane, c.ENI, redisAddr)
+	nsBefore := nettest.OwnedNetns(t, prefix)
+	enginesBefore := nettest.ProcsIn(t, dir, daemon.Process.Pid)
+	if redisAddr != "" && len(enginesBefore) == 0 {
+		t.Errorf("no engine process runs in %s", dir)
+	}
+
+	stop(syscall.SIGKILL)
+	if got := nettest.OwnedNetns(t, prefix); !slices.Equal(got, nsBefore) {
+		t.Errorf("namespaces after kill -9 = %v, want %v", got, nsBefore)
+	}
+	if got := nettest.ProcsIn(t, dir, 0); !slices.Equal(got, enginesBefore) {
+		t.Errorf("engine processes after kill -9 = %v, want %v", got, enginesBefore)
+	}
+	reach("daemon dead", c.ENI, s.IP, 8080, true)
+	reach("daemon dead, no rule", c.ENI, s.IP, 9090, false)
+	nettest.RedisPing(t, plane, c.ENI, redisAddr)
+
+	// A second daemon adopts everything and converges a change.
+	ne.EC2 = start()
+	t0 := time.Now()
+	ne.AllowIn(t, srv, nettest.TCPPerm(9090, cli))
+	reach("second daemon, new rule", c.ENI, s.IP, 9090, true)
+	t.Logf("a rule added right after the restart was enforced %v after the API call returned", time.Since(t0).Round(time.Millisecond))
+	reach("second daemon, old rule", c.ENI, s.IP, 8080, true)
+	reach("second daemon, other port", c.ENI, s.IP, 9091, false)
+	nettest.RedisPing(t, plane, c.ENI, redisAddr)
+	if redisAddr != "" {
+		nettest.WaitCluster(t, ec, "crash")
+		if got := nettest.ProcsIn(t, dir, daemon.Process.Pid); !slices.Equal(got, enginesBefore) {
+			t.Errorf("engine processes after the restart = %v, want %v adopted", got, enginesBefore)
+		}
+	}
+
+	// Teardown leaves nothing of this installation.
+	stop(syscall.SIGTERM)
+	tctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(tctx, bin, "teardown", "--data-dir", dir).CombinedOutput(); err != nil {
+		t.Fatalf("cachalot teardown: %v\n%s", err, out)
+	}
+	if got := nettest.OwnedNetns(t, prefix); len(got) != 0 {
+		t.Errorf("namespaces after teardown = %v, want none", got)
+	}
+	for _, argv := range [][]string{{"ip", "-o", "link"}, {"nft", "list", "tables"}} {
+		out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+		if strings.Contains(string(out), prefix) {
+			t.Errorf("%v after teardown mentions %s:\n%s", argv, prefix, out)
+		}
+	}
+	if got := nettest.Pgrep(t, dir); len(got) != 0 {
+		t.Errorf("pgrep -f %s after teardown = %v, want none", dir, got)
+	}
+	if got := nettest.ProcsIn(t, dir, 0); len(got) != 0 {
+		t.Errorf("processes working in %s after teardown = %v, want none", dir, got)
+	}
+}

@@ -1,0 +1,333 @@
+package cachectl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/ec2"
+	"github.com/cachalot-dev/cachalot/internal/elasticache"
+	"github.com/cachalot-dev/cachalot/internal/engine"
+)
+
+// run is one application of a cluster's plan.
+type run struct {
+	c   *Controller
+	cl  *elasticache.Cluster // working copy: steps record interface ids and ports in it
+	ref elasticache.ClusterRef
+	gen int64 // the generation the plan converges to
+
+	// resolve-spec
+	inst    catalog.Installed
+	values  map[string]string
+	nodeMem int64
+
+	results []nodeResult         // nodes
+	stored  *elasticache.Cluster // write-status: the record as written
+}
+
+// nodeResult is what converging one node did.
+type nodeResult struct {
+	id          string
+	removed     bool
+	paramStatus string
+	running     string // Node.Running
+	rebooted    bool   // the node restarted: a reboot, or a new spec
+	started     bool
+}
+
+// apply runs the steps in order, stopping at the first failure: the next
+// run starts over from what is then observed.
+func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, steps []step) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	c.log.Debug("cluster plan", "cluster", cl.Ref().String(), "plan", planString(steps))
+	r := &run{c: c, cl: cl, ref: cl.Ref(), gen: cl.Generation}
+	for _, s := range steps {
+		if err := r.do(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) do(ctx context.Context, s step) error {
+	c, cl := r.c, r.cl
+	switch s.op {
+	case opCreateInterface:
+		return r.createInterface(ctx, s.target)
+	case opSetGroups:
+		if err := c.cfg.EC2.SetInterfaceGroups(ctx, cl.Account, cl.Region, r.interfaceOf(s.target), cl.SecurityGroups); err != nil {
+			if s.target == configTarget {
+				return fmt.Errorf("set security groups of the configuration endpoint: %w", err)
+			}
+			return fmt.Errorf("set security groups of node %s: %w", s.target, err)
+		}
+	case opSetGrants:
+		return c.cfg.Domain.SetClusterGrants(ctx, cl)
+	case opSyncNetwork:
+		if err := c.cfg.Network.Sync(ctx); err != nil {
+			return fmt.Errorf("realise network: %w", err)
+		}
+	case opResolveSpec:
+		return r.resolveSpec(ctx)
+	case opNodes:
+		return r.nodes(ctx, s.nodes)
+	case opServeConfig:
+		return r.serveConfig(ctx)
+	case opWriteStatus:
+		return r.writeStatus(ctx)
+	case opPublishConfig:
+		if cs := c.configs.get(r.ref); cs != nil && r.stored != nil {
+			cs.set(c.cfg.Domain.DiscoveryConfig(r.stored))
+		}
+	case opStopConfig:
+		c.configs.stop(r.ref)
+	case opDeleteInterface:
+		if err := r.deleteInterface(ctx, r.interfaceOf(s.target)); err != nil {
+			if s.target == configTarget {
+				return fmt.Errorf("delete configuration endpoint interface: %w", err)
+			}
+			return fmt.Errorf("delete interface of node %s: %w", s.target, err)
+		}
+	case opStopEngines:
+		return r.stopEngines(ctx, s.nodes)
+	case opRemoveCluster:
+		return c.cfg.Domain.RemoveCluster(ctx, r.ref)
+	default:
+		return fmt.Errorf("unknown plan step %q", s.op)
+	}
+	return nil
+}
+
+// interfaceOf is the interface of a target, as recorded so far.
+func (r *run) interfaceOf(target string) string {
+	if target == configTarget {
+		return r.cl.ConfigInterfaceID
+	}
+	return r.node(target).InterfaceID
+}
+
+func (r *run) node(id string) *elasticache.Node {
+	for i := range r.cl.Nodes {
+		if r.cl.Nodes[i].ID == id {
+			return &r.cl.Nodes[i]
+		}
+	}
+	panic("cachectl: plan names node " + id + " the cluster does not have")
+}
+
+// createInterface creates the target's requester-managed interface and
+// records its id and address, before anything runs in it.
+func (r *run) createInterface(ctx context.Context, target string) error {
+	cl := r.cl
+	spec := ec2.InterfaceSpec{Account: cl.Account, Region: cl.Region, GroupIDs: cl.SecurityGroups, Classic: cl.Classic()}
+	if target == configTarget {
+		spec.SubnetID, spec.AZ = cl.Nodes[0].SubnetID, classicAZ(cl, cl.Nodes[0].AZ)
+		spec.Description = "ElastiCache " + cl.ID + " configuration endpoint"
+		spec.Tags = map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": "config"}
+	} else {
+		n := r.node(target)
+		spec.SubnetID, spec.AZ = n.SubnetID, classicAZ(cl, n.AZ)
+		spec.Description = "ElastiCache " + cl.ID + "-" + n.ID
+		spec.Tags = map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": n.ID}
+	}
+	iface, err := r.c.cfg.EC2.CreateManagedInterface(ctx, spec)
+	if err != nil {
+		if target == configTarget {
+			return fmt.Errorf("create configuration endpoint interface: %w", err)
+		}
+		return fmt.Errorf("create interface for node %s: %w", target, err)
+	}
+	record := func(c *elasticache.Cluster) {
+		if target == configTarget {
+			c.ConfigInterfaceID, c.ConfigIP = iface.ID, iface.PrivateIP
+			return
+		}
+		for j := range c.Nodes {
+			if c.Nodes[j].ID == target {
+				c.Nodes[j].InterfaceID, c.Nodes[j].IP = iface.ID, iface.PrivateIP
+			}
+		}
+	}
+	record(cl)
+	_, err = r.c.cfg.Domain.UpdateCluster(ctx, r.ref, func(cur *elasticache.Cluster) bool { record(cur); return true })
+	return err
+}
+
+// classicAZ is the zone of a classic cluster's new interface ("" for a VPC
+// cluster, whose zone is its subnet's).
+func classicAZ(cl *elasticache.Cluster, az string) string {
+	if !cl.Classic() {
+		return ""
+	}
+	return az
+}
+
+// resolveSpec reads what every node's engine is started with.
+func (r *run) resolveSpec(ctx context.Context) error {
+	cl := r.cl
+	inst, err := r.c.cfg.Catalog.Find(cl.Engine, cl.EngineVersion)
+	if err != nil {
+		return fmt.Errorf("engine %s %s: %w", cl.Engine, cl.EngineVersion, err)
+	}
+	values, err := r.c.cfg.Domain.ClusterParameters(ctx, cl)
+	if err != nil {
+		return err
+	}
+	nodeMem, err := catalog.NodeTypeMemory(cl.NodeType)
+	if err != nil {
+		return err
+	}
+	r.inst, r.values, r.nodeMem = inst, values, nodeMem
+	return nil
+}
+
+// nodes converges every node on its own goroutine: a cluster's nodes start,
+// stop and reboot in parallel.
+func (r *run) nodes(ctx context.Context, plans []nodePlan) error {
+	r.results = make([]nodeResult, len(plans))
+	errs := make([]error, len(plans))
+	var wg sync.WaitGroup
+	for i, p := range plans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.results[i], errs[i] = r.convergeNode(ctx, p)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// convergeNode runs one node's actions.
+func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) {
+	c, cl := r.c, r.cl
+	n := *r.node(p.id) // a copy: the goroutines share cl
+	key := EngineNodeID(r.ref, n.ID)
+	res := nodeResult{id: n.ID, paramStatus: n.ParamStatus, running: runningSpec(cl)}
+	for _, a := range p.actions {
+		switch a {
+		case actStop:
+			if err := c.cfg.Engines.Remove(ctx, key); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
+				return nodeResult{}, fmt.Errorf("remove node %s: %w", n.ID, err)
+			}
+			res.removed = true
+		case actDeleteInterface:
+			if err := r.deleteInterface(ctx, n.InterfaceID); err != nil {
+				return nodeResult{}, fmt.Errorf("delete interface of node %s: %w", n.ID, err)
+			}
+		case actStopRespec:
+			// A new node type or engine version: restart with the new spec.
+			if err := c.cfg.Engines.Stop(ctx, key); err != nil {
+				return nodeResult{}, fmt.Errorf("stop node %s for its new spec: %w", n.ID, err)
+			}
+			res.rebooted = true
+		case actStart:
+			adopted, err := r.startNode(ctx, n)
+			if err != nil {
+				return nodeResult{}, err
+			}
+			res.started = true
+			if !adopted {
+				// A re-adopted process was not restarted: parameters
+				// pending a reboot still are.
+				res.paramStatus = "in-sync"
+			}
+		case actReboot:
+			if err := c.cfg.Engines.Reboot(ctx, key); err != nil {
+				return nodeResult{}, fmt.Errorf("reboot node %s: %w", n.ID, err)
+			}
+			res.rebooted, res.paramStatus = true, "in-sync"
+		case actApplyParameters:
+			pending, err := c.cfg.Engines.ApplyParameters(ctx, key, r.values)
+			if err != nil {
+				return nodeResult{}, fmt.Errorf("apply parameters to node %s: %w", n.ID, err)
+			}
+			res.paramStatus = "in-sync"
+			if len(pending) > 0 {
+				res.paramStatus = "pending-reboot"
+			}
+		}
+	}
+	return res, nil
+}
+
+// startNode launches the node, or re-adopts its process after a daemon
+// restart (adopted), inside the node's interface.
+func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, err error) {
+	c := r.c
+	bindIP, port, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, r.cl.Port)
+	if err != nil {
+		return false, fmt.Errorf("bind node %s: %w", n.ID, err)
+	}
+	spec := engine.NodeSpec{
+		NodeID: EngineNodeID(r.ref, n.ID), Engine: r.inst, BindIP: bindIP, Port: port,
+		MaxMemory:  catalog.EffectiveMaxMemory(r.nodeMem, r.values),
+		Parameters: r.values,
+		Launcher:   c.cfg.Network.Launcher(n.InterfaceID),
+		Dial:       c.cfg.Network.Dialer(n.InterfaceID),
+	}
+	st, err := c.cfg.Engines.Start(ctx, spec)
+	if err != nil {
+		return false, fmt.Errorf("start node %s: %w", n.ID, err)
+	}
+	if st.State != engine.StateRunning {
+		// Known to the supervisor but not up (restarting after a crash):
+		// not available yet; try again shortly.
+		return false, fmt.Errorf("node %s is %s", n.ID, st.State)
+	}
+	return st.Adopted, nil
+}
+
+// serveConfig runs the cluster's configuration endpoint responder inside
+// the endpoint's interface.
+func (r *run) serveConfig(ctx context.Context) error {
+	c, cl := r.c, r.cl
+	ip, port, err := c.cfg.Network.Bind(ctx, cl.ConfigInterfaceID, cl.ConfigIP, cl.Port)
+	if err != nil {
+		return fmt.Errorf("bind the configuration endpoint: %w", err)
+	}
+	if c.configs.get(r.ref) != nil {
+		return nil
+	}
+	ln, err := c.cfg.Network.Listen(ctx, cl.ConfigInterfaceID, "tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("listen on the configuration endpoint: %w", err)
+	}
+	s := newConfigServer(ln, r.inst.Version, c.log)
+	s.set(c.cfg.Domain.DiscoveryConfig(cl))
+	c.configs.put(r.ref, s)
+	return nil
+}
+
+// deleteInterface releases an interface: what the realiser kept for it,
+// then the interface itself.
+func (r *run) deleteInterface(ctx context.Context, id string) error {
+	if err := r.c.cfg.Network.Release(ctx, id); err != nil {
+		return err
+	}
+	return r.c.cfg.EC2.DeleteManagedInterface(ctx, r.cl.Account, r.cl.Region, id)
+}
+
+// stopEngines stops every node's engine in parallel and deletes its data.
+func (r *run) stopEngines(ctx context.Context, plans []nodePlan) error {
+	errs := make([]error, len(plans))
+	var wg sync.WaitGroup
+	for i, p := range plans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.c.cfg.Engines.Remove(ctx, EngineNodeID(r.ref, p.id)); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
+				errs[i] = fmt.Errorf("remove node %s: %w", p.id, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,220 @@
+// Package cachectl is the cache controller: it converges the ElastiCache
+// domain's clusters (internal/elasticache) to network interfaces, engine
+// processes and Memcached configuration endpoints, and writes status and
+// events back through the domain's status write-back API.
+//
+// Where a cluster becomes a process, in one read: Reconcile (this file)
+// reads every cluster and observes its engines; plan (plan.go) computes,
+// purely, the steps that bring the cluster from what is observed to what is
+// desired — create interfaces, sync the network, start, stop, reboot or
+// reconfigure each node, serve the configuration endpoint, write status —
+// and apply (apply.go) runs them against the small interfaces declared
+// below: Engines (the engine supervisor), EC2 (managed network interfaces),
+// Network (the realiser: kernel sync, and running, reaching and serving
+// inside an interface's network) and Domain (the status write-back API).
+// The plan is table-tested and states_test.go drives the controller through
+// random sequences of desired states against fakes of these interfaces; the
+// engine and kernel end-to-end tests are the real proof.
+//
+// Imported by the wiring package only.
+package cachectl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/ec2"
+	"github.com/cachalot-dev/cachalot/internal/elasticache"
+	"github.com/cachalot-dev/cachalot/internal/engine"
+)
+
+// Engines is what the controller needs of the engine supervisor
+// (engine.Supervisor): one supervised process per node, named by NodeID.
+type Engines interface {
+	// Start launches the node, or re-adopts its process after a daemon
+	// restart, and returns its status.
+	Start(ctx context.Context, spec engine.NodeSpec) (engine.NodeStatus, error)
+	// Stop stops the node; engine.ErrNodeNotFound if it is not supervised.
+	Stop(ctx context.Context, nodeID string) error
+	// Remove stops the node and deletes its data: a deleted node leaves
+	// nothing a later node of the same id could find.
+	Remove(ctx context.Context, nodeID string) error
+	Reboot(ctx context.Context, nodeID string) error
+	// ApplyParameters applies changed parameter values, returning those
+	// that wait for a reboot.
+	ApplyParameters(ctx context.Context, nodeID string, changes map[string]string) (pending []string, err error)
+	Status(nodeID string) (engine.NodeStatus, bool)
+}
+
+// EC2 is what the controller needs of the EC2 model (ec2.Service): the
+// requester-managed interfaces of nodes and configuration endpoints.
+type EC2 interface {
+	CreateManagedInterface(ctx context.Context, spec ec2.InterfaceSpec) (ec2.Interface, error)
+	DeleteManagedInterface(ctx context.Context, account, region, id string) error
+	SetInterfaceGroups(ctx context.Context, account, region, id string, groups []string) error
+}
+
+// Network is the realiser of the EC2 model (vpcnet.Controller): it brings
+// the kernel in line with the model now, and runs, reaches and serves
+// inside an interface's network.
+type Network interface {
+	// Sync realises the current EC2 model (a node's namespace exists
+	// before its engine starts).
+	Sync(ctx context.Context) error
+	// Launcher and Dialer run and reach a process inside the interface's
+	// network.
+	Launcher(interfaceID string) engine.Launcher
+	Dialer(interfaceID string) engine.DialFunc
+	// Listen opens a listener inside the interface's network.
+	Listen(ctx context.Context, interfaceID, network, addr string) (net.Listener, error)
+	// Bind returns where a server of the interface listening on ip and
+	// port binds: ip and port in the namespaces mode; in the loopback mode
+	// 127.0.0.1 and a host port of its own, kept by the realiser (never in
+	// a domain record) until Release.
+	Bind(ctx context.Context, interfaceID, ip string, port int) (bindIP string, bindPort int, err error)
+	// Release forgets what Bind kept for an interface being deleted.
+	Release(ctx context.Context, interfaceID string) error
+}
+
+// Domain is the ElastiCache domain's status write-back API
+// (elasticache.Service).
+type Domain interface {
+	Clusters(ctx context.Context) ([]*elasticache.Cluster, error)
+	UpdateCluster(ctx context.Context, ref elasticache.ClusterRef, fn func(cur *elasticache.Cluster) bool) (found bool, err error)
+	RecordEvent(ctx context.Context, ref elasticache.ClusterRef, t time.Time, msg string) error
+	RemoveCluster(ctx context.Context, ref elasticache.ClusterRef) error
+	ClusterParameters(ctx context.Context, cl *elasticache.Cluster) (map[string]string, error)
+	SetClusterGrants(ctx context.Context, cl *elasticache.Cluster) error
+	DiscoveryConfig(cl *elasticache.Cluster) string
+}
+
+// Catalog is the set of installed engines (catalog.Catalog).
+type Catalog interface {
+	Find(engine, version string) (catalog.Installed, error)
+}
+
+// Config configures the Controller. Every interface is required.
+type Config struct {
+	Domain  Domain
+	EC2     EC2
+	Network Network
+	Engines Engines
+	Catalog Catalog
+	Logger  *slog.Logger     // default slog.Default()
+	Now     func() time.Time // node creation times; default time.Now
+	// Parallel is how many clusters converge at once; default 8. A
+	// cluster's own nodes always converge in parallel. Engines start mostly
+	// waiting (exec, load, the first PING), so after a restart a hundred
+	// clusters converge in about a tenth of the serial time.
+	Parallel int
+}
+
+// Controller converges cache clusters; it implements reconcile.Controller.
+type Controller struct {
+	cfg     Config
+	log     *slog.Logger
+	configs configServers
+
+	mu sync.Mutex // serialises Reconcile runs
+}
+
+// New returns the cache controller; it has no side effects.
+func New(cfg Config) *Controller {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 8
+	}
+	return &Controller{cfg: cfg, log: cfg.Logger}
+}
+
+// Close stops the configuration endpoints served by this daemon; engines
+// keep running (a restart re-adopts them).
+func (c *Controller) Close() { c.configs.Close() }
+
+// Name implements reconcile.Controller.
+func (c *Controller) Name() string { return "elasticache-clusters" }
+
+// Watches implements reconcile.Controller: clusters, parameter groups and
+// cache security groups.
+func (c *Controller) Watches(key string) bool { return elasticache.ConvergeKey(key) }
+
+// EngineNodeID names a node for the supervisor: unique per installation.
+func EngineNodeID(ref elasticache.ClusterRef, node string) string {
+	return ref.Account + "." + ref.Region + "." + ref.ID + "." + node
+}
+
+// Reconcile implements reconcile.Controller. It looks at every cluster; a
+// failure of one does not stop the others, and is recorded on the cluster.
+func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clusters, err := c.cfg.Domain.Clusters(ctx)
+	if err != nil {
+		return err
+	}
+	// Clusters are independent: up to Parallel converge at once, and a
+	// failure of one does not hold the others back.
+	errs := make([]error, len(clusters))
+	sem := make(chan struct{}, c.cfg.Parallel)
+	var wg sync.WaitGroup
+	for i, cl := range clusters {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			steps := plan(cl, c.observe(cl))
+			if err := c.apply(ctx, cl, steps); err != nil {
+				errs[i] = fmt.Errorf("cluster %s: %w", cl.Ref(), err)
+				c.recordError(ctx, cl.Ref(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// observe reads what the cluster's plan depends on besides its record: the
+// supervisor's view of each node, and whether this daemon serves the
+// configuration endpoint.
+func (c *Controller) observe(cl *elasticache.Cluster) observed {
+	obs := observed{
+		engines: map[string]engine.State{},
+		serving: c.configs.get(cl.Ref()) != nil,
+	}
+	for _, n := range cl.Nodes {
+		if st, ok := c.cfg.Engines.Status(EngineNodeID(cl.Ref(), n.ID)); ok {
+			obs.engines[n.ID] = st.State
+		}
+	}
+	return obs
+}
+
+func (c *Controller) recordError(ctx context.Context, ref elasticache.ClusterRef, err error) {
+	msg := err.Error()
+	if _, err := c.cfg.Domain.UpdateCluster(ctx, ref, func(cur *elasticache.Cluster) bool {
+		if cur.LastError == msg {
+			return false
+		}
+		cur.LastError = msg
+		return true
+	}); err != nil {
+		c.log.Warn("record reconcile error", "cluster", ref.String(), "err", err)
+	}
+}
+
+func (c *Controller) event(ctx context.Context, ref elasticache.ClusterRef, msg string) {
+	if err := c.cfg.Domain.RecordEvent(ctx, ref, time.Time{}, msg); err != nil {
+		c.log.Warn("record event", "cluster", ref.ID, "err", err)
+	}
+}

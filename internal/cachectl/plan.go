@@ -1,0 +1,240 @@
+package cachectl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/elasticache"
+	"github.com/cachalot-dev/cachalot/internal/engine"
+)
+
+// observed is what a cluster's plan depends on besides its stored record.
+type observed struct {
+	// engines is the supervisor's state of each node, by node id; a node
+	// the supervisor does not know (never started, or not re-adopted
+	// since a daemon restart) is absent.
+	engines map[string]engine.State
+	// serving: this daemon serves the cluster's configuration endpoint.
+	serving bool
+}
+
+// op is what a step does; the steps of a plan run in order.
+type op string
+
+const (
+	opCreateInterface op = "create-interface" // for target, then record its id and address
+	opSetGroups       op = "set-groups"       // target's interface gets the cluster's VPC security groups
+	opSetGrants       op = "set-grants"       // EC2-Classic: every interface gets the cache security groups' grants
+	opSyncNetwork     op = "sync-network"     // the kernel follows the EC2 model, now
+	opResolveSpec     op = "resolve-spec"     // the engine binary, parameter values and memory of the nodes
+	opNodes           op = "nodes"            // every node converges on its own goroutine (nodes)
+	opServeConfig     op = "serve-config"     // the configuration endpoint listens
+	opWriteStatus     op = "write-status"     // node results and cluster status back to the domain, then events
+	opPublishConfig   op = "publish-config"   // the configuration endpoint answers with the stored nodes
+	opStopConfig      op = "stop-config"      // the configuration endpoint stops listening
+	opDeleteInterface op = "delete-interface" // target's interface is released (and what Bind kept for it)
+	opStopEngines     op = "stop-engines"     // every node's engine stops, in parallel (nodes)
+	opRemoveCluster   op = "remove-cluster"   // the deleted cluster leaves the domain
+)
+
+// configTarget is the target of a step on the configuration endpoint's
+// interface; other targets are node ids.
+const configTarget = "config"
+
+// step is one step of a plan.
+type step struct {
+	op     op
+	target string     // a node id, configTarget, or ""
+	nodes  []nodePlan // opNodes and opStopEngines
+}
+
+// action is one thing done to a node, in order, on the node's goroutine.
+type action string
+
+const (
+	actStopRespec      action = "stop-for-new-spec" // a new node type or engine version: stop, then start
+	actStart           action = "start"             // start, or re-adopt after a daemon restart
+	actReboot          action = "reboot"            // RebootCacheCluster
+	actApplyParameters action = "apply-parameters"  // the parameter group changed
+	actStop            action = "stop"              // the node is being removed
+	actDeleteInterface action = "delete-interface"  // … and its interface released
+)
+
+// nodePlan is what happens to one node.
+type nodePlan struct {
+	id      string
+	actions []action
+}
+
+func (s step) String() string {
+	out := string(s.op)
+	if s.target != "" {
+		out += " " + s.target
+	}
+	for _, n := range s.nodes {
+		out += " " + n.id
+		for i, a := range n.actions {
+			sep := ","
+			if i == 0 {
+				sep = ":"
+			}
+			out += sep + string(a)
+		}
+	}
+	return out
+}
+
+func (n nodePlan) has(a action) bool {
+	for _, x := range n.actions {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// plan computes, purely, the steps that converge cl from what is observed:
+// the deletion of a deleted cluster; nothing (or, in EC2-Classic, the
+// grants) for a converged one; otherwise interfaces first, then the
+// network, then the engines, then the configuration endpoint and status.
+func plan(cl *elasticache.Cluster, obs observed) []step {
+	if cl.Status == elasticache.StatusDeleting {
+		return planDelete(cl, obs)
+	}
+	if converged(cl, obs) {
+		if cl.Classic() {
+			// The authorizations of the cache security groups change
+			// without the cluster changing.
+			return []step{{op: opSetGrants}, {op: opSyncNetwork}}
+		}
+		return nil
+	}
+	var steps []step
+	for _, n := range cl.Nodes {
+		switch {
+		case n.Status == elasticache.StatusDeleting:
+		case n.InterfaceID == "":
+			steps = append(steps, step{op: opCreateInterface, target: n.ID})
+		case !cl.Classic():
+			steps = append(steps, step{op: opSetGroups, target: n.ID})
+		}
+	}
+	configEndpoint := hasConfigEndpoint(cl)
+	switch {
+	case !configEndpoint:
+	case cl.ConfigInterfaceID == "":
+		steps = append(steps, step{op: opCreateInterface, target: configTarget})
+	case !cl.Classic():
+		steps = append(steps, step{op: opSetGroups, target: configTarget})
+	}
+	if cl.Classic() {
+		// New interfaces get their grants before the network is realised.
+		steps = append(steps, step{op: opSetGrants})
+	}
+	steps = append(steps, step{op: opSyncNetwork}, step{op: opResolveSpec})
+	nodes := step{op: opNodes}
+	for _, n := range cl.Nodes {
+		nodes.nodes = append(nodes.nodes, planNode(cl, n, obs))
+	}
+	steps = append(steps, nodes)
+	if configEndpoint && !obs.serving {
+		steps = append(steps, step{op: opServeConfig})
+	}
+	steps = append(steps, step{op: opWriteStatus})
+	if configEndpoint {
+		steps = append(steps, step{op: opPublishConfig})
+	}
+	return steps
+}
+
+// converged reports whether the cluster is as desired: available at the
+// generation it asks for, every engine running, its configuration endpoint
+// served.
+func converged(cl *elasticache.Cluster, obs observed) bool {
+	if cl.Status != elasticache.StatusAvailable || cl.ObservedGeneration != cl.Generation {
+		return false
+	}
+	for _, n := range cl.Nodes {
+		if obs.engines[n.ID] != engine.StateRunning {
+			return false
+		}
+	}
+	return cl.ConfigInterfaceID == "" || obs.serving
+}
+
+// hasConfigEndpoint: a Memcached cluster with nodes has a configuration
+// endpoint (made on its first convergence).
+func hasConfigEndpoint(cl *elasticache.Cluster) bool {
+	return cl.ConfigInterfaceID != "" || cl.Engine == catalog.Memcached && len(cl.Nodes) > 0
+}
+
+// planNode is what converges one node: a removed node stops and releases
+// its interface; a node whose engine was started with another node type or
+// version stops first; a node not running starts (or is re-adopted); then a
+// requested reboot, or new parameter values.
+func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePlan {
+	p := nodePlan{id: n.ID}
+	if n.Status == elasticache.StatusDeleting {
+		p.actions = append(p.actions, actStop)
+		if n.InterfaceID != "" {
+			p.actions = append(p.actions, actDeleteInterface)
+		}
+		return p
+	}
+	state, known := obs.engines[n.ID]
+	running := known && state == engine.StateRunning
+	if known && n.Running != "" && n.Running != runningSpec(cl) {
+		p.actions = append(p.actions, actStopRespec)
+		running = false
+	}
+	if !running {
+		p.actions = append(p.actions, actStart)
+	}
+	switch {
+	case n.RebootRequested:
+		p.actions = append(p.actions, actReboot)
+	case cl.ParamStatus == "applying":
+		p.actions = append(p.actions, actApplyParameters)
+	}
+	return p
+}
+
+// runningSpec is what a node's engine is started with, as Node.Running
+// records it.
+func runningSpec(cl *elasticache.Cluster) string { return cl.NodeType + "/" + cl.EngineVersion }
+
+// planDelete stops the configuration endpoint, releases its interface,
+// stops every engine in parallel (memcached takes ~0.5 s to exit), releases
+// the nodes' interfaces, has the network follow and removes the cluster.
+func planDelete(cl *elasticache.Cluster, obs observed) []step {
+	var steps []step
+	if obs.serving {
+		steps = append(steps, step{op: opStopConfig})
+	}
+	if cl.ConfigInterfaceID != "" {
+		steps = append(steps, step{op: opDeleteInterface, target: configTarget})
+	}
+	if len(cl.Nodes) > 0 {
+		stop := step{op: opStopEngines}
+		for _, n := range cl.Nodes {
+			stop.nodes = append(stop.nodes, nodePlan{id: n.ID, actions: []action{actStop}})
+		}
+		steps = append(steps, stop)
+	}
+	for _, n := range cl.Nodes {
+		if n.InterfaceID != "" {
+			steps = append(steps, step{op: opDeleteInterface, target: n.ID})
+		}
+	}
+	return append(steps, step{op: opSyncNetwork}, step{op: opRemoveCluster})
+}
+
+// planString renders a plan one step per line (tests, logs).
+func planString(steps []step) string {
+	var b strings.Builder
+	for _, s := range steps {
+		fmt.Fprintln(&b, s)
+	}
+	return b.String()
+}

@@ -1,0 +1,205 @@
+// Package instancectl is the instance controller: it converges EC2
+// instances to what runs for them. Nothing boots, so that is their user
+// data: each running instance's script runs once, at launch, as nobody,
+// inside the instance's network namespace, and its output becomes the
+// instance's console (ec2.Service.GetConsoleOutput returns it).
+//
+// It is a reconcile.Controller. Only the wiring (internal/app) imports it.
+// It reaches the EC2 domain through the console write API the domain
+// exports (StartConsole, WriteConsoleOutput) and the network through a
+// small interface (the VPC-network controller satisfies it).
+package instancectl
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/ec2"
+)
+
+// User data limits: how long a script may run, and who runs it.
+const (
+	userDataTimeout = 10 * time.Minute
+	// userDataUID runs scripts as nobody: instances share the host's
+	// filesystem, so user data never runs as root.
+	userDataUID = "65534"
+)
+
+// EC2 is what the controller needs of the EC2 domain: the instances (in
+// the topology), their user data and the console write API.
+type EC2 interface {
+	Topology(ctx context.Context, sel ec2.TopologySelector) (*ec2.Topology, error)
+	UserData(ctx context.Context, account, region, instance string) ([]byte, error)
+	ConsoleStarted(ctx context.Context, account, region, instance string) (bool, error)
+	StartConsole(ctx context.Context, account, region, instance string) error
+	WriteConsoleOutput(ctx context.Context, account, region, instance string, out []byte) error
+}
+
+// Network runs programs in an interface's network.
+type Network interface {
+	// Loopback reports the loopback network mode: no instance networks.
+	Loopback() bool
+	// Sync realises the EC2 network model now.
+	Sync(ctx context.Context) error
+	// Command runs argv inside the interface's network namespace.
+	Command(ctx context.Context, interfaceID string, argv ...string) (*exec.Cmd, error)
+}
+
+// Controller runs each running instance's user data once, at launch,
+// inside the instance's network namespace, and keeps its output as the
+// instance's console. It watches ec2/ keys; an instance whose console
+// exists has had its script started.
+type Controller struct {
+	ec2 EC2
+	net Network
+	log *slog.Logger
+
+	mu      sync.Mutex      // guards running and handled
+	running map[string]bool // scripts in progress
+	// handled remembers the instances whose console exists, so that an EC2
+	// change does not cost one store read per running instance.
+	handled map[string]bool
+	wg      sync.WaitGroup
+}
+
+// New returns a controller; log nil means slog.Default().
+func New(e EC2, net Network, log *slog.Logger) *Controller {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Controller{ec2: e, net: net, log: log}
+}
+
+func (u *Controller) isHandled(key string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.handled[key]
+}
+
+func (u *Controller) markHandled(key string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.handled == nil {
+		u.handled = map[string]bool{}
+	}
+	u.handled[key] = true
+}
+
+// Name implements reconcile.Controller.
+func (u *Controller) Name() string { return "user-data" }
+
+// Watches implements reconcile.Controller: the EC2 model.
+func (u *Controller) Watches(key string) bool { return strings.HasPrefix(key, "ec2/") }
+
+// Reconcile implements reconcile.Controller.
+func (u *Controller) Reconcile(ctx context.Context, _ []string) error {
+	if u.net.Loopback() {
+		return nil // loopback mode: no instance networks to run in
+	}
+	topo, err := u.ec2.Topology(ctx, ec2.TopologySelector{})
+	if err != nil {
+		return err
+	}
+	for _, i := range topo.Interfaces {
+		if i.InstanceID == "" || i.InstanceState != "running" {
+			continue
+		}
+		key := i.Account + "/" + i.Region + "/" + i.InstanceID
+		if u.isHandled(key) {
+			continue
+		}
+		started, err := u.ec2.ConsoleStarted(ctx, i.Account, i.Region, i.InstanceID)
+		if err != nil {
+			return fmt.Errorf("console of %s: %w", i.InstanceID, err)
+		}
+		if started {
+			u.markHandled(key) // started already (e.g. before a restart)
+			continue
+		}
+		script, err := u.ec2.UserData(ctx, i.Account, i.Region, i.InstanceID)
+		if err != nil {
+			return fmt.Errorf("user data of %s: %w", i.InstanceID, err)
+		}
+		if err := u.ec2.StartConsole(ctx, i.Account, i.Region, i.InstanceID); err != nil {
+			return err
+		}
+		u.markHandled(key)
+		if len(script) == 0 {
+			continue
+		}
+		if err := u.net.Sync(ctx); err != nil {
+			return err
+		}
+		u.start(i.Account, i.Region, i.InstanceID, i.ID, script)
+	}
+	return nil
+}
+
+// start runs the script in the background; its output lands in the console.
+func (u *Controller) start(account, region, instance, eni string, script []byte) {
+	u.mu.Lock()
+	if u.running == nil {
+		u.running = map[string]bool{}
+	}
+	if u.running[instance] {
+		u.mu.Unlock()
+		return
+	}
+	u.running[instance] = true
+	u.mu.Unlock()
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		out := u.run(eni, instance, script)
+		if err := u.ec2.WriteConsoleOutput(context.Background(), account, region, instance, out); err != nil {
+			u.log.Warn("store console output", "instance", instance, "err", err)
+		}
+		u.mu.Lock()
+		delete(u.running, instance)
+		u.mu.Unlock()
+	}()
+}
+
+// Wait waits for the scripts in progress to finish.
+func (u *Controller) Wait() { u.wg.Wait() }
+
+func (u *Controller) run(eni, instance string, script []byte) []byte {
+	// The script goes in on stdin, to its #! interpreter (or /bin/sh):
+	// nothing is written where nobody could not read it, or others could.
+	argv := []string{"/bin/sh", "-s"}
+	if rest, ok := bytes.CutPrefix(script, []byte("#!")); ok {
+		line, _, _ := bytes.Cut(rest, []byte("\n"))
+		if f := strings.Fields(string(line)); len(f) > 0 {
+			// Read the program from fd 0 itself (a pipe made by root cannot
+			// be reopened through /dev/stdin once privileges are dropped):
+			// shells take -s, the other interpreters "-".
+			switch filepath.Base(f[len(f)-1]) {
+			case "sh", "bash", "dash", "zsh", "ash", "ksh":
+				argv = append(f, "-s")
+			default:
+				argv = append(f, "-")
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), userDataTimeout)
+	defer cancel()
+	cmd, err := u.net.Command(ctx, eni, append([]string{"setpriv", "--reuid=" + userDataUID, "--regid=" + userDataUID, "--clear-groups", "--"}, argv...)...)
+	if err != nil {
+		return []byte(fmt.Sprintf("cachalot: cannot enter the instance's network: %v\n", err))
+	}
+	cmd.Dir = "/"
+	cmd.Stdin = bytes.NewReader(script)
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "INSTANCE_ID=" + instance}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		out = append(out, []byte(fmt.Sprintf("cachalot: user data exited: %v\n", err))...)
+	}
+	return out
+}
