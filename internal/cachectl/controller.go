@@ -87,6 +87,7 @@ type Network interface {
 type Domain interface {
 	Clusters(ctx context.Context) ([]*elasticache.Cluster, error)
 	UpdateCluster(ctx context.Context, ref elasticache.ClusterRef, fn func(cur *elasticache.Cluster) bool) (found bool, err error)
+	WriteStatus(ctx context.Context, ref elasticache.ClusterRef, fn func(cur *elasticache.Cluster) (events []string)) (found bool, err error)
 	RecordEvent(ctx context.Context, ref elasticache.ClusterRef, t time.Time, msg string) error
 	RemoveCluster(ctx context.Context, ref elasticache.ClusterRef) error
 	ClusterParameters(ctx context.Context, cl *elasticache.Cluster) (map[string]string, error)
@@ -210,11 +211,5 @@ func (c *Controller) recordError(ctx context.Context, ref elasticache.ClusterRef
 		return true
 	}); err != nil {
 		c.log.Warn("record reconcile error", "cluster", ref.String(), "err", err)
-	}
-}
-
-func (c *Controller) event(ctx context.Context, ref elasticache.ClusterRef, msg string) {
-	if err := c.cfg.Domain.RecordEvent(ctx, ref, time.Time{}, msg); err != nil {
-		c.log.Warn("record event", "cluster", ref.ID, "err", err)
 	}
 }

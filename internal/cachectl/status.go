@@ -98,24 +98,18 @@ func statusEvents(ch statusChange, results []nodeResult, planned string) []strin
 	return out
 }
 
-// writeStatus writes the run's results back to the domain, then its events.
+// writeStatus writes the run's results back to the domain with its events,
+// in one transaction.
 func (r *run) writeStatus(ctx context.Context) error {
 	now := r.c.cfg.Now().UTC()
-	var ch statusChange
-	_, err := r.c.cfg.Domain.UpdateCluster(ctx, r.ref, func(cur *elasticache.Cluster) bool {
-		ch = mergeStatus(cur, r.gen, r.results, now)
+	_, err := r.c.cfg.Domain.WriteStatus(ctx, r.ref, func(cur *elasticache.Cluster) []string {
+		ch := mergeStatus(cur, r.gen, r.results, now)
 		stored := *cur
 		stored.Nodes = slices.Clone(cur.Nodes)
 		r.stored = &stored
-		return true
+		return statusEvents(ch, r.results, r.cl.Status)
 	})
-	if err != nil {
-		return err
-	}
-	for _, msg := range statusEvents(ch, r.results, r.cl.Status) {
-		r.c.event(ctx, r.ref, msg)
-	}
-	return nil
+	return err
 }
 
 // EngineEvents returns the engine supervisor's event hook

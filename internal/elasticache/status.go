@@ -74,6 +74,36 @@ func (s *Service) UpdateCluster(ctx context.Context, ref ClusterRef, fn func(cur
 	return found, nil
 }
 
+// WriteStatus applies fn to the stored cluster and writes it with the
+// events fn returns, in one transaction: a reader never sees the status of a
+// run without its events. found is false if the cluster is gone.
+func (s *Service) WriteStatus(ctx context.Context, ref ClusterRef, fn func(cur *Cluster) (events []string)) (found bool, err error) {
+	err = s.st.Update(ctx, func(tx store.Tx) error {
+		var cur Cluster
+		if err := store.GetJSON(tx, clusterKey(ref.Account, ref.Region, ref.ID), &cur); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		found = true
+		events := fn(&cur)
+		if err := putCluster(tx, &cur); err != nil {
+			return err
+		}
+		for _, msg := range events {
+			if err := s.putEvent(tx, ref.Account, ref.Region, Event{SourceID: ref.ID, SourceType: "cache-cluster", Message: msg}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return found, fmt.Errorf("write status of %s: %w", ref, err)
+	}
+	return found, nil
+}
+
 // RecordEvent records an event of a cluster; a zero t is now.
 func (s *Service) RecordEvent(ctx context.Context, ref ClusterRef, t time.Time, msg string) error {
 	err := s.st.Update(ctx, func(tx store.Tx) error {
