@@ -65,7 +65,7 @@ const (
 	EventParametersApplied EventType = "parameters-applied" // ApplyParameters done
 	// EventFailed: a node held on crash (Role.HoldOnCrash) exited unasked,
 	// or was found gone at Start; it is not restarted (StateFailed).
-	EventFailed EventType = "failed"
+	EventFailed  EventType = "failed"
 	EventRoleSet EventType = "role-set" // SetRole done
 )
 
