@@ -184,12 +184,23 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
 		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, HostAddrs: a.net, Logger: a.log})
+	namer, err := endpointNamer(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, HostAddrs: a.net, Namer: namer, Logger: a.log})
 	a.ec = ecSvc
+	engineEvents := cachectl.EngineEvents(ecSvc, a.log)
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
 		Logger:  a.log,
-		OnEvent: cachectl.EngineEvents(ecSvc, a.log),
+		OnEvent: func(e engine.Event) {
+			engineEvents(e)
+			if e.Type == engine.EventFailed && a.recon != nil {
+				// A group's primary died: its group controller fails over.
+				a.recon.Wake(cachectl.GroupsName)
+			}
+		},
 	})
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
 	// compute connection and reachability explanations of internal/access.
@@ -210,8 +221,9 @@ func (a *App) Start(ctx context.Context) error {
 	})
 
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
+	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log})
 	userData := instancectl.New(a.ec2, a.net, a.log)
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, userData)
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, groups, userData)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)

@@ -20,6 +20,8 @@ type run struct {
 	cl  *elasticache.Cluster // working copy: steps record interface ids and ports in it
 	ref elasticache.ClusterRef
 	gen int64 // the generation the plan converges to
+	// role is the role of the cluster's nodes (observed.role).
+	role engine.Role
 
 	// resolve-spec
 	inst    catalog.Installed
@@ -38,16 +40,17 @@ type nodeResult struct {
 	running     string // Node.Running
 	rebooted    bool   // the node restarted: a reboot, or a new spec
 	started     bool
+	replaced    bool // the node's engine and data were replaced
 }
 
 // apply runs the steps in order, stopping at the first failure: the next
 // run starts over from what is then observed.
-func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, steps []step) error {
+func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, role engine.Role, steps []step) error {
 	if len(steps) == 0 {
 		return nil
 	}
 	c.log.Debug("cluster plan", "cluster", cl.Ref().String(), "plan", planString(steps))
-	r := &run{c: c, cl: cl, ref: cl.Ref(), gen: cl.Generation}
+	r := &run{c: c, cl: cl, ref: cl.Ref(), gen: cl.Generation, role: role}
 	for _, s := range steps {
 		if err := r.do(ctx, s); err != nil {
 			return err
@@ -222,6 +225,16 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 			if err := r.deleteInterface(ctx, n.InterfaceID); err != nil {
 				return nodeResult{}, fmt.Errorf("delete interface of node %s: %w", n.ID, err)
 			}
+		case actReplace:
+			// A replacement node: nothing of the old engine survives.
+			if err := c.cfg.Engines.Remove(ctx, key); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
+				return nodeResult{}, fmt.Errorf("replace node %s: %w", n.ID, err)
+			}
+			res.replaced = true
+		case actSetRole:
+			if err := c.cfg.Engines.SetRole(ctx, key, r.role); err != nil {
+				return nodeResult{}, fmt.Errorf("set the role of node %s: %w", n.ID, err)
+			}
 		case actStopRespec:
 			// A new node type or engine version: restart with the new spec.
 			if err := c.cfg.Engines.Stop(ctx, key); err != nil {
@@ -270,6 +283,7 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		NodeID: EngineNodeID(r.ref, n.ID), Engine: r.inst, BindIP: bindIP, Port: port,
 		MaxMemory:  catalog.EffectiveMaxMemory(r.nodeMem, r.values),
 		Parameters: r.values,
+		Role:       r.role,
 		Launcher:   c.cfg.Network.Launcher(n.InterfaceID),
 		Dial:       c.cfg.Network.Dialer(n.InterfaceID),
 	}

@@ -51,6 +51,9 @@ func (s *Service) resolveEngine(eng, version string) (catalog.Installed, error) 
 // creating; the reconciler creates its nodes.
 func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.CreateCacheClusterMessage) (*elasticacheapi.CreateCacheClusterResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	if in.ReplicationGroupId != nil {
+		return s.createMemberCluster(ctx, in)
+	}
 	spec, err := s.createSpec(ctx, in)
 	if err != nil {
 		return nil, err
@@ -117,9 +120,6 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	sp := clusterSpec{id: strings.ToLower(aws.ToString(in.CacheClusterId))}
 	if err := checkIdentifier("CacheClusterId", sp.id, 50); err != nil {
 		return sp, err
-	}
-	if in.ReplicationGroupId != nil {
-		return sp, elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", aws.ToString(in.ReplicationGroupId))
 	}
 	var err error
 	if sp.classic, err = s.launchesInClassic(ctx, in); err != nil {
@@ -347,6 +347,10 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 	if c.SubnetGroup != "" {
 		out.CacheSubnetGroupName = aws.String(c.SubnetGroup)
 	}
+	if c.ReplicationGroupID != "" {
+		out.ReplicationGroupId = aws.String(c.ReplicationGroupID)
+		out.ReplicationGroupLogDeliveryEnabled = aws.Bool(false)
+	}
 	for _, g := range c.CacheSecurityGroups {
 		out.CacheSecurityGroups = append(out.CacheSecurityGroups, elasticacheapi.CacheSecurityGroupMembership{
 			CacheSecurityGroupName: aws.String(g), Status: aws.String("active")})
@@ -432,6 +436,9 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *elasticacheapi.
 		clusters, err = store.ListJSON[Cluster](tx, store.Key("elasticache", scope.AccountID, scope.Region, "cluster")+"/")
 		return err
 	})
+	if aws.ToBool(in.ShowCacheClustersNotInReplicationGroups) {
+		clusters = slices.DeleteFunc(clusters, func(c *Cluster) bool { return c.ReplicationGroupID != "" })
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -467,11 +474,12 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *elasticacheapi.Del
 		default:
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in a valid state to be deleted.", c.ID)
 		}
-		c.Status = StatusDeleting
-		c.Generation++
-		for i := range c.Nodes {
-			c.Nodes[i].Status = StatusDeleting
+		if c.ReplicationGroupID != "" {
+			if err := s.leaveGroup(tx, c); err != nil {
+				return err
+			}
 		}
+		markDeleting(c)
 		return putCluster(tx, c)
 	})
 	if err != nil {

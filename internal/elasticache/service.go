@@ -22,6 +22,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
@@ -67,8 +68,13 @@ type Config struct {
 	// HostAddrs rewrites endpoints in the loopback network mode; nil: the
 	// VPC addresses are the endpoints.
 	HostAddrs HostAddrs
-	Logger    *slog.Logger     // default slog.Default()
-	Now       func() time.Time // default time.Now
+	// Namer names endpoints (replication groups' primary, reader and
+	// member endpoints); default: the default domain under a secret of
+	// this process (names change at restart: the wiring passes the
+	// installation's).
+	Namer  *dnsname.Namer
+	Logger *slog.Logger     // default slog.Default()
+	Now    func() time.Time // default time.Now
 }
 
 // Service implements elasticacheapi.Operations.
@@ -89,6 +95,9 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.Engines == nil {
 		cfg.Engines = &catalog.Catalog{}
+	}
+	if cfg.Namer == nil {
+		cfg.Namer, _ = dnsname.New(dnsname.DefaultDomain, dnsname.NewSecret()) // valid by construction
 	}
 	return &Service{st: st, cfg: cfg}
 }

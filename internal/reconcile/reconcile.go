@@ -108,6 +108,20 @@ func (m *Manager) Trigger() {
 	}
 }
 
+// Wake schedules a full reconcile of the controller named name (its
+// Name()), now: how something outside the store (an engine that died)
+// reaches the controller that must act on it. Unknown names do nothing.
+func (m *Manager) Wake(name string) {
+	for _, r := range m.ctrls {
+		if r.c.Name() == name {
+			r.mu.Lock()
+			r.all = true
+			r.mu.Unlock()
+			r.signal()
+		}
+	}
+}
+
 // WaitIdle blocks until every controller has successfully reconciled the
 // store as of now (or ctx ends). Tests use it instead of sleeping.
 func (m *Manager) WaitIdle(ctx context.Context) error {
