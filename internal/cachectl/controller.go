@@ -16,6 +16,15 @@
 // random sequences of desired states against fakes of these interfaces; the
 // engine and kernel end-to-end tests are the real proof.
 //
+// Replication groups: their member clusters converge here like any
+// cluster, each node's engine in the role its record gives it (the
+// primary, held on crash with automatic failover, or a replica of the
+// primary; replicas converge after the rest, since they need their
+// primary's address). The group controller (group.go) owns what is the
+// group's — health checks, failovers, the group's status and events —
+// deciding with the pure policy of failover.go and writing roles back
+// through the domain, which this controller then realises.
+//
 // Imported by the wiring package only.
 package cachectl
 
