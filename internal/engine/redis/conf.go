@@ -157,8 +157,10 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	b.WriteString("\n# Restricted commands and users: only Cachalot's admin user runs what\n# ElastiCache restricts\n")
 	c.Admin.restrictions(w)
 
+	b.WriteString("\n# Replication: a full synchronisation starts as soon as a replica asks\n# (not after the engine's default 5 s wait for more)\n")
+	w("repl-diskless-sync-delay", "0")
 	if c.ReplicaOf != nil {
-		b.WriteString("\n# Replication: this node is a replica\n")
+		b.WriteString("# This node is a replica\n")
 		c.ReplicaOf.replication(w)
 	}
 
