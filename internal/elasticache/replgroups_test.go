@@ -1,0 +1,253 @@
+package elasticache_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+
+	"github.com/cachalot-dev/cachalot/internal/app"
+)
+
+// view is what the account sees of its replication groups and clusters.
+func (w *world) view(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	gs, err := w.ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := w.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{ShowCacheNodeInfo: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal([]any{gs.ReplicationGroups, cs.CacheClusters})
+	return string(b)
+}
+
+func waitGroupAvailable(t *testing.T, ec *elasticache.Client, id string) {
+	t.Helper()
+	waiter := elasticache.NewReplicationGroupAvailableWaiter(ec, func(o *elasticache.ReplicationGroupAvailableWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := waiter.Wait(context.Background(), &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)}, time.Minute); err != nil {
+		t.Fatalf("waiting for %s: %v", id, err)
+	}
+}
+
+// TestReplicationGroupBadInput: every bad request of the issue gets AWS's
+// code, and nothing is created or changed.
+func TestReplicationGroupBadInput(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	for _, in := range []*elasticache.CreateReplicationGroupInput{
+		{ReplicationGroupId: aws.String("ha"), ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"),
+			NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true), MultiAZEnabled: aws.Bool(true)},
+		{ReplicationGroupId: aws.String("solo"), ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro")},
+	} {
+		if _, err := w.ec.CreateReplicationGroup(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		waitGroupAvailable(t, w.ec, *in.ReplicationGroupId)
+	}
+	if _, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("standalone"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro")}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitStatus(t, "standalone", "available")
+	mc := func(id string) error {
+		_, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String(id), Engine: aws.String("memcached"),
+			CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1)})
+		return err
+	}
+	if err := mc("memc"); err != nil {
+		t.Fatal(err)
+	}
+	w.waitStatus(t, "memc", "available")
+
+	create := func(edit func(in *elasticache.CreateReplicationGroupInput)) func() error {
+		return func() error {
+			in := &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("new"), ReplicationGroupDescription: aws.String("d"),
+				CacheNodeType: aws.String("cache.t3.micro")}
+			edit(in)
+			_, err := w.ec.CreateReplicationGroup(ctx, in)
+			return err
+		}
+	}
+	for _, tc := range []struct {
+		name, code string
+		call       func() error
+	}{
+		{"FailoverWithOneCluster", "InvalidParameterCombination", create(func(in *elasticache.CreateReplicationGroupInput) {
+			in.NumCacheClusters, in.AutomaticFailoverEnabled = aws.Int32(1), aws.Bool(true)
+		})},
+		{"MultiAZWithoutFailover", "InvalidParameterCombination", create(func(in *elasticache.CreateReplicationGroupInput) {
+			in.NumCacheClusters, in.MultiAZEnabled = aws.Int32(2), aws.Bool(true)
+		})},
+		{"SevenClusters", "InvalidParameterValue", create(func(in *elasticache.CreateReplicationGroupInput) { in.NumCacheClusters = aws.Int32(7) })},
+		{"AZListLength", "InvalidParameterValue", create(func(in *elasticache.CreateReplicationGroupInput) {
+			in.NumCacheClusters, in.PreferredCacheClusterAZs = aws.Int32(3), []string{"us-east-1a", "us-east-1b"}
+		})},
+		{"Memcached", "InvalidParameterValue", create(func(in *elasticache.CreateReplicationGroupInput) { in.Engine = aws.String("memcached") })},
+		{"UnknownPrimary", "CacheClusterNotFound", create(func(in *elasticache.CreateReplicationGroupInput) { in.PrimaryClusterId = aws.String("nobody") })},
+		{"PrimaryInAGroup", "InvalidParameterValue", create(func(in *elasticache.CreateReplicationGroupInput) { in.PrimaryClusterId = aws.String("ha-002") })},
+		{"MemcachedPrimary", "InvalidParameterValue", create(func(in *elasticache.CreateReplicationGroupInput) {
+			in.PrimaryClusterId, in.CacheNodeType = aws.String("memc"), nil
+		})},
+		{"Duplicate", "ReplicationGroupAlreadyExists", create(func(in *elasticache.CreateReplicationGroupInput) { in.ReplicationGroupId = aws.String("HA") })},
+		{"BadID", "InvalidParameterValue", create(func(in *elasticache.CreateReplicationGroupInput) { in.ReplicationGroupId = aws.String("a--b") })},
+		{"ClusterMode", "InvalidParameterValue", create(func(in *elasticache.CreateReplicationGroupInput) { in.NumNodeGroups = aws.Int32(3) })},
+		{"RemovePrimary", "InvalidParameterValue", func() error {
+			_, err := w.ec.DecreaseReplicaCount(ctx, &elasticache.DecreaseReplicaCountInput{ReplicationGroupId: aws.String("ha"),
+				ApplyImmediately: aws.Bool(true), ReplicasToRemove: []string{"ha-001"}})
+			return err
+		}},
+		{"BelowMinimum", "InvalidParameterValue", func() error {
+			_, err := w.ec.DecreaseReplicaCount(ctx, &elasticache.DecreaseReplicaCountInput{ReplicationGroupId: aws.String("ha"),
+				ApplyImmediately: aws.Bool(true), NewReplicaCount: aws.Int32(0)})
+			return err
+		}},
+		{"DecreaseNoOperation", "NoOperationFault", func() error {
+			_, err := w.ec.DecreaseReplicaCount(ctx, &elasticache.DecreaseReplicaCountInput{ReplicationGroupId: aws.String("ha"),
+				ApplyImmediately: aws.Bool(true), NewReplicaCount: aws.Int32(1)})
+			return err
+		}},
+		{"IncreaseNotImmediately", "InvalidParameterValue", func() error {
+			_, err := w.ec.IncreaseReplicaCount(ctx, &elasticache.IncreaseReplicaCountInput{ReplicationGroupId: aws.String("ha"),
+				ApplyImmediately: aws.Bool(false), NewReplicaCount: aws.Int32(2)})
+			return err
+		}},
+		{"IncreaseUnknownGroup", "ReplicationGroupNotFoundFault", func() error {
+			_, err := w.ec.IncreaseReplicaCount(ctx, &elasticache.IncreaseReplicaCountInput{ReplicationGroupId: aws.String("nope"),
+				ApplyImmediately: aws.Bool(true), NewReplicaCount: aws.Int32(2)})
+			return err
+		}},
+		{"TestFailoverUnknownNodeGroup", "NodeGroupNotFoundFault", func() error {
+			_, err := w.ec.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("ha"), NodeGroupId: aws.String("0002")})
+			return err
+		}},
+		{"TestFailoverUnknownGroup", "ReplicationGroupNotFoundFault", func() error {
+			_, err := w.ec.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("nope"), NodeGroupId: aws.String("0001")})
+			return err
+		}},
+		{"TestFailoverWithoutFailover", "TestFailoverNotAvailableFault", func() error {
+			_, err := w.ec.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("solo"), NodeGroupId: aws.String("0001")})
+			return err
+		}},
+		{"DeletePrimaryMember", "InvalidCacheClusterState", func() error {
+			_, err := w.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("ha-001")})
+			return err
+		}},
+		{"DeleteLastReplicaWithFailover", "InvalidParameterCombination", func() error {
+			_, err := w.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("ha-002")})
+			return err
+		}},
+		{"DisableFailoverKeepingMultiAZ", "InvalidParameterCombination", func() error {
+			_, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("ha"),
+				AutomaticFailoverEnabled: aws.Bool(false), ApplyImmediately: aws.Bool(true)})
+			return err
+		}},
+		{"PromoteWithFailover", "InvalidParameterCombination", func() error {
+			_, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("ha"),
+				PrimaryClusterId: aws.String("ha-002"), ApplyImmediately: aws.Bool(true)})
+			return err
+		}},
+		{"FailoverOnOneCluster", "InvalidParameterCombination", func() error {
+			_, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("solo"),
+				AutomaticFailoverEnabled: aws.Bool(true), ApplyImmediately: aws.Bool(true)})
+			return err
+		}},
+		{"MemberOfUnknownGroup", "ReplicationGroupNotFoundFault", func() error {
+			_, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("x"), ReplicationGroupId: aws.String("nope")})
+			return err
+		}},
+		{"MemberOtherNodeType", "InvalidParameterCombination", func() error {
+			_, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("x"), ReplicationGroupId: aws.String("ha"),
+				CacheNodeType: aws.String("cache.m5.large")})
+			return err
+		}},
+		{"DeleteUnknownGroup", "ReplicationGroupNotFoundFault", func() error {
+			_, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("nope")})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := w.view(t)
+			err := tc.call()
+			if got := code(err); got != tc.code {
+				t.Errorf("%s = %v, want %s", tc.name, err, tc.code)
+			}
+			if after := w.view(t); after != before {
+				t.Errorf("%s changed what the account sees:\nbefore %s\nafter  %s", tc.name, before, after)
+			}
+		})
+	}
+}
+
+// TestReplicationGroupDescribe: the fields infrastructure code reads, the
+// member clusters' settings, pagination and the group's ARN for tags.
+func TestReplicationGroupDescribe(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	for _, id := range []string{"a1", "a2", "a3"} {
+		if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
+			ReplicationGroupDescription: aws.String("d " + id), CacheNodeType: aws.String("cache.t3.micro"), ReplicasPerNodeGroup: aws.Int32(1),
+			Tags: []ectypes.Tag{{Key: aws.String("team"), Value: aws.String("web")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"a1", "a2", "a3"} {
+		waitGroupAvailable(t, w.ec, id)
+	}
+	var ids []string
+	var marker *string
+	for {
+		out, err := w.ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{MaxRecords: aws.Int32(20), Marker: marker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range out.ReplicationGroups {
+			ids = append(ids, aws.ToString(g.ReplicationGroupId))
+		}
+		if marker = out.Marker; marker == nil {
+			break
+		}
+	}
+	if !slices.Equal(ids, []string{"a1", "a2", "a3"}) {
+		t.Errorf("DescribeReplicationGroups pages = %v", ids)
+	}
+	out, err := w.ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("A1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := out.ReplicationGroups[0]
+	ng := g.NodeGroups[0]
+	if aws.ToString(g.ARN) != "arn:aws:elasticache:us-east-1:"+w.env.App.AccountID()+":replicationgroup:a1" || aws.ToString(ng.NodeGroupId) != "0001" ||
+		string(g.AutomaticFailover) != "disabled" || string(g.MultiAZ) != "disabled" || string(g.ClusterMode) != "disabled" ||
+		aws.ToString(g.CacheNodeType) != "cache.t3.micro" || g.ReplicationGroupCreateTime == nil || aws.ToString(g.Engine) != "redis" ||
+		len(ng.NodeGroupMembers) != 2 || ng.PrimaryEndpoint == nil || ng.ReaderEndpoint == nil || aws.ToString(g.SnapshotWindow) == "" {
+		b, _ := json.MarshalIndent(g, "", "  ")
+		t.Errorf("DescribeReplicationGroups(a1) =\n%s", b)
+	}
+	tags, err := w.ec.ListTagsForResource(ctx, &elasticache.ListTagsForResourceInput{ResourceName: g.ARN})
+	if err != nil || len(tags.TagList) != 1 || aws.ToString(tags.TagList[0].Key) != "team" {
+		t.Errorf("ListTagsForResource(%s) = %v, %v", aws.ToString(g.ARN), tags, err)
+	}
+	notIn, err := w.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{ShowCacheClustersNotInReplicationGroups: aws.Bool(true)})
+	if err != nil || len(notIn.CacheClusters) != 0 {
+		t.Errorf("DescribeCacheClusters(not in groups) = %v, %v; want none", notIn, err)
+	}
+	ev, err := w.ec.DescribeEvents(ctx, &elasticache.DescribeEventsInput{SourceType: ectypes.SourceTypeReplicationGroup})
+	if err != nil {
+		t.Errorf("DescribeEvents(replication-group) = %v", err)
+	} else {
+		for _, e := range ev.Events {
+			if e.SourceType != ectypes.SourceTypeReplicationGroup {
+				t.Errorf("DescribeEvents(replication-group) returned %+v", e)
+			}
+		}
+	}
+}
