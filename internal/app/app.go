@@ -34,6 +34,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
 	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/iam"
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
@@ -210,6 +211,7 @@ func (a *App) Start(ctx context.Context) error {
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
 		Resources:  id.resources,
+		Conditions: iam.ConditionKeys,
 		Regions:    a.cfg.Regions,
 		Logger:     a.log,
 		Services: []endpoint.Binding{

@@ -46,6 +46,10 @@ type Config struct {
 	// the request (it is never authorized on "*" instead). nil (the
 	// default) authorizes every call on "*".
 	Resources func(ctx context.Context, service, action string, in any) ([]string, error)
+	// Conditions returns the service-specific condition keys of a request
+	// (elasticache:CacheNodeType, …) from its input; nil (the default)
+	// gives none.
+	Conditions func(service, action string, in any) map[string][]string
 	// Regions are the regions a credential scope may name; a request
 	// scoped to another is refused before anything is done in its name
 	// (every region served gets a default VPC on first use). Default:
@@ -181,7 +185,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 			resources = rs
 		}
 	}
+	var conditions map[string][]string
+	if h.cfg.Conditions != nil {
+		conditions = h.cfg.Conditions(svc.SigningName, c.action, in)
+	}
 	if err := h.cfg.Authorizer.Authorize(ctx, auth.Request{
+		Context:         conditions,
 		Principal:       p,
 		Service:         svc.SigningName,
 		Action:          c.action,
