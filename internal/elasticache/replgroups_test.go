@@ -251,3 +251,115 @@ func TestReplicationGroupDescribe(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicationGroupInfrastructureSequence is what infrastructure code
+// (aws_elasticache_replication_group) does: create, wait, read the
+// members' settings with node info, add a replica, turn automatic failover
+// off, remove a replica, add and delete a member cluster by hand, delete
+// the group and wait until it is gone.
+func TestReplicationGroupInfrastructureSequence(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	created, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("tf-rg"),
+		ReplicationGroupDescription: aws.String("managed by terraform"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true), Port: aws.Int32(6380),
+		PreferredCacheClusterAZs: []string{"us-east-1a", "us-east-1b"}, SnapshotRetentionLimit: aws.Int32(3),
+		Tags: []ectypes.Tag{{Key: aws.String("Name"), Value: aws.String("tf-rg")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := created.ReplicationGroup.MemberClusters; !slices.Equal(got, []string{"tf-rg-001", "tf-rg-002"}) {
+		t.Errorf("create response members = %v", got)
+	}
+	waitGroupAvailable(t, w.ec, "tf-rg")
+	members := func() []ectypes.CacheCluster {
+		t.Helper()
+		g := w.describeGroup(t, "tf-rg")
+		var out []ectypes.CacheCluster
+		for _, id := range g.MemberClusters {
+			c, err := w.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, c.CacheClusters[0])
+		}
+		return out
+	}
+	ms := members()
+	for i, c := range ms {
+		if aws.ToString(c.ReplicationGroupId) != "tf-rg" || aws.ToString(c.CacheClusterStatus) != "available" || len(c.CacheNodes) != 1 ||
+			c.CacheNodes[0].Endpoint == nil || aws.ToString(c.PreferredAvailabilityZone) != []string{"us-east-1a", "us-east-1b"}[i] ||
+			aws.ToInt32(c.SnapshotRetentionLimit) != 3 || aws.ToString(c.Engine) != "redis" || aws.ToString(c.EngineVersion) == "" {
+			b, _ := json.MarshalIndent(c, "", "  ")
+			t.Errorf("member %d =\n%s", i, b)
+		}
+	}
+
+	if _, err := w.ec.IncreaseReplicaCount(ctx, &elasticache.IncreaseReplicaCountInput{ReplicationGroupId: aws.String("tf-rg"),
+		ApplyImmediately: aws.Bool(true), NewReplicaCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "tf-rg")
+	if n := len(members()); n != 3 {
+		t.Errorf("after IncreaseReplicaCount(2): %d members", n)
+	}
+
+	mod, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("tf-rg"),
+		AutomaticFailoverEnabled: aws.Bool(false), ReplicationGroupDescription: aws.String("still terraform"),
+		SnapshotWindow: aws.String("03:00-04:00"), ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := mod.ReplicationGroup; aws.ToString(g.Status) != "modifying" || string(g.PendingModifiedValues.AutomaticFailoverStatus) != "disabled" {
+		t.Errorf("ModifyReplicationGroup = %s, pending failover %s; want modifying, disabled pending", aws.ToString(g.Status), g.PendingModifiedValues.AutomaticFailoverStatus)
+	}
+	waitGroupAvailable(t, w.ec, "tf-rg")
+	if g := w.describeGroup(t, "tf-rg"); string(g.AutomaticFailover) != "disabled" || aws.ToString(g.Description) != "still terraform" || aws.ToString(g.SnapshotWindow) != "03:00-04:00" {
+		t.Errorf("after modify: failover %s, description %q, window %s", g.AutomaticFailover, aws.ToString(g.Description), aws.ToString(g.SnapshotWindow))
+	}
+
+	if _, err := w.ec.DecreaseReplicaCount(ctx, &elasticache.DecreaseReplicaCountInput{ReplicationGroupId: aws.String("tf-rg"),
+		ApplyImmediately: aws.Bool(true), NewReplicaCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "tf-rg")
+	if n := len(members()); n != 2 {
+		t.Errorf("after DecreaseReplicaCount(1): %d members", n)
+	}
+
+	// A replica added and removed as a cluster.
+	added, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("tf-rg-extra"), ReplicationGroupId: aws.String("tf-rg")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(added.CacheCluster.ReplicationGroupId) != "tf-rg" || aws.ToInt32(added.CacheCluster.NumCacheNodes) != 1 {
+		t.Errorf("CreateCacheCluster in a group = %+v", added.CacheCluster)
+	}
+	waitGroupAvailable(t, w.ec, "tf-rg")
+	if _, err := w.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("tf-rg-extra")}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitStatus(t, "tf-rg-extra", "deleted")
+	waitGroupAvailable(t, w.ec, "tf-rg")
+
+	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("tf-rg"),
+		FinalSnapshotIdentifier: aws.String("tf-rg-final")}); err != nil {
+		t.Fatal(err)
+	}
+	deleted := elasticache.NewReplicationGroupDeletedWaiter(w.ec, func(o *elasticache.ReplicationGroupDeletedWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := deleted.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("tf-rg")}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := w.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{}); err != nil || len(cs.CacheClusters) != 0 {
+		t.Errorf("clusters after deleting the group = %v, %v", cs, err)
+	}
+}
+
+func (w *world) describeGroup(t *testing.T, id string) ectypes.ReplicationGroup {
+	t.Helper()
+	out, err := w.ec.DescribeReplicationGroups(context.Background(), &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.ReplicationGroups[0]
+}
