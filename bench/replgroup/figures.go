@@ -170,7 +170,11 @@ func killRun(ctx context.Context, s *server, wr *writerProc, id string, ips map[
 	if err := wr.send("stop %s", run); err != nil {
 		return 0, 0, 0, err
 	}
+	// A write timing out later (a loaded host) is another "resumed": skip.
 	line, err := wr.read(30 * time.Second)
+	for err == nil && strings.HasPrefix(line, "resumed ") {
+		line, err = wr.read(30 * time.Second)
+	}
 	f := strings.Fields(line)
 	if err != nil || len(f) != 4 || f[0] != "lost" {
 		return 0, 0, 0, fmt.Errorf("writer: %q %v", line, err)

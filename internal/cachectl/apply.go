@@ -71,6 +71,11 @@ func (r *run) do(ctx context.Context, s step) error {
 			}
 			return fmt.Errorf("set security groups of node %s: %w", s.target, err)
 		}
+		if s.target != configTarget {
+			if err := c.cfg.EC2.SetInterfaceServicePeering(ctx, cl.Account, cl.Region, r.interfaceOf(s.target), servicePeering(cl)); err != nil {
+				return fmt.Errorf("set the replication peering of node %s: %w", s.target, err)
+			}
+		}
 	case opSetGrants:
 		return c.cfg.Domain.SetClusterGrants(ctx, cl)
 	case opSyncNetwork:
@@ -137,6 +142,7 @@ func (r *run) createInterface(ctx context.Context, target string) error {
 	} else {
 		n := r.node(target)
 		spec.SubnetID, spec.AZ = n.SubnetID, classicAZ(cl, n.AZ)
+		spec.ServicePeering = servicePeering(cl)
 		spec.Description = "ElastiCache " + cl.ID + "-" + n.ID
 		spec.Tags = map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": n.ID}
 	}
@@ -161,6 +167,15 @@ func (r *run) createInterface(ctx context.Context, target string) error {
 	record(cl)
 	_, err = r.c.cfg.Domain.UpdateCluster(ctx, r.ref, func(cur *elasticache.Cluster) bool { record(cur); return true })
 	return err
+}
+
+// servicePeering is the service-peering label of a cluster's node
+// interfaces: its replication group's, "" outside one.
+func servicePeering(cl *elasticache.Cluster) string {
+	if cl.ReplicationGroupID == "" {
+		return ""
+	}
+	return "elasticache replication group " + cl.ReplicationGroupID
 }
 
 // classicAZ is the zone of a classic cluster's new interface ("" for a VPC

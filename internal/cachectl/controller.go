@@ -74,6 +74,10 @@ type EC2 interface {
 	CreateManagedInterface(ctx context.Context, spec ec2.InterfaceSpec) (ec2.Interface, error)
 	DeleteManagedInterface(ctx context.Context, account, region, id string) error
 	SetInterfaceGroups(ctx context.Context, account, region, id string, groups []string) error
+	// SetInterfaceServicePeering labels a node's interface with its
+	// replication group: the group's nodes replicate past the security
+	// groups, as on AWS.
+	SetInterfaceServicePeering(ctx context.Context, account, region, id, label string) error
 }
 
 // Network is the realiser of the EC2 model (vpcnet.Controller): it brings

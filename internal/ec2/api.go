@@ -39,6 +39,9 @@ type InterfaceSpec struct {
 	// InterfaceType; default "interface".
 	InterfaceType string
 	Tags          map[string]string
+	// ServicePeering labels the interface (SetInterfaceServicePeering);
+	// "" none.
+	ServicePeering string
 }
 
 // Interface is a network interface as other packages see it.
@@ -113,6 +116,7 @@ func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec
 		if spec.InterfaceType != "" {
 			e.InterfaceType = spec.InterfaceType
 		}
+		e.ServicePeering = spec.ServicePeering
 		if len(spec.Tags) > 0 {
 			e.Tags = map[string]string{}
 			for k, v := range spec.Tags {

@@ -252,6 +252,7 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 		topo.Groups = append(topo.Groups, TopoGroup{Account: sc.Account, Region: sc.Region, ID: g.ID, VpcID: g.VpcID, Name: g.Name,
 			Ingress: topoRules(g.Ingress), Egress: topoRules(g.Egress)})
 	}
+	appendServicePeering(topo, st, firstIface)
 	for _, p := range listT[*pcxRec](st, "pcx") {
 		if p.Status != "active" || seenPcx[p.ID] {
 			continue

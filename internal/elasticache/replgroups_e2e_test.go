@@ -2,6 +2,7 @@ package elasticache_test
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"syscall"
@@ -9,11 +10,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 
 	"github.com/cachalot-dev/cachalot/internal/app"
+	"github.com/cachalot-dev/cachalot/internal/app/apptest"
 	"github.com/cachalot-dev/cachalot/internal/privtest"
+	"github.com/cachalot-dev/cachalot/internal/sdktest"
 )
 
 // groupWorld is a world with a replication group and an instance in the
@@ -261,4 +266,89 @@ func (w *groupWorld) restartService(t *testing.T) {
 	for _, m := range g.MemberClusters {
 		w.eventually(t, m, "yes", "get", "after-restart")
 	}
+}
+
+// TestReplicationGroupDedicatedGroup: a group in a dedicated security
+// group that admits only the application's group on its port — the
+// recommended setup — still replicates (node-to-node traffic does not
+// cross the customer's groups, as on AWS), its members are reachable from
+// the application and not from elsewhere, and the access flows work on
+// the group: explain to its endpoints, connect compute.
+func TestReplicationGroupDedicatedGroup(t *testing.T) {
+	privtest.RequireRoot(t)
+	w := newWorld(t)
+	ctx := context.Background()
+	group := func(name string) string {
+		out, err := w.ec2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.GroupId)
+	}
+	app, cache, other := group("app"), group("cache"), group("other")
+	if _, err := w.ec2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(cache),
+		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(6379), ToPort: aws.Int32(6379),
+			UserIdGroupPairs: []ec2types.UserIdGroupPair{{GroupId: aws.String(app)}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("sessions"),
+		ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(2),
+		AutomaticFailoverEnabled: aws.Bool(true), SecurityGroupIds: []string{cache}}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "sessions") // available means the replica's link is up
+	gw := &groupWorld{world: w, id: "sessions"}
+	_, gw.eni = w.instance(t, app)
+	if out, err := gw.redis(t, "sessions-001", "set", "k", "v"); err != nil || out != "OK" {
+		t.Fatalf("set from the application = %q, %v", out, err)
+	}
+	gw.eventually(t, "sessions-002", "v", "get", "k")
+
+	otherInst, otherENI := w.instance(t, other)
+	if out, err := w.run(t, otherENI, "timeout", "1", "redis-cli", "-h", gw.addr(t, "sessions-001"), "ping"); err == nil {
+		t.Fatalf("ping from another group = %q, want refused", out)
+	}
+	explain := func(inst string) string {
+		t.Helper()
+		a := signedAccess(t, w, "ExplainCacheReachability", url.Values{"CacheClusterId": {"sessions"}, "InstanceId": {inst}})
+		return a
+	}
+	if got := explain(otherInst); !strings.Contains(got, "<Allowed>false</Allowed>") || !strings.Contains(got, "primary") || !strings.Contains(got, "reader") {
+		t.Errorf("explain from another group = %s, want denied, per endpoint", got)
+	}
+	if got := signedAccess(t, w, "ConnectCompute", url.Values{"CacheClusterId": {"sessions"}, "InstanceId": {otherInst}}); !strings.Contains(got, "ConnectComputeResult") {
+		t.Fatalf("ConnectCompute = %s", got)
+	}
+	waitGroupAvailable(t, w.ec, "sessions")
+	for i := 0; ; i++ {
+		out, err := w.run(t, otherENI, "timeout", "1", "redis-cli", "-h", gw.addr(t, "sessions-002"), "get", "k")
+		if err == nil && out == "v" {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("after ConnectCompute: get = %q, %v", out, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := explain(otherInst); !strings.Contains(got, "<Allowed>true</Allowed>") {
+		t.Errorf("explain after ConnectCompute = %s, want allowed", got)
+	}
+}
+
+// signedAccess calls one of Cachalot's own ElastiCache actions as root and
+// returns the answer's body.
+func signedAccess(t *testing.T, w *world, action string, params url.Values) string {
+	t.Helper()
+	params.Set("Action", action)
+	params.Set("Version", "2015-02-02")
+	req, err := sdktest.SignedQuery(w.env.URL, aws.Credentials{AccessKeyID: w.env.Root.AccessKeyID, SecretAccessKey: w.env.Root.SecretAccessKey},
+		"elasticache", apptest.Region, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := sdktest.Send(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Body
 }
