@@ -67,7 +67,7 @@ func appendServicePeering(topo *Topology, st *scopeTx, first int) {
 				Description: "service traffic within " + e.ServicePeering}
 		}
 		topo.Groups = append(topo.Groups, TopoGroup{Account: sc.Account, Region: sc.Region, ID: gid, VpcID: e.VpcID,
-			Name: "service-peering " + e.ServicePeering,
+			Name:    "service-peering " + e.ServicePeering,
 			Ingress: []TopoRule{rule("sgr-peering-in")}, Egress: []TopoRule{rule("sgr-peering-out")}})
 	}
 }
