@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -194,7 +195,15 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 			first = append(first, cl)
 		}
 	}
-	errs := c.converge(ctx, first, nil)
+	// New replicas make their interfaces meanwhile: only their engines
+	// wait for the primary.
+	var fresh []*elasticache.Cluster
+	for _, cl := range replicas {
+		if needsInterfaces(cl) {
+			fresh = append(fresh, cl)
+		}
+	}
+	errs := append(c.converge(ctx, first, nil), c.prepare(ctx, fresh)...)
 	if len(replicas) > 0 {
 		fresh, err := c.cfg.Domain.Clusters(ctx)
 		if err != nil {
@@ -213,6 +222,39 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 		errs = append(errs, c.converge(ctx, again, byRef)...)
 	}
 	return errors.Join(errs...)
+}
+
+// needsInterfaces reports whether a node of the cluster has no interface.
+func needsInterfaces(cl *elasticache.Cluster) bool {
+	for _, n := range cl.Nodes {
+		if n.InterfaceID == "" && n.Status != elasticache.StatusDeleting {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare runs, for new replicas, the part of their plan that does not
+// need their primary: interfaces, security groups, the network.
+func (c *Controller) prepare(ctx context.Context, clusters []*elasticache.Cluster) []error {
+	errs := make([]error, len(clusters))
+	var wg sync.WaitGroup
+	for i, cl := range clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			obs := observed{engines: map[string]engine.State{}, roles: map[string]engine.Role{}}
+			steps := plan(cl, obs)
+			if k := slices.IndexFunc(steps, func(s step) bool { return s.op == opResolveSpec }); k >= 0 {
+				steps = steps[:k]
+			}
+			if err := c.apply(ctx, cl, engine.Role{}, steps); err != nil {
+				errs[i] = fmt.Errorf("cluster %s: %w", cl.Ref(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // converge plans and applies clusters, up to Parallel at once; a failure
