@@ -2,6 +2,8 @@ package cachectl
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
@@ -65,6 +67,7 @@ type decision struct {
 type switchTo struct {
 	from, to string
 	reason   string
+	offsets  string // the replicas' replication offsets, for the log
 }
 
 // primaryFailed reports whether the primary has failed, and how: its
@@ -100,6 +103,17 @@ func chooseReplica(v groupView, from string) string {
 	return best
 }
 
+// offsets renders the members' replication offsets ("rg-002=1234 …").
+func offsets(v groupView) string {
+	var out []string
+	for _, m := range v.members {
+		if m.info != nil {
+			out = append(out, m.cl.ID+"="+strconv.FormatInt(m.info.Offset, 10))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
 // decide is the group policy: what to do to g given v.
 func (p policy) decide(g *elasticache.ReplicationGroup, v groupView) decision {
 	if g.Status == elasticache.GroupDeleting {
@@ -116,7 +130,7 @@ func (p policy) decide(g *elasticache.ReplicationGroup, v groupView) decision {
 		if g.AutomaticFailover == elasticache.FailoverEnabled && len(g.Members) > 1 {
 			if pm, ok := v.member(g.Primary); ok {
 				if failed, why := p.primaryFailed(pm, v.failures); failed {
-					return decision{failover: &switchTo{from: g.Primary, to: chooseReplica(v, g.Primary), reason: why}}
+					return decision{failover: &switchTo{from: g.Primary, to: chooseReplica(v, g.Primary), reason: why, offsets: offsets(v)}}
 				}
 			}
 		}
@@ -129,7 +143,7 @@ func (p policy) decide(g *elasticache.ReplicationGroup, v groupView) decision {
 		if to == "" {
 			return decision{cancel: true}
 		}
-		return decision{failover: &switchTo{from: f.From, to: to, reason: "test failover"}}
+		return decision{failover: &switchTo{from: f.From, to: to, reason: "test failover", offsets: offsets(v)}}
 	case f.Phase == elasticache.PhasePromoting:
 		if m, ok := v.member(f.To); ok && m.info != nil && m.info.Primary() && !m.role.Replica() {
 			return decision{promoted: true}

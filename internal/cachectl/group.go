@@ -210,7 +210,8 @@ func (c *Groups) apply(ctx context.Context, g *elasticache.ReplicationGroup, d d
 		return c.cfg.Domain.RemoveGroup(ctx, ref)
 	}
 	if d.failover != nil {
-		c.log.Warn("replication group failover", "group", ref.String(), "from", d.failover.from, "to", d.failover.to, "reason", d.failover.reason)
+		c.log.Warn("replication group failover", "group", ref.String(), "from", d.failover.from, "to", d.failover.to,
+			"reason", d.failover.reason, "offsets", d.failover.offsets)
 		c.failures[ref] = 0
 	}
 	now := c.cfg.Now().UTC()
