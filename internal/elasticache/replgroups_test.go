@@ -3,7 +3,9 @@ package elasticache_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 
 	"github.com/cachalot-dev/cachalot/internal/app"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // view is what the account sees of its replication groups and clusters.
@@ -362,4 +365,79 @@ func (w *world) describeGroup(t *testing.T, id string) ectypes.ReplicationGroup 
 		t.Fatal(err)
 	}
 	return out.ReplicationGroups[0]
+}
+
+// TestReplicationGroupAroundExistingCluster: a group created around an
+// available cluster (PrimaryClusterId) keeps its data, which its new
+// replica receives; deleting the group with RetainPrimaryCluster leaves
+// the cluster standalone with its data.
+func TestReplicationGroupAroundExistingCluster(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	if _, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("seed"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro")}); err != nil {
+		t.Fatal(err)
+	}
+	addrOf := func(id string) string {
+		c := w.waitStatus(t, id, "available")
+		return net.JoinHostPort(aws.ToString(c.CacheNodes[0].Endpoint.Address), strconv.Itoa(int(aws.ToInt32(c.CacheNodes[0].Endpoint.Port))))
+	}
+	do := func(addr string, args ...string) string {
+		t.Helper()
+		c, err := redis.Dial(ctx, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		v, err := c.String(ctx, args...)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return v
+	}
+	seed := addrOf("seed")
+	if got := do(seed, "SET", "kept", "yes"); got != "OK" {
+		t.Fatalf("SET = %q", got)
+	}
+	out, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("grown"),
+		ReplicationGroupDescription: aws.String("d"), PrimaryClusterId: aws.String("seed"), NumCacheClusters: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.ReplicationGroup.MemberClusters; !slices.Equal(got, []string{"seed", "grown-002"}) {
+		t.Errorf("members = %v, want [seed grown-002]", got)
+	}
+	waitGroupAvailable(t, w.ec, "grown")
+	if g := w.describeGroup(t, "grown"); aws.ToString(g.CacheNodeType) != "cache.t3.micro" || primaryOf(g) != "seed" {
+		t.Errorf("group = node type %s, primary %s", aws.ToString(g.CacheNodeType), primaryOf(g))
+	}
+	replica := addrOf("grown-002")
+	for i := 0; do(replica, "GET", "kept") != "yes"; i++ {
+		if i == 100 {
+			t.Fatal("the new replica does not have the primary's data")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := do(seed, "GET", "kept"); got != "yes" {
+		t.Errorf("the primary lost its data joining the group: %q", got)
+	}
+	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("grown"),
+		RetainPrimaryCluster: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	deleted := elasticache.NewReplicationGroupDeletedWaiter(w.ec, func(o *elasticache.ReplicationGroupDeletedWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := deleted.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("grown")}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	w.waitStatus(t, "grown-002", "deleted")
+	c := w.waitStatus(t, "seed", "available")
+	if c.ReplicationGroupId != nil {
+		t.Errorf("retained cluster still names group %s", aws.ToString(c.ReplicationGroupId))
+	}
+	if got := do(seed, "GET", "kept"); got != "yes" {
+		t.Errorf("the retained primary lost its data: %q", got)
+	}
+	if got := do(seed, "SET", "after", "ok"); got != "OK" {
+		t.Errorf("the retained primary refuses writes: %q", got)
+	}
 }

@@ -218,9 +218,11 @@ func (s *Service) putGroupEvent(tx store.Tx, g *ReplicationGroup, msg string) er
 func memberID(rg string, n int) string { return fmt.Sprintf("%s-%03d", rg, n) }
 
 // nextMemberIDs returns count new member ids for g, numbered after the
-// highest <rg>-NNN in use, skipping ids taken by other clusters (taken).
+// highest <rg>-NNN in use and after the members there are (a group made
+// around an existing cluster numbers its first replica 002), skipping ids
+// taken by other clusters (taken).
 func nextMemberIDs(g *ReplicationGroup, count int, taken func(id string) bool) []string {
-	next := 1
+	next := len(g.Members) + 1
 	for _, m := range g.Members {
 		var n int
 		if _, err := fmt.Sscanf(strings.TrimPrefix(m, g.ID+"-"), "%03d", &n); err == nil && strings.HasPrefix(m, g.ID+"-") && n >= next {
