@@ -39,10 +39,15 @@ import (
 // Cache is what the access flows need of a cache (a cluster today; a
 // replication group or a serverless cache later).
 type Cache struct {
-	ID     string
-	Engine string
-	Status string
-	VpcID  string
+	// Account and Region are set by CacheLister (Cache answers in the
+	// caller's scope).
+	Account, Region string
+	ID              string
+	// CreatedAt tells a cache from a later one of the same id.
+	CreatedAt time.Time
+	Engine    string
+	Status    string
+	VpcID     string
 	// Port is the port clients connect to.
 	Port int
 	// SecurityGroups are the VPC security groups associated with the cache.
@@ -95,6 +100,9 @@ type Config struct {
 	Now        func() time.Time // default time.Now
 	// MaxGroups is the per-interface (and per-cache) group limit; default 5.
 	MaxGroups int
+	// Publishing configures publishing caches to the host; the zero value
+	// disables it.
+	Publishing Publishing
 }
 
 // Service implements the access actions.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/engine"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
@@ -42,6 +43,10 @@ type Config struct {
 	Plane *netplane.Plane
 	// Store keeps the loopback mode's host ports (keys under HostPortPrefix).
 	Store store.Store
+	// Published lists the endpoints published to the host, realised with
+	// the topology (netplane's host links); nil publishes nothing. The
+	// wiring adapts access.Service.HostEndpoints.
+	Published func(ctx context.Context) ([]netplane.PublishedEndpoint, error)
 }
 
 // Controller realises the EC2 model in the kernel through netplane: it reads
@@ -50,9 +55,10 @@ type Config struct {
 // to run, reach and serve processes in an interface's network (Sync applies
 // at once, so an interface's namespace exists before a process starts in it).
 type Controller struct {
-	ec2   Topology
-	plane *netplane.Plane // nil in the loopback mode
-	st    store.Store
+	ec2       Topology
+	plane     *netplane.Plane // nil in the loopback mode
+	st        store.Store
+	published func(ctx context.Context) ([]netplane.PublishedEndpoint, error)
 
 	mu      sync.Mutex // guards applied and outside; serialises Apply
 	applied uint64     // store revision of the last applied topology
@@ -67,14 +73,17 @@ type Controller struct {
 
 // New returns a controller; it has no side effects.
 func New(cfg Config) *Controller {
-	return &Controller{ec2: cfg.EC2, plane: cfg.Plane, st: cfg.Store}
+	return &Controller{ec2: cfg.EC2, plane: cfg.Plane, st: cfg.Store, published: cfg.Published}
 }
 
 // Name implements reconcile.Controller.
 func (n *Controller) Name() string { return "network" }
 
-// Watches implements reconcile.Controller: the EC2 model.
-func (n *Controller) Watches(key string) bool { return strings.HasPrefix(key, "ec2/") }
+// Watches implements reconcile.Controller: the EC2 model and the caches
+// published to the host.
+func (n *Controller) Watches(key string) bool {
+	return strings.HasPrefix(key, "ec2/") || access.PublishedKey(key)
+}
 
 // Reconcile implements reconcile.Controller: it applies the topology, or,
 // in the loopback mode, forgets the host ports of deleted interfaces.
@@ -106,6 +115,11 @@ func (n *Controller) Sync(ctx context.Context) error {
 	}
 	st := netplaneState(topo)
 	st.Outside = outsideClients(topo, n.outside)
+	if n.published != nil {
+		if st.Published, err = n.published(ctx); err != nil {
+			return fmt.Errorf("read published endpoints: %w", err)
+		}
+	}
 	if err := n.plane.Apply(ctx, st); err != nil {
 		return err
 	}
