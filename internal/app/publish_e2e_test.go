@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -274,4 +275,128 @@ func TestPublishedCacheFromHost(t *testing.T) {
 		b := hostsBlock(t, hosts, prefix)
 		return strings.Join(b, "|"), len(b) == 1 && strings.Contains(b[0], name)
 	})
+}
+
+// TestPublishedCrash runs the real binary with --publish-all: a cache is
+// published without asking; kill -9 of serve leaves it answering by name;
+// a new serve re-adopts it without touching the host's objects or the
+// hosts file; teardown leaves the hosts file as it found it.
+func TestPublishedCrash(t *testing.T) {
+	requirePublishTools(t)
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "cachalot")
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", bin, "./cmd/cachalot")
+	build.Dir = filepath.Dir(string(bytes.TrimSpace(gomod)))
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir, hosts := filepath.Join(tmp, "data"), filepath.Join(tmp, "hosts")
+	if err := os.WriteFile(hosts, []byte(machineHosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prefix := app.InstallPrefix(dir)
+	logf, err := os.Create(filepath.Join(tmp, "serve.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	var daemon *exec.Cmd
+	stop := func(sig syscall.Signal) {
+		if daemon != nil {
+			daemon.Process.Signal(sig)
+			daemon.Wait()
+			daemon = nil
+		}
+	}
+	t.Cleanup(func() {
+		stop(syscall.SIGKILL)
+		exec.Command(bin, "teardown", "--data-dir", dir).Run()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("serve output:\n%s", b)
+		}
+	})
+	start := func() *apptest.Env {
+		t.Helper()
+		os.Remove(filepath.Join(dir, app.EndpointFile))
+		daemon = exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn",
+			"--publish-all", "--hosts-file", hosts)
+		daemon.Stdout, daemon.Stderr = logf, logf
+		daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := daemon.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var url string
+		waitFor(t, "the endpoint file", func() (string, bool) {
+			b, _ := os.ReadFile(filepath.Join(dir, app.EndpointFile))
+			url = strings.TrimSpace(string(b))
+			return url, url != ""
+		})
+		creds, err := app.ReadCredentials(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &apptest.Env{URL: url, Root: creds, DataDir: dir}
+	}
+	env := start()
+	ne := &nettest.Env{Env: env, EC2: ec2.NewFromConfig(env.Config())}
+	ec := elasticache.NewFromConfig(env.Config())
+	vpc, _, _ := ne.DefaultVPC(t)
+	sg := ne.CreateGroup(t, "crash-cache", vpc)
+	ne.AllowIn(t, sg, nettest.TCPPerm(6379, "169.254.64.1/32"))
+	if _, err := ec.CreateCacheCluster(context.Background(), &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("crashpub"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
+		SecurityGroupIds: []string{sg}}); err != nil {
+		t.Fatal(err)
+	}
+	nettest.WaitCluster(t, ec, "crashpub")
+	var name string
+	waitFor(t, "the hosts block", func() (string, bool) {
+		b := hostsBlock(t, hosts, prefix)
+		if len(b) == 1 {
+			name = strings.Fields(b[0])[1]
+		}
+		return strings.Join(b, "|"), len(b) == 1
+	})
+	ping := func(what string) {
+		t.Helper()
+		waitFor(t, what+": redis-cli -h "+name+" ping", func() (string, bool) {
+			got, ok := redisCLI(hosts, "-h", name, "ping")
+			return got, ok && got == "PONG"
+		})
+	}
+	ping("published by --publish-all")
+	objects, block := hostObjects(t, prefix), hostsBlock(t, hosts, prefix)
+
+	stop(syscall.SIGKILL)
+	if got, ok := redisCLI(hosts, "-h", name, "ping"); !ok || got != "PONG" {
+		t.Errorf("redis-cli ping after kill -9 = %q, want PONG", got)
+	}
+	start()
+	ping("after the restart")
+	waitFor(t, "the restarted serve converged", func() (string, bool) {
+		out, code := cachalot(t, dir, "published", "crashpub")
+		return out, code == 0 && strings.Contains(out, "publish-all")
+	})
+	if got := hostObjects(t, prefix); got != objects {
+		t.Errorf("host objects after the restart:\n%s\nwant\n%s", got, objects)
+	}
+	if got := hostsBlock(t, hosts, prefix); strings.Join(got, "\n") != strings.Join(block, "\n") {
+		t.Errorf("hosts block after the restart = %q, want %q", got, block)
+	}
+
+	stop(syscall.SIGTERM)
+	if out, err := exec.Command(bin, "teardown", "--data-dir", dir).CombinedOutput(); err != nil {
+		t.Fatalf("teardown: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(hosts); string(b) != machineHosts {
+		t.Errorf("hosts file after teardown = %q, want the machine's", b)
+	}
+	if got := hostObjects(t, prefix); got != "" {
+		t.Errorf("host objects after teardown:\n%s", got)
+	}
 }
