@@ -41,7 +41,7 @@ func requirePublishTools(t *testing.T) {
 
 // cachalot runs the cachalot command in-process against the data dir and
 // returns its output and exit code.
-func cachalot(t *testing.T, dataDir string, args ...string) (string, int) {
+func cachalot(t testing.TB, dataDir string, args ...string) (string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -399,4 +399,46 @@ func TestPublishedCrash(t *testing.T) {
 	if got := hostObjects(t, prefix); got != "" {
 		t.Errorf("host objects after teardown:\n%s", got)
 	}
+}
+
+// In the loopback network mode a published cache's names resolve to
+// 127.0.0.1, its node listens on the engine's port when that is free, and
+// explain says that security groups are not enforced.
+func TestPublishedLoopbackMode(t *testing.T) {
+	requirePublishTools(t)
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte(machineHosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := apptest.Start(t, func(c *app.Config) { c.HostsFile = hosts; c.Network = app.NetworkLoopback })
+	prefix := app.InstallPrefix(env.DataDir)
+	ec := elasticache.NewFromConfig(env.Config())
+	if _, err := ec.CreateCacheCluster(context.Background(), &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("lo"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	nettest.WaitCluster(t, ec, "lo")
+	out, code := cachalot(t, env.DataDir, "publish", "lo")
+	if code != 0 || !strings.Contains(out, "127.0.0.1:") || !strings.Contains(out, "not enforced") {
+		t.Fatalf("cachalot publish lo = %d:\n%s", code, out)
+	}
+	port := strings.TrimSpace(strings.Split(strings.Split(out, "127.0.0.1:")[1], "\t")[0])
+	wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := env.App.WaitIdle(wctx); err != nil {
+		t.Fatal(err)
+	}
+	block := hostsBlock(t, hosts, prefix)
+	if len(block) != 1 || !strings.HasPrefix(block[0], "127.0.0.1\tlo.") {
+		t.Fatalf("hosts block = %q, want lo's name at 127.0.0.1", block)
+	}
+	name := strings.Fields(block[0])[1]
+	if got, ok := redisCLI(hosts, "-h", name, "-p", port, "ping"); !ok || got != "PONG" {
+		t.Errorf("redis-cli -h %s -p %s ping = %q", name, port, got)
+	}
+	out, code = cachalot(t, env.DataDir, "explain", "--from", "host", "--to", "lo")
+	if code != 0 || !strings.Contains(out, "NOT enforced") {
+		t.Errorf("cachalot explain --from host in the loopback mode = %d:\n%s", code, out)
+	}
+	t.Logf("loopback mode: %s at 127.0.0.1:%s", name, port)
 }
