@@ -9,8 +9,13 @@
 //     the documented decision table (decide.go, pure);
 //   - DescribeConnectedComputeResources: the instances connected that way,
 //     and only those;
-//   - ExplainCacheReachability: may this instance reach this cache, which
-//     rules allow it or exactly what is missing (sgeval over ec2.Topology).
+//   - ExplainCacheReachability: may this instance (or the host, through
+//     the cache's published endpoints) reach this cache, which rules allow
+//     it or exactly what is missing (sgeval over ec2.Topology);
+//   - PublishCache / UnpublishCache / DescribePublishedCaches: caches
+//     published to the host (publish.go): the desired state, one record
+//     per cache with a loopback address per endpoint; HostEndpoints and
+//     Converge are what the controllers realising it call.
 //
 // It acts through the EC2 service's Go API with the caller's context, so EC2
 // validates and records everything as if the caller had called it, and it
@@ -18,7 +23,8 @@
 // endpoint, in one place (authorizeEC2). Caches are reached through the
 // small Caches interface: node-based clusters today (elasticache
 // implements it), replication groups and serverless caches later.
-// Imported by the wiring package only.
+// Imported by the wiring package and, for publishing, the controllers that
+// realise it (vpcnet, publishctl).
 package access
 
 import (

@@ -3,13 +3,17 @@ package app_test
 // Figures of publishing to the host: internal/app/BENCH-publish.md.
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
+	"io"
+	"net"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
@@ -117,4 +121,87 @@ func median(xs []float64) float64 {
 		return 0
 	}
 	return s[len(s)/2]
+}
+
+// BenchmarkPublishedVsInstanceGo is the same comparison with one Go client
+// and one connection per side (no client CPU to share): GETs alternate in
+// batches of 200 between a connection from the host to the published
+// endpoint and one opened inside the instance's namespace to the private
+// address, b.N rounds. It reports GETs per second on each side and the
+// median of the rounds' ratios (host / instance).
+//
+//	go test -count=1 -run '^$' -bench PublishedVsInstanceGo -benchtime 400x ./internal/app/
+func BenchmarkPublishedVsInstanceGo(b *testing.B) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		b.Skip("needs redis-server")
+	}
+	n := nettest.Start(b)
+	vpc, _, _ := n.DefaultVPC(b)
+	cg, sg := n.CreateGroup(b, "bench-client", vpc), n.CreateGroup(b, "bench-cache", vpc)
+	n.AllowIn(b, sg, nettest.TCPPerm(6379, cg))
+	n.AllowIn(b, sg, nettest.TCPPerm(6379, "169.254.64.1/32"))
+	inst := n.RunInstance(b, "", cg)
+	ec := elasticache.NewFromConfig(n.Config())
+	if _, err := ec.CreateCacheCluster(context.Background(), &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("bench"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
+		SecurityGroupIds: []string{sg}}); err != nil {
+		b.Fatal(err)
+	}
+	private := nettest.WaitCluster(b, ec, "bench")
+	out, code := cachalot(b, n.DataDir, "publish", "bench")
+	if code != 0 {
+		b.Fatalf("cachalot publish bench = %d:\n%s", code, out)
+	}
+	published := strings.Split(strings.Split(out, "\t")[2], ":")[0]
+	n.WaitIdle(b)
+	ctx := context.Background()
+	hostConn, err := (&net.Dialer{}).DialContext(ctx, "tcp4", net.JoinHostPort(published, "6379"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hostConn.Close()
+	instConn, err := n.App.Plane().Dial(ctx, inst.ENI, "tcp4", net.JoinHostPort(private, "6379"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer instConn.Close()
+	const batch = 200
+	get := func(c net.Conn) time.Duration {
+		r := bufio.NewReader(c)
+		req := []byte("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+		buf := make([]byte, 5) // "$-1\r\n"
+		t0 := time.Now()
+		for range batch {
+			if _, err := c.Write(req); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(r, buf); err != nil || string(buf) != "$-1\r\n" {
+				b.Fatalf("GET = %q, %v", buf, err)
+			}
+		}
+		return time.Since(t0)
+	}
+	get(hostConn)
+	get(instConn)
+	var hostT, instT time.Duration
+	var ratios []float64
+	b.ResetTimer()
+	for i := range b.N {
+		var h, in time.Duration
+		if i%2 == 0 {
+			h, in = get(hostConn), get(instConn)
+		} else {
+			in, h = get(instConn), get(hostConn)
+		}
+		hostT += h
+		instT += in
+		ratios = append(ratios, float64(in)/float64(h)) // host rate / instance rate
+	}
+	b.StopTimer()
+	ops := float64(b.N * batch)
+	b.ReportMetric(ops/hostT.Seconds(), "host-get/s")
+	b.ReportMetric(ops/instT.Seconds(), "instance-get/s")
+	b.ReportMetric(median(ratios), "ratio")
+	b.Logf("GET, one connection: host -> %s:6379 %.0f/s, instance -> %s:6379 %.0f/s, median ratio of %d rounds %.3f",
+		published, ops/hostT.Seconds(), private, ops/instT.Seconds(), b.N, median(ratios))
 }
