@@ -1,8 +1,10 @@
 package app_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -441,4 +443,59 @@ func TestPublishedLoopbackMode(t *testing.T) {
 		t.Errorf("cachalot explain --from host in the loopback mode = %d:\n%s", code, out)
 	}
 	t.Logf("loopback mode: %s at 127.0.0.1:%s", name, port)
+}
+
+// A published Memcached cluster: each node and the configuration endpoint
+// get an address and a name of their own, reached at 11211 from the host.
+func TestPublishedMemcached(t *testing.T) {
+	requirePublishTools(t)
+	if _, err := exec.LookPath("memcached"); err != nil {
+		t.Skipf("%s skipped: needs memcached", privtest.Marker)
+	}
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte(machineHosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := apptest.Start(t, func(c *app.Config) { c.HostsFile = hosts; c.Network = app.NetworkNamespaces })
+	prefix := app.InstallPrefix(env.DataDir)
+	ne := &nettest.Env{Env: env, EC2: ec2.NewFromConfig(env.Config())}
+	ec := elasticache.NewFromConfig(env.Config())
+	vpc, _, _ := ne.DefaultVPC(t)
+	sg := ne.CreateGroup(t, "mc-cache", vpc)
+	ne.AllowIn(t, sg, nettest.TCPPerm(11211, "169.254.64.1/32"))
+	if _, err := ec.CreateCacheCluster(context.Background(), &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("mc"),
+		Engine: aws.String("memcached"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(2),
+		SecurityGroupIds: []string{sg}}); err != nil {
+		t.Fatal(err)
+	}
+	nettest.WaitCluster(t, ec, "mc")
+	if out, code := cachalot(t, env.DataDir, "publish", "mc"); code != 0 {
+		t.Fatalf("cachalot publish mc = %d:\n%s", code, out)
+	}
+	ne.WaitIdle(t)
+	block := hostsBlock(t, hosts, prefix)
+	if len(block) != 3 {
+		t.Fatalf("hosts block = %q, want two nodes and the configuration endpoint", block)
+	}
+	for _, line := range block {
+		f := strings.Fields(line)
+		ask, want := "version\r\n", "VERSION "
+		if strings.Contains(f[1], ".cfg.") {
+			ask, want = "config get cluster\r\n", "CONFIG cluster"
+		}
+		var got string
+		waitFor(t, f[1]+" from the host", func() (string, bool) {
+			c, err := net.DialTimeout("tcp4", net.JoinHostPort(f[0], "11211"), 2*time.Second)
+			if err != nil {
+				return err.Error(), false
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(2 * time.Second))
+			c.Write([]byte(ask))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			got = line
+			return line, err == nil && strings.HasPrefix(line, want)
+		})
+		t.Logf("%s (%s): %s", f[1], f[0], strings.TrimSpace(got))
+	}
 }
