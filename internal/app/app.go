@@ -207,12 +207,10 @@ func (a *App) Start(ctx context.Context) error {
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
 	// compute connection, reachability explanations and publishing to the
 	// host of internal/access.
-	names, err := endpointNames(ctx, st)
+	acc, err := a.accessService(ctx, st, id.authorizer, ecSvc)
 	if err != nil {
 		return err
 	}
-	acc := access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log,
-		Publishing: a.publishing(st, names, ecSvc)})
 	published = acc.HostEndpoints
 	ecOps := elasticacheapi.OperationTable(ecSvc)
 	maps.Copy(ecOps, cachalotapi.OperationTable(acc.API()))

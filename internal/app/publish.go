@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/access"
+	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/hostsfile"
@@ -56,6 +57,17 @@ func endpointNames(ctx context.Context, st store.Store) (*dnsname.Namer, error) 
 		return nil, fmt.Errorf("installation secret: %w", err)
 	}
 	return dnsname.New(dnsname.DefaultDomain, secret)
+}
+
+// accessService builds the access domain: the access flows and publishing
+// to the host.
+func (a *App) accessService(ctx context.Context, st store.Store, authz auth.Authorizer, ec *elasticache.Service) (*access.Service, error) {
+	names, err := endpointNames(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	return access.New(access.Config{EC2: a.ec2, Caches: ec.ComputeTargets(), Authorizer: authz, Logger: a.log,
+		Publishing: a.publishing(st, names, ec)}), nil
 }
 
 // publishing configures the access domain's publishing to the host.
