@@ -64,6 +64,8 @@ type options struct {
 	restart       int
 	restartRounds int
 	pollEvery     time.Duration
+	createTimeout time.Duration
+	serveLog      string
 	keep          bool
 }
 
@@ -81,6 +83,8 @@ func main() {
 	flag.IntVar(&o.restart, "restart", 0, "single-node Redis clusters for the converge-after-restart figures; 0 skips")
 	flag.IntVar(&o.restartRounds, "restart-rounds", 3, "warm and cold restarts each, with -restart")
 	flag.DurationVar(&o.pollEvery, "poll", 5*time.Millisecond, "DescribeCacheClusters polling interval while waiting for a cluster")
+	flag.DurationVar(&o.createTimeout, "create-timeout", 60*time.Second, "how long a created cluster may take to be available and connectable")
+	flag.StringVar(&o.serveLog, "serve-log-level", "info", "--log-level of cachalot serve (its log is serve.log in the data dir; see -keep-data-dir); -restart reads the re-adoptions it logs at info")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
@@ -123,7 +127,7 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Printf("    go run ./bench/elasticache %s\n\n", strings.Join(os.Args[1:], " "))
 	fmt.Printf("Binary under test: %s (%s). Engines: %s; %s.\n\n", o.bin, fileInfo(bin), toolVersion("redis-server", "--version"), toolVersion("memcached", "-V"))
 
-	srv, err := startServer(ctx, bin)
+	srv, err := startServer(ctx, bin, o.serveLog)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
@@ -48,8 +49,13 @@ func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, steps [
 	}
 	c.log.Debug("cluster plan", "cluster", cl.Ref().String(), "plan", planString(steps))
 	r := &run{c: c, cl: cl, ref: cl.Ref(), gen: cl.Generation}
+	start := time.Now()
+	took := make([]any, 0, 2*len(steps)+2) // the time each step ended, since start
+	defer func() { c.log.Debug("cluster applied", append(took, "cluster", r.ref.String())...) }()
 	for _, s := range steps {
-		if err := r.do(ctx, s); err != nil {
+		err := r.do(ctx, s)
+		took = append(took, string(s.op), time.Since(start).Round(10*time.Microsecond))
+		if err != nil {
 			return err
 		}
 	}

@@ -178,6 +178,11 @@ func (s *Service) SetInterfaceGroups(ctx context.Context, account, region, id st
 		if err != nil {
 			return err
 		}
+		if slices.Equal(e.Groups, g) {
+			// Nothing to write: the cache controller sets the groups of
+			// every node it converges, after a restart every node's.
+			return nil
+		}
 		mut[*eniRec](st, id).Groups = g
 		return nil
 	})

@@ -1,13 +1,9 @@
 package iam_test
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -16,10 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
@@ -549,11 +543,6 @@ type callAnswer struct {
 	code, msg string
 }
 
-var (
-	errCodeRe = regexp.MustCompile(`<Code>([^<]*)</Code>`)
-	errMsgRe  = regexp.MustCompile(`<Message>([^<]*)</Message>`)
-)
-
 var apiVersions = map[string]string{"elasticache": elasticacheapi.Metadata.APIVersion, "ec2": ec2api.Metadata.APIVersion,
 	"iam": iamapi.Metadata.APIVersion, "sts": stsapi.Metadata.APIVersion}
 
@@ -561,34 +550,27 @@ var apiVersions = map[string]string{"elasticache": elasticacheapi.Metadata.APIVe
 // with creds as aws-sdk-go-v2 signs.
 func signedCall(t *testing.T, env *apptest.Env, creds aws.Credentials, service, action, query string) callAnswer {
 	t.Helper()
+	a := rawCall(t, env, creds, service, action, query)
+	return callAnswer{status: a.Status, code: a.Code, msg: a.Msg}
+}
+
+// rawCall sends Action=action with query's parameters to service, signed
+// with creds as aws-sdk-go-v2 signs, and returns the whole answer.
+func rawCall(t *testing.T, env *apptest.Env, creds aws.Credentials, service, action, query string) sdktest.Answer {
+	t.Helper()
 	params, err := url.ParseQuery(query)
 	if err != nil {
 		t.Fatalf("query %q: %v", query, err)
 	}
 	params.Set("Action", action)
 	params.Set("Version", apiVersions[service])
-	body := params.Encode()
-	req, err := http.NewRequest(http.MethodPost, env.URL+"/", strings.NewReader(body))
+	req, err := sdktest.SignedQuery(env.URL, creds, service, apptest.Region, params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, apptest.Region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := sdktest.HTTPClient().Do(req)
+	a, err := sdktest.Send(req)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	a := callAnswer{status: resp.StatusCode}
-	if m := errCodeRe.FindSubmatch(b); m != nil {
-		a.code = string(m[1])
-	}
-	if m := errMsgRe.FindSubmatch(b); m != nil {
-		a.msg = string(m[1])
 	}
 	return a
 }
