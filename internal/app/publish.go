@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -25,38 +24,39 @@ const HostsFileRecord = "hostsfile"
 // DefaultHostsFile is where serve writes published names when it may.
 const DefaultHostsFile = "/etc/hosts"
 
-// secretKey keeps the installation secret endpoint names derive from.
-const secretKey = "dnsname/secret"
+// dnsSecretKey holds the installation secret endpoint names derive from:
+// the same key and record as the names work's loadNamer (branch names,
+// internal/app/names.go), so both read one secret.
+const dnsSecretKey = "installation/dns-secret"
+
+type dnsSecret struct {
+	Secret []byte // base64 in the JSON
+}
 
 // endpointNames returns the namer of the installation's endpoint names:
 // the default domain and the installation secret, kept in the store
 // (drawn on first start).
 //
-// It is the one place publishing gets names from: when the API hands out
-// names (serve --dns-domain), this becomes the namer the API uses, so that
-// the hosts file holds exactly the names DescribeCacheClusters returns.
+// It is the one place publishing gets names from. Once the API hands out
+// names (serve --dns-domain), publishing must use the namer the API uses,
+// so that the hosts file holds exactly the names DescribeCacheClusters
+// returns: replace this call by that namer.
 func endpointNames(ctx context.Context, st store.Store) (*dnsname.Namer, error) {
-	var secret []byte
+	var rec dnsSecret
 	err := st.Update(ctx, func(tx store.Tx) error {
-		var enc string
-		switch err := store.GetJSON(tx, secretKey, &enc); {
+		switch err := store.GetJSON(tx, dnsSecretKey, &rec); {
 		case err == nil:
-			b, err := base64.StdEncoding.DecodeString(enc)
-			if err != nil {
-				return fmt.Errorf("%s: %w", secretKey, err)
-			}
-			secret = b
 			return nil
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		secret = dnsname.NewSecret()
-		return store.PutJSON(tx, secretKey, base64.StdEncoding.EncodeToString(secret))
+		rec.Secret = dnsname.NewSecret()
+		return store.PutJSON(tx, dnsSecretKey, &rec)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("installation secret: %w", err)
+		return nil, fmt.Errorf("endpoint names: installation secret: %w", err)
 	}
-	return dnsname.New(dnsname.DefaultDomain, secret)
+	return dnsname.New(dnsname.DefaultDomain, rec.Secret)
 }
 
 // accessService builds the access domain: the access flows and publishing
