@@ -30,6 +30,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
 	"github.com/cachalot-dev/cachalot/internal/cachectl"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
@@ -87,7 +88,11 @@ type Config struct {
 	// Regions a request may be signed for; default every region of AWS's
 	// commercial, China and GovCloud partitions (dnsname.Regions).
 	Regions []string
-	Logger  *slog.Logger // default slog.Default()
+	// DNSDomain is the domain of endpoint names (serve --dns-domain);
+	// default dnsname.DefaultDomain, cache.amazonaws.com. Start refuses one
+	// dnsname.ValidateDomain rejects.
+	DNSDomain string
+	Logger    *slog.Logger // default slog.Default()
 }
 
 // App is a running Cachalot.
@@ -123,6 +128,9 @@ func New(cfg Config) *App {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.DNSDomain == "" {
+		cfg.DNSDomain = dnsname.DefaultDomain
+	}
 	if cfg.Network == "" {
 		cfg.Network = NetworkLoopback
 		if runtime.GOOS == "linux" && os.Geteuid() == 0 {
@@ -137,6 +145,9 @@ func New(cfg Config) *App {
 func (a *App) Start(ctx context.Context) error {
 	if a.cfg.DataDir == "" {
 		return errors.New("data dir is required")
+	}
+	if err := dnsname.ValidateDomain(a.cfg.DNSDomain); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -161,6 +172,10 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 
+	names, err := loadNamer(ctx, st, a.cfg.DNSDomain)
+	if err != nil {
+		return err
+	}
 	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
 	id, err := buildIdentity(ctx, st, a.accounts, a.ec2, a.log)
 	if err != nil {
@@ -184,7 +199,7 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
 		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, HostAddrs: a.net, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Names: names, HostAddrs: a.net, Logger: a.log})
 	a.ec = ecSvc
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
