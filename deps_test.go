@@ -26,6 +26,7 @@ var layers = []struct {
 	{"internal/cachectl", "controller"},
 	{"internal/vpcnet", "controller"},
 	{"internal/instancectl", "controller"},
+	{"internal/dnsctl", "controller"},
 	// The admin socket: a server of its own, reached only by the CLI.
 	{"internal/admin", "admin"},
 	// The wire edge and the codecs.
@@ -90,6 +91,7 @@ var allowed = map[string][]string{
 	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4", "internal/dnsname"},
 	"cmd/cachalot":                 {"internal/cli"},
 	"internal/instancectl":         {"internal/ec2", "internal/engine/identity"},
+	"internal/dnsctl":              {"internal/ec2", "internal/elasticache", "internal/dnsname", "internal/resolver", "internal/reconcile"},
 	"internal/account":             {"internal/auth", "internal/store"},
 	"internal/api/gen":             nil,
 	"internal/privtest":            nil,

@@ -30,6 +30,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
 	"github.com/cachalot-dev/cachalot/internal/cachectl"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/dnsctl"
 	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
@@ -110,6 +111,7 @@ type App struct {
 	net      *vpcnet.Controller // the VPC network, in either mode
 	engines  *engine.Supervisor
 	ecCtl    *cachectl.Controller
+	dns      *dnsctl.Controller // the VPCs' DNS servers
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
@@ -226,7 +228,8 @@ func (a *App) Start(ctx context.Context) error {
 
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
 	userData := instancectl.New(a.ec2, a.net, a.log)
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, userData)
+	a.dns = dnsctl.New(dnsctl.Config{EC2: a.ec2, Caches: ecSvc, Network: a.net, Domain: names.Domain(), Logger: a.log})
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, userData, a.dns)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -340,6 +343,9 @@ func (a *App) Close() error {
 	}
 	if a.ecCtl != nil {
 		a.ecCtl.Close()
+	}
+	if a.dns != nil {
+		a.dns.Close()
 	}
 	if a.engines != nil {
 		errs = append(errs, a.engines.Close())

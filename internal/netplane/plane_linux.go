@@ -426,6 +426,9 @@ func neighbourSysctls(path string, ns Namespace) error {
 		var errs []error
 		// neigh/default exists only in the initial namespace: set each link.
 		for _, l := range ns.Links {
+			if l.Name == LoopbackLink {
+				continue // no neighbours
+			}
 			if ns.Role == RoleRouter {
 				errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/proxy_delay", "0"))
 			}

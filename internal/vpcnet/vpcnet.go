@@ -163,6 +163,16 @@ func (n *Controller) Listen(ctx context.Context, interfaceID, network, addr stri
 	return n.plane.Listen(ctx, interfaceID, network, addr)
 }
 
+// ListenPacket opens a packet listener (udp4, …) inside the namespace of
+// an interface or VPC router; an error in the loopback mode, which has no
+// such network.
+func (n *Controller) ListenPacket(ctx context.Context, id, network, addr string) (net.PacketConn, error) {
+	if n.plane == nil {
+		return nil, ErrNoNamespaces
+	}
+	return n.plane.ListenPacket(ctx, id, network, addr)
+}
+
 // dialLoopback dials on the host, refusing anything but loopback: in
 // loopback mode a VPC address must never be dialled from the host.
 func dialLoopback(ctx context.Context, network, addr string) (net.Conn, error) {
