@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -67,6 +68,7 @@ const (
 	StoreFile       = "state.db"
 	CredentialsFile = "credentials.json" // root credentials, mode 0600
 	EndpointFile    = "endpoint"         // URL of the running service
+	ResolvDir       = "resolv"           // the VPCs' resolv.conf files (<vpc-id>.conf)
 )
 
 // DefaultAccountID is the account of a fresh installation.
@@ -195,7 +197,7 @@ func (a *App) Start(ctx context.Context) error {
 	default:
 		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkLoopback)
 	}
-	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st})
+	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st, ResolvDir: filepath.Join(a.cfg.DataDir, ResolvDir)})
 	installed, err := engine.Discover(ctx, nil)
 	if err != nil {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
@@ -405,6 +407,14 @@ func (a *App) OutsideClient(ctx context.Context, addr netip.Addr) (string, error
 		return "", fmt.Errorf("outside clients need the namespaces network mode (this service runs in %s mode)", a.cfg.Network)
 	}
 	return a.net.AddOutside(ctx, addr)
+}
+
+// InstanceCommand returns a command that runs argv as on the instance (or
+// cache node) owning the interface — in its network namespace, with its
+// VPC's resolv.conf naming the VPC's DNS server — as cachalot exec does;
+// namespaces mode only.
+func (a *App) InstanceCommand(ctx context.Context, interfaceID string, argv ...string) (*exec.Cmd, error) {
+	return a.net.InstanceCommand(ctx, interfaceID, argv...)
 }
 
 // Plane is the network plane, nil without the namespaces mode.

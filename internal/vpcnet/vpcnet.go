@@ -42,6 +42,10 @@ type Config struct {
 	Plane *netplane.Plane
 	// Store keeps the loopback mode's host ports (keys under HostPortPrefix).
 	Store store.Store
+	// ResolvDir holds the resolv.conf file of every VPC, which programs run
+	// as on an instance see (EnterArgs, InstanceCommand; resolvconf.go);
+	// "" gives them the host's.
+	ResolvDir string
 }
 
 // Controller realises the EC2 model in the kernel through netplane: it reads
@@ -50,9 +54,10 @@ type Config struct {
 // to run, reach and serve processes in an interface's network (Sync applies
 // at once, so an interface's namespace exists before a process starts in it).
 type Controller struct {
-	ec2   Topology
-	plane *netplane.Plane // nil in the loopback mode
-	st    store.Store
+	ec2       Topology
+	plane     *netplane.Plane // nil in the loopback mode
+	st        store.Store
+	resolvDir string
 
 	mu      sync.Mutex // guards applied and outside; serialises Apply
 	applied uint64     // store revision of the last applied topology
@@ -67,7 +72,7 @@ type Controller struct {
 
 // New returns a controller; it has no side effects.
 func New(cfg Config) *Controller {
-	return &Controller{ec2: cfg.EC2, plane: cfg.Plane, st: cfg.Store}
+	return &Controller{ec2: cfg.EC2, plane: cfg.Plane, st: cfg.Store, resolvDir: cfg.ResolvDir}
 }
 
 // Name implements reconcile.Controller.
@@ -107,6 +112,9 @@ func (n *Controller) Sync(ctx context.Context) error {
 	st := netplaneState(topo)
 	st.Outside = outsideClients(topo, n.outside)
 	if err := n.plane.Apply(ctx, st); err != nil {
+		return err
+	}
+	if err := n.writeResolvConfs(topo); err != nil {
 		return err
 	}
 	n.applied = topo.Revision
