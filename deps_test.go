@@ -27,6 +27,7 @@ var layers = []struct {
 	{"internal/vpcnet", "controller"},
 	{"internal/instancectl", "controller"},
 	{"internal/publishctl", "controller"},
+	{"internal/dnsctl", "controller"},
 	// The admin socket: a server of its own, reached only by the CLI.
 	{"internal/admin", "admin"},
 	// The wire edge and the codecs.
@@ -94,6 +95,7 @@ var allowed = map[string][]string{
 	"cmd/cachalot":                 {"internal/cli"},
 	"internal/instancectl":         {"internal/ec2", "internal/engine/identity"},
 	"internal/publishctl":          {"internal/access", "internal/hostsfile"},
+	"internal/dnsctl":              {"internal/ec2", "internal/elasticache", "internal/dnsname", "internal/resolver", "internal/reconcile"},
 	"internal/account":             {"internal/auth", "internal/store"},
 	"internal/api/gen":             nil,
 	"internal/privtest":            nil,

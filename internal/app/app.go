@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -30,6 +31,8 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
 	"github.com/cachalot-dev/cachalot/internal/cachectl"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/dnsctl"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
@@ -67,6 +70,7 @@ const (
 	StoreFile       = "state.db"
 	CredentialsFile = "credentials.json" // root credentials, mode 0600
 	EndpointFile    = "endpoint"         // URL of the running service
+	ResolvDir       = "resolv"           // the VPCs' resolv.conf files (<vpc-id>.conf)
 )
 
 // DefaultAccountID is the account of a fresh installation.
@@ -95,6 +99,10 @@ type Config struct {
 	// HostsFile is the hosts file where the names of published caches are
 	// written (a managed block); default "": none.
 	HostsFile string
+	// DNSDomain is the domain of endpoint names (serve --dns-domain);
+	// default dnsname.DefaultDomain, cache.amazonaws.com. Start refuses one
+	// dnsname.ValidateDomain rejects.
+	DNSDomain string
 	Logger    *slog.Logger // default slog.Default()
 }
 
@@ -113,6 +121,7 @@ type App struct {
 	net      *vpcnet.Controller // the VPC network, in either mode
 	engines  *engine.Supervisor
 	ecCtl    *cachectl.Controller
+	dns      *dnsctl.Controller // the VPCs' DNS servers
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
@@ -131,6 +140,9 @@ func New(cfg Config) *App {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.DNSDomain == "" {
+		cfg.DNSDomain = dnsname.DefaultDomain
+	}
 	if cfg.Network == "" {
 		cfg.Network = NetworkLoopback
 		if runtime.GOOS == "linux" && os.Geteuid() == 0 {
@@ -145,6 +157,9 @@ func New(cfg Config) *App {
 func (a *App) Start(ctx context.Context) error {
 	if a.cfg.DataDir == "" {
 		return errors.New("data dir is required")
+	}
+	if err := dnsname.ValidateDomain(a.cfg.DNSDomain); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -169,6 +184,10 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 
+	names, err := loadNamer(ctx, st, a.cfg.DNSDomain)
+	if err != nil {
+		return err
+	}
 	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
 	id, err := buildIdentity(ctx, st, a.accounts, a.ec2, a.log)
 	if err != nil {
@@ -189,7 +208,7 @@ func (a *App) Start(ctx context.Context) error {
 	// The published endpoints, read by the network controller from the
 	// access domain (set below, before any controller starts).
 	var published func(context.Context) ([]access.HostEndpoint, error)
-	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st,
+	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st, ResolvDir: filepath.Join(a.cfg.DataDir, ResolvDir),
 		Published: func(ctx context.Context) ([]netplane.PublishedEndpoint, error) {
 			return publishedEndpoints(ctx, published)
 		}})
@@ -198,11 +217,7 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
 		installed = &catalog.Catalog{}
 	}
-	namer, err := endpointNames(ctx, st)
-	if err != nil {
-		return err
-	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, HostAddrs: a.net, Namer: namer, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Names: names, HostAddrs: a.net, Logger: a.log})
 	a.ec = ecSvc
 	engineEvents := cachectl.EngineEvents(ecSvc, a.log)
 	a.engines = engine.New(engine.Config{
@@ -219,7 +234,7 @@ func (a *App) Start(ctx context.Context) error {
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
 	// compute connection, reachability explanations and publishing to the
 	// host of internal/access.
-	acc, err := a.accessService(ctx, st, id.authorizer, ecSvc)
+	acc, err := a.accessService(st, names, id.authorizer, ecSvc)
 	if err != nil {
 		return err
 	}
@@ -248,7 +263,8 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	pub := publishctl.New(publishctl.Config{Domain: acc, HostsFile: a.cfg.HostsFile, Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, groups, userData, pub)
+	a.dns = dnsctl.New(dnsctl.Config{EC2: a.ec2, Caches: ecSvc, Network: a.net, Domain: names.Domain(), Logger: a.log})
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, groups, userData, pub, a.dns)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -363,6 +379,9 @@ func (a *App) Close() error {
 	if a.ecCtl != nil {
 		a.ecCtl.Close()
 	}
+	if a.dns != nil {
+		a.dns.Close()
+	}
 	if a.engines != nil {
 		errs = append(errs, a.engines.Close())
 	}
@@ -422,6 +441,14 @@ func (a *App) OutsideClient(ctx context.Context, addr netip.Addr) (string, error
 		return "", fmt.Errorf("outside clients need the namespaces network mode (this service runs in %s mode)", a.cfg.Network)
 	}
 	return a.net.AddOutside(ctx, addr)
+}
+
+// InstanceCommand returns a command that runs argv as on the instance (or
+// cache node) owning the interface — in its network namespace, with its
+// VPC's resolv.conf naming the VPC's DNS server — as cachalot exec does;
+// namespaces mode only.
+func (a *App) InstanceCommand(ctx context.Context, interfaceID string, argv ...string) (*exec.Cmd, error) {
+	return a.net.InstanceCommand(ctx, interfaceID, argv...)
 }
 
 // Plane is the network plane, nil without the namespaces mode.

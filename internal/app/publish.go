@@ -24,48 +24,11 @@ const HostsFileRecord = "hostsfile"
 // DefaultHostsFile is where serve writes published names when it may.
 const DefaultHostsFile = "/etc/hosts"
 
-// dnsSecretKey holds the installation secret endpoint names derive from:
-// the same key and record as the names work's loadNamer (branch names,
-// internal/app/names.go), so both read one secret.
-const dnsSecretKey = "installation/dns-secret"
-
-type dnsSecret struct {
-	Secret []byte // base64 in the JSON
-}
-
-// endpointNames returns the namer of the installation's endpoint names:
-// the default domain and the installation secret, kept in the store
-// (drawn on first start).
-//
-// It is the one place publishing gets names from. Once the API hands out
-// names (serve --dns-domain), publishing must use the namer the API uses,
-// so that the hosts file holds exactly the names DescribeCacheClusters
-// returns: replace this call by that namer.
-func endpointNames(ctx context.Context, st store.Store) (*dnsname.Namer, error) {
-	var rec dnsSecret
-	err := st.Update(ctx, func(tx store.Tx) error {
-		switch err := store.GetJSON(tx, dnsSecretKey, &rec); {
-		case err == nil:
-			return nil
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		rec.Secret = dnsname.NewSecret()
-		return store.PutJSON(tx, dnsSecretKey, &rec)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("endpoint names: installation secret: %w", err)
-	}
-	return dnsname.New(dnsname.DefaultDomain, rec.Secret)
-}
-
 // accessService builds the access domain: the access flows and publishing
 // to the host.
-func (a *App) accessService(ctx context.Context, st store.Store, authz auth.Authorizer, ec *elasticache.Service) (*access.Service, error) {
-	names, err := endpointNames(ctx, st)
-	if err != nil {
-		return nil, err
-	}
+// names is the namer the API's endpoints come from, so the hosts file holds
+// exactly the names DescribeCacheClusters returns.
+func (a *App) accessService(st store.Store, names *dnsname.Namer, authz auth.Authorizer, ec *elasticache.Service) (*access.Service, error) {
 	return access.New(access.Config{EC2: a.ec2, Caches: ec.ComputeTargets(), Authorizer: authz, Logger: a.log,
 		Publishing: a.publishing(st, names, ec)}), nil
 }

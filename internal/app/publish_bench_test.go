@@ -70,13 +70,14 @@ func BenchmarkPublishedVsInstance(b *testing.B) {
 		SecurityGroupIds: []string{sg}}); err != nil {
 		b.Fatal(err)
 	}
-	private := nettest.WaitCluster(b, ec, "bench")
+	name := nettest.WaitCluster(b, ec, "bench")
 	out, code := cachalot(b, n.DataDir, "publish", "bench")
 	if code != 0 {
 		b.Fatalf("cachalot publish bench = %d:\n%s", code, out)
 	}
 	published := strings.Split(strings.Split(out, "\t")[2], ":")[0]
 	n.WaitIdle(b)
+	private := nettest.WaitResolve(b, n.App.Plane(), inst.ENI, name)
 	ns, err := n.App.Plane().NetnsPath(inst.ENI)
 	if err != nil {
 		b.Fatal(err)
@@ -160,7 +161,7 @@ func BenchmarkPublishedVsInstanceGo(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer hostConn.Close()
-	instConn, err := n.App.Plane().Dial(ctx, inst.ENI, "tcp4", net.JoinHostPort(private, "6379"))
+	instConn, err := n.App.Plane().Dial(ctx, inst.ENI, "tcp4", net.JoinHostPort(nettest.WaitResolve(b, n.App.Plane(), inst.ENI, private), "6379"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -98,7 +98,11 @@ func (r *run) do(ctx context.Context, s step) error {
 		return r.writeStatus(ctx)
 	case opPublishConfig:
 		if cs := c.configs.get(r.ref); cs != nil && r.stored != nil {
-			cs.set(c.cfg.Domain.DiscoveryConfig(r.stored))
+			conf, err := c.cfg.Domain.DiscoveryConfig(r.stored)
+			if err != nil {
+				return fmt.Errorf("discovery config: %w", err)
+			}
+			cs.set(conf)
 		}
 	case opStopConfig:
 		c.configs.stop(r.ref)
@@ -335,8 +339,13 @@ func (r *run) serveConfig(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on the configuration endpoint: %w", err)
 	}
+	conf, err := c.cfg.Domain.DiscoveryConfig(cl)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("discovery config: %w", err)
+	}
 	s := newConfigServer(ln, r.inst.Version, c.log)
-	s.set(c.cfg.Domain.DiscoveryConfig(cl))
+	s.set(conf)
 	c.configs.put(r.ref, s)
 	return nil
 }

@@ -113,7 +113,7 @@ type Domain interface {
 	RemoveCluster(ctx context.Context, ref elasticache.ClusterRef) error
 	ClusterParameters(ctx context.Context, cl *elasticache.Cluster) (map[string]string, error)
 	SetClusterGrants(ctx context.Context, cl *elasticache.Cluster) error
-	DiscoveryConfig(cl *elasticache.Cluster) string
+	DiscoveryConfig(cl *elasticache.Cluster) (string, error)
 }
 
 // Catalog is the set of installed engines (catalog.Catalog).

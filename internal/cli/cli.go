@@ -30,7 +30,7 @@ const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
 
 Usage:
   cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--regions LIST]
-                   [--publish-all] [--hosts-file PATH] [--log-level LEVEL]
+                   [--dns-domain DOMAIN] [--publish-all] [--hosts-file PATH] [--log-level LEVEL]
   cachalot env     [--data-dir DIR] [--region REGION]
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot exec    [--data-dir DIR] --outside ADDRESS -- COMMAND [ARGS…]
@@ -184,6 +184,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	accountID := fs.String("account-id", envOr("CACHALOT_ACCOUNT_ID", app.DefaultAccountID), "account id of the root credentials (env CACHALOT_ACCOUNT_ID)")
 	logLevel := fs.String("log-level", envOr("CACHALOT_LOG_LEVEL", "info"), "debug, info, warn or error (env CACHALOT_LOG_LEVEL)")
 	network := fs.String("network", envOr("CACHALOT_NETWORK", ""), "namespaces (default as root on Linux) or loopback (env CACHALOT_NETWORK)")
+	dnsDomain := fs.String("dns-domain", envOr("CACHALOT_DNS_DOMAIN", dnsname.DefaultDomain), "domain of the endpoint names (<cluster>.<id>.0001.use1.DOMAIN), resolved inside every VPC (env CACHALOT_DNS_DOMAIN)")
 	regionList := fs.String("regions", envOr("CACHALOT_REGIONS", "aws"), "comma-separated regions requests may be signed for; 'aws' stands for every commercial, China and GovCloud region (env CACHALOT_REGIONS)")
 	publishAll := fs.Bool("publish-all", envOr("CACHALOT_PUBLISH_ALL", "") == "1", "publish every cache to this host, for local development (env CACHALOT_PUBLISH_ALL=1)")
 	hostsFile := fs.String("hosts-file", envOr("CACHALOT_HOSTS_FILE", defaultHostsFile()), "hosts file where the names of published caches are written, in a managed block; 'none' writes none (env CACHALOT_HOSTS_FILE; default /etc/hosts as root, else none)")
@@ -197,13 +198,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--regions: %w", err)
 	}
+	if err := dnsname.ValidateDomain(*dnsDomain); err != nil {
+		return fmt.Errorf("--dns-domain: %w", err)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions,
-		PublishAll: *publishAll, HostsFile: *hostsFile, Logger: logger}
+		DNSDomain: *dnsDomain, PublishAll: *publishAll, HostsFile: *hostsFile, Logger: logger}
 	akid, secret := os.Getenv("CACHALOT_ROOT_ACCESS_KEY_ID"), os.Getenv("CACHALOT_ROOT_SECRET_ACCESS_KEY")
 	if (akid == "") != (secret == "") {
 		return errors.New("set both CACHALOT_ROOT_ACCESS_KEY_ID and CACHALOT_ROOT_SECRET_ACCESS_KEY, or neither")

@@ -101,7 +101,11 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.CreateCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+	api, err := s.toAPI(scope, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.CreateCacheClusterResult{CacheCluster: api}, nil
 }
 
 // clusterSpec is a CreateCacheCluster request, validated.
@@ -315,7 +319,7 @@ func networkError(err error) error {
 }
 
 // toAPI renders a cluster as DescribeCacheClusters shows it.
-func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticacheapi.CacheCluster {
+func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elasticacheapi.CacheCluster, error) {
 	out := &elasticacheapi.CacheCluster{
 		ARN:                        aws.String(ARN(scope, "cluster", c.ID)),
 		CacheClusterId:             aws.String(c.ID),
@@ -392,9 +396,12 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 			out.CacheParameterGroup.CacheNodeIdsToReboot = append(out.CacheParameterGroup.CacheNodeIdsToReboot, n.ID)
 		}
 	}
-	if c.Engine == catalog.Memcached && c.ConfigIP != "" {
-		ip, port := s.endpoint(c.ConfigInterfaceID, c.ConfigIP, c.Port)
-		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(ip), Port: aws.Int32(int32(port))}
+	config, eps, err := s.endpoints(c)
+	if err != nil {
+		return nil, err
+	}
+	if config.valid() {
+		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(config.host), Port: aws.Int32(int32(config.port))}
 	}
 	if showNodes {
 		out.CacheNodes = []elasticacheapi.CacheNode{}
@@ -409,14 +416,13 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 				t := n.CreatedAt
 				cn.CacheNodeCreateTime = &t
 			}
-			if n.IP != "" {
-				ip, port := s.endpoint(n.InterfaceID, n.IP, c.Port)
-				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(ip), Port: aws.Int32(int32(port))}
+			if ep, ok := eps[n.ID]; ok {
+				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(ep.host), Port: aws.Int32(int32(ep.port))}
 			}
 			out.CacheNodes = append(out.CacheNodes, cn)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // DescribeCacheClusters lists the caller's clusters in the region.
@@ -448,7 +454,11 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *elasticacheapi.
 	}
 	out := &elasticacheapi.CacheClusterMessage{CacheClusters: []elasticacheapi.CacheCluster{}, Marker: next}
 	for _, c := range pageItems {
-		out.CacheClusters = append(out.CacheClusters, *s.toAPI(scope, c, aws.ToBool(in.ShowCacheNodeInfo)))
+		api, err := s.toAPI(scope, c, aws.ToBool(in.ShowCacheNodeInfo))
+		if err != nil {
+			return nil, err
+		}
+		out.CacheClusters = append(out.CacheClusters, *api)
 	}
 	return out, nil
 }
@@ -485,7 +495,11 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *elasticacheapi.Del
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.DeleteCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+	api, err := s.toAPI(scope, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.DeleteCacheClusterResult{CacheCluster: api}, nil
 }
 
 // RebootCacheCluster reboots the named nodes.
@@ -519,7 +533,11 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *elasticacheapi.Reb
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.RebootCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+	api, err := s.toAPI(scope, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.RebootCacheClusterResult{CacheCluster: api}, nil
 }
 
 // ModifyCacheCluster changes a cluster; see the package doc for what applies
@@ -566,7 +584,11 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.ModifyCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+	api, err := s.toAPI(scope, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.ModifyCacheClusterResult{CacheCluster: api}, nil
 }
 
 // modifyChecks is what ModifyCacheCluster checked outside its transaction.

@@ -89,7 +89,11 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.CreateReplicationGroupResult{ReplicationGroup: s.groupToAPI(scope, g, members)}, nil
+	out, err := s.groupToAPI(scope, g, members)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.CreateReplicationGroupResult{ReplicationGroup: out}, nil
 }
 
 // groupSpecOf validates what a CreateReplicationGroup request says by
@@ -433,7 +437,11 @@ func (s *Service) DescribeReplicationGroups(ctx context.Context, in *elasticache
 	}
 	out := &elasticacheapi.ReplicationGroupMessage{ReplicationGroups: []elasticacheapi.ReplicationGroup{}, Marker: next}
 	for _, e := range pageItems {
-		out.ReplicationGroups = append(out.ReplicationGroups, *s.groupToAPI(scope, e.g, e.members))
+		g, err := s.groupToAPI(scope, e.g, e.members)
+		if err != nil {
+			return nil, err
+		}
+		out.ReplicationGroups = append(out.ReplicationGroups, *g)
 	}
 	return out, nil
 }

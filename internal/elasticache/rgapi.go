@@ -5,14 +5,13 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
-	"github.com/cachalot-dev/cachalot/internal/dnsname"
 )
 
 // groupToAPI renders a replication group as DescribeReplicationGroups
 // shows it, from the group and its member clusters: every field of the
 // model, with AWS's values for the features Cachalot does not have yet
 // (encryption, global datastores, data tiering, log delivery, user groups).
-func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*Cluster) *elasticacheapi.ReplicationGroup {
+func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*Cluster) (*elasticacheapi.ReplicationGroup, error) {
 	multiAZ := "disabled"
 	if g.MultiAZ {
 		multiAZ = "enabled"
@@ -57,13 +56,17 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 	if f := g.Failover; f != nil && f.To != "" && g.Primary != f.To {
 		out.PendingModifiedValues.PrimaryClusterId = aws.String(f.To)
 	}
-	out.NodeGroups = []elasticacheapi.NodeGroup{s.nodeGroupToAPI(scope, g, members)}
-	return out
+	ng, err := s.nodeGroupToAPI(g, members)
+	if err != nil {
+		return nil, err
+	}
+	out.NodeGroups = []elasticacheapi.NodeGroup{ng}
+	return out, nil
 }
 
 // nodeGroupToAPI renders the group's one node group: its endpoints (once
 // the primary has an address) and its members with their roles.
-func (s *Service) nodeGroupToAPI(scope auth.Scope, g *ReplicationGroup, members []*Cluster) elasticacheapi.NodeGroup {
+func (s *Service) nodeGroupToAPI(g *ReplicationGroup, members []*Cluster) (elasticacheapi.NodeGroup, error) {
 	ng := elasticacheapi.NodeGroup{NodeGroupId: aws.String(NodeGroupID), Status: aws.String(g.Status), NodeGroupMembers: []elasticacheapi.NodeGroupMember{}}
 	var primary *Cluster
 	var replicas []*Cluster
@@ -74,7 +77,10 @@ func (s *Service) nodeGroupToAPI(scope auth.Scope, g *ReplicationGroup, members 
 			replicas = append(replicas, c)
 		}
 	}
-	names := s.names(scope)
+	names, err := s.nameScope(g.Account, g.Region)
+	if err != nil {
+		return ng, err
+	}
 	if primary != nil && len(primary.Nodes) > 0 && primary.Nodes[0].IP != "" {
 		ng.PrimaryEndpoint = s.groupEndpoint(names.Primary(g.ID), primary, g.Port)
 		reader := primary
@@ -105,7 +111,7 @@ func (s *Service) nodeGroupToAPI(scope auth.Scope, g *ReplicationGroup, members 
 		}
 		ng.NodeGroupMembers = append(ng.NodeGroupMembers, m)
 	}
-	return ng
+	return ng, nil
 }
 
 // groupEndpoint is an endpoint of a group: its DNS name, which the VPC's
@@ -119,13 +125,4 @@ func (s *Service) groupEndpoint(name string, c *Cluster, port int) *elasticachea
 		}
 	}
 	return &elasticacheapi.Endpoint{Address: aws.String(name), Port: aws.Int32(int32(port))}
-}
-
-// names is the naming scope of the caller's account and region; a region
-// without a short code (not one Cachalot serves) is named by its own name.
-func (s *Service) names(scope auth.Scope) dnsname.Scope {
-	if ns, err := s.cfg.Namer.Scope(scope.AccountID, scope.Region); err == nil {
-		return ns
-	}
-	return dnsname.Scope{Domain: s.cfg.Namer.Domain(), Region: scope.Region, RegionCode: scope.Region, ID: "000000"}
 }

@@ -59,7 +59,11 @@ func (s *Service) createMemberCluster(ctx context.Context, in *elasticacheapi.Cr
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.CreateCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+	out, err := s.toAPI(scope, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.CreateCacheClusterResult{CacheCluster: out}, nil
 }
 
 // memberRequestAgrees checks a CreateCacheCluster request joining g.

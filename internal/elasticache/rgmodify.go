@@ -70,7 +70,11 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *elasticacheapi
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.DeleteReplicationGroupResult{ReplicationGroup: s.groupToAPI(scope, g, members)}, nil
+	out, err := s.groupToAPI(scope, g, members)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.DeleteReplicationGroupResult{ReplicationGroup: out}, nil
 }
 
 // markDeleting marks a cluster and its nodes deleting.
@@ -165,7 +169,11 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.ModifyReplicationGroupResult{ReplicationGroup: s.groupToAPI(scope, g, members)}, nil
+	out, err := s.groupToAPI(scope, g, members)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.ModifyReplicationGroupResult{ReplicationGroup: out}, nil
 }
 
 // groupPrecheck validates the parts of ModifyReplicationGroup that need
@@ -406,7 +414,11 @@ func (s *Service) IncreaseReplicaCount(ctx context.Context, in *elasticacheapi.I
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.IncreaseReplicaCountResult{ReplicationGroup: s.groupToAPI(scope, g, members)}, nil
+	out, err := s.groupToAPI(scope, g, members)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.IncreaseReplicaCountResult{ReplicationGroup: out}, nil
 }
 
 // groupPlacement is the subnet group a group's new members are placed in.
@@ -482,7 +494,11 @@ func (s *Service) DecreaseReplicaCount(ctx context.Context, in *elasticacheapi.D
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.DecreaseReplicaCountResult{ReplicationGroup: s.groupToAPI(scope, g, members)}, nil
+	out, err := s.groupToAPI(scope, g, members)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.DecreaseReplicaCountResult{ReplicationGroup: out}, nil
 }
 
 // replicasToRemove checks a decrease against AWS's rules and returns the
@@ -571,7 +587,11 @@ func (s *Service) TestFailover(ctx context.Context, in *elasticacheapi.TestFailo
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.TestFailoverResult{ReplicationGroup: s.groupToAPI(scope, g, members)}, nil
+	out, err := s.groupToAPI(scope, g, members)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.TestFailoverResult{ReplicationGroup: out}, nil
 }
 
 // recentTests keeps the test failover times of the last 24 hours.

@@ -67,14 +67,13 @@ type Config struct {
 	Network Network // required
 	Engines *catalog.Catalog
 	Roles   ServiceLinkedRoles // optional
-	// HostAddrs rewrites endpoints in the loopback network mode; nil: the
-	// VPC addresses are the endpoints.
+	// Names spells endpoint names (required for clusters to be described:
+	// every endpoint is a DNS name; see names.go). The wiring builds it from
+	// serve --dns-domain and the installation secret (LoadNamer).
+	Names *dnsname.Namer
+	// HostAddrs rewrites endpoints in the loopback network mode, where
+	// nothing resolves the names; nil: the names are the endpoints.
 	HostAddrs HostAddrs
-	// Namer names endpoints (replication groups' primary, reader and
-	// member endpoints); default: the default domain under a secret of
-	// this process (names change at restart: the wiring passes the
-	// installation's).
-	Namer  *dnsname.Namer
 	Logger *slog.Logger     // default slog.Default()
 	Now    func() time.Time // default time.Now
 }
@@ -97,9 +96,6 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.Engines == nil {
 		cfg.Engines = &catalog.Catalog{}
-	}
-	if cfg.Namer == nil {
-		cfg.Namer, _ = dnsname.New(dnsname.DefaultDomain, dnsname.NewSecret()) // valid by construction
 	}
 	return &Service{st: st, cfg: cfg}
 }

@@ -1,7 +1,8 @@
 // Package instancectl is the instance controller: it converges EC2
 // instances to what runs for them. Nothing boots, so that is their user
 // data: each running instance's script runs once, at launch, as nobody,
-// inside the instance's network namespace, and its output becomes the
+// inside the instance's network namespace with the VPC's resolver
+// configuration (so that endpoint names resolve), and its output becomes the
 // instance's console (ec2.Service.GetConsoleOutput returns it).
 //
 // It is a reconcile.Controller. Only the wiring (internal/app) imports it.
@@ -48,8 +49,10 @@ type Network interface {
 	Loopback() bool
 	// Sync realises the EC2 network model now.
 	Sync(ctx context.Context) error
-	// Command runs argv inside the interface's network namespace.
-	Command(ctx context.Context, interfaceID string, argv ...string) (*exec.Cmd, error)
+	// InstanceCommand runs argv as on the instance: inside the interface's
+	// network namespace, with the VPC's resolv.conf (naming its DNS server)
+	// as /etc/resolv.conf.
+	InstanceCommand(ctx context.Context, interfaceID string, argv ...string) (*exec.Cmd, error)
 }
 
 // Controller runs each running instance's user data once, at launch,
@@ -190,7 +193,7 @@ func (u *Controller) run(eni, instance string, script []byte) []byte {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), userDataTimeout)
 	defer cancel()
-	cmd, err := u.net.Command(ctx, eni, append([]string{"setpriv", "--reuid=" + userDataUID, "--regid=" + userDataUID, "--clear-groups", "--"}, argv...)...)
+	cmd, err := u.net.InstanceCommand(ctx, eni, append([]string{"setpriv", "--reuid=" + userDataUID, "--regid=" + userDataUID, "--clear-groups", "--"}, argv...)...)
 	if err != nil {
 		return []byte(fmt.Sprintf("cachalot: cannot enter the instance's network: %v\n", err))
 	}

@@ -24,7 +24,19 @@
 // even in one subnet, crosses the router. That single crossing point is what
 // makes enforcement complete: there is no bridge for a packet to sneak
 // through and no br_netfilter to depend on. .0, .1, .2 (resolver), .3 and the
-// broadcast address are reserved as on AWS. An active peering is a veth pair
+// broadcast address are reserved as on AWS.
+//
+// The DNS server. A VPC with DNS (enableDnsSupport) has its Amazon-provided
+// DNS server's addresses — the primary block's base + 2 and 169.254.169.253 —
+// on its router's lo, so an instance reaches them through its default
+// route (or, in the subnet holding base + 2, by the router's ARP reply). The
+// server is not netplane's: the caller opens sockets in the router namespace
+// (the daemon's resolver, internal/dnsctl). The router's input chain admits
+// DNS (UDP and TCP port 53) to those addresses from each interface of the
+// VPC, on its own link and with its own address, before any security group
+// (they do not apply, as on AWS); nothing from a peering or the internet.
+//
+// Peerings. An active peering is a veth pair
 // between two routers (<prefix>-p<hash> on both ends) plus device routes for
 // the CIDRs each side routes to the other; it exists only while the peering is
 // in State.
@@ -99,7 +111,7 @@
 // has an IPv6 address). Traffic to a peering link is accepted after the
 // sender's egress (the peer's router checks its own ingress); traffic from one
 // peering to another is dropped (no transitive peering). The router's input
-// chain drops everything: the router itself offers no service.
+// chain drops everything but queries to the VPC's DNS server (above).
 //
 // Group references compile to named sets (set sg-… { type ipv4_addr })
 // holding the primary private addresses of every interface in the group, in

@@ -12,10 +12,11 @@ import (
 // render builds the nft table of the router of v: the enforcement point of
 // the interfaces in local. members maps a group id to the addresses of its
 // members visible from v (its own and its peers'). igw is v's internet
-// gateway, or nil; hl its link to the host, or nil. The text is assembled in the order an admin reads it:
-// head, group sets, maps and the router's chains, then one ingress and one
-// egress chain per interface.
-func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair, igw *igwInfo, hl *hostLink) *Ruleset {
+// gateway, or nil; hl its link to the host, or nil. dns are the addresses of
+// v's DNS server, none when it has none. The text is assembled in the order
+// an admin reads it: head, group sets, maps and the router's chains, then one
+// ingress and one egress chain per interface.
+func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair, igw *igwInfo, hl *hostLink, dns []netip.Addr) *Ruleset {
 	rs := &Ruleset{Table: p.prefix}
 	// Chains first, so that we know which sets they reference.
 	chains, referenced := p.renderInterfaceChains(local, groups)
@@ -27,8 +28,7 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 	head := p.renderHead(v)
 	var body strings.Builder
 	renderMaps(&body, local)
-	body.WriteString("\n\t# The router itself offers no service.\n")
-	body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n")
+	renderInput(&body, local, dns)
 	var routeRules strings.Builder
 	renderPeeringRoutes(&body, &routeRules, peerRoutes)
 	if igw != nil {
@@ -155,6 +155,33 @@ func renderMaps(body *strings.Builder, local []*ifaceInfo) {
 		}
 		body.WriteString("\t}\n")
 	}
+}
+
+// renderInput writes the router's input chain. The router offers one
+// service, the VPC's Amazon-provided DNS server when dns holds its
+// addresses: DNS queries to them from the VPC's interfaces, each from its
+// own link and address, security groups aside (as on AWS). Everything else
+// addressed to the router is dropped.
+func renderInput(body *strings.Builder, local []*ifaceInfo, dns []netip.Addr) {
+	if len(dns) == 0 || len(local) == 0 {
+		body.WriteString("\n\t# The router itself offers no service.\n")
+		body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n")
+		return
+	}
+	clients := make([]string, len(local))
+	for i, in := range local {
+		clients[i] = fmt.Sprintf("%q . %s", in.link, in.PrivateIP)
+	}
+	servers := make([]string, len(dns))
+	for i, a := range dns {
+		servers[i] = a.String()
+	}
+	body.WriteString("\n\t# The router offers one service: the Amazon-provided DNS server, to the\n")
+	body.WriteString("\t# VPC's interfaces (from their own link and address); security groups do not apply.\n")
+	body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n")
+	fmt.Fprintf(body, "\t\tiifname . ip saddr { %s } ip daddr { %s } meta l4proto { tcp, udp } th dport 53 accept comment %q\n",
+		strings.Join(clients, ",\n\t\t\t\t\t     "), strings.Join(servers, ", "), "Amazon-provided DNS server")
+	body.WriteString("\t}\n")
 }
 
 // renderPeeringRoutes writes the per-subnet peering route sets to body and

@@ -42,6 +42,28 @@ var (
 // InterfaceLink is the name of the link inside an interface's namespace.
 const InterfaceLink = "eth0"
 
+// ResolverLinkLocal is the address of the Amazon-provided DNS server every
+// VPC shares.
+var ResolverLinkLocal = netip.MustParseAddr("169.254.169.253")
+
+// ResolverAddrs returns the addresses of the Amazon-provided DNS server of
+// a VPC whose primary IPv4 block is cidr: the block's base address + 2
+// (10.0.0.2 for 10.0.0.0/16) and ResolverLinkLocal. ok is false for a block
+// too small to have a base + 2 (/31, /32) or not IPv4.
+func ResolverAddrs(cidr netip.Prefix) (addrs []netip.Addr, ok bool) {
+	if !cidr.IsValid() || !cidr.Addr().Is4() || cidr.Bits() > 30 {
+		return nil, false
+	}
+	return []netip.Addr{cidr.Masked().Addr().Next().Next(), ResolverLinkLocal}, true
+}
+
+// LoopbackLink is the loopback link of every namespace; in a router it also
+// holds the addresses of the VPC's DNS server.
+const LoopbackLink = "lo"
+
+// loopbackAddr is lo's own IPv4 address.
+var loopbackAddr = netip.MustParsePrefix("127.0.0.1/8")
+
 // maxIfname is Linux's IFNAMSIZ-1.
 const maxIfname = 15
 
@@ -531,6 +553,20 @@ func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespa
 		p.planGateway(plan, &router, internet, vid, igw, local)
 	}
 	hl := p.planHostLinks(plan, &router, vid, v)
+	// The router's lo holds its loopback address and, with DNS, the DNS
+	// server's addresses; listing it always removes them when DNS goes.
+	lo := Link{Name: LoopbackLink, Addrs: []netip.Prefix{loopbackAddr}}
+	var dns []netip.Addr
+	if vpc := v.vpcs[vid]; vpc.DNS && len(vpc.CIDRs) > 0 {
+		var ok bool
+		if dns, ok = ResolverAddrs(vpc.CIDRs[0]); !ok {
+			p.problem("vpc %s: no DNS server address in %s", vid, vpc.CIDRs[0])
+		}
+		for _, a := range dns {
+			lo.Addrs = append(lo.Addrs, netip.PrefixFrom(a, 32))
+		}
+	}
+	router.Links = append(router.Links, lo)
 	slices.SortFunc(router.Links, func(a, b Link) int { return cmp.Compare(a.Name, b.Name) })
 	router.Routes = dedupRoutes(router.Routes)
 	// Members visible from this VPC: its own and its peers'.
@@ -542,7 +578,7 @@ func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespa
 			}
 		}
 	}
-	router.Ruleset = p.render(v.vpcs[vid], local, v.groups, vis, peerLinks, peerRoutes, igw, hl)
+	router.Ruleset = p.render(v.vpcs[vid], local, v.groups, vis, peerLinks, peerRoutes, igw, hl, dns)
 	return router, hl
 }
 

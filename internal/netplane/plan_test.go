@@ -28,7 +28,7 @@ func seedState() State {
 	allOut := Rule{ID: "sgr-0default0egress", Protocol: "-1", CIDRs: []netip.Prefix{pfx("0.0.0.0/0"), pfx("::/0")}}
 	return State{
 		VPCs: []VPC{
-			{ID: "vpc-0a", CIDRs: []netip.Prefix{pfx("10.0.0.0/16")}},
+			{ID: "vpc-0a", CIDRs: []netip.Prefix{pfx("10.0.0.0/16")}, DNS: true},
 			{ID: "vpc-0b", CIDRs: []netip.Prefix{pfx("10.1.0.0/16")}},
 		},
 		Subnets: []Subnet{
@@ -189,7 +189,7 @@ func TestLinkNames(t *testing.T) {
 				if len(l.Name) > 15 {
 					t.Errorf("link %q longer than 15 bytes", l.Name)
 				}
-				if l.Name != InterfaceLink && !strings.HasPrefix(l.Name, prefix+"-") {
+				if l.Name != InterfaceLink && l.Name != LoopbackLink && !strings.HasPrefix(l.Name, prefix+"-") {
 					t.Errorf("link %q lacks prefix %q", l.Name, prefix)
 				}
 			}

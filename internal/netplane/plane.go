@@ -21,6 +21,17 @@ type Config struct {
 	Nft string
 	// Nsenter is the nsenter binary (util-linux). Default: "nsenter".
 	Nsenter string
+	// Unshare is the unshare binary (util-linux), for EnterOptions.ResolvConf.
+	// Default: "unshare".
+	Unshare string
+}
+
+// EnterOptions are the options of a program run in a namespace
+// (CommandWith, EnterArgs).
+type EnterOptions struct {
+	// ResolvConf, when set, is the path of a file the program sees as
+	// /etc/resolv.conf.
+	ResolvConf string
 }
 
 // Plane converges the kernel of this host to the desired State. Its methods
@@ -30,6 +41,7 @@ type Plane struct {
 	log     *slog.Logger
 	nft     string
 	nsenter string
+	unshare string
 
 	// mu serialises Apply and Teardown and guards applied.
 	mu sync.Mutex
@@ -71,6 +83,7 @@ func New(cfg Config) (*Plane, error) {
 		log:     cfg.Logger,
 		nft:     cfg.Nft,
 		nsenter: cfg.Nsenter,
+		unshare: cfg.Unshare,
 		applied: map[string]appliedRuleset{},
 	}
 	if p.log == nil {
@@ -81,6 +94,9 @@ func New(cfg Config) (*Plane, error) {
 	}
 	if p.nsenter == "" {
 		p.nsenter = "nsenter"
+	}
+	if p.unshare == "" {
+		p.unshare = "unshare"
 	}
 	p.log = p.log.With("component", "netplane", "prefix", p.prefix)
 	return p, nil

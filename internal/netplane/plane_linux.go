@@ -250,15 +250,42 @@ func (p *Plane) Teardown(ctx context.Context) error {
 // argv, so the program is unmodified and the daemon never changes namespace.
 // Cancelling ctx kills it. The namespace must exist (Apply first).
 func (p *Plane) Command(ctx context.Context, id string, argv ...string) (*exec.Cmd, error) {
+	return p.CommandWith(ctx, id, EnterOptions{}, argv...)
+}
+
+// CommandWith is Command with options: see EnterArgs.
+func (p *Plane) CommandWith(ctx context.Context, id string, opt EnterOptions, argv ...string) (*exec.Cmd, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("netplane: command: empty argv")
 	}
+	enter, err := p.EnterArgs(id, opt)
+	if err != nil {
+		return nil, err
+	}
+	args := append(enter, argv...)
+	return exec.CommandContext(ctx, args[0], args[1:]...), nil
+}
+
+// EnterArgs returns the argv prefix that runs a program, appended to it,
+// inside the namespace of id: nsenter --net=PATH --, then, with
+// opt.ResolvConf, unshare (util-linux) and a shell that bind-mounts that
+// file over /etc/resolv.conf in the program's own mount namespace (private:
+// nothing propagates to the host) before it execs the program — what
+// ip netns exec does with /etc/netns/NAME/resolv.conf. If the mount fails
+// (no /etc/resolv.conf to mount over), it says so on stderr and runs the
+// program anyway. The namespace must exist (Apply first).
+func (p *Plane) EnterArgs(id string, opt EnterOptions) ([]string, error) {
 	path, err := p.existingNetns(id)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--net=" + path, "--"}, argv...)
-	return exec.CommandContext(ctx, p.nsenter, args...), nil
+	args := []string{p.nsenter, "--net=" + path, "--"}
+	if opt.ResolvConf != "" {
+		args = append(args, p.unshare, "--mount", "--propagation", "private", "--",
+			"/bin/sh", "-c", `mount --bind "$0" /etc/resolv.conf || echo "cachalot: $0 not mounted over /etc/resolv.conf: names will not resolve through the VPC's DNS server" >&2; exec "$@"`,
+			opt.ResolvConf)
+	}
+	return args, nil
 }
 
 // Dial connects from inside the namespace of interface id, as a program
@@ -451,6 +478,9 @@ func neighbourSysctls(path string, ns Namespace) error {
 		var errs []error
 		// neigh/default exists only in the initial namespace: set each link.
 		for _, l := range ns.Links {
+			if l.Name == LoopbackLink {
+				continue // no neighbours
+			}
 			if ns.Role == RoleRouter {
 				errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/proxy_delay", "0"))
 			}

@@ -47,6 +47,15 @@ type VPC struct {
 	ID string
 	// CIDRs are the VPC's IPv4 CIDR blocks (primary first, then associated).
 	CIDRs []netip.Prefix
+	// DNS puts the addresses of the VPC's Amazon-provided DNS server in its
+	// router — the primary block's base address + 2 and 169.254.169.253
+	// (ResolverAddrs), on its lo — and admits DNS
+	// queries to them (UDP and TCP port 53) from the VPC's interfaces, each
+	// with its own address, whatever their security groups say. The server
+	// is the caller's: sockets it opens in the router namespace (Listen,
+	// ListenPacket with the VPC's id). Without DNS the addresses are absent
+	// and such queries are dropped.
+	DNS bool
 }
 
 // Subnet is an IPv4 subnet of a VPC.

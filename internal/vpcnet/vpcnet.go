@@ -48,6 +48,10 @@ type Config struct {
 	// the topology (netplane's host links); nil publishes nothing. The
 	// wiring adapts access.Service.HostEndpoints.
 	Published func(ctx context.Context) ([]netplane.PublishedEndpoint, error)
+	// ResolvDir holds the resolv.conf file of every VPC, which programs run
+	// as on an instance see (EnterArgs, InstanceCommand; resolvconf.go);
+	// "" gives them the host's.
+	ResolvDir string
 }
 
 // Controller realises the EC2 model in the kernel through netplane: it reads
@@ -60,6 +64,7 @@ type Controller struct {
 	plane     plane // nil in the loopback mode
 	st        store.Store
 	published func(ctx context.Context) ([]netplane.PublishedEndpoint, error)
+	resolvDir string
 
 	mu sync.Mutex // guards applied and outside; serialises Apply
 	// applied is the state the last successful Apply realised; nil when
@@ -85,6 +90,9 @@ type Controller struct {
 type plane interface {
 	Apply(ctx context.Context, st netplane.State) error
 	Command(ctx context.Context, id string, argv ...string) (*exec.Cmd, error)
+	CommandWith(ctx context.Context, id string, opt netplane.EnterOptions, argv ...string) (*exec.Cmd, error)
+	EnterArgs(id string, opt netplane.EnterOptions) ([]string, error)
+	ListenPacket(ctx context.Context, id, network, address string) (net.PacketConn, error)
 	Dial(ctx context.Context, id, network, addr string) (net.Conn, error)
 	Listen(ctx context.Context, id, network, addr string) (net.Listener, error)
 	NetnsPath(id string) (string, error)
@@ -92,7 +100,7 @@ type plane interface {
 
 // New returns a controller; it has no side effects.
 func New(cfg Config) *Controller {
-	n := &Controller{ec2: cfg.EC2, st: cfg.Store, published: cfg.Published}
+	n := &Controller{ec2: cfg.EC2, st: cfg.Store, published: cfg.Published, resolvDir: cfg.ResolvDir}
 	if cfg.Plane != nil { // a nil *netplane.Plane must leave plane a nil interface
 		n.plane = cfg.Plane
 	}
@@ -149,6 +157,9 @@ func (n *Controller) Sync(ctx context.Context) error {
 		n.applied = nil
 		return err
 	}
+	if err := n.writeResolvConfs(topo); err != nil {
+		return err
+	}
 	n.applied = &st
 	return nil
 }
@@ -201,6 +212,16 @@ func (n *Controller) Listen(ctx context.Context, interfaceID, network, addr stri
 		return lc.Listen(ctx, network, addr)
 	}
 	return n.plane.Listen(ctx, interfaceID, network, addr)
+}
+
+// ListenPacket opens a packet listener (udp4, …) inside the namespace of
+// an interface or VPC router; an error in the loopback mode, which has no
+// such network.
+func (n *Controller) ListenPacket(ctx context.Context, id, network, addr string) (net.PacketConn, error) {
+	if n.plane == nil {
+		return nil, ErrNoNamespaces
+	}
+	return n.plane.ListenPacket(ctx, id, network, addr)
 }
 
 // dialLoopback dials on the host, refusing anything but loopback: in
