@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,15 +74,12 @@ func failoverFigures(ctx context.Context, s *server, wr *writerProc, o options) 
 	if err != nil {
 		return err
 	}
-	ips, err := memberIPs(ctx, s, g)
-	if err != nil {
-		return err
-	}
+	endpoint := net.JoinHostPort(aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), strconv.Itoa(int(aws.ToInt32(g.NodeGroups[0].PrimaryEndpoint.Port))))
 	var resume, resumeWait []time.Duration
 	var lost, lostWait, acked, ackedWait []int
 	for i := range o.kills + o.kills/2 {
 		wait := i >= o.kills
-		d, l, a, err := killRun(ctx, s, wr, id, ips, i, wait, o.poll)
+		d, l, a, err := killRun(ctx, s, wr, id, endpoint, i, wait, o.poll)
 		if err != nil {
 			return err
 		}
@@ -94,12 +92,11 @@ func failoverFigures(ctx context.Context, s *server, wr *writerProc, o options) 
 	}
 	if o.kills > 0 {
 		fmt.Printf("## 2. Primary killed → first write accepted through the primary endpoint\n\n")
-		fmt.Printf("A client inside the instance writes `SET w:<run>:<n>` continuously (timeout %v, retry every %v) to the address the primary "+
-			"endpoint names; the benchmark follows the endpoint as its DNS name is answered (the group's current primary, DescribeReplicationGroups "+
-			"every %v) and tells the client. After 300 ms of writes, `kill -9` of the primary's engine; the clock runs from the kill to the first "+
-			"write acknowledged after it. Then the client checks every acknowledged key on the new primary: **lost** counts those missing "+
-			"(asynchronous replication). The same with `WAIT 1 100` after each SET (acknowledged only once a replica has it).\n\n",
-			writeTimeout, retryEvery, o.poll)
+		fmt.Printf("A client inside the instance writes `SET w:<run>:<n>` continuously (timeout %v, retry every %v) to the primary endpoint, "+
+			"by its DNS name, resolved by the VPC's DNS server at every (re)connection. After 300 ms of writes, `kill -9` of the primary's engine; "+
+			"the clock runs from the kill to the first write acknowledged after it. Then the client checks every acknowledged key on the new primary: "+
+			"**lost** counts those missing (asynchronous replication). The same with `WAIT 1 100` after each SET (acknowledged only once a replica "+
+			"has it).\n\n", writeTimeout, retryEvery)
 		fmt.Printf("| client | p50 | max | n |\n|---|---|---|---|\n")
 		fmt.Printf("| SET %s\n| SET + WAIT 1 %s\n\n", summary(resume), summary(resumeWait))
 		fmt.Printf("Writes lost per failover: SET: %s (of %s acknowledged); SET + WAIT 1: %s (of %s).\n\n", ints(lost), ints(acked), ints(lostWait), ints(ackedWait))
@@ -113,7 +110,7 @@ func failoverFigures(ctx context.Context, s *server, wr *writerProc, o options) 
 // killRun is one kill: writes, kill -9 of the primary, the endpoint
 // followed until the group is available again, then the count of lost
 // writes.
-func killRun(ctx context.Context, s *server, wr *writerProc, id string, ips map[string]string, i int, wait bool, poll time.Duration) (time.Duration, int, int, error) {
+func killRun(ctx context.Context, s *server, wr *writerProc, id, endpoint string, i int, wait bool, poll time.Duration) (time.Duration, int, int, error) {
 	g, err := waitGroup(ctx, s, id, poll, func(ectypes.ReplicationGroup) bool { return true })
 	if err != nil {
 		return 0, 0, 0, err
@@ -124,7 +121,7 @@ func killRun(ctx context.Context, s *server, wr *writerProc, id string, ips map[
 	if wait {
 		w = "1"
 	}
-	if err := wr.send("run %s %s:6379 %s", run, ips[primary], w); err != nil {
+	if err := wr.send("run %s %s %s", run, endpoint, w); err != nil {
 		return 0, 0, 0, err
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -148,20 +145,13 @@ func killRun(ctx context.Context, s *server, wr *writerProc, id string, ips map[
 		resumed <- 0
 	}()
 	var at int64
-	for at == 0 {
-		select {
-		case at = <-resumed:
-			if at == 0 {
-				return 0, 0, 0, errors.New("the writer did not resume")
-			}
-		case <-time.After(poll):
-			g, err := describe(ctx, s, id)
-			if err == nil && primaryOf(g) != "" && primaryOf(g) != primary {
-				_ = wr.send("primary %s:6379", ips[primaryOf(g)])
-			}
-		case <-ctx.Done():
-			return 0, 0, 0, ctx.Err()
+	select {
+	case at = <-resumed:
+		if at == 0 {
+			return 0, 0, 0, errors.New("the writer did not resume")
 		}
+	case <-ctx.Done():
+		return 0, 0, 0, ctx.Err()
 	}
 	d := time.Unix(0, at).Sub(t0)
 	if _, err := waitGroup(ctx, s, id, poll, func(g ectypes.ReplicationGroup) bool { return primaryOf(g) != primary }); err != nil {
@@ -270,20 +260,6 @@ func primaryOf(g ectypes.ReplicationGroup) string {
 		}
 	}
 	return ""
-}
-
-// memberIPs maps each member to its node's address (stable: a replaced
-// node keeps its interface).
-func memberIPs(ctx context.Context, s *server, g ectypes.ReplicationGroup) (map[string]string, error) {
-	out := map[string]string{}
-	for _, m := range g.MemberClusters {
-		c, err := s.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(m), ShowCacheNodeInfo: aws.Bool(true)})
-		if err != nil {
-			return nil, err
-		}
-		out[m] = aws.ToString(c.CacheClusters[0].CacheNodes[0].Endpoint.Address)
-	}
-	return out, nil
 }
 
 // writerProc is the parent's handle on the writer.

@@ -13,9 +13,8 @@
 //  3. CreateReplicationGroup of 1 primary + 5 replicas → available, over
 //     -creations runs.
 //
-// The primary endpoint is followed the way its DNS name is answered (from
-// the group's current primary, read through DescribeReplicationGroups
-// every -poll); the writer gets the address it names. It prints a Markdown
+// The writer reaches the primary endpoint by its DNS name, through the
+// VPC's DNS server (issue 11), at every (re)connection. It prints a Markdown
 // report on stdout and progress on stderr. Everything started is removed
 // on exit (serve stopped, `cachalot teardown`, data dir deleted), and the
 // run checks no engine or namespace of it remains. Usage (as root):

@@ -17,15 +17,16 @@ import (
 
 // The writer is this program re-executed inside the instance's network
 // namespace (`cachalot exec --instance i-… -- <self> -writer HOSTNS`): a
-// client writing continuously to the group's primary, reconnecting to
-// whatever the primary endpoint names when a write fails. The parent
-// tells it where the primary endpoint points (it follows the group as the
-// endpoint name does: from the API), one line each way:
+// client writing continuously to the group's primary endpoint by its DNS
+// name (resolved at every connection, through the VPC's DNS server, as
+// `cachalot exec` gives the instance's resolv.conf), reconnecting when a
+// write fails. One line each way:
 //
-//	parent: "run R ADDR WAIT"  start writing w:R:<n> to ADDR; WAIT 1: each
-//	                           SET is followed by WAIT 1 100 and counts as
-//	                           acknowledged only if a replica has it
-//	parent: "primary ADDR"     the primary endpoint now names ADDR
+//	parent: "run R HOST:PORT WAIT"  start writing w:R:<n> to HOST:PORT;
+//	                           WAIT 1: each SET is followed by WAIT 1 100
+//	                           and counts as acknowledged only if a replica
+//	                           has it
+//	parent: "primary HOST:PORT" write there from now on
 //	child:  "resumed R NS"     the first write acknowledged after a failure,
 //	                           at NS (Unix nanoseconds)
 //	parent: "stop R"           stop; check every acknowledged key on the

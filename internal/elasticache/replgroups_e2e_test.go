@@ -2,6 +2,7 @@ package elasticache_test
 
 import (
 	"context"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -65,8 +66,8 @@ func primaryOf(g ectypes.ReplicationGroup) string {
 	return ""
 }
 
-// addr is a member's node address (its IP until endpoint names resolve
-// inside VPCs).
+// addr is a member's node endpoint (its DNS name, which the VPC's resolver
+// answers inside the instance).
 func (w *groupWorld) addr(t *testing.T, member string) string {
 	t.Helper()
 	c := w.waitStatus(t, member, "available")
@@ -158,6 +159,20 @@ func TestReplicationGroupFailover(t *testing.T) {
 	}
 	w.eventually(t, "orders-002", "v1", "get", "k")
 	w.eventually(t, "orders-003", "v1", "get", "k")
+
+	// The names, through the VPC's resolver: the primary endpoint names the
+	// primary, the reader endpoint every replica.
+	primaryName, readerName := aws.ToString(ng.PrimaryEndpoint.Address), aws.ToString(ng.ReaderEndpoint.Address)
+	w.byName(t, primaryName, "OK", "set", "k", "v1")
+	w.byName(t, readerName, "v1", "get", "k")
+	want := w.resolve(t, w.addr(t, "orders-002"))
+	maps.Copy(want, w.resolve(t, w.addr(t, "orders-003")))
+	if readers := w.resolve(t, readerName); len(want) != 2 || !maps.Equal(readers, want) {
+		t.Errorf("the reader endpoint resolves to %v, want the replicas %v", readers, want)
+	}
+	if p := w.resolve(t, primaryName); !maps.Equal(p, w.resolve(t, w.addr(t, "orders-001"))) {
+		t.Errorf("the primary endpoint resolves to %v, want orders-001's node", p)
+	}
 	if out, _ := w.redis(t, "orders-002", "set", "k", "x"); !strings.Contains(out, "READONLY") {
 		t.Errorf("set on a replica = %q, want READONLY", out)
 	}
@@ -193,6 +208,8 @@ func (w *groupWorld) testFailover(t *testing.T) {
 		t.Fatalf("set on the new primary %s = %q, %v", now, out, err)
 	}
 	w.eventually(t, before, "v2", "get", "k")
+	w.byName(t, aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), "v2", "get", "k")
+	w.byName(t, aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), "OK", "set", "k", "v2")
 	msg := "Failover from primary node " + before + " to replica node " + now + " completed"
 	want := []string{"Test Failover API called for node group 0001", msg}
 	if got := w.events(t, ectypes.SourceTypeReplicationGroup, "orders"); !slices.Equal(got[len(got)-2:], want) {
@@ -232,6 +249,40 @@ func (w *groupWorld) killPrimary(t *testing.T, sig syscall.Signal, how string) {
 		t.Errorf("%s: the new primary has %s = %q, want %q", how, key, out, how)
 	}
 	w.eventually(t, before, "ok", "get", "after-"+key)
+	// Writes go on through the primary endpoint's name, which moved.
+	w.byName(t, aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), "OK", "set", "by-name-"+key, "ok")
+}
+
+// resolve returns the addresses a name has in the instance (getent,
+// through the VPC's resolver).
+func (w *groupWorld) resolve(t *testing.T, name string) map[string]bool {
+	t.Helper()
+	out, err := w.run(t, w.eni, "getent", "ahostsv4", name)
+	if err != nil {
+		t.Fatalf("getent ahostsv4 %s = %q, %v", name, out, err)
+	}
+	addrs := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			addrs[f[0]] = true
+		}
+	}
+	return addrs
+}
+
+// byName retries redis-cli against a DNS name from the instance (resolved
+// by the VPC's resolver) until it answers want.
+func (w *groupWorld) byName(t *testing.T, name, want string, args ...string) {
+	t.Helper()
+	var out string
+	for i := 0; i < 100; i++ {
+		out, _ = w.run(t, w.eni, append([]string{"timeout", "3", "redis-cli", "-h", name}, args...)...)
+		if out == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("redis-cli -h %s %v = %q, want %q", name, args, out, want)
 }
 
 // restartService restarts Cachalot: every member is re-adopted in its role

@@ -11,6 +11,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
@@ -25,7 +26,11 @@ func TestTestFailoverRollingLimit(t *testing.T) {
 	}
 	defer st.Close()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	svc := New(st, Config{Network: ec2.New(st, ec2.Config{}), Now: func() time.Time { return now }})
+	names, err := dnsname.New(dnsname.DefaultDomain, dnsname.NewSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := New(st, Config{Network: ec2.New(st, ec2.Config{}), Names: names, Now: func() time.Time { return now }})
 	ctx := auth.WithScope(context.Background(), auth.Scope{AccountID: "000000000000", Region: "us-east-1"})
 	group := func(id string, tests []time.Time) *ReplicationGroup {
 		return &ReplicationGroup{Account: "000000000000", Region: "us-east-1", ID: id, Members: []string{id + "-001", id + "-002"},

@@ -74,8 +74,8 @@ type Config struct {
 	// HostAddrs rewrites endpoints in the loopback network mode, where
 	// nothing resolves the names; nil: the names are the endpoints.
 	HostAddrs HostAddrs
-	Logger *slog.Logger     // default slog.Default()
-	Now    func() time.Time // default time.Now
+	Logger    *slog.Logger     // default slog.Default()
+	Now       func() time.Time // default time.Now
 }
 
 // Service implements elasticacheapi.Operations.
