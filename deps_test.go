@@ -26,6 +26,7 @@ var layers = []struct {
 	{"internal/cachectl", "controller"},
 	{"internal/vpcnet", "controller"},
 	{"internal/instancectl", "controller"},
+	{"internal/publishctl", "controller"},
 	// The admin socket: a server of its own, reached only by the CLI.
 	{"internal/admin", "admin"},
 	// The wire edge and the codecs.
@@ -56,6 +57,7 @@ var layers = []struct {
 	{"internal/engine/...", "mechanism"},
 	{"internal/netplane", "mechanism"},
 	{"internal/resolver", "mechanism"},
+	{"internal/hostsfile", "mechanism"},
 	// Test harnesses, benchmarks and tools may build anything.
 	{"internal/app/apptest/...", "harness"},
 	{"internal/privtest", "harness"},
@@ -73,6 +75,7 @@ var allowed = map[string][]string{
 	"internal/catalog":             nil,
 	"internal/dnsname":             nil,
 	"internal/netplane":            nil,
+	"internal/hostsfile":           nil,
 	"internal/store":               nil,
 	"internal/sigv4":               nil,
 	"internal/auth":                nil,
@@ -92,6 +95,7 @@ var allowed = map[string][]string{
 	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4", "internal/dnsname"},
 	"cmd/cachalot":                 {"internal/cli"},
 	"internal/instancectl":         {"internal/ec2", "internal/engine/identity"},
+	"internal/publishctl":          {"internal/access", "internal/hostsfile"},
 	"internal/account":             {"internal/auth", "internal/store"},
 	"internal/api/gen":             nil,
 	"internal/privtest":            nil,

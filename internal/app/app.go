@@ -36,6 +36,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/engine"
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
+	"github.com/cachalot-dev/cachalot/internal/publishctl"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/store"
 	"github.com/cachalot-dev/cachalot/internal/telemetry"
@@ -88,7 +89,13 @@ type Config struct {
 	// Regions a request may be signed for; default every region of AWS's
 	// commercial, China and GovCloud partitions (dnsname.Regions).
 	Regions []string
-	Logger  *slog.Logger // default slog.Default()
+	// PublishAll publishes every cache to the host (serve --publish-all);
+	// default false: caches are published one by one (PublishCache).
+	PublishAll bool
+	// HostsFile is the hosts file where the names of published caches are
+	// written (a managed block); default "": none.
+	HostsFile string
+	Logger    *slog.Logger // default slog.Default()
 }
 
 // App is a running Cachalot.
@@ -180,7 +187,13 @@ func (a *App) Start(ctx context.Context) error {
 	default:
 		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkLoopback)
 	}
-	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st})
+	// The published endpoints, read by the network controller from the
+	// access domain (set below, before any controller starts).
+	var published func(context.Context) ([]access.HostEndpoint, error)
+	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st,
+		Published: func(ctx context.Context) ([]netplane.PublishedEndpoint, error) {
+			return publishedEndpoints(ctx, published)
+		}})
 	installed, err := engine.Discover(ctx, nil)
 	if err != nil {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
@@ -195,9 +208,15 @@ func (a *App) Start(ctx context.Context) error {
 		OnEvent: a.countEngineEvents(cachectl.EngineEvents(ecSvc, a.log)),
 	})
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
-	// compute connection and reachability explanations of internal/access.
+	// compute connection, reachability explanations and publishing to the
+	// host of internal/access.
+	acc, err := a.accessService(ctx, st, id.authorizer, ecSvc)
+	if err != nil {
+		return err
+	}
+	published = acc.HostEndpoints
 	ecOps := elasticacheapi.OperationTable(ecSvc)
-	maps.Copy(ecOps, cachalotapi.OperationTable(access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log}).API()))
+	maps.Copy(ecOps, cachalotapi.OperationTable(acc.API()))
 	h := endpoint.New(endpoint.Config{
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
@@ -215,7 +234,11 @@ func (a *App) Start(ctx context.Context) error {
 
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
 	userData := instancectl.New(a.ec2, a.net, a.log)
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, userData)
+	if err := a.keepHostsFile(); err != nil {
+		return err
+	}
+	pub := publishctl.New(publishctl.Config{Domain: acc, HostsFile: a.cfg.HostsFile, Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, userData, pub)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -359,11 +382,12 @@ func Teardown(ctx context.Context, dir string, log *slog.Logger) error {
 	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
 		errs = append(errs, TeardownPrefix(ctx, InstallPrefix(dir), log))
 	}
+	errs = append(errs, removeHostsBlock(dir, InstallPrefix(dir)))
 	return errors.Join(errs...)
 }
 
 // TeardownPrefix removes the kernel objects (namespaces, links, nft tables)
-// carrying prefix.
+// carrying prefix. It leaves hosts files alone (TeardownHostsFile).
 func TeardownPrefix(ctx context.Context, prefix string, log *slog.Logger) error {
 	plane, err := netplane.New(netplane.Config{Prefix: prefix, Logger: log})
 	if err != nil {

@@ -29,7 +29,8 @@ var Version = ""
 const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
 
 Usage:
-  cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--regions LIST] [--log-level LEVEL]
+  cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--regions LIST]
+                   [--publish-all] [--hosts-file PATH] [--log-level LEVEL]
   cachalot env     [--data-dir DIR] [--region REGION]
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot exec    [--data-dir DIR] --outside ADDRESS -- COMMAND [ARGS…]
@@ -39,7 +40,10 @@ Usage:
   cachalot connect-compute    --cache ID --instance i-…
   cachalot disconnect-compute --cache ID --instance i-…
   cachalot connected-compute  --cache ID
-  cachalot explain --from i-… --to CACHE_ID [--port N]
+  cachalot explain --from i-…|host --to CACHE_ID [--port N]
+  cachalot publish   CACHE_ID
+  cachalot unpublish CACHE_ID
+  cachalot published [CACHE_ID]
   cachalot status [--data-dir DIR]        summarise the running service
   cachalot wait-ready [--timeout 5m]      wait until the service answers /ready
   cachalot version
@@ -76,6 +80,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = disconnectCompute(ctx, args[1:], stdout, stderr)
 	case "connected-compute":
 		err = connectedCompute(ctx, args[1:], stdout, stderr)
+	case "publish":
+		err = publishCmd(ctx, args[1:], stdout, stderr)
+	case "unpublish":
+		err = unpublishCmd(ctx, args[1:], stdout, stderr)
+	case "published":
+		err = publishedCmd(ctx, args[1:], stdout, stderr)
 	case "explain":
 		code, err := explainReachability(ctx, args[1:], stdout, stderr)
 		if errors.Is(err, flag.ErrHelp) {
@@ -183,8 +193,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logLevel := fs.String("log-level", envOr("CACHALOT_LOG_LEVEL", "info"), "debug, info, warn or error (env CACHALOT_LOG_LEVEL)")
 	network := fs.String("network", envOr("CACHALOT_NETWORK", ""), "namespaces (default as root on Linux) or loopback (env CACHALOT_NETWORK)")
 	regionList := fs.String("regions", envOr("CACHALOT_REGIONS", "aws"), "comma-separated regions requests may be signed for; 'aws' stands for every commercial, China and GovCloud region (env CACHALOT_REGIONS)")
+	publishAll := fs.Bool("publish-all", envOr("CACHALOT_PUBLISH_ALL", "") == "1", "publish every cache to this host, for local development (env CACHALOT_PUBLISH_ALL=1)")
+	hostsFile := fs.String("hosts-file", envOr("CACHALOT_HOSTS_FILE", defaultHostsFile()), "hosts file where the names of published caches are written, in a managed block; 'none' writes none (env CACHALOT_HOSTS_FILE; default /etc/hosts as root, else none)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *hostsFile == "none" {
+		*hostsFile = ""
 	}
 	regions, err := parseRegions(*regionList)
 	if err != nil {
@@ -195,7 +210,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions, Logger: logger}
+	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions,
+		PublishAll: *publishAll, HostsFile: *hostsFile, Logger: logger}
 	akid, secret := os.Getenv("CACHALOT_ROOT_ACCESS_KEY_ID"), os.Getenv("CACHALOT_ROOT_SECRET_ACCESS_KEY")
 	if (akid == "") != (secret == "") {
 		return errors.New("set both CACHALOT_ROOT_ACCESS_KEY_ID and CACHALOT_ROOT_SECRET_ACCESS_KEY, or neither")
@@ -257,12 +273,13 @@ func teardown(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dataDir := dataDirFlag(fs)
 	prefix := fs.String("prefix", "", "kernel-object prefix of an installation whose data dir is gone (e.g. cl1a2b3)")
+	hostsFile := fs.String("hosts-file", app.DefaultHostsFile, "with --prefix: the hosts file whose block of that installation is removed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if *prefix != "" {
-		return app.TeardownPrefix(ctx, *prefix, logger)
+		return errors.Join(app.TeardownPrefix(ctx, *prefix, logger), app.TeardownHostsFile(*hostsFile, *prefix))
 	}
 	err := app.Teardown(ctx, *dataDir, logger)
 	if errors.Is(err, app.ErrServing) {
@@ -271,4 +288,12 @@ func teardown(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("teardown refused: %w; stop that serve first (Ctrl-C where it runs, or kill -TERM the pid), then run teardown again", err)
 	}
 	return err
+}
+
+// defaultHostsFile is /etc/hosts for root, else none (a user cannot write it).
+func defaultHostsFile() string {
+	if os.Geteuid() == 0 {
+		return app.DefaultHostsFile
+	}
+	return "none"
 }

@@ -13,9 +13,13 @@ import (
 )
 
 // ComputeTargets returns node-based clusters as the access flows' caches
-// (access.Caches). Replication groups and serverless caches will be added
+// (access.Caches, and access.CacheLister for publishing). Replication groups and serverless caches will be added
 // here, resolved by id after clusters.
 func (s *Service) ComputeTargets() access.Caches { return computeTargets{s} }
+
+// CacheLister lists the caches of every account and region
+// (access.CacheLister).
+func (s *Service) CacheLister() access.CacheLister { return computeTargets{s} }
 
 type computeTargets struct{ s *Service }
 
@@ -33,8 +37,23 @@ func (t computeTargets) Cache(ctx context.Context, id string) (access.Cache, err
 	return cacheOf(c), nil
 }
 
+// AllCaches returns the caches of every account and region
+// (access.CacheLister), for publishing to the host.
+func (t computeTargets) AllCaches(ctx context.Context) ([]access.Cache, error) {
+	clusters, err := t.s.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]access.Cache, 0, len(clusters))
+	for _, c := range clusters {
+		out = append(out, cacheOf(c))
+	}
+	return out, nil
+}
+
 func cacheOf(c *Cluster) access.Cache {
-	out := access.Cache{ID: c.ID, Engine: c.Engine, Status: c.Status, VpcID: c.VpcID, Port: c.Port, SecurityGroups: slices.Clone(c.SecurityGroups)}
+	out := access.Cache{Account: c.Account, Region: c.Region, ID: c.ID, CreatedAt: c.CreatedAt, Engine: c.Engine, Status: c.Status,
+		VpcID: c.VpcID, Port: c.Port, SecurityGroups: slices.Clone(c.SecurityGroups)}
 	for _, n := range c.Nodes {
 		if n.InterfaceID != "" && n.Status != StatusDeleting {
 			out.Endpoints = append(out.Endpoints, access.Endpoint{Name: n.ID, InterfaceID: n.InterfaceID, Address: n.IP})

@@ -99,6 +99,9 @@ func assertNothingLeft(t testing.TB, prefix string) {
 			t.Errorf("host link %s left behind", l.Attrs().Name)
 		}
 	}
+	if err := exec.Command("nft", "list", "table", "inet", prefix).Run(); err == nil {
+		t.Errorf("host table inet %s left behind", prefix)
+	}
 }
 
 func apply(t testing.TB, p *Plane, st State) {

@@ -12,10 +12,10 @@ import (
 // render builds the nft table of the router of v: the enforcement point of
 // the interfaces in local. members maps a group id to the addresses of its
 // members visible from v (its own and its peers'). igw is v's internet
-// gateway, or nil. The text is assembled in the order an admin reads it:
+// gateway, or nil; hl its link to the host, or nil. The text is assembled in the order an admin reads it:
 // head, group sets, maps and the router's chains, then one ingress and one
 // egress chain per interface.
-func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair, igw *igwInfo) *Ruleset {
+func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair, igw *igwInfo, hl *hostLink) *Ruleset {
 	rs := &Ruleset{Table: p.prefix}
 	// Chains first, so that we know which sets they reference.
 	chains, referenced := p.renderInterfaceChains(local, groups)
@@ -34,7 +34,13 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 	if igw != nil {
 		renderGateway(&body, &routeRules, igw, local)
 	}
-	renderForward(&body, routeRules.String(), peerLinks, igw)
+	var hostLast string
+	if hl != nil {
+		var first string
+		first, hostLast = renderHostLink(&body, hl)
+		routeRules.WriteString(first)
+	}
+	renderForward(&body, routeRules.String(), hostLast, peerLinks, igw)
 	if igw != nil {
 		renderGatewayNAT(&body, igw)
 	}
@@ -174,15 +180,16 @@ func renderPeeringRoutes(body, routeRules *strings.Builder, peerRoutes map[strin
 }
 
 // renderForward writes the router's forward chain: route checks, the
-// conntrack shortcut, the per-interface verdict maps, then peerings and
-// the internet gateway.
-func renderForward(body *strings.Builder, routeRules string, peerLinks []string, igw *igwInfo) {
+// conntrack shortcut, the per-interface verdict maps, the host link's
+// guards, then peerings and the internet gateway.
+func renderForward(body *strings.Builder, routeRules, hostRules string, peerLinks []string, igw *igwInfo) {
 	body.WriteString("\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n")
 	body.WriteString(routeRules)
 	body.WriteString("\t\tct state established,related accept\n")
 	body.WriteString("\t\tct state invalid drop\n")
 	body.WriteString("\t\tiifname vmap @egress\n")
 	body.WriteString("\t\toifname vmap @ingress\n")
+	body.WriteString(hostRules)
 	if len(peerLinks) > 0 {
 		names := make([]string, len(peerLinks))
 		for i, l := range peerLinks {

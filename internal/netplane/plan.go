@@ -58,8 +58,14 @@ type Plan struct {
 	// internet gateway or any outside client exists), then interfaces and
 	// outside clients, each sorted by name.
 	Namespaces []Namespace
-	// Veths are the veth pairs, end A in a router namespace.
+	// Veths are the veth pairs, end A in a router namespace (or the
+	// internet's), end B possibly in the host's (HostNamespace).
 	Veths []Veth
+	// Host is what the host's own namespace holds for the published
+	// endpoints (links to routers, routes, a table); nil when nothing is
+	// published. It is never created or deleted, only its objects carrying
+	// the prefix.
+	Host *Namespace
 }
 
 // Namespace is one network namespace we own, /run/netns/<Name>.
@@ -71,7 +77,8 @@ type Namespace struct {
 	// by Plan.Veths): addresses, alias, up. Sorted by name.
 	Links  []Link
 	Routes []Route // IPv4 main-table routes besides the kernel's, sorted
-	// Ruleset is the enforcement point of a router; nil for interfaces.
+	// Ruleset is the enforcement point of a router, or the host's table of
+	// published endpoints; nil for interfaces.
 	Ruleset *Ruleset
 }
 
@@ -196,6 +203,8 @@ type valid struct {
 	peerings []peeringInfo
 	igws     map[string]*igwInfo // by vpc; at most one per VPC
 	outside  []netip.Addr
+	// published are the valid published endpoints, by vpc.
+	published map[string][]hostEndpoint
 	// members are the addresses of each group's interfaces, by group then VPC.
 	members map[string]map[string][]netip.Addr
 	// linkOwner is the resource that claimed each link name.
@@ -222,14 +231,21 @@ func (p *planner) plan(st State) *Plan {
 	v.peerings = p.validPeerings(st.Peerings, v)
 	v.igws = p.validGateways(st.InternetGateways, v)
 	v.outside = p.validOutside(st.Outside, v)
+	v.published = p.validPublished(st.Published, v)
 	v.members = groupMembers(v.ifaces)
 
 	plan := &Plan{Prefix: p.prefix}
 	var ifaceNS []Namespace
+	var hostLinks []*hostLink
 	internet := Namespace{Name: NamespaceName(p.prefix, InternetID), Role: RoleInternet, Resource: InternetID}
 	for _, vid := range sortedKeys(v.vpcs) {
-		plan.Namespaces = append(plan.Namespaces, p.planRouter(plan, v, vid, &internet, &ifaceNS))
+		router, hl := p.planRouter(plan, v, vid, &internet, &ifaceNS)
+		plan.Namespaces = append(plan.Namespaces, router)
+		if hl != nil {
+			hostLinks = append(hostLinks, hl)
+		}
 	}
+	plan.Host = p.planHost(hostLinks)
 	for _, a := range v.outside {
 		ns := p.planOutside(plan, &internet, a)
 		ifaceNS = append(ifaceNS, ns)
@@ -503,9 +519,10 @@ func groupMembers(ifaces []*ifaceInfo) map[string]map[string][]netip.Addr {
 }
 
 // planRouter lays out the router namespace of VPC vid: its interfaces (each
-// namespace appended to ifaceNS), its peerings, its internet gateway and
-// the ruleset that enforces its security groups.
-func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespace, ifaceNS *[]Namespace) Namespace {
+// namespace appended to ifaceNS), its peerings, its internet gateway, its
+// link to the host (returned, nil without published endpoints) and the
+// ruleset that enforces its security groups.
+func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespace, ifaceNS *[]Namespace) (Namespace, *hostLink) {
 	router := Namespace{Name: NamespaceName(p.prefix, vid), Role: RoleRouter, Resource: vid}
 	local := p.planInterfaces(plan, &router, vid, v.ifaces, ifaceNS)
 	visible, peerLinks, peerRoutes := p.planPeerings(plan, &router, vid, v)
@@ -513,6 +530,7 @@ func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespa
 	if igw != nil {
 		p.planGateway(plan, &router, internet, vid, igw, local)
 	}
+	hl := p.planHostLinks(plan, &router, vid, v)
 	slices.SortFunc(router.Links, func(a, b Link) int { return cmp.Compare(a.Name, b.Name) })
 	router.Routes = dedupRoutes(router.Routes)
 	// Members visible from this VPC: its own and its peers'.
@@ -524,8 +542,8 @@ func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespa
 			}
 		}
 	}
-	router.Ruleset = p.render(v.vpcs[vid], local, v.groups, vis, peerLinks, peerRoutes, igw)
-	return router
+	router.Ruleset = p.render(v.vpcs[vid], local, v.groups, vis, peerLinks, peerRoutes, igw, hl)
+	return router, hl
 }
 
 // planInterfaces links each interface of VPC vid to the router: a veth pair,

@@ -123,6 +123,16 @@ func describe(p *Plan) string {
 			b.WriteString("\n")
 		}
 	}
+	if h := p.Host; h != nil {
+		fmt.Fprintf(&b, "host\n")
+		for _, l := range h.Links {
+			fmt.Fprintf(&b, "  link %-15s %v alias %q\n", l.Name, l.Addrs, l.Alias)
+		}
+		for _, r := range h.Routes {
+			fmt.Fprintf(&b, "  route %s\n", r)
+		}
+		fmt.Fprintf(&b, "  nft table inet %s\n", h.Ruleset.Table)
+	}
 	for _, v := range p.Veths {
 		fmt.Fprintf(&b, "veth %s/%s <-> %s/%s\n", v.A.Namespace, v.A.Name, v.B.Namespace, v.B.Name)
 	}

@@ -43,6 +43,12 @@ type Plane struct {
 	applied map[string]appliedRuleset
 	// justUp lists the links the Apply in progress set up (guarded by mu).
 	justUp []upLink
+
+	// hostOnce opens the host's namespace once (hostNetns); hostPath names
+	// it, or hostErr says why not.
+	hostOnce sync.Once
+	hostPath string
+	hostErr  error
 }
 
 // upLink is a link set up by the Apply in progress.

@@ -74,7 +74,7 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		}
 		open[ns.Name] = h
 		if ns.Ruleset != nil {
-			if err := p.ensureRuleset(ctx, ns.Name, ns.Ruleset); err != nil {
+			if err := p.ensureRuleset(ctx, ns.Name, h.path, ns.Ruleset); err != nil {
 				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 				// The previous table, if any, stays in force; without one,
 				// the router must not forward at all.
@@ -86,6 +86,15 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 				continue
 			}
 			ready[ns.Name] = true
+		}
+	}
+
+	if plan.Host != nil {
+		h, err := p.ensureHost(ctx, plan.Host)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host: %w", err))
+		} else {
+			open[HostNamespace] = h
 		}
 	}
 
@@ -127,6 +136,11 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		delete(p.applied, name)
 		p.log.Debug("deleted namespace", "netns", name)
 	}
+	if plan.Host == nil {
+		if err := p.removeHost(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("host: %w", err))
+		}
+	}
 	phase("stale")
 	return errors.Join(errs...)
 }
@@ -144,6 +158,9 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 	// is lost while an end is not yet operationally up; the retry then
 	// waits retrans_time, a second by default (see waitOperUp).
 	ordered := slices.Clone(plan.Namespaces)
+	if plan.Host != nil {
+		ordered = append(ordered, *plan.Host)
+	}
 	slices.SortStableFunc(ordered, func(a, b Namespace) int {
 		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
 	})
@@ -167,7 +184,11 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 		if h == nil {
 			continue
 		}
-		if err := p.configureRoutes(h, ns.Routes); err != nil {
+		configure := p.configureRoutes
+		if ns.Role == RoleHost {
+			configure = p.configureHostRoutes
+		}
+		if err := configure(h, ns.Routes); err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 		}
 		if (ns.Role == RoleRouter && ready[ns.Name]) || ns.Role == RoleInternet {
@@ -184,8 +205,9 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 }
 
 // Teardown removes every namespace (and with them every link, route and
-// table) carrying the prefix, and any link carrying it in the daemon's own
-// namespace. Processes still running in a namespace keep it alive, unnamed,
+// table) carrying the prefix, and in the daemon's own namespace (the host's)
+// every link carrying it (with their addresses and routes) and the table of
+// published endpoints. Processes still running in a namespace keep it alive, unnamed,
 // until they exit: stop them first.
 func (p *Plane) Teardown(ctx context.Context) error {
 	p.mu.Lock()
@@ -206,6 +228,9 @@ func (p *Plane) Teardown(ctx context.Context) error {
 		p.log.Debug("deleted namespace", "netns", name)
 	}
 	clear(p.applied)
+	if err := p.deleteHostTable(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	links, err := netlink.LinkList()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list host links: %w", err))
@@ -419,7 +444,7 @@ func writeSysctl(key, value string) error {
 // 0.8 s, so that an instance's first ARP for a neighbour in its subnet is
 // answered immediately.
 func neighbourSysctls(path string, ns Namespace) error {
-	if ns.Role != RoleRouter && ns.Role != RoleInterface && ns.Role != RoleOutside {
+	if ns.Role != RoleRouter && ns.Role != RoleInterface && ns.Role != RoleOutside && ns.Role != RoleHost {
 		return nil
 	}
 	return inNamespace(path, func() error {
@@ -430,6 +455,13 @@ func neighbourSysctls(path string, ns Namespace) error {
 				errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/proxy_delay", "0"))
 			}
 			errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/retrans_time_ms", "100"))
+			if ns.Role == RoleHost {
+				// The host's packets to a published endpoint leave with a
+				// loopback source (translated to the host client on the
+				// way out) and their replies come back to it: the kernel
+				// routes 127/8 on this link only with route_localnet.
+				errs = append(errs, writeSysctl("net/ipv4/conf/"+l.Name+"/route_localnet", "1"))
+			}
 		}
 		if ns.Role == RoleRouter {
 			errs = append(errs, writeSysctl("net/ipv4/conf/all/proxy_arp", "1"))
@@ -503,7 +535,7 @@ func (p *Plane) configureLinks(h *nsHandle, ns Namespace) error {
 			errs = append(errs, fmt.Errorf("link %s: %w", l.Name, err))
 		}
 	}
-	if ns.Role == RoleRouter || ns.Role == RoleInternet {
+	if ns.Role == RoleRouter || ns.Role == RoleInternet || ns.Role == RoleHost {
 		links, err := h.h.LinkList()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list links: %w", err))
@@ -685,8 +717,7 @@ func ipnetPrefix(n *net.IPNet) (netip.Prefix, bool) {
 // since then, it loads only set elements; otherwise it replaces the table.
 // Either way one atomic nft transaction, which leaves conntrack, and so
 // established connections, alone.
-func (p *Plane) ensureRuleset(ctx context.Context, nsName string, rs *Ruleset) error {
-	path := filepath.Join(netnsDir, nsName)
+func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Ruleset) error {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
 		return fmt.Errorf("stat: %w", err)
@@ -757,7 +788,7 @@ func roleOrder(role string) int {
 	switch role {
 	case RoleInterface, RoleOutside:
 		return 0
-	case RoleRouter:
+	case RoleRouter, RoleHost:
 		return 1
 	}
 	return 2

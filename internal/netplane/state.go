@@ -21,6 +21,10 @@ type State struct {
 	// (see doc.go). They must lie outside every VPC's CIDRs, differ from
 	// every PublicIP and be ordinary unicast IPv4 addresses.
 	Outside []netip.Addr
+	// Published lists the endpoints published to the host: servers in VPCs
+	// that programs on the host reach at a loopback address of their own
+	// (see PublishedEndpoint and doc.go, "The host").
+	Published []PublishedEndpoint
 }
 
 // InternetGateway is an internet gateway attached to a VPC: the VPC's

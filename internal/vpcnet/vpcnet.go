@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/engine"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
@@ -43,17 +44,22 @@ type Config struct {
 	Plane *netplane.Plane
 	// Store keeps the loopback mode's host ports (keys under HostPortPrefix).
 	Store store.Store
+	// Published lists the endpoints published to the host, realised with
+	// the topology (netplane's host links); nil publishes nothing. The
+	// wiring adapts access.Service.HostEndpoints.
+	Published func(ctx context.Context) ([]netplane.PublishedEndpoint, error)
 }
 
 // Controller realises the EC2 model in the kernel through netplane: it reads
 // the whole topology, maps it to netplane.State and applies it. It is a
-// reconcile.Controller (watching ec2/ keys), and what other controllers use
+// reconcile.Controller (watching ec2/ keys and the published caches), and what other controllers use
 // to run, reach and serve processes in an interface's network (Sync applies
 // at once, so an interface's namespace exists before a process starts in it).
 type Controller struct {
-	ec2   Topology
-	plane plane // nil in the loopback mode
-	st    store.Store
+	ec2       Topology
+	plane     plane // nil in the loopback mode
+	st        store.Store
+	published func(ctx context.Context) ([]netplane.PublishedEndpoint, error)
 
 	mu sync.Mutex // guards applied and outside; serialises Apply
 	// applied is the state the last successful Apply realised; nil when
@@ -86,7 +92,7 @@ type plane interface {
 
 // New returns a controller; it has no side effects.
 func New(cfg Config) *Controller {
-	n := &Controller{ec2: cfg.EC2, st: cfg.Store}
+	n := &Controller{ec2: cfg.EC2, st: cfg.Store, published: cfg.Published}
 	if cfg.Plane != nil { // a nil *netplane.Plane must leave plane a nil interface
 		n.plane = cfg.Plane
 	}
@@ -96,8 +102,11 @@ func New(cfg Config) *Controller {
 // Name implements reconcile.Controller.
 func (n *Controller) Name() string { return "network" }
 
-// Watches implements reconcile.Controller: the EC2 model.
-func (n *Controller) Watches(key string) bool { return strings.HasPrefix(key, "ec2/") }
+// Watches implements reconcile.Controller: the EC2 model and the caches
+// published to the host.
+func (n *Controller) Watches(key string) bool {
+	return strings.HasPrefix(key, "ec2/") || access.PublishedKey(key)
+}
 
 // Reconcile implements reconcile.Controller: it applies the topology, or,
 // in the loopback mode, forgets the host ports of deleted interfaces.
@@ -113,8 +122,8 @@ func (n *Controller) Reconcile(ctx context.Context, changed []string) error {
 	return n.Sync(ctx)
 }
 
-// Sync applies the current topology unless the state it maps to is the one
-// last applied: a Sync after a change of the EC2 model applies it before it
+// Sync applies the current topology and published endpoints unless the
+// state they map to is the one last applied: a Sync after a change of the EC2 model applies it before it
 // returns, and one without such a change costs a read of the topology.
 func (n *Controller) Sync(ctx context.Context) error {
 	if n.plane == nil {
@@ -128,6 +137,11 @@ func (n *Controller) Sync(ctx context.Context) error {
 	}
 	st := netplaneState(topo)
 	st.Outside = outsideClients(topo, n.outside)
+	if n.published != nil {
+		if st.Published, err = n.published(ctx); err != nil {
+			return fmt.Errorf("read published endpoints: %w", err)
+		}
+	}
 	if n.applied != nil && reflect.DeepEqual(*n.applied, st) {
 		return nil
 	}

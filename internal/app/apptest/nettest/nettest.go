@@ -464,7 +464,7 @@ func FindRule(t *testing.T, n *Env, group, cidr string) string {
 
 // WaitCluster waits until a cache cluster is available and returns its
 // node's address.
-func WaitCluster(t *testing.T, ec *elasticache.Client, id string) string {
+func WaitCluster(t testing.TB, ec *elasticache.Client, id string) string {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
