@@ -42,6 +42,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/publishctl"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/store"
+	"github.com/cachalot-dev/cachalot/internal/telemetry"
 	"github.com/cachalot-dev/cachalot/internal/vpcnet"
 )
 
@@ -126,6 +127,7 @@ type App struct {
 	srvDone  chan struct{}
 	admin    *admin.Server
 	lock     *dataDirLock // the data dir's LockFile, held from Start to Close
+	tel      *telemetry.Telemetry
 }
 
 // New returns an App; it has no side effects.
@@ -218,10 +220,11 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Names: names, HostAddrs: a.net, Logger: a.log})
 	a.ec = ecSvc
+	a.tel = a.newTelemetry()
 	a.engines = engine.New(engine.Config{
 		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
 		Logger:  a.log,
-		OnEvent: cachectl.EngineEvents(ecSvc, a.log),
+		OnEvent: a.countEngineEvents(cachectl.EngineEvents(ecSvc, a.log)),
 	})
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
 	// compute connection, reachability explanations and publishing to the
@@ -239,6 +242,7 @@ func (a *App) Start(ctx context.Context) error {
 		Resources:  id.resources,
 		Regions:    a.cfg.Regions,
 		Logger:     a.log,
+		Observe:    a.observeRequest,
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
@@ -254,7 +258,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	pub := publishctl.New(publishctl.Config{Domain: acc, HostsFile: a.cfg.HostsFile, Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
 	a.dns = dnsctl.New(dnsctl.Config{EC2: a.ec2, Caches: ecSvc, Network: a.net, Domain: names.Domain(), Logger: a.log})
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, userData, pub, a.dns)
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, userData, pub, a.dns)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -262,7 +266,7 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
 	}
 	a.ln = ln
-	a.srv = endpoint.Server(h, a.log)
+	a.srv = endpoint.Server(a.tel.Handler(h), a.log)
 	a.srvDone = make(chan struct{})
 	go func() {
 		defer close(a.srvDone)

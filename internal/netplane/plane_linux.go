@@ -134,7 +134,7 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 			continue
 		}
 		delete(p.applied, name)
-		p.log.Info("deleted namespace", "netns", name)
+		p.log.Debug("deleted namespace", "netns", name)
 	}
 	if plan.Host == nil {
 		if err := p.removeHost(ctx); err != nil {
@@ -225,7 +225,7 @@ func (p *Plane) Teardown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
 			continue
 		}
-		p.log.Info("deleted namespace", "netns", name)
+		p.log.Debug("deleted namespace", "netns", name)
 	}
 	clear(p.applied)
 	if err := p.deleteHostTable(ctx); err != nil {
@@ -421,7 +421,7 @@ func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 			return nil, err
 		}
 		delete(p.applied, ns.Name)
-		p.log.Info("created namespace", "netns", ns.Name, "role", ns.Role, "resource", ns.Resource)
+		p.log.Debug("created namespace", "netns", ns.Name, "role", ns.Role, "resource", ns.Resource)
 		if ns.Role == RoleRouter {
 			// A new namespace may inherit forwarding from the host; keep it off
 			// until the ruleset is loaded.
@@ -539,7 +539,7 @@ func (p *Plane) ensureVeth(a, b *nsHandle, v Veth) error {
 			if err := x.h.h.LinkDel(x.l); err != nil && !isNotFound(err) {
 				return fmt.Errorf("delete %s: %w", x.l.Attrs().Name, err)
 			}
-			p.log.Info("deleted mismatched link", "netns", x.h.name, "link", x.l.Attrs().Name)
+			p.log.Debug("deleted mismatched link", "netns", x.h.name, "link", x.l.Attrs().Name)
 		}
 	}
 	veth := &netlink.Veth{
@@ -550,7 +550,7 @@ func (p *Plane) ensureVeth(a, b *nsHandle, v Veth) error {
 	if err := a.h.LinkAdd(veth); err != nil {
 		return fmt.Errorf("add: %w", err)
 	}
-	p.log.Info("created veth", "netns", a.name, "link", v.A.Name, "peer_netns", b.name, "peer", v.B.Name)
+	p.log.Debug("created veth", "netns", a.name, "link", v.A.Name, "peer_netns", b.name, "peer", v.B.Name)
 	return nil
 }
 
@@ -577,7 +577,7 @@ func (p *Plane) configureLinks(h *nsHandle, ns Namespace) error {
 					errs = append(errs, fmt.Errorf("delete stale link %s: %w", name, err))
 					continue
 				}
-				p.log.Info("deleted stale link", "netns", ns.Name, "link", name)
+				p.log.Debug("deleted stale link", "netns", ns.Name, "link", name)
 			}
 		}
 	}
@@ -614,7 +614,7 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 		if err := h.h.AddrDel(l, &a); err != nil {
 			return fmt.Errorf("delete address %s: %w", a.IPNet, err)
 		}
-		p.log.Info("deleted address", "netns", h.name, "link", want.Name, "addr", a.IPNet.String())
+		p.log.Debug("deleted address", "netns", h.name, "link", want.Name, "addr", a.IPNet.String())
 	}
 	for _, a := range want.Addrs {
 		if !wanted[a] {
@@ -624,7 +624,7 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 		if err := h.h.AddrReplace(l, addr); err != nil {
 			return fmt.Errorf("add address %s: %w", a, err)
 		}
-		p.log.Info("added address", "netns", h.name, "link", want.Name, "addr", a.String())
+		p.log.Debug("added address", "netns", h.name, "link", want.Name, "addr", a.String())
 	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.h.LinkSetUp(l); err != nil {
@@ -714,13 +714,13 @@ func (p *Plane) configureRoutes(h *nsHandle, want []Route) error {
 		if err := h.h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("delete route %s: %w", dst, err)
 		}
-		p.log.Info("deleted route", "netns", h.name, "dst", dst.String())
+		p.log.Debug("deleted route", "netns", h.name, "dst", dst.String())
 	}
 	for _, r := range wanted {
 		if err := h.h.RouteReplace(r); err != nil {
 			return fmt.Errorf("add route %s: %w", r.Dst, err)
 		}
-		p.log.Info("added route", "netns", h.name, "dst", r.Dst.String())
+		p.log.Debug("added route", "netns", h.name, "dst", r.Dst.String())
 	}
 	return nil
 }
@@ -793,7 +793,7 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		// replaces the table again.
 		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, skeleton: rs.Skeleton, source: rs.Text}
 	}
-	p.log.Info("loaded ruleset", "netns", nsName, "mode", mode)
+	p.log.Debug("loaded ruleset", "netns", nsName, "mode", mode)
 	return nil
 }
 
