@@ -187,7 +187,7 @@ func (p *Plane) deleteHostTable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if prev, ok := p.applied[HostNamespace]; ok && prev.source == "" && prev.inode == st.Ino && prev.gen == gen {
+	if prev, ok := p.applied[HostNamespace]; ok && prev.rs == nil && prev.inode == st.Ino && prev.gen == gen {
 		return nil
 	}
 	delete(p.applied, HostNamespace)

@@ -41,6 +41,13 @@ type Plane struct {
 	// change there. Lost on restart: the first Apply after a restart
 	// replaces every table.
 	applied map[string]appliedRuleset
+	// sessions holds, per router namespace, the nft process through which
+	// incremental changes are loaded (guarded by mu; see nftSession).
+	sessions map[string]*nftSession
+	// fullReplace makes every ruleset change replace the table through a
+	// new nft process, as before incremental changes: for benchmarks that
+	// compare the two.
+	fullReplace bool
 	// justUp lists the links the Apply in progress set up (guarded by mu).
 	justUp []upLink
 
@@ -55,10 +62,9 @@ type Plane struct {
 type upLink struct{ ns, link string }
 
 type appliedRuleset struct {
-	inode    uint64 // of the namespace
-	gen      uint32 // nftables generation right after our load
-	skeleton string // Ruleset.Skeleton
-	source   string // Ruleset.Text
+	inode uint64 // of the namespace
+	gen   uint32 // nftables generation right after our load
+	rs    *Ruleset
 }
 
 // New returns a Plane for cfg. It has no side effects.
@@ -67,11 +73,12 @@ func New(cfg Config) (*Plane, error) {
 		return nil, err
 	}
 	p := &Plane{
-		prefix:  cfg.Prefix,
-		log:     cfg.Logger,
-		nft:     cfg.Nft,
-		nsenter: cfg.Nsenter,
-		applied: map[string]appliedRuleset{},
+		prefix:   cfg.Prefix,
+		log:      cfg.Logger,
+		nft:      cfg.Nft,
+		nsenter:  cfg.Nsenter,
+		applied:  map[string]appliedRuleset{},
+		sessions: map[string]*nftSession{},
 	}
 	if p.log == nil {
 		p.log = slog.Default()
