@@ -79,6 +79,9 @@ func TestKernelIncrementalMatchesReplace(t *testing.T) {
 	if n := strings.Count(logs.String(), "mode=incremental"); n != 3 {
 		t.Errorf("%d incremental changes, want 3; logs:\n%s", n, logs)
 	}
+	if strings.Contains(logs.String(), "handles unknown") {
+		t.Errorf("rule handles not learned; logs:\n%s", logs)
+	}
 	incremental := listTable(t, p, "vpc-0a")
 
 	p.mu.Lock()

@@ -42,7 +42,7 @@ const sentinelTable = "netplane_sync"
 
 // startSession starts nft -i in the namespace at path.
 func (p *Plane) startSession(path string, inode uint64) (*nftSession, error) {
-	cmd := exec.Command(p.nsenter, "--net="+path, "--", p.nft, "-i")
+	cmd := exec.Command(p.nsenter, "--net="+path, "--", p.nft, "-a", "-i")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -76,15 +76,16 @@ func (p *Plane) startSession(path string, inode uint64) (*nftSession, error) {
 	return s, nil
 }
 
-// run loads line (one transaction) and returns nft's error, if any.
-func (s *nftSession) run(ctx context.Context, line string) error {
+// run loads line (one transaction) and returns what nft printed, or its
+// error.
+func (s *nftSession) run(ctx context.Context, line string) ([]string, error) {
 	if strings.ContainsAny(line, "\n\r") {
-		return errors.New("nft session: a change must be one line")
+		return nil, errors.New("nft session: a change must be one line")
 	}
 	s.seq++
 	sentinel := fmt.Sprintf("list table inet %s_%d", sentinelTable, s.seq)
 	if _, err := io.WriteString(s.stdin, line+"\n"+sentinel+"\n"); err != nil {
-		return fmt.Errorf("nft session: write: %w", err)
+		return nil, fmt.Errorf("nft session: write: %w", err)
 	}
 	timer := time.NewTimer(sessionTimeout)
 	defer timer.Stop()
@@ -93,7 +94,7 @@ func (s *nftSession) run(ctx context.Context, line string) error {
 		select {
 		case l, ok := <-s.lines:
 			if !ok {
-				return errors.New("nft session: nft exited")
+				return nil, errors.New("nft session: nft exited")
 			}
 			if l != sentinel {
 				out = append(out, l)
@@ -107,16 +108,18 @@ func (s *nftSession) run(ctx context.Context, line string) error {
 			select {
 			case <-s.lines:
 			case <-timer.C:
-				return errors.New("nft session: no answer")
+				return nil, errors.New("nft session: no answer")
 			}
-			if len(out) > 0 {
-				return &nftRejected{msg: strings.Join(out, "\n")}
+			for _, l := range out {
+				if strings.HasPrefix(l, "Error:") {
+					return nil, &nftRejected{msg: strings.Join(out, "\n")}
+				}
 			}
-			return nil
+			return out, nil
 		case <-timer.C:
-			return errors.New("nft session: no answer")
+			return nil, errors.New("nft session: no answer")
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
@@ -162,13 +165,26 @@ func (p *Plane) closeSession(nsName string) {
 	}
 }
 
+// ruleHandles are the kernel's handles of the rules of a table's interface
+// chains, in order, and the handle the kernel gives the next new object in
+// the table (handles are allocated in sequence per table, in the order of
+// a transaction's commands, and never reused).
+type ruleHandles struct {
+	chains map[string][]uint64
+	next   uint64
+}
+
 // incrementalChange is the one-line nft transaction that turns the table
 // holding prev into next, given that both have the same Frame: every set
-// whose elements differ is flushed and refilled, every interface chain
-// whose rules differ is flushed and refilled; nothing else is touched. It
-// is empty when the kernel already holds next (e.g. only a comment line of
-// the text changed). sets and chains count what it refills.
-func incrementalChange(prev, next *Ruleset) (change string, sets, chains int) {
+// whose elements differ is flushed and refilled; in every interface chain
+// whose rules differ, the rules that differ are deleted and the new ones
+// inserted in place when h knows the chain's handles, or the chain is
+// flushed and refilled when it does not. Nothing else is touched. The
+// change is empty when the kernel already holds next (e.g. only a comment
+// line of the text changed). sets and chains count what it touches; the
+// returned handles are h as it will be once the change is committed (nil
+// if h is).
+func incrementalChange(prev, next *Ruleset, h *ruleHandles) (change string, sets, chains int, after *ruleHandles) {
 	var cmds []string
 	old := map[string][]string{}
 	for _, s := range prev.Sets {
@@ -185,21 +201,116 @@ func incrementalChange(prev, next *Ruleset) (change string, sets, chains int) {
 			cmds = append(cmds, fmt.Sprintf("add element inet %s %s { %s }", next.Table, s.Name, strings.Join(el, ", ")))
 		}
 	}
+	if h != nil {
+		after = &ruleHandles{chains: map[string][]uint64{}, next: h.next}
+	}
 	oldChains := map[string][]string{}
 	for _, c := range prev.Chains {
 		oldChains[c.Name] = c.Rules
 	}
 	for _, c := range next.Chains {
-		if prevRules, ok := oldChains[c.Name]; ok && slices.Equal(prevRules, c.Rules) {
+		prevRules, ok := oldChains[c.Name]
+		var handles []uint64
+		if after != nil {
+			handles = h.chains[c.Name]
+		}
+		if ok && slices.Equal(prevRules, c.Rules) {
+			if after != nil {
+				after.chains[c.Name] = handles
+			}
 			continue
 		}
 		chains++
+		if after != nil && ok && len(handles) == len(prevRules) {
+			var cmd []string
+			cmd, after.chains[c.Name] = chainDelta(next.Table, c.Name, prevRules, c.Rules, handles, &after.next)
+			cmds = append(cmds, cmd...)
+			continue
+		}
 		cmds = append(cmds, fmt.Sprintf("flush chain inet %s %s", next.Table, c.Name))
+		var fresh []uint64
 		for _, r := range c.Rules {
 			cmds = append(cmds, fmt.Sprintf("add rule inet %s %s %s", next.Table, c.Name, r))
+			if after != nil {
+				after.next++
+				fresh = append(fresh, after.next-1)
+			}
+		}
+		if after != nil {
+			after.chains[c.Name] = fresh
 		}
 	}
-	return strings.Join(cmds, "; "), sets, chains
+	return strings.Join(cmds, "; "), sets, chains, after
+}
+
+// chainDelta turns the rules of chain from old (with handles) into rules:
+// the rules between their common beginning and end are deleted by handle,
+// and the new ones inserted before the first rule of the common end (or
+// appended when there is none). It returns the commands and the handles of
+// rules once committed, advancing next by the rules added.
+func chainDelta(table, chain string, old, rules []string, handles []uint64, next *uint64) ([]string, []uint64) {
+	pre := 0
+	for pre < len(old) && pre < len(rules) && old[pre] == rules[pre] {
+		pre++
+	}
+	suf := 0
+	for suf < len(old)-pre && suf < len(rules)-pre && old[len(old)-1-suf] == rules[len(rules)-1-suf] {
+		suf++
+	}
+	var cmds []string
+	for _, hd := range handles[pre : len(old)-suf] {
+		cmds = append(cmds, fmt.Sprintf("delete rule inet %s %s handle %d", table, chain, hd))
+	}
+	out := slices.Clone(handles[:pre])
+	for _, r := range rules[pre : len(rules)-suf] {
+		if suf > 0 {
+			cmds = append(cmds, fmt.Sprintf("insert rule inet %s %s position %d %s", table, chain, handles[len(old)-suf], r))
+		} else {
+			cmds = append(cmds, fmt.Sprintf("add rule inet %s %s %s", table, chain, r))
+		}
+		out = append(out, *next)
+		*next++
+	}
+	return cmds, append(out, handles[len(old)-suf:]...)
+}
+
+// parseHandles reads the handles of the interface chains of rs, and the
+// highest handle of any object, from "nft -a list table" output. It
+// fails unless every chain of rs is there with as many rules as rs has.
+func parseHandles(rs *Ruleset, listing []string) (*ruleHandles, error) {
+	h := &ruleHandles{chains: map[string][]uint64{}}
+	var chain string
+	for _, l := range listing {
+		l = strings.TrimSpace(l)
+		i := strings.LastIndex(l, "# handle ")
+		if i < 0 {
+			if l == "}" {
+				chain = ""
+			}
+			continue
+		}
+		var n uint64
+		if _, err := fmt.Sscan(l[i+len("# handle "):], &n); err != nil {
+			return nil, fmt.Errorf("handle in %q: %w", l, err)
+		}
+		h.next = max(h.next, n+1)
+		if rest, ok := strings.CutPrefix(l[:i], "chain "); ok {
+			chain = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "{"))
+			continue
+		}
+		if strings.HasPrefix(l, "set ") || strings.HasPrefix(l, "map ") || strings.HasPrefix(l, "table ") {
+			continue
+		}
+		if chain != "" {
+			h.chains[chain] = append(h.chains[chain], n)
+		}
+	}
+	for _, c := range rs.Chains {
+		if len(h.chains[c.Name]) != len(c.Rules) {
+			return nil, fmt.Errorf("chain %s: %d handles for %d rules", c.Name, len(h.chains[c.Name]), len(c.Rules))
+		}
+	}
+	return h, nil
 }
 
 func addrStrings(s Set) []string {

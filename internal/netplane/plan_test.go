@@ -411,7 +411,7 @@ func TestRuleChangeKeepsFrame(t *testing.T) {
 	if b.Frame != a.Frame {
 		t.Errorf("frame changed by a new rule:\n%s", cmp.Diff(b.Frame, a.Frame))
 	}
-	change, sets, chains := incrementalChange(b, a)
+	change, sets, chains, _ := incrementalChange(b, a, nil)
 	if sets != 0 || chains != 1 {
 		t.Errorf("change touches %d sets and %d chains, want 0 and 1: %s", sets, chains, change)
 	}
@@ -420,7 +420,7 @@ func TestRuleChangeKeepsFrame(t *testing.T) {
 	if change != want {
 		t.Errorf("change =\n%s\nwant\n%s", change, want)
 	}
-	if c, _, _ := incrementalChange(a, a); c != "" {
+	if c, _, _, _ := incrementalChange(a, a, nil); c != "" {
 		t.Errorf("change from a ruleset to itself = %q, want none", c)
 	}
 	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0e", Subnet: "subnet-01", PrivateIP: addr("10.0.1.50"), Groups: []string{"sg-0b"}})

@@ -62,9 +62,10 @@ type Plane struct {
 type upLink struct{ ns, link string }
 
 type appliedRuleset struct {
-	inode uint64 // of the namespace
-	gen   uint32 // nftables generation right after our load
-	rs    *Ruleset
+	inode   uint64 // of the namespace
+	gen     uint32 // nftables generation right after our load
+	rs      *Ruleset
+	handles *ruleHandles // of rs's rules in the kernel, nil if not known
 }
 
 // New returns a Plane for cfg. It has no side effects.

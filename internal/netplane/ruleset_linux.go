@@ -37,10 +37,17 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 	delete(p.applied, nsName)
 	mode := "replace"
 	var touched []any
+	var handles *ruleHandles
 	switch {
 	case intact && !p.fullReplace && prev.rs.Frame == rs.Frame:
 		mode = "incremental"
-		change, sets, chains := incrementalChange(prev.rs, rs)
+		handles = prev.handles
+		if handles == nil {
+			handles = p.learnHandles(ctx, nsName, path, st.Ino, prev.rs)
+		}
+		var change string
+		var sets, chains int
+		change, sets, chains, handles = incrementalChange(prev.rs, rs, handles)
 		touched = []any{"sets", sets, "chains", chains}
 		err = p.loadIncremental(ctx, nsName, path, st.Ino, change)
 		if err != nil {
@@ -71,7 +78,10 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		// nothing to load, none) since we looked: remember it. Otherwise
 		// someone else committed meanwhile; forget, so the next Apply
 		// replaces the table again.
-		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, rs: rs}
+		if mode != "incremental" {
+			handles = nil
+		}
+		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, rs: rs, handles: handles}
 	}
 	p.log.Info("loaded ruleset", append([]any{"netns", nsName, "mode", mode}, touched...)...)
 	return nil
@@ -89,13 +99,33 @@ func (p *Plane) loadIncremental(ctx context.Context, nsName, path string, inode 
 		return err
 	}
 	start := time.Now()
-	err = s.run(ctx, change)
+	_, err = s.run(ctx, change)
 	p.log.Debug("nft", "what", "incremental", "netns", nsName, "took", time.Since(start))
 	var rejected *nftRejected
 	if err != nil && !errors.As(err, &rejected) {
 		p.closeSession(nsName)
 	}
 	return err
+}
+
+// learnHandles lists the table (which holds rs) through the session to
+// learn the handles of its rules, or returns nil, and the change then
+// refills whole chains. Done once after each replacement of the table: the
+// handles of later changes are known in advance.
+func (p *Plane) learnHandles(ctx context.Context, nsName, path string, inode uint64, rs *Ruleset) *ruleHandles {
+	s, err := p.session(nsName, path, inode)
+	if err != nil {
+		return nil
+	}
+	out, err := s.run(ctx, "list table inet "+rs.Table)
+	if err == nil {
+		var h *ruleHandles
+		if h, err = parseHandles(rs, out); err == nil {
+			return h
+		}
+	}
+	p.log.Warn("rule handles unknown; refilling whole chains", "netns", nsName, "err", err)
+	return nil
 }
 
 // membershipScript flushes and refills every group set of rs (nft -f).
