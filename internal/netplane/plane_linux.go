@@ -1,7 +1,6 @@
 package netplane
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -129,6 +128,7 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		if want[name] {
 			continue
 		}
+		p.closeSession(name)
 		if err := deleteNamespace(name); err != nil {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
 			continue
@@ -216,6 +216,9 @@ func (p *Plane) Teardown(ctx context.Context) error {
 	owned, err := p.ownedNamespaces()
 	if err != nil {
 		errs = append(errs, err)
+	}
+	for name := range p.sessions {
+		p.closeSession(name)
 	}
 	for _, name := range owned {
 		if err := ctx.Err(); err != nil {
@@ -414,6 +417,7 @@ func (p *Plane) ownedNamespaces() ([]string, error) {
 func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 	path := filepath.Join(netnsDir, ns.Name)
 	if !isNsfs(path) {
+		p.closeSession(ns.Name)
 		if err := deleteNamespace(ns.Name); err != nil {
 			return nil, fmt.Errorf("remove stale %s: %w", path, err)
 		}
@@ -739,77 +743,6 @@ func ipnetPrefix(n *net.IPNet) (netip.Prefix, bool) {
 	}
 	ones, _ := n.Mask.Size()
 	return netip.PrefixFrom(a.Unmap(), ones), true
-}
-
-// ensureRuleset loads rs into the namespace unless the kernel already holds
-// exactly what we last loaded there (same namespace, and no nftables commit
-// by anyone since: see nftGeneration). When only group membership changed
-// since then, it loads only set elements; otherwise it replaces the table.
-// Either way one atomic nft transaction, which leaves conntrack, and so
-// established connections, alone.
-func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Ruleset) error {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return fmt.Errorf("stat: %w", err)
-	}
-	gen, err := nftGeneration(path)
-	if err != nil {
-		return err
-	}
-	prev, known := p.applied[nsName]
-	intact := known && prev.inode == st.Ino && prev.gen == gen
-	if intact && prev.source == rs.Text {
-		return nil
-	}
-	var script strings.Builder
-	mode := "replace"
-	if intact && prev.skeleton == rs.Skeleton {
-		mode = "membership"
-		for _, s := range rs.Sets {
-			fmt.Fprintf(&script, "flush set inet %s %s\n", rs.Table, s.Name)
-			if len(s.Elements) > 0 {
-				el := make([]string, len(s.Elements))
-				for i, a := range s.Elements {
-					el[i] = a.String()
-				}
-				fmt.Fprintf(&script, "add element inet %s %s { %s }\n", rs.Table, s.Name, strings.Join(el, ", "))
-			}
-		}
-	} else {
-		fmt.Fprintf(&script, "add table inet %s\ndelete table inet %s\n", rs.Table, rs.Table)
-		script.WriteString(rs.Text)
-	}
-	delete(p.applied, nsName)
-	if _, err := p.nftRun(ctx, path, script.String(), "-f"); err != nil {
-		return fmt.Errorf("load ruleset (%s): %w", mode, err)
-	}
-	after, err := nftGeneration(path)
-	if err != nil {
-		return err
-	}
-	if after == gen+1 {
-		// Exactly our transaction since we looked: remember it. Otherwise
-		// someone else committed meanwhile; forget, so the next Apply
-		// replaces the table again.
-		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, skeleton: rs.Skeleton, source: rs.Text}
-	}
-	p.log.Debug("loaded ruleset", "netns", nsName, "mode", mode)
-	return nil
-}
-
-// nftRun runs nft inside the namespace at path with script on stdin and
-// returns its standard output.
-func (p *Plane) nftRun(ctx context.Context, path, script, what string) (string, error) {
-	cmd := exec.CommandContext(ctx, p.nsenter, "--net="+path, "--", p.nft, "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	defer func() { p.log.Debug("nft", "what", what, "netns", filepath.Base(path), "took", time.Since(start)) }()
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("nft %s: %w: %s", what, err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
 }
 
 // roleOrder is the order in which namespaces are configured: the ends of
