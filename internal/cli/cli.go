@@ -46,6 +46,7 @@ Usage:
   cachalot published [CACHE_ID]
   cachalot status [--data-dir DIR]        summarise the running service
   cachalot wait-ready [--timeout 5m]      wait until the service answers /ready
+  cachalot logs CACHE [--node 0001] [-f]  print (and follow) the engine logs of a cache's nodes
   cachalot version
 
 Run 'cachalot COMMAND -h' for a command's flags.
@@ -99,6 +100,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = status(ctx, args[1:], stdout, stderr)
 	case "wait-ready":
 		err = waitReady(ctx, args[1:], stdout, stderr)
+	case "logs":
+		err = logs(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cachalot", version())
 	case "help", "-h", "--help":
