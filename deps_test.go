@@ -32,6 +32,7 @@ var layers = []struct {
 	{"internal/admin", "admin"},
 	// The wire edge and the codecs.
 	{"internal/endpoint", "edge"},
+	{"internal/telemetry", "edge"}, // /health, /ready, /metrics beside the endpoint
 	{"internal/awsproto", "codec"},
 	{"internal/sigv4", "codec"},
 	{"internal/api/gen", "tool"},
@@ -91,6 +92,7 @@ var allowed = map[string][]string{
 	"internal/ec2/sgeval":          {"internal/ec2"},
 	"internal/iam/policy":          {"internal/auth"},
 	"internal/admin":               {"internal/account"},
+	"internal/telemetry":           nil,
 	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4", "internal/dnsname"},
 	"cmd/cachalot":                 {"internal/cli"},
 	"internal/instancectl":         {"internal/ec2", "internal/engine/identity"},
@@ -112,6 +114,7 @@ var external = map[string][]string{
 	"internal/catalog":    nil,
 	"internal/iam/policy": nil,
 	"internal/resolver":   {"github.com/miekg/dns"},
+	"internal/telemetry":  {"github.com/prometheus/client_golang/prometheus", "github.com/prometheus/client_golang/prometheus/collectors", "github.com/prometheus/client_golang/prometheus/promhttp"},
 	"internal/ec2/...":    {"github.com/aws/aws-sdk-go-v2/aws"},
 }
 

@@ -43,6 +43,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/publishctl"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/store"
+	"github.com/cachalot-dev/cachalot/internal/telemetry"
 	"github.com/cachalot-dev/cachalot/internal/vpcnet"
 )
 
@@ -127,6 +128,7 @@ type App struct {
 	srvDone  chan struct{}
 	admin    *admin.Server
 	lock     *dataDirLock // the data dir's LockFile, held from Start to Close
+	tel      *telemetry.Telemetry
 }
 
 // New returns an App; it has no side effects.
@@ -219,18 +221,8 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Names: names, HostAddrs: a.net, Logger: a.log})
 	a.ec = ecSvc
-	engineEvents := cachectl.EngineEvents(ecSvc, a.log)
-	a.engines = engine.New(engine.Config{
-		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
-		Logger:  a.log,
-		OnEvent: func(e engine.Event) {
-			engineEvents(e)
-			if e.Type == engine.EventFailed && a.recon != nil {
-				// A group's primary died: its group controller fails over.
-				a.recon.Wake(cachectl.GroupsName)
-			}
-		},
-	})
+	a.tel = a.newTelemetry()
+	a.engines = a.newEngines(ecSvc)
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
 	// compute connection, reachability explanations and publishing to the
 	// host of internal/access.
@@ -248,6 +240,7 @@ func (a *App) Start(ctx context.Context) error {
 		Conditions: iam.ConditionKeys,
 		Regions:    a.cfg.Regions,
 		Logger:     a.log,
+		Observe:    a.observeRequest,
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
@@ -264,7 +257,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	pub := publishctl.New(publishctl.Config{Domain: acc, HostsFile: a.cfg.HostsFile, Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
 	a.dns = dnsctl.New(dnsctl.Config{EC2: a.ec2, Caches: ecSvc, Network: a.net, Domain: names.Domain(), Logger: a.log})
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, groups, userData, pub, a.dns)
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, groups, userData, pub, a.dns)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -272,7 +265,7 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
 	}
 	a.ln = ln
-	a.srv = endpoint.Server(h, a.log)
+	a.srv = endpoint.Server(a.tel.Handler(h), a.log)
 	a.srvDone = make(chan struct{})
 	go func() {
 		defer close(a.srvDone)
@@ -406,7 +399,7 @@ func Teardown(ctx context.Context, dir string, log *slog.Logger) error {
 		defer lock.release()
 	}
 	var errs []error
-	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), Logger: log})
+	sup := engine.New(engine.Config{DataDir: EnginesDir(dir), Logger: log})
 	errs = append(errs, sup.Teardown(ctx))
 	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
 		errs = append(errs, TeardownPrefix(ctx, InstallPrefix(dir), log))
@@ -453,3 +446,21 @@ func (a *App) InstanceCommand(ctx context.Context, interfaceID string, argv ...s
 
 // Plane is the network plane, nil without the namespaces mode.
 func (a *App) Plane() *netplane.Plane { return a.plane }
+
+// newEngines builds the engine supervisor: its events become the nodes'
+// clusters' events and metrics, and an engine held on crash that dies (a
+// replication group's primary) wakes the group controller, which fails
+// over.
+func (a *App) newEngines(ecSvc *elasticache.Service) *engine.Supervisor {
+	engineEvents := a.countEngineEvents(cachectl.EngineEvents(ecSvc, a.log))
+	return engine.New(engine.Config{
+		DataDir: EnginesDir(a.cfg.DataDir),
+		Logger:  a.log,
+		OnEvent: func(e engine.Event) {
+			engineEvents(e)
+			if e.Type == engine.EventFailed && a.recon != nil {
+				a.recon.Wake(cachectl.GroupsName)
+			}
+		},
+	})
+}

@@ -44,6 +44,9 @@ Usage:
   cachalot publish   CACHE_ID
   cachalot unpublish CACHE_ID
   cachalot published [CACHE_ID]
+  cachalot status [--data-dir DIR]        summarise the running service
+  cachalot wait-ready [--timeout 5m]      wait until the service answers /ready
+  cachalot logs CACHE [--node 0001] [-f]  print (and follow) the engine logs of a cache's nodes
   cachalot version
 
 Run 'cachalot COMMAND -h' for a command's flags.
@@ -93,6 +96,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "cachalot:", err)
 		}
 		return code
+	case "status":
+		err = status(ctx, args[1:], stdout, stderr)
+	case "wait-ready":
+		err = waitReady(ctx, args[1:], stdout, stderr)
+	case "logs":
+		err = logs(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cachalot", version())
 	case "help", "-h", "--help":
@@ -172,15 +181,17 @@ func DefaultDataDir() string {
 	return filepath.Join(home, ".local", "share", "cachalot")
 }
 
+// dataDirFlag is the --data-dir of the commands that talk to a running
+// service: its default is the running service (runtime.go).
 func dataDirFlag(fs *flag.FlagSet) *string {
-	return fs.String("data-dir", envOr("CACHALOT_DATA_DIR", DefaultDataDir()), "state directory (env CACHALOT_DATA_DIR)")
+	return clientDataDirFlag(fs, os.Stderr)
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", envOr("CACHALOT_LISTEN", "127.0.0.1:4566"), "HTTP listen address (env CACHALOT_LISTEN)")
-	dataDir := dataDirFlag(fs)
+	dataDir := fs.String("data-dir", envOr("CACHALOT_DATA_DIR", DefaultDataDir()), "state directory (env CACHALOT_DATA_DIR)")
 	accountID := fs.String("account-id", envOr("CACHALOT_ACCOUNT_ID", app.DefaultAccountID), "account id of the root credentials (env CACHALOT_ACCOUNT_ID)")
 	logLevel := fs.String("log-level", envOr("CACHALOT_LOG_LEVEL", "info"), "debug, info, warn or error (env CACHALOT_LOG_LEVEL)")
 	network := fs.String("network", envOr("CACHALOT_NETWORK", ""), "namespaces (default as root on Linux) or loopback (env CACHALOT_NETWORK)")
@@ -223,6 +234,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		a.Close()
 		return err
 	}
+	if removeRuntime, err := writeRuntime(a, *dataDir); err != nil {
+		logger.Warn("no runtime file: other commands find this service only by --data-dir", "err", err)
+	} else {
+		defer removeRuntime()
+	}
 	logger.Info("ready", "startup", time.Since(start).Round(time.Microsecond))
 	<-ctx.Done()
 	logger.Info("shutting down")
@@ -239,11 +255,11 @@ func env(args []string, stdout, stderr io.Writer) error {
 	}
 	creds, err := app.ReadCredentials(*dataDir)
 	if err != nil {
-		return fmt.Errorf("no credentials in %s (has 'cachalot serve' run with this --data-dir?): %w", *dataDir, err)
+		return fmt.Errorf("%w (no credentials: %v)", notRunning(*dataDir), err)
 	}
 	url, err := os.ReadFile(filepath.Join(*dataDir, app.EndpointFile))
 	if err != nil {
-		return fmt.Errorf("no running service for %s: %w", *dataDir, err)
+		return notRunning(*dataDir)
 	}
 	fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s\n", creds.AccessKeyID)
 	fmt.Fprintf(stdout, "export AWS_SECRET_ACCESS_KEY=%s\n", shellQuote(creds.SecretAccessKey))

@@ -38,11 +38,11 @@ func (s *Service) resolveEngine(eng, version string) (catalog.Installed, error) 
 		return catalog.Installed{}, invalid("Invalid value for Engine: %s. Valid values are redis, valkey and memcached.", eng)
 	}
 	inst, err := s.cfg.Engines.Find(eng, version)
-	if err != nil {
-		if version == "" {
-			return catalog.Installed{}, invalid("Engine %s is not installed on this Cachalot host.", eng)
-		}
-		return catalog.Installed{}, invalid("Cannot find version %s for %s", version, eng)
+	switch {
+	case errors.Is(err, catalog.ErrEngineNotInstalled):
+		return catalog.Installed{}, invalid("No engine installed on this Cachalot host can serve %s %s: %s.", eng, version, catalog.InstallHint(eng))
+	case err != nil:
+		return catalog.Installed{}, invalid("Cannot find version %s for %s. Valid versions: %s.", version, eng, strings.Join(catalog.ValidVersions(eng), ", "))
 	}
 	return inst, nil
 }
@@ -95,6 +95,11 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 				return combination("The parameter group %s has family %s, which does not match the engine family %s.", paramGroup, pg.Family, spec.inst.Family)
 			}
 			c.ParameterGroup = pg.Name
+		}
+		if msg := spec.inst.Substitution(spec.eng); msg != "" {
+			if err := s.putEvent(tx, c.Account, c.Region, Event{SourceID: c.ID, SourceType: "cache-cluster", Message: msg}); err != nil {
+				return err
+			}
 		}
 		return putCluster(tx, c)
 	})

@@ -397,7 +397,7 @@ func TestBadInput(t *testing.T) {
 		mod  func(*elasticache.CreateCacheClusterInput)
 		want string
 	}{
-		{"engine not installed", func(in *elasticache.CreateCacheClusterInput) { in.EngineVersion = aws.String("5.0.6") }, "InvalidParameterValue"},
+		{"unknown engine version", func(in *elasticache.CreateCacheClusterInput) { in.EngineVersion = aws.String("3.2.4") }, "InvalidParameterValue"},
 		{"unknown engine", func(in *elasticache.CreateCacheClusterInput) { in.Engine = aws.String("mongodb") }, "InvalidParameterValue"},
 		{"two redis nodes", func(in *elasticache.CreateCacheClusterInput) { in.NumCacheNodes = aws.Int32(2) }, "InvalidParameterValue"},
 		{"bad node type", func(in *elasticache.CreateCacheClusterInput) { in.CacheNodeType = aws.String("cache.huge") }, "InvalidParameterValue"},

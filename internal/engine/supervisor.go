@@ -622,3 +622,17 @@ func tail(path string, n int64) string {
 	b, _ := io.ReadAll(f)
 	return strings.TrimSpace(string(b))
 }
+
+// LogFiles returns the log files of the node whose directory is dir
+// (NodeDir), oldest kind first: what the engine printed (engine.out) and,
+// for Redis OSS and Valkey, its own log file. Files not written yet are
+// left out.
+func LogFiles(dir string) []string {
+	var out []string
+	for _, f := range []string{filepath.Join(dir, "engine.out"), filepath.Join(dir, dataDirName, redis.LogFile)} {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			out = append(out, f)
+		}
+	}
+	return out
+}

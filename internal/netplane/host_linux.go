@@ -128,7 +128,7 @@ func (p *Plane) configureHostRoutes(h *nsHandle, want []Route) error {
 			errs = append(errs, fmt.Errorf("delete route %s: %w", dst, err))
 			continue
 		}
-		p.log.Info("deleted route", "netns", h.name, "dst", dst.String())
+		p.log.Debug("deleted route", "netns", h.name, "dst", dst.String())
 	}
 	for k, r := range wanted {
 		if o, ok := taken[r.Dst]; ok {
@@ -140,7 +140,7 @@ func (p *Plane) configureHostRoutes(h *nsHandle, want []Route) error {
 			errs = append(errs, fmt.Errorf("add route %s: %w", r, err))
 			continue
 		}
-		p.log.Info("added route", "netns", h.name, "dst", r.Dst.String())
+		p.log.Debug("added route", "netns", h.name, "dst", r.Dst.String())
 	}
 	return errors.Join(errs...)
 }
@@ -187,7 +187,7 @@ func (p *Plane) deleteHostTable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if prev, ok := p.applied[HostNamespace]; ok && prev.source == "" && prev.inode == st.Ino && prev.gen == gen {
+	if prev, ok := p.applied[HostNamespace]; ok && prev.rs == nil && prev.inode == st.Ino && prev.gen == gen {
 		return nil
 	}
 	delete(p.applied, HostNamespace)

@@ -19,7 +19,7 @@ import (
 func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair, igw *igwInfo, hl *hostLink, dns []netip.Addr) *Ruleset {
 	rs := &Ruleset{Table: p.prefix}
 	// Chains first, so that we know which sets they reference.
-	chains, referenced := p.renderInterfaceChains(local, groups)
+	chains, referenced := p.renderInterfaceChains(rs, local, groups)
 	for _, g := range sortedKeys(referenced) {
 		addrs := slices.Clone(members[g])
 		slices.SortFunc(addrs, netip.Addr.Compare)
@@ -44,6 +44,11 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 	if igw != nil {
 		renderGatewayNAT(&body, igw)
 	}
+	frame := head + renderSets(rs.Sets, false) + body.String()
+	for _, c := range rs.Chains {
+		frame += "\n\tchain " + c.Name + " {}"
+	}
+	rs.Frame = frame + "}\n"
 	body.WriteString(chains)
 	body.WriteString("}\n")
 
@@ -54,12 +59,14 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 
 // renderInterfaceChains writes the ingress and egress chains of every
 // interface in local: the rules of its groups, then a final drop. It
-// returns the text and the group sets the rules reference.
-func (p *planner) renderInterfaceChains(local []*ifaceInfo, groups map[string]SecurityGroup) (string, map[string]bool) {
+// returns the text and the group sets the rules reference, and appends the
+// chains with their rules to rs.Chains.
+func (p *planner) renderInterfaceChains(rs *Ruleset, local []*ifaceInfo, groups map[string]SecurityGroup) (string, map[string]bool) {
 	referenced := map[string]bool{}
 	var chains strings.Builder
 	for _, in := range local {
 		for _, dir := range []string{"in", "out"} {
+			start := chains.Len()
 			fmt.Fprintf(&chains, "\n\tchain %s-%s {\n", dir, in.ID)
 			label := clean(strings.TrimSpace(in.Kind + " " + in.Owner))
 			if label != "" {
@@ -79,9 +86,23 @@ func (p *planner) renderInterfaceChains(local []*ifaceInfo, groups map[string]Se
 				what = "egress"
 			}
 			fmt.Fprintf(&chains, "\t\tdrop comment %q\n\t}\n", in.ID+" no "+what+" rule matched")
+			rs.Chains = append(rs.Chains, Chain{Name: dir + "-" + in.ID, Rules: chainRules(chains.String()[start:])})
 		}
 	}
 	return chains.String(), referenced
+}
+
+// chainRules returns the rules of one rendered chain: its lines but the
+// first (chain … {), the last (}) and comment lines.
+func chainRules(text string) []string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	var rules []string
+	for _, l := range lines[1 : len(lines)-1] {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			rules = append(rules, l)
+		}
+	}
+	return rules
 }
 
 // renderGroupRules writes the rules of group g for direction dir ("in":

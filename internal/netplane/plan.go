@@ -145,6 +145,21 @@ type Ruleset struct {
 	// same Skeleton differ only in group membership.
 	Skeleton string
 	Sets     []Set // the group-member sets, sorted by name
+	// Chains are the interfaces' ingress and egress chains (in-<eni>,
+	// out-<eni>) in table order, each with its rules as nft rule text.
+	Chains []Chain
+	// Frame is Skeleton with the rules of Chains left out (their names
+	// kept): two rulesets with the same Frame differ only in set elements
+	// and in the rules of some interface chains, so the change from one to
+	// the other touches just those (see Plane.ensureRuleset).
+	Frame string
+}
+
+// Chain is an interface chain of a Ruleset and its rules, one nft rule
+// (without "add rule") per entry.
+type Chain struct {
+	Name  string
+	Rules []string
 }
 
 // Set is a named set of addresses.

@@ -53,6 +53,13 @@ type Plane struct {
 	// change there. Lost on restart: the first Apply after a restart
 	// replaces every table.
 	applied map[string]appliedRuleset
+	// sessions holds, per router namespace, the nft process through which
+	// incremental changes are loaded (guarded by mu; see nftSession).
+	sessions map[string]*nftSession
+	// fullReplace makes every ruleset change replace the table through a
+	// new nft process, as before incremental changes: for benchmarks that
+	// compare the two.
+	fullReplace bool
 	// justUp lists the links the Apply in progress set up (guarded by mu).
 	justUp []upLink
 
@@ -67,10 +74,10 @@ type Plane struct {
 type upLink struct{ ns, link string }
 
 type appliedRuleset struct {
-	inode    uint64 // of the namespace
-	gen      uint32 // nftables generation right after our load
-	skeleton string // Ruleset.Skeleton
-	source   string // Ruleset.Text
+	inode   uint64 // of the namespace
+	gen     uint32 // nftables generation right after our load
+	rs      *Ruleset
+	handles *ruleHandles // of rs's rules in the kernel, nil if not known
 }
 
 // New returns a Plane for cfg. It has no side effects.
@@ -79,12 +86,13 @@ func New(cfg Config) (*Plane, error) {
 		return nil, err
 	}
 	p := &Plane{
-		prefix:  cfg.Prefix,
-		log:     cfg.Logger,
-		nft:     cfg.Nft,
-		nsenter: cfg.Nsenter,
-		unshare: cfg.Unshare,
-		applied: map[string]appliedRuleset{},
+		prefix:   cfg.Prefix,
+		log:      cfg.Logger,
+		nft:      cfg.Nft,
+		nsenter:  cfg.Nsenter,
+		unshare:  cfg.Unshare,
+		applied:  map[string]appliedRuleset{},
+		sessions: map[string]*nftSession{},
 	}
 	if p.log == nil {
 		p.log = slog.Default()

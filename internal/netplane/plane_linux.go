@@ -1,7 +1,6 @@
 package netplane
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -129,12 +128,13 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		if want[name] {
 			continue
 		}
+		p.closeSession(name)
 		if err := deleteNamespace(name); err != nil {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
 			continue
 		}
 		delete(p.applied, name)
-		p.log.Info("deleted namespace", "netns", name)
+		p.log.Debug("deleted namespace", "netns", name)
 	}
 	if plan.Host == nil {
 		if err := p.removeHost(ctx); err != nil {
@@ -217,6 +217,9 @@ func (p *Plane) Teardown(ctx context.Context) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	for name := range p.sessions {
+		p.closeSession(name)
+	}
 	for _, name := range owned {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -225,7 +228,7 @@ func (p *Plane) Teardown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
 			continue
 		}
-		p.log.Info("deleted namespace", "netns", name)
+		p.log.Debug("deleted namespace", "netns", name)
 	}
 	clear(p.applied)
 	if err := p.deleteHostTable(ctx); err != nil {
@@ -414,6 +417,7 @@ func (p *Plane) ownedNamespaces() ([]string, error) {
 func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 	path := filepath.Join(netnsDir, ns.Name)
 	if !isNsfs(path) {
+		p.closeSession(ns.Name)
 		if err := deleteNamespace(ns.Name); err != nil {
 			return nil, fmt.Errorf("remove stale %s: %w", path, err)
 		}
@@ -421,7 +425,7 @@ func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 			return nil, err
 		}
 		delete(p.applied, ns.Name)
-		p.log.Info("created namespace", "netns", ns.Name, "role", ns.Role, "resource", ns.Resource)
+		p.log.Debug("created namespace", "netns", ns.Name, "role", ns.Role, "resource", ns.Resource)
 		if ns.Role == RoleRouter {
 			// A new namespace may inherit forwarding from the host; keep it off
 			// until the ruleset is loaded.
@@ -539,7 +543,7 @@ func (p *Plane) ensureVeth(a, b *nsHandle, v Veth) error {
 			if err := x.h.h.LinkDel(x.l); err != nil && !isNotFound(err) {
 				return fmt.Errorf("delete %s: %w", x.l.Attrs().Name, err)
 			}
-			p.log.Info("deleted mismatched link", "netns", x.h.name, "link", x.l.Attrs().Name)
+			p.log.Debug("deleted mismatched link", "netns", x.h.name, "link", x.l.Attrs().Name)
 		}
 	}
 	veth := &netlink.Veth{
@@ -550,7 +554,7 @@ func (p *Plane) ensureVeth(a, b *nsHandle, v Veth) error {
 	if err := a.h.LinkAdd(veth); err != nil {
 		return fmt.Errorf("add: %w", err)
 	}
-	p.log.Info("created veth", "netns", a.name, "link", v.A.Name, "peer_netns", b.name, "peer", v.B.Name)
+	p.log.Debug("created veth", "netns", a.name, "link", v.A.Name, "peer_netns", b.name, "peer", v.B.Name)
 	return nil
 }
 
@@ -577,7 +581,7 @@ func (p *Plane) configureLinks(h *nsHandle, ns Namespace) error {
 					errs = append(errs, fmt.Errorf("delete stale link %s: %w", name, err))
 					continue
 				}
-				p.log.Info("deleted stale link", "netns", ns.Name, "link", name)
+				p.log.Debug("deleted stale link", "netns", ns.Name, "link", name)
 			}
 		}
 	}
@@ -614,7 +618,7 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 		if err := h.h.AddrDel(l, &a); err != nil {
 			return fmt.Errorf("delete address %s: %w", a.IPNet, err)
 		}
-		p.log.Info("deleted address", "netns", h.name, "link", want.Name, "addr", a.IPNet.String())
+		p.log.Debug("deleted address", "netns", h.name, "link", want.Name, "addr", a.IPNet.String())
 	}
 	for _, a := range want.Addrs {
 		if !wanted[a] {
@@ -624,7 +628,7 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 		if err := h.h.AddrReplace(l, addr); err != nil {
 			return fmt.Errorf("add address %s: %w", a, err)
 		}
-		p.log.Info("added address", "netns", h.name, "link", want.Name, "addr", a.String())
+		p.log.Debug("added address", "netns", h.name, "link", want.Name, "addr", a.String())
 	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.h.LinkSetUp(l); err != nil {
@@ -714,13 +718,13 @@ func (p *Plane) configureRoutes(h *nsHandle, want []Route) error {
 		if err := h.h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("delete route %s: %w", dst, err)
 		}
-		p.log.Info("deleted route", "netns", h.name, "dst", dst.String())
+		p.log.Debug("deleted route", "netns", h.name, "dst", dst.String())
 	}
 	for _, r := range wanted {
 		if err := h.h.RouteReplace(r); err != nil {
 			return fmt.Errorf("add route %s: %w", r.Dst, err)
 		}
-		p.log.Info("added route", "netns", h.name, "dst", r.Dst.String())
+		p.log.Debug("added route", "netns", h.name, "dst", r.Dst.String())
 	}
 	return nil
 }
@@ -739,77 +743,6 @@ func ipnetPrefix(n *net.IPNet) (netip.Prefix, bool) {
 	}
 	ones, _ := n.Mask.Size()
 	return netip.PrefixFrom(a.Unmap(), ones), true
-}
-
-// ensureRuleset loads rs into the namespace unless the kernel already holds
-// exactly what we last loaded there (same namespace, and no nftables commit
-// by anyone since: see nftGeneration). When only group membership changed
-// since then, it loads only set elements; otherwise it replaces the table.
-// Either way one atomic nft transaction, which leaves conntrack, and so
-// established connections, alone.
-func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Ruleset) error {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return fmt.Errorf("stat: %w", err)
-	}
-	gen, err := nftGeneration(path)
-	if err != nil {
-		return err
-	}
-	prev, known := p.applied[nsName]
-	intact := known && prev.inode == st.Ino && prev.gen == gen
-	if intact && prev.source == rs.Text {
-		return nil
-	}
-	var script strings.Builder
-	mode := "replace"
-	if intact && prev.skeleton == rs.Skeleton {
-		mode = "membership"
-		for _, s := range rs.Sets {
-			fmt.Fprintf(&script, "flush set inet %s %s\n", rs.Table, s.Name)
-			if len(s.Elements) > 0 {
-				el := make([]string, len(s.Elements))
-				for i, a := range s.Elements {
-					el[i] = a.String()
-				}
-				fmt.Fprintf(&script, "add element inet %s %s { %s }\n", rs.Table, s.Name, strings.Join(el, ", "))
-			}
-		}
-	} else {
-		fmt.Fprintf(&script, "add table inet %s\ndelete table inet %s\n", rs.Table, rs.Table)
-		script.WriteString(rs.Text)
-	}
-	delete(p.applied, nsName)
-	if _, err := p.nftRun(ctx, path, script.String(), "-f"); err != nil {
-		return fmt.Errorf("load ruleset (%s): %w", mode, err)
-	}
-	after, err := nftGeneration(path)
-	if err != nil {
-		return err
-	}
-	if after == gen+1 {
-		// Exactly our transaction since we looked: remember it. Otherwise
-		// someone else committed meanwhile; forget, so the next Apply
-		// replaces the table again.
-		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, skeleton: rs.Skeleton, source: rs.Text}
-	}
-	p.log.Info("loaded ruleset", "netns", nsName, "mode", mode)
-	return nil
-}
-
-// nftRun runs nft inside the namespace at path with script on stdin and
-// returns its standard output.
-func (p *Plane) nftRun(ctx context.Context, path, script, what string) (string, error) {
-	cmd := exec.CommandContext(ctx, p.nsenter, "--net="+path, "--", p.nft, "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	defer func() { p.log.Debug("nft", "what", what, "netns", filepath.Base(path), "took", time.Since(start)) }()
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("nft %s: %w: %s", what, err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
 }
 
 // roleOrder is the order in which namespaces are configured: the ends of
