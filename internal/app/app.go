@@ -222,7 +222,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.ec = ecSvc
 	a.tel = a.newTelemetry()
 	a.engines = engine.New(engine.Config{
-		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
+		DataDir: EnginesDir(a.cfg.DataDir),
 		Logger:  a.log,
 		OnEvent: a.countEngineEvents(cachectl.EngineEvents(ecSvc, a.log)),
 	})
@@ -400,7 +400,7 @@ func Teardown(ctx context.Context, dir string, log *slog.Logger) error {
 		defer lock.release()
 	}
 	var errs []error
-	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), Logger: log})
+	sup := engine.New(engine.Config{DataDir: EnginesDir(dir), Logger: log})
 	errs = append(errs, sup.Teardown(ctx))
 	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
 		errs = append(errs, TeardownPrefix(ctx, InstallPrefix(dir), log))
