@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cachalot-dev/cachalot/internal/engine"
+	"github.com/cachalot-dev/cachalot/internal/app"
 )
 
 // logs prints the engine logs of a cache's nodes: `cachalot logs CACHE
@@ -37,13 +37,13 @@ func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cache == "" {
 		return errors.New("usage: cachalot logs CACHE [--node 0001] [-f] [--region R] [--account ID]")
 	}
-	dirs, err := nodeDirs(filepath.Join(*dataDir, "engines"), *account, *region, strings.ToLower(cache), *node)
+	dirs, err := nodeDirs(app.EnginesDir(*dataDir), *account, *region, strings.ToLower(cache), *node)
 	if err != nil {
 		return err
 	}
 	var files []string
 	for _, d := range dirs {
-		files = append(files, engine.LogFiles(d)...)
+		files = append(files, app.EngineLogFiles(d)...)
 	}
 	if len(files) == 0 {
 		return fmt.Errorf("cache %s has no engine log yet", cache)

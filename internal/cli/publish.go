@@ -33,9 +33,11 @@ func cacheArg(name string, args []string, stderr io.Writer, optional bool) (data
 	return *dd, *rg, cache, nil
 }
 
-// publishCmd: cachalot publish CACHE
-func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	dataDir, region, cache, err := cacheArg("publish", args, stderr, false)
+// withCache parses a one-cache command's flags and calls do with a client
+// of Cachalot's own API and a context bounded as the access commands are.
+func withCache(ctx context.Context, name string, args []string, stderr io.Writer, optional bool,
+	do func(ctx context.Context, c cachalotapi.Client, cache string) error) error {
+	dataDir, region, cache, err := cacheArg(name, args, stderr, optional)
 	if err != nil {
 		return err
 	}
@@ -45,61 +47,52 @@ func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ctx, cancel := accessTimeout(ctx)
 	defer cancel()
-	out, err := c.PublishCache(ctx, &cachalotapi.PublishCacheMessage{CacheClusterId: aws.String(cache)})
-	if err != nil {
-		return err
-	}
-	printPublished(stdout, "published", out.PublishedCache)
-	return nil
+	return do(ctx, c, cache)
+}
+
+// publishCmd: cachalot publish CACHE
+func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return withCache(ctx, "publish", args, stderr, false, func(ctx context.Context, c cachalotapi.Client, cache string) error {
+		out, err := c.PublishCache(ctx, &cachalotapi.PublishCacheMessage{CacheClusterId: aws.String(cache)})
+		if err != nil {
+			return err
+		}
+		printPublished(stdout, "published", out.PublishedCache)
+		return nil
+	})
 }
 
 // unpublishCmd: cachalot unpublish CACHE
 func unpublishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	dataDir, region, cache, err := cacheArg("unpublish", args, stderr, false)
-	if err != nil {
-		return err
-	}
-	c, err := newAPI(dataDir, region)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := accessTimeout(ctx)
-	defer cancel()
-	out, err := c.UnpublishCache(ctx, &cachalotapi.PublishCacheMessage{CacheClusterId: aws.String(cache)})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "unpublished %s: its addresses and names leave this host\n", aws.ToString(out.PublishedCache.CacheClusterId))
-	return nil
+	return withCache(ctx, "unpublish", args, stderr, false, func(ctx context.Context, c cachalotapi.Client, cache string) error {
+		out, err := c.UnpublishCache(ctx, &cachalotapi.PublishCacheMessage{CacheClusterId: aws.String(cache)})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "unpublished %s: its addresses and names leave this host\n", aws.ToString(out.PublishedCache.CacheClusterId))
+		return nil
+	})
 }
 
 // publishedCmd: cachalot published [CACHE]
 func publishedCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	dataDir, region, cache, err := cacheArg("published", args, stderr, true)
-	if err != nil {
-		return err
-	}
-	c, err := newAPI(dataDir, region)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := accessTimeout(ctx)
-	defer cancel()
-	in := &cachalotapi.DescribePublishedCachesMessage{}
-	if cache != "" {
-		in.CacheClusterId = aws.String(cache)
-	}
-	out, err := c.DescribePublishedCaches(ctx, in)
-	if err != nil {
-		return err
-	}
-	if len(out.PublishedCaches) == 0 {
-		fmt.Fprintln(stdout, "no cache is published to this host")
-	}
-	for i := range out.PublishedCaches {
-		printPublished(stdout, "published", &out.PublishedCaches[i])
-	}
-	return nil
+	return withCache(ctx, "published", args, stderr, true, func(ctx context.Context, c cachalotapi.Client, cache string) error {
+		in := &cachalotapi.DescribePublishedCachesMessage{}
+		if cache != "" {
+			in.CacheClusterId = aws.String(cache)
+		}
+		out, err := c.DescribePublishedCaches(ctx, in)
+		if err != nil {
+			return err
+		}
+		if len(out.PublishedCaches) == 0 {
+			fmt.Fprintln(stdout, "no cache is published to this host")
+		}
+		for i := range out.PublishedCaches {
+			printPublished(stdout, "published", &out.PublishedCaches[i])
+		}
+		return nil
+	})
 }
 
 func printPublished(w io.Writer, verb string, pc *cachalotapi.PublishedCache) {
