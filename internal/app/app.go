@@ -250,7 +250,7 @@ func (a *App) Start(ctx context.Context) error {
 	})
 
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
-	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log})
+	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})
 	userData := instancectl.New(a.ec2, a.net, a.log)
 	if err := a.keepHostsFile(); err != nil {
 		return err

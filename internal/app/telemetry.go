@@ -39,10 +39,14 @@ func (a *App) observeRequest(r endpoint.RequestRecord) {
 	a.tel.ObserveRequest(r.Service, r.Action, r.Code, r.Latency)
 }
 
-// countEngineEvents counts the supervisor's events, then hands them on.
+// countEngineEvents counts the supervisor's events (and, on their own,
+// the restarts after a crash), then hands them on.
 func (a *App) countEngineEvents(next func(engine.Event)) func(engine.Event) {
 	return func(e engine.Event) {
 		a.tel.ObserveEngineEvent(string(e.Type))
+		if e.Type == engine.EventRestarted {
+			a.tel.ObserveEngineRestart()
+		}
 		next(e)
 	}
 }

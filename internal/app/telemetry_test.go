@@ -2,12 +2,18 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/cachalot-dev/cachalot/internal/app"
@@ -49,5 +55,53 @@ func TestProbesAndMetrics(t *testing.T) {
 	}
 	if strings.Contains(body, env.App.AccountID()) || strings.Contains(body, env.Root.AccessKeyID) {
 		t.Errorf("metrics reveal account data:\n%s", body)
+	}
+}
+
+// TestEngineRestartMetric: an engine killed under the supervisor is
+// restarted, and the restart is counted on its own.
+func TestEngineRestartMetric(t *testing.T) {
+	env := apptest.Start(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := elasticache.NewFromConfig(env.Config()).CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("restarter"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.App.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	scrape := func() string {
+		resp, err := http.Get(env.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if body := scrape(); !strings.Contains(body, "cachalot_engine_restarts_total 0\n") || strings.Contains(body, "cachalot_failovers_total{") {
+		t.Fatalf("metrics before a crash:\n%s", body)
+	}
+	files, _ := filepath.Glob(filepath.Join(app.EnginesDir(env.DataDir), "*.restarter.0001", "cachalot-node.json"))
+	if len(files) != 1 {
+		t.Fatalf("engine state files = %q", files)
+	}
+	b, err := os.ReadFile(files[0])
+	var st struct {
+		PID int `json:"pid"`
+	}
+	if err != nil || json.Unmarshal(b, &st) != nil || st.PID <= 0 {
+		t.Fatalf("engine state %s: %s %v", files[0], b, err)
+	}
+	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(scrape(), "cachalot_engine_restarts_total 1\n") {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no restart counted after killing the engine:\n%s", scrape())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

@@ -54,6 +54,11 @@ type GroupConfig struct {
 	HealthInterval time.Duration
 	HealthTimeout  time.Duration
 	HealthFailures int
+	// OnFailover, when set, is called once for each failover written to
+	// the store (the primary switched to a replica, or replaced where it
+	// is when there is none), with "test" for one TestFailover asked for
+	// and "automatic" for a failed primary. It must not block.
+	OnFailover func(kind string)
 	// Poll is how often a group in transition is looked at again, for
 	// what changes without a store write (a replica's link coming up);
 	// default 50ms.
@@ -215,12 +220,23 @@ func (c *Groups) apply(ctx context.Context, g *elasticache.ReplicationGroup, d d
 		c.failures[ref] = 0
 	}
 	now := c.cfg.Now().UTC()
+	written := false // by the last try of the transaction
 	_, err := c.cfg.Domain.UpdateGroup(ctx, ref, func(cur *elasticache.ReplicationGroup, members []*elasticache.Cluster) ([]elasticache.GroupEvent, bool) {
+		written = false
 		if cur.Generation != g.Generation || cur.Status != g.Status || !sameFailover(cur.Failover, g.Failover) {
 			return nil, false // changed meanwhile: the next run decides again
 		}
-		return applyDecision(cur, members, d, now)
+		events, changed := applyDecision(cur, members, d, now)
+		written = changed
+		return events, changed
 	})
+	if err == nil && written && d.failover != nil && c.cfg.OnFailover != nil {
+		kind := "automatic"
+		if g.Failover != nil && g.Failover.Test {
+			kind = "test"
+		}
+		c.cfg.OnFailover(kind)
+	}
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"testing"
 
@@ -24,17 +25,19 @@ import (
 
 type groupWorld struct {
 	*world
-	groups *Groups
+	groups    *Groups
+	failovers map[string]int // counted by GroupConfig.OnFailover, by kind
 }
 
 func newGroupWorld(t *testing.T, loopback bool) *groupWorld {
-	w := &groupWorld{world: newWorld(t, loopback)}
+	w := &groupWorld{world: newWorld(t, loopback), failovers: map[string]int{}}
 	w.newGroups()
 	return w
 }
 
 func (w *groupWorld) newGroups() {
-	w.groups = NewGroups(GroupConfig{Domain: w.svc, Engines: w.engines, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	w.groups = NewGroups(GroupConfig{Domain: w.svc, Engines: w.engines, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnFailover: func(kind string) { w.failovers[kind]++ }})
 }
 
 // settle runs both controllers until done holds (at most 30 rounds).
@@ -156,6 +159,9 @@ func testGroupLifecycle(t *testing.T, loopback bool) {
 	if diff := cmp.Diff(failoverEvents("rg-001", "rg-003"), w.groupEvents()); diff != "" {
 		t.Errorf("failover events (-want +got):\n%s", diff)
 	}
+	if want := map[string]int{"automatic": 1}; !maps.Equal(w.failovers, want) {
+		t.Errorf("failovers counted = %v, want %v", w.failovers, want)
+	}
 
 	// TestFailover, with a daemon restart after the switch.
 	w.call("TestFailover", func() error {
@@ -178,6 +184,9 @@ func testGroupLifecycle(t *testing.T, loopback bool) {
 	want := append([]string{"replication-group rg: Test Failover API called for node group 0001"}, failoverEvents("rg-003", g.Primary)...)
 	if diff := cmp.Diff(want, w.groupEvents()); diff != "" {
 		t.Errorf("test failover events (-want +got):\n%s", diff)
+	}
+	if want := map[string]int{"automatic": 1, "test": 1}; !maps.Equal(w.failovers, want) {
+		t.Errorf("failovers counted = %v, want %v", w.failovers, want)
 	}
 
 	// Replica counts.

@@ -257,16 +257,19 @@ func env(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w (no credentials: %v)", notRunning(*dataDir), err)
 	}
-	url, err := os.ReadFile(filepath.Join(*dataDir, app.EndpointFile))
+	url, err := endpointOf(*dataDir)
 	if err != nil {
-		return notRunning(*dataDir)
+		return err
+	}
+	if err := alive(*dataDir, url); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s\n", creds.AccessKeyID)
 	fmt.Fprintf(stdout, "export AWS_SECRET_ACCESS_KEY=%s\n", shellQuote(creds.SecretAccessKey))
 	fmt.Fprintln(stdout, "unset AWS_SESSION_TOKEN AWS_PROFILE")
 	fmt.Fprintf(stdout, "export AWS_DEFAULT_REGION=%s\n", *region)
 	fmt.Fprintf(stdout, "export AWS_REGION=%s\n", *region)
-	fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL=%s\n", strings.TrimSpace(string(url)))
+	fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL=%s\n", url)
 	return nil
 }
 

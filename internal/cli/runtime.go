@@ -47,6 +47,11 @@ func runtimeDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("cachalot-%d", os.Getuid()))
 }
 
+// runtimeFile is the runtime file of the service of an absolute data dir.
+func runtimeFile(absDataDir string) string {
+	return filepath.Join(runtimeDir(), app.InstallPrefix(absDataDir)+".json")
+}
+
 // writeRuntime records a started service; the returned function removes
 // the record.
 func writeRuntime(a *app.App, dataDir string) (func(), error) {
@@ -60,7 +65,7 @@ func writeRuntime(a *app.App, dataDir string) (func(), error) {
 	}
 	info := runtimeInfo{Endpoint: a.URL(), DataDir: abs, Network: a.NetworkMode(), PID: os.Getpid(), Version: version()}
 	b, _ := json.MarshalIndent(info, "", "  ")
-	path := filepath.Join(dir, app.InstallPrefix(abs)+".json")
+	path := runtimeFile(abs)
 	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return func() {}, fmt.Errorf("write runtime file: %w", err)
 	}
@@ -136,6 +141,28 @@ func endpointOf(dir string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// alive checks that the service named by a data dir's endpoint file still
+// runs: a serve killed without cleaning up leaves that file (and its
+// runtime file) behind. Its runtime file, when there is one, must name a
+// live pid, and the endpoint must answer /health.
+func alive(dir, endpoint string) error {
+	if abs, err := filepath.Abs(dir); err == nil {
+		b, err := os.ReadFile(runtimeFile(abs))
+		var info runtimeInfo
+		if err == nil && json.Unmarshal(b, &info) == nil && info.PID > 0 {
+			if err := syscall.Kill(info.PID, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+				return fmt.Errorf("%w (its serve, pid %d, is gone)", notRunning(dir), info.PID)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := probe(ctx, endpoint, "/health"); err != nil {
+		return fmt.Errorf("%w (%s does not answer)", notRunning(dir), endpoint)
+	}
+	return nil
+}
+
 // probe GETs an operator path (/health, /ready) of an endpoint.
 func probe(ctx context.Context, endpoint, path string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+path, nil)
@@ -182,6 +209,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := clientDataDirFlag(fs, stderr)
+	region := fs.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "region whose caches and instances are counted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -207,6 +235,8 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintf(stdout, "network:   %s\nversion:   %s\npid:       %d\n", r.Network, r.Version, r.PID)
 		}
 	}
+	caches, instances := countResources(ctx, *dataDir, *region)
+	fmt.Fprintf(stdout, "caches:    %s\ninstances: %s\n", caches, instances)
 	fmt.Fprintf(stdout, "metrics:   %s/metrics\n", ep)
 	return nil
 }

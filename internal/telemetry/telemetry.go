@@ -3,13 +3,14 @@
 // reconcilers have converged to the store) and the Prometheus /metrics of
 // the control plane — API requests by service, action and code with their
 // latency, reconcile runs, errors and duration, caches and nodes by
-// status, engine lifecycle events. None of them requires credentials and
+// status, engine lifecycle events, engine restarts and failovers. None of them requires credentials and
 // none reveals account data: no account id, resource id or address is a
 // label, only counts.
 //
 // It learns what happens through plain functions the wiring package hands
 // to the endpoint (endpoint.Config.Observe), the reconcile manager
-// (reconcile.Options.Observe) and the engine supervisor (OnEvent), and
+// (reconcile.Options.Observe), the engine supervisor (OnEvent) and the
+// replication group controller (cachectl.GroupConfig.OnFailover), and
 // reads cache status at scrape time through the small Caches interface.
 // It imports no domain package; only the wiring package (internal/app)
 // imports it.
@@ -58,6 +59,8 @@ type Telemetry struct {
 	runErrs  *prometheus.CounterVec
 	runTime  *prometheus.HistogramVec
 	engine   *prometheus.CounterVec
+	restarts prometheus.Counter
+	failover *prometheus.CounterVec
 }
 
 // New returns a Telemetry with its metrics registered; it has no side
@@ -79,7 +82,11 @@ func New(cfg Config) *Telemetry {
 		Help: "Reconcile run duration, by controller.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"controller"})
 	t.engine = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachalot_engine_events_total",
 		Help: "Engine node lifecycle events from the supervisor (started, crashed, restarted, ...), by type."}, []string{"type"})
-	t.reg.MustRegister(t.requests, t.latency, t.runs, t.runErrs, t.runTime, t.engine,
+	t.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: "cachalot_engine_restarts_total",
+		Help: "Engines restarted by the supervisor after a crash (back and ready)."})
+	t.failover = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cachalot_failovers_total",
+		Help: "Replication group failovers begun, by kind: automatic (a failed primary) or test (TestFailover)."}, []string{"kind"})
+	t.reg.MustRegister(t.requests, t.latency, t.runs, t.runErrs, t.runTime, t.engine, t.restarts, t.failover,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Caches != nil {
 		t.reg.MustRegister(&cacheCollector{t: t})
@@ -106,6 +113,13 @@ func (t *Telemetry) ObserveReconcile(controller string, took time.Duration, err 
 func (t *Telemetry) ObserveEngineEvent(eventType string) {
 	t.engine.WithLabelValues(eventType).Inc()
 }
+
+// ObserveEngineRestart counts one engine restarted after a crash.
+func (t *Telemetry) ObserveEngineRestart() { t.restarts.Inc() }
+
+// ObserveFailover counts one replication group failover of a kind
+// ("automatic" or "test").
+func (t *Telemetry) ObserveFailover(kind string) { t.failover.WithLabelValues(kind).Inc() }
 
 // Handler serves GET /health, /ready and /metrics and hands every other
 // request to next (the AWS endpoint, whose requests go to "/").

@@ -67,6 +67,10 @@ func TestMetrics(t *testing.T) {
 	tel.ObserveReconcile("cache", 20*time.Millisecond, nil)
 	tel.ObserveReconcile("cache", 20*time.Millisecond, errors.New("boom"))
 	tel.ObserveEngineEvent("restarted")
+	tel.ObserveEngineRestart()
+	tel.ObserveFailover("automatic")
+	tel.ObserveFailover("automatic")
+	tel.ObserveFailover("test")
 	code, body := get(t, tel.Handler(http.NotFoundHandler()), "/metrics")
 	if code != 200 {
 		t.Fatalf("GET /metrics = %d", code)
@@ -113,6 +117,9 @@ func TestMetrics(t *testing.T) {
 		{"cachalot_reconcile_errors_total", map[string]string{"controller": "cache"}, 1},
 		{"cachalot_reconcile_duration_seconds", map[string]string{"controller": "cache"}, 2},
 		{"cachalot_engine_events_total", map[string]string{"type": "restarted"}, 1},
+		{"cachalot_engine_restarts_total", nil, 1},
+		{"cachalot_failovers_total", map[string]string{"kind": "automatic"}, 2},
+		{"cachalot_failovers_total", map[string]string{"kind": "test"}, 1},
 		{"cachalot_caches", map[string]string{"engine": "redis", "status": "available"}, 2},
 		{"cachalot_cache_nodes", map[string]string{"engine": "redis", "status": "available"}, 3},
 	} {
