@@ -11,7 +11,9 @@
 //  2. TestFailover call → "Failover … completed" event, and → group
 //     available again, over -tests runs;
 //  3. CreateReplicationGroup of 1 primary + 5 replicas → available, over
-//     -creations runs.
+//     -creations runs;
+//  4. with -lag D: replication lag under load, each replica of a 1+2
+//     group sampled every 100 ms while writers load the primary for D.
 //
 // The writer reaches the primary endpoint by its DNS name, through the
 // VPC's DNS server (issue 11), at every (re)connection. It prints a Markdown
@@ -40,7 +42,7 @@ import (
 type options struct {
 	bin                     string
 	kills, tests, creations int
-	poll                    time.Duration
+	poll, lag               time.Duration
 	keep                    bool
 }
 
@@ -48,12 +50,16 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "-writer" {
 		os.Exit(writerMain())
 	}
+	if len(os.Args) > 1 && os.Args[1] == "-lagprobe" {
+		os.Exit(lagprobeMain())
+	}
 	var o options
 	flag.StringVar(&o.bin, "cachalot", "bin/cachalot", "cachalot binary (build it first)")
 	flag.IntVar(&o.kills, "kills", 20, "primary kills for the failover figures (half of them more with WAIT 1); 0 skips")
 	flag.IntVar(&o.tests, "tests", 10, "TestFailover calls; 0 skips")
 	flag.IntVar(&o.creations, "creations", 10, "1+5 groups created and deleted; 0 skips")
 	flag.DurationVar(&o.poll, "poll", 5*time.Millisecond, "DescribeReplicationGroups / DescribeEvents polling interval")
+	flag.DurationVar(&o.lag, "lag", 0, "replication lag under load: write to a 1+2 group's primary for this long, sampling each replica's lag every 100 ms; 0 skips")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
@@ -97,6 +103,11 @@ func run(ctx context.Context, o options) error {
 	log.Printf("serving on %s, instance %s", srv.url, inst.id)
 	if o.creations > 0 {
 		if err := createFigures(ctx, srv, o); err != nil {
+			return err
+		}
+	}
+	if o.lag > 0 {
+		if err := lagFigures(ctx, srv, inst.id, self, o.lag, o.poll); err != nil {
 			return err
 		}
 	}

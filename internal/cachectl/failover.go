@@ -248,6 +248,10 @@ func applyDecision(g *elasticache.ReplicationGroup, members []*elasticache.Clust
 		g.Status, g.ObservedGeneration = elasticache.GroupAvailable, g.Generation
 		return nil, true
 	case d.available:
+		var events []elasticache.GroupEvent
+		if g.Status == elasticache.GroupCreating {
+			events = append(events, ev("replication-group", g.ID, elasticache.GroupCreatedMessage(g.ID)))
+		}
 		g.Status, g.ObservedGeneration, g.LastError = elasticache.GroupAvailable, g.Generation, ""
 		switch g.AutomaticFailover {
 		case elasticache.FailoverEnabling:
@@ -255,7 +259,7 @@ func applyDecision(g *elasticache.ReplicationGroup, members []*elasticache.Clust
 		case elasticache.FailoverDisabling:
 			g.AutomaticFailover = elasticache.FailoverDisabled
 		}
-		return nil, true
+		return events, true
 	}
 	return nil, false
 }

@@ -171,3 +171,28 @@ func TestApplyDecisionFailover(t *testing.T) {
 		t.Errorf("after recovery: failover %+v, status %s, observed %d of %d", g.Failover, g.Status, g.ObservedGeneration, g.Generation)
 	}
 }
+
+// TestApplyDecisionAvailableEvents: a group becoming available for the
+// first time records "Replication group <id> created" (source type
+// replication-group); becoming available again after a modification
+// records nothing.
+func TestApplyDecisionAvailableEvents(t *testing.T) {
+	for _, tc := range []struct {
+		from string
+		want []elasticache.GroupEvent
+	}{
+		{elasticache.GroupCreating, []elasticache.GroupEvent{{SourceType: "replication-group", SourceID: "rg", Message: "Replication group rg created"}}},
+		{elasticache.GroupModifying, nil},
+	} {
+		g := testGroup()
+		g.Status = tc.from
+		members := []*elasticache.Cluster{testMember("rg-001"), testMember("rg-002")}
+		ev, changed := applyDecision(g, members, decision{available: true}, time.Unix(1700000000, 0).UTC())
+		if !changed || g.Status != elasticache.GroupAvailable {
+			t.Fatalf("from %s: changed %v, status %s", tc.from, changed, g.Status)
+		}
+		if diff := cmp.Diff(tc.want, ev); diff != "" {
+			t.Errorf("events from %s (-want +got):\n%s", tc.from, diff)
+		}
+	}
+}

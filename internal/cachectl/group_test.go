@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -110,6 +111,11 @@ func (w *groupWorld) groupEvents() []string {
 	return out
 }
 
+// replicationGroupEvents keeps the events of source type replication-group.
+func replicationGroupEvents(events []string) []string {
+	return slices.DeleteFunc(events, func(e string) bool { return !strings.HasPrefix(e, "replication-group ") })
+}
+
 func failoverEvents(from, to string) []string {
 	msg := "Failover from primary node " + from + " to replica node " + to + " completed"
 	return []string{"cache-cluster " + to + ": " + msg, "replication-group rg: " + msg,
@@ -139,7 +145,9 @@ func testGroupLifecycle(t *testing.T, loopback bool) {
 		t.Fatalf("created group: primary %s members %v", g.Primary, g.Members)
 	}
 	w.checkRoles(g)
-	w.groupEvents()
+	if got := replicationGroupEvents(w.groupEvents()); !slices.Equal(got, []string{"replication-group rg: Replication group rg created"}) {
+		t.Errorf("replication-group events of the creation = %q, want the created event", got)
+	}
 
 	// Its engine dies: held, the group fails over to a replica.
 	w.engines.mu.Lock()
@@ -213,11 +221,15 @@ func testGroupLifecycle(t *testing.T, loopback bool) {
 
 	// Deleting, keeping the primary as a standalone cluster.
 	primary := g.Primary
+	w.groupEvents()
 	w.call("DeleteReplicationGroup", func() error {
 		_, err := w.svc.DeleteReplicationGroup(w.ctx, &elasticacheapi.DeleteReplicationGroupMessage{ReplicationGroupId: aws.String("rg"), RetainPrimaryCluster: aws.Bool(true)})
 		return err
 	})
 	w.settle("delete", func(g *elasticache.ReplicationGroup) bool { return g == nil })
+	if got := replicationGroupEvents(w.groupEvents()); !slices.Equal(got, []string{"replication-group rg: Replication group rg deleted"}) {
+		t.Errorf("replication-group events of the deletion = %q, want the deleted event", got)
+	}
 	clusters, err := w.svc.Clusters(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -574,6 +574,9 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		if c.Status != StatusAvailable {
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state.", c.ID)
 		}
+		if err := memberRefusal(c, in); err != nil {
+			return err // it joined a group since the precheck
+		}
 		changed, err := s.modifyCluster(ctx, tx, scope, c, in, pre)
 		if err != nil {
 			return err
@@ -617,6 +620,9 @@ func (s *Service) modifyPrecheck(ctx context.Context, scope auth.Scope, in *elas
 		return err
 	})
 	if err != nil {
+		return pre, err
+	}
+	if err := memberRefusal(&current, in); err != nil {
 		return pre, err
 	}
 	switch {

@@ -192,6 +192,9 @@ func TestReplicationGroupFailover(t *testing.T) {
 	if cs, err := w.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{}); err != nil || len(cs.CacheClusters) != 0 {
 		t.Errorf("clusters after deleting the group = %v, %v", cs, err)
 	}
+	if got := w.events(t, ectypes.SourceTypeReplicationGroup, "orders"); len(got) == 0 || got[len(got)-1] != "Replication group orders deleted" {
+		t.Errorf("replication group events = %q, want to end with the deleted event", got)
+	}
 }
 
 // testFailover: TestFailover promotes a replica; writes resume on it; the
@@ -212,8 +215,8 @@ func (w *groupWorld) testFailover(t *testing.T) {
 	w.byName(t, aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), "OK", "set", "k", "v2")
 	msg := "Failover from primary node " + before + " to replica node " + now + " completed"
 	want := []string{"Test Failover API called for node group 0001", msg}
-	if got := w.events(t, ectypes.SourceTypeReplicationGroup, "orders"); !slices.Equal(got[len(got)-2:], want) {
-		t.Errorf("replication group events = %q, want to end with %q", got, want)
+	if got := w.events(t, ectypes.SourceTypeReplicationGroup, "orders"); !slices.Equal(got[len(got)-2:], want) || got[0] != "Replication group orders created" {
+		t.Errorf("replication group events = %q, want to begin with the created event and end with %q", got, want)
 	}
 	if got := w.events(t, ectypes.SourceTypeCacheCluster, before); !slices.Contains(got, "Recovering cache nodes 0001") || !slices.Contains(got, "Finished recovery for cache nodes 0001") {
 		t.Errorf("events of %s = %q, want recovery", before, got)

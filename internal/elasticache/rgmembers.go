@@ -117,3 +117,24 @@ func (s *Service) leaveGroup(tx store.Tx, c *Cluster) error {
 	c.ReplicationGroupID, c.ReplicaOf = "", ""
 	return putGroup(tx, g)
 }
+
+// memberRefusal refuses, on a member cluster of a replication group, the
+// changes AWS makes through the group: a member's node type and engine
+// version are the group's (scaling and upgrading a cluster with replicas
+// is ModifyReplicationGroup), and its node count is 1 (replicas are
+// added and removed with IncreaseReplicaCount / DecreaseReplicaCount).
+// A value equal to the current one is no change and passes.
+func memberRefusal(c *Cluster, in *elasticacheapi.ModifyCacheClusterMessage) error {
+	if c.ReplicationGroupID == "" {
+		return nil
+	}
+	switch {
+	case in.NumCacheNodes != nil && int(*in.NumCacheNodes) != c.NumNodes:
+		return combination("Cache cluster %s is a member of replication group %s: its number of nodes cannot be changed; use IncreaseReplicaCount or DecreaseReplicaCount on the replication group.", c.ID, c.ReplicationGroupID)
+	case aws.ToString(in.CacheNodeType) != "" && aws.ToString(in.CacheNodeType) != c.NodeType:
+		return combination("Cache cluster %s is a member of replication group %s: modify its node type with ModifyReplicationGroup.", c.ID, c.ReplicationGroupID)
+	case aws.ToString(in.EngineVersion) != "" && aws.ToString(in.EngineVersion) != c.EngineVersion:
+		return combination("Cache cluster %s is a member of replication group %s: modify its engine version with ModifyReplicationGroup.", c.ID, c.ReplicationGroupID)
+	}
+	return nil
+}

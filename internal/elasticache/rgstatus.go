@@ -109,11 +109,32 @@ func (s *Service) UpdateGroup(ctx context.Context, ref GroupRef, fn func(g *Repl
 	return found, nil
 }
 
+// GroupCreatedMessage and GroupDeletedMessage are the events of a
+// replication group (source type replication-group) when it first becomes
+// available and when its deletion completes (AWS's
+// CacheClusterProvisioningComplete and DeleteCacheClusterComplete
+// notifications, for the group).
+func GroupCreatedMessage(id string) string { return "Replication group " + id + " created" }
+
+// GroupDeletedMessage: see GroupCreatedMessage.
+func GroupDeletedMessage(id string) string { return "Replication group " + id + " deleted" }
+
 // RemoveGroup removes a group whose deletion has converged (no member
-// left but a retained primary).
+// left but a retained primary) and records its deleted event, in one
+// transaction.
 func (s *Service) RemoveGroup(ctx context.Context, ref GroupRef) error {
 	err := s.st.Update(ctx, func(tx store.Tx) error {
-		return tx.Delete(groupKey(ref.Account, ref.Region, ref.ID))
+		var g ReplicationGroup
+		if err := store.GetJSON(tx, groupKey(ref.Account, ref.Region, ref.ID), &g); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil // already removed: its event is recorded
+			}
+			return err
+		}
+		if err := tx.Delete(groupKey(ref.Account, ref.Region, ref.ID)); err != nil {
+			return err
+		}
+		return s.putEvent(tx, ref.Account, ref.Region, Event{SourceID: ref.ID, SourceType: "replication-group", Message: GroupDeletedMessage(ref.ID)})
 	})
 	if err != nil {
 		return fmt.Errorf("remove replication group %s: %w", ref, err)
