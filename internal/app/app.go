@@ -34,6 +34,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
 	"github.com/cachalot-dev/cachalot/internal/engine"
+	ids "github.com/cachalot-dev/cachalot/internal/engine/identity"
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
@@ -65,6 +66,9 @@ const (
 	StoreFile       = "state.db"
 	CredentialsFile = "credentials.json" // root credentials, mode 0600
 	EndpointFile    = "endpoint"         // URL of the running service
+	// userDataIdentitiesDir is the registry of the accounts' user-data
+	// identities (internal/engine/identity, UserData range).
+	userDataIdentitiesDir = "user-data-identities"
 )
 
 // DefaultAccountID is the account of a fresh installation.
@@ -210,7 +214,10 @@ func (a *App) Start(ctx context.Context) error {
 	})
 
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
-	userData := instancectl.New(a.ec2, a.net, a.log)
+	userData := instancectl.New(a.ec2, a.net, instancectl.Config{
+		Identities: userDataIdentities(a.cfg.DataDir),
+		Logger:     a.log,
+	})
 	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, userData)
 	a.recon.Start(context.WithoutCancel(ctx))
 
@@ -336,8 +343,8 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
-// Teardown removes every engine process and kernel object of the
-// installation whose data dir is dir. It refuses (ErrServing) while a
+// Teardown removes every engine process, user-data process and kernel
+// object of the installation whose data dir is dir. It refuses (ErrServing) while a
 // serve of dir runs, which would otherwise rebuild or lose track of what
 // is removed under it, and holds the data dir's lock while it works so
 // that no serve starts meanwhile.
@@ -353,9 +360,16 @@ func Teardown(ctx context.Context, dir string, log *slog.Logger) error {
 	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), Logger: log})
 	errs = append(errs, sup.Teardown(ctx))
 	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
+		errs = append(errs, instancectl.KillAll(ctx, userDataIdentities(dir)))
 		errs = append(errs, TeardownPrefix(ctx, InstallPrefix(dir), log))
 	}
 	return errors.Join(errs...)
+}
+
+// userDataIdentities is the registry of the accounts' user-data
+// identities of the installation whose data dir is dir.
+func userDataIdentities(dir string) *ids.Allocator {
+	return ids.New(filepath.Join(dir, userDataIdentitiesDir), ids.UserData())
 }
 
 // TeardownPrefix removes the kernel objects (namespaces, links, nft tables)
