@@ -35,7 +35,7 @@ type EndpointVerdict struct {
 // Explain decides whether an instance may open a TCP connection to a cache
 // on port (0: the cache's port), from sgeval over the scope's topology.
 func (s *Service) Explain(ctx context.Context, instanceID, cacheID string, port int) (*Explanation, error) {
-	if err := s.authorizeEC2(ctx, "ExplainCacheReachability", ExplainActions); err != nil {
+	if err := s.authorizeEC2(ctx, "ExplainCacheReachability", ExplainActions, onAny(ExplainActions)); err != nil {
 		return nil, err
 	}
 	if instanceID == "" {
