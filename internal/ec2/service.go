@@ -92,7 +92,7 @@ var _ ec2api.Operations = (*Service)(nil)
 // created on first use.
 func New(st store.Store, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{st: st, cfg: cfg, cache: cache{snaps: map[scope]*snapshot{}}}
+	return &Service{st: st, cfg: cfg, cache: cache{snaps: map[scope][]*snapshot{}}}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -40,7 +41,14 @@ func (sc scope) key(id string) string {
 const scopeIndexPrefix = "ec2/_scopes/"
 
 type scopeMeta struct {
-	Gen          uint64 `json:"gen"`
+	Gen uint64 `json:"gen"`
+	// Version is drawn at random by each write of the scope (flush): a
+	// snapshot matches the stored state only when both Gen and Version do.
+	// Gen alone is not enough, because writes offer their snapshot before
+	// their group commit is on disk (update), and a commit that fails
+	// leaves a snapshot of a Gen that another write will reuse. 0 in
+	// stores written before it.
+	Version      uint64 `json:"version,omitempty"`
 	Initialized  bool   `json:"initialized"`
 	Classic      bool   `json:"classic,omitempty"`
 	DefaultVpcID string `json:"defaultVpcId,omitempty"`
@@ -101,24 +109,65 @@ func sortedKind(objs objects, kind string) []record {
 	return l
 }
 
-// cache holds the latest known snapshot of each scope.
+// cache holds the recent snapshots of each scope, newest first: those of
+// the last committed writes, and those of writes whose group commit is not
+// on disk yet (offered by update, so that the next write of the same batch,
+// which already sees their changes, does not decode the whole scope again
+// under the store's write lock). A transaction uses the snapshot matching
+// the Gen and Version it reads (lookup).
 type cache struct {
 	mu    sync.Mutex // guards snaps
-	snaps map[scope]*snapshot
+	snaps map[scope][]*snapshot
 }
 
-func (c *cache) get(sc scope) *snapshot {
+// cachedPerScope bounds the snapshots kept per scope: a batch's pending
+// ones and the last committed one.
+const cachedPerScope = 4
+
+// latest returns the newest snapshot of sc, committed or not: for the
+// scope's settings (Initialized, Classic), never for its contents.
+func (c *cache) latest(sc scope) *snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.snaps[sc]
+	if l := c.snaps[sc]; len(l) > 0 {
+		return l[0]
+	}
+	return nil
+}
+
+// lookup returns the snapshot of sc at exactly m's Gen and Version.
+func (c *cache) lookup(sc scope, m scopeMeta) *snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, sn := range c.snaps[sc] {
+		if sn.meta.Gen == m.Gen && sn.meta.Version == m.Version {
+			return sn
+		}
+	}
+	return nil
 }
 
 func (c *cache) offer(sn *snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.snaps[sn.sc]; old == nil || old.meta.Gen < sn.meta.Gen {
-		c.snaps[sn.sc] = sn
+	l := c.snaps[sn.sc]
+	for _, o := range l {
+		if o.meta.Gen == sn.meta.Gen && o.meta.Version == sn.meta.Version {
+			return
+		}
 	}
+	i := 0
+	for i < len(l) && l[i].meta.Gen >= sn.meta.Gen {
+		i++
+	}
+	if i >= cachedPerScope {
+		return // older than every kept one
+	}
+	l = slices.Insert(l, i, sn)
+	if len(l) > cachedPerScope {
+		l = l[:cachedPerScope]
+	}
+	c.snaps[sn.sc] = l
 }
 
 // errNeedInit makes a read retry after an Update initialised the scope.
@@ -160,8 +209,8 @@ func (t *txn) scope(sc scope) (*scopeTx, error) {
 	if err := store.GetJSON(t.tx, sc.metaKey(), &m); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("read ec2 scope meta: %w", err)
 	}
-	sn := t.s.cache.get(sc)
-	if sn == nil || sn.meta.Gen != m.Gen || m.Gen == 0 {
+	sn := t.s.cache.lookup(sc, m)
+	if sn == nil || m.Gen == 0 {
 		var err error
 		sn, err = loadSnapshot(t.tx, sc, m)
 		if err != nil {
@@ -337,6 +386,7 @@ func (t *txn) flush() error {
 			}
 		}
 		st.meta.Gen = st.base.meta.Gen + 1
+		st.meta.Version = rand.Uint64() | 1
 		if err := store.PutJSON(t.tx, st.sc.metaKey(), st.meta); err != nil {
 			return err
 		}
@@ -353,7 +403,7 @@ func (t *txn) flush() error {
 	return nil
 }
 
-// publish offers the committed snapshots to the cache.
+// publish offers the snapshots written to the cache.
 func (t *txn) publish() {
 	for _, st := range t.scopes {
 		if !st.owned || (len(st.dirty) == 0 && !st.mdirt) {
@@ -385,9 +435,8 @@ func (s *Service) update(ctx context.Context, sc scope, fn func(t *txn, st *scop
 	if err != nil {
 		return err
 	}
-	var t *txn
-	err = s.st.Update(ctx, func(tx store.Tx) error {
-		t = &txn{s: s, tx: tx, write: true, now: s.now(), scopes: map[scope]*scopeTx{}, extra: map[string][]byte{}}
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		t := &txn{s: s, tx: tx, write: true, now: s.now(), scopes: map[scope]*scopeTx{}, extra: map[string][]byte{}}
 		st, err := t.scope(sc)
 		if err != nil {
 			return err
@@ -397,19 +446,19 @@ func (s *Service) update(ctx context.Context, sc scope, fn func(t *txn, st *scop
 				return err
 			}
 		}
-		if fn == nil {
-			return t.flush()
+		if fn != nil {
+			if err := fn(t, st); err != nil {
+				return err
+			}
 		}
-		if err := fn(t, st); err != nil {
+		if err := t.flush(); err != nil {
 			return err
 		}
-		return t.flush()
+		// Offered before the commit, for the writes after this one in the
+		// same group commit (see cache).
+		t.publish()
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	t.publish()
-	return nil
 }
 
 // view runs fn in a read transaction on the caller's scope sc, creating the
@@ -443,7 +492,7 @@ func (s *Service) view(ctx context.Context, sc scope, fn func(t *txn, st *scopeT
 // classicIfNeeded asks the Accounts setting when the scope may need creating.
 // It runs before the transaction: Accounts may read the store itself.
 func (s *Service) classicIfNeeded(ctx context.Context, sc scope) (bool, error) {
-	if sn := s.cache.get(sc); sn != nil && sn.meta.Initialized {
+	if sn := s.cache.latest(sc); sn != nil && sn.meta.Initialized {
 		return sn.meta.Classic, nil
 	}
 	return s.classic(ctx, sc.Account)
