@@ -13,7 +13,7 @@ import (
 )
 
 // loadBench loads groups × rules and instances through the API.
-func loadBench(b *testing.B, groups, rules, instances int) (*Service, []string) {
+func loadBench(b testing.TB, groups, rules, instances int) (*Service, []string) {
 	s, _ := newTestService(b)
 	ctx := ctxFor(acctA)
 	def := defaults(b, s, acctA)

@@ -69,3 +69,62 @@ func TestSnapshotOfFailedCommitNeverServed(t *testing.T) {
 		}
 	}
 }
+
+// hookedStore runs during the next Update, after its function and before
+// its commit, as a reader overlapping a group commit would.
+type hookedStore struct {
+	store.Store
+	during func()
+}
+
+func (h *hookedStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	during := h.during
+	h.during = nil
+	return h.Store.Update(ctx, func(tx store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if during != nil {
+			during()
+		}
+		return nil
+	})
+}
+
+// Readers overlapping a write's commit see the state before it, from the
+// cache; once it is committed they see it, from the cache too: no scope is
+// decoded again, and no reader sees a write before its commit.
+func TestReadersUseCacheAroundCommits(t *testing.T) {
+	st := &hookedStore{Store: openStore(t)}
+	s := New(st, Config{})
+	ctx := ctxFor(acctA)
+	g := must[*ec2api.CreateSecurityGroupResult](t)(s.CreateSecurityGroup(ctx, &ec2api.CreateSecurityGroupRequest{GroupName: ptr("g"), Description: ptr("x")}))
+	tagged := func() bool {
+		t.Helper()
+		out := must[*ec2api.DescribeSecurityGroupsResult](t)(s.DescribeSecurityGroups(ctx, &ec2api.DescribeSecurityGroupsRequest{GroupIds: []string{str(g.GroupId)}}))
+		return len(out.SecurityGroups) == 1 && len(out.SecurityGroups[0].Tags) == 1
+	}
+	if tagged() {
+		t.Fatal("tagged before CreateTags")
+	}
+	decoded := s.decoded.Load()
+	var during []bool
+	st.during = func() {
+		for range 3 {
+			during = append(during, tagged())
+			if _, err := s.ResourceARNs(ctx, &ec2api.DeleteSecurityGroupRequest{GroupName: ptr("g")}); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	ok(t, s.CreateTags(ctx, &ec2api.CreateTagsRequest{Resources: []string{str(g.GroupId)}, Tags: []ec2api.Tag{{Key: ptr("k"), Value: ptr("v")}}}))
+	if !slices.Equal(during, []bool{false, false, false}) {
+		t.Errorf("tagged, read during the commit = %v, want false (not committed yet)", during)
+	}
+	if !tagged() {
+		t.Error("not tagged after CreateTags")
+	}
+	if n := s.decoded.Load() - decoded; n != 0 {
+		t.Errorf("%d scopes decoded from the store around the commit, want 0 (all from the cache)", n)
+	}
+}

@@ -109,37 +109,53 @@ func sortedKind(objs objects, kind string) []record {
 	return l
 }
 
-// cache holds the recent snapshots of each scope, newest first: those of
-// the last committed writes, and those of writes whose group commit is not
-// on disk yet (offered by update, so that the next write of the same batch,
-// which already sees their changes, does not decode the whole scope again
-// under the store's write lock). A transaction uses the snapshot matching
-// the Gen and Version it reads (lookup).
+// cache holds snapshots of each scope, in two lists, newest first:
+//
+//   - recent: those the last writes left, some of them of writes whose
+//     group commit is not on disk yet (offered by update, so that the next
+//     write of the same batch, which already sees their changes, does not
+//     decode the whole scope again under the store's write lock);
+//   - matched: those transactions found matching the stored state, which
+//     is only ever the state a whole batch left. Readers need these: a
+//     read transaction may begin before a batch commits and read well
+//     after, while the batch's writes push everything out of recent, so
+//     the states of the last few batches are kept apart.
+//
+// A transaction uses the snapshot matching the Gen and Version it reads
+// (lookup). Snapshots share every record and every kind a write did not
+// change: each costs about one copy of the id map of the kind it changed.
 type cache struct {
-	mu    sync.Mutex // guards snaps
-	snaps map[scope][]*snapshot
+	mu      sync.Mutex // guards recent and matched
+	recent  map[scope][]*snapshot
+	matched map[scope][]*snapshot
 }
 
-// cachedPerScope bounds the snapshots kept per scope: a batch's pending
-// ones and the last committed one.
-const cachedPerScope = 4
+// Snapshots kept per scope in each list.
+const (
+	recentPerScope  = 8
+	matchedPerScope = 8
+)
+
+func newCache() cache {
+	return cache{recent: map[scope][]*snapshot{}, matched: map[scope][]*snapshot{}}
+}
 
 // latest returns the newest snapshot of sc, committed or not: for the
 // scope's settings (Initialized, Classic), never for its contents.
 func (c *cache) latest(sc scope) *snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if l := c.snaps[sc]; len(l) > 0 {
+	if l := c.recent[sc]; len(l) > 0 {
+		return l[0]
+	}
+	if l := c.matched[sc]; len(l) > 0 {
 		return l[0]
 	}
 	return nil
 }
 
-// lookup returns the snapshot of sc at exactly m's Gen and Version.
-func (c *cache) lookup(sc scope, m scopeMeta) *snapshot {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, sn := range c.snaps[sc] {
+func find(l []*snapshot, m scopeMeta) *snapshot {
+	for _, sn := range l {
 		if sn.meta.Gen == m.Gen && sn.meta.Version == m.Version {
 			return sn
 		}
@@ -147,27 +163,52 @@ func (c *cache) lookup(sc scope, m scopeMeta) *snapshot {
 	return nil
 }
 
-func (c *cache) offer(sn *snapshot) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := c.snaps[sn.sc]
-	for _, o := range l {
-		if o.meta.Gen == sn.meta.Gen && o.meta.Version == sn.meta.Version {
-			return
-		}
+// insert adds sn to l (newest first, at most max), unless it holds it.
+func insert(l []*snapshot, sn *snapshot, max int) []*snapshot {
+	if find(l, sn.meta) != nil {
+		return l
 	}
 	i := 0
 	for i < len(l) && l[i].meta.Gen >= sn.meta.Gen {
 		i++
 	}
-	if i >= cachedPerScope {
-		return // older than every kept one
+	if i >= max {
+		return l // older than every kept one
 	}
 	l = slices.Insert(l, i, sn)
-	if len(l) > cachedPerScope {
-		l = l[:cachedPerScope]
+	if len(l) > max {
+		l = l[:max]
 	}
-	c.snaps[sn.sc] = l
+	return l
+}
+
+// lookup returns the snapshot of sc at exactly m's Gen and Version. A
+// read transaction's (committed) one moves to matched.
+func (c *cache) lookup(sc scope, m scopeMeta, read bool) *snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sn := find(c.matched[sc], m); sn != nil {
+		return sn
+	}
+	sn := find(c.recent[sc], m)
+	if sn != nil && read {
+		c.matched[sc] = insert(c.matched[sc], sn, matchedPerScope)
+	}
+	return sn
+}
+
+// loaded records a snapshot a read transaction read from the store.
+func (c *cache) loaded(sn *snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.matched[sn.sc] = insert(c.matched[sn.sc], sn, matchedPerScope)
+}
+
+// offer records the snapshot a write leaves (its commit may still fail).
+func (c *cache) offer(sn *snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recent[sn.sc] = insert(c.recent[sn.sc], sn, recentPerScope)
 }
 
 // errNeedInit makes a read retry after an Update initialised the scope.
@@ -209,15 +250,22 @@ func (t *txn) scope(sc scope) (*scopeTx, error) {
 	if err := store.GetJSON(t.tx, sc.metaKey(), &m); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("read ec2 scope meta: %w", err)
 	}
-	sn := t.s.cache.lookup(sc, m)
+	sn := t.s.cache.lookup(sc, m, !t.write)
 	if sn == nil || m.Gen == 0 {
 		var err error
 		sn, err = loadSnapshot(t.tx, sc, m)
 		if err != nil {
 			return nil, err
 		}
-		if m.Gen != 0 {
+		t.s.decoded.Add(1)
+		switch {
+		case m.Gen == 0:
+		case t.write:
+			// The state of a batch that may not commit: for the writes
+			// after this one in it.
 			t.s.cache.offer(sn)
+		default:
+			t.s.cache.loaded(sn)
 		}
 	}
 	st := &scopeTx{t: t, sc: sc, base: sn, objs: sn.objs, meta: sn.meta}
