@@ -17,7 +17,10 @@
 //  3. resident memory of idle Redis nodes (RSS, PSS, kernel memory, the
 //     MemAvailable drop) and from it how many idle nodes 24 GiB holds;
 //  4. with -restart N, the time to converge N single-node Redis clusters
-//     after a restart of serve (restart.go: warm and cold).
+//     after a restart of serve (restart.go: warm and cold);
+//  5. with -control N, the control plane under N concurrent SDK clients
+//     mixing reads and writes while clusters converge and reboot
+//     (control.go).
 //
 // It prints a Markdown report on stdout and progress on stderr.
 //
@@ -36,7 +39,7 @@
 // namespaces, and the data dir is deleted. Usage (as root):
 //
 //	go build -o bin/cachalot ./cmd/cachalot
-//	go run ./bench/elasticache [-creations 20] [-rounds 5] [-idle 100] [-restart 100] > out.md
+//	go run ./bench/elasticache [-creations 20] [-rounds 5] [-idle 100] [-restart 100] [-control 200] > out.md
 package main
 
 import (
@@ -65,6 +68,8 @@ type options struct {
 	restartRounds int
 	pollEvery     time.Duration
 	keep          bool
+	control       controlOptions
+	logLevel      string
 }
 
 func main() {
@@ -82,6 +87,11 @@ func main() {
 	flag.IntVar(&o.restartRounds, "restart-rounds", 3, "warm and cold restarts each, with -restart")
 	flag.DurationVar(&o.pollEvery, "poll", 5*time.Millisecond, "DescribeCacheClusters polling interval while waiting for a cluster")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
+	flag.IntVar(&o.control.clients, "control", 0, "concurrent SDK clients for the control-plane-under-load figures (control.go); 0 skips")
+	flag.DurationVar(&o.control.duration, "control-duration", 60*time.Second, "measuring time, with -control")
+	flag.IntVar(&o.control.clusters, "control-clusters", 10, "single-node Redis clusters created and rebooted meanwhile, with -control")
+	flag.BoolVar(&o.control.writesOnly, "control-writes-only", false, "with -control: every call a write (no reads)")
+	flag.StringVar(&o.logLevel, "log-level", "warn", "serve's --log-level (its log is in the data dir: keep it with -keep-data-dir)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if os.Geteuid() != 0 {
@@ -123,7 +133,7 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Printf("    go run ./bench/elasticache %s\n\n", strings.Join(os.Args[1:], " "))
 	fmt.Printf("Binary under test: %s (%s). Engines: %s; %s.\n\n", o.bin, fileInfo(bin), toolVersion("redis-server", "--version"), toolVersion("memcached", "-V"))
 
-	srv, err := startServer(ctx, bin)
+	srv, err := startServer(ctx, bin, o.logLevel)
 	if err != nil {
 		return err
 	}
@@ -176,6 +186,12 @@ func run(ctx context.Context, o options) (err error) {
 		loads = append(loads, "restart "+loadavg())
 		if err := convergeAfterRestart(ctx, srv, inst, &pr, self, o); err != nil {
 			return fmt.Errorf("converge after restart: %w", err)
+		}
+	}
+	if o.control.clients > 0 {
+		loads = append(loads, "control plane "+loadavg())
+		if err := controlPlane(ctx, srv, o.control); err != nil {
+			return fmt.Errorf("control plane: %w", err)
 		}
 	}
 	loads = append(loads, "end "+loadavg())

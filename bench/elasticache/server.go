@@ -39,7 +39,7 @@ type server struct {
 	ec2                    *awsec2.Client
 }
 
-func startServer(ctx context.Context, bin string) (*server, error) {
+func startServer(ctx context.Context, bin, logLevel string) (*server, error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("cachalot binary: %w (go build -o bin/cachalot ./cmd/cachalot)", err)
 	}
@@ -65,7 +65,7 @@ func startServer(ctx context.Context, bin string) (*server, error) {
 	}
 	defer logf.Close()
 	s.cmd = exec.Command(bin, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--data-dir", dir,
-		"--account-id", s.account, "--log-level", "warn")
+		"--account-id", s.account, "--log-level", logLevel)
 	s.cmd.Env = append(os.Environ(), "CACHALOT_ROOT_ACCESS_KEY_ID="+s.key, "CACHALOT_ROOT_SECRET_ACCESS_KEY="+s.secret)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
