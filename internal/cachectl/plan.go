@@ -67,6 +67,14 @@ type nodePlan struct {
 	actions []action
 }
 
+// String names the op applied to target, as a log key.
+func (o op) String(target string) string {
+	if target == "" {
+		return string(o)
+	}
+	return string(o) + "/" + target
+}
+
 func (s step) String() string {
 	out := string(s.op)
 	if s.target != "" {
