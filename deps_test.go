@@ -26,10 +26,13 @@ var layers = []struct {
 	{"internal/cachectl", "controller"},
 	{"internal/vpcnet", "controller"},
 	{"internal/instancectl", "controller"},
+	{"internal/publishctl", "controller"},
+	{"internal/dnsctl", "controller"},
 	// The admin socket: a server of its own, reached only by the CLI.
 	{"internal/admin", "admin"},
 	// The wire edge and the codecs.
 	{"internal/endpoint", "edge"},
+	{"internal/telemetry", "edge"}, // /health, /ready, /metrics beside the endpoint
 	{"internal/awsproto", "codec"},
 	{"internal/sigv4", "codec"},
 	{"internal/api/gen", "tool"},
@@ -55,6 +58,7 @@ var layers = []struct {
 	{"internal/engine/...", "mechanism"},
 	{"internal/netplane", "mechanism"},
 	{"internal/resolver", "mechanism"},
+	{"internal/hostsfile", "mechanism"},
 	// Test harnesses, benchmarks and tools may build anything.
 	{"internal/app/apptest/...", "harness"},
 	{"internal/privtest", "harness"},
@@ -72,6 +76,7 @@ var allowed = map[string][]string{
 	"internal/catalog":             nil,
 	"internal/dnsname":             nil,
 	"internal/netplane":            nil,
+	"internal/hostsfile":           nil,
 	"internal/store":               nil,
 	"internal/sigv4":               nil,
 	"internal/auth":                nil,
@@ -87,9 +92,12 @@ var allowed = map[string][]string{
 	"internal/ec2/sgeval":          {"internal/ec2"},
 	"internal/iam/policy":          {"internal/auth"},
 	"internal/admin":               {"internal/account"},
+	"internal/telemetry":           nil,
 	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4", "internal/dnsname"},
 	"cmd/cachalot":                 {"internal/cli"},
 	"internal/instancectl":         {"internal/ec2", "internal/engine/identity"},
+	"internal/publishctl":          {"internal/access", "internal/hostsfile"},
+	"internal/dnsctl":              {"internal/ec2", "internal/elasticache", "internal/dnsname", "internal/resolver", "internal/reconcile"},
 	"internal/account":             {"internal/auth", "internal/store"},
 	"internal/api/gen":             nil,
 	"internal/privtest":            nil,
@@ -106,6 +114,7 @@ var external = map[string][]string{
 	"internal/catalog":    nil,
 	"internal/iam/policy": nil,
 	"internal/resolver":   {"github.com/miekg/dns"},
+	"internal/telemetry":  {"github.com/prometheus/client_golang/prometheus", "github.com/prometheus/client_golang/prometheus/collectors", "github.com/prometheus/client_golang/prometheus/promhttp"},
 	"internal/ec2/...":    {"github.com/aws/aws-sdk-go-v2/aws"},
 }
 

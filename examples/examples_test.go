@@ -22,6 +22,7 @@ var walkthroughs = []string{
 	"compute-connection.sh",     // SEEDS 000: cachalot connect-compute
 	"ec2-classic.sh",            // SEEDS 001/002: EC2-Classic, cache security groups
 	"nat-instance.sh",           // SEEDS 002: from outside AWS through a NAT instance
+	"replication-group.sh",      // issue 12: a replication group, test-failover, writes resume
 }
 
 func TestWalkthroughs(t *testing.T) {

@@ -73,6 +73,12 @@ aws ec2 associate-address --allocation-id "$ALLOC" --instance-id "$NAT" >/dev/nu
 read -r REDIS RPORT < <(wait_cluster outside-redis)
 read -r MEMC MPORT < <(wait_cluster outside-memcached)
 echo "NAT instance $NAT at $NAT_IP, Elastic IP $EIP; Redis $REDIS:$RPORT, Memcached $MEMC:$MPORT"
+# iptables takes addresses: the endpoint names resolve on the instance,
+# through the VPC's DNS server.
+REDIS_IP=$(on "$NAT" getent hosts "$REDIS" | awk '{print $1}')
+MEMC_IP=$(on "$NAT" getent hosts "$MEMC" | awk '{print $1}')
+[ -n "$REDIS_IP" ] && [ -n "$MEMC_IP" ] || fail "the endpoint names do not resolve on the NAT instance"
+echo "on the NAT instance, $REDIS is $REDIS_IP and $MEMC is $MEMC_IP"
 
 step "Validate (step 3): from the NAT instance, the clusters answer"
 expect_allowed "NAT instance to Redis" redis_ping "$NAT" "$REDIS" "$RPORT"
@@ -83,8 +89,8 @@ expect_denied "trusted client to $EIP:6379 without forwarding" outside_redis_pin
 expect_denied "trusted client to $EIP:11211 without forwarding" outside_memcached_ping "$TRUSTED" "$EIP" 11211
 
 step "Port forwarding on the NAT instance (step 4), as root on the instance"
-on "$NAT" iptables -t nat -A PREROUTING -i eth0 -p tcp --dport 6379 -j DNAT --to "$REDIS:$RPORT"
-on "$NAT" iptables -t nat -A PREROUTING -i eth0 -p tcp --dport 11211 -j DNAT --to "$MEMC:$MPORT"
+on "$NAT" iptables -t nat -A PREROUTING -i eth0 -p tcp --dport 6379 -j DNAT --to "$REDIS_IP:$RPORT"
+on "$NAT" iptables -t nat -A PREROUTING -i eth0 -p tcp --dport 11211 -j DNAT --to "$MEMC_IP:$MPORT"
 on "$NAT" iptables -t nat -A POSTROUTING -o eth0 -j SNAT --to-source "$NAT_IP"
 on "$NAT" sysctl -w net.ipv4.ip_forward=1
 on "$NAT" iptables -t nat -S

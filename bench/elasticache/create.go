@@ -56,7 +56,7 @@ func createToConnectable(ctx context.Context, s *server, pr *prober, o options) 
 		}
 		for _, k := range order {
 			id := fmt.Sprintf("lat-%s-%03d", k.short, i)
-			lc, err := createOne(ctx, s, pr, k, id, o.pollEvery)
+			lc, err := createOne(ctx, s, pr, k, id, o.pollEvery, o.createTimeout)
 			if err != nil {
 				return fmt.Errorf("%s: %w", id, err)
 			}
@@ -134,7 +134,7 @@ type probeResult struct {
 	err   error
 }
 
-func createOne(ctx context.Context, s *server, pr *prober, k clusterKind, id string, every time.Duration) (lifecycle, error) {
+func createOne(ctx context.Context, s *server, pr *prober, k clusterKind, id string, every, timeout time.Duration) (lifecycle, error) {
 	var lc lifecycle
 	t0 := time.Now()
 	lc.issuedAt = t0
@@ -148,7 +148,7 @@ func createOne(ctx context.Context, s *server, pr *prober, k clusterKind, id str
 	lc.call = time.Since(t0)
 	connCh := make(chan probeResult, 1)
 	probed := false
-	deadline := t0.Add(60 * time.Second)
+	deadline := t0.Add(timeout)
 	for lc.available == 0 || lc.connectable == 0 {
 		if lc.available == 0 {
 			lc.polls++
@@ -190,7 +190,7 @@ func createOne(ctx context.Context, s *server, pr *prober, k clusterKind, id str
 			return lc, ctx.Err()
 		}
 		if time.Now().After(deadline) {
-			return lc, fmt.Errorf("not available and connectable in 60 s: %w", errTimeout)
+			return lc, fmt.Errorf("not available and connectable in %v: %w", timeout, errTimeout)
 		}
 	}
 	t1 := time.Now()

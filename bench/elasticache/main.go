@@ -67,9 +67,10 @@ type options struct {
 	restart       int
 	restartRounds int
 	pollEvery     time.Duration
+	createTimeout time.Duration
+	serveLog      string
 	keep          bool
 	control       controlOptions
-	logLevel      string
 }
 
 func main() {
@@ -86,12 +87,13 @@ func main() {
 	flag.IntVar(&o.restart, "restart", 0, "single-node Redis clusters for the converge-after-restart figures; 0 skips")
 	flag.IntVar(&o.restartRounds, "restart-rounds", 3, "warm and cold restarts each, with -restart")
 	flag.DurationVar(&o.pollEvery, "poll", 5*time.Millisecond, "DescribeCacheClusters polling interval while waiting for a cluster")
+	flag.DurationVar(&o.createTimeout, "create-timeout", 60*time.Second, "how long a created cluster may take to be available and connectable")
+	flag.StringVar(&o.serveLog, "serve-log-level", "info", "--log-level of cachalot serve (its log is serve.log in the data dir; see -keep-data-dir); -restart reads the re-adoptions it logs at info")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
 	flag.IntVar(&o.control.clients, "control", 0, "concurrent SDK clients for the control-plane-under-load figures (control.go); 0 skips")
 	flag.DurationVar(&o.control.duration, "control-duration", 60*time.Second, "measuring time, with -control")
 	flag.IntVar(&o.control.clusters, "control-clusters", 10, "single-node Redis clusters created and rebooted meanwhile, with -control")
 	flag.BoolVar(&o.control.writesOnly, "control-writes-only", false, "with -control: every call a write (no reads)")
-	flag.StringVar(&o.logLevel, "log-level", "warn", "serve's --log-level (its log is in the data dir: keep it with -keep-data-dir)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if os.Geteuid() != 0 {
@@ -133,7 +135,7 @@ func run(ctx context.Context, o options) (err error) {
 	fmt.Printf("    go run ./bench/elasticache %s\n\n", strings.Join(os.Args[1:], " "))
 	fmt.Printf("Binary under test: %s (%s). Engines: %s; %s.\n\n", o.bin, fileInfo(bin), toolVersion("redis-server", "--version"), toolVersion("memcached", "-V"))
 
-	srv, err := startServer(ctx, bin, o.logLevel)
+	srv, err := startServer(ctx, bin, o.serveLog)
 	if err != nil {
 		return err
 	}

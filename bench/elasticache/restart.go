@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,7 +25,9 @@ import (
 //     until a cluster created right after the first answered call is
 //     connectable from the instance — the controllers' full run over the
 //     n existing clusters comes first, so this is "how long until the
-//     service does new work again";
+//     service does new work again". Besides, from serve's log (its
+//     "engine node adopted" lines, logged at info), until the last of the
+//     n nodes is re-adopted: how long the restart takes to converge;
 //   - cold: `cachalot serve` is killed and `cachalot teardown` removes
 //     every engine and kernel object (as a machine reboot would), then
 //     serve starts on the same data dir; the clock runs until every one
@@ -49,14 +55,17 @@ func convergeAfterRestart(ctx context.Context, s *server, inst instance, pr **pr
 	if err != nil {
 		return err
 	}
-	var warm, cold []time.Duration
+	var warm, adopted, cold []time.Duration
 	for round := range o.restartRounds {
-		d, err := warmRestart(ctx, s, *pr, round, o)
+		d, a, err := warmRestart(ctx, s, *pr, round, o)
 		if err != nil {
 			return fmt.Errorf("warm restart %d: %w", round, err)
 		}
 		warm = append(warm, d)
-		log.Printf("restart: warm %d: %v", round, d.Round(time.Millisecond))
+		if a > 0 {
+			adopted = append(adopted, a)
+		}
+		log.Printf("restart: warm %d: new cluster connectable after %v, %d nodes re-adopted after %v", round, d.Round(time.Millisecond), n, a.Round(time.Millisecond))
 		d, err = coldRestart(ctx, s, inst, pr, self, addrs)
 		if err != nil {
 			return fmt.Errorf("cold restart %d: %w", round, err)
@@ -64,13 +73,23 @@ func convergeAfterRestart(ctx context.Context, s *server, inst instance, pr **pr
 		cold = append(cold, d)
 		log.Printf("restart: cold %d: %v", round, d.Round(time.Millisecond))
 	}
-	w, c := stats(warm), stats(cold)
 	fmt.Printf("%d single-node Redis clusters, %d rounds. **warm**: `kill -9` of serve (engines keep running), restart, "+
-		"until a cluster created after the first answered call is connectable from the instance. **cold**: `kill -9` of serve and "+
-		"`cachalot teardown` (engines and namespaces gone, store kept), restart, until all %d nodes answer PING from the instance.\n\n", n, o.restartRounds, n)
+		"until a cluster created after the first answered call is connectable from the instance; **warm, re-adopted**: the same "+
+		"restart, until serve logs the last of the %d nodes re-adopted (needs -serve-log-level info or debug). **cold**: `kill -9` of serve and "+
+		"`cachalot teardown` (engines and namespaces gone, store kept), restart, until all %d nodes answer PING from the instance.\n\n", n, o.restartRounds, n, n)
 	fmt.Printf("| restart | n | p50 | max | mean |\n|---|---|---|---|---|\n")
-	fmt.Printf("| warm | %d | %s | %s | %s |\n", len(warm), msf(w.p50), msf(w.max), msf(w.mean))
-	fmt.Printf("| cold | %d | %s | %s | %s |\n\n", len(cold), msf(c.p50), msf(c.max), msf(c.mean))
+	for _, r := range []struct {
+		name string
+		ds   []time.Duration
+	}{{"warm", warm}, {"warm, re-adopted", adopted}, {"cold", cold}} {
+		if len(r.ds) == 0 {
+			fmt.Printf("| %s | 0 | | | |\n", r.name)
+			continue
+		}
+		st := stats(r.ds)
+		fmt.Printf("| %s | %d | %s | %s | %s |\n", r.name, len(r.ds), msf(st.p50), msf(st.max), msf(st.mean))
+	}
+	fmt.Println()
 	return nil
 }
 
@@ -87,21 +106,78 @@ func clusterEndpoints(ctx context.Context, s *server, ids []string) ([]string, e
 	return addrs, nil
 }
 
-func warmRestart(ctx context.Context, s *server, pr *prober, round int, o options) (time.Duration, error) {
+// warmRestart returns how long after the exec a new cluster was
+// connectable, and when serve had logged the re-adoption of all o.restart
+// nodes (0 if its log does not show them all).
+func warmRestart(ctx context.Context, s *server, pr *prober, round int, o options) (connectable, adopted time.Duration, err error) {
 	if err := s.kill(); err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	logAt, err := fileSize(s.logPath)
+	if err != nil {
+		return 0, 0, err
 	}
 	t0 := time.Now()
 	if err := s.restart(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	id := fmt.Sprintf("rsw-%03d", round)
-	lc, err := createOne(ctx, s, pr, kinds[0], id, o.pollEvery)
+	lc, err := createOne(ctx, s, pr, kinds[0], id, o.pollEvery, o.createTimeout)
+	if err != nil {
+		return 0, 0, err
+	}
+	// createOne measures from its create call; the figure runs from the exec.
+	connectable = lc.issuedAt.Sub(t0) + lc.connectable
+	times, err := adoptionTimes(s.logPath, logAt)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(times) >= o.restart {
+		adopted = times[o.restart-1].Sub(t0)
+	}
+	return connectable, adopted, nil
+}
+
+func fileSize(path string) (int64, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return 0, err
 	}
-	// createOne measures from its create call; the figure runs from the exec.
-	return lc.issuedAt.Sub(t0) + lc.connectable, nil
+	return fi.Size(), nil
+}
+
+// adoptionTimes returns, in order, the times of the "engine node adopted"
+// lines of serve's log written past offset (slog's text format, times in
+// milliseconds).
+func adoptionTimes(path string, offset int64) ([]time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var out []time.Time
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, `msg="engine node adopted"`) {
+			continue
+		}
+		ts, ok := strings.CutPrefix(strings.Fields(line)[0], "time=")
+		if !ok {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return nil, fmt.Errorf("serve log: %w", err)
+		}
+		out = append(out, t)
+	}
+	slices.SortFunc(out, time.Time.Compare)
+	return out, sc.Err()
 }
 
 func coldRestart(ctx context.Context, s *server, inst instance, pr **prober, self string, addrs []string) (time.Duration, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,6 +173,18 @@ func (s *server) execCmd(ctx context.Context, instance string, argv ...string) *
 }
 
 type instance struct{ id, ip string }
+
+// resolveOnInstance turns an endpoint "name:port" into "address:port", the
+// name resolved on the instance, through its VPC's DNS server.
+func resolveOnInstance(ctx context.Context, s *server, inst instance, endpoint string) (string, error) {
+	host, port := splitHostPort(endpoint)
+	out, err := s.execCmd(ctx, inst.id, "getent", "hosts", host).Output()
+	f := strings.Fields(string(out))
+	if err != nil || len(f) == 0 {
+		return "", fmt.Errorf("resolve %s on %s: %q %v", host, inst.id, out, err)
+	}
+	return net.JoinHostPort(f[0], port), nil
+}
 
 // launchInstance runs one instance in the default VPC's default security
 // group and waits until it is running.

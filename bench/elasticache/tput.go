@@ -38,7 +38,7 @@ const (
 )
 
 func throughput(ctx context.Context, s *server, inst instance, pr *prober, o options, cl *cleanups) error {
-	e, err := startThroughputArms(ctx, s, pr, o.pollEvery, cl)
+	e, err := startThroughputArms(ctx, s, inst, pr, o.pollEvery, cl)
 	if err != nil {
 		return err
 	}
@@ -80,13 +80,21 @@ type tputTest struct {
 // startThroughputArms creates the two nodes and starts the engines of the
 // hand arms (on the host, in their own session, in the instance's
 // namespace), stopped by cl.
-func startThroughputArms(ctx context.Context, s *server, pr *prober, pollEvery time.Duration, cl *cleanups) (*tputEnv, error) {
+func startThroughputArms(ctx context.Context, s *server, inst instance, pr *prober, pollEvery time.Duration, cl *cleanups) (*tputEnv, error) {
 	e := &tputEnv{}
 	var err error
 	if e.redisEP, err = createAndWait(ctx, s, "tput-redis", "redis", pollEvery); err != nil {
 		return nil, err
 	}
 	if e.mcEP, err = createAndWait(ctx, s, "tput-mc", "memcached", pollEvery); err != nil {
+		return nil, err
+	}
+	// The endpoints are names; the arms use the addresses they resolve to
+	// on the instance (the node's own namespace has no resolver).
+	if e.redisEP, err = resolveOnInstance(ctx, s, inst, e.redisEP); err != nil {
+		return nil, err
+	}
+	if e.mcEP, err = resolveOnInstance(ctx, s, inst, e.mcEP); err != nil {
 		return nil, err
 	}
 	if e.redisNS, err = nodeNamespace(s, e.redisEP); err != nil {

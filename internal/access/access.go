@@ -9,8 +9,13 @@
 //     the documented decision table (decide.go, pure);
 //   - DescribeConnectedComputeResources: the instances connected that way,
 //     and only those;
-//   - ExplainCacheReachability: may this instance reach this cache, which
-//     rules allow it or exactly what is missing (sgeval over ec2.Topology).
+//   - ExplainCacheReachability: may this instance (or the host, through
+//     the cache's published endpoints) reach this cache, which rules allow
+//     it or exactly what is missing (sgeval over ec2.Topology);
+//   - PublishCache / UnpublishCache / DescribePublishedCaches: caches
+//     published to the host (publish.go): the desired state, one record
+//     per cache with a loopback address per endpoint; HostEndpoints and
+//     Converge are what the controllers realising it call.
 //
 // It acts through the EC2 service's Go API with the caller's context, so EC2
 // validates and records everything as if the caller had called it, and it
@@ -19,7 +24,8 @@
 // names them (authorize.go). Caches are reached through the
 // small Caches interface: node-based clusters today (elasticache
 // implements it), replication groups and serverless caches later.
-// Imported by the wiring package only.
+// Imported by the wiring package and, for publishing, the controllers that
+// realise it (vpcnet, publishctl).
 package access
 
 import (
@@ -40,10 +46,15 @@ import (
 // Cache is what the access flows need of a cache (a cluster today; a
 // replication group or a serverless cache later).
 type Cache struct {
-	ID     string
-	Engine string
-	Status string
-	VpcID  string
+	// Account and Region are set by CacheLister (Cache answers in the
+	// caller's scope).
+	Account, Region string
+	ID              string
+	// CreatedAt tells a cache from a later one of the same id.
+	CreatedAt time.Time
+	Engine    string
+	Status    string
+	VpcID     string
 	// Port is the port clients connect to.
 	Port int
 	// SecurityGroups are the VPC security groups associated with the cache.
@@ -99,6 +110,9 @@ type Config struct {
 	Now        func() time.Time // default time.Now
 	// MaxGroups is the per-interface (and per-cache) group limit; default 5.
 	MaxGroups int
+	// Publishing configures publishing caches to the host; the zero value
+	// disables it.
+	Publishing Publishing
 }
 
 // Service implements the access actions.

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/cachalot-dev/cachalot/internal/api/cachalotapi"
+	"github.com/cachalot-dev/cachalot/internal/awserr"
 )
 
 // API returns Cachalot's own actions over the Service, for the wiring to
@@ -59,7 +60,17 @@ func (a api) DescribeConnectedComputeResources(ctx context.Context, in *cachalot
 }
 
 func (a api) ExplainCacheReachability(ctx context.Context, in *cachalotapi.ExplainCacheReachabilityMessage) (*cachalotapi.ExplainCacheReachabilityResult, error) {
-	e, err := a.s.Explain(ctx, aws.ToString(in.InstanceId), strings.ToLower(aws.ToString(in.CacheClusterId)), int(aws.ToInt32(in.Port)))
+	var e *Explanation
+	var err error
+	cache, port := strings.ToLower(aws.ToString(in.CacheClusterId)), int(aws.ToInt32(in.Port))
+	switch {
+	case aws.ToBool(in.FromHost) && in.InstanceId != nil:
+		return nil, awserr.New("InvalidParameterCombination", "Specify either InstanceId or FromHost, not both.")
+	case aws.ToBool(in.FromHost):
+		e, err = a.s.ExplainHost(ctx, cache, port)
+	default:
+		e, err = a.s.Explain(ctx, aws.ToString(in.InstanceId), cache, port)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +87,56 @@ func explanationResult(e *Explanation) *cachalotapi.ExplainCacheReachabilityResu
 			n.Missing = append(n.Missing, cachalotapi.MissingElement{Kind: aws.String(m.Kind), Reason: aws.String(m.Reason)})
 		}
 		out.Nodes = append(out.Nodes, n)
+	}
+	return out
+}
+
+func (a api) PublishCache(ctx context.Context, in *cachalotapi.PublishCacheMessage) (*cachalotapi.PublishCacheResult, error) {
+	pc, err := a.s.Publish(ctx, KindCacheCluster, strings.ToLower(aws.ToString(in.CacheClusterId)))
+	if err != nil {
+		return nil, err
+	}
+	return &cachalotapi.PublishCacheResult{PublishedCache: a.publishedCache(pc)}, nil
+}
+
+func (a api) UnpublishCache(ctx context.Context, in *cachalotapi.PublishCacheMessage) (*cachalotapi.UnpublishCacheResult, error) {
+	pc, err := a.s.Unpublish(ctx, KindCacheCluster, strings.ToLower(aws.ToString(in.CacheClusterId)))
+	if err != nil {
+		return nil, err
+	}
+	return &cachalotapi.UnpublishCacheResult{PublishedCache: a.publishedCache(pc)}, nil
+}
+
+func (a api) DescribePublishedCaches(ctx context.Context, in *cachalotapi.DescribePublishedCachesMessage) (*cachalotapi.DescribePublishedCachesResult, error) {
+	pcs, err := a.s.DescribePublished(ctx, KindCacheCluster, strings.ToLower(aws.ToString(in.CacheClusterId)))
+	if err != nil {
+		return nil, err
+	}
+	out := &cachalotapi.DescribePublishedCachesResult{PublishedCaches: []cachalotapi.PublishedCache{}}
+	if c := a.s.cfg.Publishing.HostClient; c.IsValid() {
+		out.HostClientAddress = aws.String(c.String())
+	}
+	for i := range pcs {
+		out.PublishedCaches = append(out.PublishedCaches, *a.publishedCache(&pcs[i]))
+	}
+	return out, nil
+}
+
+// publishedCache renders a published cache in the wire shape.
+func (a api) publishedCache(pc *PublishedCache) *cachalotapi.PublishedCache {
+	by := "api"
+	if pc.Auto {
+		by = "publish-all"
+	}
+	out := &cachalotapi.PublishedCache{CacheClusterId: aws.String(pc.ID), Kind: aws.String(pc.Kind), PublishedBy: aws.String(by),
+		Endpoints: []cachalotapi.PublishedEndpoint{}}
+	if c := a.s.cfg.Publishing.HostClient; c.IsValid() {
+		out.HostClientAddress = aws.String(c.String())
+	}
+	for _, ep := range pc.Endpoints {
+		out.Endpoints = append(out.Endpoints, cachalotapi.PublishedEndpoint{CacheNodeId: aws.String(ep.Name), Name: aws.String(ep.DNSName),
+			Address: aws.String(ep.Address), Port: aws.Int32(int32(ep.HostPort)), PrivateIpAddress: aws.String(ep.PrivateIP),
+			NetworkInterfaceId: aws.String(ep.InterfaceID)})
 	}
 	return out
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cachalot-dev/cachalot/internal/app/apptest"
+	"github.com/cachalot-dev/cachalot/internal/app/apptest/nettest"
 	"github.com/cachalot-dev/cachalot/internal/privtest"
 )
 
@@ -69,7 +70,7 @@ func TestClassicCacheSecurityGroups(t *testing.T) {
 		CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1), CacheSecurityGroupNames: []string{"mycsg"}}); err != nil {
 		t.Fatalf("CreateCacheCluster in EC2-Classic = %v", err)
 	}
-	w.addr = w.waitAvailable(t).Addr
+	w.addr = nettest.MustResolve(t, w.env.App.Plane(), appENI, w.waitAvailable(t).Addr)
 	if a, err := netip.ParseAddr(w.addr); err != nil || !netip.MustParsePrefix("10.0.0.0/8").Contains(a) {
 		t.Errorf("classic node address %q, want one in 10.0.0.0/8", w.addr)
 	}

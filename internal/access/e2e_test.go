@@ -29,6 +29,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/app/apptest"
+	"github.com/cachalot-dev/cachalot/internal/app/apptest/nettest"
 	"github.com/cachalot-dev/cachalot/internal/cli"
 	"github.com/cachalot-dev/cachalot/internal/privtest"
 )
@@ -65,7 +66,7 @@ func newWorld(t *testing.T) *world {
 	w.appGroup = aws.ToString(sg.GroupId)
 	w.inst, w.eni = w.launch(t, "", w.appGroup)
 	c := w.waitAvailable(t)
-	w.addr = c.Addr
+	w.addr = nettest.MustResolve(t, env.App.Plane(), w.eni, c.Addr)
 	w.defGroup = c.SecurityGroups[0]
 	return w
 }
@@ -87,7 +88,7 @@ func (w *world) launch(t *testing.T, subnet string, groups ...string) (string, s
 
 type cacheState struct {
 	SecurityGroups []string
-	Addr           string // the first node's address
+	Addr           string // the first node's endpoint (a DNS name)
 }
 
 func (w *world) waitAvailable(t *testing.T) cacheState {
@@ -684,9 +685,9 @@ func TestConnectMemcached(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := out.CacheClusters[0]
-	addrs := []string{aws.ToString(c.ConfigurationEndpoint.Address)}
+	addrs := []string{nettest.MustResolve(t, env.App.Plane(), eni, aws.ToString(c.ConfigurationEndpoint.Address))}
 	for _, n := range c.CacheNodes {
-		addrs = append(addrs, aws.ToString(n.Endpoint.Address))
+		addrs = append(addrs, nettest.MustResolve(t, env.App.Plane(), eni, aws.ToString(n.Endpoint.Address)))
 	}
 	version := func(addr string) error {
 		ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)

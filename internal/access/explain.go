@@ -10,10 +10,17 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/ec2/sgeval"
 )
 
-// Explanation answers "why can't I connect?" for one instance and one cache.
+// Explanation answers "why can't I connect?" for one instance (or the host)
+// and one cache.
 type Explanation struct {
 	CacheID, InstanceID, InterfaceID string
-	Port                             int
+	// FromHost: the source is Cachalot's host, through the cache's
+	// published endpoints, as the host client (HostClient).
+	FromHost   bool
+	HostClient string
+	// Note is said before the verdicts (the loopback network mode's).
+	Note string
+	Port int
 	// Allowed is true when the instance may reach every endpoint of the cache.
 	Allowed bool
 	// Endpoints holds one verdict per cache endpoint (node).
@@ -132,7 +139,17 @@ func (e *Explanation) String() string {
 	if !e.Allowed {
 		verdict = "DENIED"
 	}
-	fmt.Fprintf(&b, "%s: %s (%s) -> cache %s, tcp/%d\n", verdict, e.InstanceID, e.InterfaceID, e.CacheID, e.Port)
+	from := fmt.Sprintf("%s (%s)", e.InstanceID, e.InterfaceID)
+	if e.FromHost {
+		from = "the host"
+		if e.HostClient != "" {
+			from += " (as " + e.HostClient + ")"
+		}
+	}
+	fmt.Fprintf(&b, "%s: %s -> cache %s, tcp/%d\n", verdict, from, e.CacheID, e.Port)
+	if e.Note != "" {
+		fmt.Fprintf(&b, "  %s\n", e.Note)
+	}
 	for _, ep := range e.Endpoints {
 		state := "allowed"
 		if !ep.Allowed {
@@ -151,4 +168,64 @@ func (e *Explanation) String() string {
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// ExplainHost decides whether programs on the host may open a TCP
+// connection to a cache on port (0: the cache's port) through its
+// published endpoints: the cache must be published, and each node's
+// inbound rules must admit the host client. In the loopback network mode
+// nothing is enforced, and the explanation says so.
+func (s *Service) ExplainHost(ctx context.Context, cacheID string, port int) (*Explanation, error) {
+	if err := s.authorizeEC2(ctx, "ExplainCacheReachability", ExplainActions, onAny(ExplainActions)); err != nil {
+		return nil, err
+	}
+	w, err := s.load(ctx, cacheID, "")
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		port = w.cache.Port
+	}
+	if port < 1 || port > 65535 {
+		return nil, invalid("Invalid port %d: the port must be between 1 and 65535.", port)
+	}
+	if len(w.cache.Endpoints) == 0 {
+		return nil, awserr.New("InvalidCacheClusterState", "Cache %s has no node with a network interface yet (status %s).", w.cache.ID, w.cache.Status)
+	}
+	out := &Explanation{CacheID: w.cache.ID, FromHost: true, Port: port, Allowed: true}
+	published := map[string]bool{}
+	if _, err := s.publishing(); err == nil {
+		if pcs, err := s.DescribePublished(ctx, KindCacheCluster, w.cache.ID); err == nil {
+			for _, ep := range pcs[0].Endpoints {
+				published[ep.Name] = true
+			}
+		}
+	}
+	client := s.cfg.Publishing.HostClient
+	if !client.IsValid() {
+		out.Note = "loopback network mode: security groups are NOT enforced; the host reaches every node at its host port"
+	} else {
+		out.HostClient = client.String()
+	}
+	ev := w.snap.evaluator()
+	for _, ep := range w.cache.Endpoints {
+		v := EndpointVerdict{Endpoint: ep, Allowed: true, Path: "host"}
+		if !published[ep.Name] {
+			v.Allowed = false
+			v.Missing = append(v.Missing, sgeval.Missing{Kind: "published", Interface: ep.InterfaceID,
+				Reason: fmt.Sprintf("cache %s is not published to the host (cachalot publish %s)", w.cache.ID, w.cache.ID)})
+		}
+		if client.IsValid() {
+			sv := ev.Check(sgeval.Flow{Src: sgeval.Endpoint{Addr: client, Host: true}, Dst: sgeval.Endpoint{Interface: ep.InterfaceID},
+				Protocol: "tcp", Port: int32(port)})
+			v.Allowed = v.Allowed && sv.Allowed
+			v.Missing = append(v.Missing, sv.Missing...)
+			for _, r := range sv.Ingress {
+				v.Rules = append(v.Rules, w.ruleText(r))
+			}
+		}
+		out.Allowed = out.Allowed && v.Allowed
+		out.Endpoints = append(out.Endpoints, v)
+	}
+	return out, nil
 }

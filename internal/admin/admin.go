@@ -66,11 +66,14 @@ type OutsideClientResponse struct {
 
 // NamespaceResponse is the realised network namespace of an instance (GET
 // /v1/instances/{id}/netns?region=…): ID is its netplane id (the
-// instance's primary interface), Netns its path (nsenter --net=…).
+// instance's primary interface), Netns its path (nsenter --net=…), Enter
+// the argv prefix that runs a program, appended to it, as on the instance:
+// in that namespace, with the VPC's resolv.conf as /etc/resolv.conf.
 type NamespaceResponse struct {
-	Instance string `json:"instance"`
-	ID       string `json:"id"`
-	Netns    string `json:"netns"`
+	Instance string   `json:"instance"`
+	ID       string   `json:"id"`
+	Netns    string   `json:"netns"`
+	Enter    []string `json:"enter"`
 }
 
 // Accounts creates and lists the installation's accounts.
@@ -91,6 +94,9 @@ type Network interface {
 	InstanceNamespace(ctx context.Context, region, instanceID string) (id string, err error)
 	// NetnsPath is the path of the namespace with that netplane id.
 	NetnsPath(id string) (string, error)
+	// EnterArgs is the argv prefix that runs a program as on the instance
+	// whose interface has that netplane id.
+	EnterArgs(ctx context.Context, id string) ([]string, error)
 }
 
 // ErrRefused marks the errors of a Network that are the asker's: the
@@ -217,7 +223,12 @@ func (s *Server) instanceNetns(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "cannot find the instance's network", "instance", inst)
 		return
 	}
-	writeJSON(w, NamespaceResponse{Instance: inst, ID: id, Netns: path})
+	enter, err := s.cfg.Network.EnterArgs(r.Context(), id)
+	if err != nil {
+		s.fail(w, err, "cannot enter the instance's network", "instance", inst)
+		return
+	}
+	writeJSON(w, NamespaceResponse{Instance: inst, ID: id, Netns: path, Enter: enter})
 }
 
 // netns runs a lookup and returns the path of the namespace it names.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cachalot-dev/cachalot/internal/account"
 )
 
@@ -48,6 +50,10 @@ func (fakeNetwork) InstanceNamespace(_ context.Context, region, id string) (stri
 }
 
 func (fakeNetwork) NetnsPath(id string) (string, error) { return "/run/netns/cltest-" + id, nil }
+
+func (fakeNetwork) EnterArgs(_ context.Context, id string) ([]string, error) {
+	return []string{"nsenter", "--net=/run/netns/cltest-" + id, "--", "with-resolv.conf"}, nil
+}
 
 func start(t *testing.T) *http.Client {
 	t.Helper()
@@ -124,7 +130,8 @@ func TestNamespaces(t *testing.T) {
 	}
 	var ns NamespaceResponse
 	if code, body := call(t, c, "GET", "/v1/instances/i-1/netns?region=us-east-1", nil, &ns); code != 200 ||
-		ns != (NamespaceResponse{Instance: "i-1", ID: "eni-1", Netns: "/run/netns/cltest-eni-1"}) {
+		!cmp.Equal(ns, NamespaceResponse{Instance: "i-1", ID: "eni-1", Netns: "/run/netns/cltest-eni-1",
+			Enter: []string{"nsenter", "--net=/run/netns/cltest-eni-1", "--", "with-resolv.conf"}}) {
 		t.Errorf("instance netns = %d %s", code, body)
 	}
 	for _, tc := range []struct {

@@ -56,3 +56,7 @@ func (n adminNetwork) InstanceNamespace(ctx context.Context, region, instanceID 
 }
 
 func (n adminNetwork) NetnsPath(id string) (string, error) { return n.a.net.NetnsPath(id) }
+
+func (n adminNetwork) EnterArgs(ctx context.Context, id string) ([]string, error) {
+	return n.a.net.EnterArgs(ctx, id)
+}

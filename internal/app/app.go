@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -30,15 +31,20 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
 	"github.com/cachalot-dev/cachalot/internal/cachectl"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/dnsctl"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
 	"github.com/cachalot-dev/cachalot/internal/engine"
 	ids "github.com/cachalot-dev/cachalot/internal/engine/identity"
+	"github.com/cachalot-dev/cachalot/internal/iam"
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
+	"github.com/cachalot-dev/cachalot/internal/publishctl"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/store"
+	"github.com/cachalot-dev/cachalot/internal/telemetry"
 	"github.com/cachalot-dev/cachalot/internal/vpcnet"
 )
 
@@ -66,6 +72,7 @@ const (
 	StoreFile       = "state.db"
 	CredentialsFile = "credentials.json" // root credentials, mode 0600
 	EndpointFile    = "endpoint"         // URL of the running service
+	ResolvDir       = "resolv"           // the VPCs' resolv.conf files (<vpc-id>.conf)
 	// userDataIdentitiesDir is the registry of the accounts' user-data
 	// identities (internal/engine/identity, UserData range).
 	userDataIdentitiesDir = "user-data-identities"
@@ -91,7 +98,17 @@ type Config struct {
 	// Regions a request may be signed for; default every region of AWS's
 	// commercial, China and GovCloud partitions (dnsname.Regions).
 	Regions []string
-	Logger  *slog.Logger // default slog.Default()
+	// PublishAll publishes every cache to the host (serve --publish-all);
+	// default false: caches are published one by one (PublishCache).
+	PublishAll bool
+	// HostsFile is the hosts file where the names of published caches are
+	// written (a managed block); default "": none.
+	HostsFile string
+	// DNSDomain is the domain of endpoint names (serve --dns-domain);
+	// default dnsname.DefaultDomain, cache.amazonaws.com. Start refuses one
+	// dnsname.ValidateDomain rejects.
+	DNSDomain string
+	Logger    *slog.Logger // default slog.Default()
 }
 
 // App is a running Cachalot.
@@ -109,11 +126,13 @@ type App struct {
 	net      *vpcnet.Controller // the VPC network, in either mode
 	engines  *engine.Supervisor
 	ecCtl    *cachectl.Controller
+	dns      *dnsctl.Controller // the VPCs' DNS servers
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
 	admin    *admin.Server
 	lock     *dataDirLock // the data dir's LockFile, held from Start to Close
+	tel      *telemetry.Telemetry
 }
 
 // New returns an App; it has no side effects.
@@ -126,6 +145,9 @@ func New(cfg Config) *App {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.DNSDomain == "" {
+		cfg.DNSDomain = dnsname.DefaultDomain
 	}
 	if cfg.Network == "" {
 		cfg.Network = NetworkLoopback
@@ -141,6 +163,9 @@ func New(cfg Config) *App {
 func (a *App) Start(ctx context.Context) error {
 	if a.cfg.DataDir == "" {
 		return errors.New("data dir is required")
+	}
+	if err := dnsname.ValidateDomain(a.cfg.DNSDomain); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -165,6 +190,10 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 
+	names, err := loadNamer(ctx, st, a.cfg.DNSDomain)
+	if err != nil {
+		return err
+	}
 	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
 	id, err := buildIdentity(ctx, st, a.accounts, a.ec2, a.log)
 	if err != nil {
@@ -182,29 +211,40 @@ func (a *App) Start(ctx context.Context) error {
 	default:
 		return fmt.Errorf("unknown network mode %q (want %s or %s)", a.cfg.Network, NetworkNamespaces, NetworkLoopback)
 	}
-	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st})
+	// The published endpoints, read by the network controller from the
+	// access domain (set below, before any controller starts).
+	var published func(context.Context) ([]access.HostEndpoint, error)
+	a.net = vpcnet.New(vpcnet.Config{EC2: a.ec2, Plane: a.plane, Store: st, ResolvDir: filepath.Join(a.cfg.DataDir, ResolvDir),
+		Published: func(ctx context.Context) ([]netplane.PublishedEndpoint, error) {
+			return publishedEndpoints(ctx, published)
+		}})
 	installed, err := engine.Discover(ctx, nil)
 	if err != nil {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
 		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, HostAddrs: a.net, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Names: names, HostAddrs: a.net, Logger: a.log})
 	a.ec = ecSvc
-	a.engines = engine.New(engine.Config{
-		DataDir: filepath.Join(a.cfg.DataDir, "engines"),
-		Logger:  a.log,
-		OnEvent: cachectl.EngineEvents(ecSvc, a.log),
-	})
+	a.tel = a.newTelemetry()
+	a.engines = a.newEngines(ecSvc)
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
-	// compute connection and reachability explanations of internal/access.
+	// compute connection, reachability explanations and publishing to the
+	// host of internal/access.
+	acc, err := a.accessService(st, names, id.authorizer, ecSvc)
+	if err != nil {
+		return err
+	}
+	published = acc.HostEndpoints
 	ecOps := elasticacheapi.OperationTable(ecSvc)
-	maps.Copy(ecOps, cachalotapi.OperationTable(access.New(access.Config{EC2: a.ec2, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: a.log}).API()))
+	maps.Copy(ecOps, cachalotapi.OperationTable(acc.API()))
 	h := endpoint.New(endpoint.Config{
 		Keys:       id.keys,
 		Authorizer: id.authorizer,
 		Resources:  id.resources,
+		Conditions: iam.ConditionKeys,
 		Regions:    a.cfg.Regions,
 		Logger:     a.log,
+		Observe:    a.observeRequest,
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
@@ -214,11 +254,17 @@ func (a *App) Start(ctx context.Context) error {
 	})
 
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
+	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})
 	userData := instancectl.New(a.ec2, a.net, instancectl.Config{
 		Identities: userDataIdentities(a.cfg.DataDir),
 		Logger:     a.log,
 	})
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log}, a.net, a.ecCtl, userData)
+	if err := a.keepHostsFile(); err != nil {
+		return err
+	}
+	pub := publishctl.New(publishctl.Config{Domain: acc, HostsFile: a.cfg.HostsFile, Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
+	a.dns = dnsctl.New(dnsctl.Config{EC2: a.ec2, Caches: ecSvc, Network: a.net, Domain: names.Domain(), Logger: a.log})
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, groups, userData, pub, a.dns)
 	a.recon.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -226,7 +272,7 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
 	}
 	a.ln = ln
-	a.srv = endpoint.Server(h, a.log)
+	a.srv = endpoint.Server(a.tel.Handler(h), a.log)
 	a.srvDone = make(chan struct{})
 	go func() {
 		defer close(a.srvDone)
@@ -333,6 +379,9 @@ func (a *App) Close() error {
 	if a.ecCtl != nil {
 		a.ecCtl.Close()
 	}
+	if a.dns != nil {
+		a.dns.Close()
+	}
 	if a.engines != nil {
 		errs = append(errs, a.engines.Close())
 	}
@@ -357,12 +406,13 @@ func Teardown(ctx context.Context, dir string, log *slog.Logger) error {
 		defer lock.release()
 	}
 	var errs []error
-	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), Logger: log})
+	sup := engine.New(engine.Config{DataDir: EnginesDir(dir), Logger: log})
 	errs = append(errs, sup.Teardown(ctx))
 	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
 		errs = append(errs, instancectl.KillAll(ctx, userDataIdentities(dir)))
 		errs = append(errs, TeardownPrefix(ctx, InstallPrefix(dir), log))
 	}
+	errs = append(errs, removeHostsBlock(dir, InstallPrefix(dir)))
 	return errors.Join(errs...)
 }
 
@@ -373,7 +423,7 @@ func userDataIdentities(dir string) *ids.Allocator {
 }
 
 // TeardownPrefix removes the kernel objects (namespaces, links, nft tables)
-// carrying prefix.
+// carrying prefix. It leaves hosts files alone (TeardownHostsFile).
 func TeardownPrefix(ctx context.Context, prefix string, log *slog.Logger) error {
 	plane, err := netplane.New(netplane.Config{Prefix: prefix, Logger: log})
 	if err != nil {
@@ -400,5 +450,31 @@ func (a *App) OutsideClient(ctx context.Context, addr netip.Addr) (string, error
 	return a.net.AddOutside(ctx, addr)
 }
 
+// InstanceCommand returns a command that runs argv as on the instance (or
+// cache node) owning the interface — in its network namespace, with its
+// VPC's resolv.conf naming the VPC's DNS server — as cachalot exec does;
+// namespaces mode only.
+func (a *App) InstanceCommand(ctx context.Context, interfaceID string, argv ...string) (*exec.Cmd, error) {
+	return a.net.InstanceCommand(ctx, interfaceID, argv...)
+}
+
 // Plane is the network plane, nil without the namespaces mode.
 func (a *App) Plane() *netplane.Plane { return a.plane }
+
+// newEngines builds the engine supervisor: its events become the nodes'
+// clusters' events and metrics, and an engine held on crash that dies (a
+// replication group's primary) wakes the group controller, which fails
+// over.
+func (a *App) newEngines(ecSvc *elasticache.Service) *engine.Supervisor {
+	engineEvents := a.countEngineEvents(cachectl.EngineEvents(ecSvc, a.log))
+	return engine.New(engine.Config{
+		DataDir: EnginesDir(a.cfg.DataDir),
+		Logger:  a.log,
+		OnEvent: func(e engine.Event) {
+			engineEvents(e)
+			if e.Type == engine.EventFailed && a.recon != nil {
+				a.recon.Wake(cachectl.GroupsName)
+			}
+		},
+	})
+}

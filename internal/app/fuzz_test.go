@@ -30,6 +30,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
@@ -190,7 +191,11 @@ func newFuzzFixture(t testing.TB) *fuzzFixture {
 		{Engine: catalog.Valkey, Version: "8.0.2", EngineVersion: "8.0", Family: "valkey8", Path: "/nonexistent/valkey-server"},
 		{Engine: catalog.Memcached, Version: "1.6.18", EngineVersion: "1.6.18", Family: "memcached1.6", Path: "/nonexistent/memcached"},
 	}}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: ec2Svc, Engines: engines, Roles: id.svc, Logger: log})
+	names, err := loadNamer(ctx, st, dnsname.DefaultDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecSvc := elasticache.New(st, elasticache.Config{Network: ec2Svc, Engines: engines, Roles: id.svc, Names: names, Logger: log})
 	ecOps := elasticacheapi.OperationTable(ecSvc)
 	maps.Copy(ecOps, cachalotapi.OperationTable(access.New(access.Config{EC2: ec2Svc, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: log}).API()))
 	fx.h = endpoint.New(endpoint.Config{

@@ -22,6 +22,8 @@ type run struct {
 	cl  *elasticache.Cluster // working copy: steps record interface ids and ports in it
 	ref elasticache.ClusterRef
 	gen int64 // the generation the plan converges to
+	// role is the role of the cluster's nodes (observed.role).
+	role engine.Role
 
 	// resolve-spec
 	inst    catalog.Installed
@@ -40,27 +42,24 @@ type nodeResult struct {
 	running     string // Node.Running
 	rebooted    bool   // the node restarted: a reboot, or a new spec
 	started     bool
+	replaced    bool // the node's engine and data were replaced
 }
 
 // apply runs the steps in order, stopping at the first failure: the next
 // run starts over from what is then observed.
-func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, steps []step) error {
+func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, role engine.Role, steps []step) error {
 	if len(steps) == 0 {
 		return nil
 	}
 	c.log.Debug("cluster plan", "cluster", cl.Ref().String(), "plan", planString(steps))
-	r := &run{c: c, cl: cl, ref: cl.Ref(), gen: cl.Generation}
-	// Each step's time, for the debug log: where a cluster's time to
-	// connectable goes (bench/elasticache -log-level debug).
+	r := &run{c: c, cl: cl, ref: cl.Ref(), gen: cl.Generation, role: role}
 	start := time.Now()
-	var took []any
+	took := make([]any, 0, 2*len(steps)+4) // the time each step ended, since start
 	defer func() {
-		c.log.Debug("cluster run", append([]any{"cluster", r.ref.String(), "since_created", sinceCreated(cl, start), "took", time.Since(start)}, took...)...)
+		c.log.Debug("cluster applied", append(took, "cluster", r.ref.String(), "since_created", sinceCreated(cl, start))...)
 	}()
 	for i := 0; i < len(steps); i++ {
-		t0 := time.Now()
 		s := steps[i]
-		name := s.op.String(s.target)
 		var err error
 		if s.op == opCreateInterface {
 			// Consecutive creations are one: all the cluster's new
@@ -71,12 +70,11 @@ func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, steps [
 				i++
 				targets = append(targets, steps[i].target)
 			}
-			name = s.op.String(strings.Join(targets, ","))
 			err = r.createInterfaces(ctx, targets)
 		} else {
 			err = r.do(ctx, s)
 		}
-		took = append(took, name, time.Since(t0).Round(10*time.Microsecond))
+		took = append(took, string(s.op), time.Since(start).Round(10*time.Microsecond))
 		if err != nil {
 			return err
 		}
@@ -105,6 +103,11 @@ func (r *run) do(ctx context.Context, s step) error {
 			}
 			return fmt.Errorf("set security groups of node %s: %w", s.target, err)
 		}
+		if s.target != configTarget {
+			if err := c.cfg.EC2.SetInterfaceServicePeering(ctx, cl.Account, cl.Region, r.interfaceOf(s.target), servicePeering(cl)); err != nil {
+				return fmt.Errorf("set the replication peering of node %s: %w", s.target, err)
+			}
+		}
 	case opSetGrants:
 		return c.cfg.Domain.SetClusterGrants(ctx, cl)
 	case opSyncNetwork:
@@ -121,7 +124,11 @@ func (r *run) do(ctx context.Context, s step) error {
 		return r.writeStatus(ctx)
 	case opPublishConfig:
 		if cs := c.configs.get(r.ref); cs != nil && r.stored != nil {
-			cs.set(c.cfg.Domain.DiscoveryConfig(r.stored))
+			conf, err := c.cfg.Domain.DiscoveryConfig(r.stored)
+			if err != nil {
+				return fmt.Errorf("discovery config: %w", err)
+			}
+			cs.set(conf)
 		}
 	case opStopConfig:
 		c.configs.stop(r.ref)
@@ -178,6 +185,7 @@ func (r *run) createInterfaces(ctx context.Context, targets []string) error {
 		} else {
 			n := r.node(target)
 			spec.SubnetID, spec.AZ = n.SubnetID, classicAZ(cl, n.AZ)
+			spec.ServicePeering = servicePeering(cl)
 			spec.Description = "ElastiCache " + cl.ID + "-" + n.ID
 			spec.Tags = map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": n.ID}
 		}
@@ -210,6 +218,15 @@ func (r *run) createInterfaces(ctx context.Context, targets []string) error {
 	record(cl)
 	_, err = r.c.cfg.Domain.UpdateCluster(ctx, r.ref, func(cur *elasticache.Cluster) bool { record(cur); return true })
 	return err
+}
+
+// servicePeering is the service-peering label of a cluster's node
+// interfaces: its replication group's, "" outside one.
+func servicePeering(cl *elasticache.Cluster) string {
+	if cl.ReplicationGroupID == "" {
+		return ""
+	}
+	return "elasticache replication group " + cl.ReplicationGroupID
 }
 
 // classicAZ is the zone of a classic cluster's new interface ("" for a VPC
@@ -274,6 +291,16 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 			if err := r.deleteInterface(ctx, n.InterfaceID); err != nil {
 				return nodeResult{}, fmt.Errorf("delete interface of node %s: %w", n.ID, err)
 			}
+		case actReplace:
+			// A replacement node: nothing of the old engine survives.
+			if err := c.cfg.Engines.Remove(ctx, key); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
+				return nodeResult{}, fmt.Errorf("replace node %s: %w", n.ID, err)
+			}
+			res.replaced = true
+		case actSetRole:
+			if err := c.cfg.Engines.SetRole(ctx, key, r.role); err != nil {
+				return nodeResult{}, fmt.Errorf("set the role of node %s: %w", n.ID, err)
+			}
 		case actStopRespec:
 			// A new node type or engine version: restart with the new spec.
 			if err := c.cfg.Engines.Stop(ctx, key); err != nil {
@@ -322,6 +349,7 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		NodeID: EngineNodeID(r.ref, n.ID), Engine: r.inst, BindIP: bindIP, Port: port,
 		MaxMemory:  catalog.EffectiveMaxMemory(r.nodeMem, r.values),
 		Parameters: r.values,
+		Role:       r.role,
 		Launcher:   c.cfg.Network.Launcher(n.InterfaceID),
 		Dial:       c.cfg.Network.Dialer(n.InterfaceID),
 	}
@@ -352,8 +380,13 @@ func (r *run) serveConfig(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on the configuration endpoint: %w", err)
 	}
+	conf, err := c.cfg.Domain.DiscoveryConfig(cl)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("discovery config: %w", err)
+	}
 	s := newConfigServer(ln, r.inst.Version, c.log)
-	s.set(c.cfg.Domain.DiscoveryConfig(cl))
+	s.set(conf)
 	c.configs.put(r.ref, s)
 	return nil
 }

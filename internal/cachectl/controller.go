@@ -16,6 +16,15 @@
 // random sequences of desired states against fakes of these interfaces; the
 // engine and kernel end-to-end tests are the real proof.
 //
+// Replication groups: their member clusters converge here like any
+// cluster, each node's engine in the role its record gives it (the
+// primary, held on crash with automatic failover, or a replica of the
+// primary; replicas converge after the rest, since they need their
+// primary's address). The group controller (group.go) owns what is the
+// group's — health checks, failovers, the group's status and events —
+// deciding with the pure policy of failover.go and writing roles back
+// through the domain, which this controller then realises.
+//
 // Imported by the wiring package only.
 package cachectl
 
@@ -25,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,6 +60,13 @@ type Engines interface {
 	// that wait for a reboot.
 	ApplyParameters(ctx context.Context, nodeID string, changes map[string]string) (pending []string, err error)
 	Status(nodeID string) (engine.NodeStatus, bool)
+	// SetRole changes a node's role in its replication group (the primary
+	// it follows, held on crash); a failed node is relaunched unless the
+	// role holds it.
+	SetRole(ctx context.Context, nodeID string, role engine.Role) error
+	// Replication reads a running node's replication state; it is also
+	// its health check.
+	Replication(ctx context.Context, nodeID string) (engine.ReplicationInfo, error)
 }
 
 // EC2 is what the controller needs of the EC2 model (ec2.Service): the
@@ -60,6 +77,10 @@ type EC2 interface {
 	CreateManagedInterfaces(ctx context.Context, specs []ec2.InterfaceSpec) ([]ec2.Interface, error)
 	DeleteManagedInterface(ctx context.Context, account, region, id string) error
 	SetInterfaceGroups(ctx context.Context, account, region, id string, groups []string) error
+	// SetInterfaceServicePeering labels a node's interface with its
+	// replication group: the group's nodes replicate past the security
+	// groups, as on AWS.
+	SetInterfaceServicePeering(ctx context.Context, account, region, id, label string) error
 }
 
 // Network is the realiser of the EC2 model (vpcnet.Controller): it brings
@@ -94,7 +115,7 @@ type Domain interface {
 	RemoveCluster(ctx context.Context, ref elasticache.ClusterRef) error
 	ClusterParameters(ctx context.Context, cl *elasticache.Cluster) (map[string]string, error)
 	SetClusterGrants(ctx context.Context, cl *elasticache.Cluster) error
-	DiscoveryConfig(cl *elasticache.Cluster) string
+	DiscoveryConfig(cl *elasticache.Cluster) (string, error)
 }
 
 // Catalog is the set of installed engines (catalog.Catalog).
@@ -166,8 +187,82 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
-	// Clusters are independent: up to Parallel converge at once, and a
-	// failure of one does not hold the others back.
+	// Replicas converge after everything else: a replica starts following
+	// its primary, whose address its primary's run may just have made.
+	var first, replicas []*elasticache.Cluster
+	for _, cl := range clusters {
+		if cl.ReplicaOf != "" && cl.Status != elasticache.StatusDeleting {
+			replicas = append(replicas, cl)
+		} else {
+			first = append(first, cl)
+		}
+	}
+	// New replicas make their interfaces meanwhile: only their engines
+	// wait for the primary.
+	var fresh []*elasticache.Cluster
+	for _, cl := range replicas {
+		if needsInterfaces(cl) {
+			fresh = append(fresh, cl)
+		}
+	}
+	errs := append(c.converge(ctx, first, nil), c.prepare(ctx, fresh)...)
+	if len(replicas) > 0 {
+		fresh, err := c.cfg.Domain.Clusters(ctx)
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		byRef := map[elasticache.ClusterRef]*elasticache.Cluster{}
+		for _, cl := range fresh {
+			byRef[cl.Ref()] = cl
+		}
+		var again []*elasticache.Cluster
+		for _, cl := range replicas {
+			if f := byRef[cl.Ref()]; f != nil {
+				again = append(again, f)
+			}
+		}
+		errs = append(errs, c.converge(ctx, again, byRef)...)
+	}
+	return errors.Join(errs...)
+}
+
+// needsInterfaces reports whether a node of the cluster has no interface.
+func needsInterfaces(cl *elasticache.Cluster) bool {
+	for _, n := range cl.Nodes {
+		if n.InterfaceID == "" && n.Status != elasticache.StatusDeleting {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare runs, for new replicas, the part of their plan that does not
+// need their primary: interfaces, security groups, the network.
+func (c *Controller) prepare(ctx context.Context, clusters []*elasticache.Cluster) []error {
+	errs := make([]error, len(clusters))
+	var wg sync.WaitGroup
+	for i, cl := range clusters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			obs := observed{engines: map[string]engine.State{}, roles: map[string]engine.Role{}}
+			steps := plan(cl, obs)
+			if k := slices.IndexFunc(steps, func(s step) bool { return s.op == opResolveSpec }); k >= 0 {
+				steps = steps[:k]
+			}
+			if err := c.apply(ctx, cl, engine.Role{}, steps); err != nil {
+				errs[i] = fmt.Errorf("cluster %s: %w", cl.Ref(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// converge plans and applies clusters, up to Parallel at once; a failure
+// of one does not hold the others back. byRef finds the primaries of
+// replicas.
+func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Cluster, byRef map[elasticache.ClusterRef]*elasticache.Cluster) []error {
 	errs := make([]error, len(clusters))
 	sem := make(chan struct{}, c.cfg.Parallel)
 	var wg sync.WaitGroup
@@ -176,31 +271,61 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			steps := plan(cl, c.observe(cl))
-			if err := c.apply(ctx, cl, steps); err != nil {
+			obs, err := c.observe(ctx, cl, byRef)
+			if err == nil {
+				err = c.apply(ctx, cl, obs.role, plan(cl, obs))
+			}
+			if err != nil {
 				errs[i] = fmt.Errorf("cluster %s: %w", cl.Ref(), err)
 				c.recordError(ctx, cl.Ref(), err)
 			}
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errs
 }
 
 // observe reads what the cluster's plan depends on besides its record: the
-// supervisor's view of each node, and whether this daemon serves the
-// configuration endpoint.
-func (c *Controller) observe(cl *elasticache.Cluster) observed {
+// supervisor's view of each node, whether this daemon serves the
+// configuration endpoint, and the role of its nodes.
+func (c *Controller) observe(ctx context.Context, cl *elasticache.Cluster, byRef map[elasticache.ClusterRef]*elasticache.Cluster) (observed, error) {
 	obs := observed{
 		engines: map[string]engine.State{},
+		roles:   map[string]engine.Role{},
 		serving: c.configs.get(cl.Ref()) != nil,
 	}
 	for _, n := range cl.Nodes {
 		if st, ok := c.cfg.Engines.Status(EngineNodeID(cl.Ref(), n.ID)); ok {
 			obs.engines[n.ID] = st.State
+			obs.roles[n.ID] = st.Role
 		}
 	}
-	return obs
+	if cl.Status == elasticache.StatusDeleting {
+		return obs, nil
+	}
+	var err error
+	obs.role, err = c.role(ctx, cl, byRef)
+	return obs, err
+}
+
+// role is the role of a cluster's nodes: none outside a replication group;
+// the primary, held on crash with automatic failover; a replica following
+// its primary's node where that node listens (in the loopback mode, the
+// host port the realiser keeps for it).
+func (c *Controller) role(ctx context.Context, cl *elasticache.Cluster, byRef map[elasticache.ClusterRef]*elasticache.Cluster) (engine.Role, error) {
+	if cl.ReplicaOf == "" {
+		return engine.Role{HoldOnCrash: cl.HoldOnCrash}, nil
+	}
+	up := byRef[elasticache.ClusterRef{Account: cl.Account, Region: cl.Region, ID: cl.ReplicaOf}]
+	if up == nil || len(up.Nodes) == 0 || up.Nodes[0].IP == "" {
+		return engine.Role{}, fmt.Errorf("primary %s has no address yet", cl.ReplicaOf)
+	}
+	n := up.Nodes[0]
+	ip, port, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, up.Port)
+	if err != nil {
+		return engine.Role{}, fmt.Errorf("address of primary %s: %w", cl.ReplicaOf, err)
+	}
+	return engine.Role{ReplicaOf: engine.Upstream{NodeID: EngineNodeID(up.Ref(), n.ID), Host: ip, Port: port}}, nil
 }
 
 func (c *Controller) recordError(ctx context.Context, ref elasticache.ClusterRef, err error) {

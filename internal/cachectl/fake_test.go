@@ -30,6 +30,12 @@ type fakeProc struct {
 	iface     string          // the interface whose network it was launched in
 	reboots   int
 	supervise bool // supervised by the current fake supervisor
+	// failed: the engine died while its role held it on crash
+	// (engine.StateFailed); it stays so until a role without hold, or
+	// Stop.
+	failed bool
+	// offset is its replication offset (Replication).
+	offset int64
 }
 
 // fakeEngines implements Engines over fakeProcs.
@@ -82,14 +88,77 @@ func (f *fakeEngines) Start(_ context.Context, spec engine.NodeSpec) (engine.Nod
 			return engine.NodeStatus{}, fmt.Errorf("start node %s: a process of another spec runs", spec.NodeID)
 		}
 		adopted := !p.supervise
+		if adopted {
+			p.spec.Role = spec.Role // a re-adopted engine takes its role
+		}
 		p.supervise = true
-		return engine.NodeStatus{NodeID: spec.NodeID, State: engine.StateRunning, PID: p.pid, Addr: spec.Addr(), Adopted: adopted}, nil
+		st := f.status(spec.NodeID, p)
+		st.Adopted = adopted
+		return st, nil
 	}
 	f.nextPID++
 	p := &fakeProc{pid: f.nextPID, spec: spec, iface: iface, supervise: true}
 	p.spec.Parameters = maps.Clone(spec.Parameters)
 	f.procs[spec.NodeID] = p
-	return engine.NodeStatus{NodeID: spec.NodeID, State: engine.StateRunning, PID: p.pid, Addr: spec.Addr()}, nil
+	return f.status(spec.NodeID, p), nil
+}
+
+func (f *fakeEngines) status(nodeID string, p *fakeProc) engine.NodeStatus {
+	st := engine.NodeStatus{NodeID: nodeID, State: engine.StateRunning, PID: p.pid, Addr: p.spec.Addr(), Role: p.spec.Role}
+	if p.failed {
+		st.State, st.PID = engine.StateFailed, 0
+	}
+	return st
+}
+
+// fail is an engine dying: held on crash, it stays failed; otherwise the
+// supervisor restarts it at once (the fake has no restart delay).
+func (f *fakeEngines) fail(nodeID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p, ok := f.procs[nodeID]; ok && p.spec.Role.HoldOnCrash {
+		p.failed = true
+	}
+}
+
+// SetRole follows the supervisor: the role is recorded, and a failed node
+// is relaunched unless the role still holds it.
+func (f *fakeEngines) SetRole(_ context.Context, nodeID string, role engine.Role) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.supervised(nodeID)
+	if err != nil {
+		return err
+	}
+	p.spec.Role = role
+	if p.failed && !role.HoldOnCrash {
+		f.nextPID++
+		p.pid, p.failed = f.nextPID, false
+	}
+	return nil
+}
+
+// Replication answers as INFO replication would: a replica's link is up
+// when the node it follows runs.
+func (f *fakeEngines) Replication(_ context.Context, nodeID string) (engine.ReplicationInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.supervised(nodeID)
+	if err != nil {
+		return engine.ReplicationInfo{}, err
+	}
+	if p.failed {
+		return engine.ReplicationInfo{}, fmt.Errorf("node %s: connection refused", nodeID)
+	}
+	if !p.spec.Role.Replica() {
+		return engine.ReplicationInfo{Role: "master", Offset: p.offset}, nil
+	}
+	up := p.spec.Role.ReplicaOf
+	info := engine.ReplicationInfo{Role: "slave", MasterHost: up.Host, MasterPort: up.Port, Offset: p.offset}
+	if u, ok := f.procs[up.NodeID]; ok && !u.failed {
+		info.LinkUp = true
+	}
+	return info, nil
 }
 
 func (f *fakeEngines) Stop(_ context.Context, nodeID string) error {
@@ -169,7 +238,7 @@ func (f *fakeEngines) Status(nodeID string) (engine.NodeStatus, bool) {
 	if !ok || !p.supervise {
 		return engine.NodeStatus{}, false
 	}
-	return engine.NodeStatus{NodeID: nodeID, State: engine.StateRunning, PID: p.pid, Addr: p.spec.Addr()}, true
+	return f.status(nodeID, p), true
 }
 
 // snapshot copies the running processes.

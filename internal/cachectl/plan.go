@@ -17,6 +17,12 @@ type observed struct {
 	engines map[string]engine.State
 	// serving: this daemon serves the cluster's configuration endpoint.
 	serving bool
+	// roles is the role the supervisor has given each node's engine, by
+	// node id; role is the one the cluster's nodes should have: the zero
+	// Role outside a replication group, else its primary's or a replica's
+	// of the primary it follows (role.go).
+	roles map[string]engine.Role
+	role  engine.Role
 }
 
 // op is what a step does; the steps of a plan run in order.
@@ -59,20 +65,14 @@ const (
 	actApplyParameters action = "apply-parameters"  // the parameter group changed
 	actStop            action = "stop"              // the node is being removed
 	actDeleteInterface action = "delete-interface"  // … and its interface released
+	actReplace         action = "replace"           // the node's engine and data are removed (a failed primary), then it starts anew
+	actSetRole         action = "set-role"          // the engine takes the node's role in its replication group
 )
 
 // nodePlan is what happens to one node.
 type nodePlan struct {
 	id      string
 	actions []action
-}
-
-// String names the op applied to target, as a log key.
-func (o op) String(target string) string {
-	if target == "" {
-		return string(o)
-	}
-	return string(o) + "/" + target
 }
 
 func (s step) String() string {
@@ -109,6 +109,11 @@ func (n nodePlan) has(a action) bool {
 func plan(cl *elasticache.Cluster, obs observed) []step {
 	if cl.Status == elasticache.StatusDeleting {
 		return planDelete(cl, obs)
+	}
+	if held(cl, obs) {
+		// The group's primary died with automatic failover on: the group
+		// controller promotes a replica, or has it replaced in place.
+		return nil
 	}
 	if converged(cl, obs) {
 		if cl.Classic() {
@@ -164,11 +169,25 @@ func converged(cl *elasticache.Cluster, obs observed) bool {
 		return false
 	}
 	for _, n := range cl.Nodes {
-		if obs.engines[n.ID] != engine.StateRunning {
+		if obs.engines[n.ID] != engine.StateRunning || obs.roles[n.ID] != obs.role || n.Replace {
 			return false
 		}
 	}
 	return cl.ConfigInterfaceID == "" || obs.serving
+}
+
+// held reports whether a node of the cluster is held on crash: its engine
+// failed, its role holds it, and no replacement is asked for.
+func held(cl *elasticache.Cluster, obs observed) bool {
+	if !obs.role.HoldOnCrash {
+		return false
+	}
+	for _, n := range cl.Nodes {
+		if obs.engines[n.ID] == engine.StateFailed && !n.Replace {
+			return true
+		}
+	}
+	return false
 }
 
 // hasConfigEndpoint: a Memcached cluster with nodes has a configuration
@@ -190,7 +209,16 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 		}
 		return p
 	}
+	if n.Replace {
+		p.actions = append(p.actions, actReplace, actStart)
+		return p
+	}
 	state, known := obs.engines[n.ID]
+	if known && state == engine.StateFailed {
+		// Held on crash, and its role no longer holds it (held() waits
+		// otherwise): the new role relaunches it.
+		return nodePlan{id: n.ID, actions: []action{actSetRole}}
+	}
 	running := known && state == engine.StateRunning
 	if known && n.Running != "" && n.Running != runningSpec(cl) {
 		p.actions = append(p.actions, actStopRespec)
@@ -198,6 +226,8 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 	}
 	if !running {
 		p.actions = append(p.actions, actStart)
+	} else if obs.roles[n.ID] != obs.role {
+		p.actions = append(p.actions, actSetRole)
 	}
 	switch {
 	case n.RebootRequested:

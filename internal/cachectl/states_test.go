@@ -33,6 +33,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/store"
@@ -85,6 +86,7 @@ type world struct {
 	st       *store.Bolt
 	ec2      *ec2.Service
 	svc      *elasticache.Service
+	names    dnsname.Scope // the account's endpoint names
 	engines  *fakeEngines
 	net      *fakeNetwork
 	ctl      *Controller
@@ -103,7 +105,15 @@ func newWorld(t *testing.T, loopback bool) *world {
 		ctx: auth.WithScope(context.Background(), auth.Scope{AccountID: "000000000000", Region: "us-east-1"})}
 	w.ec2 = ec2.New(st, ec2.Config{Logger: log})
 	w.net = newFakeNetwork(w.ec2, loopback)
-	w.svc = elasticache.New(st, elasticache.Config{Network: w.ec2, Engines: catalogForTest, HostAddrs: w.net, Logger: log})
+	names, err := dnsname.New(dnsname.DefaultDomain, []byte("cachectl states test secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.names, err = names.Scope("000000000000", "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.svc = elasticache.New(st, elasticache.Config{Network: w.ec2, Engines: catalogForTest, Names: names, HostAddrs: w.net, Logger: log})
 	w.engines = newFakeEngines(w.net.launched)
 	w.newController()
 	t.Cleanup(func() { w.ctl.Close() })
@@ -374,7 +384,7 @@ func (w *world) check() {
 		if cl.Engine == catalog.Memcached {
 			wantIfaces[cl.ConfigInterfaceID] = cl.ConfigIP
 			ep := w.describe(cl.ID).ConfigurationEndpoint
-			wantServing = append(wantServing, net.JoinHostPort(aws.ToString(ep.Address), strconv.Itoa(int(aws.ToInt32(ep.Port)))))
+			wantServing = append(wantServing, net.JoinHostPort(w.resolve(aws.ToString(ep.Address)), strconv.Itoa(int(aws.ToInt32(ep.Port)))))
 		}
 	}
 	if diff := cmp.Diff(slices.Sorted(maps.Keys(w.model)), ids); diff != "" {
@@ -445,7 +455,10 @@ func (w *world) checkCluster(cl *elasticache.Cluster) {
 			continue // reported by check
 		}
 		ep := api.CacheNodes[i].Endpoint
-		addr := net.JoinHostPort(aws.ToString(ep.Address), strconv.Itoa(int(aws.ToInt32(ep.Port))))
+		if host, want := aws.ToString(ep.Address), w.names.Node(cl.ID, n.ID); !w.loopback && host != want {
+			t.Errorf("cluster %s node %s endpoint %s, want the name %s", cl.ID, n.ID, host, want)
+		}
+		addr := net.JoinHostPort(w.resolve(aws.ToString(ep.Address)), strconv.Itoa(int(aws.ToInt32(ep.Port))))
 		wantParamStatus := "in-sync"
 		if len(p.pending) > 0 {
 			wantParamStatus, pendingReboot = "pending-reboot", true
@@ -482,6 +495,27 @@ func (w *world) checkCluster(cl *elasticache.Cluster) {
 	}
 }
 
+// resolve returns the address an endpoint's host resolves to, as the VPC
+// resolvers answer it: what the domain's names (elasticache.Service.Names)
+// say; in the loopback mode the host is the address.
+func (w *world) resolve(host string) string {
+	w.t.Helper()
+	if w.loopback {
+		return host
+	}
+	names, err := w.svc.AllNames(context.Background())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, n := range names {
+		if n.Name == host {
+			return n.IP.String()
+		}
+	}
+	w.t.Errorf("endpoint %s: no such name", host)
+	return host
+}
+
 func (w *world) describe(id string) elasticacheapi.CacheCluster {
 	w.t.Helper()
 	out, err := w.svc.DescribeCacheClusters(w.ctx, &elasticacheapi.DescribeCacheClustersMessage{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
@@ -497,7 +531,10 @@ func (w *world) checkDiscovery(api elasticacheapi.CacheCluster) {
 	t := w.t
 	t.Helper()
 	ep := api.ConfigurationEndpoint
-	c, err := w.net.dial(net.JoinHostPort(aws.ToString(ep.Address), strconv.Itoa(int(aws.ToInt32(ep.Port)))))
+	if host, want := aws.ToString(ep.Address), w.names.MemcachedConfig(aws.ToString(api.CacheClusterId)); !w.loopback && host != want {
+		t.Errorf("cluster %s configuration endpoint %s, want the name %s", aws.ToString(api.CacheClusterId), host, want)
+	}
+	c, err := w.net.dial(net.JoinHostPort(w.resolve(aws.ToString(ep.Address)), strconv.Itoa(int(aws.ToInt32(ep.Port)))))
 	if err != nil {
 		t.Errorf("cluster %s: %v", aws.ToString(api.CacheClusterId), err)
 		return
@@ -519,7 +556,7 @@ func (w *world) checkDiscovery(api elasticacheapi.CacheCluster) {
 	var want []string
 	for _, n := range api.CacheNodes {
 		a, p := aws.ToString(n.Endpoint.Address), aws.ToInt32(n.Endpoint.Port)
-		want = append(want, fmt.Sprintf("%s|%s|%d", a, a, p))
+		want = append(want, fmt.Sprintf("%s|%s|%d", a, w.resolve(a), p))
 	}
 	if len(lines) != 4 || !strings.HasPrefix(lines[0], "CONFIG cluster 0 ") {
 		t.Fatalf("config get cluster = %q", lines)

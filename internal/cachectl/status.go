@@ -49,8 +49,11 @@ func mergeStatus(cur *elasticache.Cluster, gen int64, results []nodeResult, now 
 		if r.rebooted || r.started {
 			n.RebootRequested = false
 		}
-		if n.CreatedAt.IsZero() {
+		if n.CreatedAt.IsZero() || r.replaced {
 			n.CreatedAt = now
+		}
+		if r.replaced {
+			n.Replace = false
 		}
 	}
 	if nodesChanged {

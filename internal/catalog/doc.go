@@ -14,6 +14,7 @@
 // import it.
 //
 // Files: engines.go (engine names, installed engines, version look-up),
+// versions.go (the versions ElastiCache offers and which binary serves each),
 // params.go (families, validation), params_redis.go and
 // params_memcached.go (the tables), nodetype.go (memory per node type).
 package catalog

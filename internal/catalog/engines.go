@@ -20,6 +20,10 @@ const (
 // requested engine and version.
 var ErrEngineNotInstalled = errors.New("engine version not installed")
 
+// ErrUnknownVersion is returned for an engine version ElastiCache does not
+// offer.
+var ErrUnknownVersion = errors.New("unknown engine version")
+
 // Installed is one engine binary found on the host.
 type Installed struct {
 	Engine  string // ElastiCache engine name: redis, valkey or memcached
@@ -101,11 +105,16 @@ func firstLine(s string) string {
 	return s
 }
 
-// Find returns the installed engine for an ElastiCache engine name and
-// version. version may be empty (the newest installed), a prefix on dot
-// boundaries ("7", "7.0", "7.0.15", "1.6") or an ElastiCache-style version
-// matched against EngineVersion. The error wraps ErrEngineNotInstalled and
-// lists what is installed.
+// Find returns the installed engine that serves an ElastiCache engine name
+// and version. version may be empty (the newest installed, else the newest
+// offered), a prefix on dot boundaries ("7", "7.0", "7.0.15", "1.6") or an
+// ElastiCache-style version matched against EngineVersion. A version no
+// binary is installed for but ElastiCache offers (OfferedVersions) is
+// served by a compatible binary (see serving): the result then carries the
+// binary's Engine, Version and Path with the version asked for and its
+// family as EngineVersion and Family. A version ElastiCache does not offer
+// wraps ErrUnknownVersion; an offered one no installed binary can serve
+// wraps ErrEngineNotInstalled and says what to install.
 func (c *Catalog) Find(engine, version string) (Installed, error) {
 	var cands []Installed
 	for _, in := range c.Engines {
@@ -117,7 +126,16 @@ func (c *Catalog) Find(engine, version string) (Installed, error) {
 			cands = append(cands, in)
 		}
 	}
-	if len(cands) == 0 {
+	if len(cands) > 0 {
+		slices.SortFunc(cands, func(a, b Installed) int { return compareVersions(b.Version, a.Version) })
+		return cands[0], nil
+	}
+	o, ok := offered(engine, version)
+	if !ok {
+		return Installed{}, fmt.Errorf("%w: %s %s (valid: %s)", ErrUnknownVersion, engine, version, strings.Join(ValidVersions(engine), ", "))
+	}
+	bin, ok := c.serving(o)
+	if !ok {
 		var have []string
 		for _, in := range c.Engines {
 			have = append(have, in.Engine+" "+in.Version)
@@ -125,10 +143,10 @@ func (c *Catalog) Find(engine, version string) (Installed, error) {
 		if len(have) == 0 {
 			have = []string{"none"}
 		}
-		return Installed{}, fmt.Errorf("%w: %s %s (installed: %s)", ErrEngineNotInstalled, engine, version, strings.Join(have, ", "))
+		return Installed{}, fmt.Errorf("%w: %s %s: %s (installed: %s)", ErrEngineNotInstalled, engine, o.Version, InstallHint(engine), strings.Join(have, ", "))
 	}
-	slices.SortFunc(cands, func(a, b Installed) int { return compareVersions(b.Version, a.Version) })
-	return cands[0], nil
+	bin.EngineVersion, bin.Family = o.Version, o.Family
+	return bin, nil
 }
 
 // compareVersions compares dotted numeric versions.

@@ -72,11 +72,24 @@ func Families() []string {
 // are small and callers that need speed keep the result.
 func familyTables() map[string][]Parameter {
 	return map[string][]Parameter{
+		"redis4.0":     upTo("4.0.10", redis7Parameters()),
+		"redis5.0":     upTo("5.0.6", redis7Parameters()),
+		"redis6.x":     upTo("6.2", redis7Parameters()),
 		"redis7":       redis7Parameters(),
 		"valkey7":      redis7Parameters(),
 		"valkey8":      valkey8Parameters(),
+		"memcached1.4": upTo("1.4.34", memcached16Parameters()),
+		"memcached1.5": upTo("1.5.16", memcached16Parameters()),
 		"memcached1.6": memcached16Parameters(),
 	}
+}
+
+// upTo keeps the parameters an engine version has: the older families'
+// tables are the newest one without what later versions introduced.
+func upTo(version string, t []Parameter) []Parameter {
+	return slices.DeleteFunc(t, func(p Parameter) bool {
+		return compareVersions(p.MinimumEngineVersion, version) > 0
+	})
 }
 
 // Parameters returns a fresh copy of the parameter table of a family,

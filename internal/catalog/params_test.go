@@ -8,7 +8,7 @@ import (
 )
 
 func TestFamilies(t *testing.T) {
-	want := []string{"memcached1.6", "redis7", "valkey7", "valkey8"}
+	want := []string{"memcached1.4", "memcached1.5", "memcached1.6", "redis4.0", "redis5.0", "redis6.x", "redis7", "valkey7", "valkey8"}
 	if diff := cmp.Diff(want, Families()); diff != "" {
 		t.Errorf("Families() mismatch (-want +got):\n%s", diff)
 	}

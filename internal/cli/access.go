@@ -197,14 +197,14 @@ func connectedCompute(ctx context.Context, args []string, stdout, stderr io.Writ
 // exit status 0 when allowed, 3 when denied.
 func explainReachability(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs, dataDir, region := accessFlags("explain", stderr)
-	from := fs.String("from", "", "instance id (i-…)")
+	from := fs.String("from", "", "instance id (i-…), or 'host' for this host through the cache's published endpoints")
 	to := fs.String("to", "", "cache cluster id")
 	port := fs.Int("port", 0, "TCP port (default: the cache's port)")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
 	if *from == "" || *to == "" {
-		return 2, errors.New("usage: cachalot explain --from i-… --to CACHE_ID [--port N]")
+		return 2, errors.New("usage: cachalot explain --from i-…|host --to CACHE_ID [--port N]")
 	}
 	c, err := newAPI(*dataDir, *region)
 	if err != nil {
@@ -213,6 +213,9 @@ func explainReachability(ctx context.Context, args []string, stdout, stderr io.W
 	ctx, cancel := accessTimeout(ctx)
 	defer cancel()
 	in := &cachalotapi.ExplainCacheReachabilityMessage{CacheClusterId: to, InstanceId: from}
+	if *from == "host" {
+		in.InstanceId, in.FromHost = nil, aws.Bool(true)
+	}
 	if *port > math.MaxInt32 || *port < math.MinInt32 {
 		return 2, fmt.Errorf("--port %d is not an integer the API takes", *port)
 	}

@@ -29,7 +29,8 @@ var Version = ""
 const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
 
 Usage:
-  cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--regions LIST] [--log-level LEVEL]
+  cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--regions LIST]
+                   [--dns-domain DOMAIN] [--publish-all] [--hosts-file PATH] [--log-level LEVEL]
   cachalot env     [--data-dir DIR] [--region REGION]
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot exec    [--data-dir DIR] --outside ADDRESS -- COMMAND [ARGS…]
@@ -39,7 +40,13 @@ Usage:
   cachalot connect-compute    --cache ID --instance i-…
   cachalot disconnect-compute --cache ID --instance i-…
   cachalot connected-compute  --cache ID
-  cachalot explain --from i-… --to CACHE_ID [--port N]
+  cachalot explain --from i-…|host --to CACHE_ID [--port N]
+  cachalot publish   CACHE_ID
+  cachalot unpublish CACHE_ID
+  cachalot published [CACHE_ID]
+  cachalot status [--data-dir DIR]        summarise the running service
+  cachalot wait-ready [--timeout 5m]      wait until the service answers /ready
+  cachalot logs CACHE [--node 0001] [-f]  print (and follow) the engine logs of a cache's nodes
   cachalot version
 
 Run 'cachalot COMMAND -h' for a command's flags.
@@ -74,6 +81,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = disconnectCompute(ctx, args[1:], stdout, stderr)
 	case "connected-compute":
 		err = connectedCompute(ctx, args[1:], stdout, stderr)
+	case "publish":
+		err = publishCmd(ctx, args[1:], stdout, stderr)
+	case "unpublish":
+		err = unpublishCmd(ctx, args[1:], stdout, stderr)
+	case "published":
+		err = publishedCmd(ctx, args[1:], stdout, stderr)
 	case "explain":
 		code, err := explainReachability(ctx, args[1:], stdout, stderr)
 		if errors.Is(err, flag.ErrHelp) {
@@ -83,6 +96,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "cachalot:", err)
 		}
 		return code
+	case "status":
+		err = status(ctx, args[1:], stdout, stderr)
+	case "wait-ready":
+		err = waitReady(ctx, args[1:], stdout, stderr)
+	case "logs":
+		err = logs(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cachalot", version())
 	case "help", "-h", "--help":
@@ -162,32 +181,44 @@ func DefaultDataDir() string {
 	return filepath.Join(home, ".local", "share", "cachalot")
 }
 
+// dataDirFlag is the --data-dir of the commands that talk to a running
+// service: its default is the running service (runtime.go).
 func dataDirFlag(fs *flag.FlagSet) *string {
-	return fs.String("data-dir", envOr("CACHALOT_DATA_DIR", DefaultDataDir()), "state directory (env CACHALOT_DATA_DIR)")
+	return clientDataDirFlag(fs, os.Stderr)
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", envOr("CACHALOT_LISTEN", "127.0.0.1:4566"), "HTTP listen address (env CACHALOT_LISTEN)")
-	dataDir := dataDirFlag(fs)
+	dataDir := fs.String("data-dir", envOr("CACHALOT_DATA_DIR", DefaultDataDir()), "state directory (env CACHALOT_DATA_DIR)")
 	accountID := fs.String("account-id", envOr("CACHALOT_ACCOUNT_ID", app.DefaultAccountID), "account id of the root credentials (env CACHALOT_ACCOUNT_ID)")
 	logLevel := fs.String("log-level", envOr("CACHALOT_LOG_LEVEL", "info"), "debug, info, warn or error (env CACHALOT_LOG_LEVEL)")
 	network := fs.String("network", envOr("CACHALOT_NETWORK", ""), "namespaces (default as root on Linux) or loopback (env CACHALOT_NETWORK)")
+	dnsDomain := fs.String("dns-domain", envOr("CACHALOT_DNS_DOMAIN", dnsname.DefaultDomain), "domain of the endpoint names (<cluster>.<id>.0001.use1.DOMAIN), resolved inside every VPC (env CACHALOT_DNS_DOMAIN)")
 	regionList := fs.String("regions", envOr("CACHALOT_REGIONS", "aws"), "comma-separated regions requests may be signed for; 'aws' stands for every commercial, China and GovCloud region (env CACHALOT_REGIONS)")
+	publishAll := fs.Bool("publish-all", envOr("CACHALOT_PUBLISH_ALL", "") == "1", "publish every cache to this host, for local development (env CACHALOT_PUBLISH_ALL=1)")
+	hostsFile := fs.String("hosts-file", envOr("CACHALOT_HOSTS_FILE", defaultHostsFile()), "hosts file where the names of published caches are written, in a managed block; 'none' writes none (env CACHALOT_HOSTS_FILE; default /etc/hosts as root, else none)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *hostsFile == "none" {
+		*hostsFile = ""
 	}
 	regions, err := parseRegions(*regionList)
 	if err != nil {
 		return fmt.Errorf("--regions: %w", err)
+	}
+	if err := dnsname.ValidateDomain(*dnsDomain); err != nil {
+		return fmt.Errorf("--dns-domain: %w", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions, Logger: logger}
+	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions,
+		DNSDomain: *dnsDomain, PublishAll: *publishAll, HostsFile: *hostsFile, Logger: logger}
 	akid, secret := os.Getenv("CACHALOT_ROOT_ACCESS_KEY_ID"), os.Getenv("CACHALOT_ROOT_SECRET_ACCESS_KEY")
 	if (akid == "") != (secret == "") {
 		return errors.New("set both CACHALOT_ROOT_ACCESS_KEY_ID and CACHALOT_ROOT_SECRET_ACCESS_KEY, or neither")
@@ -202,6 +233,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := a.Start(ctx); err != nil {
 		a.Close()
 		return err
+	}
+	if removeRuntime, err := writeRuntime(a, *dataDir); err != nil {
+		logger.Warn("no runtime file: other commands find this service only by --data-dir", "err", err)
+	} else {
+		defer removeRuntime()
 	}
 	logger.Info("ready", "startup", time.Since(start).Round(time.Microsecond))
 	<-ctx.Done()
@@ -219,18 +255,21 @@ func env(args []string, stdout, stderr io.Writer) error {
 	}
 	creds, err := app.ReadCredentials(*dataDir)
 	if err != nil {
-		return fmt.Errorf("no credentials in %s (has 'cachalot serve' run with this --data-dir?): %w", *dataDir, err)
+		return fmt.Errorf("%w (no credentials: %v)", notRunning(*dataDir), err)
 	}
-	url, err := os.ReadFile(filepath.Join(*dataDir, app.EndpointFile))
+	url, err := endpointOf(*dataDir)
 	if err != nil {
-		return fmt.Errorf("no running service for %s: %w", *dataDir, err)
+		return err
+	}
+	if err := alive(*dataDir, url); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "export AWS_ACCESS_KEY_ID=%s\n", creds.AccessKeyID)
 	fmt.Fprintf(stdout, "export AWS_SECRET_ACCESS_KEY=%s\n", shellQuote(creds.SecretAccessKey))
 	fmt.Fprintln(stdout, "unset AWS_SESSION_TOKEN AWS_PROFILE")
 	fmt.Fprintf(stdout, "export AWS_DEFAULT_REGION=%s\n", *region)
 	fmt.Fprintf(stdout, "export AWS_REGION=%s\n", *region)
-	fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL=%s\n", strings.TrimSpace(string(url)))
+	fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL=%s\n", url)
 	return nil
 }
 
@@ -244,12 +283,13 @@ func teardown(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dataDir := dataDirFlag(fs)
 	prefix := fs.String("prefix", "", "kernel-object prefix of an installation whose data dir is gone (e.g. cl1a2b3)")
+	hostsFile := fs.String("hosts-file", app.DefaultHostsFile, "with --prefix: the hosts file whose block of that installation is removed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if *prefix != "" {
-		return app.TeardownPrefix(ctx, *prefix, logger)
+		return errors.Join(app.TeardownPrefix(ctx, *prefix, logger), app.TeardownHostsFile(*hostsFile, *prefix))
 	}
 	err := app.Teardown(ctx, *dataDir, logger)
 	if errors.Is(err, app.ErrServing) {
@@ -258,4 +298,12 @@ func teardown(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("teardown refused: %w; stop that serve first (Ctrl-C where it runs, or kill -TERM the pid), then run teardown again", err)
 	}
 	return err
+}
+
+// defaultHostsFile is /etc/hosts for root, else none (a user cannot write it).
+func defaultHostsFile() string {
+	if os.Geteuid() == 0 {
+		return app.DefaultHostsFile
+	}
+	return "none"
 }

@@ -21,7 +21,9 @@ import (
 const execUsage = "usage: cachalot exec --instance i-… -- COMMAND [ARGS…]\n       cachalot exec --outside ADDRESS -- COMMAND [ARGS…]"
 
 // execInstance runs a program inside an instance's network, as if on the
-// instance: `cachalot exec --instance i-… -- redis-cli -h 172.31.0.4 ping`;
+// instance, resolving names through the VPC's DNS server: `cachalot exec
+// --instance i-… -- redis-cli -h my-cache.km2jzi.0001.use1.cache.amazonaws.com
+// ping`;
 // or, with --outside, on a simulated client on the internet holding that
 // public address: `cachalot exec --outside 198.51.100.27 -- redis-cli -h
 // 100.64.3.4 ping`. The program runs as the caller (root: it may change the
@@ -47,24 +49,28 @@ func execInstance(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return runIn(ctx, ns, argv, stdout, stderr)
 	}
-	ns, err := instanceNetns(ctx, *dataDir, *region, *instance)
+	enter, err := instanceEnter(ctx, *dataDir, *region, *instance)
 	if err != nil {
 		return 1, err
 	}
-	return runIn(ctx, ns, argv, stdout, stderr)
+	return run(ctx, append(enter, argv...), stdout, stderr)
 }
 
-// instanceNetns asks the running service of dataDir for the network
-// namespace of a running instance (its primary interface's, realised
-// before the answer) and returns its path.
-func instanceNetns(ctx context.Context, dataDir, region, instance string) (string, error) {
+// instanceEnter asks the running service of dataDir how to run a program
+// as on a running instance (in its primary interface's namespace, realised
+// before the answer, with its VPC's resolv.conf) and returns the argv
+// prefix to run it with.
+func instanceEnter(ctx context.Context, dataDir, region, instance string) ([]string, error) {
 	q := url.Values{"region": {region}}
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://cachalot/v1/instances/"+url.PathEscape(instance)+"/netns?"+q.Encode(), nil)
 	var out admin.NamespaceResponse
 	if err := adminDo(app.AdminClient(dataDir), req, &out); err != nil {
-		return "", fmt.Errorf("network of %s: %w", instance, err)
+		return nil, fmt.Errorf("network of %s: %w", instance, err)
 	}
-	return out.Netns, nil
+	if len(out.Enter) == 0 {
+		return []string{"nsenter", "--net=" + out.Netns, "--"}, nil
+	}
+	return out.Enter, nil
 }
 
 // outsideNetns asks the running service of dataDir for the outside client
@@ -83,7 +89,12 @@ func outsideNetns(ctx context.Context, dataDir, addr string) (string, error) {
 // runIn runs argv inside the network namespace at ns, with the caller's
 // standard input, and returns its exit code.
 func runIn(ctx context.Context, ns string, argv []string, stdout, stderr io.Writer) (int, error) {
-	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + ns, "--"}, argv...)...)
+	return run(ctx, append([]string{"nsenter", "--net=" + ns, "--"}, argv...), stdout, stderr)
+}
+
+// run runs argv with the caller's standard input and returns its exit code.
+func run(ctx context.Context, argv []string, stdout, stderr io.Writer) (int, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError

@@ -1,7 +1,13 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cachalot-dev/cachalot/internal/dnsname"
@@ -26,6 +32,30 @@ func TestParseRegions(t *testing.T) {
 		got, err := parseRegions(tt.list)
 		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
 			t.Errorf("parseRegions(%q) = %v, %v; want %v (error %v)", tt.list, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// A bad --dns-domain refuses to start, with a message naming the flag and
+// what is wrong, before anything is created.
+func TestServeRefusesBadDNSDomain(t *testing.T) {
+	tests := []struct{ domain, why string }{
+		{"Cache.Example", "lowercase"},
+		{"cache.example.", "must not end with a dot"},
+		{"localhost", "at least two labels"},
+		{"cache.internal", ".internal"},
+		{"10.0.0.1", "all digits"},
+		{"bad_label.example", "only letters, digits and hyphens"},
+	}
+	for _, tt := range tests {
+		dir := filepath.Join(t.TempDir(), "data")
+		var out bytes.Buffer
+		code := Run(context.Background(), []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--network", "loopback", "--dns-domain", tt.domain}, &out, &out)
+		if code == 0 || !strings.Contains(out.String(), "--dns-domain") || !strings.Contains(out.String(), tt.why) {
+			t.Errorf("serve --dns-domain %q = exit %d, %q; want a refusal saying %q", tt.domain, code, out.String(), tt.why)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("serve --dns-domain %q created its data dir (%v)", tt.domain, err)
 		}
 	}
 }

@@ -36,9 +36,11 @@ const idLen = 6
 // an account's caches in a region. It is an HMAC-SHA256 of the account and
 // region under the installation secret, written in base 36: stable across
 // restarts, different per installation, and not guessable from the account
-// id without the secret. Collisions between two accounts do not matter for
-// uniqueness, since every name also carries the cache's own identifier and
-// accounts never share a VPC's view of names.
+// id without the secret. Two accounts whose ids collide (one chance in
+// about 2 billion per pair) and that also give two caches in one region the
+// same identifier get the same name; every VPC's DNS server, which answers
+// for every account's caches as AWS's public names do, then gives both
+// addresses.
 func ScopeID(secret []byte, account, region string) string {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte("cachalot endpoint id v1\x00"))

@@ -39,6 +39,9 @@ type InterfaceSpec struct {
 	// InterfaceType; default "interface".
 	InterfaceType string
 	Tags          map[string]string
+	// ServicePeering labels the interface (SetInterfaceServicePeering);
+	// "" none.
+	ServicePeering string
 }
 
 // Interface is a network interface as other packages see it.
@@ -150,6 +153,7 @@ func createManaged(t *txn, st *scopeTx, spec InterfaceSpec, groupsPerInterface i
 	if spec.InterfaceType != "" {
 		e.InterfaceType = spec.InterfaceType
 	}
+	e.ServicePeering = spec.ServicePeering
 	if len(spec.Tags) > 0 {
 		e.Tags = map[string]string{}
 		for k, v := range spec.Tags {
@@ -211,6 +215,11 @@ func (s *Service) SetInterfaceGroups(ctx context.Context, account, region, id st
 		g, err := resolveGroups(st, e.VpcID, groups, nil, s.cfg.GroupsPerInterface)
 		if err != nil {
 			return err
+		}
+		if slices.Equal(e.Groups, g) {
+			// Nothing to write: the cache controller sets the groups of
+			// every node it converges, after a restart every node's.
+			return nil
 		}
 		mut[*eniRec](st, id).Groups = g
 		return nil

@@ -205,7 +205,8 @@ func appendClassic(topo *Topology, st *scopeTx, firstIface, firstGroup int) {
 	sc := st.sc
 	ids := ClassicNetwork(sc.Account, sc.Region)
 	cidr := netip.MustParsePrefix(classicCIDR)
-	topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: ids.VpcID, CIDR: cidr})
+	topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: ids.VpcID, CIDR: cidr,
+		DNSSupport: true, DNSHostnames: true})
 	topo.Subnets = append(topo.Subnets, TopoSubnet{Account: sc.Account, Region: sc.Region, ID: ids.SubnetID, VpcID: ids.VpcID,
 		CIDR: cidr, RouteTableID: ids.RouteTableID})
 	topo.RouteTables = append(topo.RouteTables, TopoRouteTable{Account: sc.Account, Region: sc.Region, ID: ids.RouteTableID,

@@ -20,7 +20,10 @@
 // (<region>a, b, c), its default group, a main route table routing 0.0.0.0/0
 // to an attached internet gateway, and the default network ACL.
 // An account with EC2-Classic has instead a classic network per region
-// (classic.go), exported by Topology as a synthetic VPC.
+// (classic.go), exported by Topology as a synthetic VPC. Requester-managed
+// interfaces labelled for service peering (servicepeering.go: the nodes of
+// one ElastiCache replication group) share a synthetic group admitting TCP
+// among them, as AWS's replication does not cross security groups.
 //
 // The realisation in the kernel belongs to netplane; the pure security-group
 // evaluator is the sub-package sgeval, which reads a Topology.

@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 )
 
 // ---- private address allocation ----
@@ -123,14 +123,6 @@ func resolveGroups(st *scopeTx, vpc string, ids, names []string, limit int) ([]s
 	return out, nil
 }
 
-func privateDNS(region, ip string) string {
-	name := "ip-" + strings.ReplaceAll(ip, ".", "-")
-	if region == "us-east-1" {
-		return name + ".ec2.internal"
-	}
-	return name + "." + region + ".compute.internal"
-}
-
 // newENI creates an interface record in sn with an allocated address.
 func (t *txn) newENI(st *scopeTx, sn *subnetRec, groups []string, ip, desc string) (*eniRec, error) {
 	addr, err := st.allocIP(sn, ip)
@@ -194,7 +186,7 @@ func (st *scopeTx) eniOut(e *eniRec) ec2api.NetworkInterface {
 		MacAddress:         ptr(e.MAC),
 		NetworkInterfaceId: ptr(e.ID),
 		OwnerId:            ptr(e.Owner),
-		PrivateDnsName:     ptr(privateDNS(st.sc.Region, e.PrivateIP)),
+		PrivateDnsName:     ptr(dnsname.PrivateDNSName(st.sc.Region, e.PrivateIP)),
 		PrivateIpAddress:   ptr(e.PrivateIP),
 		RequesterManaged:   ptr(e.RequesterManaged),
 		SourceDestCheck:    ptr(e.SourceDestCheck),
@@ -261,7 +253,7 @@ var eniFilters = filterSet[eniView]{
 		"private-ip-address":                      func(v eniView) []string { return one(v.PrivateIP) },
 		"addresses.private-ip-address":            func(v eniView) []string { return one(v.PrivateIP) },
 		"addresses.primary":                       func(v eniView) []string { return boolStr(true) },
-		"private-dns-name":                        func(v eniView) []string { return one(privateDNS(v.st.sc.Region, v.PrivateIP)) },
+		"private-dns-name":                        func(v eniView) []string { return one(dnsname.PrivateDNSName(v.st.sc.Region, v.PrivateIP)) },
 		"group-id":                                func(v eniView) []string { return v.Groups },
 		"group-name":                              func(v eniView) []string { return v.groupNames() },
 		"description":                             func(v eniView) []string { return []string{v.Description} },

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 )
 
 // Instance states. Transitions complete at once: RunInstances answers
@@ -311,7 +312,7 @@ func (st *scopeTx) instanceOut(i *instanceRec) ec2api.Instance {
 			out.SubnetId, out.VpcId = ptr(i.SubnetID), ptr(i.VpcID)
 		}
 		out.PrivateIpAddress = ptr(i.PrivateIP)
-		out.PrivateDnsName = ptr(privateDNS(st.sc.Region, i.PrivateIP))
+		out.PrivateDnsName = ptr(dnsname.PrivateDNSName(st.sc.Region, i.PrivateIP))
 		out.PublicDnsName = ptr("")
 		out.SourceDestCheck = ptr(true)
 	} else {
@@ -404,7 +405,7 @@ var instanceFilters = filterSet[instView]{
 		"owner-id":            func(v instView) []string { return one(v.Owner) },
 		"reservation-id":      func(v instView) []string { return one(v.ReservationID) },
 		"private-ip-address":  func(v instView) []string { return one(v.PrivateIP) },
-		"private-dns-name":    func(v instView) []string { return one(privateDNS(v.st.sc.Region, v.PrivateIP)) },
+		"private-dns-name":    func(v instView) []string { return one(dnsname.PrivateDNSName(v.st.sc.Region, v.PrivateIP)) },
 		"ip-address": func(v instView) []string {
 			return v.eniField(func(e *eniRec) []string { return one(eniView{e, v.st}.publicIP()) })
 		},

@@ -169,6 +169,10 @@ type eniRec struct {
 	// subnet, no VPC; see classic.go); Grants are its ingress grants.
 	Classic bool       `json:"classic,omitempty"`
 	Grants  []grantRec `json:"grants,omitempty"`
+	// ServicePeering labels a requester-managed interface whose service
+	// talks to the other interfaces of the same label past the security
+	// groups (peering.go in this sense: servicepeering.go).
+	ServicePeering string `json:"servicePeering,omitempty"`
 }
 
 func (r *eniRec) id() string { return r.ID }

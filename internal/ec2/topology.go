@@ -33,6 +33,11 @@ type TopoVPC struct {
 	Account, Region, ID string
 	CIDR                netip.Prefix
 	IsDefault           bool
+	// DNSSupport and DNSHostnames are the VPC attributes enableDnsSupport
+	// (the Amazon-provided DNS server answers in the VPC) and
+	// enableDnsHostnames (it also resolves the instances' private DNS
+	// names, with DNSSupport).
+	DNSSupport, DNSHostnames bool
 }
 
 // TopoSubnet is a subnet; RouteTableID is the table in effect (its explicit
@@ -229,7 +234,8 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 		topo.RouteTables = append(topo.RouteTables, tr)
 	}
 	for _, v := range listT[*vpcRec](st, "vpc") {
-		topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: v.ID, CIDR: prefixOf(v.CIDR), IsDefault: v.IsDefault})
+		topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: v.ID, CIDR: prefixOf(v.CIDR), IsDefault: v.IsDefault,
+			DNSSupport: v.DNSSupport, DNSHostnames: v.DNSHostnames})
 	}
 	for _, sn := range listT[*subnetRec](st, "subnet") {
 		topo.Subnets = append(topo.Subnets, TopoSubnet{Account: sc.Account, Region: sc.Region, ID: sn.ID, VpcID: sn.VpcID, AZ: sn.AZ,
@@ -252,6 +258,7 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 		topo.Groups = append(topo.Groups, TopoGroup{Account: sc.Account, Region: sc.Region, ID: g.ID, VpcID: g.VpcID, Name: g.Name,
 			Ingress: topoRules(g.Ingress), Egress: topoRules(g.Egress)})
 	}
+	appendServicePeering(topo, st, firstIface)
 	for _, p := range listT[*pcxRec](st, "pcx") {
 		if p.Status != "active" || seenPcx[p.ID] {
 			continue

@@ -2,7 +2,7 @@ package elasticache
 
 import (
 	"context"
-	"slices"
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,23 +14,18 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
-// DescribeCacheEngineVersions lists the engines really installed on the host.
+// DescribeCacheEngineVersions lists the engine versions this host serves:
+// every version ElastiCache offers that an installed engine can serve, and
+// each installed engine's own version. The version description names the
+// binary that serves it ("served by redis-server 7.0.15").
 func (s *Service) DescribeCacheEngineVersions(ctx context.Context, in *elasticacheapi.DescribeCacheEngineVersionsMessage) (*elasticacheapi.CacheEngineVersionMessage, error) {
 	var list []elasticacheapi.CacheEngineVersion
 	seen := map[string]bool{}
-	engines := slices.Clone(s.cfg.Engines.Engines)
-	// Newest first within an engine, as AWS lists the default first.
-	slices.SortStableFunc(engines, func(a, b catalog.Installed) int {
-		if c := strings.Compare(a.Engine, b.Engine); c != 0 {
-			return c
-		}
-		return -strings.Compare(a.Version, b.Version)
-	})
-	for _, e := range engines {
+	for _, e := range s.cfg.Engines.Servable() {
 		if in.Engine != nil && !strings.EqualFold(*in.Engine, e.Engine) {
 			continue
 		}
-		if v := aws.ToString(in.EngineVersion); v != "" && v != e.EngineVersion && v != e.Version {
+		if v := aws.ToString(in.EngineVersion); v != "" && v != e.EngineVersion {
 			continue
 		}
 		if f := aws.ToString(in.CacheParameterGroupFamily); f != "" && f != e.Family {
@@ -39,24 +34,30 @@ func (s *Service) DescribeCacheEngineVersions(ctx context.Context, in *elasticac
 		if aws.ToBool(in.DefaultOnly) && seen[e.Engine] {
 			continue
 		}
-		key := e.Engine + "/" + e.EngineVersion
-		if seen[key] {
-			continue
-		}
-		seen[key], seen[e.Engine] = true, true
+		seen[e.Engine] = true
 		list = append(list, elasticacheapi.CacheEngineVersion{
 			Engine:                        aws.String(e.Engine),
 			EngineVersion:                 aws.String(e.EngineVersion),
 			CacheParameterGroupFamily:     aws.String(e.Family),
 			CacheEngineDescription:        aws.String(engineTitle(e.Engine)),
-			CacheEngineVersionDescription: aws.String(e.Engine + " version " + e.Version),
+			CacheEngineVersionDescription: aws.String(fmt.Sprintf("%s %s, served by %s %s", engineTitle(e.Engine), e.EngineVersion, e.Installed.Engine, e.Version)),
 		})
 	}
-	items, next, err := page(list, func(v elasticacheapi.CacheEngineVersion) string { return *v.Engine + "/" + *v.EngineVersion }, in.Marker, in.MaxRecords)
+	// The list is in AWS's order (newest first), not the markers' order:
+	// the marker is the position.
+	idx := make([]int, len(list))
+	for i := range idx {
+		idx[i] = i
+	}
+	pageIdx, next, err := page(idx, func(i int) string { return fmt.Sprintf("%06d", i) }, in.Marker, in.MaxRecords)
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.CacheEngineVersionMessage{CacheEngineVersions: append([]elasticacheapi.CacheEngineVersion{}, items...), Marker: next}, nil
+	out := &elasticacheapi.CacheEngineVersionMessage{CacheEngineVersions: []elasticacheapi.CacheEngineVersion{}, Marker: next}
+	for _, i := range pageIdx {
+		out.CacheEngineVersions = append(out.CacheEngineVersions, list[i])
+	}
+	return out, nil
 }
 
 // ListAllowedNodeTypeModifications lists the node types a cluster may move to.

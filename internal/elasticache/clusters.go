@@ -38,11 +38,11 @@ func (s *Service) resolveEngine(eng, version string) (catalog.Installed, error) 
 		return catalog.Installed{}, invalid("Invalid value for Engine: %s. Valid values are redis, valkey and memcached.", eng)
 	}
 	inst, err := s.cfg.Engines.Find(eng, version)
-	if err != nil {
-		if version == "" {
-			return catalog.Installed{}, invalid("Engine %s is not installed on this Cachalot host.", eng)
-		}
-		return catalog.Installed{}, invalid("Cannot find version %s for %s", version, eng)
+	switch {
+	case errors.Is(err, catalog.ErrEngineNotInstalled):
+		return catalog.Installed{}, invalid("No engine installed on this Cachalot host can serve %s %s: %s.", eng, version, catalog.InstallHint(eng))
+	case err != nil:
+		return catalog.Installed{}, invalid("Cannot find version %s for %s. Valid versions: %s.", version, eng, strings.Join(catalog.ValidVersions(eng), ", "))
 	}
 	return inst, nil
 }
@@ -51,6 +51,9 @@ func (s *Service) resolveEngine(eng, version string) (catalog.Installed, error) 
 // creating; the reconciler creates its nodes.
 func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.CreateCacheClusterMessage) (*elasticacheapi.CreateCacheClusterResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	if in.ReplicationGroupId != nil {
+		return s.createMemberCluster(ctx, in)
+	}
 	spec, err := s.createSpec(ctx, in)
 	if err != nil {
 		return nil, err
@@ -93,12 +96,21 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 			}
 			c.ParameterGroup = pg.Name
 		}
+		if msg := spec.inst.Substitution(spec.eng); msg != "" {
+			if err := s.putEvent(tx, c.Account, c.Region, Event{SourceID: c.ID, SourceType: "cache-cluster", Message: msg}); err != nil {
+				return err
+			}
+		}
 		return putCluster(tx, c)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.CreateCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+	api, err := s.toAPI(scope, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.CreateCacheClusterResult{CacheCluster: api}, nil
 }
 
 // clusterSpec is a CreateCacheCluster request, validated.
@@ -117,9 +129,6 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	sp := clusterSpec{id: strings.ToLower(aws.ToString(in.CacheClusterId))}
 	if err := checkIdentifier("CacheClusterId", sp.id, 50); err != nil {
 		return sp, err
-	}
-	if in.ReplicationGroupId != nil {
-		return sp, elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", aws.ToString(in.ReplicationGroupId))
 	}
 	var err error
 	if sp.classic, err = s.launchesInClassic(ctx, in); err != nil {
@@ -315,7 +324,7 @@ func networkError(err error) error {
 }
 
 // toAPI renders a cluster as DescribeCacheClusters shows it.
-func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticacheapi.CacheCluster {
+func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elasticacheapi.CacheCluster, error) {
 	out := &elasticacheapi.CacheCluster{
 		ARN:                        aws.String(ARN(scope, "cluster", c.ID)),
 		CacheClusterId:             aws.String(c.ID),
@@ -346,6 +355,10 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 	}
 	if c.SubnetGroup != "" {
 		out.CacheSubnetGroupName = aws.String(c.SubnetGroup)
+	}
+	if c.ReplicationGroupID != "" {
+		out.ReplicationGroupId = aws.String(c.ReplicationGroupID)
+		out.ReplicationGroupLogDeliveryEnabled = aws.Bool(false)
 	}
 	for _, g := range c.CacheSecurityGroups {
 		out.CacheSecurityGroups = append(out.CacheSecurityGroups, elasticacheapi.CacheSecurityGroupMembership{
@@ -388,9 +401,12 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 			out.CacheParameterGroup.CacheNodeIdsToReboot = append(out.CacheParameterGroup.CacheNodeIdsToReboot, n.ID)
 		}
 	}
-	if c.Engine == catalog.Memcached && c.ConfigIP != "" {
-		ip, port := s.endpoint(c.ConfigInterfaceID, c.ConfigIP, c.Port)
-		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(ip), Port: aws.Int32(int32(port))}
+	config, eps, err := s.endpoints(c)
+	if err != nil {
+		return nil, err
+	}
+	if config.valid() {
+		out.ConfigurationEndpoint = &elasticacheapi.Endpoint{Address: aws.String(config.host), Port: aws.Int32(int32(config.port))}
 	}
 	if showNodes {
 		out.CacheNodes = []elasticacheapi.CacheNode{}
@@ -405,14 +421,13 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) *elasticac
 				t := n.CreatedAt
 				cn.CacheNodeCreateTime = &t
 			}
-			if n.IP != "" {
-				ip, port := s.endpoint(n.InterfaceID, n.IP, c.Port)
-				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(ip), Port: aws.Int32(int32(port))}
+			if ep, ok := eps[n.ID]; ok {
+				cn.Endpoint = &elasticacheapi.Endpoint{Address: aws.String(ep.host), Port: aws.Int32(int32(ep.port))}
 			}
 			out.CacheNodes = append(out.CacheNodes, cn)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // DescribeCacheClusters lists the caller's clusters in the region.
@@ -432,6 +447,9 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *elasticacheapi.
 		clusters, err = store.ListJSON[Cluster](tx, store.Key("elasticache", scope.AccountID, scope.Region, "cluster")+"/")
 		return err
 	})
+	if aws.ToBool(in.ShowCacheClustersNotInReplicationGroups) {
+		clusters = slices.DeleteFunc(clusters, func(c *Cluster) bool { return c.ReplicationGroupID != "" })
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +459,11 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *elasticacheapi.
 	}
 	out := &elasticacheapi.CacheClusterMessage{CacheClusters: []elasticacheapi.CacheCluster{}, Marker: next}
 	for _, c := range pageItems {
-		out.CacheClusters = append(out.CacheClusters, *s.toAPI(scope, c, aws.ToBool(in.ShowCacheNodeInfo)))
+		api, err := s.toAPI(scope, c, aws.ToBool(in.ShowCacheNodeInfo))
+		if err != nil {
+			return nil, err
+		}
+		out.CacheClusters = append(out.CacheClusters, *api)
 	}
 	return out, nil
 }
@@ -467,17 +489,22 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *elasticacheapi.Del
 		default:
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in a valid state to be deleted.", c.ID)
 		}
-		c.Status = StatusDeleting
-		c.Generation++
-		for i := range c.Nodes {
-			c.Nodes[i].Status = StatusDeleting
+		if c.ReplicationGroupID != "" {
+			if err := s.leaveGroup(tx, c); err != nil {
+				return err
+			}
 		}
+		markDeleting(c)
 		return putCluster(tx, c)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.DeleteCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+	api, err := s.toAPI(scope, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.DeleteCacheClusterResult{CacheCluster: api}, nil
 }
 
 // RebootCacheCluster reboots the named nodes.
@@ -511,7 +538,11 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *elasticacheapi.Reb
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.RebootCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+	api, err := s.toAPI(scope, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.RebootCacheClusterResult{CacheCluster: api}, nil
 }
 
 // ModifyCacheCluster changes a cluster; see the package doc for what applies
@@ -558,7 +589,11 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 	if err != nil {
 		return nil, err
 	}
-	return &elasticacheapi.ModifyCacheClusterResult{CacheCluster: s.toAPI(scope, c, false)}, nil
+	api, err := s.toAPI(scope, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return &elasticacheapi.ModifyCacheClusterResult{CacheCluster: api}, nil
 }
 
 // modifyChecks is what ModifyCacheCluster checked outside its transaction.

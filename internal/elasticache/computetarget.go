@@ -12,29 +12,61 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
-// ComputeTargets returns node-based clusters as the access flows' caches
-// (access.Caches). Replication groups and serverless caches will be added
-// here, resolved by id after clusters.
+// ComputeTargets returns node-based clusters and replication groups as the
+// access flows' caches (access.Caches, and access.CacheLister for
+// publishing), resolved by id: a cluster first, then a replication group
+// (rgaccess.go). Serverless caches will be added here.
 func (s *Service) ComputeTargets() access.Caches { return computeTargets{s} }
+
+// CacheLister lists the caches of every account and region
+// (access.CacheLister).
+func (s *Service) CacheLister() access.CacheLister { return computeTargets{s} }
 
 type computeTargets struct{ s *Service }
 
 func (t computeTargets) Cache(ctx context.Context, id string) (access.Cache, error) {
 	scope := auth.ScopeFrom(ctx)
 	var c *Cluster
+	var g *ReplicationGroup
+	var members []*Cluster
 	err := t.s.st.View(ctx, func(tx store.Tx) error {
 		var err error
 		c, err = getCluster(tx, scope, id)
+		if !isNotFound(err, "CacheClusterNotFound") {
+			return err
+		}
+		if g, err = getGroup(tx, scope, id); err != nil {
+			return clusterOrGroupNotFound(id, err)
+		}
+		members, err = groupMembers(tx, g)
 		return err
 	})
 	if err != nil {
 		return access.Cache{}, err
 	}
+	if g != nil {
+		return groupCacheOf(g, members), nil
+	}
 	return cacheOf(c), nil
 }
 
+// AllCaches returns the caches of every account and region
+// (access.CacheLister), for publishing to the host.
+func (t computeTargets) AllCaches(ctx context.Context) ([]access.Cache, error) {
+	clusters, err := t.s.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]access.Cache, 0, len(clusters))
+	for _, c := range clusters {
+		out = append(out, cacheOf(c))
+	}
+	return out, nil
+}
+
 func cacheOf(c *Cluster) access.Cache {
-	out := access.Cache{ID: c.ID, Engine: c.Engine, Status: c.Status, VpcID: c.VpcID, Port: c.Port, SecurityGroups: slices.Clone(c.SecurityGroups)}
+	out := access.Cache{Account: c.Account, Region: c.Region, ID: c.ID, CreatedAt: c.CreatedAt, Engine: c.Engine, Status: c.Status,
+		VpcID: c.VpcID, Port: c.Port, SecurityGroups: slices.Clone(c.SecurityGroups)}
 	for _, n := range c.Nodes {
 		if n.InterfaceID != "" && n.Status != StatusDeleting {
 			out.Endpoints = append(out.Endpoints, access.Endpoint{Name: n.ID, InterfaceID: n.InterfaceID, Address: n.IP})
@@ -54,6 +86,9 @@ func cacheOf(c *Cluster) access.Cache {
 func (t computeTargets) EditSecurityGroups(ctx context.Context, id string, edit func([]string) ([]string, error)) error {
 	scope := auth.ScopeFrom(ctx)
 	s := t.s
+	if s.isGroup(ctx, scope, id) {
+		return t.editGroupSecurityGroups(ctx, id, edit)
+	}
 	// Validate the result against the EC2 model outside the store
 	// transaction (the EC2 model reads the store itself).
 	cur, err := t.Cache(ctx, id)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/app"
 	"github.com/cachalot-dev/cachalot/internal/app/apptest"
+	"github.com/cachalot-dev/cachalot/internal/app/apptest/nettest"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/engine/memcached"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
@@ -66,7 +67,8 @@ func (w *world) instance(t *testing.T, groups ...string) (string, string) {
 	return aws.ToString(i.InstanceId), aws.ToString(i.NetworkInterfaces[0].NetworkInterfaceId)
 }
 
-// run executes a real client program inside an interface's network.
+// run executes a real client program as on the instance owning an
+// interface: in its network, resolving names through the VPC's DNS server.
 func (w *world) run(t *testing.T, eni string, argv ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -74,7 +76,7 @@ func (w *world) run(t *testing.T, eni string, argv ...string) (string, error) {
 	if err := w.env.App.WaitIdle(ctx); err != nil {
 		t.Fatalf("WaitIdle = %v", err)
 	}
-	cmd, err := w.env.App.Plane().Command(ctx, eni, argv...)
+	cmd, err := w.env.App.InstanceCommand(ctx, eni, argv...)
 	if err != nil {
 		t.Fatalf("Command = %v", err)
 	}
@@ -131,9 +133,11 @@ func TestRedisClusterLifecycle(t *testing.T) {
 		"--engine", "redis", "--cache-node-type", "cache.t3.micro", "--num-cache-nodes", "1")
 	w.env.CLIJSON(t, nil, "elasticache", "wait", "cache-cluster-available", "--cache-cluster-id", "web-cache")
 	c := w.waitStatus(t, "web-cache", "available")
+	// The endpoint is a name, <cluster>.<id6>.0001.use1.cache.amazonaws.com,
+	// resolving through the VPC's DNS server to a default-VPC address.
 	addr := aws.ToString(c.CacheNodes[0].Endpoint.Address)
-	if port := aws.ToInt32(c.CacheNodes[0].Endpoint.Port); port != 6379 || !strings.HasPrefix(addr, "172.31.") {
-		t.Fatalf("endpoint = %s:%d, want a default-VPC address on 6379", addr, port)
+	if port := aws.ToInt32(c.CacheNodes[0].Endpoint.Port); port != 6379 || !strings.HasPrefix(addr, "web-cache.") || !strings.HasSuffix(addr, ".0001.use1.cache.amazonaws.com") {
+		t.Fatalf("endpoint = %s:%d, want web-cache.<id>.0001.use1.cache.amazonaws.com on 6379", addr, port)
 	}
 
 	sg, err := w.ec2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("app"), Description: aws.String("app servers")})
@@ -141,6 +145,9 @@ func TestRedisClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, eni := w.instance(t, aws.ToString(sg.GroupId))
+	if out, err := w.run(t, eni, "getent", "hosts", addr); err != nil || !strings.HasPrefix(out, "172.31.") {
+		t.Fatalf("getent hosts %s on the instance = %q, %v; want a default-VPC address", addr, out, err)
+	}
 	if out, err := w.run(t, eni, "timeout", "1", "redis-cli", "-h", addr, "ping"); err == nil {
 		t.Fatalf("redis-cli ping before any rule = %q, want a failure (the default group admits only its members)", out)
 	}
@@ -295,13 +302,14 @@ func TestMemcachedCluster(t *testing.T) {
 		t.Fatalf("cluster = %d nodes, configuration endpoint %v", len(c.CacheNodes), c.ConfigurationEndpoint)
 	}
 	_, eni := w.instance(t) // the default group admits its members
-	cfg := net.JoinHostPort(aws.ToString(c.ConfigurationEndpoint.Address), "11211")
+	resolve := func(name string) string { return nettest.MustResolve(t, w.env.App.Plane(), eni, name) }
 	discover := func() string {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if err := w.env.App.WaitIdle(dctx); err != nil {
 			t.Fatal(err)
 		}
+		cfg := net.JoinHostPort(resolve(aws.ToString(c.ConfigurationEndpoint.Address)), "11211")
 		conn, err := w.env.App.Plane().Dial(dctx, eni, "tcp", cfg)
 		if err != nil {
 			t.Fatalf("dial configuration endpoint: %v", err)
@@ -320,10 +328,12 @@ func TestMemcachedCluster(t *testing.T) {
 		}
 		return string(got)
 	}
+	// Auto discovery answers host|ip|port, the host being the node's name.
 	conf := discover()
 	for _, n := range c.CacheNodes {
-		if !strings.Contains(conf, aws.ToString(n.Endpoint.Address)+"|11211") {
-			t.Errorf("config get cluster = %q, missing node %s", conf, aws.ToString(n.Endpoint.Address))
+		name := aws.ToString(n.Endpoint.Address)
+		if want := name + "|" + resolve(name) + "|11211"; !strings.Contains(conf, want) {
+			t.Errorf("config get cluster = %q, missing node %s", conf, want)
 		}
 	}
 	for i, n := range c.CacheNodes {
@@ -331,7 +341,7 @@ func TestMemcachedCluster(t *testing.T) {
 		dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return w.env.App.Plane().Dial(ctx, eni, network, addr)
 		}
-		mc, err := memcached.DialWith(mctx, dial, net.JoinHostPort(aws.ToString(n.Endpoint.Address), "11211"))
+		mc, err := memcached.DialWith(mctx, dial, net.JoinHostPort(resolve(aws.ToString(n.Endpoint.Address)), "11211"))
 		if err != nil {
 			t.Fatalf("node %d: %v", i, err)
 		}
@@ -387,7 +397,7 @@ func TestBadInput(t *testing.T) {
 		mod  func(*elasticache.CreateCacheClusterInput)
 		want string
 	}{
-		{"engine not installed", func(in *elasticache.CreateCacheClusterInput) { in.EngineVersion = aws.String("5.0.6") }, "InvalidParameterValue"},
+		{"unknown engine version", func(in *elasticache.CreateCacheClusterInput) { in.EngineVersion = aws.String("3.2.4") }, "InvalidParameterValue"},
 		{"unknown engine", func(in *elasticache.CreateCacheClusterInput) { in.Engine = aws.String("mongodb") }, "InvalidParameterValue"},
 		{"two redis nodes", func(in *elasticache.CreateCacheClusterInput) { in.NumCacheNodes = aws.Int32(2) }, "InvalidParameterValue"},
 		{"bad node type", func(in *elasticache.CreateCacheClusterInput) { in.CacheNodeType = aws.String("cache.huge") }, "InvalidParameterValue"},
@@ -437,7 +447,9 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestLoopbackMode: without namespaces, nodes listen on 127.0.0.1 ports of
-// their own and are reachable there (no enforcement, by design).
+// their own (the engine's own when it is free: vpcnet's
+// TestLoopbackBindHonoursPort) and are reachable there (no enforcement, by
+// design).
 func TestLoopbackMode(t *testing.T) {
 	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
 	ctx := context.Background()
@@ -450,7 +462,7 @@ func TestLoopbackMode(t *testing.T) {
 	}
 	c := w.waitStatus(t, "local", "available")
 	ep := c.CacheNodes[0].Endpoint
-	if aws.ToString(ep.Address) != "127.0.0.1" || aws.ToInt32(ep.Port) == 6379 {
+	if aws.ToString(ep.Address) != "127.0.0.1" || aws.ToInt32(ep.Port) <= 0 {
 		t.Fatalf("loopback endpoint = %s:%d, want 127.0.0.1 and a port of its own", aws.ToString(ep.Address), aws.ToInt32(ep.Port))
 	}
 	rc, err := redis.Dial(ctx, net.JoinHostPort("127.0.0.1", fmt.Sprint(aws.ToInt32(ep.Port))))

@@ -68,6 +68,17 @@ type Cluster struct {
 	ConfigVersion     int    `json:",omitempty"`
 	// LastError is the reconciler's last failure, for people.
 	LastError string `json:",omitempty"`
+
+	// ReplicationGroupID names the replication group the cluster is a
+	// member of (rgmodel.go); the group's writes keep ReplicaOf and
+	// HoldOnCrash in step with it, in the same transaction.
+	ReplicationGroupID string `json:",omitempty"`
+	// ReplicaOf is the member cluster this one replicates from; "" for
+	// the group's primary.
+	ReplicaOf string `json:",omitempty"`
+	// HoldOnCrash marks the primary of a group with automatic failover:
+	// its engine is not restarted after a crash (a replica is promoted).
+	HoldOnCrash bool `json:",omitempty"`
 }
 
 // Node is one cache node of a cluster.
@@ -85,6 +96,10 @@ type Node struct {
 	Running string `json:",omitempty"`
 	// RebootRequested is set by RebootCacheCluster until the reboot is done.
 	RebootRequested bool `json:",omitempty"`
+	// Replace asks that the node's engine be replaced: its data removed
+	// and a new engine started (a failed primary after a failover, or one
+	// recovered in place). Cleared when the new engine runs.
+	Replace bool `json:",omitempty"`
 }
 
 // Pending holds a cluster's modifications waiting for the maintenance window.

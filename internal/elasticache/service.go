@@ -1,5 +1,7 @@
 // Package elasticache owns the ElastiCache domain: node-based cache
-// clusters, cache subnet groups, cache parameter groups, events and tags.
+// clusters, replication groups without cluster mode and their member
+// clusters (rgmodel.go), cache subnet groups, cache parameter groups,
+// events and tags.
 // The API (elasticacheapi.Operations) validates requests and writes desired
 // state to the store in one transaction; the cache controller
 // (internal/cachectl) converges network interfaces and engine processes to
@@ -22,6 +24,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
@@ -64,8 +67,12 @@ type Config struct {
 	Network Network // required
 	Engines *catalog.Catalog
 	Roles   ServiceLinkedRoles // optional
-	// HostAddrs rewrites endpoints in the loopback network mode; nil: the
-	// VPC addresses are the endpoints.
+	// Names spells endpoint names (required for clusters to be described:
+	// every endpoint is a DNS name; see names.go). The wiring builds it from
+	// serve --dns-domain and the installation secret (LoadNamer).
+	Names *dnsname.Namer
+	// HostAddrs rewrites endpoints in the loopback network mode, where
+	// nothing resolves the names; nil: the names are the endpoints.
 	HostAddrs HostAddrs
 	Logger    *slog.Logger     // default slog.Default()
 	Now       func() time.Time // default time.Now

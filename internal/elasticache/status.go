@@ -7,7 +7,9 @@ package elasticache
 // the domain's keys or transactions — and the domain imports no controller.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -76,20 +78,34 @@ func (s *Service) UpdateCluster(ctx context.Context, ref ClusterRef, fn func(cur
 
 // WriteStatus applies fn to the stored cluster and writes it with the
 // events fn returns, in one transaction: a reader never sees the status of a
-// run without its events. found is false if the cluster is gone.
+// run without its events. found is false if the cluster is gone. A status
+// that fn leaves as it was is not written: after a restart, every cluster's
+// run re-adopts its engines and finds its status unchanged, and a write
+// would cost a commit and wake the controllers watching clusters again.
 func (s *Service) WriteStatus(ctx context.Context, ref ClusterRef, fn func(cur *Cluster) (events []string)) (found bool, err error) {
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		var cur Cluster
-		if err := store.GetJSON(tx, clusterKey(ref.Account, ref.Region, ref.ID), &cur); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
+		key := clusterKey(ref.Account, ref.Region, ref.ID)
+		was, err := tx.Get(key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
 			return err
+		}
+		var cur Cluster
+		if err := json.Unmarshal(was, &cur); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
 		}
 		found = true
 		events := fn(&cur)
-		if err := putCluster(tx, &cur); err != nil {
-			return err
+		now, err := json.Marshal(&cur)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", key, err)
+		}
+		if !bytes.Equal(now, was) {
+			if err := tx.Put(key, now); err != nil {
+				return err
+			}
 		}
 		for _, msg := range events {
 			if err := s.putEvent(tx, ref.Account, ref.Region, Event{SourceID: ref.ID, SourceType: "cache-cluster", Message: msg}); err != nil {

@@ -29,6 +29,8 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 				return elasticacheapi.ErrCacheClusterNotFoundFault("CacheCluster not found: %s", name)
 			case "subnetgroup":
 				return elasticacheapi.ErrCacheSubnetGroupNotFoundFault("CacheSubnetGroup %s not found.", name)
+			case "replicationgroup":
+				return elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", name)
 			}
 			return elasticacheapi.ErrCacheParameterGroupNotFoundFault("CacheParameterGroup %s not found.", name)
 		}
@@ -42,6 +44,13 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 			return "", nil, nil, notFound(err)
 		}
 		return key, &c, &c.Tags, nil
+	case "replicationgroup":
+		var g ReplicationGroup
+		key = groupKey(scope.AccountID, scope.Region, name)
+		if err := store.GetJSON(tx, key, &g); err != nil {
+			return "", nil, nil, notFound(err)
+		}
+		return key, &g, &g.Tags, nil
 	case "subnetgroup":
 		var g SubnetGroup
 		key = subnetGroupKey(scope, name)

@@ -46,6 +46,10 @@ type Config struct {
 	// the request (it is never authorized on "*" instead). nil (the
 	// default) authorizes every call on "*".
 	Resources func(ctx context.Context, service, action string, in any) ([]string, error)
+	// Conditions returns the service-specific condition keys of a request
+	// (elasticache:CacheNodeType, …) from its input; nil (the default)
+	// gives none.
+	Conditions func(service, action string, in any) map[string][]string
 	// Regions are the regions a credential scope may name; a request
 	// scoped to another is refused before anything is done in its name
 	// (every region served gets a default VPC on first use). Default:
@@ -61,6 +65,9 @@ type Config struct {
 	BodyTimeout time.Duration
 	Logger      *slog.Logger     // default: slog.Default()
 	Now         func() time.Time // default: time.Now
+	// Observe, if set, is told of every request answered (metrics); it
+	// must be cheap and safe for concurrent use. Default: nil.
+	Observe func(RequestRecord)
 }
 
 // Handler is the http.Handler of the endpoint.
@@ -119,7 +126,9 @@ type call struct {
 	start   time.Time
 	binding *Binding
 	action  string
-	caller  string
+	caller  string // the principal's ARN, once the signature is verified
+	account string // the principal's account, once the signature is verified
+	code    string // the AWS error code answered, if any
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +190,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 			resources = rs
 		}
 	}
+	var conditions map[string][]string
+	if h.cfg.Conditions != nil {
+		conditions = h.cfg.Conditions(svc.SigningName, c.action, in)
+	}
 	if err := h.cfg.Authorizer.Authorize(ctx, auth.Request{
+		Context:         conditions,
 		Principal:       p,
 		Service:         svc.SigningName,
 		Action:          c.action,
@@ -336,7 +350,7 @@ func (h *Handler) verify(r *http.Request, c *call, sig *sigv4.Signature, key aut
 		}
 		return awserr.WithStatus(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
 	}
-	c.caller = key.Principal.ARN
+	c.caller, c.account = key.Principal.ARN, key.Principal.AccountID
 	return nil
 }
 
@@ -422,10 +436,8 @@ func (h *Handler) writeError(w http.ResponseWriter, c *call, err error) {
 	if c.binding != nil {
 		svc = c.binding.Service
 	}
+	c.code = e.Code
 	h.write(w, c, e.HTTPStatus(), awsproto.EncodeError(svc, e, c.id))
-	if ok {
-		h.cfg.Logger.Debug("request failed", "request_id", c.id, "action", c.action, "code", e.Code, "caller", c.caller)
-	}
 }
 
 func (h *Handler) write(w http.ResponseWriter, c *call, status int, body []byte) {
@@ -434,10 +446,5 @@ func (h *Handler) write(w http.ResponseWriter, c *call, status int, body []byte)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
-	svc := ""
-	if c.binding != nil {
-		svc = c.binding.Service.SigningName
-	}
-	h.cfg.Logger.Log(context.Background(), slog.LevelDebug, "request", "request_id", c.id, "service", svc,
-		"action", c.action, "status", status, "caller", c.caller, "duration", time.Since(c.start))
+	h.logRequest(c, status)
 }

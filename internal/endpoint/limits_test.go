@@ -22,6 +22,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/awsproto"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
+	"github.com/cachalot-dev/cachalot/internal/sdktest"
 	"github.com/cachalot-dev/cachalot/internal/sts"
 )
 
@@ -74,12 +75,7 @@ func record(h http.Handler, req *http.Request) answer {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, req)
 	a := answer{status: w.Code}
-	if m := codeRe.FindSubmatch(w.Body.Bytes()); m != nil {
-		a.code = string(m[1])
-	}
-	if m := msgRe.FindSubmatch(w.Body.Bytes()); m != nil {
-		a.msg = string(m[1])
-	}
+	a.code, a.msg = sdktest.ParseError(w.Body.Bytes())
 	return a
 }
 
@@ -160,9 +156,7 @@ func readAnswer(t *testing.T, c net.Conn) answer {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	a := answer{status: resp.StatusCode}
-	if m := codeRe.FindSubmatch(b); m != nil {
-		a.code = string(m[1])
-	}
+	a.code, _ = sdktest.ParseError(b)
 	return a
 }
 

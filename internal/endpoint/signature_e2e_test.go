@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -42,27 +41,13 @@ type answer struct {
 	code, msg string
 }
 
-var (
-	codeRe = regexp.MustCompile(`<Code>([^<]*)</Code>`)
-	msgRe  = regexp.MustCompile(`<Message>([^<]*)</Message>`)
-)
-
 func send(t *testing.T, req *http.Request) answer {
 	t.Helper()
-	resp, err := sdktest.HTTPClient().Do(req)
+	a, err := sdktest.Send(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode}
-	if m := codeRe.FindSubmatch(b); m != nil {
-		a.code = string(m[1])
-	}
-	if m := msgRe.FindSubmatch(b); m != nil {
-		a.msg = string(m[1])
-	}
-	return a
+	return answer{status: a.Status, code: a.Code, msg: a.Msg}
 }
 
 // signed builds a POST of body to env signed by the root user for service

@@ -27,7 +27,7 @@ func TestDiscoverHost(t *testing.T) {
 			t.Errorf("Find(%s) = %+v, incomplete", e, in)
 		}
 	}
-	if _, err := c.Find(catalog.Redis, "99.0"); !errors.Is(err, catalog.ErrEngineNotInstalled) {
-		t.Errorf("Find(redis, 99.0) = %v, want ErrEngineNotInstalled", err)
+	if _, err := c.Find(catalog.Redis, "99.0"); !errors.Is(err, catalog.ErrUnknownVersion) {
+		t.Errorf("Find(redis, 99.0) = %v, want ErrUnknownVersion (a version ElastiCache does not offer)", err)
 	}
 }

@@ -44,7 +44,11 @@
 // Files: supervisor.go (the Supervisor: API, stop, teardown, state file),
 // node.go (one node's actor: launch, adopt, readiness, crash restarts,
 // reboot, live parameters), restarts.go (the pure restart policy),
-// driver.go (the per-kind drivers), sandbox.go (confinement: identity,
+// driver.go (the per-kind drivers), role.go (a node's role in a
+// replication group: the primary a replica follows, rendered into its
+// configuration and changed live with SetRole; nodes held on crash, whose
+// engine is not restarted so a replica can be promoted instead;
+// Replication, the INFO replication health check), sandbox.go (confinement: identity,
 // data directory, the setpriv and prlimit wrappers), secrets.go (the
 // node's admin password and command suffix), discover.go (installed
 // engines), proc_linux.go (the /proc and signal realisation;

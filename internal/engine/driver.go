@@ -40,6 +40,9 @@ type nodeEnv struct {
 	id, dir string
 	fdLimit int         // hard RLIMIT_NOFILE the engine inherits; 0 unknown
 	admin   redis.Admin // the node's secrets (Redis/Valkey)
+	// upstream is the primary a replica follows, with its admin password
+	// (role.go); nil for a primary.
+	upstream *redis.Upstream
 }
 
 // rendered is a driver's output. The engine starts in the node's data
@@ -85,6 +88,7 @@ func (redisDriver) render(spec NodeSpec, node nodeEnv) (rendered, error) {
 	conf, err := redis.RenderConf(in.Family, redis.Config{
 		NodeID: node.id, BindIP: spec.BindIP, Port: spec.port(), MaxMemory: spec.MaxMemory,
 		Dir: ".", Save: spec.Save, Parameters: spec.Parameters, FDLimit: node.fdLimit, Admin: node.admin,
+		ReplicaOf: node.upstream,
 	})
 	if err != nil {
 		return rendered{}, err

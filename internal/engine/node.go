@@ -39,11 +39,13 @@ const (
 	reqStop reqKind = iota
 	reqReboot
 	reqApply
+	reqRole
 )
 
 type request struct {
 	kind   reqKind
 	params map[string]string
+	role   Role
 	ctx    context.Context
 	reply  chan result
 }
@@ -154,10 +156,15 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 				return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
 			}
 			// The config file follows the spec; values differing from
-			// the adopted process's apply at its next start.
+			// the adopted process's apply at its next start. Its role
+			// applies now: a failover may have happened meanwhile.
 			if err := n.writeConfig(); err != nil {
 				w.stop()
 				return nil, false, err
+			}
+			if err := n.applyAdoptedRole(ctx); err != nil {
+				w.stop()
+				return nil, false, fmt.Errorf("adopt pid %d: role: %w", st.PID, err)
 			}
 			n.setStatus(func(s *NodeStatus) {
 				s.State, s.PID, s.Adopted, s.Since = StateRunning, st.PID, true, time.Now()
@@ -169,6 +176,10 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 		if err := n.s.terminate(ctx, st.procID); err != nil {
 			return nil, false, fmt.Errorf("replace pid %d: %w", st.PID, err)
 		}
+	} else if err == nil && n.spec.Role.HoldOnCrash {
+		// The engine this node ran is gone (it crashed while no
+		// supervisor watched): held, not relaunched.
+		return nil, false, errHeld
 	}
 	// An engine no state file records would hold the address and fail
 	// every launch.
@@ -178,6 +189,9 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 	w, err := n.launch(ctx)
 	return w, false, err
 }
+
+// errHeld says bringUp found the engine of a node held on crash gone.
+var errHeld = errors.New("engine gone; held on crash")
 
 // adoptedAdmin returns how to reach an engine a state file records: as
 // the admin of the node's secrets if it was started with them, as it is
@@ -214,7 +228,11 @@ func (n *node) render() (rendered, redis.Admin, error) {
 	if err != nil {
 		return rendered{}, redis.Admin{}, err
 	}
-	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit(), admin: sec.redisAdmin()}
+	up, err := n.s.upstream(spec.Role)
+	if err != nil {
+		return rendered{}, redis.Admin{}, err
+	}
+	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit(), admin: sec.redisAdmin(), upstream: up}
 	r, err := d.render(spec, env)
 	if err != nil {
 		return rendered{}, redis.Admin{}, err
@@ -360,118 +378,221 @@ func ping(ctx context.Context, spec NodeSpec, admin redis.Admin) error {
 	return d.ping(ctx, spec.Dial, spec.Addr(), admin)
 }
 
-// run is the node's actor. It owns w, the watcher of the current process.
+// actor is the state the node's actor goroutine owns.
+type actor struct {
+	n        *node
+	w        *watcher // the current process's; nil when none runs (held on crash)
+	exitedC  <-chan struct{}
+	retry    *time.Timer
+	retryC   <-chan time.Time
+	restarts restartTracker
+}
+
+func (a *actor) stopRetry() {
+	if a.retry != nil {
+		a.retry.Stop()
+	}
+	a.retry, a.retryC = nil, nil
+}
+
+func (a *actor) schedule(delay time.Duration) {
+	a.retry = time.NewTimer(delay)
+	a.retryC = a.retry.C
+}
+
+// use makes w the current process's watcher (nil: none).
+func (a *actor) use(w *watcher) {
+	a.w, a.exitedC = w, nil
+	if w != nil {
+		a.exitedC = w.exited
+	}
+}
+
+// run is the node's actor. It owns the watcher of the current process.
 func (n *node) run(w *watcher) {
 	defer n.s.wg.Done()
 	defer close(n.done)
-	var (
-		retry    *time.Timer
-		retryC   <-chan time.Time
-		restarts = restartTracker{policy: restartPolicy{
-			minBackoff: n.s.cfg.MinBackoff, maxBackoff: n.s.cfg.MaxBackoff, stableAfter: defaultStableAfter}}
-		exitedC  = w.exited
-		stopRetr = func() {
-			if retry != nil {
-				retry.Stop()
-			}
-			retry, retryC = nil, nil
-		}
-	)
-	defer stopRetr()
+	a := &actor{n: n, restarts: restartTracker{policy: restartPolicy{
+		minBackoff: n.s.cfg.MinBackoff, maxBackoff: n.s.cfg.MaxBackoff, stableAfter: defaultStableAfter}}}
+	a.use(w)
+	defer a.stopRetry()
 	defer func() {
-		if w != nil {
-			w.stop()
+		if a.w != nil {
+			a.w.stop()
 		}
 	}()
-	schedule := func(delay time.Duration) {
-		retry = time.NewTimer(delay)
-		retryC = retry.C
-	}
 	for {
 		select {
 		case <-n.s.ctx.Done():
 			return // Close: leave the process running
-		case <-exitedC:
-			exitedC = nil
-			up := time.Since(w.started)
-			w.stop()
-			err := fmt.Errorf("engine exited after %s: %s", up.Round(time.Millisecond), n.logTail())
-			n.setStatus(func(s *NodeStatus) { s.State, s.LastError = StateRestarting, err.Error() })
-			n.emit(Event{Type: EventCrashed, PID: w.id.PID, Err: err})
-			schedule(restarts.exited(up))
-		case <-retryC:
-			retry, retryC = nil, nil
-			nw, err := n.launch(n.s.ctx)
-			if err != nil {
-				if errors.Is(err, ErrClosed) || n.s.ctx.Err() != nil {
-					return
-				}
-				n.setStatus(func(s *NodeStatus) { s.LastError = err.Error() })
-				n.emit(Event{Type: EventRestartFailed, Err: err})
-				schedule(restarts.startFailed())
-				continue
+		case <-a.exitedC:
+			a.exited()
+		case <-a.retryC:
+			a.retry, a.retryC = nil, nil
+			if !a.relaunch() {
+				return
 			}
-			w, exitedC = nw, nw.exited
-			n.setStatus(func(s *NodeStatus) { s.Restarts++ })
-			n.emit(Event{Type: EventRestarted, PID: nw.id.PID, Message: "Cache node restarted"})
 		case r := <-n.reqs:
-			switch r.kind {
-			case reqStop:
-				stopRetr()
-				w.stop()
-				err := n.s.terminate(r.ctx, w.id)
-				if err == nil {
-					_ = os.Remove(filepath.Join(n.dir, stateFileName))
-					n.setStatus(func(s *NodeStatus) { s.State, s.PID = StateStopped, 0 })
-					n.s.mu.Lock()
-					delete(n.s.nodes, n.id)
-					n.s.mu.Unlock()
-					r.reply <- result{}
-					n.emit(Event{Type: EventStopped, PID: w.id.PID})
-					return
-				}
-				w = n.watch(w.id) // still there: keep watching it
-				exitedC = w.exited
-				r.reply <- result{err: fmt.Errorf("stop node %s: %w", n.id, err)}
-			case reqReboot:
-				stopRetr()
-				nw, err := n.restart(r.ctx, w)
-				if err != nil {
-					r.reply <- result{err: fmt.Errorf("reboot node %s: %w", n.id, err)}
-					exitedC = nil
-					schedule(restarts.startFailed()) // keep trying like after a crash
-					continue
-				}
-				w, exitedC = nw, nw.exited
-				r.reply <- result{}
-				n.emit(Event{Type: EventRebooted, PID: nw.id.PID, Message: "Cache node rebooted"})
-			case reqApply:
-				pending, nw, err := n.apply(r.ctx, w, r.params)
-				if nw != nil {
-					stopRetr()
-					w, exitedC = nw, nw.exited
-				}
-				if err != nil && exitedC != nil && !alive(w.id) {
-					// A failed memcached restart left no process: retry.
-					w.stop()
-					exitedC = nil
-					schedule(restarts.startFailed())
-				}
-				r.reply <- result{pending: pending, err: err}
-				if err == nil {
-					n.emit(Event{Type: EventParametersApplied, PID: w.id.PID,
-						Message: fmt.Sprintf("%d parameter(s); pending reboot: %v", len(r.params), pending)})
-				}
+			if a.request(r) {
+				return
 			}
 		}
 	}
 }
 
-// restart stops the current process and launches a new one.
-func (n *node) restart(ctx context.Context, w *watcher) (*watcher, error) {
+// exited handles the current process's exit: a restart after a backoff,
+// or, for a node held on crash, nothing (StateFailed).
+func (a *actor) exited() {
+	n, w := a.n, a.w
+	up := time.Since(w.started)
 	w.stop()
-	if err := n.s.terminate(ctx, w.id); err != nil {
-		return nil, err
+	a.use(nil)
+	err := fmt.Errorf("engine exited after %s: %s", up.Round(time.Millisecond), n.logTail())
+	n.mu.Lock()
+	held := n.spec.Role.HoldOnCrash
+	n.mu.Unlock()
+	if held {
+		n.setStatus(func(s *NodeStatus) { s.State, s.PID, s.LastError = StateFailed, 0, err.Error() })
+		n.emit(Event{Type: EventFailed, PID: w.id.PID, Err: err})
+		return
+	}
+	n.setStatus(func(s *NodeStatus) { s.State, s.LastError = StateRestarting, err.Error() })
+	n.emit(Event{Type: EventCrashed, PID: w.id.PID, Err: err})
+	a.schedule(a.restarts.exited(up))
+}
+
+// relaunch restarts the engine after a crash; false when the supervisor
+// is closing.
+func (a *actor) relaunch() bool {
+	n := a.n
+	nw, err := n.launch(n.s.ctx)
+	if err != nil {
+		if errors.Is(err, ErrClosed) || n.s.ctx.Err() != nil {
+			return false
+		}
+		n.setStatus(func(s *NodeStatus) { s.LastError = err.Error() })
+		n.emit(Event{Type: EventRestartFailed, Err: err})
+		a.schedule(a.restarts.startFailed())
+		return true
+	}
+	a.use(nw)
+	n.setStatus(func(s *NodeStatus) { s.Restarts++ })
+	n.emit(Event{Type: EventRestarted, PID: nw.id.PID, Message: "Cache node restarted"})
+	return true
+}
+
+// request serves one request; true when the node is gone (stopped).
+func (a *actor) request(r request) (gone bool) {
+	n := a.n
+	switch r.kind {
+	case reqStop:
+		return a.stop(r)
+	case reqReboot:
+		a.stopRetry()
+		nw, err := n.restart(r.ctx, a.w)
+		if err != nil {
+			r.reply <- result{err: fmt.Errorf("reboot node %s: %w", n.id, err)}
+			a.use(nil)
+			a.schedule(a.restarts.startFailed()) // keep trying like after a crash
+			return false
+		}
+		a.use(nw)
+		r.reply <- result{}
+		n.emit(Event{Type: EventRebooted, PID: nw.id.PID, Message: "Cache node rebooted"})
+	case reqApply:
+		if a.w == nil {
+			// No process (held, or between restarts): the values are in
+			// the configuration the next launch reads.
+			r.reply <- result{err: n.mergeParameters(r.params)}
+			return false
+		}
+		pending, nw, err := n.apply(r.ctx, a.w, r.params)
+		if nw != nil {
+			a.stopRetry()
+			a.use(nw)
+		}
+		if err != nil && a.exitedC != nil && !alive(a.w.id) {
+			// A failed memcached restart left no process: retry.
+			a.w.stop()
+			a.use(nil)
+			a.schedule(a.restarts.startFailed())
+		}
+		r.reply <- result{pending: pending, err: err}
+		if err == nil {
+			n.emit(Event{Type: EventParametersApplied, PID: a.w.id.PID,
+				Message: fmt.Sprintf("%d parameter(s); pending reboot: %v", len(r.params), pending)})
+		}
+	case reqRole:
+		// Without a process and without a restart pending, the node is
+		// held: a role without HoldOnCrash relaunches it.
+		nw, err := n.setRole(r.ctx, a.w, r.role, a.w == nil && a.retryC == nil)
+		if nw != nil {
+			a.use(nw)
+			n.setStatus(func(s *NodeStatus) { s.Restarts++ })
+		}
+		r.reply <- result{err: err}
+		if err == nil {
+			n.emit(Event{Type: EventRoleSet, Message: r.role.String()})
+		}
+	}
+	return false
+}
+
+// stop serves reqStop: the engine stops and the node is forgotten.
+func (a *actor) stop(r request) bool {
+	n := a.n
+	a.stopRetry()
+	if a.w == nil {
+		_ = os.Remove(filepath.Join(n.dir, stateFileName))
+		a.forget(r, 0)
+		return true
+	}
+	w := a.w
+	w.stop()
+	err := n.s.terminate(r.ctx, w.id)
+	if err == nil {
+		_ = os.Remove(filepath.Join(n.dir, stateFileName))
+		a.forget(r, w.id.PID)
+		return true
+	}
+	a.use(n.watch(w.id)) // still there: keep watching it
+	r.reply <- result{err: fmt.Errorf("stop node %s: %w", n.id, err)}
+	return false
+}
+
+func (a *actor) forget(r request, pid int) {
+	n := a.n
+	a.use(nil)
+	n.setStatus(func(s *NodeStatus) { s.State, s.PID = StateStopped, 0 })
+	n.s.mu.Lock()
+	delete(n.s.nodes, n.id)
+	n.s.mu.Unlock()
+	r.reply <- result{}
+	n.emit(Event{Type: EventStopped, PID: pid})
+}
+
+// mergeParameters records parameter changes for the next launch of a node
+// that has no process.
+func (n *node) mergeParameters(changes map[string]string) error {
+	n.mu.Lock()
+	if n.spec.Parameters == nil {
+		n.spec.Parameters = map[string]string{}
+	}
+	maps.Copy(n.spec.Parameters, changes)
+	n.mu.Unlock()
+	if err := n.writeConfig(); err != nil {
+		return fmt.Errorf("apply parameters to %s: %w", n.id, err)
+	}
+	return nil
+}
+
+// restart stops the current process, if any, and launches a new one.
+func (n *node) restart(ctx context.Context, w *watcher) (*watcher, error) {
+	if w != nil {
+		w.stop()
+		if err := n.s.terminate(ctx, w.id); err != nil {
+			return nil, err
+		}
 	}
 	n.setStatus(func(s *NodeStatus) { s.State = StateStarting })
 	return n.launch(ctx)

@@ -63,6 +63,10 @@ const (
 	EventRebooted          EventType = "rebooted"           // Reboot done
 	EventStopped           EventType = "stopped"            // Stop done
 	EventParametersApplied EventType = "parameters-applied" // ApplyParameters done
+	// EventFailed: a node held on crash (Role.HoldOnCrash) exited unasked,
+	// or was found gone at Start; it is not restarted (StateFailed).
+	EventFailed  EventType = "failed"
+	EventRoleSet EventType = "role-set" // SetRole done
 )
 
 // Event reports a node lifecycle change to Config.OnEvent.
@@ -148,6 +152,9 @@ type NodeSpec struct {
 	Parameters map[string]string
 	// Save holds Redis RDB save points; empty means none.
 	Save []string
+	// Role is the node's place in a replication group (role.go); the zero
+	// Role is a primary restarted after a crash.
+	Role Role
 	// Launcher, when set, starts this node's process instead of
 	// Config.Launcher: how a node runs inside its own network namespace.
 	Launcher Launcher `json:"-"`
@@ -178,6 +185,9 @@ const (
 	StateRunning    State = "running"
 	StateRestarting State = "restarting" // crashed, restart pending
 	StateStopped    State = "stopped"
+	// StateFailed: the engine of a node held on crash is gone and stays
+	// so until Stop, Remove or SetRole (Role.HoldOnCrash).
+	StateFailed State = "failed"
 )
 
 // NodeStatus is a snapshot of a supervised node.
@@ -191,6 +201,7 @@ type NodeStatus struct {
 	Restarts  int       // restarts after crashes by this supervisor
 	Since     time.Time // when the current process became ready
 	LastError string
+	Role      Role // the role the node has been given (Start, SetRole)
 }
 
 // Errors of the Supervisor.
@@ -236,7 +247,9 @@ func (s *Supervisor) NodeDir(nodeID string) string { return filepath.Join(s.cfg.
 // without restarting it, or launches one and waits until it is ready. It
 // is idempotent: a node already supervised is left alone (its status is
 // returned), unless spec asks for another binary or address
-// (ErrSpecConflict). Changes of parameters go through ApplyParameters.
+// (ErrSpecConflict). Changes of parameters go through ApplyParameters,
+// changes of role through SetRole. A node held on crash whose engine is
+// gone is not launched again: Start returns it in StateFailed.
 func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, error) {
 	if !supervisionSupported {
 		return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, errors.ErrUnsupported)
@@ -262,11 +275,15 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 	}
 	n := &node{s: s, id: spec.NodeID, dir: s.NodeDir(spec.NodeID), spec: cloneSpec(spec),
 		reqs: make(chan request), done: make(chan struct{})}
-	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir}
+	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role}
 	s.nodes[spec.NodeID] = n
 	s.mu.Unlock()
 
 	w, adopted, err := n.bringUp(ctx)
+	held := errors.Is(err, errHeld)
+	if held {
+		err = nil
+	}
 	s.mu.Lock()
 	if err == nil && s.closed {
 		err = ErrClosed
@@ -282,11 +299,15 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	ev := EventStarted
-	if adopted {
-		ev = EventAdopted
+	switch {
+	case held:
+		n.setStatus(func(st *NodeStatus) { st.State = StateFailed })
+		n.emit(Event{Type: EventFailed, Message: "engine gone at start; held for failover"})
+	case adopted:
+		n.emit(Event{Type: EventAdopted, PID: w.id.PID})
+	default:
+		n.emit(Event{Type: EventStarted, PID: w.id.PID})
 	}
-	n.emit(Event{Type: ev, PID: w.id.PID})
 	go n.run(w)
 	return n.snapshot(), nil
 }
@@ -308,7 +329,7 @@ func (s *Supervisor) checkSpec(spec NodeSpec) error {
 	if _, err := netip.ParseAddr(spec.BindIP); err != nil {
 		return fmt.Errorf("bind address: %w", err)
 	}
-	return nil
+	return checkRole(spec)
 }
 
 // Status returns a snapshot of a supervised node.
@@ -506,6 +527,8 @@ func (s *Supervisor) terminate(ctx context.Context, p procID) error {
 	if err := signal(p, syscall.SIGTERM); err != nil {
 		return err
 	}
+	// A stopped engine (hung by SIGSTOP, say) sees SIGTERM once continued.
+	_ = signal(p, syscall.SIGCONT)
 	if waitGone(ctx, p, s.cfg.StopTimeout) {
 		return nil
 	}
@@ -598,4 +621,18 @@ func tail(path string, n int64) string {
 	}
 	b, _ := io.ReadAll(f)
 	return strings.TrimSpace(string(b))
+}
+
+// LogFiles returns the log files of the node whose directory is dir
+// (NodeDir), oldest kind first: what the engine printed (engine.out) and,
+// for Redis OSS and Valkey, its own log file. Files not written yet are
+// left out.
+func LogFiles(dir string) []string {
+	var out []string
+	for _, f := range []string{filepath.Join(dir, "engine.out"), filepath.Join(dir, dataDirName, redis.LogFile)} {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -4,29 +4,23 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/app"
 	"github.com/cachalot-dev/cachalot/internal/app/apptest"
-	"github.com/cachalot-dev/cachalot/internal/sdktest"
 )
 
 // Authorization coverage (issue 21), over every implemented operation of
@@ -114,37 +108,12 @@ type caller struct {
 
 var (
 	requestIDRe = regexp.MustCompile(`<(RequestId|requestId)>[^<]*</(RequestId|requestId)>`)
-	codeElemRe  = regexp.MustCompile(`<Code>([^<]*)</Code>`)
 )
 
 func (c *caller) call(t *testing.T, creds aws.Credentials, service, action, query string) exchange {
 	t.Helper()
-	params, err := url.ParseQuery(query)
-	if err != nil {
-		t.Fatalf("query %q: %v", query, err)
-	}
-	params.Set("Action", action)
-	params.Set("Version", apiVersions[service])
-	body := params.Encode()
-	req, err := http.NewRequest(http.MethodPost, c.env.URL+"/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, apptest.Region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := sdktest.HTTPClient().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	x := exchange{op: service + "." + action, query: query, status: resp.StatusCode, body: string(b)}
-	if m := codeElemRe.FindStringSubmatch(x.body); m != nil {
-		x.code = m[1]
-	}
+	a := rawCall(t, c.env, creds, service, action, query)
+	x := exchange{op: service + "." + action, query: query, status: a.Status, body: a.Body, code: a.Code}
 	c.mu.Lock()
 	c.log = append(c.log, x)
 	c.mu.Unlock()

@@ -47,6 +47,12 @@ var resourceFields = map[string][]resourceField{
 	"elasticache": {
 		{field: "CacheClusterId", kind: kindElastiCache, typ: policy.ECCluster},
 		{field: "CacheClusterIds", kind: kindElastiCache, typ: policy.ECCluster},
+		// A replication group's member clusters: the primary a group is
+		// created around or promoted to, replicas removed, the one
+		// snapshots are taken from.
+		{field: "PrimaryClusterId", kind: kindElastiCache, typ: policy.ECCluster},
+		{field: "ReplicasToRemove", kind: kindElastiCache, typ: policy.ECCluster},
+		{field: "SnapshottingClusterId", kind: kindElastiCache, typ: policy.ECCluster},
 		{field: "ReplicationGroupId", kind: kindElastiCache, typ: policy.ECReplicationGroup},
 		{field: "ReplicationGroupIds", kind: kindElastiCache, typ: policy.ECReplicationGroup},
 		{field: "GlobalReplicationGroupId", kind: kindElastiCache, typ: policy.ECGlobalRG},

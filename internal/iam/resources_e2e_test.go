@@ -1,13 +1,9 @@
 package iam_test
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -16,10 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
@@ -128,6 +122,23 @@ func elasticacheCases() []authzCase {
 		c("ListTagsForResource", "ARN, upper case", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:cluster:VICTIM"),
 		c("AddTagsToResource", "ARN, upper case", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:parametergroup:VICTIM-PG&Tags.Tag.1.Key=k&Tags.Tag.1.Value=v"),
 		c("RemoveTagsFromResource", "ARN, upper case", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:subnetgroup:VICTIM-SN&TagKeys.member.1=k"),
+		c("CreateReplicationGroup", "upper case", "ReplicationGroupId=VICTIM-RG&ReplicationGroupDescription=d"),
+		c("CreateReplicationGroup", "its primary cluster", "ReplicationGroupId=other&ReplicationGroupDescription=d&PrimaryClusterId=VICTIM"),
+		c("CreateReplicationGroup", "its parameter group", "ReplicationGroupId=other&ReplicationGroupDescription=d&CacheParameterGroupName=VICTIM-PG"),
+		c("CreateReplicationGroup", "its subnet group", "ReplicationGroupId=other&ReplicationGroupDescription=d&CacheSubnetGroupName=Victim-Sn"),
+		c("DescribeReplicationGroups", "upper case", "ReplicationGroupId=VICTIM-RG"),
+		c("DeleteReplicationGroup", "as stored", "ReplicationGroupId=victim-rg"),
+		c("DeleteReplicationGroup", "mixed case", "ReplicationGroupId=Victim-Rg"),
+		c("ModifyReplicationGroup", "upper case", "ReplicationGroupId=VICTIM-RG&ApplyImmediately=true"),
+		c("ModifyReplicationGroup", "its new primary", "ReplicationGroupId=other&PrimaryClusterId=VICTIM"),
+		c("ModifyReplicationGroup", "its parameter group", "ReplicationGroupId=other&CacheParameterGroupName=VICTIM-PG"),
+		c("ModifyReplicationGroup", "its snapshotting cluster", "ReplicationGroupId=other&SnapshottingClusterId=Victim"),
+		c("IncreaseReplicaCount", "upper case", "ReplicationGroupId=VICTIM-RG&ApplyImmediately=true&NewReplicaCount=2"),
+		c("DecreaseReplicaCount", "upper case", "ReplicationGroupId=VICTIM-RG&ApplyImmediately=true&NewReplicaCount=1"),
+		c("DecreaseReplicaCount", "a replica removed", "ReplicationGroupId=other&ApplyImmediately=true&ReplicasToRemove.member.1=VICTIM"),
+		c("TestFailover", "upper case", "ReplicationGroupId=VICTIM-RG&NodeGroupId=0001"),
+		c("CreateCacheCluster", "its replication group", "CacheClusterId=other&ReplicationGroupId=VICTIM-RG"),
+		c("ListTagsForResource", "replication group ARN, upper case", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:replicationgroup:VICTIM-RG"),
 		c("ConnectCompute", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
 		c("ConnectCompute", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
 		c("DisconnectCompute", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
@@ -516,7 +527,7 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 	e2 := func(typ, id string) string { return "arn:aws:ec2:us-east-1:" + fx["acct"] + ":" + typ + "/" + id }
 	im := func(res string) string { return "arn:aws:iam::" + fx["acct"] + ":" + res }
 	victims := []string{
-		ec("cluster", "victim"), ec("parametergroup", "victim-pg"), ec("subnetgroup", "victim-sn"), ec("securitygroup", "victim-csg"),
+		ec("cluster", "victim"), ec("replicationgroup", "victim-rg"), ec("parametergroup", "victim-pg"), ec("subnetgroup", "victim-sn"), ec("securitygroup", "victim-csg"),
 		e2("security-group", fx["defsg"]), e2("security-group", fx["vsg"]), e2("security-group-rule", fx["vsgr"]), e2("vpc", fx["dvpc"]),
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
 		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]),
@@ -549,11 +560,6 @@ type callAnswer struct {
 	code, msg string
 }
 
-var (
-	errCodeRe = regexp.MustCompile(`<Code>([^<]*)</Code>`)
-	errMsgRe  = regexp.MustCompile(`<Message>([^<]*)</Message>`)
-)
-
 var apiVersions = map[string]string{"elasticache": elasticacheapi.Metadata.APIVersion, "ec2": ec2api.Metadata.APIVersion,
 	"iam": iamapi.Metadata.APIVersion, "sts": stsapi.Metadata.APIVersion}
 
@@ -561,34 +567,27 @@ var apiVersions = map[string]string{"elasticache": elasticacheapi.Metadata.APIVe
 // with creds as aws-sdk-go-v2 signs.
 func signedCall(t *testing.T, env *apptest.Env, creds aws.Credentials, service, action, query string) callAnswer {
 	t.Helper()
+	a := rawCall(t, env, creds, service, action, query)
+	return callAnswer{status: a.Status, code: a.Code, msg: a.Msg}
+}
+
+// rawCall sends Action=action with query's parameters to service, signed
+// with creds as aws-sdk-go-v2 signs, and returns the whole answer.
+func rawCall(t *testing.T, env *apptest.Env, creds aws.Credentials, service, action, query string) sdktest.Answer {
+	t.Helper()
 	params, err := url.ParseQuery(query)
 	if err != nil {
 		t.Fatalf("query %q: %v", query, err)
 	}
 	params.Set("Action", action)
 	params.Set("Version", apiVersions[service])
-	body := params.Encode()
-	req, err := http.NewRequest(http.MethodPost, env.URL+"/", strings.NewReader(body))
+	req, err := sdktest.SignedQuery(env.URL, creds, service, apptest.Region, params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, apptest.Region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := sdktest.HTTPClient().Do(req)
+	a, err := sdktest.Send(req)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	a := callAnswer{status: resp.StatusCode}
-	if m := errCodeRe.FindSubmatch(b); m != nil {
-		a.code = string(m[1])
-	}
-	if m := errMsgRe.FindSubmatch(b); m != nil {
-		a.msg = string(m[1])
 	}
 	return a
 }

@@ -24,7 +24,7 @@ type confinedNet struct{}
 
 func (confinedNet) Loopback() bool             { return false }
 func (confinedNet) Sync(context.Context) error { return nil }
-func (confinedNet) Command(ctx context.Context, _ string, argv ...string) (*exec.Cmd, error) {
+func (confinedNet) InstanceCommand(ctx context.Context, _ string, argv ...string) (*exec.Cmd, error) {
 	return exec.CommandContext(ctx, argv[0], argv[1:]...), nil
 }
 

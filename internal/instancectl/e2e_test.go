@@ -17,14 +17,17 @@ import (
 )
 
 // TestUserDataAndConsoleOutput: RunInstances user data runs at launch inside
-// the instance's network, as the account's user-data identity, and
+// the instance's network, as the account's user-data identity, resolving
+// names through the VPC's DNS server (its own private DNS name here), and
 // GetConsoleOutput returns its output.
 func TestUserDataAndConsoleOutput(t *testing.T) {
 	privtest.RequireRoot(t)
 	env := apptest.Start(t)
 	c := ec2.NewFromConfig(env.Config())
 	ctx := context.Background()
-	script := "#!/bin/sh\necho hello from $INSTANCE_ID\nid -u\nip -4 -o addr show eth0 | awk '{print $4}'\n"
+	script := "#!/bin/sh\necho hello from $INSTANCE_ID\nid -u\nip -4 -o addr show eth0 | awk '{print $4}'\n" +
+		"grep ^nameserver /etc/resolv.conf\n" +
+		"getent hosts ip-$(ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1 | tr . -).ec2.internal\n"
 	out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		UserData: aws.String(base64.StdEncoding.EncodeToString([]byte(script)))})
 	if err != nil {
@@ -48,7 +51,8 @@ func TestUserDataAndConsoleOutput(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"hello from " + id + "\n", ip + "/"} {
+	name := "ip-" + strings.ReplaceAll(ip, ".", "-") + ".ec2.internal"
+	for _, want := range []string{"hello from " + id + "\n", ip + "/", "nameserver 172.31.0.2\n", ip + " ", " " + name + "\n"} {
 		if !strings.Contains(console, want) {
 			t.Errorf("console output = %q, want it to contain %q", console, want)
 		}

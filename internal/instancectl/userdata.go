@@ -1,7 +1,8 @@
 // Package instancectl is the instance controller: it converges EC2
 // instances to what runs for them. Nothing boots, so that is their user
 // data: each running instance's script runs once, at launch, inside the
-// instance's network namespace, and its output becomes the instance's
+// instance's network namespace with the VPC's resolver configuration (so
+// that endpoint names resolve), and its output becomes the instance's
 // console (ec2.Service.GetConsoleOutput returns it).
 //
 // User data is code of the account's choosing running on the host, so it
@@ -50,8 +51,10 @@ type Network interface {
 	Loopback() bool
 	// Sync realises the EC2 network model now.
 	Sync(ctx context.Context) error
-	// Command runs argv inside the interface's network namespace.
-	Command(ctx context.Context, interfaceID string, argv ...string) (*exec.Cmd, error)
+	// InstanceCommand runs argv as on the instance: inside the interface's
+	// network namespace, with the VPC's resolv.conf (naming its DNS server)
+	// as /etc/resolv.conf.
+	InstanceCommand(ctx context.Context, interfaceID string, argv ...string) (*exec.Cmd, error)
 }
 
 // Controller runs each running instance's user data once, at launch,
@@ -211,7 +214,7 @@ func (u *Controller) run(account, eni, instance string, script []byte) []byte {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), userDataTimeout)
 	defer cancel()
-	cmd, err := u.net.Command(ctx, eni, argv...)
+	cmd, err := u.net.InstanceCommand(ctx, eni, argv...)
 	if err != nil {
 		return []byte(fmt.Sprintf("cachalot: cannot enter the instance's network: %v\n", err))
 	}

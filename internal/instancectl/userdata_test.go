@@ -65,7 +65,7 @@ type hostNet struct {
 
 func (h *hostNet) Loopback() bool             { return h.loopback }
 func (h *hostNet) Sync(context.Context) error { return nil }
-func (h *hostNet) Command(ctx context.Context, eni string, argv ...string) (*exec.Cmd, error) {
+func (h *hostNet) InstanceCommand(ctx context.Context, eni string, argv ...string) (*exec.Cmd, error) {
 	h.mu.Lock()
 	h.entered = append(h.entered, eni)
 	h.mu.Unlock()

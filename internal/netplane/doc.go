@@ -24,7 +24,19 @@
 // even in one subnet, crosses the router. That single crossing point is what
 // makes enforcement complete: there is no bridge for a packet to sneak
 // through and no br_netfilter to depend on. .0, .1, .2 (resolver), .3 and the
-// broadcast address are reserved as on AWS. An active peering is a veth pair
+// broadcast address are reserved as on AWS.
+//
+// The DNS server. A VPC with DNS (enableDnsSupport) has its Amazon-provided
+// DNS server's addresses — the primary block's base + 2 and 169.254.169.253 —
+// on its router's lo, so an instance reaches them through its default
+// route (or, in the subnet holding base + 2, by the router's ARP reply). The
+// server is not netplane's: the caller opens sockets in the router namespace
+// (the daemon's resolver, internal/dnsctl). The router's input chain admits
+// DNS (UDP and TCP port 53) to those addresses from each interface of the
+// VPC, on its own link and with its own address, before any security group
+// (they do not apply, as on AWS); nothing from a peering or the internet.
+//
+// Peerings. An active peering is a veth pair
 // between two routers (<prefix>-p<hash> on both ends) plus device routes for
 // the CIDRs each side routes to the other; it exists only while the peering is
 // in State.
@@ -50,12 +62,41 @@
 // destination there, checked before the conntrack shortcut, so replies obey
 // it too: a private subnet's Elastic IP is unreachable, as on AWS.
 //
-// Containment. No namespace has a link to the host namespace, and the only
-// default routes lead to the internet namespace, which has no default route
-// and no route but to our namespaces, so no packet can reach the host's
-// uplink or beyond: unroutable destinations are dropped by a router or the
-// internet. The daemon reaches an interface's addresses from inside its
-// namespace (Command, Dial, Listen), never through the host.
+// The host. A server published to the host (State.Published: a cache node,
+// reached by programs on the host at a loopback address of its own and the
+// engine's port) is reached through a link between the host's namespace and
+// its VPC's router (<prefix>-h<hash of the vpc id>, the same name on both
+// ends), which exists while the VPC has a published endpoint. Loopback
+// address 127.64.x.y (PublishedRange, 127.64.0.0/18) has the link address
+// 169.254.64+x.y (HostLinkRange): the host's table "inet <prefix>"
+// translates, in the output hook only, destination loopback:port to link
+// address:port, and the source of whatever leaves by a host link to the
+// host client address 169.254.64.1 (HostClientAddr), which every host link
+// holds; the host has a /32 route per link address on its link, and the
+// link carries route_localnet, since the host's packets leave with a
+// loopback source before the translation. The router holds the link
+// addresses on its end, translates each to its server's private address
+// (host-dnat) and forwards by its ordinary chains: the server's ingress
+// rules see the host client, so security groups decide as for any client,
+// and a rule must admit 169.254.64.1 (or a CIDR holding it). Two VPCs
+// with the same private addresses publish side by side, since the host
+// routes link addresses, never a VPC's: no range the host uses is routed
+// into a VPC, and a route the host already has to a link address is never
+// replaced (the endpoint is then left out and reported). The links are
+// one-way: the router drops anything from the host but the host client's
+// packets to an interface, and anything to the host but replies; the host's
+// table accepts on them only replies (input) and forwards nothing to or
+// from them, so no VPC reaches the host or, through it, anything else.
+// Nothing is exposed beyond the host: only the host's own packets are
+// translated (the output hook), and 127/8 is not routable from outside.
+//
+// Containment. No namespace has a link to the host namespace but the host
+// links above, and the only default routes lead to the internet namespace,
+// which has no default route and no route but to our namespaces, so no
+// packet can reach the host's uplink or beyond: unroutable destinations are
+// dropped by a router or the internet. The daemon reaches an interface's
+// addresses from inside its namespace (Command, Dial, Listen), never
+// through the host.
 //
 // Enforcement. Security groups are enforced in the router namespace, where a
 // user holding a shell in an instance cannot flush them. Each router has one
@@ -70,7 +111,7 @@
 // has an IPv6 address). Traffic to a peering link is accepted after the
 // sender's egress (the peer's router checks its own ingress); traffic from one
 // peering to another is dropped (no transitive peering). The router's input
-// chain drops everything: the router itself offers no service.
+// chain drops everything but queries to the VPC's DNS server (above).
 //
 // Group references compile to named sets (set sg-… { type ipv4_addr })
 // holding the primary private addresses of every interface in the group, in
@@ -102,9 +143,11 @@
 //
 // Ownership. Every namespace and link we create is named <prefix>-…, where
 // the prefix is per installation (Config.Prefix); the nft table is named
-// <prefix> and lives only in our own router namespaces. Apply deletes what
-// carries the prefix but is no longer desired, and nothing else; Teardown
-// deletes everything carrying the prefix. Linux interface names have at most
+// <prefix> and lives only in our own router namespaces and, while something
+// is published, in the host's. Apply deletes what carries the prefix but is
+// no longer desired, and nothing else (on the host: our links, with their
+// addresses and routes, and our table); Teardown deletes everything
+// carrying the prefix. Linux interface names have at most
 // 15 bytes, so link names are <prefix>-<role><hash>, the hash a truncated
 // SHA-256 of the resource id; the planner refuses colliding names.
 //

@@ -55,6 +55,13 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+// Reset forgets what was written so far.
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
 func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -72,7 +79,7 @@ func newTestPlane(t testing.TB) (*Plane, *syncBuffer) {
 	}
 	prefix := "t" + hex.EncodeToString(b[:])
 	logs := &syncBuffer{}
-	p, err := New(Config{Prefix: prefix, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	p, err := New(Config{Prefix: prefix, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +105,9 @@ func assertNothingLeft(t testing.TB, prefix string) {
 		if strings.HasPrefix(l.Attrs().Name, prefix+"-") {
 			t.Errorf("host link %s left behind", l.Attrs().Name)
 		}
+	}
+	if err := exec.Command("nft", "list", "table", "inet", prefix).Run(); err == nil {
+		t.Errorf("host table inet %s left behind", prefix)
 	}
 }
 
@@ -360,7 +370,7 @@ func TestKernelMembership(t *testing.T) {
 	st.Interfaces[2].Groups = []string{"sg-0c", "sg-0x"}
 	apply(t, p, st)
 	canReach(t, p, "eni-0c", "10.0.1.20:6379")
-	if !strings.Contains(logs.String(), "mode=membership") {
+	if !strings.Contains(logs.String(), "mode=incremental sets=1 chains=0") {
 		t.Errorf("membership change not loaded as set elements only; logs:\n%s", logs)
 	}
 

@@ -12,13 +12,14 @@ import (
 // render builds the nft table of the router of v: the enforcement point of
 // the interfaces in local. members maps a group id to the addresses of its
 // members visible from v (its own and its peers'). igw is v's internet
-// gateway, or nil. The text is assembled in the order an admin reads it:
-// head, group sets, maps and the router's chains, then one ingress and one
-// egress chain per interface.
-func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair, igw *igwInfo) *Ruleset {
+// gateway, or nil; hl its link to the host, or nil. dns are the addresses of
+// v's DNS server, none when it has none. The text is assembled in the order
+// an admin reads it: head, group sets, maps and the router's chains, then one
+// ingress and one egress chain per interface.
+func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGroup, members map[string][]netip.Addr, peerLinks []string, peerRoutes map[string][]routePair, igw *igwInfo, hl *hostLink, dns []netip.Addr) *Ruleset {
 	rs := &Ruleset{Table: p.prefix}
 	// Chains first, so that we know which sets they reference.
-	chains, referenced := p.renderInterfaceChains(local, groups)
+	chains, referenced := p.renderInterfaceChains(rs, local, groups)
 	for _, g := range sortedKeys(referenced) {
 		addrs := slices.Clone(members[g])
 		slices.SortFunc(addrs, netip.Addr.Compare)
@@ -27,17 +28,27 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 	head := p.renderHead(v)
 	var body strings.Builder
 	renderMaps(&body, local)
-	body.WriteString("\n\t# The router itself offers no service.\n")
-	body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n")
+	renderInput(&body, local, dns)
 	var routeRules strings.Builder
 	renderPeeringRoutes(&body, &routeRules, peerRoutes)
 	if igw != nil {
 		renderGateway(&body, &routeRules, igw, local)
 	}
-	renderForward(&body, routeRules.String(), peerLinks, igw)
+	var hostLast string
+	if hl != nil {
+		var first string
+		first, hostLast = renderHostLink(&body, hl)
+		routeRules.WriteString(first)
+	}
+	renderForward(&body, routeRules.String(), hostLast, peerLinks, igw)
 	if igw != nil {
 		renderGatewayNAT(&body, igw)
 	}
+	frame := head + renderSets(rs.Sets, false) + body.String()
+	for _, c := range rs.Chains {
+		frame += "\n\tchain " + c.Name + " {}"
+	}
+	rs.Frame = frame + "}\n"
 	body.WriteString(chains)
 	body.WriteString("}\n")
 
@@ -48,12 +59,14 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 
 // renderInterfaceChains writes the ingress and egress chains of every
 // interface in local: the rules of its groups, then a final drop. It
-// returns the text and the group sets the rules reference.
-func (p *planner) renderInterfaceChains(local []*ifaceInfo, groups map[string]SecurityGroup) (string, map[string]bool) {
+// returns the text and the group sets the rules reference, and appends the
+// chains with their rules to rs.Chains.
+func (p *planner) renderInterfaceChains(rs *Ruleset, local []*ifaceInfo, groups map[string]SecurityGroup) (string, map[string]bool) {
 	referenced := map[string]bool{}
 	var chains strings.Builder
 	for _, in := range local {
 		for _, dir := range []string{"in", "out"} {
+			start := chains.Len()
 			fmt.Fprintf(&chains, "\n\tchain %s-%s {\n", dir, in.ID)
 			label := clean(strings.TrimSpace(in.Kind + " " + in.Owner))
 			if label != "" {
@@ -73,9 +86,23 @@ func (p *planner) renderInterfaceChains(local []*ifaceInfo, groups map[string]Se
 				what = "egress"
 			}
 			fmt.Fprintf(&chains, "\t\tdrop comment %q\n\t}\n", in.ID+" no "+what+" rule matched")
+			rs.Chains = append(rs.Chains, Chain{Name: dir + "-" + in.ID, Rules: chainRules(chains.String()[start:])})
 		}
 	}
 	return chains.String(), referenced
+}
+
+// chainRules returns the rules of one rendered chain: its lines but the
+// first (chain … {), the last (}) and comment lines.
+func chainRules(text string) []string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	var rules []string
+	for _, l := range lines[1 : len(lines)-1] {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			rules = append(rules, l)
+		}
+	}
+	return rules
 }
 
 // renderGroupRules writes the rules of group g for direction dir ("in":
@@ -151,6 +178,33 @@ func renderMaps(body *strings.Builder, local []*ifaceInfo) {
 	}
 }
 
+// renderInput writes the router's input chain. The router offers one
+// service, the VPC's Amazon-provided DNS server when dns holds its
+// addresses: DNS queries to them from the VPC's interfaces, each from its
+// own link and address, security groups aside (as on AWS). Everything else
+// addressed to the router is dropped.
+func renderInput(body *strings.Builder, local []*ifaceInfo, dns []netip.Addr) {
+	if len(dns) == 0 || len(local) == 0 {
+		body.WriteString("\n\t# The router itself offers no service.\n")
+		body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n\t}\n")
+		return
+	}
+	clients := make([]string, len(local))
+	for i, in := range local {
+		clients[i] = fmt.Sprintf("%q . %s", in.link, in.PrivateIP)
+	}
+	servers := make([]string, len(dns))
+	for i, a := range dns {
+		servers[i] = a.String()
+	}
+	body.WriteString("\n\t# The router offers one service: the Amazon-provided DNS server, to the\n")
+	body.WriteString("\t# VPC's interfaces (from their own link and address); security groups do not apply.\n")
+	body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n")
+	fmt.Fprintf(body, "\t\tiifname . ip saddr { %s } ip daddr { %s } meta l4proto { tcp, udp } th dport 53 accept comment %q\n",
+		strings.Join(clients, ",\n\t\t\t\t\t     "), strings.Join(servers, ", "), "Amazon-provided DNS server")
+	body.WriteString("\t}\n")
+}
+
 // renderPeeringRoutes writes the per-subnet peering route sets to body and
 // the forward-chain rules checking them to routeRules: what may leave
 // through each peering link, checked before the conntrack shortcut so that
@@ -174,15 +228,16 @@ func renderPeeringRoutes(body, routeRules *strings.Builder, peerRoutes map[strin
 }
 
 // renderForward writes the router's forward chain: route checks, the
-// conntrack shortcut, the per-interface verdict maps, then peerings and
-// the internet gateway.
-func renderForward(body *strings.Builder, routeRules string, peerLinks []string, igw *igwInfo) {
+// conntrack shortcut, the per-interface verdict maps, the host link's
+// guards, then peerings and the internet gateway.
+func renderForward(body *strings.Builder, routeRules, hostRules string, peerLinks []string, igw *igwInfo) {
 	body.WriteString("\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n")
 	body.WriteString(routeRules)
 	body.WriteString("\t\tct state established,related accept\n")
 	body.WriteString("\t\tct state invalid drop\n")
 	body.WriteString("\t\tiifname vmap @egress\n")
 	body.WriteString("\t\toifname vmap @ingress\n")
+	body.WriteString(hostRules)
 	if len(peerLinks) > 0 {
 		names := make([]string, len(peerLinks))
 		for i, l := range peerLinks {

@@ -42,6 +42,28 @@ var (
 // InterfaceLink is the name of the link inside an interface's namespace.
 const InterfaceLink = "eth0"
 
+// ResolverLinkLocal is the address of the Amazon-provided DNS server every
+// VPC shares.
+var ResolverLinkLocal = netip.MustParseAddr("169.254.169.253")
+
+// ResolverAddrs returns the addresses of the Amazon-provided DNS server of
+// a VPC whose primary IPv4 block is cidr: the block's base address + 2
+// (10.0.0.2 for 10.0.0.0/16) and ResolverLinkLocal. ok is false for a block
+// too small to have a base + 2 (/31, /32) or not IPv4.
+func ResolverAddrs(cidr netip.Prefix) (addrs []netip.Addr, ok bool) {
+	if !cidr.IsValid() || !cidr.Addr().Is4() || cidr.Bits() > 30 {
+		return nil, false
+	}
+	return []netip.Addr{cidr.Masked().Addr().Next().Next(), ResolverLinkLocal}, true
+}
+
+// LoopbackLink is the loopback link of every namespace; in a router it also
+// holds the addresses of the VPC's DNS server.
+const LoopbackLink = "lo"
+
+// loopbackAddr is lo's own IPv4 address.
+var loopbackAddr = netip.MustParsePrefix("127.0.0.1/8")
+
 // maxIfname is Linux's IFNAMSIZ-1.
 const maxIfname = 15
 
@@ -58,8 +80,14 @@ type Plan struct {
 	// internet gateway or any outside client exists), then interfaces and
 	// outside clients, each sorted by name.
 	Namespaces []Namespace
-	// Veths are the veth pairs, end A in a router namespace.
+	// Veths are the veth pairs, end A in a router namespace (or the
+	// internet's), end B possibly in the host's (HostNamespace).
 	Veths []Veth
+	// Host is what the host's own namespace holds for the published
+	// endpoints (links to routers, routes, a table); nil when nothing is
+	// published. It is never created or deleted, only its objects carrying
+	// the prefix.
+	Host *Namespace
 }
 
 // Namespace is one network namespace we own, /run/netns/<Name>.
@@ -71,7 +99,8 @@ type Namespace struct {
 	// by Plan.Veths): addresses, alias, up. Sorted by name.
 	Links  []Link
 	Routes []Route // IPv4 main-table routes besides the kernel's, sorted
-	// Ruleset is the enforcement point of a router; nil for interfaces.
+	// Ruleset is the enforcement point of a router, or the host's table of
+	// published endpoints; nil for interfaces.
 	Ruleset *Ruleset
 }
 
@@ -116,6 +145,21 @@ type Ruleset struct {
 	// same Skeleton differ only in group membership.
 	Skeleton string
 	Sets     []Set // the group-member sets, sorted by name
+	// Chains are the interfaces' ingress and egress chains (in-<eni>,
+	// out-<eni>) in table order, each with its rules as nft rule text.
+	Chains []Chain
+	// Frame is Skeleton with the rules of Chains left out (their names
+	// kept): two rulesets with the same Frame differ only in set elements
+	// and in the rules of some interface chains, so the change from one to
+	// the other touches just those (see Plane.ensureRuleset).
+	Frame string
+}
+
+// Chain is an interface chain of a Ruleset and its rules, one nft rule
+// (without "add rule") per entry.
+type Chain struct {
+	Name  string
+	Rules []string
 }
 
 // Set is a named set of addresses.
@@ -196,6 +240,8 @@ type valid struct {
 	peerings []peeringInfo
 	igws     map[string]*igwInfo // by vpc; at most one per VPC
 	outside  []netip.Addr
+	// published are the valid published endpoints, by vpc.
+	published map[string][]hostEndpoint
 	// members are the addresses of each group's interfaces, by group then VPC.
 	members map[string]map[string][]netip.Addr
 	// linkOwner is the resource that claimed each link name.
@@ -222,14 +268,21 @@ func (p *planner) plan(st State) *Plan {
 	v.peerings = p.validPeerings(st.Peerings, v)
 	v.igws = p.validGateways(st.InternetGateways, v)
 	v.outside = p.validOutside(st.Outside, v)
+	v.published = p.validPublished(st.Published, v)
 	v.members = groupMembers(v.ifaces)
 
 	plan := &Plan{Prefix: p.prefix}
 	var ifaceNS []Namespace
+	var hostLinks []*hostLink
 	internet := Namespace{Name: NamespaceName(p.prefix, InternetID), Role: RoleInternet, Resource: InternetID}
 	for _, vid := range sortedKeys(v.vpcs) {
-		plan.Namespaces = append(plan.Namespaces, p.planRouter(plan, v, vid, &internet, &ifaceNS))
+		router, hl := p.planRouter(plan, v, vid, &internet, &ifaceNS)
+		plan.Namespaces = append(plan.Namespaces, router)
+		if hl != nil {
+			hostLinks = append(hostLinks, hl)
+		}
 	}
+	plan.Host = p.planHost(hostLinks)
 	for _, a := range v.outside {
 		ns := p.planOutside(plan, &internet, a)
 		ifaceNS = append(ifaceNS, ns)
@@ -503,9 +556,10 @@ func groupMembers(ifaces []*ifaceInfo) map[string]map[string][]netip.Addr {
 }
 
 // planRouter lays out the router namespace of VPC vid: its interfaces (each
-// namespace appended to ifaceNS), its peerings, its internet gateway and
-// the ruleset that enforces its security groups.
-func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespace, ifaceNS *[]Namespace) Namespace {
+// namespace appended to ifaceNS), its peerings, its internet gateway, its
+// link to the host (returned, nil without published endpoints) and the
+// ruleset that enforces its security groups.
+func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespace, ifaceNS *[]Namespace) (Namespace, *hostLink) {
 	router := Namespace{Name: NamespaceName(p.prefix, vid), Role: RoleRouter, Resource: vid}
 	local := p.planInterfaces(plan, &router, vid, v.ifaces, ifaceNS)
 	visible, peerLinks, peerRoutes := p.planPeerings(plan, &router, vid, v)
@@ -513,6 +567,21 @@ func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespa
 	if igw != nil {
 		p.planGateway(plan, &router, internet, vid, igw, local)
 	}
+	hl := p.planHostLinks(plan, &router, vid, v)
+	// The router's lo holds its loopback address and, with DNS, the DNS
+	// server's addresses; listing it always removes them when DNS goes.
+	lo := Link{Name: LoopbackLink, Addrs: []netip.Prefix{loopbackAddr}}
+	var dns []netip.Addr
+	if vpc := v.vpcs[vid]; vpc.DNS && len(vpc.CIDRs) > 0 {
+		var ok bool
+		if dns, ok = ResolverAddrs(vpc.CIDRs[0]); !ok {
+			p.problem("vpc %s: no DNS server address in %s", vid, vpc.CIDRs[0])
+		}
+		for _, a := range dns {
+			lo.Addrs = append(lo.Addrs, netip.PrefixFrom(a, 32))
+		}
+	}
+	router.Links = append(router.Links, lo)
 	slices.SortFunc(router.Links, func(a, b Link) int { return cmp.Compare(a.Name, b.Name) })
 	router.Routes = dedupRoutes(router.Routes)
 	// Members visible from this VPC: its own and its peers'.
@@ -524,8 +593,8 @@ func (p *planner) planRouter(plan *Plan, v *valid, vid string, internet *Namespa
 			}
 		}
 	}
-	router.Ruleset = p.render(v.vpcs[vid], local, v.groups, vis, peerLinks, peerRoutes, igw)
-	return router
+	router.Ruleset = p.render(v.vpcs[vid], local, v.groups, vis, peerLinks, peerRoutes, igw, hl, dns)
+	return router, hl
 }
 
 // planInterfaces links each interface of VPC vid to the router: a veth pair,

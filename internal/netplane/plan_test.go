@@ -28,7 +28,7 @@ func seedState() State {
 	allOut := Rule{ID: "sgr-0default0egress", Protocol: "-1", CIDRs: []netip.Prefix{pfx("0.0.0.0/0"), pfx("::/0")}}
 	return State{
 		VPCs: []VPC{
-			{ID: "vpc-0a", CIDRs: []netip.Prefix{pfx("10.0.0.0/16")}},
+			{ID: "vpc-0a", CIDRs: []netip.Prefix{pfx("10.0.0.0/16")}, DNS: true},
 			{ID: "vpc-0b", CIDRs: []netip.Prefix{pfx("10.1.0.0/16")}},
 		},
 		Subnets: []Subnet{
@@ -123,6 +123,16 @@ func describe(p *Plan) string {
 			b.WriteString("\n")
 		}
 	}
+	if h := p.Host; h != nil {
+		fmt.Fprintf(&b, "host\n")
+		for _, l := range h.Links {
+			fmt.Fprintf(&b, "  link %-15s %v alias %q\n", l.Name, l.Addrs, l.Alias)
+		}
+		for _, r := range h.Routes {
+			fmt.Fprintf(&b, "  route %s\n", r)
+		}
+		fmt.Fprintf(&b, "  nft table inet %s\n", h.Ruleset.Table)
+	}
 	for _, v := range p.Veths {
 		fmt.Fprintf(&b, "veth %s/%s <-> %s/%s\n", v.A.Namespace, v.A.Name, v.B.Namespace, v.B.Name)
 	}
@@ -179,7 +189,7 @@ func TestLinkNames(t *testing.T) {
 				if len(l.Name) > 15 {
 					t.Errorf("link %q longer than 15 bytes", l.Name)
 				}
-				if l.Name != InterfaceLink && !strings.HasPrefix(l.Name, prefix+"-") {
+				if l.Name != InterfaceLink && l.Name != LoopbackLink && !strings.HasPrefix(l.Name, prefix+"-") {
 					t.Errorf("link %q lacks prefix %q", l.Name, prefix)
 				}
 			}
@@ -383,6 +393,40 @@ func TestMembershipOnlyChangesElements(t *testing.T) {
 	ruled, _ := NewPlan("cl", st)
 	if ruled.Namespaces[0].Ruleset.Skeleton == a.Skeleton {
 		t.Errorf("vpc-0a skeleton unchanged by a new rule")
+	}
+}
+
+// TestRuleChangeKeepsFrame: a rule added to a group changes only the
+// chains of its members, with the Frame unchanged, so the change is loaded
+// incrementally; a new interface changes the Frame.
+func TestRuleChangeKeepsFrame(t *testing.T) {
+	st := testState()
+	before, _ := NewPlan("cl", st)
+	st.Groups[1].Ingress = append(st.Groups[1].Ingress, Rule{ID: "sgr-0bnew", Protocol: "tcp", FromPort: 22, ToPort: 22, CIDRs: []netip.Prefix{pfx("10.0.1.30/32")}})
+	after, err := NewPlan("cl", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a := before.Namespaces[0].Ruleset, after.Namespaces[0].Ruleset
+	if b.Frame != a.Frame {
+		t.Errorf("frame changed by a new rule:\n%s", cmp.Diff(b.Frame, a.Frame))
+	}
+	change, sets, chains, _ := incrementalChange(b, a, nil)
+	if sets != 0 || chains != 1 {
+		t.Errorf("change touches %d sets and %d chains, want 0 and 1: %s", sets, chains, change)
+	}
+	want := `flush chain inet cl in-eni-0b; add rule inet cl in-eni-0b ip saddr @sg-0a tcp dport 6379 accept comment "sgr-0bfroma sg-0b"; ` +
+		`add rule inet cl in-eni-0b ip saddr 10.0.1.30/32 tcp dport 22 accept comment "sgr-0bnew sg-0b"; add rule inet cl in-eni-0b drop comment "eni-0b no ingress rule matched"`
+	if change != want {
+		t.Errorf("change =\n%s\nwant\n%s", change, want)
+	}
+	if c, _, _, _ := incrementalChange(a, a, nil); c != "" {
+		t.Errorf("change from a ruleset to itself = %q, want none", c)
+	}
+	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0e", Subnet: "subnet-01", PrivateIP: addr("10.0.1.50"), Groups: []string{"sg-0b"}})
+	grown, _ := NewPlan("cl", st)
+	if grown.Namespaces[0].Ruleset.Frame == a.Frame {
+		t.Errorf("frame unchanged by a new interface")
 	}
 }
 

@@ -21,6 +21,17 @@ type Config struct {
 	Nft string
 	// Nsenter is the nsenter binary (util-linux). Default: "nsenter".
 	Nsenter string
+	// Unshare is the unshare binary (util-linux), for EnterOptions.ResolvConf.
+	// Default: "unshare".
+	Unshare string
+}
+
+// EnterOptions are the options of a program run in a namespace
+// (CommandWith, EnterArgs).
+type EnterOptions struct {
+	// ResolvConf, when set, is the path of a file the program sees as
+	// /etc/resolv.conf.
+	ResolvConf string
 }
 
 // Plane converges the kernel of this host to the desired State. Its methods
@@ -30,6 +41,7 @@ type Plane struct {
 	log     *slog.Logger
 	nft     string
 	nsenter string
+	unshare string
 
 	// mu serialises Apply and Teardown and guards applied.
 	mu sync.Mutex
@@ -41,18 +53,31 @@ type Plane struct {
 	// change there. Lost on restart: the first Apply after a restart
 	// replaces every table.
 	applied map[string]appliedRuleset
+	// sessions holds, per router namespace, the nft process through which
+	// incremental changes are loaded (guarded by mu; see nftSession).
+	sessions map[string]*nftSession
+	// fullReplace makes every ruleset change replace the table through a
+	// new nft process, as before incremental changes: for benchmarks that
+	// compare the two.
+	fullReplace bool
 	// justUp lists the links the Apply in progress set up (guarded by mu).
 	justUp []upLink
+
+	// hostOnce opens the host's namespace once (hostNetns); hostPath names
+	// it, or hostErr says why not.
+	hostOnce sync.Once
+	hostPath string
+	hostErr  error
 }
 
 // upLink is a link set up by the Apply in progress.
 type upLink struct{ ns, link string }
 
 type appliedRuleset struct {
-	inode    uint64 // of the namespace
-	gen      uint32 // nftables generation right after our load
-	skeleton string // Ruleset.Skeleton
-	source   string // Ruleset.Text
+	inode   uint64 // of the namespace
+	gen     uint32 // nftables generation right after our load
+	rs      *Ruleset
+	handles *ruleHandles // of rs's rules in the kernel, nil if not known
 }
 
 // New returns a Plane for cfg. It has no side effects.
@@ -61,11 +86,13 @@ func New(cfg Config) (*Plane, error) {
 		return nil, err
 	}
 	p := &Plane{
-		prefix:  cfg.Prefix,
-		log:     cfg.Logger,
-		nft:     cfg.Nft,
-		nsenter: cfg.Nsenter,
-		applied: map[string]appliedRuleset{},
+		prefix:   cfg.Prefix,
+		log:      cfg.Logger,
+		nft:      cfg.Nft,
+		nsenter:  cfg.Nsenter,
+		unshare:  cfg.Unshare,
+		applied:  map[string]appliedRuleset{},
+		sessions: map[string]*nftSession{},
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -75,6 +102,9 @@ func New(cfg Config) (*Plane, error) {
 	}
 	if p.nsenter == "" {
 		p.nsenter = "nsenter"
+	}
+	if p.unshare == "" {
+		p.unshare = "unshare"
 	}
 	p.log = p.log.With("component", "netplane", "prefix", p.prefix)
 	return p, nil

@@ -1,7 +1,6 @@
 package netplane
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -74,7 +73,7 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		}
 		open[ns.Name] = h
 		if ns.Ruleset != nil {
-			if err := p.ensureRuleset(ctx, ns.Name, ns.Ruleset); err != nil {
+			if err := p.ensureRuleset(ctx, ns.Name, h.path, ns.Ruleset); err != nil {
 				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 				// The previous table, if any, stays in force; without one,
 				// the router must not forward at all.
@@ -86,6 +85,15 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 				continue
 			}
 			ready[ns.Name] = true
+		}
+	}
+
+	if plan.Host != nil {
+		h, err := p.ensureHost(ctx, plan.Host)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host: %w", err))
+		} else {
+			open[HostNamespace] = h
 		}
 	}
 
@@ -120,12 +128,18 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		if want[name] {
 			continue
 		}
+		p.closeSession(name)
 		if err := deleteNamespace(name); err != nil {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
 			continue
 		}
 		delete(p.applied, name)
-		p.log.Info("deleted namespace", "netns", name)
+		p.log.Debug("deleted namespace", "netns", name)
+	}
+	if plan.Host == nil {
+		if err := p.removeHost(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("host: %w", err))
+		}
 	}
 	phase("stale")
 	return errors.Join(errs...)
@@ -144,6 +158,9 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 	// is lost while an end is not yet operationally up; the retry then
 	// waits retrans_time, a second by default (see waitOperUp).
 	ordered := slices.Clone(plan.Namespaces)
+	if plan.Host != nil {
+		ordered = append(ordered, *plan.Host)
+	}
 	slices.SortStableFunc(ordered, func(a, b Namespace) int {
 		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
 	})
@@ -167,7 +184,11 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 		if h == nil {
 			continue
 		}
-		if err := p.configureRoutes(h, ns.Routes); err != nil {
+		configure := p.configureRoutes
+		if ns.Role == RoleHost {
+			configure = p.configureHostRoutes
+		}
+		if err := configure(h, ns.Routes); err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 		}
 		if (ns.Role == RoleRouter && ready[ns.Name]) || ns.Role == RoleInternet {
@@ -184,8 +205,9 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 }
 
 // Teardown removes every namespace (and with them every link, route and
-// table) carrying the prefix, and any link carrying it in the daemon's own
-// namespace. Processes still running in a namespace keep it alive, unnamed,
+// table) carrying the prefix, and in the daemon's own namespace (the host's)
+// every link carrying it (with their addresses and routes) and the table of
+// published endpoints. Processes still running in a namespace keep it alive, unnamed,
 // until they exit: stop them first.
 func (p *Plane) Teardown(ctx context.Context) error {
 	p.mu.Lock()
@@ -195,6 +217,9 @@ func (p *Plane) Teardown(ctx context.Context) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	for name := range p.sessions {
+		p.closeSession(name)
+	}
 	for _, name := range owned {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -203,9 +228,12 @@ func (p *Plane) Teardown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
 			continue
 		}
-		p.log.Info("deleted namespace", "netns", name)
+		p.log.Debug("deleted namespace", "netns", name)
 	}
 	clear(p.applied)
+	if err := p.deleteHostTable(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	links, err := netlink.LinkList()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list host links: %w", err))
@@ -225,15 +253,42 @@ func (p *Plane) Teardown(ctx context.Context) error {
 // argv, so the program is unmodified and the daemon never changes namespace.
 // Cancelling ctx kills it. The namespace must exist (Apply first).
 func (p *Plane) Command(ctx context.Context, id string, argv ...string) (*exec.Cmd, error) {
+	return p.CommandWith(ctx, id, EnterOptions{}, argv...)
+}
+
+// CommandWith is Command with options: see EnterArgs.
+func (p *Plane) CommandWith(ctx context.Context, id string, opt EnterOptions, argv ...string) (*exec.Cmd, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("netplane: command: empty argv")
 	}
+	enter, err := p.EnterArgs(id, opt)
+	if err != nil {
+		return nil, err
+	}
+	args := append(enter, argv...)
+	return exec.CommandContext(ctx, args[0], args[1:]...), nil
+}
+
+// EnterArgs returns the argv prefix that runs a program, appended to it,
+// inside the namespace of id: nsenter --net=PATH --, then, with
+// opt.ResolvConf, unshare (util-linux) and a shell that bind-mounts that
+// file over /etc/resolv.conf in the program's own mount namespace (private:
+// nothing propagates to the host) before it execs the program — what
+// ip netns exec does with /etc/netns/NAME/resolv.conf. If the mount fails
+// (no /etc/resolv.conf to mount over), it says so on stderr and runs the
+// program anyway. The namespace must exist (Apply first).
+func (p *Plane) EnterArgs(id string, opt EnterOptions) ([]string, error) {
 	path, err := p.existingNetns(id)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--net=" + path, "--"}, argv...)
-	return exec.CommandContext(ctx, p.nsenter, args...), nil
+	args := []string{p.nsenter, "--net=" + path, "--"}
+	if opt.ResolvConf != "" {
+		args = append(args, p.unshare, "--mount", "--propagation", "private", "--",
+			"/bin/sh", "-c", `mount --bind "$0" /etc/resolv.conf || echo "cachalot: $0 not mounted over /etc/resolv.conf: names will not resolve through the VPC's DNS server" >&2; exec "$@"`,
+			opt.ResolvConf)
+	}
+	return args, nil
 }
 
 // Dial connects from inside the namespace of interface id, as a program
@@ -362,6 +417,7 @@ func (p *Plane) ownedNamespaces() ([]string, error) {
 func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 	path := filepath.Join(netnsDir, ns.Name)
 	if !isNsfs(path) {
+		p.closeSession(ns.Name)
 		if err := deleteNamespace(ns.Name); err != nil {
 			return nil, fmt.Errorf("remove stale %s: %w", path, err)
 		}
@@ -369,7 +425,7 @@ func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 			return nil, err
 		}
 		delete(p.applied, ns.Name)
-		p.log.Info("created namespace", "netns", ns.Name, "role", ns.Role, "resource", ns.Resource)
+		p.log.Debug("created namespace", "netns", ns.Name, "role", ns.Role, "resource", ns.Resource)
 		if ns.Role == RoleRouter {
 			// A new namespace may inherit forwarding from the host; keep it off
 			// until the ruleset is loaded.
@@ -419,17 +475,27 @@ func writeSysctl(key, value string) error {
 // 0.8 s, so that an instance's first ARP for a neighbour in its subnet is
 // answered immediately.
 func neighbourSysctls(path string, ns Namespace) error {
-	if ns.Role != RoleRouter && ns.Role != RoleInterface && ns.Role != RoleOutside {
+	if ns.Role != RoleRouter && ns.Role != RoleInterface && ns.Role != RoleOutside && ns.Role != RoleHost {
 		return nil
 	}
 	return inNamespace(path, func() error {
 		var errs []error
 		// neigh/default exists only in the initial namespace: set each link.
 		for _, l := range ns.Links {
+			if l.Name == LoopbackLink {
+				continue // no neighbours
+			}
 			if ns.Role == RoleRouter {
 				errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/proxy_delay", "0"))
 			}
 			errs = append(errs, writeSysctl("net/ipv4/neigh/"+l.Name+"/retrans_time_ms", "100"))
+			if ns.Role == RoleHost {
+				// The host's packets to a published endpoint leave with a
+				// loopback source (translated to the host client on the
+				// way out) and their replies come back to it: the kernel
+				// routes 127/8 on this link only with route_localnet.
+				errs = append(errs, writeSysctl("net/ipv4/conf/"+l.Name+"/route_localnet", "1"))
+			}
 		}
 		if ns.Role == RoleRouter {
 			errs = append(errs, writeSysctl("net/ipv4/conf/all/proxy_arp", "1"))
@@ -477,7 +543,7 @@ func (p *Plane) ensureVeth(a, b *nsHandle, v Veth) error {
 			if err := x.h.h.LinkDel(x.l); err != nil && !isNotFound(err) {
 				return fmt.Errorf("delete %s: %w", x.l.Attrs().Name, err)
 			}
-			p.log.Info("deleted mismatched link", "netns", x.h.name, "link", x.l.Attrs().Name)
+			p.log.Debug("deleted mismatched link", "netns", x.h.name, "link", x.l.Attrs().Name)
 		}
 	}
 	veth := &netlink.Veth{
@@ -488,7 +554,7 @@ func (p *Plane) ensureVeth(a, b *nsHandle, v Veth) error {
 	if err := a.h.LinkAdd(veth); err != nil {
 		return fmt.Errorf("add: %w", err)
 	}
-	p.log.Info("created veth", "netns", a.name, "link", v.A.Name, "peer_netns", b.name, "peer", v.B.Name)
+	p.log.Debug("created veth", "netns", a.name, "link", v.A.Name, "peer_netns", b.name, "peer", v.B.Name)
 	return nil
 }
 
@@ -503,7 +569,7 @@ func (p *Plane) configureLinks(h *nsHandle, ns Namespace) error {
 			errs = append(errs, fmt.Errorf("link %s: %w", l.Name, err))
 		}
 	}
-	if ns.Role == RoleRouter || ns.Role == RoleInternet {
+	if ns.Role == RoleRouter || ns.Role == RoleInternet || ns.Role == RoleHost {
 		links, err := h.h.LinkList()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list links: %w", err))
@@ -515,7 +581,7 @@ func (p *Plane) configureLinks(h *nsHandle, ns Namespace) error {
 					errs = append(errs, fmt.Errorf("delete stale link %s: %w", name, err))
 					continue
 				}
-				p.log.Info("deleted stale link", "netns", ns.Name, "link", name)
+				p.log.Debug("deleted stale link", "netns", ns.Name, "link", name)
 			}
 		}
 	}
@@ -552,7 +618,7 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 		if err := h.h.AddrDel(l, &a); err != nil {
 			return fmt.Errorf("delete address %s: %w", a.IPNet, err)
 		}
-		p.log.Info("deleted address", "netns", h.name, "link", want.Name, "addr", a.IPNet.String())
+		p.log.Debug("deleted address", "netns", h.name, "link", want.Name, "addr", a.IPNet.String())
 	}
 	for _, a := range want.Addrs {
 		if !wanted[a] {
@@ -562,7 +628,7 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 		if err := h.h.AddrReplace(l, addr); err != nil {
 			return fmt.Errorf("add address %s: %w", a, err)
 		}
-		p.log.Info("added address", "netns", h.name, "link", want.Name, "addr", a.String())
+		p.log.Debug("added address", "netns", h.name, "link", want.Name, "addr", a.String())
 	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.h.LinkSetUp(l); err != nil {
@@ -652,13 +718,13 @@ func (p *Plane) configureRoutes(h *nsHandle, want []Route) error {
 		if err := h.h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("delete route %s: %w", dst, err)
 		}
-		p.log.Info("deleted route", "netns", h.name, "dst", dst.String())
+		p.log.Debug("deleted route", "netns", h.name, "dst", dst.String())
 	}
 	for _, r := range wanted {
 		if err := h.h.RouteReplace(r); err != nil {
 			return fmt.Errorf("add route %s: %w", r.Dst, err)
 		}
-		p.log.Info("added route", "netns", h.name, "dst", r.Dst.String())
+		p.log.Debug("added route", "netns", h.name, "dst", r.Dst.String())
 	}
 	return nil
 }
@@ -679,85 +745,13 @@ func ipnetPrefix(n *net.IPNet) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a.Unmap(), ones), true
 }
 
-// ensureRuleset loads rs into the namespace unless the kernel already holds
-// exactly what we last loaded there (same namespace, and no nftables commit
-// by anyone since: see nftGeneration). When only group membership changed
-// since then, it loads only set elements; otherwise it replaces the table.
-// Either way one atomic nft transaction, which leaves conntrack, and so
-// established connections, alone.
-func (p *Plane) ensureRuleset(ctx context.Context, nsName string, rs *Ruleset) error {
-	path := filepath.Join(netnsDir, nsName)
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return fmt.Errorf("stat: %w", err)
-	}
-	gen, err := nftGeneration(path)
-	if err != nil {
-		return err
-	}
-	prev, known := p.applied[nsName]
-	intact := known && prev.inode == st.Ino && prev.gen == gen
-	if intact && prev.source == rs.Text {
-		return nil
-	}
-	var script strings.Builder
-	mode := "replace"
-	if intact && prev.skeleton == rs.Skeleton {
-		mode = "membership"
-		for _, s := range rs.Sets {
-			fmt.Fprintf(&script, "flush set inet %s %s\n", rs.Table, s.Name)
-			if len(s.Elements) > 0 {
-				el := make([]string, len(s.Elements))
-				for i, a := range s.Elements {
-					el[i] = a.String()
-				}
-				fmt.Fprintf(&script, "add element inet %s %s { %s }\n", rs.Table, s.Name, strings.Join(el, ", "))
-			}
-		}
-	} else {
-		fmt.Fprintf(&script, "add table inet %s\ndelete table inet %s\n", rs.Table, rs.Table)
-		script.WriteString(rs.Text)
-	}
-	delete(p.applied, nsName)
-	if _, err := p.nftRun(ctx, path, script.String(), "-f"); err != nil {
-		return fmt.Errorf("load ruleset (%s): %w", mode, err)
-	}
-	after, err := nftGeneration(path)
-	if err != nil {
-		return err
-	}
-	if after == gen+1 {
-		// Exactly our transaction since we looked: remember it. Otherwise
-		// someone else committed meanwhile; forget, so the next Apply
-		// replaces the table again.
-		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, skeleton: rs.Skeleton, source: rs.Text}
-	}
-	p.log.Info("loaded ruleset", "netns", nsName, "mode", mode)
-	return nil
-}
-
-// nftRun runs nft inside the namespace at path with script on stdin and
-// returns its standard output.
-func (p *Plane) nftRun(ctx context.Context, path, script, what string) (string, error) {
-	cmd := exec.CommandContext(ctx, p.nsenter, "--net="+path, "--", p.nft, "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	defer func() { p.log.Debug("nft", "what", what, "netns", filepath.Base(path), "took", time.Since(start)) }()
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("nft %s: %w: %s", what, err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
-}
-
 // roleOrder is the order in which namespaces are configured: the ends of
 // links first, so that they answer the first neighbour request.
 func roleOrder(role string) int {
 	switch role {
 	case RoleInterface, RoleOutside:
 		return 0
-	case RoleRouter:
+	case RoleRouter, RoleHost:
 		return 1
 	}
 	return 2

@@ -23,6 +23,16 @@ func (p *Plane) Command(ctx context.Context, id string, argv ...string) (*exec.C
 	return nil, errors.ErrUnsupported
 }
 
+// CommandWith is only implemented on Linux.
+func (p *Plane) CommandWith(ctx context.Context, id string, opt EnterOptions, argv ...string) (*exec.Cmd, error) {
+	return nil, errors.ErrUnsupported
+}
+
+// EnterArgs is only implemented on Linux.
+func (p *Plane) EnterArgs(id string, opt EnterOptions) ([]string, error) {
+	return nil, errors.ErrUnsupported
+}
+
 // Dial is only implemented on Linux.
 func (p *Plane) Dial(ctx context.Context, id, network, address string) (net.Conn, error) {
 	return nil, errors.ErrUnsupported

@@ -21,6 +21,10 @@ type State struct {
 	// (see doc.go). They must lie outside every VPC's CIDRs, differ from
 	// every PublicIP and be ordinary unicast IPv4 addresses.
 	Outside []netip.Addr
+	// Published lists the endpoints published to the host: servers in VPCs
+	// that programs on the host reach at a loopback address of their own
+	// (see PublishedEndpoint and doc.go, "The host").
+	Published []PublishedEndpoint
 }
 
 // InternetGateway is an internet gateway attached to a VPC: the VPC's
@@ -43,6 +47,15 @@ type VPC struct {
 	ID string
 	// CIDRs are the VPC's IPv4 CIDR blocks (primary first, then associated).
 	CIDRs []netip.Prefix
+	// DNS puts the addresses of the VPC's Amazon-provided DNS server in its
+	// router — the primary block's base address + 2 and 169.254.169.253
+	// (ResolverAddrs), on its lo — and admits DNS
+	// queries to them (UDP and TCP port 53) from the VPC's interfaces, each
+	// with its own address, whatever their security groups say. The server
+	// is the caller's: sockets it opens in the router namespace (Listen,
+	// ListenPacket with the VPC's id). Without DNS the addresses are absent
+	// and such queries are dropped.
+	DNS bool
 }
 
 // Subnet is an IPv4 subnet of a VPC.

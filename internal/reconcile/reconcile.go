@@ -41,6 +41,9 @@ type Options struct {
 	MaxBackoff time.Duration // default 5s
 	Resync     time.Duration // periodic full reconcile; default 5m, negative disables
 	Logger     *slog.Logger  // default slog.Default()
+	// Observe, if set, is told of every reconcile run: the controller, how
+	// long it took and its error (metrics). Default: nil.
+	Observe func(controller string, took time.Duration, err error)
 }
 
 // Manager runs controllers.
@@ -108,6 +111,20 @@ func (m *Manager) Trigger() {
 	}
 }
 
+// Wake schedules a full reconcile of the controller named name (its
+// Name()), now: how something outside the store (an engine that died)
+// reaches the controller that must act on it. Unknown names do nothing.
+func (m *Manager) Wake(name string) {
+	for _, r := range m.ctrls {
+		if r.c.Name() == name {
+			r.mu.Lock()
+			r.all = true
+			r.mu.Unlock()
+			r.signal()
+		}
+	}
+}
+
 // WaitIdle blocks until every controller has successfully reconciled the
 // store as of now (or ctx ends). Tests use it instead of sleeping.
 func (m *Manager) WaitIdle(ctx context.Context) error {
@@ -133,6 +150,21 @@ func (m *Manager) WaitIdle(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Idle reports, without waiting, whether every controller has
+// successfully reconciled the store as of now (what /ready asks).
+func (m *Manager) Idle(ctx context.Context) (bool, error) {
+	var rev uint64
+	if err := m.st.View(ctx, func(tx store.Tx) error { rev = tx.Revision(); return nil }); err != nil {
+		return false, err
+	}
+	for _, r := range m.ctrls {
+		if !r.doneAt(rev) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Close stops the controllers and waits for them. Safe after a partial start.
@@ -318,10 +350,14 @@ func (r *runner) run(ctx context.Context) {
 // reconcile calls the controller, turning a panic into an error so one bad
 // controller cannot take the daemon down.
 func (r *runner) reconcile(ctx context.Context, changed []string) (err error) {
+	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
 			err = errors.New("panic in controller " + r.c.Name())
 			r.opts.Logger.Error("controller panicked", "controller", r.c.Name(), "panic", p)
+		}
+		if r.opts.Observe != nil {
+			r.opts.Observe(r.c.Name(), time.Since(start), err)
 		}
 	}()
 	return r.c.Reconcile(context.WithValue(ctx, runnerKey{}, r), changed)

@@ -16,7 +16,8 @@
 // (Set, level-triggered like every reconciler) and the next query sees the
 // new records, so a failover that moves a name is visible immediately.
 //
-// Imported by the wiring (one Server and one Table per VPC with
-// enableDnsSupport); it imports dnsname and miekg/dns, nothing of the
-// project's domains.
+// Imported by the DNS controller (internal/dnsctl: one Server and one Table
+// per VPC with enableDnsSupport) and the VPC-network controller
+// (internal/vpcnet: the instances' resolv.conf); it imports dnsname and
+// miekg/dns, nothing of the project's domains.
 package resolver

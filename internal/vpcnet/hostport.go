@@ -38,9 +38,10 @@ func KeepHostPort(tx store.Tx, interfaceID string, port, hostPort int) error {
 
 // Bind returns where a server of the interface listening on port binds: ip
 // and port themselves in the namespaces mode; in the loopback mode
-// 127.0.0.1 and a host port of the interface's own, chosen free on the
-// first call and kept in the store, so every later call, also after a
-// restart, returns the same one until Release.
+// 127.0.0.1 and a host port of the interface's own — port itself when it
+// is free and kept for no other interface, else one the kernel offers —
+// chosen on the first call and kept in the store, so every later call,
+// also after a restart, returns the same one until Release.
 func (n *Controller) Bind(ctx context.Context, interfaceID, ip string, port int) (bindIP string, bindPort int, err error) {
 	if n.plane != nil {
 		return ip, port, nil
@@ -65,7 +66,7 @@ func (n *Controller) Bind(ctx context.Context, interfaceID, ip string, port int)
 		if err != nil {
 			return err
 		}
-		p, err := freeLoopbackPort(kept)
+		p, err := freeLoopbackPort(port, kept)
 		if err != nil {
 			return err
 		}
@@ -136,9 +137,16 @@ func keptHostPorts(tx store.Tx) (map[int]bool, error) {
 	return kept, err
 }
 
-// freeLoopbackPort asks the kernel for a free 127.0.0.1 port that is not
-// kept for another interface (whose server may be stopped just now).
-func freeLoopbackPort(kept map[int]bool) (int, error) {
+// freeLoopbackPort returns a free 127.0.0.1 port that is not kept for
+// another interface (whose server may be stopped just now): want itself if
+// so, else one the kernel offers.
+func freeLoopbackPort(want int, kept map[int]bool) (int, error) {
+	if want > 0 && !kept[want] {
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(want))); err == nil {
+			l.Close()
+			return want, nil
+		}
+	}
 	for range 16 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -2,6 +2,7 @@ package vpcnet
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"testing"
 
@@ -128,5 +129,37 @@ func TestNamespacesBind(t *testing.T) {
 	}
 	if n.Loopback() {
 		t.Error("Loopback() with a plane")
+	}
+}
+
+// In the loopback mode Bind honours the requested port when it is free and
+// kept for no other interface, and takes another one otherwise.
+func TestLoopbackBindHonoursPort(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+	defer st.Close()
+	n := New(Config{EC2: ec2.New(st, ec2.Config{}), Store: st})
+	// A port free just now: the kernel's pick, released.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if got := bind(t, n, "eni-a", free); got != free {
+		t.Errorf("Bind(eni-a, %d) = %d, want the requested port, which is free", free, got)
+	}
+	// Kept for eni-a (its server may be stopped): eni-b gets another.
+	if got := bind(t, n, "eni-b", free); got == free {
+		t.Errorf("Bind(eni-b, %d) = %d, the port kept for eni-a", free, got)
+	}
+	// Taken by someone else: another one.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	taken := busy.Addr().(*net.TCPAddr).Port
+	if got := bind(t, n, "eni-c", taken); got == taken {
+		t.Errorf("Bind(eni-c, %d) = %d, a port another program listens on", taken, got)
 	}
 }

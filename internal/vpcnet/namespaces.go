@@ -54,7 +54,6 @@ func (n *Controller) AddOutside(ctx context.Context, a netip.Addr) (string, erro
 			n.outside = map[netip.Addr]bool{}
 		}
 		n.outside[a] = true
-		n.applied = 0 // not a store change: apply even an unchanged topology
 	}
 	n.mu.Unlock()
 	if err := n.Sync(ctx); err != nil {

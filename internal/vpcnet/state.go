@@ -29,7 +29,7 @@ var stoppedStates = map[string]bool{"stopped": true, "stopping": true, "terminat
 func netplaneState(t *ec2.Topology) netplane.State {
 	var st netplane.State
 	for _, v := range t.VPCs {
-		st.VPCs = append(st.VPCs, netplane.VPC{ID: v.ID, CIDRs: []netip.Prefix{v.CIDR}})
+		st.VPCs = append(st.VPCs, netplane.VPC{ID: v.ID, CIDRs: []netip.Prefix{v.CIDR}, DNS: v.DNSSupport})
 	}
 	for _, s := range t.Subnets {
 		st.Subnets = append(st.Subnets, netplane.Subnet{ID: s.ID, VPC: s.VpcID, CIDR: s.CIDR})

@@ -9,9 +9,11 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 
+	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/engine"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
@@ -42,20 +44,38 @@ type Config struct {
 	Plane *netplane.Plane
 	// Store keeps the loopback mode's host ports (keys under HostPortPrefix).
 	Store store.Store
+	// Published lists the endpoints published to the host, realised with
+	// the topology (netplane's host links); nil publishes nothing. The
+	// wiring adapts access.Service.HostEndpoints.
+	Published func(ctx context.Context) ([]netplane.PublishedEndpoint, error)
+	// ResolvDir holds the resolv.conf file of every VPC, which programs run
+	// as on an instance see (EnterArgs, InstanceCommand; resolvconf.go);
+	// "" gives them the host's.
+	ResolvDir string
 }
 
 // Controller realises the EC2 model in the kernel through netplane: it reads
 // the whole topology, maps it to netplane.State and applies it. It is a
-// reconcile.Controller (watching ec2/ keys), and what other controllers use
+// reconcile.Controller (watching ec2/ keys and the published caches), and what other controllers use
 // to run, reach and serve processes in an interface's network (Sync applies
 // at once, so an interface's namespace exists before a process starts in it).
 type Controller struct {
-	ec2   Topology
-	plane *netplane.Plane // nil in the loopback mode
-	st    store.Store
+	ec2       Topology
+	plane     plane // nil in the loopback mode
+	st        store.Store
+	published func(ctx context.Context) ([]netplane.PublishedEndpoint, error)
+	resolvDir string
 
-	mu      sync.Mutex // guards applied and outside; serialises Apply
-	applied uint64     // store revision of the last applied topology
+	mu sync.Mutex // guards applied and outside; serialises Apply
+	// applied is the state the last successful Apply realised; nil when
+	// the next Sync must apply whatever the state (nothing applied yet, or
+	// a full reconcile asked for it). Sync compares what it would apply
+	// with it rather than the store revision the topology was read at:
+	// every write to the store (a cluster's status, an event) moves the
+	// revision, and after a restart a hundred clusters each syncing
+	// before its engine starts would otherwise re-apply the whole
+	// netplane a hundred times.
+	applied *netplane.State
 	// outside holds the addresses of the simulated clients on the internet
 	// asked for since start (AddOutside). They are not EC2 resources and
 	// are not kept: after a restart the first Apply removes their
@@ -65,16 +85,36 @@ type Controller struct {
 	portMu sync.Mutex // serialises the choice of host ports (Bind)
 }
 
+// plane is what the controller uses of the network plane
+// (*netplane.Plane); tests substitute a fake.
+type plane interface {
+	Apply(ctx context.Context, st netplane.State) error
+	Command(ctx context.Context, id string, argv ...string) (*exec.Cmd, error)
+	CommandWith(ctx context.Context, id string, opt netplane.EnterOptions, argv ...string) (*exec.Cmd, error)
+	EnterArgs(id string, opt netplane.EnterOptions) ([]string, error)
+	ListenPacket(ctx context.Context, id, network, address string) (net.PacketConn, error)
+	Dial(ctx context.Context, id, network, addr string) (net.Conn, error)
+	Listen(ctx context.Context, id, network, addr string) (net.Listener, error)
+	NetnsPath(id string) (string, error)
+}
+
 // New returns a controller; it has no side effects.
 func New(cfg Config) *Controller {
-	return &Controller{ec2: cfg.EC2, plane: cfg.Plane, st: cfg.Store}
+	n := &Controller{ec2: cfg.EC2, st: cfg.Store, published: cfg.Published, resolvDir: cfg.ResolvDir}
+	if cfg.Plane != nil { // a nil *netplane.Plane must leave plane a nil interface
+		n.plane = cfg.Plane
+	}
+	return n
 }
 
 // Name implements reconcile.Controller.
 func (n *Controller) Name() string { return "network" }
 
-// Watches implements reconcile.Controller: the EC2 model.
-func (n *Controller) Watches(key string) bool { return strings.HasPrefix(key, "ec2/") }
+// Watches implements reconcile.Controller: the EC2 model and the caches
+// published to the host.
+func (n *Controller) Watches(key string) bool {
+	return strings.HasPrefix(key, "ec2/") || access.PublishedKey(key)
+}
 
 // Reconcile implements reconcile.Controller: it applies the topology, or,
 // in the loopback mode, forgets the host ports of deleted interfaces.
@@ -84,13 +124,15 @@ func (n *Controller) Reconcile(ctx context.Context, changed []string) error {
 	}
 	if changed == nil {
 		n.mu.Lock()
-		n.applied = 0 // a full run re-applies even an unchanged topology
+		n.applied = nil // a full run re-applies even an unchanged topology
 		n.mu.Unlock()
 	}
 	return n.Sync(ctx)
 }
 
-// Sync applies the current topology unless it was already applied.
+// Sync applies the current topology and published endpoints unless the
+// state they map to is the one last applied: a Sync after a change of the EC2 model applies it before it
+// returns, and one without such a change costs a read of the topology.
 func (n *Controller) Sync(ctx context.Context) error {
 	if n.plane == nil {
 		return nil
@@ -101,15 +143,24 @@ func (n *Controller) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read topology: %w", err)
 	}
-	if topo.Revision == n.applied && n.applied != 0 {
-		return nil
-	}
 	st := netplaneState(topo)
 	st.Outside = outsideClients(topo, n.outside)
+	if n.published != nil {
+		if st.Published, err = n.published(ctx); err != nil {
+			return fmt.Errorf("read published endpoints: %w", err)
+		}
+	}
+	if n.applied != nil && reflect.DeepEqual(*n.applied, st) {
+		return nil
+	}
 	if err := n.plane.Apply(ctx, st); err != nil {
+		n.applied = nil
 		return err
 	}
-	n.applied = topo.Revision
+	if err := n.writeResolvConfs(topo); err != nil {
+		return err
+	}
+	n.applied = &st
 	return nil
 }
 
@@ -161,6 +212,16 @@ func (n *Controller) Listen(ctx context.Context, interfaceID, network, addr stri
 		return lc.Listen(ctx, network, addr)
 	}
 	return n.plane.Listen(ctx, interfaceID, network, addr)
+}
+
+// ListenPacket opens a packet listener (udp4, …) inside the namespace of
+// an interface or VPC router; an error in the loopback mode, which has no
+// such network.
+func (n *Controller) ListenPacket(ctx context.Context, id, network, addr string) (net.PacketConn, error) {
+	if n.plane == nil {
+		return nil, ErrNoNamespaces
+	}
+	return n.plane.ListenPacket(ctx, id, network, addr)
 }
 
 // dialLoopback dials on the host, refusing anything but loopback: in

@@ -32,6 +32,14 @@ func (c Client) DescribeConnectedComputeResources(ctx context.Context, in *Descr
 	return out, nil
 }
 
+func (c Client) DescribePublishedCaches(ctx context.Context, in *DescribePublishedCachesMessage) (*DescribePublishedCachesResult, error) {
+	out := new(DescribePublishedCachesResult)
+	if err := c.Caller.Call(ctx, Metadata, awsproto.Operation{Name: "DescribePublishedCaches", ResultWrapper: "DescribePublishedCachesResult"}, in, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c Client) DisconnectCompute(ctx context.Context, in *ConnectComputeMessage) (*DisconnectComputeResult, error) {
 	out := new(DisconnectComputeResult)
 	if err := c.Caller.Call(ctx, Metadata, awsproto.Operation{Name: "DisconnectCompute", ResultWrapper: "DisconnectComputeResult"}, in, out); err != nil {
@@ -43,6 +51,22 @@ func (c Client) DisconnectCompute(ctx context.Context, in *ConnectComputeMessage
 func (c Client) ExplainCacheReachability(ctx context.Context, in *ExplainCacheReachabilityMessage) (*ExplainCacheReachabilityResult, error) {
 	out := new(ExplainCacheReachabilityResult)
 	if err := c.Caller.Call(ctx, Metadata, awsproto.Operation{Name: "ExplainCacheReachability", ResultWrapper: "ExplainCacheReachabilityResult"}, in, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c Client) PublishCache(ctx context.Context, in *PublishCacheMessage) (*PublishCacheResult, error) {
+	out := new(PublishCacheResult)
+	if err := c.Caller.Call(ctx, Metadata, awsproto.Operation{Name: "PublishCache", ResultWrapper: "PublishCacheResult"}, in, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c Client) UnpublishCache(ctx context.Context, in *PublishCacheMessage) (*UnpublishCacheResult, error) {
+	out := new(UnpublishCacheResult)
+	if err := c.Caller.Call(ctx, Metadata, awsproto.Operation{Name: "UnpublishCache", ResultWrapper: "UnpublishCacheResult"}, in, out); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -23,8 +23,11 @@ var Metadata = awsproto.Service{
 type Operations interface {
 	ConnectCompute(ctx context.Context, in *ConnectComputeMessage) (*ConnectComputeResult, error)
 	DescribeConnectedComputeResources(ctx context.Context, in *DescribeConnectedComputeResourcesMessage) (*DescribeConnectedComputeResourcesResult, error)
+	DescribePublishedCaches(ctx context.Context, in *DescribePublishedCachesMessage) (*DescribePublishedCachesResult, error)
 	DisconnectCompute(ctx context.Context, in *ConnectComputeMessage) (*DisconnectComputeResult, error)
 	ExplainCacheReachability(ctx context.Context, in *ExplainCacheReachabilityMessage) (*ExplainCacheReachabilityResult, error)
+	PublishCache(ctx context.Context, in *PublishCacheMessage) (*PublishCacheResult, error)
+	UnpublishCache(ctx context.Context, in *PublishCacheMessage) (*UnpublishCacheResult, error)
 }
 
 // Unimplemented answers every operation with a NotImplemented error.
@@ -36,11 +39,20 @@ func (Unimplemented) ConnectCompute(ctx context.Context, in *ConnectComputeMessa
 func (Unimplemented) DescribeConnectedComputeResources(ctx context.Context, in *DescribeConnectedComputeResourcesMessage) (*DescribeConnectedComputeResourcesResult, error) {
 	return nil, awserr.NotImplemented(Metadata.ID, "DescribeConnectedComputeResources")
 }
+func (Unimplemented) DescribePublishedCaches(ctx context.Context, in *DescribePublishedCachesMessage) (*DescribePublishedCachesResult, error) {
+	return nil, awserr.NotImplemented(Metadata.ID, "DescribePublishedCaches")
+}
 func (Unimplemented) DisconnectCompute(ctx context.Context, in *ConnectComputeMessage) (*DisconnectComputeResult, error) {
 	return nil, awserr.NotImplemented(Metadata.ID, "DisconnectCompute")
 }
 func (Unimplemented) ExplainCacheReachability(ctx context.Context, in *ExplainCacheReachabilityMessage) (*ExplainCacheReachabilityResult, error) {
 	return nil, awserr.NotImplemented(Metadata.ID, "ExplainCacheReachability")
+}
+func (Unimplemented) PublishCache(ctx context.Context, in *PublishCacheMessage) (*PublishCacheResult, error) {
+	return nil, awserr.NotImplemented(Metadata.ID, "PublishCache")
+}
+func (Unimplemented) UnpublishCache(ctx context.Context, in *PublishCacheMessage) (*UnpublishCacheResult, error) {
+	return nil, awserr.NotImplemented(Metadata.ID, "UnpublishCache")
 }
 
 // OperationTable binds every operation to impl for the wire codec.
@@ -72,6 +84,19 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 				return out, err
 			},
 		},
+		"DescribePublishedCaches": {
+			Name:          "DescribePublishedCaches",
+			ResultWrapper: "DescribePublishedCachesResult",
+			NewInput:      func() any { return new(DescribePublishedCachesMessage) },
+			NewOutput:     func() any { return new(DescribePublishedCachesResult) },
+			Call: func(ctx context.Context, in any) (any, error) {
+				out, err := impl.DescribePublishedCaches(ctx, in.(*DescribePublishedCachesMessage))
+				if out == nil {
+					return nil, err
+				}
+				return out, err
+			},
+		},
 		"DisconnectCompute": {
 			Name:          "DisconnectCompute",
 			ResultWrapper: "DisconnectComputeResult",
@@ -92,6 +117,32 @@ func OperationTable(impl Operations) map[string]awsproto.Operation {
 			NewOutput:     func() any { return new(ExplainCacheReachabilityResult) },
 			Call: func(ctx context.Context, in any) (any, error) {
 				out, err := impl.ExplainCacheReachability(ctx, in.(*ExplainCacheReachabilityMessage))
+				if out == nil {
+					return nil, err
+				}
+				return out, err
+			},
+		},
+		"PublishCache": {
+			Name:          "PublishCache",
+			ResultWrapper: "PublishCacheResult",
+			NewInput:      func() any { return new(PublishCacheMessage) },
+			NewOutput:     func() any { return new(PublishCacheResult) },
+			Call: func(ctx context.Context, in any) (any, error) {
+				out, err := impl.PublishCache(ctx, in.(*PublishCacheMessage))
+				if out == nil {
+					return nil, err
+				}
+				return out, err
+			},
+		},
+		"UnpublishCache": {
+			Name:          "UnpublishCache",
+			ResultWrapper: "UnpublishCacheResult",
+			NewInput:      func() any { return new(PublishCacheMessage) },
+			NewOutput:     func() any { return new(UnpublishCacheResult) },
+			Call: func(ctx context.Context, in any) (any, error) {
+				out, err := impl.UnpublishCache(ctx, in.(*PublishCacheMessage))
 				if out == nil {
 					return nil, err
 				}

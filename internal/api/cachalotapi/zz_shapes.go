@@ -36,14 +36,24 @@ type DescribeConnectedComputeResourcesResult struct {
 	ConnectedComputeResources []ComputeConnection `aws:"q=ConnectedComputeResources,x=ConnectedComputeResources,qm=member,xm=member"`
 }
 
+type DescribePublishedCachesMessage struct {
+	CacheClusterId *string `aws:"q=CacheClusterId,x=CacheClusterId"`
+}
+
+type DescribePublishedCachesResult struct {
+	HostClientAddress *string          `aws:"q=HostClientAddress,x=HostClientAddress"`
+	PublishedCaches   []PublishedCache `aws:"q=PublishedCaches,x=PublishedCaches,qm=PublishedCache,xm=PublishedCache"`
+}
+
 type DisconnectComputeResult struct {
 	RemovedSecurityGroupIds []string `aws:"q=RemovedSecurityGroupIds,x=RemovedSecurityGroupIds,qm=SecurityGroupId,xm=SecurityGroupId"`
 }
 
 type ExplainCacheReachabilityMessage struct {
 	CacheClusterId *string `aws:"q=CacheClusterId,x=CacheClusterId,req"`
-	InstanceId     *string `aws:"q=InstanceId,x=InstanceId,req"`
+	InstanceId     *string `aws:"q=InstanceId,x=InstanceId"`
 	Port           *int32  `aws:"q=Port,x=Port"`
+	FromHost       *bool   `aws:"q=FromHost,x=FromHost"`
 }
 
 type ExplainCacheReachabilityResult struct {
@@ -68,8 +78,37 @@ type NodeReachability struct {
 	Missing            []MissingElement `aws:"q=Missing,x=Missing,qm=member,xm=member"`
 }
 
+type PublishCacheMessage struct {
+	CacheClusterId *string `aws:"q=CacheClusterId,x=CacheClusterId,req"`
+}
+
+type PublishCacheResult struct {
+	PublishedCache *PublishedCache `aws:"q=PublishedCache,x=PublishedCache"`
+}
+
+type PublishedCache struct {
+	CacheClusterId    *string             `aws:"q=CacheClusterId,x=CacheClusterId"`
+	Kind              *string             `aws:"q=Kind,x=Kind"`
+	PublishedBy       *string             `aws:"q=PublishedBy,x=PublishedBy"`
+	HostClientAddress *string             `aws:"q=HostClientAddress,x=HostClientAddress"`
+	Endpoints         []PublishedEndpoint `aws:"q=Endpoints,x=Endpoints,qm=PublishedEndpoint,xm=PublishedEndpoint"`
+}
+
+type PublishedEndpoint struct {
+	CacheNodeId        *string `aws:"q=CacheNodeId,x=CacheNodeId"`
+	Name               *string `aws:"q=Name,x=Name"`
+	Address            *string `aws:"q=Address,x=Address"`
+	Port               *int32  `aws:"q=Port,x=Port"`
+	PrivateIpAddress   *string `aws:"q=PrivateIpAddress,x=PrivateIpAddress"`
+	NetworkInterfaceId *string `aws:"q=NetworkInterfaceId,x=NetworkInterfaceId"`
+}
+
+type UnpublishCacheResult struct {
+	PublishedCache *PublishedCache `aws:"q=PublishedCache,x=PublishedCache"`
+}
+
 // Enums lists the allowed values of each enum shape of the model.
 var Enums = map[string][]string{
 	"ComputeConnectionAction": {"none", "create", "associate"},
-	"MissingElementKind":      {"egress", "ingress", "route", "peering", "public-ip", "internet-gateway", "interface"},
+	"MissingElementKind":      {"egress", "ingress", "route", "peering", "public-ip", "internet-gateway", "interface", "published"},
 }

@@ -6,7 +6,8 @@
 // A flow passes when there is a path (same VPC; or an active peering in the
 // same region with routes to it on both sides; or, for an outside address,
 // an Elastic IP on the interface, an attached internet gateway and a route
-// to it) AND the source interface's egress allows it (rules of ANY of its
+// to it; or, for Cachalot's host, the host link of a published interface)
+// AND the source interface's egress allows it (rules of ANY of its
 // groups) AND the destination interface's ingress allows it. Group
 // references match the private addresses of the interfaces that are members
 // of the group, in the same VPC or across an active peering. Security groups
@@ -31,6 +32,12 @@ import (
 type Endpoint struct {
 	Interface string
 	Addr      netip.Addr
+	// Host marks Cachalot's host as the source, reaching an interface
+	// published to it over its VPC's host link with Addr (the host client
+	// address): no route or gateway is involved, only the destination's
+	// ingress rules (whether the interface is published is not the
+	// topology's to say).
+	Host bool
 }
 
 func (e Endpoint) String() string {
@@ -90,7 +97,7 @@ func (m Missing) String() string { return m.Kind + ": " + m.Reason }
 // Verdict is the decision on a flow.
 type Verdict struct {
 	Allowed bool
-	// Path is "local" (same VPC), a pcx-… id, or "internet".
+	// Path is "local" (same VPC), a pcx-… id, "internet" or "host".
 	Path string
 	// Egress and Ingress are the rules that allow the flow at the source
 	// and at the destination (every matching rule, sorted).
@@ -328,7 +335,11 @@ func (e *Evaluator) Check(f Flow) Verdict {
 	if dst != nil {
 		dstPeer = peer{addr: dst.IP, iface: dst}
 	}
-	v.Path = e.path(&v, src, dst, srcPeer, dstPeer)
+	if f.Src.Host && src == nil && dst != nil {
+		v.Path = "host"
+	} else {
+		v.Path = e.path(&v, src, dst, srcPeer, dstPeer)
+	}
 	base := Missing{Protocol: proto, Port: f.Port}
 	if src != nil {
 		v.Egress = e.allowing(src, true, proto, f.Port, f.Code, dstPeer)

@@ -44,6 +44,9 @@ type Config struct {
 	// with its suffix and the admin user gets its password (restrict.go).
 	// Both are required.
 	Admin Admin
+	// ReplicaOf is the primary a replica follows (replication.go); nil
+	// for a primary or a node outside a replication group.
+	ReplicaOf *Upstream
 }
 
 var suffixRE = regexp.MustCompile(`^[A-Za-z0-9]{16,}$`)
@@ -153,6 +156,13 @@ func RenderConf(family string, c Config) ([]byte, error) {
 
 	b.WriteString("\n# Restricted commands and users: only Cachalot's admin user runs what\n# ElastiCache restricts\n")
 	c.Admin.restrictions(w)
+
+	b.WriteString("\n# Replication: a full synchronisation starts as soon as a replica asks\n# (not after the engine's default 5 s wait for more)\n")
+	w("repl-diskless-sync-delay", "0")
+	if c.ReplicaOf != nil {
+		b.WriteString("# This node is a replica\n")
+		c.ReplicaOf.replication(w)
+	}
 
 	b.WriteString("\n# Memory (node type less reserved memory)\n")
 	w("maxmemory", strconv.FormatInt(catalog.EffectiveMaxMemory(c.MaxMemory, params), 10))

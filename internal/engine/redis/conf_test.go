@@ -51,6 +51,10 @@ func TestRenderConf(t *testing.T) {
 				"client-output-buffer-limit-normal-hard-limit": "1048576",
 			},
 		}},
+		{"valkey8-replica", "valkey8", Config{
+			NodeID: "rg-002.0001", BindIP: "10.0.1.232", Port: 6379, Dir: ".", Admin: testAdmin,
+			ReplicaOf: &Upstream{Host: "10.0.1.231", Port: 6379, AdminPassword: "00112233445566778899aabbccddeeff"},
+		}},
 		{"valkey8-cluster-public", "valkey8", Config{
 			NodeID: "vk-0001-001", BindIP: "203.0.113.73", Port: 6379, Dir: ".", Admin: testAdmin,
 			Parameters: map[string]string{"cluster-enabled": "yes"},

@@ -4,7 +4,9 @@
 // testdata, rewritten with -update), turning parameter changes into
 // CONFIG SET commands for a running engine (live.go), the restrictions
 // clients run under and the admin access Cachalot keeps (restrict.go),
-// and a minimal RESP2 client with the readiness ping (client.go).
+// replication (replication.go: the replicaof directives of a replica,
+// REPLICAOF and INFO replication through the admin connection), and a
+// minimal RESP2 client with the readiness ping (client.go).
 //
 // Clients of a node cannot run the commands ElastiCache restricts
 // (CONFIG, BGSAVE, REPLICAOF, SHUTDOWN... and MODULE, ACL, PSYNC): they
@@ -25,8 +27,7 @@
 // namespace: connections go through the dial function it is given.
 //
 // Where the capabilities still to come belong, each in a file of its own
-// beside these: replication (replicaof, the primary's address and the
-// replication state read from INFO) in replication.go; cluster mode (slot
+// beside these: cluster mode (slot
 // assignment, CLUSTER MEET/ADDSLOTS, nodes.conf, which conf.go already
 // names when cluster-enabled is yes) in cluster.go; users and ACLs
 // (user directives, AUTH token) in acl.go; in-transit encryption (tls-*

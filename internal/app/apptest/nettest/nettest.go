@@ -463,8 +463,8 @@ func FindRule(t *testing.T, n *Env, group, cidr string) string {
 }
 
 // WaitCluster waits until a cache cluster is available and returns its
-// node's address.
-func WaitCluster(t *testing.T, ec *elasticache.Client, id string) string {
+// node's endpoint (its name; Resolve gives its address).
+func WaitCluster(t testing.TB, ec *elasticache.Client, id string) string {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -483,8 +483,59 @@ func WaitCluster(t *testing.T, ec *elasticache.Client, id string) string {
 	}
 }
 
-// RedisPing sends PING to addr:6379 from inside src's namespace and wants
-// +PONG (nothing to do when addr is empty).
+// Resolve resolves host (an endpoint name, or an address returned as is)
+// from inside src's namespace through the VPC's Amazon-provided DNS server
+// (169.254.169.253), as a program on the instance does, and returns its
+// first IPv4 address.
+func Resolve(ctx context.Context, plane *netplane.Plane, src, host string) (string, error) {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host, nil
+	}
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return plane.Dial(ctx, src, network, net.JoinHostPort(netplane.ResolverLinkLocal.String(), "53"))
+	}}
+	addrs, err := r.LookupNetIP(ctx, "ip4", strings.TrimSuffix(host, ".")+".")
+	if err != nil {
+		return "", fmt.Errorf("resolve %s from %s: %w", host, src, err)
+	}
+	return addrs[0].String(), nil
+}
+
+// MustResolve is Resolve, failing the test on error.
+func MustResolve(t testing.TB, plane *netplane.Plane, src, host string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a, err := Resolve(ctx, plane, src, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// WaitResolve is Resolve, retried for up to 30 s (the VPC's DNS server is
+// the daemon's: it answers again once a restarted daemon has reconciled),
+// failing the test if the name never resolves.
+func WaitResolve(t testing.TB, plane *netplane.Plane, src, host string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		a, err := Resolve(ctx, plane, src, host)
+		cancel()
+		if err == nil {
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v (for 30 s)", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// RedisPing sends PING to addr:6379 (an endpoint name, resolved through
+// the VPC's DNS server, or an address) from inside src's namespace and
+// wants +PONG (nothing to do when addr is empty).
 func RedisPing(t *testing.T, plane *netplane.Plane, src, addr string) {
 	t.Helper()
 	if addr == "" {
@@ -492,7 +543,11 @@ func RedisPing(t *testing.T, plane *netplane.Plane, src, addr string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := plane.Dial(ctx, src, "tcp4", net.JoinHostPort(addr, "6379"))
+	ip, err := Resolve(ctx, plane, src, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := plane.Dial(ctx, src, "tcp4", net.JoinHostPort(ip, "6379"))
 	if err != nil {
 		t.Fatalf("dial redis %s from %s: %v", addr, src, err)
 	}

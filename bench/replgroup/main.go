@@ -1,0 +1,153 @@
+// Command replgroup measures issue 12's figures through the real product:
+// it starts `cachalot serve` (as root, namespaces network mode) with a
+// fresh data dir, launches one EC2 instance in the default security group,
+// and then, through aws-sdk-go-v2 and real engines:
+//
+//  1. primary killed (kill -9 of its engine) → first write acknowledged
+//     through the primary endpoint, by a client writing continuously from
+//     inside the instance, over -kills runs (p50, max), and the
+//     acknowledged writes missing on the new primary after each failover,
+//     without and with WAIT 1;
+//  2. TestFailover call → "Failover … completed" event, and → group
+//     available again, over -tests runs;
+//  3. CreateReplicationGroup of 1 primary + 5 replicas → available, over
+//     -creations runs.
+//
+// The writer reaches the primary endpoint by its DNS name, through the
+// VPC's DNS server (issue 11), at every (re)connection. It prints a Markdown
+// report on stdout and progress on stderr. Everything started is removed
+// on exit (serve stopped, `cachalot teardown`, data dir deleted), and the
+// run checks no engine or namespace of it remains. Usage (as root):
+//
+//	go build -o bin/cachalot ./cmd/cachalot
+//	go run ./bench/replgroup [-kills 20] [-tests 10] [-creations 10] > out.md
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	bin                     string
+	kills, tests, creations int
+	poll                    time.Duration
+	keep                    bool
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-writer" {
+		os.Exit(writerMain())
+	}
+	var o options
+	flag.StringVar(&o.bin, "cachalot", "bin/cachalot", "cachalot binary (build it first)")
+	flag.IntVar(&o.kills, "kills", 20, "primary kills for the failover figures (half of them more with WAIT 1); 0 skips")
+	flag.IntVar(&o.tests, "tests", 10, "TestFailover calls; 0 skips")
+	flag.IntVar(&o.creations, "creations", 10, "1+5 groups created and deleted; 0 skips")
+	flag.DurationVar(&o.poll, "poll", 5*time.Millisecond, "DescribeReplicationGroups / DescribeEvents polling interval")
+	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
+	flag.Parse()
+	log.SetFlags(log.Ltime | log.Lmicroseconds)
+	if os.Geteuid() != 0 {
+		log.Fatal("run as root: cache nodes need network namespaces")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
+		log.Printf("FAILED: %v", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("# Replication groups through the product: figures of issue 12\n\n")
+	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostInfo(), cpus(), loadavg())
+	fmt.Printf("    go run ./bench/replgroup %s\n\n", strings.Join(os.Args[1:], " "))
+	srv, err := startServer(ctx, bin)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := srv.close(o.keep); err != nil {
+			log.Printf("cleanup: %v", err)
+		}
+	}()
+	inst, err := launchInstance(ctx, srv)
+	if err != nil {
+		return err
+	}
+	log.Printf("serving on %s, instance %s", srv.url, inst.id)
+	if o.creations > 0 {
+		if err := createFigures(ctx, srv, o); err != nil {
+			return err
+		}
+	}
+	if o.kills > 0 || o.tests > 0 {
+		var wr *writerProc
+		for attempt := 0; ; attempt++ {
+			if wr, err = startWriter(ctx, srv, inst.id, self); err == nil {
+				break
+			}
+			if attempt == 50 || ctx.Err() != nil {
+				return err
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		defer wr.close()
+		if err := failoverFigures(ctx, srv, wr, o); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("Load average at the end: %s.\n", loadavg())
+	return nil
+}
+
+// summary prints p50 and max (and n) of durations.
+func summary(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "| – | – | 0 |"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return fmt.Sprintf("| %s | %s | %d |", ms(s[len(s)/2]), ms(s[len(s)-1]), len(s))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func cpus() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(b), "processor\t:")
+}
+
+func hostInfo() string {
+	b, _ := os.ReadFile("/etc/debian_version")
+	k, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return "Debian " + strings.TrimSpace(string(b)) + ", Linux " + strings.TrimSpace(string(k))
+}
