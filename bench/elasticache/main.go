@@ -17,7 +17,10 @@
 //  3. resident memory of idle Redis nodes (RSS, PSS, kernel memory, the
 //     MemAvailable drop) and from it how many idle nodes 24 GiB holds;
 //  4. with -restart N, the time to converge N single-node Redis clusters
-//     after a restart of serve (restart.go: warm and cold).
+//     after a restart of serve (restart.go: warm and cold);
+//  5. with -control N, the control plane under N concurrent SDK clients
+//     mixing reads and writes while clusters converge and reboot
+//     (control.go).
 //
 // It prints a Markdown report on stdout and progress on stderr.
 //
@@ -36,7 +39,7 @@
 // namespaces, and the data dir is deleted. Usage (as root):
 //
 //	go build -o bin/cachalot ./cmd/cachalot
-//	go run ./bench/elasticache [-creations 20] [-rounds 5] [-idle 100] [-restart 100] > out.md
+//	go run ./bench/elasticache [-creations 20] [-rounds 5] [-idle 100] [-restart 100] [-control 200] > out.md
 package main
 
 import (
@@ -67,6 +70,7 @@ type options struct {
 	createTimeout time.Duration
 	serveLog      string
 	keep          bool
+	control       controlOptions
 }
 
 func main() {
@@ -86,6 +90,10 @@ func main() {
 	flag.DurationVar(&o.createTimeout, "create-timeout", 60*time.Second, "how long a created cluster may take to be available and connectable")
 	flag.StringVar(&o.serveLog, "serve-log-level", "info", "--log-level of cachalot serve (its log is serve.log in the data dir; see -keep-data-dir); -restart reads the re-adoptions it logs at info")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
+	flag.IntVar(&o.control.clients, "control", 0, "concurrent SDK clients for the control-plane-under-load figures (control.go); 0 skips")
+	flag.DurationVar(&o.control.duration, "control-duration", 60*time.Second, "measuring time, with -control")
+	flag.IntVar(&o.control.clusters, "control-clusters", 10, "single-node Redis clusters created and rebooted meanwhile, with -control")
+	flag.BoolVar(&o.control.writesOnly, "control-writes-only", false, "with -control: every call a write (no reads)")
 	flag.Parse()
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	if os.Geteuid() != 0 {
@@ -180,6 +188,12 @@ func run(ctx context.Context, o options) (err error) {
 		loads = append(loads, "restart "+loadavg())
 		if err := convergeAfterRestart(ctx, srv, inst, &pr, self, o); err != nil {
 			return fmt.Errorf("converge after restart: %w", err)
+		}
+	}
+	if o.control.clients > 0 {
+		loads = append(loads, "control plane "+loadavg())
+		if err := controlPlane(ctx, srv, o.control); err != nil {
+			return fmt.Errorf("control plane: %w", err)
 		}
 	}
 	loads = append(loads, "end "+loadavg())

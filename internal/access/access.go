@@ -20,7 +20,8 @@
 // It acts through the EC2 service's Go API with the caller's context, so EC2
 // validates and records everything as if the caller had called it, and it
 // checks the caller's ec2: permissions through the same authorizer as the
-// endpoint, in one place (authorizeEC2). Caches are reached through the
+// endpoint, on the resources each action touches, named as the endpoint
+// names them (authorize.go). Caches are reached through the
 // small Caches interface: node-based clusters today (elasticache
 // implements it), replication groups and serverless caches later.
 // Imported by the wiring package and, for publishing, the controllers that
@@ -93,6 +94,9 @@ type EC2 interface {
 	RevokeSecurityGroupIngress(ctx context.Context, in *ec2api.RevokeSecurityGroupIngressRequest) (*ec2api.RevokeSecurityGroupIngressResult, error)
 	RevokeSecurityGroupEgress(ctx context.Context, in *ec2api.RevokeSecurityGroupEgressRequest) (*ec2api.RevokeSecurityGroupEgressResult, error)
 	ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2api.ModifyNetworkInterfaceAttributeRequest) error
+	// ResourceARNs names the resources an operation's input acts on, as
+	// the endpoint names them for IAM (ec2.Service.ResourceARNs).
+	ResourceARNs(ctx context.Context, in any) ([]string, error)
 }
 
 // Config configures a Service.
@@ -204,50 +208,6 @@ var (
 		"DescribeSecurityGroups", "DescribeVpcPeeringConnections",
 	}
 )
-
-// authorizeEC2 is the one place the access flows check the caller's ec2:
-// permissions: every action is asked of the authorizer, and the answer names
-// all the missing ones at once.
-func (s *Service) authorizeEC2(ctx context.Context, flow string, actions []string) error {
-	p, ok := auth.PrincipalFrom(ctx)
-	if !ok {
-		return awserr.WithStatus(statusForbidden, "AccessDenied", "No caller identity in the request.")
-	}
-	scope := auth.ScopeFrom(ctx)
-	var denied []string
-	for _, a := range actions {
-		err := s.cfg.Authorizer.Authorize(ctx, auth.Request{
-			Principal: p, Service: "ec2", Action: a, Resources: []string{"*"},
-			Region: scope.Region, Time: s.cfg.Now(),
-		})
-		if err == nil {
-			continue
-		}
-		if e, ok := awserr.As(err); ok && e.HTTPStatus() == statusForbidden || isDenial(err) {
-			denied = append(denied, "ec2:"+a)
-			continue
-		}
-		return fmt.Errorf("authorize ec2:%s: %w", a, err)
-	}
-	if len(denied) > 0 {
-		return awserr.WithStatus(statusForbidden, "AccessDenied",
-			"User: %s is not authorized to perform: %s (%s needs %s)",
-			p.ARN, strings.Join(denied, ", "), flow, "ec2:"+strings.Join(actions, ", ec2:"))
-	}
-	return nil
-}
-
-func isDenial(err error) bool {
-	e, ok := awserr.As(err)
-	if !ok {
-		return false
-	}
-	switch e.Code {
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
-		return true
-	}
-	return false
-}
 
 func invalid(format string, args ...any) error {
 	return awserr.New("InvalidParameterValue", format, args...)

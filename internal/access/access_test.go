@@ -1,8 +1,10 @@
 package access
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/awserr"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/ec2/sgeval"
+	"github.com/cachalot-dev/cachalot/internal/iam/policy"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
@@ -24,12 +27,20 @@ const (
 	testRegion  = "us-east-1"
 )
 
-// authz allows everything but the actions in deny ("ec2:Action").
-type authz struct{ deny []string }
+// authz allows everything but the actions in deny ("ec2:Action"), any
+// action on a resource in denyOn, and the actions in denyNamed on any
+// resource but the wildcard ARN of a group yet to be created.
+type authz struct{ deny, denyOn, denyNamed []string }
 
 func (a authz) Authorize(_ context.Context, r auth.Request) error {
+	refuse := awserr.WithStatus(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation.")
 	if slices.Contains(a.deny, r.Service+":"+r.Action) {
-		return awserr.WithStatus(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation.")
+		return refuse
+	}
+	for _, res := range r.Resources {
+		if slices.Contains(a.denyOn, res) || slices.Contains(a.denyNamed, r.Service+":"+r.Action) && !strings.HasSuffix(res, "/*") {
+			return refuse
+		}
 	}
 	return nil
 }
@@ -40,11 +51,14 @@ func callerCtx() context.Context {
 	return auth.WithScope(ctx, auth.Scope{AccountID: testAccount, Region: testRegion})
 }
 
-// The eight ec2: permissions are checked before anything is read or
-// written, and the refusal names every missing one.
+// The eight ec2: permissions are checked before anything is written (the
+// Describe ones before anything is read), and the refusal names every
+// missing one.
 func TestConnectNeedsEC2Permissions(t *testing.T) {
-	s := New(Config{Authorizer: authz{deny: []string{"ec2:RevokeSecurityGroupEgress", "ec2:CreateSecurityGroup"}}})
-	_, err := s.Connect(callerCtx(), "web", "i-1") // EC2 and Caches are nil: touching them would panic
+	s, inst := benchWorld(t, 2, 1)
+	before := groupCount(t, s)
+	s.cfg.Authorizer = authz{deny: []string{"ec2:RevokeSecurityGroupEgress", "ec2:CreateSecurityGroup"}}
+	_, err := s.Connect(callerCtx(), "web", inst)
 	e, ok := awserr.As(err)
 	if !ok || e.Code != "AccessDenied" || e.HTTPStatus() != http.StatusForbidden {
 		t.Fatalf("Connect = %v, want AccessDenied", err)
@@ -54,18 +68,125 @@ func TestConnectNeedsEC2Permissions(t *testing.T) {
 			t.Errorf("message %q does not name %s", e.Message, want)
 		}
 	}
+	if n := groupCount(t, s); n != before {
+		t.Errorf("a refused Connect changed the groups: %d, want %d", n, before)
+	}
 	if len(ConnectActions) != 8 {
 		t.Errorf("ConnectActions = %v, want the eight documented permissions", ConnectActions)
 	}
+	noRead := New(Config{}) // EC2 and Caches are nil: touching them would panic
 	for _, f := range []func() error{
-		func() error { _, err := s.Disconnect(callerCtx(), "web", "i-1"); return err },
-		func() error { _, err := s.Explain(callerCtx(), "i-1", "web", 0); return err },
+		func() error { _, err := noRead.Connect(callerCtx(), "web", "i-1"); return err },
+		func() error { _, err := noRead.Disconnect(callerCtx(), "web", "i-1"); return err },
+		func() error { _, err := noRead.Explain(callerCtx(), "i-1", "web", 0); return err },
 	} {
-		s.cfg.Authorizer = authz{deny: []string{"ec2:DescribeSecurityGroups"}}
+		noRead.cfg.Authorizer = authz{deny: []string{"ec2:DescribeSecurityGroups"}}
 		if e, ok := awserr.As(f()); !ok || e.Code != "AccessDenied" {
 			t.Errorf("= %v, want AccessDenied", e)
 		}
 	}
+}
+
+func groupCount(t testing.TB, s *Service) int {
+	t.Helper()
+	topo, err := s.cfg.EC2.Topology(callerCtx(), ec2.TopologySelector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(topo.Groups)
+}
+
+// A Deny scoped to a resource the connection acts on holds, whatever the
+// flow's other permissions: the instance, its interface, the groups it
+// keeps, the cache's VPC (where the pair is created); a Deny on another
+// instance changes nothing. Disconnect holds a Deny on the pair's groups.
+func TestComputeConnectionResourceDeny(t *testing.T) {
+	arn := func(typ, id string) string { return policy.EC2ARN(testRegion, testAccount, typ, id) }
+	for _, tc := range []struct {
+		name   string
+		denyOn func(w *ec2.Topology, inst string) string
+		denied bool
+	}{
+		{"instance", func(_ *ec2.Topology, inst string) string { return arn(policy.EC2Instance, inst) }, true},
+		{"interface", func(w *ec2.Topology, inst string) string { return arn(policy.EC2NetworkInterface, primary(w, inst).ID) }, true},
+		{"instance-group", func(w *ec2.Topology, inst string) string {
+			return arn(policy.EC2SecurityGroup, primary(w, inst).Groups[0])
+		}, true},
+		{"vpc", func(w *ec2.Topology, inst string) string { return arn(policy.EC2VPC, primary(w, inst).VpcID) }, true},
+		{"other-instance", func(_ *ec2.Topology, _ string) string { return arn(policy.EC2Instance, "i-0123456789abcdef0") }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, inst := benchWorld(t, 2, 1)
+			topo, err := s.cfg.EC2.Topology(callerCtx(), ec2.TopologySelector{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deny := tc.denyOn(topo, inst)
+			s.cfg.Authorizer = authz{denyOn: []string{deny}}
+			before := groupCount(t, s)
+			_, err = s.Connect(callerCtx(), "web", inst)
+			if e, ok := awserr.As(err); tc.denied && (!ok || e.Code != "AccessDenied") || !tc.denied && err != nil {
+				t.Fatalf("Connect with a Deny on %s = %v, want denied %v", deny, err, tc.denied)
+			}
+			if n := groupCount(t, s); tc.denied && n != before {
+				t.Errorf("a refused Connect changed the groups: %d, want %d", n, before)
+			}
+		})
+	}
+	t.Run("disconnect", func(t *testing.T) {
+		s, inst := benchWorld(t, 2, 1)
+		res, err := s.Connect(callerCtx(), "web", inst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := groupCount(t, s)
+		for _, g := range []string{res.CacheSideID, res.InstanceSideID} {
+			s.cfg.Authorizer = authz{denyOn: []string{arn(policy.EC2SecurityGroup, g)}}
+			if _, err := s.Disconnect(callerCtx(), "web", inst); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+				t.Errorf("Disconnect with a Deny on %s = %v, want AccessDenied", g, err)
+			}
+			if n := groupCount(t, s); n != before {
+				t.Errorf("a refused Disconnect changed the groups: %d, want %d", n, before)
+			}
+		}
+		s.cfg.Authorizer = authz{}
+		if out, err := s.Disconnect(callerCtx(), "web", inst); err != nil || len(out.Removed) != 2 {
+			t.Errorf("Disconnect = %+v, %v; want the pair removed", out, err)
+		}
+	})
+}
+
+// Each write is authorized again as it is made, on its exact input: a
+// refusal on the group just created (which the check before writing could
+// only name by wildcard) fails Connect and undoes what it did.
+func TestConnectChecksEachCall(t *testing.T) {
+	s, inst := benchWorld(t, 2, 1)
+	before := groupCount(t, s)
+	var log bytes.Buffer
+	s.cfg.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	s.cfg.Authorizer = authz{denyNamed: []string{"ec2:AuthorizeSecurityGroupEgress"}}
+	_, err := s.Connect(callerCtx(), "web", inst)
+	if e, ok := awserr.As(err); !ok || e.Code != "AccessDenied" {
+		t.Fatalf("Connect = %v, want AccessDenied", err)
+	}
+	if n := groupCount(t, s); n != before {
+		t.Errorf("after a refused call Connect left %d groups, want %d (undone)", n, before)
+	}
+	if c, _ := s.cfg.Caches.Cache(callerCtx(), "web"); len(c.SecurityGroups) != 1 {
+		t.Errorf("cache groups = %v, want the one it had", c.SecurityGroups)
+	}
+	if log.Len() != 0 {
+		t.Errorf("the undo logged failures:\n%s", log.String())
+	}
+}
+
+func primary(topo *ec2.Topology, inst string) ec2.TopoInterface {
+	for _, ifc := range topo.Interfaces {
+		if ifc.InstanceID == inst {
+			return ifc
+		}
+	}
+	return ec2.TopoInterface{}
 }
 
 // fakeCaches serves one cache.

@@ -27,7 +27,7 @@ type ConnectResult struct {
 // Connect sets up the compute connection between a cache and an instance
 // as the decision table says. Re-running it changes nothing once connected.
 func (s *Service) Connect(ctx context.Context, cacheID, instanceID string) (*ConnectResult, error) {
-	if err := s.authorizeEC2(ctx, "ConnectCompute", ConnectActions); err != nil {
+	if err := s.authorizeEC2(ctx, "ConnectCompute", ConnectActions, onAny(describeOnly(ConnectActions))); err != nil {
 		return nil, err
 	}
 	if instanceID == "" {
@@ -46,6 +46,14 @@ func (s *Service) Connect(ctx context.Context, cacheID, instanceID string) (*Con
 			instanceID, ifc.VpcID, c.ID, c.VpcID, c.VpcID)
 	}
 	d := Decide(w.topo.Groups, c, instanceID, ifc.Groups)
+	needs, err := s.connectNeeds(ctx, w, d)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeEC2(ctx, "ConnectCompute", ConnectActions, needs); err != nil {
+		return nil, err
+	}
+	ec := s.checked(ctx, "ConnectCompute", ConnectActions, w)
 	res := &ConnectResult{Decision: d, CacheID: c.ID, InstanceID: instanceID, InterfaceID: ifc.ID, VpcID: c.VpcID, Port: c.Port}
 	switch d.Action {
 	case ActionNone:
@@ -55,7 +63,7 @@ func (s *Service) Connect(ctx context.Context, cacheID, instanceID string) (*Con
 		if len(ifc.Groups) >= s.cfg.MaxGroups {
 			return nil, s.fullInstance(ifc)
 		}
-		if err := s.setInterfaceGroups(ctx, ifc.ID, append(slices.Clone(ifc.Groups), d.Pair.InstanceSide.ID)); err != nil {
+		if err := setInterfaceGroups(ctx, ec, ifc.ID, append(slices.Clone(ifc.Groups), d.Pair.InstanceSide.ID)); err != nil {
 			return nil, err
 		}
 		res.setPair(d.Pair.CacheSide.ID, d.Pair.CacheSide.Name, d.Pair.InstanceSide.ID, d.Pair.InstanceSide.Name)
@@ -73,7 +81,7 @@ func (s *Service) Connect(ctx context.Context, cacheID, instanceID string) (*Con
 	if len(ifc.Groups) >= s.cfg.MaxGroups {
 		return nil, s.fullInstance(ifc)
 	}
-	cs, is, err := s.createPair(ctx, c, instanceID, ifc, d)
+	cs, is, err := s.createPair(ctx, ec, c, instanceID, ifc, d)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +99,8 @@ func (s *Service) fullInstance(ifc *ec2.TopoInterface) error {
 		ifc.InstanceID, ifc.ID, len(ifc.Groups), ifc.Groups)
 }
 
-func (s *Service) setInterfaceGroups(ctx context.Context, eni string, groups []string) error {
-	return s.cfg.EC2.ModifyNetworkInterfaceAttribute(ctx, &ec2api.ModifyNetworkInterfaceAttributeRequest{
+func setInterfaceGroups(ctx context.Context, ec EC2, eni string, groups []string) error {
+	return ec.ModifyNetworkInterfaceAttribute(ctx, &ec2api.ModifyNetworkInterfaceAttributeRequest{
 		NetworkInterfaceId: aws.String(eni), Groups: groups})
 }
 
@@ -105,9 +113,10 @@ func tcpPerm(port int, group, desc string) []ec2api.IpPermission {
 
 var allEgress = []ec2api.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []ec2api.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}
 
-// createPair creates and associates a new pair; on failure it undoes what it
-// did, so a failed call leaves no group behind.
-func (s *Service) createPair(ctx context.Context, c Cache, instanceID string, ifc *ec2.TopoInterface, d Decision) (cacheSide, instanceSide string, err error) {
+// createPair creates and associates a new pair through ec; on failure it
+// undoes what it did (directly: the undo is not the caller's to authorize),
+// so a failed call leaves no group behind.
+func (s *Service) createPair(ctx context.Context, ec EC2, c Cache, instanceID string, ifc *ec2.TopoInterface, d Decision) (cacheSide, instanceSide string, err error) {
 	var undo []func(context.Context) error
 	defer func() {
 		if err == nil {
@@ -123,13 +132,13 @@ func (s *Service) createPair(ctx context.Context, c Cache, instanceID string, if
 		}
 	}()
 	mk := func(name, desc string) (string, error) {
-		out, err := s.cfg.EC2.CreateSecurityGroup(ctx, &ec2api.CreateSecurityGroupRequest{
+		out, err := ec.CreateSecurityGroup(ctx, &ec2api.CreateSecurityGroupRequest{
 			GroupName: aws.String(name), Description: aws.String(desc), VpcId: aws.String(c.VpcID)})
 		if err != nil {
 			return "", fmt.Errorf("create security group %s: %w", name, err)
 		}
 		id := aws.ToString(out.GroupId)
-		undo = append(undo, func(ctx context.Context) error { return s.deleteGroup(ctx, id) })
+		undo = append(undo, func(ctx context.Context) error { return s.deleteGroup(ctx, s.cfg.EC2, id) })
 		return id, nil
 	}
 	if instanceSide, err = mk(d.InstanceSideName, fmt.Sprintf("Instance %s to ElastiCache cache %s (compute connection)", instanceID, c.ID)); err != nil {
@@ -138,27 +147,30 @@ func (s *Service) createPair(ctx context.Context, c Cache, instanceID string, if
 	if cacheSide, err = mk(d.CacheSideName, fmt.Sprintf("ElastiCache cache %s from instance %s (compute connection)", c.ID, instanceID)); err != nil {
 		return "", "", err
 	}
+	// The undo steps name the pair by these copies: the results are zeroed
+	// by a failing return before the undo runs.
+	cs, is := cacheSide, instanceSide
 	// The rules reference each other: drop them before deleting on undo.
-	if _, err = s.cfg.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2api.AuthorizeSecurityGroupIngressRequest{
+	if _, err = ec.AuthorizeSecurityGroupIngress(ctx, &ec2api.AuthorizeSecurityGroupIngressRequest{
 		GroupId: aws.String(cacheSide), IpPermissions: tcpPerm(c.Port, instanceSide, cacheRuleDesc)}); err != nil {
 		return "", "", fmt.Errorf("authorize ingress on %s: %w", cacheSide, err)
 	}
 	undo = append(undo, func(ctx context.Context) error {
 		_, err := s.cfg.EC2.RevokeSecurityGroupIngress(ctx, &ec2api.RevokeSecurityGroupIngressRequest{
-			GroupId: aws.String(cacheSide), IpPermissions: tcpPerm(c.Port, instanceSide, cacheRuleDesc)})
+			GroupId: aws.String(cs), IpPermissions: tcpPerm(c.Port, is, cacheRuleDesc)})
 		return err
 	})
-	if _, err = s.cfg.EC2.RevokeSecurityGroupEgress(ctx, &ec2api.RevokeSecurityGroupEgressRequest{
+	if _, err = ec.RevokeSecurityGroupEgress(ctx, &ec2api.RevokeSecurityGroupEgressRequest{
 		GroupId: aws.String(instanceSide), IpPermissions: allEgress}); err != nil {
 		return "", "", fmt.Errorf("revoke the default egress of %s: %w", instanceSide, err)
 	}
-	if _, err = s.cfg.EC2.AuthorizeSecurityGroupEgress(ctx, &ec2api.AuthorizeSecurityGroupEgressRequest{
+	if _, err = ec.AuthorizeSecurityGroupEgress(ctx, &ec2api.AuthorizeSecurityGroupEgressRequest{
 		GroupId: aws.String(instanceSide), IpPermissions: tcpPerm(c.Port, cacheSide, instanceRuleDesc)}); err != nil {
 		return "", "", fmt.Errorf("authorize egress on %s: %w", instanceSide, err)
 	}
 	undo = append(undo, func(ctx context.Context) error {
 		_, err := s.cfg.EC2.RevokeSecurityGroupEgress(ctx, &ec2api.RevokeSecurityGroupEgressRequest{
-			GroupId: aws.String(instanceSide), IpPermissions: tcpPerm(c.Port, cacheSide, instanceRuleDesc)})
+			GroupId: aws.String(is), IpPermissions: tcpPerm(c.Port, cs, instanceRuleDesc)})
 		return err
 	})
 	if err = s.cfg.Caches.EditSecurityGroups(ctx, c.ID, func(groups []string) ([]string, error) {
@@ -172,8 +184,8 @@ func (s *Service) createPair(ctx context.Context, c Cache, instanceID string, if
 	}); err != nil {
 		return "", "", err
 	}
-	undo = append(undo, func(ctx context.Context) error { return s.removeFromCache(ctx, c.ID, cacheSide) })
-	if err = s.setInterfaceGroups(ctx, ifc.ID, append(slices.Clone(ifc.Groups), instanceSide)); err != nil {
+	undo = append(undo, func(ctx context.Context) error { return s.removeFromCache(ctx, c.ID, cs) })
+	if err = setInterfaceGroups(ctx, ec, ifc.ID, append(slices.Clone(ifc.Groups), instanceSide)); err != nil {
 		return "", "", err
 	}
 	return cacheSide, instanceSide, nil
@@ -187,10 +199,10 @@ func (s *Service) removeFromCache(ctx context.Context, cacheID, group string) er
 
 // deleteGroup deletes a group, retrying for a while when an interface still
 // uses it (a cache's interfaces follow its groups through the reconciler).
-func (s *Service) deleteGroup(ctx context.Context, id string) error {
+func (s *Service) deleteGroup(ctx context.Context, ec EC2, id string) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
-		_, err := s.cfg.EC2.DeleteSecurityGroup(ctx, &ec2api.DeleteSecurityGroupRequest{GroupId: aws.String(id)})
+		_, err := ec.DeleteSecurityGroup(ctx, &ec2api.DeleteSecurityGroupRequest{GroupId: aws.String(id)})
 		if e, ok := awserr.As(err); ok && e.Code == "InvalidGroup.NotFound" {
 			return nil
 		}
@@ -219,7 +231,7 @@ type DisconnectResult struct {
 // pair of the two name patterns is dissociated from the cache and the
 // instance and deleted. Modified groups (no longer valid) are left alone.
 func (s *Service) Disconnect(ctx context.Context, cacheID, instanceID string) (*DisconnectResult, error) {
-	if err := s.authorizeEC2(ctx, "DisconnectCompute", DisconnectActions); err != nil {
+	if err := s.authorizeEC2(ctx, "DisconnectCompute", DisconnectActions, onAny(describeOnly(DisconnectActions))); err != nil {
 		return nil, err
 	}
 	if instanceID == "" {
@@ -242,6 +254,21 @@ func (s *Service) Disconnect(ctx context.Context, cacheID, instanceID string) (*
 		mine = append(mine, p.CacheSide.ID, p.InstanceSide.ID)
 	}
 	isMine := func(g string) bool { return slices.Contains(mine, g) }
+	var keep []string
+	if slices.ContainsFunc(ifc.Groups, isMine) {
+		keep = slices.DeleteFunc(slices.Clone(ifc.Groups), isMine)
+		if len(keep) == 0 {
+			return nil, invalid("Instance %s has no security group but the compute connection's: associate another one (ModifyNetworkInterfaceAttribute) before disconnecting.", instanceID)
+		}
+	}
+	needs, err := s.disconnectNeeds(ctx, w, pairs, keep)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeEC2(ctx, "DisconnectCompute", DisconnectActions, needs); err != nil {
+		return nil, err
+	}
+	ec := s.checked(ctx, "DisconnectCompute", DisconnectActions, w)
 	if slices.ContainsFunc(c.SecurityGroups, isMine) {
 		err := s.cfg.Caches.EditSecurityGroups(ctx, c.ID, func(groups []string) ([]string, error) {
 			out := slices.DeleteFunc(groups, isMine)
@@ -254,30 +281,26 @@ func (s *Service) Disconnect(ctx context.Context, cacheID, instanceID string) (*
 			return nil, err
 		}
 	}
-	if slices.ContainsFunc(ifc.Groups, isMine) {
-		keep := slices.DeleteFunc(slices.Clone(ifc.Groups), isMine)
-		if len(keep) == 0 {
-			return nil, invalid("Instance %s has no security group but the compute connection's: associate another one (ModifyNetworkInterfaceAttribute) before disconnecting.", instanceID)
-		}
-		if err := s.setInterfaceGroups(ctx, ifc.ID, keep); err != nil {
+	if keep != nil {
+		if err := setInterfaceGroups(ctx, ec, ifc.ID, keep); err != nil {
 			return nil, err
 		}
 	}
 	var errs []error
 	for _, p := range pairs {
 		cs, is := p.CacheSide.ID, p.InstanceSide.ID
-		if _, err := s.cfg.EC2.RevokeSecurityGroupIngress(ctx, &ec2api.RevokeSecurityGroupIngressRequest{
+		if _, err := ec.RevokeSecurityGroupIngress(ctx, &ec2api.RevokeSecurityGroupIngressRequest{
 			GroupId: aws.String(cs), IpPermissions: tcpPerm(c.Port, is, cacheRuleDesc)}); err != nil {
 			errs = append(errs, fmt.Errorf("revoke ingress of %s: %w", cs, err))
 			continue
 		}
-		if _, err := s.cfg.EC2.RevokeSecurityGroupEgress(ctx, &ec2api.RevokeSecurityGroupEgressRequest{
+		if _, err := ec.RevokeSecurityGroupEgress(ctx, &ec2api.RevokeSecurityGroupEgressRequest{
 			GroupId: aws.String(is), IpPermissions: tcpPerm(c.Port, cs, instanceRuleDesc)}); err != nil {
 			errs = append(errs, fmt.Errorf("revoke egress of %s: %w", is, err))
 			continue
 		}
 		for _, g := range []string{is, cs} {
-			if err := s.deleteGroup(ctx, g); err != nil {
+			if err := s.deleteGroup(ctx, ec, g); err != nil {
 				errs = append(errs, err)
 			} else {
 				res.Removed = append(res.Removed, g)
@@ -299,7 +322,7 @@ type ConnectedResource struct {
 // Connected lists the instances connected to a cache by the automatic setup
 // — a valid pair associated on both sides — and only those.
 func (s *Service) Connected(ctx context.Context, cacheID string) ([]ConnectedResource, Cache, error) {
-	if err := s.authorizeEC2(ctx, "DescribeConnectedComputeResources", DescribeActions); err != nil {
+	if err := s.authorizeEC2(ctx, "DescribeConnectedComputeResources", DescribeActions, onAny(DescribeActions)); err != nil {
 		return nil, Cache{}, err
 	}
 	w, err := s.load(ctx, cacheID, "")

@@ -609,11 +609,14 @@ func TestConnectLatency(t *testing.T) {
 }
 
 // Through the endpoint, with IAM policies: the eight ec2: permissions are
-// needed besides elasticache:ConnectCompute.
+// needed besides elasticache:ConnectCompute, on the resources the
+// connection acts on, so a Deny scoped to the instance (or to its
+// interface) holds, and another instance still connects.
 func TestConnectIAMPermissions(t *testing.T) {
-	env := apptest.Start(t)
+	w := newWorld(t)
+	other, _ := w.launch(t, "", w.appGroup)
 	ctx := context.Background()
-	ic := iam.NewFromConfig(env.Config())
+	ic := iam.NewFromConfig(w.env.Config())
 	if _, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("dev")}); err != nil {
 		t.Fatal(err)
 	}
@@ -628,21 +631,36 @@ func TestConnectIAMPermissions(t *testing.T) {
 		}
 	}
 	put("cache", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["elasticache:*","ec2:Describe*"],"Resource":"*"}]}`)
-	w := &world{env: env}
 	w.env.Root.AccessKeyID, w.env.Root.SecretAccessKey = aws.ToString(key.AccessKey.AccessKeyId), aws.ToString(key.AccessKey.SecretAccessKey)
-	var out connectOut
-	err = w.call(t, "ConnectCompute", url.Values{"CacheClusterId": {"web"}, "InstanceId": {"i-0123456789abcdef0"}}, &out)
+	_, err = w.connect(t, w.inst)
 	denied, _, _ := strings.Cut(fmt.Sprint(err), " (ConnectCompute needs")
 	if err == nil || !strings.HasPrefix(denied, "AccessDenied") || !strings.Contains(denied, "ec2:CreateSecurityGroup") ||
 		!strings.Contains(denied, "ec2:RevokeSecurityGroupEgress") || strings.Contains(denied, "ec2:DescribeInstances") {
 		t.Fatalf("ConnectCompute without the ec2 write permissions = %v, want AccessDenied naming them", err)
 	}
+	if n := len(w.managedGroups(t, w.inst)); n != 0 {
+		t.Errorf("a refused ConnectCompute left %d groups", n)
+	}
 	put("connect", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:AuthorizeSecurityGroupEgress","ec2:AuthorizeSecurityGroupIngress",
 		"ec2:CreateSecurityGroup","ec2:ModifyNetworkInterfaceAttribute","ec2:RevokeSecurityGroupEgress"],"Resource":"*"}]}`)
-	err = w.call(t, "ConnectCompute", url.Values{"CacheClusterId": {"web"}, "InstanceId": {"i-0123456789abcdef0"}}, &out)
-	if err == nil || !strings.HasPrefix(err.Error(), "CacheClusterNotFound") {
-		t.Fatalf("ConnectCompute with the eight permissions = %v, want past the check (CacheClusterNotFound)", err)
+	for _, deny := range []string{
+		"arn:aws:ec2:" + apptest.Region + ":*:instance/" + w.inst,
+		"arn:aws:ec2:*:*:network-interface/" + w.eni,
+	} {
+		put("deny", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:*","Resource":"`+deny+`"}]}`)
+		_, err = w.connect(t, w.inst)
+		if err == nil || !strings.HasPrefix(err.Error(), "AccessDenied") || !strings.Contains(err.Error(), "ec2:ModifyNetworkInterfaceAttribute") {
+			t.Errorf("ConnectCompute with a Deny on %s = %v, want AccessDenied naming ec2:ModifyNetworkInterfaceAttribute", deny, err)
+		}
+		if n := len(w.managedGroups(t, w.inst)); n != 0 {
+			t.Errorf("a refused ConnectCompute (Deny on %s) left %d groups", deny, n)
+		}
 	}
+	w.mustConnect(t, other, access.ActionCreate, 2)
+	if _, err := ic.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String("dev"), PolicyName: aws.String("deny")}); err != nil {
+		t.Fatal(err)
+	}
+	w.mustConnect(t, w.inst, access.ActionCreate, 2)
 }
 
 // A Memcached cluster: every node and the configuration endpoint are

@@ -42,7 +42,7 @@ type EndpointVerdict struct {
 // Explain decides whether an instance may open a TCP connection to a cache
 // on port (0: the cache's port), from sgeval over the scope's topology.
 func (s *Service) Explain(ctx context.Context, instanceID, cacheID string, port int) (*Explanation, error) {
-	if err := s.authorizeEC2(ctx, "ExplainCacheReachability", ExplainActions); err != nil {
+	if err := s.authorizeEC2(ctx, "ExplainCacheReachability", ExplainActions, onAny(ExplainActions)); err != nil {
 		return nil, err
 	}
 	if instanceID == "" {
@@ -176,7 +176,7 @@ func (e *Explanation) String() string {
 // inbound rules must admit the host client. In the loopback network mode
 // nothing is enforced, and the explanation says so.
 func (s *Service) ExplainHost(ctx context.Context, cacheID string, port int) (*Explanation, error) {
-	if err := s.authorizeEC2(ctx, "ExplainCacheReachability", ExplainActions); err != nil {
+	if err := s.authorizeEC2(ctx, "ExplainCacheReachability", ExplainActions, onAny(ExplainActions)); err != nil {
 		return nil, err
 	}
 	w, err := s.load(ctx, cacheID, "")

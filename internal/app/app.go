@@ -37,6 +37,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
 	"github.com/cachalot-dev/cachalot/internal/engine"
+	ids "github.com/cachalot-dev/cachalot/internal/engine/identity"
 	"github.com/cachalot-dev/cachalot/internal/iam"
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
@@ -72,6 +73,9 @@ const (
 	CredentialsFile = "credentials.json" // root credentials, mode 0600
 	EndpointFile    = "endpoint"         // URL of the running service
 	ResolvDir       = "resolv"           // the VPCs' resolv.conf files (<vpc-id>.conf)
+	// userDataIdentitiesDir is the registry of the accounts' user-data
+	// identities (internal/engine/identity, UserData range).
+	userDataIdentitiesDir = "user-data-identities"
 )
 
 // DefaultAccountID is the account of a fresh installation.
@@ -251,7 +255,10 @@ func (a *App) Start(ctx context.Context) error {
 
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
 	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})
-	userData := instancectl.New(a.ec2, a.net, a.log)
+	userData := instancectl.New(a.ec2, a.net, instancectl.Config{
+		Identities: userDataIdentities(a.cfg.DataDir),
+		Logger:     a.log,
+	})
 	if err := a.keepHostsFile(); err != nil {
 		return err
 	}
@@ -385,8 +392,8 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
-// Teardown removes every engine process and kernel object of the
-// installation whose data dir is dir. It refuses (ErrServing) while a
+// Teardown removes every engine process, user-data process and kernel
+// object of the installation whose data dir is dir. It refuses (ErrServing) while a
 // serve of dir runs, which would otherwise rebuild or lose track of what
 // is removed under it, and holds the data dir's lock while it works so
 // that no serve starts meanwhile.
@@ -402,10 +409,17 @@ func Teardown(ctx context.Context, dir string, log *slog.Logger) error {
 	sup := engine.New(engine.Config{DataDir: EnginesDir(dir), Logger: log})
 	errs = append(errs, sup.Teardown(ctx))
 	if runtime.GOOS == "linux" && os.Geteuid() == 0 {
+		errs = append(errs, instancectl.KillAll(ctx, userDataIdentities(dir)))
 		errs = append(errs, TeardownPrefix(ctx, InstallPrefix(dir), log))
 	}
 	errs = append(errs, removeHostsBlock(dir, InstallPrefix(dir)))
 	return errors.Join(errs...)
+}
+
+// userDataIdentities is the registry of the accounts' user-data
+// identities of the installation whose data dir is dir.
+func userDataIdentities(dir string) *ids.Allocator {
+	return ids.New(filepath.Join(dir, userDataIdentitiesDir), ids.UserData())
 }
 
 // TeardownPrefix removes the kernel objects (namespaces, links, nft tables)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,10 +54,26 @@ func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, role en
 	c.log.Debug("cluster plan", "cluster", cl.Ref().String(), "plan", planString(steps))
 	r := &run{c: c, cl: cl, ref: cl.Ref(), gen: cl.Generation, role: role}
 	start := time.Now()
-	took := make([]any, 0, 2*len(steps)+2) // the time each step ended, since start
-	defer func() { c.log.Debug("cluster applied", append(took, "cluster", r.ref.String())...) }()
-	for _, s := range steps {
-		err := r.do(ctx, s)
+	took := make([]any, 0, 2*len(steps)+4) // the time each step ended, since start
+	defer func() {
+		c.log.Debug("cluster applied", append(took, "cluster", r.ref.String(), "since_created", sinceCreated(cl, start))...)
+	}()
+	for i := 0; i < len(steps); i++ {
+		s := steps[i]
+		var err error
+		if s.op == opCreateInterface {
+			// Consecutive creations are one: all the cluster's new
+			// interfaces in one EC2 transaction, which the network then
+			// realises in one pass (see createInterfaces).
+			targets := []string{s.target}
+			for i+1 < len(steps) && steps[i+1].op == opCreateInterface {
+				i++
+				targets = append(targets, steps[i].target)
+			}
+			err = r.createInterfaces(ctx, targets)
+		} else {
+			err = r.do(ctx, s)
+		}
 		took = append(took, string(s.op), time.Since(start).Round(10*time.Microsecond))
 		if err != nil {
 			return err
@@ -65,11 +82,20 @@ func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, role en
 	return nil
 }
 
+// sinceCreated is how long before start the cluster was created (0 when
+// the record does not say).
+func sinceCreated(cl *elasticache.Cluster, start time.Time) time.Duration {
+	if cl.CreatedAt.IsZero() {
+		return 0
+	}
+	return start.Sub(cl.CreatedAt).Round(10 * time.Microsecond)
+}
+
 func (r *run) do(ctx context.Context, s step) error {
 	c, cl := r.c, r.cl
 	switch s.op {
 	case opCreateInterface:
-		return r.createInterface(ctx, s.target)
+		return r.createInterfaces(ctx, []string{s.target})
 	case opSetGroups:
 		if err := c.cfg.EC2.SetInterfaceGroups(ctx, cl.Account, cl.Region, r.interfaceOf(s.target), cl.SecurityGroups); err != nil {
 			if s.target == configTarget {
@@ -140,37 +166,52 @@ func (r *run) node(id string) *elasticache.Node {
 	panic("cachectl: plan names node " + id + " the cluster does not have")
 }
 
-// createInterface creates the target's requester-managed interface and
-// records its id and address, before anything runs in it.
-func (r *run) createInterface(ctx context.Context, target string) error {
+// createInterfaces creates the targets' requester-managed interfaces, in
+// one EC2 transaction, and records their ids and addresses, before anything
+// runs in them. One transaction makes one change of the EC2 model: the
+// network controller, which follows every change, realises all of them in
+// one pass, rather than a first pass with one interface racing the
+// sync-network step with all (two router ruleset loads where one does;
+// the create-to-connectable tail of multi-node clusters).
+func (r *run) createInterfaces(ctx context.Context, targets []string) error {
 	cl := r.cl
-	spec := ec2.InterfaceSpec{Account: cl.Account, Region: cl.Region, GroupIDs: cl.SecurityGroups, Classic: cl.Classic()}
-	if target == configTarget {
-		spec.SubnetID, spec.AZ = cl.Nodes[0].SubnetID, classicAZ(cl, cl.Nodes[0].AZ)
-		spec.Description = "ElastiCache " + cl.ID + " configuration endpoint"
-		spec.Tags = map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": "config"}
-	} else {
-		n := r.node(target)
-		spec.SubnetID, spec.AZ = n.SubnetID, classicAZ(cl, n.AZ)
-		spec.ServicePeering = servicePeering(cl)
-		spec.Description = "ElastiCache " + cl.ID + "-" + n.ID
-		spec.Tags = map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": n.ID}
-	}
-	iface, err := r.c.cfg.EC2.CreateManagedInterface(ctx, spec)
-	if err != nil {
+	specs := make([]ec2.InterfaceSpec, len(targets))
+	for i, target := range targets {
+		spec := ec2.InterfaceSpec{Account: cl.Account, Region: cl.Region, GroupIDs: cl.SecurityGroups, Classic: cl.Classic()}
 		if target == configTarget {
+			spec.SubnetID, spec.AZ = cl.Nodes[0].SubnetID, classicAZ(cl, cl.Nodes[0].AZ)
+			spec.Description = "ElastiCache " + cl.ID + " configuration endpoint"
+			spec.Tags = map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": "config"}
+		} else {
+			n := r.node(target)
+			spec.SubnetID, spec.AZ = n.SubnetID, classicAZ(cl, n.AZ)
+			spec.ServicePeering = servicePeering(cl)
+			spec.Description = "ElastiCache " + cl.ID + "-" + n.ID
+			spec.Tags = map[string]string{"elasticache:cluster": cl.ID, "elasticache:node": n.ID}
+		}
+		specs[i] = spec
+	}
+	ifaces, err := r.c.cfg.EC2.CreateManagedInterfaces(ctx, specs)
+	if err != nil {
+		if len(targets) == 1 && targets[0] == configTarget {
 			return fmt.Errorf("create configuration endpoint interface: %w", err)
 		}
-		return fmt.Errorf("create interface for node %s: %w", target, err)
+		if len(targets) == 1 {
+			return fmt.Errorf("create interface for node %s: %w", targets[0], err)
+		}
+		return fmt.Errorf("create interfaces for %s: %w", strings.Join(targets, ", "), err)
 	}
 	record := func(c *elasticache.Cluster) {
-		if target == configTarget {
-			c.ConfigInterfaceID, c.ConfigIP = iface.ID, iface.PrivateIP
-			return
-		}
-		for j := range c.Nodes {
-			if c.Nodes[j].ID == target {
-				c.Nodes[j].InterfaceID, c.Nodes[j].IP = iface.ID, iface.PrivateIP
+		for i, target := range targets {
+			iface := ifaces[i]
+			if target == configTarget {
+				c.ConfigInterfaceID, c.ConfigIP = iface.ID, iface.PrivateIP
+				continue
+			}
+			for j := range c.Nodes {
+				if c.Nodes[j].ID == target {
+					c.Nodes[j].InterfaceID, c.Nodes[j].IP = iface.ID, iface.PrivateIP
+				}
 			}
 		}
 	}

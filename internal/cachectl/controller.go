@@ -72,7 +72,9 @@ type Engines interface {
 // EC2 is what the controller needs of the EC2 model (ec2.Service): the
 // requester-managed interfaces of nodes and configuration endpoints.
 type EC2 interface {
-	CreateManagedInterface(ctx context.Context, spec ec2.InterfaceSpec) (ec2.Interface, error)
+	// CreateManagedInterfaces creates several interfaces in one
+	// transaction (a cluster's new nodes and configuration endpoint).
+	CreateManagedInterfaces(ctx context.Context, specs []ec2.InterfaceSpec) ([]ec2.Interface, error)
 	DeleteManagedInterface(ctx context.Context, account, region, id string) error
 	SetInterfaceGroups(ctx context.Context, account, region, id string, groups []string) error
 	// SetInterfaceServicePeering labels a node's interface with its

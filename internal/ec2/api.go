@@ -71,62 +71,96 @@ func interfaceOf(sc scope, e *eniRec) Interface {
 // them, it asks again after the restart, and must get the first one back
 // rather than leak it (found by the crash campaign, bench/crash).
 func (s *Service) CreateManagedInterface(ctx context.Context, spec InterfaceSpec) (Interface, error) {
-	sc := scope{spec.Account, spec.Region}
-	var out Interface
+	out, err := s.CreateManagedInterfaces(ctx, []InterfaceSpec{spec})
+	if err != nil {
+		return Interface{}, err
+	}
+	return out[0], nil
+}
+
+// CreateManagedInterfaces creates several requester-managed interfaces of
+// one account and region (each as CreateManagedInterface, in order) in one
+// transaction: all or none, and one change of the model, which the network
+// realises in one pass rather than one per interface (a cluster's nodes).
+func (s *Service) CreateManagedInterfaces(ctx context.Context, specs []InterfaceSpec) ([]Interface, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	sc := scope{specs[0].Account, specs[0].Region}
+	for _, spec := range specs[1:] {
+		if (scope{spec.Account, spec.Region}) != sc {
+			return nil, awserr.InvalidParameterCombination("Managed interfaces created together must be of one account and region.")
+		}
+	}
+	out := make([]Interface, len(specs))
 	err := s.update(ctx, sc, func(t *txn, st *scopeTx) error {
-		var sn *subnetRec
-		var groups []string
-		switch {
-		case spec.Classic && !st.meta.Classic:
-			return awserr.InvalidParameterValue("Account %s does not support EC2-Classic.", sc.Account)
-		case spec.Classic && (spec.SubnetID != "" || len(spec.GroupIDs) > 0):
-			return awserr.InvalidParameterCombination("An EC2-Classic interface has no subnet and no security groups.")
-		case spec.Classic:
-			az, err := classicAZ(sc.Region, spec.AZ)
-			if err != nil {
-				return err
-			}
-			sn = classicSubnet(az)
-		default:
+		for i, spec := range specs {
 			var err error
-			if sn, err = lookup[*subnetRec](st, "subnet", spec.SubnetID); err != nil {
-				return err
-			}
-			if groups, err = resolveGroups(st, sn.VpcID, spec.GroupIDs, nil, s.cfg.GroupsPerInterface); err != nil {
+			if out[i], err = createManaged(t, st, spec, s.cfg.GroupsPerInterface); err != nil {
 				return err
 			}
 		}
-		if e := managedTwin(st, sn.ID, spec); e != nil {
-			if !spec.Classic {
-				e.Groups = groups
-			}
-			out = interfaceOf(sc, e)
-			return nil
-		}
-		e, err := t.newENI(st, sn, groups, spec.PrivateIP, spec.Description)
-		if err != nil {
-			return err
-		}
-		e.Classic = spec.Classic
-		e.RequesterManaged = true
-		e.RequesterID = spec.RequesterID
-		if e.RequesterID == "" {
-			e.RequesterID = RequesterElastiCache
-		}
-		if spec.InterfaceType != "" {
-			e.InterfaceType = spec.InterfaceType
-		}
-		e.ServicePeering = spec.ServicePeering
-		if len(spec.Tags) > 0 {
-			e.Tags = map[string]string{}
-			for k, v := range spec.Tags {
-				e.Tags[k] = v
-			}
-		}
-		out = interfaceOf(sc, e)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// createManaged creates (or finds, see managedTwin) one managed interface
+// in the transaction.
+func createManaged(t *txn, st *scopeTx, spec InterfaceSpec, groupsPerInterface int) (Interface, error) {
+	sc := st.sc
+	var sn *subnetRec
+	var groups []string
+	switch {
+	case spec.Classic && !st.meta.Classic:
+		return Interface{}, awserr.InvalidParameterValue("Account %s does not support EC2-Classic.", sc.Account)
+	case spec.Classic && (spec.SubnetID != "" || len(spec.GroupIDs) > 0):
+		return Interface{}, awserr.InvalidParameterCombination("An EC2-Classic interface has no subnet and no security groups.")
+	case spec.Classic:
+		az, err := classicAZ(sc.Region, spec.AZ)
+		if err != nil {
+			return Interface{}, err
+		}
+		sn = classicSubnet(az)
+	default:
+		var err error
+		if sn, err = lookup[*subnetRec](st, "subnet", spec.SubnetID); err != nil {
+			return Interface{}, err
+		}
+		if groups, err = resolveGroups(st, sn.VpcID, spec.GroupIDs, nil, groupsPerInterface); err != nil {
+			return Interface{}, err
+		}
+	}
+	if e := managedTwin(st, sn.ID, spec); e != nil {
+		if !spec.Classic {
+			e.Groups = groups
+		}
+		return interfaceOf(sc, e), nil
+	}
+	e, err := t.newENI(st, sn, groups, spec.PrivateIP, spec.Description)
+	if err != nil {
+		return Interface{}, err
+	}
+	e.Classic = spec.Classic
+	e.RequesterManaged = true
+	e.RequesterID = spec.RequesterID
+	if e.RequesterID == "" {
+		e.RequesterID = RequesterElastiCache
+	}
+	if spec.InterfaceType != "" {
+		e.InterfaceType = spec.InterfaceType
+	}
+	e.ServicePeering = spec.ServicePeering
+	if len(spec.Tags) > 0 {
+		e.Tags = map[string]string{}
+		for k, v := range spec.Tags {
+			e.Tags[k] = v
+		}
+	}
+	return interfaceOf(sc, e), nil
 }
 
 // managedTwin returns, for update, the interface CreateManagedInterface

@@ -505,3 +505,56 @@ func TestCreateManagedInterfaceIdempotent(t *testing.T) {
 		t.Errorf("create after delete returned the deleted interface %s", id)
 	}
 }
+
+// TestCreateManagedInterfaces: several interfaces in one transaction, in
+// order and with distinct addresses, or none of them when one fails; all
+// of one account and region.
+func TestCreateManagedInterfaces(t *testing.T) {
+	s, _ := newTestService(t)
+	ctx := ctxFor(acctA)
+	bg := context.Background()
+	def := defaults(t, s, acctA)
+	spec := func(node, subnet string) InterfaceSpec {
+		return InterfaceSpec{Account: acctA, Region: region, SubnetID: subnet, Description: "ElastiCache c1-" + node,
+			Tags: map[string]string{"elasticache:cluster": "c1", "elasticache:node": node}}
+	}
+	count := func() int {
+		out := must[*ec2api.DescribeNetworkInterfacesResult](t)(s.DescribeNetworkInterfaces(ctx, &ec2api.DescribeNetworkInterfacesRequest{}))
+		return len(out.NetworkInterfaces)
+	}
+	before := count()
+	bad := spec("0003", "subnet-00000000000000000")
+	if _, err := s.CreateManagedInterfaces(bg, []InterfaceSpec{spec("0001", def.Subnets[0].ID), spec("0002", def.Subnets[0].ID), bad}); err == nil {
+		t.Fatal("CreateManagedInterfaces with an unknown subnet succeeded")
+	}
+	if n := count(); n != before {
+		t.Errorf("a failed CreateManagedInterfaces left %d interfaces, want %d (none)", n, before)
+	}
+	other := spec("0002", def.Subnets[0].ID)
+	other.Account = acctB
+	wantCode(t, must2(s.CreateManagedInterfaces(bg, []InterfaceSpec{spec("0001", def.Subnets[0].ID), other})), "InvalidParameterCombination")
+
+	specs := []InterfaceSpec{spec("0001", def.Subnets[0].ID), spec("0002", def.Subnets[1].ID), spec("config", def.Subnets[0].ID)}
+	got := must[[]Interface](t)(s.CreateManagedInterfaces(bg, specs))
+	seen := map[string]bool{}
+	for i, ifc := range got {
+		if ifc.SubnetID != specs[i].SubnetID || ifc.Description != specs[i].Description || seen[ifc.PrivateIP] || ifc.PrivateIP == "" {
+			t.Errorf("interface %d = %+v, want in %s for %q with an address of its own", i, ifc, specs[i].SubnetID, specs[i].Description)
+		}
+		seen[ifc.PrivateIP] = true
+	}
+	if n := count(); n != before+3 {
+		t.Errorf("interfaces after CreateManagedInterfaces = %d, want %d", n, before+3)
+	}
+	// Asked again (a controller killed before recording them), the same
+	// ones come back.
+	again := must[[]Interface](t)(s.CreateManagedInterfaces(bg, specs))
+	for i := range again {
+		if again[i].ID != got[i].ID {
+			t.Errorf("interface %d asked again = %s, want %s", i, again[i].ID, got[i].ID)
+		}
+	}
+}
+
+// must2 keeps a call's error.
+func must2[T any](_ T, err error) error { return err }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
@@ -84,6 +85,8 @@ type Service struct {
 	st    store.Store
 	cfg   Config
 	cache cache
+	// decoded counts the scopes decoded from the store (cache misses).
+	decoded atomic.Int64
 }
 
 var _ ec2api.Operations = (*Service)(nil)
@@ -92,7 +95,7 @@ var _ ec2api.Operations = (*Service)(nil)
 // created on first use.
 func New(st store.Store, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{st: st, cfg: cfg, cache: cache{snaps: map[scope]*snapshot{}}}
+	return &Service{st: st, cfg: cfg, cache: newCache()}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }

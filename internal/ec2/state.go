@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -40,7 +41,14 @@ func (sc scope) key(id string) string {
 const scopeIndexPrefix = "ec2/_scopes/"
 
 type scopeMeta struct {
-	Gen          uint64 `json:"gen"`
+	Gen uint64 `json:"gen"`
+	// Version is drawn at random by each write of the scope (flush): a
+	// snapshot matches the stored state only when both Gen and Version do.
+	// Gen alone is not enough, because writes offer their snapshot before
+	// their group commit is on disk (update), and a commit that fails
+	// leaves a snapshot of a Gen that another write will reuse. 0 in
+	// stores written before it.
+	Version      uint64 `json:"version,omitempty"`
 	Initialized  bool   `json:"initialized"`
 	Classic      bool   `json:"classic,omitempty"`
 	DefaultVpcID string `json:"defaultVpcId,omitempty"`
@@ -101,24 +109,106 @@ func sortedKind(objs objects, kind string) []record {
 	return l
 }
 
-// cache holds the latest known snapshot of each scope.
+// cache holds snapshots of each scope, in two lists, newest first:
+//
+//   - recent: those the last writes left, some of them of writes whose
+//     group commit is not on disk yet (offered by update, so that the next
+//     write of the same batch, which already sees their changes, does not
+//     decode the whole scope again under the store's write lock);
+//   - matched: those transactions found matching the stored state, which
+//     is only ever the state a whole batch left. Readers need these: a
+//     read transaction may begin before a batch commits and read well
+//     after, while the batch's writes push everything out of recent, so
+//     the states of the last few batches are kept apart.
+//
+// A transaction uses the snapshot matching the Gen and Version it reads
+// (lookup). Snapshots share every record and every kind a write did not
+// change: each costs about one copy of the id map of the kind it changed.
 type cache struct {
-	mu    sync.Mutex // guards snaps
-	snaps map[scope]*snapshot
+	mu      sync.Mutex // guards recent and matched
+	recent  map[scope][]*snapshot
+	matched map[scope][]*snapshot
 }
 
-func (c *cache) get(sc scope) *snapshot {
+// Snapshots kept per scope in each list.
+const (
+	recentPerScope  = 8
+	matchedPerScope = 8
+)
+
+func newCache() cache {
+	return cache{recent: map[scope][]*snapshot{}, matched: map[scope][]*snapshot{}}
+}
+
+// latest returns the newest snapshot of sc, committed or not: for the
+// scope's settings (Initialized, Classic), never for its contents.
+func (c *cache) latest(sc scope) *snapshot {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.snaps[sc]
+	if l := c.recent[sc]; len(l) > 0 {
+		return l[0]
+	}
+	if l := c.matched[sc]; len(l) > 0 {
+		return l[0]
+	}
+	return nil
 }
 
+func find(l []*snapshot, m scopeMeta) *snapshot {
+	for _, sn := range l {
+		if sn.meta.Gen == m.Gen && sn.meta.Version == m.Version {
+			return sn
+		}
+	}
+	return nil
+}
+
+// insert adds sn to l (newest first, at most max), unless it holds it.
+func insert(l []*snapshot, sn *snapshot, max int) []*snapshot {
+	if find(l, sn.meta) != nil {
+		return l
+	}
+	i := 0
+	for i < len(l) && l[i].meta.Gen >= sn.meta.Gen {
+		i++
+	}
+	if i >= max {
+		return l // older than every kept one
+	}
+	l = slices.Insert(l, i, sn)
+	if len(l) > max {
+		l = l[:max]
+	}
+	return l
+}
+
+// lookup returns the snapshot of sc at exactly m's Gen and Version. A
+// read transaction's (committed) one moves to matched.
+func (c *cache) lookup(sc scope, m scopeMeta, read bool) *snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sn := find(c.matched[sc], m); sn != nil {
+		return sn
+	}
+	sn := find(c.recent[sc], m)
+	if sn != nil && read {
+		c.matched[sc] = insert(c.matched[sc], sn, matchedPerScope)
+	}
+	return sn
+}
+
+// loaded records a snapshot a read transaction read from the store.
+func (c *cache) loaded(sn *snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.matched[sn.sc] = insert(c.matched[sn.sc], sn, matchedPerScope)
+}
+
+// offer records the snapshot a write leaves (its commit may still fail).
 func (c *cache) offer(sn *snapshot) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.snaps[sn.sc]; old == nil || old.meta.Gen < sn.meta.Gen {
-		c.snaps[sn.sc] = sn
-	}
+	c.recent[sn.sc] = insert(c.recent[sn.sc], sn, recentPerScope)
 }
 
 // errNeedInit makes a read retry after an Update initialised the scope.
@@ -160,15 +250,22 @@ func (t *txn) scope(sc scope) (*scopeTx, error) {
 	if err := store.GetJSON(t.tx, sc.metaKey(), &m); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("read ec2 scope meta: %w", err)
 	}
-	sn := t.s.cache.get(sc)
-	if sn == nil || sn.meta.Gen != m.Gen || m.Gen == 0 {
+	sn := t.s.cache.lookup(sc, m, !t.write)
+	if sn == nil || m.Gen == 0 {
 		var err error
 		sn, err = loadSnapshot(t.tx, sc, m)
 		if err != nil {
 			return nil, err
 		}
-		if m.Gen != 0 {
+		t.s.decoded.Add(1)
+		switch {
+		case m.Gen == 0:
+		case t.write:
+			// The state of a batch that may not commit: for the writes
+			// after this one in it.
 			t.s.cache.offer(sn)
+		default:
+			t.s.cache.loaded(sn)
 		}
 	}
 	st := &scopeTx{t: t, sc: sc, base: sn, objs: sn.objs, meta: sn.meta}
@@ -337,6 +434,7 @@ func (t *txn) flush() error {
 			}
 		}
 		st.meta.Gen = st.base.meta.Gen + 1
+		st.meta.Version = rand.Uint64() | 1
 		if err := store.PutJSON(t.tx, st.sc.metaKey(), st.meta); err != nil {
 			return err
 		}
@@ -353,7 +451,7 @@ func (t *txn) flush() error {
 	return nil
 }
 
-// publish offers the committed snapshots to the cache.
+// publish offers the snapshots written to the cache.
 func (t *txn) publish() {
 	for _, st := range t.scopes {
 		if !st.owned || (len(st.dirty) == 0 && !st.mdirt) {
@@ -385,9 +483,8 @@ func (s *Service) update(ctx context.Context, sc scope, fn func(t *txn, st *scop
 	if err != nil {
 		return err
 	}
-	var t *txn
-	err = s.st.Update(ctx, func(tx store.Tx) error {
-		t = &txn{s: s, tx: tx, write: true, now: s.now(), scopes: map[scope]*scopeTx{}, extra: map[string][]byte{}}
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		t := &txn{s: s, tx: tx, write: true, now: s.now(), scopes: map[scope]*scopeTx{}, extra: map[string][]byte{}}
 		st, err := t.scope(sc)
 		if err != nil {
 			return err
@@ -397,19 +494,19 @@ func (s *Service) update(ctx context.Context, sc scope, fn func(t *txn, st *scop
 				return err
 			}
 		}
-		if fn == nil {
-			return t.flush()
+		if fn != nil {
+			if err := fn(t, st); err != nil {
+				return err
+			}
 		}
-		if err := fn(t, st); err != nil {
+		if err := t.flush(); err != nil {
 			return err
 		}
-		return t.flush()
+		// Offered before the commit, for the writes after this one in the
+		// same group commit (see cache).
+		t.publish()
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	t.publish()
-	return nil
 }
 
 // view runs fn in a read transaction on the caller's scope sc, creating the
@@ -443,7 +540,7 @@ func (s *Service) view(ctx context.Context, sc scope, fn func(t *txn, st *scopeT
 // classicIfNeeded asks the Accounts setting when the scope may need creating.
 // It runs before the transaction: Accounts may read the store itself.
 func (s *Service) classicIfNeeded(ctx context.Context, sc scope) (bool, error) {
-	if sn := s.cache.get(sc); sn != nil && sn.meta.Initialized {
+	if sn := s.cache.latest(sc); sn != nil && sn.meta.Initialized {
 		return sn.meta.Classic, nil
 	}
 	return s.classic(ctx, sc.Account)

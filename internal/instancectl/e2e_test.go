@@ -3,6 +3,7 @@ package instancectl_test
 import (
 	"context"
 	"encoding/base64"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,13 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/cachalot-dev/cachalot/internal/app/apptest"
+	"github.com/cachalot-dev/cachalot/internal/engine/identity"
 	"github.com/cachalot-dev/cachalot/internal/privtest"
 )
 
 // TestUserDataAndConsoleOutput: RunInstances user data runs at launch inside
-// the instance's network, as nobody, resolving names through the VPC's DNS
-// server (its own private DNS name here), and GetConsoleOutput returns its
-// output.
+// the instance's network, as the account's user-data identity, resolving
+// names through the VPC's DNS server (its own private DNS name here), and
+// GetConsoleOutput returns its output.
 func TestUserDataAndConsoleOutput(t *testing.T) {
 	privtest.RequireRoot(t)
 	env := apptest.Start(t)
@@ -50,10 +52,15 @@ func TestUserDataAndConsoleOutput(t *testing.T) {
 		}
 	}
 	name := "ip-" + strings.ReplaceAll(ip, ".", "-") + ".ec2.internal"
-	for _, want := range []string{"hello from " + id, "\n65534\n", ip + "/", "nameserver 172.31.0.2\n", ip + " ", " " + name + "\n"} {
+	for _, want := range []string{"hello from " + id + "\n", ip + "/", "nameserver 172.31.0.2\n", ip + " ", " " + name + "\n"} {
 		if !strings.Contains(console, want) {
 			t.Errorf("console output = %q, want it to contain %q", console, want)
 		}
+	}
+	if lines := strings.Split(console, "\n"); len(lines) < 2 {
+		t.Errorf("console output = %q, want the script's uid on its second line", console)
+	} else if uid, err := strconv.ParseUint(lines[1], 10, 32); err != nil || !identity.UserData().Contains(uint32(uid)) {
+		t.Errorf("user data ran as uid %q, want one of the user-data range %+v", lines[1], identity.UserData())
 	}
 	if _, err := c.GetConsoleOutput(ctx, &ec2.GetConsoleOutputInput{InstanceId: aws.String("i-0123456789abcdef0")}); err == nil {
 		t.Error("GetConsoleOutput of an unknown instance succeeded")

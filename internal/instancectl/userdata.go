@@ -1,9 +1,15 @@
 // Package instancectl is the instance controller: it converges EC2
 // instances to what runs for them. Nothing boots, so that is their user
-// data: each running instance's script runs once, at launch, as nobody,
-// inside the instance's network namespace with the VPC's resolver
-// configuration (so that endpoint names resolve), and its output becomes the
-// instance's console (ec2.Service.GetConsoleOutput returns it).
+// data: each running instance's script runs once, at launch, inside the
+// instance's network namespace with the VPC's resolver configuration (so
+// that endpoint names resolve), and its output becomes the instance's
+// console (ec2.Service.GetConsoleOutput returns it).
+//
+// User data is code of the account's choosing running on the host, so it
+// is confined (confine.go): each account's scripts run under an identity
+// of their own (internal/engine/identity, UserData range, disjoint from
+// every engine's), with no capabilities, no_new_privs and umask 077. It
+// cannot signal nor read an engine or another account's user data.
 //
 // It is a reconcile.Controller. Only the wiring (internal/app) imports it.
 // It reaches the EC2 domain through the console write API the domain
@@ -23,15 +29,11 @@ import (
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/ec2"
+	"github.com/cachalot-dev/cachalot/internal/engine/identity"
 )
 
-// User data limits: how long a script may run, and who runs it.
-const (
-	userDataTimeout = 10 * time.Minute
-	// userDataUID runs scripts as nobody: instances share the host's
-	// filesystem, so user data never runs as root.
-	userDataUID = "65534"
-)
+// userDataTimeout is how long a script may run.
+const userDataTimeout = 10 * time.Minute
 
 // EC2 is what the controller needs of the EC2 domain: the instances (in
 // the topology), their user data and the console write API.
@@ -62,6 +64,7 @@ type Network interface {
 type Controller struct {
 	ec2 EC2
 	net Network
+	cfg Config
 	log *slog.Logger
 
 	mu      sync.Mutex      // guards running and handled
@@ -72,12 +75,25 @@ type Controller struct {
 	wg      sync.WaitGroup
 }
 
-// New returns a controller; log nil means slog.Default().
-func New(e EC2, net Network, log *slog.Logger) *Controller {
-	if log == nil {
-		log = slog.Default()
+// Config configures a Controller.
+type Config struct {
+	// Identities allocates each account's user-data identity (one per
+	// account, kept across restarts); required when the daemon runs as
+	// root: identity.New(<its own registry directory>, identity.UserData()).
+	Identities *identity.Allocator
+	// Setpriv is the setpriv(1) binary scripts are confined with; default:
+	// found in PATH. Running as root, a missing one fails the script.
+	Setpriv string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// New returns a controller; it has no side effects.
+func New(e EC2, net Network, cfg Config) *Controller {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	return &Controller{ec2: e, net: net, log: log}
+	return &Controller{ec2: e, net: net, cfg: cfg, log: cfg.Logger}
 }
 
 func (u *Controller) isHandled(key string) bool {
@@ -160,7 +176,7 @@ func (u *Controller) start(account, region, instance, eni string, script []byte)
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		out := u.run(eni, instance, script)
+		out := u.run(account, eni, instance, script)
 		if err := u.ec2.WriteConsoleOutput(context.Background(), account, region, instance, out); err != nil {
 			u.log.Warn("store console output", "instance", instance, "err", err)
 		}
@@ -173,9 +189,10 @@ func (u *Controller) start(account, region, instance, eni string, script []byte)
 // Wait waits for the scripts in progress to finish.
 func (u *Controller) Wait() { u.wg.Wait() }
 
-func (u *Controller) run(eni, instance string, script []byte) []byte {
+func (u *Controller) run(account, eni, instance string, script []byte) []byte {
 	// The script goes in on stdin, to its #! interpreter (or /bin/sh):
-	// nothing is written where nobody could not read it, or others could.
+	// nothing is written where its identity could not read it, or others
+	// could.
 	argv := []string{"/bin/sh", "-s"}
 	if rest, ok := bytes.CutPrefix(script, []byte("#!")); ok {
 		line, _, _ := bytes.Cut(rest, []byte("\n"))
@@ -191,9 +208,13 @@ func (u *Controller) run(eni, instance string, script []byte) []byte {
 			}
 		}
 	}
+	argv, err := u.confine(account, argv)
+	if err != nil {
+		return []byte(fmt.Sprintf("cachalot: cannot confine the user data: %v\n", err))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), userDataTimeout)
 	defer cancel()
-	cmd, err := u.net.InstanceCommand(ctx, eni, append([]string{"setpriv", "--reuid=" + userDataUID, "--regid=" + userDataUID, "--clear-groups", "--"}, argv...)...)
+	cmd, err := u.net.InstanceCommand(ctx, eni, argv...)
 	if err != nil {
 		return []byte(fmt.Sprintf("cachalot: cannot enter the instance's network: %v\n", err))
 	}

@@ -3,12 +3,14 @@ package instancectl
 import (
 	"context"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/cachalot-dev/cachalot/internal/ec2"
+	"github.com/cachalot-dev/cachalot/internal/engine/identity"
 )
 
 // fakeEC2 holds instances' user data and consoles in memory.
@@ -53,8 +55,8 @@ func (f *fakeEC2) WriteConsoleOutput(_ context.Context, _, _, id string, out []b
 	return nil
 }
 
-// hostNet runs the program on the host, without the setpriv prefix, and
-// records the interfaces entered.
+// hostNet runs the program on the host, without the setpriv prefix (but
+// with the umask wrapper), and records the interfaces entered.
 type hostNet struct {
 	loopback bool
 	mu       sync.Mutex
@@ -67,7 +69,7 @@ func (h *hostNet) InstanceCommand(ctx context.Context, eni string, argv ...strin
 	h.mu.Lock()
 	h.entered = append(h.entered, eni)
 	h.mu.Unlock()
-	if i := slices.Index(argv, "--"); argv[0] == "setpriv" && i > 0 {
+	if i := slices.Index(argv, "--"); filepath.Base(argv[0]) == "setpriv" && i > 0 {
 		argv = argv[i+1:]
 	}
 	return exec.CommandContext(ctx, argv[0], argv[1:]...), nil
@@ -89,7 +91,7 @@ func TestUserDataRunsOnce(t *testing.T) {
 		console:  map[string]*string{},
 	}
 	net := &hostNet{}
-	c := New(f, net, nil)
+	c := New(f, net, Config{Identities: identity.New(t.TempDir(), identity.UserData())})
 	ctx := context.Background()
 	for range 2 {
 		if err := c.Reconcile(ctx, nil); err != nil {
@@ -126,7 +128,7 @@ func TestUserDataRunsOnce(t *testing.T) {
 
 	// The loopback mode has no instance networks: nothing runs.
 	lbEC2, lbNet := &fakeEC2{topo: f.topo, userData: f.userData, console: map[string]*string{}}, &hostNet{loopback: true}
-	lb := New(lbEC2, lbNet, nil)
+	lb := New(lbEC2, lbNet, Config{})
 	if err := lb.Reconcile(ctx, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package identity allocates the unprivileged Unix identities Cachalot
 // runs untrusted programs under, one per program that must not signal or
-// read another's files (each cache node's engine; later each account's
-// instance user data), and renders the command line that drops to one.
+// read another's files (each cache node's engine; each account's instance
+// user data), and renders the command line that drops to one.
 //
 // An identity is a uid with the gid of the same number, taken from a
 // range no distribution assigns (the shape of systemd's DynamicUser):
@@ -13,8 +13,8 @@
 // restarts, which keeps the files it owns its own.
 //
 // It imports nothing of Cachalot's. internal/engine uses it for cache
-// nodes (Engines range); the instance controller is meant to use it for
-// user data (UserData range, its own registry directory). Both ranges
+// nodes (Engines range); the instance controller (internal/instancectl)
+// for user data (UserData range, its own registry directory). Both ranges
 // are disjoint, so no engine ever shares a uid with user data.
 package identity
 
@@ -109,6 +109,31 @@ func (a *Allocator) lookup(key string) (ID, bool, error) {
 		}
 	}
 	return ID{}, false, nil
+}
+
+// Claimed returns every identity of the range claimed in the registry,
+// by key.
+func (a *Allocator) Claimed() (map[string]ID, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ents, err := os.ReadDir(a.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read identity registry: %w", err)
+	}
+	out := map[string]ID{}
+	for _, e := range ents {
+		uid, err := strconv.ParseUint(e.Name(), 10, 32)
+		if err != nil || !a.r.Contains(uint32(uid)) {
+			continue
+		}
+		if key, err := os.Readlink(a.dir + "/" + e.Name()); err == nil {
+			out[key] = ID{UID: uint32(uid), GID: uint32(uid)}
+		}
+	}
+	return out, nil
 }
 
 // Claim returns the identity of key, allocating one if key has none. The

@@ -36,6 +36,21 @@ func TestClaimStableAndDistinct(t *testing.T) {
 	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
 		t.Errorf("registry %s: %v, %v; want mode 0700", dir, info.Mode(), err)
 	}
+	// Claimed lists them all, and nothing of another range sharing the
+	// registry.
+	if _, err := New(dir, UserData()).Claim("other-range"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]ID{}
+	for uid, key := range seen {
+		want[key] = ID{UID: uid, GID: uid}
+	}
+	if got, err := a.Claimed(); err != nil || !cmp.Equal(got, want) {
+		t.Errorf("Claimed() = %v, %v; want %v", got, err, want)
+	}
+	if got, err := New(filepath.Join(dir, "none"), Engines()).Claimed(); err != nil || len(got) != 0 {
+		t.Errorf("Claimed() of a registry never written = %v, %v; want none", got, err)
+	}
 }
 
 // Claims that hash to the same first uid move on: a range of two holds
