@@ -70,7 +70,7 @@ func TestClassicCacheSecurityGroups(t *testing.T) {
 		CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1), CacheSecurityGroupNames: []string{"mycsg"}}); err != nil {
 		t.Fatalf("CreateCacheCluster in EC2-Classic = %v", err)
 	}
-	w.addr = nettest.MustResolve(t, w.env.App.Plane(), appENI, w.waitAvailable(t).Addr)
+	w.addr = nettest.WaitResolve(t, w.env.App.Plane(), appENI, w.waitAvailable(t).Addr)
 	if a, err := netip.ParseAddr(w.addr); err != nil || !netip.MustParsePrefix("10.0.0.0/8").Contains(a) {
 		t.Errorf("classic node address %q, want one in 10.0.0.0/8", w.addr)
 	}

@@ -66,7 +66,7 @@ func newWorld(t *testing.T) *world {
 	w.appGroup = aws.ToString(sg.GroupId)
 	w.inst, w.eni = w.launch(t, "", w.appGroup)
 	c := w.waitAvailable(t)
-	w.addr = nettest.MustResolve(t, env.App.Plane(), w.eni, c.Addr)
+	w.addr = nettest.WaitResolve(t, env.App.Plane(), w.eni, c.Addr)
 	w.defGroup = c.SecurityGroups[0]
 	return w
 }
@@ -685,9 +685,9 @@ func TestConnectMemcached(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := out.CacheClusters[0]
-	addrs := []string{nettest.MustResolve(t, env.App.Plane(), eni, aws.ToString(c.ConfigurationEndpoint.Address))}
+	addrs := []string{nettest.WaitResolve(t, env.App.Plane(), eni, aws.ToString(c.ConfigurationEndpoint.Address))}
 	for _, n := range c.CacheNodes {
-		addrs = append(addrs, nettest.MustResolve(t, env.App.Plane(), eni, aws.ToString(n.Endpoint.Address)))
+		addrs = append(addrs, nettest.WaitResolve(t, env.App.Plane(), eni, aws.ToString(n.Endpoint.Address)))
 	}
 	version := func(addr string) error {
 		ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)

@@ -95,7 +95,7 @@ func TestDNSInVPCs(t *testing.T) {
 	if out, err := onInstance(t, n, a.ENI, "redis-cli", "-h", name, "ping"); err != nil || out != "PONG" {
 		t.Errorf("redis-cli -h %s ping = %q, %v; want PONG", name, out, err)
 	}
-	ip := nettest.MustResolve(t, n.App.Plane(), a.ENI, name)
+	ip := nettest.WaitResolve(t, n.App.Plane(), a.ENI, name)
 	if out, err := onInstance(t, n, a.ENI, "getent", "hosts", name); err != nil || !strings.HasPrefix(out, ip+" ") {
 		t.Errorf("getent hosts %s = %q, %v; want %s", name, out, err, ip)
 	}

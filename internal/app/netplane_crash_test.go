@@ -165,7 +165,7 @@ func TestNetplaneCrashConvergence(t *testing.T) {
 	// resolve, and clients keep the address they resolved.
 	redisIP := redisAddr
 	if redisAddr != "" {
-		redisIP = nettest.MustResolve(t, plane, c.ENI, redisAddr)
+		redisIP = nettest.WaitResolve(t, plane, c.ENI, redisAddr)
 	}
 	nsBefore := nettest.OwnedNetns(t, prefix)
 	enginesBefore := nettest.ProcsIn(t, dir, daemon.Process.Pid)

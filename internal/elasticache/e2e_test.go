@@ -302,7 +302,7 @@ func TestMemcachedCluster(t *testing.T) {
 		t.Fatalf("cluster = %d nodes, configuration endpoint %v", len(c.CacheNodes), c.ConfigurationEndpoint)
 	}
 	_, eni := w.instance(t) // the default group admits its members
-	resolve := func(name string) string { return nettest.MustResolve(t, w.env.App.Plane(), eni, name) }
+	resolve := func(name string) string { return nettest.WaitResolve(t, w.env.App.Plane(), eni, name) }
 	discover := func() string {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()

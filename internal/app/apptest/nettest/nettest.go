@@ -501,18 +501,6 @@ func Resolve(ctx context.Context, plane *netplane.Plane, src, host string) (stri
 	return addrs[0].String(), nil
 }
 
-// MustResolve is Resolve, failing the test on error.
-func MustResolve(t testing.TB, plane *netplane.Plane, src, host string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	a, err := Resolve(ctx, plane, src, host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 // WaitResolve is Resolve, retried for up to 30 s (the VPC's DNS server is
 // the daemon's: it answers again once a restarted daemon has reconciled),
 // failing the test if the name never resolves.
