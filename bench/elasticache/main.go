@@ -50,10 +50,8 @@ import (
 	"log"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
@@ -98,17 +96,7 @@ func main() {
 	flag.IntVar(&o.control.clusters, "control-clusters", 10, "single-node Redis clusters created and rebooted meanwhile, with -control")
 	flag.BoolVar(&o.control.writesOnly, "control-writes-only", false, "with -control: every call a write (no reads)")
 	flag.Parse()
-	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if os.Geteuid() != 0 {
-		log.Fatal("run as root: cache nodes need network namespaces")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	if err != nil {
-		log.Printf("FAILED: %v", err)
-		os.Exit(1)
-	}
+	cachalotproc.Main(func(ctx context.Context) error { return run(ctx, o) })
 }
 
 // cleanups run in reverse order on every exit path of run.

@@ -31,11 +31,9 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
@@ -65,17 +63,7 @@ func main() {
 	flag.DurationVar(&o.lag, "lag", 0, "replication lag under load: write to a 1+2 group's primary for this long, sampling each replica's lag every 100 ms; 0 skips")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
 	flag.Parse()
-	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if os.Geteuid() != 0 {
-		log.Fatal("run as root: cache nodes need network namespaces")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	if err != nil {
-		log.Printf("FAILED: %v", err)
-		os.Exit(1)
-	}
+	cachalotproc.Main(func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func run(ctx context.Context, o options) error {

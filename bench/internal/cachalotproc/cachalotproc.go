@@ -21,6 +21,7 @@ import (
 	"math/big"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -309,4 +310,21 @@ func (s *Server) StartChild(ctx context.Context, instance, self, flag string) (c
 		return nil, nil, nil, "", err
 	}
 	return cmd, in, out, host, nil
+}
+
+// Main is the end of a benchmark's main, after its flags are parsed: it
+// insists on root (cache nodes need network namespaces), runs run with a
+// context cancelled on SIGINT or SIGTERM, and exits 1 if run fails.
+func Main(run func(context.Context) error) {
+	log.SetFlags(log.Ltime | log.Lmicroseconds)
+	if os.Geteuid() != 0 {
+		log.Fatal("run as root: cache nodes need network namespaces")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		log.Printf("FAILED: %v", err)
+		os.Exit(1)
+	}
 }
