@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 	"github.com/aws/smithy-go"
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
+	"github.com/cachalot-dev/cachalot/bench/internal/hostinfo"
 )
 
 // The control plane under load (-control N): N aws-sdk-go-v2 clients, each
@@ -60,8 +62,8 @@ type sample struct {
 // controlClient is one client's SDK clients and write cycle.
 type controlClient struct {
 	n        int
-	ec       *elasticache.Client
-	ec2      *awsec2.Client
+	EC       *elasticache.Client
+	EC2      *awsec2.Client
 	family   string
 	vpc      string
 	clusters []string
@@ -73,7 +75,7 @@ type controlClient struct {
 	out   []sample
 }
 
-func controlPlane(ctx context.Context, s *server, o controlOptions) error {
+func controlPlane(ctx context.Context, s *cachalotproc.Server, o controlOptions) error {
 	fmt.Printf("## Control plane under load\n\n")
 	fmt.Printf("%d aws-sdk-go-v2 clients (each its own HTTP client and connection, no SDK retries), for %v, each alternating a read "+
 		"(DescribeCacheClusters all or one with its nodes, DescribeSecurityGroups, DescribeCacheParameterGroups, DescribeInstances, at random) "+
@@ -90,7 +92,7 @@ func controlPlane(ctx context.Context, s *server, o controlOptions) error {
 	var clusters []string
 	for i := range o.clusters {
 		id := fmt.Sprintf("ctl-%02d", i)
-		if _, err := s.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String(id),
+		if _, err := s.EC.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String(id),
 			Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1)}); err != nil {
 			return fmt.Errorf("create %s: %w", id, err)
 		}
@@ -105,7 +107,7 @@ func controlPlane(ctx context.Context, s *server, o controlOptions) error {
 	var churn churnStats
 	var churnDone sync.WaitGroup
 	churnDone.Go(func() { churnClusters(runCtx, s, clusters, &churn) })
-	loadBefore := loadavg()
+	loadBefore := hostinfo.LoadAvg()
 	start := time.Now()
 	end := start.Add(o.duration)
 	var wg sync.WaitGroup
@@ -123,15 +125,15 @@ func controlPlane(ctx context.Context, s *server, o controlOptions) error {
 	reportControl(all, elapsed, &churn, loadBefore)
 	// Leave the installation as it was for the modes after this one.
 	for _, id := range clusters {
-		_, _ = s.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)})
+		_, _ = s.EC.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)})
 	}
 	return nil
 }
 
 // controlSetup returns the default parameter group family of the
 // installed Redis and the default VPC.
-func controlSetup(ctx context.Context, s *server) (family, vpc string, err error) {
-	pgs, err := s.ec.DescribeCacheParameterGroups(ctx, &elasticache.DescribeCacheParameterGroupsInput{})
+func controlSetup(ctx context.Context, s *cachalotproc.Server) (family, vpc string, err error) {
+	pgs, err := s.EC.DescribeCacheParameterGroups(ctx, &elasticache.DescribeCacheParameterGroupsInput{})
 	if err != nil {
 		return "", "", fmt.Errorf("describe parameter groups: %w", err)
 	}
@@ -143,22 +145,22 @@ func controlSetup(ctx context.Context, s *server) (family, vpc string, err error
 	if family == "" {
 		return "", "", errors.New("no redis parameter group family")
 	}
-	vpcs, err := s.ec2.DescribeVpcs(ctx, &awsec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("is-default"), Values: []string{"true"}}}})
+	vpcs, err := s.EC2.DescribeVpcs(ctx, &awsec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("is-default"), Values: []string{"true"}}}})
 	if err != nil || len(vpcs.Vpcs) != 1 {
 		return "", "", fmt.Errorf("default VPC: %v (%d)", err, len(vpcs.Vpcs))
 	}
 	return family, aws.ToString(vpcs.Vpcs[0].VpcId), nil
 }
 
-func newControlClient(s *server, n int, family, vpc string, clusters []string) *controlClient {
+func newControlClient(s *cachalotproc.Server, n int, family, vpc string, clusters []string) *controlClient {
 	// An HTTP client (and so connections) of its own, as n separate
 	// programs would have.
 	hc := awshttp.NewBuildableClient()
 	cfg := aws.Config{
-		Region: region, BaseEndpoint: aws.String(s.url), RetryMaxAttempts: 1, HTTPClient: hc,
-		Credentials: credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: s.key, SecretAccessKey: s.secret}},
+		Region: cachalotproc.Region, BaseEndpoint: aws.String(s.URL), RetryMaxAttempts: 1, HTTPClient: hc,
+		Credentials: credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: s.Key, SecretAccessKey: s.Secret}},
 	}
-	return &controlClient{n: n, ec: elasticache.NewFromConfig(cfg), ec2: awsec2.NewFromConfig(cfg),
+	return &controlClient{n: n, EC: elasticache.NewFromConfig(cfg), EC2: awsec2.NewFromConfig(cfg),
 		family: family, vpc: vpc, clusters: clusters, rng: rand.New(rand.NewPCG(uint64(n), 7))}
 }
 
@@ -211,32 +213,32 @@ func (c *controlClient) read(ctx context.Context) (string, bool, time.Duration, 
 	switch n {
 	case 0:
 		d, err := timed(func() error {
-			_, err := c.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
+			_, err := c.EC.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
 			return err
 		})
 		return "DescribeCacheClusters (all)", false, d, err
 	case 1:
 		id := c.clusters[c.rng.IntN(len(c.clusters))]
 		d, err := timed(func() error {
-			_, err := c.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
+			_, err := c.EC.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
 			return err
 		})
 		return "DescribeCacheClusters (one, nodes)", false, d, err
 	case 2:
 		d, err := timed(func() error {
-			_, err := c.ec2.DescribeSecurityGroups(ctx, &awsec2.DescribeSecurityGroupsInput{})
+			_, err := c.EC2.DescribeSecurityGroups(ctx, &awsec2.DescribeSecurityGroupsInput{})
 			return err
 		})
 		return "DescribeSecurityGroups", false, d, err
 	case 3:
 		d, err := timed(func() error {
-			_, err := c.ec.DescribeCacheParameterGroups(ctx, &elasticache.DescribeCacheParameterGroupsInput{})
+			_, err := c.EC.DescribeCacheParameterGroups(ctx, &elasticache.DescribeCacheParameterGroupsInput{})
 			return err
 		})
 		return "DescribeCacheParameterGroups", false, d, err
 	default:
 		d, err := timed(func() error {
-			_, err := c.ec2.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{})
+			_, err := c.EC2.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{})
 			return err
 		})
 		return "DescribeInstances", false, d, err
@@ -260,7 +262,7 @@ func (c *controlClient) write(ctx context.Context) (string, bool, time.Duration,
 		var out *awsec2.CreateSecurityGroupOutput
 		d, err = timed(func() error {
 			var err error
-			out, err = c.ec2.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String("control-plane bench"), VpcId: aws.String(c.vpc)})
+			out, err = c.EC2.CreateSecurityGroup(ctx, &awsec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String("control-plane bench"), VpcId: aws.String(c.vpc)})
 			return err
 		})
 		if err != nil {
@@ -271,19 +273,19 @@ func (c *controlClient) write(ctx context.Context) (string, bool, time.Duration,
 	case 1:
 		op = "CreateTags"
 		d, err = timed(func() error {
-			_, err := c.ec2.CreateTags(ctx, &awsec2.CreateTagsInput{Resources: []string{c.res}, Tags: []ec2types.Tag{{Key: aws.String("bench"), Value: aws.String("control")}}})
+			_, err := c.EC2.CreateTags(ctx, &awsec2.CreateTagsInput{Resources: []string{c.res}, Tags: []ec2types.Tag{{Key: aws.String("bench"), Value: aws.String("control")}}})
 			return err
 		})
 	case 2:
 		op = "DeleteTags"
 		d, err = timed(func() error {
-			_, err := c.ec2.DeleteTags(ctx, &awsec2.DeleteTagsInput{Resources: []string{c.res}, Tags: []ec2types.Tag{{Key: aws.String("bench")}}})
+			_, err := c.EC2.DeleteTags(ctx, &awsec2.DeleteTagsInput{Resources: []string{c.res}, Tags: []ec2types.Tag{{Key: aws.String("bench")}}})
 			return err
 		})
 	case 3:
 		op = "DeleteSecurityGroup"
 		d, err = timed(func() error {
-			_, err := c.ec2.DeleteSecurityGroup(ctx, &awsec2.DeleteSecurityGroupInput{GroupId: aws.String(c.res)})
+			_, err := c.EC2.DeleteSecurityGroup(ctx, &awsec2.DeleteSecurityGroupInput{GroupId: aws.String(c.res)})
 			return err
 		})
 	}
@@ -300,7 +302,7 @@ func (c *controlClient) writeParameterGroup(ctx context.Context) (string, bool, 
 		op = "CreateCacheParameterGroup"
 		name := fmt.Sprintf("ctl-pg-c%03d-%d", c.n, c.cycle)
 		d, err = timed(func() error {
-			_, err := c.ec.CreateCacheParameterGroup(ctx, &elasticache.CreateCacheParameterGroupInput{CacheParameterGroupName: aws.String(name),
+			_, err := c.EC.CreateCacheParameterGroup(ctx, &elasticache.CreateCacheParameterGroupInput{CacheParameterGroupName: aws.String(name),
 				CacheParameterGroupFamily: aws.String(c.family), Description: aws.String("control-plane bench")})
 			return err
 		})
@@ -312,14 +314,14 @@ func (c *controlClient) writeParameterGroup(ctx context.Context) (string, bool, 
 	case 1:
 		op = "ModifyCacheParameterGroup"
 		d, err = timed(func() error {
-			_, err := c.ec.ModifyCacheParameterGroup(ctx, &elasticache.ModifyCacheParameterGroupInput{CacheParameterGroupName: aws.String(c.res),
+			_, err := c.EC.ModifyCacheParameterGroup(ctx, &elasticache.ModifyCacheParameterGroupInput{CacheParameterGroupName: aws.String(c.res),
 				ParameterNameValues: []ectypes.ParameterNameValue{{ParameterName: aws.String("maxmemory-policy"), ParameterValue: aws.String("allkeys-lru")}}})
 			return err
 		})
 	case 2:
 		op = "DeleteCacheParameterGroup"
 		d, err = timed(func() error {
-			_, err := c.ec.DeleteCacheParameterGroup(ctx, &elasticache.DeleteCacheParameterGroupInput{CacheParameterGroupName: aws.String(c.res)})
+			_, err := c.EC.DeleteCacheParameterGroup(ctx, &elasticache.DeleteCacheParameterGroupInput{CacheParameterGroupName: aws.String(c.res)})
 			return err
 		})
 	}
@@ -341,9 +343,9 @@ func (c *churnStats) err(code string) {
 
 // churnClusters reboots each cluster as soon as it is available, until ctx
 // ends.
-func churnClusters(ctx context.Context, s *server, clusters []string, st *churnStats) {
+func churnClusters(ctx context.Context, s *cachalotproc.Server, clusters []string, st *churnStats) {
 	for ctx.Err() == nil {
-		out, err := s.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
+		out, err := s.EC.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
 		if err != nil {
 			if ctx.Err() == nil {
 				st.err(errCode(err))
@@ -356,7 +358,7 @@ func churnClusters(ctx context.Context, s *server, clusters []string, st *churnS
 				continue
 			}
 			st.available.Add(1)
-			if _, err := s.ec.RebootCacheCluster(ctx, &elasticache.RebootCacheClusterInput{CacheClusterId: aws.String(id), CacheNodeIdsToReboot: []string{"0001"}}); err != nil {
+			if _, err := s.EC.RebootCacheCluster(ctx, &elasticache.RebootCacheClusterInput{CacheClusterId: aws.String(id), CacheNodeIdsToReboot: []string{"0001"}}); err != nil {
 				if ctx.Err() == nil {
 					st.err(errCode(err))
 				}
@@ -408,7 +410,7 @@ func reportControl(all []sample, elapsed time.Duration, churn *churnStats, loadB
 	slices.Sort(reads)
 	slices.Sort(writes)
 	fmt.Printf("Measured %v; load average before %s, after %s. Reconcilers' work meanwhile: %d reboots issued (clusters seen available %d times).\n\n",
-		elapsed.Round(time.Millisecond), loadBefore, loadavg(), churn.reboots.Load(), churn.available.Load())
+		elapsed.Round(time.Millisecond), loadBefore, hostinfo.LoadAvg(), churn.reboots.Load(), churn.available.Load())
 	fmt.Printf("| calls | n | errors | per second | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range []struct {
 		name string

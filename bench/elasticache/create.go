@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 	"github.com/aws/smithy-go"
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
 )
 
 type clusterKind struct {
@@ -38,7 +39,7 @@ type lifecycle struct {
 	nodes       []reached // per node, as the prober saw it
 }
 
-func createToConnectable(ctx context.Context, s *server, pr *prober, o options) error {
+func createToConnectable(ctx context.Context, s *cachalotproc.Server, pr *prober, o options) error {
 	fmt.Printf("## 1. Create to connectable\n\n")
 	fmt.Printf("%d create/delete cycles per kind, interleaved (Redis, Memcached, Memcached, Redis, …), each on a VPC holding only the client instance. "+
 		"Clock starts when CreateCacheCluster is issued (aws-sdk-go-v2, `cache.t3.micro`, no security groups: the default group). "+
@@ -134,11 +135,11 @@ type probeResult struct {
 	err   error
 }
 
-func createOne(ctx context.Context, s *server, pr *prober, k clusterKind, id string, every, timeout time.Duration) (lifecycle, error) {
+func createOne(ctx context.Context, s *cachalotproc.Server, pr *prober, k clusterKind, id string, every, timeout time.Duration) (lifecycle, error) {
 	var lc lifecycle
 	t0 := time.Now()
 	lc.issuedAt = t0
-	_, err := s.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+	_, err := s.EC.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
 		CacheClusterId: aws.String(id), Engine: aws.String(k.engine),
 		CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(int32(k.nodes)),
 	})
@@ -152,7 +153,7 @@ func createOne(ctx context.Context, s *server, pr *prober, k clusterKind, id str
 	for lc.available == 0 || lc.connectable == 0 {
 		if lc.available == 0 {
 			lc.polls++
-			d, err := s.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
+			d, err := s.EC.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
 			if err == nil && len(d.CacheClusters) == 1 {
 				c := d.CacheClusters[0]
 				if !probed {
@@ -194,7 +195,7 @@ func createOne(ctx context.Context, s *server, pr *prober, k clusterKind, id str
 		}
 	}
 	t1 := time.Now()
-	if _, err := s.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)}); err != nil {
+	if _, err := s.EC.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)}); err != nil {
 		return lc, fmt.Errorf("delete: %w", err)
 	}
 	if err := waitGone(ctx, s, []string{id}, every, 60*time.Second); err != nil {
@@ -216,12 +217,12 @@ func endpoints(c ectypes.CacheCluster) []string {
 
 // waitGone polls until DescribeCacheClusters says CacheClusterNotFound for
 // every id.
-func waitGone(ctx context.Context, s *server, ids []string, every, timeout time.Duration) error {
+func waitGone(ctx context.Context, s *cachalotproc.Server, ids []string, every, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	left := slices.Clone(ids)
 	for len(left) > 0 {
 		id := left[0]
-		_, err := s.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id)})
+		_, err := s.EC.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id)})
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "CacheClusterNotFound" {
 			left = left[1:]

@@ -50,11 +50,12 @@ import (
 	"log"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
+	"github.com/cachalot-dev/cachalot/bench/internal/hostinfo"
 )
 
 type options struct {
@@ -95,17 +96,7 @@ func main() {
 	flag.IntVar(&o.control.clusters, "control-clusters", 10, "single-node Redis clusters created and rebooted meanwhile, with -control")
 	flag.BoolVar(&o.control.writesOnly, "control-writes-only", false, "with -control: every call a write (no reads)")
 	flag.Parse()
-	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if os.Geteuid() != 0 {
-		log.Fatal("run as root: cache nodes need network namespaces")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	if err != nil {
-		log.Printf("FAILED: %v", err)
-		os.Exit(1)
-	}
+	cachalotproc.Main(func(ctx context.Context) error { return run(ctx, o) })
 }
 
 // cleanups run in reverse order on every exit path of run.
@@ -129,24 +120,26 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	loads := []string{"start " + loadavg()}
+	loads := []string{"start " + hostinfo.LoadAvg()}
 	fmt.Printf("# ElastiCache through the product: figures of issue 5\n\n")
-	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostInfo(), cpus())
+	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs())
 	fmt.Printf("    go run ./bench/elasticache %s\n\n", strings.Join(os.Args[1:], " "))
 	fmt.Printf("Binary under test: %s (%s). Engines: %s; %s.\n\n", o.bin, fileInfo(bin), toolVersion("redis-server", "--version"), toolVersion("memcached", "-V"))
 
-	srv, err := startServer(ctx, bin, o.serveLog)
+	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
+		DirPrefix: "cachalot-ecbench-", Key: "AKIAECBENCHBENCHBNCH", Secret: "ecbench-secret", LogLevel: o.serveLog,
+	})
 	if err != nil {
 		return err
 	}
 	cl.add(func() {
-		if err := srv.close(o.keep); err != nil {
+		if err := srv.Close(o.keep); err != nil {
 			log.Printf("cleanup: %v", err)
 		}
 	})
-	log.Printf("serving on %s, data dir %s, account %s", srv.url, srv.dir, srv.account)
+	log.Printf("serving on %s, data dir %s, account %s", srv.URL, srv.Dir, srv.Account)
 
-	inst, err := launchInstance(ctx, srv)
+	inst, err := srv.LaunchInstance(ctx)
 	if err != nil {
 		return err
 	}
@@ -154,7 +147,7 @@ func run(ctx context.Context, o options) (err error) {
 	// network controller realises it asynchronously): retry, bounded.
 	var pr *prober
 	for attempt := 0; ; attempt++ {
-		if pr, err = startProber(ctx, srv, inst.id, self); err == nil {
+		if pr, err = startProber(ctx, srv, inst.ID, self); err == nil {
 			break
 		}
 		if attempt == 50 || ctx.Err() != nil {
@@ -163,65 +156,45 @@ func run(ctx context.Context, o options) (err error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	cl.add(func() { pr.close() })
-	log.Printf("instance %s (%s), prober in its namespace", inst.id, inst.ip)
-	fmt.Printf("Client side: instance %s (%s) in the default security group of the default VPC; every client of a node runs inside its network namespace (`cachalot exec --instance`).\n\n", inst.id, inst.ip)
+	log.Printf("instance %s (%s), prober in its namespace", inst.ID, inst.IP)
+	fmt.Printf("Client side: instance %s (%s) in the default security group of the default VPC; every client of a node runs inside its network namespace (`cachalot exec --instance`).\n\n", inst.ID, inst.IP)
 
 	if o.creations > 0 {
-		loads = append(loads, "create-to-connectable "+loadavg())
+		loads = append(loads, "create-to-connectable "+hostinfo.LoadAvg())
 		if err := createToConnectable(ctx, srv, pr, o); err != nil {
 			return fmt.Errorf("create-to-connectable: %w", err)
 		}
 	}
 	if o.rounds > 0 {
-		loads = append(loads, "throughput "+loadavg())
+		loads = append(loads, "throughput "+hostinfo.LoadAvg())
 		if err := throughput(ctx, srv, inst, pr, o, &cl); err != nil {
 			return fmt.Errorf("throughput: %w", err)
 		}
 	}
 	if o.idle > 0 {
-		loads = append(loads, "idle memory "+loadavg())
+		loads = append(loads, "idle memory "+hostinfo.LoadAvg())
 		if err := idleMemory(ctx, srv, o); err != nil {
 			return fmt.Errorf("idle memory: %w", err)
 		}
 	}
 	if o.restart > 0 {
-		loads = append(loads, "restart "+loadavg())
+		loads = append(loads, "restart "+hostinfo.LoadAvg())
 		if err := convergeAfterRestart(ctx, srv, inst, &pr, self, o); err != nil {
 			return fmt.Errorf("converge after restart: %w", err)
 		}
 	}
 	if o.control.clients > 0 {
-		loads = append(loads, "control plane "+loadavg())
+		loads = append(loads, "control plane "+hostinfo.LoadAvg())
 		if err := controlPlane(ctx, srv, o.control); err != nil {
 			return fmt.Errorf("control plane: %w", err)
 		}
 	}
-	loads = append(loads, "end "+loadavg())
+	loads = append(loads, "end "+hostinfo.LoadAvg())
 	fmt.Printf("\n## Load average (1, 5, 15 min) during the run\n\n")
 	for _, l := range loads {
 		fmt.Printf("- %s\n", l)
 	}
 	return ctx.Err()
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func cpus() int {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(b), "processor\t:")
-}
-
-func hostInfo() string {
-	b, _ := os.ReadFile("/etc/debian_version")
-	k, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return "Debian " + strings.TrimSpace(string(b)) + ", Linux " + strings.TrimSpace(string(k))
 }
 
 func fileInfo(path string) string {

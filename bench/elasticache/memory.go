@@ -13,22 +13,24 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
+	"github.com/cachalot-dev/cachalot/bench/internal/hostinfo"
 )
 
 // meminfo fields whose change the memory figures report.
 var memFields = []string{"MemAvailable", "Slab", "SUnreclaim", "Percpu", "PageTables", "KernelStack"}
 
-func idleMemory(ctx context.Context, s *server, o options) error {
+func idleMemory(ctx context.Context, s *cachalotproc.Server, o options) error {
 	fmt.Printf("## 3. Resident memory of idle Redis nodes\n\n")
 	n := o.idle
 	before := meminfoMedian()
-	srvBefore := statusKB(s.cmd.Process.Pid, "VmRSS:")
+	srvBefore := statusKB(s.PID(), "VmRSS:")
 	nsBefore := countNS(s)
 	t0 := time.Now()
 	var ids []string
 	for i := range n {
 		id := fmt.Sprintf("idle-%04d", i)
-		_, err := s.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		_, err := s.EC.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
 			CacheClusterId: aws.String(id), Engine: aws.String("redis"),
 			CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
 		})
@@ -45,7 +47,7 @@ func idleMemory(ctx context.Context, s *server, o options) error {
 		}
 		// On failure, still ask for deletion; teardown removes the rest.
 		for _, id := range ids {
-			_, _ = s.ec.DeleteCacheCluster(context.Background(), &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)})
+			_, _ = s.EC.DeleteCacheCluster(context.Background(), &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)})
 		}
 	}()
 	if err := waitAllAvailable(ctx, s, "idle-", n, 10*time.Minute); err != nil {
@@ -55,9 +57,9 @@ func idleMemory(ctx context.Context, s *server, o options) error {
 	log.Printf("idle memory: %d clusters available in %v; settling 3 s", n, allUp.Round(time.Millisecond))
 	time.Sleep(3 * time.Second)
 
-	pids := nodePIDs(s.account + "." + region + ".idle-")
+	pids := cachalotproc.NodePIDs(s.Account + "." + cachalotproc.Region + ".idle-")
 	if len(pids) != n {
-		return fmt.Errorf("found %d redis-server processes titled cachalot-node=%s.%s.idle-…, want %d", len(pids), s.account, region, n)
+		return fmt.Errorf("found %d redis-server processes titled cachalot-node=%s.%s.idle-…, want %d", len(pids), s.Account, cachalotproc.Region, n)
 	}
 	var rss, anon, pss, pssAnon int64
 	for _, pid := range pids {
@@ -67,7 +69,7 @@ func idleMemory(ctx context.Context, s *server, o options) error {
 		pssAnon += rollupKB(pid, "Pss_Anon:")
 	}
 	after := meminfoMedian()
-	srvAfter := statusKB(s.cmd.Process.Pid, "VmRSS:")
+	srvAfter := statusKB(s.PID(), "VmRSS:")
 	nsAfter := countNS(s)
 
 	const host = 24 << 30
@@ -84,7 +86,7 @@ func idleMemory(ctx context.Context, s *server, o options) error {
 		"(the %d CreateCacheCluster calls took %v; all `available` after %v), then measured 3 s later. "+
 		"Processes found by `cachalot-node=%s.%s.idle-` in their title (this run's random account id). "+
 		"Namespaces of the installation: %d before, %d after. /proc/meminfo is read 5 times, 200 ms apart, before and after; medians.\n\n",
-		n, n, callsDone.Round(time.Millisecond), allUp.Round(time.Millisecond), s.account, region, nsBefore, nsAfter)
+		n, n, callsDone.Round(time.Millisecond), allUp.Round(time.Millisecond), s.Account, cachalotproc.Region, nsBefore, nsAfter)
 	fmt.Printf("| per idle node | value | idle nodes per 24 GiB |\n|---|---|---|\n")
 	rows := []struct {
 		name string
@@ -118,7 +120,7 @@ func idleMemory(ctx context.Context, s *server, o options) error {
 
 	t1 := time.Now()
 	for _, id := range ids {
-		if _, err := s.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)}); err != nil {
+		if _, err := s.EC.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)}); err != nil {
 			return fmt.Errorf("delete %s: %w", id, err)
 		}
 	}
@@ -130,16 +132,16 @@ func idleMemory(ctx context.Context, s *server, o options) error {
 	time.Sleep(2 * time.Second)
 	back := meminfoMedian()
 	fmt.Printf("Deleted all %d through the API in %v (until every Describe says CacheClusterNotFound); %d engine processes of the run left, %d namespaces. 2 s later, MiB: %s (before creation → after deletion).\n\n",
-		n, gone.Round(time.Millisecond), len(nodePIDs(s.account+"."+region+".idle-")), countNS(s), meminfoDiff(before, back))
+		n, gone.Round(time.Millisecond), len(cachalotproc.NodePIDs(s.Account+"."+cachalotproc.Region+".idle-")), countNS(s), meminfoDiff(before, back))
 	return nil
 }
 
-func waitAllAvailable(ctx context.Context, s *server, prefix string, n int, timeout time.Duration) error {
+func waitAllAvailable(ctx context.Context, s *cachalotproc.Server, prefix string, n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	lastLog := time.Now()
 	for {
 		avail, total := 0, 0
-		p := elasticache.NewDescribeCacheClustersPaginator(s.ec, &elasticache.DescribeCacheClustersInput{MaxRecords: aws.Int32(100)})
+		p := elasticache.NewDescribeCacheClustersPaginator(s.EC, &elasticache.DescribeCacheClustersInput{MaxRecords: aws.Int32(100)})
 		var err error
 		for p.HasMorePages() && err == nil {
 			var page *elasticache.DescribeCacheClustersOutput
@@ -160,7 +162,7 @@ func waitAllAvailable(ctx context.Context, s *server, prefix string, n int, time
 			return nil
 		}
 		if time.Since(lastLog) > 10*time.Second {
-			log.Printf("%s*: %d/%d available (load %s)", prefix, avail, n, loadavg())
+			log.Printf("%s*: %d/%d available (load %s)", prefix, avail, n, hostinfo.LoadAvg())
 			lastLog = time.Now()
 		}
 		if time.Now().After(deadline) {
@@ -174,25 +176,8 @@ func waitAllAvailable(ctx context.Context, s *server, prefix string, n int, time
 	}
 }
 
-// nodePIDs lists processes whose command line (the engine's process
-// title) holds "cachalot-node=" + prefix.
-func nodePIDs(prefix string) []int {
-	var pids []int
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, p := range procs {
-		b, err := os.ReadFile(p + "/cmdline")
-		if err != nil || !strings.Contains(string(b), "cachalot-node="+prefix) {
-			continue
-		}
-		if pid, err := strconv.Atoi(filepath.Base(p)); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-func countNS(s *server) int {
-	nss, _ := filepath.Glob("/run/netns/" + installPrefix(s.dir) + "-*")
+func countNS(s *cachalotproc.Server) int {
+	nss, _ := filepath.Glob("/run/netns/" + cachalotproc.InstallPrefix(s.Dir) + "-*")
 	return len(nss)
 }
 

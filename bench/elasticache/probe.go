@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
 )
 
 // The prober is this program re-executed inside the instance's network
@@ -44,22 +46,9 @@ type prober struct {
 	netns string // the child's network namespace, "net:[inode]"
 }
 
-func startProber(ctx context.Context, s *server, inst, self string) (*prober, error) {
-	host, err := os.Readlink("/proc/self/ns/net")
+func startProber(ctx context.Context, s *cachalotproc.Server, inst, self string) (*prober, error) {
+	cmd, in, out, host, err := s.StartChild(ctx, inst, self, "-probe")
 	if err != nil {
-		return nil, err
-	}
-	cmd := s.execCmd(ctx, inst, self, "-probe", host)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start prober: %w", err)
 	}
 	p := &prober{cmd: cmd, in: in, out: bufio.NewScanner(out)}

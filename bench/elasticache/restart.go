@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
 )
 
 // convergeAfterRestart measures how long the service takes to converge n
@@ -32,14 +32,14 @@ import (
 //     every engine and kernel object (as a machine reboot would), then
 //     serve starts on the same data dir; the clock runs until every one
 //     of the n nodes answers PING from inside the instance's namespace.
-func convergeAfterRestart(ctx context.Context, s *server, inst instance, pr **prober, self string, o options) error {
+func convergeAfterRestart(ctx context.Context, s *cachalotproc.Server, inst cachalotproc.Instance, pr **prober, self string, o options) error {
 	n := o.restart
 	fmt.Printf("## 4. Converging %d clusters after a restart\n\n", n)
 	t0 := time.Now()
 	var ids []string
 	for i := range n {
 		id := fmt.Sprintf("rst-%04d", i)
-		if _, err := s.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+		if _, err := s.EC.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
 			CacheClusterId: aws.String(id), Engine: aws.String("redis"),
 			CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
 		}); err != nil {
@@ -94,10 +94,10 @@ func convergeAfterRestart(ctx context.Context, s *server, inst instance, pr **pr
 }
 
 // clusterEndpoints returns host:port of every node of the clusters.
-func clusterEndpoints(ctx context.Context, s *server, ids []string) ([]string, error) {
+func clusterEndpoints(ctx context.Context, s *cachalotproc.Server, ids []string) ([]string, error) {
 	var addrs []string
 	for _, id := range ids {
-		d, err := s.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
+		d, err := s.EC.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
 		if err != nil {
 			return nil, fmt.Errorf("describe %s: %w", id, err)
 		}
@@ -109,16 +109,16 @@ func clusterEndpoints(ctx context.Context, s *server, ids []string) ([]string, e
 // warmRestart returns how long after the exec a new cluster was
 // connectable, and when serve had logged the re-adoption of all o.restart
 // nodes (0 if its log does not show them all).
-func warmRestart(ctx context.Context, s *server, pr *prober, round int, o options) (connectable, adopted time.Duration, err error) {
-	if err := s.kill(); err != nil {
+func warmRestart(ctx context.Context, s *cachalotproc.Server, pr *prober, round int, o options) (connectable, adopted time.Duration, err error) {
+	if err := s.Kill(); err != nil {
 		return 0, 0, err
 	}
-	logAt, err := fileSize(s.logPath)
+	logAt, err := fileSize(s.LogPath)
 	if err != nil {
 		return 0, 0, err
 	}
 	t0 := time.Now()
-	if err := s.restart(ctx); err != nil {
+	if err := s.Restart(ctx); err != nil {
 		return 0, 0, err
 	}
 	id := fmt.Sprintf("rsw-%03d", round)
@@ -128,7 +128,7 @@ func warmRestart(ctx context.Context, s *server, pr *prober, round int, o option
 	}
 	// createOne measures from its create call; the figure runs from the exec.
 	connectable = lc.issuedAt.Sub(t0) + lc.connectable
-	times, err := adoptionTimes(s.logPath, logAt)
+	times, err := adoptionTimes(s.LogPath, logAt)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -180,27 +180,27 @@ func adoptionTimes(path string, offset int64) ([]time.Time, error) {
 	return out, sc.Err()
 }
 
-func coldRestart(ctx context.Context, s *server, inst instance, pr **prober, self string, addrs []string) (time.Duration, error) {
-	if err := s.kill(); err != nil {
+func coldRestart(ctx context.Context, s *cachalotproc.Server, inst cachalotproc.Instance, pr **prober, self string, addrs []string) (time.Duration, error) {
+	if err := s.Kill(); err != nil {
 		return 0, err
 	}
 	(*pr).close()
 	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	out, err := exec.CommandContext(tctx, s.bin, "teardown", "--data-dir", s.dir).CombinedOutput()
+	out, err := exec.CommandContext(tctx, s.Bin, "teardown", "--data-dir", s.Dir).CombinedOutput()
 	cancel()
 	if err != nil {
 		return 0, fmt.Errorf("teardown: %w: %s", err, out)
 	}
-	if pids := nodePIDs(s.account + "."); len(pids) > 0 {
+	if pids := cachalotproc.NodePIDs(s.Account + "."); len(pids) > 0 {
 		return 0, fmt.Errorf("engines left after teardown: %v", pids)
 	}
 	t0 := time.Now()
-	if err := s.restart(ctx); err != nil {
+	if err := s.Restart(ctx); err != nil {
 		return 0, err
 	}
 	var p *prober
 	for attempt := 0; ; attempt++ {
-		if p, err = startProber(ctx, s, inst.id, self); err == nil {
+		if p, err = startProber(ctx, s, inst.ID, self); err == nil {
 			break
 		}
 		if attempt == 600 || ctx.Err() != nil {
@@ -222,31 +222,4 @@ func coldRestart(ctx context.Context, s *server, inst instance, pr **prober, sel
 		}
 		log.Printf("restart: cold: not all nodes answer yet after %v", time.Since(t0).Round(time.Second))
 	}
-}
-
-// kill stops serve with SIGKILL, as a crash would.
-func (s *server) kill() error {
-	if s.cmd.Process == nil {
-		return errors.New("serve not running")
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	return nil
-}
-
-// restart starts serve again on the same data dir, listen address and
-// account, and waits until it answers.
-func (s *server) restart(ctx context.Context) error {
-	logf, err := os.OpenFile(s.logPath, os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = s.cmd.Env, logf, logf
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("restart serve: %w", err)
-	}
-	s.cmd = cmd
-	return s.waitAnswering(ctx)
 }

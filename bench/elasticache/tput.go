@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
+	"github.com/cachalot-dev/cachalot/bench/internal/hostinfo"
 	"github.com/cachalot-dev/cachalot/bench/internal/load"
 )
 
@@ -37,7 +40,7 @@ const (
 	instMcPort    = 21211
 )
 
-func throughput(ctx context.Context, s *server, inst instance, pr *prober, o options, cl *cleanups) error {
+func throughput(ctx context.Context, s *cachalotproc.Server, inst cachalotproc.Instance, pr *prober, o options, cl *cleanups) error {
 	e, err := startThroughputArms(ctx, s, inst, pr, o.pollEvery, cl)
 	if err != nil {
 		return err
@@ -54,7 +57,7 @@ func throughput(ctx context.Context, s *server, inst instance, pr *prober, o opt
 	}
 	printThroughputTable(tests, res, ops)
 	for _, id := range []string{"tput-redis", "tput-mc"} {
-		if _, err := s.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)}); err != nil {
+		if _, err := s.EC.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(id)}); err != nil {
 			return fmt.Errorf("delete %s: %w", id, err)
 		}
 	}
@@ -80,7 +83,7 @@ type tputTest struct {
 // startThroughputArms creates the two nodes and starts the engines of the
 // hand arms (on the host, in their own session, in the instance's
 // namespace), stopped by cl.
-func startThroughputArms(ctx context.Context, s *server, inst instance, pr *prober, pollEvery time.Duration, cl *cleanups) (*tputEnv, error) {
+func startThroughputArms(ctx context.Context, s *cachalotproc.Server, inst cachalotproc.Instance, pr *prober, pollEvery time.Duration, cl *cleanups) (*tputEnv, error) {
 	e := &tputEnv{}
 	var err error
 	if e.redisEP, err = createAndWait(ctx, s, "tput-redis", "redis", pollEvery); err != nil {
@@ -109,7 +112,7 @@ func startThroughputArms(ctx context.Context, s *server, inst instance, pr *prob
 	if err := checkNamespace(e.instNS); err != nil {
 		return nil, err
 	}
-	handDir := filepath.Join(s.dir, "by-hand")
+	handDir := filepath.Join(s.Dir, "by-hand")
 	if err := os.MkdirAll(handDir, 0o750); err != nil {
 		return nil, err
 	}
@@ -173,7 +176,7 @@ func startByHand(dir string, argv []string, setsid bool, cl *cleanups) error {
 
 // redisBench runs redis-benchmark (set, get) with the given pipeline depth
 // against the arm's server; the result is rps per operation.
-func (e *tputEnv) redisBench(ctx context.Context, s *server, inst instance, o options, pipeline int) func(string) (map[string]float64, error) {
+func (e *tputEnv) redisBench(ctx context.Context, s *cachalotproc.Server, inst cachalotproc.Instance, o options, pipeline int) func(string) (map[string]float64, error) {
 	return func(arm string) (map[string]float64, error) {
 		args := []string{"-t", "set,get", "-c", "50", "-n", strconv.Itoa(o.requests), "--csv"}
 		if pipeline > 1 {
@@ -203,7 +206,7 @@ func (e *tputEnv) redisBench(ctx context.Context, s *server, inst instance, o op
 
 // mcBench runs memcaslap's default mix against the arm's server; the result
 // is its TPS.
-func (e *tputEnv) mcBench(ctx context.Context, s *server, inst instance, o options) func(string) (map[string]float64, error) {
+func (e *tputEnv) mcBench(ctx context.Context, s *cachalotproc.Server, inst cachalotproc.Instance, o options) func(string) (map[string]float64, error) {
 	return func(arm string) (map[string]float64, error) {
 		addr := e.mcEP
 		args := []string{"-c", "50", "-T", "2", "-x", strconv.Itoa(o.mcOps)}
@@ -284,7 +287,7 @@ func runThroughputRounds(tests []tputTest, o options) (map[string]map[string]map
 				}
 			}
 		}
-		log.Printf("throughput: round %d/%d (load %s)", r+1, o.rounds, loadavg())
+		log.Printf("throughput: round %d/%d (load %s)", r+1, o.rounds, hostinfo.LoadAvg())
 	}
 	return res, ops, nil
 }
@@ -311,11 +314,11 @@ func printThroughputTable(tests []tputTest, res map[string]map[string]map[string
 }
 
 // runArm runs one benchmark client where the arm says, bounded to 3 min.
-func runArm(ctx context.Context, s *server, inst instance, arm string, argv []string) ([]byte, error) {
+func runArm(ctx context.Context, s *cachalotproc.Server, inst cachalotproc.Instance, arm string, argv []string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	if arm == armNode {
-		return s.execIn(ctx, inst.id, argv...)
+		return s.ExecIn(ctx, inst.ID, argv...)
 	}
 	if arm == armNodeNS || arm == armInstLo {
 		if err := checkNamespace(strings.TrimPrefix(argv[1], "--net=")); err != nil {
@@ -334,8 +337,8 @@ func runArm(ctx context.Context, s *server, inst instance, arm string, argv []st
 
 // createAndWait creates a one-node cluster and returns its endpoint once it
 // is available and answers from the instance.
-func createAndWait(ctx context.Context, s *server, id, engine string, every time.Duration) (string, error) {
-	_, err := s.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+func createAndWait(ctx context.Context, s *cachalotproc.Server, id, engine string, every time.Duration) (string, error) {
+	_, err := s.EC.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
 		CacheClusterId: aws.String(id), Engine: aws.String(engine),
 		CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
 	})
@@ -344,7 +347,7 @@ func createAndWait(ctx context.Context, s *server, id, engine string, every time
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		d, err := s.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
+		d, err := s.EC.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String(id), ShowCacheNodeInfo: aws.Bool(true)})
 		if err == nil && len(d.CacheClusters) == 1 && aws.ToString(d.CacheClusters[0].CacheClusterStatus) == "available" {
 			if eps := endpoints(d.CacheClusters[0]); len(eps) == 1 {
 				return eps[0], nil
@@ -363,10 +366,10 @@ func createAndWait(ctx context.Context, s *server, id, engine string, every time
 
 // nodeNamespace finds the /run/netns entry of this installation whose
 // namespace holds the engine process listening on endpoint.
-func nodeNamespace(s *server, endpoint string) (string, error) {
+func nodeNamespace(s *cachalotproc.Server, endpoint string) (string, error) {
 	ip, _ := splitHostPort(endpoint)
 	inodes := map[uint64]string{}
-	nss, _ := filepath.Glob("/run/netns/" + installPrefix(s.dir) + "-*")
+	nss, _ := filepath.Glob("/run/netns/" + cachalotproc.InstallPrefix(s.Dir) + "-*")
 	for _, ns := range nss {
 		var st syscall.Stat_t
 		if syscall.Stat(ns, &st) == nil {
@@ -388,24 +391,24 @@ func nodeNamespace(s *server, endpoint string) (string, error) {
 			return inodes[ino], nil
 		}
 	}
-	return "", fmt.Errorf("no namespace of installation %s holds the engine of %s", installPrefix(s.dir), endpoint)
+	return "", fmt.Errorf("no namespace of installation %s holds the engine of %s", cachalotproc.InstallPrefix(s.Dir), endpoint)
 }
 
 // namespaceByLink returns the /run/netns entry of this installation whose
 // namespace is link ("net:[inode]", as /proc/PID/ns/net reads).
-func namespaceByLink(s *server, link string) (string, error) {
+func namespaceByLink(s *cachalotproc.Server, link string) (string, error) {
 	var ino uint64
 	if _, err := fmt.Sscanf(link, "net:[%d]", &ino); err != nil {
 		return "", fmt.Errorf("namespace %q: %w", link, err)
 	}
-	nss, _ := filepath.Glob("/run/netns/" + installPrefix(s.dir) + "-*")
+	nss, _ := filepath.Glob("/run/netns/" + cachalotproc.InstallPrefix(s.Dir) + "-*")
 	for _, ns := range nss {
 		var st syscall.Stat_t
 		if syscall.Stat(ns, &st) == nil && st.Ino == ino {
 			return ns, nil
 		}
 	}
-	return "", fmt.Errorf("no namespace of installation %s is %s", installPrefix(s.dir), link)
+	return "", fmt.Errorf("no namespace of installation %s is %s", cachalotproc.InstallPrefix(s.Dir), link)
 }
 
 // checkNamespace refuses a namespace path that is the benchmark's own (the
@@ -480,4 +483,16 @@ func ints(v []float64) string {
 func readFile(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)
+}
+
+// resolveOnInstance turns an endpoint "name:port" into "address:port", the
+// name resolved on the instance, through its VPC's DNS server.
+func resolveOnInstance(ctx context.Context, s *cachalotproc.Server, inst cachalotproc.Instance, endpoint string) (string, error) {
+	host, port := splitHostPort(endpoint)
+	out, err := s.ExecCmd(ctx, inst.ID, "getent", "hosts", host).Output()
+	f := strings.Fields(string(out))
+	if err != nil || len(f) == 0 {
+		return "", fmt.Errorf("resolve %s on %s: %q %v", host, inst.ID, out, err)
+	}
+	return net.JoinHostPort(f[0], port), nil
 }

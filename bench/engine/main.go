@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachalot-dev/cachalot/bench/internal/hostinfo"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/engine"
 	mcclient "github.com/cachalot-dev/cachalot/internal/engine/memcached"
@@ -76,9 +77,9 @@ func main() {
 	mem, _ := catalog.NodeTypeMemory("cache.t3.micro")
 
 	fmt.Printf("# Engine supervision figures\n\n")
-	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostInfo(), cpus())
+	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostInfo(), hostinfo.CPUs())
 	fmt.Printf("    go run ./bench/engine %s > internal/engine/BENCH.md\n\n", strings.Join(os.Args[1:], " "))
-	fmt.Printf("Load average at start: %s (the host is shared: other sessions' work competes for the 2 CPUs).\n\n", loadavg())
+	fmt.Printf("Load average at start: %s (the host is shared: other sessions' work competes for the 2 CPUs).\n\n", hostinfo.LoadAvg())
 	fmt.Printf("Engines: %s %s, %s %s. Nodes are cache.t3.micro (maxmemory %d bytes, less 25%% reserved), on 127.0.0.1.\n\n",
 		redis.Engine, redis.Version, mc.Engine, mc.Version, mem)
 
@@ -119,7 +120,7 @@ func main() {
 	if *rounds > 0 {
 		throughput(ctx, sup, redis, dataDir, mem, *requests, *rounds)
 	}
-	fmt.Printf("\nLoad average at end: %s.\n", loadavg())
+	fmt.Printf("\nLoad average at end: %s.\n", hostinfo.LoadAvg())
 }
 
 func idleMemory(ctx context.Context, sup *engine.Supervisor, engines []catalog.Installed, idle int, mem int64) {
@@ -202,15 +203,6 @@ func throughput(ctx context.Context, sup *engine.Supervisor, redis catalog.Insta
 	}
 	fmt.Printf("\nAll rounds, rps: supervised SET %.0f, GET %.0f; by hand SET %.0f, GET %.0f.\n",
 		res["supervised"]["SET"], res["supervised"]["GET"], res["by hand"]["SET"], res["by hand"]["GET"])
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // bareStart starts the engine binary by hand and returns the time until it
@@ -350,11 +342,6 @@ func memAvailable() int64 {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-func cpus() int {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(b), "processor\t:")
-}
 
 func hostInfo() string {
 	b, _ := os.ReadFile("/etc/debian_version")

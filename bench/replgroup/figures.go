@@ -8,9 +8,7 @@ import (
 	"io"
 	"log"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,16 +17,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
 )
 
 // createFigures: CreateReplicationGroup (1 primary + 5 replicas) until
 // Describe says available, then DeleteReplicationGroup until it is gone.
-func createFigures(ctx context.Context, s *server, o options) error {
+func createFigures(ctx context.Context, s *cachalotproc.Server, o options) error {
 	var available, deleted []time.Duration
 	for i := range o.creations {
 		id := fmt.Sprintf("create-%02d", i)
 		t0 := time.Now()
-		if _, err := s.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
+		if _, err := s.EC.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
 			ReplicationGroupDescription: aws.String("bench"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(6),
 			AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
 			return fmt.Errorf("create %s: %w", id, err)
@@ -38,11 +37,11 @@ func createFigures(ctx context.Context, s *server, o options) error {
 		}
 		available = append(available, time.Since(t0))
 		t1 := time.Now()
-		if _, err := s.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String(id)}); err != nil {
+		if _, err := s.EC.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String(id)}); err != nil {
 			return fmt.Errorf("delete %s: %w", id, err)
 		}
 		for {
-			_, err := s.ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)})
+			_, err := s.EC.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)})
 			if err != nil && strings.Contains(err.Error(), "ReplicationGroupNotFoundFault") {
 				break
 			}
@@ -63,9 +62,9 @@ func createFigures(ctx context.Context, s *server, o options) error {
 
 // failoverFigures: a group of 1 primary + 2 replicas with automatic
 // failover; primaries killed while the writer writes, then TestFailover.
-func failoverFigures(ctx context.Context, s *server, wr *writerProc, o options) error {
+func failoverFigures(ctx context.Context, s *cachalotproc.Server, wr *writerProc, o options) error {
 	const id = "bench"
-	if _, err := s.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
+	if _, err := s.EC.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
 		ReplicationGroupDescription: aws.String("bench"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(3),
 		AutomaticFailoverEnabled: aws.Bool(true), MultiAZEnabled: aws.Bool(true)}); err != nil {
 		return err
@@ -110,7 +109,7 @@ func failoverFigures(ctx context.Context, s *server, wr *writerProc, o options) 
 // killRun is one kill: writes, kill -9 of the primary, the endpoint
 // followed until the group is available again, then the count of lost
 // writes.
-func killRun(ctx context.Context, s *server, wr *writerProc, id, endpoint string, i int, wait bool, poll time.Duration) (time.Duration, int, int, error) {
+func killRun(ctx context.Context, s *cachalotproc.Server, wr *writerProc, id, endpoint string, i int, wait bool, poll time.Duration) (time.Duration, int, int, error) {
 	g, err := waitGroup(ctx, s, id, poll, func(ectypes.ReplicationGroup) bool { return true })
 	if err != nil {
 		return 0, 0, 0, err
@@ -125,7 +124,7 @@ func killRun(ctx context.Context, s *server, wr *writerProc, id, endpoint string
 		return 0, 0, 0, err
 	}
 	time.Sleep(300 * time.Millisecond)
-	pids := nodePIDs(s.account + ".us-east-1." + primary + ".0001")
+	pids := cachalotproc.NodePIDs(s.Account + ".us-east-1." + primary + ".0001")
 	if len(pids) != 1 {
 		return 0, 0, 0, fmt.Errorf("engine of %s: pids %v", primary, pids)
 	}
@@ -176,7 +175,7 @@ func killRun(ctx context.Context, s *server, wr *writerProc, id, endpoint string
 
 // testFailoverFigures: TestFailover → "Failover … completed" event, and →
 // available.
-func testFailoverFigures(ctx context.Context, s *server, id string, o options) error {
+func testFailoverFigures(ctx context.Context, s *cachalotproc.Server, id string, o options) error {
 	var event, available []time.Duration
 	for range o.tests {
 		g, err := waitGroup(ctx, s, id, o.poll, func(ectypes.ReplicationGroup) bool { return true })
@@ -185,11 +184,11 @@ func testFailoverFigures(ctx context.Context, s *server, id string, o options) e
 		}
 		before := primaryOf(g)
 		t0 := time.Now()
-		if _, err := s.ec.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String(id), NodeGroupId: aws.String("0001")}); err != nil {
+		if _, err := s.EC.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String(id), NodeGroupId: aws.String("0001")}); err != nil {
 			return err
 		}
 		for {
-			ev, err := s.ec.DescribeEvents(ctx, &elasticache.DescribeEventsInput{SourceType: ectypes.SourceTypeReplicationGroup,
+			ev, err := s.EC.DescribeEvents(ctx, &elasticache.DescribeEventsInput{SourceType: ectypes.SourceTypeReplicationGroup,
 				SourceIdentifier: aws.String(id), StartTime: aws.Time(t0.Add(-time.Second))})
 			if err != nil {
 				return err
@@ -227,8 +226,8 @@ func ints(v []int) string {
 	return strings.Join(s, " ")
 }
 
-func describe(ctx context.Context, s *server, id string) (ectypes.ReplicationGroup, error) {
-	out, err := s.ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)})
+func describe(ctx context.Context, s *cachalotproc.Server, id string) (ectypes.ReplicationGroup, error) {
+	out, err := s.EC.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)})
 	if err != nil {
 		return ectypes.ReplicationGroup{}, err
 	}
@@ -236,7 +235,7 @@ func describe(ctx context.Context, s *server, id string) (ectypes.ReplicationGro
 }
 
 // waitGroup polls until the group is available and cond holds.
-func waitGroup(ctx context.Context, s *server, id string, poll time.Duration, cond func(ectypes.ReplicationGroup) bool) (ectypes.ReplicationGroup, error) {
+func waitGroup(ctx context.Context, s *cachalotproc.Server, id string, poll time.Duration, cond func(ectypes.ReplicationGroup) bool) (ectypes.ReplicationGroup, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		g, err := describe(ctx, s, id)
@@ -269,22 +268,9 @@ type writerProc struct {
 	lines chan string
 }
 
-func startWriter(ctx context.Context, s *server, inst, self string) (*writerProc, error) {
-	host, err := os.Readlink("/proc/self/ns/net")
+func startWriter(ctx context.Context, s *cachalotproc.Server, inst, self string) (*writerProc, error) {
+	cmd, in, out, host, err := s.StartChild(ctx, inst, self, "-writer")
 	if err != nil {
-		return nil, err
-	}
-	cmd := s.execCmd(ctx, inst, self, "-writer", host)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	w := &writerProc{cmd: cmd, in: in, lines: make(chan string, 16)}
@@ -330,21 +316,4 @@ func (w *writerProc) close() {
 		w.cmd.Process.Kill()
 		<-done
 	}
-}
-
-// nodePIDs are the engine processes whose title names a node id starting
-// with prefix (cachalot-node=<id>).
-func nodePIDs(prefix string) []int {
-	var pids []int
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, p := range procs {
-		b, err := os.ReadFile(p + "/cmdline")
-		if err != nil || !strings.Contains(string(b), "cachalot-node="+prefix) {
-			continue
-		}
-		if pid, err := strconv.Atoi(filepath.Base(p)); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
 )
 
 // Replication lag under load: a group of 1 primary + 2 replicas; the
@@ -37,9 +38,9 @@ const (
 
 // lagFigures creates the group, runs the prober for d and prints the
 // figure.
-func lagFigures(ctx context.Context, s *server, inst, self string, d, poll time.Duration) error {
+func lagFigures(ctx context.Context, s *cachalotproc.Server, inst, self string, d, poll time.Duration) error {
 	const id = "lag"
-	if _, err := s.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
+	if _, err := s.EC.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
 		ReplicationGroupDescription: aws.String("bench"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(3),
 		AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
 		return fmt.Errorf("create %s: %w", id, err)
@@ -59,7 +60,7 @@ func lagFigures(ctx context.Context, s *server, inst, self string, d, poll time.
 		}
 	}
 	log.Printf("lag: probing %v for %v", args[4:], d)
-	out, err := s.execIn(ctx, inst, args...)
+	out, err := s.ExecIn(ctx, inst, args...)
 	if err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func lagFigures(ctx context.Context, s *server, inst, self string, d, poll time.
 		"last sampled offset).\n\n", lagWriters, d, lagPipeline, lagValue, lagSample, lagTimeline)
 	fmt.Printf("%s\n", strings.TrimSpace(string(out)))
 	fmt.Println()
-	if _, err := s.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String(id)}); err != nil {
+	if _, err := s.EC.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String(id)}); err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
 	return nil

@@ -31,12 +31,13 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
+	"github.com/cachalot-dev/cachalot/bench/internal/hostinfo"
 )
 
 type options struct {
@@ -62,17 +63,7 @@ func main() {
 	flag.DurationVar(&o.lag, "lag", 0, "replication lag under load: write to a 1+2 group's primary for this long, sampling each replica's lag every 100 ms; 0 skips")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
 	flag.Parse()
-	log.SetFlags(log.Ltime | log.Lmicroseconds)
-	if os.Geteuid() != 0 {
-		log.Fatal("run as root: cache nodes need network namespaces")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	if err != nil {
-		log.Printf("FAILED: %v", err)
-		os.Exit(1)
-	}
+	cachalotproc.Main(func(ctx context.Context) error { return run(ctx, o) })
 }
 
 func run(ctx context.Context, o options) error {
@@ -85,36 +76,38 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("# Replication groups through the product: figures of issue 12\n\n")
-	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostInfo(), cpus(), loadavg())
+	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
 	fmt.Printf("    go run ./bench/replgroup %s\n\n", strings.Join(os.Args[1:], " "))
-	srv, err := startServer(ctx, bin)
+	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
+		DirPrefix: "cachalot-rgbench-", Key: "AKIARGBENCHBENCHBNCH", Secret: "rgbench-secret", LogLevel: "warn",
+	})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := srv.close(o.keep); err != nil {
+		if err := srv.Close(o.keep); err != nil {
 			log.Printf("cleanup: %v", err)
 		}
 	}()
-	inst, err := launchInstance(ctx, srv)
+	inst, err := srv.LaunchInstance(ctx)
 	if err != nil {
 		return err
 	}
-	log.Printf("serving on %s, instance %s", srv.url, inst.id)
+	log.Printf("serving on %s, instance %s", srv.URL, inst.ID)
 	if o.creations > 0 {
 		if err := createFigures(ctx, srv, o); err != nil {
 			return err
 		}
 	}
 	if o.lag > 0 {
-		if err := lagFigures(ctx, srv, inst.id, self, o.lag, o.poll); err != nil {
+		if err := lagFigures(ctx, srv, inst.ID, self, o.lag, o.poll); err != nil {
 			return err
 		}
 	}
 	if o.kills > 0 || o.tests > 0 {
 		var wr *writerProc
 		for attempt := 0; ; attempt++ {
-			if wr, err = startWriter(ctx, srv, inst.id, self); err == nil {
+			if wr, err = startWriter(ctx, srv, inst.ID, self); err == nil {
 				break
 			}
 			if attempt == 50 || ctx.Err() != nil {
@@ -127,7 +120,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
-	fmt.Printf("Load average at the end: %s.\n", loadavg())
+	fmt.Printf("Load average at the end: %s.\n", hostinfo.LoadAvg())
 	return nil
 }
 
@@ -142,23 +135,3 @@ func summary(ds []time.Duration) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func cpus() int {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	return strings.Count(string(b), "processor\t:")
-}
-
-func hostInfo() string {
-	b, _ := os.ReadFile("/etc/debian_version")
-	k, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return "Debian " + strings.TrimSpace(string(b)) + ", Linux " + strings.TrimSpace(string(k))
-}
