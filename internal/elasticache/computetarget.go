@@ -78,6 +78,28 @@ func cacheOf(c *Cluster) access.Cache {
 	return out
 }
 
+// validateEdit checks the groups edit makes of the cache's groups against
+// the EC2 model — outside any store transaction, since the EC2 model reads
+// the store itself.
+func (t computeTargets) validateEdit(ctx context.Context, id string, edit func([]string) ([]string, error)) error {
+	scope := auth.ScopeFrom(ctx)
+	cur, err := t.Cache(ctx, id)
+	if err != nil {
+		return err
+	}
+	want, err := edit(slices.Clone(cur.SecurityGroups))
+	if err != nil {
+		return err
+	}
+	if len(want) == 0 || len(want) > 5 {
+		return invalid("A cluster must have between 1 and 5 security groups, not %d.", len(want))
+	}
+	if err := t.s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, cur.VpcID, want); err != nil {
+		return networkError(err)
+	}
+	return nil
+}
+
 // EditSecurityGroups changes a cluster's groups as ModifyCacheCluster
 // (SecurityGroupIds, ApplyImmediately) does, but as a read-modify-write in
 // one transaction, then applies the groups to the cluster's interfaces at
@@ -91,19 +113,9 @@ func (t computeTargets) EditSecurityGroups(ctx context.Context, id string, edit 
 	}
 	// Validate the result against the EC2 model outside the store
 	// transaction (the EC2 model reads the store itself).
-	cur, err := t.Cache(ctx, id)
+	err := t.validateEdit(ctx, id, edit)
 	if err != nil {
 		return err
-	}
-	want, err := edit(slices.Clone(cur.SecurityGroups))
-	if err != nil {
-		return err
-	}
-	if len(want) == 0 || len(want) > 5 {
-		return invalid("A cluster must have between 1 and 5 security groups, not %d.", len(want))
-	}
-	if err := s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, cur.VpcID, want); err != nil {
-		return networkError(err)
 	}
 	var c *Cluster
 	changed := false

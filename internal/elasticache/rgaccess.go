@@ -85,19 +85,9 @@ func groupCacheOf(g *ReplicationGroup, members []*Cluster) access.Cache {
 func (t computeTargets) editGroupSecurityGroups(ctx context.Context, id string, edit func([]string) ([]string, error)) error {
 	s := t.s
 	scope := auth.ScopeFrom(ctx)
-	cur, err := t.Cache(ctx, id)
+	err := t.validateEdit(ctx, id, edit)
 	if err != nil {
 		return err
-	}
-	want, err := edit(slices.Clone(cur.SecurityGroups))
-	if err != nil {
-		return err
-	}
-	if len(want) == 0 || len(want) > 5 {
-		return invalid("A cluster must have between 1 and 5 security groups, not %d.", len(want))
-	}
-	if err := s.cfg.Network.ValidateGroups(ctx, scope.AccountID, scope.Region, cur.VpcID, want); err != nil {
-		return networkError(err)
 	}
 	var members []*Cluster
 	changed := false
