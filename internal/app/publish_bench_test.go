@@ -58,26 +58,7 @@ func BenchmarkPublishedVsInstance(b *testing.B) {
 			b.Skipf("needs %s", bin)
 		}
 	}
-	n := nettest.Start(b)
-	vpc, _, _ := n.DefaultVPC(b)
-	cg, sg := n.CreateGroup(b, "bench-client", vpc), n.CreateGroup(b, "bench-cache", vpc)
-	n.AllowIn(b, sg, nettest.TCPPerm(6379, cg))
-	n.AllowIn(b, sg, nettest.TCPPerm(6379, "169.254.64.1/32"))
-	inst := n.RunInstance(b, "", cg)
-	ec := elasticache.NewFromConfig(n.Config())
-	if _, err := ec.CreateCacheCluster(context.Background(), &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("bench"),
-		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
-		SecurityGroupIds: []string{sg}}); err != nil {
-		b.Fatal(err)
-	}
-	name := nettest.WaitCluster(b, ec, "bench")
-	out, code := cachalot(b, n.DataDir, "publish", "bench")
-	if code != 0 {
-		b.Fatalf("cachalot publish bench = %d:\n%s", code, out)
-	}
-	published := strings.Split(strings.Split(out, "\t")[2], ":")[0]
-	n.WaitIdle(b)
-	private := nettest.WaitResolve(b, n.App.Plane(), inst.ENI, name)
+	n, inst, published, private := publishedBenchCache(b)
 	ns, err := n.App.Plane().NetnsPath(inst.ENI)
 	if err != nil {
 		b.Fatal(err)
@@ -115,6 +96,34 @@ func BenchmarkPublishedVsInstance(b *testing.B) {
 	}
 }
 
+// publishedBenchCache starts Cachalot with a one-node Redis cache whose
+// group admits an instance's group and the host client, publishes it, and
+// returns the instance, the published address the host reaches the node at
+// and the node's private address (its name resolved on the instance).
+func publishedBenchCache(b *testing.B) (*nettest.Env, nettest.Instance, string, string) {
+	b.Helper()
+	n := nettest.Start(b)
+	vpc, _, _ := n.DefaultVPC(b)
+	cg, sg := n.CreateGroup(b, "bench-client", vpc), n.CreateGroup(b, "bench-cache", vpc)
+	n.AllowIn(b, sg, nettest.TCPPerm(6379, cg))
+	n.AllowIn(b, sg, nettest.TCPPerm(6379, "169.254.64.1/32"))
+	inst := n.RunInstance(b, "", cg)
+	ec := elasticache.NewFromConfig(n.Config())
+	if _, err := ec.CreateCacheCluster(context.Background(), &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("bench"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
+		SecurityGroupIds: []string{sg}}); err != nil {
+		b.Fatal(err)
+	}
+	name := nettest.WaitCluster(b, ec, "bench")
+	out, code := cachalot(b, n.DataDir, "publish", "bench")
+	if code != 0 {
+		b.Fatalf("cachalot publish bench = %d:\n%s", code, out)
+	}
+	published := strings.Split(strings.Split(out, "\t")[2], ":")[0]
+	n.WaitIdle(b)
+	return n, inst, published, nettest.WaitResolve(b, n.App.Plane(), inst.ENI, name)
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -136,32 +145,14 @@ func BenchmarkPublishedVsInstanceGo(b *testing.B) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		b.Skip("needs redis-server")
 	}
-	n := nettest.Start(b)
-	vpc, _, _ := n.DefaultVPC(b)
-	cg, sg := n.CreateGroup(b, "bench-client", vpc), n.CreateGroup(b, "bench-cache", vpc)
-	n.AllowIn(b, sg, nettest.TCPPerm(6379, cg))
-	n.AllowIn(b, sg, nettest.TCPPerm(6379, "169.254.64.1/32"))
-	inst := n.RunInstance(b, "", cg)
-	ec := elasticache.NewFromConfig(n.Config())
-	if _, err := ec.CreateCacheCluster(context.Background(), &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("bench"),
-		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
-		SecurityGroupIds: []string{sg}}); err != nil {
-		b.Fatal(err)
-	}
-	private := nettest.WaitCluster(b, ec, "bench")
-	out, code := cachalot(b, n.DataDir, "publish", "bench")
-	if code != 0 {
-		b.Fatalf("cachalot publish bench = %d:\n%s", code, out)
-	}
-	published := strings.Split(strings.Split(out, "\t")[2], ":")[0]
-	n.WaitIdle(b)
+	n, inst, published, private := publishedBenchCache(b)
 	ctx := context.Background()
 	hostConn, err := (&net.Dialer{}).DialContext(ctx, "tcp4", net.JoinHostPort(published, "6379"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer hostConn.Close()
-	instConn, err := n.App.Plane().Dial(ctx, inst.ENI, "tcp4", net.JoinHostPort(nettest.WaitResolve(b, n.App.Plane(), inst.ENI, private), "6379"))
+	instConn, err := n.App.Plane().Dial(ctx, inst.ENI, "tcp4", net.JoinHostPort(private, "6379"))
 	if err != nil {
 		b.Fatal(err)
 	}
