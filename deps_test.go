@@ -63,6 +63,7 @@ var layers = []struct {
 	// Test harnesses, benchmarks and tools may build anything.
 	{"internal/app/apptest/...", "harness"},
 	{"internal/privtest", "harness"},
+	{"internal/console/consoletest", "harness"},
 	{"internal/sdktest", "harness"},
 	{"bench/...", "harness"},
 	{"examples", "harness"},
