@@ -164,14 +164,20 @@ type signinForm struct {
 // signinPage shows the sign-in form with a fresh pre-session CSRF token.
 func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 	f := signinForm{Mode: r.URL.Query().Get("mode"), Next: safeNext(r.URL.Query().Get("next")), Expired: r.URL.Query().Get("expired") == "1"}
-	c.showSignin(w, r, http.StatusOK, f)
+	c.showSignin(w, r, http.StatusOK, f, "")
 }
 
-func (c *Console) showSignin(w http.ResponseWriter, r *http.Request, status int, f signinForm) {
+// showSignin shows the sign-in form under the pre-session token token (a
+// new one when ""; the MFA step keeps the token naming its pending
+// sign-in).
+func (c *Console) showSignin(w http.ResponseWriter, r *http.Request, status int, f signinForm, token string) {
 	if f.Mode != "keys" {
 		f.Mode = "password"
 	}
-	f.CSRF = randomToken()
+	if token == "" {
+		token = randomToken()
+	}
+	f.CSRF = token
 	http.SetCookie(w, cookie(r, signinCookie, f.CSRF, c.cfg.Now().Add(pendingTTL)))
 	c.render(w, r, status, "signin", page{Title: "Sign in", Data: f})
 }
@@ -200,12 +206,12 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrMFARequired):
 		f.MFA = true
 		f.Message = "Enter the code of your MFA device."
-		c.showSignin(w, r, http.StatusOK, f)
+		c.showSignin(w, r, http.StatusOK, f, ck.Value)
 		return
 	case err != nil:
 		c.cfg.Logger.Info("console: sign-in refused", "mode", f.Mode, "account", f.Account, "user", f.User, "access_key", f.AccessKey)
 		f.Message = "Your authentication information is incorrect. Please try again."
-		c.showSignin(w, r, http.StatusUnauthorized, f)
+		c.showSignin(w, r, http.StatusUnauthorized, f, "")
 		return
 	}
 	s := &session{id: randomToken(), csrf: randomToken(), principal: p, expires: c.cfg.Now().Add(c.cfg.SessionTTL), reg: c.cfg.DefaultRegion}

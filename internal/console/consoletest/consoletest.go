@@ -58,19 +58,6 @@ func Browser(t testing.TB, timeout time.Duration) context.Context {
 	return ctx
 }
 
-// NewTab opens another tab of the same browser with a fresh cookie jar
-// (a second user).
-func NewTab(t testing.TB, ctx context.Context) context.Context {
-	t.Helper()
-	tab, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
-	if err := chromedp.Do(tab); err != nil {
-		cancel()
-		t.Fatalf("new tab: %v", err)
-	}
-	t.Cleanup(cancel)
-	return tab
-}
-
 // Artifacts is the directory screenshots go to.
 func Artifacts(t testing.TB) string {
 	t.Helper()
@@ -105,6 +92,8 @@ func Screenshot(t testing.TB, ctx context.Context, dir, name string) {
 // what the page said.
 func Do(t testing.TB, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
+	start := time.Now()
+	defer func() { t.Logf("browser: %s (%v)", what, time.Since(start).Round(time.Millisecond)) }()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		url, _ := chromedp.Run(ctx, chromedp.Location())
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
@@ -125,11 +114,17 @@ func Text(t testing.TB, ctx context.Context, css string) string {
 // Choose sets a select's value and fires its change event, as a user's
 // choice does.
 func Choose(css, value string) chromedp.Action[chromedp.Void] {
-	return chromedp.Steps(chromedp.SetValue(chromedp.CSS(css), value),
-		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-			_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector(`+quote(css)+`).dispatchEvent(new Event("change",{bubbles:true}))`))
-			return err
-		}))
+	return Eval(`(function(){var e=document.querySelector(` + quote(css) + `);e.value=` + quote(value) +
+		`;e.dispatchEvent(new Event("change",{bubbles:true}));return true})()`)
+}
+
+// Eval evaluates a script in the page, dropping its value.
+func Eval(expr string) chromedp.Action[chromedp.Void] {
+	a := chromedp.Evaluate[any](expr)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := a(ctx, t)
+		return chromedp.Void{}, err
+	}
 }
 
 func quote(s string) string {
