@@ -75,7 +75,7 @@ func Artifacts(t testing.TB) string {
 // Screenshot writes a full-page PNG of the tab as dir/name.png.
 func Screenshot(t testing.TB, ctx context.Context, dir, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 		return
