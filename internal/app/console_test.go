@@ -103,6 +103,17 @@ func TestConsoleAuthorization(t *testing.T) {
 	}
 	root.signInKeys(env.Root.AccessKeyID, env.Root.SecretAccessKey)
 
+	// Every page renders whole for the root.
+	for _, page := range []string{"elasticache/caches?engine=redis", "elasticache/caches?engine=memcached", "elasticache/caches/create?engine=redis",
+		"elasticache/caches/create?engine=memcached", "elasticache/serverless", "elasticache/replication-groups", "elasticache/subnet-groups",
+		"elasticache/parameter-groups", "elasticache/user-management", "elasticache/security-groups", "elasticache/security-groups/default",
+		"elasticache/events", "ec2/instances", "ec2/security-groups", "iam/users", "iam/users/create", "iam/policies?filter=ElastiCache"} {
+		code, body := root.get("/console/" + page)
+		if code != http.StatusOK || !strings.HasSuffix(strings.TrimSpace(body), "</html>") {
+			t.Errorf("GET /console/%s = %d, want 200 and a whole page; ends %q", page, code, body[max(0, len(body)-300):])
+		}
+	}
+
 	// Bad input: the API's message next to the field, nothing created.
 	code, body := root.post("/console/elasticache/caches", url.Values{"name": {"bad-port"}, "engine": {"redis"}, "node_type": {"cache.t3.micro"}, "port": {"99999"}, "nodes": {"1"}})
 	if code != http.StatusBadRequest || !strings.Contains(body, `class="field-error"`) {

@@ -328,3 +328,39 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request) {
 	}
 	c.render(w, r, http.StatusOK, "events", p)
 }
+
+func (c *Console) serverlessCaches(w http.ResponseWriter, r *http.Request) {
+	type data struct {
+		Caches []ec.ServerlessCache
+		List   list
+	}
+	d := &data{}
+	p := page{Title: "Serverless caches", Service: "elasticache", Nav: "serverless", Data: d}
+	out, err := c.call(r, ecSvc, params("DescribeServerlessCaches", "MaxResults", "100"))
+	if err != nil {
+		p.Error = asAPIErr(err)
+	} else {
+		d.Caches, d.List = paginate(r, out.(*ec.DescribeServerlessCachesResponse).ServerlessCaches, func(s ec.ServerlessCache) string {
+			return deref(s.ServerlessCacheName) + " " + deref(s.Status)
+		})
+	}
+	c.render(w, r, http.StatusOK, "serverless", p)
+}
+
+func (c *Console) cacheUsers(w http.ResponseWriter, r *http.Request) {
+	type data struct {
+		Users []ec.User
+		List  list
+	}
+	d := &data{}
+	p := page{Title: "User management", Service: "elasticache", Nav: "user-management", Data: d}
+	out, err := c.call(r, ecSvc, params("DescribeUsers", "MaxRecords", "100"))
+	if err != nil {
+		p.Error = asAPIErr(err)
+	} else {
+		d.Users, d.List = paginate(r, out.(*ec.DescribeUsersResult).Users, func(u ec.User) string {
+			return deref(u.UserId) + " " + deref(u.UserName) + " " + deref(u.Status)
+		})
+	}
+	c.render(w, r, http.StatusOK, "cache_users", p)
+}

@@ -34,6 +34,8 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+ec+"caches/{id}/compute-connection", c.authed(c.connect))
 	m.HandleFunc("GET "+ec+"caches/{id}/explain", c.authed(c.explain))
 	m.HandleFunc("GET "+ec+"replication-groups", c.authed(c.replicationGroups))
+	m.HandleFunc("GET "+ec+"serverless", c.authed(c.serverlessCaches))
+	m.HandleFunc("GET "+ec+"user-management", c.authed(c.cacheUsers))
 	m.HandleFunc("GET "+ec+"subnet-groups", c.authed(c.subnetGroups))
 	m.HandleFunc("GET "+ec+"parameter-groups", c.authed(c.parameterGroups))
 	m.HandleFunc("GET "+ec+"events", c.authed(c.events))
