@@ -114,6 +114,13 @@ func TestConsoleAuthorization(t *testing.T) {
 		}
 	}
 
+	// The region selector: the session's region, kept across pages.
+	if code, body := root.post("/console/region", url.Values{"region": {"eu-west-1"}, "next": {"/console/ec2/instances"}}); code != http.StatusOK ||
+		!strings.Contains(body, `<option value="eu-west-1" selected>`) {
+		t.Errorf("switch to eu-west-1 = %d; the selector does not show it", code)
+	}
+	root.post("/console/region", url.Values{"region": {"us-east-1"}})
+
 	// Bad input: the API's message next to the field, nothing created.
 	code, body := root.post("/console/elasticache/caches", url.Values{"name": {"bad-port"}, "engine": {"redis"}, "node_type": {"cache.t3.micro"}, "port": {"99999"}, "nodes": {"1"}})
 	if code != http.StatusBadRequest || !strings.Contains(body, `class="field-error"`) {
