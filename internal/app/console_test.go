@@ -123,8 +123,9 @@ func TestConsoleAuthorization(t *testing.T) {
 
 	// Bad input: the API's message next to the field, nothing created.
 	code, body := root.post("/console/elasticache/caches", url.Values{"name": {"bad-port"}, "engine": {"redis"}, "node_type": {"cache.t3.micro"}, "port": {"99999"}, "nodes": {"1"}})
-	if code != http.StatusBadRequest || !strings.Contains(body, `class="field-error"`) {
-		t.Errorf("create with port 99999 = %d, want 400 with a field error:\n%.600s", code, body)
+	if code != http.StatusBadRequest || !regexp.MustCompile(`id="port" name="port" value="99999"[^>]*aria-invalid="true">\s*<p class="field-error" role="alert">[^<]+</p>`).MatchString(body) {
+		i := strings.Index(body, `id="port"`)
+		t.Errorf("create with port 99999 = %d, want 400 with the API's message under the port field:\n%.600s", code, body[max(i, 0):])
 	}
 	ec := elasticache.NewFromConfig(env.Config())
 	if out, err := ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{}); err != nil || len(out.CacheClusters) != 0 {
