@@ -89,6 +89,8 @@ func TestConsoleSeedFlowsVPC(t *testing.T) {
 	if same, err := chromedp.Run(b, chromedp.Evaluate[bool](`window.__sameDocument === true`)); err != nil || !same {
 		t.Errorf("the page was reloaded while the status changed (%v)", err)
 	}
+	// The details refresh in place: the node's endpoint appears.
+	waitText(t, b, "main table.grid", ".cache.amazonaws.com")
 	consoletest.Screenshot(t, b, art, "1-cache-available")
 	cc, err := ecc.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{CacheClusterId: aws.String("web"), ShowCacheNodeInfo: aws.Bool(true)})
 	if err != nil || aws.ToString(cc.CacheClusters[0].CacheClusterStatus) != "available" || aws.ToString(cc.CacheClusters[0].Engine) != "redis" {

@@ -33,11 +33,26 @@
             if (s === undefined) { return; }
             el.textContent = s;
             el.className = "status " + cls(s);
-            if (finals[s]) { el.removeAttribute("data-polling"); }
+            if (finals[s]) {
+              el.removeAttribute("data-polling");
+              if (el.id === "cache-status") { refreshMain(); }
+            }
           });
         }
         setTimeout(poll, 1500);
       }, function () { setTimeout(poll, 3000); });
+  }
+  // A cache's details page that reached a final status refreshes its
+  // content (nodes, endpoints) in place: same document, no reload.
+  function refreshMain() {
+    fetch(location.href, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main");
+        var main = document.querySelector("main");
+        if (fresh && main) { main.innerHTML = fresh.innerHTML; }
+      });
   }
   setTimeout(poll, 1000);
   // Inbound rule editor: a type with a fixed port fills it; Anywhere fills
