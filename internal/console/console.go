@@ -190,8 +190,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	if s := sessionFrom(r); s != nil {
 		p.S = s.view(c.cfg.Regions)
 	}
-	if p.Flash == "" {
-		p.Flash = r.URL.Query().Get("flash")
+	if s := sessionFrom(r); s != nil && p.Flash == "" {
+		p.Flash = s.popFlash()
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -249,14 +249,14 @@ func sourceIP(r *http.Request) string {
 }
 
 // redirect answers a POST with 303 to path (under the console), with a
-// flash message.
+// flash message for the next page the session renders (kept in the
+// session, never in the URL, so that no link can put words in the
+// console's mouth).
 func redirect(w http.ResponseWriter, r *http.Request, path, flash string) {
-	if flash != "" {
-		sep := "?"
-		if strings.Contains(path, "?") {
-			sep = "&"
-		}
-		path += sep + "flash=" + url.QueryEscape(flash)
+	if s := sessionFrom(r); s != nil && flash != "" {
+		s.mu.Lock()
+		s.flash = flash
+		s.mu.Unlock()
 	}
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }

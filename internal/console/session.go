@@ -35,9 +35,18 @@ type session struct {
 	principal auth.Principal
 	expires   time.Time
 
-	mu  sync.Mutex // guards reg and mfa
-	reg string
-	mfa *mfaSetup // the virtual MFA device being set up, if any
+	mu    sync.Mutex // guards reg, mfa and flash
+	reg   string
+	mfa   *mfaSetup // the virtual MFA device being set up, if any
+	flash string    // the message of the next page rendered
+}
+
+func (s *session) popFlash() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.flash
+	s.flash = ""
+	return f
 }
 
 func (s *session) region() string { s.mu.Lock(); defer s.mu.Unlock(); return s.reg }
@@ -157,13 +166,14 @@ func (c *Console) authed(h http.HandlerFunc) http.HandlerFunc {
 
 type signinForm struct {
 	Mode, Account, User, AccessKey, Next, CSRF string
-	MFA, Expired                               bool
+	MFA, Expired, SignedOut                    bool
 	Message                                    string
 }
 
 // signinPage shows the sign-in form with a fresh pre-session CSRF token.
 func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
-	f := signinForm{Mode: r.URL.Query().Get("mode"), Next: safeNext(r.URL.Query().Get("next")), Expired: r.URL.Query().Get("expired") == "1"}
+	f := signinForm{Mode: r.URL.Query().Get("mode"), Next: safeNext(r.URL.Query().Get("next")), Expired: r.URL.Query().Get("expired") == "1",
+		SignedOut: r.URL.Query().Get("signedout") == "1"}
 	c.showSignin(w, r, http.StatusOK, f, "")
 }
 
@@ -282,7 +292,7 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 	delete(c.sessions, s.id)
 	c.mu.Unlock()
 	http.SetCookie(w, cookie(r, sessionCookie, "", time.Time{}))
-	http.Redirect(w, r, Prefix+"signin?flash="+url.QueryEscape("You have signed out."), http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"signin?signedout=1", http.StatusSeeOther)
 }
 
 // setRegion changes the session's region.
