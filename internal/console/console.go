@@ -209,6 +209,16 @@ func (c *Console) call(r *http.Request, service string, params url.Values) (any,
 		return nil, &apiErr{Code: "AuthFailure", Message: "not signed in"}
 	}
 	out, err := c.cfg.API.Invoke(r.Context(), s.principal, s.region(), service, params, sourceIP(r), r.TLS != nil)
+	if act := params.Get("Action"); r.Method == http.MethodPost && !strings.HasPrefix(act, "Describe") && !strings.HasPrefix(act, "List") && !strings.HasPrefix(act, "Get") {
+		// The console's changes are logged as the endpoint logs signed
+		// requests: who, what, the answer.
+		code := ""
+		if e, ok := awserr.As(err); ok {
+			code = e.Code
+		}
+		c.cfg.Logger.Info("console action", "principal", s.principal.ARN, "region", s.region(), "service", service,
+			"action", params.Get("Action"), "error_code", code)
+	}
 	if err == nil {
 		return out, nil
 	}
