@@ -114,6 +114,10 @@ func TestConsoleAuthorization(t *testing.T) {
 		}
 	}
 
+	if code, body := root.get("/console/elasticache/caches/no-such-cache?tab=connectivity"); code != http.StatusNotFound || !strings.Contains(body, "CacheClusterNotFound") {
+		t.Errorf("details of a cache that does not exist = %d, want 404 with the API's CacheClusterNotFound", code)
+	}
+
 	// The region selector: the session's region, kept across pages.
 	if code, body := root.post("/console/region", url.Values{"region": {"eu-west-1"}, "next": {"/console/ec2/instances"}}); code != http.StatusOK ||
 		!strings.Contains(body, `<option value="eu-west-1" selected>`) {

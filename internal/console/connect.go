@@ -44,7 +44,7 @@ type connectData struct {
 // VPC.
 func (c *Console) connectSetup(w http.ResponseWriter, r *http.Request) (*connectData, bool) {
 	id := r.PathValue("id")
-	caches, err := c.allCaches(r, id)
+	caches, err := c.oneCache(r, id)
 	if err != nil {
 		e := asAPIErr(err)
 		c.render(w, r, statusOf(e), "connect", page{Title: "Set up compute connection", Service: "elasticache", Error: e, Data: &connectData{}})
@@ -150,7 +150,7 @@ func (c *Console) explain(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	d := &explainData{Chosen: r.URL.Query().Get("instance")}
 	p := page{Title: "Why can't this instance connect?", Service: "elasticache", Data: d}
-	caches, err := c.allCaches(r, id)
+	caches, err := c.oneCache(r, id)
 	if err != nil {
 		p.Error = asAPIErr(err)
 		c.render(w, r, statusOf(p.Error), "explain", p)

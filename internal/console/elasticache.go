@@ -49,6 +49,16 @@ func (c *Console) allCaches(r *http.Request, id string) ([]ec.CacheCluster, erro
 	}
 }
 
+// oneCache describes the cache id: a list of exactly one, or the API's
+// error (CacheClusterNotFound when the API answers none).
+func (c *Console) oneCache(r *http.Request, id string) ([]ec.CacheCluster, error) {
+	caches, err := c.allCaches(r, id)
+	if err == nil && len(caches) == 0 {
+		err = &apiErr{Code: "CacheClusterNotFound", Message: "CacheCluster not found: " + id}
+	}
+	return caches, err
+}
+
 type cachesData struct {
 	Family, Title string
 	Caches        []ec.CacheCluster
@@ -205,7 +215,7 @@ func (c *Console) cacheDetail(w http.ResponseWriter, r *http.Request) {
 		d.Tab = "details"
 	}
 	p := page{Title: id, Service: "elasticache", Data: d}
-	caches, err := c.allCaches(r, id)
+	caches, err := c.oneCache(r, id)
 	if err != nil {
 		p.Error = asAPIErr(err)
 		c.render(w, r, statusOf(p.Error), "cache", p)
