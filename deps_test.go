@@ -32,6 +32,7 @@ var layers = []struct {
 	{"internal/admin", "admin"},
 	// The wire edge and the codecs.
 	{"internal/endpoint", "edge"},
+	{"internal/console", "edge"},   // the web console, an in-process API client beside the endpoint
 	{"internal/telemetry", "edge"}, // /health, /ready, /metrics beside the endpoint
 	{"internal/awsproto", "codec"},
 	{"internal/sigv4", "codec"},
@@ -62,6 +63,7 @@ var layers = []struct {
 	// Test harnesses, benchmarks and tools may build anything.
 	{"internal/app/apptest/...", "harness"},
 	{"internal/privtest", "harness"},
+	{"internal/console/consoletest", "harness"},
 	{"internal/sdktest", "harness"},
 	{"bench/...", "harness"},
 	{"examples", "harness"},
@@ -93,6 +95,7 @@ var allowed = map[string][]string{
 	"internal/iam/policy":          {"internal/auth"},
 	"internal/admin":               {"internal/account"},
 	"internal/telemetry":           nil,
+	"internal/console":             {"internal/auth", "internal/awserr", "internal/api/..."},
 	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4", "internal/dnsname"},
 	"cmd/cachalot":                 {"internal/cli"},
 	"internal/instancectl":         {"internal/ec2", "internal/engine/identity"},
@@ -116,6 +119,7 @@ var external = map[string][]string{
 	"internal/resolver":   {"github.com/miekg/dns"},
 	"internal/telemetry":  {"github.com/prometheus/client_golang/prometheus", "github.com/prometheus/client_golang/prometheus/collectors", "github.com/prometheus/client_golang/prometheus/promhttp"},
 	"internal/ec2/...":    {"github.com/aws/aws-sdk-go-v2/aws"},
+	"internal/console":    nil,
 }
 
 // forbidden are the layer rules: what no package of a layer imports.

@@ -22,7 +22,11 @@ type api struct{ s *Service }
 var _ cachalotapi.Operations = api{}
 
 func (a api) ConnectCompute(ctx context.Context, in *cachalotapi.ConnectComputeMessage) (*cachalotapi.ConnectComputeResult, error) {
-	r, err := a.s.Connect(ctx, strings.ToLower(aws.ToString(in.CacheClusterId)), aws.ToString(in.InstanceId))
+	connect := a.s.Connect
+	if aws.ToBool(in.Preview) {
+		connect = a.s.PreviewConnect
+	}
+	r, err := connect(ctx, strings.ToLower(aws.ToString(in.CacheClusterId)), aws.ToString(in.InstanceId))
 	if err != nil {
 		return nil, err
 	}
@@ -36,6 +40,9 @@ func (a api) ConnectCompute(ctx context.Context, in *cachalotapi.ConnectComputeM
 }
 
 func (a api) DisconnectCompute(ctx context.Context, in *cachalotapi.ConnectComputeMessage) (*cachalotapi.DisconnectComputeResult, error) {
+	if aws.ToBool(in.Preview) {
+		return nil, awserr.New("InvalidParameterCombination", "Preview applies to ConnectCompute only")
+	}
 	r, err := a.s.Disconnect(ctx, strings.ToLower(aws.ToString(in.CacheClusterId)), aws.ToString(in.InstanceId))
 	if err != nil {
 		return nil, err

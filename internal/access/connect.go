@@ -27,6 +27,18 @@ type ConnectResult struct {
 // Connect sets up the compute connection between a cache and an instance
 // as the decision table says. Re-running it changes nothing once connected.
 func (s *Service) Connect(ctx context.Context, cacheID, instanceID string) (*ConnectResult, error) {
+	return s.connect(ctx, cacheID, instanceID, false)
+}
+
+// PreviewConnect says what Connect would do — the decision, the pair it
+// would create or reuse — after the same checks and authorization, and
+// changes nothing (the console's preview before "Set up"). The groups it
+// would create have names but no ids.
+func (s *Service) PreviewConnect(ctx context.Context, cacheID, instanceID string) (*ConnectResult, error) {
+	return s.connect(ctx, cacheID, instanceID, true)
+}
+
+func (s *Service) connect(ctx context.Context, cacheID, instanceID string, preview bool) (*ConnectResult, error) {
 	if err := s.authorizeEC2(ctx, "ConnectCompute", ConnectActions, onAny(describeOnly(ConnectActions))); err != nil {
 		return nil, err
 	}
@@ -53,8 +65,16 @@ func (s *Service) Connect(ctx context.Context, cacheID, instanceID string) (*Con
 	if err := s.authorizeEC2(ctx, "ConnectCompute", ConnectActions, needs); err != nil {
 		return nil, err
 	}
-	ec := s.checked(ctx, "ConnectCompute", ConnectActions, w)
 	res := &ConnectResult{Decision: d, CacheID: c.ID, InstanceID: instanceID, InterfaceID: ifc.ID, VpcID: c.VpcID, Port: c.Port}
+	if preview {
+		if d.Action == ActionCreate {
+			res.setPair("", d.CacheSideName, "", d.InstanceSideName)
+		} else {
+			res.setPair(d.Pair.CacheSide.ID, d.Pair.CacheSide.Name, d.Pair.InstanceSide.ID, d.Pair.InstanceSide.Name)
+		}
+		return res, nil
+	}
+	ec := s.checked(ctx, "ConnectCompute", ConnectActions, w)
 	switch d.Action {
 	case ActionNone:
 		res.setPair(d.Pair.CacheSide.ID, d.Pair.CacheSide.Name, d.Pair.InstanceSide.ID, d.Pair.InstanceSide.Name)

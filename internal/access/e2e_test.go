@@ -725,3 +725,33 @@ func TestConnectMemcached(t *testing.T) {
 		t.Errorf("explain after = %s", e.Explanation)
 	}
 }
+
+// Preview (the console's review step): ConnectCompute with Preview says
+// what it would do — the row, the names of the groups it would create —
+// and changes nothing; after the connection it says "already connected".
+func TestConnectPreview(t *testing.T) {
+	w := newWorld(t)
+	var before connectOut
+	if err := w.call(t, "ConnectCompute", url.Values{"CacheClusterId": {"web"}, "InstanceId": {w.inst}, "Preview": {"true"}}, &before); err != nil {
+		t.Fatalf("ConnectCompute(Preview) = %v", err)
+	}
+	if before.Action != access.ActionCreate || before.Row != 2 || before.CacheSide != "" ||
+		before.CacheName != access.CacheSideName("web", w.inst) || before.InstName != access.InstanceSideName(w.inst, "web") {
+		t.Errorf("preview = %+v, want create row 2 naming the pair, without ids", before)
+	}
+	if got := w.managedGroups(t, w.inst); len(got) != 0 {
+		t.Errorf("groups after a preview = %v, want none", got)
+	}
+	w.wantReachable(t, w.eni, false, "after a preview")
+	done := w.mustConnect(t, w.inst, access.ActionCreate, 2)
+	var after connectOut
+	if err := w.call(t, "ConnectCompute", url.Values{"CacheClusterId": {"web"}, "InstanceId": {w.inst}, "Preview": {"true"}}, &after); err != nil {
+		t.Fatalf("ConnectCompute(Preview) = %v", err)
+	}
+	if after.Action != access.ActionNone || after.Row != 1 || after.CacheSide != done.CacheSide || after.InstSide != done.InstSide {
+		t.Errorf("preview once connected = %+v, want none row 1 naming %s/%s", after, done.CacheSide, done.InstSide)
+	}
+	if err := w.call(t, "DisconnectCompute", url.Values{"CacheClusterId": {"web"}, "InstanceId": {w.inst}, "Preview": {"true"}}, &struct{}{}); err == nil || !strings.HasPrefix(err.Error(), "InvalidParameterCombination") {
+		t.Errorf("DisconnectCompute(Preview) = %v, want InvalidParameterCombination", err)
+	}
+}

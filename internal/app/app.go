@@ -272,7 +272,11 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
 	}
 	a.ln = ln
-	a.srv = endpoint.Server(a.tel.Handler(h), a.log)
+	served, err := a.withConsole(h, id)
+	if err != nil {
+		return err
+	}
+	a.srv = endpoint.Server(a.tel.Handler(served), a.log)
 	a.srvDone = make(chan struct{})
 	go func() {
 		defer close(a.srvDone)

@@ -270,6 +270,7 @@ func env(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "export AWS_DEFAULT_REGION=%s\n", *region)
 	fmt.Fprintf(stdout, "export AWS_REGION=%s\n", *region)
 	fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL=%s\n", url)
+	fmt.Fprintf(stdout, "# web console: %s/console/ (sign in with the access key above, or as an IAM user with a password)\n", strings.TrimSuffix(url, "/"))
 	return nil
 }
 

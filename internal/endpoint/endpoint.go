@@ -171,6 +171,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 		}
 		return nil, awserr.New("InvalidAction", "Could not find operation %s for version %s", c.action, svc.APIVersion)
 	}
+	result, err := h.dispatch(r.Context(), c.binding, op, p, sig.Region, params, sourceIP(r), r.TLS != nil)
+	if err != nil {
+		return nil, err
+	}
+	return awsproto.EncodeResult(svc, op, result, c.id), nil
+}
+
+// dispatch decodes an operation's parameters and runs it as p in region:
+// the resources and conditions of the request, the authorizer, the dry-run
+// answer, the call. Signed requests and Invoke both come through here.
+func (h *Handler) dispatch(ctx context.Context, b *Binding, op awsproto.Operation, p auth.Principal, region string, params url.Values, ip string, secure bool) (any, error) {
+	svc := b.Service
 	var in any
 	if op.NewInput != nil {
 		in = op.NewInput()
@@ -178,13 +190,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 			return nil, err
 		}
 	}
-	ctx := auth.WithPrincipal(r.Context(), p)
-	ctx = auth.WithScope(ctx, auth.Scope{AccountID: p.AccountID, Region: sig.Region})
+	ctx = auth.WithPrincipal(ctx, p)
+	ctx = auth.WithScope(ctx, auth.Scope{AccountID: p.AccountID, Region: region})
 	resources := []string{"*"}
 	if h.cfg.Resources != nil {
-		rs, err := h.cfg.Resources(ctx, svc.SigningName, c.action, in)
+		rs, err := h.cfg.Resources(ctx, svc.SigningName, op.Name, in)
 		if err != nil {
-			return nil, fmt.Errorf("resources of %s:%s: %w", svc.SigningName, c.action, err)
+			return nil, fmt.Errorf("resources of %s:%s: %w", svc.SigningName, op.Name, err)
 		}
 		if len(rs) > 0 {
 			resources = rs
@@ -192,17 +204,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 	}
 	var conditions map[string][]string
 	if h.cfg.Conditions != nil {
-		conditions = h.cfg.Conditions(svc.SigningName, c.action, in)
+		conditions = h.cfg.Conditions(svc.SigningName, op.Name, in)
 	}
 	if err := h.cfg.Authorizer.Authorize(ctx, auth.Request{
 		Context:         conditions,
 		Principal:       p,
 		Service:         svc.SigningName,
-		Action:          c.action,
+		Action:          op.Name,
 		Resources:       resources,
-		Region:          sig.Region,
-		SourceIP:        sourceIP(r),
-		SecureTransport: r.TLS != nil,
+		Region:          region,
+		SourceIP:        ip,
+		SecureTransport: secure,
 		Time:            h.cfg.Now(),
 	}); err != nil {
 		return nil, err
@@ -210,11 +222,29 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 	if dryRun(in) {
 		return nil, awserr.WithStatus(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 	}
-	result, err := op.Call(ctx, in)
-	if err != nil {
-		return nil, err
+	return op.Call(ctx, in)
+}
+
+// Invoke runs the operation params name (its Action) of the service whose
+// signing name is service, as p in region, exactly as a signed request of p
+// would run it — same decoding, resources, conditions, authorization and
+// errors — for an in-process client that authenticated p itself (the web
+// console). It returns the operation's output shape (a pointer, nil for an
+// operation without output) or the error the API would answer.
+func (h *Handler) Invoke(ctx context.Context, p auth.Principal, region, service string, params url.Values, sourceIP string, secure bool) (any, error) {
+	b := h.byScope[service]
+	if b == nil {
+		return nil, fmt.Errorf("invoke: no service %q", service)
 	}
-	return awsproto.EncodeResult(svc, op, result, c.id), nil
+	if !h.regions[region] {
+		return nil, h.invalidRegion(&call{binding: b}, region)
+	}
+	action := params.Get("Action")
+	op, ok := b.Operations[action]
+	if !ok {
+		return nil, awserr.New("InvalidAction", "Could not find operation %s for version %s", action, b.Service.APIVersion)
+	}
+	return h.dispatch(ctx, b, op, p, region, params, sourceIP, secure)
 }
 
 // admit authenticates the request and returns the caller, the signature

@@ -18,6 +18,7 @@ type ComputeConnection struct {
 type ConnectComputeMessage struct {
 	CacheClusterId *string `aws:"q=CacheClusterId,x=CacheClusterId,req"`
 	InstanceId     *string `aws:"q=InstanceId,x=InstanceId,req"`
+	Preview        *bool   `aws:"q=Preview,x=Preview"`
 }
 
 type ConnectComputeResult struct {
