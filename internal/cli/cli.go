@@ -31,6 +31,7 @@ const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
 Usage:
   cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--regions LIST]
                    [--dns-domain DOMAIN] [--publish-all] [--hosts-file PATH] [--log-level LEVEL]
+                   [--metrics-per-node]
   cachalot env     [--data-dir DIR] [--region REGION]
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot exec    [--data-dir DIR] --outside ADDRESS -- COMMAND [ARGS…]
@@ -198,6 +199,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	dnsDomain := fs.String("dns-domain", envOr("CACHALOT_DNS_DOMAIN", dnsname.DefaultDomain), "domain of the endpoint names (<cluster>.<id>.0001.use1.DOMAIN), resolved inside every VPC (env CACHALOT_DNS_DOMAIN)")
 	regionList := fs.String("regions", envOr("CACHALOT_REGIONS", "aws"), "comma-separated regions requests may be signed for; 'aws' stands for every commercial, China and GovCloud region (env CACHALOT_REGIONS)")
 	publishAll := fs.Bool("publish-all", envOr("CACHALOT_PUBLISH_ALL", "") == "1", "publish every cache to this host, for local development (env CACHALOT_PUBLISH_ALL=1)")
+	perNode := fs.Bool("metrics-per-node", envOr("CACHALOT_METRICS_PER_NODE", "") == "1", "add per-node engine series (labelled by cache cluster and node id) to /metrics, which is unauthenticated; default: totals by engine only (env CACHALOT_METRICS_PER_NODE=1)")
 	hostsFile := fs.String("hosts-file", envOr("CACHALOT_HOSTS_FILE", defaultHostsFile()), "hosts file where the names of published caches are written, in a managed block; 'none' writes none (env CACHALOT_HOSTS_FILE; default /etc/hosts as root, else none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -218,7 +220,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions,
-		DNSDomain: *dnsDomain, PublishAll: *publishAll, HostsFile: *hostsFile, Logger: logger}
+		DNSDomain: *dnsDomain, PublishAll: *publishAll, HostsFile: *hostsFile, MetricsPerNode: *perNode, Logger: logger}
 	akid, secret := os.Getenv("CACHALOT_ROOT_ACCESS_KEY_ID"), os.Getenv("CACHALOT_ROOT_SECRET_ACCESS_KEY")
 	if (akid == "") != (secret == "") {
 		return errors.New("set both CACHALOT_ROOT_ACCESS_KEY_ID and CACHALOT_ROOT_SECRET_ACCESS_KEY, or neither")
