@@ -54,7 +54,7 @@ type Config struct {
 	// PerNode exports the engine statistics per node, labelled by cache
 	// cluster and node id; default false: totals by engine only.
 	PerNode bool
-	Logger *slog.Logger // default slog.Default()
+	Logger  *slog.Logger // default slog.Default()
 }
 
 // Telemetry holds the metrics registry and the probe handlers. Its
