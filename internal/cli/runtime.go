@@ -113,6 +113,11 @@ func clientDataDir(stderr io.Writer) string {
 	case 1:
 		return running[0].DataDir
 	}
+	if dataDirGiven(os.Args[1:]) {
+		// The flag's default is computed before the command line is parsed;
+		// a --data-dir given there wins and needs no note.
+		return running[0].DataDir
+	}
 	var dirs []string
 	for _, r := range running {
 		dirs = append(dirs, r.DataDir+" ("+r.Endpoint+")")
@@ -239,4 +244,18 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "caches:    %s\ninstances: %s\n", caches, instances)
 	fmt.Fprintf(stdout, "metrics:   %s/metrics\n", ep)
 	return nil
+}
+
+// dataDirGiven reports whether a command line sets --data-dir.
+func dataDirGiven(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "data-dir" {
+			return true
+		}
+	}
+	return false
 }
