@@ -18,8 +18,8 @@ import (
 // socket: `cachalot account create [--name N] [--email E] [--ec2-classic]`,
 // `cachalot account list`.
 func accountCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: cachalot account create|list [flags]")
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		return errors.New("usage: cachalot account create [--data-dir DIR] [--name N] [--email E] [--ec2-classic] | cachalot account list [--data-dir DIR]")
 	}
 	fs := flag.NewFlagSet("account "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -115,7 +115,7 @@ func clientDataDir(stderr io.Writer) string {
 	}
 	if dataDirGiven(os.Args[1:]) {
 		// The flag's default is computed before the command line is parsed;
-		// a --data-dir given there wins and needs no note.
+		// a --data-dir given there wins and needs no note, nor does -h.
 		return running[0].DataDir
 	}
 	var dirs []string
@@ -246,14 +246,15 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-// dataDirGiven reports whether a command line sets --data-dir.
+// dataDirGiven reports whether a command line sets --data-dir (or only
+// asks for help, where the note is noise).
 func dataDirGiven(args []string) bool {
 	for _, a := range args {
 		if a == "--" {
 			return false
 		}
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if strings.HasPrefix(a, "-") && name == "data-dir" {
+		if strings.HasPrefix(a, "-") && (name == "data-dir" || name == "h" || name == "help") {
 			return true
 		}
 	}
