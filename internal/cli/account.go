@@ -23,7 +23,7 @@ func accountCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fs := flag.NewFlagSet("account "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := dataDirFlag(fs)
+	dataDir := dataDirFlag(fs, args)
 	name := fs.String("name", "", "account name (create)")
 	email := fs.String("email", "", "account e-mail (create)")
 	classic := fs.Bool("ec2-classic", false, "the account also has EC2-Classic (create)")

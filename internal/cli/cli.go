@@ -183,9 +183,10 @@ func DefaultDataDir() string {
 }
 
 // dataDirFlag is the --data-dir of the commands that talk to a running
-// service: its default is the running service (runtime.go).
-func dataDirFlag(fs *flag.FlagSet) *string {
-	return clientDataDirFlag(fs, os.Stderr)
+// service: its default is the running service (runtime.go). args are the
+// command's, to be parsed by fs.
+func dataDirFlag(fs *flag.FlagSet, args []string) *string {
+	return clientDataDirFlag(fs, os.Stderr, args)
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -250,7 +251,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 func env(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("env", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := dataDirFlag(fs)
+	dataDir := dataDirFlag(fs, args)
 	region := fs.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "region to export")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -283,7 +284,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 func teardown(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("teardown", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := dataDirFlag(fs)
+	dataDir := dataDirFlag(fs, args)
 	prefix := fs.String("prefix", "", "kernel-object prefix of an installation whose data dir is gone (e.g. cl1a2b3)")
 	hostsFile := fs.String("hosts-file", app.DefaultHostsFile, "with --prefix: the hosts file whose block of that installation is removed")
 	if err := fs.Parse(args); err != nil {

@@ -32,7 +32,7 @@ const execUsage = "usage: cachalot exec --instance i-… -- COMMAND [ARGS…]\n 
 func execInstance(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := dataDirFlag(fs)
+	dataDir := dataDirFlag(fs, args)
 	instance := fs.String("instance", "", "instance id (i-…)")
 	outside := fs.String("outside", "", "public IPv4 address of a client on the internet, outside AWS (e.g. 198.51.100.27): reaches Elastic IPs through internet gateways")
 	region := fs.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "region of the instance")
