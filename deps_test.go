@@ -28,6 +28,7 @@ var layers = []struct {
 	{"internal/instancectl", "controller"},
 	{"internal/publishctl", "controller"},
 	{"internal/dnsctl", "controller"},
+	{"internal/metricsctl", "controller"},
 	// The admin socket: a server of its own, reached only by the CLI.
 	{"internal/admin", "admin"},
 	// The wire edge and the codecs.
@@ -45,6 +46,7 @@ var layers = []struct {
 	{"internal/sts", "domain"},
 	{"internal/access", "domain"},
 	{"internal/account", "domain"},
+	{"internal/cloudwatch", "domain"},
 	// The shared vocabulary every layer may use.
 	{"internal/auth", "vocabulary"},
 	{"internal/awserr", "vocabulary"},
@@ -102,6 +104,8 @@ var allowed = map[string][]string{
 	"internal/publishctl":          {"internal/access", "internal/hostsfile"},
 	"internal/dnsctl":              {"internal/ec2", "internal/elasticache", "internal/dnsname", "internal/resolver", "internal/reconcile"},
 	"internal/account":             {"internal/auth", "internal/store"},
+	"internal/cloudwatch":          {"internal/api/cloudwatchapi", "internal/auth", "internal/awserr"},
+	"internal/metricsctl":          {"internal/catalog", "internal/cloudwatch", "internal/elasticache", "internal/engine"},
 	"internal/api/gen":             nil,
 	"internal/privtest":            nil,
 	"internal/sdktest":             nil,

@@ -20,7 +20,13 @@ SERVICES = {
     "ec2": "ec2/2016-11-15",
     "iam": "iam/2010-05-08",
     "sts": "sts/2011-06-15",
+    "cloudwatch": "cloudwatch/2010-08-01",
 }
+# PROTOCOL picks, for a service whose model offers several protocols
+# ("protocols"), the one the generated package speaks: CloudWatch lists
+# smithy-rpc-v2-cbor, json and query; Cachalot's codec speaks query (its
+# awsJson 1.0 form, which botocore prefers, is translated at the edge).
+PROTOCOL = {"cloudwatch": "query"}
 DROP = {"documentation", "documentationUrl", "deprecatedMessage", "examples", "box"}
 
 
@@ -49,6 +55,8 @@ def main():
         model.pop("documentation", None)
         keep = {k: model[k] for k in ("version", "metadata", "operations", "shapes") if k in model}
         keep["metadata"] = {k: v for k, v in keep["metadata"].items() if k != "uid"}
+        if name in PROTOCOL:
+            keep["metadata"]["protocol"] = PROTOCOL[name]
         with open(os.path.join(out, name + ".json"), "w") as f:
             json.dump(keep, f, indent=1, sort_keys=True)
             f.write("\n")

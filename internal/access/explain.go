@@ -52,7 +52,11 @@ func (s *Service) Explain(ctx context.Context, instanceID, cacheID string, port 
 	if err != nil {
 		return nil, err
 	}
-	return explain(w, w.snap.evaluator(), port)
+	out, err := explain(w, w.snap.evaluator(), port)
+	if err == nil && !s.cfg.Publishing.HostClient.IsValid() {
+		out.Note = "loopback network mode: security groups are NOT enforced; the verdict is what the rules would decide in the namespaces mode"
+	}
+	return out, err
 }
 
 func explain(w *world, ev *sgeval.Evaluator, port int) (*Explanation, error) {

@@ -25,12 +25,14 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/account"
 	"github.com/cachalot-dev/cachalot/internal/admin"
 	"github.com/cachalot-dev/cachalot/internal/api/cachalotapi"
+	"github.com/cachalot-dev/cachalot/internal/api/cloudwatchapi"
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
 	"github.com/cachalot-dev/cachalot/internal/cachectl"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/cloudwatch"
 	"github.com/cachalot-dev/cachalot/internal/dnsctl"
 	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
@@ -40,6 +42,7 @@ import (
 	ids "github.com/cachalot-dev/cachalot/internal/engine/identity"
 	"github.com/cachalot-dev/cachalot/internal/iam"
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
+	"github.com/cachalot-dev/cachalot/internal/metricsctl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
 	"github.com/cachalot-dev/cachalot/internal/publishctl"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
@@ -108,7 +111,15 @@ type Config struct {
 	// default dnsname.DefaultDomain, cache.amazonaws.com. Start refuses one
 	// dnsname.ValidateDomain rejects.
 	DNSDomain string
-	Logger    *slog.Logger // default slog.Default()
+	// MetricsInterval is how often every cache node's engine statistics
+	// are sampled into the CloudWatch metrics (and /metrics); default
+	// metricsctl.DefaultInterval, 10 s.
+	MetricsInterval time.Duration
+	// MetricsPerNode adds per-node engine series (labelled by cache cluster
+	// and node id) to /metrics (serve --metrics-per-node); default false:
+	// only totals by engine, naming no resource.
+	MetricsPerNode bool
+	Logger         *slog.Logger // default slog.Default()
 }
 
 // App is a running Cachalot.
@@ -133,6 +144,8 @@ type App struct {
 	admin    *admin.Server
 	lock     *dataDirLock // the data dir's LockFile, held from Start to Close
 	tel      *telemetry.Telemetry
+	cw       *cloudwatch.Service // the CloudWatch metrics of caches
+	sampler  *metricsctl.Sampler // samples the engines into cw
 }
 
 // New returns an App; it has no side effects.
@@ -225,6 +238,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Names: names, HostAddrs: a.net, Logger: a.log})
 	a.ec = ecSvc
+	a.cw = cloudwatch.New(cloudwatch.Config{})
 	a.tel = a.newTelemetry()
 	a.engines = a.newEngines(ecSvc)
 	// Cachalot's own ElastiCache actions (docs/api-extensions.md): the
@@ -250,6 +264,8 @@ func (a *App) Start(ctx context.Context) error {
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
 			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(a.ec2)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
+			{Service: cloudwatchapi.Metadata, Operations: cloudwatchapi.OperationTable(a.cw),
+				ActionPrefix: "cloudwatch", JSONTarget: "GraniteServiceVersion20100801"},
 		},
 	})
 
@@ -266,6 +282,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.dns = dnsctl.New(dnsctl.Config{EC2: a.ec2, Caches: ecSvc, Network: a.net, Domain: names.Domain(), Logger: a.log})
 	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, groups, userData, pub, a.dns)
 	a.recon.Start(context.WithoutCancel(ctx))
+	a.sampler = metricsctl.New(metricsctl.Config{Caches: ecSvc, Engines: a.engines, Metrics: a.cw,
+		EngineNodeID: cachectl.EngineNodeID, Interval: a.cfg.MetricsInterval, Logger: a.log})
+	a.sampler.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
@@ -376,6 +395,9 @@ func (a *App) Close() error {
 	}
 	if a.admin != nil {
 		a.admin.Close()
+	}
+	if a.sampler != nil {
+		a.sampler.Close()
 	}
 	if a.recon != nil {
 		errs = append(errs, a.recon.Close())

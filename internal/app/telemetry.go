@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"math"
 	"sync/atomic"
 
+	"github.com/cachalot-dev/cachalot/internal/cloudwatch"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
 	"github.com/cachalot-dev/cachalot/internal/engine"
@@ -16,8 +18,10 @@ import (
 func (a *App) newTelemetry() *telemetry.Telemetry {
 	var ready atomic.Bool
 	return telemetry.New(telemetry.Config{
-		Logger: a.log,
-		Caches: cacheCounter{a},
+		Logger:  a.log,
+		Caches:  cacheCounter{a},
+		Nodes:   nodeStats{a},
+		PerNode: a.cfg.MetricsPerNode,
 		Ready: func(ctx context.Context) bool {
 			if ready.Load() {
 				return true
@@ -84,6 +88,52 @@ func countCaches(clusters []*elasticache.Cluster) []telemetry.CacheCount {
 		for _, n := range cl.Nodes {
 			row(cl.Engine, n.Status).Nodes++
 		}
+	}
+	return out
+}
+
+// nodeStats reads the metrics controller's latest sample of every node for
+// the Prometheus engine statistics.
+type nodeStats struct{ a *App }
+
+func (n nodeStats) NodeStats(ctx context.Context) ([]telemetry.NodeStat, error) {
+	if n.a.ec == nil || n.a.cw == nil {
+		return nil, nil
+	}
+	clusters, err := n.a.ec.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return joinNodeStats(clusters, n.a.cw.Latest()), nil
+}
+
+// joinNodeStats names each sampled node's engine from its cluster.
+func joinNodeStats(clusters []*elasticache.Cluster, latest map[cloudwatch.NodeKey]map[string]float64) []telemetry.NodeStat {
+	engines := make(map[elasticache.ClusterRef]string, len(clusters))
+	for _, cl := range clusters {
+		engines[cl.Ref()] = cl.Engine
+	}
+	out := make([]telemetry.NodeStat, 0, len(latest))
+	for k, v := range latest {
+		eng, ok := engines[elasticache.ClusterRef{Account: k.Account, Region: k.Region, ID: k.CacheClusterID}]
+		if !ok {
+			continue
+		}
+		get := func(names ...string) float64 {
+			for _, name := range names {
+				if x, ok := v[name]; ok {
+					return x
+				}
+			}
+			return math.NaN()
+		}
+		out = append(out, telemetry.NodeStat{Engine: eng, CacheClusterID: k.CacheClusterID, CacheNodeID: k.CacheNodeID,
+			MemoryBytes:  get(cloudwatch.BytesUsedForCache, cloudwatch.BytesUsedForCacheItems),
+			Connections:  get(cloudwatch.CurrConnections),
+			OpsPerSecond: get(cloudwatch.CommandsPerSecond),
+			Hits:         get(cloudwatch.CacheHits, cloudwatch.GetHits),
+			Misses:       get(cloudwatch.CacheMisses, cloudwatch.GetMisses),
+		})
 	}
 	return out
 }

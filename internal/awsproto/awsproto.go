@@ -1,5 +1,7 @@
 // Package awsproto owns the AWS wire codecs Cachalot speaks: the awsQuery
-// protocol (ElastiCache, IAM, STS) and the ec2Query protocol (EC2). It decodes
+// protocol (ElastiCache, IAM, STS, CloudWatch), the ec2Query protocol (EC2)
+// and the awsJson 1.0 form of an awsQuery-compatible service (json.go:
+// CloudWatch, as botocore sends it). It decodes
 // form-encoded requests into the generated shapes of internal/api/*, encodes
 // results and errors in the XML the AWS SDKs parse, and knows no service: the
 // generated packages describe each service through Service and Operation.

@@ -91,10 +91,10 @@ func (c *apiClient) Call(ctx context.Context, svc awsproto.Service, op awsproto.
 	return awsproto.DecodeResponse(svc, op, resp.StatusCode, b, out)
 }
 
-func accessFlags(name string, stderr io.Writer) (*flag.FlagSet, *string, *string) {
+func accessFlags(name string, args []string, stderr io.Writer) (*flag.FlagSet, *string, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := dataDirFlag(fs)
+	dataDir := dataDirFlag(fs, args)
 	region := fs.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "region")
 	return fs, dataDir, region
 }
@@ -105,7 +105,7 @@ func accessTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // connectCompute: cachalot connect-compute --cache ID --instance i-…
 func connectCompute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, dataDir, region := accessFlags("connect-compute", stderr)
+	fs, dataDir, region := accessFlags("connect-compute", args, stderr)
 	cache := fs.String("cache", "", "cache cluster id")
 	instance := fs.String("instance", "", "instance id (i-…)")
 	if err := fs.Parse(args); err != nil {
@@ -139,7 +139,7 @@ func connectCompute(ctx context.Context, args []string, stdout, stderr io.Writer
 
 // disconnectCompute: cachalot disconnect-compute --cache ID --instance i-…
 func disconnectCompute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, dataDir, region := accessFlags("disconnect-compute", stderr)
+	fs, dataDir, region := accessFlags("disconnect-compute", args, stderr)
 	cache := fs.String("cache", "", "cache cluster id")
 	instance := fs.String("instance", "", "instance id (i-…)")
 	if err := fs.Parse(args); err != nil {
@@ -168,7 +168,7 @@ func disconnectCompute(ctx context.Context, args []string, stdout, stderr io.Wri
 
 // connectedCompute: cachalot connected-compute --cache ID
 func connectedCompute(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, dataDir, region := accessFlags("connected-compute", stderr)
+	fs, dataDir, region := accessFlags("connected-compute", args, stderr)
 	cache := fs.String("cache", "", "cache cluster id")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -196,7 +196,7 @@ func connectedCompute(ctx context.Context, args []string, stdout, stderr io.Writ
 // explainReachability: cachalot explain --from i-… --to CACHE [--port N];
 // exit status 0 when allowed, 3 when denied.
 func explainReachability(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs, dataDir, region := accessFlags("explain", stderr)
+	fs, dataDir, region := accessFlags("explain", args, stderr)
 	from := fs.String("from", "", "instance id (i-…), or 'host' for this host through the cache's published endpoints")
 	to := fs.String("to", "", "cache cluster id")
 	port := fs.Int("port", 0, "TCP port (default: the cache's port)")

@@ -18,12 +18,12 @@ import (
 // socket: `cachalot account create [--name N] [--email E] [--ec2-classic]`,
 // `cachalot account list`.
 func accountCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: cachalot account create|list [flags]")
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+		return errors.New("usage: cachalot account create [--data-dir DIR] [--name N] [--email E] [--ec2-classic] | cachalot account list [--data-dir DIR]")
 	}
 	fs := flag.NewFlagSet("account "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := dataDirFlag(fs)
+	dataDir := dataDirFlag(fs, args)
 	name := fs.String("name", "", "account name (create)")
 	email := fs.String("email", "", "account e-mail (create)")
 	classic := fs.Bool("ec2-classic", false, "the account also has EC2-Classic (create)")

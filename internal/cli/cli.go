@@ -31,6 +31,7 @@ const usage = `cachalot: a self-hosted, AWS-compatible Amazon ElastiCache
 Usage:
   cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--regions LIST]
                    [--dns-domain DOMAIN] [--publish-all] [--hosts-file PATH] [--log-level LEVEL]
+                   [--metrics-per-node]
   cachalot env     [--data-dir DIR] [--region REGION]
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot exec    [--data-dir DIR] --outside ADDRESS -- COMMAND [ARGS…]
@@ -182,9 +183,10 @@ func DefaultDataDir() string {
 }
 
 // dataDirFlag is the --data-dir of the commands that talk to a running
-// service: its default is the running service (runtime.go).
-func dataDirFlag(fs *flag.FlagSet) *string {
-	return clientDataDirFlag(fs, os.Stderr)
+// service: its default is the running service (runtime.go). args are the
+// command's, to be parsed by fs.
+func dataDirFlag(fs *flag.FlagSet, args []string) *string {
+	return clientDataDirFlag(fs, os.Stderr, args)
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -198,6 +200,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	dnsDomain := fs.String("dns-domain", envOr("CACHALOT_DNS_DOMAIN", dnsname.DefaultDomain), "domain of the endpoint names (<cluster>.<id>.0001.use1.DOMAIN), resolved inside every VPC (env CACHALOT_DNS_DOMAIN)")
 	regionList := fs.String("regions", envOr("CACHALOT_REGIONS", "aws"), "comma-separated regions requests may be signed for; 'aws' stands for every commercial, China and GovCloud region (env CACHALOT_REGIONS)")
 	publishAll := fs.Bool("publish-all", envOr("CACHALOT_PUBLISH_ALL", "") == "1", "publish every cache to this host, for local development (env CACHALOT_PUBLISH_ALL=1)")
+	perNode := fs.Bool("metrics-per-node", envOr("CACHALOT_METRICS_PER_NODE", "") == "1", "add per-node engine series (labelled by cache cluster and node id) to /metrics, which is unauthenticated; default: totals by engine only (env CACHALOT_METRICS_PER_NODE=1)")
 	hostsFile := fs.String("hosts-file", envOr("CACHALOT_HOSTS_FILE", defaultHostsFile()), "hosts file where the names of published caches are written, in a managed block; 'none' writes none (env CACHALOT_HOSTS_FILE; default /etc/hosts as root, else none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -218,7 +221,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions,
-		DNSDomain: *dnsDomain, PublishAll: *publishAll, HostsFile: *hostsFile, Logger: logger}
+		DNSDomain: *dnsDomain, PublishAll: *publishAll, HostsFile: *hostsFile, MetricsPerNode: *perNode, Logger: logger}
 	akid, secret := os.Getenv("CACHALOT_ROOT_ACCESS_KEY_ID"), os.Getenv("CACHALOT_ROOT_SECRET_ACCESS_KEY")
 	if (akid == "") != (secret == "") {
 		return errors.New("set both CACHALOT_ROOT_ACCESS_KEY_ID and CACHALOT_ROOT_SECRET_ACCESS_KEY, or neither")
@@ -248,7 +251,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 func env(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("env", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := dataDirFlag(fs)
+	dataDir := dataDirFlag(fs, args)
 	region := fs.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "region to export")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -282,7 +285,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 func teardown(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("teardown", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := dataDirFlag(fs)
+	dataDir := dataDirFlag(fs, args)
 	prefix := fs.String("prefix", "", "kernel-object prefix of an installation whose data dir is gone (e.g. cl1a2b3)")
 	hostsFile := fs.String("hosts-file", app.DefaultHostsFile, "with --prefix: the hosts file whose block of that installation is removed")
 	if err := fs.Parse(args); err != nil {

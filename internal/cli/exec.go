@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/admin"
 	"github.com/cachalot-dev/cachalot/internal/app"
@@ -31,7 +32,7 @@ const execUsage = "usage: cachalot exec --instance i-… -- COMMAND [ARGS…]\n 
 func execInstance(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
 	fs := flag.NewFlagSet("exec", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := dataDirFlag(fs)
+	dataDir := dataDirFlag(fs, args)
 	instance := fs.String("instance", "", "instance id (i-…)")
 	outside := fs.String("outside", "", "public IPv4 address of a client on the internet, outside AWS (e.g. 198.51.100.27): reaches Elastic IPs through internet gateways")
 	region := fs.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "region of the instance")
@@ -45,13 +46,13 @@ func execInstance(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *outside != "" {
 		ns, err := outsideNetns(ctx, *dataDir, *outside)
 		if err != nil {
-			return 1, err
+			return 1, needsNamespaces(err)
 		}
 		return runIn(ctx, ns, argv, stdout, stderr)
 	}
 	enter, err := instanceEnter(ctx, *dataDir, *region, *instance)
 	if err != nil {
-		return 1, err
+		return 1, needsNamespaces(err)
 	}
 	return run(ctx, append(enter, argv...), stdout, stderr)
 }
@@ -104,4 +105,16 @@ func run(ctx context.Context, argv []string, stdout, stderr io.Writer) (int, err
 		return 1, err
 	}
 	return 0, nil
+}
+
+// needsNamespaces says what exec needs when the service answers that it
+// runs in the loopback network mode, where no instance or outside client
+// has a network of its own.
+func needsNamespaces(err error) error {
+	if !strings.Contains(err.Error(), "needs the namespaces network mode") {
+		return err
+	}
+	return errors.New("exec runs programs in an instance's (or an outside client's) network, which exists only in the namespaces " +
+		"network mode: start 'cachalot serve' as root on Linux (with nftables and iproute2 installed). This service runs in the " +
+		"loopback mode: reach its caches from the host at their 127.0.0.1 endpoints instead")
 }

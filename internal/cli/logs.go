@@ -22,7 +22,7 @@ import (
 func logs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := clientDataDirFlag(fs, stderr)
+	dataDir := clientDataDirFlag(fs, stderr, args)
 	region := fs.String("region", envOr("AWS_REGION", envOr("AWS_DEFAULT_REGION", "us-east-1")), "region of the cache (env AWS_REGION)")
 	account := fs.String("account", "", "account id of the cache, when several accounts have one of that id")
 	node := fs.String("node", "", "only this node (e.g. 0001); default every node")

@@ -15,7 +15,7 @@ import (
 
 // cacheArg parses the flags of a command taking one cache id.
 func cacheArg(name string, args []string, stderr io.Writer, optional bool) (dataDir, region, cache string, err error) {
-	fs, dd, rg := accessFlags(name, stderr)
+	fs, dd, rg := accessFlags(name, args, stderr)
 	if err := fs.Parse(args); err != nil {
 		return "", "", "", err
 	}

@@ -96,7 +96,7 @@ func runningServices() []runtimeInfo {
 
 // clientDataDir is the data dir a client command talks to when neither
 // --data-dir nor CACHALOT_DATA_DIR is given (see the file comment).
-func clientDataDir(stderr io.Writer) string {
+func clientDataDir(stderr io.Writer, args []string) string {
 	def := DefaultDataDir()
 	if v := os.Getenv("CACHALOT_DATA_DIR"); v != "" {
 		return v
@@ -113,6 +113,11 @@ func clientDataDir(stderr io.Writer) string {
 	case 1:
 		return running[0].DataDir
 	}
+	if dataDirGiven(args) {
+		// The flag's default is computed before the command line is parsed;
+		// a --data-dir given there wins and needs no note, nor does -h.
+		return running[0].DataDir
+	}
 	var dirs []string
 	for _, r := range running {
 		dirs = append(dirs, r.DataDir+" ("+r.Endpoint+")")
@@ -123,8 +128,8 @@ func clientDataDir(stderr io.Writer) string {
 
 // clientDataDirFlag is dataDirFlag for commands that talk to a running
 // service.
-func clientDataDirFlag(fs *flag.FlagSet, stderr io.Writer) *string {
-	return fs.String("data-dir", clientDataDir(stderr), "state directory of the service to talk to (env CACHALOT_DATA_DIR; default: the running service)")
+func clientDataDirFlag(fs *flag.FlagSet, stderr io.Writer, args []string) *string {
+	return fs.String("data-dir", clientDataDir(stderr, args), "state directory of the service to talk to (env CACHALOT_DATA_DIR; default: the running service)")
 }
 
 // notRunning is the one line a client says when no service runs for dir.
@@ -182,7 +187,7 @@ func probe(ctx context.Context, endpoint, path string) (int, error) {
 func waitReady(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wait-ready", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := clientDataDirFlag(fs, stderr)
+	dataDir := clientDataDirFlag(fs, stderr, args)
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -208,7 +213,7 @@ func waitReady(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := clientDataDirFlag(fs, stderr)
+	dataDir := clientDataDirFlag(fs, stderr, args)
 	region := fs.String("region", envOr("AWS_DEFAULT_REGION", "us-east-1"), "region whose caches and instances are counted")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -239,4 +244,19 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "caches:    %s\ninstances: %s\n", caches, instances)
 	fmt.Fprintf(stdout, "metrics:   %s/metrics\n", ep)
 	return nil
+}
+
+// dataDirGiven reports whether a command line sets --data-dir (or only
+// asks for help, where the note is noise).
+func dataDirGiven(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && (name == "data-dir" || name == "h" || name == "help") {
+			return true
+		}
+	}
+	return false
 }

@@ -701,6 +701,11 @@ func (s *Service) modifyCluster(ctx context.Context, tx store.Tx, scope auth.Sco
 	if newInst != nil {
 		if immediate {
 			c.EngineVersion = newInst.EngineVersion
+			if msg := newInst.Substitution(c.Engine); msg != "" {
+				if err := s.putEvent(tx, c.Account, c.Region, Event{SourceID: c.ID, SourceType: "cache-cluster", Message: msg}); err != nil {
+					return false, err
+				}
+			}
 		} else {
 			c.Pending = pendingOr(c.Pending)
 			c.Pending.EngineVersion = newInst.EngineVersion

@@ -324,6 +324,11 @@ func (s *Service) modifyMembers(tx store.Tx, scope auth.Scope, g *ReplicationGro
 		}
 		if immediate {
 			g.EngineVersion = pre.newInst.EngineVersion
+			if msg := pre.newInst.Substitution(g.Engine); msg != "" {
+				if err := s.putGroupEvent(tx, g, msg); err != nil {
+					return false, err
+				}
+			}
 		}
 	}
 	s.modifyRecorded(g, members, in)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 
 	"github.com/cachalot-dev/cachalot/internal/app"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
@@ -85,6 +86,7 @@ func TestEngineVersions(t *testing.T) {
 			t.Errorf("CreateCacheCluster(%s %s) = %v, want InvalidParameterValue listing valid versions", bad.engine, bad.version, err)
 		}
 	}
+	modifiedToSubstitute(t, w)
 	for _, tc := range cases {
 		if _, err := w.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String(tc.id)}); err != nil {
 			t.Fatal(err)
@@ -93,6 +95,60 @@ func TestEngineVersions(t *testing.T) {
 	for _, tc := range cases {
 		w.waitStatus(t, tc.id, "deleted")
 	}
+}
+
+// modifiedToSubstitute: an engine version changed by ModifyCacheCluster or
+// ModifyReplicationGroup (applied immediately) and served by another
+// installed engine records the substitution, as the create does.
+func modifiedToSubstitute(t *testing.T, w *world) {
+	ctx := context.Background()
+	const want = " serves requested valkey 8.1"
+	if _, err := w.ec.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("v80"),
+		EngineVersion: aws.String("8.1"), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatalf("ModifyCacheCluster(v80 to 8.1) = %v", err)
+	}
+	if c := w.waitStatus(t, "v80", "available"); aws.ToString(c.EngineVersion) != "8.1" {
+		t.Errorf("v80 engine version = %s after the modify, want 8.1", aws.ToString(c.EngineVersion))
+	}
+	if !hasEventSuffix(t, w, ectypes.SourceTypeCacheCluster, "v80", want) {
+		t.Errorf("no event ending %q on v80", want)
+	}
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("rgv"),
+		ReplicationGroupDescription: aws.String("versions"), Engine: aws.String("valkey"), EngineVersion: aws.String("8.0"),
+		CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	waiter := elasticache.NewReplicationGroupAvailableWaiter(w.ec, func(o *elasticache.ReplicationGroupAvailableWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := waiter.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("rgv")}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("rgv"),
+		EngineVersion: aws.String("8.1"), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatalf("ModifyReplicationGroup(rgv to 8.1) = %v", err)
+	}
+	if !hasEventSuffix(t, w, ectypes.SourceTypeReplicationGroup, "rgv", want) {
+		t.Errorf("no event ending %q on rgv", want)
+	}
+	if err := waiter.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("rgv")}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("rgv")}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hasEventSuffix(t *testing.T, w *world, source ectypes.SourceType, id, suffix string) bool {
+	t.Helper()
+	ev, err := w.ec.DescribeEvents(context.Background(), &elasticache.DescribeEventsInput{SourceType: source, SourceIdentifier: aws.String(id), Duration: aws.Int32(60)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ev.Events {
+		if strings.HasSuffix(aws.ToString(e.Message), suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // memcachedVersion asks a memcached node for its version.

@@ -20,6 +20,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/auth"
@@ -33,6 +34,21 @@ import (
 type Binding struct {
 	Service    awsproto.Service
 	Operations map[string]awsproto.Operation
+	// ActionPrefix is the service prefix of its IAM actions when it is not
+	// the signing name (CloudWatch: "cloudwatch", signed "monitoring").
+	ActionPrefix string
+	// JSONTarget, when set, also accepts the service's awsJson 1.0 form
+	// (awsQuery-compatible services: CloudWatch), whose X-Amz-Target is
+	// JSONTarget + "." + action.
+	JSONTarget string
+}
+
+// actionPrefix is the IAM action prefix of the service.
+func (b *Binding) actionPrefix() string {
+	if b.ActionPrefix != "" {
+		return b.ActionPrefix
+	}
+	return b.Service.SigningName
 }
 
 // Config configures a Handler. Keys and Authorizer are required.
@@ -129,6 +145,8 @@ type call struct {
 	caller  string // the principal's ARN, once the signature is verified
 	account string // the principal's account, once the signature is verified
 	code    string // the AWS error code answered, if any
+	json    bool   // an awsJson 1.0 request (Binding.JSONTarget), answered in JSON
+	body    []byte // the body of a JSON request, once verified
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -171,9 +189,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 		}
 		return nil, awserr.New("InvalidAction", "Could not find operation %s for version %s", c.action, svc.APIVersion)
 	}
-	result, err := h.dispatch(r.Context(), c.binding, op, p, sig.Region, params, sourceIP(r), r.TLS != nil)
+	decode := func(in any) error { return awsproto.Decode(svc, params, in) }
+	if c.json {
+		decode = func(in any) error { return awsproto.DecodeJSON(c.body, in) }
+	}
+	result, err := h.dispatch(r.Context(), c.binding, op, p, sig.Region, decode, sourceIP(r), r.TLS != nil)
 	if err != nil {
 		return nil, err
+	}
+	if c.json {
+		return awsproto.EncodeJSON(result), nil
 	}
 	return awsproto.EncodeResult(svc, op, result, c.id), nil
 }
@@ -181,12 +206,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 // dispatch decodes an operation's parameters and runs it as p in region:
 // the resources and conditions of the request, the authorizer, the dry-run
 // answer, the call. Signed requests and Invoke both come through here.
-func (h *Handler) dispatch(ctx context.Context, b *Binding, op awsproto.Operation, p auth.Principal, region string, params url.Values, ip string, secure bool) (any, error) {
+func (h *Handler) dispatch(ctx context.Context, b *Binding, op awsproto.Operation, p auth.Principal, region string, decode func(in any) error, ip string, secure bool) (any, error) {
 	svc := b.Service
 	var in any
 	if op.NewInput != nil {
 		in = op.NewInput()
-		if err := awsproto.Decode(svc, params, in); err != nil {
+		if err := decode(in); err != nil {
 			return nil, err
 		}
 	}
@@ -209,7 +234,7 @@ func (h *Handler) dispatch(ctx context.Context, b *Binding, op awsproto.Operatio
 	if err := h.cfg.Authorizer.Authorize(ctx, auth.Request{
 		Context:         conditions,
 		Principal:       p,
-		Service:         svc.SigningName,
+		Service:         b.actionPrefix(),
 		Action:          op.Name,
 		Resources:       resources,
 		Region:          region,
@@ -244,7 +269,8 @@ func (h *Handler) Invoke(ctx context.Context, p auth.Principal, region, service 
 	if !ok {
 		return nil, awserr.New("InvalidAction", "Could not find operation %s for version %s", action, b.Service.APIVersion)
 	}
-	return h.dispatch(ctx, b, op, p, region, params, sourceIP, secure)
+	decode := func(in any) error { return awsproto.Decode(b.Service, params, in) }
+	return h.dispatch(ctx, b, op, p, region, decode, sourceIP, secure)
 }
 
 // admit authenticates the request and returns the caller, the signature
@@ -276,6 +302,10 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, c *call) (auth.P
 		return fail(h.refuseUnscoped(r, c, sig, serr))
 	}
 	c.action = r.URL.Query().Get("Action")
+	if t := c.binding.JSONTarget; t != "" && isJSON(r) {
+		c.json = true
+		c.action = strings.TrimPrefix(r.Header.Get("X-Amz-Target"), t+".")
+	}
 	if !h.regions[sig.Region] {
 		return fail(h.invalidRegion(c, sig.Region))
 	}
@@ -289,6 +319,13 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, c *call) (auth.P
 	}
 	if err := h.verify(r, c, sig, key, body); err != nil {
 		return auth.Principal{}, nil, nil, release, err
+	}
+	if body, err = decompress(r, body); err != nil {
+		return auth.Principal{}, nil, nil, release, err
+	}
+	if c.json {
+		c.body = body
+		return key.Principal, sig, nil, release, nil
 	}
 	params, err := parseParams(r, body)
 	if err != nil {
@@ -448,6 +485,12 @@ func isForm(r *http.Request) bool {
 	return ct == "" || ct == "application/x-www-form-urlencoded"
 }
 
+// isJSON reports whether a request is in the awsJson 1.0 form.
+func isJSON(r *http.Request) bool {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return r.Method == http.MethodPost && ct == awsproto.JSONContentType && r.Header.Get("X-Amz-Target") != ""
+}
+
 func sourceIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -473,11 +516,20 @@ func (h *Handler) writeError(w http.ResponseWriter, c *call, err error) {
 		svc = c.binding.Service
 	}
 	c.code = e.Code
+	if c.json {
+		w.Header().Set("x-amzn-query-error", awsproto.QueryErrorHeader(e))
+		h.write(w, c, e.HTTPStatus(), awsproto.EncodeJSONError(e))
+		return
+	}
 	h.write(w, c, e.HTTPStatus(), awsproto.EncodeError(svc, e, c.id))
 }
 
 func (h *Handler) write(w http.ResponseWriter, c *call, status int, body []byte) {
-	w.Header().Set("Content-Type", "text/xml")
+	ct := "text/xml"
+	if c.json {
+		ct = awsproto.JSONContentType
+	}
+	w.Header().Set("Content-Type", ct)
 	w.Header().Set("x-amzn-RequestId", c.id)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)

@@ -1,12 +1,15 @@
 package endpoint
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -205,4 +208,25 @@ func (b *budget) grant() {
 		b.used += w.n
 		close(w.ready)
 	}
+}
+
+// decompress returns the body a client compressed (Content-Encoding: gzip,
+// as the SDKs send CloudWatch's PutMetricData), within MaxBodyBytes; the
+// signature covers the compressed bytes, so it runs after verification.
+func decompress(r *http.Request, body []byte) ([]byte, error) {
+	if !strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		return body, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, awserr.New("MalformedQueryString", "The request body is not valid gzip: %v", err)
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, MaxBodyBytes+1))
+	if err != nil {
+		return nil, awserr.New("MalformedQueryString", "The request body is not valid gzip: %v", err)
+	}
+	if len(out) > MaxBodyBytes {
+		return nil, tooLarge()
+	}
+	return out, nil
 }

@@ -3,9 +3,13 @@
 // reconcilers have converged to the store) and the Prometheus /metrics of
 // the control plane — API requests by service, action and code with their
 // latency, reconcile runs, errors and duration, caches and nodes by
-// status, engine lifecycle events, engine restarts and failovers. None of them requires credentials and
-// none reveals account data: no account id, resource id or address is a
-// label, only counts.
+// status, engine lifecycle events, engine restarts and failovers, and the
+// engines' own statistics (memory, connections, ops/s, hit ratio) from the
+// metrics controller's latest samples. None of them requires credentials
+// and none reveals account data: no account id, resource id or address is
+// a label, only counts and totals by engine — unless the operator asks for
+// per-node engine series (Config.PerNode, serve --metrics-per-node), which
+// are labelled by cache cluster and node id (never account or address).
 //
 // It learns what happens through plain functions the wiring package hands
 // to the endpoint (endpoint.Config.Observe), the reconcile manager
@@ -45,7 +49,12 @@ type Config struct {
 	Ready func(ctx context.Context) bool
 	// Caches is read at each scrape; nil: no cache gauges.
 	Caches Caches
-	Logger *slog.Logger // default slog.Default()
+	// Nodes is read at each scrape for the engine statistics; nil: none.
+	Nodes Nodes
+	// PerNode exports the engine statistics per node, labelled by cache
+	// cluster and node id; default false: totals by engine only.
+	PerNode bool
+	Logger  *slog.Logger // default slog.Default()
 }
 
 // Telemetry holds the metrics registry and the probe handlers. Its
@@ -90,6 +99,9 @@ func New(cfg Config) *Telemetry {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if cfg.Caches != nil {
 		t.reg.MustRegister(&cacheCollector{t: t})
+	}
+	if cfg.Nodes != nil {
+		t.reg.MustRegister(&nodeCollector{t: t})
 	}
 	return t
 }

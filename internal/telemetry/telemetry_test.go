@@ -19,7 +19,7 @@ type fakeCaches []CacheCount
 
 func (f fakeCaches) CountCaches(context.Context) ([]CacheCount, error) { return f, nil }
 
-func get(t *testing.T, h http.Handler, path string) (int, string) {
+func get(t testing.TB, h http.Handler, path string) (int, string) {
 	t.Helper()
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
