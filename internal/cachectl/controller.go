@@ -67,6 +67,10 @@ type Engines interface {
 	// Replication reads a running node's replication state; it is also
 	// its health check.
 	Replication(ctx context.Context, nodeID string) (engine.ReplicationInfo, error)
+	// SaveData writes a running Redis OSS or Valkey node's dataset where
+	// its engine loads it from when it starts again (writes paused until
+	// it stops): a new node type or version keeps the data.
+	SaveData(ctx context.Context, nodeID string) error
 }
 
 // EC2 is what the controller needs of the EC2 model (ec2.Service): the
@@ -205,7 +209,20 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 			fresh = append(fresh, cl)
 		}
 	}
-	errs := append(c.converge(ctx, first, nil), c.prepare(ctx, fresh)...)
+	// Their interfaces are made alongside the rest (not after it): the
+	// network then realises a new group's interfaces in one pass, and the
+	// replicas' engines start as soon as their primary answers.
+	var prepared []error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		prepared = c.prepare(ctx, fresh)
+	}()
+	rolls := rollingPrimaries(clusters)
+	errs := c.converge(ctx, first, nil, rolls)
+	wg.Wait()
+	errs = append(errs, prepared...)
 	if len(replicas) > 0 {
 		fresh, err := c.cfg.Domain.Clusters(ctx)
 		if err != nil {
@@ -221,7 +238,7 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 				again = append(again, f)
 			}
 		}
-		errs = append(errs, c.converge(ctx, again, byRef)...)
+		errs = append(errs, c.converge(ctx, again, byRef, rolls)...)
 	}
 	return errors.Join(errs...)
 }
@@ -261,8 +278,9 @@ func (c *Controller) prepare(ctx context.Context, clusters []*elasticache.Cluste
 
 // converge plans and applies clusters, up to Parallel at once; a failure
 // of one does not hold the others back. byRef finds the primaries of
-// replicas.
-func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Cluster, byRef map[elasticache.ClusterRef]*elasticache.Cluster) []error {
+// replicas; rolls are the group primaries whose new spec waits for a
+// failover (rolling.go).
+func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Cluster, byRef map[elasticache.ClusterRef]*elasticache.Cluster, rolls map[elasticache.ClusterRef]bool) []error {
 	errs := make([]error, len(clusters))
 	sem := make(chan struct{}, c.cfg.Parallel)
 	var wg sync.WaitGroup
@@ -272,6 +290,7 @@ func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Clust
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			obs, err := c.observe(ctx, cl, byRef)
+			obs.rolls = rolls[cl.Ref()]
 			if err == nil {
 				err = c.apply(ctx, cl, obs.role, plan(cl, obs))
 			}

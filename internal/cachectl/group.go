@@ -60,9 +60,12 @@ type GroupConfig struct {
 	// and "automatic" for a failed primary. It must not block.
 	OnFailover func(kind string)
 	// Poll is how often a group in transition is looked at again, for
-	// what changes without a store write (a replica's link coming up);
-	// default 50ms.
-	Poll time.Duration
+	// what changes without a store write; default 50ms. LinkPoll is the
+	// same while the group waits only for replicas' links to come up (an
+	// initial synchronisation, which takes a few ms; default 5ms): it
+	// decides when the group becomes available.
+	Poll     time.Duration
+	LinkPoll time.Duration
 }
 
 // Groups is the replication group controller; it implements
@@ -96,6 +99,9 @@ func NewGroups(cfg GroupConfig) *Groups {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 50 * time.Millisecond
+	}
+	if cfg.LinkPoll <= 0 {
+		cfg.LinkPoll = 5 * time.Millisecond
 	}
 	return &Groups{cfg: cfg, log: cfg.Logger, pol: policy{failures: cfg.HealthFailures}, failures: map[elasticache.GroupRef]int{}}
 }
@@ -131,7 +137,7 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	}
 	wg.Wait()
 	seen := map[elasticache.GroupRef]bool{}
-	var health, transition bool
+	var health, transition, linking bool
 	for i, g := range groups {
 		seen[g.Ref()] = true
 		c.failures[g.Ref()] = views[i].failures
@@ -141,6 +147,7 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 		}
 		health = health || g.AutoFailover() && g.Status != elasticache.GroupDeleting
 		transition = transition || g.Status != elasticache.GroupAvailable || g.Failover != nil || d != (decision{})
+		linking = linking || d == (decision{}) && awaitingLinks(g, views[i])
 	}
 	for ref := range c.failures {
 		if !seen[ref] {
@@ -148,6 +155,8 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 		}
 	}
 	switch {
+	case linking:
+		reconcile.RequeueAfter(ctx, c.cfg.LinkPoll)
 	case transition:
 		reconcile.RequeueAfter(ctx, c.cfg.Poll)
 	case health:
@@ -232,7 +241,10 @@ func (c *Groups) apply(ctx context.Context, g *elasticache.ReplicationGroup, d d
 	})
 	if err == nil && written && d.failover != nil && c.cfg.OnFailover != nil {
 		kind := "automatic"
-		if g.Failover != nil && g.Failover.Test {
+		switch {
+		case d.failover.roll:
+			kind = "roll"
+		case g.Failover != nil && g.Failover.Test:
 			kind = "test"
 		}
 		c.cfg.OnFailover(kind)
