@@ -23,6 +23,7 @@ type memberView struct {
 	known bool // the supervisor supervises its node
 	state engine.State
 	role  engine.Role // the role the supervisor has given it
+	pid   int         // its engine's process, 0 when none runs
 	// info is its INFO replication; nil when it did not answer (or does
 	// not run).
 	info *engine.ReplicationInfo

@@ -38,6 +38,8 @@ type fakeProc struct {
 	offset int64
 	// savedData: SaveData ran since it started.
 	savedData bool
+	// reconnects counts Reconnect calls.
+	reconnects int
 }
 
 // fakeEngines implements Engines over fakeProcs.
@@ -144,6 +146,21 @@ func (f *fakeEngines) SaveData(_ context.Context, nodeID string) error {
 	}
 	f.saved[nodeID]++
 	p.savedData = true
+	return nil
+}
+
+// Reconnect counts reconnections of a running replica.
+func (f *fakeEngines) Reconnect(_ context.Context, nodeID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.supervised(nodeID)
+	if err != nil {
+		return err
+	}
+	if !p.spec.Role.Replica() {
+		return fmt.Errorf("reconnect %s: not a replica", nodeID)
+	}
+	p.reconnects++
 	return nil
 }
 

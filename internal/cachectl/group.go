@@ -37,6 +37,9 @@ type GroupDomain interface {
 type GroupEngines interface {
 	Status(nodeID string) (engine.NodeStatus, bool)
 	Replication(ctx context.Context, nodeID string) (engine.ReplicationInfo, error)
+	// Reconnect has a replica that has not synchronised yet connect to
+	// its primary now (linkup.go).
+	Reconnect(ctx context.Context, nodeID string) error
 }
 
 // GroupConfig configures the group controller. Domain and Engines are
@@ -75,8 +78,11 @@ type Groups struct {
 	log *slog.Logger
 	pol policy
 
-	mu       sync.Mutex // serialises Reconcile runs; guards failures
+	mu       sync.Mutex // serialises Reconcile runs; guards failures and reconnected
 	failures map[elasticache.GroupRef]int
+	// reconnected is the engine process each replica was last
+	// reconnected in (linkup.go), by engine node id.
+	reconnected map[string]int
 }
 
 // NewGroups returns the replication group controller; it has no side
@@ -103,7 +109,8 @@ func NewGroups(cfg GroupConfig) *Groups {
 	if cfg.LinkPoll <= 0 {
 		cfg.LinkPoll = 5 * time.Millisecond
 	}
-	return &Groups{cfg: cfg, log: cfg.Logger, pol: policy{failures: cfg.HealthFailures}, failures: map[elasticache.GroupRef]int{}}
+	return &Groups{cfg: cfg, log: cfg.Logger, pol: policy{failures: cfg.HealthFailures}, failures: map[elasticache.GroupRef]int{},
+		reconnected: map[string]int{}}
 }
 
 // GroupsName is the group controller's name (reconcile.Manager.Wake).
@@ -142,6 +149,7 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 		seen[g.Ref()] = true
 		c.failures[g.Ref()] = views[i].failures
 		d := c.pol.decide(g, views[i])
+		c.reconnect(ctx, g, views[i])
 		if err := c.apply(ctx, g, d); err != nil {
 			errs[i] = fmt.Errorf("replication group %s: %w", g.Ref(), err)
 		}
@@ -152,6 +160,17 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	for ref := range c.failures {
 		if !seen[ref] {
 			delete(c.failures, ref)
+		}
+	}
+	live := map[string]bool{}
+	for _, v := range views {
+		for _, m := range v.members {
+			live[EngineNodeID(m.cl.Ref(), m.cl.Nodes[0].ID)] = true
+		}
+	}
+	for id := range c.reconnected {
+		if !live[id] {
+			delete(c.reconnected, id)
 		}
 	}
 	switch {
@@ -175,7 +194,7 @@ func (c *Groups) observe(ctx context.Context, g *elasticache.ReplicationGroup, m
 		}
 		m := memberView{cl: cl}
 		if st, ok := c.cfg.Engines.Status(EngineNodeID(cl.Ref(), cl.Nodes[0].ID)); ok {
-			m.known, m.state, m.role = true, st.State, st.Role
+			m.known, m.state, m.role, m.pid = true, st.State, st.Role, st.PID
 		}
 		v.members = append(v.members, m)
 	}
@@ -257,4 +276,20 @@ func sameFailover(a, b *elasticache.Failover) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// reconnect reconnects, once per engine process, the replicas of a
+// creating group that tried their primary before it listened (linkup.go).
+func (c *Groups) reconnect(ctx context.Context, g *elasticache.ReplicationGroup, v groupView) {
+	for nodeID, pid := range replicasToReconnect(g, v) {
+		if c.reconnected[nodeID] == pid {
+			continue
+		}
+		c.reconnected[nodeID] = pid
+		if err := c.cfg.Engines.Reconnect(ctx, nodeID); err != nil {
+			c.log.Warn("reconnect replica", "group", g.Ref().String(), "node", nodeID, "err", err)
+			continue
+		}
+		c.log.Debug("replica reconnected to its primary", "group", g.Ref().String(), "node", nodeID)
+	}
 }
