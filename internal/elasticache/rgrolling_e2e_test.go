@@ -1,9 +1,13 @@
 package elasticache_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +55,7 @@ func (w *groupWorld) nodeTypeChange(t *testing.T, clusters int32) {
 		t.Fatalf("writing %d keys = %q, %v", keys, out, err)
 	}
 	oldPrimary := primaryOf(g)
+	stopProbe := w.probe(t, primaryName)
 
 	if _, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String(w.id),
 		CacheNodeType: aws.String("cache.t3.small"), ApplyImmediately: aws.Bool(true)}); err != nil {
@@ -68,8 +73,16 @@ func (w *groupWorld) nodeTypeChange(t *testing.T, clusters int32) {
 		}
 		return clusters == 1 || primaryOf(g) != oldPrimary
 	})
+	probes := stopProbe()
+	// The primary endpoint answers writes throughout but for one window
+	// (the failover, or the single node's restart).
+	if windows := failureWindows(probes); windows > 1 || len(probes) == 0 || probes[len(probes)-1] != "ok" {
+		t.Errorf("writes through the primary endpoint during the change: %d windows of failures in %q", windows, strings.Join(probes, " "))
+	} else {
+		t.Logf("writes through the primary endpoint during the change: %d of %d failed, in %d window(s)", len(probes)-strings.Count(strings.Join(probes, " "), "ok"), len(probes), windows)
+	}
 	for _, m := range g.MemberClusters {
-		w.eventually(t, m, "500", "dbsize")
+		w.eventually(t, m, "501", "dbsize") // and the probe's key
 	}
 	w.byName(t, primaryName, "value500", "get", "key500")
 	if out, _ := w.redis(t, primaryOf(g), "info", "memory"); !strings.Contains(out, "maxmemory:") || strings.Contains(out, "maxmemory:0\r") {
@@ -87,4 +100,63 @@ func (w *groupWorld) nodeTypeChange(t *testing.T, clusters int32) {
 	if err := deleted.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(w.id)}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// probe writes through name from the instance, one redis-cli SET after the
+// other (each resolving the name anew), until the returned function is
+// called; it returns each write's outcome in order, "ok" or "fail".
+func (w *groupWorld) probe(t *testing.T, name string) func() []string {
+	t.Helper()
+	stop := filepath.Join(t.TempDir(), "stop")
+	script := `while [ ! -e "$0" ]; do if timeout 3 redis-cli -h "$1" set probe x 2>/dev/null | grep -q OK; then echo ok; else echo fail; fi; done`
+	cmd, err := w.env.App.InstanceCommand(context.Background(), w.eni, "sh", "-c", script, stop, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &lockedBuffer{}
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200 && !strings.Contains(out.String(), "ok"); i++ {
+		time.Sleep(10 * time.Millisecond) // the first write went through
+	}
+	return func() []string {
+		if err := os.WriteFile(stop, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("probe: %v", err)
+		}
+		return strings.Fields(out.String())
+	}
+}
+
+// failureWindows counts the runs of "fail" in probes.
+func failureWindows(probes []string) int {
+	n := 0
+	for i, p := range probes {
+		if p == "fail" && (i == 0 || probes[i-1] != "fail") {
+			n++
+		}
+	}
+	return n
+}
+
+// lockedBuffer is a bytes.Buffer a command writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
