@@ -250,10 +250,6 @@ func applyDecision(g *elasticache.ReplicationGroup, members []*elasticache.Clust
 		}
 		g.Primary = s.to
 		g.Failover = &elasticache.Failover{From: s.from, To: s.to, Test: test, Roll: s.roll, Phase: elasticache.PhasePromoting, At: now}
-		if s.roll {
-			// The old primary comes back with the group's new spec.
-			c.NodeType, c.EngineVersion, c.Pending = g.NodeType, g.EngineVersion, nil
-		}
 		elasticache.ApplyRoles(g, members)
 		return nil, true
 	case d.promoted:

@@ -47,8 +47,8 @@ func awaitsRoll(cl *elasticache.Cluster, obs observed) bool {
 }
 
 // rollPrimary is the group policy's side of a rolling replacement: when
-// the primary's engine runs an old spec and every replica runs the new one
-// in its role, the primary fails over to the replica with the least lag
+// the primary's engine runs an old spec and every replica runs the
+// primary's new one in its role, the primary fails over to the replica with the least lag
 // (and is then replaced with the new spec, as a replica). ok is false while
 // there is nothing to do, or the replicas are not done yet.
 func rollPrimary(g *elasticache.ReplicationGroup, v groupView) (to string, ok bool) {
@@ -64,7 +64,8 @@ func rollPrimary(g *elasticache.ReplicationGroup, v groupView) (to string, ok bo
 		if m.cl.ID == g.Primary {
 			continue
 		}
-		if !memberInRole(g, v, m) || m.cl.Nodes[0].Running != runningSpec(m.cl) {
+		// Every replica runs the primary's new spec, in its role.
+		if !memberInRole(g, v, m) || m.cl.Nodes[0].Running != runningSpec(pm.cl) {
 			return "", false
 		}
 	}

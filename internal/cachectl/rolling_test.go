@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
+	"github.com/cachalot-dev/cachalot/internal/engine"
 )
 
 // A node type change on a replication group, against the fakes: with
@@ -133,5 +134,38 @@ func TestGroupSingleNodeTypeKeepsData(t *testing.T) {
 	}
 	if !slices.Contains(w.engines.dataOf(), primary) {
 		t.Errorf("the node's data was removed")
+	}
+}
+
+func TestRollPrimary(t *testing.T) {
+	running := engine.StateRunning
+	spec := func(m memberView, nodeType, runs string) memberView {
+		cl := *m.cl
+		cl.NodeType, cl.EngineVersion = nodeType, "7.1"
+		cl.Nodes = []elasticache.Node{{ID: "0001", Running: runs + "/7.1"}}
+		m.cl = &cl
+		return m
+	}
+	small, micro := "cache.t3.small", "cache.t3.micro"
+	for _, tc := range []struct {
+		name    string
+		members []memberView
+		want    string
+	}{
+		{"nothing-to-do", []memberView{spec(member("rg-001", running, false, 100), micro, micro),
+			spec(member("rg-002", running, true, 90), micro, micro), spec(member("rg-003", running, true, 95), micro, micro)}, ""},
+		{"replicas-done", []memberView{spec(member("rg-001", running, false, 100), small, micro),
+			spec(member("rg-002", running, true, 90), small, small), spec(member("rg-003", running, true, 95), small, small)}, "rg-003"},
+		{"a-replica-not-done", []memberView{spec(member("rg-001", running, false, 100), small, micro),
+			spec(member("rg-002", running, true, 90), small, small), spec(member("rg-003", running, true, 95), small, micro)}, ""},
+		{"replicas-on-another-spec", []memberView{spec(member("rg-001", running, false, 100), small, micro),
+			spec(member("rg-002", running, true, 90), micro, micro), spec(member("rg-003", running, true, 95), micro, micro)}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := rollPrimary(testGroup(), groupView{members: tc.members})
+			if got != tc.want || ok != (tc.want != "") {
+				t.Errorf("rollPrimary = %q, %v; want %q", got, ok, tc.want)
+			}
+		})
 	}
 }
