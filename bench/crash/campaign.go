@@ -221,6 +221,9 @@ func (c *campaign) checkpoint(ctx context.Context, name string) (checkpointResul
 			return res, err
 		}
 	}
+	if err := waitGroupsConverged(ctx, c.s, c.o.converge); err != nil {
+		add(violation{"not-converged", "replication groups", err.Error()})
+	}
 	obs, err := observe(ctx, c.s, clusters)
 	if err != nil {
 		return res, fmt.Errorf("%s: observe: %w", name, err)

@@ -120,6 +120,7 @@ func snapshotNet(ctx context.Context, s *server, clusters []ectypes.CacheCluster
 		snap.rules = append(snap.rules, ri)
 	}
 	snap.matchInterfaces(s.account, clusters)
+	snap.servicePeering(s.account, clusters)
 	return snap, nil
 }
 

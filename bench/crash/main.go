@@ -1,7 +1,8 @@
 // Command crash is the crash campaign of issue 21: it runs `cachalot serve`
 // (as root, namespaces network mode) on a fresh data dir, drives a seeded
 // random workload of writes through aws-sdk-go-v2 — cache clusters (Redis
-// and Memcached, created, modified, deleted), security groups and their
+// and Memcached, created, modified, deleted), replication groups (created,
+// failed over with TestFailover, deleted: workload_rg.go), security groups and their
 // rules, instances, IAM users and policies — and kills serve with SIGKILL
 // at a random point of every run, while writes are in flight. After each
 // restart it waits for convergence and checks:
@@ -15,6 +16,8 @@
 //     chains, verdict maps, sets and their members, rules, and one engine
 //     process per cache node in the node's namespace (kernel.go): nothing
 //     missing, nothing orphaned;
+//   - every replication group is available again with exactly one
+//     primary among its members;
 //   - `cachalot teardown` while serve runs is refused, and undoes nothing.
 //
 // Then it kills a Redis node's engine repeatedly and checks the

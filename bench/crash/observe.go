@@ -92,6 +92,9 @@ func observe(ctx context.Context, s *server, clusters []ectypes.CacheCluster) (*
 	}
 	for _, c := range clusters {
 		id := aws.ToString(c.CacheClusterId)
+		if aws.ToString(c.ReplicationGroupId) != "" {
+			continue // a replication group's member: the group is observed (observeGroups)
+		}
 		st := clusterState{engine: aws.ToString(c.Engine)}
 		for _, n := range c.CacheNodes {
 			st.nodes = append(st.nodes, aws.ToString(n.CacheNodeId))
@@ -108,6 +111,9 @@ func observe(ctx context.Context, s *server, clusters []ectypes.CacheCluster) (*
 			st.tagged = st.tagged || aws.ToString(t.Key) == tagKey && aws.ToString(t.Value) == id
 		}
 		o.states["cluster/"+id] = st
+	}
+	if err := observeGroups(ctx, s, o); err != nil {
+		return nil, err
 	}
 	if err := observeInstances(ctx, s, o, nameOfGroup); err != nil {
 		return nil, err

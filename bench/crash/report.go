@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,13 @@ func (c *campaign) report(out io.Writer, elapsed time.Duration) {
 	if len(conv) > 0 {
 		row("restart → converged and checked, p50 / max", fmt.Sprintf("%v / %v", conv[len(conv)/2].Round(time.Millisecond), conv[len(conv)-1].Round(time.Millisecond)))
 	}
+	c.c.mu.Lock()
+	fmt.Fprintf(out, "\n## Writes by call\n\n| call | issued | acknowledged | no answer (killed) |\n|---|---|---|---|\n")
+	for _, name := range slices.Sorted(maps.Keys(c.c.byCall)) {
+		n := c.c.byCall[name]
+		fmt.Fprintf(out, "| %s | %d | %d | %d |\n", name, n[0], n[1], n[2])
+	}
+	c.c.mu.Unlock()
 	if e := c.engine; e != nil {
 		fmt.Fprintf(out, "\n## Engine killed in a loop\n\n")
 		fmt.Fprintf(out, "One Redis node's engine killed with SIGKILL %d times in a row, each time once the previous restart answered PING and the supervisor reported it.\n\n", e.kills)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -56,6 +57,32 @@ func classify(err error) outcome {
 // counters of the campaign, shared by the workers.
 type counters struct {
 	ops, acked, rejected, unknown, serverErrors atomic.Int64
+
+	mu     sync.Mutex         // guards byCall
+	byCall map[string]*[3]int // by call name: issued, acknowledged, unanswered
+}
+
+// count records a call under its name: issued, or its outcome.
+func (c *counters) count(op string, o outcome, issued bool) {
+	name, _, _ := strings.Cut(op, " ")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byCall == nil {
+		c.byCall = map[string]*[3]int{}
+	}
+	n := c.byCall[name]
+	if n == nil {
+		n = &[3]int{}
+		c.byCall[name] = n
+	}
+	switch {
+	case issued:
+		n[0]++
+	case o == acked:
+		n[1]++
+	case o == unknown:
+		n[2]++
+	}
 }
 
 // worker issues random writes on resources of its own (names carry its
@@ -97,8 +124,10 @@ func (w *worker) step(ctx context.Context) bool {
 		c = w.pick()
 	}
 	w.c.ops.Add(1)
+	w.c.count(c.op, 0, true)
 	w.m.begin(c.key, c.post, c.op)
 	got, err := c.do(ctx)
+	w.c.count(c.op, classify(err), false)
 	switch classify(err) {
 	case acked:
 		w.c.acked.Add(1)
@@ -130,6 +159,7 @@ func (w *worker) pick() *call {
 		{7, w.runInstance}, {5, w.terminate},
 		{6, w.createUser}, {3, w.deleteUser}, {5, w.createPolicy}, {2, w.deletePolicy},
 		{5, w.attach}, {4, w.detach},
+		{4, w.createReplicationGroup}, {2, w.deleteReplicationGroup}, {3, w.testFailover},
 	}
 	total := 0
 	for _, c := range choices {
@@ -163,7 +193,7 @@ func (w *worker) present(kind string) []string {
 }
 
 // kindPrefix is the name prefix of each kind's resources.
-var kindPrefix = map[string]string{"cluster": "cr", "sg": "crash-sg", "instance": "crash-i", "user": "crash-u", "policy": "crash-p"}
+var kindPrefix = map[string]string{"cluster": "cr", "sg": "crash-sg", "instance": "crash-i", "user": "crash-u", "policy": "crash-p", "rg": "crg"}
 
 func (w *worker) any(keys []string) string { return keys[w.rng.IntN(len(keys))] }
 

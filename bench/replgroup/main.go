@@ -45,6 +45,7 @@ type options struct {
 	kills, tests, creations int
 	poll, lag               time.Duration
 	keep                    bool
+	logLevel                string
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 	flag.DurationVar(&o.poll, "poll", 5*time.Millisecond, "DescribeReplicationGroups / DescribeEvents polling interval")
 	flag.DurationVar(&o.lag, "lag", 0, "replication lag under load: write to a 1+2 group's primary for this long, sampling each replica's lag every 100 ms; 0 skips")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
+	flag.StringVar(&o.logLevel, "log-level", "warn", "serve --log-level (debug logs each cluster's plan and step times)")
 	flag.Parse()
 	cachalotproc.Main(func(ctx context.Context) error { return run(ctx, o) })
 }
@@ -79,7 +81,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
 	fmt.Printf("    go run ./bench/replgroup %s\n\n", strings.Join(os.Args[1:], " "))
 	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
-		DirPrefix: "cachalot-rgbench-", Key: "AKIARGBENCHBENCHBNCH", Secret: "rgbench-secret", LogLevel: "warn",
+		DirPrefix: "cachalot-rgbench-", Key: "AKIARGBENCHBENCHBNCH", Secret: "rgbench-secret", LogLevel: o.logLevel,
 	})
 	if err != nil {
 		return err

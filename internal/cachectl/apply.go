@@ -302,7 +302,14 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 				return nodeResult{}, fmt.Errorf("set the role of node %s: %w", n.ID, err)
 			}
 		case actStopRespec:
-			// A new node type or engine version: restart with the new spec.
+			// A new node type or engine version: restart with the new
+			// spec, keeping the data (ElastiCache scales and upgrades
+			// Redis OSS and Valkey nodes without losing it).
+			if cl.Engine != catalog.Memcached {
+				if err := c.cfg.Engines.SaveData(ctx, key); err != nil {
+					return nodeResult{}, fmt.Errorf("save the data of node %s before its new spec: %w", n.ID, err)
+				}
+			}
 			if err := c.cfg.Engines.Stop(ctx, key); err != nil {
 				return nodeResult{}, fmt.Errorf("stop node %s for its new spec: %w", n.ID, err)
 			}

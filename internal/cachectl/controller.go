@@ -19,8 +19,9 @@
 // Replication groups: their member clusters converge here like any
 // cluster, each node's engine in the role its record gives it (the
 // primary, held on crash with automatic failover, or a replica of the
-// primary; replicas converge after the rest, since they need their
-// primary's address). The group controller (group.go) owns what is the
+// primary; a new group's replicas start alongside their primary once
+// every interface is made (linkup.go), other replicas converge after the
+// rest). The group controller (group.go) owns what is the
 // group's — health checks, failovers, the group's status and events —
 // deciding with the pure policy of failover.go and writing roles back
 // through the domain, which this controller then realises.
@@ -67,6 +68,10 @@ type Engines interface {
 	// Replication reads a running node's replication state; it is also
 	// its health check.
 	Replication(ctx context.Context, nodeID string) (engine.ReplicationInfo, error)
+	// SaveData writes a running Redis OSS or Valkey node's dataset where
+	// its engine loads it from when it starts again (writes paused until
+	// it stops): a new node type or version keeps the data.
+	SaveData(ctx context.Context, nodeID string) error
 }
 
 // EC2 is what the controller needs of the EC2 model (ec2.Service): the
@@ -187,25 +192,30 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
-	// Replicas converge after everything else: a replica starts following
-	// its primary, whose address its primary's run may just have made.
+	// A new replica starts alongside its primary (linkup.go): the
+	// interfaces of new replicas and of their primaries are made first, in
+	// one pass of the network, then they converge with everything else.
+	// Other replicas converge after everything else: a replica follows its
+	// primary, which a failover may just have changed.
+	var errs []error
+	if prep := interfacesFirst(clusters); len(prep) > 0 {
+		errs = c.prepare(ctx, prep)
+		if clusters, err = c.cfg.Domain.Clusters(ctx); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+	}
 	var first, replicas []*elasticache.Cluster
+	byRef := map[elasticache.ClusterRef]*elasticache.Cluster{}
 	for _, cl := range clusters {
-		if cl.ReplicaOf != "" && cl.Status != elasticache.StatusDeleting {
+		byRef[cl.Ref()] = cl
+		if cl.ReplicaOf != "" && cl.Status != elasticache.StatusDeleting && cl.Status != elasticache.StatusCreating {
 			replicas = append(replicas, cl)
 		} else {
 			first = append(first, cl)
 		}
 	}
-	// New replicas make their interfaces meanwhile: only their engines
-	// wait for the primary.
-	var fresh []*elasticache.Cluster
-	for _, cl := range replicas {
-		if needsInterfaces(cl) {
-			fresh = append(fresh, cl)
-		}
-	}
-	errs := append(c.converge(ctx, first, nil), c.prepare(ctx, fresh)...)
+	rolls := rollingPrimaries(clusters)
+	errs = append(errs, c.converge(ctx, first, byRef, rolls)...)
 	if len(replicas) > 0 {
 		fresh, err := c.cfg.Domain.Clusters(ctx)
 		if err != nil {
@@ -221,9 +231,29 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 				again = append(again, f)
 			}
 		}
-		errs = append(errs, c.converge(ctx, again, byRef)...)
+		errs = append(errs, c.converge(ctx, again, byRef, rolls)...)
 	}
 	return errors.Join(errs...)
+}
+
+// interfacesFirst returns the clusters whose interfaces are made before
+// anything converges: new replicas needing interfaces, and their primaries
+// needing them too (a new group).
+func interfacesFirst(clusters []*elasticache.Cluster) []*elasticache.Cluster {
+	primaries := map[elasticache.ClusterRef]bool{}
+	var out []*elasticache.Cluster
+	for _, cl := range clusters {
+		if cl.ReplicaOf != "" && cl.Status == elasticache.StatusCreating && needsInterfaces(cl) {
+			out = append(out, cl)
+			primaries[elasticache.ClusterRef{Account: cl.Account, Region: cl.Region, ID: cl.ReplicaOf}] = true
+		}
+	}
+	for _, cl := range clusters {
+		if primaries[cl.Ref()] && cl.Status != elasticache.StatusDeleting && needsInterfaces(cl) {
+			out = append(out, cl)
+		}
+	}
+	return out
 }
 
 // needsInterfaces reports whether a node of the cluster has no interface.
@@ -261,8 +291,9 @@ func (c *Controller) prepare(ctx context.Context, clusters []*elasticache.Cluste
 
 // converge plans and applies clusters, up to Parallel at once; a failure
 // of one does not hold the others back. byRef finds the primaries of
-// replicas.
-func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Cluster, byRef map[elasticache.ClusterRef]*elasticache.Cluster) []error {
+// replicas; rolls are the group primaries whose new spec waits for a
+// failover (rolling.go).
+func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Cluster, byRef map[elasticache.ClusterRef]*elasticache.Cluster, rolls map[elasticache.ClusterRef]bool) []error {
 	errs := make([]error, len(clusters))
 	sem := make(chan struct{}, c.cfg.Parallel)
 	var wg sync.WaitGroup
@@ -272,6 +303,7 @@ func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Clust
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			obs, err := c.observe(ctx, cl, byRef)
+			obs.rolls = rolls[cl.Ref()]
 			if err == nil {
 				err = c.apply(ctx, cl, obs.role, plan(cl, obs))
 			}

@@ -23,6 +23,7 @@ type memberView struct {
 	known bool // the supervisor supervises its node
 	state engine.State
 	role  engine.Role // the role the supervisor has given it
+	pid   int         // its engine's process, 0 when none runs
 	// info is its INFO replication; nil when it did not answer (or does
 	// not run).
 	info *engine.ReplicationInfo
@@ -68,6 +69,7 @@ type switchTo struct {
 	from, to string
 	reason   string
 	offsets  string // the replicas' replication offsets, for the log
+	roll     bool   // a rolling replacement's failover (rolling.go)
 }
 
 // primaryFailed reports whether the primary has failed, and how: its
@@ -134,6 +136,9 @@ func (p policy) decide(g *elasticache.ReplicationGroup, v groupView) decision {
 				}
 			}
 		}
+		if to, ok := rollPrimary(g, v); ok {
+			return decision{failover: &switchTo{from: g.Primary, to: to, reason: "new node type or engine version", offsets: offsets(v), roll: true}}
+		}
 		if groupConverged(g, v) && (g.Status != elasticache.GroupAvailable || g.ObservedGeneration != g.Generation ||
 			g.AutomaticFailover == elasticache.FailoverEnabling || g.AutomaticFailover == elasticache.FailoverDisabling) {
 			return decision{available: true}
@@ -173,6 +178,27 @@ func memberInRole(g *elasticache.ReplicationGroup, v groupView, m memberView) bo
 	pm, ok := v.member(g.Primary)
 	return ok && m.info.Role == "slave" && m.info.LinkUp &&
 		m.role.ReplicaOf.NodeID == EngineNodeID(pm.cl.Ref(), pm.cl.Nodes[0].ID)
+}
+
+// awaitingLinks reports whether g waits only for replicas' links to come
+// up: every member runs (its cluster converged) and answers, and one at
+// least is a replica of the right primary whose link is still down — an
+// initial synchronisation in progress, which ends without a store write.
+func awaitingLinks(g *elasticache.ReplicationGroup, v groupView) bool {
+	if g.Status == elasticache.GroupDeleting || len(v.members) != len(g.Members) {
+		return false
+	}
+	pending := false
+	for _, m := range v.members {
+		if memberInRole(g, v, m) {
+			continue
+		}
+		if m.info == nil || m.info.Role != "slave" || m.info.LinkUp || m.cl.Status != elasticache.StatusAvailable || !m.role.Replica() {
+			return false
+		}
+		pending = true
+	}
+	return pending
 }
 
 // groupConverged reports whether every member of g runs in its role.
@@ -223,7 +249,7 @@ func applyDecision(g *elasticache.ReplicationGroup, members []*elasticache.Clust
 			return []elasticache.GroupEvent{ev("cache-cluster", s.from, "Recovering cache nodes "+n.ID)}, true
 		}
 		g.Primary = s.to
-		g.Failover = &elasticache.Failover{From: s.from, To: s.to, Test: test, Phase: elasticache.PhasePromoting, At: now}
+		g.Failover = &elasticache.Failover{From: s.from, To: s.to, Test: test, Roll: s.roll, Phase: elasticache.PhasePromoting, At: now}
 		elasticache.ApplyRoles(g, members)
 		return nil, true
 	case d.promoted:
@@ -232,14 +258,14 @@ func applyDecision(g *elasticache.ReplicationGroup, members []*elasticache.Clust
 		f.Phase = elasticache.PhaseRecovering
 		_, n := nodeOf(g, members, f.From)
 		events := []elasticache.GroupEvent{ev("cache-cluster", f.To, msg), ev("replication-group", g.ID, msg)}
-		if n != nil {
+		if n != nil && !f.Roll {
 			events = append(events, ev("cache-cluster", f.From, "Recovering cache nodes "+n.ID))
 		}
 		return events, true
 	case d.recovered:
 		f := g.Failover
 		g.Failover = nil
-		if _, n := nodeOf(g, members, f.From); n != nil {
+		if _, n := nodeOf(g, members, f.From); n != nil && !f.Roll {
 			return []elasticache.GroupEvent{ev("cache-cluster", f.From, "Finished recovery for cache nodes "+n.ID)}, true
 		}
 		return nil, true

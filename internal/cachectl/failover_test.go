@@ -196,3 +196,33 @@ func TestApplyDecisionAvailableEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestAwaitingLinks(t *testing.T) {
+	running := engine.StateRunning
+	unlinked := func(id string) memberView {
+		m := member(id, running, true, 0)
+		m.info.LinkUp = false
+		return m
+	}
+	healthy := []memberView{member("rg-001", running, false, 100), member("rg-002", running, true, 90), member("rg-003", running, true, 95)}
+	for _, tc := range []struct {
+		name    string
+		members []memberView
+		want    bool
+	}{
+		{"converged", healthy, false},
+		{"one-syncing", []memberView{healthy[0], healthy[1], unlinked("rg-003")}, true},
+		{"all-syncing", []memberView{healthy[0], unlinked("rg-002"), unlinked("rg-003")}, true},
+		{"one-not-started", []memberView{healthy[0], unlinked("rg-002"), member("rg-003", "", true, -1)}, false},
+		{"primary-not-answering", []memberView{member("rg-001", running, false, -1), unlinked("rg-002"), healthy[2]}, false},
+		{"member-missing", []memberView{healthy[0], unlinked("rg-002")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := testGroup()
+			g.Status = elasticache.GroupCreating
+			if got := awaitingLinks(g, groupView{members: tc.members}); got != tc.want {
+				t.Errorf("awaitingLinks = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -36,6 +36,10 @@ type fakeProc struct {
 	failed bool
 	// offset is its replication offset (Replication).
 	offset int64
+	// savedData: SaveData ran since it started.
+	savedData bool
+	// reconnects counts Reconnect calls.
+	reconnects int
 }
 
 // fakeEngines implements Engines over fakeProcs.
@@ -51,6 +55,11 @@ type fakeEngines struct {
 	// data holds the node ids whose data exists: made by Start, kept by
 	// Stop, deleted by Remove.
 	data map[string]bool
+	// saved counts SaveData calls by node id; kept, by node id, is
+	// whether the node's last stop followed a SaveData (its data survived
+	// the restart).
+	saved map[string]int
+	kept  map[string]bool
 }
 
 func newFakeEngines(launched func(engine.Launcher) (string, bool)) *fakeEngines {
@@ -121,6 +130,40 @@ func (f *fakeEngines) fail(nodeID string) {
 	}
 }
 
+// SaveData records that the running node's data was saved.
+func (f *fakeEngines) SaveData(_ context.Context, nodeID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.supervised(nodeID)
+	if err != nil {
+		return err
+	}
+	if p.failed {
+		return fmt.Errorf("node %s: connection refused", nodeID)
+	}
+	if f.saved == nil {
+		f.saved = map[string]int{}
+	}
+	f.saved[nodeID]++
+	p.savedData = true
+	return nil
+}
+
+// Reconnect counts reconnections of a running replica.
+func (f *fakeEngines) Reconnect(_ context.Context, nodeID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, err := f.supervised(nodeID)
+	if err != nil {
+		return err
+	}
+	if !p.spec.Role.Replica() {
+		return fmt.Errorf("reconnect %s: not a replica", nodeID)
+	}
+	p.reconnects++
+	return nil
+}
+
 // SetRole follows the supervisor: the role is recorded, and a failed node
 // is relaunched unless the role still holds it.
 func (f *fakeEngines) SetRole(_ context.Context, nodeID string, role engine.Role) error {
@@ -164,6 +207,12 @@ func (f *fakeEngines) Replication(_ context.Context, nodeID string) (engine.Repl
 func (f *fakeEngines) Stop(_ context.Context, nodeID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if p, ok := f.procs[nodeID]; ok {
+		if f.kept == nil {
+			f.kept = map[string]bool{}
+		}
+		f.kept[nodeID] = p.savedData
+	}
 	delete(f.procs, nodeID) // like the supervisor, orphans are stopped too
 	return nil
 }

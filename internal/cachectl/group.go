@@ -37,6 +37,9 @@ type GroupDomain interface {
 type GroupEngines interface {
 	Status(nodeID string) (engine.NodeStatus, bool)
 	Replication(ctx context.Context, nodeID string) (engine.ReplicationInfo, error)
+	// Reconnect has a replica that has not synchronised yet connect to
+	// its primary now (linkup.go).
+	Reconnect(ctx context.Context, nodeID string) error
 }
 
 // GroupConfig configures the group controller. Domain and Engines are
@@ -60,9 +63,12 @@ type GroupConfig struct {
 	// and "automatic" for a failed primary. It must not block.
 	OnFailover func(kind string)
 	// Poll is how often a group in transition is looked at again, for
-	// what changes without a store write (a replica's link coming up);
-	// default 50ms.
-	Poll time.Duration
+	// what changes without a store write; default 50ms. LinkPoll is the
+	// same while the group waits only for replicas' links to come up (an
+	// initial synchronisation, which takes a few ms; default 5ms): it
+	// decides when the group becomes available.
+	Poll     time.Duration
+	LinkPoll time.Duration
 }
 
 // Groups is the replication group controller; it implements
@@ -72,8 +78,11 @@ type Groups struct {
 	log *slog.Logger
 	pol policy
 
-	mu       sync.Mutex // serialises Reconcile runs; guards failures
+	mu       sync.Mutex // serialises Reconcile runs; guards failures and reconnected
 	failures map[elasticache.GroupRef]int
+	// reconnected is the engine process each replica was last
+	// reconnected in (linkup.go), by engine node id.
+	reconnected map[string]int
 }
 
 // NewGroups returns the replication group controller; it has no side
@@ -97,7 +106,11 @@ func NewGroups(cfg GroupConfig) *Groups {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 50 * time.Millisecond
 	}
-	return &Groups{cfg: cfg, log: cfg.Logger, pol: policy{failures: cfg.HealthFailures}, failures: map[elasticache.GroupRef]int{}}
+	if cfg.LinkPoll <= 0 {
+		cfg.LinkPoll = 5 * time.Millisecond
+	}
+	return &Groups{cfg: cfg, log: cfg.Logger, pol: policy{failures: cfg.HealthFailures}, failures: map[elasticache.GroupRef]int{},
+		reconnected: map[string]int{}}
 }
 
 // GroupsName is the group controller's name (reconcile.Manager.Wake).
@@ -131,23 +144,38 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	}
 	wg.Wait()
 	seen := map[elasticache.GroupRef]bool{}
-	var health, transition bool
+	var health, transition, linking bool
 	for i, g := range groups {
 		seen[g.Ref()] = true
 		c.failures[g.Ref()] = views[i].failures
 		d := c.pol.decide(g, views[i])
+		c.reconnect(ctx, g, views[i])
 		if err := c.apply(ctx, g, d); err != nil {
 			errs[i] = fmt.Errorf("replication group %s: %w", g.Ref(), err)
 		}
 		health = health || g.AutoFailover() && g.Status != elasticache.GroupDeleting
 		transition = transition || g.Status != elasticache.GroupAvailable || g.Failover != nil || d != (decision{})
+		linking = linking || d == (decision{}) && awaitingLinks(g, views[i])
 	}
 	for ref := range c.failures {
 		if !seen[ref] {
 			delete(c.failures, ref)
 		}
 	}
+	live := map[string]bool{}
+	for _, v := range views {
+		for _, m := range v.members {
+			live[EngineNodeID(m.cl.Ref(), m.cl.Nodes[0].ID)] = true
+		}
+	}
+	for id := range c.reconnected {
+		if !live[id] {
+			delete(c.reconnected, id)
+		}
+	}
 	switch {
+	case linking:
+		reconcile.RequeueAfter(ctx, c.cfg.LinkPoll)
 	case transition:
 		reconcile.RequeueAfter(ctx, c.cfg.Poll)
 	case health:
@@ -166,7 +194,7 @@ func (c *Groups) observe(ctx context.Context, g *elasticache.ReplicationGroup, m
 		}
 		m := memberView{cl: cl}
 		if st, ok := c.cfg.Engines.Status(EngineNodeID(cl.Ref(), cl.Nodes[0].ID)); ok {
-			m.known, m.state, m.role = true, st.State, st.Role
+			m.known, m.state, m.role, m.pid = true, st.State, st.Role, st.PID
 		}
 		v.members = append(v.members, m)
 	}
@@ -232,7 +260,10 @@ func (c *Groups) apply(ctx context.Context, g *elasticache.ReplicationGroup, d d
 	})
 	if err == nil && written && d.failover != nil && c.cfg.OnFailover != nil {
 		kind := "automatic"
-		if g.Failover != nil && g.Failover.Test {
+		switch {
+		case d.failover.roll:
+			kind = "roll"
+		case g.Failover != nil && g.Failover.Test:
 			kind = "test"
 		}
 		c.cfg.OnFailover(kind)
@@ -245,4 +276,20 @@ func sameFailover(a, b *elasticache.Failover) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// reconnect reconnects, once per engine process, the replicas of a
+// creating group that tried their primary before it listened (linkup.go).
+func (c *Groups) reconnect(ctx context.Context, g *elasticache.ReplicationGroup, v groupView) {
+	for nodeID, pid := range replicasToReconnect(g, v) {
+		if c.reconnected[nodeID] == pid {
+			continue
+		}
+		c.reconnected[nodeID] = pid
+		if err := c.cfg.Engines.Reconnect(ctx, nodeID); err != nil {
+			c.log.Warn("reconnect replica", "group", g.Ref().String(), "node", nodeID, "err", err)
+			continue
+		}
+		c.log.Debug("replica reconnected to its primary", "group", g.Ref().String(), "node", nodeID)
+	}
 }

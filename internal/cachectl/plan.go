@@ -23,6 +23,10 @@ type observed struct {
 	// of the primary it follows (role.go).
 	roles map[string]engine.Role
 	role  engine.Role
+	// rolls: the cluster is the primary of a replication group with
+	// replicas, so a new node type or engine version reaches it by a
+	// failover to an updated replica, not by a restart (rolling.go).
+	rolls bool
 }
 
 // op is what a step does; the steps of a plan run in order.
@@ -113,6 +117,11 @@ func plan(cl *elasticache.Cluster, obs observed) []step {
 	if held(cl, obs) {
 		// The group's primary died with automatic failover on: the group
 		// controller promotes a replica, or has it replaced in place.
+		return nil
+	}
+	if awaitsRoll(cl, obs) {
+		// The group's primary keeps serving with its old spec until the
+		// group controller fails it over to an updated replica.
 		return nil
 	}
 	if converged(cl, obs) {

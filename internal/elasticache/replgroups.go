@@ -133,7 +133,7 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage) 
 		sp.azs = append([]string{*ng[0].PrimaryAvailabilityZone}, ng[0].ReplicaAvailabilityZones...)
 	}
 	if len(sp.azs) > 0 && len(sp.azs) != sp.count {
-		return sp, invalid("The number of availability zones in PreferredCacheClusterAZs (%d) must match the number of cache clusters in the replication group (%d).", len(sp.azs), sp.count)
+		return sp, invalid("When specifying preferred availability zones, the number of cache clusters must be specified and must match the number of preferred availability zones.")
 	}
 	sp.nodeType = aws.ToString(in.CacheNodeType)
 	if sp.primary == "" {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,14 @@ func waitGroupAvailable(t *testing.T, ec *elasticache.Client, id string) {
 	if err := waiter.Wait(context.Background(), &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)}, time.Minute); err != nil {
 		t.Fatalf("waiting for %s: %v", id, err)
 	}
+}
+
+// awsMessages are the error texts of TestReplicationGroupBadInput's cases
+// that AWS's own are known for (as infrastructure code reports them).
+var awsMessages = map[string]string{
+	"FailoverWithOneCluster": "When using automatic failover, there must be at least 2 cache clusters in the replication group.",
+	"BelowMinimum":           "Must have at least 1 replica for Multi-AZ enabled Replication Group",
+	"AZListLength":           "When specifying preferred availability zones, the number of cache clusters must be specified and must match the number of preferred availability zones.",
 }
 
 // TestReplicationGroupBadInput: every bad request of the issue gets AWS's
@@ -182,6 +191,9 @@ func TestReplicationGroupBadInput(t *testing.T) {
 			err := tc.call()
 			if got := code(err); got != tc.code {
 				t.Errorf("%s = %v, want %s", tc.name, err, tc.code)
+			}
+			if want, ok := awsMessages[tc.name]; ok && (err == nil || !strings.Contains(err.Error(), want)) {
+				t.Errorf("%s = %v, want AWS's message %q", tc.name, err, want)
 			}
 			if after := w.view(t); after != before {
 				t.Errorf("%s changed what the account sees:\nbefore %s\nafter  %s", tc.name, before, after)

@@ -110,9 +110,12 @@ const (
 
 // Failover is a failover in progress.
 type Failover struct {
-	From  string // the failed (or tested) primary's member cluster
-	To    string // the promoted replica's; "" while requested
-	Test  bool   // started by TestFailover
+	From string // the failed (or tested) primary's member cluster
+	To   string // the promoted replica's; "" while requested
+	Test bool   // started by TestFailover
+	// Roll: the failover of a rolling replacement (a new node type or
+	// engine version), from the old primary to an updated replica.
+	Roll  bool
 	Phase string
 	At    time.Time // when it started
 }

@@ -537,8 +537,12 @@ func replicasToRemove(g *ReplicationGroup, n int, byCount bool, named []string) 
 		}
 		n = have - len(remove)
 	}
-	if min := minReplicas(g); n < min {
-		return nil, invalid("Replication group %s needs at least %d replica(s) with automatic failover or Multi-AZ enabled; %d would remain.", g.ID, min, n)
+	if n < minReplicas(g) {
+		// AWS's texts (seen in the errors infrastructure code reports).
+		if g.MultiAZ {
+			return nil, invalid("Must have at least 1 replica for Multi-AZ enabled Replication Group")
+		}
+		return nil, invalid("Must have at least 1 replica when cluster mode is disabled with auto failover enabled.")
 	}
 	return remove, nil
 }

@@ -91,7 +91,7 @@ func (s *Supervisor) upstream(r Role) (*redis.Upstream, error) {
 	if !r.Replica() {
 		return nil, nil
 	}
-	sec, err := readSecrets(s.NodeDir(r.ReplicaOf.NodeID))
+	sec, err := s.upstreamSecrets(r.ReplicaOf.NodeID)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: %w", r.ReplicaOf.NodeID, err)
 	}

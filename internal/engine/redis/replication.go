@@ -78,6 +78,9 @@ type ReplicationInfo struct {
 	Offset int64
 	// Replicas is the number of replicas connected to a primary.
 	Replicas int
+	// Syncing says a replica's synchronisation with its primary is in
+	// progress (master_sync_in_progress:1).
+	Syncing bool
 }
 
 // Primary reports whether the engine is a primary.
@@ -107,6 +110,8 @@ func ParseReplicationInfo(s string) (ReplicationInfo, error) {
 		case "slave_repl_offset":
 			replicaOffset, _ = strconv.ParseInt(v, 10, 64)
 			haveReplicaOffset = true
+		case "master_sync_in_progress":
+			r.Syncing = v == "1"
 		case "connected_slaves":
 			r.Replicas, _ = strconv.Atoi(v)
 		}

@@ -17,6 +17,8 @@ func TestParseReplicationInfo(t *testing.T) {
 			ReplicationInfo{Role: "slave", MasterHost: "10.0.1.4", MasterPort: 6379, LinkUp: true, Offset: 1200}},
 		{"replica-link-down", "role:slave\nmaster_host:10.0.1.4\nmaster_port:6379\nmaster_link_status:down\nslave_repl_offset:77\nmaster_repl_offset:90\n",
 			ReplicationInfo{Role: "slave", MasterHost: "10.0.1.4", MasterPort: 6379, Offset: 77}},
+		{"replica-syncing", "role:slave\nmaster_host:10.0.1.4\nmaster_port:6379\nmaster_link_status:down\nmaster_sync_in_progress:1\nslave_repl_offset:0\n",
+			ReplicationInfo{Role: "slave", MasterHost: "10.0.1.4", MasterPort: 6379, Syncing: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseReplicationInfo(tc.in)
