@@ -321,8 +321,9 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 // waitReady polls the engine (PING, or memcached's version) until it
 // answers, it exits, ReadyTimeout passes or ctx ends.
 func (n *node) waitReady(ctx context.Context, w *watcher) error {
-	ctx, cancel := context.WithTimeout(ctx, n.s.cfg.ReadyTimeout)
-	defer cancel()
+	// An engine loading its dataset (a restored snapshot) answers LOADING:
+	// it makes progress, and ReadyTimeout counts from its last answer.
+	deadline := time.Now().Add(n.s.cfg.ReadyTimeout)
 	n.mu.Lock()
 	spec, admin := n.spec, n.admin
 	n.mu.Unlock()
@@ -340,6 +341,12 @@ func (n *node) waitReady(ctx context.Context, w *watcher) error {
 		}
 		if attempt%20 == 0 {
 			n.s.log.Debug("engine not ready yet", "node", n.id, "pid", w.id.PID, "attempts", attempt, "after", time.Since(t0), "err", last)
+		}
+		if redis.IsLoading(last) {
+			deadline = time.Now().Add(n.s.cfg.ReadyTimeout)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s at %s: %w: %s", ErrNotReady, spec.Engine.Engine, spec.Addr(), last, n.logTail())
 		}
 		select {
 		case <-ctx.Done():

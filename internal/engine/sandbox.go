@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/engine/identity"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // How an engine is confined. When the daemon runs as root, each node's
@@ -78,7 +79,10 @@ func (n *node) confine(r rendered) ([]string, string, *identity.ID, error) {
 		}
 		id = &claimed
 	}
-	data, err := prepareDataDir(n.dir, id)
+	n.mu.Lock()
+	seed := n.spec.Seed
+	n.mu.Unlock()
+	data, err := prepareDataDir(n.dir, id, seed)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -119,11 +123,20 @@ func (s *Supervisor) tool(configured, name string, required bool) (string, error
 
 // prepareDataDir makes the node's data directory, moves engine files left
 // in the node directory by an earlier Cachalot into it, and gives it to id
-// (nil: leave owners as they are).
-func prepareDataDir(dir string, id *identity.ID) (string, error) {
+// (nil: leave owners as they are). A data directory it makes anew gets
+// seed, when given, as the engine's dump file (NodeSpec.Seed): no engine
+// has run there yet.
+func prepareDataDir(dir string, id *identity.ID, seed string) (string, error) {
 	data := filepath.Join(dir, dataDirName)
-	if err := os.Mkdir(data, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	err := os.Mkdir(data, 0o700)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", fmt.Errorf("data directory: %w", err)
+	}
+	if err == nil && seed != "" {
+		if err := seedDump(seed, filepath.Join(data, redis.DumpFile)); err != nil {
+			_ = os.RemoveAll(data) // the next launch seeds again
+			return "", err
+		}
 	}
 	fi, err := os.Lstat(data)
 	if err != nil {

@@ -1,0 +1,91 @@
+//go:build linux
+
+package engine
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
+)
+
+// TestSnapshotAndSeed: a snapshot taken from a running engine (as its
+// admin: clients may not BGSAVE) is a whole RDB file in the caller's
+// directory, and a new node seeded with it starts with the same keys,
+// values and expiries; a node whose data directory exists is not seeded.
+func TestSnapshotAndSeed(t *testing.T) {
+	in := requireEngine(t, catalog.Redis)
+	s, _ := newSupervisor(t, nil)
+	src := redisSpec(t, in, "snap-src.0001")
+	if _, err := s.Start(ctxT(t), src); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		redisDo(t, src.Addr(), "SET", "k"+strconv.Itoa(i), "v"+strconv.Itoa(i))
+	}
+	redisDo(t, src.Addr(), "SET", "ttl", "x", "EX", "1000")
+	c, err := redis.Dial(ctxT(t), src.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.String(ctxT(t), "BGSAVE"); err == nil {
+		t.Fatalf("a client ran BGSAVE")
+	}
+	c.Close()
+	dst := filepath.Join(t.TempDir(), "s.rdb")
+	size, err := s.SnapshotTo(ctxT(t), src.NodeID, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dst); err != nil || fi.Size() != size || size == 0 {
+		t.Fatalf("snapshot file: %v, %v; want %d bytes", fi, err, size)
+	}
+	if _, err := os.Stat(dst + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file left: %v", err)
+	}
+
+	dup := redisSpec(t, in, "snap-dup.0001")
+	dup.Seed = dst
+	if _, err := s.Start(ctxT(t), dup); err != nil {
+		t.Fatal(err)
+	}
+	if got := redisDo(t, dup.Addr(), "DBSIZE"); got != "101" {
+		t.Errorf("DBSIZE of the seeded node = %s, want 101", got)
+	}
+	if got := redisDo(t, dup.Addr(), "GET", "k42"); got != "v42" {
+		t.Errorf("GET k42 = %q, want v42", got)
+	}
+	if ttl, _ := strconv.Atoi(redisDo(t, dup.Addr(), "TTL", "ttl")); ttl < 900 || ttl > 1000 {
+		t.Errorf("TTL ttl = %d, want about 1000", ttl)
+	}
+
+	// Reseeding never happens over an engine's own data.
+	redisDo(t, dup.Addr(), "SET", "new", "1")
+	if _, err := s.SnapshotTo(ctxT(t), dup.NodeID, filepath.Join(t.TempDir(), "x.rdb")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reboot(ctxT(t), dup.NodeID); err != nil {
+		t.Fatal(err)
+	}
+	if got := redisDo(t, dup.Addr(), "DBSIZE"); got != "102" {
+		t.Errorf("DBSIZE after reboot = %s, want 102 (its own dump, not the seed)", got)
+	}
+}
+
+func TestParsePersistence(t *testing.T) {
+	p, err := redis.ParsePersistence("# Persistence\r\nloading:0\r\nrdb_bgsave_in_progress:1\r\nrdb_last_save_time:1700000000\r\nrdb_last_bgsave_status:ok\r\n# Memory\r\nused_memory:123456\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := redis.Persistence{SaveInProgress: true, LastSave: 1700000000, LastSaveOK: true, UsedMemory: 123456}
+	if p != want {
+		t.Errorf("ParsePersistence = %+v, want %+v", p, want)
+	}
+	if _, err := redis.ParsePersistence("# Memory\nused_memory:1\n"); err == nil {
+		t.Error("ParsePersistence without rdb_last_save_time: no error")
+	}
+}
