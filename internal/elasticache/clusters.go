@@ -54,6 +54,10 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	if in.ReplicationGroupId != nil {
 		return s.createMemberCluster(ctx, in)
 	}
+	in, restore, err := s.clusterRestore(ctx, in) // snaprestore.go
+	if err != nil {
+		return nil, err
+	}
 	spec, err := s.createSpec(ctx, in)
 	if err != nil {
 		return nil, err
@@ -101,6 +105,11 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 				return err
 			}
 		}
+		if restore != nil {
+			if err := startRestore(tx, scope, restore.Name, c); err != nil {
+				return err
+			}
+		}
 		return putCluster(tx, c)
 	})
 	if err != nil {
@@ -136,9 +145,6 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	}
 	if aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil {
 		return sp, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
-	}
-	if in.SnapshotArns != nil || in.SnapshotName != nil {
-		return sp, invalid("Restoring from a snapshot is not supported by Cachalot yet.")
 	}
 	sp.eng = strings.ToLower(aws.ToString(in.Engine))
 	if sp.eng == "" {
@@ -328,7 +334,7 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elastica
 	out := &elasticacheapi.CacheCluster{
 		ARN:                        aws.String(ARN(scope, "cluster", c.ID)),
 		CacheClusterId:             aws.String(c.ID),
-		CacheClusterStatus:         aws.String(c.Status),
+		CacheClusterStatus:         aws.String(c.APIStatus()),
 		CacheNodeType:              aws.String(c.NodeType),
 		Engine:                     aws.String(c.Engine),
 		EngineVersion:              aws.String(c.EngineVersion),
@@ -472,8 +478,11 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *elasticacheapi.
 // engines, releases its interfaces and removes it.
 func (s *Service) DeleteCacheCluster(ctx context.Context, in *elasticacheapi.DeleteCacheClusterMessage) (*elasticacheapi.DeleteCacheClusterResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	final := strings.ToLower(aws.ToString(in.FinalSnapshotIdentifier))
 	if in.FinalSnapshotIdentifier != nil {
-		return nil, invalid("Final snapshots are not supported by Cachalot yet.")
+		if err := checkIdentifier("FinalSnapshotIdentifier", final, 255); err != nil {
+			return nil, err
+		}
 	}
 	var c *Cluster
 	err := s.st.Update(ctx, func(tx store.Tx) error {
@@ -482,12 +491,19 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *elasticacheapi.Del
 		if err != nil {
 			return err
 		}
-		switch c.Status {
+		switch c.APIStatus() {
 		case StatusAvailable, StatusFailed, "incompatible-network", "restore-failed", StatusCreating:
 		case StatusDeleting:
 			return nil
 		default:
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in a valid state to be deleted.", c.ID)
+		}
+		if final != "" { // deleted once the snapshot is taken (snapfinal.go)
+			if err := s.beginFinalSnapshot(tx, scope, c.ID, "", final, false); err != nil {
+				return err
+			}
+			c, err = getCluster(tx, scope, c.ID)
+			return err
 		}
 		if c.ReplicationGroupID != "" {
 			if err := s.leaveGroup(tx, c); err != nil {
@@ -520,7 +536,7 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *elasticacheapi.Reb
 		if err != nil {
 			return err
 		}
-		if c.Status != StatusAvailable {
+		if c.APIStatus() != StatusAvailable {
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state.", c.ID)
 		}
 		for _, id := range in.CacheNodeIdsToReboot {
@@ -571,7 +587,7 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		if err != nil {
 			return err
 		}
-		if c.Status != StatusAvailable {
+		if c.APIStatus() != StatusAvailable {
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state.", c.ID)
 		}
 		if err := memberRefusal(c, in); err != nil {

@@ -67,6 +67,10 @@ type ReplicationGroup struct {
 	SnapshotWindow      string
 	SnapshotRetain      int
 	SnapshottingCluster string `json:",omitempty"`
+	// Snapshotting names the snapshot being taken of the group
+	// (snapmodel.go); RestoreSnapshot the one it is created from.
+	Snapshotting    string `json:",omitempty"`
+	RestoreSnapshot string `json:",omitempty"`
 	AutoMinor           bool
 	NetworkType         string
 	IPDiscovery         string
@@ -239,4 +243,13 @@ func nextMemberIDs(g *ReplicationGroup, count int, taken func(id string) bool) [
 		out = append(out, id)
 	}
 	return out
+}
+
+// APIStatus is the status Describe shows: snapshotting while a snapshot
+// of an available group is taken.
+func (g *ReplicationGroup) APIStatus() string {
+	if g.Snapshotting != "" && g.Status == GroupAvailable {
+		return StatusSnapshotting
+	}
+	return g.Status
 }

@@ -74,8 +74,11 @@ type Config struct {
 	// HostAddrs rewrites endpoints in the loopback network mode, where
 	// nothing resolves the names; nil: the names are the endpoints.
 	HostAddrs HostAddrs
-	Logger    *slog.Logger     // default slog.Default()
-	Now       func() time.Time // default time.Now
+	// SnapshotQuota is the number of manual snapshots an account keeps
+	// per region; default 1000.
+	SnapshotQuota int
+	Logger        *slog.Logger     // default slog.Default()
+	Now           func() time.Time // default time.Now
 }
 
 // Service implements elasticacheapi.Operations.
