@@ -71,9 +71,9 @@ type ReplicationGroup struct {
 	// (snapmodel.go); RestoreSnapshot the one it is created from.
 	Snapshotting    string `json:",omitempty"`
 	RestoreSnapshot string `json:",omitempty"`
-	AutoMinor           bool
-	NetworkType         string
-	IPDiscovery         string
+	AutoMinor       bool
+	NetworkType     string
+	IPDiscovery     string
 	// AutomaticFailover is enabled, disabled, or enabling/disabling until
 	// the members' roles follow a change.
 	AutomaticFailover string
