@@ -183,6 +183,9 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	if sp.eng == catalog.Memcached && in.SnapshotRetentionLimit != nil && *in.SnapshotRetentionLimit > 0 {
 		return sp, combination("Snapshots are not supported for Memcached clusters.")
 	}
+	if err := checkSnapshotSettings(in.SnapshotRetentionLimit, in.SnapshotWindow); err != nil {
+		return sp, err
+	}
 	if sp.tags, err = fromAPITags(in.Tags); err != nil {
 		return sp, err
 	}
@@ -627,6 +630,9 @@ type modifyChecks struct {
 // is now; the transaction checks the rest.
 func (s *Service) modifyPrecheck(ctx context.Context, scope auth.Scope, in *elasticacheapi.ModifyCacheClusterMessage) (modifyChecks, error) {
 	pre := modifyChecks{immediate: aws.ToBool(in.ApplyImmediately)}
+	if err := checkSnapshotSettings(in.SnapshotRetentionLimit, in.SnapshotWindow); err != nil {
+		return pre, err
+	}
 	var current Cluster
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		cc, err := getCluster(tx, scope, aws.ToString(in.CacheClusterId))
@@ -640,6 +646,9 @@ func (s *Service) modifyPrecheck(ctx context.Context, scope auth.Scope, in *elas
 	}
 	if err := memberRefusal(&current, in); err != nil {
 		return pre, err
+	}
+	if current.Engine == catalog.Memcached && aws.ToInt32(in.SnapshotRetentionLimit) > 0 {
+		return pre, combination("Snapshots are not supported for Memcached clusters.")
 	}
 	switch {
 	case len(in.CacheSecurityGroupNames) > 0 && len(current.CacheSecurityGroups) == 0:

@@ -159,6 +159,9 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage) 
 	if in.Port != nil && (*in.Port < 1024 || *in.Port > 65535) {
 		return sp, invalid("Invalid port %d: the port must be between 1024 and 65535.", *in.Port)
 	}
+	if err := checkSnapshotSettings(in.SnapshotRetentionLimit, in.SnapshotWindow); err != nil {
+		return sp, err
+	}
 	if sp.tags, err = fromAPITags(in.Tags); err != nil {
 		return sp, err
 	}
@@ -387,6 +390,11 @@ func (s *Service) createMembers(tx store.Tx, g *ReplicationGroup, sp groupSpec, 
 	}
 	if g.Primary == "" {
 		g.Primary = g.Members[0]
+	}
+	if g.SnapshotRetain > 0 && g.SnapshottingCluster == "" {
+		// Automatic snapshots are taken from a replica, as ElastiCache
+		// picks one, else from the primary.
+		g.SnapshottingCluster = g.Members[len(g.Members)-1]
 	}
 	return members, nil
 }

@@ -197,6 +197,9 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 // the network model or the engine catalog, against the group as it is.
 func (s *Service) groupPrecheck(ctx context.Context, scope auth.Scope, in *elasticacheapi.ModifyReplicationGroupMessage) (groupChecks, error) {
 	var pre groupChecks
+	if err := checkSnapshotSettings(in.SnapshotRetentionLimit, in.SnapshotWindow); err != nil {
+		return pre, err
+	}
 	var cur *ReplicationGroup
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -292,6 +295,9 @@ func (s *Service) modifyMembers(tx store.Tx, scope auth.Scope, g *ReplicationGro
 		}
 		c.Generation++
 		changed = true
+	}
+	if err := checkGroupSnapshotting(g, in); err != nil {
+		return false, err
 	}
 	if id := strings.ToLower(aws.ToString(in.SnapshottingClusterId)); id != "" {
 		if !slices.Contains(g.Members, id) {

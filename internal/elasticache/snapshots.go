@@ -3,6 +3,7 @@ package elasticache
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -215,4 +216,52 @@ func snapshotOf(c *Cluster, name, source string, now time.Time) *Snapshot {
 		SnapshotWindow: c.SnapshotWindow, SnapshotRetain: c.SnapshotRetain, AutoMinor: c.AutoMinor,
 		SourceCreatedAt: c.CreatedAt,
 	}
+}
+
+// maxSnapshotRetention is the most days automatic snapshots are kept.
+const maxSnapshotRetention = 35
+
+// checkSnapshotSettings validates SnapshotRetentionLimit (0 to 35 days)
+// and SnapshotWindow (hh24:mi-hh24:mi, UTC, at least 60 minutes).
+func checkSnapshotSettings(retain *int32, window *string) error {
+	if retain != nil && (*retain < 0 || *retain > maxSnapshotRetention) {
+		return invalid("Invalid SnapshotRetentionLimit %d: the snapshot retention limit must be between 0 and %d days.", *retain, maxSnapshotRetention)
+	}
+	w := aws.ToString(window)
+	if w == "" {
+		return nil
+	}
+	from, to, ok := strings.Cut(w, "-")
+	f, okf := clockMinute(from)
+	t, okt := clockMinute(to)
+	if !ok || !okf || !okt {
+		return invalid("Invalid SnapshotWindow %s: the format is hh24:mi-hh24:mi (UTC), for example 05:00-06:00.", w)
+	}
+	if (t-f+24*60)%(24*60) < 60 {
+		return invalid("Snapshot window must be at least 60 minutes.")
+	}
+	return nil
+}
+
+// clockMinute reads hh:mm as minutes of the day.
+func clockMinute(s string) (int, bool) {
+	if len(s) != 5 || s[2] != ':' {
+		return 0, false
+	}
+	h, err1 := strconv.Atoi(s[:2])
+	m, err2 := strconv.Atoi(s[3:])
+	if err1 != nil || err2 != nil || h > 23 || m > 59 || h < 0 || m < 0 {
+		return 0, false
+	}
+	return h*60 + m, true
+}
+
+// checkGroupSnapshotting is AWS's rule for turning automatic snapshots on
+// in a replication group: the request names the cluster they are taken
+// from, unless the group has one already.
+func checkGroupSnapshotting(g *ReplicationGroup, in *elasticacheapi.ModifyReplicationGroupMessage) error {
+	if aws.ToInt32(in.SnapshotRetentionLimit) > 0 && g.SnapshotRetain == 0 && in.SnapshottingClusterId == nil && g.SnapshottingCluster == "" {
+		return combination("Must specify both SnapshotRetentionLimit and SnapshottingClusterId to turn on snapshots")
+	}
+	return nil
 }

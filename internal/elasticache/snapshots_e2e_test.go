@@ -334,4 +334,27 @@ func TestSnapshotRefusals(t *testing.T) {
 	if _, err := w.ec.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{MaxRecords: aws.Int32(100)}); code(err) != "InvalidParameterValue" {
 		t.Errorf("DescribeSnapshots(MaxRecords 100) = %v, want InvalidParameterValue", err)
 	}
+	for _, in := range []*elasticache.CreateCacheClusterInput{
+		{SnapshotRetentionLimit: aws.Int32(36)},
+		{SnapshotWindow: aws.String("05:00-05:30")},
+		{SnapshotWindow: aws.String("5-6")},
+	} {
+		in.CacheClusterId, in.CacheNodeType = aws.String("bad"), aws.String("cache.t3.micro")
+		if _, err := w.ec.CreateCacheCluster(ctx, in); code(err) != "InvalidParameterValue" {
+			t.Errorf("CreateCacheCluster(retention %d, window %s) = %v, want InvalidParameterValue", aws.ToInt32(in.SnapshotRetentionLimit), aws.ToString(in.SnapshotWindow), err)
+		}
+	}
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("g"),
+		ReplicationGroupDescription: aws.String("g"), CacheNodeType: aws.String("cache.t3.micro")}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "g")
+	_, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("g"), SnapshotRetentionLimit: aws.Int32(3)})
+	if code(err) != "InvalidParameterCombination" || !strings.Contains(err.Error(), "Must specify both SnapshotRetentionLimit and SnapshottingClusterId") {
+		t.Errorf("ModifyReplicationGroup(SnapshotRetentionLimit only) = %v, want InvalidParameterCombination", err)
+	}
+	if _, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("g"),
+		SnapshotRetentionLimit: aws.Int32(3), SnapshottingClusterId: aws.String("g-001")}); err != nil {
+		t.Errorf("ModifyReplicationGroup(SnapshotRetentionLimit, SnapshottingClusterId) = %v", err)
+	}
 }
