@@ -15,11 +15,11 @@ import (
 
 // Snapshots of a node's dataset. SnapshotTo has the engine write its RDB
 // file (BGSAVE through the admin connection: the engine forks, writes a
-// temporary file and renames it, so the file is whole) and copies it out
-// of the engine's data directory, without following links, into a file
-// of the caller's, atomically: a temporary file beside it, synced, renamed
-// and the directory synced, so a crash at any point leaves either no file
-// or the whole one. NodeSpec.Seed is the other way: a new node's engine
+// temporary file, syncs and renames it, so the file is whole) and moves it
+// out of the engine's data directory, without following links, into a
+// file of the caller's, atomically: hard-linked (or copied and synced) to
+// a temporary name beside it, renamed and the directory synced, so a crash
+// at any point leaves either no file or the whole one. NodeSpec.Seed is the other way: a new node's engine
 // loads a snapshot at its first start.
 
 // ErrNoSpace says the file system of a snapshot has less room than the
@@ -64,16 +64,70 @@ func (s *Supervisor) SnapshotTo(ctx context.Context, nodeID, dst string) (int64,
 	if err := admin.BackgroundSave(ctx, c, 10*time.Millisecond); err != nil {
 		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
 	}
-	src, err := openRegular(filepath.Join(dir, dataDirName, redis.DumpFile))
-	if err != nil {
-		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
-	}
-	defer src.Close()
-	size, err := copyAtomic(src, dst)
+	dump := filepath.Join(dir, dataDirName, redis.DumpFile)
+	size, err := takeDump(dump, dst)
 	if err != nil {
 		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
 	}
 	return size, nil
+}
+
+// takeDump moves the engine's dump file to dst: linked (the engine wrote
+// and synced it; nothing is copied) when both are on one file system,
+// copied otherwise. The dump leaves the data directory either way: an
+// engine restarted after a crash must not load an old snapshot (it
+// starts empty, as without persistence).
+func takeDump(dump, dst string) (int64, error) {
+	size, err := linkAtomic(dump, dst)
+	if err != nil {
+		src, oerr := openRegular(dump)
+		if oerr != nil {
+			return 0, oerr
+		}
+		size, err = copyAtomic(src, dst)
+		src.Close()
+		if err != nil {
+			return 0, err
+		}
+	}
+	// Unlinking a name never follows a link the engine may have put there.
+	if err := os.Remove(dump); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
+	return size, nil
+}
+
+// linkAtomic hard-links the regular file src as dst (through a temporary
+// name, checked to be the file src was, given to the daemon and synced).
+func linkAtomic(src, dst string) (int64, error) {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s is not a regular file", src)
+	}
+	tmp := dst + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Link(src, tmp); err != nil {
+		return 0, err
+	}
+	if got, err := os.Lstat(tmp); err != nil || !os.SameFile(fi, got) {
+		_ = os.Remove(tmp)
+		return 0, fmt.Errorf("%s changed while linked", src)
+	}
+	err = os.Lchown(tmp, os.Geteuid(), os.Getegid())
+	if err == nil {
+		err = os.Chmod(tmp, 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return 0, err
+	}
+	return fi.Size(), syncDir(filepath.Dir(dst))
 }
 
 // CopyFileAtomic copies the file src to dst as SnapshotTo writes dst
