@@ -238,6 +238,87 @@ func TestSnapshotRestore(t *testing.T) {
 	sameData(t, "group replica", was, readState(t, replica))
 
 	w.copyAndDelete(t)
+	w.groupSnapshots(t)
+}
+
+// groupSnapshots: a group's snapshot is taken from a replica, described
+// with its node group; deleting the group with a final snapshot takes one
+// more before the members go.
+func (w *world) groupSnapshots(t *testing.T) {
+	ctx := context.Background()
+	if _, err := w.ec.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{ReplicationGroupId: aws.String("rg"), SnapshotName: aws.String("rg-manual")}); err != nil {
+		t.Fatal(err)
+	}
+	s := w.waitSnapshot(t, "rg-manual", "available")
+	ns := s.NodeSnapshots
+	if aws.ToString(s.ReplicationGroupId) != "rg" || aws.ToInt32(s.NumNodeGroups) != 1 || len(ns) != 1 ||
+		aws.ToString(ns[0].CacheClusterId) != "rg-002" || aws.ToString(ns[0].NodeGroupId) != "0001" ||
+		ns[0].NodeGroupConfiguration == nil || aws.ToInt32(ns[0].NodeGroupConfiguration.ReplicaCount) != 1 {
+		t.Errorf("group snapshot = %+v, node snapshots %+v", s, ns)
+	}
+	if msgs := w.sourceEvents(t, "rg"); !slices.Contains(msgs, "Snapshot succeeded for snapshot with ID 'rg-manual' of replication group with ID 'rg'") {
+		t.Errorf("events of rg = %q", msgs)
+	}
+	waitGroupAvailable(t, w.ec, "rg")
+	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("rg"),
+		FinalSnapshotIdentifier: aws.String("rg-final")}); err != nil {
+		t.Fatal(err)
+	}
+	deleted := elasticache.NewReplicationGroupDeletedWaiter(w.ec, func(o *elasticache.ReplicationGroupDeletedWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := deleted.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("rg")}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	w.waitSnapshot(t, "rg-final", "available")
+	out, err := w.ec.DescribeSnapshots(ctx, &elasticache.DescribeSnapshotsInput{ReplicationGroupId: aws.String("rg")})
+	if err != nil || len(out.Snapshots) != 2 {
+		t.Errorf("DescribeSnapshots(ReplicationGroupId rg) = %d, %v; want 2", len(out.Snapshots), err)
+	}
+	if files := snapshotFiles(t, w.env.DataDir); len(files) != 2 {
+		t.Errorf("snapshot store = %q, want the files of rg-manual and rg-final", files)
+	}
+}
+
+// TestSnapshotSurvivesRestart: a snapshot requested just before the
+// service stops (its take interrupted, or not begun) is taken after the
+// restart, whole, and restores.
+func TestSnapshotSurvivesRestart(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	if _, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("src"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.m5.large")}); err != nil {
+		t.Fatal(err)
+	}
+	src := dialNode(t, w.waitStatus(t, "src", "available").CacheNodes[0].Endpoint)
+	if _, err := src.Do(ctx, "EVAL", fillScript, "0", "100000"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ec.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("src"), SnapshotName: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.env.App.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(app.Config{Listen: "127.0.0.1:0", DataDir: w.env.DataDir, Network: app.NetworkLoopback})
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	w.env.App, w.env.URL = a, a.URL()
+	w.ec = elasticache.NewFromConfig(w.env.Config())
+	w.waitSnapshot(t, "s", "available")
+	w.waitStatus(t, "src", "available")
+	for _, f := range snapshotFiles(t, w.env.DataDir) {
+		if strings.HasSuffix(f, ".tmp") {
+			t.Errorf("temporary file %s left in the snapshot store", f)
+		}
+	}
+	if _, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("dst"), SnapshotName: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	dst := dialNode(t, w.waitStatus(t, "dst", "available").CacheNodes[0].Endpoint)
+	if n, err := dst.Do(ctx, "DBSIZE"); err != nil || n != int64(100000) {
+		t.Errorf("DBSIZE of the restored cluster = %v, %v; want 100000", n, err)
+	}
 }
 
 // checkSnapshot checks the fields of a cluster's snapshot.
