@@ -31,6 +31,9 @@ type node struct {
 	// clients have: the node's secrets, or the zero Admin for an engine
 	// adopted from a Cachalot before them.
 	admin redis.Admin
+	// seeded: the launch under way copied NodeSpec.Seed in as the dump
+	// file, removed once the engine has loaded it.
+	seeded bool
 }
 
 type reqKind int
@@ -315,6 +318,16 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	n.setStatus(func(s *NodeStatus) {
 		s.State, s.PID, s.Adopted, s.Since, s.LastError = StateRunning, id.PID, false, time.Now(), ""
 	})
+	n.mu.Lock()
+	seeded := n.seeded
+	n.seeded = false
+	n.mu.Unlock()
+	if seeded {
+		// Loaded: a restart after a crash starts empty, as without
+		// persistence, not from the snapshot again. Unlinking a name
+		// never follows a link the engine may have put there.
+		_ = os.Remove(filepath.Join(data, redis.DumpFile))
+	}
 	return w, nil
 }
 

@@ -13,13 +13,14 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
-// Snapshots of a node's dataset. SnapshotTo has the engine write its RDB
-// file (BGSAVE through the admin connection: the engine forks, writes a
-// temporary file, syncs and renames it, so the file is whole) and moves it
-// out of the engine's data directory, without following links, into a
-// file of the caller's, atomically: hard-linked (or copied and synced) to
-// a temporary name beside it, renamed and the directory synced, so a crash
-// at any point leaves either no file or the whole one. NodeSpec.Seed is the other way: a new node's engine
+// Snapshots of a node's dataset. SnapshotTo has the engine stream its RDB
+// through the admin connection (SYNC for the RDB only, as `redis-cli
+// --rdb`: the engine's fork writes to the socket, not its disk) into a
+// file of the caller's, atomically: a temporary name beside it, synced,
+// renamed and the directory synced, so a crash at any point leaves either
+// no file or the whole one. An engine without that has BGSAVE write its
+// dump file, which is then moved out of its data directory, without
+// following links (hard-linked, or copied), the same way. NodeSpec.Seed is the other way: a new node's engine
 // loads a snapshot at its first start.
 
 // ErrNoSpace says the file system of a snapshot has less room than the
@@ -61,12 +62,29 @@ func (s *Supervisor) SnapshotTo(ctx context.Context, nodeID, dst string) (int64,
 	if free, ok := freeBytes(filepath.Dir(dst)); ok && free < uint64(p.UsedMemory)+spaceMargin {
 		return 0, fmt.Errorf("snapshot of %s: %w: %d bytes free in %s, the dataset uses %d", nodeID, ErrNoSpace, free, filepath.Dir(dst), p.UsedMemory)
 	}
+	dump := filepath.Join(dir, dataDirName, redis.DumpFile)
+	size, err := writeAtomic(dst, func(w io.Writer) (int64, error) { return admin.StreamRDB(ctx, c, w) })
+	if err == nil {
+		// A disk-based synchronisation (repl-diskless-sync no) leaves the
+		// dump in the data directory; see takeDump.
+		if err := os.Remove(dump); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
+		}
+		return size, nil
+	}
+	if ctx.Err() != nil {
+		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
+	}
+	// An engine without rdb-only synchronisation: BGSAVE, and its dump.
+	s.log.Info("snapshot by BGSAVE", "node", nodeID, "stream", err)
+	if c, err = admin.Dial(ctx, spec.Dial, spec.Addr()); err != nil {
+		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
+	}
+	defer c.Close()
 	if err := admin.BackgroundSave(ctx, c, 10*time.Millisecond); err != nil {
 		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
 	}
-	dump := filepath.Join(dir, dataDirName, redis.DumpFile)
-	size, err := takeDump(dump, dst)
-	if err != nil {
+	if size, err = takeDump(dump, dst); err != nil {
 		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
 	}
 	return size, nil
@@ -141,15 +159,20 @@ func CopyFileAtomic(src, dst string) (int64, error) {
 	return copyAtomic(f, dst)
 }
 
-// copyAtomic writes r to dst through a synced temporary file renamed over
-// it, then syncs dst's directory.
+// copyAtomic writes r to dst as writeAtomic does.
 func copyAtomic(r io.Reader, dst string) (int64, error) {
+	return writeAtomic(dst, func(w io.Writer) (int64, error) { return io.Copy(w, r) })
+}
+
+// writeAtomic writes dst with write through a synced temporary file
+// renamed over it, then syncs dst's directory.
+func writeAtomic(dst string, write func(io.Writer) (int64, error)) (int64, error) {
 	tmp := dst + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(f, r)
+	n, err := write(f)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -3,11 +3,14 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
@@ -56,6 +59,9 @@ func TestSnapshotAndSeed(t *testing.T) {
 	if got := redisDo(t, dup.Addr(), "DBSIZE"); got != "101" {
 		t.Errorf("DBSIZE of the seeded node = %s, want 101", got)
 	}
+	if _, err := os.Lstat(filepath.Join(s.NodeDir(dup.NodeID), dataDirName, redis.DumpFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("seed left in the data directory once loaded: %v", err)
+	}
 	if got := redisDo(t, dup.Addr(), "GET", "k42"); got != "v42" {
 		t.Errorf("GET k42 = %q, want v42", got)
 	}
@@ -95,5 +101,63 @@ func TestParsePersistence(t *testing.T) {
 	}
 	if _, err := redis.ParsePersistence("# Memory\nused_memory:1\n"); err == nil {
 		t.Error("ParsePersistence without rdb_last_save_time: no error")
+	}
+}
+
+// TestSnapshotPaths: the RDB streamed as `redis-cli --rdb` gets it, and
+// the BGSAVE fallback's dump moved out of the data directory, are both
+// whole RDB files of the dataset.
+func TestSnapshotPaths(t *testing.T) {
+	in := requireEngine(t, catalog.Redis)
+	s, _ := newSupervisor(t, nil)
+	src := redisSpec(t, in, "paths.0001")
+	if _, err := s.Start(ctxT(t), src); err != nil {
+		t.Fatal(err)
+	}
+	var v strings.Builder
+	for i := range 20000 {
+		v.WriteString(strconv.Itoa(i * 7919))
+	}
+	redisDo(t, src.Addr(), "SET", "k", v.String())
+	admin := nodeAdmin(t, s, src.NodeID)
+	whole := func(what string, b []byte) {
+		t.Helper()
+		if !bytes.HasPrefix(b, []byte("REDIS")) || len(b) < 10000 || b[len(b)-9] != 0xff {
+			t.Errorf("%s: %d bytes, not a whole RDB file (starts %q)", what, len(b), b[:min(len(b), 9)])
+		}
+	}
+
+	c, err := admin.Dial(ctxT(t), nil, src.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	n, err := admin.StreamRDB(ctxT(t), c, &buf)
+	c.Close()
+	if err != nil || n != int64(buf.Len()) {
+		t.Fatalf("StreamRDB = %d, %v (%d bytes written)", n, err, buf.Len())
+	}
+	whole("streamed", buf.Bytes())
+
+	c, err = admin.Dial(ctxT(t), nil, src.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := admin.BackgroundSave(ctxT(t), c, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	dump := filepath.Join(s.NodeDir(src.NodeID), dataDirName, redis.DumpFile)
+	dst := filepath.Join(t.TempDir(), "d.rdb")
+	if _, err := takeDump(dump, dst); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole("BGSAVE", b)
+	if _, err := os.Lstat(dump); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dump left in the data directory: %v", err)
 	}
 }

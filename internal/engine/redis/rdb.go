@@ -1,9 +1,11 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -134,4 +136,74 @@ func sleep(ctx context.Context, d time.Duration) error {
 func IsLoading(err error) bool {
 	var e Error
 	return errors.As(err, &e) && strings.HasPrefix(string(e), "LOADING")
+}
+
+// StreamRDB has the engine send its dataset as an RDB stream, as to a
+// replica's full synchronisation but without the replication that would
+// follow (REPLCONF rdb-only, then SYNC: what `redis-cli --rdb` does), and
+// writes it to w; it returns the bytes written. With diskless
+// synchronisation (the engines' default) the engine's fork writes to the
+// socket, not to its disk. ctx ending closes the connection.
+func (a Admin) StreamRDB(ctx context.Context, c *Conn, w io.Writer) (int64, error) {
+	for _, args := range [][]string{{"REPLCONF", "capa", "eof"}, {"REPLCONF", "rdb-only", "1"}} {
+		if _, err := a.Do(ctx, c, args...); err != nil {
+			return 0, fmt.Errorf("%s: %w", strings.Join(args, " "), err)
+		}
+	}
+	if err := c.c.SetDeadline(time.Time{}); err != nil {
+		return 0, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.c.Close() })
+	defer stop()
+	name := a.Name("SYNC")
+	if _, err := fmt.Fprintf(c.c, "*1\r\n$%d\r\n%s\r\n", len(name), name); err != nil {
+		return 0, fmt.Errorf("send SYNC: %w", err)
+	}
+	for {
+		l, err := c.line()
+		if err != nil {
+			return 0, fmt.Errorf("SYNC: %w", err)
+		}
+		switch {
+		case l == "": // a keepalive while the engine prepares the RDB
+		case l[0] == '-':
+			return 0, fmt.Errorf("SYNC: %w", Error(l[1:]))
+		case strings.HasPrefix(l, "$EOF:") && len(l) == 5+40:
+			return copyUntil(w, c.r, []byte(l[5:]))
+		case l[0] == '$':
+			n, err := strconv.ParseInt(l[1:], 10, 64)
+			if err != nil || n < 0 {
+				return 0, fmt.Errorf("SYNC: bad reply %q", l)
+			}
+			return io.CopyN(w, c.r, n)
+		default:
+			return 0, fmt.Errorf("SYNC: bad reply %q", l)
+		}
+	}
+}
+
+// copyUntil copies r to w up to the end mark, which is not written.
+func copyUntil(w io.Writer, r io.Reader, mark []byte) (int64, error) {
+	buf := make([]byte, 1<<20)
+	held := 0 // bytes at buf's start not written yet: a possible start of the mark
+	var total int64
+	for {
+		n, err := r.Read(buf[held:])
+		end := held + n
+		if end >= len(mark) && bytes.Equal(buf[end-len(mark):end], mark) {
+			m, werr := w.Write(buf[:end-len(mark)])
+			return total + int64(m), werr
+		}
+		keep := min(len(mark), end)
+		m, werr := w.Write(buf[:end-keep])
+		total += int64(m)
+		if werr != nil {
+			return total, werr
+		}
+		copy(buf, buf[end-keep:end])
+		held = keep
+		if err != nil {
+			return total, fmt.Errorf("SYNC stream: %w", err)
+		}
+	}
 }
