@@ -4,7 +4,8 @@
 // 0700, one file per node group of a snapshot, named by the domain).
 //
 // A creating snapshot is taken from the engine (engine.Supervisor's
-// SnapshotTo: BGSAVE as the node's admin, the RDB copied out atomically)
+// SnapshotTo: the RDB streamed as the node's admin, as `redis-cli --rdb`
+// gets it, into a file written atomically)
 // and written back available in one transaction with its event; one that
 // cannot be taken is removed with a failure event. The store holds no half
 // written snapshot: files are written to a temporary name, synced and
