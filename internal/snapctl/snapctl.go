@@ -104,12 +104,17 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 	if err := c.prepareDir(); err != nil {
 		return err
 	}
-	if _, err := c.cfg.Domain.SettleRestores(ctx); err != nil {
-		return err
-	}
 	st, err := c.cfg.Domain.SnapshotState(ctx)
 	if err != nil {
 		return err
+	}
+	if restoresOver(st) {
+		if _, err := c.cfg.Domain.SettleRestores(ctx); err != nil {
+			return err
+		}
+		if st, err = c.cfg.Domain.SnapshotState(ctx); err != nil {
+			return err
+		}
 	}
 	var errs []error
 	for _, sn := range st.Snapshots {
@@ -209,4 +214,30 @@ func (c *Controller) take(ctx context.Context, sn *elasticache.Snapshot) error {
 	}
 	c.cfg.Logger.Warn("snapshot failed", "snapshot", sn.Ref().String(), "err", err)
 	return c.cfg.Domain.SnapshotFailed(ctx, sn.Ref(), err)
+}
+
+// restoresOver reports whether a restore has ended that the domain has not
+// settled yet (SettleRestores writes only then): a cache created from a
+// snapshot is no longer creating, or a snapshot is restoring for no cache.
+func restoresOver(st elasticache.SnapshotState) bool {
+	loading := map[elasticache.SnapshotRef]bool{}
+	for _, cl := range st.Clusters {
+		if cl.RestoreSnapshot != "" && cl.Status != elasticache.StatusCreating {
+			return true
+		}
+		if cl.RestoreSnapshot != "" {
+			loading[elasticache.SnapshotRef{Account: cl.Account, Region: cl.Region, Name: cl.RestoreSnapshot}] = true
+		}
+	}
+	for _, g := range st.Groups {
+		if g.RestoreSnapshot != "" && g.Status != elasticache.GroupCreating {
+			return true
+		}
+	}
+	for _, sn := range st.Snapshots {
+		if sn.Status == elasticache.SnapshotRestoring && !loading[sn.Ref()] {
+			return true
+		}
+	}
+	return false
 }

@@ -40,7 +40,10 @@ func (d *fakeDomain) ExpireSnapshot(_ context.Context, r elasticache.SnapshotRef
 	d.calls = append(d.calls, "expire "+r.Name)
 	return nil
 }
-func (d *fakeDomain) SettleRestores(context.Context) (bool, error) { return false, nil }
+func (d *fakeDomain) SettleRestores(context.Context) (bool, error) {
+	d.calls = append(d.calls, "settle")
+	return true, nil
+}
 func (d *fakeDomain) StartAutomaticSnapshot(_ context.Context, src elasticache.SnapshotSourceRef, name string) error {
 	d.calls = append(d.calls, "start "+name)
 	return nil
@@ -187,6 +190,36 @@ func TestTakeFails(t *testing.T) {
 			}
 			if tt.wantErr && !errors.Is(err, engine.ErrNodeNotFound) {
 				t.Errorf("Reconcile = %v, want it to wrap the engine's error", err)
+			}
+		})
+	}
+}
+
+// TestSettle: restores are settled when one is over, and only then.
+func TestSettle(t *testing.T) {
+	restoring := &elasticache.Snapshot{Account: "a", Region: "r", Name: "s", Status: elasticache.SnapshotRestoring}
+	tests := []struct {
+		name   string
+		st     elasticache.SnapshotState
+		settle bool
+	}{
+		{"loading", elasticache.SnapshotState{Snapshots: []*elasticache.Snapshot{restoring},
+			Clusters: []*elasticache.Cluster{{Account: "a", Region: "r", ID: "c", Status: elasticache.StatusCreating, RestoreSnapshot: "s"}}}, false},
+		{"cluster available", elasticache.SnapshotState{Snapshots: []*elasticache.Snapshot{restoring},
+			Clusters: []*elasticache.Cluster{{Account: "a", Region: "r", ID: "c", Status: elasticache.StatusAvailable, RestoreSnapshot: "s"}}}, true},
+		{"cluster gone", elasticache.SnapshotState{Snapshots: []*elasticache.Snapshot{restoring}}, true},
+		{"group available", elasticache.SnapshotState{Groups: []*elasticache.ReplicationGroup{{Status: elasticache.GroupAvailable, RestoreSnapshot: "s"}}}, true},
+		{"nothing", elasticache.SnapshotState{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := &fakeDomain{st: tt.st}
+			c, _ := newTest(t, d, fakeEngines{}, time.Now())
+			if err := c.Reconcile(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(d.calls, "settle"); got != tt.settle {
+				t.Errorf("settled = %v, want %v (calls %q)", got, tt.settle, d.calls)
 			}
 		})
 	}
