@@ -29,6 +29,7 @@ var layers = []struct {
 	{"internal/publishctl", "controller"},
 	{"internal/dnsctl", "controller"},
 	{"internal/metricsctl", "controller"},
+	{"internal/snapctl", "controller"},
 	// The admin socket: a server of its own, reached only by the CLI.
 	{"internal/admin", "admin"},
 	// The wire edge and the codecs.
@@ -102,6 +103,7 @@ var allowed = map[string][]string{
 	"cmd/cachalot":                 {"internal/cli"},
 	"internal/instancectl":         {"internal/ec2", "internal/engine/identity"},
 	"internal/publishctl":          {"internal/access", "internal/hostsfile"},
+	"internal/snapctl":             {"internal/elasticache", "internal/engine", "internal/catalog", "internal/reconcile"},
 	"internal/dnsctl":              {"internal/ec2", "internal/elasticache", "internal/dnsname", "internal/resolver", "internal/reconcile"},
 	"internal/account":             {"internal/auth", "internal/store"},
 	"internal/cloudwatch":          {"internal/api/cloudwatchapi", "internal/auth", "internal/awserr"},

@@ -46,6 +46,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/netplane"
 	"github.com/cachalot-dev/cachalot/internal/publishctl"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
+	"github.com/cachalot-dev/cachalot/internal/snapctl"
 	"github.com/cachalot-dev/cachalot/internal/store"
 	"github.com/cachalot-dev/cachalot/internal/telemetry"
 	"github.com/cachalot-dev/cachalot/internal/vpcnet"
@@ -269,7 +270,10 @@ func (a *App) Start(ctx context.Context) error {
 		},
 	})
 
-	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
+	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed,
+		SnapshotDir: SnapshotsDir(a.cfg.DataDir), Logger: a.log})
+	snaps := snapctl.New(snapctl.Config{Domain: ecSvc, Engines: a.engines, Dir: SnapshotsDir(a.cfg.DataDir),
+		NodeID: cachectl.EngineNodeID, Logger: a.log})
 	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})
 	userData := instancectl.New(a.ec2, a.net, instancectl.Config{
 		Identities: userDataIdentities(a.cfg.DataDir),
@@ -280,7 +284,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	pub := publishctl.New(publishctl.Config{Domain: acc, HostsFile: a.cfg.HostsFile, Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
 	a.dns = dnsctl.New(dnsctl.Config{EC2: a.ec2, Caches: ecSvc, Network: a.net, Domain: names.Domain(), Logger: a.log})
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, groups, userData, pub, a.dns)
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, groups, snaps, userData, pub, a.dns)
 	a.recon.Start(context.WithoutCancel(ctx))
 	a.sampler = metricsctl.New(metricsctl.Config{Caches: ecSvc, Engines: a.engines, Metrics: a.cw,
 		EngineNodeID: cachectl.EngineNodeID, Interval: a.cfg.MetricsInterval, Logger: a.log})

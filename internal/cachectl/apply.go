@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -357,6 +358,7 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		MaxMemory:  catalog.EffectiveMaxMemory(r.nodeMem, r.values),
 		Parameters: r.values,
 		Role:       r.role,
+		Seed:       c.seed(r.cl),
 		Launcher:   c.cfg.Network.Launcher(n.InterfaceID),
 		Dial:       c.cfg.Network.Dialer(n.InterfaceID),
 	}
@@ -422,4 +424,13 @@ func (r *run) stopEngines(ctx context.Context, plans []nodePlan) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// seed is the snapshot a cluster created from one starts with: the RDB
+// file in the snapshot store; "" for none.
+func (c *Controller) seed(cl *elasticache.Cluster) string {
+	if cl.RestoreFile == "" || c.cfg.SnapshotDir == "" {
+		return ""
+	}
+	return filepath.Join(c.cfg.SnapshotDir, cl.RestoreFile)
 }

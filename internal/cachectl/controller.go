@@ -135,8 +135,11 @@ type Config struct {
 	Network Network
 	Engines Engines
 	Catalog Catalog
-	Logger  *slog.Logger     // default slog.Default()
-	Now     func() time.Time // node creation times; default time.Now
+	// SnapshotDir is the snapshot store (internal/snapctl): a cluster
+	// restored from a snapshot starts with its RDB file from there.
+	SnapshotDir string
+	Logger      *slog.Logger     // default slog.Default()
+	Now         func() time.Time // node creation times; default time.Now
 	// Parallel is how many clusters converge at once; default 8. A
 	// cluster's own nodes always converge in parallel. Engines start mostly
 	// waiting (exec, load, the first PING), so after a restart a hundred

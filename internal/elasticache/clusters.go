@@ -54,6 +54,10 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 	if in.ReplicationGroupId != nil {
 		return s.createMemberCluster(ctx, in)
 	}
+	in, restore, err := s.clusterRestore(ctx, in) // snaprestore.go
+	if err != nil {
+		return nil, err
+	}
 	spec, err := s.createSpec(ctx, in)
 	if err != nil {
 		return nil, err
@@ -101,6 +105,11 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 				return err
 			}
 		}
+		if restore != nil {
+			if err := startRestore(tx, scope, restore.Name, c); err != nil {
+				return err
+			}
+		}
 		return putCluster(tx, c)
 	})
 	if err != nil {
@@ -136,9 +145,6 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	}
 	if aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil {
 		return sp, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
-	}
-	if in.SnapshotArns != nil || in.SnapshotName != nil {
-		return sp, invalid("Restoring from a snapshot is not supported by Cachalot yet.")
 	}
 	sp.eng = strings.ToLower(aws.ToString(in.Engine))
 	if sp.eng == "" {
@@ -176,6 +182,9 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	}
 	if sp.eng == catalog.Memcached && in.SnapshotRetentionLimit != nil && *in.SnapshotRetentionLimit > 0 {
 		return sp, combination("Snapshots are not supported for Memcached clusters.")
+	}
+	if err := checkSnapshotSettings(in.SnapshotRetentionLimit, in.SnapshotWindow); err != nil {
+		return sp, err
 	}
 	if sp.tags, err = fromAPITags(in.Tags); err != nil {
 		return sp, err
@@ -328,7 +337,7 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elastica
 	out := &elasticacheapi.CacheCluster{
 		ARN:                        aws.String(ARN(scope, "cluster", c.ID)),
 		CacheClusterId:             aws.String(c.ID),
-		CacheClusterStatus:         aws.String(c.Status),
+		CacheClusterStatus:         aws.String(c.APIStatus()),
 		CacheNodeType:              aws.String(c.NodeType),
 		Engine:                     aws.String(c.Engine),
 		EngineVersion:              aws.String(c.EngineVersion),
@@ -472,8 +481,11 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *elasticacheapi.
 // engines, releases its interfaces and removes it.
 func (s *Service) DeleteCacheCluster(ctx context.Context, in *elasticacheapi.DeleteCacheClusterMessage) (*elasticacheapi.DeleteCacheClusterResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	final := strings.ToLower(aws.ToString(in.FinalSnapshotIdentifier))
 	if in.FinalSnapshotIdentifier != nil {
-		return nil, invalid("Final snapshots are not supported by Cachalot yet.")
+		if err := checkIdentifier("FinalSnapshotIdentifier", final, 255); err != nil {
+			return nil, err
+		}
 	}
 	var c *Cluster
 	err := s.st.Update(ctx, func(tx store.Tx) error {
@@ -482,12 +494,19 @@ func (s *Service) DeleteCacheCluster(ctx context.Context, in *elasticacheapi.Del
 		if err != nil {
 			return err
 		}
-		switch c.Status {
+		switch c.APIStatus() {
 		case StatusAvailable, StatusFailed, "incompatible-network", "restore-failed", StatusCreating:
 		case StatusDeleting:
 			return nil
 		default:
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in a valid state to be deleted.", c.ID)
+		}
+		if final != "" { // deleted once the snapshot is taken (snapfinal.go)
+			if err := s.beginFinalSnapshot(tx, scope, c.ID, "", final, false); err != nil {
+				return err
+			}
+			c, err = getCluster(tx, scope, c.ID)
+			return err
 		}
 		if c.ReplicationGroupID != "" {
 			if err := s.leaveGroup(tx, c); err != nil {
@@ -520,7 +539,7 @@ func (s *Service) RebootCacheCluster(ctx context.Context, in *elasticacheapi.Reb
 		if err != nil {
 			return err
 		}
-		if c.Status != StatusAvailable {
+		if c.APIStatus() != StatusAvailable {
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state.", c.ID)
 		}
 		for _, id := range in.CacheNodeIdsToReboot {
@@ -571,7 +590,7 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		if err != nil {
 			return err
 		}
-		if c.Status != StatusAvailable {
+		if c.APIStatus() != StatusAvailable {
 			return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state.", c.ID)
 		}
 		if err := memberRefusal(c, in); err != nil {
@@ -611,6 +630,9 @@ type modifyChecks struct {
 // is now; the transaction checks the rest.
 func (s *Service) modifyPrecheck(ctx context.Context, scope auth.Scope, in *elasticacheapi.ModifyCacheClusterMessage) (modifyChecks, error) {
 	pre := modifyChecks{immediate: aws.ToBool(in.ApplyImmediately)}
+	if err := checkSnapshotSettings(in.SnapshotRetentionLimit, in.SnapshotWindow); err != nil {
+		return pre, err
+	}
 	var current Cluster
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		cc, err := getCluster(tx, scope, aws.ToString(in.CacheClusterId))
@@ -624,6 +646,9 @@ func (s *Service) modifyPrecheck(ctx context.Context, scope auth.Scope, in *elas
 	}
 	if err := memberRefusal(&current, in); err != nil {
 		return pre, err
+	}
+	if current.Engine == catalog.Memcached && aws.ToInt32(in.SnapshotRetentionLimit) > 0 {
+		return pre, combination("Snapshots are not supported for Memcached clusters.")
 	}
 	switch {
 	case len(in.CacheSecurityGroupNames) > 0 && len(current.CacheSecurityGroups) == 0:

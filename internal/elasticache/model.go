@@ -79,6 +79,24 @@ type Cluster struct {
 	// HoldOnCrash marks the primary of a group with automatic failover:
 	// its engine is not restarted after a crash (a replica is promoted).
 	HoldOnCrash bool `json:",omitempty"`
+
+	// Snapshotting names the snapshot being taken of the cluster: it
+	// shows as snapshotting, and takes no other change meanwhile
+	// (snapmodel.go). RestoreSnapshot and RestoreFile: the cluster is
+	// created from a snapshot, its node's engine started with that RDB
+	// file of the snapshot store; cleared once it is available.
+	Snapshotting    string `json:",omitempty"`
+	RestoreSnapshot string `json:",omitempty"`
+	RestoreFile     string `json:",omitempty"`
+}
+
+// APIStatus is the status Describe shows: snapshotting while a snapshot
+// of an available cluster is taken.
+func (c *Cluster) APIStatus() string {
+	if c.Snapshotting != "" && c.Status == StatusAvailable {
+		return StatusSnapshotting
+	}
+	return c.Status
 }
 
 // Node is one cache node of a cluster.

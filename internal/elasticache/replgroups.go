@@ -30,6 +30,10 @@ type groupSpec struct {
 // available once every replica follows the primary.
 func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi.CreateReplicationGroupMessage) (*elasticacheapi.CreateReplicationGroupResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	in, restore, err := s.groupRestore(ctx, in) // snaprestore.go
+	if err != nil {
+		return nil, err
+	}
 	sp, err := s.groupSpecOf(in)
 	if err != nil {
 		return nil, err
@@ -79,6 +83,12 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 			return err
 		}
 		applyRoles(g, members)
+		if restore != nil { // the primary loads the snapshot, replicas follow it
+			g.RestoreSnapshot = restore.Name
+			if err := startRestore(tx, scope, restore.Name, members[0]); err != nil {
+				return err
+			}
+		}
 		for _, c := range members {
 			if err := putCluster(tx, c); err != nil {
 				return err
@@ -149,6 +159,9 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage) 
 	if in.Port != nil && (*in.Port < 1024 || *in.Port > 65535) {
 		return sp, invalid("Invalid port %d: the port must be between 1024 and 65535.", *in.Port)
 	}
+	if err := checkSnapshotSettings(in.SnapshotRetentionLimit, in.SnapshotWindow); err != nil {
+		return sp, err
+	}
 	if sp.tags, err = fromAPITags(in.Tags); err != nil {
 		return sp, err
 	}
@@ -166,8 +179,8 @@ func unsupportedGroupFeatures(in *elasticacheapi.CreateReplicationGroupMessage) 
 		return invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
 	case aws.ToBool(in.AtRestEncryptionEnabled) || in.KmsKeyId != nil:
 		return invalid("Encryption at rest is not supported by Cachalot yet.")
-	case in.SnapshotArns != nil || in.SnapshotName != nil || in.ServerlessCacheSnapshotName != nil:
-		return invalid("Restoring from a snapshot is not supported by Cachalot yet.")
+	case in.ServerlessCacheSnapshotName != nil:
+		return invalid("Restoring from a serverless cache snapshot is not supported by Cachalot yet.")
 	case in.GlobalReplicationGroupId != nil:
 		return invalid("Global datastores are not supported by Cachalot yet.")
 	case len(in.UserGroupIds) > 0:
@@ -289,7 +302,7 @@ func checkPrimaryCluster(c *Cluster) error {
 		return invalid("Cache cluster %s runs memcached; replication groups run Valkey or Redis OSS.", c.ID)
 	case c.ReplicationGroupID != "":
 		return invalid("Cache cluster %s is already a member of replication group %s.", c.ID, c.ReplicationGroupID)
-	case c.Status != StatusAvailable:
+	case c.APIStatus() != StatusAvailable:
 		return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is not in the available state.", c.ID)
 	}
 	return nil
@@ -377,6 +390,11 @@ func (s *Service) createMembers(tx store.Tx, g *ReplicationGroup, sp groupSpec, 
 	}
 	if g.Primary == "" {
 		g.Primary = g.Members[0]
+	}
+	if g.SnapshotRetain > 0 && g.SnapshottingCluster == "" {
+		// Automatic snapshots are taken from a replica, as ElastiCache
+		// picks one, else from the primary.
+		g.SnapshottingCluster = g.Members[len(g.Members)-1]
 	}
 	return members, nil
 }

@@ -20,7 +20,7 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 		ARN:                       aws.String(ARN(scope, "replicationgroup", g.ID)),
 		ReplicationGroupId:        aws.String(g.ID),
 		Description:               aws.String(g.Description),
-		Status:                    aws.String(g.Status),
+		Status:                    aws.String(g.APIStatus()),
 		Engine:                    aws.String(g.Engine),
 		CacheNodeType:             aws.String(g.NodeType),
 		MemberClusters:            append([]string{}, g.Members...),

@@ -101,7 +101,7 @@ func (s *Service) leaveGroup(tx store.Tx, c *Cluster) error {
 		return nil
 	case c.ID == g.Primary:
 		return elasticacheapi.ErrInvalidCacheClusterStateFault("Cache cluster %s is the primary of replication group %s: it cannot be deleted while the group exists.", c.ID, g.ID)
-	case g.Status != GroupAvailable:
+	case g.APIStatus() != GroupAvailable:
 		return elasticacheapi.ErrInvalidCacheClusterStateFault("Replication group %s of cache cluster %s is not in the available state.", g.ID, c.ID)
 	case g.autoFailover() && len(g.Members) <= 2:
 		return combination("When using automatic failover, there must be at least 2 cache clusters in the replication group.")

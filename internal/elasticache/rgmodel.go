@@ -67,9 +67,13 @@ type ReplicationGroup struct {
 	SnapshotWindow      string
 	SnapshotRetain      int
 	SnapshottingCluster string `json:",omitempty"`
-	AutoMinor           bool
-	NetworkType         string
-	IPDiscovery         string
+	// Snapshotting names the snapshot being taken of the group
+	// (snapmodel.go); RestoreSnapshot the one it is created from.
+	Snapshotting    string `json:",omitempty"`
+	RestoreSnapshot string `json:",omitempty"`
+	AutoMinor       bool
+	NetworkType     string
+	IPDiscovery     string
 	// AutomaticFailover is enabled, disabled, or enabling/disabling until
 	// the members' roles follow a change.
 	AutomaticFailover string
@@ -242,4 +246,13 @@ func nextMemberIDs(g *ReplicationGroup, count int, taken func(id string) bool) [
 		out = append(out, id)
 	}
 	return out
+}
+
+// APIStatus is the status Describe shows: snapshotting while a snapshot
+// of an available group is taken.
+func (g *ReplicationGroup) APIStatus() string {
+	if g.Snapshotting != "" && g.Status == GroupAvailable {
+		return StatusSnapshotting
+	}
+	return g.Status
 }

@@ -21,13 +21,14 @@ const testFailoverLimit = 15
 // DeleteReplicationGroup marks the group and its members deleting; the
 // cache controller stops and removes the members, the group controller
 // removes the group once they are gone. RetainPrimaryCluster keeps the
-// primary as a standalone cluster, its data in place. There are no
-// snapshots yet: a FinalSnapshotIdentifier is validated and answered as
-// AWS answers, and no snapshot is taken.
+// primary as a standalone cluster, its data in place. With a
+// FinalSnapshotIdentifier the group is snapshotted first and deleted when
+// the snapshot is taken (snapfinal.go).
 func (s *Service) DeleteReplicationGroup(ctx context.Context, in *elasticacheapi.DeleteReplicationGroupMessage) (*elasticacheapi.DeleteReplicationGroupResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	final := strings.ToLower(aws.ToString(in.FinalSnapshotIdentifier))
 	if in.FinalSnapshotIdentifier != nil {
-		if err := checkIdentifier("FinalSnapshotIdentifier", *in.FinalSnapshotIdentifier, 255); err != nil {
+		if err := checkIdentifier("FinalSnapshotIdentifier", final, 255); err != nil {
 			return nil, err
 		}
 	}
@@ -42,7 +43,7 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *elasticacheapi
 		if members, err = groupMembers(tx, g); err != nil {
 			return err
 		}
-		switch g.Status {
+		switch g.APIStatus() {
 		case GroupAvailable, GroupFailed, GroupCreating:
 		case GroupDeleting:
 			return nil
@@ -52,20 +53,17 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *elasticacheapi
 		if retain && g.Status == GroupCreating {
 			return combination("RetainPrimaryCluster cannot be used while the replication group is being created.")
 		}
-		g.Status, g.RetainPrimary, g.Failover = GroupDeleting, retain, nil
-		g.Generation++
-		for _, c := range members {
-			if retain && c.ID == g.Primary {
-				c.ReplicationGroupID, c.ReplicaOf, c.HoldOnCrash = "", "", false
-				c.Generation++
-			} else {
-				markDeleting(c)
-			}
-			if err := putCluster(tx, c); err != nil {
+		if final != "" { // deleted once the snapshot is taken (snapfinal.go)
+			if err := s.beginFinalSnapshot(tx, scope, "", g.ID, final, retain); err != nil {
 				return err
 			}
+			if g, err = getGroup(tx, scope, g.ID); err != nil {
+				return err
+			}
+			members, err = groupMembers(tx, g)
+			return err
 		}
-		return putGroup(tx, g)
+		return deleteGroupTx(tx, g, members, retain)
 	})
 	if err != nil {
 		return nil, err
@@ -75,6 +73,25 @@ func (s *Service) DeleteReplicationGroup(ctx context.Context, in *elasticacheapi
 		return nil, err
 	}
 	return &elasticacheapi.DeleteReplicationGroupResult{ReplicationGroup: out}, nil
+}
+
+// deleteGroupTx marks g deleting, and its members (but a retained
+// primary, which leaves the group), inside tx.
+func deleteGroupTx(tx store.Tx, g *ReplicationGroup, members []*Cluster, retain bool) error {
+	g.Status, g.RetainPrimary, g.Failover = GroupDeleting, retain, nil
+	g.Generation++
+	for _, c := range members {
+		if retain && c.ID == g.Primary {
+			c.ReplicationGroupID, c.ReplicaOf, c.HoldOnCrash = "", "", false
+			c.Generation++
+		} else {
+			markDeleting(c)
+		}
+		if err := putCluster(tx, c); err != nil {
+			return err
+		}
+	}
+	return putGroup(tx, g)
 }
 
 // markDeleting marks a cluster and its nodes deleting.
@@ -100,7 +117,7 @@ func (s *Service) modifyGroup(ctx context.Context, id string, edit func(tx store
 		if g, err = getGroup(tx, scope, id); err != nil {
 			return err
 		}
-		if g.Status != GroupAvailable {
+		if g.APIStatus() != GroupAvailable {
 			return elasticacheapi.ErrInvalidReplicationGroupStateFault("Replication group %s is not in the available state.", g.ID)
 		}
 		if members, err = groupMembers(tx, g); err != nil {
@@ -180,6 +197,9 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 // the network model or the engine catalog, against the group as it is.
 func (s *Service) groupPrecheck(ctx context.Context, scope auth.Scope, in *elasticacheapi.ModifyReplicationGroupMessage) (groupChecks, error) {
 	var pre groupChecks
+	if err := checkSnapshotSettings(in.SnapshotRetentionLimit, in.SnapshotWindow); err != nil {
+		return pre, err
+	}
 	var cur *ReplicationGroup
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -275,6 +295,9 @@ func (s *Service) modifyMembers(tx store.Tx, scope auth.Scope, g *ReplicationGro
 		}
 		c.Generation++
 		changed = true
+	}
+	if err := checkGroupSnapshotting(g, in); err != nil {
+		return false, err
 	}
 	if id := strings.ToLower(aws.ToString(in.SnapshottingClusterId)); id != "" {
 		if !slices.Contains(g.Members, id) {
@@ -573,7 +596,7 @@ func (s *Service) TestFailover(ctx context.Context, in *elasticacheapi.TestFailo
 			return elasticacheapi.ErrNodeGroupNotFoundFault("The node group %s was not found in replication group %s.", ng, g.ID)
 		}
 		switch {
-		case g.Status != GroupAvailable:
+		case g.APIStatus() != GroupAvailable:
 			return elasticacheapi.ErrInvalidReplicationGroupStateFault("Replication group %s is not in the available state.", g.ID)
 		case g.AutomaticFailover != FailoverEnabled:
 			return elasticacheapi.ErrTestFailoverNotAvailableFault("TestFailover is not available for replication group %s: automatic failover is not enabled.", g.ID)

@@ -1,12 +1,14 @@
 // Package elasticache owns the ElastiCache domain: node-based cache
 // clusters, replication groups without cluster mode and their member
-// clusters (rgmodel.go), cache subnet groups, cache parameter groups,
-// events and tags.
+// clusters (rgmodel.go), snapshots and restores (snapmodel.go), cache
+// subnet groups, cache parameter groups, events and tags.
 // The API (elasticacheapi.Operations) validates requests and writes desired
 // state to the store in one transaction; the cache controller
 // (internal/cachectl) converges network interfaces and engine processes to
 // it and writes status and events back through the status write-back API
-// (status.go). Imported by the wiring package and by controllers.
+// (status.go); the snapshot controller (internal/snapctl) takes snapshots
+// and writes them back through snapstatus.go. Imported by the wiring
+// package and by controllers.
 package elasticache
 
 import (
@@ -74,8 +76,11 @@ type Config struct {
 	// HostAddrs rewrites endpoints in the loopback network mode, where
 	// nothing resolves the names; nil: the names are the endpoints.
 	HostAddrs HostAddrs
-	Logger    *slog.Logger     // default slog.Default()
-	Now       func() time.Time // default time.Now
+	// SnapshotQuota is the number of manual snapshots an account keeps
+	// per region; default 1000.
+	SnapshotQuota int
+	Logger        *slog.Logger     // default slog.Default()
+	Now           func() time.Time // default time.Now
 }
 
 // Service implements elasticacheapi.Operations.

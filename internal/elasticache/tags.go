@@ -31,6 +31,8 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 				return elasticacheapi.ErrCacheSubnetGroupNotFoundFault("CacheSubnetGroup %s not found.", name)
 			case "replicationgroup":
 				return elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", name)
+			case "snapshot":
+				return elasticacheapi.ErrSnapshotNotFoundFault("Snapshot %s not found.", name)
 			}
 			return elasticacheapi.ErrCacheParameterGroupNotFoundFault("CacheParameterGroup %s not found.", name)
 		}
@@ -51,6 +53,13 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 			return "", nil, nil, notFound(err)
 		}
 		return key, &g, &g.Tags, nil
+	case "snapshot":
+		var sn Snapshot
+		key = snapshotKey(scope.AccountID, scope.Region, name)
+		if err := store.GetJSON(tx, key, &sn); err != nil {
+			return "", nil, nil, notFound(err)
+		}
+		return key, &sn, &sn.Tags, nil
 	case "subnetgroup":
 		var g SubnetGroup
 		key = subnetGroupKey(scope, name)

@@ -31,6 +31,9 @@ type node struct {
 	// clients have: the node's secrets, or the zero Admin for an engine
 	// adopted from a Cachalot before them.
 	admin redis.Admin
+	// seeded: the launch under way copied NodeSpec.Seed in as the dump
+	// file, removed once the engine has loaded it.
+	seeded bool
 }
 
 type reqKind int
@@ -315,14 +318,25 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	n.setStatus(func(s *NodeStatus) {
 		s.State, s.PID, s.Adopted, s.Since, s.LastError = StateRunning, id.PID, false, time.Now(), ""
 	})
+	n.mu.Lock()
+	seeded := n.seeded
+	n.seeded = false
+	n.mu.Unlock()
+	if seeded {
+		// Loaded: a restart after a crash starts empty, as without
+		// persistence, not from the snapshot again. Unlinking a name
+		// never follows a link the engine may have put there.
+		_ = os.Remove(filepath.Join(data, redis.DumpFile))
+	}
 	return w, nil
 }
 
 // waitReady polls the engine (PING, or memcached's version) until it
 // answers, it exits, ReadyTimeout passes or ctx ends.
 func (n *node) waitReady(ctx context.Context, w *watcher) error {
-	ctx, cancel := context.WithTimeout(ctx, n.s.cfg.ReadyTimeout)
-	defer cancel()
+	// An engine loading its dataset (a restored snapshot) answers LOADING:
+	// it makes progress, and ReadyTimeout counts from its last answer.
+	deadline := time.Now().Add(n.s.cfg.ReadyTimeout)
 	n.mu.Lock()
 	spec, admin := n.spec, n.admin
 	n.mu.Unlock()
@@ -340,6 +354,12 @@ func (n *node) waitReady(ctx context.Context, w *watcher) error {
 		}
 		if attempt%20 == 0 {
 			n.s.log.Debug("engine not ready yet", "node", n.id, "pid", w.id.PID, "attempts", attempt, "after", time.Since(t0), "err", last)
+		}
+		if redis.IsLoading(last) {
+			deadline = time.Now().Add(n.s.cfg.ReadyTimeout)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s at %s: %w: %s", ErrNotReady, spec.Engine.Engine, spec.Addr(), last, n.logTail())
 		}
 		select {
 		case <-ctx.Done():

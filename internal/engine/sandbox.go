@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/engine/identity"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // How an engine is confined. When the daemon runs as root, each node's
@@ -78,10 +79,16 @@ func (n *node) confine(r rendered) ([]string, string, *identity.ID, error) {
 		}
 		id = &claimed
 	}
-	data, err := prepareDataDir(n.dir, id)
+	n.mu.Lock()
+	seed := n.spec.Seed
+	n.mu.Unlock()
+	data, seeded, err := prepareDataDir(n.dir, id, seed)
 	if err != nil {
 		return nil, "", nil, err
 	}
+	n.mu.Lock()
+	n.seeded = seeded
+	n.mu.Unlock()
 	setpriv, err := n.s.tool(n.s.cfg.Setpriv, "setpriv", root)
 	if err != nil {
 		return nil, "", nil, err
@@ -119,22 +126,24 @@ func (s *Supervisor) tool(configured, name string, required bool) (string, error
 
 // prepareDataDir makes the node's data directory, moves engine files left
 // in the node directory by an earlier Cachalot into it, and gives it to id
-// (nil: leave owners as they are).
-func prepareDataDir(dir string, id *identity.ID) (string, error) {
-	data := filepath.Join(dir, dataDirName)
-	if err := os.Mkdir(data, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return "", fmt.Errorf("data directory: %w", err)
+// (nil: leave owners as they are). A data directory it makes anew gets
+// seed, when given, as the engine's dump file (NodeSpec.Seed): no engine
+// has run there yet.
+func prepareDataDir(dir string, id *identity.ID, seed string) (string, bool, error) {
+	data, seeded, err := makeDataDir(dir, seed)
+	if err != nil {
+		return "", false, err
 	}
 	fi, err := os.Lstat(data)
 	if err != nil {
-		return "", fmt.Errorf("data directory: %w", err)
+		return "", false, fmt.Errorf("data directory: %w", err)
 	}
 	if !fi.IsDir() {
-		return "", fmt.Errorf("data directory %s is not a directory", data)
+		return "", false, fmt.Errorf("data directory %s is not a directory", data)
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return "", fmt.Errorf("node directory: %w", err)
+		return "", false, fmt.Errorf("node directory: %w", err)
 	}
 	var moved []string
 	for _, e := range ents {
@@ -142,12 +151,12 @@ func prepareDataDir(dir string, id *identity.ID) (string, error) {
 			continue
 		}
 		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(data, e.Name())); err != nil {
-			return "", fmt.Errorf("move %s into the data directory: %w", e.Name(), err)
+			return "", false, fmt.Errorf("move %s into the data directory: %w", e.Name(), err)
 		}
 		moved = append(moved, filepath.Join(data, e.Name()))
 	}
 	if id == nil {
-		return data, nil
+		return data, seeded, nil
 	}
 	// Give the whole tree only when it is not the identity's yet: no
 	// process of that identity has run there, so nothing in it can be a
@@ -157,13 +166,32 @@ func prepareDataDir(dir string, id *identity.ID) (string, error) {
 	}
 	for _, p := range moved {
 		if err := chownTree(p, *id); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
 	if err := os.Chmod(data, 0o700); err != nil {
-		return "", fmt.Errorf("data directory: %w", err)
+		return "", false, fmt.Errorf("data directory: %w", err)
 	}
-	return data, nil
+	return data, seeded, nil
+}
+
+// makeDataDir makes the data directory if it is missing and then, when
+// given, copies seed into it as the engine's dump file; it reports whether
+// it did.
+func makeDataDir(dir, seed string) (string, bool, error) {
+	data := filepath.Join(dir, dataDirName)
+	err := os.Mkdir(data, 0o700)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", false, fmt.Errorf("data directory: %w", err)
+	}
+	if err != nil || seed == "" {
+		return data, false, nil
+	}
+	if err := seedDump(seed, filepath.Join(data, redis.DumpFile)); err != nil {
+		_ = os.RemoveAll(data) // the next launch seeds again
+		return "", false, err
+	}
+	return data, true, nil
 }
 
 // chownTree gives path and everything under it to id, never following a

@@ -155,6 +155,10 @@ type NodeSpec struct {
 	// Role is the node's place in a replication group (role.go); the zero
 	// Role is a primary restarted after a crash.
 	Role Role
+	// Seed, when set, is an RDB file (a snapshot) the node's engine loads
+	// at its first start: copied as its dump file into a data directory
+	// made anew, never into one an engine ran in (snapshot.go).
+	Seed string `json:",omitempty"`
 	// Launcher, when set, starts this node's process instead of
 	// Config.Launcher: how a node runs inside its own network namespace.
 	Launcher Launcher `json:"-"`
@@ -230,6 +234,8 @@ type Supervisor struct {
 	mu     sync.Mutex // guards nodes and closed
 	nodes  map[string]*node
 	closed bool
+
+	snaps sync.Mutex // serialises SnapshotTo: one BGSAVE and copy at a time
 }
 
 // New returns a Supervisor. It has no side effects.
