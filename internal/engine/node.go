@@ -40,12 +40,14 @@ const (
 	reqReboot
 	reqApply
 	reqRole
+	reqTLS
 )
 
 type request struct {
 	kind   reqKind
 	params map[string]string
 	role   Role
+	tls    *TLS
 	ctx    context.Context
 	reply  chan result
 }
@@ -146,7 +148,10 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 	}
 	if st, err := readState(n.dir); err == nil && owned(st.procID, n.dir) {
 		admin, err := adoptedAdmin(n.dir, st)
-		if err == nil && st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() {
+		if err == nil {
+			admin, err = withTLS(admin, n.spec)
+		}
+		if err == nil && st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() && st.TLS == (n.spec.TLS != nil) {
 			n.mu.Lock()
 			n.admin = admin
 			n.mu.Unlock()
@@ -232,7 +237,11 @@ func (n *node) render() (rendered, redis.Admin, error) {
 	if err != nil {
 		return rendered{}, redis.Admin{}, err
 	}
-	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit(), admin: sec.redisAdmin(), upstream: up}
+	admin, err := withTLS(sec.redisAdmin(), spec)
+	if err != nil {
+		return rendered{}, redis.Admin{}, err
+	}
+	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit(), admin: admin, upstream: up}
 	r, err := d.render(spec, env)
 	if err != nil {
 		return rendered{}, redis.Admin{}, err
@@ -254,6 +263,10 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	}
 	argv, data, ident, err := n.confine(r)
 	if err != nil {
+		return nil, err
+	}
+	removeOldTLSFiles(data, nil)
+	if err := writeEngineFiles(data, ident, r.dataFiles); err != nil {
 		return nil, err
 	}
 	var stdin *os.File
@@ -297,7 +310,7 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	n.mu.Lock()
 	spec := n.spec
 	n.mu.Unlock()
-	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port(), Restricted: true}
+	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port(), Restricted: true, TLS: spec.TLS != nil}
 	if ident != nil {
 		st.UID = ident.UID
 	}
@@ -522,6 +535,8 @@ func (a *actor) request(r request) (gone bool) {
 			n.emit(Event{Type: EventParametersApplied, PID: a.w.id.PID,
 				Message: fmt.Sprintf("%d parameter(s); pending reboot: %v", len(r.params), pending)})
 		}
+	case reqTLS:
+		r.reply <- result{err: n.renewTLS(r.ctx, a.w, r.tls)}
 	case reqRole:
 		// Without a process and without a restart pending, the node is
 		// held: a role without HoldOnCrash relaunches it.

@@ -65,8 +65,9 @@ const (
 	EventParametersApplied EventType = "parameters-applied" // ApplyParameters done
 	// EventFailed: a node held on crash (Role.HoldOnCrash) exited unasked,
 	// or was found gone at Start; it is not restarted (StateFailed).
-	EventFailed  EventType = "failed"
-	EventRoleSet EventType = "role-set" // SetRole done
+	EventFailed     EventType = "failed"
+	EventRoleSet    EventType = "role-set"    // SetRole done
+	EventTLSRenewed EventType = "tls-renewed" // new certificate files set live
 )
 
 // Event reports a node lifecycle change to Config.OnEvent.
@@ -162,6 +163,10 @@ type NodeSpec struct {
 	// checks and CONFIG SET: from inside the node's network, never through
 	// the host's routes.
 	Dial DialFunc `json:"-"`
+	// TLS, when set, is the node's in-transit encryption (tls.go; Redis
+	// OSS and Valkey). A Start with other certificates for a running node
+	// renews them live; switching TLS on or off needs a Stop first.
+	TLS *TLS `json:"-"`
 }
 
 func (s NodeSpec) port() int {
@@ -270,6 +275,15 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 		if cur.Engine.Path != spec.Engine.Path || cur.BindIP != spec.BindIP || cur.port() != spec.port() {
 			return NodeStatus{}, fmt.Errorf("start node %s: %w: runs %s at %s, asked %s at %s (Stop it first)",
 				spec.NodeID, ErrSpecConflict, cur.Engine.Path, cur.Addr(), spec.Engine.Path, spec.Addr())
+		}
+		if (cur.TLS == nil) != (spec.TLS == nil) {
+			return NodeStatus{}, fmt.Errorf("start node %s: %w: TLS %v, asked %v (Stop it first)",
+				spec.NodeID, ErrSpecConflict, cur.TLS != nil, spec.TLS != nil)
+		}
+		if !cur.TLS.equal(spec.TLS) {
+			if _, err := n.do(ctx, request{kind: reqTLS, tls: spec.TLS}); err != nil {
+				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
+			}
 		}
 		return n.snapshot(), nil
 	}
@@ -570,6 +584,8 @@ type nodeState struct {
 	// reached as it was (no AUTH, original command names) until it
 	// restarts.
 	Restricted bool `json:"restricted,omitempty"`
+	// TLS says the engine speaks TLS only (NodeSpec.TLS).
+	TLS bool `json:"tls,omitempty"`
 }
 
 func readState(dir string) (nodeState, error) {

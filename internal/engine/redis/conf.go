@@ -47,6 +47,8 @@ type Config struct {
 	// ReplicaOf is the primary a replica follows (replication.go); nil
 	// for a primary or a node outside a replication group.
 	ReplicaOf *Upstream
+	// TLS, when set, makes the node speak TLS only on Port (tls.go).
+	TLS *TLS
 }
 
 var suffixRE = regexp.MustCompile(`^[A-Za-z0-9]{16,}$`)
@@ -146,7 +148,11 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	w("daemonize", "no")
 	w("supervised", "no")
 	w("bind", c.BindIP)
-	w("port", strconv.Itoa(port))
+	if c.TLS != nil {
+		c.TLS.directives(w, port, params["cluster-enabled"] == "yes")
+	} else {
+		w("port", strconv.Itoa(port))
+	}
 	w("protected-mode", protected)
 	w("pidfile", quote(pidFile))
 	w("logfile", quote(logFile))

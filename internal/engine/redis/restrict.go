@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -60,6 +61,9 @@ func DeniedCommands() []string {
 type Admin struct {
 	Password string // the admin user's; "" = no admin user
 	Suffix   string // of the renamed commands; "" = not renamed
+	// TLS, when set, is how the node is reached: it speaks TLS only
+	// (ClientConfig).
+	TLS *tls.Config
 }
 
 // Name returns the name to send a command by: the renamed name for a
@@ -80,6 +84,9 @@ func (a Admin) Name(cmd string) string {
 // Dial connects to the node and authenticates as the admin user.
 func (a Admin) Dial(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) (*Conn, error) {
 	c, err := DialWith(ctx, dial, addr)
+	if err == nil && a.TLS != nil {
+		c, err = c.startTLS(ctx, a.TLS)
+	}
 	if err != nil || a.Password == "" {
 		return c, err
 	}
