@@ -41,6 +41,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/iam"
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
+	"github.com/cachalot-dev/cachalot/internal/pki"
 	"github.com/cachalot-dev/cachalot/internal/publishctl"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/store"
@@ -73,6 +74,7 @@ const (
 	CredentialsFile = "credentials.json" // root credentials, mode 0600
 	EndpointFile    = "endpoint"         // URL of the running service
 	ResolvDir       = "resolv"           // the VPCs' resolv.conf files (<vpc-id>.conf)
+	CADir           = "ca"               // the installation's CA (internal/pki): ca.pem, its key (0600), issued certificates
 	// userDataIdentitiesDir is the registry of the accounts' user-data
 	// identities (internal/engine/identity, UserData range).
 	userDataIdentitiesDir = "user-data-identities"
@@ -253,7 +255,11 @@ func (a *App) Start(ctx context.Context) error {
 		},
 	})
 
-	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Logger: a.log})
+	ca, err := pki.Open(filepath.Join(a.cfg.DataDir, CADir), nil)
+	if err != nil {
+		return fmt.Errorf("certificate authority: %w", err)
+	}
+	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed, Certificates: ca, Logger: a.log})
 	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})
 	userData := instancectl.New(a.ec2, a.net, instancectl.Config{
 		Identities: userDataIdentities(a.cfg.DataDir),

@@ -23,6 +23,10 @@ type observed struct {
 	// of the primary it follows (role.go).
 	roles map[string]engine.Role
 	role  engine.Role
+	// tls is what the cluster's engines run with (tls.go), nil without
+	// TLS; certs is the TLS.ID each node's engine was given, by node id.
+	tls   *engine.TLS
+	certs map[string]string
 }
 
 // op is what a step does; the steps of a plan run in order.
@@ -67,6 +71,7 @@ const (
 	actDeleteInterface action = "delete-interface"  // … and its interface released
 	actReplace         action = "replace"           // the node's engine and data are removed (a failed primary), then it starts anew
 	actSetRole         action = "set-role"          // the engine takes the node's role in its replication group
+	actRenewTLS        action = "renew-tls"         // the engine takes its new certificate, live
 )
 
 // nodePlan is what happens to one node.
@@ -169,7 +174,7 @@ func converged(cl *elasticache.Cluster, obs observed) bool {
 		return false
 	}
 	for _, n := range cl.Nodes {
-		if obs.engines[n.ID] != engine.StateRunning || obs.roles[n.ID] != obs.role || n.Replace {
+		if obs.engines[n.ID] != engine.StateRunning || obs.roles[n.ID] != obs.role || n.Replace || obs.certs[n.ID] != obs.tls.ID() {
 			return false
 		}
 	}
@@ -228,6 +233,9 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 		p.actions = append(p.actions, actStart)
 	} else if obs.roles[n.ID] != obs.role {
 		p.actions = append(p.actions, actSetRole)
+	}
+	if running && obs.certs[n.ID] != obs.tls.ID() {
+		p.actions = append(p.actions, actRenewTLS)
 	}
 	switch {
 	case n.RebootRequested:

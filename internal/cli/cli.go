@@ -32,6 +32,7 @@ Usage:
   cachalot serve   [--listen ADDR] [--data-dir DIR] [--account-id ID] [--network MODE] [--regions LIST]
                    [--dns-domain DOMAIN] [--publish-all] [--hosts-file PATH] [--log-level LEVEL]
   cachalot env     [--data-dir DIR] [--region REGION]
+  cachalot ca      [--data-dir DIR]       print the installation's CA certificate (PEM) for TLS clients
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot exec    [--data-dir DIR] --outside ADDRESS -- COMMAND [ARGS…]
   cachalot teardown [--data-dir DIR | --prefix PREFIX]
@@ -65,6 +66,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stderr)
 	case "env":
 		err = env(args[1:], stdout, stderr)
+	case "ca":
+		err = printCA(args[1:], stdout, stderr)
 	case "exec":
 		code, err := execInstance(ctx, args[1:], stdout, stderr)
 		if err != nil {

@@ -116,6 +116,7 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 // clusterSpec is a CreateCacheCluster request, validated.
 type clusterSpec struct {
 	id, eng, nodeType, azMode string
+	transit                   string // TransitEncryptionMode; "" without TLS
 	inst                      catalog.Installed
 	classic                   bool
 	numNodes, port            int
@@ -134,9 +135,6 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	if sp.classic, err = s.launchesInClassic(ctx, in); err != nil {
 		return sp, err
 	}
-	if aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil {
-		return sp, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
-	}
 	if in.SnapshotArns != nil || in.SnapshotName != nil {
 		return sp, invalid("Restoring from a snapshot is not supported by Cachalot yet.")
 	}
@@ -145,6 +143,9 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 		sp.eng = catalog.Redis
 	}
 	if sp.inst, err = s.resolveEngine(sp.eng, aws.ToString(in.EngineVersion)); err != nil {
+		return sp, err
+	}
+	if sp.transit, err = transitMode(sp.eng, in.TransitEncryptionEnabled, nil, in.AuthToken); err != nil {
 		return sp, err
 	}
 	sp.nodeType = aws.ToString(in.CacheNodeType)
@@ -218,7 +219,7 @@ func (s *Service) newCluster(scope auth.Scope, in *elasticacheapi.CreateCacheClu
 		Engine: sp.eng, EngineVersion: sp.inst.EngineVersion, Family: sp.inst.Family,
 		NodeType: sp.nodeType, NumNodes: sp.numNodes, Port: sp.port,
 		SubnetGroup: sg.Name, VpcID: sg.VpcID, SecurityGroups: groups, CacheSecurityGroups: cacheGroups,
-		PreferredAZs: sp.azs, AZMode: sp.azMode,
+		PreferredAZs: sp.azs, AZMode: sp.azMode, TransitEncryptionMode: sp.transit,
 		Maintenance:    defaultString(aws.ToString(in.PreferredMaintenanceWindow), "sun:05:00-sun:06:00"),
 		SnapshotWindow: aws.ToString(in.SnapshotWindow),
 		SnapshotRetain: int(aws.ToInt32(in.SnapshotRetentionLimit)),
@@ -336,7 +337,6 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elastica
 		PreferredMaintenanceWindow: aws.String(c.Maintenance),
 		AutoMinorVersionUpgrade:    aws.Bool(c.AutoMinor),
 		AuthTokenEnabled:           aws.Bool(false),
-		TransitEncryptionEnabled:   aws.Bool(false),
 		AtRestEncryptionEnabled:    aws.Bool(false),
 		NetworkType:                aws.String(c.NetworkType),
 		IpDiscovery:                aws.String(c.IPDiscovery),
@@ -349,6 +349,7 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elastica
 			CacheNodeIdsToReboot:    []string{},
 		},
 	}
+	out.TransitEncryptionEnabled, out.TransitEncryptionMode = transitAPI(c.TransitEncryptionMode)
 	if !c.CreatedAt.IsZero() && c.Status != StatusCreating {
 		t := c.CreatedAt
 		out.CacheClusterCreateTime = &t

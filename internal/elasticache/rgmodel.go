@@ -96,6 +96,9 @@ type ReplicationGroup struct {
 	Generation         int64
 	ObservedGeneration int64
 	LastError          string `json:",omitempty"`
+	// TransitEncryptionMode is the group's in-transit encryption, copied
+	// into its members (tls.go); "" without.
+	TransitEncryptionMode string `json:",omitempty"`
 }
 
 // Failover phases: requested (TestFailover: the controller chooses the

@@ -171,6 +171,14 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 				w.stop()
 				return nil, false, fmt.Errorf("adopt pid %d: role: %w", st.PID, err)
 			}
+			if n.spec.TLS != nil {
+				// The certificate may have been renewed while no
+				// supervisor ran: the engine takes the spec's, live.
+				if err := n.renewTLS(ctx, w, n.spec.TLS, true); err != nil {
+					w.stop()
+					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
+				}
+			}
 			n.setStatus(func(s *NodeStatus) {
 				s.State, s.PID, s.Adopted, s.Since = StateRunning, st.PID, true, time.Now()
 			})
@@ -536,7 +544,7 @@ func (a *actor) request(r request) (gone bool) {
 				Message: fmt.Sprintf("%d parameter(s); pending reboot: %v", len(r.params), pending)})
 		}
 	case reqTLS:
-		r.reply <- result{err: n.renewTLS(r.ctx, a.w, r.tls)}
+		r.reply <- result{err: n.renewTLS(r.ctx, a.w, r.tls, false)}
 	case reqRole:
 		// Without a process and without a restart pending, the node is
 		// held: a role without HoldOnCrash relaunches it.

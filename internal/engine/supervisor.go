@@ -207,6 +207,9 @@ type NodeStatus struct {
 	Since     time.Time // when the current process became ready
 	LastError string
 	Role      Role // the role the node has been given (Start, SetRole)
+	// TLS identifies the certificate files the engine was given
+	// (TLS.ID); "" without TLS.
+	TLS string
 }
 
 // Errors of the Supervisor.
@@ -289,7 +292,7 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 	}
 	n := &node{s: s, id: spec.NodeID, dir: s.NodeDir(spec.NodeID), spec: cloneSpec(spec),
 		reqs: make(chan request), done: make(chan struct{})}
-	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role}
+	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID()}
 	s.nodes[spec.NodeID] = n
 	s.mu.Unlock()
 

@@ -40,10 +40,18 @@ func (t *TLS) equal(o *TLS) bool {
 	return bytes.Equal(t.CertPEM, o.CertPEM) && bytes.Equal(t.KeyPEM, o.KeyPEM) && bytes.Equal(t.CAPEM, o.CAPEM)
 }
 
+// ID identifies t: NodeStatus.TLS of a node given it. "" for nil.
+func (t *TLS) ID() string {
+	if t == nil {
+		return ""
+	}
+	sum := sha256.Sum256(bytes.Join([][]byte{t.CertPEM, t.KeyPEM, t.CAPEM}, nil))
+	return hex.EncodeToString(sum[:6])
+}
+
 // names are the engine's file names of t, relative to its data directory.
 func (t *TLS) names() redis.TLS {
-	sum := sha256.Sum256(bytes.Join([][]byte{t.CertPEM, t.KeyPEM, t.CAPEM}, nil))
-	h := hex.EncodeToString(sum[:6])
+	h := t.ID()
 	return redis.TLS{CertFile: "tls-" + h + "-cert.pem", KeyFile: "tls-" + h + "-key.pem", CAFile: "tls-" + h + "-ca.pem"}
 }
 
@@ -120,7 +128,7 @@ func removeOldTLSFiles(data string, keep *TLS) {
 // renewTLS serves reqTLS: the new files are written and set live; the
 // spec takes them (the configuration the engine restarts with names
 // them) once the engine did.
-func (n *node) renewTLS(ctx context.Context, w *watcher, t *TLS) error {
+func (n *node) renewTLS(ctx context.Context, w *watcher, t *TLS, quiet bool) error {
 	var id *identity.ID
 	if runningAsRoot() {
 		claimed, err := n.s.ids.Claim(n.id)
@@ -164,6 +172,9 @@ func (n *node) renewTLS(ctx context.Context, w *watcher, t *TLS) error {
 		return err
 	}
 	removeOldTLSFiles(data, t)
-	n.emit(Event{Type: EventTLSRenewed, Message: "TLS certificate renewed"})
+	n.setStatus(func(s *NodeStatus) { s.TLS = t.ID() })
+	if !quiet {
+		n.emit(Event{Type: EventTLSRenewed, Message: "TLS certificate renewed"})
+	}
 	return nil
 }
