@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
@@ -41,6 +42,7 @@ const (
 	reqApply
 	reqRole
 	reqTLS
+	reqAuth
 )
 
 type request struct {
@@ -48,6 +50,7 @@ type request struct {
 	params map[string]string
 	role   Role
 	tls    *TLS
+	auth   []string
 	ctx    context.Context
 	reply  chan result
 }
@@ -175,6 +178,13 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 				// The certificate may have been renewed while no
 				// supervisor ran: the engine takes the spec's, live.
 				if err := n.renewTLS(ctx, w, n.spec.TLS, true); err != nil {
+					w.stop()
+					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
+				}
+			}
+			if st.Engine != catalog.Memcached {
+				// So may the AUTH tokens.
+				if err := n.setAuth(ctx, w, n.spec.AuthTokens, true); err != nil {
 					w.stop()
 					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
 				}
@@ -545,6 +555,8 @@ func (a *actor) request(r request) (gone bool) {
 		}
 	case reqTLS:
 		r.reply <- result{err: n.renewTLS(r.ctx, a.w, r.tls, false)}
+	case reqAuth:
+		r.reply <- result{err: n.setAuth(r.ctx, a.w, r.auth, false)}
 	case reqRole:
 		// Without a process and without a restart pending, the node is
 		// held: a role without HoldOnCrash relaunches it.

@@ -68,6 +68,7 @@ const (
 	EventFailed     EventType = "failed"
 	EventRoleSet    EventType = "role-set"    // SetRole done
 	EventTLSRenewed EventType = "tls-renewed" // new certificate files set live
+	EventAuthSet    EventType = "auth-set"    // the default user's passwords set live
 )
 
 // Event reports a node lifecycle change to Config.OnEvent.
@@ -167,6 +168,10 @@ type NodeSpec struct {
 	// OSS and Valkey). A Start with other certificates for a running node
 	// renews them live; switching TLS on or off needs a Stop first.
 	TLS *TLS `json:"-"`
+	// AuthTokens are the SHA-256 hashes (hex) of the default user's
+	// passwords (ElastiCache's AUTH token; two during a rotation); none:
+	// no password. A Start with others for a running node sets them live.
+	AuthTokens []string `json:"-"`
 }
 
 func (s NodeSpec) port() int {
@@ -210,6 +215,8 @@ type NodeStatus struct {
 	// TLS identifies the certificate files the engine was given
 	// (TLS.ID); "" without TLS.
 	TLS string
+	// Auth identifies the AUTH tokens the engine was given (AuthID).
+	Auth string
 }
 
 // Errors of the Supervisor.
@@ -288,11 +295,16 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
 			}
 		}
+		if !slices.Equal(cur.AuthTokens, spec.AuthTokens) {
+			if _, err := n.do(ctx, request{kind: reqAuth, auth: spec.AuthTokens}); err != nil {
+				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
+			}
+		}
 		return n.snapshot(), nil
 	}
 	n := &node{s: s, id: spec.NodeID, dir: s.NodeDir(spec.NodeID), spec: cloneSpec(spec),
 		reqs: make(chan request), done: make(chan struct{})}
-	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID()}
+	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID(), Auth: AuthID(spec.AuthTokens)}
 	s.nodes[spec.NodeID] = n
 	s.mu.Unlock()
 
@@ -625,6 +637,7 @@ func writeFileAtomic(path string, b []byte) error {
 func cloneSpec(s NodeSpec) NodeSpec {
 	s.Parameters = maps.Clone(s.Parameters)
 	s.Save = slices.Clone(s.Save)
+	s.AuthTokens = slices.Clone(s.AuthTokens)
 	return s
 }
 

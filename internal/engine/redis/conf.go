@@ -49,6 +49,9 @@ type Config struct {
 	ReplicaOf *Upstream
 	// TLS, when set, makes the node speak TLS only on Port (tls.go).
 	TLS *TLS
+	// AuthTokens are the SHA-256 hashes (hex) of the default user's
+	// passwords (auth.go); none: nopass.
+	AuthTokens []string
 }
 
 var suffixRE = regexp.MustCompile(`^[A-Za-z0-9]{16,}$`)
@@ -161,7 +164,11 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	w("proc-title-template", strconv.Quote("{title} {listen-addr} {server-mode} cachalot-node="+c.NodeID))
 
 	b.WriteString("\n# Restricted commands and users: only Cachalot's admin user runs what\n# ElastiCache restricts\n")
-	c.Admin.restrictions(w)
+	passwords, err := passwordRules(c.AuthTokens)
+	if err != nil {
+		return nil, fmt.Errorf("render redis.conf: %w", err)
+	}
+	c.Admin.restrictions(w, passwords)
 
 	b.WriteString("\n# Replication: a full synchronisation starts as soon as a replica asks\n# (not after the engine's default 5 s wait for more)\n")
 	w("repl-diskless-sync-delay", "0")

@@ -104,7 +104,7 @@ func (a Admin) Do(ctx context.Context, c *Conn, args ...string) (any, error) {
 }
 
 // restrictions renders the rename-command and user directives of a.
-func (a Admin) restrictions(w func(k string, v ...string)) {
+func (a Admin) restrictions(w func(k string, v ...string), passwords []string) {
 	if a.Suffix != "" {
 		for _, c := range RenamedCommands() {
 			w("rename-command", c, a.Name(c))
@@ -114,7 +114,7 @@ func (a Admin) restrictions(w func(k string, v ...string)) {
 	for _, c := range DeniedCommands() {
 		deny = append(deny, "-"+c)
 	}
-	w("user", append([]string{"default", "on", "nopass", "~*", "&*", "+@all"}, deny...)...)
+	w("user", append(append(append([]string{"default", "on"}, passwords...), "~*", "&*", "+@all"), deny...)...)
 	if a.Password != "" {
 		sum := sha256.Sum256([]byte(a.Password))
 		w("user", AdminUser, "on", "#"+hex.EncodeToString(sum[:]), "~*", "&*", "+@all")
