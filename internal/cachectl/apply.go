@@ -324,11 +324,11 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 				// pending a reboot still are.
 				res.paramStatus = "in-sync"
 			}
-		case actRenewTLS:
-			// Start of a running node with other certificate files
-			// renews them live.
+		case actSetLive:
+			// Start of a running node with another certificate or
+			// other AUTH tokens sets them live.
 			if _, err := r.startNode(ctx, n); err != nil {
-				return nodeResult{}, fmt.Errorf("renew the certificate of node %s: %w", n.ID, err)
+				return nodeResult{}, fmt.Errorf("set the certificate and AUTH tokens of node %s: %w", n.ID, err)
 			}
 		case actReboot:
 			if err := c.cfg.Engines.Reboot(ctx, key); err != nil {
@@ -365,6 +365,7 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		Launcher:   c.cfg.Network.Launcher(n.InterfaceID),
 		Dial:       c.cfg.Network.Dialer(n.InterfaceID),
 		TLS:        r.tls,
+		AuthTokens: r.cl.AuthTokens,
 	}
 	st, err := c.cfg.Engines.Start(ctx, spec)
 	if err != nil {

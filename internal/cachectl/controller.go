@@ -298,6 +298,7 @@ func (c *Controller) observe(ctx context.Context, cl *elasticache.Cluster, byRef
 		engines: map[string]engine.State{},
 		roles:   map[string]engine.Role{},
 		certs:   map[string]string{},
+		auths:   map[string]string{},
 		serving: c.configs.get(cl.Ref()) != nil,
 	}
 	for _, n := range cl.Nodes {
@@ -305,6 +306,7 @@ func (c *Controller) observe(ctx context.Context, cl *elasticache.Cluster, byRef
 			obs.engines[n.ID] = st.State
 			obs.roles[n.ID] = st.Role
 			obs.certs[n.ID] = st.TLS
+			obs.auths[n.ID] = st.Auth
 		}
 	}
 	if cl.Status == elasticache.StatusDeleting {

@@ -17,8 +17,8 @@ import (
 // Observing a TLS cluster asks the CA for it — the CA issues it when
 // there is none, its names changed or it is due for renewal — and a
 // running node given other certificate files is not converged: its plan
-// renews it (actRenewTLS: Start with the new files, set live, no
-// restart). The periodic resync of the reconcile manager notices a
+// renews it (actSetLive: Start with the new files, set live, no
+// restart). AUTH tokens (the cluster's hashes) are set live the same way. The periodic resync of the reconcile manager notices a
 // renewal coming due.
 
 // Certificates is the installation's CA as the controller uses it

@@ -116,7 +116,8 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 // clusterSpec is a CreateCacheCluster request, validated.
 type clusterSpec struct {
 	id, eng, nodeType, azMode string
-	transit                   string // TransitEncryptionMode; "" without TLS
+	transit                   string   // TransitEncryptionMode; "" without TLS
+	authTokens                []string // their hashes
 	inst                      catalog.Installed
 	classic                   bool
 	numNodes, port            int
@@ -146,6 +147,9 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 		return sp, err
 	}
 	if sp.transit, err = transitMode(sp.eng, in.TransitEncryptionEnabled, nil, in.AuthToken); err != nil {
+		return sp, err
+	}
+	if sp.authTokens, err = newAuthTokens(in.AuthToken); err != nil {
 		return sp, err
 	}
 	sp.nodeType = aws.ToString(in.CacheNodeType)
@@ -219,7 +223,7 @@ func (s *Service) newCluster(scope auth.Scope, in *elasticacheapi.CreateCacheClu
 		Engine: sp.eng, EngineVersion: sp.inst.EngineVersion, Family: sp.inst.Family,
 		NodeType: sp.nodeType, NumNodes: sp.numNodes, Port: sp.port,
 		SubnetGroup: sg.Name, VpcID: sg.VpcID, SecurityGroups: groups, CacheSecurityGroups: cacheGroups,
-		PreferredAZs: sp.azs, AZMode: sp.azMode, TransitEncryptionMode: sp.transit,
+		PreferredAZs: sp.azs, AZMode: sp.azMode, TransitEncryptionMode: sp.transit, AuthTokens: sp.authTokens,
 		Maintenance:    defaultString(aws.ToString(in.PreferredMaintenanceWindow), "sun:05:00-sun:06:00"),
 		SnapshotWindow: aws.ToString(in.SnapshotWindow),
 		SnapshotRetain: int(aws.ToInt32(in.SnapshotRetentionLimit)),
@@ -227,6 +231,9 @@ func (s *Service) newCluster(scope auth.Scope, in *elasticacheapi.CreateCacheClu
 		NetworkType:    "ipv4", IPDiscovery: "ipv4",
 		Tags: sp.tags, CreatedAt: s.cfg.Now().UTC(),
 		Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
+	}
+	if len(c.AuthTokens) > 0 {
+		c.AuthTokenModified = c.CreatedAt
 	}
 	if sp.eng != catalog.Memcached && c.SnapshotWindow == "" {
 		c.SnapshotWindow = "06:30-07:30"
@@ -336,7 +343,6 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elastica
 		NumCacheNodes:              aws.Int32(int32(c.NumNodes)),
 		PreferredMaintenanceWindow: aws.String(c.Maintenance),
 		AutoMinorVersionUpgrade:    aws.Bool(c.AutoMinor),
-		AuthTokenEnabled:           aws.Bool(false),
 		AtRestEncryptionEnabled:    aws.Bool(false),
 		NetworkType:                aws.String(c.NetworkType),
 		IpDiscovery:                aws.String(c.IPDiscovery),
@@ -350,6 +356,10 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elastica
 		},
 	}
 	out.TransitEncryptionEnabled, out.TransitEncryptionMode = transitAPI(c.TransitEncryptionMode)
+	out.AuthTokenEnabled, out.AuthTokenLastModifiedDate = authAPI(c.AuthTokens, c.AuthTokenModified)
+	if c.AuthTokenStatus != "" && c.Status == StatusModifying {
+		out.PendingModifiedValues.AuthTokenStatus = aws.String(c.AuthTokenStatus)
+	}
 	if !c.CreatedAt.IsZero() && c.Status != StatusCreating {
 		t := c.CreatedAt
 		out.CacheClusterCreateTime = &t
@@ -558,9 +568,6 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 			return nil, err
 		}
 	}
-	if in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil {
-		return nil, invalid("AUTH tokens are not supported by Cachalot yet.")
-	}
 	pre, err := s.modifyPrecheck(ctx, scope, in)
 	if err != nil {
 		return nil, err
@@ -581,6 +588,14 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		changed, err := s.modifyCluster(ctx, tx, scope, c, in, pre)
 		if err != nil {
 			return err
+		}
+		tokens, err := modifyAuthTokens(c.TransitEncryptionMode, &c.AuthTokens, &c.AuthTokenModified, &c.AuthTokenStatus, in.AuthToken, in.AuthTokenUpdateStrategy, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		if tokens {
+			changed = true
+			c.Status = StatusModifying
 		}
 		if changed {
 			c.Generation++

@@ -82,6 +82,13 @@ type Cluster struct {
 	// TransitEncryptionMode is required for a cache with in-transit
 	// encryption (tls.go), "" without; a group's members have the group's.
 	TransitEncryptionMode string `json:",omitempty"`
+	// AuthTokens are the SHA-256 hashes of the AUTH tokens the engines
+	// accept (authtoken.go): none, one, or two during a rotation.
+	AuthTokens        []string  `json:",omitempty"`
+	AuthTokenModified time.Time `json:",omitempty"`
+	// AuthTokenStatus is ROTATING or SETTING while a change of the tokens
+	// is being applied.
+	AuthTokenStatus string `json:",omitempty"`
 }
 
 // Node is one cache node of a cluster.

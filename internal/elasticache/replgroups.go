@@ -24,6 +24,7 @@ type groupSpec struct {
 	tags                             []Tag
 	transit                          string // TransitEncryptionMode; "" without TLS
 	transitSet                       bool   // the request said TransitEncryptionEnabled
+	authTokens                       []string
 }
 
 // CreateReplicationGroup validates the request and records the group and
@@ -124,6 +125,9 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage) 
 		return sp, err
 	}
 	sp.transitSet = in.TransitEncryptionEnabled != nil
+	if sp.authTokens, err = newAuthTokens(in.AuthToken); err != nil {
+		return sp, err
+	}
 	if sp.count, err = groupCount(in, sp.primary != ""); err != nil {
 		return sp, err
 	}
@@ -233,7 +237,7 @@ func (s *Service) groupBase(ctx context.Context, scope auth.Scope, sp groupSpec,
 		SnapshotWindow: defaultString(aws.ToString(in.SnapshotWindow), "06:30-07:30"),
 		SnapshotRetain: int(aws.ToInt32(in.SnapshotRetentionLimit)),
 		AutoMinor:      in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
-		NetworkType:    "ipv4", IPDiscovery: "ipv4", TransitEncryptionMode: sp.transit,
+		NetworkType:    "ipv4", IPDiscovery: "ipv4", TransitEncryptionMode: sp.transit, AuthTokens: sp.authTokens,
 	}
 	if in.Port != nil {
 		b.Port = int(*in.Port)
@@ -285,6 +289,9 @@ func (s *Service) existingPrimary(ctx context.Context, scope auth.Scope, sp *gro
 	if sp.transitSet && sp.transit != c.TransitEncryptionMode {
 		return nil, combination("TransitEncryptionEnabled does not match the in-transit encryption of the primary cluster %s.", c.ID)
 	}
+	if sp.authTokens != nil {
+		return nil, combination("AuthToken cannot be specified with PrimaryClusterId: the group keeps the AUTH token of the primary cluster %s.", c.ID)
+	}
 	sp.eng, sp.nodeType = c.Engine, c.NodeType
 	base := *c
 	base.Tags = nil
@@ -321,12 +328,15 @@ func (s *Service) newGroup(scope auth.Scope, sp groupSpec, b *Cluster) *Replicat
 		CacheSecurityGroups: slices.Clone(b.CacheSecurityGroups),
 		Maintenance:         b.Maintenance, SnapshotWindow: b.SnapshotWindow, SnapshotRetain: b.SnapshotRetain,
 		AutoMinor: b.AutoMinor, NetworkType: b.NetworkType, IPDiscovery: b.IPDiscovery,
-		TransitEncryptionMode: b.TransitEncryptionMode,
-		AutomaticFailover:     FailoverDisabled, MultiAZ: sp.multiAZ,
+		TransitEncryptionMode: b.TransitEncryptionMode, AuthTokens: b.AuthTokens,
+		AutomaticFailover: FailoverDisabled, MultiAZ: sp.multiAZ,
 		Tags: sp.tags, CreatedAt: s.cfg.Now().UTC(), Status: GroupCreating, Generation: 1,
 	}
 	if sp.autoFailover {
 		g.AutomaticFailover = FailoverEnabled
+	}
+	if len(g.AuthTokens) > 0 {
+		g.AuthTokenModified = g.CreatedAt
 	}
 	return g
 }
@@ -401,8 +411,8 @@ func (s *Service) newMember(g *ReplicationGroup, id string, zone SubnetRef) *Clu
 		CacheSecurityGroups: slices.Clone(g.CacheSecurityGroups), ParameterGroup: g.ParameterGroup,
 		Maintenance: g.Maintenance, SnapshotWindow: g.SnapshotWindow, SnapshotRetain: g.SnapshotRetain,
 		AutoMinor: g.AutoMinor, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
-		TransitEncryptionMode: g.TransitEncryptionMode,
-		CreatedAt:             s.cfg.Now().UTC(), Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
+		TransitEncryptionMode: g.TransitEncryptionMode, AuthTokens: slices.Clone(g.AuthTokens),
+		CreatedAt: s.cfg.Now().UTC(), Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
 		ReplicationGroupID: g.ID,
 		Nodes:              []Node{{ID: nodeID(1), Status: StatusCreating, AZ: zone.AZ, SubnetID: zone.ID, ParamStatus: "in-sync"}},
 	}

@@ -30,7 +30,6 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 		ClusterMode:               aws.String("disabled"),
 		SnapshotRetentionLimit:    aws.Int32(int32(g.SnapshotRetain)),
 		SnapshotWindow:            aws.String(g.SnapshotWindow),
-		AuthTokenEnabled:          aws.Bool(false),
 		AtRestEncryptionEnabled:   aws.Bool(false),
 		AutoMinorVersionUpgrade:   aws.Bool(g.AutoMinor),
 		DataTiering:               aws.String("disabled"),
@@ -40,6 +39,10 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 		PendingModifiedValues:     &elasticacheapi.ReplicationGroupPendingModifiedValues{},
 	}
 	out.TransitEncryptionEnabled, out.TransitEncryptionMode = transitAPI(g.TransitEncryptionMode)
+	out.AuthTokenEnabled, out.AuthTokenLastModifiedDate = authAPI(g.AuthTokens, g.AuthTokenModified)
+	if g.AuthTokenStatus != "" && g.Status == GroupModifying {
+		out.PendingModifiedValues.AuthTokenStatus = aws.String(g.AuthTokenStatus)
+	}
 	if g.SnapshottingCluster != "" {
 		out.SnapshottingClusterId = aws.String(g.SnapshottingCluster)
 	}

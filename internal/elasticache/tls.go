@@ -16,8 +16,8 @@ import (
 //
 // Not yet: TransitEncryptionMode preferred (plaintext and TLS on one
 // port: a stock engine cannot, it needs a piece in the data path),
-// Memcached TLS, enabling TLS on an existing cache, AUTH tokens; each is
-// refused with a message saying so.
+// Memcached TLS, enabling TLS on an existing cache; each is refused with
+// a message saying so. AUTH tokens: authtoken.go.
 
 // Transit encryption modes as ElastiCache spells them.
 const (
@@ -44,9 +44,6 @@ func transitMode(eng string, enabled *bool, mode, authToken *string) (string, er
 		return "", invalid("TransitEncryptionMode preferred (plaintext and TLS on one port) is not supported by Cachalot yet; use required.")
 	default:
 		return "", invalid("Invalid value for TransitEncryptionMode: %s. Valid values are preferred and required.", m)
-	}
-	if authToken != nil {
-		return "", invalid("AUTH tokens are not supported by Cachalot yet.")
 	}
 	return TransitRequired, nil
 }

@@ -58,7 +58,7 @@ func TestTransitEncryption(t *testing.T) {
 
 	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("secure"),
 		ReplicationGroupDescription: aws.String("tls"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
-		NumCacheClusters: aws.Int32(2), TransitEncryptionEnabled: aws.Bool(true)}); err != nil {
+		NumCacheClusters: aws.Int32(2), TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String(token1)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("single"),
@@ -91,12 +91,21 @@ func TestTransitEncryption(t *testing.T) {
 	tlsCLI := func(host string, args ...string) (string, error) {
 		return cli(host, append([]string{"--tls", "--cacert", ca}, args...)...)
 	}
-	if out, err := tlsCLI(primary, "SET", "greeting", "hello"); err != nil || out != "OK" {
+	authCLI := func(host, tok string, args ...string) (string, error) {
+		return tlsCLI(host, append([]string{"--no-auth-warning", "-a", tok}, args...)...)
+	}
+	if !aws.ToBool(g.AuthTokenEnabled) || g.AuthTokenLastModifiedDate == nil {
+		t.Errorf("group: AuthTokenEnabled %v, last modified %v; want enabled with a date", aws.ToBool(g.AuthTokenEnabled), g.AuthTokenLastModifiedDate)
+	}
+	if out, _ := tlsCLI(primary, "GET", "greeting"); !strings.HasPrefix(out, "NOAUTH") {
+		t.Errorf("GET without AUTH = %q, want NOAUTH", out)
+	}
+	if out, err := authCLI(primary, token1, "SET", "greeting", "hello"); err != nil || out != "OK" {
 		t.Fatalf("redis-cli --tls --cacert SET on %s = %q, %v; want OK", primary, out, err)
 	}
 	var out string
 	for i := 0; i < 100; i++ { // replication is asynchronous
-		if out, _ = tlsCLI(reader, "GET", "greeting"); out == "hello" {
+		if out, _ = authCLI(reader, token1, "GET", "greeting"); out == "hello" {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -104,6 +113,7 @@ func TestTransitEncryption(t *testing.T) {
 	if out != "hello" {
 		t.Errorf("GET on the reader endpoint %s = %q, want hello (replicated over TLS)", reader, out)
 	}
+	w.rotateTokens(t, primary, authCLI)
 	if out, err := tlsCLI(node, "PING"); err != nil || out != "PONG" {
 		t.Errorf("redis-cli --tls --cacert PING on %s = %q, %v; want PONG", node, out, err)
 	}
@@ -122,6 +132,61 @@ func TestTransitEncryption(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitStatus(t, "single", "deleted")
+}
+
+const (
+	token1 = "first-Token-0123456789"
+	token2 = "second-Token-0123456789!"
+)
+
+// rotateTokens: ROTATE keeps the old token and the new one working until
+// SET keeps the new one only; the bad requests change nothing.
+func (w *groupWorld) rotateTokens(t *testing.T, host string, authCLI func(host, tok string, args ...string) (string, error)) {
+	t.Helper()
+	ctx := context.Background()
+	modify := func(tok, strategy string) error {
+		in := &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String(w.id), ApplyImmediately: aws.Bool(true),
+			AuthTokenUpdateStrategy: ectypes.AuthTokenUpdateStrategyType(strategy)}
+		if tok != "" {
+			in.AuthToken = aws.String(tok)
+		}
+		out, err := w.ec.ModifyReplicationGroup(ctx, in)
+		if err == nil && out.ReplicationGroup.PendingModifiedValues.AuthTokenStatus == "" {
+			t.Errorf("ModifyReplicationGroup %s: no PendingModifiedValues.AuthTokenStatus", strategy)
+		}
+		return err
+	}
+	works := func(stage string, want map[string]bool) {
+		t.Helper()
+		w.waitGroup(t, stage, func(ectypes.ReplicationGroup) bool { return true })
+		for tok, ok := range want {
+			out, _ := authCLI(host, tok, "GET", "greeting")
+			if (out == "hello") != ok {
+				t.Errorf("%s: AUTH with %s… then GET = %q, want accepted %v", stage, tok[:6], out, ok)
+			}
+		}
+	}
+	for _, tc := range []struct{ tok, strategy, code string }{
+		{token2, "SET", "InvalidParameterCombination"},  // SET without a prior ROTATE
+		{"short-token", "ROTATE", "InvalidParameterValue"}, // fewer than 16 characters
+		{"forbidden-@-character-token", "ROTATE", "InvalidParameterValue"},
+		{strings.Repeat("x", 129), "ROTATE", "InvalidParameterValue"},
+		{"", "DELETE", "InvalidParameterValue"}, // only when moving to RBAC
+		{token2, "", "InvalidParameterCombination"},
+	} {
+		if err := modify(tc.tok, tc.strategy); code(err) != tc.code {
+			t.Errorf("ModifyReplicationGroup %s %q = %v, want %s", tc.strategy, tc.tok, err, tc.code)
+		}
+	}
+	works("after refused changes", map[string]bool{token1: true, token2: false})
+	if err := modify(token2, "ROTATE"); err != nil {
+		t.Fatal(err)
+	}
+	works("rotated", map[string]bool{token1: true, token2: true})
+	if err := modify(token2, "SET"); err != nil {
+		t.Fatal(err)
+	}
+	works("set", map[string]bool{token1: false, token2: true})
 }
 
 // TestTransitEncryptionBadInput: what Cachalot refuses about in-transit
@@ -146,6 +211,12 @@ func TestTransitEncryptionBadInput(t *testing.T) {
 			rg: &elasticache.CreateReplicationGroupInput{TransitEncryptionEnabled: aws.Bool(true), TransitEncryptionMode: ectypes.TransitEncryptionModePreferred}},
 		{name: "memcached", code: "InvalidParameterValue", msg: "Memcached",
 			cc: &elasticache.CreateCacheClusterInput{Engine: aws.String("memcached"), NumCacheNodes: aws.Int32(1), TransitEncryptionEnabled: aws.Bool(true)}},
+		{name: "token-short", code: "InvalidParameterValue", msg: "Invalid AuthToken provided",
+			cc: &elasticache.CreateCacheClusterInput{TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String("too-short")}},
+		{name: "token-forbidden-character", code: "InvalidParameterValue", msg: "Invalid AuthToken provided",
+			rg: &elasticache.CreateReplicationGroupInput{TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String("with space 0123456789")}},
+		{name: "token-too-long", code: "InvalidParameterValue", msg: "Invalid AuthToken provided",
+			rg: &elasticache.CreateReplicationGroupInput{TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String(strings.Repeat("a", 129))}},
 		{name: "user-groups-without-tls", code: "InvalidParameterValue", msg: "Encryption in transit must be enabled",
 			rg: &elasticache.CreateReplicationGroupInput{UserGroupIds: []string{"ug1"}}},
 	} {
