@@ -167,7 +167,7 @@ func (w *groupWorld) rotateTokens(t *testing.T, host string, authCLI func(host, 
 		}
 	}
 	for _, tc := range []struct{ tok, strategy, code string }{
-		{token2, "SET", "InvalidParameterCombination"},  // SET without a prior ROTATE
+		{token2, "SET", "InvalidParameterCombination"},     // SET without a prior ROTATE
 		{"short-token", "ROTATE", "InvalidParameterValue"}, // fewer than 16 characters
 		{"forbidden-@-character-token", "ROTATE", "InvalidParameterValue"},
 		{strings.Repeat("x", 129), "ROTATE", "InvalidParameterValue"},
