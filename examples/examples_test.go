@@ -23,6 +23,7 @@ var walkthroughs = []string{
 	"ec2-classic.sh",            // SEEDS 001/002: EC2-Classic, cache security groups
 	"nat-instance.sh",           // SEEDS 002: from outside AWS through a NAT instance
 	"replication-group.sh",      // issue 12: a replication group, test-failover, writes resume
+	"tls.sh",                    // issue 14, SEEDS 003/004: TLS and AUTH tokens from the command line
 }
 
 func TestWalkthroughs(t *testing.T) {
