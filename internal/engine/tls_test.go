@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -134,5 +135,59 @@ func TestRedisTLS(t *testing.T) {
 	plain.TLS = nil
 	if _, err := s.Start(ctx, plain); err == nil {
 		t.Error("Start without TLS of a TLS node succeeded")
+	}
+}
+
+// TestRedisTLSReadopt: a new supervisor re-adopts a TLS node with AUTH
+// tokens without restarting it, reaches it over TLS, and gives it the
+// certificate and tokens renewed meanwhile (as after a daemon restart
+// during which they changed).
+func TestRedisTLSReadopt(t *testing.T) {
+	in := requireEngine(t, catalog.Redis)
+	s1, dataDir := newSupervisor(t, nil)
+	ca, err := pki.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "adopt.abc123.0001.use1.cache.amazonaws.com"
+	leaf, _ := ca.Leaf("adopt", []string{name})
+	spec := redisSpec(t, in, "tls-adopt")
+	spec.TLS = &TLS{CertPEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM, CAPEM: ca.CertPEM()}
+	spec.AuthTokens = []string{tokenHash("old-token-0123456789")}
+	st, err := s1.Start(ctxT(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	leaf2, _ := ca.Leaf("adopt", []string{name, "new." + name})
+	spec.TLS = &TLS{CertPEM: leaf2.CertPEM, KeyPEM: leaf2.KeyPEM, CAPEM: ca.CertPEM()}
+	spec.AuthTokens = []string{tokenHash("new-token-0123456789")}
+	rec := newRecorder()
+	s2 := New(testConfig(t, dataDir, rec))
+	t.Cleanup(func() { s2.Close() })
+	st2, err := s2.Start(ctxT(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.PID != st.PID || !st2.Adopted || st2.TLS != spec.TLS.ID() || st2.Auth != AuthID(spec.AuthTokens) {
+		t.Errorf("re-Start() = %+v, want adopted pid %d with the new certificate and tokens", st2, st.PID)
+	}
+	ctx := ctxT(t)
+	c, err := redis.Dial(ctx, spec.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := c.StartTLSForTest(ctx, &tls.Config{ServerName: "new." + name, RootCAs: ca.Pool()})
+	if err != nil {
+		t.Fatalf("TLS handshake after re-adoption for the renewed name: %v", err)
+	}
+	defer tc.Close()
+	if _, err := tc.Do(ctx, "AUTH", "old-token-0123456789"); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+		t.Errorf("AUTH with the old token after re-adoption = %v, want WRONGPASS", err)
+	}
+	if _, err := tc.Do(ctx, "AUTH", "new-token-0123456789"); err != nil {
+		t.Errorf("AUTH with the new token after re-adoption = %v", err)
 	}
 }
