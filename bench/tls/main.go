@@ -54,7 +54,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.bin, "cachalot", "bin/cachalot", "cachalot binary (build it first)")
 	flag.IntVar(&o.requests, "requests", 100000, "redis-benchmark requests per test")
-	flag.IntVar(&o.rounds, "rounds", 5, "alternating rounds over the four targets")
+	flag.IntVar(&o.rounds, "rounds", 5, "alternating rounds over the five targets")
 	flag.IntVar(&o.clients, "c", 50, "redis-benchmark parallel connections")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
 	flag.Parse()
@@ -124,6 +124,11 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer stopPlain()
+	instPort, instCA, stopInst, err := startInInstance(ctx, srv, inst.ID, work)
+	if err != nil {
+		return err
+	}
+	defer stopInst()
 	log.Printf("TLS cache %s, plain cache %s, by hand 127.0.0.1:%d", tlsHost, plainHost, handPort)
 
 	n, c := strconv.Itoa(o.requests), strconv.Itoa(o.clients)
@@ -140,6 +145,9 @@ func run(ctx context.Context, o options) error {
 		}},
 		{"plain by hand, host loopback", func(...string) *exec.Cmd {
 			return exec.CommandContext(ctx, "redis-benchmark", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(plainPort)}, common...)...)
+		}},
+		{"TLS by hand, the instance's loopback", func(...string) *exec.Cmd {
+			return srv.ExecCmd(ctx, inst.ID, append([]string{"redis-benchmark", "--tls", "--cacert", instCA, "-h", "127.0.0.1", "-p", strconv.Itoa(instPort)}, common...)...)
 		}},
 	}
 	res := map[string]map[string][]float64{}
@@ -168,7 +176,7 @@ func run(ctx context.Context, o options) error {
 }
 
 func report(o options, res map[string]map[string][]float64, targets []target) {
-	fmt.Printf("`redis-benchmark -c %d -n %d -t set,get --csv`, %d rounds, the order of the four targets reversed every other round: "+
+	fmt.Printf("`redis-benchmark -c %d -n %d -t set,get --csv`, %d rounds, the order of the five targets reversed every other round: "+
 		"(1) `--tls --cacert <cachalot ca>` from inside an instance to the endpoint name of a cache.t3.micro cluster created with "+
 		"TransitEncryptionEnabled (the engine's own TLS; the path crosses the instance's veth, the VPC router and nftables); "+
 		"(2) the same redis-server binary started by hand with `--port 0 --tls-port P --tls-auth-clients no` on the host's "+
@@ -187,6 +195,13 @@ func report(o options, res map[string]map[string][]float64, targets []target) {
 	for _, test := range []string{"SET", "GET"} {
 		r := func(i int) []float64 { return res[targets[i].name][test] }
 		fmt.Printf("| %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", test, median(r(0)), median(r(1)), median(r(2)), median(r(3)), ratio(r(0), r(1)), ratio(r(2), r(3)))
+	}
+	fmt.Printf("\nThe same TLS engine by hand inside the instance's own network namespace, client and server on its loopback "+
+		"(the same identity and namespace as the cache's clients, no namespace crossing): (5) %s. The cache from the instance against it, (1)/(5):\n\n", targets[4].name)
+	fmt.Printf("| test | (1) | (5) | (1)/(5) |\n|---|---|---|---|\n")
+	for _, test := range []string{"SET", "GET"} {
+		r := func(i int) []float64 { return res[targets[i].name][test] }
+		fmt.Printf("| %s | %.0f | %.0f | %.2f |\n", test, median(r(0)), median(r(4)), ratio(r(0), r(4)))
 	}
 }
 
@@ -258,6 +273,44 @@ func startByHand(ctx context.Context, dir string, tls bool) (int, string, func()
 	}
 	stop()
 	return 0, "", nil, fmt.Errorf("redis-server by hand did not listen on %d", port)
+}
+
+// startInInstance starts redis-server with TLS on 127.0.0.1 inside the
+// instance's network namespace (as the instance's identity: its files are
+// world-readable test material), stopped by its own timeout at the latest.
+func startInInstance(ctx context.Context, srv *cachalotproc.Server, inst, work string) (int, string, func(), error) {
+	dir := filepath.Join(work, "instance")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return 0, "", nil, err
+	}
+	caFile, certFile, keyFile, err := makeCerts(dir)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		return 0, "", nil, err
+	}
+	const port = 16379
+	cmd := srv.ExecCmd(ctx, inst, "timeout", "900", "redis-server", "--port", "0", "--tls-port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", "/tmp",
+		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "no")
+	if err := cmd.Start(); err != nil {
+		return 0, "", nil, err
+	}
+	stop := func() {
+		_, _ = srv.ExecIn(context.WithoutCancel(ctx), inst, "redis-cli", "--tls", "--cacert", caFile, "-p", strconv.Itoa(port), "shutdown", "nosave")
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	for range 200 {
+		out, _ := srv.ExecIn(ctx, inst, "redis-cli", "--tls", "--cacert", caFile, "-p", strconv.Itoa(port), "ping")
+		if strings.Contains(string(out), "PONG") {
+			return port, caFile, stop, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	return 0, "", nil, fmt.Errorf("redis-server in the instance did not answer on %d", port)
 }
 
 // makeCerts writes a CA and a certificate for 127.0.0.1 signed by it.
