@@ -57,6 +57,7 @@ var layers = []struct {
 	{"internal/store", "leaf"},
 	{"internal/catalog", "leaf"},
 	{"internal/dnsname", "leaf"},
+	{"internal/pki", "leaf"}, // the installation's CA and server certificates
 	// Mechanisms: processes and kernel objects. They know nothing of the
 	// domains, and the domains never import them.
 	{"internal/engine/...", "mechanism"},
@@ -80,6 +81,7 @@ var layers = []struct {
 var allowed = map[string][]string{
 	"internal/catalog":             nil,
 	"internal/dnsname":             nil,
+	"internal/pki":                 nil,
 	"internal/netplane":            nil,
 	"internal/hostsfile":           nil,
 	"internal/store":               nil,
@@ -120,6 +122,7 @@ var allowed = map[string][]string{
 // outside the tree and the standard library they may have.
 var external = map[string][]string{
 	"internal/dnsname":    nil,
+	"internal/pki":        nil,
 	"internal/catalog":    nil,
 	"internal/iam/policy": nil,
 	"internal/resolver":   {"github.com/miekg/dns"},

@@ -24,6 +24,7 @@ var walkthroughs = []string{
 	"nat-instance.sh",           // SEEDS 002: from outside AWS through a NAT instance
 	"replication-group.sh",      // issue 12: a replication group, test-failover, writes resume
 	"snapshots.sh",              // issue 16: backup, final backup, restore into a cluster and a group
+	"tls.sh",                    // issue 14, SEEDS 003/004: TLS and AUTH tokens from the command line
 }
 
 func TestWalkthroughs(t *testing.T) {

@@ -44,6 +44,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/metricsctl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
+	"github.com/cachalot-dev/cachalot/internal/pki"
 	"github.com/cachalot-dev/cachalot/internal/publishctl"
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 	"github.com/cachalot-dev/cachalot/internal/snapctl"
@@ -77,6 +78,7 @@ const (
 	CredentialsFile = "credentials.json" // root credentials, mode 0600
 	EndpointFile    = "endpoint"         // URL of the running service
 	ResolvDir       = "resolv"           // the VPCs' resolv.conf files (<vpc-id>.conf)
+	CADir           = "ca"               // the installation's CA (internal/pki): ca.pem, its key (0600), issued certificates
 	// userDataIdentitiesDir is the registry of the accounts' user-data
 	// identities (internal/engine/identity, UserData range).
 	userDataIdentitiesDir = "user-data-identities"
@@ -270,8 +272,12 @@ func (a *App) Start(ctx context.Context) error {
 		},
 	})
 
+	ca, err := pki.Open(filepath.Join(a.cfg.DataDir, CADir), nil)
+	if err != nil {
+		return fmt.Errorf("certificate authority: %w", err)
+	}
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed,
-		SnapshotDir: SnapshotsDir(a.cfg.DataDir), Logger: a.log})
+		SnapshotDir: SnapshotsDir(a.cfg.DataDir), Certificates: ca, Logger: a.log})
 	snaps := snapctl.New(snapctl.Config{Domain: ecSvc, Engines: a.engines, Dir: SnapshotsDir(a.cfg.DataDir),
 		NodeID: cachectl.EngineNodeID, Logger: a.log})
 	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})

@@ -26,6 +26,9 @@ type run struct {
 	// role is the role of the cluster's nodes (observed.role).
 	role engine.Role
 
+	// tls is the nodes' in-transit encryption (observed.tls)
+	tls *engine.TLS
+
 	// resolve-spec
 	inst    catalog.Installed
 	values  map[string]string
@@ -48,12 +51,12 @@ type nodeResult struct {
 
 // apply runs the steps in order, stopping at the first failure: the next
 // run starts over from what is then observed.
-func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, role engine.Role, steps []step) error {
+func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, role engine.Role, tls *engine.TLS, steps []step) error {
 	if len(steps) == 0 {
 		return nil
 	}
 	c.log.Debug("cluster plan", "cluster", cl.Ref().String(), "plan", planString(steps))
-	r := &run{c: c, cl: cl, ref: cl.Ref(), gen: cl.Generation, role: role}
+	r := &run{c: c, cl: cl, ref: cl.Ref(), gen: cl.Generation, role: role, tls: tls}
 	start := time.Now()
 	took := make([]any, 0, 2*len(steps)+4) // the time each step ended, since start
 	defer func() {
@@ -143,6 +146,9 @@ func (r *run) do(ctx context.Context, s step) error {
 	case opStopEngines:
 		return r.stopEngines(ctx, s.nodes)
 	case opRemoveCluster:
+		if err := c.forgetCertificate(r.cl); err != nil {
+			return err
+		}
 		return c.cfg.Domain.RemoveCluster(ctx, r.ref)
 	default:
 		return fmt.Errorf("unknown plan step %q", s.op)
@@ -326,6 +332,12 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 				// pending a reboot still are.
 				res.paramStatus = "in-sync"
 			}
+		case actSetLive:
+			// Start of a running node with another certificate or
+			// other AUTH tokens sets them live.
+			if _, err := r.startNode(ctx, n); err != nil {
+				return nodeResult{}, fmt.Errorf("set the certificate and AUTH tokens of node %s: %w", n.ID, err)
+			}
 		case actReboot:
 			if err := c.cfg.Engines.Reboot(ctx, key); err != nil {
 				return nodeResult{}, fmt.Errorf("reboot node %s: %w", n.ID, err)
@@ -361,6 +373,8 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		Seed:       c.seed(r.cl),
 		Launcher:   c.cfg.Network.Launcher(n.InterfaceID),
 		Dial:       c.cfg.Network.Dialer(n.InterfaceID),
+		TLS:        r.tls,
+		AuthTokens: r.cl.AuthTokens,
 	}
 	st, err := c.cfg.Engines.Start(ctx, spec)
 	if err != nil {

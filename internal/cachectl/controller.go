@@ -121,6 +121,8 @@ type Domain interface {
 	ClusterParameters(ctx context.Context, cl *elasticache.Cluster) (map[string]string, error)
 	SetClusterGrants(ctx context.Context, cl *elasticache.Cluster) error
 	DiscoveryConfig(cl *elasticache.Cluster) (string, error)
+	// CertificateNames are the names a TLS cache's certificate carries.
+	CertificateNames(cl *elasticache.Cluster) ([]string, error)
 }
 
 // Catalog is the set of installed engines (catalog.Catalog).
@@ -138,8 +140,11 @@ type Config struct {
 	// SnapshotDir is the snapshot store (internal/snapctl): a cluster
 	// restored from a snapshot starts with its RDB file from there.
 	SnapshotDir string
-	Logger      *slog.Logger     // default slog.Default()
-	Now         func() time.Time // node creation times; default time.Now
+	// Certificates is the installation's CA (tls.go); nil: caches with
+	// in-transit encryption fail to converge, saying so.
+	Certificates Certificates
+	Logger       *slog.Logger     // default slog.Default()
+	Now          func() time.Time // node creation times; default time.Now
 	// Parallel is how many clusters converge at once; default 8. A
 	// cluster's own nodes always converge in parallel. Engines start mostly
 	// waiting (exec, load, the first PING), so after a restart a hundred
@@ -283,7 +288,7 @@ func (c *Controller) prepare(ctx context.Context, clusters []*elasticache.Cluste
 			if k := slices.IndexFunc(steps, func(s step) bool { return s.op == opResolveSpec }); k >= 0 {
 				steps = steps[:k]
 			}
-			if err := c.apply(ctx, cl, engine.Role{}, steps); err != nil {
+			if err := c.apply(ctx, cl, engine.Role{}, nil, steps); err != nil {
 				errs[i] = fmt.Errorf("cluster %s: %w", cl.Ref(), err)
 			}
 		}()
@@ -308,7 +313,7 @@ func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Clust
 			obs, err := c.observe(ctx, cl, byRef)
 			obs.rolls = rolls[cl.Ref()]
 			if err == nil {
-				err = c.apply(ctx, cl, obs.role, plan(cl, obs))
+				err = c.apply(ctx, cl, obs.role, obs.tls, plan(cl, obs))
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("cluster %s: %w", cl.Ref(), err)
@@ -327,18 +332,25 @@ func (c *Controller) observe(ctx context.Context, cl *elasticache.Cluster, byRef
 	obs := observed{
 		engines: map[string]engine.State{},
 		roles:   map[string]engine.Role{},
+		certs:   map[string]string{},
+		auths:   map[string]string{},
 		serving: c.configs.get(cl.Ref()) != nil,
 	}
 	for _, n := range cl.Nodes {
 		if st, ok := c.cfg.Engines.Status(EngineNodeID(cl.Ref(), n.ID)); ok {
 			obs.engines[n.ID] = st.State
 			obs.roles[n.ID] = st.Role
+			obs.certs[n.ID] = st.TLS
+			obs.auths[n.ID] = st.Auth
 		}
 	}
 	if cl.Status == elasticache.StatusDeleting {
 		return obs, nil
 	}
 	var err error
+	if obs.tls, err = c.nodeTLS(ctx, cl); err != nil {
+		return obs, err
+	}
 	obs.role, err = c.role(ctx, cl, byRef)
 	return obs, err
 }

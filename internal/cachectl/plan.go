@@ -27,6 +27,13 @@ type observed struct {
 	// replicas, so a new node type or engine version reaches it by a
 	// failover to an updated replica, not by a restart (rolling.go).
 	rolls bool
+	// tls is what the cluster's engines run with (tls.go), nil without
+	// TLS; certs is the TLS.ID each node's engine was given, by node id.
+	tls   *engine.TLS
+	certs map[string]string
+	// auths is the engine.AuthID each node's engine was given, by node
+	// id (the cluster's AuthTokens: want).
+	auths map[string]string
 }
 
 // op is what a step does; the steps of a plan run in order.
@@ -71,6 +78,7 @@ const (
 	actDeleteInterface action = "delete-interface"  // … and its interface released
 	actReplace         action = "replace"           // the node's engine and data are removed (a failed primary), then it starts anew
 	actSetRole         action = "set-role"          // the engine takes the node's role in its replication group
+	actSetLive         action = "set-live"          // the engine takes its new certificate or AUTH tokens, live
 )
 
 // nodePlan is what happens to one node.
@@ -178,7 +186,7 @@ func converged(cl *elasticache.Cluster, obs observed) bool {
 		return false
 	}
 	for _, n := range cl.Nodes {
-		if obs.engines[n.ID] != engine.StateRunning || obs.roles[n.ID] != obs.role || n.Replace {
+		if obs.engines[n.ID] != engine.StateRunning || obs.roles[n.ID] != obs.role || n.Replace || !liveInSync(cl, n, obs) {
 			return false
 		}
 	}
@@ -238,6 +246,9 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 	} else if obs.roles[n.ID] != obs.role {
 		p.actions = append(p.actions, actSetRole)
 	}
+	if running && !liveInSync(cl, n, obs) {
+		p.actions = append(p.actions, actSetLive)
+	}
 	switch {
 	case n.RebootRequested:
 		p.actions = append(p.actions, actReboot)
@@ -245,6 +256,12 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 		p.actions = append(p.actions, actApplyParameters)
 	}
 	return p
+}
+
+// liveInSync reports whether a node's engine runs with the cluster's
+// certificate and AUTH tokens (what it takes live).
+func liveInSync(cl *elasticache.Cluster, n elasticache.Node, obs observed) bool {
+	return obs.certs[n.ID] == obs.tls.ID() && obs.auths[n.ID] == engine.AuthID(cl.AuthTokens)
 }
 
 // runningSpec is what a node's engine is started with, as Node.Running

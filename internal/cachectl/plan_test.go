@@ -68,6 +68,28 @@ func TestPlan(t *testing.T) {
 			want: []string{"set-grants", "sync-network"},
 		},
 		{
+			name: "certificate renewed",
+			cl:   cluster("redis", elasticache.StatusAvailable, 1, 1, "0001"),
+			obs:  observed{engines: running("0001"), tls: &engine.TLS{CertPEM: []byte("new")}, certs: map[string]string{"0001": "old"}},
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:set-live", "write-status"},
+		},
+		{
+			name: "certificate current",
+			cl:   cluster("redis", elasticache.StatusAvailable, 1, 1, "0001"),
+			obs: observed{engines: running("0001"), tls: &engine.TLS{CertPEM: []byte("cur")},
+				certs: map[string]string{"0001": (&engine.TLS{CertPEM: []byte("cur")}).ID()}},
+		},
+		{
+			name: "auth token rotated",
+			cl: func() *elasticache.Cluster {
+				cl := cluster("redis", elasticache.StatusModifying, 2, 1, "0001")
+				cl.AuthTokens = []string{"a", "b"}
+				return cl
+			}(),
+			obs:  observed{engines: running("0001"), auths: map[string]string{"0001": engine.AuthID([]string{"a"})}},
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:set-live", "write-status"},
+		},
+		{
 			name: "new redis",
 			cl:   cluster("redis", elasticache.StatusCreating, 1, 0, "0001-"),
 			want: []string{"create-interface 0001", "sync-network", "resolve-spec", "nodes 0001:start", "write-status"},

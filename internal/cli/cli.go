@@ -33,6 +33,7 @@ Usage:
                    [--dns-domain DOMAIN] [--publish-all] [--hosts-file PATH] [--log-level LEVEL]
                    [--metrics-per-node]
   cachalot env     [--data-dir DIR] [--region REGION]
+  cachalot ca      [--data-dir DIR]       print the installation's CA certificate (PEM) for TLS clients
   cachalot exec    [--data-dir DIR] --instance i-… -- COMMAND [ARGS…]
   cachalot exec    [--data-dir DIR] --outside ADDRESS -- COMMAND [ARGS…]
   cachalot teardown [--data-dir DIR | --prefix PREFIX]
@@ -66,6 +67,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stderr)
 	case "env":
 		err = env(args[1:], stdout, stderr)
+	case "ca":
+		err = printCA(args[1:], stdout, stderr)
 	case "exec":
 		code, err := execInstance(ctx, args[1:], stdout, stderr)
 		if err != nil {

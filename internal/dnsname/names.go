@@ -103,6 +103,13 @@ func (s Scope) TLSNode(member, rg string) string {
 	return s.name(member, rg, s.ID)
 }
 
+// TLSWildcard returns the wildcard name of a replication group's TLS
+// certificate: *.<rg>.<id6>.<rc>.<domain>, covering its primary, reader,
+// member and cluster configuration endpoints, as ElastiCache's do.
+func (s Scope) TLSWildcard(rg string) string {
+	return s.name("*", rg, s.ID)
+}
+
 // ClusterConfig returns a cluster-mode replication group's configuration
 // endpoint: clustercfg.<rg>.<id6>.<rc>.<domain> with in-transit encryption,
 // and <rg>.<id6>.clustercfg.<rc>.<domain> without, as ElastiCache spells

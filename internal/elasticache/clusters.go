@@ -125,6 +125,8 @@ func (s *Service) CreateCacheCluster(ctx context.Context, in *elasticacheapi.Cre
 // clusterSpec is a CreateCacheCluster request, validated.
 type clusterSpec struct {
 	id, eng, nodeType, azMode string
+	transit                   string   // TransitEncryptionMode; "" without TLS
+	authTokens                []string // their hashes
 	inst                      catalog.Installed
 	classic                   bool
 	numNodes, port            int
@@ -143,14 +145,17 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	if sp.classic, err = s.launchesInClassic(ctx, in); err != nil {
 		return sp, err
 	}
-	if aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil {
-		return sp, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
-	}
 	sp.eng = strings.ToLower(aws.ToString(in.Engine))
 	if sp.eng == "" {
 		sp.eng = catalog.Redis
 	}
 	if sp.inst, err = s.resolveEngine(sp.eng, aws.ToString(in.EngineVersion)); err != nil {
+		return sp, err
+	}
+	if sp.transit, err = transitMode(sp.eng, in.TransitEncryptionEnabled, nil, in.AuthToken); err != nil {
+		return sp, err
+	}
+	if sp.authTokens, err = newAuthTokens(in.AuthToken); err != nil {
 		return sp, err
 	}
 	sp.nodeType = aws.ToString(in.CacheNodeType)
@@ -227,7 +232,7 @@ func (s *Service) newCluster(scope auth.Scope, in *elasticacheapi.CreateCacheClu
 		Engine: sp.eng, EngineVersion: sp.inst.EngineVersion, Family: sp.inst.Family,
 		NodeType: sp.nodeType, NumNodes: sp.numNodes, Port: sp.port,
 		SubnetGroup: sg.Name, VpcID: sg.VpcID, SecurityGroups: groups, CacheSecurityGroups: cacheGroups,
-		PreferredAZs: sp.azs, AZMode: sp.azMode,
+		PreferredAZs: sp.azs, AZMode: sp.azMode, TransitEncryptionMode: sp.transit, AuthTokens: sp.authTokens,
 		Maintenance:    defaultString(aws.ToString(in.PreferredMaintenanceWindow), "sun:05:00-sun:06:00"),
 		SnapshotWindow: aws.ToString(in.SnapshotWindow),
 		SnapshotRetain: int(aws.ToInt32(in.SnapshotRetentionLimit)),
@@ -235,6 +240,9 @@ func (s *Service) newCluster(scope auth.Scope, in *elasticacheapi.CreateCacheClu
 		NetworkType:    "ipv4", IPDiscovery: "ipv4",
 		Tags: sp.tags, CreatedAt: s.cfg.Now().UTC(),
 		Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
+	}
+	if len(c.AuthTokens) > 0 {
+		c.AuthTokenModified = c.CreatedAt
 	}
 	if sp.eng != catalog.Memcached && c.SnapshotWindow == "" {
 		c.SnapshotWindow = "06:30-07:30"
@@ -344,8 +352,6 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elastica
 		NumCacheNodes:              aws.Int32(int32(c.NumNodes)),
 		PreferredMaintenanceWindow: aws.String(c.Maintenance),
 		AutoMinorVersionUpgrade:    aws.Bool(c.AutoMinor),
-		AuthTokenEnabled:           aws.Bool(false),
-		TransitEncryptionEnabled:   aws.Bool(false),
 		AtRestEncryptionEnabled:    aws.Bool(false),
 		NetworkType:                aws.String(c.NetworkType),
 		IpDiscovery:                aws.String(c.IPDiscovery),
@@ -357,6 +363,11 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elastica
 			ParameterApplyStatus:    aws.String(c.ParamStatus),
 			CacheNodeIdsToReboot:    []string{},
 		},
+	}
+	out.TransitEncryptionEnabled, out.TransitEncryptionMode = transitAPI(c.TransitEncryptionMode)
+	out.AuthTokenEnabled, out.AuthTokenLastModifiedDate = authAPI(c.AuthTokens, c.AuthTokenModified)
+	if c.AuthTokenStatus != "" && c.Status == StatusModifying {
+		out.PendingModifiedValues.AuthTokenStatus = aws.String(c.AuthTokenStatus)
 	}
 	if !c.CreatedAt.IsZero() && c.Status != StatusCreating {
 		t := c.CreatedAt
@@ -576,9 +587,6 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 			return nil, err
 		}
 	}
-	if in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil {
-		return nil, invalid("AUTH tokens are not supported by Cachalot yet.")
-	}
 	pre, err := s.modifyPrecheck(ctx, scope, in)
 	if err != nil {
 		return nil, err
@@ -599,6 +607,14 @@ func (s *Service) ModifyCacheCluster(ctx context.Context, in *elasticacheapi.Mod
 		changed, err := s.modifyCluster(ctx, tx, scope, c, in, pre)
 		if err != nil {
 			return err
+		}
+		tokens, err := modifyAuthTokens(c.TransitEncryptionMode, &c.AuthTokens, &c.AuthTokenModified, &c.AuthTokenStatus, in.AuthToken, in.AuthTokenUpdateStrategy, s.cfg.Now())
+		if err != nil {
+			return err
+		}
+		if tokens {
+			changed = true
+			c.Status = StatusModifying
 		}
 		if changed {
 			c.Generation++

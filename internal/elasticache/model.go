@@ -79,6 +79,16 @@ type Cluster struct {
 	// HoldOnCrash marks the primary of a group with automatic failover:
 	// its engine is not restarted after a crash (a replica is promoted).
 	HoldOnCrash bool `json:",omitempty"`
+	// TransitEncryptionMode is required for a cache with in-transit
+	// encryption (tls.go), "" without; a group's members have the group's.
+	TransitEncryptionMode string `json:",omitempty"`
+	// AuthTokens are the SHA-256 hashes of the AUTH tokens the engines
+	// accept (authtoken.go): none, one, or two during a rotation.
+	AuthTokens        []string  `json:",omitempty"`
+	AuthTokenModified time.Time `json:",omitempty"`
+	// AuthTokenStatus is ROTATING or SETTING while a change of the tokens
+	// is being applied.
+	AuthTokenStatus string `json:",omitempty"`
 
 	// Snapshotting names the snapshot being taken of the cluster: it
 	// shows as snapshotting, and takes no other change meanwhile

@@ -61,7 +61,7 @@ func (s *Service) Names(cl *Cluster) ([]EndpointName, error) {
 		if n.IP == "" {
 			continue
 		}
-		if err := add(sc.Node(cl.ID, n.ID), n.ID, n.InterfaceID, n.IP); err != nil {
+		if err := add(nodeName(sc, cl, n.ID), n.ID, n.InterfaceID, n.IP); err != nil {
 			return nil, err
 		}
 	}
@@ -133,15 +133,16 @@ func (s *Service) GroupNames(g *ReplicationGroup, members []*Cluster) ([]Endpoin
 	if primary == nil || len(primary.Nodes) == 0 || primary.Nodes[0].IP == "" {
 		return nil, nil // Describe shows no endpoint yet
 	}
-	add(sc.Primary(g.ID), primary)
+	primaryName, readerName := groupEndpointNames(sc, g)
+	add(primaryName, primary)
 	for _, c := range members {
 		if c.ID != g.Primary && c.Status != StatusDeleting && len(c.Nodes) > 0 && c.Nodes[0].IP != "" {
-			add(sc.Reader(g.ID), c)
+			add(readerName, c)
 			readers++
 		}
 	}
 	if readers == 0 {
-		add(sc.Reader(g.ID), primary)
+		add(readerName, primary)
 	}
 	return out, nil
 }

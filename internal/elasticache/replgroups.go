@@ -22,6 +22,9 @@ type groupSpec struct {
 	azs                              []string
 	autoFailover, multiAZ            bool
 	tags                             []Tag
+	transit                          string // TransitEncryptionMode; "" without TLS
+	transitSet                       bool   // the request said TransitEncryptionEnabled
+	authTokens                       []string
 }
 
 // CreateReplicationGroup validates the request and records the group and
@@ -128,6 +131,13 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage) 
 		return sp, invalid("Invalid value for Engine: %s. Valid values are redis and valkey.", sp.eng)
 	}
 	var err error
+	if sp.transit, err = transitMode(sp.eng, in.TransitEncryptionEnabled, in.TransitEncryptionMode, in.AuthToken); err != nil {
+		return sp, err
+	}
+	sp.transitSet = in.TransitEncryptionEnabled != nil
+	if sp.authTokens, err = newAuthTokens(in.AuthToken); err != nil {
+		return sp, err
+	}
 	if sp.count, err = groupCount(in, sp.primary != ""); err != nil {
 		return sp, err
 	}
@@ -175,14 +185,14 @@ func unsupportedGroupFeatures(in *elasticacheapi.CreateReplicationGroupMessage) 
 	case aws.ToString(in.ClusterMode) == "enabled" || aws.ToString(in.ClusterMode) == "compatible" ||
 		aws.ToInt32(in.NumNodeGroups) > 1 || len(in.NodeGroupConfiguration) > 1:
 		return invalid("Cluster mode (more than one node group) is not supported by Cachalot yet.")
-	case aws.ToBool(in.TransitEncryptionEnabled) || in.AuthToken != nil || in.TransitEncryptionMode != nil:
-		return invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
 	case aws.ToBool(in.AtRestEncryptionEnabled) || in.KmsKeyId != nil:
 		return invalid("Encryption at rest is not supported by Cachalot yet.")
 	case in.ServerlessCacheSnapshotName != nil:
 		return invalid("Restoring from a serverless cache snapshot is not supported by Cachalot yet.")
 	case in.GlobalReplicationGroupId != nil:
 		return invalid("Global datastores are not supported by Cachalot yet.")
+	case len(in.UserGroupIds) > 0 && !aws.ToBool(in.TransitEncryptionEnabled):
+		return invalid("Encryption in transit must be enabled to use user groups.")
 	case len(in.UserGroupIds) > 0:
 		return invalid("User groups are not supported by Cachalot yet.")
 	case aws.ToBool(in.DataTieringEnabled):
@@ -240,7 +250,7 @@ func (s *Service) groupBase(ctx context.Context, scope auth.Scope, sp groupSpec,
 		SnapshotWindow: defaultString(aws.ToString(in.SnapshotWindow), "06:30-07:30"),
 		SnapshotRetain: int(aws.ToInt32(in.SnapshotRetentionLimit)),
 		AutoMinor:      in.AutoMinorVersionUpgrade == nil || *in.AutoMinorVersionUpgrade,
-		NetworkType:    "ipv4", IPDiscovery: "ipv4",
+		NetworkType:    "ipv4", IPDiscovery: "ipv4", TransitEncryptionMode: sp.transit, AuthTokens: sp.authTokens,
 	}
 	if in.Port != nil {
 		b.Port = int(*in.Port)
@@ -289,6 +299,12 @@ func (s *Service) existingPrimary(ctx context.Context, scope auth.Scope, sp *gro
 	if sp.nodeType != "" && sp.nodeType != c.NodeType {
 		return nil, combination("The node type %s does not match the node type %s of the primary cluster %s.", sp.nodeType, c.NodeType, c.ID)
 	}
+	if sp.transitSet && sp.transit != c.TransitEncryptionMode {
+		return nil, combination("TransitEncryptionEnabled does not match the in-transit encryption of the primary cluster %s.", c.ID)
+	}
+	if sp.authTokens != nil {
+		return nil, combination("AuthToken cannot be specified with PrimaryClusterId: the group keeps the AUTH token of the primary cluster %s.", c.ID)
+	}
 	sp.eng, sp.nodeType = c.Engine, c.NodeType
 	base := *c
 	base.Tags = nil
@@ -325,11 +341,15 @@ func (s *Service) newGroup(scope auth.Scope, sp groupSpec, b *Cluster) *Replicat
 		CacheSecurityGroups: slices.Clone(b.CacheSecurityGroups),
 		Maintenance:         b.Maintenance, SnapshotWindow: b.SnapshotWindow, SnapshotRetain: b.SnapshotRetain,
 		AutoMinor: b.AutoMinor, NetworkType: b.NetworkType, IPDiscovery: b.IPDiscovery,
+		TransitEncryptionMode: b.TransitEncryptionMode, AuthTokens: b.AuthTokens,
 		AutomaticFailover: FailoverDisabled, MultiAZ: sp.multiAZ,
 		Tags: sp.tags, CreatedAt: s.cfg.Now().UTC(), Status: GroupCreating, Generation: 1,
 	}
 	if sp.autoFailover {
 		g.AutomaticFailover = FailoverEnabled
+	}
+	if len(g.AuthTokens) > 0 {
+		g.AuthTokenModified = g.CreatedAt
 	}
 	return g
 }
@@ -409,6 +429,7 @@ func (s *Service) newMember(g *ReplicationGroup, id string, zone SubnetRef) *Clu
 		CacheSecurityGroups: slices.Clone(g.CacheSecurityGroups), ParameterGroup: g.ParameterGroup,
 		Maintenance: g.Maintenance, SnapshotWindow: g.SnapshotWindow, SnapshotRetain: g.SnapshotRetain,
 		AutoMinor: g.AutoMinor, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
+		TransitEncryptionMode: g.TransitEncryptionMode, AuthTokens: slices.Clone(g.AuthTokens),
 		CreatedAt: s.cfg.Now().UTC(), Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
 		ReplicationGroupID: g.ID,
 		Nodes:              []Node{{ID: nodeID(1), Status: StatusCreating, AZ: zone.AZ, SubnetID: zone.ID, ParamStatus: "in-sync"}},

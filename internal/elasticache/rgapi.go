@@ -30,8 +30,6 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 		ClusterMode:               aws.String("disabled"),
 		SnapshotRetentionLimit:    aws.Int32(int32(g.SnapshotRetain)),
 		SnapshotWindow:            aws.String(g.SnapshotWindow),
-		AuthTokenEnabled:          aws.Bool(false),
-		TransitEncryptionEnabled:  aws.Bool(false),
 		AtRestEncryptionEnabled:   aws.Bool(false),
 		AutoMinorVersionUpgrade:   aws.Bool(g.AutoMinor),
 		DataTiering:               aws.String("disabled"),
@@ -39,6 +37,11 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 		IpDiscovery:               aws.String(g.IPDiscovery),
 		LogDeliveryConfigurations: []elasticacheapi.LogDeliveryConfiguration{},
 		PendingModifiedValues:     &elasticacheapi.ReplicationGroupPendingModifiedValues{},
+	}
+	out.TransitEncryptionEnabled, out.TransitEncryptionMode = transitAPI(g.TransitEncryptionMode)
+	out.AuthTokenEnabled, out.AuthTokenLastModifiedDate = authAPI(g.AuthTokens, g.AuthTokenModified)
+	if g.AuthTokenStatus != "" && g.Status == GroupModifying {
+		out.PendingModifiedValues.AuthTokenStatus = aws.String(g.AuthTokenStatus)
 	}
 	if g.SnapshottingCluster != "" {
 		out.SnapshottingClusterId = aws.String(g.SnapshottingCluster)
@@ -82,12 +85,13 @@ func (s *Service) nodeGroupToAPI(g *ReplicationGroup, members []*Cluster) (elast
 		return ng, err
 	}
 	if primary != nil && len(primary.Nodes) > 0 && primary.Nodes[0].IP != "" {
-		ng.PrimaryEndpoint = s.groupEndpoint(names.Primary(g.ID), primary, g.Port)
+		primaryName, readerName := groupEndpointNames(names, g)
+		ng.PrimaryEndpoint = s.groupEndpoint(primaryName, primary, g.Port)
 		reader := primary
 		if len(replicas) > 0 && len(replicas[0].Nodes) > 0 && replicas[0].Nodes[0].IP != "" {
 			reader = replicas[0]
 		}
-		ng.ReaderEndpoint = s.groupEndpoint(names.Reader(g.ID), reader, g.Port)
+		ng.ReaderEndpoint = s.groupEndpoint(readerName, reader, g.Port)
 	}
 	for _, c := range members {
 		if len(c.Nodes) == 0 {
@@ -100,7 +104,7 @@ func (s *Service) nodeGroupToAPI(g *ReplicationGroup, members []*Cluster) (elast
 			PreferredAvailabilityZone: aws.String(n.AZ),
 		}
 		if n.IP != "" {
-			m.ReadEndpoint = s.groupEndpoint(names.Node(c.ID, n.ID), c, g.Port)
+			m.ReadEndpoint = s.groupEndpoint(nodeName(names, c, n.ID), c, g.Port)
 		}
 		if g.Status != GroupCreating {
 			role := "replica"

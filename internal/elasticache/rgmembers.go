@@ -135,6 +135,8 @@ func memberRefusal(c *Cluster, in *elasticacheapi.ModifyCacheClusterMessage) err
 		return combination("Cache cluster %s is a member of replication group %s: modify its node type with ModifyReplicationGroup.", c.ID, c.ReplicationGroupID)
 	case aws.ToString(in.EngineVersion) != "" && aws.ToString(in.EngineVersion) != c.EngineVersion:
 		return combination("Cache cluster %s is a member of replication group %s: modify its engine version with ModifyReplicationGroup.", c.ID, c.ReplicationGroupID)
+	case in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil:
+		return combination("Cache cluster %s is a member of replication group %s: modify its AUTH token with ModifyReplicationGroup.", c.ID, c.ReplicationGroupID)
 	}
 	return nil
 }

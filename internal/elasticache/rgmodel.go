@@ -100,6 +100,14 @@ type ReplicationGroup struct {
 	Generation         int64
 	ObservedGeneration int64
 	LastError          string `json:",omitempty"`
+	// TransitEncryptionMode is the group's in-transit encryption, copied
+	// into its members (tls.go); "" without.
+	TransitEncryptionMode string `json:",omitempty"`
+	// AuthTokens, AuthTokenModified and AuthTokenStatus are the group's
+	// AUTH tokens (authtoken.go), copied into its members.
+	AuthTokens        []string  `json:",omitempty"`
+	AuthTokenModified time.Time `json:",omitempty"`
+	AuthTokenStatus   string    `json:",omitempty"`
 }
 
 // Failover phases: requested (TestFailover: the controller chooses the

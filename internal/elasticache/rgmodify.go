@@ -160,8 +160,8 @@ type groupChecks struct {
 func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi.ModifyReplicationGroupMessage) (*elasticacheapi.ModifyReplicationGroupResult, error) {
 	scope := auth.ScopeFrom(ctx)
 	switch {
-	case in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil || in.TransitEncryptionEnabled != nil || in.TransitEncryptionMode != nil:
-		return nil, invalid("In-transit encryption and AUTH tokens are not supported by Cachalot yet.")
+	case in.TransitEncryptionEnabled != nil || in.TransitEncryptionMode != nil:
+		return nil, invalid("Changing in-transit encryption of an existing replication group is not supported by Cachalot yet.")
 	case len(in.UserGroupIdsToAdd) > 0 || len(in.UserGroupIdsToRemove) > 0 || aws.ToBool(in.RemoveUserGroups):
 		return nil, invalid("User groups are not supported by Cachalot yet.")
 	case len(in.LogDeliveryConfigurations) > 0:
@@ -181,7 +181,11 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 			return nil, false, err
 		}
 		more, err := s.modifyMembers(tx, scope, g, members, in, pre)
-		return nil, changed || more, err
+		if err != nil {
+			return nil, false, err
+		}
+		tokens, err := s.modifyGroupAuth(g, members, in)
+		return nil, changed || more || tokens, err
 	})
 	if err != nil {
 		return nil, err

@@ -55,6 +55,9 @@ type rendered struct {
 	// stdin names the one of files the engine reads on standard input
 	// (its configuration); "" for none.
 	stdin string
+	// dataFiles are written into the engine's data directory, for its
+	// identity only (tls.go): its TLS certificate and key.
+	dataFiles map[string][]byte
 	// dataLimit, when positive, is the RLIMIT_DATA the engine runs under.
 	dataLimit int64
 }
@@ -85,10 +88,15 @@ func (redisDriver) logFile() string  { return redis.LogFile }
 
 func (redisDriver) render(spec NodeSpec, node nodeEnv) (rendered, error) {
 	in := spec.Engine
+	var tlsNames *redis.TLS
+	if spec.TLS != nil {
+		n := spec.TLS.names()
+		tlsNames = &n
+	}
 	conf, err := redis.RenderConf(in.Family, redis.Config{
 		NodeID: node.id, BindIP: spec.BindIP, Port: spec.port(), MaxMemory: spec.MaxMemory,
 		Dir: ".", Save: spec.Save, Parameters: spec.Parameters, FDLimit: node.fdLimit, Admin: node.admin,
-		ReplicaOf: node.upstream,
+		ReplicaOf: node.upstream, TLS: tlsNames, AuthTokens: spec.AuthTokens,
 	})
 	if err != nil {
 		return rendered{}, err
@@ -97,7 +105,11 @@ func (redisDriver) render(spec NodeSpec, node nodeEnv) (rendered, error) {
 	// a configuration file by its absolute path, which the node's identity
 	// may not traverse, and the file holds the node's secrets.
 	name := in.Engine + ".conf"
-	return rendered{argv: []string{in.Path, "-"}, files: map[string][]byte{name: conf}, stdin: name}, nil
+	r := rendered{argv: []string{in.Path, "-"}, files: map[string][]byte{name: conf}, stdin: name}
+	if spec.TLS != nil {
+		r.dataFiles = spec.TLS.files()
+	}
+	return r, nil
 }
 
 func (redisDriver) ping(ctx context.Context, dial DialFunc, addr string, admin redis.Admin) error {
@@ -135,6 +147,9 @@ func (memcachedDriver) logFile() string  { return "" }
 
 func (memcachedDriver) render(spec NodeSpec, node nodeEnv) (rendered, error) {
 	in := spec.Engine
+	if spec.TLS != nil {
+		return rendered{}, errors.New("memcached: in-transit encryption is not supported")
+	}
 	mb := spec.MaxMemory >> 20
 	argv, err := memcached.Args(in.Path, in.Family, memcached.Config{
 		BindIP: spec.BindIP, Port: spec.port(), MemoryMB: mb,

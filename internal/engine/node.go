@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
@@ -43,12 +44,16 @@ const (
 	reqReboot
 	reqApply
 	reqRole
+	reqTLS
+	reqAuth
 )
 
 type request struct {
 	kind   reqKind
 	params map[string]string
 	role   Role
+	tls    *TLS
+	auth   []string
 	ctx    context.Context
 	reply  chan result
 }
@@ -149,7 +154,10 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 	}
 	if st, err := readState(n.dir); err == nil && owned(st.procID, n.dir) {
 		admin, err := adoptedAdmin(n.dir, st)
-		if err == nil && st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() {
+		if err == nil {
+			admin, err = withTLS(admin, n.spec)
+		}
+		if err == nil && st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() && st.TLS == (n.spec.TLS != nil) {
 			n.mu.Lock()
 			n.admin = admin
 			n.mu.Unlock()
@@ -168,6 +176,21 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 			if err := n.applyAdoptedRole(ctx); err != nil {
 				w.stop()
 				return nil, false, fmt.Errorf("adopt pid %d: role: %w", st.PID, err)
+			}
+			if n.spec.TLS != nil {
+				// The certificate may have been renewed while no
+				// supervisor ran: the engine takes the spec's, live.
+				if err := n.renewTLS(ctx, w, n.spec.TLS, true); err != nil {
+					w.stop()
+					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
+				}
+			}
+			if st.Engine != catalog.Memcached {
+				// So may the AUTH tokens.
+				if err := n.setAuth(ctx, w, n.spec.AuthTokens, true); err != nil {
+					w.stop()
+					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
+				}
 			}
 			n.setStatus(func(s *NodeStatus) {
 				s.State, s.PID, s.Adopted, s.Since = StateRunning, st.PID, true, time.Now()
@@ -235,7 +258,11 @@ func (n *node) render() (rendered, redis.Admin, error) {
 	if err != nil {
 		return rendered{}, redis.Admin{}, err
 	}
-	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit(), admin: sec.redisAdmin(), upstream: up}
+	admin, err := withTLS(sec.redisAdmin(), spec)
+	if err != nil {
+		return rendered{}, redis.Admin{}, err
+	}
+	env := nodeEnv{id: n.id, dir: n.dir, fdLimit: fdHardLimit(), admin: admin, upstream: up}
 	r, err := d.render(spec, env)
 	if err != nil {
 		return rendered{}, redis.Admin{}, err
@@ -257,6 +284,10 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	}
 	argv, data, ident, err := n.confine(r)
 	if err != nil {
+		return nil, err
+	}
+	removeOldTLSFiles(data, nil)
+	if err := writeEngineFiles(data, ident, r.dataFiles); err != nil {
 		return nil, err
 	}
 	var stdin *os.File
@@ -300,7 +331,7 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	n.mu.Lock()
 	spec := n.spec
 	n.mu.Unlock()
-	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port(), Restricted: true}
+	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port(), Restricted: true, TLS: spec.TLS != nil}
 	if ident != nil {
 		st.UID = ident.UID
 	}
@@ -542,6 +573,10 @@ func (a *actor) request(r request) (gone bool) {
 			n.emit(Event{Type: EventParametersApplied, PID: a.w.id.PID,
 				Message: fmt.Sprintf("%d parameter(s); pending reboot: %v", len(r.params), pending)})
 		}
+	case reqTLS:
+		r.reply <- result{err: n.renewTLS(r.ctx, a.w, r.tls, false)}
+	case reqAuth:
+		r.reply <- result{err: n.setAuth(r.ctx, a.w, r.auth, false)}
 	case reqRole:
 		// Without a process and without a restart pending, the node is
 		// held: a role without HoldOnCrash relaunches it.

@@ -65,8 +65,10 @@ const (
 	EventParametersApplied EventType = "parameters-applied" // ApplyParameters done
 	// EventFailed: a node held on crash (Role.HoldOnCrash) exited unasked,
 	// or was found gone at Start; it is not restarted (StateFailed).
-	EventFailed  EventType = "failed"
-	EventRoleSet EventType = "role-set" // SetRole done
+	EventFailed     EventType = "failed"
+	EventRoleSet    EventType = "role-set"    // SetRole done
+	EventTLSRenewed EventType = "tls-renewed" // new certificate files set live
+	EventAuthSet    EventType = "auth-set"    // the default user's passwords set live
 )
 
 // Event reports a node lifecycle change to Config.OnEvent.
@@ -166,6 +168,14 @@ type NodeSpec struct {
 	// checks and CONFIG SET: from inside the node's network, never through
 	// the host's routes.
 	Dial DialFunc `json:"-"`
+	// TLS, when set, is the node's in-transit encryption (tls.go; Redis
+	// OSS and Valkey). A Start with other certificates for a running node
+	// renews them live; switching TLS on or off needs a Stop first.
+	TLS *TLS `json:"-"`
+	// AuthTokens are the SHA-256 hashes (hex) of the default user's
+	// passwords (ElastiCache's AUTH token; two during a rotation); none:
+	// no password. A Start with others for a running node sets them live.
+	AuthTokens []string `json:"-"`
 }
 
 func (s NodeSpec) port() int {
@@ -206,6 +216,11 @@ type NodeStatus struct {
 	Since     time.Time // when the current process became ready
 	LastError string
 	Role      Role // the role the node has been given (Start, SetRole)
+	// TLS identifies the certificate files the engine was given
+	// (TLS.ID); "" without TLS.
+	TLS string
+	// Auth identifies the AUTH tokens the engine was given (AuthID).
+	Auth string
 }
 
 // Errors of the Supervisor.
@@ -277,11 +292,25 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 			return NodeStatus{}, fmt.Errorf("start node %s: %w: runs %s at %s, asked %s at %s (Stop it first)",
 				spec.NodeID, ErrSpecConflict, cur.Engine.Path, cur.Addr(), spec.Engine.Path, spec.Addr())
 		}
+		if (cur.TLS == nil) != (spec.TLS == nil) {
+			return NodeStatus{}, fmt.Errorf("start node %s: %w: TLS %v, asked %v (Stop it first)",
+				spec.NodeID, ErrSpecConflict, cur.TLS != nil, spec.TLS != nil)
+		}
+		if !cur.TLS.equal(spec.TLS) {
+			if _, err := n.do(ctx, request{kind: reqTLS, tls: spec.TLS}); err != nil {
+				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
+			}
+		}
+		if !slices.Equal(cur.AuthTokens, spec.AuthTokens) {
+			if _, err := n.do(ctx, request{kind: reqAuth, auth: spec.AuthTokens}); err != nil {
+				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
+			}
+		}
 		return n.snapshot(), nil
 	}
 	n := &node{s: s, id: spec.NodeID, dir: s.NodeDir(spec.NodeID), spec: cloneSpec(spec),
 		reqs: make(chan request), done: make(chan struct{})}
-	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role}
+	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID(), Auth: AuthID(spec.AuthTokens)}
 	s.nodes[spec.NodeID] = n
 	s.mu.Unlock()
 
@@ -576,6 +605,8 @@ type nodeState struct {
 	// reached as it was (no AUTH, original command names) until it
 	// restarts.
 	Restricted bool `json:"restricted,omitempty"`
+	// TLS says the engine speaks TLS only (NodeSpec.TLS).
+	TLS bool `json:"tls,omitempty"`
 }
 
 func readState(dir string) (nodeState, error) {
@@ -612,6 +643,7 @@ func writeFileAtomic(path string, b []byte) error {
 func cloneSpec(s NodeSpec) NodeSpec {
 	s.Parameters = maps.Clone(s.Parameters)
 	s.Save = slices.Clone(s.Save)
+	s.AuthTokens = slices.Clone(s.AuthTokens)
 	return s
 }
 

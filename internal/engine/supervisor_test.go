@@ -179,7 +179,10 @@ func nodeAdmin(t *testing.T, s *Supervisor, nodeID string) redis.Admin {
 func configGet(t *testing.T, s *Supervisor, spec NodeSpec, name string) string {
 	t.Helper()
 	ctx := ctxT(t)
-	admin := nodeAdmin(t, s, spec.NodeID)
+	admin, err := withTLS(nodeAdmin(t, s, spec.NodeID), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := admin.Dial(ctx, nil, spec.Addr())
 	if err != nil {
 		t.Fatal(err)

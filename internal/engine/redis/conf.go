@@ -47,6 +47,11 @@ type Config struct {
 	// ReplicaOf is the primary a replica follows (replication.go); nil
 	// for a primary or a node outside a replication group.
 	ReplicaOf *Upstream
+	// TLS, when set, makes the node speak TLS only on Port (tls.go).
+	TLS *TLS
+	// AuthTokens are the SHA-256 hashes (hex) of the default user's
+	// passwords (auth.go); none: nopass.
+	AuthTokens []string
 }
 
 var suffixRE = regexp.MustCompile(`^[A-Za-z0-9]{16,}$`)
@@ -146,7 +151,11 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	w("daemonize", "no")
 	w("supervised", "no")
 	w("bind", c.BindIP)
-	w("port", strconv.Itoa(port))
+	if c.TLS != nil {
+		c.TLS.directives(w, port, params["cluster-enabled"] == "yes")
+	} else {
+		w("port", strconv.Itoa(port))
+	}
 	w("protected-mode", protected)
 	w("pidfile", quote(pidFile))
 	w("logfile", quote(logFile))
@@ -155,7 +164,11 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	w("proc-title-template", strconv.Quote("{title} {listen-addr} {server-mode} cachalot-node="+c.NodeID))
 
 	b.WriteString("\n# Restricted commands and users: only Cachalot's admin user runs what\n# ElastiCache restricts\n")
-	c.Admin.restrictions(w)
+	passwords, err := passwordRules(c.AuthTokens)
+	if err != nil {
+		return nil, fmt.Errorf("render redis.conf: %w", err)
+	}
+	c.Admin.restrictions(w, passwords)
 
 	b.WriteString("\n# Replication: a full synchronisation starts as soon as a replica asks\n# (not after the engine's default 5 s wait for more)\n")
 	w("repl-diskless-sync-delay", "0")

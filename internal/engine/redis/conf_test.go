@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -55,6 +56,12 @@ func TestRenderConf(t *testing.T) {
 			NodeID: "rg-002.0001", BindIP: "10.0.1.232", Port: 6379, Dir: ".", Admin: testAdmin,
 			ReplicaOf: &Upstream{Host: "10.0.1.231", Port: 6379, AdminPassword: "00112233445566778899aabbccddeeff"},
 		}},
+		{"redis7-tls-auth-replica", "redis7", Config{
+			NodeID: "rg-002.0001", BindIP: "10.0.1.233", Port: 6379, Dir: ".", Admin: testAdmin,
+			ReplicaOf:  &Upstream{Host: "10.0.1.231", Port: 6379, AdminPassword: "00112233445566778899aabbccddeeff"},
+			TLS:        &TLS{CertFile: "tls-0123456789ab-cert.pem", KeyFile: "tls-0123456789ab-key.pem", CAFile: "tls-0123456789ab-ca.pem"},
+			AuthTokens: []string{strings.Repeat("a", 64), strings.Repeat("b", 64)},
+		}},
 		{"valkey8-cluster-public", "valkey8", Config{
 			NodeID: "vk-0001-001", BindIP: "203.0.113.73", Port: 6379, Dir: ".", Admin: testAdmin,
 			Parameters: map[string]string{"cluster-enabled": "yes"},
@@ -84,6 +91,7 @@ func TestRenderConfErrors(t *testing.T) {
 		{"unknown-param", "redis7", func(c *Config) { c.Parameters = map[string]string{"nope": "1"} }},
 		{"no-dir", "redis7", func(c *Config) { c.Dir = "" }},
 		{"no-admin", "redis7", func(c *Config) { c.Admin = Admin{} }},
+		{"auth-token-not-a-hash", "redis7", func(c *Config) { c.AuthTokens = []string{"plain-token-0123456789"} }},
 		{"short-suffix", "redis7", func(c *Config) { c.Admin.Suffix = "abc" }},
 		{"suffix-not-alphanumeric", "redis7", func(c *Config) { c.Admin.Suffix = "0123456789abcdef 0" }},
 	} {

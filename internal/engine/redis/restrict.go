@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -60,6 +61,9 @@ func DeniedCommands() []string {
 type Admin struct {
 	Password string // the admin user's; "" = no admin user
 	Suffix   string // of the renamed commands; "" = not renamed
+	// TLS, when set, is how the node is reached: it speaks TLS only
+	// (ClientConfig).
+	TLS *tls.Config
 }
 
 // Name returns the name to send a command by: the renamed name for a
@@ -80,6 +84,9 @@ func (a Admin) Name(cmd string) string {
 // Dial connects to the node and authenticates as the admin user.
 func (a Admin) Dial(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) (*Conn, error) {
 	c, err := DialWith(ctx, dial, addr)
+	if err == nil && a.TLS != nil {
+		c, err = c.startTLS(ctx, a.TLS)
+	}
 	if err != nil || a.Password == "" {
 		return c, err
 	}
@@ -97,7 +104,7 @@ func (a Admin) Do(ctx context.Context, c *Conn, args ...string) (any, error) {
 }
 
 // restrictions renders the rename-command and user directives of a.
-func (a Admin) restrictions(w func(k string, v ...string)) {
+func (a Admin) restrictions(w func(k string, v ...string), passwords []string) {
 	if a.Suffix != "" {
 		for _, c := range RenamedCommands() {
 			w("rename-command", c, a.Name(c))
@@ -107,7 +114,7 @@ func (a Admin) restrictions(w func(k string, v ...string)) {
 	for _, c := range DeniedCommands() {
 		deny = append(deny, "-"+c)
 	}
-	w("user", append([]string{"default", "on", "nopass", "~*", "&*", "+@all"}, deny...)...)
+	w("user", append(append(append([]string{"default", "on"}, passwords...), "~*", "&*", "+@all"), deny...)...)
 	if a.Password != "" {
 		sum := sha256.Sum256([]byte(a.Password))
 		w("user", AdminUser, "on", "#"+hex.EncodeToString(sum[:]), "~*", "&*", "+@all")
