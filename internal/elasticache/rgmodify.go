@@ -151,7 +151,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 		return nil, invalid("Log delivery is not supported by Cachalot yet.")
 	case aws.ToString(in.ClusterMode) == "enabled" || aws.ToString(in.ClusterMode) == "compatible":
 		return nil, invalid("Cluster mode is not supported by Cachalot yet.")
-	case in.NodeGroupId != nil && aws.ToString(in.NodeGroupId) != NodeGroupID:
+	case in.NodeGroupId != nil && aws.ToString(in.NodeGroupId) != NodeGroupID && !s.isClusterGroup(ctx, scope, aws.ToString(in.ReplicationGroupId)):
 		return nil, elasticacheapi.ErrNodeGroupNotFoundFault("The node group %s was not found in replication group %s.", aws.ToString(in.NodeGroupId), aws.ToString(in.ReplicationGroupId))
 	}
 	pre, err := s.groupPrecheck(ctx, scope, in)
@@ -227,6 +227,9 @@ func (s *Service) groupPrecheck(ctx context.Context, scope auth.Scope, in *elast
 // modifyFailover applies automatic failover, Multi-AZ and a manual
 // promotion to g, with AWS's rules.
 func modifyFailover(g *ReplicationGroup, members []*Cluster, in *elasticacheapi.ModifyReplicationGroupMessage) (bool, error) {
+	if g.ClusterEnabled() {
+		return modifyClusterFailover(g, in)
+	}
 	auto := g.autoFailover()
 	if in.AutomaticFailoverEnabled != nil {
 		auto = *in.AutomaticFailoverEnabled
@@ -399,6 +402,9 @@ func (s *Service) IncreaseReplicaCount(ctx context.Context, in *elasticacheapi.I
 		return nil, err
 	}
 	g, members, err := s.modifyGroup(ctx, aws.ToString(in.ReplicationGroupId), func(tx store.Tx, g *ReplicationGroup, members []*Cluster) ([]*Cluster, bool, error) {
+		if g.ClusterEnabled() {
+			return nil, false, errShardReplicaCount
+		}
 		have := len(g.Members) - 1
 		switch {
 		case n == have:
@@ -473,6 +479,9 @@ func (s *Service) DecreaseReplicaCount(ctx context.Context, in *elasticacheapi.D
 		return nil, invalid("Either NewReplicaCount or ReplicasToRemove must be provided.")
 	}
 	g, members, err := s.modifyGroup(ctx, aws.ToString(in.ReplicationGroupId), func(_ store.Tx, g *ReplicationGroup, members []*Cluster) ([]*Cluster, bool, error) {
+		if g.ClusterEnabled() {
+			return nil, false, errShardReplicaCount
+		}
 		remove, err := replicasToRemove(g, n, ok, in.ReplicasToRemove)
 		if err != nil {
 			return nil, false, err
@@ -559,6 +568,12 @@ func (s *Service) TestFailover(ctx context.Context, in *elasticacheapi.TestFailo
 		var err error
 		if g, err = getGroup(tx, scope, aws.ToString(in.ReplicationGroupId)); err != nil {
 			return err
+		}
+		if g.ClusterEnabled() {
+			if members, err = groupMembers(tx, g); err != nil {
+				return err
+			}
+			return s.testShardFailover(tx, scope, g, aws.ToString(in.NodeGroupId), now)
 		}
 		if ng := aws.ToString(in.NodeGroupId); ng != NodeGroupID {
 			return elasticacheapi.ErrNodeGroupNotFoundFault("The node group %s was not found in replication group %s.", ng, g.ID)

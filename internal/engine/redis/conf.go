@@ -178,7 +178,10 @@ func RenderConf(family string, c Config) ([]byte, error) {
 		w("save", s)
 	}
 	if params["cluster-enabled"] == "yes" {
+		// Cluster mode: the node announces the address clients in the
+		// VPC reach it at (its own), in MOVED, CLUSTER SLOTS and gossip.
 		w("cluster-config-file", "nodes.conf")
+		w("cluster-announce-ip", c.BindIP)
 	}
 
 	b.WriteString("\n# Parameter group\n")
