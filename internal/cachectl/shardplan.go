@@ -58,13 +58,13 @@ func parseClusterNodes(s string) []clusterLine {
 
 // shardMember is what was observed of one member of a cluster-mode group.
 type shardMember struct {
-	cl     *elasticache.Cluster
-	known  bool
-	state  engine.State
-	addr   string // where its engine listens (host:port)
-	myID   string // its cluster node id; "" when it did not answer
-	view   []clusterLine
-	info   *engine.ReplicationInfo
+	cl        *elasticache.Cluster
+	known     bool
+	state     engine.State
+	addr      string // where its engine listens (host:port)
+	myID      string // its cluster node id; "" when it did not answer
+	view      []clusterLine
+	info      *engine.ReplicationInfo
 	clusterOK bool // cluster_state:ok
 }
 
@@ -85,7 +85,9 @@ func (m shardMember) knows(id string) bool {
 }
 
 // answered reports whether the member runs and answered this run.
-func (m shardMember) answered() bool { return m.known && m.state == engine.StateRunning && m.myID != "" }
+func (m shardMember) answered() bool {
+	return m.known && m.state == engine.StateRunning && m.myID != ""
+}
 
 // shardView is what was observed of a cluster-mode group, by member id.
 type shardView map[string]shardMember
