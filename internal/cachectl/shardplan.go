@@ -84,6 +84,14 @@ func (m shardMember) knows(id string) bool {
 	return slices.ContainsFunc(m.view, func(l clusterLine) bool { return l.id == id && !l.has("handshake") })
 }
 
+// meeting reports whether the member is in a handshake with addr
+// (host:port): a MEET to it is under way.
+func (m shardMember) meeting(addr string) bool {
+	return slices.ContainsFunc(m.view, func(l clusterLine) bool {
+		return l.has("handshake") && strings.HasPrefix(l.addr, addr+"@")
+	})
+}
+
 // answered reports whether the member runs and answered this run.
 func (m shardMember) answered() bool {
 	return m.known && m.state == engine.StateRunning && m.myID != ""
@@ -102,11 +110,13 @@ type clusterCmd struct {
 }
 
 // meshCommands are the commands that bring the answering members into one
-// cluster and keep it clean: MEET (from the first answering member) of
-// every member it does not know; once every member knows every other,
-// FORGET on every member of nodes that are not members; then each shard's
-// unassigned slots to its primary and each replica to its shard's
-// primary. meshed says whether every member knows every other.
+// cluster and keep it clean: each shard's unassigned slots to its primary
+// at once (a primary holding slots before it meets the others is never
+// in a minority, which would hold cluster_state:ok back for a while);
+// MEET between members that do not know each other; once every member
+// knows every other, FORGET on every member of nodes that are not
+// members, then each replica to its shard's primary. meshed says whether
+// every member knows every other.
 func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterCmd, meshed bool) {
 	var up []shardMember
 	ids := map[string]bool{}
@@ -120,30 +130,27 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 		return nil, false
 	}
 	anchor := up[0]
-	meshed = len(up) == len(g.Members)
-	for _, m := range up[1:] {
-		if !anchor.knows(m.myID) {
-			host, port, ok := splitAddr(m.addr)
-			if ok {
-				cmds = append(cmds, clusterCmd{member: anchor.cl.ID, args: []string{"CLUSTER", "MEET", host, port}})
-			}
-		}
+	// During a failover the promoted replica takes its dead primary's
+	// slots over, and the other replicas follow it by themselves.
+	promoting := g.Failover != nil && g.Failover.Phase == elasticache.PhasePromoting
+	if !promoting {
+		cmds = slotCommands(g, v, anchor)
 	}
+	meshed = len(up) == len(g.Members)
 	for _, m := range up {
 		for _, o := range up {
-			if m.myID != o.myID && !m.knows(o.myID) {
-				meshed = false
+			if m.myID == o.myID || m.knows(o.myID) {
+				continue
+			}
+			meshed = false
+			if host, port, ok := splitAddr(o.addr); ok && !m.meeting(o.addr) {
+				cmds = append(cmds, clusterCmd{member: m.cl.ID, args: []string{"CLUSTER", "MEET", host, port}})
 			}
 		}
 	}
 	cmds = append(cmds, authCommands(up)...)
-	if !meshed {
-		return cmds, false
-	}
-	if g.Failover != nil && g.Failover.Phase == elasticache.PhasePromoting {
-		// The promoted replica takes its dead primary's slots over; the
-		// other replicas follow it by themselves.
-		return cmds, true
+	if !meshed || promoting {
+		return cmds, meshed
 	}
 	for _, m := range up {
 		for _, l := range m.view {
@@ -155,7 +162,7 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 			}
 		}
 	}
-	return append(cmds, slotAndReplicaCommands(g, v, anchor)...), true
+	return append(cmds, replicaCommands(g, v)...), true
 }
 
 // authCommands give every replica whose link is down the credentials of
@@ -176,31 +183,42 @@ func authCommands(up []shardMember) []clusterCmd {
 	return cmds
 }
 
-// slotAndReplicaCommands assigns every shard's slots that no node owns to
-// its primary, and makes every replica follow its shard's primary.
-func slotAndReplicaCommands(g *elasticache.ReplicationGroup, v shardView, anchor shardMember) []clusterCmd {
+// slotCommands assigns every shard's slots that no node owns (as its
+// primary and the first member see them) to its primary.
+func slotCommands(g *elasticache.ReplicationGroup, v shardView, anchor shardMember) []clusterCmd {
 	var cmds []clusterCmd
 	for _, sh := range g.Shards {
 		pm, ok := v[sh.Primary]
 		if !ok || !pm.answered() {
 			continue
 		}
-		self, _ := pm.self()
-		if self.has("master") {
-			// Slots the primary sees as nobody's and the first member
-			// does too: ADDSLOTS refuses a slot its node sees assigned.
-			owned := ownedSlots(pm.view, anchor.view)
-			want, _ := elasticache.ParseSlots(sh.Slots)
-			args := []string{"CLUSTER", "ADDSLOTSRANGE"}
-			for _, r := range free(want, owned) {
-				args = append(args, strconv.Itoa(r.From), strconv.Itoa(r.To))
-			}
-			if len(args) > 2 {
-				cmds = append(cmds, clusterCmd{member: pm.cl.ID, args: args})
-			}
-		}
-		if !self.has("master") {
+		if self, _ := pm.self(); !self.has("master") {
 			continue // the cluster is still making it a primary
+		}
+		owned := ownedSlots(pm.view, anchor.view)
+		want, _ := elasticache.ParseSlots(sh.Slots)
+		args := []string{"CLUSTER", "ADDSLOTSRANGE"}
+		for _, r := range free(want, owned) {
+			args = append(args, strconv.Itoa(r.From), strconv.Itoa(r.To))
+		}
+		if len(args) > 2 {
+			cmds = append(cmds, clusterCmd{member: pm.cl.ID, args: args})
+		}
+	}
+	return cmds
+}
+
+// replicaCommands makes every replica that holds no slots follow its
+// shard's primary, with the primary's credentials.
+func replicaCommands(g *elasticache.ReplicationGroup, v shardView) []clusterCmd {
+	var cmds []clusterCmd
+	for _, sh := range g.Shards {
+		pm, ok := v[sh.Primary]
+		if !ok || !pm.answered() {
+			continue
+		}
+		if self, _ := pm.self(); !self.has("master") {
+			continue
 		}
 		for _, id := range sh.Members {
 			m, ok := v[id]
