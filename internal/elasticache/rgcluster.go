@@ -95,20 +95,21 @@ var nodeGroupIDRE = regexp.MustCompile(`^[0-9A-Za-z]{1,4}$`)
 
 // clusterParamGroup reports whether a parameter group name enables
 // cluster mode: a default .cluster.on group, or a customer group with
-// cluster-enabled yes. A group that does not exist is not (the request
-// fails later, naming it).
-func (s *Service) clusterParamGroup(ctx context.Context, scope auth.Scope, name string) bool {
+// cluster-enabled yes. A group that does not exist is CacheParameterGroupNotFound.
+func (s *Service) clusterParamGroup(ctx context.Context, scope auth.Scope, name string) (bool, error) {
 	if name == "" {
-		return false
+		return false, nil
 	}
 	var on bool
-	_ = s.st.View(ctx, func(tx store.Tx) error {
-		if pg, err := getParamGroup(tx, scope, name); err == nil {
-			on = pg.Values["cluster-enabled"] == "yes"
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		pg, err := getParamGroup(tx, scope, name)
+		if err != nil {
+			return err
 		}
+		on = pg.Values["cluster-enabled"] == "yes"
 		return nil
 	})
-	return on
+	return on, err
 }
 
 // wantsClusterMode decides, as AWS does, whether a CreateReplicationGroup
@@ -117,7 +118,10 @@ func (s *Service) clusterParamGroup(ctx context.Context, scope auth.Scope, name 
 // whose parts disagree is refused.
 func (s *Service) wantsClusterMode(ctx context.Context, scope auth.Scope, in *elasticacheapi.CreateReplicationGroupMessage) (bool, error) {
 	name := aws.ToString(in.CacheParameterGroupName)
-	pgOn := s.clusterParamGroup(ctx, scope, name)
+	pgOn, err := s.clusterParamGroup(ctx, scope, name)
+	if err != nil {
+		return false, err
+	}
 	mode := aws.ToString(in.ClusterMode)
 	multi := aws.ToInt32(in.NumNodeGroups) > 1 || len(in.NodeGroupConfiguration) > 1
 	switch {
