@@ -23,6 +23,7 @@ var walkthroughs = []string{
 	"ec2-classic.sh",            // SEEDS 001/002: EC2-Classic, cache security groups
 	"nat-instance.sh",           // SEEDS 002: from outside AWS through a NAT instance
 	"replication-group.sh",      // issue 12: a replication group, test-failover, writes resume
+	"cluster-mode.sh",           // issue 13: cluster mode enabled, redis-cli -c, test-failover of a shard
 }
 
 func TestWalkthroughs(t *testing.T) {
