@@ -58,13 +58,16 @@ func parseClusterNodes(s string) []clusterLine {
 
 // shardMember is what was observed of one member of a cluster-mode group.
 type shardMember struct {
-	cl        *elasticache.Cluster
-	known     bool
-	state     engine.State
-	addr      string // where its engine listens (host:port)
-	myID      string // its cluster node id; "" when it did not answer
-	view      []clusterLine
-	info      *engine.ReplicationInfo
+	cl    *elasticache.Cluster
+	known bool
+	state engine.State
+	addr  string // where its engine listens (host:port)
+	myID  string // its cluster node id; "" when it did not answer
+	view  []clusterLine
+	info  *engine.ReplicationInfo
+	// syncing: a full synchronisation with its primary is under way
+	// (master_sync_in_progress:1).
+	syncing   bool
 	clusterOK bool // cluster_state:ok
 }
 
@@ -176,8 +179,12 @@ func authCommands(up []shardMember) []clusterCmd {
 	var cmds []clusterCmd
 	for _, m := range up {
 		self, _ := m.self()
-		if p, ok := byID[self.master]; ok && self.master != "" && m.info != nil && m.info.Role == "slave" && !m.info.LinkUp {
-			cmds = append(cmds, clusterCmd{member: m.cl.ID, authTo: p})
+		if p, ok := byID[self.master]; ok && self.master != "" && m.info != nil && m.info.Role == "slave" && !m.info.LinkUp && !m.syncing {
+			// A replica made one by a failover tried its new primary
+			// without its credentials and may not try again soon:
+			// following it anew reconnects at once.
+			cmds = append(cmds, clusterCmd{member: m.cl.ID, authTo: p},
+				clusterCmd{member: m.cl.ID, args: []string{"CLUSTER", "REPLICATE", self.master}})
 		}
 	}
 	return cmds

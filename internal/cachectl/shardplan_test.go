@@ -146,7 +146,7 @@ func TestShardCommands(t *testing.T) {
 		m.info = &engine.ReplicationInfo{Role: "slave", LinkUp: false}
 		v["rg-0001-002"] = m
 		got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }())
-		if want := []string{"rg-0001-002: auth rg-0001-001"}; !slicesEqual(got, want) {
+		if want := []string{"rg-0001-002: auth rg-0001-001", "rg-0001-002: CLUSTER REPLICATE " + v["rg-0001-001"].myID}; !slicesEqual(got, want) {
 			t.Errorf("meshCommands(link down) = %q, want %q", got, want)
 		}
 	})

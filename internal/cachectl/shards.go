@@ -203,6 +203,7 @@ func (c *Groups) observeShardMember(ctx context.Context, cl *elasticache.Cluster
 	}
 	m.myID, m.view = s[0], parseClusterNodes(s[1])
 	m.clusterOK = strings.Contains(s[2], "cluster_state:ok")
+	m.syncing = strings.Contains(s[3], "master_sync_in_progress:1")
 	if ri, err := engine.ParseReplicationInfo(s[3]); err == nil {
 		m.info = &ri
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -167,6 +168,12 @@ func TestClusterModeGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.waitEvent(t, ectypes.SourceTypeReplicationGroup, "shop", "Failover from primary node shop-0001-001 to replica node shop-0001-002 completed")
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := exec.Command("bash", "-c", "tail -n 40 "+dir+"/engines/*shop-0001-00*/redis.log").CombinedOutput()
+			t.Logf("engine logs:\n%s", b)
+		}
+	})
 	w.waitGroup(t, "test failover", func(g ectypes.ReplicationGroup) bool { return g.PendingModifiedValues.PrimaryClusterId == nil })
 	w.readKeys(t, n, "v2")
 	w.check(t, n)
@@ -174,6 +181,7 @@ func TestClusterModeGroup(t *testing.T) {
 		t.Errorf("TestFailover of node group 0009 = %v, want NodeGroupNotFoundFault", err)
 	}
 
+	w.replicaCounts(t, n)
 	w.restartCluster(t)
 	w.readKeys(t, n, "v2")
 	w.check(t, n)
@@ -232,4 +240,43 @@ func (w *clusterWorld) restartCluster(t *testing.T) {
 			t.Errorf("after a service restart %s runs pid %d, want %d re-adopted", m, now, pid)
 		}
 	}
+}
+
+// replicaCounts: IncreaseReplicaCount gives shard 0003 a second replica,
+// which joins the cluster and follows the shard's primary with the data;
+// DecreaseReplicaCount removes it, and the cluster forgets it.
+func (w *clusterWorld) replicaCounts(t *testing.T, n int) {
+	t.Helper()
+	ctx := context.Background()
+	knownNodes := func() string {
+		return w.cli(t, "redis-cli -c -h "+w.cfg+" cluster info | grep cluster_known_nodes | tr -d '\\r'")
+	}
+	if _, err := w.ec.IncreaseReplicaCount(ctx, &elasticache.IncreaseReplicaCountInput{ReplicationGroupId: aws.String("shop"), ApplyImmediately: aws.Bool(true),
+		ReplicaConfiguration: []ectypes.ConfigureShard{{NodeGroupId: aws.String("0003"), NewReplicaCount: aws.Int32(2)}}}); err != nil {
+		t.Fatal(err)
+	}
+	g := w.waitGroup(t, "increase", func(ectypes.ReplicationGroup) bool { return true })
+	if !slices.Contains(g.MemberClusters, "shop-0003-003") || len(g.NodeGroups[2].NodeGroupMembers) != 3 {
+		t.Fatalf("after IncreaseReplicaCount: members %v", g.MemberClusters)
+	}
+	if got := knownNodes(); got != "cluster_known_nodes:7" {
+		t.Errorf("after IncreaseReplicaCount: %s", got)
+	}
+	w.check(t, n)
+	if _, err := w.ec.DecreaseReplicaCount(ctx, &elasticache.DecreaseReplicaCountInput{ReplicationGroupId: aws.String("shop"), ApplyImmediately: aws.Bool(true),
+		ReplicasToRemove: []string{"shop-0003-003"}}); err != nil {
+		t.Fatal(err)
+	}
+	g = w.waitGroup(t, "decrease", func(ectypes.ReplicationGroup) bool { return true })
+	if slices.Contains(g.MemberClusters, "shop-0003-003") {
+		t.Fatalf("after DecreaseReplicaCount: members %v", g.MemberClusters)
+	}
+	if got := knownNodes(); got != "cluster_known_nodes:6" {
+		t.Errorf("after DecreaseReplicaCount: %s", got)
+	}
+	if _, err := w.ec.DecreaseReplicaCount(ctx, &elasticache.DecreaseReplicaCountInput{ReplicationGroupId: aws.String("shop"), ApplyImmediately: aws.Bool(true),
+		ReplicaConfiguration: []ectypes.ConfigureShard{{NodeGroupId: aws.String("0009"), NewReplicaCount: aws.Int32(0)}}}); err == nil || !strings.Contains(err.Error(), "NodeGroupNotFoundFault") {
+		t.Errorf("DecreaseReplicaCount of node group 0009 = %v, want NodeGroupNotFoundFault", err)
+	}
+	w.check(t, n)
 }

@@ -18,10 +18,6 @@ import (
 // and members without roles, as AWS), their DNS names, and the requests
 // whose rules differ in cluster mode.
 
-// errShardReplicaCount refuses replica count changes of cluster-mode
-// groups, which Cachalot does not do yet.
-var errShardReplicaCount = invalid("Changing the replica count of a replication group with cluster mode enabled is not supported by Cachalot yet.")
-
 // shardsToAPI fills the cluster-mode parts of a group's description.
 func (s *Service) shardsToAPI(out *elasticacheapi.ReplicationGroup, g *ReplicationGroup, members []*Cluster) error {
 	out.ClusterEnabled, out.ClusterMode = aws.Bool(true), aws.String(ClusterModeEnabled)

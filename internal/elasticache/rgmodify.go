@@ -387,6 +387,9 @@ func replicaCount(apply *bool, n *int32, shards []elasticacheapi.ConfigureShard)
 // IncreaseReplicaCount adds replica clusters to a group, at once.
 func (s *Service) IncreaseReplicaCount(ctx context.Context, in *elasticacheapi.IncreaseReplicaCountMessage) (*elasticacheapi.IncreaseReplicaCountResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	if s.isClusterGroup(ctx, scope, aws.ToString(in.ReplicationGroupId)) {
+		return s.increaseClusterReplicas(ctx, scope, in)
+	}
 	n, azs, ok, err := replicaCount(in.ApplyImmediately, in.NewReplicaCount, in.ReplicaConfiguration)
 	if err != nil {
 		return nil, err
@@ -402,9 +405,6 @@ func (s *Service) IncreaseReplicaCount(ctx context.Context, in *elasticacheapi.I
 		return nil, err
 	}
 	g, members, err := s.modifyGroup(ctx, aws.ToString(in.ReplicationGroupId), func(tx store.Tx, g *ReplicationGroup, members []*Cluster) ([]*Cluster, bool, error) {
-		if g.ClusterEnabled() {
-			return nil, false, errShardReplicaCount
-		}
 		have := len(g.Members) - 1
 		switch {
 		case n == have:
@@ -468,6 +468,9 @@ func (s *Service) addMembers(tx store.Tx, g *ReplicationGroup, sg *SubnetGroup, 
 // those named, or the last ones.
 func (s *Service) DecreaseReplicaCount(ctx context.Context, in *elasticacheapi.DecreaseReplicaCountMessage) (*elasticacheapi.DecreaseReplicaCountResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	if s.isClusterGroup(ctx, scope, aws.ToString(in.ReplicationGroupId)) {
+		return s.decreaseClusterReplicas(ctx, scope, in)
+	}
 	n, _, ok, err := replicaCount(in.ApplyImmediately, in.NewReplicaCount, in.ReplicaConfiguration)
 	if err != nil {
 		return nil, err
@@ -479,9 +482,6 @@ func (s *Service) DecreaseReplicaCount(ctx context.Context, in *elasticacheapi.D
 		return nil, invalid("Either NewReplicaCount or ReplicasToRemove must be provided.")
 	}
 	g, members, err := s.modifyGroup(ctx, aws.ToString(in.ReplicationGroupId), func(_ store.Tx, g *ReplicationGroup, members []*Cluster) ([]*Cluster, bool, error) {
-		if g.ClusterEnabled() {
-			return nil, false, errShardReplicaCount
-		}
 		remove, err := replicasToRemove(g, n, ok, in.ReplicasToRemove)
 		if err != nil {
 			return nil, false, err
