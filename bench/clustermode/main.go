@@ -199,8 +199,8 @@ func killFigures(ctx context.Context, s *cachalotproc.Server, o options) error {
 		primaries[ng] = to
 	}
 	fmt.Printf("## 2. kill -9 of a shard primary\n\n")
-	fmt.Printf("One 3×(1+2) group; the engine of a shard's primary killed with SIGKILL (shards in turn), until the event "+
-		"`Failover from primary node … completed` (the replica with the least lag promoted with CLUSTER FAILOVER TAKEOVER), and "+
+	fmt.Printf("One 3×(1+2) group; the engine of a shard's primary killed with SIGKILL (shards in turn), until the event " +
+		"`Failover from primary node … completed` (the replica with the least lag promoted with CLUSTER FAILOVER TAKEOVER), and " +
 		"until the group is `available` again (the old node replaced and attached as a replica).\n\n")
 	fmt.Printf("| measure | p50 | max | n |\n|---|---|---|---|\n")
 	fmt.Printf("| kill → failover completed event %s\n| kill → available %s\n\n", summary(promoted), summary(available))
