@@ -1,7 +1,7 @@
 // Package elasticache owns the ElastiCache domain: node-based cache
-// clusters, replication groups without cluster mode and their member
-// clusters (rgmodel.go), cache subnet groups, cache parameter groups,
-// events and tags.
+// clusters, replication groups and their member clusters, without cluster
+// mode (rgmodel.go) and with it (shards and slots, rgcluster.go), cache
+// subnet groups, cache parameter groups, events and tags.
 // The API (elasticacheapi.Operations) validates requests and writes desired
 // state to the store in one transaction; the cache controller
 // (internal/cachectl) converges network interfaces and engine processes to
