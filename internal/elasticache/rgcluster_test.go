@@ -2,6 +2,8 @@ package elasticache_test
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -9,6 +11,7 @@ import (
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 
 	"github.com/cachalot-dev/cachalot/internal/app"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // TestClusterModeBadInput: every bad cluster-mode request of the issue
@@ -133,5 +136,41 @@ func TestClusterModeParameterGroups(t *testing.T) {
 	}
 	if names["default.memcached1.6.cluster.on"] {
 		t.Errorf("DescribeCacheParameterGroups lists a cluster.on group for memcached")
+	}
+}
+
+// TestClusterModeLoopback: in the loopback network mode (no root) a
+// cluster-mode group forms its Redis Cluster on 127.0.0.1 ports and its
+// configuration endpoint is a host address a cluster client follows.
+func TestClusterModeLoopback(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("local"),
+		ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"), NumNodeGroups: aws.Int32(2),
+		ReplicasPerNodeGroup: aws.Int32(1), AutomaticFailoverEnabled: aws.Bool(true),
+		NodeGroupConfiguration: []ectypes.NodeGroupConfiguration{{Slots: aws.String("0-99,8000-16383")}, {Slots: aws.String("100-7999")}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "local")
+	g := w.describeGroup(t, "local")
+	ep := g.ConfigurationEndpoint
+	if ep == nil || aws.ToString(ep.Address) != "127.0.0.1" {
+		t.Fatalf("configuration endpoint = %+v, want a host address", ep)
+	}
+	if s := aws.ToString(g.NodeGroups[0].Slots) + " " + aws.ToString(g.NodeGroups[1].Slots); s != "0-99,8000-16383 100-7999" {
+		t.Errorf("slots = %s", s)
+	}
+	c, err := redis.Dial(ctx, net.JoinHostPort(aws.ToString(ep.Address), strconv.Itoa(int(aws.ToInt32(ep.Port)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	slots, err := c.Do(ctx, "CLUSTER", "SLOTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three ranges: 0-99 and 8000-16383 on one primary, 100-7999 on the other.
+	if rs, ok := slots.([]any); !ok || len(rs) != 3 {
+		t.Errorf("CLUSTER SLOTS = %v, want three ranges", slots)
 	}
 }
