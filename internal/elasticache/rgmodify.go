@@ -150,7 +150,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 	case len(in.LogDeliveryConfigurations) > 0:
 		return nil, invalid("Log delivery is not supported by Cachalot yet.")
 	case aws.ToString(in.ClusterMode) == "enabled" || aws.ToString(in.ClusterMode) == "compatible":
-		return nil, invalid("Cluster mode is not supported by Cachalot yet.")
+		return nil, invalid("Changing the cluster mode of an existing replication group is not supported by Cachalot yet.")
 	case in.NodeGroupId != nil && aws.ToString(in.NodeGroupId) != NodeGroupID && !s.isClusterGroup(ctx, scope, aws.ToString(in.ReplicationGroupId)):
 		return nil, elasticacheapi.ErrNodeGroupNotFoundFault("The node group %s was not found in replication group %s.", aws.ToString(in.NodeGroupId), aws.ToString(in.ReplicationGroupId))
 	}
