@@ -429,7 +429,13 @@ func sourceIP(r *http.Request) string {
 func (h *Handler) writeError(w http.ResponseWriter, c *call, err error) {
 	e, ok := awserr.As(err)
 	if !ok {
-		h.cfg.Logger.Error("internal failure", "request_id", c.id, "action", c.action, "err", err)
+		if errors.Is(err, context.Canceled) {
+			// The client hung up (or the server is shutting down): nothing
+			// failed, and nobody reads the answer.
+			h.cfg.Logger.Info("request cancelled before it completed", "request_id", c.id, "action", c.action)
+		} else {
+			h.cfg.Logger.Error("internal failure", "request_id", c.id, "action", c.action, "err", err)
+		}
 		e = awserr.Internal()
 	}
 	svc := awsproto.Service{Protocol: awsproto.ProtocolQuery, SigningName: "sts", APIVersion: "2011-06-15"}

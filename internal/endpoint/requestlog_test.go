@@ -2,7 +2,10 @@ package endpoint_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
+	"github.com/cachalot-dev/cachalot/internal/awsproto"
 	"github.com/cachalot-dev/cachalot/internal/endpoint"
 )
 
@@ -70,5 +75,43 @@ func TestRequestLog(t *testing.T) {
 	}
 	if len(records) != 2 || records[1].Code != "SignatureDoesNotMatch" || records[0].Principal == "" {
 		t.Errorf("observed = %+v", records)
+	}
+}
+
+// A request whose client hung up (the operation returns the context's
+// cancellation) is logged at info, not as an internal failure; any other
+// unexpected error is.
+func TestRequestLogCancelled(t *testing.T) {
+	for _, tc := range []struct {
+		err   error
+		level string
+	}{
+		{fmt.Errorf("read state: %w", context.Canceled), "INFO"},
+		{errors.New("disk on fire"), "ERROR"},
+	} {
+		var buf bytes.Buffer
+		cfg := endpoint.Config{Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+		cfg.Keys, cfg.Authorizer = oneKey{}, allowAll{}
+		cfg.Services = []endpoint.Binding{{Service: ec2api.Metadata, Operations: map[string]awsproto.Operation{"DescribeVpcs": {
+			Name: "DescribeVpcs",
+			Call: func(context.Context, any) (any, error) { return nil, tc.err },
+		}}}}
+		h := endpoint.New(cfg)
+		if a := record(h, signedRequest(t, "http://127.0.0.1:4566", testCreds, "ec2", "us-east-1", "Action=DescribeVpcs&Version=2016-11-15")); a.status != 500 {
+			t.Errorf("%v: status %d, want 500", tc.err, a.status)
+		}
+		var levels []string
+		for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("log line %q: %v", l, err)
+			}
+			if m["msg"] != "request" {
+				levels = append(levels, fmt.Sprint(m["level"]))
+			}
+		}
+		if len(levels) != 1 || levels[0] != tc.level {
+			t.Errorf("%v: levels of the failure's lines = %v, want [%s]:\n%s", tc.err, levels, tc.level, buf.String())
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/engine/identity"
 )
@@ -31,4 +32,19 @@ func KillAll(ctx context.Context, ids *identity.Allocator) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// killGroupOnCancel runs cmd in a process group of its own and, when its
+// context ends, kills the whole group: the script and what it started
+// (nsenter, unshare and setpriv exec in place, so the group is the
+// script's).
+func killGroupOnCancel(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	cmd.Cancel = func() error {
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = 5 * time.Second
 }

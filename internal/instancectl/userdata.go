@@ -67,8 +67,10 @@ type Controller struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex      // guards running and handled
-	running map[string]bool // scripts in progress
+	mu sync.Mutex // guards running and handled
+	// running holds the scripts in progress, by instance, with what stops
+	// one: an instance that stops or terminates takes its script down.
+	running map[string]context.CancelFunc
 	// handled remembers the instances whose console exists, so that an EC2
 	// change does not cost one store read per running instance.
 	handled map[string]bool
@@ -126,6 +128,7 @@ func (u *Controller) Reconcile(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
+	u.stopGone(topo)
 	for _, i := range topo.Interfaces {
 		if i.InstanceID == "" || i.InstanceState != "running" {
 			continue
@@ -161,22 +164,44 @@ func (u *Controller) Reconcile(ctx context.Context, _ []string) error {
 	return nil
 }
 
+// stopGone kills the scripts of instances that are no longer running
+// (stopped, stopping, terminated or gone): on AWS a stopped instance's
+// programs stop with it.
+func (u *Controller) stopGone(topo *ec2.Topology) {
+	up := map[string]bool{}
+	for _, i := range topo.Interfaces {
+		if i.InstanceID != "" && i.InstanceState == "running" {
+			up[i.InstanceID] = true
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for instance, cancel := range u.running {
+		if !up[instance] {
+			u.log.Info("instance no longer running: stopping its user data", "instance", instance)
+			cancel()
+		}
+	}
+}
+
 // start runs the script in the background; its output lands in the console.
 func (u *Controller) start(account, region, instance, eni string, script []byte) {
 	u.mu.Lock()
 	if u.running == nil {
-		u.running = map[string]bool{}
+		u.running = map[string]context.CancelFunc{}
 	}
-	if u.running[instance] {
+	if u.running[instance] != nil {
 		u.mu.Unlock()
 		return
 	}
-	u.running[instance] = true
+	ctx, cancel := context.WithTimeout(context.Background(), userDataTimeout)
+	u.running[instance] = cancel
 	u.mu.Unlock()
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		out := u.run(account, eni, instance, script)
+		defer cancel()
+		out := u.run(ctx, account, eni, instance, script)
 		if err := u.ec2.WriteConsoleOutput(context.Background(), account, region, instance, out); err != nil {
 			u.log.Warn("store console output", "instance", instance, "err", err)
 		}
@@ -189,7 +214,7 @@ func (u *Controller) start(account, region, instance, eni string, script []byte)
 // Wait waits for the scripts in progress to finish.
 func (u *Controller) Wait() { u.wg.Wait() }
 
-func (u *Controller) run(account, eni, instance string, script []byte) []byte {
+func (u *Controller) run(ctx context.Context, account, eni, instance string, script []byte) []byte {
 	// The script goes in on stdin, to its #! interpreter (or /bin/sh):
 	// nothing is written where its identity could not read it, or others
 	// could.
@@ -212,12 +237,11 @@ func (u *Controller) run(account, eni, instance string, script []byte) []byte {
 	if err != nil {
 		return []byte(fmt.Sprintf("cachalot: cannot confine the user data: %v\n", err))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), userDataTimeout)
-	defer cancel()
 	cmd, err := u.net.InstanceCommand(ctx, eni, argv...)
 	if err != nil {
 		return []byte(fmt.Sprintf("cachalot: cannot enter the instance's network: %v\n", err))
 	}
+	killGroupOnCancel(cmd)
 	cmd.Dir = "/"
 	cmd.Stdin = bytes.NewReader(script)
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "INSTANCE_ID=" + instance}

@@ -2,12 +2,16 @@ package instancectl
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/engine/identity"
@@ -136,4 +140,52 @@ func TestUserDataRunsOnce(t *testing.T) {
 	if len(lbEC2.console) != 0 || len(lbNet.entered) != 0 {
 		t.Errorf("the loopback mode started consoles %v, ran in %v", lbEC2.console, lbNet.entered)
 	}
+}
+
+// A stopped instance's user data stops with it, children included: the
+// script's console records how it ended, and the process it started in the
+// background is gone.
+func TestUserDataStopsWithInstance(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	f := &fakeEC2{
+		topo: ec2.Topology{Interfaces: []ec2.TopoInterface{
+			{Account: "a", Region: "r", ID: "eni-1", InstanceID: "i-1", InstanceState: "running"},
+		}},
+		userData: map[string]string{"i-1": "sleep 600 & echo $! > " + pidFile + "; echo started; wait\n"},
+		console:  map[string]*string{},
+	}
+	c := New(f, &hostNet{}, Config{Identities: identity.New(t.TempDir(), identity.UserData())})
+	ctx := context.Background()
+	if err := c.Reconcile(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	for pid == 0 {
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.mu.Lock()
+	f.topo.Interfaces[0].InstanceState = "stopped"
+	f.mu.Unlock()
+	if err := c.Reconcile(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait() // returns only because the script was killed
+	f.mu.Lock()
+	out := f.console["i-1"]
+	f.mu.Unlock()
+	if out == nil || !strings.Contains(*out, "started\ncachalot: user data exited: signal: killed") {
+		t.Errorf("console of a stopped instance's script = %v", out)
+	}
+	// The background child was in the script's process group: killed too
+	// (kill 0 probes it; a zombie would still answer, but its parent, the
+	// shell, is gone, so init reaps it).
+	for range 100 {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("the script's child %d survived its instance's stop", pid)
 }
