@@ -154,6 +154,12 @@ func TestClusterModeGroup(t *testing.T) {
 		t.Errorf("CLUSTER INFO = %q", got)
 	}
 
+	// Clients read the cluster's layout; they may not change it.
+	for _, args := range []string{"cluster meet 10.9.9.9 6379", "cluster reset hard", "cluster forget 0000", "cluster addslots 1"} {
+		if out, _ := w.run(t, w.eni, "bash", "-c", "redis-cli -h "+w.cfg+" "+args); !strings.Contains(out, "NOPERM") {
+			t.Errorf("redis-cli %s = %q, want NOPERM", args, out)
+		}
+	}
 	const n = 1000
 	w.writeKeys(t, n, "v1")
 	w.readKeys(t, n, "v1")

@@ -155,7 +155,7 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	w("proc-title-template", strconv.Quote("{title} {listen-addr} {server-mode} cachalot-node="+c.NodeID))
 
 	b.WriteString("\n# Restricted commands and users: only Cachalot's admin user runs what\n# ElastiCache restricts\n")
-	c.Admin.restrictions(w)
+	c.Admin.restrictions(w, params["cluster-enabled"] == "yes")
 
 	b.WriteString("\n# Replication: a full synchronisation starts as soon as a replica asks\n# (not after the engine's default 5 s wait for more)\n")
 	w("repl-diskless-sync-delay", "0")
