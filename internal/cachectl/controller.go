@@ -24,7 +24,9 @@
 // rest). The group controller (group.go) owns what is the
 // group's — health checks, failovers, the group's status and events —
 // deciding with the pure policy of failover.go and writing roles back
-// through the domain, which this controller then realises.
+// through the domain, which this controller then realises. Groups with
+// cluster mode enabled are the group controller's too (shards.go): it
+// forms and keeps their Redis Cluster (meet, slots, replicas, failovers).
 //
 // Imported by the wiring package only.
 package cachectl

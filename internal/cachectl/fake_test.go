@@ -204,6 +204,16 @@ func (f *fakeEngines) Replication(_ context.Context, nodeID string) (engine.Repl
 	return info, nil
 }
 
+// Commands: the fake engines do not model Redis Cluster (shardplan_test.go
+// tests the cluster-mode policy on observed views).
+func (f *fakeEngines) Commands(_ context.Context, nodeID string, cmds ...[]string) ([]any, error) {
+	return nil, fmt.Errorf("node %s: %s: the fake engines have no cluster mode", nodeID, cmds[0][0])
+}
+
+func (f *fakeEngines) SetPrimaryAuth(_ context.Context, nodeID, _ string) error {
+	return fmt.Errorf("node %s: the fake engines have no cluster mode", nodeID)
+}
+
 func (f *fakeEngines) Stop(_ context.Context, nodeID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

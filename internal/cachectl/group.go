@@ -40,6 +40,12 @@ type GroupEngines interface {
 	// Reconnect has a replica that has not synchronised yet connect to
 	// its primary now (linkup.go).
 	Reconnect(ctx context.Context, nodeID string) error
+	// Commands runs admin commands on a running node, on one connection
+	// (cluster mode: CLUSTER MEET, ADDSLOTSRANGE, REPLICATE, NODES …);
+	// SetPrimaryAuth gives a cluster-mode node the credentials of the
+	// primary it replicates.
+	Commands(ctx context.Context, nodeID string, cmds ...[]string) ([]any, error)
+	SetPrimaryAuth(ctx context.Context, nodeID, primaryNodeID string) error
 }
 
 // GroupConfig configures the group controller. Domain and Engines are
@@ -83,6 +89,9 @@ type Groups struct {
 	// reconnected is the engine process each replica was last
 	// reconnected in (linkup.go), by engine node id.
 	reconnected map[string]int
+	// sent is when a shard failover's CLUSTER FAILOVER was last sent, by
+	// group (shards.go); guarded by mu, and within a run by its own lock.
+	sent map[elasticache.GroupRef]time.Time
 }
 
 // NewGroups returns the replication group controller; it has no side
@@ -132,6 +141,8 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
+	all := len(groups)
+	groups, sharding, shardErr := c.reconcileClustered(ctx, groups, members)
 	errs := make([]error, len(groups))
 	views := make([]groupView, len(groups))
 	var wg sync.WaitGroup
@@ -176,12 +187,12 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	switch {
 	case linking:
 		reconcile.RequeueAfter(ctx, c.cfg.LinkPoll)
-	case transition:
+	case transition || sharding:
 		reconcile.RequeueAfter(ctx, c.cfg.Poll)
-	case health:
+	case health || len(groups) < all: // cluster-mode groups always fail over
 		reconcile.RequeueAfter(ctx, c.cfg.HealthInterval)
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, shardErr)...)
 }
 
 // observe reads the supervisor's state and INFO replication of every

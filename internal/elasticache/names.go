@@ -106,6 +106,9 @@ func (s *Service) AllNames(ctx context.Context) ([]EndpointName, error) {
 // no replica). A name resolves once its nodes have addresses, exactly
 // while Describe shows it.
 func (s *Service) GroupNames(g *ReplicationGroup, members []*Cluster) ([]EndpointName, error) {
+	if g.ClusterEnabled() {
+		return s.clusterNames(g, members)
+	}
 	sc, err := s.nameScope(g.Account, g.Region)
 	if err != nil {
 		return nil, err

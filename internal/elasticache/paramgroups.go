@@ -17,6 +17,19 @@ import (
 
 func defaultParamGroupName(family string) string { return "default." + family }
 
+// clusterOnSuffix ends the name of a family's default group with cluster
+// mode on (default.redis7.cluster.on).
+const clusterOnSuffix = ".cluster.on"
+
+func clusterParamGroupName(family string) string { return "default." + family + clusterOnSuffix }
+
+// hasClusterMode reports whether a family has cluster mode (the
+// cluster-enabled parameter), and so a default .cluster.on group.
+func hasClusterMode(family string) bool {
+	_, err := catalog.LookupParameter(family, "cluster-enabled")
+	return err == nil
+}
+
 func isDefaultParamGroup(name string) bool { return strings.HasPrefix(name, "default.") }
 
 // getParamGroup returns a customer group from tx, or a default group
@@ -25,6 +38,11 @@ func getParamGroup(tx store.Tx, scope auth.Scope, name string) (*ParameterGroup,
 	name = strings.ToLower(name)
 	if isDefaultParamGroup(name) {
 		family := strings.TrimPrefix(name, "default.")
+		if f, ok := strings.CutSuffix(family, clusterOnSuffix); ok && hasClusterMode(f) {
+			return &ParameterGroup{Account: scope.AccountID, Region: scope.Region, Name: name, Family: f,
+				Description: "Customized default parameter group for " + f + " with cluster mode on",
+				Values:      map[string]string{"cluster-enabled": "yes"}}, nil
+		}
 		if slices.Contains(catalog.Families(), family) {
 			return &ParameterGroup{Account: scope.AccountID, Region: scope.Region, Name: name, Family: family, Description: "Default parameter group for " + family}, nil
 		}
@@ -102,6 +120,10 @@ func (s *Service) DescribeCacheParameterGroups(ctx context.Context, in *elastica
 		for _, f := range catalog.Families() {
 			g, _ := getParamGroup(tx, scope, defaultParamGroupName(f))
 			groups = append(groups, g)
+			if hasClusterMode(f) {
+				g, _ := getParamGroup(tx, scope, clusterParamGroupName(f))
+				groups = append(groups, g)
+			}
 		}
 		custom, err := store.ListJSON[ParameterGroup](tx, store.Key("elasticache", scope.AccountID, scope.Region, "parametergroup")+"/")
 		groups = append(groups, custom...)

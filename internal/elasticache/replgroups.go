@@ -25,6 +25,7 @@ type groupSpec struct {
 	transit                          string // TransitEncryptionMode; "" without TLS
 	transitSet                       bool   // the request said TransitEncryptionEnabled
 	authTokens                       []string
+	shards                           []shardSpec // cluster mode (rgcluster.go)
 }
 
 // CreateReplicationGroup validates the request and records the group and
@@ -37,9 +38,22 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 	if err != nil {
 		return nil, err
 	}
-	sp, err := s.groupSpecOf(in)
+	cluster, err := s.wantsClusterMode(ctx, scope, in)
 	if err != nil {
 		return nil, err
+	}
+	sp, err := s.groupSpecOf(in, cluster)
+	if err != nil {
+		return nil, err
+	}
+	if cluster {
+		switch {
+		case restore != nil:
+			return nil, invalid("Restoring a snapshot into a replication group with cluster mode enabled is not supported by Cachalot yet.")
+		case sp.transit != "":
+			return nil, invalid("In-transit encryption for a replication group with cluster mode enabled is not supported by Cachalot yet.")
+		}
+		return s.createClusterGroup(ctx, scope, sp, in)
 	}
 	var base *Cluster // the settings new members copy
 	if sp.primary != "" {
@@ -111,7 +125,7 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 
 // groupSpecOf validates what a CreateReplicationGroup request says by
 // itself, in AWS's order, before anything is looked up.
-func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage) (groupSpec, error) {
+func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage, cluster bool) (groupSpec, error) {
 	sp := groupSpec{id: strings.ToLower(aws.ToString(in.ReplicationGroupId)), primary: strings.ToLower(aws.ToString(in.PrimaryClusterId))}
 	if err := checkIdentifier("ReplicationGroupId", sp.id, 40); err != nil {
 		return sp, err
@@ -138,22 +152,13 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage) 
 	if sp.authTokens, err = newAuthTokens(in.AuthToken); err != nil {
 		return sp, err
 	}
-	if sp.count, err = groupCount(in, sp.primary != ""); err != nil {
+	if cluster {
+		err = clusterLayout(&sp, in)
+	} else {
+		err = memberLayout(&sp, in)
+	}
+	if err != nil {
 		return sp, err
-	}
-	sp.autoFailover, sp.multiAZ = aws.ToBool(in.AutomaticFailoverEnabled), aws.ToBool(in.MultiAZEnabled)
-	if sp.autoFailover && sp.count < 2 {
-		return sp, combination("When using automatic failover, there must be at least 2 cache clusters in the replication group.")
-	}
-	if sp.multiAZ && !sp.autoFailover {
-		return sp, combination("Multi-AZ can only be enabled when automatic failover is enabled.")
-	}
-	sp.azs = slices.Clone(in.PreferredCacheClusterAZs)
-	if ng := in.NodeGroupConfiguration; len(ng) == 1 && len(sp.azs) == 0 && ng[0].PrimaryAvailabilityZone != nil {
-		sp.azs = append([]string{*ng[0].PrimaryAvailabilityZone}, ng[0].ReplicaAvailabilityZones...)
-	}
-	if len(sp.azs) > 0 && len(sp.azs) != sp.count {
-		return sp, invalid("When specifying preferred availability zones, the number of cache clusters must be specified and must match the number of preferred availability zones.")
 	}
 	sp.nodeType = aws.ToString(in.CacheNodeType)
 	if sp.primary == "" {
@@ -178,13 +183,36 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage) 
 	return sp, nil
 }
 
+// memberLayout validates the members of a group without cluster mode:
+// their number, automatic failover and Multi-AZ, their zones.
+func memberLayout(sp *groupSpec, in *elasticacheapi.CreateReplicationGroupMessage) error {
+	var err error
+	if sp.count, err = groupCount(in, sp.primary != ""); err != nil {
+		return err
+	}
+	sp.autoFailover, sp.multiAZ = aws.ToBool(in.AutomaticFailoverEnabled), aws.ToBool(in.MultiAZEnabled)
+	if sp.autoFailover && sp.count < 2 {
+		return combination("When using automatic failover, there must be at least 2 cache clusters in the replication group.")
+	}
+	if sp.multiAZ && !sp.autoFailover {
+		return combination("Multi-AZ can only be enabled when automatic failover is enabled.")
+	}
+	sp.azs = slices.Clone(in.PreferredCacheClusterAZs)
+	if ng := in.NodeGroupConfiguration; len(ng) == 1 && len(sp.azs) == 0 && ng[0].PrimaryAvailabilityZone != nil {
+		sp.azs = append([]string{*ng[0].PrimaryAvailabilityZone}, ng[0].ReplicaAvailabilityZones...)
+	}
+	if len(sp.azs) > 0 && len(sp.azs) != sp.count {
+		return invalid("The number of availability zones in PreferredCacheClusterAZs (%d) must match the number of cache clusters in the replication group (%d).", len(sp.azs), sp.count)
+	}
+	return nil
+}
+
 // unsupportedGroupFeatures refuses what Cachalot does not do yet, as
 // CreateCacheCluster does.
 func unsupportedGroupFeatures(in *elasticacheapi.CreateReplicationGroupMessage) error {
 	switch {
-	case aws.ToString(in.ClusterMode) == "enabled" || aws.ToString(in.ClusterMode) == "compatible" ||
-		aws.ToInt32(in.NumNodeGroups) > 1 || len(in.NodeGroupConfiguration) > 1:
-		return invalid("Cluster mode (more than one node group) is not supported by Cachalot yet.")
+	case aws.ToString(in.ClusterMode) == "compatible":
+		return invalid("Cluster mode compatible is not supported by Cachalot yet.")
 	case aws.ToBool(in.AtRestEncryptionEnabled) || in.KmsKeyId != nil:
 		return invalid("Encryption at rest is not supported by Cachalot yet.")
 	case in.ServerlessCacheSnapshotName != nil:
@@ -376,7 +404,7 @@ func (s *Service) groupParameterGroup(tx store.Tx, scope auth.Scope, g *Replicat
 		return combination("The parameter group %s has family %s, which does not match the engine family %s.", name, pg.Family, g.Family)
 	}
 	if pg.Values["cluster-enabled"] == "yes" {
-		return combination("The parameter group %s enables cluster mode, which is not supported by Cachalot yet.", name)
+		return combination("The parameter group %s enables cluster mode; a replication group with cluster mode disabled needs a parameter group without it.", name)
 	}
 	g.ParameterGroup = pg.Name
 	return nil

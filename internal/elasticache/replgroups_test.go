@@ -111,7 +111,7 @@ func TestReplicationGroupBadInput(t *testing.T) {
 		})},
 		{"Duplicate", "ReplicationGroupAlreadyExists", create(func(in *elasticache.CreateReplicationGroupInput) { in.ReplicationGroupId = aws.String("HA") })},
 		{"BadID", "InvalidParameterValue", create(func(in *elasticache.CreateReplicationGroupInput) { in.ReplicationGroupId = aws.String("a--b") })},
-		{"ClusterMode", "InvalidParameterValue", create(func(in *elasticache.CreateReplicationGroupInput) { in.NumNodeGroups = aws.Int32(3) })},
+		{"ClusterModeWithoutFailover", "InvalidParameterCombination", create(func(in *elasticache.CreateReplicationGroupInput) { in.NumNodeGroups = aws.Int32(3) })},
 		{"RemovePrimary", "InvalidParameterValue", func() error {
 			_, err := w.ec.DecreaseReplicaCount(ctx, &elasticache.DecreaseReplicaCountInput{ReplicationGroupId: aws.String("ha"),
 				ApplyImmediately: aws.Bool(true), ReplicasToRemove: []string{"ha-001"}})

@@ -59,6 +59,9 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 	if f := g.Failover; f != nil && f.To != "" && g.Primary != f.To {
 		out.PendingModifiedValues.PrimaryClusterId = aws.String(f.To)
 	}
+	if g.ClusterEnabled() {
+		return out, s.shardsToAPI(out, g, members)
+	}
 	ng, err := s.nodeGroupToAPI(g, members)
 	if err != nil {
 		return nil, err

@@ -80,8 +80,14 @@ type ReplicationGroup struct {
 	MultiAZ           bool
 	// Members are the member clusters, in the order they joined.
 	Members []string
-	// Primary is the member cluster that is the primary.
-	Primary   string
+	// Primary is the member cluster that is the primary; "" in cluster
+	// mode, where each shard has its own (Shards).
+	Primary string
+	// ClusterMode is "enabled" for a sharded group (rgcluster.go), ""
+	// without cluster mode.
+	ClusterMode string `json:",omitempty"`
+	// Shards are the node groups of a cluster-mode group, in order.
+	Shards    []Shard `json:",omitempty"`
 	Tags      []Tag
 	CreatedAt time.Time
 
@@ -208,6 +214,10 @@ func ApplyRoles(g *ReplicationGroup, members []*Cluster) { applyRoles(g, members
 // changes gets a new generation, so the cache controller applies it.
 // Clusters that are not (or no longer) members are left alone.
 func applyRoles(g *ReplicationGroup, members []*Cluster) {
+	if g.ClusterEnabled() {
+		applyShardRoles(g, members)
+		return
+	}
 	hold := g.autoFailover() && len(g.Members) > 1
 	for _, c := range members {
 		if !slices.Contains(g.Members, c.ID) {

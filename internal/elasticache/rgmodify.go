@@ -167,8 +167,8 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 	case len(in.LogDeliveryConfigurations) > 0:
 		return nil, invalid("Log delivery is not supported by Cachalot yet.")
 	case aws.ToString(in.ClusterMode) == "enabled" || aws.ToString(in.ClusterMode) == "compatible":
-		return nil, invalid("Cluster mode is not supported by Cachalot yet.")
-	case in.NodeGroupId != nil && aws.ToString(in.NodeGroupId) != NodeGroupID:
+		return nil, invalid("Changing the cluster mode of an existing replication group is not supported by Cachalot yet.")
+	case in.NodeGroupId != nil && aws.ToString(in.NodeGroupId) != NodeGroupID && !s.isClusterGroup(ctx, scope, aws.ToString(in.ReplicationGroupId)):
 		return nil, elasticacheapi.ErrNodeGroupNotFoundFault("The node group %s was not found in replication group %s.", aws.ToString(in.NodeGroupId), aws.ToString(in.ReplicationGroupId))
 	}
 	pre, err := s.groupPrecheck(ctx, scope, in)
@@ -251,6 +251,9 @@ func (s *Service) groupPrecheck(ctx context.Context, scope auth.Scope, in *elast
 // modifyFailover applies automatic failover, Multi-AZ and a manual
 // promotion to g, with AWS's rules.
 func modifyFailover(g *ReplicationGroup, members []*Cluster, in *elasticacheapi.ModifyReplicationGroupMessage) (bool, error) {
+	if g.ClusterEnabled() {
+		return modifyClusterFailover(g, in)
+	}
 	auto := g.autoFailover()
 	if in.AutomaticFailoverEnabled != nil {
 		auto = *in.AutomaticFailoverEnabled
@@ -416,6 +419,9 @@ func replicaCount(apply *bool, n *int32, shards []elasticacheapi.ConfigureShard)
 // IncreaseReplicaCount adds replica clusters to a group, at once.
 func (s *Service) IncreaseReplicaCount(ctx context.Context, in *elasticacheapi.IncreaseReplicaCountMessage) (*elasticacheapi.IncreaseReplicaCountResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	if s.isClusterGroup(ctx, scope, aws.ToString(in.ReplicationGroupId)) {
+		return s.increaseClusterReplicas(ctx, scope, in)
+	}
 	n, azs, ok, err := replicaCount(in.ApplyImmediately, in.NewReplicaCount, in.ReplicaConfiguration)
 	if err != nil {
 		return nil, err
@@ -494,6 +500,9 @@ func (s *Service) addMembers(tx store.Tx, g *ReplicationGroup, sg *SubnetGroup, 
 // those named, or the last ones.
 func (s *Service) DecreaseReplicaCount(ctx context.Context, in *elasticacheapi.DecreaseReplicaCountMessage) (*elasticacheapi.DecreaseReplicaCountResult, error) {
 	scope := auth.ScopeFrom(ctx)
+	if s.isClusterGroup(ctx, scope, aws.ToString(in.ReplicationGroupId)) {
+		return s.decreaseClusterReplicas(ctx, scope, in)
+	}
 	n, _, ok, err := replicaCount(in.ApplyImmediately, in.NewReplicaCount, in.ReplicaConfiguration)
 	if err != nil {
 		return nil, err
@@ -595,6 +604,12 @@ func (s *Service) TestFailover(ctx context.Context, in *elasticacheapi.TestFailo
 		var err error
 		if g, err = getGroup(tx, scope, aws.ToString(in.ReplicationGroupId)); err != nil {
 			return err
+		}
+		if g.ClusterEnabled() {
+			if members, err = groupMembers(tx, g); err != nil {
+				return err
+			}
+			return s.testShardFailover(tx, scope, g, aws.ToString(in.NodeGroupId), now)
 		}
 		if ng := aws.ToString(in.NodeGroupId); ng != NodeGroupID {
 			return elasticacheapi.ErrNodeGroupNotFoundFault("The node group %s was not found in replication group %s.", ng, g.ID)

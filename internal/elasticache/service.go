@@ -1,6 +1,7 @@
 // Package elasticache owns the ElastiCache domain: node-based cache
-// clusters, replication groups without cluster mode and their member
-// clusters (rgmodel.go), snapshots and restores (snapmodel.go), cache
+// clusters, replication groups and their member clusters, without cluster
+// mode (rgmodel.go) and with it (shards and slots, rgcluster.go),
+// snapshots and restores (snapmodel.go), cache
 // subnet groups, cache parameter groups, events and tags.
 // The API (elasticacheapi.Operations) validates requests and writes desired
 // state to the store in one transaction; the cache controller

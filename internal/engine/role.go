@@ -182,6 +182,10 @@ func (n *node) setRole(ctx context.Context, w *watcher, r Role, relaunch bool) (
 		}
 		return nw, nil
 	}
+	if clusterMode(spec) {
+		// The cluster, not replicaof, says whom a cluster node follows.
+		return nil, nil
+	}
 	up, err := n.s.upstream(r)
 	if err != nil {
 		return nil, fmt.Errorf("set role of %s: %w", n.id, err)
@@ -205,7 +209,7 @@ func (n *node) applyAdoptedRole(ctx context.Context) error {
 	n.mu.Lock()
 	spec, admin := n.spec, n.admin
 	n.mu.Unlock()
-	if spec.Engine.Engine == catalog.Memcached {
+	if spec.Engine.Engine == catalog.Memcached || clusterMode(spec) {
 		return nil
 	}
 	up, err := n.s.upstream(spec.Role)

@@ -168,7 +168,7 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render redis.conf: %w", err)
 	}
-	c.Admin.restrictions(w, passwords)
+	c.Admin.restrictions(w, passwords, params["cluster-enabled"] == "yes")
 
 	b.WriteString("\n# Replication: a full synchronisation starts as soon as a replica asks\n# (not after the engine's default 5 s wait for more)\n")
 	w("repl-diskless-sync-delay", "0")
@@ -191,7 +191,10 @@ func RenderConf(family string, c Config) ([]byte, error) {
 		w("save", s)
 	}
 	if params["cluster-enabled"] == "yes" {
+		// Cluster mode: the node announces the address clients in the
+		// VPC reach it at (its own), in MOVED, CLUSTER SLOTS and gossip.
 		w("cluster-config-file", "nodes.conf")
+		w("cluster-announce-ip", c.BindIP)
 	}
 
 	b.WriteString("\n# Parameter group\n")

@@ -55,6 +55,16 @@ func DeniedCommands() []string {
 	return append(out, "psync")
 }
 
+// DeniedClusterSubcommands returns the CLUSTER subcommands the default
+// user of a cluster-mode node may not run, lower case: those that change
+// the cluster (Cachalot forms and keeps it, as ElastiCache does), leaving
+// clients what cluster clients read (SLOTS, SHARDS, NODES, INFO, MYID,
+// KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT) and READONLY/READWRITE.
+func DeniedClusterSubcommands() []string {
+	return []string{"addslots", "addslotsrange", "bumpepoch", "count-failure-reports", "delslots", "delslotsrange",
+		"failover", "flushslots", "forget", "meet", "replicate", "reset", "saveconfig", "set-config-epoch", "setslot"}
+}
+
 // Admin is how Cachalot reaches a node past the restrictions its clients
 // have. The zero Admin is a node started without them (by a Cachalot
 // before they existed, and re-adopted since): no AUTH, original names.
@@ -103,8 +113,11 @@ func (a Admin) Do(ctx context.Context, c *Conn, args ...string) (any, error) {
 	return c.Do(ctx, args...)
 }
 
-// restrictions renders the rename-command and user directives of a.
-func (a Admin) restrictions(w func(k string, v ...string), passwords []string) {
+// restrictions renders the rename-command and user directives of a: the
+// default user with passwords (AUTH tokens, or nopass); a cluster-mode
+// node also denies the default user the CLUSTER subcommands that change
+// the cluster.
+func (a Admin) restrictions(w func(k string, v ...string), passwords []string, cluster bool) {
 	if a.Suffix != "" {
 		for _, c := range RenamedCommands() {
 			w("rename-command", c, a.Name(c))
@@ -113,6 +126,11 @@ func (a Admin) restrictions(w func(k string, v ...string), passwords []string) {
 	deny := make([]string, 0, len(DeniedCommands()))
 	for _, c := range DeniedCommands() {
 		deny = append(deny, "-"+c)
+	}
+	if cluster {
+		for _, c := range DeniedClusterSubcommands() {
+			deny = append(deny, "-cluster|"+c)
+		}
 	}
 	w("user", append(append(append([]string{"default", "on"}, passwords...), "~*", "&*", "+@all"), deny...)...)
 	if a.Password != "" {

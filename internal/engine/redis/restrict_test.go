@@ -37,3 +37,18 @@ func TestRestrictedCoversElastiCache(t *testing.T) {
 		}
 	}
 }
+
+// A cluster-mode node's clients may read the cluster's layout, not change
+// it.
+func TestDeniedClusterSubcommands(t *testing.T) {
+	for _, c := range []string{"meet", "addslots", "addslotsrange", "forget", "replicate", "failover", "reset", "setslot"} {
+		if !slices.Contains(DeniedClusterSubcommands(), c) {
+			t.Errorf("DeniedClusterSubcommands() lacks %s", c)
+		}
+	}
+	for _, c := range []string{"slots", "shards", "nodes", "info", "myid", "keyslot"} {
+		if slices.Contains(DeniedClusterSubcommands(), c) {
+			t.Errorf("DeniedClusterSubcommands() denies %s, which cluster clients read", c)
+		}
+	}
+}

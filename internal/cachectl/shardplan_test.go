@@ -1,0 +1,226 @@
+package cachectl
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/elasticache"
+	"github.com/cachalot-dev/cachalot/internal/engine"
+)
+
+// testCluster is a cluster-mode group of shards × (1 + replicas) members
+// and a view in which its Redis Cluster is converged: every node knows
+// every other, each shard's primary holds its slots, replicas follow.
+func testCluster(shards, replicas int) (*elasticache.ReplicationGroup, shardView) {
+	g := &elasticache.ReplicationGroup{ID: "rg", ClusterMode: elasticache.ClusterModeEnabled, AutomaticFailover: elasticache.FailoverEnabled,
+		Status: elasticache.GroupCreating, Generation: 1}
+	slots := []string{"0-5461", "5462-10922", "10923-16383"}
+	var lines []string
+	ids := map[string]string{}
+	for i := range shards {
+		sh := elasticache.Shard{ID: fmt.Sprintf("%04d", i+1), Slots: slots[i]}
+		for k := range replicas + 1 {
+			m := fmt.Sprintf("rg-%04d-%03d", i+1, k+1)
+			sh.Members = append(sh.Members, m)
+			g.Members = append(g.Members, m)
+			ids[m] = fmt.Sprintf("%040d", len(ids)+1)
+		}
+		sh.Primary = sh.Members[0]
+		g.Shards = append(g.Shards, sh)
+		for k, m := range sh.Members {
+			if k == 0 {
+				lines = append(lines, fmt.Sprintf("%s 10.0.0.%d:6379@16379 master - 0 0 1 connected %s", ids[m], len(lines)+1, sh.Slots))
+			} else {
+				lines = append(lines, fmt.Sprintf("%s 10.0.0.%d:6379@16379 slave %s 0 0 1 connected", ids[m], len(lines)+1, ids[sh.Primary]))
+			}
+		}
+	}
+	v := shardView{}
+	for _, sh := range g.Shards {
+		for k, m := range sh.Members {
+			view := parseClusterNodes(strings.Join(lines, "\n"))
+			for i := range view {
+				if view[i].id == ids[m] {
+					view[i].flags = append([]string{"myself"}, view[i].flags...)
+				}
+			}
+			info := &engine.ReplicationInfo{Role: "master"}
+			if k > 0 {
+				info = &engine.ReplicationInfo{Role: "slave", LinkUp: true, Offset: int64(k)}
+			}
+			cl := &elasticache.Cluster{ID: m, Status: elasticache.StatusAvailable, Generation: 1, ObservedGeneration: 1,
+				Nodes: []elasticache.Node{{ID: "0001"}}}
+			v[m] = shardMember{cl: cl, known: true, state: engine.StateRunning, addr: "10.0.0.1:6379", myID: ids[m], view: view, info: info, clusterOK: true}
+		}
+	}
+	return g, v
+}
+
+func TestShardConverged(t *testing.T) {
+	g, v := testCluster(3, 1)
+	cmds, meshed := meshCommands(g, v)
+	if len(cmds) != 0 || !meshed {
+		t.Fatalf("meshCommands(converged) = %v, %v; want nothing, meshed", cmds, meshed)
+	}
+	if d := decideShards(g, v, meshed); !d.available {
+		t.Errorf("decideShards(converged, creating) = %+v, want available", d)
+	}
+}
+
+// argsOf renders commands one per line ("member: CLUSTER …").
+func argsOf(cmds []clusterCmd) []string {
+	var out []string
+	for _, c := range cmds {
+		if c.authTo != "" {
+			out = append(out, c.member+": auth "+c.authTo)
+			continue
+		}
+		out = append(out, c.member+": "+strings.Join(c.args, " "))
+	}
+	return out
+}
+
+// fresh makes a member a node that knows only itself, without slots.
+func fresh(v shardView, id, myID string) {
+	m := v[id]
+	m.myID = myID
+	m.view = []clusterLine{{id: myID, addr: m.addr + "@16379", flags: []string{"myself", "master"}, connected: true}}
+	m.info = &engine.ReplicationInfo{Role: "master"}
+	v[id] = m
+}
+
+func TestShardCommands(t *testing.T) {
+	t.Run("New", func(t *testing.T) {
+		g, v := testCluster(2, 1)
+		for i, id := range g.Members {
+			m := v[id]
+			m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
+			v[id] = m
+			fresh(v, id, fmt.Sprintf("n%d", i+1))
+		}
+		got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }())
+		want := []string{
+			"rg-0001-001: CLUSTER ADDSLOTSRANGE 0 5461",
+			"rg-0002-001: CLUSTER ADDSLOTSRANGE 5462 10922",
+		}
+		if len(got) != 2+12 || !slicesEqual(got[:2], want) || !strings.HasPrefix(got[2], "rg-0001-001: CLUSTER MEET 10.0.0.2 6379") {
+			t.Errorf("meshCommands(new) =\n%s", strings.Join(got, "\n"))
+		}
+	})
+	t.Run("ReplicaNotFollowing", func(t *testing.T) {
+		g, v := testCluster(2, 1)
+		m := v["rg-0002-002"]
+		for i := range m.view {
+			if m.view[i].id == m.myID {
+				m.view[i].flags, m.view[i].master = []string{"myself", "master"}, ""
+			}
+		}
+		m.info = &engine.ReplicationInfo{Role: "master"}
+		v["rg-0002-002"] = m
+		got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }())
+		want := []string{"rg-0002-002: auth rg-0002-001", "rg-0002-002: CLUSTER REPLICATE " + v["rg-0002-001"].myID}
+		if !slicesEqual(got, want) {
+			t.Errorf("meshCommands(replica as master) = %q, want %q", got, want)
+		}
+		if d := decideShards(g, v, true); d.available {
+			t.Errorf("decideShards(replica not following) = available")
+		}
+	})
+	t.Run("StaleNode", func(t *testing.T) {
+		g, v := testCluster(1, 1)
+		for id, m := range v {
+			m.view = append(m.view, clusterLine{id: "dead", addr: "10.0.0.9:6379@16379", flags: []string{"master", "fail"}})
+			v[id] = m
+		}
+		got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }())
+		want := []string{"rg-0001-001: CLUSTER FORGET dead", "rg-0001-002: CLUSTER FORGET dead"}
+		if !slicesEqual(got, want) {
+			t.Errorf("meshCommands(stale node) = %q, want %q", got, want)
+		}
+	})
+	t.Run("LinkDown", func(t *testing.T) {
+		g, v := testCluster(1, 1)
+		m := v["rg-0001-002"]
+		m.info = &engine.ReplicationInfo{Role: "slave", LinkUp: false}
+		v["rg-0001-002"] = m
+		got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }())
+		if want := []string{"rg-0001-002: auth rg-0001-001", "rg-0001-002: CLUSTER REPLICATE " + v["rg-0001-001"].myID}; !slicesEqual(got, want) {
+			t.Errorf("meshCommands(link down) = %q, want %q", got, want)
+		}
+	})
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, "\n") == strings.Join(b, "\n") }
+
+func TestShardFailover(t *testing.T) {
+	t.Run("PrimaryDied", func(t *testing.T) {
+		g, v := testCluster(3, 2)
+		g.Status = elasticache.GroupAvailable
+		m := v["rg-0002-001"]
+		m.state, m.myID, m.view, m.info = engine.StateFailed, "", nil, nil
+		v["rg-0002-001"] = m
+		r := v["rg-0002-003"]
+		r.info = &engine.ReplicationInfo{Role: "slave", LinkUp: true, Offset: 99}
+		v["rg-0002-003"] = r
+		d := decideShards(g, v, false)
+		if d.failover == nil || d.failover.from != "rg-0002-001" || d.failover.to != "rg-0002-003" || !d.failover.replace {
+			t.Fatalf("decideShards(primary died) = %+v, want rg-0002-001 → rg-0002-003 (highest offset), replaced", d.failover)
+		}
+		members := make([]*elasticache.Cluster, 0, len(v))
+		for _, id := range g.Members {
+			members = append(members, v[id].cl)
+		}
+		applyShardDecision(g, members, d, time.Time{})
+		sh, _ := g.Shard("0002")
+		if sh.Primary != "rg-0002-003" || g.Failover.Phase != elasticache.PhasePromoting || !v["rg-0002-001"].cl.Nodes[0].Replace ||
+			!v["rg-0002-003"].cl.HoldOnCrash || v["rg-0002-001"].cl.HoldOnCrash {
+			t.Errorf("after the decision: primary %s, failover %+v, old node replaced %v, holds %v/%v", sh.Primary, g.Failover,
+				v["rg-0002-001"].cl.Nodes[0].Replace, v["rg-0002-003"].cl.HoldOnCrash, v["rg-0002-001"].cl.HoldOnCrash)
+		}
+		if cmds, _ := meshCommands(g, v); len(cmds) != 0 {
+			t.Errorf("meshCommands(promoting) = %q, want nothing (the promoted replica takes the slots)", argsOf(cmds))
+		}
+	})
+	t.Run("TestFailover", func(t *testing.T) {
+		g, v := testCluster(2, 1)
+		g.Status = elasticache.GroupModifying
+		g.Failover = &elasticache.Failover{From: "rg-0001-001", Test: true, Phase: elasticache.PhaseRequested}
+		d := decideShards(g, v, true)
+		if d.failover == nil || d.failover.to != "rg-0001-002" || d.failover.replace {
+			t.Errorf("decideShards(test requested) = %+v, want rg-0001-002, not replaced", d.failover)
+		}
+	})
+	t.Run("AdoptClusterFailover", func(t *testing.T) {
+		g, v := testCluster(1, 1)
+		g.Status = elasticache.GroupAvailable
+		// The cluster promoted the replica itself: the old primary runs as
+		// its replica.
+		p, r := v["rg-0001-001"], v["rg-0001-002"]
+		for _, m := range []*shardMember{&p, &r} {
+			for i := range m.view {
+				switch m.view[i].id {
+				case p.myID:
+					m.view[i].flags, m.view[i].master, m.view[i].slots = []string{"slave"}, r.myID, nil
+				case r.myID:
+					m.view[i].flags, m.view[i].master, m.view[i].slots = []string{"master"}, "", []elasticache.SlotRange{{From: 0, To: 5461}}
+				}
+				if m.view[i].id == m.myID {
+					m.view[i].flags = append([]string{"myself"}, m.view[i].flags...)
+				}
+			}
+		}
+		v["rg-0001-001"], v["rg-0001-002"] = p, r
+		d := decideShards(g, v, true)
+		if d.failover == nil || d.failover.from != "rg-0001-001" || d.failover.to != "rg-0001-002" || d.failover.replace {
+			t.Errorf("decideShards(cluster failed over) = %+v, want adopted, not replaced", d.failover)
+		}
+	})
+	t.Run("Deleted", func(t *testing.T) {
+		g := &elasticache.ReplicationGroup{ClusterMode: elasticache.ClusterModeEnabled, Status: elasticache.GroupDeleting}
+		if d := decideShards(g, shardView{}, false); !d.remove {
+			t.Errorf("decideShards(deleted, no member left) = %+v, want remove", d)
+		}
+	})
+}
