@@ -202,7 +202,7 @@ func memberLayout(sp *groupSpec, in *elasticacheapi.CreateReplicationGroupMessag
 		sp.azs = append([]string{*ng[0].PrimaryAvailabilityZone}, ng[0].ReplicaAvailabilityZones...)
 	}
 	if len(sp.azs) > 0 && len(sp.azs) != sp.count {
-		return invalid("The number of availability zones in PreferredCacheClusterAZs (%d) must match the number of cache clusters in the replication group (%d).", len(sp.azs), sp.count)
+		return invalid("When specifying preferred availability zones, the number of cache clusters must be specified and must match the number of preferred availability zones.")
 	}
 	return nil
 }
