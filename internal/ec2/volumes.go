@@ -38,6 +38,7 @@ type volRec struct {
 	Device       string    `json:"device,omitempty"`
 	AttachTime   time.Time `json:"attachTime,omitzero"`
 	DeleteOnTerm bool      `json:"deleteOnTermination,omitempty"`
+	ClientToken  string    `json:"clientToken,omitempty"`
 }
 
 func (r *volRec) id() string { return r.ID }
