@@ -150,7 +150,10 @@ func TestVolumes(t *testing.T) {
 // no field the shapes lack, and each refused field is refused by the
 // operation, naming it, with nothing changed.
 func TestParamTables(t *testing.T) {
-	shapes := map[string]any{"RunInstances": ec2api.RunInstancesRequest{}}
+	shapes := map[string]any{"RunInstances": ec2api.RunInstancesRequest{}, "CreateVpc": ec2api.CreateVpcRequest{},
+		"CreateSubnet": ec2api.CreateSubnetRequest{}, "CreateSecurityGroup": ec2api.CreateSecurityGroupRequest{},
+		"AuthorizeSecurityGroupIngress": ec2api.AuthorizeSecurityGroupIngressRequest{}, "AuthorizeSecurityGroupEgress": ec2api.AuthorizeSecurityGroupEgressRequest{},
+		"ModifySubnetAttribute": ec2api.ModifySubnetAttributeRequest{}}
 	for op, tab := range paramTables {
 		shape, found := shapes[op]
 		if !found {
@@ -184,23 +187,51 @@ func TestParamTables(t *testing.T) {
 	}
 	s, st := newTestService(t)
 	ctx := ctxFor(acctA)
-	for name := range paramTables["RunInstances"].refused {
-		t.Run(name, func(t *testing.T) {
-			in := &ec2api.RunInstancesRequest{ImageId: ptr("ami-12345678"), MinCount: ptr(int32(1)), MaxCount: ptr(int32(1))}
-			f := reflect.ValueOf(in).Elem().FieldByName(name)
-			switch f.Kind() {
-			case reflect.Pointer:
-				f.Set(reflect.New(f.Type().Elem()))
-			case reflect.Slice:
-				f.Set(reflect.MakeSlice(f.Type(), 1, 1))
-			}
-			failsUnchanged(t, st, "UnsupportedOperation", func() error {
-				_, err := s.RunInstances(ctx, in)
-				if e, isAWS := awserr.As(err); isAWS && !strings.Contains(e.Message, name) {
-					t.Errorf("error %q does not name %s", e.Message, name)
+	vpc := defaults(t, s, acctA).ID
+	calls := map[string]func(in any) error{
+		"RunInstances": func(in any) error { _, err := s.RunInstances(ctx, in.(*ec2api.RunInstancesRequest)); return err },
+		"CreateVpc":    func(in any) error { _, err := s.CreateVpc(ctx, in.(*ec2api.CreateVpcRequest)); return err },
+		"CreateSubnet": func(in any) error { _, err := s.CreateSubnet(ctx, in.(*ec2api.CreateSubnetRequest)); return err },
+	}
+	valid := map[string]func() any{
+		"RunInstances": func() any {
+			return &ec2api.RunInstancesRequest{ImageId: ptr("ami-12345678"), MinCount: ptr(int32(1)), MaxCount: ptr(int32(1))}
+		},
+		"CreateVpc":    func() any { return &ec2api.CreateVpcRequest{CidrBlock: ptr("10.9.0.0/16")} },
+		"CreateSubnet": func() any { return &ec2api.CreateSubnetRequest{VpcId: ptr(vpc), CidrBlock: ptr("172.31.200.0/24")} },
+	}
+	for op, tab := range paramTables {
+		for name := range tab.refused {
+			t.Run(op+"/"+name, func(t *testing.T) {
+				in := valid[op]()
+				f := reflect.ValueOf(in).Elem().FieldByName(name)
+				switch {
+				case f.Kind() == reflect.Slice:
+					f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+				case f.Type().Elem().Kind() == reflect.Bool:
+					f.Set(reflect.ValueOf(ptr(true)))
+				default:
+					f.Set(reflect.New(f.Type().Elem()))
 				}
-				return err
+				failsUnchanged(t, st, "UnsupportedOperation", func() error {
+					err := calls[op](in)
+					if e, isAWS := awserr.As(err); isAWS && !strings.Contains(e.Message, name) {
+						t.Errorf("error %q does not name %s", e.Message, name)
+					}
+					return err
+				})
 			})
-		})
+		}
+		if len(tab.refused) > 0 {
+			// False, the default, is not a refusal: Terraform sends it.
+			in := valid[op]()
+			v := reflect.ValueOf(in).Elem()
+			for name := range tab.refused {
+				if f := v.FieldByName(name); f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Bool {
+					f.Set(reflect.ValueOf(ptr(false)))
+				}
+			}
+			ok(t, calls[op](in))
+		}
 	}
 }

@@ -49,6 +49,11 @@ type subnetRec struct {
 	AZ           string `json:"az"`
 	DefaultForAZ bool   `json:"defaultForAz,omitempty"`
 	MapPublicIP  bool   `json:"mapPublicIp,omitempty"`
+	// Dns64, HostnameType ("" is ip-name) and DnsA are the attributes
+	// ModifySubnetAttribute records (subnetattrs.go).
+	Dns64        bool   `json:"dns64,omitempty"`
+	HostnameType string `json:"hostnameType,omitempty"`
+	DnsA         bool   `json:"dnsA,omitempty"`
 }
 
 func (r *subnetRec) id() string { return r.ID }

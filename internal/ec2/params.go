@@ -17,8 +17,9 @@ import (
 type paramTable struct {
 	// handled fields are read by the operation.
 	handled []string
-	// refused fields are answered UnsupportedOperation when set (non-nil,
-	// non-empty); the reason completes the message.
+	// refused fields are answered UnsupportedOperation when set to other
+	// than their default (non-nil and, for a boolean, true; non-empty);
+	// the reason completes the message.
 	refused map[string]string
 }
 
@@ -44,7 +45,46 @@ var paramTables = map[string]paramTable{
 			"SecondaryInterfaces":          "Secondary interfaces are not supported by Cachalot.",
 		},
 	},
+	"CreateVpc": {
+		handled: []string{"CidrBlock", "DryRun", "InstanceTenancy", "TagSpecifications"},
+		refused: map[string]string{
+			"AmazonProvidedIpv6CidrBlock":     noIPv6,
+			"Ipv6CidrBlock":                   noIPv6,
+			"Ipv6CidrBlockNetworkBorderGroup": noIPv6,
+			"Ipv6Pool":                        noIPv6,
+			"Ipv6IpamPoolId":                  noIPAM,
+			"Ipv6NetmaskLength":               noIPAM,
+			"Ipv4IpamPoolId":                  noIPAM,
+			"Ipv4NetmaskLength":               noIPAM,
+			"VpcEncryptionControl":            "VPC encryption controls are not supported by Cachalot.",
+		},
+	},
+	"CreateSubnet": {
+		handled: []string{"AvailabilityZone", "AvailabilityZoneId", "CidrBlock", "DryRun", "TagSpecifications", "VpcId"},
+		refused: map[string]string{
+			"Ipv6CidrBlock":     noIPv6,
+			"Ipv6Native":        noIPv6,
+			"Ipv6IpamPoolId":    noIPAM,
+			"Ipv6NetmaskLength": noIPAM,
+			"Ipv4IpamPoolId":    noIPAM,
+			"Ipv4NetmaskLength": noIPAM,
+			"OutpostArn":        "Outposts are not supported by Cachalot.",
+		},
+	},
+	"CreateSecurityGroup": {handled: []string{"Description", "DryRun", "GroupName", "TagSpecifications", "VpcId"}},
+	"AuthorizeSecurityGroupIngress": {handled: []string{"CidrIp", "DryRun", "FromPort", "GroupId", "GroupName", "IpPermissions", "IpProtocol",
+		"SourceSecurityGroupName", "SourceSecurityGroupOwnerId", "TagSpecifications", "ToPort"}},
+	"AuthorizeSecurityGroupEgress": {handled: []string{"CidrIp", "DryRun", "FromPort", "GroupId", "IpPermissions", "IpProtocol",
+		"SourceSecurityGroupName", "SourceSecurityGroupOwnerId", "TagSpecifications", "ToPort"}},
+	"ModifySubnetAttribute": {handled: []string{"AssignIpv6AddressOnCreation", "CustomerOwnedIpv4Pool", "DisableLniAtDeviceIndex", "EnableDns64",
+		"EnableLniAtDeviceIndex", "EnableResourceNameDnsAAAARecordOnLaunch", "EnableResourceNameDnsARecordOnLaunch", "MapCustomerOwnedIpOnLaunch",
+		"MapPublicIpOnLaunch", "PrivateDnsHostnameTypeOnLaunch", "SubnetId"}},
 }
+
+const (
+	noIPv6 = "Cachalot VPCs and subnets have no IPv6 CIDR blocks yet."
+	noIPAM = "IPAM pools are not supported by Cachalot."
+)
 
 // refuseParams answers UnsupportedOperation for the first refused field of
 // op's table that in (a pointer to the input shape) sets.
@@ -61,7 +101,11 @@ func refuseParams(op string, in any) error {
 			continue
 		}
 		f := v.Field(i)
-		if (f.Kind() == reflect.Pointer && !f.IsNil()) || (f.Kind() == reflect.Slice && f.Len() > 0) {
+		set := f.Kind() == reflect.Slice && f.Len() > 0
+		if f.Kind() == reflect.Pointer && !f.IsNil() {
+			set = f.Elem().Kind() != reflect.Bool || f.Elem().Bool()
+		}
+		if set {
 			return errUnsupportedOperation("The parameter %s is not supported: %s", name, reason)
 		}
 	}
