@@ -593,8 +593,7 @@ func instanceOptionsOut(i *instanceRec, out *ec2api.Instance) {
 	out.PlatformDetails, out.UsageOperation = ptr("Linux/UNIX"), ptr("RunInstances")
 	out.UsageOperationUpdateTime = ptr(i.LaunchTime)
 	if t := findType(i.InstanceType); t != nil {
-		info := t.info()
-		out.CpuOptions = &ec2api.CpuOptions{CoreCount: info.VCpuInfo.DefaultCores, ThreadsPerCore: info.VCpuInfo.DefaultThreadsPerCore}
+		out.CpuOptions = &ec2api.CpuOptions{CoreCount: ptr(t.vcpus / t.threads()), ThreadsPerCore: ptr(t.threads())}
 	}
 	if a.Kernel != "" {
 		out.KernelId = ptr(a.Kernel)

@@ -170,6 +170,14 @@ func validInstanceType(name string) error {
 	return nil
 }
 
+// threads is the default threads per core: 1 on Graviton and 1-vCPU sizes.
+func (t *itype) threads() int32 {
+	if t.maker == "AWS" || t.vcpus == 1 {
+		return 1
+	}
+	return 2
+}
+
 func (t *itype) info() ec2api.InstanceTypeInfo {
 	hyp, ena, nvme, ebsOpt, boot := "nitro", "required", "required", "default", []string{"legacy-bios", "uefi"}
 	if !t.nitro {
@@ -179,10 +187,7 @@ func (t *itype) info() ec2api.InstanceTypeInfo {
 	if slices.Contains(t.archs, "arm64") {
 		boot = []string{"uefi"}
 	}
-	threads := int32(2)
-	if t.maker == "AWS" || t.vcpus == 1 {
-		threads = 1
-	}
+	threads := t.threads()
 	usage := []string{"on-demand", "spot"}
 	return ec2api.InstanceTypeInfo{
 		AutoRecoverySupported: ptr(true), BareMetal: ptr(false), BurstablePerformanceSupported: ptr(t.burstable),
@@ -238,8 +243,8 @@ var instanceTypeFilters = filterSet[*itype]{fields: map[string]func(*itype) []st
 	"supported-root-device-type":                   func(t *itype) []string { return one("ebs") },
 	"supported-usage-class":                        func(t *itype) []string { return []string{"on-demand", "spot"} },
 	"supported-virtualization-type":                func(t *itype) []string { return one("hvm") },
-	"vcpu-info.default-cores":                      func(t *itype) []string { return i32s(*t.info().VCpuInfo.DefaultCores) },
-	"vcpu-info.default-threads-per-core":           func(t *itype) []string { return i32s(*t.info().VCpuInfo.DefaultThreadsPerCore) },
+	"vcpu-info.default-cores":                      func(t *itype) []string { return i32s(t.vcpus / t.threads()) },
+	"vcpu-info.default-threads-per-core":           func(t *itype) []string { return i32s(t.threads()) },
 	"vcpu-info.default-vcpus":                      func(t *itype) []string { return i32s(t.vcpus) },
 	"processor-info.supported-features":            func(t *itype) []string { return nil },
 	"nitro-enclaves-support":                       func(t *itype) []string { return one("unsupported") },
