@@ -188,6 +188,10 @@ func TestCreditsMetadataStatusReboot(t *testing.T) {
 	})
 
 	// Status: running instances pass both checks; stopped ones show with IncludeAllInstances.
+	failsUnchanged(t, st, "UnsupportedOperation", func() error {
+		_, err := s.StopInstances(ctx, &ec2api.StopInstancesRequest{InstanceIds: []string{m5}, Hibernate: ptr(true)})
+		return err
+	})
 	must[*ec2api.StopInstancesResult](t)(s.StopInstances(ctx, &ec2api.StopInstancesRequest{InstanceIds: []string{m5}}))
 	status := must[*ec2api.DescribeInstanceStatusResult](t)(s.DescribeInstanceStatus(ctx, &ec2api.DescribeInstanceStatusRequest{}))
 	if len(status.InstanceStatuses) != 2 || *status.InstanceStatuses[0].InstanceStatus.Status != "ok" || *status.InstanceStatuses[0].SystemStatus.Status != "ok" {

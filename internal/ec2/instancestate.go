@@ -83,6 +83,9 @@ func (s *Service) StopInstances(ctx context.Context, in *ec2api.StopInstancesReq
 		case "stopped":
 			return "stopped", "stopped", nil
 		}
+		if isTrue(in.Hibernate) && !i.Attrs.Hibernate {
+			return "", "", errUnsupportedOperation("The instance '%s' was not launched with hibernation configured (parameter Hibernate).", i.ID)
+		}
 		if i.Attrs.DisableStop {
 			return "", "", errOperationNotPermitted("The instance '%s' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.", i.ID)
 		}

@@ -68,6 +68,11 @@ func TestLaunchTemplates(t *testing.T) {
 	if len(vs.LaunchTemplateVersions) != 2 || *vs.LaunchTemplateVersions[1].VersionNumber != 2 || !*vs.LaunchTemplateVersions[1].DefaultVersion {
 		t.Errorf("versions $Default and 1 = %+v", vs.LaunchTemplateVersions)
 	}
+	none := must[*ec2api.DescribeLaunchTemplateVersionsResult](t)(s.DescribeLaunchTemplateVersions(ctx, &ec2api.DescribeLaunchTemplateVersionsRequest{
+		LaunchTemplateId: ptr(id), Filters: []ec2api.Filter{filter("http-tokens", "required")}}))
+	if len(none.LaunchTemplateVersions) != 0 {
+		t.Errorf("versions with http-tokens=required = %d, want none (no metadata options)", len(none.LaunchTemplateVersions))
+	}
 	lts := must[*ec2api.DescribeLaunchTemplatesResult](t)(s.DescribeLaunchTemplates(ctx, &ec2api.DescribeLaunchTemplatesRequest{
 		Filters: []ec2api.Filter{filter("launch-template-name", "ap*")}}))
 	if len(lts.LaunchTemplates) != 1 {

@@ -17,6 +17,14 @@ type ltVersionView struct {
 	d  ec2api.RequestLaunchTemplateData
 }
 
+// meta returns one metadata option of the version's data, if set.
+func (x ltVersionView) meta(f func(*ec2api.LaunchTemplateInstanceMetadataOptionsRequest) *string) []string {
+	if x.d.MetadataOptions == nil {
+		return nil
+	}
+	return one(str(f(x.d.MetadataOptions)))
+}
+
 var ltVersionFilters = filterSet[ltVersionView]{fields: map[string]func(ltVersionView) []string{
 	"create-time":        func(x ltVersionView) []string { return timeOf(x.v.Created, true) },
 	"ebs-optimized":      func(x ltVersionView) []string { return boolStr(isTrue(x.d.EbsOptimized)) },
@@ -31,15 +39,28 @@ var ltVersionFilters = filterSet[ltVersionView]{fields: map[string]func(ltVersio
 		}
 		return one(str(x.d.IamInstanceProfile.Name))
 	},
-	"license-configuration-arn":   func(x ltVersionView) []string { return nil },
-	"network-card-index":          func(x ltVersionView) []string { return nil },
-	"host-resource-group-arn":     func(x ltVersionView) []string { return nil },
-	"http-endpoint":               func(x ltVersionView) []string { return nil },
-	"http-protocol-ipv4":          func(x ltVersionView) []string { return nil },
-	"http-protocol-ipv6":          func(x ltVersionView) []string { return nil },
-	"http-put-response-hop-limit": func(x ltVersionView) []string { return nil },
-	"http-tokens":                 func(x ltVersionView) []string { return nil },
-	"instance-metadata-tags":      func(x ltVersionView) []string { return nil },
+	"license-configuration-arn": func(x ltVersionView) []string { return nil },
+	"network-card-index":        func(x ltVersionView) []string { return nil },
+	"host-resource-group-arn":   func(x ltVersionView) []string { return nil },
+	"http-endpoint": func(x ltVersionView) []string {
+		return x.meta(func(m *ec2api.LaunchTemplateInstanceMetadataOptionsRequest) *string { return m.HttpEndpoint })
+	},
+	"http-protocol-ipv6": func(x ltVersionView) []string {
+		return x.meta(func(m *ec2api.LaunchTemplateInstanceMetadataOptionsRequest) *string { return m.HttpProtocolIpv6 })
+	},
+	"http-tokens": func(x ltVersionView) []string {
+		return x.meta(func(m *ec2api.LaunchTemplateInstanceMetadataOptionsRequest) *string { return m.HttpTokens })
+	},
+	"instance-metadata-tags": func(x ltVersionView) []string {
+		return x.meta(func(m *ec2api.LaunchTemplateInstanceMetadataOptionsRequest) *string { return m.InstanceMetadataTags })
+	},
+	"http-protocol-ipv4": func(x ltVersionView) []string { return one("enabled") },
+	"http-put-response-hop-limit": func(x ltVersionView) []string {
+		if x.d.MetadataOptions == nil || x.d.MetadataOptions.HttpPutResponseHopLimit == nil {
+			return nil
+		}
+		return one(itoa(*x.d.MetadataOptions.HttpPutResponseHopLimit))
+	},
 }}
 
 // DescribeLaunchTemplateVersions implements ec2api.Operations: the
