@@ -92,7 +92,7 @@ func testKernelCheckerSeesDrift(t *testing.T, bin string) {
 	if err := s.start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	run, err := s.ec2.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: aws.String("ami-1"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
+	run, err := s.ec2.RunInstances(ctx, &awsec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1)})
 	if err != nil {
 		t.Fatal(err)
 	}

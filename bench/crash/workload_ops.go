@@ -117,7 +117,7 @@ func (w *worker) runInstance() *call {
 	post := instanceState{groups: []string{gname}}
 	return &call{key: "instance/" + name, op: "RunInstances " + name, post: post, do: func(ctx context.Context) (state, error) {
 		out, err := w.s.w.ec2.RunInstances(ctx, &awsec2.RunInstancesInput{
-			ImageId: aws.String("ami-1"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+			ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 			SecurityGroupIds: []string{gid}, ClientToken: aws.String(name),
 			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
 				Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String(name)}}}},

@@ -240,7 +240,7 @@ func benchWorld(b testing.TB, groups, rules int) (*Service, string) {
 	}
 	var inst string
 	for k := 0; k*100 < groups; k++ {
-		out, err := e.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: aws.String("ami-1"), MinCount: aws.Int32(100), MaxCount: aws.Int32(100),
+		out, err := e.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(100), MaxCount: aws.Int32(100),
 			SubnetId: aws.String(vpc.Subnets[k%len(vpc.Subnets)].ID), SecurityGroupIds: []string{ids[k]}})
 		if err != nil {
 			b.Fatal(err)

@@ -31,7 +31,7 @@ func loadBench(b testing.TB, groups, rules, instances int) (*Service, []string) 
 	}
 	for k := 0; k*100 < instances; k++ {
 		n := int32(min(100, instances-k*100))
-		if _, err := s.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-1"), MinCount: ptr(n), MaxCount: ptr(n),
+		if _, err := s.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-12345678"), MinCount: ptr(n), MaxCount: ptr(n),
 			SubnetId: ptr(def.Subnets[k%3].ID), SecurityGroupIds: []string{ids[(k*7)%len(ids)]}}); err != nil {
 			b.Fatal(err)
 		}

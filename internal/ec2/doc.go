@@ -1,7 +1,17 @@
 // Package ec2 owns Cachalot's EC2 network model and its API: VPCs, subnets,
-// security groups and their rules, instances (as records: nothing runs),
-// network interfaces, Elastic IPs, internet gateways, route tables, default
-// network ACLs, VPC peering and tags, per account and region. It implements
+// security groups and their rules, instances (records; the instance
+// controller runs their user data), network interfaces, Elastic IPs,
+// internet gateways, route tables, default network ACLs, VPC peering and
+// tags, per account and region; and what infrastructure tools read and
+// write around instances: the instance type catalogue (instancetypes.go),
+// every instance attribute, credit specification and metadata option
+// (instanceattrs.go), state changes and status checks (instancestate.go),
+// a catalogue of public images plus the account's own (images.go), key
+// pairs (keypairs.go), launch templates (launchtemplates.go,
+// ltversions.go), EBS volumes as records (volumes.go, volumeops.go),
+// subnet attributes and retired ClassicLink (subnetattrs.go). params.go
+// declares, per operation, which input parameters are handled and which
+// refused by name, checked against the generated shapes by a test. It implements
 // ec2api.Operations (the wire contract generated from botocore's model) and a
 // Go API for other packages (api.go: requester-managed interfaces for
 // ElastiCache, default VPC lookups, group validation, Topology for netplane;

@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/awserr"
 )
@@ -350,4 +351,133 @@ func errVpcLimitExceeded() *awserr.Error {
 // errVpcPeeringConnectionAlreadyExists returns VpcPeeringConnectionAlreadyExists (HTTP 400).
 func errVpcPeeringConnectionAlreadyExists(requester string, accepter string, existing string) *awserr.Error {
 	return awserr.New("VpcPeeringConnectionAlreadyExists", "A VPC peering connection between %s and %s already exists: %s", requester, accepter, existing)
+}
+
+// Instances as tools read them, images, key pairs, launch templates and
+// volumes (instancetypes.go, instanceattrs.go, images.go, keypairs.go,
+// launchtemplates.go, volumes.go).
+
+// errInvalidInstanceIDsNotFound returns InvalidInstanceID.NotFound naming every missing id.
+func errInvalidInstanceIDsNotFound(ids string) *awserr.Error {
+	return awserr.New("InvalidInstanceID.NotFound", "The instance IDs '%s' do not exist", ids)
+}
+
+// errInvalidInstanceType returns InvalidInstanceType (HTTP 400).
+func errInvalidInstanceType(names []string) *awserr.Error {
+	return awserr.New("InvalidInstanceType", "The following supplied instance types do not exist: [%s]", strings.Join(names, ", "))
+}
+
+// errUnsupportedOperation returns UnsupportedOperation (HTTP 400).
+func errUnsupportedOperation(format string, args ...any) *awserr.Error {
+	return awserr.New("UnsupportedOperation", format, args...)
+}
+
+// errInvalidAMIIDNotFound returns InvalidAMIID.NotFound (HTTP 400).
+func errInvalidAMIIDNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidAMIID.NotFound", "The image id '[%s]' does not exist", id)
+}
+
+// errInvalidAMIIDMalformed returns InvalidAMIID.Malformed (HTTP 400).
+func errInvalidAMIIDMalformed(id string) *awserr.Error {
+	return awserr.New("InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", id)
+}
+
+// errInvalidAMINameDuplicate returns InvalidAMIName.Duplicate (HTTP 400).
+func errInvalidAMINameDuplicate(name, id string) *awserr.Error {
+	return awserr.New("InvalidAMIName.Duplicate", "AMI name %s is already in use by AMI %s", name, id)
+}
+
+// errInvalidAMINameMalformed returns InvalidAMIName.Malformed (HTTP 400).
+func errInvalidAMINameMalformed(name string) *awserr.Error {
+	return awserr.New("InvalidAMIName.Malformed", "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_' (got %q)", name)
+}
+
+// errAuthFailureImage returns AuthFailure (HTTP 403) for an image of another owner.
+func errAuthFailureImage(id string) *awserr.Error {
+	return awserr.WithStatus(statusForbidden, "AuthFailure", "Not authorized for image:%s", id)
+}
+
+// errInvalidKeyPairNotFound returns InvalidKeyPair.NotFound (HTTP 400).
+func errInvalidKeyPairNotFound(name string) *awserr.Error {
+	return awserr.New("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", name)
+}
+
+// errInvalidKeyPairDuplicate returns InvalidKeyPair.Duplicate (HTTP 400).
+func errInvalidKeyPairDuplicate(name string) *awserr.Error {
+	return awserr.New("InvalidKeyPair.Duplicate", "The keypair '%s' already exists.", name)
+}
+
+// errInvalidKeyFormat returns InvalidKey.Format (HTTP 400).
+func errInvalidKeyFormat() *awserr.Error {
+	return awserr.New("InvalidKey.Format", "Key is not in valid OpenSSH public key format")
+}
+
+// errInvalidLaunchTemplateNameAlreadyExists returns InvalidLaunchTemplateName.AlreadyExistsException (HTTP 400).
+func errInvalidLaunchTemplateNameAlreadyExists(name string) *awserr.Error {
+	return awserr.New("InvalidLaunchTemplateName.AlreadyExistsException", "Launch template name already in use.")
+}
+
+// errInvalidLaunchTemplateIDNotFound returns InvalidLaunchTemplateId.NotFound (HTTP 400).
+func errInvalidLaunchTemplateIDNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID %s, does not exist.", id)
+}
+
+// errInvalidLaunchTemplateNameNotFound returns InvalidLaunchTemplateName.NotFoundException (HTTP 400).
+func errInvalidLaunchTemplateNameNotFound(name string) *awserr.Error {
+	return awserr.New("InvalidLaunchTemplateName.NotFoundException", "At least one of the launch templates specified in the request does not exist.")
+}
+
+// errInvalidLaunchTemplateIDMalformed returns InvalidLaunchTemplateId.Malformed (HTTP 400).
+func errInvalidLaunchTemplateIDMalformed(id string) *awserr.Error {
+	return awserr.New("InvalidLaunchTemplateId.Malformed", "The specified ID for the launch template '%s' is not valid. The ID must be in the format \"lt-xxxxxxxxxxxxxxxxx\".", id)
+}
+
+// errInvalidLaunchTemplateVersionNotFound returns InvalidLaunchTemplateId.VersionNotFound (HTTP 400).
+func errInvalidLaunchTemplateVersionNotFound(version, id string) *awserr.Error {
+	return awserr.New("InvalidLaunchTemplateId.VersionNotFound", "Could not find launch template version %s for template %s", version, id)
+}
+
+// errInvalidVolumeNotFound returns InvalidVolume.NotFound (HTTP 400).
+func errInvalidVolumeNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
+}
+
+// errInvalidVolumeIDMalformed returns InvalidVolumeID.Malformed (HTTP 400).
+func errInvalidVolumeIDMalformed(id string) *awserr.Error {
+	return awserr.New("InvalidVolumeID.Malformed", "Invalid id: \"%s\" (expecting \"vol-...\")", id)
+}
+
+// errVolumeInUse returns VolumeInUse (HTTP 400).
+func errVolumeInUse(format string, args ...any) *awserr.Error {
+	return awserr.New("VolumeInUse", format, args...)
+}
+
+// errIncorrectState returns IncorrectState (HTTP 400).
+func errIncorrectState(format string, args ...any) *awserr.Error {
+	return awserr.New("IncorrectState", format, args...)
+}
+
+// errInvalidAttachmentNotFound returns InvalidAttachment.NotFound (HTTP 400).
+func errInvalidAttachmentNotFound(vol, inst string) *awserr.Error {
+	return awserr.New("InvalidAttachment.NotFound", "Volume '%s' is not attached to instance '%s'", vol, inst)
+}
+
+// errInvalidBlockDeviceMapping returns InvalidBlockDeviceMapping (HTTP 400).
+func errInvalidBlockDeviceMapping(format string, args ...any) *awserr.Error {
+	return awserr.New("InvalidBlockDeviceMapping", format, args...)
+}
+
+// errInvalidParameterDependency returns InvalidParameterDependency (HTTP 400).
+func errInvalidParameterDependency(format string, args ...any) *awserr.Error {
+	return awserr.New("InvalidParameterDependency", format, args...)
+}
+
+// errInvalidSnapshotNotFound returns InvalidSnapshot.NotFound (HTTP 400).
+func errInvalidSnapshotNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+}
+
+// errInvalidLaunchTemplateNameMalformed returns InvalidLaunchTemplateName.MalformedException (HTTP 400).
+func errInvalidLaunchTemplateNameMalformed() *awserr.Error {
+	return awserr.New("InvalidLaunchTemplateName.MalformedException", "A launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _.'")
 }

@@ -116,9 +116,7 @@ func (fs filterSet[T]) compile(filters []ec2api.Filter) ([]compiledFilter[T], er
 		if get == nil {
 			return nil, awserr.InvalidParameterValue("The filter '%s' is invalid", name)
 		}
-		if len(f.Values) == 0 {
-			return nil, awserr.InvalidParameterValue("The filter '%s' requires at least one value", name)
-		}
+		// A filter without values matches nothing, as on AWS.
 		cf := compiledFilter[T]{get: get}
 		for _, s := range f.Values {
 			cf.pats = append(cf.pats, compilePattern(s))

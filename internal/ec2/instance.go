@@ -45,19 +45,32 @@ func tagsForTypes(specs []ec2api.TagSpecification, allowed ...string) (map[strin
 	return out, nil
 }
 
-// RunInstances implements ec2api.Operations.
+// RunInstances implements ec2api.Operations. A launch template's
+// parameters apply where the request gives none (launchtemplates.go).
 func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesRequest) (*ec2api.Reservation, error) {
-	spec, err := parseRunInstances(in)
-	if err != nil {
-		return nil, err
-	}
 	sc := scopeOf(ctx)
 	var out *ec2api.Reservation
-	err = s.update(ctx, sc, func(t *txn, st *scopeTx) error {
+	err := s.update(ctx, sc, func(t *txn, st *scopeTx) error {
 		if prior := clientTokenInstances(st, str(in.ClientToken)); len(prior) > 0 {
 			out = st.reservationOut(prior[0].ReservationID, prior)
 			return nil
 		}
+		in, lt, err := withLaunchTemplate(st, in)
+		if err != nil {
+			return err
+		}
+		if err := refuseParams("RunInstances", in); err != nil {
+			return err
+		}
+		spec, err := parseRunInstances(in)
+		if err != nil {
+			return err
+		}
+		opts, err := parseLaunchOpts(st, in, spec)
+		if err != nil {
+			return err
+		}
+		opts.attrs.LaunchTemplate, opts.attrs.LaunchTemplateNm, opts.attrs.LaunchTemplateV = lt.id, lt.name, lt.version
 		t.purgeTerminated(st)
 		classic := spec.subnetID == "" && st.meta.Classic
 		if classic {
@@ -79,13 +92,16 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 			return err
 		}
 		resID := newID("r-")
-		made, err := t.launch(st, in, spec, sn, groups, classic, resID, n)
+		made, err := t.launch(st, in, spec, opts, sn, groups, classic, resID, n)
 		if err != nil {
 			return err
 		}
 		out = st.reservationOut(resID, made)
 		for k := range out.Instances {
-			out.Instances[k].State = stateOf("pending")
+			o := &out.Instances[k]
+			o.State = stateOf("pending")
+			o.StateReason = &ec2api.StateReason{Code: ptr("pending"), Message: ptr("pending")}
+			o.MetadataOptions.State = ptr("pending")
 		}
 		return nil
 	})
@@ -139,6 +155,9 @@ func parseRunInstances(in *ec2api.RunInstancesRequest) (*runSpec, error) {
 			return nil, awserr.InvalidParameterCombination("Network interfaces and an instance-level subnet, security groups or private IP address cannot be specified on the same request")
 		}
 		subnetID, ip, groupIDs = str(ni.SubnetId), str(ni.PrivateIpAddress), ni.Groups
+		if ip == "" && len(ni.PrivateIpAddresses) == 1 {
+			ip = str(ni.PrivateIpAddresses[0].PrivateIpAddress)
+		}
 	}
 	if ip != "" && maxC > 1 {
 		return nil, awserr.InvalidParameterCombination("Cannot specify a private IP address when launching more than one instance.")
@@ -234,10 +253,10 @@ func (s *Service) launchCount(st *scopeTx, sn *subnetRec, minC, maxC int32) (int
 
 // launch writes n instances of reservation resID, each with its primary
 // network interface in sn.
-func (t *txn) launch(st *scopeTx, in *ec2api.RunInstancesRequest, spec *runSpec, sn *subnetRec, groups []string, classic bool, resID string, n int32) ([]*instanceRec, error) {
+func (t *txn) launch(st *scopeTx, in *ec2api.RunInstancesRequest, spec *runSpec, opts *launchOpts, sn *subnetRec, groups []string, classic bool, resID string, n int32) ([]*instanceRec, error) {
 	var made []*instanceRec
 	for k := range n {
-		e, err := t.newENI(st, sn, groups, spec.ip, "")
+		e, err := t.newENI(st, sn, groups, spec.ip, opts.eniDesc)
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +266,9 @@ func (t *txn) launch(st *scopeTx, in *ec2api.RunInstancesRequest, spec *runSpec,
 			ENIs: []string{e.ID}, PrivateIP: e.PrivateIP, UserData: str(in.UserData), LaunchIndex: k, LaunchTime: t.now,
 			ClientToken: str(in.ClientToken), ReservationGroups: in.SecurityGroups, Classic: classic}
 		i.Tags = spec.tags["instance"]
-		e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, true, t.now
+		i.Attrs = opts.attrs
+		t.attachLaunchVolumes(st, i, opts.img, opts.root, opts.extra, spec.tags["volume"])
+		e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, opts.eniDelete, t.now
 		e.Tags = spec.tags["network-interface"]
 		st.put(i)
 		made = append(made, i)
@@ -282,20 +303,20 @@ func (st *scopeTx) instanceOut(i *instanceRec) ec2api.Instance {
 	}
 	out := ec2api.Instance{
 		AmiLaunchIndex:        ptr(i.LaunchIndex),
-		Architecture:          ptr("x86_64"),
-		BlockDeviceMappings:   []ec2api.InstanceBlockDeviceMapping{},
+		Architecture:          ptr(i.Attrs.arch()),
+		BlockDeviceMappings:   st.instanceBDM(i),
 		ClientToken:           ptr(i.ClientToken),
-		EbsOptimized:          ptr(false),
-		EnaSupport:            ptr(true),
+		EbsOptimized:          ptr(i.Attrs.EbsOptimized),
+		EnaSupport:            ptr(!i.Attrs.NoEna),
 		Hypervisor:            ptr("xen"),
 		ImageId:               ptr(i.ImageID),
 		InstanceId:            ptr(i.ID),
 		InstanceType:          ptr(i.InstanceType),
 		LaunchTime:            ptr(i.LaunchTime),
-		Monitoring:            &ec2api.Monitoring{State: ptr("disabled")},
+		Monitoring:            &ec2api.Monitoring{State: ptr(map[bool]string{false: "disabled", true: "enabled"}[i.Attrs.Monitoring])},
 		Placement:             &ec2api.Placement{AvailabilityZone: ptr(i.AZ), GroupName: ptr(""), Tenancy: ptr("default")},
 		ProductCodes:          []ec2api.ProductCode{},
-		RootDeviceName:        ptr("/dev/xvda"),
+		RootDeviceName:        ptr(i.Attrs.rootDevice()),
 		RootDeviceType:        ptr("ebs"),
 		State:                 stateOf(i.State),
 		StateTransitionReason: ptr(""),
@@ -307,6 +328,7 @@ func (st *scopeTx) instanceOut(i *instanceRec) ec2api.Instance {
 	if i.KeyName != "" {
 		out.KeyName = ptr(i.KeyName)
 	}
+	instanceOptionsOut(i, &out)
 	if i.State != "terminated" {
 		if !i.Classic {
 			out.SubnetId, out.VpcId = ptr(i.SubnetID), ptr(i.VpcID)
@@ -318,8 +340,6 @@ func (st *scopeTx) instanceOut(i *instanceRec) ec2api.Instance {
 	} else {
 		out.PrivateDnsName = ptr("")
 		out.PublicDnsName = ptr("")
-		out.StateTransitionReason = ptr("User initiated")
-		out.StateReason = &ec2api.StateReason{Code: ptr("Client.UserInitiatedShutdown"), Message: ptr("Client.UserInitiatedShutdown: User initiated shutdown")}
 	}
 	for _, eid := range i.ENIs {
 		e, ok := getT[*eniRec](st, eid)
@@ -484,193 +504,4 @@ func (s *Service) DescribeInstances(ctx context.Context, in *ec2api.DescribeInst
 		return nil
 	})
 	return out, err
-}
-
-// changeState applies a state change to instances; fn returns the state
-// answered and the one stored, or an error.
-func (s *Service) changeState(ctx context.Context, ids []string, dry *bool, fn func(t *txn, st *scopeTx, i *instanceRec) (string, string, error)) ([]ec2api.InstanceStateChange, error) {
-	if len(ids) == 0 {
-		return nil, awserr.MissingParameter("InstanceId")
-	}
-	var out []ec2api.InstanceStateChange
-	err := s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		for _, id := range ids {
-			if _, err := lookup[*instanceRec](st, "instance", id); err != nil {
-				return err
-			}
-		}
-		if err := dryRun(dry); err != nil {
-			return err
-		}
-		for _, id := range ids {
-			i := mut[*instanceRec](st, id)
-			prev := i.State
-			shown, stored, err := fn(t, st, i)
-			if err != nil {
-				return err
-			}
-			i.State = stored
-			out = append(out, ec2api.InstanceStateChange{InstanceId: ptr(id), PreviousState: stateOf(prev), CurrentState: stateOf(shown)})
-		}
-		return nil
-	})
-	return out, err
-}
-
-// TerminateInstances implements ec2api.Operations.
-func (s *Service) TerminateInstances(ctx context.Context, in *ec2api.TerminateInstancesRequest) (*ec2api.TerminateInstancesResult, error) {
-	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
-		if i.State == "terminated" {
-			return "terminated", "terminated", nil
-		}
-		for _, eid := range i.ENIs {
-			e := mut[*eniRec](st, eid)
-			if e == nil {
-				continue
-			}
-			if e.DeleteOnTerm {
-				t.deleteENI(st, e)
-			} else {
-				e.InstanceID, e.AttachmentID, e.DeviceIndex = "", "", 0
-			}
-		}
-		i.TerminatedAt = t.now
-		return "shutting-down", "terminated", nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ec2api.TerminateInstancesResult{TerminatingInstances: out}, nil
-}
-
-// StopInstances implements ec2api.Operations.
-func (s *Service) StopInstances(ctx context.Context, in *ec2api.StopInstancesRequest) (*ec2api.StopInstancesResult, error) {
-	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
-		switch i.State {
-		case "terminated", "shutting-down":
-			return "", "", errIncorrectInstanceState("This instance '%s' is not in a state from which it can be stopped.", i.ID)
-		case "stopped":
-			return "stopped", "stopped", nil
-		}
-		return "stopping", "stopped", nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ec2api.StopInstancesResult{StoppingInstances: out}, nil
-}
-
-// StartInstances implements ec2api.Operations.
-func (s *Service) StartInstances(ctx context.Context, in *ec2api.StartInstancesRequest) (*ec2api.StartInstancesResult, error) {
-	out, err := s.changeState(ctx, in.InstanceIds, in.DryRun, func(t *txn, st *scopeTx, i *instanceRec) (string, string, error) {
-		switch i.State {
-		case "terminated", "shutting-down", "stopping":
-			return "", "", errIncorrectInstanceState("The instance '%s' is not in a state from which it can be started.", i.ID)
-		case "running":
-			return "running", "running", nil
-		}
-		return "pending", "running", nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ec2api.StartInstancesResult{StartingInstances: out}, nil
-}
-
-// ModifyInstanceAttribute implements ec2api.Operations. It changes the
-// groups of the primary interface, the instance type or user data (stopped
-// instances only) and the source/destination check.
-func (s *Service) ModifyInstanceAttribute(ctx context.Context, in *ec2api.ModifyInstanceAttributeRequest) error {
-	return s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		i, err := lookup[*instanceRec](st, "instance", str(in.InstanceId))
-		if err != nil {
-			return err
-		}
-		if i.State == "terminated" {
-			return errIncorrectInstanceState("The instance '%s' is not in a state from which it can be modified.", i.ID)
-		}
-		attr, val := str(in.Attribute), str(in.Value)
-		switch {
-		case len(in.Groups) > 0 || attr == "groupSet":
-			ids := in.Groups
-			if attr == "groupSet" && len(ids) == 0 && val != "" {
-				ids = []string{val}
-			}
-			if len(ids) == 0 {
-				return awserr.MissingParameter("GroupId")
-			}
-			groups, err := resolveGroups(st, i.VpcID, ids, nil, s.cfg.GroupsPerInterface)
-			if err != nil {
-				return err
-			}
-			e := mut[*eniRec](st, i.PrimaryENI)
-			if e == nil {
-				return errIncorrectInstanceState("The instance '%s' has no network interface.", i.ID)
-			}
-			e.Groups = groups
-		case in.SourceDestCheck != nil && in.SourceDestCheck.Value != nil:
-			e := mut[*eniRec](st, i.PrimaryENI)
-			if e != nil {
-				e.SourceDestCheck = *in.SourceDestCheck.Value
-			}
-		case in.InstanceType != nil || attr == "instanceType":
-			if i.State != "stopped" {
-				return errIncorrectInstanceState("The instance '%s' is not in the 'stopped' state.", i.ID)
-			}
-			v := val
-			if in.InstanceType != nil {
-				v = str(in.InstanceType.Value)
-			}
-			mut[*instanceRec](st, i.ID).InstanceType = v
-		case in.UserData != nil:
-			if i.State != "stopped" {
-				return errIncorrectInstanceState("The instance '%s' is not in the 'stopped' state.", i.ID)
-			}
-			mut[*instanceRec](st, i.ID).UserData = base64.StdEncoding.EncodeToString(in.UserData.Value)
-		default:
-			return awserr.InvalidParameterCombination("Cachalot supports modifying groupSet, instanceType, userData and sourceDestCheck.")
-		}
-		return dryRun(in.DryRun)
-	})
-}
-
-// DescribeInstanceAttribute implements ec2api.Operations for groupSet,
-// instanceType, userData, sourceDestCheck and disableApiTermination.
-func (s *Service) DescribeInstanceAttribute(ctx context.Context, in *ec2api.DescribeInstanceAttributeRequest) (*ec2api.InstanceAttribute, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	out := &ec2api.InstanceAttribute{InstanceId: in.InstanceId}
-	err := s.view(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		i, err := lookup[*instanceRec](st, "instance", str(in.InstanceId))
-		if err != nil {
-			return err
-		}
-		e, _ := getT[*eniRec](st, i.PrimaryENI)
-		switch str(in.Attribute) {
-		case "groupSet":
-			out.Groups = []ec2api.GroupIdentifier{}
-			if e != nil {
-				out.Groups = st.groupIdents(e.Groups)
-			}
-		case "instanceType":
-			out.InstanceType = &ec2api.AttributeValue{Value: ptr(i.InstanceType)}
-		case "userData":
-			out.UserData = &ec2api.AttributeValue{}
-			if i.UserData != "" {
-				out.UserData.Value = ptr(i.UserData)
-			}
-		case "sourceDestCheck":
-			out.SourceDestCheck = &ec2api.AttributeBooleanValue{Value: ptr(e == nil || e.SourceDestCheck)}
-		case "disableApiTermination":
-			out.DisableApiTermination = &ec2api.AttributeBooleanValue{Value: ptr(false)}
-		default:
-			return awserr.InvalidParameterValue("Value (%s) for parameter attribute is invalid. Cachalot describes groupSet, instanceType, userData, sourceDestCheck and disableApiTermination.", str(in.Attribute))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }

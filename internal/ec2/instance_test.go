@@ -145,7 +145,7 @@ func TestRunInstancesErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.in
-			in.ImageId = ptr("ami-1")
+			in.ImageId = ptr("ami-12345678")
 			if in.MinCount == nil {
 				in.MinCount, in.MaxCount = ptr(int32(1)), ptr(int32(1))
 			}
@@ -154,7 +154,7 @@ func TestRunInstancesErrors(t *testing.T) {
 		})
 	}
 	r := run(t, s, ctx, &ec2api.RunInstancesRequest{SubnetId: ptr(sub), PrivateIpAddress: ptr("172.31.16.10")})
-	_, err := s.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-1"), MinCount: ptr(int32(1)), MaxCount: ptr(int32(1)), SubnetId: ptr(sub), PrivateIpAddress: ptr("172.31.16.10")})
+	_, err := s.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-12345678"), MinCount: ptr(int32(1)), MaxCount: ptr(int32(1)), SubnetId: ptr(sub), PrivateIpAddress: ptr("172.31.16.10")})
 	wantCode(t, err, "InvalidIPAddress.InUse")
 	_, err = s.DescribeInstances(ctx, &ec2api.DescribeInstancesRequest{InstanceIds: []string{"i-0123456789abcdef0"}})
 	wantCode(t, err, "InvalidInstanceID.NotFound")
@@ -162,9 +162,9 @@ func TestRunInstancesErrors(t *testing.T) {
 	wantCode(t, err, "InvalidParameterCombination")
 	// Quota.
 	small := New(openStore(t), Config{MaxInstances: 2})
-	_, err = small.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-1"), MinCount: ptr(int32(3)), MaxCount: ptr(int32(3))})
+	_, err = small.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-12345678"), MinCount: ptr(int32(3)), MaxCount: ptr(int32(3))})
 	wantCode(t, err, "InstanceLimitExceeded")
-	got := must[*ec2api.Reservation](t)(small.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-1"), MinCount: ptr(int32(1)), MaxCount: ptr(int32(5))}))
+	got := must[*ec2api.Reservation](t)(small.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-12345678"), MinCount: ptr(int32(1)), MaxCount: ptr(int32(5))}))
 	if len(got.Instances) != 2 {
 		t.Errorf("launched %d, want the 2 the quota allows", len(got.Instances))
 	}

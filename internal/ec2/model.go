@@ -49,6 +49,11 @@ type subnetRec struct {
 	AZ           string `json:"az"`
 	DefaultForAZ bool   `json:"defaultForAz,omitempty"`
 	MapPublicIP  bool   `json:"mapPublicIp,omitempty"`
+	// Dns64, HostnameType ("" is ip-name) and DnsA are the attributes
+	// ModifySubnetAttribute records (subnetattrs.go).
+	Dns64        bool   `json:"dns64,omitempty"`
+	HostnameType string `json:"hostnameType,omitempty"`
+	DnsA         bool   `json:"dnsA,omitempty"`
 }
 
 func (r *subnetRec) id() string { return r.ID }
@@ -139,6 +144,10 @@ type instanceRec struct {
 	ReservationGroups []string `json:"reservationGroups,omitempty"`
 	// Classic: launched in EC2-Classic (no subnet, no VPC).
 	Classic bool `json:"classic,omitempty"`
+	// Attrs are the instance attributes (instanceattrs.go).
+	Attrs instAttrs `json:"attrs"`
+	// Vols are its block devices, root first (volumes.go).
+	Vols []instVol `json:"vols,omitempty"`
 }
 
 func (r *instanceRec) id() string { return r.ID }
@@ -270,6 +279,7 @@ func (r *pcxRec) id() string { return r.ID }
 var kinds = []struct{ kind, prefix string }{
 	{"vpc", "vpc-"}, {"subnet", "subnet-"}, {"sg", "sg-"}, {"instance", "i-"}, {"eni", "eni-"},
 	{"eip", "eipalloc-"}, {"igw", "igw-"}, {"rtb", "rtb-"}, {"acl", "acl-"}, {"pcx", "pcx-"},
+	{"vol", "vol-"}, {"ami", "ami-"}, {"key", "key-"}, {"lt", "lt-"},
 }
 
 // kindOf returns the kind of an id, or "".
@@ -304,6 +314,14 @@ func newRecord(kind string) record {
 		return new(aclRec)
 	case "pcx":
 		return new(pcxRec)
+	case "vol":
+		return new(volRec)
+	case "ami":
+		return new(amiRec)
+	case "key":
+		return new(keyRec)
+	case "lt":
+		return new(ltRec)
 	}
 	return nil
 }
@@ -325,6 +343,14 @@ func resourceType(kind string) string {
 		return "network-acl"
 	case "pcx":
 		return "vpc-peering-connection"
+	case "vol":
+		return "volume"
+	case "ami":
+		return "image"
+	case "key":
+		return "key-pair"
+	case "lt":
+		return "launch-template"
 	}
 	return kind
 }

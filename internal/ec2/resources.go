@@ -108,6 +108,28 @@ func (a *arnList) of(in any) {
 		a.addAll(policy.EC2SecurityGroup, in.Groups)
 	case *ec2api.DescribeInstanceAttributeRequest:
 		a.addp(policy.EC2Instance, in.InstanceId)
+	case *ec2api.RebootInstancesRequest:
+		a.addAll(policy.EC2Instance, in.InstanceIds)
+	case *ec2api.ModifyInstanceMetadataOptionsRequest:
+		a.addp(policy.EC2Instance, in.InstanceId)
+	case *ec2api.ModifyInstanceCreditSpecificationRequest:
+		for _, c := range in.InstanceCreditSpecifications {
+			a.addp(policy.EC2Instance, c.InstanceId)
+		}
+	case *ec2api.CreateImageRequest:
+		a.addp(policy.EC2Instance, in.InstanceId)
+	case *ec2api.DeregisterImageRequest:
+		a.addp(policy.EC2Image, in.ImageId)
+	case *ec2api.AttachVolumeRequest:
+		a.addp(policy.EC2Volume, in.VolumeId)
+		a.addp(policy.EC2Instance, in.InstanceId)
+	case *ec2api.DetachVolumeRequest:
+		a.addp(policy.EC2Volume, in.VolumeId)
+		a.addp(policy.EC2Instance, in.InstanceId)
+	case *ec2api.DeleteVolumeRequest:
+		a.addp(policy.EC2Volume, in.VolumeId)
+	case *ec2api.DeleteKeyPairRequest:
+		a.addp(policy.EC2KeyPair, in.KeyName)
 	case *ec2api.GetConsoleOutputRequest:
 		a.addp(policy.EC2Instance, in.InstanceId)
 	case *ec2api.AttachInternetGatewayRequest:

@@ -180,6 +180,14 @@ func notFound(kind, id string) error {
 		return errInvalidNetworkAclIDNotFound(id)
 	case "pcx":
 		return errInvalidVpcPeeringConnectionIDNotFound(id)
+	case "vol":
+		return errInvalidVolumeNotFound(id)
+	case "ami":
+		return errInvalidAMIIDNotFound(id)
+	case "key":
+		return errInvalidKeyPairNotFound(id)
+	case "lt":
+		return errInvalidLaunchTemplateIDNotFound(id)
 	}
 	return errInvalidID(id)
 }
@@ -205,6 +213,12 @@ func malformed(kind, id string) error {
 		return errInvalidRouteTableIdMalformed(id)
 	case "pcx":
 		return errInvalidVpcPeeringConnectionIdMalformed(id)
+	case "vol":
+		return errInvalidVolumeIDMalformed(id)
+	case "ami":
+		return errInvalidAMIIDMalformed(id)
+	case "lt":
+		return errInvalidLaunchTemplateIDMalformed(id)
 	}
 	return errInvalidID(id)
 }

@@ -58,7 +58,7 @@ func TestServicePeering(t *testing.T) {
 			t.Errorf("DescribeSecurityGroups shows %s", *sg.GroupId)
 		}
 	}
-	inst := must[*ec2api.Reservation](t)(s.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-1"), MinCount: ptr(int32(1)), MaxCount: ptr(int32(1))}))
+	inst := must[*ec2api.Reservation](t)(s.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: ptr("ami-12345678"), MinCount: ptr(int32(1)), MaxCount: ptr(int32(1))}))
 	eni := *inst.Instances[0].NetworkInterfaces[0].NetworkInterfaceId
 	wantCode(t, s.SetInterfaceServicePeering(bg, acctA, region, eni, "rg one"), "InvalidParameterValue")
 }

@@ -292,6 +292,9 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in *ec2api.Describ
 			slices.SortFunc(sel, func(a, b *groupRec) int { return strings.Compare(a.ID, b.ID) })
 			items = slices.Compact(sel)
 		}
+		if err := malformedGroupFilter(in.Filters); err != nil {
+			return err
+		}
 		items = narrow(st, "sg", groupFilters, in.Filters, items, func(g *groupRec) *groupRec { return g })
 		items, err := filterItems(groupFilters, in.Filters, items)
 		if err != nil {
@@ -322,4 +325,20 @@ func (st *scopeTx) groupOut(g *groupRec) ec2api.SecurityGroup {
 	o := groupOut(st.sc, g)
 	st.base.memo.Store(g, o)
 	return o
+}
+
+// malformedGroupFilter answers InvalidGroupId.Malformed for a group-id
+// filter value that cannot be a group id (no wildcard), as AWS does.
+func malformedGroupFilter(filters []ec2api.Filter) error {
+	for _, f := range filters {
+		if str(f.Name) != "group-id" {
+			continue
+		}
+		for _, v := range f.Values {
+			if !strings.ContainsAny(v, "*?\\") && !wellFormed(v, "sg-") {
+				return errInvalidGroupIdMalformed(v)
+			}
+		}
+	}
+	return nil
 }

@@ -74,12 +74,15 @@ func portsOf(proto string, from, to *int32) (int32, int32, error) {
 	return -1, -1, nil
 }
 
+// parseRuleCIDR parses a rule's CIDR and returns it canonical (AWS takes
+// 10.0.0.5/16 as 10.0.0.0/16, so two rules equal once canonical are
+// duplicates).
 func parseRuleCIDR(s string, v6 bool) (string, error) {
 	p, err := netip.ParsePrefix(s)
-	if err != nil || p.Addr().Is4() == v6 || p.Masked() != p {
+	if err != nil || p.Addr().Is4() == v6 {
 		return "", awserr.InvalidParameterValue("CIDR block %s is malformed", s)
 	}
-	return p.String(), nil
+	return p.Masked().String(), nil
 }
 
 // ruleString describes a rule as AWS's duplicate / not-found messages do.

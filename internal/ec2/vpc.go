@@ -10,33 +10,37 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/awserr"
 )
 
-// parseCIDR4 parses an IPv4 CIDR that must be canonical (no host bits), as
-// CreateVpc and CreateSubnet require.
+// parseCIDR4 parses an IPv4 CIDR for CreateVpc and CreateSubnet and
+// returns it canonical: like AWS, 10.250.1.0/16 is taken as 10.250.0.0/16.
 func parseCIDR4(s, param string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil || !p.Addr().Is4() {
 		return netip.Prefix{}, awserr.InvalidParameterValue("Value (%s) for parameter %s is invalid. This is not a valid CIDR block.", s, param)
 	}
-	if p.Masked() != p {
-		return netip.Prefix{}, awserr.InvalidParameterValue("Value (%s) for parameter %s is invalid. This is not a valid CIDR block.", s, param)
-	}
-	return p, nil
+	return p.Masked(), nil
 }
 
 // ---- VPCs ----
 
 var vpcFilters = filterSet[*vpcRec]{
 	fields: map[string]func(*vpcRec) []string{
-		"cidr":                                  func(v *vpcRec) []string { return one(v.CIDR) },
-		"cidr-block-association.cidr-block":     func(v *vpcRec) []string { return one(v.CIDR) },
-		"cidr-block-association.association-id": func(v *vpcRec) []string { return one(v.CIDRAssocID) },
-		"cidr-block-association.state":          func(v *vpcRec) []string { return one("associated") },
-		"dhcp-options-id":                       func(v *vpcRec) []string { return one("default") },
-		"is-default":                            func(v *vpcRec) []string { return boolStr(v.IsDefault) },
-		"isDefault":                             func(v *vpcRec) []string { return boolStr(v.IsDefault) },
-		"owner-id":                              func(v *vpcRec) []string { return one(v.Owner) },
-		"state":                                 func(v *vpcRec) []string { return one("available") },
-		"vpc-id":                                func(v *vpcRec) []string { return one(v.ID) },
+		"cidr":             func(v *vpcRec) []string { return one(v.CIDR) },
+		"cidr-block":       func(v *vpcRec) []string { return one(v.CIDR) },
+		"cidrBlock":        func(v *vpcRec) []string { return one(v.CIDR) },
+		"instance-tenancy": func(v *vpcRec) []string { return one(v.Tenancy) },
+		"ipv6-cidr-block-association.ipv6-cidr-block": func(v *vpcRec) []string { return nil },
+		"ipv6-cidr-block-association.ipv6-pool":       func(v *vpcRec) []string { return nil },
+		"ipv6-cidr-block-association.association-id":  func(v *vpcRec) []string { return nil },
+		"ipv6-cidr-block-association.state":           func(v *vpcRec) []string { return nil },
+		"cidr-block-association.cidr-block":           func(v *vpcRec) []string { return one(v.CIDR) },
+		"cidr-block-association.association-id":       func(v *vpcRec) []string { return one(v.CIDRAssocID) },
+		"cidr-block-association.state":                func(v *vpcRec) []string { return one("associated") },
+		"dhcp-options-id":                             func(v *vpcRec) []string { return one("default") },
+		"is-default":                                  func(v *vpcRec) []string { return boolStr(v.IsDefault) },
+		"isDefault":                                   func(v *vpcRec) []string { return boolStr(v.IsDefault) },
+		"owner-id":                                    func(v *vpcRec) []string { return one(v.Owner) },
+		"state":                                       func(v *vpcRec) []string { return one("available") },
+		"vpc-id":                                      func(v *vpcRec) []string { return one(v.ID) },
 	},
 	tags: func(v *vpcRec) map[string]string { return v.Tags },
 }
@@ -58,6 +62,9 @@ func vpcOut(v *vpcRec) ec2api.Vpc {
 
 // CreateVpc implements ec2api.Operations.
 func (s *Service) CreateVpc(ctx context.Context, in *ec2api.CreateVpcRequest) (*ec2api.CreateVpcResult, error) {
+	if err := refuseParams("CreateVpc", in); err != nil {
+		return nil, err
+	}
 	if in.CidrBlock == nil {
 		return nil, awserr.MissingParameter("CidrBlock")
 	}
@@ -294,21 +301,37 @@ func (v subnetView) id() string { return v.ID }
 
 var subnetFilters = filterSet[subnetView]{
 	fields: map[string]func(subnetView) []string{
-		"availability-zone":          func(v subnetView) []string { return one(v.AZ) },
-		"availabilityZone":           func(v subnetView) []string { return one(v.AZ) },
-		"availability-zone-id":       func(v subnetView) []string { return one(zoneID(v.AZ)) },
-		"available-ip-address-count": func(v subnetView) []string { return one(itoa(v.free)) },
-		"cidr-block":                 func(v subnetView) []string { return one(v.CIDR) },
-		"cidr":                       func(v subnetView) []string { return one(v.CIDR) },
-		"cidrBlock":                  func(v subnetView) []string { return one(v.CIDR) },
-		"default-for-az":             func(v subnetView) []string { return boolStr(v.DefaultForAZ) },
-		"defaultForAz":               func(v subnetView) []string { return boolStr(v.DefaultForAZ) },
-		"map-public-ip-on-launch":    func(v subnetView) []string { return boolStr(v.MapPublicIP) },
-		"owner-id":                   func(v subnetView) []string { return one(v.Owner) },
-		"state":                      func(v subnetView) []string { return one("available") },
-		"subnet-id":                  func(v subnetView) []string { return one(v.ID) },
-		"subnet-arn":                 func(v subnetView) []string { return one(subnetARN(v.subnetRec)) },
-		"vpc-id":                     func(v subnetView) []string { return one(v.VpcID) },
+		"availability-zone":               func(v subnetView) []string { return one(v.AZ) },
+		"availabilityZone":                func(v subnetView) []string { return one(v.AZ) },
+		"availability-zone-id":            func(v subnetView) []string { return one(zoneID(v.AZ)) },
+		"available-ip-address-count":      func(v subnetView) []string { return one(itoa(v.free)) },
+		"cidr-block":                      func(v subnetView) []string { return one(v.CIDR) },
+		"cidr":                            func(v subnetView) []string { return one(v.CIDR) },
+		"cidrBlock":                       func(v subnetView) []string { return one(v.CIDR) },
+		"default-for-az":                  func(v subnetView) []string { return boolStr(v.DefaultForAZ) },
+		"defaultForAz":                    func(v subnetView) []string { return boolStr(v.DefaultForAZ) },
+		"map-public-ip-on-launch":         func(v subnetView) []string { return boolStr(v.MapPublicIP) },
+		"enable-dns64":                    func(v subnetView) []string { return boolStr(v.Dns64) },
+		"ipv6-native":                     func(v subnetView) []string { return boolStr(false) },
+		"map-customer-owned-ip-on-launch": func(v subnetView) []string { return boolStr(false) },
+		"customer-owned-ipv4-pool":        func(v subnetView) []string { return nil },
+		"outpost-arn":                     func(v subnetView) []string { return nil },
+		"enable-lni-at-device-index":      func(v subnetView) []string { return nil },
+		"ipv6-cidr-block-association.ipv6-cidr-block":      func(v subnetView) []string { return nil },
+		"ipv6-cidr-block-association.association-id":       func(v subnetView) []string { return nil },
+		"ipv6-cidr-block-association.state":                func(v subnetView) []string { return nil },
+		"private-dns-name-options-on-launch.hostname-type": func(v subnetView) []string { return one(v.hostnameType()) },
+		"private-dns-name-options-on-launch.enable-resource-name-dns-a-record": func(v subnetView) []string {
+			return boolStr(v.DnsA)
+		},
+		"private-dns-name-options-on-launch.enable-resource-name-dns-aaaa-record": func(v subnetView) []string {
+			return boolStr(false)
+		},
+		"owner-id":   func(v subnetView) []string { return one(v.Owner) },
+		"state":      func(v subnetView) []string { return one("available") },
+		"subnet-id":  func(v subnetView) []string { return one(v.ID) },
+		"subnet-arn": func(v subnetView) []string { return one(subnetARN(v.subnetRec)) },
+		"vpc-id":     func(v subnetView) []string { return one(v.VpcID) },
 	},
 	tags: func(v subnetView) map[string]string { return v.Tags },
 }
@@ -325,16 +348,19 @@ func subnetOut(sn *subnetRec, free int32) ec2api.Subnet {
 		AvailableIpAddressCount:     ptr(free),
 		CidrBlock:                   ptr(sn.CIDR),
 		DefaultForAz:                ptr(sn.DefaultForAZ),
-		EnableDns64:                 ptr(false),
+		EnableDns64:                 ptr(sn.Dns64),
 		Ipv6Native:                  ptr(false),
-		MapCustomerOwnedIpOnLaunch:  ptr(false),
-		MapPublicIpOnLaunch:         ptr(sn.MapPublicIP),
-		OwnerId:                     ptr(sn.Owner),
-		State:                       ptr("available"),
-		SubnetArn:                   ptr(subnetARN(sn)),
-		SubnetId:                    ptr(sn.ID),
-		Tags:                        tagList(sn.Tags),
-		VpcId:                       ptr(sn.VpcID),
+		Ipv6CidrBlockAssociationSet: []ec2api.SubnetIpv6CidrBlockAssociation{},
+		PrivateDnsNameOptionsOnLaunch: &ec2api.PrivateDnsNameOptionsOnLaunch{HostnameType: ptr(sn.hostnameType()),
+			EnableResourceNameDnsARecord: ptr(sn.DnsA), EnableResourceNameDnsAAAARecord: ptr(false)},
+		MapCustomerOwnedIpOnLaunch: ptr(false),
+		MapPublicIpOnLaunch:        ptr(sn.MapPublicIP),
+		OwnerId:                    ptr(sn.Owner),
+		State:                      ptr("available"),
+		SubnetArn:                  ptr(subnetARN(sn)),
+		SubnetId:                   ptr(sn.ID),
+		Tags:                       tagList(sn.Tags),
+		VpcId:                      ptr(sn.VpcID),
 	}
 }
 
@@ -358,6 +384,9 @@ func usedCounts(st *scopeTx) map[string]int32 {
 
 // CreateSubnet implements ec2api.Operations.
 func (s *Service) CreateSubnet(ctx context.Context, in *ec2api.CreateSubnetRequest) (*ec2api.CreateSubnetResult, error) {
+	if err := refuseParams("CreateSubnet", in); err != nil {
+		return nil, err
+	}
 	if in.CidrBlock == nil {
 		return nil, awserr.MissingParameter("CidrBlock")
 	}
@@ -488,28 +517,6 @@ func (s *Service) DeleteSubnet(ctx context.Context, in *ec2api.DeleteSubnetReque
 			}
 		}
 		st.del(id)
-		return nil
-	})
-}
-
-// ModifySubnetAttribute implements ec2api.Operations.
-func (s *Service) ModifySubnetAttribute(ctx context.Context, in *ec2api.ModifySubnetAttributeRequest) error {
-	return s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		if _, err := lookup[*subnetRec](st, "subnet", str(in.SubnetId)); err != nil {
-			return err
-		}
-		sn := mut[*subnetRec](st, str(in.SubnetId))
-		switch {
-		case in.MapPublicIpOnLaunch != nil && in.MapPublicIpOnLaunch.Value != nil:
-			sn.MapPublicIP = *in.MapPublicIpOnLaunch.Value
-		case in.AssignIpv6AddressOnCreation != nil, in.EnableDns64 != nil, in.MapCustomerOwnedIpOnLaunch != nil,
-			in.EnableResourceNameDnsAAAARecordOnLaunch != nil, in.EnableResourceNameDnsARecordOnLaunch != nil,
-			in.PrivateDnsHostnameTypeOnLaunch != nil, in.EnableLniAtDeviceIndex != nil, in.DisableLniAtDeviceIndex != nil,
-			in.CustomerOwnedIpv4Pool != nil:
-			return awserr.InvalidParameterValue("Cachalot supports only MapPublicIpOnLaunch on subnets.")
-		default:
-			return awserr.InvalidParameterCombination("An attribute must be specified.")
-		}
 		return nil
 	})
 }

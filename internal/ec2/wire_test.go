@@ -57,7 +57,7 @@ func TestWireNames(t *testing.T) {
 	if !strings.Contains(body, "<accountAttributeSet><item><attributeName>supported-platforms</attributeName><attributeValueSet><item><attributeValue>VPC</attributeValue></item></attributeValueSet></item></accountAttributeSet>") {
 		t.Errorf("account attributes:\n%s", body)
 	}
-	body, err = callWire(t, s, url.Values{"Action": {"RunInstances"}, "Version": {"2016-11-15"}, "ImageId": {"ami-1"}, "MinCount": {"1"}, "MaxCount": {"1"},
+	body, err = callWire(t, s, url.Values{"Action": {"RunInstances"}, "Version": {"2016-11-15"}, "ImageId": {"ami-12345678"}, "MinCount": {"1"}, "MaxCount": {"1"},
 		"SecurityGroupId.1": {def.DefaultGroupID}})
 	ok(t, err)
 	for _, want := range []string{"<RunInstancesResponse", "<reservationId>r-", "<instancesSet><item><amiLaunchIndex>0</amiLaunchIndex>", "<instanceState><code>0</code><name>pending</name></instanceState>",

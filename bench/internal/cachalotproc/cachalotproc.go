@@ -246,7 +246,7 @@ func (s *Server) LaunchInstance(ctx context.Context) (Instance, error) {
 		return Instance{}, fmt.Errorf("want one default security group, got %d", len(sgs.SecurityGroups))
 	}
 	out, err := s.EC2.RunInstances(ctx, &awsec2.RunInstancesInput{
-		ImageId: aws.String("ami-1"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		SecurityGroupIds: []string{aws.ToString(sgs.SecurityGroups[0].GroupId)},
 	})
 	if err != nil {
