@@ -191,7 +191,7 @@ func TestConsoleIAMAndClassic(t *testing.T) {
 		click("form.stack button.primary"), visible("#attached"),
 		typeInto("#policy_filter", "ElastiCacheFull"), click(`form[role=search] button`), visible("#attached"),
 		consoletest.Choose("#policy_arn", "arn:aws:iam::aws:policy/AmazonElastiCacheFullAccess"),
-		click(`form[action$="/policies"] button`), visible(".alert.success"))
+		click(`form[action$="/policies"] button`), consoletest.Contains("#attached", "AmazonElastiCacheFullAccess"))
 	if got := consoletest.Text(t, b, "#attached"); !strings.Contains(got, "AmazonElastiCacheFullAccess") {
 		t.Errorf("attached policies = %q", got)
 	}
@@ -263,7 +263,7 @@ func TestConsoleIAMAndClassic(t *testing.T) {
 	if err != nil || len(csg.CacheSecurityGroups[0].EC2SecurityGroups) != 1 {
 		t.Fatalf("DescribeCacheSecurityGroups(default) = %+v, %v; want web-servers", csg, err)
 	}
-	consoletest.Do(t, b, "remove it", click(`form[action$="/revoke"] button`), visible(".alert.success"))
+	consoletest.Do(t, b, "remove it", click(`form[action$="/revoke"] button`), consoletest.Lacks("#authorized", "web-servers"), visible(".alert.success"))
 	consoletest.Screenshot(t, b, art, "6-classic-removed")
 	csg, err = ecc.DescribeCacheSecurityGroups(ctx, &elasticache.DescribeCacheSecurityGroupsInput{CacheSecurityGroupName: aws.String("default")})
 	if err != nil || slices.ContainsFunc(csg.CacheSecurityGroups[0].EC2SecurityGroups, func(g ectypes.EC2SecurityGroup) bool { return aws.ToString(g.Status) == "authorized" }) {

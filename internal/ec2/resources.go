@@ -119,7 +119,7 @@ func (a *arnList) of(in any) {
 	case *ec2api.CreateImageRequest:
 		a.addp(policy.EC2Instance, in.InstanceId)
 	case *ec2api.DeregisterImageRequest:
-		a.addp(policy.EC2Image, in.ImageId)
+		a.image(in.ImageId)
 	case *ec2api.AttachVolumeRequest:
 		a.addp(policy.EC2Volume, in.VolumeId)
 		a.addp(policy.EC2Instance, in.InstanceId)
@@ -128,8 +128,33 @@ func (a *arnList) of(in any) {
 		a.addp(policy.EC2Instance, in.InstanceId)
 	case *ec2api.DeleteVolumeRequest:
 		a.addp(policy.EC2Volume, in.VolumeId)
-	case *ec2api.DeleteKeyPairRequest:
+	case *ec2api.CreateKeyPairRequest:
 		a.addp(policy.EC2KeyPair, in.KeyName)
+	case *ec2api.ImportKeyPairRequest:
+		a.addp(policy.EC2KeyPair, in.KeyName)
+	case *ec2api.DeleteKeyPairRequest:
+		a.keyPair(in.KeyName, in.KeyPairId)
+	case *ec2api.CreateLaunchTemplateVersionRequest:
+		a.template(in.LaunchTemplateId, in.LaunchTemplateName)
+	case *ec2api.ModifyLaunchTemplateRequest:
+		a.template(in.LaunchTemplateId, in.LaunchTemplateName)
+	case *ec2api.DeleteLaunchTemplateRequest:
+		a.template(in.LaunchTemplateId, in.LaunchTemplateName)
+	case *ec2api.EnableVpcClassicLinkRequest:
+		a.addp(policy.EC2VPC, in.VpcId)
+	case *ec2api.DisableVpcClassicLinkRequest:
+		a.addp(policy.EC2VPC, in.VpcId)
+	case *ec2api.EnableVpcClassicLinkDnsSupportRequest:
+		a.addp(policy.EC2VPC, in.VpcId)
+	case *ec2api.DisableVpcClassicLinkDnsSupportRequest:
+		a.addp(policy.EC2VPC, in.VpcId)
+	case *ec2api.AttachClassicLinkVpcRequest:
+		a.addp(policy.EC2Instance, in.InstanceId)
+		a.addp(policy.EC2VPC, in.VpcId)
+		a.addAll(policy.EC2SecurityGroup, in.Groups)
+	case *ec2api.DetachClassicLinkVpcRequest:
+		a.addp(policy.EC2Instance, in.InstanceId)
+		a.addp(policy.EC2VPC, in.VpcId)
 	case *ec2api.GetConsoleOutputRequest:
 		a.addp(policy.EC2Instance, in.InstanceId)
 	case *ec2api.AttachInternetGatewayRequest:
@@ -256,6 +281,14 @@ func (a *arnList) groupNamed(vpc, name string) string {
 // default one when none is named), its groups (by id, by name in the launch
 // VPC, or the VPC's default group when none is named), image and key pair.
 func (a *arnList) launch(in *ec2api.RunInstancesRequest) {
+	if spec := in.LaunchTemplate; spec != nil {
+		// The template is a resource of the launch, and what it gives is
+		// launched as if the request had named it.
+		a.template(spec.LaunchTemplateId, spec.LaunchTemplateName)
+		if merged, _, err := withLaunchTemplate(a.st, in); err == nil {
+			in = merged
+		}
+	}
 	subnet, groups := str(in.SubnetId), slices.Clone(in.SecurityGroupIds)
 	for _, ni := range in.NetworkInterfaces {
 		if subnet == "" {
@@ -281,11 +314,36 @@ func (a *arnList) launch(in *ec2api.RunInstancesRequest) {
 	if len(groups) == 0 && len(in.SecurityGroups) == 0 && known {
 		a.add(policy.EC2SecurityGroup, a.groupNamed(vpc, "default"))
 	}
-	if id := str(in.ImageId); id != "" {
-		// Images are named without an account, as AWS's public images are.
-		a.out = append(a.out, policy.EC2ARN(a.st.sc.Region, "", policy.EC2Image, id))
-	}
+	a.image(in.ImageId)
 	a.addp(policy.EC2KeyPair, in.KeyName)
+}
+
+// image adds an image: image ARNs carry no account, as AWS's do
+// (arn:aws:ec2:<region>::image/<id>).
+func (a *arnList) image(id *string) {
+	if arn := policy.EC2ARN(a.st.sc.Region, "", policy.EC2Image, str(id)); str(id) != "" && !slices.Contains(a.out, arn) {
+		a.out = append(a.out, arn)
+	}
+}
+
+// keyPair adds a key pair named by name or by id: its ARN is by name
+// (arn:aws:ec2:<region>:<account>:key-pair/<name>).
+func (a *arnList) keyPair(name, id *string) {
+	if id != nil {
+		if k, err := lookup[*keyRec](a.st, "key", *id); err == nil {
+			a.add(policy.EC2KeyPair, k.Name)
+		}
+	}
+	a.addp(policy.EC2KeyPair, name)
+}
+
+// template adds a launch template named by id or by name: its ARN is by id.
+func (a *arnList) template(id, name *string) {
+	if lt, err := findTemplate(a.st, id, name); err == nil {
+		a.add(policy.EC2LaunchTemplate, lt.ID)
+	} else {
+		a.addp(policy.EC2LaunchTemplate, id) // unknown: the ARN of what was named
+	}
 }
 
 // address adds an Elastic IP named by allocation id or public IP

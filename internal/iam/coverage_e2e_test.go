@@ -46,6 +46,10 @@ var noResourceParams = map[string]string{
 	"iam.DeleteAccountAlias":     "AccountAlias=some-alias",
 	"sts.GetAccessKeyInfo":       "AccessKeyId=${vkey}",
 	"elasticache.DescribeEvents": "Duration=60",
+	"ec2.CreateLaunchTemplate":   "LaunchTemplateName=coverage-lt&LaunchTemplateData.ImageId=ami-12345678",
+	"ec2.RegisterImage":          "Name=coverage-image",
+	// Without a template, only $Latest and $Default versions are listed.
+	"ec2.DescribeLaunchTemplateVersions": "LaunchTemplateVersion.1=$Latest",
 	// Its family is required and checked before authorization.
 	"elasticache.DescribeEngineDefaultParameters": "CacheParameterGroupFamily=redis7",
 }
@@ -107,7 +111,7 @@ type caller struct {
 }
 
 var (
-	requestIDRe = regexp.MustCompile(`<(RequestId|requestId)>[^<]*</(RequestId|requestId)>`)
+	requestIDRe = regexp.MustCompile(`<(RequestId|requestId|RequestID)>[^<]*</(RequestId|requestId|RequestID)>`)
 )
 
 func (c *caller) call(t *testing.T, creds aws.Credentials, service, action, query string) exchange {

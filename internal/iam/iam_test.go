@@ -338,9 +338,11 @@ func TestResources(t *testing.T) {
 		{"tagged ARN as ElastiCache stores it", "elasticache", "AddTagsToResource",
 			&elasticacheapi.AddTagsToResourceMessage{ResourceName: ptr("arn:aws:elasticache:us-east-1:" + acct + ":subnetgroup:SN")},
 			[]string{"arn:aws:elasticache:us-east-1:" + acct + ":subnetgroup:sn"}},
-		{"snapshot names keep their case", "elasticache", "DeleteCacheCluster",
+		// The service stores snapshot names lower-cased (snapshots.go), so
+		// "Final" and "final" are one snapshot and one ARN.
+		{"snapshot names folded as stored", "elasticache", "DeleteCacheCluster",
 			&elasticacheapi.DeleteCacheClusterMessage{CacheClusterId: ptr("c"), FinalSnapshotIdentifier: ptr("Final")},
-			[]string{"arn:aws:elasticache:us-east-1:" + acct + ":cluster:c", "arn:aws:elasticache:us-east-1:" + acct + ":snapshot:Final"}},
+			[]string{"arn:aws:elasticache:us-east-1:" + acct + ":cluster:c", "arn:aws:elasticache:us-east-1:" + acct + ":snapshot:final"}},
 		{"iam user with stored path", "iam", "GetUser", &iamapi.GetUserRequest{UserName: ptr("pathy")},
 			[]string{"arn:aws:iam::" + acct + ":user/eng/Pathy"}},
 		{"iam user ARN as stored", "iam", "SimulatePrincipalPolicy", &iamapi.SimulatePrincipalPolicyRequest{PolicySourceArn: ptr("arn:aws:iam::" + acct + ":user/PATHY")},

@@ -1,6 +1,7 @@
 package iam_test
 
 import (
+	"encoding/base64"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -70,6 +71,21 @@ var noResource = map[string]string{
 	"ec2.DescribeTags":                            "Describe*",
 	"ec2.DescribeVpcPeeringConnections":           "Describe*",
 	"ec2.DescribeVpcs":                            "Describe*",
+	"ec2.DescribeImages":                          "Describe*",
+	"ec2.DescribeInstanceCreditSpecifications":    "Describe*",
+	"ec2.DescribeInstanceStatus":                  "Describe*",
+	"ec2.DescribeInstanceTypes":                   "Describe*",
+	"ec2.DescribeInstanceTypeOfferings":           "Describe*",
+	"ec2.DescribeKeyPairs":                        "Describe*",
+	"ec2.DescribeLaunchTemplates":                 "Describe*",
+	"ec2.DescribeLaunchTemplateVersions":          "Describe*",
+	"ec2.DescribeVpcClassicLink":                  "Describe*",
+	"ec2.DescribeVpcClassicLinkDnsSupport":        "Describe*",
+	"ec2.DescribeClassicLinkInstances":            "Describe*",
+	"ec2.DescribeVolumes":                         "Describe*",
+	"ec2.CreateLaunchTemplate":                    "creates",
+	"ec2.CreateVolume":                            "creates",
+	"ec2.RegisterImage":                           "creates",
 	"iam.CreateAccountAlias":                      "account",
 	"iam.DeleteAccountAlias":                      "account",
 	"iam.ListAccountAliases":                      "account",
@@ -146,6 +162,18 @@ func elasticacheCases() []authzCase {
 		c("DescribeConnectedComputeResources", "upper case", "CacheClusterId=VICTIM"),
 		c("ExplainCacheReachability", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
 		c("ExplainCacheReachability", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
+		c("CreateSnapshot", "upper case", "SnapshotName=VICTIM-SNAP&CacheClusterId=other"),
+		c("CreateSnapshot", "its cluster", "SnapshotName=other-snap&CacheClusterId=VICTIM"),
+		c("CreateSnapshot", "its replication group", "SnapshotName=other-snap&ReplicationGroupId=Victim-RG"),
+		c("DescribeSnapshots", "upper case", "SnapshotName=VICTIM-SNAP"),
+		c("DescribeSnapshots", "its cluster", "CacheClusterId=VICTIM"),
+		c("CopySnapshot", "source, upper case", "SourceSnapshotName=VICTIM-SNAP&TargetSnapshotName=other-snap"),
+		c("CopySnapshot", "target, mixed case", "SourceSnapshotName=other-snap&TargetSnapshotName=Victim-Snap"),
+		c("DeleteSnapshot", "as stored", "SnapshotName=victim-snap"),
+		c("DeleteSnapshot", "upper case", "SnapshotName=VICTIM-SNAP"),
+		c("CreateCacheCluster", "the snapshot it restores", "CacheClusterId=other&SnapshotName=VICTIM-SNAP"),
+		c("DeleteCacheCluster", "its final snapshot", "CacheClusterId=other&FinalSnapshotIdentifier=VICTIM-SNAP"),
+		c("ListTagsForResource", "snapshot ARN, upper case", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:snapshot:VICTIM-SNAP"),
 	}
 }
 
@@ -204,6 +232,38 @@ func ec2Cases() []authzCase {
 		c("AcceptVpcPeeringConnection", "id", "VpcPeeringConnectionId=${pcx}"),
 		c("RejectVpcPeeringConnection", "id", "VpcPeeringConnectionId=${pcx}"),
 		c("DeleteVpcPeeringConnection", "id", "VpcPeeringConnectionId=${pcx}"),
+		c("RebootInstances", "id", "InstanceId.1=${vinst}"),
+		c("ModifyInstanceMetadataOptions", "id", "InstanceId=${vinst}&HttpTokens=required"),
+		c("ModifyInstanceCreditSpecification", "id", "InstanceCreditSpecification.1.InstanceId=${vinst}&InstanceCreditSpecification.1.CpuCredits=standard"),
+		c("CreateImage", "instance", "InstanceId=${vinst}&Name=other-image"),
+		c("DeregisterImage", "id", "ImageId=${vami}"),
+		c("RunInstances", "image", "Action=RunInstances&ImageId=${vami}&MinCount=1&MaxCount=1&SecurityGroupId.1="+otherSG),
+		c("CreateKeyPair", "name", "KeyName=victim-key"),
+		c("ImportKeyPair", "name", "KeyName=victim-key&PublicKeyMaterial=${pubkey}"),
+		c("DeleteKeyPair", "name", "KeyName=victim-key"),
+		c("DeleteKeyPair", "id", "KeyPairId=${vkp}"),
+		c("RunInstances", "key pair", run+"KeyName=victim-key&SecurityGroupId.1="+otherSG),
+		c("CreateLaunchTemplateVersion", "id", "LaunchTemplateId=${vlt}&LaunchTemplateData.InstanceType=t3.micro"),
+		c("CreateLaunchTemplateVersion", "name", "LaunchTemplateName=victim-lt&LaunchTemplateData.InstanceType=t3.micro"),
+		c("ModifyLaunchTemplate", "id", "LaunchTemplateId=${vlt}&SetDefaultVersion=1"),
+		c("ModifyLaunchTemplate", "name", "LaunchTemplateName=victim-lt&SetDefaultVersion=1"),
+		c("DeleteLaunchTemplate", "id", "LaunchTemplateId=${vlt}"),
+		c("DeleteLaunchTemplate", "name", "LaunchTemplateName=victim-lt"),
+		c("RunInstances", "launch template", "Action=RunInstances&MinCount=1&MaxCount=1&LaunchTemplate.LaunchTemplateName=victim-lt"),
+		c("RunInstances", "launch template's group", "Action=RunInstances&MinCount=1&MaxCount=1&LaunchTemplate.LaunchTemplateName=lt-victim-sg"),
+		c("AttachVolume", "volume", "VolumeId=${vvol}&InstanceId="+otherInst+"&Device=/dev/sdf"),
+		c("AttachVolume", "instance", "VolumeId=vol-0123456789abcdef0&InstanceId=${vinst}&Device=/dev/sdf"),
+		c("DetachVolume", "volume", "VolumeId=${vvol}"),
+		c("DeleteVolume", "volume", "VolumeId=${vvol}"),
+		c("EnableVpcClassicLink", "VPC", "VpcId=${dvpc}"),
+		c("DisableVpcClassicLink", "VPC", "VpcId=${dvpc}"),
+		c("EnableVpcClassicLinkDnsSupport", "VPC", "VpcId=${dvpc}"),
+		c("DisableVpcClassicLinkDnsSupport", "VPC", "VpcId=${dvpc}"),
+		c("AttachClassicLinkVpc", "instance", "InstanceId=${vinst}&VpcId=vpc-0123456789abcdef0&SecurityGroupId.1="+otherSG),
+		c("AttachClassicLinkVpc", "VPC", "InstanceId="+otherInst+"&VpcId=${dvpc}&SecurityGroupId.1="+otherSG),
+		c("AttachClassicLinkVpc", "group", "InstanceId="+otherInst+"&VpcId=vpc-0123456789abcdef0&SecurityGroupId.1=${vsg}"),
+		c("DetachClassicLinkVpc", "instance", "InstanceId=${vinst}&VpcId=vpc-0123456789abcdef0"),
+		c("DetachClassicLinkVpc", "VPC", "InstanceId="+otherInst+"&VpcId=${dvpc}"),
 		c("CreateTags", "security group", "ResourceId.1=${vsg}&Tag.1.Key=k&Tag.1.Value=v"),
 		c("CreateTags", "instance among others", "ResourceId.1="+otherInst+"&ResourceId.2=${vinst}&Tag.1.Key=k&Tag.1.Value=v"),
 		c("CreateTags", "VPC", "ResourceId.1=${dvpc}&Tag.1.Key=k&Tag.1.Value=v"),
@@ -495,6 +555,15 @@ func authzFixtures(t *testing.T, env *apptest.Env) map[string]string {
 	acls := must[*ec2.DescribeNetworkAclsOutput](t)(e.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{
 		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{fx["dvpc"]}}}}))
 	fx["acl"] = *acls.NetworkAcls[0].NetworkAclId
+	fx["vkp"] = *must[*ec2.CreateKeyPairOutput](t)(e.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("victim-key")})).KeyPairId
+	fx["pubkey"] = url.QueryEscape(base64.StdEncoding.EncodeToString([]byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGX1nJ2Qe3Gm0H1kq0l0p0u1Jm7mJQ3gK8m1c2m3Q4Zr other")))
+	fx["vlt"] = *must[*ec2.CreateLaunchTemplateOutput](t)(e.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("victim-lt"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-12345678")}})).LaunchTemplate.LaunchTemplateId
+	must[*ec2.CreateLaunchTemplateOutput](t)(e.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("lt-victim-sg"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-12345678"), SecurityGroupIds: []string{fx["vsg"]}}}))
+	fx["vvol"] = *must[*ec2.CreateVolumeOutput](t)(e.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: run.Instances[0].Placement.AvailabilityZone,
+		Size: aws.Int32(1)})).VolumeId
+	fx["vami"] = *must[*ec2.CreateImageOutput](t)(e.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: aws.String(fx["vinst"]), Name: aws.String("victim-image")})).ImageId
 
 	ec := elasticache.NewFromConfig(env.Config())
 	must[*elasticache.CreateCacheParameterGroupOutput](t)(ec.CreateCacheParameterGroup(ctx, &elasticache.CreateCacheParameterGroupInput{
@@ -531,6 +600,8 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 		e2("security-group", fx["defsg"]), e2("security-group", fx["vsg"]), e2("security-group-rule", fx["vsgr"]), e2("vpc", fx["dvpc"]),
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
 		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]),
+		e2("key-pair", "victim-key"), e2("launch-template", fx["vlt"]), e2("volume", fx["vvol"]),
+		"arn:aws:ec2:us-east-1::image/" + fx["vami"], ec("snapshot", "victim-snap"),
 		im("user/p/victim"), im("group/g/victim-group"), im("role/r/victim-role"), im("instance-profile/ip/victim-profile"),
 		im("policy/victim-policy"), im("mfa/victim-mfa"), im("role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache"),
 	}

@@ -111,6 +111,40 @@ func Text(t testing.TB, ctx context.Context, css string) string {
 	return s
 }
 
+// Contains waits until the first element matching the CSS selector shows
+// substr in its text: the result of a form post, not an alert left from the
+// page before it.
+func Contains(css, substr string) chromedp.Action[chromedp.Void] {
+	return waitFor(`(function(){var e=document.querySelector(` + quote(css) +
+		`);return !!(e&&e.innerText.includes(` + quote(substr) + `))})()`)
+}
+
+// Lacks waits until no element matching the CSS selector shows substr in
+// its text (or none matches).
+func Lacks(css, substr string) chromedp.Action[chromedp.Void] {
+	return waitFor(`(function(){var e=document.querySelector(` + quote(css) +
+		`);return !e||!e.innerText.includes(` + quote(substr) + `)})()`)
+}
+
+// waitFor evaluates a boolean expression until it is true. Unlike
+// chromedp.Poll it outlives navigations: a form post that replaces the page
+// while the expression runs is retried on the new page.
+func waitFor(expr string) chromedp.Action[chromedp.Void] {
+	eval := chromedp.Evaluate[bool](expr)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for {
+			if ok, err := eval(ctx, t); err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
 // Choose sets a select's value and fires its change event, as a user's
 // choice does.
 func Choose(css, value string) chromedp.Action[chromedp.Void] {

@@ -90,6 +90,7 @@ const (
 	EC2KeyPair              = "key-pair"
 	EC2Image                = "image"
 	EC2Volume               = "volume"
+	EC2LaunchTemplate       = "launch-template"
 	EC2DHCPOptions          = "dhcp-options"
 )
 
