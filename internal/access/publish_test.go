@@ -109,7 +109,7 @@ func TestPublishErrors(t *testing.T) {
 	dying.Status = "deleting"
 	caches.put(dying)
 
-	pc, err := s.Publish(ctx, KindCacheCluster, "web")
+	pc, err := s.Publish(ctx, "web")
 	if err != nil {
 		t.Fatalf("Publish(web) = %v", err)
 	}
@@ -121,13 +121,13 @@ func TestPublishErrors(t *testing.T) {
 		f    func() error
 		want string
 	}{
-		{func() error { _, err := s.Publish(ctx, KindCacheCluster, "web"); return err }, "CacheClusterAlreadyPublished"},
-		{func() error { _, err := s.Publish(ctx, KindCacheCluster, "nope"); return err }, "CacheClusterNotFound"},
-		{func() error { _, err := s.Publish(ctx, KindCacheCluster, "dying"); return err }, "InvalidCacheClusterState"},
-		{func() error { _, err := s.Publish(ctx, KindCacheCluster, ""); return err }, "MissingParameter"},
-		{func() error { _, err := s.Unpublish(ctx, KindCacheCluster, "nope"); return err }, "CacheClusterNotFound"},
-		{func() error { _, err := s.Unpublish(ctx, KindCacheCluster, "dying"); return err }, "CacheClusterNotPublished"},
-		{func() error { _, err := s.DescribePublished(ctx, KindCacheCluster, "dying"); return err }, "CacheClusterNotPublished"},
+		{func() error { _, err := s.Publish(ctx, "web"); return err }, "CacheClusterAlreadyPublished"},
+		{func() error { _, err := s.Publish(ctx, "nope"); return err }, "CacheClusterNotFound"},
+		{func() error { _, err := s.Publish(ctx, "dying"); return err }, "InvalidCacheClusterState"},
+		{func() error { _, err := s.Publish(ctx, ""); return err }, "MissingParameter"},
+		{func() error { _, err := s.Unpublish(ctx, "nope"); return err }, "CacheClusterNotFound"},
+		{func() error { _, err := s.Unpublish(ctx, "dying"); return err }, "CacheClusterNotPublished"},
+		{func() error { _, err := s.DescribePublished(ctx, "dying"); return err }, "CacheClusterNotPublished"},
 	} {
 		if got := code(tc.f()); got != tc.want {
 			t.Errorf("got %q, want %s", got, tc.want)
@@ -136,7 +136,7 @@ func TestPublishErrors(t *testing.T) {
 	if got := hostAddrs(t, s); len(got) != 2 || got["web/0001"] != "127.64.0.2" {
 		t.Errorf("HostEndpoints after bad input = %v, want web's two", got)
 	}
-	if _, err := s.Unpublish(ctx, KindCacheCluster, "web"); err != nil {
+	if _, err := s.Unpublish(ctx, "web"); err != nil {
 		t.Fatal(err)
 	}
 	if got := hostAddrs(t, s); len(got) != 0 {
@@ -157,7 +157,7 @@ func TestPublishNameConflict(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Publish(ctx, KindCacheCluster, "web"); code(err) != "PublishedNameConflict" {
+	if _, err := s.Publish(ctx, "web"); code(err) != "PublishedNameConflict" {
 		t.Errorf("Publish of a colliding name = %v, want PublishedNameConflict", err)
 	}
 }
@@ -171,7 +171,7 @@ func TestConverge(t *testing.T) {
 	caches.put(testCache("web", "0001", "0002"))
 	caches.put(testCache("mc", "0001"))
 	for _, id := range []string{"web", "mc"} {
-		if _, err := s.Publish(ctx, KindCacheCluster, id); err != nil {
+		if _, err := s.Publish(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -191,7 +191,7 @@ func TestConverge(t *testing.T) {
 	if err := s.Converge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DescribePublished(ctx, KindCacheCluster, "mc"); code(err) != "CacheClusterNotPublished" {
+	if _, err := s.DescribePublished(ctx, "mc"); code(err) != "CacheClusterNotPublished" {
 		t.Errorf("DescribePublished(mc re-created) = %v, want CacheClusterNotPublished", err)
 	}
 }
@@ -209,10 +209,10 @@ func TestPublishAll(t *testing.T) {
 	if got := hostAddrs(t, s); len(got) != 2 {
 		t.Errorf("HostEndpoints with --publish-all = %v, want both caches", got)
 	}
-	if _, err := s.Publish(ctx, KindCacheCluster, "web"); code(err) != "CacheClusterAlreadyPublished" {
+	if _, err := s.Publish(ctx, "web"); code(err) != "CacheClusterAlreadyPublished" {
 		t.Errorf("Publish under --publish-all = %v", err)
 	}
-	if _, err := s.Unpublish(ctx, KindCacheCluster, "web"); code(err) != "InvalidParameterCombination" {
+	if _, err := s.Unpublish(ctx, "web"); code(err) != "InvalidParameterCombination" {
 		t.Errorf("Unpublish under --publish-all = %v", err)
 	}
 	s.cfg.Publishing.All = false
