@@ -66,6 +66,11 @@ func TestRenderConf(t *testing.T) {
 			NodeID: "vk-0001-001", BindIP: "203.0.113.73", Port: 6379, Dir: ".", Admin: testAdmin,
 			Parameters: map[string]string{"cluster-enabled": "yes"},
 		}},
+		{"redis7-cluster-hostname", "redis7", Config{
+			NodeID: "cm-0001-001", BindIP: "10.0.1.234", Port: 6379, Dir: ".", Admin: testAdmin,
+			Parameters:       map[string]string{"cluster-enabled": "yes"},
+			AnnounceHostname: "cm-0001-001.km2jzi.0001.use1.cache.amazonaws.com",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := RenderConf(tc.family, tc.cfg)
