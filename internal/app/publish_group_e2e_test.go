@@ -337,3 +337,49 @@ func TestPublishedClusterMode(t *testing.T) {
 		t.Errorf("host objects after unpublish:\n%s", got)
 	}
 }
+
+// A published group with in-transit encryption and an AUTH token: the host
+// resolves its TLS names (master.<rg>…, replica.<rg>…), and redis-cli
+// --tls trusting the installation's CA (cachalot ca) writes through the
+// primary's and reads through the reader's.
+func TestPublishedTLSGroup(t *testing.T) {
+	w := startGroupHost(t)
+	ctx := context.Background()
+	vpc, _, _ := w.ne.DefaultVPC(t)
+	sg := w.ne.CreateGroup(t, "pub-tls", vpc)
+	w.ne.AllowIn(t, sg, nettest.TCPPerm(6379, "169.254.64.1/32"))
+	const token = "host-token-0123456789"
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("ptls"),
+		ReplicationGroupDescription: aws.String("published"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(2), TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String(token),
+		SecurityGroupIds: []string{sg}}); err != nil {
+		t.Fatal(err)
+	}
+	g := w.waitGroup(t, "ptls")
+	primaryName, readerName := aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), aws.ToString(g.NodeGroups[0].ReaderEndpoint.Address)
+	if !strings.HasPrefix(primaryName, "master.ptls.") || !strings.HasPrefix(readerName, "replica.ptls.") {
+		t.Fatalf("endpoints %s, %s, want the TLS names", primaryName, readerName)
+	}
+	ca, code := cachalot(t, w.env.DataDir, "ca")
+	if code != 0 {
+		t.Fatalf("cachalot ca = %d %s", code, ca)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, []byte(ca), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := cachalot(t, w.env.DataDir, "publish", "ptls"); code != 0 || !strings.Contains(out, primaryName) || !strings.Contains(out, "ptls-002.ptls.") {
+		t.Fatalf("cachalot publish ptls = %d:\n%s\nwant the TLS names", code, out)
+	}
+	w.ne.WaitIdle(t)
+	t.Logf("hosts block: %q", hostsBlock(t, w.hosts, w.prefix))
+	tls := []string{"--tls", "--cacert", caFile, "--no-auth-warning", "-a", token}
+	waitFor(t, "redis-cli --tls -h "+primaryName+" set", func() (string, bool) {
+		got, ok := redisCLI(w.hosts, append(tls, "-h", primaryName, "set", "k", "tls")...)
+		return got, ok && got == "OK"
+	})
+	waitFor(t, "redis-cli --tls -h "+readerName+" get", func() (string, bool) {
+		got, ok := redisCLI(w.hosts, append(tls, "-h", readerName, "get", "k")...)
+		return got, ok && got == "tls"
+	})
+}
