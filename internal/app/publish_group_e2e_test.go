@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,8 +105,8 @@ func memberOfLine(g ectypes.ReplicationGroup, line string) string {
 // node gets an address; from the host, the primary endpoint's name takes
 // writes and the reader endpoint's (at both replicas) reads them; the
 // security group still decides and explain names the rule; after
-// TestFailover the primary name follows the new primary and writes
-// resume; unpublishing leaves no hosts line and no host object behind.
+// TestFailover, and after the primary's engine is killed with kill -9, the
+// primary name follows the new primary and writes resume; unpublishing leaves no hosts line and no host object behind.
 func TestPublishedGroupFromHost(t *testing.T) {
 	w := startGroupHost(t)
 	ctx := context.Background()
@@ -164,37 +165,50 @@ func TestPublishedGroupFromHost(t *testing.T) {
 		t.Errorf("cachalot published pg = %d:\n%s\nwant the reader name twice, the primary name once", code, out)
 	}
 
-	// TestFailover: the host's primary name follows the new primary.
-	before := primaryMember(g)
-	if _, err := w.ec.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("pg"), NodeGroupId: aws.String("0001")}); err != nil {
-		t.Fatal(err)
-	}
+	// A failover, by TestFailover and then by a primary killed with
+	// kill -9: the host's primary name follows the new primary each time.
 	var now string
-	waitFor(t, "a new primary", func() (string, bool) {
-		out, err := w.ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("pg")})
-		if err != nil {
-			return err.Error(), false
+	failover := func(how string, cause func(primary string)) {
+		t.Helper()
+		before := primaryMember(g)
+		cause(before)
+		waitFor(t, how+": a new primary", func() (string, bool) {
+			out, err := w.ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("pg")})
+			if err != nil {
+				return err.Error(), false
+			}
+			g = out.ReplicationGroups[0]
+			now = primaryMember(g)
+			return now + " " + aws.ToString(g.Status), now != "" && now != before && aws.ToString(g.Status) == "available"
+		})
+		waitFor(t, how+": the primary name at "+now, func() (string, bool) {
+			p := linesOf(hostsBlock(t, w.hosts, w.prefix), primaryName)
+			return strings.Join(p, "|"), len(p) == 1 && memberOfLine(g, p[0]) == now
+		})
+		waitFor(t, how+": writes through the primary name", func() (string, bool) {
+			got, ok := redisCLI(w.hosts, "-h", primaryName, "set", "k", how)
+			return got, ok && got == "OK"
+		})
+		if got, _ := redisCLI(w.hosts, "-h", primaryName, "role"); !strings.HasPrefix(got, "master") {
+			t.Errorf("%s: role through the primary name = %q, want master", how, got)
 		}
-		g = out.ReplicationGroups[0]
-		now = primaryMember(g)
-		return now + " " + aws.ToString(g.Status), now != "" && now != before && aws.ToString(g.Status) == "available"
-	})
-	waitFor(t, "the primary name at "+now, func() (string, bool) {
-		p := linesOf(hostsBlock(t, w.hosts, w.prefix), primaryName)
-		return strings.Join(p, "|"), len(p) == 1 && memberOfLine(g, p[0]) == now
-	})
-	waitFor(t, "writes through the primary name after the failover", func() (string, bool) {
-		got, ok := redisCLI(w.hosts, "-h", primaryName, "set", "k", "v2")
-		return got, ok && got == "OK"
-	})
-	if got, _ := redisCLI(w.hosts, "-h", primaryName, "role"); !strings.HasPrefix(got, "master") {
-		t.Errorf("role through the primary name = %q, want master", got)
+		waitFor(t, how+": reads through the reader name", func() (string, bool) {
+			got, ok := redisCLI(w.hosts, "-h", readerName, "get", "k")
+			return got, ok && got == how
+		})
+		t.Logf("after %s (%s -> %s): %q", how, before, now, hostsBlock(t, w.hosts, w.prefix))
 	}
-	waitFor(t, "reads through the reader name after the failover", func() (string, bool) {
-		got, ok := redisCLI(w.hosts, "-h", readerName, "get", "k")
-		return got, ok && got == "v2"
+	failover("test-failover", func(string) {
+		if _, err := w.ec.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("pg"), NodeGroupId: aws.String("0001")}); err != nil {
+			t.Fatal(err)
+		}
 	})
-	t.Logf("after the failover (%s -> %s): %q", before, now, hostsBlock(t, w.hosts, w.prefix))
+	failover("kill-9", func(primary string) {
+		pid := enginePID(t, w.env.DataDir, "000000000000.us-east-1."+primary+".0001")
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill -9 %d (%s): %v", pid, primary, err)
+		}
+	})
 
 	// A member cannot be published beside its group; unpublishing the
 	// group removes every line and host object.
