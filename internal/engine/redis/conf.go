@@ -70,6 +70,20 @@ func announcesHostname(family string) bool {
 	return family == "redis7" || strings.HasPrefix(family, "valkey")
 }
 
+// AnnounceCommand is the CONFIG SET that makes a running cluster-mode node
+// of family announce hostname as its preferred endpoint
+// (Config.AnnounceHostname), for a node started before it did; nil when
+// there is nothing to set.
+func AnnounceCommand(family string, params map[string]string, hostname string) ([]string, error) {
+	if hostname == "" || params["cluster-enabled"] != "yes" || !announcesHostname(family) {
+		return nil, nil
+	}
+	if !hostnameRE.MatchString(hostname) {
+		return nil, fmt.Errorf("bad announced hostname %q", hostname)
+	}
+	return []string{"CONFIG", "SET", "cluster-announce-hostname", hostname, "cluster-preferred-endpoint-type", "hostname"}, nil
+}
+
 var suffixRE = regexp.MustCompile(`^[A-Za-z0-9]{16,}$`)
 
 var nodeIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]*$`)

@@ -109,3 +109,28 @@ func TestRenderConfErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAnnounceCommand(t *testing.T) {
+	on := map[string]string{"cluster-enabled": "yes"}
+	for _, tc := range []struct {
+		name, family string
+		params       map[string]string
+		host         string
+		want         string
+		err          bool
+	}{
+		{"redis7", "redis7", on, "a.b.c", "CONFIG SET cluster-announce-hostname a.b.c cluster-preferred-endpoint-type hostname", false},
+		{"valkey8", "valkey8", on, "a.b.c", "CONFIG SET cluster-announce-hostname a.b.c cluster-preferred-endpoint-type hostname", false},
+		{"no cluster mode", "redis7", nil, "a.b.c", "", false},
+		{"no name", "redis7", on, "", "", false},
+		{"redis6", "redis6.x", on, "a.b.c", "", false},
+		{"bad name", "redis7", on, "a b", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := AnnounceCommand(tc.family, tc.params, tc.host)
+			if (err != nil) != tc.err || strings.Join(got, " ") != tc.want {
+				t.Errorf("AnnounceCommand = %q, %v, want %q (error %v)", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
