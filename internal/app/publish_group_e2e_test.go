@@ -397,3 +397,42 @@ func TestPublishedTLSGroup(t *testing.T) {
 		return got, ok && got == "tls"
 	})
 }
+
+// serve --publish-all publishes a replication group as a whole, its members
+// not on their own: every member's node has one hosts line, with the
+// group's names; deleting the group removes them.
+func TestPublishAllGroup(t *testing.T) {
+	requirePublishTools(t)
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte(machineHosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := apptest.Start(t, func(c *app.Config) { c.HostsFile = hosts; c.Network = app.NetworkNamespaces; c.PublishAll = true })
+	prefix := app.InstallPrefix(env.DataDir)
+	w := &groupHostEnv{env: env, ne: &nettest.Env{Env: env, EC2: ec2.NewFromConfig(env.Config())}, ec: elasticache.NewFromConfig(env.Config()),
+		hosts: hosts, prefix: prefix}
+	ctx := context.Background()
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("all"),
+		ReplicationGroupDescription: aws.String("published"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	g := w.waitGroup(t, "all")
+	w.ne.WaitIdle(t)
+	primaryName := aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address)
+	waitFor(t, "the group's hosts lines", func() (string, bool) {
+		b := hostsBlock(t, hosts, prefix)
+		return strings.Join(b, "|"), len(b) == 2 && len(linesOf(b, primaryName)) == 1
+	})
+	out, code := cachalot(t, env.DataDir, "published")
+	if code != 0 || !strings.Contains(out, "published all (by serve --publish-all)") || strings.Contains(out, "published all-00") {
+		t.Errorf("cachalot published = %d:\n%s\nwant the group, not its members", code, out)
+	}
+	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("all")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "no hosts line after the group's deletion", func() (string, bool) {
+		b, _ := os.ReadFile(hosts)
+		return string(b), string(b) == machineHosts
+	})
+}
