@@ -43,13 +43,19 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/ec2/sgeval"
 )
 
-// Cache is what the access flows need of a cache (a cluster today; a
-// replication group or a serverless cache later).
+// Cache is what the access flows need of a cache: a node-based cluster or
+// a replication group (a serverless cache later).
 type Cache struct {
 	// Account and Region are set by CacheLister (Cache answers in the
 	// caller's scope).
 	Account, Region string
 	ID              string
+	// Kind is the kind of cache (KindCacheCluster, KindReplicationGroup);
+	// "" is KindCacheCluster.
+	Kind string
+	// Group is the replication group a cluster is a member of: serve
+	// --publish-all publishes the group, not its members.
+	Group string
 	// CreatedAt tells a cache from a later one of the same id.
 	CreatedAt time.Time
 	Engine    string
@@ -66,9 +72,29 @@ type Cache struct {
 
 // Endpoint is one network interface of a cache.
 type Endpoint struct {
-	Name        string // node id (0001, …) or "configuration"
+	// Name is the node id (0001, …) or "configuration"; for a replication
+	// group, the member cluster's id, or "primary" and "reader" (Alias).
+	Name        string
 	InterfaceID string
 	Address     string
+	// Alias: the endpoint is another name of a member's interface that
+	// the cache lists again under its own Name (a group's primary and
+	// reader endpoints): explained, never given an address of its own.
+	Alias bool
+	// DNSNames are the names resolving to this endpoint inside the VPCs,
+	// which the host resolves to its published address (a group member's
+	// own name, and the group's primary, reader or configuration endpoint
+	// name while the member answers for it). Empty: the node's own name
+	// (Namer), as clusters are named.
+	DNSNames []string
+}
+
+// kind is c's kind of cache.
+func (c Cache) kind() string {
+	if c.Kind == "" {
+		return KindCacheCluster
+	}
+	return c.Kind
 }
 
 // Caches resolves the caches of the caller's scope (taken from ctx).

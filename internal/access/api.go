@@ -99,7 +99,7 @@ func explanationResult(e *Explanation) *cachalotapi.ExplainCacheReachabilityResu
 }
 
 func (a api) PublishCache(ctx context.Context, in *cachalotapi.PublishCacheMessage) (*cachalotapi.PublishCacheResult, error) {
-	pc, err := a.s.Publish(ctx, KindCacheCluster, strings.ToLower(aws.ToString(in.CacheClusterId)))
+	pc, err := a.s.Publish(ctx, strings.ToLower(aws.ToString(in.CacheClusterId)))
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (a api) PublishCache(ctx context.Context, in *cachalotapi.PublishCacheMessa
 }
 
 func (a api) UnpublishCache(ctx context.Context, in *cachalotapi.PublishCacheMessage) (*cachalotapi.UnpublishCacheResult, error) {
-	pc, err := a.s.Unpublish(ctx, KindCacheCluster, strings.ToLower(aws.ToString(in.CacheClusterId)))
+	pc, err := a.s.Unpublish(ctx, strings.ToLower(aws.ToString(in.CacheClusterId)))
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (a api) UnpublishCache(ctx context.Context, in *cachalotapi.PublishCacheMes
 }
 
 func (a api) DescribePublishedCaches(ctx context.Context, in *cachalotapi.DescribePublishedCachesMessage) (*cachalotapi.DescribePublishedCachesResult, error) {
-	pcs, err := a.s.DescribePublished(ctx, KindCacheCluster, strings.ToLower(aws.ToString(in.CacheClusterId)))
+	pcs, err := a.s.DescribePublished(ctx, strings.ToLower(aws.ToString(in.CacheClusterId)))
 	if err != nil {
 		return nil, err
 	}
@@ -140,10 +140,18 @@ func (a api) publishedCache(pc *PublishedCache) *cachalotapi.PublishedCache {
 	if c := a.s.cfg.Publishing.HostClient; c.IsValid() {
 		out.HostClientAddress = aws.String(c.String())
 	}
+	// One element per name: a group member's node answers for its own
+	// name and, while it holds the role, the group's endpoint names.
 	for _, ep := range pc.Endpoints {
-		out.Endpoints = append(out.Endpoints, cachalotapi.PublishedEndpoint{CacheNodeId: aws.String(ep.Name), Name: aws.String(ep.DNSName),
-			Address: aws.String(ep.Address), Port: aws.Int32(int32(ep.HostPort)), PrivateIpAddress: aws.String(ep.PrivateIP),
-			NetworkInterfaceId: aws.String(ep.InterfaceID)})
+		names := ep.DNSNames
+		if len(names) == 0 {
+			names = []string{ep.DNSName}
+		}
+		for _, n := range names {
+			out.Endpoints = append(out.Endpoints, cachalotapi.PublishedEndpoint{CacheNodeId: aws.String(ep.Name), Name: aws.String(n),
+				Address: aws.String(ep.Address), Port: aws.Int32(int32(ep.HostPort)), PrivateIpAddress: aws.String(ep.PrivateIP),
+				NetworkInterfaceId: aws.String(ep.InterfaceID)})
+		}
 	}
 	return out
 }

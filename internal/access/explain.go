@@ -197,11 +197,13 @@ func (s *Service) ExplainHost(ctx context.Context, cacheID string, port int) (*E
 		return nil, awserr.New("InvalidCacheClusterState", "Cache %s has no node with a network interface yet (status %s).", w.cache.ID, w.cache.Status)
 	}
 	out := &Explanation{CacheID: w.cache.ID, FromHost: true, Port: port, Allowed: true}
+	// Published interfaces: a group's primary and reader endpoints are
+	// published with the member that answers for them.
 	published := map[string]bool{}
 	if _, err := s.publishing(); err == nil {
-		if pcs, err := s.DescribePublished(ctx, KindCacheCluster, w.cache.ID); err == nil {
+		if pcs, err := s.DescribePublished(ctx, w.cache.ID); err == nil {
 			for _, ep := range pcs[0].Endpoints {
-				published[ep.Name] = true
+				published[ep.InterfaceID] = true
 			}
 		}
 	}
@@ -214,7 +216,7 @@ func (s *Service) ExplainHost(ctx context.Context, cacheID string, port int) (*E
 	ev := w.snap.evaluator()
 	for _, ep := range w.cache.Endpoints {
 		v := EndpointVerdict{Endpoint: ep, Allowed: true, Path: "host"}
-		if !published[ep.Name] {
+		if !published[ep.InterfaceID] {
 			v.Allowed = false
 			v.Missing = append(v.Missing, sgeval.Missing{Kind: "published", Interface: ep.InterfaceID,
 				Reason: fmt.Sprintf("cache %s is not published to the host (cachalot publish %s)", w.cache.ID, w.cache.ID)})

@@ -6,8 +6,16 @@ package access
 // loopback address of each endpoint as an offset in the published range.
 // The network controller realises HostEndpoints (vpcnet, netplane's host
 // links); the publish controller (internal/publishctl) calls Converge and
-// writes the hosts file. Caches are node-based clusters today; a
-// replication group or a serverless cache is another Kind of record.
+// writes the hosts file. Caches are node-based clusters and replication
+// groups (named by CacheClusterId as in the other access flows: a cluster
+// first, then a group); a serverless cache is another Kind of record.
+//
+// A group's record gives an address to each member's node; the names the
+// host resolves are those the VPCs' DNS servers answer (Endpoint.DNSNames):
+// the members' own, the primary endpoint's at the current primary, the
+// reader endpoint's at every replica, a cluster-mode group's configuration
+// endpoint at every node. They follow a failover: the publish controller
+// rewrites the hosts file when a group's roles change.
 
 import (
 	"context"
@@ -24,8 +32,11 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
-// KindCacheCluster is the kind of a published node-based cluster.
-const KindCacheCluster = "cache-cluster"
+// Kinds of published caches.
+const (
+	KindCacheCluster     = "cache-cluster"
+	KindReplicationGroup = "replication-group"
+)
 
 // PublishedPrefix is where published caches are kept:
 // access/published/<account>/<region>/<kind>/<id>. Controllers watch it.
@@ -45,7 +56,8 @@ type publishRecord struct {
 	// Auto is set for a record made by serve --publish-all.
 	Auto bool `json:",omitempty"`
 	// Offsets are the loopback addresses of the cache's endpoints (node id,
-	// or "configuration"), as offsets in the published range.
+	// "configuration", or a group's member cluster id), as offsets in the
+	// published range.
 	Offsets map[string]int
 }
 
@@ -89,9 +101,13 @@ type Publishing struct {
 // HostEndpoint is one endpoint of a published cache as the host reaches it.
 type HostEndpoint struct {
 	Account, Region, Kind, CacheID string
-	// Name is the endpoint's node id (0001, …) or "configuration".
-	Name        string
+	// Name is the endpoint's node id (0001, …), "configuration", or a
+	// group's member cluster id.
+	Name string
+	// DNSName is the endpoint's own name; DNSNames every name the host
+	// resolves to it (DNSName first).
 	DNSName     string
+	DNSNames    []string
 	InterfaceID string
 	PrivateIP   string
 	Port        int
@@ -127,30 +143,55 @@ func invalidState(c Cache) error {
 	return awserr.New("InvalidCacheClusterState", "Cache cluster %s is %s.", c.ID, c.Status)
 }
 
-// endpointNames returns the DNS name of each endpoint of c by endpoint name.
-func (p *Publishing) endpointNames(account, region string, c Cache) (map[string]string, error) {
+// endpointNames returns the DNS names of each endpoint of c given an
+// address (not the aliases), by endpoint name, its own name first.
+func (p *Publishing) endpointNames(account, region string, c Cache) (map[string][]string, error) {
 	sc, err := p.Names.Scope(account, region)
 	if err != nil {
 		return nil, fmt.Errorf("name endpoints: %w", err)
 	}
-	out := map[string]string{}
+	out := map[string][]string{}
 	for _, ep := range c.Endpoints {
-		if ep.Name == "configuration" {
-			out[ep.Name] = sc.MemcachedConfig(c.ID)
-		} else {
-			out[ep.Name] = sc.Node(c.ID, ep.Name)
+		switch {
+		case ep.Alias:
+		case len(ep.DNSNames) > 0:
+			out[ep.Name] = slices.Clone(ep.DNSNames)
+		case ep.Name == "configuration":
+			out[ep.Name] = []string{sc.MemcachedConfig(c.ID)}
+		default:
+			out[ep.Name] = []string{sc.Node(c.ID, ep.Name)}
 		}
 	}
 	return out, nil
 }
 
-// recordNames returns the DNS names a record claims: those of its endpoints.
+// allNames are every name of names, sorted, once.
+func allNames(names map[string][]string) []string {
+	var out []string
+	for _, ns := range names {
+		out = append(out, ns...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// recordNames returns the DNS names a record claims: those of its
+// endpoints; for a group, every name its members and the group may have
+// (both layouts, with and without TLS), whoever answers for them now.
 func (p *Publishing) recordNames(r *publishRecord) ([]string, error) {
 	sc, err := p.Names.Scope(r.Account, r.Region)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
+	if r.Kind == KindReplicationGroup {
+		out = append(out, sc.Primary(r.ID), sc.Reader(r.ID), sc.TLSPrimary(r.ID), sc.TLSReader(r.ID),
+			sc.ClusterConfig(r.ID, false), sc.ClusterConfig(r.ID, true))
+		for m := range r.Offsets {
+			out = append(out, sc.Node(m, dnsname.NodeID(1)), sc.TLSNode(m, r.ID))
+		}
+		return out, nil
+	}
 	for ep := range r.Offsets {
 		if ep == "configuration" {
 			out = append(out, sc.MemcachedConfig(r.ID))
@@ -161,10 +202,10 @@ func (p *Publishing) recordNames(r *publishRecord) ([]string, error) {
 	return out, nil
 }
 
-// Publish publishes a cache to the host: one transaction writes its record
-// with a loopback address for each of its endpoints; the controllers
-// realise it.
-func (s *Service) Publish(ctx context.Context, kind, id string) (*PublishedCache, error) {
+// Publish publishes a cache (a cluster, or else a replication group, named
+// id) to the host: one transaction writes its record with a loopback
+// address for each of its endpoints; the controllers realise it.
+func (s *Service) Publish(ctx context.Context, id string) (*PublishedCache, error) {
 	p, err := s.publishing()
 	if err != nil {
 		return nil, err
@@ -185,8 +226,8 @@ func (s *Service) Publish(ctx context.Context, kind, id string) (*PublishedCache
 	if err != nil {
 		return nil, err
 	}
-	key := publishedKey(c.Account, c.Region, kind, c.ID)
-	rec := &publishRecord{Account: c.Account, Region: c.Region, Kind: kind, ID: c.ID, CacheCreatedAt: c.CreatedAt,
+	key := publishedKey(c.Account, c.Region, c.kind(), c.ID)
+	rec := &publishRecord{Account: c.Account, Region: c.Region, Kind: c.kind(), ID: c.ID, CacheCreatedAt: c.CreatedAt,
 		CreatedAt: s.cfg.Now().UTC(), Offsets: map[string]int{}}
 	err = p.Store.Update(ctx, func(tx store.Tx) error {
 		var cur publishRecord
@@ -208,7 +249,7 @@ func (s *Service) Publish(ctx context.Context, kind, id string) (*PublishedCache
 		if err != nil {
 			return err
 		}
-		for _, n := range sortedValues(names) {
+		for _, n := range allNames(names) {
 			if o, ok := claimed[n]; ok {
 				return awserr.New("PublishedNameConflict", "The name %s of cache cluster %s is already published for %s.", n, c.ID, o)
 			}
@@ -225,7 +266,7 @@ func (s *Service) Publish(ctx context.Context, kind, id string) (*PublishedCache
 }
 
 // Unpublish withdraws a cache from the host.
-func (s *Service) Unpublish(ctx context.Context, kind, id string) (*PublishedCache, error) {
+func (s *Service) Unpublish(ctx context.Context, id string) (*PublishedCache, error) {
 	p, err := s.publishing()
 	if err != nil {
 		return nil, err
@@ -239,7 +280,7 @@ func (s *Service) Unpublish(ctx context.Context, kind, id string) (*PublishedCac
 	}
 	scope := auth.ScopeFrom(ctx)
 	c.Account, c.Region = scope.AccountID, scope.Region
-	key := publishedKey(c.Account, c.Region, kind, c.ID)
+	key := publishedKey(c.Account, c.Region, c.kind(), c.ID)
 	var rec publishRecord
 	err = p.Store.Update(ctx, func(tx store.Tx) error {
 		switch err := store.GetJSON(tx, key, &rec); {
@@ -260,22 +301,24 @@ func (s *Service) Unpublish(ctx context.Context, kind, id string) (*PublishedCac
 }
 
 // DescribePublished lists the caches of the caller's scope published to the
-// host (id "" for all), sorted by id.
-func (s *Service) DescribePublished(ctx context.Context, kind, id string) ([]PublishedCache, error) {
+// host, of every kind (id "" for all), sorted by kind and id.
+func (s *Service) DescribePublished(ctx context.Context, id string) ([]PublishedCache, error) {
 	p, err := s.publishing()
 	if err != nil {
 		return nil, err
 	}
 	scope := auth.ScopeFrom(ctx)
 	if id != "" {
-		if _, err := s.cfg.Caches.Cache(ctx, id); err != nil {
+		c, err := s.cfg.Caches.Cache(ctx, id)
+		if err != nil {
 			return nil, err
 		}
+		id = c.ID
 	}
 	var recs []*publishRecord
 	err = p.Store.View(ctx, func(tx store.Tx) error {
 		var err error
-		recs, err = store.ListJSON[publishRecord](tx, PublishedPrefix+store.Key(scope.AccountID, scope.Region, kind)+"/")
+		recs, err = store.ListJSON[publishRecord](tx, PublishedPrefix+store.Key(scope.AccountID, scope.Region)+"/")
 		return err
 	})
 	if err != nil {
@@ -287,7 +330,7 @@ func (s *Service) DescribePublished(ctx context.Context, kind, id string) ([]Pub
 			continue
 		}
 		c, err := s.cfg.Caches.Cache(ctx, r.ID)
-		if err != nil || !c.CreatedAt.Equal(r.CacheCreatedAt) {
+		if err != nil || c.kind() != r.Kind || !c.CreatedAt.Equal(r.CacheCreatedAt) {
 			continue // deleted: the controller forgets the record
 		}
 		c.Account, c.Region = scope.AccountID, scope.Region
@@ -306,14 +349,18 @@ func (p *Publishing) published(r *publishRecord, c Cache) *PublishedCache {
 	names, _ := p.endpointNames(r.Account, r.Region, c)
 	for _, ep := range c.Endpoints {
 		n, ok := r.Offsets[ep.Name]
-		if !ok {
+		if !ok || ep.Alias {
 			continue
 		}
 		loop, ok := p.LoopbackAddr(n)
 		if !ok {
 			continue
 		}
-		he := HostEndpoint{Account: r.Account, Region: r.Region, Kind: r.Kind, CacheID: r.ID, Name: ep.Name, DNSName: names[ep.Name],
+		var own string
+		if ns := names[ep.Name]; len(ns) > 0 {
+			own = ns[0]
+		}
+		he := HostEndpoint{Account: r.Account, Region: r.Region, Kind: r.Kind, CacheID: r.ID, Name: ep.Name, DNSName: own, DNSNames: names[ep.Name],
 			InterfaceID: ep.InterfaceID, PrivateIP: ep.Address, Port: c.Port, Loopback: loop, Address: loop.String(), HostPort: c.Port}
 		if p.HostAddrs != nil {
 			if ip, hp, ok := p.HostAddrs.HostAddr(ep.InterfaceID, he.Port); ok {
@@ -359,7 +406,7 @@ func (p *Publishing) allocate(rec *publishRecord, c Cache, all map[string]*publi
 	}
 	have := map[string]bool{}
 	for _, ep := range c.Endpoints {
-		have[ep.Name] = true
+		have[ep.Name] = !ep.Alias
 	}
 	for name := range rec.Offsets {
 		if !have[name] {
@@ -371,7 +418,7 @@ func (p *Publishing) allocate(rec *publishRecord, c Cache, all map[string]*publi
 	}
 	next := 2
 	for _, ep := range c.Endpoints {
-		if _, ok := rec.Offsets[ep.Name]; ok {
+		if _, ok := rec.Offsets[ep.Name]; ok || ep.Alias {
 			continue
 		}
 		for next < p.Offsets && used[next] {
@@ -394,15 +441,6 @@ func publishRecords(tx store.Tx) (map[string]*publishRecord, error) {
 		return nil
 	})
 	return all, err
-}
-
-func sortedValues(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // cacheKey names a cache across scopes.

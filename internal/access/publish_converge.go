@@ -36,7 +36,7 @@ func (s *Service) HostEndpoints(ctx context.Context) ([]HostEndpoint, error) {
 	}
 	byKey := map[string]Cache{}
 	for _, c := range caches {
-		byKey[cacheKey(c.Account, c.Region, KindCacheCluster, c.ID)] = c
+		byKey[cacheKey(c.Account, c.Region, c.kind(), c.ID)] = c
 	}
 	var out []HostEndpoint
 	for _, r := range all {
@@ -54,7 +54,9 @@ func (s *Service) HostEndpoints(ctx context.Context) ([]HostEndpoint, error) {
 // it forgets the records of caches that are gone (or were made again), and
 // with serve --publish-all off, those it made; it gives new endpoints an
 // address and forgets those of removed endpoints; with --publish-all on, it
-// publishes every cache not yet published. A cache whose names another
+// publishes every cache not yet published, a replication group as a whole
+// (its members' own records made by --publish-all are forgotten: the
+// group's hold their names). A cache whose names another
 // published cache already claims is left unpublished and reported in the
 // error, after everything else is written.
 func (s *Service) Converge(ctx context.Context) error {
@@ -69,7 +71,7 @@ func (s *Service) Converge(ctx context.Context) error {
 	byKey := map[string]Cache{}
 	var keys []string
 	for _, c := range caches {
-		k := publishedKey(c.Account, c.Region, KindCacheCluster, c.ID)
+		k := publishedKey(c.Account, c.Region, c.kind(), c.ID)
 		byKey[k] = c
 		keys = append(keys, k)
 	}
@@ -84,7 +86,7 @@ func (s *Service) Converge(ctx context.Context) error {
 		for _, k := range sortedKeys(all) {
 			r := all[k]
 			c, ok := byKey[k]
-			if !ok || !c.CreatedAt.Equal(r.CacheCreatedAt) || (r.Auto && !p.All) {
+			if !ok || !c.CreatedAt.Equal(r.CacheCreatedAt) || (r.Auto && (!p.All || c.Group != "")) {
 				delete(all, k)
 				if err := tx.Delete(k); err != nil {
 					return err
@@ -106,7 +108,7 @@ func (s *Service) Converge(ctx context.Context) error {
 		}
 		for _, k := range keys {
 			c := byKey[k]
-			if _, ok := all[k]; ok || c.Status == "deleting" {
+			if _, ok := all[k]; ok || c.Status == "deleting" || c.Group != "" {
 				continue
 			}
 			if err := p.autoPublish(tx, all, k, c); err != nil {
@@ -141,12 +143,12 @@ func (p *Publishing) autoPublish(tx store.Tx, all map[string]*publishRecord, k s
 	if err != nil {
 		return err
 	}
-	for _, n := range sortedValues(names) {
+	for _, n := range allNames(names) {
 		if o, ok := claimed[n]; ok {
 			return fmt.Errorf("cache %s/%s/%s left unpublished: %w: %s is %s's", c.Account, c.Region, c.ID, ErrNameConflict, n, o)
 		}
 	}
-	r := &publishRecord{Account: c.Account, Region: c.Region, Kind: KindCacheCluster, ID: c.ID, CacheCreatedAt: c.CreatedAt,
+	r := &publishRecord{Account: c.Account, Region: c.Region, Kind: c.kind(), ID: c.ID, CacheCreatedAt: c.CreatedAt,
 		Auto: true, Offsets: map[string]int{}}
 	if err := p.allocate(r, c, all, k); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -109,7 +110,7 @@ func TestPublishErrors(t *testing.T) {
 	dying.Status = "deleting"
 	caches.put(dying)
 
-	pc, err := s.Publish(ctx, KindCacheCluster, "web")
+	pc, err := s.Publish(ctx, "web")
 	if err != nil {
 		t.Fatalf("Publish(web) = %v", err)
 	}
@@ -121,13 +122,13 @@ func TestPublishErrors(t *testing.T) {
 		f    func() error
 		want string
 	}{
-		{func() error { _, err := s.Publish(ctx, KindCacheCluster, "web"); return err }, "CacheClusterAlreadyPublished"},
-		{func() error { _, err := s.Publish(ctx, KindCacheCluster, "nope"); return err }, "CacheClusterNotFound"},
-		{func() error { _, err := s.Publish(ctx, KindCacheCluster, "dying"); return err }, "InvalidCacheClusterState"},
-		{func() error { _, err := s.Publish(ctx, KindCacheCluster, ""); return err }, "MissingParameter"},
-		{func() error { _, err := s.Unpublish(ctx, KindCacheCluster, "nope"); return err }, "CacheClusterNotFound"},
-		{func() error { _, err := s.Unpublish(ctx, KindCacheCluster, "dying"); return err }, "CacheClusterNotPublished"},
-		{func() error { _, err := s.DescribePublished(ctx, KindCacheCluster, "dying"); return err }, "CacheClusterNotPublished"},
+		{func() error { _, err := s.Publish(ctx, "web"); return err }, "CacheClusterAlreadyPublished"},
+		{func() error { _, err := s.Publish(ctx, "nope"); return err }, "CacheClusterNotFound"},
+		{func() error { _, err := s.Publish(ctx, "dying"); return err }, "InvalidCacheClusterState"},
+		{func() error { _, err := s.Publish(ctx, ""); return err }, "MissingParameter"},
+		{func() error { _, err := s.Unpublish(ctx, "nope"); return err }, "CacheClusterNotFound"},
+		{func() error { _, err := s.Unpublish(ctx, "dying"); return err }, "CacheClusterNotPublished"},
+		{func() error { _, err := s.DescribePublished(ctx, "dying"); return err }, "CacheClusterNotPublished"},
 	} {
 		if got := code(tc.f()); got != tc.want {
 			t.Errorf("got %q, want %s", got, tc.want)
@@ -136,7 +137,7 @@ func TestPublishErrors(t *testing.T) {
 	if got := hostAddrs(t, s); len(got) != 2 || got["web/0001"] != "127.64.0.2" {
 		t.Errorf("HostEndpoints after bad input = %v, want web's two", got)
 	}
-	if _, err := s.Unpublish(ctx, KindCacheCluster, "web"); err != nil {
+	if _, err := s.Unpublish(ctx, "web"); err != nil {
 		t.Fatal(err)
 	}
 	if got := hostAddrs(t, s); len(got) != 0 {
@@ -157,7 +158,7 @@ func TestPublishNameConflict(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Publish(ctx, KindCacheCluster, "web"); code(err) != "PublishedNameConflict" {
+	if _, err := s.Publish(ctx, "web"); code(err) != "PublishedNameConflict" {
 		t.Errorf("Publish of a colliding name = %v, want PublishedNameConflict", err)
 	}
 }
@@ -171,7 +172,7 @@ func TestConverge(t *testing.T) {
 	caches.put(testCache("web", "0001", "0002"))
 	caches.put(testCache("mc", "0001"))
 	for _, id := range []string{"web", "mc"} {
-		if _, err := s.Publish(ctx, KindCacheCluster, id); err != nil {
+		if _, err := s.Publish(ctx, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -191,7 +192,7 @@ func TestConverge(t *testing.T) {
 	if err := s.Converge(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DescribePublished(ctx, KindCacheCluster, "mc"); code(err) != "CacheClusterNotPublished" {
+	if _, err := s.DescribePublished(ctx, "mc"); code(err) != "CacheClusterNotPublished" {
 		t.Errorf("DescribePublished(mc re-created) = %v, want CacheClusterNotPublished", err)
 	}
 }
@@ -209,10 +210,10 @@ func TestPublishAll(t *testing.T) {
 	if got := hostAddrs(t, s); len(got) != 2 {
 		t.Errorf("HostEndpoints with --publish-all = %v, want both caches", got)
 	}
-	if _, err := s.Publish(ctx, KindCacheCluster, "web"); code(err) != "CacheClusterAlreadyPublished" {
+	if _, err := s.Publish(ctx, "web"); code(err) != "CacheClusterAlreadyPublished" {
 		t.Errorf("Publish under --publish-all = %v", err)
 	}
-	if _, err := s.Unpublish(ctx, KindCacheCluster, "web"); code(err) != "InvalidParameterCombination" {
+	if _, err := s.Unpublish(ctx, "web"); code(err) != "InvalidParameterCombination" {
 		t.Errorf("Unpublish under --publish-all = %v", err)
 	}
 	s.cfg.Publishing.All = false
@@ -221,5 +222,97 @@ func TestPublishAll(t *testing.T) {
 	}
 	if got := hostAddrs(t, s); len(got) != 0 {
 		t.Errorf("HostEndpoints after --publish-all is off = %v, want none", got)
+	}
+}
+
+// testGroup is a replication group of members m1 (the primary) and m2, m3
+// as elasticache lists it: the primary and reader aliases, then a member
+// endpoint each, with the names resolving to it.
+func testGroup(primary string, members ...string) Cache {
+	c := Cache{Account: testAccount, Region: testRegion, ID: "rg", Kind: KindReplicationGroup, Status: "available", Port: 6379,
+		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	var eps []Endpoint
+	for i, m := range members {
+		ep := Endpoint{Name: m, InterfaceID: "eni-" + m, Address: "10.0.0." + string(rune('4'+i)), DNSNames: []string{m + ".own"}}
+		if m == primary {
+			ep.DNSNames = append(ep.DNSNames, "rg.primary")
+			c.Endpoints = append(c.Endpoints, Endpoint{Name: "primary", InterfaceID: ep.InterfaceID, Address: ep.Address, Alias: true})
+		} else {
+			ep.DNSNames = append(ep.DNSNames, "rg.reader")
+		}
+		eps = append(eps, ep)
+	}
+	c.Endpoints = append(c.Endpoints, eps...)
+	return c
+}
+
+// A published group gives each member (not the aliases) an address; the
+// names follow the roles: after a failover the primary name is on the new
+// primary's address, the addresses unchanged; a member's own record
+// conflicts with the group's; --publish-all publishes the group, not its
+// members.
+func TestPublishGroup(t *testing.T) {
+	s, caches, _ := newPublishService(t, false)
+	ctx := callerCtx()
+	caches.put(testGroup("m1", "m1", "m2", "m3"))
+	member := testCache("m2", "0001")
+	member.Group = "rg"
+	caches.put(member)
+	pc, err := s.Publish(ctx, "rg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc.Kind != KindReplicationGroup || len(pc.Endpoints) != 3 {
+		t.Fatalf("Publish(rg) = %+v, want the three members", pc)
+	}
+	names := func() map[string][]string {
+		eps, err := s.HostEndpoints(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, e := range eps {
+			for _, n := range e.DNSNames {
+				out[n] = append(out[n], e.Address)
+			}
+		}
+		return out
+	}
+	got := names()
+	if len(got["rg.primary"]) != 1 || got["rg.primary"][0] != got["m1.own"][0] || len(got["rg.reader"]) != 2 {
+		t.Fatalf("names = %v, want the primary name at m1's address, the reader's at m2's and m3's", got)
+	}
+	before := hostAddrs(t, s)
+
+	caches.put(testGroup("m3", "m1", "m2", "m3")) // a failover
+	got = names()
+	if len(got["rg.primary"]) != 1 || got["rg.primary"][0] != got["m3.own"][0] || len(got["rg.reader"]) != 2 {
+		t.Errorf("names after the failover = %v, want the primary name at m3's address", got)
+	}
+	if after := hostAddrs(t, s); !maps.Equal(before, after) {
+		t.Errorf("addresses after the failover = %v, want them kept: %v", after, before)
+	}
+	if _, err := s.Publish(ctx, "m2"); code(err) != "PublishedNameConflict" {
+		t.Errorf("Publish(m2), a member of the published group = %v, want PublishedNameConflict", err)
+	}
+	if pcs, err := s.DescribePublished(ctx, ""); err != nil || len(pcs) != 1 || pcs[0].ID != "rg" {
+		t.Errorf("DescribePublished = %+v, %v", pcs, err)
+	}
+	if _, err := s.Unpublish(ctx, "rg"); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostAddrs(t, s); len(got) != 0 {
+		t.Errorf("after Unpublish: %v", got)
+	}
+
+	all, caches, _ := newPublishService(t, true)
+	caches.put(testGroup("m1", "m1", "m2", "m3"))
+	caches.put(member)
+	if err := all.Converge(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pcs, err := all.DescribePublished(ctx, "")
+	if err != nil || len(pcs) != 1 || pcs[0].ID != "rg" || !pcs[0].Auto {
+		t.Errorf("--publish-all: %+v, %v, want the group only", pcs, err)
 	}
 }

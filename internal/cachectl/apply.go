@@ -376,6 +376,17 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		TLS:        r.tls,
 		AuthTokens: r.cl.AuthTokens,
 	}
+	if r.values["cluster-enabled"] == "yes" && bindIP == n.IP {
+		// A cluster-mode node listening at its private address (the
+		// namespaces network mode) announces its name, as ElastiCache's
+		// do with TLS: cluster clients follow it to the node inside the
+		// VPCs and, the cache published, from the host, where private
+		// addresses do not lead. In the loopback mode the host address it
+		// binds is what clients follow.
+		if spec.AnnounceHostname, err = r.nodeName(n.ID); err != nil {
+			return false, err
+		}
+	}
 	st, err := c.cfg.Engines.Start(ctx, spec)
 	if err != nil {
 		return false, fmt.Errorf("start node %s: %w", n.ID, err)
@@ -386,6 +397,20 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		return false, fmt.Errorf("node %s is %s", n.ID, st.State)
 	}
 	return st.Adopted, nil
+}
+
+// nodeName is the DNS name of node id of the cluster.
+func (r *run) nodeName(id string) (string, error) {
+	names, err := r.c.cfg.Domain.Names(r.cl)
+	if err != nil {
+		return "", fmt.Errorf("name node %s: %w", id, err)
+	}
+	for _, n := range names {
+		if n.Node == id {
+			return n.Name, nil
+		}
+	}
+	return "", fmt.Errorf("name node %s: it has no address yet", id)
 }
 
 // serveConfig runs the cluster's configuration endpoint responder inside

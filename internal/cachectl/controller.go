@@ -125,6 +125,8 @@ type Domain interface {
 	DiscoveryConfig(cl *elasticache.Cluster) (string, error)
 	// CertificateNames are the names a TLS cache's certificate carries.
 	CertificateNames(cl *elasticache.Cluster) ([]string, error)
+	// Names are the DNS names of the cluster's endpoints.
+	Names(cl *elasticache.Cluster) ([]elasticache.EndpointName, error)
 }
 
 // Catalog is the set of installed engines (catalog.Catalog).

@@ -45,27 +45,59 @@ func (t computeTargets) Cache(ctx context.Context, id string) (access.Cache, err
 		return access.Cache{}, err
 	}
 	if g != nil {
-		return groupCacheOf(g, members), nil
+		return t.s.groupCache(g, members), nil
 	}
-	return cacheOf(c), nil
+	return t.s.clusterCache(c), nil
 }
 
 // AllCaches returns the caches of every account and region
-// (access.CacheLister), for publishing to the host.
+// (access.CacheLister), for publishing to the host: clusters (group
+// members too) and replication groups.
 func (t computeTargets) AllCaches(ctx context.Context) ([]access.Cache, error) {
 	clusters, err := t.s.Clusters(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]access.Cache, 0, len(clusters))
+	groups, members, err := t.s.ReplicationGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]access.Cache, 0, len(clusters)+len(groups))
 	for _, c := range clusters {
-		out = append(out, cacheOf(c))
+		out = append(out, t.s.clusterCache(c))
+	}
+	for _, g := range groups {
+		gc := t.s.groupCache(g, members[g.Ref()])
+		gc.Account, gc.Region = g.Account, g.Region
+		out = append(out, gc)
 	}
 	return out, nil
 }
 
+// clusterCache is cacheOf with the endpoints' DNS names.
+func (s *Service) clusterCache(c *Cluster) access.Cache {
+	out := cacheOf(c)
+	if names, err := s.Names(c); err == nil {
+		nameEndpoints(out.Endpoints, names)
+	}
+	return out
+}
+
+// nameEndpoints gives each endpoint the names (in their order, once)
+// resolving to its interface.
+func nameEndpoints(eps []access.Endpoint, names []EndpointName) {
+	for i := range eps {
+		for _, n := range names {
+			if n.InterfaceID == eps[i].InterfaceID && !slices.Contains(eps[i].DNSNames, n.Name) {
+				eps[i].DNSNames = append(eps[i].DNSNames, n.Name)
+			}
+		}
+	}
+}
+
 func cacheOf(c *Cluster) access.Cache {
-	out := access.Cache{Account: c.Account, Region: c.Region, ID: c.ID, CreatedAt: c.CreatedAt, Engine: c.Engine, Status: c.Status,
+	out := access.Cache{Account: c.Account, Region: c.Region, ID: c.ID, Kind: access.KindCacheCluster, Group: c.ReplicationGroupID,
+		CreatedAt: c.CreatedAt, Engine: c.Engine, Status: c.Status,
 		VpcID: c.VpcID, Port: c.Port, SecurityGroups: slices.Clone(c.SecurityGroups)}
 	for _, n := range c.Nodes {
 		if n.InterfaceID != "" && n.Status != StatusDeleting {

@@ -16,8 +16,11 @@ import (
 
 // Replication groups in the access flows: a group is a cache whose
 // endpoints are its primary endpoint (the current primary's node), its
-// reader endpoint (a replica's node) and every member's node; connecting
-// compute edits the group's security groups, which are every member's.
+// reader endpoint (a replica's node) — both aliases, explained but not
+// published on their own — and every member's node, named by the member's
+// id, with the names resolving to it (its own, and the group's endpoint
+// names it answers for); connecting compute edits the group's security
+// groups, which are every member's.
 
 func isNotFound(err error, code string) bool {
 	e, ok := awserr.As(err)
@@ -47,9 +50,30 @@ func (s *Service) isGroup(ctx context.Context, scope auth.Scope, id string) bool
 	return found
 }
 
-// groupCacheOf is a group as the access flows see it.
+// groupCache is a group as the access flows see it, its members' endpoints
+// named as the VPCs' DNS servers name them (Names, GroupNames).
+func (s *Service) groupCache(g *ReplicationGroup, members []*Cluster) access.Cache {
+	out := groupCacheOf(g, members)
+	var names []EndpointName
+	for _, c := range members {
+		ns, err := s.Names(c)
+		if err != nil {
+			return out
+		}
+		names = append(names, ns...)
+	}
+	gn, err := s.GroupNames(g, members)
+	if err != nil {
+		return out
+	}
+	nameEndpoints(out.Endpoints, append(names, gn...))
+	return out
+}
+
+// groupCacheOf is a group as the access flows see it, without names.
 func groupCacheOf(g *ReplicationGroup, members []*Cluster) access.Cache {
-	out := access.Cache{ID: g.ID, Engine: g.Engine, Status: g.Status, VpcID: g.VpcID, Port: g.Port, SecurityGroups: slices.Clone(g.SecurityGroups)}
+	out := access.Cache{ID: g.ID, Kind: access.KindReplicationGroup, CreatedAt: g.CreatedAt, Engine: g.Engine, Status: g.Status,
+		VpcID: g.VpcID, Port: g.Port, SecurityGroups: slices.Clone(g.SecurityGroups)}
 	node := func(c *Cluster) (Node, bool) {
 		if len(c.Nodes) == 0 || c.Nodes[0].InterfaceID == "" || c.Status == StatusDeleting {
 			return Node{}, false
@@ -60,7 +84,7 @@ func groupCacheOf(g *ReplicationGroup, members []*Cluster) access.Cache {
 	for _, c := range members {
 		if c.ID == g.Primary {
 			if n, ok := node(c); ok {
-				out.Endpoints = append(out.Endpoints, access.Endpoint{Name: "primary", InterfaceID: n.InterfaceID, Address: n.IP})
+				out.Endpoints = append(out.Endpoints, access.Endpoint{Name: "primary", InterfaceID: n.InterfaceID, Address: n.IP, Alias: true})
 			}
 		} else if reader == nil {
 			reader = c
@@ -68,7 +92,7 @@ func groupCacheOf(g *ReplicationGroup, members []*Cluster) access.Cache {
 	}
 	if reader != nil {
 		if n, ok := node(reader); ok {
-			out.Endpoints = append(out.Endpoints, access.Endpoint{Name: "reader", InterfaceID: n.InterfaceID, Address: n.IP})
+			out.Endpoints = append(out.Endpoints, access.Endpoint{Name: "reader", InterfaceID: n.InterfaceID, Address: n.IP, Alias: true})
 		}
 	}
 	for _, c := range members {

@@ -22,6 +22,27 @@ func AuthID(hashes []string) string {
 	return hex.EncodeToString(sum[:6])
 }
 
+// announceLive sets the announced name of an adopted cluster-mode node
+// live (redis.AnnounceCommand); its configuration names it already.
+func (n *node) announceLive(ctx context.Context) error {
+	n.mu.Lock()
+	spec, admin := cloneSpec(n.spec), n.admin
+	n.mu.Unlock()
+	cmd, err := redis.AnnounceCommand(spec.Engine.Family, spec.Parameters, spec.AnnounceHostname)
+	if err != nil || cmd == nil {
+		return err
+	}
+	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	if err != nil {
+		return fmt.Errorf("announce the name of %s: %w", n.id, err)
+	}
+	defer c.Close()
+	if _, err := admin.Do(ctx, c, cmd...); err != nil {
+		return fmt.Errorf("announce the name of %s: %w", n.id, err)
+	}
+	return nil
+}
+
 // setAuth serves reqAuth: the engine's default user gets exactly the
 // passwords hashes, live (ACL SETUSER through the admin connection, no
 // restart); the configuration it restarts with names them too.

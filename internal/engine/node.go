@@ -191,6 +191,12 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 					w.stop()
 					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
 				}
+				// A cluster-mode node started before nodes announced
+				// their names announces its own from now on.
+				if err := n.announceLive(ctx); err != nil {
+					w.stop()
+					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
+				}
 			}
 			n.setStatus(func(s *NodeStatus) {
 				s.State, s.PID, s.Adopted, s.Since = StateRunning, st.PID, true, time.Now()

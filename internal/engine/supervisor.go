@@ -176,6 +176,10 @@ type NodeSpec struct {
 	// passwords (ElastiCache's AUTH token; two during a rotation); none:
 	// no password. A Start with others for a running node sets them live.
 	AuthTokens []string `json:"-"`
+	// AnnounceHostname is a cluster-mode node's DNS name, announced as
+	// its preferred endpoint (redis.Config.AnnounceHostname); "" for
+	// none. It applies at the engine's start.
+	AnnounceHostname string `json:",omitempty"`
 }
 
 func (s NodeSpec) port() int {

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/access"
@@ -67,9 +68,13 @@ func New(cfg Config) *Controller {
 // Name implements reconcile.Controller.
 func (c *Controller) Name() string { return "publish" }
 
-// Watches implements reconcile.Controller: published caches and clusters.
+// Watches implements reconcile.Controller: published caches, clusters and
+// replication groups — a group's record changes when its roles do (a
+// failover), and the host's names follow them as the VPCs' DNS servers'
+// do (internal/dnsctl watches the same keys).
 func (c *Controller) Watches(key string) bool {
-	return access.PublishedKey(key) || (strings.HasPrefix(key, "elasticache/") && strings.Contains(key, "/cluster/"))
+	return access.PublishedKey(key) || (strings.HasPrefix(key, "elasticache/") &&
+		(strings.Contains(key, "/cluster/") || strings.Contains(key, "/replicationgroup/")))
 }
 
 // Reconcile implements reconcile.Controller.
@@ -102,15 +107,25 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 }
 
 // Entries are the hosts file lines of the published endpoints: each DNS
-// name at the address the host reaches it at.
+// name at the address the host reaches it at — a name several endpoints
+// answer for (a group's reader endpoint) on each of their lines, as the
+// VPCs' DNS servers give every address.
 func Entries(eps []access.HostEndpoint) []hostsfile.Entry {
 	by := map[netip.Addr][]string{}
 	for _, e := range eps {
 		a, err := netip.ParseAddr(e.Address)
-		if err != nil || e.DNSName == "" {
+		if err != nil {
 			continue
 		}
-		by[a] = append(by[a], e.DNSName)
+		names := e.DNSNames
+		if len(names) == 0 && e.DNSName != "" {
+			names = []string{e.DNSName}
+		}
+		for _, n := range names {
+			if n != "" && !slices.Contains(by[a], n) {
+				by[a] = append(by[a], n)
+			}
+		}
 	}
 	out := make([]hostsfile.Entry, 0, len(by))
 	for a, names := range by {

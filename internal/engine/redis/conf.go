@@ -52,6 +52,36 @@ type Config struct {
 	// AuthTokens are the SHA-256 hashes (hex) of the default user's
 	// passwords (auth.go); none: nopass.
 	AuthTokens []string
+	// AnnounceHostname, in cluster mode, is the DNS name the node
+	// announces as its preferred endpoint (MOVED, ASK, CLUSTER SLOTS),
+	// its address staying in gossip and CLUSTER NODES: a name resolving
+	// to the node wherever the client is (its private address inside the
+	// VPCs, its published one on the host). "" announces the address
+	// only. Engines before Redis OSS 7.0 have no such directive; it is
+	// left out for them.
+	AnnounceHostname string
+}
+
+var hostnameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`)
+
+// announcesHostname reports whether the engine of family knows
+// cluster-announce-hostname (Redis OSS 7.0, every Valkey).
+func announcesHostname(family string) bool {
+	return family == "redis7" || strings.HasPrefix(family, "valkey")
+}
+
+// AnnounceCommand is the CONFIG SET that makes a running cluster-mode node
+// of family announce hostname as its preferred endpoint
+// (Config.AnnounceHostname), for a node started before it did; nil when
+// there is nothing to set.
+func AnnounceCommand(family string, params map[string]string, hostname string) ([]string, error) {
+	if hostname == "" || params["cluster-enabled"] != "yes" || !announcesHostname(family) {
+		return nil, nil
+	}
+	if !hostnameRE.MatchString(hostname) {
+		return nil, fmt.Errorf("bad announced hostname %q", hostname)
+	}
+	return []string{"CONFIG", "SET", "cluster-announce-hostname", hostname, "cluster-preferred-endpoint-type", "hostname"}, nil
 }
 
 var suffixRE = regexp.MustCompile(`^[A-Za-z0-9]{16,}$`)
@@ -195,6 +225,13 @@ func RenderConf(family string, c Config) ([]byte, error) {
 		// VPC reach it at (its own), in MOVED, CLUSTER SLOTS and gossip.
 		w("cluster-config-file", "nodes.conf")
 		w("cluster-announce-ip", c.BindIP)
+		if c.AnnounceHostname != "" && announcesHostname(family) {
+			if !hostnameRE.MatchString(c.AnnounceHostname) {
+				return nil, fmt.Errorf("render redis.conf: bad announced hostname %q", c.AnnounceHostname)
+			}
+			w("cluster-announce-hostname", c.AnnounceHostname)
+			w("cluster-preferred-endpoint-type", "hostname")
+		}
 	}
 
 	b.WriteString("\n# Parameter group\n")

@@ -66,6 +66,11 @@ func TestRenderConf(t *testing.T) {
 			NodeID: "vk-0001-001", BindIP: "203.0.113.73", Port: 6379, Dir: ".", Admin: testAdmin,
 			Parameters: map[string]string{"cluster-enabled": "yes"},
 		}},
+		{"redis7-cluster-hostname", "redis7", Config{
+			NodeID: "cm-0001-001", BindIP: "10.0.1.234", Port: 6379, Dir: ".", Admin: testAdmin,
+			Parameters:       map[string]string{"cluster-enabled": "yes"},
+			AnnounceHostname: "cm-0001-001.km2jzi.0001.use1.cache.amazonaws.com",
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := RenderConf(tc.family, tc.cfg)
@@ -100,6 +105,31 @@ func TestRenderConfErrors(t *testing.T) {
 			tc.mod(&c)
 			if _, err := RenderConf(tc.family, c); err == nil {
 				t.Errorf("RenderConf(%s) = nil error, want error", tc.name)
+			}
+		})
+	}
+}
+
+func TestAnnounceCommand(t *testing.T) {
+	on := map[string]string{"cluster-enabled": "yes"}
+	for _, tc := range []struct {
+		name, family string
+		params       map[string]string
+		host         string
+		want         string
+		err          bool
+	}{
+		{"redis7", "redis7", on, "a.b.c", "CONFIG SET cluster-announce-hostname a.b.c cluster-preferred-endpoint-type hostname", false},
+		{"valkey8", "valkey8", on, "a.b.c", "CONFIG SET cluster-announce-hostname a.b.c cluster-preferred-endpoint-type hostname", false},
+		{"no cluster mode", "redis7", nil, "a.b.c", "", false},
+		{"no name", "redis7", on, "", "", false},
+		{"redis6", "redis6.x", on, "a.b.c", "", false},
+		{"bad name", "redis7", on, "a b", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := AnnounceCommand(tc.family, tc.params, tc.host)
+			if (err != nil) != tc.err || strings.Join(got, " ") != tc.want {
+				t.Errorf("AnnounceCommand = %q, %v, want %q (error %v)", got, err, tc.want, tc.err)
 			}
 		})
 	}
