@@ -114,6 +114,10 @@ type ReplicationGroup struct {
 	AuthTokens        []string  `json:",omitempty"`
 	AuthTokenModified time.Time `json:",omitempty"`
 	AuthTokenStatus   string    `json:",omitempty"`
+	// UserGroupID is the group's user group (RBAC, users.go), "" without;
+	// ACL is the engines' users it gives, copied into the members.
+	UserGroupID string    `json:",omitempty"`
+	ACL         []ACLUser `json:",omitempty"`
 }
 
 // Failover phases: requested (TestFailover: the controller chooses the

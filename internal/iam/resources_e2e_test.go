@@ -146,6 +146,22 @@ func elasticacheCases() []authzCase {
 		c("DescribeConnectedComputeResources", "upper case", "CacheClusterId=VICTIM"),
 		c("ExplainCacheReachability", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
 		c("ExplainCacheReachability", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
+		c("CreateUser", "id", "UserId=victim-user&UserName=u&Engine=redis&AccessString=on+~*+%2B@all&NoPasswordRequired=true"),
+		c("ModifyUser", "id", "UserId=victim-user&AccessString=off"),
+		c("DeleteUser", "id", "UserId=victim-user"),
+		c("DescribeUsers", "id", "UserId=victim-user"),
+		c("CreateUserGroup", "id", "UserGroupId=victim-ug&Engine=redis&UserIds.member.1=default"),
+		c("CreateUserGroup", "its user", "UserGroupId=other&Engine=redis&UserIds.member.1=victim-user"),
+		c("ModifyUserGroup", "id", "UserGroupId=victim-ug&UserIdsToAdd.member.1=u1"),
+		c("ModifyUserGroup", "a user added", "UserGroupId=other&UserIdsToAdd.member.1=victim-user"),
+		c("ModifyUserGroup", "a user removed", "UserGroupId=other&UserIdsToRemove.member.1=victim-user"),
+		c("DeleteUserGroup", "id", "UserGroupId=victim-ug"),
+		c("DescribeUserGroups", "id", "UserGroupId=victim-ug"),
+		c("CreateReplicationGroup", "its user group", "ReplicationGroupId=other&ReplicationGroupDescription=d&TransitEncryptionEnabled=true&UserGroupIds.member.1=victim-ug"),
+		c("ModifyReplicationGroup", "a user group added", "ReplicationGroupId=other&UserGroupIdsToAdd.member.1=victim-ug"),
+		c("ModifyReplicationGroup", "a user group removed", "ReplicationGroupId=other&UserGroupIdsToRemove.member.1=victim-ug"),
+		c("ListTagsForResource", "user ARN", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:user:victim-user"),
+		c("ListTagsForResource", "user group ARN", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:usergroup:victim-ug"),
 	}
 }
 
@@ -528,6 +544,7 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 	im := func(res string) string { return "arn:aws:iam::" + fx["acct"] + ":" + res }
 	victims := []string{
 		ec("cluster", "victim"), ec("replicationgroup", "victim-rg"), ec("parametergroup", "victim-pg"), ec("subnetgroup", "victim-sn"), ec("securitygroup", "victim-csg"),
+		ec("user", "victim-user"), ec("usergroup", "victim-ug"),
 		e2("security-group", fx["defsg"]), e2("security-group", fx["vsg"]), e2("security-group-rule", fx["vsgr"]), e2("vpc", fx["dvpc"]),
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
 		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]),
