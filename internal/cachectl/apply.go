@@ -375,6 +375,7 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		Dial:       c.cfg.Network.Dialer(n.InterfaceID),
 		TLS:        r.tls,
 		AuthTokens: r.cl.AuthTokens,
+		Users:      aclUsers(r.cl),
 	}
 	st, err := c.cfg.Engines.Start(ctx, spec)
 	if err != nil {

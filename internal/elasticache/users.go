@@ -166,7 +166,15 @@ func userEngine(v *string) (string, error) {
 	return "", invalid("Invalid value for Engine: %s. Valid values are redis and valkey.", aws.ToString(v))
 }
 
-var userNamePattern = regexp.MustCompile(`^[\x21-\x7e]+$`)
+// userNamePattern: the engine's user names (letters, digits and . _ @ +
+// : = -, not starting with a punctuation mark); passwordPattern:
+// printable ASCII without spaces; rulePattern: an access rule is
+// printable ASCII without spaces, quotes or backslashes.
+var (
+	userNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+:=-]*$`)
+	passwordPattern = regexp.MustCompile(`^[\x21-\x7e]+$`)
+	rulePattern     = regexp.MustCompile(`^[!#-&(-;=?-\[\]-~]+$`)
+)
 
 // checkPassword applies ElastiCache's rules for user passwords: 16 to 128
 // printable ASCII characters without spaces.
@@ -174,7 +182,7 @@ func checkPassword(p string) error {
 	if len(p) < 16 || len(p) > 128 {
 		return invalid("Passwords length must be between 16-128 characters.")
 	}
-	if !userNamePattern.MatchString(p) {
+	if !passwordPattern.MatchString(p) {
 		return invalid("Passwords must contain only printable ASCII characters and no spaces.")
 	}
 	return nil
@@ -243,6 +251,8 @@ func accessRules(s string) ([]string, error) {
 	for _, r := range rules {
 		low := strings.ToLower(r)
 		switch {
+		case !rulePattern.MatchString(r) && !strings.ContainsAny(r[:1], "><"):
+			return nil, invalid("Invalid access string %q: %q has characters an access rule cannot have.", s, r)
 		case low == "on" || low == "off" || low == "allkeys" || low == "resetkeys" || low == "allchannels" ||
 			low == "resetchannels" || low == "allcommands" || low == "nocommands":
 		case len(r) > 1 && (r[0] == '~' || r[0] == '&'):
@@ -337,7 +347,7 @@ func (s *Service) CreateUser(ctx context.Context, in *elasticacheapi.CreateUserM
 	case name == "":
 		return nil, invalid("The parameter UserName must be provided and must not be blank.")
 	case len(name) > 120 || !userNamePattern.MatchString(name):
-		return nil, invalid("Invalid UserName %q: printable ASCII characters without spaces.", name)
+		return nil, invalid("Invalid UserName %q: letters, digits and . _ @ + : = -, starting with a letter or digit.", name)
 	case name == "cachalot":
 		return nil, invalid("The user name cachalot is reserved.")
 	}

@@ -52,6 +52,9 @@ type Config struct {
 	// AuthTokens are the SHA-256 hashes (hex) of the default user's
 	// passwords (auth.go); none: nopass.
 	AuthTokens []string
+	// Users are the RBAC users (auth.go); one named default replaces the
+	// default user of AuthTokens.
+	Users []User
 }
 
 var suffixRE = regexp.MustCompile(`^[A-Za-z0-9]{16,}$`)
@@ -164,11 +167,11 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	w("proc-title-template", strconv.Quote("{title} {listen-addr} {server-mode} cachalot-node="+c.NodeID))
 
 	b.WriteString("\n# Restricted commands and users: only Cachalot's admin user runs what\n# ElastiCache restricts\n")
-	passwords, err := passwordRules(c.AuthTokens)
+	users, err := clientUsers(c.AuthTokens, c.Users, params["cluster-enabled"] == "yes")
 	if err != nil {
 		return nil, fmt.Errorf("render redis.conf: %w", err)
 	}
-	c.Admin.restrictions(w, passwords, params["cluster-enabled"] == "yes")
+	c.Admin.restrictions(w, users)
 
 	b.WriteString("\n# Replication: a full synchronisation starts as soon as a replica asks\n# (not after the engine's default 5 s wait for more)\n")
 	w("repl-diskless-sync-delay", "0")
