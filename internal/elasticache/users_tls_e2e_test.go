@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,6 +79,33 @@ func (w *rbacWorld) settle(t *testing.T, what string) ectypes.ReplicationGroup {
 	}
 }
 
+// restartRBAC restarts Cachalot: the members are re-adopted (same
+// processes) and keep their users.
+func (w *rbacWorld) restartRBAC(t *testing.T) {
+	t.Helper()
+	g := w.describe(t)
+	pids := map[string]int{}
+	for _, m := range g.MemberClusters {
+		pids[m] = nodePID(t, w.dir, "000000000000.us-east-1."+m+".0001")
+	}
+	if err := w.env.App.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(app.Config{Listen: "127.0.0.1:0", DataDir: w.dir})
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	w.env.App, w.env.URL = a, a.URL()
+	w.ec = elasticache.NewFromConfig(w.env.Config())
+	w.settle(t, "restart")
+	for m, pid := range pids {
+		if now := nodePID(t, w.dir, "000000000000.us-east-1."+m+".0001"); now != pid {
+			t.Errorf("after a service restart %s runs pid %d, want %d re-adopted", m, now, pid)
+		}
+	}
+}
+
 const (
 	readerPass  = "reader-password-0001"
 	readerPass2 = "reader-password-0002"
@@ -116,7 +144,8 @@ func TestRBAC(t *testing.T) {
 	}
 	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("rbac"),
 		ReplicationGroupDescription: aws.String("rbac"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
-		NumCacheClusters: aws.Int32(2), TransitEncryptionEnabled: aws.Bool(true), UserGroupIds: []string{"app"}}); err != nil {
+		NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true), TransitEncryptionEnabled: aws.Bool(true),
+		UserGroupIds: []string{"app"}}); err != nil {
 		t.Fatal(err)
 	}
 	g := w.settle(t, "created")
@@ -165,6 +194,38 @@ func TestRBAC(t *testing.T) {
 	w.settle(t, "writer removed")
 	w.expect(t, "writer removed", all, "writer", writerPass, "WRONGPASS", "PING")
 
+	// A service restart re-adopts the engines with their users, and a
+	// change made after it reaches them; a failover (the old primary's
+	// engine killed, then recovered as a replica from its configuration)
+	// keeps the users on every member.
+	w.restartRBAC(t)
+	if _, err := w.ec.ModifyUser(ctx, &elasticache.ModifyUserInput{UserId: aws.String("reader"), Passwords: []string{readerPass}}); err != nil {
+		t.Fatal(err)
+	}
+	w.settle(t, "modified after restart")
+	w.expect(t, "modified after restart", all, "reader", readerPass, "PONG", "PING")
+	w.expect(t, "modified after restart", all, "reader", readerPass2, "WRONGPASS", "PING")
+	before := primaryOf(w.describe(t))
+	if err := syscall.Kill(nodePID(t, w.dir, "000000000000.us-east-1."+before+".0001"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	g = w.waitGroup(t, "failover", func(g ectypes.ReplicationGroup) bool {
+		if primaryOf(g) == before {
+			return false
+		}
+		for _, m := range g.NodeGroups[0].NodeGroupMembers {
+			if aws.ToString(m.CurrentRole) != "primary" && aws.ToString(m.CurrentRole) != "replica" {
+				return false
+			}
+		}
+		return true
+	})
+	w.settle(t, "failover")
+	w.expect(t, "after failover", all, "", "", "NOAUTH", "PING")
+	w.expect(t, "after failover", all, "reader", readerPass, "PONG", "PING")
+	w.expect(t, "after failover", all, "writer", writerPass, "WRONGPASS", "PING")
+	w.expect(t, "after failover", []string{aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address)}, "reader", readerPass, "w", "GET", "app:k")
+
 	// Without a user group, the default user is open again; then an AUTH
 	// token, and back to RBAC only with DELETE.
 	if _, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("rbac"),
@@ -197,7 +258,7 @@ func TestRBAC(t *testing.T) {
 	}
 	w.expect(t, "back to RBAC", all, "", "", "NOAUTH", "PING")
 	w.expect(t, "back to RBAC", all, "default", token1, "WRONGPASS", "PING")
-	w.expect(t, "back to RBAC", all, "reader", readerPass2, "PONG", "PING")
+	w.expect(t, "back to RBAC", all, "reader", readerPass, "PONG", "PING")
 
 	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("rbac")}); err != nil {
 		t.Fatal(err)
