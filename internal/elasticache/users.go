@@ -259,7 +259,8 @@ func accessRules(s string) ([]string, error) {
 		case strings.HasPrefix(low, "%r~") || strings.HasPrefix(low, "%w~") || strings.HasPrefix(low, "%rw~"):
 		case len(r) > 1 && (r[0] == '+' || r[0] == '-') && aclCommandPattern.MatchString(r[1:]):
 		case low == "nopass" || low == "resetpass" || low == "reset" || strings.ContainsAny(r[:1], "><#!"):
-			return nil, invalid("Invalid access string %q: passwords are set with Passwords or AuthenticationMode, not in the access string.", s)
+			// Not echoed: the rule may hold a password.
+			return nil, invalid("Invalid access string: passwords are set with Passwords or AuthenticationMode, not in the access string.")
 		default:
 			return nil, invalid("Invalid access string %q: %q is not an access rule.", s, r)
 		}
