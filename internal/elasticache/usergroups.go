@@ -12,6 +12,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
 
@@ -374,6 +375,9 @@ func (s *Service) DescribeUserGroups(ctx context.Context, in *elasticacheapi.Des
 // UserGroupIds; at most one, in-transit encryption required, no AUTH
 // token) and gives g its ACL.
 func attachUserGroup(tx store.Tx, scope auth.Scope, g *ReplicationGroup, id string) error {
+	if g.Engine == catalog.Redis && majorVersion(g.EngineVersion) < 6 {
+		return invalid("User groups require Redis OSS engine version 6.0 or later; replication group %s runs %s.", g.ID, g.EngineVersion)
+	}
 	ug, err := getUserGroup(tx, scope, id)
 	if err != nil {
 		return err
@@ -387,6 +391,18 @@ func attachUserGroup(tx store.Tx, scope auth.Scope, g *ReplicationGroup, id stri
 	}
 	g.UserGroupID, g.ACL = ug.ID, acl
 	return nil
+}
+
+// majorVersion is the major number of an engine version ("5.0.6": 5).
+func majorVersion(v string) int {
+	n := 0
+	for _, r := range v {
+		if r < '0' || r > '9' {
+			break
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n
 }
 
 // checkUserGroupIDs applies AWS's rules to a create request's user groups.

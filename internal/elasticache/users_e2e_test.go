@@ -201,6 +201,8 @@ func TestUsersBadInput(t *testing.T) {
 			TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String("0123456789abcdef0123")}},
 		{"two-groups", "InvalidParameterValue", "at most one user group", elasticache.CreateReplicationGroupInput{UserGroupIds: []string{"g1", "g2"},
 			TransitEncryptionEnabled: aws.Bool(true)}},
+		{"redis-5", "InvalidParameterValue", "6.0 or later", elasticache.CreateReplicationGroupInput{UserGroupIds: []string{"g1"},
+			TransitEncryptionEnabled: aws.Bool(true), EngineVersion: aws.String("5.0.6")}},
 		{"unknown-group", "UserGroupNotFound", "nope", elasticache.CreateReplicationGroupInput{UserGroupIds: []string{"nope"},
 			TransitEncryptionEnabled: aws.Bool(true)}},
 	} {

@@ -171,6 +171,22 @@ func TestRBAC(t *testing.T) {
 	w.expect(t, "created", []string{primary}, "reader", readerPass, "NOPERM", "SET", "app:k", "w")
 	w.expect(t, "created", []string{primary}, "reader", readerPass, "v", "GET", "app:k")
 
+	for _, tc := range []struct {
+		name, code string
+		in         elasticache.ModifyReplicationGroupInput
+	}{
+		{"second-group", "InvalidParameterValue", elasticache.ModifyReplicationGroupInput{UserGroupIdsToAdd: []string{"other"}}},
+		{"two-groups", "InvalidParameterValue", elasticache.ModifyReplicationGroupInput{UserGroupIdsToAdd: []string{"app", "other"}}},
+		{"remove-unattached", "InvalidParameterValue", elasticache.ModifyReplicationGroupInput{UserGroupIdsToRemove: []string{"other"}}},
+		{"auth-token", "InvalidParameterCombination", elasticache.ModifyReplicationGroupInput{AuthToken: aws.String(token1),
+			AuthTokenUpdateStrategy: ectypes.AuthTokenUpdateStrategyTypeRotate}},
+	} {
+		in := tc.in
+		in.ReplicationGroupId, in.ApplyImmediately = aws.String("rbac"), aws.Bool(true)
+		if _, err := w.ec.ModifyReplicationGroup(ctx, &in); code(err) != tc.code {
+			t.Errorf("ModifyReplicationGroup %s = %v, want %s", tc.name, err, tc.code)
+		}
+	}
 	_, err = w.ec.DeleteUserGroup(ctx, &elasticache.DeleteUserGroupInput{UserGroupId: aws.String("app")})
 	if code(err) != "InvalidUserGroupState" {
 		t.Errorf("DeleteUserGroup in use = %v, want InvalidUserGroupState", err)
