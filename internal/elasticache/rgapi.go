@@ -47,6 +47,9 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 	if g.AuthTokenStatus != "" && g.Status == GroupModifying {
 		out.PendingModifiedValues.AuthTokenStatus = aws.String(g.AuthTokenStatus)
 	}
+	if p := g.PendingUserGroups; p != nil && g.Status == GroupModifying {
+		out.PendingModifiedValues.UserGroups = &elasticacheapi.UserGroupsUpdateStatus{UserGroupIdsToAdd: p.Add, UserGroupIdsToRemove: p.Remove}
+	}
 	if g.SnapshottingCluster != "" {
 		out.SnapshottingClusterId = aws.String(g.SnapshottingCluster)
 	}

@@ -78,7 +78,7 @@ func groupACL(tx store.Tx, scope auth.Scope, ug *UserGroup) ([]ACLUser, error) {
 // setGroupACL gives g and its members acl; members whose ACL changes are
 // modifying until the cache controller applied it.
 func setGroupACL(tx store.Tx, g *ReplicationGroup, acl []ACLUser) error {
-	g.ACL = acl
+	g.ACL, g.PendingUserGroups = acl, nil
 	members, err := groupMembers(tx, g)
 	if err != nil {
 		return err
@@ -136,6 +136,12 @@ func (s *Service) refreshACLOfUser(tx store.Tx, scope auth.Scope, groups []*User
 		if !slices.Contains(g.UserIDs, id) && !slices.Contains(cur.UserIDs, id) && slices.Equal(g.UserIDs, cur.UserIDs) {
 			continue
 		}
+		if cur.Pending != nil { // what the group modifies for now is a user's change
+			cur.Pending = nil
+			if err := store.PutJSON(tx, userGroupKey(cur.Account, cur.Region, cur.ID), cur); err != nil {
+				return err
+			}
+		}
 		if err := refreshACLOfUserGroup(tx, scope, cur); err != nil {
 			return err
 		}
@@ -164,6 +170,9 @@ func userGroupAPI(tx store.Tx, ug *UserGroup, status string) *elasticacheapi.Use
 	}
 	if status == "" {
 		out.Status = aws.String(userGroupStatus(tx, ug))
+	}
+	if ug.Pending != nil && aws.ToString(out.Status) == UserModifying {
+		out.PendingChanges = &elasticacheapi.UserGroupPendingChanges{UserIdsToAdd: ug.Pending.Add, UserIdsToRemove: ug.Pending.Remove}
 	}
 	return out
 }
@@ -287,7 +296,7 @@ func (s *Service) ModifyUserGroup(ctx context.Context, in *elasticacheapi.Modify
 		if err := checkGroupUsers(tx, scope, ids); err != nil {
 			return err
 		}
-		ug.UserIDs = ids
+		ug.UserIDs, ug.Pending = ids, &IDChange{Add: add, Remove: remove}
 		if in.Engine != nil {
 			ug.Engine, _ = userEngine(in.Engine)
 		}
@@ -428,6 +437,7 @@ func checkUserGroupIDs(ids []string, transit string, authToken *string) (string,
 func (s *Service) modifyGroupAccess(tx store.Tx, scope auth.Scope, g *ReplicationGroup, members []*Cluster, in *elasticacheapi.ModifyReplicationGroupMessage) (bool, error) {
 	add, remove, removeAll := dedupe(in.UserGroupIdsToAdd), dedupe(in.UserGroupIdsToRemove), aws.ToBool(in.RemoveUserGroups)
 	strategy := aws.ToString(in.AuthTokenUpdateStrategy)
+	g.PendingUserGroups = nil // the group is available: any earlier change is done
 	if len(add) == 0 && len(remove) == 0 && !removeAll {
 		if g.UserGroupID != "" && (in.AuthToken != nil || in.AuthTokenUpdateStrategy != nil) {
 			return false, combination("Replication group %s uses role-based access control (user group %s): remove the user group to use an AUTH token.", g.ID, g.UserGroupID)
@@ -467,6 +477,13 @@ func (s *Service) modifyGroupAccess(tx store.Tx, scope auth.Scope, g *Replicatio
 	}
 	if next == g.UserGroupID {
 		return false, nil
+	}
+	g.PendingUserGroups = &IDChange{}
+	if next != "" {
+		g.PendingUserGroups.Add = []string{next}
+	}
+	if g.UserGroupID != "" {
+		g.PendingUserGroups.Remove = []string{g.UserGroupID}
 	}
 	if next != "" {
 		if err := attachUserGroup(tx, scope, g, next); err != nil {

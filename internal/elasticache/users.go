@@ -56,6 +56,9 @@ type UserGroup struct {
 	Engine          string
 	UserIDs         []string
 	Tags            []Tag `json:",omitempty"`
+	// Pending is the last ModifyUserGroup's change, shown
+	// (PendingChanges) while the group is modifying for it.
+	Pending *IDChange `json:",omitempty"`
 }
 
 // ACLUser is one user of an engine's ACL, as the cache controller gives it

@@ -204,8 +204,12 @@ func TestRBAC(t *testing.T) {
 	w.expect(t, "modified", []string{primary}, "writer", writerPass, "w", "GET", "app:k") // the data survived
 
 	// Removing a user from the group revokes it.
-	if _, err := w.ec.ModifyUserGroup(ctx, &elasticache.ModifyUserGroupInput{UserGroupId: aws.String("app"), UserIdsToRemove: []string{"writer"}}); err != nil {
+	mug, err := w.ec.ModifyUserGroup(ctx, &elasticache.ModifyUserGroupInput{UserGroupId: aws.String("app"), UserIdsToRemove: []string{"writer"}})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if aws.ToString(mug.Status) != "modifying" || mug.PendingChanges == nil || !slices.Equal(mug.PendingChanges.UserIdsToRemove, []string{"writer"}) {
+		t.Errorf("ModifyUserGroup = status %s, pending %+v; want modifying, writer to remove", aws.ToString(mug.Status), mug.PendingChanges)
 	}
 	w.settle(t, "writer removed")
 	w.expect(t, "writer removed", all, "writer", writerPass, "WRONGPASS", "PING")
@@ -244,9 +248,13 @@ func TestRBAC(t *testing.T) {
 
 	// Without a user group, the default user is open again; then an AUTH
 	// token, and back to RBAC only with DELETE.
-	if _, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("rbac"),
-		ApplyImmediately: aws.Bool(true), UserGroupIdsToRemove: []string{"app"}}); err != nil {
+	mrg, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("rbac"),
+		ApplyImmediately: aws.Bool(true), UserGroupIdsToRemove: []string{"app"}})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if p := mrg.ReplicationGroup.PendingModifiedValues.UserGroups; p == nil || !slices.Equal(p.UserGroupIdsToRemove, []string{"app"}) {
+		t.Errorf("ModifyReplicationGroup pending user groups = %+v, want app to remove", p)
 	}
 	g = w.settle(t, "user group removed")
 	if len(g.UserGroupIds) != 0 {
