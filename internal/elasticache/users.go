@@ -225,9 +225,7 @@ func userAuth(passwords []string, noPass *bool, mode *elasticacheapi.Authenticat
 		typ = AuthPassword
 	case aws.ToBool(noPass):
 		typ = AuthNoPassword
-	case noPass != nil:
-		return "", nil, false, combination("No password source: specify Passwords or AuthenticationMode when NoPasswordRequired is false.")
-	default:
+	default: // none, or NoPasswordRequired false alone (ModifyUser: keep the passwords)
 		return "", nil, false, nil
 	}
 	if len(passwords) > 2 {
@@ -423,7 +421,7 @@ func (s *Service) ModifyUser(ctx context.Context, in *elasticacheapi.ModifyUserM
 	if err != nil {
 		return nil, err
 	}
-	if in.AccessString == nil && in.AppendAccessString == nil && !set && in.Engine == nil {
+	if in.AccessString == nil && in.AppendAccessString == nil && !set && in.Engine == nil && in.NoPasswordRequired == nil {
 		return nil, invalid("No modifications were requested.")
 	}
 	var out *elasticacheapi.User
@@ -434,6 +432,9 @@ func (s *Service) ModifyUser(ctx context.Context, in *elasticacheapi.ModifyUserM
 		}
 		if id == defaultUserID {
 			return invalid("The default user cannot be modified.")
+		}
+		if !set && in.NoPasswordRequired != nil && u.AuthType == AuthNoPassword {
+			return combination("User %s has no password: NoPasswordRequired false needs Passwords.", id)
 		}
 		if in.Engine != nil {
 			u.Engine, _ = userEngine(in.Engine)

@@ -65,7 +65,7 @@ func TestUserAuth(t *testing.T) {
 		{name: "three", pw: []string{p1, p2, p1 + "x"}},
 		{name: "short", pw: []string{"short"}},
 		{name: "space", pw: []string{"with a space 0123456789"}},
-		{name: "no-password-false", noPass: aws.Bool(false)},
+		{name: "no-password-false", noPass: aws.Bool(false), ok: true},
 	} {
 		typ, hashes, set, err := userAuth(tc.pw, tc.noPass, tc.mode)
 		if (err == nil) != tc.ok || typ != tc.typ || len(hashes) != tc.hashes || set != tc.set {
