@@ -139,13 +139,6 @@ func elasticacheCases() []authzCase {
 		c("TestFailover", "upper case", "ReplicationGroupId=VICTIM-RG&NodeGroupId=0001"),
 		c("CreateCacheCluster", "its replication group", "CacheClusterId=other&ReplicationGroupId=VICTIM-RG"),
 		c("ListTagsForResource", "replication group ARN, upper case", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:replicationgroup:VICTIM-RG"),
-		c("ConnectCompute", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
-		c("ConnectCompute", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
-		c("DisconnectCompute", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
-		c("DisconnectCompute", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
-		c("DescribeConnectedComputeResources", "upper case", "CacheClusterId=VICTIM"),
-		c("ExplainCacheReachability", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
-		c("ExplainCacheReachability", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
 		c("CreateUser", "id", "UserId=victim-user&UserName=u&Engine=redis&AccessString=on+~*+%2B@all&NoPasswordRequired=true"),
 		c("ModifyUser", "id", "UserId=victim-user&AccessString=off"),
 		c("DeleteUser", "id", "UserId=victim-user"),
@@ -162,6 +155,13 @@ func elasticacheCases() []authzCase {
 		c("ModifyReplicationGroup", "a user group removed", "ReplicationGroupId=other&UserGroupIdsToRemove.member.1=victim-ug"),
 		c("ListTagsForResource", "user ARN", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:user:victim-user"),
 		c("ListTagsForResource", "user group ARN", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:usergroup:victim-ug"),
+		c("ConnectCompute", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
+		c("ConnectCompute", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
+		c("DisconnectCompute", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
+		c("DisconnectCompute", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
+		c("DescribeConnectedComputeResources", "upper case", "CacheClusterId=VICTIM"),
+		c("ExplainCacheReachability", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
+		c("ExplainCacheReachability", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
 	}
 }
 
