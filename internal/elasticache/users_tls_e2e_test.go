@@ -54,13 +54,16 @@ func orNone(u string) string {
 	return u
 }
 
-// settle waits until the group is available and its user group active:
-// every member's engine has the users.
+// settle waits until the group and every member are available and the
+// user groups active: every member's engine has the users.
 func (w *rbacWorld) settle(t *testing.T, what string) ectypes.ReplicationGroup {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		g := w.waitGroup(t, what, func(ectypes.ReplicationGroup) bool { return true })
+		for _, m := range g.MemberClusters {
+			w.waitStatus(t, m, "available")
+		}
 		ug, err := w.ec.DescribeUserGroups(context.Background(), &elasticache.DescribeUserGroupsInput{})
 		if err != nil {
 			t.Fatal(err)
