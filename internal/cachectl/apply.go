@@ -375,6 +375,7 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		Dial:       c.cfg.Network.Dialer(n.InterfaceID),
 		TLS:        r.tls,
 		AuthTokens: r.cl.AuthTokens,
+		Users:      aclUsers(r.cl),
 	}
 	if r.values["cluster-enabled"] == "yes" && bindIP == n.IP {
 		// A cluster-mode node listening at its private address (the

@@ -259,9 +259,22 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 }
 
 // liveInSync reports whether a node's engine runs with the cluster's
-// certificate and AUTH tokens (what it takes live).
+// certificate, AUTH tokens and RBAC users (what it takes live).
 func liveInSync(cl *elasticache.Cluster, n elasticache.Node, obs observed) bool {
-	return obs.certs[n.ID] == obs.tls.ID() && obs.auths[n.ID] == engine.AuthID(cl.AuthTokens)
+	return obs.certs[n.ID] == obs.tls.ID() && obs.auths[n.ID] == engine.AuthID(cl.AuthTokens, aclUsers(cl)...)
+}
+
+// aclUsers are the engine users of the cluster's ACL (RBAC: its
+// replication group's user group), nil without.
+func aclUsers(cl *elasticache.Cluster) []engine.ACLUser {
+	if len(cl.ACL) == 0 {
+		return nil
+	}
+	out := make([]engine.ACLUser, 0, len(cl.ACL))
+	for _, u := range cl.ACL {
+		out = append(out, engine.ACLUser{Name: u.Name, Rules: u.Rules})
+	}
+	return out
 }
 
 // runningSpec is what a node's engine is started with, as Node.Running

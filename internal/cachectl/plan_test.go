@@ -90,6 +90,27 @@ func TestPlan(t *testing.T) {
 			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:set-live", "write-status"},
 		},
 		{
+			name: "rbac user changed",
+			cl: func() *elasticache.Cluster {
+				cl := cluster("redis", elasticache.StatusModifying, 2, 1, "0001")
+				cl.ACL = []elasticache.ACLUser{{Name: "default", Rules: []string{"nopass", "off"}}, {Name: "app", Rules: []string{"on", "+get"}}}
+				return cl
+			}(),
+			obs: observed{engines: running("0001"), auths: map[string]string{"0001": engine.AuthID(nil,
+				engine.ACLUser{Name: "default", Rules: []string{"nopass", "off"}}, engine.ACLUser{Name: "app", Rules: []string{"on", "+set"}})}},
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:set-live", "write-status"},
+		},
+		{
+			name: "rbac users current",
+			cl: func() *elasticache.Cluster {
+				cl := cluster("redis", elasticache.StatusAvailable, 1, 1, "0001")
+				cl.ACL = []elasticache.ACLUser{{Name: "default", Rules: []string{"nopass", "off"}}}
+				return cl
+			}(),
+			obs: observed{engines: running("0001"), auths: map[string]string{"0001": engine.AuthID(nil,
+				engine.ACLUser{Name: "default", Rules: []string{"nopass", "off"}})}},
+		},
+		{
 			name: "new redis",
 			cl:   cluster("redis", elasticache.StatusCreating, 1, 0, "0001-"),
 			want: []string{"create-interface 0001", "sync-network", "resolve-spec", "nodes 0001:start", "write-status"},

@@ -75,7 +75,7 @@ func updateAuthTokens(transit string, cur []string, tok, strategy *string) (next
 	case transit == "":
 		return nil, "", invalid("The AUTH token is only supported when encryption-in-transit is enabled")
 	case st == TokenDelete:
-		return nil, "", invalid("AuthTokenUpdateStrategy DELETE is only allowed when moving to role-based access control (UserGroupIdsToAdd), which Cachalot does not support yet.")
+		return nil, "", invalid("AuthTokenUpdateStrategy DELETE is only allowed when moving to role-based access control (UserGroupIdsToAdd).")
 	case tok == nil:
 		return nil, "", combination("AuthTokenUpdateStrategy %s requires an AuthToken.", st)
 	case strategy == nil:

@@ -89,6 +89,12 @@ type Cluster struct {
 	// AuthTokenStatus is ROTATING or SETTING while a change of the tokens
 	// is being applied.
 	AuthTokenStatus string `json:",omitempty"`
+	// ACL is the engine's users when the cache's replication group has a
+	// user group (RBAC, users.go): its users, the default user first;
+	// none: the default user of the AUTH tokens. ACLPending: a change of
+	// it is what the cluster is modifying for.
+	ACL        []ACLUser `json:",omitempty"`
+	ACLPending bool      `json:",omitempty"`
 
 	// Snapshotting names the snapshot being taken of the cluster: it
 	// shows as snapshotting, and takes no other change meanwhile

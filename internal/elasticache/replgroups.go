@@ -25,6 +25,7 @@ type groupSpec struct {
 	transit                          string // TransitEncryptionMode; "" without TLS
 	transitSet                       bool   // the request said TransitEncryptionEnabled
 	authTokens                       []string
+	userGroup                        string      // UserGroupIds (RBAC, usergroups.go)
 	shards                           []shardSpec // cluster mode (rgcluster.go)
 }
 
@@ -95,9 +96,17 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 		if err := s.groupParameterGroup(tx, scope, g, aws.ToString(in.CacheParameterGroupName), base); err != nil {
 			return err
 		}
+		if sp.userGroup != "" {
+			if err := attachUserGroup(tx, scope, g, sp.userGroup); err != nil {
+				return err
+			}
+		}
 		members, err = s.createMembers(tx, g, sp, base, nodeAZs)
 		if err != nil {
 			return err
+		}
+		for _, c := range members {
+			c.ACL = slices.Clone(g.ACL)
 		}
 		applyRoles(g, members)
 		if restore != nil { // the primary loads the snapshot, replicas follow it
@@ -150,6 +159,9 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage, 
 	}
 	sp.transitSet = in.TransitEncryptionEnabled != nil
 	if sp.authTokens, err = newAuthTokens(in.AuthToken); err != nil {
+		return sp, err
+	}
+	if sp.userGroup, err = checkUserGroupIDs(in.UserGroupIds, sp.transit, in.AuthToken); err != nil {
 		return sp, err
 	}
 	if cluster {
@@ -221,8 +233,6 @@ func unsupportedGroupFeatures(in *elasticacheapi.CreateReplicationGroupMessage) 
 		return invalid("Global datastores are not supported by Cachalot yet.")
 	case len(in.UserGroupIds) > 0 && !aws.ToBool(in.TransitEncryptionEnabled):
 		return invalid("Encryption in transit must be enabled to use user groups.")
-	case len(in.UserGroupIds) > 0:
-		return invalid("User groups are not supported by Cachalot yet.")
 	case aws.ToBool(in.DataTieringEnabled):
 		return invalid("Data tiering is not supported by Cachalot yet.")
 	case len(in.LogDeliveryConfigurations) > 0:
@@ -457,7 +467,7 @@ func (s *Service) newMember(g *ReplicationGroup, id string, zone SubnetRef) *Clu
 		CacheSecurityGroups: slices.Clone(g.CacheSecurityGroups), ParameterGroup: g.ParameterGroup,
 		Maintenance: g.Maintenance, SnapshotWindow: g.SnapshotWindow, SnapshotRetain: g.SnapshotRetain,
 		AutoMinor: g.AutoMinor, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
-		TransitEncryptionMode: g.TransitEncryptionMode, AuthTokens: slices.Clone(g.AuthTokens),
+		TransitEncryptionMode: g.TransitEncryptionMode, AuthTokens: slices.Clone(g.AuthTokens), ACL: slices.Clone(g.ACL),
 		CreatedAt: s.cfg.Now().UTC(), Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
 		ReplicationGroupID: g.ID,
 		Nodes:              []Node{{ID: nodeID(1), Status: StatusCreating, AZ: zone.AZ, SubnetID: zone.ID, ParamStatus: "in-sync"}},

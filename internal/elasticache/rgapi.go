@@ -40,8 +40,15 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 	}
 	out.TransitEncryptionEnabled, out.TransitEncryptionMode = transitAPI(g.TransitEncryptionMode)
 	out.AuthTokenEnabled, out.AuthTokenLastModifiedDate = authAPI(g.AuthTokens, g.AuthTokenModified)
+	out.UserGroupIds = []string{}
+	if g.UserGroupID != "" {
+		out.UserGroupIds = []string{g.UserGroupID}
+	}
 	if g.AuthTokenStatus != "" && g.Status == GroupModifying {
 		out.PendingModifiedValues.AuthTokenStatus = aws.String(g.AuthTokenStatus)
+	}
+	if p := g.PendingUserGroups; p != nil && g.Status == GroupModifying {
+		out.PendingModifiedValues.UserGroups = &elasticacheapi.UserGroupsUpdateStatus{UserGroupIdsToAdd: p.Add, UserGroupIdsToRemove: p.Remove}
 	}
 	if g.SnapshottingCluster != "" {
 		out.SnapshottingClusterId = aws.String(g.SnapshottingCluster)

@@ -114,6 +114,18 @@ type ReplicationGroup struct {
 	AuthTokens        []string  `json:",omitempty"`
 	AuthTokenModified time.Time `json:",omitempty"`
 	AuthTokenStatus   string    `json:",omitempty"`
+	// UserGroupID is the group's user group (RBAC, users.go), "" without;
+	// ACL is the engines' users it gives, copied into the members.
+	UserGroupID string    `json:",omitempty"`
+	ACL         []ACLUser `json:",omitempty"`
+	// PendingUserGroups is the user group change the group is modifying
+	// for (PendingModifiedValues.UserGroups), nil otherwise.
+	PendingUserGroups *IDChange `json:",omitempty"`
+}
+
+// IDChange is a pending change of a set of ids: those added and removed.
+type IDChange struct {
+	Add, Remove []string `json:",omitempty"`
 }
 
 // Failover phases: requested (TestFailover: the controller chooses the

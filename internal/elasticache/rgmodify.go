@@ -162,8 +162,6 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 	switch {
 	case in.TransitEncryptionEnabled != nil || in.TransitEncryptionMode != nil:
 		return nil, invalid("Changing in-transit encryption of an existing replication group is not supported by Cachalot yet.")
-	case len(in.UserGroupIdsToAdd) > 0 || len(in.UserGroupIdsToRemove) > 0 || aws.ToBool(in.RemoveUserGroups):
-		return nil, invalid("User groups are not supported by Cachalot yet.")
 	case len(in.LogDeliveryConfigurations) > 0:
 		return nil, invalid("Log delivery is not supported by Cachalot yet.")
 	case aws.ToString(in.ClusterMode) == "enabled" || aws.ToString(in.ClusterMode) == "compatible":
@@ -184,7 +182,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 		if err != nil {
 			return nil, false, err
 		}
-		tokens, err := s.modifyGroupAuth(g, members, in)
+		tokens, err := s.modifyGroupAccess(tx, scope, g, members, in) // usergroups.go
 		return nil, changed || more || tokens, err
 	})
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package elasticache owns the ElastiCache domain: node-based cache
 // clusters, replication groups and their member clusters, without cluster
 // mode (rgmodel.go) and with it (shards and slots, rgcluster.go),
-// snapshots and restores (snapmodel.go), cache
-// subnet groups, cache parameter groups, events and tags.
+// snapshots and restores (snapmodel.go), RBAC users and user groups
+// (users.go), cache subnet groups, cache parameter groups, events and tags.
 // The API (elasticacheapi.Operations) validates requests and writes desired
 // state to the store in one transaction; the cache controller
 // (internal/cachectl) converges network interfaces and engine processes to

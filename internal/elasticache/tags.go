@@ -33,6 +33,10 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 				return elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", name)
 			case "snapshot":
 				return elasticacheapi.ErrSnapshotNotFoundFault("Snapshot %s not found.", name)
+			case "user":
+				return elasticacheapi.ErrUserNotFoundFault("User %s not found.", name)
+			case "usergroup":
+				return elasticacheapi.ErrUserGroupNotFoundFault("User group %s not found.", name)
 			}
 			return elasticacheapi.ErrCacheParameterGroupNotFoundFault("CacheParameterGroup %s not found.", name)
 		}
@@ -63,6 +67,23 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 	case "subnetgroup":
 		var g SubnetGroup
 		key = subnetGroupKey(scope, name)
+		if err := store.GetJSON(tx, key, &g); err != nil {
+			return "", nil, nil, notFound(err)
+		}
+		return key, &g, &g.Tags, nil
+	case "user":
+		if name == defaultUserID {
+			return "", nil, nil, invalid("The built-in default user cannot be tagged.")
+		}
+		var u User
+		key = userKey(scope.AccountID, scope.Region, name)
+		if err := store.GetJSON(tx, key, &u); err != nil {
+			return "", nil, nil, notFound(err)
+		}
+		return key, &u, &u.Tags, nil
+	case "usergroup":
+		var g UserGroup
+		key = userGroupKey(scope.AccountID, scope.Region, name)
 		if err := store.GetJSON(tx, key, &g); err != nil {
 			return "", nil, nil, notFound(err)
 		}

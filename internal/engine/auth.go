@@ -12,14 +12,19 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
-// AuthID identifies a list of AUTH token hashes (NodeSpec.AuthTokens):
-// NodeStatus.Auth of a node given them; "" for none.
-func AuthID(hashes []string) string {
-	if len(hashes) == 0 {
+// AuthID identifies a list of AUTH token hashes (NodeSpec.AuthTokens)
+// and RBAC users (NodeSpec.Users): NodeStatus.Auth of a node given them;
+// "" for neither.
+func AuthID(hashes []string, users ...ACLUser) string {
+	if len(hashes) == 0 && len(users) == 0 {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(strings.Join(hashes, ",")))
-	return hex.EncodeToString(sum[:6])
+	h := sha256.New()
+	h.Write([]byte(strings.Join(hashes, ",")))
+	for _, u := range users {
+		fmt.Fprintf(h, "\x00%s\x01%s", u.Name, strings.Join(u.Rules, " "))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:6])
 }
 
 // announceLive sets the announced name of an adopted cluster-mode node
@@ -43,46 +48,71 @@ func (n *node) announceLive(ctx context.Context) error {
 	return nil
 }
 
-// setAuth serves reqAuth: the engine's default user gets exactly the
-// passwords hashes, live (ACL SETUSER through the admin connection, no
+// setAuth serves reqAuth: the engine's client users become exactly the
+// default user with the passwords hashes (or the users' default) and
+// users, live (ACL SETUSER and DELUSER through the admin connection, no
 // restart); the configuration it restarts with names them too.
-func (n *node) setAuth(ctx context.Context, w *watcher, hashes []string, quiet bool) error {
-	cmds, err := redis.AuthCommands(hashes)
-	if err != nil {
-		return err
-	}
+func (n *node) setAuth(ctx context.Context, w *watcher, hashes []string, users []ACLUser, quiet bool) error {
 	n.mu.Lock()
 	if n.spec.Engine.Engine == catalog.Memcached {
 		n.mu.Unlock()
-		return fmt.Errorf("node %s: AUTH tokens need Redis OSS or Valkey", n.id)
+		return fmt.Errorf("node %s: AUTH tokens and users need Redis OSS or Valkey", n.id)
 	}
-	old := n.spec.AuthTokens
-	n.spec.AuthTokens = slices.Clone(hashes)
+	cmds, err := redis.AuthCommands(hashes, users, n.spec.Parameters["cluster-enabled"] == "yes")
+	if err != nil {
+		n.mu.Unlock()
+		return err
+	}
+	oldH, oldU := n.spec.AuthTokens, n.spec.Users
+	n.spec.AuthTokens, n.spec.Users = slices.Clone(hashes), slices.Clone(users)
 	spec, admin := cloneSpec(n.spec), n.admin
 	n.mu.Unlock()
 	if w != nil {
-		c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
-		if err == nil {
-			defer c.Close()
-			for _, args := range cmds {
-				if _, err = admin.Do(ctx, c, args...); err != nil {
-					break
-				}
-			}
-		}
-		if err != nil {
+		if err := applyUsers(ctx, admin, spec, cmds, users); err != nil {
 			n.mu.Lock()
-			n.spec.AuthTokens = old
+			n.spec.AuthTokens, n.spec.Users = oldH, oldU
 			n.mu.Unlock()
-			return fmt.Errorf("set the AUTH tokens of %s: %w", n.id, err)
+			return fmt.Errorf("set the users of %s: %w", n.id, err)
 		}
 	}
 	if err := n.writeConfig(); err != nil {
 		return err
 	}
-	n.setStatus(func(s *NodeStatus) { s.Auth = AuthID(hashes) })
+	n.setStatus(func(s *NodeStatus) { s.Auth = AuthID(hashes, users...) })
 	if !quiet {
-		n.emit(Event{Type: EventAuthSet, Message: fmt.Sprintf("AUTH tokens set (%d)", len(hashes))})
+		n.emit(Event{Type: EventAuthSet, Message: fmt.Sprintf("AUTH tokens (%d) and users (%d) set", len(hashes), len(users))})
+	}
+	return nil
+}
+
+// applyUsers runs cmds on the node, then deletes the users it has beyond
+// users (a user removed from the group).
+func applyUsers(ctx context.Context, admin redis.Admin, spec NodeSpec, cmds [][]string, users []ACLUser) error {
+	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for _, args := range cmds {
+		if _, err := admin.Do(ctx, c, args...); err != nil {
+			return fmt.Errorf("ACL SETUSER %s: %w", args[2], err)
+		}
+	}
+	v, err := admin.Do(ctx, c, "ACL", "USERS")
+	if err != nil {
+		return fmt.Errorf("ACL USERS: %w", err)
+	}
+	list, _ := v.([]any)
+	var present []string
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			present = append(present, s)
+		}
+	}
+	if del := redis.DelUsers(present, users); del != nil {
+		if _, err := admin.Do(ctx, c, del...); err != nil {
+			return fmt.Errorf("ACL DELUSER: %w", err)
+		}
 	}
 	return nil
 }

@@ -96,7 +96,7 @@ func (redisDriver) render(spec NodeSpec, node nodeEnv) (rendered, error) {
 	conf, err := redis.RenderConf(in.Family, redis.Config{
 		NodeID: node.id, BindIP: spec.BindIP, Port: spec.port(), MaxMemory: spec.MaxMemory,
 		Dir: ".", Save: spec.Save, Parameters: spec.Parameters, FDLimit: node.fdLimit, Admin: node.admin,
-		ReplicaOf: node.upstream, TLS: tlsNames, AuthTokens: spec.AuthTokens, AnnounceHostname: spec.AnnounceHostname,
+		ReplicaOf: node.upstream, TLS: tlsNames, AuthTokens: spec.AuthTokens, AnnounceHostname: spec.AnnounceHostname, Users: spec.Users,
 	})
 	if err != nil {
 		return rendered{}, err

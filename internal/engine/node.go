@@ -54,6 +54,7 @@ type request struct {
 	role   Role
 	tls    *TLS
 	auth   []string
+	users  []ACLUser
 	ctx    context.Context
 	reply  chan result
 }
@@ -187,7 +188,7 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 			}
 			if st.Engine != catalog.Memcached {
 				// So may the AUTH tokens.
-				if err := n.setAuth(ctx, w, n.spec.AuthTokens, true); err != nil {
+				if err := n.setAuth(ctx, w, n.spec.AuthTokens, n.spec.Users, true); err != nil {
 					w.stop()
 					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
 				}
@@ -582,7 +583,7 @@ func (a *actor) request(r request) (gone bool) {
 	case reqTLS:
 		r.reply <- result{err: n.renewTLS(r.ctx, a.w, r.tls, false)}
 	case reqAuth:
-		r.reply <- result{err: n.setAuth(r.ctx, a.w, r.auth, false)}
+		r.reply <- result{err: n.setAuth(r.ctx, a.w, r.auth, r.users, false)}
 	case reqRole:
 		// Without a process and without a restart pending, the node is
 		// held: a role without HoldOnCrash relaunches it.

@@ -180,7 +180,15 @@ type NodeSpec struct {
 	// its preferred endpoint (redis.Config.AnnounceHostname); "" for
 	// none. It applies at the engine's start.
 	AnnounceHostname string `json:",omitempty"`
+	// Users are the engine's RBAC users (ElastiCache's user groups; a
+	// user named default replaces the default user of AuthTokens); a
+	// Start with others for a running node sets them live.
+	Users []ACLUser `json:"-"`
 }
+
+// ACLUser is an RBAC user of a node's engine: name and ACL rules, its
+// passwords only as "#<sha256>" (redis.User).
+type ACLUser = redis.User
 
 func (s NodeSpec) port() int {
 	if s.Port != 0 {
@@ -305,8 +313,8 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
 			}
 		}
-		if !slices.Equal(cur.AuthTokens, spec.AuthTokens) {
-			if _, err := n.do(ctx, request{kind: reqAuth, auth: spec.AuthTokens}); err != nil {
+		if !slices.Equal(cur.AuthTokens, spec.AuthTokens) || !slices.EqualFunc(cur.Users, spec.Users, ACLUser.Equal) {
+			if _, err := n.do(ctx, request{kind: reqAuth, auth: spec.AuthTokens, users: spec.Users}); err != nil {
 				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
 			}
 		}
@@ -314,7 +322,7 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 	}
 	n := &node{s: s, id: spec.NodeID, dir: s.NodeDir(spec.NodeID), spec: cloneSpec(spec),
 		reqs: make(chan request), done: make(chan struct{})}
-	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID(), Auth: AuthID(spec.AuthTokens)}
+	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID(), Auth: AuthID(spec.AuthTokens, spec.Users...)}
 	s.nodes[spec.NodeID] = n
 	s.mu.Unlock()
 
@@ -648,6 +656,7 @@ func cloneSpec(s NodeSpec) NodeSpec {
 	s.Parameters = maps.Clone(s.Parameters)
 	s.Save = slices.Clone(s.Save)
 	s.AuthTokens = slices.Clone(s.AuthTokens)
+	s.Users = slices.Clone(s.Users)
 	return s
 }
 

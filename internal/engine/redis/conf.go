@@ -60,6 +60,9 @@ type Config struct {
 	// only. Engines before Redis OSS 7.0 have no such directive; it is
 	// left out for them.
 	AnnounceHostname string
+	// Users are the RBAC users (auth.go); one named default replaces the
+	// default user of AuthTokens.
+	Users []User
 }
 
 var hostnameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`)
@@ -194,11 +197,11 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	w("proc-title-template", strconv.Quote("{title} {listen-addr} {server-mode} cachalot-node="+c.NodeID))
 
 	b.WriteString("\n# Restricted commands and users: only Cachalot's admin user runs what\n# ElastiCache restricts\n")
-	passwords, err := passwordRules(c.AuthTokens)
+	users, err := clientUsers(c.AuthTokens, c.Users, params["cluster-enabled"] == "yes")
 	if err != nil {
 		return nil, fmt.Errorf("render redis.conf: %w", err)
 	}
-	c.Admin.restrictions(w, passwords, params["cluster-enabled"] == "yes")
+	c.Admin.restrictions(w, users)
 
 	b.WriteString("\n# Replication: a full synchronisation starts as soon as a replica asks\n# (not after the engine's default 5 s wait for more)\n")
 	w("repl-diskless-sync-delay", "0")

@@ -62,6 +62,14 @@ func TestRenderConf(t *testing.T) {
 			TLS:        &TLS{CertFile: "tls-0123456789ab-cert.pem", KeyFile: "tls-0123456789ab-key.pem", CAFile: "tls-0123456789ab-ca.pem"},
 			AuthTokens: []string{strings.Repeat("a", 64), strings.Repeat("b", 64)},
 		}},
+		{"redis7-tls-users", "redis7", Config{
+			NodeID: "rg-001.0001", BindIP: "10.0.1.234", Port: 6379, Dir: ".", Admin: testAdmin,
+			TLS: &TLS{CertFile: "tls-0123456789ab-cert.pem", KeyFile: "tls-0123456789ab-key.pem", CAFile: "tls-0123456789ab-ca.pem"},
+			Users: []User{
+				{Name: "default", Rules: []string{"nopass", "&*", "off"}},
+				{Name: "reader", Rules: []string{"#" + strings.Repeat("c", 64), "#" + strings.Repeat("d", 64), "&*", "on", "~app:*", "-@all", "+get"}},
+			},
+		}},
 		{"valkey8-cluster-public", "valkey8", Config{
 			NodeID: "vk-0001-001", BindIP: "203.0.113.73", Port: 6379, Dir: ".", Admin: testAdmin,
 			Parameters: map[string]string{"cluster-enabled": "yes"},
@@ -97,6 +105,12 @@ func TestRenderConfErrors(t *testing.T) {
 		{"no-dir", "redis7", func(c *Config) { c.Dir = "" }},
 		{"no-admin", "redis7", func(c *Config) { c.Admin = Admin{} }},
 		{"auth-token-not-a-hash", "redis7", func(c *Config) { c.AuthTokens = []string{"plain-token-0123456789"} }},
+		{"user-password-not-a-hash", "redis7", func(c *Config) { c.Users = []User{{Name: "u", Rules: []string{"#plain"}}} }},
+		{"user-plaintext-password", "redis7", func(c *Config) { c.Users = []User{{Name: "u", Rules: []string{">secret-password-0123"}}} }},
+		{"user-quote", "redis7", func(c *Config) { c.Users = []User{{Name: "u", Rules: []string{"~a\"b"}}} }},
+		{"user-admin-name", "redis7", func(c *Config) { c.Users = []User{{Name: AdminUser, Rules: []string{"on"}}} }},
+		{"user-twice", "redis7", func(c *Config) { c.Users = []User{{Name: "u"}, {Name: "u"}} }},
+		{"user-bad-name", "redis7", func(c *Config) { c.Users = []User{{Name: "a b"}} }},
 		{"short-suffix", "redis7", func(c *Config) { c.Admin.Suffix = "abc" }},
 		{"suffix-not-alphanumeric", "redis7", func(c *Config) { c.Admin.Suffix = "0123456789abcdef 0" }},
 	} {

@@ -113,16 +113,10 @@ func (a Admin) Do(ctx context.Context, c *Conn, args ...string) (any, error) {
 	return c.Do(ctx, args...)
 }
 
-// restrictions renders the rename-command and user directives of a: the
-// default user with passwords (AUTH tokens, or nopass); a cluster-mode
-// node also denies the default user the CLUSTER subcommands that change
-// the cluster.
-func (a Admin) restrictions(w func(k string, v ...string), passwords []string, cluster bool) {
-	if a.Suffix != "" {
-		for _, c := range RenamedCommands() {
-			w("rename-command", c, a.Name(c))
-		}
-	}
+// denyRules are the rules that deny a client user what ElastiCache
+// restricts (the renamed commands and PSYNC, and on a cluster-mode node
+// the CLUSTER subcommands that change the cluster).
+func denyRules(cluster bool) []string {
 	deny := make([]string, 0, len(DeniedCommands()))
 	for _, c := range DeniedCommands() {
 		deny = append(deny, "-"+c)
@@ -132,7 +126,21 @@ func (a Admin) restrictions(w func(k string, v ...string), passwords []string, c
 			deny = append(deny, "-cluster|"+c)
 		}
 	}
-	w("user", append(append(append([]string{"default", "on"}, passwords...), "~*", "&*", "+@all"), deny...)...)
+	return deny
+}
+
+// restrictions renders the rename-command and user directives of a: the
+// client users (clientUsers: the default user with passwords, AUTH tokens
+// or nopass, or the RBAC users) and the admin user.
+func (a Admin) restrictions(w func(k string, v ...string), users []User) {
+	if a.Suffix != "" {
+		for _, c := range RenamedCommands() {
+			w("rename-command", c, a.Name(c))
+		}
+	}
+	for _, u := range users {
+		w("user", append([]string{u.Name}, u.Rules...)...)
+	}
 	if a.Password != "" {
 		sum := sha256.Sum256([]byte(a.Password))
 		w("user", AdminUser, "on", "#"+hex.EncodeToString(sum[:]), "~*", "&*", "+@all")

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +51,38 @@ func TestDeniedClusterSubcommands(t *testing.T) {
 		if slices.Contains(DeniedClusterSubcommands(), c) {
 			t.Errorf("DeniedClusterSubcommands() denies %s, which cluster clients read", c)
 		}
+	}
+}
+
+func TestAuthCommandsAndDelUsers(t *testing.T) {
+	h := strings.Repeat("e", 64)
+	users := []User{{Name: "default", Rules: []string{"nopass", "off"}}, {Name: "app", Rules: []string{"#" + h, "on", "~*", "+@all"}}}
+	cmds, err := AuthCommands([]string{strings.Repeat("f", 64)}, users, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny := strings.Join(denyRules(false), " ")
+	want := []string{
+		"ACL SETUSER default reset nopass off " + deny,
+		"ACL SETUSER app reset #" + h + " on ~* +@all " + deny,
+	}
+	if len(cmds) != len(want) {
+		t.Fatalf("AuthCommands = %q, want %q", cmds, want)
+	}
+	for i, c := range cmds {
+		if got := strings.Join(c, " "); got != want[i] {
+			t.Errorf("AuthCommands[%d] = %q, want %q", i, got, want[i])
+		}
+	}
+	// Without users: the default user of the tokens.
+	cmds, err = AuthCommands(nil, nil, true)
+	if err != nil || len(cmds) != 1 || strings.Join(cmds[0], " ") != "ACL SETUSER default reset on nopass ~* &* +@all "+strings.Join(denyRules(true), " ") {
+		t.Errorf("AuthCommands(nil, nil, cluster) = %q, %v", cmds, err)
+	}
+	if got := DelUsers([]string{"default", AdminUser, "app", "gone", "old"}, users); strings.Join(got, " ") != "ACL DELUSER gone old" {
+		t.Errorf("DelUsers = %q, want ACL DELUSER gone old", got)
+	}
+	if got := DelUsers([]string{"default", AdminUser, "app"}, users); got != nil {
+		t.Errorf("DelUsers with nothing extra = %q, want nil", got)
 	}
 }
