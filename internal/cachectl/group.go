@@ -46,6 +46,9 @@ type GroupEngines interface {
 	// primary it replicates.
 	Commands(ctx context.Context, nodeID string, cmds ...[]string) ([]any, error)
 	SetPrimaryAuth(ctx context.Context, nodeID, primaryNodeID string) error
+	// MigrateAuth is what MIGRATE authenticates to a node with
+	// (resharding: reshard.go).
+	MigrateAuth(nodeID string) ([]string, error)
 }
 
 // GroupConfig configures the group controller. Domain and Engines are

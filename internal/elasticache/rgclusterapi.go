@@ -50,6 +50,7 @@ func (s *Service) shardsToAPI(out *elasticacheapi.ReplicationGroup, g *Replicati
 		}
 		out.NodeGroups = append(out.NodeGroups, ng)
 	}
+	reshardingToAPI(out, g)
 	if f := g.Failover; f != nil && f.To != "" {
 		if sh, ok := g.ShardOf(f.To); ok && sh.Primary != f.To {
 			out.PendingModifiedValues.PrimaryClusterId = aws.String(f.To)

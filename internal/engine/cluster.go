@@ -74,3 +74,21 @@ func ParseReplicationInfo(s string) (ReplicationInfo, error) { return redis.Pars
 // clusterMode reports whether a node runs in cluster mode, where the
 // engine refuses REPLICAOF: its roles are the cluster's.
 func clusterMode(spec NodeSpec) bool { return spec.Parameters["cluster-enabled"] == "yes" }
+
+// MigrateAuth returns the arguments by which MIGRATE authenticates to a
+// cluster-mode node as its admin user (AUTH2 user password), none for a
+// node without one: the group controller moves keys between shards
+// during an online resharding.
+func (s *Supervisor) MigrateAuth(nodeID string) ([]string, error) {
+	if !nodeIDRE.MatchString(nodeID) || nodeID == "" || nodeID[0] == '.' {
+		return nil, fmt.Errorf("migrate credentials: bad node id %q", nodeID)
+	}
+	sec, err := readSecrets(s.NodeDir(nodeID))
+	if err != nil {
+		return nil, fmt.Errorf("migrate credentials of %s: %w", nodeID, err)
+	}
+	if sec.AdminPassword == "" {
+		return nil, nil
+	}
+	return []string{"AUTH2", redis.AdminUser, sec.AdminPassword}, nil
+}
