@@ -426,17 +426,27 @@ func reshardBadInput(t *testing.T, w *clusterWorld) {
 		in   *elasticache.ModifyReplicationGroupShardConfigurationInput
 		want string
 	}{
-		{"ApplyImmediately false", in(3, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) { i.ApplyImmediately = aws.Bool(false) }), "InvalidParameterValue"},
+		{"ApplyImmediately false", in(3, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) {
+			i.ApplyImmediately = aws.Bool(false)
+		}), "InvalidParameterValue"},
 		{"91 node groups", in(91, nil), "NodeGroupsPerReplicationGroupQuotaExceeded"},
 		{"0 node groups", in(0, nil), "InvalidParameterValue"},
 		{"scale in without a list", in(1, nil), "InvalidParameterValue"},
 		{"both lists", in(1, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) {
 			i.NodeGroupsToRemove, i.NodeGroupsToRetain = []string{"0001"}, []string{"0002"}
 		}), "InvalidParameterCombination"},
-		{"unknown node group", in(1, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) { i.NodeGroupsToRemove = []string{"0009"} }), "InvalidParameterValue"},
-		{"remove all", in(1, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) { i.NodeGroupsToRemove = []string{"0001", "0002"} }), "InvalidParameterValue"},
-		{"retain count", in(1, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) { i.NodeGroupsToRetain = []string{"0001", "0002"} }), "InvalidParameterValue"},
-		{"list on scale out", in(3, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) { i.NodeGroupsToRemove = []string{"0001"} }), "InvalidParameterCombination"},
+		{"unknown node group", in(1, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) {
+			i.NodeGroupsToRemove = []string{"0009"}
+		}), "InvalidParameterValue"},
+		{"remove all", in(1, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) {
+			i.NodeGroupsToRemove = []string{"0001", "0002"}
+		}), "InvalidParameterValue"},
+		{"retain count", in(1, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) {
+			i.NodeGroupsToRetain = []string{"0001", "0002"}
+		}), "InvalidParameterValue"},
+		{"list on scale out", in(3, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) {
+			i.NodeGroupsToRemove = []string{"0001"}
+		}), "InvalidParameterCombination"},
 		{"zones on scale in", in(1, func(i *elasticache.ModifyReplicationGroupShardConfigurationInput) {
 			i.NodeGroupsToRemove = []string{"0002"}
 			i.ReshardingConfiguration = []ectypes.ReshardingConfiguration{{PreferredAvailabilityZones: []string{"us-east-1a"}}}
