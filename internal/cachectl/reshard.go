@@ -64,7 +64,11 @@ func reshardPlanOf(g *elasticache.ReplicationGroup, v shardView, meshed bool) (f
 	byShard := map[string]primary{}
 	for _, sh := range g.Shards {
 		m, ok := v[sh.Primary]
-		if !ok || !m.answered() {
+		if !ok || !m.answered() || !m.clusterOK {
+			// A new primary takes keys once it serves the cluster (a
+			// master says cluster_state:ok a while after it started):
+			// before, MIGRATE to it, and clients sent to it with ASK,
+			// would get CLUSTERDOWN.
 			return nil, nil, false
 		}
 		self, _ := m.self()
@@ -99,6 +103,9 @@ func reshardPlanOf(g *elasticache.ReplicationGroup, v shardView, meshed bool) (f
 	idOf := func(shard string) string { return byShard[shard].m.myID }
 	for _, sh := range g.Shards {
 		p := byShard[sh.ID]
+		if !p.self.has("master") {
+			continue // SETSLOT is for primaries; a replica holds nothing open
+		}
 		for k := range elasticache.SlotCount {
 			claims := slices.ContainsFunc(p.self.slots, func(rg elasticache.SlotRange) bool { return rg.From <= k && k <= rg.To })
 			_, migrating := p.self.migrating[k]
@@ -267,11 +274,12 @@ func (c *Groups) commands(ctx context.Context, m shardMember, cmds ...[]string) 
 	return err
 }
 
-// commandsOut runs commands on a member's engine, on one connection.
+// commandsOut runs commands on a member's engine, in one round trip:
+// every command runs, and the first error reply is the error.
 func (c *Groups) commandsOut(ctx context.Context, m shardMember, cmds ...[]string) ([]any, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := c.cfg.Engines.Commands(ctx, EngineNodeID(m.cl.Ref(), m.cl.Nodes[0].ID), cmds...)
+	out, err := c.cfg.Engines.Pipeline(ctx, EngineNodeID(m.cl.Ref(), m.cl.Nodes[0].ID), cmds...)
 	if err != nil {
 		return out, fmt.Errorf("resharding, on %s: %w", m.cl.ID, err)
 	}
