@@ -57,6 +57,30 @@ func reshardPlanOf(g *elasticache.ReplicationGroup, v shardView, meshed bool) (f
 	if r == nil || !meshed || g.Failover != nil {
 		return nil, nil, false
 	}
+	// Every primary must see every slot served before slots move: a
+	// new primary learns the owners by gossip, and cluster_state:ok does
+	// not wait for it with cluster-require-full-coverage no (ElastiCache's
+	// default). A node importing a slot ignores what gossip says of its
+	// owner, so one made to import a slot it had not heard of yet is told
+	// to forget the import (SETSLOT STABLE) and learn the owner first.
+	covered := true
+	for _, sh := range g.Shards {
+		m, ok := v[sh.Primary]
+		if !ok || !m.answered() {
+			continue
+		}
+		owned := ownedSlots(m.view)
+		self, _ := m.self()
+		for k := range self.importing {
+			if !owned[k] {
+				fix = append(fix, clusterCmd{member: sh.Primary, args: []string{"CLUSTER", "SETSLOT", strconv.Itoa(k), "STABLE"}})
+			}
+		}
+		covered = covered && !slices.Contains(owned, false)
+	}
+	if !covered {
+		return fix, nil, false
+	}
 	type primary struct {
 		m    shardMember
 		self clusterLine
@@ -137,13 +161,13 @@ func reshardPlanOf(g *elasticache.ReplicationGroup, v shardView, meshed bool) (f
 // or its end, back. It reports whether anything was done.
 func (c *Groups) reshard(ctx context.Context, g *elasticache.ReplicationGroup, v shardView, meshed bool) error {
 	fix, moves, ready := reshardPlanOf(g, v, meshed)
-	if !ready {
-		return nil
-	}
 	for _, cmd := range fix {
 		if err := c.clusterDo(ctx, v, cmd); err != nil {
 			return fmt.Errorf("close slot: %s: %w", cmd.args, err)
 		}
+	}
+	if !ready {
+		return nil
 	}
 	left := len(moves)
 	var err error

@@ -56,6 +56,20 @@ func TestReshardPlanOf(t *testing.T) {
 		t.Errorf("slot 5462 taken: fix %v, want %v; %d moves from %v", argsOf(fix), want, len(moves), moves[0])
 	}
 
+	// A primary that does not know who serves slot 100 yet, and imports
+	// it: not ready; it forgets the import and learns the owner first.
+	l2 := selfLine(v, "rg-0002-001")
+	for i := range v["rg-0002-001"].view {
+		if l := &v["rg-0002-001"].view[i]; l.id == p1 {
+			l.slots = []elasticache.SlotRange{{From: 0, To: 99}, {From: 101, To: 5462}}
+		}
+	}
+	l2.openSlot("100-<-" + p1)
+	fix, _, ready = reshardPlanOf(g, v, true)
+	if want := []string{"rg-0002-001: CLUSTER SETSLOT 100 STABLE"}; ready || !slices.Equal(argsOf(fix), want) {
+		t.Errorf("slot 100 unknown: ready %v, fix %v; want not ready, %v", ready, argsOf(fix), want)
+	}
+
 	// A failover in progress: no move.
 	g.Failover = &elasticache.Failover{From: "rg-0001-001", Phase: elasticache.PhaseRequested}
 	if _, _, ready := reshardPlanOf(g, v, true); ready {
