@@ -32,8 +32,10 @@ import (
 // went), a slot its target already owns but another node still claims or
 // holds open is closed with SETSLOT NODE. A run works for at most
 // reshardBudget, so the controller's other groups wait no longer, and
-// records the progress; once no slot is off its target and none is open,
-// the group is given its new layout (elasticache.FinishResharding).
+// records the progress; once no slot is off its target and none is open
+// (and, when node groups are removed, elasticache.ReshardDrain after, their
+// nodes answering MOVED to clients with an old map meanwhile), the group is
+// given its new layout (elasticache.FinishResharding).
 
 const (
 	reshardBatch  = 64                     // slots moved together
@@ -176,12 +178,19 @@ func (c *Groups) reshard(ctx context.Context, g *elasticache.ReplicationGroup, v
 		n, err = c.moveSlots(ctx, v, moves)
 		left -= n
 	}
-	ref, gen := g.Ref(), g.Generation
+	ref, gen, now := g.Ref(), g.Generation, c.cfg.Now().UTC()
 	_, werr := c.cfg.Domain.UpdateGroup(ctx, ref, func(cur *elasticache.ReplicationGroup, ms []*elasticache.Cluster) ([]elasticache.GroupEvent, bool) {
 		if cur.Generation != gen || cur.Resharding == nil {
 			return nil, false
 		}
 		if left == 0 && len(fix) == 0 && len(moves) == 0 {
+			switch r := cur.Resharding; {
+			case len(r.Remove) > 0 && r.Drained.IsZero():
+				r.Drained, r.Moved = now, r.Total
+				return nil, true
+			case len(r.Remove) > 0 && now.Sub(r.Drained) < elasticache.ReshardDrain:
+				return nil, false
+			}
 			return elasticache.FinishResharding(cur, ms), true
 		}
 		moved := max(cur.Resharding.Total-left, 0)

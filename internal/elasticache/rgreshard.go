@@ -40,7 +40,16 @@ type Resharding struct {
 	Total, Moved int
 	From, To     int // node group counts before and after
 	Started      time.Time
+	// Drained is when every slot was found where Target says: the removed
+	// node groups' nodes are kept a while after (answering MOVED), so
+	// that clients with an old map of the slots are redirected rather
+	// than left with a node that is gone.
+	Drained time.Time `json:",omitempty"`
 }
+
+// ReshardDrain is how long a resharding keeps the removed node groups'
+// nodes once their slots are moved.
+const ReshardDrain = 5 * time.Second
 
 // Progress is the resharding's ProgressPercentage.
 func (r *Resharding) Progress() float64 {
