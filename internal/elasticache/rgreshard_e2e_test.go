@@ -61,11 +61,10 @@ func TestClusterClientProcess(t *testing.T) {
 	fmt.Printf("\n%s\n", b)
 }
 
-func clusterClient(mode, addr string, n int, round string) (ccResult, error) {
+func clusterClient(mode, addr string, n int, round string) (res ccResult, err error) {
 	ctx := context.Background()
 	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{addr}})
 	defer c.Close()
-	var res ccResult
 	t0 := time.Now()
 	defer func() { res.Duration = time.Since(t0) }()
 	switch mode {
