@@ -281,6 +281,17 @@ func reshardFigures(ctx context.Context, s *cachalotproc.Server, o options) erro
 	fmt.Printf("| wrong values read | %d |\n", l.Wrong)
 	fmt.Printf("| keys found afterwards | %d of %d |\n", v.Found, n)
 	fmt.Printf("| load average before / after | %s / %s |\n\n", load1, hostinfo.LoadAvg())
+	if cliTook, cliMoved, err := redisCLIReshard(ctx, n); err != nil {
+		log.Printf("redis-cli reference: %v", err)
+		fmt.Printf("Reference not measured: %v\n\n", err)
+	} else {
+		log.Printf("redis-cli --cluster rebalance: %d keys in %s", cliMoved, cliTook.Round(time.Millisecond))
+		fmt.Printf("Reference, same run, same machine: `redis-cli --cluster rebalance --cluster-use-empty-masters` (defaults: "+
+			"10 keys a MIGRATE) on three redis-server processes on loopback started by the benchmark (two masters holding the %d keys, "+
+			"one empty master), no client load, outside Cachalot: %d keys moved in %s, %.0f keys/s. Ratio Cachalot (slots moving) / "+
+			"redis-cli: %.2f.\n\n", n, cliMoved, ms(cliTook), float64(cliMoved)/cliTook.Seconds(),
+			(float64(moved)/migrating.Seconds())/(float64(cliMoved)/cliTook.Seconds()))
+	}
 	if l.FirstError != "" {
 		fmt.Printf("First client error: `%s`\n\n", l.FirstError)
 	}
