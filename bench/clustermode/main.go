@@ -16,7 +16,10 @@
 // deleted). Usage (as root):
 //
 //	go build -o bin/cachalot ./cmd/cachalot
-//	go run ./bench/clustermode [-creations 10] [-kills 5] > out.md
+//	go run ./bench/clustermode [-creations 10] [-kills 5] [-reshard-keys 100000] > out.md
+//
+// and 3. online resharding 2 → 3 shards of -reshard-keys keys with a
+// cluster client reading and writing throughout (reshard.go).
 package main
 
 import (
@@ -24,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -41,6 +45,7 @@ import (
 type options struct {
 	bin              string
 	creations, kills int
+	reshardKeys      int
 	poll             time.Duration
 	keep             bool
 }
@@ -52,7 +57,18 @@ func main() {
 	flag.IntVar(&o.kills, "kills", 5, "shard primaries killed (kill -9) on one group; 0 skips")
 	flag.DurationVar(&o.poll, "poll", 5*time.Millisecond, "DescribeReplicationGroups / DescribeEvents polling interval")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
+	flag.IntVar(&o.reshardKeys, "reshard-keys", 100000, "keys in the group resharded 2 → 3 shards; 0 skips")
+	hostNS := flag.String("cluster-client", "", "(internal) run as the cluster client on an instance; the host's network namespace")
 	flag.Parse()
+	if *hostNS != "" {
+		if ns, _ := os.Readlink("/proc/self/ns/net"); ns == *hostNS {
+			log.Fatal("the cluster client must run in an instance's network namespace")
+		}
+		if err := clusterChild(); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	cachalotproc.Main(func(ctx context.Context) error { return run(ctx, o) })
 }
 
@@ -63,7 +79,7 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("# Cluster mode enabled through the product: figures of issue 13\n\n")
 	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
-	fmt.Printf("    go run ./bench/clustermode %s\n\n", strings.Join(flag.Args(), " "))
+	fmt.Printf("    go run ./bench/clustermode %s\n\n", strings.Join(os.Args[1:], " "))
 	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
 		DirPrefix: "cachalot-cmbench-", Key: "AKIACMBENCHBENCHBNCH", Secret: "cmbench-secret", LogLevel: "warn",
 	})
@@ -83,6 +99,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.kills > 0 {
 		if err := killFigures(ctx, srv, o); err != nil {
+			return err
+		}
+	}
+	if o.reshardKeys > 0 {
+		if err := reshardFigures(ctx, srv, o); err != nil {
 			return err
 		}
 	}

@@ -214,6 +214,14 @@ func (f *fakeEngines) SetPrimaryAuth(_ context.Context, nodeID, _ string) error 
 	return fmt.Errorf("node %s: the fake engines have no cluster mode", nodeID)
 }
 
+func (f *fakeEngines) Pipeline(_ context.Context, nodeID string, cmds ...[]string) ([]any, error) {
+	return nil, fmt.Errorf("node %s: %s: the fake engines have no cluster mode", nodeID, cmds[0][0])
+}
+
+func (f *fakeEngines) MigrateAuth(nodeID string) ([]string, error) {
+	return nil, fmt.Errorf("node %s: the fake engines have no cluster mode", nodeID)
+}
+
 func (f *fakeEngines) Stop(_ context.Context, nodeID string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -46,6 +46,12 @@ type GroupEngines interface {
 	// primary it replicates.
 	Commands(ctx context.Context, nodeID string, cmds ...[]string) ([]any, error)
 	SetPrimaryAuth(ctx context.Context, nodeID, primaryNodeID string) error
+	// MigrateAuth is what MIGRATE authenticates to a node with
+	// (resharding: reshard.go).
+	MigrateAuth(nodeID string) ([]string, error)
+	// Pipeline is Commands in one round trip; every command runs, and
+	// the first error reply is the error.
+	Pipeline(ctx context.Context, nodeID string, cmds ...[]string) ([]any, error)
 }
 
 // GroupConfig configures the group controller. Domain and Engines are

@@ -52,6 +52,9 @@ func decideShards(g *elasticache.ReplicationGroup, v shardView, meshed bool) sha
 				return shardDecision{failover: s}
 			}
 		}
+		if g.Resharding != nil {
+			return shardDecision{} // reshard.go moves the slots
+		}
 		if shardConverged(g, v, meshed) && (g.Status != elasticache.GroupAvailable || g.ObservedGeneration != g.Generation) {
 			return shardDecision{available: true}
 		}

@@ -26,12 +26,15 @@ type clusterLine struct {
 	master    string // the primary's id for a replica; "" for a primary
 	connected bool
 	slots     []elasticache.SlotRange
+	// migrating and importing are the slots the node moves out (to a
+	// node id) and in (from one), as its own line shows them.
+	migrating, importing map[int]string
 }
 
 func (l clusterLine) has(flag string) bool { return slices.Contains(l.flags, flag) }
 
-// parseClusterNodes parses CLUSTER NODES; migrating/importing entries are
-// skipped.
+// parseClusterNodes parses CLUSTER NODES; migrating/importing entries
+// ([slot->-id], [slot-<-id]) go to migrating and importing.
 func parseClusterNodes(s string) []clusterLine {
 	var out []clusterLine
 	for _, line := range strings.Split(s, "\n") {
@@ -45,6 +48,7 @@ func parseClusterNodes(s string) []clusterLine {
 		}
 		for _, sl := range f[8:] {
 			if strings.HasPrefix(sl, "[") {
+				l.openSlot(strings.Trim(sl, "[]"))
 				continue
 			}
 			if rs, err := elasticache.ParseSlots(sl); err == nil {
@@ -54,6 +58,25 @@ func parseClusterNodes(s string) []clusterLine {
 		out = append(out, l)
 	}
 	return out
+}
+
+// openSlot records a migrating ("5->-id") or importing ("5-<-id") slot.
+func (l *clusterLine) openSlot(s string) {
+	for _, sep := range []string{"->-", "-<-"} {
+		a, id, ok := strings.Cut(s, sep)
+		k, err := strconv.Atoi(a)
+		if !ok || err != nil {
+			continue
+		}
+		m := &l.migrating
+		if sep == "-<-" {
+			m = &l.importing
+		}
+		if *m == nil {
+			*m = map[int]string{}
+		}
+		(*m)[k] = id
+	}
 }
 
 // shardMember is what was observed of one member of a cluster-mode group.

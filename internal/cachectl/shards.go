@@ -110,6 +110,9 @@ func (c *Groups) shardGroup(ctx context.Context, g *elasticache.ReplicationGroup
 	}
 	busy := g.Status != elasticache.GroupAvailable || g.Failover != nil || d != (shardDecision{}) || len(cmds) > 0
 	if d == (shardDecision{}) {
+		if g.Resharding != nil {
+			return true, c.reshard(ctx, g, v, meshed)
+		}
 		return busy, nil
 	}
 	if d.failover != nil {

@@ -3,6 +3,7 @@ package elasticache
 import (
 	"context"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,7 @@ func (s *Service) shardsToAPI(out *elasticacheapi.ReplicationGroup, g *Replicati
 		}
 		out.NodeGroups = append(out.NodeGroups, ng)
 	}
+	reshardingToAPI(out, g)
 	if f := g.Failover; f != nil && f.To != "" {
 		if sh, ok := g.ShardOf(f.To); ok && sh.Primary != f.To {
 			out.PendingModifiedValues.PrimaryClusterId = aws.String(f.To)
@@ -144,4 +146,42 @@ func (s *Service) testShardFailover(tx store.Tx, scope auth.Scope, g *Replicatio
 		return err
 	}
 	return putGroup(tx, g)
+}
+
+// clusterModeChange checks ModifyReplicationGroup's ClusterMode against
+// AWS's rules: the mode only goes forward, disabled → compatible →
+// enabled, one step at a time, on Redis OSS 7.0 or later. Asking for the
+// mode a group has changes nothing. Cachalot does not move a group
+// between modes (its engines would restart as cluster nodes, and clients
+// move to the configuration endpoint): a change AWS allows is refused as
+// not supported, never ignored.
+func clusterModeChange(g *ReplicationGroup, mode *string) error {
+	if mode == nil {
+		return nil
+	}
+	cur := "disabled"
+	if g.ClusterEnabled() {
+		cur = ClusterModeEnabled
+	}
+	want := *mode
+	switch {
+	case want != "enabled" && want != "disabled" && want != "compatible":
+		return invalid("Invalid value %q for ClusterMode: it must be enabled, disabled or compatible.", want)
+	case want == cur:
+		return nil
+	case cur == ClusterModeEnabled:
+		return combination("Cluster mode of replication group %s cannot be changed from enabled to %s: the cluster mode can only be changed from disabled to compatible and from compatible to enabled.", g.ID, want)
+	case want == ClusterModeEnabled:
+		return combination("Cluster mode of replication group %s cannot be changed from disabled to enabled directly: change it to compatible first.", g.ID)
+	case engineMajor(g.EngineVersion) < 7:
+		return combination("Cluster mode compatible requires Redis OSS 7.0 or later; replication group %s runs %s.", g.ID, g.EngineVersion)
+	}
+	return invalid("Changing the cluster mode of replication group %s from disabled to compatible is not supported by Cachalot yet; create a replication group with cluster mode enabled and migrate the data (a snapshot restore).", g.ID)
+}
+
+// engineMajor is the major version of an engine version ("7.0.7" → 7).
+func engineMajor(v string) int {
+	major, _, _ := strings.Cut(v, ".")
+	n, _ := strconv.Atoi(major)
+	return n
 }

@@ -87,9 +87,11 @@ type ReplicationGroup struct {
 	// without cluster mode.
 	ClusterMode string `json:",omitempty"`
 	// Shards are the node groups of a cluster-mode group, in order.
-	Shards    []Shard `json:",omitempty"`
-	Tags      []Tag
-	CreatedAt time.Time
+	Shards []Shard `json:",omitempty"`
+	// Resharding is an online resharding under way (rgreshard.go).
+	Resharding *Resharding `json:",omitempty"`
+	Tags       []Tag
+	CreatedAt  time.Time
 
 	Status string
 	// Failover is a failover in progress (Failover.Phase), recorded before

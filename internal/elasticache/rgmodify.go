@@ -164,8 +164,6 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 		return nil, invalid("Changing in-transit encryption of an existing replication group is not supported by Cachalot yet.")
 	case len(in.LogDeliveryConfigurations) > 0:
 		return nil, invalid("Log delivery is not supported by Cachalot yet.")
-	case aws.ToString(in.ClusterMode) == "enabled" || aws.ToString(in.ClusterMode) == "compatible":
-		return nil, invalid("Changing the cluster mode of an existing replication group is not supported by Cachalot yet.")
 	case in.NodeGroupId != nil && aws.ToString(in.NodeGroupId) != NodeGroupID && !s.isClusterGroup(ctx, scope, aws.ToString(in.ReplicationGroupId)):
 		return nil, elasticacheapi.ErrNodeGroupNotFoundFault("The node group %s was not found in replication group %s.", aws.ToString(in.NodeGroupId), aws.ToString(in.ReplicationGroupId))
 	}
@@ -174,6 +172,9 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 		return nil, err
 	}
 	g, members, err := s.modifyGroup(ctx, aws.ToString(in.ReplicationGroupId), func(tx store.Tx, g *ReplicationGroup, members []*Cluster) ([]*Cluster, bool, error) {
+		if err := clusterModeChange(g, in.ClusterMode); err != nil {
+			return nil, false, err
+		}
 		changed, err := modifyFailover(g, members, in)
 		if err != nil {
 			return nil, false, err

@@ -74,3 +74,57 @@ func ParseReplicationInfo(s string) (ReplicationInfo, error) { return redis.Pars
 // clusterMode reports whether a node runs in cluster mode, where the
 // engine refuses REPLICAOF: its roles are the cluster's.
 func clusterMode(spec NodeSpec) bool { return spec.Parameters["cluster-enabled"] == "yes" }
+
+// MigrateAuth returns the arguments by which MIGRATE authenticates to a
+// cluster-mode node as its admin user (AUTH2 user password), none for a
+// node without one: the group controller moves keys between shards
+// during an online resharding.
+func (s *Supervisor) MigrateAuth(nodeID string) ([]string, error) {
+	if !nodeIDRE.MatchString(nodeID) || nodeID == "" || nodeID[0] == '.' {
+		return nil, fmt.Errorf("migrate credentials: bad node id %q", nodeID)
+	}
+	sec, err := readSecrets(s.NodeDir(nodeID))
+	if err != nil {
+		return nil, fmt.Errorf("migrate credentials of %s: %w", nodeID, err)
+	}
+	if sec.AdminPassword == "" {
+		return nil, nil
+	}
+	return []string{"AUTH2", redis.AdminUser, sec.AdminPassword}, nil
+}
+
+// Pipeline runs commands as Commands does, but sends them all before
+// reading the replies (one round trip): an error reply is its command's
+// entry (a redis.Error), and the first one is also returned as the error.
+func (s *Supervisor) Pipeline(ctx context.Context, nodeID string, cmds ...[]string) ([]any, error) {
+	n, err := s.node(nodeID)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	spec, admin := n.spec, n.admin
+	n.mu.Unlock()
+	if spec.Engine.Engine == catalog.Memcached {
+		return nil, fmt.Errorf("pipeline on %s: %w", nodeID, errNotReplicable)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Second)
+		defer cancel()
+	}
+	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	if err != nil {
+		return nil, fmt.Errorf("pipeline on %s: %w", nodeID, err)
+	}
+	defer c.Close()
+	out, err := admin.Pipeline(ctx, c, cmds)
+	if err != nil {
+		return out, fmt.Errorf("pipeline on %s: %w", nodeID, err)
+	}
+	for i, v := range out {
+		if re, ok := v.(redis.Error); ok {
+			return out, fmt.Errorf("%s on %s: %w", cmds[i][0], nodeID, re)
+		}
+	}
+	return out, nil
+}

@@ -150,6 +150,7 @@ func elasticacheCases() []authzCase {
 		c("ModifyReplicationGroup", "its parameter group", "ReplicationGroupId=other&CacheParameterGroupName=VICTIM-PG"),
 		c("ModifyReplicationGroup", "its snapshotting cluster", "ReplicationGroupId=other&SnapshottingClusterId=Victim"),
 		c("IncreaseReplicaCount", "upper case", "ReplicationGroupId=VICTIM-RG&ApplyImmediately=true&NewReplicaCount=2"),
+		c("ModifyReplicationGroupShardConfiguration", "upper case", "ReplicationGroupId=VICTIM-RG&ApplyImmediately=true&NodeGroupCount=3"),
 		c("DecreaseReplicaCount", "upper case", "ReplicationGroupId=VICTIM-RG&ApplyImmediately=true&NewReplicaCount=1"),
 		c("DecreaseReplicaCount", "a replica removed", "ReplicationGroupId=other&ApplyImmediately=true&ReplicasToRemove.member.1=VICTIM"),
 		c("TestFailover", "upper case", "ReplicationGroupId=VICTIM-RG&NodeGroupId=0001"),

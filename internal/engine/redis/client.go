@@ -166,3 +166,49 @@ func (a Admin) Ping(ctx context.Context, dial func(ctx context.Context, network,
 	}
 	return nil
 }
+
+// Pipeline sends commands at once and then reads their replies, in order;
+// an error reply is its command's entry (an Error), not the run's error.
+func (r *Conn) Pipeline(ctx context.Context, cmds [][]string) ([]any, error) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(30 * time.Second)
+	}
+	if err := r.c.SetDeadline(dl); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	for _, args := range cmds {
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+	}
+	if _, err := io.WriteString(r.c, b.String()); err != nil {
+		return nil, fmt.Errorf("send pipeline: %w", err)
+	}
+	out := make([]any, 0, len(cmds))
+	for range cmds {
+		v, err := r.read()
+		var re Error
+		if errors.As(err, &re) {
+			out = append(out, re)
+			continue
+		}
+		if err != nil {
+			return out, fmt.Errorf("read pipeline reply: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Pipeline runs commands on a connection from Dial by their admin names,
+// as Conn.Pipeline.
+func (a Admin) Pipeline(ctx context.Context, c *Conn, cmds [][]string) ([]any, error) {
+	named := make([][]string, len(cmds))
+	for i, args := range cmds {
+		named[i] = append([]string{a.Name(args[0])}, args[1:]...)
+	}
+	return c.Pipeline(ctx, named)
+}
