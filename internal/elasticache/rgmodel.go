@@ -114,6 +114,9 @@ type ReplicationGroup struct {
 	AuthTokens        []string  `json:",omitempty"`
 	AuthTokenModified time.Time `json:",omitempty"`
 	AuthTokenStatus   string    `json:",omitempty"`
+	// Serverless is set on the group realising a serverless cache
+	// (serverless.go), which the replication group API does not show.
+	Serverless *Serverless `json:",omitempty"`
 }
 
 // Failover phases: requested (TestFailover: the controller chooses the
@@ -173,7 +176,7 @@ func groupKey(account, region, id string) string {
 func getGroup(tx store.Tx, s auth.Scope, id string) (*ReplicationGroup, error) {
 	var g ReplicationGroup
 	err := store.GetJSON(tx, groupKey(s.AccountID, s.Region, strings.ToLower(id)), &g)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && g.Serverless != nil {
 		return nil, elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", id)
 	}
 	if err != nil {
