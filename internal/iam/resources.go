@@ -101,7 +101,7 @@ var resourceFields = map[string][]resourceField{
 // are the same cluster, so the ARN is built from the lower-cased id.
 var foldedElastiCache = map[string]bool{
 	policy.ECCluster: true, policy.ECReplicationGroup: true, policy.ECParameterGroup: true,
-	policy.ECSubnetGroup: true, policy.ECSecurityGroup: true,
+	policy.ECSubnetGroup: true, policy.ECSecurityGroup: true, policy.ECServerlessCache: true,
 }
 
 type boundField struct {

@@ -146,6 +146,11 @@ func elasticacheCases() []authzCase {
 		c("DescribeConnectedComputeResources", "upper case", "CacheClusterId=VICTIM"),
 		c("ExplainCacheReachability", "cluster, upper case", "CacheClusterId=VICTIM&InstanceId=i-0123456789abcdef0"),
 		c("ExplainCacheReachability", "instance", "CacheClusterId=other&InstanceId=${vinst}"),
+		c("CreateServerlessCache", "upper case", "ServerlessCacheName=VICTIM-SL&Engine=redis"),
+		c("DescribeServerlessCaches", "upper case", "ServerlessCacheName=VICTIM-SL"),
+		c("ModifyServerlessCache", "mixed case", "ServerlessCacheName=Victim-Sl&Description=d"),
+		c("DeleteServerlessCache", "as stored", "ServerlessCacheName=victim-sl"),
+		c("ListTagsForResource", "serverless cache ARN", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:serverlesscache:victim-sl"),
 	}
 }
 
@@ -527,7 +532,7 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 	e2 := func(typ, id string) string { return "arn:aws:ec2:us-east-1:" + fx["acct"] + ":" + typ + "/" + id }
 	im := func(res string) string { return "arn:aws:iam::" + fx["acct"] + ":" + res }
 	victims := []string{
-		ec("cluster", "victim"), ec("replicationgroup", "victim-rg"), ec("parametergroup", "victim-pg"), ec("subnetgroup", "victim-sn"), ec("securitygroup", "victim-csg"),
+		ec("cluster", "victim"), ec("replicationgroup", "victim-rg"), ec("parametergroup", "victim-pg"), ec("subnetgroup", "victim-sn"), ec("securitygroup", "victim-csg"), ec("serverlesscache", "victim-sl"),
 		e2("security-group", fx["defsg"]), e2("security-group", fx["vsg"]), e2("security-group-rule", fx["vsgr"]), e2("vpc", fx["dvpc"]),
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
 		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]),
