@@ -2,6 +2,7 @@ package elasticache_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/cachalot-dev/cachalot/internal/app"
 	"github.com/cachalot-dev/cachalot/internal/privtest"
@@ -365,4 +367,171 @@ func (w *serverlessWorld) losePrimary(t *testing.T, host string) {
 		t.Errorf("SET after the loss = %q, %v; want OK", out, err)
 	}
 	w.readsOn6380(t, w.eni, host, "after-loss", "ok")
+}
+
+// TestServerlessBadInput: what CreateServerlessCache and
+// ModifyServerlessCache refuse, with AWS's codes; nothing is created.
+func TestServerlessBadInput(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	vpc, err := w.ec2.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.9.0.0/16")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := w.ec2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.9.1.0/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subnets, err := w.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: aws.String("default-for-az"), Values: []string{"true"}}}})
+	if err != nil || len(subnets.Subnets) == 0 {
+		t.Fatalf("default subnets: %v", err)
+	}
+	gb := func(min, max *int32, unit ectypes.DataStorageUnit) *ectypes.CacheUsageLimits {
+		return &ectypes.CacheUsageLimits{DataStorage: &ectypes.DataStorage{Minimum: min, Maximum: max, Unit: unit}}
+	}
+	for _, tc := range []struct {
+		name string
+		in   elasticache.CreateServerlessCacheInput
+		code string
+		msg  string
+	}{
+		{"engine-unknown", elasticache.CreateServerlessCacheInput{Engine: aws.String("mysql")}, "InvalidParameterValue", "Invalid value for Engine: mysql"},
+		{"engine-memcached", elasticache.CreateServerlessCacheInput{Engine: aws.String("memcached")}, "InvalidParameterValue", "memcached engine are not supported by Cachalot yet"},
+		{"major-unknown", elasticache.CreateServerlessCacheInput{MajorEngineVersion: aws.String("6")}, "InvalidParameterValue", "Invalid value for MajorEngineVersion: 6"},
+		{"name-hyphens", elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("a--b")}, "InvalidParameterValue", "ServerlessCacheName is not a valid identifier"},
+		{"name-digit", elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("1cache")}, "InvalidParameterValue", "ServerlessCacheName is not a valid identifier"},
+		{"name-long", elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String(strings.Repeat("a", 41))}, "InvalidParameterValue", "ServerlessCacheName is not a valid identifier"},
+		{"data-zero", elasticache.CreateServerlessCacheInput{CacheUsageLimits: gb(nil, aws.Int32(0), ectypes.DataStorageUnitGb)}, "InvalidParameterValue", "between 1 and 5000 GB"},
+		{"data-too-big", elasticache.CreateServerlessCacheInput{CacheUsageLimits: gb(nil, aws.Int32(5001), ectypes.DataStorageUnitGb)}, "InvalidParameterValue", "between 1 and 5000 GB"},
+		{"data-min-above-max", elasticache.CreateServerlessCacheInput{CacheUsageLimits: gb(aws.Int32(10), aws.Int32(5), ectypes.DataStorageUnitGb)}, "InvalidParameterCombination", "cannot be greater than the maximum"},
+		{"data-unit", elasticache.CreateServerlessCacheInput{CacheUsageLimits: gb(nil, aws.Int32(5), "TB")}, "InvalidParameterValue", "Unit"},
+		{"ecpu-low", elasticache.CreateServerlessCacheInput{CacheUsageLimits: &ectypes.CacheUsageLimits{ECPUPerSecond: &ectypes.ECPUPerSecond{Maximum: aws.Int32(999)}}}, "InvalidParameterValue", "between 1000 and 15000000"},
+		{"ecpu-min-above-max", elasticache.CreateServerlessCacheInput{CacheUsageLimits: &ectypes.CacheUsageLimits{ECPUPerSecond: &ectypes.ECPUPerSecond{Minimum: aws.Int32(5000), Maximum: aws.Int32(2000)}}}, "InvalidParameterCombination", "cannot be greater than the maximum"},
+		{"subnets-two-vpcs", elasticache.CreateServerlessCacheInput{SubnetIds: []string{aws.ToString(subnets.Subnets[0].SubnetId), aws.ToString(other.Subnet.SubnetId)}}, "InvalidParameterValue", "different VPCs"},
+		{"subnet-unknown", elasticache.CreateServerlessCacheInput{SubnetIds: []string{"subnet-0123456789abcdef0"}}, "InvalidParameterValue", "does not exist"},
+		{"sg-unknown", elasticache.CreateServerlessCacheInput{SecurityGroupIds: []string{"sg-0123456789abcdef0"}}, "InvalidParameterValue", "sg-0123456789abcdef0"},
+		{"user-group-unknown", elasticache.CreateServerlessCacheInput{UserGroupId: aws.String("ug1")}, "UserGroupNotFound", "ug1"},
+		{"restore", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:000000000000:serverlesscachesnapshot:s1"}}, "InvalidParameterValue", "not supported by Cachalot yet"},
+		{"retention", elasticache.CreateServerlessCacheInput{SnapshotRetentionLimit: aws.Int32(36)}, "InvalidParameterValue", "SnapshotRetentionLimit"},
+		{"daily-time", elasticache.CreateServerlessCacheInput{DailySnapshotTime: aws.String("25:00")}, "InvalidParameterValue", "DailySnapshotTime"},
+		{"network-type", elasticache.CreateServerlessCacheInput{NetworkType: ectypes.NetworkTypeIpv6}, "InvalidParameterValue", "NetworkType"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.in
+			if in.ServerlessCacheName == nil {
+				in.ServerlessCacheName = aws.String("bad-" + tc.name)
+			}
+			if in.Engine == nil {
+				in.Engine = aws.String("redis")
+			}
+			_, err := w.ec.CreateServerlessCache(ctx, &in)
+			var ae smithy.APIError
+			if !errors.As(err, &ae) || ae.ErrorCode() != tc.code || !strings.Contains(ae.ErrorMessage(), tc.msg) {
+				t.Fatalf("CreateServerlessCache = %v, want %s containing %q", err, tc.code, tc.msg)
+			}
+		})
+	}
+	out, err := w.ec.DescribeServerlessCaches(ctx, &elasticache.DescribeServerlessCachesInput{})
+	if err != nil || len(out.ServerlessCaches) != 0 {
+		t.Errorf("serverless caches after refused creates: %v, %v; want none", out, err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"describe-unknown", func() error {
+			_, err := w.ec.DescribeServerlessCaches(ctx, &elasticache.DescribeServerlessCachesInput{ServerlessCacheName: aws.String("nope")})
+			return err
+		}, "ServerlessCacheNotFoundFault"},
+		{"describe-max-results", func() error {
+			_, err := w.ec.DescribeServerlessCaches(ctx, &elasticache.DescribeServerlessCachesInput{MaxResults: aws.Int32(0)})
+			return err
+		}, "InvalidParameterValue"},
+		{"modify-unknown", func() error {
+			_, err := w.ec.ModifyServerlessCache(ctx, &elasticache.ModifyServerlessCacheInput{ServerlessCacheName: aws.String("nope")})
+			return err
+		}, "ServerlessCacheNotFoundFault"},
+		{"delete-unknown", func() error {
+			_, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String("nope")})
+			return err
+		}, "ServerlessCacheNotFoundFault"},
+		{"delete-final-snapshot", func() error {
+			_, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String("nope"), FinalSnapshotName: aws.String("f")})
+			return err
+		}, "InvalidParameterValue"},
+	} {
+		if err := tc.call(); code(err) != tc.code {
+			t.Errorf("%s = %v, want %s", tc.name, err, tc.code)
+		}
+	}
+}
+
+// TestServerlessLifecycleAPI: in the loopback network mode (no root),
+// creation with defaults, pagination by NextToken/MaxResults, modify
+// while modifying or creating refused, a duplicate name refused, deletion.
+func TestServerlessLifecycleAPI(t *testing.T) {
+	w := &serverlessWorld{world: newWorld(t)}
+	ctx := context.Background()
+	for _, name := range []string{"c1", "c2", "c3"} {
+		out, err := w.ec.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String(name), Engine: aws.String("valkey")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "c1" {
+			if _, err := w.ec.ModifyServerlessCache(ctx, &elasticache.ModifyServerlessCacheInput{ServerlessCacheName: aws.String(name),
+				Description: aws.String("x")}); code(err) != "InvalidServerlessCacheStateFault" && aws.ToString(out.ServerlessCache.Status) == "creating" {
+				t.Errorf("ModifyServerlessCache while creating = %v, want InvalidServerlessCacheStateFault", err)
+			}
+		}
+	}
+	if _, err := w.ec.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("C1"), Engine: aws.String("redis")}); code(err) != "ServerlessCacheAlreadyExistsFault" {
+		t.Errorf("CreateServerlessCache(C1) again = %v, want ServerlessCacheAlreadyExistsFault", err)
+	}
+	var names []string
+	var token *string
+	for {
+		out, err := w.ec.DescribeServerlessCaches(ctx, &elasticache.DescribeServerlessCachesInput{MaxResults: aws.Int32(2), NextToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.ServerlessCaches) > 2 {
+			t.Errorf("page of %d, want at most 2", len(out.ServerlessCaches))
+		}
+		for _, c := range out.ServerlessCaches {
+			names = append(names, aws.ToString(c.ServerlessCacheName))
+		}
+		if token = out.NextToken; token == nil {
+			break
+		}
+	}
+	if strings.Join(names, ",") != "c1,c2,c3" {
+		t.Errorf("paged names = %v, want c1,c2,c3", names)
+	}
+	sc := w.wait(t, "c2", "available")
+	if aws.ToString(sc.Engine) != "valkey" || aws.ToString(sc.Endpoint.Address) == "" || sc.ReaderEndpoint == nil {
+		t.Errorf("c2 = engine %s, endpoint %v, reader %v", aws.ToString(sc.Engine), sc.Endpoint, sc.ReaderEndpoint)
+	}
+	if _, err := w.ec.ModifyServerlessCache(ctx, &elasticache.ModifyServerlessCacheInput{ServerlessCacheName: aws.String("c2"),
+		CacheUsageLimits: &ectypes.CacheUsageLimits{DataStorage: &ectypes.DataStorage{Maximum: aws.Int32(10), Unit: ectypes.DataStorageUnitGb}}}); code(err) != "InvalidParameterValue" {
+		t.Errorf("ModifyServerlessCache of the data storage maximum = %v, want InvalidParameterValue (not supported yet)", err)
+	}
+	m, err := w.ec.ModifyServerlessCache(ctx, &elasticache.ModifyServerlessCacheInput{ServerlessCacheName: aws.String("c2"),
+		CacheUsageLimits:       &ectypes.CacheUsageLimits{ECPUPerSecond: &ectypes.ECPUPerSecond{Maximum: aws.Int32(20000)}},
+		SnapshotRetentionLimit: aws.Int32(3), Description: aws.String("two")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.ServerlessCache; aws.ToString(s.Description) != "two" || aws.ToInt32(s.SnapshotRetentionLimit) != 3 || aws.ToInt32(s.CacheUsageLimits.ECPUPerSecond.Maximum) != 20000 {
+		t.Errorf("ModifyServerlessCache = %+v", s)
+	}
+	for _, name := range []string{"c1", "c2", "c3"} {
+		w.wait(t, name, "available")
+		if _, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"c1", "c2", "c3"} {
+		w.wait(t, name, "deleted")
+	}
 }
