@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
@@ -714,4 +715,26 @@ func (s *Service) serverlessNames(g *ReplicationGroup, members []*Cluster) ([]En
 			Node: n.ID, VpcID: g.VpcID, InterfaceID: n.InterfaceID, IP: addr, Port: port})
 	}
 	return out, nil
+}
+
+// isServerless reports whether id names a serverless cache.
+func (s *Service) isServerless(ctx context.Context, scope auth.Scope, id string) bool {
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		_, err := getServerless(tx, scope, id)
+		return err
+	})
+	return err == nil
+}
+
+// serverlessCacheOf is a serverless cache as the access flows see it: one
+// endpoint (its interface) on 6379 and 6380, which a compute connection
+// opens both of.
+func serverlessCacheOf(g *ReplicationGroup, members []*Cluster) access.Cache {
+	out := access.Cache{Account: g.Account, Region: g.Region, ID: g.Serverless.Name, CreatedAt: g.CreatedAt, Engine: g.Engine, Status: g.Status,
+		VpcID: g.VpcID, Port: ServerlessPort, ToPort: ServerlessReaderPort, SecurityGroups: slices.Clone(g.SecurityGroups)}
+	if len(members) > 0 && len(members[0].Nodes) > 0 && members[0].Nodes[0].InterfaceID != "" && g.Status != GroupDeleting {
+		n := members[0].Nodes[0]
+		out.Endpoints = []access.Endpoint{{Name: "endpoint", InterfaceID: n.InterfaceID, Address: n.IP}}
+	}
+	return out
 }

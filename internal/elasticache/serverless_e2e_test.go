@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -307,22 +308,31 @@ func (w *serverlessWorld) onlyWritePort(t *testing.T, host string) {
 	if len(sc.SecurityGroupIds) != 1 || sc.SecurityGroupIds[0] != cache {
 		t.Errorf("security groups %v, want [%s]", sc.SecurityGroupIds, cache)
 	}
-	_, eni := w.instance(t, app)
+	inst, eni := w.instance(t, app)
 	if out, err := w.cli(t, eni, host, 6379, "-c", "GET", "greeting"); err != nil || out != "hello" {
 		t.Errorf("GET on 6379 from the app group = %q, %v; want hello (6379 is open)", out, err)
 	}
 	if out, _ := w.readonlyGet(t, eni, host, "greeting"); out == "hello" {
 		t.Errorf("READONLY GET on 6380 from the app group answered %q; 6380 is not open to it", out)
 	}
-	// Explain names the missing rule on 6380.
-	_ = eni
-	// Open 6380 too: reads from replicas work.
-	if _, err := w.ec2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(cache),
-		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(6380), ToPort: aws.Int32(6380),
-			UserIdGroupPairs: []ec2types.UserIdGroupPair{{GroupId: aws.String(app)}}}}}); err != nil {
-		t.Fatal(err)
+	explain := func(port string) string {
+		return signedAccess(t, w.world, "ExplainCacheReachability", url.Values{"CacheClusterId": {"sess"}, "InstanceId": {inst}, "Port": {port}})
 	}
+	if got := explain("6379"); !strings.Contains(got, "<Allowed>true</Allowed>") {
+		t.Errorf("explain on 6379 = %s, want allowed", got)
+	}
+	if got := explain("6380"); !strings.Contains(got, "<Allowed>false</Allowed>") || !strings.Contains(got, "tcp/6380") || !strings.Contains(got, cache) {
+		t.Errorf("explain on 6380 = %s, want denied, naming the missing inbound rule on tcp/6380 of %s", got, cache)
+	}
+	// A compute connection opens both ports: reads from replicas work.
+	if got := signedAccess(t, w.world, "ConnectCompute", url.Values{"CacheClusterId": {"sess"}, "InstanceId": {inst}}); !strings.Contains(got, "ConnectComputeResult") {
+		t.Fatalf("ConnectCompute = %s", got)
+	}
+	w.wait(t, "sess", "available")
 	w.readsOn6380(t, eni, host, "greeting", "hello")
+	if got := explain("6380"); !strings.Contains(got, "<Allowed>true</Allowed>") {
+		t.Errorf("explain on 6380 after ConnectCompute = %s, want allowed", got)
+	}
 	// The first instance (default group) is the one the rest uses.
 	if _, err := w.ec2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(cache),
 		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(6379), ToPort: aws.Int32(6380),
