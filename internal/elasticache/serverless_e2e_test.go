@@ -470,6 +470,22 @@ func TestServerlessBadInput(t *testing.T) {
 			_, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String("nope"), FinalSnapshotName: aws.String("f")})
 			return err
 		}, "InvalidParameterValue"},
+		{"snapshot-of-unknown", func() error {
+			_, err := w.ec.CreateServerlessCacheSnapshot(ctx, &elasticache.CreateServerlessCacheSnapshotInput{ServerlessCacheName: aws.String("nope"), ServerlessCacheSnapshotName: aws.String("s1")})
+			return err
+		}, "ServerlessCacheNotFoundFault"},
+		{"snapshot-describe-unknown", func() error {
+			_, err := w.ec.DescribeServerlessCacheSnapshots(ctx, &elasticache.DescribeServerlessCacheSnapshotsInput{ServerlessCacheSnapshotName: aws.String("s1")})
+			return err
+		}, "ServerlessCacheSnapshotNotFoundFault"},
+		{"snapshot-copy-unknown", func() error {
+			_, err := w.ec.CopyServerlessCacheSnapshot(ctx, &elasticache.CopyServerlessCacheSnapshotInput{SourceServerlessCacheSnapshotName: aws.String("s1"), TargetServerlessCacheSnapshotName: aws.String("s2")})
+			return err
+		}, "ServerlessCacheSnapshotNotFoundFault"},
+		{"snapshot-delete-unknown", func() error {
+			_, err := w.ec.DeleteServerlessCacheSnapshot(ctx, &elasticache.DeleteServerlessCacheSnapshotInput{ServerlessCacheSnapshotName: aws.String("s1")})
+			return err
+		}, "ServerlessCacheSnapshotNotFoundFault"},
 	} {
 		if err := tc.call(); code(err) != tc.code {
 			t.Errorf("%s = %v, want %s", tc.name, err, tc.code)
@@ -534,6 +550,13 @@ func TestServerlessLifecycleAPI(t *testing.T) {
 	}
 	if s := m.ServerlessCache; aws.ToString(s.Description) != "two" || aws.ToInt32(s.SnapshotRetentionLimit) != 3 || aws.ToInt32(s.CacheUsageLimits.ECPUPerSecond.Maximum) != 20000 {
 		t.Errorf("ModifyServerlessCache = %+v", s)
+	}
+	if _, err := w.ec.CreateServerlessCacheSnapshot(ctx, &elasticache.CreateServerlessCacheSnapshotInput{ServerlessCacheName: aws.String("c2"),
+		ServerlessCacheSnapshotName: aws.String("s1")}); code(err) != "InvalidParameterValue" {
+		t.Errorf("CreateServerlessCacheSnapshot = %v, want InvalidParameterValue (not supported yet)", err)
+	}
+	if out, err := w.ec.DescribeServerlessCacheSnapshots(ctx, &elasticache.DescribeServerlessCacheSnapshotsInput{ServerlessCacheName: aws.String("c2")}); err != nil || len(out.ServerlessCacheSnapshots) != 0 {
+		t.Errorf("DescribeServerlessCacheSnapshots = %v, %v; want none", out, err)
 	}
 	for _, name := range []string{"c1", "c2", "c3"} {
 		w.wait(t, name, "available")

@@ -70,6 +70,8 @@ var resourceFields = map[string][]resourceField{
 		{field: "UserGroupIds", kind: kindElastiCache, typ: policy.ECUserGroup},
 		{field: "ServerlessCacheName", kind: kindElastiCache, typ: policy.ECServerlessCache},
 		{field: "ServerlessCacheSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
+		{field: "SourceServerlessCacheSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
+		{field: "TargetServerlessCacheSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
 		{field: "ReservedCacheNodeId", kind: kindElastiCache, typ: policy.ECReservedInstance},
 		{field: "ResourceName", kind: kindARN},
 		// Cachalot's compute-connection actions name an EC2 instance.

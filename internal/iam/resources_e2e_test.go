@@ -151,6 +151,14 @@ func elasticacheCases() []authzCase {
 		c("ModifyServerlessCache", "mixed case", "ServerlessCacheName=Victim-Sl&Description=d"),
 		c("DeleteServerlessCache", "as stored", "ServerlessCacheName=victim-sl"),
 		c("ListTagsForResource", "serverless cache ARN", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:serverlesscache:victim-sl"),
+		c("CreateServerlessCacheSnapshot", "its cache", "ServerlessCacheName=VICTIM-SL&ServerlessCacheSnapshotName=s1"),
+		c("CreateServerlessCacheSnapshot", "snapshot", "ServerlessCacheName=other&ServerlessCacheSnapshotName=victim-ss"),
+		c("DescribeServerlessCacheSnapshots", "snapshot", "ServerlessCacheSnapshotName=victim-ss"),
+		c("DescribeServerlessCacheSnapshots", "its cache", "ServerlessCacheName=Victim-Sl"),
+		c("CopyServerlessCacheSnapshot", "source", "SourceServerlessCacheSnapshotName=victim-ss&TargetServerlessCacheSnapshotName=t1"),
+		c("CopyServerlessCacheSnapshot", "target", "SourceServerlessCacheSnapshotName=s1&TargetServerlessCacheSnapshotName=victim-ss"),
+		c("DeleteServerlessCacheSnapshot", "snapshot", "ServerlessCacheSnapshotName=victim-ss"),
+		c("ExportServerlessCacheSnapshot", "snapshot", "ServerlessCacheSnapshotName=victim-ss&S3BucketName=b"),
 	}
 }
 
@@ -532,7 +540,7 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 	e2 := func(typ, id string) string { return "arn:aws:ec2:us-east-1:" + fx["acct"] + ":" + typ + "/" + id }
 	im := func(res string) string { return "arn:aws:iam::" + fx["acct"] + ":" + res }
 	victims := []string{
-		ec("cluster", "victim"), ec("replicationgroup", "victim-rg"), ec("parametergroup", "victim-pg"), ec("subnetgroup", "victim-sn"), ec("securitygroup", "victim-csg"), ec("serverlesscache", "victim-sl"),
+		ec("cluster", "victim"), ec("replicationgroup", "victim-rg"), ec("parametergroup", "victim-pg"), ec("subnetgroup", "victim-sn"), ec("securitygroup", "victim-csg"), ec("serverlesscache", "victim-sl"), ec("serverlesscachesnapshot", "victim-ss"),
 		e2("security-group", fx["defsg"]), e2("security-group", fx["vsg"]), e2("security-group-rule", fx["vsgr"]), e2("vpc", fx["dvpc"]),
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
 		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]),
