@@ -26,6 +26,7 @@ var walkthroughs = []string{
 	"snapshots.sh",              // issue 16: backup, final backup, restore into a cluster and a group
 	"tls.sh",                    // issue 14, SEEDS 003/004: TLS and AUTH tokens from the command line
 	"cluster-mode.sh",           // issue 13: cluster mode enabled, redis-cli -c, test-failover of a shard
+	"serverless.sh",             // issue 15, SEEDS 003/004: a serverless cache, TLS, 6379 and 6380
 }
 
 func TestWalkthroughs(t *testing.T) {
