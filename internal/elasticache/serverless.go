@@ -87,19 +87,6 @@ func ServerlessGroupID(name string) string { return ServerlessGroupPrefix + name
 // cache's realisation.
 func hiddenID(id string) bool { return strings.HasPrefix(id, ServerlessGroupPrefix) }
 
-// serverlessNameOf is the serverless cache a hidden group or member id
-// belongs to.
-func serverlessNameOf(id string) string {
-	rest := strings.TrimPrefix(id, ServerlessGroupPrefix)
-	// members: <name>-0001-001
-	if len(rest) > 9 && rest[len(rest)-9] == '-' && rest[len(rest)-4] == '-' {
-		if _, err := fmt.Sscanf(rest[len(rest)-8:], "%04d-%03d", new(int), new(int)); err == nil {
-			return rest[:len(rest)-9]
-		}
-	}
-	return rest
-}
-
 // dataStorageUnit is the bytes of a GB of CacheUsageLimits.DataStorage
 // (Config.DataStorageUnit).
 func (s *Service) dataStorageUnit() int64 {
@@ -114,7 +101,7 @@ func (s *Service) dataStorageUnit() int64 {
 // it (ok false): the cache's creation and deletion are its events, the
 // nodes' lives are not shown, as ElastiCache shows none of them.
 func serverlessEvent(e Event) (Event, bool) {
-	name := serverlessNameOf(e.SourceID)
+	name := strings.TrimPrefix(e.SourceID, ServerlessGroupPrefix) // the group's id
 	switch {
 	case e.SourceType != "replication-group":
 		return e, false
