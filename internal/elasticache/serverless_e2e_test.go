@@ -133,6 +133,7 @@ func TestServerlessCache(t *testing.T) {
 	w.dataLimit(t, host)
 	w.onlyWritePort(t, host)
 	w.losePrimary(t, host)
+	w.restartService(t, host)
 
 	if _, err := w.ec.ModifyServerlessCache(ctx, &elasticache.ModifyServerlessCacheInput{ServerlessCacheName: aws.String("sess"),
 		Description: aws.String("user sessions")}); err != nil {
@@ -567,4 +568,39 @@ func TestServerlessLifecycleAPI(t *testing.T) {
 	for _, name := range []string{"c1", "c2", "c3"} {
 		w.wait(t, name, "deleted")
 	}
+}
+
+// restartService restarts Cachalot: both engines are re-adopted (same
+// processes), the cache stays available with its data and endpoint.
+func (w *serverlessWorld) restartService(t *testing.T, host string) {
+	t.Helper()
+	ctx := context.Background()
+	nodes := []string{"000000000000.us-east-1.serverless--sess-0001-001.0001", "000000000000.us-east-1.serverless--sess-0001-002.0001"}
+	pids := map[string]int{}
+	for _, n := range nodes {
+		pids[n] = nodePID(t, w.dir, n)
+	}
+	if err := w.env.App.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(app.Config{Listen: "127.0.0.1:0", DataDir: w.dir, DataStorageUnit: 16 << 20})
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	w.env.App, w.env.URL = a, a.URL()
+	w.ec, w.ec2 = elasticache.NewFromConfig(w.env.Config()), ec2.NewFromConfig(w.env.Config())
+	sc := w.wait(t, "sess", "available")
+	if aws.ToString(sc.Endpoint.Address) != host {
+		t.Errorf("endpoint after a restart %s, want %s", aws.ToString(sc.Endpoint.Address), host)
+	}
+	for _, n := range nodes {
+		if now := nodePID(t, w.dir, n); now != pids[n] {
+			t.Errorf("after a service restart %s runs pid %d, want %d re-adopted", n, now, pids[n])
+		}
+	}
+	if out, err := w.cli(t, w.eni, host, 6379, "-c", "SET", "after-restart", "yes"); err != nil || out != "OK" {
+		t.Fatalf("SET after a restart = %q, %v", out, err)
+	}
+	w.readsOn6380(t, w.eni, host, "after-restart", "yes")
 }
