@@ -500,7 +500,8 @@ func TestServerlessBadInput(t *testing.T) {
 func TestServerlessLifecycleAPI(t *testing.T) {
 	w := &serverlessWorld{world: newWorld(t)}
 	ctx := context.Background()
-	for _, name := range []string{"c1", "c2", "c3"} {
+	long := "c3" + strings.Repeat("x", 38) // the longest name: 40 characters
+	for _, name := range []string{"c1", "c2", long} {
 		out, err := w.ec.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String(name), Engine: aws.String("valkey")})
 		if err != nil {
 			t.Fatal(err)
@@ -512,6 +513,14 @@ func TestServerlessLifecycleAPI(t *testing.T) {
 			}
 		}
 	}
+	// Deleted while it is being created.
+	if _, err := w.ec.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("c0"), Engine: aws.String("redis")}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String("c0")}); err != nil || aws.ToString(out.ServerlessCache.Status) != "deleting" {
+		t.Fatalf("DeleteServerlessCache(creating) = %v, %v; want deleting", out, err)
+	}
+	w.wait(t, "c0", "deleted")
 	if _, err := w.ec.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("C1"), Engine: aws.String("redis")}); code(err) != "ServerlessCacheAlreadyExistsFault" {
 		t.Errorf("CreateServerlessCache(C1) again = %v, want ServerlessCacheAlreadyExistsFault", err)
 	}
@@ -532,8 +541,8 @@ func TestServerlessLifecycleAPI(t *testing.T) {
 			break
 		}
 	}
-	if strings.Join(names, ",") != "c1,c2,c3" {
-		t.Errorf("paged names = %v, want c1,c2,c3", names)
+	if strings.Join(names, ",") != "c1,c2,"+long {
+		t.Errorf("paged names = %v, want c1,c2,%s", names, long)
 	}
 	sc := w.wait(t, "c2", "available")
 	if aws.ToString(sc.Engine) != "valkey" || aws.ToString(sc.Endpoint.Address) == "" || sc.ReaderEndpoint == nil {
@@ -559,13 +568,13 @@ func TestServerlessLifecycleAPI(t *testing.T) {
 	if out, err := w.ec.DescribeServerlessCacheSnapshots(ctx, &elasticache.DescribeServerlessCacheSnapshotsInput{ServerlessCacheName: aws.String("c2")}); err != nil || len(out.ServerlessCacheSnapshots) != 0 {
 		t.Errorf("DescribeServerlessCacheSnapshots = %v, %v; want none", out, err)
 	}
-	for _, name := range []string{"c1", "c2", "c3"} {
+	for _, name := range []string{"c1", "c2", long} {
 		w.wait(t, name, "available")
 		if _, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String(name)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, name := range []string{"c1", "c2", "c3"} {
+	for _, name := range []string{"c1", "c2", long} {
 		w.wait(t, name, "deleted")
 	}
 }
