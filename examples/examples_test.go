@@ -27,6 +27,7 @@ var walkthroughs = []string{
 	"tls.sh",                    // issue 14, SEEDS 003/004: TLS and AUTH tokens from the command line
 	"cluster-mode.sh",           // issue 13: cluster mode enabled, redis-cli -c, test-failover of a shard
 	"rbac.sh",                   // issue 14: RBAC users and user groups, redis-cli --tls --user
+	"serverless.sh",             // issue 15, SEEDS 003/004: a serverless cache, TLS, 6379 and 6380
 }
 
 func TestWalkthroughs(t *testing.T) {

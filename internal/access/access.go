@@ -61,14 +61,23 @@ type Cache struct {
 	Engine    string
 	Status    string
 	VpcID     string
-	// Port is the port clients connect to.
-	Port int
+	// Port is the port clients connect to; ToPort, when set, the last
+	// of a range of them from Port (a serverless cache: 6379 for writes,
+	// 6380 for reads from replicas).
+	Port, ToPort int
 	// SecurityGroups are the VPC security groups associated with the cache.
 	SecurityGroups []string
 	// Endpoints are the cache's network interfaces (nodes, and a Memcached
 	// configuration endpoint).
 	Endpoints []Endpoint
 }
+
+// Ports is a range of TCP ports.
+type Ports struct{ From, To int }
+
+// Ports is the range of ports clients connect to: the rules a compute
+// connection writes open all of it.
+func (c Cache) Ports() Ports { return Ports{c.Port, max(c.Port, c.ToPort)} }
 
 // Endpoint is one network interface of a cache.
 type Endpoint struct {

@@ -124,9 +124,9 @@ func setInterfaceGroups(ctx context.Context, ec EC2, eni string, groups []string
 		NetworkInterfaceId: aws.String(eni), Groups: groups})
 }
 
-func tcpPerm(port int, group, desc string) []ec2api.IpPermission {
+func tcpPerm(port Ports, group, desc string) []ec2api.IpPermission {
 	return []ec2api.IpPermission{{
-		IpProtocol: aws.String("tcp"), FromPort: aws.Int32(int32(port)), ToPort: aws.Int32(int32(port)),
+		IpProtocol: aws.String("tcp"), FromPort: aws.Int32(int32(port.From)), ToPort: aws.Int32(int32(port.To)),
 		UserIdGroupPairs: []ec2api.UserIdGroupPair{{GroupId: aws.String(group), Description: aws.String(desc)}},
 	}}
 }
@@ -172,12 +172,12 @@ func (s *Service) createPair(ctx context.Context, ec EC2, c Cache, instanceID st
 	cs, is := cacheSide, instanceSide
 	// The rules reference each other: drop them before deleting on undo.
 	if _, err = ec.AuthorizeSecurityGroupIngress(ctx, &ec2api.AuthorizeSecurityGroupIngressRequest{
-		GroupId: aws.String(cacheSide), IpPermissions: tcpPerm(c.Port, instanceSide, cacheRuleDesc)}); err != nil {
+		GroupId: aws.String(cacheSide), IpPermissions: tcpPerm(c.Ports(), instanceSide, cacheRuleDesc)}); err != nil {
 		return "", "", fmt.Errorf("authorize ingress on %s: %w", cacheSide, err)
 	}
 	undo = append(undo, func(ctx context.Context) error {
 		_, err := s.cfg.EC2.RevokeSecurityGroupIngress(ctx, &ec2api.RevokeSecurityGroupIngressRequest{
-			GroupId: aws.String(cs), IpPermissions: tcpPerm(c.Port, is, cacheRuleDesc)})
+			GroupId: aws.String(cs), IpPermissions: tcpPerm(c.Ports(), is, cacheRuleDesc)})
 		return err
 	})
 	if _, err = ec.RevokeSecurityGroupEgress(ctx, &ec2api.RevokeSecurityGroupEgressRequest{
@@ -185,12 +185,12 @@ func (s *Service) createPair(ctx context.Context, ec EC2, c Cache, instanceID st
 		return "", "", fmt.Errorf("revoke the default egress of %s: %w", instanceSide, err)
 	}
 	if _, err = ec.AuthorizeSecurityGroupEgress(ctx, &ec2api.AuthorizeSecurityGroupEgressRequest{
-		GroupId: aws.String(instanceSide), IpPermissions: tcpPerm(c.Port, cacheSide, instanceRuleDesc)}); err != nil {
+		GroupId: aws.String(instanceSide), IpPermissions: tcpPerm(c.Ports(), cacheSide, instanceRuleDesc)}); err != nil {
 		return "", "", fmt.Errorf("authorize egress on %s: %w", instanceSide, err)
 	}
 	undo = append(undo, func(ctx context.Context) error {
 		_, err := s.cfg.EC2.RevokeSecurityGroupEgress(ctx, &ec2api.RevokeSecurityGroupEgressRequest{
-			GroupId: aws.String(is), IpPermissions: tcpPerm(c.Port, cs, instanceRuleDesc)})
+			GroupId: aws.String(is), IpPermissions: tcpPerm(c.Ports(), cs, instanceRuleDesc)})
 		return err
 	})
 	if err = s.cfg.Caches.EditSecurityGroups(ctx, c.ID, func(groups []string) ([]string, error) {
@@ -265,7 +265,7 @@ func (s *Service) Disconnect(ctx context.Context, cacheID, instanceID string) (*
 	}
 	c, ifc := w.cache, w.instance
 	res := &DisconnectResult{CacheID: c.ID, InstanceID: instanceID}
-	pairs := validPairs(w.topo.Groups, c.VpcID, c.ID, instanceID, c.Port)
+	pairs := validPairs(w.topo.Groups, c.VpcID, c.ID, instanceID, c.Ports())
 	if len(pairs) == 0 {
 		return res, nil
 	}
@@ -310,12 +310,12 @@ func (s *Service) Disconnect(ctx context.Context, cacheID, instanceID string) (*
 	for _, p := range pairs {
 		cs, is := p.CacheSide.ID, p.InstanceSide.ID
 		if _, err := ec.RevokeSecurityGroupIngress(ctx, &ec2api.RevokeSecurityGroupIngressRequest{
-			GroupId: aws.String(cs), IpPermissions: tcpPerm(c.Port, is, cacheRuleDesc)}); err != nil {
+			GroupId: aws.String(cs), IpPermissions: tcpPerm(c.Ports(), is, cacheRuleDesc)}); err != nil {
 			errs = append(errs, fmt.Errorf("revoke ingress of %s: %w", cs, err))
 			continue
 		}
 		if _, err := ec.RevokeSecurityGroupEgress(ctx, &ec2api.RevokeSecurityGroupEgressRequest{
-			GroupId: aws.String(is), IpPermissions: tcpPerm(c.Port, cs, instanceRuleDesc)}); err != nil {
+			GroupId: aws.String(is), IpPermissions: tcpPerm(c.Ports(), cs, instanceRuleDesc)}); err != nil {
 			errs = append(errs, fmt.Errorf("revoke egress of %s: %w", is, err))
 			continue
 		}

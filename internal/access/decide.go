@@ -66,8 +66,8 @@ func isDefaultEgress(r ec2.TopoRule) bool {
 
 // isPairRule reports whether r is exactly the rule ConnectCompute writes:
 // TCP on port, to or from group peer, with its description.
-func isPairRule(r ec2.TopoRule, port int, peer, desc string) bool {
-	return r.Protocol == "tcp" && int(r.FromPort) == port && int(r.ToPort) == port &&
+func isPairRule(r ec2.TopoRule, port Ports, peer, desc string) bool {
+	return r.Protocol == "tcp" && int(r.FromPort) == port.From && int(r.ToPort) == port.To &&
 		!r.CIDR.IsValid() && r.PrefixListID == "" &&
 		r.Group != nil && r.Group.GroupID == peer && r.Group.PeeringID == "" && r.Description == desc
 }
@@ -75,7 +75,7 @@ func isPairRule(r ec2.TopoRule, port int, peer, desc string) bool {
 // cacheSideValid: exactly one inbound rule, from an instance-side group
 // (one of isInstanceSide) on the cache's port; its outbound rules as created
 // (the default allow-all).
-func cacheSideValid(g *ec2.TopoGroup, isInstanceSide func(id string) bool, port int) bool {
+func cacheSideValid(g *ec2.TopoGroup, isInstanceSide func(id string) bool, port Ports) bool {
 	return len(g.Ingress) == 1 && g.Ingress[0].Group != nil && isInstanceSide(g.Ingress[0].Group.GroupID) &&
 		isPairRule(g.Ingress[0], port, g.Ingress[0].Group.GroupID, cacheRuleDesc) &&
 		len(g.Egress) == 1 && isDefaultEgress(g.Egress[0])
@@ -83,7 +83,7 @@ func cacheSideValid(g *ec2.TopoGroup, isInstanceSide func(id string) bool, port 
 
 // instanceSideValid: exactly one outbound rule, to a cache-side group on the
 // cache's port (the default egress revoked); no inbound rule.
-func instanceSideValid(g *ec2.TopoGroup, isCacheSide func(id string) bool, port int) bool {
+func instanceSideValid(g *ec2.TopoGroup, isCacheSide func(id string) bool, port Ports) bool {
 	return len(g.Egress) == 1 && g.Egress[0].Group != nil && isCacheSide(g.Egress[0].Group.GroupID) &&
 		isPairRule(g.Egress[0], port, g.Egress[0].Group.GroupID, instanceRuleDesc) && len(g.Ingress) == 0
 }
@@ -100,7 +100,7 @@ type sides struct {
 	all             map[string]*ec2.TopoGroup
 }
 
-func findSides(groups []ec2.TopoGroup, vpc, cacheID, instanceID string, port int) sides {
+func findSides(groups []ec2.TopoGroup, vpc, cacheID, instanceID string, port Ports) sides {
 	cbase, ibase := CacheSideName(cacheID, instanceID), InstanceSideName(instanceID, cacheID)
 	cnamed, inamed := map[string]*ec2.TopoGroup{}, map[string]*ec2.TopoGroup{}
 	s := sides{all: map[string]*ec2.TopoGroup{}}
@@ -149,7 +149,7 @@ func (s sides) pairs() []Pair {
 }
 
 // validPairs returns the unmodified pairs of (cache, instance) in vpc.
-func validPairs(groups []ec2.TopoGroup, vpc, cacheID, instanceID string, port int) []Pair {
+func validPairs(groups []ec2.TopoGroup, vpc, cacheID, instanceID string, port Ports) []Pair {
 	return findSides(groups, vpc, cacheID, instanceID, port).pairs()
 }
 
@@ -184,7 +184,7 @@ type Decision struct {
 // instance side has one outbound rule, TCP on that port to a cache-side
 // group, and no inbound rule.
 func Decide(groups []ec2.TopoGroup, c Cache, instanceID string, instanceGroups []string) Decision {
-	sd := findSides(groups, c.VpcID, c.ID, instanceID, c.Port)
+	sd := findSides(groups, c.VpcID, c.ID, instanceID, c.Ports())
 	cacheAssoc := func(g *ec2.TopoGroup) bool { return slices.Contains(c.SecurityGroups, g.ID) }
 	instAssoc := func(g *ec2.TopoGroup) bool { return slices.Contains(instanceGroups, g.ID) }
 	pairs := sd.pairs()

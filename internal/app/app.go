@@ -122,7 +122,10 @@ type Config struct {
 	// and node id) to /metrics (serve --metrics-per-node); default false:
 	// only totals by engine, naming no resource.
 	MetricsPerNode bool
-	Logger         *slog.Logger // default slog.Default()
+	// DataStorageUnit is the bytes of a GB of serverless caches' data
+	// storage limits; default 1 GiB. Tests scale it down.
+	DataStorageUnit int64
+	Logger          *slog.Logger // default slog.Default()
 }
 
 // App is a running Cachalot.
@@ -239,7 +242,8 @@ func (a *App) Start(ctx context.Context) error {
 		a.log.Warn("no cache engines found; install redis-server, valkey-server or memcached", "err", err)
 		installed = &catalog.Catalog{}
 	}
-	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Names: names, HostAddrs: a.net, Logger: a.log})
+	ecSvc := elasticache.New(st, elasticache.Config{Network: a.ec2, Engines: installed, Roles: id.svc, Names: names, HostAddrs: a.net,
+		DataStorageUnit: a.cfg.DataStorageUnit, Logger: a.log})
 	a.ec = ecSvc
 	a.cw = cloudwatch.New(cloudwatch.Config{})
 	a.tel = a.newTelemetry()

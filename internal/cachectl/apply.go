@@ -100,6 +100,8 @@ func (r *run) do(ctx context.Context, s step) error {
 	switch s.op {
 	case opCreateInterface:
 		return r.createInterfaces(ctx, []string{s.target})
+	case opBorrowInterface:
+		return r.borrowInterface(ctx, s)
 	case opSetGroups:
 		if err := c.cfg.EC2.SetInterfaceGroups(ctx, cl.Account, cl.Region, r.interfaceOf(s.target), cl.SecurityGroups); err != nil {
 			if s.target == configTarget {
@@ -227,6 +229,25 @@ func (r *run) createInterfaces(ctx context.Context, targets []string) error {
 	return err
 }
 
+// borrowInterface records, for the node of a cluster sharing another's
+// interface (a serverless cache's second engine), that interface and its
+// address.
+func (r *run) borrowInterface(ctx context.Context, s step) error {
+	if s.iface == "" || s.ip == "" {
+		return fmt.Errorf("node %s: the interface of %s is not made yet", s.target, r.cl.InterfaceOf)
+	}
+	record := func(c *elasticache.Cluster) {
+		for j := range c.Nodes {
+			if c.Nodes[j].ID == s.target {
+				c.Nodes[j].InterfaceID, c.Nodes[j].IP = s.iface, s.ip
+			}
+		}
+	}
+	record(r.cl)
+	_, err := r.c.cfg.Domain.UpdateCluster(ctx, r.ref, func(cur *elasticache.Cluster) bool { record(cur); return true })
+	return err
+}
+
 // servicePeering is the service-peering label of a cluster's node
 // interfaces: its replication group's, "" outside one.
 func servicePeering(cl *elasticache.Cluster) string {
@@ -260,7 +281,7 @@ func (r *run) resolveSpec(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.inst, r.values, r.nodeMem = inst, values, nodeMem
+	r.inst, r.values, r.nodeMem = inst, serverlessValues(cl, values), nodeMem
 	return nil
 }
 
@@ -367,7 +388,7 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 	}
 	spec := engine.NodeSpec{
 		NodeID: EngineNodeID(r.ref, n.ID), Engine: r.inst, BindIP: bindIP, Port: port,
-		MaxMemory:  catalog.EffectiveMaxMemory(r.nodeMem, r.values),
+		MaxMemory:  maxMemory(r.cl, r.nodeMem, r.values),
 		Parameters: r.values,
 		Role:       r.role,
 		Seed:       c.seed(r.cl),

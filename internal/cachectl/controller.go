@@ -261,6 +261,13 @@ func interfacesFirst(clusters []*elasticache.Cluster) []*elasticache.Cluster {
 		}
 	}
 	for _, cl := range clusters {
+		if cl.InterfaceOf != "" && cl.Status == elasticache.StatusCreating && needsInterfaces(cl) {
+			// A serverless cache's second engine shares the first's
+			// interface: it is made before both start, in parallel.
+			primaries[elasticache.ClusterRef{Account: cl.Account, Region: cl.Region, ID: cl.InterfaceOf}] = true
+		}
+	}
+	for _, cl := range clusters {
 		if primaries[cl.Ref()] && cl.Status != elasticache.StatusDeleting && needsInterfaces(cl) {
 			out = append(out, cl)
 		}
@@ -350,6 +357,12 @@ func (c *Controller) observe(ctx context.Context, cl *elasticache.Cluster, byRef
 	}
 	if cl.Status == elasticache.StatusDeleting {
 		return obs, nil
+	}
+	if cl.InterfaceOf != "" {
+		if owner := byRef[elasticache.ClusterRef{Account: cl.Account, Region: cl.Region, ID: cl.InterfaceOf}]; owner != nil && len(owner.Nodes) > 0 && owner.Nodes[0].InterfaceID != "" {
+			n := owner.Nodes[0]
+			obs.borrow = &n
+		}
 	}
 	var err error
 	if obs.tls, err = c.nodeTLS(ctx, cl); err != nil {

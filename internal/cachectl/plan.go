@@ -34,6 +34,10 @@ type observed struct {
 	// auths is the engine.AuthID each node's engine was given, by node
 	// id (the cluster's AuthTokens: want).
 	auths map[string]string
+	// borrow is the node whose interface the cluster's one node shares
+	// (Cluster.InterfaceOf: a serverless cache's second engine); nil when
+	// that node has no interface yet.
+	borrow *elasticache.Node
 }
 
 // op is what a step does; the steps of a plan run in order.
@@ -41,6 +45,7 @@ type op string
 
 const (
 	opCreateInterface op = "create-interface" // for target, then record its id and address
+	opBorrowInterface op = "borrow-interface" // target shares the interface of Cluster.InterfaceOf's node
 	opSetGroups       op = "set-groups"       // target's interface gets the cluster's VPC security groups
 	opSetGrants       op = "set-grants"       // EC2-Classic: every interface gets the cache security groups' grants
 	opSyncNetwork     op = "sync-network"     // the kernel follows the EC2 model, now
@@ -64,6 +69,9 @@ type step struct {
 	op     op
 	target string     // a node id, configTarget, or ""
 	nodes  []nodePlan // opNodes and opStopEngines
+	// iface and ip: the interface opBorrowInterface records ("" when the
+	// owner has none yet: the step fails and the run is retried).
+	iface, ip string
 }
 
 // action is one thing done to a node, in order, on the node's goroutine.
@@ -144,6 +152,12 @@ func plan(cl *elasticache.Cluster, obs observed) []step {
 	for _, n := range cl.Nodes {
 		switch {
 		case n.Status == elasticache.StatusDeleting:
+		case n.InterfaceID == "" && cl.InterfaceOf != "":
+			s := step{op: opBorrowInterface, target: n.ID}
+			if obs.borrow != nil {
+				s.iface, s.ip = obs.borrow.InterfaceID, obs.borrow.IP
+			}
+			steps = append(steps, s)
 		case n.InterfaceID == "":
 			steps = append(steps, step{op: opCreateInterface, target: n.ID})
 		case !cl.Classic():
@@ -281,6 +295,31 @@ func aclUsers(cl *elasticache.Cluster) []engine.ACLUser {
 // records it.
 func runningSpec(cl *elasticache.Cluster) string { return cl.NodeType + "/" + cl.EngineVersion }
 
+// serverlessValues are the parameter values a serverless cache's engines
+// run with beyond their group's: at the data storage maximum, keys with a
+// TTL are evicted, least recently used first, and with none left to evict
+// writes get the OOM error, as ElastiCache Serverless documents
+// (volatile-lru).
+func serverlessValues(cl *elasticache.Cluster, values map[string]string) map[string]string {
+	if cl.ServerlessCache == "" {
+		return values
+	}
+	if values == nil {
+		values = map[string]string{}
+	}
+	values["maxmemory-policy"] = "volatile-lru"
+	return values
+}
+
+// maxMemory is what a node's engine is limited to: a serverless cache's
+// data storage maximum, else its node type less reserved memory.
+func maxMemory(cl *elasticache.Cluster, nodeMem int64, values map[string]string) int64 {
+	if cl.DataLimit > 0 {
+		return cl.DataLimit
+	}
+	return catalog.EffectiveMaxMemory(nodeMem, values)
+}
+
 // planDelete stops the configuration endpoint, releases its interface,
 // stops every engine in parallel (memcached takes ~0.5 s to exit), releases
 // the nodes' interfaces, has the network follow and removes the cluster.
@@ -300,7 +339,7 @@ func planDelete(cl *elasticache.Cluster, obs observed) []step {
 		steps = append(steps, stop)
 	}
 	for _, n := range cl.Nodes {
-		if n.InterfaceID != "" {
+		if n.InterfaceID != "" && cl.InterfaceOf == "" { // a borrowed one is its owner's to delete
 			steps = append(steps, step{op: opDeleteInterface, target: n.ID})
 		}
 	}

@@ -252,6 +252,17 @@ func TestPlan(t *testing.T) {
 			want: []string{"delete-interface config", "stop-engines 0001:stop 0002:stop",
 				"delete-interface 0001", "delete-interface 0002", "sync-network", "remove-cluster"},
 		},
+		{
+			name: "serverless second engine borrows the first's interface",
+			cl:   serverless(cluster("redis", elasticache.StatusCreating, 1, 0, "0001-")),
+			obs:  observed{borrow: &elasticache.Node{ID: "0001", InterfaceID: "eni-first", IP: "172.31.0.9"}},
+			want: []string{"borrow-interface 0001", "sync-network", "resolve-spec", "nodes 0001:start", "write-status"},
+		},
+		{
+			name: "serverless borrowed interface left to its owner on delete",
+			cl:   serverless(cluster("redis", elasticache.StatusDeleting, 2, 1, "0001")),
+			want: []string{"stop-engines 0001:stop", "sync-network", "remove-cluster"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -377,5 +388,38 @@ func TestEngineNodeID(t *testing.T) {
 	}
 	if _, _, ok := parseEngineNodeID("not-a-node"); ok {
 		t.Errorf("parseEngineNodeID(not-a-node) ok, want not")
+	}
+}
+
+// serverless makes cl the second engine of a serverless cache.
+func serverless(cl *elasticache.Cluster) *elasticache.Cluster {
+	cl.ServerlessCache, cl.InterfaceOf, cl.Port, cl.DataLimit = "sess", "c0", 6380, 32<<20
+	return cl
+}
+
+// TestServerlessSpec: the borrowed interface a plan records (none while
+// the owner has none: the step fails and is retried), and what a
+// serverless engine runs with: its data storage maximum as maxmemory,
+// volatile-lru.
+func TestServerlessSpec(t *testing.T) {
+	cl := serverless(cluster("redis", elasticache.StatusCreating, 1, 0, "0001-"))
+	steps := plan(cl, observed{engines: map[string]engine.State{}, borrow: &elasticache.Node{InterfaceID: "eni-first", IP: "172.31.0.9"}})
+	if s := steps[0]; s.op != opBorrowInterface || s.iface != "eni-first" || s.ip != "172.31.0.9" {
+		t.Errorf("plan()[0] = %+v, want borrow-interface of eni-first at 172.31.0.9", s)
+	}
+	steps = plan(cl, observed{engines: map[string]engine.State{}})
+	if s := steps[0]; s.op != opBorrowInterface || s.iface != "" {
+		t.Errorf("plan()[0] without the owner's interface = %+v, want borrow-interface with none", s)
+	}
+	if err := (&run{cl: cl}).borrowInterface(t.Context(), steps[0]); err == nil || !strings.Contains(err.Error(), "not made yet") {
+		t.Errorf("borrowInterface without the owner's interface = %v, want not made yet", err)
+	}
+	values := serverlessValues(cl, map[string]string{"maxmemory-policy": "allkeys-lru"})
+	if got := maxMemory(cl, 1<<30, values); got != 32<<20 || values["maxmemory-policy"] != "volatile-lru" {
+		t.Errorf("maxMemory = %d, policy %s; want %d, volatile-lru", got, values["maxmemory-policy"], 32<<20)
+	}
+	plain := cluster("redis", elasticache.StatusCreating, 1, 0, "0001")
+	if got := serverlessValues(plain, map[string]string{"maxmemory-policy": "allkeys-lru"}); got["maxmemory-policy"] != "allkeys-lru" {
+		t.Errorf("serverlessValues of a node-based cluster changed its policy to %s", got["maxmemory-policy"])
 	}
 }

@@ -55,8 +55,18 @@ func decideShards(g *elasticache.ReplicationGroup, v shardView, meshed bool) sha
 		if g.Resharding != nil {
 			return shardDecision{} // reshard.go moves the slots
 		}
-		if shardConverged(g, v, meshed) && (g.Status != elasticache.GroupAvailable || g.ObservedGeneration != g.Generation) {
+		converged := shardConverged(g, v, meshed)
+		if converged && (g.Status != elasticache.GroupAvailable || g.ObservedGeneration != g.Generation) {
 			return shardDecision{available: true}
+		}
+		if converged && g.Serverless != nil {
+			// A serverless cache's writes are on 6379, its first
+			// member's port: once a lost primary came back as the
+			// replica and follows, it takes the primary role back by
+			// a coordinated failover (no data lost).
+			if sh := g.Shards[0]; sh.Primary != sh.Members[0] {
+				return shardDecision{failover: &shardSwitch{from: sh.Primary, to: sh.Members[0], reason: "serverless primary back on its write port"}}
+			}
 		}
 	case f.Phase == elasticache.PhaseRequested:
 		sh, ok := g.ShardOf(f.From)

@@ -224,3 +224,35 @@ func TestShardFailover(t *testing.T) {
 		}
 	})
 }
+
+// TestServerlessFailBack: a serverless cache's group, converged with its
+// primary on another member than its first (the write port's, after a
+// lost engine was replaced), fails back to the first by a coordinated
+// failover; a node-based cluster-mode group in that state does not.
+func TestServerlessFailBack(t *testing.T) {
+	g, v := testCluster(1, 1)
+	g.Status, g.ObservedGeneration = elasticache.GroupAvailable, g.Generation
+	// The first member (the write port's) is the replica now.
+	g.Shards[0].Members = []string{"rg-0001-002", "rg-0001-001"}
+	if d := decideShards(g, v, true); d != (shardDecision{}) {
+		t.Errorf("decideShards(node-based group, primary not first) = %+v, want nothing", d)
+	}
+	g.Serverless = &elasticache.Serverless{Name: "sess"}
+	d := decideShards(g, v, true)
+	if d.failover == nil || d.failover.from != "rg-0001-001" || d.failover.to != "rg-0001-002" || d.failover.replace {
+		t.Fatalf("decideShards(serverless, primary not first) = %+v, want a coordinated failover back to rg-0001-002", d)
+	}
+	members := []*elasticache.Cluster{v["rg-0001-001"].cl, v["rg-0001-002"].cl}
+	if _, changed := applyShardDecision(g, members, d, time.Now()); !changed {
+		t.Fatal("applyShardDecision(fail back) changed nothing")
+	}
+	if f := g.Failover; f == nil || !f.Test || f.To != "rg-0001-002" || f.Phase != elasticache.PhasePromoting || members[0].Nodes[0].Replace {
+		t.Errorf("after fail back: failover %+v, replace %v; want a coordinated (test) failover to rg-0001-002, nothing replaced", f, members[0].Nodes[0].Replace)
+	}
+	g, v = testCluster(1, 1)
+	g.Status, g.ObservedGeneration = elasticache.GroupAvailable, g.Generation
+	g.Serverless = &elasticache.Serverless{Name: "sess"}
+	if d := decideShards(g, v, true); d != (shardDecision{}) {
+		t.Errorf("decideShards(serverless, primary first) = %+v, want nothing", d)
+	}
+}

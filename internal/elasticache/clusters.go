@@ -467,6 +467,7 @@ func (s *Service) DescribeCacheClusters(ctx context.Context, in *elasticacheapi.
 		clusters, err = store.ListJSON[Cluster](tx, store.Key("elasticache", scope.AccountID, scope.Region, "cluster")+"/")
 		return err
 	})
+	clusters = slices.DeleteFunc(clusters, func(c *Cluster) bool { return c.ServerlessCache != "" })
 	if aws.ToBool(in.ShowCacheClustersNotInReplicationGroups) {
 		clusters = slices.DeleteFunc(clusters, func(c *Cluster) bool { return c.ReplicationGroupID != "" })
 	}

@@ -15,7 +15,7 @@ import (
 // ComputeTargets returns node-based clusters and replication groups as the
 // access flows' caches (access.Caches, and access.CacheLister for
 // publishing), resolved by id: a cluster first, then a replication group
-// (rgaccess.go). Serverless caches will be added here.
+// (rgaccess.go), then a serverless cache (serverless.go).
 func (s *Service) ComputeTargets() access.Caches { return computeTargets{s} }
 
 // CacheLister lists the caches of every account and region
@@ -35,7 +35,14 @@ func (t computeTargets) Cache(ctx context.Context, id string) (access.Cache, err
 		if !isNotFound(err, "CacheClusterNotFound") {
 			return err
 		}
-		if g, err = getGroup(tx, scope, id); err != nil {
+		g, err = getGroup(tx, scope, id)
+		if isNotFound(err, "ReplicationGroupNotFoundFault") {
+			var serr error
+			if g, serr = getServerless(tx, scope, id); serr == nil {
+				err = nil
+			}
+		}
+		if err != nil {
 			return clusterOrGroupNotFound(id, err)
 		}
 		members, err = groupMembers(tx, g)
@@ -43,6 +50,9 @@ func (t computeTargets) Cache(ctx context.Context, id string) (access.Cache, err
 	})
 	if err != nil {
 		return access.Cache{}, err
+	}
+	if g != nil && g.Serverless != nil {
+		return serverlessCacheOf(g, members), nil
 	}
 	if g != nil {
 		return t.s.groupCache(g, members), nil
@@ -64,9 +74,15 @@ func (t computeTargets) AllCaches(ctx context.Context) ([]access.Cache, error) {
 	}
 	out := make([]access.Cache, 0, len(clusters)+len(groups))
 	for _, c := range clusters {
+		if c.ServerlessCache != "" {
+			continue // not published to the host yet
+		}
 		out = append(out, t.s.clusterCache(c))
 	}
 	for _, g := range groups {
+		if g.Serverless != nil {
+			continue // a serverless cache's group: not published to the host yet
+		}
 		gc := t.s.groupCache(g, members[g.Ref()])
 		gc.Account, gc.Region = g.Account, g.Region
 		out = append(out, gc)
@@ -141,6 +157,9 @@ func (t computeTargets) EditSecurityGroups(ctx context.Context, id string, edit 
 	scope := auth.ScopeFrom(ctx)
 	s := t.s
 	if s.isGroup(ctx, scope, id) {
+		return t.editGroupSecurityGroups(ctx, id, edit)
+	}
+	if s.isServerless(ctx, scope, id) {
 		return t.editGroupSecurityGroups(ctx, id, edit)
 	}
 	// Validate the result against the EC2 model outside the store

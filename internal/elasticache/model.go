@@ -104,6 +104,15 @@ type Cluster struct {
 	Snapshotting    string `json:",omitempty"`
 	RestoreSnapshot string `json:",omitempty"`
 	RestoreFile     string `json:",omitempty"`
+
+	// ServerlessCache names the serverless cache the cluster is a member
+	// of (serverless.go): the node-based API does not show it.
+	// InterfaceOf is the member whose node's interface this cluster's one
+	// node shares (the cache's one address); DataLimit the data storage
+	// maximum its engine is limited to, bytes (maxmemory), 0 none.
+	ServerlessCache string `json:",omitempty"`
+	InterfaceOf     string `json:",omitempty"`
+	DataLimit       int64  `json:",omitempty"`
 }
 
 // APIStatus is the status Describe shows: snapshotting while a snapshot

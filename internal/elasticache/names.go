@@ -79,6 +79,9 @@ func (s *Service) AllNames(ctx context.Context) ([]EndpointName, error) {
 	}
 	var out []EndpointName
 	for _, cl := range clusters {
+		if cl.ServerlessCache != "" {
+			continue // named by its cache (GroupNames)
+		}
 		names, err := s.Names(cl)
 		if err != nil {
 			return nil, err
@@ -106,6 +109,9 @@ func (s *Service) AllNames(ctx context.Context) ([]EndpointName, error) {
 // no replica). A name resolves once its nodes have addresses, exactly
 // while Describe shows it.
 func (s *Service) GroupNames(g *ReplicationGroup, members []*Cluster) ([]EndpointName, error) {
+	if g.Serverless != nil {
+		return s.serverlessNames(g, members)
+	}
 	if g.ClusterEnabled() {
 		return s.clusterNames(g, members)
 	}

@@ -495,6 +495,7 @@ func (s *Service) DescribeReplicationGroups(ctx context.Context, in *elasticache
 			if groups, err = store.ListJSON[ReplicationGroup](tx, store.Key("elasticache", scope.AccountID, scope.Region, "replicationgroup")+"/"); err != nil {
 				return err
 			}
+			groups = slices.DeleteFunc(groups, func(g *ReplicationGroup) bool { return g.Serverless != nil })
 		}
 		for _, g := range groups {
 			m, err := groupMembers(tx, g)

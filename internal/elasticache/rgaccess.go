@@ -115,10 +115,17 @@ func (t computeTargets) editGroupSecurityGroups(ctx context.Context, id string, 
 	}
 	var members []*Cluster
 	changed := false
+	key := strings.ToLower(id)
+	if s.isServerless(ctx, scope, id) { // its group realises it
+		key = ServerlessGroupID(key)
+	}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		g, err := getGroup(tx, scope, id)
-		if err != nil {
-			return err
+		var g ReplicationGroup
+		if err := store.GetJSON(tx, groupKey(scope.AccountID, scope.Region, key), &g); err != nil {
+			return fmt.Errorf("read replication group %s: %w", id, err)
+		}
+		if g.Status != GroupAvailable && g.Status != GroupModifying && g.Serverless != nil {
+			return elasticacheapi.ErrInvalidServerlessCacheStateFault("Serverless cache %s is not in the available state (it is %s).", g.Serverless.Name, g.Status)
 		}
 		if g.Status != GroupAvailable && g.Status != GroupModifying {
 			return elasticacheapi.ErrInvalidReplicationGroupStateFault("Replication group %s is not in the available state (it is %s).", g.ID, g.Status)
@@ -130,7 +137,7 @@ func (t computeTargets) editGroupSecurityGroups(ctx context.Context, id string, 
 		if slices.Equal(groups, g.SecurityGroups) {
 			return nil
 		}
-		if members, err = groupMembers(tx, g); err != nil {
+		if members, err = groupMembers(tx, &g); err != nil {
 			return err
 		}
 		changed = true
@@ -146,10 +153,10 @@ func (t computeTargets) editGroupSecurityGroups(ctx context.Context, id string, 
 				return err
 			}
 		}
-		if err := s.putGroupEvent(tx, g, "Security groups changed by a compute connection: "+strings.Join(groups, ", ")); err != nil {
+		if err := s.putGroupEvent(tx, &g, "Security groups changed by a compute connection: "+strings.Join(groups, ", ")); err != nil {
 			return err
 		}
-		return putGroup(tx, g)
+		return putGroup(tx, &g)
 	})
 	if err != nil || !changed {
 		return err

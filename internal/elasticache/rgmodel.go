@@ -123,6 +123,9 @@ type ReplicationGroup struct {
 	// PendingUserGroups is the user group change the group is modifying
 	// for (PendingModifiedValues.UserGroups), nil otherwise.
 	PendingUserGroups *IDChange `json:",omitempty"`
+	// Serverless is set on the group realising a serverless cache
+	// (serverless.go), which the replication group API does not show.
+	Serverless *Serverless `json:",omitempty"`
 }
 
 // IDChange is a pending change of a set of ids: those added and removed.
@@ -187,7 +190,7 @@ func groupKey(account, region, id string) string {
 func getGroup(tx store.Tx, s auth.Scope, id string) (*ReplicationGroup, error) {
 	var g ReplicationGroup
 	err := store.GetJSON(tx, groupKey(s.AccountID, s.Region, strings.ToLower(id)), &g)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && g.Serverless != nil {
 		return nil, elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", id)
 	}
 	if err != nil {

@@ -77,6 +77,10 @@ type Config struct {
 	// HostAddrs rewrites endpoints in the loopback network mode, where
 	// nothing resolves the names; nil: the names are the endpoints.
 	HostAddrs HostAddrs
+	// DataStorageUnit is the bytes of a GB of a serverless cache's data
+	// storage limits; default 1 GiB (tests scale it down, so that a
+	// limit is reached with little data).
+	DataStorageUnit int64
 	// SnapshotQuota is the number of manual snapshots an account keeps
 	// per region; default 1000.
 	SnapshotQuota int
@@ -116,6 +120,12 @@ func combination(format string, args ...any) error {
 
 // putEvent records an event in tx.
 func (s *Service) putEvent(tx store.Tx, account, region string, e Event) error {
+	if hiddenID(e.SourceID) {
+		var ok bool
+		if e, ok = serverlessEvent(e); !ok {
+			return nil
+		}
+	}
 	if e.Time.IsZero() {
 		e.Time = s.cfg.Now().UTC()
 	}
@@ -198,7 +208,7 @@ func mergeTags(have, add []Tag) []Tag {
 func getCluster(tx store.Tx, s auth.Scope, id string) (*Cluster, error) {
 	var c Cluster
 	err := store.GetJSON(tx, clusterKey(s.AccountID, s.Region, strings.ToLower(id)), &c)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && c.ServerlessCache != "" {
 		return nil, elasticacheapi.ErrCacheClusterNotFoundFault("CacheCluster not found: %s", id)
 	}
 	if err != nil {

@@ -31,6 +31,8 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 				return elasticacheapi.ErrCacheSubnetGroupNotFoundFault("CacheSubnetGroup %s not found.", name)
 			case "replicationgroup":
 				return elasticacheapi.ErrReplicationGroupNotFoundFault("ReplicationGroup %s not found.", name)
+			case "serverlesscache":
+				return elasticacheapi.ErrServerlessCacheNotFoundFault("Serverless cache %s not found.", name)
 			case "snapshot":
 				return elasticacheapi.ErrSnapshotNotFoundFault("Snapshot %s not found.", name)
 			case "user":
@@ -50,10 +52,18 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 			return "", nil, nil, notFound(err)
 		}
 		return key, &c, &c.Tags, nil
-	case "replicationgroup":
+	case "replicationgroup", "serverlesscache":
 		var g ReplicationGroup
-		key = groupKey(scope.AccountID, scope.Region, name)
-		if err := store.GetJSON(tx, key, &g); err != nil {
+		id := name
+		if kind == "serverlesscache" {
+			id = ServerlessGroupID(name)
+		}
+		key = groupKey(scope.AccountID, scope.Region, id)
+		err := store.GetJSON(tx, key, &g)
+		if err == nil && (g.Serverless != nil) != (kind == "serverlesscache") {
+			err = store.ErrNotFound
+		}
+		if err != nil {
 			return "", nil, nil, notFound(err)
 		}
 		return key, &g, &g.Tags, nil

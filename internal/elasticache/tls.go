@@ -69,6 +69,9 @@ func (s *Service) CertificateNames(cl *Cluster) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cl.ServerlessCache != "" {
+		return []string{sc.Serverless(cl.ServerlessCache)}, nil
+	}
 	if cl.ReplicationGroupID != "" {
 		return []string{sc.TLSWildcard(cl.ReplicationGroupID)}, nil
 	}

@@ -74,6 +74,8 @@ var resourceFields = map[string][]resourceField{
 		{field: "UserGroupIdsToRemove", kind: kindElastiCache, typ: policy.ECUserGroup},
 		{field: "ServerlessCacheName", kind: kindElastiCache, typ: policy.ECServerlessCache},
 		{field: "ServerlessCacheSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
+		{field: "SourceServerlessCacheSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
+		{field: "TargetServerlessCacheSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
 		{field: "ReservedCacheNodeId", kind: kindElastiCache, typ: policy.ECReservedInstance},
 		{field: "ResourceName", kind: kindARN},
 		// Cachalot's compute-connection actions name an EC2 instance.
@@ -105,7 +107,7 @@ var resourceFields = map[string][]resourceField{
 // are the same cluster, so the ARN is built from the lower-cased id.
 var foldedElastiCache = map[string]bool{
 	policy.ECCluster: true, policy.ECReplicationGroup: true, policy.ECParameterGroup: true,
-	policy.ECSubnetGroup: true, policy.ECSecurityGroup: true, policy.ECSnapshot: true,
+	policy.ECSubnetGroup: true, policy.ECSecurityGroup: true, policy.ECSnapshot: true, policy.ECServerlessCache: true,
 }
 
 type boundField struct {

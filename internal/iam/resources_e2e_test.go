@@ -191,6 +191,19 @@ func elasticacheCases() []authzCase {
 		c("CreateCacheCluster", "the snapshot it restores", "CacheClusterId=other&SnapshotName=VICTIM-SNAP"),
 		c("DeleteCacheCluster", "its final snapshot", "CacheClusterId=other&FinalSnapshotIdentifier=VICTIM-SNAP"),
 		c("ListTagsForResource", "snapshot ARN, upper case", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:snapshot:VICTIM-SNAP"),
+		c("CreateServerlessCache", "upper case", "ServerlessCacheName=VICTIM-SL&Engine=redis"),
+		c("DescribeServerlessCaches", "upper case", "ServerlessCacheName=VICTIM-SL"),
+		c("ModifyServerlessCache", "mixed case", "ServerlessCacheName=Victim-Sl&Description=d"),
+		c("DeleteServerlessCache", "as stored", "ServerlessCacheName=victim-sl"),
+		c("ListTagsForResource", "serverless cache ARN", "ResourceName=arn:aws:elasticache:us-east-1:${acct}:serverlesscache:victim-sl"),
+		c("CreateServerlessCacheSnapshot", "its cache", "ServerlessCacheName=VICTIM-SL&ServerlessCacheSnapshotName=s1"),
+		c("CreateServerlessCacheSnapshot", "snapshot", "ServerlessCacheName=other&ServerlessCacheSnapshotName=victim-ss"),
+		c("DescribeServerlessCacheSnapshots", "snapshot", "ServerlessCacheSnapshotName=victim-ss"),
+		c("DescribeServerlessCacheSnapshots", "its cache", "ServerlessCacheName=Victim-Sl"),
+		c("CopyServerlessCacheSnapshot", "source", "SourceServerlessCacheSnapshotName=victim-ss&TargetServerlessCacheSnapshotName=t1"),
+		c("CopyServerlessCacheSnapshot", "target", "SourceServerlessCacheSnapshotName=s1&TargetServerlessCacheSnapshotName=victim-ss"),
+		c("DeleteServerlessCacheSnapshot", "snapshot", "ServerlessCacheSnapshotName=victim-ss"),
+		c("ExportServerlessCacheSnapshot", "snapshot", "ServerlessCacheSnapshotName=victim-ss&S3BucketName=b"),
 	}
 }
 
@@ -614,7 +627,7 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 	im := func(res string) string { return "arn:aws:iam::" + fx["acct"] + ":" + res }
 	victims := []string{
 		ec("cluster", "victim"), ec("replicationgroup", "victim-rg"), ec("parametergroup", "victim-pg"), ec("subnetgroup", "victim-sn"), ec("securitygroup", "victim-csg"),
-		ec("user", "victim-user"), ec("usergroup", "victim-ug"),
+		ec("user", "victim-user"), ec("usergroup", "victim-ug"), ec("serverlesscache", "victim-sl"), ec("serverlesscachesnapshot", "victim-ss"),
 		e2("security-group", fx["defsg"]), e2("security-group", fx["vsg"]), e2("security-group-rule", fx["vsgr"]), e2("vpc", fx["dvpc"]),
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
 		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]),
