@@ -153,7 +153,11 @@ func decodeCBORValue(v reflect.Value, doc any, path string) error {
 		}
 		obj, ok := doc.(map[string]any)
 		if !ok {
-			return serialization(fmt.Errorf("%s: want a map, got %s", path, cborKind(doc)))
+			where := path
+			if where == "" {
+				where = "the input"
+			}
+			return serialization(fmt.Errorf("%s: want a map, got %s", where, cborKind(doc)))
 		}
 		t := v.Type()
 		for _, f := range fieldsOf(t) {
