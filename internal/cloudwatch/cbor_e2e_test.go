@@ -18,10 +18,12 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/fxamacker/cbor/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cachalot-dev/cachalot/internal/app"
 	"github.com/cachalot-dev/cachalot/internal/app/apptest"
 	"github.com/cachalot-dev/cachalot/internal/sdktest"
 )
@@ -328,4 +330,65 @@ func toFloat(v any) float64 {
 		return f
 	}
 	return math.NaN()
+}
+
+// TestCloudWatchReplicationGroup: a replication group's nodes publish as
+// ElastiCache publishes them, under their member cluster's CacheClusterId
+// (<group>-001, …) and CacheNodeId 0001; the replica alone has
+// ReplicationLag. Read with the SDK's default client (RPC v2 CBOR).
+func TestCloudWatchReplicationGroup(t *testing.T) {
+	env := apptest.Start(t, func(c *app.Config) {
+		c.Network = app.NetworkLoopback
+		c.MetricsInterval = 100 * time.Millisecond
+	})
+	ctx := context.Background()
+	ec := elasticache.NewFromConfig(env.Config())
+	if _, err := ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("metricsrg"),
+		ReplicationGroupDescription: aws.String("metrics"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	waiter := elasticache.NewReplicationGroupAvailableWaiter(ec, func(o *elasticache.ReplicationGroupAvailableWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := waiter.Wait(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("metricsrg")}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	rg, err := ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("metricsrg")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]string{}
+	for _, m := range rg.ReplicationGroups[0].NodeGroups[0].NodeGroupMembers {
+		roles[aws.ToString(m.CacheClusterId)] = aws.ToString(m.CurrentRole)
+	}
+	if len(roles) != 2 {
+		t.Fatalf("members = %v", roles)
+	}
+	cw := clients(t, env)["cbor"]
+	for member, role := range roles {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, err := cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{Namespace: aws.String("AWS/ElastiCache"),
+				Dimensions: []cwtypes.DimensionFilter{{Name: aws.String("CacheClusterId"), Value: aws.String(member)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, m := range out.Metrics {
+				if len(m.Dimensions) != 2 || aws.ToString(m.Dimensions[0].Value) != member || aws.ToString(m.Dimensions[1].Name) != "CacheNodeId" || aws.ToString(m.Dimensions[1].Value) != "0001" {
+					t.Fatalf("%s: metric %s dimensions %+v", member, aws.ToString(m.MetricName), m.Dimensions)
+				}
+				names = append(names, aws.ToString(m.MetricName))
+			}
+			if slices.Contains(names, "NewConnections") {
+				if lag := slices.Contains(names, "ReplicationLag"); lag != (role == "replica") {
+					t.Errorf("%s (%s) lists ReplicationLag: %v; want it on the replica alone (%v)", member, role, lag, names)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no metrics listed (%v)", member, names)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
