@@ -97,6 +97,7 @@ func TestCloudWatchMetrics(t *testing.T) {
 	t.Run("same", func(t *testing.T) { sameAnswers(t, env, protocols) })
 	t.Run("denied", func(t *testing.T) { deniedActions(t, env) })
 	t.Run("raw-cbor", func(t *testing.T) { rawCBOR(t, env) })
+	t.Run("boto3", func(t *testing.T) { boto3Reads(t, env, 5) })
 	t.Run("cli", func(t *testing.T) {
 		var out struct {
 			Label      string
