@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/big"
@@ -106,7 +107,7 @@ var cborDec = func() cbor.DecMode {
 }()
 
 var cborEnc = func() cbor.EncMode {
-	m, err := cbor.EncOptions{Sort: cbor.SortCoreDeterministic, ShortestFloat: cbor.ShortestFloatNone,
+	m, err := cbor.EncOptions{Sort: cbor.SortNone, ShortestFloat: cbor.ShortestFloatNone,
 		NaNConvert: cbor.NaNConvertNone, InfConvert: cbor.InfConvertNone, IndefLength: cbor.IndefLengthForbidden}.EncMode()
 	if err != nil {
 		panic(err)
@@ -316,11 +317,7 @@ func cborTree(v reflect.Value) any {
 		return cborTree(v.Elem())
 	case reflect.Struct:
 		if t, ok := v.Interface().(time.Time); ok {
-			if ms := t.UnixMilli(); ms%1000 == 0 {
-				return cbor.Tag{Number: 1, Content: ms / 1000}
-			} else {
-				return cbor.Tag{Number: 1, Content: float64(ms) / 1e3}
-			}
+			return cbor.RawMessage(appendCBORTime(nil, t))
 		}
 		m := map[string]any{}
 		for _, f := range fieldsOf(v.Type()) {
@@ -332,8 +329,17 @@ func cborTree(v reflect.Value) any {
 		}
 		return m
 	case reflect.Slice:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return v.Bytes()
+		switch l := v.Interface().(type) {
+		case []byte:
+			return l
+		case []float64: // GetMetricData's values: no boxing of each
+			return l
+		case []time.Time: // and its timestamps
+			b := appendCBORHead(make([]byte, 0, 9+10*len(l)), 4, uint64(len(l)))
+			for _, t := range l {
+				b = appendCBORTime(b, t)
+			}
+			return cbor.RawMessage(b)
 		}
 		list := make([]any, v.Len())
 		for i := range list {
@@ -358,6 +364,40 @@ func cborTree(v reflect.Value) any {
 		return v.Float()
 	}
 	return nil
+}
+
+// appendCBORTime appends a timestamp as the protocol has it: tag 1 and
+// the epoch seconds, an integer when whole, else a float64 with the
+// milliseconds.
+func appendCBORTime(b []byte, t time.Time) []byte {
+	b = append(b, 0xc1)
+	ms := t.UnixMilli()
+	if ms%1000 != 0 {
+		b = append(b, 0xfb)
+		return binary.BigEndian.AppendUint64(b, math.Float64bits(float64(ms)/1e3))
+	}
+	if sec := ms / 1000; sec < 0 {
+		return appendCBORHead(b, 1, uint64(-1-sec))
+	} else {
+		return appendCBORHead(b, 0, uint64(sec))
+	}
+}
+
+// appendCBORHead appends the head of a CBOR item of major type major with
+// argument n, in its shortest form.
+func appendCBORHead(b []byte, major byte, n uint64) []byte {
+	m := major << 5
+	switch {
+	case n < 24:
+		return append(b, m|byte(n))
+	case n <= math.MaxUint8:
+		return append(b, m|24, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, m|27), n)
 }
 
 // EncodeCBORError writes an error as the protocol's error map: __type,
