@@ -14,6 +14,7 @@ FUZZTIME=${FUZZTIME:-1000000x}
 FUZZMINIMIZE=${FUZZMINIMIZE:-2000x}
 TARGETS=${FUZZ_TARGETS:-"
 internal/awsproto:FuzzDecode
+internal/awsproto:FuzzDecodeCBOR
 internal/sigv4:FuzzParse
 internal/iam/policy:FuzzParse
 internal/iam/policy:FuzzEvaluate

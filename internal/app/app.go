@@ -30,6 +30,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
+	"github.com/cachalot-dev/cachalot/internal/awsproto"
 	"github.com/cachalot-dev/cachalot/internal/cachectl"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/cloudwatch"
@@ -272,7 +273,7 @@ func (a *App) Start(ctx context.Context) error {
 			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(a.ec2)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
 			{Service: cloudwatchapi.Metadata, Operations: cloudwatchapi.OperationTable(a.cw),
-				ActionPrefix: "cloudwatch", JSONTarget: "GraniteServiceVersion20100801"},
+				ActionPrefix: "cloudwatch", JSONTarget: cloudwatchapi.Smithy.Name, CBOR: cloudwatchCBOR()},
 		},
 	})
 
@@ -517,4 +518,13 @@ func (a *App) newEngines(ecSvc *elasticache.Service) *engine.Supervisor {
 			}
 		},
 	})
+}
+
+// cloudwatchCBOR is CloudWatch in the Smithy RPC v2 CBOR protocol, the
+// newest SDKs' default: its errors are named by shape ID, in the model's
+// Smithy namespace.
+func cloudwatchCBOR() *awsproto.SmithyService {
+	s := cloudwatchapi.Smithy
+	s.Namespace = "com.amazonaws.cloudwatch"
+	return &s
 }

@@ -25,11 +25,13 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/access"
 	"github.com/cachalot-dev/cachalot/internal/account"
 	"github.com/cachalot-dev/cachalot/internal/api/cachalotapi"
+	"github.com/cachalot-dev/cachalot/internal/api/cloudwatchapi"
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/api/iamapi"
 	"github.com/cachalot-dev/cachalot/internal/api/stsapi"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/cloudwatch"
 	"github.com/cachalot-dev/cachalot/internal/dnsname"
 	"github.com/cachalot-dev/cachalot/internal/ec2"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
@@ -69,6 +71,8 @@ func FuzzHandler(f *testing.F) {
 		code := ""
 		if m := fuzzCodeRe.FindSubmatch(w.Body.Bytes()); m != nil {
 			code = string(m[1])
+		} else if q := w.Header().Get("X-Amzn-Query-Error"); q != "" { // awsJson, RPC v2 CBOR
+			code, _, _ = strings.Cut(q, ";")
 		}
 		if w.Code >= 500 && !(w.Code == http.StatusNotImplemented && code == "NotImplemented") {
 			t.Fatalf("%s %s (mode %#x, headers %q, %d bytes of body) = %d %s: %s", req.Method, query, mode, headers, len(body), w.Code, code, w.Body)
@@ -104,6 +108,11 @@ const (
 
 var fuzzServices = [4]string{"ec2", "elasticache", "iam", "sts"}
 
+// fuzzServiceHeader, in an input's headers, names the service to sign
+// for instead of the mode's (CloudWatch's "monitoring"); a query that
+// starts with "/" is the request's path, then "?" and the query.
+const fuzzServiceHeader = "X-Fuzz-Service"
+
 var handlerSeeds = func() []handlerSeed {
 	ec := "Version=" + ec2api.Metadata.APIVersion + "&Action="
 	el := "Version=" + elasticacheapi.Metadata.APIVersion + "&Action="
@@ -112,7 +121,20 @@ var handlerSeeds = func() []handlerSeed {
 	form := "Content-Type: application/x-www-form-urlencoded; charset=utf-8"
 	const sEC2, sEC, sIAM, sSTS = fuzzSigned, fuzzSigned | 1<<1, fuzzSigned | 2<<1, fuzzSigned | 3<<1
 	doc := url.QueryEscape(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`)
+	cw := "/service/GraniteServiceVersion20100801/operation/"
+	cbor := "Smithy-Protocol: rpc-v2-cbor\nContent-Type: application/cbor\n" + fuzzServiceHeader + ": monitoring"
+	// {"Namespace": "AWS/ElastiCache", "StartTime": 1(1796622600), "EndTime": 1(1796622660.5), ...}
+	gms := "\xa6\x69Namespace\x6fAWS/ElastiCache\x6aMetricName\x6fCurrConnections\x69StartTime\xc1\x1a\x6b\x16\x49\x08" +
+		"\x67EndTime\xc1\xfb\x41\xda\xc5\x92\x41\x20\x00\x00\x66Period\x18\x3c\x6aStatistics\x81\x67Maximum"
+	gmd := "\xa3\x69StartTime\xc1\x1a\x6b\x16\x49\x08\x67EndTime\xc1\x1a\x6b\x16\x49\x44\x71MetricDataQueries\x81" +
+		"\xa2\x62Id\x61q\x6aExpression\x6eSUM(METRICS())"
 	return []handlerSeed{
+		{fuzzSigned, cw + "GetMetricStatistics", cbor, gms},
+		{fuzzSigned | fuzzUser, cw + "GetMetricData", cbor, gmd},
+		{fuzzSigned, cw + "ListMetrics", cbor, "\xbf\x69Namespace\x7f\x61A\xff\xff"},
+		{fuzzSigned, cw + "DescribeAlarms", cbor, ""},
+		{0, cw + "ListMetrics", cbor, "\xa0"},
+		{fuzzSigned, "/service/Other/operation/ListMetrics", cbor, "\xa0"},
 		{0, "", "", ec + "DescribeVpcs"},
 		{sEC2, "", form, ec + "DescribeVpcs&Filter.1.Name=tag:Name&Filter.1.Value.1=a*b?c\\*"},
 		{sEC2, "", form, ec + "CreateVpc&CidrBlock=10.1.0.0/16&TagSpecification.1.ResourceType=vpc&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=v"},
@@ -208,6 +230,8 @@ func newFuzzFixture(t testing.TB) *fuzzFixture {
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
 			{Service: ec2api.Metadata, Operations: ec2api.OperationTable(ec2Svc)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
+			{Service: cloudwatchapi.Metadata, Operations: cloudwatchapi.OperationTable(cloudwatch.New(cloudwatch.Config{})),
+				ActionPrefix: "cloudwatch", JSONTarget: cloudwatchapi.Smithy.Name, CBOR: cloudwatchCBOR()},
 		},
 	})
 	fx.user = fx.newUser(t, "nobody")
@@ -246,8 +270,12 @@ func (fx *fuzzFixture) request(t testing.TB, mode uint8, query, headers string, 
 	if mode&fuzzGet != 0 {
 		method = http.MethodGet
 	}
+	path := "/"
+	if strings.HasPrefix(query, "/") {
+		path, query, _ = strings.Cut(query, "?")
+	}
 	req := &http.Request{
-		Method: method, URL: &url.URL{Scheme: "http", Host: "127.0.0.1:4566", Path: "/", RawQuery: query},
+		Method: method, URL: &url.URL{Scheme: "http", Host: "127.0.0.1:4566", Path: path, RawQuery: query},
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: http.Header{}, Host: "127.0.0.1:4566", RemoteAddr: "127.0.0.1:50000",
 		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)),
@@ -265,6 +293,10 @@ func (fx *fuzzFixture) request(t testing.TB, mode uint8, query, headers string, 
 		creds = fx.user
 	}
 	service := fuzzServices[mode>>1&3]
+	if s := req.Header.Get(fuzzServiceHeader); s != "" {
+		service = s
+		req.Header.Del(fuzzServiceHeader)
+	}
 	if mode&fuzzOther != 0 {
 		service = "s3"
 	}

@@ -16,6 +16,8 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
@@ -25,8 +27,9 @@ import (
 )
 
 // TestCloudWatchMetrics: a real cache's engine statistics, sampled by the
-// service, read back through CloudWatch's API by aws-sdk-go-v2 in both
-// forms the service accepts (awsQuery and awsJson 1.0, botocore's).
+// service, read back through CloudWatch's API by aws-sdk-go-v2 in every
+// form the service accepts: awsQuery, awsJson 1.0 (the AWS CLI's) and
+// Smithy RPC v2 CBOR (the SDK's default, checked on the wire).
 // Loopback mode: no root needed.
 func TestCloudWatchMetrics(t *testing.T) {
 	env := apptest.Start(t, func(c *app.Config) {
@@ -40,19 +43,16 @@ func TestCloudWatchMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := waitAvailable(t, ec, "metrics1")
-	protocols := map[string]func(*cloudwatch.Options){
-		"query": func(o *cloudwatch.Options) { o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801) },
-		"json":  func(o *cloudwatch.Options) { o.Protocol = awsjson.New10(cwschemas.GraniteServiceVersion20100801) },
-	}
+	protocols := clients(t, env)
 	var conns []*redis.Conn
 	t.Cleanup(func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	})
-	for _, name := range []string{"query", "json"} {
+	for _, name := range []string{"query", "json", "cbor"} {
 		t.Run(name, func(t *testing.T) {
-			cw := cloudwatch.NewFromConfig(env.Config(), protocols[name])
+			cw := protocols[name]
 			metrics := waitMetrics(t, cw)
 			for _, want := range []string{"CPUUtilization", "CurrConnections", "NewConnections", "BytesUsedForCache", "CacheHits", "CacheMisses", "CurrItems", "Evictions"} {
 				if !slices.Contains(metrics, want) {
@@ -94,6 +94,10 @@ func TestCloudWatchMetrics(t *testing.T) {
 			}
 		})
 	}
+	t.Run("same", func(t *testing.T) { sameAnswers(t, env, protocols) })
+	t.Run("denied", func(t *testing.T) { deniedActions(t, env) })
+	t.Run("raw-cbor", func(t *testing.T) { rawCBOR(t, env) })
+	t.Run("boto3", func(t *testing.T) { boto3Reads(t, env, 5) })
 	t.Run("cli", func(t *testing.T) {
 		var out struct {
 			Label      string
@@ -211,4 +215,45 @@ func waitAvailable(t *testing.T, ec *elasticache.Client, id string) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// clients returns a CloudWatch client of env for each protocol: "query"
+// and "json" chosen explicitly, "cbor" the SDK's default, whose every
+// exchange is checked to be RPC v2 CBOR both ways.
+func clients(t *testing.T, env *apptest.Env, creds ...aws.Credentials) map[string]*cloudwatch.Client {
+	return map[string]*cloudwatch.Client{
+		"query": cloudwatch.NewFromConfig(env.Config(creds...), func(o *cloudwatch.Options) {
+			o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
+		}),
+		"json": cloudwatch.NewFromConfig(env.Config(creds...), func(o *cloudwatch.Options) {
+			o.Protocol = awsjson.New10(cwschemas.GraniteServiceVersion20100801)
+		}),
+		"cbor": cloudwatch.NewFromConfig(env.Config(creds...), func(o *cloudwatch.Options) {
+			o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+				return s.Deserialize.Add(cborOnTheWire{t}, middleware.After)
+			})
+		}),
+	}
+}
+
+// cborOnTheWire fails the test unless the request and its answer are in
+// the RPC v2 CBOR protocol.
+type cborOnTheWire struct{ t *testing.T }
+
+func (cborOnTheWire) ID() string { return "cborOnTheWire" }
+
+func (m cborOnTheWire) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+	if req, ok := in.Request.(*smithyhttp.Request); ok {
+		if req.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" || !strings.HasPrefix(req.URL.Path, "/service/GraniteServiceVersion20100801/operation/") {
+			m.t.Errorf("request %s %s smithy-protocol %q: not RPC v2 CBOR", req.Method, req.URL.Path, req.Header.Get("Smithy-Protocol"))
+		}
+	}
+	out, md, err := next.HandleDeserialize(ctx, in)
+	if resp, ok := out.RawResponse.(*smithyhttp.Response); ok {
+		if resp.Header.Get("Smithy-Protocol") != "rpc-v2-cbor" || (resp.ContentLength != 0 && resp.Header.Get("Content-Type") != "application/cbor") {
+			m.t.Errorf("answer %d: smithy-protocol %q, content-type %q; want rpc-v2-cbor, application/cbor", resp.StatusCode,
+				resp.Header.Get("Smithy-Protocol"), resp.Header.Get("Content-Type"))
+		}
+	}
+	return out, md, err
 }

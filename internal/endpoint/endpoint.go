@@ -41,6 +41,10 @@ type Binding struct {
 	// (awsQuery-compatible services: CloudWatch), whose X-Amz-Target is
 	// JSONTarget + "." + action.
 	JSONTarget string
+	// CBOR, when set, also accepts the service's Smithy RPC v2 CBOR form
+	// (POST /service/<CBOR.Name>/operation/<action>, smithy-protocol:
+	// rpc-v2-cbor), which the newest SDKs speak to CloudWatch.
+	CBOR *awsproto.SmithyService
 }
 
 // actionPrefix is the IAM action prefix of the service.
@@ -91,6 +95,7 @@ type Handler struct {
 	cfg       Config
 	byScope   map[string]*Binding // signing name -> service
 	byVersion map[string]*Binding // API version -> service (to shape errors of unsigned requests)
+	bySmithy  map[string]*Binding // Smithy service name -> service (likewise, RPC v2 CBOR)
 	regions   map[string]bool     // accepted credential scope regions
 	budget    *budget             // request-body bytes in flight
 	keys      sigv4.KeyCache
@@ -113,7 +118,7 @@ func New(cfg Config) *Handler {
 	if cfg.BodyTimeout <= 0 {
 		cfg.BodyTimeout = DefaultBodyTimeout
 	}
-	h := &Handler{cfg: cfg, byScope: map[string]*Binding{}, byVersion: map[string]*Binding{},
+	h := &Handler{cfg: cfg, byScope: map[string]*Binding{}, byVersion: map[string]*Binding{}, bySmithy: map[string]*Binding{},
 		regions: map[string]bool{}, budget: newBudget(cfg.BodyMemory)}
 	for _, r := range cfg.Regions {
 		h.regions[r] = true
@@ -122,6 +127,9 @@ func New(cfg Config) *Handler {
 		b := &cfg.Services[i]
 		h.byScope[b.Service.SigningName] = b
 		h.byVersion[b.Service.APIVersion] = b
+		if b.CBOR != nil {
+			h.bySmithy[b.CBOR.Name] = b
+		}
 	}
 	return h
 }
@@ -146,7 +154,8 @@ type call struct {
 	account string // the principal's account, once the signature is verified
 	code    string // the AWS error code answered, if any
 	json    bool   // an awsJson 1.0 request (Binding.JSONTarget), answered in JSON
-	body    []byte // the body of a JSON request, once verified
+	cbor    bool   // a Smithy RPC v2 CBOR request (Binding.CBOR), answered in CBOR
+	body    []byte // the body of a JSON or CBOR request, once verified
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -190,15 +199,25 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) ([]byte
 		return nil, awserr.New("InvalidAction", "Could not find operation %s for version %s", c.action, svc.APIVersion)
 	}
 	decode := func(in any) error { return awsproto.Decode(svc, params, in) }
-	if c.json {
+	switch {
+	case c.json:
 		decode = func(in any) error { return awsproto.DecodeJSON(c.body, in) }
+	case c.cbor:
+		decode = func(in any) error { return awsproto.DecodeCBOR(c.body, in) }
 	}
 	result, err := h.dispatch(r.Context(), c.binding, op, p, sig.Region, decode, sourceIP(r), r.TLS != nil)
 	if err != nil {
 		return nil, err
 	}
-	if c.json {
+	switch {
+	case c.json:
 		return awsproto.EncodeJSON(result), nil
+	case c.cbor:
+		b, err := awsproto.EncodeCBOR(result)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s result: %w", op.Name, err)
+		}
+		return b, nil
 	}
 	return awsproto.EncodeResult(svc, op, result, c.id), nil
 }
@@ -306,6 +325,14 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, c *call) (auth.P
 		c.json = true
 		c.action = strings.TrimPrefix(r.Header.Get("X-Amz-Target"), t+".")
 	}
+	if s := c.binding.CBOR; s != nil {
+		if op, ok := s.CBOROperation(r); ok {
+			c.cbor, c.json, c.action = true, false, op
+			if op == "" {
+				return fail(unknownOperation(r))
+			}
+		}
+	}
 	if !h.regions[sig.Region] {
 		return fail(h.invalidRegion(c, sig.Region))
 	}
@@ -323,7 +350,13 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request, c *call) (auth.P
 	if body, err = decompress(r, body); err != nil {
 		return auth.Principal{}, nil, nil, release, err
 	}
-	if c.json {
+	if c.cbor {
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); len(body) > 0 && ct != awsproto.CBORContentType {
+			return auth.Principal{}, nil, nil, release, awserr.WithStatus(http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException",
+				"Unsupported Content-Type %q: an RPC v2 CBOR request body is %s", r.Header.Get("Content-Type"), awsproto.CBORContentType)
+		}
+	}
+	if c.json || c.cbor {
 		c.body = body
 		return key.Principal, sig, nil, release, nil
 	}
@@ -342,6 +375,11 @@ func (h *Handler) refuseUnscoped(r *http.Request, c *call, sig *sigv4.Signature,
 	params := peekParams(r)
 	c.binding = h.byVersion[params.Get("Version")]
 	c.action = params.Get("Action")
+	if name, op, ok := awsproto.CBORPath(r); ok {
+		// The path names the service and operation: answer in its protocol.
+		c.binding, c.action = h.bySmithy[name], op
+		c.cbor = c.binding != nil
+	}
 	if serr != nil {
 		if errors.Is(serr, sigv4.ErrMissing) {
 			return h.authError(c, "MissingAuthenticationToken", "Request is missing Authentication Token")
@@ -491,6 +529,12 @@ func isJSON(r *http.Request) bool {
 	return r.Method == http.MethodPost && ct == awsproto.JSONContentType && r.Header.Get("X-Amz-Target") != ""
 }
 
+// unknownOperation answers an RPC v2 CBOR request whose path names
+// another service than the one its signature is scoped to.
+func unknownOperation(r *http.Request) error {
+	return awserr.WithStatus(http.StatusNotFound, "UnknownOperationException", "No operation at %s", r.URL.Path)
+}
+
 func sourceIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -521,15 +565,28 @@ func (h *Handler) writeError(w http.ResponseWriter, c *call, err error) {
 		h.write(w, c, e.HTTPStatus(), awsproto.EncodeJSONError(e))
 		return
 	}
+	if c.cbor {
+		if c.binding.CBOR.QueryCompatible {
+			w.Header().Set("x-amzn-query-error", awsproto.QueryErrorHeader(e))
+		}
+		h.write(w, c, e.HTTPStatus(), c.binding.CBOR.EncodeCBORError(e))
+		return
+	}
 	h.write(w, c, e.HTTPStatus(), awsproto.EncodeError(svc, e, c.id))
 }
 
 func (h *Handler) write(w http.ResponseWriter, c *call, status int, body []byte) {
-	ct := "text/xml"
-	if c.json {
-		ct = awsproto.JSONContentType
+	switch {
+	case c.json:
+		w.Header().Set("Content-Type", awsproto.JSONContentType)
+	case c.cbor:
+		w.Header().Set(awsproto.SmithyProtocolName, awsproto.SmithyProtocol)
+		if len(body) > 0 {
+			w.Header().Set("Content-Type", awsproto.CBORContentType)
+		}
+	default:
+		w.Header().Set("Content-Type", "text/xml")
 	}
-	w.Header().Set("Content-Type", ct)
 	w.Header().Set("x-amzn-RequestId", c.id)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)

@@ -2,7 +2,10 @@
 
 package cloudwatchapi
 
-import "github.com/cachalot-dev/cachalot/internal/awserr"
+import (
+	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/awsproto"
+)
 
 // ErrConcurrentModificationException returns the ConcurrentModificationException error (HTTP 429).
 func ErrConcurrentModificationException(format string, args ...any) *awserr.Error {
@@ -72,4 +75,26 @@ func ErrResourceNotFound(format string, args ...any) *awserr.Error {
 // ErrResourceNotFoundException returns the ResourceNotFoundException error (HTTP 404).
 func ErrResourceNotFoundException(format string, args ...any) *awserr.Error {
 	return awserr.WithStatus(404, "ResourceNotFoundException", format, args...)
+}
+
+// Smithy describes the service in the Smithy RPC v2 CBOR protocol (the
+// wiring sets its Namespace, which the model does not name).
+var Smithy = awsproto.SmithyService{
+	Name:            "GraniteServiceVersion20100801",
+	QueryCompatible: true,
+	ErrorShapes: map[string]awsproto.ErrorShape{
+		"ConcurrentModificationException": {Name: "ConcurrentModificationException", MessageMember: ""},
+		"ConflictException":               {Name: "ConflictException", MessageMember: "Message"},
+		"InternalServiceError":            {Name: "InternalServiceFault", MessageMember: "Message"},
+		"InvalidFormat":                   {Name: "InvalidFormatFault", MessageMember: "message"},
+		"InvalidNextToken":                {Name: "InvalidNextToken", MessageMember: "message"},
+		"InvalidParameterCombination":     {Name: "InvalidParameterCombinationException", MessageMember: "message"},
+		"InvalidParameterInput":           {Name: "DashboardInvalidInputError", MessageMember: "message"},
+		"InvalidParameterValue":           {Name: "InvalidParameterValueException", MessageMember: "message"},
+		"LimitExceeded":                   {Name: "LimitExceededFault", MessageMember: "message"},
+		"LimitExceededException":          {Name: "LimitExceededException", MessageMember: ""},
+		"MissingParameter":                {Name: "MissingRequiredParameterException", MessageMember: "message"},
+		"ResourceNotFound":                {Name: "ResourceNotFound", MessageMember: "message"},
+		"ResourceNotFoundException":       {Name: "ResourceNotFoundException", MessageMember: ""},
+	},
 }

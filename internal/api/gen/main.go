@@ -30,12 +30,15 @@ import (
 
 type model struct {
 	Metadata struct {
-		APIVersion     string `json:"apiVersion"`
-		EndpointPrefix string `json:"endpointPrefix"`
-		Protocol       string `json:"protocol"`
-		ServiceID      string `json:"serviceId"`
-		SigningName    string `json:"signingName"`
-		XMLNamespace   string `json:"xmlNamespace"`
+		APIVersion     string    `json:"apiVersion"`
+		EndpointPrefix string    `json:"endpointPrefix"`
+		Protocol       string    `json:"protocol"`
+		ServiceID      string    `json:"serviceId"`
+		SigningName    string    `json:"signingName"`
+		XMLNamespace   string    `json:"xmlNamespace"`
+		Protocols      []string  `json:"protocols"`
+		TargetPrefix   string    `json:"targetPrefix"`
+		QueryCompat    *struct{} `json:"awsQueryCompatible"`
 	} `json:"metadata"`
 	Operations map[string]operation `json:"operations"`
 	Shapes     map[string]*shape    `json:"shapes"`
@@ -393,7 +396,12 @@ func (g *gen) errors() []byte {
 	if len(names) == 0 {
 		return b.Bytes()
 	}
-	b.WriteString("import \"github.com/cachalot-dev/cachalot/internal/awserr\"\n\n")
+	cbor := slices.Contains(g.m.Metadata.Protocols, "smithy-rpc-v2-cbor")
+	if cbor {
+		b.WriteString("import (\n\t\"github.com/cachalot-dev/cachalot/internal/awserr\"\n\t\"github.com/cachalot-dev/cachalot/internal/awsproto\"\n)\n\n")
+	} else {
+		b.WriteString("import \"github.com/cachalot-dev/cachalot/internal/awserr\"\n\n")
+	}
 	for _, n := range names {
 		s := g.m.Shapes[n]
 		code, status := n, 400
@@ -408,7 +416,45 @@ func (g *gen) errors() []byte {
 		fmt.Fprintf(&b, "// Err%s returns the %s error (HTTP %d).\n", exported(n), code, status)
 		fmt.Fprintf(&b, "func Err%s(format string, args ...any) *awserr.Error {\n\treturn awserr.WithStatus(%d, %q, format, args...)\n}\n\n", exported(n), status, code)
 	}
+	if cbor {
+		g.smithy(&b, names)
+	}
 	return b.Bytes()
+}
+
+// smithy writes Smithy, the service in the Smithy RPC v2 CBOR protocol:
+// its service shape name (the model's JSON target prefix), whether it is
+// awsQuery-compatible, and its error shapes by error code (of shapes
+// sharing a code, the one named as the code, else the first by name).
+// The model has no Smithy namespace: the wiring sets it.
+func (g *gen) smithy(b *bytes.Buffer, names []string) {
+	md := g.m.Metadata
+	if md.TargetPrefix == "" {
+		log.Fatal("a smithy-rpc-v2-cbor model without targetPrefix")
+	}
+	byCode := map[string]string{}
+	for _, n := range names {
+		code := n
+		if e := g.m.Shapes[n].Error; e != nil && e.Code != "" {
+			code = e.Code
+		}
+		if prev, ok := byCode[code]; !ok || (prev != code && n == code) {
+			byCode[code] = n
+		}
+	}
+	b.WriteString("// Smithy describes the service in the Smithy RPC v2 CBOR protocol (the\n// wiring sets its Namespace, which the model does not name).\n")
+	fmt.Fprintf(b, "var Smithy = awsproto.SmithyService{\n\tName: %q,\n\tQueryCompatible: %v,\n\tErrorShapes: map[string]awsproto.ErrorShape{\n", md.TargetPrefix, md.QueryCompat != nil)
+	for _, code := range sortedKeys(byCode) {
+		n := byCode[code]
+		msg := ""
+		for _, m := range g.m.Shapes[n].Members.names {
+			if strings.EqualFold(m, "message") {
+				msg = m
+			}
+		}
+		fmt.Fprintf(b, "\t\t%q: {Name: %q, MessageMember: %q},\n", code, n, msg)
+	}
+	b.WriteString("\t},\n}\n")
 }
 
 // client returns a Client whose methods send each operation through an
