@@ -398,7 +398,9 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		AuthTokens: r.cl.AuthTokens,
 		Users:      aclUsers(r.cl),
 	}
-	if r.values["cluster-enabled"] == "yes" && bindIP == n.IP {
+	// A serverless cache's engines are its one endpoint (two ports of one
+	// address), which is what they announce.
+	if r.values["cluster-enabled"] == "yes" && bindIP == n.IP && r.cl.ServerlessCache == "" {
 		// A cluster-mode node listening at its private address (the
 		// namespaces network mode) announces its name, as ElastiCache's
 		// do with TLS: cluster clients follow it to the node inside the

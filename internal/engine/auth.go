@@ -67,7 +67,21 @@ func (n *node) setAuth(ctx context.Context, w *watcher, hashes []string, users [
 	n.spec.AuthTokens, n.spec.Users = slices.Clone(hashes), slices.Clone(users)
 	spec, admin := cloneSpec(n.spec), n.admin
 	n.mu.Unlock()
-	if w != nil {
+	if w != nil && admin.Password == "" {
+		// No admin user of Cachalot's (an engine adopted from before
+		// there was one): its admin is the default user, which keeps its
+		// permissions; users come with the hardened configuration.
+		cmds, err = redis.LegacyAuthCommands(hashes)
+		if err == nil {
+			err = applyUsers(ctx, admin, spec, cmds, nil)
+		}
+		if err != nil {
+			n.mu.Lock()
+			n.spec.AuthTokens, n.spec.Users = oldH, oldU
+			n.mu.Unlock()
+			return fmt.Errorf("set the users of %s: %w", n.id, err)
+		}
+	} else if w != nil {
 		if err := applyUsers(ctx, admin, spec, cmds, users); err != nil {
 			n.mu.Lock()
 			n.spec.AuthTokens, n.spec.Users = oldH, oldU
@@ -93,14 +107,17 @@ func applyUsers(ctx context.Context, admin redis.Admin, spec NodeSpec, cmds [][]
 		return err
 	}
 	defer c.Close()
+	// The users present are read first: on an engine adopted from before
+	// Cachalot had its own admin user, the admin connection is the default
+	// user's, which the commands below may deny ACL to.
+	v, err := admin.Do(ctx, c, "ACL", "USERS")
+	if err != nil {
+		return fmt.Errorf("ACL USERS: %w", err)
+	}
 	for _, args := range cmds {
 		if _, err := admin.Do(ctx, c, args...); err != nil {
 			return fmt.Errorf("ACL SETUSER %s: %w", args[2], err)
 		}
-	}
-	v, err := admin.Do(ctx, c, "ACL", "USERS")
-	if err != nil {
-		return fmt.Errorf("ACL USERS: %w", err)
 	}
 	list, _ := v.([]any)
 	var present []string

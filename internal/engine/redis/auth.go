@@ -113,6 +113,19 @@ func AuthCommands(hashes []string, users []User, cluster bool) ([][]string, erro
 	return out, nil
 }
 
+// LegacyAuthCommands sets only the default user's passwords (hashes;
+// none: nopass), leaving its permissions: for an engine started before
+// Cachalot had its own admin user, whose admin connection is the default
+// user's and must keep them. Its other users come with the configuration
+// it restarts with.
+func LegacyAuthCommands(hashes []string) ([][]string, error) {
+	rules, err := passwordRules(hashes)
+	if err != nil {
+		return nil, err
+	}
+	return [][]string{append([]string{"ACL", "SETUSER", "default", "resetpass"}, rules...)}, nil
+}
+
 // DelUsers is the ACL DELUSER command for the users present has beyond
 // the client users (users, default) and Cachalot's admin user; nil if
 // none.
