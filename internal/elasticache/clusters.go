@@ -152,7 +152,7 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	if sp.inst, err = s.resolveEngine(sp.eng, aws.ToString(in.EngineVersion)); err != nil {
 		return sp, err
 	}
-	if sp.transit, err = transitMode(sp.eng, in.TransitEncryptionEnabled, nil, in.AuthToken); err != nil {
+	if sp.transit, err = transitMode(sp.eng, sp.inst.EngineVersion, in.TransitEncryptionEnabled, nil, in.AuthToken); err != nil {
 		return sp, err
 	}
 	if sp.authTokens, err = newAuthTokens(in.AuthToken); err != nil {
