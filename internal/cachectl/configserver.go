@@ -31,6 +31,8 @@ type configServer struct {
 	version string
 	log     *slog.Logger
 	wg      sync.WaitGroup
+	mu      sync.Mutex            // guards conns
+	conns   map[net.Conn]struct{} // open client connections; nil once closed
 }
 
 // servedCert is the certificate a TLS configuration endpoint presents.
@@ -41,7 +43,7 @@ type servedCert struct {
 
 // newConfigServer serves on ln, over TLS with t when not nil.
 func newConfigServer(ln net.Listener, engineVersion string, t *engine.TLS, log *slog.Logger) (*configServer, error) {
-	s := &configServer{ln: ln, version: engineVersion, log: log}
+	s := &configServer{ln: ln, version: engineVersion, log: log, conns: map[net.Conn]struct{}{}}
 	if t != nil {
 		if err := s.setTLS(t); err != nil {
 			return nil, err
@@ -93,6 +95,20 @@ func (s *configServer) serve() {
 
 func (s *configServer) handle(c net.Conn) {
 	defer c.Close()
+	// Clients keep their connection to poll; closing the endpoint
+	// closes them.
+	s.mu.Lock()
+	if s.conns == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
 	r := bufio.NewReader(c)
 	for {
 		c.SetReadDeadline(time.Now().Add(5 * time.Minute))
@@ -124,6 +140,12 @@ func (s *configServer) handle(c net.Conn) {
 
 func (s *configServer) close() {
 	s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+	s.mu.Unlock()
 	s.wg.Wait()
 }
 

@@ -693,6 +693,11 @@ func (s *Service) modifyPrecheck(ctx context.Context, scope auth.Scope, in *elas
 		if inst.Family != current.Family {
 			return pre, combination("Upgrading across parameter group families (%s to %s) requires a compatible parameter group; not supported by Cachalot yet.", current.Family, inst.Family)
 		}
+		if current.TransitEncryptionMode != "" {
+			if _, err := transitMode(current.Engine, inst.EngineVersion, aws.Bool(true), nil, nil); err != nil {
+				return pre, err
+			}
+		}
 		pre.newInst = &inst
 	}
 	if nt := aws.ToString(in.CacheNodeType); nt != "" {

@@ -161,6 +161,10 @@ func TestMemcachedTransitEncryption(t *testing.T) {
 		t.Fatalf("cluster: transit %v mode %s, configuration endpoint %v, %d nodes; want TLS required, an endpoint, 2 nodes",
 			aws.ToBool(c.TransitEncryptionEnabled), c.TransitEncryptionMode, c.ConfigurationEndpoint, len(c.CacheNodes))
 	}
+	if _, err := w.ec.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("mcsecure"),
+		EngineVersion: aws.String("1.6.6"), ApplyImmediately: aws.Bool(true)}); code(err) != "InvalidParameterCombination" {
+		t.Errorf("ModifyCacheCluster to 1.6.6 with TLS = %v, want InvalidParameterCombination", err)
+	}
 	_, eni := w.instance(t)
 	resolve := func(name string) string { return nettest.WaitResolve(t, w.env.App.Plane(), eni, name) }
 	caPEM, err := os.ReadFile(filepath.Join(dir, app.CADir, pki.CertFile))
@@ -251,11 +255,17 @@ func TestMemcachedTransitEncryption(t *testing.T) {
 			t.Errorf("config get cluster over TLS = %q, missing node %s", got, name)
 		}
 	}
-	tc.Close()
+	// A client polling on an open connection does not hold up deletion:
+	// closing the endpoint closes its connections.
+	defer tc.Close()
 	if _, err := w.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("mcsecure")}); err != nil {
 		t.Fatal(err)
 	}
 	w.waitStatus(t, "mcsecure", "deleted")
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if n, err := tc.Read(buf); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("configuration endpoint connection after deletion: read %q, %v; want closed", buf[:n], err)
+	}
 }
 
 const (
