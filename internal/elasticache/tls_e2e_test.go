@@ -210,12 +210,45 @@ func TestMemcachedTransitEncryption(t *testing.T) {
 		}
 		cancel()
 	}
-	// The configuration endpoint (Cachalot's own responder) is TLS only
-	// too, with a certificate naming it.
+	// openssl s_client from the instance, trusting the exported CA and
+	// checking the node's name, speaks the text protocol.
+	ca := exportCA(t, dir)
+	node0 := aws.ToString(c.CacheNodes[0].Endpoint.Address)
+	script := `printf 'set osl 0 0 5\r\nhello\r\nget osl\r\nquit\r\n' | timeout 5 openssl s_client -quiet -verify_return_error -CAfile "$1" -verify_hostname "$2" -connect "$2:11211"`
+	if out, err := w.run(t, eni, "sh", "-c", script, "sh", ca, node0); err != nil || !strings.Contains(out, "STORED") || !strings.Contains(out, "VALUE osl 0 5") {
+		t.Errorf("openssl s_client set/get on %s = %q, %v; want STORED and the value", node0, out, err)
+	}
+
+	// A node added gets its name certified: the new certificate is set
+	// live on the nodes (refresh_certs) and the configuration endpoint.
+	if _, err := w.ec.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("mcsecure"), NumCacheNodes: aws.Int32(3), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	c = w.waitStatus(t, "mcsecure", "available")
 	if err := w.env.App.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if len(c.CacheNodes) != 3 {
+		t.Fatalf("after adding: %d nodes, want 3", len(c.CacheNodes))
+	}
+	added := aws.ToString(c.CacheNodes[2].Endpoint.Address)
 	cfgName := aws.ToString(c.ConfigurationEndpoint.Address)
+	for _, host := range []string{added, node0, cfgName} {
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addr := net.JoinHostPort(resolve(host), "11211")
+		mc, err := memcached.DialTLS(mctx, dial, addr, &tls.Config{RootCAs: roots, ServerName: added, MinVersion: tls.VersionTLS12})
+		if err == nil {
+			_, err = mc.Version(mctx)
+			mc.Close()
+		}
+		if err != nil {
+			t.Errorf("%s after adding a node: TLS verifying the added node's name: %v", host, err)
+		}
+		cancel()
+	}
+
+	// The configuration endpoint (Cachalot's own responder) is TLS only
+	// too, with a certificate naming it.
 	for _, secure := range []bool{true, false} {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		conn, err := connect(dctx, cfgName, secure)
