@@ -18,7 +18,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
-// TLS is a node's in-transit encryption (Redis OSS and Valkey): its
+// TLS is a node's in-transit encryption (every engine): its
 // server certificate and key and the CA that issued them, PEM. The
 // engine then speaks TLS only on its port, and the supervisor reaches it
 // over TLS too.
