@@ -289,3 +289,40 @@ func TestMemcachedTLS(t *testing.T) {
 		t.Errorf("certificate after renewal names %v, want the new one's", got.DNSNames)
 	}
 }
+
+// TestMemcachedTLSReadopt: a new supervisor re-adopts a TLS memcached
+// without restarting it, reaches it over TLS, and gives it the
+// certificate renewed meanwhile.
+func TestMemcachedTLSReadopt(t *testing.T) {
+	in := requireEngine(t, catalog.Memcached)
+	s1, dataDir := newSupervisor(t, nil)
+	ca, err := pki.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "mcadopt.abc123.0001.use1.cache.amazonaws.com"
+	leaf, _ := ca.Leaf("mcadopt", []string{name})
+	spec := memcachedSpec(t, in, "mc-tls-adopt")
+	spec.TLS = &TLS{CertPEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM, CAPEM: ca.CertPEM()}
+	st, err := s1.Start(ctxT(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	leaf2, _ := ca.Leaf("mcadopt", []string{name, "new." + name})
+	spec.TLS = &TLS{CertPEM: leaf2.CertPEM, KeyPEM: leaf2.KeyPEM, CAPEM: ca.CertPEM()}
+	s2 := New(testConfig(t, dataDir, newRecorder()))
+	t.Cleanup(func() { s2.Close() })
+	st2, err := s2.Start(ctxT(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.PID != st.PID || !st2.Adopted || st2.TLS != spec.TLS.ID() {
+		t.Errorf("re-Start() = %+v, want adopted pid %d with the new certificate", st2, st.PID)
+	}
+	if _, err := mcTLSVersion(ctxT(t), spec.Addr(), "new."+name, ca.Pool()); err != nil {
+		t.Errorf("TLS after re-adoption for the renewed name: %v", err)
+	}
+}
