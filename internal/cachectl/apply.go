@@ -52,6 +52,12 @@ type nodeResult struct {
 // apply runs the steps in order, stopping at the first failure: the next
 // run starts over from what is then observed.
 func (c *Controller) apply(ctx context.Context, cl *elasticache.Cluster, role engine.Role, tls *engine.TLS, steps []step) error {
+	if cs := c.configs.get(cl.Ref()); cs != nil && tls != nil && cs.cert.Load() != nil {
+		// A renewed certificate: the configuration endpoint presents it.
+		if err := cs.setTLS(tls); err != nil {
+			return err
+		}
+	}
 	if len(steps) == 0 {
 		return nil
 	}
@@ -457,7 +463,11 @@ func (r *run) serveConfig(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("discovery config: %w", err)
 	}
-	s := newConfigServer(ln, r.inst.Version, c.log)
+	s, err := newConfigServer(ln, r.inst.Version, r.tls, c.log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	s.set(conf)
 	c.configs.put(r.ref, s)
 	return nil

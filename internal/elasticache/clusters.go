@@ -152,7 +152,7 @@ func (s *Service) createSpec(ctx context.Context, in *elasticacheapi.CreateCache
 	if sp.inst, err = s.resolveEngine(sp.eng, aws.ToString(in.EngineVersion)); err != nil {
 		return sp, err
 	}
-	if sp.transit, err = transitMode(sp.eng, in.TransitEncryptionEnabled, nil, in.AuthToken); err != nil {
+	if sp.transit, err = transitMode(sp.eng, sp.inst.EngineVersion, in.TransitEncryptionEnabled, nil, in.AuthToken); err != nil {
 		return sp, err
 	}
 	if sp.authTokens, err = newAuthTokens(in.AuthToken); err != nil {
@@ -692,6 +692,11 @@ func (s *Service) modifyPrecheck(ctx context.Context, scope auth.Scope, in *elas
 		}
 		if inst.Family != current.Family {
 			return pre, combination("Upgrading across parameter group families (%s to %s) requires a compatible parameter group; not supported by Cachalot yet.", current.Family, inst.Family)
+		}
+		if current.TransitEncryptionMode != "" {
+			if _, err := transitMode(current.Engine, inst.EngineVersion, aws.Bool(true), nil, nil); err != nil {
+				return pre, err
+			}
 		}
 		pre.newInst = &inst
 	}

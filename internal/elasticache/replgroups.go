@@ -154,7 +154,7 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage, 
 		return sp, invalid("Invalid value for Engine: %s. Valid values are redis and valkey.", sp.eng)
 	}
 	var err error
-	if sp.transit, err = transitMode(sp.eng, in.TransitEncryptionEnabled, in.TransitEncryptionMode, in.AuthToken); err != nil {
+	if sp.transit, err = transitMode(sp.eng, sp.inst.EngineVersion, in.TransitEncryptionEnabled, in.TransitEncryptionMode, in.AuthToken); err != nil {
 		return sp, err
 	}
 	sp.transitSet = in.TransitEncryptionEnabled != nil

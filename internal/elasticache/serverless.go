@@ -268,7 +268,7 @@ func (s *Service) serverlessEngine(eng, major string) (string, catalog.Installed
 	case "":
 		return "", catalog.Installed{}, invalid("The parameter Engine must be provided and must not be blank.")
 	case catalog.Memcached:
-		return "", catalog.Installed{}, invalid("Serverless caches with the memcached engine are not supported by Cachalot yet: a serverless Memcached cache is reached with TLS only (11211 and 11212), and Cachalot runs Memcached without TLS so far. Use valkey or redis.")
+		return "", catalog.Installed{}, invalid("Serverless caches with the memcached engine are not supported by Cachalot yet: a serverless Memcached cache is reached with TLS only (11211 and 11212) through a layer in front of its nodes that Cachalot does not have yet. Use valkey or redis.")
 	default:
 		return "", catalog.Installed{}, invalid("Invalid value for Engine: %s. Valid values are valkey, redis and memcached.", eng)
 	}

@@ -14,10 +14,15 @@ import (
 // replication group with TLS has AWS's TLS name layout (master.,
 // replica., <member>.<rg>.…) and one wildcard certificate for all of it.
 //
+// A Memcached cluster with TLS (engine version 1.6.12 or later, as on
+// ElastiCache) gets one certificate for its node names and its
+// configuration endpoint's; memcached serves TLS only on its port, and
+// so does the configuration endpoint (internal/cachectl).
+//
 // Not yet: TransitEncryptionMode preferred (plaintext and TLS on one
 // port: a stock engine cannot, it needs a piece in the data path),
-// Memcached TLS, enabling TLS on an existing cache; each is refused with
-// a message saying so. AUTH tokens: authtoken.go.
+// enabling TLS on an existing cache; each is refused with a message
+// saying so. AUTH tokens: authtoken.go.
 
 // Transit encryption modes as ElastiCache spells them.
 const (
@@ -27,7 +32,7 @@ const (
 
 // transitMode validates a create request's in-transit encryption and
 // returns the mode the cache gets ("" for none).
-func transitMode(eng string, enabled *bool, mode, authToken *string) (string, error) {
+func transitMode(eng, version string, enabled *bool, mode, authToken *string) (string, error) {
 	on := aws.ToBool(enabled)
 	m := aws.ToString(mode)
 	switch {
@@ -37,8 +42,10 @@ func transitMode(eng string, enabled *bool, mode, authToken *string) (string, er
 		return "", combination("TransitEncryptionMode can only be set when TransitEncryptionEnabled is true.")
 	case !on:
 		return "", nil
-	case eng == catalog.Memcached:
-		return "", invalid("In-transit encryption for Memcached is not supported by Cachalot yet.")
+	case eng == catalog.Memcached && versionLess(version, memcachedTLSVersion):
+		return "", combination("Encryption in transit is not supported for memcached version %s. Use engine version %s or later.", version, memcachedTLSVersion)
+	case eng == catalog.Memcached && authToken != nil:
+		return "", invalid("The AUTH token is not supported for engine memcached.")
 	case m == "" || m == TransitRequired:
 	case m == TransitPreferred:
 		return "", invalid("TransitEncryptionMode preferred (plaintext and TLS on one port) is not supported by Cachalot yet; use required.")
@@ -47,6 +54,10 @@ func transitMode(eng string, enabled *bool, mode, authToken *string) (string, er
 	}
 	return TransitRequired, nil
 }
+
+// memcachedTLSVersion is the first Memcached engine version ElastiCache
+// offers in-transit encryption with.
+const memcachedTLSVersion = "1.6.12"
 
 // transitAPI is how Describe reports a transit mode: enabled, and the
 // mode when enabled.
@@ -78,6 +89,9 @@ func (s *Service) CertificateNames(cl *Cluster) ([]string, error) {
 	var out []string
 	for _, n := range cl.Nodes {
 		out = append(out, sc.Node(cl.ID, n.ID))
+	}
+	if cl.Engine == catalog.Memcached {
+		out = append(out, sc.MemcachedConfig(cl.ID))
 	}
 	return out, nil
 }

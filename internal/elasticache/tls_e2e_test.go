@@ -1,8 +1,13 @@
 package elasticache_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +20,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/cachalot-dev/cachalot/internal/app"
+	"github.com/cachalot-dev/cachalot/internal/app/apptest/nettest"
+	"github.com/cachalot-dev/cachalot/internal/engine/memcached"
 	"github.com/cachalot-dev/cachalot/internal/pki"
 	"github.com/cachalot-dev/cachalot/internal/privtest"
 )
@@ -134,6 +141,166 @@ func TestTransitEncryption(t *testing.T) {
 	w.waitStatus(t, "single", "deleted")
 }
 
+// TestMemcachedTransitEncryption: a Memcached cluster created with
+// TransitEncryptionEnabled, real memcached in real namespaces. From an
+// instance, a TLS client trusting only the installation's CA and checking
+// the server's name stores and reads on every node, and asks the
+// configuration endpoint for the nodes over TLS; plain text gets no
+// answer from either (TLS only).
+func TestMemcachedTransitEncryption(t *testing.T) {
+	privtest.RequireRoot(t)
+	dir := t.TempDir()
+	w := newWorld(t, func(c *app.Config) { c.DataDir = dir })
+	ctx := context.Background()
+	if _, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("mcsecure"), Engine: aws.String("memcached"),
+		CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(2), TransitEncryptionEnabled: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	c := w.waitStatus(t, "mcsecure", "available")
+	if !aws.ToBool(c.TransitEncryptionEnabled) || c.TransitEncryptionMode != ectypes.TransitEncryptionModeRequired || c.ConfigurationEndpoint == nil || len(c.CacheNodes) != 2 {
+		t.Fatalf("cluster: transit %v mode %s, configuration endpoint %v, %d nodes; want TLS required, an endpoint, 2 nodes",
+			aws.ToBool(c.TransitEncryptionEnabled), c.TransitEncryptionMode, c.ConfigurationEndpoint, len(c.CacheNodes))
+	}
+	if _, err := w.ec.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("mcsecure"),
+		EngineVersion: aws.String("1.6.6"), ApplyImmediately: aws.Bool(true)}); code(err) != "InvalidParameterCombination" {
+		t.Errorf("ModifyCacheCluster to 1.6.6 with TLS = %v, want InvalidParameterCombination", err)
+	}
+	_, eni := w.instance(t)
+	resolve := func(name string) string { return nettest.WaitResolve(t, w.env.App.Plane(), eni, name) }
+	caPEM, err := os.ReadFile(filepath.Join(dir, app.CADir, pki.CertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatal("no CA certificate")
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return w.env.App.Plane().Dial(ctx, eni, network, addr)
+	}
+	// connect reaches name from the instance: over TLS verifying the
+	// chain and the name, or in plain text.
+	connect := func(ctx context.Context, name string, secure bool) (*memcached.Conn, error) {
+		addr := net.JoinHostPort(resolve(name), "11211")
+		if !secure {
+			return memcached.DialWith(ctx, dial, addr)
+		}
+		return memcached.DialTLS(ctx, dial, addr, &tls.Config{RootCAs: roots, ServerName: name, MinVersion: tls.VersionTLS12})
+	}
+	for i, n := range c.CacheNodes {
+		name := aws.ToString(n.Endpoint.Address)
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		mc, err := connect(mctx, name, true)
+		if err != nil {
+			t.Fatalf("node %d: TLS: %v", i, err)
+		}
+		key := fmt.Sprintf("k%d", i)
+		if err := mc.Set(mctx, key, []byte("secret")); err != nil {
+			t.Errorf("node %d: set over TLS: %v", i, err)
+		}
+		if v, ok, err := mc.Get(mctx, key); err != nil || !ok || string(v) != "secret" {
+			t.Errorf("node %d: get over TLS = %q %v %v; want secret", i, v, ok, err)
+		}
+		mc.Close()
+		if mc, err := connect(mctx, name, false); err == nil {
+			if v, err := mc.Version(mctx); err == nil {
+				t.Errorf("node %d: plaintext version = %s, want no answer (TLS only)", i, v)
+			}
+			mc.Close()
+		}
+		cancel()
+	}
+	// openssl s_client from the instance, trusting the exported CA and
+	// checking the node's name, speaks the text protocol.
+	ca := exportCA(t, dir)
+	node0 := aws.ToString(c.CacheNodes[0].Endpoint.Address)
+	script := `printf 'set osl 0 0 5\r\nhello\r\nget osl\r\nquit\r\n' | timeout 5 openssl s_client -quiet -verify_return_error -CAfile "$1" -verify_hostname "$2" -connect "$2:11211"`
+	if out, err := w.run(t, eni, "sh", "-c", script, "sh", ca, node0); err != nil || !strings.Contains(out, "STORED") || !strings.Contains(out, "VALUE osl 0 5") {
+		t.Errorf("openssl s_client set/get on %s = %q, %v; want STORED and the value", node0, out, err)
+	}
+
+	// A node added gets its name certified: the new certificate is set
+	// live on the nodes (refresh_certs) and the configuration endpoint.
+	if _, err := w.ec.ModifyCacheCluster(ctx, &elasticache.ModifyCacheClusterInput{CacheClusterId: aws.String("mcsecure"), NumCacheNodes: aws.Int32(3), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	c = w.waitStatus(t, "mcsecure", "available")
+	if err := w.env.App.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.CacheNodes) != 3 {
+		t.Fatalf("after adding: %d nodes, want 3", len(c.CacheNodes))
+	}
+	added := aws.ToString(c.CacheNodes[2].Endpoint.Address)
+	cfgName := aws.ToString(c.ConfigurationEndpoint.Address)
+	for _, host := range []string{added, node0, cfgName} {
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addr := net.JoinHostPort(resolve(host), "11211")
+		mc, err := memcached.DialTLS(mctx, dial, addr, &tls.Config{RootCAs: roots, ServerName: added, MinVersion: tls.VersionTLS12})
+		if err == nil {
+			_, err = mc.Version(mctx)
+			mc.Close()
+		}
+		if err != nil {
+			t.Errorf("%s after adding a node: TLS verifying the added node's name: %v", host, err)
+		}
+		cancel()
+	}
+
+	// The configuration endpoint (Cachalot's own responder) is TLS only
+	// too, with a certificate naming it.
+	for _, secure := range []bool{true, false} {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		conn, err := connect(dctx, cfgName, secure)
+		var v string
+		if err == nil {
+			v, err = conn.Version(dctx)
+			conn.Close()
+		}
+		if secure && err != nil {
+			t.Errorf("configuration endpoint over TLS: %v", err)
+		}
+		if !secure && err == nil {
+			t.Errorf("configuration endpoint in plain text: version %s, want no answer", v)
+		}
+		cancel()
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := dial(dctx, "tcp", net.JoinHostPort(resolve(cfgName), "11211"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := tls.Client(conn, &tls.Config{RootCAs: roots, ServerName: cfgName, MinVersion: tls.VersionTLS12})
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(tc, "config get cluster\r\n")
+	var got []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(got, []byte("END\r\n")) {
+		n, err := tc.Read(buf)
+		if err != nil {
+			t.Fatalf("config get cluster over TLS: %v (%q)", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	for _, n := range c.CacheNodes {
+		if name := aws.ToString(n.Endpoint.Address); !strings.Contains(string(got), name+"|") {
+			t.Errorf("config get cluster over TLS = %q, missing node %s", got, name)
+		}
+	}
+	// A client polling on an open connection does not hold up deletion:
+	// closing the endpoint closes its connections.
+	defer tc.Close()
+	if _, err := w.ec.DeleteCacheCluster(ctx, &elasticache.DeleteCacheClusterInput{CacheClusterId: aws.String("mcsecure")}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitStatus(t, "mcsecure", "deleted")
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if n, err := tc.Read(buf); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("configuration endpoint connection after deletion: read %q, %v; want closed", buf[:n], err)
+	}
+}
+
 const (
 	token1 = "first-Token-0123456789"
 	token2 = "second-Token-0123456789!"
@@ -209,8 +376,10 @@ func TestTransitEncryptionBadInput(t *testing.T) {
 			rg: &elasticache.CreateReplicationGroupInput{TransitEncryptionMode: ectypes.TransitEncryptionModeRequired}},
 		{name: "preferred", code: "InvalidParameterValue", msg: "preferred",
 			rg: &elasticache.CreateReplicationGroupInput{TransitEncryptionEnabled: aws.Bool(true), TransitEncryptionMode: ectypes.TransitEncryptionModePreferred}},
-		{name: "memcached", code: "InvalidParameterValue", msg: "Memcached",
-			cc: &elasticache.CreateCacheClusterInput{Engine: aws.String("memcached"), NumCacheNodes: aws.Int32(1), TransitEncryptionEnabled: aws.Bool(true)}},
+		{name: "memcached-old", code: "InvalidParameterCombination", msg: "1.6.12",
+			cc: &elasticache.CreateCacheClusterInput{Engine: aws.String("memcached"), EngineVersion: aws.String("1.6.6"), NumCacheNodes: aws.Int32(1), TransitEncryptionEnabled: aws.Bool(true)}},
+		{name: "memcached-token", code: "InvalidParameterValue", msg: "AUTH token is not supported",
+			cc: &elasticache.CreateCacheClusterInput{Engine: aws.String("memcached"), NumCacheNodes: aws.Int32(1), TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String("0123456789abcdef0123")}},
 		{name: "token-short", code: "InvalidParameterValue", msg: "Invalid AuthToken provided",
 			cc: &elasticache.CreateCacheClusterInput{TransitEncryptionEnabled: aws.Bool(true), AuthToken: aws.String("too-short")}},
 		{name: "token-forbidden-character", code: "InvalidParameterValue", msg: "Invalid AuthToken provided",

@@ -147,20 +147,25 @@ func (memcachedDriver) logFile() string  { return "" }
 
 func (memcachedDriver) render(spec NodeSpec, node nodeEnv) (rendered, error) {
 	in := spec.Engine
-	if spec.TLS != nil {
-		return rendered{}, errors.New("memcached: in-transit encryption is not supported")
-	}
 	mb := spec.MaxMemory >> 20
-	argv, err := memcached.Args(in.Path, in.Family, memcached.Config{
+	cfg := memcached.Config{
 		BindIP: spec.BindIP, Port: spec.port(), MemoryMB: mb,
 		FDLimit: node.fdLimit, Parameters: spec.Parameters,
-	})
+	}
+	r := rendered{dataLimit: memcached.DataLimit(mb)}
+	if spec.TLS != nil {
+		t := memcachedTLS
+		cfg.TLS = &t
+		r.dataFiles = spec.TLS.filesFor(catalog.Memcached)
+	}
+	var err error
+	r.argv, err = memcached.Args(in.Path, in.Family, cfg)
 	// No -u: the supervisor starts memcached as the node's own identity.
-	return rendered{argv: argv, dataLimit: memcached.DataLimit(mb)}, err
+	return r, err
 }
 
-func (memcachedDriver) ping(ctx context.Context, dial DialFunc, addr string, _ redis.Admin) error {
-	return memcached.Ping(ctx, dial, addr)
+func (memcachedDriver) ping(ctx context.Context, dial DialFunc, addr string, admin redis.Admin) error {
+	return memcached.Ping(ctx, dial, addr, admin.TLS)
 }
 
 func (memcachedDriver) applyLive(context.Context, NodeSpec, redis.Admin, map[string]string) ([]string, bool, error) {

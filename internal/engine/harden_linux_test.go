@@ -367,7 +367,7 @@ func TestMemcachedMemoryCap(t *testing.T) {
 	if got := memcachedStats(t, spec.Addr())["maxbytes"]; got != strconv.Itoa(4096<<20) {
 		t.Errorf("maxbytes = %s, want %d (cache_memlimit 4096)", got, 4096<<20)
 	}
-	if err := memcached.Ping(context.Background(), nil, spec.Addr()); err != nil {
+	if err := memcached.Ping(context.Background(), nil, spec.Addr(), nil); err != nil {
 		t.Errorf("memcached after the fill: %v", err)
 	}
 }

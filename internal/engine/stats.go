@@ -126,7 +126,11 @@ func ParseRedisInfo(s string) Stats {
 }
 
 func readMemcachedStats(ctx context.Context, spec NodeSpec) (Stats, error) {
-	c, err := memcached.DialWith(ctx, spec.Dial, spec.Addr())
+	admin, err := withTLS(redis.Admin{}, spec)
+	if err != nil {
+		return Stats{}, err
+	}
+	c, err := memcached.DialTLS(ctx, spec.Dial, spec.Addr(), admin.TLS)
 	if err != nil {
 		return Stats{}, err
 	}

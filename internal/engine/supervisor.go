@@ -48,7 +48,7 @@ func HostLauncher(_ context.Context, argv []string) *exec.Cmd {
 
 // DialFunc opens a connection; nil means net.Dialer on the host. It
 // converts to the dial functions of the engine clients
-// (redis.DialWith, memcached.DialWith).
+// (redis.DialWith, memcached.DialWith, memcached.DialTLS).
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // EventType says what happened to a node.
@@ -168,8 +168,8 @@ type NodeSpec struct {
 	// checks and CONFIG SET: from inside the node's network, never through
 	// the host's routes.
 	Dial DialFunc `json:"-"`
-	// TLS, when set, is the node's in-transit encryption (tls.go; Redis
-	// OSS and Valkey). A Start with other certificates for a running node
+	// TLS, when set, is the node's in-transit encryption (tls.go; every
+	// engine). A Start with other certificates for a running node
 	// renews them live; switching TLS on or off needs a Stop first.
 	TLS *TLS `json:"-"`
 	// AuthTokens are the SHA-256 hashes (hex) of the default user's

@@ -12,11 +12,13 @@ import (
 	"regexp"
 	"syscall"
 
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/engine/identity"
+	"github.com/cachalot-dev/cachalot/internal/engine/memcached"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
-// TLS is a node's in-transit encryption (Redis OSS and Valkey): its
+// TLS is a node's in-transit encryption (every engine): its
 // server certificate and key and the CA that issued them, PEM. The
 // engine then speaks TLS only on its port, and the supervisor reaches it
 // over TLS too.
@@ -28,7 +30,9 @@ import (
 // engine only. Their names carry the certificate's hash, so a renewal
 // (a Start with another certificate for a running node) writes new files
 // and sets them live (CONFIG SET, no restart); the old ones are removed
-// once the engine took the new.
+// once the engine took the new. Memcached reads its files again from the
+// names it started with (refresh_certs), so its files have fixed names
+// (memcachedTLS), replaced by a rename.
 type TLS struct {
 	CertPEM, KeyPEM, CAPEM []byte
 }
@@ -59,6 +63,18 @@ func (t *TLS) names() redis.TLS {
 func (t *TLS) files() map[string][]byte {
 	n := t.names()
 	return map[string][]byte{n.CertFile: t.CertPEM, n.KeyFile: t.KeyPEM, n.CAFile: t.CAPEM}
+}
+
+// Memcached's TLS files, in its data directory (memcached.TLS).
+var memcachedTLS = memcached.TLS{CertFile: "tls-cert.pem", KeyFile: "tls-key.pem"}
+
+// filesFor are t's files by name for an engine (catalog.Memcached or
+// another).
+func (t *TLS) filesFor(eng string) map[string][]byte {
+	if eng == catalog.Memcached {
+		return map[string][]byte{memcachedTLS.CertFile: t.CertPEM, memcachedTLS.KeyFile: t.KeyPEM}
+	}
+	return t.files()
 }
 
 // withTLS returns admin reaching a node of spec: over TLS when the node
@@ -105,18 +121,14 @@ func writeEngineFiles(data string, id *identity.ID, files map[string][]byte) err
 	return nil
 }
 
-var tlsFileRE = regexp.MustCompile(`^tls-[0-9a-f]{12}-(cert|key|ca)\.pem$`)
+var tlsFileRE = regexp.MustCompile(`^tls-([0-9a-f]{12}-)?(cert|key|ca)\.pem$`)
 
-// removeOldTLSFiles removes the TLS files in data that keep is not
+// removeOldTLSFiles removes the TLS files in data not named in want
 // (unlinking never follows a link).
-func removeOldTLSFiles(data string, keep *TLS) {
+func removeOldTLSFiles(data string, want map[string][]byte) {
 	ents, err := os.ReadDir(data)
 	if err != nil {
 		return
-	}
-	var want map[string][]byte
-	if keep != nil {
-		want = keep.files()
 	}
 	for _, e := range ents {
 		if _, ok := want[e.Name()]; !ok && tlsFileRE.MatchString(e.Name()) {
@@ -138,7 +150,8 @@ func (n *node) renewTLS(ctx context.Context, w *watcher, t *TLS, quiet bool) err
 		id = &claimed
 	}
 	data := filepath.Join(n.dir, dataDirName)
-	if err := writeEngineFiles(data, id, t.files()); err != nil {
+	eng := n.spec.Engine.Engine // fixed for the node's life
+	if err := writeEngineFiles(data, id, t.filesFor(eng)); err != nil {
 		return err
 	}
 	n.mu.Lock()
@@ -146,7 +159,20 @@ func (n *node) renewTLS(ctx context.Context, w *watcher, t *TLS, quiet bool) err
 	n.spec.TLS = t
 	spec, admin := cloneSpec(n.spec), n.admin
 	n.mu.Unlock()
-	if w != nil {
+	if w != nil && eng == catalog.Memcached {
+		// Over the TLS the engine speaks now (admin's, the old CA's).
+		c, err := memcached.DialTLS(ctx, spec.Dial, spec.Addr(), admin.TLS)
+		if err == nil {
+			err = c.RefreshCerts(ctx)
+			c.Close()
+		}
+		if err != nil {
+			n.mu.Lock()
+			n.spec.TLS = old
+			n.mu.Unlock()
+			return fmt.Errorf("renew certificate of %s: %w", n.id, err)
+		}
+	} else if w != nil {
 		c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
 		if err == nil {
 			defer c.Close()
@@ -171,7 +197,7 @@ func (n *node) renewTLS(ctx context.Context, w *watcher, t *TLS, quiet bool) err
 	if err := n.writeConfig(); err != nil {
 		return err
 	}
-	removeOldTLSFiles(data, t)
+	removeOldTLSFiles(data, t.filesFor(eng))
 	n.setStatus(func(s *NodeStatus) { s.TLS = t.ID() })
 	if !quiet {
 		n.emit(Event{Type: EventTLSRenewed, Message: "TLS certificate renewed"})

@@ -3,9 +3,12 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/memcached"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 	"github.com/cachalot-dev/cachalot/internal/pki"
 )
@@ -189,5 +193,136 @@ func TestRedisTLSReadopt(t *testing.T) {
 	}
 	if _, err := tc.Do(ctx, "AUTH", "new-token-0123456789"); err != nil {
 		t.Errorf("AUTH with the new token after re-adoption = %v", err)
+	}
+}
+
+// mcTLSVersion connects to a memcached node with TLS verifying its
+// certificate against pool for name, asks "version", and returns the
+// certificate it saw.
+func mcTLSVersion(ctx context.Context, addr, name string, pool *x509.CertPool) (*x509.Certificate, error) {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, &tls.Config{ServerName: name, RootCAs: pool, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("version\r\n")); err != nil {
+		return nil, err
+	}
+	l, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(l, "VERSION ") {
+		return nil, fmt.Errorf("version: %q, %v", l, err)
+	}
+	return c.ConnectionState().PeerCertificates[0], nil
+}
+
+// TestMemcachedTLS: memcached with a certificate speaks TLS only on its
+// port (the supervisor's readiness check and statistics go over TLS),
+// its key and certificate are its identity's only, and a renewal is set
+// live (refresh_certs) without a restart.
+func TestMemcachedTLS(t *testing.T) {
+	in := requireEngine(t, catalog.Memcached)
+	rec := newRecorder()
+	s, _ := newSupervisor(t, rec)
+	ca, err := pki.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "mc.abc123.0001.use1.cache.amazonaws.com"
+	leaf, err := ca.Leaf("mc", []string{name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := memcachedSpec(t, in, "mc-tls")
+	spec.TLS = &TLS{CertPEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM, CAPEM: ca.CertPEM()}
+	ctx := ctxT(t)
+	st, err := s.Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mcTLSVersion(ctx, spec.Addr(), name, ca.Pool()); err != nil {
+		t.Fatalf("TLS version with the CA: %v", err)
+	}
+	if _, err := mcTLSVersion(ctx, spec.Addr(), name, x509.NewCertPool()); err == nil {
+		t.Error("TLS without the CA succeeded")
+	}
+	if err := memcached.Ping(ctx, nil, spec.Addr(), nil); err == nil {
+		t.Error("plaintext version answered on a TLS-only node")
+	}
+	if _, err := s.Stats(ctx, spec.NodeID); err != nil {
+		t.Errorf("Stats over TLS: %v", err)
+	}
+	data := filepath.Join(s.NodeDir(spec.NodeID), dataDirName)
+	for n := range spec.TLS.filesFor(catalog.Memcached) {
+		fi, err := os.Lstat(filepath.Join(data, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o400 {
+			t.Errorf("%s mode = %v, want 0400", n, fi.Mode().Perm())
+		}
+		if runningAsRoot() {
+			if uid := fi.Sys().(*syscall.Stat_t).Uid; uid == 0 {
+				t.Errorf("%s owned by root, want the engine's identity", n)
+			}
+		}
+	}
+
+	leaf2, err := ca.Leaf("mc", []string{name, "other." + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.TLS = &TLS{CertPEM: leaf2.CertPEM, KeyPEM: leaf2.KeyPEM, CAPEM: ca.CertPEM()}
+	st2, err := s.Start(ctx, spec)
+	if err != nil {
+		t.Fatalf("Start with a renewed certificate: %v", err)
+	}
+	if st2.PID != st.PID {
+		t.Errorf("renewal restarted the engine: pid %d -> %d", st.PID, st2.PID)
+	}
+	rec.wait(t, EventTLSRenewed, 5*time.Second)
+	got, err := mcTLSVersion(ctx, spec.Addr(), "other."+name, ca.Pool())
+	if err != nil {
+		t.Fatalf("TLS after renewal: %v", err)
+	}
+	if len(got.DNSNames) != 2 {
+		t.Errorf("certificate after renewal names %v, want the new one's", got.DNSNames)
+	}
+}
+
+// TestMemcachedTLSReadopt: a new supervisor re-adopts a TLS memcached
+// without restarting it, reaches it over TLS, and gives it the
+// certificate renewed meanwhile.
+func TestMemcachedTLSReadopt(t *testing.T) {
+	in := requireEngine(t, catalog.Memcached)
+	s1, dataDir := newSupervisor(t, nil)
+	ca, err := pki.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "mcadopt.abc123.0001.use1.cache.amazonaws.com"
+	leaf, _ := ca.Leaf("mcadopt", []string{name})
+	spec := memcachedSpec(t, in, "mc-tls-adopt")
+	spec.TLS = &TLS{CertPEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM, CAPEM: ca.CertPEM()}
+	st, err := s1.Start(ctxT(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	leaf2, _ := ca.Leaf("mcadopt", []string{name, "new." + name})
+	spec.TLS = &TLS{CertPEM: leaf2.CertPEM, KeyPEM: leaf2.KeyPEM, CAPEM: ca.CertPEM()}
+	s2 := New(testConfig(t, dataDir, newRecorder()))
+	t.Cleanup(func() { s2.Close() })
+	st2, err := s2.Start(ctxT(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.PID != st.PID || !st2.Adopted || st2.TLS != spec.TLS.ID() {
+		t.Errorf("re-Start() = %+v, want adopted pid %d with the new certificate", st2, st.PID)
+	}
+	if _, err := mcTLSVersion(ctxT(t), spec.Addr(), "new."+name, ca.Pool()); err != nil {
+		t.Errorf("TLS after re-adoption for the renewed name: %v", err)
 	}
 }

@@ -27,6 +27,17 @@ type Config struct {
 	// memcached sets RLIMIT_NOFILE to -c and exits if it may not.
 	FDLimit    int
 	Parameters map[string]string
+	// TLS, when set, makes the port TLS only (-Z) with this certificate
+	// chain and key, files named relative to the engine's working
+	// directory; refresh_certs reads them again.
+	TLS *TLS
+}
+
+// TLS is a node's in-transit encryption: its certificate chain and key
+// files. Clients need no certificate (ssl_verify_mode 0, the default),
+// as on ElastiCache.
+type TLS struct {
+	CertFile, KeyFile string
 }
 
 // option renders one memcached1.6 parameter: either a flag with its
@@ -153,6 +164,13 @@ func Args(binary, family string, c Config) ([]string, error) {
 		if e != "" {
 			ext = append(ext, e)
 		}
+	}
+	if t := c.TLS; t != nil {
+		if strings.ContainsAny(t.CertFile+t.KeyFile, ",=") {
+			return nil, fmt.Errorf("render memcached argv: TLS file names %q, %q", t.CertFile, t.KeyFile)
+		}
+		argv = append(argv, "-Z")
+		ext = append(ext, "ssl_chain_cert="+t.CertFile, "ssl_key="+t.KeyFile)
 	}
 	if len(ext) > 0 {
 		argv = append(argv, "-o", strings.Join(ext, ","))

@@ -44,6 +44,8 @@ func TestArgs(t *testing.T) {
 				"disable_flush_all": "1", "cas_disabled": "1", "no_modern": "0", "slab_reassign": "1", "slab_automove": "1",
 				"lru_crawler": "1", "lru_maintainer": "1", "hash_algorithm": "murmur3", "idle_timeout": "600",
 			}}},
+		{"memcached16-tls", Config{BindIP: "10.0.1.232", Port: 11211, MemoryMB: 512,
+			TLS: &TLS{CertFile: "tls-cert.pem", KeyFile: "tls-key.pem"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			argv, err := Args("/usr/bin/memcached", "memcached1.6", tc.cfg)
@@ -56,6 +58,10 @@ func TestArgs(t *testing.T) {
 	if _, err := Args("/usr/bin/memcached", "memcached1.6", Config{BindIP: "127.0.0.1",
 		Parameters: map[string]string{"max_item_size": "1"}}); err == nil {
 		t.Error("Args(max_item_size=1) = nil error, want error")
+	}
+	if _, err := Args("/usr/bin/memcached", "memcached1.6", Config{BindIP: "127.0.0.1",
+		TLS: &TLS{CertFile: "a,ssl_key=/etc/shadow", KeyFile: "k"}}); err == nil {
+		t.Error("Args(TLS file name with a comma) = nil error, want error")
 	}
 }
 

@@ -3,6 +3,7 @@ package memcached
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -36,6 +37,21 @@ func DialWith(ctx context.Context, dial func(ctx context.Context, network, addr 
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	return &Conn{c: c, r: bufio.NewReader(c)}, nil
+}
+
+// DialTLS is DialWith over TLS with cfg (a node with in-transit
+// encryption); a nil cfg is DialWith.
+func DialTLS(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string, cfg *tls.Config) (*Conn, error) {
+	m, err := DialWith(ctx, dial, addr)
+	if err != nil || cfg == nil {
+		return m, err
+	}
+	tc := tls.Client(m.c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		m.c.Close()
+		return nil, fmt.Errorf("dial %s: tls handshake: %w", addr, err)
+	}
+	return &Conn{c: tc, r: bufio.NewReader(tc)}, nil
 }
 
 // Close closes the connection.
@@ -108,11 +124,26 @@ func (m *Conn) Get(ctx context.Context, key string) (value []byte, ok bool, err 
 	return buf[:n], true, nil
 }
 
-// Ping checks the engine at addr answers "version", within a second.
-func Ping(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string) error {
+// RefreshCerts makes the engine read its certificate and key files
+// again (memcached's refresh_certs): new connections get the new
+// certificate, open ones keep theirs.
+func (m *Conn) RefreshCerts(ctx context.Context) error {
+	l, err := m.roundTrip(ctx, "refresh_certs\r\n")
+	if err != nil {
+		return fmt.Errorf("refresh_certs: %w", err)
+	}
+	if l != "OK" {
+		return fmt.Errorf("refresh_certs: %s", l)
+	}
+	return nil
+}
+
+// Ping checks the engine at addr answers "version", within a second,
+// over TLS with cfg when not nil.
+func Ping(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string, cfg *tls.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	c, err := DialWith(ctx, dial, addr)
+	c, err := DialTLS(ctx, dial, addr, cfg)
 	if err != nil {
 		return err
 	}
