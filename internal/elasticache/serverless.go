@@ -42,8 +42,8 @@ import (
 // error), snapshot retention settings (recorded), tags, KMS key id
 // (recorded; no encryption at rest). Recorded but not enforced: the data
 // storage minimum and the ECPU/s limits (Cachalot does not meter ECPUs).
-// Refused: Memcached, user groups (Cachalot has none yet), restore from
-// snapshots, NetworkType other than ipv4, serverless snapshots.
+// Refused: Memcached, user groups, NetworkType other than ipv4.
+// Snapshots and restores: serverlesssnap.go.
 
 // ServerlessGroupPrefix starts the id of the replication group realising
 // a serverless cache: two consecutive hyphens, which no identifier a
@@ -112,7 +112,7 @@ func serverlessEvent(e Event) (Event, bool) {
 	case strings.HasPrefix(e.Message, "Failover from primary node"):
 		e.Message = "Serverless cache " + name + ": a cache node was replaced"
 	default:
-		e.Message = "Serverless cache " + name + ": " + e.Message
+		e.Message = "Serverless cache " + name + ": " + strings.ReplaceAll(e.Message, ServerlessGroupPrefix, "")
 	}
 	e.SourceType, e.SourceID = "serverless-cache", name
 	return e, true
@@ -124,6 +124,7 @@ type serverlessSpec struct {
 	inst             catalog.Installed
 	limits           Serverless
 	tags             []Tag
+	restore          string // the stored name of the snapshot restored, "" for none
 }
 
 // CreateServerlessCache validates the request and records the cache — its
@@ -190,6 +191,12 @@ func (s *Service) CreateServerlessCache(ctx context.Context, in *elasticacheapi.
 		sh.Primary = sh.Members[0]
 		g.Shards = []Shard{sh}
 		applyRoles(g, members)
+		if sp.restore != "" {
+			g.RestoreSnapshot = sp.restore
+			if err := startRestore(tx, scope, sp.restore, members[0]); err != nil {
+				return err
+			}
+		}
 		for _, c := range members {
 			if err := putCluster(tx, c); err != nil {
 				return err
@@ -224,8 +231,6 @@ func (s *Service) serverlessSpecOf(ctx context.Context, in *elasticacheapi.Creat
 		return sp, err
 	}
 	switch {
-	case len(in.SnapshotArnsToRestore) > 0:
-		return sp, invalid("Restoring a serverless cache from snapshots (SnapshotArnsToRestore) is not supported by Cachalot yet.")
 	case in.UserGroupId != nil:
 		return sp, s.serverlessUserGroup(ctx, aws.ToString(in.UserGroupId))
 	case in.NetworkType != nil && *in.NetworkType != "ipv4":
@@ -243,6 +248,9 @@ func (s *Service) serverlessSpecOf(ctx context.Context, in *elasticacheapi.Creat
 		return sp, err
 	}
 	if sp.tags, err = fromAPITags(in.Tags); err != nil {
+		return sp, err
+	}
+	if sp.restore, err = s.serverlessRestore(ctx, in.SnapshotArnsToRestore, sp); err != nil {
 		return sp, err
 	}
 	return sp, nil
@@ -593,8 +601,11 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 func (s *Service) DeleteServerlessCache(ctx context.Context, in *elasticacheapi.DeleteServerlessCacheRequest) (*elasticacheapi.DeleteServerlessCacheResponse, error) {
 	scope := auth.ScopeFrom(ctx)
 	name := strings.ToLower(aws.ToString(in.ServerlessCacheName))
+	final := strings.ToLower(aws.ToString(in.FinalSnapshotName))
 	if in.FinalSnapshotName != nil {
-		return nil, invalid("FinalSnapshotName: serverless cache snapshots are not supported by Cachalot yet; delete without a final snapshot.")
+		if err := checkIdentifier("FinalSnapshotName", final, 255); err != nil {
+			return nil, err
+		}
 	}
 	var g *ReplicationGroup
 	var members []*Cluster
@@ -605,6 +616,16 @@ func (s *Service) DeleteServerlessCache(ctx context.Context, in *elasticacheapi.
 		}
 		if members, err = groupMembers(tx, g); err != nil {
 			return err
+		}
+		if in.FinalSnapshotName != nil {
+			// Deleted once the snapshot is taken (endSnapshotting).
+			sn, err := s.beginServerlessSnapshot(tx, scope, name, final, nil)
+			if err != nil {
+				return err
+			}
+			sn.FinalFor = true
+			g.Status = GroupDeleting // as the answer shows it
+			return putSnapshot(tx, sn)
 		}
 		switch g.Status {
 		case GroupAvailable, GroupFailed, GroupCreating:
