@@ -82,8 +82,17 @@ func (s *Service) beginServerlessSnapshot(tx store.Tx, scope auth.Scope, cache, 
 		}
 		return nil, elasticacheapi.ErrInvalidServerlessCacheStateFault("Serverless cache %s is not in the available state (it is %s).", g.Serverless.Name, st)
 	}
-	p, err := getCluster(tx, scope, g.Shards[0].Primary)
-	if err != nil || len(p.Nodes) == 0 || p.Status != StatusAvailable {
+	members, err := groupMembers(tx, g)
+	if err != nil {
+		return nil, err
+	}
+	var p *Cluster
+	for _, c := range members {
+		if c.ID == g.Shards[0].Primary {
+			p = c
+		}
+	}
+	if p == nil || len(p.Nodes) == 0 || p.Status != StatusAvailable {
 		return nil, elasticacheapi.ErrInvalidServerlessCacheStateFault("Serverless cache %s is not in the available state (its primary is not).", g.Serverless.Name)
 	}
 	now := s.cfg.Now().UTC()
