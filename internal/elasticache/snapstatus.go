@@ -172,7 +172,9 @@ func (s *Service) endSnapshotting(tx store.Tx, sn *Snapshot, taken bool) error {
 	}
 	get := getGroup
 	if sn.ServerlessCache != "" {
-		get = func(tx store.Tx, s auth.Scope, _ string) (*ReplicationGroup, error) { return getServerless(tx, s, sn.ServerlessCache) }
+		get = func(tx store.Tx, s auth.Scope, _ string) (*ReplicationGroup, error) {
+			return getServerless(tx, s, sn.ServerlessCache)
+		}
 	}
 	g, err := get(tx, scope, sn.GroupID)
 	if err != nil || g.Snapshotting != sn.Name {
