@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
+	"github.com/cachalot-dev/cachalot/internal/awserr"
 	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/store"
 )
@@ -31,7 +32,11 @@ func serverlessSnapshotNotFound(name string) error {
 
 // getServerlessSnapshot reads serverless snapshot name.
 func getServerlessSnapshot(tx store.Tx, s auth.Scope, name string) (*Snapshot, error) {
-	sn, err := getSnapshot(tx, s, ServerlessGroupID(strings.ToLower(name)))
+	name = strings.ToLower(name)
+	sn, err := getSnapshot(tx, s, ServerlessGroupID(name))
+	if err != nil && !awserr.HasCode(err, "SnapshotNotFoundFault") {
+		return nil, err
+	}
 	if err != nil || sn.ServerlessCache == "" {
 		return nil, serverlessSnapshotNotFound(name)
 	}
