@@ -424,6 +424,7 @@ func TestServerlessBadInput(t *testing.T) {
 		{"user-group-unknown", elasticache.CreateServerlessCacheInput{UserGroupId: aws.String("ug1")}, "UserGroupNotFound", "ug1"},
 		{"restore-unknown", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:000000000000:serverlesscachesnapshot:s1"}}, "ServerlessCacheSnapshotNotFoundFault", "s1"},
 		{"restore-two", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:000000000000:serverlesscachesnapshot:s1", "arn:aws:elasticache:us-east-1:000000000000:serverlesscachesnapshot:s2"}}, "InvalidParameterValue", "one ARN"},
+		{"restore-node-based", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:000000000000:snapshot:s1"}}, "InvalidParameterValue", "node-based snapshot"},
 		{"restore-other-account", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:111111111111:serverlesscachesnapshot:s1"}}, "InvalidParameterValue", "Invalid snapshot ARN"},
 		{"retention", elasticache.CreateServerlessCacheInput{SnapshotRetentionLimit: aws.Int32(36)}, "InvalidParameterValue", "SnapshotRetentionLimit"},
 		{"daily-time", elasticache.CreateServerlessCacheInput{DailySnapshotTime: aws.String("25:00")}, "InvalidParameterValue", "DailySnapshotTime"},

@@ -300,8 +300,8 @@ func (s *Service) ExportServerlessCacheSnapshot(ctx context.Context, in *elastic
 }
 
 // serverlessRestore resolves SnapshotArnsToRestore: one ARN of a
-// serverless snapshot, or of a node-based snapshot of one node group,
-// available, of the caller, whose file the new cache's engine can load.
+// serverless snapshot of the caller, available, whose file the new
+// cache's engine can load.
 // It returns the snapshot's stored name ("" for none).
 func (s *Service) serverlessRestore(ctx context.Context, arns []string, sp serverlessSpec) (string, error) {
 	switch len(arns) {
@@ -315,17 +315,18 @@ func (s *Service) serverlessRestore(ctx context.Context, arns []string, sp serve
 	prefix := ARN(scope, "", "")
 	prefix = prefix[:len(prefix)-1] // arn:aws:elasticache:<region>:<account>:
 	kind, name, ok := strings.Cut(strings.TrimPrefix(arns[0], prefix), ":")
-	if !strings.HasPrefix(arns[0], prefix) || !ok || name == "" || kind != "serverlesscachesnapshot" && kind != "snapshot" {
-		return "", invalid("Invalid snapshot ARN %s in SnapshotArnsToRestore: expected %sserverlesscachesnapshot:<name> (or a snapshot of this account and region).", arns[0], prefix)
+	switch {
+	case strings.HasPrefix(arns[0], prefix) && ok && kind == "snapshot":
+		// Its engine may hold keys in databases other than 0, which a
+		// cluster-mode engine refuses to start with.
+		return "", invalid("Restoring a serverless cache from a node-based snapshot (%s) is not supported by Cachalot yet; give a serverless cache snapshot's ARN.", arns[0])
+	case !strings.HasPrefix(arns[0], prefix) || !ok || name == "" || kind != "serverlesscachesnapshot":
+		return "", invalid("Invalid snapshot ARN %s in SnapshotArnsToRestore: expected %sserverlesscachesnapshot:<name>.", arns[0], prefix)
 	}
 	var sn *Snapshot
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		if kind == "serverlesscachesnapshot" {
-			sn, err = getServerlessSnapshot(tx, scope, name)
-		} else {
-			sn, err = getNodeSnapshot(tx, scope, strings.ToLower(name))
-		}
+		sn, err = getServerlessSnapshot(tx, scope, name)
 		return err
 	})
 	if err != nil {

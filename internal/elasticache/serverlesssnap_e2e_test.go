@@ -123,6 +123,10 @@ func (w *serverlessWorld) snapshotAPI(t *testing.T, cache string) {
 		S3BucketName: aws.String("b")}); code(err) != "InvalidParameterValue" {
 		t.Errorf("ExportServerlessCacheSnapshot = %v, want InvalidParameterValue (no S3)", err)
 	}
+	if _, err := w.ec.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("from-valkey"), Engine: aws.String("redis"),
+		SnapshotArnsToRestore: []string{snapARN("s1")}}); code(err) != "InvalidParameterCombination" {
+		t.Errorf("restore of a Valkey snapshot into a Redis OSS cache = %v, want InvalidParameterCombination", err)
+	}
 	for _, n := range []string{"s2", "s1"} {
 		d, err := w.ec.DeleteServerlessCacheSnapshot(ctx, &elasticache.DeleteServerlessCacheSnapshotInput{ServerlessCacheSnapshotName: aws.String(n)})
 		if err != nil || aws.ToString(d.ServerlessCacheSnapshot.Status) != "deleting" {
