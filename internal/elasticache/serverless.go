@@ -78,6 +78,18 @@ type Serverless struct {
 	// recorded only.
 	DataMaxGB, DataMinGB int32 `json:",omitempty"`
 	ECPUMax, ECPUMin     int32 `json:",omitempty"`
+	// FinalSnapshot names the final snapshot DeleteServerlessCache asked
+	// for: while it is taken, the cache shows deleting.
+	FinalSnapshot string `json:",omitempty"`
+}
+
+// serverlessStatus is the cache's status as shown: deleting while its
+// final snapshot is taken.
+func serverlessStatus(g *ReplicationGroup) string {
+	if f := g.Serverless.FinalSnapshot; f != "" && g.Snapshotting == ServerlessGroupID(f) {
+		return GroupDeleting
+	}
+	return g.Status
 }
 
 // ServerlessGroupID is the id of the group realising serverless cache name.
@@ -538,8 +550,8 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 		if g, err = getServerless(tx, scope, name); err != nil {
 			return err
 		}
-		if g.Status != GroupAvailable || g.Failover != nil {
-			return elasticacheapi.ErrInvalidServerlessCacheStateFault("Serverless cache %s is not in the available state (it is %s).", name, g.Status)
+		if st := serverlessStatus(g); st != GroupAvailable || g.Failover != nil {
+			return elasticacheapi.ErrInvalidServerlessCacheStateFault("Serverless cache %s is not in the available state (it is %s).", name, st)
 		}
 		if members, err = groupMembers(tx, g); err != nil {
 			return err
@@ -624,7 +636,13 @@ func (s *Service) DeleteServerlessCache(ctx context.Context, in *elasticacheapi.
 				return err
 			}
 			sn.FinalFor = true
-			g.Status = GroupDeleting // as the answer shows it
+			if g, err = getServerless(tx, scope, name); err != nil {
+				return err
+			}
+			g.Serverless.FinalSnapshot = final
+			if err := putGroup(tx, g); err != nil {
+				return err
+			}
 			return putSnapshot(tx, sn)
 		}
 		switch g.Status {
@@ -657,7 +675,7 @@ func (s *Service) serverlessToAPI(scope auth.Scope, g *ReplicationGroup, members
 		MajorEngineVersion: aws.String(p.MajorVersion), FullEngineVersion: aws.String(g.EngineVersion),
 		NetworkType: aws.String("ipv4"), SecurityGroupIds: slices.Clone(g.SecurityGroups), SubnetIds: slices.Clone(p.SubnetIDs),
 		SnapshotRetentionLimit: aws.Int32(int32(p.SnapshotRetain)), DailySnapshotTime: aws.String(p.DailySnapshotTime),
-		Status: aws.String(g.Status),
+		Status: aws.String(serverlessStatus(g)),
 	}
 	if out.SecurityGroupIds == nil {
 		out.SecurityGroupIds = []string{}

@@ -225,6 +225,11 @@ func TestServerlessSnapshotRestore(t *testing.T) {
 	if err != nil || aws.ToString(del.ServerlessCache.Status) != "deleting" {
 		t.Fatalf("DeleteServerlessCache(dst, final) = %v, %v; want deleting", del, err)
 	}
+	if sc, err := w.describe(t, "dst"); err == nil && aws.ToString(sc.Status) != "deleting" {
+		t.Errorf("dst while its final snapshot is taken is %s, want deleting", aws.ToString(sc.Status))
+	} else if err != nil && code(err) != "ServerlessCacheNotFoundFault" {
+		t.Error(err)
+	}
 	w.wait(t, "dst", "deleted")
 	final := w.waitSnap(t, "dst-final", "available")
 	if aws.ToString(final.ServerlessCacheConfiguration.ServerlessCacheName) != "dst" {
