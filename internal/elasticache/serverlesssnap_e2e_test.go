@@ -173,6 +173,17 @@ func TestServerlessSnapshotRestore(t *testing.T) {
 		w.wait(t, "early", "available") // the snapshot was taken already
 	}
 	w.waitSnap(t, "snap", "available")
+	ev, err := w.ec.DescribeEvents(ctx, &elasticache.DescribeEventsInput{SourceType: ectypes.SourceTypeServerlessCache, SourceIdentifier: aws.String("src")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, e := range ev.Events {
+		msgs = append(msgs, aws.ToString(e.Message))
+	}
+	if got := strings.Join(msgs, "; "); !strings.Contains(got, "Serverless cache src: Snapshot succeeded for snapshot with ID 'snap' of serverless cache with ID 'src'") {
+		t.Errorf("events of src = %q, want the snapshot's success", got)
+	}
 	// Keys written after the snapshot are not in it.
 	if out, err := w.cli(t, w.eni, host, 6379, "-c", "SET", "later", "x"); err != nil || out != "OK" {
 		t.Fatalf("SET later = %q, %v", out, err)

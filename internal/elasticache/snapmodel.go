@@ -135,6 +135,9 @@ func (sn *Snapshot) sourceType() string {
 
 // sourceWords names the source in event messages.
 func (sn *Snapshot) sourceWords() string {
+	if sn.ServerlessCache != "" {
+		return "serverless cache with ID '" + sn.ServerlessCache + "'"
+	}
 	if sn.GroupID != "" {
 		return "replication group with ID '" + sn.GroupID + "'"
 	}
