@@ -42,8 +42,8 @@ import (
 // error), snapshot retention settings (recorded), tags, KMS key id
 // (recorded; no encryption at rest). Recorded but not enforced: the data
 // storage minimum and the ECPU/s limits (Cachalot does not meter ECPUs).
-// Refused: Memcached, user groups (Cachalot has none yet), restore from
-// snapshots, NetworkType other than ipv4, serverless snapshots.
+// Refused: Memcached, user groups, NetworkType other than ipv4.
+// Snapshots and restores: serverlesssnap.go.
 
 // ServerlessGroupPrefix starts the id of the replication group realising
 // a serverless cache: two consecutive hyphens, which no identifier a
@@ -78,6 +78,18 @@ type Serverless struct {
 	// recorded only.
 	DataMaxGB, DataMinGB int32 `json:",omitempty"`
 	ECPUMax, ECPUMin     int32 `json:",omitempty"`
+	// FinalSnapshot names the final snapshot DeleteServerlessCache asked
+	// for: while it is taken, the cache shows deleting.
+	FinalSnapshot string `json:",omitempty"`
+}
+
+// serverlessStatus is the cache's status as shown: deleting while its
+// final snapshot is taken.
+func serverlessStatus(g *ReplicationGroup) string {
+	if f := g.Serverless.FinalSnapshot; f != "" && g.Snapshotting == ServerlessGroupID(f) {
+		return GroupDeleting
+	}
+	return g.Status
 }
 
 // ServerlessGroupID is the id of the group realising serverless cache name.
@@ -112,7 +124,7 @@ func serverlessEvent(e Event) (Event, bool) {
 	case strings.HasPrefix(e.Message, "Failover from primary node"):
 		e.Message = "Serverless cache " + name + ": a cache node was replaced"
 	default:
-		e.Message = "Serverless cache " + name + ": " + e.Message
+		e.Message = "Serverless cache " + name + ": " + strings.ReplaceAll(e.Message, ServerlessGroupPrefix, "")
 	}
 	e.SourceType, e.SourceID = "serverless-cache", name
 	return e, true
@@ -124,6 +136,7 @@ type serverlessSpec struct {
 	inst             catalog.Installed
 	limits           Serverless
 	tags             []Tag
+	restore          string // the stored name of the snapshot restored, "" for none
 }
 
 // CreateServerlessCache validates the request and records the cache — its
@@ -190,6 +203,12 @@ func (s *Service) CreateServerlessCache(ctx context.Context, in *elasticacheapi.
 		sh.Primary = sh.Members[0]
 		g.Shards = []Shard{sh}
 		applyRoles(g, members)
+		if sp.restore != "" {
+			g.RestoreSnapshot = sp.restore
+			if err := startRestore(tx, scope, sp.restore, members[0]); err != nil {
+				return err
+			}
+		}
 		for _, c := range members {
 			if err := putCluster(tx, c); err != nil {
 				return err
@@ -224,8 +243,6 @@ func (s *Service) serverlessSpecOf(ctx context.Context, in *elasticacheapi.Creat
 		return sp, err
 	}
 	switch {
-	case len(in.SnapshotArnsToRestore) > 0:
-		return sp, invalid("Restoring a serverless cache from snapshots (SnapshotArnsToRestore) is not supported by Cachalot yet.")
 	case in.UserGroupId != nil:
 		return sp, s.serverlessUserGroup(ctx, aws.ToString(in.UserGroupId))
 	case in.NetworkType != nil && *in.NetworkType != "ipv4":
@@ -243,6 +260,9 @@ func (s *Service) serverlessSpecOf(ctx context.Context, in *elasticacheapi.Creat
 		return sp, err
 	}
 	if sp.tags, err = fromAPITags(in.Tags); err != nil {
+		return sp, err
+	}
+	if sp.restore, err = s.serverlessRestore(ctx, in.SnapshotArnsToRestore, sp); err != nil {
 		return sp, err
 	}
 	return sp, nil
@@ -530,8 +550,8 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 		if g, err = getServerless(tx, scope, name); err != nil {
 			return err
 		}
-		if g.Status != GroupAvailable || g.Failover != nil {
-			return elasticacheapi.ErrInvalidServerlessCacheStateFault("Serverless cache %s is not in the available state (it is %s).", name, g.Status)
+		if st := serverlessStatus(g); st != GroupAvailable || g.Failover != nil {
+			return elasticacheapi.ErrInvalidServerlessCacheStateFault("Serverless cache %s is not in the available state (it is %s).", name, st)
 		}
 		if members, err = groupMembers(tx, g); err != nil {
 			return err
@@ -593,8 +613,11 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 func (s *Service) DeleteServerlessCache(ctx context.Context, in *elasticacheapi.DeleteServerlessCacheRequest) (*elasticacheapi.DeleteServerlessCacheResponse, error) {
 	scope := auth.ScopeFrom(ctx)
 	name := strings.ToLower(aws.ToString(in.ServerlessCacheName))
+	final := strings.ToLower(aws.ToString(in.FinalSnapshotName))
 	if in.FinalSnapshotName != nil {
-		return nil, invalid("FinalSnapshotName: serverless cache snapshots are not supported by Cachalot yet; delete without a final snapshot.")
+		if err := checkIdentifier("FinalSnapshotName", final, 255); err != nil {
+			return nil, err
+		}
 	}
 	var g *ReplicationGroup
 	var members []*Cluster
@@ -605,6 +628,22 @@ func (s *Service) DeleteServerlessCache(ctx context.Context, in *elasticacheapi.
 		}
 		if members, err = groupMembers(tx, g); err != nil {
 			return err
+		}
+		if in.FinalSnapshotName != nil {
+			// Deleted once the snapshot is taken (endSnapshotting).
+			sn, err := s.beginServerlessSnapshot(tx, scope, name, final, nil)
+			if err != nil {
+				return err
+			}
+			sn.FinalFor = true
+			if g, err = getServerless(tx, scope, name); err != nil {
+				return err
+			}
+			g.Serverless.FinalSnapshot = final
+			if err := putGroup(tx, g); err != nil {
+				return err
+			}
+			return putSnapshot(tx, sn)
 		}
 		switch g.Status {
 		case GroupAvailable, GroupFailed, GroupCreating:
@@ -636,7 +675,7 @@ func (s *Service) serverlessToAPI(scope auth.Scope, g *ReplicationGroup, members
 		MajorEngineVersion: aws.String(p.MajorVersion), FullEngineVersion: aws.String(g.EngineVersion),
 		NetworkType: aws.String("ipv4"), SecurityGroupIds: slices.Clone(g.SecurityGroups), SubnetIds: slices.Clone(p.SubnetIDs),
 		SnapshotRetentionLimit: aws.Int32(int32(p.SnapshotRetain)), DailySnapshotTime: aws.String(p.DailySnapshotTime),
-		Status: aws.String(g.Status),
+		Status: aws.String(serverlessStatus(g)),
 	}
 	if out.SecurityGroupIds == nil {
 		out.SecurityGroupIds = []string{}

@@ -422,7 +422,10 @@ func TestServerlessBadInput(t *testing.T) {
 		{"subnet-unknown", elasticache.CreateServerlessCacheInput{SubnetIds: []string{"subnet-0123456789abcdef0"}}, "InvalidParameterValue", "does not exist"},
 		{"sg-unknown", elasticache.CreateServerlessCacheInput{SecurityGroupIds: []string{"sg-0123456789abcdef0"}}, "InvalidParameterValue", "sg-0123456789abcdef0"},
 		{"user-group-unknown", elasticache.CreateServerlessCacheInput{UserGroupId: aws.String("ug1")}, "UserGroupNotFound", "ug1"},
-		{"restore", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:000000000000:serverlesscachesnapshot:s1"}}, "InvalidParameterValue", "not supported by Cachalot yet"},
+		{"restore-unknown", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:000000000000:serverlesscachesnapshot:s1"}}, "ServerlessCacheSnapshotNotFoundFault", "s1"},
+		{"restore-two", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:000000000000:serverlesscachesnapshot:s1", "arn:aws:elasticache:us-east-1:000000000000:serverlesscachesnapshot:s2"}}, "InvalidParameterValue", "one ARN"},
+		{"restore-node-based", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:000000000000:snapshot:s1"}}, "InvalidParameterValue", "node-based snapshot"},
+		{"restore-other-account", elasticache.CreateServerlessCacheInput{SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:111111111111:serverlesscachesnapshot:s1"}}, "InvalidParameterValue", "Invalid snapshot ARN"},
 		{"retention", elasticache.CreateServerlessCacheInput{SnapshotRetentionLimit: aws.Int32(36)}, "InvalidParameterValue", "SnapshotRetentionLimit"},
 		{"daily-time", elasticache.CreateServerlessCacheInput{DailySnapshotTime: aws.String("25:00")}, "InvalidParameterValue", "DailySnapshotTime"},
 		{"network-type", elasticache.CreateServerlessCacheInput{NetworkType: ectypes.NetworkTypeIpv6}, "InvalidParameterValue", "NetworkType"},
@@ -470,7 +473,11 @@ func TestServerlessBadInput(t *testing.T) {
 		{"delete-final-snapshot", func() error {
 			_, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String("nope"), FinalSnapshotName: aws.String("f")})
 			return err
-		}, "InvalidParameterValue"},
+		}, "ServerlessCacheNotFoundFault"},
+		{"snapshot-export", func() error {
+			_, err := w.ec.ExportServerlessCacheSnapshot(ctx, &elasticache.ExportServerlessCacheSnapshotInput{ServerlessCacheSnapshotName: aws.String("s1"), S3BucketName: aws.String("b")})
+			return err
+		}, "ServerlessCacheSnapshotNotFoundFault"},
 		{"snapshot-of-unknown", func() error {
 			_, err := w.ec.CreateServerlessCacheSnapshot(ctx, &elasticache.CreateServerlessCacheSnapshotInput{ServerlessCacheName: aws.String("nope"), ServerlessCacheSnapshotName: aws.String("s1")})
 			return err
@@ -561,13 +568,11 @@ func TestServerlessLifecycleAPI(t *testing.T) {
 	if s := m.ServerlessCache; aws.ToString(s.Description) != "two" || aws.ToInt32(s.SnapshotRetentionLimit) != 3 || aws.ToInt32(s.CacheUsageLimits.ECPUPerSecond.Maximum) != 20000 {
 		t.Errorf("ModifyServerlessCache = %+v", s)
 	}
-	if _, err := w.ec.CreateServerlessCacheSnapshot(ctx, &elasticache.CreateServerlessCacheSnapshotInput{ServerlessCacheName: aws.String("c2"),
-		ServerlessCacheSnapshotName: aws.String("s1")}); code(err) != "InvalidParameterValue" {
-		t.Errorf("CreateServerlessCacheSnapshot = %v, want InvalidParameterValue (not supported yet)", err)
-	}
 	if out, err := w.ec.DescribeServerlessCacheSnapshots(ctx, &elasticache.DescribeServerlessCacheSnapshotsInput{ServerlessCacheName: aws.String("c2")}); err != nil || len(out.ServerlessCacheSnapshots) != 0 {
 		t.Errorf("DescribeServerlessCacheSnapshots = %v, %v; want none", out, err)
 	}
+	w.wait(t, "c2", "available")
+	w.snapshotAPI(t, "c2")
 	for _, name := range []string{"c1", "c2", long} {
 		w.wait(t, name, "available")
 		if _, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String(name)}); err != nil {

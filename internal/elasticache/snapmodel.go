@@ -83,6 +83,12 @@ type Snapshot struct {
 	// FinalRetain: the final snapshot's group keeps its primary
 	// (RetainPrimaryCluster).
 	FinalRetain bool `json:",omitempty"`
+	// ServerlessCache names the serverless cache a serverless snapshot
+	// was taken of (serverlesssnap.go); its Name is then
+	// ServerlessGroupPrefix + the snapshot's name, and its GroupID the
+	// cache's group. "" for a node-based snapshot.
+	ServerlessCache string `json:",omitempty"`
+	ServerlessMajor string `json:",omitempty"`
 	// LastError is the controller's last failure, for people.
 	LastError string `json:",omitempty"`
 }
@@ -129,6 +135,9 @@ func (sn *Snapshot) sourceType() string {
 
 // sourceWords names the source in event messages.
 func (sn *Snapshot) sourceWords() string {
+	if sn.ServerlessCache != "" {
+		return "serverless cache with ID '" + sn.ServerlessCache + "'"
+	}
 	if sn.GroupID != "" {
 		return "replication group with ID '" + sn.GroupID + "'"
 	}
@@ -163,6 +172,15 @@ func getSnapshot(tx store.Tx, s auth.Scope, name string) (*Snapshot, error) {
 		return nil, fmt.Errorf("read snapshot %s: %w", name, err)
 	}
 	return &sn, nil
+}
+
+// getNodeSnapshot is getSnapshot for the node-based API, which does not
+// see serverless snapshots.
+func getNodeSnapshot(tx store.Tx, s auth.Scope, name string) (*Snapshot, error) {
+	if hiddenID(name) {
+		return nil, elasticacheapi.ErrSnapshotNotFoundFault("Snapshot %s not found.", name)
+	}
+	return getSnapshot(tx, s, name)
 }
 
 func putSnapshot(tx store.Tx, sn *Snapshot) error {

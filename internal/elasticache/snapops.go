@@ -35,7 +35,7 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *elasticacheapi.Desc
 	var snaps []*Snapshot
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		if name != "" {
-			sn, err := getSnapshot(tx, scope, name)
+			sn, err := getNodeSnapshot(tx, scope, name)
 			if err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ func (s *Service) DescribeSnapshots(ctx context.Context, in *elasticacheapi.Desc
 		return nil, err
 	}
 	snaps = slices.DeleteFunc(snaps, func(sn *Snapshot) bool {
-		return source != "" && sn.Source != source || group != "" && sn.GroupID != group ||
+		return sn.ServerlessCache != "" || source != "" && sn.Source != source || group != "" && sn.GroupID != group ||
 			cluster != "" && !snapshotOfCluster(sn, cluster)
 	})
 	pageItems, next, err := page(snaps, func(sn *Snapshot) string { return sn.Name }, in.Marker, &maxRecords)
@@ -92,7 +92,7 @@ func (s *Service) CopySnapshot(ctx context.Context, in *elasticacheapi.CopySnaps
 	}
 	var cp *Snapshot
 	err = s.st.Update(ctx, func(tx store.Tx) error {
-		sn, err := getSnapshot(tx, scope, src)
+		sn, err := getNodeSnapshot(tx, scope, src)
 		if err != nil {
 			return err
 		}
@@ -123,7 +123,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, in *elasticacheapi.DeleteS
 	var sn *Snapshot
 	err := s.st.Update(ctx, func(tx store.Tx) error {
 		var err error
-		if sn, err = getSnapshot(tx, scope, strings.ToLower(aws.ToString(in.SnapshotName))); err != nil {
+		if sn, err = getNodeSnapshot(tx, scope, strings.ToLower(aws.ToString(in.SnapshotName))); err != nil {
 			return err
 		}
 		if sn.Status != SnapshotAvailable {

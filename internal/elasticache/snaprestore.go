@@ -34,7 +34,7 @@ func (s *Service) restoreSnapshot(ctx context.Context, scope auth.Scope, name st
 	var sn *Snapshot
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
-		sn, err = getSnapshot(tx, scope, strings.ToLower(name))
+		sn, err = getNodeSnapshot(tx, scope, strings.ToLower(name))
 		return err
 	})
 	if err != nil {

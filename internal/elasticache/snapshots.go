@@ -81,7 +81,7 @@ func (s *Service) checkNewSnapshot(tx store.Tx, scope auth.Scope, name string, m
 	}
 	n := 0
 	err := store.ScanJSON(tx, snapshotPrefix(scope), func(_ string, sn *Snapshot) error {
-		if sn.Source == SourceManual {
+		if sn.Source == SourceManual && sn.ServerlessCache == "" {
 			n++
 		}
 		return nil

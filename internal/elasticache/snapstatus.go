@@ -152,16 +152,17 @@ func ignoreNotFound(err error) error {
 func (s *Service) endSnapshotting(tx store.Tx, sn *Snapshot, taken bool) error {
 	scope := auth.Scope{AccountID: sn.Account, Region: sn.Region}
 	for _, n := range sn.Nodes {
-		c, err := getCluster(tx, scope, n.ClusterID)
+		var c Cluster // a serverless cache's member too
+		err := store.GetJSON(tx, clusterKey(sn.Account, sn.Region, n.ClusterID), &c)
 		if err != nil {
 			continue // gone
 		}
 		if c.Snapshotting == sn.Name {
 			c.Snapshotting = ""
 			if sn.FinalFor && taken && sn.GroupID == "" {
-				markDeleting(c)
+				markDeleting(&c)
 			}
-			if err := putCluster(tx, c); err != nil {
+			if err := putCluster(tx, &c); err != nil {
 				return err
 			}
 		}
@@ -169,7 +170,13 @@ func (s *Service) endSnapshotting(tx store.Tx, sn *Snapshot, taken bool) error {
 	if sn.GroupID == "" {
 		return nil
 	}
-	g, err := getGroup(tx, scope, sn.GroupID)
+	get := getGroup
+	if sn.ServerlessCache != "" {
+		get = func(tx store.Tx, s auth.Scope, _ string) (*ReplicationGroup, error) {
+			return getServerless(tx, s, sn.ServerlessCache)
+		}
+	}
+	g, err := get(tx, scope, sn.GroupID)
 	if err != nil || g.Snapshotting != sn.Name {
 		return nil // gone, or no longer marked
 	}

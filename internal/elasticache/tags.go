@@ -35,6 +35,8 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 				return elasticacheapi.ErrServerlessCacheNotFoundFault("Serverless cache %s not found.", name)
 			case "snapshot":
 				return elasticacheapi.ErrSnapshotNotFoundFault("Snapshot %s not found.", name)
+			case "serverlesscachesnapshot":
+				return serverlessSnapshotNotFound(name)
 			case "user":
 				return elasticacheapi.ErrUserNotFoundFault("User %s not found.", name)
 			case "usergroup":
@@ -67,9 +69,15 @@ func taggable(tx store.Tx, scope auth.Scope, arn string) (key string, rec any, t
 			return "", nil, nil, notFound(err)
 		}
 		return key, &g, &g.Tags, nil
-	case "snapshot":
+	case "snapshot", "serverlesscachesnapshot":
 		var sn Snapshot
-		key = snapshotKey(scope.AccountID, scope.Region, name)
+		id := name
+		if kind == "serverlesscachesnapshot" {
+			id = ServerlessGroupID(name)
+		} else if hiddenID(name) {
+			return "", nil, nil, notFound(store.ErrNotFound)
+		}
+		key = snapshotKey(scope.AccountID, scope.Region, id)
 		if err := store.GetJSON(tx, key, &sn); err != nil {
 			return "", nil, nil, notFound(err)
 		}

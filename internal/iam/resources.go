@@ -76,6 +76,10 @@ var resourceFields = map[string][]resourceField{
 		{field: "ServerlessCacheSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
 		{field: "SourceServerlessCacheSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
 		{field: "TargetServerlessCacheSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
+		// DeleteServerlessCache's final snapshot; the snapshot a new
+		// serverless cache restores, by ARN.
+		{field: "FinalSnapshotName", kind: kindElastiCache, typ: policy.ECServerlessSnap},
+		{field: "SnapshotArnsToRestore", kind: kindARN},
 		{field: "ReservedCacheNodeId", kind: kindElastiCache, typ: policy.ECReservedInstance},
 		{field: "ResourceName", kind: kindARN},
 		// Cachalot's compute-connection actions name an EC2 instance.
@@ -108,6 +112,7 @@ var resourceFields = map[string][]resourceField{
 var foldedElastiCache = map[string]bool{
 	policy.ECCluster: true, policy.ECReplicationGroup: true, policy.ECParameterGroup: true,
 	policy.ECSubnetGroup: true, policy.ECSecurityGroup: true, policy.ECSnapshot: true, policy.ECServerlessCache: true,
+	policy.ECServerlessSnap: true,
 }
 
 type boundField struct {

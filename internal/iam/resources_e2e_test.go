@@ -204,6 +204,10 @@ func elasticacheCases() []authzCase {
 		c("CopyServerlessCacheSnapshot", "target", "SourceServerlessCacheSnapshotName=s1&TargetServerlessCacheSnapshotName=victim-ss"),
 		c("DeleteServerlessCacheSnapshot", "snapshot", "ServerlessCacheSnapshotName=victim-ss"),
 		c("ExportServerlessCacheSnapshot", "snapshot", "ServerlessCacheSnapshotName=victim-ss&S3BucketName=b"),
+		c("DescribeServerlessCacheSnapshots", "snapshot, upper case", "ServerlessCacheSnapshotName=VICTIM-SS"),
+		c("DeleteServerlessCacheSnapshot", "snapshot, mixed case", "ServerlessCacheSnapshotName=Victim-Ss"),
+		c("DeleteServerlessCache", "its final snapshot", "ServerlessCacheName=other&FinalSnapshotName=VICTIM-SS"),
+		c("CreateServerlessCache", "the snapshot it restores", "ServerlessCacheName=other&Engine=redis&SnapshotArnsToRestore.SnapshotArn.1=arn:aws:elasticache:us-east-1:${acct}:serverlesscachesnapshot:VICTIM-SS"),
 	}
 }
 
