@@ -20,7 +20,8 @@ import (
 // engines in real namespaces. From an instance, redis-cli --tls --cacert
 // -c through clustercfg.<rg>.… sets and gets keys on both shards,
 // following the nodes' TLS names (CLUSTER SLOTS shows them); plain text
-// is refused; a per-shard TestFailover keeps every key.
+// is refused; a per-shard TestFailover keeps every key, and so does a
+// scale out to 3 shards (MIGRATE over TLS with the token).
 func TestClusterModeTLS(t *testing.T) {
 	privtest.RequireRoot(t)
 	dir := t.TempDir()
@@ -119,6 +120,25 @@ func TestClusterModeTLS(t *testing.T) {
 		t.Errorf("after TestFailover %s keys read back, want %d", strings.TrimSpace(out), n)
 	}
 	writeRead("v2")
+
+	// Scale out to 3 shards: the slots move with MIGRATE, which goes over
+	// TLS (tls-cluster) and authenticates with the token.
+	if _, err := w.ec.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
+		ReplicationGroupId: aws.String("vault"), NodeGroupCount: aws.Int32(3), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	g = w.waitResharded(t, "scale out")
+	if len(g.NodeGroups) != 3 {
+		t.Fatalf("after the scale out: %d node groups", len(g.NodeGroups))
+	}
+	out = w.cli(t, fmt.Sprintf(`for i in $(seq 1 %d); do echo "GET key:$i"; done | %s%s | grep -v Redirected | grep -c '^v2:' || true`, n, tlsCLI, w.cfg))
+	if strings.TrimSpace(out) != fmt.Sprint(n) {
+		t.Errorf("after the scale out %s keys read back, want %d", strings.TrimSpace(out), n)
+	}
+	name := "vault-0003-001" + suffix
+	if out := w.cli(t, "timeout 5 redis-cli --tls --cacert "+ca+" --no-auth-warning -a "+token1+" -h "+name+" dbsize"); strings.TrimSpace(out) == "0" {
+		t.Errorf("the new shard's primary %s holds no key after the scale out", name)
+	}
 
 	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("vault")}); err != nil {
 		t.Fatal(err)
