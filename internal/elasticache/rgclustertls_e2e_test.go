@@ -78,6 +78,14 @@ func TestClusterModeTLS(t *testing.T) {
 	if len(names) != 4 {
 		t.Errorf("CLUSTER SLOTS names %q, want the 4 nodes", names)
 	}
+	for _, name := range append([]string{w.cfg}, names...) {
+		// The certificate names the configuration endpoint and every node
+		// (the group's wildcard), as a client checking names verifies.
+		out, _ := w.run(t, w.eni, "bash", "-c", "timeout 5 openssl s_client -connect "+name+":6379 -CAfile "+ca+" -verify_hostname "+name+" -verify_return_error </dev/null 2>&1")
+		if !strings.Contains(out, "Verify return code: 0 (ok)") {
+			t.Errorf("openssl s_client -verify_hostname %s: %s", name, out)
+		}
+	}
 	for _, name := range names {
 		if !strings.HasSuffix(name, suffix) {
 			t.Errorf("CLUSTER SLOTS names %q, want a name ending in %s", name, suffix)
