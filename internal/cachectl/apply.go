@@ -412,7 +412,8 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		// do with TLS: cluster clients follow it to the node inside the
 		// VPCs and, the cache published, from the host, where private
 		// addresses do not lead. In the loopback mode the host address it
-		// binds is what clients follow.
+		// binds is what clients follow. A serverless cache's engines
+		// announce its endpoint's address: its one name is the cache's.
 		if spec.AnnounceHostname, err = r.nodeName(n.ID); err != nil {
 			return false, err
 		}

@@ -48,11 +48,8 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 		return nil, err
 	}
 	if cluster {
-		switch {
-		case restore != nil:
+		if restore != nil {
 			return nil, invalid("Restoring a snapshot into a replication group with cluster mode enabled is not supported by Cachalot yet.")
-		case sp.transit != "":
-			return nil, invalid("In-transit encryption for a replication group with cluster mode enabled is not supported by Cachalot yet.")
 		}
 		return s.createClusterGroup(ctx, scope, sp, in)
 	}

@@ -32,7 +32,7 @@ func (s *Service) shardsToAPI(out *elasticacheapi.ReplicationGroup, g *Replicati
 	}
 	for _, c := range members {
 		if len(c.Nodes) > 0 && c.Nodes[0].IP != "" && c.Status != StatusDeleting {
-			out.ConfigurationEndpoint = s.groupEndpoint(names.ClusterConfig(g.ID, false), c, g.Port)
+			out.ConfigurationEndpoint = s.groupEndpoint(names.ClusterConfig(g.ID, g.TransitEncryptionMode != ""), c, g.Port)
 			break
 		}
 	}
@@ -68,7 +68,7 @@ func (s *Service) clusterNames(g *ReplicationGroup, members []*Cluster) ([]Endpo
 	if err != nil {
 		return nil, err
 	}
-	name := sc.ClusterConfig(g.ID, false)
+	name := sc.ClusterConfig(g.ID, g.TransitEncryptionMode != "")
 	var out []EndpointName
 	for _, c := range members {
 		if len(c.Nodes) == 0 || c.Nodes[0].IP == "" || c.Status == StatusDeleting {

@@ -12,7 +12,9 @@ import (
 // cache controller asks the installation's CA (internal/pki) for a
 // certificate naming CertificateNames and starts the engines with it. A
 // replication group with TLS has AWS's TLS name layout (master.,
-// replica., <member>.<rg>.…) and one wildcard certificate for all of it.
+// replica., <member>.<rg>.…; clustercfg.<rg>.… with cluster mode, whose
+// nodes announce their <member>.<rg>.… names and run the cluster bus
+// over TLS) and one wildcard certificate for all of it.
 //
 // A Memcached cluster with TLS (engine version 1.6.12 or later, as on
 // ElastiCache) gets one certificate for its node names and its
