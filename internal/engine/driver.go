@@ -88,6 +88,9 @@ func (redisDriver) logFile() string  { return redis.LogFile }
 
 func (redisDriver) render(spec NodeSpec, node nodeEnv) (rendered, error) {
 	in := spec.Engine
+	if spec.SecondPort != 0 {
+		return rendered{}, fmt.Errorf("node %s: a second port is for memcached only", spec.NodeID)
+	}
 	var tlsNames *redis.TLS
 	if spec.TLS != nil {
 		n := spec.TLS.names()
@@ -149,7 +152,7 @@ func (memcachedDriver) render(spec NodeSpec, node nodeEnv) (rendered, error) {
 	in := spec.Engine
 	mb := spec.MaxMemory >> 20
 	cfg := memcached.Config{
-		BindIP: spec.BindIP, Port: spec.port(), MemoryMB: mb,
+		BindIP: spec.BindIP, Port: spec.port(), SecondPort: spec.SecondPort, MemoryMB: mb,
 		FDLimit: node.fdLimit, Parameters: spec.Parameters,
 	}
 	r := rendered{dataLimit: memcached.DataLimit(mb)}

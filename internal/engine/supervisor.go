@@ -180,6 +180,11 @@ type NodeSpec struct {
 	// its preferred endpoint (redis.Config.AnnounceHostname); "" for
 	// none. It applies at the engine's start.
 	AnnounceHostname string `json:",omitempty"`
+	// SecondPort, when set, is a second port the engine listens on at
+	// BindIP, with the same protocol and TLS as Port: a serverless
+	// Memcached cache's reader endpoint (11212). Memcached only; it
+	// applies at the engine's start.
+	SecondPort int `json:",omitempty"`
 	// Users are the engine's RBAC users (ElastiCache's user groups; a
 	// user named default replaces the default user of AuthTokens); a
 	// Start with others for a running node sets them live.

@@ -326,3 +326,59 @@ func TestMemcachedTLSReadopt(t *testing.T) {
 		t.Errorf("TLS after re-adoption for the renewed name: %v", err)
 	}
 }
+
+// TestMemcachedTLSSecondPort: memcached with a second port (a serverless
+// Memcached cache's reader endpoint) speaks TLS with the same certificate
+// on both, serves one cache on both (set on one, get on the other), and
+// refuses plaintext on both.
+func TestMemcachedTLSSecondPort(t *testing.T) {
+	in := requireEngine(t, catalog.Memcached)
+	s, _ := newSupervisor(t, newRecorder())
+	ca, err := pki.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "sl-abc123.serverless.use1.cache.amazonaws.com"
+	leaf, err := ca.Leaf("mc", []string{name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := memcachedSpec(t, in, "mc-two")
+	spec.SecondPort = freePort(t)
+	spec.TLS = &TLS{CertPEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM, CAPEM: ca.CertPEM()}
+	ctx := ctxT(t)
+	if _, err := s.Start(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	second := net.JoinHostPort(spec.BindIP, fmt.Sprint(spec.SecondPort))
+	if got, err := mcTLSCommand(ctx, spec.Addr(), name, ca.Pool(), "set k 0 0 2\r\nv1\r\n"); err != nil || got != "STORED\r\n" {
+		t.Fatalf("set on the first port: %q, %v", got, err)
+	}
+	if got, err := mcTLSCommand(ctx, second, name, ca.Pool(), "get k\r\n"); err != nil || got != "VALUE k 0 2\r\n" {
+		t.Fatalf("get on the second port: %q, %v", got, err)
+	}
+	for _, addr := range []string{spec.Addr(), second} {
+		if err := memcached.Ping(ctx, nil, addr, nil); err == nil {
+			t.Errorf("plaintext answered on %s", addr)
+		}
+		if _, err := mcTLSCommand(ctx, addr, name, x509.NewCertPool(), "version\r\n"); err == nil {
+			t.Errorf("TLS without the CA succeeded on %s", addr)
+		}
+	}
+}
+
+// mcTLSCommand sends cmd over TLS, verifying the certificate for name,
+// and returns the first line of the answer.
+func mcTLSCommand(ctx context.Context, addr, name string, pool *x509.CertPool, cmd string) (string, error) {
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{ServerName: name, RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return "", err
+	}
+	return bufio.NewReader(c).ReadString('\n')
+}

@@ -18,6 +18,9 @@ const DefaultPort = 11211
 type Config struct {
 	BindIP   string
 	Port     int   // default 11211
+	// SecondPort, when set, is a second listener at BindIP (-l
+	// addr:port,addr:second), same protocol and TLS as Port.
+	SecondPort int
 	MemoryMB int64 // -m, from the node type; default 64
 	Threads  int   // -t; default 4
 	// User for -u, needed when running as root (memcached refuses root
@@ -146,7 +149,15 @@ func Args(binary, family string, c Config) ([]string, error) {
 	if threads <= 0 {
 		threads = 4
 	}
-	argv := []string{binary, "-l", c.BindIP, "-p", strconv.Itoa(port), "-U", "0",
+	listen := c.BindIP
+	if c.SecondPort != 0 {
+		if c.SecondPort < 1 || c.SecondPort > 65535 || c.SecondPort == port {
+			return nil, fmt.Errorf("render memcached argv: second port %d", c.SecondPort)
+		}
+		ip, _ := netip.ParseAddr(c.BindIP)
+		listen = netip.AddrPortFrom(ip, uint16(port)).String() + "," + netip.AddrPortFrom(ip, uint16(c.SecondPort)).String()
+	}
+	argv := []string{binary, "-l", listen, "-p", strconv.Itoa(port), "-U", "0",
 		"-m", strconv.FormatInt(mem, 10), "-t", strconv.Itoa(threads)}
 	if c.User != "" {
 		argv = append(argv, "-u", c.User)

@@ -46,6 +46,8 @@ func TestArgs(t *testing.T) {
 			}}},
 		{"memcached16-tls", Config{BindIP: "10.0.1.232", Port: 11211, MemoryMB: 512,
 			TLS: &TLS{CertFile: "tls-cert.pem", KeyFile: "tls-key.pem"}}},
+		{"memcached16-second-port", Config{BindIP: "10.0.1.233", Port: 11211, SecondPort: 11212, MemoryMB: 1024,
+			TLS: &TLS{CertFile: "tls-cert.pem", KeyFile: "tls-key.pem"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			argv, err := Args("/usr/bin/memcached", "memcached1.6", tc.cfg)
@@ -62,6 +64,11 @@ func TestArgs(t *testing.T) {
 	if _, err := Args("/usr/bin/memcached", "memcached1.6", Config{BindIP: "127.0.0.1",
 		TLS: &TLS{CertFile: "a,ssl_key=/etc/shadow", KeyFile: "k"}}); err == nil {
 		t.Error("Args(TLS file name with a comma) = nil error, want error")
+	}
+	for _, p := range []int{-1, 11211, 70000} {
+		if _, err := Args("/usr/bin/memcached", "memcached1.6", Config{BindIP: "127.0.0.1", Port: 11211, SecondPort: p}); err == nil {
+			t.Errorf("Args(SecondPort %d) = nil error, want error", p)
+		}
 	}
 }
 
