@@ -16,13 +16,13 @@ const DefaultPort = 11211
 
 // Config is everything memcached's argv is rendered from.
 type Config struct {
-	BindIP   string
-	Port     int   // default 11211
+	BindIP string
+	Port   int // default 11211
 	// SecondPort, when set, is a second listener at BindIP (-l
 	// addr:port,addr:second), same protocol and TLS as Port.
 	SecondPort int
-	MemoryMB int64 // -m, from the node type; default 64
-	Threads  int   // -t; default 4
+	MemoryMB   int64 // -m, from the node type; default 64
+	Threads    int   // -t; default 4
 	// User for -u, needed when running as root (memcached refuses root
 	// without it); empty omits the flag.
 	User string
