@@ -404,6 +404,18 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		AuthTokens: r.cl.AuthTokens,
 		Users:      aclUsers(r.cl),
 	}
+	if r.cl.ReaderPort != 0 {
+		// The second listener is bound like the first: in the loopback
+		// mode, a host port of its own at the same host address.
+		ip2, port2, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, r.cl.ReaderPort)
+		if err != nil {
+			return false, fmt.Errorf("bind node %s: %w", n.ID, err)
+		}
+		if ip2 != bindIP {
+			return false, fmt.Errorf("bind node %s: port %d bound at %s, port %d at %s", n.ID, r.cl.Port, bindIP, r.cl.ReaderPort, ip2)
+		}
+		spec.SecondPort = port2
+	}
 	// A serverless cache's engines are its one endpoint (two ports of one
 	// address), which is what they announce.
 	if r.values["cluster-enabled"] == "yes" && bindIP == n.IP && r.cl.ServerlessCache == "" {

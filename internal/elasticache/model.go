@@ -110,9 +110,12 @@ type Cluster struct {
 	// InterfaceOf is the member whose node's interface this cluster's one
 	// node shares (the cache's one address); DataLimit the data storage
 	// maximum its engine is limited to, bytes (maxmemory), 0 none.
+	// ReaderPort is a second port its one memcached engine also listens
+	// on (a serverless Memcached cache's reader endpoint), 0 none.
 	ServerlessCache string `json:",omitempty"`
 	InterfaceOf     string `json:",omitempty"`
 	DataLimit       int64  `json:",omitempty"`
+	ReaderPort      int    `json:",omitempty"`
 }
 
 // APIStatus is the status Describe shows: snapshotting while a snapshot
