@@ -52,32 +52,39 @@ func sgFigures(ctx context.Context, s *cachalotproc.Server, o options) error {
 		set, get, dset, dget []float64
 	}
 	var rows []*row
-	bench := func(r *row, direct func(argv ...string) ([]byte, error), argv ...string) error {
+	bench := func(r *row, direct func(argv ...string) ([]byte, error), argvs ...[]string) error {
 		for range o.sgRepeat {
-			out, err := s.ExecIn(ctx, inst.ID, argv...)
-			if err != nil {
-				return err
+			enf, dir := map[string]float64{}, map[string]float64{}
+			for _, argv := range argvs {
+				out, err := s.ExecIn(ctx, inst.ID, argv...)
+				if err != nil {
+					return err
+				}
+				if err := parseBenchmark(out, enf); err != nil {
+					return err
+				}
+				if out, err = direct(argv...); err != nil {
+					return err
+				}
+				if err := parseBenchmark(out, dir); err != nil {
+					return err
+				}
 			}
-			set, get, err := parseBenchmark(out)
-			if err != nil {
-				return err
+			if len(enf) != 2 || len(dir) != 2 {
+				return fmt.Errorf("%s: want SET and GET rates, got %v and %v", r.name, enf, dir)
 			}
-			r.set, r.get = append(r.set, set), append(r.get, get)
-			if out, err = direct(argv...); err != nil {
-				return err
-			}
-			if set, get, err = parseBenchmark(out); err != nil {
-				return err
-			}
-			r.dset, r.dget = append(r.dset, set), append(r.dget, get)
-			log.Printf("%s: enforced SET %.0f GET %.0f, direct SET %.0f GET %.0f", r.name, r.set[len(r.set)-1], r.get[len(r.get)-1], set, get)
+			r.set, r.get, r.dset, r.dget = append(r.set, enf["SET"]), append(r.get, enf["GET"]), append(r.dset, dir["SET"]), append(r.dget, dir["GET"])
+			log.Printf("%s: enforced %v, direct %v", r.name, enf, dir)
 		}
 		return nil
 	}
 	var firstPID int
 	var firstIP string
-	for _, ng := range []string{"0001", "0002", "0003"} {
-		member := id + "-" + ng + "-001"
+	for _, ng := range g.ReplicationGroups[0].NodeGroups {
+		member := id + "-" + aws.ToString(ng.NodeGroupId) + "-001"
+		var lo int
+		fmt.Sscanf(aws.ToString(ng.Slots), "%d-", &lo)
+		key := "bench{" + tagFor(lo) + "}" // a key of the shard's first slot: no MOVED
 		pids := cachalotproc.NodePIDs(s.Account + "." + cachalotproc.Region + "." + member + ".0001")
 		if len(pids) != 1 {
 			return fmt.Errorf("engine of %s: %d processes", member, len(pids))
@@ -90,9 +97,10 @@ func sgFigures(ctx context.Context, s *cachalotproc.Server, o options) error {
 			firstPID, firstIP = pids[0], ip
 		}
 		direct := func(argv ...string) ([]byte, error) { return inNodeNS(ctx, pids[0], argv...) }
-		r := &row{name: "shard " + ng + " primary " + ip}
+		r := &row{name: "shard " + aws.ToString(ng.NodeGroupId) + " primary " + ip}
 		rows = append(rows, r)
-		if err := bench(r, direct, "redis-benchmark", "-h", ip, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", "1"); err != nil {
+		common := []string{"redis-benchmark", "-h", ip, "-p", "6379", "-c", "50", "-n", n, "-q", "-P", "1"}
+		if err := bench(r, direct, append(slices.Clone(common), "SET", key, "value-of-16-bytes"), append(slices.Clone(common), "GET", key)); err != nil {
 			return err
 		}
 	}
@@ -102,7 +110,7 @@ func sgFigures(ctx context.Context, s *cachalotproc.Server, o options) error {
 		argv = slices.Clone(argv)
 		argv[2] = firstIP // the node's own address, not the configuration endpoint's name
 		return inNodeNS(ctx, firstPID, argv...)
-	}, "redis-benchmark", "-h", cfg, "-p", "6379", "--cluster", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", "1")
+	}, []string{"redis-benchmark", "-h", cfg, "-p", "6379", "--cluster", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", "1"})
 	if err != nil {
 		return err
 	}
@@ -112,7 +120,9 @@ func sgFigures(ctx context.Context, s *cachalotproc.Server, o options) error {
 		"security group (which admits its members). Enforced: `redis-benchmark` run on the instance (`cachalot exec`), its "+
 		"packets through the VPC router's forward chain and the node's ingress chain. Direct: the same command inside the "+
 		"node's own network namespace (`nsenter --net=/proc/PID/ns/net`) on the node's private address — no veth, no router, "+
-		"no chain. Each cell: `redis-benchmark -c 50 -n %s -t set,get -q -P 1`, %d interleaved (enforced, direct) pairs, "+
+		"no chain. Per shard: `redis-benchmark -c 50 -n %s -q -P 1 SET bench{tag} value-of-16-bytes` then `… GET bench{tag}` "+
+		"on the primary's private address (the tag picked to hash to the shard's first slot, so no MOVED); whole cluster: "+
+		"`redis-benchmark --cluster -c 50 -n %[1]s -t set,get -q -P 1`; %d interleaved (enforced, direct) pairs, "+
 		"medians; ratio = enforced / direct. The --cluster row's direct run is in shard 0001's primary's namespace, so only "+
 		"the third of the keys that shard holds skips the router there. Load average before / after: %s / %s.\n\n",
 		n, o.sgRepeat, loadBefore, hostinfo.LoadAvg())
@@ -148,22 +158,45 @@ func nodeIP(ctx context.Context, pid int) (string, error) {
 	return string(m[1]), nil
 }
 
-var benchLine = regexp.MustCompile(`(SET|GET): ([0-9.]+) requests per second`)
+var benchLine = regexp.MustCompile(`(?:^|[\r\n])(SET|GET)[^:\r\n]*: ([0-9.]+) requests per second`)
 
-// parseBenchmark reads redis-benchmark -q's SET and GET rates.
-func parseBenchmark(out []byte) (set, get float64, err error) {
+// parseBenchmark adds redis-benchmark -q's SET and GET rates to rates.
+func parseBenchmark(out []byte, rates map[string]float64) error {
+	n := 0
 	for _, m := range benchLine.FindAllSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(string(m[2]), 64)
-		if string(m[1]) == "SET" {
-			set = v
-		} else {
-			get = v
+		rates[string(m[1])] = v
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("redis-benchmark output: %q", out)
+	}
+	return nil
+}
+
+// tagFor is a hash tag whose key slot is slot (CRC16-XMODEM mod 16384).
+func tagFor(slot int) string {
+	for i := 0; ; i++ {
+		t := strconv.Itoa(i)
+		if int(crc16([]byte(t))%16384) == slot {
+			return t
 		}
 	}
-	if set == 0 || get == 0 {
-		return 0, 0, fmt.Errorf("redis-benchmark output: %q", out)
+}
+
+func crc16(b []byte) uint16 {
+	var crc uint16
+	for _, c := range b {
+		crc ^= uint16(c) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
 	}
-	return set, get, nil
+	return crc
 }
 
 func median(v []float64) float64 {
