@@ -16,10 +16,13 @@
 // deleted). Usage (as root):
 //
 //	go build -o bin/cachalot ./cmd/cachalot
-//	go run ./bench/clustermode [-creations 10] [-kills 5] [-reshard-keys 100000] > out.md
+//	go run ./bench/clustermode [-creations 10] [-kills 5] [-reshard-keys 100000] [-sg-requests 100000] > out.md
 //
-// and 3. online resharding 2 → 3 shards of -reshard-keys keys with a
-// cluster client reading and writing throughout (reshard.go).
+// 3. online resharding 2 → 3 shards of -reshard-keys keys with a
+// cluster client reading and writing throughout (reshard.go);
+// 4. redis-benchmark from an instance, through security-group
+// enforcement, against the same run inside each node's own network
+// namespace (sgpath.go).
 package main
 
 import (
