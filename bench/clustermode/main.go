@@ -16,10 +16,13 @@
 // deleted). Usage (as root):
 //
 //	go build -o bin/cachalot ./cmd/cachalot
-//	go run ./bench/clustermode [-creations 10] [-kills 5] [-reshard-keys 100000] > out.md
+//	go run ./bench/clustermode [-creations 10] [-kills 5] [-reshard-keys 100000] [-sg-requests 100000] > out.md
 //
-// and 3. online resharding 2 → 3 shards of -reshard-keys keys with a
-// cluster client reading and writing throughout (reshard.go).
+// 3. online resharding 2 → 3 shards of -reshard-keys keys with a
+// cluster client reading and writing throughout (reshard.go);
+// 4. redis-benchmark from an instance, through security-group
+// enforcement, against the same run inside each node's own network
+// namespace (sgpath.go).
 package main
 
 import (
@@ -46,6 +49,8 @@ type options struct {
 	bin              string
 	creations, kills int
 	reshardKeys      int
+	sgRequests       int
+	sgRepeat         int
 	poll             time.Duration
 	keep             bool
 }
@@ -58,6 +63,8 @@ func main() {
 	flag.DurationVar(&o.poll, "poll", 5*time.Millisecond, "DescribeReplicationGroups / DescribeEvents polling interval")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
 	flag.IntVar(&o.reshardKeys, "reshard-keys", 100000, "keys in the group resharded 2 → 3 shards; 0 skips")
+	flag.IntVar(&o.sgRequests, "sg-requests", 0, "redis-benchmark -n of the enforced vs direct comparison; 0 skips")
+	flag.IntVar(&o.sgRepeat, "sg-repeat", 3, "(enforced, direct) pairs per cell of the comparison")
 	hostNS := flag.String("cluster-client", "", "(internal) run as the cluster client on an instance; the host's network namespace")
 	flag.Parse()
 	if *hostNS != "" {
@@ -104,6 +111,11 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.reshardKeys > 0 {
 		if err := reshardFigures(ctx, srv, o); err != nil {
+			return err
+		}
+	}
+	if o.sgRequests > 0 {
+		if err := sgFigures(ctx, srv, o); err != nil {
 			return err
 		}
 	}

@@ -469,3 +469,85 @@ func reshardBadInput(t *testing.T, w *clusterWorld) {
 		t.Errorf("after bad requests: %s %v %v", aws.ToString(g.Status), slots, members)
 	}
 }
+
+// TestClusterModeReshard3to5to2 is the sequence at a CI size: a
+// 3-shard group with 20,000 keys written through go-redis's ClusterClient
+// is scaled out to 5 shards and in to 2 (NodeGroupsToRemove) while a
+// client keeps reading and writing, with no client error, no wrong value
+// and every key held once; then one shard's primary is killed with
+// kill -9 under the same load, its replica is promoted, and the client
+// recovers: every key is still there and new writes reach every shard.
+func TestClusterModeReshard3to5to2(t *testing.T) {
+	privtest.RequireRoot(t)
+	dir := t.TempDir()
+	gw := &groupWorld{world: newWorld(t, func(c *app.Config) { c.DataDir = dir }), dir: dir, id: "shop"}
+	w := &clusterWorld{groupWorld: gw}
+	ctx := context.Background()
+	_, w.eni = w.instance(t)
+
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("shop"),
+		ReplicationGroupDescription: aws.String("shop"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumNodeGroups: aws.Int32(3), ReplicasPerNodeGroup: aws.Int32(1), AutomaticFailoverEnabled: aws.Bool(true),
+		CacheParameterGroupName: aws.String("default.redis7.cluster.on")}); err != nil {
+		t.Fatal(err)
+	}
+	g := w.waitResharded(t, "create")
+	w.cfg = aws.ToString(g.ConfigurationEndpoint.Address)
+
+	const n = 20000
+	if r := w.client(t, "write", n, "v1"); r.FirstError != "" {
+		t.Fatalf("writing %d keys: %+v", n, r)
+	}
+	reshard := func(in *elasticache.ModifyReplicationGroupShardConfigurationInput, shards int) {
+		t.Helper()
+		load := w.startClient(t, "load", n, "v1")
+		time.Sleep(300 * time.Millisecond) // the client is connected and busy
+		t0 := time.Now()
+		in.ReplicationGroupId, in.ApplyImmediately = aws.String("shop"), aws.Bool(true)
+		if _, err := w.ec.ModifyReplicationGroupShardConfiguration(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		g := w.waitResharded(t, fmt.Sprintf("to %d shards", shards))
+		took := time.Since(t0)
+		r := load.wait(t)
+		t.Logf("to %d shards with %d keys: %s; client during it: %+v", shards, n, took.Round(time.Millisecond), r)
+		if r.Ops == 0 || r.Errors != 0 || r.Wrong != 0 {
+			t.Errorf("client during the resharding to %d shards: %+v, want no error and no wrong value", shards, r)
+		}
+		if slots, members := layout(g); len(slots) != shards || len(members) != 2*shards {
+			t.Errorf("after resharding to %d shards: node groups %v, members %v", shards, slots, members)
+		}
+		// Held once: the n keys plus the live keys (this client's, and at
+		// most the 4×2000 the load clients ever write), none twice.
+		if v := w.client(t, "verify", n, "v1"); v.Found != n || v.DBSize < int64(n+r.Live) || v.DBSize > n+4*2000 {
+			t.Errorf("after resharding to %d shards: %+v, want %d keys found and %d to %d held", shards, v, n, n+r.Live, n+4*2000)
+		}
+	}
+	reshard(&elasticache.ModifyReplicationGroupShardConfigurationInput{NodeGroupCount: aws.Int32(5)}, 5)
+	reshard(&elasticache.ModifyReplicationGroupShardConfigurationInput{NodeGroupCount: aws.Int32(2),
+		NodeGroupsToRemove: []string{"0001", "0004", "0005"}}, 2)
+	slots, _ := layout(w.describe(t))
+	if len(slots) != 2 || !strings.HasPrefix(slots[0], "0002=") || !strings.HasPrefix(slots[1], "0003=") {
+		t.Errorf("node groups after scale in = %v, want 0002 and 0003", slots)
+	}
+
+	// kill -9 of 0003's primary under load: the client sees errors while
+	// the replica takes over, then goes on; no key written before is lost.
+	load := w.startClient(t, "load", n, "v1")
+	time.Sleep(300 * time.Millisecond)
+	w.killShardPrimary(t, "shop-0003-001", "shop-0003-002")
+	r := load.wait(t)
+	t.Logf("client during the kill -9: %+v", r)
+	if r.Ops == 0 {
+		t.Errorf("client during the kill -9: %+v, want requests served", r)
+	}
+	if v := w.client(t, "verify", n, "v1"); v.Found != n {
+		t.Errorf("after the kill -9: %+v, want %d keys found", v, n)
+	}
+	if r := w.client(t, "write", n, "v2"); r.FirstError != "" {
+		t.Fatalf("writing after the kill -9: %+v", r)
+	}
+	if v := w.client(t, "verify", n, "v2"); v.Found != n {
+		t.Errorf("after writing again: %+v, want %d keys with their last value", v, n)
+	}
+}
