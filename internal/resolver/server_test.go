@@ -17,18 +17,31 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // startServer serves src on fresh loopback sockets and returns the address
 // (the same port for UDP and TCP). The server is closed at cleanup.
+// listenPair opens a UDP socket and a TCP listener on one loopback port.
+// A port free for UDP may be taken for TCP by another test process: other
+// ports are tried.
+func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for try := 0; ; try++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+		if try == 20 {
+			t.Fatal(err)
+		}
+	}
+}
+
 func startServer(t testing.TB, src Source) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := listenPair(t)
 	addr := pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
 	s := New(src, nil)
 	t.Cleanup(func() { s.Close() })
 	if err := s.Start(context.Background(), pc, ln); err != nil {
@@ -210,8 +223,7 @@ func TestStartErrors(t *testing.T) {
 // connection (closing it) and leaves no goroutine of the server behind.
 func TestCloseWithClients(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	pc, _ := net.ListenPacket("udp", "127.0.0.1:0")
-	ln, _ := net.Listen("tcp", pc.LocalAddr().String())
+	pc, ln := listenPair(t)
 	s := New(testTable(t), nil)
 	if err := s.Start(context.Background(), pc, ln); err != nil {
 		t.Fatal(err)
