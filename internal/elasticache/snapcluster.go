@@ -127,9 +127,19 @@ func clusterModeRestore(sn *Snapshot, in *elasticacheapi.CreateReplicationGroupM
 
 // sameSlots reports whether two slot lists name the same slots.
 func sameSlots(a, b string) bool {
-	ra, errA := ParseSlots(strings.TrimSpace(a))
-	rb, errB := ParseSlots(strings.TrimSpace(b))
-	return errA == nil && errB == nil && FormatSlots(ra) == FormatSlots(rb)
+	set := func(s string) ([]bool, error) {
+		rs, err := ParseSlots(strings.TrimSpace(s))
+		on := make([]bool, SlotCount)
+		for _, r := range rs {
+			for k := r.From; k <= r.To && k < SlotCount; k++ {
+				on[k] = true
+			}
+		}
+		return on, err
+	}
+	sa, errA := set(a)
+	sb, errB := set(b)
+	return errA == nil && errB == nil && slices.Equal(sa, sb)
 }
 
 // startShardedRestore marks the snapshot restoring and each shard's
