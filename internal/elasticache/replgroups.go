@@ -48,10 +48,17 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 		return nil, err
 	}
 	if cluster {
-		if restore != nil {
-			return nil, invalid("Restoring a snapshot into a replication group with cluster mode enabled is not supported by Cachalot yet.")
+		if restore != nil && restore.ClusterMode != ClusterModeEnabled {
+			// Its engine may hold keys in databases other than 0, which a
+			// cluster-mode engine refuses to start with.
+			return nil, invalid("Snapshot %s is of a cache without cluster mode; restoring it into a replication group with cluster mode enabled is not supported by Cachalot yet.", restore.Name)
 		}
-		return s.createClusterGroup(ctx, scope, sp, in)
+		return s.createClusterGroup(ctx, scope, sp, in, restore)
+	}
+	if restore != nil {
+		if err := oneNodeGroup(restore); err != nil {
+			return nil, err
+		}
 	}
 	var base *Cluster // the settings new members copy
 	if sp.primary != "" {

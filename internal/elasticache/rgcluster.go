@@ -236,8 +236,9 @@ func shardSpecs(n, replicas int, ngc []elasticacheapi.NodeGroupConfiguration) ([
 }
 
 // createClusterGroup is CreateReplicationGroup for a cluster-mode group:
-// the group and every shard's members, in one transaction.
-func (s *Service) createClusterGroup(ctx context.Context, scope auth.Scope, sp groupSpec, in *elasticacheapi.CreateReplicationGroupMessage) (*elasticacheapi.CreateReplicationGroupResult, error) {
+// the group and every shard's members, in one transaction; restoring
+// the snapshot restore (nil for none) into them.
+func (s *Service) createClusterGroup(ctx context.Context, scope auth.Scope, sp groupSpec, in *elasticacheapi.CreateReplicationGroupMessage, restore *Snapshot) (*elasticacheapi.CreateReplicationGroupResult, error) {
 	base, err := s.groupBase(ctx, scope, sp, in)
 	if err != nil {
 		return nil, err
@@ -294,6 +295,11 @@ func (s *Service) createClusterGroup(ctx context.Context, scope auth.Scope, sp g
 			g.Shards = append(g.Shards, sh)
 		}
 		applyRoles(g, members)
+		if restore != nil { // each shard's primary loads its RDB (snapcluster.go)
+			if err := startShardedRestore(tx, scope, restore.Name, g, members); err != nil {
+				return err
+			}
+		}
 		for _, c := range members {
 			if err := putCluster(tx, c); err != nil {
 				return err

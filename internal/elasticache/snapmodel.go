@@ -69,7 +69,10 @@ type Snapshot struct {
 	SnapshotRetain    int
 	AutoMinor         bool
 	AutomaticFailover string `json:",omitempty"`
-	SourceCreatedAt   time.Time
+	// ClusterMode is "enabled" for a snapshot of a cluster-mode group
+	// (snapcluster.go): one node snapshot per shard, with its slots.
+	ClusterMode     string `json:",omitempty"`
+	SourceCreatedAt time.Time
 
 	Nodes []SnapshotNode
 	Tags  []Tag
@@ -106,6 +109,9 @@ type SnapshotNode struct {
 	// The node group's layout, for ShowNodeGroupConfig.
 	PrimaryAZ  string   `json:",omitempty"`
 	ReplicaAZs []string `json:",omitempty"`
+	// Slots are the shard's hash slots (cluster mode), as ParseSlots
+	// reads them; "" without cluster mode.
+	Slots string `json:",omitempty"`
 }
 
 // SnapshotRef names a snapshot.
@@ -250,6 +256,9 @@ func snapshotToAPI(scope auth.Scope, sn *Snapshot, showNodeGroups bool) elastica
 				PrimaryAvailabilityZone:  aws.String(n.PrimaryAZ),
 				ReplicaAvailabilityZones: append([]string{}, n.ReplicaAZs...),
 				ReplicaCount:             aws.Int32(int32(len(n.ReplicaAZs))),
+			}
+			if n.Slots != "" {
+				ns.NodeGroupConfiguration.Slots = aws.String(n.Slots)
 			}
 		}
 		out.NodeSnapshots = append(out.NodeSnapshots, ns)

@@ -28,8 +28,8 @@ func refuseSnapshotArns() error {
 }
 
 // restoreSnapshot reads the snapshot a new cache restores and checks it
-// may be: available (or already restoring), of Valkey or Redis OSS, with
-// one node group (cluster mode is not supported yet).
+// may be: available (or already restoring). The caller checks its node
+// groups fit the cache (oneNodeGroup).
 func (s *Service) restoreSnapshot(ctx context.Context, scope auth.Scope, name string) (*Snapshot, error) {
 	var sn *Snapshot
 	err := s.st.View(ctx, func(tx store.Tx) error {
@@ -43,10 +43,16 @@ func (s *Service) restoreSnapshot(ctx context.Context, scope auth.Scope, name st
 	if sn.Status != SnapshotAvailable && sn.Status != SnapshotRestoring {
 		return nil, elasticacheapi.ErrInvalidSnapshotStateFault("Snapshot %s is not in the available state (it is %s).", sn.Name, sn.Status)
 	}
-	if len(sn.Nodes) != 1 {
-		return nil, combination("Snapshot %s has %d node groups; restoring into cluster mode enabled replication groups is not supported by Cachalot yet.", sn.Name, len(sn.Nodes))
-	}
 	return sn, nil
+}
+
+// oneNodeGroup refuses restoring a snapshot of a cluster-mode group into
+// a cache without cluster mode.
+func oneNodeGroup(sn *Snapshot) error {
+	if len(sn.Nodes) != 1 || sn.ClusterMode == ClusterModeEnabled {
+		return combination("Snapshot %s is of a replication group with cluster mode enabled (%d node groups); it can only be restored into a replication group with cluster mode enabled.", sn.Name, len(sn.Nodes))
+	}
+	return nil
 }
 
 // restoreDefaults fills what a restore request leaves out from the
@@ -106,6 +112,9 @@ func (s *Service) clusterRestore(ctx context.Context, in *elasticacheapi.CreateC
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := oneNodeGroup(sn); err != nil {
+		return nil, nil, err
+	}
 	cp := *in
 	if err := restoreDefaults(sn, &cp.Engine, &cp.EngineVersion, &cp.CacheNodeType, &cp.Port); err != nil {
 		return nil, nil, err
@@ -129,6 +138,9 @@ func (s *Service) groupRestore(ctx context.Context, in *elasticacheapi.CreateRep
 	}
 	cp := *in
 	if err := restoreDefaults(sn, &cp.Engine, &cp.EngineVersion, &cp.CacheNodeType, &cp.Port); err != nil {
+		return nil, nil, err
+	}
+	if err := clusterModeRestore(sn, &cp); err != nil { // snapcluster.go
 		return nil, nil, err
 	}
 	return &cp, sn, nil

@@ -156,6 +156,9 @@ func (s *Service) beginGroupSnapshot(tx store.Tx, scope auth.Scope, id, from, na
 	if g.APIStatus() != GroupAvailable {
 		return nil, elasticacheapi.ErrInvalidReplicationGroupStateFault("Replication group %s is not in the available state.", g.ID)
 	}
+	if g.ClusterEnabled() {
+		return s.beginShardedSnapshot(tx, g, members, from, name, source) // snapcluster.go
+	}
 	var primary, take *Cluster
 	for _, c := range members {
 		if c.ID == g.Primary {
