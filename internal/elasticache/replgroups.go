@@ -119,12 +119,7 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 				return err
 			}
 		}
-		for _, c := range members {
-			if err := putCluster(tx, c); err != nil {
-				return err
-			}
-		}
-		return putGroup(tx, g)
+		return putNewGroup(tx, g, members)
 	})
 	if err != nil {
 		return nil, err

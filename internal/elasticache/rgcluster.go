@@ -300,12 +300,7 @@ func (s *Service) createClusterGroup(ctx context.Context, scope auth.Scope, sp g
 				return err
 			}
 		}
-		for _, c := range members {
-			if err := putCluster(tx, c); err != nil {
-				return err
-			}
-		}
-		return putGroup(tx, g)
+		return putNewGroup(tx, g, members)
 	})
 	if err != nil {
 		return nil, err

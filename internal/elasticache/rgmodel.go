@@ -203,6 +203,17 @@ func putGroup(tx store.Tx, g *ReplicationGroup) error {
 	return store.PutJSON(tx, groupKey(g.Account, g.Region, g.ID), g)
 }
 
+// putNewGroup writes a group being created with its member clusters
+// (node-based, cluster mode and serverless creations).
+func putNewGroup(tx store.Tx, g *ReplicationGroup, members []*Cluster) error {
+	for _, c := range members {
+		if err := putCluster(tx, c); err != nil {
+			return err
+		}
+	}
+	return putGroup(tx, g)
+}
+
 // groupMembers reads a group's member clusters, in the group's order;
 // members already removed are skipped.
 func groupMembers(tx store.Tx, g *ReplicationGroup) ([]*Cluster, error) {
