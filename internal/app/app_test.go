@@ -233,7 +233,7 @@ func TestCLI(t *testing.T) {
 func TestRestartKeepsCredentialsAndNeverLogsSecrets(t *testing.T) {
 	dir := t.TempDir()
 	t.Cleanup(func() { app.Teardown(context.Background(), dir, slog.New(slog.DiscardHandler)) })
-	var logs bytes.Buffer
+	var logs apptest.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	start := func() *app.App {
 		a := app.New(app.Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: logger})

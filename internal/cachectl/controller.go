@@ -314,6 +314,16 @@ func (c *Controller) prepare(ctx context.Context, clusters []*elasticache.Cluste
 // failover (rolling.go).
 func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Cluster, byRef map[elasticache.ClusterRef]*elasticache.Cluster, rolls map[elasticache.ClusterRef]bool) []error {
 	errs := make([]error, len(clusters))
+	// Observers read other clusters (a replica its primary's address, a
+	// borrowing cluster its owner's interface) while those converge and
+	// record new interfaces on their records: they read a copy taken
+	// before anything starts.
+	peers := make(map[elasticache.ClusterRef]*elasticache.Cluster, len(byRef))
+	for ref, cl := range byRef {
+		cp := *cl
+		cp.Nodes = slices.Clone(cl.Nodes)
+		peers[ref] = &cp
+	}
 	sem := make(chan struct{}, c.cfg.Parallel)
 	var wg sync.WaitGroup
 	for i, cl := range clusters {
@@ -321,7 +331,7 @@ func (c *Controller) converge(ctx context.Context, clusters []*elasticache.Clust
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			obs, err := c.observe(ctx, cl, byRef)
+			obs, err := c.observe(ctx, cl, peers)
 			obs.rolls = rolls[cl.Ref()]
 			if err == nil {
 				err = c.apply(ctx, cl, obs.role, obs.tls, plan(cl, obs))

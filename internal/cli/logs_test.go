@@ -1,13 +1,11 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,7 +56,7 @@ func TestLogs(t *testing.T) {
 		t.Fatalf("node dirs = %q", dirs)
 	}
 	fctx, stop := context.WithCancel(ctx)
-	var buf syncBuffer
+	var buf apptest.Buffer
 	done := make(chan int)
 	go func() { done <- cliRun(fctx, &buf, "logs", "logged", "--data-dir", env.DataDir, "-f") }()
 	f, err := os.OpenFile(filepath.Join(dirs[0], "engine.out"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
@@ -75,24 +73,6 @@ func TestLogs(t *testing.T) {
 	if code := <-done; code != 0 || !strings.Contains(buf.String(), "appended by the test") {
 		t.Errorf("logs -f = exit %d, %q; want the appended line", code, buf.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func cliRun(ctx context.Context, stdout io.Writer, args ...string) int {
