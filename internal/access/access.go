@@ -22,8 +22,8 @@
 // checks the caller's ec2: permissions through the same authorizer as the
 // endpoint, on the resources each action touches, named as the endpoint
 // names them (authorize.go). Caches are reached through the
-// small Caches interface: node-based clusters today (elasticache
-// implements it), replication groups and serverless caches later.
+// small Caches interface (elasticache implements it): node-based clusters,
+// replication groups and serverless caches.
 // Imported by the wiring package and, for publishing, the controllers that
 // realise it (vpcnet, publishctl).
 package access
@@ -43,15 +43,15 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/ec2/sgeval"
 )
 
-// Cache is what the access flows need of a cache: a node-based cluster or
-// a replication group (a serverless cache later).
+// Cache is what the access flows need of a cache: a node-based cluster, a
+// replication group or a serverless cache.
 type Cache struct {
 	// Account and Region are set by CacheLister (Cache answers in the
 	// caller's scope).
 	Account, Region string
 	ID              string
-	// Kind is the kind of cache (KindCacheCluster, KindReplicationGroup);
-	// "" is KindCacheCluster.
+	// Kind is the kind of cache (KindCacheCluster, KindReplicationGroup,
+	// KindServerlessCache); "" is KindCacheCluster.
 	Kind string
 	// Group is the replication group a cluster is a member of: serve
 	// --publish-all publishes the group, not its members.

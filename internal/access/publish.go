@@ -6,9 +6,10 @@ package access
 // loopback address of each endpoint as an offset in the published range.
 // The network controller realises HostEndpoints (vpcnet, netplane's host
 // links); the publish controller (internal/publishctl) calls Converge and
-// writes the hosts file. Caches are node-based clusters and replication
-// groups (named by CacheClusterId as in the other access flows: a cluster
-// first, then a group); a serverless cache is another Kind of record.
+// writes the hosts file. Caches are node-based clusters, replication
+// groups and serverless caches (named by CacheClusterId as in the other
+// access flows: a cluster first, then a group, then a serverless cache). A
+// serverless cache's one endpoint has one address for both its ports.
 //
 // A group's record gives an address to each member's node; the names the
 // host resolves are those the VPCs' DNS servers answer (Endpoint.DNSNames):
@@ -36,6 +37,7 @@ import (
 const (
 	KindCacheCluster     = "cache-cluster"
 	KindReplicationGroup = "replication-group"
+	KindServerlessCache  = "serverless-cache"
 )
 
 // PublishedPrefix is where published caches are kept:
@@ -191,6 +193,9 @@ func (p *Publishing) recordNames(r *publishRecord) ([]string, error) {
 			out = append(out, sc.Node(m, dnsname.NodeID(1)), sc.TLSNode(m, r.ID))
 		}
 		return out, nil
+	}
+	if r.Kind == KindServerlessCache {
+		return []string{sc.Serverless(r.ID)}, nil
 	}
 	for ep := range r.Offsets {
 		if ep == "configuration" {
@@ -360,14 +365,18 @@ func (p *Publishing) published(r *publishRecord, c Cache) *PublishedCache {
 		if ns := names[ep.Name]; len(ns) > 0 {
 			own = ns[0]
 		}
-		he := HostEndpoint{Account: r.Account, Region: r.Region, Kind: r.Kind, CacheID: r.ID, Name: ep.Name, DNSName: own, DNSNames: names[ep.Name],
-			InterfaceID: ep.InterfaceID, PrivateIP: ep.Address, Port: c.Port, Loopback: loop, Address: loop.String(), HostPort: c.Port}
-		if p.HostAddrs != nil {
-			if ip, hp, ok := p.HostAddrs.HostAddr(ep.InterfaceID, he.Port); ok {
-				he.Address, he.HostPort = ip, hp
+		// One host endpoint per port of the cache (a serverless cache's
+		// 6379 and 6380), at the same address.
+		for port := c.Ports().From; port <= c.Ports().To; port++ {
+			he := HostEndpoint{Account: r.Account, Region: r.Region, Kind: r.Kind, CacheID: r.ID, Name: ep.Name, DNSName: own, DNSNames: names[ep.Name],
+				InterfaceID: ep.InterfaceID, PrivateIP: ep.Address, Port: port, Loopback: loop, Address: loop.String(), HostPort: port}
+			if p.HostAddrs != nil {
+				if ip, hp, ok := p.HostAddrs.HostAddr(ep.InterfaceID, he.Port); ok {
+					he.Address, he.HostPort = ip, hp
+				}
 			}
+			out.Endpoints = append(out.Endpoints, he)
 		}
-		out.Endpoints = append(out.Endpoints, he)
 	}
 	return out
 }

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"os/exec"
@@ -232,6 +234,10 @@ func TestPublishedGroupFromHost(t *testing.T) {
 // runs with the test's hosts file as /etc/hosts.
 const clusterClientEnv = "CACHALOT_TEST_CLUSTER_ENDPOINT"
 
+// clusterCAEnv names, for a TLS cache, the CA file the helper test's
+// ClusterClient trusts.
+const clusterCAEnv = "CACHALOT_TEST_CLUSTER_CA"
+
 // TestHostClusterClient is the go-redis ClusterClient side of
 // TestPublishedClusterMode, run by it in a private mount namespace where
 // the test's hosts file is /etc/hosts: it writes and reads keys across
@@ -242,7 +248,19 @@ func TestHostClusterClient(t *testing.T) {
 		t.Skip("run by TestPublishedClusterMode")
 	}
 	ctx := context.Background()
-	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{addr}, DialTimeout: 2 * time.Second, MaxRedirects: 3})
+	opts := &goredis.ClusterOptions{Addrs: []string{addr}, DialTimeout: 2 * time.Second, MaxRedirects: 3}
+	if caFile := os.Getenv(clusterCAEnv); caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			t.Fatalf("no certificate in %s", caFile)
+		}
+		opts.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	c := goredis.NewClusterClient(opts)
 	defer c.Close()
 	for i := range 200 {
 		if err := c.Set(ctx, fmt.Sprintf("host:%d", i), i, 0).Err(); err != nil {

@@ -416,16 +416,14 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		}
 		spec.SecondPort = port2
 	}
-	// A serverless cache's engines are its one endpoint (two ports of one
-	// address), which is what they announce.
-	if r.values["cluster-enabled"] == "yes" && bindIP == n.IP && r.cl.ServerlessCache == "" {
+	if r.values["cluster-enabled"] == "yes" && bindIP == n.IP {
 		// A cluster-mode node listening at its private address (the
 		// namespaces network mode) announces its name, as ElastiCache's
 		// do with TLS: cluster clients follow it to the node inside the
 		// VPCs and, the cache published, from the host, where private
 		// addresses do not lead. In the loopback mode the host address it
 		// binds is what clients follow. A serverless cache's engines
-		// announce its endpoint's address: its one name is the cache's.
+		// (two ports of one address) announce the cache's one name.
 		if spec.AnnounceHostname, err = r.nodeName(n.ID); err != nil {
 			return false, err
 		}

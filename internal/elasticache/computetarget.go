@@ -52,7 +52,7 @@ func (t computeTargets) Cache(ctx context.Context, id string) (access.Cache, err
 		return access.Cache{}, err
 	}
 	if g != nil && g.Serverless != nil {
-		return serverlessCacheOf(g, members), nil
+		return t.s.serverlessCache(g, members), nil
 	}
 	if g != nil {
 		return t.s.groupCache(g, members), nil
@@ -62,7 +62,7 @@ func (t computeTargets) Cache(ctx context.Context, id string) (access.Cache, err
 
 // AllCaches returns the caches of every account and region
 // (access.CacheLister), for publishing to the host: clusters (group
-// members too) and replication groups.
+// members too), replication groups and serverless caches.
 func (t computeTargets) AllCaches(ctx context.Context) ([]access.Cache, error) {
 	clusters, err := t.s.Clusters(ctx)
 	if err != nil {
@@ -75,13 +75,16 @@ func (t computeTargets) AllCaches(ctx context.Context) ([]access.Cache, error) {
 	out := make([]access.Cache, 0, len(clusters)+len(groups))
 	for _, c := range clusters {
 		if c.ServerlessCache != "" {
-			continue // not published to the host yet
+			continue // a serverless cache's hidden member: the cache is listed whole
 		}
 		out = append(out, t.s.clusterCache(c))
 	}
 	for _, g := range groups {
 		if g.Serverless != nil {
-			continue // a serverless cache's group: not published to the host yet
+			sc := t.s.serverlessCache(g, members[g.Ref()])
+			sc.Account, sc.Region = g.Account, g.Region
+			out = append(out, sc)
+			continue
 		}
 		gc := t.s.groupCache(g, members[g.Ref()])
 		gc.Account, gc.Region = g.Account, g.Region

@@ -61,7 +61,14 @@ func (s *Service) Names(cl *Cluster) ([]EndpointName, error) {
 		if n.IP == "" {
 			continue
 		}
-		if err := add(nodeName(sc, cl, n.ID), n.ID, n.InterfaceID, n.IP); err != nil {
+		name := nodeName(sc, cl, n.ID)
+		if cl.ServerlessCache != "" {
+			// A serverless cache's engines are its endpoint: the
+			// cache's one name, which they announce (AllNames leaves
+			// them to the cache's own names).
+			name = sc.Serverless(cl.ServerlessCache)
+		}
+		if err := add(name, n.ID, n.InterfaceID, n.IP); err != nil {
 			return nil, err
 		}
 	}

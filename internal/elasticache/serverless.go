@@ -747,11 +747,21 @@ func (s *Service) isServerless(ctx context.Context, scope auth.Scope, id string)
 	return err == nil
 }
 
+// serverlessCache is serverlessCacheOf with the endpoint's DNS name.
+func (s *Service) serverlessCache(g *ReplicationGroup, members []*Cluster) access.Cache {
+	out := serverlessCacheOf(g, members)
+	if names, err := s.serverlessNames(g, members); err == nil {
+		nameEndpoints(out.Endpoints, names)
+	}
+	return out
+}
+
 // serverlessCacheOf is a serverless cache as the access flows see it: one
 // endpoint (its interface) on 6379 and 6380, which a compute connection
 // opens both of.
 func serverlessCacheOf(g *ReplicationGroup, members []*Cluster) access.Cache {
-	out := access.Cache{Account: g.Account, Region: g.Region, ID: g.Serverless.Name, CreatedAt: g.CreatedAt, Engine: g.Engine, Status: g.Status,
+	out := access.Cache{Account: g.Account, Region: g.Region, ID: g.Serverless.Name, Kind: access.KindServerlessCache,
+		CreatedAt: g.CreatedAt, Engine: g.Engine, Status: g.Status,
 		VpcID: g.VpcID, Port: ServerlessPort, ToPort: ServerlessReaderPort, SecurityGroups: slices.Clone(g.SecurityGroups)}
 	if len(members) > 0 && len(members[0].Nodes) > 0 && members[0].Nodes[0].InterfaceID != "" && g.Status != GroupDeleting {
 		n := members[0].Nodes[0]
