@@ -346,8 +346,8 @@ func setUsageLimits(sv *Serverless, l *elasticacheapi.CacheUsageLimits) error {
 }
 
 // setSnapshotSettings validates SnapshotRetentionLimit and
-// DailySnapshotTime into sv (recorded: Cachalot takes no serverless
-// snapshots yet).
+// DailySnapshotTime into sv: the snapshot controller takes the daily
+// snapshot (internal/snapctl, auto.go).
 func setSnapshotSettings(sv *Serverless, retain *int32, daily *string) error {
 	if retain != nil {
 		if *retain < 0 || *retain > 35 {
@@ -626,7 +626,7 @@ func (s *Service) DeleteServerlessCache(ctx context.Context, in *elasticacheapi.
 		}
 		if in.FinalSnapshotName != nil {
 			// Deleted once the snapshot is taken (endSnapshotting).
-			sn, err := s.beginServerlessSnapshot(tx, scope, name, final, nil)
+			sn, err := s.beginServerlessSnapshot(tx, scope, name, final, SourceManual, nil)
 			if err != nil {
 				return err
 			}

@@ -72,7 +72,8 @@ func (s *Service) checkNewServerlessSnapshot(tx store.Tx, scope auth.Scope, name
 // beginServerlessSnapshot records snapshot name of serverless cache
 // cache, creating, inside tx and marks the cache's group and primary
 // snapshotting; the snapshot controller takes the primary's RDB file.
-func (s *Service) beginServerlessSnapshot(tx store.Tx, scope auth.Scope, cache, name string, tags []Tag) (*Snapshot, error) {
+// source is SourceManual or SourceAutomated (the daily snapshot).
+func (s *Service) beginServerlessSnapshot(tx store.Tx, scope auth.Scope, cache, name, source string, tags []Tag) (*Snapshot, error) {
 	if err := s.checkNewServerlessSnapshot(tx, scope, name); err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func (s *Service) beginServerlessSnapshot(tx store.Tx, scope auth.Scope, cache, 
 	}
 	now := s.cfg.Now().UTC()
 	id := ServerlessGroupID(name)
-	sn := snapshotOf(p, id, SourceManual, now)
+	sn := snapshotOf(p, id, source, now)
 	sn.GroupID, sn.GroupDescription, sn.AutomaticFailover, sn.SourceCreatedAt = g.ID, g.Description, g.AutomaticFailover, g.CreatedAt
 	sn.ServerlessCache, sn.ServerlessMajor, sn.Tags = g.Serverless.Name, g.Serverless.MajorVersion, tags
 	sn.Nodes = []SnapshotNode{{ClusterID: p.ID, NodeID: p.Nodes[0].ID, NodeGroupID: g.Shards[0].ID, NodeCreatedAt: p.Nodes[0].CreatedAt,
@@ -152,7 +153,7 @@ func (s *Service) CreateServerlessCacheSnapshot(ctx context.Context, in *elastic
 	var sn *Snapshot
 	err = s.st.Update(ctx, func(tx store.Tx) error {
 		var err error
-		sn, err = s.beginServerlessSnapshot(tx, scope, aws.ToString(in.ServerlessCacheName), name, tags)
+		sn, err = s.beginServerlessSnapshot(tx, scope, aws.ToString(in.ServerlessCacheName), name, SourceManual, tags)
 		return err
 	})
 	if err != nil {

@@ -260,6 +260,7 @@ func TestServerlessSnapshotRestore(t *testing.T) {
 			t.Errorf("GET %s on the cache restored from the final snapshot = %q, %v; want %s", kv[0], out, err, kv[1])
 		}
 	}
+	w.dailySnapshot(t, "again")
 	for _, name := range []string{"src", "again", "early"} {
 		if _, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String(name)}); err != nil && code(err) != "ServerlessCacheNotFoundFault" {
 			t.Error(err)
@@ -268,4 +269,41 @@ func TestServerlessSnapshotRestore(t *testing.T) {
 	for _, name := range []string{"src", "again", "early"} {
 		w.wait(t, name, "deleted")
 	}
+}
+
+// dailySnapshot: a retention and a DailySnapshotTime of this minute make
+// the cache take its automatic snapshot now (type automated, named
+// automatic.<cache>-YYYY-MM-DD-HH-MM); a retention of 0 expires it.
+func (w *serverlessWorld) dailySnapshot(t *testing.T, cache string) {
+	t.Helper()
+	ctx := context.Background()
+	daily := time.Now().UTC().Format("15:04")
+	if _, err := w.ec.ModifyServerlessCache(ctx, &elasticache.ModifyServerlessCacheInput{ServerlessCacheName: aws.String(cache),
+		SnapshotRetentionLimit: aws.Int32(1), DailySnapshotTime: aws.String(daily)}); err != nil {
+		t.Fatal(err)
+	}
+	automated := func() []ectypes.ServerlessCacheSnapshot {
+		out, err := w.ec.DescribeServerlessCacheSnapshots(ctx, &elasticache.DescribeServerlessCacheSnapshotsInput{ServerlessCacheName: aws.String(cache),
+			SnapshotType: aws.String("automated")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.ServerlessCacheSnapshots
+	}
+	deadline := time.Now().Add(time.Minute)
+	var got []ectypes.ServerlessCacheSnapshot
+	for got = automated(); (len(got) != 1 || aws.ToString(got[0].Status) != "available") && time.Now().Before(deadline); got = automated() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(got) != 1 || aws.ToString(got[0].Status) != "available" || !strings.HasPrefix(aws.ToString(got[0].ServerlessCacheSnapshotName), "automatic."+cache+"-") ||
+		aws.ToString(got[0].SnapshotType) != "automated" {
+		t.Fatalf("automated snapshots of %s (daily at %s, retention 1) = %+v, want one available automatic.%s-…", cache, daily, got, cache)
+	}
+	t.Logf("daily snapshot %s", aws.ToString(got[0].ServerlessCacheSnapshotName))
+	w.wait(t, cache, "available")
+	if _, err := w.ec.ModifyServerlessCache(ctx, &elasticache.ModifyServerlessCacheInput{ServerlessCacheName: aws.String(cache),
+		SnapshotRetentionLimit: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitSnap(t, aws.ToString(got[0].ServerlessCacheSnapshotName), "deleted")
 }

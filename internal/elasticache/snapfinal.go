@@ -3,6 +3,7 @@ package elasticache
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
 	"github.com/cachalot-dev/cachalot/internal/auth"
@@ -55,6 +56,11 @@ type SnapshotSourceRef struct{ Account, Region, ClusterID, GroupID string }
 func (s *Service) StartAutomaticSnapshot(ctx context.Context, src SnapshotSourceRef, name string) error {
 	scope := auth.Scope{AccountID: src.Account, Region: src.Region}
 	err := s.st.Update(ctx, func(tx store.Tx) error {
+		if cache, ok := strings.CutPrefix(src.GroupID, ServerlessGroupPrefix); ok {
+			// A serverless cache's daily snapshot, among its snapshots.
+			_, err := s.beginServerlessSnapshot(tx, scope, cache, name, SourceAutomated, nil)
+			return err
+		}
 		if err := s.checkNewSnapshot(tx, scope, name, false); err != nil {
 			return err
 		}

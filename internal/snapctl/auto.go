@@ -13,10 +13,12 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/reconcile"
 )
 
-// Automatic snapshots: a Valkey or Redis OSS cluster outside a group, or a
-// replication group, with a SnapshotRetentionLimit above zero gets one
-// snapshot a day, started in its SnapshotWindow (UTC) and named
-// automatic.<id>-YYYY-MM-DD-HH-MM; an automatic snapshot is expired
+// Automatic snapshots: a Valkey or Redis OSS cluster outside a group, a
+// replication group or a serverless cache, with a SnapshotRetentionLimit
+// above zero gets one snapshot a day, started in its SnapshotWindow (UTC;
+// a serverless cache's is the hour from its DailySnapshotTime) and named
+// automatic.<id>-YYYY-MM-DD-HH-MM (a serverless cache's among its
+// serverless snapshots, of type automated); an automatic snapshot is expired
 // (deleted) once older than the retention, when the retention drops to
 // zero, or when its source is gone. The controller asks to run again at
 // the next window and the next expiry.
@@ -41,6 +43,17 @@ func (c *Controller) automatic(ctx context.Context, st elasticache.SnapshotState
 	}
 	for _, g := range st.Groups {
 		ref := elasticache.SnapshotSourceRef{Account: g.Account, Region: g.Region, GroupID: g.ID}
+		if sv := g.Serverless; sv != nil {
+			// A serverless cache: its daily snapshot starts at
+			// DailySnapshotTime, within the hour.
+			w, err := dailyWindow(sv.DailySnapshotTime)
+			if err != nil {
+				c.cfg.Logger.Warn("serverless daily snapshot time", "cache", sv.Name, "err", err)
+				continue
+			}
+			sources[ref] = source{ref, sv.Name, w, sv.SnapshotRetain, g.APIStatus() == elasticache.GroupAvailable && g.Snapshotting == ""}
+			continue
+		}
 		sources[ref] = source{ref, g.ID, g.SnapshotWindow, g.SnapshotRetain, g.APIStatus() == elasticache.GroupAvailable}
 	}
 	var errs []error
@@ -91,6 +104,17 @@ func (c *Controller) automatic(ctx context.Context, st elasticache.SnapshotState
 // AutomaticName is the name of an automatic snapshot of id started at t.
 func AutomaticName(id string, t time.Time) string {
 	return "automatic." + id + "-" + t.UTC().Format("2006-01-02-15-04")
+}
+
+// dailyWindow is the window of an hour starting at a serverless cache's
+// DailySnapshotTime "hh:mm".
+func dailyWindow(daily string) (string, error) {
+	m, err := minuteOfDay(daily)
+	if err != nil {
+		return "", err
+	}
+	end := (m + 60) % (24 * 60)
+	return fmt.Sprintf("%s-%02d:%02d", daily, end/60, end%60), nil
 }
 
 // window returns the occurrence of a daily window "hh:mm-hh:mm" (UTC)

@@ -224,3 +224,40 @@ func TestSettle(t *testing.T) {
 		})
 	}
 }
+
+// TestAutomaticServerless: a serverless cache with a retention takes its
+// daily snapshot in the hour from its DailySnapshotTime, once a day, only
+// while available and not already snapshotting; one without a retention
+// takes none; its expired automatic snapshots go.
+func TestAutomaticServerless(t *testing.T) {
+	now := time.Date(2026, 3, 10, 6, 45, 0, 0, time.UTC)
+	sl := func(name, daily string, retain int) *elasticache.ReplicationGroup {
+		return &elasticache.ReplicationGroup{Account: "a", Region: "r", ID: elasticache.ServerlessGroupID(name), Status: elasticache.GroupAvailable,
+			Serverless: &elasticache.Serverless{Name: name, DailySnapshotTime: daily, SnapshotRetain: retain}}
+	}
+	auto := func(name, cache string, at time.Time) *elasticache.Snapshot {
+		return &elasticache.Snapshot{Account: "a", Region: "r", Name: elasticache.ServerlessGroupID(name), GroupID: elasticache.ServerlessGroupID(cache),
+			ServerlessCache: cache, Source: elasticache.SourceAutomated, Status: elasticache.SnapshotAvailable, CreatedAt: at}
+	}
+	busy := sl("busy", "06:30", 1)
+	busy.Snapshotting = "serverless--manual"
+	d := &fakeDomain{st: elasticache.SnapshotState{
+		Groups: []*elasticache.ReplicationGroup{sl("due", "06:30", 2), sl("later", "07:00", 2), sl("off", "06:30", 0), sl("done", "06:00", 2), busy},
+		Snapshots: []*elasticache.Snapshot{
+			auto("automatic.due-old", "due", now.Add(-49*time.Hour)),
+			auto("automatic.done-today", "done", now.Add(-30*time.Minute)),
+		},
+	}}
+	c, _ := newTest(t, d, fakeEngines{}, now)
+	if err := c.Reconcile(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(d.calls)
+	want := []string{"expire serverless--automatic.due-old", "start automatic.due-2026-03-10-06-45"}
+	if diff := cmp.Diff(want, d.calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if w, err := dailyWindow("23:30"); err != nil || w != "23:30-00:30" {
+		t.Errorf("dailyWindow(23:30) = %q, %v", w, err)
+	}
+}
