@@ -29,6 +29,7 @@ var walkthroughs = []string{
 	"resharding.sh",             // issue 13: modify-replication-group-shard-configuration 2 -> 3 -> 2, keys kept
 	"rbac.sh",                   // issue 14: RBAC users and user groups, redis-cli --tls --user
 	"serverless.sh",             // issue 15, SEEDS 003/004: a serverless cache, TLS, 6379 and 6380
+	"serverless-memcached.sh",   // issue 15, SEEDS 003/004: a serverless Memcached cache, TLS, 11211 and 11212
 }
 
 func TestWalkthroughs(t *testing.T) {

@@ -6,7 +6,10 @@
 // Cluster with all slots, the replica's link up, cluster_state:ok on both —
 // then deletes it until ServerlessCacheNotFoundFault, -creations times.
 //
-// Then, with -requests > 0, redis-benchmark --tls from an instance in the
+// -engine memcached measures serverless Memcached caches instead (one
+// engine on 11211 and 11212 with TLS; no throughput comparison).
+//
+// Then, with -requests > 0 (Redis OSS only), redis-benchmark --tls from an instance in the
 // default VPC against a serverless cache's endpoint (6379) and against a
 // node-based Redis OSS cluster with in-transit encryption, in alternation,
 // -rounds rounds each: the ratio of their throughputs (goal ≥ 0.9).
@@ -40,6 +43,7 @@ import (
 
 type options struct {
 	bin       string
+	engine    string
 	creations int
 	requests  int
 	rounds    int
@@ -50,12 +54,16 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.bin, "cachalot", "bin/cachalot", "cachalot binary (build it first)")
+	flag.StringVar(&o.engine, "engine", "redis", "serverless cache engine: redis, valkey or memcached")
 	flag.IntVar(&o.creations, "creations", 10, "serverless caches created and deleted")
 	flag.IntVar(&o.requests, "requests", 50000, "redis-benchmark -n per test; 0 skips the throughput comparison")
 	flag.IntVar(&o.rounds, "rounds", 3, "redis-benchmark rounds per cache")
 	flag.DurationVar(&o.poll, "poll", 5*time.Millisecond, "DescribeServerlessCaches polling interval")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
 	flag.Parse()
+	if o.engine == "memcached" {
+		o.requests = 0 // redis-benchmark speaks no memcached
+	}
 	cachalotproc.Main(func(ctx context.Context) error { return run(ctx, o) })
 }
 
@@ -66,7 +74,7 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Printf("# Serverless caches through the product: figures of issue 15\n\n")
 	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
-	fmt.Printf("    go build -o bin/cachalot ./cmd/cachalot && go run ./bench/serverless -creations %d -requests %d -rounds %d\n\n", o.creations, o.requests, o.rounds)
+	fmt.Printf("    go build -o bin/cachalot ./cmd/cachalot && go run ./bench/serverless -engine %s -creations %d -requests %d -rounds %d\n\n", o.engine, o.creations, o.requests, o.rounds)
 	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
 		DirPrefix: "cachalot-slbench-", Key: "AKIASLBENCHBENCHBNCH", Secret: "slbench-secret", LogLevel: "warn",
 	})
@@ -83,7 +91,7 @@ func run(ctx context.Context, o options) error {
 	for i := range o.creations {
 		name := fmt.Sprintf("bench-%02d", i)
 		t0 := time.Now()
-		if _, err := srv.EC.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String(name), Engine: aws.String("redis")}); err != nil {
+		if _, err := srv.EC.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String(name), Engine: aws.String(o.engine)}); err != nil {
 			return fmt.Errorf("create %s: %w", name, err)
 		}
 		if err := wait(ctx, srv, name, "available", o.poll); err != nil {
@@ -101,7 +109,7 @@ func run(ctx context.Context, o options) error {
 		log.Printf("%s: available after %s, deleted after %s", name, available[i].Round(time.Millisecond), deleted[i].Round(time.Millisecond))
 	}
 	fmt.Printf("## Create → available\n\n")
-	fmt.Printf("CreateServerlessCache (Engine redis, defaults: the default VPC's subnets and group) until DescribeServerlessCaches says "+
+	fmt.Printf("CreateServerlessCache (Engine "+o.engine+", defaults: the default VPC's subnets and group) until DescribeServerlessCaches says "+
 		"`available`, polled every %v; then DeleteServerlessCache until ServerlessCacheNotFoundFault. Goal: create p50 < 500 ms "+
 		"(ElastiCache: about a minute).\n\n", o.poll)
 	fmt.Printf("| measure | p50 | max | n |\n|---|---|---|---|\n")

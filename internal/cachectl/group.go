@@ -147,8 +147,10 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
+	groups, mcBusy, mcErr := c.reconcileMemcachedServerless(ctx, groups, members)
 	all := len(groups)
 	groups, sharding, shardErr := c.reconcileClustered(ctx, groups, members)
+	sharding = sharding || mcBusy
 	errs := make([]error, len(groups))
 	views := make([]groupView, len(groups))
 	var wg sync.WaitGroup
@@ -198,7 +200,7 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	case health || len(groups) < all: // cluster-mode groups always fail over
 		reconcile.RequeueAfter(ctx, c.cfg.HealthInterval)
 	}
-	return errors.Join(append(errs, shardErr)...)
+	return errors.Join(append(errs, shardErr, mcErr)...)
 }
 
 // observe reads the supervisor's state and INFO replication of every

@@ -222,9 +222,10 @@ func held(cl *elasticache.Cluster, obs observed) bool {
 }
 
 // hasConfigEndpoint: a Memcached cluster with nodes has a configuration
-// endpoint (made on its first convergence).
+// endpoint (made on its first convergence), but for a serverless Memcached
+// cache's member: its clients connect to the cache's one endpoint.
 func hasConfigEndpoint(cl *elasticache.Cluster) bool {
-	return cl.ConfigInterfaceID != "" || cl.Engine == catalog.Memcached && len(cl.Nodes) > 0
+	return cl.ConfigInterfaceID != "" || cl.Engine == catalog.Memcached && len(cl.Nodes) > 0 && cl.ServerlessCache == ""
 }
 
 // planNode is what converges one node: a removed node stops and releases
@@ -301,7 +302,9 @@ func runningSpec(cl *elasticache.Cluster) string { return cl.NodeType + "/" + cl
 // writes get the OOM error, as ElastiCache Serverless documents
 // (volatile-lru).
 func serverlessValues(cl *elasticache.Cluster, values map[string]string) map[string]string {
-	if cl.ServerlessCache == "" {
+	if cl.ServerlessCache == "" || cl.Engine == catalog.Memcached {
+		// Memcached evicts least recently used items at its limit (-m),
+		// as ElastiCache documents for serverless Memcached.
 		return values
 	}
 	if values == nil {

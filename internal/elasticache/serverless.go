@@ -42,8 +42,8 @@ import (
 // error), snapshot retention settings (recorded), tags, KMS key id
 // (recorded; no encryption at rest). Recorded but not enforced: the data
 // storage minimum and the ECPU/s limits (Cachalot does not meter ECPUs).
-// Refused: Memcached, user groups, NetworkType other than ipv4.
-// Snapshots and restores: serverlesssnap.go.
+// Refused: user groups, NetworkType other than ipv4.
+// Snapshots and restores: serverlesssnap.go. Memcached: serverlessmc.go.
 
 // ServerlessGroupPrefix starts the id of the replication group realising
 // a serverless cache: two consecutive hyphens, which no identifier a
@@ -183,9 +183,15 @@ func (s *Service) CreateServerlessCache(ctx context.Context, in *elasticacheapi.
 		Tags: sp.tags, CreatedAt: s.cfg.Now().UTC(), Status: GroupCreating, Generation: 1, Serverless: &sv,
 	}
 	g.ParameterGroup = clusterParamGroupName(g.Family)
+	if sp.eng == catalog.Memcached {
+		memcachedServerlessGroup(g)
+	}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Get(groupKey(g.Account, g.Region, g.ID)); err == nil {
 			return elasticacheapi.ErrServerlessCacheAlreadyExistsFault("Serverless cache %s already exists.", sp.name)
+		}
+		if sp.eng == catalog.Memcached {
+			return putNewGroup(tx, g, []*Cluster{s.memcachedServerlessMember(g, subnets[0], int64(sv.DataMaxGB)*s.dataStorageUnit())})
 		}
 		sh := Shard{ID: NodeGroupID, Slots: "0-16383"}
 		var members []*Cluster
@@ -238,6 +244,12 @@ func (s *Service) serverlessSpecOf(ctx context.Context, in *elasticacheapi.Creat
 		return sp, err
 	}
 	switch {
+	case in.UserGroupId != nil && sp.eng == catalog.Memcached:
+		return sp, memcachedUserGroup()
+	case len(in.SnapshotArnsToRestore) > 0 && sp.eng == catalog.Memcached:
+		return sp, memcachedNoSnapshots("SnapshotArnsToRestore")
+	case aws.ToInt32(in.SnapshotRetentionLimit) > 0 && sp.eng == catalog.Memcached:
+		return sp, memcachedNoSnapshots("SnapshotRetentionLimit")
 	case in.UserGroupId != nil:
 		return sp, s.serverlessUserGroup(ctx, aws.ToString(in.UserGroupId))
 	case in.NetworkType != nil && *in.NetworkType != "ipv4":
@@ -271,6 +283,8 @@ func serverlessMajors(eng string) []string {
 		return []string{"8", "7"}
 	case catalog.Redis:
 		return []string{"7"}
+	case catalog.Memcached:
+		return []string{"1.6"}
 	}
 	return nil
 }
@@ -279,11 +293,9 @@ func serverlessMajors(eng string) []string {
 // newest this host can serve) and finds the installed engine.
 func (s *Service) serverlessEngine(eng, major string) (string, catalog.Installed, error) {
 	switch eng {
-	case catalog.Redis, catalog.Valkey:
+	case catalog.Redis, catalog.Valkey, catalog.Memcached:
 	case "":
 		return "", catalog.Installed{}, invalid("The parameter Engine must be provided and must not be blank.")
-	case catalog.Memcached:
-		return "", catalog.Installed{}, invalid("Serverless caches with the memcached engine are not supported by Cachalot yet: a serverless Memcached cache is reached with TLS only (11211 and 11212) through a layer in front of its nodes that Cachalot does not have yet. Use valkey or redis.")
 	default:
 		return "", catalog.Installed{}, invalid("Invalid value for Engine: %s. Valid values are valkey, redis and memcached.", eng)
 	}
@@ -297,7 +309,7 @@ func (s *Service) serverlessEngine(eng, major string) (string, catalog.Installed
 		major = majors[0]
 	}
 	if !slices.Contains(majors, major) {
-		return "", catalog.Installed{}, invalid("Invalid value for MajorEngineVersion: %s. Valid major versions for %s are %s.", major, eng, strings.Join(majors, ", "))
+		return "", catalog.Installed{}, invalid("Specified engine does not support major engine version %s. Valid major versions for %s are %s.", major, eng, strings.Join(majors, ", "))
 	}
 	inst, err := s.resolveEngine(eng, major)
 	if err != nil {
@@ -496,12 +508,6 @@ func (s *Service) DescribeServerlessCaches(ctx context.Context, in *elasticachea
 func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.ModifyServerlessCacheRequest) (*elasticacheapi.ModifyServerlessCacheResponse, error) {
 	scope := auth.ScopeFrom(ctx)
 	name := strings.ToLower(aws.ToString(in.ServerlessCacheName))
-	switch {
-	case in.UserGroupId != nil:
-		return nil, s.serverlessUserGroup(ctx, aws.ToString(in.UserGroupId))
-	case aws.ToBool(in.RemoveUserGroup):
-		return nil, combination("The serverless cache %s has no user group to remove.", name)
-	}
 	var sv Serverless
 	if err := setUsageLimits(&sv, in.CacheUsageLimits); err != nil {
 		return nil, err
@@ -520,6 +526,16 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 	})
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case (in.UserGroupId != nil || aws.ToBool(in.RemoveUserGroup)) && cur.Engine == catalog.Memcached:
+		return nil, memcachedUserGroup()
+	case aws.ToInt32(in.SnapshotRetentionLimit) > 0 && cur.Engine == catalog.Memcached:
+		return nil, memcachedNoSnapshots("SnapshotRetentionLimit")
+	case in.UserGroupId != nil:
+		return nil, s.serverlessUserGroup(ctx, aws.ToString(in.UserGroupId))
+	case aws.ToBool(in.RemoveUserGroup):
+		return nil, combination("The serverless cache %s has no user group to remove.", name)
 	}
 	if eng := strings.ToLower(aws.ToString(in.Engine)); eng != "" && eng != cur.Engine {
 		return nil, invalid("Changing the engine of serverless cache %s from %s to %s is not supported by Cachalot yet.", name, cur.Engine, eng)
@@ -699,13 +715,14 @@ func (s *Service) serverlessToAPI(scope auth.Scope, g *ReplicationGroup, members
 		if err != nil {
 			return nil, err
 		}
-		host, port, rport := sc.Serverless(p.Name), ServerlessPort, ServerlessReaderPort
+		wport, readerPort := serverlessPorts(g.Engine)
+		host, port, rport := sc.Serverless(p.Name), wport, readerPort
 		if s.cfg.HostAddrs != nil {
 			n := members[0].Nodes[0]
-			if hip, hp, ok := s.cfg.HostAddrs.HostAddr(n.InterfaceID, ServerlessPort); ok {
+			if hip, hp, ok := s.cfg.HostAddrs.HostAddr(n.InterfaceID, wport); ok {
 				host, port = hip, hp
 			}
-			if _, hp, ok := s.cfg.HostAddrs.HostAddr(n.InterfaceID, ServerlessReaderPort); ok {
+			if _, hp, ok := s.cfg.HostAddrs.HostAddr(n.InterfaceID, readerPort); ok {
 				rport = hp
 			}
 		}
@@ -731,7 +748,8 @@ func (s *Service) serverlessNames(g *ReplicationGroup, members []*Cluster) ([]En
 		return nil, fmt.Errorf("serverless cache %s: address %q is not IPv4", g.Serverless.Name, n.IP)
 	}
 	var out []EndpointName
-	for _, port := range []int{ServerlessPort, ServerlessReaderPort} {
+	wport, rport := serverlessPorts(g.Engine)
+	for _, port := range []int{wport, rport} {
 		out = append(out, EndpointName{Name: sc.Serverless(g.Serverless.Name), Account: g.Account, Region: g.Region, Cache: g.Serverless.Name,
 			Node: n.ID, VpcID: g.VpcID, InterfaceID: n.InterfaceID, IP: addr, Port: port})
 	}
@@ -757,12 +775,13 @@ func (s *Service) serverlessCache(g *ReplicationGroup, members []*Cluster) acces
 }
 
 // serverlessCacheOf is a serverless cache as the access flows see it: one
-// endpoint (its interface) on 6379 and 6380, which a compute connection
-// opens both of.
+// endpoint (its interface) on 6379 and 6380 (Memcached: 11211 and 11212),
+// which a compute connection opens both of.
 func serverlessCacheOf(g *ReplicationGroup, members []*Cluster) access.Cache {
+	port, toPort := serverlessPorts(g.Engine)
 	out := access.Cache{Account: g.Account, Region: g.Region, ID: g.Serverless.Name, Kind: access.KindServerlessCache,
 		CreatedAt: g.CreatedAt, Engine: g.Engine, Status: g.Status,
-		VpcID: g.VpcID, Port: ServerlessPort, ToPort: ServerlessReaderPort, SecurityGroups: slices.Clone(g.SecurityGroups)}
+		VpcID: g.VpcID, Port: port, ToPort: toPort, SecurityGroups: slices.Clone(g.SecurityGroups)}
 	if len(members) > 0 && len(members[0].Nodes) > 0 && members[0].Nodes[0].InterfaceID != "" && g.Status != GroupDeleting {
 		n := members[0].Nodes[0]
 		out.Endpoints = []access.Endpoint{{Name: "endpoint", InterfaceID: n.InterfaceID, Address: n.IP}}

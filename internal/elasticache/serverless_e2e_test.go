@@ -410,8 +410,11 @@ func TestServerlessBadInput(t *testing.T) {
 		msg  string
 	}{
 		{"engine-unknown", elasticache.CreateServerlessCacheInput{Engine: aws.String("mysql")}, "InvalidParameterValue", "Invalid value for Engine: mysql"},
-		{"engine-memcached", elasticache.CreateServerlessCacheInput{Engine: aws.String("memcached")}, "InvalidParameterValue", "memcached engine are not supported by Cachalot yet"},
-		{"major-unknown", elasticache.CreateServerlessCacheInput{MajorEngineVersion: aws.String("6")}, "InvalidParameterValue", "Invalid value for MajorEngineVersion: 6"},
+		{"memcached-major", elasticache.CreateServerlessCacheInput{Engine: aws.String("memcached"), MajorEngineVersion: aws.String("8")}, "InvalidParameterValue", "Specified engine does not support major engine version 8"},
+		{"memcached-user-group", elasticache.CreateServerlessCacheInput{Engine: aws.String("memcached"), UserGroupId: aws.String("ug1")}, "InvalidParameterCombination", "Valkey and Redis OSS serverless caches only"},
+		{"memcached-restore", elasticache.CreateServerlessCacheInput{Engine: aws.String("memcached"), SnapshotArnsToRestore: []string{"arn:aws:elasticache:us-east-1:000000000000:serverlesscachesnapshot:s1"}}, "InvalidParameterCombination", "serverless Memcached"},
+		{"memcached-retention", elasticache.CreateServerlessCacheInput{Engine: aws.String("memcached"), SnapshotRetentionLimit: aws.Int32(1)}, "InvalidParameterCombination", "SnapshotRetentionLimit"},
+		{"major-unknown", elasticache.CreateServerlessCacheInput{MajorEngineVersion: aws.String("6")}, "InvalidParameterValue", "Specified engine does not support major engine version 6"},
 		{"name-hyphens", elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("a--b")}, "InvalidParameterValue", "ServerlessCacheName is not a valid identifier"},
 		{"name-digit", elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("1cache")}, "InvalidParameterValue", "ServerlessCacheName is not a valid identifier"},
 		{"name-long", elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String(strings.Repeat("a", 41))}, "InvalidParameterValue", "ServerlessCacheName is not a valid identifier"},

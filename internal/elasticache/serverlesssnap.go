@@ -81,6 +81,9 @@ func (s *Service) beginServerlessSnapshot(tx store.Tx, scope auth.Scope, cache, 
 	if err != nil {
 		return nil, err
 	}
+	if g.MemcachedServerless() {
+		return nil, memcachedNoSnapshots("Serverless cache " + g.Serverless.Name)
+	}
 	if g.Status != GroupAvailable || g.Failover != nil || g.Snapshotting != "" || len(g.Shards) != 1 {
 		st := g.Status
 		if g.Snapshotting != "" {

@@ -44,6 +44,9 @@ func (c *Controller) automatic(ctx context.Context, st elasticache.SnapshotState
 	for _, g := range st.Groups {
 		ref := elasticache.SnapshotSourceRef{Account: g.Account, Region: g.Region, GroupID: g.ID}
 		if sv := g.Serverless; sv != nil {
+			if g.Engine == catalog.Memcached {
+				continue // no snapshots (the API refuses a retention)
+			}
 			// A serverless cache: its daily snapshot starts at
 			// DailySnapshotTime, within the hour.
 			w, err := dailyWindow(sv.DailySnapshotTime)

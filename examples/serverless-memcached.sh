@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Serverless Memcached (SEEDS 003/004, issue 15): a serverless Memcached
+# cache listens on 11211 and 11212, with TLS only, at one name. The seed's
+# mistake first: a security group that opens 11211 only makes 11212 fail,
+# and `cachalot explain` names the missing rule; the second rule fixes it.
+# The client is openssl s_client speaking the memcached text protocol.
+source "$(dirname "$0")/lib.sh"
+for c in "$AWSCLI" $(type -ap aws); do
+  if "$c" elasticache create-serverless-cache help >/dev/null 2>&1; then AWSCLI=$c; break; fi
+done
+"$AWSCLI" elasticache create-serverless-cache help >/dev/null 2>&1 ||
+  fail "no AWS CLI with the serverless commands (pip install awscli>=1.31, or AWS CLI v2)"
+start_cachalot
+
+SC=pages
+
+step "A dedicated security group with Custom TCP 11211 from 0.0.0.0/0 (and not yet 11212)"
+SG=$(aws ec2 create-security-group --group-name serverless-memcached --description "serverless memcached" --query GroupId)
+aws ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 11211 --cidr 0.0.0.0/0 >/dev/null
+echo "group $SG"
+
+step "Create the serverless Memcached cache (default VPC subnets, data storage at most 5 GB)"
+aws elasticache create-serverless-cache --serverless-cache-name "$SC" --engine memcached \
+  --security-group-ids "$SG" --cache-usage-limits 'DataStorage={Maximum=5,Unit=GB}' \
+  --query 'ServerlessCache.[Status,MajorEngineVersion,ARN]'
+status=""
+for _ in $(seq 1 300); do
+  status=$(aws elasticache describe-serverless-caches --serverless-cache-name "$SC" --query 'ServerlessCaches[0].Status')
+  [ "$status" = available ] && break
+  sleep 0.2
+done
+[ "$status" = available ] || fail "serverless cache $SC is $status after 60s"
+aws elasticache describe-serverless-caches --serverless-cache-name "$SC" \
+  --query 'ServerlessCaches[0].[Status,Endpoint.Address,Endpoint.Port,ReaderEndpoint.Port,FullEngineVersion]'
+HOST=$(aws elasticache describe-serverless-caches --serverless-cache-name "$SC" --query 'ServerlessCaches[0].Endpoint.Address')
+[[ $HOST == $SC-*.serverless.use1.cache.amazonaws.com ]] || fail "endpoint $HOST"
+
+step "Export the installation's CA certificate for clients (cachalot ca)"
+CA_DIR=$(mktemp -d /tmp/cachalot-ca.XXXXXX)
+trap 'rc=$?; rm -rf "$CA_DIR"; (exit $rc); cleanup' EXIT INT TERM
+chmod 755 "$CA_DIR"
+cachalot ca >"$CA_DIR/ca.pem"
+chmod 644 "$CA_DIR/ca.pem"
+
+step "An instance in the default VPC"
+DEFAULT_SG=$(aws ec2 describe-security-groups --filters Name=group-name,Values=default --query 'SecurityGroups[0].GroupId')
+INSTANCE=$(launch - "$DEFAULT_SG")
+echo "instance $INSTANCE"
+
+# mc PORT COMMANDS: the memcached text protocol over TLS (openssl s_client,
+# verifying the endpoint's name against the CA); COMMANDS is printf's
+# format, \r\n line ends; quit follows.
+mc() {
+  on "$INSTANCE" sh -c "(printf '$2'; sleep 0.2; printf 'quit\r\n') | timeout 5 openssl s_client -quiet -verify_return_error \
+    -CAfile $CA_DIR/ca.pem -servername $HOST -connect $HOST:$1 2>/dev/null" | tr -d '\r'
+}
+
+step "Set on 11211 over TLS"
+[ "$(mc 11211 'set page:1 0 0 5\r\nhello\r\n')" = STORED ] || fail "set on 11211"
+echo "ok: page:1=hello"
+out=$(on "$INSTANCE" bash -c "exec 3<>/dev/tcp/$HOST/11211 && printf 'version\r\n' >&3 && timeout 2 head -c 100 <&3" 2>&1 || true)
+grep -q VERSION <<<"$out" && fail "plain text answered: $out"
+echo "ok: plain text refused"
+
+step "Get on 11212 fails: the group does not open 11212"
+mc 11212 'get page:1\r\n' | grep -q hello && fail "11212 answered without a rule"
+echo "ok: 11212 is not reachable"
+out=$(cachalot explain --from "$INSTANCE" --to "$SC" --port 11212) || true
+echo "$out"
+grep -q "$SG" <<<"$out" || fail "explain does not name $SG"
+
+step "The second rule: Custom TCP 11212 from 0.0.0.0/0"
+aws ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 11212 --cidr 0.0.0.0/0 >/dev/null
+ok=""
+for _ in $(seq 1 50); do
+  if [ "$(mc 11212 'get page:1\r\n')" = "$(printf 'VALUE page:1 0 5\nhello\nEND')" ]; then ok=1; break; fi
+  sleep 0.2
+done
+[ -n "$ok" ] || fail "get on 11212 after the second rule"
+echo "ok: page:1=hello read on 11212"
+cachalot explain --from "$INSTANCE" --to "$SC" --port 11212 || fail "explain still denies 11212"
+
+step "kill -9 of cachalot serve, then serve again: the running engine is re-adopted, its data kept"
+NODE="$DATA_DIR/engines/000000000000.us-east-1.serverless--$SC-001.0001/cachalot-node.json"
+pid_before=$(grep -o '"pid": *[0-9]*' "$NODE" | grep -o '[0-9]*$')
+kill -KILL "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+rm -f "$DATA_DIR/endpoint"
+start_cachalot
+status=""
+for _ in $(seq 1 300); do
+  status=$(aws elasticache describe-serverless-caches --serverless-cache-name "$SC" --query 'ServerlessCaches[0].Status' 2>/dev/null || true)
+  [ "$status" = available ] && break
+  sleep 0.2
+done
+[ "$status" = available ] || fail "serverless cache $SC is $status after the restart"
+pid_after=$(grep -o '"pid": *[0-9]*' "$NODE" | grep -o '[0-9]*$')
+[ "$pid_before" = "$pid_after" ] || fail "engine pid $pid_before before, $pid_after after the restart"
+[ "$(mc 11212 'get page:1\r\n')" = "$(printf 'VALUE page:1 0 5\nhello\nEND')" ] || fail "get on 11212 after the restart"
+echo "ok: engine pid $pid_after re-adopted, page:1=hello"
+
+step "Delete the serverless cache"
+aws elasticache delete-serverless-cache --serverless-cache-name "$SC" --query 'ServerlessCache.Status'
+for _ in $(seq 1 300); do
+  aws elasticache describe-serverless-caches --serverless-cache-name "$SC" >/dev/null 2>&1 || break
+  sleep 0.2
+done
+aws elasticache describe-serverless-caches --serverless-cache-name "$SC" >/dev/null 2>&1 && fail "not deleted after 60s"
+aws elasticache describe-events --source-type serverless-cache --source-identifier "$SC" --query 'Events[].Message'
+echo "ok: serverless cache deleted"
