@@ -98,6 +98,9 @@ func (s *Service) GetConsoleOutput(ctx context.Context, in *ec2api.GetConsoleOut
 	}); err != nil {
 		return nil, err
 	}
+	if err := dryRun(in.DryRun); err != nil {
+		return nil, err
+	}
 	var rec consoleRecord
 	err := s.st.View(ctx, func(tx store.Tx) error { return store.GetJSON(tx, consoleKey(sc.Account, sc.Region, id), &rec) })
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

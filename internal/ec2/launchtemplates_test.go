@@ -2,6 +2,7 @@ package ec2
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,6 +162,9 @@ func TestParamTables(t *testing.T) {
 		"ModifySubnetAttribute": ec2api.ModifySubnetAttributeRequest{}}
 	for op, tab := range paramTables {
 		shape, found := shapes[op]
+		if len(tab.handled) == 0 {
+			continue // a partial table: TestNoSilentParameter checks it
+		}
 		if !found {
 			t.Errorf("%s: no input shape registered in the test", op)
 			continue
@@ -171,12 +175,10 @@ func TestParamTables(t *testing.T) {
 			name := typ.Field(i).Name
 			fields[name] = true
 			_, refused := tab.refused[name]
-			handled := false
-			for _, h := range tab.handled {
-				handled = handled || h == name
-			}
-			if handled == refused {
-				t.Errorf("%s.%s: handled %v, refused %v: place it in exactly one", op, name, handled, refused)
+			_, noEffect := tab.noEffect[name]
+			handled := slices.Contains(tab.handled, name)
+			if n := btoi(handled) + btoi(refused) + btoi(noEffect); n != 1 {
+				t.Errorf("%s.%s: handled %v, refused %v, no effect %v: place it in exactly one", op, name, handled, refused, noEffect)
 			}
 		}
 		for _, h := range tab.handled {
@@ -206,6 +208,9 @@ func TestParamTables(t *testing.T) {
 		"CreateSubnet": func() any { return &ec2api.CreateSubnetRequest{VpcId: ptr(vpc), CidrBlock: ptr("172.31.200.0/24")} },
 	}
 	for op, tab := range paramTables {
+		if valid[op] == nil {
+			continue // refused through the operation table: TestRefusedThroughTable
+		}
 		for name := range tab.refused {
 			t.Run(op+"/"+name, func(t *testing.T) {
 				in := valid[op]()

@@ -1,7 +1,13 @@
 package ec2
 
 import (
+	"context"
 	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
+	"github.com/cachalot-dev/cachalot/internal/awsproto"
 )
 
 // No silent parameter: every input parameter of the operations listed here
@@ -18,10 +24,21 @@ type paramTable struct {
 	// handled fields are read by the operation.
 	handled []string
 	// refused fields are answered UnsupportedOperation when set to other
-	// than their default (non-nil and, for a boolean, true; non-empty);
-	// the reason completes the message.
+	// than their default (non-nil and, for a boolean, true; non-empty)
+	// or one of the values allowed; the reason completes the message.
 	refused map[string]string
+	// allowed are the values of refused string fields that are accepted
+	// (compared case-insensitively): what AWS would do anyway here.
+	allowed map[string][]string
+	// noEffect fields are accepted and change nothing in Cachalot, for the
+	// reason given (e.g. a filter of things Cachalot never has).
+	noEffect map[string]string
 }
+
+// retiredOps answer UnsupportedOperation whatever their input, as AWS does
+// for retired features: none of their fields is read.
+var retiredOps = map[string]bool{"AttachClassicLinkVpc": true, "DetachClassicLinkVpc": true, "EnableVpcClassicLink": true,
+	"DisableVpcClassicLink": true, "EnableVpcClassicLinkDnsSupport": true, "DisableVpcClassicLinkDnsSupport": true}
 
 // paramTables are the tables, by operation name.
 var paramTables = map[string]paramTable{
@@ -76,14 +93,63 @@ var paramTables = map[string]paramTable{
 		"SourceSecurityGroupName", "SourceSecurityGroupOwnerId", "TagSpecifications", "ToPort"}},
 	"AuthorizeSecurityGroupEgress": {handled: []string{"CidrIp", "DryRun", "FromPort", "GroupId", "IpPermissions", "IpProtocol",
 		"SourceSecurityGroupName", "SourceSecurityGroupOwnerId", "TagSpecifications", "ToPort"}},
+	"AllocateAddress": {
+		refused: map[string]string{
+			"CustomerOwnedIpv4Pool": "Outposts are not supported by Cachalot.",
+			"IpamPoolId":            noIPAM,
+			"NetworkBorderGroup":    "Cachalot's network border group is the region.",
+			"PublicIpv4Pool":        "Cachalot allocates Elastic IPs from Amazon's pool only (amazon).",
+		},
+		allowed: map[string][]string{"PublicIpv4Pool": {"amazon"}},
+	},
+	"ReleaseAddress":              {refused: map[string]string{"NetworkBorderGroup": "Cachalot's network border group is the region."}},
+	"CreateLaunchTemplateVersion": {refused: map[string]string{"ResolveAlias": noSSM}},
+	"DescribeLaunchTemplateVersions": {refused: map[string]string{"ResolveAlias": noSSM},
+		noEffect: map[string]string{"IncludeManagedResources": noManaged}},
+	"CreateNetworkInterface": {refused: map[string]string{
+		"ConnectionTrackingSpecification": noConntrackTimeouts,
+		"EnablePrimaryIpv6":               noIPv6,
+		"Operator":                        "Managed network interfaces are not supported by Cachalot.",
+	}},
+	"ModifyNetworkInterfaceAttribute": {refused: map[string]string{
+		"AssociatePublicIpAddress":        "Public IPv4 addresses on network interfaces are not supported by Cachalot yet; associate an Elastic IP.",
+		"AssociatedSubnetIds":             "Multi-subnet network interfaces are not supported by Cachalot.",
+		"ConnectionTrackingSpecification": noConntrackTimeouts,
+		"EnaSrdSpecification":             "ENA Express is not supported by Cachalot.",
+		"EnablePrimaryIpv6":               noIPv6,
+	}},
+	"ReplaceRoute":                      {refused: map[string]string{"LocalTarget": "Resetting the local route is not supported by Cachalot: it is never replaced."}},
+	"DescribeAvailabilityZones":         {noEffect: map[string]string{"AllAvailabilityZones": "Cachalot has no Local or Wavelength Zones: every zone is listed either way."}},
+	"DescribeRegions":                   {noEffect: map[string]string{"AllRegions": "every Cachalot region is enabled: all are listed either way."}},
+	"DescribeClassicLinkInstances":      {noEffect: map[string]string{"Filters": noClassicLink, "InstanceIds": noClassicLink, "MaxResults": noClassicLink, "NextToken": noClassicLink}},
+	"DescribeImages":                    {noEffect: map[string]string{"IncludeDeprecated": "no image of the catalogue is deprecated.", "IncludeDisabled": "no image of the catalogue is disabled."}},
+	"DescribeInstanceTypes":             {noEffect: map[string]string{"IncludeUnsupportedInRegion": "every instance type of the catalogue is offered in every region."}},
+	"DescribeInstanceStatus":            {noEffect: map[string]string{"IncludeManagedResources": noManaged}},
+	"DescribeInstances":                 {noEffect: map[string]string{"IncludeManagedResources": noManaged}},
+	"DescribeLaunchTemplates":           {noEffect: map[string]string{"IncludeManagedResources": noManaged}},
+	"DescribeNetworkInterfaces":         {noEffect: map[string]string{"IncludeManagedResources": noManaged}},
+	"DescribeVolumes":                   {noEffect: map[string]string{"IncludeManagedResources": noManaged}},
+	"DetachVolume":                      {noEffect: map[string]string{"Force": "volumes are records: a detach never waits for an operating system."}},
+	"GetConsoleOutput":                  {noEffect: map[string]string{"Latest": "the whole output of the instance's program is returned, its latest part included."}},
+	"ModifyInstanceCreditSpecification": {noEffect: map[string]string{"ClientToken": noToken}},
+	"ModifyLaunchTemplate":              {noEffect: map[string]string{"ClientToken": noToken}},
+	"StartInstances":                    {noEffect: map[string]string{"AdditionalInfo": "reserved by AWS."}},
+	"StopInstances":                     {noEffect: map[string]string{"Force": noGraceful, "SkipOsShutdown": noGraceful}},
+	"TerminateInstances":                {noEffect: map[string]string{"Force": noGraceful, "SkipOsShutdown": noGraceful}},
 	"ModifySubnetAttribute": {handled: []string{"AssignIpv6AddressOnCreation", "CustomerOwnedIpv4Pool", "DisableLniAtDeviceIndex", "EnableDns64",
 		"EnableLniAtDeviceIndex", "EnableResourceNameDnsAAAARecordOnLaunch", "EnableResourceNameDnsARecordOnLaunch", "MapCustomerOwnedIpOnLaunch",
 		"MapPublicIpOnLaunch", "PrivateDnsHostnameTypeOnLaunch", "SubnetId"}},
 }
 
 const (
-	noIPv6 = "Cachalot VPCs and subnets have no IPv6 CIDR blocks yet."
-	noIPAM = "IPAM pools are not supported by Cachalot."
+	noIPv6              = "Cachalot VPCs and subnets have no IPv6 CIDR blocks yet."
+	noIPAM              = "IPAM pools are not supported by Cachalot."
+	noSSM               = "Cachalot has no Systems Manager parameters to resolve."
+	noConntrackTimeouts = "Connection tracking timeouts are the kernel's in Cachalot."
+	noManaged           = "Cachalot has no managed instances, interfaces or volumes of other services to include."
+	noClassicLink       = "ClassicLink is retired: no instance is linked."
+	noToken             = "the modification is idempotent: repeating it changes nothing."
+	noGraceful          = "instances stop at once (their program is killed), as a forced stop without OS shutdown does."
 )
 
 // refuseParams answers UnsupportedOperation for the first refused field of
@@ -104,10 +170,34 @@ func refuseParams(op string, in any) error {
 		set := f.Kind() == reflect.Slice && f.Len() > 0
 		if f.Kind() == reflect.Pointer && !f.IsNil() {
 			set = f.Elem().Kind() != reflect.Bool || f.Elem().Bool()
+			if f.Elem().Kind() == reflect.String && slices.ContainsFunc(tab.allowed[name], func(a string) bool { return strings.EqualFold(a, f.Elem().String()) }) {
+				set = false
+			}
 		}
 		if set {
 			return errUnsupportedOperation("The parameter %s is not supported: %s", name, reason)
 		}
 	}
 	return nil
+}
+
+// OperationTable is the EC2 API's operation table for s
+// (ec2api.OperationTable) with every operation's refused parameters
+// answered before it runs (refuseParams): the endpoint serves this one.
+func OperationTable(s *Service) map[string]awsproto.Operation {
+	ops := ec2api.OperationTable(s)
+	for name, op := range ops {
+		if len(paramTables[name].refused) == 0 {
+			continue
+		}
+		call := op.Call
+		op.Call = func(ctx context.Context, in any) (any, error) {
+			if err := refuseParams(name, in); err != nil {
+				return nil, err
+			}
+			return call(ctx, in)
+		}
+		ops[name] = op
+	}
+	return ops
 }

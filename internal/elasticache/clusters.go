@@ -715,6 +715,9 @@ func (s *Service) modifyPrecheck(ctx context.Context, scope auth.Scope, in *elas
 // transaction and reports whether the desired state changed.
 func (s *Service) modifyCluster(ctx context.Context, tx store.Tx, scope auth.Scope, c *Cluster, in *elasticacheapi.ModifyCacheClusterMessage, pre modifyChecks) (bool, error) {
 	immediate, cacheGroups, newInst := pre.immediate, pre.cacheGroups, pre.newInst
+	if e := strings.ToLower(aws.ToString(in.Engine)); e != "" && e != c.Engine {
+		return false, combination("Changing the engine of cache cluster %s from %s to %s is not supported by Cachalot yet.", c.ID, c.Engine, e)
+	}
 	changed, err := s.modifyNodeCount(ctx, tx, scope, c, in, immediate)
 	if err != nil {
 		return false, err

@@ -410,6 +410,10 @@ func TestBadInput(t *testing.T) {
 		{"unknown parameter group", func(in *elasticache.CreateCacheClusterInput) { in.CacheParameterGroupName = aws.String("nope") }, "CacheParameterGroupNotFound"},
 		{"unknown security group", func(in *elasticache.CreateCacheClusterInput) { in.SecurityGroupIds = []string{"sg-0123456789abcdef0"} }, "InvalidParameterValue"},
 		{"bad port", func(in *elasticache.CreateCacheClusterInput) { in.Port = aws.Int32(80) }, "InvalidParameterValue"},
+		{"SNS topic", func(in *elasticache.CreateCacheClusterInput) {
+			in.NotificationTopicArn = aws.String("arn:aws:sns:us-east-1:000000000000:t")
+		}, "InvalidParameterCombination"},
+		{"IPv6", func(in *elasticache.CreateCacheClusterInput) { in.NetworkType = ectypes.NetworkTypeIpv6 }, "InvalidParameterCombination"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -422,7 +426,9 @@ func TestBadInput(t *testing.T) {
 	if err != nil || len(out.CacheClusters) != 0 {
 		t.Fatalf("after rejected creates: %d clusters, %v", len(out.CacheClusters), err)
 	}
-	if err := create(func(*elasticache.CreateCacheClusterInput) {}); err != nil {
+	if err := create(func(in *elasticache.CreateCacheClusterInput) {
+		in.NetworkType, in.IpDiscovery = ectypes.NetworkTypeIpv4, ectypes.IpDiscoveryIpv4 // what AWS does anyway
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if got := code(create(func(*elasticache.CreateCacheClusterInput) {})); got != "CacheClusterAlreadyExists" {
