@@ -44,7 +44,7 @@ var paramTables = map[string]paramTable{
 	},
 	"ModifyCacheCluster": {
 		refused: map[string]string{"IpDiscovery": noIPv6, "NotificationTopicArn": noSNS, "NotificationTopicStatus": noSNS, "LogDeliveryConfigurations": noLogs,
-			"AZMode": "Placing new Memcached nodes across zones on modify is not supported by Cachalot yet; give NewAvailabilityZones.",
+			"AZMode":      "Placing new Memcached nodes across zones on modify is not supported by Cachalot yet; give NewAvailabilityZones.",
 			"ScaleConfig": "Vertical scaling of Memcached clusters is not supported by Cachalot yet."},
 		allowed: map[string][]string{"IpDiscovery": {ipv4Network}, "NotificationTopicStatus": {"inactive"}, "AZMode": {"single-az"}},
 	},
