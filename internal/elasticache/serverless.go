@@ -137,6 +137,7 @@ type serverlessSpec struct {
 	limits           Serverless
 	tags             []Tag
 	restore          string // the stored name of the snapshot restored, "" for none
+	userGroup        string // UserGroupId, "" for none
 }
 
 // CreateServerlessCache validates the request and records the cache — its
@@ -192,6 +193,13 @@ func (s *Service) CreateServerlessCache(ctx context.Context, in *elasticacheapi.
 		}
 		if sp.eng == catalog.Memcached {
 			return putNewGroup(tx, g, []*Cluster{s.memcachedServerlessMember(g, subnets[0], int64(sv.DataMaxGB)*s.dataStorageUnit())})
+		}
+		if sp.userGroup != "" {
+			// The engines' ACL is the user group's, as for a replication
+			// group (usergroups.go): the members take it from the group.
+			if err := attachUserGroup(tx, scope, g, sp.userGroup); err != nil {
+				return err
+			}
 		}
 		sh := Shard{ID: NodeGroupID, Slots: "0-16383"}
 		var members []*Cluster
@@ -251,7 +259,9 @@ func (s *Service) serverlessSpecOf(ctx context.Context, in *elasticacheapi.Creat
 	case aws.ToInt32(in.SnapshotRetentionLimit) > 0 && sp.eng == catalog.Memcached:
 		return sp, memcachedNoSnapshots("SnapshotRetentionLimit")
 	case in.UserGroupId != nil:
-		return sp, s.serverlessUserGroup(ctx, aws.ToString(in.UserGroupId))
+		if sp.userGroup = strings.ToLower(aws.ToString(in.UserGroupId)); sp.userGroup == "" {
+			return sp, invalid("The parameter UserGroupId must not be empty.")
+		}
 	case in.NetworkType != nil && *in.NetworkType != "ipv4":
 		return sp, invalid("NetworkType %s is not supported by Cachalot yet; serverless caches use ipv4.", *in.NetworkType)
 	}
@@ -532,10 +542,10 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 		return nil, memcachedUserGroup()
 	case aws.ToInt32(in.SnapshotRetentionLimit) > 0 && cur.Engine == catalog.Memcached:
 		return nil, memcachedNoSnapshots("SnapshotRetentionLimit")
-	case in.UserGroupId != nil:
-		return nil, s.serverlessUserGroup(ctx, aws.ToString(in.UserGroupId))
-	case aws.ToBool(in.RemoveUserGroup):
-		return nil, combination("The serverless cache %s has no user group to remove.", name)
+	case in.UserGroupId != nil && aws.ToBool(in.RemoveUserGroup):
+		return nil, combination("UserGroupId and RemoveUserGroup cannot be specified together.")
+	case in.UserGroupId != nil && aws.ToString(in.UserGroupId) == "":
+		return nil, invalid("The parameter UserGroupId must not be empty.")
 	}
 	if eng := strings.ToLower(aws.ToString(in.Engine)); eng != "" && eng != cur.Engine {
 		return nil, invalid("Changing the engine of serverless cache %s from %s to %s is not supported by Cachalot yet.", name, cur.Engine, eng)
@@ -587,6 +597,9 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 		}
 		if in.DailySnapshotTime != nil {
 			p.DailySnapshotTime, g.SnapshotWindow = sv.DailySnapshotTime, sv.DailySnapshotTime
+		}
+		if err := s.modifyServerlessUserGroup(tx, scope, g, in); err != nil {
+			return err
 		}
 		groups := g.SecurityGroups
 		if len(in.SecurityGroupIds) > 0 {
@@ -687,6 +700,9 @@ func (s *Service) serverlessToAPI(scope auth.Scope, g *ReplicationGroup, members
 		NetworkType: aws.String("ipv4"), SecurityGroupIds: slices.Clone(g.SecurityGroups), SubnetIds: slices.Clone(p.SubnetIDs),
 		SnapshotRetentionLimit: aws.Int32(int32(p.SnapshotRetain)), DailySnapshotTime: aws.String(p.DailySnapshotTime),
 		Status: aws.String(serverlessStatus(g)),
+	}
+	if g.UserGroupID != "" {
+		out.UserGroupId = aws.String(g.UserGroupID)
 	}
 	if out.SecurityGroupIds == nil {
 		out.SecurityGroupIds = []string{}
@@ -789,17 +805,28 @@ func serverlessCacheOf(g *ReplicationGroup, members []*Cluster) access.Cache {
 	return out
 }
 
-// serverlessUserGroup answers a serverless cache's UserGroupId: an unknown
-// group is UserGroupNotFound, as on AWS; a known one is refused, since
-// serverless caches do not take user groups in Cachalot yet (replication
-// groups do: usergroups.go).
-func (s *Service) serverlessUserGroup(ctx context.Context, id string) error {
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		_, err := getUserGroup(tx, auth.ScopeFrom(ctx), id)
-		return err
-	})
-	if err != nil {
+// modifyServerlessUserGroup applies ModifyServerlessCache's UserGroupId
+// (attach or replace) and RemoveUserGroup inside tx: the group's ACL, which
+// its members' engines take live (setGroupACL; the cache is modifying
+// until they have).
+func (s *Service) modifyServerlessUserGroup(tx store.Tx, scope auth.Scope, g *ReplicationGroup, in *elasticacheapi.ModifyServerlessCacheRequest) error {
+	next := g.UserGroupID
+	switch {
+	case aws.ToBool(in.RemoveUserGroup):
+		if g.UserGroupID == "" {
+			return combination("The serverless cache %s has no user group to remove.", g.Serverless.Name)
+		}
+		next = ""
+	case in.UserGroupId != nil:
+		next = strings.ToLower(aws.ToString(in.UserGroupId))
+	}
+	if next == g.UserGroupID {
+		return nil
+	}
+	if next == "" {
+		g.UserGroupID, g.ACL = "", nil
+	} else if err := attachUserGroup(tx, scope, g, next); err != nil {
 		return err
 	}
-	return combination("User groups on serverless caches (UserGroupId %s) are not supported by Cachalot yet; use them on a replication group with in-transit encryption.", id)
+	return setGroupACL(tx, g, g.ACL)
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // attachedGroups returns the replication groups of a scope that use user
-// group ug.
+// group ug (a serverless cache's group among them).
 func attachedGroups(tx store.Tx, account, region, ug string) ([]*ReplicationGroup, error) {
 	var out []*ReplicationGroup
 	err := store.ScanJSON(tx, store.Key("elasticache", account, region, "replicationgroup")+"/", func(_ string, g *ReplicationGroup) error {
@@ -166,7 +166,11 @@ func userGroupAPI(tx store.Tx, ug *UserGroup, status string) *elasticacheapi.Use
 	}
 	rgs, _ := attachedGroups(tx, ug.Account, ug.Region, ug.ID)
 	for _, g := range rgs {
-		out.ReplicationGroups = append(out.ReplicationGroups, g.ID)
+		if g.Serverless != nil {
+			out.ServerlessCaches = append(out.ServerlessCaches, g.Serverless.Name)
+		} else {
+			out.ReplicationGroups = append(out.ReplicationGroups, g.ID)
+		}
 	}
 	if status == "" {
 		out.Status = aws.String(userGroupStatus(tx, ug))
@@ -332,6 +336,9 @@ func (s *Service) DeleteUserGroup(ctx context.Context, in *elasticacheapi.Delete
 			return err
 		}
 		if len(rgs) > 0 {
+			if sv := rgs[0].Serverless; sv != nil {
+				return elasticacheapi.ErrInvalidUserGroupStateFault("User group %s is associated with serverless cache %s and cannot be deleted.", id, sv.Name)
+			}
 			return elasticacheapi.ErrInvalidUserGroupStateFault("User group %s is associated with replication group %s and cannot be deleted.", id, rgs[0].ID)
 		}
 		out = userGroupAPI(tx, ug, UserDeleting)
