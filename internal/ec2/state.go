@@ -52,6 +52,9 @@ type scopeMeta struct {
 	Initialized  bool   `json:"initialized"`
 	Classic      bool   `json:"classic,omitempty"`
 	DefaultVpcID string `json:"defaultVpcId,omitempty"`
+	// DefaultDoptID is the DHCP options set created with the scope
+	// (dhcp.go); "" in scopes created before DHCP options sets.
+	DefaultDoptID string `json:"defaultDoptId,omitempty"`
 }
 
 // snapshot is the decoded state of one scope at one generation. objs is never

@@ -32,10 +32,10 @@ var vpcFilters = filterSet[*vpcRec]{
 		"ipv6-cidr-block-association.ipv6-pool":       func(v *vpcRec) []string { return nil },
 		"ipv6-cidr-block-association.association-id":  func(v *vpcRec) []string { return nil },
 		"ipv6-cidr-block-association.state":           func(v *vpcRec) []string { return nil },
-		"cidr-block-association.cidr-block":           func(v *vpcRec) []string { return one(v.CIDR) },
-		"cidr-block-association.association-id":       func(v *vpcRec) []string { return one(v.CIDRAssocID) },
+		"cidr-block-association.cidr-block":           func(v *vpcRec) []string { return v.cidrStrings() },
+		"cidr-block-association.association-id":       func(v *vpcRec) []string { return v.assocIDs() },
 		"cidr-block-association.state":                func(v *vpcRec) []string { return one("associated") },
-		"dhcp-options-id":                             func(v *vpcRec) []string { return one("default") },
+		"dhcp-options-id":                             func(v *vpcRec) []string { return one(vpcDopt(v)) },
 		"is-default":                                  func(v *vpcRec) []string { return boolStr(v.IsDefault) },
 		"isDefault":                                   func(v *vpcRec) []string { return boolStr(v.IsDefault) },
 		"owner-id":                                    func(v *vpcRec) []string { return one(v.Owner) },
@@ -48,9 +48,8 @@ var vpcFilters = filterSet[*vpcRec]{
 func vpcOut(v *vpcRec) ec2api.Vpc {
 	return ec2api.Vpc{
 		CidrBlock: ptr(v.CIDR),
-		CidrBlockAssociationSet: []ec2api.VpcCidrBlockAssociation{{AssociationId: ptr(v.CIDRAssocID), CidrBlock: ptr(v.CIDR),
-			CidrBlockState: &ec2api.VpcCidrBlockState{State: ptr("associated")}}},
-		DhcpOptionsId:   ptr("default"),
+		CidrBlockAssociationSet: v.cidrAssocs(),
+		DhcpOptionsId:   ptr(vpcDopt(v)),
 		InstanceTenancy: ptr(v.Tenancy),
 		IsDefault:       ptr(v.IsDefault),
 		OwnerId:         ptr(v.Owner),
@@ -405,8 +404,8 @@ func (s *Service) CreateSubnet(ctx context.Context, in *ec2api.CreateSubnetReque
 		if err != nil {
 			return err
 		}
-		vp := netip.MustParsePrefix(v.CIDR)
-		if p.Bits() < 16 || p.Bits() > 28 || !vp.Contains(p.Addr()) || p.Bits() < vp.Bits() {
+		inVPC := slices.ContainsFunc(v.cidrs(), func(vp netip.Prefix) bool { return vp.Contains(p.Addr()) && p.Bits() >= vp.Bits() })
+		if p.Bits() < 16 || p.Bits() > 28 || !inVPC {
 			return errInvalidSubnetRange(p)
 		}
 		az := str(in.AvailabilityZone)
