@@ -273,6 +273,11 @@ func errInvalidCidrBlockInUse(vpc, cidr string) *awserr.Error {
 	return awserr.New("InvalidCidrBlock.InUse", "The vpc %s currently has a subnet within CIDR block %s", vpc, cidr)
 }
 
+// errDuplicateSubnetsInSameZone returns DuplicateSubnetsInSameZone (HTTP 400).
+func errDuplicateSubnetsInSameZone(subnet string) *awserr.Error {
+	return awserr.New("DuplicateSubnetsInSameZone", "Found another VPC endpoint subnet in the availability zone of %s. VPC endpoint subnets should be in different availability zones supported by the VPC endpoint service.", subnet)
+}
+
 // errInvalidVpcEndpointIdNotFound returns InvalidVpcEndpointId.NotFound (HTTP 400).
 func errInvalidVpcEndpointIdNotFound(id string) *awserr.Error {
 	return awserr.New("InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '%s' does not exist", id)

@@ -190,6 +190,9 @@ func (s *Service) DeleteVpc(ctx context.Context, in *ec2api.DeleteVpcRequest) er
 				return dep
 			}
 		}
+		if len(endpointsIn(st, v.ID, "")) > 0 {
+			return dep
+		}
 		for _, p := range listT[*pcxRec](st, "pcx") {
 			if (p.RequesterVpc == v.ID || p.AccepterVpc == v.ID) && (p.Status == "active" || p.Status == "pending-acceptance") {
 				return dep
@@ -508,6 +511,9 @@ func (s *Service) DeleteSubnet(ctx context.Context, in *ec2api.DeleteSubnetReque
 			if e.SubnetID == id {
 				return errDependencyViolation("The subnet '%s' has dependencies and cannot be deleted.", id)
 			}
+		}
+		if sn, _ := getT[*subnetRec](st, id); len(endpointsIn(st, sn.VpcID, id)) > 0 {
+			return errDependencyViolation("The subnet '%s' has dependencies and cannot be deleted.", id)
 		}
 		for _, r := range listT[*rtbRec](st, "rtb") {
 			if slices.ContainsFunc(r.Assocs, func(a rtbAssocR) bool { return a.SubnetID == id }) {
