@@ -142,7 +142,7 @@ func plARN(sc scope, r *plRec) string {
 	if owner == "AWS" {
 		owner = "aws"
 	}
-	return policy.EC2ARN(sc.Region, owner, "prefix-list", r.ID)
+	return policy.EC2ARN(sc.Region, owner, policy.EC2PrefixList, r.ID)
 }
 
 func plOut(sc scope, r *plRec) ec2api.ManagedPrefixList {
