@@ -246,4 +246,3 @@ func TestManagedPrefixLists(t *testing.T) {
 		return err
 	}(), "InvalidPrefixListID.NotFound")
 }
-

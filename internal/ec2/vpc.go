@@ -47,15 +47,15 @@ var vpcFilters = filterSet[*vpcRec]{
 
 func vpcOut(v *vpcRec) ec2api.Vpc {
 	return ec2api.Vpc{
-		CidrBlock: ptr(v.CIDR),
+		CidrBlock:               ptr(v.CIDR),
 		CidrBlockAssociationSet: v.cidrAssocs(),
-		DhcpOptionsId:   ptr(vpcDopt(v)),
-		InstanceTenancy: ptr(v.Tenancy),
-		IsDefault:       ptr(v.IsDefault),
-		OwnerId:         ptr(v.Owner),
-		State:           ptr("available"),
-		Tags:            tagList(v.Tags),
-		VpcId:           ptr(v.ID),
+		DhcpOptionsId:           ptr(vpcDopt(v)),
+		InstanceTenancy:         ptr(v.Tenancy),
+		IsDefault:               ptr(v.IsDefault),
+		OwnerId:                 ptr(v.Owner),
+		State:                   ptr("available"),
+		Tags:                    tagList(v.Tags),
+		VpcId:                   ptr(v.ID),
 	}
 }
 
