@@ -135,7 +135,9 @@ func TestVPCPiecesSDK(t *testing.T) {
 	if len(eps.VpcEndpoints) != 2 {
 		t.Errorf("aws ec2 describe-vpc-endpoints = %+v", eps)
 	}
-	var pls struct{ PrefixLists []struct{ PrefixListId, PrefixListName, OwnerId string } }
+	var pls struct {
+		PrefixLists []struct{ PrefixListId, PrefixListName, OwnerId string }
+	}
 	s.cli(t, &pls, "ec2", "describe-managed-prefix-lists", "--filters", "Name=prefix-list-name,Values=office")
 	if len(pls.PrefixLists) != 1 || pls.PrefixLists[0].PrefixListId != *plID {
 		t.Errorf("aws ec2 describe-managed-prefix-lists = %+v", pls)

@@ -372,6 +372,10 @@ func TestVpcEndpoints(t *testing.T) {
 	// The subnet and the VPC are in use.
 	failsUnchanged(t, st, "DependencyViolation", func() error { return s.DeleteSubnet(ctx, &ec2api.DeleteSubnetRequest{SubnetId: ptr(sb)}) })
 	failsUnchanged(t, st, "DependencyViolation", func() error { return s.DeleteVpc(ctx, &ec2api.DeleteVpcRequest{VpcId: ptr(vpc)}) })
+	failsUnchanged(t, st, "DependencyViolation", func() error {
+		_, err := s.DeleteSecurityGroup(ctx, &ec2api.DeleteSecurityGroupRequest{GroupId: ptr(g)})
+		return err
+	})
 
 	del := must[*ec2api.DeleteVpcEndpointsResult](t)(s.DeleteVpcEndpoints(ctx, &ec2api.DeleteVpcEndpointsRequest{VpcEndpointIds: []string{*gw.VpcEndpointId, "vpce-0123456789abcdef0"}}))
 	if len(del.Unsuccessful) != 1 || *del.Unsuccessful[0].ResourceId != "vpce-0123456789abcdef0" || *del.Unsuccessful[0].Error.Code != "InvalidVpcEndpointId.NotFound" {
