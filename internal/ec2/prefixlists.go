@@ -402,8 +402,8 @@ func (s *Service) ModifyManagedPrefixList(ctx context.Context, in *ec2api.Modify
 	if in.PrefixListId == nil {
 		return nil, awserr.MissingParameter("PrefixListId")
 	}
-	if in.IpamPrefixListResolverSyncEnabled != nil && *in.IpamPrefixListResolverSyncEnabled {
-		return nil, errUnsupportedOperation("The parameter IpamPrefixListResolverSyncEnabled is not supported: %s", noIPAM)
+	if err := refuseParams("ModifyManagedPrefixList", in); err != nil {
+		return nil, err
 	}
 	changesEntries := len(in.AddEntries) > 0 || len(in.RemoveEntries) > 0
 	if in.MaxEntries != nil && changesEntries {

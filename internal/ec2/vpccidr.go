@@ -105,12 +105,10 @@ func secondaryAllowed(primary, p netip.Prefix) error {
 
 // AssociateVpcCidrBlock implements ec2api.Operations for IPv4 blocks.
 func (s *Service) AssociateVpcCidrBlock(ctx context.Context, in *ec2api.AssociateVpcCidrBlockRequest) (*ec2api.AssociateVpcCidrBlockResult, error) {
+	if err := refuseParams("AssociateVpcCidrBlock", in); err != nil {
+		return nil, err
+	}
 	switch {
-	case in.AmazonProvidedIpv6CidrBlock != nil && *in.AmazonProvidedIpv6CidrBlock, in.Ipv6CidrBlock != nil,
-		in.Ipv6CidrBlockNetworkBorderGroup != nil, in.Ipv6Pool != nil:
-		return nil, errUnsupportedOperation("The IPv6 parameters of AssociateVpcCidrBlock are not supported: %s", noIPv6)
-	case in.Ipv4IpamPoolId != nil, in.Ipv4NetmaskLength != nil, in.Ipv6IpamPoolId != nil, in.Ipv6NetmaskLength != nil:
-		return nil, errUnsupportedOperation("The IPAM parameters of AssociateVpcCidrBlock are not supported: %s", noIPAM)
 	case in.VpcId == nil:
 		return nil, awserr.MissingParameter("VpcId")
 	case in.CidrBlock == nil:

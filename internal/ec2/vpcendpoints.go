@@ -275,9 +275,8 @@ func addUnique(l []string, ids []string) []string {
 }
 
 // endpointRefusals answers UnsupportedOperation for what Cachalot's
-// endpoints do not have: IPv6, chosen addresses, DNS options other than
-// IPv4, cross-region services.
-func endpointRefusals(ipType *string, dns *ec2api.DnsOptionsSpecification, subnetConfigs []ec2api.SubnetConfiguration) error {
+// endpoints do not have: IPv6 and DNS options other than IPv4.
+func endpointRefusals(ipType *string, dns *ec2api.DnsOptionsSpecification) error {
 	if t := str(ipType); t != "" && t != "ipv4" {
 		if t != "dualstack" && t != "ipv6" {
 			return awserr.InvalidParameterValue("Value (%s) for parameter IpAddressType is invalid. Valid values are ipv4, dualstack, ipv6.", t)
@@ -292,20 +291,17 @@ func endpointRefusals(ipType *string, dns *ec2api.DnsOptionsSpecification, subne
 			return errUnsupportedOperation("The DnsOptions other than DnsRecordIpType are not supported by Cachalot (Route 53 Resolver endpoints).")
 		}
 	}
-	if len(subnetConfigs) > 0 {
-		return errUnsupportedOperation("The parameter SubnetConfigurations is not supported: Cachalot endpoints have no network interfaces.")
-	}
 	return nil
 }
 
 // CreateVpcEndpoint implements ec2api.Operations for Gateway and
 // Interface endpoints of AWS services.
 func (s *Service) CreateVpcEndpoint(ctx context.Context, in *ec2api.CreateVpcEndpointRequest) (*ec2api.CreateVpcEndpointResult, error) {
+	if err := refuseParams("CreateVpcEndpoint", in); err != nil {
+		return nil, err
+	}
 	if in.VpcId == nil {
 		return nil, awserr.MissingParameter("VpcId")
-	}
-	if in.ResourceConfigurationArn != nil || in.ServiceNetworkArn != nil {
-		return nil, errUnsupportedOperation("VPC Lattice resource and service network endpoints are not supported by Cachalot.")
 	}
 	if in.ServiceName == nil {
 		return nil, awserr.MissingParameter("ServiceName")
@@ -318,7 +314,7 @@ func (s *Service) CreateVpcEndpoint(ctx context.Context, in *ec2api.CreateVpcEnd
 	default:
 		return nil, awserr.InvalidParameterValue("Value (%s) for parameter VpcEndpointType is invalid. Valid values are Interface, Gateway, GatewayLoadBalancer, Resource, ServiceNetwork.", typ)
 	}
-	if err := endpointRefusals(in.IpAddressType, in.DnsOptions, in.SubnetConfigurations); err != nil {
+	if err := endpointRefusals(in.IpAddressType, in.DnsOptions); err != nil {
 		return nil, err
 	}
 	sc := scopeOf(ctx)
@@ -463,10 +459,13 @@ func (s *Service) DescribeVpcEndpoints(ctx context.Context, in *ec2api.DescribeV
 
 // ModifyVpcEndpoint implements ec2api.Operations.
 func (s *Service) ModifyVpcEndpoint(ctx context.Context, in *ec2api.ModifyVpcEndpointRequest) (*ec2api.ModifyVpcEndpointResult, error) {
+	if err := refuseParams("ModifyVpcEndpoint", in); err != nil {
+		return nil, err
+	}
 	if in.VpcEndpointId == nil {
 		return nil, awserr.MissingParameter("VpcEndpointId")
 	}
-	if err := endpointRefusals(in.IpAddressType, in.DnsOptions, in.SubnetConfigurations); err != nil {
+	if err := endpointRefusals(in.IpAddressType, in.DnsOptions); err != nil {
 		return nil, err
 	}
 	if in.PolicyDocument != nil {
