@@ -496,6 +496,8 @@ func (s *Service) update(ctx context.Context, sc scope, fn func(t *txn, st *scop
 			if err := t.initScope(st, classic); err != nil {
 				return err
 			}
+		} else if st.meta.DefaultDoptID == "" {
+			createDefaultDopt(st) // a scope created before DHCP options sets (dhcp.go)
 		}
 		if fn != nil {
 			if err := fn(t, st); err != nil {

@@ -1,10 +1,12 @@
 package ec2
 
 import (
+	"context"
 	"slices"
 	"testing"
 
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
+	"github.com/cachalot-dev/cachalot/internal/store"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -385,4 +387,32 @@ func TestVpcEndpoints(t *testing.T) {
 		_, err := s.DescribeVpcEndpoints(ctx, &ec2api.DescribeVpcEndpointsRequest{VpcEndpointIds: []string{*gw.VpcEndpointId}})
 		return err
 	}(), "InvalidVpcEndpointId.NotFound")
+}
+
+// TestDhcpOptionsOldScope: a scope created before DHCP options sets gets
+// its default set at its next write, and new VPCs are associated with it.
+func TestDhcpOptionsOldScope(t *testing.T) {
+	s, st := newTestService(t)
+	ctx := ctxFor(acctA)
+	defaults(t, s, acctA)
+	sc := scope{acctA, region}
+	ok(t, st.Update(context.Background(), func(tx store.Tx) error {
+		var m scopeMeta
+		if err := store.GetJSON(tx, sc.metaKey(), &m); err != nil {
+			return err
+		}
+		if err := tx.Delete(sc.key(m.DefaultDoptID)); err != nil {
+			return err
+		}
+		m.DefaultDoptID, m.Gen = "", m.Gen+1
+		return store.PutJSON(tx, sc.metaKey(), m)
+	}))
+	s = New(st, Config{}) // an empty cache, as after an upgrade
+	if d := must[*ec2api.DescribeDhcpOptionsResult](t)(s.DescribeDhcpOptions(ctx, &ec2api.DescribeDhcpOptionsRequest{})); len(d.DhcpOptions) != 0 {
+		t.Fatalf("old scope has %d DHCP options sets, want none", len(d.DhcpOptions))
+	}
+	v := must[*ec2api.CreateVpcResult](t)(s.CreateVpc(ctx, &ec2api.CreateVpcRequest{CidrBlock: ptr("10.6.0.0/16")})).Vpc
+	if !wellFormed(*v.DhcpOptionsId, "dopt-") {
+		t.Errorf("new VPC of an old scope: DhcpOptionsId = %s, want the default set created on the write", *v.DhcpOptionsId)
+	}
 }
