@@ -103,9 +103,12 @@ func awsManaged(region string) []*plRec {
 	return out
 }
 
-// prefixListsOf returns every prefix list of the scope, AWS's first.
+// prefixListsOf returns every prefix list of the scope, the caller's and
+// AWS's, sorted by id.
 func prefixListsOf(st *scopeTx) []*plRec {
-	return append(awsManaged(st.sc.Region), listT[*plRec](st, "pl")...)
+	out := append(awsManaged(st.sc.Region), listT[*plRec](st, "pl")...)
+	slices.SortFunc(out, func(a, b *plRec) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // findPrefixList returns the scope's (or AWS's) prefix list with id.

@@ -83,6 +83,7 @@ func servicesOf(region string) []serviceView {
 			out = append(out, serviceView{"com.amazonaws." + region + "." + s.name, t, region})
 		}
 	}
+	slices.SortFunc(out, func(a, b serviceView) int { return strings.Compare(a.id(), b.id()) }) // paginate's order
 	return out
 }
 

@@ -416,3 +416,49 @@ func TestDhcpOptionsOldScope(t *testing.T) {
 		t.Errorf("new VPC of an old scope: DhcpOptionsId = %s, want the default set created on the write", *v.DhcpOptionsId)
 	}
 }
+
+// TestVPCPiecesPagination pages through every new Describe one item at a
+// time (or the least AWS allows) and finds each item once.
+func TestVPCPiecesPagination(t *testing.T) {
+	s, _ := newTestService(t)
+	ctx := ctxFor(acctA)
+	for i := range 3 {
+		createPL(t, s, ctx, "list-"+itoa(int32(i)), 1)
+	}
+	all := func(page func(tok *string) ([]string, *string)) []string {
+		var out []string
+		var tok *string
+		for {
+			ids, next := page(tok)
+			out = append(out, ids...)
+			if next == nil {
+				return out
+			}
+			tok = next
+		}
+	}
+	pls := all(func(tok *string) ([]string, *string) {
+		d := must[*ec2api.DescribeManagedPrefixListsResult](t)(s.DescribeManagedPrefixLists(ctx, &ec2api.DescribeManagedPrefixListsRequest{MaxResults: ptr(int32(1)), NextToken: tok}))
+		var ids []string
+		for _, l := range d.PrefixLists {
+			ids = append(ids, *l.PrefixListId)
+		}
+		return ids, d.NextToken
+	})
+	full := must[*ec2api.DescribeManagedPrefixListsResult](t)(s.DescribeManagedPrefixLists(ctx, &ec2api.DescribeManagedPrefixListsRequest{}))
+	if len(pls) != 5 || len(full.PrefixLists) != 5 || len(slices.Compact(slices.Sorted(slices.Values(pls)))) != 5 {
+		t.Errorf("paged prefix lists = %v, want the 5 lists once each", pls)
+	}
+	svcs := all(func(tok *string) ([]string, *string) {
+		d := must[*ec2api.DescribeVpcEndpointServicesResult](t)(s.DescribeVpcEndpointServices(ctx, &ec2api.DescribeVpcEndpointServicesRequest{MaxResults: ptr(int32(5)), NextToken: tok}))
+		var ids []string
+		for _, sd := range d.ServiceDetails {
+			ids = append(ids, *sd.ServiceName+"/"+string(*sd.ServiceType[0].ServiceType))
+		}
+		return ids, d.NextToken
+	})
+	fullSvc := must[*ec2api.DescribeVpcEndpointServicesResult](t)(s.DescribeVpcEndpointServices(ctx, &ec2api.DescribeVpcEndpointServicesRequest{}))
+	if len(svcs) != len(fullSvc.ServiceDetails) || len(slices.Compact(slices.Sorted(slices.Values(svcs)))) != len(svcs) {
+		t.Errorf("paged services = %d (%v), want %d once each", len(svcs), svcs, len(fullSvc.ServiceDetails))
+	}
+}
