@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -82,4 +83,48 @@ func TestNetplaneSecondaryCIDR(t *testing.T) {
 	n.Expect(t, "primary to secondary", p, q, 7000, true)
 	n.Expect(t, "secondary to primary", q, p, 7000, true)
 	n.Expect(t, "secondary to primary, closed port", q, p, 7001, false)
+}
+
+// TestDHCPOptionsResolvConf: what runs on an instance reads the resolver
+// configuration of its VPC's DHCP options set: the default set's search
+// domain and Amazon-provided server; a custom set's domain names and
+// servers once associated (for programs started afterwards); none with
+// "default".
+func TestDHCPOptionsResolvConf(t *testing.T) {
+	n := nettest.Start(t)
+	ctx := context.Background()
+	vpc, subnets := n.CreateVPC(t, "10.42.0.0/16", "10.42.1.0/24")
+	i := n.RunInstance(t, subnets[0])
+	n.WaitIdle(t)
+	resolv := func() string {
+		t.Helper()
+		out, err := onInstance(t, n, i.ENI, "cat", "/etc/resolv.conf")
+		if err != nil {
+			t.Fatalf("cat /etc/resolv.conf on %s: %v: %s", i.ID, err, out)
+		}
+		return out
+	}
+	if got := resolv(); !strings.Contains(got, "search ec2.internal\n") || !strings.Contains(got, "nameserver 10.42.0.2") {
+		t.Errorf("resolv.conf with the default set:\n%s", got)
+	}
+	d, err := n.EC2.CreateDhcpOptions(ctx, &ec2.CreateDhcpOptionsInput{DhcpConfigurations: []ec2types.NewDhcpConfiguration{
+		{Key: aws.String("domain-name"), Values: []string{"corp.example example"}},
+		{Key: aws.String("domain-name-servers"), Values: []string{"10.42.1.53", "AmazonProvidedDNS"}}}})
+	if err != nil {
+		t.Fatalf("CreateDhcpOptions = %v", err)
+	}
+	if _, err := n.EC2.AssociateDhcpOptions(ctx, &ec2.AssociateDhcpOptionsInput{DhcpOptionsId: d.DhcpOptions.DhcpOptionsId, VpcId: aws.String(vpc)}); err != nil {
+		t.Fatalf("AssociateDhcpOptions = %v", err)
+	}
+	n.WaitIdle(t)
+	if got := resolv(); !strings.Contains(got, "search corp.example example\n") || !strings.Contains(got, "nameserver 10.42.1.53\nnameserver 10.42.0.2") {
+		t.Errorf("resolv.conf with the custom set:\n%s", got)
+	}
+	if _, err := n.EC2.AssociateDhcpOptions(ctx, &ec2.AssociateDhcpOptionsInput{DhcpOptionsId: aws.String("default"), VpcId: aws.String(vpc)}); err != nil {
+		t.Fatalf("AssociateDhcpOptions default = %v", err)
+	}
+	n.WaitIdle(t)
+	if got := resolv(); strings.Contains(got, "nameserver") || strings.Contains(got, "search") {
+		t.Errorf("resolv.conf without DHCP options:\n%s", got)
+	}
 }

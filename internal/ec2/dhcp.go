@@ -77,6 +77,37 @@ func vpcDopt(v *vpcRec) string {
 	return v.DhcpOptionsID
 }
 
+// topoDHCP returns the DHCP options of a VPC for the Topology: a VPC
+// stored before DHCP options sets has the region's default set.
+func topoDHCP(st *scopeTx, v *vpcRec) *TopoDHCP {
+	var opts []doptOption
+	switch v.DhcpOptionsID {
+	case "":
+		opts = []doptOption{{Key: "domain-name", Values: []string{defaultDomainName(st.sc.Region)}},
+			{Key: "domain-name-servers", Values: []string{"AmazonProvidedDNS"}}}
+	case noDhcpOptions:
+		return nil
+	default:
+		d, ok := getT[*doptRec](st, v.DhcpOptionsID)
+		if !ok {
+			return nil
+		}
+		opts = d.Options
+	}
+	out := &TopoDHCP{}
+	for _, o := range opts {
+		switch o.Key {
+		case "domain-name":
+			for _, val := range o.Values {
+				out.DomainNames = append(out.DomainNames, strings.Fields(val)...)
+			}
+		case "domain-name-servers":
+			out.DomainNameServers = slices.Clone(o.Values)
+		}
+	}
+	return out
+}
+
 // parseDhcpConfig validates the configurations as AWS does.
 func parseDhcpConfig(in []ec2api.NewDhcpConfiguration) ([]doptOption, error) {
 	if len(in) == 0 {

@@ -44,12 +44,22 @@ type TopoVPC struct {
 	CIDR                netip.Prefix
 	// Secondary are its secondary IPv4 CIDR blocks.
 	Secondary []netip.Prefix
+	// DHCP is its DHCP options set; nil when it has none (associated
+	// with "default").
+	DHCP *TopoDHCP
 	IsDefault bool
 	// DNSSupport and DNSHostnames are the VPC attributes enableDnsSupport
 	// (the Amazon-provided DNS server answers in the VPC) and
 	// enableDnsHostnames (it also resolves the instances' private DNS
 	// names, with DNSSupport).
 	DNSSupport, DNSHostnames bool
+}
+
+// TopoDHCP is the part of a DHCP options set instances' resolvers use:
+// the domain names to search and the DNS servers ("AmazonProvidedDNS" or
+// addresses), each empty when the set has no such option.
+type TopoDHCP struct {
+	DomainNames, DomainNameServers []string
 }
 
 // Contains reports whether a is in one of the VPC's IPv4 blocks.
@@ -259,7 +269,7 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 		topo.RouteTables = append(topo.RouteTables, tr)
 	}
 	for _, v := range listT[*vpcRec](st, "vpc") {
-		topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: v.ID, CIDR: prefixOf(v.CIDR), Secondary: secondaryOf(v), IsDefault: v.IsDefault,
+		topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: v.ID, CIDR: prefixOf(v.CIDR), Secondary: secondaryOf(v), DHCP: topoDHCP(st, v), IsDefault: v.IsDefault,
 			DNSSupport: v.DNSSupport, DNSHostnames: v.DNSHostnames})
 	}
 	for _, sn := range listT[*subnetRec](st, "subnet") {
