@@ -46,7 +46,7 @@ type TopoVPC struct {
 	Secondary []netip.Prefix
 	// DHCP is its DHCP options set; nil when it has none (associated
 	// with "default").
-	DHCP *TopoDHCP
+	DHCP      *TopoDHCP
 	IsDefault bool
 	// DNSSupport and DNSHostnames are the VPC attributes enableDnsSupport
 	// (the Amazon-provided DNS server answers in the VPC) and
