@@ -15,8 +15,9 @@ import (
 // creates per region (domain-name <region>.compute.internal, ec2.internal
 // in us-east-1, and domain-name-servers AmazonProvidedDNS), and every new
 // VPC is associated with it while it exists, as on AWS. A VPC associated
-// with "default" has no DHCP options. The sets are records: the network
-// plane does not change the instances' resolver settings with them.
+// with "default" has no DHCP options. The Topology carries each VPC's
+// domain names and DNS servers (TopoDHCP), which become the resolv.conf of
+// its instances (internal/vpcnet); the other options are records.
 
 // doptRec is a DHCP options set; Options are in the order given, each key
 // once.
