@@ -440,6 +440,12 @@ func (g *diffGen) addRule(vi int, gid string, egress bool) {
 		}
 		peer = cands[g.rng.IntN(len(cands))]
 		p.IpRanges = []ec2types.IpRange{{CidrIp: aws.String(peer)}}
+		if g.rng.Float64() < 0.2 {
+			// The same CIDRs and more through a managed prefix list,
+			// which the kernel and sgeval expand.
+			peer = g.prefixList([]string{peer, cands[g.rng.IntN(len(cands))], cands[g.rng.IntN(len(cands))]})
+			p.IpRanges, p.PrefixListIds = nil, []ec2types.PrefixListId{{PrefixListId: aws.String(peer)}}
+		}
 	}
 	var (
 		rules []ec2types.SecurityGroupRule
@@ -478,6 +484,26 @@ func (g *diffGen) addRule(vi int, gid string, egress bool) {
 	default:
 		t.Fatalf("Authorize %s = %v", desc, err)
 	}
+}
+
+// prefixList creates a managed prefix list of the CIDRs and returns its id.
+func (g *diffGen) prefixList(cidrs []string) string {
+	in := &ec2.CreateManagedPrefixListInput{PrefixListName: aws.String(fmt.Sprintf("diff-%d", len(g.ops))),
+		AddressFamily: aws.String("IPv4"), MaxEntries: aws.Int32(int32(len(cidrs)))}
+	seen := map[netip.Prefix]bool{}
+	for _, c := range cidrs {
+		if p := netip.MustParsePrefix(c).Masked(); !seen[p] {
+			seen[p] = true
+			in.Entries = append(in.Entries, ec2types.AddPrefixListEntry{Cidr: aws.String(p.String())})
+		}
+	}
+	out, err := g.n.EC2.CreateManagedPrefixList(context.Background(), in)
+	if err != nil {
+		g.t.Fatalf("CreateManagedPrefixList(%v) = %v", cidrs, err)
+	}
+	id := aws.ToString(out.PrefixList.PrefixListId)
+	g.logf("CreateManagedPrefixList %v = %s", cidrs, id)
+	return id
 }
 
 // diffSample is one sampled flow and what came of it.

@@ -44,6 +44,7 @@ func (t *txn) initScope(st *scopeTx, classic bool) error {
 	m.Initialized = true
 	m.Classic = classic
 	st.setMeta(m)
+	createDefaultDopt(st)
 	if classic {
 		t.ensureClassicDefault(st) // EC2-Classic accounts have no default VPC
 		return nil
@@ -91,7 +92,7 @@ func (t *txn) createVPC(st *scopeTx, cidr string, isDefault bool, tags map[strin
 		return nil, errVpcLimitExceeded()
 	}
 	v := &vpcRec{ID: newID("vpc-"), Owner: st.sc.Account, CIDR: cidr, CIDRAssocID: newID("vpc-cidr-assoc-"),
-		IsDefault: isDefault, Tenancy: "default", DNSSupport: true, DNSHostnames: isDefault, Created: t.now}
+		IsDefault: isDefault, Tenancy: "default", DNSSupport: true, DNSHostnames: isDefault, Created: t.now, DhcpOptionsID: newVPCDopt(st)}
 	v.Tags = tags
 	st.put(v)
 	g := &groupRec{ID: newID("sg-"), Owner: st.sc.Account, VpcID: v.ID, Name: "default",

@@ -223,6 +223,76 @@ func errInvalidPrefixListIdMalformed(id string) *awserr.Error {
 	return awserr.New("InvalidPrefixListId.Malformed", "The prefix list ID '%s' is malformed", id)
 }
 
+// errInvalidPrefixListIDNotFound returns InvalidPrefixListID.NotFound (HTTP 400).
+func errInvalidPrefixListIDNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidPrefixListID.NotFound", "The prefix list ID '%s' does not exist", id)
+}
+
+// errPrefixListVersionMismatch returns PrefixListVersionMismatch (HTTP 400).
+func errPrefixListVersionMismatch(id string, current int64) *awserr.Error {
+	return awserr.New("PrefixListVersionMismatch", "The prefix list %s has been modified; its current version is %d.", id, current)
+}
+
+// errPrefixListMaxEntriesExceeded returns PrefixListMaxEntriesExceeded (HTTP 400).
+func errPrefixListMaxEntriesExceeded(id string, max int32) *awserr.Error {
+	return awserr.New("PrefixListMaxEntriesExceeded", "The prefix list %s would exceed its maximum number of entries (%d).", id, max)
+}
+
+// errInvalidPrefixListModification returns InvalidPrefixListModification (HTTP 400).
+func errInvalidPrefixListModification(format string, args ...any) *awserr.Error {
+	return awserr.New("InvalidPrefixListModification", format, args...)
+}
+
+// errPrefixListResourceLimitExceeded returns PrefixListResourceLimitExceeded (HTTP 400).
+func errPrefixListResourceLimitExceeded() *awserr.Error {
+	return awserr.New("PrefixListResourceLimitExceeded", "The maximum number of prefix lists has been reached.")
+}
+
+// errInvalidDhcpOptionIDNotFound returns InvalidDhcpOptionID.NotFound (HTTP 400).
+func errInvalidDhcpOptionIDNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidDhcpOptionID.NotFound", "The dhcpOption ID '%s' does not exist", id)
+}
+
+// errInvalidDhcpOptionsIdMalformed returns InvalidDhcpOptionsId.Malformed (HTTP 400).
+func errInvalidDhcpOptionsIdMalformed(id string) *awserr.Error {
+	return awserr.New("InvalidDhcpOptionsId.Malformed", "Invalid id: \"%s\" (expecting \"dopt-...\")", id)
+}
+
+// errInvalidVpcCidrBlockAssociationIDNotFound returns InvalidVpcCidrBlockAssociationID.NotFound (HTTP 400).
+func errInvalidVpcCidrBlockAssociationIDNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidVpcCidrBlockAssociationID.NotFound", "The vpc CIDR block association ID '%s' does not exist", id)
+}
+
+// errCidrLimitExceeded returns CidrLimitExceeded (HTTP 400).
+func errCidrLimitExceeded(vpc string, max int) *awserr.Error {
+	return awserr.New("CidrLimitExceeded", "This network '%s' has met its maximum number of allowed CIDRs: %d", vpc, max)
+}
+
+// errInvalidCidrBlockInUse returns InvalidCidrBlock.InUse (HTTP 400).
+func errInvalidCidrBlockInUse(vpc, cidr string) *awserr.Error {
+	return awserr.New("InvalidCidrBlock.InUse", "The vpc %s currently has a subnet within CIDR block %s", vpc, cidr)
+}
+
+// errDuplicateSubnetsInSameZone returns DuplicateSubnetsInSameZone (HTTP 400).
+func errDuplicateSubnetsInSameZone(subnet string) *awserr.Error {
+	return awserr.New("DuplicateSubnetsInSameZone", "Found another VPC endpoint subnet in the availability zone of %s. VPC endpoint subnets should be in different availability zones supported by the VPC endpoint service.", subnet)
+}
+
+// errInvalidVpcEndpointIdNotFound returns InvalidVpcEndpointId.NotFound (HTTP 400).
+func errInvalidVpcEndpointIdNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '%s' does not exist", id)
+}
+
+// errInvalidVpcEndpointIdMalformed returns InvalidVpcEndpointId.Malformed (HTTP 400).
+func errInvalidVpcEndpointIdMalformed(id string) *awserr.Error {
+	return awserr.New("InvalidVpcEndpointId.Malformed", "Invalid Id: '%s'", id)
+}
+
+// errInvalidServiceName returns InvalidServiceName (HTTP 400).
+func errInvalidServiceName(name string) *awserr.Error {
+	return awserr.New("InvalidServiceName", "The Vpc Endpoint Service '%s' does not exist", name)
+}
+
 // errInvalidRouteNotFound returns InvalidRoute.NotFound (HTTP 400).
 func errInvalidRouteNotFound(destination string, routeTable string) *awserr.Error {
 	return awserr.New("InvalidRoute.NotFound", "no route with destination-cidr-block %s in route table %s", destination, routeTable)
@@ -276,6 +346,11 @@ func errInvalidUserIDMalformed(id string) *awserr.Error {
 // errInvalidVpcRange returns InvalidVpc.Range (HTTP 400).
 func errInvalidVpcRange(cidr string) *awserr.Error {
 	return awserr.New("InvalidVpc.Range", "The CIDR '%s' is invalid.", cidr)
+}
+
+// errInvalidVpcRangeMsg returns InvalidVpc.Range (HTTP 400) worded as given.
+func errInvalidVpcRangeMsg(format string, args ...any) *awserr.Error {
+	return awserr.New("InvalidVpc.Range", format, args...)
 }
 
 // errInvalidVpcIDMalformed returns InvalidVpcID.Malformed (HTTP 400).

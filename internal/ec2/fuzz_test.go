@@ -36,6 +36,11 @@ func fuzzDescribes() map[string][]string {
 		"DescribeTags":                  slices.Sorted(maps.Keys(tagFilters.fields)),
 		"DescribeAvailabilityZones":     slices.Sorted(maps.Keys(azFilters.fields)),
 		"DescribeRegions":               slices.Sorted(maps.Keys(regionFilters.fields)),
+		"DescribeManagedPrefixLists":    slices.Sorted(maps.Keys(plFilters.fields)),
+		"DescribePrefixLists":           slices.Sorted(maps.Keys(prefixListFilters.fields)),
+		"DescribeDhcpOptions":           slices.Sorted(maps.Keys(doptFilters.fields)),
+		"DescribeVpcEndpoints":          slices.Sorted(maps.Keys(vpceFilters.fields)),
+		"DescribeVpcEndpointServices":   slices.Sorted(maps.Keys(serviceFilters.fields)),
 	}
 }
 
@@ -51,6 +56,9 @@ var fuzzFixtures = []string{
 	"Action=CreateRouteTable&VpcId=${vpc}",
 	"Action=CreateSubnet&VpcId=${vpc}&CidrBlock=10.1.1.0/24",
 	"Action=CreateVpcPeeringConnection&VpcId=${vpc}&PeerVpcId=${default}",
+	"Action=CreateManagedPrefixList&PrefixListName=blue*list&AddressFamily=IPv4&MaxEntries=2&Entry.1.Cidr=10.9.0.0/16&TagSpecification.1.ResourceType=prefix-list&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=blue*vpc",
+	"Action=CreateDhcpOptions&DhcpConfiguration.1.Key=domain-name&DhcpConfiguration.1.Value.1=worker.example&TagSpecification.1.ResourceType=dhcp-options&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=blue*vpc",
+	"Action=CreateVpcEndpoint&VpcId=${vpc}&ServiceName=com.amazonaws.us-east-1.s3&TagSpecification.1.ResourceType=vpc-endpoint&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=blue*vpc",
 }
 
 // FuzzFilters calls every Describe with a random filter (any name, any

@@ -159,7 +159,10 @@ func TestParamTables(t *testing.T) {
 	shapes := map[string]any{"RunInstances": ec2api.RunInstancesRequest{}, "CreateVpc": ec2api.CreateVpcRequest{},
 		"CreateSubnet": ec2api.CreateSubnetRequest{}, "CreateSecurityGroup": ec2api.CreateSecurityGroupRequest{},
 		"AuthorizeSecurityGroupIngress": ec2api.AuthorizeSecurityGroupIngressRequest{}, "AuthorizeSecurityGroupEgress": ec2api.AuthorizeSecurityGroupEgressRequest{},
-		"ModifySubnetAttribute": ec2api.ModifySubnetAttributeRequest{}}
+		"ModifySubnetAttribute":   ec2api.ModifySubnetAttributeRequest{},
+		"CreateManagedPrefixList": ec2api.CreateManagedPrefixListRequest{}, "ModifyManagedPrefixList": ec2api.ModifyManagedPrefixListRequest{},
+		"CreateDhcpOptions": ec2api.CreateDhcpOptionsRequest{}, "AssociateVpcCidrBlock": ec2api.AssociateVpcCidrBlockRequest{},
+		"CreateVpcEndpoint": ec2api.CreateVpcEndpointRequest{}, "ModifyVpcEndpoint": ec2api.ModifyVpcEndpointRequest{}}
 	for op, tab := range paramTables {
 		shape, found := shapes[op]
 		if len(tab.handled) == 0 {
@@ -199,13 +202,44 @@ func TestParamTables(t *testing.T) {
 		"RunInstances": func(in any) error { _, err := s.RunInstances(ctx, in.(*ec2api.RunInstancesRequest)); return err },
 		"CreateVpc":    func(in any) error { _, err := s.CreateVpc(ctx, in.(*ec2api.CreateVpcRequest)); return err },
 		"CreateSubnet": func(in any) error { _, err := s.CreateSubnet(ctx, in.(*ec2api.CreateSubnetRequest)); return err },
+		"ModifyManagedPrefixList": func(in any) error {
+			_, err := s.ModifyManagedPrefixList(ctx, in.(*ec2api.ModifyManagedPrefixListRequest))
+			return err
+		},
+		"AssociateVpcCidrBlock": func(in any) error {
+			_, err := s.AssociateVpcCidrBlock(ctx, in.(*ec2api.AssociateVpcCidrBlockRequest))
+			return err
+		},
+		"CreateVpcEndpoint": func(in any) error {
+			_, err := s.CreateVpcEndpoint(ctx, in.(*ec2api.CreateVpcEndpointRequest))
+			return err
+		},
+		"ModifyVpcEndpoint": func(in any) error {
+			_, err := s.ModifyVpcEndpoint(ctx, in.(*ec2api.ModifyVpcEndpointRequest))
+			return err
+		},
 	}
+	pl := createPL(t, s, ctx, "params", 2)
+	vpce := must[*ec2api.CreateVpcEndpointResult](t)(s.CreateVpcEndpoint(ctx, &ec2api.CreateVpcEndpointRequest{VpcId: ptr(vpc),
+		ServiceName: ptr("com.amazonaws.us-east-1.s3")})).VpcEndpoint
 	valid := map[string]func() any{
 		"RunInstances": func() any {
 			return &ec2api.RunInstancesRequest{ImageId: ptr("ami-12345678"), MinCount: ptr(int32(1)), MaxCount: ptr(int32(1))}
 		},
 		"CreateVpc":    func() any { return &ec2api.CreateVpcRequest{CidrBlock: ptr("10.9.0.0/16")} },
 		"CreateSubnet": func() any { return &ec2api.CreateSubnetRequest{VpcId: ptr(vpc), CidrBlock: ptr("172.31.200.0/24")} },
+		"ModifyManagedPrefixList": func() any {
+			return &ec2api.ModifyManagedPrefixListRequest{PrefixListId: pl.PrefixListId, PrefixListName: ptr("renamed")}
+		},
+		"AssociateVpcCidrBlock": func() any {
+			return &ec2api.AssociateVpcCidrBlockRequest{VpcId: ptr(vpc), CidrBlock: ptr("172.30.0.0/16")}
+		},
+		"CreateVpcEndpoint": func() any {
+			return &ec2api.CreateVpcEndpointRequest{VpcId: ptr(vpc), ServiceName: ptr("com.amazonaws.us-east-1.dynamodb")}
+		},
+		"ModifyVpcEndpoint": func() any {
+			return &ec2api.ModifyVpcEndpointRequest{VpcEndpointId: vpce.VpcEndpointId, ResetPolicy: ptr(true)}
+		},
 	}
 	for op, tab := range paramTables {
 		if valid[op] == nil {

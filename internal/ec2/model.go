@@ -35,6 +35,10 @@ type vpcRec struct {
 	DNSSupport   bool      `json:"dnsSupport"`
 	DNSHostnames bool      `json:"dnsHostnames"`
 	Created      time.Time `json:"created"`
+	// DhcpOptionsID is its DHCP options set, "default" for none (dhcp.go).
+	DhcpOptionsID string `json:"dhcpOptionsId,omitempty"`
+	// Secondary are its secondary IPv4 CIDR blocks (vpccidr.go).
+	Secondary []vpcCIDR `json:"secondary,omitempty"`
 }
 
 func (r *vpcRec) id() string { return r.ID }
@@ -280,6 +284,7 @@ var kinds = []struct{ kind, prefix string }{
 	{"vpc", "vpc-"}, {"subnet", "subnet-"}, {"sg", "sg-"}, {"instance", "i-"}, {"eni", "eni-"},
 	{"eip", "eipalloc-"}, {"igw", "igw-"}, {"rtb", "rtb-"}, {"acl", "acl-"}, {"pcx", "pcx-"},
 	{"vol", "vol-"}, {"ami", "ami-"}, {"key", "key-"}, {"lt", "lt-"},
+	{"pl", "pl-"}, {"dopt", "dopt-"}, {"vpce", "vpce-"},
 }
 
 // kindOf returns the kind of an id, or "".
@@ -322,6 +327,12 @@ func newRecord(kind string) record {
 		return new(keyRec)
 	case "lt":
 		return new(ltRec)
+	case "pl":
+		return new(plRec)
+	case "dopt":
+		return new(doptRec)
+	case "vpce":
+		return new(vpceRec)
 	}
 	return nil
 }
@@ -351,6 +362,12 @@ func resourceType(kind string) string {
 		return "key-pair"
 	case "lt":
 		return "launch-template"
+	case "pl":
+		return "prefix-list"
+	case "dopt":
+		return "dhcp-options"
+	case "vpce":
+		return "vpc-endpoint"
 	}
 	return kind
 }

@@ -282,7 +282,10 @@ func (s *Service) CreateRouteTable(ctx context.Context, in *ec2api.CreateRouteTa
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
-		r := &rtbRec{ID: newID("rtb-"), Owner: st.sc.Account, VpcID: v.ID, Routes: []routeRec{{Dest: v.CIDR, Gateway: "local", Origin: "CreateRouteTable"}}}
+		r := &rtbRec{ID: newID("rtb-"), Owner: st.sc.Account, VpcID: v.ID}
+		for _, c := range v.cidrStrings() {
+			r.Routes = append(r.Routes, routeRec{Dest: c, Gateway: "local", Origin: "CreateRouteTable"})
+		}
 		r.Tags = tags
 		st.put(r)
 		out = rtbOut(st, r)

@@ -139,6 +139,32 @@ var paramTables = map[string]paramTable{
 	"ModifySubnetAttribute": {handled: []string{"AssignIpv6AddressOnCreation", "CustomerOwnedIpv4Pool", "DisableLniAtDeviceIndex", "EnableDns64",
 		"EnableLniAtDeviceIndex", "EnableResourceNameDnsAAAARecordOnLaunch", "EnableResourceNameDnsARecordOnLaunch", "MapCustomerOwnedIpOnLaunch",
 		"MapPublicIpOnLaunch", "PrivateDnsHostnameTypeOnLaunch", "SubnetId"}},
+	// The VPC pieces (prefixlists.go, dhcp.go, vpccidr.go, vpcendpoints.go).
+	"CreateManagedPrefixList": {handled: []string{"AddressFamily", "ClientToken", "DryRun", "Entries", "MaxEntries", "PrefixListName", "TagSpecifications"}},
+	"ModifyManagedPrefixList": {handled: []string{"AddEntries", "CurrentVersion", "DryRun", "MaxEntries", "PrefixListId", "PrefixListName", "RemoveEntries"},
+		refused: map[string]string{"IpamPrefixListResolverSyncEnabled": noIPAM}},
+	"CreateDhcpOptions": {handled: []string{"DhcpConfigurations", "DryRun", "TagSpecifications"}},
+	"AssociateVpcCidrBlock": {handled: []string{"CidrBlock", "VpcId"},
+		refused: map[string]string{
+			"AmazonProvidedIpv6CidrBlock":     noIPv6,
+			"Ipv6CidrBlock":                   noIPv6,
+			"Ipv6CidrBlockNetworkBorderGroup": noIPv6,
+			"Ipv6Pool":                        noIPv6,
+			"Ipv4IpamPoolId":                  noIPAM,
+			"Ipv4NetmaskLength":               noIPAM,
+			"Ipv6IpamPoolId":                  noIPAM,
+			"Ipv6NetmaskLength":               noIPAM,
+		}},
+	"CreateVpcEndpoint": {handled: []string{"ClientToken", "DnsOptions", "DryRun", "IpAddressType", "PolicyDocument", "PrivateDnsEnabled",
+		"RouteTableIds", "SecurityGroupIds", "ServiceName", "ServiceRegion", "SubnetIds", "TagSpecifications", "VpcEndpointType", "VpcId"},
+		refused: map[string]string{
+			"ResourceConfigurationArn": noLattice,
+			"ServiceNetworkArn":        noLattice,
+			"SubnetConfigurations":     noEndpointENIs,
+		}},
+	"ModifyVpcEndpoint": {handled: []string{"AddRouteTableIds", "AddSecurityGroupIds", "AddSubnetIds", "DnsOptions", "DryRun", "IpAddressType",
+		"PolicyDocument", "PrivateDnsEnabled", "RemoveRouteTableIds", "RemoveSecurityGroupIds", "RemoveSubnetIds", "ResetPolicy", "VpcEndpointId"},
+		refused: map[string]string{"SubnetConfigurations": noEndpointENIs}},
 }
 
 const (
@@ -150,6 +176,9 @@ const (
 	noClassicLink       = "ClassicLink is retired: no instance is linked."
 	noToken             = "the modification is idempotent: repeating it changes nothing."
 	noGraceful          = "instances stop at once (their program is killed), as a forced stop without OS shutdown does."
+
+	noLattice      = "VPC Lattice resource and service network endpoints are not supported by Cachalot."
+	noEndpointENIs = "Cachalot's VPC endpoints are records without network interfaces, so their addresses cannot be chosen."
 )
 
 // refuseParams answers UnsupportedOperation for the first refused field of

@@ -78,6 +78,9 @@ func (a *arnList) addAll(typ string, ids []string) {
 
 // of adds the resources of one operation's input.
 func (a *arnList) of(in any) {
+	if a.vpcPieces(in) { // resources_vpc.go
+		return
+	}
 	switch in := in.(type) {
 	case *ec2api.AssociateAddressRequest:
 		a.address(in.AllocationId, in.PublicIp)
@@ -423,6 +426,7 @@ var taggedTypes = map[string]string{
 	"vpc": policy.EC2VPC, "subnet": policy.EC2Subnet, "sg": policy.EC2SecurityGroup, "instance": policy.EC2Instance,
 	"eni": policy.EC2NetworkInterface, "eip": policy.EC2ElasticIP, "igw": policy.EC2InternetGateway,
 	"rtb": policy.EC2RouteTable, "acl": policy.EC2NetworkACL, "pcx": policy.EC2VPCPeeringConnection,
+	"pl": policy.EC2PrefixList, "dopt": policy.EC2DHCPOptions, "vpce": policy.EC2VPCEndpoint,
 }
 
 // tagged adds the resources CreateTags or DeleteTags names, typed by their

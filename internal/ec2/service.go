@@ -188,6 +188,12 @@ func notFound(kind, id string) error {
 		return errInvalidKeyPairNotFound(id)
 	case "lt":
 		return errInvalidLaunchTemplateIDNotFound(id)
+	case "pl":
+		return errInvalidPrefixListIDNotFound(id)
+	case "dopt":
+		return errInvalidDhcpOptionIDNotFound(id)
+	case "vpce":
+		return errInvalidVpcEndpointIdNotFound(id)
 	}
 	return errInvalidID(id)
 }
@@ -219,6 +225,12 @@ func malformed(kind, id string) error {
 		return errInvalidAMIIDMalformed(id)
 	case "lt":
 		return errInvalidLaunchTemplateIDMalformed(id)
+	case "pl":
+		return errInvalidPrefixListIdMalformed(id)
+	case "dopt":
+		return errInvalidDhcpOptionsIdMalformed(id)
+	case "vpce":
+		return errInvalidVpcEndpointIdMalformed(id)
 	}
 	return errInvalidID(id)
 }

@@ -147,6 +147,11 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, in *ec2api.DeleteSecu
 				return errDependencyViolation("resource %s has a dependent object", g.ID)
 			}
 		}
+		for _, e := range listT[*vpceRec](st, "vpce") {
+			if slices.Contains(e.Groups, g.ID) { // an interface endpoint's (vpcendpoints.go)
+				return errDependencyViolation("resource %s has a dependent object", g.ID)
+			}
+		}
 		// Rules of any group of any account in the region may reference it.
 		others, err := t.regionScopes(sc.Region)
 		if err != nil {

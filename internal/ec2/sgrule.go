@@ -169,8 +169,10 @@ func (t *txn) parsePerms(st *scopeTx, g *groupRec, perms []ec2api.IpPermission, 
 			n++
 		}
 		for _, pl := range p.PrefixListIds {
-			if !strings.HasPrefix(str(pl.PrefixListId), "pl-") {
-				return nil, errInvalidPrefixListIdMalformed(str(pl.PrefixListId))
+			// The list must exist (the caller's or AWS's): the rule
+			// admits its CIDRs (prefixlists.go).
+			if _, err := findPrefixList(st, str(pl.PrefixListId)); err != nil {
+				return nil, err
 			}
 			r := base()
 			r.PrefixList, r.Description = str(pl.PrefixListId), str(pl.Description)

@@ -52,6 +52,9 @@ type scopeMeta struct {
 	Initialized  bool   `json:"initialized"`
 	Classic      bool   `json:"classic,omitempty"`
 	DefaultVpcID string `json:"defaultVpcId,omitempty"`
+	// DefaultDoptID is the DHCP options set created with the scope
+	// (dhcp.go); "" in scopes created before DHCP options sets.
+	DefaultDoptID string `json:"defaultDoptId,omitempty"`
 }
 
 // snapshot is the decoded state of one scope at one generation. objs is never
@@ -493,6 +496,8 @@ func (s *Service) update(ctx context.Context, sc scope, fn func(t *txn, st *scop
 			if err := t.initScope(st, classic); err != nil {
 				return err
 			}
+		} else if st.meta.DefaultDoptID == "" {
+			createDefaultDopt(st) // a scope created before DHCP options sets (dhcp.go)
 		}
 		if fn != nil {
 			if err := fn(t, st); err != nil {

@@ -26,18 +26,45 @@ type Topology struct {
 	Peerings         []TopoPeering // active peerings only
 	ElasticIPs       []TopoElasticIP
 	InternetGateways []TopoInternetGateway
+	// PrefixLists are the managed prefix lists the rules may reference:
+	// every customer-managed list, and the AWS-managed ones a rule names.
+	PrefixLists []TopoPrefixList
+}
+
+// TopoPrefixList is a managed prefix list with its current entries. A rule
+// with its PrefixListID admits exactly these CIDRs (none when empty).
+type TopoPrefixList struct {
+	Account, Region, ID string
+	CIDRs               []netip.Prefix
 }
 
 // TopoVPC is a VPC.
 type TopoVPC struct {
 	Account, Region, ID string
 	CIDR                netip.Prefix
-	IsDefault           bool
+	// Secondary are its secondary IPv4 CIDR blocks.
+	Secondary []netip.Prefix
+	// DHCP is its DHCP options set; nil when it has none (associated
+	// with "default").
+	DHCP      *TopoDHCP
+	IsDefault bool
 	// DNSSupport and DNSHostnames are the VPC attributes enableDnsSupport
 	// (the Amazon-provided DNS server answers in the VPC) and
 	// enableDnsHostnames (it also resolves the instances' private DNS
 	// names, with DNSSupport).
 	DNSSupport, DNSHostnames bool
+}
+
+// TopoDHCP is the part of a DHCP options set instances' resolvers use:
+// the domain names to search and the DNS servers ("AmazonProvidedDNS" or
+// addresses), each empty when the set has no such option.
+type TopoDHCP struct {
+	DomainNames, DomainNameServers []string
+}
+
+// Contains reports whether a is in one of the VPC's IPv4 blocks.
+func (v TopoVPC) Contains(a netip.Addr) bool {
+	return v.CIDR.Contains(a) || slices.ContainsFunc(v.Secondary, func(p netip.Prefix) bool { return p.Contains(a) })
 }
 
 // TopoSubnet is a subnet; RouteTableID is the table in effect (its explicit
@@ -176,6 +203,14 @@ func (s *Service) Topology(ctx context.Context, sel TopologySelector) (*Topology
 	return topo, nil
 }
 
+// secondaryOf returns a VPC's secondary blocks, nil when it has none.
+func secondaryOf(v *vpcRec) []netip.Prefix {
+	if len(v.Secondary) == 0 {
+		return nil
+	}
+	return v.cidrs()[1:]
+}
+
 func sortTopo[T any](s []T, key func(T) [3]string) {
 	slices.SortStableFunc(s, func(a, b T) int {
 		ka, kb := key(a), key(b)
@@ -234,7 +269,7 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 		topo.RouteTables = append(topo.RouteTables, tr)
 	}
 	for _, v := range listT[*vpcRec](st, "vpc") {
-		topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: v.ID, CIDR: prefixOf(v.CIDR), IsDefault: v.IsDefault,
+		topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: v.ID, CIDR: prefixOf(v.CIDR), Secondary: secondaryOf(v), DHCP: topoDHCP(st, v), IsDefault: v.IsDefault,
 			DNSSupport: v.DNSSupport, DNSHostnames: v.DNSHostnames})
 	}
 	for _, sn := range listT[*subnetRec](st, "subnet") {
@@ -273,5 +308,35 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 	}
 	for _, g := range listT[*igwRec](st, "igw") {
 		topo.InternetGateways = append(topo.InternetGateways, TopoInternetGateway{Account: sc.Account, Region: sc.Region, ID: g.ID, VpcID: g.VpcID})
+	}
+	appendPrefixLists(topo, st)
+}
+
+// appendPrefixLists adds the scope's prefix lists: its own, and AWS's that
+// one of its rules references.
+func appendPrefixLists(topo *Topology, st *scopeTx) {
+	add := func(r *plRec) {
+		tp := TopoPrefixList{Account: st.sc.Account, Region: st.sc.Region, ID: r.ID, CIDRs: make([]netip.Prefix, 0, len(r.Entries))}
+		for _, e := range r.Entries {
+			tp.CIDRs = append(tp.CIDRs, prefixOf(e.CIDR))
+		}
+		topo.PrefixLists = append(topo.PrefixLists, tp)
+	}
+	referenced := map[string]bool{}
+	for _, g := range listT[*groupRec](st, "sg") {
+		for _, r := range g.Ingress {
+			referenced[r.PrefixList] = true
+		}
+		for _, r := range g.Egress {
+			referenced[r.PrefixList] = true
+		}
+	}
+	for _, r := range awsManaged(st.sc.Region) {
+		if referenced[r.ID] {
+			add(r)
+		}
+	}
+	for _, r := range listT[*plRec](st, "pl") {
+		add(r)
 	}
 }

@@ -32,10 +32,10 @@ var vpcFilters = filterSet[*vpcRec]{
 		"ipv6-cidr-block-association.ipv6-pool":       func(v *vpcRec) []string { return nil },
 		"ipv6-cidr-block-association.association-id":  func(v *vpcRec) []string { return nil },
 		"ipv6-cidr-block-association.state":           func(v *vpcRec) []string { return nil },
-		"cidr-block-association.cidr-block":           func(v *vpcRec) []string { return one(v.CIDR) },
-		"cidr-block-association.association-id":       func(v *vpcRec) []string { return one(v.CIDRAssocID) },
+		"cidr-block-association.cidr-block":           func(v *vpcRec) []string { return v.cidrStrings() },
+		"cidr-block-association.association-id":       func(v *vpcRec) []string { return v.assocIDs() },
 		"cidr-block-association.state":                func(v *vpcRec) []string { return one("associated") },
-		"dhcp-options-id":                             func(v *vpcRec) []string { return one("default") },
+		"dhcp-options-id":                             func(v *vpcRec) []string { return one(vpcDopt(v)) },
 		"is-default":                                  func(v *vpcRec) []string { return boolStr(v.IsDefault) },
 		"isDefault":                                   func(v *vpcRec) []string { return boolStr(v.IsDefault) },
 		"owner-id":                                    func(v *vpcRec) []string { return one(v.Owner) },
@@ -47,16 +47,15 @@ var vpcFilters = filterSet[*vpcRec]{
 
 func vpcOut(v *vpcRec) ec2api.Vpc {
 	return ec2api.Vpc{
-		CidrBlock: ptr(v.CIDR),
-		CidrBlockAssociationSet: []ec2api.VpcCidrBlockAssociation{{AssociationId: ptr(v.CIDRAssocID), CidrBlock: ptr(v.CIDR),
-			CidrBlockState: &ec2api.VpcCidrBlockState{State: ptr("associated")}}},
-		DhcpOptionsId:   ptr("default"),
-		InstanceTenancy: ptr(v.Tenancy),
-		IsDefault:       ptr(v.IsDefault),
-		OwnerId:         ptr(v.Owner),
-		State:           ptr("available"),
-		Tags:            tagList(v.Tags),
-		VpcId:           ptr(v.ID),
+		CidrBlock:               ptr(v.CIDR),
+		CidrBlockAssociationSet: v.cidrAssocs(),
+		DhcpOptionsId:           ptr(vpcDopt(v)),
+		InstanceTenancy:         ptr(v.Tenancy),
+		IsDefault:               ptr(v.IsDefault),
+		OwnerId:                 ptr(v.Owner),
+		State:                   ptr("available"),
+		Tags:                    tagList(v.Tags),
+		VpcId:                   ptr(v.ID),
 	}
 }
 
@@ -190,6 +189,9 @@ func (s *Service) DeleteVpc(ctx context.Context, in *ec2api.DeleteVpcRequest) er
 			if e.VpcID == v.ID {
 				return dep
 			}
+		}
+		if len(endpointsIn(st, v.ID, "")) > 0 {
+			return dep
 		}
 		for _, p := range listT[*pcxRec](st, "pcx") {
 			if (p.RequesterVpc == v.ID || p.AccepterVpc == v.ID) && (p.Status == "active" || p.Status == "pending-acceptance") {
@@ -405,8 +407,8 @@ func (s *Service) CreateSubnet(ctx context.Context, in *ec2api.CreateSubnetReque
 		if err != nil {
 			return err
 		}
-		vp := netip.MustParsePrefix(v.CIDR)
-		if p.Bits() < 16 || p.Bits() > 28 || !vp.Contains(p.Addr()) || p.Bits() < vp.Bits() {
+		inVPC := slices.ContainsFunc(v.cidrs(), func(vp netip.Prefix) bool { return vp.Contains(p.Addr()) && p.Bits() >= vp.Bits() })
+		if p.Bits() < 16 || p.Bits() > 28 || !inVPC {
 			return errInvalidSubnetRange(p)
 		}
 		az := str(in.AvailabilityZone)
@@ -509,6 +511,9 @@ func (s *Service) DeleteSubnet(ctx context.Context, in *ec2api.DeleteSubnetReque
 			if e.SubnetID == id {
 				return errDependencyViolation("The subnet '%s' has dependencies and cannot be deleted.", id)
 			}
+		}
+		if sn, _ := getT[*subnetRec](st, id); len(endpointsIn(st, sn.VpcID, id)) > 0 {
+			return errDependencyViolation("The subnet '%s' has dependencies and cannot be deleted.", id)
 		}
 		for _, r := range listT[*rtbRec](st, "rtb") {
 			if slices.ContainsFunc(r.Assocs, func(a rtbAssocR) bool { return a.SubnetID == id }) {

@@ -41,13 +41,15 @@ import (
 // noResourceParams are parameters the operations without a case need to
 // get past decoding and validation.
 var noResourceParams = map[string]string{
-	"ec2.CreateVpc":              "CidrBlock=10.7.0.0/16",
-	"iam.CreateAccountAlias":     "AccountAlias=some-alias",
-	"iam.DeleteAccountAlias":     "AccountAlias=some-alias",
-	"sts.GetAccessKeyInfo":       "AccessKeyId=${vkey}",
-	"elasticache.DescribeEvents": "Duration=60",
-	"ec2.CreateLaunchTemplate":   "LaunchTemplateName=coverage-lt&LaunchTemplateData.ImageId=ami-12345678",
-	"ec2.RegisterImage":          "Name=coverage-image",
+	"ec2.CreateVpc":               "CidrBlock=10.7.0.0/16",
+	"iam.CreateAccountAlias":      "AccountAlias=some-alias",
+	"iam.DeleteAccountAlias":      "AccountAlias=some-alias",
+	"sts.GetAccessKeyInfo":        "AccessKeyId=${vkey}",
+	"elasticache.DescribeEvents":  "Duration=60",
+	"ec2.CreateLaunchTemplate":    "LaunchTemplateName=coverage-lt&LaunchTemplateData.ImageId=ami-12345678",
+	"ec2.RegisterImage":           "Name=coverage-image",
+	"ec2.CreateManagedPrefixList": "PrefixListName=coverage-pl&AddressFamily=IPv4&MaxEntries=5",
+	"ec2.CreateDhcpOptions":       "DhcpConfiguration.1.Key=domain-name&DhcpConfiguration.1.Value.1=coverage.internal",
 	// Without a template, only $Latest and $Default versions are listed.
 	"ec2.DescribeLaunchTemplateVersions": "LaunchTemplateVersion.1=$Latest",
 	// Its family is required and checked before authorization.

@@ -86,6 +86,13 @@ var noResource = map[string]string{
 	"ec2.CreateLaunchTemplate":                    "creates",
 	"ec2.CreateVolume":                            "creates",
 	"ec2.RegisterImage":                           "creates",
+	"ec2.CreateManagedPrefixList":                 "creates",
+	"ec2.CreateDhcpOptions":                       "creates",
+	"ec2.DescribeManagedPrefixLists":              "Describe*",
+	"ec2.DescribePrefixLists":                     "Describe*",
+	"ec2.DescribeDhcpOptions":                     "Describe*",
+	"ec2.DescribeVpcEndpoints":                    "Describe*",
+	"ec2.DescribeVpcEndpointServices":             "Describe*",
 	"iam.CreateAccountAlias":                      "account",
 	"iam.DeleteAccountAlias":                      "account",
 	"iam.ListAccountAliases":                      "account",
@@ -308,6 +315,27 @@ func ec2Cases() []authzCase {
 		c("CreateTags", "route table", "ResourceId.1=${vrtb}&Tag.1.Key=k&Tag.1.Value=v"),
 		c("CreateTags", "network ACL", "ResourceId.1=${acl}&Tag.1.Key=k&Tag.1.Value=v"),
 		c("CreateTags", "peering", "ResourceId.1=${pcx}&Tag.1.Key=k&Tag.1.Value=v"),
+		c("CreateTags", "prefix list", "ResourceId.1=${vpl}&Tag.1.Key=k&Tag.1.Value=v"),
+		c("CreateTags", "DHCP options", "ResourceId.1=${vdopt}&Tag.1.Key=k&Tag.1.Value=v"),
+		c("CreateTags", "VPC endpoint", "ResourceId.1=${vpce}&Tag.1.Key=k&Tag.1.Value=v"),
+		c("DeleteTags", "prefix list", "ResourceId.1=${vpl}"),
+		c("ModifyManagedPrefixList", "id", "PrefixListId=${vpl}&PrefixListName=renamed"),
+		c("DeleteManagedPrefixList", "id", "PrefixListId=${vpl}"),
+		c("RestoreManagedPrefixListVersion", "id", "PrefixListId=${vpl}&CurrentVersion=2&PreviousVersion=1"),
+		c("GetManagedPrefixListEntries", "id", "PrefixListId=${vpl}"),
+		c("GetManagedPrefixListAssociations", "id", "PrefixListId=${vpl}"),
+		c("DeleteDhcpOptions", "id", "DhcpOptionsId=${vdopt}"),
+		c("AssociateDhcpOptions", "options", "DhcpOptionsId=${vdopt}&VpcId=vpc-0123456789abcdef0"),
+		c("AssociateDhcpOptions", "VPC", "DhcpOptionsId=default&VpcId=${dvpc}"),
+		c("AssociateVpcCidrBlock", "VPC", "VpcId=${dvpc}&CidrBlock=172.29.0.0/16"),
+		c("DisassociateVpcCidrBlock", "association", "AssociationId=${vcidr}"),
+		c("CreateVpcEndpoint", "VPC", "VpcId=${dvpc}&ServiceName=com.amazonaws.us-east-1.s3"),
+		c("CreateVpcEndpoint", "route table", "VpcId=vpc-0123456789abcdef0&ServiceName=com.amazonaws.us-east-1.s3&RouteTableId.1=${vrtb}"),
+		c("CreateVpcEndpoint", "subnet", "VpcId=vpc-0123456789abcdef0&VpcEndpointType=Interface&ServiceName=com.amazonaws.us-east-1.elasticache&SubnetId.1=${vsubnet}"),
+		c("CreateVpcEndpoint", "group", "VpcId=vpc-0123456789abcdef0&VpcEndpointType=Interface&ServiceName=com.amazonaws.us-east-1.elasticache&SecurityGroupId.1=${vsg}"),
+		c("ModifyVpcEndpoint", "id", "VpcEndpointId=${vpce}&ResetPolicy=true"),
+		c("ModifyVpcEndpoint", "route table", "VpcEndpointId=vpce-0123456789abcdef0&AddRouteTableId.1=${vrtb}"),
+		c("DeleteVpcEndpoints", "id", "VpcEndpointId.1=${vpce}"),
 		c("CreateTags", "security group rule", "ResourceId.1=${vsgr}&Tag.1.Key=k&Tag.1.Value=v"),
 		c("DeleteTags", "security group", "ResourceId.1=${vsg}"),
 		c("DeleteTags", "instance", "ResourceId.1=${vinst}&Tag.1.Key=k"),
@@ -597,6 +625,17 @@ func authzFixtures(t *testing.T, env *apptest.Env) map[string]string {
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String("ami-12345678"), SecurityGroupIds: []string{fx["vsg"]}}}))
 	fx["vvol"] = *must[*ec2.CreateVolumeOutput](t)(e.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: run.Instances[0].Placement.AvailabilityZone,
 		Size: aws.Int32(1)})).VolumeId
+	pl := must[*ec2.CreateManagedPrefixListOutput](t)(e.CreateManagedPrefixList(ctx, &ec2.CreateManagedPrefixListInput{PrefixListName: aws.String("victim-pl"),
+		AddressFamily: aws.String("IPv4"), MaxEntries: aws.Int32(5), Entries: []ec2types.AddPrefixListEntry{{Cidr: aws.String("10.9.0.0/16")}}})).PrefixList
+	fx["vpl"] = *pl.PrefixListId
+	must[*ec2.ModifyManagedPrefixListOutput](t)(e.ModifyManagedPrefixList(ctx, &ec2.ModifyManagedPrefixListInput{PrefixListId: pl.PrefixListId,
+		CurrentVersion: aws.Int64(1), AddEntries: []ec2types.AddPrefixListEntry{{Cidr: aws.String("10.8.0.0/16")}}}))
+	fx["vdopt"] = *must[*ec2.CreateDhcpOptionsOutput](t)(e.CreateDhcpOptions(ctx, &ec2.CreateDhcpOptionsInput{DhcpConfigurations: []ec2types.NewDhcpConfiguration{
+		{Key: aws.String("domain-name"), Values: []string{"victim.internal"}}}})).DhcpOptions.DhcpOptionsId
+	fx["vcidr"] = *must[*ec2.AssociateVpcCidrBlockOutput](t)(e.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(fx["dvpc"]),
+		CidrBlock: aws.String("172.30.0.0/16")})).CidrBlockAssociation.AssociationId
+	fx["vpce"] = *must[*ec2.CreateVpcEndpointOutput](t)(e.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{VpcId: aws.String(fx["ovpc"]),
+		ServiceName: aws.String("com.amazonaws.us-east-1.s3"), RouteTableIds: []string{fx["vrtb"]}})).VpcEndpoint.VpcEndpointId
 	fx["vami"] = *must[*ec2.CreateImageOutput](t)(e.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: aws.String(fx["vinst"]), Name: aws.String("victim-image")})).ImageId
 
 	ec := elasticache.NewFromConfig(env.Config())
@@ -636,6 +675,7 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
 		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]),
 		e2("key-pair", "victim-key"), e2("launch-template", fx["vlt"]), e2("volume", fx["vvol"]),
+		e2("prefix-list", fx["vpl"]), e2("dhcp-options", fx["vdopt"]), e2("vpc-endpoint", fx["vpce"]),
 		"arn:aws:ec2:us-east-1::image/" + fx["vami"], ec("snapshot", "victim-snap"),
 		im("user/p/victim"), im("group/g/victim-group"), im("role/r/victim-role"), im("instance-profile/ip/victim-profile"),
 		im("policy/victim-policy"), im("mfa/victim-mfa"), im("role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache"),

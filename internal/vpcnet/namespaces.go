@@ -44,7 +44,7 @@ func (n *Controller) AddOutside(ctx context.Context, a netip.Addr) (string, erro
 		return "", fmt.Errorf("read topology: %w", err)
 	}
 	for _, v := range topo.VPCs {
-		if v.CIDR.Contains(a) {
+		if v.Contains(a) {
 			return "", fmt.Errorf("%s is %w: it is inside %s of %s (account %s, %s); pick an address outside every VPC, e.g. from 198.51.100.0/24 or 203.0.113.0/24", a, ErrOutsideAddress, v.CIDR, v.ID, v.Account, v.Region)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,12 +18,15 @@ import (
 
 // What runs as on an instance sees the VPC's resolver configuration: the
 // file <ResolvDir>/<vpc-id>.conf (what an Amazon Linux instance has in
-// /etc/resolv.conf: the VPC's Amazon-provided DNS server at its base
-// address + 2, the region's EC2 search domain), bind-mounted over
-// /etc/resolv.conf in the program's own mount namespace, as ip netns exec
-// does with /etc/netns/NAME/resolv.conf. Sync keeps one file per VPC and
-// removes the others; a VPC's file never changes (its region and primary
-// block do not), so a program keeps a valid view while it runs.
+// /etc/resolv.conf with the VPC's DHCP options set: with the default set,
+// the VPC's Amazon-provided DNS server at its base address + 2 and the
+// region's EC2 search domain), bind-mounted over /etc/resolv.conf in the
+// program's own mount namespace, as ip netns exec does with
+// /etc/netns/NAME/resolv.conf. Sync keeps one file per VPC and removes the
+// others. A file changes only when the VPC's DHCP options do, and is
+// replaced (renamed over), so a running program keeps the view it started
+// with, as an instance keeps its lease until it renews it; programs started
+// afterwards see the new options.
 
 const resolvSuffix = ".conf"
 
@@ -45,7 +49,7 @@ func (n *Controller) writeResolvConfs(t *ec2.Topology) error {
 	for _, v := range t.VPCs {
 		name := v.ID + resolvSuffix
 		want[name] = true
-		rc, err := resolver.ResolvConfFor(v.Region, v.CIDR)
+		rc, err := resolvConf(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("resolv.conf of %s: %w", v.ID, err))
 			continue
@@ -62,6 +66,30 @@ func (n *Controller) writeResolvConfs(t *ec2.Topology) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// resolvConf is the resolver configuration of the VPC's DHCP options: the
+// domain names to search, the DNS servers (AmazonProvidedDNS is the VPC's
+// Amazon-provided one); none of either without the option (or options).
+func resolvConf(v ec2.TopoVPC) (resolver.ResolvConf, error) {
+	rc, err := resolver.ResolvConfFor(v.Region, v.CIDR)
+	if err != nil {
+		return rc, err
+	}
+	amazon := rc.Nameservers[0]
+	rc.Search, rc.Nameservers = nil, nil
+	if v.DHCP == nil {
+		return rc, nil
+	}
+	rc.Search = v.DHCP.DomainNames
+	for _, s := range v.DHCP.DomainNameServers {
+		if s == "AmazonProvidedDNS" {
+			rc.Nameservers = append(rc.Nameservers, amazon)
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			rc.Nameservers = append(rc.Nameservers, a)
+		}
+	}
+	return rc, nil
 }
 
 // writeIfChanged writes b to path (mode 0644: every program of an instance

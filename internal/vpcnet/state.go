@@ -14,7 +14,7 @@ import (
 func outsideClients(t *ec2.Topology, outside map[netip.Addr]bool) []netip.Addr {
 	var out []netip.Addr
 	for a := range outside {
-		if !slices.ContainsFunc(t.VPCs, func(v ec2.TopoVPC) bool { return v.CIDR.Contains(a) }) {
+		if !slices.ContainsFunc(t.VPCs, func(v ec2.TopoVPC) bool { return v.Contains(a) }) {
 			out = append(out, a)
 		}
 	}
@@ -29,7 +29,7 @@ var stoppedStates = map[string]bool{"stopped": true, "stopping": true, "terminat
 func netplaneState(t *ec2.Topology) netplane.State {
 	var st netplane.State
 	for _, v := range t.VPCs {
-		st.VPCs = append(st.VPCs, netplane.VPC{ID: v.ID, CIDRs: []netip.Prefix{v.CIDR}, DNS: v.DNSSupport})
+		st.VPCs = append(st.VPCs, netplane.VPC{ID: v.ID, CIDRs: append([]netip.Prefix{v.CIDR}, v.Secondary...), DNS: v.DNSSupport})
 	}
 	for _, s := range t.Subnets {
 		st.Subnets = append(st.Subnets, netplane.Subnet{ID: s.ID, VPC: s.VpcID, CIDR: s.CIDR})
@@ -50,6 +50,12 @@ func netplaneState(t *ec2.Topology) netplane.State {
 			DisableSourceDestCheck: !i.SourceDestCheck, PublicIP: i.PublicIP,
 		})
 	}
+	// A rule referencing a managed prefix list admits exactly the list's
+	// current CIDRs; an empty (or unknown) list admits nothing.
+	prefixLists := make(map[string][]netip.Prefix, len(t.PrefixLists))
+	for _, pl := range t.PrefixLists {
+		prefixLists[pl.ID] = pl.CIDRs
+	}
 	rules := func(in []ec2.TopoRule) []netplane.Rule {
 		out := make([]netplane.Rule, 0, len(in))
 		for _, r := range in {
@@ -59,8 +65,10 @@ func netplaneState(t *ec2.Topology) netplane.State {
 				nr.CIDRs = []netip.Prefix{r.CIDR}
 			case r.Group != nil:
 				nr.Groups = []string{r.Group.GroupID}
+			case r.PrefixListID != "" && len(prefixLists[r.PrefixListID]) > 0:
+				nr.CIDRs = prefixLists[r.PrefixListID]
 			default:
-				continue // prefix lists are not realised
+				continue
 			}
 			out = append(out, nr)
 		}

@@ -66,7 +66,7 @@ type Controller struct {
 	published func(ctx context.Context) ([]netplane.PublishedEndpoint, error)
 	resolvDir string
 
-	mu sync.Mutex // guards applied and outside; serialises Apply
+	mu sync.Mutex // guards applied, dhcpWritten and outside; serialises Apply
 	// applied is the state the last successful Apply realised; nil when
 	// the next Sync must apply whatever the state (nothing applied yet, or
 	// a full reconcile asked for it). Sync compares what it would apply
@@ -76,6 +76,10 @@ type Controller struct {
 	// before its engine starts would otherwise re-apply the whole
 	// netplane a hundred times.
 	applied *netplane.State
+	// dhcpWritten are the DHCP options of each VPC the resolv.conf files
+	// were last written for: the only input of those files that the
+	// network plane's state does not hold (resolvconf.go).
+	dhcpWritten map[string]*ec2.TopoDHCP
 	// outside holds the addresses of the simulated clients on the internet
 	// asked for since start (AddOutside). They are not EC2 resources and
 	// are not kept: after a restart the first Apply removes their
@@ -150,7 +154,19 @@ func (n *Controller) Sync(ctx context.Context) error {
 			return fmt.Errorf("read published endpoints: %w", err)
 		}
 	}
+	dhcp := make(map[string]*ec2.TopoDHCP, len(topo.VPCs))
+	for _, v := range topo.VPCs {
+		dhcp[v.ID] = v.DHCP
+	}
 	if n.applied != nil && reflect.DeepEqual(*n.applied, st) {
+		if reflect.DeepEqual(n.dhcpWritten, dhcp) {
+			return nil
+		}
+		// Only DHCP options changed: the files, not the network.
+		if err := n.writeResolvConfs(topo); err != nil {
+			return err
+		}
+		n.dhcpWritten = dhcp
 		return nil
 	}
 	if err := n.plane.Apply(ctx, st); err != nil {
@@ -160,7 +176,7 @@ func (n *Controller) Sync(ctx context.Context) error {
 	if err := n.writeResolvConfs(topo); err != nil {
 		return err
 	}
-	n.applied = &st
+	n.applied, n.dhcpWritten = &st, dhcp
 	return nil
 }
 

@@ -117,6 +117,8 @@ type Evaluator struct {
 	rtbs     map[string]*ec2.TopoRouteTable
 	peerings map[[2]string]*ec2.TopoPeering // sorted vpc pair
 	igwByVpc map[string]string
+	// prefixLists are the managed prefix lists' CIDRs, by id.
+	prefixLists map[string][]netip.Prefix
 }
 
 // New indexes a topology. The Evaluator keeps pointers into t: t must not
@@ -124,7 +126,10 @@ type Evaluator struct {
 func New(t *ec2.Topology) *Evaluator {
 	e := &Evaluator{ifaces: map[string]*ec2.TopoInterface{}, groups: map[string]*ec2.TopoGroup{}, vpcs: map[string]*ec2.TopoVPC{},
 		subnets: map[string]*ec2.TopoSubnet{}, rtbs: map[string]*ec2.TopoRouteTable{}, peerings: map[[2]string]*ec2.TopoPeering{},
-		igwByVpc: map[string]string{}}
+		igwByVpc: map[string]string{}, prefixLists: map[string][]netip.Prefix{}}
+	for _, pl := range t.PrefixLists {
+		e.prefixLists[pl.ID] = pl.CIDRs
+	}
 	for i := range t.Interfaces {
 		e.ifaces[t.Interfaces[i].ID] = &t.Interfaces[i]
 	}
@@ -234,6 +239,8 @@ func (e *Evaluator) peerMatch(r *ec2.TopoRule, p peer, vpc string) bool {
 	switch {
 	case r.CIDR.IsValid():
 		return r.CIDR.Contains(p.addr)
+	case r.PrefixListID != "":
+		return slices.ContainsFunc(e.prefixLists[r.PrefixListID], func(c netip.Prefix) bool { return c.Contains(p.addr) })
 	case r.Group != nil:
 		if p.iface == nil || !slices.Contains(p.iface.Groups, r.Group.GroupID) {
 			return false
@@ -241,7 +248,7 @@ func (e *Evaluator) peerMatch(r *ec2.TopoRule, p peer, vpc string) bool {
 		_, ok := e.peered(vpc, p.iface.VpcID)
 		return ok
 	}
-	return false // prefix lists carry no addresses in Cachalot
+	return false
 }
 
 // allowing returns the rules of the interface's groups that allow the flow.

@@ -92,6 +92,7 @@ const (
 	EC2Volume               = "volume"
 	EC2LaunchTemplate       = "launch-template"
 	EC2DHCPOptions          = "dhcp-options"
+	EC2PrefixList           = "prefix-list"
 )
 
 // EC2ARN returns arn:aws:ec2:<region>:<account>:<typ>/<id>. Images and
