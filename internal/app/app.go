@@ -257,7 +257,7 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	published = acc.HostEndpoints
-	ecOps := elasticache.OperationTable(ecSvc)
+	ecOps := refusing(elasticacheapi.OperationTable(ecSvc), elasticache.RefuseParams)
 	maps.Copy(ecOps, cachalotapi.OperationTable(acc.API()))
 	h := endpoint.New(endpoint.Config{
 		Keys:       id.keys,
@@ -270,7 +270,7 @@ func (a *App) Start(ctx context.Context) error {
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
-			{Service: ec2api.Metadata, Operations: ec2.OperationTable(a.ec2)},
+			{Service: ec2api.Metadata, Operations: refusing(ec2api.OperationTable(a.ec2), ec2.RefuseParams)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
 			{Service: cloudwatchapi.Metadata, Operations: cloudwatchapi.OperationTable(a.cw),
 				ActionPrefix: "cloudwatch", JSONTarget: cloudwatchapi.Smithy.Name, CBOR: cloudwatchCBOR()},

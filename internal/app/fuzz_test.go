@@ -218,7 +218,7 @@ func newFuzzFixture(t testing.TB) *fuzzFixture {
 		t.Fatal(err)
 	}
 	ecSvc := elasticache.New(st, elasticache.Config{Network: ec2Svc, Engines: engines, Roles: id.svc, Names: names, Logger: log})
-	ecOps := elasticache.OperationTable(ecSvc)
+	ecOps := refusing(elasticacheapi.OperationTable(ecSvc), elasticache.RefuseParams)
 	maps.Copy(ecOps, cachalotapi.OperationTable(access.New(access.Config{EC2: ec2Svc, Caches: ecSvc.ComputeTargets(), Authorizer: id.authorizer, Logger: log}).API()))
 	fx.h = endpoint.New(endpoint.Config{
 		Keys:       id.keys,
@@ -228,7 +228,7 @@ func newFuzzFixture(t testing.TB) *fuzzFixture {
 		Services: []endpoint.Binding{
 			{Service: elasticacheapi.Metadata, Operations: ecOps},
 			{Service: stsapi.Metadata, Operations: stsapi.OperationTable(id.sts)},
-			{Service: ec2api.Metadata, Operations: ec2.OperationTable(ec2Svc)},
+			{Service: ec2api.Metadata, Operations: refusing(ec2api.OperationTable(ec2Svc), ec2.RefuseParams)},
 			{Service: iamapi.Metadata, Operations: iamapi.OperationTable(id.iam)},
 			{Service: cloudwatchapi.Metadata, Operations: cloudwatchapi.OperationTable(cloudwatch.New(cloudwatch.Config{})),
 				ActionPrefix: "cloudwatch", JSONTarget: cloudwatchapi.Smithy.Name, CBOR: cloudwatchCBOR()},

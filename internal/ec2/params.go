@@ -1,13 +1,9 @@
 package ec2
 
 import (
-	"context"
 	"reflect"
 	"slices"
 	"strings"
-
-	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
-	"github.com/cachalot-dev/cachalot/internal/awsproto"
 )
 
 // No silent parameter: every input parameter of the operations listed here
@@ -210,23 +206,8 @@ func refuseParams(op string, in any) error {
 	return nil
 }
 
-// OperationTable is the EC2 API's operation table for s
-// (ec2api.OperationTable) with every operation's refused parameters
-// answered before it runs (refuseParams): the endpoint serves this one.
-func OperationTable(s *Service) map[string]awsproto.Operation {
-	ops := ec2api.OperationTable(s)
-	for name, op := range ops {
-		if len(paramTables[name].refused) == 0 {
-			continue
-		}
-		call := op.Call
-		op.Call = func(ctx context.Context, in any) (any, error) {
-			if err := refuseParams(name, in); err != nil {
-				return nil, err
-			}
-			return call(ctx, in)
-		}
-		ops[name] = op
-	}
-	return ops
-}
+// RefuseParams answers the first refused parameter of operation op that in
+// (a pointer to its input shape) sets. The wiring calls it before every
+// operation the endpoint serves, so no operation runs with a parameter it
+// would silently ignore.
+func RefuseParams(op string, in any) error { return refuseParams(op, in) }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/apicheck"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
 )
@@ -51,13 +52,13 @@ func TestNoSilentParameter(t *testing.T) {
 	}
 }
 
-// TestRefusedThroughTable: through the endpoint's operation table, every
-// refused field set to a value that is not allowed is answered
-// UnsupportedOperation naming it, before the operation runs; an allowed
-// value passes the refusal.
+// TestRefusedThroughTable: every refused field of paramTables set to a
+// value that is not allowed is answered UnsupportedOperation naming it by
+// RefuseParams, which the wiring calls before each operation; an allowed
+// value passes.
 func TestRefusedThroughTable(t *testing.T) {
 	s, st := newTestService(t)
-	ops := OperationTable(s)
+	ops := ec2api.OperationTable(s)
 	ctx := ctxFor(acctA)
 	for op, tab := range paramTables {
 		for name := range tab.refused {
@@ -77,7 +78,10 @@ func TestRefusedThroughTable(t *testing.T) {
 					f.Set(reflect.New(f.Type().Elem()))
 				}
 				failsUnchanged(t, st, "UnsupportedOperation", func() error {
-					_, err := ops[op].Call(ctx, in)
+					err := RefuseParams(op, in)
+					if err == nil {
+						_, err = ops[op].Call(ctx, in)
+					}
 					if e, isAWS := awserr.As(err); isAWS && !strings.Contains(e.Message, name) {
 						t.Errorf("error %q does not name %s", e.Message, name)
 					}

@@ -1,13 +1,9 @@
 package elasticache
 
 import (
-	"context"
 	"reflect"
 	"slices"
 	"strings"
-
-	"github.com/cachalot-dev/cachalot/internal/api/elasticacheapi"
-	"github.com/cachalot-dev/cachalot/internal/awsproto"
 )
 
 // No silent parameter: an input field an operation does not read is
@@ -15,7 +11,8 @@ import (
 // set to its default or to an allowed value), or accepted with the reason
 // it changes nothing. TestNoSilentParameter (apicheck) fails on any field
 // of an implemented operation that is neither read nor placed; the
-// refusals are answered by OperationTable before the operation runs.
+// refusals are answered by RefuseParams, which the wiring calls before the
+// operation runs.
 
 // paramTable places the unread fields of one operation's input.
 type paramTable struct {
@@ -83,23 +80,8 @@ func refuseParams(op string, in any) error {
 	return nil
 }
 
-// OperationTable is the ElastiCache API's operation table for s
-// (elasticacheapi.OperationTable) with every operation's refused
-// parameters answered before it runs: the endpoint serves this one.
-func OperationTable(s *Service) map[string]awsproto.Operation {
-	ops := elasticacheapi.OperationTable(s)
-	for name, op := range ops {
-		if len(paramTables[name].refused) == 0 {
-			continue
-		}
-		call := op.Call
-		op.Call = func(ctx context.Context, in any) (any, error) {
-			if err := refuseParams(name, in); err != nil {
-				return nil, err
-			}
-			return call(ctx, in)
-		}
-		ops[name] = op
-	}
-	return ops
-}
+// RefuseParams answers the first refused parameter of operation op that in
+// (a pointer to its input shape) sets. The wiring calls it before every
+// operation the endpoint serves, so no operation runs with a parameter it
+// would silently ignore.
+func RefuseParams(op string, in any) error { return refuseParams(op, in) }
