@@ -37,7 +37,7 @@ func (n *node) announceLive(ctx context.Context) error {
 	if err != nil || cmd == nil {
 		return err
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return fmt.Errorf("announce the name of %s: %w", n.id, err)
 	}
@@ -102,7 +102,7 @@ func (n *node) setAuth(ctx context.Context, w *watcher, hashes []string, users [
 // applyUsers runs cmds on the node, then deletes the users it has beyond
 // users (a user removed from the group).
 func applyUsers(ctx context.Context, admin redis.Admin, spec NodeSpec, cmds [][]string, users []ACLUser) error {
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return err
 	}
