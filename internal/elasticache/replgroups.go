@@ -163,6 +163,12 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage, 
 	if sp.userGroup, err = checkUserGroupIDs(in.UserGroupIds, sp.transit, in.AuthToken); err != nil {
 		return sp, err
 	}
+	switch {
+	case sp.transit == TransitPreferred && sp.userGroup != "":
+		return sp, combination("Transit encryption preferred is not supported with redis access control.")
+	case sp.transit == TransitPreferred && cluster:
+		return sp, invalid("TransitEncryptionMode preferred with cluster mode enabled is not supported by Cachalot yet; use required.")
+	}
 	if cluster {
 		err = clusterLayout(&sp, in)
 	} else {
@@ -280,6 +286,11 @@ func (s *Service) groupBase(ctx context.Context, scope auth.Scope, sp groupSpec,
 	inst, err := s.resolveEngine(eng, aws.ToString(in.EngineVersion))
 	if err != nil {
 		return nil, err
+	}
+	if sp.transit == TransitPreferred {
+		if err := preferredSupported(eng, inst.EngineVersion); err != nil {
+			return nil, err
+		}
 	}
 	b := &Cluster{Account: scope.AccountID, Region: scope.Region, Engine: eng, EngineVersion: inst.EngineVersion, Family: inst.Family,
 		NodeType: sp.nodeType, Port: defaultRedisPort,
