@@ -477,7 +477,7 @@ func (s *Service) newMember(g *ReplicationGroup, id string, zone SubnetRef) *Clu
 		CacheSecurityGroups: slices.Clone(g.CacheSecurityGroups), ParameterGroup: g.ParameterGroup,
 		Maintenance: g.Maintenance, SnapshotWindow: g.SnapshotWindow, SnapshotRetain: g.SnapshotRetain,
 		AutoMinor: g.AutoMinor, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
-		TransitEncryptionMode: g.TransitEncryptionMode, AuthTokens: slices.Clone(g.AuthTokens), ACL: slices.Clone(g.ACL),
+		TransitEncryptionMode: g.TransitEncryptionMode, PlainNames: g.PlainNames, AuthTokens: slices.Clone(g.AuthTokens), ACL: slices.Clone(g.ACL),
 		CreatedAt: s.cfg.Now().UTC(), Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
 		ReplicationGroupID: g.ID,
 		Nodes:              []Node{{ID: nodeID(1), Status: StatusCreating, AZ: zone.AZ, SubnetID: zone.ID, ParamStatus: "in-sync"}},
