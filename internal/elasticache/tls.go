@@ -132,10 +132,8 @@ func modifyTransit(g *ReplicationGroup, members []*Cluster, enabled *bool, mode 
 	case next == "" && len(g.AuthTokens) > 0:
 		return false, invalid("The AUTH token is only supported when encryption-in-transit is enabled")
 	}
-	if len(members) > 0 {
-		if err := preferredSupported(members[0].Engine, members[0].EngineVersion); err != nil {
-			return false, err
-		}
+	if err := preferredSupported(g.Engine, g.EngineVersion); err != nil {
+		return false, err
 	}
 	g.TransitPending = &TransitChange{From: cur}
 	// The names without TLS stay while a group that had none is in
