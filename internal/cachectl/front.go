@@ -181,6 +181,13 @@ func (f *front) stop() {
 	f.mu.Unlock()
 }
 
+// idle reports whether no connection goes through the front.
+func (f *front) idle() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns) == 0
+}
+
 // close stops the front and every connection through it.
 func (f *front) close() {
 	f.closeOnce.Do(func() { close(f.done) })
@@ -218,9 +225,7 @@ func (fs *fronts) ensure(node string, listen func() (net.Listener, error), dial 
 		if f.plain == plain && f.tls == tls {
 			return nil
 		}
-		f.stop()
-		fs.old = append(fs.old, f)
-		delete(fs.byNode, node)
+		fs.retire(node, f)
 	}
 	ln, err := listen()
 	if err != nil {
@@ -238,9 +243,24 @@ func (fs *fronts) stop(node string) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if f := fs.byNode[node]; f != nil {
-		f.stop()
-		fs.old = append(fs.old, f)
-		delete(fs.byNode, node)
+		fs.retire(node, f)
+	}
+}
+
+// retire stops node's front f; it is kept (for Close) while TLS
+// connections go through it. The retired fronts left idle are closed.
+// fs.mu is held.
+func (fs *fronts) retire(node string, f *front) {
+	f.stop()
+	delete(fs.byNode, node)
+	old := append(fs.old, f)
+	fs.old = fs.old[:0]
+	for _, o := range old {
+		if o.idle() {
+			go o.close() // waits for its goroutines, which end with the listener and connections
+			continue
+		}
+		fs.old = append(fs.old, o)
 	}
 }
 
