@@ -166,3 +166,53 @@ func TestTransitEncryptionMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTransitEncryptionPreferredCreate: a 1+1 group created with
+// TransitEncryptionMode preferred starts its engines split with their
+// fronts: from an instance, plaintext and redis-cli --tls --cacert both
+// work on the TLS names' port, and a write replicates.
+func TestTransitEncryptionPreferredCreate(t *testing.T) {
+	privtest.RequireRoot(t)
+	dir := t.TempDir()
+	w := &groupWorld{world: newWorld(t, func(c *app.Config) { c.DataDir = dir }), dir: dir, id: "fresh"}
+	ctx := context.Background()
+	_, w.eni = w.instance(t)
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(w.id),
+		ReplicationGroupDescription: aws.String("preferred"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(2), TransitEncryptionEnabled: aws.Bool(true), TransitEncryptionMode: ectypes.TransitEncryptionModePreferred}); err != nil {
+		t.Fatal(err)
+	}
+	g := w.waitGroup(t, "created", func(ectypes.ReplicationGroup) bool { return true })
+	primary, reader := aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), aws.ToString(g.NodeGroups[0].ReaderEndpoint.Address)
+	if g.TransitEncryptionMode != ectypes.TransitEncryptionModePreferred || !strings.HasPrefix(primary, "master."+w.id+".") {
+		t.Fatalf("group: mode %q, primary %s; want preferred, master.", g.TransitEncryptionMode, primary)
+	}
+	ca := exportCA(t, dir)
+	run := func(tls bool, host string, args ...string) string {
+		argv := []string{"timeout", "3", "redis-cli", "-h", host}
+		if tls {
+			argv = append(argv, "--tls", "--cacert", ca)
+		}
+		out, _ := w.run(t, w.eni, append(argv, args...)...)
+		return out
+	}
+	until := func(what string, tls bool, host, want string, args ...string) {
+		t.Helper()
+		var out string
+		for i := 0; i < 200; i++ {
+			if out = run(tls, host, args...); out == want {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("%s: %s %v = %q, want %q", what, host, args, out, want)
+	}
+	until("plaintext write", false, primary, "OK", "SET", "k", "plain")
+	until("TLS read", true, primary, "plain", "GET", "k")
+	until("TLS write", true, primary, "OK", "SET", "k2", "tls")
+	until("replicated, plaintext read", false, reader, "tls", "GET", "k2")
+	until("replicated, TLS read", true, reader, "tls", "GET", "k2")
+	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String(w.id)}); err != nil {
+		t.Fatal(err)
+	}
+}
