@@ -166,8 +166,6 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage, 
 	switch {
 	case sp.transit == TransitPreferred && sp.userGroup != "":
 		return sp, combination("Transit encryption preferred is not supported with redis access control.")
-	case sp.transit == TransitPreferred && cluster:
-		return sp, invalid("TransitEncryptionMode preferred with cluster mode enabled is not supported by Cachalot yet; use required.")
 	}
 	if cluster {
 		err = clusterLayout(&sp, in)

@@ -21,8 +21,8 @@ import (
 // configuration endpoint's; memcached serves TLS only on its port, and
 // so does the configuration endpoint (internal/cachectl).
 //
-// TransitEncryptionMode preferred (a Valkey or Redis OSS group without
-// cluster mode): plaintext and TLS on the same port, which a stock engine
+// TransitEncryptionMode preferred (a Valkey or Redis OSS group, cluster
+// mode too): plaintext and TLS on the same port, which a stock engine
 // cannot serve; the cache controller puts a front on the port that hands
 // each connection to the engine's plaintext or TLS listener
 // (internal/cachectl/front.go). An existing group without TLS gets it in
@@ -30,8 +30,8 @@ import (
 // Enabled with TransitEncryptionMode preferred, then required; and back,
 // required to preferred, preferred to disabled. While a group that had
 // no TLS is in preferred, its names without TLS resolve too (PlainNames),
-// as ElastiCache keeps the old endpoints until required. Not yet: groups
-// with cluster mode enabled (refused, saying so). AUTH tokens:
+// as ElastiCache keeps the old endpoints until required (with cluster
+// mode, the configuration endpoint's and the nodes'). AUTH tokens:
 // authtoken.go.
 
 // Transit encryption modes as ElastiCache spells them.
@@ -121,8 +121,8 @@ func modifyTransit(g *ReplicationGroup, members []*Cluster, enabled *bool, mode 
 		return false, nil
 	}
 	switch {
-	case g.ClusterEnabled() || g.Serverless != nil:
-		return false, invalid("Changing in-transit encryption of a replication group with cluster mode enabled is not supported by Cachalot yet.")
+	case g.Serverless != nil:
+		return false, invalid("In-transit encryption of a serverless cache is always enabled.")
 	case g.UserGroupID != "":
 		return false, combination("Modification of transit encryption is not supported for access control enabled clusters.")
 	case cur == "" && next == TransitRequired:

@@ -376,8 +376,6 @@ func TestTransitEncryptionBadInput(t *testing.T) {
 			rg: &elasticache.CreateReplicationGroupInput{TransitEncryptionMode: ectypes.TransitEncryptionModeRequired}},
 		{name: "preferred-with-user-group", code: "InvalidParameterCombination", msg: "Transit encryption preferred is not supported with redis access control.",
 			rg: &elasticache.CreateReplicationGroupInput{TransitEncryptionEnabled: aws.Bool(true), TransitEncryptionMode: ectypes.TransitEncryptionModePreferred, UserGroupIds: []string{"ug"}}},
-		{name: "preferred-cluster-mode", code: "InvalidParameterValue", msg: "preferred",
-			rg: &elasticache.CreateReplicationGroupInput{TransitEncryptionEnabled: aws.Bool(true), TransitEncryptionMode: ectypes.TransitEncryptionModePreferred, NumNodeGroups: aws.Int32(2)}},
 		{name: "memcached-old", code: "InvalidParameterCombination", msg: "1.6.12",
 			cc: &elasticache.CreateCacheClusterInput{Engine: aws.String("memcached"), EngineVersion: aws.String("1.6.6"), NumCacheNodes: aws.Int32(1), TransitEncryptionEnabled: aws.Bool(true)}},
 		{name: "memcached-token", code: "InvalidParameterValue", msg: "AUTH token is not supported",

@@ -47,7 +47,7 @@ func TestModifyTransit(t *testing.T) {
 		{name: "old-redis", from: "", enabled: on, mode: pref, group: func(g *ReplicationGroup) { g.EngineVersion = "6.2" },
 			code: "InvalidParameterCombination", msg: "7.0"},
 		{name: "cluster-mode", from: "", enabled: on, mode: pref, group: func(g *ReplicationGroup) { g.ClusterMode = "enabled" },
-			code: "InvalidParameterValue", msg: "cluster mode"},
+			want: TransitPreferred, plain: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

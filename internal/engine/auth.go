@@ -48,6 +48,25 @@ func (n *node) announceLive(ctx context.Context) error {
 	return nil
 }
 
+// setAnnounced serves reqAnnounce: a cluster-mode node announces
+// another name (its group's names changed with its transit encryption),
+// live when its engine runs, and at its next start.
+func (n *node) setAnnounced(ctx context.Context, w *watcher, name string) error {
+	n.mu.Lock()
+	old := n.spec.AnnounceHostname
+	n.spec.AnnounceHostname = name
+	n.mu.Unlock()
+	if w != nil {
+		if err := n.announceLive(ctx); err != nil {
+			n.mu.Lock()
+			n.spec.AnnounceHostname = old
+			n.mu.Unlock()
+			return err
+		}
+	}
+	return n.writeConfig()
+}
+
 // setAuth serves reqAuth: the engine's client users become exactly the
 // default user with the passwords hashes (or the users' default) and
 // users, live (ACL SETUSER and DELUSER through the admin connection, no

@@ -47,6 +47,7 @@ const (
 	reqTLS
 	reqAuth
 	reqTransit
+	reqAnnounce
 )
 
 type request struct {
@@ -55,6 +56,7 @@ type request struct {
 	role   Role
 	tls    *TLS
 	split  *Split
+	name   string // reqAnnounce
 	auth   []string
 	users  []ACLUser
 	ctx    context.Context
@@ -600,6 +602,8 @@ func (a *actor) request(r request) (gone bool) {
 		r.reply <- result{err: n.setAuth(r.ctx, a.w, r.auth, r.users, false)}
 	case reqTransit:
 		r.reply <- result{err: n.switchTransit(r.ctx, a.w, r.tls, r.split)}
+	case reqAnnounce:
+		r.reply <- result{err: n.setAnnounced(r.ctx, a.w, r.name)}
 	case reqRole:
 		// Without a process and without a restart pending, the node is
 		// held: a role without HoldOnCrash relaunches it.

@@ -188,7 +188,7 @@ type NodeSpec struct {
 	AuthTokens []string `json:"-"`
 	// AnnounceHostname is a cluster-mode node's DNS name, announced as
 	// its preferred endpoint (redis.Config.AnnounceHostname); "" for
-	// none. It applies at the engine's start.
+	// none. A Start with another for a running node announces it live.
 	AnnounceHostname string `json:",omitempty"`
 	// SecondPort, when set, is a second port the engine listens on at
 	// BindIP, with the same protocol and TLS as Port: a serverless
@@ -344,6 +344,11 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 			}
 		} else if !cur.TLS.equal(spec.TLS) {
 			if _, err := n.do(ctx, request{kind: reqTLS, tls: spec.TLS}); err != nil {
+				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
+			}
+		}
+		if cur.AnnounceHostname != spec.AnnounceHostname && spec.Engine.Engine != catalog.Memcached {
+			if _, err := n.do(ctx, request{kind: reqAnnounce, name: spec.AnnounceHostname}); err != nil {
 				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
 			}
 		}

@@ -85,7 +85,7 @@ func (n *node) switchTransit(ctx context.Context, w *watcher, t *TLS, split *Spl
 			nm.Split = next.Split
 			names = &nm
 		}
-		for _, args := range redis.TransitCommands(names, next.port()) {
+		for _, args := range redis.TransitCommands(names, next.port(), next.Parameters["cluster-enabled"] == "yes") {
 			if _, err := admin.Do(ctx, c, args...); err != nil {
 				return fmt.Errorf("switch the transit encryption of %s: %v: %w", n.id, args[:3], err)
 			}

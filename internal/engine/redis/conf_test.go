@@ -76,6 +76,13 @@ func TestRenderConf(t *testing.T) {
 			TLS: &TLS{CertFile: "tls-0123456789ab-cert.pem", KeyFile: "tls-0123456789ab-key.pem", CAFile: "tls-0123456789ab-ca.pem",
 				Split: &Split{Plain: 26379, TLS: 26380}},
 		}},
+		{"redis7-cluster-preferred", "redis7", Config{
+			NodeID: "cm-0001-002", BindIP: "10.0.1.236", Port: 6379, Dir: ".", Admin: testAdmin,
+			Parameters:       map[string]string{"cluster-enabled": "yes"},
+			AnnounceHostname: "cm-0001-002.cm.km2jzi.use1.cache.amazonaws.com",
+			TLS: &TLS{CertFile: "tls-0123456789ab-cert.pem", KeyFile: "tls-0123456789ab-key.pem", CAFile: "tls-0123456789ab-ca.pem",
+				Split: &Split{Plain: 26379, TLS: 26380}},
+		}},
 		{"valkey8-cluster-public", "valkey8", Config{
 			NodeID: "vk-0001-001", BindIP: "203.0.113.73", Port: 6379, Dir: ".", Admin: testAdmin,
 			Parameters: map[string]string{"cluster-enabled": "yes"},
@@ -174,7 +181,7 @@ func TestTransitCommands(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
-			for _, c := range TransitCommands(tc.to, 6379) {
+			for _, c := range TransitCommands(tc.to, 6379, false) {
 				got = append(got, strings.Join(c, " "))
 			}
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {

@@ -52,6 +52,14 @@ func (t *TLS) directives(w func(k string, v ...string), port int, cluster bool) 
 	w("tls-replication", "yes")
 	if cluster {
 		w("tls-cluster", "yes")
+		if t.Split != nil {
+			// The cluster bus stays where it is without split ports (the
+			// engine would derive it from its TLS port), and the node
+			// announces the port its front serves.
+			w("cluster-port", strconv.Itoa(port+10000))
+			w("cluster-announce-port", strconv.Itoa(port))
+			w("cluster-announce-tls-port", strconv.Itoa(port))
+		}
 	}
 }
 
@@ -71,7 +79,10 @@ func (t TLS) RenewCommands() [][]string {
 // port closes before another takes it, so whatever else is to listen
 // there (the front of preferred) binds it after these commands, and
 // leaves it before them.
-func TransitCommands(to *TLS, port int) [][]string {
+//
+// A cluster-mode node (cluster) also switches its cluster bus's TLS and
+// the ports it announces (its front's in preferred).
+func TransitCommands(to *TLS, port int, cluster bool) [][]string {
 	p := strconv.Itoa(port)
 	var cmds [][]string
 	if to != nil {
@@ -90,6 +101,16 @@ func TransitCommands(to *TLS, port int) [][]string {
 	default:
 		cmds = append(cmds, []string{"CONFIG", "SET", "port", "0"}, []string{"CONFIG", "SET", "tls-port", p},
 			[]string{"CONFIG", "SET", "replica-announce-port", "0", "tls-replication", "yes"})
+	}
+	if cluster {
+		tlsCluster, announce := "no", "0"
+		if to != nil {
+			tlsCluster = "yes"
+		}
+		if to != nil && to.Split != nil {
+			announce = p
+		}
+		cmds = append(cmds, []string{"CONFIG", "SET", "tls-cluster", tlsCluster, "cluster-announce-port", announce, "cluster-announce-tls-port", announce})
 	}
 	return cmds
 }
