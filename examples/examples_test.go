@@ -25,6 +25,7 @@ var walkthroughs = []string{
 	"replication-group.sh",      // issue 12: a replication group, test-failover, writes resume
 	"snapshots.sh",              // issue 16: backup, final backup, restore into a cluster and a group
 	"tls.sh",                    // issue 14, SEEDS 003/004: TLS and AUTH tokens from the command line
+	"tls-migrate.sh",            // issue 14: TLS enabled on an existing group, preferred then required
 	"cluster-mode.sh",           // issue 13: cluster mode enabled, redis-cli -c, test-failover of a shard
 	"resharding.sh",             // issue 13: modify-replication-group-shard-configuration 2 -> 3 -> 2, keys kept
 	"rbac.sh",                   // issue 14: RBAC users and user groups, redis-cli --tls --user

@@ -98,6 +98,10 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	prefHost, err := createPreferredGroup(ctx, srv, "prefbench")
+	if err != nil {
+		return err
+	}
 	work, err := os.MkdirTemp("", "cachalot-tlsbench-files-")
 	if err != nil {
 		return err
@@ -149,6 +153,12 @@ func run(ctx context.Context, o options) error {
 		{"TLS by hand, the instance's loopback", func(...string) *exec.Cmd {
 			return srv.ExecCmd(ctx, inst.ID, append([]string{"redis-benchmark", "--tls", "--cacert", instCA, "-h", "127.0.0.1", "-p", strconv.Itoa(instPort)}, common...)...)
 		}},
+		{"preferred, TLS, from the instance", func(...string) *exec.Cmd {
+			return srv.ExecCmd(ctx, inst.ID, append([]string{"redis-benchmark", "--tls", "--cacert", productCA, "-h", prefHost, "-p", "6379"}, common...)...)
+		}},
+		{"preferred, plaintext, from the instance", func(...string) *exec.Cmd {
+			return srv.ExecCmd(ctx, inst.ID, append([]string{"redis-benchmark", "-h", prefHost, "-p", "6379"}, common...)...)
+		}},
 	}
 	res := map[string]map[string][]float64{}
 	for r := range o.rounds {
@@ -176,7 +186,7 @@ func run(ctx context.Context, o options) error {
 }
 
 func report(o options, res map[string]map[string][]float64, targets []target) {
-	fmt.Printf("`redis-benchmark -c %d -n %d -t set,get --csv`, %d rounds, the order of the five targets reversed every other round: "+
+	fmt.Printf("`redis-benchmark -c %d -n %d -t set,get --csv`, %d rounds, the order of the seven targets reversed every other round: "+
 		"(1) `--tls --cacert <cachalot ca>` from inside an instance to the endpoint name of a cache.t3.micro cluster created with "+
 		"TransitEncryptionEnabled (the engine's own TLS; the path crosses the instance's veth, the VPC router and nftables); "+
 		"(2) the same redis-server binary started by hand with `--port 0 --tls-port P --tls-auth-clients no` on the host's "+
@@ -185,13 +195,7 @@ func report(o options, res map[string]map[string][]float64, targets []target) {
 		"round, median: (1)/(2) is the goal of issue 14 (≥ 0.9); (3)/(4) is the same path without TLS, i.e. what the "+
 		"instance-to-node network path costs by itself.\n\n", o.clients, o.requests, o.rounds)
 	fmt.Printf("| test | (1) %s | (2) %s | (3) %s | (4) %s | (1)/(2) | (3)/(4) |\n|---|---|---|---|---|---|---|\n", targets[0].name, targets[1].name, targets[2].name, targets[3].name)
-	ratio := func(a, b []float64) float64 {
-		var rs []float64
-		for i := range min(len(a), len(b)) {
-			rs = append(rs, a[i]/b[i])
-		}
-		return median(rs)
-	}
+	defer reportPreferred(res, targets)
 	for _, test := range []string{"SET", "GET"} {
 		r := func(i int) []float64 { return res[targets[i].name][test] }
 		fmt.Printf("| %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f |\n", test, median(r(0)), median(r(1)), median(r(2)), median(r(3)), ratio(r(0), r(1)), ratio(r(2), r(3)))
@@ -400,4 +404,71 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// ratio is the median of the per-round ratios a[i]/b[i].
+func ratio(a, b []float64) float64 {
+	var rs []float64
+	for i := range min(len(a), len(b)) {
+		rs = append(rs, a[i]/b[i])
+	}
+	return median(rs)
+}
+
+// reportPreferred is the figure of TransitEncryptionMode preferred: a
+// group created without TLS and moved to preferred (the first of the two
+// steps), whose cache port a front in the node's namespace splits between
+// the engine's TLS and plaintext listeners, against the caches with the
+// engine alone on the port: TLS through the front (6) vs TLS required
+// (1), plaintext through the front (7) vs no TLS (3), same run, same
+// path from the instance.
+func reportPreferred(res map[string]map[string][]float64, targets []target) {
+	fmt.Printf("\n## TransitEncryptionMode preferred: the cost of the front\n\n"+
+		"A one-node replication group created without TLS, then modified to TransitEncryptionEnabled with "+
+		"TransitEncryptionMode preferred: its engine listens on two ports of its own and a front in the node's "+
+		"network namespace (the daemon, splice(2) between the sockets, no TLS termination) hands each connection "+
+		"on the cache port to one or the other by its first byte. (6) %s and (7) %s, to its `master.` name on the "+
+		"cache port, against (1) and (3): the engine alone on the port, TLS required and no TLS, from the same "+
+		"instance in the same rounds. Goal ≥ 0.9.\n\n", targets[5].name, targets[6].name)
+	fmt.Printf("| test | (6) preferred, TLS | (1) required, TLS | (6)/(1) | (7) preferred, plaintext | (3) no TLS, plaintext | (7)/(3) |\n|---|---|---|---|---|---|---|\n")
+	for _, test := range []string{"SET", "GET"} {
+		r := func(i int) []float64 { return res[targets[i].name][test] }
+		fmt.Printf("| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n", test, median(r(5)), median(r(0)), ratio(r(5), r(0)), median(r(6)), median(r(2)), ratio(r(6), r(2)))
+	}
+}
+
+// createPreferredGroup creates a one-node Redis OSS replication group
+// without TLS, moves it to TransitEncryptionMode preferred (enabling
+// in-transit encryption on an existing group, first step) and returns its
+// primary endpoint's name.
+func createPreferredGroup(ctx context.Context, srv *cachalotproc.Server, id string) (string, error) {
+	_, err := srv.EC.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
+		ReplicationGroupDescription: aws.String("preferred bench"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumCacheClusters: aws.Int32(1)})
+	if err != nil {
+		return "", err
+	}
+	wait := func(mode string) (string, error) {
+		deadline := time.Now().Add(2 * time.Minute)
+		for time.Now().Before(deadline) {
+			out, err := srv.EC.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String(id)})
+			if err != nil {
+				return "", err
+			}
+			g := out.ReplicationGroups[0]
+			if aws.ToString(g.Status) == "available" && string(g.TransitEncryptionMode) == mode && len(g.NodeGroups) > 0 && g.NodeGroups[0].PrimaryEndpoint != nil {
+				return aws.ToString(g.NodeGroups[0].PrimaryEndpoint.Address), nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return "", fmt.Errorf("group %s not available in mode %q after 2 minutes", id, mode)
+	}
+	if _, err := wait(""); err != nil {
+		return "", err
+	}
+	if _, err := srv.EC.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String(id), ApplyImmediately: aws.Bool(true),
+		TransitEncryptionEnabled: aws.Bool(true), TransitEncryptionMode: "preferred"}); err != nil {
+		return "", err
+	}
+	return wait("preferred")
 }

@@ -317,6 +317,7 @@ func (r *run) convergeNode(ctx context.Context, p nodePlan) (nodeResult, error) 
 	for _, a := range p.actions {
 		switch a {
 		case actStop:
+			c.fronts.drop(key)
 			if err := c.cfg.Engines.Remove(ctx, key); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
 				return nodeResult{}, fmt.Errorf("remove node %s: %w", n.ID, err)
 			}
@@ -404,6 +405,27 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		AuthTokens: r.cl.AuthTokens,
 		Users:      aclUsers(r.cl),
 	}
+	// TransitEncryptionMode preferred: the engine listens on its own two
+	// ports and the node's front serves the cache port (front.go); the
+	// front leaves the port before an engine leaving preferred takes it.
+	preferred := r.tls != nil && r.cl.TransitEncryptionMode == elasticache.TransitPreferred
+	if !preferred {
+		c.fronts.stop(spec.NodeID)
+	} else {
+		sp := splitPorts(r.cl.Port)
+		ip1, p1, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, sp.Plain)
+		if err != nil {
+			return false, fmt.Errorf("bind node %s: %w", n.ID, err)
+		}
+		ip2, p2, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, sp.TLS)
+		if err != nil {
+			return false, fmt.Errorf("bind node %s: %w", n.ID, err)
+		}
+		if ip1 != bindIP || ip2 != bindIP {
+			return false, fmt.Errorf("bind node %s: %w", n.ID, errSplitBind)
+		}
+		spec.Split = &engine.Split{Plain: p1, TLS: p2}
+	}
 	if r.cl.ReaderPort != 0 {
 		// The second listener is bound like the first: in the loopback
 		// mode, a host port of its own at the same host address.
@@ -436,6 +458,11 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		// Known to the supervisor but not up (restarting after a crash):
 		// not available yet; try again shortly.
 		return false, fmt.Errorf("node %s is %s", n.ID, st.State)
+	}
+	if preferred {
+		if err := r.serveFront(ctx, n, bindIP, port, *spec.Split); err != nil {
+			return false, err
+		}
 	}
 	return st.Adopted, nil
 }
@@ -501,6 +528,7 @@ func (r *run) stopEngines(ctx context.Context, plans []nodePlan) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			r.c.fronts.drop(EngineNodeID(r.ref, p.id))
 			if err := r.c.cfg.Engines.Remove(ctx, EngineNodeID(r.ref, p.id)); err != nil && !errors.Is(err, engine.ErrNodeNotFound) {
 				errs[i] = fmt.Errorf("remove node %s: %w", p.id, err)
 			}

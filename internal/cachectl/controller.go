@@ -161,6 +161,7 @@ type Controller struct {
 	cfg     Config
 	log     *slog.Logger
 	configs configServers
+	fronts  fronts // TransitEncryptionMode preferred (front.go)
 
 	mu sync.Mutex // serialises Reconcile runs
 }
@@ -179,9 +180,13 @@ func New(cfg Config) *Controller {
 	return &Controller{cfg: cfg, log: cfg.Logger}
 }
 
-// Close stops the configuration endpoints served by this daemon; engines
+// Close stops the configuration endpoints and the fronts of preferred
+// nodes served by this daemon; engines
 // keep running (a restart re-adopts them).
-func (c *Controller) Close() { c.configs.Close() }
+func (c *Controller) Close() {
+	c.configs.Close()
+	c.fronts.Close()
+}
 
 // Name implements reconcile.Controller.
 func (c *Controller) Name() string { return "elasticache-clusters" }
@@ -356,14 +361,20 @@ func (c *Controller) observe(ctx context.Context, cl *elasticache.Cluster, byRef
 		certs:   map[string]string{},
 		auths:   map[string]string{},
 		serving: c.configs.get(cl.Ref()) != nil,
+		split:   cl.TransitEncryptionMode == elasticache.TransitPreferred,
+		splits:  map[string]bool{},
+		fronts:  map[string]bool{},
 	}
 	for _, n := range cl.Nodes {
-		if st, ok := c.cfg.Engines.Status(EngineNodeID(cl.Ref(), n.ID)); ok {
+		key := EngineNodeID(cl.Ref(), n.ID)
+		if st, ok := c.cfg.Engines.Status(key); ok {
 			obs.engines[n.ID] = st.State
 			obs.roles[n.ID] = st.Role
 			obs.certs[n.ID] = st.TLS
 			obs.auths[n.ID] = st.Auth
+			obs.splits[n.ID] = st.Split
 		}
+		obs.fronts[n.ID] = c.fronts.get(key) != nil
 	}
 	if cl.Status == elasticache.StatusDeleting {
 		return obs, nil

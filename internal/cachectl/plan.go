@@ -31,6 +31,11 @@ type observed struct {
 	// TLS; certs is the TLS.ID each node's engine was given, by node id.
 	tls   *engine.TLS
 	certs map[string]string
+	// split: the cluster's nodes are in TransitEncryptionMode preferred
+	// (front.go); splits says which engines listen split, fronts which
+	// nodes' fronts run, by node id.
+	split          bool
+	splits, fronts map[string]bool
 	// auths is the engine.AuthID each node's engine was given, by node
 	// id (the cluster's AuthTokens: want).
 	auths map[string]string
@@ -274,9 +279,11 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 }
 
 // liveInSync reports whether a node's engine runs with the cluster's
-// certificate, AUTH tokens and RBAC users (what it takes live).
+// certificate, AUTH tokens and RBAC users, and listens as its transit
+// mode asks, its front served in preferred (what it takes live).
 func liveInSync(cl *elasticache.Cluster, n elasticache.Node, obs observed) bool {
-	return obs.certs[n.ID] == obs.tls.ID() && obs.auths[n.ID] == engine.AuthID(cl.AuthTokens, aclUsers(cl)...)
+	return obs.certs[n.ID] == obs.tls.ID() && obs.auths[n.ID] == engine.AuthID(cl.AuthTokens, aclUsers(cl)...) &&
+		obs.splits[n.ID] == obs.split && obs.fronts[n.ID] == obs.split
 }
 
 // aclUsers are the engine users of the cluster's ACL (RBAC: its

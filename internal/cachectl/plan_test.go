@@ -80,6 +80,31 @@ func TestPlan(t *testing.T) {
 				certs: map[string]string{"0001": (&engine.TLS{CertPEM: []byte("cur")}).ID()}},
 		},
 		{
+			name: "preferred converged",
+			cl:   cluster("redis", elasticache.StatusAvailable, 1, 1, "0001"),
+			obs: observed{engines: running("0001"), split: true,
+				splits: map[string]bool{"0001": true}, fronts: map[string]bool{"0001": true}},
+		},
+		{
+			name: "preferred after a daemon restart: no front",
+			cl:   cluster("redis", elasticache.StatusAvailable, 1, 1, "0001"),
+			obs:  observed{engines: running("0001"), split: true, splits: map[string]bool{"0001": true}},
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:set-live", "write-status"},
+		},
+		{
+			name: "preferred asked, engine not split",
+			cl:   cluster("redis", elasticache.StatusModifying, 2, 1, "0001"),
+			obs:  observed{engines: running("0001"), split: true},
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:set-live", "write-status"},
+		},
+		{
+			name: "required asked, engine still split",
+			cl:   cluster("redis", elasticache.StatusModifying, 2, 1, "0001"),
+			obs: observed{engines: running("0001"),
+				splits: map[string]bool{"0001": true}, fronts: map[string]bool{"0001": true}},
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:set-live", "write-status"},
+		},
+		{
 			name: "auth token rotated",
 			cl: func() *elasticache.Cluster {
 				cl := cluster("redis", elasticache.StatusModifying, 2, 1, "0001")

@@ -82,6 +82,9 @@ type Cluster struct {
 	// TransitEncryptionMode is required for a cache with in-transit
 	// encryption (tls.go), "" without; a group's members have the group's.
 	TransitEncryptionMode string `json:",omitempty"`
+	// PlainNames: a member of a group in preferred that had no TLS keeps
+	// its node name without TLS besides its TLS one (tls.go).
+	PlainNames bool `json:",omitempty"`
 	// AuthTokens are the SHA-256 hashes of the AUTH tokens the engines
 	// accept (authtoken.go): none, one, or two during a rotation.
 	AuthTokens        []string  `json:",omitempty"`

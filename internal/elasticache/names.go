@@ -71,6 +71,12 @@ func (s *Service) Names(cl *Cluster) ([]EndpointName, error) {
 		if err := add(name, n.ID, n.InterfaceID, n.IP); err != nil {
 			return nil, err
 		}
+		if cl.PlainNames && cl.TransitEncryptionMode != "" {
+			// Enabling TLS, in preferred: the name without TLS stays.
+			if err := add(sc.Node(cl.ID, n.ID), n.ID, n.InterfaceID, n.IP); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return out, nil
 }
@@ -149,16 +155,24 @@ func (s *Service) GroupNames(g *ReplicationGroup, members []*Cluster) ([]Endpoin
 	if primary == nil || len(primary.Nodes) == 0 || primary.Nodes[0].IP == "" {
 		return nil, nil // Describe shows no endpoint yet
 	}
-	primaryName, readerName := groupEndpointNames(sc, g)
-	add(primaryName, primary)
-	for _, c := range members {
-		if c.ID != g.Primary && c.Status != StatusDeleting && len(c.Nodes) > 0 && c.Nodes[0].IP != "" {
-			add(readerName, c)
-			readers++
+	endpoints := func(primaryName, readerName string) {
+		add(primaryName, primary)
+		readers = 0
+		for _, c := range members {
+			if c.ID != g.Primary && c.Status != StatusDeleting && len(c.Nodes) > 0 && c.Nodes[0].IP != "" {
+				add(readerName, c)
+				readers++
+			}
+		}
+		if readers == 0 {
+			add(readerName, primary)
 		}
 	}
-	if readers == 0 {
-		add(readerName, primary)
+	endpoints(groupEndpointNames(sc, g))
+	if g.PlainNames && g.TransitEncryptionMode != "" {
+		// Enabling TLS, in preferred: the endpoints without TLS stay
+		// until required, as on ElastiCache.
+		endpoints(sc.Primary(g.ID), sc.Reader(g.ID))
 	}
 	return out, nil
 }

@@ -163,6 +163,10 @@ func (s *Service) groupSpecOf(in *elasticacheapi.CreateReplicationGroupMessage, 
 	if sp.userGroup, err = checkUserGroupIDs(in.UserGroupIds, sp.transit, in.AuthToken); err != nil {
 		return sp, err
 	}
+	switch {
+	case sp.transit == TransitPreferred && sp.userGroup != "":
+		return sp, combination("Transit encryption preferred is not supported with redis access control.")
+	}
 	if cluster {
 		err = clusterLayout(&sp, in)
 	} else {
@@ -280,6 +284,11 @@ func (s *Service) groupBase(ctx context.Context, scope auth.Scope, sp groupSpec,
 	inst, err := s.resolveEngine(eng, aws.ToString(in.EngineVersion))
 	if err != nil {
 		return nil, err
+	}
+	if sp.transit == TransitPreferred {
+		if err := preferredSupported(eng, inst.EngineVersion); err != nil {
+			return nil, err
+		}
 	}
 	b := &Cluster{Account: scope.AccountID, Region: scope.Region, Engine: eng, EngineVersion: inst.EngineVersion, Family: inst.Family,
 		NodeType: sp.nodeType, Port: defaultRedisPort,
@@ -466,7 +475,7 @@ func (s *Service) newMember(g *ReplicationGroup, id string, zone SubnetRef) *Clu
 		CacheSecurityGroups: slices.Clone(g.CacheSecurityGroups), ParameterGroup: g.ParameterGroup,
 		Maintenance: g.Maintenance, SnapshotWindow: g.SnapshotWindow, SnapshotRetain: g.SnapshotRetain,
 		AutoMinor: g.AutoMinor, NetworkType: g.NetworkType, IPDiscovery: g.IPDiscovery,
-		TransitEncryptionMode: g.TransitEncryptionMode, AuthTokens: slices.Clone(g.AuthTokens), ACL: slices.Clone(g.ACL),
+		TransitEncryptionMode: g.TransitEncryptionMode, PlainNames: g.PlainNames, AuthTokens: slices.Clone(g.AuthTokens), ACL: slices.Clone(g.ACL),
 		CreatedAt: s.cfg.Now().UTC(), Status: StatusCreating, ParamStatus: "in-sync", Generation: 1,
 		ReplicationGroupID: g.ID,
 		Nodes:              []Node{{ID: nodeID(1), Status: StatusCreating, AZ: zone.AZ, SubnetID: zone.ID, ParamStatus: "in-sync"}},

@@ -39,6 +39,11 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 		PendingModifiedValues:     &elasticacheapi.ReplicationGroupPendingModifiedValues{},
 	}
 	out.TransitEncryptionEnabled, out.TransitEncryptionMode = transitAPI(g.TransitEncryptionMode)
+	if p := g.TransitPending; p != nil && g.Status == GroupModifying {
+		// Until the members follow: the mode as it was, the new one pending.
+		out.TransitEncryptionEnabled, out.TransitEncryptionMode = transitAPI(p.From)
+		out.PendingModifiedValues.TransitEncryptionEnabled, out.PendingModifiedValues.TransitEncryptionMode = transitAPI(g.TransitEncryptionMode)
+	}
 	out.AuthTokenEnabled, out.AuthTokenLastModifiedDate = authAPI(g.AuthTokens, g.AuthTokenModified)
 	out.UserGroupIds = []string{}
 	if g.UserGroupID != "" {

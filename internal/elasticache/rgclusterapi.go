@@ -68,19 +68,26 @@ func (s *Service) clusterNames(g *ReplicationGroup, members []*Cluster) ([]Endpo
 	if err != nil {
 		return nil, err
 	}
-	name := sc.ClusterConfig(g.ID, g.TransitEncryptionMode != "")
+	names := []string{sc.ClusterConfig(g.ID, g.TransitEncryptionMode != "")}
+	if g.PlainNames && g.TransitEncryptionMode != "" {
+		// Enabling TLS, in preferred: the configuration endpoint without
+		// TLS stays until required, as on ElastiCache (tls.go).
+		names = append(names, sc.ClusterConfig(g.ID, false))
+	}
 	var out []EndpointName
-	for _, c := range members {
-		if len(c.Nodes) == 0 || c.Nodes[0].IP == "" || c.Status == StatusDeleting {
-			continue
+	for _, name := range names {
+		for _, c := range members {
+			if len(c.Nodes) == 0 || c.Nodes[0].IP == "" || c.Status == StatusDeleting {
+				continue
+			}
+			n := c.Nodes[0]
+			addr, err := netip.ParseAddr(n.IP)
+			if err != nil || !addr.Is4() {
+				continue
+			}
+			out = append(out, EndpointName{Name: name, Account: g.Account, Region: g.Region, Cache: g.ID, Node: n.ID,
+				VpcID: c.VpcID, InterfaceID: n.InterfaceID, IP: addr, Port: g.Port})
 		}
-		n := c.Nodes[0]
-		addr, err := netip.ParseAddr(n.IP)
-		if err != nil || !addr.Is4() {
-			continue
-		}
-		out = append(out, EndpointName{Name: name, Account: g.Account, Region: g.Region, Cache: g.ID, Node: n.ID,
-			VpcID: c.VpcID, InterfaceID: n.InterfaceID, IP: addr, Port: g.Port})
 	}
 	return out, nil
 }

@@ -111,6 +111,12 @@ type ReplicationGroup struct {
 	// TransitEncryptionMode is the group's in-transit encryption, copied
 	// into its members (tls.go); "" without.
 	TransitEncryptionMode string `json:",omitempty"`
+	// TransitPending is the transit change the group is modifying for
+	// (PendingModifiedValues), nil otherwise; PlainNames: the group's
+	// names without TLS resolve too (a group that had no TLS, in
+	// preferred; tls.go).
+	TransitPending *TransitChange `json:",omitempty"`
+	PlainNames     bool           `json:",omitempty"`
 	// AuthTokens, AuthTokenModified and AuthTokenStatus are the group's
 	// AUTH tokens (authtoken.go), copied into its members.
 	AuthTokens        []string  `json:",omitempty"`

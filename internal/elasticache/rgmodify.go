@@ -160,8 +160,6 @@ type groupChecks struct {
 func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi.ModifyReplicationGroupMessage) (*elasticacheapi.ModifyReplicationGroupResult, error) {
 	scope := auth.ScopeFrom(ctx)
 	switch {
-	case in.TransitEncryptionEnabled != nil || in.TransitEncryptionMode != nil:
-		return nil, invalid("Changing in-transit encryption of an existing replication group is not supported by Cachalot yet.")
 	case len(in.LogDeliveryConfigurations) > 0:
 		return nil, invalid("Log delivery is not supported by Cachalot yet.")
 	case in.NodeGroupId != nil && aws.ToString(in.NodeGroupId) != NodeGroupID && !s.isClusterGroup(ctx, scope, aws.ToString(in.ReplicationGroupId)):
@@ -184,7 +182,11 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 			return nil, false, err
 		}
 		tokens, err := s.modifyGroupAccess(tx, scope, g, members, in) // usergroups.go
-		return nil, changed || more || tokens, err
+		if err != nil {
+			return nil, false, err
+		}
+		transit, err := modifyTransit(g, members, in.TransitEncryptionEnabled, in.TransitEncryptionMode) // tls.go
+		return nil, changed || more || tokens || transit, err
 	})
 	if err != nil {
 		return nil, err

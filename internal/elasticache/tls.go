@@ -21,10 +21,18 @@ import (
 // configuration endpoint's; memcached serves TLS only on its port, and
 // so does the configuration endpoint (internal/cachectl).
 //
-// Not yet: TransitEncryptionMode preferred (plaintext and TLS on one
-// port: a stock engine cannot, it needs a piece in the data path),
-// enabling TLS on an existing cache; each is refused with a message
-// saying so. AUTH tokens: authtoken.go.
+// TransitEncryptionMode preferred (a Valkey or Redis OSS group, cluster
+// mode too): plaintext and TLS on the same port, which a stock engine
+// cannot serve; the cache controller puts a front on the port that hands
+// each connection to the engine's plaintext or TLS listener
+// (internal/cachectl/front.go). An existing group without TLS gets it in
+// the two steps ElastiCache documents (modifyTransit): TransitEncryption
+// Enabled with TransitEncryptionMode preferred, then required; and back,
+// required to preferred, preferred to disabled. While a group that had
+// no TLS is in preferred, its names without TLS resolve too (PlainNames),
+// as ElastiCache keeps the old endpoints until required (with cluster
+// mode, the configuration endpoint's and the nodes'). AUTH tokens:
+// authtoken.go.
 
 // Transit encryption modes as ElastiCache spells them.
 const (
@@ -50,11 +58,99 @@ func transitMode(eng, version string, enabled *bool, mode, authToken *string) (s
 		return "", invalid("The AUTH token is not supported for engine memcached.")
 	case m == "" || m == TransitRequired:
 	case m == TransitPreferred:
-		return "", invalid("TransitEncryptionMode preferred (plaintext and TLS on one port) is not supported by Cachalot yet; use required.")
+		if eng == catalog.Memcached {
+			return "", preferredSupported(eng, version)
+		}
+		return TransitPreferred, nil // the version is checked once resolved (preferredSupported)
 	default:
 		return "", invalid("Invalid value for TransitEncryptionMode: %s. Valid values are preferred and required.", m)
 	}
 	return TransitRequired, nil
+}
+
+// preferredSupported: TransitEncryptionMode preferred, and so enabling
+// in-transit encryption on an existing group, is for Redis OSS 7.0 and
+// later and Valkey 7.2 and later, as on ElastiCache.
+func preferredSupported(eng, version string) error {
+	switch {
+	case eng == catalog.Memcached:
+		return combination("TransitEncryptionMode preferred is not supported for engine memcached.")
+	case eng == catalog.Valkey && versionLess(version, "7.2"), eng != catalog.Valkey && versionLess(version, "7.0"):
+		return combination("TransitEncryptionMode preferred (and enabling in-transit encryption on an existing cluster) needs Redis OSS 7.0 or later, or Valkey 7.2 or later; engine version %s.", version)
+	}
+	return nil
+}
+
+// TransitChange is a change of a group's in-transit encryption being
+// realised: From is the mode before it (PendingModifiedValues shows the
+// new one while the group is modifying).
+type TransitChange struct {
+	From string `json:",omitempty"`
+}
+
+// modifyTransit applies ModifyReplicationGroup's TransitEncryptionEnabled
+// and TransitEncryptionMode with ElastiCache's rules: enabling on a group
+// without TLS needs TransitEncryptionMode preferred in the same request
+// (then required in a later one); disabling needs preferred first; a
+// group with a user group keeps its mode. It returns whether the mode
+// changed; the members follow (mode, names) and converge live.
+func modifyTransit(g *ReplicationGroup, members []*Cluster, enabled *bool, mode *string) (bool, error) {
+	g.TransitPending = nil // the group is available: any earlier change is done
+	if enabled == nil && mode == nil {
+		return false, nil
+	}
+	cur, m := g.TransitEncryptionMode, aws.ToString(mode)
+	if mode != nil && m != TransitPreferred && m != TransitRequired {
+		return false, invalid("Invalid value for TransitEncryptionMode: %s. Valid values are preferred and required.", m)
+	}
+	next := cur
+	switch {
+	case enabled != nil && !*enabled:
+		if mode != nil {
+			return false, combination("TransitEncryptionMode can only be set when TransitEncryptionEnabled is true.")
+		}
+		next = ""
+	case cur == "" && enabled == nil:
+		return false, combination("To modify transit encryption mode, set encryption-in-transit as enabled.")
+	case cur == "" && mode == nil:
+		return false, combination("To enable in-transit encryption on an existing replication group, set TransitEncryptionMode to preferred with TransitEncryptionEnabled.")
+	case mode != nil:
+		next = m
+	}
+	if next == cur {
+		return false, nil
+	}
+	switch {
+	case g.Serverless != nil:
+		return false, invalid("In-transit encryption of a serverless cache is always enabled.")
+	case g.UserGroupID != "":
+		return false, combination("Modification of transit encryption is not supported for access control enabled clusters.")
+	case cur == "" && next == TransitRequired:
+		return false, combination("In-transit encryption of an existing replication group is enabled in two steps: set TransitEncryptionMode to preferred first, then to required.")
+	case cur == TransitRequired && next == "":
+		return false, combination("To disable in-transit encryption, set TransitEncryptionMode to preferred first.")
+	case next == "" && len(g.AuthTokens) > 0:
+		return false, invalid("The AUTH token is only supported when encryption-in-transit is enabled")
+	}
+	if err := preferredSupported(g.Engine, g.EngineVersion); err != nil {
+		return false, err
+	}
+	g.TransitPending = &TransitChange{From: cur}
+	// The names without TLS stay while a group that had none is in
+	// preferred; required (or another step) drops them.
+	g.PlainNames = cur == "" && next == TransitPreferred
+	g.TransitEncryptionMode = next
+	for _, c := range members {
+		if c.Status == StatusDeleting {
+			continue
+		}
+		c.TransitEncryptionMode, c.PlainNames = next, g.PlainNames
+		if c.Status == StatusAvailable {
+			c.Status = StatusModifying
+		}
+		c.Generation++
+	}
+	return true, nil
 }
 
 // memcachedTLSVersion is the first Memcached engine version ElastiCache

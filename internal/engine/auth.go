@@ -37,7 +37,7 @@ func (n *node) announceLive(ctx context.Context) error {
 	if err != nil || cmd == nil {
 		return err
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return fmt.Errorf("announce the name of %s: %w", n.id, err)
 	}
@@ -46,6 +46,25 @@ func (n *node) announceLive(ctx context.Context) error {
 		return fmt.Errorf("announce the name of %s: %w", n.id, err)
 	}
 	return nil
+}
+
+// setAnnounced serves reqAnnounce: a cluster-mode node announces
+// another name (its group's names changed with its transit encryption),
+// live when its engine runs, and at its next start.
+func (n *node) setAnnounced(ctx context.Context, w *watcher, name string) error {
+	n.mu.Lock()
+	old := n.spec.AnnounceHostname
+	n.spec.AnnounceHostname = name
+	n.mu.Unlock()
+	if w != nil {
+		if err := n.announceLive(ctx); err != nil {
+			n.mu.Lock()
+			n.spec.AnnounceHostname = old
+			n.mu.Unlock()
+			return err
+		}
+	}
+	return n.writeConfig()
 }
 
 // setAuth serves reqAuth: the engine's client users become exactly the
@@ -102,7 +121,7 @@ func (n *node) setAuth(ctx context.Context, w *watcher, hashes []string, users [
 // applyUsers runs cmds on the node, then deletes the users it has beyond
 // users (a user removed from the group).
 func applyUsers(ctx context.Context, admin redis.Admin, spec NodeSpec, cmds [][]string, users []ACLUser) error {
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return err
 	}

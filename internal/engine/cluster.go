@@ -31,7 +31,7 @@ func (s *Supervisor) Commands(ctx context.Context, nodeID string, cmds ...[]stri
 		ctx, cancel = context.WithTimeout(ctx, time.Second)
 		defer cancel()
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return nil, fmt.Errorf("command on %s: %w", nodeID, err)
 	}
@@ -112,7 +112,7 @@ func (s *Supervisor) Pipeline(ctx context.Context, nodeID string, cmds ...[]stri
 		ctx, cancel = context.WithTimeout(ctx, time.Second)
 		defer cancel()
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return nil, fmt.Errorf("pipeline on %s: %w", nodeID, err)
 	}

@@ -94,6 +94,7 @@ func (redisDriver) render(spec NodeSpec, node nodeEnv) (rendered, error) {
 	var tlsNames *redis.TLS
 	if spec.TLS != nil {
 		n := spec.TLS.names()
+		n.Split = spec.Split
 		tlsNames = &n
 	}
 	conf, err := redis.RenderConf(in.Family, redis.Config{
@@ -127,7 +128,7 @@ func (redisDriver) applyLive(ctx context.Context, spec NodeSpec, admin redis.Adm
 	if len(cmds) == 0 {
 		return pending, false, nil
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return nil, false, unreachable{err}
 	}

@@ -28,7 +28,7 @@ func (s *Supervisor) Reconnect(ctx context.Context, nodeID string) error {
 	if err != nil {
 		return fmt.Errorf("reconnect %s: %w", nodeID, err)
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return fmt.Errorf("reconnect %s: %w", nodeID, err)
 	}

@@ -46,6 +46,8 @@ const (
 	reqRole
 	reqTLS
 	reqAuth
+	reqTransit
+	reqAnnounce
 )
 
 type request struct {
@@ -53,6 +55,8 @@ type request struct {
 	params map[string]string
 	role   Role
 	tls    *TLS
+	split  *Split
+	name   string // reqAnnounce
 	auth   []string
 	users  []ACLUser
 	ctx    context.Context
@@ -154,18 +158,30 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 		return nil, false, fmt.Errorf("node directory: %w", err)
 	}
 	if st, err := readState(n.dir); err == nil && owned(st.procID, n.dir) {
+		// The engine is reached as it listens; a Redis OSS or Valkey
+		// engine asked to listen otherwise (its transit encryption
+		// changed while no supervisor ran) switches live once adopted.
+		want := cloneSpec(n.spec)
+		as, switchable := adoptedTransit(st, n.spec)
 		admin, err := adoptedAdmin(n.dir, st)
 		if err == nil {
-			admin, err = withTLS(admin, n.spec)
+			admin, err = withTLS(admin, as)
 		}
-		if err == nil && st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() && st.TLS == (n.spec.TLS != nil) {
+		if err == nil && st.Binary == n.spec.Engine.Path && st.BindIP == n.spec.BindIP && st.Port == n.spec.port() && switchable {
 			n.mu.Lock()
 			n.admin = admin
+			n.spec.TLS, n.spec.Split = as.TLS, as.Split
 			n.mu.Unlock()
 			w := n.watch(st.procID)
 			if err := n.waitReady(ctx, w); err != nil {
 				w.stop()
 				return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
+			}
+			if transitOf(as) != transitOf(want) {
+				if err := n.switchTransit(ctx, w, want.TLS, want.Split); err != nil {
+					w.stop()
+					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
+				}
 			}
 			// The config file follows the spec; values differing from
 			// the adopted process's apply at its next start. Its role
@@ -338,7 +354,7 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 	n.mu.Lock()
 	spec := n.spec
 	n.mu.Unlock()
-	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port(), Restricted: true, TLS: spec.TLS != nil}
+	st := nodeState{procID: id, Engine: spec.Engine.Engine, Binary: spec.Engine.Path, BindIP: spec.BindIP, Port: spec.port(), Restricted: true, TLS: spec.TLS != nil, Split: splitOf(spec)}
 	if ident != nil {
 		st.UID = ident.UID
 	}
@@ -433,7 +449,7 @@ func ping(ctx context.Context, spec NodeSpec, admin redis.Admin) error {
 	if err != nil {
 		return err
 	}
-	return d.ping(ctx, spec.Dial, spec.Addr(), admin)
+	return d.ping(ctx, spec.Dial, spec.adminAddr(), admin)
 }
 
 // actor is the state the node's actor goroutine owns.
@@ -584,6 +600,10 @@ func (a *actor) request(r request) (gone bool) {
 		r.reply <- result{err: n.renewTLS(r.ctx, a.w, r.tls, false)}
 	case reqAuth:
 		r.reply <- result{err: n.setAuth(r.ctx, a.w, r.auth, r.users, false)}
+	case reqTransit:
+		r.reply <- result{err: n.switchTransit(r.ctx, a.w, r.tls, r.split)}
+	case reqAnnounce:
+		r.reply <- result{err: n.setAnnounced(r.ctx, a.w, r.name)}
 	case reqRole:
 		// Without a process and without a restart pending, the node is
 		// held: a role without HoldOnCrash relaunches it.

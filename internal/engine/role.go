@@ -137,7 +137,7 @@ func (s *Supervisor) Replication(ctx context.Context, nodeID string) (Replicatio
 		ctx, cancel = context.WithTimeout(ctx, time.Second)
 		defer cancel()
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return ReplicationInfo{}, fmt.Errorf("replication of %s: %w", nodeID, err)
 	}
@@ -190,7 +190,7 @@ func (n *node) setRole(ctx context.Context, w *watcher, r Role, relaunch bool) (
 	if err != nil {
 		return nil, fmt.Errorf("set role of %s: %w", n.id, err)
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		// Not answering: the configuration it restarts with has the role.
 		return nil, fmt.Errorf("set role of %s: %w", n.id, err)
@@ -216,7 +216,7 @@ func (n *node) applyAdoptedRole(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func (s *Supervisor) SaveData(ctx context.Context, nodeID string) error {
 	if spec.Engine.Engine == catalog.Memcached {
 		return fmt.Errorf("save data of %s: %w", nodeID, errNoData)
 	}
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return fmt.Errorf("save data of %s: %w", nodeID, err)
 	}

@@ -50,7 +50,7 @@ func (s *Supervisor) SnapshotTo(ctx context.Context, nodeID, dst string) (int64,
 	}
 	s.snaps.Lock()
 	defer s.snaps.Unlock()
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
 	}
@@ -77,7 +77,7 @@ func (s *Supervisor) SnapshotTo(ctx context.Context, nodeID, dst string) (int64,
 	}
 	// An engine without rdb-only synchronisation: BGSAVE, and its dump.
 	s.log.Info("snapshot by BGSAVE", "node", nodeID, "stream", err)
-	if c, err = admin.Dial(ctx, spec.Dial, spec.Addr()); err != nil {
+	if c, err = admin.Dial(ctx, spec.Dial, spec.adminAddr()); err != nil {
 		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
 	}
 	defer c.Close()

@@ -64,7 +64,7 @@ func (s *Supervisor) Stats(ctx context.Context, nodeID string) (Stats, error) {
 }
 
 func readRedisStats(ctx context.Context, spec NodeSpec, admin redis.Admin) (Stats, error) {
-	c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return Stats{}, err
 	}

@@ -68,7 +68,10 @@ const (
 	EventFailed     EventType = "failed"
 	EventRoleSet    EventType = "role-set"    // SetRole done
 	EventTLSRenewed EventType = "tls-renewed" // new certificate files set live
-	EventAuthSet    EventType = "auth-set"    // the default user's passwords set live
+	// EventTransitSwitched: the engine switched its in-transit
+	// encryption live (transit.go).
+	EventTransitSwitched EventType = "transit-switched"
+	EventAuthSet         EventType = "auth-set" // the default user's passwords set live
 )
 
 // Event reports a node lifecycle change to Config.OnEvent.
@@ -170,15 +173,22 @@ type NodeSpec struct {
 	Dial DialFunc `json:"-"`
 	// TLS, when set, is the node's in-transit encryption (tls.go; every
 	// engine). A Start with other certificates for a running node
-	// renews them live; switching TLS on or off needs a Stop first.
+	// renews them live; a Start switching a Redis OSS or Valkey node's
+	// TLS on or off, or its Split, switches it live too (transit.go).
 	TLS *TLS `json:"-"`
+	// Split, with TLS, is ElastiCache's TransitEncryptionMode preferred
+	// (Redis OSS and Valkey): the engine listens plaintext and with TLS
+	// on the two ports of Split at BindIP, not on Port, which the caller
+	// serves (a front handing each connection to one of them); the
+	// supervisor reaches the engine on the plaintext one.
+	Split *Split `json:",omitempty"`
 	// AuthTokens are the SHA-256 hashes (hex) of the default user's
 	// passwords (ElastiCache's AUTH token; two during a rotation); none:
 	// no password. A Start with others for a running node sets them live.
 	AuthTokens []string `json:"-"`
 	// AnnounceHostname is a cluster-mode node's DNS name, announced as
 	// its preferred endpoint (redis.Config.AnnounceHostname); "" for
-	// none. It applies at the engine's start.
+	// none. A Start with another for a running node announces it live.
 	AnnounceHostname string `json:",omitempty"`
 	// SecondPort, when set, is a second port the engine listens on at
 	// BindIP, with the same protocol and TLS as Port: a serverless
@@ -207,6 +217,19 @@ func (s NodeSpec) port() int {
 
 // Addr is host:port of the node.
 func (s NodeSpec) Addr() string { return net.JoinHostPort(s.BindIP, strconv.Itoa(s.port())) }
+
+// Split are the ports of an engine in TransitEncryptionMode preferred
+// (NodeSpec.Split).
+type Split = redis.Split
+
+// adminAddr is where the supervisor reaches the engine: its port, or its
+// plaintext port when it listens split.
+func (s NodeSpec) adminAddr() string {
+	if s.Split != nil && s.TLS != nil {
+		return net.JoinHostPort(s.BindIP, strconv.Itoa(s.Split.Plain))
+	}
+	return s.Addr()
+}
 
 // State of a supervised node.
 type State string
@@ -238,6 +261,8 @@ type NodeStatus struct {
 	TLS string
 	// Auth identifies the AUTH tokens the engine was given (AuthID).
 	Auth string
+	// Split: the engine listens split (NodeSpec.Split).
+	Split bool
 }
 
 // Errors of the Supervisor.
@@ -309,12 +334,21 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 			return NodeStatus{}, fmt.Errorf("start node %s: %w: runs %s at %s, asked %s at %s (Stop it first)",
 				spec.NodeID, ErrSpecConflict, cur.Engine.Path, cur.Addr(), spec.Engine.Path, spec.Addr())
 		}
-		if (cur.TLS == nil) != (spec.TLS == nil) {
-			return NodeStatus{}, fmt.Errorf("start node %s: %w: TLS %v, asked %v (Stop it first)",
-				spec.NodeID, ErrSpecConflict, cur.TLS != nil, spec.TLS != nil)
-		}
-		if !cur.TLS.equal(spec.TLS) {
+		if transitOf(cur) != transitOf(spec) {
+			if spec.Engine.Engine == catalog.Memcached {
+				return NodeStatus{}, fmt.Errorf("start node %s: %w: TLS %v, asked %v (Stop it first)",
+					spec.NodeID, ErrSpecConflict, cur.TLS != nil, spec.TLS != nil)
+			}
+			if _, err := n.do(ctx, request{kind: reqTransit, tls: spec.TLS, split: spec.Split}); err != nil {
+				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
+			}
+		} else if !cur.TLS.equal(spec.TLS) {
 			if _, err := n.do(ctx, request{kind: reqTLS, tls: spec.TLS}); err != nil {
+				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
+			}
+		}
+		if cur.AnnounceHostname != spec.AnnounceHostname && spec.Engine.Engine != catalog.Memcached {
+			if _, err := n.do(ctx, request{kind: reqAnnounce, name: spec.AnnounceHostname}); err != nil {
 				return NodeStatus{}, fmt.Errorf("start node %s: %w", spec.NodeID, err)
 			}
 		}
@@ -327,7 +361,7 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 	}
 	n := &node{s: s, id: spec.NodeID, dir: s.NodeDir(spec.NodeID), spec: cloneSpec(spec),
 		reqs: make(chan request), done: make(chan struct{})}
-	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID(), Auth: AuthID(spec.AuthTokens, spec.Users...)}
+	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID(), Auth: AuthID(spec.AuthTokens, spec.Users...), Split: transitOf(spec) == transitSplit}
 	s.nodes[spec.NodeID] = n
 	s.mu.Unlock()
 
@@ -624,6 +658,8 @@ type nodeState struct {
 	Restricted bool `json:"restricted,omitempty"`
 	// TLS says the engine speaks TLS only (NodeSpec.TLS).
 	TLS bool `json:"tls,omitempty"`
+	// Split: the engine listens split (NodeSpec.Split), TLS set too.
+	Split *Split `json:"split,omitempty"`
 }
 
 func readState(dir string) (nodeState, error) {
@@ -662,6 +698,10 @@ func cloneSpec(s NodeSpec) NodeSpec {
 	s.Save = slices.Clone(s.Save)
 	s.AuthTokens = slices.Clone(s.AuthTokens)
 	s.Users = slices.Clone(s.Users)
+	if s.Split != nil {
+		sp := *s.Split
+		s.Split = &sp
+	}
 	return s
 }
 

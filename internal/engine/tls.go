@@ -81,7 +81,8 @@ func (t *TLS) filesFor(eng string) map[string][]byte {
 // has it.
 func withTLS(admin redis.Admin, spec NodeSpec) (redis.Admin, error) {
 	admin.TLS = nil
-	if spec.TLS == nil {
+	if spec.TLS == nil || spec.Split != nil {
+		// Split: reached on its plaintext port.
 		return admin, nil
 	}
 	cfg, err := redis.ClientConfig(spec.TLS.CAPEM)
@@ -173,7 +174,7 @@ func (n *node) renewTLS(ctx context.Context, w *watcher, t *TLS, quiet bool) err
 			return fmt.Errorf("renew certificate of %s: %w", n.id, err)
 		}
 	} else if w != nil {
-		c, err := admin.Dial(ctx, spec.Dial, spec.Addr())
+		c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 		if err == nil {
 			defer c.Close()
 			for _, args := range t.names().RenewCommands() {

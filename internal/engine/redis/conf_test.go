@@ -70,6 +70,19 @@ func TestRenderConf(t *testing.T) {
 				{Name: "reader", Rules: []string{"#" + strings.Repeat("c", 64), "#" + strings.Repeat("d", 64), "&*", "on", "~app:*", "-@all", "+get"}},
 			},
 		}},
+		{"redis7-tls-preferred-replica", "redis7", Config{
+			NodeID: "rg-002.0001", BindIP: "10.0.1.235", Port: 6379, Dir: ".", Admin: testAdmin,
+			ReplicaOf: &Upstream{Host: "10.0.1.231", Port: 6379, AdminPassword: "00112233445566778899aabbccddeeff"},
+			TLS: &TLS{CertFile: "tls-0123456789ab-cert.pem", KeyFile: "tls-0123456789ab-key.pem", CAFile: "tls-0123456789ab-ca.pem",
+				Split: &Split{Plain: 26379, TLS: 26380}},
+		}},
+		{"redis7-cluster-preferred", "redis7", Config{
+			NodeID: "cm-0001-002", BindIP: "10.0.1.236", Port: 6379, Dir: ".", Admin: testAdmin,
+			Parameters:       map[string]string{"cluster-enabled": "yes"},
+			AnnounceHostname: "cm-0001-002.cm.km2jzi.use1.cache.amazonaws.com",
+			TLS: &TLS{CertFile: "tls-0123456789ab-cert.pem", KeyFile: "tls-0123456789ab-key.pem", CAFile: "tls-0123456789ab-ca.pem",
+				Split: &Split{Plain: 26379, TLS: 26380}},
+		}},
 		{"valkey8-cluster-public", "valkey8", Config{
 			NodeID: "vk-0001-001", BindIP: "203.0.113.73", Port: 6379, Dir: ".", Admin: testAdmin,
 			Parameters: map[string]string{"cluster-enabled": "yes"},
@@ -144,6 +157,35 @@ func TestAnnounceCommand(t *testing.T) {
 			got, err := AnnounceCommand(tc.family, tc.params, tc.host)
 			if (err != nil) != tc.err || strings.Join(got, " ") != tc.want {
 				t.Errorf("AnnounceCommand = %q, %v, want %q (error %v)", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+// TestTransitCommands: the listeners move so that the port is free before
+// anything takes it: plaintext leaves first for TLS, TLS first for
+// plaintext, both for the split ports.
+func TestTransitCommands(t *testing.T) {
+	files := TLS{CertFile: "c.pem", KeyFile: "k.pem", CAFile: "ca.pem"}
+	split := files
+	split.Split = &Split{Plain: 26379, TLS: 26380}
+	setFiles := "CONFIG SET tls-cert-file c.pem tls-key-file k.pem tls-ca-cert-file ca.pem tls-auth-clients no tls-protocols TLSv1.2 TLSv1.3"
+	for _, tc := range []struct {
+		name string
+		to   *TLS
+		want []string
+	}{
+		{"plaintext", nil, []string{"CONFIG SET tls-port 0", "CONFIG SET port 6379", "CONFIG SET replica-announce-port 0 tls-replication no"}},
+		{"required", &files, []string{setFiles, "CONFIG SET port 0", "CONFIG SET tls-port 6379", "CONFIG SET replica-announce-port 0 tls-replication yes"}},
+		{"preferred", &split, []string{setFiles, "CONFIG SET port 26379", "CONFIG SET tls-port 26380", "CONFIG SET replica-announce-port 6379 tls-replication yes"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, c := range TransitCommands(tc.to, 6379, false) {
+				got = append(got, strings.Join(c, " "))
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("TransitCommands = %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -19,12 +19,31 @@ import (
 // no), as on ElastiCache; replication and the cluster bus use TLS too.
 type TLS struct {
 	CertFile, KeyFile, CAFile string
+	// Split, when set, is ElastiCache's TransitEncryptionMode preferred:
+	// the engine listens plaintext on Split.Plain and with TLS on
+	// Split.TLS instead of on its port, which a front in the node's
+	// network serves (internal/cachectl), handing each connection to one
+	// or the other by its first byte. The engine announces its port to
+	// its primary (replica-announce-port): replicas are reached there.
+	Split *Split
+}
+
+// Split are the two ports an engine in TransitEncryptionMode preferred
+// listens on (TLS.Split).
+type Split struct {
+	Plain, TLS int
 }
 
 // directives renders the TLS part of redis.conf for a node on port.
 func (t *TLS) directives(w func(k string, v ...string), port int, cluster bool) {
-	w("port", "0")
-	w("tls-port", strconv.Itoa(port))
+	if t.Split != nil {
+		w("port", strconv.Itoa(t.Split.Plain))
+		w("tls-port", strconv.Itoa(t.Split.TLS))
+		w("replica-announce-port", strconv.Itoa(port))
+	} else {
+		w("port", "0")
+		w("tls-port", strconv.Itoa(port))
+	}
 	w("tls-cert-file", quote(t.CertFile))
 	w("tls-key-file", quote(t.KeyFile))
 	w("tls-ca-cert-file", quote(t.CAFile))
@@ -33,6 +52,14 @@ func (t *TLS) directives(w func(k string, v ...string), port int, cluster bool) 
 	w("tls-replication", "yes")
 	if cluster {
 		w("tls-cluster", "yes")
+		if t.Split != nil {
+			// The cluster bus stays where it is without split ports (the
+			// engine would derive it from its TLS port), and the node
+			// announces the port its front serves.
+			w("cluster-port", strconv.Itoa(port+10000))
+			w("cluster-announce-port", strconv.Itoa(port))
+			w("cluster-announce-tls-port", strconv.Itoa(port))
+		}
 	}
 }
 
@@ -42,6 +69,50 @@ func (t *TLS) directives(w func(k string, v ...string), port int, cluster bool) 
 // new connections get the new certificate while open ones keep theirs.
 func (t TLS) RenewCommands() [][]string {
 	return [][]string{{"CONFIG", "SET", "tls-cert-file", t.CertFile, "tls-key-file", t.KeyFile, "tls-ca-cert-file", t.CAFile}}
+}
+
+// TransitCommands are the CONFIG SET commands (by their plain names)
+// that move a running engine listening on port from one transit mode to
+// another live, without a restart: to is how it should (nil: plaintext
+// on port; a TLS without Split: TLS only on port; with Split: on
+// TLS.Split's ports). Connections open stay open; a listener leaving
+// port closes before another takes it, so whatever else is to listen
+// there (the front of preferred) binds it after these commands, and
+// leaves it before them.
+//
+// A cluster-mode node (cluster) also switches its cluster bus's TLS and
+// the ports it announces (its front's in preferred).
+func TransitCommands(to *TLS, port int, cluster bool) [][]string {
+	p := strconv.Itoa(port)
+	var cmds [][]string
+	if to != nil {
+		cmds = append(cmds, []string{"CONFIG", "SET", "tls-cert-file", to.CertFile, "tls-key-file", to.KeyFile, "tls-ca-cert-file", to.CAFile,
+			"tls-auth-clients", "no", "tls-protocols", "TLSv1.2 TLSv1.3"})
+	}
+	switch {
+	case to == nil:
+		// Plaintext on port: TLS off (its listener first when it holds port).
+		cmds = append(cmds, []string{"CONFIG", "SET", "tls-port", "0"}, []string{"CONFIG", "SET", "port", p},
+			[]string{"CONFIG", "SET", "replica-announce-port", "0", "tls-replication", "no"})
+	case to.Split != nil:
+		// Both listeners leave port (plaintext first when it holds it).
+		cmds = append(cmds, []string{"CONFIG", "SET", "port", strconv.Itoa(to.Split.Plain)}, []string{"CONFIG", "SET", "tls-port", strconv.Itoa(to.Split.TLS)},
+			[]string{"CONFIG", "SET", "replica-announce-port", p, "tls-replication", "yes"})
+	default:
+		cmds = append(cmds, []string{"CONFIG", "SET", "port", "0"}, []string{"CONFIG", "SET", "tls-port", p},
+			[]string{"CONFIG", "SET", "replica-announce-port", "0", "tls-replication", "yes"})
+	}
+	if cluster {
+		tlsCluster, announce := "no", "0"
+		if to != nil {
+			tlsCluster = "yes"
+		}
+		if to != nil && to.Split != nil {
+			announce = p
+		}
+		cmds = append(cmds, []string{"CONFIG", "SET", "tls-cluster", tlsCluster, "cluster-announce-port", announce, "cluster-announce-tls-port", announce})
+	}
+	return cmds
 }
 
 // ClientConfig is how Cachalot connects to a TLS node: the server's
