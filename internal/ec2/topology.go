@@ -82,6 +82,9 @@ type TopoInterface struct {
 	// source address (NAT instances).
 	SourceDestCheck bool
 	AllocationID    string
+	// MetadataHTTP is true on the primary interface of an instance whose
+	// metadata endpoint is enabled (MetadataOptions.HttpEndpoint).
+	MetadataHTTP bool
 }
 
 // TopoGroup is a security group with its rules.
@@ -248,6 +251,7 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 			SourceDestCheck: e.SourceDestCheck}
 		if i, ok := getT[*instanceRec](st, e.InstanceID); ok {
 			ti.InstanceState = i.State
+			ti.MetadataHTTP = i.PrimaryENI == e.ID && i.Attrs.Meta.Endpoint != "disabled"
 		}
 		if a, ok := getT[*addressRec](st, e.AllocationID); ok {
 			ti.PublicIP = addrOf(a.PublicIP)
