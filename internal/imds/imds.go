@@ -141,6 +141,7 @@ func (s *Server) Serve(l net.Listener, account, region, instance string) error {
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	err := srv.Serve(l)
+	srv.Close() // and the connections kept alive: the instance's access ends with the listener
 	if errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

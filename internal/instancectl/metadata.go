@@ -1,0 +1,185 @@
+package instancectl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os/exec"
+	"strings"
+	"sync"
+
+	"github.com/cachalot-dev/cachalot/internal/ec2"
+)
+
+// The instance metadata service's side of the controller. Each running
+// instance whose metadata endpoint is enabled has, inside its network
+// namespace, the address 169.254.169.254/32 on lo and a TCP listener on
+// port 80 held by the daemon, served by the metadata server (internal/imds,
+// passed by the wiring). The address makes the service local to the
+// instance's namespace: nothing outside it can reach the listener, and the
+// instance reaches it over its own loopback, past any network rule. The
+// listener's namespace says which instance asks.
+//
+// Listeners die with the daemon; the address stays with the namespace. A
+// full reconcile after a restart (or kill -9) re-adds the address (ip addr
+// replace: idempotent) and listens again. An instance that stops, whose
+// endpoint is disabled (ModifyInstanceMetadataOptions HttpEndpoint
+// disabled) or that is terminated has its listener closed, so connections
+// are refused; termination removes the namespace, address included (the
+// closed listener no longer pins it).
+
+// MetadataIP is the instance metadata service's address.
+const MetadataIP = "169.254.169.254"
+
+// Topology reads the EC2 model (ec2.Service).
+type Topology interface {
+	Topology(ctx context.Context, sel ec2.TopologySelector) (*ec2.Topology, error)
+}
+
+// MetadataNetwork is what the metadata controller needs of the network
+// (vpcnet.Controller).
+type MetadataNetwork interface {
+	Loopback() bool
+	Sync(ctx context.Context) error
+	// Command runs argv inside the interface's network namespace.
+	Command(ctx context.Context, interfaceID string, argv ...string) (*exec.Cmd, error)
+	// Listen listens inside the interface's network namespace.
+	Listen(ctx context.Context, interfaceID, network, addr string) (net.Listener, error)
+}
+
+// MetadataServer serves one instance's metadata on l until l is closed
+// (imds.Server).
+type MetadataServer interface {
+	Serve(l net.Listener, account, region, instance string) error
+	// Forget drops what is cached for an instance that is gone.
+	Forget(account, region, instance string)
+}
+
+// Metadata is the controller of the instances' metadata endpoints. It is a
+// reconcile.Controller watching ec2/ keys.
+type Metadata struct {
+	ec2 Topology
+	net MetadataNetwork
+	srv MetadataServer
+	log *slog.Logger
+
+	mu sync.Mutex // guards open
+	// open holds the listeners, by account/region/instance.
+	open map[string]*mdListener
+	wg   sync.WaitGroup
+}
+
+type mdListener struct {
+	eni string
+	l   net.Listener
+}
+
+// NewMetadata returns the controller; it has no side effects.
+func NewMetadata(topo Topology, n MetadataNetwork, srv MetadataServer, log *slog.Logger) *Metadata {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Metadata{ec2: topo, net: n, srv: srv, log: log, open: map[string]*mdListener{}}
+}
+
+// Name implements reconcile.Controller.
+func (m *Metadata) Name() string { return "instance-metadata" }
+
+// Watches implements reconcile.Controller: the EC2 model.
+func (m *Metadata) Watches(key string) bool { return strings.HasPrefix(key, "ec2/") }
+
+// Reconcile implements reconcile.Controller: it closes the listeners of
+// instances that should have none and opens the missing ones.
+func (m *Metadata) Reconcile(ctx context.Context, _ []string) error {
+	if m.net.Loopback() {
+		return nil // no instance networks: no metadata service
+	}
+	topo, err := m.ec2.Topology(ctx, ec2.TopologySelector{})
+	if err != nil {
+		return err
+	}
+	want := map[string]ec2.TopoInterface{}
+	for _, i := range topo.Interfaces {
+		if i.InstanceID != "" && i.InstanceState == "running" && i.MetadataHTTP {
+			want[i.Account+"/"+i.Region+"/"+i.InstanceID] = i
+		}
+	}
+	var missing []string
+	m.mu.Lock()
+	for key, l := range m.open {
+		if w, ok := want[key]; !ok || w.ID != l.eni {
+			l.l.Close()
+			delete(m.open, key)
+			if !ok {
+				acct, rest, _ := strings.Cut(key, "/")
+				region, inst, _ := strings.Cut(rest, "/")
+				m.srv.Forget(acct, region, inst)
+			}
+		}
+	}
+	for key := range want {
+		if m.open[key] == nil {
+			missing = append(missing, key)
+		}
+	}
+	m.mu.Unlock()
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := m.net.Sync(ctx); err != nil {
+		return err
+	}
+	var errs []error
+	for _, key := range missing {
+		if err := m.listen(ctx, key, want[key]); err != nil {
+			errs = append(errs, fmt.Errorf("metadata service of %s: %w", want[key].InstanceID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// listen adds the metadata address to the namespace's lo and serves a
+// listener on it.
+func (m *Metadata) listen(ctx context.Context, key string, i ec2.TopoInterface) error {
+	cmd, err := m.net.Command(ctx, i.ID, "ip", "-4", "addr", "replace", MetadataIP+"/32", "dev", "lo")
+	if err != nil {
+		return err
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("add %s to lo: %w: %s", MetadataIP, err, strings.TrimSpace(string(out)))
+	}
+	l, err := m.net.Listen(ctx, i.ID, "tcp4", MetadataIP+":80")
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	if m.open[key] != nil { // opened meanwhile
+		m.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	m.open[key] = &mdListener{eni: i.ID, l: l}
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		if err := m.srv.Serve(l, i.Account, i.Region, i.InstanceID); err != nil {
+			m.log.Warn("instance metadata service stopped", "instance", i.InstanceID, "err", err)
+		}
+	}()
+	m.log.Debug("instance metadata service listening", "instance", i.InstanceID, "interface", i.ID)
+	return nil
+}
+
+// Close closes every listener and waits for their servers to return.
+func (m *Metadata) Close() {
+	m.mu.Lock()
+	for key, l := range m.open {
+		l.l.Close()
+		delete(m.open, key)
+	}
+	m.mu.Unlock()
+	m.wg.Wait()
+}
