@@ -15,9 +15,17 @@ import (
 // iam is set once IAM is built, before any request is served.
 type instanceProfiles struct{ iam *iam.Service }
 
+// FindInstanceProfile finds the profile and requires the caller to be
+// allowed to pass its role to EC2 (iam:PassRole).
 func (p *instanceProfiles) FindInstanceProfile(ctx context.Context, account, arn, name string) (string, string, bool, error) {
 	ref, ok, err := p.iam.FindInstanceProfile(ctx, account, arn, name)
-	return ref.ARN, ref.ID, ok, err
+	if err != nil || !ok {
+		return "", "", ok, err
+	}
+	if err := p.iam.AuthorizePassRole(ctx, account, ref); err != nil {
+		return "", "", false, err
+	}
+	return ref.ARN, ref.ID, true, nil
 }
 
 // instanceRoles is imds.Roles over IAM.

@@ -23,7 +23,8 @@ import (
 type InstanceProfiles interface {
 	// FindInstanceProfile returns the profile of account named by arn (a
 	// full ARN) or name: its ARN and unique id (AIPA…). ok is false when
-	// there is none.
+	// there is none. It fails (UnauthorizedOperation) when the caller of
+	// ctx may not pass the profile's role (iam:PassRole).
 	FindInstanceProfile(ctx context.Context, account, arn, name string) (profileARN, profileID string, ok bool, err error)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cachalot-dev/cachalot/internal/auth"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
 	"github.com/cachalot-dev/cachalot/internal/iam/policy"
 	"github.com/cachalot-dev/cachalot/internal/store"
@@ -99,4 +100,31 @@ func (s *Service) InstanceRoleCredentials(ctx context.Context, account, role, in
 	}
 	return s.IssueSession(ctx, SessionSpec{Kind: AssumedRoleSession, AccountID: account, RoleName: r.Name, RoleID: r.ID,
 		SessionName: instanceID, Duration: d})
+}
+
+// AuthorizePassRole decides whether the caller of ctx may pass the role
+// of the instance profile ref to EC2 (iam:PassRole, with
+// iam:PassedToService ec2.amazonaws.com), as RunInstances,
+// AssociateIamInstanceProfile and ReplaceIamInstanceProfileAssociation
+// require on AWS. A profile without a role passes nothing. A denial is
+// EC2's UnauthorizedOperation naming iam:PassRole and the role.
+func (s *Service) AuthorizePassRole(ctx context.Context, account string, ref ProfileRef) error {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok {
+		return nil // not a signed request (in-process callers)
+	}
+	role, found, err := s.InstanceProfileRole(ctx, account, ref.Name, ref.ID)
+	if err != nil || !found || role == "" {
+		return err
+	}
+	var r *roleRec
+	if err := s.view(ctx, func(tx store.Tx) (err error) { r, err = s.getRole(tx, account, role); return }); err != nil {
+		return err
+	}
+	err = s.Authorize(ctx, auth.Request{Principal: p, Service: "iam", Action: "PassRole", Resources: []string{roleARN(account, r)},
+		Region: auth.ScopeFrom(ctx).Region, Time: s.now(), Context: map[string][]string{"iam:PassedToService": {EC2ServicePrincipal}}})
+	if e, ok := awserr.As(err); ok && e.Code == "AccessDenied" {
+		return awserr.WithStatus(403, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", e.Message)
+	}
+	return err
 }
