@@ -15,8 +15,9 @@ import (
 
 // The instance metadata service's side of the controller. Each running
 // instance whose metadata endpoint is enabled has, inside its network
-// namespace, the address 169.254.169.254/32 on lo and a TCP listener on
-// port 80 held by the daemon, served by the metadata server (internal/imds,
+// namespace, the address 169.254.169.254/32 on lo (and fd00:ec2::254/128
+// with HttpProtocolIpv6 enabled) and a TCP listener on port 80 held by the
+// daemon, served by the metadata server (internal/imds,
 // passed by the wiring). The address makes the service local to the
 // instance's namespace: nothing outside it can reach the listener, and the
 // instance reaches it over its own loopback, past any network rule. The
@@ -30,8 +31,12 @@ import (
 // are refused; termination removes the namespace, address included (the
 // closed listener no longer pins it).
 
-// MetadataIP is the instance metadata service's address.
-const MetadataIP = "169.254.169.254"
+// MetadataIP is the instance metadata service's address, and MetadataIPv6
+// its IPv6 address (served when HttpProtocolIpv6 is enabled).
+const (
+	MetadataIP   = "169.254.169.254"
+	MetadataIPv6 = "fd00:ec2::254"
+)
 
 // Topology reads the EC2 model (ec2.Service).
 type Topology interface {
@@ -72,8 +77,15 @@ type Metadata struct {
 }
 
 type mdListener struct {
-	eni string
-	l   net.Listener
+	eni  string
+	ipv6 bool
+	ls   []net.Listener
+}
+
+func (l *mdListener) close() {
+	for _, x := range l.ls {
+		x.Close()
+	}
 }
 
 // NewMetadata returns the controller; it has no side effects.
@@ -109,8 +121,8 @@ func (m *Metadata) Reconcile(ctx context.Context, _ []string) error {
 	var missing []string
 	m.mu.Lock()
 	for key, l := range m.open {
-		if w, ok := want[key]; !ok || w.ID != l.eni {
-			l.l.Close()
+		if w, ok := want[key]; !ok || w.ID != l.eni || w.MetadataIPv6 != l.ipv6 {
+			l.close()
 			delete(m.open, key)
 			if !ok {
 				acct, rest, _ := strings.Cut(key, "/")
@@ -140,36 +152,54 @@ func (m *Metadata) Reconcile(ctx context.Context, _ []string) error {
 	return errors.Join(errs...)
 }
 
-// listen adds the metadata address to the namespace's lo and serves a
-// listener on it.
+// listen adds the metadata address (and the IPv6 one when enabled) to the
+// namespace's lo and serves a listener on each.
 func (m *Metadata) listen(ctx context.Context, key string, i ec2.TopoInterface) error {
-	cmd, err := m.net.Command(ctx, i.ID, "ip", "-4", "addr", "replace", MetadataIP+"/32", "dev", "lo")
-	if err != nil {
-		return err
+	addrs := []struct{ family, prefix, network, addr string }{{"-4", MetadataIP + "/32", "tcp4", MetadataIP + ":80"}}
+	if i.MetadataIPv6 {
+		addrs = append(addrs, struct{ family, prefix, network, addr string }{"-6", MetadataIPv6 + "/128", "tcp6", "[" + MetadataIPv6 + "]:80"})
 	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("add %s to lo: %w: %s", MetadataIP, err, strings.TrimSpace(string(out)))
-	}
-	l, err := m.net.Listen(ctx, i.ID, "tcp4", MetadataIP+":80")
-	if err != nil {
-		return err
+	ml := &mdListener{eni: i.ID, ipv6: i.MetadataIPv6}
+	for _, a := range addrs {
+		// nodad: the address is usable at once (no duplicate detection on lo).
+		argv := []string{"ip", a.family, "addr", "replace", a.prefix, "dev", "lo"}
+		if a.family == "-6" {
+			argv = append(argv, "nodad")
+		}
+		cmd, err := m.net.Command(ctx, i.ID, argv...)
+		if err != nil {
+			ml.close()
+			return err
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			ml.close()
+			return fmt.Errorf("add %s to lo: %w: %s", a.prefix, err, strings.TrimSpace(string(out)))
+		}
+		l, err := m.net.Listen(ctx, i.ID, a.network, a.addr)
+		if err != nil {
+			ml.close()
+			return err
+		}
+		ml.ls = append(ml.ls, l)
 	}
 	m.mu.Lock()
 	if m.open[key] != nil { // opened meanwhile
 		m.mu.Unlock()
-		l.Close()
+		ml.close()
 		return nil
 	}
-	m.open[key] = &mdListener{eni: i.ID, l: l}
-	m.wg.Add(1)
+	m.open[key] = ml
+	m.wg.Add(len(ml.ls))
 	m.mu.Unlock()
-	go func() {
-		defer m.wg.Done()
-		if err := m.srv.Serve(l, i.Account, i.Region, i.InstanceID); err != nil {
-			m.log.Warn("instance metadata service stopped", "instance", i.InstanceID, "err", err)
-		}
-	}()
-	m.log.Debug("instance metadata service listening", "instance", i.InstanceID, "interface", i.ID)
+	for _, l := range ml.ls {
+		go func() {
+			defer m.wg.Done()
+			if err := m.srv.Serve(l, i.Account, i.Region, i.InstanceID); err != nil {
+				m.log.Warn("instance metadata service stopped", "instance", i.InstanceID, "err", err)
+			}
+		}()
+	}
+	m.log.Debug("instance metadata service listening", "instance", i.InstanceID, "interface", i.ID, "ipv6", i.MetadataIPv6)
 	return nil
 }
 
@@ -177,7 +207,7 @@ func (m *Metadata) listen(ctx context.Context, key string, i ec2.TopoInterface) 
 func (m *Metadata) Close() {
 	m.mu.Lock()
 	for key, l := range m.open {
-		l.l.Close()
+		l.close()
 		delete(m.open, key)
 	}
 	m.mu.Unlock()

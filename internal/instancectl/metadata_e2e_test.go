@@ -38,9 +38,9 @@ const helperEnv = "CACHALOT_IMDS_HELPER"
 // sdkResult is what the SDK program inside the instance reports.
 type sdkResult struct {
 	InstanceID, Region, AccountID string // from the identity document
-	AccessKeyID                       string // of the credentials the provider got
-	CallerARN                         string
-	DescribeErr, DeniedCode           string
+	AccessKeyID                   string // of the credentials the provider got
+	CallerARN                     string
+	DescribeErr, DeniedCode       string
 }
 
 // TestInstanceSDKHelper is the program TestInstanceMetadataService runs
@@ -187,8 +187,8 @@ func token(t *testing.T, env *apptest.Env, eni string) string {
 // permissions (an allowed call succeeds, another is AccessDenied), as does
 // the AWS CLI's credential chain; optional tokens allow IMDSv1; a role EC2
 // may not assume gets AssumeRoleUnauthorizedAccess; disassociating the
-// profile removes the credentials; a disabled endpoint is unreachable; the
-// service comes back after a restart of the daemon.
+// profile removes the credentials; a disabled endpoint is unreachable;
+// HttpProtocolIpv6 enabled serves fd00:ec2::254 too.
 func TestInstanceMetadataService(t *testing.T) {
 	privtest.RequireRoot(t)
 	env := apptest.Start(t)
@@ -341,5 +341,20 @@ func TestInstanceMetadataService(t *testing.T) {
 	setEndpoint(ec2types.InstanceMetadataEndpointStateEnabled)
 	if status, body := curl(t, env, eni, "GET", "/latest/meta-data/instance-id", ""); status != 200 || body != id {
 		t.Errorf("GET with the endpoint enabled again = %d %q, want 200 %s", status, body, id)
+	}
+
+	// The IPv6 endpoint, when enabled.
+	v6 := []string{"curl", "-s", "-g", "--max-time", "5", "http://[fd00:ec2::254]/latest/meta-data/instance-id"}
+	if out, code := inInstance(t, env, eni, nil, v6...); code == 0 {
+		t.Errorf("IPv6 endpoint with HttpProtocolIpv6 disabled = %q, want no answer", out)
+	}
+	if _, err := e.ModifyInstanceMetadataOptions(ctx, &ec2.ModifyInstanceMetadataOptionsInput{InstanceId: aws.String(id), HttpProtocolIpv6: ec2types.InstanceMetadataProtocolStateEnabled}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.App.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := inInstance(t, env, eni, nil, v6...); code != 0 || out != id {
+		t.Errorf("IPv6 endpoint with HttpProtocolIpv6 enabled = exit %d %q, want %s", code, out, id)
 	}
 }

@@ -44,6 +44,9 @@ func (f *fakeMDNet) Command(ctx context.Context, id string, argv ...string) (*ex
 }
 func (*fakeMDNet) Listen(ctx context.Context, _, network, _ string) (net.Listener, error) {
 	var lc net.ListenConfig
+	if network == "tcp6" {
+		return lc.Listen(ctx, network, "[::1]:0")
+	}
 	return lc.Listen(ctx, network, "127.0.0.1:0")
 }
 
@@ -105,12 +108,15 @@ func TestMetadataListeners(t *testing.T) {
 		"stopped":  {iface("eni-a", "i-a", "stopped", true), iface("eni-b", "i-b", "running", true)},
 		"disabled": {iface("eni-a", "i-a", "running", false), iface("eni-b", "i-b", "running", true)},
 		"gone":     {iface("eni-b", "i-b", "terminated", true)},
+		"ipv6":     {iface("eni-b", "i-b", "running", true)},
 	}
+	states["ipv6"][0].MetadataIPv6 = true
 	want := map[string][]string{
 		"empty": nil, "two": {"111111111111/us-east-1/i-a", "111111111111/us-east-1/i-b"},
 		"stopped": {"111111111111/us-east-1/i-b"}, "disabled": {"111111111111/us-east-1/i-b"}, "gone": nil,
+		"ipv6": {"111111111111/us-east-1/i-b"},
 	}
-	order := []string{"two", "stopped", "two", "disabled", "gone", "two", "empty", "disabled", "stopped", "gone", "two", "two"}
+	order := []string{"two", "stopped", "two", "disabled", "gone", "two", "ipv6", "empty", "disabled", "ipv6", "stopped", "gone", "two", "two"}
 	topo, n, srv := &fakeTopo{}, &fakeMDNet{}, &fakeServer{}
 	m := NewMetadata(topo, n, srv, nil)
 	for _, s := range order {
@@ -123,6 +129,11 @@ func TestMetadataListeners(t *testing.T) {
 		if got := m.openInstances(); !slices.Equal(got, want[s]) {
 			t.Errorf("after %s: listeners = %v, want %v", s, got, want[s])
 		}
+		m.mu.Lock()
+		if l := m.open["111111111111/us-east-1/i-b"]; l != nil && len(l.ls) != map[bool]int{false: 1, true: 2}[s == "ipv6"] {
+			t.Errorf("after %s: i-b has %d listeners, want %d", s, len(l.ls), map[bool]int{false: 1, true: 2}[s == "ipv6"])
+		}
+		m.mu.Unlock()
 	}
 	n.mu.Lock()
 	if cmds := n.commands["eni-a"]; len(cmds) == 0 || !slices.Equal(cmds[0], []string{"ip", "-4", "addr", "replace", "169.254.169.254/32", "dev", "lo"}) {
