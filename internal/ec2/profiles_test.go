@@ -160,3 +160,34 @@ func TestInstanceProfileAssociations(t *testing.T) {
 		t.Errorf("associations of a terminated instance = %+v, want none", got)
 	}
 }
+
+// TestLaunchTemplateProfile: a launch template's instance profile applies
+// at launch, checked then; the request's own wins.
+func TestLaunchTemplateProfile(t *testing.T) {
+	st := openStore(t)
+	s := New(st, Config{Profiles: fakeProfiles{"web": "AIPAWEB", "batch": "AIPABATCH"}})
+	ctx := ctxFor(acctA)
+	for name, profile := range map[string]string{"lt-web": "web", "lt-gone": "nosuch"} {
+		must[*ec2api.CreateLaunchTemplateResult](t)(s.CreateLaunchTemplate(ctx, &ec2api.CreateLaunchTemplateRequest{LaunchTemplateName: ptr(name),
+			LaunchTemplateData: &ec2api.RequestLaunchTemplateData{ImageId: ptr("ami-12345678"),
+				IamInstanceProfile: &ec2api.LaunchTemplateIamInstanceProfileSpecificationRequest{Name: ptr(profile)}}}))
+	}
+	launch := func(lt string, sp *ec2api.IamInstanceProfileSpecification) (*ec2api.Reservation, error) {
+		return s.RunInstances(ctx, &ec2api.RunInstancesRequest{MinCount: ptr(int32(1)), MaxCount: ptr(int32(1)),
+			LaunchTemplate: &ec2api.LaunchTemplateSpecification{LaunchTemplateName: ptr(lt)}, IamInstanceProfile: sp})
+	}
+	r, err := launch("lt-web", nil)
+	ok(t, err)
+	if p := r.Instances[0].IamInstanceProfile; p == nil || *p.Id != "AIPAWEB" {
+		t.Errorf("profile from the template = %+v, want web", p)
+	}
+	r, err = launch("lt-web", profileSpec("batch"))
+	ok(t, err)
+	if p := r.Instances[0].IamInstanceProfile; p == nil || *p.Id != "AIPABATCH" {
+		t.Errorf("profile of the request over the template's = %+v, want batch", p)
+	}
+	failsUnchanged(t, st, "InvalidParameterValue", func() error {
+		_, err := launch("lt-gone", nil)
+		return err
+	})
+}
