@@ -25,7 +25,9 @@ import (
 // network namespace (the kernel path is the instance's own loopback), and
 // each request is an IMDSv2 GET of latest/meta-data/instance-id with a
 // token, on a kept-alive connection (what the SDKs do) or on a new
-// connection each (what curl does). It reports p50 and p99 per mode.
+// connection each (what curl does). It reports p50 and p99 per mode, and
+// the same for a static handler on port 81 of the same address (the floor
+// of the network path and net/http on the machine).
 //
 //	go test -run '^$' -bench BenchmarkInstanceMetadata -benchtime 20000x ./internal/instancectl/
 func BenchmarkInstanceMetadata(b *testing.B) {
@@ -46,10 +48,26 @@ func BenchmarkInstanceMetadata(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The baseline: a static Go HTTP handler on port 81 of the same
+	// address, the floor the network path and net/http put under any
+	// answer on this machine.
+	l, err := plane.Listen(ctx, eni, "tcp4", "169.254.169.254:81")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "PUT" {
+			w.Write([]byte("token"))
+			return
+		}
+		w.Write([]byte(id))
+	}))
+	port := "80"
 	client := func(keepAlive bool) *http.Client {
 		return &http.Client{Transport: &http.Transport{DisableKeepAlives: !keepAlive, MaxIdleConnsPerHost: 1,
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return plane.Dial(ctx, eni, "tcp4", "169.254.169.254:80")
+				return plane.Dial(ctx, eni, "tcp4", "169.254.169.254:"+port)
 			}}}
 	}
 	do := func(c *http.Client, method, path string, hdr ...string) string {
@@ -71,8 +89,10 @@ func BenchmarkInstanceMetadata(b *testing.B) {
 	for _, mode := range []struct {
 		name      string
 		keepAlive bool
-	}{{"keepalive", true}, {"newconn", false}} {
+		port      string
+	}{{"keepalive", true, "80"}, {"newconn", false, "80"}, {"baseline-keepalive", true, "81"}, {"baseline-newconn", false, "81"}} {
 		b.Run(mode.name, func(b *testing.B) {
+			port = mode.port
 			c := client(mode.keepAlive)
 			tok := do(c, "PUT", "/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds", "21600")
 			lat := make([]time.Duration, 0, b.N)
