@@ -450,6 +450,18 @@ var instanceFilters = filterSet[instView]{
 			}
 			return one(v.Profile.ARN)
 		},
+		"iam-instance-profile.id": func(v instView) []string {
+			if v.Profile == nil {
+				return nil
+			}
+			return one(v.Profile.ProfileID)
+		},
+		"iam-instance-profile.name": func(v instView) []string {
+			if v.Profile == nil {
+				return nil
+			}
+			return one(v.Profile.name())
+		},
 		"vpc-id":                                 func(v instView) []string { return one(v.VpcID) },
 		"architecture":                           func(v instView) []string { return one("x86_64") },
 		"root-device-type":                       func(v instView) []string { return one("ebs") },

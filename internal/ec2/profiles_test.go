@@ -64,6 +64,12 @@ func TestInstanceProfileAssociations(t *testing.T) {
 	if len(d.Reservations) != 1 || *d.Reservations[0].Instances[0].InstanceId != withProfile {
 		t.Fatalf("DescribeInstances iam-instance-profile.arn = %+v, want %s only", d.Reservations, withProfile)
 	}
+	for f, v := range map[string]string{"iam-instance-profile.id": "AIPAWEB", "iam-instance-profile.name": "web"} {
+		d := must[*ec2api.DescribeInstancesResult](t)(s.DescribeInstances(ctx, &ec2api.DescribeInstancesRequest{Filters: []ec2api.Filter{filter(f, v)}}))
+		if len(d.Reservations) != 1 {
+			t.Errorf("DescribeInstances %s=%s = %d reservations, want 1", f, v, len(d.Reservations))
+		}
+	}
 
 	assocs := func(in *ec2api.DescribeIamInstanceProfileAssociationsRequest) []ec2api.IamInstanceProfileAssociation {
 		t.Helper()

@@ -11,7 +11,11 @@
 // every engine's), with no capabilities, no_new_privs and umask 077. It
 // cannot signal nor read an engine or another account's user data.
 //
-// It is a reconcile.Controller. Only the wiring (internal/app) imports it.
+// A second controller, Metadata (metadata.go), gives each running instance
+// its instance metadata service: the address 169.254.169.254 in its
+// network and a listener there, served by internal/imds.
+//
+// They are reconcile.Controllers. Only the wiring (internal/app) imports it.
 // It reaches the EC2 domain through the console write API the domain
 // exports (StartConsole, WriteConsoleOutput) and the network through a
 // small interface (the VPC-network controller satisfies it).
