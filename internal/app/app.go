@@ -290,11 +290,12 @@ func (a *App) Start(ctx context.Context) error {
 	snaps := snapctl.New(snapctl.Config{Domain: ecSvc, Engines: a.engines, Dir: SnapshotsDir(a.cfg.DataDir),
 		NodeID: cachectl.EngineNodeID, Logger: a.log})
 	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})
+	a.metadata = instancectl.NewMetadata(a.ec2, a.net, imds.New(imds.Config{Instances: a.ec2, Roles: instanceRoles{id.svc}, Logger: a.log}), a.log)
 	userData := instancectl.New(a.ec2, a.net, instancectl.Config{
 		Identities: userDataIdentities(a.cfg.DataDir),
+		Metadata:   a.metadata,
 		Logger:     a.log,
 	})
-	a.metadata = instancectl.NewMetadata(a.ec2, a.net, imds.New(imds.Config{Instances: a.ec2, Roles: instanceRoles{id.svc}, Logger: a.log}), a.log)
 	if err := a.keepHostsFile(); err != nil {
 		return err
 	}

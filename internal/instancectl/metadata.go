@@ -70,7 +70,10 @@ type Metadata struct {
 	srv MetadataServer
 	log *slog.Logger
 
-	mu sync.Mutex // guards open
+	// lmu serialises the opening of listeners (Reconcile and Ensure may
+	// open the same one); taken before mu.
+	lmu sync.Mutex
+	mu  sync.Mutex // guards open
 	// open holds the listeners, by account/region/instance.
 	open map[string]*mdListener
 	wg   sync.WaitGroup
@@ -152,9 +155,38 @@ func (m *Metadata) Reconcile(ctx context.Context, _ []string) error {
 	return errors.Join(errs...)
 }
 
+// Ensure opens the metadata service of the instance of interface i now
+// if it should have one and has none yet: user data runs only once it
+// answers, as on EC2, where a launch script may read its instance's
+// metadata.
+func (m *Metadata) Ensure(ctx context.Context, i ec2.TopoInterface) error {
+	if m.net.Loopback() || i.InstanceID == "" || i.InstanceState != "running" || !i.MetadataHTTP {
+		return nil
+	}
+	key := i.Account + "/" + i.Region + "/" + i.InstanceID
+	m.mu.Lock()
+	open := m.open[key] != nil
+	m.mu.Unlock()
+	if open {
+		return nil
+	}
+	if err := m.net.Sync(ctx); err != nil {
+		return err
+	}
+	return m.listen(ctx, key, i)
+}
+
 // listen adds the metadata address (and the IPv6 one when enabled) to the
 // namespace's lo and serves a listener on each.
 func (m *Metadata) listen(ctx context.Context, key string, i ec2.TopoInterface) error {
+	m.lmu.Lock()
+	defer m.lmu.Unlock()
+	m.mu.Lock()
+	open := m.open[key] != nil
+	m.mu.Unlock()
+	if open {
+		return nil // opened meanwhile
+	}
 	addrs := []struct{ family, prefix, network, addr string }{{"-4", MetadataIP + "/32", "tcp4", MetadataIP + ":80"}}
 	if i.MetadataIPv6 {
 		addrs = append(addrs, struct{ family, prefix, network, addr string }{"-6", MetadataIPv6 + "/128", "tcp6", "[" + MetadataIPv6 + "]:80"})
@@ -183,11 +215,6 @@ func (m *Metadata) listen(ctx context.Context, key string, i ec2.TopoInterface) 
 		ml.ls = append(ml.ls, l)
 	}
 	m.mu.Lock()
-	if m.open[key] != nil { // opened meanwhile
-		m.mu.Unlock()
-		ml.close()
-		return nil
-	}
 	m.open[key] = ml
 	m.wg.Add(len(ml.ls))
 	m.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
@@ -225,7 +226,10 @@ func TestInstanceMetadataService(t *testing.T) {
 		t.Fatalf("RunInstances with an unknown profile = %v, want InvalidParameterValue naming iamInstanceProfile.name", err)
 	}
 	run.IamInstanceProfile.Name = aws.String("app-profile")
-	run.UserData = aws.String(base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\ntrue\n")))
+	// The launch script reads its instance's metadata, as scripts do on EC2.
+	script := "#!/bin/sh\nT=$(curl -s -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token)\n" +
+		"echo launched as $(curl -s -H \"X-aws-ec2-metadata-token: $T\" http://169.254.169.254/latest/meta-data/instance-id)\n"
+	run.UserData = aws.String(base64.StdEncoding.EncodeToString([]byte(script)))
 	run.MetadataOptions = &ec2types.InstanceMetadataOptionsRequest{HttpTokens: ec2types.HttpTokensStateRequired,
 		InstanceMetadataTags: ec2types.InstanceMetadataTagsStateEnabled}
 	run.TagSpecifications = []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String("web-1")}}}}
@@ -242,6 +246,18 @@ func TestInstanceMetadataService(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	var console string
+	for deadline := time.Now().Add(20 * time.Second); console == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		co, err := e.GetConsoleOutput(ctx, &ec2.GetConsoleOutputInput{InstanceId: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := base64.StdEncoding.DecodeString(aws.ToString(co.Output))
+		console = string(b)
+	}
+	if !strings.Contains(console, "launched as "+id+"\n") {
+		t.Errorf("console of the launch script = %q, want it to have read its instance id from the metadata service", console)
+	}
 	if status, _ := curl(t, env, eni, "GET", "/latest/meta-data/instance-id", ""); status != 401 {
 		t.Errorf("IMDSv1 with HttpTokens required = %d, want 401", status)
 	}
@@ -252,7 +268,7 @@ func TestInstanceMetadataService(t *testing.T) {
 		"/latest/meta-data/placement/region":            apptest.Region,
 		"/latest/meta-data/tags/instance/Name":          "web-1",
 		"/latest/meta-data/iam/security-credentials/":   "app-role",
-		"/latest/user-data":                             "#!/bin/sh\ntrue\n",
+		"/latest/user-data":                             script,
 		"/latest/meta-data/placement/availability-zone": aws.ToString(inst.Placement.AvailabilityZone),
 	} {
 		if status, body := curl(t, env, eni, "GET", path, tok); status != 200 || body != want {

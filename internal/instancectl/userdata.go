@@ -87,6 +87,10 @@ type Config struct {
 	// account, kept across restarts); required when the daemon runs as
 	// root: identity.New(<its own registry directory>, identity.UserData()).
 	Identities *identity.Allocator
+	// Metadata, when set, is the instance metadata controller: a script
+	// starts once its instance's metadata service answers. nil: scripts
+	// start without waiting for it.
+	Metadata *Metadata
 	// Setpriv is the setpriv(1) binary scripts are confined with; default:
 	// found in PATH. Running as root, a missing one fails the script.
 	Setpriv string
@@ -162,6 +166,11 @@ func (u *Controller) Reconcile(ctx context.Context, _ []string) error {
 		}
 		if err := u.net.Sync(ctx); err != nil {
 			return err
+		}
+		if u.cfg.Metadata != nil {
+			if err := u.cfg.Metadata.Ensure(ctx, i); err != nil {
+				u.log.Warn("user data starts without the instance metadata service", "instance", i.InstanceID, "err", err)
+			}
 		}
 		u.start(i.Account, i.Region, i.InstanceID, i.ID, script)
 	}
