@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cachalot-dev/cachalot/internal/ec2"
+	"github.com/cachalot-dev/cachalot/internal/engine/identity"
 )
 
 type fakeTopo struct {
@@ -151,4 +152,28 @@ func TestMetadataListeners(t *testing.T) {
 	if !slices.Contains(srv.forgotten, "i-a") {
 		t.Errorf("forgotten = %v, want i-a forgotten once gone", srv.forgotten)
 	}
+}
+
+// TestUserDataAfterMetadata: an instance's user data starts once its
+// metadata service listens, though the metadata controller itself has not
+// run yet.
+func TestUserDataAfterMetadata(t *testing.T) {
+	f := &fakeEC2{
+		topo: ec2.Topology{Interfaces: []ec2.TopoInterface{
+			{Account: "a", Region: "r", ID: "eni-1", InstanceID: "i-1", InstanceState: "running", MetadataHTTP: true},
+		}},
+		userData: map[string]string{"i-1": "echo hi\n"},
+		console:  map[string]*string{},
+	}
+	srv := &fakeServer{}
+	md := NewMetadata(&fakeTopo{}, &fakeMDNet{}, srv, nil) // its own topology is empty: only Ensure opens
+	c := New(f, &hostNet{}, Config{Identities: identity.New(t.TempDir(), identity.UserData()), Metadata: md})
+	if err := c.Reconcile(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Wait()
+	if got := md.openInstances(); !slices.Equal(got, []string{"a/r/i-1"}) {
+		t.Errorf("metadata listeners when user data started = %v, want i-1's", got)
+	}
+	md.Close()
 }
