@@ -20,6 +20,7 @@ type Metadata struct {
 	LaunchIndex           int32
 	LaunchTime            time.Time
 	KeyName               string
+	PublicKey             string // the key pair's OpenSSH public key, if it still exists
 	// The primary interface's.
 	InterfaceID, MAC, PrivateIP, PublicIP string
 	SubnetID, VpcID                       string
@@ -67,6 +68,11 @@ func (s *Service) InstanceMetadata(ctx context.Context, account, region, instanc
 			v := eniView{e, st}
 			m.InterfaceID, m.MAC, m.PublicIP = e.ID, e.MAC, v.publicIP()
 			m.GroupIDs, m.GroupNames = append([]string(nil), e.Groups...), v.groupNames()
+		}
+		if i.KeyName != "" {
+			if k := findKey(st, i.KeyName); k != nil {
+				m.PublicKey = k.PublicKey
+			}
 		}
 		if sn, ok := getT[*subnetRec](st, i.SubnetID); ok {
 			m.SubnetCIDR = sn.CIDR

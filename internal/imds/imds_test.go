@@ -82,7 +82,7 @@ func start(t *testing.T) (*fakeInstances, *fakeRoles, *clock, string) {
 		PrivateIP: "172.31.5.6", MAC: "0e:00:00:00:00:01", InterfaceID: "eni-0abc", SubnetID: "subnet-1", VpcID: "vpc-1",
 		SubnetCIDR: "172.31.0.0/20", VpcCIDR: "172.31.0.0/16", Hostname: "ip-172-31-5-6.ec2.internal", GroupNames: []string{"default", "web"},
 		GroupIDs: []string{"sg-1", "sg-2"}, UserData: []byte("#!/bin/sh\necho hi\n"), Endpoint: true, HopLimit: 1,
-		LaunchTime: clk.now(), Profile: &ec2.MetadataProfile{AssociationID: "iip-assoc-1", ARN: "arn:aws:iam::111111111111:instance-profile/web", ID: "AIPAWEB", Name: "web"}}}
+		LaunchTime: clk.now(), KeyName: "my-key", PublicKey: "ssh-ed25519 AAAAC3Nz my-key", Profile: &ec2.MetadataProfile{AssociationID: "iip-assoc-1", ARN: "arn:aws:iam::111111111111:instance-profile/web", ID: "AIPAWEB", Name: "web"}}}
 	roles := &fakeRoles{now: clk.now, trust: true}
 	s := New(Config{Instances: inst, Roles: roles, Now: clk.now})
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -206,7 +206,7 @@ func TestPaths(t *testing.T) {
 		}
 	}
 	_, top, _ := do(t, "GET", base+"/latest/meta-data/")
-	for _, e := range []string{"ami-id", "iam/", "instance-id", "local-ipv4", "network/", "placement/", "security-groups"} {
+	for _, e := range []string{"ami-id", "iam/", "instance-id", "local-ipv4", "network/", "placement/", "public-keys/", "security-groups"} {
 		if !strings.Contains("\n"+top+"\n", "\n"+e+"\n") {
 			t.Errorf("meta-data/ = %q, lacks %s", top, e)
 		}

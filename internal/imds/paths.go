@@ -48,15 +48,40 @@ func (s *Server) lookup(ctx context.Context, m *ec2.Metadata, path string) ([]by
 	if strings.HasPrefix(rest, "iam") {
 		return s.iam(ctx, m, strings.TrimPrefix(rest, "iam"))
 	}
+	if strings.HasPrefix(rest, "public-keys") {
+		return publicKeys(m, strings.TrimPrefix(rest, "public-keys"))
+	}
 	tree := metaTree(m)
 	if rest == "" {
-		return text(listing(tree, ""))
+		l := listing(tree, "")
+		if m.PublicKey != "" {
+			l = strings.Replace(l, "\nplacement/", "\nplacement/\npublic-keys/", 1)
+		}
+		return text(l)
 	}
 	if v, ok := tree[trimDir(rest)]; ok && !strings.HasSuffix(rest, "/") {
 		return text(v)
 	}
 	if l := listing(tree, trimDir(rest)+"/"); l != "" {
 		return text(l)
+	}
+	return nil, "", http.StatusNotFound
+}
+
+// publicKeys answers public-keys/…: the instance's key pair as index 0,
+// listed as 0=<name>, as EC2 does.
+func publicKeys(m *ec2.Metadata, rest string) ([]byte, string, int) {
+	if m.PublicKey == "" {
+		return nil, "", http.StatusNotFound
+	}
+	text := func(v string) ([]byte, string, int) { return []byte(v), "text/plain", http.StatusOK }
+	switch rest {
+	case "", "/":
+		return text("0=" + m.KeyName)
+	case "/0", "/0/":
+		return text("openssh-key")
+	case "/0/openssh-key":
+		return text(strings.TrimSpace(m.PublicKey) + "\n")
 	}
 	return nil, "", http.StatusNotFound
 }
