@@ -158,11 +158,7 @@ func TestParamTables(t *testing.T) {
 	shapes := map[string]any{"RunInstances": ec2api.RunInstancesRequest{}, "CreateVpc": ec2api.CreateVpcRequest{},
 		"CreateSubnet": ec2api.CreateSubnetRequest{}, "CreateSecurityGroup": ec2api.CreateSecurityGroupRequest{},
 		"AuthorizeSecurityGroupIngress": ec2api.AuthorizeSecurityGroupIngressRequest{}, "AuthorizeSecurityGroupEgress": ec2api.AuthorizeSecurityGroupEgressRequest{},
-		"ModifySubnetAttribute":         ec2api.ModifySubnetAttributeRequest{},
-		"ModifyInstanceMetadataOptions": ec2api.ModifyInstanceMetadataOptionsRequest{}, "AssociateIamInstanceProfile": ec2api.AssociateIamInstanceProfileRequest{},
-		"ReplaceIamInstanceProfileAssociation":   ec2api.ReplaceIamInstanceProfileAssociationRequest{},
-		"DisassociateIamInstanceProfile":         ec2api.DisassociateIamInstanceProfileRequest{},
-		"DescribeIamInstanceProfileAssociations": ec2api.DescribeIamInstanceProfileAssociationsRequest{}}
+		"ModifySubnetAttribute": ec2api.ModifySubnetAttributeRequest{}}
 	for op, tab := range paramTables {
 		shape, found := shapes[op]
 		if !found {
