@@ -36,6 +36,8 @@ var layers = []struct {
 	{"internal/endpoint", "edge"},
 	{"internal/console", "edge"},   // the web console, an in-process API client beside the endpoint
 	{"internal/telemetry", "edge"}, // /health, /ready, /metrics beside the endpoint
+	// The instance metadata service: HTTP to instances, from the EC2 domain's Go API.
+	{"internal/imds", "metadata"},
 	{"internal/awsproto", "codec"},
 	{"internal/sigv4", "codec"},
 	{"internal/api/gen", "tool"},
@@ -101,6 +103,7 @@ var allowed = map[string][]string{
 	"internal/iam/policy":          {"internal/auth"},
 	"internal/admin":               {"internal/account"},
 	"internal/telemetry":           nil,
+	"internal/imds":                {"internal/ec2"},
 	"internal/console":             {"internal/auth", "internal/awserr", "internal/api/..."},
 	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4", "internal/dnsname"},
 	"cmd/cachalot":                 {"internal/cli"},
@@ -173,6 +176,10 @@ var forbidden = map[string]struct {
 	"contract": {
 		layers: []string{"main", "cli", "wiring", "controller", "admin", "edge", "domain", "mechanism"},
 		why:    "generated contracts depend only on the codec",
+	},
+	"metadata": {
+		layers: []string{"main", "cli", "wiring", "controller", "admin", "edge", "codec", "contract", "mechanism"},
+		why:    "the metadata service reads the EC2 domain's Go API and reaches IAM through an interface the wiring satisfies",
 	},
 	"cli": {
 		layers: []string{"controller", "edge", "mechanism"},

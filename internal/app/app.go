@@ -42,6 +42,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/engine"
 	ids "github.com/cachalot-dev/cachalot/internal/engine/identity"
 	"github.com/cachalot-dev/cachalot/internal/iam"
+	"github.com/cachalot-dev/cachalot/internal/imds"
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/metricsctl"
 	"github.com/cachalot-dev/cachalot/internal/netplane"
@@ -144,7 +145,8 @@ type App struct {
 	net      *vpcnet.Controller // the VPC network, in either mode
 	engines  *engine.Supervisor
 	ecCtl    *cachectl.Controller
-	dns      *dnsctl.Controller // the VPCs' DNS servers
+	dns      *dnsctl.Controller    // the VPCs' DNS servers
+	metadata *instancectl.Metadata // the instances' metadata endpoints
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
@@ -214,11 +216,13 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Logger: a.log})
+	profiles := &instanceProfiles{}
+	a.ec2 = ec2.New(st, ec2.Config{Accounts: a.accounts, Profiles: profiles, Logger: a.log})
 	id, err := buildIdentity(ctx, st, a.accounts, a.ec2, a.log)
 	if err != nil {
 		return err
 	}
+	profiles.iam = id.svc
 	switch a.cfg.Network {
 	case NetworkNamespaces:
 		plane, err := netplane.New(netplane.Config{Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
@@ -286,8 +290,10 @@ func (a *App) Start(ctx context.Context) error {
 	snaps := snapctl.New(snapctl.Config{Domain: ecSvc, Engines: a.engines, Dir: SnapshotsDir(a.cfg.DataDir),
 		NodeID: cachectl.EngineNodeID, Logger: a.log})
 	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})
+	a.metadata = instancectl.NewMetadata(a.ec2, a.net, imds.New(imds.Config{Instances: a.ec2, Roles: instanceRoles{id.svc}, Logger: a.log}), a.log)
 	userData := instancectl.New(a.ec2, a.net, instancectl.Config{
 		Identities: userDataIdentities(a.cfg.DataDir),
+		Metadata:   a.metadata,
 		Logger:     a.log,
 	})
 	if err := a.keepHostsFile(); err != nil {
@@ -295,7 +301,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	pub := publishctl.New(publishctl.Config{Domain: acc, HostsFile: a.cfg.HostsFile, Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
 	a.dns = dnsctl.New(dnsctl.Config{EC2: a.ec2, Caches: ecSvc, Network: a.net, Domain: names.Domain(), Logger: a.log})
-	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, groups, snaps, userData, pub, a.dns)
+	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, groups, snaps, userData, a.metadata, pub, a.dns)
 	a.recon.Start(context.WithoutCancel(ctx))
 	a.sampler = metricsctl.New(metricsctl.Config{Caches: ecSvc, Engines: a.engines, Metrics: a.cw,
 		EngineNodeID: cachectl.EngineNodeID, Interval: a.cfg.MetricsInterval, Logger: a.log})
@@ -419,6 +425,9 @@ func (a *App) Close() error {
 	}
 	if a.ecCtl != nil {
 		a.ecCtl.Close()
+	}
+	if a.metadata != nil {
+		a.metadata.Close()
 	}
 	if a.dns != nil {
 		a.dns.Close()

@@ -9,7 +9,10 @@
 // a catalogue of public images plus the account's own (images.go), key
 // pairs (keypairs.go), launch templates (launchtemplates.go,
 // ltversions.go), EBS volumes as records (volumes.go, volumeops.go),
-// subnet attributes and retired ClassicLink (subnetattrs.go). params.go
+// subnet attributes and retired ClassicLink (subnetattrs.go), IAM instance
+// profile associations (profiles.go; profiles resolved through the
+// InstanceProfiles interface the wiring implements over IAM) and what the
+// instance metadata service serves (metadata.go). params.go
 // declares, per operation, which input parameters are handled and which
 // refused by name, checked against the generated shapes by a test. It implements
 // ec2api.Operations (the wire contract generated from botocore's model) and a
@@ -39,5 +42,6 @@
 // evaluator is the sub-package sgeval, which reads a Topology.
 //
 // Only the wiring package, elasticache, the controllers (vpcnet,
-// instancectl), netplane, sgeval and tools import ec2.
+// instancectl), the instance metadata service (imds), netplane, sgeval and
+// tools import ec2.
 package ec2

@@ -49,8 +49,12 @@ func tagsForTypes(specs []ec2api.TagSpecification, allowed ...string) (map[strin
 // parameters apply where the request gives none (launchtemplates.go).
 func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesRequest) (*ec2api.Reservation, error) {
 	sc := scopeOf(ctx)
+	profSpec, prof, err := s.launchProfile(ctx, in)
+	if err != nil {
+		return nil, err
+	}
 	var out *ec2api.Reservation
-	err := s.update(ctx, sc, func(t *txn, st *scopeTx) error {
+	err = s.update(ctx, sc, func(t *txn, st *scopeTx) error {
 		if prior := clientTokenInstances(st, str(in.ClientToken)); len(prior) > 0 {
 			out = st.reservationOut(prior[0].ReservationID, prior)
 			return nil
@@ -71,6 +75,10 @@ func (s *Service) RunInstances(ctx context.Context, in *ec2api.RunInstancesReque
 			return err
 		}
 		opts.attrs.LaunchTemplate, opts.attrs.LaunchTemplateNm, opts.attrs.LaunchTemplateV = lt.id, lt.name, lt.version
+		if !sameProfileSpec(profSpec, in.IamInstanceProfile) {
+			return errIncorrectState("The launch template changed while the instance profile it names was resolved; try again.")
+		}
+		opts.profile = prof
 		t.purgeTerminated(st)
 		classic := spec.subnetID == "" && st.meta.Classic
 		if classic {
@@ -267,6 +275,9 @@ func (t *txn) launch(st *scopeTx, in *ec2api.RunInstancesRequest, spec *runSpec,
 			ClientToken: str(in.ClientToken), ReservationGroups: in.SecurityGroups, Classic: classic}
 		i.Tags = spec.tags["instance"]
 		i.Attrs = opts.attrs
+		if p := opts.profile; p != nil {
+			i.Profile = &profileAssoc{ID: newID("iip-assoc-"), ARN: p.ARN, ProfileID: p.ProfileID, Since: t.now}
+		}
 		t.attachLaunchVolumes(st, i, opts.img, opts.root, opts.extra, spec.tags["volume"])
 		e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, opts.eniDelete, t.now
 		e.Tags = spec.tags["network-interface"]
@@ -330,6 +341,9 @@ func (st *scopeTx) instanceOut(i *instanceRec) ec2api.Instance {
 	}
 	instanceOptionsOut(i, &out)
 	if i.State != "terminated" {
+		if p := i.Profile; p != nil {
+			out.IamInstanceProfile = &ec2api.IamInstanceProfile{Arn: ptr(p.ARN), Id: ptr(p.ProfileID)}
+		}
 		if !i.Classic {
 			out.SubnetId, out.VpcId = ptr(i.SubnetID), ptr(i.VpcID)
 		}
@@ -429,7 +443,25 @@ var instanceFilters = filterSet[instView]{
 		"ip-address": func(v instView) []string {
 			return v.eniField(func(e *eniRec) []string { return one(eniView{e, v.st}.publicIP()) })
 		},
-		"subnet-id":                              func(v instView) []string { return one(v.SubnetID) },
+		"subnet-id": func(v instView) []string { return one(v.SubnetID) },
+		"iam-instance-profile.arn": func(v instView) []string {
+			if v.Profile == nil {
+				return nil
+			}
+			return one(v.Profile.ARN)
+		},
+		"iam-instance-profile.id": func(v instView) []string {
+			if v.Profile == nil {
+				return nil
+			}
+			return one(v.Profile.ProfileID)
+		},
+		"iam-instance-profile.name": func(v instView) []string {
+			if v.Profile == nil {
+				return nil
+			}
+			return one(v.Profile.name())
+		},
 		"vpc-id":                                 func(v instView) []string { return one(v.VpcID) },
 		"architecture":                           func(v instView) []string { return one("x86_64") },
 		"root-device-type":                       func(v instView) []string { return one("ebs") },

@@ -152,6 +152,8 @@ type instanceRec struct {
 	Attrs instAttrs `json:"attrs"`
 	// Vols are its block devices, root first (volumes.go).
 	Vols []instVol `json:"vols,omitempty"`
+	// Profile is its IAM instance profile association (profiles.go).
+	Profile *profileAssoc `json:"profile,omitempty"`
 }
 
 func (r *instanceRec) id() string { return r.ID }

@@ -41,14 +41,13 @@ var paramTables = map[string]paramTable{
 	"RunInstances": {
 		handled: []string{"AdditionalInfo", "BlockDeviceMappings", "CapacityReservationSpecification", "ClientToken", "CreditSpecification",
 			"DisableApiStop", "DisableApiTermination", "DryRun", "EbsOptimized", "EnablePrimaryIpv6", "EnclaveOptions", "HibernationOptions",
-			"ImageId", "InstanceInitiatedShutdownBehavior", "InstanceType", "Ipv6AddressCount", "KeyName", "LaunchTemplate", "MaintenanceOptions",
+			"IamInstanceProfile", "ImageId", "InstanceInitiatedShutdownBehavior", "InstanceType", "Ipv6AddressCount", "KeyName", "LaunchTemplate", "MaintenanceOptions",
 			"MaxCount", "MetadataOptions", "MinCount", "Monitoring", "NetworkInterfaces", "NetworkPerformanceOptions", "Placement",
 			"PrivateDnsNameOptions", "PrivateIpAddress", "SecurityGroupIds", "SecurityGroups", "SubnetId", "TagSpecifications", "UserData"},
 		refused: map[string]string{
 			"CpuOptions":                   "Cachalot instances take their type's default CPU options.",
 			"ElasticGpuSpecification":      "Elastic Graphics is retired.",
 			"ElasticInferenceAccelerators": "Elastic Inference is retired.",
-			"IamInstanceProfile":           "Instance profiles are not supported by Cachalot yet.",
 			"InstanceMarketOptions":        "Spot instances are not supported by Cachalot.",
 			"Ipv6Addresses":                "Cachalot subnets have no IPv6 CIDR block.",
 			"KernelId":                     "Kernels are for paravirtual images; Cachalot images are hvm.",

@@ -115,6 +115,12 @@ func (a *arnList) of(in any) {
 		a.addAll(policy.EC2Instance, in.InstanceIds)
 	case *ec2api.ModifyInstanceMetadataOptionsRequest:
 		a.addp(policy.EC2Instance, in.InstanceId)
+	case *ec2api.AssociateIamInstanceProfileRequest:
+		a.addp(policy.EC2Instance, in.InstanceId)
+	case *ec2api.DisassociateIamInstanceProfileRequest:
+		a.profileAssociation(in.AssociationId)
+	case *ec2api.ReplaceIamInstanceProfileAssociationRequest:
+		a.profileAssociation(in.AssociationId)
 	case *ec2api.ModifyInstanceCreditSpecificationRequest:
 		for _, c := range in.InstanceCreditSpecifications {
 			a.addp(policy.EC2Instance, c.InstanceId)
@@ -439,5 +445,15 @@ func (a *arnList) tagged(ids []string) {
 		} else if typ := taggedTypes[kindOf(id)]; typ != "" {
 			a.add(typ, id)
 		}
+	}
+}
+
+// profileAssociation adds the instance of an instance profile association.
+func (a *arnList) profileAssociation(id *string) {
+	if id == nil {
+		return
+	}
+	if i, err := instanceOfAssociation(a.st, *id); err == nil {
+		a.add(policy.EC2Instance, i.ID)
 	}
 }

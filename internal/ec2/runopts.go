@@ -22,6 +22,8 @@ type launchOpts struct {
 	// eniDesc and eniDelete come from the network interface specification.
 	eniDesc   string
 	eniDelete bool
+	// profile is the instance profile resolved before the transaction.
+	profile *profileAssoc
 }
 
 // parseLaunchOpts validates the parameters RunInstances records, with the

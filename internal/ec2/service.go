@@ -47,6 +47,9 @@ type Config struct {
 	MaxElasticIPs int
 	// MaxInternetGateways per account and region (default 5).
 	MaxInternetGateways int
+	// Profiles resolves IAM instance profiles (IamInstanceProfile); nil:
+	// every profile named is unknown.
+	Profiles InstanceProfiles
 	// Logger for unexpected conditions; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.

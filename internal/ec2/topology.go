@@ -109,6 +109,12 @@ type TopoInterface struct {
 	// source address (NAT instances).
 	SourceDestCheck bool
 	AllocationID    string
+	// MetadataHTTP is true on the primary interface of an instance whose
+	// metadata endpoint is enabled (MetadataOptions.HttpEndpoint).
+	MetadataHTTP bool
+	// MetadataIPv6 is true when its IPv6 endpoint is enabled too
+	// (MetadataOptions.HttpProtocolIpv6).
+	MetadataIPv6 bool
 }
 
 // TopoGroup is a security group with its rules.
@@ -283,6 +289,8 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 			SourceDestCheck: e.SourceDestCheck}
 		if i, ok := getT[*instanceRec](st, e.InstanceID); ok {
 			ti.InstanceState = i.State
+			ti.MetadataHTTP = i.PrimaryENI == e.ID && i.Attrs.Meta.Endpoint != "disabled"
+			ti.MetadataIPv6 = ti.MetadataHTTP && i.Attrs.Meta.IPv6 == "enabled"
 		}
 		if a, ok := getT[*addressRec](st, e.AllocationID); ok {
 			ti.PublicIP = addrOf(a.PublicIP)

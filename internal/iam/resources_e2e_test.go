@@ -60,6 +60,7 @@ var noResource = map[string]string{
 	"ec2.DescribeAddresses":                       "Describe*",
 	"ec2.DescribeAvailabilityZones":               "Describe*",
 	"ec2.DescribeInstances":                       "Describe*",
+	"ec2.DescribeIamInstanceProfileAssociations":  "Describe*",
 	"ec2.DescribeInternetGateways":                "Describe*",
 	"ec2.DescribeNetworkAcls":                     "Describe*",
 	"ec2.DescribeNetworkInterfaces":               "Describe*",
@@ -275,6 +276,9 @@ func ec2Cases() []authzCase {
 		c("DeleteVpcPeeringConnection", "id", "VpcPeeringConnectionId=${pcx}"),
 		c("RebootInstances", "id", "InstanceId.1=${vinst}"),
 		c("ModifyInstanceMetadataOptions", "id", "InstanceId=${vinst}&HttpTokens=required"),
+		c("AssociateIamInstanceProfile", "instance", "InstanceId=${vinst}&IamInstanceProfile.Name=vinst-profile"),
+		c("DisassociateIamInstanceProfile", "association", "AssociationId=${viip}"),
+		c("ReplaceIamInstanceProfileAssociation", "association", "AssociationId=${viip}&IamInstanceProfile.Name=vinst-profile"),
 		c("ModifyInstanceCreditSpecification", "id", "InstanceCreditSpecification.1.InstanceId=${vinst}&InstanceCreditSpecification.1.CpuCredits=standard"),
 		c("CreateImage", "instance", "InstanceId=${vinst}&Name=other-image"),
 		c("DeregisterImage", "id", "ImageId=${vami}"),
@@ -637,6 +641,10 @@ func authzFixtures(t *testing.T, env *apptest.Env) map[string]string {
 	fx["vpce"] = *must[*ec2.CreateVpcEndpointOutput](t)(e.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{VpcId: aws.String(fx["ovpc"]),
 		ServiceName: aws.String("com.amazonaws.us-east-1.s3"), RouteTableIds: []string{fx["vrtb"]}})).VpcEndpoint.VpcEndpointId
 	fx["vami"] = *must[*ec2.CreateImageOutput](t)(e.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: aws.String(fx["vinst"]), Name: aws.String("victim-image")})).ImageId
+	must[*iam.CreateInstanceProfileOutput](t)(iam.NewFromConfig(env.Config()).CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{
+		InstanceProfileName: aws.String("vinst-profile")}))
+	fx["viip"] = *must[*ec2.AssociateIamInstanceProfileOutput](t)(e.AssociateIamInstanceProfile(ctx, &ec2.AssociateIamInstanceProfileInput{
+		InstanceId: aws.String(fx["vinst"]), IamInstanceProfile: &ec2types.IamInstanceProfileSpecification{Name: aws.String("vinst-profile")}})).IamInstanceProfileAssociation.AssociationId
 
 	ec := elasticache.NewFromConfig(env.Config())
 	must[*elasticache.CreateCacheParameterGroupOutput](t)(ec.CreateCacheParameterGroup(ctx, &elasticache.CreateCacheParameterGroupInput{

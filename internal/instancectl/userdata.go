@@ -11,7 +11,11 @@
 // every engine's), with no capabilities, no_new_privs and umask 077. It
 // cannot signal nor read an engine or another account's user data.
 //
-// It is a reconcile.Controller. Only the wiring (internal/app) imports it.
+// A second controller, Metadata (metadata.go), gives each running instance
+// its instance metadata service: the address 169.254.169.254 in its
+// network and a listener there, served by internal/imds.
+//
+// They are reconcile.Controllers. Only the wiring (internal/app) imports it.
 // It reaches the EC2 domain through the console write API the domain
 // exports (StartConsole, WriteConsoleOutput) and the network through a
 // small interface (the VPC-network controller satisfies it).
@@ -83,6 +87,10 @@ type Config struct {
 	// account, kept across restarts); required when the daemon runs as
 	// root: identity.New(<its own registry directory>, identity.UserData()).
 	Identities *identity.Allocator
+	// Metadata, when set, is the instance metadata controller: a script
+	// starts once its instance's metadata service answers. nil: scripts
+	// start without waiting for it.
+	Metadata *Metadata
 	// Setpriv is the setpriv(1) binary scripts are confined with; default:
 	// found in PATH. Running as root, a missing one fails the script.
 	Setpriv string
@@ -158,6 +166,11 @@ func (u *Controller) Reconcile(ctx context.Context, _ []string) error {
 		}
 		if err := u.net.Sync(ctx); err != nil {
 			return err
+		}
+		if u.cfg.Metadata != nil {
+			if err := u.cfg.Metadata.Ensure(ctx, i); err != nil {
+				u.log.Warn("user data starts without the instance metadata service", "instance", i.InstanceID, "err", err)
+			}
 		}
 		u.start(i.Account, i.Region, i.InstanceID, i.ID, script)
 	}
