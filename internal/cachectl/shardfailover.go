@@ -56,6 +56,11 @@ func decideShards(g *elasticache.ReplicationGroup, v shardView, meshed bool) sha
 			return shardDecision{} // reshard.go moves the slots
 		}
 		converged := shardConverged(g, v, meshed)
+		if converged && g.Reslot != nil {
+			// A re-slotting restore: the snapshot controller loads the
+			// keys into the formed cluster before it is available.
+			return shardDecision{}
+		}
 		if converged && (g.Status != elasticache.GroupAvailable || g.ObservedGeneration != g.Generation) {
 			return shardDecision{available: true}
 		}

@@ -71,6 +71,10 @@ type ReplicationGroup struct {
 	// (snapmodel.go); RestoreSnapshot the one it is created from.
 	Snapshotting    string `json:",omitempty"`
 	RestoreSnapshot string `json:",omitempty"`
+	// Reslot is a restore into other node groups than the snapshot's,
+	// whose keys the snapshot controller loads before the group is
+	// available (snapreslot.go); nil otherwise.
+	Reslot *ReslotLoad `json:",omitempty"`
 	AutoMinor       bool
 	NetworkType     string
 	IPDiscovery     string
