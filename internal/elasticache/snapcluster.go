@@ -102,8 +102,11 @@ func clusterModeRestore(sn *Snapshot, in *elasticacheapi.CreateReplicationGroupM
 		in.ClusterMode = aws.String(ClusterModeEnabled)
 	}
 	want := max(n, len(in.NodeGroupConfiguration))
-	if in.NumNodeGroups != nil {
+	switch {
+	case in.NumNodeGroups != nil:
 		want = int(*in.NumNodeGroups)
+	case len(in.NodeGroupConfiguration) > 0 && !snapshotSlots(sn, in.NodeGroupConfiguration):
+		want = len(in.NodeGroupConfiguration) // the request's own layout
 	}
 	if want != n || len(in.NodeGroupConfiguration) > n {
 		if in.NumNodeGroups == nil {
@@ -130,6 +133,17 @@ func clusterModeRestore(sn *Snapshot, in *elasticacheapi.CreateReplicationGroupM
 	}
 	in.NodeGroupConfiguration = ngc
 	return reslot, nil
+}
+
+// snapshotSlots reports whether the node group configurations of a
+// request give no slots but the snapshot's node groups' (in order).
+func snapshotSlots(sn *Snapshot, ngc []elasticacheapi.NodeGroupConfiguration) bool {
+	for i, c := range ngc {
+		if i >= len(sn.Nodes) || c.Slots != nil && !sameSlots(*c.Slots, sn.Nodes[i].Slots) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameSlots reports whether two slot lists name the same slots.

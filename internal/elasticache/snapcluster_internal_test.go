@@ -42,7 +42,7 @@ func TestClusterModeRestoreDefaults(t *testing.T) {
 		"3 node groups":      {&elasticacheapi.CreateReplicationGroupMessage{NumNodeGroups: aws.Int32(3)}, 3},
 		"1 node group":       {&elasticacheapi.CreateReplicationGroupMessage{NumNodeGroups: aws.Int32(1)}, 1},
 		"3 configurations":   {&elasticacheapi.CreateReplicationGroupMessage{NodeGroupConfiguration: make([]elasticacheapi.NodeGroupConfiguration, 3)}, 3},
-		"other slots":        {&elasticacheapi.CreateReplicationGroupMessage{NodeGroupConfiguration: []elasticacheapi.NodeGroupConfiguration{{Slots: aws.String("0-100")}}}, 2},
+		"other slots":        {&elasticacheapi.CreateReplicationGroupMessage{NodeGroupConfiguration: []elasticacheapi.NodeGroupConfiguration{{Slots: aws.String("0-100")}}}, 1},
 		"other slots, split": {&elasticacheapi.CreateReplicationGroupMessage{NodeGroupConfiguration: []elasticacheapi.NodeGroupConfiguration{{Slots: aws.String("0-8190")}, {Slots: aws.String("8191-16383")}}}, 2},
 	} {
 		reslot, err := clusterModeRestore(sn, tc.in)

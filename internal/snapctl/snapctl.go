@@ -75,7 +75,7 @@ type Config struct {
 	Loader  Loader
 	Catalog *catalog.Catalog
 	Now     func() time.Time // default time.Now
-	Logger      *slog.Logger     // default slog.Default()
+	Logger  *slog.Logger     // default slog.Default()
 }
 
 // Controller is the snapshot controller (a reconcile.Controller).
