@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/app"
 	ecdomain "github.com/cachalot-dev/cachalot/internal/elasticache"
+	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // streamScript adds ARGV[1] streams of three entries (a consumer group on
@@ -203,4 +205,80 @@ func (w *world) shardsState(t *testing.T, id string) cacheState {
 		}
 	}
 	return all
+}
+
+// TestReslotRestoreSurvivesRestart: the service stopped while a
+// re-slotting restore has moved part of the keys (its temporary engine
+// left running, as after kill -9) leaves the group creating; after the
+// restart the load runs again, the group becomes available with every
+// key, and no temporary engine is left.
+func TestReslotRestoreSurvivesRestart(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	keys := reslotKeys(t)
+	if _, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("src"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.m5.large")}); err != nil {
+		t.Fatal(err)
+	}
+	src := dialNode(t, w.waitStatus(t, "src", "available").CacheNodes[0].Endpoint)
+	if _, err := src.Do(ctx, "EVAL", fillScript, "0", fmt.Sprint(keys)); err != nil {
+		t.Fatal(err)
+	}
+	was := readState(t, src)
+	if _, err := w.ec.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("src"), SnapshotName: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitSnapshot(t, "s", "available")
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("rs"),
+		ReplicationGroupDescription: aws.String("d"), SnapshotName: aws.String("s"), NumNodeGroups: aws.Int32(3),
+		AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	var shards []*redis.Conn
+	for i := 1; i <= 3; i++ {
+		shards = append(shards, dialNode(t, w.waitStatus(t, fmt.Sprintf("rs-%04d-001", i), "available").CacheNodes[0].Endpoint))
+	}
+	// Stop once part of the keys is in.
+	moved := int64(0)
+	for deadline := time.Now().Add(time.Minute); moved == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no key moved into the shards in a minute")
+		}
+		moved = 0
+		for _, c := range shards {
+			n, _ := c.Do(ctx, "DBSIZE")
+			k, _ := n.(int64)
+			moved += k
+		}
+	}
+	if err := w.env.App.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("service stopped with %d of %d keys moved", moved, keys)
+	if moved >= int64(keys) {
+		t.Log("the load ended before the service stopped: the restart only settles it")
+	}
+	g, err := w.ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("rs")})
+	if code(err) != "RequestCanceled" && err == nil && aws.ToString(g.ReplicationGroups[0].Status) == "available" && moved < int64(keys) {
+		t.Fatal("group available before its keys were in")
+	}
+	a := app.New(app.Config{Listen: "127.0.0.1:0", DataDir: w.env.DataDir, Network: app.NetworkLoopback})
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	w.env.App, w.env.URL = a, a.URL()
+	w.ec = elasticache.NewFromConfig(w.env.Config())
+	waitGroupAvailable(t, w.ec, "rs")
+	sameData(t, "3 shards restored across a restart", was, w.shardsState(t, "rs"))
+	w.waitSnapshot(t, "s", "available")
+	ents, err := os.ReadDir(app.EnginesDir(w.env.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "reslot.") {
+			t.Errorf("temporary engine %s left after the restore", e.Name())
+		}
+	}
 }
