@@ -282,3 +282,54 @@ func TestReslotRestoreSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestReslotRestoreOtherDatabases: a snapshot holding keys outside
+// database 0 cannot be re-slotted (cluster mode has database 0 only): the
+// group is create-failed with an event saying why, and the snapshot is
+// available again.
+func TestReslotRestoreOtherDatabases(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	if _, err := w.ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("src"),
+		Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro")}); err != nil {
+		t.Fatal(err)
+	}
+	src := dialNode(t, w.waitStatus(t, "src", "available").CacheNodes[0].Endpoint)
+	for _, cmd := range [][]string{{"SET", "a", "0"}, {"SELECT", "3"}, {"SET", "b", "3"}} {
+		if _, err := src.Do(ctx, cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.ec.CreateSnapshot(ctx, &elasticache.CreateSnapshotInput{CacheClusterId: aws.String("src"), SnapshotName: aws.String("dbs")}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitSnapshot(t, "dbs", "available")
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("g"),
+		ReplicationGroupDescription: aws.String("d"), SnapshotName: aws.String("dbs"), NumNodeGroups: aws.Int32(2),
+		AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := w.ec.DescribeReplicationGroups(ctx, &elasticache.DescribeReplicationGroupsInput{ReplicationGroupId: aws.String("g")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := aws.ToString(out.ReplicationGroups[0].Status)
+		if st == "create-failed" {
+			break
+		}
+		if st != "creating" || time.Now().After(deadline) {
+			t.Fatalf("group restored from a snapshot with keys in database 3 is %s, want create-failed", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	evs := w.sourceEvents(t, "g")
+	if !slices.ContainsFunc(evs, func(e string) bool { return strings.Contains(e, "databases other than 0") }) {
+		t.Errorf("events of g = %q, want the restore's failure", evs)
+	}
+	w.waitSnapshot(t, "dbs", "available")
+	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("g")}); err != nil {
+		t.Errorf("DeleteReplicationGroup(create-failed) = %v", err)
+	}
+}
