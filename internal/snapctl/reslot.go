@@ -274,29 +274,30 @@ func (c *Controller) loadFile(ctx context.Context, g *elasticache.ReplicationGro
 	if ks, _ := out[0].(string); otherDatabases(ks) {
 		return 0, elasticache.ErrReslotData
 	}
+	// Reading the next keys overlaps writing the last ones.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	batches := make(chan keyBatch, 2)
+	var readErr error
+	go func() {
+		defer close(batches)
+		readErr = c.readKeys(rctx, id, owner, len(targets), batches)
+	}()
 	moved := 0
-	cursor := "0"
-	for {
-		cctx, cancel := context.WithTimeout(ctx, reslotCall)
-		out, err := c.cfg.Loader.Commands(cctx, id, []string{"SCAN", cursor, "COUNT", strconv.Itoa(reslotScan)})
-		cancel()
+	for b := range batches {
+		if err == nil {
+			err = c.writeKeys(ctx, b, targets)
+			moved += b.n
+		}
 		if err != nil {
-			return moved, err
+			stop() // the reader ends; the channel is drained
 		}
-		page, _ := out[0].([]any)
-		if len(page) != 2 {
-			return moved, fmt.Errorf("SCAN: unexpected reply %v", out[0])
-		}
-		cursor, _ = page[0].(string)
-		keys, _ := page[1].([]any)
-		n, err := c.moveKeys(ctx, id, keys, targets, owner)
-		moved += n
-		if err != nil {
-			return moved, err
-		}
-		if cursor == "0" || cursor == "" {
-			break
-		}
+	}
+	if err == nil {
+		err = readErr
+	}
+	if err != nil {
+		return moved, err
 	}
 	// An engine restarted meanwhile (it crashed) came back empty: what
 	// was not read yet would be missing.
@@ -317,17 +318,60 @@ func otherDatabases(keyspace string) bool {
 	return false
 }
 
-// moveKeys copies keys from the temporary engine src to their shards.
-func (c *Controller) moveKeys(ctx context.Context, src string, keys []any, targets []target, owner []int) (int, error) {
+// keyBatch is keys read from a temporary engine: the RESTORE commands
+// for each target, and how many.
+type keyBatch struct {
+	per [][][]string
+	n   int
+}
+
+// readKeys scans the temporary engine src and sends its keys, dumped
+// with their expiry, in batches for each of n targets; ctx ending stops it.
+func (c *Controller) readKeys(ctx context.Context, src string, owner []int, n int, out chan<- keyBatch) error {
+	cursor := "0"
+	for {
+		cctx, cancel := context.WithTimeout(ctx, reslotCall)
+		reply, err := c.cfg.Loader.Commands(cctx, src, []string{"SCAN", cursor, "COUNT", strconv.Itoa(reslotScan)})
+		cancel()
+		if err != nil {
+			return err
+		}
+		page, _ := reply[0].([]any)
+		if len(page) != 2 {
+			return fmt.Errorf("SCAN: unexpected reply %v", reply[0])
+		}
+		cursor, _ = page[0].(string)
+		keys, _ := page[1].([]any)
+		b, err := c.dumpKeys(ctx, src, keys, owner, n)
+		if err != nil {
+			return err
+		}
+		if b.n > 0 {
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if cursor == "0" || cursor == "" {
+			return nil
+		}
+	}
+}
+
+// dumpKeys reads keys (DUMP and PTTL, pipelined) from src and makes
+// their RESTORE commands for the n targets.
+func (c *Controller) dumpKeys(ctx context.Context, src string, keys []any, owner []int, n int) (keyBatch, error) {
+	b := keyBatch{per: make([][][]string, n)}
 	if len(keys) == 0 {
-		return 0, nil
+		return b, nil
 	}
 	names := make([]string, 0, len(keys))
 	cmds := make([][]string, 0, 2*len(keys))
 	for _, k := range keys {
 		s, ok := k.(string)
 		if !ok {
-			return 0, fmt.Errorf("SCAN: unexpected key %T", k)
+			return b, fmt.Errorf("SCAN: unexpected key %T", k)
 		}
 		names = append(names, s)
 		cmds = append(cmds, []string{"DUMP", s}, []string{"PTTL", s})
@@ -337,9 +381,8 @@ func (c *Controller) moveKeys(ctx context.Context, src string, keys []any, targe
 	out, err := c.cfg.Loader.Pipeline(cctx, src, cmds...)
 	cancel()
 	if err != nil {
-		return 0, err
+		return b, err
 	}
-	per := make([][][]string, len(targets))
 	for i, k := range names {
 		dump, ok := out[2*i].(string)
 		pttl, _ := out[2*i+1].(int64)
@@ -352,18 +395,22 @@ func (c *Controller) moveKeys(ctx context.Context, src string, keys []any, targe
 		}
 		t := owner[elasticache.KeySlot(k)]
 		if t < 0 {
-			return 0, fmt.Errorf("slot %d of key %q has no node group", elasticache.KeySlot(k), k)
+			return b, fmt.Errorf("slot %d of key %q has no node group", elasticache.KeySlot(k), k)
 		}
-		per[t] = append(per[t], args)
+		b.per[t] = append(b.per[t], args)
+		b.n++
 	}
+	return b, nil
+}
+
+// writeKeys restores a batch into its targets, in parallel.
+func (c *Controller) writeKeys(ctx context.Context, b keyBatch, targets []target) error {
 	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
-	moved := 0
-	for t, cmds := range per {
+	for t, cmds := range b.per {
 		if len(cmds) == 0 {
 			continue
 		}
-		moved += len(cmds)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -375,7 +422,7 @@ func (c *Controller) moveKeys(ctx context.Context, src string, keys []any, targe
 		}()
 	}
 	wg.Wait()
-	return moved, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // freePort is a TCP port of 127.0.0.1 free a moment ago.
