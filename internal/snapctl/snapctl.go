@@ -13,7 +13,8 @@
 // kill -9 a creating snapshot is simply taken again, and temporary files
 // are removed at start. A deleting snapshot's record is removed, and files
 // no snapshot (nor a cache being restored) names any more are deleted.
-// Restores end here too (the domain's SettleRestores), and automatic
+// Restores end here too (the domain's SettleRestores), re-slotting
+// restores are loaded key by key into their shards (reslot.go), and automatic
 // snapshots are taken in their window and expired after their retention
 // (auto.go), the controller asking to run again at the next such time
 // (reconcile.RequeueAt).
