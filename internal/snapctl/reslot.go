@@ -2,6 +2,9 @@ package snapctl
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -23,8 +26,8 @@ import (
 // once its Redis Cluster is formed (every shard's primary owns its slots,
 // cluster_state:ok), each of the snapshot's RDB files is loaded by a
 // temporary engine — supervised and confined like every node's (its own
-// uid, no capabilities), listening on 127.0.0.1 only, removed with its
-// data afterwards — and every key is moved from it into the primary of
+// uid, no capabilities), listening on 127.0.0.1 only with a default user
+// nobody knows the password of, removed with its data afterwards — and every key is moved from it into the primary of
 // the shard owning its slot: SCAN, then DUMP and PTTL pipelined, then
 // RESTORE key <expiry> <payload> REPLACE ABSTTL pipelined to each shard.
 // The absolute expiry is the time before the DUMP was sent plus the
@@ -61,7 +64,7 @@ var errNotFormed = errors.New("cluster not formed yet")
 
 // reslot loads the snapshots of the creating groups that re-slot one.
 func (c *Controller) reslot(ctx context.Context, st elasticache.SnapshotState) error {
-	if c.cfg.Loader == nil {
+	if c.cfg.Loader == nil || c.cfg.Catalog == nil {
 		return nil
 	}
 	if err := c.removeStrayLoaders(ctx); err != nil {
@@ -261,7 +264,15 @@ func (c *Controller) loadFile(ctx context.Context, g *elasticache.ReplicationGro
 	if err != nil {
 		return 0, err
 	}
-	st, err := c.cfg.Loader.Start(ctx, engine.NodeSpec{NodeID: id, Engine: inst, BindIP: "127.0.0.1", Port: port, Seed: file})
+	// The default user gets a password nobody knows: only the admin user
+	// (the supervisor's) reads the keys, not other users of the host.
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return 0, err
+	}
+	sum := sha256.Sum256([]byte(hex.EncodeToString(secret)))
+	st, err := c.cfg.Loader.Start(ctx, engine.NodeSpec{NodeID: id, Engine: inst, BindIP: "127.0.0.1", Port: port, Seed: file,
+		AuthTokens: []string{hex.EncodeToString(sum[:])}})
 	if err != nil {
 		return 0, err
 	}
