@@ -6,7 +6,7 @@ BIN     := bin/cachalot
 DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 iptables awscli dnsutils
 GOFLAGS_TEST ?= -race -timeout 30m
 
-.PHONY: run build deps test vet fmt-check generate-check bench crash print-packages differential fuzz
+.PHONY: run build deps test vet fmt-check generate-check bench crash print-packages differential fuzz restore-100k
 
 ## run: install what is missing, build, and start the service in the foreground
 run: deps build
@@ -43,6 +43,12 @@ generate-check:
 	$(GO) generate ./internal/api/...
 	@git diff --exit-code -- internal/api && test -z "$$(git status --porcelain -- internal/api)" || \
 	  (git status --short -- internal/api; echo "generated code is stale: run 'go generate ./internal/api/...' and commit"; exit 1)
+
+## restore-100k: the snapshot restore tests at the issue's size (100,000 keys of every
+## type; CI runs the re-slotting ones with 20,000)
+restore-100k:
+	CACHALOT_RESLOT_KEYS=100000 $(GO) test $(GOFLAGS_TEST) -count=1 -v \
+	  -run '^(TestSnapshotRestore|TestSnapshotReslotRestore|TestReslotRestoreSurvivesRestart)$$' ./internal/elasticache/
 
 ## differential: the kernel-vs-evaluator differential test at scale (root; not in
 ## CI, which runs a slice of 60): DIFF_CONFIGS random configurations, from DIFF_SEED

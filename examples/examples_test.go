@@ -23,7 +23,7 @@ var walkthroughs = []string{
 	"ec2-classic.sh",            // SEEDS 001/002: EC2-Classic, cache security groups
 	"nat-instance.sh",           // SEEDS 002: from outside AWS through a NAT instance
 	"replication-group.sh",      // issue 12: a replication group, test-failover, writes resume
-	"snapshots.sh",              // issue 16: backup, final backup, restore into a cluster and a group
+	"snapshots.sh",              // issue 16: backup, final backup, restore into a cluster, a group and 3 shards
 	"tls.sh",                    // issue 14, SEEDS 003/004: TLS and AUTH tokens from the command line
 	"tls-migrate.sh",            // issue 14: TLS enabled on an existing group, preferred then required
 	"cluster-mode.sh",           // issue 13: cluster mode enabled, redis-cli -c, test-failover of a shard

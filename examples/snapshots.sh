@@ -2,8 +2,8 @@
 # Backup and restore, the way the ElastiCache user guide walks them: write
 # data from an instance, take a manual backup (create-snapshot), delete the
 # cluster with a final backup, restore each backup into a new cache — a
-# cluster and a replication group — and find the data there, then copy and
-# delete backups. The snapshots are the engines' own RDB files, kept in the
+# cluster, a replication group and a cluster-mode group of 3 shards — and
+# find the data there, then copy and delete backups. The snapshots are the engines' own RDB files, kept in the
 # data dir's snapshot store (<data dir>/snapshots).
 source "$(dirname "$0")/lib.sh"
 start_cachalot
@@ -72,6 +72,22 @@ for member in orders-rg-001 orders-rg-002; do
     fail "order:1 not on $member"
   echo "ok: $member has the data"
 done
+
+step "Restore the manual backup into cluster mode: 3 shards, each key moved into the shard owning its slot"
+aws elasticache create-replication-group --replication-group-id orders-cm --replication-group-description "re-sharded orders" \
+  --num-node-groups 3 --replicas-per-node-group 0 --automatic-failover-enabled \
+  --cache-parameter-group-name default.redis7.cluster.on --snapshot-name orders-manual --query 'ReplicationGroup.Status'
+aws elasticache describe-snapshots --snapshot-name orders-manual --query 'Snapshots[0].SnapshotStatus'
+aws elasticache wait replication-group-available --replication-group-id orders-cm
+CFG=$(aws elasticache describe-replication-groups --replication-group-id orders-cm --query 'ReplicationGroups[0].ConfigurationEndpoint.Address')
+eventually 10 bash -c "[ \"\$($CACHALOT exec --data-dir $DATA_DIR --instance $INSTANCE -- timeout 5 redis-cli -c -h $CFG get order:1)\" = shipped ]" ||
+  fail "order:1 not in the cluster"
+[ "$(on "$INSTANCE" timeout 5 redis-cli -c -h "$CFG" hget customer:7 city)" = paris ] || fail "customer:7 not in the cluster"
+[ "$(on "$INSTANCE" timeout 5 redis-cli -c -h "$CFG" lrange queue 0 -1 | tr '\n' ' ')" = "a b c " ] || fail "queue not in the cluster"
+on "$INSTANCE" timeout 5 redis-cli -c -h "$CFG" cluster info | grep -E '^cluster_(state|slots_assigned|size)'
+echo "ok: the cluster-mode group has every key"
+aws elasticache delete-replication-group --replication-group-id orders-cm --query 'ReplicationGroup.Status'
+aws elasticache wait replication-group-deleted --replication-group-id orders-cm
 
 step "Copy a backup, then delete them all"
 aws elasticache copy-snapshot --source-snapshot-name orders-manual --target-snapshot-name orders-copy \

@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -108,6 +109,14 @@ func startServer(ctx context.Context, work, rdb string) (*server, error) {
 		"--dbfilename", "dump.rdb", "--save", "", "--appendonly", "no", "--daemonize", "no",
 		// As Cachalot's engines: a replica (redis-cli --rdb) is served at once.
 		"--repl-diskless-sync-delay", "0")}
+	// As Cachalot's engines, in a session of its own (engine.Supervisor
+	// starts them with Setsid, to outlive the daemon): with the kernel's
+	// autogroup scheduling (sched_autogroup_enabled, Debian's default)
+	// every session is one scheduling group with an equal share of the
+	// CPUs, so on a machine shared with other sessions a server in the
+	// benchmark's own session would be measured with another share of
+	// the CPUs than the product's engine (issue 16: 0.30 then).
+	srv.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := srv.cmd.Start(); err != nil {
 		return nil, err
 	}

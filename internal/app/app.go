@@ -288,7 +288,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed,
 		SnapshotDir: SnapshotsDir(a.cfg.DataDir), Certificates: ca, Logger: a.log})
 	snaps := snapctl.New(snapctl.Config{Domain: ecSvc, Engines: a.engines, Dir: SnapshotsDir(a.cfg.DataDir),
-		NodeID: cachectl.EngineNodeID, Logger: a.log})
+		NodeID: cachectl.EngineNodeID, Loader: a.engines, Catalog: installed, Logger: a.log})
 	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})
 	a.metadata = instancectl.NewMetadata(a.ec2, a.net, imds.New(imds.Config{Instances: a.ec2, Roles: instanceRoles{id.svc}, Logger: a.log}), a.log)
 	userData := instancectl.New(a.ec2, a.net, instancectl.Config{

@@ -56,6 +56,12 @@ func decideShards(g *elasticache.ReplicationGroup, v shardView, meshed bool) sha
 			return shardDecision{} // reshard.go moves the slots
 		}
 		converged := shardConverged(g, v, meshed)
+		if converged && (g.Reslot != nil || g.Status == elasticache.GroupFailed) {
+			// A re-slotting restore: the snapshot controller loads the
+			// keys into the formed cluster before it is available, or
+			// failed to (the group stays create-failed).
+			return shardDecision{}
+		}
 		if converged && (g.Status != elasticache.GroupAvailable || g.ObservedGeneration != g.Generation) {
 			return shardDecision{available: true}
 		}

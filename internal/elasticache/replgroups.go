@@ -35,7 +35,7 @@ type groupSpec struct {
 // available once every replica follows the primary.
 func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi.CreateReplicationGroupMessage) (*elasticacheapi.CreateReplicationGroupResult, error) {
 	scope := auth.ScopeFrom(ctx)
-	in, restore, err := s.groupRestore(ctx, in) // snaprestore.go
+	in, restore, reslot, err := s.groupRestore(ctx, in) // snaprestore.go
 	if err != nil {
 		return nil, err
 	}
@@ -49,11 +49,12 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 	}
 	if cluster {
 		if restore != nil && restore.ClusterMode != ClusterModeEnabled {
-			// Its engine may hold keys in databases other than 0, which a
-			// cluster-mode engine refuses to start with.
-			return nil, invalid("Snapshot %s is of a cache without cluster mode; restoring it into a replication group with cluster mode enabled is not supported by Cachalot yet.", restore.Name)
+			// Its keys are moved into the shards owning their slots
+			// (snapreslot.go): a cluster-mode engine could not load its
+			// RDB, which may hold keys in databases other than 0.
+			reslot = true
 		}
-		return s.createClusterGroup(ctx, scope, sp, in, restore)
+		return s.createClusterGroup(ctx, scope, sp, in, restore, reslot)
 	}
 	if restore != nil {
 		if err := oneNodeGroup(restore); err != nil {

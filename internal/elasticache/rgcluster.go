@@ -237,8 +237,10 @@ func shardSpecs(n, replicas int, ngc []elasticacheapi.NodeGroupConfiguration) ([
 
 // createClusterGroup is CreateReplicationGroup for a cluster-mode group:
 // the group and every shard's members, in one transaction; restoring
-// the snapshot restore (nil for none) into them.
-func (s *Service) createClusterGroup(ctx context.Context, scope auth.Scope, sp groupSpec, in *elasticacheapi.CreateReplicationGroupMessage, restore *Snapshot) (*elasticacheapi.CreateReplicationGroupResult, error) {
+// the snapshot restore (nil for none) into them: each shard's primary
+// seeded with its node group's RDB, or, re-slotting, every key loaded
+// into the shard owning its slot before the group is available.
+func (s *Service) createClusterGroup(ctx context.Context, scope auth.Scope, sp groupSpec, in *elasticacheapi.CreateReplicationGroupMessage, restore *Snapshot, reslot bool) (*elasticacheapi.CreateReplicationGroupResult, error) {
 	base, err := s.groupBase(ctx, scope, sp, in)
 	if err != nil {
 		return nil, err
@@ -295,7 +297,12 @@ func (s *Service) createClusterGroup(ctx context.Context, scope auth.Scope, sp g
 			g.Shards = append(g.Shards, sh)
 		}
 		applyRoles(g, members)
-		if restore != nil { // each shard's primary loads its RDB (snapcluster.go)
+		switch {
+		case restore != nil && reslot: // the keys loaded into their shards (snapreslot.go)
+			if err := startReslotRestore(tx, scope, restore.Name, g); err != nil {
+				return err
+			}
+		case restore != nil: // each shard's primary loads its RDB (snapcluster.go)
 			if err := startShardedRestore(tx, scope, restore.Name, g, members); err != nil {
 				return err
 			}

@@ -71,9 +71,13 @@ type ReplicationGroup struct {
 	// (snapmodel.go); RestoreSnapshot the one it is created from.
 	Snapshotting    string `json:",omitempty"`
 	RestoreSnapshot string `json:",omitempty"`
-	AutoMinor       bool
-	NetworkType     string
-	IPDiscovery     string
+	// Reslot is a restore into other node groups than the snapshot's,
+	// whose keys the snapshot controller loads before the group is
+	// available (snapreslot.go); nil otherwise.
+	Reslot      *ReslotLoad `json:",omitempty"`
+	AutoMinor   bool
+	NetworkType string
+	IPDiscovery string
 	// AutomaticFailover is enabled, disabled, or enabling/disabling until
 	// the members' roles follow a change.
 	AutomaticFailover string

@@ -98,3 +98,47 @@ func checkSlotCover(slots []string) error {
 	}
 	return nil
 }
+
+// KeySlot is the hash slot of a key, as Redis Cluster computes it:
+// CRC16 (XMODEM) of the key, or of its hash tag (the part between the
+// first { and the first } after it, when not empty), modulo 16384.
+func KeySlot(key string) int {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for k := 0; k < len(key); k++ {
+		crc ^= uint16(key[k]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) % SlotCount
+}
+
+// SlotOwners maps every hash slot to the index of the node group owning
+// it, from the node groups' Slots; -1 for a slot none owns.
+func SlotOwners(slots []string) ([]int, error) {
+	owner := make([]int, SlotCount)
+	for k := range owner {
+		owner[k] = -1
+	}
+	for i, s := range slots {
+		rs, err := ParseSlots(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			for k := r.From; k <= r.To; k++ {
+				owner[k] = i
+			}
+		}
+	}
+	return owner, nil
+}

@@ -14,11 +14,11 @@ import (
 // Snapshots of cluster-mode groups: one node snapshot per shard, its RDB
 // taken from one of the shard's available replicas (as ElastiCache
 // prefers) else its primary, recording the shard's slots and layout. A
-// restore (CreateReplicationGroup SnapshotName into cluster mode) makes a
-// group of as many shards with the same slots, each shard's primary
-// seeded with its shard's RDB: a cluster node that loads keys claims
-// their (unassigned) slots, all inside its shard's range, and the group
-// controller assigns it the rest of the range.
+// restore (CreateReplicationGroup SnapshotName into cluster mode) into as
+// many shards with the same slots seeds each shard's primary with its
+// shard's RDB: a cluster node that loads keys claims their (unassigned)
+// slots, all inside its shard's range, and the group controller assigns
+// it the rest of the range. Any other layout re-slots (snapreslot.go).
 
 // beginShardedSnapshot is beginGroupSnapshot for a cluster-mode group g
 // (available, its members read), inside tx.
@@ -87,24 +87,34 @@ func (s *Service) beginShardedSnapshot(tx store.Tx, g *ReplicationGroup, members
 }
 
 // clusterModeRestore fills a cluster-mode CreateReplicationGroup request
-// restoring sn from the snapshot: cluster mode, its number of node groups
-// and, per node group, its id, slots and replica count unless the request
-// gives them. A different number of node groups or other slots (which
-// needs the keys moved between shards) is refused.
-func clusterModeRestore(sn *Snapshot, in *elasticacheapi.CreateReplicationGroupMessage) error {
+// restoring sn from the snapshot: cluster mode and, unless the request
+// gives them, its number of node groups and, per node group, its id,
+// slots and replica count. It reports whether the restore re-slots:
+// another number of node groups or other slots, so that keys move
+// between shards (snapreslot.go); the request's layout is then its own,
+// validated as any cluster-mode request's.
+func clusterModeRestore(sn *Snapshot, in *elasticacheapi.CreateReplicationGroupMessage) (reslot bool, err error) {
 	if sn.ClusterMode != ClusterModeEnabled {
-		return nil
+		return false, nil // a cluster-mode target re-slots (CreateReplicationGroup)
 	}
 	n := len(sn.Nodes)
 	if in.ClusterMode == nil && aws.ToString(in.CacheParameterGroupName) == "" {
 		in.ClusterMode = aws.String(ClusterModeEnabled)
 	}
-	if in.NumNodeGroups == nil {
-		in.NumNodeGroups = aws.Int32(int32(max(n, len(in.NodeGroupConfiguration))))
+	want := max(n, len(in.NodeGroupConfiguration))
+	switch {
+	case in.NumNodeGroups != nil:
+		want = int(*in.NumNodeGroups)
+	case len(in.NodeGroupConfiguration) > 0 && !snapshotSlots(sn, in.NodeGroupConfiguration):
+		want = len(in.NodeGroupConfiguration) // the request's own layout
 	}
-	if int(*in.NumNodeGroups) != n || len(in.NodeGroupConfiguration) > n {
-		return invalid("Snapshot %s has %d node groups; restoring it into a different number of node groups (%d) is not supported by Cachalot yet: restore it with %d node groups, then reshard (ModifyReplicationGroupShardConfiguration).", sn.Name, n, max(int(*in.NumNodeGroups), len(in.NodeGroupConfiguration)), n)
+	if want != n || len(in.NodeGroupConfiguration) > n {
+		if in.NumNodeGroups == nil {
+			in.NumNodeGroups = aws.Int32(int32(want))
+		}
+		return true, nil
 	}
+	in.NumNodeGroups = aws.Int32(int32(n))
 	ngc := make([]elasticacheapi.NodeGroupConfiguration, n)
 	copy(ngc, in.NodeGroupConfiguration)
 	for i, node := range sn.Nodes {
@@ -115,14 +125,25 @@ func clusterModeRestore(sn *Snapshot, in *elasticacheapi.CreateReplicationGroupM
 		if c.Slots == nil {
 			c.Slots = aws.String(node.Slots)
 		} else if !sameSlots(*c.Slots, node.Slots) {
-			return invalid("Node group %d of snapshot %s holds slots %s; restoring it with other slots (%s) is not supported by Cachalot yet.", i+1, sn.Name, node.Slots, *c.Slots)
+			reslot = true
 		}
 		if c.ReplicaCount == nil && in.ReplicasPerNodeGroup == nil && c.PrimaryAvailabilityZone == nil && len(c.ReplicaAvailabilityZones) == 0 {
 			c.ReplicaCount = aws.Int32(int32(len(node.ReplicaAZs)))
 		}
 	}
 	in.NodeGroupConfiguration = ngc
-	return nil
+	return reslot, nil
+}
+
+// snapshotSlots reports whether the node group configurations of a
+// request give no slots but the snapshot's node groups' (in order).
+func snapshotSlots(sn *Snapshot, ngc []elasticacheapi.NodeGroupConfiguration) bool {
+	for i, c := range ngc {
+		if i >= len(sn.Nodes) || c.Slots != nil && !sameSlots(*c.Slots, sn.Nodes[i].Slots) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameSlots reports whether two slot lists name the same slots.

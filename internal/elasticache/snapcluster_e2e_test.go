@@ -20,8 +20,9 @@ import (
 // written with redis-cli -c from an instance; a snapshot holds one RDB
 // per shard (taken from its replica) with the shard's slots; restored into
 // a new 2-shard group, every key and value is there and the Redis Cluster
-// is whole; restores that would move keys between shards are refused;
-// the restored group is deleted with a final snapshot of both shards.
+// is whole; a restore out of cluster mode is refused; re-slotted into 3
+// shards, every key is moved into its new shard; the first restored
+// group is deleted with a final snapshot of both shards.
 func TestClusterModeSnapshotRestore(t *testing.T) {
 	privtest.RequireRoot(t)
 	dir := t.TempDir()
@@ -75,10 +76,8 @@ func TestClusterModeSnapshotRestore(t *testing.T) {
 		t.Errorf("events of src = %q", evs)
 	}
 
-	// Restores that would move keys between shards, or out of cluster mode.
+	// Restores out of cluster mode.
 	for what, in := range map[string]*elasticache.CreateReplicationGroupInput{
-		"3 node groups":   {NumNodeGroups: aws.Int32(3)},
-		"other slots":     {NodeGroupConfiguration: []ectypes.NodeGroupConfiguration{{Slots: aws.String("0-100")}, {Slots: aws.String("101-16383")}}},
 		"no cluster mode": {ClusterMode: ectypes.ClusterModeDisabled, NumCacheClusters: aws.Int32(1), AutomaticFailoverEnabled: aws.Bool(false)},
 	} {
 		in.ReplicationGroupId, in.ReplicationGroupDescription, in.SnapshotName = aws.String("bad"), aws.String("bad"), aws.String("two")
@@ -112,6 +111,15 @@ func TestClusterModeSnapshotRestore(t *testing.T) {
 		t.Errorf("CLUSTER INFO of the restored group = %s", info)
 	}
 	w.waitSnapshot(t, "two", "available") // no longer restoring
+
+	// Re-slotted into 3 shards × (1 primary + 1 replica): every key moved
+	// into its shard's primary in its namespace, replicated, whole.
+	create(&elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("three"), ReplicationGroupDescription: aws.String("three"),
+		SnapshotName: aws.String("two"), NumNodeGroups: aws.Int32(3), ReplicasPerNodeGroup: aws.Int32(1), AutomaticFailoverEnabled: aws.Bool(true)})
+	w.masters = 3
+	w.check(t, 1000)
+	w.readKeys(t, 1000, "v1")
+	w.waitSnapshot(t, "two", "available")
 
 	// The restored group deleted with a final snapshot of both shards.
 	if _, err := w.ec.DeleteReplicationGroup(ctx, &elasticache.DeleteReplicationGroupInput{ReplicationGroupId: aws.String("dst"), FinalSnapshotIdentifier: aws.String("dst-final")}); err != nil {

@@ -122,28 +122,30 @@ func (s *Service) clusterRestore(ctx context.Context, in *elasticacheapi.CreateC
 	return &cp, sn, nil
 }
 
-// groupRestore is clusterRestore for CreateReplicationGroup.
-func (s *Service) groupRestore(ctx context.Context, in *elasticacheapi.CreateReplicationGroupMessage) (*elasticacheapi.CreateReplicationGroupMessage, *Snapshot, error) {
+// groupRestore is clusterRestore for CreateReplicationGroup; reslot says
+// a cluster-mode snapshot is restored into another layout of node groups
+// (clusterModeRestore).
+func (s *Service) groupRestore(ctx context.Context, in *elasticacheapi.CreateReplicationGroupMessage) (_ *elasticacheapi.CreateReplicationGroupMessage, _ *Snapshot, reslot bool, _ error) {
 	switch {
 	case in.SnapshotArns != nil:
-		return nil, nil, refuseSnapshotArns()
+		return nil, nil, false, refuseSnapshotArns()
 	case in.SnapshotName == nil:
-		return in, nil, nil
+		return in, nil, false, nil
 	case in.PrimaryClusterId != nil:
-		return nil, nil, combination("PrimaryClusterId and SnapshotName cannot be used together.")
+		return nil, nil, false, combination("PrimaryClusterId and SnapshotName cannot be used together.")
 	}
 	sn, err := s.restoreSnapshot(ctx, auth.ScopeFrom(ctx), *in.SnapshotName)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	cp := *in
 	if err := restoreDefaults(sn, &cp.Engine, &cp.EngineVersion, &cp.CacheNodeType, &cp.Port); err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	if err := clusterModeRestore(sn, &cp); err != nil { // snapcluster.go
-		return nil, nil, err
+	if reslot, err = clusterModeRestore(sn, &cp); err != nil { // snapcluster.go
+		return nil, nil, false, err
 	}
-	return &cp, sn, nil
+	return &cp, sn, reslot, nil
 }
 
 // startRestore marks the snapshot restoring and c restored from it,

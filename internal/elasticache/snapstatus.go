@@ -266,7 +266,7 @@ func (s *Service) SettleRestores(ctx context.Context) (bool, error) {
 			case g.Status == GroupCreating:
 				loading[SnapshotRef{g.Account, g.Region, g.RestoreSnapshot}] = true
 			default:
-				g.RestoreSnapshot = ""
+				g.RestoreSnapshot, g.Reslot = "", nil
 				changed = true
 				if err := putGroup(tx, g); err != nil {
 					return err

@@ -13,7 +13,8 @@
 // kill -9 a creating snapshot is simply taken again, and temporary files
 // are removed at start. A deleting snapshot's record is removed, and files
 // no snapshot (nor a cache being restored) names any more are deleted.
-// Restores end here too (the domain's SettleRestores), and automatic
+// Restores end here too (the domain's SettleRestores), re-slotting
+// restores are loaded key by key into their shards (reslot.go), and automatic
 // snapshots are taken in their window and expired after their retention
 // (auto.go), the controller asking to run again at the next such time
 // (reconcile.RequeueAt).
@@ -31,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/engine"
 )
@@ -48,6 +50,8 @@ type Domain interface {
 	ExpireSnapshot(ctx context.Context, ref elasticache.SnapshotRef) error
 	SettleRestores(ctx context.Context) (bool, error)
 	StartAutomaticSnapshot(ctx context.Context, src elasticache.SnapshotSourceRef, name string) error
+	ReslotLoaded(ctx context.Context, ref elasticache.GroupRef, snapshot string) error
+	ReslotFailed(ctx context.Context, ref elasticache.GroupRef, snapshot string, cause error) error
 }
 
 // Engines is what the controller needs of the engine supervisor.
@@ -67,14 +71,23 @@ type Config struct {
 	// TakeTimeout is how long a snapshot that cannot be taken (its engine
 	// not running yet) is retried before it fails; default 10 minutes.
 	TakeTimeout time.Duration
-	Now         func() time.Time // default time.Now
-	Logger      *slog.Logger     // default slog.Default()
+	// Loader and Catalog run the temporary engines of re-slotting
+	// restores (reslot.go); without a Loader such a restore waits.
+	Loader  Loader
+	Catalog *catalog.Catalog
+	Now     func() time.Time // default time.Now
+	Logger  *slog.Logger     // default slog.Default()
 }
 
 // Controller is the snapshot controller (a reconcile.Controller).
 type Controller struct {
 	cfg     Config
 	cleaned bool // temporary files of an earlier process removed; only Reconcile touches it
+	// loadersCleaned: temporary engines of an earlier process removed;
+	// failing: when each group's re-slotting load first failed. Only
+	// Reconcile touches them.
+	loadersCleaned bool
+	failing        map[elasticache.GroupRef]time.Time
 }
 
 // New returns the controller; it has no side effects.
@@ -122,7 +135,7 @@ func (c *Controller) Reconcile(ctx context.Context, _ []string) error {
 			errs = append(errs, c.cfg.Domain.RemoveSnapshot(ctx, sn.Ref()))
 		}
 	}
-	errs = append(errs, c.collect(st), c.automatic(ctx, st))
+	errs = append(errs, c.collect(st), c.automatic(ctx, st), c.reslot(ctx, st))
 	for _, sn := range st.Snapshots {
 		if sn.Status == elasticache.SnapshotCreating {
 			errs = append(errs, c.take(ctx, sn))
@@ -170,6 +183,13 @@ func (c *Controller) collect(st elasticache.SnapshotState) error {
 	for _, cl := range st.Clusters {
 		if cl.RestoreFile != "" {
 			named[cl.RestoreFile] = true
+		}
+	}
+	for _, g := range st.Groups {
+		if g.Reslot != nil {
+			for _, f := range g.Reslot.Files {
+				named[f] = true
+			}
 		}
 	}
 	ents, err := os.ReadDir(c.cfg.Dir)

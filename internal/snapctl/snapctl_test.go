@@ -21,6 +21,11 @@ type fakeDomain struct {
 	calls []string
 }
 
+func (d *fakeDomain) ReslotLoaded(context.Context, elasticache.GroupRef, string) error { return nil }
+func (d *fakeDomain) ReslotFailed(context.Context, elasticache.GroupRef, string, error) error {
+	return nil
+}
+
 func (d *fakeDomain) SnapshotState(context.Context) (elasticache.SnapshotState, error) {
 	return d.st, nil
 }
