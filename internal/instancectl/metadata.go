@@ -16,8 +16,8 @@ import (
 // The instance metadata service's side of the controller. Each running
 // instance whose metadata endpoint is enabled has, inside its network
 // namespace, the address 169.254.169.254/32 on lo (and fd00:ec2::254/128
-// with HttpProtocolIpv6 enabled) and a TCP listener on port 80 held by the
-// daemon, served by the metadata server (internal/imds,
+// with HttpProtocolIpv6 enabled), a TCP listener held by the daemon on
+// metadataPort of it, which port 80 is translated to (metadataNAT), served by the metadata server (internal/imds,
 // passed by the wiring). The address makes the service local to the
 // instance's namespace: nothing outside it can reach the listener, and the
 // instance reaches it over its own loopback, past any network rule. The
@@ -37,6 +37,27 @@ const (
 	MetadataIP   = "169.254.169.254"
 	MetadataIPv6 = "fd00:ec2::254"
 )
+
+// metadataPort is the port the daemon's listener holds on the service's
+// address inside an instance's namespace, outside the kernel's ephemeral
+// range (32768–60999) so no outgoing connection of the instance takes it;
+// port 80 reaches it through metadataNAT.
+const metadataPort = 65254
+
+// metadataNAT is the nftables table loaded in each instance's namespace
+// (replaced whole: idempotent) that translates the service's port 80 to
+// metadataPort, for the instance's own packets only.
+var metadataNAT = fmt.Sprintf(`add table inet cachalot-imds
+delete table inet cachalot-imds
+table inet cachalot-imds {
+	comment "instance metadata service: port 80 to the daemon's listener"
+	chain output {
+		type nat hook output priority -100; policy accept;
+		ip daddr %[1]s tcp dport 80 dnat ip to %[1]s:%[3]d
+		ip6 daddr %[2]s tcp dport 80 dnat ip6 to [%[2]s]:%[3]d
+	}
+}
+`, MetadataIP, MetadataIPv6, metadataPort)
 
 // Topology reads the EC2 model (ec2.Service).
 type Topology interface {
@@ -187,9 +208,22 @@ func (m *Metadata) listen(ctx context.Context, key string, i ec2.TopoInterface) 
 	if open {
 		return nil // opened meanwhile
 	}
-	addrs := []struct{ family, prefix, network, addr string }{{"-4", MetadataIP + "/32", "tcp4", MetadataIP + ":80"}}
+	port := fmt.Sprint(metadataPort)
+	addrs := []struct{ family, prefix, network, addr string }{{"-4", MetadataIP + "/32", "tcp4", MetadataIP + ":" + port}}
 	if i.MetadataIPv6 {
-		addrs = append(addrs, struct{ family, prefix, network, addr string }{"-6", MetadataIPv6 + "/128", "tcp6", "[" + MetadataIPv6 + "]:80"})
+		addrs = append(addrs, struct{ family, prefix, network, addr string }{"-6", MetadataIPv6 + "/128", "tcp6", "[" + MetadataIPv6 + "]:" + port})
+	}
+	// Port 80 of the service's address is translated to the listener's
+	// port in the instance's own namespace: a listener on port 80 itself
+	// would take port 80 from the instance's programs, which bind it on
+	// every address (a web server on 0.0.0.0:80).
+	cmd, err := m.net.Command(ctx, i.ID, "nft", "-f", "-")
+	if err != nil {
+		return err
+	}
+	cmd.Stdin = strings.NewReader(metadataNAT)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("metadata address translation: %w: %s", err, strings.TrimSpace(string(out)))
 	}
 	ml := &mdListener{eni: i.ID, ipv6: i.MetadataIPv6}
 	for _, a := range addrs {

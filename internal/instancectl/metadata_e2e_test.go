@@ -261,6 +261,27 @@ func TestInstanceMetadataService(t *testing.T) {
 	if status, _ := curl(t, env, eni, "GET", "/latest/meta-data/instance-id", ""); status != 401 {
 		t.Errorf("IMDSv1 with HttpTokens required = %d, want 401", status)
 	}
+	// A program of the instance binds port 80 on every address (a web
+	// server) beside the metadata service, and both answer.
+	web, err := env.App.InstanceCommand(context.Background(), eni, "python3", "-m", "http.server", "80", "--bind", "0.0.0.0", "--directory", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := web.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { web.Process.Kill(); web.Wait() })
+	waitWeb := time.Now().Add(10 * time.Second)
+	for {
+		out, code := inInstance(t, env, eni, nil, "curl", "-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", "http://"+ip+":80/")
+		if code == 0 && out == "200" {
+			break
+		}
+		if time.Now().After(waitWeb) {
+			t.Fatalf("a web server on 0.0.0.0:80 in the instance: %q (exit %d), want 200 (port 80 left to the instance's programs)", out, code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	tok := token(t, env, eni)
 	for path, want := range map[string]string{
 		"/latest/meta-data/instance-id":                 id,

@@ -137,8 +137,9 @@ func TestMetadataListeners(t *testing.T) {
 		m.mu.Unlock()
 	}
 	n.mu.Lock()
-	if cmds := n.commands["eni-a"]; len(cmds) == 0 || !slices.Equal(cmds[0], []string{"ip", "-4", "addr", "replace", "169.254.169.254/32", "dev", "lo"}) {
-		t.Errorf("commands in eni-a's network = %v, want the metadata address added to lo", cmds)
+	if cmds := n.commands["eni-a"]; len(cmds) < 2 || !slices.Equal(cmds[0], []string{"nft", "-f", "-"}) ||
+		!slices.Equal(cmds[1], []string{"ip", "-4", "addr", "replace", "169.254.169.254/32", "dev", "lo"}) {
+		t.Errorf("commands in eni-a's network = %v, want port 80 translated, then the metadata address added to lo", cmds)
 	}
 	n.mu.Unlock()
 	m.Close()
