@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Config configures a Plane.
@@ -62,6 +63,9 @@ type Plane struct {
 	fullReplace bool
 	// justUp lists the links the Apply in progress set up (guarded by mu).
 	justUp []upLink
+	// trace, if set, is told how long each step of an Apply took (guarded
+	// by mu): for benchmarks that break an Apply down (span).
+	trace func(step string, took time.Duration)
 
 	// hostOnce opens the host's namespace once (hostNetns); hostPath names
 	// it, or hostErr says why not.
@@ -149,4 +153,14 @@ func idKind(id string) string {
 		}
 	}
 	return ""
+}
+
+// span starts timing a step of an Apply for trace; calling the result ends
+// it. A no-op without trace. Called with mu held.
+func (p *Plane) span(step string) func() {
+	if p.trace == nil {
+		return func() {}
+	}
+	start := time.Now()
+	return func() { p.trace(step, time.Since(start)) }
 }

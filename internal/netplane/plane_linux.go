@@ -66,14 +66,19 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		end := p.span("namespace")
 		h, err := p.ensureNamespace(ns)
+		end()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 			continue
 		}
 		open[ns.Name] = h
 		if ns.Ruleset != nil {
-			if err := p.ensureRuleset(ctx, ns.Name, h.path, ns.Ruleset); err != nil {
+			end := p.span("ruleset")
+			err := p.ensureRuleset(ctx, ns.Name, h.path, ns.Ruleset)
+			end()
+			if err != nil {
 				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 				// The previous table, if any, stays in force; without one,
 				// the router must not forward at all.
@@ -100,6 +105,7 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 	phase("namespaces")
 
 	// 2. Veth pairs.
+	end := p.span("veths")
 	for _, v := range plan.Veths {
 		a, b := open[v.A.Namespace], open[v.B.Namespace]
 		if a == nil || b == nil {
@@ -110,12 +116,15 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		}
 	}
 
+	end()
 	phase("veths")
 
 	// 3. Links, then routes.
 	errs = append(errs, p.configureAll(ctx, plan, open, ready, phase)...)
 
 	// 4. Namespaces we own that are no longer desired.
+	end = p.span("stale")
+	defer end()
 	want := map[string]bool{}
 	for _, ns := range plan.Namespaces {
 		want[ns.Name] = true
@@ -169,15 +178,21 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 		if h == nil {
 			continue
 		}
+		end := p.span("sysctls")
 		if err := neighbourSysctls(h.path, ns); err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 		}
+		end()
+		end = p.span("links")
 		if err := p.configureLinks(h, ns); err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 		}
+		end()
 	}
 	phase("links")
+	end := p.span("oper-up")
 	p.waitOperUp(ctx, open)
+	end()
 	phase("oper-up")
 	for _, ns := range ordered {
 		h := open[ns.Name]
@@ -188,9 +203,12 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 		if ns.Role == RoleHost {
 			configure = p.configureHostRoutes
 		}
+		end := p.span("routes")
 		if err := configure(h, ns.Routes); err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 		}
+		end()
+		end = p.span("forwarding")
 		if (ns.Role == RoleRouter && ready[ns.Name]) || ns.Role == RoleInternet {
 			// A router forwards once its table is loaded; the internet only
 			// forwards between its links: it has no link, and no route, to
@@ -199,6 +217,7 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 			}
 		}
+		end()
 	}
 	phase("routes")
 	return errs

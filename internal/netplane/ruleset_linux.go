@@ -25,7 +25,9 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 	if err := unix.Stat(path, &st); err != nil {
 		return fmt.Errorf("stat: %w", err)
 	}
+	end := p.span("nft-generation")
 	gen, err := nftGeneration(path)
+	end()
 	if err != nil {
 		return err
 	}
@@ -43,13 +45,17 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		mode = "incremental"
 		handles = prev.handles
 		if handles == nil {
+			end := p.span("nft-learn-handles")
 			handles = p.learnHandles(ctx, nsName, path, st.Ino, prev.rs)
+			end()
 		}
 		var change string
 		var sets, chains int
 		change, sets, chains, handles = incrementalChange(prev.rs, rs, handles)
 		touched = []any{"sets", sets, "chains", chains}
+		end := p.span("nft-session")
 		err = p.loadIncremental(ctx, nsName, path, st.Ino, change)
+		end()
 		if err != nil {
 			p.log.Warn("incremental ruleset change failed; replacing the table", "netns", nsName, "err", err)
 			mode, touched = "replace", nil
@@ -60,16 +66,22 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		}
 	case intact && prev.rs.Skeleton == rs.Skeleton:
 		mode = "membership"
+		end := p.span("nft-process")
 		_, err = p.nftRun(ctx, path, membershipScript(rs), "-f")
+		end()
 	}
 	if mode == "replace" {
 		script := fmt.Sprintf("add table inet %s\ndelete table inet %s\n", rs.Table, rs.Table) + rs.Text
+		end := p.span("nft-process")
 		_, err = p.nftRun(ctx, path, script, "-f")
+		end()
 	}
 	if err != nil {
 		return fmt.Errorf("load ruleset (%s): %w", mode, err)
 	}
+	end = p.span("nft-generation")
 	after, err := nftGeneration(path)
+	end()
 	if err != nil {
 		return err
 	}
