@@ -157,11 +157,16 @@ func (p *Plane) session(nsName, path string, inode uint64) (*nftSession, error) 
 	return s, nil
 }
 
-// closeSession ends the session of namespace nsName, if any.
+// closeSession ends the session of namespace nsName, if any, and closes
+// its generation socket.
 func (p *Plane) closeSession(nsName string) {
 	if s := p.sessions[nsName]; s != nil {
 		s.close()
 		delete(p.sessions, nsName)
+	}
+	if g, ok := p.gens[nsName]; ok {
+		g.f.Close()
+		delete(p.gens, nsName)
 	}
 }
 

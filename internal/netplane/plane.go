@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +58,11 @@ type Plane struct {
 	// sessions holds, per router namespace, the nft process through which
 	// incremental changes are loaded (guarded by mu; see nftSession).
 	sessions map[string]*nftSession
+	// gens holds, per router namespace, a netlink socket opened there once
+	// to read its nftables generation (guarded by mu; see generation): a
+	// socket opened for each read, by a thread entering the namespace,
+	// waits up to ~15 ms after a commit that deleted rules.
+	gens map[string]genSocket
 	// fullReplace makes every ruleset change replace the table through a
 	// new nft process, as before incremental changes: for benchmarks that
 	// compare the two.
@@ -76,6 +82,12 @@ type Plane struct {
 
 // upLink is a link set up by the Apply in progress.
 type upLink struct{ ns, link string }
+
+// genSocket is a NETLINK_NETFILTER socket opened in a router namespace.
+type genSocket struct {
+	f     *os.File
+	inode uint64 // of the namespace it was opened in
+}
 
 type appliedRuleset struct {
 	inode   uint64 // of the namespace
@@ -97,6 +109,7 @@ func New(cfg Config) (*Plane, error) {
 		unshare:  cfg.Unshare,
 		applied:  map[string]appliedRuleset{},
 		sessions: map[string]*nftSession{},
+		gens:     map[string]genSocket{},
 	}
 	if p.log == nil {
 		p.log = slog.Default()

@@ -44,6 +44,7 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.span("apply")()
 
 	start := time.Now()
 	var phases []any
@@ -55,6 +56,7 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 	var errs []error
 	open := map[string]*nsHandle{}
 	defer func() {
+		defer p.span("close")()
 		for _, h := range open {
 			h.close()
 		}
@@ -237,6 +239,9 @@ func (p *Plane) Teardown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	for name := range p.sessions {
+		p.closeSession(name)
+	}
+	for name := range p.gens {
 		p.closeSession(name)
 	}
 	for _, name := range owned {

@@ -67,6 +67,7 @@ func BenchmarkRuleChange1000(b *testing.B) {
 		p.mu.Lock()
 		p.trace = nil
 		p.mu.Unlock()
+		steps["outside-apply"] = s.apply[len(s.apply)-1] - s.plan[len(s.plan)-1] - steps["apply"]
 		s.steps = append(s.steps, steps)
 		for {
 			c, err := connect(p, client.ID, target, time.Second)

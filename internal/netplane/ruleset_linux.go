@@ -26,7 +26,7 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		return fmt.Errorf("stat: %w", err)
 	}
 	end := p.span("nft-generation")
-	gen, err := nftGeneration(path)
+	gen, err := p.generation(nsName, path, st.Ino)
 	end()
 	if err != nil {
 		return err
@@ -59,7 +59,7 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		if err != nil {
 			p.log.Warn("incremental ruleset change failed; replacing the table", "netns", nsName, "err", err)
 			mode, touched = "replace", nil
-			gen, err = nftGeneration(path)
+			gen, err = p.generation(nsName, path, st.Ino)
 			if err != nil {
 				return err
 			}
@@ -80,7 +80,7 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		return fmt.Errorf("load ruleset (%s): %w", mode, err)
 	}
 	end = p.span("nft-generation")
-	after, err := nftGeneration(path)
+	after, err := p.generation(nsName, path, st.Ino)
 	end()
 	if err != nil {
 		return err
