@@ -158,7 +158,8 @@ func (p *Plane) session(nsName, path string, inode uint64) (*nftSession, error) 
 }
 
 // closeSession ends the session of namespace nsName, if any, and closes
-// its generation socket.
+// its generation socket and netlink handle: before the namespace is
+// deleted, or when it has been replaced.
 func (p *Plane) closeSession(nsName string) {
 	if s := p.sessions[nsName]; s != nil {
 		s.close()
@@ -167,6 +168,10 @@ func (p *Plane) closeSession(nsName string) {
 	if g, ok := p.gens[nsName]; ok {
 		g.f.Close()
 		delete(p.gens, nsName)
+	}
+	if h := p.handles[nsName]; h != nil {
+		h.close()
+		delete(p.handles, nsName)
 	}
 }
 

@@ -63,6 +63,10 @@ type Plane struct {
 	// socket opened for each read, by a thread entering the namespace,
 	// waits up to ~15 ms after a commit that deleted rules.
 	gens map[string]genSocket
+	// handles holds, per namespace of ours, its open netlink handle
+	// (guarded by mu): opening and closing one per namespace and Apply
+	// cost more than the Apply's own work there.
+	handles map[string]*nsHandle
 	// fullReplace makes every ruleset change replace the table through a
 	// new nft process, as before incremental changes: for benchmarks that
 	// compare the two.
@@ -110,6 +114,7 @@ func New(cfg Config) (*Plane, error) {
 		applied:  map[string]appliedRuleset{},
 		sessions: map[string]*nftSession{},
 		gens:     map[string]genSocket{},
+		handles:  map[string]*nsHandle{},
 	}
 	if p.log == nil {
 		p.log = slog.Default()

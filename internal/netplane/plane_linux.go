@@ -54,10 +54,11 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 	defer func() { p.log.Debug("applied", phases...) }()
 
 	var errs []error
+	// The handles of our namespaces stay open across Applies (p.handles);
+	// the host's is opened for this one.
 	open := map[string]*nsHandle{}
 	defer func() {
-		defer p.span("close")()
-		for _, h := range open {
+		if h := open[HostNamespace]; h != nil {
 			h.close()
 		}
 	}()
@@ -244,6 +245,9 @@ func (p *Plane) Teardown(ctx context.Context) error {
 	for name := range p.gens {
 		p.closeSession(name)
 	}
+	for name := range p.handles {
+		p.closeSession(name)
+	}
 	for _, name := range owned {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -406,6 +410,7 @@ type nsHandle struct {
 	name, path string
 	ns         netns.NsHandle
 	h          *netlink.Handle
+	inode      uint64 // of the namespace
 }
 
 func (n *nsHandle) close() {
@@ -458,22 +463,36 @@ func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 			}
 		}
 	}
-	nsh, err := netns.GetFromPath(path)
-	if err != nil {
-		return nil, fmt.Errorf("open: %w", err)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, fmt.Errorf("stat: %w", err)
 	}
-	h, err := netlink.NewHandleAt(nsh)
-	if err != nil {
-		nsh.Close()
-		return nil, fmt.Errorf("netlink handle: %w", err)
+	n := p.handles[ns.Name]
+	if n != nil && n.inode != st.Ino {
+		n.close()
+		delete(p.handles, ns.Name)
+		n = nil
 	}
-	n := &nsHandle{name: ns.Name, path: path, ns: nsh, h: h}
-	lo, err := h.LinkByName("lo")
+	if n == nil {
+		nsh, err := netns.GetFromPath(path)
+		if err != nil {
+			return nil, fmt.Errorf("open: %w", err)
+		}
+		h, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE)
+		if err != nil {
+			nsh.Close()
+			return nil, fmt.Errorf("netlink handle: %w", err)
+		}
+		n = &nsHandle{name: ns.Name, path: path, ns: nsh, h: h, inode: st.Ino}
+		p.handles[ns.Name] = n
+	}
+	lo, err := n.h.LinkByName("lo")
 	if err == nil && lo.Attrs().Flags&net.FlagUp == 0 {
-		err = h.LinkSetUp(lo)
+		err = n.h.LinkSetUp(lo)
 	}
 	if err != nil {
 		n.close()
+		delete(p.handles, ns.Name)
 		return nil, fmt.Errorf("lo up: %w", err)
 	}
 	return n, nil

@@ -47,3 +47,8 @@ func (p *Plane) Listen(ctx context.Context, id, network, address string) (net.Li
 func (p *Plane) ListenPacket(ctx context.Context, id, network, address string) (net.PacketConn, error) {
 	return nil, errors.ErrUnsupported
 }
+
+// nsHandle is an open namespace on Linux.
+type nsHandle struct{}
+
+func (*nsHandle) close() {}
