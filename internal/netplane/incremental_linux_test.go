@@ -1,11 +1,14 @@
 package netplane
 
 import (
+	"context"
 	"net/netip"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // listTable lists the table of the router of vpc as nft shows it.
@@ -118,4 +121,85 @@ func sameVerdictsSorted(listing string) string {
 		i = j
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestKernelApplyChange: ApplyChange of a rule change loads only the
+// ruleset change, without walking the namespaces; a grant and a revoke
+// through it are enforced, an established connection surviving the
+// revoke; a new interface, or a namespace replaced behind the plane's
+// back, makes it a full Apply.
+func TestKernelApplyChange(t *testing.T) {
+	p, logs := newTestPlane(t)
+	st := testState()
+	ctx := context.Background()
+	if err := p.ApplyChange(ctx, st); err != nil { // nothing walked yet: a full Apply
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "msg=applied") {
+		t.Fatalf("first ApplyChange did not walk the namespaces; logs:\n%s", logs)
+	}
+	serve(t, p, "eni-0b", 6379)
+	var steps []string
+	p.mu.Lock()
+	p.trace = func(step string, _ time.Duration) { steps = append(steps, step) }
+	p.mu.Unlock()
+
+	st.Groups[1].Ingress = append(st.Groups[1].Ingress, Rule{ID: "sgr-0bfromc", Protocol: "tcp", FromPort: 6379, ToPort: 6379, CIDRs: []netip.Prefix{pfx("10.0.1.30/32")}})
+	logs.Reset()
+	if err := p.ApplyChange(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	// The first change after the table was loaded whole learns the rule
+	// handles (nft-learn-handles); nothing walks a namespace.
+	for _, s := range steps {
+		if !slices.Contains([]string{"nft-generation", "nft-learn-handles", "nft-session", "ruleset", "apply"}, s) {
+			t.Errorf("steps of a rule change = %v, want the ruleset's only", steps)
+			break
+		}
+	}
+	if !slices.Contains(steps, "nft-session") {
+		t.Errorf("steps of a rule change = %v, want an nft-session", steps)
+	}
+	if !strings.Contains(logs.String(), "mode=incremental sets=0 chains=1") {
+		t.Errorf("grant not loaded as one chain; logs:\n%s", logs)
+	}
+	est, err := connect(p, "eni-0c", "10.0.1.20:6379", okTimeout)
+	if err != nil {
+		t.Fatalf("connect after grant: %v", err)
+	}
+	defer est.Close()
+	st.Groups[1].Ingress = st.Groups[1].Ingress[:1]
+	if err := p.ApplyChange(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(est, okTimeout); err != nil {
+		t.Errorf("established connection after revoke: %v, want it alive", err)
+	}
+	cannotReach(t, p, "eni-0c", "10.0.1.20:6379")
+
+	// A new interface changes the topology: walked.
+	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0e", Subnet: "subnet-01", PrivateIP: addr("10.0.1.50"), Groups: []string{"sg-0a"}})
+	logs.Reset()
+	if err := p.ApplyChange(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "msg=applied") {
+		t.Errorf("ApplyChange with a new interface did not walk; logs:\n%s", logs)
+	}
+	canReach(t, p, "eni-0e", "10.0.1.20:6379")
+
+	// A namespace replaced behind the plane's back: walked, and repaired.
+	path, _ := p.NetnsPath("eni-0e")
+	if err := deleteNamespace(filepath.Base(path)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "ip", "netns", "add", filepath.Base(path))
+	logs.Reset()
+	if err := p.ApplyChange(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "msg=applied") {
+		t.Errorf("ApplyChange after a namespace was replaced did not walk; logs:\n%s", logs)
+	}
+	canReach(t, p, "eni-0e", "10.0.1.20:6379")
 }

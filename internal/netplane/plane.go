@@ -67,6 +67,10 @@ type Plane struct {
 	// (guarded by mu): opening and closing one per namespace and Apply
 	// cost more than the Apply's own work there.
 	handles map[string]*nsHandle
+	// walked is the plan (without routers' rulesets) of the last Apply
+	// that succeeded, nil after one that did not (guarded by mu; see
+	// ApplyChange).
+	walked *Plan
 	// fullReplace makes every ruleset change replace the table through a
 	// new nft process, as before incremental changes: for benchmarks that
 	// compare the two.

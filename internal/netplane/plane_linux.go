@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -36,15 +37,52 @@ func (p *Plane) Apply(ctx context.Context, st State) error {
 	return errors.Join(perr, p.ApplyPlan(ctx, plan))
 }
 
+// ApplyChange is Apply for a change of st since the last Apply, trusting
+// that nothing but this Plane changed the namespaces' links, addresses and
+// routes since: when the plan of st has the same namespaces, links,
+// addresses, routes and host objects as the last Apply that succeeded, and
+// every namespace is still the one that Apply saw, it converges only the
+// routers' rulesets (as Apply does: nothing to do for an unchanged one, set
+// elements and the rules that changed for a change of rules or members);
+// otherwise it is Apply. A security-group change then costs its nft change
+// and no walk of every namespace. Drift of links or routes is repaired by
+// the next Apply (the daemon's full reconciles, at start and periodically).
+func (p *Plane) ApplyChange(ctx context.Context, st State) error {
+	plan, perr := NewPlan(p.prefix, st)
+	if plan == nil {
+		return perr
+	}
+	return errors.Join(perr, p.applyPlan(ctx, plan, true))
+}
+
 // ApplyPlan converges the kernel to plan (made by NewPlan with this Plane's
 // prefix). See Apply.
 func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
+	return p.applyPlan(ctx, plan, false)
+}
+
+// ApplyPlanChange is ApplyChange for a plan.
+func (p *Plane) ApplyPlanChange(ctx context.Context, plan *Plan) error {
+	return p.applyPlan(ctx, plan, true)
+}
+
+func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err error) {
 	if plan.Prefix != p.prefix {
 		return fmt.Errorf("netplane: plan for prefix %q applied to plane %q", plan.Prefix, p.prefix)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer p.span("apply")()
+	topo := topologyOf(plan)
+	if change && p.unchangedTopology(topo) {
+		return p.applyRulesets(ctx, plan)
+	}
+	p.walked = nil
+	defer func() {
+		if err == nil {
+			p.walked = topo
+		}
+	}()
 
 	start := time.Now()
 	var phases []any
@@ -259,6 +297,7 @@ func (p *Plane) Teardown(ctx context.Context) error {
 		p.log.Debug("deleted namespace", "netns", name)
 	}
 	clear(p.applied)
+	p.walked = nil
 	if err := p.deleteHostTable(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -798,4 +837,59 @@ func roleOrder(role string) int {
 		return 1
 	}
 	return 2
+}
+
+// topologyOf is plan without its routers' rulesets: what ApplyChange
+// compares with the last successful Apply.
+func topologyOf(plan *Plan) *Plan {
+	t := *plan
+	t.Namespaces = slices.Clone(plan.Namespaces)
+	for i := range t.Namespaces {
+		if t.Namespaces[i].Role == RoleRouter {
+			t.Namespaces[i].Ruleset = nil
+		}
+	}
+	return &t
+}
+
+// unchangedTopology reports whether topo is what the last successful Apply
+// realised and every namespace of it is still the one that Apply saw (the
+// same inode at its path).
+func (p *Plane) unchangedTopology(topo *Plan) bool {
+	if p.walked == nil || !reflect.DeepEqual(p.walked, topo) {
+		return false
+	}
+	for _, ns := range topo.Namespaces {
+		h := p.handles[ns.Name]
+		var st unix.Stat_t
+		if h == nil || unix.Stat(h.path, &st) != nil || st.Ino != h.inode {
+			return false
+		}
+	}
+	return true
+}
+
+// applyRulesets converges the rulesets of plan's routers only (ApplyChange
+// with an unchanged topology). A router whose ruleset fails keeps its
+// previous one, and the next Apply is a full one.
+func (p *Plane) applyRulesets(ctx context.Context, plan *Plan) error {
+	var errs []error
+	for _, ns := range plan.Namespaces {
+		if ns.Ruleset == nil || ns.Role != RoleRouter {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := p.span("ruleset")
+		err := p.ensureRuleset(ctx, ns.Name, p.handles[ns.Name].path, ns.Ruleset)
+		end()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		p.walked = nil
+	}
+	return errors.Join(errs...)
 }

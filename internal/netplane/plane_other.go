@@ -15,6 +15,12 @@ func (p *Plane) Apply(ctx context.Context, st State) error { return errors.ErrUn
 // ApplyPlan is only implemented on Linux.
 func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error { return errors.ErrUnsupported }
 
+// ApplyChange is only implemented on Linux.
+func (p *Plane) ApplyChange(ctx context.Context, st State) error { return errors.ErrUnsupported }
+
+// ApplyPlanChange is only implemented on Linux.
+func (p *Plane) ApplyPlanChange(ctx context.Context, plan *Plan) error { return errors.ErrUnsupported }
+
 // Teardown is only implemented on Linux.
 func (p *Plane) Teardown(ctx context.Context) error { return errors.ErrUnsupported }
 

@@ -60,7 +60,7 @@ func BenchmarkRuleChange1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		s.plan = append(s.plan, time.Since(start))
-		if err := p.ApplyPlan(context.Background(), plan); err != nil {
+		if err := p.ApplyPlanChange(context.Background(), plan); err != nil {
 			b.Fatal(err)
 		}
 		s.apply = append(s.apply, time.Since(start))
