@@ -220,8 +220,10 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 			continue
 		}
 		end := p.span("sysctls")
-		if err := neighbourSysctls(h.path, ns); err != nil {
-			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+		if p.linkDown(h, ns) {
+			if err := neighbourSysctls(h.path, ns); err != nil {
+				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+			}
 		}
 		end()
 		end = p.span("links")
@@ -547,6 +549,22 @@ func writeSysctl(key, value string) error {
 		return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
 	}
 	return nil
+}
+
+// linkDown reports whether a link of ns (lo aside) is missing or not up:
+// the neighbour settings are written (entering the namespace) only then,
+// before configureLinks brings it up.
+func (p *Plane) linkDown(h *nsHandle, ns Namespace) bool {
+	for _, l := range ns.Links {
+		if l.Name == LoopbackLink {
+			continue
+		}
+		link, err := h.h.LinkByName(l.Name)
+		if err != nil || link.Attrs().Flags&net.FlagUp == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // neighbourSysctls sets the neighbour (ARP) parameters of ns's links; they
