@@ -94,6 +94,9 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 			handles = nil
 		}
 		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, rs: rs, handles: handles}
+		if mode == "replace" && !p.fullReplace {
+			p.learnLater(nsName, path)
+		}
 	}
 	p.log.Debug("loaded ruleset", append([]any{"netns", nsName, "mode", mode}, touched...)...)
 	return nil
@@ -138,6 +141,36 @@ func (p *Plane) learnHandles(ctx context.Context, nsName, path string, inode uin
 	}
 	p.log.Warn("rule handles unknown; refilling whole chains", "netns", nsName, "err", err)
 	return nil
+}
+
+// learnLater learns, once the Apply in progress has returned (it holds
+// mu), the rule handles of the table just loaded whole in nsName, so that
+// the next rule change there does not pay the listing (10-100 ms with
+// 1,000 rules). Nothing is learnt if the table changed meanwhile.
+func (p *Plane) learnLater(nsName, path string) {
+	go func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		a, ok := p.applied[nsName]
+		if !ok || a.rs == nil || a.handles != nil {
+			return
+		}
+		var st unix.Stat_t
+		if unix.Stat(path, &st) != nil || st.Ino != a.inode {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), sessionTimeout)
+		defer cancel()
+		if gen, err := p.generation(nsName, path, a.inode); err != nil || gen != a.gen {
+			return
+		}
+		h := p.learnHandles(ctx, nsName, path, a.inode, a.rs)
+		if gen, err := p.generation(nsName, path, a.inode); h == nil || err != nil || gen != a.gen {
+			return
+		}
+		a.handles = h
+		p.applied[nsName] = a
+	}()
 }
 
 // membershipScript flushes and refills every group set of rs (nft -f).
