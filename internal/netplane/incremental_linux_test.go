@@ -216,3 +216,28 @@ func TestKernelApplyChange(t *testing.T) {
 	}
 	canReach(t, p, "eni-0e", "10.0.1.20:6379")
 }
+
+// TestKernelClose: Close releases every session, socket and handle the
+// Plane keeps (each holds a namespace alive) and leaves the kernel as it
+// is; the next ApplyChange walks every namespace again.
+func TestKernelClose(t *testing.T) {
+	p, logs := newTestPlane(t)
+	st := testState()
+	apply(t, p, st)
+	serve(t, p, "eni-0b", 6379)
+	p.Close()
+	p.mu.Lock()
+	kept := len(p.sessions) + len(p.gens) + len(p.handles)
+	p.mu.Unlock()
+	if kept != 0 {
+		t.Errorf("after Close the plane keeps %d sessions, sockets and handles, want 0", kept)
+	}
+	canReach(t, p, "eni-0a", "10.0.1.20:6379")
+	logs.Reset()
+	if err := p.ApplyChange(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "msg=applied") {
+		t.Errorf("ApplyChange after Close did not walk; logs:\n%s", logs)
+	}
+}

@@ -157,6 +157,31 @@ func (p *Plane) session(nsName, path string, inode uint64) (*nftSession, error) 
 	return s, nil
 }
 
+// Close releases what the Plane keeps open between Applies (nft sessions,
+// netlink sockets and handles, each holding a namespace alive) and leaves
+// every kernel object in place; a later Apply opens them again. Call it
+// when the Plane is no longer used.
+func (p *Plane) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.release()
+	p.closed = true
+}
+
+// release is Close with mu held.
+func (p *Plane) release() {
+	for name := range p.sessions {
+		p.closeSession(name)
+	}
+	for name := range p.gens {
+		p.closeSession(name)
+	}
+	for name := range p.handles {
+		p.closeSession(name)
+	}
+	p.walked = nil
+}
+
 // closeSession ends the session of namespace nsName, if any, and closes
 // its generation socket and netlink handle: before the namespace is
 // deleted, or when it has been replaced.

@@ -71,6 +71,9 @@ type Plane struct {
 	// that succeeded, nil after one that did not (guarded by mu; see
 	// ApplyChange).
 	walked *Plan
+	// closed is set by Close and cleared by the next Apply (guarded by
+	// mu): nothing is opened in the background meanwhile (learnLater).
+	closed bool
 	// fullReplace makes every ruleset change replace the table through a
 	// new nft process, as before incremental changes: for benchmarks that
 	// compare the two.

@@ -73,6 +73,7 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer p.span("apply")()
+	p.closed = false
 	topo := topologyOf(plan)
 	if change && p.unchangedTopology(topo) {
 		return p.applyRulesets(ctx, plan)
@@ -279,15 +280,7 @@ func (p *Plane) Teardown(ctx context.Context) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	for name := range p.sessions {
-		p.closeSession(name)
-	}
-	for name := range p.gens {
-		p.closeSession(name)
-	}
-	for name := range p.handles {
-		p.closeSession(name)
-	}
+	p.release()
 	for _, name := range owned {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -299,10 +292,10 @@ func (p *Plane) Teardown(ctx context.Context) error {
 		p.log.Debug("deleted namespace", "netns", name)
 	}
 	clear(p.applied)
-	p.walked = nil
 	if err := p.deleteHostTable(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	p.closeSession(HostNamespace)
 	links, err := netlink.LinkList()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list host links: %w", err))

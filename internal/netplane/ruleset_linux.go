@@ -152,7 +152,7 @@ func (p *Plane) learnLater(nsName, path string) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		a, ok := p.applied[nsName]
-		if !ok || a.rs == nil || a.handles != nil {
+		if !ok || a.rs == nil || a.handles != nil || p.closed {
 			return
 		}
 		var st unix.Stat_t
