@@ -432,6 +432,9 @@ func (a *App) Close() error {
 	if a.dns != nil {
 		a.dns.Close()
 	}
+	if a.plane != nil {
+		a.plane.Close()
+	}
 	if a.engines != nil {
 		errs = append(errs, a.engines.Close())
 	}

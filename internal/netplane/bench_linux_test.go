@@ -50,14 +50,24 @@ func BenchmarkCreateInterface(b *testing.B) {
 	st := benchVPC()
 	apply(b, p, st)
 	var ds []time.Duration
+	var steps []map[string]time.Duration
 	for i := 0; b.Loop(); i++ {
 		st.Interfaces = append(st.Interfaces, benchIface(i))
+		s := map[string]time.Duration{}
+		p.mu.Lock()
+		p.trace = func(step string, d time.Duration) { s[step] += d }
+		p.mu.Unlock()
 		start := time.Now()
 		apply(b, p, st)
 		ds = append(ds, time.Since(start))
+		p.mu.Lock()
+		p.trace = nil
+		p.mu.Unlock()
+		steps = append(steps, s)
 	}
 	b.ReportMetric(float64(len(st.Interfaces)), "interfaces")
 	reportPercentiles(b, ds, "create")
+	logSteps(b, "create", ds, steps)
 }
 
 // BenchmarkRuleToEnforced: from Apply of a State with one rule added to the

@@ -116,16 +116,33 @@
 // Group references compile to named sets (set sg-… { type ipv4_addr })
 // holding the primary private addresses of every interface in the group, in
 // any VPC; a membership change rewrites only the elements. Each rule carries
-// a comment naming its sgr-… and group. Every change is one atomic nft -f
-// transaction: a structural change replaces the table (add; delete; define),
-// a membership-only change flushes and refills the sets. Replacing the
+// a comment naming its sgr-… and group. Every change is one atomic nft
+// transaction: a structural change replaces the table (add; delete; define)
+// through a new nft -f; a change of rules or members (same Frame) goes
+// through the router's long-lived nft -i session and touches only what
+// changed: the elements that left or joined a set, and, in each interface
+// chain whose rules changed, the rules gone (deleted by handle) and the new
+// ones (appended, with the chain's final drop deleted and appended again
+// after them). Nothing is inserted at a position, since nft then reads every
+// rule of the table first; so after incremental changes the kernel's order
+// of a chain's accept (egress: return) rules may differ from the rendered
+// text, which decides nothing (same verdict, no side effect). Changing the
 // ruleset never touches conntrack, so, as on AWS, revoking a rule does not cut
 // connections already established; new ones are refused. To know what the
 // kernel holds without listing a large table, the Plane remembers the
 // nftables generation (bumped by the kernel on every commit in a namespace)
-// that its last load produced: same generation and same ruleset, nothing to
-// do; any other commit there since, by anyone, and the table is replaced.
-// After a restart memory is empty and every table is replaced once.
+// that its last load produced, read through a netlink socket it keeps open
+// in each router: same generation and same ruleset, nothing to do; any
+// other commit there since, by anyone, and the table is replaced. After a
+// restart memory is empty and every table is replaced once.
+//
+// ApplyChange is Apply for a change: when the namespaces, links, addresses
+// and routes of the new plan are those of the last successful Apply (and
+// every namespace is the same inode), it converges only the rulesets, so a
+// security-group change costs its nft change and no walk of every
+// namespace; the daemon walks them all (Apply) at start, on every full
+// reconcile and after a failure. Netlink handles of our namespaces stay
+// open across Applies.
 //
 // Security groups are enforced for IPv4 (the interfaces have only IPv4
 // addresses); IPv6 CIDRs in rules are rendered faithfully but cannot match.

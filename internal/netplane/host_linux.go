@@ -183,7 +183,7 @@ func (p *Plane) deleteHostTable(ctx context.Context) error {
 	if err := unix.Stat(path, &st); err != nil {
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
-	gen, err := nftGeneration(path)
+	gen, err := p.generation(HostNamespace, path, st.Ino)
 	if err != nil {
 		return err
 	}
@@ -191,13 +191,24 @@ func (p *Plane) deleteHostTable(ctx context.Context) error {
 		return nil
 	}
 	delete(p.applied, HostNamespace)
+	// Anything on the host may commit to nftables (other programs' tables);
+	// one netlink round trip tells whether ours is there, where running
+	// nft costs a process.
+	exists, err := p.tableExists(HostNamespace, path, st.Ino, p.prefix)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		p.applied[HostNamespace] = appliedRuleset{inode: st.Ino, gen: gen}
+		return nil
+	}
 	// "add" makes the delete succeed when there is no table: one atomic
 	// transaction either way.
 	script := fmt.Sprintf("add table inet %s\ndelete table inet %s\n", p.prefix, p.prefix)
 	if _, err := p.nftRun(ctx, path, script, "delete host table"); err != nil {
 		return err
 	}
-	if after, err := nftGeneration(path); err == nil && after == gen+1 {
+	if after, err := p.generation(HostNamespace, path, st.Ino); err == nil && after == gen+1 {
 		p.applied[HostNamespace] = appliedRuleset{inode: st.Ino, gen: after}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // The tests' loopback addresses sit at the top of PublishedRange, away from
@@ -197,4 +198,31 @@ func serveHost(t testing.TB) string {
 	}()
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
+}
+
+// TestKernelTableExists: the netlink question that spares an nft run when
+// the host holds no table of ours.
+func TestKernelTableExists(t *testing.T) {
+	p, _ := newTestPlane(t)
+	path, err := p.hostNetns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	check := func(want bool) {
+		t.Helper()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if got, err := p.tableExists(HostNamespace, path, st.Ino, p.prefix); got != want || err != nil {
+			t.Errorf("tableExists(inet %s) = %v, %v, want %v", p.prefix, got, err, want)
+		}
+	}
+	check(false)
+	run(t, "nft", "add", "table", "inet", p.prefix)
+	check(true)
+	run(t, "nft", "delete", "table", "inet", p.prefix)
+	check(false)
 }

@@ -172,7 +172,7 @@ func freshNamespace(t *testing.T, p *Plane, name string) uint64 {
 	if err != nil {
 		t.Fatalf("ensureNamespace(%s): %v", name, err)
 	}
-	defer h.close()
+	defer p.closeSession(name) // closes h
 	var st unix.Stat_t
 	if err := unix.Fstat(int(h.ns), &st); err != nil {
 		t.Fatal(err)

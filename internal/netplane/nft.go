@@ -108,6 +108,25 @@ func chainRules(text string) []string {
 // renderGroupRules writes the rules of group g for direction dir ("in":
 // ingress, "out": egress) in rule-id order, noting the sets they reference.
 func (p *planner) renderGroupRules(b *strings.Builder, gid string, g SecurityGroup, dir string, referenced map[string]bool) {
+	key := [2]string{gid, dir}
+	r, ok := p.groupRules[key]
+	if !ok {
+		r = p.renderGroupRulesOnce(gid, g, dir)
+		if p.groupRules == nil {
+			p.groupRules = map[[2]string]renderedRules{}
+		}
+		p.groupRules[key] = r
+	}
+	b.WriteString(r.text)
+	for _, ref := range r.refs {
+		referenced[ref] = true
+	}
+	p.problems = append(p.problems, r.problems...)
+}
+
+func (p *planner) renderGroupRulesOnce(gid string, g SecurityGroup, dir string) renderedRules {
+	var out renderedRules
+	var b strings.Builder
 	rules := g.Ingress
 	if dir == "out" {
 		rules = g.Egress
@@ -115,17 +134,22 @@ func (p *planner) renderGroupRules(b *strings.Builder, gid string, g SecurityGro
 	for _, r := range sortedBy(rules, func(r Rule) string { return r.ID }) {
 		lines, refs, err := ruleLines(r, dir)
 		if err != nil {
-			p.problem("security group %s rule %s: %w (rule left out)", gid, r.ID, err)
+			out.problems = append(out.problems, fmt.Errorf("netplane: %w: %w", ErrInvalid,
+				fmt.Errorf("security group %s rule %s: %w (rule left out)", gid, r.ID, err)))
 			continue
 		}
-		for _, ref := range refs {
-			referenced[ref] = true
-		}
+		out.refs = append(out.refs, refs...)
 		comment := `"` + clean(strings.TrimSpace(r.ID+" "+gid)) + `"`
 		for _, l := range lines {
-			fmt.Fprintf(b, "\t\t%s comment %s\n", l, comment)
+			b.WriteString("\t\t")
+			b.WriteString(l)
+			b.WriteString(" comment ")
+			b.WriteString(comment)
+			b.WriteString("\n")
 		}
 	}
+	out.text = b.String()
+	return out
 }
 
 // renderHead is the comment header and the opening of the table.
@@ -351,9 +375,9 @@ func ruleLines(r Rule, dir string) (lines, refs []string, err error) {
 		case !c.IsValid():
 			return nil, nil, fmt.Errorf("invalid CIDR")
 		case c.Addr().Is4():
-			lines = append(lines, fmt.Sprintf("ip %s %s %s", field, c.Masked(), tail))
+			lines = append(lines, "ip "+field+" "+c.Masked().String()+" "+tail)
 		default:
-			lines = append(lines, fmt.Sprintf("ip6 %s %s %s", field, c.Masked(), tail))
+			lines = append(lines, "ip6 "+field+" "+c.Masked().String()+" "+tail)
 		}
 	}
 	for _, g := range sortedUnique(r.Groups) {
@@ -361,7 +385,7 @@ func ruleLines(r Rule, dir string) (lines, refs []string, err error) {
 			return nil, nil, fmt.Errorf("invalid group reference %q", g)
 		}
 		refs = append(refs, g)
-		lines = append(lines, fmt.Sprintf("ip %s @%s %s", field, g, tail))
+		lines = append(lines, "ip "+field+" @"+g+" "+tail)
 	}
 	if len(lines) == 0 {
 		return nil, nil, fmt.Errorf("no CIDR and no group")
@@ -393,7 +417,7 @@ func protoMatch(r Rule) (string, error) {
 		case from < 0 || to > 65535 || from > to:
 			return "", fmt.Errorf("invalid %s port range %d-%d", proto, from, to)
 		case from == to:
-			return fmt.Sprintf("%s dport %d", proto, from), nil
+			return proto + " dport " + strconv.Itoa(from), nil
 		default:
 			return fmt.Sprintf("%s dport %d-%d", proto, from, to), nil
 		}

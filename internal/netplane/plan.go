@@ -202,6 +202,17 @@ var ErrInvalid = errors.New("invalid desired state")
 type planner struct {
 	prefix   string
 	problems []error
+	// groupRules memoizes renderGroupRules by group and direction: every
+	// interface of a group (in any VPC) has the same rules.
+	groupRules map[[2]string]renderedRules
+}
+
+// renderedRules are the rendered rules of one group in one direction, the
+// sets they reference and the problems met.
+type renderedRules struct {
+	text     string
+	refs     []string
+	problems []error
 }
 
 func (p *planner) problem(format string, args ...any) {

@@ -430,6 +430,59 @@ func TestRuleChangeKeepsFrame(t *testing.T) {
 	}
 }
 
+// TestIncrementalChangeAppendsOnly: with the rule handles known, a grant
+// deletes the chain's final drop and appends the new rule and the drop
+// again, and a revoke deletes the rule by handle: no insert at a position
+// (which makes nft read every rule of the table first); a membership
+// change deletes and adds only the elements that changed.
+func TestIncrementalChangeAppendsOnly(t *testing.T) {
+	st := testState()
+	before, _ := NewPlan("cl", st)
+	b := before.Namespaces[0].Ruleset
+	h := &ruleHandles{chains: map[string][]kernelRule{}, next: 100}
+	for i, c := range b.Chains {
+		for j, r := range c.Rules {
+			h.chains[c.Name] = append(h.chains[c.Name], kernelRule{text: r, handle: uint64(10*(i+1) + j)})
+		}
+	}
+	st.Groups[1].Ingress = append(st.Groups[1].Ingress, Rule{ID: "sgr-0b0", Protocol: "tcp", FromPort: 22, ToPort: 22, CIDRs: []netip.Prefix{pfx("10.0.1.30/32")}})
+	granted, _ := NewPlan("cl", st)
+	a := granted.Namespaces[0].Ruleset
+	if got := a.Chains[2].Rules[0]; !strings.Contains(got, "sgr-0b0") {
+		t.Fatalf("new rule not rendered first in its chain: %q", got)
+	}
+	change, sets, chains, h2 := incrementalChange(b, a, h)
+	want := `delete rule inet cl in-eni-0b handle 31; add rule inet cl in-eni-0b ip saddr 10.0.1.30/32 tcp dport 22 accept comment "sgr-0b0 sg-0b"; ` +
+		`add rule inet cl in-eni-0b drop comment "eni-0b no ingress rule matched"`
+	if change != want || sets != 0 || chains != 1 {
+		t.Errorf("grant = %d sets, %d chains:\n%s\nwant 0, 1:\n%s", sets, chains, change, want)
+	}
+	if h2.next != 102 {
+		t.Errorf("next handle after the grant = %d, want 102", h2.next)
+	}
+	change, _, _, h3 := incrementalChange(a, b, h2)
+	if want := "delete rule inet cl in-eni-0b handle 100"; change != want {
+		t.Errorf("revoke = %s, want %s", change, want)
+	}
+	if got := h3.chains["in-eni-0b"]; len(got) != 2 || got[1].handle != 101 || got[0].handle != 30 {
+		t.Errorf("chain after the revoke = %v, want handles 30 and 101", got)
+	}
+
+	st.Groups[1].Ingress = st.Groups[1].Ingress[:len(st.Groups[1].Ingress)-1]
+	st.Interfaces[2].Groups = []string{"sg-0c", "sg-0a"}
+	moved, _ := NewPlan("cl", st)
+	change, sets, _, _ = incrementalChange(b, moved.Namespaces[0].Ruleset, h)
+	if want := "add element inet cl sg-0a { 10.0.1.30 }; "; !strings.HasPrefix(change, want) || sets != 1 || strings.Contains(change, "flush") {
+		t.Errorf("membership change = %d sets: %s, want 1 set, beginning %q, no flush", sets, change, want)
+	}
+	st.Interfaces[0].Groups = []string{"sg-0c"}
+	left, _ := NewPlan("cl", st)
+	change, _, _, _ = incrementalChange(moved.Namespaces[0].Ruleset, left.Namespaces[0].Ruleset, h)
+	if want := "delete element inet cl sg-0a { 10.0.1.10 }; "; !strings.HasPrefix(change, want) {
+		t.Errorf("member leaving = %s, want it to begin %q", change, want)
+	}
+}
+
 func TestGroupSetsScopedToPeers(t *testing.T) {
 	st := seedState()
 	// An unpeered VPC with an interface in a group referenced from vpc-0a

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Config configures a Plane.
@@ -56,12 +58,31 @@ type Plane struct {
 	// sessions holds, per router namespace, the nft process through which
 	// incremental changes are loaded (guarded by mu; see nftSession).
 	sessions map[string]*nftSession
+	// gens holds, per router namespace, a netlink socket opened there once
+	// to read its nftables generation (guarded by mu; see generation): a
+	// socket opened for each read, by a thread entering the namespace,
+	// waits up to ~15 ms after a commit that deleted rules.
+	gens map[string]genSocket
+	// handles holds, per namespace of ours, its open netlink handle
+	// (guarded by mu): opening and closing one per namespace and Apply
+	// cost more than the Apply's own work there.
+	handles map[string]*nsHandle
+	// walked is the plan (without routers' rulesets) of the last Apply
+	// that succeeded, nil after one that did not (guarded by mu; see
+	// ApplyChange).
+	walked *Plan
+	// closed is set by Close and cleared by the next Apply (guarded by
+	// mu): nothing is opened in the background meanwhile (learnLater).
+	closed bool
 	// fullReplace makes every ruleset change replace the table through a
 	// new nft process, as before incremental changes: for benchmarks that
 	// compare the two.
 	fullReplace bool
 	// justUp lists the links the Apply in progress set up (guarded by mu).
 	justUp []upLink
+	// trace, if set, is told how long each step of an Apply took (guarded
+	// by mu): for benchmarks that break an Apply down (span).
+	trace func(step string, took time.Duration)
 
 	// hostOnce opens the host's namespace once (hostNetns); hostPath names
 	// it, or hostErr says why not.
@@ -72,6 +93,12 @@ type Plane struct {
 
 // upLink is a link set up by the Apply in progress.
 type upLink struct{ ns, link string }
+
+// genSocket is a NETLINK_NETFILTER socket opened in a router namespace.
+type genSocket struct {
+	f     *os.File
+	inode uint64 // of the namespace it was opened in
+}
 
 type appliedRuleset struct {
 	inode   uint64 // of the namespace
@@ -93,6 +120,8 @@ func New(cfg Config) (*Plane, error) {
 		unshare:  cfg.Unshare,
 		applied:  map[string]appliedRuleset{},
 		sessions: map[string]*nftSession{},
+		gens:     map[string]genSocket{},
+		handles:  map[string]*nsHandle{},
 	}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -149,4 +178,14 @@ func idKind(id string) string {
 		}
 	}
 	return ""
+}
+
+// span starts timing a step of an Apply for trace; calling the result ends
+// it. A no-op without trace. Called with mu held.
+func (p *Plane) span(step string) func() {
+	if p.trace == nil {
+		return func() {}
+	}
+	start := time.Now()
+	return func() { p.trace(step, time.Since(start)) }
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -36,14 +37,53 @@ func (p *Plane) Apply(ctx context.Context, st State) error {
 	return errors.Join(perr, p.ApplyPlan(ctx, plan))
 }
 
+// ApplyChange is Apply for a change of st since the last Apply, trusting
+// that nothing but this Plane changed the namespaces' links, addresses and
+// routes since: when the plan of st has the same namespaces, links,
+// addresses, routes and host objects as the last Apply that succeeded, and
+// every namespace is still the one that Apply saw, it converges only the
+// routers' rulesets (as Apply does: nothing to do for an unchanged one, set
+// elements and the rules that changed for a change of rules or members);
+// otherwise it is Apply. A security-group change then costs its nft change
+// and no walk of every namespace. Drift of links or routes is repaired by
+// the next Apply (the daemon's full reconciles, at start and periodically).
+func (p *Plane) ApplyChange(ctx context.Context, st State) error {
+	plan, perr := NewPlan(p.prefix, st)
+	if plan == nil {
+		return perr
+	}
+	return errors.Join(perr, p.applyPlan(ctx, plan, true))
+}
+
 // ApplyPlan converges the kernel to plan (made by NewPlan with this Plane's
 // prefix). See Apply.
 func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
+	return p.applyPlan(ctx, plan, false)
+}
+
+// ApplyPlanChange is ApplyChange for a plan.
+func (p *Plane) ApplyPlanChange(ctx context.Context, plan *Plan) error {
+	return p.applyPlan(ctx, plan, true)
+}
+
+func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err error) {
 	if plan.Prefix != p.prefix {
 		return fmt.Errorf("netplane: plan for prefix %q applied to plane %q", plan.Prefix, p.prefix)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.span("apply")()
+	p.closed = false
+	topo := topologyOf(plan)
+	if change && p.unchangedTopology(topo) {
+		return p.applyRulesets(ctx, plan)
+	}
+	p.walked = nil
+	defer func() {
+		if err == nil {
+			p.walked = topo
+		}
+	}()
 
 	start := time.Now()
 	var phases []any
@@ -53,9 +93,11 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 	defer func() { p.log.Debug("applied", phases...) }()
 
 	var errs []error
+	// The handles of our namespaces stay open across Applies (p.handles);
+	// the host's is opened for this one.
 	open := map[string]*nsHandle{}
 	defer func() {
-		for _, h := range open {
+		if h := open[HostNamespace]; h != nil {
 			h.close()
 		}
 	}()
@@ -66,14 +108,19 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		end := p.span("namespace")
 		h, err := p.ensureNamespace(ns)
+		end()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 			continue
 		}
 		open[ns.Name] = h
 		if ns.Ruleset != nil {
-			if err := p.ensureRuleset(ctx, ns.Name, h.path, ns.Ruleset); err != nil {
+			end := p.span("ruleset")
+			err := p.ensureRuleset(ctx, ns.Name, h.path, ns.Ruleset)
+			end()
+			if err != nil {
 				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 				// The previous table, if any, stays in force; without one,
 				// the router must not forward at all.
@@ -100,6 +147,7 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 	phase("namespaces")
 
 	// 2. Veth pairs.
+	end := p.span("veths")
 	for _, v := range plan.Veths {
 		a, b := open[v.A.Namespace], open[v.B.Namespace]
 		if a == nil || b == nil {
@@ -110,12 +158,15 @@ func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error {
 		}
 	}
 
+	end()
 	phase("veths")
 
 	// 3. Links, then routes.
 	errs = append(errs, p.configureAll(ctx, plan, open, ready, phase)...)
 
 	// 4. Namespaces we own that are no longer desired.
+	end = p.span("stale")
+	defer end()
 	want := map[string]bool{}
 	for _, ns := range plan.Namespaces {
 		want[ns.Name] = true
@@ -169,15 +220,23 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 		if h == nil {
 			continue
 		}
-		if err := neighbourSysctls(h.path, ns); err != nil {
-			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+		end := p.span("sysctls")
+		if p.linkDown(h, ns) {
+			if err := neighbourSysctls(h.path, ns); err != nil {
+				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+			}
 		}
+		end()
+		end = p.span("links")
 		if err := p.configureLinks(h, ns); err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 		}
+		end()
 	}
 	phase("links")
+	end := p.span("oper-up")
 	p.waitOperUp(ctx, open)
+	end()
 	phase("oper-up")
 	for _, ns := range ordered {
 		h := open[ns.Name]
@@ -188,9 +247,12 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 		if ns.Role == RoleHost {
 			configure = p.configureHostRoutes
 		}
+		end := p.span("routes")
 		if err := configure(h, ns.Routes); err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 		}
+		end()
+		end = p.span("forwarding")
 		if (ns.Role == RoleRouter && ready[ns.Name]) || ns.Role == RoleInternet {
 			// A router forwards once its table is loaded; the internet only
 			// forwards between its links: it has no link, and no route, to
@@ -199,6 +261,7 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 			}
 		}
+		end()
 	}
 	phase("routes")
 	return errs
@@ -217,9 +280,7 @@ func (p *Plane) Teardown(ctx context.Context) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	for name := range p.sessions {
-		p.closeSession(name)
-	}
+	p.release()
 	for _, name := range owned {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -234,6 +295,7 @@ func (p *Plane) Teardown(ctx context.Context) error {
 	if err := p.deleteHostTable(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	p.closeSession(HostNamespace)
 	links, err := netlink.LinkList()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list host links: %w", err))
@@ -382,6 +444,7 @@ type nsHandle struct {
 	name, path string
 	ns         netns.NsHandle
 	h          *netlink.Handle
+	inode      uint64 // of the namespace
 }
 
 func (n *nsHandle) close() {
@@ -434,22 +497,36 @@ func (p *Plane) ensureNamespace(ns Namespace) (*nsHandle, error) {
 			}
 		}
 	}
-	nsh, err := netns.GetFromPath(path)
-	if err != nil {
-		return nil, fmt.Errorf("open: %w", err)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, fmt.Errorf("stat: %w", err)
 	}
-	h, err := netlink.NewHandleAt(nsh)
-	if err != nil {
-		nsh.Close()
-		return nil, fmt.Errorf("netlink handle: %w", err)
+	n := p.handles[ns.Name]
+	if n != nil && n.inode != st.Ino {
+		n.close()
+		delete(p.handles, ns.Name)
+		n = nil
 	}
-	n := &nsHandle{name: ns.Name, path: path, ns: nsh, h: h}
-	lo, err := h.LinkByName("lo")
+	if n == nil {
+		nsh, err := netns.GetFromPath(path)
+		if err != nil {
+			return nil, fmt.Errorf("open: %w", err)
+		}
+		h, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE)
+		if err != nil {
+			nsh.Close()
+			return nil, fmt.Errorf("netlink handle: %w", err)
+		}
+		n = &nsHandle{name: ns.Name, path: path, ns: nsh, h: h, inode: st.Ino}
+		p.handles[ns.Name] = n
+	}
+	lo, err := n.h.LinkByName("lo")
 	if err == nil && lo.Attrs().Flags&net.FlagUp == 0 {
-		err = h.LinkSetUp(lo)
+		err = n.h.LinkSetUp(lo)
 	}
 	if err != nil {
 		n.close()
+		delete(p.handles, ns.Name)
 		return nil, fmt.Errorf("lo up: %w", err)
 	}
 	return n, nil
@@ -465,6 +542,22 @@ func writeSysctl(key, value string) error {
 		return fmt.Errorf("sysctl %s=%s: %w", key, value, err)
 	}
 	return nil
+}
+
+// linkDown reports whether a link of ns (lo aside) is missing or not up:
+// the neighbour settings are written (entering the namespace) only then,
+// before configureLinks brings it up.
+func (p *Plane) linkDown(h *nsHandle, ns Namespace) bool {
+	for _, l := range ns.Links {
+		if l.Name == LoopbackLink {
+			continue
+		}
+		link, err := h.h.LinkByName(l.Name)
+		if err != nil || link.Attrs().Flags&net.FlagUp == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // neighbourSysctls sets the neighbour (ARP) parameters of ns's links; they
@@ -755,4 +848,59 @@ func roleOrder(role string) int {
 		return 1
 	}
 	return 2
+}
+
+// topologyOf is plan without its routers' rulesets: what ApplyChange
+// compares with the last successful Apply.
+func topologyOf(plan *Plan) *Plan {
+	t := *plan
+	t.Namespaces = slices.Clone(plan.Namespaces)
+	for i := range t.Namespaces {
+		if t.Namespaces[i].Role == RoleRouter {
+			t.Namespaces[i].Ruleset = nil
+		}
+	}
+	return &t
+}
+
+// unchangedTopology reports whether topo is what the last successful Apply
+// realised and every namespace of it is still the one that Apply saw (the
+// same inode at its path).
+func (p *Plane) unchangedTopology(topo *Plan) bool {
+	if p.walked == nil || !reflect.DeepEqual(p.walked, topo) {
+		return false
+	}
+	for _, ns := range topo.Namespaces {
+		h := p.handles[ns.Name]
+		var st unix.Stat_t
+		if h == nil || unix.Stat(h.path, &st) != nil || st.Ino != h.inode {
+			return false
+		}
+	}
+	return true
+}
+
+// applyRulesets converges the rulesets of plan's routers only (ApplyChange
+// with an unchanged topology). A router whose ruleset fails keeps its
+// previous one, and the next Apply is a full one.
+func (p *Plane) applyRulesets(ctx context.Context, plan *Plan) error {
+	var errs []error
+	for _, ns := range plan.Namespaces {
+		if ns.Ruleset == nil || ns.Role != RoleRouter {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := p.span("ruleset")
+		err := p.ensureRuleset(ctx, ns.Name, p.handles[ns.Name].path, ns.Ruleset)
+		end()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		p.walked = nil
+	}
+	return errors.Join(errs...)
 }

@@ -15,6 +15,12 @@ func (p *Plane) Apply(ctx context.Context, st State) error { return errors.ErrUn
 // ApplyPlan is only implemented on Linux.
 func (p *Plane) ApplyPlan(ctx context.Context, plan *Plan) error { return errors.ErrUnsupported }
 
+// ApplyChange is only implemented on Linux.
+func (p *Plane) ApplyChange(ctx context.Context, st State) error { return errors.ErrUnsupported }
+
+// ApplyPlanChange is only implemented on Linux.
+func (p *Plane) ApplyPlanChange(ctx context.Context, plan *Plan) error { return errors.ErrUnsupported }
+
 // Teardown is only implemented on Linux.
 func (p *Plane) Teardown(ctx context.Context) error { return errors.ErrUnsupported }
 
@@ -47,3 +53,8 @@ func (p *Plane) Listen(ctx context.Context, id, network, address string) (net.Li
 func (p *Plane) ListenPacket(ctx context.Context, id, network, address string) (net.PacketConn, error) {
 	return nil, errors.ErrUnsupported
 }
+
+// nsHandle is an open namespace on Linux.
+type nsHandle struct{}
+
+func (*nsHandle) close() {}

@@ -46,15 +46,23 @@ func (m *movingTopology) addInterface(id, ip string) {
 // fakePlane records the states applied; the rest of the plane is not used
 // by Sync.
 type fakePlane struct {
-	plane   // nil: calling anything but Apply panics
+	plane   // nil: calling anything but Apply and ApplyChange panics
 	applied []netplane.State
-	fail    error // returned by the next Apply
+	walked  []bool // per applied state: by Apply (true) or ApplyChange
+	fail    error  // returned by the next Apply
 }
 
 func (f *fakePlane) Apply(_ context.Context, st netplane.State) error {
 	f.applied = append(f.applied, st)
+	f.walked = append(f.walked, true)
 	err := f.fail
 	f.fail = nil
+	return err
+}
+
+func (f *fakePlane) ApplyChange(ctx context.Context, st netplane.State) error {
+	err := f.Apply(ctx, st)
+	f.walked[len(f.walked)-1] = false
 	return err
 }
 
@@ -139,6 +147,42 @@ func TestReconcileFullReapplies(t *testing.T) {
 		if got := len(fp.applied); got != s.applies {
 			t.Fatalf("%s: Apply called %d times in all, want %d", s.name, got, s.applies)
 		}
+	}
+	if diff := cmp.Diff([]bool{true, true}, fp.walked); diff != "" {
+		t.Errorf("full runs applied with Apply (-want +got):\n%s", diff)
+	}
+}
+
+// A change after a full Apply is applied with ApplyChange, which trusts
+// the namespaces the last Apply made; the first Sync, a full reconcile and
+// the Sync after a failed Apply walk them all (Apply).
+func TestSyncWalksOnlyWhenAsked(t *testing.T) {
+	ctx := context.Background()
+	n, topo, fp := newSyncController(t)
+	sync := func() {
+		t.Helper()
+		if err := n.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync()                                 // the first: Apply
+	topo.addInterface("eni-2", "10.0.1.5") // a change: ApplyChange
+	sync()
+	fp.fail = errors.New("boom")
+	topo.addInterface("eni-3", "10.0.1.6")
+	if err := n.Sync(ctx); err == nil { // ApplyChange fails
+		t.Fatal("Sync with a failing Apply = nil error, want the error")
+	}
+	sync()                                        // after a failure: Apply
+	if err := n.Reconcile(ctx, nil); err != nil { // full: Apply
+		t.Fatal(err)
+	}
+	topo.addInterface("eni-4", "10.0.1.7")
+	if err := n.Reconcile(ctx, []string{"ec2/x"}); err != nil { // ApplyChange
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]bool{true, false, false, true, true, false}, fp.walked); diff != "" {
+		t.Errorf("applied with Apply (true) or ApplyChange (-want +got):\n%s", diff)
 	}
 }
 

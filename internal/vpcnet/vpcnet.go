@@ -80,6 +80,12 @@ type Controller struct {
 	// were last written for: the only input of those files that the
 	// network plane's state does not hold (resolvconf.go).
 	dhcpWritten map[string]*ec2.TopoDHCP
+	// walk makes the next Sync apply with Apply, which checks every
+	// namespace's links, addresses and routes, rather than ApplyChange,
+	// which trusts those of the last Apply and converges only rulesets
+	// when they are all that changed: at start, on a full reconcile and
+	// after a failed Apply.
+	walk bool
 	// outside holds the addresses of the simulated clients on the internet
 	// asked for since start (AddOutside). They are not EC2 resources and
 	// are not kept: after a restart the first Apply removes their
@@ -93,6 +99,7 @@ type Controller struct {
 // (*netplane.Plane); tests substitute a fake.
 type plane interface {
 	Apply(ctx context.Context, st netplane.State) error
+	ApplyChange(ctx context.Context, st netplane.State) error
 	Command(ctx context.Context, id string, argv ...string) (*exec.Cmd, error)
 	CommandWith(ctx context.Context, id string, opt netplane.EnterOptions, argv ...string) (*exec.Cmd, error)
 	EnterArgs(id string, opt netplane.EnterOptions) ([]string, error)
@@ -104,7 +111,7 @@ type plane interface {
 
 // New returns a controller; it has no side effects.
 func New(cfg Config) *Controller {
-	n := &Controller{ec2: cfg.EC2, st: cfg.Store, published: cfg.Published, resolvDir: cfg.ResolvDir}
+	n := &Controller{ec2: cfg.EC2, st: cfg.Store, published: cfg.Published, resolvDir: cfg.ResolvDir, walk: true}
 	if cfg.Plane != nil { // a nil *netplane.Plane must leave plane a nil interface
 		n.plane = cfg.Plane
 	}
@@ -129,6 +136,7 @@ func (n *Controller) Reconcile(ctx context.Context, changed []string) error {
 	if changed == nil {
 		n.mu.Lock()
 		n.applied = nil // a full run re-applies even an unchanged topology
+		n.walk = true   // and checks every namespace
 		n.mu.Unlock()
 	}
 	return n.Sync(ctx)
@@ -169,10 +177,15 @@ func (n *Controller) Sync(ctx context.Context) error {
 		n.dhcpWritten = dhcp
 		return nil
 	}
-	if err := n.plane.Apply(ctx, st); err != nil {
-		n.applied = nil
+	apply := n.plane.ApplyChange
+	if n.walk {
+		apply = n.plane.Apply
+	}
+	if err := apply(ctx, st); err != nil {
+		n.applied, n.walk = nil, true
 		return err
 	}
+	n.walk = false
 	if err := n.writeResolvConfs(topo); err != nil {
 		return err
 	}
