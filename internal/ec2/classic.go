@@ -205,8 +205,10 @@ func appendClassic(topo *Topology, st *scopeTx, firstIface, firstGroup int) {
 	sc := st.sc
 	ids := ClassicNetwork(sc.Account, sc.Region)
 	cidr := netip.MustParsePrefix(classicCIDR)
+	// Classic instances resolve with the Amazon-provided DNS server and
+	// the region's domain, as the default DHCP options give a VPC.
 	topo.VPCs = append(topo.VPCs, TopoVPC{Account: sc.Account, Region: sc.Region, ID: ids.VpcID, CIDR: cidr,
-		DNSSupport: true, DNSHostnames: true})
+		DNSSupport: true, DNSHostnames: true, DHCP: &TopoDHCP{DomainNames: []string{defaultDomainName(sc.Region)}, DomainNameServers: []string{"AmazonProvidedDNS"}}})
 	topo.Subnets = append(topo.Subnets, TopoSubnet{Account: sc.Account, Region: sc.Region, ID: ids.SubnetID, VpcID: ids.VpcID,
 		CIDR: cidr, RouteTableID: ids.RouteTableID})
 	topo.RouteTables = append(topo.RouteTables, TopoRouteTable{Account: sc.Account, Region: sc.Region, ID: ids.RouteTableID,

@@ -135,8 +135,12 @@ func TestClassicNetworkTopology(t *testing.T) {
 			t.Errorf("synthetic id %s has the form of a real id", id)
 		}
 	}
-	if !slices.ContainsFunc(tp.VPCs, func(v ec2.TopoVPC) bool { return v.ID == ids.VpcID && v.CIDR.String() == "10.0.0.0/8" }) {
-		t.Errorf("topology VPCs %+v lack the classic network %s", tp.VPCs, ids.VpcID)
+	if !slices.ContainsFunc(tp.VPCs, func(v ec2.TopoVPC) bool {
+		// Classic instances resolve names with the Amazon-provided DNS
+		// server, as the default DHCP options give a VPC's.
+		return v.ID == ids.VpcID && v.CIDR.String() == "10.0.0.0/8" && v.DHCP != nil && slices.Equal(v.DHCP.DomainNameServers, []string{"AmazonProvidedDNS"})
+	}) {
+		t.Errorf("topology VPCs %+v lack the classic network %s with the default DHCP options", tp.VPCs, ids.VpcID)
 	}
 	if !slices.ContainsFunc(tp.Subnets, func(sn ec2.TopoSubnet) bool { return sn.ID == ids.SubnetID && sn.RouteTableID == ids.RouteTableID }) {
 		t.Errorf("topology subnets lack the classic subnet")
