@@ -27,7 +27,10 @@ func TestUserDataAndConsoleOutput(t *testing.T) {
 	ctx := context.Background()
 	script := "#!/bin/sh\necho hello from $INSTANCE_ID\nid -u\nip -4 -o addr show eth0 | awk '{print $4}'\n" +
 		"grep ^nameserver /etc/resolv.conf\n" +
-		"getent hosts ip-$(ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1 | tr . -).ec2.internal\n"
+		// The VPC's DNS server learns the instance's name asynchronously
+		// (the DNS controller): the script asks again for a few seconds.
+		"n=ip-$(ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1 | tr . -).ec2.internal\n" +
+		"for i in 1 2 3 4 5 6 7 8 9 10; do getent hosts $n && exit 0; sleep 0.5; done; exit 1\n"
 	out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 		UserData: aws.String(base64.StdEncoding.EncodeToString([]byte(script)))})
 	if err != nil {
