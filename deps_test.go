@@ -59,6 +59,7 @@ var layers = []struct {
 	{"internal/store", "leaf"},
 	{"internal/catalog", "leaf"},
 	{"internal/dnsname", "leaf"},
+	{"internal/paramtable", "leaf"}, // "no silent parameter": the refused fields a request sets
 	{"internal/pki", "leaf"}, // the installation's CA and server certificates
 	// Mechanisms: processes and kernel objects. They know nothing of the
 	// domains, and the domains never import them.

@@ -1,9 +1,7 @@
 package ec2
 
 import (
-	"reflect"
-	"slices"
-	"strings"
+	"github.com/cachalot-dev/cachalot/internal/paramtable"
 )
 
 // No silent parameter: every input parameter of the operations listed here
@@ -11,8 +9,10 @@ import (
 // or refused with UnsupportedOperation naming it. The tables are declared
 // per operation and checked against the generated input shapes by
 // TestParamTables, so a parameter a new botocore model adds fails the test
-// until it is placed. Refusals are enforced by refuseParams, called by the
-// operations themselves.
+// until it is placed. Refusals are enforced by refuseParams
+// (paramtable.FirstRefused), called by the wiring before every operation
+// (RefuseParams) and by some operations themselves; TestNoSilentParameter
+// (internal/apicheck) finds the fields no code reads.
 
 // paramTable places each field (Go name of the generated input shape) of
 // one operation's input.
@@ -180,27 +180,8 @@ const (
 // op's table that in (a pointer to the input shape) sets.
 func refuseParams(op string, in any) error {
 	tab := paramTables[op]
-	if len(tab.refused) == 0 {
-		return nil
-	}
-	v := reflect.ValueOf(in).Elem()
-	for i := range v.NumField() {
-		name := v.Type().Field(i).Name
-		reason, ok := tab.refused[name]
-		if !ok {
-			continue
-		}
-		f := v.Field(i)
-		set := f.Kind() == reflect.Slice && f.Len() > 0
-		if f.Kind() == reflect.Pointer && !f.IsNil() {
-			set = f.Elem().Kind() != reflect.Bool || f.Elem().Bool()
-			if f.Elem().Kind() == reflect.String && slices.ContainsFunc(tab.allowed[name], func(a string) bool { return strings.EqualFold(a, f.Elem().String()) }) {
-				set = false
-			}
-		}
-		if set {
-			return errUnsupportedOperation("The parameter %s is not supported: %s", name, reason)
-		}
+	if name, reason, ok := paramtable.FirstRefused(in, tab.refused, tab.allowed); ok {
+		return errUnsupportedOperation("The parameter %s is not supported: %s", name, reason)
 	}
 	return nil
 }

@@ -1,9 +1,7 @@
 package elasticache
 
 import (
-	"reflect"
-	"slices"
-	"strings"
+	"github.com/cachalot-dev/cachalot/internal/paramtable"
 )
 
 // No silent parameter: an input field an operation does not read is
@@ -55,27 +53,8 @@ var paramTables = map[string]paramTable{
 // field of op's table that in (a pointer to the input shape) sets.
 func refuseParams(op string, in any) error {
 	tab := paramTables[op]
-	if len(tab.refused) == 0 {
-		return nil
-	}
-	v := reflect.ValueOf(in).Elem()
-	for i := range v.NumField() {
-		name := v.Type().Field(i).Name
-		reason, ok := tab.refused[name]
-		if !ok {
-			continue
-		}
-		f := v.Field(i)
-		set := f.Kind() == reflect.Slice && f.Len() > 0
-		if f.Kind() == reflect.Pointer && !f.IsNil() {
-			set = f.Elem().Kind() != reflect.Bool || f.Elem().Bool()
-			if f.Elem().Kind() == reflect.String && slices.ContainsFunc(tab.allowed[name], func(a string) bool { return strings.EqualFold(a, f.Elem().String()) }) {
-				set = false
-			}
-		}
-		if set {
-			return combination("The parameter %s is not supported: %s", name, reason)
-		}
+	if name, reason, ok := paramtable.FirstRefused(in, tab.refused, tab.allowed); ok {
+		return combination("The parameter %s is not supported: %s", name, reason)
 	}
 	return nil
 }
