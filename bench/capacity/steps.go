@@ -121,9 +121,11 @@ func (b *bench) waitSettled(ctx context.Context, n int, t0 time.Time) ([]string,
 		st, err := b.statuses(ctx, false)
 		if err == nil {
 			avail := st["available"]
-			for nextMark <= 10 && avail*10 >= nextMark*n {
+			if nextMark <= 10 && avail*10 >= nextMark*n {
 				timeline = append(timeline, fmt.Sprintf("%s: %d", dur(time.Since(t0)), avail))
-				nextMark++
+				for nextMark <= 10 && avail*10 >= nextMark*n {
+					nextMark++
+				}
 			}
 			if total(st) == n && st["creating"] == 0 {
 				return timeline, st, nil
@@ -157,14 +159,23 @@ func (b *bench) statuses(ctx context.Context, nodeInfo bool) (map[string]int, er
 	return st, nil
 }
 
-// describeAll lists the run's clusters, every page of 100.
+// describeAll lists the run's clusters, every page of 100. A page whose
+// call fails is asked again, up to 3 times (see bench.flaky).
 func (b *bench) describeAll(ctx context.Context, nodeInfo bool) ([]ectypes.CacheCluster, error) {
-	p := elasticache.NewDescribeCacheClustersPaginator(b.s.EC, &elasticache.DescribeCacheClustersInput{
-		MaxRecords: aws.Int32(100), ShowCacheNodeInfo: aws.Bool(nodeInfo),
-	})
 	var out []ectypes.CacheCluster
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	var marker *string
+	for {
+		var page *elasticache.DescribeCacheClustersOutput
+		var err error
+		for attempt := range 3 {
+			page, err = b.s.EC.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{
+				MaxRecords: aws.Int32(100), ShowCacheNodeInfo: aws.Bool(nodeInfo), Marker: marker,
+			})
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			b.flaky(err, attempt)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -173,8 +184,10 @@ func (b *bench) describeAll(ctx context.Context, nodeInfo bool) ([]ectypes.Cache
 				out = append(out, c)
 			}
 		}
+		if marker = page.Marker; aws.ToString(marker) == "" {
+			return out, nil
+		}
 	}
-	return out, nil
 }
 
 func total(m map[string]int) int {
