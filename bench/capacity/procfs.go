@@ -25,7 +25,21 @@ func kbField(path, key string) int64 {
 }
 
 // meminfoFields are the /proc/meminfo lines the report compares.
-var meminfoFields = []string{"MemAvailable", "Slab", "SUnreclaim", "Percpu", "PageTables", "KernelStack"}
+// The first is MemAvailable; the kernel's own memory is Slab, Percpu,
+// PageTables, KernelStack and VmallocUsed (SUnreclaim is part of Slab);
+// the others are shown for the difference between MemAvailable's drop
+// and the sum of the parts.
+var meminfoFields = []string{"MemAvailable", "Slab", "SUnreclaim", "Percpu", "PageTables", "KernelStack", "VmallocUsed", "AnonPages", "Shmem", "Cached"}
+
+// kernelField reports whether a meminfo field is summed as the kernel's
+// own memory.
+func kernelField(f string) bool {
+	switch f {
+	case "Slab", "Percpu", "PageTables", "KernelStack", "VmallocUsed":
+		return true
+	}
+	return false
+}
 
 // meminfo reads meminfoFields, in bytes.
 func meminfo() map[string]int64 {
