@@ -74,6 +74,8 @@ type options struct {
 	bin          string
 	n            int
 	workers      int
+	batch        int
+	createBudget time.Duration
 	idle         time.Duration
 	baseline     time.Duration
 	sample       int
@@ -95,6 +97,8 @@ func main() {
 	flag.StringVar(&o.bin, "cachalot", "bin/cachalot", "cachalot binary (build it first)")
 	flag.IntVar(&o.n, "n", 100, "idle single-node Redis clusters to start")
 	flag.IntVar(&o.workers, "workers", 4, "concurrent CreateCacheCluster / DeleteCacheCluster callers")
+	flag.IntVar(&o.batch, "batch", 100, "clusters created before waiting until none is creating; 0: all at once")
+	flag.DurationVar(&o.createBudget, "create-budget", 20*time.Minute, "no batch of creations begins after this long: the run measures what it created")
 	flag.DurationVar(&o.idle, "idle", 60*time.Second, "idle CPU measuring time")
 	flag.DurationVar(&o.baseline, "baseline", 20*time.Second, "machine CPU measuring time before any node exists")
 	flag.IntVar(&o.sample, "sample", 50, "nodes connect-checked from the instance after creation (all of them after a restart)")

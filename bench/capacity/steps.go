@@ -58,55 +58,84 @@ func (b *bench) createAll(ctx context.Context) error {
 	var (
 		errMu    sync.Mutex
 		firstErr error
+		calls    time.Duration
+		batches  []string
+		timeline []string
+		statuses map[string]int
+		budget   bool
 	)
+	batch := b.o.batch
+	if batch <= 0 {
+		batch = len(ids)
+	}
 	t0 := time.Now()
-	parallel(cctx, b.o.workers, ids, func(ctx context.Context, id string) error {
-		_, err := b.s.EC.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
-			CacheClusterId: aws.String(id), Engine: aws.String("redis"),
-			CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				errMu.Lock()
-				if firstErr == nil {
-					firstErr = err
+	for lo := 0; lo < len(ids) && cctx.Err() == nil; lo += batch {
+		if lo > 0 && time.Since(t0) > b.o.createBudget {
+			budget = true
+			break
+		}
+		tb := time.Now()
+		parallel(cctx, b.o.workers, ids[lo:min(lo+batch, len(ids))], func(ctx context.Context, id string) error {
+			_, err := b.s.EC.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{
+				CacheClusterId: aws.String(id), Engine: aws.String("redis"),
+				CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1),
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					errMu.Unlock()
+					stop()
 				}
-				errMu.Unlock()
-				stop()
+				return err
 			}
+			b.created(id)
+			return nil
+		})
+		calls += time.Since(tb)
+		n := len(b.clusterIDs())
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if n == 0 {
+			return fmt.Errorf("no cluster created: %w", firstErr)
+		}
+		var tl []string
+		var err error
+		if tl, statuses, err = b.waitSettled(ctx, n, t0); err != nil {
 			return err
 		}
-		b.created(id)
-		return nil
-	})
-	calls := time.Since(t0)
+		timeline = append(timeline, tl...)
+		d := time.Since(tb)
+		avail, load := mib(meminfo()["MemAvailable"]), hostinfo.LoadAvg()
+		batches = append(batches, fmt.Sprintf("| %d → %d | %s | %.1f | %s | %s |", lo, n, dur(d), float64(n-lo)/d.Seconds(), avail, strings.Fields(load)[0]))
+		log.Printf("create: %d available after %v (this batch of %d: %v, %.1f nodes/s; load %s, MemAvailable %s)",
+			n, time.Since(t0).Round(time.Second), n-lo, d.Round(time.Millisecond), float64(n-lo)/d.Seconds(), load, avail)
+	}
 	n := len(b.clusterIDs())
-	log.Printf("create: %d CreateCacheCluster calls answered in %v", n, calls.Round(time.Millisecond))
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if n == 0 {
-		return fmt.Errorf("no cluster created: %w", firstErr)
-	}
-	timeline, statuses, err := b.waitSettled(ctx, n, t0)
-	if err != nil {
-		return err
-	}
 	allUp := time.Since(t0)
 	fmt.Printf("## 1. Creation\n\n")
 	fmt.Printf("%d of %d single-node Redis clusters (`cache.t3.micro`, default engine version, no security group given: the default VPC's default group) "+
-		"created through CreateCacheCluster by %d concurrent callers.\n\n", n, b.o.n, b.o.workers)
+		"created through CreateCacheCluster by %d concurrent callers, in batches of %d: each batch's calls, then a wait until none is `creating`.\n\n", n, b.o.n, b.o.workers, batch)
 	if firstErr != nil {
 		fmt.Printf("**Creation stopped at the first refused call:** `%v`\n\n", firstErr)
 	}
 	if b.guard.tripped() {
 		fmt.Printf("**Creation stopped by the memory guard** (MemAvailable < %s at %s).\n\n", mib(b.o.minAvailable), b.guard.at.UTC().Format(time.TimeOnly))
 	}
+	if budget {
+		fmt.Printf("**Creation stopped by the time budget** (-create-budget %v: no batch begun after it).\n\n", b.o.createBudget)
+	}
 	fmt.Printf("| measure | value |\n|---|---|\n")
-	fmt.Printf("| %d CreateCacheCluster calls answered | %s (%.0f calls/s) |\n", n, dur(calls), float64(n)/calls.Seconds())
+	fmt.Printf("| %d CreateCacheCluster calls answered (sum over the batches) | %s (%.0f calls/s) |\n", n, dur(calls), float64(n)/calls.Seconds())
 	fmt.Printf("| **all %d available** (from the first call) | **%s** (%.1f nodes/s) |\n", n, dur(allUp), float64(n)/allUp.Seconds())
 	fmt.Printf("| final statuses | %s |\n\n", statusString(statuses))
-	fmt.Printf("Available over time (from the first call): %s.\n\n", strings.Join(timeline, ", "))
+	fmt.Printf("| batch (clusters before → after) | calls + until settled | nodes/s | MemAvailable after | load (1 min) |\n|---|---|---|---|---|\n%s\n\n", strings.Join(batches, "\n"))
+	if len(timeline) > 0 && batch >= len(ids) {
+		fmt.Printf("Available over time (from the first call): %s.\n\n", strings.Join(timeline, ", "))
+	}
 	return nil
 }
 
