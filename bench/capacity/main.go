@@ -75,6 +75,8 @@ type options struct {
 	n            int
 	workers      int
 	batch        int
+	coldTimeout  time.Duration
+	deleteBudget time.Duration
 	createBudget time.Duration
 	idle         time.Duration
 	baseline     time.Duration
@@ -99,6 +101,8 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 4, "concurrent CreateCacheCluster / DeleteCacheCluster callers")
 	flag.IntVar(&o.batch, "batch", 100, "clusters created before waiting until none is creating; 0: all at once")
 	flag.DurationVar(&o.createBudget, "create-budget", 20*time.Minute, "no batch of creations begins after this long: the run measures what it created")
+	flag.DurationVar(&o.coldTimeout, "cold-timeout", 10*time.Minute, "how long every node may take to be connectable after a cold restart")
+	flag.DurationVar(&o.deleteBudget, "delete-budget", 10*time.Minute, "how long deletion through the API is waited for; teardown removes what is left")
 	flag.DurationVar(&o.idle, "idle", 60*time.Second, "idle CPU measuring time")
 	flag.DurationVar(&o.baseline, "baseline", 20*time.Second, "machine CPU measuring time before any node exists")
 	flag.IntVar(&o.sample, "sample", 50, "nodes connect-checked from the instance after creation (all of them after a restart)")

@@ -140,7 +140,7 @@ func (b *bench) coldRestart(ctx context.Context) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	prober := time.Since(t0)
-	if _, err := b.pr.check(b.allAddrs(), b.o.waitTimeout); err != nil {
+	if _, err := b.pr.check(b.allAddrs(), b.o.coldTimeout); err != nil {
 		return err
 	}
 	all := time.Since(t0)
@@ -167,16 +167,21 @@ func (b *bench) deleteTimed(ctx context.Context) error {
 	b.mu.Lock()
 	b.ids = nil
 	b.mu.Unlock()
-	deadline := t0.Add(b.o.waitTimeout)
+	deadline := t0.Add(b.o.deleteBudget)
+	left := len(ids)
 	for {
 		cs, err := b.describeAll(ctx, false)
-		if err == nil && len(cs) == 0 {
-			break
+		if err == nil {
+			if left = len(cs); left == 0 {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d clusters still listed after %v (%v)", len(cs), b.o.waitTimeout, err)
+			fmt.Printf("## 7. Deletion\n\n%d DeleteCacheCluster calls answered in %s; after the budget of %v, %d clusters were still listed (teardown removes them).\n\n",
+				len(ids), dur(calls), b.o.deleteBudget, left)
+			return nil
 		}
-		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, time.Second); err != nil {
 			return err
 		}
 	}
