@@ -6,7 +6,7 @@ BIN     := bin/cachalot
 DEBIAN_PACKAGES := redis-server redis-tools memcached libmemcached-tools nftables iproute2 iptables awscli dnsutils
 GOFLAGS_TEST ?= -race -timeout 30m
 
-.PHONY: run build deps test vet fmt-check generate-check bench bench-capacity crash print-packages differential fuzz
+.PHONY: run build deps test vet fmt-check generate-check bench crash print-packages differential fuzz
 
 ## run: install what is missing, build, and start the service in the foreground
 run: deps build
@@ -66,6 +66,7 @@ bench: build
 ## API (default 100), then memory, idle CPU, a restart, API latency and deletion (bench/capacity);
 ## the Markdown report goes to stdout, progress to stderr; CAPACITYFLAGS adds flags (e.g. -cold)
 N ?= 100
+.PHONY: bench-capacity
 bench-capacity: build
 	$(GO) run ./bench/capacity -cachalot $(BIN) -n $(N) $(CAPACITYFLAGS)
 
