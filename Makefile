@@ -68,6 +68,14 @@ fuzz:
 bench: build
 	$(GO) run ./bench/api
 
+## bench-capacity: idle Redis nodes actually started (root): N single-node clusters through the
+## API (default 100), then memory, idle CPU, a restart, API latency and deletion (bench/capacity);
+## the Markdown report goes to stdout, progress to stderr; CAPACITYFLAGS adds flags (e.g. -cold)
+N ?= 100
+.PHONY: bench-capacity
+bench-capacity: build
+	$(GO) run ./bench/capacity -cachalot $(BIN) -n $(N) $(CAPACITYFLAGS)
+
 ## crash: the crash campaign (root): kill -9 of serve under a random workload, 20 runs, 1,000 writes
 crash: build
 	$(GO) run ./bench/crash -cachalot $(BIN) $(CRASHFLAGS)

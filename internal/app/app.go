@@ -120,6 +120,10 @@ type Config struct {
 	// are sampled into the CloudWatch metrics (and /metrics); default
 	// metricsctl.DefaultInterval, 10 s.
 	MetricsInterval time.Duration
+	// IdleEngineHz is the hz of Redis OSS/Valkey engines nothing uses
+	// (engine.Config.IdleHz; serve --idle-engine-hz); default 0: 1,
+	// negative: engines keep the default 10 always.
+	IdleEngineHz int
 	// MetricsPerNode adds per-node engine series (labelled by cache cluster
 	// and node id) to /metrics (serve --metrics-per-node); default false:
 	// only totals by engine, naming no resource.
@@ -304,7 +308,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.recon = reconcile.NewManager(st, reconcile.Options{Logger: a.log, Observe: a.tel.ObserveReconcile}, a.net, a.ecCtl, groups, snaps, userData, a.metadata, pub, a.dns)
 	a.recon.Start(context.WithoutCancel(ctx))
 	a.sampler = metricsctl.New(metricsctl.Config{Caches: ecSvc, Engines: a.engines, Metrics: a.cw,
-		EngineNodeID: cachectl.EngineNodeID, Interval: a.cfg.MetricsInterval, Logger: a.log})
+		EngineNodeID: cachectl.EngineNodeID, Interval: a.cfg.MetricsInterval, Logger: a.log, Hz: a.engines})
 	a.sampler.Start(context.WithoutCancel(ctx))
 
 	ln, err := net.Listen("tcp", a.cfg.Listen)
@@ -520,9 +524,14 @@ func (a *App) Plane() *netplane.Plane { return a.plane }
 // over.
 func (a *App) newEngines(ecSvc *elasticache.Service) *engine.Supervisor {
 	engineEvents := a.countEngineEvents(cachectl.EngineEvents(ecSvc, a.log))
+	idleHz := a.cfg.IdleEngineHz
+	if idleHz == 0 {
+		idleHz = 1
+	}
 	return engine.New(engine.Config{
 		DataDir: EnginesDir(a.cfg.DataDir),
 		Logger:  a.log,
+		IdleHz:  max(idleHz, 0),
 		OnEvent: func(e engine.Event) {
 			engineEvents(e)
 			if e.Type == engine.EventFailed && a.recon != nil {

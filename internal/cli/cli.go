@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -204,9 +205,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	regionList := fs.String("regions", envOr("CACHALOT_REGIONS", "aws"), "comma-separated regions requests may be signed for; 'aws' stands for every commercial, China and GovCloud region (env CACHALOT_REGIONS)")
 	publishAll := fs.Bool("publish-all", envOr("CACHALOT_PUBLISH_ALL", "") == "1", "publish every cache to this host, for local development (env CACHALOT_PUBLISH_ALL=1)")
 	perNode := fs.Bool("metrics-per-node", envOr("CACHALOT_METRICS_PER_NODE", "") == "1", "add per-node engine series (labelled by cache cluster and node id) to /metrics, which is unauthenticated; default: totals by engine only (env CACHALOT_METRICS_PER_NODE=1)")
+	idleHzDefault, err := strconv.Atoi(envOr("CACHALOT_IDLE_ENGINE_HZ", "1"))
+	if err != nil {
+		return fmt.Errorf("CACHALOT_IDLE_ENGINE_HZ: %w", err)
+	}
+	idleHz := fs.Int("idle-engine-hz", idleHzDefault, "hz of Redis OSS/Valkey engines with no client (the timer of an idle engine is most of its CPU); 10, the engine default ElastiCache runs, again once a client connects, within the metrics interval (10 s); 0 keeps 10 always (env CACHALOT_IDLE_ENGINE_HZ)")
 	hostsFile := fs.String("hosts-file", envOr("CACHALOT_HOSTS_FILE", defaultHostsFile()), "hosts file where the names of published caches are written, in a managed block; 'none' writes none (env CACHALOT_HOSTS_FILE; default /etc/hosts as root, else none)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *idleHz < 0 || *idleHz > 10 {
+		return fmt.Errorf("--idle-engine-hz: %d is not between 0 (off) and 10", *idleHz)
 	}
 	if *hostsFile == "none" {
 		*hostsFile = ""
@@ -225,6 +234,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions,
 		DNSDomain: *dnsDomain, PublishAll: *publishAll, HostsFile: *hostsFile, MetricsPerNode: *perNode, Logger: logger}
+	if cfg.IdleEngineHz = *idleHz; *idleHz <= 0 {
+		cfg.IdleEngineHz = -1
+	}
 	akid, secret := os.Getenv("CACHALOT_ROOT_ACCESS_KEY_ID"), os.Getenv("CACHALOT_ROOT_SECRET_ACCESS_KEY")
 	if (akid == "") != (secret == "") {
 		return errors.New("set both CACHALOT_ROOT_ACCESS_KEY_ID and CACHALOT_ROOT_SECRET_ACCESS_KEY, or neither")

@@ -59,3 +59,27 @@ func TestServeRefusesBadDNSDomain(t *testing.T) {
 		}
 	}
 }
+
+// A bad --idle-engine-hz (or CACHALOT_IDLE_ENGINE_HZ) refuses to start,
+// naming what is wrong, before anything is created.
+func TestServeRefusesBadIdleEngineHz(t *testing.T) {
+	for _, tt := range []struct{ args, env, why string }{
+		{"11", "", "--idle-engine-hz"},
+		{"-1", "", "--idle-engine-hz"},
+		{"", "fast", "CACHALOT_IDLE_ENGINE_HZ"},
+	} {
+		t.Setenv("CACHALOT_IDLE_ENGINE_HZ", tt.env)
+		dir := filepath.Join(t.TempDir(), "data")
+		args := []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--network", "loopback"}
+		if tt.args != "" {
+			args = append(args, "--idle-engine-hz", tt.args)
+		}
+		var out bytes.Buffer
+		if code := Run(context.Background(), args, &out, &out); code == 0 || !strings.Contains(out.String(), tt.why) {
+			t.Errorf("serve %v (env %q) = exit %d, %q; want a refusal naming %s", args[5:], tt.env, code, out.String(), tt.why)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("serve %v created its data dir (%v)", args[5:], err)
+		}
+	}
+}

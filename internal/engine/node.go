@@ -68,22 +68,45 @@ type result struct {
 	err     error
 }
 
-// watcher polls one process and closes exited when it is gone.
+// watcher watches one process and closes exited when it is gone: through
+// the process's pidfd where the kernel has one (exitwait_linux.go), else by
+// checking it every PollInterval.
 type watcher struct {
 	id       procID
 	started  time.Time
 	exited   chan struct{}
 	quit     chan struct{}
 	stopOnce sync.Once
+	notifier *exitNotifier // nil: polled
 }
 
-func (w *watcher) stop() { w.stopOnce.Do(func() { close(w.quit) }) }
+func (w *watcher) stop() {
+	w.stopOnce.Do(func() {
+		close(w.quit)
+		if w.notifier != nil {
+			w.notifier.close()
+		}
+	})
+}
 
 func (n *node) watch(id procID) *watcher {
-	w := &watcher{id: id, started: time.Now(), exited: make(chan struct{}), quit: make(chan struct{})}
+	w := &watcher{id: id, started: time.Now(), exited: make(chan struct{}), quit: make(chan struct{}),
+		notifier: openExitNotifier(id)}
 	n.s.wg.Add(1)
 	go func() {
 		defer n.s.wg.Done()
+		if w.notifier != nil {
+			// The supervisor's end stops the wait as Stop does.
+			unregister := context.AfterFunc(n.s.ctx, w.stop)
+			defer unregister()
+			w.notifier.wait()
+			select {
+			case <-w.quit:
+				return
+			default:
+			}
+			// Exited, or the poller failed: confirm (and reap) below.
+		}
 		t := time.NewTicker(n.s.cfg.PollInterval)
 		defer t.Stop()
 		for {

@@ -33,6 +33,12 @@ type Stats struct {
 	// ReplicationLag is, for a replica, the seconds since it last heard
 	// from its primary (INFO master_last_io_seconds_ago).
 	ReplicationLag float64
+	// Redis OSS/Valkey only: the replicas attached (connected_slaves),
+	// cluster mode (cluster_enabled) and the hz the engine is set to
+	// (configured_hz; see idlehz.go).
+	Replicas       int64
+	ClusterEnabled bool
+	ConfiguredHz   int64
 }
 
 // Stats reads a running node's engine statistics, reached as its admin
@@ -112,6 +118,12 @@ func ParseRedisInfo(s string) Stats {
 			st.NetOut = atoi(v)
 		case "role":
 			st.Replica = v == "slave"
+		case "connected_slaves":
+			st.Replicas = atoi(v)
+		case "cluster_enabled":
+			st.ClusterEnabled = strings.TrimSpace(v) == "1"
+		case "configured_hz":
+			st.ConfiguredHz = atoi(v)
 		case "master_last_io_seconds_ago":
 			st.ReplicationLag, _ = strconv.ParseFloat(v, 64)
 		default:

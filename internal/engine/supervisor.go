@@ -101,8 +101,12 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// StopTimeout is the grace period after SIGTERM before SIGKILL; default 10s.
 	StopTimeout time.Duration
-	// PollInterval is how often liveness is checked; default 200ms.
+	// PollInterval is how often liveness is checked where an engine's exit
+	// cannot be waited for (no pidfd); default 200ms.
 	PollInterval time.Duration
+	// IdleHz is the hz AdjustHz gives an idle Redis OSS/Valkey node
+	// (idlehz.go); default 0: hz is never changed.
+	IdleHz int
 	// MinBackoff and MaxBackoff bound the delay before restarting a crashed
 	// engine (doubling per consecutive crash); default 100ms and 30s.
 	MinBackoff, MaxBackoff time.Duration

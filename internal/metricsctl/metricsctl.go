@@ -36,6 +36,12 @@ type Engines interface {
 	Stats(ctx context.Context, nodeID string) (engine.Stats, error)
 }
 
+// HzAdjuster gives idle nodes' engines a lower hz, and busy ones the
+// normal one, from a reading (engine.Supervisor.AdjustHz).
+type HzAdjuster interface {
+	AdjustHz(ctx context.Context, nodeID string, st engine.Stats) error
+}
+
 // Metrics records the samples (cloudwatch.Service).
 type Metrics interface {
 	Record(key cloudwatch.NodeKey, at time.Time, values map[string]float64)
@@ -51,9 +57,12 @@ type Config struct {
 	// EngineNodeID names a cluster's node for the supervisor
 	// (cachectl.EngineNodeID).
 	EngineNodeID func(ref elasticache.ClusterRef, node string) string
-	Interval     time.Duration    // default DefaultInterval
-	Logger       *slog.Logger     // default slog.Default()
-	Now          func() time.Time // default time.Now
+	// Hz, when set, is handed every reading of a Redis OSS/Valkey node;
+	// default nil: engines keep their hz.
+	Hz       HzAdjuster
+	Interval time.Duration    // default DefaultInterval
+	Logger   *slog.Logger     // default slog.Default()
+	Now      func() time.Time // default time.Now
 }
 
 // Sampler samples the nodes; Start runs it, Close stops it.
@@ -132,10 +141,16 @@ func (s *Sampler) Sample(ctx context.Context) {
 			if n.Status != elasticache.StatusAvailable {
 				continue
 			}
-			st, err := s.cfg.Engines.Stats(ctx, s.cfg.EngineNodeID(cl.Ref(), n.ID))
+			nodeID := s.cfg.EngineNodeID(cl.Ref(), n.ID)
+			st, err := s.cfg.Engines.Stats(ctx, nodeID)
 			if err != nil {
 				s.cfg.Logger.Debug("metrics: read node", "cluster", cl.ID, "node", n.ID, "err", err)
 				continue
+			}
+			if s.cfg.Hz != nil {
+				if err := s.cfg.Hz.AdjustHz(ctx, nodeID, st); err != nil {
+					s.cfg.Logger.Debug("metrics: hz of node", "cluster", cl.ID, "node", n.ID, "err", err)
+				}
 			}
 			now := s.cfg.Now()
 			prev, ok := s.prev[key]

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cachalot-dev/cachalot/internal/cloudwatch"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/engine"
@@ -78,5 +80,29 @@ func TestSampleForgets(t *testing.T) {
 	s.Sample(context.Background())
 	if len(cw.Latest()) != 0 || len(s.prev) != 0 {
 		t.Errorf("after the node went away: series %v, readings %v; want none", cw.Latest(), s.prev)
+	}
+}
+
+type recordHz struct{ got map[string]engine.Stats }
+
+func (r *recordHz) AdjustHz(_ context.Context, id string, st engine.Stats) error {
+	r.got[id] = st
+	return nil
+}
+
+// TestSampleHandsReadingsToHz: every node read is handed to Config.Hz
+// with its reading; a node that cannot be read is not.
+func TestSampleHandsReadingsToHz(t *testing.T) {
+	cw := cloudwatch.New(cloudwatch.Config{Capacity: 8})
+	cl := &elasticache.Cluster{Account: "1", Region: "r", ID: "c", Nodes: []elasticache.Node{
+		{ID: "0001", Status: elasticache.StatusAvailable}, {ID: "0002", Status: elasticache.StatusAvailable}}}
+	eng := fakeEngines{"c/0001": {Engine: "redis", CurrConnections: 1, ConfiguredHz: 10}}
+	hz := &recordHz{got: map[string]engine.Stats{}}
+	s := New(Config{Caches: fakeCaches{cl}, Engines: eng, Metrics: cw, Hz: hz,
+		EngineNodeID: func(_ elasticache.ClusterRef, n string) string { return "c/" + n }})
+	s.Sample(context.Background())
+	want := map[string]engine.Stats{"c/0001": eng["c/0001"]}
+	if diff := cmp.Diff(want, hz.got); diff != "" {
+		t.Errorf("readings handed to Hz (-want +got):\n%s", diff)
 	}
 }

@@ -52,8 +52,10 @@ type Server struct {
 	Secret  string // the root secret access key
 	LogPath string // serve's standard output and error
 	EC      *elasticache.Client
-	EC2     *awsec2.Client
-	cmd     *exec.Cmd
+	// teardown bounds `cachalot teardown` in Close (Options.TeardownTimeout).
+	teardown time.Duration
+	EC2      *awsec2.Client
+	cmd      *exec.Cmd
 }
 
 // Options are what differs between the benchmarks' servers.
@@ -62,6 +64,8 @@ type Options struct {
 	Key       string // root access key id
 	Secret    string // root secret access key
 	LogLevel  string // serve --log-level
+	// TeardownTimeout bounds `cachalot teardown` in Close; default 2 min.
+	TeardownTimeout time.Duration
 }
 
 // Start starts `cachalot serve` from bin and waits until it answers a
@@ -83,7 +87,11 @@ func Start(ctx context.Context, bin string, o Options) (*Server, error) {
 		Bin: bin, Dir: dir, URL: fmt.Sprintf("http://127.0.0.1:%d", port),
 		Account: fmt.Sprintf("%012d", n.Int64()+1e11),
 		Key:     o.Key, Secret: o.Secret,
-		LogPath: filepath.Join(dir, "serve.log"),
+		LogPath:  filepath.Join(dir, "serve.log"),
+		teardown: o.TeardownTimeout,
+	}
+	if s.teardown <= 0 {
+		s.teardown = 2 * time.Minute
 	}
 	logf, err := os.Create(s.LogPath)
 	if err != nil {
@@ -143,7 +151,7 @@ func (s *Server) Close(keep bool) error {
 			errs = append(errs, errors.New("cachalot serve did not stop in 30 s; killed"))
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), s.teardown)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, s.Bin, "teardown", "--data-dir", s.Dir).CombinedOutput()
 	if err != nil {
