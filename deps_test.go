@@ -60,7 +60,7 @@ var layers = []struct {
 	{"internal/catalog", "leaf"},
 	{"internal/dnsname", "leaf"},
 	{"internal/paramtable", "leaf"}, // "no silent parameter": the refused fields a request sets
-	{"internal/pki", "leaf"}, // the installation's CA and server certificates
+	{"internal/pki", "leaf"},        // the installation's CA and server certificates
 	// Mechanisms: processes and kernel objects. They know nothing of the
 	// domains, and the domains never import them.
 	{"internal/engine/...", "mechanism"},
