@@ -166,10 +166,14 @@ func TestManagedPrefixLists(t *testing.T) {
 	// Describe: own and AWS's; every filter.
 	d, err := s.DescribeManagedPrefixLists(ctx, &ec2api.DescribeManagedPrefixListsRequest{})
 	ok(t, err)
-	var names []string
+	var names, ids []string
 	for _, l := range d.PrefixLists {
-		names = append(names, *l.PrefixListName)
+		names, ids = append(names, *l.PrefixListName), append(ids, *l.PrefixListId)
 	}
+	if !slices.IsSorted(ids) {
+		t.Errorf("DescribeManagedPrefixLists ids = %v, want them in id order", ids)
+	}
+	slices.Sort(names) // the own list's id is random: its place among AWS's varies
 	if want := []string{"com.amazonaws.us-east-1.dynamodb", "com.amazonaws.us-east-1.s3", "office-2"}; !cmp.Equal(names, want) {
 		t.Errorf("DescribeManagedPrefixLists names = %v, want %v", names, want)
 	}
