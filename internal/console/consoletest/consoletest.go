@@ -104,11 +104,20 @@ func Do(t testing.TB, ctx context.Context, what string, steps ...chromedp.Action
 // Text is the text of the first element matching the CSS selector.
 func Text(t testing.TB, ctx context.Context, css string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", css, err)
+	// A page a form post replaces can drop the node between finding it
+	// and reading it ("No node with given id found"): read it again from
+	// the new page, for a few seconds.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+		if err == nil {
+			return s
+		}
+		if !strings.Contains(err.Error(), "No node with given id") || time.Now().After(deadline) {
+			t.Fatalf("text of %s: %v", css, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return s
 }
 
 // Contains waits until the first element matching the CSS selector shows
