@@ -228,6 +228,21 @@ func TestRBAC(t *testing.T) {
 	w.settle(t, "modified after restart")
 	w.expect(t, "modified after restart", all, "reader", readerPass, "PONG", "PING")
 	w.expect(t, "modified after restart", all, "reader", readerPass2, "WRONGPASS", "PING")
+	// Replication is asynchronous, on ElastiCache too: a write the replica
+	// has not received yet is lost with its primary. The failover below
+	// checks the replica's data, so it waits until every member has it.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		synced := true
+		for _, h := range all {
+			synced = synced && w.as(t, h, "reader", readerPass, "GET", "app:k") == "w"
+		}
+		if synced {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("app:k = w did not reach every member of %v within 20 s", all)
+		}
+	}
 	before := primaryOf(w.describe(t))
 	if err := syscall.Kill(nodePID(t, w.dir, "000000000000.us-east-1."+before+".0001"), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
