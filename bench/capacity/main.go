@@ -257,19 +257,10 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// startProber starts the prober in the instance's namespace; "running"
-// can precede the namespace by a few ms, so it retries, bounded.
-func (b *bench) startProber(ctx context.Context) error {
-	var err error
-	for attempt := 0; ; attempt++ {
-		if b.pr, err = startProber(ctx, b.s, b.inst.ID, b.self); err == nil {
-			return nil
-		}
-		if attempt == 50 || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+// startProber starts the prober in the instance's namespace.
+func (b *bench) startProber(ctx context.Context) (err error) {
+	b.pr, err = startProber(ctx, b.s, b.inst.ID, b.self)
+	return err
 }
 
 // deleteAll asks for the deletion of every cluster created (the cleanup

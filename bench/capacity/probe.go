@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,38 +27,20 @@ import (
 // at most probeParallel addresses at a time.
 const probeParallel = 64
 
-type prober struct {
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Scanner
-}
+type prober struct{ *cachalotproc.Child }
 
 func startProber(ctx context.Context, s *cachalotproc.Server, inst, self string) (*prober, error) {
-	cmd, in, out, host, err := s.StartChild(ctx, inst, self, "-probe")
+	c, err := s.StartLineChild(ctx, inst, self, "-probe", 20*time.Second, 50, 100*time.Millisecond)
 	if err != nil {
-		return nil, fmt.Errorf("start prober: %w", err)
+		return nil, err
 	}
-	p := &prober{cmd: cmd, in: in, out: bufio.NewScanner(out)}
-	p.out.Buffer(nil, 1<<20)
-	line, err := p.read(20 * time.Second)
-	if err != nil || !strings.HasPrefix(line, "ready ") {
-		p.close()
-		return nil, fmt.Errorf("prober did not start: %q %v", line, err)
-	}
-	if strings.TrimPrefix(line, "ready ") == host {
-		p.close()
-		return nil, fmt.Errorf("prober runs in the host's network namespace %s", host)
-	}
-	return p, nil
+	return &prober{c}, nil
 }
 
 // check asks the child to reach every address within timeout; it returns
 // how long the slowest took.
 func (p *prober) check(addrs []string, timeout time.Duration) (time.Duration, error) {
-	if _, err := fmt.Fprintf(p.in, "%s %s\n", timeout, strings.Join(addrs, " ")); err != nil {
-		return 0, err
-	}
-	line, err := p.read(timeout + 30*time.Second)
+	line, err := p.Ask(timeout+30*time.Second, "%s %s", timeout, strings.Join(addrs, " "))
 	if err != nil {
 		return 0, err
 	}
@@ -72,56 +52,23 @@ func (p *prober) check(addrs []string, timeout time.Duration) (time.Duration, er
 	return time.Duration(maxMS * float64(time.Millisecond)), nil
 }
 
-func (p *prober) read(timeout time.Duration) (string, error) {
-	ch := make(chan string, 1)
-	go func() {
-		if p.out.Scan() {
-			ch <- p.out.Text()
-		}
-		close(ch)
-	}()
-	select {
-	case l, ok := <-ch:
-		if !ok {
-			return "", fmt.Errorf("prober exited: %v", p.out.Err())
-		}
-		return l, nil
-	case <-time.After(timeout):
-		return "", fmt.Errorf("prober silent for %v", timeout)
-	}
-}
-
-func (p *prober) close() {
-	p.in.Close()
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
-}
+func (p *prober) close() { p.Close() }
 
 // probeMain is the child: it refuses to run in the benchmark's own (the
 // host's) network namespace, named by os.Args[2].
 func probeMain() int {
-	self, err := os.Readlink("/proc/self/ns/net")
-	host := ""
-	if len(os.Args) > 2 {
-		host = os.Args[2]
-	}
-	if err != nil || host == "" || self == host {
-		fmt.Fprintf(os.Stderr, "prober: not inside a separate network namespace (%s, host %s); refusing\n", self, host)
+	in, ok := cachalotproc.ChildReady("prober")
+	if !ok {
 		return 2
 	}
-	fmt.Printf("ready %s\n", self)
-	in := bufio.NewScanner(os.Stdin)
-	in.Buffer(nil, 16<<20)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
+		if len(f) < 2 {
+			fmt.Println("fail bad request")
+			continue
+		}
 		timeout, err := time.ParseDuration(f[0])
-		if len(f) < 2 || err != nil {
+		if err != nil {
 			fmt.Println("fail bad request")
 			continue
 		}

@@ -145,15 +145,9 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	// "running" can precede the instance's namespace by a few ms (the
 	// network controller realises it asynchronously): retry, bounded.
-	var pr *prober
-	for attempt := 0; ; attempt++ {
-		if pr, err = startProber(ctx, srv, inst.ID, self); err == nil {
-			break
-		}
-		if attempt == 50 || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
+	pr, err := startProber(ctx, srv, inst.ID, self, 50, 100*time.Millisecond)
+	if err != nil {
+		return err
 	}
 	cl.add(func() { pr.close() })
 	log.Printf("instance %s (%s), prober in its namespace", inst.ID, inst.IP)

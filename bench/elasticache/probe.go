@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,29 +37,17 @@ const (
 )
 
 // prober is the parent's handle on the child.
-type prober struct {
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	out   *bufio.Scanner
-	netns string // the child's network namespace, "net:[inode]"
-}
+type prober struct{ *cachalotproc.Child }
 
-func startProber(ctx context.Context, s *cachalotproc.Server, inst, self string) (*prober, error) {
-	cmd, in, out, host, err := s.StartChild(ctx, inst, self, "-probe")
+// startProber starts the prober, again up to attempts times every apart
+// (the instance's namespace can come a few ms after "running", or after
+// a restart).
+func startProber(ctx context.Context, s *cachalotproc.Server, inst, self string, attempts int, every time.Duration) (*prober, error) {
+	c, err := s.StartLineChild(ctx, inst, self, "-probe", 10*time.Second, attempts, every)
 	if err != nil {
-		return nil, fmt.Errorf("start prober: %w", err)
+		return nil, err
 	}
-	p := &prober{cmd: cmd, in: in, out: bufio.NewScanner(out)}
-	line, err := p.read(10 * time.Second)
-	if err != nil || !strings.HasPrefix(line, "ready ") {
-		p.close()
-		return nil, fmt.Errorf("prober did not start: %q %v", line, err)
-	}
-	if p.netns = strings.TrimPrefix(line, "ready "); p.netns == host {
-		p.close()
-		return nil, fmt.Errorf("prober runs in the host's network namespace %s", host)
-	}
-	return p, nil
+	return &prober{c}, nil
 }
 
 // reached is what the child saw of one address.
@@ -78,10 +64,7 @@ func (r reached) String() string {
 // probe asks the child to reach every address and returns when they all
 // answered, with what each took.
 func (p *prober) probe(kind string, addrs []string) ([]reached, error) {
-	if _, err := fmt.Fprintf(p.in, "%s %s\n", kind, strings.Join(addrs, " ")); err != nil {
-		return nil, err
-	}
-	line, err := p.read(probeTimeout + 5*time.Second)
+	line, err := p.Ask(probeTimeout+5*time.Second, "%s %s", kind, strings.Join(addrs, " "))
 	if err != nil {
 		return nil, err
 	}
@@ -105,58 +88,16 @@ func (p *prober) probe(kind string, addrs []string) ([]reached, error) {
 	return rs, nil
 }
 
-func (p *prober) read(timeout time.Duration) (string, error) {
-	type res struct {
-		line string
-		err  error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		if p.out.Scan() {
-			ch <- res{line: p.out.Text()}
-			return
-		}
-		err := p.out.Err()
-		if err == nil {
-			err = io.EOF
-		}
-		ch <- res{err: err}
-	}()
-	select {
-	case r := <-ch:
-		return r.line, r.err
-	case <-time.After(timeout):
-		return "", fmt.Errorf("prober silent for %v", timeout)
-	}
-}
-
-func (p *prober) close() {
-	p.in.Close()
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
-}
+func (p *prober) close() { p.Close() }
 
 // probeMain is the child: it refuses to run in the network namespace of
 // its parent benchmark (the host's, named by os.Args[2]), then answers
 // probe requests until stdin closes.
 func probeMain() int {
-	self, err := os.Readlink("/proc/self/ns/net")
-	host := ""
-	if len(os.Args) > 2 {
-		host = os.Args[2]
-	}
-	if err != nil || host == "" || self == host {
-		fmt.Fprintf(os.Stderr, "prober: not inside a separate network namespace (%s, host %s); refusing\n", self, host)
+	in, ok := cachalotproc.ChildReady("prober")
+	if !ok {
 		return 2
 	}
-	fmt.Printf("ready %s\n", self)
-	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
 		if len(f) < 2 {

@@ -198,15 +198,9 @@ func coldRestart(ctx context.Context, s *cachalotproc.Server, inst cachalotproc.
 	if err := s.Restart(ctx); err != nil {
 		return 0, err
 	}
-	var p *prober
-	for attempt := 0; ; attempt++ {
-		if p, err = startProber(ctx, s, inst.ID, self); err == nil {
-			break
-		}
-		if attempt == 600 || ctx.Err() != nil {
-			return 0, fmt.Errorf("prober after restart: %w", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	p, err := startProber(ctx, s, inst.ID, self, 600, 20*time.Millisecond)
+	if err != nil {
+		return 0, fmt.Errorf("prober after restart: %w", err)
 	}
 	*pr = p
 	// One probe waits up to probeTimeout; a cold start of every engine on a

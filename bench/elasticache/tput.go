@@ -106,7 +106,7 @@ func startThroughputArms(ctx context.Context, s *cachalotproc.Server, inst cacha
 	if e.mcNS, err = nodeNamespace(s, e.mcEP); err != nil {
 		return nil, err
 	}
-	if e.instNS, err = namespaceByLink(s, pr.netns); err != nil {
+	if e.instNS, err = namespaceByLink(s, pr.NetNS); err != nil {
 		return nil, err
 	}
 	if err := checkNamespace(e.instNS); err != nil {

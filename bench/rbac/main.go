@@ -113,15 +113,11 @@ func run(ctx context.Context, o options) error {
 	if err := os.WriteFile(ca, caPEM, 0o644); err != nil {
 		return err
 	}
-	cmd, in, out, host, err := srv.StartChild(ctx, inst.ID, self, "-probe")
+	pr, err := srv.StartLineChild(ctx, inst.ID, self, "-probe", 10*time.Second, 1, 0)
 	if err != nil {
 		return err
 	}
-	defer func() { in.Close(); cmd.Wait() }()
-	sc := bufio.NewScanner(out)
-	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "ready ") || strings.TrimPrefix(sc.Text(), "ready ") == host {
-		return fmt.Errorf("prober did not start in the instance's namespace: %q", sc.Text())
-	}
+	defer pr.Close()
 	log.Printf("group members %v; prober ready", hosts)
 
 	var enforced, api []float64
@@ -131,13 +127,13 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("ModifyUser %d: %w", i, err)
 		}
 		api = append(api, ms(time.Since(t0)))
-		fmt.Fprintf(in, "%s %s %s %s\n", ca, user, password(i), strings.Join(hosts, " "))
-		if !sc.Scan() {
-			return fmt.Errorf("prober gone")
+		line, err := pr.Ask(time.Minute, "%s %s %s %s", ca, user, password(i), strings.Join(hosts, " "))
+		if err != nil {
+			return fmt.Errorf("iteration %d: prober: %w", i, err)
 		}
-		f := strings.Fields(sc.Text())
+		f := strings.Fields(line)
 		if len(f) == 0 || f[0] != "ok" {
-			return fmt.Errorf("iteration %d: prober: %s", i, sc.Text())
+			return fmt.Errorf("iteration %d: prober: %s", i, line)
 		}
 		var last int64
 		for _, x := range f[1:] {
@@ -231,14 +227,11 @@ func waitActive(ctx context.Context, srv *cachalotproc.Server) error {
 // host, the Unix time in ns at which AUTH USER PASSWORD was accepted, or
 // "fail REASON" after 30 s.
 func probeMain() int {
-	self, err := os.Readlink("/proc/self/ns/net")
-	if err != nil || len(os.Args) < 3 || self == os.Args[2] {
-		fmt.Fprintf(os.Stderr, "prober: not inside a separate network namespace (%s)\n", self)
+	in, ok := cachalotproc.ChildReady("prober")
+	if !ok {
 		return 2
 	}
-	fmt.Printf("ready %s\n", self)
 	conns := map[string]*probeConn{}
-	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
 		if len(f) < 4 {

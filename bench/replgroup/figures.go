@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -120,7 +117,7 @@ func killRun(ctx context.Context, s *cachalotproc.Server, wr *writerProc, id, en
 	if wait {
 		w = "1"
 	}
-	if err := wr.send("run %s %s %s", run, endpoint, w); err != nil {
+	if err := wr.Send("run %s %s %s", run, endpoint, w); err != nil {
 		return 0, 0, 0, err
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -134,7 +131,7 @@ func killRun(ctx context.Context, s *cachalotproc.Server, wr *writerProc, id, en
 	}
 	resumed := make(chan int64, 1)
 	go func() {
-		line, err := wr.read(30 * time.Second)
+		line, err := wr.Read(30 * time.Second)
 		if err == nil && strings.HasPrefix(line, "resumed "+run+" ") {
 			ns, _ := strconv.ParseInt(strings.Fields(line)[2], 10, 64)
 			resumed <- ns
@@ -156,13 +153,13 @@ func killRun(ctx context.Context, s *cachalotproc.Server, wr *writerProc, id, en
 	if _, err := waitGroup(ctx, s, id, poll, func(g ectypes.ReplicationGroup) bool { return primaryOf(g) != primary }); err != nil {
 		return 0, 0, 0, err
 	}
-	if err := wr.send("stop %s", run); err != nil {
+	if err := wr.Send("stop %s", run); err != nil {
 		return 0, 0, 0, err
 	}
 	// A write timing out later (a loaded host) is another "resumed": skip.
-	line, err := wr.read(30 * time.Second)
+	line, err := wr.Read(30 * time.Second)
 	for err == nil && strings.HasPrefix(line, "resumed ") {
-		line, err = wr.read(30 * time.Second)
+		line, err = wr.Read(30 * time.Second)
 	}
 	f := strings.Fields(line)
 	if err != nil || len(f) != 4 || f[0] != "lost" {
@@ -262,58 +259,12 @@ func primaryOf(g ectypes.ReplicationGroup) string {
 }
 
 // writerProc is the parent's handle on the writer.
-type writerProc struct {
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	lines chan string
-}
+type writerProc struct{ *cachalotproc.Child }
 
 func startWriter(ctx context.Context, s *cachalotproc.Server, inst, self string) (*writerProc, error) {
-	cmd, in, out, host, err := s.StartChild(ctx, inst, self, "-writer")
+	c, err := s.StartLineChild(ctx, inst, self, "-writer", 10*time.Second, 50, 20*time.Millisecond)
 	if err != nil {
 		return nil, err
 	}
-	w := &writerProc{cmd: cmd, in: in, lines: make(chan string, 16)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			w.lines <- sc.Text()
-		}
-		close(w.lines)
-	}()
-	line, err := w.read(10 * time.Second)
-	if err != nil || !strings.HasPrefix(line, "ready ") || strings.TrimPrefix(line, "ready ") == host {
-		w.close()
-		return nil, fmt.Errorf("writer did not start: %q %v", line, err)
-	}
-	return w, nil
-}
-
-func (w *writerProc) send(format string, args ...any) error {
-	_, err := fmt.Fprintf(w.in, format+"\n", args...)
-	return err
-}
-
-func (w *writerProc) read(d time.Duration) (string, error) {
-	select {
-	case l, ok := <-w.lines:
-		if !ok {
-			return "", errors.New("writer exited")
-		}
-		return l, nil
-	case <-time.After(d):
-		return "", errors.New("writer: no answer")
-	}
-}
-
-func (w *writerProc) close() {
-	w.in.Close()
-	done := make(chan struct{})
-	go func() { w.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		w.cmd.Process.Kill()
-		<-done
-	}
+	return &writerProc{c}, nil
 }

@@ -107,17 +107,11 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	if o.kills > 0 || o.tests > 0 {
-		var wr *writerProc
-		for attempt := 0; ; attempt++ {
-			if wr, err = startWriter(ctx, srv, inst.ID, self); err == nil {
-				break
-			}
-			if attempt == 50 || ctx.Err() != nil {
-				return err
-			}
-			time.Sleep(20 * time.Millisecond)
+		wr, err := startWriter(ctx, srv, inst.ID, self)
+		if err != nil {
+			return err
 		}
-		defer wr.close()
+		defer wr.Close()
 		if err := failoverFigures(ctx, srv, wr, o); err != nil {
 			return err
 		}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
 )
 
 // The writer is this program re-executed inside the instance's network
@@ -51,18 +53,11 @@ func (w *writer) say(format string, args ...any) {
 }
 
 func writerMain() int {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: -writer HOSTNS")
-		return 2
-	}
-	if ns, _ := os.Readlink("/proc/self/ns/net"); ns == os.Args[2] {
-		fmt.Fprintln(os.Stderr, "writer: refusing to run in the host's network namespace")
+	in, ok := cachalotproc.ChildReady("writer")
+	if !ok {
 		return 2
 	}
 	w := &writer{out: bufio.NewWriter(os.Stdout)}
-	ns, _ := os.Readlink("/proc/self/ns/net")
-	w.say("ready %s", ns)
-	in := bufio.NewScanner(os.Stdin)
 	var cancel context.CancelFunc
 	var done chan []int64
 	for in.Scan() {
