@@ -20,6 +20,7 @@ AWSCLI=${AWSCLI:-/usr/bin/aws}
 
 DATA_DIR=$(mktemp -d /tmp/cachalot-example.XXXXXX)
 SERVE_PID=""
+CA_DIR=""
 
 cleanup() {
   local rc=$?
@@ -36,6 +37,7 @@ cleanup() {
     tail -n 30 "$DATA_DIR/serve.log" >&2
   fi
   rm -rf "$DATA_DIR"
+  [ -z "$CA_DIR" ] || rm -rf "$CA_DIR"
   if [ $rc -eq 0 ]; then echo "PASS: $(basename "$0")"; else echo "FAIL: $(basename "$0") (exit $rc)" >&2; fi
   exit $rc
 }
@@ -80,6 +82,37 @@ wait_cluster() {
   [ "$status" = available ] || fail "cluster $1 is $status after 60s"
   aws elasticache describe-cache-clusters --cache-cluster-id "$1" --show-cache-node-info \
     --query 'CacheClusters[0].CacheNodes[0].Endpoint.[Address,Port]'
+}
+
+# wait_serverless NAME: until the serverless cache is available (60s at most).
+wait_serverless() {
+  local status=""
+  for _ in $(seq 1 300); do
+    status=$(aws elasticache describe-serverless-caches --serverless-cache-name "$1" --query 'ServerlessCaches[0].Status')
+    [ "$status" = available ] && break
+    sleep 0.2
+  done
+  [ "$status" = available ] || fail "serverless cache $1 is $status after 60s"
+}
+
+# use_serverless_cli: serverless commands came to the AWS CLI with botocore
+# 1.32; use an AWS CLI that has them (Debian 12's /usr/bin/aws does not).
+use_serverless_cli() {
+  local c
+  for c in "$AWSCLI" $(type -ap aws); do
+    if "$c" elasticache create-serverless-cache help >/dev/null 2>&1; then AWSCLI=$c; break; fi
+  done
+  "$AWSCLI" elasticache create-serverless-cache help >/dev/null 2>&1 ||
+    fail "no AWS CLI with the serverless commands (pip install awscli>=1.31, or AWS CLI v2)"
+}
+
+# export_ca: the installation's CA certificate (cachalot ca) in
+# $CA_DIR/ca.pem, readable by the clients on instances; removed on exit.
+export_ca() {
+  CA_DIR=$(mktemp -d /tmp/cachalot-ca.XXXXXX)
+  chmod 755 "$CA_DIR"
+  cachalot ca >"$CA_DIR/ca.pem"
+  chmod 644 "$CA_DIR/ca.pem"
 }
 
 # launch SUBNET_OR_- GROUP…: a running instance; prints its id.

@@ -37,11 +37,7 @@ aws elasticache describe-user-groups --user-group-id orders --query 'UserGroups[
 PRIMARY=$(aws elasticache describe-replication-groups --replication-group-id "$RG" --query 'ReplicationGroups[0].NodeGroups[0].PrimaryEndpoint.Address')
 READER=$(aws elasticache describe-replication-groups --replication-group-id "$RG" --query 'ReplicationGroups[0].NodeGroups[0].ReaderEndpoint.Address')
 
-CA_DIR=$(mktemp -d /tmp/cachalot-ca.XXXXXX)
-trap 'rc=$?; rm -rf "$CA_DIR"; (exit $rc); cleanup' EXIT INT TERM
-chmod 755 "$CA_DIR"
-cachalot ca >"$CA_DIR/ca.pem"
-chmod 644 "$CA_DIR/ca.pem"
+export_ca
 DEFAULT_SG=$(aws ec2 describe-security-groups --filters Name=group-name,Values=default --query 'SecurityGroups[0].GroupId')
 INSTANCE=$(launch - "$DEFAULT_SG")
 echo "instance $INSTANCE"

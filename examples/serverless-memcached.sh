@@ -5,11 +5,7 @@
 # and `cachalot explain` names the missing rule; the second rule fixes it.
 # The client is openssl s_client speaking the memcached text protocol.
 source "$(dirname "$0")/lib.sh"
-for c in "$AWSCLI" $(type -ap aws); do
-  if "$c" elasticache create-serverless-cache help >/dev/null 2>&1; then AWSCLI=$c; break; fi
-done
-"$AWSCLI" elasticache create-serverless-cache help >/dev/null 2>&1 ||
-  fail "no AWS CLI with the serverless commands (pip install awscli>=1.31, or AWS CLI v2)"
+use_serverless_cli
 start_cachalot
 
 SC=pages
@@ -23,24 +19,14 @@ step "Create the serverless Memcached cache (default VPC subnets, data storage a
 aws elasticache create-serverless-cache --serverless-cache-name "$SC" --engine memcached \
   --security-group-ids "$SG" --cache-usage-limits 'DataStorage={Maximum=5,Unit=GB}' \
   --query 'ServerlessCache.[Status,MajorEngineVersion,ARN]'
-status=""
-for _ in $(seq 1 300); do
-  status=$(aws elasticache describe-serverless-caches --serverless-cache-name "$SC" --query 'ServerlessCaches[0].Status')
-  [ "$status" = available ] && break
-  sleep 0.2
-done
-[ "$status" = available ] || fail "serverless cache $SC is $status after 60s"
+wait_serverless "$SC"
 aws elasticache describe-serverless-caches --serverless-cache-name "$SC" \
   --query 'ServerlessCaches[0].[Status,Endpoint.Address,Endpoint.Port,ReaderEndpoint.Port,FullEngineVersion]'
 HOST=$(aws elasticache describe-serverless-caches --serverless-cache-name "$SC" --query 'ServerlessCaches[0].Endpoint.Address')
 [[ $HOST == $SC-*.serverless.use1.cache.amazonaws.com ]] || fail "endpoint $HOST"
 
 step "Export the installation's CA certificate for clients (cachalot ca)"
-CA_DIR=$(mktemp -d /tmp/cachalot-ca.XXXXXX)
-trap 'rc=$?; rm -rf "$CA_DIR"; (exit $rc); cleanup' EXIT INT TERM
-chmod 755 "$CA_DIR"
-cachalot ca >"$CA_DIR/ca.pem"
-chmod 644 "$CA_DIR/ca.pem"
+export_ca
 
 step "An instance in the default VPC"
 DEFAULT_SG=$(aws ec2 describe-security-groups --filters Name=group-name,Values=default --query 'SecurityGroups[0].GroupId')

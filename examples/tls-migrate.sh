@@ -20,11 +20,7 @@ aws elasticache wait replication-group-available --replication-group-id "$RG"
 OLD_PRIMARY=$(aws elasticache describe-replication-groups --replication-group-id "$RG" --query 'ReplicationGroups[0].NodeGroups[0].PrimaryEndpoint.Address')
 DEFAULT_SG=$(aws ec2 describe-security-groups --filters Name=group-name,Values=default --query 'SecurityGroups[0].GroupId')
 INSTANCE=$(launch - "$DEFAULT_SG")
-CA_DIR=$(mktemp -d /tmp/cachalot-ca.XXXXXX)
-trap 'rc=$?; rm -rf "$CA_DIR"; (exit $rc); cleanup' EXIT INT TERM
-chmod 755 "$CA_DIR"
-cachalot ca >"$CA_DIR/ca.pem"
-chmod 644 "$CA_DIR/ca.pem"
+export_ca
 plain() { on "$INSTANCE" timeout 3 redis-cli -h "$@"; }
 tls() { on "$INSTANCE" timeout 3 redis-cli --tls --cacert "$CA_DIR/ca.pem" -h "$@"; }
 eventually 10 bash -c "[ \"\$($CACHALOT exec --data-dir $DATA_DIR --instance $INSTANCE -- timeout 3 redis-cli -h $OLD_PRIMARY set session:42 alice)\" = OK ]" ||

@@ -25,11 +25,7 @@ READER=$(aws elasticache describe-replication-groups --replication-group-id "$RG
 [[ $PRIMARY == master.$RG.* && $READER == replica.$RG.* ]] || fail "not the TLS endpoint layout: $PRIMARY $READER"
 
 step "Export the installation's CA certificate for clients (cachalot ca)"
-CA_DIR=$(mktemp -d /tmp/cachalot-ca.XXXXXX)
-trap 'rc=$?; rm -rf "$CA_DIR"; (exit $rc); cleanup' EXIT INT TERM
-chmod 755 "$CA_DIR"
-cachalot ca >"$CA_DIR/ca.pem"
-chmod 644 "$CA_DIR/ca.pem"
+export_ca
 openssl x509 -in "$CA_DIR/ca.pem" -noout -subject 2>/dev/null || head -1 "$CA_DIR/ca.pem"
 
 step "An instance in the default VPC, in the default group"
