@@ -453,28 +453,28 @@ func (s *Service) toAPI(scope auth.Scope, c *Cluster, showNodes bool) (*elastica
 // DescribeCacheClusters lists the caller's clusters in the region.
 func (s *Service) DescribeCacheClusters(ctx context.Context, in *elasticacheapi.DescribeCacheClustersMessage) (*elasticacheapi.CacheClusterMessage, error) {
 	scope := auth.ScopeFrom(ctx)
-	var clusters []*Cluster
+	// Serverless caches' engines are clusters of the store, not of the API.
+	notInGroups := aws.ToBool(in.ShowCacheClustersNotInReplicationGroups)
+	keep := func(c *Cluster) bool { return c.ServerlessCache == "" && (!notInGroups || c.ReplicationGroupID == "") }
+	var (
+		pageItems []*Cluster
+		next      *string
+	)
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		if id := aws.ToString(in.CacheClusterId); id != "" {
 			c, err := getCluster(tx, scope, id)
 			if err != nil {
 				return err
 			}
-			clusters = []*Cluster{c}
-			return nil
+			pageItems, next, err = page(slices.DeleteFunc([]*Cluster{c}, func(c *Cluster) bool { return !keep(c) }),
+				func(c *Cluster) string { return c.ID }, in.Marker, in.MaxRecords)
+			return err
 		}
 		var err error
-		clusters, err = store.ListJSON[Cluster](tx, store.Key("elasticache", scope.AccountID, scope.Region, "cluster")+"/")
+		pageItems, next, err = pageScan(tx, store.Key("elasticache", scope.AccountID, scope.Region, "cluster")+"/",
+			func(c *Cluster) string { return c.ID }, keep, in.Marker, in.MaxRecords)
 		return err
 	})
-	clusters = slices.DeleteFunc(clusters, func(c *Cluster) bool { return c.ServerlessCache != "" })
-	if aws.ToBool(in.ShowCacheClustersNotInReplicationGroups) {
-		clusters = slices.DeleteFunc(clusters, func(c *Cluster) bool { return c.ReplicationGroupID != "" })
-	}
-	if err != nil {
-		return nil, err
-	}
-	pageItems, next, err := page(clusters, func(c *Cluster) string { return c.ID }, in.Marker, in.MaxRecords)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ package elasticache
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -145,12 +146,9 @@ func checkIdentifier(param, v string, maxLen int) error {
 
 // page applies Marker/MaxRecords pagination to items sorted by key.
 func page[T any](items []T, key func(T) string, marker *string, maxRecords *int32) ([]T, *string, error) {
-	limit := 100
-	if maxRecords != nil {
-		if *maxRecords < 20 || *maxRecords > 100 {
-			return nil, nil, invalid("Invalid value for MaxRecords: %d. Valid values are between 20 and 100.", *maxRecords)
-		}
-		limit = int(*maxRecords)
+	limit, err := pageLimit(maxRecords)
+	if err != nil {
+		return nil, nil, err
 	}
 	start := 0
 	if m := aws.ToString(marker); m != "" {
@@ -165,6 +163,51 @@ func page[T any](items []T, key func(T) string, marker *string, maxRecords *int3
 		next = aws.String(key(items[end]))
 	}
 	return items[start:end], next, nil
+}
+
+// pageLimit is MaxRecords checked as AWS checks it (20–100), 100 if unset.
+func pageLimit(maxRecords *int32) (int, error) {
+	if maxRecords == nil {
+		return 100, nil
+	}
+	if *maxRecords < 20 || *maxRecords > 100 {
+		return 0, invalid("Invalid value for MaxRecords: %d. Valid values are between 20 and 100.", *maxRecords)
+	}
+	return int(*maxRecords), nil
+}
+
+// pageScan is page over the JSON records under prefix whose key ends with
+// their id (the order page gives): the records before the marker are
+// skipped by key without decoding, those keep refuses are passed over, and
+// the scan stops at the first record after the page (the next marker), so
+// a page costs about MaxRecords decodes however many records there are.
+func pageScan[T any](tx store.Tx, prefix string, id func(*T) string, keep func(*T) bool, marker *string, maxRecords *int32) ([]*T, *string, error) {
+	limit, err := pageLimit(maxRecords)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := aws.ToString(marker)
+	items := []*T{}
+	var next *string
+	err = tx.Scan(prefix, func(key string, b []byte) error {
+		if m != "" && strings.TrimPrefix(key, prefix) < m {
+			return nil
+		}
+		t := new(T)
+		if err := json.Unmarshal(b, t); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		if keep != nil && !keep(t) {
+			return nil
+		}
+		if len(items) == limit {
+			next = aws.String(id(t))
+			return store.ErrStop
+		}
+		items = append(items, t)
+		return nil
+	})
+	return items, next, err
 }
 
 func toAPITags(tags []Tag) []elasticacheapi.Tag {
