@@ -154,7 +154,7 @@ func (v *Verifier) Verify(ctx context.Context, c Check, token string) error {
 	}
 	if err := v.Authorizer.Authorize(ctx, auth.Request{Principal: p, Service: Service, Action: "Connect",
 		Resources: []string{arn(kind, strings.ToLower(c.Cache)), arn("user", strings.ToLower(c.User))},
-		Region: c.Region, SecureTransport: true, Time: now}); err != nil {
+		Region:    c.Region, SecureTransport: true, Time: now}); err != nil {
 		return invalid("%s may not connect: %v", p.ARN, err)
 	}
 	return nil
