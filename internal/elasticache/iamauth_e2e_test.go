@@ -179,12 +179,12 @@ func TestIAMAuth(t *testing.T) {
 	// The front's re-authentication period (2 s here, 12 h by default)
 	// closes an IAM-authenticated connection.
 	out, _ := w.run(t, w.eni, "python3", "-c", reauthScript, primary, "6379", w.ca, "iam-user", good)
-	if out != "OK\nPONG\nclosed" {
+	if out != "+OK\n+PONG\nclosed" {
 		t.Errorf("IAM connection past its re-authentication period: %q, want OK, PONG, closed", out)
 	}
 	// A password user's connection is not the front's to close.
 	out, _ = w.run(t, w.eni, "python3", "-c", reauthScript, primary, "6379", w.ca, "writer", writerPass)
-	if out != "OK\nPONG\nopen" {
+	if out != "+OK\n+PONG\nopen" {
 		t.Errorf("password connection: %q, want OK, PONG, open", out)
 	}
 
