@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -255,5 +256,67 @@ func TestServerlessIAMAuth(t *testing.T) {
 	}
 	if out, _ := w.cli(t, w.eni, host, 6379, "PING"); !strings.Contains(out, "NOAUTH") {
 		t.Errorf("PING without AUTH = %q, want NOAUTH", out)
+	}
+}
+
+// TestIAMAuthClusterMode: IAM authentication on a cluster-mode TLS group
+// (2 shards, a replica each): redis-cli -c through the configuration
+// endpoint authenticates with one token on every node it is redirected
+// to (each node's front checks it), keys spread over both shards, and
+// every write reaches its replica (WAIT), replication going through the
+// primaries' fronts.
+func TestIAMAuthClusterMode(t *testing.T) {
+	privtest.RequireRoot(t)
+	dir := t.TempDir()
+	w := &clusterWorld{groupWorld: &groupWorld{world: newWorld(t, func(c *app.Config) { c.DataDir = dir }), dir: dir, id: "iamcl"}}
+	ctx := context.Background()
+	_, w.eni = w.instance(t)
+	ca := exportCA(t, dir)
+	ic := iam.NewFromConfig(w.env.Config())
+	allowed := iamPrincipal(t, ic, "dave", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"elasticache:Connect","Resource":"*"}]}`)
+	for _, u := range []*elasticache.CreateUserInput{
+		{UserId: aws.String("cl-default"), UserName: aws.String("default"), AccessString: aws.String("off ~* +@all"), NoPasswordRequired: aws.Bool(true)},
+		{UserId: aws.String("cl-iam"), UserName: aws.String("cl-iam"), AccessString: aws.String("on ~* +@all"),
+			AuthenticationMode: &ectypes.AuthenticationMode{Type: ectypes.InputAuthenticationTypeIam}},
+	} {
+		u.Engine = aws.String("redis")
+		if _, err := w.ec.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.ec.CreateUserGroup(ctx, &elasticache.CreateUserGroupInput{UserGroupId: aws.String("clug"), Engine: aws.String("redis"),
+		UserIds: []string{"cl-default", "cl-iam"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("iamcl"),
+		ReplicationGroupDescription: aws.String("iam cluster"), Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"),
+		NumNodeGroups: aws.Int32(2), ReplicasPerNodeGroup: aws.Int32(1), AutomaticFailoverEnabled: aws.Bool(true),
+		CacheParameterGroupName: aws.String("default.redis7.cluster.on"), TransitEncryptionEnabled: aws.Bool(true),
+		UserGroupIds: []string{"clug"}}); err != nil {
+		t.Fatal(err)
+	}
+	g := w.waitGroup(t, "created", func(ectypes.ReplicationGroup) bool { return true })
+	w.cfg = aws.ToString(g.ConfigurationEndpoint.Address)
+	tok := iamToken(t, allowed, "iamcl", "cl-iam", false, time.Now())
+	cli := "timeout 8 redis-cli --tls --cacert " + ca + " --no-auth-warning --user cl-iam --pass '" + tok + "' -c -h " + w.cfg
+	const n = 100
+	out := w.cli(t, fmt.Sprintf(`for i in $(seq 1 %d); do echo "SET key:$i v$i"; done | %s | grep -v Redirected | sort | uniq -c`, n, cli))
+	if strings.TrimSpace(out) != fmt.Sprintf("%d OK", n) {
+		t.Fatalf("writing %d keys with a token through redis-cli -c = %q", n, out)
+	}
+	out = w.cli(t, fmt.Sprintf(`for i in $(seq 1 %d); do echo "GET key:$i"; done | %s | grep -v Redirected | sort -u | wc -l`, n, cli))
+	if strings.TrimSpace(out) != fmt.Sprint(n) {
+		t.Errorf("reading %d keys back: %s distinct answers", n, out)
+	}
+	// Each shard's primary: a key of its slots, then WAIT for the replica.
+	for _, key := range []string{"key:1", "key:2", "key:3"} {
+		out = w.cli(t, fmt.Sprintf(`printf 'SET %s w\nWAIT 1 5000\n' | %s | grep -v Redirected`, key, cli))
+		if out != "OK\n1" {
+			t.Errorf("SET %s then WAIT 1 = %q, want OK and 1 replica", key, out)
+		}
+	}
+	out = w.cli(t, "timeout 8 redis-cli --tls --cacert "+ca+" --no-auth-warning -c -h "+w.cfg+" GET key:1 || true")
+	if !strings.Contains(out, "NOAUTH") {
+		t.Errorf("GET without AUTH = %q, want NOAUTH", out)
 	}
 }
