@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -96,7 +97,9 @@ except (ConnectionError, ssl.SSLError):
 // get WRONGPASS; the password user and the default user work as before;
 // an IAM-authenticated connection is closed when its re-authentication
 // period (shortened here) passes; the IAM front comes back after a
-// service restart.
+// service restart; after the primary's engine is killed the replica takes
+// over (replication ran through the front) and the token works there; the
+// group losing its last IAM user and gaining it again switches live.
 func TestIAMAuth(t *testing.T) {
 	privtest.RequireRoot(t)
 	dir := t.TempDir()
@@ -192,6 +195,33 @@ func TestIAMAuth(t *testing.T) {
 	// A service restart: the engines are re-adopted, the fronts come back.
 	w.restartRBAC(t)
 	check("restarted")
+
+	// The primary's engine killed: the replica takes over, replicating
+	// through the fronts; the token works on the new primary.
+	deadline := time.Now().Add(20 * time.Second)
+	for !allHave(t, w, all, good) {
+		if time.Now().After(deadline) {
+			t.Fatalf("app:k = v did not reach every member of %v within 20 s", all)
+		}
+	}
+	before := primaryOf(w.describe(t))
+	if err := syscall.Kill(nodePID(t, w.dir, "000000000000.us-east-1."+before+".0001"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	w.waitGroup(t, "failover", func(g ectypes.ReplicationGroup) bool {
+		if primaryOf(g) == before {
+			return false
+		}
+		for _, m := range g.NodeGroups[0].NodeGroupMembers {
+			if aws.ToString(m.CurrentRole) != "primary" && aws.ToString(m.CurrentRole) != "replica" {
+				return false
+			}
+		}
+		return true
+	})
+	w.settle(t, "failover")
+	w.expect(t, "after failover", []string{primary}, "iam-user", good, "OK", "SET", "app:k", "v")
+	w.expect(t, "after failover", all, "iam-user", good, "PONG", "PING")
 
 	// The group's last IAM user leaves: the engine takes its port back
 	// (TLS, required), live.
@@ -319,4 +349,15 @@ func TestIAMAuthClusterMode(t *testing.T) {
 	if !strings.Contains(out, "NOAUTH") {
 		t.Errorf("GET without AUTH = %q, want NOAUTH", out)
 	}
+}
+
+// allHave reports whether every host answers app:k = v to the IAM user.
+func allHave(t *testing.T, w *rbacWorld, hosts []string, tok string) bool {
+	t.Helper()
+	for _, h := range hosts {
+		if w.as(t, h, "iam-user", tok, "GET", "app:k") != "v" {
+			return false
+		}
+	}
+	return true
 }
