@@ -36,6 +36,7 @@ var layers = []struct {
 	{"internal/endpoint", "edge"},
 	{"internal/console", "edge"},   // the web console, an in-process API client beside the endpoint
 	{"internal/telemetry", "edge"}, // /health, /ready, /metrics beside the endpoint
+	{"internal/iamauth", "edge"},   // ElastiCache IAM authentication tokens (presigned SigV4), checked for the data path
 	// The instance metadata service: HTTP to instances, from the EC2 domain's Go API.
 	{"internal/imds", "metadata"},
 	{"internal/awsproto", "codec"},
@@ -104,6 +105,7 @@ var allowed = map[string][]string{
 	"internal/iam/policy":          {"internal/auth"},
 	"internal/admin":               {"internal/account"},
 	"internal/telemetry":           nil,
+	"internal/iamauth":             {"internal/auth", "internal/sigv4"},
 	"internal/imds":                {"internal/ec2"},
 	"internal/console":             {"internal/auth", "internal/awserr", "internal/api/..."},
 	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4", "internal/dnsname"},

@@ -29,6 +29,7 @@ var walkthroughs = []string{
 	"cluster-mode.sh",           // issue 13: cluster mode enabled, redis-cli -c, test-failover of a shard
 	"resharding.sh",             // issue 13: modify-replication-group-shard-configuration 2 -> 3 -> 2, keys kept
 	"rbac.sh",                   // issue 14: RBAC users and user groups, redis-cli --tls --user
+	"iam-auth.sh",               // issue 14: IAM authentication, a botocore token as the password
 	"serverless.sh",             // issue 15, SEEDS 003/004: a serverless cache, TLS, 6379 and 6380
 	"serverless-memcached.sh",   // issue 15, SEEDS 003/004: a serverless Memcached cache, TLS, 11211 and 11212
 }

@@ -42,6 +42,7 @@ import (
 	"github.com/cachalot-dev/cachalot/internal/engine"
 	ids "github.com/cachalot-dev/cachalot/internal/engine/identity"
 	"github.com/cachalot-dev/cachalot/internal/iam"
+	"github.com/cachalot-dev/cachalot/internal/iamauth"
 	"github.com/cachalot-dev/cachalot/internal/imds"
 	"github.com/cachalot-dev/cachalot/internal/instancectl"
 	"github.com/cachalot-dev/cachalot/internal/metricsctl"
@@ -131,7 +132,11 @@ type Config struct {
 	// DataStorageUnit is the bytes of a GB of serverless caches' data
 	// storage limits; default 1 GiB. Tests scale it down.
 	DataStorageUnit int64
-	Logger          *slog.Logger // default slog.Default()
+	// IAMReauth is how long an IAM-authenticated cache connection lasts
+	// without a new IAM AUTH; default 12 hours, as on ElastiCache. Tests
+	// shorten it.
+	IAMReauth time.Duration
+	Logger    *slog.Logger // default slog.Default()
 }
 
 // App is a running Cachalot.
@@ -289,8 +294,13 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("certificate authority: %w", err)
 	}
+	secret, err := iamSecret(a.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("IAM authentication secret: %w", err)
+	}
 	a.ecCtl = cachectl.New(cachectl.Config{Domain: ecSvc, EC2: a.ec2, Network: a.net, Engines: a.engines, Catalog: installed,
-		SnapshotDir: SnapshotsDir(a.cfg.DataDir), Certificates: ca, Logger: a.log})
+		SnapshotDir: SnapshotsDir(a.cfg.DataDir), Certificates: ca, Logger: a.log,
+		IAM: tokenVerifier{&iamauth.Verifier{Keys: id.keys, Authorizer: id.authorizer}}, IAMSecret: secret, IAMReauth: a.cfg.IAMReauth})
 	snaps := snapctl.New(snapctl.Config{Domain: ecSvc, Engines: a.engines, Dir: SnapshotsDir(a.cfg.DataDir),
 		NodeID: cachectl.EngineNodeID, Loader: a.engines, Catalog: installed, Logger: a.log})
 	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -255,8 +256,20 @@ func TestRestartKeepsCredentialsAndNeverLogsSecrets(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("credentials file: %v, mode %v; want 0600", err, fi.Mode())
 	}
+	// The IAM authentication secret: 0600, kept across restarts, never logged.
+	secretPath := filepath.Join(dir, app.IAMSecretFile)
+	secret, err := os.ReadFile(secretPath)
+	if fi, serr := os.Stat(secretPath); err != nil || serr != nil || fi.Mode().Perm() != 0o600 || len(secret) != 32 {
+		t.Errorf("IAM secret file: %v, %v, %d bytes; want 32 bytes, mode 0600", err, serr, len(secret))
+	}
 	b := start()
 	defer b.Close()
+	if again, _ := os.ReadFile(secretPath); !bytes.Equal(again, secret) {
+		t.Errorf("after restart the IAM secret changed")
+	}
+	if strings.Contains(logs.String(), hex.EncodeToString(secret)) || strings.Contains(logs.String(), base64.StdEncoding.EncodeToString(secret)) {
+		t.Errorf("logs contain the IAM secret")
+	}
 	if b.RootCredentials() != first {
 		t.Errorf("after restart credentials changed")
 	}

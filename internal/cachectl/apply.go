@@ -403,19 +403,26 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		Dial:       c.cfg.Network.Dialer(n.InterfaceID),
 		TLS:        r.tls,
 		AuthTokens: r.cl.AuthTokens,
-		Users:      aclUsers(r.cl),
+		Users:      aclUsers(r.cl, c.cfg.IAMSecret),
 	}
 	// TransitEncryptionMode preferred: the engine listens on its own two
 	// ports and the node's front serves the cache port (front.go); the
 	// front leaves the port before an engine leaving preferred takes it.
+	// IAM authentication: the engine listens with TLS on a port of its
+	// own and the node's IAM front serves the cache port (iamfront.go).
+	iam := r.tls != nil && iamMode(r.cl)
 	preferred := r.tls != nil && r.cl.TransitEncryptionMode == elasticache.TransitPreferred
-	if !preferred {
+	if f := c.fronts.get(spec.NodeID); f != nil && (!(preferred || iam) || (f.unix != "") != iam) {
 		c.fronts.stop(spec.NodeID)
-	} else {
+	}
+	if preferred || iam {
 		sp := splitPorts(r.cl.Port)
-		ip1, p1, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, sp.Plain)
-		if err != nil {
-			return false, fmt.Errorf("bind node %s: %w", n.ID, err)
+		ip1, p1 := bindIP, 0
+		if !iam {
+			ip1, p1, err = c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, sp.Plain)
+			if err != nil {
+				return false, fmt.Errorf("bind node %s: %w", n.ID, err)
+			}
 		}
 		ip2, p2, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, sp.TLS)
 		if err != nil {
@@ -459,8 +466,8 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		// not available yet; try again shortly.
 		return false, fmt.Errorf("node %s is %s", n.ID, st.State)
 	}
-	if preferred {
-		if err := r.serveFront(ctx, n, bindIP, port, *spec.Split); err != nil {
+	if preferred || iam {
+		if err := r.serveFront(ctx, n, bindIP, port, *spec.Split, st.Socket()); err != nil {
 			return false, err
 		}
 	}

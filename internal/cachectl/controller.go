@@ -156,6 +156,14 @@ type Config struct {
 	// created at once were available in 18–19 s with 32 against 30–40 s
 	// with 8, on a loaded 2-core machine (bench/capacity RESULTS.md).
 	Parallel int
+	// IAM verifies IAM authentication tokens (iamfront.go); nil: every
+	// token is refused. IAMSecret derives IAM users' engine passwords
+	// (the installation's secret); IAMReauth is how long an
+	// IAM-authenticated connection lasts without a new IAM AUTH (default
+	// DefaultIAMReauth).
+	IAM       TokenVerifier
+	IAMSecret []byte
+	IAMReauth time.Duration
 }
 
 // Controller converges cache clusters; it implements reconcile.Controller.
@@ -366,7 +374,11 @@ func (c *Controller) observe(ctx context.Context, cl *elasticache.Cluster, byRef
 		split:   cl.TransitEncryptionMode == elasticache.TransitPreferred,
 		splits:  map[string]bool{},
 		fronts:  map[string]bool{},
+		iam:     iamMode(cl),
+		tlsOnly: map[string]bool{}, iamFronts: map[string]bool{},
+		iamSecret: c.cfg.IAMSecret,
 	}
+	obs.split = obs.split || obs.iam
 	for _, n := range cl.Nodes {
 		key := EngineNodeID(cl.Ref(), n.ID)
 		if st, ok := c.cfg.Engines.Status(key); ok {
@@ -375,8 +387,11 @@ func (c *Controller) observe(ctx context.Context, cl *elasticache.Cluster, byRef
 			obs.certs[n.ID] = st.TLS
 			obs.auths[n.ID] = st.Auth
 			obs.splits[n.ID] = st.Split
+			obs.tlsOnly[n.ID] = st.SplitTLSOnly
 		}
-		obs.fronts[n.ID] = c.fronts.get(key) != nil
+		f := c.fronts.get(key)
+		obs.fronts[n.ID] = f != nil
+		obs.iamFronts[n.ID] = f != nil && f.unix != ""
 	}
 	if cl.Status == elasticache.StatusDeleting {
 		return obs, nil

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/engine"
@@ -54,12 +55,16 @@ type front struct {
 	ln         net.Listener
 	dial       engine.DialFunc
 	plain, tls string // the engine's addresses
-	log        *slog.Logger
-	wg         sync.WaitGroup
-	mu         sync.Mutex             // guards conns
-	conns      map[net.Conn]frontKind // open client connections; nil once closed
-	done       chan struct{}          // closed by close
-	closeOnce  sync.Once
+	// unix, for an IAM front (iamfront.go), is the engine's socket; iam
+	// its configuration.
+	unix      string
+	iam       atomic.Pointer[iamConf]
+	log       *slog.Logger
+	wg        sync.WaitGroup
+	mu        sync.Mutex             // guards conns
+	conns     map[net.Conn]frontKind // open client connections; nil once closed
+	done      chan struct{}          // closed by close
+	closeOnce sync.Once
 }
 
 type frontKind int
@@ -71,11 +76,27 @@ const (
 )
 
 func newFront(ln net.Listener, dial engine.DialFunc, plain, tls string, log *slog.Logger) *front {
-	if dial == nil {
+	return startFront(ln, frontSpec{dial: dial, plain: plain, tls: tls}, log)
+}
+
+// frontSpec is what a front serves: preferred's split (dial, plain,
+// tls) or, with iam set, IAM authentication to the engine's socket unix.
+type frontSpec struct {
+	dial       engine.DialFunc
+	plain, tls string
+	unix       string
+	iam        *iamConf
+}
+
+func startFront(ln net.Listener, spec frontSpec, log *slog.Logger) *front {
+	if spec.dial == nil {
 		var d net.Dialer
-		dial = d.DialContext
+		spec.dial = d.DialContext
 	}
-	f := &front{ln: ln, dial: dial, plain: plain, tls: tls, log: log, conns: map[net.Conn]frontKind{}, done: make(chan struct{})}
+	f := &front{ln: ln, dial: spec.dial, plain: spec.plain, tls: spec.tls, unix: spec.unix, log: log, conns: map[net.Conn]frontKind{}, done: make(chan struct{})}
+	if spec.iam != nil {
+		f.iam.Store(spec.iam)
+	}
 	f.wg.Add(1)
 	go f.serve()
 	return f
@@ -95,6 +116,10 @@ func (f *front) serve() {
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
+			if f.unix != "" {
+				f.handleIAM(c)
+				return
+			}
 			f.handle(c)
 		}()
 	}
@@ -218,11 +243,14 @@ func (fs *fronts) get(node string) *front {
 
 // ensure starts the front of node unless it runs; listen opens its
 // listener.
-func (fs *fronts) ensure(node string, listen func() (net.Listener, error), dial engine.DialFunc, plain, tls string, log *slog.Logger) error {
+func (fs *fronts) ensure(node string, listen func() (net.Listener, error), spec frontSpec, log *slog.Logger) error {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if f := fs.byNode[node]; f != nil {
-		if f.plain == plain && f.tls == tls {
+		if f.plain == spec.plain && f.tls == spec.tls && f.unix == spec.unix {
+			if spec.iam != nil {
+				f.iam.Store(spec.iam) // a new certificate or users, live
+			}
 			return nil
 		}
 		fs.retire(node, f)
@@ -234,7 +262,7 @@ func (fs *fronts) ensure(node string, listen func() (net.Listener, error), dial 
 	if fs.byNode == nil {
 		fs.byNode = map[string]*front{}
 	}
-	fs.byNode[node] = newFront(ln, dial, plain, tls, log)
+	fs.byNode[node] = startFront(ln, spec, log)
 	return nil
 }
 
@@ -298,13 +326,22 @@ func mapsValues(m map[string]*front) []*front {
 // serveFront makes node n's cache port accept plaintext and TLS
 // (preferred): the front listens at the node's address inside its
 // interface and splices to the engine's own ports.
-func (r *run) serveFront(ctx context.Context, n elasticache.Node, bindIP string, port int, split engine.Split) error {
+func (r *run) serveFront(ctx context.Context, n elasticache.Node, bindIP string, port int, split engine.Split, socket string) error {
 	c := r.c
 	key := EngineNodeID(r.ref, n.ID)
 	at := func(p int) string { return net.JoinHostPort(bindIP, strconv.Itoa(p)) }
+	spec := frontSpec{dial: c.cfg.Network.Dialer(n.InterfaceID), plain: at(split.Plain), tls: at(split.TLS)}
+	if split.Plain == 0 {
+		// IAM authentication (iamfront.go).
+		conf, err := c.iamConfOf(r.cl, &tlsPair{cert: r.tls.CertPEM, key: r.tls.KeyPEM})
+		if err != nil {
+			return err
+		}
+		spec = frontSpec{unix: socket, iam: conf}
+	}
 	err := c.fronts.ensure(key, func() (net.Listener, error) {
 		return c.cfg.Network.Listen(ctx, n.InterfaceID, "tcp", at(port))
-	}, c.cfg.Network.Dialer(n.InterfaceID), at(split.Plain), at(split.TLS), c.log)
+	}, spec, c.log)
 	if err != nil {
 		return fmt.Errorf("serve the cache port of node %s (preferred): %w", n.ID, err)
 	}

@@ -36,6 +36,13 @@ type observed struct {
 	// nodes' fronts run, by node id.
 	split          bool
 	splits, fronts map[string]bool
+	// iam: the nodes are served by IAM fronts (iamfront.go), with split
+	// engines without a plaintext port; tlsOnly says which engines listen
+	// so, iamFronts which nodes' IAM fronts run. iamSecret derives IAM
+	// users' passwords.
+	iam                bool
+	tlsOnly, iamFronts map[string]bool
+	iamSecret          []byte
 	// auths is the engine.AuthID each node's engine was given, by node
 	// id (the cluster's AuthTokens: want).
 	auths map[string]string
@@ -282,19 +289,25 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 // certificate, AUTH tokens and RBAC users, and listens as its transit
 // mode asks, its front served in preferred (what it takes live).
 func liveInSync(cl *elasticache.Cluster, n elasticache.Node, obs observed) bool {
-	return obs.certs[n.ID] == obs.tls.ID() && obs.auths[n.ID] == engine.AuthID(cl.AuthTokens, aclUsers(cl)...) &&
-		obs.splits[n.ID] == obs.split && obs.fronts[n.ID] == obs.split
+	return obs.certs[n.ID] == obs.tls.ID() && obs.auths[n.ID] == engine.AuthID(cl.AuthTokens, aclUsers(cl, obs.iamSecret)...) &&
+		obs.splits[n.ID] == obs.split && obs.fronts[n.ID] == obs.split && obs.tlsOnly[n.ID] == obs.iam && obs.iamFronts[n.ID] == obs.iam
 }
 
 // aclUsers are the engine users of the cluster's ACL (RBAC: its
 // replication group's user group), nil without.
-func aclUsers(cl *elasticache.Cluster) []engine.ACLUser {
+// An IAM user's password is the one its front gives the engine for a
+// valid token (iamfront.go), derived from secret.
+func aclUsers(cl *elasticache.Cluster, secret []byte) []engine.ACLUser {
 	if len(cl.ACL) == 0 {
 		return nil
 	}
 	out := make([]engine.ACLUser, 0, len(cl.ACL))
 	for _, u := range cl.ACL {
-		out = append(out, engine.ACLUser{Name: u.Name, Rules: u.Rules})
+		rules := u.Rules
+		if u.IAM {
+			rules = append([]string{iamHashRule(secret, u.Name)}, rules...)
+		}
+		out = append(out, engine.ACLUser{Name: u.Name, Rules: rules})
 	}
 	return out
 }

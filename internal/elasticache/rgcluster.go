@@ -280,6 +280,13 @@ func (s *Service) createClusterGroup(ctx context.Context, scope auth.Scope, sp g
 		if err := s.clusterParameterGroup(tx, scope, g, aws.ToString(in.CacheParameterGroupName)); err != nil {
 			return err
 		}
+		if sp.userGroup != "" {
+			// RBAC: the members' engines take the group's users
+			// (newMember copies g.ACL), as without cluster mode.
+			if err := attachUserGroup(tx, scope, g, sp.userGroup); err != nil {
+				return err
+			}
+		}
 		members = nil
 		g.Members, g.Shards = nil, nil
 		for i, spec := range sp.shards {

@@ -50,7 +50,9 @@ func userGroupStatus(tx store.Tx, ug *UserGroup) string {
 	return UserActive
 }
 
-func equalACLUser(a, b ACLUser) bool { return a.Name == b.Name && slices.Equal(a.Rules, b.Rules) }
+func equalACLUser(a, b ACLUser) bool {
+	return a.Name == b.Name && a.IAM == b.IAM && slices.Equal(a.Rules, b.Rules)
+}
 
 // groupACL is the ACL of the engines of a replication group using ug: one
 // entry per user, the default user first.

@@ -14,8 +14,11 @@ package elasticache
 // password, every right) is not stored: it always exists and cannot be
 // modified or deleted.
 //
-// Not yet: AuthenticationMode iam (SigV4 tokens need a piece in the data
-// path), refused with a message saying so; user groups on serverless caches.
+// AuthenticationMode iam: the user has no password; clients authenticate
+// as it with a SigV4-presigned token (ElastiCache's IAM authentication),
+// which the front in the node's data path verifies (internal/iamauth,
+// internal/cachectl/iamfront.go). As on ElastiCache, an IAM user's UserId
+// and UserName are identical.
 
 import (
 	"context"
@@ -41,7 +44,7 @@ type User struct {
 	Engine          string // redis or valkey
 	// AccessString is the normalised access string (accessRules).
 	AccessString string
-	// AuthType is password or no-password-required.
+	// AuthType is password, no-password-required or iam.
 	AuthType string
 	// PasswordHashes are the SHA-256 hashes (hex) of the user's
 	// passwords: one or two.
@@ -68,6 +71,10 @@ type UserGroup struct {
 type ACLUser struct {
 	Name  string
 	Rules []string
+	// IAM: the user authenticates with IAM tokens (AuthenticationMode
+	// iam). Its Rules hold no password: the cache controller adds the
+	// one the data path's front gives the engine for a valid token.
+	IAM bool `json:",omitempty"`
 }
 
 // Authentication types as ElastiCache spells them.
@@ -215,7 +222,9 @@ func userAuth(passwords []string, noPass *bool, mode *elasticacheapi.Authenticat
 				return "", nil, false, combination("Passwords cannot be specified for authentication type no-password-required.")
 			}
 		case AuthIAM:
-			return "", nil, false, invalid("Authentication type iam (IAM authentication) is not supported by Cachalot yet; use password or no-password-required.")
+			if len(passwords) > 0 {
+				return "", nil, false, combination("Passwords cannot be specified for authentication type iam.")
+			}
 		case "":
 			return "", nil, false, invalid("The parameter AuthenticationMode.Type must be provided.")
 		default:
@@ -293,7 +302,7 @@ func aclUser(u *User) ACLUser {
 	if !channels {
 		out = append(out, "&*")
 	}
-	return ACLUser{Name: u.Name, Rules: append(out, rules...)}
+	return ACLUser{Name: u.Name, Rules: append(out, rules...), IAM: u.AuthType == AuthIAM}
 }
 
 // authTypeAPI is how Describe spells an authentication type
@@ -370,6 +379,9 @@ func (s *Service) CreateUser(ctx context.Context, in *elasticacheapi.CreateUserM
 	}
 	if !set {
 		return nil, combination("No password source: specify Passwords, NoPasswordRequired or AuthenticationMode.")
+	}
+	if typ == AuthIAM && name != id {
+		return nil, invalid("UserId and UserName must be identical for a user with authentication type iam.")
 	}
 	tags, err := fromAPITags(in.Tags)
 	if err != nil {
@@ -451,6 +463,9 @@ func (s *Service) ModifyUser(ctx context.Context, in *elasticacheapi.ModifyUserM
 		}
 		u.AccessString = strings.Join(rules, " ")
 		if set {
+			if typ == AuthIAM && u.Name != u.ID {
+				return invalid("UserId and UserName must be identical for a user with authentication type iam.")
+			}
 			u.AuthType, u.PasswordHashes = typ, hashes
 		}
 		if err := store.PutJSON(tx, userKey(u.Account, u.Region, id), u); err != nil {

@@ -159,8 +159,12 @@ func TestUsersBadInput(t *testing.T) {
 			in.AuthenticationMode = &ectypes.AuthenticationMode{Type: ectypes.InputAuthenticationTypeNoPassword}
 		})},
 		{"no-password-source", "InvalidParameterCombination", "No password source", user(func(in *elasticache.CreateUserInput) { in.Passwords = nil })},
-		{"iam", "InvalidParameterValue", "not supported by Cachalot yet", user(func(in *elasticache.CreateUserInput) {
+		{"iam-name-not-id", "InvalidParameterValue", "identical", user(func(in *elasticache.CreateUserInput) {
 			in.Passwords, in.AuthenticationMode = nil, &ectypes.AuthenticationMode{Type: ectypes.InputAuthenticationTypeIam}
+			in.UserName = aws.String("other")
+		})},
+		{"iam-with-password", "InvalidParameterCombination", "iam", user(func(in *elasticache.CreateUserInput) {
+			in.Passwords, in.AuthenticationMode = nil, &ectypes.AuthenticationMode{Type: ectypes.InputAuthenticationTypeIam, Passwords: []string{userPass1}}
 		})},
 		{"bad-id", "InvalidParameterValue", "UserId", user(func(in *elasticache.CreateUserInput) { in.UserId = aws.String("1-bad--id") })},
 		{"bad-engine", "InvalidParameterValue", "Engine", user(func(in *elasticache.CreateUserInput) { in.Engine = aws.String("memcached") })},

@@ -184,7 +184,10 @@ type NodeSpec struct {
 	// (Redis OSS and Valkey): the engine listens plaintext and with TLS
 	// on the two ports of Split at BindIP, not on Port, which the caller
 	// serves (a front handing each connection to one of them); the
-	// supervisor reaches the engine on the plaintext one.
+	// supervisor reaches the engine on the plaintext one. A Split whose
+	// Plain is 0 has no plaintext port (the front of IAM authentication
+	// terminates TLS and reaches the engine on its Unix socket,
+	// NodeStatus.Socket): the supervisor reaches it with TLS on Split.TLS.
 	Split *Split `json:",omitempty"`
 	// AuthTokens are the SHA-256 hashes (hex) of the default user's
 	// passwords (ElastiCache's AUTH token; two during a rotation); none:
@@ -230,6 +233,9 @@ type Split = redis.Split
 // plaintext port when it listens split.
 func (s NodeSpec) adminAddr() string {
 	if s.Split != nil && s.TLS != nil {
+		if s.Split.Plain == 0 {
+			return net.JoinHostPort(s.BindIP, strconv.Itoa(s.Split.TLS))
+		}
 		return net.JoinHostPort(s.BindIP, strconv.Itoa(s.Split.Plain))
 	}
 	return s.Addr()
@@ -265,8 +271,9 @@ type NodeStatus struct {
 	TLS string
 	// Auth identifies the AUTH tokens the engine was given (AuthID).
 	Auth string
-	// Split: the engine listens split (NodeSpec.Split).
-	Split bool
+	// Split: the engine listens split (NodeSpec.Split); SplitTLSOnly:
+	// split without a plaintext port (Split.Plain 0, the IAM front's).
+	Split, SplitTLSOnly bool
 }
 
 // Errors of the Supervisor.
@@ -365,7 +372,8 @@ func (s *Supervisor) Start(ctx context.Context, spec NodeSpec) (NodeStatus, erro
 	}
 	n := &node{s: s, id: spec.NodeID, dir: s.NodeDir(spec.NodeID), spec: cloneSpec(spec),
 		reqs: make(chan request), done: make(chan struct{})}
-	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID(), Auth: AuthID(spec.AuthTokens, spec.Users...), Split: transitOf(spec) == transitSplit}
+	n.status = NodeStatus{NodeID: spec.NodeID, State: StateStarting, Addr: spec.Addr(), Dir: n.dir, Role: spec.Role, TLS: spec.TLS.ID(), Auth: AuthID(spec.AuthTokens, spec.Users...), Split: spec.TLS != nil && spec.Split != nil,
+		SplitTLSOnly: spec.TLS != nil && spec.Split != nil && spec.Split.Plain == 0}
 	s.nodes[spec.NodeID] = n
 	s.mu.Unlock()
 
@@ -735,4 +743,11 @@ func LogFiles(dir string) []string {
 		}
 	}
 	return out
+}
+
+// Socket is the path of a Redis OSS or Valkey node's Unix socket: in its
+// data directory, reachable only by the engine's user and root (the
+// daemon). The front of IAM authentication reaches the engine there.
+func (s NodeStatus) Socket() string {
+	return filepath.Join(s.Dir, dataDirName, redis.UnixSocket)
 }

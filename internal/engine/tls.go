@@ -81,7 +81,7 @@ func (t *TLS) filesFor(eng string) map[string][]byte {
 // has it.
 func withTLS(admin redis.Admin, spec NodeSpec) (redis.Admin, error) {
 	admin.TLS = nil
-	if spec.TLS == nil || spec.Split != nil {
+	if spec.TLS == nil || spec.Split != nil && spec.Split.Plain != 0 {
 		// Split: reached on its plaintext port.
 		return admin, nil
 	}

@@ -117,7 +117,10 @@ func (n *node) switchTransit(ctx context.Context, w *watcher, t *TLS, split *Spl
 	} else {
 		removeOldTLSFiles(data, nil)
 	}
-	n.setStatus(func(s *NodeStatus) { s.TLS, s.Split = t.ID(), transitOf(next) != "" && next.Split != nil })
+	n.setStatus(func(s *NodeStatus) {
+		s.TLS, s.Split = t.ID(), transitOf(next) != "" && next.Split != nil
+		s.SplitTLSOnly = s.Split && next.Split.Plain == 0
+	})
 	n.emit(Event{Type: EventTransitSwitched, Message: "in-transit encryption: " + transitMessage(next)})
 	return nil
 }
@@ -129,6 +132,8 @@ func transitMessage(s NodeSpec) string {
 		return "plaintext"
 	case s.Split == nil:
 		return "TLS only (required)"
+	case s.Split.Plain == 0:
+		return "TLS through the IAM authentication front"
 	}
 	return "plaintext and TLS (preferred)"
 }

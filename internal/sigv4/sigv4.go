@@ -202,11 +202,18 @@ func (s *Signature) Verify(r *http.Request, body []byte, secret string) error {
 // name the body's hash (aws-sdk-go-v2 and the AWS CLI send none to these
 // services).
 func (s *Signature) VerifyWithKey(r *http.Request, body []byte, key []byte) error {
+	return s.VerifyPayloadHash(r, PayloadHash(body), key)
+}
+
+// VerifyPayloadHash is VerifyWithKey with the payload hash the canonical
+// request ends with given: a presigned URL handed around as a token (an
+// ElastiCache IAM authentication token) has no body, and some presigners
+// sign UNSIGNED-PAYLOAD for it.
+func (s *Signature) VerifyPayloadHash(r *http.Request, hash string, key []byte) error {
 	got, err := hex.DecodeString(s.Signature)
 	if err != nil {
 		return ErrMismatch
 	}
-	hash := PayloadHash(body)
 	if slices.Contains(s.SignedHeaders, "x-amz-content-sha256") && headerValue(r, "x-amz-content-sha256") != hash {
 		return ErrMismatch
 	}

@@ -129,6 +129,10 @@ func quote(v string) string {
 	return v
 }
 
+// UnixSocket is the name of the engine's Unix socket in its data
+// directory.
+const UnixSocket = "redis.sock"
+
 // RenderConf renders redis.conf for a family (redis7, valkey7,
 // valkey8). It is pure: the same input gives the same bytes.
 func RenderConf(family string, c Config) ([]byte, error) {
@@ -189,6 +193,12 @@ func RenderConf(family string, c Config) ([]byte, error) {
 	} else {
 		w("port", strconv.Itoa(port))
 	}
+	// The Unix socket, in the data directory (the engine's working
+	// directory), only for the engine's own user and root: the daemon's
+	// front of IAM authentication reaches the engine there, never
+	// through a plaintext port of the network.
+	w("unixsocket", UnixSocket)
+	w("unixsocketperm", "700")
 	w("protected-mode", protected)
 	w("pidfile", quote(pidFile))
 	w("logfile", quote(logFile))

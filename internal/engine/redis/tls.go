@@ -25,6 +25,8 @@ type TLS struct {
 	// network serves (internal/cachectl), handing each connection to one
 	// or the other by its first byte. The engine announces its port to
 	// its primary (replica-announce-port): replicas are reached there.
+	// Split.Plain 0: no plaintext port (the front terminates TLS and
+	// reaches the engine on its Unix socket).
 	Split *Split
 }
 
