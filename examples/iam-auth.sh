@@ -52,11 +52,7 @@ print(req.url[len("http://"):])
 PY
 }
 
-CA_DIR=$(mktemp -d /tmp/cachalot-ca.XXXXXX)
-trap 'rc=$?; rm -rf "$CA_DIR"; (exit $rc); cleanup' EXIT INT TERM
-chmod 755 "$CA_DIR"
-cachalot ca >"$CA_DIR/ca.pem"
-chmod 644 "$CA_DIR/ca.pem"
+export_ca
 DEFAULT_SG=$(aws ec2 describe-security-groups --filters Name=group-name,Values=default --query 'SecurityGroups[0].GroupId')
 INSTANCE=$(launch - "$DEFAULT_SG")
 echo "instance $INSTANCE"
