@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -94,31 +93,19 @@ func setItem(t *testing.T, c *Conn, it testItem) {
 	if exp > relativeTTLMax {
 		exp += time.Now().Unix()
 	}
-	l, err := c.roundTrip(context.Background(), fmt.Sprintf("set %s %d %d %d\r\n%s\r\n", it.key, it.flags, exp, len(it.value), it.value))
-	if err != nil || l != "STORED" {
-		t.Fatalf("set %s: %q %v", it.key, l, err)
+	if err := c.SetItem(context.Background(), it.key, it.flags, exp, it.value); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // getItem reads an item with mg: value, flags, remaining TTL (-1 none).
 func getItem(t *testing.T, c *Conn, key string) (val []byte, flags uint32, ttl int64, ok bool) {
 	t.Helper()
-	l, err := c.roundTrip(context.Background(), "mg "+key+" v f t\r\n")
+	val, flags, ttl, ok, err := c.MetaGet(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l == "EN" {
-		return nil, 0, 0, false
-	}
-	n, flags, ttl, err := parseVA(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, n+2)
-	if _, err := io.ReadFull(c.r, b); err != nil {
-		t.Fatal(err)
-	}
-	return b[:n], flags, ttl, true
+	return val, flags, ttl, ok
 }
 
 func TestDumpLoad(t *testing.T) {
