@@ -21,7 +21,8 @@ import (
 // is its items read out over the text protocol and written to a file of
 // Cachalot's own, and a restore writes them back into a new engine.
 //
-// Reading: `lru_crawler metadump all` lists every key (URL-encoded; the
+// Reading: `lru_crawler metadump all` lists every key (the crawler
+// enabled for it when the engine runs without) (URL-encoded; the
 // engine's memcached 1.6.18 has no `lru_crawler mgdump`), then the meta
 // command `mg <key> b v f t` (the key base64-encoded, so any key the
 // engine holds can be asked for) reads each value with its client flags
@@ -159,7 +160,18 @@ func (m *Conn) Dump(ctx context.Context, w io.Writer, now time.Time) (DumpStats,
 
 // metadumpKeys lists the engine's keys (lru_crawler metadump all),
 // waiting while another crawl runs.
-func (m *Conn) metadumpKeys(ctx context.Context) ([]string, error) {
+// An engine started without its crawler (lru_crawler 0, ElastiCache's
+// default) has it enabled for the listing and disabled again after.
+func (m *Conn) metadumpKeys(ctx context.Context) (_ []string, err error) {
+	enabled := false
+	defer func() {
+		if enabled {
+			if l, derr := m.roundTrip(ctx, "lru_crawler disable\r\n"); derr != nil || l != "OK" {
+				err = errors.Join(err, fmt.Errorf("lru_crawler disable: %q %w", l, derr))
+			}
+		}
+	}()
+list:
 	for {
 		if err := m.send(ctx, []byte("lru_crawler metadump all\r\n")); err != nil {
 			return nil, fmt.Errorf("metadump: %w", err)
@@ -176,6 +188,13 @@ func (m *Conn) metadumpKeys(ctx context.Context) ([]string, error) {
 			}
 			if strings.HasPrefix(l, "BUSY") {
 				break // another crawl: ask again
+			}
+			if l == "CLIENT_ERROR lru crawler disabled" && !enabled {
+				if l, err := m.roundTrip(ctx, "lru_crawler enable\r\n"); err != nil || l != "OK" {
+					return nil, fmt.Errorf("lru_crawler enable: %q %w", l, err)
+				}
+				enabled = true
+				continue list
 			}
 			enc, ok := strings.CutPrefix(l, "key=")
 			if !ok {

@@ -15,7 +15,8 @@ import (
 )
 
 // startMemcached runs a memcached on a free loopback port for the test.
-func startMemcached(t *testing.T) string {
+// extra are -o options.
+func startMemcached(t *testing.T, extra ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("memcached")
 	if err != nil {
@@ -30,6 +31,9 @@ func startMemcached(t *testing.T) string {
 	args := []string{"-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-m", "64"}
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "nobody")
+	}
+	if len(extra) > 0 {
+		args = append(args, "-o", strings.Join(extra, ","))
 	}
 	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
@@ -110,7 +114,9 @@ func getItem(t *testing.T, c *Conn, key string) (val []byte, flags uint32, ttl i
 
 func TestDumpLoad(t *testing.T) {
 	ctx := context.Background()
-	src, dst, dst2 := dial(t, startMemcached(t)), dial(t, startMemcached(t)), dial(t, startMemcached(t))
+	// The source runs as ElastiCache's defaults have it: no crawler.
+	src := dial(t, startMemcached(t, "no_lru_crawler", "no_lru_maintainer"))
+	dst, dst2 := dial(t, startMemcached(t)), dial(t, startMemcached(t))
 	items := testItems()
 	for _, it := range items {
 		setItem(t, src, it)
@@ -123,6 +129,9 @@ func TestDumpLoad(t *testing.T) {
 	}
 	if st.Items != int64(len(items)) || st.Bytes != int64(file.Len()) {
 		t.Fatalf("dump stats %+v, want %d items in %d bytes", st, len(items), file.Len())
+	}
+	if l, err := src.roundTrip(ctx, "lru_crawler metadump all\r\n"); err != nil || l != "CLIENT_ERROR lru crawler disabled" {
+		t.Errorf("after the dump, metadump = %q, %v; want the crawler disabled again", l, err)
 	}
 	if n, err := VerifyDump(bytes.NewReader(file.Bytes())); err != nil || n != int64(len(items)) {
 		t.Fatalf("verify: %d items, %v", n, err)
