@@ -11,6 +11,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -110,15 +111,16 @@ func (m *Conn) Dump(ctx context.Context, w io.Writer, now time.Time) (DumpStats,
 			req.WriteString(base64.StdEncoding.EncodeToString([]byte(k)))
 			req.WriteString(" b v f t\r\n")
 		}
+		req.WriteString("mn\r\n")
 		if err := m.send(ctx, req.Bytes()); err != nil {
 			return DumpStats{}, fmt.Errorf("dump: %w", err)
 		}
+		mns := 1 // "mn" sent: the MN replies awaited at the end
 		for _, k := range batch {
-			l, err := m.r.ReadString('\n')
+			l, err := m.nudgedLine(ctx, &mns)
 			if err != nil {
 				return DumpStats{}, fmt.Errorf("dump: %w", err)
 			}
-			l = strings.TrimRight(l, "\r\n")
 			if l == "EN" {
 				continue // deleted or expired since the listing
 			}
@@ -138,6 +140,9 @@ func (m *Conn) Dump(ctx context.Context, w io.Writer, now time.Time) (DumpStats,
 				return DumpStats{}, err
 			}
 			st.Items++
+		}
+		if err := m.awaitMN(ctx, &mns, nil); err != nil {
+			return DumpStats{}, fmt.Errorf("dump: %w", err)
 		}
 	}
 	var end [1 + binary.MaxVarintLen64]byte
@@ -442,21 +447,19 @@ func (m *Conn) Load(ctx context.Context, r io.Reader, now time.Time) (LoadStats,
 		}
 		req.Reset()
 		pending = 0
-		for {
-			l, err := m.r.ReadString('\n')
-			if err != nil {
-				return fmt.Errorf("load: %w", err)
-			}
-			switch l = strings.TrimRight(l, "\r\n"); {
-			case l == "MN":
-				return nil
-			case l == "NS" || strings.HasPrefix(l, "SERVER_ERROR"):
+		mns := 1
+		err := m.awaitMN(ctx, &mns, func(l string) error {
+			if l == "NS" || strings.HasPrefix(l, "SERVER_ERROR") {
 				st.Refused++
 				st.Items--
-			default:
-				return fmt.Errorf("load: unexpected reply %q", l)
+				return nil
 			}
+			return fmt.Errorf("unexpected reply %q", l)
+		})
+		if err != nil {
+			return fmt.Errorf("load: %w", err)
 		}
+		return nil
 	}
 	for {
 		it, err := d.Next()
@@ -480,7 +483,7 @@ func (m *Conn) Load(ctx context.Context, r io.Reader, now time.Time) (LoadStats,
 		req.Write(it.Value)
 		req.WriteString("\r\n")
 		st.Items++
-		if pending++; pending == dumpBatch || req.Len() > 1<<20 {
+		if pending++; pending == dumpBatch || req.Len() > 256<<10 {
 			if err := flush(); err != nil {
 				return st, err
 			}
@@ -498,6 +501,73 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// nudgeAfter is how long a reply is awaited before the engine is nudged.
+const nudgeAfter = 50 * time.Millisecond
+
+// nudgedLine reads a reply line. memcached 1.6.18 over TLS can leave the
+// tail of a pipelined input unprocessed (decrypted but unread) until more
+// bytes arrive: when no reply comes within nudgeAfter, a no-op "mn" is
+// sent (counted in *mns: each is answered MN after what precedes it).
+// The deadline of the whole wait is send's.
+func (m *Conn) nudgedLine(ctx context.Context, mns *int) (string, error) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		dl = time.Now().Add(30 * time.Second)
+	}
+	var acc []byte
+	for {
+		rd := time.Now().Add(nudgeAfter)
+		if rd.After(dl) {
+			rd = dl
+		}
+		if err := m.c.SetReadDeadline(rd); err != nil {
+			return "", err
+		}
+		b, err := m.r.ReadSlice('\n')
+		acc = append(acc, b...)
+		if err == nil {
+			// What follows the line (a value) is read within dl.
+			return strings.TrimRight(string(acc), "\r\n"), m.c.SetReadDeadline(dl)
+		}
+		var ne net.Error
+		if errors.Is(err, bufio.ErrBufferFull) || errors.As(err, &ne) && ne.Timeout() && time.Now().Before(dl) {
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				if err := m.c.SetWriteDeadline(dl); err != nil {
+					return "", err
+				}
+				if _, err := io.WriteString(m.c, "mn\r\n"); err != nil {
+					return "", err
+				}
+				*mns++
+			}
+			continue
+		}
+		return "", err
+	}
+}
+
+// awaitMN reads reply lines until every "mn" sent (*mns) is answered;
+// other lines go to other (nil: an error).
+func (m *Conn) awaitMN(ctx context.Context, mns *int, other func(string) error) error {
+	for *mns > 0 {
+		l, err := m.nudgedLine(ctx, mns)
+		if err != nil {
+			return err
+		}
+		switch {
+		case l == "MN":
+			*mns--
+		case other == nil:
+			return fmt.Errorf("unexpected reply %q", l)
+		default:
+			if err := other(l); err != nil {
+				return err
+			}
+		}
+	}
+	return m.c.SetDeadline(time.Time{})
 }
 
 // send writes req with ctx's deadline (30 s without one).
