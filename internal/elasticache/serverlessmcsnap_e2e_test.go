@@ -78,6 +78,10 @@ func TestServerlessMemcachedSnapshot(t *testing.T) {
 		SnapshotRetentionLimit: aws.Int32(0)}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := w.ec.CreateServerlessCacheSnapshot(ctx, &elasticache.CreateServerlessCacheSnapshotInput{ServerlessCacheName: aws.String("mcsrc"),
+		ServerlessCacheSnapshotName: aws.String("early")}); code(err) != "InvalidServerlessCacheStateFault" {
+		t.Errorf("CreateServerlessCacheSnapshot of a creating cache = %v, want InvalidServerlessCacheStateFault", err)
+	}
 	src := w.wait(t, "mcsrc", "available")
 	host := aws.ToString(src.Endpoint.Address)
 	c := w.mcTLS(t, w.eni, host)
