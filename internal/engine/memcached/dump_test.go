@@ -199,3 +199,56 @@ func TestDumpCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultArgsKeepItems: memcached started with the family's default
+// arguments (Args) keeps 5000 small items in 64 MiB: none evicted (-o
+// worker_logbuf_size made memcached 1.6.18 use one slab class and evict
+// beyond about a thousand).
+func TestDefaultArgsKeepItems(t *testing.T) {
+	bin, err := exec.LookPath("memcached")
+	if err != nil {
+		t.Skip("memcached not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cfg := Config{BindIP: "127.0.0.1", Port: port, MemoryMB: 64, FDLimit: 1024}
+	if os.Geteuid() == 0 {
+		cfg.User = "nobody"
+	}
+	argv, err := Args(bin, "memcached1.6", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for i := 0; ; i++ {
+		if err := Ping(context.Background(), nil, addr, nil); err == nil {
+			break
+		} else if i == 200 {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c := dial(t, addr)
+	ctx := context.Background()
+	for i := range 5000 {
+		if err := c.SetItem(ctx, fmt.Sprintf("key:%d", i), 0, 0, bytes.Repeat([]byte("v"), 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := c.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st["curr_items"] != "5000" || st["evictions"] != "0" {
+		t.Errorf("after 5000 sets of 100 bytes into 64 MiB: curr_items %s, evictions %s; want 5000 and 0", st["curr_items"], st["evictions"])
+	}
+}
