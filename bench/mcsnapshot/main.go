@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -65,7 +66,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), ReadyTimeout: 20 * time.Second, StopTimeout: 5 * time.Second})
+	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), ReadyTimeout: 20 * time.Second, StopTimeout: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	defer func() {
 		tctx, tcancel := context.WithTimeout(context.Background(), time.Minute)
 		defer tcancel()
@@ -108,6 +110,9 @@ func main() {
 	}
 	fill := time.Since(t0)
 	c.Close()
+	if n := currItems(ctx, src.Addr(), clientTLS); n != int64(*items) {
+		log.Fatalf("the source holds %d items, want %d", n, *items)
+	}
 	log.Printf("filled %d items in %s", *items, fill)
 
 	snapDir := filepath.Join(dir, "snapshots")
