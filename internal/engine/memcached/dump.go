@@ -68,9 +68,31 @@ const maxValueLen = 1 << 30
 // beyond it a TTL is an absolute Unix time.
 const relativeTTLMax = 30 * 24 * 3600
 
-// dumpBatch is how many requests are pipelined before their replies are
-// read.
+// dumpBatch is the most requests pipelined before their replies are
+// read; fewer when the engine serves fewer per event (batchSize).
 const dumpBatch = 512
+
+// batchSize is how many item requests are pipelined, with the closing
+// "mn", per round trip: within the engine's requests_per_event (-R,
+// ElastiCache's default 20). memcached 1.6.18 over TLS yields after that
+// many and may not come back to input it has already decrypted (see
+// nudgedLine), so a batch it serves in one event never waits on a nudge.
+func (m *Conn) batchSize(ctx context.Context) (int, error) {
+	l, err := m.roundTrip(ctx, "stats settings\r\n")
+	per := 0
+	for ; err == nil && l != "END"; l, err = m.line() {
+		if v, ok := strings.CutPrefix(l, "STAT reqs_per_event "); ok {
+			per, _ = strconv.Atoi(v)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("stats settings: %w", err)
+	}
+	if per < 2 {
+		return 1, nil
+	}
+	return min(per-1, dumpBatch), nil
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -101,10 +123,14 @@ func (m *Conn) Dump(ctx context.Context, w io.Writer, now time.Time) (DumpStats,
 	if _, err := bw.Write(hdr[:]); err != nil {
 		return DumpStats{}, err
 	}
+	size, err := m.batchSize(ctx)
+	if err != nil {
+		return DumpStats{}, fmt.Errorf("dump: %w", err)
+	}
 	var st DumpStats
 	var req bytes.Buffer
-	for start := 0; start < len(keys); start += dumpBatch {
-		batch := keys[start:min(start+dumpBatch, len(keys))]
+	for start := 0; start < len(keys); start += size {
+		batch := keys[start:min(start+size, len(keys))]
 		req.Reset()
 		for _, k := range batch {
 			req.WriteString("mg ")
@@ -434,6 +460,10 @@ func (m *Conn) Load(ctx context.Context, r io.Reader, now time.Time) (LoadStats,
 	if err != nil {
 		return LoadStats{}, err
 	}
+	size, err := m.batchSize(ctx)
+	if err != nil {
+		return LoadStats{}, fmt.Errorf("load: %w", err)
+	}
 	var st LoadStats
 	var req bytes.Buffer
 	pending := 0
@@ -483,7 +513,7 @@ func (m *Conn) Load(ctx context.Context, r io.Reader, now time.Time) (LoadStats,
 		req.Write(it.Value)
 		req.WriteString("\r\n")
 		st.Items++
-		if pending++; pending == dumpBatch || req.Len() > 256<<10 {
+		if pending++; pending == size || req.Len() > 256<<10 {
 			if err := flush(); err != nil {
 				return st, err
 			}
