@@ -133,7 +133,7 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("\nThe engine floor (alternating with the creations, same polling): redis-server started by the bench on loopback "+
 			"with `--cluster-enabled yes`, `CLUSTER ADDSLOTSRANGE 0 16383` as soon as it answers PING, then `CLUSTER INFO` until "+
 			"`cluster_state:ok`, timed from exec: the engine's CLUSTER_WRITABLE_DELAY (2 s from its first cluster cron) plus its start. "+
-			"Cachalot's own share of a creation is the difference of the p50s: %s.\n", ms(p50(available)-p50(floor)))
+			"Creation p50 less the floor p50: %s (negative: creations do not wait for that delay).\n", ms(p50(available)-p50(floor)))
 	}
 	fmt.Printf("\n")
 	if o.requests > 0 {
