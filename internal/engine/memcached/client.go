@@ -185,3 +185,18 @@ func (m *Conn) MetaGet(ctx context.Context, key string) (value []byte, flags uin
 	}
 	return buf[:n], flags, ttl, true, nil
 }
+
+// Delete removes an item; it reports whether there was one.
+func (m *Conn) Delete(ctx context.Context, key string) (bool, error) {
+	l, err := m.roundTrip(ctx, "delete "+key+"\r\n")
+	if err != nil {
+		return false, fmt.Errorf("delete %s: %w", key, err)
+	}
+	switch l {
+	case "DELETED":
+		return true, nil
+	case "NOT_FOUND":
+		return false, nil
+	}
+	return false, fmt.Errorf("delete %s: %s", key, l)
+}
