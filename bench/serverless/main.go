@@ -22,12 +22,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"flag"
 	"fmt"
+	"io"
 	"log"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -49,6 +53,7 @@ type options struct {
 	rounds    int
 	poll      time.Duration
 	keep      bool
+	logLevel  string
 }
 
 func main() {
@@ -60,6 +65,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "redis-benchmark rounds per cache")
 	flag.DurationVar(&o.poll, "poll", 5*time.Millisecond, "DescribeServerlessCaches polling interval")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
+	flag.StringVar(&o.logLevel, "log-level", "warn", "cachalot serve --log-level (debug: the server log has the creation's timeline)")
 	flag.Parse()
 	if o.engine == "memcached" {
 		o.requests = 0 // redis-benchmark speaks no memcached
@@ -76,7 +82,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
 	fmt.Printf("    go build -o bin/cachalot ./cmd/cachalot && go run ./bench/serverless -engine %s -creations %d -requests %d -rounds %d\n\n", o.engine, o.creations, o.requests, o.rounds)
 	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
-		DirPrefix: "cachalot-slbench-", Key: "AKIASLBENCHBENCHBNCH", Secret: "slbench-secret", LogLevel: "warn",
+		DirPrefix: "cachalot-slbench-", Key: "AKIASLBENCHBENCHBNCH", Secret: "slbench-secret", LogLevel: o.logLevel,
 	})
 	if err != nil {
 		return err
@@ -87,8 +93,16 @@ func run(ctx context.Context, o options) error {
 		}
 	}()
 	log.Printf("serving on %s", srv.URL)
-	var available, deleted []time.Duration
+	var available, deleted, floor []time.Duration
 	for i := range o.creations {
+		if o.engine != "memcached" {
+			// The engine's own floor, alternating with the product.
+			d, err := engineFloor(ctx, o.poll)
+			if err != nil {
+				return fmt.Errorf("engine floor: %w", err)
+			}
+			floor = append(floor, d)
+		}
 		name := fmt.Sprintf("bench-%02d", i)
 		t0 := time.Now()
 		if _, err := srv.EC.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String(name), Engine: aws.String(o.engine)}); err != nil {
@@ -113,7 +127,15 @@ func run(ctx context.Context, o options) error {
 		"`available`, polled every %v; then DeleteServerlessCache until ServerlessCacheNotFoundFault. Goal: create p50 < 500 ms "+
 		"(ElastiCache: about a minute).\n\n", o.poll)
 	fmt.Printf("| measure | p50 | max | n |\n|---|---|---|---|\n")
-	fmt.Printf("| create → available %s\n| delete → gone %s\n\n", summary(available), summary(deleted))
+	fmt.Printf("| create → available %s\n| delete → gone %s\n", summary(available), summary(deleted))
+	if len(floor) > 0 {
+		fmt.Printf("| engine floor: bare `redis-server --cluster-enabled yes` start → `cluster_state:ok` %s\n", summary(floor))
+		fmt.Printf("\nThe engine floor (alternating with the creations, same polling): redis-server started by the bench on loopback "+
+			"with `--cluster-enabled yes`, `CLUSTER ADDSLOTSRANGE 0 16383` as soon as it answers PING, then `CLUSTER INFO` until "+
+			"`cluster_state:ok`, timed from exec: the engine's CLUSTER_WRITABLE_DELAY (2 s from its first cluster cron) plus its start. "+
+			"Creation p50 less the floor p50: %s (negative: creations do not wait for that delay).\n", ms(p50(available)-p50(floor)))
+	}
+	fmt.Printf("\n")
 	if o.requests > 0 {
 		if err := throughput(ctx, srv, o); err != nil {
 			return err
@@ -150,6 +172,85 @@ func summary(ds []time.Duration) string {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return fmt.Sprintf("| %s | %s | %d |", ms(s[len(s)/2]), ms(s[len(s)-1]), len(s))
+}
+
+func p50(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// engineFloor starts a bare cluster-enabled redis-server on loopback,
+// gives it every slot as soon as it answers and returns the time from
+// exec until it says cluster_state:ok.
+func engineFloor(ctx context.Context, poll time.Duration) (time.Duration, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return 0, err
+	}
+	dir, err := os.MkdirTemp("", "cachalot-floor-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	t0 := time.Now()
+	cmd := exec.CommandContext(ctx, bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var c net.Conn
+	for {
+		if c, err = net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			break
+		}
+		if time.Since(t0) > 10*time.Second {
+			return 0, err
+		}
+		time.Sleep(poll)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	do := func(cmd string) (string, error) {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, cmd+"\r\n"); err != nil {
+			return "", err
+		}
+		l, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(l, "$") {
+			return l, err
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(l[1:]))
+		b := make([]byte, n+2)
+		_, err = io.ReadFull(r, b)
+		return string(b), err
+	}
+	for {
+		if l, err := do("PING"); err == nil && strings.HasPrefix(l, "+PONG") {
+			break
+		}
+		time.Sleep(poll)
+	}
+	if l, err := do("CLUSTER ADDSLOTSRANGE 0 16383"); err != nil || !strings.HasPrefix(l, "+OK") {
+		return 0, fmt.Errorf("addslots: %q %v", l, err)
+	}
+	for {
+		info, err := do("CLUSTER INFO")
+		if err != nil {
+			return 0, err
+		}
+		if strings.Contains(info, "cluster_state:ok") {
+			return time.Since(t0), nil
+		}
+		time.Sleep(poll)
+	}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -149,6 +150,9 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	}
 	groups, mcBusy, mcErr := c.reconcileMemcachedServerless(ctx, groups, members)
 	all := len(groups)
+	// A new serverless cache forming by takeover (shardplan.go) is
+	// watched as closely as a replica's link coming up.
+	forming := slices.ContainsFunc(groups, bootstrapping)
 	groups, sharding, shardErr := c.reconcileClustered(ctx, groups, members)
 	sharding = sharding || mcBusy
 	errs := make([]error, len(groups))
@@ -193,7 +197,7 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 		}
 	}
 	switch {
-	case linking:
+	case linking || forming:
 		reconcile.RequeueAfter(ctx, c.cfg.LinkPoll)
 	case transition || sharding:
 		reconcile.RequeueAfter(ctx, c.cfg.Poll)

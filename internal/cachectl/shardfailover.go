@@ -48,7 +48,9 @@ func decideShards(g *elasticache.ReplicationGroup, v shardView, meshed bool) sha
 	switch {
 	case f == nil:
 		for _, sh := range g.Shards {
-			if s := shardFailed(sh, v); s != nil {
+			// A new serverless cache's other member holds the slots
+			// while the cluster forms (bootstrapOf): not a failover.
+			if s := shardFailed(sh, v); s != nil && (s.replace || !bootstrapping(g)) {
 				return shardDecision{failover: s}
 			}
 		}

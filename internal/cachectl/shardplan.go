@@ -159,7 +159,11 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 	// During a failover the promoted replica takes its dead primary's
 	// slots over, and the other replicas follow it by themselves.
 	promoting := g.Failover != nil && g.Failover.Phase == elasticache.PhasePromoting
-	if !promoting {
+	boot, booting := bootstrapOf(g, v)
+	switch {
+	case booting:
+		cmds = boot
+	case !promoting:
 		cmds = slotCommands(g, v, anchor)
 	}
 	meshed = len(up) == len(g.Members)
@@ -174,8 +178,12 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 			}
 		}
 	}
-	cmds = append(cmds, authCommands(up)...)
-	if !meshed || promoting {
+	if !booting {
+		// (Forming by takeover, the primary member follows the other
+		// until it takes over: bootstrapOf alone tells it whom to.)
+		cmds = append(cmds, authCommands(up)...)
+	}
+	if !meshed || promoting || booting {
 		return cmds, meshed
 	}
 	for _, m := range up {
@@ -189,6 +197,75 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 		}
 	}
 	return append(cmds, replicaCommands(g, v)...), true
+}
+
+// A new serverless cache's Redis Cluster is formed without waiting for
+// the engine's writable delay: a fresh master reports cluster_state:fail
+// (and answers CLUSTERDOWN) until 2 s after its first cluster cron
+// (redis-server's CLUSTER_WRITABLE_DELAY), a replica does not wait, and a
+// replica promoted by CLUSTER FAILOVER TAKEOVER keeps the ok state it had.
+// So the slots first go to the shard's other member, the primary member
+// follows it, and once the primary member says cluster_state:ok as a
+// replica it takes the slots over; the other member, left without slots,
+// then follows it as any replica does (replicaCommands). Both engines are
+// new and hold nothing (no restore: its data is on the primary member),
+// and before the takeover every write is refused (the owner is within its
+// delay, the primary member redirects to it), so nothing is lost. The end
+// is the cluster the usual way forms: the primary member on its port with
+// every slot, the replica following it, both cluster_state:ok.
+
+// bootstrapping reports whether g is formed by the takeover above: a new
+// serverless cache (creating, restoring nothing, no failover) of one shard
+// of two members.
+func bootstrapping(g *elasticache.ReplicationGroup) bool {
+	return g.Serverless != nil && g.Status == elasticache.GroupCreating && g.RestoreSnapshot == "" && g.Reslot == nil &&
+		g.Failover == nil && g.Resharding == nil && len(g.Shards) == 1 && len(g.Shards[0].Members) == 2
+}
+
+// bootstrapOf returns the commands of the takeover formation while it is
+// under way (booting): until the primary member holds the shard's slots.
+// Once it does (or when anything else holds some of them), the usual
+// commands take over.
+func bootstrapOf(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterCmd, booting bool) {
+	if !bootstrapping(g) {
+		return nil, false
+	}
+	sh := g.Shards[0]
+	other := sh.Members[0]
+	if other == sh.Primary {
+		other = sh.Members[1]
+	}
+	pm, om := v[sh.Primary], v[other]
+	if !pm.answered() || !om.answered() {
+		return nil, true // both first: the slots go to the other member
+	}
+	for _, view := range [][]clusterLine{pm.view, om.view} {
+		for _, l := range view {
+			if l.id != om.myID && len(l.slots) > 0 {
+				return nil, false // taken over, or formed the usual way
+			}
+		}
+	}
+	pself, _ := pm.self()
+	oself, _ := om.self()
+	want, _ := elasticache.ParseSlots(sh.Slots)
+	switch {
+	case len(oself.slots) == 0:
+		args := []string{"CLUSTER", "ADDSLOTSRANGE"}
+		for _, r := range want {
+			args = append(args, strconv.Itoa(r.From), strconv.Itoa(r.To))
+		}
+		return []clusterCmd{{member: other, args: args}}, true
+	case !oself.has("master") || !sameSlots(oself.slots, want) || !pm.knows(om.myID):
+		return nil, true // meshCommands meets them; the views catch up
+	case pself.master != om.myID:
+		return []clusterCmd{{member: sh.Primary, authTo: other},
+			{member: sh.Primary, args: []string{"CLUSTER", "REPLICATE", om.myID}}}, true
+	case !pm.clusterOK:
+		return nil, true
+	default:
+		return []clusterCmd{{member: sh.Primary, args: []string{"CLUSTER", "FAILOVER", "TAKEOVER"}}}, true
+	}
 }
 
 // authCommands give every replica whose link is down the credentials of

@@ -256,3 +256,85 @@ func TestServerlessFailBack(t *testing.T) {
 		t.Errorf("decideShards(serverless, primary first) = %+v, want nothing", d)
 	}
 }
+
+// TestServerlessBootstrap: a new serverless cache's cluster forms by a
+// takeover: the slots to the second member, the first follows it and,
+// once it says cluster_state:ok as a replica, takes the slots over; no
+// failover is recorded meanwhile; then the second follows the first. A
+// restore (data on the first member) forms the usual way.
+func TestServerlessBootstrap(t *testing.T) {
+	setup := func() (*elasticache.ReplicationGroup, shardView) {
+		g, v := testCluster(1, 1)
+		g.Serverless = &elasticache.Serverless{Name: "sl"}
+		g.Shards[0].Slots = "0-16383"
+		for i, id := range g.Members {
+			m := v[id]
+			m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
+			m.clusterOK = false
+			v[id] = m
+			fresh(v, id, fmt.Sprintf("n%d", i+1))
+		}
+		return g, v
+	}
+	// line is a node's line as it shows in a view.
+	line := func(id, addr string, flags []string, master string, slots string) clusterLine {
+		l := clusterLine{id: id, addr: addr + "@16379", flags: flags, master: master, connected: true}
+		if slots != "" {
+			l.slots, _ = elasticache.ParseSlots(slots)
+		}
+		return l
+	}
+	cmds := func(g *elasticache.ReplicationGroup, v shardView) []string {
+		c, _ := meshCommands(g, v)
+		return argsOf(c)
+	}
+
+	g, v := setup()
+	if got := cmds(g, v); len(got) < 1 || got[0] != "rg-0001-002: CLUSTER ADDSLOTSRANGE 0 16383" {
+		t.Fatalf("new serverless cache: %q, want the slots to rg-0001-002 first", got)
+	}
+	g.RestoreSnapshot = "snap"
+	if got := cmds(g, v); len(got) < 1 || got[0] != "rg-0001-001: CLUSTER ADDSLOTSRANGE 0 16383" {
+		t.Errorf("restoring serverless cache: %q, want the slots to its primary rg-0001-001", got)
+	}
+	g.RestoreSnapshot = ""
+
+	// The second member holds the slots, both know each other: the first
+	// follows it, and no failover is taken for it.
+	p, o := v["rg-0001-001"], v["rg-0001-002"]
+	p.view = []clusterLine{line("n1", "10.0.0.1:6379", []string{"myself", "master"}, "", ""), line("n2", "10.0.0.2:6379", []string{"master"}, "", "0-16383")}
+	o.view = []clusterLine{line("n1", "10.0.0.1:6379", []string{"master"}, "", ""), line("n2", "10.0.0.2:6379", []string{"myself", "master"}, "", "0-16383")}
+	v["rg-0001-001"], v["rg-0001-002"] = p, o
+	if got, want := cmds(g, v), []string{"rg-0001-001: auth rg-0001-002", "rg-0001-001: CLUSTER REPLICATE n2"}; !slicesEqual(got, want) {
+		t.Errorf("slots on the second member: %q, want %q", got, want)
+	}
+	// Following it, not ok yet: nothing; ok: the takeover.
+	p.view[0] = line("n1", "10.0.0.1:6379", []string{"myself", "slave"}, "n2", "")
+	p.info = &engine.ReplicationInfo{Role: "slave"}
+	v["rg-0001-001"] = p
+	if got := cmds(g, v); len(got) != 0 {
+		t.Errorf("following, cluster_state fail: %q, want nothing", got)
+	}
+	if d := decideShards(g, v, true); d != (shardDecision{}) {
+		t.Errorf("decideShards(forming by takeover) = %+v, want nothing (no failover)", d)
+	}
+	p.clusterOK = true
+	v["rg-0001-001"] = p
+	if got, want := cmds(g, v), []string{"rg-0001-001: CLUSTER FAILOVER TAKEOVER"}; !slicesEqual(got, want) {
+		t.Errorf("following, cluster_state ok: %q, want %q", got, want)
+	}
+	// Taken over: the second member follows the first, the usual way.
+	p.view = []clusterLine{line("n1", "10.0.0.1:6379", []string{"myself", "master"}, "", "0-16383"), line("n2", "10.0.0.2:6379", []string{"master"}, "", "")}
+	p.info = &engine.ReplicationInfo{Role: "master"}
+	o.view = []clusterLine{line("n1", "10.0.0.1:6379", []string{"master"}, "", "0-16383"), line("n2", "10.0.0.2:6379", []string{"myself", "master"}, "", "")}
+	v["rg-0001-001"], v["rg-0001-002"] = p, o
+	if got, want := cmds(g, v), []string{"rg-0001-002: auth rg-0001-001", "rg-0001-002: CLUSTER REPLICATE n1"}; !slicesEqual(got, want) {
+		t.Errorf("taken over: %q, want %q", got, want)
+	}
+	// A node-based group of the same shape forms the usual way.
+	g, v = setup()
+	g.Serverless = nil
+	if got := cmds(g, v); len(got) < 1 || got[0] != "rg-0001-001: CLUSTER ADDSLOTSRANGE 0 16383" {
+		t.Errorf("node-based group: %q, want the slots to its primary", got)
+	}
+}

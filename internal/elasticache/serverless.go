@@ -192,7 +192,15 @@ func (s *Service) CreateServerlessCache(ctx context.Context, in *elasticacheapi.
 			return elasticacheapi.ErrServerlessCacheAlreadyExistsFault("Serverless cache %s already exists.", sp.name)
 		}
 		if sp.eng == catalog.Memcached {
-			return putNewGroup(tx, g, []*Cluster{s.memcachedServerlessMember(g, subnets[0], int64(sv.DataMaxGB)*s.dataStorageUnit())})
+			m := s.memcachedServerlessMember(g, subnets[0], int64(sv.DataMaxGB)*s.dataStorageUnit())
+			if sp.restore != "" {
+				// The engine is seeded with the snapshot's dump.
+				g.RestoreSnapshot = sp.restore
+				if err := startRestore(tx, scope, sp.restore, m); err != nil {
+					return err
+				}
+			}
+			return putNewGroup(tx, g, []*Cluster{m})
 		}
 		if sp.userGroup != "" {
 			// The engines' ACL is the user group's, as for a replication
@@ -254,10 +262,6 @@ func (s *Service) serverlessSpecOf(ctx context.Context, in *elasticacheapi.Creat
 	switch {
 	case in.UserGroupId != nil && sp.eng == catalog.Memcached:
 		return sp, memcachedUserGroup()
-	case len(in.SnapshotArnsToRestore) > 0 && sp.eng == catalog.Memcached:
-		return sp, memcachedNoSnapshots("SnapshotArnsToRestore")
-	case aws.ToInt32(in.SnapshotRetentionLimit) > 0 && sp.eng == catalog.Memcached:
-		return sp, memcachedNoSnapshots("SnapshotRetentionLimit")
 	case in.UserGroupId != nil:
 		if sp.userGroup = strings.ToLower(aws.ToString(in.UserGroupId)); sp.userGroup == "" {
 			return sp, invalid("The parameter UserGroupId must not be empty.")
@@ -540,8 +544,6 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 	switch {
 	case (in.UserGroupId != nil || aws.ToBool(in.RemoveUserGroup)) && cur.Engine == catalog.Memcached:
 		return nil, memcachedUserGroup()
-	case aws.ToInt32(in.SnapshotRetentionLimit) > 0 && cur.Engine == catalog.Memcached:
-		return nil, memcachedNoSnapshots("SnapshotRetentionLimit")
 	case in.UserGroupId != nil && aws.ToBool(in.RemoveUserGroup):
 		return nil, combination("UserGroupId and RemoveUserGroup cannot be specified together.")
 	case in.UserGroupId != nil && aws.ToString(in.UserGroupId) == "":

@@ -20,9 +20,13 @@ import (
 // removes it when the member is gone.
 //
 // Refused: UserGroupId and RemoveUserGroup (ElastiCache takes user groups
-// on Valkey and Redis OSS serverless caches only); snapshots, final
-// snapshots and restores (ElastiCache takes them for serverless Memcached;
-// Cachalot has no way to snapshot a memcached engine yet).
+// on Valkey and Redis OSS serverless caches only).
+//
+// Snapshots (serverlesssnap.go) work as for the other engines, the file
+// being a dump of the engine's items (internal/engine/memcached, dump.go:
+// memcached has no persistence; its items are read out and written back)
+// instead of an RDB. A Memcached snapshot restores into a Memcached cache
+// only, and only Memcached snapshots do.
 
 // Serverless Memcached ports: the endpoint and the reader endpoint.
 const (
@@ -70,8 +74,6 @@ func memcachedUserGroup() error {
 	return combination("User groups are available for Valkey and Redis OSS serverless caches only; a memcached serverless cache takes no UserGroupId.")
 }
 
-// memcachedNoSnapshots refuses a snapshot of (or a restore into) a
-// serverless Memcached cache.
-func memcachedNoSnapshots(what string) error {
-	return combination("%s: snapshots of serverless Memcached caches are not supported by Cachalot yet (it cannot snapshot a memcached engine); use a valkey or redis serverless cache for snapshots.", what)
-}
+// MemcachedSnapshotSuffix ends the file name of a Memcached snapshot (a
+// dump of its items) in the snapshot store; an RDB file's is ".rdb".
+const MemcachedSnapshotSuffix = ".mcdump"

@@ -64,7 +64,8 @@ func (w *serverlessWorld) mc(t *testing.T, eni, host string, port int32, parts .
 // (memcached -m) evicts least recently used items; a security group that
 // opens only 11211 makes 11212 fail and explain names the missing rule; a
 // killed engine is restarted in place and a service restart re-adopts it;
-// user groups and snapshots refused; deletion removes everything.
+// user groups refused (snapshots: TestServerlessMemcachedSnapshot);
+// deletion removes everything.
 func TestServerlessMemcached(t *testing.T) {
 	privtest.RequireRoot(t)
 	dir := t.TempDir()
@@ -250,14 +251,6 @@ func (w *serverlessWorld) mcRefusals(t *testing.T) {
 		}},
 		{"modify-remove-user-group", func() error {
 			_, err := w.ec.ModifyServerlessCache(ctx, &elasticache.ModifyServerlessCacheInput{ServerlessCacheName: aws.String("mc"), RemoveUserGroup: aws.Bool(true)})
-			return err
-		}},
-		{"snapshot", func() error {
-			_, err := w.ec.CreateServerlessCacheSnapshot(ctx, &elasticache.CreateServerlessCacheSnapshotInput{ServerlessCacheName: aws.String("mc"), ServerlessCacheSnapshotName: aws.String("s1")})
-			return err
-		}},
-		{"final-snapshot", func() error {
-			_, err := w.ec.DeleteServerlessCache(ctx, &elasticache.DeleteServerlessCacheInput{ServerlessCacheName: aws.String("mc"), FinalSnapshotName: aws.String("f1")})
 			return err
 		}},
 	} {

@@ -17,7 +17,8 @@ import (
 
 // Serverless cache snapshots are snapshots (snapmodel.go) of the group
 // realising the cache, taken from its primary by the snapshot controller
-// like any other: the record is stored under ServerlessGroupPrefix + the
+// like any other (a Memcached cache's: a dump of its items, see
+// serverlessmc.go): the record is stored under ServerlessGroupPrefix + the
 // snapshot's name (a namespace of its own, hidden from the node-based
 // API) and names its cache (Snapshot.ServerlessCache). Copies share the
 // RDB file; deleting is the controller's; a final snapshot
@@ -81,10 +82,13 @@ func (s *Service) beginServerlessSnapshot(tx store.Tx, scope auth.Scope, cache, 
 	if err != nil {
 		return nil, err
 	}
-	if g.MemcachedServerless() {
-		return nil, memcachedNoSnapshots("Serverless cache " + g.Serverless.Name)
+	// The primary and node group: a Memcached cache's group has no
+	// shards, its one member is the primary.
+	primary, shard := g.Primary, NodeGroupID
+	if len(g.Shards) == 1 {
+		primary, shard = g.Shards[0].Primary, g.Shards[0].ID
 	}
-	if g.Status != GroupAvailable || g.Failover != nil || g.Snapshotting != "" || len(g.Shards) != 1 {
+	if g.Status != GroupAvailable || g.Failover != nil || g.Snapshotting != "" || len(g.Shards) != 1 && !g.MemcachedServerless() {
 		st := g.Status
 		if g.Snapshotting != "" {
 			st = StatusSnapshotting
@@ -97,7 +101,7 @@ func (s *Service) beginServerlessSnapshot(tx store.Tx, scope auth.Scope, cache, 
 	}
 	var p *Cluster
 	for _, c := range members {
-		if c.ID == g.Shards[0].Primary {
+		if c.ID == primary {
 			p = c
 		}
 	}
@@ -109,8 +113,12 @@ func (s *Service) beginServerlessSnapshot(tx store.Tx, scope auth.Scope, cache, 
 	sn := snapshotOf(p, id, source, now)
 	sn.GroupID, sn.GroupDescription, sn.AutomaticFailover, sn.SourceCreatedAt = g.ID, g.Description, g.AutomaticFailover, g.CreatedAt
 	sn.ServerlessCache, sn.ServerlessMajor, sn.Tags = g.Serverless.Name, g.Serverless.MajorVersion, tags
-	sn.Nodes = []SnapshotNode{{ClusterID: p.ID, NodeID: p.Nodes[0].ID, NodeGroupID: g.Shards[0].ID, NodeCreatedAt: p.Nodes[0].CreatedAt,
-		File: snapshotFile(g.Account, g.Region, id, g.Shards[0].ID, now), PrimaryAZ: p.Nodes[0].AZ}}
+	file := snapshotFile(g.Account, g.Region, id, shard, now)
+	if g.MemcachedServerless() {
+		file = strings.TrimSuffix(file, ".rdb") + MemcachedSnapshotSuffix
+	}
+	sn.Nodes = []SnapshotNode{{ClusterID: p.ID, NodeID: p.Nodes[0].ID, NodeGroupID: shard, NodeCreatedAt: p.Nodes[0].CreatedAt,
+		File: file, PrimaryAZ: p.Nodes[0].AZ}}
 	g.Snapshotting, p.Snapshotting = id, id
 	if err := putCluster(tx, p); err != nil {
 		return nil, err
@@ -341,6 +349,8 @@ func (s *Service) serverlessRestore(ctx context.Context, arns []string, sp serve
 		return "", elasticacheapi.ErrInvalidServerlessCacheSnapshotStateFault("Snapshot %s is not in the available state (it is %s).", name, sn.Status)
 	case len(sn.Nodes) != 1:
 		return "", combination("Snapshot %s has %d node groups; a serverless cache is restored from a snapshot of one.", name, len(sn.Nodes))
+	case (sn.Engine == catalog.Memcached) != (sp.eng == catalog.Memcached):
+		return "", combination("Snapshot %s is of %s; it cannot be restored into a %s cache.", name, engineTitle(sn.Engine), engineTitle(sp.eng))
 	case sn.Engine == catalog.Valkey && sp.eng != catalog.Valkey:
 		return "", combination("Snapshot %s is of Valkey; it cannot be restored into a %s cache.", name, engineTitle(sp.eng))
 	case sn.Engine == sp.eng && versionLess(sp.inst.EngineVersion, sn.EngineVersion):

@@ -189,6 +189,10 @@ func TestServerlessSnapshotRestore(t *testing.T) {
 		t.Fatalf("SET later = %q, %v", out, err)
 	}
 
+	if _, err := w.ec.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("mc"), Engine: aws.String("memcached"),
+		SnapshotArnsToRestore: []string{snapARN("snap")}}); code(err) != "InvalidParameterCombination" || !strings.Contains(err.Error(), "Memcached") {
+		t.Errorf("restore of a Redis OSS snapshot into a Memcached cache = %v, want InvalidParameterCombination", err)
+	}
 	created, err := w.ec.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("dst"), Engine: aws.String("redis"),
 		SnapshotArnsToRestore: []string{snapARN("snap")}})
 	if err != nil {

@@ -238,6 +238,19 @@ func (n *node) bringUp(ctx context.Context) (*watcher, bool, error) {
 					return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
 				}
 			}
+			if st.Engine == catalog.Memcached {
+				// A seed still there was being loaded when the last
+				// supervisor stopped: written in again (an item
+				// written twice is the same item).
+				data := filepath.Join(n.dir, dataDirName)
+				if _, err := os.Lstat(filepath.Join(data, memcachedSeedFile)); err == nil {
+					if err := n.loadMemcachedSeed(ctx, data); err != nil {
+						w.stop()
+						return nil, false, fmt.Errorf("adopt pid %d: %w", st.PID, err)
+					}
+					_ = os.Remove(filepath.Join(data, memcachedSeedFile))
+				}
+			}
 			n.setStatus(func(s *NodeStatus) {
 				s.State, s.PID, s.Adopted, s.Since = StateRunning, st.PID, true, time.Now()
 			})
@@ -392,18 +405,33 @@ func (n *node) launch(ctx context.Context) (*watcher, error) {
 		_ = os.Remove(filepath.Join(n.dir, stateFileName))
 		return nil, err
 	}
+	n.mu.Lock()
+	seeded := n.seeded
+	n.mu.Unlock()
+	if seeded && spec.Engine.Engine == catalog.Memcached {
+		// memcached does not read a dump: the supervisor writes it in
+		// before the node counts as running. Failing, the engine goes
+		// and the data directory with it, so the next launch seeds
+		// again.
+		if err := n.loadMemcachedSeed(ctx, data); err != nil {
+			w.stop()
+			_ = n.s.terminate(context.WithoutCancel(ctx), id)
+			_ = os.Remove(filepath.Join(n.dir, stateFileName))
+			_ = os.RemoveAll(data)
+			return nil, err
+		}
+	}
 	n.setStatus(func(s *NodeStatus) {
 		s.State, s.PID, s.Adopted, s.Since, s.LastError = StateRunning, id.PID, false, time.Now(), ""
 	})
 	n.mu.Lock()
-	seeded := n.seeded
 	n.seeded = false
 	n.mu.Unlock()
 	if seeded {
 		// Loaded: a restart after a crash starts empty, as without
 		// persistence, not from the snapshot again. Unlinking a name
 		// never follows a link the engine may have put there.
-		_ = os.Remove(filepath.Join(data, redis.DumpFile))
+		_ = os.Remove(filepath.Join(data, seedFileName(spec.Engine.Engine)))
 	}
 	return w, nil
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/engine/identity"
-	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
 // How an engine is confined. When the daemon runs as root, each node's
@@ -80,9 +79,9 @@ func (n *node) confine(r rendered) ([]string, string, *identity.ID, error) {
 		id = &claimed
 	}
 	n.mu.Lock()
-	seed := n.spec.Seed
+	seed, seedName := n.spec.Seed, seedFileName(n.spec.Engine.Engine)
 	n.mu.Unlock()
-	data, seeded, err := prepareDataDir(n.dir, id, seed)
+	data, seeded, err := prepareDataDir(n.dir, id, seed, seedName)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -129,8 +128,8 @@ func (s *Supervisor) tool(configured, name string, required bool) (string, error
 // (nil: leave owners as they are). A data directory it makes anew gets
 // seed, when given, as the engine's dump file (NodeSpec.Seed): no engine
 // has run there yet.
-func prepareDataDir(dir string, id *identity.ID, seed string) (string, bool, error) {
-	data, seeded, err := makeDataDir(dir, seed)
+func prepareDataDir(dir string, id *identity.ID, seed, seedName string) (string, bool, error) {
+	data, seeded, err := makeDataDir(dir, seed, seedName)
 	if err != nil {
 		return "", false, err
 	}
@@ -176,9 +175,9 @@ func prepareDataDir(dir string, id *identity.ID, seed string) (string, bool, err
 }
 
 // makeDataDir makes the data directory if it is missing and then, when
-// given, copies seed into it as the engine's dump file; it reports whether
-// it did.
-func makeDataDir(dir, seed string) (string, bool, error) {
+// given, copies seed into it as seedName (seedFileName); it reports
+// whether it did.
+func makeDataDir(dir, seed, seedName string) (string, bool, error) {
 	data := filepath.Join(dir, dataDirName)
 	err := os.Mkdir(data, 0o700)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
@@ -187,7 +186,7 @@ func makeDataDir(dir, seed string) (string, bool, error) {
 	if err != nil || seed == "" {
 		return data, false, nil
 	}
-	if err := seedDump(seed, filepath.Join(data, redis.DumpFile)); err != nil {
+	if err := seedDump(seed, filepath.Join(data, seedName)); err != nil {
 		_ = os.RemoveAll(data) // the next launch seeds again
 		return "", false, err
 	}

@@ -1,15 +1,18 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/memcached"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
@@ -27,7 +30,7 @@ import (
 // dataset may need.
 var ErrNoSpace = errors.New("not enough free disk space for the snapshot")
 
-// ErrNoSnapshots says the engine has no snapshots (memcached).
+// ErrNoSnapshots says the engine has no snapshots.
 var ErrNoSnapshots = errors.New("this engine has no snapshots")
 
 // spaceMargin is the room kept free beyond the dataset's size.
@@ -45,11 +48,11 @@ func (s *Supervisor) SnapshotTo(ctx context.Context, nodeID, dst string) (int64,
 	n.mu.Lock()
 	spec, admin, dir := n.spec, n.admin, n.dir
 	n.mu.Unlock()
-	if spec.Engine.Engine == catalog.Memcached {
-		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, ErrNoSnapshots)
-	}
 	s.snaps.Lock()
 	defer s.snaps.Unlock()
+	if spec.Engine.Engine == catalog.Memcached {
+		return s.memcachedSnapshotTo(ctx, nodeID, spec, dst)
+	}
 	c, err := admin.Dial(ctx, spec.Dial, spec.adminAddr())
 	if err != nil {
 		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
@@ -198,6 +201,94 @@ func syncDir(dir string) error {
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
+	return nil
+}
+
+// memcachedSnapshotTo writes a dump of a memcached node's items to dst
+// (memcached.Conn.Dump; the engine has no persistence of its own), read
+// over the node's TLS when it has it, as the stats are.
+func (s *Supervisor) memcachedSnapshotTo(ctx context.Context, nodeID string, spec NodeSpec, dst string) (int64, error) {
+	admin, err := withTLS(redis.Admin{}, spec)
+	if err != nil {
+		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
+	}
+	c, err := memcached.DialTLS(ctx, spec.Dial, spec.Addr(), admin.TLS)
+	if err != nil {
+		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
+	}
+	defer c.Close()
+	m, err := c.Stats(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
+	}
+	used := atoi(m["bytes"])
+	if free, ok := freeBytes(filepath.Dir(dst)); ok && free < uint64(used)+spaceMargin {
+		return 0, fmt.Errorf("snapshot of %s: %w: %d bytes free in %s, the dataset uses %d", nodeID, ErrNoSpace, free, filepath.Dir(dst), used)
+	}
+	var st memcached.DumpStats
+	t0 := time.Now()
+	size, err := writeAtomic(dst, func(w io.Writer) (int64, error) {
+		st, err = c.Dump(ctx, w, time.Now())
+		return st.Bytes, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("snapshot of %s: %w", nodeID, err)
+	}
+	s.log.Info("memcached dump written", "node", nodeID, "items", st.Items, "bytes", size, "took", time.Since(t0))
+	return size, nil
+}
+
+// seedFileName is the name of a seed (NodeSpec.Seed) in the data
+// directory of an engine: Redis's and Valkey's dump file, which they load
+// themselves; memcached's is loaded by the supervisor (loadMemcachedSeed).
+func seedFileName(engine string) string {
+	if engine == catalog.Memcached {
+		return memcachedSeedFile
+	}
+	return redis.DumpFile
+}
+
+// memcachedSeedFile is the name of a memcached dump seeding a new node.
+const memcachedSeedFile = "seed.mcdump"
+
+// loadMemcachedSeed writes the dump seeding a new memcached node into its
+// running engine: verified whole first, then loaded; items expired since
+// the dump was taken are left out.
+func (n *node) loadMemcachedSeed(ctx context.Context, data string) error {
+	n.mu.Lock()
+	spec := n.spec
+	n.mu.Unlock()
+	path := filepath.Join(data, memcachedSeedFile)
+	f, err := openRegular(path)
+	if err != nil {
+		return fmt.Errorf("seed from snapshot: %w", err)
+	}
+	defer f.Close()
+	if _, err := memcached.VerifyDump(f); err != nil {
+		return fmt.Errorf("seed from snapshot: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("seed from snapshot: %w", err)
+	}
+	admin, err := withTLS(redis.Admin{}, spec)
+	if err != nil {
+		return err
+	}
+	c, err := memcached.DialTLS(ctx, spec.Dial, spec.Addr(), admin.TLS)
+	if err != nil {
+		return fmt.Errorf("seed from snapshot: %w", err)
+	}
+	defer c.Close()
+	t0 := time.Now()
+	st, err := c.Load(ctx, bufio.NewReaderSize(f, 1<<20), time.Now())
+	if err != nil {
+		return fmt.Errorf("seed from snapshot: %w", err)
+	}
+	lvl := slog.LevelInfo
+	if st.Refused > 0 {
+		lvl = slog.LevelWarn
+	}
+	n.s.log.Log(ctx, lvl, "memcached seed loaded", "node", n.id, "items", st.Items, "expired", st.Expired, "refused", st.Refused, "took", time.Since(t0))
 	return nil
 }
 

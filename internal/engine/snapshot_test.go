@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/catalog"
+	"github.com/cachalot-dev/cachalot/internal/engine/memcached"
 	"github.com/cachalot-dev/cachalot/internal/engine/redis"
 )
 
@@ -159,5 +160,97 @@ func TestSnapshotPaths(t *testing.T) {
 	whole("BGSAVE", b)
 	if _, err := os.Lstat(dump); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("dump left in the data directory: %v", err)
+	}
+}
+
+// TestMemcachedSnapshotAndSeed: a memcached node's snapshot is a dump of
+// its items (flags, values); a new node seeded with it holds them once it
+// runs, the seed gone from its data directory; a seed still there when a
+// supervisor adopts the engine (the last one stopped while loading it) is
+// loaded again.
+func TestMemcachedSnapshotAndSeed(t *testing.T) {
+	in := requireEngine(t, catalog.Memcached)
+	s, dataDir := newSupervisor(t, nil)
+	mem, err := catalog.NodeTypeMemory("cache.t3.micro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := func(id string) NodeSpec {
+		return NodeSpec{NodeID: id, Engine: in, BindIP: "127.0.0.1", Port: freePort(t), MaxMemory: mem}
+	}
+	dial := func(addr string) *memcached.Conn {
+		c, err := memcached.Dial(ctxT(t), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	src := spec("mcsnap-src.0001")
+	if _, err := s.Start(ctxT(t), src); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(src.Addr())
+	for i := range 50 {
+		if err := c.SetItem(ctxT(t), "k"+strconv.Itoa(i), uint32(i), 0, []byte("v"+strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "s.mcdump")
+	size, err := s.SnapshotTo(ctxT(t), src.NodeID, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := memcached.VerifyDump(f)
+	f.Close()
+	if fi, _ := os.Stat(dst); err != nil || n != 50 || fi.Size() != size {
+		t.Fatalf("dump: %d items, %v, %d bytes reported; want 50 items", n, err, size)
+	}
+
+	dup := spec("mcsnap-dup.0001")
+	dup.Seed = dst
+	if _, err := s.Start(ctxT(t), dup); err != nil {
+		t.Fatal(err)
+	}
+	d := dial(dup.Addr())
+	if v, flags, _, ok, err := d.MetaGet(ctxT(t), "k42"); err != nil || !ok || string(v) != "v42" || flags != 42 {
+		t.Errorf("k42 on the seeded node = %q flags %d, %v %v; want v42 flags 42", v, flags, ok, err)
+	}
+	seed := filepath.Join(s.NodeDir(dup.NodeID), dataDirName, memcachedSeedFile)
+	if _, err := os.Lstat(seed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("seed left in the data directory once loaded: %v", err)
+	}
+
+	// A seed found at adoption is loaded again: k1, deleted meanwhile,
+	// is back.
+	if l, err := d.Delete(ctxT(t), "k1"); err != nil || !l {
+		t.Fatalf("delete k1: %v %v", l, err)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(seed, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := New(testConfig(t, dataDir, nil))
+	t.Cleanup(func() { _ = s2.Close() })
+	dup.Seed = ""
+	st, err := s2.Start(ctxT(t), dup)
+	if err != nil || !st.Adopted {
+		t.Fatalf("start after a new supervisor = %+v, %v; want adopted", st, err)
+	}
+	if v, _, _, ok, err := dial(dup.Addr()).MetaGet(ctxT(t), "k1"); err != nil || !ok || string(v) != "v1" {
+		t.Errorf("k1 after adoption with the seed there = %q %v %v; want v1 (loaded again)", v, ok, err)
+	}
+	if _, err := os.Lstat(seed); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("seed left after adoption: %v", err)
 	}
 }

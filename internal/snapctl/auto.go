@@ -14,7 +14,7 @@ import (
 )
 
 // Automatic snapshots: a Valkey or Redis OSS cluster outside a group, a
-// replication group or a serverless cache, with a SnapshotRetentionLimit
+// replication group or a serverless cache (of any engine), with a SnapshotRetentionLimit
 // above zero gets one snapshot a day, started in its SnapshotWindow (UTC;
 // a serverless cache's is the hour from its DailySnapshotTime) and named
 // automatic.<id>-YYYY-MM-DD-HH-MM (a serverless cache's among its
@@ -44,9 +44,6 @@ func (c *Controller) automatic(ctx context.Context, st elasticache.SnapshotState
 	for _, g := range st.Groups {
 		ref := elasticache.SnapshotSourceRef{Account: g.Account, Region: g.Region, GroupID: g.ID}
 		if sv := g.Serverless; sv != nil {
-			if g.Engine == catalog.Memcached {
-				continue // no snapshots (the API refuses a retention)
-			}
 			// A serverless cache: its daily snapshot starts at
 			// DailySnapshotTime, within the hour.
 			w, err := dailyWindow(sv.DailySnapshotTime)

@@ -1,5 +1,6 @@
 // Package snapctl is the snapshot controller: it converges the ElastiCache
-// domain's snapshots (internal/elasticache, snapmodel.go) to RDB files in
+// domain's snapshots (internal/elasticache, snapmodel.go) to RDB files (a
+// serverless Memcached cache's: dumps of its items) in
 // the snapshot store, a directory of its own (<data dir>/snapshots, mode
 // 0700, one file per node group of a snapshot, named by the domain).
 //
@@ -198,7 +199,8 @@ func (c *Controller) collect(st elasticache.SnapshotState) error {
 	}
 	var errs []error
 	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), ".rdb") && !named[e.Name()] {
+		snapshot := strings.HasSuffix(e.Name(), ".rdb") || strings.HasSuffix(e.Name(), elasticache.MemcachedSnapshotSuffix)
+		if snapshot && !named[e.Name()] {
 			if err := os.Remove(filepath.Join(c.cfg.Dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, fmt.Errorf("snapshot store: %w", err))
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cachalot-dev/cachalot/internal/catalog"
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 	"github.com/cachalot-dev/cachalot/internal/engine"
 )
@@ -143,9 +144,10 @@ func TestTake(t *testing.T) {
 		{Account: "a", Region: "r", Name: "s1", Status: elasticache.SnapshotCreating, CreatedAt: now,
 			Nodes: []elasticache.SnapshotNode{{ClusterID: "c", NodeID: "0001", File: "s1.rdb"}}},
 		{Account: "a", Region: "r", Name: "s2", Status: elasticache.SnapshotDeleting, Nodes: []elasticache.SnapshotNode{{File: "s2.rdb"}}},
+		{Account: "a", Region: "r", Name: "m1", Status: elasticache.SnapshotAvailable, Nodes: []elasticache.SnapshotNode{{File: "m1.mcdump"}}},
 	}, Clusters: []*elasticache.Cluster{{ID: "restoring", RestoreFile: "r.rdb"}}}}
 	c, dir := newTest(t, d, fakeEngines{}, now)
-	for _, f := range []string{"s1.rdb.tmp", "s2.rdb", "old.rdb", "r.rdb"} {
+	for _, f := range []string{"s1.rdb.tmp", "s2.rdb", "old.rdb", "r.rdb", "m1.mcdump", "m0.mcdump", "m1.mcdump.tmp"} {
 		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +163,7 @@ func TestTake(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if diff := cmp.Diff([]string{"r.rdb", "s1.rdb"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"m1.mcdump", "r.rdb", "s1.rdb"}, names); diff != "" {
 		t.Errorf("store (-want +got):\n%s", diff)
 	}
 }
@@ -244,10 +246,12 @@ func TestAutomaticServerless(t *testing.T) {
 		return &elasticache.Snapshot{Account: "a", Region: "r", Name: elasticache.ServerlessGroupID(name), GroupID: elasticache.ServerlessGroupID(cache),
 			ServerlessCache: cache, Source: elasticache.SourceAutomated, Status: elasticache.SnapshotAvailable, CreatedAt: at}
 	}
+	mcDue := sl("mcdue", "06:30", 1) // a serverless Memcached cache takes them too
+	mcDue.Engine = catalog.Memcached
 	busy := sl("busy", "06:30", 1)
 	busy.Snapshotting = "serverless--manual"
 	d := &fakeDomain{st: elasticache.SnapshotState{
-		Groups: []*elasticache.ReplicationGroup{sl("due", "06:30", 2), sl("later", "07:00", 2), sl("off", "06:30", 0), sl("done", "06:00", 2), busy},
+		Groups: []*elasticache.ReplicationGroup{sl("due", "06:30", 2), sl("later", "07:00", 2), sl("off", "06:30", 0), sl("done", "06:00", 2), busy, mcDue},
 		Snapshots: []*elasticache.Snapshot{
 			auto("automatic.due-old", "due", now.Add(-49*time.Hour)),
 			auto("automatic.done-today", "done", now.Add(-30*time.Minute)),
@@ -258,7 +262,7 @@ func TestAutomaticServerless(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(d.calls)
-	want := []string{"expire serverless--automatic.due-old", "start automatic.due-2026-03-10-06-45"}
+	want := []string{"expire serverless--automatic.due-old", "start automatic.due-2026-03-10-06-45", "start automatic.mcdue-2026-03-10-06-45"}
 	if diff := cmp.Diff(want, d.calls); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}

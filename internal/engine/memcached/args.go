@@ -118,7 +118,14 @@ func option(name, v string) (flag []string, ext string) {
 	case "watcher_logbuf_size":
 		return nil, "watcher_logbuf_size=" + v
 	case "worker_logbuf_size":
-		return nil, "worker_logbuf_size=" + v
+		// memcached (1.6.18 and others) parses -o worker_logbuf_size and
+		// falls through into slab_sizes, taking the value as the only
+		// slab class: every item then shares one tiny class and is
+		// evicted at a few thousand items whatever -m says. Its own
+		// default is 64 KiB, ElastiCache's too: left to it.
+		if v != "64" {
+			return nil, "worker_logbuf_size=" + v
+		}
 	}
 	// no_modern is rendered first by Args; inline_ascii_resp was
 	// removed in memcached 1.6; memcached_connections_overhead is

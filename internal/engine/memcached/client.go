@@ -151,3 +151,52 @@ func Ping(ctx context.Context, dial func(ctx context.Context, network, addr stri
 	_, err = c.Version(ctx)
 	return err
 }
+
+// SetItem stores a value with client flags and an expiry (memcached's
+// exptime: seconds, beyond 30 days a Unix time; 0 none).
+func (m *Conn) SetItem(ctx context.Context, key string, flags uint32, exptime int64, value []byte) error {
+	l, err := m.roundTrip(ctx, fmt.Sprintf("set %s %d %d %d\r\n%s\r\n", key, flags, exptime, len(value), value))
+	if err != nil {
+		return fmt.Errorf("set %s: %w", key, err)
+	}
+	if l != "STORED" {
+		return fmt.Errorf("set %s: %s", key, l)
+	}
+	return nil
+}
+
+// MetaGet reads an item with the meta command mg: its value, client
+// flags and remaining TTL in seconds (-1: none); ok=false when absent.
+func (m *Conn) MetaGet(ctx context.Context, key string) (value []byte, flags uint32, ttl int64, ok bool, err error) {
+	l, err := m.roundTrip(ctx, "mg "+key+" v f t\r\n")
+	if err != nil {
+		return nil, 0, 0, false, fmt.Errorf("mg %s: %w", key, err)
+	}
+	if l == "EN" {
+		return nil, 0, 0, false, nil
+	}
+	n, flags, ttl, err := parseVA(l)
+	if err != nil {
+		return nil, 0, 0, false, fmt.Errorf("mg %s: %w", key, err)
+	}
+	buf := make([]byte, n+2)
+	if _, err := io.ReadFull(m.r, buf); err != nil {
+		return nil, 0, 0, false, fmt.Errorf("mg %s: %w", key, err)
+	}
+	return buf[:n], flags, ttl, true, nil
+}
+
+// Delete removes an item; it reports whether there was one.
+func (m *Conn) Delete(ctx context.Context, key string) (bool, error) {
+	l, err := m.roundTrip(ctx, "delete "+key+"\r\n")
+	if err != nil {
+		return false, fmt.Errorf("delete %s: %w", key, err)
+	}
+	switch l {
+	case "DELETED":
+		return true, nil
+	case "NOT_FOUND":
+		return false, nil
+	}
+	return false, fmt.Errorf("delete %s: %s", key, l)
+}
