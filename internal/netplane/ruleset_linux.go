@@ -15,10 +15,11 @@ import (
 
 // ensureRuleset loads rs into the namespace unless the kernel already holds
 // exactly what we last loaded there (same namespace, and no nftables commit
-// by anyone since: see nftGeneration). When only set elements and the rules
-// of some interface chains changed since then (same Frame), it flushes and
-// refills just those, through the namespace's nft session; otherwise it
-// replaces the table. Either way one atomic nft transaction, which leaves
+// by anyone since: see nftGeneration). When only set and map elements,
+// group sets and interface chains changed since then (the same frame base,
+// splitFrame: a rule change, a member change, an interface that came or
+// went), it changes just those through the namespace's nft session
+// (incrementalChange); otherwise it replaces the table. Either way one atomic nft transaction, which leaves
 // conntrack, and so established connections, alone.
 func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Ruleset) error {
 	var st unix.Stat_t
@@ -41,7 +42,7 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 	var touched []any
 	var handles *ruleHandles
 	switch {
-	case intact && !p.fullReplace && prev.rs.Frame == rs.Frame:
+	case intact && !p.fullReplace && prev.rs.Frame != "" && rs.Frame != "" && splitFrame(prev.rs).base == splitFrame(rs).base:
 		mode = "incremental"
 		handles = prev.handles
 		if handles == nil {
