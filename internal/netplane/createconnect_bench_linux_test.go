@@ -97,3 +97,23 @@ func benchCreateConnectable(b *testing.B, n int) {
 		b.Logf("load average: %s", la)
 	}
 }
+
+// BenchmarkNewPlanInterfaces: the plan of a VPC holding n interfaces in one
+// self-referencing group (BenchmarkCreateConnectable's), built for every
+// change of the topology.
+func BenchmarkNewPlanInterfaces(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			st := benchVPC()
+			for i := range n {
+				st.Interfaces = append(st.Interfaces, benchIface(i))
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := NewPlan("cl", st); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

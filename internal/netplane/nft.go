@@ -44,11 +44,12 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 	if igw != nil {
 		renderGatewayNAT(&body, igw)
 	}
-	frame := head + renderSets(rs.Sets, false) + body.String()
+	var frame strings.Builder // not +=: quadratic with a thousand chains
+	frame.WriteString(head + renderSets(rs.Sets, false) + body.String())
 	for _, c := range rs.Chains {
-		frame += "\n\tchain " + c.Name + " {}"
+		frame.WriteString("\n\tchain " + c.Name + " {}")
 	}
-	rs.Frame = frame + "}\n"
+	rs.Frame = frame.String() + "}\n"
 	body.WriteString(chains)
 	body.WriteString("}\n")
 
