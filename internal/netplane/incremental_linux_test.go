@@ -3,6 +3,7 @@ package netplane
 import (
 	"context"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -305,11 +306,26 @@ func TestKernelIncrementalInterfaces(t *testing.T) {
 		Interface{ID: "eni-0e", Subnet: "subnet-01", PrivateIP: addr("10.0.1.50"), Groups: []string{"sg-0e"}},
 		Interface{ID: "eni-0f", Subnet: "subnet-02", PrivateIP: addr("10.0.2.60"), Groups: []string{"sg-0c"}})
 	logs.Reset()
+	var opened []string // the namespaces ApplyChange looked at
+	p.mu.Lock()
+	p.trace = func(step string, _ time.Duration) {
+		if step == "namespace" {
+			opened = append(opened, step)
+		}
+	}
+	p.mu.Unlock()
 	if err := p.ApplyChange(ctx, st); err != nil {
 		t.Fatal(err)
 	}
+	p.mu.Lock()
+	p.trace = nil
+	p.mu.Unlock()
 	if !strings.Contains(logs.String(), "mode=incremental") || strings.Contains(logs.String(), "mode=replace") {
 		t.Errorf("new interfaces not loaded incrementally; logs:\n%s", logs)
+	}
+	// The two new namespaces and the router, not the four others.
+	if len(opened) != 3 || !strings.Contains(logs.String(), "namespaces_changed=3 namespaces_gone=0") {
+		t.Errorf("ApplyChange of two new interfaces opened %d namespaces, want 3; logs:\n%s", len(opened), logs)
 	}
 	canReach(t, p, "eni-0e", "10.0.1.20:6379")
 	cannotReach(t, p, "eni-0f", "10.0.1.20:6379")
@@ -330,6 +346,25 @@ func TestKernelIncrementalInterfaces(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "mode=incremental") || strings.Contains(logs.String(), "mode=replace") {
 		t.Errorf("interface removal not loaded incrementally; logs:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), "namespaces_changed=1 namespaces_gone=1") {
+		t.Errorf("interface removal: not only the router changed and one namespace gone; logs:\n%s", logs)
+	}
+	if _, err := os.Stat(filepath.Join(netnsDir, NamespaceName(p.Prefix(), "eni-0e"))); err == nil {
+		t.Errorf("namespace of the removed interface left")
+	}
+	links, err := nsHandleFor(t, p, "vpc-0a").LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ours int
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, p.Prefix()+"-") {
+			ours++
+		}
+	}
+	if ours != len(st.Interfaces) {
+		t.Errorf("router holds %d links of ours for %d interfaces", ours, len(st.Interfaces))
 	}
 	st.Groups[0].Ingress = nil
 	if err := p.ApplyChange(ctx, st); err != nil {

@@ -68,8 +68,9 @@ type Plane struct {
 	// cost more than the Apply's own work there.
 	handles map[string]*nsHandle
 	// walked is the plan (without routers' rulesets) of the last Apply
-	// that succeeded, nil after one that did not (guarded by mu; see
-	// ApplyChange).
+	// or ApplyChange that succeeded, nil after one that did not (guarded
+	// by mu; see ApplyChange): the kernel's namespaces, links and routes
+	// as this Plane last made them.
 	walked *Plan
 	// closed is set by Close and cleared by the next Apply (guarded by
 	// mu): nothing is opened in the background meanwhile (learnLater).
