@@ -117,3 +117,34 @@ func BenchmarkNewPlanInterfaces(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIncrementalChangeInterfaces: the computation (no kernel) of the
+// change that adds one interface to a router holding n.
+func BenchmarkIncrementalChangeInterfaces(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			st := benchVPC()
+			st.VPCs[0].DNS = true
+			for i := range n {
+				st.Interfaces = append(st.Interfaces, benchIface(i))
+			}
+			before, err := NewPlan("cl", st)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st.Interfaces = append(st.Interfaces, benchIface(n))
+			after, err := NewPlan("cl", st)
+			if err != nil {
+				b.Fatal(err)
+			}
+			prev, next := before.Namespaces[0].Ruleset, after.Namespaces[0].Ruleset
+			b.ReportAllocs()
+			for b.Loop() {
+				if splitFrame(prev).base != splitFrame(next).base {
+					b.Fatal("frame base changed")
+				}
+				incrementalChange(prev, next, nil)
+			}
+		})
+	}
+}

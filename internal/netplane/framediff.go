@@ -75,12 +75,12 @@ func splitFrame(rs *Ruleset) frameParts {
 			el = &fp.elems[len(fp.elems)-1]
 		}
 		for i++; i < len(lines) && lines[i] != "\t}"; i++ {
-			stmt := lines[i]
+			parts := []string{strings.TrimSpace(lines[i])}
 			for i+1 < len(lines) && strings.HasPrefix(lines[i+1], "\t\t\t") {
 				i++
-				stmt += " " + strings.TrimSpace(lines[i])
+				parts = append(parts, strings.TrimSpace(lines[i]))
 			}
-			stmt = strings.TrimSpace(stmt)
+			stmt := strings.Join(parts, " ") // not +=: a map of a thousand elements
 			if rest, ok := strings.CutPrefix(stmt, "elements = {"); ok {
 				if el != nil {
 					for _, e := range strings.Split(strings.TrimSuffix(rest, "}"), ",") {

@@ -245,8 +245,14 @@ type kernelRule struct {
 // nothing, since every one of them has the same verdict and no side
 // effect.
 func incrementalChange(prev, next *Ruleset, h *ruleHandles) (change string, sets, chains int, after *ruleHandles) {
-	t := next.Table
 	pf, nf := splitFrame(prev), splitFrame(next)
+	return incrementalChangeSplit(prev, next, &pf, &nf, h)
+}
+
+// incrementalChangeSplit is incrementalChange given the frames of prev and
+// next already taken apart.
+func incrementalChangeSplit(prev, next *Ruleset, pf, nf *frameParts, h *ruleHandles) (change string, sets, chains int, after *ruleHandles) {
+	t := next.Table
 	var cmds, addElems, dropSets []string
 	consume := func() {
 		if after != nil {

@@ -105,6 +105,7 @@ type appliedRuleset struct {
 	inode   uint64 // of the namespace
 	gen     uint32 // nftables generation right after our load
 	rs      *Ruleset
+	split   *frameParts  // rs's frame taken apart, nil for a table without one (the host's)
 	handles *ruleHandles // of rs's rules in the kernel, nil if not known
 }
 

@@ -38,11 +38,16 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		return nil
 	}
 	delete(p.applied, nsName)
+	var split *frameParts // of rs's frame, when taken apart
+	if rs.Frame != "" {
+		fp := splitFrame(rs)
+		split = &fp
+	}
 	mode := "replace"
 	var touched []any
 	var handles *ruleHandles
 	switch {
-	case intact && !p.fullReplace && prev.rs.Frame != "" && rs.Frame != "" && splitFrame(prev.rs).base == splitFrame(rs).base:
+	case intact && !p.fullReplace && prev.split != nil && split != nil && prev.split.base == split.base:
 		mode = "incremental"
 		handles = prev.handles
 		if handles == nil {
@@ -52,7 +57,7 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		}
 		var change string
 		var sets, chains int
-		change, sets, chains, handles = incrementalChange(prev.rs, rs, handles)
+		change, sets, chains, handles = incrementalChangeSplit(prev.rs, rs, prev.split, split, handles)
 		touched = []any{"sets", sets, "chains", chains}
 		end := p.span("nft-session")
 		err = p.loadIncremental(ctx, nsName, path, st.Ino, change)
@@ -94,7 +99,7 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		if mode != "incremental" {
 			handles = nil
 		}
-		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, rs: rs, handles: handles}
+		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, rs: rs, split: split, handles: handles}
 		if mode == "replace" && !p.fullReplace {
 			p.learnLater(nsName, path)
 		}
