@@ -2,12 +2,14 @@ package netplane
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -387,5 +389,37 @@ func TestKernelIncrementalInterfaces(t *testing.T) {
 	}
 	if whole := listTable(t, p, "vpc-0a"); normalizedListing(whole) != normalizedListing(incremental) {
 		t.Errorf("incremental changes left\n%s\nloading the ruleset whole gives\n%s", incremental, whole)
+	}
+}
+
+// TestKernelSessionRejects: a change nft refuses comes back as nftRejected
+// with nft's message, and the session answers the next change as usual.
+func TestKernelSessionRejects(t *testing.T) {
+	p, _ := newTestPlane(t)
+	apply(t, p, testState())
+	router := NamespaceName(p.Prefix(), "vpc-0a")
+	path, _ := p.NetnsPath("vpc-0a")
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.session(router, path, st.Ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, err = s.run(ctx, "add rule inet "+p.Prefix()+" no-such-chain drop")
+	var rejected *nftRejected
+	if !errors.As(err, &rejected) || !strings.Contains(err.Error(), "no-such-chain") {
+		t.Errorf("bad change: %v, want nft's refusal naming the chain", err)
+	}
+	out, err := s.run(ctx, "list chain inet "+p.Prefix()+" input")
+	if err != nil || !strings.Contains(strings.Join(out, "\n"), "chain input") {
+		t.Errorf("after a refusal: %v, %q, want the chain listed", err, out)
+	}
+	if _, err := s.run(ctx, "add element inet "+p.Prefix()+" sg-0a { 10.0.1.99 }"); err != nil {
+		t.Errorf("good change after a refusal: %v", err)
 	}
 }
