@@ -168,7 +168,7 @@ func TestKernelApplyChange(t *testing.T) {
 	}
 	// Nothing walks a namespace, nor lists the table.
 	for _, s := range steps {
-		if !slices.Contains([]string{"nft-generation", "nft-session", "ruleset", "apply"}, s) {
+		if !slices.Contains([]string{"compare", "nft-generation", "nft-session", "ruleset", "apply"}, s) {
 			t.Errorf("steps of a rule change = %v, want the ruleset's only", steps)
 			break
 		}

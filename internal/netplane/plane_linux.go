@@ -80,14 +80,17 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	defer p.mu.Unlock()
 	defer p.span("apply")()
 	p.closed = false
+	end := p.span("compare")
 	topo := topologyOf(plan)
 	if change && p.unchangedTopology(topo) {
+		end()
 		return p.applyRulesets(ctx, plan)
 	}
 	var delta *topoDelta // nil: walk every namespace
 	if change {
 		delta = p.deltaFrom(topo)
 	}
+	end()
 	p.walked = nil
 	defer func() {
 		if err == nil {
@@ -165,7 +168,7 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	phase("namespaces")
 
 	// 2. Veth pairs.
-	end := p.span("veths")
+	end = p.span("veths")
 	for _, v := range plan.Veths {
 		if delta != nil && delta.veths[v] {
 			continue // as walked last time
