@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -613,5 +614,47 @@ func TestNewInterfaceKeepsFrameBase(t *testing.T) {
 	gone, _ := NewPlan("cl", st)
 	if splitFrame(gone.Namespaces[0].Ruleset).base == splitFrame(a).base {
 		t.Errorf("frame base unchanged by a detached internet gateway")
+	}
+}
+
+// TestSameTopology: the comparison ApplyChange makes without reflection
+// agrees with reflect.DeepEqual on the topologies of plans that differ in
+// each part.
+func TestSameTopology(t *testing.T) {
+	variants := []func(*State){
+		func(*State) {},
+		func(s *State) { s.Interfaces[0].PrivateIP = addr("10.0.1.11") },
+		func(s *State) { s.Interfaces[1].Kind = "instance" }, // the link's alias
+		func(s *State) { s.Interfaces = s.Interfaces[:3] },
+		func(s *State) { s.Subnets[1].CIDR = pfx("10.0.3.0/24") },
+		func(s *State) { s.Groups[1].Ingress = nil }, // rules only: same topology
+		func(s *State) {
+			s.Published = []PublishedEndpoint{{Interface: "eni-0b", Port: 6379, Loopback: addr("127.64.63.2"), Comment: "b 0001"}}
+		},
+	}
+	plans := make([]*Plan, len(variants))
+	for i, v := range variants {
+		st := testState()
+		v(&st)
+		plan, _ := NewPlan("cl", st)
+		if plan == nil {
+			t.Fatalf("variant %d: no plan", i)
+		}
+		plans[i] = topologyOf(plan)
+	}
+	for i, a := range plans {
+		for j, b := range plans {
+			if got, want := sameTopology(a, b), reflect.DeepEqual(a, b); got != want {
+				t.Errorf("variants %d and %d: sameTopology %v, reflect.DeepEqual %v", i, j, got, want)
+			}
+		}
+	}
+	if !sameTopology(plans[0], plans[5]) {
+		t.Errorf("a rule change changed the topology")
+	}
+	for _, i := range []int{1, 2, 3, 4, 6} {
+		if sameTopology(plans[0], plans[i]) {
+			t.Errorf("variant %d: same topology as the base", i)
+		}
 	}
 }

@@ -909,7 +909,7 @@ func topologyOf(plan *Plan) *Plan {
 // realised and every namespace of it is still the one that Apply saw (the
 // same inode at its path).
 func (p *Plane) unchangedTopology(topo *Plan) bool {
-	if p.walked == nil || !reflect.DeepEqual(p.walked, topo) {
+	if p.walked == nil || !sameTopology(p.walked, topo) {
 		return false
 	}
 	for _, ns := range topo.Namespaces {
@@ -983,7 +983,7 @@ func (p *Plane) deltaFrom(topo *Plan) *topoDelta {
 		if h == nil || unix.Stat(h.path, &st) != nil || st.Ino != h.inode {
 			return nil
 		}
-		if !reflect.DeepEqual(*was, ns) {
+		if !sameNamespace(was, &ns) {
 			d.changed[ns.Name] = true
 			d.prev[ns.Name] = was
 		}
@@ -1006,7 +1006,7 @@ func changedLinks(was, want []Link) []Link {
 	}
 	var out []Link
 	for _, l := range want {
-		if b, ok := before[l.Name]; !ok || !reflect.DeepEqual(b, l) {
+		if b, ok := before[l.Name]; !ok || !sameLink(b, l) {
 			out = append(out, l)
 		}
 	}
@@ -1103,4 +1103,43 @@ func netlinkRoute(l netlink.Link, r Route) *netlink.Route {
 		nr.Scope = netlink.SCOPE_LINK
 	}
 	return nr
+}
+
+// sameTopology is reflect.DeepEqual(a, b) for two topologies (plans
+// without routers' rulesets), without reflection: with a thousand
+// namespaces it is compared on every ApplyChange.
+func sameTopology(a, b *Plan) bool {
+	if a.Prefix != b.Prefix || len(a.Namespaces) != len(b.Namespaces) || !slices.Equal(a.Veths, b.Veths) ||
+		!reflect.DeepEqual(a.Host, b.Host) {
+		return false
+	}
+	for i := range a.Namespaces {
+		if !sameNamespace(&a.Namespaces[i], &b.Namespaces[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameNamespace is reflect.DeepEqual(*a, *b), reflection only for a
+// ruleset (none in a topology but the host's).
+func sameNamespace(a, b *Namespace) bool {
+	if a.Name != b.Name || a.Role != b.Role || a.Resource != b.Resource ||
+		len(a.Links) != len(b.Links) || !slices.Equal(a.Routes, b.Routes) ||
+		(a.Routes == nil) != (b.Routes == nil) || (a.Links == nil) != (b.Links == nil) {
+		return false
+	}
+	for i := range a.Links {
+		if !sameLink(a.Links[i], b.Links[i]) {
+			return false
+		}
+	}
+	if a.Ruleset != nil || b.Ruleset != nil {
+		return reflect.DeepEqual(a.Ruleset, b.Ruleset)
+	}
+	return true
+}
+
+func sameLink(a, b Link) bool {
+	return a.Name == b.Name && a.Alias == b.Alias && slices.Equal(a.Addrs, b.Addrs) && (a.Addrs == nil) == (b.Addrs == nil)
 }
