@@ -92,8 +92,12 @@ type Plane struct {
 	hostErr  error
 }
 
-// upLink is a link set up by the Apply in progress.
-type upLink struct{ ns, link string }
+// upLink is a link set up by the Apply in progress, and the addresses it
+// gets once operationally up.
+type upLink struct {
+	ns, link string
+	addrs    []netip.Prefix
+}
 
 // genSocket is a NETLINK_NETFILTER socket opened in a router namespace.
 type genSocket struct {

@@ -282,7 +282,7 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 	}
 	phase("links")
 	end := p.span("oper-up")
-	p.waitOperUp(ctx, open)
+	errs = append(errs, p.waitOperUp(ctx, open)...)
 	end()
 	phase("oper-up")
 	for _, ns := range ordered {
@@ -764,21 +764,32 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 		}
 		p.log.Debug("deleted address", "netns", h.name, "link", want.Name, "addr", a.IPNet.String())
 	}
+	var missing []netip.Prefix
 	for _, a := range want.Addrs {
-		if !wanted[a] {
-			continue
+		if wanted[a] {
+			missing = append(missing, a)
 		}
-		addr := &netlink.Addr{IPNet: prefixIPNet(a)}
-		if err := h.h.AddrReplace(l, addr); err != nil {
-			return fmt.Errorf("add address %s: %w", a, err)
-		}
-		p.log.Debug("added address", "netns", h.name, "link", want.Name, "addr", a.String())
 	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.h.LinkSetUp(l); err != nil {
 			return fmt.Errorf("up: %w", err)
 		}
-		p.justUp = append(p.justUp, upLink{ns: h.name, link: want.Name})
+		// Its addresses come once both ends carry packets (waitOperUp):
+		// an address brings its subnet's connected route, and a neighbour
+		// asked for over a link whose peer is not yet up is asked again
+		// only after retrans_time.
+		p.justUp = append(p.justUp, upLink{ns: h.name, link: want.Name, addrs: missing})
+		return nil
+	}
+	return p.addAddrs(h, l, missing)
+}
+
+func (p *Plane) addAddrs(h *nsHandle, l netlink.Link, addrs []netip.Prefix) error {
+	for _, a := range addrs {
+		if err := h.h.AddrReplace(l, &netlink.Addr{IPNet: prefixIPNet(a)}); err != nil {
+			return fmt.Errorf("add address %s: %w", a, err)
+		}
+		p.log.Debug("added address", "netns", h.name, "link", l.Attrs().Name, "addr", a.String())
 	}
 	return nil
 }
@@ -794,7 +805,9 @@ const operUpWait = 500 * time.Millisecond
 // the operational state (RFC 2863) just before it attaches the real
 // queueing discipline, under the RTNL lock, so a link seen operationally
 // up is ready for anything done through netlink after.
-func (p *Plane) waitOperUp(ctx context.Context, open map[string]*nsHandle) {
+// It then gives them their addresses, in the order they came up
+// (interfaces before routers).
+func (p *Plane) waitOperUp(ctx context.Context, open map[string]*nsHandle) []error {
 	defer func() { p.justUp = p.justUp[:0] }()
 	deadline := time.Now().Add(operUpWait)
 	for _, u := range p.justUp {
@@ -810,6 +823,21 @@ func (p *Plane) waitOperUp(ctx context.Context, open map[string]*nsHandle) {
 			time.Sleep(200 * time.Microsecond)
 		}
 	}
+	var errs []error
+	for _, u := range p.justUp {
+		h := open[u.ns]
+		if h == nil || len(u.addrs) == 0 {
+			continue
+		}
+		l, err := h.h.LinkByName(u.link)
+		if err == nil {
+			err = p.addAddrs(h, l, u.addrs)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: link %s: %w", u.ns, u.link, err))
+		}
+	}
+	return errs
 }
 
 func (p *Plane) configureRoutes(h *nsHandle, want []Route) error {
