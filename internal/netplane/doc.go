@@ -117,13 +117,16 @@
 // holding the primary private addresses of every interface in the group, in
 // any VPC; a membership change rewrites only the elements. Each rule carries
 // a comment naming its sgr-… and group. Every change is one atomic nft
-// transaction: a structural change replaces the table (add; delete; define)
-// through a new nft -f; a change of rules or members (same Frame) goes
+// transaction: a structural change (a peering, an internet gateway, the
+// first load) replaces the table (add; delete; define) through a new nft -f;
+// a change of rules, members or interfaces (the same frame base: Frame
+// without set and map elements, group sets and interface chains) goes
 // through the router's long-lived nft -i session and touches only what
-// changed: the elements that left or joined a set, and, in each interface
-// chain whose rules changed, the rules gone (deleted by handle) and the new
-// ones (appended, with the chain's final drop deleted and appended again
-// after them). Nothing is inserted at a position, since nft then reads every
+// changed: the elements that left or joined a set or map (verdict maps, the
+// DNS clients, Elastic IPs), the group sets and interface chains that came
+// or went, and, in each interface chain whose rules changed, the rules gone
+// (deleted by handle) and the new ones (appended, with the chain's final
+// drop deleted and appended again after them). Nothing is inserted at a position, since nft then reads every
 // rule of the table first; so after incremental changes the kernel's order
 // of a chain's accept (egress: return) rules may differ from the rendered
 // text, which decides nothing (same verdict, no side effect). Changing the

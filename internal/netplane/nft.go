@@ -44,11 +44,12 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 	if igw != nil {
 		renderGatewayNAT(&body, igw)
 	}
-	frame := head + renderSets(rs.Sets, false) + body.String()
+	var frame strings.Builder // not +=: quadratic with a thousand chains
+	frame.WriteString(head + renderSets(rs.Sets, false) + body.String())
 	for _, c := range rs.Chains {
-		frame += "\n\tchain " + c.Name + " {}"
+		frame.WriteString("\n\tchain " + c.Name + " {}")
 	}
-	rs.Frame = frame + "}\n"
+	rs.Frame = frame.String() + "}\n"
 	body.WriteString(chains)
 	body.WriteString("}\n")
 
@@ -202,6 +203,10 @@ func renderMaps(body *strings.Builder, local []*ifaceInfo) {
 	}
 }
 
+// dnsClientsSet names the set of (link, address) pairs allowed to query
+// the VPC's DNS server.
+const dnsClientsSet = "dns-clients"
+
 // renderInput writes the router's input chain. The router offers one
 // service, the VPC's Amazon-provided DNS server when dns holds its
 // addresses: DNS queries to them from the VPC's interfaces, each from its
@@ -223,9 +228,13 @@ func renderInput(body *strings.Builder, local []*ifaceInfo, dns []netip.Addr) {
 	}
 	body.WriteString("\n\t# The router offers one service: the Amazon-provided DNS server, to the\n")
 	body.WriteString("\t# VPC's interfaces (from their own link and address); security groups do not apply.\n")
+	// A named set, not an anonymous one in the rule: an interface that
+	// comes or goes changes its elements only (see incrementalChange).
+	fmt.Fprintf(body, "\tset %s {\n\t\ttype ifname . ipv4_addr\n\t\tcomment %q\n\t\telements = { %s }\n\t}\n",
+		dnsClientsSet, "link and address of each interface", strings.Join(clients, ",\n\t\t\t     "))
 	body.WriteString("\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n")
-	fmt.Fprintf(body, "\t\tiifname . ip saddr { %s } ip daddr { %s } meta l4proto { tcp, udp } th dport 53 accept comment %q\n",
-		strings.Join(clients, ",\n\t\t\t\t\t     "), strings.Join(servers, ", "), "Amazon-provided DNS server")
+	fmt.Fprintf(body, "\t\tiifname . ip saddr @%s ip daddr { %s } meta l4proto { tcp, udp } th dport 53 accept comment %q\n",
+		dnsClientsSet, strings.Join(servers, ", "), "Amazon-provided DNS server")
 	body.WriteString("\t}\n")
 }
 

@@ -18,7 +18,7 @@ import (
 // process per change. nft runs each input line as one transaction (all of
 // it or nothing), so a change is always a single line of ";"-separated
 // commands. After each change we send a sentinel command that always fails
-// (listing a table nobody creates); nft reports errors in order on one
+// (a bare word: a syntax error); nft reports errors in order on one
 // stream, so everything it writes before the sentinel's error is the
 // change's error, and no output at all means the change was committed.
 //
@@ -37,8 +37,11 @@ type nftSession struct {
 // not answer within it is closed.
 const sessionTimeout = 10 * time.Second
 
-// sentinelTable names the table the sentinel lists; nothing creates it.
-const sentinelTable = "netplane_sync"
+// sentinelWord begins the sentinel: a bare word, which nft rejects as a
+// syntax error before it asks the kernel anything. (Listing a table nobody
+// creates, as before, made nft fetch its cache of the namespace's objects
+// first: 1-10 ms per change with a thousand interfaces' chains.)
+const sentinelWord = "netplane_sync"
 
 // startSession starts nft -i in the namespace at path.
 func (p *Plane) startSession(path string, inode uint64) (*nftSession, error) {
@@ -83,7 +86,7 @@ func (s *nftSession) run(ctx context.Context, line string) ([]string, error) {
 		return nil, errors.New("nft session: a change must be one line")
 	}
 	s.seq++
-	sentinel := fmt.Sprintf("list table inet %s_%d", sentinelTable, s.seq)
+	sentinel := fmt.Sprintf("%s_%d", sentinelWord, s.seq)
 	if _, err := io.WriteString(s.stdin, line+"\n"+sentinel+"\n"); err != nil {
 		return nil, fmt.Errorf("nft session: write: %w", err)
 	}
@@ -101,7 +104,7 @@ func (s *nftSession) run(ctx context.Context, line string) ([]string, error) {
 				continue
 			}
 			// The sentinel's own report: "Error: …", the command, then a
-			// line of carets under the table name.
+			// line of carets under it.
 			if len(out) > 0 {
 				out = out[:len(out)-1]
 			}
@@ -218,15 +221,22 @@ type kernelRule struct {
 }
 
 // incrementalChange is the one-line nft transaction that turns the table
-// holding prev into next, given that both have the same Frame: the
-// elements that left a group set are deleted and those that joined it are
-// added; in every interface chain whose rules differ, the rules that went
-// are deleted by handle and the new ones appended, when h knows the
-// chain's handles, or the chain is flushed and refilled when it does not.
-// Nothing else is touched. The change is empty when the kernel already
-// holds next (e.g. only a comment line of the text changed). sets and
-// chains count what it touches; the returned handles are h as it will be
-// once the change is committed (nil if h is).
+// holding prev into next, given that both have the same frame base
+// (splitFrame: they differ at most in set and map elements, group sets and
+// interface chains): the elements that left a set or map are deleted and
+// those that joined it are added; a group set or an interface chain that
+// is new is added, one that went is deleted; in every interface chain
+// whose rules differ, the rules that went are deleted by handle and the
+// new ones appended, when h knows the chain's handles, or the chain is
+// flushed and refilled when it does not. Nothing else is touched. The
+// commands are ordered so that nothing is deleted while referenced (a
+// verdict map's element before its chain, a chain's rules before their
+// set) and nothing is referenced before it exists. The change is empty
+// when the kernel already holds next (e.g. only a comment line of the text
+// changed). sets and chains count what it touches; the returned handles
+// are h as it will be once the change is committed (nil if h is): the
+// kernel gives each new set, chain and rule the table's next handle, in
+// the order of the transaction's commands.
 //
 // The change never inserts at a position: nft then reads every rule of
 // the table from the kernel before it commits (its rule cache, 10-30 ms
@@ -238,7 +248,52 @@ type kernelRule struct {
 // nothing, since every one of them has the same verdict and no side
 // effect.
 func incrementalChange(prev, next *Ruleset, h *ruleHandles) (change string, sets, chains int, after *ruleHandles) {
-	var cmds []string
+	pf, nf := splitFrame(prev), splitFrame(next)
+	return incrementalChangeSplit(prev, next, &pf, &nf, h)
+}
+
+// incrementalChangeSplit is incrementalChange given the frames of prev and
+// next already taken apart.
+func incrementalChangeSplit(prev, next *Ruleset, pf, nf *frameParts, h *ruleHandles) (change string, sets, chains int, after *ruleHandles) {
+	t := next.Table
+	var cmds, addElems, dropSets []string
+	consume := func() {
+		if after != nil {
+			after.next++
+		}
+	}
+	if h != nil {
+		after = &ruleHandles{chains: map[string][]kernelRule{}, next: h.next}
+	}
+
+	// Elements of the frame's sets and maps: deletions first (a verdict
+	// map's element before the chain it jumps to), additions last (after
+	// the chains they jump to).
+	oldElems := map[string][]string{}
+	for _, e := range pf.elems {
+		oldElems[e.name] = e.elements
+	}
+	for _, e := range nf.elems {
+		prevEl := oldElems[e.name]
+		if slices.Equal(prevEl, e.elements) {
+			continue
+		}
+		sets++
+		gone, joined := difference(prevEl, e.elements), difference(e.elements, prevEl)
+		if len(gone) > 0 {
+			keys := make([]string, len(gone))
+			for i, g := range gone {
+				keys[i] = elementKey(g, e.isMap)
+			}
+			cmds = append(cmds, fmt.Sprintf("delete element inet %s %s { %s }", t, e.name, strings.Join(keys, ", ")))
+		}
+		if len(joined) > 0 {
+			addElems = append(addElems, fmt.Sprintf("add element inet %s %s { %s }", t, e.name, strings.Join(joined, ", ")))
+		}
+	}
+
+	// Group sets: new ones declared, members changed, old ones deleted
+	// once no rule references them (last).
 	old := map[string][]string{}
 	for _, s := range prev.Sets {
 		old[s.Name] = addrStrings(s)
@@ -246,28 +301,44 @@ func incrementalChange(prev, next *Ruleset, h *ruleHandles) (change string, sets
 	for _, s := range next.Sets {
 		el := addrStrings(s)
 		prevEl, ok := old[s.Name]
+		delete(old, s.Name)
 		if ok && slices.Equal(prevEl, el) {
 			continue
 		}
 		sets++
 		if !ok {
-			cmds = append(cmds, fmt.Sprintf("flush set inet %s %s", next.Table, s.Name))
-			prevEl = nil
+			cmds = append(cmds, fmt.Sprintf("add set inet %s %s { %s; }", t, s.Name, nf.groupDecl[s.Name]))
+			consume()
 		}
 		gone, joined := difference(prevEl, el), difference(el, prevEl)
 		if len(gone) > 0 {
-			cmds = append(cmds, fmt.Sprintf("delete element inet %s %s { %s }", next.Table, s.Name, strings.Join(gone, ", ")))
+			cmds = append(cmds, fmt.Sprintf("delete element inet %s %s { %s }", t, s.Name, strings.Join(gone, ", ")))
 		}
 		if len(joined) > 0 {
-			cmds = append(cmds, fmt.Sprintf("add element inet %s %s { %s }", next.Table, s.Name, strings.Join(joined, ", ")))
+			cmds = append(cmds, fmt.Sprintf("add element inet %s %s { %s }", t, s.Name, strings.Join(joined, ", ")))
 		}
 	}
-	if h != nil {
-		after = &ruleHandles{chains: map[string][]kernelRule{}, next: h.next}
+	for _, s := range prev.Sets {
+		if _, gone := old[s.Name]; gone {
+			sets++
+			dropSets = append(dropSets, fmt.Sprintf("delete set inet %s %s", t, s.Name))
+		}
 	}
+
+	// Interface chains: those that went, then those that changed or came.
 	oldChains := map[string][]string{}
 	for _, c := range prev.Chains {
 		oldChains[c.Name] = c.Rules
+	}
+	nextChains := map[string]bool{}
+	for _, c := range next.Chains {
+		nextChains[c.Name] = true
+	}
+	for _, c := range prev.Chains {
+		if !nextChains[c.Name] {
+			chains++
+			cmds = append(cmds, fmt.Sprintf("flush chain inet %s %s", t, c.Name), fmt.Sprintf("delete chain inet %s %s", t, c.Name))
+		}
 	}
 	for _, c := range next.Chains {
 		prevRules, ok := oldChains[c.Name]
@@ -283,16 +354,21 @@ func incrementalChange(prev, next *Ruleset, h *ruleHandles) (change string, sets
 		}
 		chains++
 		if after != nil && ok && len(kernel) == len(prevRules) {
-			if cmd, rules, ok := chainChange(next.Table, c.Name, kernel, c.Rules, &after.next); ok {
+			if cmd, rules, ok := chainChange(t, c.Name, kernel, c.Rules, &after.next); ok {
 				cmds = append(cmds, cmd...)
 				after.chains[c.Name] = rules
 				continue
 			}
 		}
-		cmds = append(cmds, fmt.Sprintf("flush chain inet %s %s", next.Table, c.Name))
+		if ok {
+			cmds = append(cmds, fmt.Sprintf("flush chain inet %s %s", t, c.Name))
+		} else {
+			cmds = append(cmds, fmt.Sprintf("add chain inet %s %s", t, c.Name))
+			consume()
+		}
 		var fresh []kernelRule
 		for _, r := range c.Rules {
-			cmds = append(cmds, fmt.Sprintf("add rule inet %s %s %s", next.Table, c.Name, r))
+			cmds = append(cmds, fmt.Sprintf("add rule inet %s %s %s", t, c.Name, r))
 			if after != nil {
 				fresh = append(fresh, kernelRule{text: r, handle: after.next})
 				after.next++
@@ -302,6 +378,8 @@ func incrementalChange(prev, next *Ruleset, h *ruleHandles) (change string, sets
 			after.chains[c.Name] = fresh
 		}
 	}
+	cmds = append(cmds, addElems...)
+	cmds = append(cmds, dropSets...)
 	return strings.Join(cmds, "; "), sets, chains, after
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -540,6 +541,120 @@ func TestNoCachalotImports(t *testing.T) {
 	for _, imp := range append(pkg.Imports, pkg.TestImports...) {
 		if strings.HasPrefix(imp, "github.com/cachalot-dev/cachalot/") {
 			t.Errorf("netplane imports %s; it must import nothing of Cachalot's", imp)
+		}
+	}
+}
+
+// TestNewInterfaceKeepsFrameBase: a new interface (in a new group, with an
+// Elastic IP, in a VPC with DNS and an internet gateway) leaves the frame
+// base unchanged, so it is loaded incrementally: its group set and chains
+// are added, its verdict-map, DNS-client and Elastic IP elements added
+// after the chains they jump to, and removing it again deletes the
+// elements before the chains and the group set last; the handles advance
+// by one per set, chain and rule added.
+func TestNewInterfaceKeepsFrameBase(t *testing.T) {
+	st := testState()
+	st.VPCs[0].DNS = true
+	st.InternetGateways = []InternetGateway{{ID: "igw-0a", VPC: "vpc-0a", SubnetRoutes: map[string][]netip.Prefix{"subnet-01": {pfx("0.0.0.0/0")}}}}
+	st.Interfaces[0].PublicIP = addr("100.64.0.9")
+	before, err := NewPlan("cl", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Groups = append(st.Groups, SecurityGroup{ID: "sg-0new", VPC: "vpc-0a", Ingress: []Rule{{ID: "sgr-0n", Protocol: "tcp", FromPort: 6379, ToPort: 6379, Groups: []string{"sg-0new"}}}})
+	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0e", Subnet: "subnet-01", PrivateIP: addr("10.0.1.50"), Groups: []string{"sg-0new"}, PublicIP: addr("100.64.0.10")})
+	after, err := NewPlan("cl", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a := before.Namespaces[0].Ruleset, after.Namespaces[0].Ruleset
+	if fb, fa := splitFrame(b), splitFrame(a); fb.base != fa.base {
+		t.Fatalf("frame base changed by a new interface:\n%s", cmp.Diff(fb.base, fa.base))
+	}
+	h := &ruleHandles{chains: map[string][]kernelRule{}, next: 500}
+	for i, c := range b.Chains {
+		for j, r := range c.Rules {
+			h.chains[c.Name] = append(h.chains[c.Name], kernelRule{text: r, handle: uint64(10*(i+1) + j)})
+		}
+	}
+	change, _, chains, h2 := incrementalChange(b, a, h)
+	cmds := strings.Split(change, "; ")
+	at := func(prefix string) int { // where the first command beginning prefix is
+		t.Helper()
+		i := strings.Index("; "+change, "; "+prefix)
+		if i < 0 {
+			t.Fatalf("no command beginning %q in\n%s", prefix, strings.Join(cmds, "\n"))
+		}
+		return i
+	}
+	if !(at("add set inet cl sg-0new { type ipv4_addr; comment ") < at("add chain inet cl in-eni-0e") &&
+		at("add chain inet cl in-eni-0e") < at("add element inet cl ingress {") &&
+		at("add chain inet cl out-eni-0e") < at("add element inet cl egress {")) {
+		t.Errorf("commands out of order:\n%s", strings.Join(cmds, "\n"))
+	}
+	at("add element inet cl " + dnsClientsSet + " {")
+	at("add element inet cl eip-dnat { 100.64.0.10 : 10.0.1.50 }")
+	if chains != 2 || strings.Contains(change, "flush") || strings.Contains(change, "delete") {
+		t.Errorf("new interface touches %d chains (want 2), no flush, no delete:\n%s", chains, strings.Join(cmds, "\n"))
+	}
+	added := strings.Count(change, "add set ") + strings.Count(change, "add chain ") + strings.Count(change, "add rule ")
+	if h2.next != 500+uint64(added) || len(h2.chains["in-eni-0e"]) == 0 || h2.chains["in-eni-0e"][0].handle != 502 {
+		t.Errorf("handles after the new interface: next %d (want %d), in-eni-0e %v", h2.next, 500+added, h2.chains["in-eni-0e"])
+	}
+	change, _, _, _ = incrementalChange(a, b, h2)
+	cmds = strings.Split(change, "; ")
+	if !(at("delete element inet cl ingress {") < at("delete chain inet cl in-eni-0e") &&
+		at("delete chain inet cl in-eni-0e") < at("delete set inet cl sg-0new") &&
+		strings.HasPrefix(cmds[len(cmds)-1], "delete set")) {
+		t.Errorf("removal out of order:\n%s", strings.Join(cmds, "\n"))
+	}
+	at("delete element inet cl eip-dnat { 100.64.0.10 }")
+	// A new peering or gateway is structure: the base changes.
+	st.InternetGateways = nil
+	gone, _ := NewPlan("cl", st)
+	if splitFrame(gone.Namespaces[0].Ruleset).base == splitFrame(a).base {
+		t.Errorf("frame base unchanged by a detached internet gateway")
+	}
+}
+
+// TestSameTopology: the comparison ApplyChange makes without reflection
+// agrees with reflect.DeepEqual on the topologies of plans that differ in
+// each part.
+func TestSameTopology(t *testing.T) {
+	variants := []func(*State){
+		func(*State) {},
+		func(s *State) { s.Interfaces[0].PrivateIP = addr("10.0.1.11") },
+		func(s *State) { s.Interfaces[1].Kind = "instance" }, // the link's alias
+		func(s *State) { s.Interfaces = s.Interfaces[:3] },
+		func(s *State) { s.Subnets[1].CIDR = pfx("10.0.3.0/24") },
+		func(s *State) { s.Groups[1].Ingress = nil }, // rules only: same topology
+		func(s *State) {
+			s.Published = []PublishedEndpoint{{Interface: "eni-0b", Port: 6379, Loopback: addr("127.64.63.2"), Comment: "b 0001"}}
+		},
+	}
+	plans := make([]*Plan, len(variants))
+	for i, v := range variants {
+		st := testState()
+		v(&st)
+		plan, _ := NewPlan("cl", st)
+		if plan == nil {
+			t.Fatalf("variant %d: no plan", i)
+		}
+		plans[i] = topologyOf(plan)
+	}
+	for i, a := range plans {
+		for j, b := range plans {
+			if got, want := sameTopology(a, b), reflect.DeepEqual(a, b); got != want {
+				t.Errorf("variants %d and %d: sameTopology %v, reflect.DeepEqual %v", i, j, got, want)
+			}
+		}
+	}
+	if !sameTopology(plans[0], plans[5]) {
+		t.Errorf("a rule change changed the topology")
+	}
+	for _, i := range []int{1, 2, 3, 4, 6} {
+		if sameTopology(plans[0], plans[i]) {
+			t.Errorf("variant %d: same topology as the base", i)
 		}
 	}
 }

@@ -68,8 +68,9 @@ type Plane struct {
 	// cost more than the Apply's own work there.
 	handles map[string]*nsHandle
 	// walked is the plan (without routers' rulesets) of the last Apply
-	// that succeeded, nil after one that did not (guarded by mu; see
-	// ApplyChange).
+	// or ApplyChange that succeeded, nil after one that did not (guarded
+	// by mu; see ApplyChange): the kernel's namespaces, links and routes
+	// as this Plane last made them.
 	walked *Plan
 	// closed is set by Close and cleared by the next Apply (guarded by
 	// mu): nothing is opened in the background meanwhile (learnLater).
@@ -91,8 +92,12 @@ type Plane struct {
 	hostErr  error
 }
 
-// upLink is a link set up by the Apply in progress.
-type upLink struct{ ns, link string }
+// upLink is a link set up by the Apply in progress, and the addresses it
+// gets once operationally up.
+type upLink struct {
+	ns, link string
+	addrs    []netip.Prefix
+}
 
 // genSocket is a NETLINK_NETFILTER socket opened in a router namespace.
 type genSocket struct {
@@ -104,6 +109,7 @@ type appliedRuleset struct {
 	inode   uint64 // of the namespace
 	gen     uint32 // nftables generation right after our load
 	rs      *Ruleset
+	split   *frameParts  // rs's frame taken apart, nil for a table without one (the host's)
 	handles *ruleHandles // of rs's rules in the kernel, nil if not known
 }
 

@@ -43,10 +43,16 @@ func (p *Plane) Apply(ctx context.Context, st State) error {
 // addresses, routes and host objects as the last Apply that succeeded, and
 // every namespace is still the one that Apply saw, it converges only the
 // routers' rulesets (as Apply does: nothing to do for an unchanged one, set
-// elements and the rules that changed for a change of rules or members);
-// otherwise it is Apply. A security-group change then costs its nft change
-// and no walk of every namespace. Drift of links or routes is repaired by
-// the next Apply (the daemon's full reconciles, at start and periodically).
+// elements and the rules that changed for a change of rules or members).
+// When namespaces came, went or changed (an interface created or deleted)
+// and the host's objects did not, it creates the new ones, deletes those
+// that went, and in those that changed (the router of a new interface)
+// configures only the links and routes that changed: the rest is not
+// looked at. Otherwise it is Apply. A security-group change then costs its
+// nft change, and a new interface its own namespace and its router's
+// changes, with no walk of every namespace. Drift of links or routes is
+// repaired by the next Apply (the daemon's full reconciles, at start and
+// periodically).
 func (p *Plane) ApplyChange(ctx context.Context, st State) error {
 	plan, perr := NewPlan(p.prefix, st)
 	if plan == nil {
@@ -74,10 +80,17 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	defer p.mu.Unlock()
 	defer p.span("apply")()
 	p.closed = false
+	end := p.span("compare")
 	topo := topologyOf(plan)
 	if change && p.unchangedTopology(topo) {
+		end()
 		return p.applyRulesets(ctx, plan)
 	}
+	var delta *topoDelta // nil: walk every namespace
+	if change {
+		delta = p.deltaFrom(topo)
+	}
+	end()
 	p.walked = nil
 	defer func() {
 		if err == nil {
@@ -90,7 +103,12 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	phase := func(name string) {
 		phases = append(phases, name, time.Since(start).Round(10*time.Microsecond))
 	}
-	defer func() { p.log.Debug("applied", phases...) }()
+	defer func() {
+		if delta != nil {
+			phases = append(phases, "namespaces_changed", len(delta.changed), "namespaces_gone", len(delta.gone))
+		}
+		p.log.Debug("applied", phases...)
+	}()
 
 	var errs []error
 	// The handles of our namespaces stay open across Applies (p.handles);
@@ -107,6 +125,9 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	for _, ns := range plan.Namespaces {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if delta != nil && !delta.changed[ns.Name] && ns.Ruleset == nil {
+			continue // as walked last time
 		}
 		end := p.span("namespace")
 		h, err := p.ensureNamespace(ns)
@@ -147,8 +168,11 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	phase("namespaces")
 
 	// 2. Veth pairs.
-	end := p.span("veths")
+	end = p.span("veths")
 	for _, v := range plan.Veths {
+		if delta != nil && delta.veths[v] {
+			continue // as walked last time
+		}
 		a, b := open[v.A.Namespace], open[v.B.Namespace]
 		if a == nil || b == nil {
 			continue // reported above
@@ -162,7 +186,7 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	phase("veths")
 
 	// 3. Links, then routes.
-	errs = append(errs, p.configureAll(ctx, plan, open, ready, phase)...)
+	errs = append(errs, p.configureAll(ctx, plan, open, ready, delta, phase)...)
 
 	// 4. Namespaces we own that are no longer desired.
 	end = p.span("stale")
@@ -171,8 +195,10 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	for _, ns := range plan.Namespaces {
 		want[ns.Name] = true
 	}
-	owned, err := p.ownedNamespaces()
-	if err != nil {
+	var owned []string
+	if delta != nil {
+		owned = delta.gone
+	} else if owned, err = p.ownedNamespaces(); err != nil {
 		errs = append(errs, err)
 	}
 	for _, name := range owned {
@@ -187,7 +213,7 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 		delete(p.applied, name)
 		p.log.Debug("deleted namespace", "netns", name)
 	}
-	if plan.Host == nil {
+	if plan.Host == nil && delta == nil {
 		if err := p.removeHost(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("host: %w", err))
 		}
@@ -197,8 +223,10 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 }
 
 // configureAll is step 3 of ApplyPlan: links, then routes, in every open
-// namespace; ready names the routers whose ruleset is loaded.
-func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*nsHandle, ready map[string]bool, phase func(string)) []error {
+// namespace; ready names the routers whose ruleset is loaded. With a delta,
+// only in the namespaces it names as changed, and in those it had walked
+// before only the links and routes that changed since.
+func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*nsHandle, ready map[string]bool, delta *topoDelta, phase func(string)) []error {
 	var errs []error
 	// Interfaces first: their addresses must exist before the routers
 	// route to them, or a router asks for a neighbour that cannot answer
@@ -215,37 +243,60 @@ func (p *Plane) configureAll(ctx context.Context, plan *Plan, open map[string]*n
 	slices.SortStableFunc(ordered, func(a, b Namespace) int {
 		return cmp.Compare(roleOrder(a.Role), roleOrder(b.Role))
 	})
+	// prev is the namespace as walked last time, when only what changed
+	// since is to be done there.
+	prev := func(ns Namespace) (*Namespace, bool) {
+		if delta == nil {
+			return nil, true
+		}
+		return delta.prev[ns.Name], delta.changed[ns.Name]
+	}
 	for _, ns := range ordered {
 		h := open[ns.Name]
-		if h == nil {
+		was, todo := prev(ns)
+		if h == nil || !todo {
 			continue
 		}
+		links := ns
+		if was != nil {
+			links.Links = changedLinks(was.Links, ns.Links)
+		}
 		end := p.span("sysctls")
-		if p.linkDown(h, ns) {
-			if err := neighbourSysctls(h.path, ns); err != nil {
+		if p.linkDown(h, links) {
+			if err := neighbourSysctls(h.path, links); err != nil {
 				errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 			}
 		}
 		end()
 		end = p.span("links")
-		if err := p.configureLinks(h, ns); err != nil {
+		var err error
+		if was != nil {
+			err = p.configureLinkDelta(h, was.Links, ns.Links)
+		} else {
+			err = p.configureLinks(h, ns)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: %w", ns.Name, err))
 		}
 		end()
 	}
 	phase("links")
 	end := p.span("oper-up")
-	p.waitOperUp(ctx, open)
+	errs = append(errs, p.waitOperUp(ctx, open)...)
 	end()
 	phase("oper-up")
 	for _, ns := range ordered {
 		h := open[ns.Name]
-		if h == nil {
+		was, todo := prev(ns)
+		if h == nil || !todo {
 			continue
 		}
 		configure := p.configureRoutes
 		if ns.Role == RoleHost {
 			configure = p.configureHostRoutes
+		}
+		if was != nil {
+			configure = func(h *nsHandle, want []Route) error { return p.configureRouteDelta(h, was.Routes, want) }
 		}
 		end := p.span("routes")
 		if err := configure(h, ns.Routes); err != nil {
@@ -713,21 +764,32 @@ func (p *Plane) configureLink(h *nsHandle, want Link) error {
 		}
 		p.log.Debug("deleted address", "netns", h.name, "link", want.Name, "addr", a.IPNet.String())
 	}
+	var missing []netip.Prefix
 	for _, a := range want.Addrs {
-		if !wanted[a] {
-			continue
+		if wanted[a] {
+			missing = append(missing, a)
 		}
-		addr := &netlink.Addr{IPNet: prefixIPNet(a)}
-		if err := h.h.AddrReplace(l, addr); err != nil {
-			return fmt.Errorf("add address %s: %w", a, err)
-		}
-		p.log.Debug("added address", "netns", h.name, "link", want.Name, "addr", a.String())
 	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.h.LinkSetUp(l); err != nil {
 			return fmt.Errorf("up: %w", err)
 		}
-		p.justUp = append(p.justUp, upLink{ns: h.name, link: want.Name})
+		// Its addresses come once both ends carry packets (waitOperUp):
+		// an address brings its subnet's connected route, and a neighbour
+		// asked for over a link whose peer is not yet up is asked again
+		// only after retrans_time.
+		p.justUp = append(p.justUp, upLink{ns: h.name, link: want.Name, addrs: missing})
+		return nil
+	}
+	return p.addAddrs(h, l, missing)
+}
+
+func (p *Plane) addAddrs(h *nsHandle, l netlink.Link, addrs []netip.Prefix) error {
+	for _, a := range addrs {
+		if err := h.h.AddrReplace(l, &netlink.Addr{IPNet: prefixIPNet(a)}); err != nil {
+			return fmt.Errorf("add address %s: %w", a, err)
+		}
+		p.log.Debug("added address", "netns", h.name, "link", l.Attrs().Name, "addr", a.String())
 	}
 	return nil
 }
@@ -743,7 +805,9 @@ const operUpWait = 500 * time.Millisecond
 // the operational state (RFC 2863) just before it attaches the real
 // queueing discipline, under the RTNL lock, so a link seen operationally
 // up is ready for anything done through netlink after.
-func (p *Plane) waitOperUp(ctx context.Context, open map[string]*nsHandle) {
+// It then gives them their addresses, in the order they came up
+// (interfaces before routers).
+func (p *Plane) waitOperUp(ctx context.Context, open map[string]*nsHandle) []error {
 	defer func() { p.justUp = p.justUp[:0] }()
 	deadline := time.Now().Add(operUpWait)
 	for _, u := range p.justUp {
@@ -759,6 +823,21 @@ func (p *Plane) waitOperUp(ctx context.Context, open map[string]*nsHandle) {
 			time.Sleep(200 * time.Microsecond)
 		}
 	}
+	var errs []error
+	for _, u := range p.justUp {
+		h := open[u.ns]
+		if h == nil || len(u.addrs) == 0 {
+			continue
+		}
+		l, err := h.h.LinkByName(u.link)
+		if err == nil {
+			err = p.addAddrs(h, l, u.addrs)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: link %s: %w", u.ns, u.link, err))
+		}
+	}
+	return errs
 }
 
 func (p *Plane) configureRoutes(h *nsHandle, want []Route) error {
@@ -776,16 +855,7 @@ func (p *Plane) configureRoutes(h *nsHandle, want []Route) error {
 		if l == nil {
 			return fmt.Errorf("route %s: link %s missing", r, r.Dev)
 		}
-		nr := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: prefixIPNet(r.Dst), Table: unix.RT_TABLE_MAIN}
-		if r.Via.IsValid() {
-			nr.Gw = r.Via.AsSlice()
-			if r.OnLink {
-				nr.Flags = int(netlink.FLAG_ONLINK)
-			}
-		} else {
-			nr.Scope = netlink.SCOPE_LINK
-		}
-		wanted[key{r.Dst, l.Attrs().Index, r.Via}] = nr
+		wanted[key{r.Dst, l.Attrs().Index, r.Via}] = netlinkRoute(l, r)
 	}
 	have, err := h.h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
 	if err != nil {
@@ -867,7 +937,7 @@ func topologyOf(plan *Plan) *Plan {
 // realised and every namespace of it is still the one that Apply saw (the
 // same inode at its path).
 func (p *Plane) unchangedTopology(topo *Plan) bool {
-	if p.walked == nil || !reflect.DeepEqual(p.walked, topo) {
+	if p.walked == nil || !sameTopology(p.walked, topo) {
 		return false
 	}
 	for _, ns := range topo.Namespaces {
@@ -903,4 +973,201 @@ func (p *Plane) applyRulesets(ctx context.Context, plan *Plan) error {
 		p.walked = nil
 	}
 	return errors.Join(errs...)
+}
+
+// topoDelta is what changed in the topology since the last walk, for an
+// ApplyChange that touches only that (deltaFrom).
+type topoDelta struct {
+	changed map[string]bool       // namespaces new or changed since the walk
+	prev    map[string]*Namespace // the walked version of the changed ones that stay
+	veths   map[Veth]bool         // the walked veth pairs
+	gone    []string              // walked namespaces no longer wanted
+}
+
+// deltaFrom compares topo with the last walked topology; nil unless an
+// ApplyChange may do only what changed: something was walked, the host's
+// part is the same, and every namespace that stays is still the one the
+// walk saw (the same inode at its path). Its cost is a comparison and a
+// stat per namespace, no netlink.
+func (p *Plane) deltaFrom(topo *Plan) *topoDelta {
+	old := p.walked
+	if old == nil || old.Prefix != topo.Prefix || !reflect.DeepEqual(old.Host, topo.Host) {
+		return nil
+	}
+	d := &topoDelta{changed: map[string]bool{}, prev: map[string]*Namespace{}, veths: map[Veth]bool{}}
+	walked := make(map[string]*Namespace, len(old.Namespaces))
+	for i := range old.Namespaces {
+		walked[old.Namespaces[i].Name] = &old.Namespaces[i]
+	}
+	for _, ns := range topo.Namespaces {
+		was := walked[ns.Name]
+		delete(walked, ns.Name)
+		if was == nil {
+			d.changed[ns.Name] = true
+			continue
+		}
+		h := p.handles[ns.Name]
+		var st unix.Stat_t
+		if h == nil || unix.Stat(h.path, &st) != nil || st.Ino != h.inode {
+			return nil
+		}
+		if !sameNamespace(was, &ns) {
+			d.changed[ns.Name] = true
+			d.prev[ns.Name] = was
+		}
+	}
+	for name := range walked {
+		d.gone = append(d.gone, name)
+	}
+	slices.Sort(d.gone)
+	for _, v := range old.Veths {
+		d.veths[v] = true
+	}
+	return d
+}
+
+// changedLinks returns the links of want that are not in was as they are.
+func changedLinks(was, want []Link) []Link {
+	before := make(map[string]Link, len(was))
+	for _, l := range was {
+		before[l.Name] = l
+	}
+	var out []Link
+	for _, l := range want {
+		if b, ok := before[l.Name]; !ok || !sameLink(b, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// configureLinkDelta configures the links of want that changed since was
+// and deletes those no longer wanted (configureLinks, for what changed).
+func (p *Plane) configureLinkDelta(h *nsHandle, was, want []Link) error {
+	var errs []error
+	for _, l := range changedLinks(was, want) {
+		if err := p.configureLink(h, l); err != nil {
+			errs = append(errs, fmt.Errorf("link %s: %w", l.Name, err))
+		}
+	}
+	wanted := make(map[string]bool, len(want))
+	for _, l := range want {
+		wanted[l.Name] = true
+	}
+	for _, l := range was {
+		if wanted[l.Name] {
+			continue
+		}
+		link, err := p.linkByName(h, l.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if link == nil {
+			continue // gone with its peer's namespace
+		}
+		if err := h.h.LinkDel(link); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete stale link %s: %w", l.Name, err))
+			continue
+		}
+		p.log.Debug("deleted stale link", "netns", h.name, "link", l.Name)
+	}
+	return errors.Join(errs...)
+}
+
+// configureRouteDelta adds the routes of want that are not in was and
+// deletes those of was no longer wanted (configureRoutes, for what
+// changed).
+func (p *Plane) configureRouteDelta(h *nsHandle, was, want []Route) error {
+	before := make(map[Route]bool, len(was))
+	for _, r := range was {
+		before[r] = true
+	}
+	for _, r := range want {
+		if before[r] {
+			delete(before, r)
+			continue
+		}
+		l, err := p.linkByName(h, r.Dev)
+		if err != nil {
+			return err
+		}
+		if l == nil {
+			return fmt.Errorf("route %s: link %s missing", r, r.Dev)
+		}
+		if err := h.h.RouteReplace(netlinkRoute(l, r)); err != nil {
+			return fmt.Errorf("add route %s: %w", r.Dst, err)
+		}
+		p.log.Debug("added route", "netns", h.name, "dst", r.Dst.String())
+	}
+	for _, r := range was {
+		if !before[r] {
+			continue
+		}
+		l, err := p.linkByName(h, r.Dev)
+		if err != nil {
+			return err
+		}
+		if l == nil {
+			continue // gone with its link
+		}
+		if err := h.h.RouteDel(netlinkRoute(l, r)); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("delete route %s: %w", r.Dst, err)
+		}
+		p.log.Debug("deleted route", "netns", h.name, "dst", r.Dst.String())
+	}
+	return nil
+}
+
+// netlinkRoute is r, over link l, in the main table.
+func netlinkRoute(l netlink.Link, r Route) *netlink.Route {
+	nr := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: prefixIPNet(r.Dst), Table: unix.RT_TABLE_MAIN}
+	if r.Via.IsValid() {
+		nr.Gw = r.Via.AsSlice()
+		if r.OnLink {
+			nr.Flags = int(netlink.FLAG_ONLINK)
+		}
+	} else {
+		nr.Scope = netlink.SCOPE_LINK
+	}
+	return nr
+}
+
+// sameTopology is reflect.DeepEqual(a, b) for two topologies (plans
+// without routers' rulesets), without reflection: with a thousand
+// namespaces it is compared on every ApplyChange.
+func sameTopology(a, b *Plan) bool {
+	if a.Prefix != b.Prefix || len(a.Namespaces) != len(b.Namespaces) || !slices.Equal(a.Veths, b.Veths) ||
+		!reflect.DeepEqual(a.Host, b.Host) {
+		return false
+	}
+	for i := range a.Namespaces {
+		if !sameNamespace(&a.Namespaces[i], &b.Namespaces[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameNamespace is reflect.DeepEqual(*a, *b), reflection only for a
+// ruleset (none in a topology but the host's).
+func sameNamespace(a, b *Namespace) bool {
+	if a.Name != b.Name || a.Role != b.Role || a.Resource != b.Resource ||
+		len(a.Links) != len(b.Links) || !slices.Equal(a.Routes, b.Routes) ||
+		(a.Routes == nil) != (b.Routes == nil) || (a.Links == nil) != (b.Links == nil) {
+		return false
+	}
+	for i := range a.Links {
+		if !sameLink(a.Links[i], b.Links[i]) {
+			return false
+		}
+	}
+	if a.Ruleset != nil || b.Ruleset != nil {
+		return reflect.DeepEqual(a.Ruleset, b.Ruleset)
+	}
+	return true
+}
+
+func sameLink(a, b Link) bool {
+	return a.Name == b.Name && a.Alias == b.Alias && slices.Equal(a.Addrs, b.Addrs) && (a.Addrs == nil) == (b.Addrs == nil)
 }

@@ -15,10 +15,11 @@ import (
 
 // ensureRuleset loads rs into the namespace unless the kernel already holds
 // exactly what we last loaded there (same namespace, and no nftables commit
-// by anyone since: see nftGeneration). When only set elements and the rules
-// of some interface chains changed since then (same Frame), it flushes and
-// refills just those, through the namespace's nft session; otherwise it
-// replaces the table. Either way one atomic nft transaction, which leaves
+// by anyone since: see nftGeneration). When only set and map elements,
+// group sets and interface chains changed since then (the same frame base,
+// splitFrame: a rule change, a member change, an interface that came or
+// went), it changes just those through the namespace's nft session
+// (incrementalChange); otherwise it replaces the table. Either way one atomic nft transaction, which leaves
 // conntrack, and so established connections, alone.
 func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Ruleset) error {
 	var st unix.Stat_t
@@ -37,11 +38,16 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		return nil
 	}
 	delete(p.applied, nsName)
+	var split *frameParts // of rs's frame, when taken apart
+	if rs.Frame != "" {
+		fp := splitFrame(rs)
+		split = &fp
+	}
 	mode := "replace"
 	var touched []any
 	var handles *ruleHandles
 	switch {
-	case intact && !p.fullReplace && prev.rs.Frame == rs.Frame:
+	case intact && !p.fullReplace && prev.split != nil && split != nil && prev.split.base == split.base:
 		mode = "incremental"
 		handles = prev.handles
 		if handles == nil {
@@ -51,7 +57,7 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		}
 		var change string
 		var sets, chains int
-		change, sets, chains, handles = incrementalChange(prev.rs, rs, handles)
+		change, sets, chains, handles = incrementalChangeSplit(prev.rs, rs, prev.split, split, handles)
 		touched = []any{"sets", sets, "chains", chains}
 		end := p.span("nft-session")
 		err = p.loadIncremental(ctx, nsName, path, st.Ino, change)
@@ -93,7 +99,7 @@ func (p *Plane) ensureRuleset(ctx context.Context, nsName, path string, rs *Rule
 		if mode != "incremental" {
 			handles = nil
 		}
-		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, rs: rs, handles: handles}
+		p.applied[nsName] = appliedRuleset{inode: st.Ino, gen: after, rs: rs, split: split, handles: handles}
 		if mode == "replace" && !p.fullReplace {
 			p.learnLater(nsName, path)
 		}
