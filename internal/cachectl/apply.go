@@ -405,33 +405,23 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		AuthTokens: r.cl.AuthTokens,
 		Users:      aclUsers(r.cl, c.cfg.IAMSecret),
 	}
-	// TransitEncryptionMode preferred: the engine listens on its own two
-	// ports and the node's front serves the cache port (front.go); the
-	// front leaves the port before an engine leaving preferred takes it.
-	// IAM authentication: the engine listens with TLS on a port of its
-	// own and the node's IAM front serves the cache port (iamfront.go).
-	iam := r.tls != nil && iamMode(r.cl)
-	preferred := r.tls != nil && r.cl.TransitEncryptionMode == elasticache.TransitPreferred
-	if f := c.fronts.get(spec.NodeID); f != nil && (!(preferred || iam) || (f.unix != "") != iam) {
+	// TransitEncryptionMode preferred or IAM authentication: the engine
+	// listens with TLS on a port of its own and the node's front serves
+	// the cache port (front.go, iamfront.go); the front leaves the port
+	// before an engine leaving them takes it.
+	fronted := r.tls != nil && frontMode(r.cl)
+	if f := c.fronts.get(spec.NodeID); f != nil && !fronted {
 		c.fronts.stop(spec.NodeID)
 	}
-	if preferred || iam {
-		sp := splitPorts(r.cl.Port)
-		ip1, p1 := bindIP, 0
-		if !iam {
-			ip1, p1, err = c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, sp.Plain)
-			if err != nil {
-				return false, fmt.Errorf("bind node %s: %w", n.ID, err)
-			}
-		}
-		ip2, p2, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, sp.TLS)
+	if fronted {
+		ip, p, err := c.cfg.Network.Bind(ctx, n.InterfaceID, n.IP, splitPorts(r.cl.Port).TLS)
 		if err != nil {
 			return false, fmt.Errorf("bind node %s: %w", n.ID, err)
 		}
-		if ip1 != bindIP || ip2 != bindIP {
+		if ip != bindIP {
 			return false, fmt.Errorf("bind node %s: %w", n.ID, errSplitBind)
 		}
-		spec.Split = &engine.Split{Plain: p1, TLS: p2}
+		spec.Split = &engine.Split{TLS: p}
 	}
 	if r.cl.ReaderPort != 0 {
 		// The second listener is bound like the first: in the loopback
@@ -466,8 +456,8 @@ func (r *run) startNode(ctx context.Context, n elasticache.Node) (adopted bool, 
 		// not available yet; try again shortly.
 		return false, fmt.Errorf("node %s is %s", n.ID, st.State)
 	}
-	if preferred || iam {
-		if err := r.serveFront(ctx, n, bindIP, port, *spec.Split, st.Socket()); err != nil {
+	if fronted {
+		if err := r.serveFront(ctx, n, bindIP, port, st.Socket()); err != nil {
 			return false, err
 		}
 	}

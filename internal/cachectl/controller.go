@@ -374,7 +374,7 @@ func (c *Controller) observe(ctx context.Context, cl *elasticache.Cluster, byRef
 		split:   cl.TransitEncryptionMode == elasticache.TransitPreferred,
 		splits:  map[string]bool{},
 		fronts:  map[string]bool{},
-		iam:     iamMode(cl),
+		iam:     frontMode(cl),
 		tlsOnly: map[string]bool{}, iamFronts: map[string]bool{},
 		iamSecret: c.cfg.IAMSecret,
 	}

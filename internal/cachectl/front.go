@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -17,21 +16,28 @@ import (
 
 // TransitEncryptionMode preferred: plaintext and TLS on the cache port,
 // as ElastiCache accepts them. A stock engine cannot serve both on one
-// port, so the engine listens on two ports of its own (engine.Split, at
-// the node's address) and a front serves the cache port: it reads a
+// port, so a front of the daemon serves the cache port: it reads a
 // connection's first byte — 0x16 opens a TLS handshake (a ClientHello
-// record), anything else is a plaintext command — and splices the
-// connection to the engine's TLS or plaintext port. The front never
-// terminates TLS: the engine does, with the group's certificate, and
-// AUTH, ACLs and replication behave as with required. Bytes move by
-// splice(2) between the two sockets (io.Copy between TCP connections),
-// the cost of one more hop inside the node's network (bench/tls).
+// record), anything else is a plaintext command — terminates TLS with the
+// group's certificate when it is one, and passes the client's commands to
+// the engine on its Unix socket (no plaintext port of the network); the
+// engine's replies pass verbatim, and AUTH, ACLs and access strings are
+// the engine's own. The same front serves nodes with IAM users
+// (iamfront.go: it also checks their tokens). The engine keeps a TLS port
+// of its own at the node's address (engine.Split) for the supervisor,
+// replication and the cluster bus.
+//
+// Terminating in the daemon rather than splicing to the engine's own TLS
+// and plaintext ports (as the first version did) takes TLS off the
+// engine's one thread: through the front, TLS clients get what the
+// engine's own TLS gives, and plaintext ones most of what a plaintext
+// port gives (bench/tls).
 //
 // The front runs in the daemon, listening inside the node's own
 // interface (Network.Listen, as the Memcached configuration endpoint),
 // so security groups apply to it as to the engine. A daemon restarted (or
-// killed) loses its fronts: observing a preferred node without one is
-// not converged, and its plan starts it again (startNode). Leaving
+// killed) loses its fronts: observing a node without its front is not
+// converged, and its plan starts it again (startNode). Leaving
 // preferred, the front stops before the engine takes the port back; its
 // plaintext connections close (required drops them, as ElastiCache
 // does), TLS ones stay until their client closes them.
@@ -50,20 +56,17 @@ func splitPorts(port int) engine.Split {
 	return engine.Split{Plain: base, TLS: base + 1}
 }
 
-// front serves a node's cache port in preferred mode.
+// front serves a node's cache port in preferred mode or with IAM users.
 type front struct {
-	ln         net.Listener
-	dial       engine.DialFunc
-	plain, tls string // the engine's addresses
-	// unix, for an IAM front (iamfront.go), is the engine's socket; iam
-	// its configuration.
-	unix      string
-	iam       atomic.Pointer[iamConf]
-	log       *slog.Logger
-	wg        sync.WaitGroup
-	mu        sync.Mutex             // guards conns
-	conns     map[net.Conn]frontKind // open client connections; nil once closed
-	done      chan struct{}          // closed by close
+	ln   net.Listener
+	unix string // the engine's socket
+	iam  atomic.Pointer[iamConf]
+	log  *slog.Logger
+	wg   sync.WaitGroup
+	mu   sync.Mutex // guards conns
+	// conns are the open client connections; nil once closed.
+	conns     map[net.Conn]frontKind
+	done      chan struct{} // closed by close
 	closeOnce sync.Once
 }
 
@@ -75,28 +78,15 @@ const (
 	frontTLS
 )
 
-func newFront(ln net.Listener, dial engine.DialFunc, plain, tls string, log *slog.Logger) *front {
-	return startFront(ln, frontSpec{dial: dial, plain: plain, tls: tls}, log)
-}
-
-// frontSpec is what a front serves: preferred's split (dial, plain,
-// tls) or, with iam set, IAM authentication to the engine's socket unix.
+// frontSpec is what a front serves: the engine's socket unix, with iam.
 type frontSpec struct {
-	dial       engine.DialFunc
-	plain, tls string
-	unix       string
-	iam        *iamConf
+	unix string
+	iam  *iamConf
 }
 
 func startFront(ln net.Listener, spec frontSpec, log *slog.Logger) *front {
-	if spec.dial == nil {
-		var d net.Dialer
-		spec.dial = d.DialContext
-	}
-	f := &front{ln: ln, dial: spec.dial, plain: spec.plain, tls: spec.tls, unix: spec.unix, log: log, conns: map[net.Conn]frontKind{}, done: make(chan struct{})}
-	if spec.iam != nil {
-		f.iam.Store(spec.iam)
-	}
+	f := &front{ln: ln, unix: spec.unix, log: log, conns: map[net.Conn]frontKind{}, done: make(chan struct{})}
+	f.iam.Store(spec.iam)
 	f.wg.Add(1)
 	go f.serve()
 	return f
@@ -116,11 +106,7 @@ func (f *front) serve() {
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
-			if f.unix != "" {
-				f.handleIAM(c)
-				return
-			}
-			f.handle(c)
+			f.handleConn(c)
 		}()
 	}
 }
@@ -142,54 +128,6 @@ func (f *front) forget(c net.Conn) {
 		delete(f.conns, c)
 	}
 	f.mu.Unlock()
-}
-
-// handle reads c's first byte and splices c to the engine port it asks.
-func (f *front) handle(c net.Conn) {
-	defer f.forget(c)
-	defer c.Close()
-	var first [1]byte
-	if _, err := io.ReadFull(c, first[:]); err != nil {
-		return
-	}
-	kind, addr := frontPlain, f.plain
-	if first[0] == tlsRecordHandshake {
-		kind, addr = frontTLS, f.tls
-	}
-	if !f.track(c, kind) {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	up, err := f.dial(ctx, "tcp", addr)
-	cancel()
-	if err != nil {
-		f.log.Debug("transit front: dial engine", "addr", addr, "err", err)
-		return
-	}
-	defer up.Close()
-	if _, err := up.Write(first[:]); err != nil {
-		return
-	}
-	// Each direction ends when its source does; the other is then
-	// closed so both goroutines end.
-	errc := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(up, c)
-		errc <- err
-		up.Close()
-		c.Close()
-	}()
-	_, _ = io.Copy(c, up)
-	c.Close()
-	up.Close()
-	<-errc
 }
 
 // stop closes the listener and the plaintext connections; TLS ones
@@ -247,10 +185,8 @@ func (fs *fronts) ensure(node string, listen func() (net.Listener, error), spec 
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if f := fs.byNode[node]; f != nil {
-		if f.plain == spec.plain && f.tls == spec.tls && f.unix == spec.unix {
-			if spec.iam != nil {
-				f.iam.Store(spec.iam) // a new certificate or users, live
-			}
+		if f.unix == spec.unix {
+			f.iam.Store(spec.iam) // a new certificate, users or mode, live
 			return nil
 		}
 		fs.retire(node, f)
@@ -323,23 +259,19 @@ func mapsValues(m map[string]*front) []*front {
 	return out
 }
 
-// serveFront makes node n's cache port accept plaintext and TLS
-// (preferred): the front listens at the node's address inside its
-// interface and splices to the engine's own ports.
-func (r *run) serveFront(ctx context.Context, n elasticache.Node, bindIP string, port int, split engine.Split, socket string) error {
+// serveFront serves node n's cache port with its front (preferred, or
+// IAM users): it listens at the node's address inside its interface and
+// passes commands to the engine's socket.
+func (r *run) serveFront(ctx context.Context, n elasticache.Node, bindIP string, port int, socket string) error {
 	c := r.c
 	key := EngineNodeID(r.ref, n.ID)
-	at := func(p int) string { return net.JoinHostPort(bindIP, strconv.Itoa(p)) }
-	spec := frontSpec{dial: c.cfg.Network.Dialer(n.InterfaceID), plain: at(split.Plain), tls: at(split.TLS)}
-	if split.Plain == 0 {
-		// IAM authentication (iamfront.go).
-		conf, err := c.iamConfOf(r.cl, &tlsPair{cert: r.tls.CertPEM, key: r.tls.KeyPEM})
-		if err != nil {
-			return err
-		}
-		spec = frontSpec{unix: socket, iam: conf}
+	conf, err := c.iamConfOf(r.cl, &tlsPair{cert: r.tls.CertPEM, key: r.tls.KeyPEM})
+	if err != nil {
+		return err
 	}
-	err := c.fronts.ensure(key, func() (net.Listener, error) {
+	spec := frontSpec{unix: socket, iam: conf}
+	at := func(p int) string { return net.JoinHostPort(bindIP, strconv.Itoa(p)) }
+	err = c.fronts.ensure(key, func() (net.Listener, error) {
 		return c.cfg.Network.Listen(ctx, n.InterfaceID, "tcp", at(port))
 	}, spec, c.log)
 	if err != nil {

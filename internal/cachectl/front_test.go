@@ -2,18 +2,25 @@ package cachectl
 
 import (
 	"bufio"
+	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cachalot-dev/cachalot/internal/elasticache"
+	"github.com/cachalot-dev/cachalot/internal/pki"
 )
 
-// backend answers each connection with its name, then echoes what it
-// reads.
-func backend(t *testing.T, name string) string {
+// unixEcho is an "engine" on a Unix socket that echoes what it reads.
+func unixEcho(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sock := filepath.Join(t.TempDir(), "engine.sock")
+	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,69 +33,83 @@ func backend(t *testing.T, name string) string {
 			}
 			go func() {
 				defer c.Close()
-				c.Write([]byte(name + ":"))
 				io.Copy(c, c)
 			}()
 		}
 	}()
-	return ln.Addr().String()
+	return sock
 }
 
-// TestFrontSplitsByFirstByte: a connection opening with 0x16 (a TLS
-// ClientHello) reaches the TLS port, any other the plaintext port, with
-// its bytes intact both ways; stop closes plaintext connections and
-// keeps TLS ones; close ends them all.
+// TestFrontSplitsByFirstByte: in preferred, a connection opening with
+// 0x16 (a TLS ClientHello) is a TLS one, terminated with the group's
+// certificate, any other a plaintext one; both reach the engine's socket
+// with their bytes intact both ways. stop closes plaintext connections
+// and keeps TLS ones; close ends them all.
 func TestFrontSplitsByFirstByte(t *testing.T) {
-	plain, tls := backend(t, "plain"), backend(t, "tls")
+	dir := t.TempDir()
+	ca, err := pki.Open(filepath.Join(dir, "ca"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Leaf("rg", []string{"master.my-rg.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := iamCluster()
+	cl.TransitEncryptionMode, cl.ACL = elasticache.TransitPreferred, nil
+	c := &Controller{cfg: Config{IAMSecret: []byte("s")}, log: slog.New(slog.DiscardHandler)}
+	conf, err := c.iamConfOf(cl, &tlsPair{cert: leaf.CertPEM, key: leaf.KeyPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFront(ln, nil, plain, tls, slog.New(slog.DiscardHandler))
+	f := startFront(ln, frontSpec{unix: unixEcho(t), iam: conf}, slog.New(slog.DiscardHandler))
 	t.Cleanup(f.close)
 
-	talk := func(first byte) (net.Conn, string) {
+	echo := func(c net.Conn, r *bufio.Reader, line string) error {
 		t.Helper()
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
+		if _, err := c.Write([]byte(line + "\r\n")); err != nil {
+			return err
 		}
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		msg := []byte{first, 'x', 'y', '\n'}
-		if _, err := c.Write(msg); err != nil {
-			t.Fatal(err)
+		got, err := r.ReadString('\n')
+		if err == nil && got != line+"\r\n" {
+			t.Errorf("echo of %q: %q", line, got)
 		}
-		line, err := bufio.NewReader(c).ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, line
+		return err
 	}
-	pc, got := talk('*')
-	if want := "plain:*xy\n"; got != want {
-		t.Errorf("plaintext connection got %q, want %q", got, want)
+	pc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
 	}
-	tc, got := talk(0x16)
-	if want := "tls:\x16xy\n"; got != want {
-		t.Errorf("TLS connection got %q, want %q", got, want)
+	pc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := echo(pc, bufio.NewReader(pc), "PING plain"); err != nil {
+		t.Fatalf("plaintext: %v", err)
+	}
+	tc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "master.my-rg.example"})
+	if err != nil {
+		t.Fatalf("TLS to the front: %v", err)
+	}
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	tr := bufio.NewReader(tc)
+	if err := echo(tc, tr, "PING tls"); err != nil {
+		t.Fatalf("TLS: %v", err)
 	}
 
 	f.stop()
 	if _, err := io.ReadAll(pc); err != nil {
 		t.Errorf("plaintext connection after stop: %v, want closed", err)
 	}
-	if _, err := tc.Write([]byte("again\n")); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(tc).ReadString('\n')
-	if err != nil || line != "again\n" {
-		t.Errorf("TLS connection after stop = %q, %v; want it kept", line, err)
+	if err := echo(tc, tr, "PING again"); err != nil {
+		t.Errorf("TLS connection after stop: %v; want it kept", err)
 	}
 	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
 		t.Error("the front still accepts after stop")
 	}
 	f.close()
-	if _, err := io.ReadAll(tc); err != nil {
+	if _, err := io.ReadAll(tc); err != nil && !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "closed") {
 		t.Errorf("TLS connection after close: %v, want closed", err)
 	}
 }

@@ -80,11 +80,18 @@ type iamConf struct {
 	reauth time.Duration
 }
 
-// iamMode reports whether a cluster's nodes are served by an IAM front:
-// in-transit encryption and an IAM user in its ACL.
-func iamMode(cl *elasticache.Cluster) bool {
+// frontMode reports whether a cluster's nodes are served by a terminating
+// front: in-transit encryption and an IAM user in its ACL, or
+// TransitEncryptionMode preferred (plaintext and TLS on the cache port).
+// In preferred, terminating TLS in the daemon and passing commands on the
+// engine's Unix socket costs less than splicing to the engine's own TLS
+// and plaintext ports (bench/tls): the engine's one thread does no TLS.
+func frontMode(cl *elasticache.Cluster) bool {
 	if cl.TransitEncryptionMode == "" || cl.Engine == "memcached" {
 		return false
+	}
+	if cl.TransitEncryptionMode == elasticache.TransitPreferred {
+		return true
 	}
 	for _, u := range cl.ACL {
 		if u.IAM {
@@ -139,10 +146,10 @@ func dialUnix(ctx context.Context, path string) (net.Conn, error) {
 	return d.DialContext(ctx, "unix", "/proc/self/fd/"+strconv.Itoa(int(dir.Fd()))+"/"+filepath.Base(path))
 }
 
-// handleIAM serves one connection of an IAM front: TLS terminated (or
+// handleConn serves one connection of a front: TLS terminated (or
 // plaintext in preferred), commands to the engine's socket through the
 // AUTH rewriter, replies back verbatim.
-func (f *front) handleIAM(c net.Conn) {
+func (f *front) handleConn(c net.Conn) {
 	defer f.forget(c)
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -161,7 +168,9 @@ func (f *front) handleIAM(c net.Conn) {
 	conf := f.iam.Load()
 	pc := &prefixConn{Conn: c, first: first[:]}
 	var client net.Conn = pc
+	kind := frontPlain
 	if first[0] == tlsRecordHandshake {
+		kind = frontTLS
 		tc := tls.Server(pc, &tls.Config{MinVersion: tls.VersionTLS12,
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return f.iam.Load().cert, nil }})
 		hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
@@ -174,12 +183,12 @@ func (f *front) handleIAM(c net.Conn) {
 	} else if !conf.plain {
 		return // required: TLS only
 	}
-	if !f.track(c, frontTLS) {
+	if !f.track(c, kind) {
 		return
 	}
 	up, err := dialUnix(ctx, f.unix)
 	if err != nil {
-		f.log.Debug("IAM front: dial engine", "socket", f.unix, "err", err)
+		f.log.Debug("front: dial engine", "socket", f.unix, "err", err)
 		return
 	}
 	defer up.Close()
