@@ -59,7 +59,9 @@ func sortACLEntries(es []aclEntryRec) {
 
 // aclImplicitAssoc is the association id of a subnet with its VPC's default
 // ACL while no ACL names it explicitly.
-func aclImplicitAssoc(subnet string) string { return "aclassoc-" + strings.TrimPrefix(subnet, "subnet-") }
+func aclImplicitAssoc(subnet string) string {
+	return "aclassoc-" + strings.TrimPrefix(subnet, "subnet-")
+}
 
 // aclAssoc is one subnet association as Describe shows it.
 type aclAssoc struct{ ID, ACL, Subnet string }
