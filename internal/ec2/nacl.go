@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachalot-dev/cachalot/internal/api/ec2api"
 	"github.com/cachalot-dev/cachalot/internal/awserr"
+	"github.com/cachalot-dev/cachalot/internal/iam/policy"
 )
 
 // ---- Network ACLs ----
@@ -572,4 +573,35 @@ func dropACLAssociations(st *scopeTx, subnet string) {
 			a.Assocs = slices.DeleteFunc(a.Assocs, func(as aclAssocRec) bool { return as.SubnetID == subnet })
 		}
 	}
+}
+
+// networkACLs adds the resources of the network ACL operations: the ACL,
+// the VPC a new one is made in, and for an association both ACLs and the
+// subnet; it reports whether in was one of them.
+func (a *arnList) networkACLs(in any) bool {
+	switch in := in.(type) {
+	case *ec2api.CreateNetworkAclRequest:
+		a.addp(policy.EC2VPC, in.VpcId)
+	case *ec2api.DeleteNetworkAclRequest:
+		a.addp(policy.EC2NetworkACL, in.NetworkAclId)
+	case *ec2api.CreateNetworkAclEntryRequest:
+		a.addp(policy.EC2NetworkACL, in.NetworkAclId)
+	case *ec2api.ReplaceNetworkAclEntryRequest:
+		a.addp(policy.EC2NetworkACL, in.NetworkAclId)
+	case *ec2api.DeleteNetworkAclEntryRequest:
+		a.addp(policy.EC2NetworkACL, in.NetworkAclId)
+	case *ec2api.ReplaceNetworkAclAssociationRequest:
+		a.addp(policy.EC2NetworkACL, in.NetworkAclId)
+		for _, l := range aclAssociations(a.st) {
+			for _, as := range l {
+				if as.ID == str(in.AssociationId) {
+					a.add(policy.EC2NetworkACL, as.ACL)
+					a.add(policy.EC2Subnet, as.Subnet)
+				}
+			}
+		}
+	default:
+		return false
+	}
+	return true
 }
