@@ -40,6 +40,12 @@ func aclEntry(t *testing.T, n *nettest.Env, replace bool, acl string, number int
 	}
 }
 
+// aclEntryT adds an entry allowing TCP ports from-to from (to) anywhere.
+func aclEntryT(t *testing.T, n *nettest.Env, acl string, number int32, egress bool, from, to int32) {
+	t.Helper()
+	aclEntry(t, n, false, acl, number, egress, "6", from, to, "0.0.0.0/0", "allow")
+}
+
 // associateACL moves subnet to acl and returns the new association id.
 func associateACL(t *testing.T, n *nettest.Env, subnet, acl string) string {
 	t.Helper()
