@@ -464,7 +464,7 @@ func errACLEntryNotFound(acl string, n int32, egress bool) *awserr.Error {
 	if egress {
 		dir = "egress"
 	}
-	return awserr.New("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d (%s) does not exist in %s", n, dir, acl)
+	return errInvalidNetworkAclEntryNotFound(acl, n, dir)
 }
 
 // CreateNetworkAclEntry implements ec2api.Operations.
@@ -476,7 +476,7 @@ func (s *Service) CreateNetworkAclEntry(ctx context.Context, in *ec2api.CreateNe
 	}
 	return s.updateACLEntry(ctx, in.NetworkAclId, in.DryRun, func(a *aclRec) error {
 		if slices.ContainsFunc(a.Entries, func(x aclEntryRec) bool { return x.Number == e.Number && x.Egress == e.Egress }) {
-			return awserr.New("NetworkAclEntryAlreadyExists", "The network acl entry identified by %d already exists.", e.Number)
+			return errNetworkAclEntryAlreadyExists(e.Number)
 		}
 		a.Entries = append(a.Entries, e)
 		return nil
