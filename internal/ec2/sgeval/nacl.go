@@ -73,12 +73,17 @@ func aclDecideRange(a *ec2.TopoNetworkACL, egress bool, proto string, lo, hi int
 			}
 		}
 	}
-	for _, p := range points {
-		if n, allow := aclDecide(a, egress, proto, p, 0, peer); !allow {
+	first := int32(0)
+	for i, p := range points {
+		n, allow := aclDecide(a, egress, proto, p, 0, peer)
+		if !allow {
 			return p, n, false
 		}
+		if i == 0 {
+			first = n
+		}
 	}
-	return 0, 0, true
+	return lo, first, true
 }
 
 // checkACLs adds what the network ACLs of the flow's subnets deny, both
@@ -116,6 +121,7 @@ func (e *Evaluator) checkACLs(v *Verdict, f Flow, proto string, src, dst *ec2.To
 			port, entry, ok = aclDecideRange(a, egress, p, ephLo, ephHi, peer)
 		}
 		if ok {
+			v.ACLs = append(v.ACLs, ACLRef{ACL: a.ID, Subnet: ifc.SubnetID, Entry: entry, Egress: egress, Reply: reply})
 			return
 		}
 		dir, prep := "inbound", "from"
@@ -148,4 +154,25 @@ func (e *Evaluator) checkACLs(v *Verdict, f Flow, proto string, src, dst *ec2.To
 		check(dst, true, true, srcAddr)
 		check(src, false, true, dstAddr)
 	}
+}
+
+// ACLRef names the network ACL entry that allows one packet of the flow
+// (Reply: the answer's) at a subnet boundary.
+type ACLRef struct {
+	ACL, Subnet string
+	Entry       int32
+	Egress      bool
+	Reply       bool
+}
+
+func (r ACLRef) String() string {
+	dir := "inbound"
+	if r.Egress {
+		dir = "outbound"
+	}
+	what := ""
+	if r.Reply {
+		what = " (the answer)"
+	}
+	return fmt.Sprintf("network ACL %s of %s: %s entry %d allows%s", r.ACL, r.Subnet, dir, r.Entry, what)
 }

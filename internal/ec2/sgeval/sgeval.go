@@ -128,6 +128,10 @@ type Verdict struct {
 	// Egress and Ingress are the rules that allow the flow at the source
 	// and at the destination (every matching rule, sorted).
 	Egress, Ingress []RuleRef
+	// ACLs are the network ACL entries that let the flow's packets (and
+	// its answers') cross subnet boundaries; empty when no boundary with
+	// an ACL is crossed.
+	ACLs []ACLRef
 	// Missing lists what stops the flow; empty when Allowed.
 	Missing []Missing
 	// Reply is set when the flow was allowed as the reply of an allowed flow.
@@ -479,6 +483,9 @@ func (v Verdict) String() string {
 	}
 	for _, r := range v.Ingress {
 		b.WriteString("\n  - inbound " + r.GroupID + " " + r.RuleID)
+	}
+	for _, r := range v.ACLs {
+		b.WriteString("\n  - " + r.String())
 	}
 	return b.String()
 }
