@@ -238,6 +238,16 @@ func errNetworkAclEntryAlreadyExists(n int32) *awserr.Error {
 	return awserr.New("NetworkAclEntryAlreadyExists", "The network acl entry identified by %d already exists.", n)
 }
 
+// errNetworkAclEntryLimitExceeded returns NetworkAclEntryLimitExceeded (HTTP 400).
+func errNetworkAclEntryLimitExceeded(acl string) *awserr.Error {
+	return awserr.New("NetworkAclEntryLimitExceeded", "The maximum number of entries for network acl %s has been reached.", acl)
+}
+
+// errNetworkAclLimitExceeded returns NetworkAclLimitExceeded (HTTP 400).
+func errNetworkAclLimitExceeded() *awserr.Error {
+	return awserr.New("NetworkAclLimitExceeded", "The maximum number of network acls has been reached.")
+}
+
 // errPrefixListVersionMismatch returns PrefixListVersionMismatch (HTTP 400).
 func errPrefixListVersionMismatch(id string, current int64) *awserr.Error {
 	return awserr.New("PrefixListVersionMismatch", "The prefix list %s has been modified; its current version is %d.", id, current)

@@ -266,6 +266,8 @@ type aclRec struct {
 	Entries    []aclEntryRec `json:"entries,omitempty"`
 	EntriesSet bool          `json:"entriesSet,omitempty"`
 	Assocs     []aclAssocRec `json:"assocs,omitempty"`
+	// ClientToken is CreateNetworkAcl's idempotency token.
+	ClientToken string `json:"clientToken,omitempty"`
 }
 
 // aclEntryRec is one numbered network ACL entry. Protocol is "-1" or a

@@ -26,6 +26,10 @@ import (
 const (
 	aclMaxRule  = 32766 // highest rule number a client may use
 	aclStarRule = 32767 // the implicit "*" entry
+	// AWS's default quotas: entries per direction of an ACL (the "*"
+	// entries aside), ACLs per VPC.
+	aclMaxEntries = 20
+	aclMaxPerVPC  = 200
 )
 
 // defaultACLEntries are the entries of a VPC's default ACL: 100 allow all,
@@ -284,10 +288,26 @@ func (s *Service) CreateNetworkAcl(ctx context.Context, in *ec2api.CreateNetwork
 		if err != nil {
 			return err
 		}
+		n := 0
+		for _, a := range listT[*aclRec](st, "acl") {
+			if tok := str(in.ClientToken); tok != "" && a.ClientToken == tok {
+				if a.VpcID != v.ID {
+					return awserr.InvalidParameterValue("Client token %s was already used for a network acl of another VPC (%s).", tok, a.VpcID)
+				}
+				out = aclOut(a, aclAssociations(st)[a.ID])
+				return nil
+			}
+			if a.VpcID == v.ID {
+				n++
+			}
+		}
+		if n >= aclMaxPerVPC {
+			return errNetworkAclLimitExceeded()
+		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
-		a := &aclRec{ID: newID("acl-"), Owner: st.sc.Account, VpcID: v.ID, EntriesSet: true}
+		a := &aclRec{ID: newID("acl-"), Owner: st.sc.Account, VpcID: v.ID, EntriesSet: true, ClientToken: str(in.ClientToken)}
 		a.Tags = tags
 		st.put(a)
 		out = aclOut(a, nil)
@@ -477,6 +497,9 @@ func (s *Service) CreateNetworkAclEntry(ctx context.Context, in *ec2api.CreateNe
 	return s.updateACLEntry(ctx, in.NetworkAclId, in.DryRun, func(a *aclRec) error {
 		if slices.ContainsFunc(a.Entries, func(x aclEntryRec) bool { return x.Number == e.Number && x.Egress == e.Egress }) {
 			return errNetworkAclEntryAlreadyExists(e.Number)
+		}
+		if n := len(slices.DeleteFunc(slices.Clone(a.Entries), func(x aclEntryRec) bool { return x.Egress != e.Egress })); n >= aclMaxEntries {
+			return errNetworkAclEntryLimitExceeded(a.ID)
 		}
 		a.Entries = append(a.Entries, e)
 		return nil

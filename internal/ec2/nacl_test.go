@@ -252,6 +252,26 @@ func TestNetworkACLEntries(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { failsUnchanged(t, st, c.code, c.call) })
 	}
 
+	// At most 20 entries per direction.
+	for n := int32(1); ; n++ {
+		err := s.CreateNetworkAclEntry(ctx, entry(1000+n, true, "-1", "0.0.0.0/0", "allow"))
+		if err != nil {
+			wantCode(t, err, "NetworkAclEntryLimitExceeded")
+			if n != 20 { // out 100 exists: 19 more fit
+				t.Errorf("limit reached at the %dth new egress entry, want the 20th", n)
+			}
+			break
+		}
+	}
+	ok(t, s.CreateNetworkAclEntry(ctx, entry(5000, false, "-1", "0.0.0.0/0", "allow"))) // the other direction has room
+	// A client token makes CreateNetworkAcl idempotent.
+	c1 := must[*ec2api.CreateNetworkAclResult](t)(s.CreateNetworkAcl(ctx, &ec2api.CreateNetworkAclRequest{VpcId: ptr(f.vpc), ClientToken: ptr("tok-1")}))
+	c2 := must[*ec2api.CreateNetworkAclResult](t)(s.CreateNetworkAcl(ctx, &ec2api.CreateNetworkAclRequest{VpcId: ptr(f.vpc), ClientToken: ptr("tok-1")}))
+	if *c1.NetworkAcl.NetworkAclId != *c2.NetworkAcl.NetworkAclId || *c2.ClientToken != "tok-1" {
+		t.Errorf("same client token: %s then %s", *c1.NetworkAcl.NetworkAclId, *c2.NetworkAcl.NetworkAclId)
+	}
+	ok(t, s.DeleteNetworkAcl(ctx, &ec2api.DeleteNetworkAclRequest{NetworkAclId: c1.NetworkAcl.NetworkAclId}))
+
 	// An ACL of another VPC cannot take this VPC's subnet.
 	other := *must[*ec2api.CreateVpcResult](t)(s.CreateVpc(ctx, &ec2api.CreateVpcRequest{CidrBlock: ptr("10.6.0.0/16")})).Vpc.VpcId
 	otherACL := *must[*ec2api.CreateNetworkAclResult](t)(s.CreateNetworkAcl(ctx, &ec2api.CreateNetworkAclRequest{VpcId: ptr(other)})).NetworkAcl.NetworkAclId
