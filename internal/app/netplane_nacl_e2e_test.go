@@ -9,12 +9,15 @@ package app_test
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
 
 	"github.com/cachalot-dev/cachalot/internal/app/apptest/nettest"
 )
@@ -158,4 +161,66 @@ func TestNetplaneNetworkACL(t *testing.T) {
 	if rs := n.RouterRuleset(vpc); strings.Contains(rs, "nacl") {
 		t.Errorf("router ruleset still has ACL chains with only allow-all ACLs:\n%s", rs)
 	}
+}
+
+// TestNetplaneNetworkACLCache: a Redis cache (a real redis-server) in a
+// subnet of its own cache subnet group, an instance in another subnet. A
+// custom ACL on the cache's subnet that admits 6379 inbound alone stops
+// PING (the answers are denied); the outbound ephemeral entry lets it
+// through; back on the default ACL it works as before.
+func TestNetplaneNetworkACLCache(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed")
+	}
+	n := nettest.Start(t)
+	ctx := context.Background()
+	ec := elasticache.NewFromConfig(n.Config())
+	vpc, cidr, subnets := n.DefaultVPC(t)
+	if len(subnets) < 2 {
+		t.Fatalf("default VPC has %d subnets, want 2", len(subnets))
+	}
+	cacheSubnet, instSubnet := aws.ToString(subnets[1].SubnetId), aws.ToString(subnets[0].SubnetId)
+	if _, err := ec.CreateCacheSubnetGroup(ctx, &elasticache.CreateCacheSubnetGroupInput{CacheSubnetGroupName: aws.String("acl-sn"),
+		CacheSubnetGroupDescription: aws.String("one subnet"), SubnetIds: []string{cacheSubnet}}); err != nil {
+		t.Fatalf("CreateCacheSubnetGroup = %v", err)
+	}
+	sg := n.CreateGroup(t, "acl-cache", vpc)
+	n.AllowIn(t, sg, nettest.TCPPerm(6379, cidr.String()))
+	if _, err := ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("aclc"), Engine: aws.String("redis"),
+		CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1), CacheSubnetGroupName: aws.String("acl-sn"),
+		SecurityGroupIds: []string{sg}}); err != nil {
+		t.Fatalf("CreateCacheCluster = %v", err)
+	}
+	addr := nettest.WaitCluster(t, ec, "aclc")
+	inst := n.RunInstance(t, instSubnet)
+	n.WaitIdle(t)
+	ip := nettest.WaitResolve(t, n.App.Plane(), inst.ENI, addr)
+	nettest.RedisPing(t, n.App.Plane(), inst.ENI, ip)
+
+	out, err := n.EC2.CreateNetworkAcl(ctx, &ec2.CreateNetworkAclInput{VpcId: aws.String(vpc)})
+	if err != nil {
+		t.Fatalf("CreateNetworkAcl = %v", err)
+	}
+	acl := aws.ToString(out.NetworkAcl.NetworkAclId)
+	aclEntryT(t, n, acl, 100, false, 6379, 6379)
+	assoc := associateACL(t, n, cacheSubnet, acl)
+	n.WaitIdle(t)
+	if p, err := nettest.Connect(n, inst.ENI, ip, 6379, 1500*time.Millisecond); err != nil || p.Passed {
+		t.Errorf("inbound 6379 only: connect to the cache = %+v, %v; want blocked (the answers are denied)", p, err)
+	}
+	aclEntryT(t, n, acl, 100, true, 1024, 65535)
+	n.WaitIdle(t)
+	nettest.RedisPing(t, n.App.Plane(), inst.ENI, ip)
+
+	def, err := n.EC2.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{vpc}}, {Name: aws.String("default"), Values: []string{"true"}}}})
+	if err != nil || len(def.NetworkAcls) != 1 {
+		t.Fatalf("DescribeNetworkAcls(default) = %v, %v", def, err)
+	}
+	if _, err := n.EC2.ReplaceNetworkAclAssociation(ctx, &ec2.ReplaceNetworkAclAssociationInput{AssociationId: aws.String(assoc),
+		NetworkAclId: def.NetworkAcls[0].NetworkAclId}); err != nil {
+		t.Fatalf("ReplaceNetworkAclAssociation back = %v", err)
+	}
+	n.WaitIdle(t)
+	nettest.RedisPing(t, n.App.Plane(), inst.ENI, ip)
 }
