@@ -138,7 +138,15 @@ func aclAllEntries(a *aclRec) []aclEntryRec {
 	for _, eg := range []bool{false, true} {
 		es = append(es, aclEntryRec{Number: aclStarRule, Egress: eg, Protocol: "-1", Action: "deny", CIDR: "0.0.0.0/0"})
 	}
-	sortACLEntries(es)
+	slices.SortStableFunc(es, func(a, b aclEntryRec) int {
+		if a.Egress != b.Egress {
+			if a.Egress {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.Number, b.Number)
+	})
 	return es
 }
 

@@ -65,7 +65,7 @@ func TestNetworkACLDefaultsAndAssociations(t *testing.T) {
 	ctx := ctxFor(acctA)
 	f := newACLFixture(t, s)
 	def := describeACL(t, s, f.def)
-	wantDefault := []string{"in 100 allow -1 0.0.0.0/0", "in 32767 deny -1 0.0.0.0/0", "out 100 allow -1 0.0.0.0/0", "out 32767 deny -1 0.0.0.0/0"}
+	wantDefault := []string{"out 100 allow -1 0.0.0.0/0", "out 32767 deny -1 0.0.0.0/0", "in 100 allow -1 0.0.0.0/0", "in 32767 deny -1 0.0.0.0/0"}
 	if got := entryKeys(def.Entries); !slices.Equal(got, wantDefault) {
 		t.Errorf("default ACL entries = %q, want %q", got, wantDefault)
 	}
@@ -73,7 +73,7 @@ func TestNetworkACLDefaultsAndAssociations(t *testing.T) {
 		t.Errorf("default ACL associations = %+v, want both subnets", def.Associations)
 	}
 	custom := describeACL(t, s, f.custom)
-	if got, want := entryKeys(custom.Entries), []string{"in 32767 deny -1 0.0.0.0/0", "out 32767 deny -1 0.0.0.0/0"}; !slices.Equal(got, want) || *custom.IsDefault || len(custom.Associations) != 0 {
+	if got, want := entryKeys(custom.Entries), []string{"out 32767 deny -1 0.0.0.0/0", "in 32767 deny -1 0.0.0.0/0"}; !slices.Equal(got, want) || *custom.IsDefault || len(custom.Associations) != 0 {
 		t.Errorf("new ACL = entries %q default %v associations %+v; want %q, not default, none", got, *custom.IsDefault, custom.Associations, want)
 	}
 	if len(custom.Tags) != 1 || *custom.Tags[0].Value != "custom" {
@@ -161,15 +161,15 @@ func TestNetworkACLEntries(t *testing.T) {
 	ok(t, s.CreateNetworkAclEntry(ctx, entry(120, false, "47", "192.168.0.0/16", "allow")))
 	ok(t, s.CreateNetworkAclEntry(ctx, &ec2api.CreateNetworkAclEntryRequest{NetworkAclId: ptr(f.custom), RuleNumber: ptr(int32(130)), Egress: ptr(false),
 		Protocol: ptr("-1"), Ipv6CidrBlock: ptr("2001:db8::/32"), RuleAction: ptr("deny")}))
-	want := []string{
+	want := []string{ // egress first, as AWS lists them
+		"out 100 allow 6 0.0.0.0/0 ports 1024-65535",
+		"out 32767 deny -1 0.0.0.0/0",
 		"in 90 deny 17 0.0.0.0/0 ports 53-53",
 		"in 100 allow 6 10.0.0.0/16 ports 6379-6379",
 		"in 110 allow 1 0.0.0.0/0 icmp 8/-1",
 		"in 120 allow 47 192.168.0.0/16",
 		"in 130 deny -1 2001:db8::/32",
 		"in 32767 deny -1 0.0.0.0/0",
-		"out 100 allow 6 0.0.0.0/0 ports 1024-65535",
-		"out 32767 deny -1 0.0.0.0/0",
 	}
 	if got := entryKeys(describeACL(t, s, f.custom).Entries); !slices.Equal(got, want) {
 		t.Errorf("entries = %q\nwant %q", got, want)
@@ -291,7 +291,7 @@ func TestNetworkACLEntries(t *testing.T) {
 	}
 	// The default ACL's entries may be changed like any other.
 	ok(t, s.DeleteNetworkAclEntry(ctx, &ec2api.DeleteNetworkAclEntryRequest{NetworkAclId: ptr(f.def), RuleNumber: ptr(int32(100)), Egress: ptr(true)}))
-	if got, want := entryKeys(describeACL(t, s, f.def).Entries), []string{"in 100 allow -1 0.0.0.0/0", "in 32767 deny -1 0.0.0.0/0", "out 32767 deny -1 0.0.0.0/0"}; !slices.Equal(got, want) {
+	if got, want := entryKeys(describeACL(t, s, f.def).Entries), []string{"out 32767 deny -1 0.0.0.0/0", "in 100 allow -1 0.0.0.0/0", "in 32767 deny -1 0.0.0.0/0"}; !slices.Equal(got, want) {
 		t.Errorf("default ACL after deleting out 100 = %q, want %q", got, want)
 	}
 }
