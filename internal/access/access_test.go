@@ -345,3 +345,79 @@ func TestExplainSeesChanges(t *testing.T) {
 	}
 	want(true, "after authorizing it again")
 }
+
+// TestExplainNamesNetworkACL: when a network ACL denies, explain names the
+// ACL and the entry (or the * entry), the answer's direction included
+// (ACLs are stateless).
+func TestExplainNamesNetworkACL(t *testing.T) {
+	s, inst := benchWorld(t, 2, 1)
+	ctx := callerCtx()
+	e := s.cfg.EC2.(*ec2.Service)
+	topo, err := e.Topology(ctx, ec2.TopologySelector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var instGroup, cacheSubnet, vpc, otherSubnet string
+	for _, ifc := range topo.Interfaces {
+		switch {
+		case ifc.RequesterID != "":
+			cacheSubnet, vpc = ifc.SubnetID, ifc.VpcID
+		case ifc.InstanceID == inst:
+			instGroup = ifc.Groups[0]
+		}
+	}
+	for _, sn := range topo.Subnets {
+		if sn.VpcID == vpc && sn.ID != cacheSubnet {
+			otherSubnet = sn.ID
+		}
+	}
+	run, err := e.RunInstances(ctx, &ec2api.RunInstancesRequest{ImageId: aws.String("ami-12345678"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+		SubnetId: aws.String(otherSubnet), SecurityGroupIds: []string{instGroup}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := aws.ToString(run.Instances[0].InstanceId)
+	acl, err := e.CreateNetworkAcl(ctx, &ec2api.CreateNetworkAclRequest{VpcId: aws.String(vpc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aclID := aws.ToString(acl.NetworkAcl.NetworkAclId)
+	acls, err := e.DescribeNetworkAcls(ctx, &ec2api.DescribeNetworkAclsRequest{Filters: []ec2api.Filter{{Name: aws.String("association.subnet-id"), Values: []string{cacheSubnet}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, as := range acls.NetworkAcls[0].Associations {
+		if aws.ToString(as.SubnetId) == cacheSubnet {
+			if _, err := e.ReplaceNetworkAclAssociation(ctx, &ec2api.ReplaceNetworkAclAssociationRequest{AssociationId: as.NetworkAclAssociationId, NetworkAclId: aws.String(aclID)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	entry := func(n int32, egress bool, from, to int32) {
+		t.Helper()
+		if err := e.CreateNetworkAclEntry(ctx, &ec2api.CreateNetworkAclEntryRequest{NetworkAclId: aws.String(aclID), RuleNumber: aws.Int32(n), Egress: aws.Bool(egress),
+			Protocol: aws.String("6"), PortRange: &ec2api.PortRange{From: aws.Int32(from), To: aws.Int32(to)}, CidrBlock: aws.String("0.0.0.0/0"), RuleAction: aws.String("allow")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	explain := func(allowed bool, want ...string) {
+		t.Helper()
+		x, err := s.Explain(ctx, client, "web", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Allowed != allowed {
+			t.Errorf("Explain allowed = %v, want %v:\n%s", x.Allowed, allowed, x)
+		}
+		for _, w := range want {
+			if !strings.Contains(x.String(), w) {
+				t.Errorf("Explain lacks %q:\n%s", w, x)
+			}
+		}
+	}
+	explain(false, "missing network-acl", aclID, "denies inbound tcp/6379", "the * entry")
+	entry(100, false, 6379, 6379)
+	explain(false, "denies outbound the answer tcp to port 32768", aclID)
+	entry(100, true, 1024, 65535)
+	explain(true, "network ACL "+aclID+" of "+cacheSubnet+": inbound entry 100 allows", "outbound entry 100 allows (the answer)")
+}

@@ -80,6 +80,9 @@ func explain(w *world, ev *sgeval.Evaluator, port int) (*Explanation, error) {
 		for _, r := range v.Ingress {
 			ev.Rules = append(ev.Rules, w.ruleText(r))
 		}
+		for _, r := range v.ACLs {
+			ev.Rules = append(ev.Rules, r.String())
+		}
 		out.Allowed = out.Allowed && v.Allowed
 		out.Endpoints = append(out.Endpoints, ev)
 	}
@@ -228,6 +231,9 @@ func (s *Service) ExplainHost(ctx context.Context, cacheID string, port int) (*E
 			v.Missing = append(v.Missing, sv.Missing...)
 			for _, r := range sv.Ingress {
 				v.Rules = append(v.Rules, w.ruleText(r))
+			}
+			for _, r := range sv.ACLs {
+				v.Rules = append(v.Rules, r.String())
 			}
 		}
 		out.Allowed = out.Allowed && v.Allowed

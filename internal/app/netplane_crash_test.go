@@ -135,6 +135,21 @@ func TestNetplaneCrashConvergence(t *testing.T) {
 	ne.AllowIn(t, srv, nettest.TCPPerm(8080, cli))
 	c := ne.RunInstance(t, "", cli, ne.DefaultGroupOf(t, vpc))
 	s := ne.RunInstance(t, "", srv)
+	// A server behind a network ACL (inbound 8080 and the answers to
+	// ephemeral ports) in a subnet of its own.
+	sn2, err := ne.EC2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("172.31.200.0/24")})
+	if err != nil {
+		t.Fatalf("CreateSubnet = %v", err)
+	}
+	s2 := ne.RunInstance(t, aws.ToString(sn2.Subnet.SubnetId), srv)
+	aclOut, err := ne.EC2.CreateNetworkAcl(ctx, &ec2.CreateNetworkAclInput{VpcId: aws.String(vpc)})
+	if err != nil {
+		t.Fatalf("CreateNetworkAcl = %v", err)
+	}
+	acl := aws.ToString(aclOut.NetworkAcl.NetworkAclId)
+	aclEntryT(t, ne, acl, 100, false, 8080, 8080)
+	aclEntryT(t, ne, acl, 100, true, 1024, 65535)
+	associateACL(t, ne, s2.Subnet, acl)
 
 	var redisAddr string
 	if _, err := exec.LookPath("redis-server"); err == nil {
@@ -148,18 +163,21 @@ func TestNetplaneCrashConvergence(t *testing.T) {
 	}
 
 	// Listeners in the server's namespace, held by this process.
-	for _, port := range []int{8080, 9090} {
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		l, err := plane.Listen(lctx, s.ENI, "tcp4", "0.0.0.0:"+strconv.Itoa(port))
-		cancel()
-		if err != nil {
-			t.Fatalf("Listen(%s, %d) = %v", s.ENI, port, err)
+	for _, srvENI := range []string{s.ENI, s2.ENI} {
+		for _, port := range []int{8080, 9090} {
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			l, err := plane.Listen(lctx, srvENI, "tcp4", "0.0.0.0:"+strconv.Itoa(port))
+			cancel()
+			if err != nil {
+				t.Fatalf("Listen(%s, %d) = %v", srvENI, port, err)
+			}
+			closeL := nettest.ServeEcho(l)
+			t.Cleanup(closeL)
 		}
-		closeL := nettest.ServeEcho(l)
-		t.Cleanup(closeL)
 	}
 	reach("first daemon", c.ENI, s.IP, 8080, true)
 	reach("first daemon, no rule", c.ENI, s.IP, 9090, false)
+	reach("first daemon, through the ACL", c.ENI, s2.IP, 8080, true)
 	nettest.RedisPing(t, plane, c.ENI, redisAddr)
 	// The VPC's DNS server is the daemon's: while it is dead names do not
 	// resolve, and clients keep the address they resolved.
@@ -182,6 +200,7 @@ func TestNetplaneCrashConvergence(t *testing.T) {
 	}
 	reach("daemon dead", c.ENI, s.IP, 8080, true)
 	reach("daemon dead, no rule", c.ENI, s.IP, 9090, false)
+	reach("daemon dead, through the ACL", c.ENI, s2.IP, 8080, true)
 	nettest.RedisPing(t, plane, c.ENI, redisIP)
 
 	// A second daemon adopts everything and converges a change.
@@ -192,6 +211,11 @@ func TestNetplaneCrashConvergence(t *testing.T) {
 	t.Logf("a rule added right after the restart was enforced %v after the API call returned", time.Since(t0).Round(time.Millisecond))
 	reach("second daemon, old rule", c.ENI, s.IP, 8080, true)
 	reach("second daemon, other port", c.ENI, s.IP, 9091, false)
+	// The ACL survived: 9090 is allowed by the group now, not by the ACL.
+	reach("second daemon, through the ACL", c.ENI, s2.IP, 8080, true)
+	reach("second daemon, the ACL denies", c.ENI, s2.IP, 9090, false)
+	aclEntryT(t, ne, acl, 110, false, 9090, 9090)
+	reach("second daemon, new ACL entry", c.ENI, s2.IP, 9090, true)
 	if redisAddr != "" { // by name: the second daemon serves the VPC's DNS again
 		nettest.RedisPing(t, plane, c.ENI, nettest.WaitResolve(t, plane, c.ENI, redisAddr))
 	}

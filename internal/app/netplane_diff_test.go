@@ -331,6 +331,9 @@ func (g *diffGen) build() {
 		g.addRule(vi, v.groups[g.rng.IntN(len(v.groups))], g.rng.Float64() < 0.3)
 	}
 
+	// Network ACLs (netplane_diff_acl_test.go).
+	g.addACLs()
+
 	// Changes: group membership, a revoke.
 	if g.rng.Float64() < 0.35 {
 		k := g.rng.IntN(len(g.insts))
@@ -544,6 +547,17 @@ func runDiffConfig(t *testing.T, seed int64, stats *diffStats) {
 		for _, r := range slices.Concat(gr.Ingress, gr.Egress) {
 			if r.Protocol == "tcp" || r.Protocol == "udp" {
 				for _, p := range []int32{r.FromPort - 1, r.FromPort, r.ToPort, r.ToPort + 1} {
+					if p >= 1 && p <= 65535 {
+						ports[int(p)] = true
+					}
+				}
+			}
+		}
+	}
+	for _, a := range topo.NetworkACLs { // and of every ACL entry's
+		for _, e := range a.Entries {
+			if e.Protocol == "6" || e.Protocol == "17" {
+				for _, p := range []int32{e.FromPort - 1, e.FromPort, e.ToPort, e.ToPort + 1} {
 					if p >= 1 && p <= 65535 {
 						ports[int(p)] = true
 					}

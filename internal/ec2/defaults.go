@@ -103,7 +103,7 @@ func (t *txn) createVPC(st *scopeTx, cidr string, isDefault bool, tags map[strin
 	st.put(g)
 	st.put(&rtbRec{ID: newID("rtb-"), Owner: st.sc.Account, VpcID: v.ID, Main: true, MainID: newID("rtbassoc-"),
 		Routes: []routeRec{{Dest: cidr, Gateway: "local", Origin: "CreateRouteTable"}}})
-	st.put(&aclRec{ID: newID("acl-"), Owner: st.sc.Account, VpcID: v.ID, IsDefault: true})
+	st.put(&aclRec{ID: newID("acl-"), Owner: st.sc.Account, VpcID: v.ID, IsDefault: true, Entries: defaultACLEntries(), EntriesSet: true})
 	return v, nil
 }
 

@@ -178,6 +178,11 @@ func errInvalidInternetGatewayIdMalformed(id string) *awserr.Error {
 	return awserr.New("InvalidInternetGatewayId.Malformed", "Invalid id: \"%s\"", id)
 }
 
+// errInvalidNetworkAclEntryNotFound returns InvalidNetworkAclEntry.NotFound (HTTP 400).
+func errInvalidNetworkAclEntryNotFound(acl string, n int32, dir string) *awserr.Error {
+	return awserr.New("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d (%s) does not exist in %s", n, dir, acl)
+}
+
 // errInvalidNetworkAclIDNotFound returns InvalidNetworkAclID.NotFound (HTTP 400).
 func errInvalidNetworkAclIDNotFound(id string) *awserr.Error {
 	return awserr.New("InvalidNetworkAclID.NotFound", "The networkAcl ID '%s' does not exist", id)
@@ -226,6 +231,21 @@ func errInvalidPrefixListIdMalformed(id string) *awserr.Error {
 // errInvalidPrefixListIDNotFound returns InvalidPrefixListID.NotFound (HTTP 400).
 func errInvalidPrefixListIDNotFound(id string) *awserr.Error {
 	return awserr.New("InvalidPrefixListID.NotFound", "The prefix list ID '%s' does not exist", id)
+}
+
+// errNetworkAclEntryAlreadyExists returns NetworkAclEntryAlreadyExists (HTTP 400).
+func errNetworkAclEntryAlreadyExists(n int32) *awserr.Error {
+	return awserr.New("NetworkAclEntryAlreadyExists", "The network acl entry identified by %d already exists.", n)
+}
+
+// errNetworkAclEntryLimitExceeded returns NetworkAclEntryLimitExceeded (HTTP 400).
+func errNetworkAclEntryLimitExceeded(acl string) *awserr.Error {
+	return awserr.New("NetworkAclEntryLimitExceeded", "The maximum number of entries for network acl %s has been reached.", acl)
+}
+
+// errNetworkAclLimitExceeded returns NetworkAclLimitExceeded (HTTP 400).
+func errNetworkAclLimitExceeded() *awserr.Error {
+	return awserr.New("NetworkAclLimitExceeded", "The maximum number of network acls has been reached.")
 }
 
 // errPrefixListVersionMismatch returns PrefixListVersionMismatch (HTTP 400).

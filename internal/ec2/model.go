@@ -251,13 +251,47 @@ type rtbAssocR struct {
 	SubnetID string `json:"subnetId"`
 }
 
-// aclRec is a network ACL; only the default allow-all ACL of each VPC exists.
+// aclRec is a network ACL. Entries are its numbered entries (1 to 32766)
+// in both directions, sorted by (Egress, Number); the "*" entries (32767,
+// deny all) are implicit. A record written before entries were stored
+// (EntriesSet false) is a default ACL with AWS's default entries.
+// Assocs are its explicit subnet associations; a subnet of the VPC that
+// no ACL names is associated with the VPC's default ACL (aclImplicitAssoc).
 type aclRec struct {
 	tagged
-	ID        string `json:"id"`
-	Owner     string `json:"owner"`
-	VpcID     string `json:"vpcId"`
-	IsDefault bool   `json:"isDefault"`
+	ID         string        `json:"id"`
+	Owner      string        `json:"owner"`
+	VpcID      string        `json:"vpcId"`
+	IsDefault  bool          `json:"isDefault"`
+	Entries    []aclEntryRec `json:"entries,omitempty"`
+	EntriesSet bool          `json:"entriesSet,omitempty"`
+	Assocs     []aclAssocRec `json:"assocs,omitempty"`
+	// ClientToken is CreateNetworkAcl's idempotency token.
+	ClientToken string `json:"clientToken,omitempty"`
+}
+
+// aclEntryRec is one numbered network ACL entry. Protocol is "-1" or a
+// protocol number; exactly one of CIDR and IPv6CIDR is set (canonical).
+// FromPort/ToPort are set for TCP and UDP (HasPorts), IcmpType/IcmpCode
+// for ICMP and ICMPv6 (HasICMP; -1: all).
+type aclEntryRec struct {
+	Number   int32  `json:"number"`
+	Egress   bool   `json:"egress,omitempty"`
+	Protocol string `json:"protocol"`
+	Action   string `json:"action"` // allow, deny
+	CIDR     string `json:"cidr,omitempty"`
+	IPv6CIDR string `json:"ipv6Cidr,omitempty"`
+	HasPorts bool   `json:"hasPorts,omitempty"`
+	FromPort int32  `json:"fromPort,omitempty"`
+	ToPort   int32  `json:"toPort,omitempty"`
+	HasICMP  bool   `json:"hasIcmp,omitempty"`
+	IcmpType int32  `json:"icmpType,omitempty"`
+	IcmpCode int32  `json:"icmpCode,omitempty"`
+}
+
+type aclAssocRec struct {
+	ID       string `json:"id"`
+	SubnetID string `json:"subnetId"`
 }
 
 func (r *aclRec) id() string { return r.ID }

@@ -585,63 +585,6 @@ func (s *Service) DisassociateRouteTable(ctx context.Context, in *ec2api.Disasso
 	})
 }
 
-// ---- Network ACLs (the default allow-all ACL of each VPC, read-only) ----
-
-func aclOut(st *scopeTx, a *aclRec) ec2api.NetworkAcl {
-	out := ec2api.NetworkAcl{NetworkAclId: ptr(a.ID), OwnerId: ptr(a.Owner), VpcId: ptr(a.VpcID), IsDefault: ptr(a.IsDefault), Tags: tagList(a.Tags),
-		Associations: []ec2api.NetworkAclAssociation{}}
-	for _, egress := range []bool{true, false} {
-		out.Entries = append(out.Entries,
-			ec2api.NetworkAclEntry{CidrBlock: ptr("0.0.0.0/0"), Egress: ptr(egress), Protocol: ptr("-1"), RuleAction: ptr("allow"), RuleNumber: ptr(int32(100))},
-			ec2api.NetworkAclEntry{CidrBlock: ptr("0.0.0.0/0"), Egress: ptr(egress), Protocol: ptr("-1"), RuleAction: ptr("deny"), RuleNumber: ptr(int32(32767))})
-	}
-	for _, sn := range listT[*subnetRec](st, "subnet") {
-		if sn.VpcID == a.VpcID {
-			out.Associations = append(out.Associations, ec2api.NetworkAclAssociation{NetworkAclAssociationId: ptr("aclassoc-" + sn.ID[len("subnet-"):]),
-				NetworkAclId: ptr(a.ID), SubnetId: ptr(sn.ID)})
-		}
-	}
-	return out
-}
-
-var aclFilters = filterSet[*aclRec]{
-	fields: map[string]func(*aclRec) []string{
-		"network-acl-id": func(a *aclRec) []string { return one(a.ID) },
-		"vpc-id":         func(a *aclRec) []string { return one(a.VpcID) },
-		"default":        func(a *aclRec) []string { return boolStr(a.IsDefault) },
-		"owner-id":       func(a *aclRec) []string { return one(a.Owner) },
-	},
-	tags: func(a *aclRec) map[string]string { return a.Tags },
-}
-
-// DescribeNetworkAcls implements ec2api.Operations.
-func (s *Service) DescribeNetworkAcls(ctx context.Context, in *ec2api.DescribeNetworkAclsRequest) (*ec2api.DescribeNetworkAclsResult, error) {
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
-	out := &ec2api.DescribeNetworkAclsResult{NetworkAcls: []ec2api.NetworkAcl{}}
-	err := s.view(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		items, missing := selectIDs(listT[*aclRec](st, "acl"), in.NetworkAclIds)
-		if missing != "" {
-			return notFound("acl", missing)
-		}
-		items, err := filterItems(aclFilters, in.Filters, items)
-		if err != nil {
-			return err
-		}
-		page, next, err := paginate(items, (*aclRec).id, in.MaxResults, in.NextToken, 5, 1000)
-		if err != nil {
-			return err
-		}
-		for _, a := range page {
-			out.NetworkAcls = append(out.NetworkAcls, aclOut(st, a))
-		}
-		out.NextToken = next
-		return nil
-	})
-	return out, err
-}
-
 // ReplaceRouteTableAssociation implements ec2api.Operations: it moves a
 // subnet association, or the main association, to another table of the VPC.
 func (s *Service) ReplaceRouteTableAssociation(ctx context.Context, in *ec2api.ReplaceRouteTableAssociationRequest) (*ec2api.ReplaceRouteTableAssociationResult, error) {

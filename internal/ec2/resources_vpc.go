@@ -50,7 +50,7 @@ func (a *arnList) vpcPieces(in any) bool {
 	case *ec2api.DeleteVpcEndpointsRequest:
 		a.addAll(policy.EC2VPCEndpoint, in.VpcEndpointIds)
 	default:
-		return false
+		return a.networkACLs(in)
 	}
 	return true
 }

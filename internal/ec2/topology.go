@@ -29,6 +29,33 @@ type Topology struct {
 	// PrefixLists are the managed prefix lists the rules may reference:
 	// every customer-managed list, and the AWS-managed ones a rule names.
 	PrefixLists []TopoPrefixList
+	// NetworkACLs are the network ACLs, each with the subnets it is in
+	// effect for (explicitly associated, or the default ACL's implicit
+	// ones).
+	NetworkACLs []TopoNetworkACL
+}
+
+// TopoNetworkACL is a network ACL with its numbered entries (the "*"
+// entries, deny all, are implicit) and the subnets it applies to.
+type TopoNetworkACL struct {
+	Account, Region, ID, VpcID string
+	IsDefault                  bool
+	Subnets                    []string
+	// Entries are sorted by direction (ingress first) and number.
+	Entries []TopoACLEntry
+}
+
+// TopoACLEntry is one numbered ACL entry. Protocol is "-1" or a protocol
+// number ("6", "17", "1", "58", …). For TCP and UDP, FromPort and ToPort
+// are the destination port range; for ICMP they are the type and code (-1:
+// any); otherwise -1. CIDR is the source (ingress) or destination (egress).
+type TopoACLEntry struct {
+	Number           int32
+	Egress           bool
+	Protocol         string
+	FromPort, ToPort int32
+	CIDR             netip.Prefix
+	Allow            bool
 }
 
 // TopoPrefixList is a managed prefix list with its current entries. A rule
@@ -318,6 +345,30 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 		topo.InternetGateways = append(topo.InternetGateways, TopoInternetGateway{Account: sc.Account, Region: sc.Region, ID: g.ID, VpcID: g.VpcID})
 	}
 	appendPrefixLists(topo, st)
+	appendNetworkACLs(topo, st)
+}
+
+// appendNetworkACLs adds the scope's network ACLs.
+func appendNetworkACLs(topo *Topology, st *scopeTx) {
+	assocs := aclAssociations(st)
+	for _, a := range listT[*aclRec](st, "acl") {
+		ta := TopoNetworkACL{Account: st.sc.Account, Region: st.sc.Region, ID: a.ID, VpcID: a.VpcID, IsDefault: a.IsDefault}
+		for _, as := range assocs[a.ID] {
+			ta.Subnets = append(ta.Subnets, as.Subnet)
+		}
+		for _, e := range a.entries() {
+			te := TopoACLEntry{Number: e.Number, Egress: e.Egress, Protocol: e.Protocol, FromPort: -1, ToPort: -1,
+				CIDR: prefixOf(cmp.Or(e.CIDR, e.IPv6CIDR)), Allow: e.Action == "allow"}
+			switch {
+			case e.HasPorts:
+				te.FromPort, te.ToPort = e.FromPort, e.ToPort
+			case e.HasICMP:
+				te.FromPort, te.ToPort = e.IcmpType, e.IcmpCode
+			}
+			ta.Entries = append(ta.Entries, te)
+		}
+		topo.NetworkACLs = append(topo.NetworkACLs, ta)
+	}
 }
 
 // appendPrefixLists adds the scope's prefix lists: its own, and AWS's that

@@ -185,6 +185,11 @@ func (s *Service) DeleteVpc(ctx context.Context, in *ec2api.DeleteVpcRequest) er
 				return dep
 			}
 		}
+		for _, a := range listT[*aclRec](st, "acl") {
+			if a.VpcID == v.ID && !a.IsDefault {
+				return dep
+			}
+		}
 		for _, e := range listT[*eniRec](st, "eni") {
 			if e.VpcID == v.ID {
 				return dep
@@ -521,6 +526,7 @@ func (s *Service) DeleteSubnet(ctx context.Context, in *ec2api.DeleteSubnetReque
 				r.Assocs = slices.DeleteFunc(r.Assocs, func(a rtbAssocR) bool { return a.SubnetID == id })
 			}
 		}
+		dropACLAssociations(st, id)
 		st.del(id)
 		return nil
 	})

@@ -258,6 +258,13 @@ func ec2Cases() []authzCase {
 		c("DetachInternetGateway", "VPC", "InternetGatewayId=igw-0123456789abcdef0&VpcId=${dvpc}"),
 		c("DeleteInternetGateway", "id", "InternetGatewayId=${igw}"),
 		c("CreateRouteTable", "VPC", "VpcId=${dvpc}"),
+		c("CreateNetworkAcl", "VPC", "VpcId=${dvpc}"),
+		c("DeleteNetworkAcl", "id", "NetworkAclId=${vacl}"),
+		c("CreateNetworkAclEntry", "acl", "NetworkAclId=${acl}&RuleNumber=200&Protocol=-1&RuleAction=deny&Egress=false&CidrBlock=10.0.0.0/8"),
+		c("ReplaceNetworkAclEntry", "acl", "NetworkAclId=${acl}&RuleNumber=100&Protocol=-1&RuleAction=deny&Egress=false&CidrBlock=0.0.0.0/0"),
+		c("DeleteNetworkAclEntry", "acl", "NetworkAclId=${acl}&RuleNumber=100&Egress=true"),
+		c("ReplaceNetworkAclAssociation", "acl", "AssociationId=aclassoc-0123456789abcdef0&NetworkAclId=${vacl}"),
+		c("ReplaceNetworkAclAssociation", "association's subnet", "AssociationId=${vaclassoc}&NetworkAclId=acl-0123456789abcdef0"),
 		c("DeleteRouteTable", "id", "RouteTableId=${vrtb}"),
 		c("CreateRoute", "table", "RouteTableId=${vrtb}&DestinationCidrBlock=10.8.0.0/16&GatewayId=local"),
 		c("CreateRoute", "gateway", "RouteTableId="+otherRtb+"&DestinationCidrBlock=10.8.0.0/16&GatewayId=${igw}"),
@@ -621,6 +628,14 @@ func authzFixtures(t *testing.T, env *apptest.Env) map[string]string {
 	acls := must[*ec2.DescribeNetworkAclsOutput](t)(e.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{
 		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{fx["dvpc"]}}}}))
 	fx["acl"] = *acls.NetworkAcls[0].NetworkAclId
+	fx["vacl"] = *must[*ec2.CreateNetworkAclOutput](t)(e.CreateNetworkAcl(ctx, &ec2.CreateNetworkAclInput{VpcId: aws.String(fx["ovpc"])})).NetworkAcl.NetworkAclId
+	sacls := must[*ec2.DescribeNetworkAclsOutput](t)(e.DescribeNetworkAcls(ctx, &ec2.DescribeNetworkAclsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("association.subnet-id"), Values: []string{fx["vsubnet"]}}}}))
+	for _, as := range sacls.NetworkAcls[0].Associations {
+		if aws.ToString(as.SubnetId) == fx["vsubnet"] {
+			fx["vaclassoc"] = *as.NetworkAclAssociationId
+		}
+	}
 	fx["vkp"] = *must[*ec2.CreateKeyPairOutput](t)(e.CreateKeyPair(ctx, &ec2.CreateKeyPairInput{KeyName: aws.String("victim-key")})).KeyPairId
 	fx["pubkey"] = url.QueryEscape(base64.StdEncoding.EncodeToString([]byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGX1nJ2Qe3Gm0H1kq0l0p0u1Jm7mJQ3gK8m1c2m3Q4Zr other")))
 	fx["vlt"] = *must[*ec2.CreateLaunchTemplateOutput](t)(e.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("victim-lt"),
@@ -681,7 +696,7 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 		ec("user", "victim-user"), ec("usergroup", "victim-ug"), ec("serverlesscache", "victim-sl"), ec("serverlesscachesnapshot", "victim-ss"),
 		e2("security-group", fx["defsg"]), e2("security-group", fx["vsg"]), e2("security-group-rule", fx["vsgr"]), e2("vpc", fx["dvpc"]),
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
-		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]),
+		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]), e2("network-acl", fx["vacl"]),
 		e2("key-pair", "victim-key"), e2("launch-template", fx["vlt"]), e2("volume", fx["vvol"]),
 		e2("prefix-list", fx["vpl"]), e2("dhcp-options", fx["vdopt"]), e2("vpc-endpoint", fx["vpce"]),
 		"arn:aws:ec2:us-east-1::image/" + fx["vami"], ec("snapshot", "victim-snap"),

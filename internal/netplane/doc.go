@@ -113,6 +113,17 @@
 // peering to another is dropped (no transitive peering). The router's input
 // chain drops everything but queries to the VPC's DNS server (above).
 //
+// Network ACLs (State.NetworkACLs) are checked in the same forward chain,
+// before the conntrack shortcut, since they are stateless: the verdict maps
+// nacl-out (source link) and nacl-in (destination link) jump to one chain
+// per subnet boundary and direction (nacl-out-<subnet>, nacl-in-<subnet>),
+// which returns a packet staying inside the subnet, then walks the ACL's
+// entries in rule-number order (allow: return; deny: drop) and drops what
+// none matched (the "*" entry). A direction whose first entry allows all
+// IPv4 traffic (the default ACL) gets no map element, and a router none of
+// whose subnets needs a chain gets no ACL maps at all. The ACL chains are
+// part of the Frame, so an ACL change replaces the table (see nacl.go).
+//
 // Group references compile to named sets (set sg-… { type ipv4_addr })
 // holding the primary private addresses of every interface in the group, in
 // any VPC; a membership change rewrites only the elements. Each rule carries

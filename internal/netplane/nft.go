@@ -40,6 +40,7 @@ func (p *planner) render(v VPC, local []*ifaceInfo, groups map[string]SecurityGr
 		first, hostLast = renderHostLink(&body, hl)
 		routeRules.WriteString(first)
 	}
+	routeRules.WriteString(p.renderACLs(&body, local))
 	renderForward(&body, routeRules.String(), hostLast, peerLinks, igw)
 	if igw != nil {
 		renderGatewayNAT(&body, igw)

@@ -205,6 +205,10 @@ type planner struct {
 	// groupRules memoizes renderGroupRules by group and direction: every
 	// interface of a group (in any VPC) has the same rules.
 	groupRules map[[2]string]renderedRules
+	// acls is the network ACL of each subnet that has one, and
+	// aclSubnetCIDRs the subnets' CIDRs, for the ACL chains (nacl.go).
+	acls           map[string]*aclInfo
+	aclSubnetCIDRs map[string]netip.Prefix
 }
 
 // renderedRules are the rendered rules of one group in one direction, the
@@ -281,6 +285,11 @@ func (p *planner) plan(st State) *Plan {
 	v.outside = p.validOutside(st.Outside, v)
 	v.published = p.validPublished(st.Published, v)
 	v.members = groupMembers(v.ifaces)
+	p.acls = p.validACLs(st.NetworkACLs, v)
+	p.aclSubnetCIDRs = map[string]netip.Prefix{}
+	for id, sn := range v.subnets {
+		p.aclSubnetCIDRs[id] = sn.CIDR
+	}
 
 	plan := &Plan{Prefix: p.prefix}
 	var ifaceNS []Namespace

@@ -25,6 +25,39 @@ type State struct {
 	// that programs on the host reach at a loopback address of their own
 	// (see PublishedEndpoint and doc.go, "The host").
 	Published []PublishedEndpoint
+	// NetworkACLs are the network ACLs with their subnet associations (see
+	// NetworkACL). A subnet no ACL names has no ACL: nothing is checked at
+	// its boundary.
+	NetworkACLs []NetworkACL
+}
+
+// NetworkACL is a network ACL: a stateless filter at the boundary of each
+// subnet in Subnets (subnets of VPC). A packet leaving such a subnet (to
+// another subnet, a peering, the internet or the host) is checked against
+// Egress, one entering it against Ingress; a packet between two
+// interfaces of the same subnet is not checked. Entries are evaluated in
+// ascending Number, the first whose protocol, ports and CIDR match
+// decides; no match denies (AWS's "*" entry). Stateless: replies are
+// checked like any packet.
+type NetworkACL struct {
+	ID      string // "acl-…"
+	VPC     string
+	Subnets []string
+	Ingress []ACLEntry
+	Egress  []ACLEntry
+}
+
+// ACLEntry is one numbered entry of a NetworkACL. Protocol, FromPort and
+// ToPort are as in Rule (ports are destination ports, for both
+// directions; ICMP type and code, -1 for any); CIDR is the packet's source
+// for ingress, its destination for egress.
+type ACLEntry struct {
+	Number   int
+	Protocol string
+	FromPort int
+	ToPort   int
+	CIDR     netip.Prefix
+	Allow    bool
 }
 
 // InternetGateway is an internet gateway attached to a VPC: the VPC's

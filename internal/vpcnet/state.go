@@ -136,5 +136,17 @@ func netplaneState(t *ec2.Topology) netplane.State {
 		}
 		st.InternetGateways = append(st.InternetGateways, netplane.InternetGateway{ID: g.ID, VPC: g.VpcID, SubnetRoutes: routes})
 	}
+	for _, a := range t.NetworkACLs {
+		na := netplane.NetworkACL{ID: a.ID, VPC: a.VpcID, Subnets: a.Subnets}
+		for _, e := range a.Entries {
+			ne := netplane.ACLEntry{Number: int(e.Number), Protocol: e.Protocol, FromPort: int(e.FromPort), ToPort: int(e.ToPort), CIDR: e.CIDR, Allow: e.Allow}
+			if e.Egress {
+				na.Egress = append(na.Egress, ne)
+			} else {
+				na.Ingress = append(na.Ingress, ne)
+			}
+		}
+		st.NetworkACLs = append(st.NetworkACLs, na)
+	}
 	return st
 }

@@ -13,6 +13,14 @@
 // of the group, in the same VPC or across an active peering. Security groups
 // are stateful: a reply of an allowed flow passes regardless of rules.
 //
+// Network ACLs are not: when the flow leaves a subnet, the source
+// subnet's ACL must allow it outbound and the destination subnet's
+// inbound (first matching entry in rule-number order; none: the "*" entry
+// denies), and, for the flows whose probes wait for an answer (TCP, UDP,
+// ICMP echo), the answer must pass the same ACLs the other way, to the
+// client's ephemeral port (Flow.SrcPort, or every port of Linux's
+// ephemeral range). Two interfaces of one subnet are not filtered.
+//
 // It does no I/O and keeps no mutable state after New; an Evaluator is safe
 // for concurrent use. It imports only ec2 (for the Topology types).
 package sgeval
@@ -59,7 +67,18 @@ type Flow struct {
 	Port     int32
 	Code     int32
 	Reply    bool
+	// SrcPort is the client's port for TCP and UDP, which network ACLs
+	// check on the answers; 0: any port of Linux's ephemeral range
+	// (EphemeralFirst-EphemeralLast), every one of which must be allowed.
+	SrcPort int32
 }
+
+// Linux's default ephemeral port range (net.ipv4.ip_local_port_range),
+// which clients in the interfaces' namespaces use.
+const (
+	EphemeralFirst = 32768
+	EphemeralLast  = 60999
+)
 
 func (f Flow) String() string {
 	s := fmt.Sprintf("%s -> %s %s/%d", f.Src, f.Dst, f.Protocol, f.Port)
@@ -78,7 +97,7 @@ type RuleRef struct {
 // Missing is one thing that stops the flow.
 type Missing struct {
 	// Kind is "egress", "ingress", "route", "peering", "public-ip",
-	// "internet-gateway" or "interface".
+	// "internet-gateway", "interface" or "network-acl".
 	Kind string
 	// Interface whose groups or subnet lack it.
 	Interface string
@@ -90,6 +109,13 @@ type Missing struct {
 	// interface, its groups.
 	Peer   string
 	Reason string
+	// For "network-acl": the ACL, the subnet it guards, the direction
+	// (Egress), the entry that denies (32767: the "*" entry) and whether
+	// it is the answer's packet that it denies (Reply).
+	ACL, Subnet string
+	Entry       int32
+	Egress      bool
+	Reply       bool
 }
 
 func (m Missing) String() string { return m.Kind + ": " + m.Reason }
@@ -102,6 +128,10 @@ type Verdict struct {
 	// Egress and Ingress are the rules that allow the flow at the source
 	// and at the destination (every matching rule, sorted).
 	Egress, Ingress []RuleRef
+	// ACLs are the network ACL entries that let the flow's packets (and
+	// its answers') cross subnet boundaries; empty when no boundary with
+	// an ACL is crossed.
+	ACLs []ACLRef
 	// Missing lists what stops the flow; empty when Allowed.
 	Missing []Missing
 	// Reply is set when the flow was allowed as the reply of an allowed flow.
@@ -119,6 +149,8 @@ type Evaluator struct {
 	igwByVpc map[string]string
 	// prefixLists are the managed prefix lists' CIDRs, by id.
 	prefixLists map[string][]netip.Prefix
+	// acls is the network ACL in effect for each subnet.
+	acls map[string]*ec2.TopoNetworkACL
 }
 
 // New indexes a topology. The Evaluator keeps pointers into t: t must not
@@ -126,7 +158,12 @@ type Evaluator struct {
 func New(t *ec2.Topology) *Evaluator {
 	e := &Evaluator{ifaces: map[string]*ec2.TopoInterface{}, groups: map[string]*ec2.TopoGroup{}, vpcs: map[string]*ec2.TopoVPC{},
 		subnets: map[string]*ec2.TopoSubnet{}, rtbs: map[string]*ec2.TopoRouteTable{}, peerings: map[[2]string]*ec2.TopoPeering{},
-		igwByVpc: map[string]string{}, prefixLists: map[string][]netip.Prefix{}}
+		igwByVpc: map[string]string{}, prefixLists: map[string][]netip.Prefix{}, acls: map[string]*ec2.TopoNetworkACL{}}
+	for i := range t.NetworkACLs {
+		for _, sn := range t.NetworkACLs[i].Subnets {
+			e.acls[sn] = &t.NetworkACLs[i]
+		}
+	}
 	for _, pl := range t.PrefixLists {
 		e.prefixLists[pl.ID] = pl.CIDRs
 	}
@@ -368,6 +405,7 @@ func (e *Evaluator) Check(f Flow) Verdict {
 			v.Missing = append(v.Missing, m)
 		}
 	}
+	e.checkACLs(&v, f, proto, src, dst, srcPeer.addr, dstPeer.addr)
 	v.Allowed = len(v.Missing) == 0
 	return v
 }
@@ -445,6 +483,9 @@ func (v Verdict) String() string {
 	}
 	for _, r := range v.Ingress {
 		b.WriteString("\n  - inbound " + r.GroupID + " " + r.RuleID)
+	}
+	for _, r := range v.ACLs {
+		b.WriteString("\n  - " + r.String())
 	}
 	return b.String()
 }
