@@ -148,9 +148,10 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 		return err
 	}
 	groups, mcBusy, mcErr := c.reconcileMemcachedServerless(ctx, groups, members)
+	groups, checking, modeErr := c.reconcileModeChecks(ctx, groups, members) // clustermode.go
 	all := len(groups)
 	groups, sharding, shardErr := c.reconcileClustered(ctx, groups, members)
-	sharding = sharding || mcBusy
+	sharding = sharding || mcBusy || checking
 	errs := make([]error, len(groups))
 	views := make([]groupView, len(groups))
 	var wg sync.WaitGroup
@@ -200,7 +201,7 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	case health || len(groups) < all: // cluster-mode groups always fail over
 		reconcile.RequeueAfter(ctx, c.cfg.HealthInterval)
 	}
-	return errors.Join(append(errs, shardErr, mcErr)...)
+	return errors.Join(append(errs, shardErr, mcErr, modeErr)...)
 }
 
 // observe reads the supervisor's state and INFO replication of every

@@ -300,8 +300,14 @@ func aclUsers(cl *elasticache.Cluster) []engine.ACLUser {
 }
 
 // runningSpec is what a node's engine is started with, as Node.Running
-// records it.
-func runningSpec(cl *elasticache.Cluster) string { return cl.NodeType + "/" + cl.EngineVersion }
+// records it: a member of a group whose cluster mode changed from disabled
+// restarts as a cluster node (elasticache/rgclustermode.go).
+func runningSpec(cl *elasticache.Cluster) string {
+	if cl.ClusterModeChanged {
+		return cl.NodeType + "/" + cl.EngineVersion + "/cluster"
+	}
+	return cl.NodeType + "/" + cl.EngineVersion
+}
 
 // serverlessValues are the parameter values a serverless cache's engines
 // run with beyond their group's: at the data storage maximum, keys with a

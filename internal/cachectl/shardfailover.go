@@ -216,6 +216,9 @@ func applyShardDecision(g *elasticache.ReplicationGroup, members []*elasticache.
 		if g.Status == elasticache.GroupCreating {
 			events = append(events, ev("replication-group", g.ID, elasticache.GroupCreatedMessage(g.ID)))
 		}
+		if e, ok := elasticache.FinishModeChange(g); ok {
+			events = append(events, e)
+		}
 		g.Status, g.ObservedGeneration, g.LastError = elasticache.GroupAvailable, g.Generation, ""
 		return events, true
 	}

@@ -70,6 +70,10 @@ func (g *ReplicationGroup) Shard(id string) (*Shard, bool) {
 // no member replicates through replicaof (the cluster attaches replicas),
 // and each shard's primary is held on crash with automatic failover.
 func applyShardRoles(g *ReplicationGroup, members []*Cluster) {
+	if g.ClusterMode == ClusterModeCompatible && len(g.Shards) == 1 {
+		// Its primary endpoint names the one shard's primary.
+		g.Primary = g.Shards[0].Primary
+	}
 	for _, c := range members {
 		sh, ok := g.ShardOf(c.ID)
 		if !ok || !slices.Contains(g.Members, c.ID) {

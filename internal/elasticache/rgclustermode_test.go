@@ -1,0 +1,171 @@
+package elasticache_test
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/cachalot-dev/cachalot/internal/app"
+)
+
+func hostPort(ep *ectypes.Endpoint) string {
+	return net.JoinHostPort(aws.ToString(ep.Address), strconv.Itoa(int(aws.ToInt32(ep.Port))))
+}
+
+// TestClusterModeMigrationLoopback: in the loopback network mode (real
+// engines, no root), a group without cluster mode (a primary and a
+// replica) goes disabled → compatible → enabled with ModifyReplicationGroup,
+// then is resharded: while compatible both a cluster client through the
+// configuration endpoint and a plain client through the primary endpoint
+// read every key written before and write; once enabled the group is a
+// cluster-mode group whose shard configuration can change. No key is lost.
+// A group with keys in database 1 is refused the change by the group
+// controller, with an event, and left as it was.
+func TestClusterModeMigrationLoopback(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	for _, id := range []string{"mig", "multidb"} {
+		if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
+			ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(2),
+			AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitGroupAvailable(t, w.ec, "mig")
+	waitGroupAvailable(t, w.ec, "multidb")
+	g := w.describeGroup(t, "mig")
+	primaryEP := hostPort(g.NodeGroups[0].PrimaryEndpoint)
+	plain := goredis.NewClient(&goredis.Options{Addr: primaryEP, MaxRetries: -1})
+	defer plain.Close()
+	const n = 1000
+	for i := range n {
+		if err := plain.Set(ctx, "k"+strconv.Itoa(i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The refused case: keys in database 1.
+	mg := w.describeGroup(t, "multidb")
+	db1 := goredis.NewClient(&goredis.Options{Addr: hostPort(mg.NodeGroups[0].PrimaryEndpoint), DB: 1})
+	defer db1.Close()
+	if err := db1.Set(ctx, "elsewhere", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("multidb"),
+		ClusterMode: ectypes.ClusterModeCompatible, ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "multidb")
+	if mg = w.describeGroup(t, "multidb"); string(mg.ClusterMode) != "disabled" || mg.ConfigurationEndpoint != nil {
+		t.Errorf("multidb after the refused change: cluster mode %s, configuration endpoint %v", string(mg.ClusterMode), mg.ConfigurationEndpoint)
+	}
+	if ev := groupEvents(t, w, "multidb"); !slices.ContainsFunc(ev, func(m string) bool { return strings.Contains(m, "databases other than 0") }) {
+		t.Errorf("multidb events = %q, want the refusal", ev)
+	}
+
+	out, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("mig"),
+		ClusterMode: ectypes.ClusterModeCompatible, ApplyImmediately: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rg := out.ReplicationGroup; aws.ToString(rg.Status) != "modifying" || string(rg.ClusterMode) != "disabled" ||
+		rg.PendingModifiedValues == nil || string(rg.PendingModifiedValues.ClusterMode) != "compatible" {
+		t.Errorf("ModifyReplicationGroup to compatible = status %s, cluster mode %s, pending %+v", aws.ToString(rg.Status), string(rg.ClusterMode), rg.PendingModifiedValues)
+	}
+	waitGroupAvailable(t, w.ec, "mig")
+	g = w.describeGroup(t, "mig")
+	if string(g.ClusterMode) != "compatible" || aws.ToBool(g.ClusterEnabled) || g.ConfigurationEndpoint == nil ||
+		g.NodeGroups[0].PrimaryEndpoint == nil || g.NodeGroups[0].ReaderEndpoint == nil || aws.ToString(g.NodeGroups[0].Slots) != "0-16383" {
+		t.Fatalf("compatible: cluster mode %s, enabled %v, configuration endpoint %v, node group %+v", string(g.ClusterMode),
+			aws.ToBool(g.ClusterEnabled), g.ConfigurationEndpoint, g.NodeGroups[0])
+	}
+	if got := hostPort(g.NodeGroups[0].PrimaryEndpoint); got != primaryEP {
+		t.Errorf("primary endpoint %s, was %s", got, primaryEP)
+	}
+	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{hostPort(g.ConfigurationEndpoint)}})
+	defer cc.Close()
+	check := func(what string, c goredis.Cmdable, count int) {
+		t.Helper()
+		for i := range count {
+			if v, err := c.Get(ctx, "k"+strconv.Itoa(i)).Result(); err != nil || v != strconv.Itoa(i) {
+				t.Fatalf("%s: k%d = %q, %v", what, i, v, err)
+			}
+		}
+	}
+	check("compatible, cluster client", cc, n)
+	check("compatible, primary endpoint", plain, n)
+	if err := plain.Set(ctx, "k"+strconv.Itoa(n), n, 0).Err(); err != nil {
+		t.Fatalf("compatible: write through the primary endpoint: %v", err)
+	}
+	if err := cc.Set(ctx, "k"+strconv.Itoa(n+1), n+1, 0).Err(); err != nil {
+		t.Fatalf("compatible: write through the configuration endpoint: %v", err)
+	}
+	if ev := groupEvents(t, w, "mig"); !slices.Contains(ev, "Cluster mode of replication group mig modified from disabled to compatible") {
+		t.Errorf("events = %q", ev)
+	}
+
+	// Resharding waits for enabled.
+	if _, err := w.ec.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
+		ReplicationGroupId: aws.String("mig"), NodeGroupCount: aws.Int32(2), ApplyImmediately: aws.Bool(true)}); code(err) != "InvalidParameterCombination" {
+		t.Errorf("reshard in compatible = %v, want InvalidParameterCombination", err)
+	}
+	if _, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("mig"),
+		ClusterMode: ectypes.ClusterModeEnabled, ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "mig")
+	g = w.describeGroup(t, "mig")
+	if string(g.ClusterMode) != "enabled" || !aws.ToBool(g.ClusterEnabled) || g.ConfigurationEndpoint == nil || g.NodeGroups[0].PrimaryEndpoint != nil {
+		t.Fatalf("enabled: cluster mode %s, enabled %v, configuration endpoint %v, primary endpoint %v", string(g.ClusterMode),
+			aws.ToBool(g.ClusterEnabled), g.ConfigurationEndpoint, g.NodeGroups[0].PrimaryEndpoint)
+	}
+	check("enabled", cc, n+2)
+
+	if _, err := w.ec.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
+		ReplicationGroupId: aws.String("mig"), NodeGroupCount: aws.Int32(2), ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "mig")
+	g = w.describeGroup(t, "mig")
+	if len(g.NodeGroups) != 2 {
+		t.Fatalf("node groups after the reshard: %d, want 2", len(g.NodeGroups))
+	}
+	cc.ReloadState(ctx)
+	check("resharded", cc, n+2)
+	var sizes []int64
+	var mu sync.Mutex
+	if err := cc.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+		size, err := m.DBSize(ctx).Result()
+		mu.Lock()
+		defer mu.Unlock()
+		sizes = append(sizes, size)
+		return err
+	}); err != nil || len(sizes) != 2 || sizes[0]+sizes[1] != n+2 || sizes[0] == 0 || sizes[1] == 0 {
+		t.Errorf("keys by primary = %v, %v; want %d on two", sizes, err, n+2)
+	}
+}
+
+// groupEvents are the messages of a group's events of the last hour.
+func groupEvents(t *testing.T, w *world, id string) []string {
+	t.Helper()
+	ev, err := w.ec.DescribeEvents(context.Background(), &elasticache.DescribeEventsInput{SourceType: ectypes.SourceTypeReplicationGroup,
+		SourceIdentifier: aws.String(id), StartTime: aws.Time(time.Now().Add(-time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ev.Events {
+		out = append(out, aws.ToString(e.Message))
+	}
+	return out
+}
