@@ -246,4 +246,6 @@ func modeChangeStarted(id, to string) string {
 }
 
 // scopeOf is the account and region of a group, as an API scope.
-func scopeOf(g *ReplicationGroup) auth.Scope { return auth.Scope{AccountID: g.Account, Region: g.Region} }
+func scopeOf(g *ReplicationGroup) auth.Scope {
+	return auth.Scope{AccountID: g.Account, Region: g.Region}
+}
