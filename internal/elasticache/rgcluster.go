@@ -128,6 +128,17 @@ func (s *Service) wantsClusterMode(ctx context.Context, scope auth.Scope, in *el
 	}
 	mode := aws.ToString(in.ClusterMode)
 	multi := aws.ToInt32(in.NumNodeGroups) > 1 || len(in.NodeGroupConfiguration) > 1
+	if mode == ClusterModeCompatible {
+		// One node group whose engines are cluster nodes, created as a
+		// group without cluster mode is (rgclustermode.go).
+		switch {
+		case multi:
+			return false, combination("A replication group with cluster mode compatible has one node group.")
+		case name != "" && !pgOn:
+			return false, combination("Cluster mode should be enabled in the parameter group %s to create a replication group with cluster mode compatible.", name)
+		}
+		return false, nil
+	}
 	switch {
 	case mode == "disabled" && (pgOn || multi):
 		return false, combination("Cluster mode is disabled, but the request asks for cluster mode (a parameter group with cluster-enabled yes, or more than one node group).")

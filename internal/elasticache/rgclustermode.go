@@ -50,6 +50,9 @@ import (
 // group without cluster mode.
 const ClusterModeCompatible = "compatible"
 
+// allSlots are the slots of the one shard of a compatible group.
+var allSlots = "0-" + strconv.Itoa(SlotCount-1)
+
 // clusterModeDisabled is how the API spells ClusterMode "".
 const clusterModeDisabled = "disabled"
 
@@ -191,7 +194,7 @@ func ConvertToCompatible(g *ReplicationGroup, members []*Cluster) bool {
 	}
 	pg := g.ModeChange.ParameterGroup
 	g.ClusterMode, g.ParameterGroup = ClusterModeCompatible, pg
-	g.Shards = []Shard{{ID: NodeGroupID, Slots: "0-" + strconv.Itoa(SlotCount-1), Members: slices.Clone(g.Members), Primary: g.Primary}}
+	g.Shards = []Shard{{ID: NodeGroupID, Slots: allSlots, Members: slices.Clone(g.Members), Primary: g.Primary}}
 	g.Generation++
 	for _, c := range members {
 		if !slices.Contains(g.Members, c.ID) || c.Status == StatusDeleting {
@@ -248,4 +251,43 @@ func modeChangeStarted(id, to string) string {
 // scopeOf is the account and region of a group, as an API scope.
 func scopeOf(g *ReplicationGroup) auth.Scope {
 	return auth.Scope{AccountID: g.Account, Region: g.Region}
+}
+
+// createCompatibleCheck refuses what a CreateReplicationGroup with
+// ClusterMode compatible cannot have: an engine older than Redis OSS 7.0,
+// an existing primary (its engine runs without cluster mode; create, then
+// modify), a snapshot to restore (its keys may be in databases other than
+// 0), more than one node group (wantsClusterMode).
+func createCompatibleCheck(sp groupSpec, in *elasticacheapi.CreateReplicationGroupMessage, restore bool) error {
+	switch {
+	case strings.EqualFold(aws.ToString(in.Engine), "redis") && in.EngineVersion != nil && engineMajor(aws.ToString(in.EngineVersion)) < 7:
+		return combination("Cluster mode compatible requires Redis OSS 7.0 or later.")
+	case sp.primary != "":
+		return combination("PrimaryClusterId cannot be used with cluster mode compatible: create the replication group with cluster mode disabled, then modify its cluster mode.")
+	case restore:
+		return invalid("Restoring a snapshot into a replication group with cluster mode compatible is not supported by Cachalot yet; restore it with cluster mode disabled, then modify its cluster mode.")
+	}
+	return nil
+}
+
+// compatibleGroupParameterGroup is groupParameterGroup for a group
+// created with cluster mode compatible: the family's default .cluster.on
+// group unless one with cluster-enabled yes is named.
+func (s *Service) compatibleGroupParameterGroup(tx store.Tx, scope auth.Scope, g *ReplicationGroup, name string) error {
+	if name == "" {
+		g.ParameterGroup = clusterParamGroupName(g.Family)
+		return nil
+	}
+	pg, err := getParamGroup(tx, scope, name)
+	if err != nil {
+		return err
+	}
+	switch {
+	case pg.Family != g.Family:
+		return combination("The parameter group %s has family %s, which does not match the engine family %s.", name, pg.Family, g.Family)
+	case pg.Values["cluster-enabled"] != "yes":
+		return combination("Cluster mode should be enabled in the parameter group %s to create a replication group with cluster mode compatible.", name)
+	}
+	g.ParameterGroup = pg.Name
+	return nil
 }

@@ -169,3 +169,56 @@ func groupEvents(t *testing.T, w *world, id string) []string {
 	}
 	return out
 }
+
+// TestClusterModeCompatibleCreateLoopback: CreateReplicationGroup with
+// ClusterMode compatible makes a group of one node group whose engines are
+// one Redis Cluster shard (the default .cluster.on parameter group), with
+// the primary, reader and configuration endpoints; more than one node
+// group, or a parameter group without cluster mode, is refused.
+func TestClusterModeCompatibleCreateLoopback(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	create := func(edit func(in *elasticache.CreateReplicationGroupInput)) (*elasticache.CreateReplicationGroupOutput, error) {
+		in := &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("born"), ReplicationGroupDescription: aws.String("d"),
+			CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true),
+			ClusterMode: ectypes.ClusterModeCompatible}
+		if edit != nil {
+			edit(in)
+		}
+		return w.ec.CreateReplicationGroup(ctx, in)
+	}
+	for name, edit := range map[string]func(in *elasticache.CreateReplicationGroupInput){
+		"TwoNodeGroups": func(in *elasticache.CreateReplicationGroupInput) {
+			in.NumCacheClusters, in.NumNodeGroups, in.ReplicasPerNodeGroup = nil, aws.Int32(2), aws.Int32(1)
+		},
+		"ParamGroupWithoutCluster": func(in *elasticache.CreateReplicationGroupInput) { in.CacheParameterGroupName = aws.String("default.redis7") },
+	} {
+		if _, err := create(edit); code(err) != "InvalidParameterCombination" {
+			t.Errorf("%s: CreateReplicationGroup = %v, want InvalidParameterCombination", name, err)
+		}
+	}
+	out, err := create(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := out.ReplicationGroup; g.ClusterMode != ectypes.ClusterModeCompatible || !slices.Equal(g.MemberClusters, []string{"born-001", "born-002"}) {
+		t.Errorf("CreateReplicationGroup = cluster mode %s, members %v", g.ClusterMode, g.MemberClusters)
+	}
+	waitGroupAvailable(t, w.ec, "born")
+	g := w.describeGroup(t, "born")
+	if g.ClusterMode != ectypes.ClusterModeCompatible || g.ConfigurationEndpoint == nil || g.NodeGroups[0].PrimaryEndpoint == nil {
+		t.Fatalf("compatible: cluster mode %s, configuration endpoint %v, primary endpoint %v", g.ClusterMode, g.ConfigurationEndpoint, g.NodeGroups[0].PrimaryEndpoint)
+	}
+	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{hostPort(g.ConfigurationEndpoint)}})
+	defer cc.Close()
+	plain := goredis.NewClient(&goredis.Options{Addr: hostPort(g.NodeGroups[0].PrimaryEndpoint)})
+	defer plain.Close()
+	for i := range 100 {
+		if err := cc.Set(ctx, "c"+strconv.Itoa(i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := plain.DBSize(ctx).Result(); err != nil || n != 100 {
+		t.Errorf("DBSIZE through the primary endpoint = %d, %v; want 100", n, err)
+	}
+}
