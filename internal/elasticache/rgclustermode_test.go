@@ -191,7 +191,9 @@ func TestClusterModeCompatibleCreateLoopback(t *testing.T) {
 		"TwoNodeGroups": func(in *elasticache.CreateReplicationGroupInput) {
 			in.NumCacheClusters, in.NumNodeGroups, in.ReplicasPerNodeGroup = nil, aws.Int32(2), aws.Int32(1)
 		},
-		"ParamGroupWithoutCluster": func(in *elasticache.CreateReplicationGroupInput) { in.CacheParameterGroupName = aws.String("default.redis7") },
+		"ParamGroupWithoutCluster": func(in *elasticache.CreateReplicationGroupInput) {
+			in.CacheParameterGroupName = aws.String("default.redis7")
+		},
 	} {
 		if _, err := create(edit); code(err) != "InvalidParameterCombination" {
 			t.Errorf("%s: CreateReplicationGroup = %v, want InvalidParameterCombination", name, err)
