@@ -18,6 +18,30 @@ import (
 // change undone with an event, is written in one transaction. A run after
 // a restart finds the group as it was left and checks again.
 
+// nextConvert is the replica of a group changing to compatible to move
+// next: once its primary runs as a cluster node owning every slot and
+// every member moved so far follows it, one replica at a time, so that
+// the others keep serving reads; "" while there is none or it is not time.
+func nextConvert(g *elasticache.ReplicationGroup, v shardView) string {
+	mc := g.ModeChange
+	if mc == nil || len(mc.Pending) == 0 || len(g.Shards) != 1 {
+		return ""
+	}
+	pm, ok := v[g.Shards[0].Primary]
+	if !ok || !pm.answered() || !pm.clusterOK {
+		return ""
+	}
+	if self, _ := pm.self(); !self.has("master") || !sameSlots(self.slots, []elasticache.SlotRange{{From: 0, To: elasticache.SlotCount - 1}}) {
+		return ""
+	}
+	for _, id := range g.ClusterMembers() {
+		if !shardMemberFollows(g, v, id) {
+			return ""
+		}
+	}
+	return mc.Pending[0]
+}
+
 // reconcileModeChecks checks the groups waiting for it and returns the
 // others, and whether any is still waiting.
 func (c *Groups) reconcileModeChecks(ctx context.Context, groups []*elasticache.ReplicationGroup, members map[elasticache.GroupRef][]*elasticache.Cluster) (rest []*elasticache.ReplicationGroup, waiting bool, err error) {

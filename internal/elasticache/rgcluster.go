@@ -80,8 +80,13 @@ func applyShardRoles(g *ReplicationGroup, members []*Cluster) {
 			continue
 		}
 		held := g.autoFailover() && c.ID == sh.Primary
-		if c.ReplicaOf != "" || c.HoldOnCrash != held || c.ReplicationGroupID != g.ID {
-			c.ReplicaOf, c.HoldOnCrash, c.ReplicationGroupID = "", held, g.ID
+		replicaOf := ""
+		if g.modePending(c.ID) {
+			// Not moved to cluster mode yet: a replica of the primary.
+			replicaOf, held = sh.Primary, false
+		}
+		if c.ReplicaOf != replicaOf || c.HoldOnCrash != held || c.ReplicationGroupID != g.ID {
+			c.ReplicaOf, c.HoldOnCrash, c.ReplicationGroupID = replicaOf, held, g.ID
 			c.Generation++
 		}
 	}

@@ -25,25 +25,31 @@ import (
 // clustermode.go) first checks that the primary's keys are all in database
 // 0 — else the change is undone with an event — then converts the group in
 // one transaction (ConvertToCompatible): one shard, 0001, owning every
-// slot, its members the group's, its primary the group's; the members take
-// the cluster-enabled parameter group and are marked ClusterModeChanged,
-// which changes what their engines must run with (the cache controller's
-// runningSpec), so the primary restarts as a cluster node keeping its
-// data (saved before, loaded after: it claims the slots of its keys), and
-// the replicas are replaced, empty, to follow it by CLUSTER REPLICATE. The
-// cluster-mode machinery (shards.go) then meets the nodes, gives the
-// primary the slots left and attaches the replicas; the group is available
-// again once the cluster is whole. In compatible mode the group keeps its
-// primary and reader endpoints (and member roles) and also has a
+// slot, its members the group's, its primary the group's. The change rolls
+// through the members, primary first (replicas cannot run as cluster
+// nodes before there is a cluster to attach to, while a replica without
+// cluster mode follows a cluster node): the primary takes the
+// cluster-enabled parameter group and is marked ClusterModeChanged, which
+// changes what its engine must run with (the cache controller's
+// runningSpec), so it restarts in place as a cluster node keeping its data
+// (writes paused, saved, loaded again: it claims the slots of its keys)
+// while its replicas go on following it and serving reads; the
+// cluster-mode machinery (shards.go) gives it the slots left. Then, one
+// at a time (ConvertReplica), each replica is replaced, empty, as a
+// cluster node that follows the primary by CLUSTER REPLICATE. The group is
+// available again once the cluster is whole. In compatible mode the group
+// keeps its primary and reader endpoints (and member roles) and also has a
 // configuration endpoint.
 //
 // compatible → enabled: nothing moves in the engines; the group becomes a
 // cluster-mode group (configuration endpoint only, shards resharded and
 // scaled as any) once the controller has seen the cluster whole.
 //
-// Cachalot restarts the engines at once rather than one by one: the group
-// does not answer for the second or so the primary takes to save, restart
-// and load its data (ElastiCache keeps it available).
+// Unlike ElastiCache, which keeps the group available, the primary
+// endpoint does not answer for the second or so the primary takes to
+// save, restart and load its data. In compatible mode a replica is a
+// cluster replica: a client without cluster support reading through the
+// reader endpoint gets MOVED unless it sends READONLY.
 
 // ClusterModeCompatible is ReplicationGroup.ClusterMode of a group whose
 // engines run as one Redis Cluster shard while it keeps the endpoints of a
@@ -62,6 +68,24 @@ type ModeChange struct {
 	// ParameterGroup is the cluster-enabled parameter group the members
 	// move to (disabled → compatible).
 	ParameterGroup string `json:",omitempty"`
+	// Pending are the replicas still running without cluster mode, as
+	// replicas of the primary (replicaof), in the order they move.
+	Pending []string `json:",omitempty"`
+}
+
+// ClusterMembers are the members whose engines run (or are to run) as
+// cluster nodes: all but the replicas a change to compatible has not
+// moved yet.
+func (g *ReplicationGroup) ClusterMembers() []string {
+	if g.ModeChange == nil || len(g.ModeChange.Pending) == 0 {
+		return g.Members
+	}
+	return slices.DeleteFunc(slices.Clone(g.Members), func(id string) bool { return slices.Contains(g.ModeChange.Pending, id) })
+}
+
+// modePending reports whether member still runs without cluster mode.
+func (g *ReplicationGroup) modePending(member string) bool {
+	return g.ModeChange != nil && slices.Contains(g.ModeChange.Pending, member)
 }
 
 // ClusterNodes reports whether the group's engines run as Redis Cluster
@@ -186,37 +210,70 @@ func (s *Service) compatibleParamGroup(tx store.Tx, g *ReplicationGroup, name st
 }
 
 // ConvertToCompatible turns a group whose primary's keys were found in
-// database 0 only into a compatible group, with its members, in the group
-// controller's transaction; it reports whether it changed anything.
+// database 0 only into a compatible group, in the group controller's
+// transaction, and reports whether it changed anything: its primary
+// restarts as a cluster node keeping its data; its replicas go on as
+// replicas of it (a replica without cluster mode follows a cluster node),
+// serving reads, until the group controller moves them one by one
+// (ConvertReplica).
 func ConvertToCompatible(g *ReplicationGroup, members []*Cluster) bool {
 	if !g.ModeCheckPending() {
 		return false
 	}
-	pg := g.ModeChange.ParameterGroup
-	g.ClusterMode, g.ParameterGroup = ClusterModeCompatible, pg
+	g.ClusterMode, g.ParameterGroup = ClusterModeCompatible, g.ModeChange.ParameterGroup
 	g.Shards = []Shard{{ID: NodeGroupID, Slots: allSlots, Members: slices.Clone(g.Members), Primary: g.Primary}}
+	g.ModeChange.Pending = g.Replicas()
 	g.Generation++
-	for _, c := range members {
-		if !slices.Contains(g.Members, c.ID) || c.Status == StatusDeleting {
-			continue
-		}
-		c.ParameterGroup, c.ParamStatus, c.ClusterModeChanged = pg, "in-sync", true
-		for i := range c.Nodes {
-			c.Nodes[i].ParamStatus = "in-sync"
-		}
-		if c.ID != g.Primary && len(c.Nodes) > 0 {
-			// A replica restarted as a cluster node with its copy of
-			// the keys would claim their slots as the primary does:
-			// it starts empty and synchronises from the primary.
-			c.Nodes[0].Replace = true
-		}
-		if c.Status == StatusAvailable {
-			c.Status = StatusModifying
-		}
-		c.Generation++
+	if c := memberOf(members, g.Primary); c != nil {
+		toClusterNode(g, c)
 	}
 	applyShardRoles(g, members)
 	return true
+}
+
+// ConvertReplica moves the next replica of a group changing to compatible
+// (the group controller calls it once the primary runs as a cluster node
+// with every slot and every member moved so far follows it), in the group
+// controller's transaction, and reports whether it changed anything.
+func ConvertReplica(g *ReplicationGroup, members []*Cluster, id string) bool {
+	if g.ModeChange == nil || !slices.Contains(g.ModeChange.Pending, id) {
+		return false
+	}
+	g.ModeChange.Pending = slices.DeleteFunc(g.ModeChange.Pending, func(p string) bool { return p == id })
+	g.Generation++
+	if c := memberOf(members, id); c != nil {
+		toClusterNode(g, c)
+		if len(c.Nodes) > 0 {
+			// A replica restarted as a cluster node with its copy of
+			// the keys would claim their slots as the primary did: it
+			// starts empty and synchronises from the primary.
+			c.Nodes[0].Replace = true
+		}
+	}
+	applyShardRoles(g, members)
+	return true
+}
+
+// toClusterNode gives a member the group's cluster-enabled parameter
+// group and marks its engine to restart as a cluster node.
+func toClusterNode(g *ReplicationGroup, c *Cluster) {
+	c.ParameterGroup, c.ParamStatus, c.ClusterModeChanged = g.ParameterGroup, "in-sync", true
+	for i := range c.Nodes {
+		c.Nodes[i].ParamStatus = "in-sync"
+	}
+	if c.Status == StatusAvailable {
+		c.Status = StatusModifying
+	}
+	c.Generation++
+}
+
+func memberOf(members []*Cluster, id string) *Cluster {
+	for _, c := range members {
+		if c.ID == id && c.Status != StatusDeleting {
+			return c
+		}
+	}
+	return nil
 }
 
 // CancelModeChange undoes a change to compatible that cannot be made
@@ -236,7 +293,7 @@ func CancelModeChange(g *ReplicationGroup, reason string) (GroupEvent, bool) {
 // available and returns its event.
 func FinishModeChange(g *ReplicationGroup) (GroupEvent, bool) {
 	mc := g.ModeChange
-	if mc == nil || g.ClusterMode != mc.To {
+	if mc == nil || g.ClusterMode != mc.To || len(mc.Pending) > 0 {
 		return GroupEvent{}, false
 	}
 	g.ModeChange = nil

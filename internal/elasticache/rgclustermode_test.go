@@ -23,8 +23,8 @@ func hostPort(ep *ectypes.Endpoint) string {
 }
 
 // TestClusterModeMigrationLoopback: in the loopback network mode (real
-// engines, no root), a group without cluster mode (a primary and a
-// replica) goes disabled → compatible → enabled with ModifyReplicationGroup,
+// engines, no root), a group without cluster mode (a primary and two
+// replicas, which move one after the other) goes disabled → compatible → enabled with ModifyReplicationGroup,
 // then is resharded: while compatible both a cluster client through the
 // configuration endpoint and a plain client through the primary endpoint
 // read every key written before and write; once enabled the group is a
@@ -34,9 +34,9 @@ func hostPort(ep *ectypes.Endpoint) string {
 func TestClusterModeMigrationLoopback(t *testing.T) {
 	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
 	ctx := context.Background()
-	for _, id := range []string{"mig", "multidb"} {
+	for id, n := range map[string]int32{"mig": 3, "multidb": 2} {
 		if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
-			ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(2),
+			ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(n),
 			AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
 			t.Fatal(err)
 		}
@@ -103,6 +103,10 @@ func TestClusterModeMigrationLoopback(t *testing.T) {
 		}
 	}
 	check("compatible, cluster client", cc, n)
+	reader := goredis.NewClient(&goredis.Options{Addr: hostPort(g.NodeGroups[0].ReaderEndpoint)})
+	defer reader.Close()
+	v, err := reader.Get(ctx, "k1").Result()
+	t.Logf("compatible: GET through the reader endpoint without READONLY = %q, %v", v, err)
 	check("compatible, primary endpoint", plain, n)
 	if err := plain.Set(ctx, "k"+strconv.Itoa(n), n, 0).Err(); err != nil {
 		t.Fatalf("compatible: write through the primary endpoint: %v", err)
