@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
+	"github.com/cachalot-dev/cachalot/internal/engine"
 )
 
 // The group controller's side of a change of a replication group's
@@ -72,21 +73,31 @@ func (c *Groups) checkModeChange(ctx context.Context, g *elasticache.Replication
 	if primary == nil {
 		return false, nil
 	}
-	qctx, cancel := context.WithTimeout(ctx, 4*c.cfg.HealthTimeout)
-	defer cancel()
-	out, err := c.cfg.Engines.Commands(qctx, EngineNodeID(primary.Ref(), primary.Nodes[0].ID), []string{"INFO", "keyspace"})
-	if err != nil || len(out) != 1 {
-		c.log.Debug("cluster mode check", "group", g.Ref().String(), "err", err)
-		return false, nil // not answering now: the next run asks again
+	id := EngineNodeID(primary.Ref(), primary.Nodes[0].ID)
+	reason := ""
+	if st, known := c.cfg.Engines.Status(id); known && st.State == engine.StateFailed {
+		// A primary that died is the failover controller's (group.go),
+		// which does not act on a group waiting for this check.
+		reason = "its primary " + primary.ID + " is not available"
+	} else {
+		qctx, cancel := context.WithTimeout(ctx, 4*c.cfg.HealthTimeout)
+		defer cancel()
+		out, err := c.cfg.Engines.Commands(qctx, id, []string{"INFO", "keyspace"})
+		if err != nil || len(out) != 1 {
+			c.log.Debug("cluster mode check", "group", g.Ref().String(), "err", err)
+			return false, nil // not answering now: the next run asks again
+		}
+		info, _ := out[0].(string)
+		if other := otherDatabases(info); len(other) > 0 {
+			reason = "the cluster has keys in databases other than 0 (" + strings.Join(other, ", ") + ")"
+		}
 	}
-	info, _ := out[0].(string)
-	other := otherDatabases(info)
 	_, err = c.cfg.Domain.UpdateGroup(ctx, g.Ref(), func(cur *elasticache.ReplicationGroup, ms []*elasticache.Cluster) ([]elasticache.GroupEvent, bool) {
 		if cur.Generation != g.Generation || cur.Primary != g.Primary {
 			return nil, false // changed meanwhile: the next run checks again
 		}
-		if len(other) > 0 {
-			ev, ok := elasticache.CancelModeChange(cur, "the cluster has keys in databases other than 0 ("+strings.Join(other, ", ")+")")
+		if reason != "" {
+			ev, ok := elasticache.CancelModeChange(cur, reason)
 			if !ok {
 				return nil, false
 			}
