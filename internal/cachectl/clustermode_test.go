@@ -72,7 +72,7 @@ func TestConvertToCompatible(t *testing.T) {
 		got[c.ID] = role{c.ReplicaOf, c.HoldOnCrash, c.ClusterModeChanged, c.ParameterGroup}
 	}
 	want := map[string]role{
-		"rg-001": {"", true, true, "default.redis7.cluster.on"},
+		"rg-001": {"", false, true, "default.redis7.cluster.on"}, // not held while replicas cannot take over
 		"rg-002": {"rg-001", false, false, "default.redis7"},
 		"rg-003": {"rg-001", false, false, "default.redis7"},
 	}
@@ -138,5 +138,19 @@ func TestModeChangeRolls(t *testing.T) {
 	v["rg-002"] = r2v
 	if d := decideShards(g, v, true); d.convert != "rg-003" {
 		t.Errorf("decideShards(rg-002 following) = %+v, want rg-003 moved", d)
+	}
+}
+
+// TestModeChangeHoldsPrimaryOnceMoved: the primary is held on crash
+// (automatic failover) again once the last replica has moved.
+func TestModeChangeHoldsPrimaryOnceMoved(t *testing.T) {
+	g, members, _ := compatibleGroup(t, "0-16383")
+	elasticache.ConvertReplica(g, members, "rg-002")
+	if members[0].HoldOnCrash {
+		t.Fatal("primary held with rg-003 still without cluster mode")
+	}
+	elasticache.ConvertReplica(g, members, "rg-003")
+	if !members[0].HoldOnCrash || members[2].ReplicaOf != "" {
+		t.Errorf("after the last replica moved: primary held %v, rg-003 replicaof %q", members[0].HoldOnCrash, members[2].ReplicaOf)
 	}
 }

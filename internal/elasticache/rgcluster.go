@@ -79,7 +79,11 @@ func applyShardRoles(g *ReplicationGroup, members []*Cluster) {
 		if !ok || !slices.Contains(g.Members, c.ID) {
 			continue
 		}
-		held := g.autoFailover() && c.ID == sh.Primary
+		// While replicas of a group changing to compatible run without
+		// cluster mode, none can take over as a cluster node: a primary
+		// that crashes restarts in place with its data rather than being
+		// replaced empty.
+		held := g.autoFailover() && c.ID == sh.Primary && (g.ModeChange == nil || len(g.ModeChange.Pending) == 0)
 		replicaOf := ""
 		if g.modePending(c.ID) {
 			// Not moved to cluster mode yet: a replica of the primary.
