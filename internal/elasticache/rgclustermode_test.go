@@ -2,7 +2,9 @@ package elasticache_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +34,13 @@ func hostPort(ep *ectypes.Endpoint) string {
 // A group with keys in database 1 is refused the change by the group
 // controller, with an event, and left as it was.
 func TestClusterModeMigrationLoopback(t *testing.T) {
-	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	w := newWorld(t, func(c *app.Config) {
+		c.Network = app.NetworkLoopback
+		if p := os.Getenv("CLUSTER_DEBUG_LOG"); p != "" {
+			f, _ := os.Create(p)
+			c.Logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+	})
 	ctx := context.Background()
 	for id, n := range map[string]int32{"mig": 3, "multidb": 2} {
 		if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String(id),
@@ -73,6 +81,7 @@ func TestClusterModeMigrationLoopback(t *testing.T) {
 		t.Errorf("multidb events = %q, want the refusal", ev)
 	}
 
+	t0 := time.Now()
 	out, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("mig"),
 		ClusterMode: ectypes.ClusterModeCompatible, ApplyImmediately: aws.Bool(true)})
 	if err != nil {
@@ -83,6 +92,7 @@ func TestClusterModeMigrationLoopback(t *testing.T) {
 		t.Errorf("ModifyReplicationGroup to compatible = status %s, cluster mode %s, pending %+v", aws.ToString(rg.Status), string(rg.ClusterMode), rg.PendingModifiedValues)
 	}
 	waitGroupAvailable(t, w.ec, "mig")
+	t.Logf("disabled → compatible (1 primary + 2 replicas, %d keys): available after %s", n, time.Since(t0).Round(time.Millisecond))
 	g = w.describeGroup(t, "mig")
 	if string(g.ClusterMode) != "compatible" || aws.ToBool(g.ClusterEnabled) || g.ConfigurationEndpoint == nil ||
 		g.NodeGroups[0].PrimaryEndpoint == nil || g.NodeGroups[0].ReaderEndpoint == nil || aws.ToString(g.NodeGroups[0].Slots) != "0-16383" {
