@@ -257,7 +257,16 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 		return nodePlan{id: n.ID, actions: []action{actSetRole}}
 	}
 	running := known && state == engine.StateRunning
-	if known && n.Running != "" && n.Running != runningSpec(cl) {
+	respec := known && n.Running != "" && n.Running != runningSpec(cl)
+	if !known && clusterModeOnly(cl, n) {
+		// After a restart of the service, before the supervisor knows the
+		// node: a process still running is the one started without
+		// cluster mode (adoption does not look at parameters). It is
+		// adopted, then restarted as a cluster node, keeping its data.
+		p.actions = append(p.actions, actStart)
+		respec = true
+	}
+	if respec {
 		p.actions = append(p.actions, actStopRespec)
 		running = false
 	}

@@ -213,6 +213,15 @@ func TestPlan(t *testing.T) {
 			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:replace,start", "write-status"},
 		},
 		{
+			name: "cluster mode changed, the service restarted: the old process is adopted, then restarted",
+			cl: func() *elasticache.Cluster {
+				cl := cluster("redis", elasticache.StatusModifying, 2, 1, "0001")
+				cl.ClusterModeChanged = true
+				return cl
+			}(),
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:start,stop-for-new-spec,start", "write-status"},
+		},
+		{
 			name: "cluster mode changed, restarted: converged",
 			cl: func() *elasticache.Cluster {
 				cl := cluster("redis", elasticache.StatusAvailable, 2, 2, "0001")

@@ -238,3 +238,105 @@ func TestClusterModeCompatibleCreateLoopback(t *testing.T) {
 		t.Errorf("DBSIZE through the primary endpoint = %d, %v; want 100", n, err)
 	}
 }
+
+// TestClusterModeMigrationSurvivesRestart: the service stops while a
+// change to compatible rolls through the members — while the primary
+// restarts as a cluster node, and once it is one and a replica is not yet
+// — and the service started again finishes it from the store; no key is
+// lost.
+func TestClusterModeMigrationSurvivesRestart(t *testing.T) {
+	t.Run("PrimaryRestarting", func(t *testing.T) {
+		migrationRestart(t, func(status, pgs map[string]string) bool {
+			return pgs["mid-001"] == "default.redis7.cluster.on"
+		})
+	})
+	t.Run("ReplicasRolling", func(t *testing.T) {
+		migrationRestart(t, func(status, pgs map[string]string) bool {
+			return pgs["mid-001"] == "default.redis7.cluster.on" && status["mid-001"] == "available" && pgs["mid-003"] == "default.redis7"
+		})
+	})
+}
+
+// migrationRestart changes a group of 1 primary + 2 replicas to
+// compatible and restarts the service as soon as midway holds of its
+// members' statuses and parameter groups.
+func migrationRestart(t *testing.T, midway func(status, pgs map[string]string) bool) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("mid"),
+		ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(3),
+		AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "mid")
+	g := w.describeGroup(t, "mid")
+	plain := goredis.NewClient(&goredis.Options{Addr: hostPort(g.NodeGroups[0].PrimaryEndpoint)})
+	defer plain.Close()
+	const n = 500
+	for i := range n {
+		if err := plain.Set(ctx, "k"+strconv.Itoa(i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("mid"),
+		ClusterMode: ectypes.ClusterModeCompatible, ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	members := func() (status, pgs map[string]string) {
+		out, err := w.ec.DescribeCacheClusters(ctx, &elasticache.DescribeCacheClustersInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, pgs = map[string]string{}, map[string]string{}
+		for _, c := range out.CacheClusters {
+			status[aws.ToString(c.CacheClusterId)] = aws.ToString(c.CacheClusterStatus)
+			pgs[aws.ToString(c.CacheClusterId)] = aws.ToString(c.CacheParameterGroup.CacheParameterGroupName)
+		}
+		return status, pgs
+	}
+	reached := false
+	for deadline := time.Now().Add(30 * time.Second); !reached && time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		reached = midway(members())
+	}
+	if !reached {
+		status, pgs := members()
+		t.Fatalf("the change never was midway: statuses %v, parameter groups %v", status, pgs)
+	}
+	if err := w.env.App.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := app.Config{Listen: "127.0.0.1:0", DataDir: w.env.DataDir, Network: app.NetworkLoopback}
+	if p := os.Getenv("CLUSTER_DEBUG_LOG"); p != "" {
+		f, _ := os.Create(p)
+		cfg.Logger = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	a := app.New(cfg)
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	w.env.App, w.env.URL = a, a.URL()
+	w.ec = elasticache.NewFromConfig(w.env.Config())
+	waitGroupAvailable(t, w.ec, "mid")
+	g = w.describeGroup(t, "mid")
+	if g.ClusterMode != ectypes.ClusterModeCompatible || g.ConfigurationEndpoint == nil {
+		t.Fatalf("after the restart: cluster mode %s, configuration endpoint %v", g.ClusterMode, g.ConfigurationEndpoint)
+	}
+	_, pgs := members()
+	for id, pg := range pgs {
+		if pg != "default.redis7.cluster.on" {
+			t.Errorf("member %s on parameter group %s", id, pg)
+		}
+	}
+	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{hostPort(g.ConfigurationEndpoint)}})
+	defer cc.Close()
+	for i := range n {
+		if v, err := cc.Get(ctx, "k"+strconv.Itoa(i)).Result(); err != nil || v != strconv.Itoa(i) {
+			t.Fatalf("k%d = %q, %v after the restart", i, v, err)
+		}
+	}
+	nodes, err := cc.ClusterNodes(ctx).Result()
+	if err != nil || strings.Count(nodes, " slave ") != 2 || strings.Count(nodes, " master ")+strings.Count(nodes, ",master ") != 1 {
+		t.Errorf("CLUSTER NODES = %q, %v; want a primary and 2 replicas", nodes, err)
+	}
+}
