@@ -128,6 +128,28 @@ func TestClusterModeMigrationLoopback(t *testing.T) {
 		t.Errorf("events = %q", ev)
 	}
 
+	// A failover in compatible: the primary endpoint and the roles follow
+	// the shard's new primary.
+	before := primaryOf(g)
+	if _, err := w.ec.TestFailover(ctx, &elasticache.TestFailoverInput{ReplicationGroupId: aws.String("mig"), NodeGroupId: aws.String("0001")}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "mig")
+	for deadline := time.Now().Add(30 * time.Second); primaryOf(g) == before && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		waitGroupAvailable(t, w.ec, "mig")
+		g = w.describeGroup(t, "mig")
+	}
+	if now := primaryOf(g); now == before || g.NodeGroups[0].PrimaryEndpoint == nil {
+		t.Fatalf("after TestFailover in compatible: primary %s (was %s), primary endpoint %v", now, before, g.NodeGroups[0].PrimaryEndpoint)
+	}
+	moved := goredis.NewClient(&goredis.Options{Addr: hostPort(g.NodeGroups[0].PrimaryEndpoint)})
+	defer moved.Close()
+	if err := moved.Set(ctx, "after-failover", "yes", 0).Err(); err != nil {
+		t.Fatalf("write through the primary endpoint after the failover: %v", err)
+	}
+	cc.ReloadState(ctx)
+	check("compatible, after a failover", cc, n+2)
+
 	// Resharding waits for enabled.
 	if _, err := w.ec.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
 		ReplicationGroupId: aws.String("mig"), NodeGroupCount: aws.Int32(2), ApplyImmediately: aws.Bool(true)}); code(err) != "InvalidParameterCombination" {
@@ -144,6 +166,9 @@ func TestClusterModeMigrationLoopback(t *testing.T) {
 			aws.ToBool(g.ClusterEnabled), g.ConfigurationEndpoint, g.NodeGroups[0].PrimaryEndpoint)
 	}
 	check("enabled", cc, n+2)
+	if v, err := cc.Get(ctx, "after-failover").Result(); err != nil || v != "yes" {
+		t.Errorf("after-failover = %q, %v", v, err)
+	}
 
 	if _, err := w.ec.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
 		ReplicationGroupId: aws.String("mig"), NodeGroupCount: aws.Int32(2), ApplyImmediately: aws.Bool(true)}); err != nil {
@@ -164,8 +189,8 @@ func TestClusterModeMigrationLoopback(t *testing.T) {
 		defer mu.Unlock()
 		sizes = append(sizes, size)
 		return err
-	}); err != nil || len(sizes) != 2 || sizes[0]+sizes[1] != n+2 || sizes[0] == 0 || sizes[1] == 0 {
-		t.Errorf("keys by primary = %v, %v; want %d on two", sizes, err, n+2)
+	}); err != nil || len(sizes) != 2 || sizes[0]+sizes[1] != n+3 || sizes[0] == 0 || sizes[1] == 0 {
+		t.Errorf("keys by primary = %v, %v; want %d on two", sizes, err, n+3)
 	}
 }
 
