@@ -365,3 +365,75 @@ func migrationRestart(t *testing.T, midway func(status, pgs map[string]string) b
 		t.Errorf("CLUSTER NODES = %q, %v; want a primary and 2 replicas", nodes, err)
 	}
 }
+
+// TestClusterModeMigrationKeepsWrites: a client writes through the primary
+// endpoint without pause while the group changes to compatible; every
+// write acknowledged is there afterwards, read through the configuration
+// endpoint. How long the primary endpoint refused writes is logged (the
+// primary's restart as a cluster node, and Redis OSS 7.0's 2 s before a
+// new cluster primary takes writes).
+func TestClusterModeMigrationKeepsWrites(t *testing.T) {
+	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
+	ctx := context.Background()
+	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("busy"),
+		ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(2),
+		AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "busy")
+	g := w.describeGroup(t, "busy")
+	plain := goredis.NewClient(&goredis.Options{Addr: hostPort(g.NodeGroups[0].PrimaryEndpoint), MaxRetries: -1,
+		DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
+	defer plain.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var acked []int
+	var failed int
+	var longest time.Duration
+	go func() {
+		defer close(done)
+		var downSince time.Time
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := plain.Set(ctx, "w"+strconv.Itoa(i), i, 0).Err(); err != nil {
+				failed++
+				if downSince.IsZero() {
+					downSince = time.Now()
+				}
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			if !downSince.IsZero() {
+				longest = max(longest, time.Since(downSince))
+				downSince = time.Time{}
+			}
+			acked = append(acked, i)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // some writes before
+	if _, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String("busy"),
+		ClusterMode: ectypes.ClusterModeCompatible, ApplyImmediately: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupAvailable(t, w.ec, "busy")
+	time.Sleep(200 * time.Millisecond) // some writes after
+	close(stop)
+	<-done
+	t.Logf("writes through the primary endpoint during the change: %d acknowledged, %d refused, longest refusal %s",
+		len(acked), failed, longest.Round(time.Millisecond))
+	g = w.describeGroup(t, "busy")
+	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{hostPort(g.ConfigurationEndpoint)}})
+	defer cc.Close()
+	for _, i := range acked {
+		if v, err := cc.Get(ctx, "w"+strconv.Itoa(i)).Result(); err != nil || v != strconv.Itoa(i) {
+			t.Fatalf("acknowledged write w%d = %q, %v after the change", i, v, err)
+		}
+	}
+	if len(acked) == 0 {
+		t.Fatal("no write acknowledged")
+	}
+}
