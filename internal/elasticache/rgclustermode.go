@@ -114,7 +114,7 @@ func (g *ReplicationGroup) ModeCheckPending() bool {
 // compatible is recorded for the group controller; one to enabled takes
 // effect in the record at once. Asking for the mode a group has changes
 // nothing.
-func (s *Service) clusterModeChange(tx store.Tx, g *ReplicationGroup, members []*Cluster, in *elasticacheapi.ModifyReplicationGroupMessage) (bool, error) {
+func (s *Service) clusterModeChange(tx store.Tx, g *ReplicationGroup, in *elasticacheapi.ModifyReplicationGroupMessage) (bool, error) {
 	if in.ClusterMode == nil {
 		return false, nil
 	}
@@ -277,8 +277,8 @@ func memberOf(members []*Cluster, id string) *Cluster {
 }
 
 // CancelModeChange undoes a change to compatible that cannot be made
-// (keys outside database 0), in the group controller's transaction, and
-// returns its event.
+// (keys outside database 0, or the primary died before the check), in the
+// group controller's transaction, and returns its event.
 func CancelModeChange(g *ReplicationGroup, reason string) (GroupEvent, bool) {
 	if !g.ModeCheckPending() {
 		return GroupEvent{}, false

@@ -170,7 +170,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 		return nil, err
 	}
 	g, members, err := s.modifyGroup(ctx, aws.ToString(in.ReplicationGroupId), func(tx store.Tx, g *ReplicationGroup, members []*Cluster) ([]*Cluster, bool, error) {
-		mode, err := s.clusterModeChange(tx, g, members, in) // rgclustermode.go
+		mode, err := s.clusterModeChange(tx, g, in) // rgclustermode.go
 		if err != nil {
 			return nil, false, err
 		}
