@@ -28,6 +28,7 @@ var walkthroughs = []string{
 	"tls-migrate.sh",            // issue 14: TLS enabled on an existing group, preferred then required
 	"cluster-mode.sh",           // issue 13: cluster mode enabled, redis-cli -c, test-failover of a shard
 	"resharding.sh",             // issue 13: modify-replication-group-shard-configuration 2 -> 3 -> 2, keys kept
+	"cluster-mode-migrate.sh",   // issue 13: cluster mode disabled -> compatible -> enabled, then resharded
 	"rbac.sh",                   // issue 14: RBAC users and user groups, redis-cli --tls --user
 	"iam-auth.sh",               // issue 14: IAM authentication, a botocore token as the password
 	"serverless.sh",             // issue 15, SEEDS 003/004: a serverless cache, TLS, 6379 and 6380

@@ -149,12 +149,13 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 		return err
 	}
 	groups, mcBusy, mcErr := c.reconcileMemcachedServerless(ctx, groups, members)
+	groups, checking, modeErr := c.reconcileModeChecks(ctx, groups, members) // clustermode.go
 	all := len(groups)
 	// A new serverless cache forming by takeover (shardplan.go) is
 	// watched as closely as a replica's link coming up.
 	forming := slices.ContainsFunc(groups, bootstrapping)
 	groups, sharding, shardErr := c.reconcileClustered(ctx, groups, members)
-	sharding = sharding || mcBusy
+	sharding = sharding || mcBusy || checking
 	errs := make([]error, len(groups))
 	views := make([]groupView, len(groups))
 	var wg sync.WaitGroup
@@ -204,7 +205,7 @@ func (c *Groups) Reconcile(ctx context.Context, _ []string) error {
 	case health || len(groups) < all: // cluster-mode groups always fail over
 		reconcile.RequeueAfter(ctx, c.cfg.HealthInterval)
 	}
-	return errors.Join(append(errs, shardErr, mcErr)...)
+	return errors.Join(append(errs, shardErr, mcErr, modeErr)...)
 }
 
 // observe reads the supervisor's state and INFO replication of every

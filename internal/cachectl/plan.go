@@ -264,7 +264,16 @@ func planNode(cl *elasticache.Cluster, n elasticache.Node, obs observed) nodePla
 		return nodePlan{id: n.ID, actions: []action{actSetRole}}
 	}
 	running := known && state == engine.StateRunning
-	if known && n.Running != "" && n.Running != runningSpec(cl) {
+	respec := known && n.Running != "" && n.Running != runningSpec(cl)
+	if !known && clusterModeOnly(cl, n) {
+		// After a restart of the service, before the supervisor knows the
+		// node: a process still running is the one started without
+		// cluster mode (adoption does not look at parameters). It is
+		// adopted, then restarted as a cluster node, keeping its data.
+		p.actions = append(p.actions, actStart)
+		respec = true
+	}
+	if respec {
 		p.actions = append(p.actions, actStopRespec)
 		running = false
 	}
@@ -313,8 +322,14 @@ func aclUsers(cl *elasticache.Cluster, secret []byte) []engine.ACLUser {
 }
 
 // runningSpec is what a node's engine is started with, as Node.Running
-// records it.
-func runningSpec(cl *elasticache.Cluster) string { return cl.NodeType + "/" + cl.EngineVersion }
+// records it: a member of a group whose cluster mode changed from disabled
+// restarts as a cluster node (elasticache/rgclustermode.go).
+func runningSpec(cl *elasticache.Cluster) string {
+	if cl.ClusterModeChanged {
+		return cl.NodeType + "/" + cl.EngineVersion + "/cluster"
+	}
+	return cl.NodeType + "/" + cl.EngineVersion
+}
 
 // serverlessValues are the parameter values a serverless cache's engines
 // run with beyond their group's: at the data storage maximum, keys with a

@@ -193,6 +193,45 @@ func TestPlan(t *testing.T) {
 			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:stop-for-new-spec,start", "write-status"},
 		},
 		{
+			name: "cluster mode changed: the primary restarts as a cluster node, keeping its data",
+			cl: func() *elasticache.Cluster {
+				cl := cluster("redis", elasticache.StatusModifying, 2, 1, "0001")
+				cl.ClusterModeChanged = true
+				return cl
+			}(),
+			obs:  observed{engines: running("0001")},
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:stop-for-new-spec,start", "write-status"},
+		},
+		{
+			name: "cluster mode changed: a replica is replaced, empty",
+			cl: func() *elasticache.Cluster {
+				cl := cluster("redis", elasticache.StatusModifying, 2, 1, "0001")
+				cl.ClusterModeChanged, cl.Nodes[0].Replace = true, true
+				return cl
+			}(),
+			obs:  observed{engines: running("0001")},
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:replace,start", "write-status"},
+		},
+		{
+			name: "cluster mode changed, the service restarted: the old process is adopted, then restarted",
+			cl: func() *elasticache.Cluster {
+				cl := cluster("redis", elasticache.StatusModifying, 2, 1, "0001")
+				cl.ClusterModeChanged = true
+				return cl
+			}(),
+			want: []string{"set-groups 0001", "sync-network", "resolve-spec", "nodes 0001:start,stop-for-new-spec,start", "write-status"},
+		},
+		{
+			name: "cluster mode changed, restarted: converged",
+			cl: func() *elasticache.Cluster {
+				cl := cluster("redis", elasticache.StatusAvailable, 2, 2, "0001")
+				cl.ClusterModeChanged = true
+				cl.Nodes[0].Running = runningSpec(cl)
+				return cl
+			}(),
+			obs: observed{engines: running("0001")},
+		},
+		{
 			name: "new engine version of an engine not supervised starts",
 			cl: func() *elasticache.Cluster {
 				cl := cluster("redis", elasticache.StatusModifying, 2, 1, "0001")

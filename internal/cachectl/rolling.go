@@ -39,11 +39,19 @@ func awaitsRoll(cl *elasticache.Cluster, obs observed) bool {
 	}
 	for _, n := range cl.Nodes {
 		if state, known := obs.engines[n.ID]; known && state == engine.StateRunning && !n.Replace &&
-			n.Running != "" && n.Running != runningSpec(cl) {
+			n.Running != "" && n.Running != runningSpec(cl) && !clusterModeOnly(cl, n) {
 			return true
 		}
 	}
 	return false
+}
+
+// clusterModeOnly reports whether the one difference between what a
+// node's engine runs and its record is cluster mode: the primary of a
+// group changing to compatible restarts in place, keeping its data, while
+// its replicas follow it (elasticache/rgclustermode.go).
+func clusterModeOnly(cl *elasticache.Cluster, n elasticache.Node) bool {
+	return cl.ClusterModeChanged && n.Running+"/cluster" == runningSpec(cl)
 }
 
 // rollPrimary is the group policy's side of a rolling replacement: when

@@ -27,6 +27,9 @@ type shardDecision struct {
 	recovered bool
 	cancel    bool
 	available bool
+	// convert is the next replica of a group changing to compatible to
+	// restart as a cluster node (clustermode.go).
+	convert string
 }
 
 // shardSwitch is a shard failover's choice: to "" replaces from in place.
@@ -56,6 +59,9 @@ func decideShards(g *elasticache.ReplicationGroup, v shardView, meshed bool) sha
 		}
 		if g.Resharding != nil {
 			return shardDecision{} // reshard.go moves the slots
+		}
+		if id := nextConvert(g, v); id != "" {
+			return shardDecision{convert: id}
 		}
 		converged := shardConverged(g, v, meshed)
 		if converged && (g.Reslot != nil || g.Status == elasticache.GroupFailed) {
@@ -209,6 +215,8 @@ func applyShardDecision(g *elasticache.ReplicationGroup, members []*elasticache.
 			return []elasticache.GroupEvent{ev("cache-cluster", f.From, "Finished recovery for cache nodes "+n.ID)}, true
 		}
 		return nil, true
+	case d.convert != "":
+		return nil, elasticache.ConvertReplica(g, members, d.convert)
 	case d.cancel:
 		g.Failover = nil
 		g.Status, g.ObservedGeneration = elasticache.GroupAvailable, g.Generation
@@ -217,6 +225,9 @@ func applyShardDecision(g *elasticache.ReplicationGroup, members []*elasticache.
 		var events []elasticache.GroupEvent
 		if g.Status == elasticache.GroupCreating {
 			events = append(events, ev("replication-group", g.ID, elasticache.GroupCreatedMessage(g.ID)))
+		}
+		if e, ok := elasticache.FinishModeChange(g); ok {
+			events = append(events, e)
 		}
 		g.Status, g.ObservedGeneration, g.LastError = elasticache.GroupAvailable, g.Generation, ""
 		return events, true

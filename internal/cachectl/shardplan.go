@@ -146,7 +146,10 @@ type clusterCmd struct {
 func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterCmd, meshed bool) {
 	var up []shardMember
 	ids := map[string]bool{}
-	for _, id := range g.Members {
+	// Replicas of a group changing to compatible that still run without
+	// cluster mode are no cluster nodes yet (elasticache/rgclustermode.go).
+	nodes := g.ClusterMembers()
+	for _, id := range nodes {
 		if m, ok := v[id]; ok && m.answered() {
 			up = append(up, m)
 			ids[m.myID] = true
@@ -166,7 +169,7 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 	case !promoting:
 		cmds = slotCommands(g, v, anchor)
 	}
-	meshed = len(up) == len(g.Members)
+	meshed = len(up) == len(nodes)
 	for _, m := range up {
 		for _, o := range up {
 			if m.myID == o.myID || m.knows(o.myID) {

@@ -30,7 +30,7 @@ const failoverResend = 2 * time.Second
 func (c *Groups) reconcileClustered(ctx context.Context, groups []*elasticache.ReplicationGroup, members map[elasticache.GroupRef][]*elasticache.Cluster) (rest []*elasticache.ReplicationGroup, transition bool, err error) {
 	var clustered []*elasticache.ReplicationGroup
 	for _, g := range groups {
-		if g.ClusterEnabled() {
+		if g.ClusterNodes() {
 			clustered = append(clustered, g)
 		} else {
 			rest = append(rest, g)

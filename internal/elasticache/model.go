@@ -79,6 +79,10 @@ type Cluster struct {
 	// HoldOnCrash marks the primary of a group with automatic failover:
 	// its engine is not restarted after a crash (a replica is promoted).
 	HoldOnCrash bool `json:",omitempty"`
+	// ClusterModeChanged marks a member of a group whose cluster mode
+	// was changed from disabled (rgclustermode.go): its engine, started
+	// without cluster mode, restarts as a cluster node.
+	ClusterModeChanged bool `json:",omitempty"`
 	// TransitEncryptionMode is required for a cache with in-transit
 	// encryption (tls.go), "" without; a group's members have the group's.
 	TransitEncryptionMode string `json:",omitempty"`

@@ -133,6 +133,13 @@ func (s *Service) GroupNames(g *ReplicationGroup, members []*Cluster) ([]Endpoin
 		return nil, err
 	}
 	var out []EndpointName
+	if g.ClusterMode == ClusterModeCompatible {
+		// Compatible: the configuration endpoint besides the primary and
+		// reader endpoints.
+		if out, err = s.clusterNames(g, members); err != nil {
+			return nil, err
+		}
+	}
 	add := func(name string, c *Cluster) {
 		if len(c.Nodes) == 0 || c.Nodes[0].IP == "" {
 			return

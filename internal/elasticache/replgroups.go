@@ -61,6 +61,12 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 			return nil, err
 		}
 	}
+	compat := aws.ToString(in.ClusterMode) == ClusterModeCompatible
+	if compat {
+		if err := createCompatibleCheck(sp, in, restore != nil); err != nil {
+			return nil, err
+		}
+	}
 	var base *Cluster // the settings new members copy
 	if sp.primary != "" {
 		if base, err = s.existingPrimary(ctx, scope, &sp, in); err != nil {
@@ -98,7 +104,11 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 		if _, err := tx.Get(groupKey(g.Account, g.Region, g.ID)); err == nil {
 			return elasticacheapi.ErrReplicationGroupAlreadyExistsFault("Replication group %s already exists.", g.ID)
 		}
-		if err := s.groupParameterGroup(tx, scope, g, aws.ToString(in.CacheParameterGroupName), base); err != nil {
+		if compat {
+			if err := s.compatibleGroupParameterGroup(tx, scope, g, aws.ToString(in.CacheParameterGroupName)); err != nil {
+				return err
+			}
+		} else if err := s.groupParameterGroup(tx, scope, g, aws.ToString(in.CacheParameterGroupName), base); err != nil {
 			return err
 		}
 		if sp.userGroup != "" {
@@ -112,6 +122,10 @@ func (s *Service) CreateReplicationGroup(ctx context.Context, in *elasticacheapi
 		}
 		for _, c := range members {
 			c.ACL = slices.Clone(g.ACL)
+		}
+		if compat {
+			g.ClusterMode = ClusterModeCompatible
+			g.Shards = []Shard{{ID: NodeGroupID, Slots: allSlots, Members: slices.Clone(g.Members), Primary: g.Primary}}
 		}
 		applyRoles(g, members)
 		if restore != nil { // the primary loads the snapshot, replicas follow it
@@ -227,8 +241,6 @@ func memberLayout(sp *groupSpec, in *elasticacheapi.CreateReplicationGroupMessag
 // CreateCacheCluster does.
 func unsupportedGroupFeatures(in *elasticacheapi.CreateReplicationGroupMessage) error {
 	switch {
-	case aws.ToString(in.ClusterMode) == "compatible":
-		return invalid("Cluster mode compatible is not supported by Cachalot yet.")
 	case aws.ToBool(in.AtRestEncryptionEnabled) || in.KmsKeyId != nil:
 		return invalid("Encryption at rest is not supported by Cachalot yet.")
 	case in.ServerlessCacheSnapshotName != nil:

@@ -71,12 +71,29 @@ func (s *Service) groupToAPI(scope auth.Scope, g *ReplicationGroup, members []*C
 	if f := g.Failover; f != nil && f.To != "" && g.Primary != f.To {
 		out.PendingModifiedValues.PrimaryClusterId = aws.String(f.To)
 	}
+	if mc := g.ModeChange; mc != nil && g.Status == GroupModifying {
+		// Until the change is done: the mode as it was, the new one pending.
+		out.PendingModifiedValues.ClusterMode = aws.String(mc.To)
+	}
 	if g.ClusterEnabled() {
-		return out, s.shardsToAPI(out, g, members)
+		err := s.shardsToAPI(out, g, members)
+		if mc := g.ModeChange; mc != nil && g.Status == GroupModifying {
+			out.ClusterMode = aws.String(mc.From)
+		}
+		return out, err
 	}
 	ng, err := s.nodeGroupToAPI(g, members)
 	if err != nil {
 		return nil, err
+	}
+	if g.ClusterMode == ClusterModeCompatible {
+		// Both ways in: the primary and reader endpoints of a group
+		// without cluster mode, and the configuration endpoint.
+		if !g.ModeCheckPending() && (g.ModeChange == nil || g.Status != GroupModifying) {
+			out.ClusterMode = aws.String(ClusterModeCompatible)
+		}
+		ng.Slots = aws.String(g.Shards[0].Slots)
+		out.ConfigurationEndpoint = s.configEndpoint(g, members)
 	}
 	out.NodeGroups = []elasticacheapi.NodeGroup{ng}
 	return out, nil

@@ -70,14 +70,27 @@ func (g *ReplicationGroup) Shard(id string) (*Shard, bool) {
 // no member replicates through replicaof (the cluster attaches replicas),
 // and each shard's primary is held on crash with automatic failover.
 func applyShardRoles(g *ReplicationGroup, members []*Cluster) {
+	if g.ClusterMode == ClusterModeCompatible && len(g.Shards) == 1 {
+		// Its primary endpoint names the one shard's primary.
+		g.Primary = g.Shards[0].Primary
+	}
 	for _, c := range members {
 		sh, ok := g.ShardOf(c.ID)
 		if !ok || !slices.Contains(g.Members, c.ID) {
 			continue
 		}
-		held := g.autoFailover() && c.ID == sh.Primary
-		if c.ReplicaOf != "" || c.HoldOnCrash != held || c.ReplicationGroupID != g.ID {
-			c.ReplicaOf, c.HoldOnCrash, c.ReplicationGroupID = "", held, g.ID
+		// While replicas of a group changing to compatible run without
+		// cluster mode, none can take over as a cluster node: a primary
+		// that crashes restarts in place with its data rather than being
+		// replaced empty.
+		held := g.autoFailover() && c.ID == sh.Primary && (g.ModeChange == nil || len(g.ModeChange.Pending) == 0)
+		replicaOf := ""
+		if g.modePending(c.ID) {
+			// Not moved to cluster mode yet: a replica of the primary.
+			replicaOf, held = sh.Primary, false
+		}
+		if c.ReplicaOf != replicaOf || c.HoldOnCrash != held || c.ReplicationGroupID != g.ID {
+			c.ReplicaOf, c.HoldOnCrash, c.ReplicationGroupID = replicaOf, held, g.ID
 			c.Generation++
 		}
 	}
@@ -124,6 +137,17 @@ func (s *Service) wantsClusterMode(ctx context.Context, scope auth.Scope, in *el
 	}
 	mode := aws.ToString(in.ClusterMode)
 	multi := aws.ToInt32(in.NumNodeGroups) > 1 || len(in.NodeGroupConfiguration) > 1
+	if mode == ClusterModeCompatible {
+		// One node group whose engines are cluster nodes, created as a
+		// group without cluster mode is (rgclustermode.go).
+		switch {
+		case multi:
+			return false, combination("A replication group with cluster mode compatible has one node group.")
+		case name != "" && !pgOn:
+			return false, combination("Cluster mode should be enabled in the parameter group %s to create a replication group with cluster mode compatible.", name)
+		}
+		return false, nil
+	}
 	switch {
 	case mode == "disabled" && (pgOn || multi):
 		return false, combination("Cluster mode is disabled, but the request asks for cluster mode (a parameter group with cluster-enabled yes, or more than one node group).")

@@ -22,20 +22,14 @@ import (
 // shardsToAPI fills the cluster-mode parts of a group's description.
 func (s *Service) shardsToAPI(out *elasticacheapi.ReplicationGroup, g *ReplicationGroup, members []*Cluster) error {
 	out.ClusterEnabled, out.ClusterMode = aws.Bool(true), aws.String(ClusterModeEnabled)
-	names, err := s.nameScope(g.Account, g.Region)
-	if err != nil {
+	if _, err := s.nameScope(g.Account, g.Region); err != nil {
 		return err
 	}
 	byID := map[string]*Cluster{}
 	for _, c := range members {
 		byID[c.ID] = c
 	}
-	for _, c := range members {
-		if len(c.Nodes) > 0 && c.Nodes[0].IP != "" && c.Status != StatusDeleting {
-			out.ConfigurationEndpoint = s.groupEndpoint(names.ClusterConfig(g.ID, g.TransitEncryptionMode != ""), c, g.Port)
-			break
-		}
-	}
+	out.ConfigurationEndpoint = s.configEndpoint(g, members)
 	out.NodeGroups = []elasticacheapi.NodeGroup{}
 	for _, sh := range g.Shards {
 		ng := elasticacheapi.NodeGroup{NodeGroupId: aws.String(sh.ID), Status: aws.String(g.Status), Slots: aws.String(sh.Slots),
@@ -55,6 +49,21 @@ func (s *Service) shardsToAPI(out *elasticacheapi.ReplicationGroup, g *Replicati
 	if f := g.Failover; f != nil && f.To != "" {
 		if sh, ok := g.ShardOf(f.To); ok && sh.Primary != f.To {
 			out.PendingModifiedValues.PrimaryClusterId = aws.String(f.To)
+		}
+	}
+	return nil
+}
+
+// configEndpoint is the configuration endpoint of a group whose engines
+// are cluster nodes, once a member has an address; nil before.
+func (s *Service) configEndpoint(g *ReplicationGroup, members []*Cluster) *elasticacheapi.Endpoint {
+	names, err := s.nameScope(g.Account, g.Region)
+	if err != nil {
+		return nil
+	}
+	for _, c := range members {
+		if len(c.Nodes) > 0 && c.Nodes[0].IP != "" && c.Status != StatusDeleting {
+			return s.groupEndpoint(names.ClusterConfig(g.ID, g.TransitEncryptionMode != ""), c, g.Port)
 		}
 	}
 	return nil
@@ -97,7 +106,7 @@ func (s *Service) isClusterGroup(ctx context.Context, scope auth.Scope, id strin
 	var on bool
 	_ = s.st.View(ctx, func(tx store.Tx) error {
 		if g, err := getGroup(tx, scope, id); err == nil {
-			on = g.ClusterEnabled()
+			on = g.ClusterNodes()
 		}
 		return nil
 	})
@@ -153,37 +162,6 @@ func (s *Service) testShardFailover(tx store.Tx, scope auth.Scope, g *Replicatio
 		return err
 	}
 	return putGroup(tx, g)
-}
-
-// clusterModeChange checks ModifyReplicationGroup's ClusterMode against
-// AWS's rules: the mode only goes forward, disabled → compatible →
-// enabled, one step at a time, on Redis OSS 7.0 or later. Asking for the
-// mode a group has changes nothing. Cachalot does not move a group
-// between modes (its engines would restart as cluster nodes, and clients
-// move to the configuration endpoint): a change AWS allows is refused as
-// not supported, never ignored.
-func clusterModeChange(g *ReplicationGroup, mode *string) error {
-	if mode == nil {
-		return nil
-	}
-	cur := "disabled"
-	if g.ClusterEnabled() {
-		cur = ClusterModeEnabled
-	}
-	want := *mode
-	switch {
-	case want != "enabled" && want != "disabled" && want != "compatible":
-		return invalid("Invalid value %q for ClusterMode: it must be enabled, disabled or compatible.", want)
-	case want == cur:
-		return nil
-	case cur == ClusterModeEnabled:
-		return combination("Cluster mode of replication group %s cannot be changed from enabled to %s: the cluster mode can only be changed from disabled to compatible and from compatible to enabled.", g.ID, want)
-	case want == ClusterModeEnabled:
-		return combination("Cluster mode of replication group %s cannot be changed from disabled to enabled directly: change it to compatible first.", g.ID)
-	case engineMajor(g.EngineVersion) < 7:
-		return combination("Cluster mode compatible requires Redis OSS 7.0 or later; replication group %s runs %s.", g.ID, g.EngineVersion)
-	}
-	return invalid("Changing the cluster mode of replication group %s from disabled to compatible is not supported by Cachalot yet; create a replication group with cluster mode enabled and migrate the data (a snapshot restore).", g.ID)
 }
 
 // engineMajor is the major version of an engine version ("7.0.7" → 7).

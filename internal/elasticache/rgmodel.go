@@ -87,9 +87,12 @@ type ReplicationGroup struct {
 	// Primary is the member cluster that is the primary; "" in cluster
 	// mode, where each shard has its own (Shards).
 	Primary string
-	// ClusterMode is "enabled" for a sharded group (rgcluster.go), ""
+	// ClusterMode is "enabled" for a sharded group (rgcluster.go),
+	// "compatible" for a group migrating to it (rgclustermode.go), ""
 	// without cluster mode.
 	ClusterMode string `json:",omitempty"`
+	// ModeChange is a cluster mode change under way (rgclustermode.go).
+	ModeChange *ModeChange `json:",omitempty"`
 	// Shards are the node groups of a cluster-mode group, in order.
 	Shards []Shard `json:",omitempty"`
 	// Resharding is an online resharding under way (rgreshard.go).
@@ -252,7 +255,7 @@ func ApplyRoles(g *ReplicationGroup, members []*Cluster) { applyRoles(g, members
 // changes gets a new generation, so the cache controller applies it.
 // Clusters that are not (or no longer) members are left alone.
 func applyRoles(g *ReplicationGroup, members []*Cluster) {
-	if g.ClusterEnabled() {
+	if g.ClusterNodes() {
 		applyShardRoles(g, members)
 		return
 	}

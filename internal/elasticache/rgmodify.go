@@ -170,14 +170,21 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 		return nil, err
 	}
 	g, members, err := s.modifyGroup(ctx, aws.ToString(in.ReplicationGroupId), func(tx store.Tx, g *ReplicationGroup, members []*Cluster) ([]*Cluster, bool, error) {
-		if err := clusterModeChange(g, in.ClusterMode); err != nil {
+		mode, err := s.clusterModeChange(tx, g, in) // rgclustermode.go
+		if err != nil {
 			return nil, false, err
 		}
 		changed, err := modifyFailover(g, members, in)
 		if err != nil {
 			return nil, false, err
 		}
-		more, err := s.modifyMembers(tx, scope, g, members, in, pre)
+		shared := in
+		if mode && g.ModeChange.ParameterGroup != "" {
+			// The parameter group is the cluster mode change's.
+			cp := *in
+			cp.CacheParameterGroupName, shared = nil, &cp
+		}
+		more, err := s.modifyMembers(tx, scope, g, members, shared, pre)
 		if err != nil {
 			return nil, false, err
 		}
@@ -186,7 +193,7 @@ func (s *Service) ModifyReplicationGroup(ctx context.Context, in *elasticacheapi
 			return nil, false, err
 		}
 		transit, err := modifyTransit(g, members, in.TransitEncryptionEnabled, in.TransitEncryptionMode) // tls.go
-		return nil, changed || more || tokens || transit, err
+		return nil, mode || changed || more || tokens || transit, err
 	})
 	if err != nil {
 		return nil, err
@@ -252,7 +259,7 @@ func (s *Service) groupPrecheck(ctx context.Context, scope auth.Scope, in *elast
 // modifyFailover applies automatic failover, Multi-AZ and a manual
 // promotion to g, with AWS's rules.
 func modifyFailover(g *ReplicationGroup, members []*Cluster, in *elasticacheapi.ModifyReplicationGroupMessage) (bool, error) {
-	if g.ClusterEnabled() {
+	if g.ClusterNodes() {
 		return modifyClusterFailover(g, in)
 	}
 	auto := g.autoFailover()
@@ -321,6 +328,9 @@ func (s *Service) modifyMembers(tx store.Tx, scope auth.Scope, g *ReplicationGro
 		}
 	}
 	if pg := aws.ToString(in.CacheParameterGroupName); pg != "" && pg != g.ParameterGroup {
+		if err := sameClusterEnabled(tx, scope, g, pg); err != nil {
+			return false, err
+		}
 		for _, c := range members {
 			if err := setParameterGroup(tx, scope, c, pg); err != nil {
 				return false, err
@@ -364,6 +374,20 @@ func (s *Service) modifyMembers(tx store.Tx, scope auth.Scope, g *ReplicationGro
 	}
 	s.modifyRecorded(g, members, in)
 	return changed, nil
+}
+
+// sameClusterEnabled refuses a new parameter group whose cluster-enabled
+// differs from the group's engines' (ClusterMode changes it), with AWS's
+// message.
+func sameClusterEnabled(tx store.Tx, scope auth.Scope, g *ReplicationGroup, name string) error {
+	pg, err := getParamGroup(tx, scope, name)
+	if err != nil {
+		return err
+	}
+	if (pg.Values["cluster-enabled"] == "yes") != g.ClusterNodes() {
+		return combination("The parameter cluster-enabled has a different value in the requested parameter group than the current parameter group. This parameter value cannot be changed for a cache cluster")
+	}
+	return nil
 }
 
 // modifyRecorded records the settings that need no convergence, on the
@@ -606,7 +630,7 @@ func (s *Service) TestFailover(ctx context.Context, in *elasticacheapi.TestFailo
 		if g, err = getGroup(tx, scope, aws.ToString(in.ReplicationGroupId)); err != nil {
 			return err
 		}
-		if g.ClusterEnabled() {
+		if g.ClusterNodes() {
 			if members, err = groupMembers(tx, g); err != nil {
 				return err
 			}

@@ -97,6 +97,9 @@ func (s *Service) ModifyReplicationGroupShardConfiguration(ctx context.Context, 
 	}
 	now := s.cfg.Now()
 	g, members, err := s.modifyGroup(ctx, id, func(tx store.Tx, g *ReplicationGroup, members []*Cluster) ([]*Cluster, bool, error) {
+		if g.ClusterMode == ClusterModeCompatible {
+			return nil, false, combination("Replication group %s is in cluster mode compatible: change its cluster mode to enabled before modifying its shard configuration.", g.ID)
+		}
 		if !g.ClusterEnabled() {
 			return nil, false, invalid("Replication group %s does not have cluster mode enabled: its shard configuration cannot be modified.", g.ID)
 		}

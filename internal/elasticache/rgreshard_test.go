@@ -17,51 +17,84 @@ import (
 )
 
 // TestClusterModeChange: ModifyReplicationGroup's ClusterMode follows
-// AWS's one-way rules (disabled → compatible → enabled), a change Cachalot
-// does not make is refused, never ignored; the mode a group has is
-// accepted; ModifyReplicationGroupShardConfiguration refuses a group
-// without cluster mode. Nothing changes.
+// AWS's one-way rules (disabled → compatible → enabled) and preconditions
+// (automatic failover with a replica, a parameter group with
+// cluster-enabled yes, no other engine change at once); a parameter group
+// whose cluster-enabled differs is refused with AWS's message; the mode a
+// group has is accepted; ModifyReplicationGroupShardConfiguration refuses
+// a group without cluster mode. Nothing changes.
 func TestClusterModeChange(t *testing.T) {
 	w := newWorld(t, func(c *app.Config) { c.Network = app.NetworkLoopback })
 	ctx := context.Background()
-	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("plain"),
-		ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheClusters: aws.Int32(1)}); err != nil {
+	if _, err := w.ec.CreateCacheParameterGroup(ctx, &elasticache.CreateCacheParameterGroupInput{CacheParameterGroupName: aws.String("mine"),
+		CacheParameterGroupFamily: aws.String("redis7"), Description: aws.String("d")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.ec.CreateReplicationGroup(ctx, &elasticache.CreateReplicationGroupInput{ReplicationGroupId: aws.String("sharded"),
-		ReplicationGroupDescription: aws.String("d"), CacheNodeType: aws.String("cache.t3.micro"), NumNodeGroups: aws.Int32(2),
-		AutomaticFailoverEnabled: aws.Bool(true)}); err != nil {
-		t.Fatal(err)
-	}
-	waitGroupAvailable(t, w.ec, "plain")
-	waitGroupAvailable(t, w.ec, "sharded")
-	for _, c := range []struct {
-		group string
-		mode  ectypes.ClusterMode
-		want  string
-	}{
-		{"plain", ectypes.ClusterModeEnabled, "InvalidParameterCombination"},
-		{"plain", ectypes.ClusterModeCompatible, "InvalidParameterValue"},
-		{"plain", "sideways", "InvalidParameterValue"},
-		{"sharded", ectypes.ClusterModeDisabled, "InvalidParameterCombination"},
-		{"sharded", ectypes.ClusterModeCompatible, "InvalidParameterCombination"},
-		{"plain", ectypes.ClusterModeDisabled, ""},
-		{"sharded", ectypes.ClusterModeEnabled, ""},
+	for _, in := range []*elasticache.CreateReplicationGroupInput{
+		{ReplicationGroupId: aws.String("plain"), NumCacheClusters: aws.Int32(1)},
+		{ReplicationGroupId: aws.String("sharded"), NumNodeGroups: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true)},
+		{ReplicationGroupId: aws.String("ready"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true)},
+		{ReplicationGroupId: aws.String("custom"), NumCacheClusters: aws.Int32(2), AutomaticFailoverEnabled: aws.Bool(true),
+			CacheParameterGroupName: aws.String("mine")},
 	} {
-		_, err := w.ec.ModifyReplicationGroup(ctx, &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String(c.group),
-			ClusterMode: c.mode, ApplyImmediately: aws.Bool(true)})
+		in.ReplicationGroupDescription, in.CacheNodeType = aws.String("d"), aws.String("cache.t3.micro")
+		if _, err := w.ec.CreateReplicationGroup(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"plain", "sharded", "ready", "custom"} {
+		waitGroupAvailable(t, w.ec, id)
+	}
+	for _, c := range []struct {
+		name, group string
+		mode        ectypes.ClusterMode
+		edit        func(in *elasticache.ModifyReplicationGroupInput)
+		want        string
+	}{
+		{"DisabledToEnabled", "ready", ectypes.ClusterModeEnabled, nil, "InvalidParameterCombination"},
+		{"NoFailover", "plain", ectypes.ClusterModeCompatible, nil, "InvalidParameterCombination"},
+		{"BadMode", "plain", "sideways", nil, "InvalidParameterValue"},
+		{"EnabledToDisabled", "sharded", ectypes.ClusterModeDisabled, nil, "InvalidParameterCombination"},
+		{"EnabledToCompatible", "sharded", ectypes.ClusterModeCompatible, nil, "InvalidParameterCombination"},
+		{"WithNodeType", "ready", ectypes.ClusterModeCompatible, func(in *elasticache.ModifyReplicationGroupInput) {
+			in.CacheNodeType = aws.String("cache.m5.large")
+		}, "InvalidParameterCombination"},
+		{"ParamGroupWithoutCluster", "ready", ectypes.ClusterModeCompatible, func(in *elasticache.ModifyReplicationGroupInput) {
+			in.CacheParameterGroupName = aws.String("default.redis7")
+		}, "InvalidParameterCombination"},
+		{"ParamGroupMissing", "ready", ectypes.ClusterModeCompatible, func(in *elasticache.ModifyReplicationGroupInput) {
+			in.CacheParameterGroupName = aws.String("nope")
+		}, "CacheParameterGroupNotFound"},
+		{"CustomGroupNeedsOne", "custom", ectypes.ClusterModeCompatible, nil, "InvalidParameterCombination"},
+		{"ClusterParamGroupAlone", "ready", "", func(in *elasticache.ModifyReplicationGroupInput) {
+			in.CacheParameterGroupName = aws.String("default.redis7.cluster.on")
+		}, "InvalidParameterCombination"},
+		{"SameDisabled", "plain", ectypes.ClusterModeDisabled, nil, ""},
+		{"SameEnabled", "sharded", ectypes.ClusterModeEnabled, nil, ""},
+	} {
+		in := &elasticache.ModifyReplicationGroupInput{ReplicationGroupId: aws.String(c.group), ClusterMode: c.mode, ApplyImmediately: aws.Bool(true)}
+		if c.edit != nil {
+			c.edit(in)
+		}
+		_, err := w.ec.ModifyReplicationGroup(ctx, in)
 		if got := code(err); (c.want == "" && err != nil) || (c.want != "" && got != c.want) {
-			t.Errorf("ModifyReplicationGroup %s ClusterMode %s = %v, want %q", c.group, c.mode, err, c.want)
+			t.Errorf("%s: ModifyReplicationGroup %s ClusterMode %s = %v, want %q", c.name, c.group, c.mode, err, c.want)
 		}
 	}
 	if _, err := w.ec.ModifyReplicationGroupShardConfiguration(ctx, &elasticache.ModifyReplicationGroupShardConfigurationInput{
 		ReplicationGroupId: aws.String("plain"), NodeGroupCount: aws.Int32(2), ApplyImmediately: aws.Bool(true)}); code(err) != "InvalidParameterValue" {
 		t.Errorf("ModifyReplicationGroupShardConfiguration of a group without cluster mode = %v, want InvalidParameterValue", err)
 	}
-	for _, id := range []string{"plain", "sharded"} {
+	for _, id := range []string{"plain", "sharded", "ready", "custom"} {
 		g := w.describeGroup(t, id)
-		if aws.ToString(g.Status) != "available" || (id == "plain") == aws.ToBool(g.ClusterEnabled) {
-			t.Errorf("%s after the refused changes: %s, cluster enabled %v", id, aws.ToString(g.Status), aws.ToBool(g.ClusterEnabled))
+		wantMode := "disabled"
+		if id == "sharded" {
+			wantMode = "enabled"
+		}
+		if aws.ToString(g.Status) != "available" || string(g.ClusterMode) != wantMode || (id == "sharded") != aws.ToBool(g.ClusterEnabled) ||
+			g.PendingModifiedValues.ClusterMode != "" {
+			t.Errorf("%s after the refused changes: %s, cluster mode %s, enabled %v, pending %s", id, aws.ToString(g.Status), g.ClusterMode,
+				aws.ToBool(g.ClusterEnabled), g.PendingModifiedValues.ClusterMode)
 		}
 	}
 }
