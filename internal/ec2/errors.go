@@ -283,6 +283,16 @@ func errInvalidVpcEndpointIdNotFound(id string) *awserr.Error {
 	return awserr.New("InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '%s' does not exist", id)
 }
 
+// errNatGatewayNotFound returns NatGatewayNotFound (HTTP 400).
+func errNatGatewayNotFound(id string) *awserr.Error {
+	return awserr.New("NatGatewayNotFound", "The Nat Gateway %s was not found", id)
+}
+
+// errNatGatewayMalformed returns NatGatewayMalformed (HTTP 400).
+func errNatGatewayMalformed(id string) *awserr.Error {
+	return awserr.New("NatGatewayMalformed", "The Nat Gateway ID '%s' is malformed", id)
+}
+
 // errInvalidVpcEndpointIdMalformed returns InvalidVpcEndpointId.Malformed (HTTP 400).
 func errInvalidVpcEndpointIdMalformed(id string) *awserr.Error {
 	return awserr.New("InvalidVpcEndpointId.Malformed", "Invalid Id: '%s'", id)

@@ -177,6 +177,10 @@ func routeState(st *scopeTx, vpc string, r routeRec) string {
 		if _, ok := getT[*eniRec](st, r.ENIID); ok {
 			return "active"
 		}
+	case r.NatID != "":
+		if g, ok := getT[*natRec](st, r.NatID); ok && g.State == "available" {
+			return "active"
+		}
 	}
 	return "blackhole"
 }
@@ -198,6 +202,8 @@ func rtbOut(st *scopeTx, r *rtbRec) ec2api.RouteTable {
 			}
 		case rt.ENIID != "":
 			o.NetworkInterfaceId = ptr(rt.ENIID)
+		case rt.NatID != "":
+			o.NatGatewayId = ptr(rt.NatID)
 		}
 		out.Routes = append(out.Routes, o)
 	}
@@ -258,6 +264,7 @@ var rtbFilters = filterSet[rtbView]{
 		"route.gateway-id":                func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Gateway }) },
 		"route.vpc-peering-connection-id": func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.PeeringID }) },
 		"route.instance-id":               func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.InstanceID }) },
+		"route.nat-gateway-id":            func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.NatID }) },
 		"route.origin":                    func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Origin }) },
 		"route.state": func(v rtbView) []string {
 			return v.routes(func(r routeRec) string { return routeState(v.st, v.VpcID, r) })
@@ -360,9 +367,9 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 			n++
 		}
 	}
-	for _, p := range tg.others {
-		if p != nil {
-			return routeRec{}, awserr.InvalidParameterValue("Cachalot routes target internet gateways, peering connections, instances and network interfaces only.")
+	for k, p := range tg.others {
+		if p != nil && k != 0 { // others[0] is NatGatewayId
+			return routeRec{}, awserr.InvalidParameterValue("Cachalot routes target internet gateways, NAT gateways, peering connections, instances and network interfaces only.")
 		}
 	}
 	if n != 1 {
@@ -412,6 +419,18 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 			return routeRec{}, awserr.InvalidParameterValue("route table and network interface %s belong to different networks", e.ID)
 		}
 		r.ENIID = e.ID
+	case len(tg.others) > 0 && tg.others[0] != nil:
+		g, err := lookup[*natRec](st, "nat", *tg.others[0])
+		if err != nil {
+			return routeRec{}, err
+		}
+		if g.State == "deleted" {
+			return routeRec{}, errNatGatewayNotFound(g.ID)
+		}
+		if g.VpcID != vpc {
+			return routeRec{}, awserr.InvalidParameterValue("route table and NAT gateway %s belong to different networks", g.ID)
+		}
+		r.NatID = g.ID
 	}
 	return r, nil
 }

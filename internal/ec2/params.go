@@ -36,6 +36,8 @@ type paramTable struct {
 var retiredOps = map[string]bool{"AttachClassicLinkVpc": true, "DetachClassicLinkVpc": true, "EnableVpcClassicLink": true,
 	"DisableVpcClassicLink": true, "EnableVpcClassicLinkDnsSupport": true, "DisableVpcClassicLinkDnsSupport": true}
 
+const noNATSecondary = "Secondary addresses of NAT gateways are not supported by Cachalot."
+
 // paramTables are the tables, by operation name.
 var paramTables = map[string]paramTable{
 	"RunInstances": {
@@ -107,11 +109,17 @@ var paramTables = map[string]paramTable{
 		"Operator":                        "Managed network interfaces are not supported by Cachalot.",
 	}},
 	"ModifyNetworkInterfaceAttribute": {refused: map[string]string{
-		"AssociatePublicIpAddress":        "Public IPv4 addresses on network interfaces are not supported by Cachalot yet; associate an Elastic IP.",
 		"AssociatedSubnetIds":             "Multi-subnet network interfaces are not supported by Cachalot.",
 		"ConnectionTrackingSpecification": noConntrackTimeouts,
 		"EnaSrdSpecification":             "ENA Express is not supported by Cachalot.",
 		"EnablePrimaryIpv6":               noIPv6,
+	}},
+	"CreateNatGateway": {refused: map[string]string{
+		"SecondaryAllocationIds":         noNATSecondary,
+		"SecondaryPrivateIpAddressCount": noNATSecondary,
+		"SecondaryPrivateIpAddresses":    noNATSecondary,
+		"AvailabilityZoneAddresses":      "Regional NAT gateways are not supported by Cachalot.",
+		"VpcId":                          "Regional NAT gateways are not supported by Cachalot; give SubnetId.",
 	}},
 	"ReplaceRoute":                      {refused: map[string]string{"LocalTarget": "Resetting the local route is not supported by Cachalot: it is never replaced."}},
 	"DescribeAvailabilityZones":         {noEffect: map[string]string{"AllAvailabilityZones": "Cachalot has no Local or Wavelength Zones: every zone is listed either way."}},
