@@ -22,7 +22,8 @@ import (
 // "pending" by CreateNatGateway), and "deleted" (answered "deleting" by
 // DeleteNatGateway), shown for an hour then forgotten, as AWS does.
 // Private NAT gateways (ConnectivityType private) and regional ones
-// (AvailabilityMode regional) are refused.
+// (AvailabilityMode regional) are refused. In a VPC without an internet
+// gateway it fails at once (Gateway.NotAttached), as on AWS.
 
 // natRec is a NAT gateway.
 type natRec struct {
@@ -36,7 +37,10 @@ type natRec struct {
 	ENIID        string    `json:"eniId"`
 	PrivateIP    string    `json:"privateIp"`
 	PublicIP     string    `json:"publicIp"`
-	State        string    `json:"state"` // available, deleted
+	State        string    `json:"state"` // available, failed, deleted
+	// FailureCode and FailureMessage say why it failed (AWS's words).
+	FailureCode    string `json:"failureCode,omitempty"`
+	FailureMessage string `json:"failureMessage,omitempty"`
 	Created      time.Time `json:"created"`
 	Deleted      time.Time `json:"deleted,omitzero"`
 	ClientToken  string    `json:"clientToken,omitempty"`
@@ -66,6 +70,12 @@ func natOut(r *natRec, state string) ec2api.NatGateway {
 		}
 	}
 	out.NatGatewayAddresses = []ec2api.NatGatewayAddress{addr}
+	if r.FailureCode != "" {
+		out.NatGatewayAddresses = []ec2api.NatGatewayAddress{}
+		if state != "pending" {
+			out.FailureCode, out.FailureMessage = ptr(r.FailureCode), ptr(r.FailureMessage)
+		}
+	}
 	return out
 }
 
@@ -131,6 +141,16 @@ func (s *Service) CreateNatGateway(ctx context.Context, in *ec2api.CreateNatGate
 		r := &natRec{ID: newID("nat-"), Owner: sc.Account, VpcID: sn.VpcID, SubnetID: sn.ID, AllocationID: a.ID, PublicIP: a.PublicIP,
 			State: "available", Created: t.now, ClientToken: str(in.ClientToken)}
 		r.Tags = tags
+		if !slices.ContainsFunc(listT[*igwRec](st, "igw"), func(g *igwRec) bool { return g.VpcID == sn.VpcID }) {
+			// AWS creates it and fails it at once.
+			r.State, r.FailureCode = "failed", "Gateway.NotAttached"
+			r.FailureMessage = "Network " + sn.VpcID + " has no Internet gateway attached"
+			r.Deleted = t.now
+			st.put(r)
+			n := natOut(r, "pending")
+			out.NatGateway = &n
+			return nil
+		}
 		e, err := t.newENI(st, sn, []string{}, str(in.PrivateIpAddress), "Interface for NAT Gateway "+r.ID)
 		if err != nil {
 			return err
@@ -157,7 +177,7 @@ const natRequester = "amazon-nat-gateway"
 // purgeDeletedNATs forgets NAT gateways deleted more than an hour ago.
 func (t *txn) purgeDeletedNATs(st *scopeTx) {
 	for _, r := range listT[*natRec](st, "nat") {
-		if r.State == "deleted" && t.now.Sub(r.Deleted) > terminatedTTL {
+		if (r.State == "deleted" || r.State == "failed") && t.now.Sub(r.Deleted) > terminatedTTL {
 			st.del(r.ID)
 		}
 	}
@@ -179,6 +199,11 @@ func (s *Service) DeleteNatGateway(ctx context.Context, in *ec2api.DeleteNatGate
 			return err
 		}
 		if r.State == "deleted" {
+			return nil
+		}
+		if r.State == "failed" { // nothing to release
+			r = mut[*natRec](st, r.ID)
+			r.State, r.Deleted = "deleted", t.now
 			return nil
 		}
 		if e := mut[*eniRec](st, r.ENIID); e != nil {
@@ -212,7 +237,7 @@ func (s *Service) DescribeNatGateways(ctx context.Context, in *ec2api.DescribeNa
 	out := &ec2api.DescribeNatGatewaysResult{NatGateways: []ec2api.NatGateway{}}
 	err := s.view(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
 		all := slices.DeleteFunc(listT[*natRec](st, "nat"), func(r *natRec) bool {
-			return r.State == "deleted" && t.now.Sub(r.Deleted) > terminatedTTL
+			return (r.State == "deleted" || r.State == "failed") && t.now.Sub(r.Deleted) > terminatedTTL
 		})
 		for _, id := range in.NatGatewayIds {
 			if !slices.ContainsFunc(all, func(r *natRec) bool { return r.ID == id }) {
@@ -238,15 +263,4 @@ func (s *Service) DescribeNatGateways(ctx context.Context, in *ec2api.DescribeNa
 		return nil, err
 	}
 	return out, nil
-}
-
-// natGatewaysIn returns the NAT gateways (not deleted) of subnet.
-func natGatewaysIn(st *scopeTx, subnet string) []*natRec {
-	var out []*natRec
-	for _, r := range listT[*natRec](st, "nat") {
-		if r.SubnetID == subnet && r.State != "deleted" {
-			out = append(out, r)
-		}
-	}
-	return out
 }

@@ -424,7 +424,7 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 		if err != nil {
 			return routeRec{}, err
 		}
-		if g.State == "deleted" {
+		if g.State != "available" {
 			return routeRec{}, errNatGatewayNotFound(g.ID)
 		}
 		if g.VpcID != vpc {

@@ -8,7 +8,7 @@ import (
 )
 
 // vpcPieces adds the resources of the operations on prefix lists, DHCP
-// options sets, VPC CIDR blocks and VPC endpoints, and reports whether in
+// options sets, VPC CIDR blocks, VPC endpoints and NAT gateways, and reports whether in
 // was one of them.
 func (a *arnList) vpcPieces(in any) bool {
 	switch in := in.(type) {
@@ -49,6 +49,11 @@ func (a *arnList) vpcPieces(in any) bool {
 		a.addAll(policy.EC2SecurityGroup, append(slices.Clip(in.AddSecurityGroupIds), in.RemoveSecurityGroupIds...))
 	case *ec2api.DeleteVpcEndpointsRequest:
 		a.addAll(policy.EC2VPCEndpoint, in.VpcEndpointIds)
+	case *ec2api.CreateNatGatewayRequest:
+		a.addp(policy.EC2Subnet, in.SubnetId)
+		a.addp(policy.EC2ElasticIP, in.AllocationId)
+	case *ec2api.DeleteNatGatewayRequest:
+		a.addp(policy.EC2NatGateway, in.NatGatewayId)
 	default:
 		return false
 	}

@@ -26,7 +26,7 @@ type Topology struct {
 	Peerings         []TopoPeering // active peerings only
 	ElasticIPs       []TopoElasticIP
 	InternetGateways []TopoInternetGateway
-	// NATGateways are the NAT gateways that exist (not deleted).
+	// NATGateways are the NAT gateways available (not failed or deleted).
 	NATGateways []TopoNATGateway
 	// PrefixLists are the managed prefix lists the rules may reference:
 	// every customer-managed list, and the AWS-managed ones a rule names.
@@ -322,7 +322,7 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 			AccepterAccount: p.AccepterOwner, AccepterVpcID: p.AccepterVpc, RequesterCIDR: prefixOf(p.RequesterCIDR), AccepterCIDR: prefixOf(p.AccepterCIDR)})
 	}
 	for _, g := range listT[*natRec](st, "nat") {
-		if g.State == "deleted" {
+		if g.State != "available" {
 			continue
 		}
 		topo.NATGateways = append(topo.NATGateways, TopoNATGateway{Account: sc.Account, Region: sc.Region, ID: g.ID, VpcID: g.VpcID,

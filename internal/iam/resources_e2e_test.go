@@ -93,6 +93,7 @@ var noResource = map[string]string{
 	"ec2.DescribePrefixLists":                     "Describe*",
 	"ec2.DescribeDhcpOptions":                     "Describe*",
 	"ec2.DescribeVpcEndpoints":                    "Describe*",
+	"ec2.DescribeNatGateways":                     "Describe*",
 	"ec2.DescribeVpcEndpointServices":             "Describe*",
 	"iam.CreateAccountAlias":                      "account",
 	"iam.DeleteAccountAlias":                      "account",
@@ -340,6 +341,10 @@ func ec2Cases() []authzCase {
 		c("ModifyVpcEndpoint", "id", "VpcEndpointId=${vpce}&ResetPolicy=true"),
 		c("ModifyVpcEndpoint", "route table", "VpcEndpointId=vpce-0123456789abcdef0&AddRouteTableId.1=${vrtb}"),
 		c("DeleteVpcEndpoints", "id", "VpcEndpointId.1=${vpce}"),
+		c("CreateNatGateway", "subnet", "SubnetId=${vsubnet}&AllocationId=eipalloc-0123456789abcdef0"),
+		c("CreateNatGateway", "Elastic IP", "SubnetId=subnet-0123456789abcdef0&AllocationId=${eip}"),
+		c("DeleteNatGateway", "id", "NatGatewayId=${vnat}"),
+		c("CreateTags", "NAT gateway", "ResourceId.1=${vnat}&Tag.1.Key=k&Tag.1.Value=v"),
 		c("CreateTags", "security group rule", "ResourceId.1=${vsgr}&Tag.1.Key=k&Tag.1.Value=v"),
 		c("DeleteTags", "security group", "ResourceId.1=${vsg}"),
 		c("DeleteTags", "instance", "ResourceId.1=${vinst}&Tag.1.Key=k"),
@@ -640,6 +645,9 @@ func authzFixtures(t *testing.T, env *apptest.Env) map[string]string {
 		CidrBlock: aws.String("172.30.0.0/16")})).CidrBlockAssociation.AssociationId
 	fx["vpce"] = *must[*ec2.CreateVpcEndpointOutput](t)(e.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{VpcId: aws.String(fx["ovpc"]),
 		ServiceName: aws.String("com.amazonaws.us-east-1.s3"), RouteTableIds: []string{fx["vrtb"]}})).VpcEndpoint.VpcEndpointId
+	nateip := must[*ec2.AllocateAddressOutput](t)(e.AllocateAddress(ctx, &ec2.AllocateAddressInput{}))
+	fx["vnat"] = *must[*ec2.CreateNatGatewayOutput](t)(e.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: run.Instances[0].SubnetId,
+		AllocationId: nateip.AllocationId})).NatGateway.NatGatewayId
 	fx["vami"] = *must[*ec2.CreateImageOutput](t)(e.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: aws.String(fx["vinst"]), Name: aws.String("victim-image")})).ImageId
 	must[*iam.CreateInstanceProfileOutput](t)(iam.NewFromConfig(env.Config()).CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{
 		InstanceProfileName: aws.String("vinst-profile")}))
