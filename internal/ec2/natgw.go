@@ -28,22 +28,22 @@ import (
 // natRec is a NAT gateway.
 type natRec struct {
 	tagged
-	ID           string    `json:"id"`
-	Owner        string    `json:"owner"`
-	VpcID        string    `json:"vpcId"`
-	SubnetID     string    `json:"subnetId"`
-	AllocationID string    `json:"allocationId"`
-	AssocID      string    `json:"assocId"`
-	ENIID        string    `json:"eniId"`
-	PrivateIP    string    `json:"privateIp"`
-	PublicIP     string    `json:"publicIp"`
-	State        string    `json:"state"` // available, failed, deleted
+	ID           string `json:"id"`
+	Owner        string `json:"owner"`
+	VpcID        string `json:"vpcId"`
+	SubnetID     string `json:"subnetId"`
+	AllocationID string `json:"allocationId"`
+	AssocID      string `json:"assocId"`
+	ENIID        string `json:"eniId"`
+	PrivateIP    string `json:"privateIp"`
+	PublicIP     string `json:"publicIp"`
+	State        string `json:"state"` // available, failed, deleted
 	// FailureCode and FailureMessage say why it failed (AWS's words).
-	FailureCode    string `json:"failureCode,omitempty"`
-	FailureMessage string `json:"failureMessage,omitempty"`
-	Created      time.Time `json:"created"`
-	Deleted      time.Time `json:"deleted,omitzero"`
-	ClientToken  string    `json:"clientToken,omitempty"`
+	FailureCode    string    `json:"failureCode,omitempty"`
+	FailureMessage string    `json:"failureMessage,omitempty"`
+	Created        time.Time `json:"created"`
+	Deleted        time.Time `json:"deleted,omitzero"`
+	ClientToken    string    `json:"clientToken,omitempty"`
 }
 
 func (r *natRec) id() string { return r.ID }
