@@ -691,7 +691,7 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
 		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]),
 		e2("key-pair", "victim-key"), e2("launch-template", fx["vlt"]), e2("volume", fx["vvol"]),
-		e2("prefix-list", fx["vpl"]), e2("dhcp-options", fx["vdopt"]), e2("vpc-endpoint", fx["vpce"]),
+		e2("prefix-list", fx["vpl"]), e2("dhcp-options", fx["vdopt"]), e2("vpc-endpoint", fx["vpce"]), e2("natgateway", fx["vnat"]),
 		"arn:aws:ec2:us-east-1::image/" + fx["vami"], ec("snapshot", "victim-snap"),
 		im("user/p/victim"), im("group/g/victim-group"), im("role/r/victim-role"), im("instance-profile/ip/victim-profile"),
 		im("policy/victim-policy"), im("mfa/victim-mfa"), im("role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache"),
