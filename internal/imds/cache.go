@@ -54,8 +54,9 @@ type metaCache struct {
 }
 
 type metaEntry struct {
-	m   *ec2.Metadata
-	rev uint64
+	m    *ec2.Metadata
+	tree map[string]string // metaTree(m), built once
+	rev  uint64
 }
 
 // fresh reports whether an entry read at rev may be served at revision cur
@@ -67,36 +68,44 @@ func (c *metaCache) fresh(rev, cur uint64, scope string) bool {
 	return c.watching && rev >= c.start && c.seen >= cur && c.all <= rev && c.changed[scope] <= rev
 }
 
-// metadata returns the metadata of instance, from the cache when fresh.
-func (s *Server) metadata(ctx context.Context, account, region, instance string) (*ec2.Metadata, error) {
+// metadata returns the metadata of instance and its meta-data tree (both
+// read-only), from the cache when fresh.
+func (s *Server) metadata(ctx context.Context, account, region, instance string) (*ec2.Metadata, map[string]string, error) {
+	read := func() (*ec2.Metadata, map[string]string, error) {
+		m, err := s.cfg.Instances.InstanceMetadata(ctx, account, region, instance)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m, metaTree(m), nil
+	}
 	rv, ok := s.cfg.Instances.(revisioner)
 	if !ok {
-		return s.cfg.Instances.InstanceMetadata(ctx, account, region, instance)
+		return read()
 	}
 	cur, err := rv.Revision(ctx)
 	if err != nil {
-		return s.cfg.Instances.InstanceMetadata(ctx, account, region, instance)
+		return read()
 	}
 	scope, key := account+"/"+region, account+"/"+region+"/"+instance
 	c := &s.cache
 	c.mu.Lock()
 	if e, ok := c.entries[key]; ok && c.fresh(e.rev, cur, scope) {
 		c.mu.Unlock()
-		return e.m, nil
+		return e.m, e.tree, nil
 	}
 	c.mu.Unlock()
 	// Read at a revision >= cur: recorded as cur, which can only make
 	// the entry look older than it is.
-	m, err := s.cfg.Instances.InstanceMetadata(ctx, account, region, instance)
+	m, tree, err := read()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.mu.Lock()
 	if e, ok := c.entries[key]; !ok || e.rev <= cur {
-		c.entries[key] = metaEntry{m: m, rev: cur}
+		c.entries[key] = metaEntry{m: m, tree: tree, rev: cur}
 	}
 	c.mu.Unlock()
-	return m, nil
+	return m, tree, nil
 }
 
 // forgetMetadata drops the cached metadata of an instance.

@@ -184,7 +184,7 @@ const (
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, account, region, instance string) {
 	h := w.Header()
 	h.Set("Server", "EC2ws")
-	m, err := s.metadata(r.Context(), account, region, instance)
+	m, tree, err := s.metadata(r.Context(), account, region, instance)
 	if err != nil || m.State != "running" || !m.Endpoint {
 		// The instance is gone, stopped or its endpoint disabled since the
 		// listener was opened: the controller closes it shortly.
@@ -212,7 +212,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, account, region, 
 		plain(w, http.StatusUnauthorized, "") // IMDSv1 refused: HttpTokens required
 		return
 	}
-	body, ctype, status := s.lookup(r.Context(), m, r.URL.Path)
+	body, ctype, status := s.lookup(r.Context(), m, tree, r.URL.Path)
 	switch status {
 	case http.StatusOK:
 	case http.StatusNotFound:
