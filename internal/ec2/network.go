@@ -207,6 +207,9 @@ func rtbOut(st *scopeTx, r *rtbRec) ec2api.RouteTable {
 		}
 		out.Routes = append(out.Routes, o)
 	}
+	for _, e := range endpointRoutes(st, r) {
+		out.Routes = append(out.Routes, ec2api.Route{DestinationPrefixListId: ptr(e.pl), GatewayId: ptr(e.vpce), Origin: ptr("CreateRoute"), State: ptr("active")})
+	}
 	assocState := &ec2api.RouteTableAssociationState{State: ptr("associated")}
 	if r.Main {
 		out.Associations = append(out.Associations, ec2api.RouteTableAssociation{Main: ptr(true), RouteTableAssociationId: ptr(r.MainID),
@@ -261,7 +264,20 @@ var rtbFilters = filterSet[rtbView]{
 		},
 		"association.main":                func(v rtbView) []string { return boolStr(v.Main) },
 		"route.destination-cidr-block":    func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Dest }) },
-		"route.gateway-id":                func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Gateway }) },
+		"route.gateway-id": func(v rtbView) []string {
+			out := v.routes(func(r routeRec) string { return r.Gateway })
+			for _, e := range endpointRoutes(v.st, v.rtbRec) {
+				out = append(out, e.vpce)
+			}
+			return out
+		},
+		"route.destination-prefix-list-id": func(v rtbView) []string {
+			var out []string
+			for _, e := range endpointRoutes(v.st, v.rtbRec) {
+				out = append(out, e.pl)
+			}
+			return out
+		},
 		"route.vpc-peering-connection-id": func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.PeeringID }) },
 		"route.instance-id":               func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.InstanceID }) },
 		"route.nat-gateway-id":            func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.NatID }) },
