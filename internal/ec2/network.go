@@ -262,8 +262,8 @@ var rtbFilters = filterSet[rtbView]{
 			}
 			return out
 		},
-		"association.main":                func(v rtbView) []string { return boolStr(v.Main) },
-		"route.destination-cidr-block":    func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Dest }) },
+		"association.main":             func(v rtbView) []string { return boolStr(v.Main) },
+		"route.destination-cidr-block": func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Dest }) },
 		"route.gateway-id": func(v rtbView) []string {
 			out := v.routes(func(r routeRec) string { return r.Gateway })
 			for _, e := range endpointRoutes(v.st, v.rtbRec) {
