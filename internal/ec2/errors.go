@@ -259,6 +259,11 @@ func errInvalidDhcpOptionsIdMalformed(id string) *awserr.Error {
 }
 
 // errInvalidVpcCidrBlockAssociationIDNotFound returns InvalidVpcCidrBlockAssociationID.NotFound (HTTP 400).
+func errInvalidSubnetCidrBlockAssociationIDNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidSubnetCidrBlockAssociationID.NotFound", "The subnet CIDR block with association ID '%s' does not exist", id)
+}
+
+// errInvalidVpcCidrBlockAssociationIDNotFound returns InvalidVpcCidrBlockAssociationID.NotFound (HTTP 400).
 func errInvalidVpcCidrBlockAssociationIDNotFound(id string) *awserr.Error {
 	return awserr.New("InvalidVpcCidrBlockAssociationID.NotFound", "The vpc CIDR block association ID '%s' does not exist", id)
 }

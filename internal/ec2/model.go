@@ -39,6 +39,8 @@ type vpcRec struct {
 	DhcpOptionsID string `json:"dhcpOptionsId,omitempty"`
 	// Secondary are its secondary IPv4 CIDR blocks (vpccidr.go).
 	Secondary []vpcCIDR `json:"secondary,omitempty"`
+	// IPv6 are its Amazon-provided IPv6 CIDR blocks (vpcipv6.go).
+	IPv6 []vpcCIDR `json:"ipv6,omitempty"`
 }
 
 func (r *vpcRec) id() string { return r.ID }
@@ -58,6 +60,8 @@ type subnetRec struct {
 	Dns64        bool   `json:"dns64,omitempty"`
 	HostnameType string `json:"hostnameType,omitempty"`
 	DnsA         bool   `json:"dnsA,omitempty"`
+	// IPv6 is its IPv6 CIDR block, if any (vpcipv6.go).
+	IPv6 *vpcCIDR `json:"ipv6,omitempty"`
 }
 
 func (r *subnetRec) id() string { return r.ID }

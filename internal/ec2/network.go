@@ -190,6 +190,9 @@ func rtbOut(st *scopeTx, r *rtbRec) ec2api.RouteTable {
 		Routes: []ec2api.Route{}, Associations: []ec2api.RouteTableAssociation{}, PropagatingVgws: []ec2api.PropagatingVgw{}}
 	for _, rt := range r.Routes {
 		o := ec2api.Route{DestinationCidrBlock: ptr(rt.Dest), Origin: ptr(rt.Origin), State: ptr(routeState(st, r.VpcID, rt))}
+		if isIPv6Dest(rt.Dest) {
+			o.DestinationCidrBlock, o.DestinationIpv6CidrBlock = nil, ptr(rt.Dest)
+		}
 		switch {
 		case rt.Gateway != "":
 			o.GatewayId = ptr(rt.Gateway)
@@ -262,8 +265,10 @@ var rtbFilters = filterSet[rtbView]{
 			}
 			return out
 		},
-		"association.main":             func(v rtbView) []string { return boolStr(v.Main) },
-		"route.destination-cidr-block": func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Dest }) },
+		"association.main": func(v rtbView) []string { return boolStr(v.Main) },
+		"route.destination-cidr-block": func(v rtbView) []string {
+			return v.routes(func(r routeRec) string { return map[bool]string{false: r.Dest}[isIPv6Dest(r.Dest)] })
+		},
 		"route.gateway-id": func(v rtbView) []string {
 			out := v.routes(func(r routeRec) string { return r.Gateway })
 			for _, e := range endpointRoutes(v.st, v.rtbRec) {
@@ -285,7 +290,9 @@ var rtbFilters = filterSet[rtbView]{
 		"route.state": func(v rtbView) []string {
 			return v.routes(func(r routeRec) string { return routeState(v.st, v.VpcID, r) })
 		},
-		"route.destination-ipv6-cidr-block": func(v rtbView) []string { return nil },
+		"route.destination-ipv6-cidr-block": func(v rtbView) []string {
+			return v.routes(func(r routeRec) string { return map[bool]string{true: r.Dest}[isIPv6Dest(r.Dest)] })
+		},
 	},
 	tags: func(v rtbView) map[string]string { return v.Tags },
 }
@@ -308,6 +315,9 @@ func (s *Service) CreateRouteTable(ctx context.Context, in *ec2api.CreateRouteTa
 		r := &rtbRec{ID: newID("rtb-"), Owner: st.sc.Account, VpcID: v.ID}
 		for _, c := range v.cidrStrings() {
 			r.Routes = append(r.Routes, routeRec{Dest: c, Gateway: "local", Origin: "CreateRouteTable"})
+		}
+		for _, c := range v.IPv6 {
+			r.Routes = append(r.Routes, routeRec{Dest: c.CIDR, Gateway: "local", Origin: "CreateRouteTable"})
 		}
 		r.Tags = tags
 		st.put(r)

@@ -341,6 +341,9 @@ func ec2Cases() []authzCase {
 		c("ModifyVpcEndpoint", "id", "VpcEndpointId=${vpce}&ResetPolicy=true"),
 		c("ModifyVpcEndpoint", "route table", "VpcEndpointId=vpce-0123456789abcdef0&AddRouteTableId.1=${vrtb}"),
 		c("DeleteVpcEndpoints", "id", "VpcEndpointId.1=${vpce}"),
+		c("AssociateSubnetCidrBlock", "subnet", "SubnetId=${vsubnet}&Ipv6CidrBlock=2600:1f18::/64"),
+		c("DisassociateSubnetCidrBlock", "association", "AssociationId=${vsubcidr}"),
+		c("DisassociateVpcCidrBlock", "IPv6 association", "AssociationId=${vcidrsix}"),
 		c("CreateNatGateway", "subnet", "SubnetId=${vsubnet}&AllocationId=eipalloc-0123456789abcdef0"),
 		c("CreateNatGateway", "Elastic IP", "SubnetId=subnet-0123456789abcdef0&AllocationId=${eip}"),
 		c("DeleteNatGateway", "id", "NatGatewayId=${vnat}"),
@@ -645,6 +648,13 @@ func authzFixtures(t *testing.T, env *apptest.Env) map[string]string {
 		CidrBlock: aws.String("172.30.0.0/16")})).CidrBlockAssociation.AssociationId
 	fx["vpce"] = *must[*ec2.CreateVpcEndpointOutput](t)(e.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{VpcId: aws.String(fx["ovpc"]),
 		ServiceName: aws.String("com.amazonaws.us-east-1.s3"), RouteTableIds: []string{fx["vrtb"]}})).VpcEndpoint.VpcEndpointId
+	v6 := must[*ec2.AssociateVpcCidrBlockOutput](t)(e.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(fx["ovpc"]),
+		AmazonProvidedIpv6CidrBlock: aws.Bool(true)})).Ipv6CidrBlockAssociation
+	fx["vcidrsix"] = *must[*ec2.AssociateVpcCidrBlockOutput](t)(e.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(fx["dvpc"]),
+		AmazonProvidedIpv6CidrBlock: aws.Bool(true)})).Ipv6CidrBlockAssociation.AssociationId
+	sub6 := strings.Replace(*v6.Ipv6CidrBlock, "/56", "/64", 1)
+	fx["vsubcidr"] = *must[*ec2.AssociateSubnetCidrBlockOutput](t)(e.AssociateSubnetCidrBlock(ctx, &ec2.AssociateSubnetCidrBlockInput{
+		SubnetId: aws.String(fx["vsubnet"]), Ipv6CidrBlock: aws.String(sub6)})).Ipv6CidrBlockAssociation.AssociationId
 	nateip := must[*ec2.AllocateAddressOutput](t)(e.AllocateAddress(ctx, &ec2.AllocateAddressInput{}))
 	fx["vnat"] = *must[*ec2.CreateNatGatewayOutput](t)(e.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: run.Instances[0].SubnetId,
 		AllocationId: nateip.AllocationId})).NatGateway.NatGatewayId
