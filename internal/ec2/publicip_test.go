@@ -97,6 +97,11 @@ func TestPublicIPOnLaunch(t *testing.T) {
 		t.Errorf("PublicDnsName = %s, want %s", *d.PublicDnsName, want)
 	}
 	eni := *d.NetworkInterfaces[0].NetworkInterfaceId
+	// The metadata service serves it (public-ipv4, public-hostname).
+	m := must[*Metadata](t)(s.InstanceMetadata(ctx, acctA, region, id))
+	if m.PublicIP != first || m.PublicHostname != *d.PublicDnsName {
+		t.Errorf("metadata public address %q %q, want %q %q", m.PublicIP, m.PublicHostname, first, *d.PublicDnsName)
+	}
 
 	// Stopped: no address (released to the pool); started: a new one.
 	must[*ec2api.StopInstancesResult](t)(s.StopInstances(ctx, &ec2api.StopInstancesRequest{InstanceIds: []string{id}}))
