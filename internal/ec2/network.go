@@ -96,7 +96,7 @@ func (s *Service) DetachInternetGateway(ctx context.Context, in *ec2api.DetachIn
 			return errGatewayNotAttached("resource %s is not attached to network %s", g.ID, str(in.VpcId))
 		}
 		for _, e := range listT[*eniRec](st, "eni") {
-			if e.VpcID == g.VpcID && e.AllocationID != "" {
+			if e.VpcID == g.VpcID && (e.AllocationID != "" || e.PublicIP != "") {
 				return errDependencyViolation("Network %s has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.", g.VpcID)
 			}
 		}

@@ -150,6 +150,12 @@ func TestPublicIPOnLaunch(t *testing.T) {
 		return err
 	})
 
+	// A mapped public address keeps the gateway attached, as on AWS.
+	igws := must[*ec2api.DescribeInternetGatewaysResult](t)(s.DescribeInternetGateways(ctx, &ec2api.DescribeInternetGatewaysRequest{Filters: []ec2api.Filter{filter("attachment.vpc-id", def.ID)}}))
+	failsUnchanged(t, st, "DependencyViolation", func() error {
+		return s.DetachInternetGateway(ctx, &ec2api.DetachInternetGatewayRequest{InternetGatewayId: igws.InternetGateways[0].InternetGatewayId, VpcId: ptr(def.ID)})
+	})
+
 	// Terminated: released.
 	must[*ec2api.TerminateInstancesResult](t)(s.TerminateInstances(ctx, &ec2api.TerminateInstancesRequest{InstanceIds: []string{id}}))
 	if d := describeInstance(t, s, ctx, id); d.PublicIpAddress != nil {
