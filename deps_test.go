@@ -106,7 +106,7 @@ var allowed = map[string][]string{
 	"internal/admin":               {"internal/account"},
 	"internal/telemetry":           nil,
 	"internal/iamauth":             {"internal/auth", "internal/sigv4"},
-	"internal/imds":                {"internal/ec2"},
+	"internal/imds":                {"internal/ec2", "internal/store"}, // store: the change feed its metadata cache follows
 	"internal/console":             {"internal/auth", "internal/awserr", "internal/api/..."},
 	"internal/endpoint":            {"internal/auth", "internal/awserr", "internal/awsproto", "internal/sigv4", "internal/dnsname"},
 	"cmd/cachalot":                 {"internal/cli"},

@@ -156,6 +156,7 @@ type App struct {
 	ecCtl    *cachectl.Controller
 	dns      *dnsctl.Controller    // the VPCs' DNS servers
 	metadata *instancectl.Metadata // the instances' metadata endpoints
+	imds     *imds.Server          // what they serve; watches the store
 	ln       net.Listener
 	srv      *http.Server
 	srvDone  chan struct{}
@@ -304,7 +305,9 @@ func (a *App) Start(ctx context.Context) error {
 	snaps := snapctl.New(snapctl.Config{Domain: ecSvc, Engines: a.engines, Dir: SnapshotsDir(a.cfg.DataDir),
 		NodeID: cachectl.EngineNodeID, Loader: a.engines, Catalog: installed, Logger: a.log})
 	groups := cachectl.NewGroups(cachectl.GroupConfig{Domain: ecSvc, Engines: a.engines, Logger: a.log, OnFailover: a.tel.ObserveFailover})
-	a.metadata = instancectl.NewMetadata(a.ec2, a.net, imds.New(imds.Config{Instances: a.ec2, Roles: instanceRoles{id.svc}, Logger: a.log}), a.log)
+	a.imds = imds.New(imds.Config{Instances: a.ec2, Roles: instanceRoles{id.svc}, Logger: a.log})
+	a.imds.WatchStore(st)
+	a.metadata = instancectl.NewMetadata(a.ec2, a.net, a.imds, a.log)
 	userData := instancectl.New(a.ec2, a.net, instancectl.Config{
 		Identities: userDataIdentities(a.cfg.DataDir),
 		Metadata:   a.metadata,
@@ -442,6 +445,9 @@ func (a *App) Close() error {
 	}
 	if a.metadata != nil {
 		a.metadata.Close()
+	}
+	if a.imds != nil {
+		a.imds.Close()
 	}
 	if a.dns != nil {
 		a.dns.Close()

@@ -165,6 +165,9 @@ func (s *Service) AssociateAddress(ctx context.Context, in *ec2api.AssociateAddr
 		default:
 			return awserr.MissingParameter("InstanceId")
 		}
+		if e.InterfaceType == natInterfaceType || a.natOwned(st) {
+			return errOperationNotPermitted("Elastic IP addresses of NAT gateways change only with the NAT gateway (%s, %s).", a.ID, e.ID)
+		}
 		if p := str(in.PrivateIpAddress); p != "" && p != e.PrivateIP {
 			return awserr.InvalidParameterValue("The private IP address %s is not assigned to network interface %s.", p, e.ID)
 		}
@@ -187,8 +190,9 @@ func (s *Service) AssociateAddress(ctx context.Context, in *ec2api.AssociateAddr
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
+		var old *eniRec
 		if a.ENIID != "" && a.ENIID != e.ID {
-			if old := mut[*eniRec](st, a.ENIID); old != nil {
+			if old = mut[*eniRec](st, a.ENIID); old != nil {
 				old.AllocationID = ""
 			}
 		}
@@ -199,7 +203,14 @@ func (s *Service) AssociateAddress(ctx context.Context, in *ec2api.AssociateAddr
 		}
 		a = mut[*addressRec](st, a.ID)
 		a.AssociationID, a.ENIID, a.InstanceID, a.PrivateIP = newID("eipassoc-"), e.ID, e.InstanceID, e.PrivateIP
-		mut[*eniRec](st, e.ID).AllocationID = a.ID
+		me := mut[*eniRec](st, e.ID)
+		me.AllocationID = a.ID
+		t.releasePublicIP(me)            // the Elastic IP replaces the public address
+		if a.ENIID != "" && old != nil { // the interface the address left gets a public one again
+			if err := t.assignPublicIPIfRunning(st, old); err != nil {
+				return err
+			}
+		}
 		out.AssociationId = ptr(a.AssociationID)
 		return nil
 	})
@@ -231,11 +242,17 @@ func (s *Service) DisassociateAddress(ctx context.Context, in *ec2api.Disassocia
 				return errInvalidAssociationIDNotFound("The address '%s' is not associated", a.PublicIP)
 			}
 		}
+		if a.natOwned(st) {
+			return errOperationNotPermitted("The Elastic IP address %s is associated with a NAT gateway; delete the NAT gateway to disassociate it.", a.PublicIP)
+		}
 		if err := dryRun(in.DryRun); err != nil {
 			return err
 		}
 		if e := mut[*eniRec](st, a.ENIID); e != nil {
 			e.AllocationID = ""
+			if err := t.assignPublicIPIfRunning(st, e); err != nil {
+				return err
+			}
 		}
 		a = mut[*addressRec](st, a.ID)
 		a.AssociationID, a.ENIID, a.InstanceID, a.PrivateIP = "", "", "", ""
@@ -309,4 +326,10 @@ func (s *Service) DescribeAddresses(ctx context.Context, in *ec2api.DescribeAddr
 		return nil
 	})
 	return out, err
+}
+
+// natOwned reports whether a is the Elastic IP of a NAT gateway.
+func (a *addressRec) natOwned(st *scopeTx) bool {
+	e, ok := getT[*eniRec](st, a.ENIID)
+	return ok && e.InterfaceType == natInterfaceType
 }

@@ -142,6 +142,7 @@ func (t *txn) deleteENI(st *scopeTx, e *eniRec) {
 			a.AssociationID, a.ENIID, a.InstanceID, a.PrivateIP = "", "", "", ""
 		}
 	}
+	t.releasePublicIP(e)
 	st.releaseIP(e.SubnetID, e.PrivateIP)
 	st.del(e.ID)
 }
@@ -207,7 +208,10 @@ func (st *scopeTx) eniOut(e *eniRec) ec2api.NetworkInterface {
 	pip := ec2api.NetworkInterfacePrivateIpAddress{Primary: ptr(true), PrivateDnsName: out.PrivateDnsName, PrivateIpAddress: ptr(e.PrivateIP)}
 	if a, ok := getT[*addressRec](st, e.AllocationID); ok {
 		assoc := &ec2api.NetworkInterfaceAssociation{AllocationId: ptr(a.ID), AssociationId: ptr(a.AssociationID),
-			IpOwnerId: ptr(a.Owner), PublicIp: ptr(a.PublicIP), PublicDnsName: ptr("")}
+			IpOwnerId: ptr(a.Owner), PublicIp: ptr(a.PublicIP), PublicDnsName: ptr(st.publicDNSOf(e, a.PublicIP))}
+		out.Association = assoc
+		pip.Association = assoc
+	} else if assoc := st.publicAssociation(e); assoc != nil {
 		out.Association = assoc
 		pip.Association = assoc
 	}
@@ -241,7 +245,7 @@ func (v eniView) publicIP() string {
 	if a, ok := getT[*addressRec](v.st, v.AllocationID); ok {
 		return a.PublicIP
 	}
-	return ""
+	return v.PublicIP
 }
 
 var eniFilters = filterSet[eniView]{
@@ -408,6 +412,15 @@ func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in *ec2ap
 			e.Description = str(in.Description.Value)
 		case in.SourceDestCheck != nil && in.SourceDestCheck.Value != nil:
 			e.SourceDestCheck = *in.SourceDestCheck.Value
+		case in.AssociatePublicIpAddress != nil:
+			// AWS: a public address on an attached interface; the instance's
+			// state decides when it exists (publicip.go).
+			e.AutoPublic = *in.AssociatePublicIpAddress
+			if !e.AutoPublic {
+				t.releasePublicIP(e)
+			} else if err := t.assignPublicIPIfRunning(st, e); err != nil {
+				return err
+			}
 		case in.Attachment != nil:
 			if e.InstanceID == "" || str(in.Attachment.AttachmentId) != e.AttachmentID {
 				return errInvalidAttachmentIDNotFound(str(in.Attachment.AttachmentId))

@@ -279,6 +279,11 @@ func errInvalidDhcpOptionsIdMalformed(id string) *awserr.Error {
 }
 
 // errInvalidVpcCidrBlockAssociationIDNotFound returns InvalidVpcCidrBlockAssociationID.NotFound (HTTP 400).
+func errInvalidSubnetCidrBlockAssociationIDNotFound(id string) *awserr.Error {
+	return awserr.New("InvalidSubnetCidrBlockAssociationID.NotFound", "The subnet CIDR block with association ID '%s' does not exist", id)
+}
+
+// errInvalidVpcCidrBlockAssociationIDNotFound returns InvalidVpcCidrBlockAssociationID.NotFound (HTTP 400).
 func errInvalidVpcCidrBlockAssociationIDNotFound(id string) *awserr.Error {
 	return awserr.New("InvalidVpcCidrBlockAssociationID.NotFound", "The vpc CIDR block association ID '%s' does not exist", id)
 }
@@ -301,6 +306,16 @@ func errDuplicateSubnetsInSameZone(subnet string) *awserr.Error {
 // errInvalidVpcEndpointIdNotFound returns InvalidVpcEndpointId.NotFound (HTTP 400).
 func errInvalidVpcEndpointIdNotFound(id string) *awserr.Error {
 	return awserr.New("InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '%s' does not exist", id)
+}
+
+// errNatGatewayNotFound returns NatGatewayNotFound (HTTP 400).
+func errNatGatewayNotFound(id string) *awserr.Error {
+	return awserr.New("NatGatewayNotFound", "The Nat Gateway %s was not found", id)
+}
+
+// errNatGatewayMalformed returns NatGatewayMalformed (HTTP 400).
+func errNatGatewayMalformed(id string) *awserr.Error {
+	return awserr.New("NatGatewayMalformed", "The Nat Gateway ID '%s' is malformed", id)
 }
 
 // errInvalidVpcEndpointIdMalformed returns InvalidVpcEndpointId.Malformed (HTTP 400).

@@ -281,6 +281,13 @@ func (t *txn) launch(st *scopeTx, in *ec2api.RunInstancesRequest, spec *runSpec,
 		t.attachLaunchVolumes(st, i, opts.img, opts.root, opts.extra, spec.tags["volume"])
 		e.InstanceID, e.AttachmentID, e.DeviceIndex, e.DeleteOnTerm, e.AttachTime = i.ID, newID("eni-attach-"), 0, opts.eniDelete, t.now
 		e.Tags = spec.tags["network-interface"]
+		e.AutoPublic = !classic && sn.MapPublicIP
+		if opts.publicIP != nil && !classic {
+			e.AutoPublic = *opts.publicIP
+		}
+		if err := t.assignPublicIP(st, e); err != nil {
+			return nil, err
+		}
 		st.put(i)
 		made = append(made, i)
 	}
@@ -370,10 +377,11 @@ func (st *scopeTx) instanceOut(i *instanceRec) ec2api.Instance {
 		}
 		pip := ec2api.InstancePrivateIpAddress{Primary: ptr(true), PrivateDnsName: ne.PrivateDnsName, PrivateIpAddress: ne.PrivateIpAddress}
 		if ne.Association != nil {
-			a := &ec2api.InstanceNetworkInterfaceAssociation{IpOwnerId: ne.Association.IpOwnerId, PublicDnsName: ptr(""), PublicIp: ne.Association.PublicIp}
+			a := &ec2api.InstanceNetworkInterfaceAssociation{IpOwnerId: ne.Association.IpOwnerId, PublicDnsName: ne.Association.PublicDnsName, PublicIp: ne.Association.PublicIp}
 			ie.Association, pip.Association = a, a
 			if eid == i.PrimaryENI {
 				out.PublicIpAddress = ne.Association.PublicIp
+				out.PublicDnsName = ne.Association.PublicDnsName
 			}
 		}
 		ie.PrivateIpAddresses = []ec2api.InstancePrivateIpAddress{pip}
@@ -440,6 +448,14 @@ var instanceFilters = filterSet[instView]{
 		"reservation-id":      func(v instView) []string { return one(v.ReservationID) },
 		"private-ip-address":  func(v instView) []string { return one(v.PrivateIP) },
 		"private-dns-name":    func(v instView) []string { return one(dnsname.PrivateDNSName(v.st.sc.Region, v.PrivateIP)) },
+		"dns-name": func(v instView) []string {
+			return v.eniField(func(e *eniRec) []string {
+				if e.ID != v.PrimaryENI {
+					return nil
+				}
+				return one(v.st.publicDNSOf(e, eniView{e, v.st}.publicIP()))
+			})
+		},
 		"ip-address": func(v instView) []string {
 			return v.eniField(func(e *eniRec) []string { return one(eniView{e, v.st}.publicIP()) })
 		},

@@ -59,6 +59,7 @@ func (s *Service) TerminateInstances(ctx context.Context, in *ec2api.TerminateIn
 			if e == nil {
 				continue
 			}
+			t.releasePublicIP(e)
 			if e.DeleteOnTerm {
 				t.deleteENI(st, e)
 			} else {
@@ -90,6 +91,11 @@ func (s *Service) StopInstances(ctx context.Context, in *ec2api.StopInstancesReq
 			return "", "", errOperationNotPermitted("The instance '%s' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.", i.ID)
 		}
 		i.Attrs.StoppedAt = t.now
+		for _, eid := range i.ENIs {
+			if e := mut[*eniRec](st, eid); e != nil {
+				t.releasePublicIP(e)
+			}
+		}
 		return "stopping", "stopped", nil
 	})
 	if err != nil {
@@ -108,6 +114,13 @@ func (s *Service) StartInstances(ctx context.Context, in *ec2api.StartInstancesR
 			return "running", "running", nil
 		}
 		i.Attrs.StoppedAt = time.Time{}
+		for _, eid := range i.ENIs {
+			if e := mut[*eniRec](st, eid); e != nil {
+				if err := t.assignPublicIP(st, e); err != nil {
+					return "", "", err
+				}
+			}
+		}
 		return "pending", "running", nil
 	})
 	if err != nil {

@@ -23,6 +23,7 @@ type Metadata struct {
 	PublicKey             string // the key pair's OpenSSH public key, if it still exists
 	// The primary interface's.
 	InterfaceID, MAC, PrivateIP, PublicIP string
+	PublicHostname                        string // ec2-….compute-1.amazonaws.com, in a VPC with DNS hostnames
 	SubnetID, VpcID                       string
 	SubnetCIDR, VpcCIDR                   string
 	Hostname                              string // ip-10-0-0-5.ec2.internal
@@ -67,6 +68,7 @@ func (s *Service) InstanceMetadata(ctx context.Context, account, region, instanc
 		if e, ok := getT[*eniRec](st, i.PrimaryENI); ok {
 			v := eniView{e, st}
 			m.InterfaceID, m.MAC, m.PublicIP = e.ID, e.MAC, v.publicIP()
+			m.PublicHostname = st.publicDNSOf(e, m.PublicIP)
 			m.GroupIDs, m.GroupNames = append([]string(nil), e.Groups...), v.groupNames()
 		}
 		if i.KeyName != "" {

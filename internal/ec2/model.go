@@ -39,6 +39,8 @@ type vpcRec struct {
 	DhcpOptionsID string `json:"dhcpOptionsId,omitempty"`
 	// Secondary are its secondary IPv4 CIDR blocks (vpccidr.go).
 	Secondary []vpcCIDR `json:"secondary,omitempty"`
+	// IPv6 are its Amazon-provided IPv6 CIDR blocks (vpcipv6.go).
+	IPv6 []vpcCIDR `json:"ipv6,omitempty"`
 }
 
 func (r *vpcRec) id() string { return r.ID }
@@ -58,6 +60,8 @@ type subnetRec struct {
 	Dns64        bool   `json:"dns64,omitempty"`
 	HostnameType string `json:"hostnameType,omitempty"`
 	DnsA         bool   `json:"dnsA,omitempty"`
+	// IPv6 is its IPv6 CIDR block, if any (vpcipv6.go).
+	IPv6 *vpcCIDR `json:"ipv6,omitempty"`
 }
 
 func (r *subnetRec) id() string { return r.ID }
@@ -180,6 +184,11 @@ type eniRec struct {
 	DeleteOnTerm     bool      `json:"deleteOnTermination,omitempty"`
 	AttachTime       time.Time `json:"attachTime,omitzero"`
 	AllocationID     string    `json:"allocationId,omitempty"` // associated Elastic IP
+	// AutoPublic: the interface gets a public IPv4 address while its
+	// instance runs (MapPublicIpOnLaunch, AssociatePublicIpAddress);
+	// PublicIP is the one it has now (publicip.go).
+	AutoPublic bool   `json:"autoPublic,omitempty"`
+	PublicIP   string `json:"publicIp,omitempty"`
 	// Classic: the interface is in the scope's EC2-Classic network (no
 	// subnet, no VPC; see classic.go); Grants are its ingress grants.
 	Classic bool       `json:"classic,omitempty"`
@@ -243,7 +252,8 @@ type routeRec struct {
 	PeeringID  string `json:"pcx,omitempty"`
 	InstanceID string `json:"instance,omitempty"`
 	ENIID      string `json:"eni,omitempty"`
-	Origin     string `json:"origin"` // CreateRouteTable, CreateRoute
+	NatID      string `json:"nat,omitempty"` // nat-… (natgw.go)
+	Origin     string `json:"origin"`        // CreateRouteTable, CreateRoute
 }
 
 type rtbAssocR struct {
@@ -321,6 +331,7 @@ var kinds = []struct{ kind, prefix string }{
 	{"eip", "eipalloc-"}, {"igw", "igw-"}, {"rtb", "rtb-"}, {"acl", "acl-"}, {"pcx", "pcx-"},
 	{"vol", "vol-"}, {"ami", "ami-"}, {"key", "key-"}, {"lt", "lt-"},
 	{"pl", "pl-"}, {"dopt", "dopt-"}, {"vpce", "vpce-"},
+	{"nat", "nat-"},
 }
 
 // kindOf returns the kind of an id, or "".
@@ -369,6 +380,8 @@ func newRecord(kind string) record {
 		return new(doptRec)
 	case "vpce":
 		return new(vpceRec)
+	case "nat":
+		return new(natRec)
 	}
 	return nil
 }
@@ -404,6 +417,8 @@ func resourceType(kind string) string {
 		return "dhcp-options"
 	case "vpce":
 		return "vpc-endpoint"
+	case "nat":
+		return "natgateway"
 	}
 	return kind
 }

@@ -96,7 +96,7 @@ func (s *Service) DetachInternetGateway(ctx context.Context, in *ec2api.DetachIn
 			return errGatewayNotAttached("resource %s is not attached to network %s", g.ID, str(in.VpcId))
 		}
 		for _, e := range listT[*eniRec](st, "eni") {
-			if e.VpcID == g.VpcID && e.AllocationID != "" {
+			if e.VpcID == g.VpcID && (e.AllocationID != "" || e.PublicIP != "") {
 				return errDependencyViolation("Network %s has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.", g.VpcID)
 			}
 		}
@@ -177,6 +177,10 @@ func routeState(st *scopeTx, vpc string, r routeRec) string {
 		if _, ok := getT[*eniRec](st, r.ENIID); ok {
 			return "active"
 		}
+	case r.NatID != "":
+		if g, ok := getT[*natRec](st, r.NatID); ok && g.State == "available" {
+			return "active"
+		}
 	}
 	return "blackhole"
 }
@@ -186,6 +190,9 @@ func rtbOut(st *scopeTx, r *rtbRec) ec2api.RouteTable {
 		Routes: []ec2api.Route{}, Associations: []ec2api.RouteTableAssociation{}, PropagatingVgws: []ec2api.PropagatingVgw{}}
 	for _, rt := range r.Routes {
 		o := ec2api.Route{DestinationCidrBlock: ptr(rt.Dest), Origin: ptr(rt.Origin), State: ptr(routeState(st, r.VpcID, rt))}
+		if isIPv6Dest(rt.Dest) {
+			o.DestinationCidrBlock, o.DestinationIpv6CidrBlock = nil, ptr(rt.Dest)
+		}
 		switch {
 		case rt.Gateway != "":
 			o.GatewayId = ptr(rt.Gateway)
@@ -198,8 +205,13 @@ func rtbOut(st *scopeTx, r *rtbRec) ec2api.RouteTable {
 			}
 		case rt.ENIID != "":
 			o.NetworkInterfaceId = ptr(rt.ENIID)
+		case rt.NatID != "":
+			o.NatGatewayId = ptr(rt.NatID)
 		}
 		out.Routes = append(out.Routes, o)
+	}
+	for _, e := range endpointRoutes(st, r) {
+		out.Routes = append(out.Routes, ec2api.Route{DestinationPrefixListId: ptr(e.pl), GatewayId: ptr(e.vpce), Origin: ptr("CreateRoute"), State: ptr("active")})
 	}
 	assocState := &ec2api.RouteTableAssociationState{State: ptr("associated")}
 	if r.Main {
@@ -253,16 +265,34 @@ var rtbFilters = filterSet[rtbView]{
 			}
 			return out
 		},
-		"association.main":                func(v rtbView) []string { return boolStr(v.Main) },
-		"route.destination-cidr-block":    func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Dest }) },
-		"route.gateway-id":                func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Gateway }) },
+		"association.main": func(v rtbView) []string { return boolStr(v.Main) },
+		"route.destination-cidr-block": func(v rtbView) []string {
+			return v.routes(func(r routeRec) string { return map[bool]string{false: r.Dest}[isIPv6Dest(r.Dest)] })
+		},
+		"route.gateway-id": func(v rtbView) []string {
+			out := v.routes(func(r routeRec) string { return r.Gateway })
+			for _, e := range endpointRoutes(v.st, v.rtbRec) {
+				out = append(out, e.vpce)
+			}
+			return out
+		},
+		"route.destination-prefix-list-id": func(v rtbView) []string {
+			var out []string
+			for _, e := range endpointRoutes(v.st, v.rtbRec) {
+				out = append(out, e.pl)
+			}
+			return out
+		},
 		"route.vpc-peering-connection-id": func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.PeeringID }) },
 		"route.instance-id":               func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.InstanceID }) },
+		"route.nat-gateway-id":            func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.NatID }) },
 		"route.origin":                    func(v rtbView) []string { return v.routes(func(r routeRec) string { return r.Origin }) },
 		"route.state": func(v rtbView) []string {
 			return v.routes(func(r routeRec) string { return routeState(v.st, v.VpcID, r) })
 		},
-		"route.destination-ipv6-cidr-block": func(v rtbView) []string { return nil },
+		"route.destination-ipv6-cidr-block": func(v rtbView) []string {
+			return v.routes(func(r routeRec) string { return map[bool]string{true: r.Dest}[isIPv6Dest(r.Dest)] })
+		},
 	},
 	tags: func(v rtbView) map[string]string { return v.Tags },
 }
@@ -285,6 +315,9 @@ func (s *Service) CreateRouteTable(ctx context.Context, in *ec2api.CreateRouteTa
 		r := &rtbRec{ID: newID("rtb-"), Owner: st.sc.Account, VpcID: v.ID}
 		for _, c := range v.cidrStrings() {
 			r.Routes = append(r.Routes, routeRec{Dest: c, Gateway: "local", Origin: "CreateRouteTable"})
+		}
+		for _, c := range v.IPv6 {
+			r.Routes = append(r.Routes, routeRec{Dest: c.CIDR, Gateway: "local", Origin: "CreateRouteTable"})
 		}
 		r.Tags = tags
 		st.put(r)
@@ -360,9 +393,9 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 			n++
 		}
 	}
-	for _, p := range tg.others {
-		if p != nil {
-			return routeRec{}, awserr.InvalidParameterValue("Cachalot routes target internet gateways, peering connections, instances and network interfaces only.")
+	for k, p := range tg.others {
+		if p != nil && k != 0 { // others[0] is NatGatewayId
+			return routeRec{}, awserr.InvalidParameterValue("Cachalot routes target internet gateways, NAT gateways, peering connections, instances and network interfaces only.")
 		}
 	}
 	if n != 1 {
@@ -412,6 +445,18 @@ func resolveTarget(st *scopeTx, vpc string, tg routeTarget) (routeRec, error) {
 			return routeRec{}, awserr.InvalidParameterValue("route table and network interface %s belong to different networks", e.ID)
 		}
 		r.ENIID = e.ID
+	case len(tg.others) > 0 && tg.others[0] != nil:
+		g, err := lookup[*natRec](st, "nat", *tg.others[0])
+		if err != nil {
+			return routeRec{}, err
+		}
+		if g.State != "available" {
+			return routeRec{}, errNatGatewayNotFound(g.ID)
+		}
+		if g.VpcID != vpc {
+			return routeRec{}, awserr.InvalidParameterValue("route table and NAT gateway %s belong to different networks", g.ID)
+		}
+		r.NatID = g.ID
 	}
 	return r, nil
 }

@@ -36,6 +36,13 @@ type paramTable struct {
 var retiredOps = map[string]bool{"AttachClassicLinkVpc": true, "DetachClassicLinkVpc": true, "EnableVpcClassicLink": true,
 	"DisableVpcClassicLink": true, "EnableVpcClassicLinkDnsSupport": true, "DisableVpcClassicLinkDnsSupport": true}
 
+const (
+	noBYOIPv6    = "Bring-your-own IPv6 blocks are not supported by Cachalot; use AmazonProvidedIpv6CidrBlock."
+	noIPv6Native = "IPv6-only subnets are not supported by Cachalot: its network plane gives interfaces IPv4 addresses only."
+)
+
+const noNATSecondary = "Secondary addresses of NAT gateways are not supported by Cachalot."
+
 // paramTables are the tables, by operation name.
 var paramTables = map[string]paramTable{
 	"RunInstances": {
@@ -58,24 +65,21 @@ var paramTables = map[string]paramTable{
 		},
 	},
 	"CreateVpc": {
-		handled: []string{"CidrBlock", "DryRun", "InstanceTenancy", "TagSpecifications"},
+		handled: []string{"AmazonProvidedIpv6CidrBlock", "CidrBlock", "DryRun", "InstanceTenancy", "Ipv6CidrBlockNetworkBorderGroup", "TagSpecifications"},
 		refused: map[string]string{
-			"AmazonProvidedIpv6CidrBlock":     noIPv6,
-			"Ipv6CidrBlock":                   noIPv6,
-			"Ipv6CidrBlockNetworkBorderGroup": noIPv6,
-			"Ipv6Pool":                        noIPv6,
-			"Ipv6IpamPoolId":                  noIPAM,
-			"Ipv6NetmaskLength":               noIPAM,
-			"Ipv4IpamPoolId":                  noIPAM,
-			"Ipv4NetmaskLength":               noIPAM,
-			"VpcEncryptionControl":            "VPC encryption controls are not supported by Cachalot.",
+			"Ipv6CidrBlock":        noBYOIPv6,
+			"Ipv6Pool":             noBYOIPv6,
+			"Ipv6IpamPoolId":       noIPAM,
+			"Ipv6NetmaskLength":    noIPAM,
+			"Ipv4IpamPoolId":       noIPAM,
+			"Ipv4NetmaskLength":    noIPAM,
+			"VpcEncryptionControl": "VPC encryption controls are not supported by Cachalot.",
 		},
 	},
 	"CreateSubnet": {
-		handled: []string{"AvailabilityZone", "AvailabilityZoneId", "CidrBlock", "DryRun", "TagSpecifications", "VpcId"},
+		handled: []string{"AvailabilityZone", "AvailabilityZoneId", "CidrBlock", "DryRun", "Ipv6CidrBlock", "TagSpecifications", "VpcId"},
 		refused: map[string]string{
-			"Ipv6CidrBlock":     noIPv6,
-			"Ipv6Native":        noIPv6,
+			"Ipv6Native":        noIPv6Native,
 			"Ipv6IpamPoolId":    noIPAM,
 			"Ipv6NetmaskLength": noIPAM,
 			"Ipv4IpamPoolId":    noIPAM,
@@ -107,12 +111,19 @@ var paramTables = map[string]paramTable{
 		"Operator":                        "Managed network interfaces are not supported by Cachalot.",
 	}},
 	"ModifyNetworkInterfaceAttribute": {refused: map[string]string{
-		"AssociatePublicIpAddress":        "Public IPv4 addresses on network interfaces are not supported by Cachalot yet; associate an Elastic IP.",
 		"AssociatedSubnetIds":             "Multi-subnet network interfaces are not supported by Cachalot.",
 		"ConnectionTrackingSpecification": noConntrackTimeouts,
 		"EnaSrdSpecification":             "ENA Express is not supported by Cachalot.",
 		"EnablePrimaryIpv6":               noIPv6,
 	}},
+	"CreateNatGateway": {refused: map[string]string{
+		"SecondaryAllocationIds":         noNATSecondary,
+		"SecondaryPrivateIpAddressCount": noNATSecondary,
+		"SecondaryPrivateIpAddresses":    noNATSecondary,
+		"AvailabilityZoneAddresses":      "Regional NAT gateways are not supported by Cachalot.",
+		"VpcId":                          "Regional NAT gateways are not supported by Cachalot; give SubnetId.",
+	}},
+	"AssociateSubnetCidrBlock":          {refused: map[string]string{"Ipv6IpamPoolId": noIPAM, "Ipv6NetmaskLength": noIPAM}},
 	"ReplaceRoute":                      {refused: map[string]string{"LocalTarget": "Resetting the local route is not supported by Cachalot: it is never replaced."}},
 	"DescribeAvailabilityZones":         {noEffect: map[string]string{"AllAvailabilityZones": "Cachalot has no Local or Wavelength Zones: every zone is listed either way."}},
 	"DescribeRegions":                   {noEffect: map[string]string{"AllRegions": "every Cachalot region is enabled: all are listed either way."}},
@@ -139,16 +150,14 @@ var paramTables = map[string]paramTable{
 	"ModifyManagedPrefixList": {handled: []string{"AddEntries", "CurrentVersion", "DryRun", "MaxEntries", "PrefixListId", "PrefixListName", "RemoveEntries"},
 		refused: map[string]string{"IpamPrefixListResolverSyncEnabled": noIPAM}},
 	"CreateDhcpOptions": {handled: []string{"DhcpConfigurations", "DryRun", "TagSpecifications"}},
-	"AssociateVpcCidrBlock": {handled: []string{"CidrBlock", "VpcId"},
+	"AssociateVpcCidrBlock": {handled: []string{"AmazonProvidedIpv6CidrBlock", "CidrBlock", "Ipv6CidrBlockNetworkBorderGroup", "VpcId"},
 		refused: map[string]string{
-			"AmazonProvidedIpv6CidrBlock":     noIPv6,
-			"Ipv6CidrBlock":                   noIPv6,
-			"Ipv6CidrBlockNetworkBorderGroup": noIPv6,
-			"Ipv6Pool":                        noIPv6,
-			"Ipv4IpamPoolId":                  noIPAM,
-			"Ipv4NetmaskLength":               noIPAM,
-			"Ipv6IpamPoolId":                  noIPAM,
-			"Ipv6NetmaskLength":               noIPAM,
+			"Ipv6CidrBlock":     noBYOIPv6,
+			"Ipv6Pool":          noBYOIPv6,
+			"Ipv4IpamPoolId":    noIPAM,
+			"Ipv4NetmaskLength": noIPAM,
+			"Ipv6IpamPoolId":    noIPAM,
+			"Ipv6NetmaskLength": noIPAM,
 		}},
 	"CreateVpcEndpoint": {handled: []string{"ClientToken", "DnsOptions", "DryRun", "IpAddressType", "PolicyDocument", "PrivateDnsEnabled",
 		"RouteTableIds", "SecurityGroupIds", "ServiceName", "ServiceRegion", "SubnetIds", "TagSpecifications", "VpcEndpointType", "VpcId"},

@@ -433,6 +433,7 @@ var taggedTypes = map[string]string{
 	"eni": policy.EC2NetworkInterface, "eip": policy.EC2ElasticIP, "igw": policy.EC2InternetGateway,
 	"rtb": policy.EC2RouteTable, "acl": policy.EC2NetworkACL, "pcx": policy.EC2VPCPeeringConnection,
 	"pl": policy.EC2PrefixList, "dopt": policy.EC2DHCPOptions, "vpce": policy.EC2VPCEndpoint,
+	"nat": policy.EC2NatGateway,
 }
 
 // tagged adds the resources CreateTags or DeleteTags names, typed by their

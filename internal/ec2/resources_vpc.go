@@ -8,7 +8,7 @@ import (
 )
 
 // vpcPieces adds the resources of the operations on prefix lists, DHCP
-// options sets, VPC CIDR blocks and VPC endpoints, and reports whether in
+// options sets, VPC CIDR blocks, VPC endpoints and NAT gateways, and reports whether in
 // was one of them.
 func (a *arnList) vpcPieces(in any) bool {
 	switch in := in.(type) {
@@ -33,7 +33,7 @@ func (a *arnList) vpcPieces(in any) bool {
 		a.addp(policy.EC2VPC, in.VpcId)
 	case *ec2api.DisassociateVpcCidrBlockRequest:
 		for _, v := range listT[*vpcRec](a.st, "vpc") {
-			if slices.Contains(v.assocIDs(), str(in.AssociationId)) {
+			if slices.Contains(v.assocIDs(), str(in.AssociationId)) || slices.ContainsFunc(v.IPv6, func(c vpcCIDR) bool { return c.AssocID == str(in.AssociationId) }) {
 				a.add(policy.EC2VPC, v.ID)
 			}
 		}
@@ -49,6 +49,17 @@ func (a *arnList) vpcPieces(in any) bool {
 		a.addAll(policy.EC2SecurityGroup, append(slices.Clip(in.AddSecurityGroupIds), in.RemoveSecurityGroupIds...))
 	case *ec2api.DeleteVpcEndpointsRequest:
 		a.addAll(policy.EC2VPCEndpoint, in.VpcEndpointIds)
+	case *ec2api.AssociateSubnetCidrBlockRequest:
+		a.addp(policy.EC2Subnet, in.SubnetId)
+	case *ec2api.DisassociateSubnetCidrBlockRequest:
+		if sn := subnetOfIPv6Assoc(a.st, str(in.AssociationId)); sn != nil {
+			a.add(policy.EC2Subnet, sn.ID)
+		}
+	case *ec2api.CreateNatGatewayRequest:
+		a.addp(policy.EC2Subnet, in.SubnetId)
+		a.addp(policy.EC2ElasticIP, in.AllocationId)
+	case *ec2api.DeleteNatGatewayRequest:
+		a.addp(policy.EC2NatGateway, in.NatGatewayId)
 	default:
 		return a.networkACLs(in)
 	}

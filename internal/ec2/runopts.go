@@ -22,6 +22,9 @@ type launchOpts struct {
 	// eniDesc and eniDelete come from the network interface specification.
 	eniDesc   string
 	eniDelete bool
+	// publicIP is the specification's AssociatePublicIpAddress, nil
+	// when absent (the subnet's MapPublicIpOnLaunch then decides).
+	publicIP *bool
 	// profile is the instance profile resolved before the transaction.
 	profile *profileAssoc
 }
@@ -71,6 +74,7 @@ func parseLaunchOpts(st *scopeTx, in *ec2api.RunInstancesRequest, spec *runSpec)
 		}
 		o.eniDesc = str(ni.Description)
 		o.eniDelete = ni.DeleteOnTermination == nil || *ni.DeleteOnTermination
+		o.publicIP = ni.AssociatePublicIpAddress
 	}
 	return o, nil
 }
@@ -162,8 +166,6 @@ func checkLaunchENI(ni ec2api.InstanceNetworkInterfaceSpecification) error {
 	switch {
 	case ni.DeviceIndex != nil && *ni.DeviceIndex != 0:
 		return awserr.InvalidParameterValue("Cachalot instances have one network interface, at device index 0.")
-	case isTrue(ni.AssociatePublicIpAddress):
-		return refuse("AssociatePublicIpAddress")
 	case isTrue(ni.AssociateCarrierIpAddress):
 		return refuse("AssociateCarrierIpAddress")
 	case ni.ConnectionTrackingSpecification != nil:

@@ -197,6 +197,8 @@ func notFound(kind, id string) error {
 		return errInvalidDhcpOptionIDNotFound(id)
 	case "vpce":
 		return errInvalidVpcEndpointIdNotFound(id)
+	case "nat":
+		return errNatGatewayNotFound(id)
 	}
 	return errInvalidID(id)
 }
@@ -234,6 +236,8 @@ func malformed(kind, id string) error {
 		return errInvalidDhcpOptionsIdMalformed(id)
 	case "vpce":
 		return errInvalidVpcEndpointIdMalformed(id)
+	case "nat":
+		return errNatGatewayMalformed(id)
 	}
 	return errInvalidID(id)
 }

@@ -15,8 +15,9 @@ import (
 func (sn *subnetRec) hostnameType() string { return cmpOr(sn.HostnameType, "ip-name") }
 
 // ModifySubnetAttribute implements ec2api.Operations: one attribute per
-// call, as AWS. The IPv6 attributes can only be false (Cachalot subnets
-// have no IPv6 CIDR block); the Outposts ones are refused.
+// call, as AWS. The IPv6 attributes can only be false (refused on a subnet
+// with an IPv6 block: interfaces get no IPv6 address); the Outposts ones
+// are refused.
 func (s *Service) ModifySubnetAttribute(ctx context.Context, in *ec2api.ModifySubnetAttributeRequest) error {
 	var set []string
 	add := func(ok bool, name string) {
@@ -44,9 +45,7 @@ func (s *Service) ModifySubnetAttribute(ctx context.Context, in *ec2api.ModifySu
 	bv := func(a *ec2api.AttributeBooleanValue) bool { return a != nil && a.Value != nil && *a.Value }
 	switch set[0] {
 	case "AssignIpv6AddressOnCreation", "EnableResourceNameDnsAAAARecordOnLaunch":
-		if bv(in.AssignIpv6AddressOnCreation) || bv(in.EnableResourceNameDnsAAAARecordOnLaunch) {
-			return awserr.InvalidParameterValue("Invalid value for parameter %s: the subnet %s has no IPv6 CIDR block.", set[0], str(in.SubnetId))
-		}
+		// checked against the subnet's IPv6 block below
 	case "PrivateDnsHostnameTypeOnLaunch":
 		if v := *in.PrivateDnsHostnameTypeOnLaunch; v != "ip-name" && v != "resource-name" {
 			return awserr.InvalidParameterValue("Value (%s) for parameter PrivateDnsHostnameTypeOnLaunch is invalid. Valid values are ip-name, resource-name.", v)
@@ -60,6 +59,14 @@ func (s *Service) ModifySubnetAttribute(ctx context.Context, in *ec2api.ModifySu
 		}
 		sn := mut[*subnetRec](st, str(in.SubnetId))
 		switch set[0] {
+		case "AssignIpv6AddressOnCreation", "EnableResourceNameDnsAAAARecordOnLaunch":
+			if !bv(in.AssignIpv6AddressOnCreation) && !bv(in.EnableResourceNameDnsAAAARecordOnLaunch) {
+				break
+			}
+			if sn.IPv6 == nil {
+				return awserr.InvalidParameterValue("Invalid value for parameter %s: the subnet %s has no IPv6 CIDR block.", set[0], sn.ID)
+			}
+			return errUnsupportedOperation("The parameter %s is not supported by Cachalot: its network plane gives interfaces IPv4 addresses only.", set[0])
 		case "MapPublicIpOnLaunch":
 			sn.MapPublicIP = bv(in.MapPublicIpOnLaunch)
 		case "EnableDns64":

@@ -26,6 +26,8 @@ type Topology struct {
 	Peerings         []TopoPeering // active peerings only
 	ElasticIPs       []TopoElasticIP
 	InternetGateways []TopoInternetGateway
+	// NATGateways are the NAT gateways available (not failed or deleted).
+	NATGateways []TopoNATGateway
 	// PrefixLists are the managed prefix lists the rules may reference:
 	// every customer-managed list, and the AWS-managed ones a rule names.
 	PrefixLists []TopoPrefixList
@@ -110,7 +112,7 @@ type TopoRouteTable struct {
 	Routes                     []TopoRoute
 }
 
-// TopoRoute is a route. Target is "local", igw-…, pcx-…, i-… or eni-…;
+// TopoRoute is a route. Target is "local", igw-…, pcx-…, i-…, eni-… or nat-…;
 // Active is false for a blackhole (target gone, detached or not active).
 type TopoRoute struct {
 	Dest   netip.Prefix
@@ -131,7 +133,7 @@ type TopoInterface struct {
 	RequesterID                              string
 	InterfaceType                            string
 	Description                              string
-	PublicIP                                 netip.Addr // associated Elastic IP, if any
+	PublicIP                                 netip.Addr // associated Elastic IP, else public address assigned at launch, if any
 	// SourceDestCheck false lets the interface send packets with another
 	// source address (NAT instances).
 	SourceDestCheck bool
@@ -187,6 +189,13 @@ type TopoElasticIP struct {
 // TopoInternetGateway is an internet gateway (VpcID empty when detached).
 type TopoInternetGateway struct {
 	Account, Region, ID, VpcID string
+}
+
+// TopoNATGateway is a public NAT gateway: its interface (InterfaceID,
+// PrivateIP, in SubnetID) and its Elastic IP (PublicIP).
+type TopoNATGateway struct {
+	Account, Region, ID, VpcID, SubnetID, InterfaceID string
+	PrivateIP, PublicIP                               netip.Addr
 }
 
 // TopologySelector chooses the scopes of a Topology; empty fields match all.
@@ -296,7 +305,7 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 			assocRtb[a.SubnetID] = r.ID
 		}
 		for _, rt := range r.Routes {
-			target := cmp.Or(rt.Gateway, rt.PeeringID, rt.InstanceID, rt.ENIID)
+			target := cmp.Or(rt.Gateway, rt.PeeringID, rt.InstanceID, rt.ENIID, rt.NatID)
 			tr.Routes = append(tr.Routes, TopoRoute{Dest: prefixOf(rt.Dest), Target: target, Active: routeState(st, r.VpcID, rt) == "active"})
 		}
 		topo.RouteTables = append(topo.RouteTables, tr)
@@ -321,6 +330,8 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 		}
 		if a, ok := getT[*addressRec](st, e.AllocationID); ok {
 			ti.PublicIP = addrOf(a.PublicIP)
+		} else if e.PublicIP != "" {
+			ti.PublicIP = addrOf(e.PublicIP)
 		}
 		topo.Interfaces = append(topo.Interfaces, ti)
 	}
@@ -336,6 +347,13 @@ func appendTopology(topo *Topology, st *scopeTx, seenPcx map[string]bool) {
 		seenPcx[p.ID] = true
 		topo.Peerings = append(topo.Peerings, TopoPeering{ID: p.ID, Region: p.Region, RequesterAccount: p.RequesterOwner, RequesterVpcID: p.RequesterVpc,
 			AccepterAccount: p.AccepterOwner, AccepterVpcID: p.AccepterVpc, RequesterCIDR: prefixOf(p.RequesterCIDR), AccepterCIDR: prefixOf(p.AccepterCIDR)})
+	}
+	for _, g := range listT[*natRec](st, "nat") {
+		if g.State != "available" {
+			continue
+		}
+		topo.NATGateways = append(topo.NATGateways, TopoNATGateway{Account: sc.Account, Region: sc.Region, ID: g.ID, VpcID: g.VpcID,
+			SubnetID: g.SubnetID, InterfaceID: g.ENIID, PrivateIP: addrOf(g.PrivateIP), PublicIP: addrOf(g.PublicIP)})
 	}
 	for _, a := range listT[*addressRec](st, "eip") {
 		topo.ElasticIPs = append(topo.ElasticIPs, TopoElasticIP{Account: sc.Account, Region: sc.Region, AllocationID: a.ID, AssociationID: a.AssociationID,

@@ -28,10 +28,10 @@ var vpcFilters = filterSet[*vpcRec]{
 		"cidr-block":       func(v *vpcRec) []string { return one(v.CIDR) },
 		"cidrBlock":        func(v *vpcRec) []string { return one(v.CIDR) },
 		"instance-tenancy": func(v *vpcRec) []string { return one(v.Tenancy) },
-		"ipv6-cidr-block-association.ipv6-cidr-block": func(v *vpcRec) []string { return nil },
-		"ipv6-cidr-block-association.ipv6-pool":       func(v *vpcRec) []string { return nil },
-		"ipv6-cidr-block-association.association-id":  func(v *vpcRec) []string { return nil },
-		"ipv6-cidr-block-association.state":           func(v *vpcRec) []string { return nil },
+		"ipv6-cidr-block-association.ipv6-cidr-block": func(v *vpcRec) []string { return v.ipv6Field(func(c vpcCIDR) string { return c.CIDR }) },
+		"ipv6-cidr-block-association.ipv6-pool":       func(v *vpcRec) []string { return v.ipv6Field(func(vpcCIDR) string { return "Amazon" }) },
+		"ipv6-cidr-block-association.association-id":  func(v *vpcRec) []string { return v.ipv6Field(func(c vpcCIDR) string { return c.AssocID }) },
+		"ipv6-cidr-block-association.state":           func(v *vpcRec) []string { return v.ipv6Field(func(vpcCIDR) string { return "associated" }) },
 		"cidr-block-association.cidr-block":           func(v *vpcRec) []string { return v.cidrStrings() },
 		"cidr-block-association.association-id":       func(v *vpcRec) []string { return v.assocIDs() },
 		"cidr-block-association.state":                func(v *vpcRec) []string { return one("associated") },
@@ -45,17 +45,18 @@ var vpcFilters = filterSet[*vpcRec]{
 	tags: func(v *vpcRec) map[string]string { return v.Tags },
 }
 
-func vpcOut(v *vpcRec) ec2api.Vpc {
+func vpcOut(region string, v *vpcRec) ec2api.Vpc {
 	return ec2api.Vpc{
-		CidrBlock:               ptr(v.CIDR),
-		CidrBlockAssociationSet: v.cidrAssocs(),
-		DhcpOptionsId:           ptr(vpcDopt(v)),
-		InstanceTenancy:         ptr(v.Tenancy),
-		IsDefault:               ptr(v.IsDefault),
-		OwnerId:                 ptr(v.Owner),
-		State:                   ptr("available"),
-		Tags:                    tagList(v.Tags),
-		VpcId:                   ptr(v.ID),
+		Ipv6CidrBlockAssociationSet: v.ipv6Assocs(region),
+		CidrBlock:                   ptr(v.CIDR),
+		CidrBlockAssociationSet:     v.cidrAssocs(),
+		DhcpOptionsId:               ptr(vpcDopt(v)),
+		InstanceTenancy:             ptr(v.Tenancy),
+		IsDefault:                   ptr(v.IsDefault),
+		OwnerId:                     ptr(v.Owner),
+		State:                       ptr("available"),
+		Tags:                        tagList(v.Tags),
+		VpcId:                       ptr(v.ID),
 	}
 }
 
@@ -81,6 +82,9 @@ func (s *Service) CreateVpc(ctx context.Context, in *ec2api.CreateVpcRequest) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := checkVPCIPv6Params(scopeOf(ctx).Region, in.AmazonProvidedIpv6CidrBlock, in.Ipv6CidrBlockNetworkBorderGroup); err != nil {
+		return nil, err
+	}
 	if err := dryRun(in.DryRun); err != nil {
 		return nil, err
 	}
@@ -93,7 +97,12 @@ func (s *Service) CreateVpc(ctx context.Context, in *ec2api.CreateVpcRequest) (*
 		if in.InstanceTenancy != nil {
 			v.Tenancy = *in.InstanceTenancy
 		}
-		out = vpcOut(v)
+		if isTrue(in.AmazonProvidedIpv6CidrBlock) {
+			if _, err := t.newVPCIPv6(st, v); err != nil {
+				return err
+			}
+		}
+		out = vpcOut(st.sc.Region, v)
 		return nil
 	})
 	if err != nil {
@@ -116,7 +125,7 @@ func (s *Service) CreateDefaultVpc(ctx context.Context, in *ec2api.CreateDefault
 		if err != nil {
 			return err
 		}
-		out = vpcOut(v)
+		out = vpcOut(st.sc.Region, v)
 		return nil
 	})
 	if err != nil {
@@ -145,7 +154,7 @@ func (s *Service) DescribeVpcs(ctx context.Context, in *ec2api.DescribeVpcsReque
 			return err
 		}
 		for _, v := range page {
-			out.Vpcs = append(out.Vpcs, vpcOut(v))
+			out.Vpcs = append(out.Vpcs, vpcOut(st.sc.Region, v))
 		}
 		out.NextToken = next
 		return nil
@@ -324,9 +333,24 @@ var subnetFilters = filterSet[subnetView]{
 		"customer-owned-ipv4-pool":        func(v subnetView) []string { return nil },
 		"outpost-arn":                     func(v subnetView) []string { return nil },
 		"enable-lni-at-device-index":      func(v subnetView) []string { return nil },
-		"ipv6-cidr-block-association.ipv6-cidr-block":      func(v subnetView) []string { return nil },
-		"ipv6-cidr-block-association.association-id":       func(v subnetView) []string { return nil },
-		"ipv6-cidr-block-association.state":                func(v subnetView) []string { return nil },
+		"ipv6-cidr-block-association.ipv6-cidr-block": func(v subnetView) []string {
+			if v.IPv6 == nil {
+				return nil
+			}
+			return one(v.IPv6.CIDR)
+		},
+		"ipv6-cidr-block-association.association-id": func(v subnetView) []string {
+			if v.IPv6 == nil {
+				return nil
+			}
+			return one(v.IPv6.AssocID)
+		},
+		"ipv6-cidr-block-association.state": func(v subnetView) []string {
+			if v.IPv6 == nil {
+				return nil
+			}
+			return one("associated")
+		},
 		"private-dns-name-options-on-launch.hostname-type": func(v subnetView) []string { return one(v.hostnameType()) },
 		"private-dns-name-options-on-launch.enable-resource-name-dns-a-record": func(v subnetView) []string {
 			return boolStr(v.DnsA)
@@ -357,7 +381,7 @@ func subnetOut(sn *subnetRec, free int32) ec2api.Subnet {
 		DefaultForAz:                ptr(sn.DefaultForAZ),
 		EnableDns64:                 ptr(sn.Dns64),
 		Ipv6Native:                  ptr(false),
-		Ipv6CidrBlockAssociationSet: []ec2api.SubnetIpv6CidrBlockAssociation{},
+		Ipv6CidrBlockAssociationSet: sn.ipv6Assocs(),
 		PrivateDnsNameOptionsOnLaunch: &ec2api.PrivateDnsNameOptionsOnLaunch{HostnameType: ptr(sn.hostnameType()),
 			EnableResourceNameDnsARecord: ptr(sn.DnsA), EnableResourceNameDnsAAAARecord: ptr(false)},
 		MapCustomerOwnedIpOnLaunch: ptr(false),
@@ -453,6 +477,13 @@ func (s *Service) CreateSubnet(ctx context.Context, in *ec2api.CreateSubnetReque
 		}
 		sn := &subnetRec{ID: newID("subnet-"), Owner: sc.Account, VpcID: v.ID, CIDR: p.String(), AZ: az}
 		sn.Tags = tags
+		if in.Ipv6CidrBlock != nil {
+			p6, err := subnetIPv6(st, v, sn.ID, *in.Ipv6CidrBlock)
+			if err != nil {
+				return err
+			}
+			sn.IPv6 = &vpcCIDR{AssocID: newID("subnet-cidr-assoc-"), CIDR: p6.String()}
+		}
 		st.put(sn)
 		out = subnetOut(sn, subnetSize(sn.CIDR))
 		return nil

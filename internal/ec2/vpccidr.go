@@ -111,6 +111,8 @@ func (s *Service) AssociateVpcCidrBlock(ctx context.Context, in *ec2api.Associat
 	switch {
 	case in.VpcId == nil:
 		return nil, awserr.MissingParameter("VpcId")
+	case isTrue(in.AmazonProvidedIpv6CidrBlock) || in.Ipv6CidrBlockNetworkBorderGroup != nil:
+		return s.associateVPCIPv6(ctx, in) // vpcipv6.go
 	case in.CidrBlock == nil:
 		return nil, awserr.MissingParameter("CidrBlock")
 	}
@@ -183,6 +185,13 @@ func (s *Service) DisassociateVpcCidrBlock(ctx context.Context, in *ec2api.Disas
 			}
 		}
 		if v == nil {
+			for _, o := range listT[*vpcRec](st, "vpc") {
+				a, ok, err := t.disassociateVPCIPv6(st, o, id) // vpcipv6.go
+				if ok {
+					out.VpcId, out.Ipv6CidrBlockAssociation = ptr(o.ID), &a
+					return err
+				}
+			}
 			return errInvalidVpcCidrBlockAssociationIDNotFound(id)
 		}
 		if v.CIDRAssocID == id {

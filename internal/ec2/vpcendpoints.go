@@ -17,8 +17,10 @@ import (
 // interface endpoints with their subnets (one per zone) and security
 // groups, the policy, private DNS and DNS entries AWS shows. The network
 // plane does not realise them: an interface endpoint has no network
-// interface (NetworkInterfaceIds is empty) and a gateway endpoint adds no
-// prefix-list route to its tables. DescribeVpcEndpointServices lists the
+// interface (NetworkInterfaceIds is empty). A gateway endpoint shows in
+// each of its route tables the route AWS adds, from the service's
+// AWS-managed prefix list to the endpoint (endpointRoutes; a record: the
+// network plane routes nothing to it). DescribeVpcEndpointServices lists the
 // AWS services tools look up (vpcServices).
 
 // vpceRec is a VPC endpoint.
@@ -569,6 +571,24 @@ func endpointsIn(st *scopeTx, vpc, subnet string) []*vpceRec {
 		if r.VpcID == vpc && (subnet == "" || slices.Contains(r.Subnets, subnet)) {
 			out = append(out, r)
 		}
+	}
+	return out
+}
+
+// endpointRoute is the route a gateway endpoint adds to a route table:
+// destination the service's AWS-managed prefix list, target the endpoint.
+type endpointRoute struct{ pl, vpce string }
+
+// endpointRoutes returns the routes the gateway endpoints associated with
+// r add to it, in endpoint id order.
+func endpointRoutes(st *scopeTx, r *rtbRec) []endpointRoute {
+	var out []endpointRoute
+	for _, e := range listT[*vpceRec](st, "vpce") {
+		if e.Type != "Gateway" || e.VpcID != r.VpcID || !slices.Contains(e.RouteTables, r.ID) {
+			continue
+		}
+		short := strings.TrimPrefix(e.Service, "com.amazonaws."+st.sc.Region+".")
+		out = append(out, endpointRoute{pl: awsPrefixListID(st.sc.Region, short), vpce: e.ID})
 	}
 	return out
 }

@@ -93,6 +93,7 @@ var noResource = map[string]string{
 	"ec2.DescribePrefixLists":                     "Describe*",
 	"ec2.DescribeDhcpOptions":                     "Describe*",
 	"ec2.DescribeVpcEndpoints":                    "Describe*",
+	"ec2.DescribeNatGateways":                     "Describe*",
 	"ec2.DescribeVpcEndpointServices":             "Describe*",
 	"iam.CreateAccountAlias":                      "account",
 	"iam.DeleteAccountAlias":                      "account",
@@ -347,6 +348,13 @@ func ec2Cases() []authzCase {
 		c("ModifyVpcEndpoint", "id", "VpcEndpointId=${vpce}&ResetPolicy=true"),
 		c("ModifyVpcEndpoint", "route table", "VpcEndpointId=vpce-0123456789abcdef0&AddRouteTableId.1=${vrtb}"),
 		c("DeleteVpcEndpoints", "id", "VpcEndpointId.1=${vpce}"),
+		c("AssociateSubnetCidrBlock", "subnet", "SubnetId=${vsubnet}&Ipv6CidrBlock=2600:1f18::/64"),
+		c("DisassociateSubnetCidrBlock", "association", "AssociationId=${vsubcidr}"),
+		c("DisassociateVpcCidrBlock", "IPv6 association", "AssociationId=${vcidrsix}"),
+		c("CreateNatGateway", "subnet", "SubnetId=${vsubnet}&AllocationId=eipalloc-0123456789abcdef0"),
+		c("CreateNatGateway", "Elastic IP", "SubnetId=subnet-0123456789abcdef0&AllocationId=${eip}"),
+		c("DeleteNatGateway", "id", "NatGatewayId=${vnat}"),
+		c("CreateTags", "NAT gateway", "ResourceId.1=${vnat}&Tag.1.Key=k&Tag.1.Value=v"),
 		c("CreateTags", "security group rule", "ResourceId.1=${vsgr}&Tag.1.Key=k&Tag.1.Value=v"),
 		c("DeleteTags", "security group", "ResourceId.1=${vsg}"),
 		c("DeleteTags", "instance", "ResourceId.1=${vinst}&Tag.1.Key=k"),
@@ -655,6 +663,16 @@ func authzFixtures(t *testing.T, env *apptest.Env) map[string]string {
 		CidrBlock: aws.String("172.30.0.0/16")})).CidrBlockAssociation.AssociationId
 	fx["vpce"] = *must[*ec2.CreateVpcEndpointOutput](t)(e.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{VpcId: aws.String(fx["ovpc"]),
 		ServiceName: aws.String("com.amazonaws.us-east-1.s3"), RouteTableIds: []string{fx["vrtb"]}})).VpcEndpoint.VpcEndpointId
+	v6 := must[*ec2.AssociateVpcCidrBlockOutput](t)(e.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(fx["ovpc"]),
+		AmazonProvidedIpv6CidrBlock: aws.Bool(true)})).Ipv6CidrBlockAssociation
+	fx["vcidrsix"] = *must[*ec2.AssociateVpcCidrBlockOutput](t)(e.AssociateVpcCidrBlock(ctx, &ec2.AssociateVpcCidrBlockInput{VpcId: aws.String(fx["dvpc"]),
+		AmazonProvidedIpv6CidrBlock: aws.Bool(true)})).Ipv6CidrBlockAssociation.AssociationId
+	sub6 := strings.Replace(*v6.Ipv6CidrBlock, "/56", "/64", 1)
+	fx["vsubcidr"] = *must[*ec2.AssociateSubnetCidrBlockOutput](t)(e.AssociateSubnetCidrBlock(ctx, &ec2.AssociateSubnetCidrBlockInput{
+		SubnetId: aws.String(fx["vsubnet"]), Ipv6CidrBlock: aws.String(sub6)})).Ipv6CidrBlockAssociation.AssociationId
+	nateip := must[*ec2.AllocateAddressOutput](t)(e.AllocateAddress(ctx, &ec2.AllocateAddressInput{}))
+	fx["vnat"] = *must[*ec2.CreateNatGatewayOutput](t)(e.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: run.Instances[0].SubnetId,
+		AllocationId: nateip.AllocationId})).NatGateway.NatGatewayId
 	fx["vami"] = *must[*ec2.CreateImageOutput](t)(e.CreateImage(ctx, &ec2.CreateImageInput{InstanceId: aws.String(fx["vinst"]), Name: aws.String("victim-image")})).ImageId
 	must[*iam.CreateInstanceProfileOutput](t)(iam.NewFromConfig(env.Config()).CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{
 		InstanceProfileName: aws.String("vinst-profile")}))
@@ -698,7 +716,7 @@ func denyVictims(t *testing.T, env *apptest.Env, fx map[string]string) aws.Crede
 		e2("subnet", fx["vsubnet"]), e2("instance", fx["vinst"]), e2("network-interface", fx["veni"]), e2("elastic-ip", fx["eip"]),
 		e2("internet-gateway", fx["igw"]), e2("route-table", fx["vrtb"]), e2("vpc-peering-connection", fx["pcx"]), e2("network-acl", fx["acl"]), e2("network-acl", fx["vacl"]),
 		e2("key-pair", "victim-key"), e2("launch-template", fx["vlt"]), e2("volume", fx["vvol"]),
-		e2("prefix-list", fx["vpl"]), e2("dhcp-options", fx["vdopt"]), e2("vpc-endpoint", fx["vpce"]),
+		e2("prefix-list", fx["vpl"]), e2("dhcp-options", fx["vdopt"]), e2("vpc-endpoint", fx["vpce"]), e2("natgateway", fx["vnat"]),
 		"arn:aws:ec2:us-east-1::image/" + fx["vami"], ec("snapshot", "victim-snap"),
 		im("user/p/victim"), im("group/g/victim-group"), im("role/r/victim-role"), im("instance-profile/ip/victim-profile"),
 		im("policy/victim-policy"), im("mfa/victim-mfa"), im("role/aws-service-role/elasticache.amazonaws.com/AWSServiceRoleForElastiCache"),

@@ -10,8 +10,9 @@
 // (internal/instancectl) opens a listener inside each running instance's
 // network namespace and hands it to Server.Serve, so a connection's
 // instance is known by where it arrived, never by what it claims. Every
-// request reads the instance's current record through the EC2 domain's Go
-// API (ec2.Service.InstanceMetadata), so a metadata options change
+// request serves the instance's current record, read through the EC2
+// domain's Go API (ec2.Service.InstanceMetadata) and cached while nothing
+// in its scope changes (cache.go), so a metadata options change
 // (HttpTokens, hop limit, tags) or a disassociated profile takes effect on
 // the next request. Credentials come through Roles, which the wiring
 // implements over IAM; they are cached per instance and association and
@@ -98,6 +99,8 @@ type Server struct {
 	// issue serialises the issuing of credentials, so that concurrent
 	// first requests of an instance share one session.
 	issue sync.Mutex
+	// cache holds the instances' metadata (cache.go).
+	cache metaCache
 }
 
 // credEntry is the credentials cached for one instance's association.
@@ -122,6 +125,7 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, creds: map[string]*credEntry{}}
+	s.cache.entries, s.cache.changed = map[string]metaEntry{}, map[string]uint64{}
 	if _, err := rand.Read(s.key[:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on Linux
 	}
@@ -150,6 +154,7 @@ func (s *Server) Serve(l net.Listener, account, region, instance string) error {
 
 // Forget drops what is cached for an instance (it is gone).
 func (s *Server) Forget(account, region, instance string) {
+	s.forgetMetadata(account + "/" + region + "/" + instance)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.creds, account+"/"+region+"/"+instance)
@@ -179,7 +184,7 @@ const (
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, account, region, instance string) {
 	h := w.Header()
 	h.Set("Server", "EC2ws")
-	m, err := s.cfg.Instances.InstanceMetadata(r.Context(), account, region, instance)
+	m, tree, err := s.metadata(r.Context(), account, region, instance)
 	if err != nil || m.State != "running" || !m.Endpoint {
 		// The instance is gone, stopped or its endpoint disabled since the
 		// listener was opened: the controller closes it shortly.
@@ -207,7 +212,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, account, region, 
 		plain(w, http.StatusUnauthorized, "") // IMDSv1 refused: HttpTokens required
 		return
 	}
-	body, ctype, status := s.lookup(r.Context(), m, r.URL.Path)
+	body, ctype, status := s.lookup(r.Context(), m, tree, r.URL.Path)
 	switch status {
 	case http.StatusOK:
 	case http.StatusNotFound:

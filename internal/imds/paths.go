@@ -17,7 +17,7 @@ import (
 // that are directories with a trailing slash; a leaf is its value.
 
 // lookup returns the body, content type and status of path for m.
-func (s *Server) lookup(ctx context.Context, m *ec2.Metadata, path string) ([]byte, string, int) {
+func (s *Server) lookup(ctx context.Context, m *ec2.Metadata, tree map[string]string, path string) ([]byte, string, int) {
 	text := func(v string) ([]byte, string, int) { return []byte(v), "text/plain", http.StatusOK }
 	switch {
 	case path == "/" || path == "":
@@ -51,7 +51,6 @@ func (s *Server) lookup(ctx context.Context, m *ec2.Metadata, path string) ([]by
 	if strings.HasPrefix(rest, "public-keys") {
 		return publicKeys(m, strings.TrimPrefix(rest, "public-keys"))
 	}
-	tree := metaTree(m)
 	if rest == "" {
 		l := listing(tree, "")
 		if m.PublicKey != "" {
@@ -114,7 +113,7 @@ func metaTree(m *ec2.Metadata) map[string]string {
 	}
 	if m.PublicIP != "" {
 		t["public-ipv4"] = m.PublicIP
-		t["public-hostname"] = ""
+		t["public-hostname"] = m.PublicHostname
 	}
 	if m.MAC != "" {
 		mac := "network/interfaces/macs/" + m.MAC + "/"

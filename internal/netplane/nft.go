@@ -293,6 +293,7 @@ func renderGatewayNAT(body *strings.Builder, igw *igwInfo) {
 	fmt.Fprintf(body, "\tchain igw-prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n")
 	fmt.Fprintf(body, "\t\tiifname %q dnat ip to ip daddr map @eip-dnat comment %q\n\t}\n", igw.link, "Elastic IP to private address")
 	fmt.Fprintf(body, "\tchain igw-postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n")
+	renderNATSNAT(body, igw)
 	fmt.Fprintf(body, "\t\toifname %q snat ip to ip saddr map @eip-snat comment %q\n\t}\n", igw.link, "private address to Elastic IP")
 }
 
@@ -332,18 +333,26 @@ func renderGateway(body, routeRules *strings.Builder, igw *igwInfo, local []*ifa
 		body.WriteString("\t}\n")
 	}
 	const why = "no Elastic IP, or no route to the internet gateway"
-	if len(pairs) == 0 {
+	natSets := renderNATSets(body, igw) // natgw.go
+	if len(pairs) == 0 && len(natSets) == 0 {
 		fmt.Fprintf(routeRules, "\t\toifname %q drop comment %q\n", igw.link, why)
 		return
 	}
-	set := "routes-" + igw.link
-	el := make([]string, len(pairs))
-	for i, rp := range pairs {
-		el[i] = rp.src.String() + " . " + rp.dst.String()
+	var check strings.Builder
+	if len(pairs) > 0 {
+		set := "routes-" + igw.link
+		el := make([]string, len(pairs))
+		for i, rp := range pairs {
+			el[i] = rp.src.String() + " . " + rp.dst.String()
+		}
+		fmt.Fprintf(body, "\n\t# (interface with an Elastic IP, destination) pairs the route tables send to %s\n", igw.ID)
+		fmt.Fprintf(body, "\tset %s {\n\t\ttype ipv4_addr . ipv4_addr\n\t\tflags interval\n\t\telements = { %s }\n\t}\n", set, strings.Join(el, ",\n\t\t\t     "))
+		check.WriteString(" ip saddr . ip daddr != @" + set)
 	}
-	fmt.Fprintf(body, "\n\t# (interface with an Elastic IP, destination) pairs the route tables send to %s\n", igw.ID)
-	fmt.Fprintf(body, "\tset %s {\n\t\ttype ipv4_addr . ipv4_addr\n\t\tflags interval\n\t\telements = { %s }\n\t}\n", set, strings.Join(el, ",\n\t\t\t     "))
-	fmt.Fprintf(routeRules, "\t\toifname %q ip saddr . ip daddr != @%s drop comment %q\n", igw.link, set, why)
+	for _, set := range natSets {
+		check.WriteString(" ip saddr . ip daddr != @" + set)
+	}
+	fmt.Fprintf(routeRules, "\t\toifname %q%s drop comment %q\n", igw.link, check.String(), why)
 }
 
 // clean makes s safe inside an nft comment or an ifalias: nft strings have

@@ -537,6 +537,7 @@ func (p *planner) validGateways(in []InternetGateway, v *valid) map[string]*igwI
 			}
 			info.routes[sid] = p.ipv4Routes("internet gateway "+g.ID, g.SubnetRoutes[sid])
 		}
+		p.validNATs(g, info, v) // natgw.go
 		igws[g.VPC] = info
 	}
 	return igws
@@ -731,6 +732,7 @@ type igwInfo struct {
 	ID     string
 	link   string                    // its link, same name in the router and the internet namespace
 	routes map[string][]netip.Prefix // subnet id -> destinations routed to it
+	nats   []*natInfo                // the NAT gateways behind it, by id
 }
 
 // planGateway links the router of vpc to the internet namespace through igw:
@@ -754,6 +756,7 @@ func (p *planner) planGateway(plan *Plan, router, internet *Namespace, vpc strin
 		}
 		internet.Routes = append(internet.Routes, Route{Dst: netip.PrefixFrom(in.PublicIP, 32), Dev: igw.link, Via: gatewayAddr, OnLink: true})
 	}
+	planNATs(router, internet, igw)
 }
 
 // planOutside adds the namespace of the outside client a, linked to the

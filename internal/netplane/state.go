@@ -73,6 +73,9 @@ type InternetGateway struct {
 	// exchange packets with it through the gateway, replies included; a
 	// subnet absent from the map has no such route.
 	SubnetRoutes map[string][]netip.Prefix
+	// NATGateways are the VPC's public NAT gateways, which reach the
+	// internet through this gateway (natgw.go).
+	NATGateways []NATGateway
 }
 
 // VPC is a virtual private cloud: one router namespace.

@@ -38,6 +38,9 @@ func netplaneState(t *ec2.Topology) netplane.State {
 		if i.InstanceID != "" && stoppedStates[i.InstanceState] {
 			continue
 		}
+		if i.InterfaceType == "nat_gateway" {
+			continue // realised by the router (netplane.NATGateway), not as a namespace
+		}
 		kind, owner := "interface", i.ID
 		switch {
 		case i.InstanceID != "":
@@ -134,7 +137,8 @@ func netplaneState(t *ec2.Topology) netplane.State {
 				}
 			}
 		}
-		st.InternetGateways = append(st.InternetGateways, netplane.InternetGateway{ID: g.ID, VPC: g.VpcID, SubnetRoutes: routes})
+		st.InternetGateways = append(st.InternetGateways, netplane.InternetGateway{ID: g.ID, VPC: g.VpcID, SubnetRoutes: routes,
+			NATGateways: natGateways(t, g.VpcID, tableRoutes)})
 	}
 	for _, a := range t.NetworkACLs {
 		na := netplane.NetworkACL{ID: a.ID, VPC: a.VpcID, Subnets: a.Subnets}
@@ -149,4 +153,28 @@ func netplaneState(t *ec2.Topology) netplane.State {
 		st.NetworkACLs = append(st.NetworkACLs, na)
 	}
 	return st
+}
+
+// natGateways maps the NAT gateways of vpc, with per subnet the
+// destinations its route table sends to each.
+func natGateways(t *ec2.Topology, vpc string, tableRoutes map[string][]ec2.TopoRoute) []netplane.NATGateway {
+	var out []netplane.NATGateway
+	for _, n := range t.NATGateways {
+		if n.VpcID != vpc {
+			continue
+		}
+		routes := map[string][]netip.Prefix{}
+		for _, sn := range t.Subnets {
+			if sn.VpcID != vpc {
+				continue
+			}
+			for _, r := range tableRoutes[sn.RouteTableID] {
+				if r.Target == n.ID && r.Active {
+					routes[sn.ID] = append(routes[sn.ID], r.Dest)
+				}
+			}
+		}
+		out = append(out, netplane.NATGateway{ID: n.ID, Subnet: n.SubnetID, PublicIP: n.PublicIP, SubnetRoutes: routes})
+	}
+	return out
 }

@@ -147,6 +147,8 @@ type Evaluator struct {
 	rtbs     map[string]*ec2.TopoRouteTable
 	peerings map[[2]string]*ec2.TopoPeering // sorted vpc pair
 	igwByVpc map[string]string
+	// nats are the available NAT gateways, by id.
+	nats map[string]*ec2.TopoNATGateway
 	// prefixLists are the managed prefix lists' CIDRs, by id.
 	prefixLists map[string][]netip.Prefix
 	// acls is the network ACL in effect for each subnet.
@@ -158,11 +160,15 @@ type Evaluator struct {
 func New(t *ec2.Topology) *Evaluator {
 	e := &Evaluator{ifaces: map[string]*ec2.TopoInterface{}, groups: map[string]*ec2.TopoGroup{}, vpcs: map[string]*ec2.TopoVPC{},
 		subnets: map[string]*ec2.TopoSubnet{}, rtbs: map[string]*ec2.TopoRouteTable{}, peerings: map[[2]string]*ec2.TopoPeering{},
-		igwByVpc: map[string]string{}, prefixLists: map[string][]netip.Prefix{}, acls: map[string]*ec2.TopoNetworkACL{}}
+		igwByVpc: map[string]string{}, prefixLists: map[string][]netip.Prefix{}, acls: map[string]*ec2.TopoNetworkACL{},
+		nats: map[string]*ec2.TopoNATGateway{}}
 	for i := range t.NetworkACLs {
 		for _, sn := range t.NetworkACLs[i].Subnets {
 			e.acls[sn] = &t.NetworkACLs[i]
 		}
+	}
+	for i := range t.NATGateways {
+		e.nats[t.NATGateways[i].ID] = &t.NATGateways[i]
 	}
 	for _, pl := range t.PrefixLists {
 		e.prefixLists[pl.ID] = pl.CIDRs
@@ -435,6 +441,9 @@ func (e *Evaluator) path(v *Verdict, src, dst *ec2.TopoInterface, srcPeer, dstPe
 		}
 		return id
 	case src != nil: // to the outside
+		if id, ok := e.throughNAT(v, src, dstPeer.addr); ok {
+			return id
+		}
 		e.internet(v, src, dstPeer.addr)
 	default: // from the outside
 		e.internet(v, dst, srcPeer.addr)
@@ -458,6 +467,35 @@ func (e *Evaluator) internet(v *Verdict, ifc *ec2.TopoInterface, outside netip.A
 		v.Missing = append(v.Missing, Missing{Kind: "route", Interface: ifc.ID, Peer: outside.String(),
 			Reason: fmt.Sprintf("the route table of %s has no active route to %s via %s", ifc.SubnetID, outside, igw)})
 	}
+}
+
+// throughNAT checks a connection from ifc to the outside address that ifc's
+// subnet routes to a NAT gateway: the NAT gateway's own subnet must route
+// it on to the VPC's internet gateway (ifc needs no public address; its
+// packets leave from the NAT gateway's Elastic IP). ok is false when the
+// route is not to a NAT gateway.
+func (e *Evaluator) throughNAT(v *Verdict, ifc *ec2.TopoInterface, outside netip.Addr) (string, bool) {
+	r := e.route(ifc.SubnetID, outside)
+	if r == nil || !strings.HasPrefix(r.Target, "nat-") {
+		return "", false
+	}
+	nat := e.nats[r.Target]
+	if nat == nil || !r.Active {
+		v.Missing = append(v.Missing, Missing{Kind: "route", Interface: ifc.ID, Peer: outside.String(),
+			Reason: fmt.Sprintf("the route table of %s sends %s to %s, which is not available", ifc.SubnetID, outside, r.Target)})
+		return r.Target, true
+	}
+	igw, ok := e.igwByVpc[ifc.VpcID]
+	if !ok {
+		v.Missing = append(v.Missing, Missing{Kind: "internet-gateway", Interface: ifc.ID,
+			Reason: fmt.Sprintf("VPC %s has no internet gateway attached", ifc.VpcID)})
+		return nat.ID, true
+	}
+	if on := e.route(nat.SubnetID, outside); on == nil || on.Target != igw || !on.Active {
+		v.Missing = append(v.Missing, Missing{Kind: "route", Interface: ifc.ID, Peer: outside.String(),
+			Reason: fmt.Sprintf("the route table of %s (subnet of %s) has no active route to %s via %s", nat.SubnetID, nat.ID, outside, igw)})
+	}
+	return nat.ID, true
 }
 
 // String renders the verdict for people: the allowing rules, or one line
