@@ -85,8 +85,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("# Cluster mode enabled through the product: figures of issue 13\n\n")
-	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
-	fmt.Printf("    go run ./bench/clustermode %s\n\n", strings.Join(os.Args[1:], " "))
+	hostinfo.PrintGenerated("clustermode")
 	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
 		DirPrefix: "cachalot-cmbench-", Key: "AKIACMBENCHBENCHBNCH", Secret: "cmbench-secret", LogLevel: "warn",
 	})

@@ -81,8 +81,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("# IAM authentication through the product: the cost of the front\n\n")
-	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
-	fmt.Printf("    go run ./bench/iamauth %s\n\n", strings.Join(os.Args[1:], " "))
+	hostinfo.PrintGenerated("iamauth")
 	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
 		DirPrefix: "cachalot-iambench-", Key: "AKIAIAMBENCHBENCHBNC", Secret: "iambench-secret", LogLevel: "warn",
 	})

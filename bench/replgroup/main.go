@@ -33,7 +33,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
@@ -78,8 +77,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("# Replication groups through the product: figures of issue 12\n\n")
-	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
-	fmt.Printf("    go run ./bench/replgroup %s\n\n", strings.Join(os.Args[1:], " "))
+	hostinfo.PrintGenerated("replgroup")
 	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
 		DirPrefix: "cachalot-rgbench-", Key: "AKIARGBENCHBENCHBNCH", Secret: "rgbench-secret", LogLevel: o.logLevel,
 	})

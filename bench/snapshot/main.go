@@ -144,8 +144,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("# Snapshots through the product: figures of issue 16\n\n")
-	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
-	fmt.Printf("    go run ./bench/snapshot %s\n\n", strings.Join(os.Args[1:], " "))
+	hostinfo.PrintGenerated("snapshot")
 	s, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
 		DirPrefix: "cachalot-snapbench-", Key: "AKIASNAPBENCHBENCHBN", Secret: "snapbench-secret", LogLevel: "warn"})
 	if err != nil {

@@ -73,8 +73,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("# TLS in transit through the product: figures of issue 14\n\n")
-	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
-	fmt.Printf("    go run ./bench/tls %s\n\n", strings.Join(os.Args[1:], " "))
+	hostinfo.PrintGenerated("tls")
 	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
 		DirPrefix: "cachalot-tlsbench-", Key: "AKIATLSBENCHBENCHBNC", Secret: "tlsbench-secret", LogLevel: "warn",
 	})

@@ -4,8 +4,10 @@
 package hostinfo
 
 import (
+	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // LoadAvg is the 1, 5 and 15 minute load average, "unknown" if
@@ -30,4 +32,12 @@ func Describe() string {
 	b, _ := os.ReadFile("/etc/debian_version")
 	k, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	return "Debian " + strings.TrimSpace(string(b)) + ", Linux " + strings.TrimSpace(string(k))
+}
+
+// PrintGenerated writes the line a RESULTS file opens with: when, where
+// (the machine, its CPUs, its load) and by which command, the benchmark's
+// own `go run ./bench/<name>` with its arguments.
+func PrintGenerated(name string) {
+	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), Describe(), CPUs(), LoadAvg())
+	fmt.Printf("    go run ./bench/%s %s\n\n", name, strings.Join(os.Args[1:], " "))
 }
