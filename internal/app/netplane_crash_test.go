@@ -135,6 +135,19 @@ func TestNetplaneCrashConvergence(t *testing.T) {
 	ne.AllowIn(t, srv, nettest.TCPPerm(8080, cli))
 	c := ne.RunInstance(t, "", cli, ne.DefaultGroupOf(t, vpc))
 	s := ne.RunInstance(t, "", srv)
+	// The cache first: its node is placed in a subnet of the default
+	// subnet group, which the ACL subnet below would join.
+	var redisAddr string
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		if _, err := ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("crash"),
+			Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1)}); err != nil {
+			t.Fatalf("CreateCacheCluster = %v", err)
+		}
+		redisAddr = nettest.WaitCluster(t, ec, "crash")
+	} else {
+		t.Logf("redis-server not installed: the engine part is skipped")
+	}
+
 	// A server behind a network ACL (inbound 8080 and the answers to
 	// ephemeral ports) in a subnet of its own.
 	sn2, err := ne.EC2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String("172.31.200.0/24")})
@@ -150,17 +163,6 @@ func TestNetplaneCrashConvergence(t *testing.T) {
 	aclEntryT(t, ne, acl, 100, false, 8080, 8080)
 	aclEntryT(t, ne, acl, 100, true, 1024, 65535)
 	associateACL(t, ne, s2.Subnet, acl)
-
-	var redisAddr string
-	if _, err := exec.LookPath("redis-server"); err == nil {
-		if _, err := ec.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("crash"),
-			Engine: aws.String("redis"), CacheNodeType: aws.String("cache.t3.micro"), NumCacheNodes: aws.Int32(1)}); err != nil {
-			t.Fatalf("CreateCacheCluster = %v", err)
-		}
-		redisAddr = nettest.WaitCluster(t, ec, "crash")
-	} else {
-		t.Logf("redis-server not installed: the engine part is skipped")
-	}
 
 	// Listeners in the server's namespace, held by this process.
 	for _, srvENI := range []string{s.ENI, s2.ENI} {
