@@ -152,7 +152,7 @@ func TestDumpLoad(t *testing.T) {
 		switch {
 		case it.ttl == 0 && ttl != -1:
 			t.Errorf("%s: restored with TTL %d, want none", it.key, ttl)
-		case it.ttl != 0 && (ttl > it.ttl+1 || ttl < it.ttl-5): // memcached's clock ticks in whole seconds
+		case it.ttl != 0 && (ttl > it.ttl+slack(it.ttl) || ttl < it.ttl-5):
 			t.Errorf("%s: restored with TTL %d, want about %d", it.key, ttl, it.ttl)
 		}
 	}
@@ -251,4 +251,15 @@ func TestDefaultArgsKeepItems(t *testing.T) {
 	if st["curr_items"] != "5000" || st["evictions"] != "0" {
 		t.Errorf("after 5000 sets of 100 bytes into 64 MiB: curr_items %s, evictions %s; want 5000 and 0", st["curr_items"], st["evictions"])
 	}
+}
+
+// slack is how much longer than set a restored TTL may read: memcached's
+// clock ticks in whole seconds, and a TTL over 30 days goes as an absolute
+// Unix time, which memcached converts to its own clock (relative to its
+// start, in whole seconds): CI saw it read 2 s long.
+func slack(ttl int64) int64 {
+	if ttl > 30*24*3600 {
+		return 3
+	}
+	return 1
 }
