@@ -503,12 +503,18 @@ func parseHandles(rs *Ruleset, listing []string) (*ruleHandles, error) {
 		if _, err := fmt.Sscan(l[i+len("# handle "):], &n); err != nil {
 			return nil, fmt.Errorf("handle in %q: %w", l, err)
 		}
+		if strings.HasPrefix(l, "table ") {
+			// The table's handle counts tables (a replaced table gets a
+			// new one), not the objects inside it, whose handles come
+			// from the table's own counter.
+			continue
+		}
 		next = max(next, n+1)
 		if rest, ok := strings.CutPrefix(l[:i], "chain "); ok {
 			chain = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "{"))
 			continue
 		}
-		if strings.HasPrefix(l, "set ") || strings.HasPrefix(l, "map ") || strings.HasPrefix(l, "table ") {
+		if strings.HasPrefix(l, "set ") || strings.HasPrefix(l, "map ") {
 			continue
 		}
 		if chain != "" {

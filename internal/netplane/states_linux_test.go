@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -167,7 +169,10 @@ func TestKernelStates(t *testing.T) {
 	}
 	names := sortedKeys(states)
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if v := os.Getenv("NETPLANE_STATES_SEED"); v != "" { // replays a failed run's order
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("seed %d (NETPLANE_STATES_SEED replays it)", seed)
 	r := rand.New(rand.NewPCG(seed, 0))
 	order := append(slices.Clone(names), names...)
 	r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
