@@ -214,7 +214,7 @@ func (s *Service) CreateServerlessCache(ctx context.Context, in *elasticacheapi.
 		for k, port := range []int{ServerlessPort, ServerlessReaderPort} {
 			id := fmt.Sprintf("%s-%s-%03d", g.ID, NodeGroupID, k+1)
 			c := s.newMember(g, id, subnets[0])
-			c.Port, c.ServerlessCache, c.DataLimit = port, sp.name, int64(sv.DataMaxGB)*s.dataStorageUnit()
+			c.Port, c.ServerlessCache, c.DataLimit, c.ECPULimit = port, sp.name, int64(sv.DataMaxGB)*s.dataStorageUnit(), sv.ECPUMax
 			if k > 0 {
 				c.InterfaceOf = members[0].ID
 			}
@@ -580,6 +580,7 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 			return err
 		}
 		p := g.Serverless
+		var ecpuChanged []*Cluster // members whose fronts meter another maximum
 		if in.Description != nil {
 			p.Description, g.Description = *in.Description, *in.Description
 		}
@@ -592,6 +593,13 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 			}
 			if l.ECPUPerSecond != nil {
 				p.ECPUMax, p.ECPUMin = sv.ECPUMax, sv.ECPUMin
+				for _, c := range members {
+					if c.ECPULimit != sv.ECPUMax && c.Engine != catalog.Memcached {
+						c.ECPULimit = sv.ECPUMax
+						c.Generation++
+						ecpuChanged = append(ecpuChanged, c)
+					}
+				}
 			}
 		}
 		if in.SnapshotRetentionLimit != nil {
@@ -619,6 +627,11 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 				if err := putCluster(tx, c); err != nil {
 					return err
 				}
+			}
+		}
+		for _, c := range ecpuChanged {
+			if err := putCluster(tx, c); err != nil {
+				return err
 			}
 		}
 		return putGroup(tx, g)
