@@ -40,8 +40,9 @@ import (
 // groups (kernel-enforced on both ports), the data storage maximum
 // (maxmemory of each engine, noeviction: writes beyond it get the OOM
 // error), snapshot retention settings (recorded), tags, KMS key id
-// (recorded; no encryption at rest). Recorded but not enforced: the data
-// storage minimum and the ECPU/s limits (Cachalot does not meter ECPUs).
+// (recorded; no encryption at rest), the ECPU/s maximum (members'
+// ECPULimit: the engines' fronts meter commands, cachectl/ecpu.go).
+// Recorded but not enforced: the data storage and ECPU minimums.
 // Refused: user groups, NetworkType other than ipv4.
 // Snapshots and restores: serverlesssnap.go. Memcached: serverlessmc.go.
 
