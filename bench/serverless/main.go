@@ -40,6 +40,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/elasticache"
+	ectypes "github.com/aws/aws-sdk-go-v2/service/elasticache/types"
 
 	"github.com/cachalot-dev/cachalot/bench/internal/cachalotproc"
 	"github.com/cachalot-dev/cachalot/bench/internal/hostinfo"
@@ -54,6 +55,7 @@ type options struct {
 	poll      time.Duration
 	keep      bool
 	logLevel  string
+	ecpuMax   int
 }
 
 func main() {
@@ -65,6 +67,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "redis-benchmark rounds per cache")
 	flag.DurationVar(&o.poll, "poll", 5*time.Millisecond, "DescribeServerlessCaches polling interval")
 	flag.BoolVar(&o.keep, "keep-data-dir", false, "keep the data dir (for the server log) after the run")
+	flag.IntVar(&o.ecpuMax, "ecpu-max", 0, "ECPU/s maximum of the throughput comparison's serverless cache (its engines' fronts meter commands); 0: none")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "cachalot serve --log-level (debug: the server log has the creation's timeline)")
 	flag.Parse()
 	if o.engine == "memcached" {
@@ -258,7 +261,11 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Micros
 // throughput compares redis-benchmark --tls through a serverless cache's
 // endpoint with a node-based TLS cluster's node, in alternation.
 func throughput(ctx context.Context, s *cachalotproc.Server, o options) error {
-	if _, err := s.EC.CreateServerlessCache(ctx, &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("tput"), Engine: aws.String("redis")}); err != nil {
+	in := &elasticache.CreateServerlessCacheInput{ServerlessCacheName: aws.String("tput"), Engine: aws.String("redis")}
+	if o.ecpuMax > 0 {
+		in.CacheUsageLimits = &ectypes.CacheUsageLimits{ECPUPerSecond: &ectypes.ECPUPerSecond{Maximum: aws.Int32(int32(o.ecpuMax))}}
+	}
+	if _, err := s.EC.CreateServerlessCache(ctx, in); err != nil {
 		return fmt.Errorf("create serverless: %w", err)
 	}
 	if _, err := s.EC.CreateCacheCluster(ctx, &elasticache.CreateCacheClusterInput{CacheClusterId: aws.String("nodebased"), Engine: aws.String("redis"),

@@ -172,6 +172,7 @@ type Controller struct {
 	log     *slog.Logger
 	configs configServers
 	fronts  fronts // TransitEncryptionMode preferred (front.go)
+	ecpu    ecpuLimiters
 
 	mu sync.Mutex // serialises Reconcile runs
 }

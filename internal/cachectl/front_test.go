@@ -127,3 +127,61 @@ func TestSplitPorts(t *testing.T) {
 		}
 	}
 }
+
+// TestFrontMetersECPU: with a serverless cache's ECPU/s maximum, the
+// front passes commands only as fast as the bucket refills: 300 PINGs
+// against a maximum of 100 a second (a bucket of 100) reach the engine
+// no sooner than 2 s after they are sent, a 3 KB SET costs 3; without a
+// maximum nothing waits.
+func TestFrontMetersECPU(t *testing.T) {
+	if ecpuCost(14) != 1 || ecpuCost(1024) != 1 || ecpuCost(1025) != 2 || ecpuCost(3*1024+40) != 4 || ecpuCost(0) != 1 {
+		t.Errorf("ecpuCost: 14 B %d, 1 KB %d, 1 KB+1 %d, 3 KB+40 %d", ecpuCost(14), ecpuCost(1024), ecpuCost(1025), ecpuCost(3*1024+40))
+	}
+	dir := t.TempDir()
+	ca, err := pki.Open(filepath.Join(dir, "ca"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Leaf("sl", []string{"sl.serverless.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Controller{cfg: Config{IAMSecret: []byte("s")}, log: slog.New(slog.DiscardHandler)}
+	run := func(limit int32, n int) time.Duration {
+		t.Helper()
+		cl := &elasticache.Cluster{Account: "1", Region: "r", ID: "sl-0001-001", ServerlessCache: "sl", ECPULimit: limit,
+			TransitEncryptionMode: elasticache.TransitRequired}
+		if !frontMode(cl) && limit > 0 {
+			t.Fatal("a serverless cache with an ECPU maximum is not fronted")
+		}
+		conf, err := c.iamConfOf(cl, &tlsPair{cert: leaf.CertPEM, key: leaf.KeyPEM})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := startFront(ln, frontSpec{unix: unixEcho(t), iam: conf}, slog.New(slog.DiscardHandler))
+		defer f.close()
+		tc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "sl.serverless.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tc.Close()
+		tc.SetDeadline(time.Now().Add(60 * time.Second))
+		ping := arr("PING")
+		t0 := time.Now()
+		go tc.Write([]byte(strings.Repeat(ping, n)))
+		if _, err := io.ReadFull(tc, make([]byte, len(ping)*n)); err != nil {
+			t.Fatalf("echo of %d PINGs: %v", n, err)
+		}
+		return time.Since(t0)
+	}
+	if d := run(100, 300); d < 1900*time.Millisecond {
+		t.Errorf("300 PINGs at an ECPU maximum of 100/s took %v, want at least 2 s", d)
+	}
+	if cl := (&elasticache.Cluster{ServerlessCache: "sl", TransitEncryptionMode: elasticache.TransitRequired}); frontMode(cl) {
+		t.Error("a serverless cache without a maximum (and no IAM user) is fronted")
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
 )
 
@@ -78,11 +80,15 @@ type iamConf struct {
 	verify TokenVerifier
 	secret []byte
 	reauth time.Duration
+	// ecpu meters commands against the serverless cache's ECPU/s
+	// maximum (ecpu.go); nil without one.
+	ecpu *rate.Limiter
 }
 
 // frontMode reports whether a cluster's nodes are served by a terminating
 // front: in-transit encryption and an IAM user in its ACL, or
-// TransitEncryptionMode preferred (plaintext and TLS on the cache port).
+// TransitEncryptionMode preferred (plaintext and TLS on the cache port),
+// or a serverless cache's ECPU/s maximum to meter (ecpu.go).
 // In preferred, terminating TLS in the daemon and passing commands on the
 // engine's Unix socket costs less than splicing to the engine's own TLS
 // and plaintext ports (bench/tls): the engine's one thread does no TLS.
@@ -90,7 +96,7 @@ func frontMode(cl *elasticache.Cluster) bool {
 	if cl.TransitEncryptionMode == "" || cl.Engine == "memcached" {
 		return false
 	}
-	if cl.TransitEncryptionMode == elasticache.TransitPreferred {
+	if cl.TransitEncryptionMode == elasticache.TransitPreferred || (cl.ServerlessCache != "" && cl.ECPULimit > 0) {
 		return true
 	}
 	for _, u := range cl.ACL {
@@ -212,7 +218,8 @@ func (f *front) handleConn(c net.Conn) {
 		}
 		timer.Reset(d)
 	}
-	rw := &authRewriter{r: bufio.NewReaderSize(client, 16<<10), w: bufio.NewWriterSize(up, 16<<10),
+	counted := &countingReader{r: client}
+	rw := &authRewriter{r: bufio.NewReaderSize(counted, 16<<10), w: bufio.NewWriterSize(up, 16<<10),
 		auth: func(user, pass string) (string, bool) {
 			cf := f.iam.Load()
 			if !cf.users[user] {
@@ -231,6 +238,15 @@ func (f *front) handleConn(c net.Conn) {
 			authed(cf.reauth)
 			return iamPassword(cf.secret, user), true
 		}}
+	if lim := conf.ecpu; lim != nil {
+		var metered int64 // bytes of the commands metered so far
+		rw.metered = func() {
+			read := counted.n - int64(rw.r.Buffered())
+			cost := ecpuCost(read - metered)
+			metered = read
+			_ = lim.WaitN(ctx, min(cost, lim.Burst())) // ends with the connection
+		}
+	}
 	errc := make(chan struct{})
 	go func() {
 		defer close(errc)
@@ -275,7 +291,7 @@ func (c *Controller) iamConfOf(cl *elasticache.Cluster, t *tlsPair) (*iamConf, e
 		reauth = DefaultIAMReauth
 	}
 	return &iamConf{cert: &cert, plain: cl.TransitEncryptionMode == elasticache.TransitPreferred, check: iamCheck(cl),
-		users: users, verify: c.cfg.IAM, secret: c.cfg.IAMSecret, reauth: reauth}, nil
+		users: users, verify: c.cfg.IAM, secret: c.cfg.IAMSecret, reauth: reauth, ecpu: c.ecpu.of(cl)}, nil
 }
 
 // tlsPair is a certificate and key in PEM.

@@ -26,6 +26,9 @@ type authRewriter struct {
 	// engine gets, and whether the user is one the front authenticates.
 	auth func(user, pass string) (string, bool)
 	raw  bool // a protocol error was seen: copy verbatim
+	// metered, when set, is called after each command is read and
+	// before it is sent (ECPU metering, ecpu.go): it may wait.
+	metered func()
 }
 
 // Limits: a line (array header, bulk header, inline command) and an
@@ -56,6 +59,9 @@ func (a *authRewriter) run() error {
 		if err := a.next(); err != nil {
 			a.w.Flush()
 			return err
+		}
+		if a.metered != nil && !a.raw {
+			a.metered()
 		}
 	}
 }

@@ -119,10 +119,13 @@ type Cluster struct {
 	// maximum its engine is limited to, bytes (maxmemory), 0 none.
 	// ReaderPort is a second port its one memcached engine also listens
 	// on (a serverless Memcached cache's reader endpoint), 0 none.
+	// ECPULimit is the serverless cache's ECPU/s maximum, 0 none: the
+	// fronts of its engines meter the commands against it (cachectl).
 	ServerlessCache string `json:",omitempty"`
 	InterfaceOf     string `json:",omitempty"`
 	DataLimit       int64  `json:",omitempty"`
 	ReaderPort      int    `json:",omitempty"`
+	ECPULimit       int32  `json:",omitempty"`
 }
 
 // APIStatus is the status Describe shows: snapshotting while a snapshot

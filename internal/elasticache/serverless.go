@@ -40,8 +40,9 @@ import (
 // groups (kernel-enforced on both ports), the data storage maximum
 // (maxmemory of each engine, noeviction: writes beyond it get the OOM
 // error), snapshot retention settings (recorded), tags, KMS key id
-// (recorded; no encryption at rest). Recorded but not enforced: the data
-// storage minimum and the ECPU/s limits (Cachalot does not meter ECPUs).
+// (recorded; no encryption at rest), the ECPU/s maximum (members'
+// ECPULimit: the engines' fronts meter commands, cachectl/ecpu.go).
+// Recorded but not enforced: the data storage and ECPU minimums.
 // Refused: user groups, NetworkType other than ipv4.
 // Snapshots and restores: serverlesssnap.go. Memcached: serverlessmc.go.
 
@@ -214,7 +215,7 @@ func (s *Service) CreateServerlessCache(ctx context.Context, in *elasticacheapi.
 		for k, port := range []int{ServerlessPort, ServerlessReaderPort} {
 			id := fmt.Sprintf("%s-%s-%03d", g.ID, NodeGroupID, k+1)
 			c := s.newMember(g, id, subnets[0])
-			c.Port, c.ServerlessCache, c.DataLimit = port, sp.name, int64(sv.DataMaxGB)*s.dataStorageUnit()
+			c.Port, c.ServerlessCache, c.DataLimit, c.ECPULimit = port, sp.name, int64(sv.DataMaxGB)*s.dataStorageUnit(), sv.ECPUMax
 			if k > 0 {
 				c.InterfaceOf = members[0].ID
 			}
@@ -580,6 +581,7 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 			return err
 		}
 		p := g.Serverless
+		var ecpuChanged []*Cluster // members whose fronts meter another maximum
 		if in.Description != nil {
 			p.Description, g.Description = *in.Description, *in.Description
 		}
@@ -592,6 +594,13 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 			}
 			if l.ECPUPerSecond != nil {
 				p.ECPUMax, p.ECPUMin = sv.ECPUMax, sv.ECPUMin
+				for _, c := range members {
+					if c.ECPULimit != sv.ECPUMax && c.Engine != catalog.Memcached {
+						c.ECPULimit = sv.ECPUMax
+						c.Generation++
+						ecpuChanged = append(ecpuChanged, c)
+					}
+				}
 			}
 		}
 		if in.SnapshotRetentionLimit != nil {
@@ -619,6 +628,11 @@ func (s *Service) ModifyServerlessCache(ctx context.Context, in *elasticacheapi.
 				if err := putCluster(tx, c); err != nil {
 					return err
 				}
+			}
+		}
+		for _, c := range ecpuChanged {
+			if err := putCluster(tx, c); err != nil {
+				return err
 			}
 		}
 		return putGroup(tx, g)

@@ -132,6 +132,7 @@ func TestServerlessCache(t *testing.T) {
 	}
 
 	w.dataLimit(t, host)
+	w.ecpuLimit(t, host)
 	w.onlyWritePort(t, host)
 	w.losePrimary(t, host)
 	w.restartService(t, host)
@@ -278,6 +279,32 @@ func (w *serverlessWorld) dataLimit(t *testing.T, host string) {
 	for i := 0; i < 16; i++ {
 		w.cli(t, w.eni, host, 6379, "-c", "DEL", fmt.Sprintf("big%d", i))
 	}
+}
+
+// ecpuLimit: the cache's ECPU/s maximum (5,000) throttles it (the fronts
+// meter commands, cachectl/ecpu.go): 30,000 pipelined PINGs, which the
+// engine serves in well under a second unthrottled, take at least
+// (30,000 − the bucket's 5,000) / 5,000 = 5 s, so redis-benchmark reports
+// at most about 6,000 a second (a bound load cannot make pass).
+func (w *serverlessWorld) ecpuLimit(t *testing.T, host string) {
+	t.Helper()
+	out, err := w.run(t, w.eni, "timeout", "60", "redis-benchmark", "--tls", "--cacert", w.ca, "-h", host, "-p", "6379",
+		"-c", "1", "-P", "100", "-n", "30000", "-q", "PING")
+	if err != nil {
+		t.Fatalf("redis-benchmark: %v: %s", err, out)
+	}
+	var rps float64
+	for _, line := range strings.Split(out, "\n") {
+		// "PING: 5912.45 requests per second, p50=…" (after the
+		// progress lines redis-benchmark rewrites with \r).
+		if i := strings.LastIndex(line, "PING: "); i >= 0 {
+			fmt.Sscanf(line[i:], "PING: %f requests per second", &rps)
+		}
+	}
+	if rps == 0 || rps > 9000 {
+		t.Errorf("30,000 pipelined PINGs at %.0f/s with an ECPU/s maximum of 5,000 (want at most ~6,000): %q", rps, out)
+	}
+	t.Logf("ECPU/s maximum 5,000: pipelined PINGs at %.0f/s", rps)
 }
 
 // onlyWritePort: an instance in a group the cache's group admits on 6379
