@@ -27,9 +27,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/cachalot-dev/cachalot/bench/internal/hostinfo"
@@ -45,26 +47,37 @@ func main() {
 	value := flag.Int("value", 100, "value size, bytes")
 	runs := flag.Int("runs", 3, "snapshot and restore runs")
 	flag.Parse()
+	// Errors return through run, so that its deferred teardown stops
+	// every engine it started (log.Fatal would skip it), and so does an
+	// interrupt.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, items, value, runs); err != nil {
+		stop()
+		log.Fatal(err)
+	}
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+func run(ctx context.Context, items, value, runs *int) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "cachalot-mcsnap-")
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer os.RemoveAll(dir)
 	ca, err := pki.Open(filepath.Join(dir, "ca"), time.Now)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	leaf, err := ca.Leaf("bench", []string{"bench.cache.local"})
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	tlsSpec := &engine.TLS{CertPEM: leaf.CertPEM, KeyPEM: leaf.KeyPEM, CAPEM: ca.CertPEM()}
 	clientTLS, err := redis.ClientConfig(ca.CertPEM())
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	sup := engine.New(engine.Config{DataDir: filepath.Join(dir, "engines"), ReadyTimeout: 20 * time.Second, StopTimeout: 5 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
@@ -77,22 +90,22 @@ func main() {
 	}()
 	cat, err := engine.Discover(ctx, nil)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	mc, err := cat.Find(catalog.Memcached, "")
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	spec := func(id, seed string) engine.NodeSpec {
 		return engine.NodeSpec{NodeID: id, Engine: mc, BindIP: "127.0.0.1", Port: freePort(), MaxMemory: 1 << 30, TLS: tlsSpec, Seed: seed}
 	}
 	src := spec("src", "")
 	if _, err := sup.Start(ctx, src); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	c, err := memcached.DialTLS(ctx, nil, src.Addr(), clientTLS)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	val := make([]byte, *value)
 	for i := range val {
@@ -100,24 +113,27 @@ func main() {
 	}
 	t0 := time.Now()
 	for i := range *items {
+		if ctx.Err() != nil {
+			return ctx.Err() // interrupted: the deferred teardown stops the engines
+		}
 		ttl := int64(0)
 		if i%2 == 1 {
 			ttl = 3600
 		}
 		if err := c.SetItem(ctx, "key:"+strconv.Itoa(i), uint32(i), ttl, val); err != nil {
-			log.Fatal(err)
+			return err
 		}
 	}
 	fill := time.Since(t0)
 	c.Close()
 	if n := currItems(ctx, src.Addr(), clientTLS); n != int64(*items) {
-		log.Fatalf("the source holds %d items, want %d", n, *items)
+		return fmt.Errorf("the source holds %d items, want %d", n, *items)
 	}
 	log.Printf("filled %d items in %s", *items, fill)
 
 	snapDir := filepath.Join(dir, "snapshots")
 	if err := os.MkdirAll(snapDir, 0o700); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	var snaps, restores, empties []time.Duration
 	var size int64
@@ -125,29 +141,29 @@ func main() {
 		file := filepath.Join(snapDir, fmt.Sprintf("run%d.mcdump", r))
 		t0 := time.Now()
 		if size, err = sup.SnapshotTo(ctx, "src", file); err != nil {
-			log.Fatal(err)
+			return err
 		}
 		snaps = append(snaps, time.Since(t0))
 
 		empty := spec(fmt.Sprintf("empty%d", r), "")
 		t0 = time.Now()
 		if _, err := sup.Start(ctx, empty); err != nil {
-			log.Fatal(err)
+			return err
 		}
 		empties = append(empties, time.Since(t0))
 		dst := spec(fmt.Sprintf("dst%d", r), file)
 		t0 = time.Now()
 		if _, err := sup.Start(ctx, dst); err != nil {
-			log.Fatal(err)
+			return err
 		}
 		restores = append(restores, time.Since(t0))
 		n := currItems(ctx, dst.Addr(), clientTLS)
 		if n != int64(*items) {
-			log.Fatalf("restored node holds %d items, want %d", n, *items)
+			return fmt.Errorf("restored node holds %d items, want %d", n, *items)
 		}
 		for _, id := range []string{empty.NodeID, dst.NodeID} {
 			if err := sup.Remove(ctx, id); err != nil {
-				log.Fatal(err)
+				return err
 			}
 		}
 		log.Printf("run %d: snapshot %s, restore %s (empty start %s)", r+1, snaps[r], restores[r], empties[r])
@@ -168,17 +184,22 @@ func main() {
 	for i := range snaps {
 		fmt.Printf("- run %d: %s / %s / %s\n", i+1, snaps[i].Round(time.Millisecond), restores[i].Round(time.Millisecond), empties[i].Round(time.Millisecond))
 	}
+	return nil
 }
 
+// currItems is the node's curr_items, -1 (with the error logged) if it
+// cannot be read: the caller's count check then fails and run returns.
 func currItems(ctx context.Context, addr string, cfg *tls.Config) int64 {
 	c, err := memcached.DialTLS(ctx, nil, addr, cfg)
 	if err != nil {
-		log.Fatal(err)
+		log.Print(err)
+		return -1
 	}
 	defer c.Close()
 	st, err := c.Stats(ctx)
 	if err != nil {
-		log.Fatal(err)
+		log.Print(err)
+		return -1
 	}
 	n, _ := strconv.ParseInt(st["curr_items"], 10, 64)
 	return n
