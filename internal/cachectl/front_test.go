@@ -46,15 +46,7 @@ func unixEcho(t *testing.T) string {
 // with their bytes intact both ways. stop closes plaintext connections
 // and keeps TLS ones; close ends them all.
 func TestFrontSplitsByFirstByte(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := pki.Open(filepath.Join(dir, "ca"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Leaf("rg", []string{"master.my-rg.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, leaf := testLeaf(t, "rg", "master.my-rg.example")
 	cl := iamCluster()
 	cl.TransitEncryptionMode, cl.ACL = elasticache.TransitPreferred, nil
 	c := &Controller{cfg: Config{IAMSecret: []byte("s")}, log: slog.New(slog.DiscardHandler)}
@@ -137,15 +129,7 @@ func TestFrontMetersECPU(t *testing.T) {
 	if ecpuCost(14) != 1 || ecpuCost(1024) != 1 || ecpuCost(1025) != 2 || ecpuCost(3*1024+40) != 4 || ecpuCost(0) != 1 {
 		t.Errorf("ecpuCost: 14 B %d, 1 KB %d, 1 KB+1 %d, 3 KB+40 %d", ecpuCost(14), ecpuCost(1024), ecpuCost(1025), ecpuCost(3*1024+40))
 	}
-	dir := t.TempDir()
-	ca, err := pki.Open(filepath.Join(dir, "ca"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Leaf("sl", []string{"sl.serverless.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, leaf := testLeaf(t, "sl", "sl.serverless.example")
 	c := &Controller{cfg: Config{IAMSecret: []byte("s")}, log: slog.New(slog.DiscardHandler)}
 	run := func(limit int32, n int) time.Duration {
 		t.Helper()
@@ -184,4 +168,19 @@ func TestFrontMetersECPU(t *testing.T) {
 	if cl := (&elasticache.Cluster{ServerlessCache: "sl", TransitEncryptionMode: elasticache.TransitRequired}); frontMode(cl) {
 		t.Error("a serverless cache without a maximum (and no IAM user) is fronted")
 	}
+}
+
+// testLeaf opens a certificate authority in a temporary directory and
+// issues a leaf certificate for names.
+func testLeaf(t *testing.T, name string, names ...string) (*pki.Authority, pki.Leaf) {
+	t.Helper()
+	ca, err := pki.Open(filepath.Join(t.TempDir(), "ca"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Leaf(name, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, leaf
 }

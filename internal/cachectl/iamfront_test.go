@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/cachalot-dev/cachalot/internal/elasticache"
-	"github.com/cachalot-dev/cachalot/internal/pki"
 )
 
 type fakeVerifier struct{ good string }
@@ -36,14 +35,7 @@ func (f fakeVerifier) VerifyToken(_ context.Context, c TokenCheck, token string)
 // sent; replies come back verbatim.
 func TestIAMFront(t *testing.T) {
 	dir := t.TempDir()
-	ca, err := pki.Open(filepath.Join(dir, "ca"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Leaf("rg", []string{"master.my-rg.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, leaf := testLeaf(t, "rg", "master.my-rg.example")
 	sockDir := filepath.Join(dir, strings.Repeat("d", 60), strings.Repeat("e", 60))
 	if err := os.MkdirAll(sockDir, 0o700); err != nil {
 		t.Fatal(err)
