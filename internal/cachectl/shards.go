@@ -21,12 +21,8 @@ import (
 // slots and changes nothing.
 
 // failoverResend is how long a sent CLUSTER FAILOVER is given before it
-// is sent again: a coordinated failover restarts when asked again, so it
-// is given longer than the engine's own manual-failover timeout (5 s,
-// CLUSTER_MF_TIMEOUT) — resent every 2 s, a failover that took longer on
-// a loaded machine was restarted before it could finish, again and again
-// (TestClusterModeTLS on CI waited a minute for one).
-const failoverResend = 6 * time.Second
+// is sent again: a coordinated failover restarts when asked again.
+const failoverResend = 2 * time.Second
 
 // reconcileClustered converges the cluster-mode groups, in parallel, and
 // returns the other groups, whether any cluster-mode group is in
