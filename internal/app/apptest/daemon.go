@@ -59,14 +59,16 @@ func BuildDaemon(t testing.TB) *Daemon {
 	return d
 }
 
-// Start starts `cachalot serve` on a free loopback port and waits (30 s
-// at most) for its endpoint file; the Env it returns has the URL and the
-// root credentials (no App: the daemon is another process).
-func (d *Daemon) Start() *Env {
+// Start starts `cachalot serve` (with flags added) on a free loopback
+// port and waits (30 s at most) for its endpoint file; the Env it returns
+// has the URL and the root credentials (no App: the daemon is another
+// process).
+func (d *Daemon) Start(flags ...string) *Env {
 	t := d.t
 	t.Helper()
 	os.Remove(filepath.Join(d.Dir, app.EndpointFile))
-	d.cmd = exec.Command(d.Bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", d.Dir, "--log-level", "warn")
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", d.Dir, "--log-level", "warn"}, flags...)
+	d.cmd = exec.Command(d.Bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // SIGKILL reaches the daemon alone
 	if err := d.cmd.Start(); err != nil {
