@@ -115,6 +115,67 @@ export_ca() {
   chmod 644 "$CA_DIR/ca.pem"
 }
 
+# The serverless walkthroughs' shared steps (serverless.sh,
+# serverless-memcached.sh). They set SG, HOST and INSTANCE.
+
+# serverless_group NAME PORT NEXT: the seed's dedicated security group NAME
+# (described as NAME with spaces) opening Custom TCP PORT from 0.0.0.0/0,
+# and not yet NEXT; sets SG.
+serverless_group() {
+  step "A dedicated security group with Custom TCP $2 from 0.0.0.0/0 (and not yet $3)"
+  SG=$(aws ec2 create-security-group --group-name "$1" --description "${1//-/ }" --query GroupId)
+  aws ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port "$2" --cidr 0.0.0.0/0 >/dev/null
+  echo "group $SG"
+}
+
+# serverless_second_rule PORT: the rule the seed forgot, Custom TCP PORT
+# from 0.0.0.0/0 in SG.
+serverless_second_rule() {
+  step "The second rule: Custom TCP $1 from 0.0.0.0/0"
+  aws ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port "$1" --cidr 0.0.0.0/0 >/dev/null
+}
+
+# create_serverless NAME ENGINE FIELDS: a serverless cache in SG (default
+# VPC subnets, data storage at most 5 GB), printing FIELDS of the answer
+# (a query on ServerlessCache); waits until it is available and sets HOST
+# to its endpoint's name.
+create_serverless() {
+  aws elasticache create-serverless-cache --serverless-cache-name "$1" --engine "$2" \
+    --security-group-ids "$SG" --cache-usage-limits 'DataStorage={Maximum=5,Unit=GB}' \
+    --query "ServerlessCache.$3"
+  wait_serverless "$1"
+  aws elasticache describe-serverless-caches --serverless-cache-name "$1" \
+    --query 'ServerlessCaches[0].[Status,Endpoint.Address,Endpoint.Port,ReaderEndpoint.Port,FullEngineVersion]'
+  HOST=$(aws elasticache describe-serverless-caches --serverless-cache-name "$1" --query 'ServerlessCaches[0].Endpoint.Address')
+  [[ $HOST == $1-*.serverless.use1.cache.amazonaws.com ]] || fail "endpoint $HOST"
+}
+
+# serverless_client: the CA certificate for clients (export_ca) and an
+# instance in the default VPC's default group; sets INSTANCE.
+serverless_client() {
+  step "Export the installation's CA certificate for clients (cachalot ca)"
+  export_ca
+  step "An instance in the default VPC"
+  local default_sg
+  default_sg=$(aws ec2 describe-security-groups --filters Name=group-name,Values=default --query 'SecurityGroups[0].GroupId')
+  INSTANCE=$(launch - "$default_sg")
+  echo "instance $INSTANCE"
+}
+
+# delete_serverless NAME: delete the serverless cache, wait until it is
+# gone (60s at most) and print its events.
+delete_serverless() {
+  step "Delete the serverless cache"
+  aws elasticache delete-serverless-cache --serverless-cache-name "$1" --query 'ServerlessCache.Status'
+  for _ in $(seq 1 300); do
+    aws elasticache describe-serverless-caches --serverless-cache-name "$1" >/dev/null 2>&1 || break
+    sleep 0.2
+  done
+  aws elasticache describe-serverless-caches --serverless-cache-name "$1" >/dev/null 2>&1 && fail "not deleted after 60s"
+  aws elasticache describe-events --source-type serverless-cache --source-identifier "$1" --query 'Events[].Message'
+  echo "ok: serverless cache deleted"
+}
+
 # launch SUBNET_OR_- GROUP…: a running instance; prints its id.
 launch() {
   local subnet=$1; shift

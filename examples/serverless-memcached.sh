@@ -10,28 +10,12 @@ start_cachalot
 
 SC=pages
 
-step "A dedicated security group with Custom TCP 11211 from 0.0.0.0/0 (and not yet 11212)"
-SG=$(aws ec2 create-security-group --group-name serverless-memcached --description "serverless memcached" --query GroupId)
-aws ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 11211 --cidr 0.0.0.0/0 >/dev/null
-echo "group $SG"
+serverless_group serverless-memcached 11211 11212
 
 step "Create the serverless Memcached cache (default VPC subnets, data storage at most 5 GB)"
-aws elasticache create-serverless-cache --serverless-cache-name "$SC" --engine memcached \
-  --security-group-ids "$SG" --cache-usage-limits 'DataStorage={Maximum=5,Unit=GB}' \
-  --query 'ServerlessCache.[Status,MajorEngineVersion,ARN]'
-wait_serverless "$SC"
-aws elasticache describe-serverless-caches --serverless-cache-name "$SC" \
-  --query 'ServerlessCaches[0].[Status,Endpoint.Address,Endpoint.Port,ReaderEndpoint.Port,FullEngineVersion]'
-HOST=$(aws elasticache describe-serverless-caches --serverless-cache-name "$SC" --query 'ServerlessCaches[0].Endpoint.Address')
-[[ $HOST == $SC-*.serverless.use1.cache.amazonaws.com ]] || fail "endpoint $HOST"
+create_serverless "$SC" memcached '[Status,MajorEngineVersion,ARN]'
 
-step "Export the installation's CA certificate for clients (cachalot ca)"
-export_ca
-
-step "An instance in the default VPC"
-DEFAULT_SG=$(aws ec2 describe-security-groups --filters Name=group-name,Values=default --query 'SecurityGroups[0].GroupId')
-INSTANCE=$(launch - "$DEFAULT_SG")
-echo "instance $INSTANCE"
+serverless_client
 
 # mc PORT COMMANDS: the memcached text protocol over TLS (openssl s_client,
 # verifying the endpoint's name against the CA); COMMANDS is printf's
@@ -55,8 +39,7 @@ out=$(cachalot explain --from "$INSTANCE" --to "$SC" --port 11212) || true
 echo "$out"
 grep -q "$SG" <<<"$out" || fail "explain does not name $SG"
 
-step "The second rule: Custom TCP 11212 from 0.0.0.0/0"
-aws ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 11212 --cidr 0.0.0.0/0 >/dev/null
+serverless_second_rule 11212
 ok=""
 for _ in $(seq 1 50); do
   if [ "$(mc 11212 'get page:1\r\n')" = "$(printf 'VALUE page:1 0 5\nhello\nEND')" ]; then ok=1; break; fi
@@ -84,12 +67,4 @@ pid_after=$(grep -o '"pid": *[0-9]*' "$NODE" | grep -o '[0-9]*$')
 [ "$(mc 11212 'get page:1\r\n')" = "$(printf 'VALUE page:1 0 5\nhello\nEND')" ] || fail "get on 11212 after the restart"
 echo "ok: engine pid $pid_after re-adopted, page:1=hello"
 
-step "Delete the serverless cache"
-aws elasticache delete-serverless-cache --serverless-cache-name "$SC" --query 'ServerlessCache.Status'
-for _ in $(seq 1 300); do
-  aws elasticache describe-serverless-caches --serverless-cache-name "$SC" >/dev/null 2>&1 || break
-  sleep 0.2
-done
-aws elasticache describe-serverless-caches --serverless-cache-name "$SC" >/dev/null 2>&1 && fail "not deleted after 60s"
-aws elasticache describe-events --source-type serverless-cache --source-identifier "$SC" --query 'Events[].Message'
-echo "ok: serverless cache deleted"
+delete_serverless "$SC"

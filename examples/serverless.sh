@@ -10,28 +10,12 @@ start_cachalot
 
 SC=sessions
 
-step "A dedicated security group with Custom TCP 6379 from 0.0.0.0/0 (and not yet 6380)"
-SG=$(aws ec2 create-security-group --group-name serverless-cache --description "serverless cache" --query GroupId)
-aws ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 6379 --cidr 0.0.0.0/0 >/dev/null
-echo "group $SG"
+serverless_group serverless-cache 6379 6380
 
 step "Create the serverless cache (default VPC subnets, data storage at most 5 GB)"
-aws elasticache create-serverless-cache --serverless-cache-name "$SC" --engine redis \
-  --security-group-ids "$SG" --cache-usage-limits 'DataStorage={Maximum=5,Unit=GB}' \
-  --query 'ServerlessCache.[Status,ARN]'
-wait_serverless "$SC"
-aws elasticache describe-serverless-caches --serverless-cache-name "$SC" \
-  --query 'ServerlessCaches[0].[Status,Endpoint.Address,Endpoint.Port,ReaderEndpoint.Port,FullEngineVersion]'
-HOST=$(aws elasticache describe-serverless-caches --serverless-cache-name "$SC" --query 'ServerlessCaches[0].Endpoint.Address')
-[[ $HOST == $SC-*.serverless.use1.cache.amazonaws.com ]] || fail "endpoint $HOST"
+create_serverless "$SC" redis '[Status,ARN]'
 
-step "Export the installation's CA certificate for clients (cachalot ca)"
-export_ca
-
-step "An instance in the default VPC"
-DEFAULT_SG=$(aws ec2 describe-security-groups --filters Name=group-name,Values=default --query 'SecurityGroups[0].GroupId')
-INSTANCE=$(launch - "$DEFAULT_SG")
-echo "instance $INSTANCE"
+serverless_client
 
 # tcli PORT ARGS…: redis-cli over TLS trusting the CA, cluster mode.
 tcli() { local p=$1; shift; on "$INSTANCE" timeout 3 redis-cli --tls --cacert "$CA_DIR/ca.pem" -h "$HOST" -p "$p" -c "$@"; }
@@ -56,19 +40,10 @@ out=$(cachalot explain --from "$INSTANCE" --to "$SC" --port 6380) || true
 echo "$out"
 grep -q "$SG" <<<"$out" || fail "explain does not name $SG"
 
-step "The second rule: Custom TCP 6380 from 0.0.0.0/0"
-aws ec2 authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 6380 --cidr 0.0.0.0/0 >/dev/null
+serverless_second_rule 6380
 eventually 10 bash -c "[ \"\$($CACHALOT exec --data-dir $DATA_DIR --instance $INSTANCE -- sh -c \"printf 'READONLY\nGET session:42\n' | timeout 3 redis-cli --tls --cacert $CA_DIR/ca.pem -h $HOST -p 6380\" | tail -1)\" = alice ]" ||
   fail "READONLY GET on 6380 after the second rule"
 echo "ok: session:42=alice read from the replica on 6380"
 cachalot explain --from "$INSTANCE" --to "$SC" --port 6380 || fail "explain still denies 6380"
 
-step "Delete the serverless cache"
-aws elasticache delete-serverless-cache --serverless-cache-name "$SC" --query 'ServerlessCache.Status'
-for _ in $(seq 1 300); do
-  aws elasticache describe-serverless-caches --serverless-cache-name "$SC" >/dev/null 2>&1 || break
-  sleep 0.2
-done
-aws elasticache describe-serverless-caches --serverless-cache-name "$SC" >/dev/null 2>&1 && fail "not deleted after 60s"
-aws elasticache describe-events --source-type serverless-cache --source-identifier "$SC" --query 'Events[].Message'
-echo "ok: serverless cache deleted"
+delete_serverless "$SC"

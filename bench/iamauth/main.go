@@ -27,9 +27,7 @@ import (
 	"log"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,49 +74,22 @@ type target struct {
 }
 
 func run(ctx context.Context, o options) error {
-	bin, err := filepath.Abs(o.bin)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("# IAM authentication through the product: the cost of the front\n\n")
 	hostinfo.PrintGenerated("iamauth")
-	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
+	b, err := cachalotproc.StartBench(ctx, o.bin, cachalotproc.Options{
 		DirPrefix: "cachalot-iambench-", Key: "AKIAIAMBENCHBENCHBNC", Secret: "iambench-secret", LogLevel: "warn",
-	})
+	}, o.keep)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := srv.Close(o.keep); err != nil {
-			log.Printf("cleanup: %v", err)
-		}
-	}()
-	inst, err := srv.LaunchInstance(ctx)
-	if err != nil {
-		return err
-	}
+	defer b.Close()
+	srv, inst, ca := b.Server, b.Inst, b.CA
 	cred, err := iamPrincipal(ctx, srv)
 	if err != nil {
 		return err
 	}
 	host, err := createGroup(ctx, srv)
 	if err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "cachalot-iambench-files-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	if err := os.Chmod(work, 0o755); err != nil {
-		return err
-	}
-	caPEM, err := os.ReadFile(filepath.Join(srv.Dir, "ca", "ca.pem"))
-	if err != nil {
-		return err
-	}
-	ca := filepath.Join(work, "cachalot-ca.pem")
-	if err := os.WriteFile(ca, caPEM, 0o644); err != nil {
 		return err
 	}
 	// The engine's own TLS port in IAM mode (cachectl splitPorts: the

@@ -28,7 +28,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,10 +66,6 @@ const user = "bench"
 func password(i int) string { return fmt.Sprintf("bench-password-%06d", i) }
 
 func run(ctx context.Context, o options) error {
-	bin, err := filepath.Abs(o.bin)
-	if err != nil {
-		return err
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -78,39 +73,16 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("# RBAC through the product: user change → enforced on every member (issue 14)\n\n")
 	fmt.Printf("Generated %s on %s, %d CPUs shared with other work, load %s, by:\n\n", time.Now().UTC().Format(time.RFC3339), hostinfo.Describe(), hostinfo.CPUs(), hostinfo.LoadAvg())
 	fmt.Printf("    go build -o bin/cachalot ./cmd/cachalot && go run ./bench/rbac %s\n\n", strings.Join(os.Args[1:], " "))
-	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
+	b, err := cachalotproc.StartBench(ctx, o.bin, cachalotproc.Options{
 		DirPrefix: "cachalot-rbacbench-", Key: "AKIARBACBENCHBENCHBN", Secret: "rbacbench-secret", LogLevel: "warn",
-	})
+	}, o.keep)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := srv.Close(o.keep); err != nil {
-			log.Printf("cleanup: %v", err)
-		}
-	}()
-	inst, err := srv.LaunchInstance(ctx)
-	if err != nil {
-		return err
-	}
+	defer b.Close()
+	srv, inst, ca := b.Server, b.Inst, b.CA
 	hosts, err := createGroup(ctx, srv, o.members)
 	if err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "cachalot-rbacbench-files-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	if err := os.Chmod(work, 0o755); err != nil {
-		return err
-	}
-	caPEM, err := os.ReadFile(filepath.Join(srv.Dir, "ca", "ca.pem"))
-	if err != nil {
-		return err
-	}
-	ca := filepath.Join(work, "ca.pem")
-	if err := os.WriteFile(ca, caPEM, 0o644); err != nil {
 		return err
 	}
 	pr, err := srv.StartLineChild(ctx, inst.ID, self, "-probe", 10*time.Second, 1, 0)

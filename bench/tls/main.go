@@ -68,27 +68,16 @@ type target struct {
 }
 
 func run(ctx context.Context, o options) error {
-	bin, err := filepath.Abs(o.bin)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("# TLS in transit through the product: figures of issue 14\n\n")
 	hostinfo.PrintGenerated("tls")
-	srv, err := cachalotproc.Start(ctx, bin, cachalotproc.Options{
+	b, err := cachalotproc.StartBench(ctx, o.bin, cachalotproc.Options{
 		DirPrefix: "cachalot-tlsbench-", Key: "AKIATLSBENCHBENCHBNC", Secret: "tlsbench-secret", LogLevel: "warn",
-	})
+	}, o.keep)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := srv.Close(o.keep); err != nil {
-			log.Printf("cleanup: %v", err)
-		}
-	}()
-	inst, err := srv.LaunchInstance(ctx)
-	if err != nil {
-		return err
-	}
+	defer b.Close()
+	srv, inst, work, productCA := b.Server, b.Inst, b.Work, b.CA
 	tlsHost, err := createCache(ctx, srv, "tlsbench", true)
 	if err != nil {
 		return err
@@ -99,22 +88,6 @@ func run(ctx context.Context, o options) error {
 	}
 	prefHost, err := createPreferredGroup(ctx, srv, "prefbench")
 	if err != nil {
-		return err
-	}
-	work, err := os.MkdirTemp("", "cachalot-tlsbench-files-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	if err := os.Chmod(work, 0o755); err != nil {
-		return err
-	}
-	caPEM, err := os.ReadFile(filepath.Join(srv.Dir, "ca", "ca.pem"))
-	if err != nil {
-		return err
-	}
-	productCA := filepath.Join(work, "cachalot-ca.pem")
-	if err := os.WriteFile(productCA, caPEM, 0o644); err != nil {
 		return err
 	}
 	handPort, handCA, stop, err := startByHand(ctx, work, true)

@@ -1,13 +1,10 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,75 +31,13 @@ import (
 func TestNetplaneCrashConvergence(t *testing.T) {
 	privtest.RequireRoot(t)
 	ctx := context.Background()
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "cachalot")
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || len(bytes.TrimSpace(gomod)) == 0 {
-		t.Fatalf("go env GOMOD = %q, %v", gomod, err)
-	}
-	build := exec.Command("go", "build", "-o", bin, "./cmd/cachalot")
-	build.Dir = filepath.Dir(string(bytes.TrimSpace(gomod)))
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	dir := filepath.Join(tmp, "data")
+	d := apptest.BuildDaemon(t)
+	dir := d.Dir
 	prefix := app.InstallPrefix(dir)
-	logPath := filepath.Join(tmp, "serve.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-
-	var daemon *exec.Cmd
-	stop := func(sig syscall.Signal) {
-		if daemon == nil {
-			return
-		}
-		daemon.Process.Signal(sig)
-		done := make(chan error, 1)
-		go func() { done <- daemon.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			daemon.Process.Kill()
-			<-done
-		}
-		daemon = nil
-	}
-	t.Cleanup(func() {
-		stop(syscall.SIGKILL)
-		tctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		exec.CommandContext(tctx, bin, "teardown", "--data-dir", dir).Run()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("cachalot serve output:\n%s", b)
-		}
-	})
 	var ec *elasticache.Client // of the current daemon
 	start := func() *ec2.Client {
 		t.Helper()
-		os.Remove(filepath.Join(dir, app.EndpointFile))
-		daemon = exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
-		daemon.Stdout, daemon.Stderr = logf, logf
-		daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // SIGKILL reaches the daemon alone
-		if err := daemon.Start(); err != nil {
-			t.Fatalf("start cachalot serve: %v", err)
-		}
-		var url string
-		for deadline := time.Now().Add(30 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			b, _ := os.ReadFile(filepath.Join(dir, app.EndpointFile))
-			url = strings.TrimSpace(string(b))
-		}
-		if url == "" {
-			t.Fatalf("cachalot serve wrote no endpoint file within 30s")
-		}
-		creds, err := app.ReadCredentials(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := (&apptest.Env{URL: url, Root: creds}).Config()
+		cfg := d.Start().Config()
 		ec = elasticache.NewFromConfig(cfg)
 		return ec2.NewFromConfig(cfg)
 	}
@@ -188,12 +123,12 @@ func TestNetplaneCrashConvergence(t *testing.T) {
 		redisIP = nettest.WaitResolve(t, plane, c.ENI, redisAddr)
 	}
 	nsBefore := nettest.OwnedNetns(t, prefix)
-	enginesBefore := nettest.ProcsIn(t, dir, daemon.Process.Pid)
+	enginesBefore := nettest.ProcsIn(t, dir, d.PID())
 	if redisAddr != "" && len(enginesBefore) == 0 {
 		t.Errorf("no engine process runs in %s", dir)
 	}
 
-	stop(syscall.SIGKILL)
+	d.Stop(syscall.SIGKILL)
 	if got := nettest.OwnedNetns(t, prefix); !slices.Equal(got, nsBefore) {
 		t.Errorf("namespaces after kill -9 = %v, want %v", got, nsBefore)
 	}
@@ -223,16 +158,16 @@ func TestNetplaneCrashConvergence(t *testing.T) {
 	}
 	if redisAddr != "" {
 		nettest.WaitCluster(t, ec, "crash")
-		if got := nettest.ProcsIn(t, dir, daemon.Process.Pid); !slices.Equal(got, enginesBefore) {
+		if got := nettest.ProcsIn(t, dir, d.PID()); !slices.Equal(got, enginesBefore) {
 			t.Errorf("engine processes after the restart = %v, want %v adopted", got, enginesBefore)
 		}
 	}
 
 	// Teardown leaves nothing of this installation.
-	stop(syscall.SIGTERM)
+	d.Stop(syscall.SIGTERM)
 	tctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(tctx, bin, "teardown", "--data-dir", dir).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(tctx, d.Bin, "teardown", "--data-dir", dir).CombinedOutput(); err != nil {
 		t.Fatalf("cachalot teardown: %v\n%s", err, out)
 	}
 	if got := nettest.OwnedNetns(t, prefix); len(got) != 0 {

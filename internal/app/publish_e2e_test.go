@@ -285,65 +285,14 @@ func TestPublishedCacheFromHost(t *testing.T) {
 // hosts file; teardown leaves the hosts file as it found it.
 func TestPublishedCrash(t *testing.T) {
 	requirePublishTools(t)
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "cachalot")
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-o", bin, "./cmd/cachalot")
-	build.Dir = filepath.Dir(string(bytes.TrimSpace(gomod)))
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	dir, hosts := filepath.Join(tmp, "data"), filepath.Join(tmp, "hosts")
+	d := apptest.BuildDaemon(t)
+	// The hosts file beside the data dir: removed after the harness's teardown.
+	dir, hosts := d.Dir, filepath.Join(filepath.Dir(d.Dir), "hosts")
 	if err := os.WriteFile(hosts, []byte(machineHosts), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	prefix := app.InstallPrefix(dir)
-	logf, err := os.Create(filepath.Join(tmp, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	var daemon *exec.Cmd
-	stop := func(sig syscall.Signal) {
-		if daemon != nil {
-			daemon.Process.Signal(sig)
-			daemon.Wait()
-			daemon = nil
-		}
-	}
-	t.Cleanup(func() {
-		stop(syscall.SIGKILL)
-		exec.Command(bin, "teardown", "--data-dir", dir).Run()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("serve output:\n%s", b)
-		}
-	})
-	start := func() *apptest.Env {
-		t.Helper()
-		os.Remove(filepath.Join(dir, app.EndpointFile))
-		daemon = exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn",
-			"--publish-all", "--hosts-file", hosts)
-		daemon.Stdout, daemon.Stderr = logf, logf
-		daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := daemon.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var url string
-		waitFor(t, "the endpoint file", func() (string, bool) {
-			b, _ := os.ReadFile(filepath.Join(dir, app.EndpointFile))
-			url = strings.TrimSpace(string(b))
-			return url, url != ""
-		})
-		creds, err := app.ReadCredentials(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &apptest.Env{URL: url, Root: creds, DataDir: dir}
-	}
+	start := func() *apptest.Env { t.Helper(); return d.Start("--publish-all", "--hosts-file", hosts) }
 	env := start()
 	ne := &nettest.Env{Env: env, EC2: ec2.NewFromConfig(env.Config())}
 	ec := elasticache.NewFromConfig(env.Config())
@@ -374,7 +323,7 @@ func TestPublishedCrash(t *testing.T) {
 	ping("published by --publish-all")
 	objects, block := hostObjects(t, prefix), hostsBlock(t, hosts, prefix)
 
-	stop(syscall.SIGKILL)
+	d.Stop(syscall.SIGKILL)
 	if got, ok := redisCLI(hosts, "-h", name, "ping"); !ok || got != "PONG" {
 		t.Errorf("redis-cli ping after kill -9 = %q, want PONG", got)
 	}
@@ -391,8 +340,8 @@ func TestPublishedCrash(t *testing.T) {
 		t.Errorf("hosts block after the restart = %q, want %q", got, block)
 	}
 
-	stop(syscall.SIGTERM)
-	if out, err := exec.Command(bin, "teardown", "--data-dir", dir).CombinedOutput(); err != nil {
+	d.Stop(syscall.SIGTERM)
+	if out, err := exec.Command(d.Bin, "teardown", "--data-dir", dir).CombinedOutput(); err != nil {
 		t.Fatalf("teardown: %v\n%s", err, out)
 	}
 	if b, _ := os.ReadFile(hosts); string(b) != machineHosts {

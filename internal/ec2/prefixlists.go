@@ -181,6 +181,19 @@ func plCIDR(s, family string) (string, error) {
 	return p.Masked().String(), nil
 }
 
+// validMaxEntries checks a MaxEntries value: 1 to maxPrefixListEntries.
+func validMaxEntries(m int32) error {
+	if m < 1 || m > maxPrefixListEntries {
+		return awserr.InvalidParameterValue("Value (%d) for parameter MaxEntries is invalid. Expecting a value between 1 and %d.", m, maxPrefixListEntries)
+	}
+	return nil
+}
+
+// entryIndex returns the index of the entry with cidr, -1 if none.
+func entryIndex(entries []plEntry, cidr string) int {
+	return slices.IndexFunc(entries, func(x plEntry) bool { return x.CIDR == cidr })
+}
+
 func validEntryDescription(d *string) error {
 	if d != nil && len(*d) > 255 {
 		return awserr.InvalidParameterValue("The entry description cannot be longer than 255 characters.")
@@ -205,8 +218,8 @@ func (s *Service) CreateManagedPrefixList(ctx context.Context, in *ec2api.Create
 	if in.MaxEntries == nil {
 		return nil, awserr.MissingParameter("MaxEntries")
 	}
-	if m := *in.MaxEntries; m < 1 || m > maxPrefixListEntries {
-		return nil, awserr.InvalidParameterValue("Value (%d) for parameter MaxEntries is invalid. Expecting a value between 1 and %d.", m, maxPrefixListEntries)
+	if err := validMaxEntries(*in.MaxEntries); err != nil {
+		return nil, err
 	}
 	if len(in.Entries) > int(*in.MaxEntries) {
 		return nil, errPrefixListMaxEntriesExceeded("", *in.MaxEntries)
@@ -220,7 +233,7 @@ func (s *Service) CreateManagedPrefixList(ctx context.Context, in *ec2api.Create
 		if err := validEntryDescription(e.Description); err != nil {
 			return nil, err
 		}
-		if slices.ContainsFunc(entries, func(x plEntry) bool { return x.CIDR == c }) {
+		if entryIndex(entries, c) >= 0 {
 			return nil, awserr.InvalidParameterValue("The CIDR %s is specified more than once.", c)
 		}
 		entries = append(entries, plEntry{CIDR: c, Description: str(e.Description)})
@@ -420,20 +433,11 @@ func (s *Service) ModifyManagedPrefixList(ctx context.Context, in *ec2api.Modify
 			return nil, err
 		}
 	}
-	sc := scopeOf(ctx)
-	var out ec2api.ManagedPrefixList
-	err := s.update(ctx, sc, func(t *txn, st *scopeTx) error {
-		r, err := ownPrefixList(st, *in.PrefixListId)
-		if err != nil {
-			return err
-		}
-		if err := checkVersion(r, in.CurrentVersion); err != nil {
-			return err
-		}
+	out, err := s.updateOwnPrefixList(ctx, *in.PrefixListId, in.CurrentVersion, func(st *scopeTx, r *plRec) error {
 		if in.MaxEntries != nil {
 			m := *in.MaxEntries
-			if m < 1 || m > maxPrefixListEntries {
-				return awserr.InvalidParameterValue("Value (%d) for parameter MaxEntries is invalid. Expecting a value between 1 and %d.", m, maxPrefixListEntries)
+			if err := validMaxEntries(m); err != nil {
+				return err
 			}
 			if int(m) < len(r.Entries) {
 				return errInvalidPrefixListModification("The prefix list %s has %d entries; MaxEntries cannot be less.", r.ID, len(r.Entries))
@@ -451,7 +455,7 @@ func (s *Service) ModifyManagedPrefixList(ctx context.Context, in *ec2api.Modify
 				if err != nil {
 					return err
 				}
-				i := slices.IndexFunc(entries, func(x plEntry) bool { return x.CIDR == c })
+				i := entryIndex(entries, c)
 				if i < 0 {
 					return errInvalidPrefixListModification("The request cannot remove %s from the prefix list %s: it is not an entry.", c, r.ID)
 				}
@@ -465,7 +469,7 @@ func (s *Service) ModifyManagedPrefixList(ctx context.Context, in *ec2api.Modify
 				if err := validEntryDescription(e.Description); err != nil {
 					return err
 				}
-				if i := slices.IndexFunc(entries, func(x plEntry) bool { return x.CIDR == c }); i >= 0 {
+				if i := entryIndex(entries, c); i >= 0 {
 					entries[i].Description = str(e.Description)
 					continue
 				}
@@ -477,7 +481,29 @@ func (s *Service) ModifyManagedPrefixList(ctx context.Context, in *ec2api.Modify
 			sortEntries(entries)
 			r.newVersion(entries, "modify-complete")
 		}
-		if err := dryRun(in.DryRun); err != nil {
+		return dryRun(in.DryRun)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ec2api.ModifyManagedPrefixListResult{PrefixList: out}, nil
+}
+
+// updateOwnPrefixList runs change on the caller's own list id (not AWS's)
+// in one transaction, after checking current (when given) is its version,
+// and returns the list as change leaves it.
+func (s *Service) updateOwnPrefixList(ctx context.Context, id string, current *int64, change func(st *scopeTx, r *plRec) error) (*ec2api.ManagedPrefixList, error) {
+	sc := scopeOf(ctx)
+	var out ec2api.ManagedPrefixList
+	err := s.update(ctx, sc, func(t *txn, st *scopeTx) error {
+		r, err := ownPrefixList(st, id)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(r, current); err != nil {
+			return err
+		}
+		if err := change(st, r); err != nil {
 			return err
 		}
 		out = plOut(sc, r)
@@ -486,7 +512,7 @@ func (s *Service) ModifyManagedPrefixList(ctx context.Context, in *ec2api.Modify
 	if err != nil {
 		return nil, err
 	}
-	return &ec2api.ModifyManagedPrefixListResult{PrefixList: &out}, nil
+	return &out, nil
 }
 
 // RestoreManagedPrefixListVersion implements ec2api.Operations: the
@@ -500,16 +526,7 @@ func (s *Service) RestoreManagedPrefixListVersion(ctx context.Context, in *ec2ap
 	case in.PreviousVersion == nil:
 		return nil, awserr.MissingParameter("PreviousVersion")
 	}
-	sc := scopeOf(ctx)
-	var out ec2api.ManagedPrefixList
-	err := s.update(ctx, sc, func(t *txn, st *scopeTx) error {
-		r, err := ownPrefixList(st, *in.PrefixListId)
-		if err != nil {
-			return err
-		}
-		if err := checkVersion(r, in.CurrentVersion); err != nil {
-			return err
-		}
+	out, err := s.updateOwnPrefixList(ctx, *in.PrefixListId, in.CurrentVersion, func(st *scopeTx, r *plRec) error {
 		prev, ok := r.History[*in.PreviousVersion]
 		if !ok {
 			return awserr.InvalidParameterValue("The prefix list %s has no version %d to restore.", r.ID, *in.PreviousVersion)
@@ -521,13 +538,12 @@ func (s *Service) RestoreManagedPrefixListVersion(ctx context.Context, in *ec2ap
 			return err
 		}
 		r.newVersion(slices.Clone(prev), "restore-complete")
-		out = plOut(sc, r)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &ec2api.RestoreManagedPrefixListVersionResult{PrefixList: &out}, nil
+	return &ec2api.RestoreManagedPrefixListVersionResult{PrefixList: out}, nil
 }
 
 // prefixListUsers returns the groups with a rule referencing the list.
@@ -547,13 +563,7 @@ func (s *Service) DeleteManagedPrefixList(ctx context.Context, in *ec2api.Delete
 	if in.PrefixListId == nil {
 		return nil, awserr.MissingParameter("PrefixListId")
 	}
-	sc := scopeOf(ctx)
-	var out ec2api.ManagedPrefixList
-	err := s.update(ctx, sc, func(t *txn, st *scopeTx) error {
-		r, err := ownPrefixList(st, *in.PrefixListId)
-		if err != nil {
-			return err
-		}
+	out, err := s.updateOwnPrefixList(ctx, *in.PrefixListId, nil, func(st *scopeTx, r *plRec) error {
 		if users := prefixListUsers(st, r.ID); len(users) > 0 {
 			return errInvalidPrefixListModification("The prefix list %s is referenced by the security group %s and cannot be deleted.", r.ID, users[0].ID)
 		}
@@ -561,30 +571,19 @@ func (s *Service) DeleteManagedPrefixList(ctx context.Context, in *ec2api.Delete
 			return err
 		}
 		st.del(r.ID)
-		out = plOut(sc, r)
-		out.State = ptr("delete-complete")
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &ec2api.DeleteManagedPrefixListResult{PrefixList: &out}, nil
+	out.State = ptr("delete-complete")
+	return &ec2api.DeleteManagedPrefixListResult{PrefixList: out}, nil
 }
 
 // GetManagedPrefixListEntries implements ec2api.Operations.
 func (s *Service) GetManagedPrefixListEntries(ctx context.Context, in *ec2api.GetManagedPrefixListEntriesRequest) (*ec2api.GetManagedPrefixListEntriesResult, error) {
-	if in.PrefixListId == nil {
-		return nil, awserr.MissingParameter("PrefixListId")
-	}
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
 	out := &ec2api.GetManagedPrefixListEntriesResult{Entries: []ec2api.PrefixListEntry{}}
-	err := s.view(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		r, err := findPrefixList(st, *in.PrefixListId)
-		if err != nil {
-			return err
-		}
+	err := s.viewPrefixList(ctx, in.PrefixListId, in.DryRun, func(st *scopeTx, r *plRec) error {
 		entries := r.Entries
 		if v := in.TargetVersion; v != nil && *v != r.Version {
 			var ok bool
@@ -615,18 +614,8 @@ func (s *Service) GetManagedPrefixListEntries(ctx context.Context, in *ec2api.Ge
 // GetManagedPrefixListAssociations implements ec2api.Operations: the
 // security groups whose rules reference the list.
 func (s *Service) GetManagedPrefixListAssociations(ctx context.Context, in *ec2api.GetManagedPrefixListAssociationsRequest) (*ec2api.GetManagedPrefixListAssociationsResult, error) {
-	if in.PrefixListId == nil {
-		return nil, awserr.MissingParameter("PrefixListId")
-	}
-	if err := dryRun(in.DryRun); err != nil {
-		return nil, err
-	}
 	out := &ec2api.GetManagedPrefixListAssociationsResult{PrefixListAssociations: []ec2api.PrefixListAssociation{}}
-	err := s.view(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		r, err := findPrefixList(st, *in.PrefixListId)
-		if err != nil {
-			return err
-		}
+	err := s.viewPrefixList(ctx, in.PrefixListId, in.DryRun, func(st *scopeTx, r *plRec) error {
 		page, next, err := paginate(prefixListUsers(st, r.ID), (*groupRec).id, in.MaxResults, in.NextToken, 5, 255)
 		if err != nil {
 			return err
@@ -641,4 +630,22 @@ func (s *Service) GetManagedPrefixListAssociations(ctx context.Context, in *ec2a
 		return nil, err
 	}
 	return out, nil
+}
+
+// viewPrefixList runs read on the prefix list id (the caller's or AWS's)
+// in a view, after the checks of the Get… operations: id given, DryRun.
+func (s *Service) viewPrefixList(ctx context.Context, id *string, dry *bool, read func(st *scopeTx, r *plRec) error) error {
+	if id == nil {
+		return awserr.MissingParameter("PrefixListId")
+	}
+	if err := dryRun(dry); err != nil {
+		return err
+	}
+	return s.view(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
+		r, err := findPrefixList(st, *id)
+		if err != nil {
+			return err
+		}
+		return read(st, r)
+	})
 }

@@ -124,21 +124,34 @@ func (s *Service) AssociateIamInstanceProfile(ctx context.Context, in *ec2api.As
 	if in.InstanceId == nil {
 		return nil, awserr.MissingParameter("instanceId")
 	}
-	if in.IamInstanceProfile == nil {
+	out, err := s.associateProfile(ctx, in.IamInstanceProfile, func(st *scopeTx) (*instanceRec, error) {
+		i, err := instanceForProfile(st, str(in.InstanceId))
+		if err == nil && i.Profile != nil {
+			return nil, errIncorrectState("There is an existing association for instance %s", i.ID)
+		}
+		return i, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ec2api.AssociateIamInstanceProfileResult{IamInstanceProfileAssociation: out}, nil
+}
+
+// associateProfile resolves the profile spec names and, in one
+// transaction, gives the instance find returns a new association with it.
+func (s *Service) associateProfile(ctx context.Context, spec *ec2api.IamInstanceProfileSpecification, find func(*scopeTx) (*instanceRec, error)) (*ec2api.IamInstanceProfileAssociation, error) {
+	if spec == nil {
 		return nil, awserr.MissingParameter("iamInstanceProfile")
 	}
-	a, err := s.resolveProfile(ctx, in.IamInstanceProfile)
+	a, err := s.resolveProfile(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
 	var out *ec2api.IamInstanceProfileAssociation
 	err = s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		i, err := instanceForProfile(st, str(in.InstanceId))
+		i, err := find(st)
 		if err != nil {
 			return err
-		}
-		if i.Profile != nil {
-			return errIncorrectState("There is an existing association for instance %s", i.ID)
 		}
 		a.ID, a.Since = newID("iip-assoc-"), t.now
 		mut[*instanceRec](st, i.ID).Profile = a
@@ -148,7 +161,7 @@ func (s *Service) AssociateIamInstanceProfile(ctx context.Context, in *ec2api.As
 	if err != nil {
 		return nil, err
 	}
-	return &ec2api.AssociateIamInstanceProfileResult{IamInstanceProfileAssociation: out}, nil
+	return out, nil
 }
 
 // ReplaceIamInstanceProfileAssociation implements ec2api.Operations: the
@@ -157,23 +170,8 @@ func (s *Service) ReplaceIamInstanceProfileAssociation(ctx context.Context, in *
 	if in.AssociationId == nil {
 		return nil, awserr.MissingParameter("associationId")
 	}
-	if in.IamInstanceProfile == nil {
-		return nil, awserr.MissingParameter("iamInstanceProfile")
-	}
-	a, err := s.resolveProfile(ctx, in.IamInstanceProfile)
-	if err != nil {
-		return nil, err
-	}
-	var out *ec2api.IamInstanceProfileAssociation
-	err = s.update(ctx, scopeOf(ctx), func(t *txn, st *scopeTx) error {
-		i, err := instanceOfAssociation(st, str(in.AssociationId))
-		if err != nil {
-			return err
-		}
-		a.ID, a.Since = newID("iip-assoc-"), t.now
-		mut[*instanceRec](st, i.ID).Profile = a
-		out = a.out(i.ID, "associating")
-		return nil
+	out, err := s.associateProfile(ctx, in.IamInstanceProfile, func(st *scopeTx) (*instanceRec, error) {
+		return instanceOfAssociation(st, str(in.AssociationId))
 	})
 	if err != nil {
 		return nil, err

@@ -1,15 +1,11 @@
 package instancectl_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,67 +28,10 @@ import (
 func TestInstanceMetadataAfterKill(t *testing.T) {
 	privtest.RequireRoot(t)
 	ctx := context.Background()
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "cachalot")
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil || len(bytes.TrimSpace(gomod)) == 0 {
-		t.Fatalf("go env GOMOD = %q, %v", gomod, err)
-	}
-	build := exec.Command("go", "build", "-o", bin, "./cmd/cachalot")
-	build.Dir = filepath.Dir(string(bytes.TrimSpace(gomod)))
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	dir := filepath.Join(tmp, "data")
-	logPath := filepath.Join(tmp, "serve.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	var daemon *exec.Cmd
-	kill := func() {
-		if daemon != nil {
-			daemon.Process.Kill()
-			daemon.Wait()
-			daemon = nil
-		}
-	}
-	t.Cleanup(func() {
-		kill()
-		tctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		exec.CommandContext(tctx, bin, "teardown", "--data-dir", dir).Run()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("cachalot serve output:\n%s", b)
-		}
-	})
-	start := func() *ec2.Client {
-		t.Helper()
-		os.Remove(filepath.Join(dir, app.EndpointFile))
-		daemon = exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
-		daemon.Stdout, daemon.Stderr = logf, logf
-		daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := daemon.Start(); err != nil {
-			t.Fatalf("start cachalot serve: %v", err)
-		}
-		var url string
-		for deadline := time.Now().Add(30 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			b, _ := os.ReadFile(filepath.Join(dir, app.EndpointFile))
-			url = strings.TrimSpace(string(b))
-		}
-		if url == "" {
-			t.Fatalf("cachalot serve wrote no endpoint file within 30s")
-		}
-		creds, err := app.ReadCredentials(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ec2.NewFromConfig((&apptest.Env{URL: url, Root: creds}).Config())
-	}
+	d := apptest.BuildDaemon(t)
+	start := func() *ec2.Client { t.Helper(); return ec2.NewFromConfig(d.Start().Config()) }
 	// The test's own plane handle: it only enters the daemon's namespaces.
-	plane, err := netplane.New(netplane.Config{Prefix: app.InstallPrefix(dir), Logger: slog.New(slog.DiscardHandler)})
+	plane, err := netplane.New(netplane.Config{Prefix: app.InstallPrefix(d.Dir), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +73,7 @@ func TestInstanceMetadataAfterKill(t *testing.T) {
 	eni = aws.ToString(out.Instances[0].NetworkInterfaces[0].NetworkInterfaceId)
 	await("first daemon", id)
 
-	kill()
+	d.Stop(syscall.SIGKILL)
 	if got, err := get(); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("instance-id with the daemon killed = %q, %v; want connection refused", got, err)
 	}

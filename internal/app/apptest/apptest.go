@@ -1,7 +1,9 @@
 // Package apptest starts a whole Cachalot in-process for end-to-end tests:
 // a fresh data dir, a random loopback port, root credentials, and helpers
 // that build aws-sdk-go-v2 configurations and run the AWS CLI against it.
-// Everything is torn down in t.Cleanup, even when the test fails.
+// Everything is torn down in t.Cleanup, even when the test fails. For
+// tests that kill the daemon and start it again, Daemon runs the built
+// binary (`cachalot serve`) instead.
 package apptest
 
 import (
