@@ -202,38 +202,58 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 	return append(cmds, replicaCommands(g, v)...), true
 }
 
-// A new serverless cache's Redis Cluster is formed without waiting for
-// the engine's writable delay: a fresh master reports cluster_state:fail
-// (and answers CLUSTERDOWN) until 2 s after its first cluster cron
-// (redis-server's CLUSTER_WRITABLE_DELAY), a replica does not wait, and a
-// replica promoted by CLUSTER FAILOVER TAKEOVER keeps the ok state it had.
-// So the slots first go to the shard's other member, the primary member
-// follows it, and once the primary member says cluster_state:ok as a
-// replica it takes the slots over; the other member, left without slots,
-// then follows it as any replica does (replicaCommands). Both engines are
-// new and hold nothing (no restore: its data is on the primary member),
-// and before the takeover every write is refused (the owner is within its
-// delay, the primary member redirects to it), so nothing is lost. The end
-// is the cluster the usual way forms: the primary member on its port with
-// every slot, the replica following it, both cluster_state:ok.
+// A new group's Redis Cluster is formed without waiting for the engine's
+// writable delay: a fresh master reports cluster_state:fail (and answers
+// CLUSTERDOWN) until 2 s after its first cluster cron (redis-server's
+// CLUSTER_WRITABLE_DELAY), a replica does not wait, and a replica
+// promoted by CLUSTER FAILOVER TAKEOVER keeps the ok state it had. So,
+// shard by shard, the slots first go to one of the shard's other members,
+// the primary member follows it, and once the primary member says
+// cluster_state:ok as a replica it takes the slots over; the other
+// member, left without slots, then follows it as any replica does
+// (replicaCommands). Every engine is new and holds nothing (no restore:
+// its data is on the primary members), and before the takeover every
+// write is refused (the owner is within its delay, the primary member
+// redirects to it), so nothing is lost. The end is the cluster the usual
+// way forms: each primary member on its port with its shard's slots, the
+// replicas following it, every node cluster_state:ok. A shard without a
+// replica cannot form this way: a group with one forms the usual way.
 
 // bootstrapping reports whether g is formed by the takeover above: a new
-// serverless cache (creating, restoring nothing, no failover) of one shard
-// of two members.
+// serverless cache or cluster-mode group (creating, restoring nothing, no
+// failover, no resharding) whose every shard has a replica.
 func bootstrapping(g *elasticache.ReplicationGroup) bool {
-	return g.Serverless != nil && g.Status == elasticache.GroupCreating && g.RestoreSnapshot == "" && g.Reslot == nil &&
-		g.Failover == nil && g.Resharding == nil && len(g.Shards) == 1 && len(g.Shards[0].Members) == 2
+	if g.Status != elasticache.GroupCreating || g.RestoreSnapshot != "" || g.Reslot != nil || g.Failover != nil || g.Resharding != nil ||
+		len(g.Shards) == 0 || (g.Serverless == nil && !g.ClusterEnabled()) {
+		return false
+	}
+	for _, sh := range g.Shards {
+		if len(sh.Members) < 2 || sh.Primary == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // bootstrapOf returns the commands of the takeover formation while it is
-// under way (booting): until the primary member holds the shard's slots.
-// Once it does (or when anything else holds some of them), the usual
+// under way (booting): until every primary member holds its shard's
+// slots. A shard whose slots its primary member (or anything but the
+// member they go to first) holds is formed; once all are, the usual
 // commands take over.
 func bootstrapOf(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterCmd, booting bool) {
 	if !bootstrapping(g) {
 		return nil, false
 	}
-	sh := g.Shards[0]
+	for _, sh := range g.Shards {
+		c, shardBooting := bootstrapShard(sh, v)
+		cmds = append(cmds, c...)
+		booting = booting || shardBooting
+	}
+	return cmds, booting
+}
+
+// bootstrapShard is bootstrapOf for one shard.
+func bootstrapShard(sh elasticache.Shard, v shardView) (cmds []clusterCmd, booting bool) {
 	other := sh.Members[0]
 	if other == sh.Primary {
 		other = sh.Members[1]
@@ -242,16 +262,16 @@ func bootstrapOf(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterCm
 	if !pm.answered() || !om.answered() {
 		return nil, true // both first: the slots go to the other member
 	}
+	want, _ := elasticache.ParseSlots(sh.Slots)
 	for _, view := range [][]clusterLine{pm.view, om.view} {
 		for _, l := range view {
-			if l.id != om.myID && len(l.slots) > 0 {
+			if l.id != om.myID && len(l.slots) > 0 && overlaps(l.slots, want) {
 				return nil, false // taken over, or formed the usual way
 			}
 		}
 	}
 	pself, _ := pm.self()
 	oself, _ := om.self()
-	want, _ := elasticache.ParseSlots(sh.Slots)
 	switch {
 	case len(oself.slots) == 0:
 		args := []string{"CLUSTER", "ADDSLOTSRANGE"}
@@ -269,6 +289,18 @@ func bootstrapOf(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterCm
 	default:
 		return []clusterCmd{{member: sh.Primary, args: []string{"CLUSTER", "FAILOVER", "TAKEOVER"}}}, true
 	}
+}
+
+// overlaps reports whether two sets of slot ranges share a slot.
+func overlaps(a, b []elasticache.SlotRange) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.From <= y.To && y.From <= x.To {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // authCommands give every replica whose link is down the credentials of
