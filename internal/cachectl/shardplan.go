@@ -184,6 +184,7 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 	if !booting {
 		// (Forming by takeover, the primary member follows the other
 		// until it takes over: bootstrapOf alone tells it whom to.)
+		cmds = append(cmds, announceCommands(up)...)
 		cmds = append(cmds, authCommands(up)...)
 	}
 	if !meshed || promoting || booting {
@@ -350,6 +351,39 @@ func slotCommands(g *elasticache.ReplicationGroup, v shardView, anchor shardMemb
 	return cmds
 }
 
+// announceCommands make a replica that other nodes still take for a
+// master tell them at once what it is. A primary demoted by a takeover
+// (the one of the formation, or of a failover) says so only in its own
+// pings and pongs, which reach a given node within seconds (a node pings
+// one node a second, and every node before half cluster-node-timeout);
+// until then that node refuses to vote for it ("it is a master node"),
+// and a coordinated failover to it fails and cannot be retried for four
+// times cluster-node-timeout. A CLUSTER MEET from the replica sends its
+// header (its role, its master) to the node right away; the node already
+// knows it, so the handshake ends there.
+func announceCommands(up []shardMember) []clusterCmd {
+	var cmds []clusterCmd
+	for _, r := range up {
+		self, ok := r.self()
+		if !ok || !self.has("slave") || self.master == "" {
+			continue
+		}
+		for _, o := range up {
+			if o.myID == r.myID {
+				continue
+			}
+			i := slices.IndexFunc(o.view, func(l clusterLine) bool { return l.id == r.myID })
+			if i < 0 || !o.view[i].has("master") {
+				continue
+			}
+			if host, port, ok := splitAddr(o.addr); ok && !r.meeting(o.addr) {
+				cmds = append(cmds, clusterCmd{member: r.cl.ID, args: []string{"CLUSTER", "MEET", host, port}})
+			}
+		}
+	}
+	return cmds
+}
+
 // replicaCommands makes every replica that holds no slots follow its
 // shard's primary, with the primary's credentials.
 func replicaCommands(g *elasticache.ReplicationGroup, v shardView) []clusterCmd {
@@ -422,8 +456,8 @@ func splitAddr(addr string) (host, port string, ok bool) {
 // shardConverged reports whether every member of a cluster-mode group runs
 // in its role: its record converged, every member knows every other, each
 // shard's primary holds exactly the shard's slots, each replica follows
-// the shard's primary with its link up, and every node says cluster_state
-// ok.
+// the shard's primary with its link up and every node knows it for one,
+// and every node says cluster_state ok.
 func shardConverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) bool {
 	if !meshed || len(v) != len(g.Members) {
 		return false
@@ -456,6 +490,14 @@ func shardConverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) b
 			ms, _ := v[id].self()
 			if ms.master != pm.myID || v[id].info.Role != "slave" || !v[id].info.LinkUp {
 				return false
+			}
+			for _, m := range v {
+				// Every node knows it for a replica of the primary (or
+				// would refuse to vote for it: announceCommands).
+				i := slices.IndexFunc(m.view, func(l clusterLine) bool { return l.id == ms.id })
+				if i < 0 || !m.view[i].has("slave") || m.view[i].master != pm.myID {
+					return false
+				}
 			}
 		}
 	}

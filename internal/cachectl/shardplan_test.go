@@ -2,6 +2,7 @@ package cachectl
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -413,5 +414,49 @@ func TestBootstrapShards(t *testing.T) {
 	}
 	if got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }()); !slicesEqual(got, []string{"rg-0002-001: CLUSTER FAILOVER TAKEOVER"}) {
 		t.Errorf("meshCommands while shard 2 forms = %q, want its takeover alone", got)
+	}
+}
+
+// TestAnnounceDemotedReplica: a replica that another node still takes for
+// a master (a primary demoted by a takeover, whose pings have not reached
+// that node yet) MEETs it, so that the node learns its role at once; the
+// group is not available until every node knows every replica for one
+// (a coordinated failover to it would find no vote).
+func TestAnnounceDemotedReplica(t *testing.T) {
+	g, v := testCluster(2, 1)
+	for i, id := range g.Members {
+		m := v[id]
+		m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
+		v[id] = m
+	}
+	demoted := v["rg-0001-002"].myID
+	stale := v["rg-0002-001"]
+	view := slices.Clone(stale.view)
+	i := slices.IndexFunc(view, func(l clusterLine) bool { return l.id == demoted })
+	view[i].flags, view[i].master = []string{"master"}, ""
+	stale.view = view
+	v["rg-0002-001"] = stale
+
+	cmds, meshed := meshCommands(g, v)
+	want := []string{"rg-0001-002: CLUSTER MEET 10.0.0.3 6379"}
+	if got := argsOf(cmds); !meshed || !slicesEqual(got, want) {
+		t.Errorf("meshCommands = %q, %v; want %q, meshed", got, meshed, want)
+	}
+	if d := decideShards(g, v, meshed); d.available {
+		t.Errorf("decideShards with a replica taken for a master = %+v, want not available", d)
+	}
+
+	// While its MEET is under way, it is not sent again.
+	r := v["rg-0001-002"]
+	r.view = append(slices.Clone(r.view), clusterLine{id: "f00", addr: "10.0.0.3:6379@16379", flags: []string{"handshake"}})
+	v["rg-0001-002"] = r
+	if cmds, _ := meshCommands(g, v); len(cmds) != 0 {
+		t.Errorf("meshCommands while meeting = %q, want nothing", argsOf(cmds))
+	}
+
+	// Once the node knows it for a replica, the group is available.
+	_, v = testCluster(2, 1)
+	if d := decideShards(g, v, true); !d.available {
+		t.Errorf("decideShards once known = %+v, want available", d)
 	}
 }
