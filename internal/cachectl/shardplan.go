@@ -459,14 +459,20 @@ func splitAddr(addr string) (host, port string, ok bool) {
 // the shard's primary with its link up and every node knows it for one,
 // and every node says cluster_state ok.
 func shardConverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) bool {
+	return unconverged(g, v, meshed) == ""
+}
+
+// unconverged is what keeps a group from shardConverged ("" once it is),
+// for the debug log.
+func unconverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) string {
 	if !meshed || len(v) != len(g.Members) {
-		return false
+		return "not meshed"
 	}
 	for _, m := range v {
 		cl := m.cl
 		if cl.Status != elasticache.StatusAvailable || cl.ObservedGeneration != cl.Generation || len(cl.Nodes) == 0 || cl.Nodes[0].Replace ||
 			!m.answered() || !m.clusterOK || m.info == nil || len(m.view) != len(g.Members) {
-			return false
+			return cl.ID + " not running as a cluster node of the group"
 		}
 	}
 	for _, sh := range g.Shards {
@@ -474,13 +480,13 @@ func shardConverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) b
 		self, _ := pm.self()
 		want, _ := elasticache.ParseSlots(sh.Slots)
 		if !self.has("master") || !sameSlots(self.slots, want) {
-			return false
+			return sh.Primary + " not the master of its slots"
 		}
 		for _, m := range v {
 			// Every node routes the shard's slots to its primary.
 			i := slices.IndexFunc(m.view, func(l clusterLine) bool { return l.id == pm.myID })
 			if i < 0 || !sameSlots(m.view[i].slots, want) {
-				return false
+				return m.cl.ID + " does not route shard " + sh.ID + " to " + sh.Primary
 			}
 		}
 		for _, id := range sh.Members {
@@ -489,19 +495,19 @@ func shardConverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) b
 			}
 			ms, _ := v[id].self()
 			if ms.master != pm.myID || v[id].info.Role != "slave" || !v[id].info.LinkUp {
-				return false
+				return id + " does not follow " + sh.Primary
 			}
 			for _, m := range v {
 				// Every node knows it for a replica of the primary (or
 				// would refuse to vote for it: announceCommands).
 				i := slices.IndexFunc(m.view, func(l clusterLine) bool { return l.id == ms.id })
 				if i < 0 || !m.view[i].has("slave") || m.view[i].master != pm.myID {
-					return false
+					return m.cl.ID + " does not know " + id + " for a replica of " + sh.Primary
 				}
 			}
 		}
 	}
-	return true
+	return ""
 }
 
 // sameSlots compares two sets of ranges as sets of slots.
