@@ -184,6 +184,7 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 	if !booting {
 		// (Forming by takeover, the primary member follows the other
 		// until it takes over: bootstrapOf alone tells it whom to.)
+		cmds = append(cmds, announceCommands(up)...)
 		cmds = append(cmds, authCommands(up)...)
 	}
 	if !meshed || promoting || booting {
@@ -202,38 +203,58 @@ func meshCommands(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterC
 	return append(cmds, replicaCommands(g, v)...), true
 }
 
-// A new serverless cache's Redis Cluster is formed without waiting for
-// the engine's writable delay: a fresh master reports cluster_state:fail
-// (and answers CLUSTERDOWN) until 2 s after its first cluster cron
-// (redis-server's CLUSTER_WRITABLE_DELAY), a replica does not wait, and a
-// replica promoted by CLUSTER FAILOVER TAKEOVER keeps the ok state it had.
-// So the slots first go to the shard's other member, the primary member
-// follows it, and once the primary member says cluster_state:ok as a
-// replica it takes the slots over; the other member, left without slots,
-// then follows it as any replica does (replicaCommands). Both engines are
-// new and hold nothing (no restore: its data is on the primary member),
-// and before the takeover every write is refused (the owner is within its
-// delay, the primary member redirects to it), so nothing is lost. The end
-// is the cluster the usual way forms: the primary member on its port with
-// every slot, the replica following it, both cluster_state:ok.
+// A new group's Redis Cluster is formed without waiting for the engine's
+// writable delay: a fresh master reports cluster_state:fail (and answers
+// CLUSTERDOWN) until 2 s after its first cluster cron (redis-server's
+// CLUSTER_WRITABLE_DELAY), a replica does not wait, and a replica
+// promoted by CLUSTER FAILOVER TAKEOVER keeps the ok state it had. So,
+// shard by shard, the slots first go to one of the shard's other members,
+// the primary member follows it, and once the primary member says
+// cluster_state:ok as a replica it takes the slots over; the other
+// member, left without slots, then follows it as any replica does
+// (replicaCommands). Every engine is new and holds nothing (no restore:
+// its data is on the primary members), and before the takeover every
+// write is refused (the owner is within its delay, the primary member
+// redirects to it), so nothing is lost. The end is the cluster the usual
+// way forms: each primary member on its port with its shard's slots, the
+// replicas following it, every node cluster_state:ok. A shard without a
+// replica cannot form this way: a group with one forms the usual way.
 
 // bootstrapping reports whether g is formed by the takeover above: a new
-// serverless cache (creating, restoring nothing, no failover) of one shard
-// of two members.
+// serverless cache or cluster-mode group (creating, restoring nothing, no
+// failover, no resharding) whose every shard has a replica.
 func bootstrapping(g *elasticache.ReplicationGroup) bool {
-	return g.Serverless != nil && g.Status == elasticache.GroupCreating && g.RestoreSnapshot == "" && g.Reslot == nil &&
-		g.Failover == nil && g.Resharding == nil && len(g.Shards) == 1 && len(g.Shards[0].Members) == 2
+	if g.Status != elasticache.GroupCreating || g.RestoreSnapshot != "" || g.Reslot != nil || g.Failover != nil || g.Resharding != nil ||
+		len(g.Shards) == 0 || (g.Serverless == nil && !g.ClusterEnabled()) {
+		return false
+	}
+	for _, sh := range g.Shards {
+		if len(sh.Members) < 2 || sh.Primary == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // bootstrapOf returns the commands of the takeover formation while it is
-// under way (booting): until the primary member holds the shard's slots.
-// Once it does (or when anything else holds some of them), the usual
+// under way (booting): until every primary member holds its shard's
+// slots. A shard whose slots its primary member (or anything but the
+// member they go to first) holds is formed; once all are, the usual
 // commands take over.
 func bootstrapOf(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterCmd, booting bool) {
 	if !bootstrapping(g) {
 		return nil, false
 	}
-	sh := g.Shards[0]
+	for _, sh := range g.Shards {
+		c, shardBooting := bootstrapShard(sh, v)
+		cmds = append(cmds, c...)
+		booting = booting || shardBooting
+	}
+	return cmds, booting
+}
+
+// bootstrapShard is bootstrapOf for one shard.
+func bootstrapShard(sh elasticache.Shard, v shardView) (cmds []clusterCmd, booting bool) {
 	other := sh.Members[0]
 	if other == sh.Primary {
 		other = sh.Members[1]
@@ -242,16 +263,16 @@ func bootstrapOf(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterCm
 	if !pm.answered() || !om.answered() {
 		return nil, true // both first: the slots go to the other member
 	}
+	want, _ := elasticache.ParseSlots(sh.Slots)
 	for _, view := range [][]clusterLine{pm.view, om.view} {
 		for _, l := range view {
-			if l.id != om.myID && len(l.slots) > 0 {
+			if l.id != om.myID && len(l.slots) > 0 && overlaps(l.slots, want) {
 				return nil, false // taken over, or formed the usual way
 			}
 		}
 	}
 	pself, _ := pm.self()
 	oself, _ := om.self()
-	want, _ := elasticache.ParseSlots(sh.Slots)
 	switch {
 	case len(oself.slots) == 0:
 		args := []string{"CLUSTER", "ADDSLOTSRANGE"}
@@ -269,6 +290,18 @@ func bootstrapOf(g *elasticache.ReplicationGroup, v shardView) (cmds []clusterCm
 	default:
 		return []clusterCmd{{member: sh.Primary, args: []string{"CLUSTER", "FAILOVER", "TAKEOVER"}}}, true
 	}
+}
+
+// overlaps reports whether two sets of slot ranges share a slot.
+func overlaps(a, b []elasticache.SlotRange) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.From <= y.To && y.From <= x.To {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // authCommands give every replica whose link is down the credentials of
@@ -313,6 +346,39 @@ func slotCommands(g *elasticache.ReplicationGroup, v shardView, anchor shardMemb
 		}
 		if len(args) > 2 {
 			cmds = append(cmds, clusterCmd{member: pm.cl.ID, args: args})
+		}
+	}
+	return cmds
+}
+
+// announceCommands make a replica that other nodes still take for a
+// master tell them at once what it is. A primary demoted by a takeover
+// (the one of the formation, or of a failover) says so only in its own
+// pings and pongs, which reach a given node within seconds (a node pings
+// one node a second, and every node before half cluster-node-timeout);
+// until then that node refuses to vote for it ("it is a master node"),
+// and a coordinated failover to it fails and cannot be retried for four
+// times cluster-node-timeout. A CLUSTER MEET from the replica sends its
+// header (its role, its master) to the node right away; the node already
+// knows it, so the handshake ends there.
+func announceCommands(up []shardMember) []clusterCmd {
+	var cmds []clusterCmd
+	for _, r := range up {
+		self, ok := r.self()
+		if !ok || !self.has("slave") || self.master == "" {
+			continue
+		}
+		for _, o := range up {
+			if o.myID == r.myID {
+				continue
+			}
+			i := slices.IndexFunc(o.view, func(l clusterLine) bool { return l.id == r.myID })
+			if i < 0 || !o.view[i].has("master") {
+				continue
+			}
+			if host, port, ok := splitAddr(o.addr); ok && !r.meeting(o.addr) {
+				cmds = append(cmds, clusterCmd{member: r.cl.ID, args: []string{"CLUSTER", "MEET", host, port}})
+			}
 		}
 	}
 	return cmds
@@ -390,17 +456,23 @@ func splitAddr(addr string) (host, port string, ok bool) {
 // shardConverged reports whether every member of a cluster-mode group runs
 // in its role: its record converged, every member knows every other, each
 // shard's primary holds exactly the shard's slots, each replica follows
-// the shard's primary with its link up, and every node says cluster_state
-// ok.
+// the shard's primary with its link up and every node knows it for one,
+// and every node says cluster_state ok.
 func shardConverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) bool {
+	return unconverged(g, v, meshed) == ""
+}
+
+// unconverged is what keeps a group from shardConverged ("" once it is),
+// for the debug log.
+func unconverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) string {
 	if !meshed || len(v) != len(g.Members) {
-		return false
+		return "not meshed"
 	}
 	for _, m := range v {
 		cl := m.cl
 		if cl.Status != elasticache.StatusAvailable || cl.ObservedGeneration != cl.Generation || len(cl.Nodes) == 0 || cl.Nodes[0].Replace ||
 			!m.answered() || !m.clusterOK || m.info == nil || len(m.view) != len(g.Members) {
-			return false
+			return cl.ID + " not running as a cluster node of the group"
 		}
 	}
 	for _, sh := range g.Shards {
@@ -408,13 +480,13 @@ func shardConverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) b
 		self, _ := pm.self()
 		want, _ := elasticache.ParseSlots(sh.Slots)
 		if !self.has("master") || !sameSlots(self.slots, want) {
-			return false
+			return sh.Primary + " not the master of its slots"
 		}
 		for _, m := range v {
 			// Every node routes the shard's slots to its primary.
 			i := slices.IndexFunc(m.view, func(l clusterLine) bool { return l.id == pm.myID })
 			if i < 0 || !sameSlots(m.view[i].slots, want) {
-				return false
+				return m.cl.ID + " does not route shard " + sh.ID + " to " + sh.Primary
 			}
 		}
 		for _, id := range sh.Members {
@@ -423,11 +495,19 @@ func shardConverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) b
 			}
 			ms, _ := v[id].self()
 			if ms.master != pm.myID || v[id].info.Role != "slave" || !v[id].info.LinkUp {
-				return false
+				return id + " does not follow " + sh.Primary
+			}
+			for _, m := range v {
+				// Every node knows it for a replica of the primary (or
+				// would refuse to vote for it: announceCommands).
+				i := slices.IndexFunc(m.view, func(l clusterLine) bool { return l.id == ms.id })
+				if i < 0 || !m.view[i].has("slave") || m.view[i].master != pm.myID {
+					return m.cl.ID + " does not know " + id + " for a replica of " + sh.Primary
+				}
 			}
 		}
 	}
-	return true
+	return ""
 }
 
 // sameSlots compares two sets of ranges as sets of slots.

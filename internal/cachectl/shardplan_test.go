@@ -2,6 +2,7 @@ package cachectl
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,12 +102,31 @@ func TestShardCommands(t *testing.T) {
 			fresh(v, id, fmt.Sprintf("n%d", i+1))
 		}
 		got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }())
+		// Every shard has a replica: it forms by takeover (bootstrapOf),
+		// the slots first on each shard's replica member.
+		want := []string{
+			"rg-0001-002: CLUSTER ADDSLOTSRANGE 0 5461",
+			"rg-0002-002: CLUSTER ADDSLOTSRANGE 5462 10922",
+		}
+		if len(got) != 2+12 || !slicesEqual(got[:2], want) || !strings.HasPrefix(got[2], "rg-0001-001: CLUSTER MEET 10.0.0.2 6379") {
+			t.Errorf("meshCommands(new) =\n%s", strings.Join(got, "\n"))
+		}
+	})
+	t.Run("NewWithoutReplicas", func(t *testing.T) {
+		g, v := testCluster(2, 0)
+		for i, id := range g.Members {
+			m := v[id]
+			m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
+			v[id] = m
+			fresh(v, id, fmt.Sprintf("n%d", i+1))
+		}
+		got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }())
 		want := []string{
 			"rg-0001-001: CLUSTER ADDSLOTSRANGE 0 5461",
 			"rg-0002-001: CLUSTER ADDSLOTSRANGE 5462 10922",
 		}
-		if len(got) != 2+12 || !slicesEqual(got[:2], want) || !strings.HasPrefix(got[2], "rg-0001-001: CLUSTER MEET 10.0.0.2 6379") {
-			t.Errorf("meshCommands(new) =\n%s", strings.Join(got, "\n"))
+		if len(got) != 2+2 || !slicesEqual(got[:2], want) {
+			t.Errorf("meshCommands(new, no replicas) =\n%s", strings.Join(got, "\n"))
 		}
 	})
 	t.Run("ReplicaNotFollowing", func(t *testing.T) {
@@ -331,10 +351,112 @@ func TestServerlessBootstrap(t *testing.T) {
 	if got, want := cmds(g, v), []string{"rg-0001-002: auth rg-0001-001", "rg-0001-002: CLUSTER REPLICATE n1"}; !slicesEqual(got, want) {
 		t.Errorf("taken over: %q, want %q", got, want)
 	}
-	// A node-based group of the same shape forms the usual way.
+	// A node-based cluster-mode group of the same shape forms the same
+	// way; one being restored the usual way.
 	g, v = setup()
 	g.Serverless = nil
+	if got := cmds(g, v); len(got) < 1 || got[0] != "rg-0001-002: CLUSTER ADDSLOTSRANGE 0 16383" {
+		t.Errorf("node-based group: %q, want the slots to rg-0001-002 first", got)
+	}
+	g.RestoreSnapshot = "snap"
 	if got := cmds(g, v); len(got) < 1 || got[0] != "rg-0001-001: CLUSTER ADDSLOTSRANGE 0 16383" {
-		t.Errorf("node-based group: %q, want the slots to its primary", got)
+		t.Errorf("node-based group restoring: %q, want the slots to its primary", got)
+	}
+}
+
+// Forming by takeover, shard by shard: a shard taken over is formed (its
+// other member's slots are not another shard's), the others go on, and
+// the usual commands wait until every shard is formed.
+func TestBootstrapShards(t *testing.T) {
+	g, v := testCluster(2, 1)
+	for i, id := range g.Members {
+		m := v[id]
+		m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
+		m.clusterOK = false
+		v[id] = m
+		fresh(v, id, fmt.Sprintf("n%d", i+1))
+	}
+	l := func(id, addr string, flags []string, master, slots string) clusterLine {
+		c := clusterLine{id: id, addr: addr + "@16379", flags: flags, master: master, connected: true}
+		if slots != "" {
+			c.slots, _ = elasticache.ParseSlots(slots)
+		}
+		return c
+	}
+	// Shard 1 taken over (n1 holds 0-5461); shard 2's slots still on its
+	// replica member n4, which n3 follows, ok: n3 takes over.
+	view := func(self string) []clusterLine {
+		lines := []clusterLine{
+			l("n1", "10.0.0.1:6379", []string{"master"}, "", "0-5461"),
+			l("n2", "10.0.0.2:6379", []string{"slave"}, "n1", ""),
+			l("n3", "10.0.0.3:6379", []string{"slave"}, "n4", ""),
+			l("n4", "10.0.0.4:6379", []string{"master"}, "", "5462-10922"),
+		}
+		for i := range lines {
+			if lines[i].id == self {
+				lines[i].flags = append([]string{"myself"}, lines[i].flags...)
+			}
+		}
+		return lines
+	}
+	for i, id := range g.Members {
+		m := v[id]
+		m.view = view(fmt.Sprintf("n%d", i+1))
+		m.clusterOK = true
+		if i == 1 || i == 2 {
+			m.info = &engine.ReplicationInfo{Role: "slave"}
+		}
+		v[id] = m
+	}
+	cmds, booting := bootstrapOf(g, v)
+	if got, want := argsOf(cmds), []string{"rg-0002-001: CLUSTER FAILOVER TAKEOVER"}; !booting || !slicesEqual(got, want) {
+		t.Errorf("bootstrapOf = %q, %v; want %q, booting", got, booting, want)
+	}
+	if got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }()); !slicesEqual(got, []string{"rg-0002-001: CLUSTER FAILOVER TAKEOVER"}) {
+		t.Errorf("meshCommands while shard 2 forms = %q, want its takeover alone", got)
+	}
+}
+
+// TestAnnounceDemotedReplica: a replica that another node still takes for
+// a master (a primary demoted by a takeover, whose pings have not reached
+// that node yet) MEETs it, so that the node learns its role at once; the
+// group is not available until every node knows every replica for one
+// (a coordinated failover to it would find no vote).
+func TestAnnounceDemotedReplica(t *testing.T) {
+	g, v := testCluster(2, 1)
+	for i, id := range g.Members {
+		m := v[id]
+		m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
+		v[id] = m
+	}
+	demoted := v["rg-0001-002"].myID
+	stale := v["rg-0002-001"]
+	view := slices.Clone(stale.view)
+	i := slices.IndexFunc(view, func(l clusterLine) bool { return l.id == demoted })
+	view[i].flags, view[i].master = []string{"master"}, ""
+	stale.view = view
+	v["rg-0002-001"] = stale
+
+	cmds, meshed := meshCommands(g, v)
+	want := []string{"rg-0001-002: CLUSTER MEET 10.0.0.3 6379"}
+	if got := argsOf(cmds); !meshed || !slicesEqual(got, want) {
+		t.Errorf("meshCommands = %q, %v; want %q, meshed", got, meshed, want)
+	}
+	if d := decideShards(g, v, meshed); d.available {
+		t.Errorf("decideShards with a replica taken for a master = %+v, want not available", d)
+	}
+
+	// While its MEET is under way, it is not sent again.
+	r := v["rg-0001-002"]
+	r.view = append(slices.Clone(r.view), clusterLine{id: "f00", addr: "10.0.0.3:6379@16379", flags: []string{"handshake"}})
+	v["rg-0001-002"] = r
+	if cmds, _ := meshCommands(g, v); len(cmds) != 0 {
+		t.Errorf("meshCommands while meeting = %q, want nothing", argsOf(cmds))
+	}
+
+	// Once the node knows it for a replica, the group is available.
+	_, v = testCluster(2, 1)
+	if d := decideShards(g, v, true); !d.available {
+		t.Errorf("decideShards once known = %+v, want available", d)
 	}
 }

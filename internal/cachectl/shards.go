@@ -106,7 +106,7 @@ func (c *Groups) shardGroup(ctx context.Context, g *elasticache.ReplicationGroup
 			self, _ := m.self()
 			sum = append(sum, fmt.Sprintf("%s:answered=%v,ok=%v,info=%+v,view=%d,status=%s/%d/%d,self=%+v,id=%s", id, m.answered(), m.clusterOK, m.info, len(m.view), m.cl.Status, m.cl.ObservedGeneration, m.cl.Generation, self, m.myID))
 		}
-		c.log.Debug("cluster-mode group", "group", g.Ref().String(), "meshed", meshed, "decision", fmt.Sprintf("%+v", d), "members", strings.Join(sum, " "))
+		c.log.Debug("cluster-mode group", "group", g.Ref().String(), "meshed", meshed, "unconverged", unconverged(g, v, meshed), "decision", fmt.Sprintf("%+v", d), "members", strings.Join(sum, " "))
 	}
 	busy := g.Status != elasticache.GroupAvailable || g.Failover != nil || d != (shardDecision{}) || len(cmds) > 0
 	if d == (shardDecision{}) {

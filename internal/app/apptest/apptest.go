@@ -10,9 +10,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,10 +47,13 @@ type Option func(*app.Config)
 // Start starts Cachalot for the test.
 func Start(t testing.TB, opts ...Option) *Env {
 	t.Helper()
+	// CACHALOT_TEST_LOG=debug (or info) shows more of the service's log.
+	level := slog.LevelWarn
+	_ = level.UnmarshalText([]byte(os.Getenv("CACHALOT_TEST_LOG")))
 	cfg := app.Config{
 		Listen:  "127.0.0.1:0",
 		DataDir: t.TempDir(),
-		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:  slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -61,6 +66,15 @@ func Start(t testing.TB, opts ...Option) *Env {
 		t.Fatalf("start cachalot: %v", err)
 	}
 	t.Cleanup(func() {
+		if keep := os.Getenv("CACHALOT_TEST_KEEP_LOGS"); keep != "" && t.Failed() {
+			// A failed test's engine logs, for its investigation.
+			dst := filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+			if err := copyLogs(cfg.DataDir, dst); err != nil {
+				t.Logf("keeping the logs: %v", err)
+			} else {
+				t.Logf("logs kept in %s", dst)
+			}
+		}
 		if err := a.Close(); err != nil {
 			t.Errorf("close cachalot: %v", err)
 		}
@@ -146,4 +160,25 @@ func (e *Env) CLIJSON(t testing.TB, v any, args ...string) {
 			t.Fatalf("aws %v: decode %q: %v", args, out, err)
 		}
 	}
+}
+
+// copyLogs copies the *.log files under dir to dst, keeping their paths.
+func copyLogs(dir, dst string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".log") {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
 }
