@@ -3,7 +3,9 @@ package netplane
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -397,10 +399,11 @@ func fastPathLinks(plan *Plan) map[string][]fpLink {
 }
 
 // attachFastPath, in the namespace at nsPath, puts links into f's map and
-// attaches f's program to their TCX ingress (unless it already is).
+// attaches f's program to their TCX ingress (unless it already is), for
+// experiments (TestRedisFastPath); Apply uses ensureFastPath.
 func attachFastPath(nsPath string, f *fastPath, links []fpLink) error {
 	return inNamespace(nsPath, func() error {
-		var errs []error
+		errs := []error{liberalTracking()}
 		for _, l := range links {
 			nl, err := netlink.LinkByName(l.name)
 			if err != nil {
@@ -432,6 +435,231 @@ func detachFastPath(nsPath string, f *fastPath, links []fpLink) error {
 			}
 			if err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: nl.Attrs().Index, Program: f.prog, Attach: ebpf.AttachTCXIngress}); err != nil {
 				errs = append(errs, fmt.Errorf("%s: detach fast path: %w", l.name, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// routerFastPath is the fast path of one router namespace as this Plane
+// made it.
+type routerFastPath struct {
+	inode uint64 // of the namespace
+	fp    *fastPath
+	id    ebpf.ProgramID        // fp.prog's
+	links map[int]fastPathValue // ifindex -> value, as in the map
+}
+
+// closeFastPath forgets the fast path of namespace ns (with mu held): the
+// program stays attached in the kernel until its links go.
+func (p *Plane) closeFastPath(ns string) {
+	if r := p.fastPaths[ns]; r != nil {
+		r.fp.Close()
+		delete(p.fastPaths, ns)
+	}
+}
+
+// ensureFastPaths converges the fast path of every router of plan whose
+// ruleset is loaded and which this Apply walked.
+func (p *Plane) ensureFastPaths(plan *Plan, open map[string]*nsHandle, ready map[string]bool, delta *topoDelta) []error {
+	links := fastPathLinks(plan)
+	var errs []error
+	for _, ns := range plan.Namespaces {
+		if ns.Role != RoleRouter {
+			continue
+		}
+		h := open[ns.Name]
+		if h == nil || !ready[ns.Name] || (delta != nil && !delta.changed[ns.Name]) {
+			continue
+		}
+		if err := p.ensureFastPath(h, links[ns.Name], delta == nil); err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: fast path: %w", ns.Name, err))
+		}
+	}
+	return errs
+}
+
+// ensureFastPath converges one router's fast path to links: the map holds
+// exactly their entries and the program is attached to each. full (an
+// Apply, not an ApplyChange) checks every attachment in the kernel, and
+// replaces a program of ours that an earlier run left there; otherwise only
+// links new since the last call are attached.
+func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
+	r := p.fastPaths[h.name]
+	if r != nil && r.inode != h.inode {
+		p.closeFastPath(h.name)
+		r = nil
+	}
+	if p.noFastPath || p.fastPathErr != nil {
+		p.closeFastPath(h.name)
+		if full && p.noFastPath {
+			return removeFastPath(h.path, links)
+		}
+		return nil
+	}
+	var errs []error
+	want := map[int]fastPathValue{}
+	for _, l := range links {
+		nl, err := h.h.LinkByName(l.name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+			continue
+		}
+		want[nl.Attrs().Index] = fastPathValue{Subnet: l.subnet.As4(), Addr: l.addr.As4()}
+	}
+	if r != nil && !full && maps.Equal(r.links, want) {
+		return errors.Join(errs...)
+	}
+	if r == nil {
+		fp, err := newFastPath()
+		if err != nil {
+			p.fastPathErr = err
+			p.log.Warn("fast path unavailable: routers forward every packet through their IP stack and nftables", "err", err)
+			return errors.Join(errs...)
+		}
+		info, err := fp.prog.Info()
+		if err != nil {
+			fp.Close()
+			return errors.Join(append(errs, fmt.Errorf("program info: %w", err))...)
+		}
+		id, _ := info.ID()
+		r = &routerFastPath{inode: h.inode, fp: fp, id: id, links: map[int]fastPathValue{}}
+		p.fastPaths[h.name] = r
+	}
+	var attach []int
+	for idx := range r.links {
+		if _, ok := want[idx]; !ok {
+			if err := r.fp.m.Delete(uint32(idx)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				errs = append(errs, fmt.Errorf("fast path map: delete %d: %w", idx, err))
+				continue
+			}
+			delete(r.links, idx)
+		}
+	}
+	for idx, v := range want {
+		old, had := r.links[idx]
+		if !had || full {
+			attach = append(attach, idx)
+		}
+		if had && old == v && !full {
+			continue
+		}
+		if err := r.fp.m.Put(uint32(idx), v); err != nil {
+			errs = append(errs, fmt.Errorf("fast path map: put %d: %w", idx, err))
+			continue
+		}
+		r.links[idx] = v
+	}
+	if len(attach) == 0 {
+		return errors.Join(errs...)
+	}
+	slices.Sort(attach)
+	err := inNamespace(h.path, func() error {
+		// Packets of fast-pathed connections do not update the router's
+		// TCP window tracking; those that still take the slow path (FIN,
+		// RST, any packet the program passes on) must not be found out of
+		// window and dropped as invalid.
+		if err := liberalTracking(); err != nil {
+			return err
+		}
+		var errs []error
+		for _, idx := range attach {
+			if err := r.attach(idx); err != nil {
+				errs = append(errs, fmt.Errorf("attach to link %d: %w", idx, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		// Attach again on the next call.
+		for _, idx := range attach {
+			delete(r.links, idx)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// liberalTracking makes the calling thread's namespace's TCP conntrack
+// accept segments out of the window it tracked (see ensureFastPath).
+func liberalTracking() error {
+	return errors.Join(
+		writeSysctl("net/netfilter/nf_conntrack_tcp_be_liberal", "1"),
+		writeSysctl("net/netfilter/nf_conntrack_tcp_ignore_invalid_rst", "1"),
+	)
+}
+
+// attach attaches r's program to TCX ingress of link idx (in the calling
+// thread's namespace) unless it is there: a program of ours left by an
+// earlier run is replaced in place.
+func (r *routerFastPath) attach(idx int) error {
+	res, err := link.QueryPrograms(link.QueryOptions{Target: idx, Attach: ebpf.AttachTCXIngress})
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	for _, ap := range res.Programs {
+		if ap.ID == r.id {
+			return nil
+		}
+	}
+	var anchor link.Anchor
+	for _, ap := range res.Programs {
+		if old := openFastPathProgram(ap.ID); old != nil {
+			// TCX takes the program to replace by fd, not by id.
+			defer old.Close()
+			anchor = link.ReplaceProgram(old)
+			break
+		}
+	}
+	return link.RawAttachProgram(link.RawAttachProgramOptions{Target: idx, Program: r.fp.prog, Attach: ebpf.AttachTCXIngress, Anchor: anchor})
+}
+
+// openFastPathProgram returns program id if it is a fast path's, else nil.
+func openFastPathProgram(id ebpf.ProgramID) *ebpf.Program {
+	prog, err := ebpf.NewProgramFromID(id)
+	if err != nil {
+		return nil
+	}
+	if info, err := prog.Info(); err == nil && info.Name == fastPathProgName {
+		return prog
+	}
+	prog.Close()
+	return nil
+}
+
+// isFastPathProgram reports whether program id is a fast path's.
+func isFastPathProgram(id ebpf.ProgramID) bool {
+	prog := openFastPathProgram(id)
+	if prog != nil {
+		prog.Close()
+	}
+	return prog != nil
+}
+
+// removeFastPath detaches every fast-path program from links (in the
+// namespace at nsPath), for a Plane with the fast path turned off.
+func removeFastPath(nsPath string, links []fpLink) error {
+	return inNamespace(nsPath, func() error {
+		var errs []error
+		for _, l := range links {
+			nl, err := netlink.LinkByName(l.name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+				continue
+			}
+			idx := nl.Attrs().Index
+			res, err := link.QueryPrograms(link.QueryOptions{Target: idx, Attach: ebpf.AttachTCXIngress})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: query: %w", l.name, err))
+				continue
+			}
+			for _, ap := range res.Programs {
+				if prog := openFastPathProgram(ap.ID); prog != nil {
+					if err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: idx, Program: prog, Attach: ebpf.AttachTCXIngress}); err != nil {
+						errs = append(errs, fmt.Errorf("%s: detach: %w", l.name, err))
+					}
+					prog.Close()
+				}
 			}
 		}
 		return errors.Join(errs...)

@@ -182,6 +182,9 @@ func (p *Plane) release() {
 	for name := range p.handles {
 		p.closeSession(name)
 	}
+	for name := range p.fastPaths {
+		p.closeSession(name)
+	}
 	p.walked = nil
 }
 
@@ -201,6 +204,7 @@ func (p *Plane) closeSession(nsName string) {
 		h.close()
 		delete(p.handles, nsName)
 	}
+	p.closeFastPath(nsName)
 }
 
 // ruleHandles are the rules of a table's interface chains as the kernel
