@@ -11,14 +11,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // TestRedisFastPath measures redis-benchmark from one interface to a
 // redis-server in another of the same subnet, in interleaved rounds: on
 // loopback in the server's namespace, through the router as the plane makes
 // it, and through the router with the fast path (fastpath_linux.go)
-// attached to both router-side links (the plane's own is off). Medians of the rounds; the load
+// attached to both router-side links (the plane's own is off), and, as the
+// ceiling of any design with a namespace per interface, from a namespace
+// linked to the server's by one veth pair, without a router. Medians of the rounds; the load
 // average is logged. Opt-in (NETPLANE_REDIS_BENCH=1), needs redis-server
 // and redis-benchmark. An experiment, not a test of the plane.
 //
@@ -69,6 +73,22 @@ func TestRedisFastPath(t *testing.T) {
 	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
 	waitFor(t, p, client.ID, server.PrivateIP.String()+":6379")
 
+	// The ceiling of any design with a namespace per interface: a client
+	// namespace linked to the server's by one veth pair, no router.
+	direct := p.prefix + "-direct"
+	serverNS := NamespaceName(p.prefix, server.ID)
+	run(t, "ip", "netns", "add", direct)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", direct).Run() })
+	run(t, "ip", "link", "add", p.prefix+"-dA", "netns", direct, "type", "veth", "peer", "name", p.prefix+"-dB", "netns", serverNS)
+	run(t, "ip", "-n", direct, "addr", "add", "10.99.0.2/30", "dev", p.prefix+"-dA")
+	run(t, "ip", "-n", serverNS, "addr", "add", "10.99.0.1/30", "dev", p.prefix+"-dB")
+	run(t, "ip", "-n", direct, "link", "set", p.prefix+"-dA", "up")
+	run(t, "ip", "-n", serverNS, "link", "set", p.prefix+"-dB", "up")
+	run(t, "ip", "-n", direct, "link", "set", "lo", "up")
+	if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
+		defer stats.Close()
+	}
+
 	n := os.Getenv("NETPLANE_REDIS_N")
 	if n == "" {
 		n = "200000"
@@ -78,11 +98,13 @@ func TestRedisFastPath(t *testing.T) {
 		fmt.Sscan(r, &repeat)
 	}
 	re := regexp.MustCompile(`(SET|GET): ([0-9.]+) requests per second`)
-	run := func(eni, host string, pipeline int) (set, get float64) {
+	bench := func(eni, host string, pipeline int) (set, get float64) {
 		t.Helper()
 		argv := []string{"redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline)}
-		cmd, err := p.Command(ctx, eni, argv...)
-		if err != nil {
+		var cmd *exec.Cmd
+		if eni == direct {
+			cmd = exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + filepath.Join(netnsDir, direct), "--"}, argv...)...)
+		} else if cmd, err = p.Command(ctx, eni, argv...); err != nil {
 			t.Fatal(err)
 		}
 		out, err := cmd.CombinedOutput()
@@ -128,7 +150,7 @@ func TestRedisFastPath(t *testing.T) {
 		return strings.TrimSpace(string(b))
 	}
 	t.Logf("load average at start: %s", loadavg())
-	modes := []string{"loopback", "routed", "routed+fp"}
+	modes := []string{"loopback", "routed", "routed+fp", "veth"}
 	for _, pipeline := range []int{1, 16} {
 		type figs struct{ set, get, setRatio, getRatio []float64 }
 		res := make([]figs, len(modes))
@@ -139,16 +161,18 @@ func TestRedisFastPath(t *testing.T) {
 				var s, g float64
 				switch mode {
 				case "loopback":
-					s, g = run(server.ID, "127.0.0.1", pipeline)
+					s, g = bench(server.ID, "127.0.0.1", pipeline)
 					ls, lg = s, g
 				case "routed":
-					s, g = run(client.ID, server.PrivateIP.String(), pipeline)
+					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
+				case "veth":
+					s, g = bench(direct, "10.99.0.1", pipeline)
 				case "routed+fp":
 					if err := attachFastPath(routerPath, fp, links); err != nil {
 						t.Fatal(err)
 					}
 					tx := routerTx()
-					s, g = run(client.ID, server.PrivateIP.String(), pipeline)
+					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
 					slowTx = append(slowTx, routerTx()-tx)
 					if err := detachFastPath(routerPath, fp, links); err != nil {
 						t.Fatal(err)
@@ -157,13 +181,18 @@ func TestRedisFastPath(t *testing.T) {
 				res[i].set, res[i].get = append(res[i].set, s), append(res[i].get, g)
 				res[i].setRatio, res[i].getRatio = append(res[i].setRatio, s/ls), append(res[i].getRatio, g/lg)
 			}
-			t.Logf("-P %2d round %d: load %s", pipeline, round+1, loadavg())
+			t.Logf("-P %2d round %d: routed SET %.2f GET %.2f, routed+fp SET %.2f GET %.2f, veth SET %.2f GET %.2f (of loopback %.0f / %.0f); load %s", pipeline, round+1,
+				res[1].setRatio[round], res[1].getRatio[round], res[2].setRatio[round], res[2].getRatio[round],
+				res[3].setRatio[round], res[3].getRatio[round], ls, lg, loadavg())
 		}
 		for i, mode := range modes {
 			t.Logf("-P %2d %-10s SET %8.0f/s (ratio %.2f)  GET %8.0f/s (ratio %.2f)   medians of %d rounds",
 				pipeline, mode, median(res[i].set), median(res[i].setRatio), median(res[i].get), median(res[i].getRatio), repeat)
 		}
 		t.Logf("-P %2d packets the router forwarded on its own during the fast-path runs: %v", pipeline, slowTx)
+	}
+	if st, err := fp.prog.Stats(); err == nil && st.RunCount > 0 {
+		t.Logf("fast-path program: %d runs, %.0f ns per run (BPF_STATS_RUN_TIME)", st.RunCount, float64(st.Runtime.Nanoseconds())/float64(st.RunCount))
 	}
 	t.Logf("load average at end: %s", loadavg())
 }
