@@ -200,6 +200,34 @@ func TestKernelFastPathLifecycle(t *testing.T) {
 	}
 	defer c.Close()
 
+	// An interface removed: its entry leaves the map.
+	st.Interfaces = st.Interfaces[:len(st.Interfaces)-1]
+	if err := p.ApplyChange(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	r := p.fastPaths[NamespaceName(p.prefix, "vpc-0a")]
+	var entries int
+	var k uint32
+	var v fastPathValue
+	for it := r.fp.m.Iterate(); it.Next(&k, &v); {
+		entries++
+	}
+	p.mu.Unlock()
+	if entries != 4 || len(r.links) != 4 {
+		t.Errorf("after removing an interface: %d map entries, %d links known, want 4", entries, len(r.links))
+	}
+	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0e", Subnet: "subnet-01", PrivateIP: addr("10.0.1.50"), Groups: []string{"sg-0a"}})
+	if err := p.ApplyChange(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	ls = links()
+	c.Close()
+	if c, err = connect(p, "eni-0e", "10.0.1.20:6379", okTimeout); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
 	// Restart: a new Plane replaces the program, keeping one per link.
 	before := fastPathAttached(t, router, ls[0].name)
 	p2, err := New(Config{Prefix: p.prefix})

@@ -183,7 +183,7 @@ func (p *Plane) release() {
 		p.closeSession(name)
 	}
 	for name := range p.fastPaths {
-		p.closeSession(name)
+		p.closeFastPath(name)
 	}
 	p.walked = nil
 }
@@ -204,7 +204,6 @@ func (p *Plane) closeSession(nsName string) {
 		h.close()
 		delete(p.handles, nsName)
 	}
-	p.closeFastPath(nsName)
 }
 
 // ruleHandles are the rules of a table's interface chains as the kernel

@@ -212,6 +212,7 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 			continue
 		}
 		p.closeSession(name)
+		p.closeFastPath(name)
 		if err := deleteNamespace(name); err != nil {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
 			continue
