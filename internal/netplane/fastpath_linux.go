@@ -570,6 +570,14 @@ func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
 		}
 		return errors.Join(errs...)
 	})
+	if err != nil && unsupported(err) {
+		// A kernel that verifies the program but has no TCX (before 6.6):
+		// the slow path only, as for one that cannot load it.
+		p.fastPathErr = err
+		p.log.Warn("fast path unavailable: routers forward every packet through their IP stack and nftables", "err", err)
+		p.closeFastPath(h.name)
+		return errors.Join(errs...)
+	}
 	if err != nil {
 		// Attach again on the next call.
 		for _, idx := range attach {
@@ -578,6 +586,13 @@ func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// unsupported reports whether err says the kernel lacks what the fast path
+// needs (an attach type, a helper), rather than that something failed.
+func unsupported(err error) bool {
+	return errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) ||
+		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTSUP)
 }
 
 // liberalTracking makes the calling thread's namespace's TCP conntrack
