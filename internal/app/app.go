@@ -129,6 +129,10 @@ type Config struct {
 	// and node id) to /metrics (serve --metrics-per-node); default false:
 	// only totals by engine, naming no resource.
 	MetricsPerNode bool
+	// NoFastPath turns off the VPC routers' eBPF fast path for established
+	// connections inside a subnet (serve --no-fast-path; netplane's design
+	// note, "Fast path"): every packet then crosses the router's nftables.
+	NoFastPath bool
 	// DataStorageUnit is the bytes of a GB of serverless caches' data
 	// storage limits; default 1 GiB. Tests scale it down.
 	DataStorageUnit int64
@@ -235,7 +239,7 @@ func (a *App) Start(ctx context.Context) error {
 	profiles.iam = id.svc
 	switch a.cfg.Network {
 	case NetworkNamespaces:
-		plane, err := netplane.New(netplane.Config{Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log})
+		plane, err := netplane.New(netplane.Config{Prefix: InstallPrefix(a.cfg.DataDir), Logger: a.log, NoFastPath: a.cfg.NoFastPath})
 		if err != nil {
 			return fmt.Errorf("network plane: %w", err)
 		}

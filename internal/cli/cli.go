@@ -205,6 +205,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	regionList := fs.String("regions", envOr("CACHALOT_REGIONS", "aws"), "comma-separated regions requests may be signed for; 'aws' stands for every commercial, China and GovCloud region (env CACHALOT_REGIONS)")
 	publishAll := fs.Bool("publish-all", envOr("CACHALOT_PUBLISH_ALL", "") == "1", "publish every cache to this host, for local development (env CACHALOT_PUBLISH_ALL=1)")
 	perNode := fs.Bool("metrics-per-node", envOr("CACHALOT_METRICS_PER_NODE", "") == "1", "add per-node engine series (labelled by cache cluster and node id) to /metrics, which is unauthenticated; default: totals by engine only (env CACHALOT_METRICS_PER_NODE=1)")
+	noFastPath := fs.Bool("no-fast-path", envOr("CACHALOT_NO_FAST_PATH", "") == "1", "turn off the VPC routers' eBPF fast path for established TCP connections inside a subnet: every packet crosses the router's nftables (env CACHALOT_NO_FAST_PATH=1)")
 	idleHzDefault, err := strconv.Atoi(envOr("CACHALOT_IDLE_ENGINE_HZ", "1"))
 	if err != nil {
 		return fmt.Errorf("CACHALOT_IDLE_ENGINE_HZ: %w", err)
@@ -233,7 +234,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg := app.Config{Listen: *listen, DataDir: *dataDir, AccountID: *accountID, Network: *network, Regions: regions,
-		DNSDomain: *dnsDomain, PublishAll: *publishAll, HostsFile: *hostsFile, MetricsPerNode: *perNode, Logger: logger}
+		DNSDomain: *dnsDomain, PublishAll: *publishAll, HostsFile: *hostsFile, MetricsPerNode: *perNode, NoFastPath: *noFastPath, Logger: logger}
 	if cfg.IdleEngineHz = *idleHz; *idleHz <= 0 {
 		cfg.IdleEngineHz = -1
 	}

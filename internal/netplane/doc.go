@@ -113,6 +113,37 @@
 // peering to another is dropped (no transitive peering). The router's input
 // chain drops everything but queries to the VPC's DNS server (above).
 //
+// Fast path. Every packet crossing the router costs its IP stack, its
+// netfilter hooks and a second veth hop, about a tenth of a Redis client's
+// throughput (BENCH.md, "The eBPF fast path"). So a tc program (TCX
+// ingress, fastpath_linux.go, built with cilium/ebpf's assembler: no
+// compiler, no object file) on the router's end of each interface's veth
+// forwards by itself the packets of connections the router has already
+// accepted, when nothing but conntrack would decide them: IPv4 TCP without
+// SYN, FIN or RST, from the interface's own primary address to the primary
+// address of an interface of the same subnet (no ACL applies inside a
+// subnet), whose conntrack entry in the router (bpf_skb_ct_lookup, per
+// packet) is confirmed, has seen a reply, is ESTABLISHED, not dying and
+// without NAT. It rewrites the Ethernet header from bpf_fib_lookup (which
+// also checks forwarding and the MTU), decrements the TTL, refreshes the
+// entry's timeout and hands the packet to the destination's namespace
+// (bpf_redirect_peer). Everything else (setup and teardown, other subnets,
+// peerings, the internet, the host, NAT, another address) takes the router
+// as before, so nftables still decides every connection: a revoke keeps
+// established connections, a deleted or flushed entry sends the next
+// packet to the slow path, where it is judged as new. Since the router's
+// conntrack no longer sees every segment, its TCP window tracking is
+// liberal in routers (nf_conntrack_tcp_be_liberal, and
+// nf_conntrack_tcp_ignore_invalid_rst): the segments it does see must not be
+// found out of window and dropped. Each router has its own program and a
+// hash map (router-side ifindex -> subnet tag, the link's gateway address,
+// and interface address), attached without a bpf_link (BPF_PROG_ATTACH), so
+// it stays while the daemon restarts and goes with the link; a new Plane
+// replaces a program of ours in place (BPF_F_REPLACE) on its first Apply.
+// Config.NoFastPath turns it off (the next Apply detaches it). A kernel
+// without BTF, TCX or the conntrack kfuncs gets the slow path only (logged
+// once).
+//
 // Network ACLs (State.NetworkACLs) are checked in the same forward chain,
 // before the conntrack shortcut, since they are stateless: the verdict maps
 // nacl-out (source link) and nacl-in (destination link) jump to one chain

@@ -182,6 +182,9 @@ func (p *Plane) release() {
 	for name := range p.handles {
 		p.closeSession(name)
 	}
+	for name := range p.fastPaths {
+		p.closeFastPath(name)
+	}
 	p.walked = nil
 }
 

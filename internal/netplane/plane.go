@@ -26,6 +26,11 @@ type Config struct {
 	// Unshare is the unshare binary (util-linux), for EnterOptions.ResolvConf.
 	// Default: "unshare".
 	Unshare string
+	// NoFastPath turns the routers' eBPF fast path off (see the design
+	// note, "Fast path"): every packet then crosses the router's IP stack
+	// and nftables, and the next Apply detaches the program wherever an
+	// earlier run attached it.
+	NoFastPath bool
 }
 
 // EnterOptions are the options of a program run in a namespace
@@ -44,6 +49,8 @@ type Plane struct {
 	nft     string
 	nsenter string
 	unshare string
+	// noFastPath is Config.NoFastPath.
+	noFastPath bool
 
 	// mu serialises Apply and Teardown and guards applied.
 	mu sync.Mutex
@@ -81,6 +88,12 @@ type Plane struct {
 	fullReplace bool
 	// justUp lists the links the Apply in progress set up (guarded by mu).
 	justUp []upLink
+	// fastPaths holds, per router namespace, its fast-path program and
+	// map and the links last put into it (guarded by mu; see
+	// fastpath_linux.go). fastPathErr, once set, is why the kernel cannot
+	// run the fast path: it is not tried again.
+	fastPaths   map[string]*routerFastPath
+	fastPathErr error
 	// trace, if set, is told how long each step of an Apply took (guarded
 	// by mu): for benchmarks that break an Apply down (span).
 	trace func(step string, took time.Duration)
@@ -119,15 +132,17 @@ func New(cfg Config) (*Plane, error) {
 		return nil, err
 	}
 	p := &Plane{
-		prefix:   cfg.Prefix,
-		log:      cfg.Logger,
-		nft:      cfg.Nft,
-		nsenter:  cfg.Nsenter,
-		unshare:  cfg.Unshare,
-		applied:  map[string]appliedRuleset{},
-		sessions: map[string]*nftSession{},
-		gens:     map[string]genSocket{},
-		handles:  map[string]*nsHandle{},
+		prefix:     cfg.Prefix,
+		log:        cfg.Logger,
+		nft:        cfg.Nft,
+		nsenter:    cfg.Nsenter,
+		unshare:    cfg.Unshare,
+		noFastPath: cfg.NoFastPath,
+		fastPaths:  map[string]*routerFastPath{},
+		applied:    map[string]appliedRuleset{},
+		sessions:   map[string]*nftSession{},
+		gens:       map[string]genSocket{},
+		handles:    map[string]*nsHandle{},
 	}
 	if p.log == nil {
 		p.log = slog.Default()

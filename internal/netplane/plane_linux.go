@@ -188,6 +188,12 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 	// 3. Links, then routes.
 	errs = append(errs, p.configureAll(ctx, plan, open, ready, delta, phase)...)
 
+	// 3b. The routers' fast path, on links that carry traffic.
+	end = p.span("fastpath")
+	errs = append(errs, p.ensureFastPaths(plan, open, ready, delta)...)
+	end()
+	phase("fastpath")
+
 	// 4. Namespaces we own that are no longer desired.
 	end = p.span("stale")
 	defer end()
@@ -206,6 +212,7 @@ func (p *Plane) applyPlan(ctx context.Context, plan *Plan, change bool) (err err
 			continue
 		}
 		p.closeSession(name)
+		p.closeFastPath(name)
 		if err := deleteNamespace(name); err != nil {
 			errs = append(errs, fmt.Errorf("delete namespace %s: %w", name, err))
 			continue

@@ -1,0 +1,198 @@
+package netplane
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// TestRedisFastPath measures redis-benchmark from one interface to a
+// redis-server in another of the same subnet, in interleaved rounds: on
+// loopback in the server's namespace, through the router as the plane makes
+// it, and through the router with the fast path (fastpath_linux.go)
+// attached to both router-side links (the plane's own is off), and, as the
+// ceiling of any design with a namespace per interface, from a namespace
+// linked to the server's by one veth pair, without a router. Medians of the rounds; the load
+// average is logged. Opt-in (NETPLANE_REDIS_BENCH=1), needs redis-server
+// and redis-benchmark. An experiment, not a test of the plane.
+//
+//	NETPLANE_REDIS_BENCH=1 go test -count=1 -timeout 30m -run '^TestRedisFastPath$' -v ./internal/netplane/
+func TestRedisFastPath(t *testing.T) {
+	if os.Getenv("NETPLANE_REDIS_BENCH") == "" {
+		t.Skip("set NETPLANE_REDIS_BENCH=1 to run")
+	}
+	for _, bin := range []string{"redis-server", "redis-benchmark"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("requires %s", bin)
+		}
+	}
+	p, _ := newTestPlane(t)
+	p.noFastPath = true // "routed" is the path without it; the rounds attach their own
+	st := benchVPC()
+	server, client := benchIface(0), benchIface(1)
+	st.Interfaces = []Interface{server, client}
+	apply(t, p, st)
+	plan, err := p.Plan(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var router string
+	var links []fpLink
+	for r, ls := range fastPathLinks(plan) {
+		router, links = r, ls
+	}
+	if len(links) != 2 {
+		t.Fatalf("fast path links: %v", links)
+	}
+	routerPath := filepath.Join(netnsDir, router)
+	fp, err := newFastPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fp.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	srv, err := p.Command(ctx, server.ID, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	waitFor(t, p, client.ID, server.PrivateIP.String()+":6379")
+
+	// The ceiling of any design with a namespace per interface: a client
+	// namespace linked to the server's by one veth pair, no router.
+	direct := p.prefix + "-direct"
+	serverNS := NamespaceName(p.prefix, server.ID)
+	run(t, "ip", "netns", "add", direct)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", direct).Run() })
+	run(t, "ip", "link", "add", p.prefix+"-dA", "netns", direct, "type", "veth", "peer", "name", p.prefix+"-dB", "netns", serverNS)
+	run(t, "ip", "-n", direct, "addr", "add", "10.99.0.2/30", "dev", p.prefix+"-dA")
+	run(t, "ip", "-n", serverNS, "addr", "add", "10.99.0.1/30", "dev", p.prefix+"-dB")
+	run(t, "ip", "-n", direct, "link", "set", p.prefix+"-dA", "up")
+	run(t, "ip", "-n", serverNS, "link", "set", p.prefix+"-dB", "up")
+	run(t, "ip", "-n", direct, "link", "set", "lo", "up")
+	if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
+		defer stats.Close()
+	}
+
+	n := os.Getenv("NETPLANE_REDIS_N")
+	if n == "" {
+		n = "200000"
+	}
+	repeat := 5
+	if r := os.Getenv("NETPLANE_REDIS_REPEAT"); r != "" {
+		fmt.Sscan(r, &repeat)
+	}
+	re := regexp.MustCompile(`(SET|GET): ([0-9.]+) requests per second`)
+	bench := func(eni, host string, pipeline int) (set, get float64) {
+		t.Helper()
+		argv := []string{"redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline)}
+		var cmd *exec.Cmd
+		if eni == direct {
+			cmd = exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + filepath.Join(netnsDir, direct), "--"}, argv...)...)
+		} else if cmd, err = p.Command(ctx, eni, argv...); err != nil {
+			t.Fatal(err)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+			var v float64
+			fmt.Sscan(m[2], &v)
+			if m[1] == "SET" {
+				set = v
+			} else {
+				get = v
+			}
+		}
+		if set == 0 || get == 0 {
+			t.Fatalf("cannot parse redis-benchmark output:\n%s", out)
+		}
+		return set, get
+	}
+	// routerTx: packets the router sent on its interface links (the slow
+	// path's share: the fast path hands packets to the peer directly).
+	routerTx := func() uint64 {
+		t.Helper()
+		var tx uint64
+		err := inNamespace(routerPath, func() error {
+			for _, l := range links {
+				nl, err := netlink.LinkByName(l.name)
+				if err != nil {
+					return err
+				}
+				tx += nl.Attrs().Statistics.TxPackets
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	loadavg := func() string {
+		b, _ := os.ReadFile("/proc/loadavg")
+		return strings.TrimSpace(string(b))
+	}
+	t.Logf("load average at start: %s", loadavg())
+	modes := []string{"loopback", "routed", "routed+fp", "veth"}
+	for _, pipeline := range []int{1, 16} {
+		type figs struct{ set, get, setRatio, getRatio []float64 }
+		res := make([]figs, len(modes))
+		var slowTx []uint64
+		for round := range repeat {
+			var ls, lg float64
+			for i, mode := range modes {
+				var s, g float64
+				switch mode {
+				case "loopback":
+					s, g = bench(server.ID, "127.0.0.1", pipeline)
+					ls, lg = s, g
+				case "routed":
+					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
+				case "veth":
+					s, g = bench(direct, "10.99.0.1", pipeline)
+				case "routed+fp":
+					if err := attachFastPath(routerPath, fp, links); err != nil {
+						t.Fatal(err)
+					}
+					tx := routerTx()
+					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
+					slowTx = append(slowTx, routerTx()-tx)
+					if err := detachFastPath(routerPath, fp, links); err != nil {
+						t.Fatal(err)
+					}
+				}
+				res[i].set, res[i].get = append(res[i].set, s), append(res[i].get, g)
+				res[i].setRatio, res[i].getRatio = append(res[i].setRatio, s/ls), append(res[i].getRatio, g/lg)
+			}
+			t.Logf("-P %2d round %d: routed SET %.2f GET %.2f, routed+fp SET %.2f GET %.2f, veth SET %.2f GET %.2f (of loopback %.0f / %.0f); load %s", pipeline, round+1,
+				res[1].setRatio[round], res[1].getRatio[round], res[2].setRatio[round], res[2].getRatio[round],
+				res[3].setRatio[round], res[3].getRatio[round], ls, lg, loadavg())
+		}
+		for i, mode := range modes {
+			t.Logf("-P %2d %-10s SET %8.0f/s (ratio %.2f)  GET %8.0f/s (ratio %.2f)   medians of %d rounds",
+				pipeline, mode, median(res[i].set), median(res[i].setRatio), median(res[i].get), median(res[i].getRatio), repeat)
+		}
+		t.Logf("-P %2d packets the router forwarded on its own during the fast-path runs: %v", pipeline, slowTx)
+	}
+	if st, err := fp.prog.Stats(); err == nil && st.RunCount > 0 {
+		t.Logf("fast-path program: %d runs, %.0f ns per run (BPF_STATS_RUN_TIME)", st.RunCount, float64(st.Runtime.Nanoseconds())/float64(st.RunCount))
+	}
+	t.Logf("load average at end: %s", loadavg())
+}

@@ -1,0 +1,682 @@
+package netplane
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The fast path: a tc (TCX) ingress program on the router-side link of each
+// interface that forwards, without the router's IP stack and netfilter, the
+// packets of TCP connections the router has already accepted between two
+// interfaces of one subnet. See the design note (doc.go, "Fast path").
+//
+// A packet takes it only if all of these hold; anything else returns
+// TCX_NEXT and takes the router's ordinary path, where nftables decides:
+//
+//   - IPv4 without options or fragmentation, TCP, TTL > 1, none of SYN, FIN
+//     and RST (connection setup and teardown always cross conntrack);
+//   - the link it came in by is in the router's fast-path map, and its
+//     source address is that interface's primary address;
+//   - the kernel's FIB routes it (bpf_fib_lookup, which also checks
+//     forwarding, the MTU and gives the neighbour's address) to a link in
+//     the map with the same subnet, and its destination is that interface's
+//     primary address;
+//   - the router's conntrack holds its connection (bpf_skb_ct_lookup, per
+//     packet: a flushed or deleted entry sends the next packet to the slow
+//     path), confirmed, having seen a reply, in TCP state ESTABLISHED, not
+//     dying and without NAT.
+//
+// It then rewrites the Ethernet addresses, decrements the TTL (fixing the
+// header checksum), refreshes the entry's timeout as the slow path would
+// and hands the packet to the destination's namespace (bpf_redirect_peer).
+
+// fastPathValue is a fast-path map value: the router-side link's subnet tag
+// (its gateway address) and its interface's primary address, both as the
+// packet carries them (network byte order).
+type fastPathValue struct {
+	Subnet [4]byte
+	Addr   [4]byte
+}
+
+const (
+	fastPathProgName = "cachalot_fp"
+	fastPathMapName  = "cachalot_fp"
+	fastPathMaxLinks = 1 << 16
+	// ctEstablishedTimeoutMs is nf_conntrack_tcp_timeout_established's
+	// default (5 days), the timeout the slow path gives an established entry.
+	ctEstablishedTimeoutMs = 432000 * 1000
+)
+
+// kfuncIDs are the BTF ids of the conntrack kfuncs in vmlinux.
+type kfuncIDs struct{ lookup, release, timeout btf.TypeID }
+
+var (
+	kfuncOnce sync.Once
+	kfuncs    kfuncIDs
+	kfuncErr  error
+)
+
+func loadKfuncs() (kfuncIDs, error) {
+	kfuncOnce.Do(func() {
+		spec, err := btf.LoadKernelSpec()
+		if err != nil {
+			kfuncErr = fmt.Errorf("kernel BTF: %w", err)
+			return
+		}
+		id := func(name string) btf.TypeID {
+			var fn *btf.Func
+			if err := spec.TypeByName(name, &fn); err != nil {
+				kfuncErr = errors.Join(kfuncErr, fmt.Errorf("kfunc %s: %w", name, err))
+				return 0
+			}
+			i, err := spec.TypeID(fn)
+			if err != nil {
+				kfuncErr = errors.Join(kfuncErr, fmt.Errorf("kfunc %s: %w", name, err))
+			}
+			return i
+		}
+		kfuncs = kfuncIDs{id("bpf_skb_ct_lookup"), id("bpf_ct_release"), id("bpf_ct_change_timeout")}
+		// Offsets of struct nf_conn read by the program, checked against
+		// the kernel's BTF rather than assumed.
+		var ct *btf.Struct
+		if err := spec.TypeByName("nf_conn", &ct); err != nil {
+			kfuncErr = errors.Join(kfuncErr, fmt.Errorf("struct nf_conn: %w", err))
+			return
+		}
+		status, proto := -1, -1
+		for _, m := range ct.Members {
+			switch m.Name {
+			case "status":
+				status = int(m.Offset.Bytes())
+			case "proto":
+				proto = int(m.Offset.Bytes())
+			}
+		}
+		var tcp *btf.Struct
+		state := -1
+		if err := spec.TypeByName("ip_ct_tcp", &tcp); err == nil {
+			for _, m := range tcp.Members {
+				if m.Name == "state" {
+					state = int(m.Offset.Bytes())
+				}
+			}
+		}
+		if status < 0 || proto < 0 || state < 0 {
+			kfuncErr = errors.Join(kfuncErr, fmt.Errorf("struct nf_conn: status, proto or proto.tcp.state not found in kernel BTF"))
+			return
+		}
+		ctStatusOff, ctStateOff = int16(status), int16(proto+state)
+	})
+	return kfuncs, kfuncErr
+}
+
+// Offsets in struct nf_conn, set from the kernel's BTF by loadKfuncs.
+var ctStatusOff, ctStateOff int16
+
+// zero64 stores a 64-bit zero at fp+off (asm.StoreImm refuses DWord).
+func zero64(off int16) asm.Instruction {
+	return asm.Instruction{OpCode: asm.StoreImmOp(asm.DWord), Dst: asm.RFP, Offset: off}
+}
+
+func kfuncCall(id btf.TypeID) asm.Instruction {
+	return asm.Instruction{OpCode: asm.OpCode(asm.JumpClass).SetJumpOp(asm.Call), Src: asm.PseudoKfuncCall, Constant: int64(id)}
+}
+
+// Conntrack status bits (include/uapi/linux/netfilter/nf_conntrack_common.h).
+const (
+	ipsSeenReply            = 1 << 1
+	ipsConfirmed            = 1 << 3
+	ipsSrcNAT               = 1 << 4
+	ipsDstNAT               = 1 << 5
+	ipsDying                = 1 << 9
+	tcpConntrackEstablished = 3
+)
+
+// fastPathInstructions is the program, reading the fast-path map m.
+func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
+	const (
+		// __sk_buff offsets
+		skbIfindex = 40
+		skbData    = 76
+		skbDataEnd = 80
+		// stack: struct bpf_fib_lookup at fp-64, the conntrack tuple at
+		// fp-80 (12 bytes), struct bpf_ct_opts at fp-96, the map key at fp-104.
+		fib   = -64
+		tuple = -80
+		opts  = -96
+		key   = -104
+		// packet offsets (Ethernet, IPv4 without options, TCP)
+		ipVHL   = 14
+		ipTOS   = 15
+		ipFrag  = 20
+		ipTTL   = 22
+		ipProto = 23
+		ipCsum  = 24
+		ipSrc   = 26
+		ipDst   = 30
+		tcpSrc  = 34
+		tcpDst  = 36
+		tcpFlag = 47
+		hdrEnd  = 54
+	)
+	R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, FP := asm.R0, asm.R1, asm.R2, asm.R3, asm.R4, asm.R5, asm.R6, asm.R7, asm.R8, asm.R9, asm.RFP
+	loadPacket := asm.Instructions{
+		asm.LoadMem(R2, R6, skbData, asm.Word),
+		asm.LoadMem(R3, R6, skbDataEnd, asm.Word),
+		asm.Mov.Reg(R4, R2),
+		asm.Add.Imm(R4, hdrEnd),
+		asm.JGT.Reg(R4, R3, "pass"),
+	}
+	insns := asm.Instructions{asm.Mov.Reg(R6, R1)}
+	insns = append(insns, loadPacket...)
+	insns = append(insns,
+		asm.LoadMem(R4, R2, 12, asm.Half), // EtherType, network order
+		asm.JNE.Imm(R4, 0x0008, "pass"),   // ETH_P_IP
+		asm.LoadMem(R4, R2, ipVHL, asm.Byte),
+		asm.JNE.Imm(R4, 0x45, "pass"),
+		asm.LoadMem(R4, R2, ipProto, asm.Byte),
+		asm.JNE.Imm(R4, 6, "pass"),
+		asm.LoadMem(R4, R2, ipFrag, asm.Half),
+		asm.And.Imm(R4, 0xff3f), // MF | fragment offset, network order
+		asm.JNE.Imm(R4, 0, "pass"),
+		asm.LoadMem(R4, R2, ipTTL, asm.Byte),
+		asm.JLE.Imm(R4, 1, "pass"),
+		asm.LoadMem(R4, R2, tcpFlag, asm.Byte),
+		asm.And.Imm(R4, 0x07), // FIN | SYN | RST
+		asm.JNE.Imm(R4, 0, "pass"),
+	)
+	for off := int16(fib); off < 0; off += 8 {
+		insns = append(insns, zero64(off))
+	}
+	insns = append(insns,
+		zero64(tuple),
+		zero64(tuple+8),
+		zero64(opts),
+		zero64(opts+8),
+		asm.StoreImm(FP, fib, 2, asm.Byte),   // family AF_INET
+		asm.StoreImm(FP, fib+1, 6, asm.Byte), // l4_protocol TCP
+		asm.LoadMem(R4, R2, tcpSrc, asm.Half),
+		asm.StoreMem(FP, fib+2, R4, asm.Half),
+		asm.StoreMem(FP, tuple+8, R4, asm.Half),
+		asm.LoadMem(R4, R2, tcpDst, asm.Half),
+		asm.StoreMem(FP, fib+4, R4, asm.Half),
+		asm.StoreMem(FP, tuple+10, R4, asm.Half),
+		asm.LoadMem(R4, R2, ipTOS, asm.Byte),
+		asm.StoreMem(FP, fib+12, R4, asm.Byte),
+		asm.LoadMem(R4, R2, ipSrc, asm.Word),
+		asm.StoreMem(FP, fib+16, R4, asm.Word),
+		asm.StoreMem(FP, tuple, R4, asm.Word),
+		asm.LoadMem(R4, R2, ipDst, asm.Word),
+		asm.StoreMem(FP, fib+32, R4, asm.Word),
+		asm.StoreMem(FP, tuple+4, R4, asm.Word),
+		asm.LoadMem(R4, R6, skbIfindex, asm.Word),
+		asm.StoreMem(FP, fib+8, R4, asm.Word),
+		asm.StoreMem(FP, key, R4, asm.Word),
+		// The link it came by: an interface of ours, its own address.
+		asm.LoadMapPtr(R1, m.FD()),
+		asm.Mov.Reg(R2, FP),
+		asm.Add.Imm(R2, key),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(R0, 0, "pass"),
+		asm.LoadMem(R7, R0, 0, asm.Word), // subnet
+		asm.LoadMem(R4, R0, 4, asm.Word),
+		asm.LoadMem(R5, FP, tuple, asm.Word),
+		asm.JNE.Reg(R4, R5, "pass"),
+		// Where the router would send it.
+		asm.Mov.Reg(R1, R6),
+		asm.Mov.Reg(R2, FP),
+		asm.Add.Imm(R2, fib),
+		asm.Mov.Imm(R3, 64),
+		asm.Mov.Imm(R4, 0),
+		asm.FnFibLookup.Call(),
+		asm.JNE.Imm(R0, 0, "pass"), // BPF_FIB_LKUP_RET_SUCCESS
+		asm.LoadMem(R8, FP, fib+8, asm.Word),
+		asm.StoreMem(FP, key, R8, asm.Word),
+		asm.LoadMapPtr(R1, m.FD()),
+		asm.Mov.Reg(R2, FP),
+		asm.Add.Imm(R2, key),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(R0, 0, "pass"),
+		asm.LoadMem(R4, R0, 0, asm.Word),
+		asm.JNE.Reg(R4, R7, "pass"), // another subnet: NACLs apply
+		asm.LoadMem(R4, R0, 4, asm.Word),
+		asm.LoadMem(R5, FP, tuple+4, asm.Word),
+		asm.JNE.Reg(R4, R5, "pass"),
+		// The router's conntrack entry.
+		asm.StoreImm(FP, opts, -1, asm.Word),  // netns_id BPF_F_CURRENT_NETNS
+		asm.StoreImm(FP, opts+8, 6, asm.Byte), // l4proto TCP
+		asm.Mov.Reg(R1, R6),
+		asm.Mov.Reg(R2, FP),
+		asm.Add.Imm(R2, tuple),
+		asm.Mov.Imm(R3, 12),
+		asm.Mov.Reg(R4, FP),
+		asm.Add.Imm(R4, opts),
+		asm.Mov.Imm(R5, 16),
+		kfuncCall(k.lookup),
+		asm.JEq.Imm(R0, 0, "pass"),
+		asm.Mov.Reg(R7, R0),
+		asm.Mov.Imm(R9, 0),
+		asm.LoadMem(R4, R7, ctStatusOff, asm.DWord),
+		asm.And.Imm(R4, ipsSeenReply|ipsConfirmed|ipsSrcNAT|ipsDstNAT|ipsDying),
+		asm.JNE.Imm(R4, ipsSeenReply|ipsConfirmed, "release"),
+		asm.LoadMem(R4, R7, ctStateOff, asm.Byte),
+		asm.JNE.Imm(R4, tcpConntrackEstablished, "release"),
+		asm.Mov.Imm(R9, 1),
+		asm.Mov.Reg(R1, R7),
+		asm.Mov.Imm32(R2, ctEstablishedTimeoutMs),
+		kfuncCall(k.timeout),
+		asm.Mov.Reg(R1, R7).WithSymbol("release"),
+		kfuncCall(k.release),
+		asm.JEq.Imm(R9, 0, "pass"),
+	)
+	insns = append(insns, loadPacket...)
+	insns = append(insns,
+		// Ethernet addresses from the FIB (smac at fib+52, dmac at fib+58).
+		asm.LoadMem(R4, FP, fib+58, asm.Half),
+		asm.StoreMem(R2, 0, R4, asm.Half),
+		asm.LoadMem(R4, FP, fib+60, asm.Half),
+		asm.StoreMem(R2, 2, R4, asm.Half),
+		asm.LoadMem(R4, FP, fib+62, asm.Half),
+		asm.StoreMem(R2, 4, R4, asm.Half),
+		asm.LoadMem(R4, FP, fib+52, asm.Half),
+		asm.StoreMem(R2, 6, R4, asm.Half),
+		asm.LoadMem(R4, FP, fib+54, asm.Half),
+		asm.StoreMem(R2, 8, R4, asm.Half),
+		asm.LoadMem(R4, FP, fib+56, asm.Half),
+		asm.StoreMem(R2, 10, R4, asm.Half),
+		// ip_decrease_ttl: TTL - 1, checksum + htons(0x0100).
+		asm.LoadMem(R4, R2, ipTTL, asm.Byte),
+		asm.Sub.Imm(R4, 1),
+		asm.StoreMem(R2, ipTTL, R4, asm.Byte),
+		asm.LoadMem(R4, R2, ipCsum, asm.Half),
+		asm.Add.Imm(R4, 1),
+		asm.JLT.Imm(R4, 0xffff, "csum"),
+		asm.Add.Imm(R4, 1),
+		asm.StoreMem(R2, ipCsum, R4, asm.Half).WithSymbol("csum"),
+		asm.Mov.Reg(R1, R8),
+		asm.Mov.Imm(R2, 0),
+		asm.FnRedirectPeer.Call(),
+		asm.Return(),
+		asm.Mov.Imm(R0, -1).WithSymbol("pass"), // TCX_NEXT
+		asm.Return(),
+	)
+	return insns
+}
+
+// fastPath is one router's program and map.
+type fastPath struct {
+	prog *ebpf.Program
+	m    *ebpf.Map
+}
+
+func (f *fastPath) Close() {
+	if f.prog != nil {
+		f.prog.Close()
+	}
+	if f.m != nil {
+		f.m.Close()
+	}
+}
+
+// newFastPath loads a router's map and program.
+func newFastPath() (*fastPath, error) {
+	k, err := loadKfuncs()
+	if err != nil {
+		return nil, err
+	}
+	m, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name: fastPathMapName, Type: ebpf.Hash, KeySize: 4, ValueSize: 8,
+		MaxEntries: fastPathMaxLinks, Flags: 1, // BPF_F_NO_PREALLOC
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fast path map: %w", err)
+	}
+	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+		Name: fastPathProgName, Type: ebpf.SchedCLS, AttachType: ebpf.AttachTCXIngress,
+		License: "GPL", Instructions: fastPathInstructions(m, k),
+	}, ebpf.ProgramOptions{})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("fast path program: %w", err)
+	}
+	return &fastPath{prog: prog, m: m}, nil
+}
+
+// setLink puts a router-side link into the map.
+func (f *fastPath) setLink(ifindex int, subnet, addr netip.Addr) error {
+	return f.m.Put(uint32(ifindex), fastPathValue{Subnet: subnet.As4(), Addr: addr.As4()})
+}
+
+// fpLink is a router-side link of an interface, as the fast path knows it.
+type fpLink struct {
+	name   string
+	subnet netip.Addr // the subnet's gateway address, on the link
+	addr   netip.Addr // the interface's primary private address
+}
+
+// fastPathLinks returns, per router namespace of plan, the router-side
+// links of its interfaces.
+func fastPathLinks(plan *Plan) map[string][]fpLink {
+	routers := map[string]*Namespace{}
+	for i := range plan.Namespaces {
+		if ns := &plan.Namespaces[i]; ns.Role == RoleRouter {
+			routers[ns.Name] = ns
+		}
+	}
+	out := map[string][]fpLink{}
+	for _, v := range plan.Veths {
+		r, ok := routers[v.A.Namespace]
+		if !ok || v.B.Name != InterfaceLink {
+			continue
+		}
+		l := fpLink{name: v.A.Name}
+		for _, rl := range r.Links {
+			if rl.Name == v.A.Name && len(rl.Addrs) == 1 {
+				l.subnet = rl.Addrs[0].Addr()
+			}
+		}
+		for _, rt := range r.Routes {
+			if rt.Dev == v.A.Name && rt.Dst.Bits() == 32 && !rt.Via.IsValid() {
+				l.addr = rt.Dst.Addr()
+			}
+		}
+		if l.subnet.Is4() && l.addr.Is4() {
+			out[r.Name] = append(out[r.Name], l)
+		}
+	}
+	return out
+}
+
+// attachFastPath, in the namespace at nsPath, puts links into f's map and
+// attaches f's program to their TCX ingress (unless it already is), for
+// experiments (TestRedisFastPath); Apply uses ensureFastPath.
+func attachFastPath(nsPath string, f *fastPath, links []fpLink) error {
+	return inNamespace(nsPath, func() error {
+		errs := []error{liberalTracking()}
+		for _, l := range links {
+			nl, err := netlink.LinkByName(l.name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+				continue
+			}
+			idx := nl.Attrs().Index
+			if err := f.setLink(idx, l.subnet, l.addr); err != nil {
+				errs = append(errs, fmt.Errorf("%s: fast path map: %w", l.name, err))
+				continue
+			}
+			if err := link.RawAttachProgram(link.RawAttachProgramOptions{Target: idx, Program: f.prog, Attach: ebpf.AttachTCXIngress}); err != nil && !errors.Is(err, unix.EEXIST) {
+				errs = append(errs, fmt.Errorf("%s: attach fast path: %w", l.name, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// detachFastPath detaches f's program from links in the namespace at nsPath.
+func detachFastPath(nsPath string, f *fastPath, links []fpLink) error {
+	return inNamespace(nsPath, func() error {
+		var errs []error
+		for _, l := range links {
+			nl, err := netlink.LinkByName(l.name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+				continue
+			}
+			if err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: nl.Attrs().Index, Program: f.prog, Attach: ebpf.AttachTCXIngress}); err != nil {
+				errs = append(errs, fmt.Errorf("%s: detach fast path: %w", l.name, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// routerFastPath is the fast path of one router namespace as this Plane
+// made it.
+type routerFastPath struct {
+	inode uint64 // of the namespace
+	fp    *fastPath
+	id    ebpf.ProgramID        // fp.prog's
+	links map[int]fastPathValue // ifindex -> value, as in the map
+}
+
+// closeFastPath forgets the fast path of namespace ns (with mu held): the
+// program stays attached in the kernel until its links go.
+func (p *Plane) closeFastPath(ns string) {
+	if r := p.fastPaths[ns]; r != nil {
+		r.fp.Close()
+		delete(p.fastPaths, ns)
+	}
+}
+
+// ensureFastPaths converges the fast path of every router of plan whose
+// ruleset is loaded and which this Apply walked.
+func (p *Plane) ensureFastPaths(plan *Plan, open map[string]*nsHandle, ready map[string]bool, delta *topoDelta) []error {
+	links := fastPathLinks(plan)
+	var errs []error
+	for _, ns := range plan.Namespaces {
+		if ns.Role != RoleRouter {
+			continue
+		}
+		h := open[ns.Name]
+		if h == nil || !ready[ns.Name] || (delta != nil && !delta.changed[ns.Name]) {
+			continue
+		}
+		if err := p.ensureFastPath(h, links[ns.Name], delta == nil); err != nil {
+			errs = append(errs, fmt.Errorf("namespace %s: fast path: %w", ns.Name, err))
+		}
+	}
+	return errs
+}
+
+// ensureFastPath converges one router's fast path to links: the map holds
+// exactly their entries and the program is attached to each. full (an
+// Apply, not an ApplyChange) checks every attachment in the kernel, and
+// replaces a program of ours that an earlier run left there; otherwise only
+// links new since the last call are attached.
+func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
+	r := p.fastPaths[h.name]
+	if r != nil && r.inode != h.inode {
+		p.closeFastPath(h.name)
+		r = nil
+	}
+	if p.noFastPath || p.fastPathErr != nil {
+		p.closeFastPath(h.name)
+		if full && p.noFastPath {
+			return removeFastPath(h.path, links)
+		}
+		return nil
+	}
+	var errs []error
+	want := map[int]fastPathValue{}
+	for _, l := range links {
+		nl, err := h.h.LinkByName(l.name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+			continue
+		}
+		want[nl.Attrs().Index] = fastPathValue{Subnet: l.subnet.As4(), Addr: l.addr.As4()}
+	}
+	if r != nil && !full && maps.Equal(r.links, want) {
+		return errors.Join(errs...)
+	}
+	if r == nil {
+		fp, err := newFastPath()
+		if err != nil {
+			p.fastPathErr = err
+			p.log.Warn("fast path unavailable: routers forward every packet through their IP stack and nftables", "err", err)
+			return errors.Join(errs...)
+		}
+		info, err := fp.prog.Info()
+		if err != nil {
+			fp.Close()
+			return errors.Join(append(errs, fmt.Errorf("program info: %w", err))...)
+		}
+		id, _ := info.ID()
+		r = &routerFastPath{inode: h.inode, fp: fp, id: id, links: map[int]fastPathValue{}}
+		p.fastPaths[h.name] = r
+	}
+	var attach []int
+	for idx := range r.links {
+		if _, ok := want[idx]; !ok {
+			if err := r.fp.m.Delete(uint32(idx)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				errs = append(errs, fmt.Errorf("fast path map: delete %d: %w", idx, err))
+				continue
+			}
+			delete(r.links, idx)
+		}
+	}
+	for idx, v := range want {
+		old, had := r.links[idx]
+		if !had || full {
+			attach = append(attach, idx)
+		}
+		if had && old == v && !full {
+			continue
+		}
+		if err := r.fp.m.Put(uint32(idx), v); err != nil {
+			errs = append(errs, fmt.Errorf("fast path map: put %d: %w", idx, err))
+			continue
+		}
+		r.links[idx] = v
+	}
+	if len(attach) == 0 {
+		return errors.Join(errs...)
+	}
+	slices.Sort(attach)
+	err := inNamespace(h.path, func() error {
+		// Packets of fast-pathed connections do not update the router's
+		// TCP window tracking; those that still take the slow path (FIN,
+		// RST, any packet the program passes on) must not be found out of
+		// window and dropped as invalid.
+		if err := liberalTracking(); err != nil {
+			return err
+		}
+		var errs []error
+		for _, idx := range attach {
+			if err := r.attach(idx); err != nil {
+				errs = append(errs, fmt.Errorf("attach to link %d: %w", idx, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil && unsupported(err) {
+		// A kernel that verifies the program but has no TCX (before 6.6):
+		// the slow path only, as for one that cannot load it.
+		p.fastPathErr = err
+		p.log.Warn("fast path unavailable: routers forward every packet through their IP stack and nftables", "err", err)
+		p.closeFastPath(h.name)
+		return errors.Join(errs...)
+	}
+	if err != nil {
+		// Attach again on the next call.
+		for _, idx := range attach {
+			delete(r.links, idx)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// unsupported reports whether err says the kernel lacks what the fast path
+// needs (an attach type, a helper), rather than that something failed.
+func unsupported(err error) bool {
+	return errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, unix.EINVAL) ||
+		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOTSUP)
+}
+
+// liberalTracking makes the calling thread's namespace's TCP conntrack
+// accept segments out of the window it tracked (see ensureFastPath).
+func liberalTracking() error {
+	return errors.Join(
+		writeSysctl("net/netfilter/nf_conntrack_tcp_be_liberal", "1"),
+		writeSysctl("net/netfilter/nf_conntrack_tcp_ignore_invalid_rst", "1"),
+	)
+}
+
+// attach attaches r's program to TCX ingress of link idx (in the calling
+// thread's namespace) unless it is there: a program of ours left by an
+// earlier run is replaced in place.
+func (r *routerFastPath) attach(idx int) error {
+	res, err := link.QueryPrograms(link.QueryOptions{Target: idx, Attach: ebpf.AttachTCXIngress})
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	for _, ap := range res.Programs {
+		if ap.ID == r.id {
+			return nil
+		}
+	}
+	var anchor link.Anchor
+	for _, ap := range res.Programs {
+		if old := openFastPathProgram(ap.ID); old != nil {
+			// TCX takes the program to replace by fd, not by id.
+			defer old.Close()
+			anchor = link.ReplaceProgram(old)
+			break
+		}
+	}
+	return link.RawAttachProgram(link.RawAttachProgramOptions{Target: idx, Program: r.fp.prog, Attach: ebpf.AttachTCXIngress, Anchor: anchor})
+}
+
+// openFastPathProgram returns program id if it is a fast path's, else nil.
+func openFastPathProgram(id ebpf.ProgramID) *ebpf.Program {
+	prog, err := ebpf.NewProgramFromID(id)
+	if err != nil {
+		return nil
+	}
+	if info, err := prog.Info(); err == nil && info.Name == fastPathProgName {
+		return prog
+	}
+	prog.Close()
+	return nil
+}
+
+// isFastPathProgram reports whether program id is a fast path's.
+func isFastPathProgram(id ebpf.ProgramID) bool {
+	prog := openFastPathProgram(id)
+	if prog != nil {
+		prog.Close()
+	}
+	return prog != nil
+}
+
+// removeFastPath detaches every fast-path program from links (in the
+// namespace at nsPath), for a Plane with the fast path turned off.
+func removeFastPath(nsPath string, links []fpLink) error {
+	return inNamespace(nsPath, func() error {
+		var errs []error
+		for _, l := range links {
+			nl, err := netlink.LinkByName(l.name)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+				continue
+			}
+			idx := nl.Attrs().Index
+			res, err := link.QueryPrograms(link.QueryOptions{Target: idx, Attach: ebpf.AttachTCXIngress})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: query: %w", l.name, err))
+				continue
+			}
+			for _, ap := range res.Programs {
+				if prog := openFastPathProgram(ap.ID); prog != nil {
+					if err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: idx, Program: prog, Attach: ebpf.AttachTCXIngress}); err != nil {
+						errs = append(errs, fmt.Errorf("%s: detach: %w", l.name, err))
+					}
+					prog.Close()
+				}
+			}
+		}
+		return errors.Join(errs...)
+	})
+}

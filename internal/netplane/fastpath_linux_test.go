@@ -1,0 +1,274 @@
+package netplane
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+)
+
+// fastPathAttached returns the ids of the fast-path programs attached to
+// link name in the namespace at nsPath.
+func fastPathAttached(t testing.TB, nsPath, name string) []ebpf.ProgramID {
+	t.Helper()
+	var ids []ebpf.ProgramID
+	err := inNamespace(nsPath, func() error {
+		nl, err := netlink.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		res, err := link.QueryPrograms(link.QueryOptions{Target: nl.Attrs().Index, Attach: ebpf.AttachTCXIngress})
+		if err != nil {
+			return err
+		}
+		for _, ap := range res.Programs {
+			if isFastPathProgram(ap.ID) {
+				ids = append(ids, ap.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// linkTx returns the packets sent by link name in the namespace at nsPath.
+func linkTx(t testing.TB, nsPath, name string) uint64 {
+	t.Helper()
+	var tx uint64
+	err := inNamespace(nsPath, func() error {
+		nl, err := netlink.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		tx = nl.Attrs().Statistics.TxPackets
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func requireFastPath(t testing.TB, p *Plane) {
+	t.Helper()
+	if p.fastPathErr != nil {
+		t.Skipf("the kernel cannot run the fast path: %v", p.fastPathErr)
+	}
+}
+
+// TestKernelFastPathEstablished: with the fast path on, an established
+// connection between two interfaces of one subnet is carried by it (the
+// router forwards none of its packets itself), one across subnets is not;
+// revoking the rule keeps both and refuses new ones; a network ACL cuts the
+// cross-subnet one only (ACLs do not apply inside a subnet); a conntrack
+// flush in the router sends the same-subnet one back to the slow path,
+// where no rule admits it any more, so its packets are dropped.
+func TestKernelFastPathEstablished(t *testing.T) {
+	p, _ := newTestPlane(t)
+	st := testState()
+	apply(t, p, st)
+	requireFastPath(t, p)
+	serve(t, p, "eni-0b", 6379)
+	router, err := p.NetnsPath("vpc-0a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := p.Plan(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverLink := ""
+	for _, l := range fastPathLinks(plan)[NamespaceName(p.prefix, "vpc-0a")] {
+		if ids := fastPathAttached(t, router, l.name); len(ids) != 1 {
+			t.Errorf("link %s: fast-path programs %v, want one", l.name, ids)
+		}
+		if l.addr == addr("10.0.1.20") {
+			serverLink = l.name
+		}
+	}
+
+	same, err := connect(p, "eni-0a", "10.0.1.20:6379", okTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer same.Close()
+	cross, err := connect(p, "eni-0d", "10.0.1.20:6379", okTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cross.Close()
+	const n = 100
+	tx := linkTx(t, router, serverLink)
+	for range n {
+		if err := echo(same, okTimeout); err != nil {
+			t.Fatalf("same subnet: %v", err)
+		}
+	}
+	if d := linkTx(t, router, serverLink) - tx; d > n/10 {
+		t.Errorf("same subnet: the router forwarded %d packets of %d echoes itself, want the fast path to carry them", d, n)
+	}
+	tx = linkTx(t, router, serverLink)
+	for range n {
+		if err := echo(cross, okTimeout); err != nil {
+			t.Fatalf("across subnets: %v", err)
+		}
+	}
+	if d := linkTx(t, router, serverLink) - tx; d < n {
+		t.Errorf("across subnets: the router forwarded %d packets of %d echoes, want all (no fast path)", d, n)
+	}
+
+	// Revoke: established connections stay, new ones are refused.
+	st.Groups[1].Ingress = nil
+	apply(t, p, st)
+	if err := echo(same, okTimeout); err != nil {
+		t.Errorf("same subnet after revoke: %v, want the established connection kept", err)
+	}
+	if err := echo(cross, okTimeout); err != nil {
+		t.Errorf("across subnets after revoke: %v, want the established connection kept", err)
+	}
+	cannotReach(t, p, "eni-0a", "10.0.1.20:6379")
+	cannotReach(t, p, "eni-0d", "10.0.1.20:6379")
+
+	// A deny-all ACL on the server's subnet: stateless, it cuts the
+	// connection from the other subnet, not the one inside it.
+	st.NetworkACLs = []NetworkACL{{ID: "acl-0x", VPC: "vpc-0a", Subnets: []string{"subnet-01"}}}
+	apply(t, p, st)
+	if err := echo(cross, blockedTimeout); err == nil {
+		t.Error("across subnets under a deny-all ACL: echoed, want dropped")
+	}
+	if err := echo(same, okTimeout); err != nil {
+		t.Errorf("same subnet under a deny-all ACL: %v, want the established connection kept", err)
+	}
+
+	// A conntrack flush in the router: the next packets take the slow
+	// path, which no longer admits the connection.
+	if err := inNamespace(router, func() error { return netlink.ConntrackTableFlush(netlink.ConntrackTable) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(same, blockedTimeout); err == nil {
+		t.Error("same subnet after a conntrack flush, no rule admitting it: echoed, want dropped")
+	}
+}
+
+// TestKernelFastPathLifecycle: a new interface added by ApplyChange gets
+// the fast path; a restarted Plane (a new one, same prefix) replaces the
+// program in place (one per link) and the connection still works; one with
+// NoFastPath detaches it everywhere, and traffic takes the slow path.
+func TestKernelFastPathLifecycle(t *testing.T) {
+	p, _ := newTestPlane(t)
+	st := testState()
+	apply(t, p, st)
+	requireFastPath(t, p)
+	serve(t, p, "eni-0b", 6379)
+	router, err := p.NetnsPath("vpc-0a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := func() []fpLink {
+		plan, err := p.Plan(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fastPathLinks(plan)[NamespaceName(p.prefix, "vpc-0a")]
+	}
+	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0e", Subnet: "subnet-01", PrivateIP: addr("10.0.1.50"), Groups: []string{"sg-0a"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.ApplyChange(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	ls := links()
+	if len(ls) != 5 {
+		t.Fatalf("links %v, want 5", ls)
+	}
+	for _, l := range ls {
+		if ids := fastPathAttached(t, router, l.name); len(ids) != 1 {
+			t.Errorf("link %s: fast-path programs %v, want one", l.name, ids)
+		}
+	}
+	canReach(t, p, "eni-0e", "10.0.1.20:6379")
+	c, err := connect(p, "eni-0e", "10.0.1.20:6379", okTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	// An interface removed: its entry leaves the map.
+	st.Interfaces = st.Interfaces[:len(st.Interfaces)-1]
+	if err := p.ApplyChange(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	r := p.fastPaths[NamespaceName(p.prefix, "vpc-0a")]
+	var entries int
+	var k uint32
+	var v fastPathValue
+	for it := r.fp.m.Iterate(); it.Next(&k, &v); {
+		entries++
+	}
+	p.mu.Unlock()
+	if entries != 4 || len(r.links) != 4 {
+		t.Errorf("after removing an interface: %d map entries, %d links known, want 4", entries, len(r.links))
+	}
+	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0e", Subnet: "subnet-01", PrivateIP: addr("10.0.1.50"), Groups: []string{"sg-0a"}})
+	if err := p.ApplyChange(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	ls = links()
+	c.Close()
+	if c, err = connect(p, "eni-0e", "10.0.1.20:6379", okTimeout); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	// Restart: a new Plane replaces the program, keeping one per link.
+	before := fastPathAttached(t, router, ls[0].name)
+	p2, err := New(Config{Prefix: p.prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	apply(t, p2, st)
+	for _, l := range ls {
+		ids := fastPathAttached(t, router, l.name)
+		if len(ids) != 1 || ids[0] == before[0] {
+			t.Errorf("link %s after restart: fast-path programs %v (before %v), want one, replaced", l.name, ids, before)
+		}
+	}
+	if err := echo(c, okTimeout); err != nil {
+		t.Errorf("established connection across the restart: %v", err)
+	}
+
+	// Turned off: detached everywhere.
+	p3, err := New(Config{Prefix: p.prefix, NoFastPath: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p3.Close()
+	apply(t, p3, st)
+	for _, l := range ls {
+		if ids := fastPathAttached(t, router, l.name); len(ids) != 0 {
+			t.Errorf("link %s with NoFastPath: fast-path programs %v, want none", l.name, ids)
+		}
+	}
+	var serverLink string
+	for _, l := range ls {
+		if l.addr == netip.MustParseAddr("10.0.1.20") {
+			serverLink = l.name
+		}
+	}
+	tx := linkTx(t, router, serverLink)
+	if err := echo(c, okTimeout); err != nil {
+		t.Errorf("established connection with the fast path off: %v", err)
+	}
+	if d := linkTx(t, router, serverLink) - tx; d == 0 {
+		t.Error("with the fast path off the router forwarded nothing itself")
+	}
+}
