@@ -83,6 +83,29 @@ func argsOf(cmds []clusterCmd) []string {
 	return out
 }
 
+// address gives every member its own address, 10.0.0.<n>:6379.
+func address(g *elasticache.ReplicationGroup, v shardView) {
+	for i, id := range g.Members {
+		m := v[id]
+		m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
+		v[id] = m
+	}
+}
+
+// newCluster is testCluster's group before anything formed: each member
+// an addressed node that knows only itself, cluster_state fail.
+func newCluster(shards, replicas int) (*elasticache.ReplicationGroup, shardView) {
+	g, v := testCluster(shards, replicas)
+	address(g, v)
+	for i, id := range g.Members {
+		fresh(v, id, fmt.Sprintf("n%d", i+1))
+		m := v[id]
+		m.clusterOK = false
+		v[id] = m
+	}
+	return g, v
+}
+
 // fresh makes a member a node that knows only itself, without slots.
 func fresh(v shardView, id, myID string) {
 	m := v[id]
@@ -94,13 +117,7 @@ func fresh(v shardView, id, myID string) {
 
 func TestShardCommands(t *testing.T) {
 	t.Run("New", func(t *testing.T) {
-		g, v := testCluster(2, 1)
-		for i, id := range g.Members {
-			m := v[id]
-			m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
-			v[id] = m
-			fresh(v, id, fmt.Sprintf("n%d", i+1))
-		}
+		g, v := newCluster(2, 1)
 		got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }())
 		// Every shard has a replica: it forms by takeover (bootstrapOf),
 		// the slots first on each shard's replica member.
@@ -113,13 +130,7 @@ func TestShardCommands(t *testing.T) {
 		}
 	})
 	t.Run("NewWithoutReplicas", func(t *testing.T) {
-		g, v := testCluster(2, 0)
-		for i, id := range g.Members {
-			m := v[id]
-			m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
-			v[id] = m
-			fresh(v, id, fmt.Sprintf("n%d", i+1))
-		}
+		g, v := newCluster(2, 0)
 		got := argsOf(func() []clusterCmd { c, _ := meshCommands(g, v); return c }())
 		want := []string{
 			"rg-0001-001: CLUSTER ADDSLOTSRANGE 0 5461",
@@ -284,16 +295,9 @@ func TestServerlessFailBack(t *testing.T) {
 // restore (data on the first member) forms the usual way.
 func TestServerlessBootstrap(t *testing.T) {
 	setup := func() (*elasticache.ReplicationGroup, shardView) {
-		g, v := testCluster(1, 1)
+		g, v := newCluster(1, 1)
 		g.Serverless = &elasticache.Serverless{Name: "sl"}
 		g.Shards[0].Slots = "0-16383"
-		for i, id := range g.Members {
-			m := v[id]
-			m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
-			m.clusterOK = false
-			v[id] = m
-			fresh(v, id, fmt.Sprintf("n%d", i+1))
-		}
 		return g, v
 	}
 	// line is a node's line as it shows in a view.
@@ -368,14 +372,7 @@ func TestServerlessBootstrap(t *testing.T) {
 // other member's slots are not another shard's), the others go on, and
 // the usual commands wait until every shard is formed.
 func TestBootstrapShards(t *testing.T) {
-	g, v := testCluster(2, 1)
-	for i, id := range g.Members {
-		m := v[id]
-		m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
-		m.clusterOK = false
-		v[id] = m
-		fresh(v, id, fmt.Sprintf("n%d", i+1))
-	}
+	g, v := newCluster(2, 1)
 	l := func(id, addr string, flags []string, master, slots string) clusterLine {
 		c := clusterLine{id: id, addr: addr + "@16379", flags: flags, master: master, connected: true}
 		if slots != "" {
@@ -424,11 +421,7 @@ func TestBootstrapShards(t *testing.T) {
 // (a coordinated failover to it would find no vote).
 func TestAnnounceDemotedReplica(t *testing.T) {
 	g, v := testCluster(2, 1)
-	for i, id := range g.Members {
-		m := v[id]
-		m.addr = fmt.Sprintf("10.0.0.%d:6379", i+1)
-		v[id] = m
-	}
+	address(g, v)
 	demoted := v["rg-0001-002"].myID
 	stale := v["rg-0002-001"]
 	view := slices.Clone(stale.view)
