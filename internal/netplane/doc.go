@@ -127,8 +127,8 @@
 // without NAT. It rewrites the Ethernet header from its map (no FIB
 // lookup: the plane made the links, addresses and /32 routes, so it knows
 // where each interface address goes), decrements the TTL, refreshes the
-// entry's timeout and hands the packet to the destination's namespace
-// (bpf_redirect_peer). Everything else (setup and teardown, other subnets,
+// entry's timeout once half of it has run down, and hands the packet to the
+// destination's namespace (bpf_redirect_peer). Everything else (setup and teardown, other subnets,
 // peerings, the internet, the host, NAT, another address) takes the router
 // as before, so nftables still decides every connection: a revoke keeps
 // established connections, a deleted or flushed entry sends the next

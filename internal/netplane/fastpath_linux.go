@@ -41,8 +41,8 @@ import (
 //
 // It then rewrites the Ethernet addresses from the map, decrements the TTL
 // (fixing the header checksum), refreshes the entry's timeout as the slow
-// path would and hands the packet to the destination's namespace
-// (bpf_redirect_peer).
+// path would once half of it has run down (refreshTimeout), and hands the
+// packet to the destination's namespace (bpf_redirect_peer).
 //
 // The map, keyed by interface address, is the plane's own: it made the
 // links, their addresses and the /32 routes, so it needs no FIB lookup
@@ -109,11 +109,13 @@ func loadKfuncs() (kfuncIDs, error) {
 			kfuncErr = errors.Join(kfuncErr, fmt.Errorf("struct nf_conn: %w", err))
 			return
 		}
-		status, proto := -1, -1
+		status, proto, timeout := -1, -1, -1
 		for _, m := range ct.Members {
 			switch m.Name {
 			case "status":
 				status = int(m.Offset.Bytes())
+			case "timeout":
+				timeout = int(m.Offset.Bytes())
 			case "proto":
 				proto = int(m.Offset.Bytes())
 			}
@@ -127,17 +129,18 @@ func loadKfuncs() (kfuncIDs, error) {
 				}
 			}
 		}
-		if status < 0 || proto < 0 || state < 0 {
-			kfuncErr = errors.Join(kfuncErr, fmt.Errorf("struct nf_conn: status, proto or proto.tcp.state not found in kernel BTF"))
+		if status < 0 || proto < 0 || state < 0 || timeout < 0 {
+			kfuncErr = errors.Join(kfuncErr, fmt.Errorf("struct nf_conn: status, timeout, proto or proto.tcp.state not found in kernel BTF"))
 			return
 		}
-		ctStatusOff, ctStateOff = int16(status), int16(proto+state)
+		ctStatusOff, ctStateOff, ctTimeoutOff = int16(status), int16(proto+state), int16(timeout)
+		ctRefreshBelow = int32(ctEstablishedTimeoutMs / 2 / 1000 * kernelHZ())
 	})
 	return kfuncs, kfuncErr
 }
 
 // Offsets in struct nf_conn, set from the kernel's BTF by loadKfuncs.
-var ctStatusOff, ctStateOff int16
+var ctStatusOff, ctStateOff, ctTimeoutOff int16
 
 // zero64 stores a 64-bit zero at fp+off (asm.StoreImm refuses DWord).
 func zero64(off int16) asm.Instruction {
@@ -308,13 +311,44 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 }
 
 // refreshTimeout gives the entry in R8 the timeout the slow path gives an
-// established one.
+// established one, when less than half of it is left. The refresh is needed:
+// the router's conntrack sees only the fast path's setup and teardown, so
+// without it an entry would expire 5 days after its last slow-path packet
+// however busy its connection, and the next packet, judged as new without a
+// SYN, would be dropped. Refreshing every packet (bpf_ct_change_timeout, a
+// write to the entry's cache line from both directions' CPUs) costs 17–62
+// ns a packet (BENCH.md); reading the timeout and the clock costs less.
+// nf_conn.timeout is the expiry in jiffies (nfct_time_stamp, 32 bits) once
+// the entry is confirmed, which the program has checked.
 func refreshTimeout(k kfuncIDs) asm.Instructions {
 	return asm.Instructions{
+		asm.FnJiffies64.Call(),
+		asm.LoadMem(asm.R4, asm.R8, ctTimeoutOff, asm.Word),
+		asm.Sub.Reg32(asm.R4, asm.R0), // jiffies left, as nf_ct_expires computes it
+		asm.JSGE.Imm32(asm.R4, ctRefreshBelow, "release"),
 		asm.Mov.Reg(asm.R1, asm.R8),
 		asm.Mov.Imm32(asm.R2, ctEstablishedTimeoutMs),
 		kfuncCall(k.timeout),
 	}
+}
+
+// ctRefreshBelow is half of ctEstablishedTimeoutMs in jiffies, set by
+// loadKfuncs from the kernel's tick (the resolution of the coarse clocks is
+// one jiffy). If that cannot be read, 100 Hz, the lowest tick Linux has:
+// the entry is then refreshed later (at 1000 Hz, with 6 of its 120 hours
+// left), still long before it expires.
+var ctRefreshBelow int32
+
+func kernelHZ() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil || ts.Sec != 0 || ts.Nsec <= 0 {
+		return 100
+	}
+	hz := (1e9 + ts.Nsec/2) / ts.Nsec
+	if hz < 100 || hz > 2000 {
+		return 100
+	}
+	return hz
 }
 
 // fastPath is one router's program and map.

@@ -407,3 +407,76 @@ func TestKernelFastPathLifecycle(t *testing.T) {
 		t.Error("with the fast path off the router forwarded nothing itself")
 	}
 }
+
+// TestKernelFastPathRefresh: the fast path refreshes the router's conntrack
+// entry of a connection it carries once less than half of the established
+// timeout is left, and leaves it alone before.
+func TestKernelFastPathRefresh(t *testing.T) {
+	p, _ := newTestPlane(t)
+	st := testState()
+	apply(t, p, st)
+	requireFastPath(t, p)
+	serve(t, p, "eni-0b", 6379)
+	router, err := p.NetnsPath("vpc-0a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := connect(p, "eni-0a", "10.0.1.20:6379", okTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := echo(c, okTimeout); err != nil {
+		t.Fatal(err)
+	}
+	sport := uint16(c.LocalAddr().(*net.TCPAddr).Port)
+	// entry returns the connection's entry in the router, after setting its
+	// timeout to set seconds unless set is 0.
+	entry := func(set uint32) *netlink.ConntrackFlow {
+		t.Helper()
+		var flow *netlink.ConntrackFlow
+		err := inNamespace(router, func() error {
+			flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+			if err != nil {
+				return err
+			}
+			for _, f := range flows {
+				if f.Forward.SrcIP.Equal(net.ParseIP("10.0.1.10")) && f.Forward.DstIP.Equal(net.ParseIP("10.0.1.20")) &&
+					f.Forward.SrcPort == sport && f.Forward.DstPort == 6379 {
+					flow = f
+				}
+			}
+			if flow == nil || set == 0 {
+				return nil
+			}
+			flow.TimeOut = set
+			return netlink.ConntrackUpdate(netlink.ConntrackTable, unix.AF_INET, flow)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flow == nil {
+			t.Fatal("no conntrack entry for the connection in the router")
+		}
+		return flow
+	}
+	const established = ctEstablishedTimeoutMs / 1000
+	entry(established/2 + 3600)
+	for range 10 {
+		if err := echo(c, okTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := entry(0).TimeOut; got > established/2+3600 {
+		t.Errorf("timeout %d s with more than half left, after echoes: want it left alone (at most %d)", got, established/2+3600)
+	}
+	entry(100)
+	for range 10 {
+		if err := echo(c, okTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := entry(0).TimeOut; got < established-3600 {
+		t.Errorf("timeout %d s after echoes with 100 s left: want it refreshed to %d", got, established)
+	}
+}
