@@ -124,10 +124,11 @@
 // address of an interface of the same subnet (no ACL applies inside a
 // subnet), whose conntrack entry in the router (bpf_skb_ct_lookup, per
 // packet) is confirmed, has seen a reply, is ESTABLISHED, not dying and
-// without NAT. It rewrites the Ethernet header from bpf_fib_lookup (which
-// also checks forwarding and the MTU), decrements the TTL, refreshes the
-// entry's timeout and hands the packet to the destination's namespace
-// (bpf_redirect_peer). Everything else (setup and teardown, other subnets,
+// without NAT. It rewrites the Ethernet header from its map (no FIB
+// lookup: the plane made the links, addresses and /32 routes, so it knows
+// where each interface address goes), decrements the TTL, refreshes the
+// entry's timeout once half of it has run down, and hands the packet to the
+// destination's namespace (bpf_redirect_peer). Everything else (setup and teardown, other subnets,
 // peerings, the internet, the host, NAT, another address) takes the router
 // as before, so nftables still decides every connection: a revoke keeps
 // established connections, a deleted or flushed entry sends the next
@@ -136,9 +137,12 @@
 // liberal in routers (nf_conntrack_tcp_be_liberal, and
 // nf_conntrack_tcp_ignore_invalid_rst): the segments it does see must not be
 // found out of window and dropped. Each router has its own program and a
-// hash map (router-side ifindex -> subnet tag, the link's gateway address,
-// and interface address), attached without a bpf_link (BPF_PROG_ATTACH), so
-// it stays while the daemon restarts and goes with the link; a new Plane
+// hash map (interface address -> its router-side link's ifindex, the subnet
+// tag, which is the link's gateway address, and the Ethernet addresses of
+// the router's end and of eth0, read from the kernel on every Apply and on
+// an ApplyChange of that router; an interface whose eth0 cannot be read has
+// no entry and takes the slow path), attached without a bpf_link
+// (BPF_PROG_ATTACH), so it stays while the daemon restarts and goes with the link; a new Plane
 // replaces a program of ours in place (BPF_F_REPLACE) on its first Apply.
 // Config.NoFastPath turns it off (the next Apply detaches it). A kernel
 // without BTF, TCX or the conntrack kfuncs gets the slow path only (logged

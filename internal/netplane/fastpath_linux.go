@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,27 +28,40 @@ import (
 //
 //   - IPv4 without options or fragmentation, TCP, TTL > 1, none of SYN, FIN
 //     and RST (connection setup and teardown always cross conntrack);
-//   - the link it came in by is in the router's fast-path map, and its
-//     source address is that interface's primary address;
-//   - the kernel's FIB routes it (bpf_fib_lookup, which also checks
-//     forwarding, the MTU and gives the neighbour's address) to a link in
-//     the map with the same subnet, and its destination is that interface's
-//     primary address;
+//   - its source address is in the router's fast-path map, as the primary
+//     address of the interface whose link it came in by;
+//   - its destination address is in the map too, as the primary address of
+//     an interface of the same subnet: the map gives that interface's
+//     router-side link (the route the plane made for the address) and the
+//     Ethernet addresses of both ends of its veth pair;
 //   - the router's conntrack holds its connection (bpf_skb_ct_lookup, per
 //     packet: a flushed or deleted entry sends the next packet to the slow
 //     path), confirmed, having seen a reply, in TCP state ESTABLISHED, not
 //     dying and without NAT.
 //
-// It then rewrites the Ethernet addresses, decrements the TTL (fixing the
-// header checksum), refreshes the entry's timeout as the slow path would
-// and hands the packet to the destination's namespace (bpf_redirect_peer).
+// It then rewrites the Ethernet addresses from the map, decrements the TTL
+// (fixing the header checksum), refreshes the entry's timeout as the slow
+// path would once half of it has run down (refreshTimeout), and hands the
+// packet to the destination's namespace (bpf_redirect_peer).
+//
+// The map, keyed by interface address, is the plane's own: it made the
+// links, their addresses and the /32 routes, so it needs no FIB lookup
+// (about 230 ns a packet, BENCH.md). An interface whose eth0 address the
+// plane cannot read gets no entry, so its packets take the slow path both
+// ways. All links of the plane have the kernel's default MTU, so the FIB's
+// MTU check has nothing to refuse.
 
-// fastPathValue is a fast-path map value: the router-side link's subnet tag
-// (its gateway address) and its interface's primary address, both as the
-// packet carries them (network byte order).
+// fastPathValue is a fast-path map value, keyed by an interface's primary
+// address as the packet carries it (network byte order): the router-side
+// link of its veth pair (ifindex in the router namespace), the subnet tag
+// (the link's gateway address, network byte order), the link's Ethernet
+// address (the source of a packet sent to the interface) and that of the
+// interface's eth0 in its namespace (the destination).
 type fastPathValue struct {
-	Subnet [4]byte
-	Addr   [4]byte
+	Ifindex uint32
+	Subnet  [4]byte
+	SrcMAC  [6]byte
+	DstMAC  [6]byte
 }
 
 const (
@@ -94,11 +109,13 @@ func loadKfuncs() (kfuncIDs, error) {
 			kfuncErr = errors.Join(kfuncErr, fmt.Errorf("struct nf_conn: %w", err))
 			return
 		}
-		status, proto := -1, -1
+		status, proto, timeout := -1, -1, -1
 		for _, m := range ct.Members {
 			switch m.Name {
 			case "status":
 				status = int(m.Offset.Bytes())
+			case "timeout":
+				timeout = int(m.Offset.Bytes())
 			case "proto":
 				proto = int(m.Offset.Bytes())
 			}
@@ -112,17 +129,18 @@ func loadKfuncs() (kfuncIDs, error) {
 				}
 			}
 		}
-		if status < 0 || proto < 0 || state < 0 {
-			kfuncErr = errors.Join(kfuncErr, fmt.Errorf("struct nf_conn: status, proto or proto.tcp.state not found in kernel BTF"))
+		if status < 0 || proto < 0 || state < 0 || timeout < 0 {
+			kfuncErr = errors.Join(kfuncErr, fmt.Errorf("struct nf_conn: status, timeout, proto or proto.tcp.state not found in kernel BTF"))
 			return
 		}
-		ctStatusOff, ctStateOff = int16(status), int16(proto+state)
+		ctStatusOff, ctStateOff, ctTimeoutOff = int16(status), int16(proto+state), int16(timeout)
+		ctRefreshBelow = int32(ctEstablishedTimeoutMs / 2 / 1000 * kernelHZ())
 	})
 	return kfuncs, kfuncErr
 }
 
 // Offsets in struct nf_conn, set from the kernel's BTF by loadKfuncs.
-var ctStatusOff, ctStateOff int16
+var ctStatusOff, ctStateOff, ctTimeoutOff int16
 
 // zero64 stores a 64-bit zero at fp+off (asm.StoreImm refuses DWord).
 func zero64(off int16) asm.Instruction {
@@ -150,15 +168,18 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		skbIfindex = 40
 		skbData    = 76
 		skbDataEnd = 80
-		// stack: struct bpf_fib_lookup at fp-64, the conntrack tuple at
-		// fp-80 (12 bytes), struct bpf_ct_opts at fp-96, the map key at fp-104.
-		fib   = -64
-		tuple = -80
-		opts  = -96
-		key   = -104
+		// stack: the conntrack tuple at fp-16 (12 bytes: source and
+		// destination address, which are also the map keys, then ports),
+		// struct bpf_ct_opts at fp-32.
+		tuple = -16
+		opts  = -32
+		// fastPathValue offsets
+		valIfindex = 0
+		valSubnet  = 4
+		valSrcMAC  = 8
+		valDstMAC  = 14
 		// packet offsets (Ethernet, IPv4 without options, TCP)
 		ipVHL   = 14
-		ipTOS   = 15
 		ipFrag  = 20
 		ipTTL   = 22
 		ipProto = 23
@@ -195,64 +216,38 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.LoadMem(R4, R2, tcpFlag, asm.Byte),
 		asm.And.Imm(R4, 0x07), // FIN | SYN | RST
 		asm.JNE.Imm(R4, 0, "pass"),
-	)
-	for off := int16(fib); off < 0; off += 8 {
-		insns = append(insns, zero64(off))
-	}
-	insns = append(insns,
 		zero64(tuple),
 		zero64(tuple+8),
 		zero64(opts),
 		zero64(opts+8),
-		asm.StoreImm(FP, fib, 2, asm.Byte),   // family AF_INET
-		asm.StoreImm(FP, fib+1, 6, asm.Byte), // l4_protocol TCP
-		asm.LoadMem(R4, R2, tcpSrc, asm.Half),
-		asm.StoreMem(FP, fib+2, R4, asm.Half),
-		asm.StoreMem(FP, tuple+8, R4, asm.Half),
-		asm.LoadMem(R4, R2, tcpDst, asm.Half),
-		asm.StoreMem(FP, fib+4, R4, asm.Half),
-		asm.StoreMem(FP, tuple+10, R4, asm.Half),
-		asm.LoadMem(R4, R2, ipTOS, asm.Byte),
-		asm.StoreMem(FP, fib+12, R4, asm.Byte),
 		asm.LoadMem(R4, R2, ipSrc, asm.Word),
-		asm.StoreMem(FP, fib+16, R4, asm.Word),
 		asm.StoreMem(FP, tuple, R4, asm.Word),
 		asm.LoadMem(R4, R2, ipDst, asm.Word),
-		asm.StoreMem(FP, fib+32, R4, asm.Word),
 		asm.StoreMem(FP, tuple+4, R4, asm.Word),
-		asm.LoadMem(R4, R6, skbIfindex, asm.Word),
-		asm.StoreMem(FP, fib+8, R4, asm.Word),
-		asm.StoreMem(FP, key, R4, asm.Word),
-		// The link it came by: an interface of ours, its own address.
+		asm.LoadMem(R4, R2, tcpSrc, asm.Half),
+		asm.StoreMem(FP, tuple+8, R4, asm.Half),
+		asm.LoadMem(R4, R2, tcpDst, asm.Half),
+		asm.StoreMem(FP, tuple+10, R4, asm.Half),
+		// The source: an interface of ours, on the link it came by.
 		asm.LoadMapPtr(R1, m.FD()),
 		asm.Mov.Reg(R2, FP),
-		asm.Add.Imm(R2, key),
+		asm.Add.Imm(R2, tuple),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(R0, 0, "pass"),
-		asm.LoadMem(R7, R0, 0, asm.Word), // subnet
-		asm.LoadMem(R4, R0, 4, asm.Word),
-		asm.LoadMem(R5, FP, tuple, asm.Word),
+		asm.LoadMem(R4, R0, valIfindex, asm.Word),
+		asm.LoadMem(R5, R6, skbIfindex, asm.Word),
 		asm.JNE.Reg(R4, R5, "pass"),
-		// Where the router would send it.
-		asm.Mov.Reg(R1, R6),
-		asm.Mov.Reg(R2, FP),
-		asm.Add.Imm(R2, fib),
-		asm.Mov.Imm(R3, 64),
-		asm.Mov.Imm(R4, 0),
-		asm.FnFibLookup.Call(),
-		asm.JNE.Imm(R0, 0, "pass"), // BPF_FIB_LKUP_RET_SUCCESS
-		asm.LoadMem(R8, FP, fib+8, asm.Word),
-		asm.StoreMem(FP, key, R8, asm.Word),
+		asm.LoadMem(R7, R0, valSubnet, asm.Word),
+		// The destination: an interface of the same subnet (else NACLs
+		// apply); R7 keeps its map value.
 		asm.LoadMapPtr(R1, m.FD()),
 		asm.Mov.Reg(R2, FP),
-		asm.Add.Imm(R2, key),
+		asm.Add.Imm(R2, tuple+4),
 		asm.FnMapLookupElem.Call(),
 		asm.JEq.Imm(R0, 0, "pass"),
-		asm.LoadMem(R4, R0, 0, asm.Word),
-		asm.JNE.Reg(R4, R7, "pass"), // another subnet: NACLs apply
-		asm.LoadMem(R4, R0, 4, asm.Word),
-		asm.LoadMem(R5, FP, tuple+4, asm.Word),
-		asm.JNE.Reg(R4, R5, "pass"),
+		asm.LoadMem(R4, R0, valSubnet, asm.Word),
+		asm.JNE.Reg(R4, R7, "pass"),
+		asm.Mov.Reg(R7, R0),
 		// The router's conntrack entry.
 		asm.StoreImm(FP, opts, -1, asm.Word),  // netns_id BPF_F_CURRENT_NETNS
 		asm.StoreImm(FP, opts+8, 6, asm.Byte), // l4proto TCP
@@ -265,35 +260,36 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.Mov.Imm(R5, 16),
 		kfuncCall(k.lookup),
 		asm.JEq.Imm(R0, 0, "pass"),
-		asm.Mov.Reg(R7, R0),
+		asm.Mov.Reg(R8, R0),
 		asm.Mov.Imm(R9, 0),
-		asm.LoadMem(R4, R7, ctStatusOff, asm.DWord),
+		asm.LoadMem(R4, R8, ctStatusOff, asm.DWord),
 		asm.And.Imm(R4, ipsSeenReply|ipsConfirmed|ipsSrcNAT|ipsDstNAT|ipsDying),
 		asm.JNE.Imm(R4, ipsSeenReply|ipsConfirmed, "release"),
-		asm.LoadMem(R4, R7, ctStateOff, asm.Byte),
+		asm.LoadMem(R4, R8, ctStateOff, asm.Byte),
 		asm.JNE.Imm(R4, tcpConntrackEstablished, "release"),
 		asm.Mov.Imm(R9, 1),
-		asm.Mov.Reg(R1, R7),
-		asm.Mov.Imm32(R2, ctEstablishedTimeoutMs),
-		kfuncCall(k.timeout),
-		asm.Mov.Reg(R1, R7).WithSymbol("release"),
+	)
+	insns = append(insns, refreshTimeout(k)...)
+	insns = append(insns,
+		asm.Mov.Reg(R1, R8).WithSymbol("release"),
 		kfuncCall(k.release),
 		asm.JEq.Imm(R9, 0, "pass"),
 	)
 	insns = append(insns, loadPacket...)
 	insns = append(insns,
-		// Ethernet addresses from the FIB (smac at fib+52, dmac at fib+58).
-		asm.LoadMem(R4, FP, fib+58, asm.Half),
+		// Ethernet addresses: to the interface's eth0, from the router's
+		// end of its veth pair.
+		asm.LoadMem(R4, R7, valDstMAC, asm.Half),
 		asm.StoreMem(R2, 0, R4, asm.Half),
-		asm.LoadMem(R4, FP, fib+60, asm.Half),
+		asm.LoadMem(R4, R7, valDstMAC+2, asm.Half),
 		asm.StoreMem(R2, 2, R4, asm.Half),
-		asm.LoadMem(R4, FP, fib+62, asm.Half),
+		asm.LoadMem(R4, R7, valDstMAC+4, asm.Half),
 		asm.StoreMem(R2, 4, R4, asm.Half),
-		asm.LoadMem(R4, FP, fib+52, asm.Half),
+		asm.LoadMem(R4, R7, valSrcMAC, asm.Half),
 		asm.StoreMem(R2, 6, R4, asm.Half),
-		asm.LoadMem(R4, FP, fib+54, asm.Half),
+		asm.LoadMem(R4, R7, valSrcMAC+2, asm.Half),
 		asm.StoreMem(R2, 8, R4, asm.Half),
-		asm.LoadMem(R4, FP, fib+56, asm.Half),
+		asm.LoadMem(R4, R7, valSrcMAC+4, asm.Half),
 		asm.StoreMem(R2, 10, R4, asm.Half),
 		// ip_decrease_ttl: TTL - 1, checksum + htons(0x0100).
 		asm.LoadMem(R4, R2, ipTTL, asm.Byte),
@@ -304,7 +300,7 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.JLT.Imm(R4, 0xffff, "csum"),
 		asm.Add.Imm(R4, 1),
 		asm.StoreMem(R2, ipCsum, R4, asm.Half).WithSymbol("csum"),
-		asm.Mov.Reg(R1, R8),
+		asm.LoadMem(R1, R7, valIfindex, asm.Word),
 		asm.Mov.Imm(R2, 0),
 		asm.FnRedirectPeer.Call(),
 		asm.Return(),
@@ -312,6 +308,47 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.Return(),
 	)
 	return insns
+}
+
+// refreshTimeout gives the entry in R8 the timeout the slow path gives an
+// established one, when less than half of it is left. The refresh is needed:
+// the router's conntrack sees only the fast path's setup and teardown, so
+// without it an entry would expire 5 days after its last slow-path packet
+// however busy its connection, and the next packet, judged as new without a
+// SYN, would be dropped. Refreshing every packet (bpf_ct_change_timeout, a
+// write to the entry's cache line from both directions' CPUs) costs 17–62
+// ns a packet (BENCH.md); reading the timeout and the clock costs less.
+// nf_conn.timeout is the expiry in jiffies (nfct_time_stamp, 32 bits) once
+// the entry is confirmed, which the program has checked.
+func refreshTimeout(k kfuncIDs) asm.Instructions {
+	return asm.Instructions{
+		asm.FnJiffies64.Call(),
+		asm.LoadMem(asm.R4, asm.R8, ctTimeoutOff, asm.Word),
+		asm.Sub.Reg32(asm.R4, asm.R0), // jiffies left, as nf_ct_expires computes it
+		asm.JSGE.Imm32(asm.R4, ctRefreshBelow, "release"),
+		asm.Mov.Reg(asm.R1, asm.R8),
+		asm.Mov.Imm32(asm.R2, ctEstablishedTimeoutMs),
+		kfuncCall(k.timeout),
+	}
+}
+
+// ctRefreshBelow is half of ctEstablishedTimeoutMs in jiffies, set by
+// loadKfuncs from the kernel's tick (the resolution of the coarse clocks is
+// one jiffy). If that cannot be read, 100 Hz, the lowest tick Linux has:
+// the entry is then refreshed later (at 1000 Hz, with 6 of its 120 hours
+// left), still long before it expires.
+var ctRefreshBelow int32
+
+func kernelHZ() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &ts); err != nil || ts.Sec != 0 || ts.Nsec <= 0 {
+		return 100
+	}
+	hz := (1e9 + ts.Nsec/2) / ts.Nsec
+	if hz < 100 || hz > 2000 {
+		return 100
+	}
+	return hz
 }
 
 // fastPath is one router's program and map.
@@ -336,7 +373,7 @@ func newFastPath() (*fastPath, error) {
 		return nil, err
 	}
 	m, err := ebpf.NewMap(&ebpf.MapSpec{
-		Name: fastPathMapName, Type: ebpf.Hash, KeySize: 4, ValueSize: 8,
+		Name: fastPathMapName, Type: ebpf.Hash, KeySize: 4, ValueSize: 20,
 		MaxEntries: fastPathMaxLinks, Flags: 1, // BPF_F_NO_PREALLOC
 	})
 	if err != nil {
@@ -353,16 +390,12 @@ func newFastPath() (*fastPath, error) {
 	return &fastPath{prog: prog, m: m}, nil
 }
 
-// setLink puts a router-side link into the map.
-func (f *fastPath) setLink(ifindex int, subnet, addr netip.Addr) error {
-	return f.m.Put(uint32(ifindex), fastPathValue{Subnet: subnet.As4(), Addr: addr.As4()})
-}
-
 // fpLink is a router-side link of an interface, as the fast path knows it.
 type fpLink struct {
-	name   string
-	subnet netip.Addr // the subnet's gateway address, on the link
-	addr   netip.Addr // the interface's primary private address
+	name    string     // in the router namespace
+	ifaceNS string     // the interface's namespace (its end is InterfaceLink)
+	subnet  netip.Addr // the subnet's gateway address, on the link
+	addr    netip.Addr // the interface's primary private address
 }
 
 // fastPathLinks returns, per router namespace of plan, the router-side
@@ -380,7 +413,7 @@ func fastPathLinks(plan *Plan) map[string][]fpLink {
 		if !ok || v.B.Name != InterfaceLink {
 			continue
 		}
-		l := fpLink{name: v.A.Name}
+		l := fpLink{name: v.A.Name, ifaceNS: v.B.Namespace}
 		for _, rl := range r.Links {
 			if rl.Name == v.A.Name && len(rl.Addrs) == 1 {
 				l.subnet = rl.Addrs[0].Addr()
@@ -398,25 +431,75 @@ func fastPathLinks(plan *Plan) map[string][]fpLink {
 	return out
 }
 
+// fastPathEntries returns the links to attach to (ifindex in the router
+// namespace) and the map entries for links: routerLink finds a link in the
+// router namespace, ifaceLink the InterfaceLink of an interface namespace
+// (nil, nil if that namespace is not open). An interface whose eth0 or
+// addresses are not known gets no entry (its packets take the slow path);
+// nor does an address two links claim.
+func fastPathEntries(links []fpLink, routerLink func(string) (netlink.Link, error), ifaceLink func(string) (netlink.Link, error)) ([]int, map[[4]byte]fastPathValue, []error) {
+	var errs []error
+	var attach []int
+	want := map[[4]byte]fastPathValue{}
+	claimed := map[[4]byte]int{}
+	for _, l := range links {
+		rl, err := routerLink(l.name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+			continue
+		}
+		attach = append(attach, rl.Attrs().Index)
+		key := l.addr.As4()
+		if claimed[key]++; claimed[key] > 1 {
+			delete(want, key)
+			continue
+		}
+		il, err := ifaceLink(l.ifaceNS)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s/%s: %w", l.ifaceNS, InterfaceLink, err))
+			continue
+		}
+		if il == nil || len(il.Attrs().HardwareAddr) != 6 || len(rl.Attrs().HardwareAddr) != 6 {
+			continue
+		}
+		v := fastPathValue{Ifindex: uint32(rl.Attrs().Index), Subnet: l.subnet.As4()}
+		copy(v.SrcMAC[:], rl.Attrs().HardwareAddr)
+		copy(v.DstMAC[:], il.Attrs().HardwareAddr)
+		want[key] = v
+	}
+	slices.Sort(attach)
+	return attach, want, errs
+}
+
 // attachFastPath, in the namespace at nsPath, puts links into f's map and
 // attaches f's program to their TCX ingress (unless it already is), for
 // experiments (TestRedisFastPath); Apply uses ensureFastPath.
 func attachFastPath(nsPath string, f *fastPath, links []fpLink) error {
+	ifaceLink := func(ns string) (netlink.Link, error) {
+		nsh, err := netns.GetFromPath(filepath.Join(netnsDir, ns))
+		if err != nil {
+			return nil, err
+		}
+		defer nsh.Close()
+		h, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE)
+		if err != nil {
+			return nil, err
+		}
+		defer h.Close()
+		return h.LinkByName(InterfaceLink)
+	}
 	return inNamespace(nsPath, func() error {
 		errs := []error{liberalTracking()}
-		for _, l := range links {
-			nl, err := netlink.LinkByName(l.name)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
-				continue
+		attach, want, lerrs := fastPathEntries(links, netlink.LinkByName, ifaceLink)
+		errs = append(errs, lerrs...)
+		for k, v := range want {
+			if err := f.m.Put(k, v); err != nil {
+				errs = append(errs, fmt.Errorf("fast path map: %w", err))
 			}
-			idx := nl.Attrs().Index
-			if err := f.setLink(idx, l.subnet, l.addr); err != nil {
-				errs = append(errs, fmt.Errorf("%s: fast path map: %w", l.name, err))
-				continue
-			}
+		}
+		for _, idx := range attach {
 			if err := link.RawAttachProgram(link.RawAttachProgramOptions{Target: idx, Program: f.prog, Attach: ebpf.AttachTCXIngress}); err != nil && !errors.Is(err, unix.EEXIST) {
-				errs = append(errs, fmt.Errorf("%s: attach fast path: %w", l.name, err))
+				errs = append(errs, fmt.Errorf("link %d: attach fast path: %w", idx, err))
 			}
 		}
 		return errors.Join(errs...)
@@ -444,10 +527,11 @@ func detachFastPath(nsPath string, f *fastPath, links []fpLink) error {
 // routerFastPath is the fast path of one router namespace as this Plane
 // made it.
 type routerFastPath struct {
-	inode uint64 // of the namespace
-	fp    *fastPath
-	id    ebpf.ProgramID        // fp.prog's
-	links map[int]fastPathValue // ifindex -> value, as in the map
+	inode    uint64 // of the namespace
+	fp       *fastPath
+	id       ebpf.ProgramID            // fp.prog's
+	attached map[int]bool              // links (ifindex) it is attached to
+	entries  map[[4]byte]fastPathValue // as in the map
 }
 
 // closeFastPath forgets the fast path of namespace ns (with mu held): the
@@ -480,10 +564,11 @@ func (p *Plane) ensureFastPaths(plan *Plan, open map[string]*nsHandle, ready map
 }
 
 // ensureFastPath converges one router's fast path to links: the map holds
-// exactly their entries and the program is attached to each. full (an
-// Apply, not an ApplyChange) checks every attachment in the kernel, and
-// replaces a program of ours that an earlier run left there; otherwise only
-// links new since the last call are attached.
+// exactly their entries (the Ethernet addresses read from the kernel each
+// time) and the program is attached to each. full (an Apply, not an
+// ApplyChange) checks every attachment in the kernel, and replaces a
+// program of ours that an earlier run left there; otherwise only links new
+// since the last call are attached.
 func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
 	r := p.fastPaths[h.name]
 	if r != nil && r.inode != h.inode {
@@ -497,17 +582,17 @@ func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
 		}
 		return nil
 	}
-	var errs []error
-	want := map[int]fastPathValue{}
-	for _, l := range links {
-		nl, err := h.h.LinkByName(l.name)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
-			continue
+	ifaceLink := func(ns string) (netlink.Link, error) {
+		ih := p.handles[ns]
+		if ih == nil {
+			return nil, nil
 		}
-		want[nl.Attrs().Index] = fastPathValue{Subnet: l.subnet.As4(), Addr: l.addr.As4()}
+		return ih.h.LinkByName(InterfaceLink)
 	}
-	if r != nil && !full && maps.Equal(r.links, want) {
+	linked, want, lerrs := fastPathEntries(links, h.h.LinkByName, ifaceLink)
+	errs := lerrs
+	if r != nil && !full && maps.Equal(r.entries, want) && len(linked) == len(r.attached) &&
+		!slices.ContainsFunc(linked, func(idx int) bool { return !r.attached[idx] }) {
 		return errors.Join(errs...)
 	}
 	if r == nil {
@@ -523,37 +608,45 @@ func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
 			return errors.Join(append(errs, fmt.Errorf("program info: %w", err))...)
 		}
 		id, _ := info.ID()
-		r = &routerFastPath{inode: h.inode, fp: fp, id: id, links: map[int]fastPathValue{}}
+		r = &routerFastPath{inode: h.inode, fp: fp, id: id, attached: map[int]bool{}, entries: map[[4]byte]fastPathValue{}}
 		p.fastPaths[h.name] = r
 	}
-	var attach []int
-	for idx := range r.links {
-		if _, ok := want[idx]; !ok {
-			if err := r.fp.m.Delete(uint32(idx)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-				errs = append(errs, fmt.Errorf("fast path map: delete %d: %w", idx, err))
+	for k := range r.entries {
+		if _, ok := want[k]; !ok {
+			if err := r.fp.m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				errs = append(errs, fmt.Errorf("fast path map: delete %v: %w", netip.AddrFrom4(k), err))
 				continue
 			}
-			delete(r.links, idx)
+			delete(r.entries, k)
 		}
 	}
-	for idx, v := range want {
-		old, had := r.links[idx]
-		if !had || full {
+	for k, v := range want {
+		if old, had := r.entries[k]; had && old == v && !full {
+			continue
+		}
+		if err := r.fp.m.Put(k, v); err != nil {
+			errs = append(errs, fmt.Errorf("fast path map: put %v: %w", netip.AddrFrom4(k), err))
+			delete(r.entries, k)
+			continue
+		}
+		r.entries[k] = v
+	}
+	wanted := map[int]bool{}
+	var attach []int
+	for _, idx := range linked {
+		wanted[idx] = true
+		if !r.attached[idx] || full {
 			attach = append(attach, idx)
 		}
-		if had && old == v && !full {
-			continue
+	}
+	for idx := range r.attached {
+		if !wanted[idx] {
+			delete(r.attached, idx) // the link is gone, or no interface's any more
 		}
-		if err := r.fp.m.Put(uint32(idx), v); err != nil {
-			errs = append(errs, fmt.Errorf("fast path map: put %d: %w", idx, err))
-			continue
-		}
-		r.links[idx] = v
 	}
 	if len(attach) == 0 {
 		return errors.Join(errs...)
 	}
-	slices.Sort(attach)
 	err := inNamespace(h.path, func() error {
 		// Packets of fast-pathed connections do not update the router's
 		// TCP window tracking; those that still take the slow path (FIN,
@@ -566,7 +659,9 @@ func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
 		for _, idx := range attach {
 			if err := r.attach(idx); err != nil {
 				errs = append(errs, fmt.Errorf("attach to link %d: %w", idx, err))
+				continue
 			}
+			r.attached[idx] = true
 		}
 		return errors.Join(errs...)
 	})
@@ -581,7 +676,7 @@ func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
 	if err != nil {
 		// Attach again on the next call.
 		for _, idx := range attach {
-			delete(r.links, idx)
+			delete(r.attached, idx)
 		}
 		errs = append(errs, err)
 	}

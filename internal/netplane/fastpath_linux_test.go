@@ -1,14 +1,21 @@
 package netplane
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"maps"
+	"net"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // fastPathAttached returns the ids of the fast-path programs attached to
@@ -56,6 +63,112 @@ func linkTx(t testing.TB, nsPath, name string) uint64 {
 	return tx
 }
 
+// checkFastPathMap checks that p's map for the router at routerPath holds
+// exactly one entry per link of links, as the kernel has them: keyed by the
+// interface's address, the router-side link's ifindex and Ethernet address,
+// the subnet tag, and the Ethernet address of eth0 in the interface's
+// namespace.
+func checkFastPathMap(t testing.TB, p *Plane, routerPath string, links []fpLink) {
+	t.Helper()
+	want := map[[4]byte]fastPathValue{}
+	for _, l := range links {
+		var v fastPathValue
+		err := inNamespace(routerPath, func() error {
+			nl, err := netlink.LinkByName(l.name)
+			if err != nil {
+				return err
+			}
+			v.Ifindex = uint32(nl.Attrs().Index)
+			copy(v.SrcMAC[:], nl.Attrs().HardwareAddr)
+			return nil
+		})
+		if err == nil {
+			err = inNamespace(filepath.Join(netnsDir, l.ifaceNS), func() error {
+				nl, err := netlink.LinkByName(InterfaceLink)
+				if err != nil {
+					return err
+				}
+				copy(v.DstMAC[:], nl.Attrs().HardwareAddr)
+				return nil
+			})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Subnet = l.subnet.As4()
+		want[l.addr.As4()] = v
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.fastPaths[filepath.Base(routerPath)]
+	if r == nil {
+		t.Fatal("no fast path for the router")
+	}
+	got := map[[4]byte]fastPathValue{}
+	var k [4]byte
+	var v fastPathValue
+	it := r.fp.m.Iterate()
+	for it.Next(&k, &v) {
+		got[k] = v
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got, want) || !maps.Equal(r.entries, want) || len(r.attached) != len(links) {
+		t.Errorf("fast path map %v (known %v, %d links attached), want %v (%d links)", got, r.entries, len(r.attached), want, len(links))
+	}
+}
+
+// captureFrames opens a packet socket on link name in the namespace at
+// nsPath, for readFrames.
+func captureFrames(t testing.TB, nsPath, name string) (fd int, mac net.HardwareAddr) {
+	t.Helper()
+	fd = -1
+	err := inNamespace(nsPath, func() error {
+		nl, err := netlink.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		mac = nl.Attrs().HardwareAddr
+		proto := int(binary.NativeEndian.Uint16([]byte{0x08, 0x00})) // htons(ETH_P_IP)
+		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, proto); err != nil {
+			return err
+		}
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: uint16(proto), Ifindex: nl.Attrs().Index})
+	})
+	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd, mac
+}
+
+// readFrames returns the Ethernet headers (destination, source) of the
+// IPv4 TCP frames from src to dst received on fd so far.
+func readFrames(t testing.TB, fd int, src, dst netip.Addr) [][2]net.HardwareAddr {
+	t.Helper()
+	var out [][2]net.HardwareAddr
+	buf := make([]byte, 2048)
+	for {
+		n, _, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+		if err != nil {
+			if err == unix.EAGAIN {
+				return out
+			}
+			t.Fatal(err)
+		}
+		f := buf[:n]
+		if n < 34 || f[12] != 0x08 || f[13] != 0 || f[23] != 6 ||
+			netip.AddrFrom4([4]byte(f[26:30])) != src || netip.AddrFrom4([4]byte(f[30:34])) != dst {
+			continue
+		}
+		out = append(out, [2]net.HardwareAddr{slices.Clone(f[0:6]), slices.Clone(f[6:12])})
+	}
+}
+
 func requireFastPath(t testing.TB, p *Plane) {
 	t.Helper()
 	if p.fastPathErr != nil {
@@ -85,6 +198,7 @@ func TestKernelFastPathEstablished(t *testing.T) {
 		t.Fatal(err)
 	}
 	serverLink := ""
+	checkFastPathMap(t, p, router, fastPathLinks(plan)[NamespaceName(p.prefix, "vpc-0a")])
 	for _, l := range fastPathLinks(plan)[NamespaceName(p.prefix, "vpc-0a")] {
 		if ids := fastPathAttached(t, router, l.name); len(ids) != 1 {
 			t.Errorf("link %s: fast-path programs %v, want one", l.name, ids)
@@ -105,6 +219,25 @@ func TestKernelFastPathEstablished(t *testing.T) {
 	}
 	defer cross.Close()
 	const n = 100
+	// The frames the fast path delivers carry the Ethernet addresses the
+	// router would give them (bpf_redirect_peer delivers any: only a
+	// capture sees them).
+	server, err := p.NetnsPath("eni-0b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture, eth0 := captureFrames(t, server, InterfaceLink)
+	var routerMAC net.HardwareAddr
+	if err := inNamespace(router, func() error {
+		nl, err := netlink.LinkByName(serverLink)
+		if err == nil {
+			routerMAC = nl.Attrs().HardwareAddr
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	readFrames(t, capture, addr("10.0.1.10"), addr("10.0.1.20"))
 	tx := linkTx(t, router, serverLink)
 	for range n {
 		if err := echo(same, okTimeout); err != nil {
@@ -113,6 +246,16 @@ func TestKernelFastPathEstablished(t *testing.T) {
 	}
 	if d := linkTx(t, router, serverLink) - tx; d > n/10 {
 		t.Errorf("same subnet: the router forwarded %d packets of %d echoes itself, want the fast path to carry them", d, n)
+	}
+	frames := readFrames(t, capture, addr("10.0.1.10"), addr("10.0.1.20"))
+	if len(frames) < n {
+		t.Errorf("captured %d frames of %d echoes on the server's eth0, want at least %d", len(frames), n, n)
+	}
+	for _, f := range frames {
+		if !bytes.Equal(f[0], eth0) || !bytes.Equal(f[1], routerMAC) {
+			t.Errorf("frame to %s from %s, want to %s (eth0) from %s (the router's link)", f[0], f[1], eth0, routerMAC)
+			break
+		}
 	}
 	tx = linkTx(t, router, serverLink)
 	for range n {
@@ -188,6 +331,7 @@ func TestKernelFastPathLifecycle(t *testing.T) {
 	if len(ls) != 5 {
 		t.Fatalf("links %v, want 5", ls)
 	}
+	checkFastPathMap(t, p, router, ls)
 	for _, l := range ls {
 		if ids := fastPathAttached(t, router, l.name); len(ids) != 1 {
 			t.Errorf("link %s: fast-path programs %v, want one", l.name, ids)
@@ -205,23 +349,13 @@ func TestKernelFastPathLifecycle(t *testing.T) {
 	if err := p.ApplyChange(ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	p.mu.Lock()
-	r := p.fastPaths[NamespaceName(p.prefix, "vpc-0a")]
-	var entries int
-	var k uint32
-	var v fastPathValue
-	for it := r.fp.m.Iterate(); it.Next(&k, &v); {
-		entries++
-	}
-	p.mu.Unlock()
-	if entries != 4 || len(r.links) != 4 {
-		t.Errorf("after removing an interface: %d map entries, %d links known, want 4", entries, len(r.links))
-	}
+	checkFastPathMap(t, p, router, links())
 	st.Interfaces = append(st.Interfaces, Interface{ID: "eni-0e", Subnet: "subnet-01", PrivateIP: addr("10.0.1.50"), Groups: []string{"sg-0a"}})
 	if err := p.ApplyChange(ctx, st); err != nil {
 		t.Fatal(err)
 	}
 	ls = links()
+	checkFastPathMap(t, p, router, ls)
 	c.Close()
 	if c, err = connect(p, "eni-0e", "10.0.1.20:6379", okTimeout); err != nil {
 		t.Fatal(err)
@@ -236,6 +370,7 @@ func TestKernelFastPathLifecycle(t *testing.T) {
 	}
 	defer p2.Close()
 	apply(t, p2, st)
+	checkFastPathMap(t, p2, router, ls)
 	for _, l := range ls {
 		ids := fastPathAttached(t, router, l.name)
 		if len(ids) != 1 || ids[0] == before[0] {
@@ -270,5 +405,78 @@ func TestKernelFastPathLifecycle(t *testing.T) {
 	}
 	if d := linkTx(t, router, serverLink) - tx; d == 0 {
 		t.Error("with the fast path off the router forwarded nothing itself")
+	}
+}
+
+// TestKernelFastPathRefresh: the fast path refreshes the router's conntrack
+// entry of a connection it carries once less than half of the established
+// timeout is left, and leaves it alone before.
+func TestKernelFastPathRefresh(t *testing.T) {
+	p, _ := newTestPlane(t)
+	st := testState()
+	apply(t, p, st)
+	requireFastPath(t, p)
+	serve(t, p, "eni-0b", 6379)
+	router, err := p.NetnsPath("vpc-0a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := connect(p, "eni-0a", "10.0.1.20:6379", okTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := echo(c, okTimeout); err != nil {
+		t.Fatal(err)
+	}
+	sport := uint16(c.LocalAddr().(*net.TCPAddr).Port)
+	// entry returns the connection's entry in the router, after setting its
+	// timeout to set seconds unless set is 0.
+	entry := func(set uint32) *netlink.ConntrackFlow {
+		t.Helper()
+		var flow *netlink.ConntrackFlow
+		err := inNamespace(router, func() error {
+			flows, err := netlink.ConntrackTableList(netlink.ConntrackTable, unix.AF_INET)
+			if err != nil {
+				return err
+			}
+			for _, f := range flows {
+				if f.Forward.SrcIP.Equal(net.ParseIP("10.0.1.10")) && f.Forward.DstIP.Equal(net.ParseIP("10.0.1.20")) &&
+					f.Forward.SrcPort == sport && f.Forward.DstPort == 6379 {
+					flow = f
+				}
+			}
+			if flow == nil || set == 0 {
+				return nil
+			}
+			flow.TimeOut = set
+			return netlink.ConntrackUpdate(netlink.ConntrackTable, unix.AF_INET, flow)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flow == nil {
+			t.Fatal("no conntrack entry for the connection in the router")
+		}
+		return flow
+	}
+	const established = ctEstablishedTimeoutMs / 1000
+	entry(established/2 + 3600)
+	for range 10 {
+		if err := echo(c, okTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := entry(0).TimeOut; got > established/2+3600 {
+		t.Errorf("timeout %d s with more than half left, after echoes: want it left alone (at most %d)", got, established/2+3600)
+	}
+	entry(100)
+	for range 10 {
+		if err := echo(c, okTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := entry(0).TimeOut; got < established-3600 {
+		t.Errorf("timeout %d s after echoes with 100 s left: want it refreshed to %d", got, established)
 	}
 }
