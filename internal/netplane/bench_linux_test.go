@@ -112,20 +112,48 @@ func BenchmarkRuleToEnforced(b *testing.B) {
 	reportPercentiles(b, ds, "enforced")
 }
 
+// requireRedisBench skips the opt-in redis-benchmark experiments unless
+// NETPLANE_REDIS_BENCH is set and bins are installed.
+func requireRedisBench(t *testing.T, bins ...string) {
+	t.Helper()
+	if os.Getenv("NETPLANE_REDIS_BENCH") == "" {
+		t.Skip("set NETPLANE_REDIS_BENCH=1 to run")
+	}
+	for _, bin := range bins {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("requires %s", bin)
+		}
+	}
+}
+
+var redisBenchmarkLine = regexp.MustCompile(`(SET|GET): ([0-9.]+) requests per second`)
+
+// parseRedisBenchmark reads SET and GET requests per second from
+// redis-benchmark -q -t set,get output.
+func parseRedisBenchmark(t *testing.T, out []byte) (set, get float64) {
+	t.Helper()
+	for _, m := range redisBenchmarkLine.FindAllStringSubmatch(string(out), -1) {
+		var v float64
+		fmt.Sscan(m[2], &v)
+		if m[1] == "SET" {
+			set = v
+		} else {
+			get = v
+		}
+	}
+	if set == 0 || get == 0 {
+		t.Fatalf("cannot parse redis-benchmark output:\n%s", out)
+	}
+	return set, get
+}
+
 // TestRedisThroughEnforcement runs redis-benchmark from one interface to a
 // redis-server in another through the router's ruleset, with 10, 1,000 and
 // 10,000 rules in force, against the same on loopback inside a namespace.
 // Opt-in (NETPLANE_REDIS_BENCH=1): it takes about a minute and needs
 // redis-server and redis-benchmark.
 func TestRedisThroughEnforcement(t *testing.T) {
-	if os.Getenv("NETPLANE_REDIS_BENCH") == "" {
-		t.Skip("set NETPLANE_REDIS_BENCH=1 to run")
-	}
-	for _, bin := range []string{"redis-server", "redis-benchmark"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("requires %s", bin)
-		}
-	}
+	requireRedisBench(t, "redis-server", "redis-benchmark")
 	p, _ := newTestPlane(t)
 	st := benchVPC()
 	server, client := benchIface(0), benchIface(1)
@@ -152,20 +180,7 @@ func TestRedisThroughEnforcement(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", argv, err, out)
 		}
-		re := regexp.MustCompile(`(SET|GET): ([0-9.]+) requests per second`)
-		for _, m := range re.FindAllStringSubmatch(string(out), -1) {
-			var v float64
-			fmt.Sscan(m[2], &v)
-			if m[1] == "SET" {
-				set = v
-			} else {
-				get = v
-			}
-		}
-		if set == 0 || get == 0 {
-			t.Fatalf("cannot parse redis-benchmark output:\n%s", out)
-		}
-		return set, get
+		return parseRedisBenchmark(t, out)
 	}
 
 	for _, rules := range []int{10, 1000, 10000} {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 )
@@ -21,14 +20,7 @@ import (
 //
 //	NETPLANE_REDIS_BENCH=1 go test -count=1 -run '^TestRedisRouterKnobs$' -v ./internal/netplane/
 func TestRedisRouterKnobs(t *testing.T) {
-	if os.Getenv("NETPLANE_REDIS_BENCH") == "" {
-		t.Skip("set NETPLANE_REDIS_BENCH=1 to run")
-	}
-	for _, bin := range []string{"redis-server", "redis-benchmark", "ethtool"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("requires %s", bin)
-		}
-	}
+	requireRedisBench(t, "redis-server", "redis-benchmark", "ethtool")
 	p, _ := newTestPlane(t)
 	st := benchVPC()
 	server, client := benchIface(0), benchIface(1)
@@ -79,7 +71,6 @@ func TestRedisRouterKnobs(t *testing.T) {
 	if r := os.Getenv("NETPLANE_REDIS_REPEAT"); r != "" {
 		fmt.Sscan(r, &repeat)
 	}
-	re := regexp.MustCompile(`(SET|GET): ([0-9.]+) requests per second`)
 	run := func(eni, host string, pipeline int) (set, get float64) {
 		t.Helper()
 		cmd, err := p.Command(ctx, eni, "redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline))
@@ -90,16 +81,7 @@ func TestRedisRouterKnobs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("redis-benchmark: %v\n%s", err, out)
 		}
-		for _, m := range re.FindAllStringSubmatch(string(out), -1) {
-			var v float64
-			fmt.Sscan(m[2], &v)
-			if m[1] == "SET" {
-				set = v
-			} else {
-				get = v
-			}
-		}
-		return set, get
+		return parseRedisBenchmark(t, out)
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	t.Logf("load average at start: %s", load)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +19,8 @@ import (
 // redis-server in another of the same subnet, in interleaved rounds: on
 // loopback in the server's namespace, through the router as the plane makes
 // it, and through the router with the fast path (fastpath_linux.go)
-// attached to both router-side links (the plane's own is off), the same
-// with the fast path as first merged ("routed+fp0", oldFastPathInstructions:
-// bpf_fib_lookup, timeout refreshed on every packet; the two take turns
-// going first), and, as the ceiling of any design with a namespace per
+// attached to both router-side links (the plane's own is off), and, as
+// the ceiling of any design with a namespace per
 // interface, from a namespace linked to the server's by one veth pair,
 // without a router. Medians of the rounds; the load average and each
 // program's cost per packet (BPF_STATS_RUN_TIME) are logged. Opt-in (NETPLANE_REDIS_BENCH=1), needs redis-server
@@ -31,14 +28,7 @@ import (
 //
 //	NETPLANE_REDIS_BENCH=1 go test -count=1 -timeout 30m -run '^TestRedisFastPath$' -v ./internal/netplane/
 func TestRedisFastPath(t *testing.T) {
-	if os.Getenv("NETPLANE_REDIS_BENCH") == "" {
-		t.Skip("set NETPLANE_REDIS_BENCH=1 to run")
-	}
-	for _, bin := range []string{"redis-server", "redis-benchmark"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("requires %s", bin)
-		}
-	}
+	requireRedisBench(t, "redis-server", "redis-benchmark")
 	p, _ := newTestPlane(t)
 	p.noFastPath = true // "routed" is the path without it; the rounds attach their own
 	st := benchVPC()
@@ -63,11 +53,6 @@ func TestRedisFastPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fp.Close()
-	fp0, err := newOldFastPath()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fp0.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -105,7 +90,6 @@ func TestRedisFastPath(t *testing.T) {
 	if r := os.Getenv("NETPLANE_REDIS_REPEAT"); r != "" {
 		fmt.Sscan(r, &repeat)
 	}
-	re := regexp.MustCompile(`(SET|GET): ([0-9.]+) requests per second`)
 	bench := func(eni, host string, pipeline int) (set, get float64) {
 		t.Helper()
 		argv := []string{"redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline)}
@@ -119,19 +103,7 @@ func TestRedisFastPath(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", argv, err, out)
 		}
-		for _, m := range re.FindAllStringSubmatch(string(out), -1) {
-			var v float64
-			fmt.Sscan(m[2], &v)
-			if m[1] == "SET" {
-				set = v
-			} else {
-				get = v
-			}
-		}
-		if set == 0 || get == 0 {
-			t.Fatalf("cannot parse redis-benchmark output:\n%s", out)
-		}
-		return set, get
+		return parseRedisBenchmark(t, out)
 	}
 	// routerTx: packets the router sent on its interface links (the slow
 	// path's share: the fast path hands packets to the peer directly).
@@ -158,18 +130,14 @@ func TestRedisFastPath(t *testing.T) {
 		return strings.TrimSpace(string(b))
 	}
 	t.Logf("load average at start: %s", loadavg())
-	modes := []string{"loopback", "routed", "routed+fp", "veth", "routed+fp0"}
+	modes := []string{"loopback", "routed", "routed+fp", "veth"}
 	for _, pipeline := range []int{1, 16} {
 		type figs struct{ set, get, setRatio, getRatio []float64 }
 		res := make([]figs, len(modes))
 		var slowTx []uint64
 		for round := range repeat {
 			var ls, lg float64
-			order := []int{0, 1, 4, 2, 3} // the two fast paths in turn first
-			if round%2 == 1 {
-				order = []int{0, 1, 2, 4, 3}
-			}
-			for _, i := range order {
+			for i := range modes {
 				mode := modes[i]
 				var s, g float64
 				switch mode {
@@ -190,21 +158,13 @@ func TestRedisFastPath(t *testing.T) {
 					if err := detachFastPath(routerPath, fp, links); err != nil {
 						t.Fatal(err)
 					}
-				case "routed+fp0":
-					if err := attachOldFastPath(routerPath, fp0, links); err != nil {
-						t.Fatal(err)
-					}
-					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
-					if err := detachFastPath(routerPath, fp0, links); err != nil {
-						t.Fatal(err)
-					}
 				}
 				res[i].set, res[i].get = append(res[i].set, s), append(res[i].get, g)
 				res[i].setRatio, res[i].getRatio = append(res[i].setRatio, s/ls), append(res[i].getRatio, g/lg)
 			}
-			t.Logf("-P %2d round %d: routed SET %.2f GET %.2f, routed+fp SET %.2f GET %.2f, routed+fp0 SET %.2f GET %.2f, veth SET %.2f GET %.2f (of loopback %.0f / %.0f); load %s", pipeline, round+1,
+			t.Logf("-P %2d round %d: routed SET %.2f GET %.2f, routed+fp SET %.2f GET %.2f, veth SET %.2f GET %.2f (of loopback %.0f / %.0f); load %s", pipeline, round+1,
 				res[1].setRatio[round], res[1].getRatio[round], res[2].setRatio[round], res[2].getRatio[round],
-				res[4].setRatio[round], res[4].getRatio[round], res[3].setRatio[round], res[3].getRatio[round], ls, lg, loadavg())
+				res[3].setRatio[round], res[3].getRatio[round], ls, lg, loadavg())
 		}
 		for i, mode := range modes {
 			t.Logf("-P %2d %-10s SET %8.0f/s (ratio %.2f)  GET %8.0f/s (ratio %.2f)   medians of %d rounds",
@@ -214,9 +174,6 @@ func TestRedisFastPath(t *testing.T) {
 	}
 	if st, err := fp.prog.Stats(); err == nil && st.RunCount > 0 {
 		t.Logf("fast-path program: %d runs, %.0f ns per run (BPF_STATS_RUN_TIME)", st.RunCount, float64(st.Runtime.Nanoseconds())/float64(st.RunCount))
-	}
-	if st, err := fp0.prog.Stats(); err == nil && st.RunCount > 0 {
-		t.Logf("fast-path program as first merged (fp0): %d runs, %.0f ns per run (BPF_STATS_RUN_TIME)", st.RunCount, float64(st.Runtime.Nanoseconds())/float64(st.RunCount))
 	}
 	t.Logf("load average at end: %s", loadavg())
 }
