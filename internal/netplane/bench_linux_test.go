@@ -147,6 +147,33 @@ func parseRedisBenchmark(t *testing.T, out []byte) (set, get float64) {
 	return set, get
 }
 
+// redisBenchRuns returns redis-benchmark's -n (NETPLANE_REDIS_N, else n)
+// and the rounds (NETPLANE_REDIS_REPEAT, else repeat).
+func redisBenchRuns(n string, repeat int) (string, int) {
+	if v := os.Getenv("NETPLANE_REDIS_N"); v != "" {
+		n = v
+	}
+	if r := os.Getenv("NETPLANE_REDIS_REPEAT"); r != "" {
+		fmt.Sscan(r, &repeat)
+	}
+	return n, repeat
+}
+
+// startRedisServer runs redis-server on server's port 6379 until the test
+// ends and waits until client connects to it.
+func startRedisServer(t *testing.T, ctx context.Context, p *Plane, server, client Interface) {
+	t.Helper()
+	srv, err := p.Command(ctx, server.ID, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	waitFor(t, p, client.ID, server.PrivateIP.String()+":6379")
+}
+
 // TestRedisThroughEnforcement runs redis-benchmark from one interface to a
 // redis-server in another through the router's ruleset, with 10, 1,000 and
 // 10,000 rules in force, against the same on loopback inside a namespace.
@@ -160,14 +187,7 @@ func TestRedisThroughEnforcement(t *testing.T) {
 	st.Interfaces = []Interface{server, client}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	n := os.Getenv("NETPLANE_REDIS_N")
-	if n == "" {
-		n = "200000"
-	}
-	repeat := 3
-	if r := os.Getenv("NETPLANE_REDIS_REPEAT"); r != "" {
-		fmt.Sscan(r, &repeat)
-	}
+	n, repeat := redisBenchRuns("200000", 3)
 
 	run := func(eni, host string, pipeline int) (set, get float64) {
 		t.Helper()
@@ -197,15 +217,7 @@ func TestRedisThroughEnforcement(t *testing.T) {
 		apply(t, p, st)
 		applyTime := time.Since(start)
 		if rules == 10 {
-			srv, err := p.Command(ctx, server.ID, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-			waitFor(t, p, client.ID, server.PrivateIP.String()+":6379")
+			startRedisServer(t, ctx, p, server, client)
 		}
 		for _, pipeline := range []int{1, 16} {
 			// Interleaved pairs, medians: the machine is shared and noisy.

@@ -28,15 +28,7 @@ func TestRedisRouterKnobs(t *testing.T) {
 	apply(t, p, st)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	srv, err := p.Command(ctx, server.ID, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	waitFor(t, p, client.ID, server.PrivateIP.String()+":6379")
+	startRedisServer(t, ctx, p, server, client)
 
 	plan, err := p.Plan(st)
 	if err != nil {
@@ -63,14 +55,7 @@ func TestRedisRouterKnobs(t *testing.T) {
 		{"as made", nil, nil},
 		{"gro on", []string{"gro", "on"}, []string{"gro", "off"}},
 	}
-	n := os.Getenv("NETPLANE_REDIS_N")
-	if n == "" {
-		n = "100000"
-	}
-	repeat := 5
-	if r := os.Getenv("NETPLANE_REDIS_REPEAT"); r != "" {
-		fmt.Sscan(r, &repeat)
-	}
+	n, repeat := redisBenchRuns("100000", 5)
 	run := func(eni, host string, pipeline int) (set, get float64) {
 		t.Helper()
 		cmd, err := p.Command(ctx, eni, "redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline))

@@ -56,15 +56,7 @@ func TestRedisFastPath(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	srv, err := p.Command(ctx, server.ID, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	waitFor(t, p, client.ID, server.PrivateIP.String()+":6379")
+	startRedisServer(t, ctx, p, server, client)
 
 	// The ceiling of any design with a namespace per interface: a client
 	// namespace linked to the server's by one veth pair, no router.
@@ -82,14 +74,7 @@ func TestRedisFastPath(t *testing.T) {
 		defer stats.Close()
 	}
 
-	n := os.Getenv("NETPLANE_REDIS_N")
-	if n == "" {
-		n = "200000"
-	}
-	repeat := 5
-	if r := os.Getenv("NETPLANE_REDIS_REPEAT"); r != "" {
-		fmt.Sscan(r, &repeat)
-	}
+	n, repeat := redisBenchRuns("200000", 5)
 	bench := func(eni, host string, pipeline int) (set, get float64) {
 		t.Helper()
 		argv := []string{"redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline)}

@@ -276,21 +276,10 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.JEq.Imm(R9, 0, "pass"),
 	)
 	insns = append(insns, loadPacket...)
+	// Ethernet addresses: to the interface's eth0, from the router's end
+	// of its veth pair.
+	insns = append(insns, copyMACs(R2, R7, valDstMAC, valSrcMAC)...)
 	insns = append(insns,
-		// Ethernet addresses: to the interface's eth0, from the router's
-		// end of its veth pair.
-		asm.LoadMem(R4, R7, valDstMAC, asm.Half),
-		asm.StoreMem(R2, 0, R4, asm.Half),
-		asm.LoadMem(R4, R7, valDstMAC+2, asm.Half),
-		asm.StoreMem(R2, 2, R4, asm.Half),
-		asm.LoadMem(R4, R7, valDstMAC+4, asm.Half),
-		asm.StoreMem(R2, 4, R4, asm.Half),
-		asm.LoadMem(R4, R7, valSrcMAC, asm.Half),
-		asm.StoreMem(R2, 6, R4, asm.Half),
-		asm.LoadMem(R4, R7, valSrcMAC+2, asm.Half),
-		asm.StoreMem(R2, 8, R4, asm.Half),
-		asm.LoadMem(R4, R7, valSrcMAC+4, asm.Half),
-		asm.StoreMem(R2, 10, R4, asm.Half),
 		// ip_decrease_ttl: TTL - 1, checksum + htons(0x0100).
 		asm.LoadMem(R4, R2, ipTTL, asm.Byte),
 		asm.Sub.Imm(R4, 1),
@@ -774,4 +763,15 @@ func removeFastPath(nsPath string, links []fpLink) error {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// copyMACs writes the Ethernet destination and source addresses of the
+// packet at pkt (6 bytes each, from offset 0) from the map value at val
+// (dst and src: their offsets there), two bytes at a time, through R4.
+func copyMACs(pkt, val asm.Register, dst, src int16) asm.Instructions {
+	var insns asm.Instructions
+	for i, from := range []int16{dst, dst + 2, dst + 4, src, src + 2, src + 4} {
+		insns = append(insns, asm.LoadMem(asm.R4, val, from, asm.Half), asm.StoreMem(pkt, int16(2*i), asm.R4, asm.Half))
+	}
+	return insns
 }

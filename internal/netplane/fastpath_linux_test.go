@@ -176,14 +176,11 @@ func requireFastPath(t testing.TB, p *Plane) {
 	}
 }
 
-// TestKernelFastPathEstablished: with the fast path on, an established
-// connection between two interfaces of one subnet is carried by it (the
-// router forwards none of its packets itself), one across subnets is not;
-// revoking the rule keeps both and refuses new ones; a network ACL cuts the
-// cross-subnet one only (ACLs do not apply inside a subnet); a conntrack
-// flush in the router sends the same-subnet one back to the slow path,
-// where no rule admits it any more, so its packets are dropped.
-func TestKernelFastPathEstablished(t *testing.T) {
+// fastPathWorld applies testState with the fast path on (or skips), serves
+// port 6379 on eni-0b, and returns the plane, the state and the path of
+// vpc-0a's router namespace.
+func fastPathWorld(t *testing.T) (*Plane, State, string) {
+	t.Helper()
 	p, _ := newTestPlane(t)
 	st := testState()
 	apply(t, p, st)
@@ -193,6 +190,18 @@ func TestKernelFastPathEstablished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, st, router
+}
+
+// TestKernelFastPathEstablished: with the fast path on, an established
+// connection between two interfaces of one subnet is carried by it (the
+// router forwards none of its packets itself), one across subnets is not;
+// revoking the rule keeps both and refuses new ones; a network ACL cuts the
+// cross-subnet one only (ACLs do not apply inside a subnet); a conntrack
+// flush in the router sends the same-subnet one back to the slow path,
+// where no rule admits it any more, so its packets are dropped.
+func TestKernelFastPathEstablished(t *testing.T) {
+	p, st, router := fastPathWorld(t)
 	plan, err := p.Plan(st)
 	if err != nil {
 		t.Fatal(err)
@@ -305,15 +314,7 @@ func TestKernelFastPathEstablished(t *testing.T) {
 // program in place (one per link) and the connection still works; one with
 // NoFastPath detaches it everywhere, and traffic takes the slow path.
 func TestKernelFastPathLifecycle(t *testing.T) {
-	p, _ := newTestPlane(t)
-	st := testState()
-	apply(t, p, st)
-	requireFastPath(t, p)
-	serve(t, p, "eni-0b", 6379)
-	router, err := p.NetnsPath("vpc-0a")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, st, router := fastPathWorld(t)
 	links := func() []fpLink {
 		plan, err := p.Plan(st)
 		if err != nil {
@@ -412,15 +413,7 @@ func TestKernelFastPathLifecycle(t *testing.T) {
 // entry of a connection it carries once less than half of the established
 // timeout is left, and leaves it alone before.
 func TestKernelFastPathRefresh(t *testing.T) {
-	p, _ := newTestPlane(t)
-	st := testState()
-	apply(t, p, st)
-	requireFastPath(t, p)
-	serve(t, p, "eni-0b", 6379)
-	router, err := p.NetnsPath("vpc-0a")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, _, router := fastPathWorld(t)
 	c, err := connect(p, "eni-0a", "10.0.1.20:6379", okTimeout)
 	if err != nil {
 		t.Fatal(err)
