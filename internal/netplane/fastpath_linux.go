@@ -497,6 +497,17 @@ func attachFastPath(nsPath string, f *fastPath, links []fpLink) error {
 
 // detachFastPath detaches f's program from links in the namespace at nsPath.
 func detachFastPath(nsPath string, f *fastPath, links []fpLink) error {
+	return eachLink(nsPath, links, func(name string, idx int) error {
+		if err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: idx, Program: f.prog, Attach: ebpf.AttachTCXIngress}); err != nil {
+			return fmt.Errorf("%s: detach fast path: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// eachLink calls fn with the name and index of each of links in the
+// namespace at nsPath, going on after an error; it returns them all.
+func eachLink(nsPath string, links []fpLink, fn func(name string, idx int) error) error {
 	return inNamespace(nsPath, func() error {
 		var errs []error
 		for _, l := range links {
@@ -505,9 +516,7 @@ func detachFastPath(nsPath string, f *fastPath, links []fpLink) error {
 				errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
 				continue
 			}
-			if err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: nl.Attrs().Index, Program: f.prog, Attach: ebpf.AttachTCXIngress}); err != nil {
-				errs = append(errs, fmt.Errorf("%s: detach fast path: %w", l.name, err))
-			}
+			errs = append(errs, fn(l.name, nl.Attrs().Index))
 		}
 		return errors.Join(errs...)
 	})
@@ -738,27 +747,18 @@ func isFastPathProgram(id ebpf.ProgramID) bool {
 // removeFastPath detaches every fast-path program from links (in the
 // namespace at nsPath), for a Plane with the fast path turned off.
 func removeFastPath(nsPath string, links []fpLink) error {
-	return inNamespace(nsPath, func() error {
+	return eachLink(nsPath, links, func(name string, idx int) error {
+		res, err := link.QueryPrograms(link.QueryOptions{Target: idx, Attach: ebpf.AttachTCXIngress})
+		if err != nil {
+			return fmt.Errorf("%s: query: %w", name, err)
+		}
 		var errs []error
-		for _, l := range links {
-			nl, err := netlink.LinkByName(l.name)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
-				continue
-			}
-			idx := nl.Attrs().Index
-			res, err := link.QueryPrograms(link.QueryOptions{Target: idx, Attach: ebpf.AttachTCXIngress})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: query: %w", l.name, err))
-				continue
-			}
-			for _, ap := range res.Programs {
-				if prog := openFastPathProgram(ap.ID); prog != nil {
-					if err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: idx, Program: prog, Attach: ebpf.AttachTCXIngress}); err != nil {
-						errs = append(errs, fmt.Errorf("%s: detach: %w", l.name, err))
-					}
-					prog.Close()
+		for _, ap := range res.Programs {
+			if prog := openFastPathProgram(ap.ID); prog != nil {
+				if err := link.RawDetachProgram(link.RawDetachProgramOptions{Target: idx, Program: prog, Attach: ebpf.AttachTCXIngress}); err != nil {
+					errs = append(errs, fmt.Errorf("%s: detach: %w", name, err))
 				}
+				prog.Close()
 			}
 		}
 		return errors.Join(errs...)
