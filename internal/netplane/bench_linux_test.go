@@ -159,11 +159,21 @@ func redisBenchRuns(n string, repeat int) (string, int) {
 	return n, repeat
 }
 
+// pinned prefixes argv with taskset -c cpu when NETPLANE_REDIS_PIN is set:
+// the server on CPU 0 and the client on CPU 1 in every mode alike, which
+// takes the scheduler's placement out of the comparison.
+func pinned(cpu int, argv ...string) []string {
+	if os.Getenv("NETPLANE_REDIS_PIN") == "" {
+		return argv
+	}
+	return append([]string{"taskset", "-c", fmt.Sprint(cpu)}, argv...)
+}
+
 // startRedisServer runs redis-server on server's port 6379 until the test
 // ends and waits until client connects to it.
 func startRedisServer(t *testing.T, ctx context.Context, p *Plane, server, client Interface) {
 	t.Helper()
-	srv, err := p.Command(ctx, server.ID, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")
+	srv, err := p.Command(ctx, server.ID, pinned(0, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +201,7 @@ func TestRedisThroughEnforcement(t *testing.T) {
 
 	run := func(eni, host string, pipeline int) (set, get float64) {
 		t.Helper()
-		argv := []string{"redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline)}
+		argv := pinned(1, "redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline))
 		cmd, err := p.Command(ctx, eni, argv...)
 		if err != nil {
 			t.Fatal(err)

@@ -77,7 +77,7 @@ func TestRedisFastPath(t *testing.T) {
 	n, repeat := redisBenchRuns("200000", 5)
 	bench := func(eni, host string, pipeline int) (set, get float64) {
 		t.Helper()
-		argv := []string{"redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline)}
+		argv := pinned(1, "redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline))
 		var cmd *exec.Cmd
 		if eni == direct {
 			cmd = exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + filepath.Join(netnsDir, direct), "--"}, argv...)...)
