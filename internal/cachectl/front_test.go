@@ -49,16 +49,7 @@ func TestFrontSplitsByFirstByte(t *testing.T) {
 	ca, leaf := testLeaf(t, "rg", "master.my-rg.example")
 	cl := iamCluster()
 	cl.TransitEncryptionMode, cl.ACL = elasticache.TransitPreferred, nil
-	c := &Controller{cfg: Config{IAMSecret: []byte("s")}, log: slog.New(slog.DiscardHandler)}
-	conf, err := c.iamConfOf(cl, &tlsPair{cert: leaf.CertPEM, key: leaf.KeyPEM})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := startFront(ln, frontSpec{unix: unixEcho(t), iam: conf}, slog.New(slog.DiscardHandler))
+	f, ln := echoFront(t, cl, leaf)
 	t.Cleanup(f.close)
 
 	echo := func(c net.Conn, r *bufio.Reader, line string) error {
@@ -130,7 +121,6 @@ func TestFrontMetersECPU(t *testing.T) {
 		t.Errorf("ecpuCost: 14 B %d, 1 KB %d, 1 KB+1 %d, 3 KB+40 %d", ecpuCost(14), ecpuCost(1024), ecpuCost(1025), ecpuCost(3*1024+40))
 	}
 	ca, leaf := testLeaf(t, "sl", "sl.serverless.example")
-	c := &Controller{cfg: Config{IAMSecret: []byte("s")}, log: slog.New(slog.DiscardHandler)}
 	run := func(limit int32, n int) time.Duration {
 		t.Helper()
 		cl := &elasticache.Cluster{Account: "1", Region: "r", ID: "sl-0001-001", ServerlessCache: "sl", ECPULimit: limit,
@@ -138,15 +128,7 @@ func TestFrontMetersECPU(t *testing.T) {
 		if !frontMode(cl) && limit > 0 {
 			t.Fatal("a serverless cache with an ECPU maximum is not fronted")
 		}
-		conf, err := c.iamConfOf(cl, &tlsPair{cert: leaf.CertPEM, key: leaf.KeyPEM})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := startFront(ln, frontSpec{unix: unixEcho(t), iam: conf}, slog.New(slog.DiscardHandler))
+		f, ln := echoFront(t, cl, leaf)
 		defer f.close()
 		tc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool(), ServerName: "sl.serverless.example"})
 		if err != nil {
@@ -172,6 +154,22 @@ func TestFrontMetersECPU(t *testing.T) {
 
 // testLeaf opens a certificate authority in a temporary directory and
 // issues a leaf certificate for names.
+// echoFront starts the front of cl, with leaf for its TLS, on a loopback
+// listener before unixEcho: what is sent through it comes back.
+func echoFront(t *testing.T, cl *elasticache.Cluster, leaf pki.Leaf) (*front, net.Listener) {
+	t.Helper()
+	c := &Controller{cfg: Config{IAMSecret: []byte("s")}, log: slog.New(slog.DiscardHandler)}
+	conf, err := c.iamConfOf(cl, &tlsPair{cert: leaf.CertPEM, key: leaf.KeyPEM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startFront(ln, frontSpec{unix: unixEcho(t), iam: conf}, slog.New(slog.DiscardHandler)), ln
+}
+
 func testLeaf(t *testing.T, name string, names ...string) (*pki.Authority, pki.Leaf) {
 	t.Helper()
 	ca, err := pki.Open(filepath.Join(t.TempDir(), "ca"), nil)
