@@ -390,31 +390,43 @@ type fpLink struct {
 // fastPathLinks returns, per router namespace of plan, the router-side
 // links of its interfaces.
 func fastPathLinks(plan *Plan) map[string][]fpLink {
-	routers := map[string]*Namespace{}
+	// Per router, by router-side link name: the link's one address (the
+	// subnet's gateway) and the interface address of its /32 device route.
+	type linkAddrs struct{ subnet, addr netip.Addr }
+	routers := map[string]map[string]*linkAddrs{}
 	for i := range plan.Namespaces {
-		if ns := &plan.Namespaces[i]; ns.Role == RoleRouter {
-			routers[ns.Name] = ns
+		ns := &plan.Namespaces[i]
+		if ns.Role != RoleRouter {
+			continue
 		}
+		byName := map[string]*linkAddrs{}
+		at := func(name string) *linkAddrs {
+			if byName[name] == nil {
+				byName[name] = &linkAddrs{}
+			}
+			return byName[name]
+		}
+		for _, rl := range ns.Links {
+			if len(rl.Addrs) == 1 {
+				at(rl.Name).subnet = rl.Addrs[0].Addr()
+			}
+		}
+		for _, rt := range ns.Routes {
+			if rt.Dst.Bits() == 32 && !rt.Via.IsValid() {
+				at(rt.Dev).addr = rt.Dst.Addr()
+			}
+		}
+		routers[ns.Name] = byName
 	}
 	out := map[string][]fpLink{}
 	for _, v := range plan.Veths {
-		r, ok := routers[v.A.Namespace]
-		if !ok || v.B.Name != InterfaceLink {
+		byName, ok := routers[v.A.Namespace]
+		if !ok || v.B.Name != InterfaceLink || byName[v.A.Name] == nil {
 			continue
 		}
-		l := fpLink{name: v.A.Name, ifaceNS: v.B.Namespace}
-		for _, rl := range r.Links {
-			if rl.Name == v.A.Name && len(rl.Addrs) == 1 {
-				l.subnet = rl.Addrs[0].Addr()
-			}
-		}
-		for _, rt := range r.Routes {
-			if rt.Dev == v.A.Name && rt.Dst.Bits() == 32 && !rt.Via.IsValid() {
-				l.addr = rt.Dst.Addr()
-			}
-		}
-		if l.subnet.Is4() && l.addr.Is4() {
-			out[r.Name] = append(out[r.Name], l)
+		a := byName[v.A.Name]
+		if a.subnet.Is4() && a.addr.Is4() {
+			out[v.A.Namespace] = append(out[v.A.Namespace], fpLink{name: v.A.Name, ifaceNS: v.B.Namespace, subnet: a.subnet, addr: a.addr})
 		}
 	}
 	return out
@@ -530,6 +542,7 @@ type routerFastPath struct {
 	id       ebpf.ProgramID            // fp.prog's
 	attached map[int]bool              // links (ifindex) it is attached to
 	entries  map[[4]byte]fastPathValue // as in the map
+	links    map[string]netlink.Link   // as the last call read them (ensureFastPath)
 }
 
 // closeFastPath forgets the fast path of namespace ns (with mu held): the
@@ -554,7 +567,11 @@ func (p *Plane) ensureFastPaths(plan *Plan, open map[string]*nsHandle, ready map
 		if h == nil || !ready[ns.Name] || (delta != nil && !delta.changed[ns.Name]) {
 			continue
 		}
-		if err := p.ensureFastPath(h, links[ns.Name], delta == nil); err != nil {
+		var changed map[string]bool
+		if delta != nil {
+			changed = delta.changed
+		}
+		if err := p.ensureFastPath(h, links[ns.Name], changed); err != nil {
 			errs = append(errs, fmt.Errorf("namespace %s: fast path: %w", ns.Name, err))
 		}
 	}
@@ -562,12 +579,14 @@ func (p *Plane) ensureFastPaths(plan *Plan, open map[string]*nsHandle, ready map
 }
 
 // ensureFastPath converges one router's fast path to links: the map holds
-// exactly their entries (the Ethernet addresses read from the kernel each
-// time) and the program is attached to each. full (an Apply, not an
-// ApplyChange) checks every attachment in the kernel, and replaces a
-// program of ours that an earlier run left there; otherwise only links new
-// since the last call are attached.
-func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
+// exactly their entries and the program is attached to each. An Apply
+// (changed nil) reads every link from the kernel, checks every attachment
+// there, and replaces a program of ours that an earlier run left; an
+// ApplyChange reads only the links of interfaces whose namespace changed
+// (the others as the last call read them: their veth pairs stayed) and
+// attaches only links new since the last call.
+func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, changed map[string]bool) error {
+	full := changed == nil
 	r := p.fastPaths[h.name]
 	if r != nil && r.inode != h.inode {
 		p.closeFastPath(h.name)
@@ -580,14 +599,52 @@ func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, full bool) error {
 		}
 		return nil
 	}
-	ifaceLink := func(ns string) (netlink.Link, error) {
-		ih := p.handles[ns]
-		if ih == nil {
-			return nil, nil
+	// The links read, by router-side name and by interface namespace
+	// (prefixed "ns:"), for the next ApplyChange.
+	read := map[string]netlink.Link{}
+	known := func(key, ns string) (netlink.Link, bool) {
+		if full || changed[ns] || r == nil {
+			return nil, false
 		}
-		return ih.h.LinkByName(InterfaceLink)
+		l, ok := r.links[key]
+		return l, ok
 	}
-	linked, want, lerrs := fastPathEntries(links, h.h.LinkByName, ifaceLink)
+	ifaceNS := make(map[string]string, len(links))
+	for _, l := range links {
+		ifaceNS[l.name] = l.ifaceNS
+	}
+	routerLink := func(name string) (netlink.Link, error) {
+		l, ok := known(name, ifaceNS[name])
+		if !ok {
+			var err error
+			if l, err = h.h.LinkByName(name); err != nil {
+				return nil, err
+			}
+		}
+		read[name] = l
+		return l, nil
+	}
+	ifaceLink := func(ns string) (netlink.Link, error) {
+		l, ok := known("ns:"+ns, ns)
+		if !ok {
+			ih := p.handles[ns]
+			if ih == nil {
+				return nil, nil
+			}
+			var err error
+			if l, err = ih.h.LinkByName(InterfaceLink); err != nil {
+				return nil, err
+			}
+		}
+		read["ns:"+ns] = l // (not when its namespace was not open: read again)
+		return l, nil
+	}
+	linked, want, lerrs := fastPathEntries(links, routerLink, ifaceLink)
+	defer func() {
+		if r := p.fastPaths[h.name]; r != nil {
+			r.links = read
+		}
+	}()
 	errs := lerrs
 	if r != nil && !full && maps.Equal(r.entries, want) && len(linked) == len(r.attached) &&
 		!slices.ContainsFunc(linked, func(idx int) bool { return !r.attached[idx] }) {
