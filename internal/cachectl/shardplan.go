@@ -104,6 +104,15 @@ func (m shardMember) self() (clusterLine, bool) {
 	return clusterLine{}, false
 }
 
+// line is the line of node id in the member's view.
+func (m shardMember) line(id string) (clusterLine, bool) {
+	i := slices.IndexFunc(m.view, func(l clusterLine) bool { return l.id == id })
+	if i < 0 {
+		return clusterLine{}, false
+	}
+	return m.view[i], true
+}
+
 // knows reports whether the member's view has a node id (past the
 // handshake).
 func (m shardMember) knows(id string) bool {
@@ -372,8 +381,7 @@ func announceCommands(up []shardMember) []clusterCmd {
 			if o.myID == r.myID {
 				continue
 			}
-			i := slices.IndexFunc(o.view, func(l clusterLine) bool { return l.id == r.myID })
-			if i < 0 || !o.view[i].has("master") {
+			if l, ok := o.line(r.myID); !ok || !l.has("master") {
 				continue
 			}
 			if host, port, ok := splitAddr(o.addr); ok && !r.meeting(o.addr) {
@@ -484,8 +492,7 @@ func unconverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) stri
 		}
 		for _, m := range v {
 			// Every node routes the shard's slots to its primary.
-			i := slices.IndexFunc(m.view, func(l clusterLine) bool { return l.id == pm.myID })
-			if i < 0 || !sameSlots(m.view[i].slots, want) {
+			if l, ok := m.line(pm.myID); !ok || !sameSlots(l.slots, want) {
 				return m.cl.ID + " does not route shard " + sh.ID + " to " + sh.Primary
 			}
 		}
@@ -500,8 +507,7 @@ func unconverged(g *elasticache.ReplicationGroup, v shardView, meshed bool) stri
 			for _, m := range v {
 				// Every node knows it for a replica of the primary (or
 				// would refuse to vote for it: announceCommands).
-				i := slices.IndexFunc(m.view, func(l clusterLine) bool { return l.id == ms.id })
-				if i < 0 || !m.view[i].has("slave") || m.view[i].master != pm.myID {
+				if l, ok := m.line(ms.id); !ok || !l.has("slave") || l.master != pm.myID {
 					return m.cl.ID + " does not know " + id + " for a replica of " + sh.Primary
 				}
 			}
