@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -173,7 +174,15 @@ func pinned(cpu int, argv ...string) []string {
 // ends and waits until client connects to it.
 func startRedisServer(t *testing.T, ctx context.Context, p *Plane, server, client Interface) {
 	t.Helper()
-	srv, err := p.Command(ctx, server.ID, pinned(0, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")...)
+	startBenchServer(t, ctx, p, server, client, 6379, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--save", "", "--appendonly", "no", "--protected-mode", "no")
+}
+
+// startBenchServer runs argv (pinned to CPU 0 with NETPLANE_REDIS_PIN) in
+// server's namespace until the test ends and waits until client connects to
+// its port.
+func startBenchServer(t *testing.T, ctx context.Context, p *Plane, server, client Interface, port int, argv ...string) {
+	t.Helper()
+	srv, err := p.Command(ctx, server.ID, pinned(0, argv...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +190,32 @@ func startRedisServer(t *testing.T, ctx context.Context, p *Plane, server, clien
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	waitFor(t, p, client.ID, server.PrivateIP.String()+":6379")
+	waitFor(t, p, client.ID, fmt.Sprintf("%s:%d", server.PrivateIP, port))
+}
+
+// benchPair returns a test plane (its fast path off with
+// CACHALOT_NO_FAST_PATH=1, as for the daemon) and the bench VPC with a
+// server and a client interface of one subnet.
+func benchPair(t *testing.T) (*Plane, State, Interface, Interface) {
+	t.Helper()
+	p, _ := newTestPlane(t)
+	p.noFastPath = os.Getenv("CACHALOT_NO_FAST_PATH") == "1"
+	st := benchVPC()
+	server, client := benchIface(0), benchIface(1)
+	st.Interfaces = []Interface{server, client}
+	return p, st, server, client
+}
+
+// benchRules returns rules-1 ingress rules to port that match nothing
+// (other sources), sorted before the one that admits the bench group, then
+// that one.
+func benchRules(rules, port int) []Rule {
+	var in []Rule
+	for i := range rules - 1 {
+		in = append(in, Rule{ID: fmt.Sprintf("sgr-0a%05d", i), Protocol: "tcp", FromPort: port, ToPort: port,
+			CIDRs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i / 250), byte(1 + i%250)}), 32)}})
+	}
+	return append(in, Rule{ID: "sgr-0zclient", Protocol: "tcp", FromPort: port, ToPort: port, Groups: []string{"sg-0bench"}})
 }
 
 // TestRedisThroughEnforcement runs redis-benchmark from one interface to a
@@ -191,11 +225,8 @@ func startRedisServer(t *testing.T, ctx context.Context, p *Plane, server, clien
 // redis-server and redis-benchmark.
 func TestRedisThroughEnforcement(t *testing.T) {
 	requireRedisBench(t, "redis-server", "redis-benchmark")
-	p, _ := newTestPlane(t)
-	st := benchVPC()
-	server, client := benchIface(0), benchIface(1)
-	st.Interfaces = []Interface{server, client}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	p, st, server, client := benchPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	n, repeat := redisBenchRuns("200000", 3)
 
@@ -214,15 +245,7 @@ func TestRedisThroughEnforcement(t *testing.T) {
 	}
 
 	for _, rules := range []int{10, 1000, 10000} {
-		// rules-1 ingress rules that match nothing (other sources), sorted
-		// before the one that admits the client, then that one.
-		g := &st.Groups[0]
-		g.Ingress = nil
-		for i := range rules - 1 {
-			g.Ingress = append(g.Ingress, Rule{ID: fmt.Sprintf("sgr-0a%05d", i), Protocol: "tcp", FromPort: 6379, ToPort: 6379,
-				CIDRs: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i / 250), byte(1 + i%250)}), 32)}})
-		}
-		g.Ingress = append(g.Ingress, Rule{ID: "sgr-0zclient", Protocol: "tcp", FromPort: 6379, ToPort: 6379, Groups: []string{"sg-0bench"}})
+		st.Groups[0].Ingress = benchRules(rules, 6379)
 		start := time.Now()
 		apply(t, p, st)
 		applyTime := time.Since(start)
@@ -232,9 +255,16 @@ func TestRedisThroughEnforcement(t *testing.T) {
 		for _, pipeline := range []int{1, 16} {
 			// Interleaved pairs, medians: the machine is shared and noisy.
 			var ls, lg, es, eg, rs, rg []float64
-			for range repeat {
-				lset, lget := run(server.ID, "127.0.0.1", pipeline)
-				eset, eget := run(client.ID, server.PrivateIP.String(), pipeline)
+			for round := range repeat {
+				// The two take turns going first.
+				var lset, lget, eset, eget float64
+				if round%2 == 0 {
+					lset, lget = run(server.ID, "127.0.0.1", pipeline)
+					eset, eget = run(client.ID, server.PrivateIP.String(), pipeline)
+				} else {
+					eset, eget = run(client.ID, server.PrivateIP.String(), pipeline)
+					lset, lget = run(server.ID, "127.0.0.1", pipeline)
+				}
 				ls, lg, es, eg = append(ls, lset), append(lg, lget), append(es, eset), append(eg, eget)
 				rs, rg = append(rs, eset/lset), append(rg, eget/lget)
 			}
@@ -266,4 +296,70 @@ func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+var memcaslapLine = regexp.MustCompile(`Ops: (\d+) TPS: (\d+)`)
+
+// TestMemcachedThroughEnforcement runs memcaslap (its default mix: 90 %
+// get, 10 % set, ~1 KiB values; -c 50 -T 1) from one interface to a
+// memcached (one worker thread) in another of the same subnet, through the
+// plane as it is (its fast path on, unless CACHALOT_NO_FAST_PATH=1),
+// with 10 and 10,000 rules in force, in interleaved pairs with the same on
+// loopback in the server's namespace; medians of the pairs' ratios.
+// Opt-in (NETPLANE_REDIS_BENCH=1), needs memcached and memcaslap;
+// NETPLANE_REDIS_N sets memcaslap's -x, NETPLANE_REDIS_REPEAT the pairs and
+// NETPLANE_REDIS_PIN pins the server to CPU 0 and the client to CPU 1.
+//
+//	NETPLANE_REDIS_BENCH=1 go test -count=1 -run '^TestMemcachedThroughEnforcement$' -v ./internal/netplane/
+func TestMemcachedThroughEnforcement(t *testing.T) {
+	requireRedisBench(t, "memcached", "memcaslap")
+	p, st, server, client := benchPair(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	n, repeat := redisBenchRuns("400000", 5)
+
+	tps := func(eni, host string) float64 {
+		t.Helper()
+		argv := pinned(1, "memcaslap", "-s", host+":11211", "-c", "50", "-T", "1", "-x", n)
+		cmd, err := p.Command(ctx, eni, argv...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := cmd.CombinedOutput()
+		m := memcaslapLine.FindSubmatch(out)
+		if err != nil || m == nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+		var v float64
+		fmt.Sscan(string(m[2]), &v)
+		return v
+	}
+	loadavg := func() string {
+		b, _ := os.ReadFile("/proc/loadavg")
+		return strings.TrimSpace(string(b))
+	}
+	for _, rules := range []int{10, 10000} {
+		st.Groups[0].Ingress = benchRules(rules, 11211)
+		apply(t, p, st)
+		if rules == 10 {
+			startBenchServer(t, ctx, p, server, client, 11211, "memcached", "-u", "nobody", "-p", "11211", "-U", "0", "-t", "1", "-m", "256")
+		}
+		t.Logf("rules=%5d load average at start: %s", rules, loadavg())
+		var lo, vpc, ratio []float64
+		for round := range repeat {
+			// The two take turns going first.
+			var l, v float64
+			if round%2 == 0 {
+				l = tps(server.ID, "127.0.0.1")
+				v = tps(client.ID, server.PrivateIP.String())
+			} else {
+				v = tps(client.ID, server.PrivateIP.String())
+				l = tps(server.ID, "127.0.0.1")
+			}
+			lo, vpc, ratio = append(lo, l), append(vpc, v), append(ratio, v/l)
+			t.Logf("rules=%5d round %d: VPC %.0f TPS, loopback %.0f TPS, ratio %.2f", rules, round+1, v, l, v/l)
+		}
+		t.Logf("rules=%5d memcaslap VPC %8.0f TPS vs loopback %8.0f TPS ratio %.2f (medians of %d pairs); load average at end: %s",
+			rules, median(vpc), median(lo), median(ratio), repeat, loadavg())
+	}
 }

@@ -122,17 +122,21 @@
 // accepted, when nothing but conntrack would decide them: IPv4 TCP without
 // SYN, FIN or RST, from the interface's own primary address to the primary
 // address of an interface of the same subnet (no ACL applies inside a
-// subnet), whose conntrack entry in the router (bpf_skb_ct_lookup, per
-// packet) is confirmed, has seen a reply, is ESTABLISHED, not dying and
-// without NAT. It rewrites the Ethernet header from its map (no FIB
+// subnet), whose conntrack entry in the router (bpf_skb_ct_lookup) is
+// confirmed, has seen a reply, is ESTABLISHED, not dying and without NAT;
+// a flow that passed is cached for 20 ms (an LRU map: its tuple, the link
+// it came by, where it goes), and its packets from the same link skip the
+// lookups until then; SYN, FIN and RST drop a flow from the cache both
+// ways, and the plane's changes to the map empty it. It rewrites the Ethernet header from its map (no FIB
 // lookup: the plane made the links, addresses and /32 routes, so it knows
 // where each interface address goes), decrements the TTL, refreshes the
 // entry's timeout once half of it has run down, and hands the packet to the
 // destination's namespace (bpf_redirect_peer). Everything else (setup and teardown, other subnets,
 // peerings, the internet, the host, NAT, another address) takes the router
 // as before, so nftables still decides every connection: a revoke keeps
-// established connections, a deleted or flushed entry sends the next
-// packet to the slow path, where it is judged as new. Since the router's
+// established connections, a deleted or flushed entry sends the flow's
+// packets to the slow path (within the cache's 20 ms), where they are
+// judged as new. Since the router's
 // conntrack no longer sees every segment, its TCP window tracking is
 // liberal in routers (nf_conntrack_tcp_be_liberal, and
 // nf_conntrack_tcp_ignore_invalid_rst): the segments it does see must not be

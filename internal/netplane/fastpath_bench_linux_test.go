@@ -22,7 +22,8 @@ import (
 // attached to both router-side links (the plane's own is off), and, as
 // the ceiling of any design with a namespace per
 // interface, from a namespace linked to the server's by one veth pair,
-// without a router. Medians of the rounds; the load average and each
+// without a router; and through the router with the program as it was
+// before its flow cache ("routed+fp0", oldFastPathInstructions). Medians of the rounds; the load average and each
 // program's cost per packet (BPF_STATS_RUN_TIME) are logged. Opt-in (NETPLANE_REDIS_BENCH=1), needs redis-server
 // and redis-benchmark. An experiment, not a test of the plane.
 //
@@ -53,6 +54,24 @@ func TestRedisFastPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fp.Close()
+	// The program before its flow cache, with a map of its own.
+	fp0 := func() *fastPath {
+		k, err := loadKfuncs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: 4, ValueSize: 20, MaxEntries: fastPathMaxLinks, Flags: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: fastPathProgName, Type: ebpf.SchedCLS, AttachType: ebpf.AttachTCXIngress,
+			License: "GPL", Instructions: oldFastPathInstructions(m, k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &fastPath{prog: prog, m: m}
+	}()
+	defer fp0.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -115,41 +134,52 @@ func TestRedisFastPath(t *testing.T) {
 		return strings.TrimSpace(string(b))
 	}
 	t.Logf("load average at start: %s", loadavg())
-	modes := []string{"loopback", "routed", "routed+fp", "veth"}
+	modes := []string{"loopback", "routed", "routed+fp", "veth", "routed+fp0"}
 	for _, pipeline := range []int{1, 16} {
 		type figs struct{ set, get, setRatio, getRatio []float64 }
 		res := make([]figs, len(modes))
 		var slowTx []uint64
 		for round := range repeat {
-			var ls, lg float64
-			for i := range modes {
-				mode := modes[i]
+			// The modes take turns going first (round r starts at mode
+			// r mod len(modes)); ratios are to the same round's loopback.
+			set, get := make([]float64, len(modes)), make([]float64, len(modes))
+			for k := range modes {
+				i := (round + k) % len(modes)
 				var s, g float64
-				switch mode {
+				switch modes[i] {
 				case "loopback":
 					s, g = bench(server.ID, "127.0.0.1", pipeline)
-					ls, lg = s, g
 				case "routed":
 					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
 				case "veth":
 					s, g = bench(direct, "10.99.0.1", pipeline)
-				case "routed+fp":
-					if err := attachFastPath(routerPath, fp, links); err != nil {
+				case "routed+fp", "routed+fp0":
+					f := fp
+					if modes[i] == "routed+fp0" {
+						f = fp0
+					}
+					if err := attachFastPath(routerPath, f, links); err != nil {
 						t.Fatal(err)
 					}
 					tx := routerTx()
 					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
-					slowTx = append(slowTx, routerTx()-tx)
-					if err := detachFastPath(routerPath, fp, links); err != nil {
+					if f == fp {
+						slowTx = append(slowTx, routerTx()-tx)
+					}
+					if err := detachFastPath(routerPath, f, links); err != nil {
 						t.Fatal(err)
 					}
 				}
-				res[i].set, res[i].get = append(res[i].set, s), append(res[i].get, g)
-				res[i].setRatio, res[i].getRatio = append(res[i].setRatio, s/ls), append(res[i].getRatio, g/lg)
+				set[i], get[i] = s, g
 			}
-			t.Logf("-P %2d round %d: routed SET %.2f GET %.2f, routed+fp SET %.2f GET %.2f, veth SET %.2f GET %.2f (of loopback %.0f / %.0f); load %s", pipeline, round+1,
+			ls, lg := set[0], get[0]
+			for i := range modes {
+				res[i].set, res[i].get = append(res[i].set, set[i]), append(res[i].get, get[i])
+				res[i].setRatio, res[i].getRatio = append(res[i].setRatio, set[i]/ls), append(res[i].getRatio, get[i]/lg)
+			}
+			t.Logf("-P %2d round %d: routed SET %.2f GET %.2f, routed+fp SET %.2f GET %.2f, veth SET %.2f GET %.2f, routed+fp0 SET %.2f GET %.2f (of loopback %.0f / %.0f); load %s", pipeline, round+1,
 				res[1].setRatio[round], res[1].getRatio[round], res[2].setRatio[round], res[2].getRatio[round],
-				res[3].setRatio[round], res[3].getRatio[round], ls, lg, loadavg())
+				res[3].setRatio[round], res[3].getRatio[round], res[4].setRatio[round], res[4].getRatio[round], ls, lg, loadavg())
 		}
 		for i, mode := range modes {
 			t.Logf("-P %2d %-10s SET %8.0f/s (ratio %.2f)  GET %8.0f/s (ratio %.2f)   medians of %d rounds",
@@ -157,8 +187,10 @@ func TestRedisFastPath(t *testing.T) {
 		}
 		t.Logf("-P %2d packets the router forwarded on its own during the fast-path runs: %v", pipeline, slowTx)
 	}
-	if st, err := fp.prog.Stats(); err == nil && st.RunCount > 0 {
-		t.Logf("fast-path program: %d runs, %.0f ns per run (BPF_STATS_RUN_TIME)", st.RunCount, float64(st.Runtime.Nanoseconds())/float64(st.RunCount))
+	for name, f := range map[string]*fastPath{"fast-path program": fp, "fast-path program before the flow cache (fp0)": fp0} {
+		if st, err := f.prog.Stats(); err == nil && st.RunCount > 0 {
+			t.Logf("%s: %d runs, %.0f ns per run (BPF_STATS_RUN_TIME)", name, st.RunCount, float64(st.Runtime.Nanoseconds())/float64(st.RunCount))
+		}
 	}
 	t.Logf("load average at end: %s", loadavg())
 }

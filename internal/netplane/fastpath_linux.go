@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -34,10 +35,19 @@ import (
 //     an interface of the same subnet: the map gives that interface's
 //     router-side link (the route the plane made for the address) and the
 //     Ethernet addresses of both ends of its veth pair;
-//   - the router's conntrack holds its connection (bpf_skb_ct_lookup, per
-//     packet: a flushed or deleted entry sends the next packet to the slow
-//     path), confirmed, having seen a reply, in TCP state ESTABLISHED, not
-//     dying and without NAT.
+//   - the router's conntrack holds its connection (bpf_skb_ct_lookup),
+//     confirmed, having seen a reply, in TCP state ESTABLISHED, not dying
+//     and without NAT.
+//
+// A packet that passed these checks puts its flow (its tuple, the link it
+// came by, the link and Ethernet addresses it went to) in the router's flow
+// cache, an LRU map, for fastPathFlowTTL; a packet of a cached flow coming
+// in by the same link is forwarded on the cache's word, without the two
+// map lookups and the conntrack lookup (about 0.3 µs a packet, BENCH.md).
+// So a conntrack entry deleted or flushed by hand stops a flow within
+// fastPathFlowTTL rather than at once; the plane's own changes to the map
+// empty the cache, and a SYN, FIN or RST removes its flow both ways, so a
+// connection's teardown is checked packet by packet as before.
 //
 // It then rewrites the Ethernet addresses from the map, decrements the TTL
 // (fixing the header checksum), refreshes the entry's timeout as the slow
@@ -64,10 +74,36 @@ type fastPathValue struct {
 	DstMAC  [6]byte
 }
 
+// flowValue is a flow-cache value, keyed by a packet's conntrack tuple
+// (source and destination address, source and destination port, as the
+// packet carries them): until Expiry (in jiffies) a packet of that tuple
+// coming in by link Ingress goes to link Ifindex with these Ethernet
+// addresses without the two map lookups and the conntrack lookup, which
+// the program did on the packet that filled the entry.
+type flowValue struct {
+	Expiry  uint64
+	Ingress uint32
+	Ifindex uint32
+	SrcMAC  [6]byte
+	DstMAC  [6]byte
+	_       [4]byte
+}
+
 const (
-	fastPathProgName = "cachalot_fp"
-	fastPathMapName  = "cachalot_fp"
-	fastPathMaxLinks = 1 << 16
+	fastPathProgName  = "cachalot_fp"
+	fastPathMapName   = "cachalot_fp"
+	fastPathFlowsName = "cachalot_fpflow"
+	fastPathMaxLinks  = 1 << 16
+	// fastPathMaxFlows bounds the flow cache (an LRU map, two entries a
+	// connection): a flow it evicted is checked against conntrack again.
+	fastPathMaxFlows = 1 << 14
+	// fastPathFlowTTL is how long a flow the program checked against the
+	// maps and conntrack is forwarded without checking again: the time a
+	// conntrack entry deleted or flushed by hand, or a map entry the plane
+	// removed, may still let its packets through. The plane's own changes
+	// to the map clear the cache; a FIN, SYN or RST removes its flow both
+	// ways at once.
+	fastPathFlowTTL = 20 * time.Millisecond
 	// ctEstablishedTimeoutMs is nf_conntrack_tcp_timeout_established's
 	// default (5 days), the timeout the slow path gives an established entry.
 	ctEstablishedTimeoutMs = 432000 * 1000
@@ -161,23 +197,34 @@ const (
 	tcpConntrackEstablished = 3
 )
 
-// fastPathInstructions is the program, reading the fast-path map m.
-func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
+// fastPathInstructions is the program, reading the fast-path map m and
+// keeping its flow cache in flows (see flowValue).
+func fastPathInstructions(m, flows *ebpf.Map, k kfuncIDs) asm.Instructions {
 	const (
 		// __sk_buff offsets
 		skbIfindex = 40
 		skbData    = 76
 		skbDataEnd = 80
 		// stack: the conntrack tuple at fp-16 (12 bytes: source and
-		// destination address, which are also the map keys, then ports),
-		// struct bpf_ct_opts at fp-32.
-		tuple = -16
-		opts  = -32
+		// destination address, which are also the map keys, then ports;
+		// the flow cache's key), struct bpf_ct_opts at fp-32, the
+		// reverse tuple at fp-48, a flowValue at fp-80.
+		tuple  = -16
+		opts   = -32
+		rtuple = -48
+		flow   = -80
 		// fastPathValue offsets
 		valIfindex = 0
 		valSubnet  = 4
 		valSrcMAC  = 8
 		valDstMAC  = 14
+		// flowValue offsets
+		flowExpiry  = 0
+		flowIngress = 8
+		flowIfindex = 12
+		flowSrcMAC  = 16
+		flowDstMAC  = 22
+		flowPad     = 28
 		// packet offsets (Ethernet, IPv4 without options, TCP)
 		ipVHL   = 14
 		ipFrag  = 20
@@ -199,6 +246,14 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.Add.Imm(R4, hdrEnd),
 		asm.JGT.Reg(R4, R3, "pass"),
 	}
+	// copy4 and copy2 copy a word or a half-word from src+from to dst+to
+	// through R4.
+	copy4 := func(dst, src asm.Register, to, from int16) asm.Instructions {
+		return asm.Instructions{asm.LoadMem(R4, src, from, asm.Word), asm.StoreMem(dst, to, R4, asm.Word)}
+	}
+	copy2 := func(dst, src asm.Register, to, from int16) asm.Instructions {
+		return asm.Instructions{asm.LoadMem(R4, src, from, asm.Half), asm.StoreMem(dst, to, R4, asm.Half)}
+	}
 	insns := asm.Instructions{asm.Mov.Reg(R6, R1)}
 	insns = append(insns, loadPacket...)
 	insns = append(insns,
@@ -213,23 +268,34 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.JNE.Imm(R4, 0, "pass"),
 		asm.LoadMem(R4, R2, ipTTL, asm.Byte),
 		asm.JLE.Imm(R4, 1, "pass"),
-		asm.LoadMem(R4, R2, tcpFlag, asm.Byte),
-		asm.And.Imm(R4, 0x07), // FIN | SYN | RST
-		asm.JNE.Imm(R4, 0, "pass"),
 		zero64(tuple),
 		zero64(tuple+8),
-		zero64(opts),
-		zero64(opts+8),
-		asm.LoadMem(R4, R2, ipSrc, asm.Word),
-		asm.StoreMem(FP, tuple, R4, asm.Word),
-		asm.LoadMem(R4, R2, ipDst, asm.Word),
-		asm.StoreMem(FP, tuple+4, R4, asm.Word),
-		asm.LoadMem(R4, R2, tcpSrc, asm.Half),
-		asm.StoreMem(FP, tuple+8, R4, asm.Half),
-		asm.LoadMem(R4, R2, tcpDst, asm.Half),
-		asm.StoreMem(FP, tuple+10, R4, asm.Half),
+	)
+	insns = append(insns, copy4(FP, R2, tuple, ipSrc)...)
+	insns = append(insns, copy4(FP, R2, tuple+4, ipDst)...)
+	insns = append(insns, copy2(FP, R2, tuple+8, tcpSrc)...)
+	insns = append(insns, copy2(FP, R2, tuple+10, tcpDst)...)
+	insns = append(insns,
+		asm.LoadMem(R4, R2, tcpFlag, asm.Byte),
+		asm.And.Imm(R4, 0x07), // FIN | SYN | RST
+		asm.JNE.Imm(R4, 0, "teardown"),
+		// The flow cache: a flow the program checked less than
+		// fastPathFlowTTL ago, coming in by the same link.
+		asm.LoadMapPtr(R1, flows.FD()),
+		asm.Mov.Reg(R2, FP),
+		asm.Add.Imm(R2, tuple),
+		asm.FnMapLookupElem.Call(),
+		asm.JEq.Imm(R0, 0, "check"),
+		asm.Mov.Reg(R7, R0),
+		asm.LoadMem(R4, R7, flowIngress, asm.Word),
+		asm.LoadMem(R5, R6, skbIfindex, asm.Word),
+		asm.JNE.Reg(R4, R5, "check"),
+		asm.FnJiffies64.Call(),
+		asm.LoadMem(R4, R7, flowExpiry, asm.DWord),
+		asm.Sub.Reg(R4, R0),
+		asm.JSGT.Imm(R4, 0, "forward"),
 		// The source: an interface of ours, on the link it came by.
-		asm.LoadMapPtr(R1, m.FD()),
+		asm.LoadMapPtr(R1, m.FD()).WithSymbol("check"),
 		asm.Mov.Reg(R2, FP),
 		asm.Add.Imm(R2, tuple),
 		asm.FnMapLookupElem.Call(),
@@ -249,6 +315,8 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.JNE.Reg(R4, R7, "pass"),
 		asm.Mov.Reg(R7, R0),
 		// The router's conntrack entry.
+		zero64(opts),
+		zero64(opts+8),
 		asm.StoreImm(FP, opts, -1, asm.Word),  // netns_id BPF_F_CURRENT_NETNS
 		asm.StoreImm(FP, opts+8, 6, asm.Byte), // l4proto TCP
 		asm.Mov.Reg(R1, R6),
@@ -274,11 +342,37 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.Mov.Reg(R1, R8).WithSymbol("release"),
 		kfuncCall(k.release),
 		asm.JEq.Imm(R9, 0, "pass"),
+		// Checked: cache the flow, and forward from the stack's copy.
+		asm.FnJiffies64.Call(),
+		asm.Add.Imm(R0, fastPathFlowTTLJiffies()),
+		asm.StoreMem(FP, flow+flowExpiry, R0, asm.DWord),
+		asm.LoadMem(R4, R6, skbIfindex, asm.Word),
+		asm.StoreMem(FP, flow+flowIngress, R4, asm.Word),
+		asm.StoreImm(FP, flow+flowPad, 0, asm.Word),
 	)
-	insns = append(insns, loadPacket...)
+	insns = append(insns, copy4(FP, R7, flow+flowIfindex, valIfindex)...)
+	for _, o := range []int16{0, 2, 4} {
+		insns = append(insns, copy2(FP, R7, flow+flowSrcMAC+o, valSrcMAC+o)...)
+		insns = append(insns, copy2(FP, R7, flow+flowDstMAC+o, valDstMAC+o)...)
+	}
+	insns = append(insns,
+		asm.LoadMapPtr(R1, flows.FD()),
+		asm.Mov.Reg(R2, FP),
+		asm.Add.Imm(R2, tuple),
+		asm.Mov.Reg(R3, FP),
+		asm.Add.Imm(R3, flow),
+		asm.Mov.Imm(R4, 0), // BPF_ANY
+		asm.FnMapUpdateElem.Call(),
+		asm.Mov.Reg(R7, FP),
+		asm.Add.Imm(R7, flow),
+	)
+	// Forward, R7 pointing to a flowValue (in the cache or on the stack).
+	fwd := append(asm.Instructions{}, loadPacket...)
+	fwd[0] = fwd[0].WithSymbol("forward")
+	insns = append(insns, fwd...)
 	// Ethernet addresses: to the interface's eth0, from the router's end
 	// of its veth pair.
-	insns = append(insns, copyMACs(R2, R7, valDstMAC, valSrcMAC)...)
+	insns = append(insns, copyMACs(R2, R7, flowDstMAC, flowSrcMAC)...)
 	insns = append(insns,
 		// ip_decrease_ttl: TTL - 1, checksum + htons(0x0100).
 		asm.LoadMem(R4, R2, ipTTL, asm.Byte),
@@ -289,10 +383,29 @@ func fastPathInstructions(m *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.JLT.Imm(R4, 0xffff, "csum"),
 		asm.Add.Imm(R4, 1),
 		asm.StoreMem(R2, ipCsum, R4, asm.Half).WithSymbol("csum"),
-		asm.LoadMem(R1, R7, valIfindex, asm.Word),
+		asm.LoadMem(R1, R7, flowIfindex, asm.Word),
 		asm.Mov.Imm(R2, 0),
 		asm.FnRedirectPeer.Call(),
 		asm.Return(),
+		// SYN, FIN or RST: the flow leaves the cache both ways, so the
+		// rest of its teardown (or a new connection on its ports) is
+		// checked against conntrack packet by packet; then the slow path.
+		zero64(rtuple).WithSymbol("teardown"),
+		zero64(rtuple+8),
+	)
+	insns = append(insns, copy4(FP, FP, rtuple, tuple+4)...)
+	insns = append(insns, copy4(FP, FP, rtuple+4, tuple)...)
+	insns = append(insns, copy2(FP, FP, rtuple+8, tuple+10)...)
+	insns = append(insns, copy2(FP, FP, rtuple+10, tuple+8)...)
+	insns = append(insns,
+		asm.LoadMapPtr(R1, flows.FD()),
+		asm.Mov.Reg(R2, FP),
+		asm.Add.Imm(R2, tuple),
+		asm.FnMapDeleteElem.Call(),
+		asm.LoadMapPtr(R1, flows.FD()),
+		asm.Mov.Reg(R2, FP),
+		asm.Add.Imm(R2, rtuple),
+		asm.FnMapDeleteElem.Call(),
 		asm.Mov.Imm(R0, -1).WithSymbol("pass"), // TCX_NEXT
 		asm.Return(),
 	)
@@ -321,6 +434,13 @@ func refreshTimeout(k kfuncIDs) asm.Instructions {
 	}
 }
 
+// fastPathFlowTTLJiffies is fastPathFlowTTL in the kernel's jiffies,
+// rounded up.
+func fastPathFlowTTLJiffies() int32 {
+	hz := kernelHZ()
+	return int32((int64(fastPathFlowTTL)*hz + int64(time.Second) - 1) / int64(time.Second))
+}
+
 // ctRefreshBelow is half of ctEstablishedTimeoutMs in jiffies, set by
 // loadKfuncs from the kernel's tick (the resolution of the coarse clocks is
 // one jiffy). If that cannot be read, 100 Hz, the lowest tick Linux has:
@@ -340,10 +460,11 @@ func kernelHZ() int64 {
 	return hz
 }
 
-// fastPath is one router's program and map.
+// fastPath is one router's program, map and flow cache.
 type fastPath struct {
-	prog *ebpf.Program
-	m    *ebpf.Map
+	prog  *ebpf.Program
+	m     *ebpf.Map
+	flows *ebpf.Map
 }
 
 func (f *fastPath) Close() {
@@ -353,6 +474,30 @@ func (f *fastPath) Close() {
 	if f.m != nil {
 		f.m.Close()
 	}
+	if f.flows != nil {
+		f.flows.Close()
+	}
+}
+
+// purgeFlows empties f's flow cache, so that every flow is checked against
+// the map (and conntrack) again.
+func (f *fastPath) purgeFlows() error {
+	var keys [][12]byte
+	var k [12]byte
+	it := f.flows.Iterate()
+	for it.Next(&k, new(flowValue)) {
+		keys = append(keys, k)
+	}
+	errs := []error{it.Err()}
+	for _, k := range keys {
+		if err := f.flows.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("fast path flow cache: %w", err)
+	}
+	return nil
 }
 
 // newFastPath loads a router's map and program.
@@ -368,15 +513,23 @@ func newFastPath() (*fastPath, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fast path map: %w", err)
 	}
+	flows, err := ebpf.NewMap(&ebpf.MapSpec{
+		Name: fastPathFlowsName, Type: ebpf.LRUHash, KeySize: 12, ValueSize: 32, MaxEntries: fastPathMaxFlows,
+	})
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("fast path flow cache: %w", err)
+	}
 	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
 		Name: fastPathProgName, Type: ebpf.SchedCLS, AttachType: ebpf.AttachTCXIngress,
-		License: "GPL", Instructions: fastPathInstructions(m, k),
+		License: "GPL", Instructions: fastPathInstructions(m, flows, k),
 	}, ebpf.ProgramOptions{})
 	if err != nil {
 		m.Close()
+		flows.Close()
 		return nil, fmt.Errorf("fast path program: %w", err)
 	}
-	return &fastPath{prog: prog, m: m}, nil
+	return &fastPath{prog: prog, m: m, flows: flows}, nil
 }
 
 // fpLink is a router-side link of an interface, as the fast path knows it.
@@ -666,8 +819,12 @@ func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, changed map[string]b
 		r = &routerFastPath{inode: h.inode, fp: fp, id: id, attached: map[int]bool{}, entries: map[[4]byte]fastPathValue{}}
 		p.fastPaths[h.name] = r
 	}
+	// An entry removed or changed may be in cached flows: they go after
+	// the map is changed.
+	purge := false
 	for k := range r.entries {
 		if _, ok := want[k]; !ok {
+			purge = true
 			if err := r.fp.m.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 				errs = append(errs, fmt.Errorf("fast path map: delete %v: %w", netip.AddrFrom4(k), err))
 				continue
@@ -676,15 +833,22 @@ func (p *Plane) ensureFastPath(h *nsHandle, links []fpLink, changed map[string]b
 		}
 	}
 	for k, v := range want {
-		if old, had := r.entries[k]; had && old == v && !full {
+		old, had := r.entries[k]
+		if had && old == v && !full {
 			continue
 		}
+		purge = purge || had && old != v
 		if err := r.fp.m.Put(k, v); err != nil {
 			errs = append(errs, fmt.Errorf("fast path map: put %v: %w", netip.AddrFrom4(k), err))
 			delete(r.entries, k)
 			continue
 		}
 		r.entries[k] = v
+	}
+	if purge {
+		if err := r.fp.purgeFlows(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	wanted := map[int]bool{}
 	var attach []int

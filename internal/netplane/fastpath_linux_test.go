@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"maps"
 	"net"
 	"net/netip"
@@ -299,11 +300,13 @@ func TestKernelFastPathEstablished(t *testing.T) {
 		t.Errorf("same subnet under a deny-all ACL: %v, want the established connection kept", err)
 	}
 
-	// A conntrack flush in the router: the next packets take the slow
-	// path, which no longer admits the connection.
+	// A conntrack flush in the router: once the flow cache's entries have
+	// run out, the next packets take the slow path, which no longer
+	// admits the connection.
 	if err := inNamespace(router, func() error { return netlink.ConntrackTableFlush(netlink.ConntrackTable) }); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(2 * fastPathFlowTTL)
 	if err := echo(same, blockedTimeout); err == nil {
 		t.Error("same subnet after a conntrack flush, no rule admitting it: echoed, want dropped")
 	}
@@ -414,14 +417,7 @@ func TestKernelFastPathLifecycle(t *testing.T) {
 // timeout is left, and leaves it alone before.
 func TestKernelFastPathRefresh(t *testing.T) {
 	p, _, router := fastPathWorld(t)
-	c, err := connect(p, "eni-0a", "10.0.1.20:6379", okTimeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := echo(c, okTimeout); err != nil {
-		t.Fatal(err)
-	}
+	c := echoedConn(t, p)
 	sport := uint16(c.LocalAddr().(*net.TCPAddr).Port)
 	// entry returns the connection's entry in the router, after setting its
 	// timeout to set seconds unless set is 0.
@@ -455,6 +451,7 @@ func TestKernelFastPathRefresh(t *testing.T) {
 	}
 	const established = ctEstablishedTimeoutMs / 1000
 	entry(established/2 + 3600)
+	time.Sleep(2 * fastPathFlowTTL)
 	for range 10 {
 		if err := echo(c, okTimeout); err != nil {
 			t.Fatal(err)
@@ -464,6 +461,7 @@ func TestKernelFastPathRefresh(t *testing.T) {
 		t.Errorf("timeout %d s with more than half left, after echoes: want it left alone (at most %d)", got, established/2+3600)
 	}
 	entry(100)
+	time.Sleep(2 * fastPathFlowTTL) // the next packet is checked against conntrack
 	for range 10 {
 		if err := echo(c, okTimeout); err != nil {
 			t.Fatal(err)
@@ -472,4 +470,145 @@ func TestKernelFastPathRefresh(t *testing.T) {
 	if got := entry(0).TimeOut; got < established-3600 {
 		t.Errorf("timeout %d s after echoes with 100 s left: want it refreshed to %d", got, established)
 	}
+}
+
+// TestKernelFastPathFlowCache: a checked flow is cached both ways with the
+// links and Ethernet addresses of the plane's map; a cached flow is
+// forwarded without conntrack (an entry made to last survives a revoke and
+// a conntrack flush), but only when it comes in by its own link; a change of
+// the plane's map empties the cache; a FIN removes a flow both ways.
+func TestKernelFastPathFlowCache(t *testing.T) {
+	p, st, router := fastPathWorld(t)
+	p.mu.Lock()
+	r := p.fastPaths[NamespaceName(p.prefix, "vpc-0a")]
+	p.mu.Unlock()
+	if r == nil {
+		t.Fatal("no fast path in the router")
+	}
+	client, server := r.entries[addr("10.0.1.10").As4()], r.entries[addr("10.0.1.20").As4()]
+	key := func(c net.Conn, reverse bool) [12]byte {
+		var k [12]byte
+		src, dst := addr("10.0.1.10").As4(), addr("10.0.1.20").As4()
+		sport, dport := uint16(c.LocalAddr().(*net.TCPAddr).Port), uint16(6379)
+		if reverse {
+			src, dst, sport, dport = dst, src, dport, sport
+		}
+		copy(k[0:], src[:])
+		copy(k[4:], dst[:])
+		binary.BigEndian.PutUint16(k[8:], sport)
+		binary.BigEndian.PutUint16(k[10:], dport)
+		return k
+	}
+	lookup := func(k [12]byte) (flowValue, bool) {
+		var v flowValue
+		err := r.fp.flows.Lookup(k, &v)
+		if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			t.Fatal(err)
+		}
+		return v, err == nil
+	}
+
+	// A FIN removes the flow both ways.
+	c0 := echoedConn(t, p)
+	for _, rev := range []bool{false, true} {
+		if _, ok := lookup(key(c0, rev)); !ok {
+			t.Errorf("after an echo (reverse %v): flow not cached", rev)
+		}
+	}
+	k0, k0r := key(c0, false), key(c0, true)
+	c0.Close()
+	deadline := time.Now().Add(okTimeout)
+	for {
+		_, fwd := lookup(k0)
+		_, rev := lookup(k0r)
+		if !fwd && !rev {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after close: flow still cached (forward %v, reverse %v)", fwd, rev)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// The cached values: the links and addresses of the plane's map.
+	c := echoedConn(t, p)
+	for _, f := range []struct {
+		rev      bool
+		from, to fastPathValue
+	}{{false, client, server}, {true, server, client}} {
+		v, ok := lookup(key(c, f.rev))
+		if !ok {
+			t.Fatalf("reverse %v: flow not cached", f.rev)
+		}
+		if v.Ingress != f.from.Ifindex || v.Ifindex != f.to.Ifindex || v.SrcMAC != f.to.SrcMAC || v.DstMAC != f.to.DstMAC {
+			t.Errorf("reverse %v: cached %+v, want ingress %d, to link %d from %x to %x", f.rev, v, f.from.Ifindex, f.to.Ifindex, f.to.SrcMAC, f.to.DstMAC)
+		}
+	}
+
+	// Made to last, the cached flow carries the connection with its
+	// conntrack entry gone and no rule admitting it.
+	for _, rev := range []bool{false, true} {
+		v, _ := lookup(key(c, rev))
+		v.Expiry = 1 << 62
+		if err := r.fp.flows.Put(key(c, rev), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Groups[1].Ingress = nil
+	apply(t, p, st)
+	if err := inNamespace(router, func() error { return netlink.ConntrackTableFlush(netlink.ConntrackTable) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(c, okTimeout); err != nil {
+		t.Errorf("cached flow, conntrack flushed: %v, want it forwarded from the cache", err)
+	}
+	// Not when it comes in by another link: then conntrack decides.
+	v, _ := lookup(key(c, false))
+	v.Ingress = server.Ifindex
+	if err := r.fp.flows.Put(key(c, false), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(c, blockedTimeout); err == nil {
+		t.Error("cached flow from another link, conntrack flushed: echoed, want dropped")
+	}
+
+	// A change of the plane's map (an interface removed) empties the cache.
+	if _, ok := lookup(key(c, true)); !ok {
+		t.Fatal("reverse flow not cached before the change")
+	}
+	st.Interfaces = slices.DeleteFunc(st.Interfaces, func(i Interface) bool { return i.ID == "eni-0d" })
+	apply(t, p, st)
+	if n := countFlows(t, r.fp.flows); n != 0 {
+		t.Errorf("after an interface was removed: %d flows cached, want none", n)
+	}
+}
+
+func countFlows(t *testing.T, m *ebpf.Map) int {
+	t.Helper()
+	var k [12]byte
+	var v flowValue
+	n := 0
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		n++
+	}
+	if err := it.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// echoedConn connects from eni-0a to the echo server of fastPathWorld and
+// echoes once; the connection is closed when the test ends.
+func echoedConn(t *testing.T, p *Plane) net.Conn {
+	t.Helper()
+	c, err := connect(p, "eni-0a", "10.0.1.20:6379", okTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := echo(c, okTimeout); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
