@@ -3,9 +3,11 @@ package netplane
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -193,6 +195,38 @@ func startBenchServer(t *testing.T, ctx context.Context, p *Plane, server, clien
 	waitFor(t, p, client.ID, fmt.Sprintf("%s:%d", server.PrivateIP, port))
 }
 
+// directNamespace returns a namespace linked to server's by one veth pair
+// (10.99.0.2/30 there, 10.99.0.1/30 in server's), without a router: the
+// ceiling of any design with a namespace per interface.
+func directNamespace(t *testing.T, p *Plane, server Interface) string {
+	t.Helper()
+	direct := p.prefix + "-direct"
+	serverNS := NamespaceName(p.prefix, server.ID)
+	run(t, "ip", "netns", "add", direct)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", direct).Run() })
+	run(t, "ip", "link", "add", p.prefix+"-dA", "netns", direct, "type", "veth", "peer", "name", p.prefix+"-dB", "netns", serverNS)
+	run(t, "ip", "-n", direct, "addr", "add", "10.99.0.2/30", "dev", p.prefix+"-dA")
+	run(t, "ip", "-n", serverNS, "addr", "add", "10.99.0.1/30", "dev", p.prefix+"-dB")
+	run(t, "ip", "-n", direct, "link", "set", p.prefix+"-dA", "up")
+	run(t, "ip", "-n", serverNS, "link", "set", p.prefix+"-dB", "up")
+	run(t, "ip", "-n", direct, "link", "set", "lo", "up")
+	return direct
+}
+
+// benchCommand returns argv to run in the namespace of interface eni, or in
+// the namespace named eni if it is a directNamespace.
+func benchCommand(t *testing.T, ctx context.Context, p *Plane, eni string, argv ...string) *exec.Cmd {
+	t.Helper()
+	if strings.HasSuffix(eni, "-direct") {
+		return exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + filepath.Join(netnsDir, eni), "--"}, argv...)...)
+	}
+	cmd, err := p.Command(ctx, eni, argv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
 // benchPair returns a test plane (its fast path off with
 // CACHALOT_NO_FAST_PATH=1, as for the daemon) and the bench VPC with a
 // server and a client interface of one subnet.
@@ -244,12 +278,12 @@ func TestRedisThroughEnforcement(t *testing.T) {
 		return parseRedisBenchmark(t, out)
 	}
 
-	for _, rules := range []int{10, 1000, 10000} {
+	for i, rules := range benchRuleCounts(10, 1000, 10000) {
 		st.Groups[0].Ingress = benchRules(rules, 6379)
 		start := time.Now()
 		apply(t, p, st)
 		applyTime := time.Since(start)
-		if rules == 10 {
+		if i == 0 {
 			startRedisServer(t, ctx, p, server, client)
 		}
 		for _, pipeline := range []int{1, 16} {
@@ -268,8 +302,8 @@ func TestRedisThroughEnforcement(t *testing.T) {
 				ls, lg, es, eg = append(ls, lset), append(lg, lget), append(es, eset), append(eg, eget)
 				rs, rg = append(rs, eset/lset), append(rg, eget/lget)
 			}
-			t.Logf("rules=%5d apply=%7.1fms -P %2d  SET %8.0f/s vs loopback %8.0f/s ratio %.2f   GET %8.0f/s vs loopback %8.0f/s ratio %.2f",
-				rules, float64(applyTime.Microseconds())/1000, pipeline, median(es), median(ls), median(rs), median(eg), median(lg), median(rg))
+			t.Logf("rules=%5d apply=%7.1fms -P %2d  SET %8.0f/s vs loopback %8.0f/s ratio %.2f %s   GET %8.0f/s vs loopback %8.0f/s ratio %.2f %s (%d pairs); load %s",
+				rules, float64(applyTime.Microseconds())/1000, pipeline, median(es), median(ls), median(rs), medianCI(rs), median(eg), median(lg), median(rg), medianCI(rg), repeat, loadavg())
 		}
 	}
 }
@@ -292,6 +326,42 @@ func waitFor(t testing.TB, p *Plane, from, addr string) {
 	}
 }
 
+// benchRuleCounts returns the rule counts in NETPLANE_REDIS_RULES (a comma
+// list), else def.
+func benchRuleCounts(def ...int) []int {
+	v := os.Getenv("NETPLANE_REDIS_RULES")
+	if v == "" {
+		return def
+	}
+	var counts []int
+	for _, f := range strings.Split(v, ",") {
+		var n int
+		if _, err := fmt.Sscan(f, &n); err == nil && n > 0 {
+			counts = append(counts, n)
+		}
+	}
+	return counts
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.TrimSpace(string(b))
+}
+
+// medianCI returns "[lo–hi]", a distribution-free ~95 % confidence
+// interval of the median of xs (the order statistics n/2 ∓ 0.98·√n), or ""
+// for fewer than 6 values.
+func medianCI(xs []float64) string {
+	n := len(xs)
+	if n < 6 {
+		return ""
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	k := int((float64(n) - 1.96*math.Sqrt(float64(n))) / 2)
+	return fmt.Sprintf("[%.2f–%.2f]", s[k], s[n-1-k])
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -304,8 +374,9 @@ var memcaslapLine = regexp.MustCompile(`Ops: (\d+) TPS: (\d+)`)
 // get, 10 % set, ~1 KiB values; -c 50 -T 1) from one interface to a
 // memcached (one worker thread) in another of the same subnet, through the
 // plane as it is (its fast path on, unless CACHALOT_NO_FAST_PATH=1),
-// with 10 and 10,000 rules in force, in interleaved pairs with the same on
-// loopback in the server's namespace; medians of the pairs' ratios.
+// with 10 and 10,000 rules in force, in interleaved rounds with the same on
+// loopback in the server's namespace and from a namespace linked to the
+// server's by one veth pair (the ceiling); medians of the rounds' ratios.
 // Opt-in (NETPLANE_REDIS_BENCH=1), needs memcached and memcaslap;
 // NETPLANE_REDIS_N sets memcaslap's -x, NETPLANE_REDIS_REPEAT the pairs and
 // NETPLANE_REDIS_PIN pins the server to CPU 0 and the client to CPU 1.
@@ -321,11 +392,7 @@ func TestMemcachedThroughEnforcement(t *testing.T) {
 	tps := func(eni, host string) float64 {
 		t.Helper()
 		argv := pinned(1, "memcaslap", "-s", host+":11211", "-c", "50", "-T", "1", "-x", n)
-		cmd, err := p.Command(ctx, eni, argv...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := cmd.CombinedOutput()
+		out, err := benchCommand(t, ctx, p, eni, argv...).CombinedOutput()
 		m := memcaslapLine.FindSubmatch(out)
 		if err != nil || m == nil {
 			t.Fatalf("%v: %v\n%s", argv, err, out)
@@ -334,32 +401,35 @@ func TestMemcachedThroughEnforcement(t *testing.T) {
 		fmt.Sscan(string(m[2]), &v)
 		return v
 	}
-	loadavg := func() string {
-		b, _ := os.ReadFile("/proc/loadavg")
-		return strings.TrimSpace(string(b))
-	}
-	for _, rules := range []int{10, 10000} {
+	var direct string
+	for i, rules := range benchRuleCounts(10, 10000) {
 		st.Groups[0].Ingress = benchRules(rules, 11211)
 		apply(t, p, st)
-		if rules == 10 {
+		if i == 0 {
 			startBenchServer(t, ctx, p, server, client, 11211, "memcached", "-u", "nobody", "-p", "11211", "-U", "0", "-t", "1", "-m", "256")
 		}
-		t.Logf("rules=%5d load average at start: %s", rules, loadavg())
-		var lo, vpc, ratio []float64
-		for round := range repeat {
-			// The two take turns going first.
-			var l, v float64
-			if round%2 == 0 {
-				l = tps(server.ID, "127.0.0.1")
-				v = tps(client.ID, server.PrivateIP.String())
-			} else {
-				v = tps(client.ID, server.PrivateIP.String())
-				l = tps(server.ID, "127.0.0.1")
-			}
-			lo, vpc, ratio = append(lo, l), append(vpc, v), append(ratio, v/l)
-			t.Logf("rules=%5d round %d: VPC %.0f TPS, loopback %.0f TPS, ratio %.2f", rules, round+1, v, l, v/l)
+		if i == 0 {
+			direct = directNamespace(t, p, server)
 		}
-		t.Logf("rules=%5d memcaslap VPC %8.0f TPS vs loopback %8.0f TPS ratio %.2f (medians of %d pairs); load average at end: %s",
-			rules, median(vpc), median(lo), median(ratio), repeat, loadavg())
+		t.Logf("rules=%5d load average at start: %s", rules, loadavg())
+		var lo, vpc, veth, ratio, vethRatio []float64
+		for round := range repeat {
+			// The three take turns going first.
+			var l, v, d float64
+			for k := range 3 {
+				switch (round + k) % 3 {
+				case 0:
+					l = tps(server.ID, "127.0.0.1")
+				case 1:
+					v = tps(client.ID, server.PrivateIP.String())
+				case 2:
+					d = tps(direct, "10.99.0.1")
+				}
+			}
+			lo, vpc, veth, ratio, vethRatio = append(lo, l), append(vpc, v), append(veth, d), append(ratio, v/l), append(vethRatio, d/l)
+			t.Logf("rules=%5d round %d: VPC %.0f TPS, loopback %.0f TPS, bare veth pair %.0f TPS, ratios %.2f (veth %.2f)", rules, round+1, v, l, d, v/l, d/l)
+		}
+		t.Logf("rules=%5d memcaslap VPC %8.0f TPS vs loopback %8.0f TPS ratio %.2f %s; bare veth pair %8.0f TPS ratio %.2f %s (medians of %d rounds); load average at end: %s",
+			rules, median(vpc), median(lo), median(ratio), medianCI(ratio), median(veth), median(vethRatio), medianCI(vethRatio), repeat, loadavg())
 	}
 }

@@ -3,10 +3,7 @@ package netplane
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,8 +19,7 @@ import (
 // attached to both router-side links (the plane's own is off), and, as
 // the ceiling of any design with a namespace per
 // interface, from a namespace linked to the server's by one veth pair,
-// without a router; and through the router with the program as it was
-// before its flow cache ("routed+fp0", oldFastPathInstructions). Medians of the rounds; the load average and each
+// without a router. Medians of the rounds; the load average and each
 // program's cost per packet (BPF_STATS_RUN_TIME) are logged. Opt-in (NETPLANE_REDIS_BENCH=1), needs redis-server
 // and redis-benchmark. An experiment, not a test of the plane.
 //
@@ -54,41 +50,12 @@ func TestRedisFastPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fp.Close()
-	// The program before its flow cache, with a map of its own.
-	fp0 := func() *fastPath {
-		k, err := loadKfuncs()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Hash, KeySize: 4, ValueSize: 20, MaxEntries: fastPathMaxLinks, Flags: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: fastPathProgName, Type: ebpf.SchedCLS, AttachType: ebpf.AttachTCXIngress,
-			License: "GPL", Instructions: oldFastPathInstructions(m, k)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &fastPath{prog: prog, m: m}
-	}()
-	defer fp0.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	startRedisServer(t, ctx, p, server, client)
 
-	// The ceiling of any design with a namespace per interface: a client
-	// namespace linked to the server's by one veth pair, no router.
-	direct := p.prefix + "-direct"
-	serverNS := NamespaceName(p.prefix, server.ID)
-	run(t, "ip", "netns", "add", direct)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", direct).Run() })
-	run(t, "ip", "link", "add", p.prefix+"-dA", "netns", direct, "type", "veth", "peer", "name", p.prefix+"-dB", "netns", serverNS)
-	run(t, "ip", "-n", direct, "addr", "add", "10.99.0.2/30", "dev", p.prefix+"-dA")
-	run(t, "ip", "-n", serverNS, "addr", "add", "10.99.0.1/30", "dev", p.prefix+"-dB")
-	run(t, "ip", "-n", direct, "link", "set", p.prefix+"-dA", "up")
-	run(t, "ip", "-n", serverNS, "link", "set", p.prefix+"-dB", "up")
-	run(t, "ip", "-n", direct, "link", "set", "lo", "up")
+	direct := directNamespace(t, p, server)
 	if stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME)); err == nil {
 		defer stats.Close()
 	}
@@ -97,13 +64,7 @@ func TestRedisFastPath(t *testing.T) {
 	bench := func(eni, host string, pipeline int) (set, get float64) {
 		t.Helper()
 		argv := pinned(1, "redis-benchmark", "-h", host, "-p", "6379", "-c", "50", "-n", n, "-t", "set,get", "-q", "-P", fmt.Sprint(pipeline))
-		var cmd *exec.Cmd
-		if eni == direct {
-			cmd = exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + filepath.Join(netnsDir, direct), "--"}, argv...)...)
-		} else if cmd, err = p.Command(ctx, eni, argv...); err != nil {
-			t.Fatal(err)
-		}
-		out, err := cmd.CombinedOutput()
+		out, err := benchCommand(t, ctx, p, eni, argv...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", argv, err, out)
 		}
@@ -129,12 +90,8 @@ func TestRedisFastPath(t *testing.T) {
 		}
 		return tx
 	}
-	loadavg := func() string {
-		b, _ := os.ReadFile("/proc/loadavg")
-		return strings.TrimSpace(string(b))
-	}
 	t.Logf("load average at start: %s", loadavg())
-	modes := []string{"loopback", "routed", "routed+fp", "veth", "routed+fp0"}
+	modes := []string{"loopback", "routed", "routed+fp", "veth"}
 	for _, pipeline := range []int{1, 16} {
 		type figs struct{ set, get, setRatio, getRatio []float64 }
 		res := make([]figs, len(modes))
@@ -153,20 +110,14 @@ func TestRedisFastPath(t *testing.T) {
 					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
 				case "veth":
 					s, g = bench(direct, "10.99.0.1", pipeline)
-				case "routed+fp", "routed+fp0":
-					f := fp
-					if modes[i] == "routed+fp0" {
-						f = fp0
-					}
-					if err := attachFastPath(routerPath, f, links); err != nil {
+				case "routed+fp":
+					if err := attachFastPath(routerPath, fp, links); err != nil {
 						t.Fatal(err)
 					}
 					tx := routerTx()
 					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
-					if f == fp {
-						slowTx = append(slowTx, routerTx()-tx)
-					}
-					if err := detachFastPath(routerPath, f, links); err != nil {
+					slowTx = append(slowTx, routerTx()-tx)
+					if err := detachFastPath(routerPath, fp, links); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -177,20 +128,18 @@ func TestRedisFastPath(t *testing.T) {
 				res[i].set, res[i].get = append(res[i].set, set[i]), append(res[i].get, get[i])
 				res[i].setRatio, res[i].getRatio = append(res[i].setRatio, set[i]/ls), append(res[i].getRatio, get[i]/lg)
 			}
-			t.Logf("-P %2d round %d: routed SET %.2f GET %.2f, routed+fp SET %.2f GET %.2f, veth SET %.2f GET %.2f, routed+fp0 SET %.2f GET %.2f (of loopback %.0f / %.0f); load %s", pipeline, round+1,
+			t.Logf("-P %2d round %d: routed SET %.2f GET %.2f, routed+fp SET %.2f GET %.2f, veth SET %.2f GET %.2f (of loopback %.0f / %.0f); load %s", pipeline, round+1,
 				res[1].setRatio[round], res[1].getRatio[round], res[2].setRatio[round], res[2].getRatio[round],
-				res[3].setRatio[round], res[3].getRatio[round], res[4].setRatio[round], res[4].getRatio[round], ls, lg, loadavg())
+				res[3].setRatio[round], res[3].getRatio[round], ls, lg, loadavg())
 		}
 		for i, mode := range modes {
-			t.Logf("-P %2d %-10s SET %8.0f/s (ratio %.2f)  GET %8.0f/s (ratio %.2f)   medians of %d rounds",
-				pipeline, mode, median(res[i].set), median(res[i].setRatio), median(res[i].get), median(res[i].getRatio), repeat)
+			t.Logf("-P %2d %-10s SET %8.0f/s (ratio %.2f %s)  GET %8.0f/s (ratio %.2f %s)   medians of %d rounds",
+				pipeline, mode, median(res[i].set), median(res[i].setRatio), medianCI(res[i].setRatio), median(res[i].get), median(res[i].getRatio), medianCI(res[i].getRatio), repeat)
 		}
 		t.Logf("-P %2d packets the router forwarded on its own during the fast-path runs: %v", pipeline, slowTx)
 	}
-	for name, f := range map[string]*fastPath{"fast-path program": fp, "fast-path program before the flow cache (fp0)": fp0} {
-		if st, err := f.prog.Stats(); err == nil && st.RunCount > 0 {
-			t.Logf("%s: %d runs, %.0f ns per run (BPF_STATS_RUN_TIME)", name, st.RunCount, float64(st.Runtime.Nanoseconds())/float64(st.RunCount))
-		}
+	if st, err := fp.prog.Stats(); err == nil && st.RunCount > 0 {
+		t.Logf("fast-path program: %d runs, %.0f ns per run (BPF_STATS_RUN_TIME)", st.RunCount, float64(st.Runtime.Nanoseconds())/float64(st.RunCount))
 	}
 	t.Logf("load average at end: %s", loadavg())
 }
