@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 
@@ -136,12 +138,7 @@ func (m *Metadata) Reconcile(ctx context.Context, _ []string) error {
 	if err != nil {
 		return err
 	}
-	want := map[string]ec2.TopoInterface{}
-	for _, i := range topo.Interfaces {
-		if i.InstanceID != "" && i.InstanceState == "running" && i.MetadataHTTP {
-			want[i.Account+"/"+i.Region+"/"+i.InstanceID] = i
-		}
-	}
+	want := metadataWanted(topo)
 	var missing []string
 	m.mu.Lock()
 	for key, l := range m.open {
@@ -167,13 +164,42 @@ func (m *Metadata) Reconcile(ctx context.Context, _ []string) error {
 	if err := m.net.Sync(ctx); err != nil {
 		return err
 	}
-	var errs []error
+	failed := map[string]error{}
 	for _, key := range missing {
 		if err := m.listen(ctx, key, want[key]); err != nil {
-			errs = append(errs, fmt.Errorf("metadata service of %s: %w", want[key].InstanceID, err))
+			failed[key] = fmt.Errorf("metadata service of %s: %w", want[key].InstanceID, err)
 		}
 	}
+	if len(failed) == 0 {
+		return nil
+	}
+	// An instance stopped or terminated while its service was being opened
+	// (its namespace already gone) is no failure: the model moved on.
+	if now, err := m.ec2.Topology(ctx, ec2.TopologySelector{}); err == nil {
+		still := metadataWanted(now)
+		for key := range failed {
+			if w, ok := still[key]; !ok || w.ID != want[key].ID {
+				delete(failed, key)
+			}
+		}
+	}
+	var errs []error
+	for _, key := range slices.Sorted(maps.Keys(failed)) {
+		errs = append(errs, failed[key])
+	}
 	return errors.Join(errs...)
+}
+
+// metadataWanted returns, by account/region/instance, the primary
+// interfaces of the instances of topo that should serve metadata.
+func metadataWanted(topo *ec2.Topology) map[string]ec2.TopoInterface {
+	want := map[string]ec2.TopoInterface{}
+	for _, i := range topo.Interfaces {
+		if i.InstanceID != "" && i.InstanceState == "running" && i.MetadataHTTP {
+			want[i.Account+"/"+i.Region+"/"+i.InstanceID] = i
+		}
+	}
+	return want
 }
 
 // Ensure opens the metadata service of the instance of interface i now

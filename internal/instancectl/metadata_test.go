@@ -178,3 +178,43 @@ func TestUserDataAfterMetadata(t *testing.T) {
 	}
 	md.Close()
 }
+
+// failingMDNet fails every command in an interface's network, as when its
+// namespace is gone, after calling then (if set).
+type failingMDNet struct {
+	fakeMDNet
+	then func()
+}
+
+func (f *failingMDNet) Command(ctx context.Context, id string, argv ...string) (*exec.Cmd, error) {
+	if f.then != nil {
+		f.then()
+	}
+	return exec.CommandContext(ctx, "false"), nil
+}
+
+// TestMetadataInstanceGoneMeanwhile: a service that cannot be opened is a
+// failure while its instance should still have one, and none once the
+// instance was terminated meanwhile (its namespace gone with it).
+func TestMetadataInstanceGoneMeanwhile(t *testing.T) {
+	running := []ec2.TopoInterface{{Account: "111111111111", Region: "us-east-1", ID: "eni-a", InstanceID: "i-a", InstanceState: "running", MetadataHTTP: true}}
+	topo := &fakeTopo{topo: ec2.Topology{Interfaces: running}}
+	n := &failingMDNet{}
+	m := NewMetadata(topo, n, &fakeServer{}, nil)
+	defer m.Close()
+	if err := m.Reconcile(context.Background(), nil); err == nil {
+		t.Error("Reconcile with the service failing to open, instance running: nil, want the failure")
+	}
+	n.then = func() {
+		topo.mu.Lock()
+		defer topo.mu.Unlock()
+		topo.topo.Interfaces = []ec2.TopoInterface{running[0]}
+		topo.topo.Interfaces[0].InstanceState = "terminated"
+	}
+	if err := m.Reconcile(context.Background(), nil); err != nil {
+		t.Errorf("Reconcile with the instance terminated while its service was opened: %v, want nil", err)
+	}
+	if got := m.openInstances(); len(got) != 0 {
+		t.Errorf("listeners = %v, want none", got)
+	}
+}
