@@ -170,7 +170,9 @@ func loadKfuncs() (kfuncIDs, error) {
 			return
 		}
 		ctStatusOff, ctStateOff, ctTimeoutOff = int16(status), int16(proto+state), int16(timeout)
-		ctRefreshBelow = int32(ctEstablishedTimeoutMs / 2 / 1000 * kernelHZ())
+		hz := kernelHZ()
+		ctRefreshBelow = int32(ctEstablishedTimeoutMs / 2 / 1000 * hz)
+		flowTTLJiffies = int32((int64(fastPathFlowTTL)*hz + int64(time.Second) - 1) / int64(time.Second))
 	})
 	return kfuncs, kfuncErr
 }
@@ -246,13 +248,11 @@ func fastPathInstructions(m, flows *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.Add.Imm(R4, hdrEnd),
 		asm.JGT.Reg(R4, R3, "pass"),
 	}
-	// copy4 and copy2 copy a word or a half-word from src+from to dst+to
-	// through R4.
 	copy4 := func(dst, src asm.Register, to, from int16) asm.Instructions {
-		return asm.Instructions{asm.LoadMem(R4, src, from, asm.Word), asm.StoreMem(dst, to, R4, asm.Word)}
+		return copyMem(dst, src, to, from, asm.Word)
 	}
 	copy2 := func(dst, src asm.Register, to, from int16) asm.Instructions {
-		return asm.Instructions{asm.LoadMem(R4, src, from, asm.Half), asm.StoreMem(dst, to, R4, asm.Half)}
+		return copyMem(dst, src, to, from, asm.Half)
 	}
 	insns := asm.Instructions{asm.Mov.Reg(R6, R1)}
 	insns = append(insns, loadPacket...)
@@ -344,7 +344,7 @@ func fastPathInstructions(m, flows *ebpf.Map, k kfuncIDs) asm.Instructions {
 		asm.JEq.Imm(R9, 0, "pass"),
 		// Checked: cache the flow, and forward from the stack's copy.
 		asm.FnJiffies64.Call(),
-		asm.Add.Imm(R0, fastPathFlowTTLJiffies()),
+		asm.Add.Imm(R0, flowTTLJiffies),
 		asm.StoreMem(FP, flow+flowExpiry, R0, asm.DWord),
 		asm.LoadMem(R4, R6, skbIfindex, asm.Word),
 		asm.StoreMem(FP, flow+flowIngress, R4, asm.Word),
@@ -372,7 +372,10 @@ func fastPathInstructions(m, flows *ebpf.Map, k kfuncIDs) asm.Instructions {
 	insns = append(insns, fwd...)
 	// Ethernet addresses: to the interface's eth0, from the router's end
 	// of its veth pair.
-	insns = append(insns, copyMACs(R2, R7, flowDstMAC, flowSrcMAC)...)
+	for _, o := range []int16{0, 2, 4} {
+		insns = append(insns, copy2(R2, R7, o, flowDstMAC+o)...)
+		insns = append(insns, copy2(R2, R7, 6+o, flowSrcMAC+o)...)
+	}
 	insns = append(insns,
 		// ip_decrease_ttl: TTL - 1, checksum + htons(0x0100).
 		asm.LoadMem(R4, R2, ipTTL, asm.Byte),
@@ -434,12 +437,9 @@ func refreshTimeout(k kfuncIDs) asm.Instructions {
 	}
 }
 
-// fastPathFlowTTLJiffies is fastPathFlowTTL in the kernel's jiffies,
-// rounded up.
-func fastPathFlowTTLJiffies() int32 {
-	hz := kernelHZ()
-	return int32((int64(fastPathFlowTTL)*hz + int64(time.Second) - 1) / int64(time.Second))
-}
+// flowTTLJiffies is fastPathFlowTTL in the kernel's jiffies, rounded up,
+// set by loadKfuncs.
+var flowTTLJiffies int32
 
 // ctRefreshBelow is half of ctEstablishedTimeoutMs in jiffies, set by
 // loadKfuncs from the kernel's tick (the resolution of the coarse clocks is
@@ -986,13 +986,7 @@ func removeFastPath(nsPath string, links []fpLink) error {
 	})
 }
 
-// copyMACs writes the Ethernet destination and source addresses of the
-// packet at pkt (6 bytes each, from offset 0) from the map value at val
-// (dst and src: their offsets there), two bytes at a time, through R4.
-func copyMACs(pkt, val asm.Register, dst, src int16) asm.Instructions {
-	var insns asm.Instructions
-	for i, from := range []int16{dst, dst + 2, dst + 4, src, src + 2, src + 4} {
-		insns = append(insns, asm.LoadMem(asm.R4, val, from, asm.Half), asm.StoreMem(pkt, int16(2*i), asm.R4, asm.Half))
-	}
-	return insns
+// copyMem copies size bytes from src+from to dst+to through R4.
+func copyMem(dst, src asm.Register, to, from int16, size asm.Size) asm.Instructions {
+	return asm.Instructions{asm.LoadMem(asm.R4, src, from, size), asm.StoreMem(dst, to, asm.R4, size)}
 }
