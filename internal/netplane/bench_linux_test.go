@@ -290,15 +290,10 @@ func TestRedisThroughEnforcement(t *testing.T) {
 			// Interleaved pairs, medians: the machine is shared and noisy.
 			var ls, lg, es, eg, rs, rg []float64
 			for round := range repeat {
-				// The two take turns going first.
 				var lset, lget, eset, eget float64
-				if round%2 == 0 {
-					lset, lget = run(server.ID, "127.0.0.1", pipeline)
-					eset, eget = run(client.ID, server.PrivateIP.String(), pipeline)
-				} else {
-					eset, eget = run(client.ID, server.PrivateIP.String(), pipeline)
-					lset, lget = run(server.ID, "127.0.0.1", pipeline)
-				}
+				inTurns(round,
+					func() { lset, lget = run(server.ID, "127.0.0.1", pipeline) },
+					func() { eset, eget = run(client.ID, server.PrivateIP.String(), pipeline) })
 				ls, lg, es, eg = append(ls, lset), append(lg, lget), append(es, eset), append(eg, eget)
 				rs, rg = append(rs, eset/lset), append(rg, eget/lget)
 			}
@@ -362,6 +357,15 @@ func medianCI(xs []float64) string {
 	return fmt.Sprintf("[%.2f–%.2f]", s[k], s[n-1-k])
 }
 
+// inTurns runs each of arms once, starting with arms[round mod len(arms)]:
+// interleaved arms take turns going first, so that none is always measured
+// right after the same other.
+func inTurns(round int, arms ...func()) {
+	for k := range arms {
+		arms[(round+k)%len(arms)]()
+	}
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -378,7 +382,7 @@ var memcaslapLine = regexp.MustCompile(`Ops: (\d+) TPS: (\d+)`)
 // loopback in the server's namespace and from a namespace linked to the
 // server's by one veth pair (the ceiling); medians of the rounds' ratios.
 // Opt-in (NETPLANE_REDIS_BENCH=1), needs memcached and memcaslap;
-// NETPLANE_REDIS_N sets memcaslap's -x, NETPLANE_REDIS_REPEAT the pairs and
+// NETPLANE_REDIS_N sets memcaslap's -x, NETPLANE_REDIS_REPEAT the rounds and
 // NETPLANE_REDIS_PIN pins the server to CPU 0 and the client to CPU 1.
 //
 //	NETPLANE_REDIS_BENCH=1 go test -count=1 -run '^TestMemcachedThroughEnforcement$' -v ./internal/netplane/
@@ -407,25 +411,16 @@ func TestMemcachedThroughEnforcement(t *testing.T) {
 		apply(t, p, st)
 		if i == 0 {
 			startBenchServer(t, ctx, p, server, client, 11211, "memcached", "-u", "nobody", "-p", "11211", "-U", "0", "-t", "1", "-m", "256")
-		}
-		if i == 0 {
 			direct = directNamespace(t, p, server)
 		}
 		t.Logf("rules=%5d load average at start: %s", rules, loadavg())
 		var lo, vpc, veth, ratio, vethRatio []float64
 		for round := range repeat {
-			// The three take turns going first.
 			var l, v, d float64
-			for k := range 3 {
-				switch (round + k) % 3 {
-				case 0:
-					l = tps(server.ID, "127.0.0.1")
-				case 1:
-					v = tps(client.ID, server.PrivateIP.String())
-				case 2:
-					d = tps(direct, "10.99.0.1")
-				}
-			}
+			inTurns(round,
+				func() { l = tps(server.ID, "127.0.0.1") },
+				func() { v = tps(client.ID, server.PrivateIP.String()) },
+				func() { d = tps(direct, "10.99.0.1") })
 			lo, vpc, veth, ratio, vethRatio = append(lo, l), append(vpc, v), append(veth, d), append(ratio, v/l), append(vethRatio, d/l)
 			t.Logf("rules=%5d round %d: VPC %.0f TPS, loopback %.0f TPS, bare veth pair %.0f TPS, ratios %.2f (veth %.2f)", rules, round+1, v, l, d, v/l, d/l)
 		}

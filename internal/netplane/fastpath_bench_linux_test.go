@@ -96,33 +96,36 @@ func TestRedisFastPath(t *testing.T) {
 		type figs struct{ set, get, setRatio, getRatio []float64 }
 		res := make([]figs, len(modes))
 		var slowTx []uint64
-		for round := range repeat {
-			// The modes take turns going first (round r starts at mode
-			// r mod len(modes)); ratios are to the same round's loopback.
-			set, get := make([]float64, len(modes)), make([]float64, len(modes))
-			for k := range modes {
-				i := (round + k) % len(modes)
-				var s, g float64
-				switch modes[i] {
-				case "loopback":
-					s, g = bench(server.ID, "127.0.0.1", pipeline)
-				case "routed":
-					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
-				case "veth":
-					s, g = bench(direct, "10.99.0.1", pipeline)
-				case "routed+fp":
-					if err := attachFastPath(routerPath, fp, links); err != nil {
-						t.Fatal(err)
-					}
-					tx := routerTx()
-					s, g = bench(client.ID, server.PrivateIP.String(), pipeline)
-					slowTx = append(slowTx, routerTx()-tx)
-					if err := detachFastPath(routerPath, fp, links); err != nil {
-						t.Fatal(err)
-					}
-				}
-				set[i], get[i] = s, g
+		benchMode := func(mode string) (set, get float64) {
+			switch mode {
+			case "loopback":
+				return bench(server.ID, "127.0.0.1", pipeline)
+			case "routed":
+				return bench(client.ID, server.PrivateIP.String(), pipeline)
+			case "veth":
+				return bench(direct, "10.99.0.1", pipeline)
 			}
+			// routed+fp
+			if err := attachFastPath(routerPath, fp, links); err != nil {
+				t.Fatal(err)
+			}
+			tx := routerTx()
+			set, get = bench(client.ID, server.PrivateIP.String(), pipeline)
+			slowTx = append(slowTx, routerTx()-tx)
+			if err := detachFastPath(routerPath, fp, links); err != nil {
+				t.Fatal(err)
+			}
+			return set, get
+		}
+		for round := range repeat {
+			// The modes take turns going first; ratios are to the same
+			// round's loopback.
+			set, get := make([]float64, len(modes)), make([]float64, len(modes))
+			arms := make([]func(), len(modes))
+			for i, mode := range modes {
+				arms[i] = func() { set[i], get[i] = benchMode(mode) }
+			}
+			inTurns(round, arms...)
 			ls, lg := set[0], get[0]
 			for i := range modes {
 				res[i].set, res[i].get = append(res[i].set, set[i]), append(res[i].get, get[i])
